@@ -1,0 +1,55 @@
+/* main: dispatches `atelier COMMAND [ARGS]` to the subcommand's entry point. Each command
+ * parses its own options; see commands.h for where each one lives. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "run the hub daemon (HTTP API, git, pages, job scheduler)"},
+    {"admin", cmd_admin, "manage users, tokens and the database of a data directory"},
+    {"worker", cmd_worker, "run one queued job (started by the daemon)"},
+    {"train", cmd_train, "fine-tune a LoRA adapter on a base model"},
+    {"eval", cmd_eval, "measure loss, perplexity and accuracy of a model or adapter"},
+    {"generate", cmd_generate, "continue a prompt with a model or adapter"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text as JSON"},
+    {"merge", cmd_merge, "write a base model with an adapter merged in"},
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: atelier COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(to, "\nRun `atelier COMMAND --help` for the options of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("atelier %s\n", ATELIER_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "atelier: unknown command '%s'; run `atelier --help` for the list\n",
+            argv[1]);
+    return 2;
+}
