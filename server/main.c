@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"generate", cmd_generate, "continue a prompt with a model or adapter"},
     {"tokenize", cmd_tokenize, "print the token ids of a text as JSON"},
     {"merge", cmd_merge, "write a base model with an adapter merged in"},
+    {"hook", cmd_hook, "run a git hook of a hub repo (called by git)"},
 };
 
 static void usage(FILE *to)

@@ -11,5 +11,6 @@ int cmd_generate(int argc, char **argv); /* trainer/ */
 int cmd_train(int argc, char **argv);    /* trainer/ */
 int cmd_eval(int argc, char **argv);     /* trainer/ */
 int cmd_merge(int argc, char **argv);    /* trainer/ */
+int cmd_hook(int argc, char **argv);     /* server/: git hooks of hub repos */
 
 #endif

@@ -1,0 +1,48 @@
+/* web: the HTML pages. The HTTP layer hands every request that no API, git or file route
+ * took to web_handle(), which renders a page or says it has none. This header knows nothing
+ * of libmicrohttpd, so the pages can be rendered and tested without a socket. */
+#ifndef WEB_H
+#define WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct meta; /* storage/: one SQLite connection, owned by the calling HTTP thread */
+
+struct web_request {
+    const char *method;       /* "GET", "HEAD" or "POST" */
+    const char *path;         /* decoded URL path, starts with '/' */
+    const char *query;        /* raw query string without '?', "" when none */
+    const char *content_type; /* request Content-Type, or NULL */
+    const char *body;         /* POST body (form data), not NUL-terminated; NULL when none */
+    size_t body_len;          /* bytes in body */
+    const char *cookie;       /* raw Cookie header, or NULL */
+    const char *host;         /* Host header, used to print clone URLs; may be NULL */
+    const char *request_id;   /* for log lines */
+    bool tls;                 /* the connection is HTTPS: cookies get Secure */
+    int64_t user_id;          /* authenticated user, or 0 for anonymous */
+    const char *user_name;    /* NULL for anonymous */
+    bool user_is_admin;
+    const char *data_dir;     /* the daemon's --data directory */
+    struct meta *db;          /* this thread's metadata connection */
+};
+
+struct web_response {
+    int status;               /* HTTP status */
+    const char *content_type; /* static string, such as "text/html; charset=utf-8" */
+    char *body;               /* malloc'd, freed by web_response_dispose */
+    size_t body_len;
+    char *set_cookie;         /* malloc'd Set-Cookie value, or NULL */
+    char *location;           /* malloc'd Location for redirects, or NULL */
+};
+
+/** Renders the page for req into resp. Returns 1 when it rendered a response (any status,
+ * 404 pages included), 0 when req is not a page route and the caller should answer it
+ * itself. Runs on HTTP threads; uses only req->db for the database. */
+int web_handle(const struct web_request *req, struct web_response *resp);
+
+/** Frees what web_handle put in resp. Accepts a zeroed resp. */
+void web_response_dispose(struct web_response *resp);
+
+#endif
