@@ -1,0 +1,40 @@
+/* data: training and evaluation datasets. Loads JSONL or a JSON array of examples, renders
+ * each one to token ids with the model's tokenizer and chat template, and marks which
+ * tokens count in the loss. */
+#ifndef DATA_H
+#define DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tok.h"
+#include "tr_error.h"
+
+struct data_example {
+    int32_t *ids;     /* n token ids of the full rendered example */
+    uint8_t *mask;    /* n flags: 1 where the token counts in the loss (the target side) */
+    size_t n;
+    char *prompt;     /* prompt/completion data: the prompt text (for exact match), else NULL */
+    char *completion; /* the reference completion text, else NULL */
+    size_t line;      /* 1-based line (JSONL) or element index (JSON array) it came from */
+};
+
+struct data_set {
+    struct data_example *ex;
+    size_t n;
+    char sha256_hex[65]; /* of the file */
+};
+
+/** Loads JSONL or a JSON array: {"text"}, {"prompt","completion"}, alpaca
+ * {"instruction","input","output"}, {"messages":[{"role","content"}...]} rendered with the
+ * tokenizer_config.json chat template (ChatML, Llama 2, Llama 3, Zephyr and Mistral forms).
+ * The loss mask is 1 only on completion/output/assistant tokens ({"text"}: all tokens).
+ * Adds BOS as the tokenizer does and EOS after the completion/output. An example longer
+ * than max_tokens is an error naming its line (pass the model context; 0 means no limit).
+ * Errors name the line number and what was wrong. */
+int data_load(struct data_set **out, const char *path, const struct tok *tok,
+              size_t max_tokens, struct tr_error *err);
+
+void data_set_free(struct data_set *ds);
+
+#endif
