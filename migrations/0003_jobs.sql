@@ -1,6 +1,7 @@
 -- Training and evaluation jobs: the queue, each job's progress events, and the evaluation
--- results stored against the exact commit they measured. Times are milliseconds since the
--- Unix epoch (UTC). Owners are stored by id and by name, so listing jobs needs no join.
+-- results stored against the exact commit they measured. Times are whole seconds since the
+-- Unix epoch, as in every *_at column. Owners are stored by id and by name, so listing jobs
+-- needs no join.
 
 CREATE TABLE jobs (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

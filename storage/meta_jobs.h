@@ -59,13 +59,13 @@ struct meta_job {
     char repo[META_JOB_REPO_BYTES];        /* output repo (train) or evaluated model (eval) */
     char base_repo[META_JOB_REPO_BYTES];   /* "" when none */
     char dataset_repo[META_JOB_REPO_BYTES]; /* "" when none */
-    int64_t created_at_ms;                 /* ms since the Unix epoch */
-    int64_t started_at_ms;                 /* 0 until the first attempt starts */
-    int64_t finished_at_ms;                /* 0 until the job reaches a terminal state */
+    int64_t created_at;                    /* seconds since the epoch, as every *_at */
+    int64_t started_at;                    /* 0 until the first attempt starts */
+    int64_t finished_at;                   /* 0 until the job reaches a terminal state */
     int attempts;                          /* attempts started so far */
     int max_attempts;
     int64_t worker_pid;                    /* 0 when no worker runs the job */
-    int64_t heartbeat_at_ms;               /* 0 when no worker has reported yet */
+    int64_t heartbeat_at;                  /* 0 when no worker has reported yet */
     bool cancel_requested;
     struct meta_job_progress progress;
     char result_commit[META_JOB_COMMIT_BYTES]; /* "" until a training job commits */
@@ -91,7 +91,7 @@ struct meta_job_filter {
 /* One row of a job's event stream. */
 struct meta_job_event {
     int64_t seq;     /* 1, 2, 3, ... within the job; the SSE event id */
-    int64_t at_ms;
+    int64_t at;
     char kind[16];   /* "state", "progress", "eval" or "log" */
     char *data_json; /* a JSON object; owned */
 };
@@ -108,8 +108,8 @@ struct meta_job_lease {
     int attempts;
     int max_attempts;
     int64_t worker_pid;      /* 0 when the worker has not been started yet */
-    int64_t heartbeat_at_ms; /* 0 when none yet */
-    int64_t started_at_ms;
+    int64_t heartbeat_at; /* 0 when none yet */
+    int64_t started_at;
     bool cancel_requested;
 };
 
@@ -122,7 +122,7 @@ struct meta_eval {
     char dataset_revision[META_JOB_COMMIT_BYTES];
     char *eval_file;    /* path inside the dataset repo; owned */
     char *metrics_json; /* JSON object; owned */
-    int64_t created_at_ms;
+    int64_t created_at;
 };
 
 struct meta_eval_list {
@@ -138,8 +138,6 @@ const char *meta_job_state_name(enum meta_job_state state);
 bool meta_job_state_parse(enum meta_job_state *out, const char *name);
 /** Returns whether state is succeeded, failed or canceled. */
 bool meta_job_state_is_terminal(enum meta_job_state state);
-/** Returns the current time in ms since the Unix epoch (CLOCK_REALTIME). */
-int64_t meta_now_ms(void);
 
 /** Inserts a queued job and its first "state" event. Fails with HUB_ECONFLICT when owner_id
  * already has max_queued jobs queued (0 means no limit); the check and the insert are one
