@@ -1,0 +1,250 @@
+/* repo: the bare git repos of the hub (libgit2), DATA/repos/{models,datasets}/NS/NAME.git.
+ *
+ * A struct repo wraps one git_repository and is used by one thread at a time: open one per
+ * HTTP request or job, never share it between threads. Writes (repo_commit, branch and tag
+ * changes) take the repo lock (repo_lock.h) themselves, so they are serialised with each
+ * other and with git pushes, also across processes. Reads need no lock: a ref update is
+ * atomic in git. Every function copies libgit2's message into err.
+ *
+ * Revisions (rev) are resolved by repo_revision_resolve: "HEAD" (main), a branch, a tag,
+ * refs/heads/..., refs/tags/..., a full 40-hex commit id or a unique hex prefix of at least 7
+ * digits. Paths are repo-relative with '/' separators, no leading or trailing '/', no "."
+ * or ".." segment and no empty segment; "" is the root where a folder is expected. */
+#ifndef REPO_H
+#define REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub_error.h"
+#include "hub_limits.h"
+#include "hub_name.h"
+
+struct repo;
+
+#define REPO_OID_HEX_BYTES 40 /* a git commit, tree or blob id in hex, without the NUL */
+#define REPO_DEFAULT_BRANCH "main"
+
+/** Writes DATA_DIR/repos/{models|datasets}/NS/NAME.git into buf of cap bytes after checking
+ * both names with hub_name_check. Returns 0, HUB_EINVAL or HUB_ETOOBIG. Any thread. */
+int repo_path_build(char *buf, size_t cap, const char *data_dir, enum hub_repo_type type,
+                    const char *ns, const char *name, struct hub_error *err);
+
+/* Options for repo_create; zero-initialise, then set what you need. */
+struct repo_create_opts {
+    const char *readme;       /* README.md text for the first commit, or NULL for none */
+    const char *gitattributes; /* .gitattributes text, or NULL for lfs_attributes_default_text */
+    const char *author_name;  /* author of the first commit; NULL: "Atelier" */
+    const char *author_email; /* NULL: "atelier@localhost" */
+    const char *message;      /* NULL: "Initial commit" */
+};
+
+/** Creates the bare repo with HEAD pointing at refs/heads/main and one commit on main that
+ * holds .gitattributes (and README.md when given). Writes that commit's id into commit_out
+ * (NULL allowed). Returns 0, HUB_EINVAL/HUB_ETOOBIG (names), HUB_ECONFLICT (the folder
+ * exists) or HUB_EIO; after a failure nothing is left on disk. Any thread. */
+int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,
+                enum hub_repo_type type, const char *ns, const char *name,
+                const struct repo_create_opts *opts, struct hub_error *err);
+
+/** Deletes the repo folder: it is first renamed into DATA/tmp/ (atomic, so no reader sees half
+ * a repo), then removed. Takes the repo lock. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
+int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns,
+                const char *name, struct hub_error *err);
+
+/** Opens an existing repo. *out belongs to the caller (repo_close()). Returns 0, HUB_EINVAL,
+ * HUB_ENOTFOUND or HUB_EIO. */
+int repo_open(struct repo **out, const char *data_dir, enum hub_repo_type type, const char *ns,
+              const char *name, struct hub_error *err);
+
+/** Opens the bare repo at an absolute path (used by git hooks and fsck). */
+int repo_open_path(struct repo **out, const char *path, struct hub_error *err);
+
+/** Closes the repo. Accepts NULL. */
+void repo_close(struct repo *r);
+
+/** Returns the repo folder path, borrowed until repo_close(). */
+const char *repo_path_get(const struct repo *r);
+
+/** Resolves rev to a commit id (annotated tags are peeled). Returns 0, HUB_EINVAL (malformed
+ * or too long), HUB_ENOTFOUND ("revision not found: REV", also for an ambiguous short id) or
+ * HUB_EIO. */
+int repo_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
+                          const char *rev, struct hub_error *err);
+
+/** Returns whether rev names a branch (a short name or refs/heads/...); with branch_out (NULL
+ * allowed, HUB_MAX_REVISION_BYTES + 1 bytes) set to the short name. */
+bool repo_revision_is_branch(char *branch_out, struct repo *r, const char *rev);
+
+enum repo_entry_type {
+    REPO_ENTRY_FILE = 0,
+    REPO_ENTRY_DIRECTORY = 1,
+};
+
+/* One file or folder of a tree listing. */
+struct repo_entry {
+    enum repo_entry_type type;
+    char *path;              /* full path from the repo root; owned by the entry */
+    char oid[REPO_OID_HEX_BYTES + 1]; /* git blob id (of the pointer for LFS files) or tree id */
+    uint64_t size;           /* files: content size (the LFS object size for LFS files); 0 */
+    bool is_lfs;             /* the blob is a valid LFS pointer */
+    char lfs_oid[65];        /* LFS object SHA-256 when is_lfs, else "" */
+    uint32_t pointer_size;   /* the pointer blob's size when is_lfs */
+    bool is_executable;      /* file mode 100755 */
+};
+
+/** Lists the tree of commit rev at folder path ("" for the root): its direct children, or with
+ * recursive every file and folder below it, in git order (folders before their contents).
+ * *out is an array owned by the caller (repo_entries_free()). Returns 0, HUB_EINVAL,
+ * HUB_ENOTFOUND (revision, or path missing or not a folder), HUB_ETOOBIG (more than
+ * HUB_MAX_TREE_ENTRIES entries), HUB_ENOMEM or HUB_EIO. */
+int repo_tree_list(struct repo_entry **out, size_t *count, struct repo *r, const char *rev,
+                   const char *path, bool recursive, struct hub_error *err);
+
+/** Frees an array from repo_tree_list. Accepts NULL. */
+void repo_entries_free(struct repo_entry *entries, size_t count);
+
+/** Describes the single file or folder at path (path "" is the root folder). On success the
+ * caller frees out->path with free(). Returns 0, HUB_EINVAL, HUB_ENOTFOUND or HUB_EIO. */
+int repo_entry_stat(struct repo_entry *out, struct repo *r, const char *rev, const char *path,
+                    struct hub_error *err);
+
+/** Reads the bytes of the file at path in rev (the pointer text for LFS files) into a malloc'd
+ * buffer owned by the caller, NUL-terminated after *len_out bytes. Returns 0, HUB_EINVAL,
+ * HUB_ENOTFOUND (revision, path, or path is a folder), HUB_ETOOBIG (over max_bytes; 0 means
+ * HUB_MAX_GIT_FILE_BYTES), HUB_ENOMEM or HUB_EIO. */
+int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev,
+                   const char *path, size_t max_bytes, struct hub_error *err);
+
+/* One commit of the log. Strings are owned by the struct (repo_commit_info_dispose()). */
+struct repo_commit_info {
+    char id[REPO_OID_HEX_BYTES + 1];
+    char *title;        /* first line of the message */
+    char *message;      /* the whole message */
+    char *author_name;
+    char *author_email;
+    int64_t time;       /* author time, seconds since the epoch */
+    int tz_offset_min;  /* author's UTC offset in minutes */
+    char parent[REPO_OID_HEX_BYTES + 1]; /* first parent, "" for a root commit */
+};
+
+/** Frees the strings of info. Accepts a zeroed struct. */
+void repo_commit_info_dispose(struct repo_commit_info *info);
+
+/** Lists first-parent history of rev, newest first, skipping offset commits and returning at
+ * most limit (1 to HUB_MAX_LIST_LIMIT). *total (NULL allowed) is the number of commits in that
+ * history. *out is owned by the caller (repo_commits_free()). Returns 0, HUB_EINVAL,
+ * HUB_ENOTFOUND, HUB_ENOMEM or HUB_EIO. */
+int repo_log(struct repo_commit_info **out, size_t *count, size_t *total, struct repo *r,
+             const char *rev, size_t offset, size_t limit, struct hub_error *err);
+
+/** Frees an array from repo_log. Accepts NULL. */
+void repo_commits_free(struct repo_commit_info *commits, size_t count);
+
+/** Reads one commit by rev. Dispose out with repo_commit_info_dispose(). */
+int repo_commit_get(struct repo_commit_info *out, struct repo *r, const char *rev,
+                    struct hub_error *err);
+
+/** Finds the newest commit in first-parent history of rev that changed path (a file or a
+ * folder; "" is the root), walking at most HUB_MAX_LAST_COMMIT_WALK commits; when the walk
+ * stops first, *out is the oldest commit walked. Dispose out with repo_commit_info_dispose().
+ * Returns 0, HUB_EINVAL, HUB_ENOTFOUND (revision or path) or HUB_EIO. */
+int repo_last_commit(struct repo_commit_info *out, struct repo *r, const char *rev,
+                     const char *path, struct hub_error *err);
+
+enum repo_op_kind {
+    REPO_OP_ADD_FILE = 0,      /* add or replace path with data */
+    REPO_OP_ADD_LFS = 1,       /* add or replace path with a pointer to lfs_oid, lfs_size */
+    REPO_OP_DELETE_FILE = 2,   /* delete the file at path; HUB_ENOTFOUND when missing */
+    REPO_OP_DELETE_FOLDER = 3, /* delete every file under folder path; HUB_ENOTFOUND if none */
+};
+
+/* One change of a commit. Pointers are borrowed for the duration of repo_commit. */
+struct repo_op {
+    enum repo_op_kind kind;
+    const char *path;       /* a trailing '/' is allowed for REPO_OP_DELETE_FOLDER */
+    const void *data;       /* REPO_OP_ADD_FILE: the bytes (at most HUB_MAX_GIT_FILE_BYTES) */
+    size_t len;
+    const char *lfs_oid;    /* REPO_OP_ADD_LFS: 64 lowercase hex */
+    uint64_t lfs_size;      /* REPO_OP_ADD_LFS */
+};
+
+struct repo_commit_request {
+    const char *branch;          /* short branch name or refs/heads/...; required */
+    const char *create_from;     /* when the branch is missing, create it at this revision;
+                                    NULL: a missing branch is HUB_ENOTFOUND */
+    const char *expected_parent; /* full commit id the branch must point at, or NULL */
+    const char *author_name;     /* required, at most HUB_MAX_AUTHOR_BYTES */
+    const char *author_email;    /* required, at most HUB_MAX_AUTHOR_BYTES */
+    const char *message;         /* required, at most HUB_MAX_COMMIT_MESSAGE_BYTES */
+    int64_t time;                /* author and committer time; 0 means now */
+    const struct repo_op *ops;
+    size_t n_ops;                /* 0 to HUB_MAX_COMMIT_OPS */
+    bool no_track_lfs;           /* skip adding .gitattributes rules for REPO_OP_ADD_LFS
+                                    paths no filter=lfs rule matches */
+};
+
+/** Applies every op to the branch head's tree and records ONE commit, then moves the branch
+ * with a compare-and-swap, all under the repo lock: either the whole commit lands or nothing
+ * changes. Ops apply in order, so a later op on the same path wins. Unless no_track_lfs is
+ * set, a REPO_OP_ADD_LFS path that no filter=lfs rule of the resulting .gitattributes matches
+ * gets an exact-path rule appended, so git clones check out the content and not the pointer.
+ * The caller checks beforehand that LFS objects exist in the store. Writes the new commit id
+ * into commit_out. Returns 0; HUB_EINVAL (bad path, op or field; committing to a tag);
+ * HUB_ETOOBIG; HUB_ENOTFOUND (branch, create_from, or a deleted path: the message then
+ * contains "A file with this name doesn't exist"); HUB_ECONFLICT (expected_parent differs
+ * from the branch head, or another writer moved the branch); HUB_EIO. */
+int repo_commit(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
+                const struct repo_commit_request *req, struct hub_error *err);
+
+enum repo_ref_kind {
+    REPO_REF_BRANCH = 0,
+    REPO_REF_TAG = 1,
+    REPO_REF_OTHER = 2, /* refs/pr/N and other refs outside heads and tags */
+};
+
+struct repo_ref {
+    enum repo_ref_kind kind;
+    char name[HUB_MAX_REVISION_BYTES + 1];   /* short name: "main", "v1.0"; full for OTHER */
+    char ref[HUB_MAX_REVISION_BYTES + 12];   /* full name: "refs/heads/main" */
+    char target[REPO_OID_HEX_BYTES + 1];     /* commit id (annotated tags peeled) */
+};
+
+/** Lists the branches, tags and other refs ordered by full name. *out is malloc'd (free()).
+ * Returns 0, HUB_ENOMEM or HUB_EIO. */
+int repo_refs_list(struct repo_ref **out, size_t *count, struct repo *r, struct hub_error *err);
+
+/** Creates branch name at revision from (NULL: main). Returns 0, HUB_EINVAL (invalid ref
+ * name), HUB_ENOTFOUND (from), HUB_ECONFLICT (exists) or HUB_EIO. */
+int repo_branch_create(struct repo *r, const char *name, const char *from,
+                       struct hub_error *err);
+
+/** Deletes branch name; main cannot be deleted (HUB_EINVAL). Returns 0, HUB_EINVAL,
+ * HUB_ENOTFOUND or HUB_EIO. */
+int repo_branch_delete(struct repo *r, const char *name, struct hub_error *err);
+
+/** Creates tag name on revision rev: annotated with message and the tagger when message is
+ * not NULL, else lightweight. Returns 0, HUB_EINVAL, HUB_ENOTFOUND (rev), HUB_ECONFLICT
+ * (exists) or HUB_EIO. */
+int repo_tag_create(struct repo *r, const char *name, const char *rev, const char *message,
+                    const char *tagger_name, const char *tagger_email, struct hub_error *err);
+
+/** Deletes tag name. Returns 0, HUB_EINVAL, HUB_ENOTFOUND or HUB_EIO. */
+int repo_tag_delete(struct repo *r, const char *name, struct hub_error *err);
+
+/** Loads the filter=lfs rules of .gitattributes at rev (none when the file is missing) into
+ * *out, owned by the caller (lfs_attributes_free()). Returns 0, HUB_ENOTFOUND (rev),
+ * HUB_ETOOBIG, HUB_ENOMEM or HUB_EIO. */
+struct lfs_attributes;
+int repo_lfs_attributes_load(struct lfs_attributes **out, struct repo *r, const char *rev,
+                             struct hub_error *err);
+
+/** Calls fn for every LFS pointer in every commit reachable from any ref (gc, fsck and the
+ * link refresh after a push); the same oid may be reported more than once. fn returning
+ * non-zero stops the walk and that value is returned. Returns 0, fn's value or HUB_EIO. */
+int repo_lfs_foreach(struct repo *r,
+                     int (*fn)(void *ctx, const char *oid, uint64_t size, const char *path),
+                     void *ctx, struct hub_error *err);
+
+#endif
