@@ -1,0 +1,475 @@
+/* git_hook: pre-receive and post-receive for hub repos. pre-receive rejects updates outside
+ * refs/heads/ and refs/tags/, updates whose old id no longer matches the ref (another push
+ * won), force pushes and deletions of protected branches, and commits that point to LFS
+ * objects the store does not have. It lists the objects with `git rev-list` and `git
+ * cat-file`, which see the quarantined objects of the push through the environment that
+ * receive-pack sets, and writes "lfs <oid> <size>" lines to the report file so the daemon can
+ * link them to the repo. post-receive appends "update <old> <new> <ref>" lines. */
+#include "git_hook.h"
+
+#include "hub_limits.h"
+#include "lfs_pointer.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- Parsers ---------------------------------------------------------------------------- */
+
+static bool is_hex_oid(const char *text)
+{
+    for (size_t i = 0; i < GITHOOK_OID_HEX; i++) {
+        char c = text[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+int githook_update_parse(struct githook_update *out, const char *line, size_t len,
+                         struct hub_error *err)
+{
+    size_t ref_len;
+
+    if (len < 2 * GITHOOK_OID_HEX + 3 || line[GITHOOK_OID_HEX] != ' ' ||
+        line[2 * GITHOOK_OID_HEX + 1] != ' ')
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid ref update line: expected \"<old-id> <new-id> <ref>\"");
+    if (!is_hex_oid(line) || !is_hex_oid(line + GITHOOK_OID_HEX + 1))
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid ref update line: object ids must be 40 lowercase hex digits");
+    ref_len = len - (2 * GITHOOK_OID_HEX + 2);
+    if (ref_len > GITHOOK_MAX_REF_BYTES)
+        return hub_error_set(err, HUB_EINVAL, "ref name longer than %d bytes",
+                             GITHOOK_MAX_REF_BYTES);
+    if (memchr(line + 2 * GITHOOK_OID_HEX + 2, '\0', ref_len) != NULL ||
+        memchr(line + 2 * GITHOOK_OID_HEX + 2, ' ', ref_len) != NULL)
+        return hub_error_set(err, HUB_EINVAL, "ref name contains a space or NUL byte");
+    memcpy(out->old_oid, line, GITHOOK_OID_HEX);
+    out->old_oid[GITHOOK_OID_HEX] = '\0';
+    memcpy(out->new_oid, line + GITHOOK_OID_HEX + 1, GITHOOK_OID_HEX);
+    out->new_oid[GITHOOK_OID_HEX] = '\0';
+    memcpy(out->ref, line + 2 * GITHOOK_OID_HEX + 2, ref_len);
+    out->ref[ref_len] = '\0';
+    return 0;
+}
+
+bool githook_oid_is_zero(const char *oid)
+{
+    return strspn(oid, "0") == GITHOOK_OID_HEX && oid[GITHOOK_OID_HEX] == '\0';
+}
+
+bool githook_branch_is_listed(const char *list, const char *branch)
+{
+    size_t len = strlen(branch);
+
+    if (list == NULL || len == 0)
+        return false;
+    while (*list != '\0') {
+        size_t word;
+
+        list += strspn(list, " ,");
+        word = strcspn(list, " ,");
+        if (word == len && memcmp(list, branch, len) == 0)
+            return true;
+        list += word;
+    }
+    return false;
+}
+
+/* Reads the update lines of in into a malloc'd array. Returns the count, or -1 after writing
+ * the reason to errors. */
+static long updates_read(struct githook_update **out, FILE *in, FILE *errors)
+{
+    struct githook_update *updates = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    long count = 0;
+    ssize_t len;
+
+    updates = calloc(GITHOOK_MAX_UPDATES, sizeof(*updates));
+    if (updates == NULL) {
+        fprintf(errors, "atelier hook: out of memory\n");
+        return -1;
+    }
+    while ((len = getline(&line, &cap, in)) > 0) {
+        struct hub_error err = HUB_ERROR_INIT;
+
+        if (line[len - 1] == '\n')
+            len--;
+        if (count >= GITHOOK_MAX_UPDATES) {
+            fprintf(errors, "atelier hook: more than %d ref updates in one push; push fewer "
+                            "refs at a time\n", GITHOOK_MAX_UPDATES);
+            count = -1;
+            break;
+        }
+        if (githook_update_parse(&updates[count], line, (size_t)len, &err) < 0) {
+            fprintf(errors, "atelier hook: %s\n", err.msg);
+            count = -1;
+            break;
+        }
+        count++;
+    }
+    free(line);
+    if (count < 0) {
+        free(updates);
+        return -1;
+    }
+    *out = updates;
+    return count;
+}
+
+/* ---- git child processes ---------------------------------------------------------------- */
+
+/* Runs git with argv (argv[0] is "git"), stdin from in_fd (or /dev/null when -1) and stdout
+ * to out_fd (or /dev/null when -1). stderr goes to the client through receive-pack. Returns
+ * the exit status, or -1 when git could not run. */
+static int run_git(char *const argv[], int in_fd, int out_fd)
+{
+    posix_spawn_file_actions_t actions;
+    pid_t pid;
+    int wstatus = 0;
+    int rc;
+
+    posix_spawn_file_actions_init(&actions);
+    if (in_fd >= 0)
+        posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (out_fd >= 0)
+        posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    else
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    rc = posix_spawnp(&pid, "git", &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0)
+        return -1;
+    while (waitpid(pid, &wstatus, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+}
+
+/* Opens an unlinked temporary file for the output of a git command. */
+static FILE *scratch_open(void)
+{
+    return tmpfile();
+}
+
+/* ---- Checks ----------------------------------------------------------------------------- */
+
+/* Current value of every ref, as "<oid> <refname>" lines in a temporary file. */
+static FILE *refs_snapshot(void)
+{
+    char *argv[] = {"git", "for-each-ref", "--format=%(objectname) %(refname)", NULL};
+    FILE *out = scratch_open();
+
+    if (out == NULL)
+        return NULL;
+    if (run_git(argv, -1, fileno(out)) != 0) {
+        fclose(out);
+        return NULL;
+    }
+    rewind(out);
+    return out;
+}
+
+/* Writes the current id of ref into oid, or the zero id when the ref does not exist. */
+static void ref_current(char oid[GITHOOK_OID_HEX + 1], FILE *refs, const char *ref)
+{
+    char line[GITHOOK_OID_HEX + GITHOOK_MAX_REF_BYTES + 8];
+
+    memset(oid, '0', GITHOOK_OID_HEX);
+    oid[GITHOOK_OID_HEX] = '\0';
+    rewind(refs);
+    while (fgets(line, sizeof(line), refs) != NULL) {
+        size_t len = strcspn(line, "\n");
+
+        line[len] = '\0';
+        if (len > GITHOOK_OID_HEX + 1 && strcmp(line + GITHOOK_OID_HEX + 1, ref) == 0) {
+            memcpy(oid, line, GITHOOK_OID_HEX);
+            return;
+        }
+    }
+}
+
+static bool is_ancestor(const char *old_oid, const char *new_oid)
+{
+    char *argv[] = {"git", "merge-base", "--is-ancestor", (char *)old_oid, (char *)new_oid, NULL};
+
+    return run_git(argv, -1, -1) == 0;
+}
+
+/* Checks the ref name, the old id and branch protection of one update. Returns true when it
+ * may go on; otherwise it wrote the reason to errors. */
+static bool update_is_allowed(const struct githook_update *u, FILE *refs, const char *protected,
+                              FILE *errors)
+{
+    bool is_branch = strncmp(u->ref, "refs/heads/", 11) == 0;
+    bool is_tag = strncmp(u->ref, "refs/tags/", 10) == 0;
+    char current[GITHOOK_OID_HEX + 1];
+
+    if (!is_branch && !is_tag) {
+        fprintf(errors, "rejected %s: only branches (refs/heads/) and tags (refs/tags/) can be "
+                        "pushed\n", u->ref);
+        return false;
+    }
+    ref_current(current, refs, u->ref);
+    if (strcmp(current, u->old_oid) != 0) {
+        fprintf(errors, "rejected %s: it changed since you fetched (now %.12s, your push "
+                        "expected %.12s) because another push or commit won; run `git pull` "
+                        "and push again\n", u->ref, current, u->old_oid);
+        return false;
+    }
+    if (!is_branch || !githook_branch_is_listed(protected, u->ref + 11))
+        return true;
+    if (githook_oid_is_zero(u->new_oid)) {
+        fprintf(errors, "rejected %s: branch %s is protected and cannot be deleted\n", u->ref,
+                u->ref + 11);
+        return false;
+    }
+    if (!githook_oid_is_zero(u->old_oid) && !is_ancestor(u->old_oid, u->new_oid)) {
+        fprintf(errors, "rejected %s: branch %s is protected and refuses force pushes; merge or "
+                        "rebase onto %.12s and push again\n", u->ref, u->ref + 11, u->old_oid);
+        return false;
+    }
+    return true;
+}
+
+/* Lists the objects that the update brings in and that no existing ref reaches, with their
+ * paths, leaving out blobs of LFS_POINTER_MAX_BYTES or more (never pointers). */
+static FILE *new_objects_list(const struct githook_update *u)
+{
+    char filter[64];
+    char *argv[] = {"git", "rev-list", "--objects", filter, (char *)u->new_oid, "--not", "--all",
+                    NULL};
+    FILE *out = scratch_open();
+
+    snprintf(filter, sizeof(filter), "--filter=blob:limit=%d", LFS_POINTER_MAX_BYTES - 1);
+    if (out == NULL)
+        return NULL;
+    if (run_git(argv, -1, fileno(out)) != 0) {
+        fclose(out);
+        return NULL;
+    }
+    rewind(out);
+    return out;
+}
+
+/* Reads one "<oid> <type> <size> <path>" header and its content from `git cat-file --batch`
+ * output. Sets *type and *path into header. Returns 1 with *content malloc'd, 0 at the end,
+ * -1 on malformed output. */
+static int batch_next(FILE *batch, char **line, size_t *line_cap, const char **type,
+                      const char **path, char **content, size_t *content_len)
+{
+    char *fields[3];
+    char *end = NULL;
+    char *header;
+    char *cursor;
+    unsigned long long size;
+
+    if (getline(line, line_cap, batch) < 0)
+        return 0;
+    header = *line;
+    cursor = header;
+    header[strcspn(header, "\n")] = '\0';
+    for (int i = 0; i < 3; i++) {
+        cursor = strchr(cursor, ' ');
+        if (cursor == NULL && i < 2)
+            return -1;
+        if (cursor == NULL) {
+            fields[i] = header + strlen(header); /* no path: an empty string */
+            break;
+        }
+        *cursor++ = '\0';
+        fields[i] = cursor;
+    }
+    *type = fields[0];
+    *path = fields[2];
+    errno = 0;
+    size = strtoull(fields[1], &end, 10);
+    if (errno != 0 || end == fields[1] || *end != '\0' || size > HUB_MAX_GIT_FILE_BYTES)
+        return -1;
+    *content = malloc((size_t)size + 1);
+    if (*content == NULL)
+        return -1;
+    if (fread(*content, 1, (size_t)size, batch) != (size_t)size || fgetc(batch) != '\n') {
+        free(*content);
+        *content = NULL;
+        return -1;
+    }
+    *content_len = (size_t)size;
+    return 1;
+}
+
+/* Checks one pointer blob found at path. Returns true when its object is stored with the
+ * announced size; otherwise it wrote the reason (naming path) to errors. */
+static bool pointer_is_stored(const struct lfs_pointer *p, const char *path, struct store *st,
+                              FILE *errors)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    uint64_t size = 0;
+    bool exists = false;
+
+    if (store_blob_stat(&exists, &size, st, p->oid, &err) < 0) {
+        fprintf(errors, "rejected: cannot check the LFS object of %s: %s\n", path, err.msg);
+        return false;
+    }
+    if (!exists) {
+        fprintf(errors, "rejected: %s is an LFS pointer to object %s, which was never uploaded; "
+                        "run `git lfs push --all origin` (or check that git-lfs is installed "
+                        "with `git lfs install`) and push again\n", path, p->oid);
+        return false;
+    }
+    if (size != p->size) {
+        fprintf(errors, "rejected: %s is an LFS pointer with size %llu, but object %s has %llu "
+                        "bytes\n", path, (unsigned long long)p->size, p->oid,
+                (unsigned long long)size);
+        return false;
+    }
+    return true;
+}
+
+/* Checks every LFS pointer the update adds. Returns 0 when all objects are stored, 1 when
+ * some are missing, 2 on an internal error. Writes "lfs <oid> <size>" to report. */
+static int update_check_lfs(const struct githook_update *u, struct store *st, FILE *report,
+                            FILE *errors)
+{
+    char *argv[] = {"git", "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)",
+                    NULL};
+    FILE *objects = NULL;
+    FILE *batch = NULL;
+    char *header = NULL;
+    size_t header_cap = 0;
+    int result = 0;
+    int more;
+
+    objects = new_objects_list(u);
+    batch = scratch_open();
+    if (objects == NULL || batch == NULL || run_git(argv, fileno(objects), fileno(batch)) != 0) {
+        fprintf(errors, "atelier hook: cannot list the objects of %s\n", u->ref);
+        result = 2;
+        goto out;
+    }
+    rewind(batch);
+    for (;;) {
+        char *content = NULL;
+        size_t content_len = 0;
+        struct lfs_pointer pointer;
+        struct hub_error err = HUB_ERROR_INIT;
+        const char *type = NULL;
+        const char *path = NULL;
+
+        more = batch_next(batch, &header, &header_cap, &type, &path, &content, &content_len);
+        if (more <= 0) {
+            if (more < 0) {
+                fprintf(errors, "atelier hook: unexpected output from git cat-file\n");
+                result = 2;
+            }
+            break;
+        }
+        if (strcmp(type, "blob") == 0 &&
+            lfs_pointer_parse(&pointer, content, content_len, &err) == 0) {
+            if (!pointer_is_stored(&pointer, path[0] != '\0' ? path : header, st, errors))
+                result = result == 0 ? 1 : result;
+            else if (report != NULL)
+                fprintf(report, "lfs %s %llu\n", pointer.oid, (unsigned long long)pointer.size);
+        }
+        free(content);
+    }
+out:
+    free(header);
+    if (objects != NULL)
+        fclose(objects);
+    if (batch != NULL)
+        fclose(batch);
+    return result;
+}
+
+static FILE *report_open(FILE *errors)
+{
+    const char *path = getenv("ATELIER_HOOK_REPORT");
+    FILE *report;
+
+    if (path == NULL || path[0] == '\0')
+        return NULL;
+    report = fopen(path, "a");
+    if (report == NULL)
+        fprintf(errors, "atelier hook: cannot open the report file %s: %s\n", path,
+                strerror(errno));
+    return report;
+}
+
+int githook_pre_receive(FILE *in, FILE *errors)
+{
+    struct githook_update *updates = NULL;
+    struct store *st = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *data_dir = getenv("ATELIER_DATA_DIR");
+    const char *protected = getenv("ATELIER_PROTECTED_BRANCHES");
+    FILE *refs = NULL;
+    FILE *report = NULL;
+    long count;
+    int result = 0;
+
+    count = updates_read(&updates, in, errors);
+    if (count < 0)
+        return 1;
+    if (data_dir == NULL || store_open(&st, data_dir, &err) < 0) {
+        fprintf(errors, "atelier hook: cannot open the LFS store (ATELIER_DATA_DIR=%s): %s\n",
+                data_dir != NULL ? data_dir : "unset", err.msg);
+        result = 2;
+        goto out;
+    }
+    refs = refs_snapshot();
+    if (refs == NULL) {
+        fprintf(errors, "atelier hook: cannot read the refs of the repo\n");
+        result = 2;
+        goto out;
+    }
+    report = report_open(errors);
+    for (long i = 0; i < count; i++) {
+        if (!update_is_allowed(&updates[i], refs, protected, errors))
+            result = result == 0 ? 1 : result;
+    }
+    for (long i = 0; result == 0 && i < count; i++) {
+        if (!githook_oid_is_zero(updates[i].new_oid))
+            result = update_check_lfs(&updates[i], st, report, errors);
+    }
+out:
+    if (report != NULL)
+        fclose(report);
+    if (refs != NULL)
+        fclose(refs);
+    store_close(st);
+    free(updates);
+    return result;
+}
+
+int githook_post_receive(FILE *in, FILE *errors)
+{
+    struct githook_update *updates = NULL;
+    FILE *report = NULL;
+    long count;
+
+    count = updates_read(&updates, in, errors);
+    if (count < 0)
+        return 2;
+    report = report_open(errors);
+    for (long i = 0; report != NULL && i < count; i++)
+        fprintf(report, "update %s %s %s\n", updates[i].old_oid, updates[i].new_oid,
+                updates[i].ref);
+    free(updates);
+    if (report != NULL && fclose(report) != 0)
+        return 2;
+    return 0;
+}

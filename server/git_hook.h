@@ -1,0 +1,52 @@
+/* git_hook: the checks `atelier hook pre-receive` runs inside a push, and the parsers they
+ * need. git receive-pack runs the hook with the pushed objects in a quarantine directory and
+ * the ref updates on stdin; a non-zero exit rejects the whole push and git shows the hook's
+ * stderr to the client as "remote:" lines.
+ *
+ * The daemon passes its settings in the environment (see docs/git.md):
+ *   ATELIER_DATA_DIR           the data directory, whose LFS store the hook checks
+ *   ATELIER_PROTECTED_BRANCHES space-separated branch names that refuse force pushes and
+ *                              deletion
+ *   ATELIER_HOOK_REPORT        file the hooks append their findings to, read by the daemon
+ * Runs in the hook process only; no state is shared with the daemon. */
+#ifndef GIT_HOOK_H
+#define GIT_HOOK_H
+
+#include "hub_error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define GITHOOK_OID_HEX      40    /* a SHA-1 object id in hex */
+#define GITHOOK_MAX_REF_BYTES 1024 /* a ref name in one update line */
+#define GITHOOK_MAX_UPDATES  4096  /* ref updates in one push */
+
+/* One line of pre-receive or post-receive input: "<old-oid> <new-oid> <ref>". */
+struct githook_update {
+    char old_oid[GITHOOK_OID_HEX + 1];
+    char new_oid[GITHOOK_OID_HEX + 1];
+    char ref[GITHOOK_MAX_REF_BYTES + 1];
+};
+
+/** Parses one update line of len bytes (without the trailing newline) into out. Returns 0 or
+ * HUB_EINVAL with err naming what is wrong. */
+int githook_update_parse(struct githook_update *out, const char *line, size_t len,
+                         struct hub_error *err);
+
+/** Returns whether oid is the all-zero id git uses for "no object" (create or delete). */
+bool githook_oid_is_zero(const char *oid);
+
+/** Returns whether branch (without "refs/heads/") is in the space-separated list. */
+bool githook_branch_is_listed(const char *list, const char *branch);
+
+/** Runs the pre-receive checks on the update lines read from in, writing rejections to
+ * errors. Returns 0 when the push may go on, 1 when it is rejected, 2 on an internal error. */
+int githook_pre_receive(FILE *in, FILE *errors);
+
+/** Records the applied updates read from in in the report file. Returns 0, or 2 when the
+ * report file cannot be written (the push has already happened then). */
+int githook_post_receive(FILE *in, FILE *errors);
+
+#endif

@@ -1,0 +1,617 @@
+/* git_http: route table, access checks and push bookkeeping for git smart HTTP. Each request
+ * looks the repo up, checks the caller (anonymous callers get 401 with WWW-Authenticate so git
+ * asks its credential helper), spools a POST body to DATA/tmp and runs git http-backend.
+ * A push runs with the repo lock held from the start of receive-pack until it exited, then
+ * records what changed: updated_at and head_commit, one audit entry per ref and a link from
+ * the repo to every LFS object the pushed commits point to. */
+#include "git_http.h"
+
+#include "git_backend.h"
+#include "git_settings.h"
+#include "http.h"
+#include "hub_config.h"
+#include "hub_log.h"
+#include "meta.h"
+#include "meta_audit.h"
+#include "meta_lfs.h"
+#include "meta_repo.h"
+#include "repo.h"
+#include "repo_lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A git-upload-pack request holds wants and haves only; git sends haves in rounds of at most
+ * a few hundred lines, so 64 MiB is far above any real negotiation. */
+#define GITHTTP_MAX_FETCH_REQUEST_BYTES (64ull << 20)
+
+/* Absolute path of the atelier binary, for the hook scripts. Written once by the service
+ * start before the listener opens, read-only afterwards. */
+static char hook_binary[PATH_MAX];
+
+enum git_service {
+    SERVICE_UPLOAD_PACK = 0,
+    SERVICE_RECEIVE_PACK = 1,
+};
+
+/* What a route serves: the repo type of its URL prefix and, for POST routes, the service. */
+struct git_route_arg {
+    enum hub_repo_type type;
+    enum git_service service;
+};
+
+/* State of one git request, freed when the request completes. */
+struct git_request_state {
+    struct meta_repo repo;
+    char repo_dir[PATH_MAX];
+    enum git_service service;
+    struct githttp_spool spool;
+};
+
+static void request_state_free(void *ptr)
+{
+    struct git_request_state *state = ptr;
+
+    if (state == NULL)
+        return;
+    githttp_spool_close(&state->spool);
+    free(state);
+}
+
+static const char *service_name(enum git_service service)
+{
+    return service == SERVICE_RECEIVE_PACK ? "git-receive-pack" : "git-upload-pack";
+}
+
+/* ---- Access ----------------------------------------------------------------------------- */
+
+/* Queues the reply for a caller who may not use the repo (or the repo is missing): 401 for
+ * anonymous callers and invalid tokens, so git retries with credentials, and 404 otherwise,
+ * so a private repo looks exactly like a missing one. */
+static int reply_not_found(struct http_request *req, const char *ns, const char *name)
+{
+    const struct http_user *user = http_request_user(req);
+
+    if (user->id == 0)
+        return http_reply_unauthorized(req);
+    return http_reply_error_code(req, 404, "RepoNotFound", "repository %s/%s not found", ns,
+                                 name);
+}
+
+/* Looks the repo up and checks access for service. Returns 0 when allowed, 1 when a reply was
+ * queued, or a negative HUB_E* code. */
+static int repo_authorize(struct git_request_state *state, struct http_request *req,
+                          enum hub_repo_type type, enum git_service service,
+                          struct hub_error *err)
+{
+    const struct http_user *user = http_request_user(req);
+    const char *ns = http_request_param(req, "ns");
+    const char *name = http_request_param(req, "repo");
+    struct meta *db = http_request_db(req);
+    bool allowed = false;
+    int rc;
+
+    if (ns == NULL || name == NULL || !hub_name_is_valid(ns) || !hub_name_is_valid(name)) {
+        reply_not_found(req, ns != NULL ? ns : "", name != NULL ? name : "");
+        return 1;
+    }
+    if (user->token_invalid) {
+        http_reply_unauthorized(req);
+        return 1;
+    }
+    rc = meta_repo_get(&state->repo, db, type, ns, name, err);
+    if (rc == HUB_ENOTFOUND) {
+        reply_not_found(req, ns, name);
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    rc = meta_repo_can_read(&allowed, db, &state->repo, user->id, err);
+    if (rc < 0)
+        return rc;
+    if (!allowed) {
+        reply_not_found(req, ns, name);
+        return 1;
+    }
+    if (service == SERVICE_RECEIVE_PACK) {
+        if (user->id == 0) {
+            http_reply_unauthorized(req);
+            return 1;
+        }
+        if (user->scope < HTTP_SCOPE_WRITE) {
+            http_reply_error(req, 403, "push to %s/%s rejected: the token is read-only; create a "
+                             "write token in your settings and use it as the password", ns, name);
+            return 1;
+        }
+        rc = meta_repo_can_write(&allowed, db, &state->repo, user->id, err);
+        if (rc < 0)
+            return rc;
+        if (!allowed) {
+            http_reply_error(req, 403, "push to %s/%s rejected: user %s has no write access",
+                             ns, name, user->name);
+            return 1;
+        }
+    }
+    state->service = service;
+    return repo_path_build(state->repo_dir, sizeof(state->repo_dir),
+                           http_request_config(req)->data_dir, state->repo.type, state->repo.ns,
+                           state->repo.name, err);
+}
+
+/* ---- Running http-backend --------------------------------------------------------------- */
+
+struct env_strings {
+    char *items[16];
+    size_t count;
+};
+
+static int env_push(struct env_strings *env, struct hub_error *err, const char *name,
+                    const char *value)
+{
+    if (env->count + 1 >= sizeof(env->items) / sizeof(env->items[0]))
+        return hub_error_set(err, HUB_EINTERNAL, "too many hook environment entries");
+    if (asprintf(&env->items[env->count], "%s=%s", name, value) < 0)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the hook environment");
+    env->count++;
+    env->items[env->count] = NULL;
+    return 0;
+}
+
+static void env_strings_dispose(struct env_strings *env)
+{
+    for (size_t i = 0; i < env->count; i++)
+        free(env->items[i]);
+    env->count = 0;
+}
+
+/* Builds the git settings and hook variables every git child gets. report_path and protected
+ * may be NULL. */
+static int env_for_git(struct env_strings *env, const char *data_dir, const char *report_path,
+                       const char *protected, struct hub_error *err)
+{
+    char hooks_dir[PATH_MAX];
+    int rc;
+
+    if (snprintf(hooks_dir, sizeof(hooks_dir), "%s/hooks", data_dir) >= (int)sizeof(hooks_dir))
+        return hub_error_set(err, HUB_ETOOBIG, "data directory path too long: %s", data_dir);
+    /* GIT_CONFIG_COUNT/KEY/VALUE (git 2.31 and newer) set configuration for every git process
+     * http-backend starts, without touching the repo's own config file. */
+    rc = env_push(env, err, "GIT_CONFIG_COUNT", "3");
+    if (rc == 0)
+        rc = env_push(env, err, "GIT_CONFIG_KEY_0", "core.hooksPath");
+    if (rc == 0)
+        rc = env_push(env, err, "GIT_CONFIG_VALUE_0", hooks_dir);
+    if (rc == 0)
+        rc = env_push(env, err, "GIT_CONFIG_KEY_1", "http.receivepack");
+    if (rc == 0)
+        rc = env_push(env, err, "GIT_CONFIG_VALUE_1", "true");
+    if (rc == 0)
+        rc = env_push(env, err, "GIT_CONFIG_KEY_2", "uploadpack.allowFilter");
+    if (rc == 0)
+        rc = env_push(env, err, "GIT_CONFIG_VALUE_2", "true");
+    if (rc == 0)
+        rc = env_push(env, err, "ATELIER_DATA_DIR", data_dir);
+    if (rc == 0)
+        rc = env_push(env, err, "ATELIER_HOOK_BIN", hook_binary);
+    if (rc == 0 && report_path != NULL)
+        rc = env_push(env, err, "ATELIER_HOOK_REPORT", report_path);
+    if (rc == 0 && protected != NULL)
+        rc = env_push(env, err, "ATELIER_PROTECTED_BRANCHES", protected);
+    return rc;
+}
+
+static ssize_t backend_stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+    struct githttp_backend *backend = ctx;
+    struct hub_error err = HUB_ERROR_INIT;
+    ssize_t n;
+
+    (void)pos;
+    n = githttp_backend_read(backend, buf, max, &err);
+    if (n < 0) {
+        hub_log(HUB_LOG_ERROR, "git", "reading git output failed: %s", err.msg);
+        return HTTP_STREAM_ERROR;
+    }
+    return n == 0 ? HTTP_STREAM_END : n;
+}
+
+static void backend_stream_free(void *ctx)
+{
+    githttp_backend_free(ctx);
+}
+
+/* Queues the reply with the status, headers and body of backend; takes over backend. */
+static int reply_from_backend(struct http_request *req, struct githttp_backend *backend)
+{
+    static const char *const passed[] = {"Cache-Control", "Expires", "Pragma"};
+    const char *content_type = githttp_backend_header(backend, "Content-Type");
+
+    for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
+        const char *value = githttp_backend_header(backend, passed[i]);
+
+        if (value != NULL)
+            http_reply_header(req, passed[i], value);
+    }
+    return http_reply_stream(req, githttp_backend_status(backend),
+                             content_type != NULL ? content_type : "text/plain", HTTP_LENGTH_UNKNOWN,
+                             backend_stream_read, backend, backend_stream_free);
+}
+
+static void backend_request_init(struct githttp_backend_request *breq, struct http_request *req,
+                                 const struct git_request_state *state, const char *rest,
+                                 const char *const *env)
+{
+    const struct http_user *user = http_request_user(req);
+
+    memset(breq, 0, sizeof(*breq));
+    breq->repo_dir = state->repo_dir;
+    breq->rest = rest;
+    breq->method = http_request_method(req);
+    breq->query = http_request_query_string(req);
+    breq->content_type = http_request_header(req, "Content-Type");
+    breq->content_encoding = http_request_header(req, "Content-Encoding");
+    breq->git_protocol = http_request_header(req, "Git-Protocol");
+    breq->remote_user = user->name;
+    breq->remote_addr = http_request_remote_addr(req);
+    breq->body_fd = state->spool.fd;
+    breq->body_bytes = state->spool.bytes;
+    breq->extra_env = env;
+}
+
+/* ---- GET info/refs ---------------------------------------------------------------------- */
+
+static int info_refs_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct git_route_arg *route = arg;
+    const char *service = http_request_query(req, "service");
+    const char *data_dir = http_request_config(req)->data_dir;
+    struct git_request_state state = {.spool = GITHTTP_SPOOL_INIT};
+    struct githttp_backend_request breq;
+    struct githttp_backend *backend = NULL;
+    struct env_strings env = {{NULL}, 0};
+    char tmp_dir[PATH_MAX];
+    enum git_service which;
+    int rc;
+
+    if (service == NULL || (strcmp(service, "git-upload-pack") != 0 &&
+                            strcmp(service, "git-receive-pack") != 0))
+        return http_reply_error(req, 403, "only the smart HTTP protocol is served: request "
+                                "info/refs?service=git-upload-pack or git-receive-pack (git 1.6.6 "
+                                "or newer does)");
+    which = strcmp(service, "git-receive-pack") == 0 ? SERVICE_RECEIVE_PACK : SERVICE_UPLOAD_PACK;
+    rc = repo_authorize(&state, req, route->type, which, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
+    rc = env_for_git(&env, data_dir, NULL, NULL, err);
+    if (rc < 0)
+        goto out;
+    backend_request_init(&breq, req, &state, "info/refs", (const char *const *)env.items);
+    breq.tmp_dir = tmp_dir;
+    rc = githttp_backend_start(&backend, &breq, err);
+    if (rc < 0)
+        goto out;
+    rc = reply_from_backend(req, backend);
+out:
+    env_strings_dispose(&env);
+    return rc;
+}
+
+/* ---- POST git-upload-pack and git-receive-pack ------------------------------------------ */
+
+static int rpc_begin(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct git_route_arg *route = arg;
+    const struct hub_config *config = http_request_config(req);
+    struct git_request_state *state = NULL;
+    char tmp_dir[PATH_MAX];
+    uint64_t max_bytes;
+    int rc;
+
+    state = calloc(1, sizeof(*state));
+    if (state == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate git request state");
+    state->spool.fd = -1;
+    http_request_set_state(req, state, request_state_free);
+    rc = repo_authorize(state, req, route->type, route->service, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    /* NOTE: a push may carry non-LFS files of any size, so it is bounded by the largest LFS
+     * object the hub accepts rather than by a git-specific setting. */
+    max_bytes = route->service == SERVICE_RECEIVE_PACK ? config->max_upload_bytes
+                                                       : GITHTTP_MAX_FETCH_REQUEST_BYTES;
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", config->data_dir);
+    return githttp_spool_open(&state->spool, tmp_dir, max_bytes, err);
+}
+
+static int rpc_body(struct http_request *req, const char *data, size_t len, void *arg,
+                    struct hub_error *err)
+{
+    struct git_request_state *state = http_request_state(req);
+
+    (void)arg;
+    return githttp_spool_write(&state->spool, data, len, err);
+}
+
+/* Runs receive-pack under the repo lock. report_path gets the hook findings. */
+static int receive_pack_run(struct githttp_backend **out, struct http_request *req,
+                            struct git_request_state *state, const char *report_path,
+                            struct hub_error *err)
+{
+    const char *data_dir = http_request_config(req)->data_dir;
+    struct githttp_backend_request breq;
+    struct env_strings env = {{NULL}, 0};
+    struct repo_lock *lock = NULL;
+    char *protected = NULL;
+    char tmp_dir[PATH_MAX];
+    int rc;
+
+    rc = gitsettings_protected_branches(&protected, http_request_db(req), state->repo.id, err);
+    if (rc < 0)
+        goto out;
+    rc = env_for_git(&env, data_dir, report_path, protected, err);
+    if (rc < 0)
+        goto out;
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
+    backend_request_init(&breq, req, state, "git-receive-pack", (const char *const *)env.items);
+    breq.tmp_dir = tmp_dir;
+    breq.wait_for_exit = true;
+    rc = repo_lock_acquire(&lock, state->repo_dir, err);
+    if (rc < 0)
+        goto out;
+    rc = githttp_backend_start(out, &breq, err);
+    repo_lock_release(lock);
+out:
+    free(protected);
+    env_strings_dispose(&env);
+    return rc;
+}
+
+/* Links one LFS object from the report to the repo. */
+static void push_link_object(struct meta *db, const struct meta_repo *repo, const char *oid,
+                             uint64_t size)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    /* The object row normally exists (the batch upload recorded it); adding it again is a
+     * no-op, and it is needed for objects stored before the row was written. */
+    if (meta_lfs_object_add(db, oid, size, &err) < 0 ||
+        meta_lfs_link(db, repo->id, oid, &err) < 0)
+        hub_log(HUB_LOG_ERROR, "git", "linking an LFS object after a push failed: repo=%s/%s "
+                "oid=%s error=%s", repo->ns, repo->name, oid, err.msg);
+}
+
+/* Reads the hook report and records the push: updated_at and head_commit, audit entries and
+ * LFS links. Failures are logged; the refs have moved already, so the push still succeeded. */
+static void push_record(struct http_request *req, const struct git_request_state *state,
+                        const char *report_path)
+{
+    const struct http_user *user = http_request_user(req);
+    struct meta *db = http_request_db(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    char repo_label[HUB_MAX_REPO_ID_BYTES + 16];
+    char line[2048];
+    bool updated = false;
+    FILE *report;
+
+    report = fopen(report_path, "r");
+    if (report == NULL)
+        return;
+    snprintf(repo_label, sizeof(repo_label), "%s:%s/%s", hub_repo_type_name(state->repo.type),
+             state->repo.ns, state->repo.name);
+    while (fgets(line, sizeof(line), report) != NULL) {
+        char old_oid[41], new_oid[41], ref[1100];
+        char detail[1200];
+
+        if (sscanf(line, "update %40s %40s %1099s", old_oid, new_oid, ref) != 3)
+            continue;
+        updated = true;
+        snprintf(detail, sizeof(detail), "%s %.12s..%.12s via git", ref, old_oid, new_oid);
+        if (meta_audit_add(db, user->name, "repo.push", repo_label, detail, &err) < 0)
+            hub_log(HUB_LOG_ERROR, "git", "audit entry for a push failed: repo=%s error=%s",
+                    repo_label, err.msg);
+        if (strcmp(ref, "refs/heads/" REPO_DEFAULT_BRANCH) == 0 &&
+            strspn(new_oid, "0") != 40 && meta_repo_touch(db, state->repo.id, new_oid, &err) < 0)
+            hub_log(HUB_LOG_ERROR, "git", "updating the repo after a push failed: repo=%s "
+                    "error=%s", repo_label, err.msg);
+        hub_log(HUB_LOG_INFO, "git", "push repo=%s user=%s ref=%s old=%.12s new=%.12s req=%s",
+                repo_label, user->name, ref, old_oid, new_oid, http_request_id(req));
+    }
+    if (updated && meta_repo_touch(db, state->repo.id, NULL, &err) < 0)
+        hub_log(HUB_LOG_ERROR, "git", "updating the repo after a push failed: repo=%s error=%s",
+                repo_label, err.msg);
+    rewind(report);
+    while (updated && fgets(line, sizeof(line), report) != NULL) {
+        char oid[65];
+        unsigned long long size;
+
+        if (sscanf(line, "lfs %64s %llu", oid, &size) == 2)
+            push_link_object(db, &state->repo, oid, size);
+    }
+    fclose(report);
+}
+
+static int receive_pack_handle(struct http_request *req, struct git_request_state *state,
+                               struct hub_error *err)
+{
+    struct githttp_backend *backend = NULL;
+    char report_path[PATH_MAX];
+    int fd;
+    int rc;
+
+    if (snprintf(report_path, sizeof(report_path), "%s/tmp/git-report-XXXXXX",
+                 http_request_config(req)->data_dir) >= (int)sizeof(report_path))
+        return hub_error_set(err, HUB_ETOOBIG, "data directory path too long");
+    fd = mkostemp(report_path, O_CLOEXEC);
+    if (fd < 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot create %s: %s", report_path,
+                                   strerror(errno));
+    close(fd);
+    rc = receive_pack_run(&backend, req, state, report_path, err);
+    if (rc == 0) {
+        push_record(req, state, report_path);
+        rc = reply_from_backend(req, backend);
+    }
+    unlink(report_path);
+    return rc;
+}
+
+static int rpc_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct git_request_state *state = http_request_state(req);
+    struct githttp_backend_request breq;
+    struct githttp_backend *backend = NULL;
+    struct env_strings env = {{NULL}, 0};
+    const char *data_dir = http_request_config(req)->data_dir;
+    char tmp_dir[PATH_MAX];
+    int rc;
+
+    (void)arg;
+    if (state == NULL || state->spool.fd < 0)
+        return hub_error_set(err, HUB_EINTERNAL, "git request without state");
+    if (state->service == SERVICE_RECEIVE_PACK)
+        return receive_pack_handle(req, state, err);
+    rc = env_for_git(&env, data_dir, NULL, NULL, err);
+    if (rc < 0)
+        goto out;
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
+    backend_request_init(&breq, req, state, service_name(state->service),
+                         (const char *const *)env.items);
+    breq.tmp_dir = tmp_dir;
+    rc = githttp_backend_start(&backend, &breq, err);
+    if (rc < 0)
+        goto out;
+    rc = reply_from_backend(req, backend);
+out:
+    env_strings_dispose(&env);
+    return rc;
+}
+
+/* ---- git-lfs locks ---------------------------------------------------------------------- */
+
+/* NOTE: file locking is not implemented. git-lfs turns lock verification off for a remote
+ * that answers locks/verify with 404 and then pushes normally; lock and unlock commands get
+ * a clear message instead. */
+static int lfs_locks_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    static const char verify_body[] = "{\"message\":\"Not found: file locking is not supported "
+                                      "by this server\"}";
+    static const char locks_body[] = "{\"message\":\"file locking is not supported by this "
+                                     "server\"}";
+    bool verify = arg != NULL;
+
+    (void)err;
+    if (verify)
+        return http_reply_bytes(req, 404, "application/vnd.git-lfs+json", verify_body,
+                                sizeof(verify_body) - 1);
+    return http_reply_bytes(req, 501, "application/vnd.git-lfs+json", locks_body,
+                            sizeof(locks_body) - 1);
+}
+
+/* ---- Hook scripts ----------------------------------------------------------------------- */
+
+static int hook_script_write(const char *hooks_dir, const char *hook, struct hub_error *err)
+{
+    char path[PATH_MAX];
+    char tmp_path[PATH_MAX];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", hooks_dir, hook);
+    snprintf(tmp_path, sizeof(tmp_path), "%s/.%s.tmp", hooks_dir, hook);
+    f = fopen(tmp_path, "w");
+    if (f == NULL)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot write %s: %s", tmp_path,
+                                   strerror(errno));
+    fprintf(f, "#!/bin/sh\n# Written by atelier serve at every start; edits are lost.\n"
+               "exec \"$ATELIER_HOOK_BIN\" hook %s\n", hook);
+    if (fclose(f) != 0 || chmod(tmp_path, 0755) != 0 || rename(tmp_path, path) != 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot install %s: %s", path,
+                                   strerror(errno));
+    return 0;
+}
+
+static int hooks_start(void *arg, const struct hub_config *config, struct hub_error *err)
+{
+    char hooks_dir[PATH_MAX];
+    ssize_t n;
+    int rc;
+
+    (void)arg;
+    n = readlink("/proc/self/exe", hook_binary, sizeof(hook_binary) - 1);
+    if (n <= 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot find the atelier binary: %s",
+                                   strerror(errno));
+    hook_binary[n] = '\0';
+    if (snprintf(hooks_dir, sizeof(hooks_dir), "%s/hooks", config->data_dir) >=
+        (int)sizeof(hooks_dir))
+        return hub_error_set(err, HUB_ETOOBIG, "data directory path too long: %s",
+                             config->data_dir);
+    if (mkdir(hooks_dir, 0750) != 0 && errno != EEXIST)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot create %s: %s", hooks_dir,
+                                   strerror(errno));
+    rc = hook_script_write(hooks_dir, "pre-receive", err);
+    if (rc == 0)
+        rc = hook_script_write(hooks_dir, "post-receive", err);
+    return rc;
+}
+
+/* ---- Route table ------------------------------------------------------------------------ */
+
+static const struct git_route_arg model_fetch = {HUB_REPO_MODEL, SERVICE_UPLOAD_PACK};
+static const struct git_route_arg model_push = {HUB_REPO_MODEL, SERVICE_RECEIVE_PACK};
+static const struct git_route_arg dataset_fetch = {HUB_REPO_DATASET, SERVICE_UPLOAD_PACK};
+static const struct git_route_arg dataset_push = {HUB_REPO_DATASET, SERVICE_RECEIVE_PACK};
+
+#define GIT_INFO_REFS(route_name, prefix, route_arg)                                               \
+    {.name = route_name, .methods = "GET", .pattern = prefix "/info/refs",                         \
+     .handle = info_refs_handle, .arg = (void *)(route_arg)}
+#define GIT_RPC(route_name, prefix, service_path, route_arg)                                       \
+    {.name = route_name, .methods = "POST", .pattern = prefix "/" service_path,                    \
+     .body = HTTP_BODY_STREAM, .begin = rpc_begin, .on_body = rpc_body, .handle = rpc_handle,      \
+     .arg = (void *)(route_arg)}
+#define GIT_ROUTES(prefix, fetch_arg, push_arg)                                                    \
+    GIT_INFO_REFS("git.info_refs", prefix, fetch_arg),                                             \
+        GIT_RPC("git.upload_pack", prefix, "git-upload-pack", fetch_arg),                          \
+        GIT_RPC("git.receive_pack", prefix, "git-receive-pack", push_arg)
+
+static const struct http_route git_routes[] = {
+    GIT_ROUTES("/{ns}/{repo}.git", &model_fetch, &model_push),
+    GIT_ROUTES("/{ns}/{repo}", &model_fetch, &model_push),
+    GIT_ROUTES("/datasets/{ns}/{repo}.git", &dataset_fetch, &dataset_push),
+    GIT_ROUTES("/datasets/{ns}/{repo}", &dataset_fetch, &dataset_push),
+};
+
+static const int verify_marker = 1;
+
+#define LFS_LOCK_ROUTES(prefix)                                                                    \
+    {.name = "git.lfs_locks_verify", .methods = "POST", .pattern = prefix "/info/lfs/locks/verify", \
+     .handle = lfs_locks_handle, .arg = (void *)&verify_marker},                                   \
+        {.name = "git.lfs_locks", .methods = "GET POST", .pattern = prefix "/info/lfs/locks",      \
+         .handle = lfs_locks_handle},                                                              \
+        {.name = "git.lfs_unlock", .methods = "POST",                                              \
+         .pattern = prefix "/info/lfs/locks/{id}/unlock", .handle = lfs_locks_handle}
+
+static const struct http_route lfs_lock_routes[] = {
+    LFS_LOCK_ROUTES("/{ns}/{repo}.git"),
+    LFS_LOCK_ROUTES("/datasets/{ns}/{repo}.git"),
+};
+
+static const struct http_service hooks_service = {
+    .name = "git.hooks",
+    .start = hooks_start,
+};
+
+void git_http_register(struct http_router *router)
+{
+    for (size_t i = 0; i < sizeof(git_routes) / sizeof(git_routes[0]); i++)
+        http_router_add(router, &git_routes[i]);
+    for (size_t i = 0; i < sizeof(lfs_lock_routes) / sizeof(lfs_lock_routes[0]); i++)
+        http_router_add(router, &lfs_lock_routes[i]);
+    http_router_add_service(router, &hooks_service);
+}
