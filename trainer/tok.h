@@ -59,4 +59,8 @@ const char *tok_chat_template(const struct tok *tok);
 const char *tok_bos_token(const struct tok *tok);
 const char *tok_eos_token(const struct tok *tok);
 
+/** Returns the number of ids the post-processor puts before the text (BOS, for example) and
+ * points *ids at them (borrowed, valid while tok lives). */
+size_t tok_special_prefix(const struct tok *tok, const int32_t **ids);
+
 #endif
