@@ -1,0 +1,356 @@
+/* ops: kernels of the decoder forward and backward passes (see ops.h). Row loops are
+ * parallel with static schedules, and every sum runs in a fixed order inside one thread,
+ * so results do not depend on scheduling. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static float ops_dot(const float *a, const float *b, int n)
+{
+    float s = 0.0f;
+
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void ops_axpy(float *y, float alpha, const float *x, int n)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+void ops_embedding_forward(float *out, const int32_t *ids, const float *table, size_t n, int C)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * (size_t)C, table + (size_t)ids[i] * (size_t)C, (size_t)C * sizeof(float));
+}
+
+void ops_embedding_backward(float *dtable, const float *dout, const int32_t *ids, size_t n,
+                            int C)
+{
+    /* Columns in parallel: rows sharing an id then add up in row order in one thread. */
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (size_t i = 0; i < n; i++)
+            dtable[(size_t)ids[i] * (size_t)C + (size_t)c] += dout[i * (size_t)C + (size_t)c];
+    }
+}
+
+void ops_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t n,
+                         int C, float eps)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *xr = x + i * (size_t)C;
+        float *yr = out + i * (size_t)C;
+        float ms = ops_dot(xr, xr, C) / (float)C;
+        float r = 1.0f / sqrtf(ms + eps);
+
+        rstd[i] = r;
+        for (int j = 0; j < C; j++)
+            yr[j] = w[j] * (xr[j] * r);
+    }
+}
+
+void ops_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
+                          const float *w, size_t n, int C)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *xr = x + i * (size_t)C, *dyr = dy + i * (size_t)C;
+        float *dxr = dx + i * (size_t)C;
+        float r = rstd[i], m = 0.0f;
+
+#pragma omp simd reduction(+ : m)
+        for (int j = 0; j < C; j++)
+            m += dyr[j] * w[j] * xr[j] * r;
+        m /= (float)C;
+        for (int j = 0; j < C; j++)
+            dxr[j] += r * (dyr[j] * w[j] - xr[j] * r * m);
+    }
+}
+
+void ops_linear_forward(float *y, const float *x, const float *W, const float *bias, size_t n,
+                        int in, int out)
+{
+    if (n == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, W, in,
+                0.0f, y, out);
+    if (bias == NULL)
+        return;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        ops_axpy(y + i * (size_t)out, 1.0f, bias, out);
+}
+
+void ops_linear_backward(float *dx, const float *dy, const float *W, size_t n, int in, int out,
+                         float beta)
+{
+    if (n == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out, W,
+                in, beta, dx, in);
+}
+
+void ops_lora_forward(float *y, float *h, const float *x, const float *A, const float *B,
+                      float scale, size_t n, int in, int out, int r)
+{
+    if (n == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, r, in, 1.0f, x, in, A, in,
+                0.0f, h, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, r, scale, h, r, B, r,
+                1.0f, y, out);
+}
+
+void ops_lora_backward(float *dx, float *dA, float *dB, float *dh, const float *dy,
+                       const float *x, const float *h, const float *A, const float *B,
+                       float scale, size_t n, int in, int out, int r)
+{
+    if (n == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, (int)n, scale, dy, out, h, r,
+                1.0f, dB, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, r, out, scale, dy, out, B,
+                r, 0.0f, dh, r);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, (int)n, 1.0f, dh, r, x, in,
+                1.0f, dA, in);
+    if (dx != NULL)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, r, 1.0f, dh, r, A,
+                    in, 1.0f, dx, in);
+}
+
+void ops_rope_table(float *cos_t, float *sin_t, const float *inv_freq, size_t pos0, size_t t,
+                    int hd)
+{
+    int half = hd / 2;
+
+    for (size_t p = 0; p < t; p++) {
+        /* HF multiplies float32 positions by float32 inverse frequencies. */
+        float pos = (float)(pos0 + p);
+
+        for (int i = 0; i < half; i++) {
+            float angle = pos * inv_freq[i];
+
+            cos_t[p * (size_t)half + (size_t)i] = cosf(angle);
+            sin_t[p * (size_t)half + (size_t)i] = sinf(angle);
+        }
+    }
+}
+
+void ops_rope(float *x, size_t b, size_t t, int nheads, int hd, const float *cos_t,
+              const float *sin_t, int inverse)
+{
+    int half = hd / 2;
+    float sign = inverse ? -1.0f : 1.0f;
+
+#pragma omp parallel for schedule(static)
+    for (size_t row = 0; row < b * t; row++) {
+        const float *c = cos_t + (row % t) * (size_t)half;
+        const float *s = sin_t + (row % t) * (size_t)half;
+
+        for (int h = 0; h < nheads; h++) {
+            float *xh = x + row * (size_t)nheads * (size_t)hd + (size_t)h * (size_t)hd;
+
+            for (int i = 0; i < half; i++) {
+                float x1 = xh[i], x2 = xh[i + half], sn = sign * s[i];
+
+                xh[i] = x1 * c[i] - x2 * sn;
+                xh[i + half] = x2 * c[i] + x1 * sn;
+            }
+        }
+    }
+}
+
+static size_t ops_window_start(size_t i, int window)
+{
+    return (window > 0 && i + 1 > (size_t)window) ? i + 1 - (size_t)window : 0;
+}
+
+int ops_attention_forward(float *out, float *lse, const float *q, const float *k,
+                           const float *v, size_t b, size_t t, int nh, int nkv, int hd,
+                           int window)
+{
+    size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
+    int group = nh / nkv;
+    float c = 1.0f / sqrtf((float)hd);
+
+    int nthreads = 1;
+    float *scores;
+
+#ifdef _OPENMP
+    nthreads = omp_get_max_threads();
+#endif
+    scores = malloc((size_t)nthreads * t * sizeof(float));
+    if (scores == NULL)
+        return -1;
+#pragma omp parallel num_threads(nthreads)
+    {
+#ifdef _OPENMP
+        float *s = scores + (size_t)omp_get_thread_num() * t;
+#else
+        float *s = scores;
+#endif
+
+#pragma omp for collapse(2) schedule(static)
+        for (size_t bi = 0; bi < b; bi++) {
+            for (int h = 0; h < nh; h++) {
+                size_t kvo = (size_t)(h / group) * (size_t)hd;
+
+                for (size_t i = 0; i < t; i++) {
+                    const float *qi = q + (bi * t + i) * qs + (size_t)h * (size_t)hd;
+                    float *oi = out + (bi * t + i) * qs + (size_t)h * (size_t)hd;
+                    size_t lo = ops_window_start(i, window);
+                    float mx = -INFINITY, sum = 0.0f;
+
+                    for (size_t j = lo; j <= i; j++) {
+                        s[j] = c * ops_dot(qi, k + (bi * t + j) * ks + kvo, hd);
+                        if (s[j] > mx)
+                            mx = s[j];
+                    }
+                    for (size_t j = lo; j <= i; j++) {
+                        s[j] = expf(s[j] - mx);
+                        sum += s[j];
+                    }
+                    memset(oi, 0, (size_t)hd * sizeof(float));
+                    for (size_t j = lo; j <= i; j++)
+                        ops_axpy(oi, s[j] / sum, v + (bi * t + j) * ks + kvo, hd);
+                    lse[(bi * (size_t)nh + (size_t)h) * t + i] = mx + logf(sum);
+                }
+            }
+        }
+    }
+    free(scores);
+    return 0;
+}
+
+void ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+                            const float *out, const float *q, const float *k, const float *v,
+                            const float *lse, size_t b, size_t t, int nh, int nkv, int hd,
+                            int window)
+{
+    size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
+    int group = nh / nkv;
+    float c = 1.0f / sqrtf((float)hd);
+
+    /* One thread owns one (sequence, kv head), so the sums into dk and dv over the query
+     * heads of the group never race. */
+#pragma omp parallel for collapse(2) schedule(static)
+        for (size_t bi = 0; bi < b; bi++) {
+            for (int kh = 0; kh < nkv; kh++) {
+                size_t kvo = (size_t)kh * (size_t)hd;
+
+                for (size_t j = 0; j < t; j++) {
+                    memset(dk + (bi * t + j) * ks + kvo, 0, (size_t)hd * sizeof(float));
+                    memset(dv + (bi * t + j) * ks + kvo, 0, (size_t)hd * sizeof(float));
+                }
+                for (int h = kh * group; h < (kh + 1) * group; h++) {
+                    for (size_t i = 0; i < t; i++) {
+                        size_t qo = (bi * t + i) * qs + (size_t)h * (size_t)hd;
+                        const float *qi = q + qo, *doi = dout + qo;
+                        float *dqi = dq + qo;
+                        float l = lse[(bi * (size_t)nh + (size_t)h) * t + i];
+                        float D = ops_dot(doi, out + qo, hd);
+                        size_t lo = ops_window_start(i, window);
+
+                        memset(dqi, 0, (size_t)hd * sizeof(float));
+                        for (size_t j = lo; j <= i; j++) {
+                            const float *kj = k + (bi * t + j) * ks + kvo;
+                            const float *vj = v + (bi * t + j) * ks + kvo;
+                            float pj = expf(c * ops_dot(qi, kj, hd) - l);
+                            float ds = pj * (ops_dot(doi, vj, hd) - D);
+
+                            ops_axpy(dqi, c * ds, kj, hd);
+                            ops_axpy(dk + (bi * t + j) * ks + kvo, c * ds, qi, hd);
+                            ops_axpy(dv + (bi * t + j) * ks + kvo, pj, doi, hd);
+                        }
+                    }
+                }
+            }
+        }
+}
+
+void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g,
+                         const float *u, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i], ui = u[i], da = dact[i];
+        float sig = 1.0f / (1.0f + expf(-gi));
+
+        dg[i] = da * ui * sig * (1.0f + gi * (1.0f - sig));
+        du[i] = da * gi * sig;
+    }
+}
+
+double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets,
+                         size_t n, int V, float grad_scale)
+{
+    double *row_loss = calloc(n + 1, sizeof(double));
+    double total = 0.0;
+
+    if (row_loss == NULL)
+        return NAN;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float *z = logits + i * (size_t)V;
+        float *dz = dlogits != NULL ? dlogits + i * (size_t)V : NULL;
+        float mx = -INFINITY, zt;
+        double sum = 0.0;
+
+        if (targets[i] < 0) {
+            if (dz != NULL)
+                memset(dz, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        /* Read the target's logit first because dz may alias z. */
+        zt = z[targets[i]];
+        for (int j = 0; j < V; j++)
+            mx = z[j] > mx ? z[j] : mx;
+        for (int j = 0; j < V; j++) {
+            float e = expf(z[j] - mx);
+
+            sum += e;
+            if (dz != NULL)
+                dz[j] = e;
+        }
+        row_loss[i] = (double)mx + log(sum) - (double)zt;
+        if (dz != NULL) {
+            float f = (float)(grad_scale / sum);
+
+            for (int j = 0; j < V; j++)
+                dz[j] *= f;
+            dz[targets[i]] -= grad_scale;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        total += row_loss[i];
+    free(row_loss);
+    return total;
+}
+
+void ops_add(float *y, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
