@@ -1,0 +1,142 @@
+/* card: writes the model card of a trained adapter. Every user-given string that lands in
+ * the YAML front matter goes through card_yaml_quote, so names with colons, quotes or
+ * newlines cannot break the metadata the hub parses. */
+#include "card.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train_version.h"
+
+void card_yaml_quote(char *buf, size_t size, const char *s)
+{
+    size_t used = 0;
+
+    if (size < 3) {
+        if (size > 0)
+            buf[0] = '\0';
+        return;
+    }
+    buf[used++] = '"';
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        size_t n;
+
+        if (c == '"' || c == '\\')
+            n = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            n = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", c);
+        else
+            n = (size_t)snprintf(esc, sizeof(esc), "%c", c);
+        if (used + n + 2 > size)
+            break;
+        memcpy(buf + used, esc, n);
+        used += n;
+    }
+    buf[used++] = '"';
+    buf[used] = '\0';
+}
+
+static void write_front_matter(FILE *f, const struct card_data *c)
+{
+    const struct train_options *o = c->opt;
+    const struct train_result *r = c->result;
+    char base[600], dataset[600], name[600];
+
+    card_yaml_quote(base, sizeof(base), o->base_name != NULL ? o->base_name : o->base_dir);
+    card_yaml_quote(dataset, sizeof(dataset),
+                    o->dataset_name != NULL ? o->dataset_name : o->data_path);
+    card_yaml_quote(name, sizeof(name), c->model_name);
+    fprintf(f, "---\nbase_model: %s\nlibrary_name: peft\npipeline_tag: text-generation\n", base);
+    fprintf(f, "tags:\n- lora\n- peft\n- atelier\ndatasets:\n- %s\n", dataset);
+    fprintf(f, "model-index:\n- name: %s\n  results:\n", name);
+    if (!r->has_eval) {
+        fprintf(f, "  - task:\n      type: text-generation\n      name: Text Generation\n");
+        fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: train\n",
+                dataset, dataset);
+        fprintf(f, "    metrics:\n    - type: loss\n      value: %.6f\n      name: final "
+                "training loss\n---\n", r->train_loss);
+        return;
+    }
+    fprintf(f, "  - task:\n      type: text-generation\n      name: Text Generation\n");
+    fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: %s\n", dataset,
+            dataset, o->eval_path != NULL ? "validation" : "held-out split of train");
+    if (o->dataset_revision != NULL) {
+        char rev[300];
+
+        card_yaml_quote(rev, sizeof(rev), o->dataset_revision);
+        fprintf(f, "      revision: %s\n", rev);
+    }
+    fprintf(f, "    metrics:\n");
+    fprintf(f, "    - type: loss\n      value: %.6f\n      name: eval loss (mean NLL per "
+            "token)\n", r->eval_loss);
+    fprintf(f, "    - type: perplexity\n      value: %.4f\n      name: eval perplexity\n",
+            r->eval_perplexity);
+    fprintf(f, "---\n");
+}
+
+static void write_body(FILE *f, const struct card_data *c)
+{
+    const struct train_options *o = c->opt;
+    const struct train_result *r = c->result;
+
+    fprintf(f, "\n# %s\n\n", c->model_name);
+    fprintf(f, "A LoRA adapter for `%s`, trained with atelier %s.\n\n",
+            o->base_name != NULL ? o->base_name : o->base_dir, TRAIN_ATELIER_VERSION);
+    fprintf(f, "## Training data\n\n");
+    fprintf(f, "- dataset: `%s`%s%s%s\n", o->dataset_name != NULL ? o->dataset_name : o->data_path,
+            o->dataset_revision != NULL ? " at revision `" : "",
+            o->dataset_revision != NULL ? o->dataset_revision : "",
+            o->dataset_revision != NULL ? "`" : "");
+    fprintf(f, "- SHA-256 of the training file: `%s`\n", c->dataset_sha256);
+    fprintf(f, "- examples: %zu for training, %zu held out\n\n", c->n_train, c->n_eval);
+    fprintf(f, "## Hyperparameters\n\n| setting | value |\n| --- | --- |\n");
+    fprintf(f, "| target modules | %s |\n| rank | %d |\n| alpha | %g |\n", c->targets, o->rank,
+            o->alpha);
+    fprintf(f, "| dropout | %g |\n| rsLoRA | %s |\n", o->dropout, o->rslora ? "yes" : "no");
+    fprintf(f, "| learning rate | %g (warmup %llu steps, cosine decay) |\n", o->lr,
+            (unsigned long long)o->warmup);
+    fprintf(f, "| optimizer steps | %llu |\n| batch | %d x %d accumulation |\n",
+            (unsigned long long)r->steps, o->batch, o->grad_accum);
+    fprintf(f, "| sequence length | %d |\n| gradient clipping | %g |\n", o->seq_len, o->clip);
+    fprintf(f, "| weight decay | %g |\n| seed | %llu |\n\n", o->weight_decay,
+            (unsigned long long)o->seed);
+    fprintf(f, "## Results\n\n| metric | value |\n| --- | --- |\n");
+    fprintf(f, "| final training loss | %.4f |\n", r->train_loss);
+    if (r->has_eval) {
+        fprintf(f, "| eval loss | %.4f |\n| eval perplexity | %.4f |\n", r->eval_loss,
+                r->eval_perplexity);
+        fprintf(f, "| base model eval loss | %.4f |\n", r->base_eval_loss);
+    }
+    fprintf(f, "| target tokens trained on | %llu |\n| training time | %.1f s |\n\n",
+            (unsigned long long)r->tokens, r->seconds);
+    fprintf(f, "Load it with PEFT: `PeftModel.from_pretrained(base_model, \"%s\")`, or "
+            "evaluate it with `atelier eval --base BASE --adapter DIR --data FILE`.\n",
+            c->model_name);
+}
+
+int card_write(const char *dir, const struct card_data *card, struct tr_error *err)
+{
+    char path[4096], tmp[4200];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/README.md", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f == NULL)
+        return tr_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
+    write_front_matter(f, card);
+    write_body(f, card);
+    if (ferror(f) != 0 || fclose(f) != 0) {
+        unlink(tmp);
+        return tr_error_set(err, "cannot write %s", tmp);
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return tr_error_set(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    }
+    return 0;
+}

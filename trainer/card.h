@@ -1,0 +1,30 @@
+/* card: the README.md model card of a trained adapter. YAML front matter with base_model,
+ * library_name peft, tags, datasets and a model-index entry holding the eval results, then
+ * a Markdown body with the dataset hash, seed, hyperparameters, trainer version and final
+ * metrics, so the card alone says how to reproduce the run. */
+#ifndef CARD_H
+#define CARD_H
+
+#include <stddef.h>
+
+#include "train.h"
+#include "tr_error.h"
+
+struct card_data {
+    const struct train_options *opt;
+    const struct train_result *result;
+    const char *model_name;       /* model-index name: the adapter's directory name */
+    const char *dataset_sha256;   /* hex SHA-256 of the training file */
+    const char *targets;          /* comma-separated target modules */
+    size_t n_train;               /* training examples */
+    size_t n_eval;                /* held-out examples; 0 when there was no eval set */
+};
+
+/** Writes dir/README.md through a temporary file and rename. */
+int card_write(const char *dir, const struct card_data *card, struct tr_error *err);
+
+/** Writes s as a double-quoted YAML scalar into buf (escaping quotes, backslashes and
+ * control characters); truncates to fit size. */
+void card_yaml_quote(char *buf, size_t size, const char *s);
+
+#endif

@@ -1,0 +1,732 @@
+/* train: the LoRA training loop. train_run loads everything, then runs optimizer steps of
+ * grad_accum micro-batches each. The gradient of a step is the token-weighted mean over all
+ * its micro-batches (each backward gets loss_scale = its scored tokens / the step's scored
+ * tokens), as Hugging Face's Trainer computes it since transformers 4.46.
+ *
+ * The data order is a stream of per-epoch permutations: micro-batch k takes stream positions
+ * [k * batch, (k + 1) * batch), and epoch e's permutation is a Fisher-Yates shuffle seeded
+ * from (seed, e). Dropout masks of micro-batch k are seeded from (seed, k). So a step's
+ * inputs depend only on the seed and the step number, which is what makes --resume exact. */
+#include "train.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adapter.h"
+#include "card.h"
+#include "data.h"
+#include "eval.h"
+#include "lora.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+#include "tok.h"
+#include "train_batch.h"
+#include "train_ckpt.h"
+
+#define CKPT_SUBDIR  "checkpoint"
+#define CKPT_FILE    "state.bin"
+#define EVAL_BATCH   8
+
+void train_options_default(struct train_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->target_mask = (1u << LORA_Q_PROJ) | (1u << LORA_V_PROJ);
+    o->rank = 8;
+    o->alpha = 16.0f;
+    o->dropout = 0.05f;
+    o->lr = 2e-4;
+    o->epochs = 1.0;
+    o->batch = 4;
+    o->grad_accum = 1;
+    o->seq_len = 512;
+    o->clip = 1.0;
+    o->seed = 42;
+    o->progress = stdout;
+    o->log = stderr;
+}
+
+/* State of one training run; freed by trainer_dispose. */
+struct trainer {
+    const struct train_options *opt;
+    struct model *model;
+    struct tok *tok;
+    struct data_set *train_file;
+    struct data_set *eval_file;
+    struct data_set train_view;   /* examples trained on (ex owned when split) */
+    struct data_set eval_view;    /* held-out examples (ex owned when split) */
+    bool views_owned;
+    struct lora_set *lora;
+    struct optim_tensor *tensors; /* A, dA and B, dB of every adapted linear, in layer order */
+    size_t n_tensors;
+    struct adamw *adamw;
+    struct model_ctx *ctx;
+    int32_t *tokens;              /* (batch, seq_len) */
+    int32_t *targets;             /* (batch, seq_len) */
+    size_t *perm;                 /* order of the current epoch */
+    uint64_t perm_epoch;          /* epoch perm holds; UINT64_MAX when none */
+    size_t seq_len;
+    uint64_t total_steps;
+    char ckpt_dir[4096];
+    char ckpt_path[4200];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t mix_seed(uint64_t seed, uint64_t salt, uint64_t index)
+{
+    uint64_t z = seed ^ (salt * 0x9e3779b97f4a7c15ull) ^ (index * 0xbf58476d1ce4e5b9ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+enum seed_salt { SALT_INIT = 1, SALT_SPLIT, SALT_EPOCH, SALT_DROPOUT };
+
+static void shuffle(size_t *idx, size_t n, uint64_t seed)
+{
+    struct rng r;
+
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(rng_next_u64(&r) % i);
+        size_t tmp = idx[i - 1];
+
+        idx[i - 1] = idx[j];
+        idx[j] = tmp;
+    }
+}
+
+/* ---- setup ---- */
+
+static int make_dir(const char *path, struct tr_error *err)
+{
+    struct stat st;
+
+    if (mkdir(path, 0755) == 0)
+        return 0;
+    if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out",
+                        path, strerror(errno));
+}
+
+/* Creates out_dir and its checkpoint directory and checks that both take files, so an
+ * unwritable --out fails before any training time is spent. */
+static int prepare_out_dir(struct trainer *tr, struct tr_error *err)
+{
+    const char *out = tr->opt->out_dir;
+    char probe[4300];
+    FILE *f;
+
+    if (make_dir(out, err) < 0)
+        return -1;
+    if ((size_t)snprintf(tr->ckpt_dir, sizeof(tr->ckpt_dir), "%s/%s", out, CKPT_SUBDIR) >=
+        sizeof(tr->ckpt_dir))
+        return tr_error_set(err, "--out path is too long: %s", out);
+    snprintf(tr->ckpt_path, sizeof(tr->ckpt_path), "%s/%s", tr->ckpt_dir, CKPT_FILE);
+    if (make_dir(tr->ckpt_dir, err) < 0)
+        return -1;
+    snprintf(probe, sizeof(probe), "%s/.write-test", tr->ckpt_dir);
+    f = fopen(probe, "w");
+    if (f == NULL)
+        return tr_error_set(err, "cannot write into %s: %s; choose a writable --out", out,
+                            strerror(errno));
+    fclose(f);
+    unlink(probe);
+    return 0;
+}
+
+/* Holds out the last eval_split share of a seeded shuffle of the training file. */
+static int split_eval(struct trainer *tr, struct tr_error *err)
+{
+    const struct data_set *all = tr->train_file;
+    size_t n_eval = (size_t)ceil(tr->opt->eval_split * (double)all->n);
+    size_t *idx = NULL;
+
+    if (n_eval == 0 || n_eval >= all->n)
+        return tr_error_set(err, "--eval-split %g of %zu examples leaves %zu for evaluation and "
+                            "%zu for training; both need at least one", tr->opt->eval_split,
+                            all->n, n_eval, all->n - (n_eval < all->n ? n_eval : all->n));
+    idx = malloc(all->n * sizeof(size_t));
+    tr->train_view.ex = malloc((all->n - n_eval) * sizeof(struct data_example));
+    tr->eval_view.ex = malloc(n_eval * sizeof(struct data_example));
+    tr->views_owned = true;
+    if (idx == NULL || tr->train_view.ex == NULL || tr->eval_view.ex == NULL) {
+        free(idx);
+        return tr_error_set(err, "cannot allocate the eval split");
+    }
+    /* Keep file order inside each part, so the split depends on the seed only. */
+    shuffle(idx, all->n, mix_seed(tr->opt->seed, SALT_SPLIT, 0));
+    {
+        uint8_t *held = calloc(all->n, 1);
+
+        if (held == NULL) {
+            free(idx);
+            return tr_error_set(err, "cannot allocate the eval split");
+        }
+        for (size_t i = all->n - n_eval; i < all->n; i++)
+            held[idx[i]] = 1;
+        for (size_t i = 0; i < all->n; i++) {
+            if (held[i])
+                tr->eval_view.ex[tr->eval_view.n++] = all->ex[i];
+            else
+                tr->train_view.ex[tr->train_view.n++] = all->ex[i];
+        }
+        free(held);
+    }
+    free(idx);
+    return 0;
+}
+
+static int load_inputs(struct trainer *tr, struct tr_error *err)
+{
+    const struct train_options *o = tr->opt;
+    const struct model_config *cfg;
+    size_t context;
+
+    if (model_open(&tr->model, o->base_dir, err) < 0)
+        return -1;
+    cfg = model_get_config(tr->model);
+    context = (size_t)cfg->max_position_embeddings;
+    if ((size_t)o->seq_len > context)
+        return tr_error_set(err, "--seq-len %d is above the model context of %zu tokens; use "
+                            "--seq-len 1..%zu", o->seq_len, context, context);
+    tr->seq_len = (size_t)o->seq_len;
+    if (tok_open(&tr->tok, o->base_dir, err) < 0)
+        return -1;
+    if (data_load(&tr->train_file, o->data_path, tr->tok, context, err) < 0)
+        return -1;
+    if (tr->train_file->n == 0)
+        return tr_error_set(err, "%s holds no examples", o->data_path);
+    if (o->eval_path != NULL) {
+        if (data_load(&tr->eval_file, o->eval_path, tr->tok, context, err) < 0)
+            return -1;
+        tr->eval_view = *tr->eval_file;
+    }
+    if (o->eval_path == NULL && o->eval_split > 0.0)
+        return split_eval(tr, err);
+    tr->train_view = *tr->train_file;
+    return 0;
+}
+
+static void log_truncation(const struct trainer *tr)
+{
+    size_t cut = 0;
+
+    for (size_t i = 0; i < tr->train_view.n; i++)
+        cut += tr->train_view.ex[i].n > tr->seq_len;
+    if (cut > 0)
+        fprintf(tr->opt->log, "atelier train: %zu of %zu training examples are longer than "
+                "--seq-len %zu tokens and were truncated to their first %zu tokens\n", cut,
+                tr->train_view.n, tr->seq_len, tr->seq_len);
+}
+
+static uint64_t plan_steps(const struct trainer *tr)
+{
+    const struct train_options *o = tr->opt;
+    uint64_t micro_per_epoch, steps;
+
+    if (o->steps > 0)
+        return o->steps;
+    micro_per_epoch = (tr->train_view.n + (size_t)o->batch - 1) / (size_t)o->batch;
+    steps = (uint64_t)ceil(o->epochs * (double)micro_per_epoch / (double)o->grad_accum);
+    return steps > 0 ? steps : 1;
+}
+
+static int build_tensor_list(struct trainer *tr, struct tr_error *err)
+{
+    struct lora_set *lora = tr->lora;
+    size_t k = 0;
+
+    tr->tensors = calloc((size_t)lora->num_layers * LORA_NUM_TARGETS * 2 + 1,
+                         sizeof(*tr->tensors));
+    if (tr->tensors == NULL)
+        return tr_error_set(err, "cannot allocate the parameter list");
+    for (int layer = 0; layer < lora->num_layers; layer++) {
+        for (int t = 0; t < LORA_NUM_TARGETS; t++) {
+            struct lora_matrix *lm = lora_set_get(lora, layer, (enum lora_target)t);
+
+            if (lm == NULL || lm->A == NULL)
+                continue;
+            tr->tensors[k++] = (struct optim_tensor){lm->A, lm->dA, (size_t)lora->rank * lm->in};
+            tr->tensors[k++] = (struct optim_tensor){lm->B, lm->dB, (size_t)lm->out * lora->rank};
+        }
+    }
+    tr->n_tensors = k;
+    return adamw_new(&tr->adamw, lora_set_num_params(lora), err);
+}
+
+static int build_state(struct trainer *tr, struct tr_error *err)
+{
+    const struct train_options *o = tr->opt;
+    size_t batch = (size_t)o->batch;
+
+    tr->lora = lora_set_new(model_get_config(tr->model), o->rank, o->alpha, o->rslora,
+                            o->dropout, o->target_mask, true, err);
+    if (tr->lora == NULL)
+        return -1;
+    lora_set_init(tr->lora, mix_seed(o->seed, SALT_INIT, 0));
+    if (build_tensor_list(tr, err) < 0)
+        return -1;
+    tr->ctx = model_ctx_new(tr->model, tr->lora, batch, tr->seq_len, true, err);
+    if (tr->ctx == NULL)
+        return -1;
+    tr->tokens = malloc(batch * tr->seq_len * sizeof(int32_t));
+    tr->targets = malloc(batch * tr->seq_len * sizeof(int32_t));
+    tr->perm = malloc(tr->train_view.n * sizeof(size_t));
+    tr->perm_epoch = UINT64_MAX;
+    if (tr->tokens == NULL || tr->targets == NULL || tr->perm == NULL)
+        return tr_error_set(err, "cannot allocate batches of %zu x %zu tokens", batch,
+                            tr->seq_len);
+    tr->total_steps = plan_steps(tr);
+    return 0;
+}
+
+static void trainer_dispose(struct trainer *tr)
+{
+    model_ctx_free(tr->ctx);
+    adamw_free(tr->adamw);
+    free(tr->tensors);
+    lora_set_free(tr->lora);
+    free(tr->tokens);
+    free(tr->targets);
+    free(tr->perm);
+    if (tr->views_owned) {
+        free(tr->train_view.ex);
+        free(tr->eval_view.ex);
+    }
+    data_set_free(tr->train_file);
+    data_set_free(tr->eval_file);
+    tok_free(tr->tok);
+    model_free(tr->model);
+}
+
+/* ---- checkpoints ---- */
+
+static void fill_header(struct train_ckpt_header *h, const struct trainer *tr, uint64_t step,
+                        uint64_t tokens, double last_loss, double elapsed_s)
+{
+    memset(h, 0, sizeof(*h));
+    h->step = step;
+    h->total_steps = tr->total_steps;
+    h->seed = tr->opt->seed;
+    h->tokens_seen = tokens;
+    h->rank = (uint32_t)tr->lora->rank;
+    h->target_mask = tr->lora->target_mask;
+    h->num_layers = (uint32_t)tr->lora->num_layers;
+    h->use_rslora = tr->lora->rslora;
+    h->alpha = tr->lora->alpha;
+    h->dropout = tr->lora->dropout;
+    h->n_params = tr->adamw->n_params;
+    h->last_loss = last_loss;
+    h->elapsed_s = elapsed_s;
+}
+
+static int save_checkpoint(const struct trainer *tr, uint64_t step, uint64_t tokens,
+                           double last_loss, double elapsed_s, struct tr_error *err)
+{
+    struct train_ckpt_header h;
+
+    fill_header(&h, tr, step, tokens, last_loss, elapsed_s);
+    return train_ckpt_write(tr->ckpt_path, &h, tr->tensors, tr->n_tensors, tr->adamw, err);
+}
+
+/* Names the first option that differs between the checkpoint and this run. */
+static int check_resume_matches(const struct train_ckpt_header *h, const struct trainer *tr,
+                                struct tr_error *err)
+{
+    const char *what = NULL;
+    struct train_ckpt_header want;
+
+    fill_header(&want, tr, 0, 0, 0.0, 0.0);
+    if (h->seed != want.seed)
+        what = "--seed";
+    else if (h->rank != want.rank)
+        what = "--rank";
+    else if (h->target_mask != want.target_mask)
+        what = "--targets";
+    else if (h->alpha != want.alpha)
+        what = "--alpha";
+    else if (h->dropout != want.dropout)
+        what = "--dropout";
+    else if (h->use_rslora != want.use_rslora)
+        what = "--rslora";
+    else if (h->total_steps != want.total_steps)
+        what = "--steps/--epochs/--batch/--grad-accum";
+    if (what == NULL)
+        return 0;
+    return tr_error_set(err, "%s was written with a different %s than this run; resume with the "
+                        "options of the interrupted run, or remove it to start over",
+                        tr->ckpt_path, what);
+}
+
+static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, struct trainer *tr,
+                        struct tr_error *err)
+{
+    struct train_ckpt_header h;
+
+    *step = 0;
+    *tokens = 0;
+    *elapsed = 0.0;
+    if (!tr->opt->resume)
+        return 0;
+    if (access(tr->ckpt_path, F_OK) != 0) {
+        fprintf(tr->opt->log, "atelier train: --resume: no checkpoint at %s, starting at step "
+                "0\n", tr->ckpt_path);
+        return 0;
+    }
+    if (train_ckpt_read(&h, tr->ckpt_path, tr->tensors, tr->n_tensors, tr->adamw, err) < 0)
+        return -1;
+    if (check_resume_matches(&h, tr, err) < 0)
+        return -1;
+    *step = h.step;
+    *tokens = h.tokens_seen;
+    *elapsed = h.elapsed_s;
+    fprintf(tr->opt->log, "atelier train: resuming from %s at step %llu of %llu\n",
+            tr->ckpt_path, (unsigned long long)h.step, (unsigned long long)tr->total_steps);
+    return 0;
+}
+
+/* ---- one step ---- */
+
+/* Returns the example at position pos of the data stream (epoch pos / n, shuffled). */
+static const struct data_example *example_at(struct trainer *tr, uint64_t pos)
+{
+    size_t n = tr->train_view.n;
+    uint64_t epoch = pos / n;
+
+    if (epoch != tr->perm_epoch) {
+        shuffle(tr->perm, n, mix_seed(tr->opt->seed, SALT_EPOCH, epoch));
+        tr->perm_epoch = epoch;
+    }
+    return &tr->train_view.ex[tr->perm[pos % n]];
+}
+
+/* Points batch[0..batch) at the examples of micro-batch k. */
+static void micro_batch_examples(const struct data_example **batch, struct trainer *tr,
+                                 uint64_t k)
+{
+    uint64_t pos = k * (uint64_t)tr->opt->batch;
+
+    for (int i = 0; i < tr->opt->batch; i++)
+        batch[i] = example_at(tr, pos + (uint64_t)i);
+}
+
+/* Returns the scored targets of all micro-batches of step. */
+static size_t step_targets(struct trainer *tr, uint64_t step)
+{
+    uint64_t first = step * (uint64_t)tr->opt->grad_accum * (uint64_t)tr->opt->batch;
+    uint64_t count = (uint64_t)tr->opt->grad_accum * (uint64_t)tr->opt->batch;
+    size_t total = 0;
+
+    for (uint64_t i = 0; i < count; i++)
+        total += train_batch_count_targets(example_at(tr, first + i), tr->seq_len);
+    return total;
+}
+
+struct step_stats {
+    double loss;      /* token-weighted mean over the step */
+    size_t scored;    /* target tokens */
+    size_t tokens;    /* input tokens, padding excluded */
+    double grad_norm; /* before clipping */
+};
+
+static size_t count_input_tokens(const struct data_example *const *batch, size_t b,
+                                 size_t seq_len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b; i++)
+        n += batch[i]->n < seq_len ? batch[i]->n : seq_len;
+    return n;
+}
+
+/* Runs forward and backward of micro-batch k, adding to the gradients with weight
+ * (its targets / the step's targets). */
+static int run_micro_batch(struct step_stats *st, struct trainer *tr, uint64_t k,
+                           size_t step_scored, const struct data_example **batch,
+                           struct tr_error *err)
+{
+    size_t b = (size_t)tr->opt->batch;
+    size_t t = 0, scored, n_targets = 0;
+    float loss = 0.0f;
+
+    micro_batch_examples(batch, tr, k);
+    t = train_batch_width(batch, b, tr->seq_len);
+    scored = train_batch_fill(tr->tokens, tr->targets, batch, b, t, 0);
+    st->tokens += count_input_tokens(batch, b, tr->seq_len);
+    if (scored == 0)
+        return 0;
+    model_ctx_set_seed(tr->ctx, mix_seed(tr->opt->seed, SALT_DROPOUT, k));
+    if (model_forward(tr->ctx, tr->tokens, tr->targets, b, t, &loss, &n_targets, err) < 0)
+        return -1;
+    if (!isfinite(loss)) {
+        st->loss = loss;
+        return 0;
+    }
+    st->loss += (double)loss * (double)n_targets / (double)step_scored;
+    st->scored += n_targets;
+    return model_backward(tr->ctx, (float)((double)n_targets / (double)step_scored), err);
+}
+
+/* Runs one optimizer step. On a NaN or infinite loss or gradient it returns 0 with a
+ * non-finite st->loss or st->grad_norm and leaves the parameters untouched. */
+static int run_step(struct step_stats *st, struct trainer *tr, uint64_t step, double lr,
+                    struct tr_error *err)
+{
+    const struct data_example **batch = NULL;
+    size_t step_scored = step_targets(tr, step);
+    struct adamw_hparams hp = {0.9f, 0.999f, 1e-8f, (float)tr->opt->weight_decay};
+    int rc = 0;
+
+    memset(st, 0, sizeof(*st));
+    if (step_scored == 0)
+        return tr_error_set(err, "step %llu has no scored tokens: every example of its batch "
+                            "is fully masked or one token long; check the data",
+                            (unsigned long long)step + 1);
+    batch = malloc((size_t)tr->opt->batch * sizeof(*batch));
+    if (batch == NULL)
+        return tr_error_set(err, "cannot allocate a batch");
+    lora_set_zero_grads(tr->lora);
+    for (int j = 0; j < tr->opt->grad_accum && rc == 0 && isfinite(st->loss); j++) {
+        uint64_t k = step * (uint64_t)tr->opt->grad_accum + (uint64_t)j;
+
+        rc = run_micro_batch(st, tr, k, step_scored, batch, err);
+    }
+    free(batch);
+    if (rc < 0 || !isfinite(st->loss))
+        return rc;
+    st->grad_norm = optim_clip_grad_norm(tr->tensors, tr->n_tensors, tr->opt->clip);
+    if (!isfinite(st->grad_norm))
+        return 0;
+    adamw_step(tr->adamw, tr->tensors, tr->n_tensors, (float)lr, &hp);
+    return 0;
+}
+
+/* ---- progress and evaluation ---- */
+
+static void print_progress(const struct trainer *tr, uint64_t step, const struct step_stats *st,
+                           double lr, double step_s, double eta_s)
+{
+    FILE *f = tr->opt->progress;
+
+    if (f == NULL)
+        return;
+    fprintf(f, "{\"step\": %llu, \"total_steps\": %llu, \"loss\": %.6f, \"lr\": %.6g, "
+            "\"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"eta_s\": %.1f}\n",
+            (unsigned long long)step, (unsigned long long)tr->total_steps, st->loss, lr,
+            st->grad_norm, step_s > 0.0 ? (double)st->tokens / step_s : 0.0, eta_s);
+    fflush(f);
+}
+
+static int run_eval(double *loss, struct trainer *tr, bool with_adapter, struct tr_error *err)
+{
+    struct eval_metrics em;
+    struct eval_options eo = {EVAL_BATCH, tr->seq_len, false, 0};
+
+    if (eval_run(&em, tr->model, with_adapter ? tr->lora : NULL, tr->tok, &tr->eval_view, &eo,
+                 err) < 0)
+        return tr_error_prefix(err, "evaluation");
+    *loss = em.mean_nll;
+    return 0;
+}
+
+static int eval_and_report(struct train_result *res, struct trainer *tr, uint64_t step,
+                           struct tr_error *err)
+{
+    double loss;
+
+    if (tr->eval_view.n == 0)
+        return 0;
+    if (run_eval(&loss, tr, true, err) < 0)
+        return -1;
+    res->has_eval = true;
+    res->eval_loss = loss;
+    res->eval_perplexity = exp(loss);
+    if (tr->opt->progress != NULL) {
+        fprintf(tr->opt->progress, "{\"step\": %llu, \"eval_loss\": %.6f}\n",
+                (unsigned long long)step, loss);
+        fflush(tr->opt->progress);
+    }
+    return 0;
+}
+
+/* ---- the loop ---- */
+
+static int stop_on_nonfinite(struct trainer *tr, uint64_t step, const struct step_stats *st,
+                             uint64_t tokens, double last_loss, double elapsed,
+                             struct tr_error *err)
+{
+    struct tr_error save_err = {{0}};
+    const char *what = isfinite(st->loss) ? "gradient norm" : "loss";
+    double value = isfinite(st->loss) ? st->grad_norm : st->loss;
+
+    /* The parameters still hold the state after the last good step, so save that. */
+    if (save_checkpoint(tr, step, tokens, last_loss, elapsed, &save_err) < 0)
+        return tr_error_set(err, "%s is %g at step %llu and saving the last good state failed "
+                            "too: %s", what, value, (unsigned long long)step + 1, save_err.msg);
+    return tr_error_set(err, "%s is %g at step %llu; training stopped and the last good state "
+                        "(after step %llu) is in %s; lower --lr or set --clip, then rerun with "
+                        "--resume", what, value, (unsigned long long)step + 1,
+                        (unsigned long long)step, tr->ckpt_path);
+}
+
+static int train_loop(struct train_result *res, struct trainer *tr, struct tr_error *err)
+{
+    const struct train_options *o = tr->opt;
+    uint64_t step = 0, tokens = 0;
+    double elapsed = 0.0, last_loss = NAN;
+
+    if (maybe_resume(&step, &tokens, &elapsed, tr, err) < 0)
+        return -1;
+    for (; step < tr->total_steps; step++) {
+        struct step_stats st;
+        double lr = optim_lr_cosine(step, tr->total_steps, o->warmup, o->lr);
+        double t0 = now_s(), dt;
+
+        if (run_step(&st, tr, step, lr, err) < 0)
+            return -1;
+        if (!isfinite(st.loss) || !isfinite(st.grad_norm))
+            return stop_on_nonfinite(tr, step, &st, tokens, last_loss, elapsed, err);
+        dt = now_s() - t0;
+        elapsed += dt;
+        tokens += st.scored;
+        last_loss = st.loss;
+        print_progress(tr, step + 1, &st, lr, dt,
+                       elapsed / (double)(step + 1) * (double)(tr->total_steps - step - 1));
+        if (o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 &&
+            step + 1 < tr->total_steps) {
+            if (save_checkpoint(tr, step + 1, tokens, last_loss, elapsed, err) < 0)
+                return -1;
+            if (eval_and_report(res, tr, step + 1, err) < 0)
+                return -1;
+        }
+    }
+    if (save_checkpoint(tr, step, tokens, last_loss, elapsed, err) < 0)
+        return -1;
+    res->train_loss = last_loss;
+    res->steps = step;
+    res->tokens = tokens;
+    res->seconds = elapsed;
+    return eval_and_report(res, tr, step, err);
+}
+
+/* ---- outputs ---- */
+
+static void target_names(char *buf, size_t size, unsigned mask)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int t = 0; t < LORA_NUM_TARGETS; t++) {
+        if (!(mask & (1u << t)))
+            continue;
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", used > 0 ? "," : "",
+                                 lora_target_name((enum lora_target)t));
+        if (used >= size)
+            break;
+    }
+}
+
+static int write_results(const char *dir, const struct train_result *r, struct tr_error *err)
+{
+    char path[4096];
+    json_t *root = json_object();
+    int rc;
+
+    if (root == NULL)
+        return tr_error_set(err, "cannot build train_results.json");
+    json_object_set_new(root, "train_loss", json_real(r->train_loss));
+    json_object_set_new(root, "eval_loss", r->has_eval ? json_real(r->eval_loss) : json_null());
+    json_object_set_new(root, "eval_perplexity",
+                        r->has_eval ? json_real(r->eval_perplexity) : json_null());
+    json_object_set_new(root, "base_eval_loss",
+                        r->has_eval ? json_real(r->base_eval_loss) : json_null());
+    json_object_set_new(root, "steps", json_integer((json_int_t)r->steps));
+    json_object_set_new(root, "tokens", json_integer((json_int_t)r->tokens));
+    json_object_set_new(root, "seconds", json_real(r->seconds));
+    snprintf(path, sizeof(path), "%s/train_results.json", dir);
+    rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    if (rc != 0)
+        return tr_error_set(err, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static const char *base_name_of(const char *path)
+{
+    const char *end = path + strlen(path);
+    const char *p;
+
+    while (end > path && end[-1] == '/')
+        end--;
+    p = end;
+    while (p > path && p[-1] != '/')
+        p--;
+    return p;
+}
+
+static int write_outputs(const struct trainer *tr, const struct train_result *res,
+                         struct tr_error *err)
+{
+    const struct train_options *o = tr->opt;
+    struct adapter_save_info info = {o->base_name != NULL ? o->base_name : o->base_dir,
+                                     o->base_revision};
+    char targets[128], model_name[256];
+    struct card_data card;
+    size_t name_len;
+
+    if (adapter_save(o->out_dir, tr->lora, &info, err) < 0)
+        return -1;
+    target_names(targets, sizeof(targets), tr->lora->target_mask);
+    name_len = strcspn(base_name_of(o->out_dir), "/");
+    snprintf(model_name, sizeof(model_name), "%.*s", (int)name_len, base_name_of(o->out_dir));
+    card = (struct card_data){o, res, model_name, tr->train_file->sha256_hex, targets,
+                              tr->train_view.n, tr->eval_view.n};
+    if (card_write(o->out_dir, &card, err) < 0)
+        return -1;
+    return write_results(o->out_dir, res, err);
+}
+
+int train_run(struct train_result *out, const struct train_options *o, struct tr_error *err)
+{
+    struct trainer tr;
+    int rc = -1;
+
+    memset(&tr, 0, sizeof(tr));
+    memset(out, 0, sizeof(*out));
+    tr.opt = o;
+    model_set_threads(o->threads);
+    fprintf(o->log, "atelier train: seed %llu, %d threads\n", (unsigned long long)o->seed,
+            o->threads);
+    if (prepare_out_dir(&tr, err) < 0 || load_inputs(&tr, err) < 0 || build_state(&tr, err) < 0)
+        goto out;
+    log_truncation(&tr);
+    fprintf(o->log, "atelier train: %zu training and %zu eval examples, %llu steps, %zu adapter "
+            "parameters\n", tr.train_view.n, tr.eval_view.n, (unsigned long long)tr.total_steps,
+            tr.adamw->n_params);
+    if (tr.eval_view.n > 0 && run_eval(&out->base_eval_loss, &tr, false, err) < 0)
+        goto out;
+    if (train_loop(out, &tr, err) < 0)
+        goto out;
+    rc = write_outputs(&tr, out, err);
+out:
+    trainer_dispose(&tr);
+    return rc;
+}

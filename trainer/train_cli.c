@@ -1,0 +1,58 @@
+/* train_cli: strict parsing of numeric command-line values. */
+#include "train_cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+bool train_cli_uint(uint64_t *out, const char *cmd, const char *option, const char *value,
+                    uint64_t min, uint64_t max)
+{
+    unsigned long long v;
+    char *end = NULL;
+    const char *p = value;
+
+    while (*p == ' ')
+        p++;
+    errno = 0;
+    v = strtoull(p, &end, 10);
+    if (*p == '-' || *p == '+' || *p == '\0' || end == p || *end != '\0' || errno != 0 ||
+        v < min || v > max) {
+        fprintf(stderr, "atelier %s: invalid %s value \"%s\": expected an integer from %llu "
+                "to %llu\n", cmd, option, value, (unsigned long long)min,
+                (unsigned long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool train_cli_int(int *out, const char *cmd, const char *option, const char *value, int min,
+                   int max)
+{
+    uint64_t v;
+
+    if (!train_cli_uint(&v, cmd, option, value, (uint64_t)min, (uint64_t)max))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+bool train_cli_double(double *out, const char *cmd, const char *option, const char *value,
+                      double min, double max, bool min_exclusive)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(value, &end);
+    if (end == value || *end != '\0' || errno != 0 || !isfinite(v) || v > max ||
+        (min_exclusive ? v <= min : v < min)) {
+        fprintf(stderr, "atelier %s: invalid %s value \"%s\": expected a number %s %g and "
+                "<= %g\n", cmd, option, value, min_exclusive ? ">" : ">=", min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}

@@ -1,0 +1,20 @@
+/* train_cli: option value parsing shared by `atelier train`, `eval` and `merge`. Each
+ * parser checks the whole string, the range and (for integers) a leading '-', and on a bad
+ * value prints one line naming the option, the value and the valid range to stderr. */
+#ifndef TRAIN_CLI_H
+#define TRAIN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Parses an integer in [min, max]. Returns false (after printing) when value is invalid. */
+bool train_cli_uint(uint64_t *out, const char *cmd, const char *option, const char *value,
+                    uint64_t min, uint64_t max);
+/** Parses an int in [min, max] (both >= 0). */
+bool train_cli_int(int *out, const char *cmd, const char *option, const char *value, int min,
+                   int max);
+/** Parses a finite number in [min, max], or in (min, max] when min_exclusive. */
+bool train_cli_double(double *out, const char *cmd, const char *option, const char *value,
+                      double min, double max, bool min_exclusive);
+
+#endif
