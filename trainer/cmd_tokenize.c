@@ -1,12 +1,217 @@
-/* atelier tokenize: command-line entry point (placeholder until the command lands). */
+/* atelier tokenize: encodes text to token ids with a model's tokenizer.json, or decodes ids
+ * back to text, and prints the result on stdout. */
 #include "commands.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tok.h"
+
+#define TOKENIZE_MAX_STDIN_BYTES ((size_t)64 << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: atelier tokenize --model DIR [--no-special] [--tokens] [TEXT]\n"
+            "       atelier tokenize --model DIR --decode [--no-special] [IDS]\n"
+            "\n"
+            "Encodes TEXT with DIR/tokenizer.json (and DIR/tokenizer_config.json when present)\n"
+            "and prints the token ids as a JSON array. Without TEXT, or with TEXT \"-\", the\n"
+            "text is read from standard input.\n"
+            "\n"
+            "  --model DIR    model directory that holds tokenizer.json\n"
+            "  --no-special   encode: do not add BOS/EOS from the post-processor;\n"
+            "                 decode: leave out special tokens\n"
+            "  --tokens       encode: print the token strings as a second JSON array\n"
+            "  --decode       read a JSON array of ids (IDS) and print the decoded text\n"
+            "  --help         show this help\n");
+}
+
+/* Reads all of standard input; returns NULL (with a message printed) on failure. */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+
+    while (buf != NULL) {
+        size_t got;
+
+        if (n + 1 >= cap) {
+            char *p = cap > TOKENIZE_MAX_STDIN_BYTES ? NULL : realloc(buf, cap * 2);
+
+            if (p == NULL) {
+                fprintf(stderr, "atelier tokenize: standard input is over %zu bytes or out of "
+                                "memory\n", TOKENIZE_MAX_STDIN_BYTES);
+                free(buf);
+                return NULL;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        got = fread(buf + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (buf != NULL) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+static int print_ids_json(const int32_t *ids, size_t n)
+{
+    putchar('[');
+    for (size_t i = 0; i < n; i++)
+        printf("%s%d", i > 0 ? "," : "", ids[i]);
+    printf("]\n");
+    return 0;
+}
+
+static int print_tokens_json(const struct tok *tok, const int32_t *ids, size_t n)
+{
+    json_t *arr = json_array();
+    char *text;
+
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        const char *t = tok_id_to_token(tok, ids[i]);
+
+        json_array_append_new(arr, json_string(t != NULL ? t : ""));
+    }
+    text = arr != NULL ? json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(arr);
+    if (text == NULL)
+        return -1;
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+static int run_encode(const struct tok *tok, const char *text, size_t len, bool add_special,
+                      bool show_tokens)
+{
+    struct tr_error err = {{0}};
+    int32_t *ids = NULL;
+    size_t n = 0;
+
+    if (tok_encode(tok, text, len, add_special, &ids, &n, &err) < 0) {
+        fprintf(stderr, "atelier tokenize: %s\n", err.msg);
+        return 1;
+    }
+    print_ids_json(ids, n);
+    if (show_tokens)
+        print_tokens_json(tok, ids, n);
+    free(ids);
+    return 0;
+}
+
+static int run_decode(const struct tok *tok, const char *text, size_t len, bool skip_special)
+{
+    struct tr_error err = {{0}};
+    json_error_t jerr;
+    json_t *arr = json_loadb(text, len, 0, &jerr);
+    int32_t *ids = NULL;
+    char *out = NULL;
+    size_t n;
+    int rc = 1;
+
+    if (!json_is_array(arr)) {
+        fprintf(stderr, "atelier tokenize: --decode expects a JSON array of token ids such as "
+                        "[1, 15043], got: %.60s\n", text);
+        goto out;
+    }
+    n = json_array_size(arr);
+    ids = malloc((n + 1) * sizeof(*ids));
+    if (ids == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (size_t)json_integer_value(v) >= tok_vocab_size(tok)) {
+            fprintf(stderr, "atelier tokenize: element %zu of the ids is not a token id in [0, "
+                            "%zu)\n", i, tok_vocab_size(tok));
+            goto out;
+        }
+        ids[i] = (int32_t)json_integer_value(v);
+    }
+    if (tok_decode(tok, ids, n, skip_special, &out, &err) < 0) {
+        fprintf(stderr, "atelier tokenize: %s\n", err.msg);
+        goto out;
+    }
+    printf("%s\n", out);
+    rc = 0;
+out:
+    free(out);
+    free(ids);
+    json_decref(arr);
+    return rc;
+}
 
 int cmd_tokenize(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "atelier tokenize: not built yet\n");
-    return 2;
+    const char *model_dir = NULL, *text = NULL;
+    bool no_special = false, decode = false, show_tokens = false;
+    struct tr_error err = {{0}};
+    struct tok *tok = NULL;
+    char *input = NULL;
+    size_t len;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            model_dir = argv[++i];
+        } else if (strncmp(argv[i], "--model=", 8) == 0) {
+            model_dir = argv[i] + 8;
+        } else if (strcmp(argv[i], "--no-special") == 0) {
+            no_special = true;
+        } else if (strcmp(argv[i], "--decode") == 0) {
+            decode = true;
+        } else if (strcmp(argv[i], "--tokens") == 0) {
+            show_tokens = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && text == NULL) {
+            text = argv[++i];
+        } else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
+            fprintf(stderr, "atelier tokenize: unknown option %s (see --help)\n", argv[i]);
+            return 2;
+        } else if (text == NULL) {
+            text = argv[i];
+        } else {
+            fprintf(stderr, "atelier tokenize: more than one TEXT argument; quote the text as "
+                            "one argument\n");
+            return 2;
+        }
+    }
+    if (model_dir == NULL) {
+        fprintf(stderr, "atelier tokenize: missing --model DIR (the directory that holds "
+                        "tokenizer.json)\n");
+        return 2;
+    }
+    if (tok_open(&tok, model_dir, &err) < 0) {
+        fprintf(stderr, "atelier tokenize: %s\n", err.msg);
+        return 1;
+    }
+    if (text == NULL || strcmp(text, "-") == 0) {
+        input = read_stdin(&len);
+        if (input == NULL) {
+            tok_free(tok);
+            return 1;
+        }
+        text = input;
+    } else {
+        len = strlen(text);
+    }
+    if (decode)
+        rc = run_decode(tok, text, len, no_special);
+    else
+        rc = run_encode(tok, text, len, !no_special, show_tokens);
+    free(input);
+    tok_free(tok);
+    return rc;
 }

@@ -17,6 +17,8 @@ struct data_example {
     char *prompt;     /* prompt/completion data: the prompt text (for exact match), else NULL */
     char *completion; /* the reference completion text, else NULL */
     size_t line;      /* 1-based line (JSONL) or element index (JSON array) it came from */
+    size_t n_prompt;  /* ids[0..n_prompt) come before the first target token: the prompt to
+                       * generate from when evaluating */
 };
 
 struct data_set {
@@ -29,12 +31,25 @@ struct data_set {
  * {"instruction","input","output"}, {"messages":[{"role","content"}...]} rendered with the
  * tokenizer_config.json chat template (ChatML, Llama 2, Llama 3, Zephyr and Mistral forms).
  * The loss mask is 1 only on completion/output/assistant tokens ({"text"}: all tokens).
- * Adds BOS as the tokenizer does and EOS after the completion/output. An example longer
+ * Adds BOS as the tokenizer does (or as the chat template does) and EOS after the text,
+ * completion or output (chats end with the template's end-of-turn marker). Alpaca data is
+ * rendered as a user/assistant chat when the tokenizer has a chat template, else as
+ * "### Instruction:" / "### Input:" / "### Response:" sections. An example longer
  * than max_tokens is an error naming its line (pass the model context; 0 means no limit).
  * Errors name the line number and what was wrong. */
 int data_load(struct data_set **out, const char *path, const struct tok *tok,
               size_t max_tokens, struct tr_error *err);
 
 void data_set_free(struct data_set *ds);
+
+/** Parses and renders one example from the JSON text of one line or array element. chat may
+ * be NULL when the tokenizer has no chat template; chat_error then says why (used in the
+ * message when the example needs one). The caller frees the example with
+ * data_example_dispose. Errors name what was wrong but not the line. */
+struct chat_template;
+int data_example_parse(struct data_example *out, const char *json, size_t len,
+                       const struct tok *tok, const struct chat_template *chat,
+                       const char *chat_error, size_t max_tokens, struct tr_error *err);
+void data_example_dispose(struct data_example *ex);
 
 #endif

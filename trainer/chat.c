@@ -1,0 +1,401 @@
+/* chat: recognises the chat template form from the template text (the way llama.cpp keys
+ * templates on fingerprints) and renders conversations with the strings of that form,
+ * marking the assistant replies. Whitespace control and trim_blocks are already folded into
+ * the literal strings here, so the output equals what transformers renders for the usual
+ * templates of each form. */
+#include "chat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tok_internal.h"
+
+const char *chat_form_name(enum chat_form form)
+{
+    switch (form) {
+    case CHAT_CHATML:
+        return "chatml";
+    case CHAT_LLAMA2:
+        return "llama2";
+    case CHAT_LLAMA3:
+        return "llama3";
+    case CHAT_ZEPHYR:
+        return "zephyr";
+    case CHAT_MISTRAL:
+        return "mistral";
+    }
+    return "unknown";
+}
+
+/* Finds the text of a literal default system message, written in the template as
+ * '<|im_start|>system\nTEXT<|im_end|>' (Qwen2 writes a real newline, Qwen2.5 a \n escape).
+ * Occurrences that concatenate the first message's content are skipped. */
+static char *find_default_system(const char *tmpl)
+{
+    static const char head[] = "<|im_start|>system";
+    const char *p = tmpl;
+
+    while ((p = strstr(p, head)) != NULL) {
+        const char *body = p + strlen(head), *end;
+        struct tok_buf b = {0};
+
+        p = body;
+        if (body[0] == '\n')
+            body += 1;
+        else if (body[0] == '\\' && body[1] == 'n')
+            body += 2;
+        else
+            continue;
+        end = strstr(body, "<|im_end|>");
+        if (end == NULL || end == body || memchr(body, '\'', (size_t)(end - body)) != NULL ||
+            memchr(body, '"', (size_t)(end - body)) != NULL)
+            continue;
+        for (const char *c = body; c < end; c++) {
+            int r;
+
+            if (c[0] == '\\' && c + 1 < end && c[1] == 'n') {
+                r = tok_buf_append(&b, "\n", 1);
+                c++;
+            } else {
+                r = tok_buf_append(&b, c, 1);
+            }
+            if (r < 0) {
+                tok_buf_dispose(&b);
+                return NULL;
+            }
+        }
+        return b.s;
+    }
+    return NULL;
+}
+
+int chat_template_detect(struct chat_template *out, const struct tok *tok, const char *source,
+                         struct tr_error *err)
+{
+    const char *tmpl = tok_chat_template(tok);
+    const char *eos = tok_eos_token(tok);
+
+    memset(out, 0, sizeof(*out));
+    if (tmpl == NULL)
+        return tr_error_set(err, "%s/tokenizer_config.json has no chat_template, so "
+                                 "{\"messages\"} data cannot be rendered; use a model with a "
+                                 "chat template or {\"prompt\", \"completion\"} data", source);
+    if (strstr(tmpl, "<|im_start|>") != NULL) {
+        out->form = CHAT_CHATML;
+        out->default_system = find_default_system(tmpl);
+    } else if (strstr(tmpl, "<|start_header_id|>") != NULL &&
+               strstr(tmpl, "<|end_header_id|>") != NULL) {
+        out->form = CHAT_LLAMA3;
+        out->bos_first = true;
+    } else if (strstr(tmpl, "[INST]") != NULL) {
+        out->form = strstr(tmpl, "<<SYS>>") != NULL ? CHAT_LLAMA2 : CHAT_MISTRAL;
+        out->bos_first = true;
+    } else if (strstr(tmpl, "<|user|>") != NULL && strstr(tmpl, "<|assistant|>") != NULL) {
+        out->form = CHAT_ZEPHYR;
+    } else {
+        return tr_error_set(err, "%s/tokenizer_config.json: the chat_template is not one of the "
+                                 "recognised forms (ChatML <|im_start|>, Llama 2 [INST] <<SYS>>, "
+                                 "Llama 3 <|start_header_id|>, Zephyr <|user|>, Mistral "
+                                 "[INST]); use {\"prompt\", \"completion\"} data instead",
+                            source);
+    }
+    if (out->form != CHAT_CHATML && out->form != CHAT_LLAMA3) {
+        if (eos == NULL)
+            return tr_error_set(err, "%s/tokenizer_config.json: the %s chat template needs "
+                                     "eos_token, which is not set", source,
+                                chat_form_name(out->form));
+        out->eos = strdup(eos);
+        if (out->eos == NULL)
+            return tr_error_set(err, "out of memory");
+    }
+    return 0;
+}
+
+void chat_template_dispose(struct chat_template *t)
+{
+    free(t->default_system);
+    free(t->eos);
+    memset(t, 0, sizeof(*t));
+}
+
+struct renderer {
+    struct tok_buf text;
+    size_t *spans;
+    size_t n_spans, spans_cap;
+    size_t reply_start, last_reply_start;
+    bool failed;
+};
+
+static void put_len(struct renderer *w, const char *s, size_t len)
+{
+    if (!w->failed && tok_buf_append(&w->text, s, len) < 0)
+        w->failed = true;
+}
+
+static void put(struct renderer *w, const char *s)
+{
+    put_len(w, s, strlen(s));
+}
+
+/* Appends s without leading and trailing whitespace, as Python's str.strip() and Jinja's
+ * trim filter do. */
+static void put_stripped(struct renderer *w, const char *s)
+{
+    size_t start = 0, end = strlen(s);
+    int32_t cp;
+
+    while (start < end) {
+        size_t n = tok_utf8_next(s + start, end - start, &cp);
+
+        if (n == 0 || !tok_cp_is_whitespace(cp))
+            break;
+        start += n;
+    }
+    while (end > start) {
+        size_t k = end - 1;
+
+        while (k > start && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--;
+        if (tok_utf8_next(s + k, end - k, &cp) == 0 || !tok_cp_is_whitespace(cp))
+            break;
+        end = k;
+    }
+    put_len(w, s + start, end - start);
+}
+
+static void reply_begin(struct renderer *w)
+{
+    w->reply_start = w->text.len;
+    w->last_reply_start = w->text.len;
+}
+
+static void reply_end(struct renderer *w)
+{
+    if (w->failed)
+        return;
+    if (w->n_spans + 2 > w->spans_cap) {
+        size_t cap = w->spans_cap ? w->spans_cap * 2 : 16;
+        size_t *p = realloc(w->spans, cap * sizeof(*p));
+
+        if (p == NULL) {
+            w->failed = true;
+            return;
+        }
+        w->spans = p;
+        w->spans_cap = cap;
+    }
+    w->spans[w->n_spans++] = w->reply_start;
+    w->spans[w->n_spans++] = w->text.len;
+}
+
+static bool is_role(const struct chat_message *m, const char *role)
+{
+    return strcmp(m->role, role) == 0;
+}
+
+static int check_roles(const struct chat_template *t, const struct chat_message *msgs, size_t n,
+                       struct tr_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct chat_message *m = &msgs[i];
+
+        if (m->role[0] == '\0' || strchr(m->role, '\n') != NULL)
+            return tr_error_set(err, "message %zu has an empty or multi-line role", i);
+        if (t->form != CHAT_CHATML && !is_role(m, "system") && !is_role(m, "user") &&
+            !is_role(m, "assistant"))
+            return tr_error_set(err, "message %zu has role \"%.40s\"; the %s chat template "
+                                     "takes only system, user and assistant", i, m->role,
+                                chat_form_name(t->form));
+    }
+    if (t->form == CHAT_LLAMA2 || t->form == CHAT_MISTRAL) {
+        size_t first = n > 0 && is_role(&msgs[0], "system") ? 1 : 0;
+
+        for (size_t i = first; i < n; i++) {
+            const char *want = (i - first) % 2 == 0 ? "user" : "assistant";
+
+            if (!is_role(&msgs[i], want))
+                return tr_error_set(err, "message %zu has role \"%.40s\" but the %s chat template "
+                                         "needs %s here: after an optional system message, "
+                                         "user and assistant turns alternate",
+                                    i, msgs[i].role, chat_form_name(t->form), want);
+        }
+    }
+    return 0;
+}
+
+static void render_chatml(struct renderer *w, const struct chat_template *t,
+                          const struct chat_message *msgs, size_t n, bool gen)
+{
+    if (t->default_system != NULL && n > 0 && !is_role(&msgs[0], "system")) {
+        put(w, "<|im_start|>system\n");
+        put(w, t->default_system);
+        put(w, "<|im_end|>\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool reply = is_role(&msgs[i], "assistant");
+
+        put(w, "<|im_start|>");
+        put(w, msgs[i].role);
+        put(w, "\n");
+        if (reply)
+            reply_begin(w);
+        put(w, msgs[i].content);
+        put(w, "<|im_end|>");
+        if (reply)
+            reply_end(w);
+        put(w, "\n");
+    }
+    if (gen)
+        put(w, "<|im_start|>assistant\n");
+}
+
+static void render_llama3(struct renderer *w, const struct chat_message *msgs, size_t n,
+                          bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool reply = is_role(&msgs[i], "assistant");
+
+        put(w, "<|start_header_id|>");
+        put(w, msgs[i].role);
+        put(w, "<|end_header_id|>\n\n");
+        if (reply)
+            reply_begin(w);
+        put_stripped(w, msgs[i].content);
+        put(w, "<|eot_id|>");
+        if (reply)
+            reply_end(w);
+    }
+    if (gen)
+        put(w, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+/* Llama 2: the system message goes into the first user turn; every turn after the first
+ * starts with the BOS string (the first BOS is added by the caller as an id). */
+static void render_llama2(struct renderer *w, const struct chat_template *t,
+                          const struct chat_message *msgs, size_t n)
+{
+    size_t first = n > 0 && is_role(&msgs[0], "system") ? 1 : 0;
+
+    for (size_t i = first; i < n; i++) {
+        if (is_role(&msgs[i], "user")) {
+            struct renderer inner = {0};
+
+            if (i > first)
+                put(w, "<s>");
+            put(w, "[INST] ");
+            if (i == first && first == 1) {
+                put(&inner, "<<SYS>>\n");
+                put(&inner, msgs[0].content);
+                put(&inner, "\n<</SYS>>\n\n");
+            }
+            put(&inner, msgs[i].content);
+            if (inner.failed)
+                w->failed = true;
+            else
+                put_stripped(w, inner.text.s);
+            tok_buf_dispose(&inner.text);
+            put(w, " [/INST]");
+        } else {
+            reply_begin(w);
+            put(w, " ");
+            put_stripped(w, msgs[i].content);
+            put(w, " ");
+            put(w, t->eos);
+            reply_end(w);
+        }
+    }
+}
+
+/* Mistral as llama.cpp's "mistral-v1" renders it: no <<SYS>> block; the system message
+ * opens the first user turn. */
+static void render_mistral(struct renderer *w, const struct chat_template *t,
+                           const struct chat_message *msgs, size_t n)
+{
+    size_t first = n > 0 && is_role(&msgs[0], "system") ? 1 : 0;
+
+    for (size_t i = first; i < n; i++) {
+        if (is_role(&msgs[i], "user")) {
+            put(w, " [INST] ");
+            if (i == first && first == 1) {
+                put(w, msgs[0].content);
+                put(w, "\n\n");
+            }
+            put(w, msgs[i].content);
+            put(w, " [/INST]");
+        } else {
+            reply_begin(w);
+            put(w, " ");
+            put(w, msgs[i].content);
+            put(w, t->eos);
+            reply_end(w);
+        }
+    }
+}
+
+static void render_zephyr(struct renderer *w, const struct chat_template *t,
+                          const struct chat_message *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool reply = is_role(&msgs[i], "assistant");
+
+        put(w, "<|");
+        put(w, msgs[i].role);
+        put(w, "|>\n");
+        if (reply)
+            reply_begin(w);
+        put(w, msgs[i].content);
+        put(w, t->eos);
+        if (reply)
+            reply_end(w);
+        put(w, "\n");
+    }
+    if (gen)
+        put(w, "<|assistant|>\n");
+}
+
+int chat_render(struct chat_render *out, const struct chat_template *t,
+                const struct chat_message *msgs, size_t n, bool add_generation_prompt,
+                struct tr_error *err)
+{
+    struct renderer w = {0};
+
+    memset(out, 0, sizeof(*out));
+    if (check_roles(t, msgs, n, err) < 0)
+        return -1;
+    put(&w, "");
+    switch (t->form) {
+    case CHAT_CHATML:
+        render_chatml(&w, t, msgs, n, add_generation_prompt);
+        break;
+    case CHAT_LLAMA3:
+        render_llama3(&w, msgs, n, add_generation_prompt);
+        break;
+    case CHAT_LLAMA2:
+        render_llama2(&w, t, msgs, n);
+        break;
+    case CHAT_MISTRAL:
+        render_mistral(&w, t, msgs, n);
+        break;
+    case CHAT_ZEPHYR:
+        render_zephyr(&w, t, msgs, n, add_generation_prompt);
+        break;
+    }
+    if (w.failed) {
+        tok_buf_dispose(&w.text);
+        free(w.spans);
+        return tr_error_set(err, "out of memory rendering a chat");
+    }
+    out->text = w.text.s;
+    out->len = w.text.len;
+    out->spans = w.spans;
+    out->n_spans = w.n_spans / 2;
+    out->last_reply_start = w.last_reply_start;
+    return 0;
+}
+
+void chat_render_dispose(struct chat_render *r)
+{
+    free(r->text);
+    free(r->spans);
+    memset(r, 0, sizeof(*r));
+}
