@@ -1,37 +1,100 @@
-/* hub_name: placeholder bodies until the implementation lands. */
+/* hub_name: repo type names and the allow-list check for user, organisation and repo names.
+ * The rules match what the Hugging Face Hub clients check locally before they send a request,
+ * so every name the hub accepts is one those clients can use. */
 #include "hub_name.h"
 
-#include <stddef.h>
+#include <string.h>
 
 const char *hub_repo_type_name(enum hub_repo_type type)
 {
-    return NULL;
+    return type == HUB_REPO_DATASET ? "dataset" : "model";
 }
 
 const char *hub_repo_type_plural(enum hub_repo_type type)
 {
-    return NULL;
+    return type == HUB_REPO_DATASET ? "datasets" : "models";
 }
 
 int hub_repo_type_parse(enum hub_repo_type *out, const char *text, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    if (text != NULL && (strcmp(text, "model") == 0 || strcmp(text, "models") == 0)) {
+        *out = HUB_REPO_MODEL;
+        return 0;
+    }
+    if (text != NULL && (strcmp(text, "dataset") == 0 || strcmp(text, "datasets") == 0)) {
+        *out = HUB_REPO_DATASET;
+        return 0;
+    }
+    return hub_error_set(err, HUB_EINVAL, "invalid repo type '%.40s': use model or dataset",
+                         text != NULL ? text : "");
+}
+
+static bool name_char_is_allowed(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
 }
 
 int hub_name_check(const char *name, const char *what, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    size_t len;
+
+    if (name == NULL || name[0] == '\0')
+        return hub_error_set(err, HUB_EINVAL, "missing %s", what);
+    len = strnlen(name, HUB_MAX_REPO_NAME_BYTES + 1);
+    if (len > HUB_MAX_REPO_NAME_BYTES)
+        return hub_error_set(err, HUB_ETOOBIG, "%s '%.40s...' is longer than %d bytes", what,
+                             name, HUB_MAX_REPO_NAME_BYTES);
+    for (size_t i = 0; i < len; i++) {
+        if (!name_char_is_allowed(name[i]))
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid %s '%s': use only letters, digits, '.', '_' and '-'",
+                                 what, name);
+    }
+    if (name[0] == '-' || name[0] == '.' || name[len - 1] == '-' || name[len - 1] == '.')
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid %s '%s': it may not start or end with '-' or '.'", what,
+                             name);
+    if (strstr(name, "--") != NULL || strstr(name, "..") != NULL)
+        return hub_error_set(err, HUB_EINVAL, "invalid %s '%s': it may not contain '--' or '..'",
+                             what, name);
+    if (len >= 4 && strcmp(name + len - 4, ".git") == 0)
+        return hub_error_set(err, HUB_EINVAL, "invalid %s '%s': it may not end in '.git'", what,
+                             name);
+    return 0;
 }
 
 bool hub_name_is_valid(const char *name)
 {
-    return false;
+    return hub_name_check(name, "name", NULL) == 0;
 }
 
 int hub_repo_id_parse(char ns_out[HUB_MAX_REPO_NAME_BYTES + 1],
                       char name_out[HUB_MAX_REPO_NAME_BYTES + 1], const char *id,
                       struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
+    const char *slash;
+    size_t ns_len;
+    int rc;
 
+    if (id == NULL)
+        return hub_error_set(err, HUB_EINVAL, "missing repo id: use namespace/name");
+    slash = strchr(id, '/');
+    if (slash == NULL)
+        return hub_error_set(err, HUB_EINVAL, "invalid repo id '%.200s': use namespace/name",
+                             id);
+    ns_len = (size_t)(slash - id);
+    if (ns_len > HUB_MAX_REPO_NAME_BYTES)
+        return hub_error_set(err, HUB_ETOOBIG, "namespace of repo id '%.60s...' is longer than %d bytes",
+                             id, HUB_MAX_REPO_NAME_BYTES);
+    memcpy(ns_out, id, ns_len);
+    ns_out[ns_len] = '\0';
+    rc = hub_name_check(ns_out, "namespace", err);
+    if (rc < 0)
+        return rc;
+    if (strnlen(slash + 1, HUB_MAX_REPO_NAME_BYTES + 1) > HUB_MAX_REPO_NAME_BYTES)
+        return hub_error_set(err, HUB_ETOOBIG, "repo name in '%.60s...' is longer than %d bytes",
+                             id, HUB_MAX_REPO_NAME_BYTES);
+    strcpy(name_out, slash + 1);
+    return hub_name_check(name_out, "repo name", err);
+}

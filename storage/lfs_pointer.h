@@ -27,7 +27,7 @@ struct lfs_pointer {
  * current or the legacy (hawser.github.com) URL, then the other keys in sorted order, each
  * once, "oid sha256:HEX" and "size N" required, unknown keys of the form [a-z0-9.-]+ allowed
  * (and ignored), every line ending in '\n', no byte past the last line, fewer than
- * LFS_POINTER_MAX_BYTES bytes, size without sign or leading zeros and at most 2^63 - 1.
+ * LFS_POINTER_MAX_BYTES bytes, size made of decimal digits only and at most 2^63 - 1.
  * Returns 0, or HUB_EINVAL saying why the text is not a pointer. */
 int lfs_pointer_parse(struct lfs_pointer *out, const char *buf, size_t len,
                       struct hub_error *err);

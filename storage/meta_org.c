@@ -1,61 +1,255 @@
-/* meta_org: placeholder bodies until the implementation lands. */
+/* meta_org: organisations, memberships and namespace lookups. */
 #include "meta_org.h"
 
-#include <stddef.h>
+#include "hub_name.h"
+#include "meta_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const role_names[] = {"read", "write", "admin"};
+
+_Static_assert(sizeof(role_names) / sizeof(role_names[0]) == META_ROLE_ADMIN + 1, "roles");
 
 const char *meta_role_name(enum meta_role role)
 {
-    return NULL;
+    return (unsigned)role <= META_ROLE_ADMIN ? role_names[role] : "read";
 }
 
 int meta_role_parse(enum meta_role *out, const char *text, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    for (int i = 0; i <= META_ROLE_ADMIN; i++) {
+        if (text != NULL && strcmp(text, role_names[i]) == 0) {
+            *out = (enum meta_role)i;
+            return 0;
+        }
+    }
+    return hub_error_set(err, HUB_EINVAL, "invalid role '%.40s': use read, write or admin",
+                         text != NULL ? text : "");
 }
 
 int meta_org_add(int64_t *out_id, struct meta *db, const char *name, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = hub_name_check(name, "organisation name", err);
+    if (rc < 0)
+        return rc;
+    rc = meta_stmt_prepare(&stmt, db, "INSERT INTO orgs (name, created_at) VALUES (?, ?)", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, meta_now());
+    rc = meta_stmt_run(stmt, db, "add organisation", err);
+    if (rc == HUB_ECONFLICT)
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "name '%s' is already taken by a user or an organisation", name);
+    if (rc < 0)
+        return rc;
+    if (out_id != NULL)
+        *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
+    return 0;
+}
+
+static void org_from_row(struct meta_org *out, sqlite3_stmt *stmt)
+{
+    out->id = sqlite3_column_int64(stmt, 0);
+    meta_column_copy(out->name, sizeof(out->name), stmt, 1);
+    out->created_at = sqlite3_column_int64(stmt, 2);
 }
 
 int meta_org_get(struct meta_org *out, struct meta *db, const char *name,
                  struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (name == NULL)
+        return hub_error_set(err, HUB_EINVAL, "missing organisation name");
+    rc = meta_stmt_prepare(&stmt, db, "SELECT id, name, created_at FROM orgs WHERE name = ?",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        org_from_row(out, stmt);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "organisation '%.100s' not found", name);
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "read organisation");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 int meta_org_list(struct meta_org **out, size_t *count, struct meta *db, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    struct meta_org *items = NULL;
+    sqlite3_stmt *stmt = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db, "SELECT id, name, created_at FROM orgs ORDER BY name", err);
+    if (rc < 0)
+        return rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
+        if (rc < 0)
+            goto fail;
+        org_from_row(&items[n++], stmt);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = meta_error_from_sqlite(err, db, rc, "list organisations");
+        goto fail;
+    }
+    sqlite3_finalize(stmt);
+    *out = items;
+    *count = n;
+    return 0;
+fail:
+    sqlite3_finalize(stmt);
+    free(items);
+    return rc;
 }
 
 int meta_org_member_set(struct meta *db, int64_t org_id, int64_t user_id, enum meta_role role,
                         struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db,
+                           "INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, ?) "
+                           "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, org_id);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    sqlite3_bind_text(stmt, 3, meta_role_name(role), -1, SQLITE_STATIC);
+    rc = meta_stmt_run(stmt, db, "set membership", err);
+    /* With foreign keys on, a missing org or user is a constraint failure. */
+    if (rc == HUB_ECONFLICT)
+        return hub_error_set(err, HUB_ENOTFOUND, "organisation id %lld or user id %lld not found",
+                             (long long)org_id, (long long)user_id);
+    return rc;
 }
 
 int meta_org_member_remove(struct meta *db, int64_t org_id, int64_t user_id,
                            struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db, "DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, org_id);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    return meta_stmt_run(stmt, db, "remove membership", err);
 }
 
 int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id,
                          int64_t user_id, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db,
+                           "SELECT role FROM memberships WHERE org_id = ? AND user_id = ?", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, org_id);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        rc = meta_role_parse(out, (const char *)sqlite3_column_text(stmt, 0), err);
+    } else if (rc == SQLITE_DONE) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "user id %lld is not a member of organisation id %lld",
+                           (long long)user_id, (long long)org_id);
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "read membership");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *db,
                          int64_t org_id, int64_t user_id, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    struct meta_member *items = NULL;
+    sqlite3_stmt *stmt = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db,
+                           "SELECT m.org_id, m.user_id, o.name, u.name, m.role "
+                           "FROM memberships m JOIN orgs o ON o.id = m.org_id "
+                           "JOIN users u ON u.id = m.user_id "
+                           "WHERE (?1 > 0 AND m.org_id = ?1) OR (?1 = 0 AND m.user_id = ?2) "
+                           "ORDER BY CASE WHEN ?1 > 0 THEN u.name ELSE o.name END",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, org_id);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct meta_member *m;
+
+        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
+        if (rc < 0)
+            goto fail;
+        m = &items[n++];
+        m->org_id = sqlite3_column_int64(stmt, 0);
+        m->user_id = sqlite3_column_int64(stmt, 1);
+        meta_column_copy(m->org_name, sizeof(m->org_name), stmt, 2);
+        meta_column_copy(m->user_name, sizeof(m->user_name), stmt, 3);
+        if (meta_role_parse(&m->role, (const char *)sqlite3_column_text(stmt, 4), NULL) < 0)
+            m->role = META_ROLE_READ;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = meta_error_from_sqlite(err, db, rc, "list members");
+        goto fail;
+    }
+    sqlite3_finalize(stmt);
+    *out = items;
+    *count = n;
+    return 0;
+fail:
+    sqlite3_finalize(stmt);
+    free(items);
+    return rc;
 }
 
 int meta_namespace_resolve(struct meta_namespace *out, struct meta *db, const char *name,
                            struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
+    sqlite3_stmt *stmt = NULL;
+    int rc;
 
+    if (name == NULL)
+        return hub_error_set(err, HUB_EINVAL, "missing namespace");
+    rc = meta_stmt_prepare(&stmt, db,
+                           "SELECT 0, id FROM users WHERE name = ?1 "
+                           "UNION ALL SELECT 1, id FROM orgs WHERE name = ?1",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        out->kind = sqlite3_column_int(stmt, 0) == 0 ? META_NAMESPACE_USER : META_NAMESPACE_ORG;
+        out->id = sqlite3_column_int64(stmt, 1);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "no user or organisation named '%.100s'", name);
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "resolve namespace");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}

@@ -1,51 +1,362 @@
-/* meta_user: placeholder bodies until the implementation lands. */
+/* meta_user: user rows and password hashing. Passwords are hashed with scrypt (OpenSSL
+ * EVP_PBE_scrypt) and stored as "scrypt$LOG2N$R$P$SALT_HEX$HASH_HEX", so the cost can be
+ * raised later without breaking stored hashes. */
 #include "meta_user.h"
 
-#include <stddef.h>
+#include "hub_name.h"
+#include "meta_internal.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRYPT_LOG2_N 15 /* N = 32768: about 32 MiB and tens of milliseconds per hash */
+#define SCRYPT_R      8
+#define SCRYPT_P      1
+#define SCRYPT_SALT_BYTES 16
+#define SCRYPT_HASH_BYTES 32
+#define SCRYPT_MAX_MEM_BYTES (256ull << 20)
+#define HASH_TEXT_BYTES 160
+
+static void hex_encode(char *out, const unsigned char *in, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static bool hex_decode(unsigned char *out, size_t len, const char *hex, size_t hex_len)
+{
+    if (hex_len != 2 * len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static int scrypt_derive(unsigned char key[SCRYPT_HASH_BYTES], const char *password,
+                         const unsigned char *salt, size_t salt_len, unsigned log2_n, unsigned r,
+                         unsigned p, struct hub_error *err)
+{
+    if (EVP_PBE_scrypt(password, strlen(password), salt, salt_len, (uint64_t)1 << log2_n, r, p,
+                       SCRYPT_MAX_MEM_BYTES, key, SCRYPT_HASH_BYTES) != 1)
+        return hub_error_set(err, HUB_EINTERNAL, "scrypt password hashing failed");
+    return 0;
+}
+
+static int password_check_rules(const char *password, struct hub_error *err)
+{
+    size_t len = strnlen(password, HUB_MAX_PASSWORD_BYTES + 1);
+
+    if (len > HUB_MAX_PASSWORD_BYTES)
+        return hub_error_set(err, HUB_ETOOBIG, "password is longer than %d bytes",
+                             HUB_MAX_PASSWORD_BYTES);
+    if (len < HUB_MIN_PASSWORD_BYTES)
+        return hub_error_set(err, HUB_EINVAL, "password is shorter than %d bytes",
+                             HUB_MIN_PASSWORD_BYTES);
+    return 0;
+}
+
+static int password_hash(char out[HASH_TEXT_BYTES], const char *password, struct hub_error *err)
+{
+    unsigned char salt[SCRYPT_SALT_BYTES], key[SCRYPT_HASH_BYTES];
+    char salt_hex[2 * SCRYPT_SALT_BYTES + 1], key_hex[2 * SCRYPT_HASH_BYTES + 1];
+    int rc;
+
+    rc = meta_random_bytes(salt, sizeof(salt), err);
+    if (rc < 0)
+        return rc;
+    rc = scrypt_derive(key, password, salt, sizeof(salt), SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P, err);
+    if (rc < 0)
+        return rc;
+    hex_encode(salt_hex, salt, sizeof(salt));
+    hex_encode(key_hex, key, sizeof(key));
+    snprintf(out, HASH_TEXT_BYTES, "scrypt$%d$%d$%d$%s$%s", SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P,
+             salt_hex, key_hex);
+    OPENSSL_cleanse(key, sizeof(key));
+    return 0;
+}
+
+/* Returns true when password matches the stored text. A malformed stored text never matches. */
+static bool password_verify(const char *stored, const char *password)
+{
+    unsigned char salt[SCRYPT_SALT_BYTES], want[SCRYPT_HASH_BYTES], got[SCRYPT_HASH_BYTES];
+    char salt_hex[2 * SCRYPT_SALT_BYTES + 2], key_hex[2 * SCRYPT_HASH_BYTES + 2];
+    unsigned log2_n, r, p;
+    const char *fields[5];
+    const char *cursor;
+    bool ok;
+
+    if (strncmp(stored, "scrypt$", 7) != 0)
+        return false;
+    cursor = stored + 7;
+    for (int i = 0; i < 5; i++) {
+        fields[i] = cursor;
+        cursor = strchr(cursor, '$');
+        if (i < 4 && cursor == NULL)
+            return false;
+        if (cursor != NULL)
+            cursor++;
+    }
+    if (cursor != NULL)
+        return false;
+    log2_n = (unsigned)strtoul(fields[0], NULL, 10);
+    r = (unsigned)strtoul(fields[1], NULL, 10);
+    p = (unsigned)strtoul(fields[2], NULL, 10);
+    if (log2_n < 10 || log2_n > 20 || r < 1 || r > 32 || p < 1 || p > 16)
+        return false;
+    snprintf(salt_hex, sizeof(salt_hex), "%.*s", (int)(fields[4] - fields[3] - 1), fields[3]);
+    snprintf(key_hex, sizeof(key_hex), "%s", fields[4]);
+    if (!hex_decode(salt, sizeof(salt), salt_hex, strlen(salt_hex)) ||
+        !hex_decode(want, sizeof(want), key_hex, strlen(key_hex)))
+        return false;
+    if (scrypt_derive(got, password, salt, sizeof(salt), log2_n, r, p, NULL) < 0)
+        return false;
+    ok = CRYPTO_memcmp(got, want, sizeof(got)) == 0;
+    OPENSSL_cleanse(got, sizeof(got));
+    return ok;
+}
+
+static void user_from_row(struct meta_user *out, sqlite3_stmt *stmt)
+{
+    out->id = sqlite3_column_int64(stmt, 0);
+    meta_column_copy(out->name, sizeof(out->name), stmt, 1);
+    out->is_admin = sqlite3_column_int(stmt, 2) != 0;
+    out->created_at = sqlite3_column_int64(stmt, 3);
+}
+
+#define USER_COLUMNS "id, name, is_admin, created_at"
 
 int meta_user_add(int64_t *out_id, struct meta *db, const char *name, const char *password,
                   bool is_admin, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    char hash[HASH_TEXT_BYTES];
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = hub_name_check(name, "user name", err);
+    if (rc < 0)
+        return rc;
+    if (password != NULL) {
+        rc = password_check_rules(password, err);
+        if (rc < 0)
+            return rc;
+        rc = password_hash(hash, password, err);
+        if (rc < 0)
+            return rc;
+    }
+    rc = meta_stmt_prepare(&stmt, db,
+                           "INSERT INTO users (name, password_hash, is_admin, created_at) "
+                           "VALUES (?, ?, ?, ?)",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    if (password != NULL)
+        sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, is_admin ? 1 : 0);
+    sqlite3_bind_int64(stmt, 4, meta_now());
+    rc = meta_stmt_run(stmt, db, "add user", err);
+    if (rc == HUB_ECONFLICT)
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "name '%s' is already taken by a user or an organisation", name);
+    if (rc < 0)
+        return rc;
+    if (out_id != NULL)
+        *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
+    return 0;
+}
+
+static int user_get(struct meta_user *out, char *hash_out, size_t hash_cap, struct meta *db,
+                    const char *name, int64_t id, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db,
+                           name != NULL ? "SELECT " USER_COLUMNS ", password_hash FROM users "
+                                          "WHERE name = ?"
+                                        : "SELECT " USER_COLUMNS ", password_hash FROM users "
+                                          "WHERE id = ?",
+                           err);
+    if (rc < 0)
+        return rc;
+    if (name != NULL)
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(stmt, 1, id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        user_from_row(out, stmt);
+        if (hash_out != NULL)
+            meta_column_copy(hash_out, hash_cap, stmt, 4);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        if (name != NULL)
+            rc = hub_error_set(err, HUB_ENOTFOUND, "user '%.100s' not found", name);
+        else
+            rc = hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)id);
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "read user");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 int meta_user_get_by_name(struct meta_user *out, struct meta *db, const char *name,
                           struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    if (name == NULL)
+        return hub_error_set(err, HUB_EINVAL, "missing user name");
+    return user_get(out, NULL, 0, db, name, 0, err);
 }
 
 int meta_user_get_by_id(struct meta_user *out, struct meta *db, int64_t id,
                         struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    return user_get(out, NULL, 0, db, NULL, id, err);
 }
 
 int meta_user_check_password(struct meta_user *out, struct meta *db, const char *name,
                              const char *password, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    /* A well-formed hash of no real password, checked for unknown users so that a wrong name
+     * costs the same scrypt work as a wrong password. */
+    static const char decoy[] = "scrypt$15$8$1$00000000000000000000000000000000$"
+                                "0000000000000000000000000000000000000000000000000000000000000000";
+    struct meta_user user;
+    char hash[HASH_TEXT_BYTES] = "";
+    bool found, ok;
+    int rc;
+
+    if (name == NULL || password == NULL ||
+        strnlen(password, HUB_MAX_PASSWORD_BYTES + 1) > HUB_MAX_PASSWORD_BYTES ||
+        !hub_name_is_valid(name))
+        return hub_error_set(err, HUB_EAUTH, "invalid user name or password");
+    rc = user_get(&user, hash, sizeof(hash), db, name, 0, err);
+    if (rc < 0 && rc != HUB_ENOTFOUND)
+        return rc;
+    found = rc == 0 && hash[0] != '\0';
+    ok = password_verify(found ? hash : decoy, password);
+    if (!found || !ok)
+        return hub_error_set(err, HUB_EAUTH, "invalid user name or password");
+    if (out != NULL)
+        *out = user;
+    return 0;
+}
+
+static int user_update(struct meta *db, int64_t user_id, const char *sql, const char *text,
+                       int value, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db, sql, err);
+    if (rc < 0)
+        return rc;
+    if (text != NULL)
+        sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int(stmt, 1, value);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    rc = meta_stmt_run(stmt, db, "update user", err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
+        return hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)user_id);
+    return 0;
 }
 
 int meta_user_set_password(struct meta *db, int64_t user_id, const char *password,
                            struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    char hash[HASH_TEXT_BYTES];
+    int rc;
+
+    if (password == NULL)
+        return hub_error_set(err, HUB_EINVAL, "missing password");
+    rc = password_check_rules(password, err);
+    if (rc < 0)
+        return rc;
+    rc = password_hash(hash, password, err);
+    if (rc < 0)
+        return rc;
+    return user_update(db, user_id, "UPDATE users SET password_hash = ? WHERE id = ?", hash, 0,
+                       err);
 }
 
 int meta_user_set_admin(struct meta *db, int64_t user_id, bool is_admin, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    return user_update(db, user_id, "UPDATE users SET is_admin = ? WHERE id = ?", NULL,
+                       is_admin ? 1 : 0, err);
 }
 
 int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db, "SELECT count(*) FROM users WHERE is_admin = 1", err);
+    if (rc < 0)
+        return rc;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "count admins");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 int meta_user_list(struct meta_user **out, size_t *count, struct meta *db,
                    struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
+    struct meta_user *items = NULL;
+    sqlite3_stmt *stmt = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
 
+    rc = meta_stmt_prepare(&stmt, db, "SELECT " USER_COLUMNS " FROM users ORDER BY name", err);
+    if (rc < 0)
+        return rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
+        if (rc < 0)
+            goto fail;
+        user_from_row(&items[n++], stmt);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = meta_error_from_sqlite(err, db, rc, "list users");
+        goto fail;
+    }
+    sqlite3_finalize(stmt);
+    *out = items;
+    *count = n;
+    return 0;
+fail:
+    sqlite3_finalize(stmt);
+    free(items);
+    return rc;
+}

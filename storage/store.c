@@ -1,105 +1,708 @@
-/* store: placeholder bodies until the implementation lands. */
+/* store: LFS blobs under DATA/lfs/objects/AB/CD/OID. Entry points: store_upload_* (streamed,
+ * announced oid and size), store_put_fd/store_put_buf (oid computed), store_blob_* (read,
+ * stat, remove) and store_fsck. Invariant: a file under lfs/objects/ is complete, fsynced
+ * and its SHA-256 equals its name; everything in progress lives in DATA/tmp/. */
 #include "store.h"
 
-#include <stddef.h>
+#include "hub_limits.h"
+#include "hub_log.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_PATH_BYTES 4096
+#define STORE_COPY_BYTES (256u * 1024)
+#define STORE_TMP_MAX_AGE_S (24 * 3600)
+
+struct store {
+    char objects_dir[STORE_PATH_BYTES]; /* DATA/lfs/objects; never changes after open */
+    char tmp_dir[STORE_PATH_BYTES];     /* DATA/tmp */
+};
+
+struct store_upload {
+    struct store *st;
+    char oid[STORE_OID_HEX_BYTES + 1]; /* announced oid, or "" for store_put_* */
+    uint64_t size;                     /* announced size, or max bytes for store_put_* */
+    uint64_t received;
+    int fd;                            /* temp file, -1 once closed */
+    char tmp_path[STORE_PATH_BYTES];   /* "" once renamed or removed */
+    EVP_MD_CTX *md;
+    bool failed;                       /* a write failed: only free remains */
+    bool finished;
+};
+
+bool store_oid_is_valid(const char *oid)
+{
+    if (oid == NULL || strnlen(oid, STORE_OID_HEX_BYTES + 1) != STORE_OID_HEX_BYTES)
+        return false;
+    for (size_t i = 0; i < STORE_OID_HEX_BYTES; i++) {
+        if (!((oid[i] >= '0' && oid[i] <= '9') || (oid[i] >= 'a' && oid[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static int oid_check(const char *oid, struct hub_error *err)
+{
+    if (!store_oid_is_valid(oid))
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid LFS oid '%.80s': expected 64 lowercase hex digits",
+                             oid != NULL ? oid : "");
+    return 0;
+}
+
+static int path_format(char *buf, size_t cap, struct hub_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int path_format(char *buf, size_t cap, struct hub_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap)
+        return hub_error_set(err, HUB_ETOOBIG, "blob store path is longer than %zu bytes", cap);
+    return 0;
+}
+
+static int mkdir_p_one(const char *path, struct hub_error *err)
+{
+    if (mkdir(path, 0750) == 0 || errno == EEXIST)
+        return 0;
+    return hub_error_set_errno(err, HUB_EIO, errno, "cannot create directory %s", path);
+}
 
 int store_open(struct store **out, const char *data_dir, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    struct store *st = NULL;
+    char lfs_dir[STORE_PATH_BYTES];
+    int rc;
+
+    *out = NULL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the blob store");
+    rc = path_format(lfs_dir, sizeof(lfs_dir), err, "%s/lfs", data_dir);
+    if (rc == 0)
+        rc = path_format(st->objects_dir, sizeof(st->objects_dir), err, "%s/lfs/objects", data_dir);
+    if (rc == 0)
+        rc = path_format(st->tmp_dir, sizeof(st->tmp_dir), err, "%s/tmp", data_dir);
+    if (rc == 0)
+        rc = mkdir_p_one(data_dir, err);
+    if (rc == 0)
+        rc = mkdir_p_one(lfs_dir, err);
+    if (rc == 0)
+        rc = mkdir_p_one(st->objects_dir, err);
+    if (rc == 0)
+        rc = mkdir_p_one(st->tmp_dir, err);
+    if (rc < 0) {
+        free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
 }
 
 void store_close(struct store *st)
 {
-
+    free(st);
 }
 
-bool store_oid_is_valid(const char *oid)
+static int blob_path(char *buf, size_t cap, const struct store *st, const char *oid,
+                     struct hub_error *err)
 {
-    return false;
-}
+    int rc = oid_check(oid, err);
 
-int store_upload_begin(struct store_upload **out, struct store *st, const char *oid,
-                       uint64_t size, struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_upload_write(struct store_upload *up, const void *buf, size_t len,
-                       struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_upload_finish(struct store_upload *up, struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-uint64_t store_upload_received(const struct store_upload *up)
-{
-    return 0;
-}
-
-void store_upload_free(struct store_upload *up)
-{
-
-}
-
-int store_put_fd(char oid_out[STORE_OID_HEX_BYTES + 1], uint64_t *size_out, struct store *st,
-                 int fd, uint64_t max_bytes, struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_put_buf(char oid_out[STORE_OID_HEX_BYTES + 1], struct store *st, const void *buf,
-                  size_t len, struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_blob_stat(bool *exists, uint64_t *size_out, struct store *st, const char *oid,
-                    struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_blob_open(int *fd_out, uint64_t *size_out, struct store *st, const char *oid,
-                    struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    if (rc < 0)
+        return rc;
+    return path_format(buf, cap, err, "%s/%.2s/%.2s/%s", st->objects_dir, oid, oid + 2, oid);
 }
 
 int store_blob_path(char *buf, size_t cap, struct store *st, const char *oid,
                     struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    return blob_path(buf, cap, st, oid, err);
+}
+
+static int fsync_dir(const char *path, struct hub_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+
+    if (fd < 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot open directory %s", path);
+    if (fsync(fd) != 0)
+        rc = hub_error_set_errno(err, HUB_EIO, errno, "fsync of directory %s failed", path);
+    close(fd);
+    return rc;
+}
+
+static int upload_new(struct store_upload **out, struct store *st, const char *oid,
+                      uint64_t size, struct hub_error *err)
+{
+    struct store_upload *up = NULL;
+    int rc;
+
+    up = calloc(1, sizeof(*up));
+    if (up == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate an upload");
+    up->st = st;
+    up->fd = -1;
+    up->size = size;
+    if (oid != NULL)
+        memcpy(up->oid, oid, STORE_OID_HEX_BYTES + 1);
+    up->md = EVP_MD_CTX_new();
+    if (up->md == NULL || EVP_DigestInit_ex(up->md, EVP_sha256(), NULL) != 1) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate a SHA-256 context");
+        goto fail;
+    }
+    rc = path_format(up->tmp_path, sizeof(up->tmp_path), err, "%s/upload-XXXXXX", st->tmp_dir);
+    if (rc < 0)
+        goto fail;
+    up->fd = mkostemp(up->tmp_path, O_CLOEXEC);
+    if (up->fd < 0) {
+        rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot create a temp file in %s",
+                                 st->tmp_dir);
+        up->tmp_path[0] = '\0';
+        goto fail;
+    }
+    *out = up;
+    return 0;
+fail:
+    store_upload_free(up);
+    return rc;
+}
+
+int store_upload_begin(struct store_upload **out, struct store *st, const char *oid,
+                       uint64_t size, struct hub_error *err)
+{
+    int rc;
+
+    *out = NULL;
+    rc = oid_check(oid, err);
+    if (rc < 0)
+        return rc;
+    if (size > HUB_MAX_LFS_OBJECT_BYTES)
+        return hub_error_set(err, HUB_ETOOBIG,
+                             "LFS object %s of %llu bytes is larger than the maximum of %llu "
+                             "bytes",
+                             oid, (unsigned long long)size,
+                             (unsigned long long)HUB_MAX_LFS_OBJECT_BYTES);
+    return upload_new(out, st, oid, size, err);
+}
+
+int store_upload_write(struct store_upload *up, const void *buf, size_t len,
+                       struct hub_error *err)
+{
+    const char *p = buf;
+    size_t left = len;
+
+    if (up->failed || up->finished || up->fd < 0)
+        return hub_error_set(err, HUB_EINTERNAL, "write to a finished or failed upload");
+    if (len > up->size - up->received) {
+        up->failed = true;
+        if (up->oid[0] != '\0')
+            return hub_error_set(err, HUB_ETOOBIG,
+                                 "upload of %s sent more than the announced %llu bytes", up->oid,
+                                 (unsigned long long)up->size);
+        return hub_error_set(err, HUB_ETOOBIG, "blob is larger than the maximum of %llu bytes",
+                             (unsigned long long)up->size);
+    }
+    if (EVP_DigestUpdate(up->md, buf, len) != 1) {
+        up->failed = true;
+        return hub_error_set(err, HUB_EINTERNAL, "SHA-256 update failed");
+    }
+    while (left > 0) {
+        ssize_t n = write(up->fd, p, left);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            up->failed = true;
+            return hub_error_set_errno(err, HUB_EIO, errno, "write to %s failed", up->tmp_path);
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    up->received += len;
+    return 0;
+}
+
+uint64_t store_upload_received(const struct store_upload *up)
+{
+    return up->received;
+}
+
+static void digest_hex(char out[STORE_OID_HEX_BYTES + 1], const unsigned char digest[32])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = digits[digest[i] >> 4];
+        out[2 * i + 1] = digits[digest[i] & 15];
+    }
+    out[STORE_OID_HEX_BYTES] = '\0';
+}
+
+/* Moves the finished temp file to its place under objects/, creating AB/ and AB/CD/. When the
+ * blob already exists the temp file is dropped: same name, same content. */
+static int upload_publish(struct store_upload *up, const char *oid, struct hub_error *err)
+{
+    char dir1[STORE_PATH_BYTES], dir2[STORE_PATH_BYTES], dest[STORE_PATH_BYTES];
+    struct stat sb;
+    int rc;
+
+    rc = path_format(dir1, sizeof(dir1), err, "%s/%.2s", up->st->objects_dir, oid);
+    if (rc == 0)
+        rc = path_format(dir2, sizeof(dir2), err, "%s/%.2s", dir1, oid + 2);
+    if (rc == 0)
+        rc = blob_path(dest, sizeof(dest), up->st, oid, err);
+    if (rc < 0)
+        return rc;
+    if (stat(dest, &sb) == 0) {
+        unlink(up->tmp_path);
+        up->tmp_path[0] = '\0';
+        return 0;
+    }
+    rc = mkdir_p_one(dir1, err);
+    if (rc == 0)
+        rc = mkdir_p_one(dir2, err);
+    if (rc < 0)
+        return rc;
+    if (rename(up->tmp_path, dest) != 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot move %s to %s", up->tmp_path,
+                                   dest);
+    up->tmp_path[0] = '\0';
+    rc = fsync_dir(dir2, err);
+    if (rc == 0)
+        rc = fsync_dir(dir1, err);
+    return rc;
+}
+
+static int upload_seal(char oid_out[STORE_OID_HEX_BYTES + 1], struct store_upload *up,
+                       struct hub_error *err)
+{
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    int fd = up->fd;
+
+    if (up->failed || up->finished)
+        return hub_error_set(err, HUB_EINTERNAL, "finish of a finished or failed upload");
+    up->failed = true; /* until the checks below pass */
+    if (EVP_DigestFinal_ex(up->md, digest, &digest_len) != 1 || digest_len != 32)
+        return hub_error_set(err, HUB_EINTERNAL, "SHA-256 final failed");
+    digest_hex(oid_out, digest);
+    if (up->oid[0] != '\0' && up->received != up->size)
+        return hub_error_set(err, HUB_EINVAL,
+                             "upload of %s has the wrong size: announced %llu bytes, received "
+                             "%llu",
+                             up->oid, (unsigned long long)up->size,
+                             (unsigned long long)up->received);
+    if (up->oid[0] != '\0' && strcmp(oid_out, up->oid) != 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "upload has the wrong SHA-256: announced %s, received %s", up->oid,
+                             oid_out);
+    if (fchmod(fd, 0440) != 0 || fsync(fd) != 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "fsync of %s failed", up->tmp_path);
+    up->fd = -1;
+    if (close(fd) != 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "close of %s failed", up->tmp_path);
+    up->failed = false;
+    return 0;
+}
+
+int store_upload_finish(struct store_upload *up, struct hub_error *err)
+{
+    char oid[STORE_OID_HEX_BYTES + 1];
+    int rc;
+
+    rc = upload_seal(oid, up, err);
+    if (rc < 0)
+        return rc;
+    rc = upload_publish(up, oid, err);
+    if (rc < 0) {
+        up->failed = true;
+        return rc;
+    }
+    up->finished = true;
+    return 0;
+}
+
+void store_upload_free(struct store_upload *up)
+{
+    if (up == NULL)
+        return;
+    if (up->fd >= 0)
+        close(up->fd);
+    if (up->tmp_path[0] != '\0' && unlink(up->tmp_path) != 0 && errno != ENOENT)
+        hub_log(HUB_LOG_WARN, "store", "cannot remove temp file path=%s errno=%d", up->tmp_path,
+                errno);
+    EVP_MD_CTX_free(up->md);
+    free(up);
+}
+
+static int put_finish(char oid_out[STORE_OID_HEX_BYTES + 1], struct store_upload *up,
+                      struct hub_error *err)
+{
+    int rc = upload_seal(oid_out, up, err);
+
+    if (rc == 0)
+        rc = upload_publish(up, oid_out, err);
+    if (rc == 0)
+        up->finished = true;
+    return rc;
+}
+
+int store_put_fd(char oid_out[STORE_OID_HEX_BYTES + 1], uint64_t *size_out, struct store *st,
+                 int fd, uint64_t max_bytes, struct hub_error *err)
+{
+    struct store_upload *up = NULL;
+    char *buf = NULL;
+    int rc;
+
+    rc = upload_new(&up, st, NULL, max_bytes, err);
+    if (rc < 0)
+        return rc;
+    buf = malloc(STORE_COPY_BYTES);
+    if (buf == NULL) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate a copy buffer");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, STORE_COPY_BYTES);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = hub_error_set_errno(err, HUB_EIO, errno, "read of the blob source failed");
+            goto out;
+        }
+        if (n == 0)
+            break;
+        rc = store_upload_write(up, buf, (size_t)n, err);
+        if (rc < 0)
+            goto out;
+    }
+    rc = put_finish(oid_out, up, err);
+    if (rc == 0 && size_out != NULL)
+        *size_out = up->received;
+out:
+    free(buf);
+    store_upload_free(up);
+    return rc;
+}
+
+int store_put_buf(char oid_out[STORE_OID_HEX_BYTES + 1], struct store *st, const void *buf,
+                  size_t len, struct hub_error *err)
+{
+    struct store_upload *up = NULL;
+    int rc;
+
+    rc = upload_new(&up, st, NULL, len, err);
+    if (rc < 0)
+        return rc;
+    rc = store_upload_write(up, buf, len, err);
+    if (rc == 0)
+        rc = put_finish(oid_out, up, err);
+    store_upload_free(up);
+    return rc;
+}
+
+int store_blob_stat(bool *exists, uint64_t *size_out, struct store *st, const char *oid,
+                    struct hub_error *err)
+{
+    char path[STORE_PATH_BYTES];
+    struct stat sb;
+    int rc;
+
+    *exists = false;
+    rc = blob_path(path, sizeof(path), st, oid, err);
+    if (rc < 0)
+        return rc;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot stat %s", path);
+    }
+    *exists = true;
+    if (size_out != NULL)
+        *size_out = (uint64_t)sb.st_size;
+    return 0;
+}
+
+int store_blob_open(int *fd_out, uint64_t *size_out, struct store *st, const char *oid,
+                    struct hub_error *err)
+{
+    char path[STORE_PATH_BYTES];
+    struct stat sb;
+    int rc, fd;
+
+    *fd_out = -1;
+    rc = blob_path(path, sizeof(path), st, oid, err);
+    if (rc < 0)
+        return rc;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return hub_error_set(err, HUB_ENOTFOUND, "LFS object %s not found", oid);
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot open %s", path);
+    }
+    if (fstat(fd, &sb) != 0) {
+        rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot stat %s", path);
+        close(fd);
+        return rc;
+    }
+    if (size_out != NULL)
+        *size_out = (uint64_t)sb.st_size;
+    *fd_out = fd;
+    return 0;
 }
 
 int store_blob_remove(struct store *st, const char *oid, struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
+    char path[STORE_PATH_BYTES];
+    int rc;
 
-int store_total_bytes(uint64_t *out, struct store *st, struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_fsck(uint64_t *good, uint64_t *bad, struct store *st, store_fsck_fn fn, void *ctx,
-               struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
-}
-
-int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size),
-                  void *ctx, struct hub_error *err)
-{
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    rc = blob_path(path, sizeof(path), st, oid, err);
+    if (rc < 0)
+        return rc;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot remove %s", path);
+    return 0;
 }
 
 int store_sha256_hex(char oid_out[STORE_OID_HEX_BYTES + 1], const void *buf, size_t len,
                      struct hub_error *err)
 {
-    return hub_error_set(err, HUB_EINTERNAL, "%s is not implemented yet", __func__);
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+
+    if (EVP_Digest(buf, len, digest, &digest_len, EVP_sha256(), NULL) != 1 || digest_len != 32)
+        return hub_error_set(err, HUB_ENOMEM, "SHA-256 digest failed");
+    digest_hex(oid_out, digest);
+    return 0;
 }
 
+/* Calls fn for every regular file two folders below objects/. */
+typedef int (*walk_fn)(void *ctx, const char *dir1, const char *dir2, const char *name,
+                       const char *path, uint64_t size);
+
+static bool is_dot_entry(const char *name)
+{
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+static int walk_level2(const char *dir1, const char *dir2, const char *path2, walk_fn fn,
+                       void *ctx, struct hub_error *err)
+{
+    char path[STORE_PATH_BYTES];
+    struct dirent *ent;
+    struct stat sb;
+    DIR *dir = opendir(path2);
+    int rc = 0;
+
+    if (dir == NULL)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot list %s", path2);
+    while (rc == 0 && (ent = readdir(dir)) != NULL) {
+        if (is_dot_entry(ent->d_name))
+            continue;
+        rc = path_format(path, sizeof(path), err, "%s/%s", path2, ent->d_name);
+        if (rc < 0)
+            break;
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        rc = fn(ctx, dir1, dir2, ent->d_name, path, (uint64_t)sb.st_size);
+    }
+    closedir(dir);
+    return rc;
+}
+
+static int store_walk(struct store *st, walk_fn fn, void *ctx, struct hub_error *err)
+{
+    char path1[STORE_PATH_BYTES], path2[STORE_PATH_BYTES];
+    struct dirent *e1, *e2;
+    DIR *d1 = NULL, *d2 = NULL;
+    int rc = 0;
+
+    d1 = opendir(st->objects_dir);
+    if (d1 == NULL)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot list %s", st->objects_dir);
+    while (rc == 0 && (e1 = readdir(d1)) != NULL) {
+        if (is_dot_entry(e1->d_name))
+            continue;
+        rc = path_format(path1, sizeof(path1), err, "%s/%s", st->objects_dir, e1->d_name);
+        if (rc < 0)
+            break;
+        d2 = opendir(path1);
+        if (d2 == NULL)
+            continue; /* a stray file at the first level is not a blob */
+        while (rc == 0 && (e2 = readdir(d2)) != NULL) {
+            if (is_dot_entry(e2->d_name))
+                continue;
+            rc = path_format(path2, sizeof(path2), err, "%s/%s", path1, e2->d_name);
+            if (rc == 0)
+                rc = walk_level2(e1->d_name, e2->d_name, path2, fn, ctx, err);
+        }
+        closedir(d2);
+    }
+    closedir(d1);
+    return rc;
+}
+
+struct foreach_ctx {
+    int (*fn)(void *ctx, const char *oid, uint64_t size);
+    void *ctx;
+    uint64_t total;
+};
+
+static int foreach_visit(void *ctx, const char *dir1, const char *dir2, const char *name,
+                         const char *path, uint64_t size)
+{
+    struct foreach_ctx *f = ctx;
+
+    if (!store_oid_is_valid(name))
+        return 0;
+    f->total += size;
+    return f->fn != NULL ? f->fn(f->ctx, name, size) : 0;
+}
+
+int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size),
+                  void *ctx, struct hub_error *err)
+{
+    struct foreach_ctx f = {fn, ctx, 0};
+
+    return store_walk(st, foreach_visit, &f, err);
+}
+
+int store_total_bytes(uint64_t *out, struct store *st, struct hub_error *err)
+{
+    struct foreach_ctx f = {NULL, NULL, 0};
+    int rc = store_walk(st, foreach_visit, &f, err);
+
+    *out = f.total;
+    return rc;
+}
+
+struct fsck_ctx {
+    store_fsck_fn fn;
+    void *ctx;
+    uint64_t good, bad;
+    unsigned char *buf;
+    struct hub_error *err;
+};
+
+static int file_sha256(char oid_out[STORE_OID_HEX_BYTES + 1], const char *path,
+                       unsigned char *buf, struct hub_error *err)
+{
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    EVP_MD_CTX *md = NULL;
+    int fd, rc = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot open %s", path);
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate a SHA-256 context");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, STORE_COPY_BYTES);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = hub_error_set_errno(err, HUB_EIO, errno, "read of %s failed", path);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+    }
+    EVP_DigestFinal_ex(md, digest, &digest_len);
+    digest_hex(oid_out, digest);
+out:
+    EVP_MD_CTX_free(md);
+    close(fd);
+    return rc;
+}
+
+static int fsck_visit(void *ctx, const char *dir1, const char *dir2, const char *name,
+                      const char *path, uint64_t size)
+{
+    struct fsck_ctx *f = ctx;
+    struct store_fsck_item item = {name, size, NULL};
+    char actual[STORE_OID_HEX_BYTES + 1];
+
+    if (!store_oid_is_valid(name)) {
+        item.problem = "file name is not a SHA-256 in lowercase hex";
+    } else if (strncmp(dir1, name, 2) != 0 || strncmp(dir2, name + 2, 2) != 0 ||
+               strlen(dir1) != 2 || strlen(dir2) != 2) {
+        item.problem = "blob is in the wrong folder";
+    } else if (file_sha256(actual, path, f->buf, f->err) < 0) {
+        item.problem = "blob cannot be read";
+    } else if (strcmp(actual, name) != 0) {
+        item.problem = "content does not match the SHA-256 in the file name";
+    }
+    if (item.problem != NULL)
+        f->bad++;
+    else
+        f->good++;
+    if (f->fn != NULL)
+        f->fn(f->ctx, &item);
+    return 0;
+}
+
+/* Removes upload-* temp files older than STORE_TMP_MAX_AGE_S: uploads from a crashed
+ * process. A live upload writes continuously, so its mtime stays recent. */
+static void tmp_sweep(struct store *st)
+{
+    char path[STORE_PATH_BYTES];
+    struct dirent *ent;
+    struct stat sb;
+    time_t now = time(NULL);
+    DIR *dir = opendir(st->tmp_dir);
+
+    if (dir == NULL)
+        return;
+    while ((ent = readdir(dir)) != NULL) {
+        if (strncmp(ent->d_name, "upload-", 7) != 0)
+            continue;
+        if (path_format(path, sizeof(path), NULL, "%s/%s", st->tmp_dir, ent->d_name) < 0)
+            continue;
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && now - sb.st_mtime > STORE_TMP_MAX_AGE_S) {
+            if (unlink(path) == 0)
+                hub_log(HUB_LOG_INFO, "store", "removed stale temp file path=%s", path);
+        }
+    }
+    closedir(dir);
+}
+
+int store_fsck(uint64_t *good, uint64_t *bad, struct store *st, store_fsck_fn fn, void *ctx,
+               struct hub_error *err)
+{
+    struct fsck_ctx f = {fn, ctx, 0, 0, NULL, NULL};
+    int rc;
+
+    f.buf = malloc(STORE_COPY_BYTES);
+    if (f.buf == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate a read buffer");
+    tmp_sweep(st);
+    rc = store_walk(st, fsck_visit, &f, err);
+    free(f.buf);
+    *good = f.good;
+    *bad = f.bad;
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* meta_internal: helpers shared by the meta_*.c files; not for use outside storage/. */
+#ifndef META_INTERNAL_H
+#define META_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub_error.h"
+#include "meta.h"
+
+/** Prepares sql on db's connection. Returns 0 or HUB_E* from meta_error_from_sqlite. */
+int meta_stmt_prepare(sqlite3_stmt **out, struct meta *db, const char *sql,
+                      struct hub_error *err);
+
+/** Runs one statement that returns no rows; binds nothing. Returns 0 or HUB_E*. */
+int meta_exec(struct meta *db, const char *sql, struct hub_error *err);
+
+/** Steps a statement that returns no rows and finalizes it. Returns 0 or HUB_E*. */
+int meta_stmt_run(sqlite3_stmt *stmt, struct meta *db, const char *what,
+                  struct hub_error *err);
+
+/** Copies text column col into dst of cap bytes, cut to fit and NUL-terminated. */
+void meta_column_copy(char *dst, size_t cap, sqlite3_stmt *stmt, int col);
+
+/** Fills buf with len bytes from OpenSSL's CSPRNG. Returns 0 or HUB_EINTERNAL. */
+int meta_random_bytes(unsigned char *buf, size_t len, struct hub_error *err);
+
+/** Writes the SHA-256 of len bytes into out. Returns 0 or HUB_ENOMEM. */
+int meta_sha256(unsigned char out[32], const void *buf, size_t len, struct hub_error *err);
+
+/** Grows *items (each item_bytes) to hold at least need items; *cap tracks the capacity.
+ * Returns 0 or HUB_ENOMEM. */
+int meta_array_reserve(void **items, size_t *cap, size_t need, size_t item_bytes,
+                       struct hub_error *err);
+
+#endif
