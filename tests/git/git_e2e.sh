@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# git_e2e: drives Debian's git and git-lfs against a real `atelier serve` on 127.0.0.1 with a
+# temporary data directory prepared by git_fixture. Prints TAP.
+# Usage: git_e2e.sh FIXTURE_BIN (ATELIER_BIN and ATELIER_CORPUS come from the environment).
+set -u
+
+fixture=$1
+atelier=${ATELIER_BIN:?ATELIER_BIN is not set}
+corpus=${ATELIER_CORPUS:?ATELIER_CORPUS is not set}
+model_dir=$corpus/models/stories260K
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/atelier-git-e2e.XXXXXX")
+data=$work/data
+daemon_pid=
+
+cleanup() {
+  if [ -n "$daemon_pid" ]; then
+    kill "$daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+test_count=0
+failed_count=0
+ok() {
+  test_count=$((test_count + 1))
+  echo "ok $test_count - $1"
+}
+not_ok() {
+  test_count=$((test_count + 1))
+  failed_count=$((failed_count + 1))
+  echo "not ok $test_count - $1"
+  shift
+  for line in "$@"; do
+    echo "#   $line"
+  done
+}
+# check NAME COMMAND...: one TAP line for the exit status of COMMAND.
+check() {
+  local name=$1
+  shift
+  if "$@" >"$work/check.out" 2>&1; then
+    ok "$name"
+  else
+    not_ok "$name" "command failed: $*" "$(tail -n 5 "$work/check.out")"
+  fi
+}
+# check_output NAME PATTERN FILE: FILE contains the extended regex PATTERN.
+check_output() {
+  if grep -Eq -- "$2" "$3"; then
+    ok "$1"
+  else
+    not_ok "$1" "expected /$2/ in:" "$(tail -n 8 "$3")"
+  fi
+}
+finish() {
+  echo "1..$test_count"
+  echo "# $((test_count - failed_count)) passed, $failed_count failed"
+  [ "$failed_count" -eq 0 ]
+  exit $?
+}
+
+# A clean git environment: no global or system config, no prompts, no credential helper.
+export HOME=$work/home
+export GIT_CONFIG_NOSYSTEM=1
+export GIT_TERMINAL_PROMPT=0
+export GIT_ASKPASS=/bin/false
+export SSH_ASKPASS=/bin/false
+mkdir -p "$HOME"
+git config --global user.name "Test User"
+git config --global user.email "test@localhost"
+git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+git lfs install --skip-repo >/dev/null
+
+# ---- Setup ---------------------------------------------------------------------------------
+
+if ! "$fixture" "$data" "$model_dir" >"$work/tokens.env" 2>"$work/fixture.err"; then
+  not_ok "fixture setup" "$(cat "$work/fixture.err")"
+  finish
+fi
+. "$work/tokens.env"
+
+"$atelier" serve --data "$data" --listen 127.0.0.1:0 --threads 4 2>"$work/serve.log" &
+daemon_pid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*listening host=[^ ]* port=\([0-9]*\).*/\1/p' "$work/serve.log" | head -n 1)
+  [ -n "$port" ] && break
+  if ! kill -0 "$daemon_pid" 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+if [ -z "$port" ]; then
+  not_ok "daemon starts" "$(tail -n 20 "$work/serve.log")"
+  finish
+fi
+ok "daemon starts"
+
+base=http://127.0.0.1:$port
+auth_base() {
+  echo "http://user:$1@127.0.0.1:$port"
+}
+cd "$work"
+
+# ---- Clone ---------------------------------------------------------------------------------
+
+check "anonymous clone of public repo" git clone -q "$base/alice/stories" stories
+check "LFS weights match byte for byte" cmp stories/model.safetensors "$model_dir/model.safetensors"
+check "regular file matches" cmp stories/config.json "$model_dir/config.json"
+check "clone with .git suffix" git clone -q "$base/alice/stories.git" stories-dotgit
+
+check "shallow clone with --depth 1" git clone -q --depth 1 "$base/alice/stories" shallow
+count=$(git -C shallow rev-list --count HEAD 2>/dev/null)
+if [ "$count" = "1" ] && [ -f shallow/.git/shallow ]; then
+  ok "shallow clone has one commit"
+else
+  not_ok "shallow clone has one commit" "rev-list count: $count"
+fi
+
+GIT_TRACE_PACKET=1 git -c protocol.version=2 ls-remote "$base/alice/stories" >"$work/v2.log" 2>&1
+check_output "protocol v2 when requested" "git< version 2" "$work/v2.log"
+
+# ---- Private repos -------------------------------------------------------------------------
+
+git clone -q "$base/alice/secret" secret-anon >"$work/anon.log" 2>&1
+status=$?
+if [ "$status" -ne 0 ] && [ ! -d secret-anon/.git ]; then
+  ok "private clone without token fails"
+else
+  not_ok "private clone without token fails" "exit status $status"
+fi
+# git prompts for a username only after a 401 with WWW-Authenticate: Basic.
+check_output "private clone asks for credentials" "could not read Username|Authentication failed" \
+  "$work/anon.log"
+check "private clone with token" git clone -q "$(auth_base "$READ_TOKEN")/alice/secret" secret
+check "private clone has README" grep -q "Secret" secret/README.md
+git clone -q "$(auth_base "$BOB_TOKEN")/alice/secret" secret-bob >"$work/bob.log" 2>&1
+check_output "private clone by other user not found" "not found|404" "$work/bob.log"
+
+# ---- Push with git-lfs ---------------------------------------------------------------------
+
+write_base=$(auth_base "$WRITE_TOKEN")
+check "clone adapters with write token" git clone -q "$write_base/alice/adapters" adapters
+head -c 300000 /dev/urandom >"$work/adapter_model.safetensors"
+(
+  cd adapters &&
+    git lfs track "*.safetensors" >/dev/null &&
+    cp "$work/adapter_model.safetensors" . &&
+    echo '{"r": 8}' >adapter_config.json &&
+    git add .gitattributes adapter_model.safetensors adapter_config.json &&
+    git commit -q -m "Add an adapter"
+)
+check "push adapter with LFS file" git -C adapters push -q origin main
+check "adapter is stored as LFS pointer" \
+  bash -c "git -C adapters cat-file -p HEAD:adapter_model.safetensors | grep -q '^oid sha256:'"
+
+curl -s -o "$work/resolved.bin" -w '%{http_code}' \
+  "$base/alice/adapters/resolve/main/adapter_model.safetensors" >"$work/resolve.code"
+check "HF API resolve returns pushed file" cmp "$work/resolved.bin" "$work/adapter_model.safetensors"
+curl -s "$base/api/models/alice/adapters" >"$work/info.json"
+pushed=$(git -C adapters rev-parse HEAD)
+check_output "HF API repo info shows pushed commit" "\"sha\" *: *\"$pushed\"" "$work/info.json"
+
+check "fresh clone brings pushed adapter" git clone -q "$base/alice/adapters" adapters-copy
+check "cloned adapter matches" cmp adapters-copy/adapter_model.safetensors "$work/adapter_model.safetensors"
+
+db=$data/atelier.sqlite3
+links=$(sqlite3 "$db" "SELECT count(*) FROM repo_objects JOIN repos ON repos.id = repo_objects.repo_id
+  WHERE repos.name = 'adapters'" 2>&1)
+if [ "$links" = "1" ]; then
+  ok "push links LFS object to repo"
+else
+  not_ok "push links LFS object to repo" "repo_objects rows: $links"
+fi
+audits=$(sqlite3 "$db" "SELECT count(*) FROM audit_log WHERE action = 'repo.push'
+  AND repo = 'model:alice/adapters'" 2>&1)
+if [ "${audits:-0}" -ge 1 ] 2>/dev/null; then
+  ok "push writes audit entry"
+else
+  not_ok "push writes audit entry" "audit rows: $audits"
+fi
+head_commit=$(sqlite3 "$db" "SELECT head_commit FROM repos WHERE name = 'adapters'" 2>&1)
+if [ "$head_commit" = "$pushed" ]; then
+  ok "push updates repo head_commit"
+else
+  not_ok "push updates repo head_commit" "head_commit: $head_commit, pushed: $pushed"
+fi
+
+# ---- Rejected pushes -----------------------------------------------------------------------
+
+check "clone adapters with read token" git clone -q "$(auth_base "$READ_TOKEN")/alice/adapters" readonly
+(cd readonly && echo "more" >notes.txt && git add notes.txt && git commit -q -m "Add notes")
+if git -C readonly push -q origin main >"$work/readonly.log" 2>&1; then
+  not_ok "push with read token rejected" "push succeeded"
+else
+  ok "push with read token rejected"
+fi
+check_output "read token rejection says read-only" "read-only|403" "$work/readonly.log"
+
+# A pointer to an object that was never uploaded. --no-verify skips git-lfs's own pre-push
+# upload, as a client without git-lfs would.
+missing_oid=$(printf 'never uploaded' | sha256sum | cut -c1-64)
+(
+  cd adapters &&
+    printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize 14\n' "$missing_oid" \
+      >ghost.safetensors &&
+    git add ghost.safetensors && git commit -q -m "Add a pointer without its object"
+)
+if git -C adapters push --no-verify origin main >"$work/ghost.log" 2>&1; then
+  not_ok "push of missing LFS object rejected" "push succeeded"
+else
+  ok "push of missing LFS object rejected"
+fi
+check_output "missing LFS object rejection names file" "ghost\.safetensors" "$work/ghost.log"
+git -C adapters reset -q --hard HEAD~1
+
+# ---- Concurrent pushes, fast-forward rules -------------------------------------------------
+
+check "clone first copy" git clone -q "$write_base/alice/adapters" first
+check "clone second copy" git clone -q "$write_base/alice/adapters" second
+(cd first && echo one >race.txt && git add race.txt && git commit -q -m "First")
+(cd second && echo two >race.txt && git add race.txt && git commit -q -m "Second")
+git -C first push origin main >"$work/first.log" 2>&1 &
+first_pid=$!
+git -C second push origin main >"$work/second.log" 2>&1 &
+second_pid=$!
+wait "$first_pid"
+first_status=$?
+wait "$second_pid"
+second_status=$?
+if [ $((first_status == 0)) -ne $((second_status == 0)) ]; then
+  ok "one of two concurrent pushes wins"
+else
+  not_ok "one of two concurrent pushes wins" "exit statuses $first_status and $second_status"
+fi
+loser_log=$work/second.log
+[ "$first_status" -ne 0 ] && loser_log=$work/first.log
+check_output "losing push is told to fetch" "fetch first|git pull|non-fast-forward|changed since" \
+  "$loser_log"
+
+loser=second
+[ "$first_status" -ne 0 ] && loser=first
+if git -C "$loser" push origin main >"$work/nonff.log" 2>&1; then
+  not_ok "non-fast-forward push without force rejected" "push succeeded"
+else
+  ok "non-fast-forward push without force rejected"
+fi
+check "forced non-fast-forward push accepted" git -C "$loser" push -q --force origin main
+
+check "clone protected repo" git clone -q "$write_base/alice/guarded" guarded
+(cd guarded && git commit -q --amend -m "Rewritten history")
+if git -C guarded push --force origin main >"$work/guarded.log" 2>&1; then
+  not_ok "force push to protected branch rejected" "push succeeded"
+else
+  ok "force push to protected branch rejected"
+fi
+check_output "protected branch rejection says why" "protected" "$work/guarded.log"
+(cd guarded && git reset -q --hard origin/main && echo x >more.txt && git add more.txt &&
+  git commit -q -m "Fast-forward")
+check "fast-forward push to protected branch accepted" git -C guarded push -q origin main
+
+check "push a new branch" git -C guarded push -q origin main:feature
+check "delete an unprotected branch" git -C guarded push -q origin :feature
+if git -C guarded push origin :main >"$work/delete-main.log" 2>&1; then
+  not_ok "deleting protected branch rejected" "push succeeded"
+else
+  ok "deleting protected branch rejected"
+fi
+
+# ---- API commits are visible to git --------------------------------------------------------
+
+api_commit=$(printf '%s\n%s\n' \
+  '{"key":"header","value":{"summary":"Add a file through the API"}}' \
+  '{"key":"file","value":{"content":"aGVsbG8K","path":"api.txt","encoding":"base64"}}' |
+  curl -s -o "$work/commit.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/alice/guarded/commit/main")
+if [ "$api_commit" = "200" ]; then
+  check "fetch sees API commit" git -C guarded pull -q origin main
+  check "API file is in the working tree" grep -q hello guarded/api.txt
+else
+  not_ok "fetch sees API commit" "commit API returned HTTP $api_commit: $(head -c 200 "$work/commit.json")"
+fi
+
+# ---- Protocol details ----------------------------------------------------------------------
+
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")
+if [ "$code" = "403" ]; then
+  ok "dumb protocol request rejected"
+else
+  not_ok "dumb protocol request rejected" "HTTP $code"
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/nothing/info/refs?service=git-upload-pack")
+if [ "$code" = "401" ]; then
+  ok "anonymous fetch of missing repo gets 401"
+else
+  not_ok "anonymous fetch of missing repo gets 401" "HTTP $code"
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Accept: application/vnd.git-lfs+json" \
+  -H "Content-Type: application/vnd.git-lfs+json" -d '{}' -u "user:$WRITE_TOKEN" \
+  "$base/alice/adapters.git/info/lfs/locks/verify")
+if [ "$code" = "404" ]; then
+  ok "LFS locks verify reports unsupported"
+else
+  not_ok "LFS locks verify reports unsupported" "HTTP $code"
+fi
+
+finish
