@@ -79,8 +79,9 @@ enum model_weight {
 };
 const float *model_get_weight(const struct model *m, int layer, enum model_weight w);
 
-/** Builds a model with random weights (normal, std 0.02 with unit norms) from cfg, for
- * tests and benchmarks. */
+/** Builds a model with random weights from cfg, for tests and benchmarks: embeddings and
+ * lm_head N(0, 1), projections N(0, 1/in_features), biases N(0, 1/features), norm weights
+ * N(1, 0.01). */
 int model_new_random(struct model **out, const struct model_config *cfg, uint64_t seed,
                      struct tr_error *err);
 
