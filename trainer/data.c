@@ -353,7 +353,8 @@ int data_example_parse(struct data_example *out, const char *json, size_t len,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    obj = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+    obj = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
+                     &jerr);
     if (obj == NULL)
         return tr_error_set(err, "invalid JSON at column %d: %s", jerr.column, jerr.text);
     rc = parse_object(out, obj, tok, chat, chat_error, err);

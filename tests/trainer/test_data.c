@@ -1,0 +1,287 @@
+/* test_data: loads the corpus datasets and small files of each format with real tokenizers
+ * and checks the ids, the loss mask, the prompt/completion fields, the SHA-256 and every
+ * error (with its line number). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "harness.h"
+#include "tok.h"
+
+static char tmp_dir[4096];
+static const char *corpus;
+
+static struct tok *open_tok(const char *name)
+{
+    char dir[4096];
+    struct tr_error err = {{0}};
+    struct tok *tok = NULL;
+
+    snprintf(dir, sizeof(dir), "%s/%s", corpus, name);
+    if (tok_open(&tok, dir, &err) < 0)
+        printf("# %s: %s\n", name, err.msg);
+    return tok;
+}
+
+static const char *write_file(const char *name, const char *content)
+{
+    static char path[4200];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+    f = fopen(path, "wb");
+    if (f != NULL) {
+        fputs(content, f);
+        fclose(f);
+    }
+    return path;
+}
+
+/* Decodes the tokens of ex whose mask is 1. */
+static char *decode_targets(const struct tok *tok, const struct data_example *ex)
+{
+    int32_t *ids = malloc((ex->n + 1) * sizeof(*ids));
+    size_t n = 0;
+    char *text = NULL;
+    struct tr_error err = {{0}};
+
+    for (size_t i = 0; ids != NULL && i < ex->n; i++) {
+        if (ex->mask[i])
+            ids[n++] = ex->ids[i];
+    }
+    if (ids != NULL)
+        tok_decode(tok, ids, n, false, &text, &err);
+    free(ids);
+    return text;
+}
+
+static struct data_set *load(const char *path, const struct tok *tok, size_t max_tokens)
+{
+    struct tr_error err = {{0}};
+    struct data_set *ds = NULL;
+
+    if (data_load(&ds, path, tok, max_tokens, &err) < 0)
+        printf("# %s\n", err.msg);
+    return ds;
+}
+
+/* Loads path and expects an error whose message contains every one of the given parts. */
+static void expect_error(const char *path, const struct tok *tok, size_t max_tokens,
+                         const char *part1, const char *part2)
+{
+    struct tr_error err = {{0}};
+    struct data_set *ds = NULL;
+
+    CHECK(data_load(&ds, path, tok, max_tokens, &err) < 0);
+    printf("# error: %s\n", err.msg);
+    CHECK(ds == NULL);
+    CHECK(strstr(err.msg, part1) != NULL);
+    CHECK(part2 == NULL || strstr(err.msg, part2) != NULL);
+    data_set_free(ds);
+}
+
+static void test_corpus_text(const struct tok *gpt2)
+{
+    char path[4200];
+    struct data_set *ds;
+    bool all_ok = true;
+
+    snprintf(path, sizeof(path), "%s/datasets/llama-factory-c4_demo.jsonl", corpus);
+    ds = load(path, gpt2, 0);
+    CHECK(ds != NULL);
+    if (ds == NULL)
+        return;
+    printf("# c4_demo: %zu examples\n", ds->n);
+    CHECK_EQ_INT(ds->n, 300);
+    CHECK_EQ_STR(ds->sha256_hex,
+                 "f51528081ef22279f2840c02c4cd7cdfc372138be0817c5b8714d200af692b78");
+    for (size_t i = 0; i < ds->n; i++) {
+        const struct data_example *ex = &ds->ex[i];
+
+        all_ok = all_ok && ex->n > 1 && ex->ids[ex->n - 1] == 50256 && ex->line == i + 1 &&
+                 ex->prompt == NULL && ex->n_prompt == 0;
+        for (size_t k = 0; k < ex->n; k++)
+            all_ok = all_ok && ex->mask[k] == 1;
+    }
+    CHECK(all_ok);
+    data_set_free(ds);
+}
+
+static void test_corpus_alpaca(const struct tok *smol, const struct tok *gpt2)
+{
+    char path[4200];
+    struct data_set *ds;
+    char *targets;
+
+    snprintf(path, sizeof(path), "%s/datasets/llama-factory-identity.json", corpus);
+    ds = load(path, smol, 2048);
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_INT(ds->n, 91);
+        CHECK_EQ_INT(ds->ex[0].line, 1);
+        CHECK_EQ_STR(ds->ex[0].prompt, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+        CHECK_EQ_STR(ds->ex[0].completion, "Hello! I am {{name}}, an AI assistant developed by "
+                                           "{{author}}. How can I assist you today?");
+        targets = decode_targets(smol, &ds->ex[0]);
+        CHECK_EQ_STR(targets, "Hello! I am {{name}}, an AI assistant developed by {{author}}. "
+                              "How can I assist you today?<|im_end|>");
+        free(targets);
+        data_set_free(ds);
+    }
+    /* Without a chat template the alpaca sections are used and EOS ends the output. */
+    ds = load(path, gpt2, 1024);
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_STR(ds->ex[2].prompt, "### Instruction:\nWho are you?\n\n### Response:\n");
+        targets = decode_targets(gpt2, &ds->ex[2]);
+        CHECK_EQ_STR(targets, "I am {{name}}, an AI assistant developed by {{author}}. How can "
+                              "I assist you today?<|endoftext|>");
+        free(targets);
+        data_set_free(ds);
+    }
+}
+
+static void test_corpus_chat(const struct tok *tiny, const struct tok *gpt2)
+{
+    char path[4200];
+    struct data_set *ds;
+    char *targets;
+
+    snprintf(path, sizeof(path), "%s/datasets/llama-factory-mllm_demo.json", corpus);
+    ds = load(path, tiny, 2048);
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_INT(ds->n, 6);
+        CHECK_EQ_INT(ds->ex[0].ids[0], 1); /* BOS, as the TinyLlama tokenizer adds it */
+        targets = decode_targets(tiny, &ds->ex[0]);
+        /* The second reply follows a newline, so its first token has no "▁" (space). */
+        CHECK_EQ_STR(targets, "They're Kane and Gretzka from Bayern Munich.</s>They are "
+                              "celebrating on the soccer field.</s>");
+        free(targets);
+        CHECK_EQ_STR(ds->ex[0].completion, "They are celebrating on the soccer field.");
+        data_set_free(ds);
+    }
+    expect_error(path, gpt2, 0, "element 1", "has no chat_template");
+
+    snprintf(path, sizeof(path), "%s/datasets/cli_qa.jsonl", corpus);
+    ds = load(path, tiny, 2048);
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_INT(ds->n, 160);
+        CHECK_EQ_STR(ds->ex[0].prompt, "<|user|>\nHow do I cargo locate-project?</s>\n"
+                                       "<|assistant|>\n");
+        targets = decode_targets(tiny, &ds->ex[0]);
+        CHECK_EQ_STR(targets, "cargo locate-project</s>");
+        free(targets);
+        data_set_free(ds);
+    }
+}
+
+static void test_prompt_completion(const struct tok *gpt2)
+{
+    const char *path = write_file("pc.jsonl", "{\"prompt\": \"2+2=\", \"completion\": \" 4\"}\r\n"
+                                              "\n"
+                                              "{\"prompt\": \"Say hi:\", \"completion\": \" hi\"}\n");
+    struct data_set *ds = load(path, gpt2, 0);
+    struct tr_error err = {{0}};
+    int32_t *ids = NULL;
+    size_t n = 0;
+
+    CHECK(ds != NULL);
+    if (ds == NULL)
+        return;
+    CHECK_EQ_INT(ds->n, 2);
+    CHECK_EQ_INT(ds->ex[1].line, 3);
+    CHECK(tok_encode(gpt2, "2+2= 4", 6, false, &ids, &n, &err) == 0);
+    CHECK_EQ_INT(ds->ex[0].n, n + 1);
+    CHECK(ds->ex[0].n == n + 1 && memcmp(ds->ex[0].ids, ids, n * sizeof(*ids)) == 0);
+    CHECK_EQ_INT(ds->ex[0].ids[n], 50256);
+    free(ids);
+    CHECK(tok_encode(gpt2, "2+2=", 4, false, &ids, &n, &err) == 0);
+    CHECK_EQ_INT(ds->ex[0].n_prompt, n);
+    free(ids);
+    CHECK_EQ_STR(ds->ex[0].prompt, "2+2=");
+    CHECK_EQ_STR(ds->ex[0].completion, " 4");
+    data_set_free(ds);
+}
+
+static void test_errors(const struct tok *gpt2, const struct tok *tiny)
+{
+    const char *path;
+    char missing[4200];
+    struct data_set *ds;
+
+    path = write_file("bad_json.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": \n");
+    expect_error(path, gpt2, 0, "line 3", "invalid JSON");
+    path = write_file("no_fields.jsonl", "{\"text\": \"a\"}\n{\"question\": \"b\"}\n");
+    expect_error(path, gpt2, 0, "line 2", "no known fields");
+    path = write_file("not_string.jsonl", "{\"text\": 5}\n");
+    expect_error(path, gpt2, 0, "line 1", "\"text\" must be a string");
+    path = write_file("no_completion.jsonl", "{\"prompt\": \"a\"}\n");
+    expect_error(path, gpt2, 0, "line 1", "missing \"completion\"");
+    path = write_file("empty_completion.jsonl", "{\"prompt\": \"a\", \"completion\": \"\"}\n");
+    expect_error(path, gpt2, 0, "line 1", "completion is empty");
+    path = write_file("no_output.json", "[{\"instruction\": \"a\", \"input\": \"\"}]");
+    expect_error(path, gpt2, 0, "element 1", "\"output\"");
+    path = write_file("empty.jsonl", "");
+    expect_error(path, gpt2, 0, "no examples", NULL);
+    path = write_file("blank.jsonl", "\n  \n\r\n");
+    expect_error(path, gpt2, 0, "no examples", NULL);
+    path = write_file("empty_array.json", " [ ] ");
+    expect_error(path, gpt2, 0, "no examples", NULL);
+    path = write_file("array_item.json", "[{\"text\": \"a\"}, 7]");
+    expect_error(path, gpt2, 0, "element 2", "expected a JSON object");
+    path = write_file("no_reply.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": "
+                                        "\"Hi\"}]}\n");
+    expect_error(path, tiny, 0, "line 1", "no assistant message");
+    path = write_file("bad_message.jsonl", "{\"messages\": [{\"role\": \"user\"}]}\n");
+    expect_error(path, tiny, 0, "messages[0]", "missing \"content\"");
+    snprintf(missing, sizeof(missing), "%s/does-not-exist.jsonl", tmp_dir);
+    expect_error(missing, gpt2, 0, "does-not-exist.jsonl", "cannot open");
+
+    /* "Hello world" is 2 tokens plus EOS: a limit of 3 passes, 2 is one short. */
+    path = write_file("limit.jsonl", "{\"text\": \"Hi\"}\n{\"text\": \"Hello world\"}\n");
+    ds = load(path, gpt2, 3);
+    CHECK(ds != NULL);
+    data_set_free(ds);
+    expect_error(path, gpt2, 2, "line 2", "3 tokens, over the limit of 2");
+}
+
+int main(void)
+{
+    struct tok *gpt2, *smol, *tiny;
+    const char *base = getenv("TMPDIR");
+
+    corpus = getenv("ATELIER_CORPUS");
+    if (corpus == NULL)
+        corpus = "../shared/corpus";
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/atelier-data-XXXXXX", base ? base : "/tmp");
+    if (mkdtemp(tmp_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    gpt2 = open_tok("tokenizers/gpt2");
+    smol = open_tok("tokenizers/smollm-135m-instruct");
+    tiny = open_tok("tokenizers/tinyllama-1.1b-chat-v1.0");
+    CHECK(gpt2 != NULL && smol != NULL && tiny != NULL);
+    if (gpt2 != NULL && smol != NULL && tiny != NULL) {
+        test_corpus_text(gpt2);
+        test_corpus_alpaca(smol, gpt2);
+        test_corpus_chat(tiny, gpt2);
+        test_prompt_completion(gpt2);
+        test_errors(gpt2, tiny);
+    }
+    tok_free(gpt2);
+    tok_free(smol);
+    tok_free(tiny);
+    {
+        char cmd[4200];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", tmp_dir);
+    }
+    return test_finish();
+}

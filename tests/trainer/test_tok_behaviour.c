@@ -1,0 +1,388 @@
+/* test_tok_behaviour: tokenizer features that the corpus references do not reach (Split
+ * behaviours, the Llama 3 and Qwen2 split regexes, Metaspace schemes, added-token flags,
+ * normalizers, streaming decode), the special token ids of the corpus tokenizers, and the
+ * errors for unsupported or malformed files. Small tokenizer.json texts are built inline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "tok.h"
+
+static struct tok *open_text(const char *json, const char *config, char *msg, size_t msg_size)
+{
+    struct tr_error err = {{0}};
+    struct tok *tok = NULL;
+
+    if (tok_open_json(&tok, json, strlen(json), config, config ? strlen(config) : 0, "inline",
+                      &err) < 0) {
+        snprintf(msg, msg_size, "%s", err.msg);
+        return NULL;
+    }
+    return tok;
+}
+
+/* Encodes text without special tokens and writes the ids as "a,b,c" into out. */
+static const char *ids_of(const struct tok *tok, const char *text, bool add_special)
+{
+    static char out[1024];
+    struct tr_error err = {{0}};
+    int32_t *ids = NULL;
+    size_t n = 0, pos = 0;
+
+    if (tok == NULL)
+        return "(no tokenizer)";
+    if (tok_encode(tok, text, strlen(text), add_special, &ids, &n, &err) < 0) {
+        snprintf(out, sizeof(out), "error: %s", err.msg);
+        return out;
+    }
+    out[0] = '\0';
+    for (size_t i = 0; i < n && pos < sizeof(out) - 16; i++)
+        pos += (size_t)snprintf(out + pos, sizeof(out) - pos, "%s%d", i ? "," : "", ids[i]);
+    free(ids);
+    return out;
+}
+
+/* A tokenizer whose vocab holds whole pieces, with ignore_merges so that every pre-token
+ * found in the vocab comes out as one id; shows how text was split. */
+static struct tok *piece_tokenizer(const char *pre_tokenizer, const char *vocab,
+                                   const char *extra)
+{
+    char json[8192], msg[512];
+    struct tok *tok;
+
+    snprintf(json, sizeof(json),
+             "{\"added_tokens\": [%s], \"normalizer\": null, \"pre_tokenizer\": %s,"
+             " \"model\": {\"type\": \"BPE\", \"ignore_merges\": true, \"vocab\": {%s},"
+             " \"merges\": []}, \"post_processor\": null, \"decoder\": null}",
+             extra, pre_tokenizer, vocab);
+    tok = open_text(json, NULL, msg, sizeof(msg));
+    if (tok == NULL)
+        printf("# piece tokenizer failed: %s\n", msg);
+    return tok;
+}
+
+static void test_split_behaviours(void)
+{
+    static const char vocab[] =
+        "\"the\": 0, \"-\": 1, \"final\": 2, \"countdown\": 3, \"--\": 4, \"the-\": 5, "
+        "\"final-\": 6, \"-final\": 7, \"-countdown\": 8";
+    static const char *const behaviours[] = {"Removed", "Isolated", "MergedWithPrevious",
+                                             "MergedWithNext", "Contiguous"};
+    static const char *const expected[] = {"0,2,3", "0,1,2,1,1,3", "5,6,1,3", "0,7,1,8",
+                                           "0,1,2,4,3"};
+
+    for (size_t i = 0; i < 5; i++) {
+        char pre[256];
+        struct tok *tok;
+
+        snprintf(pre, sizeof(pre),
+                 "{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"%s\","
+                 " \"invert\": false}",
+                 behaviours[i]);
+        tok = piece_tokenizer(pre, vocab, "");
+        printf("# Split %s\n", behaviours[i]);
+        CHECK_EQ_STR(ids_of(tok, "the-final--countdown", false), expected[i]);
+        tok_free(tok);
+    }
+}
+
+static void test_llama3_and_qwen_regex(void)
+{
+    static const char llama3[] =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| "
+        "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+    static const char qwen[] =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| "
+        "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+    /* Byte-level alphabet: a space is "Ġ". */
+    static const char vocab[] = "\"Hello\": 0, \"Ġworld\": 1, \"Ġ\": 2, \"123\": 3, \"45\": 4,"
+                                " \"1\": 5, \"2\": 6, \"3\": 7, \"4\": 8, \"5\": 9, \"'LL\": 10,"
+                                " \"ĠWe\": 11, \"Ġé\": 12";
+    char pre[1024];
+    struct tok *tok;
+
+    snprintf(pre, sizeof(pre),
+             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": "
+             "{\"Regex\": \"%s\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": "
+             "\"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}",
+             llama3);
+    tok = piece_tokenizer(pre, vocab, "");
+    /* Digits group by three from the left; the case-insensitive contraction matches 'LL. */
+    CHECK_EQ_STR(ids_of(tok, "Hello world 12345", false), "0,1,2,3,4");
+    CHECK_EQ_STR(ids_of(tok, " We'LL", false), "11,10");
+    tok_free(tok);
+
+    snprintf(pre, sizeof(pre),
+             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": "
+             "{\"Regex\": \"%s\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": "
+             "\"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}",
+             qwen);
+    tok = piece_tokenizer(pre, vocab, "");
+    CHECK_EQ_STR(ids_of(tok, "Hello world 12345", false), "0,1,2,5,6,7,8,9");
+    tok_free(tok);
+}
+
+static void test_metaspace(void)
+{
+    static const char vocab[] = "\"▁a\": 0, \"▁b\": 1, \"a\": 2, \"b\": 3, \"<x>\": 4, \"▁a▁b\": 5";
+    static const char added[] = "{\"id\": 4, \"content\": \"<x>\", \"special\": true}";
+    struct tok *tok;
+
+    tok = piece_tokenizer("{\"type\": \"Metaspace\", \"replacement\": \"▁\", "
+                          "\"prepend_scheme\": \"always\", \"split\": true}",
+                          vocab, added);
+    CHECK_EQ_STR(ids_of(tok, "a b", false), "0,1");
+    CHECK_EQ_STR(ids_of(tok, "<x>a", false), "4,0");
+    tok_free(tok);
+    tok = piece_tokenizer("{\"type\": \"Metaspace\", \"replacement\": \"▁\", "
+                          "\"prepend_scheme\": \"first\", \"split\": true}",
+                          vocab, added);
+    /* Only text at the very start of the input gets the prefix. */
+    CHECK_EQ_STR(ids_of(tok, "a", false), "0");
+    CHECK_EQ_STR(ids_of(tok, "<x>a", false), "4,2");
+    tok_free(tok);
+    tok = piece_tokenizer("{\"type\": \"Metaspace\", \"replacement\": \"▁\", "
+                          "\"prepend_scheme\": \"never\", \"split\": false}",
+                          vocab, added);
+    CHECK_EQ_STR(ids_of(tok, "a", false), "2");
+    CHECK_EQ_STR(ids_of(tok, " a b", false), "5");
+    tok_free(tok);
+}
+
+static void test_added_token_flags(void)
+{
+    static const char vocab[] = "\"a\": 0, \"Ġ\": 1, \"b\": 2, \"Ġb\": 3, \"ab\": 4";
+    static const char added[] =
+        "{\"id\": 10, \"content\": \"<L>\", \"lstrip\": true, \"special\": true},"
+        "{\"id\": 11, \"content\": \"<R>\", \"rstrip\": true, \"special\": true},"
+        "{\"id\": 12, \"content\": \"ab\", \"single_word\": true, \"special\": false,"
+        " \"normalized\": false}";
+    struct tok *tok = piece_tokenizer("{\"type\": \"ByteLevel\", \"add_prefix_space\": false}",
+                                      vocab, added);
+
+    CHECK_EQ_STR(ids_of(tok, "a <L>", false), "0,10");
+    CHECK_EQ_STR(ids_of(tok, "<R> b", false), "11,2");
+    CHECK_EQ_STR(ids_of(tok, "a <R> b", false), "0,1,11,2");
+    /* single_word: "ab" inside "aab" is not a match, so BPE sees the whole word. */
+    CHECK_EQ_STR(ids_of(tok, "ab", false), "12");
+    CHECK(strcmp(ids_of(tok, "aab", false), "12") != 0);
+    CHECK(!tok_is_special(tok, 12));
+    CHECK(tok_is_special(tok, 10));
+    tok_free(tok);
+}
+
+static void test_normalizers(void)
+{
+    static const char vocab[] = "\"é\": 0, \"e\": 1, \"́\": 2, \"abc\": 3, \"x\": 4";
+    struct tok *tok;
+    char json[2048], msg[512];
+
+    snprintf(json, sizeof(json),
+             "{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"},"
+             " {\"type\": \"Lowercase\"}, {\"type\": \"Strip\", \"strip_left\": true,"
+             " \"strip_right\": true}]}, \"pre_tokenizer\": null, \"model\": {\"type\": \"BPE\","
+             " \"ignore_merges\": true, \"vocab\": {%s}, \"merges\": []}}",
+             vocab);
+    tok = open_text(json, NULL, msg, sizeof(msg));
+    CHECK(tok != NULL);
+    /* e + combining acute (U+0301) composes to é; ABC lowercases; spaces are stripped. */
+    CHECK_EQ_STR(ids_of(tok, "e\xCC\x81", false), "0");
+    CHECK_EQ_STR(ids_of(tok, "  ABC ", false), "3");
+    tok_free(tok);
+
+    snprintf(json, sizeof(json),
+             "{\"normalizer\": {\"type\": \"NFKD\"}, \"model\": {\"type\": \"BPE\","
+             " \"vocab\": {%s}, \"merges\": []}}",
+             vocab);
+    tok = open_text(json, NULL, msg, sizeof(msg));
+    CHECK_EQ_STR(ids_of(tok, "é", false), "1,2");
+    tok_free(tok);
+}
+
+static void test_merges_forms(void)
+{
+    char msg[512];
+    struct tok *a = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1,"
+                              " \"ab\": 2, \"abb\": 3}, \"merges\": [\"a b\", \"ab b\"]}}",
+                              NULL, msg, sizeof(msg));
+    struct tok *b = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1,"
+                              " \"ab\": 2, \"abb\": 3}, \"merges\": [[\"a\", \"b\"], [\"ab\","
+                              " \"b\"]]}}",
+                              NULL, msg, sizeof(msg));
+
+    CHECK_EQ_STR(ids_of(a, "abbab", false), "3,2");
+    CHECK_EQ_STR(ids_of(b, "abbab", false), "3,2");
+    tok_free(a);
+    tok_free(b);
+}
+
+static void test_unsupported_and_malformed(void)
+{
+    char msg[512] = "";
+    struct tr_error err = {{0}};
+    struct tok *tok;
+
+    tok = open_text("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]]}}", NULL,
+                    msg, sizeof(msg));
+    CHECK(tok == NULL);
+    printf("# %s\n", msg);
+    CHECK(strstr(msg, "Unigram") != NULL && strstr(msg, "only BPE") != NULL);
+    tok = open_text("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", NULL, msg,
+                    sizeof(msg));
+    CHECK(tok == NULL && strstr(msg, "WordPiece") != NULL);
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": "
+                    "[\"a q\"]}}",
+                    NULL, msg, sizeof(msg));
+    CHECK(tok == NULL && strstr(msg, "merges[0]") != NULL);
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", NULL, msg,
+                    sizeof(msg));
+    printf("# %s\n", msg);
+    CHECK(tok == NULL && strstr(msg, "tokenizer.json: invalid JSON") != NULL);
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+                    " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"},"
+                    " \"behavior\": \"Isolated\"}}",
+                    NULL, msg, sizeof(msg));
+    CHECK(tok == NULL && strstr(msg, "invalid regex") != NULL);
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+                    " \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}",
+                    NULL, msg, sizeof(msg));
+    CHECK(tok == NULL && strstr(msg, "BertPreTokenizer") != NULL);
+    CHECK(tok_open(&tok, "/nonexistent/model", &err) < 0);
+    printf("# %s\n", err.msg);
+    CHECK(strstr(err.msg, "/nonexistent/model/tokenizer.json") != NULL);
+
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                    NULL, msg, sizeof(msg));
+    CHECK(tok != NULL);
+    CHECK(strstr(ids_of(tok, "a\xC3(", false), "not valid UTF-8 at byte 1") != NULL);
+    {
+        int32_t bad = 7;
+        char *text = NULL;
+
+        CHECK(tok_decode(tok, &bad, 1, false, &text, &err) < 0);
+        CHECK(strstr(err.msg, "token id 7") != NULL);
+    }
+    tok_free(tok);
+}
+
+static void open_corpus(struct tok **tok, const char *corpus, const char *name)
+{
+    char dir[4096];
+    struct tr_error err = {{0}};
+
+    snprintf(dir, sizeof(dir), "%s/tokenizers/%s", corpus, name);
+    if (tok_open(tok, dir, &err) < 0)
+        printf("# %s: %s\n", name, err.msg);
+}
+
+static void test_special_ids(const char *corpus)
+{
+    struct tok *gpt2 = NULL, *tiny = NULL, *smol = NULL;
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    open_corpus(&smol, corpus, "smollm-135m-instruct");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("# SmolLM tokenizer (49152 tokens) loaded in %.3f s\n",
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    open_corpus(&gpt2, corpus, "gpt2");
+    open_corpus(&tiny, corpus, "tinyllama-1.1b-chat-v1.0");
+    CHECK(gpt2 != NULL && tiny != NULL && smol != NULL);
+    if (gpt2 == NULL || tiny == NULL || smol == NULL)
+        goto out;
+    CHECK_EQ_INT(tok_vocab_size(gpt2), 50257);
+    CHECK_EQ_INT(tok_eos_id(gpt2), 50256);
+    CHECK_EQ_INT(tok_bos_id(tiny), 1);
+    CHECK_EQ_INT(tok_eos_id(tiny), 2);
+    CHECK_EQ_INT(tok_pad_id(tiny), 2);
+    CHECK_EQ_INT(tok_eos_id(smol), 2);
+    CHECK_EQ_INT(tok_bos_id(smol), 1);
+    CHECK(tok_is_special(smol, 2));
+    CHECK(!tok_is_special(smol, 100));
+    CHECK_EQ_INT(tok_token_to_id(gpt2, "Ġworld"), 995);
+    CHECK_EQ_STR(tok_id_to_token(gpt2, 995), "Ġworld");
+    CHECK(tok_chat_template(smol) != NULL);
+    CHECK(tok_chat_template(gpt2) == NULL);
+    /* add_special only changes tokenizers with a post-processor that adds tokens. */
+    CHECK_EQ_STR(ids_of(tiny, "Hi", true), "1,6324");
+    CHECK_EQ_STR(ids_of(tiny, "Hi", false), "6324");
+    CHECK_EQ_STR(ids_of(gpt2, "Hi", true), "17250");
+out:
+    tok_free(gpt2);
+    tok_free(tiny);
+    tok_free(smol);
+}
+
+/* Decodes ids one at a time with tok_decode_piece and joins the pieces. */
+static void check_streaming(const struct tok *tok, const char *text)
+{
+    struct tr_error err = {{0}};
+    int32_t *ids = NULL;
+    size_t n = 0;
+    char joined[1024] = "", *full = NULL;
+
+    CHECK(tok_encode(tok, text, strlen(text), false, &ids, &n, &err) == 0);
+    for (size_t i = 1; i <= n; i++) {
+        char *piece = NULL;
+
+        if (tok_decode_piece(tok, ids, i, false, &piece, &err) == 0 &&
+            strlen(joined) + strlen(piece) < sizeof(joined))
+            strcat(joined, piece);
+        /* A piece never ends inside a UTF-8 character. */
+        CHECK(piece != NULL && (strlen(piece) == 0 ||
+                                ((unsigned char)piece[strlen(piece) - 1] & 0xC0) != 0xC0));
+        free(piece);
+    }
+    CHECK(tok_decode(tok, ids, n, false, &full, &err) == 0);
+    CHECK_EQ_STR(joined, full);
+    free(full);
+    free(ids);
+}
+
+static void test_decode(const char *corpus)
+{
+    struct tok *gpt2 = NULL, *tiny = NULL;
+    struct tr_error err = {{0}};
+    char *text = NULL;
+    int32_t bad_bytes[] = {1, 3 + 0xC6, 3 + 0xC7}; /* <s>, then <0xC6><0xC7>: not UTF-8 */
+
+    open_corpus(&gpt2, corpus, "gpt2");
+    open_corpus(&tiny, corpus, "tinyllama-1.1b-chat-v1.0");
+    if (gpt2 == NULL || tiny == NULL) {
+        CHECK(!"corpus tokenizers missing");
+        goto out;
+    }
+    check_streaming(gpt2, "héllo wörld 😀 日本語");
+    check_streaming(tiny, "héllo wörld 😀 日本語");
+    /* Byte tokens that are not valid UTF-8 become one U+FFFD each. */
+    CHECK(tok_decode(tiny, bad_bytes + 1, 2, false, &text, &err) == 0);
+    CHECK_EQ_STR(text, "\xEF\xBF\xBD\xEF\xBF\xBD");
+    free(text);
+    text = NULL;
+    CHECK(tok_decode(tiny, bad_bytes, 1, true, &text, &err) == 0);
+    CHECK_EQ_STR(text, "");
+    free(text);
+out:
+    tok_free(gpt2);
+    tok_free(tiny);
+}
+
+int main(void)
+{
+    const char *corpus = getenv("ATELIER_CORPUS");
+
+    if (corpus == NULL)
+        corpus = "../shared/corpus";
+    test_split_behaviours();
+    test_llama3_and_qwen_regex();
+    test_metaspace();
+    test_added_token_flags();
+    test_normalizers();
+    test_merges_forms();
+    test_unsupported_and_malformed();
+    test_special_ids(corpus);
+    test_decode(corpus);
+    return test_finish();
+}
