@@ -215,11 +215,12 @@ int meta_job_finish(struct meta *db, int64_t id, int attempt, enum meta_job_stat
                     const char *result_commit, const char *metrics_json, const char *message,
                     struct hub_error *err);
 
-/** Moves job id from running under attempt back to queued so it is retried, keeping its
- * attempt count, and appends a "state" event with reason. HUB_ECONFLICT when the job is not
- * running under attempt. Scheduler thread. */
-int meta_job_requeue(struct meta *db, int64_t id, int attempt, const char *reason,
-                     struct hub_error *err);
+/** Moves job id from running under attempt back to queued so it is retried, and appends a
+ * "state" event with reason. The attempt counts against max_attempts unless refund_attempt
+ * is set (the daemon stopped the worker, the job did not fail). HUB_ECONFLICT when the job
+ * is not running under attempt. Scheduler thread. */
+int meta_job_requeue(struct meta *db, int64_t id, int attempt, bool refund_attempt,
+                     const char *reason, struct hub_error *err);
 
 /** Cancels job id: a queued job becomes canceled at once; a running job gets
  * cancel_requested, and the scheduler stops its worker. *out_state is the state after the

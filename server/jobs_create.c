@@ -1,0 +1,231 @@
+/* jobs_create: POST /api/jobs. The checks run in the order a user fixes them: the request
+ * body, then each repo and revision it names, then the output repo, then the queue limit.
+ * A private repo the caller cannot read is reported exactly like a missing one. */
+#include "jobs_create.h"
+
+#include "http.h"
+#include "hub_config.h"
+#include "hub_log.h"
+#include "hub_name.h"
+#include "jobs_json.h"
+#include "jobs_sched.h"
+#include "jobs_spec.h"
+#include "meta_jobs.h"
+#include "meta_repo.h"
+#include "repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads repo id of type and checks that user_id may read it. */
+static int repo_readable(struct meta_repo *out, struct meta *db, enum hub_repo_type type,
+                         const char *id, int64_t user_id, struct hub_error *err)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    bool readable = false;
+    int rc;
+
+    rc = hub_repo_id_parse(ns, name, id, err);
+    if (rc < 0)
+        return rc;
+    rc = meta_repo_get(out, db, type, ns, name, err);
+    if (rc == 0)
+        rc = meta_repo_can_read(&readable, db, out, user_id, err);
+    if (rc == HUB_ENOTFOUND || (rc == 0 && !readable))
+        return hub_error_set(err, HUB_ENOTFOUND, "%s repo '%s' not found",
+                             hub_repo_type_name(type), id);
+    return rc;
+}
+
+/* Checks that rev exists in repo id and, when path is not empty, that it names a file there. */
+static int revision_check(const char *data_dir, enum hub_repo_type type, const char *id,
+                          const char *rev, const char *path, struct hub_error *err)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    char commit[REPO_OID_HEX_BYTES + 1];
+    struct repo_entry entry;
+    struct repo *r = NULL;
+    int rc;
+
+    memset(&entry, 0, sizeof(entry));
+    rc = hub_repo_id_parse(ns, name, id, err);
+    if (rc == 0)
+        rc = repo_open(&r, data_dir, type, ns, name, err);
+    if (rc < 0)
+        goto out;
+    rc = repo_revision_resolve(commit, r, rev, err);
+    if (rc == HUB_ENOTFOUND) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "revision '%s' not found in %s repo '%s'", rev,
+                           hub_repo_type_name(type), id);
+        goto out;
+    }
+    if (rc < 0 || path[0] == '\0')
+        goto out;
+    rc = repo_entry_stat(&entry, r, commit, path, err);
+    if (rc == 0 && entry.type != REPO_ENTRY_FILE)
+        rc = hub_error_set(err, HUB_EINVAL, "'%s' in %s repo '%s' is a folder, not a file", path,
+                           hub_repo_type_name(type), id);
+    else if (rc == HUB_ENOTFOUND)
+        rc = hub_error_set(err, HUB_ENOTFOUND, "file '%s' not found in %s repo '%s' at '%s'",
+                           path, hub_repo_type_name(type), id, rev);
+out:
+    free(entry.path);
+    repo_close(r);
+    return rc;
+}
+
+/* Creates the output model repo owned by namespace ns, private when is_private. */
+static int output_repo_create(struct meta_repo *out, struct meta *db, const char *data_dir,
+                              const char *ns, const char *name, bool is_private,
+                              struct hub_error *err)
+{
+    struct repo_create_opts opts;
+    struct hub_error ignored = HUB_ERROR_INIT;
+    int rc;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.message = "Create the repo for a training job's adapter";
+    rc = meta_repo_insert(out, db, HUB_REPO_MODEL, ns, name, is_private, err);
+    if (rc < 0)
+        return rc;
+    rc = repo_create(NULL, data_dir, HUB_REPO_MODEL, ns, name, &opts, err);
+    if (rc < 0) {
+        if (meta_repo_delete(db, out->id, &ignored) < 0)
+            hub_log(HUB_LOG_ERROR, "jobs", "cannot remove the row of a repo that was not "
+                    "created: %s repo=%s/%s", ignored.msg, ns, name);
+        return rc;
+    }
+    hub_log(HUB_LOG_INFO, "jobs", "created output repo repo=%s/%s private=%d", ns, name,
+            is_private ? 1 : 0);
+    return 0;
+}
+
+/* Checks that user_id may write the output repo, creating it when it does not exist. */
+static int output_repo_prepare(struct meta *db, const char *data_dir, const char *id,
+                               int64_t user_id, bool is_private, struct hub_error *err)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    struct meta_repo repo;
+    bool allowed = false;
+    int rc;
+
+    rc = hub_repo_id_parse(ns, name, id, err);
+    if (rc < 0)
+        return rc;
+    rc = meta_repo_get(&repo, db, HUB_REPO_MODEL, ns, name, err);
+    if (rc == HUB_ENOTFOUND) {
+        rc = meta_namespace_can_write(&allowed, db, ns, user_id, err);
+        if (rc == HUB_ENOTFOUND)
+            return hub_error_set(err, HUB_ENOTFOUND,
+                                 "output_repo '%s': no user or organisation '%s'", id, ns);
+        if (rc < 0)
+            return rc;
+        if (!allowed)
+            return hub_error_set(err, HUB_EFORBIDDEN,
+                                 "output_repo '%s': you cannot create repos under '%s'", id, ns);
+        rc = output_repo_create(&repo, db, data_dir, ns, name, is_private, err);
+        if (rc != HUB_ECONFLICT)
+            return rc;
+        /* Another request created it meanwhile; check write access to that one. */
+        rc = meta_repo_get(&repo, db, HUB_REPO_MODEL, ns, name, err);
+    }
+    if (rc < 0)
+        return rc;
+    rc = meta_repo_can_write(&allowed, db, &repo, user_id, err);
+    if (rc < 0)
+        return rc;
+    if (!allowed)
+        return hub_error_set(err, HUB_EFORBIDDEN, "output_repo '%s': you cannot write to it", id);
+    return 0;
+}
+
+/* Runs every check of a parsed spec for user. */
+static int spec_check(struct meta *db, const char *data_dir, const struct jobs_spec *spec,
+                      const struct http_user *user, struct hub_error *err)
+{
+    struct meta_repo model, dataset;
+    int rc;
+
+    rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
+    if (rc == 0)
+        rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "",
+                            err);
+    if (rc == 0)
+        rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
+    if (rc == 0 && spec->train_file[0] != '\0')
+        rc = revision_check(data_dir, HUB_REPO_DATASET, spec->dataset, spec->dataset_revision,
+                            spec->train_file, err);
+    if (rc == 0 && spec->eval_file[0] != '\0')
+        rc = revision_check(data_dir, HUB_REPO_DATASET, spec->dataset, spec->dataset_revision,
+                            spec->eval_file, err);
+    /* An adapter trained on private data is private too. */
+    if (rc == 0 && spec->type == META_JOB_TRAIN)
+        rc = output_repo_prepare(db, data_dir, spec->output_repo, user->id,
+                                 model.is_private || dataset.is_private, err);
+    return rc;
+}
+
+static int job_reply_created(struct http_request *req, struct meta *db, int64_t id,
+                             struct hub_error *err)
+{
+    struct meta_job *job = NULL;
+    char location[64];
+    json_t *body;
+    int rc;
+
+    rc = meta_job_get(&job, db, id, err);
+    if (rc < 0)
+        return rc;
+    body = jobs_json_job(job);
+    meta_job_free(job);
+    if (body == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot format job %lld", (long long)id);
+    snprintf(location, sizeof(location), "/api/jobs/%lld", (long long)id);
+    http_reply_header(req, "Location", location);
+    return http_reply_json(req, 201, body);
+}
+
+int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct http_user *user = http_request_user(req);
+    const struct jobs_settings *settings = jobs_settings_get();
+    const char *data_dir = http_request_config(req)->data_dir;
+    struct meta *db = http_request_db(req);
+    struct jobs_spec spec;
+    char *spec_json = NULL;
+    const char *body;
+    size_t body_len = 0;
+    int64_t id = 0;
+    int rc;
+
+    (void)arg;
+    if (user->id == 0)
+        return http_reply_unauthorized(req);
+    if (user->scope < HTTP_SCOPE_WRITE)
+        return http_reply_error(req, 403, "creating a job needs a write token; this one is "
+                                "read-only");
+    body = http_request_body(req, &body_len);
+    rc = jobs_spec_parse(&spec, body != NULL ? body : "", body_len, err);
+    if (rc == 0)
+        rc = spec_check(db, data_dir, &spec, user, err);
+    if (rc == 0)
+        rc = jobs_spec_to_json(&spec_json, &spec, err);
+    if (rc < 0)
+        return rc;
+    rc = meta_job_insert(&id, db, spec.type, user->id, user->name,
+                         spec.type == META_JOB_TRAIN ? spec.output_repo : spec.model,
+                         spec.type == META_JOB_TRAIN ? spec.model : NULL, spec.dataset,
+                         spec_json, (int)settings->max_attempts,
+                         (int)settings->max_queued_per_user, err);
+    free(spec_json);
+    if (rc == HUB_ECONFLICT)
+        return http_reply_error(req, 429, "%s", err->msg);
+    if (rc < 0)
+        return rc;
+    hub_log(HUB_LOG_INFO, "jobs", "queued job job=%lld type=%s owner=%s repo=%s req=%s",
+            (long long)id, meta_job_type_name(spec.type), user->name,
+            spec.type == META_JOB_TRAIN ? spec.output_repo : spec.model, http_request_id(req));
+    jobs_sched_wake();
+    return job_reply_created(req, db, id, err);
+}

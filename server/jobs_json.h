@@ -1,0 +1,32 @@
+/* jobs_json: the JSON form of jobs and evaluations in API replies, and of progress lines the
+ * trainer writes. */
+#ifndef JOBS_JSON_H
+#define JOBS_JSON_H
+
+#include "hub_error.h"
+#include "meta_jobs.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Builds the API object of job: id, type, owner, state, times as ISO 8601 UTC strings (null
+ * until set), progress, result, error, spec, attempts and max_attempts. Returns a new
+ * reference, or NULL when out of memory. Any thread. */
+json_t *jobs_json_job(const struct meta_job *job);
+
+/** Builds the API object of one evaluation. Returns a new reference or NULL. Any thread. */
+json_t *jobs_json_eval(const struct meta_eval *eval);
+
+/** Writes t (seconds since the epoch) as "2026-12-04T10:42:13Z" into buf. */
+void jobs_json_time_format(char buf[32], int64_t t);
+
+/** Parses one line the trainer wrote to its progress descriptor. A step line (one with
+ * "step") fills *progress and sets *is_step; a line with "eval_loss" sets *is_eval. Numbers
+ * must be finite and steps non-negative. Returns 0, or HUB_EINVAL for a line that is not a
+ * JSON object of that shape (the worker logs and skips it). Any thread. */
+int jobs_progress_parse(struct meta_job_progress *progress, bool *is_step, bool *is_eval,
+                        const char *line, size_t len, struct hub_error *err);
+
+#endif

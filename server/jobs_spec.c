@@ -1,0 +1,510 @@
+/* jobs_spec: the job request validator. Entry points: jobs_spec_parse, jobs_spec_to_json.
+ * Every field is checked against a table of known names first, so a misspelt field is an
+ * error and never a silently ignored default. */
+#include "jobs_spec.h"
+
+#include "hub_name.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const train_fields[] = {
+    "type",       "base_model", "base_revision", "dataset", "dataset_revision",
+    "train_file", "eval_file",  "output_repo",   "params",
+};
+static const char *const eval_fields[] = {
+    "type", "model", "revision", "dataset", "dataset_revision", "eval_file",
+};
+
+/* Each known parameter with its range. Integer parameters reject fractions. */
+struct param_rule {
+    const char *name;
+    bool is_integer;
+    double min;
+    double max;
+};
+
+static const struct param_rule param_rules[] = {
+    {"rank", true, 1, 1024},
+    {"alpha", false, 1e-6, 1e6},
+    {"targets", false, 0, 0}, /* a string, checked by targets_check */
+    {"lr", false, 1e-12, 1},
+    {"steps", true, 1, 10000000},
+    {"epochs", true, 1, 10000},
+    {"batch", true, 1, 64},
+    {"grad_accum", true, 1, 4096},
+    {"seq_len", true, 8, 1048576},
+    {"warmup", true, 0, 10000000},
+    {"seed", true, 0, 4294967295.0},
+    {"threads", true, 1, 1024},
+    {"checkpoint_every", true, 1, 10000000},
+    {"dropout", false, 0, 0.99},
+    {"weight_decay", false, 0, 1},
+    {"clip", false, 0, 1e6},
+};
+
+static void params_default(struct jobs_train_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->rank = 8;
+    p->alpha = 16;
+    snprintf(p->targets, sizeof(p->targets), "q_proj,v_proj");
+    p->lr = 2e-4;
+    p->batch = 8;
+    p->grad_accum = 1;
+    p->seq_len = 256;
+    p->warmup = 0;
+    p->seed = 1;
+    p->threads = 0;
+    p->checkpoint_every = 25;
+    p->dropout = -1;
+    p->weight_decay = -1;
+    p->clip = -1;
+}
+
+static bool name_in(const char *name, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Rejects every key of obj that is not in names, listing all of them in one message. */
+static int unknown_keys_check(json_t *obj, const char *const *names, size_t count,
+                              const char *what, const char *accepted, struct hub_error *err)
+{
+    char list[200] = "";
+    size_t used = 0;
+    int unknown = 0;
+    const char *key;
+    json_t *value;
+
+    json_object_foreach(obj, key, value) {
+        (void)value;
+        if (name_in(key, names, count))
+            continue;
+        unknown++;
+        if (used < sizeof(list)) {
+            int n = snprintf(list + used, sizeof(list) - used, "%s'%.60s'", unknown > 1 ? ", " : "",
+                             key);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (unknown == 0)
+        return 0;
+    return hub_error_set(err, HUB_EINVAL, "unknown %s %s; accepted: %s", what, list, accepted);
+}
+
+bool jobs_path_is_valid(const char *path)
+{
+    size_t len = strlen(path);
+    const char *segment = path;
+
+    if (len == 0 || len > HUB_MAX_PATH_BYTES || path[0] == '/' || path[len - 1] == '/')
+        return false;
+    for (const char *p = path; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
+            return false;
+    }
+    while (segment != NULL) {
+        const char *slash = strchr(segment, '/');
+        size_t seg_len = slash != NULL ? (size_t)(slash - segment) : strlen(segment);
+
+        if (seg_len == 0 || (seg_len == 1 && segment[0] == '.') ||
+            (seg_len == 2 && segment[0] == '.' && segment[1] == '.'))
+            return false;
+        segment = slash != NULL ? slash + 1 : NULL;
+    }
+    return true;
+}
+
+static bool revision_is_valid(const char *rev)
+{
+    size_t len = strlen(rev);
+
+    if (len == 0 || len > HUB_MAX_REVISION_BYTES || rev[0] == '-' || strstr(rev, "..") != NULL)
+        return false;
+    for (const char *p = rev; *p != '\0'; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '~' || *p == '^' || *p == ':' ||
+            *p == '?' || *p == '*' || *p == '[' || *p == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* Reads string field name of obj into buf. A missing field leaves buf as it is unless the
+ * field is required. */
+static int string_field(char *buf, size_t cap, json_t *obj, const char *name, bool required,
+                        struct hub_error *err)
+{
+    json_t *value = json_object_get(obj, name);
+
+    if (value == NULL || json_is_null(value)) {
+        if (required)
+            return hub_error_set(err, HUB_EINVAL, "missing field '%s'", name);
+        return 0;
+    }
+    if (!json_is_string(value))
+        return hub_error_set(err, HUB_EINVAL, "invalid field '%s': expected a string", name);
+    if (json_string_length(value) >= cap)
+        return hub_error_set(err, HUB_EINVAL, "invalid field '%s': longer than %zu bytes", name,
+                             cap - 1);
+    memcpy(buf, json_string_value(value), json_string_length(value) + 1);
+    return 0;
+}
+
+static int repo_field(char *buf, size_t cap, json_t *obj, const char *name, bool required,
+                      struct hub_error *err)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], repo_name[HUB_MAX_REPO_NAME_BYTES + 1];
+    struct hub_error inner = HUB_ERROR_INIT;
+    int rc;
+
+    rc = string_field(buf, cap, obj, name, required, err);
+    if (rc < 0 || buf[0] == '\0')
+        return rc;
+    rc = hub_repo_id_parse(ns, repo_name, buf, &inner);
+    if (rc < 0)
+        return hub_error_set(err, HUB_EINVAL, "invalid field '%s' '%.200s': %s", name, buf,
+                             inner.msg);
+    return 0;
+}
+
+static int revision_field(char *buf, size_t cap, json_t *obj, const char *name,
+                          struct hub_error *err)
+{
+    int rc;
+
+    snprintf(buf, cap, "main");
+    rc = string_field(buf, cap, obj, name, false, err);
+    if (rc < 0)
+        return rc;
+    if (!revision_is_valid(buf))
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid field '%s' '%.200s': expected a branch, tag or commit id",
+                             name, buf);
+    return 0;
+}
+
+static int path_field(char *buf, size_t cap, json_t *obj, const char *name, bool required,
+                      struct hub_error *err)
+{
+    int rc = string_field(buf, cap, obj, name, required, err);
+
+    if (rc < 0 || buf[0] == '\0')
+        return rc;
+    if (!jobs_path_is_valid(buf))
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid field '%s' '%.200s': expected a file path inside the "
+                             "dataset repo, such as \"train.jsonl\"",
+                             name, buf);
+    return 0;
+}
+
+/* The Llama-family projections the trainer can adapt (PEFT module names). */
+static const char *const target_names[] = {"q_proj",    "k_proj", "v_proj",   "o_proj",
+                                           "gate_proj", "up_proj", "down_proj"};
+
+/* "all-linear", or a comma-separated list of target_names. */
+static int targets_check(const char *targets, struct hub_error *err)
+{
+    const char *name = targets;
+
+    if (strcmp(targets, "all-linear") == 0)
+        return 0;
+    while (name != NULL) {
+        const char *comma = strchr(name, ',');
+        size_t len = comma != NULL ? (size_t)(comma - name) : strlen(name);
+        bool known = false;
+
+        for (size_t i = 0; i < sizeof(target_names) / sizeof(target_names[0]); i++) {
+            if (len == strlen(target_names[i]) && memcmp(name, target_names[i], len) == 0)
+                known = true;
+        }
+        if (!known)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid param 'targets' '%.200s': expected \"all-linear\" or "
+                                 "a comma-separated list of q_proj, k_proj, v_proj, o_proj, "
+                                 "gate_proj, up_proj and down_proj",
+                                 targets);
+        name = comma != NULL ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+static int number_param(double *out, json_t *value, const struct param_rule *rule,
+                        struct hub_error *err)
+{
+    double x;
+
+    if (!json_is_number(value))
+        return hub_error_set(err, HUB_EINVAL, "invalid param '%s': expected a number",
+                             rule->name);
+    x = json_number_value(value);
+    if (rule->is_integer && (!json_is_integer(value) && x != floor(x)))
+        return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected a whole number",
+                             rule->name, x);
+    if (!isfinite(x) || x < rule->min || x > rule->max)
+        return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected %g to %g",
+                             rule->name, x, rule->min, rule->max);
+    *out = x;
+    return 0;
+}
+
+static void param_store(struct jobs_train_params *p, const char *name, double x)
+{
+    if (strcmp(name, "rank") == 0)
+        p->rank = (int64_t)x;
+    else if (strcmp(name, "alpha") == 0)
+        p->alpha = x;
+    else if (strcmp(name, "lr") == 0)
+        p->lr = x;
+    else if (strcmp(name, "steps") == 0)
+        p->steps = (int64_t)x;
+    else if (strcmp(name, "epochs") == 0)
+        p->epochs = (int64_t)x;
+    else if (strcmp(name, "batch") == 0)
+        p->batch = (int64_t)x;
+    else if (strcmp(name, "grad_accum") == 0)
+        p->grad_accum = (int64_t)x;
+    else if (strcmp(name, "seq_len") == 0)
+        p->seq_len = (int64_t)x;
+    else if (strcmp(name, "warmup") == 0)
+        p->warmup = (int64_t)x;
+    else if (strcmp(name, "seed") == 0)
+        p->seed = (int64_t)x;
+    else if (strcmp(name, "threads") == 0)
+        p->threads = (int64_t)x;
+    else if (strcmp(name, "checkpoint_every") == 0)
+        p->checkpoint_every = (int64_t)x;
+    else if (strcmp(name, "dropout") == 0)
+        p->dropout = x;
+    else if (strcmp(name, "weight_decay") == 0)
+        p->weight_decay = x;
+    else if (strcmp(name, "clip") == 0)
+        p->clip = x;
+}
+
+static int params_parse(struct jobs_train_params *p, json_t *params, struct hub_error *err)
+{
+    const char *names[sizeof(param_rules) / sizeof(param_rules[0])];
+    size_t count = sizeof(param_rules) / sizeof(param_rules[0]);
+    int rc;
+
+    params_default(p);
+    if (params == NULL || json_is_null(params)) {
+        p->steps = 100;
+        return 0;
+    }
+    if (!json_is_object(params))
+        return hub_error_set(err, HUB_EINVAL, "invalid field 'params': expected an object");
+    for (size_t i = 0; i < count; i++)
+        names[i] = param_rules[i].name;
+    rc = unknown_keys_check(params, names, count, "params",
+                            "rank, alpha, targets, lr, steps, epochs, batch, grad_accum, seq_len, "
+                            "warmup, seed, threads, checkpoint_every, dropout, weight_decay, clip",
+                            err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        json_t *value = json_object_get(params, param_rules[i].name);
+        double x = 0;
+
+        if (value == NULL)
+            continue;
+        if (strcmp(param_rules[i].name, "targets") == 0) {
+            rc = string_field(p->targets, sizeof(p->targets), params, "targets", false, err);
+            if (rc == 0)
+                rc = targets_check(p->targets, err);
+        } else {
+            rc = number_param(&x, value, &param_rules[i], err);
+            if (rc == 0)
+                param_store(p, param_rules[i].name, x);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if (p->steps > 0 && p->epochs > 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "params 'steps' and 'epochs' both set; give one of them");
+    if (p->steps == 0 && p->epochs == 0)
+        p->steps = 100;
+    if (p->steps > 0 && p->warmup > p->steps)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid param 'warmup' %lld: more than 'steps' %lld",
+                             (long long)p->warmup, (long long)p->steps);
+    return 0;
+}
+
+static int train_parse(struct jobs_spec *out, json_t *root, struct hub_error *err)
+{
+    int rc;
+
+    rc = unknown_keys_check(root, train_fields, sizeof(train_fields) / sizeof(train_fields[0]),
+                            "fields",
+                            "type, base_model, base_revision, dataset, dataset_revision, "
+                            "train_file, eval_file, output_repo, params",
+                            err);
+    if (rc == 0)
+        rc = repo_field(out->model, sizeof(out->model), root, "base_model", true, err);
+    if (rc == 0)
+        rc = revision_field(out->model_revision, sizeof(out->model_revision), root,
+                            "base_revision", err);
+    if (rc == 0)
+        rc = repo_field(out->dataset, sizeof(out->dataset), root, "dataset", true, err);
+    if (rc == 0)
+        rc = revision_field(out->dataset_revision, sizeof(out->dataset_revision), root,
+                            "dataset_revision", err);
+    if (rc == 0)
+        rc = path_field(out->train_file, sizeof(out->train_file), root, "train_file", true, err);
+    if (rc == 0)
+        rc = path_field(out->eval_file, sizeof(out->eval_file), root, "eval_file", false, err);
+    if (rc == 0)
+        rc = repo_field(out->output_repo, sizeof(out->output_repo), root, "output_repo", true,
+                        err);
+    if (rc == 0 && strcmp(out->output_repo, out->model) == 0)
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "invalid field 'output_repo' '%s': it is the base model; name a "
+                           "new repo for the adapter",
+                           out->output_repo);
+    if (rc == 0)
+        rc = params_parse(&out->params, json_object_get(root, "params"), err);
+    return rc;
+}
+
+static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err)
+{
+    int rc;
+
+    rc = unknown_keys_check(root, eval_fields, sizeof(eval_fields) / sizeof(eval_fields[0]),
+                            "fields", "type, model, revision, dataset, dataset_revision, eval_file",
+                            err);
+    if (rc == 0)
+        rc = repo_field(out->model, sizeof(out->model), root, "model", true, err);
+    if (rc == 0)
+        rc = revision_field(out->model_revision, sizeof(out->model_revision), root, "revision",
+                            err);
+    if (rc == 0)
+        rc = repo_field(out->dataset, sizeof(out->dataset), root, "dataset", true, err);
+    if (rc == 0)
+        rc = revision_field(out->dataset_revision, sizeof(out->dataset_revision), root,
+                            "dataset_revision", err);
+    if (rc == 0)
+        rc = path_field(out->eval_file, sizeof(out->eval_file), root, "eval_file", true, err);
+    params_default(&out->params);
+    return rc;
+}
+
+int jobs_spec_parse(struct jobs_spec *out, const char *json, size_t len, struct hub_error *err)
+{
+    json_error_t jerr;
+    json_t *root = NULL;
+    const char *type;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (len > HUB_MAX_JSON_BODY_BYTES)
+        return hub_error_set(err, HUB_ETOOBIG, "job request of %zu bytes is over the %u byte limit",
+                             len, (unsigned)HUB_MAX_JSON_BODY_BYTES);
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return hub_error_set(err, HUB_EINVAL, "invalid JSON at line %d column %d: %s", jerr.line,
+                             jerr.column, jerr.text);
+    if (!json_is_object(root)) {
+        rc = hub_error_set(err, HUB_EINVAL, "invalid job request: expected a JSON object");
+        goto out;
+    }
+    type = json_string_value(json_object_get(root, "type"));
+    if (type == NULL) {
+        rc = hub_error_set(err, HUB_EINVAL, "missing field 'type': expected \"train\" or \"eval\"");
+        goto out;
+    }
+    if (strcmp(type, "train") == 0) {
+        out->type = META_JOB_TRAIN;
+        rc = train_parse(out, root, err);
+    } else if (strcmp(type, "eval") == 0) {
+        out->type = META_JOB_EVAL;
+        rc = eval_parse(out, root, err);
+    } else {
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "invalid field 'type' '%.60s': expected \"train\" or \"eval\"", type);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+static json_t *params_to_json(const struct jobs_train_params *p)
+{
+    json_t *obj = json_object();
+
+    if (obj == NULL)
+        return NULL;
+    json_object_set_new(obj, "rank", json_integer(p->rank));
+    json_object_set_new(obj, "alpha", json_real(p->alpha));
+    json_object_set_new(obj, "targets", json_string(p->targets));
+    json_object_set_new(obj, "lr", json_real(p->lr));
+    if (p->steps > 0)
+        json_object_set_new(obj, "steps", json_integer(p->steps));
+    else
+        json_object_set_new(obj, "epochs", json_integer(p->epochs));
+    json_object_set_new(obj, "batch", json_integer(p->batch));
+    json_object_set_new(obj, "grad_accum", json_integer(p->grad_accum));
+    json_object_set_new(obj, "seq_len", json_integer(p->seq_len));
+    json_object_set_new(obj, "warmup", json_integer(p->warmup));
+    json_object_set_new(obj, "seed", json_integer(p->seed));
+    if (p->threads > 0)
+        json_object_set_new(obj, "threads", json_integer(p->threads));
+    json_object_set_new(obj, "checkpoint_every", json_integer(p->checkpoint_every));
+    if (p->dropout >= 0)
+        json_object_set_new(obj, "dropout", json_real(p->dropout));
+    if (p->weight_decay >= 0)
+        json_object_set_new(obj, "weight_decay", json_real(p->weight_decay));
+    if (p->clip >= 0)
+        json_object_set_new(obj, "clip", json_real(p->clip));
+    return obj;
+}
+
+static json_t *spec_to_object(const struct jobs_spec *spec)
+{
+    json_t *obj = json_object();
+
+    if (obj == NULL)
+        return NULL;
+    json_object_set_new(obj, "type", json_string(meta_job_type_name(spec->type)));
+    if (spec->type == META_JOB_TRAIN) {
+        json_object_set_new(obj, "base_model", json_string(spec->model));
+        json_object_set_new(obj, "base_revision", json_string(spec->model_revision));
+    } else {
+        json_object_set_new(obj, "model", json_string(spec->model));
+        json_object_set_new(obj, "revision", json_string(spec->model_revision));
+    }
+    json_object_set_new(obj, "dataset", json_string(spec->dataset));
+    json_object_set_new(obj, "dataset_revision", json_string(spec->dataset_revision));
+    if (spec->type == META_JOB_TRAIN) {
+        json_object_set_new(obj, "train_file", json_string(spec->train_file));
+        if (spec->eval_file[0] != '\0')
+            json_object_set_new(obj, "eval_file", json_string(spec->eval_file));
+        json_object_set_new(obj, "output_repo", json_string(spec->output_repo));
+        json_object_set_new(obj, "params", params_to_json(&spec->params));
+    } else {
+        json_object_set_new(obj, "eval_file", json_string(spec->eval_file));
+    }
+    return obj;
+}
+
+int jobs_spec_to_json(char **out, const struct jobs_spec *spec, struct hub_error *err)
+{
+    json_t *obj = spec_to_object(spec);
+
+    *out = obj != NULL ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(obj);
+    if (*out == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot format the job spec");
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* jobs_spec: validation of a job request (the body of POST /api/jobs) into a struct
+ * jobs_spec with every default filled in, and back into the JSON stored in the jobs table.
+ * The worker parses the stored JSON again with the same function, so both sides agree. */
+#ifndef JOBS_SPEC_H
+#define JOBS_SPEC_H
+
+#include "hub_error.h"
+#include "hub_limits.h"
+#include "meta_jobs.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOBS_TARGETS_BYTES 512 /* the "targets" parameter, such as "q_proj,v_proj" */
+
+/* Hyperparameters of a training job; each maps to one `atelier train` flag. */
+struct jobs_train_params {
+    int64_t rank;             /* --rank, 1..1024 */
+    double alpha;             /* --alpha, > 0 */
+    char targets[JOBS_TARGETS_BYTES]; /* --targets: "all-linear" or a comma-separated list */
+    double lr;                /* --lr, 0 < lr <= 1 */
+    int64_t steps;            /* --steps, 0 when epochs is set */
+    int64_t epochs;           /* --epochs, 0 when steps is set */
+    int64_t batch;            /* --batch */
+    int64_t grad_accum;       /* --grad-accum */
+    int64_t seq_len;          /* --seq-len, in tokens */
+    int64_t warmup;           /* --warmup, in steps */
+    int64_t seed;             /* --seed */
+    int64_t threads;          /* --threads, 0 for the trainer's default */
+    int64_t checkpoint_every; /* --checkpoint-every, in steps */
+    double dropout;           /* --dropout, or -1 for the trainer's default */
+    double weight_decay;      /* --weight-decay, or -1 for the trainer's default */
+    double clip;              /* --clip, or -1 for the trainer's default */
+};
+
+/* A validated job request. Train jobs use model (the base), dataset, train_file, the optional
+ * eval_file, output_repo and params; eval jobs use model, dataset and eval_file. */
+struct jobs_spec {
+    enum meta_job_type type;
+    char model[HUB_MAX_REPO_ID_BYTES + 1];            /* "base_model" or "model" */
+    char model_revision[HUB_MAX_REVISION_BYTES + 1];  /* "base_revision" or "revision" */
+    char dataset[HUB_MAX_REPO_ID_BYTES + 1];
+    char dataset_revision[HUB_MAX_REVISION_BYTES + 1];
+    char train_file[HUB_MAX_PATH_BYTES + 1];          /* "" for eval jobs */
+    char eval_file[HUB_MAX_PATH_BYTES + 1];           /* "" when a train job has none */
+    char output_repo[HUB_MAX_REPO_ID_BYTES + 1];      /* "" for eval jobs */
+    struct jobs_train_params params;
+};
+
+/** Parses and validates len bytes of JSON into out, filling defaults. Unknown fields and
+ * unknown params are rejected with HUB_EINVAL naming every one of them; any other invalid
+ * field gets a message naming the field, the value and what is accepted. Returns 0,
+ * HUB_EINVAL, HUB_ETOOBIG (over HUB_MAX_JSON_BODY_BYTES) or HUB_ENOMEM. Any thread. */
+int jobs_spec_parse(struct jobs_spec *out, const char *json, size_t len, struct hub_error *err);
+
+/** Writes spec as a JSON object with every field, defaults included, into a malloc'd string
+ * (*out, owned by the caller). Returns 0 or HUB_ENOMEM. Any thread. */
+int jobs_spec_to_json(char **out, const struct jobs_spec *spec, struct hub_error *err);
+
+/** Returns whether path is a valid file path inside a repo: 1 to HUB_MAX_PATH_BYTES bytes,
+ * no leading or trailing '/', no empty, "." or ".." segment, no control character. */
+bool jobs_path_is_valid(const char *path);
+
+#endif

@@ -1,0 +1,875 @@
+/* jobs_worker: one attempt of one job, in the `atelier worker` process. Entry point:
+ * jobs_worker_run.
+ *
+ * Work folder DATA/jobs/ID/: log (append-only, kept across attempts), base/ (the model,
+ * LFS files as symlinks into the blob store), adapter/ (eval jobs of an adapter), data/
+ * (the dataset files), out/ (the trainer's ADAPTER_DIR; out/checkpoint/ survives a failed
+ * attempt so the retry resumes). A heartbeat thread with its own database connection stores
+ * the heartbeat and notices cancels and lost leases.
+ *
+ * Outcomes: a failure caused by the request (missing file, invalid data, trainer exit 1) is
+ * recorded as failed and the worker exits 0. A transient one (I/O, trainer killed by a
+ * signal) exits JOBS_EXIT_RETRY without recording, and the scheduler retries. A stop request
+ * (cancel, SIGTERM, lost lease) also exits without recording; the scheduler records it. */
+#include "jobs_worker.h"
+
+#include "hub_log.h"
+#include "jobs_json.h"
+#include "jobs_publish.h"
+#include "jobs_run.h"
+#include "jobs_sched.h"
+#include "jobs_spec.h"
+#include "jobs_stage.h"
+#include "meta.h"
+#include "meta_jobs.h"
+#include "meta_repo.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKER_ARGV_MAX 64
+#define WORKER_ARG_BYTES (PATH_MAX + 64)
+#define WORKER_PROGRESS_MIN_MS 250 /* at most four stored progress rows a second */
+
+struct worker {
+    const char *data_dir;
+    int64_t job_id;
+    int attempt;
+    struct meta *db; /* main thread's connection */
+    struct meta_job *job;
+    struct jobs_spec spec;
+    struct store *store;
+    char exe[PATH_MAX];
+    char dir[PATH_MAX];
+    char log_path[PATH_MAX + 8];
+    int log_fd;
+    char model_commit[REPO_OID_HEX_BYTES + 1];
+    char dataset_commit[REPO_OID_HEX_BYTES + 1];
+    char base_repo[HUB_MAX_REPO_ID_BYTES + 1]; /* eval of an adapter: its base, else "" */
+    char base_commit[REPO_OID_HEX_BYTES + 1];
+    int64_t last_progress_ms;
+    pthread_t heartbeat;
+    bool heartbeat_started;
+    atomic_bool heartbeat_stop;
+    atomic_bool cancel_seen;
+    atomic_bool lease_lost;
+};
+
+/* The outcome of one step: ok, a recorded failure, or a transient error to retry. */
+enum outcome { OUTCOME_OK = 0, OUTCOME_FAIL, OUTCOME_RETRY, OUTCOME_STOPPED };
+
+static volatile sig_atomic_t term_received;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    term_received = 1;
+}
+
+/* ---- Log and small helpers -------------------------------------------------------------- */
+
+static void log_line(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends one line prefixed with the UTC time to the job log. */
+static void log_line(struct worker *w, const char *fmt, ...)
+{
+    char line[1024], stamp[32];
+    va_list ap;
+    int n;
+
+    jobs_json_time_format(stamp, meta_now());
+    n = snprintf(line, sizeof(line), "[%s] ", stamp);
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof(line) - 1)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (w->log_fd >= 0 && write(w->log_fd, line, (size_t)n) < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot write the job log job=%lld", (long long)w->job_id);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool worker_should_stop(void *ctx)
+{
+    struct worker *w = ctx;
+
+    return term_received != 0 || atomic_load(&w->cancel_seen) || atomic_load(&w->lease_lost);
+}
+
+/* Maps an error of a step to what the job does next. */
+static enum outcome outcome_of(int code)
+{
+    switch (code) {
+    case HUB_EINVAL:
+    case HUB_ENOTFOUND:
+    case HUB_ETOOBIG:
+    case HUB_EFORBIDDEN:
+    case HUB_EAUTH:
+        return OUTCOME_FAIL;
+    default:
+        return OUTCOME_RETRY;
+    }
+}
+
+static void path_join(char *buf, size_t cap, const char *dir, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+/* ---- Heartbeat thread ------------------------------------------------------------------- */
+
+static void *heartbeat_main(void *arg)
+{
+    struct worker *w = arg;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+
+    if (meta_open(&db, w->data_dir, 0, &err) < 0) {
+        hub_log(HUB_LOG_ERROR, "jobs", "heartbeat cannot open the database: %s job=%lld",
+                err.msg, (long long)w->job_id);
+        return NULL;
+    }
+    while (!atomic_load(&w->heartbeat_stop)) {
+        bool cancel = false;
+        int rc = meta_job_heartbeat(&cancel, db, w->job_id, w->attempt, &err);
+
+        if (rc == HUB_ECONFLICT) {
+            atomic_store(&w->lease_lost, true);
+            break;
+        }
+        if (rc < 0)
+            hub_log(HUB_LOG_WARN, "jobs", "cannot store the heartbeat: %s job=%lld", err.msg,
+                    (long long)w->job_id);
+        if (cancel)
+            atomic_store(&w->cancel_seen, true);
+        for (int i = 0; i < JOBS_HEARTBEAT_INTERVAL_S * 10 && !atomic_load(&w->heartbeat_stop);
+             i++) {
+            struct timespec pause = {0, 100 * 1000 * 1000};
+
+            nanosleep(&pause, NULL);
+        }
+    }
+    meta_close(db);
+    return NULL;
+}
+
+/* ---- Progress lines --------------------------------------------------------------------- */
+
+static void on_progress(void *ctx, const char *line, size_t len)
+{
+    struct worker *w = ctx;
+    struct meta_job_progress progress;
+    struct hub_error err = HUB_ERROR_INIT;
+    bool is_step = false, is_eval = false;
+    json_t *parsed = NULL;
+    char *compact = NULL;
+    int rc;
+
+    if (jobs_progress_parse(&progress, &is_step, &is_eval, line, len, &err) < 0)
+        return; /* the line is in the log already; only well-formed lines are stored */
+    if (is_step && !(progress.has_total_steps && progress.step == progress.total_steps) &&
+        now_ms() - w->last_progress_ms < WORKER_PROGRESS_MIN_MS)
+        return;
+    parsed = json_loadb(line, len, 0, NULL);
+    compact = parsed != NULL ? json_dumps(parsed, JSON_COMPACT) : NULL;
+    json_decref(parsed);
+    if (compact == NULL)
+        return;
+    if (is_step) {
+        rc = meta_job_progress_set(w->db, w->job_id, w->attempt, &progress, compact, &err);
+        w->last_progress_ms = now_ms();
+    } else {
+        rc = meta_job_event_append(w->db, w->job_id, is_eval ? "eval" : "log", compact, &err);
+    }
+    if (rc == HUB_ECONFLICT)
+        atomic_store(&w->lease_lost, true);
+    else if (rc < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot store progress: %s job=%lld", err.msg,
+                (long long)w->job_id);
+    free(compact);
+}
+
+/* ---- argv building ---------------------------------------------------------------------- */
+
+struct argv_builder {
+    char *argv[WORKER_ARGV_MAX + 1];
+    char text[WORKER_ARGV_MAX][WORKER_ARG_BYTES];
+    size_t count;
+};
+
+static void arg_add(struct argv_builder *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void arg_add(struct argv_builder *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (b->count >= WORKER_ARGV_MAX)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->text[b->count], WORKER_ARG_BYTES, fmt, ap);
+    va_end(ap);
+    b->argv[b->count] = b->text[b->count];
+    b->count++;
+    b->argv[b->count] = NULL;
+}
+
+static void train_argv(struct argv_builder *b, const struct worker *w, const char *train_path,
+                       const char *eval_path, bool resume)
+{
+    const struct jobs_train_params *p = &w->spec.params;
+
+    arg_add(b, "%s", w->exe);
+    arg_add(b, "train");
+    arg_add(b, "--base=%s/base", w->dir);
+    arg_add(b, "--data=%s", train_path);
+    if (eval_path != NULL)
+        arg_add(b, "--eval=%s", eval_path);
+    arg_add(b, "--out=%s/out", w->dir);
+    arg_add(b, "--rank=%lld", (long long)p->rank);
+    arg_add(b, "--alpha=%.9g", p->alpha);
+    arg_add(b, "--targets=%s", p->targets);
+    arg_add(b, "--lr=%.9g", p->lr);
+    if (p->steps > 0)
+        arg_add(b, "--steps=%lld", (long long)p->steps);
+    else
+        arg_add(b, "--epochs=%lld", (long long)p->epochs);
+    arg_add(b, "--batch=%lld", (long long)p->batch);
+    arg_add(b, "--grad-accum=%lld", (long long)p->grad_accum);
+    arg_add(b, "--seq-len=%lld", (long long)p->seq_len);
+    arg_add(b, "--warmup=%lld", (long long)p->warmup);
+    arg_add(b, "--seed=%lld", (long long)p->seed);
+    if (p->threads > 0)
+        arg_add(b, "--threads=%lld", (long long)p->threads);
+    if (p->dropout >= 0)
+        arg_add(b, "--dropout=%.9g", p->dropout);
+    if (p->weight_decay >= 0)
+        arg_add(b, "--weight-decay=%.9g", p->weight_decay);
+    if (p->clip >= 0)
+        arg_add(b, "--clip=%.9g", p->clip);
+    arg_add(b, "--checkpoint-every=%lld", (long long)p->checkpoint_every);
+    if (resume)
+        arg_add(b, "--resume");
+    arg_add(b, "--progress-fd=3");
+    arg_add(b, "--base-name=%s", w->spec.model);
+    arg_add(b, "--base-revision=%s", w->model_commit);
+    arg_add(b, "--dataset-name=%s", w->spec.dataset);
+    arg_add(b, "--dataset-revision=%s", w->dataset_commit);
+}
+
+/* ---- Steps ------------------------------------------------------------------------------ */
+
+static enum outcome fail_with(char *message, size_t cap, const struct hub_error *err)
+{
+    snprintf(message, cap, "%s", err->msg);
+    return outcome_of(err->code);
+}
+
+/* Checks again, with the owner's rights of now, what the API checked at creation. */
+static enum outcome access_check(struct worker *w, char *message, size_t cap)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *repos[3] = {w->spec.model, w->spec.dataset, w->spec.output_repo};
+    enum hub_repo_type types[3] = {HUB_REPO_MODEL, HUB_REPO_DATASET, HUB_REPO_MODEL};
+
+    for (int i = 0; i < 3; i++) {
+        char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+        struct meta_repo row;
+        bool allowed = false;
+        int rc;
+
+        if (repos[i][0] == '\0')
+            continue;
+        rc = hub_repo_id_parse(ns, name, repos[i], &err);
+        if (rc == 0)
+            rc = meta_repo_get(&row, w->db, types[i], ns, name, &err);
+        if (rc == 0 && i < 2)
+            rc = meta_repo_can_read(&allowed, w->db, &row, w->job->owner_id, &err);
+        else if (rc == 0)
+            rc = meta_repo_can_write(&allowed, w->db, &row, w->job->owner_id, &err);
+        if (rc == HUB_ENOTFOUND || (rc == 0 && !allowed)) {
+            snprintf(message, cap, "%s repo '%s' not found or not %s by %s",
+                     hub_repo_type_name(types[i]), repos[i], i < 2 ? "readable" : "writable",
+                     w->job->owner);
+            return OUTCOME_FAIL;
+        }
+        if (rc < 0)
+            return fail_with(message, cap, &err);
+    }
+    return OUTCOME_OK;
+}
+
+/* Stages path of the dataset into DIR/data/SUBDIR/BASENAME and writes that path to out. */
+static int dataset_file_stage(char *out, size_t cap, struct worker *w, const char *subdir,
+                              const char *path, struct hub_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    char folder[PATH_MAX + 16];
+    int rc;
+
+    snprintf(folder, sizeof(folder), "%s/data/%s", w->dir, subdir);
+    rc = jobs_mkdirs(folder, err);
+    if (rc < 0)
+        return rc;
+    snprintf(out, cap, "%s/%s", folder, slash != NULL ? slash + 1 : path);
+    return jobs_stage_file(out, w->data_dir, w->store, HUB_REPO_DATASET, w->spec.dataset,
+                           w->dataset_commit, path, err);
+}
+
+/* Removes the inputs of an earlier attempt; keeps out/ when it holds a checkpoint to resume. */
+static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+    int rc;
+
+    *resume = false;
+    path_join(path, sizeof(path), w->dir, "base");
+    rc = jobs_remove_tree(path, err);
+    path_join(path, sizeof(path), w->dir, "adapter");
+    if (rc == 0)
+        rc = jobs_remove_tree(path, err);
+    path_join(path, sizeof(path), w->dir, "data");
+    if (rc == 0)
+        rc = jobs_remove_tree(path, err);
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof(path), "%s/out/checkpoint", w->dir);
+    if (w->attempt > 1 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *resume = true;
+        return 0;
+    }
+    path_join(path, sizeof(path), w->dir, "out");
+    return jobs_remove_tree(path, err);
+}
+
+/* Resolves the revisions and stages the model and the dataset files. */
+static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_path,
+                                 size_t cap, char *message, size_t message_cap)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char base_dir[PATH_MAX + 8];
+    int rc;
+
+    rc = jobs_stage_resolve(w->model_commit, w->data_dir, HUB_REPO_MODEL, w->spec.model,
+                            w->spec.model_revision, &err);
+    if (rc == 0)
+        rc = jobs_stage_resolve(w->dataset_commit, w->data_dir, HUB_REPO_DATASET,
+                                w->spec.dataset, w->spec.dataset_revision, &err);
+    path_join(base_dir, sizeof(base_dir), w->dir, "base");
+    if (rc == 0 && w->base_repo[0] == '\0')
+        rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
+                             w->model_commit, &err);
+    if (rc == 0 && w->spec.train_file[0] != '\0')
+        rc = dataset_file_stage(train_path, cap, w, "train", w->spec.train_file, &err);
+    if (rc == 0 && w->spec.eval_file[0] != '\0')
+        rc = dataset_file_stage(eval_path, cap, w, "eval", w->spec.eval_file, &err);
+    if (rc < 0)
+        return fail_with(message, message_cap, &err);
+    log_line(w, "staged %s@%.12s and %s@%.12s", w->spec.model, w->model_commit, w->spec.dataset,
+             w->dataset_commit);
+    return OUTCOME_OK;
+}
+
+/* Turns the end of a trainer command into an outcome. */
+static enum outcome run_outcome(const struct jobs_run_result *result, const char *what,
+                                char *message, size_t cap)
+{
+    if (result->stopped)
+        return OUTCOME_STOPPED;
+    if (result->signaled) {
+        snprintf(message, cap, "%s was killed by signal %d (%s)", what, result->signal,
+                 strsignal(result->signal));
+        return OUTCOME_RETRY;
+    }
+    if (result->exit_code == 0)
+        return OUTCOME_OK;
+    snprintf(message, cap, "%s failed with status %d: %s", what, result->exit_code,
+             result->last_error[0] != '\0' ? result->last_error : "no error message");
+    return OUTCOME_FAIL;
+}
+
+static enum outcome trainer_run(struct worker *w, const char *train_path, const char *eval_path,
+                                bool resume, char *message, size_t cap)
+{
+    struct argv_builder *b = calloc(1, sizeof(*b));
+    struct jobs_run_opts opts;
+    struct jobs_run_result result;
+    struct hub_error err = HUB_ERROR_INIT;
+    enum outcome outcome;
+
+    if (b == NULL) {
+        snprintf(message, cap, "cannot allocate the trainer arguments");
+        return OUTCOME_RETRY;
+    }
+    train_argv(b, w, train_path, eval_path, resume);
+    log_line(w, "running atelier train%s", resume ? " --resume from the last checkpoint" : "");
+    memset(&opts, 0, sizeof(opts));
+    opts.argv = b->argv;
+    opts.log_fd = w->log_fd;
+    opts.on_progress = on_progress;
+    opts.should_stop = worker_should_stop;
+    opts.ctx = w;
+    if (jobs_run(&result, &opts, &err) < 0) {
+        free(b);
+        return fail_with(message, cap, &err);
+    }
+    free(b);
+    outcome = run_outcome(&result, "atelier train", message, cap);
+    free(result.stdout_text);
+    return outcome;
+}
+
+/* Runs `atelier eval` and returns its JSON output in *out (NULL when it failed: evaluation
+ * metrics are then missing, and the job goes on). */
+static enum outcome evaluator_run(json_t **out, struct worker *w, const char *adapter_dir,
+                                  const char *eval_path, char *message, size_t cap)
+{
+    struct argv_builder *b = calloc(1, sizeof(*b));
+    struct jobs_run_opts opts;
+    struct jobs_run_result result;
+    struct hub_error err = HUB_ERROR_INIT;
+    enum outcome outcome;
+
+    *out = NULL;
+    if (b == NULL) {
+        snprintf(message, cap, "cannot allocate the evaluator arguments");
+        return OUTCOME_RETRY;
+    }
+    arg_add(b, "%s", w->exe);
+    arg_add(b, "eval");
+    arg_add(b, "--base=%s/base", w->dir);
+    if (adapter_dir != NULL)
+        arg_add(b, "--adapter=%s", adapter_dir);
+    arg_add(b, "--data=%s", eval_path);
+    log_line(w, "running atelier eval%s", adapter_dir != NULL ? " with the adapter" : "");
+    memset(&opts, 0, sizeof(opts));
+    opts.argv = b->argv;
+    opts.log_fd = w->log_fd;
+    opts.capture_stdout = true;
+    opts.should_stop = worker_should_stop;
+    opts.ctx = w;
+    if (jobs_run(&result, &opts, &err) < 0) {
+        free(b);
+        return fail_with(message, cap, &err);
+    }
+    free(b);
+    outcome = run_outcome(&result, "atelier eval", message, cap);
+    if (outcome == OUTCOME_OK) {
+        *out = json_loads(result.stdout_text != NULL ? result.stdout_text : "", 0, NULL);
+        if (*out == NULL || !json_is_object(*out)) {
+            json_decref(*out);
+            *out = NULL;
+            snprintf(message, cap, "atelier eval printed no JSON object");
+            outcome = OUTCOME_FAIL;
+        } else {
+            log_line(w, "evaluation: %s", result.stdout_text);
+        }
+    }
+    free(result.stdout_text);
+    return outcome;
+}
+
+/* ---- Recording results ------------------------------------------------------------------ */
+
+static void eval_record(struct worker *w, const char *repo, const char *commit, json_t *metrics)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char *text;
+
+    if (metrics == NULL || !json_is_object(metrics))
+        return;
+    text = json_dumps(metrics, JSON_COMPACT);
+    if (text == NULL)
+        return;
+    if (meta_eval_insert(NULL, w->db, w->job_id, repo, commit, w->spec.dataset,
+                         w->dataset_commit, w->spec.eval_file, text, &err) < 0)
+        hub_log(HUB_LOG_ERROR, "jobs", "cannot store an evaluation: %s job=%lld repo=%s",
+                err.msg, (long long)w->job_id, repo);
+    free(text);
+}
+
+/* Markdown appended to the trainer's model card: where the adapter came from. */
+static char *card_extra_build(const struct worker *w, const char *spec_json)
+{
+    char *text = NULL;
+    int n = asprintf(&text,
+                     "\n## Training job\n\n"
+                     "Trained by Atelier job %lld for %s.\n\n"
+                     "| | |\n| --- | --- |\n"
+                     "| base model | %s at commit `%s` |\n"
+                     "| dataset | %s at commit `%s` |\n"
+                     "| train file | `%s` |\n"
+                     "| eval file | `%s` |\n"
+                     "| trainer | atelier %s |\n\n"
+                     "Request, with every default filled in:\n\n```json\n%s\n```\n",
+                     (long long)w->job_id, w->job->owner, w->spec.model, w->model_commit,
+                     w->spec.dataset, w->dataset_commit, w->spec.train_file,
+                     w->spec.eval_file[0] != '\0' ? w->spec.eval_file : "none", ATELIER_VERSION,
+                     spec_json);
+
+    return n < 0 ? NULL : text;
+}
+
+/* Reads the trainer's train_results.json; NULL when it is missing or not JSON. */
+static json_t *train_results_load(const struct worker *w)
+{
+    char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/out/train_results.json", w->dir);
+    return json_load_file(path, 0, NULL);
+}
+
+static enum outcome train_publish(struct worker *w, json_t *eval, char *commit, char *message,
+                                  size_t cap)
+{
+    struct jobs_publish_request request;
+    struct hub_error err = HUB_ERROR_INIT;
+    char out_dir[PATH_MAX + 8];
+    char *card_extra = card_extra_build(w, w->job->spec_json);
+    char *eval_text = eval != NULL ? json_dumps(eval, JSON_INDENT(2)) : NULL;
+    char title[512];
+    int rc;
+
+    path_join(out_dir, sizeof(out_dir), w->dir, "out");
+    snprintf(title, sizeof(title), "Train a LoRA adapter of %s on %s (job %lld)", w->spec.model,
+             w->spec.dataset, (long long)w->job_id);
+    memset(&request, 0, sizeof(request));
+    request.data_dir = w->data_dir;
+    request.job_id = w->job_id;
+    request.owner = w->job->owner;
+    request.output_repo = w->spec.output_repo;
+    request.base_repo = w->spec.model;
+    request.out_dir = out_dir;
+    request.log_path = w->log_path;
+    request.card_extra = card_extra;
+    request.eval_json = eval_text;
+    request.message = title;
+    rc = jobs_publish(commit, w->db, &request, &err);
+    free(card_extra);
+    free(eval_text);
+    if (rc < 0)
+        return fail_with(message, cap, &err);
+    log_line(w, "committed %s to %s", commit, w->spec.output_repo);
+    return OUTCOME_OK;
+}
+
+static char *metrics_build(json_t *train, json_t *eval)
+{
+    json_t *metrics = json_object();
+    char *text;
+
+    if (metrics == NULL)
+        return NULL;
+    if (train != NULL)
+        json_object_set(metrics, "train", train);
+    if (eval != NULL)
+        json_object_set(metrics, "eval", eval);
+    text = json_dumps(metrics, JSON_COMPACT);
+    json_decref(metrics);
+    return text;
+}
+
+/* ---- The two job types ------------------------------------------------------------------ */
+
+static enum outcome train_job(struct worker *w, char *commit, char **metrics, char *message,
+                              size_t cap)
+{
+    char train_path[PATH_MAX + 64] = "", eval_path[PATH_MAX + 64] = "";
+    char adapter_dir[PATH_MAX + 8];
+    struct hub_error err = HUB_ERROR_INIT;
+    json_t *eval = NULL, *train = NULL;
+    enum outcome outcome;
+    bool resume = false;
+
+    if (workdir_prepare(&resume, w, &err) < 0)
+        return fail_with(message, cap, &err);
+    outcome = inputs_stage(w, train_path, eval_path, sizeof(train_path), message, cap);
+    if (outcome == OUTCOME_OK)
+        outcome = trainer_run(w, train_path, eval_path[0] != '\0' ? eval_path : NULL, resume,
+                              message, cap);
+    if (outcome != OUTCOME_OK)
+        return outcome;
+    path_join(adapter_dir, sizeof(adapter_dir), w->dir, "out");
+    if (eval_path[0] != '\0') {
+        char eval_message[512] = "";
+        enum outcome eval_outcome =
+            evaluator_run(&eval, w, adapter_dir, eval_path, eval_message, sizeof(eval_message));
+
+        if (eval_outcome == OUTCOME_STOPPED)
+            return OUTCOME_STOPPED;
+        /* NOTE: a failed evaluation does not fail the job; the adapter is still committed,
+         * with the trainer's own evaluation in its card, and the log says why. */
+        if (eval_outcome != OUTCOME_OK)
+            log_line(w, "evaluation skipped: %s", eval_message);
+    }
+    outcome = train_publish(w, eval, commit, message, cap);
+    if (outcome == OUTCOME_OK) {
+        train = train_results_load(w);
+        eval_record(w, w->spec.output_repo, commit, json_object_get(eval, "adapter"));
+        eval_record(w, w->spec.model, w->model_commit, json_object_get(eval, "base"));
+        *metrics = metrics_build(train, eval);
+    }
+    json_decref(train);
+    json_decref(eval);
+    return outcome;
+}
+
+/* Finds out whether the evaluated model is an adapter; if so, stages its base and itself. */
+static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_t adapter_cap,
+                                      char *message, size_t cap)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char base_dir[PATH_MAX + 8];
+    json_t *config = NULL;
+    const char *base;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    adapter_dir[0] = '\0';
+    rc = jobs_stage_resolve(w->model_commit, w->data_dir, HUB_REPO_MODEL, w->spec.model,
+                            w->spec.model_revision, &err);
+    if (rc < 0)
+        return fail_with(message, cap, &err);
+    rc = jobs_stage_read(&text, &len, w->data_dir, HUB_REPO_MODEL, w->spec.model,
+                         w->model_commit, "adapter_config.json", 1u << 20, &err);
+    if (rc == HUB_ENOTFOUND)
+        return OUTCOME_OK; /* a full model */
+    if (rc < 0)
+        return fail_with(message, cap, &err);
+    config = json_loadb(text, len, 0, NULL);
+    free(text);
+    base = json_string_value(json_object_get(config, "base_model_name_or_path"));
+    if (base == NULL || strlen(base) >= sizeof(w->base_repo)) {
+        json_decref(config);
+        snprintf(message, cap, "adapter_config.json of %s has no base_model_name_or_path",
+                 w->spec.model);
+        return OUTCOME_FAIL;
+    }
+    snprintf(w->base_repo, sizeof(w->base_repo), "%s", base);
+    json_decref(config);
+    rc = jobs_stage_resolve(w->base_commit, w->data_dir, HUB_REPO_MODEL, w->base_repo,
+                            REPO_DEFAULT_BRANCH, &err);
+    path_join(base_dir, sizeof(base_dir), w->dir, "base");
+    if (rc == 0)
+        rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->base_repo,
+                             w->base_commit, &err);
+    snprintf(adapter_dir, adapter_cap, "%s/adapter", w->dir);
+    if (rc == 0)
+        rc = jobs_stage_repo(adapter_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
+                             w->model_commit, &err);
+    if (rc == HUB_ENOTFOUND)
+        hub_error_set(&err, HUB_ENOTFOUND, "base model '%.100s' of adapter %.100s is not hosted "
+                      "here", w->base_repo, w->spec.model);
+    if (rc < 0)
+        return fail_with(message, cap, &err);
+    return OUTCOME_OK;
+}
+
+static enum outcome base_readable_check(struct worker *w, char *message, size_t cap)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo row;
+    bool allowed = false;
+    int rc;
+
+    if (w->base_repo[0] == '\0')
+        return OUTCOME_OK;
+    rc = hub_repo_id_parse(ns, name, w->base_repo, &err);
+    if (rc == 0)
+        rc = meta_repo_get(&row, w->db, HUB_REPO_MODEL, ns, name, &err);
+    if (rc == 0)
+        rc = meta_repo_can_read(&allowed, w->db, &row, w->job->owner_id, &err);
+    if (rc == HUB_ENOTFOUND || (rc == 0 && !allowed)) {
+        snprintf(message, cap, "base model '%s' of adapter %s not found", w->base_repo,
+                 w->spec.model);
+        return OUTCOME_FAIL;
+    }
+    return rc < 0 ? fail_with(message, cap, &err) : OUTCOME_OK;
+}
+
+static enum outcome eval_job(struct worker *w, char **metrics, char *message, size_t cap)
+{
+    char adapter_dir[PATH_MAX + 16], eval_path[PATH_MAX + 64] = "", unused[8] = "";
+    struct hub_error err = HUB_ERROR_INIT;
+    enum outcome outcome;
+    json_t *eval = NULL;
+    bool resume = false;
+
+    if (workdir_prepare(&resume, w, &err) < 0)
+        return fail_with(message, cap, &err);
+    outcome = eval_inputs_stage(w, adapter_dir, sizeof(adapter_dir), message, cap);
+    if (outcome == OUTCOME_OK)
+        outcome = base_readable_check(w, message, cap);
+    if (outcome == OUTCOME_OK)
+        outcome = inputs_stage(w, unused, eval_path, sizeof(eval_path), message, cap);
+    if (outcome == OUTCOME_OK)
+        outcome = evaluator_run(&eval, w, adapter_dir[0] != '\0' ? adapter_dir : NULL, eval_path,
+                                message, cap);
+    if (outcome != OUTCOME_OK)
+        return outcome;
+    if (adapter_dir[0] != '\0') {
+        eval_record(w, w->spec.model, w->model_commit, json_object_get(eval, "adapter"));
+        eval_record(w, w->base_repo, w->base_commit, json_object_get(eval, "base"));
+    } else {
+        eval_record(w, w->spec.model, w->model_commit, eval);
+    }
+    *metrics = json_dumps(eval, JSON_COMPACT);
+    json_decref(eval);
+    return OUTCOME_OK;
+}
+
+/* ---- Setup and the outcome -------------------------------------------------------------- */
+
+static int worker_open(struct worker *w, struct hub_error *err)
+{
+    ssize_t len;
+    int rc;
+
+    len = readlink("/proc/self/exe", w->exe, sizeof(w->exe) - 1);
+    if (len <= 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot find the atelier binary: %s",
+                                   strerror(errno));
+    w->exe[len] = '\0';
+    snprintf(w->dir, sizeof(w->dir), "%s/jobs/%lld", w->data_dir, (long long)w->job_id);
+    snprintf(w->log_path, sizeof(w->log_path), "%s/log", w->dir);
+    rc = jobs_mkdirs(w->dir, err);
+    if (rc < 0)
+        return rc;
+    w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (w->log_fd < 0)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot open the job log %s: %s",
+                                   w->log_path, strerror(errno));
+    rc = meta_open(&w->db, w->data_dir, 0, err);
+    if (rc == 0)
+        rc = store_open(&w->store, w->data_dir, err);
+    if (rc == 0)
+        rc = meta_job_get(&w->job, w->db, w->job_id, err);
+    return rc;
+}
+
+static void worker_close(struct worker *w)
+{
+    if (w->heartbeat_started) {
+        atomic_store(&w->heartbeat_stop, true);
+        pthread_join(w->heartbeat, NULL);
+    }
+    meta_job_free(w->job);
+    store_close(w->store);
+    meta_close(w->db);
+    if (w->log_fd >= 0)
+        close(w->log_fd);
+}
+
+/* Records a final outcome; returns the exit status. */
+static int outcome_record(struct worker *w, enum outcome outcome, const char *commit,
+                          const char *metrics, const char *message)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum meta_job_state state = outcome == OUTCOME_OK ? META_JOB_SUCCEEDED : META_JOB_FAILED;
+    int rc;
+
+    if (outcome == OUTCOME_STOPPED) {
+        log_line(w, "attempt %d stopped", w->attempt);
+        return JOBS_EXIT_RETRY;
+    }
+    if (outcome == OUTCOME_RETRY) {
+        log_line(w, "attempt %d failed and may be retried: %s", w->attempt, message);
+        hub_log(HUB_LOG_WARN, "jobs", "attempt failed: %s job=%lld attempt=%d", message,
+                (long long)w->job_id, w->attempt);
+        return JOBS_EXIT_RETRY;
+    }
+    rc = meta_job_finish(w->db, w->job_id, w->attempt, state, commit, metrics,
+                         outcome == OUTCOME_OK ? NULL : message, &err);
+    if (rc < 0) {
+        hub_log(HUB_LOG_ERROR, "jobs", "cannot record the outcome: %s job=%lld", err.msg,
+                (long long)w->job_id);
+        return rc == HUB_ECONFLICT ? JOBS_EXIT_RECORDED : JOBS_EXIT_RETRY;
+    }
+    log_line(w, "job %s%s%s", meta_job_state_name(state), outcome == OUTCOME_OK ? "" : ": ",
+             outcome == OUTCOME_OK ? "" : message);
+    hub_log(HUB_LOG_INFO, "jobs", "job %s job=%lld attempt=%d", meta_job_state_name(state),
+            (long long)w->job_id, w->attempt);
+    return JOBS_EXIT_RECORDED;
+}
+
+static enum outcome worker_body(struct worker *w, char *commit, char **metrics, char *message,
+                                size_t cap)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum outcome outcome;
+
+    if (jobs_spec_parse(&w->spec, w->job->spec_json, strlen(w->job->spec_json), &err) < 0) {
+        snprintf(message, cap, "stored job spec is invalid: %s", err.msg);
+        return OUTCOME_FAIL;
+    }
+    outcome = access_check(w, message, cap);
+    if (outcome != OUTCOME_OK)
+        return outcome;
+    if (w->spec.type == META_JOB_TRAIN)
+        return train_job(w, commit, metrics, message, cap);
+    return eval_job(w, metrics, message, cap);
+}
+
+int jobs_worker_run(const char *data_dir, int64_t job_id, int attempt)
+{
+    struct worker w;
+    struct hub_error err = HUB_ERROR_INIT;
+    char commit[REPO_OID_HEX_BYTES + 1] = "", message[1024] = "";
+    char *metrics = NULL;
+    enum outcome outcome;
+    int status;
+
+    memset(&w, 0, sizeof(w));
+    w.data_dir = data_dir;
+    w.job_id = job_id;
+    w.attempt = attempt;
+    w.log_fd = -1;
+    signal(SIGTERM, on_term);
+    signal(SIGINT, on_term);
+    if (worker_open(&w, &err) < 0) {
+        hub_log(HUB_LOG_ERROR, "jobs", "worker cannot start: %s job=%lld", err.msg,
+                (long long)job_id);
+        worker_close(&w);
+        return err.code == HUB_ENOTFOUND ? JOBS_EXIT_RECORDED : JOBS_EXIT_RETRY;
+    }
+    if (w.job->state != META_JOB_RUNNING || w.job->attempts != attempt) {
+        hub_log(HUB_LOG_WARN, "jobs", "job is not running as this attempt job=%lld attempt=%d",
+                (long long)job_id, attempt);
+        worker_close(&w);
+        return JOBS_EXIT_RECORDED;
+    }
+    log_line(&w, "attempt %d of %d started by worker pid %d", attempt, w.job->max_attempts,
+             (int)getpid());
+    w.heartbeat_started = pthread_create(&w.heartbeat, NULL, heartbeat_main, &w) == 0;
+    outcome = worker_body(&w, commit, &metrics, message, sizeof(message));
+    if (outcome != OUTCOME_OK && outcome != OUTCOME_STOPPED && worker_should_stop(&w))
+        outcome = OUTCOME_STOPPED;
+    status = outcome_record(&w, outcome, commit, metrics, message);
+    free(metrics);
+    worker_close(&w);
+    return status;
+}

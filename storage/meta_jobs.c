@@ -1,0 +1,1090 @@
+/* meta_jobs: SQL for the jobs, job_events and evals tables (migrations/0003_jobs.sql).
+ * Every state change of a job is one conditional UPDATE (state and attempt in the WHERE
+ * clause) inside a transaction that also appends the job's "state" event, so two processes
+ * racing on one job cannot both win, and the event stream matches the row. */
+#include "meta_jobs.h"
+
+#include "meta.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_JOB_LIST_DEFAULT 50
+#define META_JOB_EVENTS_DEFAULT 1000
+
+static const char *const type_names[] = {"train", "eval"};
+static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "canceled"};
+
+_Static_assert(sizeof(state_names) / sizeof(state_names[0]) == META_JOB_CANCELED + 1,
+               "one name per job state");
+
+const char *meta_job_type_name(enum meta_job_type type)
+{
+    return (unsigned)type <= META_JOB_EVAL ? type_names[type] : "unknown";
+}
+
+const char *meta_job_state_name(enum meta_job_state state)
+{
+    return (unsigned)state <= META_JOB_CANCELED ? state_names[state] : "unknown";
+}
+
+bool meta_job_state_parse(enum meta_job_state *out, const char *name)
+{
+    for (int i = 0; i <= META_JOB_CANCELED; i++) {
+        if (strcmp(name, state_names[i]) == 0) {
+            *out = (enum meta_job_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool meta_job_state_is_terminal(enum meta_job_state state)
+{
+    return state == META_JOB_SUCCEEDED || state == META_JOB_FAILED || state == META_JOB_CANCELED;
+}
+
+/* ---- Statement helpers ------------------------------------------------------------------ */
+
+static int jobs_prepare(sqlite3_stmt **out, struct meta *db, const char *sql, const char *what,
+                        struct hub_error *err)
+{
+    int rc = sqlite3_prepare_v2(meta_sqlite_get(db), sql, -1, out, NULL);
+
+    if (rc != SQLITE_OK)
+        return meta_error_from_sqlite(err, db, rc, what);
+    return 0;
+}
+
+/* Runs a statement that returns no rows; finalizes it. */
+static int jobs_exec(sqlite3_stmt *stmt, struct meta *db, const char *what, struct hub_error *err)
+{
+    int rc = sqlite3_step(stmt);
+
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return meta_error_from_sqlite(err, db, rc, what);
+    return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text != NULL && text[0] != '\0')
+        sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, index);
+}
+
+static char *column_strdup(sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+
+    return text != NULL ? strdup((const char *)text) : NULL;
+}
+
+static void column_copy(char *buf, size_t cap, sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+
+    snprintf(buf, cap, "%s", text != NULL ? (const char *)text : "");
+}
+
+/* Appends an event inside the caller's transaction. */
+static int jobs_event_append_locked(struct meta *db, int64_t id, const char *kind,
+                                    const char *data_json, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "INSERT INTO job_events (job_id, seq, at, kind, data) VALUES (?1, "
+                      "(SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = ?1), "
+                      "?2, ?3, ?4)",
+                      "append job event", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, meta_now());
+    sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, data_json, -1, SQLITE_TRANSIENT);
+    return jobs_exec(stmt, db, "append job event", err);
+}
+
+/* Appends a "state" event {"state": ..., "attempt": N, "message": ...}. */
+static int jobs_state_event(struct meta *db, int64_t id, enum meta_job_state state, int attempt,
+                            const char *message, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    char *json = NULL;
+    int rc;
+
+    /* json_object() in SQLite escapes the message, which may quote trainer output. */
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT json_object('state', ?1, 'attempt', ?2, 'message', ?3)",
+                      "format state event", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, meta_job_state_name(state), -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, attempt);
+    bind_text_or_null(stmt, 3, message);
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        rc = meta_error_from_sqlite(err, db, rc, "format state event");
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    json = column_strdup(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (json == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the state event of job %lld",
+                             (long long)id);
+    rc = jobs_event_append_locked(db, id, "state", json, err);
+    free(json);
+    return rc;
+}
+
+/* ---- Creating and reading jobs ---------------------------------------------------------- */
+
+int meta_job_count(int64_t *out, struct meta *db, int64_t owner_id, enum meta_job_state state,
+                   struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db, "SELECT count(*) FROM jobs WHERE owner_id = ?1 AND state = ?2",
+                      "count jobs", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, owner_id);
+    sqlite3_bind_text(stmt, 2, meta_job_state_name(state), -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "count jobs");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type type,
+                           int64_t owner_id, const char *owner, const char *repo,
+                           const char *base_repo, const char *dataset_repo, const char *spec_json,
+                           int max_attempts, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "INSERT INTO jobs (type, owner_id, owner, spec, repo, base_repo, "
+                      "dataset_repo, created_at, max_attempts) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      "insert job", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, meta_job_type_name(type), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, owner_id);
+    sqlite3_bind_text(stmt, 3, owner, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, spec_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 5, repo, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 6, base_repo);
+    bind_text_or_null(stmt, 7, dataset_repo);
+    sqlite3_bind_int64(stmt, 8, meta_now());
+    sqlite3_bind_int(stmt, 9, max_attempts > 0 ? max_attempts : 1);
+    rc = jobs_exec(stmt, db, "insert job", err);
+    if (rc < 0)
+        return rc;
+    *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
+    return 0;
+}
+
+int meta_job_insert(int64_t *out_id, struct meta *db, enum meta_job_type type, int64_t owner_id,
+                    const char *owner, const char *repo, const char *base_repo,
+                    const char *dataset_repo, const char *spec_json, int max_attempts,
+                    int max_queued, struct hub_error *err)
+{
+    int64_t queued = 0;
+    int64_t id = 0;
+    int rc;
+
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    if (max_queued > 0) {
+        rc = meta_job_count(&queued, db, owner_id, META_JOB_QUEUED, err);
+        if (rc < 0)
+            goto out;
+        if (queued >= max_queued) {
+            rc = hub_error_set(err, HUB_ECONFLICT,
+                               "user %s already has %lld queued jobs, the maximum; wait for one "
+                               "to start or cancel one",
+                               owner, (long long)queued);
+            goto out;
+        }
+    }
+    rc = jobs_insert_row(&id, db, type, owner_id, owner, repo, base_repo, dataset_repo, spec_json,
+                         max_attempts, err);
+    if (rc < 0)
+        goto out;
+    rc = jobs_state_event(db, id, META_JOB_QUEUED, 0, NULL, err);
+    if (rc < 0)
+        goto out;
+    rc = meta_tx_commit(db, err);
+out:
+    if (rc < 0)
+        meta_tx_rollback(db);
+    else
+        *out_id = id;
+    return rc;
+}
+
+#define JOB_COLUMNS                                                                                \
+    "id, type, owner_id, owner, state, spec, repo, coalesce(base_repo, ''), "                      \
+    "coalesce(dataset_repo, ''), created_at, coalesce(started_at, 0), "                            \
+    "coalesce(finished_at, 0), attempts, max_attempts, coalesce(worker_pid, 0), "                  \
+    "coalesce(heartbeat_at, 0), cancel_requested, step, total_steps, loss, lr, tokens_per_s, "     \
+    "eta_s, coalesce(result_commit, ''), result_metrics, error"
+
+static void column_progress(struct meta_job_progress *p, sqlite3_stmt *stmt, int first)
+{
+    p->has_step = sqlite3_column_type(stmt, first) != SQLITE_NULL;
+    p->step = sqlite3_column_int64(stmt, first);
+    p->has_total_steps = sqlite3_column_type(stmt, first + 1) != SQLITE_NULL;
+    p->total_steps = sqlite3_column_int64(stmt, first + 1);
+    p->has_loss = sqlite3_column_type(stmt, first + 2) != SQLITE_NULL;
+    p->loss = sqlite3_column_double(stmt, first + 2);
+    p->has_lr = sqlite3_column_type(stmt, first + 3) != SQLITE_NULL;
+    p->lr = sqlite3_column_double(stmt, first + 3);
+    p->has_tokens_per_s = sqlite3_column_type(stmt, first + 4) != SQLITE_NULL;
+    p->tokens_per_s = sqlite3_column_double(stmt, first + 4);
+    p->has_eta_s = sqlite3_column_type(stmt, first + 5) != SQLITE_NULL;
+    p->eta_s = sqlite3_column_double(stmt, first + 5);
+}
+
+static void job_dispose(struct meta_job *job)
+{
+    free(job->spec_json);
+    free(job->result_metrics_json);
+    free(job->error);
+    memset(job, 0, sizeof(*job));
+}
+
+/* Fills job from a row selected with JOB_COLUMNS. */
+static int job_from_row(struct meta_job *job, sqlite3_stmt *stmt, struct hub_error *err)
+{
+    const char *text;
+    enum meta_job_state state = META_JOB_FAILED;
+
+    memset(job, 0, sizeof(*job));
+    job->id = sqlite3_column_int64(stmt, 0);
+    text = (const char *)sqlite3_column_text(stmt, 1);
+    job->type = text != NULL && strcmp(text, "eval") == 0 ? META_JOB_EVAL : META_JOB_TRAIN;
+    job->owner_id = sqlite3_column_int64(stmt, 2);
+    column_copy(job->owner, sizeof(job->owner), stmt, 3);
+    text = (const char *)sqlite3_column_text(stmt, 4);
+    if (text == NULL || !meta_job_state_parse(&state, text))
+        return hub_error_set(err, HUB_EINTERNAL, "job %lld has an unknown state",
+                             (long long)job->id);
+    job->state = state;
+    job->spec_json = column_strdup(stmt, 5);
+    column_copy(job->repo, sizeof(job->repo), stmt, 6);
+    column_copy(job->base_repo, sizeof(job->base_repo), stmt, 7);
+    column_copy(job->dataset_repo, sizeof(job->dataset_repo), stmt, 8);
+    job->created_at = sqlite3_column_int64(stmt, 9);
+    job->started_at = sqlite3_column_int64(stmt, 10);
+    job->finished_at = sqlite3_column_int64(stmt, 11);
+    job->attempts = sqlite3_column_int(stmt, 12);
+    job->max_attempts = sqlite3_column_int(stmt, 13);
+    job->worker_pid = sqlite3_column_int64(stmt, 14);
+    job->heartbeat_at = sqlite3_column_int64(stmt, 15);
+    job->cancel_requested = sqlite3_column_int(stmt, 16) != 0;
+    column_progress(&job->progress, stmt, 17);
+    column_copy(job->result_commit, sizeof(job->result_commit), stmt, 23);
+    job->result_metrics_json = column_strdup(stmt, 24);
+    job->error = column_strdup(stmt, 25);
+    if (job->spec_json == NULL) {
+        job_dispose(job);
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the spec of a job");
+    }
+    return 0;
+}
+
+int meta_job_get(struct meta_job **out, struct meta *db, int64_t id, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct meta_job *job = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = jobs_prepare(&stmt, db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", "load job",
+                      err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "job %lld not found", (long long)id);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = meta_error_from_sqlite(err, db, rc, "load job");
+        goto out;
+    }
+    job = malloc(sizeof(*job));
+    if (job == NULL) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate job %lld", (long long)id);
+        goto out;
+    }
+    rc = job_from_row(job, stmt, err);
+    if (rc < 0) {
+        free(job);
+        goto out;
+    }
+    *out = job;
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+void meta_job_free(struct meta_job *job)
+{
+    if (job == NULL)
+        return;
+    job_dispose(job);
+    free(job);
+}
+
+void meta_job_list_dispose(struct meta_job_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        job_dispose(&list->items[i]);
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+/* The WHERE clause shared by the list and its count; ?1 owner, ?2 state, ?3 repo. */
+#define JOB_FILTER                                                                                 \
+    " WHERE (?1 IS NULL OR owner = ?1) AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR "         \
+    "repo = ?3 OR base_repo = ?3 OR dataset_repo = ?3)"
+
+static void bind_filter(sqlite3_stmt *stmt, const struct meta_job_filter *filter)
+{
+    bind_text_or_null(stmt, 1, filter->owner);
+    if (filter->state >= 0 && filter->state <= META_JOB_CANCELED)
+        sqlite3_bind_text(stmt, 2, state_names[filter->state], -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 2);
+    bind_text_or_null(stmt, 3, filter->repo);
+}
+
+static int jobs_list_total(int64_t *out, struct meta *db, const struct meta_job_filter *filter,
+                           struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db, "SELECT count(*) FROM jobs" JOB_FILTER, "count jobs", err);
+    if (rc < 0)
+        return rc;
+    bind_filter(stmt, filter);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "count jobs");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int meta_job_list(struct meta_job_list *out, struct meta *db, const struct meta_job_filter *filter,
+                  struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    size_t limit = filter->limit == 0 ? META_JOB_LIST_DEFAULT : filter->limit;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (limit > META_JOB_LIST_MAX)
+        limit = META_JOB_LIST_MAX;
+    out->items = calloc(limit, sizeof(*out->items));
+    if (out->items == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate a list of %zu jobs", limit);
+    rc = jobs_list_total(&out->total, db, filter, err);
+    if (rc < 0)
+        goto out;
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT " JOB_COLUMNS " FROM jobs" JOB_FILTER
+                      " ORDER BY id DESC LIMIT ?4 OFFSET ?5",
+                      "list jobs", err);
+    if (rc < 0)
+        goto out;
+    bind_filter(stmt, filter);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)limit);
+    sqlite3_bind_int64(stmt, 5, filter->offset > INT64_MAX ? INT64_MAX : (int64_t)filter->offset);
+    while (out->count < limit) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            rc = meta_error_from_sqlite(err, db, rc, "list jobs");
+            goto out;
+        }
+        rc = job_from_row(&out->items[out->count], stmt, err);
+        if (rc < 0)
+            goto out;
+        out->count++;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(stmt);
+    if (rc < 0)
+        meta_job_list_dispose(out);
+    return rc;
+}
+
+/* ---- Scheduling ------------------------------------------------------------------------- */
+
+/* Owners with fewer running jobs go first, then older jobs; an owner at the running limit
+ * is skipped. ?1 is the limit, or 0 for none. */
+static const char claim_pick_sql[] =
+    "WITH running AS (SELECT owner_id, count(*) AS n FROM jobs WHERE state = 'running' "
+    "GROUP BY owner_id) "
+    "SELECT j.id FROM jobs j LEFT JOIN running r ON r.owner_id = j.owner_id "
+    "WHERE j.state = 'queued' AND (?1 = 0 OR coalesce(r.n, 0) < ?1) "
+    "ORDER BY coalesce(r.n, 0), j.created_at, j.id LIMIT 1";
+
+static int jobs_pick(int64_t *out_id, struct meta *db, int max_running_per_user,
+                     struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *out_id = 0;
+    rc = jobs_prepare(&stmt, db, claim_pick_sql, "pick next job", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int(stmt, 1, max_running_per_user > 0 ? max_running_per_user : 0);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out_id = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "pick next job");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int meta_job_claim_next(int64_t *out_id, int *out_attempt, struct meta *db,
+                        int max_running_per_user, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t id = 0;
+    int attempt = 0;
+    int rc;
+
+    *out_id = 0;
+    *out_attempt = 0;
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = jobs_pick(&id, db, max_running_per_user, err);
+    if (rc < 0 || id == 0)
+        goto out;
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+                      "started_at = coalesce(started_at, ?2), heartbeat_at = ?2, "
+                      "worker_pid = NULL WHERE id = ?1 AND state = 'queued' RETURNING attempts",
+                      "claim job", err);
+    if (rc < 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, meta_now());
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        rc = meta_error_from_sqlite(err, db, rc, "claim job");
+        goto out;
+    }
+    attempt = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    rc = jobs_state_event(db, id, META_JOB_RUNNING, attempt, NULL, err);
+    if (rc < 0)
+        goto out;
+    rc = meta_tx_commit(db, err);
+out:
+    sqlite3_finalize(stmt);
+    if (rc < 0) {
+        meta_tx_rollback(db);
+        return rc;
+    }
+    if (id != 0) {
+        *out_id = id;
+        *out_attempt = attempt;
+    }
+    return 0;
+}
+
+/* Runs an UPDATE whose ?1 is the job id and ?2 the attempt, and fails with HUB_ECONFLICT when
+ * it changed no row because the job is no longer running under that attempt. Finalizes. */
+static int jobs_update_leased(sqlite3_stmt *stmt, struct meta *db, int64_t id, int attempt,
+                              const char *what, struct hub_error *err)
+{
+    int rc;
+
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int(stmt, 2, attempt);
+    rc = jobs_exec(stmt, db, what, err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "job %lld is no longer running as attempt %d", (long long)id,
+                             attempt);
+    return 0;
+}
+
+int meta_job_set_worker(struct meta *db, int64_t id, int attempt, int64_t pid,
+                        struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET worker_pid = ?3, heartbeat_at = ?4 WHERE id = ?1 AND "
+                      "attempts = ?2 AND state = 'running'",
+                      "record worker", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 3, pid);
+    sqlite3_bind_int64(stmt, 4, meta_now());
+    return jobs_update_leased(stmt, db, id, attempt, "record worker", err);
+}
+
+int meta_job_leases(struct meta_job_lease **out, size_t *out_count, struct meta *db,
+                    struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct meta_job_lease *items = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *out_count = 0;
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT id, owner_id, attempts, max_attempts, coalesce(worker_pid, 0), "
+                      "coalesce(heartbeat_at, 0), coalesce(started_at, 0), cancel_requested "
+                      "FROM jobs WHERE state = 'running' ORDER BY id",
+                      "list running jobs", err);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            rc = meta_error_from_sqlite(err, db, rc, "list running jobs");
+            goto out;
+        }
+        if (count == cap) {
+            size_t new_cap = cap == 0 ? 8 : cap * 2;
+            struct meta_job_lease *grown = realloc(items, new_cap * sizeof(*items));
+
+            if (grown == NULL) {
+                rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu job leases", new_cap);
+                goto out;
+            }
+            items = grown;
+            cap = new_cap;
+        }
+        items[count].id = sqlite3_column_int64(stmt, 0);
+        items[count].owner_id = sqlite3_column_int64(stmt, 1);
+        items[count].attempts = sqlite3_column_int(stmt, 2);
+        items[count].max_attempts = sqlite3_column_int(stmt, 3);
+        items[count].worker_pid = sqlite3_column_int64(stmt, 4);
+        items[count].heartbeat_at = sqlite3_column_int64(stmt, 5);
+        items[count].started_at = sqlite3_column_int64(stmt, 6);
+        items[count].cancel_requested = sqlite3_column_int(stmt, 7) != 0;
+        count++;
+    }
+    rc = 0;
+    *out = items;
+    *out_count = count;
+    items = NULL;
+out:
+    sqlite3_finalize(stmt);
+    free(items);
+    return rc;
+}
+
+/* ---- Worker updates --------------------------------------------------------------------- */
+
+int meta_job_heartbeat(bool *out_cancel, struct meta *db, int64_t id, int attempt,
+                       struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *out_cancel = false;
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET heartbeat_at = ?3 WHERE id = ?1 AND attempts = ?2 AND "
+                      "state = 'running' RETURNING cancel_requested",
+                      "store heartbeat", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int(stmt, 2, attempt);
+    sqlite3_bind_int64(stmt, 3, meta_now());
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out_cancel = sqlite3_column_int(stmt, 0) != 0;
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = hub_error_set(err, HUB_ECONFLICT, "job %lld is no longer running as attempt %d",
+                           (long long)id, attempt);
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "store heartbeat");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static void bind_progress_field(sqlite3_stmt *stmt, int index, bool has, double value)
+{
+    if (has)
+        sqlite3_bind_double(stmt, index, value);
+    else
+        sqlite3_bind_null(stmt, index);
+}
+
+int meta_job_progress_set(struct meta *db, int64_t id, int attempt,
+                          const struct meta_job_progress *progress, const char *event_json,
+                          struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    /* A field the trainer left out keeps its previous value. */
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET heartbeat_at = ?3, step = coalesce(?4, step), "
+                      "total_steps = coalesce(?5, total_steps), loss = coalesce(?6, loss), "
+                      "lr = coalesce(?7, lr), tokens_per_s = coalesce(?8, tokens_per_s), "
+                      "eta_s = coalesce(?9, eta_s) "
+                      "WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
+                      "store progress", err);
+    if (rc < 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 3, meta_now());
+    if (progress->has_step)
+        sqlite3_bind_int64(stmt, 4, progress->step);
+    if (progress->has_total_steps)
+        sqlite3_bind_int64(stmt, 5, progress->total_steps);
+    bind_progress_field(stmt, 6, progress->has_loss, progress->loss);
+    bind_progress_field(stmt, 7, progress->has_lr, progress->lr);
+    bind_progress_field(stmt, 8, progress->has_tokens_per_s, progress->tokens_per_s);
+    bind_progress_field(stmt, 9, progress->has_eta_s, progress->eta_s);
+    rc = jobs_update_leased(stmt, db, id, attempt, "store progress", err);
+    if (rc < 0)
+        goto out;
+    if (event_json != NULL) {
+        rc = jobs_event_append_locked(db, id, "progress", event_json, err);
+        if (rc < 0)
+            goto out;
+    }
+    rc = meta_tx_commit(db, err);
+out:
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
+}
+
+int meta_job_event_append(struct meta *db, int64_t id, const char *kind, const char *data_json,
+                          struct hub_error *err)
+{
+    int rc;
+
+    if (strcmp(kind, "state") != 0 && strcmp(kind, "progress") != 0 &&
+        strcmp(kind, "eval") != 0 && strcmp(kind, "log") != 0)
+        return hub_error_set(err, HUB_EINVAL, "unknown job event kind '%s'", kind);
+    /* The transaction makes the max(seq) + 1 read and the insert one step. */
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = jobs_event_append_locked(db, id, kind, data_json, err);
+    if (rc == 0)
+        rc = meta_tx_commit(db, err);
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
+}
+
+void meta_job_event_list_dispose(struct meta_job_event_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].data_json);
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+int meta_job_events_since(struct meta_job_event_list *out, struct meta *db, int64_t id,
+                          int64_t after_seq, size_t max_events, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    size_t limit = max_events == 0 ? META_JOB_EVENTS_DEFAULT : max_events;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (limit > META_JOB_EVENTS_DEFAULT)
+        limit = META_JOB_EVENTS_DEFAULT;
+    out->items = calloc(limit, sizeof(*out->items));
+    if (out->items == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu job events", limit);
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT seq, at, kind, data FROM job_events WHERE job_id = ?1 AND seq > ?2 "
+                      "ORDER BY seq LIMIT ?3",
+                      "load job events", err);
+    if (rc < 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, after_seq);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit);
+    while (out->count < limit) {
+        struct meta_job_event *ev = &out->items[out->count];
+
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            rc = meta_error_from_sqlite(err, db, rc, "load job events");
+            goto out;
+        }
+        ev->seq = sqlite3_column_int64(stmt, 0);
+        ev->at = sqlite3_column_int64(stmt, 1);
+        column_copy(ev->kind, sizeof(ev->kind), stmt, 2);
+        ev->data_json = column_strdup(stmt, 3);
+        if (ev->data_json == NULL) {
+            rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate an event of job %lld",
+                               (long long)id);
+            goto out;
+        }
+        out->count++;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(stmt);
+    if (rc < 0)
+        meta_job_event_list_dispose(out);
+    return rc;
+}
+
+/* ---- Leaving the running state ---------------------------------------------------------- */
+
+int meta_job_finish(struct meta *db, int64_t id, int attempt, enum meta_job_state state,
+                    const char *result_commit, const char *metrics_json, const char *message,
+                    struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (!meta_job_state_is_terminal(state))
+        return hub_error_set(err, HUB_EINTERNAL, "job %lld cannot finish in state %s",
+                             (long long)id, meta_job_state_name(state));
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET state = ?3, finished_at = ?4, worker_pid = NULL, "
+                      "result_commit = coalesce(?5, result_commit), "
+                      "result_metrics = coalesce(?6, result_metrics), error = ?7 "
+                      "WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
+                      "finish job", err);
+    if (rc < 0)
+        goto out;
+    sqlite3_bind_text(stmt, 3, meta_job_state_name(state), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, meta_now());
+    bind_text_or_null(stmt, 5, result_commit);
+    bind_text_or_null(stmt, 6, metrics_json);
+    bind_text_or_null(stmt, 7, state == META_JOB_SUCCEEDED ? NULL : message);
+    rc = jobs_update_leased(stmt, db, id, attempt, "finish job", err);
+    if (rc < 0)
+        goto out;
+    rc = jobs_state_event(db, id, state, attempt, message, err);
+    if (rc < 0)
+        goto out;
+    rc = meta_tx_commit(db, err);
+out:
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
+}
+
+int meta_job_requeue(struct meta *db, int64_t id, int attempt, bool refund_attempt,
+                     const char *reason, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET state = 'queued', worker_pid = NULL, heartbeat_at = NULL, "
+                      "error = ?3, attempts = attempts - ?4 "
+                      "WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
+                      "requeue job", err);
+    if (rc < 0)
+        goto out;
+    bind_text_or_null(stmt, 3, reason);
+    sqlite3_bind_int(stmt, 4, refund_attempt ? 1 : 0);
+    rc = jobs_update_leased(stmt, db, id, attempt, "requeue job", err);
+    if (rc < 0)
+        goto out;
+    rc = jobs_state_event(db, id, META_JOB_QUEUED, attempt, reason, err);
+    if (rc < 0)
+        goto out;
+    rc = meta_tx_commit(db, err);
+out:
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
+}
+
+static int jobs_state_of(enum meta_job_state *out, struct meta *db, int64_t id,
+                         struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *text;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db, "SELECT state FROM jobs WHERE id = ?1", "load job state", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "job %lld not found", (long long)id);
+    } else if (rc != SQLITE_ROW) {
+        rc = meta_error_from_sqlite(err, db, rc, "load job state");
+    } else {
+        text = (const char *)sqlite3_column_text(stmt, 0);
+        rc = text != NULL && meta_job_state_parse(out, text)
+                 ? 0
+                 : hub_error_set(err, HUB_EINTERNAL, "job %lld has an unknown state",
+                                 (long long)id);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int jobs_cancel_locked(enum meta_job_state *out_state, struct meta *db, int64_t id,
+                              struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    enum meta_job_state state;
+    int rc;
+
+    rc = jobs_state_of(&state, db, id, err);
+    if (rc < 0)
+        return rc;
+    if (meta_job_state_is_terminal(state))
+        return hub_error_set(err, HUB_ECONFLICT, "job %lld already %s; only queued or running "
+                             "jobs can be canceled", (long long)id, meta_job_state_name(state));
+    if (state == META_JOB_QUEUED) {
+        rc = jobs_prepare(&stmt, db,
+                          "UPDATE jobs SET state = 'canceled', finished_at = ?2, "
+                          "cancel_requested = 1, error = 'canceled before it started' "
+                          "WHERE id = ?1",
+                          "cancel job", err);
+        if (rc < 0)
+            return rc;
+        sqlite3_bind_int64(stmt, 1, id);
+        sqlite3_bind_int64(stmt, 2, meta_now());
+        rc = jobs_exec(stmt, db, "cancel job", err);
+        if (rc < 0)
+            return rc;
+        *out_state = META_JOB_CANCELED;
+        return jobs_state_event(db, id, META_JOB_CANCELED, 0, "canceled before it started", err);
+    }
+    rc = jobs_prepare(&stmt, db, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1",
+                      "request cancel", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    *out_state = META_JOB_RUNNING;
+    return jobs_exec(stmt, db, "request cancel", err);
+}
+
+int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
+                    struct hub_error *err)
+{
+    int rc;
+
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = jobs_cancel_locked(out_state, db, id, err);
+    if (rc == 0)
+        rc = meta_tx_commit(db, err);
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
+}
+
+/* ---- Evaluations and adapters ----------------------------------------------------------- */
+
+int meta_eval_insert(int64_t *out_id, struct meta *db, int64_t job_id, const char *repo,
+                     const char *revision, const char *dataset, const char *dataset_revision,
+                     const char *eval_file, const char *metrics_json, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "INSERT INTO evals (job_id, repo, revision, dataset, dataset_revision, "
+                      "eval_file, metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      "insert evaluation", err);
+    if (rc < 0)
+        return rc;
+    if (job_id > 0)
+        sqlite3_bind_int64(stmt, 1, job_id);
+    else
+        sqlite3_bind_null(stmt, 1);
+    sqlite3_bind_text(stmt, 2, repo, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, revision, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, dataset, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 5, dataset_revision, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 6, eval_file, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 7, metrics_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 8, meta_now());
+    rc = jobs_exec(stmt, db, "insert evaluation", err);
+    if (rc == 0 && out_id != NULL)
+        *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
+    return rc;
+}
+
+void meta_eval_list_dispose(struct meta_eval_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].eval_file);
+        free(list->items[i].metrics_json);
+    }
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+static int eval_from_row(struct meta_eval *ev, sqlite3_stmt *stmt, struct hub_error *err)
+{
+    ev->id = sqlite3_column_int64(stmt, 0);
+    ev->job_id = sqlite3_column_int64(stmt, 1);
+    column_copy(ev->repo, sizeof(ev->repo), stmt, 2);
+    column_copy(ev->revision, sizeof(ev->revision), stmt, 3);
+    column_copy(ev->dataset, sizeof(ev->dataset), stmt, 4);
+    column_copy(ev->dataset_revision, sizeof(ev->dataset_revision), stmt, 5);
+    ev->eval_file = column_strdup(stmt, 6);
+    ev->metrics_json = column_strdup(stmt, 7);
+    ev->created_at = sqlite3_column_int64(stmt, 8);
+    if (ev->eval_file == NULL || ev->metrics_json == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate evaluation %lld",
+                             (long long)ev->id);
+    return 0;
+}
+
+int meta_evals_for_repo(struct meta_eval_list *out, struct meta *db, const char *repo,
+                        struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->items = calloc(META_JOB_LIST_MAX, sizeof(*out->items));
+    if (out->items == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate a list of evaluations");
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT id, coalesce(job_id, 0), repo, revision, dataset, dataset_revision, "
+                      "eval_file, metrics, created_at FROM evals WHERE repo = ?1 "
+                      "ORDER BY id DESC LIMIT ?2",
+                      "list evaluations", err);
+    if (rc < 0)
+        goto out;
+    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 2, META_JOB_LIST_MAX);
+    while (out->count < META_JOB_LIST_MAX) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            rc = meta_error_from_sqlite(err, db, rc, "list evaluations");
+            goto out;
+        }
+        out->count++;
+        rc = eval_from_row(&out->items[out->count - 1], stmt, err);
+        if (rc < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(stmt);
+    if (rc < 0)
+        meta_eval_list_dispose(out);
+    return rc;
+}
+
+int meta_adapters_of_base(char ***out, size_t *out_count, struct meta *db, const char *base_repo,
+                          struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    char **names = NULL;
+    size_t count = 0;
+    int rc;
+
+    *out = NULL;
+    *out_count = 0;
+    names = calloc(META_JOB_LIST_MAX, sizeof(*names));
+    if (names == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate a list of adapters");
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT repo FROM jobs WHERE type = 'train' AND state = 'succeeded' AND "
+                      "base_repo = ?1 GROUP BY repo ORDER BY max(id) DESC LIMIT ?2",
+                      "list adapters", err);
+    if (rc < 0)
+        goto out;
+    sqlite3_bind_text(stmt, 1, base_repo, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 2, META_JOB_LIST_MAX);
+    while (count < META_JOB_LIST_MAX) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            rc = meta_error_from_sqlite(err, db, rc, "list adapters");
+            goto out;
+        }
+        names[count] = column_strdup(stmt, 0);
+        if (names[count] == NULL) {
+            rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate an adapter name");
+            goto out;
+        }
+        count++;
+    }
+    rc = 0;
+    *out = names;
+    *out_count = count;
+    names = NULL;
+out:
+    sqlite3_finalize(stmt);
+    if (names != NULL) {
+        for (size_t i = 0; i < count; i++)
+            free(names[i]);
+        free(names);
+    }
+    return rc;
+}
