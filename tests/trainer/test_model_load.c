@@ -218,7 +218,7 @@ int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS");
     struct tr_error err = {0};
-    char path[4200], cmd[200];
+    char path[4200], cmd[4200];
 
     snprintf(src_dir, sizeof(src_dir), "%s/models/stories260K",
              corpus ? corpus : "/work/shared/corpus");
