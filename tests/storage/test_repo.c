@@ -1,0 +1,345 @@
+/* Tests for repo_*: bare repos made with libgit2 in a temp data directory, commits of files
+ * and LFS pointers, tree listings, reads, refs, the log, parent conflicts and deletion. */
+#include "fixture.h"
+#include "harness.h"
+
+#include "lfs_attributes.h"
+#include "lfs_pointer.h"
+#include "repo.h"
+#include "storage.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char oid_a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+static int commit_ops(char *out, struct repo *r, const char *branch, const char *parent,
+                      const struct repo_op *ops, size_t n, struct hub_error *err)
+{
+    struct repo_commit_request req = {0};
+
+    req.branch = branch;
+    req.expected_parent = parent;
+    req.author_name = "Alice";
+    req.author_email = "alice@example.org";
+    req.message = "Add files\n\nWith a description.";
+    req.ops = ops;
+    req.n_ops = n;
+    return repo_commit(out, r, &req, err);
+}
+
+static const struct repo_entry *find_entry(const struct repo_entry *e, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(e[i].path, path) == 0)
+            return &e[i];
+    }
+    return NULL;
+}
+
+static void test_create_and_initial_tree(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_create_opts opts = {0};
+    struct repo_entry *entries = NULL;
+    struct repo *r = NULL;
+    char first[41], resolved[41], path[4096];
+    size_t n = 0;
+    char *text = NULL;
+    size_t len = 0;
+
+    opts.readme = "# demo\n";
+    CHECK_EQ_INT(repo_create(first, data, HUB_REPO_MODEL, "alice", "m1", &opts, &err), 0);
+    CHECK_EQ_INT(repo_create(NULL, data, HUB_REPO_MODEL, "alice", "m1", &opts, &err),
+                 HUB_ECONFLICT);
+    snprintf(path, sizeof(path), "%s/repos/models/alice/m1.git/HEAD", data);
+    CHECK(access(path, F_OK) == 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "main", &err), 0);
+    CHECK_EQ_STR(resolved, first);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "HEAD", &err), 0);
+    CHECK_EQ_STR(resolved, first);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "refs/heads/main", &err), 0);
+    CHECK_EQ_STR(resolved, first);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, first, &err), 0);
+    CHECK_EQ_STR(resolved, first);
+    char short_id[8];
+    memcpy(short_id, first, 7);
+    short_id[7] = '\0';
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, short_id, &err), 0);
+    CHECK_EQ_STR(resolved, first);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "nope", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "main~1", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "", false, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK(find_entry(entries, n, ".gitattributes") != NULL);
+    CHECK(find_entry(entries, n, "README.md") != NULL);
+    repo_entries_free(entries, n);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", ".gitattributes", 0, &err), 0);
+    CHECK(text != NULL && strstr(text, "*.safetensors filter=lfs diff=lfs merge=lfs -text") != NULL);
+    free(text);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "missing.txt", 0, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "../etc/passwd", 0, &err), HUB_EINVAL);
+    repo_close(r);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "missing", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_create(NULL, data, HUB_REPO_MODEL, "alice", "bad..name", NULL, &err),
+                 HUB_EINVAL);
+}
+
+static void test_commit_files_and_lfs(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_entry *entries = NULL;
+    struct repo_entry stat_entry;
+    struct repo *r = NULL;
+    char head[41], c1[41], c2[41];
+    const struct repo_entry *e;
+    size_t n = 0, len = 0;
+    char *text = NULL;
+    struct repo_op ops[4] = {
+        {REPO_OP_ADD_FILE, "config.json", "{\"a\":1}\n", 8, NULL, 0},
+        {REPO_OP_ADD_FILE, "sub/dir/notes.txt", "hello", 5, NULL, 0},
+        {REPO_OP_ADD_LFS, "weights/model.safetensors", NULL, 0, oid_a, 5000},
+        {REPO_OP_ADD_LFS, "data/raw blob.dat", NULL, 0, oid_a, 5000},
+    };
+
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(head, r, "main", &err), 0);
+    CHECK_EQ_INT(commit_ops(c1, r, "main", head, ops, 4, &err), 0);
+    CHECK(strcmp(c1, head) != 0);
+
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "", true, &err), 0);
+    e = find_entry(entries, n, "weights/model.safetensors");
+    CHECK(e != NULL && e->is_lfs);
+    CHECK(e != NULL && e->size == 5000);
+    CHECK(e != NULL && strcmp(e->lfs_oid, oid_a) == 0);
+    CHECK(e != NULL && e->pointer_size > 100 && e->pointer_size < 200);
+    e = find_entry(entries, n, "sub/dir");
+    CHECK(e != NULL && e->type == REPO_ENTRY_DIRECTORY);
+    e = find_entry(entries, n, "sub/dir/notes.txt");
+    CHECK(e != NULL && e->type == REPO_ENTRY_FILE && e->size == 5 && !e->is_lfs);
+    /* git blob id of "hello", as `git hash-object` prints it */
+    CHECK(e != NULL && strcmp(e->oid, "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0") == 0);
+    repo_entries_free(entries, n);
+
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "sub", false, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK(n == 1 && strcmp(entries[0].path, "sub/dir") == 0);
+    repo_entries_free(entries, n);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "config.json", false, &err),
+                 HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "nope", false, &err), HUB_ENOTFOUND);
+
+    /* The path no default rule matches got an exact rule with [[:space:]] for the space. */
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", ".gitattributes", 0, &err), 0);
+    CHECK(text != NULL && strstr(text, "data/raw[[:space:]]blob.dat filter=lfs") != NULL);
+    CHECK(text != NULL && strstr(text, "weights/model.safetensors filter=lfs") == NULL);
+    free(text);
+
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "weights/model.safetensors", 0, &err), 0);
+    CHECK(text != NULL && lfs_pointer_is_pointer(text, len));
+    free(text);
+
+    CHECK_EQ_INT(repo_entry_stat(&stat_entry, r, "main", "sub", &err), 0);
+    CHECK_EQ_INT(stat_entry.type, REPO_ENTRY_DIRECTORY);
+    free(stat_entry.path);
+    CHECK_EQ_INT(repo_entry_stat(&stat_entry, r, "main", "", &err), 0);
+    CHECK_EQ_INT(stat_entry.type, REPO_ENTRY_DIRECTORY);
+    free(stat_entry.path);
+    CHECK_EQ_INT(repo_entry_stat(&stat_entry, r, "main", "nope.txt", &err), HUB_ENOTFOUND);
+
+    /* A stale parent is a conflict and changes nothing. */
+    struct repo_op replace = {REPO_OP_ADD_FILE, "config.json", "{}", 2, NULL, 0};
+    CHECK_EQ_INT(commit_ops(c2, r, "main", head, &replace, 1, &err), HUB_ECONFLICT);
+    CHECK(strstr(err.msg, head) != NULL);
+    CHECK_EQ_INT(repo_revision_resolve(c2, r, "main", &err), 0);
+    CHECK_EQ_STR(c2, c1);
+
+    /* Deletes: a missing file is not found, with the text clients look for. */
+    struct repo_op del_missing = {REPO_OP_DELETE_FILE, "nope.txt", NULL, 0, NULL, 0};
+    CHECK_EQ_INT(commit_ops(c2, r, "main", NULL, &del_missing, 1, &err), HUB_ENOTFOUND);
+    CHECK(strstr(err.msg, "A file with this name doesn't exist") != NULL);
+    struct repo_op dels[2] = {
+        {REPO_OP_DELETE_FILE, "config.json", NULL, 0, NULL, 0},
+        {REPO_OP_DELETE_FOLDER, "sub/", NULL, 0, NULL, 0},
+    };
+    CHECK_EQ_INT(commit_ops(c2, r, "main", c1, dels, 2, &err), 0);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "config.json", 0, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "sub/dir/notes.txt", 0, &err),
+                 HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, c1, "config.json", 0, &err), 0);
+    CHECK(text != NULL && len == 8 && memcmp(text, "{\"a\":1}\n", 8) == 0);
+    free(text);
+
+    /* Bad operations are rejected before anything is written. */
+    struct repo_op bad_path = {REPO_OP_ADD_FILE, "a/../b", "x", 1, NULL, 0};
+    CHECK_EQ_INT(commit_ops(c2, r, "main", NULL, &bad_path, 1, &err), HUB_EINVAL);
+    struct repo_op git_path = {REPO_OP_ADD_FILE, ".git/config", "x", 1, NULL, 0};
+    CHECK_EQ_INT(commit_ops(c2, r, "main", NULL, &git_path, 1, &err), HUB_EINVAL);
+    struct repo_op bad_oid = {REPO_OP_ADD_LFS, "w.bin", NULL, 0, "ABC", 1};
+    CHECK_EQ_INT(commit_ops(c2, r, "main", NULL, &bad_oid, 1, &err), HUB_EINVAL);
+    CHECK_EQ_INT(commit_ops(c2, r, "nobranch", NULL, &replace, 1, &err), HUB_ENOTFOUND);
+    repo_close(r);
+}
+
+static void test_path_limits(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *r = NULL;
+    char path[HUB_MAX_PATH_BYTES + 2], out[41];
+    struct repo_op op = {REPO_OP_ADD_FILE, path, "x", 1, NULL, 0};
+
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    /* segments of 200 bytes keep every file name under the 255-byte filesystem limit */
+    memset(path, 'p', HUB_MAX_PATH_BYTES);
+    for (size_t i = 200; i < HUB_MAX_PATH_BYTES; i += 201)
+        path[i] = '/';
+    path[HUB_MAX_PATH_BYTES] = '\0';
+    CHECK_EQ_INT(commit_ops(out, r, "main", NULL, &op, 1, &err), 0);
+    path[HUB_MAX_PATH_BYTES] = 'p';
+    path[HUB_MAX_PATH_BYTES + 1] = '\0';
+    CHECK_EQ_INT(commit_ops(out, r, "main", NULL, &op, 1, &err), HUB_ETOOBIG);
+    repo_close(r);
+}
+
+static void test_refs_and_log(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_info *log = NULL, info;
+    struct repo_ref *refs = NULL;
+    struct repo *r = NULL;
+    char main_head[41], out[41], branch[HUB_MAX_REVISION_BYTES + 1];
+    size_t n = 0, total = 0;
+    bool saw_tag = false, saw_branch = false;
+
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(main_head, r, "main", &err), 0);
+    CHECK_EQ_INT(repo_branch_create(r, "dev", NULL, &err), 0);
+    CHECK_EQ_INT(repo_branch_create(r, "dev", NULL, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(repo_branch_create(r, "bad..name", NULL, &err), HUB_EINVAL);
+    CHECK_EQ_INT(repo_branch_create(r, "x", "nope", &err), HUB_ENOTFOUND);
+    CHECK(repo_revision_is_branch(branch, r, "refs/heads/dev"));
+    CHECK_EQ_STR(branch, "dev");
+    CHECK_EQ_INT(repo_tag_create(r, "v1.0", "main", "Release 1.0", "Alice", "a@x.org", &err), 0);
+    CHECK_EQ_INT(repo_tag_create(r, "light", "dev", NULL, NULL, NULL, &err), 0);
+    CHECK_EQ_INT(repo_tag_create(r, "v1.0", "main", NULL, NULL, NULL, &err), HUB_ECONFLICT);
+    CHECK(!repo_revision_is_branch(NULL, r, "v1.0"));
+    CHECK_EQ_INT(repo_revision_resolve(out, r, "v1.0", &err), 0);
+    CHECK_EQ_STR(out, main_head);
+
+    /* Committing to a tag is invalid; a new branch can be created from a revision. */
+    struct repo_op op = {REPO_OP_ADD_FILE, "feature.txt", "f", 1, NULL, 0};
+    CHECK_EQ_INT(commit_ops(out, r, "v1.0", NULL, &op, 1, &err), HUB_EINVAL);
+    struct repo_commit_request req = {0};
+    req.branch = "feature/x";
+    req.create_from = "v1.0";
+    req.author_name = "Bob";
+    req.author_email = "bob@example.org";
+    req.message = "Start feature";
+    req.ops = &op;
+    req.n_ops = 1;
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), 0);
+    CHECK(repo_revision_is_branch(NULL, r, "feature/x"));
+
+    CHECK_EQ_INT(repo_refs_list(&refs, &n, r, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(refs[i].ref, "refs/tags/v1.0") == 0) {
+            saw_tag = refs[i].kind == REPO_REF_TAG && strcmp(refs[i].target, main_head) == 0;
+        }
+        if (strcmp(refs[i].ref, "refs/heads/feature/x") == 0)
+            saw_branch = refs[i].kind == REPO_REF_BRANCH && strcmp(refs[i].name, "feature/x") == 0;
+    }
+    CHECK(saw_tag);
+    CHECK(saw_branch);
+    CHECK_EQ_INT(n, 5);
+    free(refs);
+
+    CHECK_EQ_INT(repo_log(&log, &n, &total, r, "main", 0, 2, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(total, 4);
+    CHECK(n > 0 && strcmp(log[0].id, main_head) == 0);
+    CHECK(n > 1 && strcmp(log[0].parent, log[1].id) == 0);
+    repo_commits_free(log, n);
+    CHECK_EQ_INT(repo_log(&log, &n, &total, r, "main", 3, 10, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK(n == 1 && strcmp(log[0].title, "Initial commit") == 0);
+    CHECK(n == 1 && log[0].parent[0] == '\0');
+    repo_commits_free(log, n);
+    CHECK_EQ_INT(repo_log(&log, &n, &total, r, "main", 0, HUB_MAX_LIST_LIMIT + 1, &err),
+                 HUB_EINVAL);
+
+    CHECK_EQ_INT(repo_commit_get(&info, r, "main~0", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_last_commit(&info, r, "main", "weights/model.safetensors", &err), 0);
+    CHECK_EQ_STR(info.title, "Add files");
+    CHECK_EQ_STR(info.author_name, "Alice");
+    repo_commit_info_dispose(&info);
+    CHECK_EQ_INT(repo_last_commit(&info, r, "main", "README.md", &err), 0);
+    CHECK_EQ_STR(info.title, "Initial commit");
+    repo_commit_info_dispose(&info);
+    CHECK_EQ_INT(repo_last_commit(&info, r, "main", "nope", &err), HUB_ENOTFOUND);
+
+    CHECK_EQ_INT(repo_tag_delete(r, "light", &err), 0);
+    CHECK_EQ_INT(repo_tag_delete(r, "light", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_branch_delete(r, "dev", &err), 0);
+    CHECK_EQ_INT(repo_branch_delete(r, "main", &err), HUB_EINVAL);
+    CHECK_EQ_INT(repo_branch_delete(r, "dev", &err), HUB_ENOTFOUND);
+    repo_close(r);
+}
+
+static int count_lfs(void *ctx, const char *oid, uint64_t size, const char *path)
+{
+    (void)path;
+    if (strcmp(oid, oid_a) == 0 && size == 5000)
+        (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_lfs_walk_and_attributes(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct lfs_attributes *attrs = NULL;
+    struct repo *r = NULL;
+    int seen = 0;
+
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    CHECK_EQ_INT(repo_lfs_foreach(r, count_lfs, &seen, &err), 0);
+    CHECK(seen >= 1);
+    CHECK_EQ_INT(repo_lfs_attributes_load(&attrs, r, "main", &err), 0);
+    CHECK(lfs_attributes_match(attrs, "x/y.bin"));
+    CHECK(lfs_attributes_match(attrs, "data/raw blob.dat"));
+    CHECK(!lfs_attributes_match(attrs, "config.json"));
+    lfs_attributes_free(attrs);
+    repo_close(r);
+}
+
+static void test_delete(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *r = NULL;
+
+    CHECK_EQ_INT(repo_delete(data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_delete(data, HUB_REPO_MODEL, "alice", "m1", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_create(NULL, data, HUB_REPO_DATASET, "alice", "m1", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_DATASET, "alice", "m1", &err), 0);
+    repo_close(r);
+}
+
+int main(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char data[512];
+
+    fixture_dir_make(data, sizeof(data));
+    CHECK_EQ_INT(storage_init(&err), 0);
+    CHECK_EQ_INT(storage_layout_create(data, &err), 0);
+    test_create_and_initial_tree(data);
+    test_commit_files_and_lfs(data);
+    test_path_limits(data);
+    test_refs_and_log(data);
+    test_lfs_walk_and_attributes(data);
+    test_delete(data);
+    storage_shutdown();
+    fixture_dir_remove(data);
+    return test_finish();
+}
