@@ -521,11 +521,11 @@ int meta_job_claim_next(int64_t *out_id, int *out_attempt, struct meta *db,
     rc = meta_tx_commit(db, err);
 out:
     sqlite3_finalize(stmt);
-    if (rc < 0) {
-        meta_tx_rollback(db);
+    if (rc < 0 || id == 0) {
+        meta_tx_rollback(db); /* nothing was written when no job was picked */
         return rc;
     }
-    if (id != 0) {
+    {
         *out_id = id;
         *out_attempt = attempt;
     }

@@ -1,0 +1,265 @@
+/* Tests of jobs_spec_parse: defaults, every rejected field, limits at the maximum and one
+ * past it, and the stored JSON parsing back to the same spec. */
+#include "harness.h"
+#include "jobs_json.h"
+#include "jobs_spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(struct jobs_spec *spec, const char *json, struct hub_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    return jobs_spec_parse(spec, json, strlen(json), err);
+}
+
+static bool message_has(const struct hub_error *err, const char *text)
+{
+    return strstr(err->msg, text) != NULL;
+}
+
+static void test_train_full_request(void)
+{
+    struct jobs_spec spec;
+    struct hub_error err;
+    int rc = parse(&spec,
+                   "{\"type\":\"train\",\"base_model\":\"demo/stories260K\",\"base_revision\":"
+                   "\"main\",\"dataset\":\"alice/style\",\"dataset_revision\":\"v1\","
+                   "\"train_file\":\"train.jsonl\",\"eval_file\":\"data/eval.jsonl\","
+                   "\"output_repo\":\"alice/style-lora\",\"params\":{\"rank\":8,\"alpha\":16,"
+                   "\"targets\":\"all-linear\",\"lr\":0.002,\"steps\":150,\"batch\":8,"
+                   "\"seed\":1}}",
+                   &err);
+
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(spec.type, META_JOB_TRAIN);
+    CHECK_EQ_STR(spec.model, "demo/stories260K");
+    CHECK_EQ_STR(spec.dataset_revision, "v1");
+    CHECK_EQ_STR(spec.eval_file, "data/eval.jsonl");
+    CHECK_EQ_STR(spec.output_repo, "alice/style-lora");
+    CHECK_EQ_STR(spec.params.targets, "all-linear");
+    CHECK_EQ_INT(spec.params.steps, 150);
+    CHECK_NEAR(spec.params.lr, 0.002, 1e-12);
+    CHECK_EQ_INT(spec.params.batch, 8);
+}
+
+static void test_train_defaults(void)
+{
+    struct jobs_spec spec;
+    struct hub_error err;
+    int rc = parse(&spec,
+                   "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                   "\"train_file\":\"t.jsonl\",\"output_repo\":\"a/out\"}",
+                   &err);
+
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_STR(spec.model_revision, "main");
+    CHECK_EQ_STR(spec.dataset_revision, "main");
+    CHECK_EQ_STR(spec.eval_file, "");
+    CHECK_EQ_INT(spec.params.rank, 8);
+    CHECK_EQ_INT(spec.params.steps, 100);
+    CHECK_EQ_STR(spec.params.targets, "q_proj,v_proj");
+    CHECK(spec.params.dropout < 0);
+}
+
+static void test_eval_request(void)
+{
+    struct jobs_spec spec;
+    struct hub_error err;
+    int rc = parse(&spec,
+                   "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"revision\":\"abc1234\","
+                   "\"dataset\":\"alice/style\",\"eval_file\":\"eval.jsonl\"}",
+                   &err);
+
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(spec.type, META_JOB_EVAL);
+    CHECK_EQ_STR(spec.model_revision, "abc1234");
+    CHECK_EQ_STR(spec.output_repo, "");
+}
+
+/* Each request must be rejected with HUB_EINVAL and a message containing the given text. */
+static void test_rejections(void)
+{
+    static const struct {
+        const char *json;
+        const char *message;
+    } cases[] = {
+        {"", "invalid JSON"},
+        {"[]", "expected a JSON object"},
+        {"{}", "missing field 'type'"},
+        {"{\"type\":\"fit\"}", "invalid field 'type' 'fit'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"colour\":1,\"size\":2}",
+         "unknown fields 'colour', 'size'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"rank\":4,\"learning_rate\":1,\"epoch\":2}}",
+         "unknown params 'learning_rate', 'epoch'"},
+        {"{\"type\":\"train\",\"dataset\":\"a/d\",\"train_file\":\"t\",\"output_repo\":\"a/o\"}",
+         "missing field 'base_model'"},
+        {"{\"type\":\"train\",\"base_model\":\"ab\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\"}",
+         "invalid field 'base_model' 'ab'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":"
+         "\"../secret\",\"output_repo\":\"a/o\"}",
+         "invalid field 'train_file' '../secret'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":"
+         "\"/etc/passwd\",\"output_repo\":\"a/o\"}",
+         "invalid field 'train_file'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"base_revision\":\"-x\",\"dataset\":"
+         "\"a/d\",\"train_file\":\"t\",\"output_repo\":\"a/o\"}",
+         "invalid field 'base_revision' '-x'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/b\"}",
+         "it is the base model"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"rank\":2.5}}",
+         "invalid param 'rank' 2.5: expected a whole number"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"lr\":\"fast\"}}",
+         "invalid param 'lr': expected a number"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"steps\":10,\"epochs\":1}}",
+         "give one of them"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"steps\":10,\"warmup\":11}}",
+         "invalid param 'warmup' 11"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"targets\":\"q_proj,lm_head\"}}",
+         "invalid param 'targets' 'q_proj,lm_head'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"targets\":\"q_proj,\"}}",
+         "invalid param 'targets'"},
+        {"{\"type\":\"eval\",\"model\":\"a/b\",\"dataset\":\"a/d\"}", "missing field 'eval_file'"},
+        {"{\"type\":\"eval\",\"model\":\"a/b\",\"dataset\":\"a/d\",\"eval_file\":\"e\","
+         "\"params\":{}}",
+         "unknown fields 'params'"},
+        {"{\"type\":\"train\",\"type\":\"eval\"}", "invalid JSON"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct jobs_spec spec;
+        struct hub_error err;
+        int rc = parse(&spec, cases[i].json, &err);
+
+        CHECK_EQ_INT(rc, HUB_EINVAL);
+        if (!message_has(&err, cases[i].message))
+            printf("# case %zu: message \"%s\" lacks \"%s\"\n", i, err.msg, cases[i].message);
+        CHECK(message_has(&err, cases[i].message));
+    }
+}
+
+/* Each numeric limit accepts its maximum and rejects one past it. */
+static void test_param_limits(void)
+{
+    static const struct {
+        const char *param;
+        const char *max;
+        const char *past;
+    } cases[] = {
+        {"rank", "1024", "1025"},     {"batch", "64", "65"},
+        {"rank", "1", "0"},           {"lr", "1", "1.5"},
+        {"grad_accum", "4096", "4097"}, {"dropout", "0.99", "1"},
+        {"threads", "1024", "1025"},  {"seed", "4294967295", "4294967296"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct jobs_spec spec;
+        struct hub_error err;
+        char json[512];
+
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                 "\"train_file\":\"t\",\"output_repo\":\"a/o\",\"params\":{\"%s\":%s}}",
+                 cases[i].param, cases[i].max);
+        CHECK_EQ_INT(parse(&spec, json, &err), 0);
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                 "\"train_file\":\"t\",\"output_repo\":\"a/o\",\"params\":{\"%s\":%s}}",
+                 cases[i].param, cases[i].past);
+        CHECK_EQ_INT(parse(&spec, json, &err), HUB_EINVAL);
+    }
+}
+
+static void test_path_length_limit(void)
+{
+    char *json = malloc(HUB_MAX_PATH_BYTES + 256);
+    char *path = malloc(HUB_MAX_PATH_BYTES + 2);
+    struct jobs_spec spec;
+    struct hub_error err;
+
+    memset(path, 'p', HUB_MAX_PATH_BYTES);
+    path[HUB_MAX_PATH_BYTES] = '\0';
+    snprintf(json, HUB_MAX_PATH_BYTES + 256,
+             "{\"type\":\"eval\",\"model\":\"a/b\",\"dataset\":\"a/d\",\"eval_file\":\"%s\"}",
+             path);
+    CHECK_EQ_INT(parse(&spec, json, &err), 0);
+    path[HUB_MAX_PATH_BYTES] = 'p';
+    path[HUB_MAX_PATH_BYTES + 1] = '\0';
+    snprintf(json, HUB_MAX_PATH_BYTES + 256,
+             "{\"type\":\"eval\",\"model\":\"a/b\",\"dataset\":\"a/d\",\"eval_file\":\"%s\"}",
+             path);
+    CHECK_EQ_INT(parse(&spec, json, &err), HUB_EINVAL);
+    free(json);
+    free(path);
+}
+
+static void test_stored_json_round_trip(void)
+{
+    struct jobs_spec first, second;
+    struct hub_error err;
+    char *stored = NULL;
+
+    CHECK_EQ_INT(parse(&first,
+                       "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                       "\"train_file\":\"t.jsonl\",\"output_repo\":\"a/o\",\"params\":{"
+                       "\"lr\":0.002,\"epochs\":3,\"dropout\":0.1}}",
+                       &err),
+                 0);
+    CHECK_EQ_INT(jobs_spec_to_json(&stored, &first, &err), 0);
+    CHECK_EQ_INT(parse(&second, stored, &err), 0);
+    CHECK_EQ_INT(second.params.epochs, 3);
+    CHECK_EQ_INT(second.params.steps, 0);
+    CHECK_NEAR(second.params.lr, 0.002, 1e-12);
+    CHECK_NEAR(second.params.dropout, 0.1, 1e-12);
+    CHECK(memcmp(&first, &second, sizeof(first)) == 0);
+    free(stored);
+}
+
+static void test_progress_lines(void)
+{
+    struct meta_job_progress p;
+    struct hub_error err;
+    bool is_step = false, is_eval = false;
+    const char *step = "{\"step\":3,\"total_steps\":40,\"loss\":2.5,\"lr\":0.001,"
+                       "\"grad_norm\":1.2,\"tokens_per_s\":900.5,\"eta_s\":12}";
+    const char *eval = "{\"step\":10,\"eval_loss\":2.1}";
+
+    CHECK_EQ_INT(jobs_progress_parse(&p, &is_step, &is_eval, step, strlen(step), &err), 0);
+    CHECK(is_step);
+    CHECK(!is_eval);
+    CHECK_EQ_INT(p.step, 3);
+    CHECK_EQ_INT(p.total_steps, 40);
+    CHECK_NEAR(p.loss, 2.5, 1e-12);
+    CHECK_NEAR(p.eta_s, 12, 1e-12);
+    CHECK_EQ_INT(jobs_progress_parse(&p, &is_step, &is_eval, eval, strlen(eval), &err), 0);
+    CHECK(is_eval);
+    CHECK(!is_step);
+    CHECK_EQ_INT(jobs_progress_parse(&p, &is_step, &is_eval, "step 3", 6, &err), HUB_EINVAL);
+    CHECK_EQ_INT(jobs_progress_parse(&p, &is_step, &is_eval, "{\"step\":-1}", 11, &err),
+                 HUB_EINVAL);
+    CHECK_EQ_INT(jobs_progress_parse(&p, &is_step, &is_eval, "{\"loss\":\"x\"}", 12, &err),
+                 HUB_EINVAL);
+}
+
+int main(void)
+{
+    test_train_full_request();
+    test_train_defaults();
+    test_eval_request();
+    test_rejections();
+    test_param_limits();
+    test_path_length_limit();
+    test_stored_json_round_trip();
+    test_progress_lines();
+    return test_finish();
+}

@@ -1,0 +1,284 @@
+/* Tests of meta_jobs against a real SQLite database in a temporary data directory: the
+ * queue limit, fair claiming, leases, exactly-once completion, retries, cancel, events and
+ * evaluations. */
+#include "harness.h"
+#include "meta.h"
+#include "meta_jobs.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct meta *db;
+
+static int64_t insert(const char *owner, int64_t owner_id, int max_queued)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t id = 0;
+    int rc = meta_job_insert(&id, db, META_JOB_TRAIN, owner_id, owner, "alice/out", "demo/base",
+                             "alice/data", "{\"type\":\"train\"}", 2, max_queued, &err);
+
+    if (rc < 0)
+        printf("# insert failed: %s\n", err.msg);
+    return rc < 0 ? rc : id;
+}
+
+static void test_queue_limit(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t id = 0;
+    int rc;
+
+    CHECK(insert("carol", 30, 2) > 0);
+    CHECK(insert("carol", 30, 2) > 0);
+    rc = meta_job_insert(&id, db, META_JOB_TRAIN, 30, "carol", "carol/o", NULL, NULL, "{}", 2, 2,
+                         &err);
+    CHECK_EQ_INT(rc, HUB_ECONFLICT);
+    CHECK(strstr(err.msg, "carol") != NULL);
+}
+
+static void test_fair_claim(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t a1 = insert("alice", 10, 0), a2 = insert("alice", 10, 0), b1 = insert("bob", 20, 0);
+    int64_t got = 0;
+    int attempt = 0;
+
+    CHECK(a1 > 0 && a2 > 0 && b1 > 0);
+    /* Nobody runs anything: carol's first job from test_queue_limit is the oldest. */
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, 1);
+    CHECK_EQ_INT(attempt, 1);
+    /* carol runs one job now, so alice and bob, who run none, go first, oldest first. */
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, a1);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, b1);
+    /* Everyone runs one job: with a limit of one per user nothing may start. */
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 1, &err), 0);
+    CHECK_EQ_INT(got, 0);
+    /* With a limit of two, carol's second job is older than alice's second. */
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 2, &err), 0);
+    CHECK_EQ_INT(got, 2);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, a2);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, 0);
+}
+
+static void test_finish_exactly_once(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+    int64_t id = 0;
+    int attempt = 0;
+
+    id = insert("dave", 40, 0);
+    /* Everything else is running, so dave's job is the only queued one. */
+    CHECK_EQ_INT(meta_job_claim_next(&id, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(meta_job_set_worker(db, id, attempt, 4242, &err), 0);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_SUCCEEDED,
+                                 "0123456789012345678901234567890123456789", "{\"loss\":1.5}",
+                                 NULL, &err),
+                 0);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_FAILED, NULL, NULL, "late", &err),
+                 HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_job_requeue(db, id, attempt, false, "late", &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_INT(job->state, META_JOB_SUCCEEDED);
+    CHECK_EQ_STR(job->result_commit, "0123456789012345678901234567890123456789");
+    CHECK_EQ_STR(job->result_metrics_json, "{\"loss\":1.5}");
+    CHECK(job->error == NULL);
+    CHECK(job->finished_at > 0);
+    CHECK_EQ_INT(job->worker_pid, 0);
+    meta_job_free(job);
+}
+
+static void test_retry_and_stale_lease(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+    bool cancel = true;
+    int64_t id = insert("erin", 50, 0), got = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_heartbeat(&cancel, db, id, attempt, &err), 0);
+    CHECK(!cancel);
+    CHECK_EQ_INT(meta_job_requeue(db, id, attempt, false, "worker was killed", &err), 0);
+    /* The first attempt's worker lost its lease. */
+    CHECK_EQ_INT(meta_job_heartbeat(&cancel, db, id, attempt, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(attempt, 2);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_SUCCEEDED, NULL, NULL, NULL, &err),
+                 HUB_ECONFLICT);
+    /* A refunded requeue (the daemon stopped) gives the attempt back. */
+    CHECK_EQ_INT(meta_job_requeue(db, id, 2, true, "daemon stopped", &err), 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_INT(job->state, META_JOB_QUEUED);
+    CHECK_EQ_INT(job->attempts, 1);
+    CHECK_EQ_STR(job->error, "daemon stopped");
+    meta_job_free(job);
+}
+
+static void test_cancel(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum meta_job_state state = META_JOB_QUEUED;
+    struct meta_job *job = NULL;
+    struct meta_job_lease *leases = NULL;
+    size_t count = 0;
+    bool cancel = false;
+    int64_t queued = insert("frank", 60, 0), got = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_cancel(&state, db, queued, &err), 0);
+    CHECK_EQ_INT(state, META_JOB_CANCELED);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, queued, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, 999999, &err), HUB_ENOTFOUND);
+    /* erin's job from the retry test is the only queued one now. */
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK(got > 0);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, got, &err), 0);
+    CHECK_EQ_INT(state, META_JOB_RUNNING);
+    CHECK_EQ_INT(meta_job_heartbeat(&cancel, db, got, attempt, &err), 0);
+    CHECK(cancel);
+    CHECK_EQ_INT(meta_job_leases(&leases, &count, db, &err), 0);
+    for (size_t i = 0; i < count; i++) {
+        if (leases[i].id == got)
+            CHECK(leases[i].cancel_requested);
+    }
+    free(leases);
+    CHECK_EQ_INT(meta_job_finish(db, got, attempt, META_JOB_CANCELED, NULL, NULL, "stopped",
+                                 &err),
+                 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, got, &err), 0);
+    CHECK_EQ_INT(job->state, META_JOB_CANCELED);
+    meta_job_free(job);
+}
+
+static void test_events_and_progress(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job_event_list events;
+    struct meta_job_progress progress;
+    struct meta_job *job = NULL;
+    int64_t id = insert("gina", 70, 0), got = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    memset(&progress, 0, sizeof(progress));
+    progress.step = 5;
+    progress.has_step = true;
+    progress.loss = 2.25;
+    progress.has_loss = true;
+    CHECK_EQ_INT(meta_job_progress_set(db, id, attempt, &progress, "{\"step\":5,\"loss\":2.25}",
+                                       &err),
+                 0);
+    CHECK_EQ_INT(meta_job_event_append(db, id, "eval", "{\"eval_loss\":2}", &err), 0);
+    CHECK_EQ_INT(meta_job_event_append(db, id, "bogus", "{}", &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_job_events_since(&events, db, id, 0, 0, &err), 0);
+    /* queued, running, progress, eval */
+    CHECK_EQ_INT(events.count, 4);
+    if (events.count == 4) {
+        CHECK_EQ_STR(events.items[0].kind, "state");
+        CHECK(strstr(events.items[0].data_json, "\"queued\"") != NULL);
+        CHECK_EQ_STR(events.items[1].kind, "state");
+        CHECK_EQ_STR(events.items[2].kind, "progress");
+        CHECK_EQ_INT(events.items[3].seq, 4);
+    }
+    meta_job_event_list_dispose(&events);
+    CHECK_EQ_INT(meta_job_events_since(&events, db, id, 2, 0, &err), 0);
+    CHECK_EQ_INT(events.count, 2);
+    meta_job_event_list_dispose(&events);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK(job->progress.has_step);
+    CHECK_EQ_INT(job->progress.step, 5);
+    CHECK(!job->progress.has_total_steps);
+    CHECK_NEAR(job->progress.loss, 2.25, 1e-12);
+    meta_job_free(job);
+}
+
+static void test_list_filters(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job_filter filter;
+    struct meta_job_list list;
+
+    memset(&filter, 0, sizeof(filter));
+    filter.state = -1;
+    filter.owner = "alice";
+    CHECK_EQ_INT(meta_job_list(&list, db, &filter, &err), 0);
+    CHECK_EQ_INT(list.total, 2);
+    CHECK_EQ_INT(list.count, 2);
+    if (list.count == 2)
+        CHECK(list.items[0].id > list.items[1].id);
+    meta_job_list_dispose(&list);
+    filter.owner = NULL;
+    filter.state = META_JOB_CANCELED;
+    CHECK_EQ_INT(meta_job_list(&list, db, &filter, &err), 0);
+    CHECK_EQ_INT(list.total, 2);
+    meta_job_list_dispose(&list);
+    filter.state = -1;
+    filter.repo = "demo/base";
+    filter.limit = 3;
+    filter.offset = 1;
+    CHECK_EQ_INT(meta_job_list(&list, db, &filter, &err), 0);
+    CHECK(list.total >= 8);
+    CHECK_EQ_INT(list.count, 3);
+    meta_job_list_dispose(&list);
+}
+
+static void test_evals_and_adapters(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_eval_list evals;
+    char **names = NULL;
+    size_t count = 0;
+
+    CHECK_EQ_INT(meta_eval_insert(NULL, db, 0, "alice/out", "aaaa", "alice/data", "bbbb",
+                                  "eval.jsonl", "{\"mean_nll\":1.5}", &err),
+                 0);
+    CHECK_EQ_INT(meta_evals_for_repo(&evals, db, "alice/out", &err), 0);
+    CHECK_EQ_INT(evals.count, 1);
+    if (evals.count == 1) {
+        CHECK_EQ_STR(evals.items[0].revision, "aaaa");
+        CHECK_EQ_STR(evals.items[0].metrics_json, "{\"mean_nll\":1.5}");
+    }
+    meta_eval_list_dispose(&evals);
+    /* dave's succeeded job trained alice/out on demo/base. */
+    CHECK_EQ_INT(meta_adapters_of_base(&names, &count, db, "demo/base", &err), 0);
+    CHECK_EQ_INT(count, 1);
+    if (count == 1)
+        CHECK_EQ_STR(names[0], "alice/out");
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/atelier-test-meta-jobs-XXXXXX";
+    struct hub_error err = HUB_ERROR_INIT;
+    char command[128];
+
+    if (mkdtemp(dir) == NULL || meta_open(&db, dir, META_OPEN_MIGRATE, &err) < 0) {
+        printf("Bail out! cannot open a database in %s: %s\n", dir, err.msg);
+        return 1;
+    }
+    test_queue_limit();
+    test_fair_claim();
+    test_finish_exactly_once();
+    test_retry_and_stale_lease();
+    test_cancel();
+    test_events_and_progress();
+    test_list_filters();
+    test_evals_and_adapters();
+    meta_close(db);
+    snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+    if (system(command) != 0)
+        printf("# cannot remove %s\n", dir);
+    return test_finish();
+}
