@@ -101,15 +101,21 @@ static int match_one(bool *matched, const struct model *m, const struct lora_set
     struct gen_params p = gen_params_default();
     int32_t *out_ids = NULL;
     char *text = NULL;
-    size_t n_prompt = 0, n_out = 0;
+    size_t n_prompt = 0, n_out = 0, n_reference;
 
     *matched = false;
     while (n_prompt < ex->n && ex->mask[n_prompt] == 0)
         n_prompt++;
     if (n_prompt == 0 || n_prompt == ex->n)
         return 0;
+    /* Decode as many tokens as the reference has (its EOS not counted) plus extra_tokens, so
+     * a model that writes the reference and then goes on without EOS still matches when
+     * extra_tokens is 0. */
+    n_reference = ex->n - n_prompt;
+    if (n_reference > 1 && ex->ids[ex->n - 1] == tok_eos_id(tok))
+        n_reference--;
     p.temperature = 0.0f;
-    p.max_new_tokens = (int)(ex->n - n_prompt) + extra_tokens;
+    p.max_new_tokens = (int)n_reference + extra_tokens;
     if (generate(m, lora, ex->ids, n_prompt, &p, tok_eos_id(tok), NULL, NULL, &out_ids, &n_out,
                  err) < 0)
         return tr_error_prefix(err, "exact match of line %zu", ex->line);
@@ -129,7 +135,7 @@ static int exact_match(struct eval_metrics *out, const struct model *m,
                        struct tr_error *err)
 {
     size_t matched = 0;
-    int extra = opt->max_new_tokens > 0 ? opt->max_new_tokens : 16;
+    int extra = opt->max_new_tokens;
 
     for (size_t i = 0; i < ds->n; i++) {
         const struct data_example *ex = &ds->ex[i];

@@ -1,7 +1,10 @@
 /* eval: scores a model (optionally with a LoRA adapter) on a data_set. Reports the
  * token-weighted mean negative log-likelihood over the loss-masked tokens, its perplexity,
  * the share of those tokens that the model ranks first, and for prompt/completion data the
- * share of completions that greedy decoding reproduces exactly. */
+ * share of completions that greedy decoding reproduces exactly. Exact match decodes at most
+ * as many tokens as the reference completion has (plus eval_options.max_new_tokens), stops
+ * at EOS, drops special tokens and compares the texts with surrounding whitespace
+ * trimmed. */
 #ifndef EVAL_H
 #define EVAL_H
 
@@ -30,7 +33,7 @@ struct eval_options {
     size_t batch;           /* sequences per forward pass */
     size_t seq_len;         /* examples longer than this are truncated to their first tokens */
     bool exact_match;       /* decode prompt/completion examples greedily */
-    int max_new_tokens;     /* cap on decoded tokens beyond the reference length; 0: 16 */
+    int max_new_tokens;     /* tokens decoded beyond the reference length (EOS excluded) */
 };
 
 /** Scores every example of ds with model m and lora (may be NULL for the base model). tok
