@@ -514,6 +514,61 @@ static int lfs_locks_handle(struct http_request *req, void *arg, struct hub_erro
                             sizeof(locks_body) - 1);
 }
 
+/* ---- Protected branches ----------------------------------------------------------------- */
+
+/* GET /api/{models|datasets}/{ns}/{repo}/git/protected-branches: {"branches": [...]}. */
+static int protected_list_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct git_route_arg *route = arg;
+    struct git_request_state state;
+    char *list = NULL;
+    json_t *branches = NULL;
+    char *saveptr = NULL;
+    int rc;
+
+    memset(&state, 0, sizeof(state));
+    rc = repo_authorize(&state, req, route->type, SERVICE_UPLOAD_PACK, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    rc = gitsettings_protected_branches(&list, http_request_db(req), state.repo.id, err);
+    if (rc < 0)
+        return rc;
+    branches = json_array();
+    for (char *word = strtok_r(list, " ", &saveptr); word != NULL;
+         word = strtok_r(NULL, " ", &saveptr))
+        json_array_append_new(branches, json_string(word));
+    free(list);
+    return http_reply_json(req, 200, json_pack("{s:o}", "branches", branches));
+}
+
+/* PUT and DELETE /api/{models|datasets}/{ns}/{repo}/git/protected-branches/{branch}. */
+static int protected_change_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct git_route_arg *route = arg;
+    const char *branch = http_request_param(req, "branch");
+    bool protect = strcmp(http_request_method(req), "PUT") == 0;
+    struct git_request_state state;
+    char repo_label[HUB_MAX_REPO_ID_BYTES + 16];
+    int rc;
+
+    memset(&state, 0, sizeof(state));
+    rc = repo_authorize(&state, req, route->type, SERVICE_RECEIVE_PACK, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    rc = gitsettings_branch_protect(http_request_db(req), state.repo.id, branch, protect, err);
+    if (rc < 0)
+        return rc;
+    snprintf(repo_label, sizeof(repo_label), "%s:%s/%s", hub_repo_type_name(state.repo.type),
+             state.repo.ns, state.repo.name);
+    if (meta_audit_add(http_request_db(req), http_request_user(req)->name,
+                       protect ? "repo.branch_protect" : "repo.branch_unprotect", repo_label,
+                       branch, err) < 0)
+        hub_log(HUB_LOG_ERROR, "git", "audit entry for branch protection failed: repo=%s "
+                "branch=%s error=%s", repo_label, branch, err->msg);
+    return http_reply_json(req, 200, json_pack("{s:s,s:b}", "branch", branch, "protected",
+                                               protect));
+}
+
 /* ---- Hook scripts ----------------------------------------------------------------------- */
 
 static int hook_script_write(const char *hooks_dir, const char *hook, struct hub_error *err)
@@ -602,6 +657,21 @@ static const struct http_route lfs_lock_routes[] = {
     LFS_LOCK_ROUTES("/datasets/{ns}/{repo}.git"),
 };
 
+static const struct http_route protected_routes[] = {
+    {.name = "git.protected_list", .methods = "GET",
+     .pattern = "/api/models/{ns}/{repo}/git/protected-branches",
+     .handle = protected_list_handle, .arg = (void *)&model_fetch},
+    {.name = "git.protected_change", .methods = "PUT DELETE",
+     .pattern = "/api/models/{ns}/{repo}/git/protected-branches/{branch}",
+     .auth_required = true, .handle = protected_change_handle, .arg = (void *)&model_fetch},
+    {.name = "git.protected_list", .methods = "GET",
+     .pattern = "/api/datasets/{ns}/{repo}/git/protected-branches",
+     .handle = protected_list_handle, .arg = (void *)&dataset_fetch},
+    {.name = "git.protected_change", .methods = "PUT DELETE",
+     .pattern = "/api/datasets/{ns}/{repo}/git/protected-branches/{branch}",
+     .auth_required = true, .handle = protected_change_handle, .arg = (void *)&dataset_fetch},
+};
+
 static const struct http_service hooks_service = {
     .name = "git.hooks",
     .start = hooks_start,
@@ -613,5 +683,7 @@ void git_http_register(struct http_router *router)
         http_router_add(router, &git_routes[i]);
     for (size_t i = 0; i < sizeof(lfs_lock_routes) / sizeof(lfs_lock_routes[0]); i++)
         http_router_add(router, &lfs_lock_routes[i]);
+    for (size_t i = 0; i < sizeof(protected_routes) / sizeof(protected_routes[0]); i++)
+        http_router_add(router, &protected_routes[i]);
     http_router_add_service(router, &hooks_service);
 }

@@ -271,6 +271,41 @@ else
   ok "deleting protected branch rejected"
 fi
 
+# Protection set through the API: a read token may not change it, a write token may.
+api=$base/api/models/alice/guarded/git/protected-branches
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $READ_TOKEN" \
+  "$api/release")
+if [ "$code" = "403" ]; then
+  ok "protect branch with read token rejected"
+else
+  not_ok "protect branch with read token rejected" "HTTP $code"
+fi
+code=$(curl -s -o "$work/protect.json" -w '%{http_code}' -X PUT \
+  -H "Authorization: Bearer $WRITE_TOKEN" "$api/release")
+if [ "$code" = "200" ]; then
+  ok "protect branch through API"
+else
+  not_ok "protect branch through API" "HTTP $code: $(cat "$work/protect.json")"
+fi
+curl -s "$api" >"$work/protected.json"
+check_output "protected branch list" '"branches": *\["main", *"release"\]' "$work/protected.json"
+check "push release branch" git -C guarded push -q origin main:release
+(cd guarded && git commit -q --amend -m "Rewritten again")
+if git -C guarded push --force origin HEAD:release >"$work/release.log" 2>&1; then
+  not_ok "force push to API-protected branch rejected" "push succeeded"
+else
+  ok "force push to API-protected branch rejected"
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $WRITE_TOKEN" \
+  "$api/release")
+if [ "$code" = "200" ]; then
+  ok "unprotect branch through API"
+else
+  not_ok "unprotect branch through API" "HTTP $code"
+fi
+check "force push after unprotect accepted" git -C guarded push -q --force origin HEAD:release
+git -C guarded reset -q --hard origin/main
+
 # ---- API commits are visible to git --------------------------------------------------------
 
 api_commit=$(printf '%s\n%s\n' \
