@@ -1,12 +1,131 @@
-/* atelier admin: command-line entry point (placeholder until the command lands). */
+/* atelier admin: command-line management of a data directory (users, tokens, organisations,
+ * migrations, repo import, fsck, gc). Parses the global options and dispatches to the
+ * admin_*.c command groups. It opens the database directly, so it works while the daemon
+ * runs: SQLite's WAL mode and the repo locks keep the two consistent. */
 #include "commands.h"
 
+#include "admin.h"
+#include "hub_error.h"
+#include "meta.h"
+#include "storage.h"
+
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: atelier admin --data DIR COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  user add NAME [--admin]         add a user; the password is read from stdin (one line)\n"
+    "  user password NAME              set a user's password, read from stdin (one line)\n"
+    "  user list                       list users\n"
+    "  token create USER [--write] [--label TEXT]\n"
+    "                                  create an access token (read scope unless --write)\n"
+    "                                  and print it; it cannot be shown again\n"
+    "  token list USER                 list a user's tokens\n"
+    "  token revoke ID                 revoke a token by its id from `token list`\n"
+    "  org add NAME                    add an organisation\n"
+    "  org list                        list organisations\n"
+    "  org member add ORG USER [--role read|write|admin]\n"
+    "                                  add a member (role write unless given)\n"
+    "  org member list ORG             list the members of an organisation\n"
+    "  migrate [--status]              apply pending database migrations, or list them\n"
+    "  repo import NS/NAME SRC_DIR [--type model|dataset] [--owner USER]\n"
+    "              [--message TEXT] [--private]\n"
+    "                                  create a repo holding every file of SRC_DIR as one\n"
+    "                                  commit; large files become LFS blobs\n"
+    "  fsck                            re-hash blobs and check that git and the database agree\n"
+    "  gc [--grace-hours N] [--dry-run]\n"
+    "                                  delete blobs no repo history references and that are\n"
+    "                                  older than N hours (default 24)\n"
+    "\n"
+    "The data directory can also be given in the ATELIER_DATA environment variable.\n";
+
+int admin_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("atelier admin: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+const char *admin_option_value(const struct admin_ctx *ctx, int *i)
+{
+    if (*i + 1 >= ctx->argc) {
+        admin_usage_error("option %s needs a value", ctx->argv[*i]);
+        return NULL;
+    }
+    (*i)++;
+    return ctx->argv[*i];
+}
+
+int admin_db_open(struct meta **out, const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    *out = NULL;
+    if (storage_layout_create(ctx->data_dir, &err) < 0 ||
+        meta_open(out, ctx->data_dir, META_OPEN_MIGRATE, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+struct admin_command {
+    const char *name;
+    int (*run)(const struct admin_ctx *ctx);
+};
+
+static const struct admin_command admin_commands[] = {
+    {"user", admin_cmd_user},   {"token", admin_cmd_token}, {"org", admin_cmd_org},
+    {"migrate", admin_cmd_migrate}, {"repo", admin_cmd_repo}, {"fsck", admin_cmd_fsck},
+    {"gc", admin_cmd_gc},
+};
 
 int cmd_admin(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "atelier admin: not built yet\n");
-    return 2;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct admin_ctx ctx = {0};
+    const char *data_dir = getenv("ATELIER_DATA");
+    int i = 1, rc;
+
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--data") != 0)
+            return admin_usage_error("unknown option '%s'; run `atelier admin --help`", argv[i]);
+        if (i + 1 >= argc)
+            return admin_usage_error("option --data needs a directory");
+        data_dir = argv[i + 1];
+        i += 2;
+    }
+    if (data_dir == NULL || data_dir[0] == '\0')
+        return admin_usage_error("missing data directory: pass --data DIR or set ATELIER_DATA");
+    if (i >= argc)
+        return admin_usage_error("missing command; run `atelier admin --help` for the list");
+    ctx.data_dir = data_dir;
+    ctx.argc = argc - i - 1;
+    ctx.argv = argv + i + 1;
+    for (size_t c = 0; c < sizeof(admin_commands) / sizeof(admin_commands[0]); c++) {
+        if (strcmp(argv[i], admin_commands[c].name) != 0)
+            continue;
+        if (storage_init(&err) < 0) {
+            fprintf(stderr, "atelier admin: %s\n", err.msg);
+            return 1;
+        }
+        rc = admin_commands[c].run(&ctx);
+        storage_shutdown();
+        return rc;
+    }
+    return admin_usage_error("unknown command '%s'; run `atelier admin --help` for the list",
+                             argv[i]);
 }

@@ -464,6 +464,7 @@ int meta_repo_list(struct meta_repo **out, size_t *count, size_t *total, struct 
     rc = user_is_admin(&admin, db, q->viewer_user_id, err);
     if (rc < 0)
         return rc;
+    admin = admin || q->all_visible;
     repo_list_where(where, sizeof(where), q, admin);
     if (total != NULL) {
         rc = repo_list_count(total, db, where, q, err);

@@ -51,6 +51,7 @@ struct meta_repo_query {
     int64_t viewer_user_id; /* private repos this user can read are included; 0: anonymous */
     size_t limit;           /* 1 to HUB_MAX_LIST_LIMIT; 0 means HUB_MAX_LIST_LIMIT */
     size_t offset;
+    bool all_visible;       /* every repo, private ones included (admin tools, fsck, gc) */
 };
 
 /** Inserts a repo row owned by the user or organisation named ns. Fills *out (NULL allowed).

@@ -271,6 +271,9 @@ static int upload_publish(struct store_upload *up, const char *oid, struct hub_e
     if (rc < 0)
         return rc;
     if (stat(dest, &sb) == 0) {
+        /* A fresh mtime restarts gc's grace period, so a blob uploaded again right before
+         * the commit that references it is not collected in between. */
+        utimensat(AT_FDCWD, dest, NULL, 0);
         unlink(up->tmp_path);
         up->tmp_path[0] = '\0';
         return 0;

@@ -1,0 +1,37 @@
+/* admin: the subcommands of `atelier admin`, one function per command group. Each returns the
+ * process exit status: 0 on success, 1 when the work failed, 2 for a usage error. They run in
+ * the admin process only, single-threaded. */
+#ifndef ADMIN_H
+#define ADMIN_H
+
+#include <stdbool.h>
+
+struct meta;
+
+/* What every command gets: the data directory and the parsed leftover arguments. */
+struct admin_ctx {
+    const char *data_dir; /* from --data or ATELIER_DATA */
+    int argc;             /* arguments after the command group word */
+    char **argv;
+};
+
+/** Prints one usage error line naming value and the fix, and returns 2. */
+int admin_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Prepares the data directory and opens its database with pending migrations applied. On
+ * failure prints the error and returns 1; *out belongs to the caller (meta_close()). */
+int admin_db_open(struct meta **out, const struct admin_ctx *ctx);
+
+/** Returns the value after option name at argv[*i] and advances *i, or NULL when it is
+ * missing (after printing a usage error). */
+const char *admin_option_value(const struct admin_ctx *ctx, int *i);
+
+int admin_cmd_user(const struct admin_ctx *ctx);
+int admin_cmd_token(const struct admin_ctx *ctx);
+int admin_cmd_org(const struct admin_ctx *ctx);
+int admin_cmd_migrate(const struct admin_ctx *ctx);
+int admin_cmd_repo(const struct admin_ctx *ctx);
+int admin_cmd_fsck(const struct admin_ctx *ctx);
+int admin_cmd_gc(const struct admin_ctx *ctx);
+
+#endif

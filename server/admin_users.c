@@ -1,0 +1,436 @@
+/* admin_users: `atelier admin user|token|org ...`: accounts, access tokens and organisations.
+ * Every change is also written to the audit log with the acting user "admin-cli". */
+#include "admin.h"
+
+#include "hub_error.h"
+#include "meta.h"
+#include "meta_audit.h"
+#include "meta_org.h"
+#include "meta_token.h"
+#include "meta_user.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ADMIN_ACTOR "admin-cli"
+
+static int fail(struct meta *db, const struct hub_error *err)
+{
+    fprintf(stderr, "atelier admin: %s\n", err->msg);
+    meta_close(db);
+    return 1;
+}
+
+static void audit(struct meta *db, const char *action, const char *detail)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    if (meta_audit_add(db, ADMIN_ACTOR, action, NULL, detail, &err) < 0)
+        fprintf(stderr, "atelier admin: warning: audit log entry not written: %s\n", err.msg);
+}
+
+static void time_format(char *buf, size_t cap, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t == 0 || gmtime_r(&tt, &tm) == NULL) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Reads one line from stdin into a malloc'd string without the line end; NULL when stdin is
+ * empty. */
+static char *password_read(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len = getline(&line, &cap, stdin);
+
+    if (len <= 0) {
+        free(line);
+        return NULL;
+    }
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    return line;
+}
+
+static int user_add(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+    const char *name = NULL;
+    char *password = NULL;
+    char detail[160];
+    bool is_admin = false;
+    int64_t id = 0;
+    int rc;
+
+    for (int i = 1; i < ctx->argc; i++) {
+        if (strcmp(ctx->argv[i], "--admin") == 0)
+            is_admin = true;
+        else if (ctx->argv[i][0] == '-')
+            return admin_usage_error("unknown option '%s' for user add; use --admin",
+                                     ctx->argv[i]);
+        else if (name == NULL)
+            name = ctx->argv[i];
+        else
+            return admin_usage_error("unexpected argument '%s'; usage: user add NAME [--admin]",
+                                     ctx->argv[i]);
+    }
+    if (name == NULL)
+        return admin_usage_error("missing user name; usage: user add NAME [--admin]");
+    password = password_read();
+    if (password == NULL)
+        return admin_usage_error("missing password for '%s': write it as one line on stdin",
+                                 name);
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0) {
+        free(password);
+        return rc;
+    }
+    rc = meta_user_add(&id, db, name, password, is_admin, &err);
+    free(password);
+    if (rc < 0)
+        return fail(db, &err);
+    snprintf(detail, sizeof(detail), "name=%s admin=%d", name, is_admin ? 1 : 0);
+    audit(db, "user.add", detail);
+    printf("added user %s (id %" PRId64 "%s)\n", name, id, is_admin ? ", admin" : "");
+    meta_close(db);
+    return 0;
+}
+
+static int user_password(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user user;
+    struct meta *db = NULL;
+    char *password = NULL;
+    int rc;
+
+    if (ctx->argc != 2)
+        return admin_usage_error("usage: user password NAME (the password is read from stdin)");
+    password = password_read();
+    if (password == NULL)
+        return admin_usage_error("missing password for '%s': write it as one line on stdin",
+                                 ctx->argv[1]);
+    rc = admin_db_open(&db, ctx);
+    if (rc == 0 && meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0)
+        rc = -1;
+    if (rc == 0 && meta_user_set_password(db, user.id, password, &err) < 0)
+        rc = -1;
+    free(password);
+    if (rc > 0)
+        return rc;
+    if (rc < 0)
+        return fail(db, &err);
+    audit(db, "user.password", ctx->argv[1]);
+    printf("password of %s changed\n", ctx->argv[1]);
+    meta_close(db);
+    return 0;
+}
+
+static int user_list(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user *users = NULL;
+    struct meta *db = NULL;
+    size_t n = 0;
+    char when[32];
+    int rc;
+
+    if (ctx->argc != 1)
+        return admin_usage_error("unexpected argument '%s'; usage: user list", ctx->argv[1]);
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_user_list(&users, &n, db, &err) < 0)
+        return fail(db, &err);
+    printf("%-6s %-24s %-6s %s\n", "ID", "NAME", "ADMIN", "CREATED");
+    for (size_t i = 0; i < n; i++) {
+        time_format(when, sizeof(when), users[i].created_at);
+        printf("%-6" PRId64 " %-24s %-6s %s\n", users[i].id, users[i].name,
+               users[i].is_admin ? "yes" : "no", when);
+    }
+    free(users);
+    meta_close(db);
+    return 0;
+}
+
+int admin_cmd_user(const struct admin_ctx *ctx)
+{
+    if (ctx->argc < 1)
+        return admin_usage_error("missing user command: use add, password or list");
+    if (strcmp(ctx->argv[0], "add") == 0)
+        return user_add(ctx);
+    if (strcmp(ctx->argv[0], "password") == 0)
+        return user_password(ctx);
+    if (strcmp(ctx->argv[0], "list") == 0)
+        return user_list(ctx);
+    return admin_usage_error("unknown user command '%s': use add, password or list",
+                             ctx->argv[0]);
+}
+
+static int token_create(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char secret[META_TOKEN_SECRET_BYTES + 1];
+    enum meta_scope scope = META_SCOPE_READ;
+    const char *name = NULL, *label = "";
+    struct meta_user user;
+    struct meta *db = NULL;
+    char detail[200];
+    int64_t id = 0;
+    int rc;
+
+    for (int i = 1; i < ctx->argc; i++) {
+        if (strcmp(ctx->argv[i], "--write") == 0) {
+            scope = META_SCOPE_WRITE;
+        } else if (strcmp(ctx->argv[i], "--label") == 0) {
+            label = admin_option_value(ctx, &i);
+            if (label == NULL)
+                return 2;
+        } else if (ctx->argv[i][0] == '-') {
+            return admin_usage_error("unknown option '%s' for token create; use --write or "
+                                     "--label TEXT",
+                                     ctx->argv[i]);
+        } else if (name == NULL) {
+            name = ctx->argv[i];
+        } else {
+            return admin_usage_error("unexpected argument '%s'; usage: token create USER "
+                                     "[--write] [--label TEXT]",
+                                     ctx->argv[i]);
+        }
+    }
+    if (name == NULL)
+        return admin_usage_error("missing user name; usage: token create USER [--write] "
+                                 "[--label TEXT]");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_user_get_by_name(&user, db, name, &err) < 0 ||
+        meta_token_create(secret, &id, db, user.id, label, scope, &err) < 0)
+        return fail(db, &err);
+    snprintf(detail, sizeof(detail), "user=%s id=%" PRId64 " scope=%s", name, id,
+             meta_scope_name(scope));
+    audit(db, "token.create", detail);
+    /* Only the token goes to stdout, so scripts can capture it. */
+    printf("%s\n", secret);
+    fprintf(stderr, "created %s token %" PRId64 " for %s; it is shown only once\n",
+            meta_scope_name(scope), id, name);
+    meta_close(db);
+    return 0;
+}
+
+static int token_list(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_token *tokens = NULL;
+    struct meta_user user;
+    struct meta *db = NULL;
+    char created[32], used[32], revoked[32];
+    size_t n = 0;
+    int rc;
+
+    if (ctx->argc != 2)
+        return admin_usage_error("usage: token list USER");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
+        meta_token_list(&tokens, &n, db, user.id, &err) < 0)
+        return fail(db, &err);
+    printf("%-6s %-6s %-8s %-20s %-20s %-20s %s\n", "ID", "SCOPE", "ENDS", "CREATED", "LAST USED",
+           "REVOKED", "LABEL");
+    for (size_t i = 0; i < n; i++) {
+        time_format(created, sizeof(created), tokens[i].created_at);
+        time_format(used, sizeof(used), tokens[i].last_used_at);
+        time_format(revoked, sizeof(revoked), tokens[i].revoked_at);
+        printf("%-6" PRId64 " %-6s ...%-5s %-20s %-20s %-20s %s\n", tokens[i].id,
+               meta_scope_name(tokens[i].scope), tokens[i].hint, created, used, revoked,
+               tokens[i].label);
+    }
+    free(tokens);
+    meta_close(db);
+    return 0;
+}
+
+static int token_revoke(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+    unsigned long long id;
+    char *end = NULL;
+    char detail[64];
+    int rc;
+
+    if (ctx->argc != 2)
+        return admin_usage_error("usage: token revoke ID (the ID column of `token list`)");
+    errno = 0;
+    id = strtoull(ctx->argv[1], &end, 10);
+    if (ctx->argv[1][0] < '0' || ctx->argv[1][0] > '9' || *end != '\0' || errno != 0 ||
+        id == 0 || id > INT64_MAX)
+        return admin_usage_error("invalid token id '%s': use the ID column of `token list`",
+                                 ctx->argv[1]);
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_token_revoke(db, (int64_t)id, &err) < 0)
+        return fail(db, &err);
+    snprintf(detail, sizeof(detail), "id=%llu", id);
+    audit(db, "token.revoke", detail);
+    printf("revoked token %llu\n", id);
+    meta_close(db);
+    return 0;
+}
+
+int admin_cmd_token(const struct admin_ctx *ctx)
+{
+    if (ctx->argc < 1)
+        return admin_usage_error("missing token command: use create, list or revoke");
+    if (strcmp(ctx->argv[0], "create") == 0)
+        return token_create(ctx);
+    if (strcmp(ctx->argv[0], "list") == 0)
+        return token_list(ctx);
+    if (strcmp(ctx->argv[0], "revoke") == 0)
+        return token_revoke(ctx);
+    return admin_usage_error("unknown token command '%s': use create, list or revoke",
+                             ctx->argv[0]);
+}
+
+static int org_add(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+    int64_t id = 0;
+    int rc;
+
+    if (ctx->argc != 2)
+        return admin_usage_error("usage: org add NAME");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_org_add(&id, db, ctx->argv[1], &err) < 0)
+        return fail(db, &err);
+    audit(db, "org.add", ctx->argv[1]);
+    printf("added organisation %s (id %" PRId64 ")\n", ctx->argv[1], id);
+    meta_close(db);
+    return 0;
+}
+
+static int org_list(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_org *orgs = NULL;
+    struct meta *db = NULL;
+    size_t n = 0;
+    int rc;
+
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_org_list(&orgs, &n, db, &err) < 0)
+        return fail(db, &err);
+    printf("%-6s %s\n", "ID", "NAME");
+    for (size_t i = 0; i < n; i++)
+        printf("%-6" PRId64 " %s\n", orgs[i].id, orgs[i].name);
+    free(orgs);
+    meta_close(db);
+    return 0;
+}
+
+static int org_member_add(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum meta_role role = META_ROLE_WRITE;
+    const char *org_name = NULL, *user_name = NULL;
+    struct meta_user user;
+    struct meta_org org;
+    struct meta *db = NULL;
+    char detail[256];
+    int rc;
+
+    for (int i = 2; i < ctx->argc; i++) {
+        if (strcmp(ctx->argv[i], "--role") == 0) {
+            const char *value = admin_option_value(ctx, &i);
+
+            if (value == NULL)
+                return 2;
+            if (meta_role_parse(&role, value, &err) < 0)
+                return admin_usage_error("%s", err.msg);
+        } else if (ctx->argv[i][0] == '-') {
+            return admin_usage_error("unknown option '%s'; use --role read|write|admin",
+                                     ctx->argv[i]);
+        } else if (org_name == NULL) {
+            org_name = ctx->argv[i];
+        } else if (user_name == NULL) {
+            user_name = ctx->argv[i];
+        } else {
+            return admin_usage_error("unexpected argument '%s'; usage: org member add ORG USER "
+                                     "[--role read|write|admin]",
+                                     ctx->argv[i]);
+        }
+    }
+    if (org_name == NULL || user_name == NULL)
+        return admin_usage_error("usage: org member add ORG USER [--role read|write|admin]");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_org_get(&org, db, org_name, &err) < 0 ||
+        meta_user_get_by_name(&user, db, user_name, &err) < 0 ||
+        meta_org_member_set(db, org.id, user.id, role, &err) < 0)
+        return fail(db, &err);
+    snprintf(detail, sizeof(detail), "org=%s user=%s role=%s", org.name, user.name,
+             meta_role_name(role));
+    audit(db, "org.member", detail);
+    printf("%s is now a member of %s with role %s\n", user.name, org.name, meta_role_name(role));
+    meta_close(db);
+    return 0;
+}
+
+static int org_member_list(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_member *members = NULL;
+    struct meta_org org;
+    struct meta *db = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (ctx->argc != 3)
+        return admin_usage_error("usage: org member list ORG");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_org_get(&org, db, ctx->argv[2], &err) < 0 ||
+        meta_org_member_list(&members, &n, db, org.id, 0, &err) < 0)
+        return fail(db, &err);
+    printf("%-24s %s\n", "USER", "ROLE");
+    for (size_t i = 0; i < n; i++)
+        printf("%-24s %s\n", members[i].user_name, meta_role_name(members[i].role));
+    free(members);
+    meta_close(db);
+    return 0;
+}
+
+int admin_cmd_org(const struct admin_ctx *ctx)
+{
+    if (ctx->argc >= 1 && strcmp(ctx->argv[0], "add") == 0)
+        return org_add(ctx);
+    if (ctx->argc >= 1 && strcmp(ctx->argv[0], "list") == 0)
+        return org_list(ctx);
+    if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 && strcmp(ctx->argv[1], "add") == 0)
+        return org_member_add(ctx);
+    if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 &&
+        strcmp(ctx->argv[1], "list") == 0)
+        return org_member_list(ctx);
+    return admin_usage_error("unknown org command%s%s: use add, list, member add or member list",
+                             ctx->argc >= 1 ? " " : "", ctx->argc >= 1 ? ctx->argv[0] : "");
+}
