@@ -1,6 +1,6 @@
 /* git_http: route table, access checks and push bookkeeping for git smart HTTP. Each request
- * looks the repo up, checks the caller (anonymous callers get 401 with WWW-Authenticate so git
- * asks its credential helper), spools a POST body to DATA/tmp and runs git http-backend.
+ * looks the repo up, checks the caller (anonymous callers get 401 with WWW-Authenticate, so git
+ * calls its credential helper), spools a POST body to DATA/tmp and runs git http-backend.
  * A push runs with the repo lock held from the start of receive-pack until it exited, then
  * records what changed: updated_at and head_commit, one audit entry per ref and a link from
  * the repo to every LFS object the pushed commits point to. */
@@ -27,8 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A git-upload-pack request holds wants and haves only; git sends haves in rounds of at most
- * a few hundred lines, so 64 MiB is far above any real negotiation. */
+/* A git-upload-pack request contains only want and have lines of about 50 bytes each, so
+ * 64 MiB allows more than a million of them. Stateless negotiation resends earlier haves, so
+ * the limit must stay well above one round. */
 #define GITHTTP_MAX_FETCH_REQUEST_BYTES (64ull << 20)
 
 /* Absolute path of the atelier binary, for the hook scripts. Written once by the service
@@ -40,7 +41,7 @@ enum git_service {
     SERVICE_RECEIVE_PACK = 1,
 };
 
-/* What a route serves: the repo type of its URL prefix and, for POST routes, the service. */
+/* Route argument: the repo type of the URL prefix and, for POST routes, the service. */
 struct git_route_arg {
     enum hub_repo_type type;
     enum git_service service;
@@ -71,9 +72,9 @@ static const char *service_name(enum git_service service)
 
 /* ---- Access ----------------------------------------------------------------------------- */
 
-/* Queues the reply for a caller who may not use the repo (or the repo is missing): 401 for
- * anonymous callers and invalid tokens, so git retries with credentials, and 404 otherwise,
- * so a private repo looks exactly like a missing one. */
+/* Queues the reply for a caller who may not use the repo, or for a missing repo. Anonymous
+ * callers get 401 so git retries with credentials. Others get 404, so a private repo looks
+ * exactly like a missing one. */
 static int reply_not_found(struct http_request *req, const char *ns, const char *name)
 {
     const struct http_user *user = http_request_user(req);
@@ -379,8 +380,8 @@ static void push_link_object(struct meta *db, const struct meta_repo *repo, cons
 {
     struct hub_error err = HUB_ERROR_INIT;
 
-    /* The object row normally exists (the batch upload recorded it); adding it again is a
-     * no-op, and it is needed for objects stored before the row was written. */
+    /* The batch upload normally recorded the object row already, and adding it again is a
+     * no-op. Objects stored without a row (by an older version) need it for the link. */
     if (meta_lfs_object_add(db, oid, size, &err) < 0 ||
         meta_lfs_link(db, repo->id, oid, &err) < 0)
         hub_log(HUB_LOG_ERROR, "git", "linking an LFS object after a push failed: repo=%s/%s "
@@ -495,9 +496,8 @@ out:
 
 /* ---- git-lfs locks ---------------------------------------------------------------------- */
 
-/* NOTE: file locking is not implemented. git-lfs turns lock verification off for a remote
- * that answers locks/verify with 404 and then pushes normally; lock and unlock commands get
- * a clear message instead. */
+/* NOTE: file locking is not implemented. When locks/verify returns 404, git-lfs turns lock
+ * verification off for the remote and pushes normally. Lock and unlock commands get 501. */
 static int lfs_locks_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     static const char verify_body[] = "{\"message\":\"Not found: file locking is not supported "

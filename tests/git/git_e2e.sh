@@ -271,6 +271,14 @@ else
   ok "deleting protected branch rejected"
 fi
 
+# A pack over git's 1 MiB http.postBuffer arrives with chunked transfer encoding after a
+# probe request.
+head -c 3000000 /dev/urandom >"$work/large.dat"
+(cd guarded && cp "$work/large.dat" . && git add large.dat && git commit -q -m "Add a large file")
+check "push of 3 MB pack" git -C guarded push -q origin main
+check "clone after large push" git clone -q "$base/alice/guarded" guarded-copy
+check "large file matches after clone" cmp guarded-copy/large.dat "$work/large.dat"
+
 # Protection set through the API: a read token may not change it, a write token may.
 api=$base/api/models/alice/guarded/git/protected-branches
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $READ_TOKEN" \
