@@ -12,7 +12,7 @@ struct meta; /* storage/: one SQLite connection, owned by the calling HTTP threa
 
 struct web_request {
     const char *method;       /* "GET", "HEAD" or "POST" */
-    const char *path;         /* decoded URL path, starts with '/' */
+    const char *path;         /* URL path as sent, percent-encoded, starts with '/' */
     const char *query;        /* raw query string without '?', "" when none */
     const char *content_type; /* request Content-Type, or NULL */
     const char *body;         /* POST body (form data), not NUL-terminated; NULL when none */

@@ -1,0 +1,542 @@
+/* test_pages: renders every page through web_handle() against a real data directory (SQLite,
+ * git repos, the LFS store) that the storage API builds in a temp dir. It covers the home list
+ * and its filters, model cards (every corpus card among them), files, tensors, history and
+ * diffs, login, tokens, access rules for private repos, CSRF checks and escaping. */
+#include "web.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "meta.h"
+#include "meta_repo.h"
+#include "meta_session.h"
+#include "meta_user.h"
+#include "repo.h"
+#include "storage.h"
+
+static char data_dir[512];
+static struct meta *db;
+static int64_t alice_id, bob_id;
+static char alice_session[META_SESSION_ID_BYTES + 1];
+static char alice_csrf[META_SESSION_CSRF_BYTES + 1];
+
+struct page {
+    int handled;
+    struct web_response resp;
+};
+
+/* Renders method path?query as user (0: anonymous) with cookie and body. */
+static struct page render_full(const char *method, const char *path, const char *query,
+                               int64_t user_id, const char *cookie, const char *body)
+{
+    struct web_request req;
+    struct page page;
+
+    memset(&req, 0, sizeof(req));
+    memset(&page, 0, sizeof(page));
+    req.method = method;
+    req.path = path;
+    req.query = query != NULL ? query : "";
+    req.cookie = cookie;
+    req.host = "127.0.0.1:8080";
+    req.request_id = "test";
+    req.user_id = user_id;
+    if (user_id == alice_id)
+        req.user_name = "alice";
+    else if (user_id == bob_id)
+        req.user_name = "bob";
+    req.data_dir = data_dir;
+    req.db = db;
+    if (body != NULL) {
+        req.body = body;
+        req.body_len = strlen(body);
+        req.content_type = "application/x-www-form-urlencoded";
+    }
+    page.handled = web_handle(&req, &page.resp);
+    return page;
+}
+
+static struct page render(const char *path, const char *query, int64_t user_id)
+{
+    return render_full("GET", path, query, user_id, NULL, NULL);
+}
+
+static bool has(const struct page *page, const char *text)
+{
+    return page->resp.body != NULL && strstr(page->resp.body, text) != NULL;
+}
+
+/* Returns the Set-Cookie value, or "" when there is none, so checks can use strstr. */
+static const char *cookie_of(const struct page *page)
+{
+    return page->resp.set_cookie != NULL ? page->resp.set_cookie : "";
+}
+
+static void done(struct page *page)
+{
+    web_response_dispose(&page->resp);
+}
+
+/* Builds a safetensors file with tensors a (F32 [2, 2]) and b (F32 [3]) holding value. */
+static char *make_safetensors(size_t *len, float value, bool extra_tensor)
+{
+    const char *header = extra_tensor
+                             ? "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                               "\"b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[16,28]},"
+                               "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[28,32]}}"
+                             : "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                               "\"b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[16,28]}}";
+    size_t n = strlen(header);
+    size_t data_bytes = extra_tensor ? 32 : 28;
+    char *buf = calloc(1, 8 + n + data_bytes);
+
+    for (int i = 0; i < 8; i++)
+        buf[i] = (char)((uint64_t)n >> (8 * i));
+    memcpy(buf + 8, header, n);
+    for (size_t i = 0; i < 4; i++)
+        memcpy(buf + 8 + n + 4 * i, &value, 4);
+    *len = 8 + n + data_bytes;
+    return buf;
+}
+
+static void commit_files(char commit_out[REPO_OID_HEX_BYTES + 1], enum hub_repo_type type,
+                         const char *ns, const char *name, const struct repo_op *ops,
+                         size_t n_ops, const char *message)
+{
+    struct repo *r = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_request req;
+
+    memset(&req, 0, sizeof(req));
+    req.branch = "main";
+    req.author_name = "Alice Example";
+    req.author_email = "alice@example.com";
+    req.message = message;
+    req.ops = ops;
+    req.n_ops = n_ops;
+    CHECK_EQ_INT(repo_open(&r, data_dir, type, ns, name, &err), 0);
+    CHECK_EQ_INT(repo_commit(commit_out, r, &req, &err), 0);
+    if (err.msg[0] != '\0')
+        printf("# commit: %s\n", err.msg);
+    repo_close(r);
+}
+
+static void create_repo(enum hub_repo_type type, const char *ns, const char *name, bool priv,
+                        const char *readme)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_create_opts opts;
+    struct meta_repo row;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.readme = readme;
+    CHECK_EQ_INT(meta_repo_insert(&row, db, type, ns, name, priv, &err), 0);
+    CHECK_EQ_INT(repo_create(NULL, data_dir, type, ns, name, &opts, &err), 0);
+    if (err.msg[0] != '\0')
+        printf("# create %s/%s: %s\n", ns, name, err.msg);
+}
+
+static const char demo_card[] =
+    "---\nlicense: mit\ntags:\n- tiny\n- demo\ndatasets:\n- alice/stories\npipeline_tag: "
+    "text-generation\nmodel-index:\n- name: demo\n  results:\n  - task:\n      type: "
+    "text-generation\n    dataset:\n      name: stories\n      type: alice/stories\n    "
+    "metrics:\n    - type: loss\n      value: 1.234\n---\n# Demo model\n\nA **tiny** model. "
+    "<script>alert('x')</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+
+static char first_commit[REPO_OID_HEX_BYTES + 1];
+static char second_commit[REPO_OID_HEX_BYTES + 1];
+
+static void setup_repos(void)
+{
+    size_t st_len = 0;
+    char *st = make_safetensors(&st_len, 1.0f, false);
+    char *st2;
+    size_t st2_len = 0;
+    struct repo_op ops[3];
+    struct hub_error err = HUB_ERROR_INIT;
+
+    create_repo(HUB_REPO_MODEL, "alice", "demo", false, demo_card);
+    memset(ops, 0, sizeof(ops));
+    ops[0].kind = REPO_OP_ADD_FILE;
+    ops[0].path = "model.safetensors";
+    ops[0].data = st;
+    ops[0].len = st_len;
+    ops[1].kind = REPO_OP_ADD_FILE;
+    ops[1].path = "config.json";
+    ops[1].data = "{\n  \"hidden_size\": 64,\n  \"layers\": 5\n}\n";
+    ops[1].len = strlen(ops[1].data);
+    commit_files(first_commit, HUB_REPO_MODEL, "alice", "demo", ops, 2, "Add weights");
+
+    st2 = make_safetensors(&st2_len, 2.0f, true);
+    ops[0].data = st2;
+    ops[0].len = st2_len;
+    ops[1].data = "{\n  \"hidden_size\": 64,\n  \"layers\": 6\n}\n";
+    ops[1].len = strlen(ops[1].data);
+    commit_files(second_commit, HUB_REPO_MODEL, "alice", "demo", ops, 2, "Train more");
+
+    create_repo(HUB_REPO_MODEL, "alice", "demo-lora", false,
+                "---\nbase_model: alice/demo\nlibrary_name: peft\ntags: [lora]\n---\n# Adapter\n");
+    ops[0].kind = REPO_OP_ADD_FILE;
+    ops[0].path = "adapter_config.json";
+    ops[0].data = "{\"base_model_name_or_path\": \"alice/demo\", \"r\": 8}";
+    ops[0].len = strlen(ops[0].data);
+    commit_files(NULL, HUB_REPO_MODEL, "alice", "demo-lora", ops, 1, "Add adapter");
+    {
+        struct meta_repo row;
+
+        CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "demo-lora", &err), 0);
+        CHECK_EQ_INT(meta_repo_set_base_model(db, row.id, "alice/demo", &err), 0);
+    }
+    create_repo(HUB_REPO_DATASET, "alice", "stories", false, "# Stories\n");
+    create_repo(HUB_REPO_MODEL, "alice", "secret", true, "# Secret model\n");
+    free(st);
+    free(st2);
+}
+
+static void test_pages_home(void)
+{
+    struct page p = render("/", "", 0);
+
+    CHECK_EQ_INT(p.handled, 1);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "alice/demo"));
+    CHECK(has(&p, "alice/stories"));
+    CHECK(!has(&p, "secret"));
+    CHECK(has(&p, "<span class=\"badge adapter\">adapter</span>"));
+    done(&p);
+
+    p = render("/", "type=adapter", 0);
+    CHECK(has(&p, "demo-lora"));
+    CHECK(!has(&p, ">alice/demo</a>") || !has(&p, "stories"));
+    CHECK(!has(&p, "alice/stories"));
+    done(&p);
+
+    p = render("/", "tag=tiny", 0);
+    CHECK(has(&p, "1 repository"));
+    done(&p);
+
+    p = render("/", "type=dataset&sort=name", 0);
+    CHECK(has(&p, "alice/stories"));
+    CHECK(!has(&p, "demo-lora"));
+    done(&p);
+
+    p = render("/", "", alice_id);
+    CHECK(has(&p, "secret"));
+    done(&p);
+}
+
+static void test_pages_card(void)
+{
+    struct page p = render("/alice/demo", "", 0);
+
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<h1>Demo model</h1>"));
+    CHECK(has(&p, "<table>"));
+    CHECK(!has(&p, "<script>alert"));
+    CHECK(has(&p, "raw HTML omitted"));
+    CHECK(has(&p, "Evaluation results"));
+    CHECK(has(&p, "1.234"));
+    CHECK(has(&p, "href=\"/datasets/alice/stories\""));
+    CHECK(has(&p, "git clone http://127.0.0.1:8080/alice/demo"));
+    CHECK(has(&p, "HF_ENDPOINT=http://127.0.0.1:8080"));
+    CHECK(has(&p, "alice/demo-lora"));
+    done(&p);
+
+    p = render("/alice/demo-lora", "", 0);
+    CHECK(has(&p, "LoRA adapter for <a href=\"/alice/demo\">"));
+    done(&p);
+
+    p = render("/datasets/alice/stories", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Dataset card"));
+    CHECK(has(&p, "--repo-type dataset"));
+    done(&p);
+}
+
+static void test_pages_private(void)
+{
+    struct page p = render("/alice/secret", "", 0);
+
+    CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "Log in"));
+    done(&p);
+    p = render("/alice/secret", "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render("/alice/secret", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Secret model"));
+    done(&p);
+    p = render("/alice/missing", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render("/api/unknown/route", "", 0);
+    CHECK_EQ_INT(p.handled, 0);
+    done(&p);
+}
+
+static void test_pages_files(void)
+{
+    char path[256];
+    struct page p = render("/alice/demo/tree/main", "", 0);
+
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "model.safetensors"));
+    CHECK(has(&p, "/alice/demo/resolve/main/config.json"));
+    done(&p);
+
+    p = render("/alice/demo/blob/main/model.safetensors", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "id=\"tensor-count\">3<"));
+    CHECK(has(&p, "id=\"param-count\">8<"));
+    CHECK(has(&p, "[2, 2]"));
+    done(&p);
+
+    p = render("/alice/demo/blob/main/config.json", "", 0);
+    CHECK(has(&p, "hidden_size"));
+    done(&p);
+
+    snprintf(path, sizeof(path), "/alice/demo/tree/%s", first_commit);
+    p = render(path, "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    done(&p);
+
+    p = render("/alice/demo/blob/main/missing.txt", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render("/alice/demo/tree/no-such-branch", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+}
+
+static void test_pages_history(void)
+{
+    char path[256];
+    struct page p = render("/alice/demo/commits/main", "", 0);
+
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Train more"));
+    CHECK(has(&p, "Add weights"));
+    CHECK(has(&p, "Alice Example"));
+    done(&p);
+
+    snprintf(path, sizeof(path), "/alice/demo/commit/%s", second_commit);
+    p = render(path, "", 0);
+    if (getenv("WEB_TEST_DUMP") != NULL)
+        printf("%s\n", p.resp.body);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<span class=\"del\">-  &quot;layers&quot;: 5</span>"
+                  "<span class=\"add\">+  &quot;layers&quot;: 6</span>"));
+    CHECK(has(&p, "@@ -1,4 +1,4 @@"));
+    /* Only tensor a got new values; b kept its bytes and c is new. */
+    CHECK(has(&p, "Tensors: 1 changed, 1 added, 0 removed, 1 unchanged"));
+    CHECK(has(&p, "<code>a</code></td><td>values changed"));
+    done(&p);
+}
+
+static void test_pages_login(void)
+{
+    char cookie[256];
+    char body[512];
+    struct page p = render("/login", "next=/settings", 0);
+    const char *value;
+
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(strncmp(cookie_of(&p), "atelier_login=", 14) == 0);
+    value = p.resp.set_cookie != NULL ? p.resp.set_cookie + 14 : "";
+    snprintf(cookie, sizeof(cookie), "atelier_login=%.43s", value);
+    snprintf(body, sizeof(body), "csrf=%.43s&username=alice&password=wrong-password", value);
+    done(&p);
+
+    p = render_full("POST", "/login", "next=/settings", 0, cookie, body);
+    CHECK_EQ_INT(p.resp.status, 401);
+    CHECK(has(&p, "Invalid user name or password"));
+    done(&p);
+
+    p = render_full("POST", "/login", "next=/settings", 0, cookie,
+                    "csrf=forged&username=alice&password=alice-password");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%.43s&username=alice&password=alice-password",
+             cookie + 14);
+    p = render_full("POST", "/login", "next=/settings", 0, cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/settings");
+    CHECK(strstr(cookie_of(&p), "atelier_session=") != NULL);
+    CHECK(strstr(cookie_of(&p), "HttpOnly") != NULL);
+    CHECK(strstr(cookie_of(&p), "SameSite=Lax") != NULL);
+    CHECK(strstr(cookie_of(&p), "Secure") == NULL);
+    done(&p);
+
+    p = render_full("POST", "/login", "next=//evil.example", 0, cookie, body);
+    CHECK_EQ_STR(p.resp.location, "/");
+    done(&p);
+}
+
+static void test_pages_tokens(void)
+{
+    char cookie[128];
+    char body[256];
+    struct page p;
+
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    p = render_full("GET", "/settings", "", alice_id, cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, alice_csrf));
+    done(&p);
+
+    p = render_full("POST", "/settings/tokens", "", alice_id, cookie,
+                    "csrf=wrong&label=laptop&scope=write");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&label=laptop%%20%%3Cb%%3E&scope=write", alice_csrf);
+    p = render_full("POST", "/settings/tokens", "", alice_id, cookie, body);
+    CHECK_EQ_INT(p.resp.status, 201);
+    CHECK(has(&p, "id=\"new-token\">hf_"));
+    CHECK(has(&p, "laptop &lt;b&gt;"));
+    done(&p);
+
+    p = render_full("GET", "/settings", "", alice_id, cookie, NULL);
+    CHECK(!has(&p, "id=\"new-token\""));
+    CHECK(has(&p, "Revoke"));
+    done(&p);
+
+    p = render("/settings", "", 0);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+}
+
+static void test_pages_static(void)
+{
+    struct page p = render("/static/atelier.css", "v=1", 0);
+
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK_EQ_STR(p.resp.content_type, "text/css; charset=utf-8");
+    CHECK(has(&p, "prefers-color-scheme"));
+    done(&p);
+    p = render("/static/atelier.js", "", 0);
+    CHECK(has(&p, "EventSource"));
+    done(&p);
+}
+
+static void test_pages_jobs(void)
+{
+    struct page p = render("/jobs", "", 0);
+
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    p = render("/jobs", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "No jobs yet"));
+    done(&p);
+    p = render("/jobs/new", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "value=\"alice/demo\""));
+    CHECK(!has(&p, "value=\"alice/demo-lora\""));
+    CHECK(has(&p, "value=\"alice/stories\""));
+    CHECK(has(&p, "Learning rate"));
+    done(&p);
+    p = render("/jobs/12345", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+}
+
+/* Every corpus card goes through the whole card page without an error or live script. */
+static void test_pages_corpus_cards(void)
+{
+    static const char *const cards[] = {
+        "gpt2", "hf-hub-fixture-no-metadata", "hf-hub-fixture-simple-model-index",
+        "hf-hub-fixture-windows-crlf", "llama-2-7b-hf", "mistral-7b-v0.1",
+        "phi-1_5-trainer-card", "poetry-fusion-llama3.2", "smollm-adapter-trainer-card",
+    };
+    const char *corpus = getenv("ATELIER_CORPUS");
+
+    if (corpus == NULL) {
+        printf("# ATELIER_CORPUS is not set, corpus cards skipped\n");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(cards) / sizeof(cards[0]); i++) {
+        char file[1024];
+        char path[256];
+        struct stat st;
+        char *text;
+        FILE *f;
+        struct page p;
+
+        snprintf(file, sizeof(file), "%s/model-cards/%s/README.md", corpus, cards[i]);
+        f = fopen(file, "rb");
+        CHECK(f != NULL);
+        if (f == NULL || fstat(fileno(f), &st) != 0) {
+            if (f != NULL)
+                fclose(f);
+            continue;
+        }
+        text = calloc(1, (size_t)st.st_size + 1);
+        CHECK(fread(text, 1, (size_t)st.st_size, f) == (size_t)st.st_size);
+        fclose(f);
+        create_repo(HUB_REPO_MODEL, "alice", cards[i], false, text);
+        free(text);
+        snprintf(path, sizeof(path), "/alice/%s", cards[i]);
+        p = render(path, "", 0);
+        printf("# %s: status %d, %zu bytes\n", cards[i], p.resp.status, p.resp.body_len);
+        CHECK_EQ_INT(p.resp.status, 200);
+        CHECK(has(&p, "class=\"card-body\""));
+        CHECK(!has(&p, "<script>"));
+        CHECK(!has(&p, "The metadata block of this card was ignored"));
+        done(&p);
+    }
+}
+
+static int setup(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(data_dir, sizeof(data_dir), "%s/atelier-web-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    if (mkdtemp(data_dir) == NULL)
+        return -1;
+    if (storage_init(&err) < 0 || storage_layout_create(data_dir, &err) < 0 ||
+        meta_open(&db, data_dir, META_OPEN_MIGRATE, &err) < 0 ||
+        meta_user_add(&alice_id, db, "alice", "alice-password", false, &err) < 0 ||
+        meta_user_add(&bob_id, db, "bob", "bob-password", false, &err) < 0 ||
+        meta_session_create(alice_session, alice_csrf, db, alice_id, 3600, &err) < 0) {
+        printf("# setup failed: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    char cmd[600];
+    int rc;
+
+    if (setup() < 0) {
+        CHECK(!"setup");
+        return test_finish();
+    }
+    setup_repos();
+    test_pages_home();
+    test_pages_card();
+    test_pages_private();
+    test_pages_files();
+    test_pages_history();
+    test_pages_login();
+    test_pages_tokens();
+    test_pages_static();
+    test_pages_jobs();
+    test_pages_corpus_cards();
+    meta_close(db);
+    storage_shutdown();
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
+    rc = system(cmd);
+    (void)rc;
+    return test_finish();
+}

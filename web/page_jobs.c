@@ -1,0 +1,567 @@
+/* page_jobs: /jobs (the queue), /jobs/new (the training form) and /jobs/{id} (one job with its
+ * parameters, live progress, loss curve, log, result and cancel button). Jobs are visible to
+ * their owner and to admins, as in the jobs API. The form is sent by atelier.js to POST
+ * /api/jobs, whose validation is the one every client gets; cancel is a page form here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "hub_log.h"
+#include "meta_jobs.h"
+#include "meta_repo.h"
+#include "web_page.h"
+
+#define WEB_JOBS_PER_PAGE   50
+#define WEB_MAX_CHART_EVENTS 5000 /* progress events drawn on the server-rendered chart */
+#define WEB_MAX_LOG_EVENTS   300  /* log lines shown on the job page */
+
+static bool web_job_visible(const struct web_ctx *ctx, const struct meta_job *job)
+{
+    return ctx->req->user_is_admin || job->owner_id == ctx->req->user_id;
+}
+
+static void web_job_state_badge(struct web_buf *b, enum meta_job_state state, const char *id)
+{
+    web_buf_printf(b, "<span class=\"badge state-%s\"%s%s%s>%s</span>",
+                   meta_job_state_name(state), id ? " id=\"" : "", id ? id : "", id ? "\"" : "",
+                   meta_job_state_name(state));
+}
+
+static void web_repo_link(struct web_buf *b, const char *id, bool dataset)
+{
+    if (id == NULL || id[0] == '\0') {
+        web_buf_puts(b, "<span class=\"muted\">none</span>");
+        return;
+    }
+    web_buf_printf(b, "<a href=\"%s/", dataset ? "/datasets" : "");
+    web_buf_url_encode(b, id, true);
+    web_buf_puts(b, "\">");
+    web_buf_escape(b, id);
+    web_buf_puts(b, "</a>");
+}
+
+static void web_job_progress_cell(struct web_buf *b, const struct meta_job *job)
+{
+    const struct meta_job_progress *p = &job->progress;
+
+    if (p->has_step && p->has_total_steps && p->total_steps > 0) {
+        web_buf_printf(b, "<progress max=\"%lld\" value=\"%lld\">%lld%%</progress> %lld/%lld",
+                       (long long)p->total_steps, (long long)p->step,
+                       (long long)(100 * p->step / p->total_steps), (long long)p->step,
+                       (long long)p->total_steps);
+    } else if (p->has_step) {
+        web_buf_printf(b, "step %lld", (long long)p->step);
+    } else {
+        web_buf_puts(b, "<span class=\"muted\">–</span>");
+    }
+    if (p->has_loss && isfinite(p->loss))
+        web_buf_printf(b, " <span class=\"muted\">loss %.4f</span>", p->loss);
+}
+
+static int web_jobs_list(struct web_ctx *ctx)
+{
+    struct web_buf *b = &ctx->out;
+    struct meta_job_filter filter;
+    struct meta_job_list list;
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *state_text = web_form_get(&ctx->query, "state");
+    const char *owner = web_form_get(&ctx->query, "owner");
+    enum meta_job_state state;
+    int rc;
+
+    memset(&filter, 0, sizeof(filter));
+    memset(&list, 0, sizeof(list));
+    filter.state = -1;
+    if (state_text != NULL && meta_job_state_parse(&state, state_text))
+        filter.state = (int)state;
+    /* A user lists only their own jobs. Admins list the whole queue unless they pick an owner. */
+    if (!ctx->req->user_is_admin)
+        filter.owner = ctx->req->user_name;
+    else if (owner != NULL && owner[0] != '\0')
+        filter.owner = owner;
+    filter.limit = WEB_JOBS_PER_PAGE;
+    rc = meta_job_list(&list, ctx->req->db, &filter, &err);
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+
+    web_page_begin(ctx, "Jobs");
+    web_buf_puts(b, "<div class=\"toolbar\"><h1>Jobs</h1><a class=\"button\" href=\"/jobs/new\">"
+                    "New training job</a></div>");
+    web_buf_puts(b, "<form class=\"toolbar\" method=\"get\" action=\"/jobs\">"
+                    "<label for=\"jobs-state\">State</label><select id=\"jobs-state\" "
+                    "name=\"state\"><option value=\"\">any</option>");
+    for (int s = META_JOB_QUEUED; s <= META_JOB_CANCELED; s++)
+        web_buf_printf(b, "<option%s>%s</option>", filter.state == s ? " selected" : "",
+                       meta_job_state_name((enum meta_job_state)s));
+    web_buf_puts(b, "</select><button type=\"submit\" class=\"secondary\">Filter</button></form>");
+    web_buf_printf(b, "<p class=\"muted\">%lld job%s%s</p>", (long long)list.total,
+                   list.total == 1 ? "" : "s",
+                   ctx->req->user_is_admin ? " in the queue" : " of yours");
+    if (list.count > 0)
+        web_buf_puts(b, "<div class=\"table-wrap\"><table id=\"jobs\"><thead><tr><th>Job</th>"
+                        "<th>State</th><th>Owner</th><th>Base</th><th>Output</th>"
+                        "<th>Progress</th><th>Created</th></tr></thead><tbody>");
+    for (size_t i = 0; i < list.count; i++) {
+        const struct meta_job *job = &list.items[i];
+
+        web_buf_printf(b, "<tr><td><a href=\"/jobs/%lld\">#%lld %s</a></td><td>",
+                       (long long)job->id, (long long)job->id, meta_job_type_name(job->type));
+        web_job_state_badge(b, job->state, NULL);
+        web_buf_puts(b, "</td><td>");
+        web_buf_escape(b, job->owner);
+        web_buf_puts(b, "</td><td>");
+        web_repo_link(b, job->base_repo, false);
+        web_buf_puts(b, "</td><td>");
+        web_repo_link(b, job->repo, false);
+        web_buf_puts(b, "</td><td>");
+        web_job_progress_cell(b, job);
+        web_buf_puts(b, "</td><td>");
+        web_format_time(b, job->created_at);
+        web_buf_puts(b, "</td></tr>\n");
+    }
+    if (list.count > 0)
+        web_buf_puts(b, "</tbody></table></div>");
+    else
+        web_buf_puts(b, "<p>No jobs yet. <a href=\"/jobs/new\">Start a training job</a>.</p>");
+    web_page_end(ctx, 200);
+    meta_job_list_dispose(&list);
+    return 1;
+}
+
+/* Writes a <select> of the repos of type that the viewer can read. */
+static void web_repo_select(struct web_ctx *ctx, const char *id, const char *name,
+                            enum hub_repo_type type, const char *selected)
+{
+    struct web_buf *b = &ctx->out;
+    struct meta_repo_query q;
+    struct meta_repo *repos = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    size_t count = 0;
+
+    memset(&q, 0, sizeof(q));
+    q.type = type;
+    q.sort = META_REPO_SORT_NAME;
+    q.viewer_user_id = ctx->req->user_id;
+    q.limit = HUB_MAX_LIST_LIMIT;
+    if (meta_repo_list(&repos, &count, NULL, ctx->req->db, &q, &err) < 0)
+        hub_log(HUB_LOG_WARN, "web", "cannot list repos for the job form: %s", err.msg);
+    web_buf_printf(b, "<select id=\"%s\" name=\"%s\" required><option value=\"\">Choose…"
+                      "</option>",
+                   id, name);
+    for (size_t i = 0; i < count; i++) {
+        char full[HUB_MAX_REPO_ID_BYTES + 1];
+
+        /* An adapter is no base for another adapter, so models with a base are left out. */
+        if (type == HUB_REPO_MODEL && repos[i].base_model[0] != '\0')
+            continue;
+        snprintf(full, sizeof(full), "%s/%s", repos[i].ns, repos[i].name);
+        web_buf_puts(b, "<option value=\"");
+        web_buf_escape(b, full);
+        web_buf_printf(b, "\"%s>", selected != NULL && strcmp(selected, full) == 0 ? " selected"
+                                                                                   : "");
+        web_buf_escape(b, full);
+        web_buf_puts(b, "</option>");
+    }
+    web_buf_puts(b, "</select>");
+    free(repos);
+}
+
+struct web_param_field {
+    const char *name;
+    const char *label;
+    const char *type;  /* "number" or "text" */
+    const char *value; /* default shown in the form */
+    const char *attrs; /* min, max, step */
+    const char *hint;
+};
+
+/* The defaults match the ones the jobs API fills in for a field that is left out. */
+static const struct web_param_field web_param_fields[] = {
+    {"steps", "Training steps", "number", "200", "min=\"1\" max=\"10000000\"",
+     "Optimizer updates to run. More steps fit the data more closely; too many overfit a "
+     "small dataset."},
+    {"lr", "Learning rate", "number", "0.0002", "min=\"0.000000000001\" max=\"1\" step=\"any\"",
+     "Size of each update. 1e-4 to 3e-4 suits most LoRA runs; lower it if the loss jumps."},
+    {"rank", "LoRA rank", "number", "8", "min=\"1\" max=\"1024\"",
+     "Width of the low-rank update. Higher ranks can learn more and make larger adapters."},
+    {"alpha", "LoRA alpha", "number", "16", "min=\"0.000001\" max=\"1000000\" step=\"any\"",
+     "Scale of the update: it is multiplied by alpha / rank. Twice the rank is common."},
+    {"targets", "Target modules", "text", "q_proj,v_proj", "",
+     "Linear layers that get an adapter: a comma-separated list of q_proj, k_proj, v_proj, "
+     "o_proj, gate_proj, up_proj, down_proj, or all-linear."},
+    {"batch", "Batch size", "number", "8", "min=\"1\" max=\"64\"",
+     "Sequences per step. Larger batches give smoother updates and use more memory."},
+    {"grad_accum", "Gradient accumulation", "number", "1", "min=\"1\" max=\"4096\"",
+     "Batches summed before each update, for a larger effective batch without more memory."},
+    {"seq_len", "Sequence length", "number", "256", "min=\"8\" max=\"1048576\"",
+     "Tokens per training example; longer examples are cut to this length."},
+    {"warmup", "Warmup steps", "number", "0", "min=\"0\" max=\"10000000\"",
+     "Steps over which the learning rate rises from zero, which steadies the first updates."},
+    {"seed", "Random seed", "number", "1", "min=\"0\" max=\"4294967295\"",
+     "The same seed, data and settings give the same adapter."},
+    {"checkpoint_every", "Checkpoint every", "number", "25", "min=\"1\" max=\"10000000\"",
+     "Steps between checkpoints; a job that stops is retried from the last one."},
+};
+
+static void web_job_form_fields(struct web_ctx *ctx)
+{
+    struct web_buf *b = &ctx->out;
+
+    for (size_t i = 0; i < sizeof(web_param_fields) / sizeof(web_param_fields[0]); i++) {
+        const struct web_param_field *f = &web_param_fields[i];
+
+        web_buf_printf(b, "<div class=\"field\"><label for=\"p-%s\">%s</label><input "
+                          "id=\"p-%s\" name=\"param.%s\" type=\"%s\" value=\"%s\" %s "
+                          "aria-describedby=\"h-%s\"><p class=\"hint\" id=\"h-%s\">%s</p>"
+                          "</div>",
+                       f->name, f->label, f->name, f->name, f->type, f->value, f->attrs,
+                       f->name, f->name, f->hint);
+    }
+}
+
+static int web_job_new(struct web_ctx *ctx)
+{
+    struct web_buf *b = &ctx->out;
+    const char *base = web_form_get(&ctx->query, "base");
+    const char *dataset = web_form_get(&ctx->query, "dataset");
+
+    web_page_begin(ctx, "New training job");
+    web_buf_puts(b, "<h1>New training job</h1><p>Fine-tune a LoRA adapter on a base model. "
+                    "The job waits in the queue, trains on a worker, and commits the adapter, "
+                    "its model card and the training log to the output repository.</p>"
+                    "<noscript><p class=\"notice warn\">This form needs JavaScript. Without "
+                    "it, send the same fields as JSON to <code>POST /api/jobs</code> with an "
+                    "API token.</p></noscript>");
+    web_buf_puts(b, "<p class=\"notice bad\" id=\"job-error\" role=\"alert\" tabindex=\"-1\" hidden></p>"
+                    "<form id=\"job-form\" method=\"post\" action=\"/jobs/new\" "
+                    "data-api=\"/api/jobs\" data-csrf=\"");
+    web_buf_escape(b, ctx->csrf);
+    web_buf_puts(b, "\"><fieldset><legend>What to train</legend>"
+                    "<div class=\"field\"><label for=\"job-base\">Base model</label>");
+    web_repo_select(ctx, "job-base", "base_model", HUB_REPO_MODEL, base);
+    web_buf_puts(b, "<p class=\"hint\">The model whose weights stay frozen.</p></div>"
+                    "<div class=\"field\"><label for=\"job-base-rev\">Base revision</label>"
+                    "<input id=\"job-base-rev\" name=\"base_revision\" value=\"main\"></div>"
+                    "<div class=\"field\"><label for=\"job-dataset\">Dataset</label>");
+    web_repo_select(ctx, "job-dataset", "dataset", HUB_REPO_DATASET, dataset);
+    web_buf_puts(b, "</div><div class=\"field\"><label for=\"job-train-file\">Training file"
+                    "</label><input id=\"job-train-file\" name=\"train_file\" "
+                    "value=\"train.jsonl\" required><p class=\"hint\">A JSON Lines file in the "
+                    "dataset: one example per line with \"text\", \"prompt\" and "
+                    "\"completion\", or \"messages\".</p></div>"
+                    "<div class=\"field\"><label for=\"job-eval-file\">Evaluation file "
+                    "(optional)</label><input id=\"job-eval-file\" name=\"eval_file\"><p "
+                    "class=\"hint\">Held-out examples; the loss on them goes into the model "
+                    "card.</p></div><div class=\"field\"><label for=\"job-output\">Output "
+                    "repository</label><input id=\"job-output\" name=\"output_repo\" required "
+                    "value=\"");
+    web_buf_escape(b, ctx->req->user_name);
+    web_buf_puts(b, "/my-adapter\"><p class=\"hint\">Created when missing; each run adds "
+                    "one commit.</p></div></fieldset><fieldset><legend>Hyperparameters"
+                    "</legend>");
+    web_job_form_fields(ctx);
+    web_buf_puts(b, "</fieldset><button type=\"submit\">Start training</button></form>");
+    web_page_end(ctx, 200);
+    return 1;
+}
+
+/* Appends the job's spec as a definition list: top-level fields, then params. */
+static void web_job_spec(struct web_buf *b, const char *spec_json)
+{
+    json_t *spec = spec_json != NULL ? json_loads(spec_json, 0, NULL) : NULL;
+    json_t *params = json_object_get(spec, "params");
+    const char *key;
+    json_t *value;
+
+    web_buf_puts(b, "<h2>Parameters</h2><dl class=\"meta\" id=\"job-params\">");
+    json_object_foreach (spec, key, value) {
+        char *text;
+
+        if (value == params)
+            continue;
+        text = json_dumps(value, JSON_ENCODE_ANY);
+        web_buf_puts(b, "<dt>");
+        web_buf_escape(b, key);
+        web_buf_puts(b, "</dt><dd>");
+        web_buf_escape(b, json_is_string(value) ? json_string_value(value) : text);
+        web_buf_puts(b, "</dd>");
+        free(text);
+    }
+    json_object_foreach (params, key, value) {
+        char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(8));
+
+        web_buf_puts(b, "<dt>");
+        web_buf_escape(b, key);
+        web_buf_puts(b, "</dt><dd>");
+        web_buf_escape(b, json_is_string(value) ? json_string_value(value) : text);
+        web_buf_puts(b, "</dd>");
+        free(text);
+    }
+    web_buf_puts(b, "</dl>");
+    json_decref(spec);
+}
+
+/* Collects [step, loss] points of the progress events and the last log lines. */
+static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json_t *points,
+                           struct web_buf *log)
+{
+    struct meta_job_event_list events;
+    struct hub_error err = HUB_ERROR_INIT;
+    size_t log_lines = 0;
+    int64_t after = 0;
+
+    /* At most 20 batches of 1000 events, so a job with a huge log cannot stall the page. */
+    for (int batch = 0; batch < 20 && json_array_size(points) < WEB_MAX_CHART_EVENTS; batch++) {
+        memset(&events, 0, sizeof(events));
+        if (meta_job_events_since(&events, ctx->req->db, job->id, after, 1000, &err) < 0) {
+            hub_log(HUB_LOG_WARN, "web", "cannot read the events of job %lld: %s",
+                    (long long)job->id, err.msg);
+            break;
+        }
+        for (size_t i = 0; i < events.count; i++) {
+            json_t *data = json_loads(events.items[i].data_json, 0, NULL);
+            json_t *step = json_object_get(data, "step");
+            json_t *loss = json_object_get(data, "loss");
+
+            after = events.items[i].seq;
+            if (strcmp(events.items[i].kind, "progress") == 0 && json_is_integer(step) &&
+                json_is_number(loss))
+                json_array_append_new(points, json_pack("[IF]", json_integer_value(step),
+                                                        json_number_value(loss)));
+            if (strcmp(events.items[i].kind, "log") == 0 && log_lines++ < WEB_MAX_LOG_EVENTS) {
+                const char *line = json_string_value(json_object_get(data, "line"));
+
+                web_buf_puts(log, line != NULL ? line : events.items[i].data_json);
+                web_buf_puts(log, "\n");
+            }
+            json_decref(data);
+        }
+        meta_job_event_list_dispose(&events);
+        if (events.count == 0)
+            break;
+    }
+}
+
+static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
+{
+    struct web_buf *b = &ctx->out;
+    struct web_buf log = WEB_BUF_INIT;
+    const struct meta_job_progress *p = &job->progress;
+    json_t *points = json_array();
+    char *points_text;
+
+    web_job_events(ctx, job, points, &log);
+    points_text = json_dumps(points, JSON_COMPACT);
+    web_buf_printf(b, "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\">"
+                      "<h2>Progress</h2><div class=\"stats\">",
+                   (long long)job->id, meta_job_state_name(job->state));
+    web_buf_puts(b, "<div><div class=\"muted\">Step</div><div class=\"value\" data-field=\"step\">");
+    if (p->has_step)
+        web_buf_printf(b, "%lld", (long long)p->step);
+    else
+        web_buf_puts(b, "–");
+    if (p->has_step && p->has_total_steps)
+        web_buf_printf(b, " / %lld", (long long)p->total_steps);
+    web_buf_puts(b, "</div></div><div><div class=\"muted\">Loss</div><div class=\"value\" "
+                    "data-field=\"loss\">");
+    if (p->has_loss && isfinite(p->loss))
+        web_buf_printf(b, "%.4f", p->loss);
+    else
+        web_buf_puts(b, "–");
+    web_buf_puts(b, "</div></div><div><div class=\"muted\">Tokens/s</div><div class=\"value\" "
+                    "data-field=\"tokens_per_s\">");
+    if (p->has_tokens_per_s && isfinite(p->tokens_per_s))
+        web_buf_printf(b, "%.0f", p->tokens_per_s);
+    else
+        web_buf_puts(b, "–");
+    web_buf_puts(b, "</div></div><div><div class=\"muted\">Time left</div><div class=\"value\" "
+                    "data-field=\"eta_s\">");
+    if (p->has_eta_s && isfinite(p->eta_s) && !meta_job_state_is_terminal(job->state))
+        web_buf_printf(b, "%.0f s", p->eta_s);
+    else
+        web_buf_puts(b, "–");
+    web_buf_printf(b, "</div></div></div><progress id=\"job-progress\" max=\"%lld\" "
+                      "value=\"%lld\"></progress>",
+                   (long long)(p->has_total_steps && p->total_steps > 0 ? p->total_steps : 1),
+                   (long long)(p->has_step ? p->step : 0));
+    web_buf_puts(b, "<h2>Training loss</h2><svg id=\"loss-chart\" class=\"chart\" "
+                    "viewBox=\"0 0 600 240\" role=\"img\" aria-label=\"Training loss by step\" "
+                    "data-points=\"");
+    web_buf_escape(b, points_text != NULL ? points_text : "[]");
+    web_buf_printf(b, "\"><title>Training loss by step</title></svg><p class=\"hint\">%zu "
+                      "points.</p><h2>Log</h2><pre class=\"log\" id=\"job-log\">",
+                   json_array_size(points));
+    web_buf_escape_n(b, log.data != NULL ? log.data : "", log.len);
+    web_buf_printf(b, "</pre><p><a href=\"/api/jobs/%lld/log\">Full log</a></p></section>",
+                   (long long)job->id);
+    free(points_text);
+    json_decref(points);
+    web_buf_dispose(&log);
+}
+
+static void web_job_result(struct web_buf *b, const struct meta_job *job)
+{
+    json_t *metrics = job->result_metrics_json ? json_loads(job->result_metrics_json, 0, NULL)
+                                               : NULL;
+    const char *key;
+    json_t *value;
+
+    if (job->error != NULL) {
+        web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\" id=\"job-error-text\">");
+        web_buf_escape(b, job->error);
+        web_buf_puts(b, "</p>");
+    }
+    if (job->result_commit[0] != '\0') {
+        web_buf_puts(b, "<p class=\"notice ok\" id=\"job-result\">Adapter committed to <a "
+                        "id=\"job-adapter-link\" href=\"/");
+        web_buf_url_encode(b, job->repo, true);
+        web_buf_puts(b, "\">");
+        web_buf_escape(b, job->repo);
+        web_buf_puts(b, "</a> as commit <a href=\"/");
+        web_buf_url_encode(b, job->repo, true);
+        web_buf_printf(b, "/commit/%s\"><code>%.10s</code></a>.</p>", job->result_commit,
+                       job->result_commit);
+    }
+    if (json_object_size(metrics) > 0) {
+        web_buf_puts(b, "<h2>Metrics</h2><table><tbody>");
+        json_object_foreach (metrics, key, value) {
+            char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+
+            web_buf_puts(b, "<tr><th>");
+            web_buf_escape(b, key);
+            web_buf_puts(b, "</th><td class=\"num\">");
+            web_buf_escape(b, text);
+            web_buf_puts(b, "</td></tr>");
+            free(text);
+        }
+        web_buf_puts(b, "</tbody></table>");
+    }
+    json_decref(metrics);
+}
+
+static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
+{
+    struct web_buf *b = &ctx->out;
+    char title[64];
+
+    snprintf(title, sizeof(title), "Job %lld", (long long)job->id);
+    web_page_begin(ctx, title);
+    web_buf_printf(b, "<div class=\"repo-head\"><h1>Job #%lld: %s</h1>", (long long)job->id,
+                   meta_job_type_name(job->type));
+    web_job_state_badge(b, job->state, "job-state");
+    if (!meta_job_state_is_terminal(job->state) && ctx->has_session) {
+        web_buf_printf(b, "<form class=\"inline\" method=\"post\" action=\"/jobs/%lld/cancel\">",
+                       (long long)job->id);
+        web_page_csrf_field(ctx);
+        web_buf_puts(b, "<button type=\"submit\" class=\"danger\">Cancel job</button></form>");
+    }
+    web_buf_puts(b, "</div><dl class=\"meta\"><dt>Owner</dt><dd>");
+    web_buf_escape(b, job->owner);
+    web_buf_puts(b, "</dd><dt>Base model</dt><dd>");
+    web_repo_link(b, job->base_repo, false);
+    web_buf_puts(b, "</dd><dt>Dataset</dt><dd>");
+    web_repo_link(b, job->dataset_repo, true);
+    web_buf_puts(b, "</dd><dt>Output</dt><dd>");
+    web_repo_link(b, job->repo, false);
+    web_buf_puts(b, "</dd><dt>Created</dt><dd>");
+    web_format_time(b, job->created_at);
+    web_buf_puts(b, "</dd><dt>Started</dt><dd>");
+    web_format_time(b, job->started_at);
+    web_buf_puts(b, "</dd><dt>Finished</dt><dd>");
+    web_format_time(b, job->finished_at);
+    web_buf_printf(b, "</dd><dt>Attempts</dt><dd>%d of %d</dd></dl>", job->attempts,
+                   job->max_attempts);
+    web_job_result(b, job);
+    web_job_live(ctx, job);
+    web_job_spec(b, job->spec_json);
+    web_page_end(ctx, 200);
+    return 1;
+}
+
+static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
+{
+    struct web_form form;
+    struct hub_error err = HUB_ERROR_INIT;
+    enum meta_job_state state;
+    char location[64];
+    int rc;
+
+    rc = web_form_parse_body(&form, ctx, &err);
+    if (rc == 0 && !web_page_csrf_ok(ctx, &form))
+        rc = hub_error_set(&err, HUB_EINVAL, "the form expired; reload the page and try again");
+    web_form_dispose(&form);
+    if (rc == 0)
+        rc = meta_job_cancel(&state, ctx->req->db, job->id, &err);
+    if (rc == HUB_ECONFLICT)
+        rc = 0; /* it finished meanwhile; the page shows how */
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    hub_log(HUB_LOG_INFO, "web", "job cancel requested job=%lld user=%s req=%s",
+            (long long)job->id, ctx->req->user_name,
+            ctx->req->request_id ? ctx->req->request_id : "-");
+    snprintf(location, sizeof(location), "/jobs/%lld", (long long)job->id);
+    return web_page_redirect(ctx, location);
+}
+
+static int web_job_route(struct web_ctx *ctx)
+{
+    struct meta_job *job = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    char *end = NULL;
+    long long id;
+    int rc;
+
+    id = strtoll(ctx->seg[1], &end, 10);
+    if (ctx->seg[1][0] < '1' || ctx->seg[1][0] > '9' || *end != '\0' || id <= 0)
+        return web_page_error(ctx, 404, "Job numbers are positive whole numbers.");
+    rc = meta_job_get(&job, ctx->req->db, id, &err);
+    if (rc == HUB_ENOTFOUND || (rc == 0 && !web_job_visible(ctx, job))) {
+        meta_job_free(job);
+        return web_page_error(ctx, 404, "There is no job with this number among the jobs you "
+                                        "may see.");
+    }
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    if (ctx->nseg == 2 && web_is_get(ctx))
+        rc = web_job_page(ctx, job);
+    else if (ctx->nseg == 3 && strcmp(ctx->seg[2], "cancel") == 0 && web_is_post(ctx))
+        rc = web_job_cancel(ctx, job);
+    else
+        rc = web_page_error(ctx, 404, "Jobs have no such page.");
+    meta_job_free(job);
+    return rc;
+}
+
+int web_jobs_handle(struct web_ctx *ctx)
+{
+    if (ctx->nseg == 0 || strcmp(ctx->seg[0], "jobs") != 0)
+        return 0;
+    if (ctx->req->user_id == 0) {
+        struct web_buf location = WEB_BUF_INIT;
+        char *target;
+        int rc;
+
+        web_buf_puts(&location, "/login?next=");
+        web_buf_url_encode(&location, ctx->req->path, true);
+        target = web_buf_take(&location, NULL);
+        rc = target != NULL ? web_page_redirect(ctx, target)
+                            : web_page_error(ctx, 500, "Out of memory.");
+        free(target);
+        return rc;
+    }
+    if (ctx->nseg == 1 && web_is_get(ctx))
+        return web_jobs_list(ctx);
+    if (ctx->nseg == 2 && strcmp(ctx->seg[1], "new") == 0) {
+        if (web_is_post(ctx))
+            return web_page_error(ctx, 400, "The training form is sent by the page's script. "
+                                            "Turn JavaScript on, or send the fields as JSON to "
+                                            "POST /api/jobs with an API token.");
+        return web_job_new(ctx);
+    }
+    if (ctx->nseg >= 2 && ctx->nseg <= 3)
+        return web_job_route(ctx);
+    return web_page_error(ctx, 404, "Jobs have no such page.");
+}

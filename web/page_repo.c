@@ -1,0 +1,585 @@
+/* page_repo: routes /{ns}/{name}[/...] and /datasets/{ns}/{name}[/...] and renders the model
+ * card page: the README body as Markdown, its front matter as metadata, evaluation results,
+ * the base model or the adapters of a base, and how to download. A private repo the viewer may
+ * not read gets the same 404 page as a missing one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "card.h"
+#include "hub_log.h"
+#include "web_markdown.h"
+#include "web_repo.h"
+#include "web_summary.h"
+
+#define WEB_MAX_CARD_BYTES (4u << 20) /* README.md rendered on the card page */
+#define WEB_MAX_ADAPTERS   50         /* adapters listed on a base model's page */
+
+void web_repo_href(struct web_buf *b, const struct web_repo_view *v, const char *kind,
+                   const char *rev, const char *path)
+{
+    web_buf_puts(b, v->prefix);
+    web_buf_puts(b, "/");
+    web_buf_url_encode(b, v->meta.ns, false);
+    web_buf_puts(b, "/");
+    web_buf_url_encode(b, v->meta.name, false);
+    if (kind != NULL) {
+        web_buf_puts(b, "/");
+        web_buf_puts(b, kind);
+    }
+    if (rev != NULL) {
+        web_buf_puts(b, "/");
+        web_buf_url_encode(b, rev, false);
+    }
+    if (path != NULL && path[0] != '\0') {
+        web_buf_puts(b, "/");
+        web_buf_url_encode(b, path, true);
+    }
+}
+
+bool web_repo_is_adapter(struct web_repo_view *v, const char *rev)
+{
+    struct repo_entry entry;
+    struct hub_error err = HUB_ERROR_INIT;
+
+    if (v->meta.type != HUB_REPO_MODEL)
+        return false;
+    if (repo_entry_stat(&entry, v->git, rev, "adapter_config.json", &err) < 0)
+        return false;
+    free(entry.path);
+    return entry.type == REPO_ENTRY_FILE;
+}
+
+static void web_repo_tab_link(struct web_repo_view *v, enum web_repo_tab tab,
+                              enum web_repo_tab current, const char *label, const char *kind,
+                              const char *rev)
+{
+    struct web_buf *b = &v->ctx->out;
+
+    web_buf_puts(b, "<a href=\"");
+    web_repo_href(b, v, kind, kind != NULL ? rev : NULL, NULL);
+    if (kind == NULL && rev != NULL && strcmp(rev, REPO_DEFAULT_BRANCH) != 0) {
+        web_buf_puts(b, "?revision=");
+        web_buf_url_encode(b, rev, false);
+    }
+    web_buf_printf(b, "\"%s>%s</a>", tab == current ? " aria-current=\"page\"" : "", label);
+}
+
+/* Writes the branch and tag menu; each entry links to the same tab and path at that ref. */
+static void web_repo_switcher(struct web_repo_view *v, enum web_repo_tab tab, const char *rev,
+                              const char *path)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct repo_ref *refs = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    size_t count = 0;
+    static const char *const kinds[] = {"card", "tree", "commits"};
+
+    if (repo_refs_list(&refs, &count, v->git, &err) < 0 || count == 0) {
+        free(refs);
+        return;
+    }
+    web_buf_puts(b, "<details class=\"switcher\"><summary aria-label=\"Switch branch or tag\">"
+                    "<span class=\"muted\">rev:</span> ");
+    web_buf_escape(b, strlen(rev) == REPO_OID_HEX_BYTES ? "commit" : rev);
+    if (strlen(rev) == REPO_OID_HEX_BYTES)
+        web_buf_printf(b, " %.10s", rev);
+    web_buf_puts(b, " ▾</summary><ul>");
+    for (int kind = REPO_REF_BRANCH; kind <= REPO_REF_TAG; kind++) {
+        bool first = true;
+
+        for (size_t i = 0; i < count; i++) {
+            if ((int)refs[i].kind != kind)
+                continue;
+            if (first)
+                web_buf_printf(b, "<li class=\"group\">%s</li>",
+                               kind == REPO_REF_BRANCH ? "Branches" : "Tags");
+            first = false;
+            web_buf_puts(b, "<li><a href=\"");
+            if (tab == WEB_TAB_CARD) {
+                web_repo_href(b, v, NULL, NULL, NULL);
+                web_buf_puts(b, "?revision=");
+                web_buf_url_encode(b, refs[i].name, false);
+            } else {
+                web_repo_href(b, v, kinds[tab], refs[i].name,
+                              tab == WEB_TAB_FILES ? path : NULL);
+            }
+            web_buf_printf(b, "\"%s>", strcmp(refs[i].name, rev) == 0 ? " aria-current=\"true\""
+                                                                       : "");
+            web_buf_escape(b, refs[i].name);
+            web_buf_puts(b, "</a></li>");
+        }
+    }
+    web_buf_puts(b, "</ul></details>");
+    free(refs);
+}
+
+void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char *rev,
+                     const char *path)
+{
+    struct web_buf *b = &v->ctx->out;
+    const char *kind = v->meta.type == HUB_REPO_DATASET ? "dataset"
+                       : web_repo_is_adapter(v, rev) ? "adapter"
+                                                     : "model";
+
+    web_buf_printf(b, "<div class=\"repo-head\"><span class=\"badge %s\">%s</span><h1>", kind,
+                   kind);
+    web_buf_puts(b, "<a href=\"/?owner=");
+    web_buf_url_encode(b, v->meta.ns, false);
+    web_buf_puts(b, "\">");
+    web_buf_escape(b, v->meta.ns);
+    web_buf_puts(b, "</a> / <a href=\"");
+    web_repo_href(b, v, NULL, NULL, NULL);
+    web_buf_puts(b, "\">");
+    web_buf_escape(b, v->meta.name);
+    web_buf_puts(b, "</a></h1>");
+    if (v->meta.is_private)
+        web_buf_puts(b, "<span class=\"badge private\">private</span>");
+    web_repo_switcher(v, tab, rev, path);
+    web_buf_puts(b, "</div><nav class=\"tabs\" aria-label=\"Repository\">");
+    web_repo_tab_link(v, WEB_TAB_CARD, tab,
+                      v->meta.type == HUB_REPO_DATASET ? "Dataset card" : "Model card", NULL,
+                      rev);
+    web_repo_tab_link(v, WEB_TAB_FILES, tab, "Files", "tree", rev);
+    web_repo_tab_link(v, WEB_TAB_HISTORY, tab, "History", "commits", rev);
+    web_buf_puts(b, "</nav>\n");
+}
+
+/* Writes a link to a hosted model when "ns/name" names one the viewer may read, else the
+ * text. */
+static void web_model_link(struct web_repo_view *v, const char *id, enum hub_repo_type type)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct meta_repo other;
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *slash = strchr(id, '/');
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1];
+    bool readable = false;
+
+    if (slash != NULL && (size_t)(slash - id) < sizeof(ns)) {
+        memcpy(ns, id, (size_t)(slash - id));
+        ns[slash - id] = '\0';
+        if (hub_name_is_valid(ns) && hub_name_is_valid(slash + 1) &&
+            meta_repo_get(&other, v->ctx->req->db, type, ns, slash + 1, &err) == 0 &&
+            meta_repo_can_read(&readable, v->ctx->req->db, &other, v->ctx->req->user_id,
+                               &err) == 0 &&
+            readable) {
+            web_buf_printf(b, "<a href=\"%s/", type == HUB_REPO_DATASET ? "/datasets" : "");
+            web_buf_url_encode(b, id, true);
+            web_buf_puts(b, "\">");
+            web_buf_escape(b, id);
+            web_buf_puts(b, "</a>");
+            return;
+        }
+    }
+    web_buf_escape(b, id);
+}
+
+/* Writes a card value: a string, a number, a list of them, or JSON text for anything else. */
+static void web_card_value(struct web_repo_view *v, json_t *value, int link_type)
+{
+    struct web_buf *b = &v->ctx->out;
+
+    if (json_is_array(value)) {
+        size_t i;
+        json_t *item;
+
+        json_array_foreach (value, i, item) {
+            if (i > 0)
+                web_buf_puts(b, ", ");
+            web_card_value(v, item, link_type);
+        }
+    } else if (json_is_string(value)) {
+        if (link_type >= 0)
+            web_model_link(v, json_string_value(value), (enum hub_repo_type)link_type);
+        else
+            web_buf_escape(b, json_string_value(value));
+    } else {
+        char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+
+        web_buf_escape(b, text);
+        free(text);
+    }
+}
+
+static void web_card_metadata(struct web_repo_view *v, const struct card *card,
+                              const char *base_model)
+{
+    static const struct {
+        const char *key;
+        const char *label;
+        int link_type; /* enum hub_repo_type to link to, or -1 */
+    } fields[] = {
+        {"license", "License", -1},          {"datasets", "Datasets", HUB_REPO_DATASET},
+        {"language", "Language", -1},        {"pipeline_tag", "Pipeline", -1},
+        {"library_name", "Library", -1},     {"tags", "Tags", -1},
+    };
+    struct web_buf *b = &v->ctx->out;
+
+    web_buf_puts(b, "<section aria-labelledby=\"meta-h\"><h2 id=\"meta-h\">Metadata</h2>"
+                    "<dl class=\"meta\">");
+    if (base_model[0] != '\0') {
+        web_buf_puts(b, "<dt>Base model</dt><dd>");
+        web_model_link(v, base_model, HUB_REPO_MODEL);
+        web_buf_puts(b, "</dd>");
+    }
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        json_t *value = json_object_get(card->data, fields[i].key);
+
+        if (value == NULL || json_is_null(value))
+            continue;
+        web_buf_printf(b, "<dt>%s</dt><dd>", fields[i].label);
+        web_card_value(v, value, fields[i].link_type);
+        web_buf_puts(b, "</dd>");
+    }
+    web_buf_puts(b, "<dt>Updated</dt><dd>");
+    web_format_time(b, v->meta.updated_at);
+    web_buf_printf(b, "</dd><dt>Downloads</dt><dd>%lld</dd></dl></section>",
+                   (long long)v->meta.downloads);
+}
+
+/* Writes one row per metric of the card's model-index. Returns the rows written. */
+static size_t web_eval_rows(struct web_buf *b, json_t *model_index)
+{
+    size_t rows = 0;
+    size_t i;
+    json_t *model;
+
+    json_array_foreach (model_index, i, model) {
+        size_t k;
+        json_t *result;
+
+        json_array_foreach (json_object_get(model, "results"), k, result) {
+            json_t *task = json_object_get(result, "task");
+            json_t *dataset = json_object_get(result, "dataset");
+            size_t m;
+            json_t *metric;
+
+            json_array_foreach (json_object_get(result, "metrics"), m, metric) {
+                json_t *value = json_object_get(metric, "value");
+                const char *dataset_name = json_string_value(json_object_get(dataset, "name"));
+                const char *metric_name = json_string_value(json_object_get(metric, "name"));
+                char *value_text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+
+                web_buf_puts(b, "<tr><td>");
+                web_buf_escape(b, json_string_value(json_object_get(task, "type")));
+                web_buf_puts(b, "</td><td>");
+                web_buf_escape(b, dataset_name != NULL
+                                      ? dataset_name
+                                      : json_string_value(json_object_get(dataset, "type")));
+                web_buf_puts(b, "</td><td>");
+                web_buf_escape(b, metric_name != NULL
+                                      ? metric_name
+                                      : json_string_value(json_object_get(metric, "type")));
+                web_buf_puts(b, "</td><td class=\"num\">");
+                web_buf_escape(b, json_is_string(value) ? json_string_value(value) : value_text);
+                web_buf_puts(b, "</td></tr>");
+                free(value_text);
+                rows++;
+            }
+        }
+    }
+    return rows;
+}
+
+static void web_eval_table(struct web_repo_view *v, const struct card *card)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct web_buf rows = WEB_BUF_INIT;
+    json_t *model_index = json_object_get(card->data, "model-index");
+    size_t count;
+
+    if (!json_is_array(model_index))
+        return;
+    count = web_eval_rows(&rows, model_index);
+    if (count > 0 && !web_buf_failed(&rows)) {
+        web_buf_puts(b, "<section aria-labelledby=\"eval-h\"><h2 id=\"eval-h\">Evaluation "
+                        "results</h2><div class=\"table-wrap\"><table><thead><tr><th>Task</th>"
+                        "<th>Dataset</th><th>Metric</th><th class=\"num\">Value</th></tr>"
+                        "</thead><tbody>");
+        web_buf_append(b, rows.data, rows.len);
+        web_buf_puts(b, "</tbody></table></div></section>");
+    }
+    web_buf_dispose(&rows);
+}
+
+static void web_adapters_list(struct web_repo_view *v)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct meta_repo_query q;
+    struct meta_repo *repos = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    size_t count = 0;
+    size_t total = 0;
+
+    memset(&q, 0, sizeof(q));
+    q.type = HUB_REPO_MODEL;
+    q.base_model = v->id;
+    q.viewer_user_id = v->ctx->req->user_id;
+    q.limit = WEB_MAX_ADAPTERS;
+    if (meta_repo_list(&repos, &count, &total, v->ctx->req->db, &q, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot list the adapters of %s: %s", v->id, err.msg);
+        return;
+    }
+    web_buf_printf(b, "<section aria-labelledby=\"adapters-h\"><h2 id=\"adapters-h\">Adapters "
+                      "(%zu)</h2>",
+                   total);
+    if (count == 0)
+        web_buf_puts(b, "<p class=\"muted\">No adapter names this model as its base yet. "
+                        "<a href=\"/jobs/new\">Train one</a>.</p>");
+    else
+        web_buf_puts(b, "<ul>");
+    for (size_t i = 0; i < count; i++) {
+        web_buf_puts(b, "<li><a href=\"/");
+        web_buf_url_encode(b, repos[i].ns, false);
+        web_buf_puts(b, "/");
+        web_buf_url_encode(b, repos[i].name, false);
+        web_buf_puts(b, "\">");
+        web_buf_escape(b, repos[i].ns);
+        web_buf_puts(b, "/");
+        web_buf_escape(b, repos[i].name);
+        web_buf_puts(b, "</a></li>");
+    }
+    if (count > 0)
+        web_buf_printf(b, "</ul>%s", total > count ? "<p><a href=\"/?type=adapter&amp;base="
+                                                     : "");
+    if (count > 0 && total > count) {
+        web_buf_url_encode(b, v->id, false);
+        web_buf_puts(b, "\">All adapters</a></p>");
+    }
+    web_buf_puts(b, "</section>");
+    free(repos);
+}
+
+static void web_download_box(struct web_repo_view *v, const char *rev)
+{
+    struct web_buf *b = &v->ctx->out;
+    bool dataset = v->meta.type == HUB_REPO_DATASET;
+
+    web_buf_puts(b, "<section aria-labelledby=\"use-h\"><h2 id=\"use-h\">Download</h2>"
+                    "<p class=\"hint\">With git (large files need git-lfs):</p>"
+                    "<pre id=\"use-git\">git lfs install\ngit clone ");
+    web_format_base_url(b, v->ctx);
+    web_repo_href(b, v, NULL, NULL, NULL);
+    web_buf_puts(b, "</pre><button type=\"button\" class=\"secondary\" data-copy=\"use-git\" "
+                    "hidden>Copy</button><p class=\"hint\">With huggingface_hub:</p>"
+                    "<pre id=\"use-hf\">export HF_ENDPOINT=");
+    web_format_base_url(b, v->ctx);
+    web_buf_printf(b, "\nhuggingface-cli download %s", dataset ? "--repo-type dataset " : "");
+    web_buf_escape(b, v->id);
+    if (strcmp(rev, REPO_DEFAULT_BRANCH) != 0) {
+        web_buf_puts(b, " --revision ");
+        web_buf_escape(b, rev);
+    }
+    web_buf_puts(b, "</pre><button type=\"button\" class=\"secondary\" data-copy=\"use-hf\" "
+                    "hidden>Copy</button><p class=\"hint\">One file with curl (add "
+                    "<code>-H \"Authorization: Bearer $TOKEN\"</code> for a private "
+                    "repo):</p><pre id=\"use-curl\">curl -L -O ");
+    web_format_base_url(b, v->ctx);
+    web_repo_href(b, v, "resolve", rev, "README.md");
+    web_buf_puts(b, "</pre></section>");
+}
+
+/* Reads README.md at rev into card; *body gets the text (owned), NULL when there is none. */
+static int web_card_load(struct card *card, char **text, size_t *len, struct web_repo_view *v,
+                         const char *rev, struct hub_error *err)
+{
+    int rc;
+
+    *text = NULL;
+    *len = 0;
+    rc = repo_file_read(text, len, v->git, rev, "README.md", WEB_MAX_CARD_BYTES, err);
+    if (rc == HUB_ENOTFOUND) {
+        *text = NULL;
+        *len = 0;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    return card_parse(card, *text, *len, err);
+}
+
+static void web_card_body(struct web_repo_view *v, const struct card *card, const char *text,
+                          size_t len)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    char *html = NULL;
+
+    if (text == NULL) {
+        web_buf_puts(b, "<p class=\"notice\">This repository has no README.md yet. A model card "
+                        "tells others what the model is for, how it was trained and how well "
+                        "it does; add one with YAML front matter (license, base_model, "
+                        "datasets, tags) at the top.</p>");
+        return;
+    }
+    if (card->problem[0] != '\0') {
+        web_buf_puts(b, "<p class=\"notice warn\" role=\"note\">The metadata block of this card "
+                        "was ignored: ");
+        web_buf_escape(b, card->problem);
+        web_buf_puts(b, ".</p>");
+    }
+    if (web_markdown_render(&html, NULL, text + card->body_offset, len - card->body_offset,
+                            &err) < 0) {
+        web_buf_puts(b, "<p class=\"notice bad\">The card could not be rendered.</p><pre>");
+        web_buf_escape_n(b, text, len);
+        web_buf_puts(b, "</pre>");
+        return;
+    }
+    web_buf_puts(b, "<article class=\"card-body\">");
+    web_buf_puts(b, html);
+    web_buf_puts(b, "</article>");
+    free(html);
+}
+
+/* Finds the base model: the repo row, then the card, then adapter_config.json. */
+static void web_base_model(char *out, size_t cap, struct web_repo_view *v, const struct card *card,
+                           const char *rev)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    json_t *config;
+    char *text = NULL;
+    size_t len = 0;
+
+    snprintf(out, cap, "%s", v->meta.base_model);
+    if (out[0] != '\0' || web_card_base_model(out, cap, card->data))
+        return;
+    if (repo_file_read(&text, &len, v->git, rev, "adapter_config.json", 1u << 20, &err) < 0)
+        return;
+    config = json_loadb(text, len, 0, NULL);
+    if (json_is_string(json_object_get(config, "base_model_name_or_path")))
+        snprintf(out, cap, "%s",
+                 json_string_value(json_object_get(config, "base_model_name_or_path")));
+    json_decref(config);
+    free(text);
+}
+
+static int web_card_page(struct web_repo_view *v)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct web_buf *b = &ctx->out;
+    struct card card = CARD_INIT;
+    struct hub_error err = HUB_ERROR_INIT;
+    char commit[REPO_OID_HEX_BYTES + 1];
+    char base_model[HUB_MAX_REPO_ID_BYTES + 1] = "";
+    const char *rev = web_form_get(&ctx->query, "revision");
+    char *text = NULL;
+    size_t len = 0;
+    bool adapter;
+    int rc;
+
+    if (rev == NULL || rev[0] == '\0')
+        rev = REPO_DEFAULT_BRANCH;
+    rc = repo_revision_resolve(commit, v->git, rev, &err);
+    if (rc == HUB_ENOTFOUND && strcmp(rev, REPO_DEFAULT_BRANCH) == 0) {
+        web_page_begin(ctx, v->id);
+        web_repo_header(v, WEB_TAB_CARD, rev, NULL);
+        web_buf_puts(b, "<p class=\"notice\">This repository is empty. Push to it with git or "
+                        "upload files with huggingface_hub.</p>");
+        web_download_box(v, rev);
+        web_page_end(ctx, 200);
+        return 1;
+    }
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    rc = web_card_load(&card, &text, &len, v, commit, &err);
+    if (rc < 0) {
+        free(text);
+        return web_page_hub_error(ctx, &err);
+    }
+    adapter = web_repo_is_adapter(v, commit);
+    web_base_model(base_model, sizeof(base_model), v, &card, commit);
+
+    web_page_begin(ctx, v->id);
+    web_repo_header(v, WEB_TAB_CARD, rev, NULL);
+    web_buf_puts(b, "<div class=\"layout-repo\"><div>");
+    if (adapter && base_model[0] != '\0') {
+        web_buf_puts(b, "<p class=\"notice\">LoRA adapter for ");
+        web_model_link(v, base_model, HUB_REPO_MODEL);
+        web_buf_puts(b, ".</p>");
+    }
+    web_eval_table(v, &card);
+    web_card_body(v, &card, text, len);
+    web_buf_puts(b, "</div><aside class=\"side\">");
+    web_card_metadata(v, &card, base_model);
+    if (v->meta.type == HUB_REPO_MODEL && !adapter)
+        web_adapters_list(v);
+    web_download_box(v, rev);
+    web_buf_puts(b, "</aside></div>");
+    web_page_end(ctx, 200);
+    card_dispose(&card);
+    free(text);
+    return 1;
+}
+
+/* Routes the part of the path after the repo id. */
+static int web_repo_route(struct web_repo_view *v, const char *const *rest, size_t nrest)
+{
+    struct web_buf joined = WEB_BUF_INIT;
+    char *path;
+    int rc;
+
+    if (nrest == 0)
+        return web_card_page(v);
+    if (strcmp(rest[0], "commits") == 0 && nrest <= 2)
+        return web_history_list(v, nrest == 2 ? rest[1] : REPO_DEFAULT_BRANCH);
+    if (strcmp(rest[0], "commit") == 0 && nrest == 2)
+        return web_history_commit(v, rest[1]);
+    if ((strcmp(rest[0], "tree") != 0 && strcmp(rest[0], "blob") != 0) || nrest < 2)
+        return web_page_error(v->ctx, 404, "This repository has no such page.");
+    for (size_t i = 2; i < nrest; i++) {
+        if (i > 2)
+            web_buf_puts(&joined, "/");
+        web_buf_puts(&joined, rest[i]);
+    }
+    web_buf_puts(&joined, "");
+    path = web_buf_take(&joined, NULL);
+    if (path == NULL)
+        return web_page_error(v->ctx, 500, "Out of memory.");
+    if (strcmp(rest[0], "tree") == 0)
+        rc = web_files_tree(v, rest[1], path);
+    else
+        rc = web_files_blob(v, rest[1], path);
+    free(path);
+    return rc;
+}
+
+int web_repo_handle(struct web_ctx *ctx)
+{
+    struct web_repo_view v;
+    struct hub_error err = HUB_ERROR_INIT;
+    enum hub_repo_type type = HUB_REPO_MODEL;
+    size_t first = 0;
+    bool readable = false;
+    int rc;
+
+    if (ctx->nseg > 0 && strcmp(ctx->seg[0], "datasets") == 0) {
+        type = HUB_REPO_DATASET;
+        first = 1;
+    }
+    if (ctx->nseg < first + 2 || strcmp(ctx->seg[0], "api") == 0 ||
+        !hub_name_is_valid(ctx->seg[first]) || !hub_name_is_valid(ctx->seg[first + 1]))
+        return 0;
+    if (!web_is_get(ctx))
+        return web_page_error(ctx, 400, "Repository pages only answer GET.");
+
+    memset(&v, 0, sizeof(v));
+    v.ctx = ctx;
+    v.prefix = type == HUB_REPO_DATASET ? "/datasets" : "";
+    snprintf(v.id, sizeof(v.id), "%s/%s", ctx->seg[first], ctx->seg[first + 1]);
+    rc = meta_repo_get(&v.meta, ctx->req->db, type, ctx->seg[first], ctx->seg[first + 1], &err);
+    if (rc == 0)
+        rc = meta_repo_can_read(&readable, ctx->req->db, &v.meta, ctx->req->user_id, &err);
+    if (rc == HUB_ENOTFOUND || (rc == 0 && !readable))
+        return web_page_error(ctx, 404, "There is no repository with this name.");
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    /* Show the names as stored, whatever case the URL used. */
+    snprintf(v.id, sizeof(v.id), "%s/%s", v.meta.ns, v.meta.name);
+    rc = repo_open(&v.git, ctx->req->data_dir, type, v.meta.ns, v.meta.name, &err);
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    rc = web_repo_route(&v, ctx->seg + first + 2, ctx->nseg - first - 2);
+    repo_close(v.git);
+    return rc;
+}

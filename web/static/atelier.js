@@ -1,0 +1,229 @@
+// Atelier pages: the few things that need a script. Every page works without it; the
+// script adds copy buttons and the live job view (progress, loss curve and log from the
+// job's Server-Sent Events stream at /api/jobs/ID/events).
+"use strict";
+
+(function () {
+  function setupCopyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var target = document.getElementById(button.getAttribute("data-copy"));
+        if (!target || !navigator.clipboard) {
+          return;
+        }
+        navigator.clipboard.writeText(target.textContent).then(function () {
+          var old = button.textContent;
+          button.textContent = "Copied";
+          setTimeout(function () { button.textContent = old; }, 1500);
+        });
+      });
+    });
+  }
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function svgElement(name, attrs) {
+    var el = document.createElementNS(SVG_NS, name);
+    Object.keys(attrs).forEach(function (key) { el.setAttribute(key, attrs[key]); });
+    return el;
+  }
+
+  // Redraws the loss curve: points are [step, loss] pairs sorted by step.
+  function drawChart(svg, points) {
+    var width = 600, height = 240, left = 48, right = 12, top = 12, bottom = 28;
+    while (svg.firstChild) {
+      svg.removeChild(svg.firstChild);
+    }
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.appendChild(svgElement("line", { "class": "axis", x1: left, y1: top, x2: left, y2: height - bottom }));
+    svg.appendChild(svgElement("line", { "class": "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }));
+    if (points.length === 0) {
+      var empty = svgElement("text", { x: left + 10, y: height / 2 });
+      empty.textContent = "No loss reported yet";
+      svg.appendChild(empty);
+      return;
+    }
+    var minStep = points[0][0], maxStep = points[points.length - 1][0];
+    var minLoss = Infinity, maxLoss = -Infinity;
+    points.forEach(function (p) {
+      minLoss = Math.min(minLoss, p[1]);
+      maxLoss = Math.max(maxLoss, p[1]);
+    });
+    if (maxStep === minStep) { maxStep = minStep + 1; }
+    if (maxLoss === minLoss) { maxLoss = minLoss + 1; }
+    var sx = function (s) { return left + (s - minStep) / (maxStep - minStep) * (width - left - right); };
+    var sy = function (l) { return top + (maxLoss - l) / (maxLoss - minLoss) * (height - top - bottom); };
+    var d = points.map(function (p, i) {
+      return (i === 0 ? "M" : "L") + sx(p[0]).toFixed(1) + " " + sy(p[1]).toFixed(1);
+    }).join(" ");
+    svg.appendChild(svgElement("path", { "class": "line", d: d }));
+    var labels = [
+      [4, top + 10, maxLoss.toPrecision(4)],
+      [4, height - bottom, minLoss.toPrecision(4)],
+      [left, height - 8, "step " + minStep],
+      [width - right - 80, height - 8, "step " + maxStep],
+    ];
+    labels.forEach(function (l) {
+      var t = svgElement("text", { x: l[0], y: l[1] });
+      t.textContent = l[2];
+      svg.appendChild(t);
+    });
+    svg.setAttribute("data-count", String(points.length));
+  }
+
+  function formatSeconds(s) {
+    s = Math.max(0, Math.round(s));
+    if (s < 60) { return s + " s"; }
+    if (s < 3600) { return Math.floor(s / 60) + " min " + (s % 60) + " s"; }
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+
+  function setField(root, name, text) {
+    var el = root.querySelector('[data-field="' + name + '"]');
+    if (el) { el.textContent = text; }
+  }
+
+  function setupJob(root) {
+    var jobId = root.getAttribute("data-job-id");
+    var svg = document.getElementById("loss-chart");
+    var logEl = document.getElementById("job-log");
+    var bar = document.getElementById("job-progress");
+    var stateEl = document.getElementById("job-state");
+    var points = [];
+    try {
+      points = JSON.parse(svg.getAttribute("data-points") || "[]");
+    } catch (e) {
+      points = [];
+    }
+    var startState = root.getAttribute("data-state");
+    if (svg) { drawChart(svg, points); }
+    if (!window.EventSource || startState === "succeeded" || startState === "failed" ||
+        startState === "canceled") {
+      return;
+    }
+
+    function onProgress(data) {
+      if (typeof data.step === "number" && typeof data.loss === "number") {
+        var last = points.length ? points[points.length - 1][0] : -Infinity;
+        if (data.step > last) {
+          points.push([data.step, data.loss]);
+        } else {
+          // A replayed or retried step replaces the point with the same step.
+          points = points.filter(function (p) { return p[0] < data.step; });
+          points.push([data.step, data.loss]);
+        }
+        drawChart(svg, points);
+      }
+      if (typeof data.step === "number") {
+        setField(root, "step", String(data.step) +
+          (typeof data.total_steps === "number" ? " / " + data.total_steps : ""));
+        if (bar && typeof data.total_steps === "number" && data.total_steps > 0) {
+          bar.max = data.total_steps;
+          bar.value = data.step;
+          bar.textContent = Math.round(100 * data.step / data.total_steps) + "%";
+        }
+      }
+      if (typeof data.loss === "number") { setField(root, "loss", data.loss.toFixed(4)); }
+      if (typeof data.tokens_per_s === "number") { setField(root, "tokens_per_s", data.tokens_per_s.toFixed(0)); }
+      if (typeof data.eta_s === "number") { setField(root, "eta_s", formatSeconds(data.eta_s)); }
+    }
+
+    function onState(data) {
+      if (!data.state) { return; }
+      if (stateEl) {
+        stateEl.textContent = data.state;
+        stateEl.className = "badge state-" + data.state;
+      }
+      root.setAttribute("data-state", data.state);
+      if (data.state === "succeeded" || data.state === "failed" || data.state === "canceled") {
+        source.close();
+        // The finished page shows the result, metrics and the adapter link.
+        setTimeout(function () { window.location.reload(); }, 500);
+      }
+    }
+
+    function onLog(data) {
+      if (!logEl) { return; }
+      var line = typeof data.line === "string" ? data.line :
+        typeof data.message === "string" ? data.message : JSON.stringify(data);
+      logEl.textContent += line + "\n";
+      logEl.scrollTop = logEl.scrollHeight;
+    }
+
+    function handler(fn) {
+      return function (event) {
+        var data;
+        try {
+          data = JSON.parse(event.data);
+        } catch (e) {
+          return;
+        }
+        fn(data);
+      };
+    }
+
+    var source = new EventSource("/api/jobs/" + encodeURIComponent(jobId) + "/events");
+    source.addEventListener("progress", handler(onProgress));
+    source.addEventListener("state", handler(onState));
+    source.addEventListener("log", handler(onLog));
+    source.addEventListener("message", handler(function (data) {
+      if (data.kind === "progress" || typeof data.loss === "number") { onProgress(data.data || data); }
+      if (data.kind === "state" || typeof data.state === "string") { onState(data.data || data); }
+    }));
+    root.setAttribute("data-live", "1");
+  }
+
+  // Sends the training form to POST /api/jobs as JSON and opens the new job's page.
+  function setupJobForm(form) {
+    var errorBox = document.getElementById("job-error");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = { type: "train", params: {} };
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || el.value === "") {
+          return;
+        }
+        if (el.name.indexOf("param.") === 0) {
+          var key = el.name.slice(6);
+          body.params[key] = el.type === "number" ? Number(el.value) : el.value;
+        } else {
+          body[el.name] = el.value;
+        }
+      });
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      errorBox.hidden = true;
+      fetch(form.getAttribute("data-api"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          "X-CSRF-Token": form.getAttribute("data-csrf") || "",
+        },
+        body: JSON.stringify(body),
+      }).then(function (response) {
+        return response.json().then(function (json) {
+          if (response.ok && json.id !== undefined) {
+            window.location.href = "/jobs/" + encodeURIComponent(json.id);
+            return;
+          }
+          throw new Error(json.error || ("The server answered " + response.status));
+        });
+      }).catch(function (err) {
+        errorBox.textContent = "The job was not started: " + err.message;
+        errorBox.hidden = false;
+        button.disabled = false;
+        errorBox.focus();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupCopyButtons();
+    var jobForm = document.getElementById("job-form");
+    if (jobForm) { setupJobForm(jobForm); }
+    var job = document.getElementById("job-live");
+    if (job) { setupJob(job); }
+  });
+})();

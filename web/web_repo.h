@@ -1,0 +1,75 @@
+/* web_repo: what the pages of one repository share: the repo being shown (its row, its open
+ * git repo) and the header with the tabs and the branch and tag switcher. page_repo.c routes
+ * /{ns}/{name}/... and /datasets/{ns}/{name}/... to the card, files and history pages. */
+#ifndef WEB_REPO_H
+#define WEB_REPO_H
+
+#include <stdbool.h>
+
+#include "meta_repo.h"
+#include "repo.h"
+#include "web_page.h"
+#include "web_tensors.h"
+
+#define WEB_MAX_SHOWN_FILE_BYTES (1u << 20) /* text shown in place; larger files only link */
+
+struct web_repo_view {
+    struct web_ctx *ctx;
+    struct meta_repo meta;
+    struct repo *git;                    /* open for the request; owned */
+    char id[HUB_MAX_REPO_ID_BYTES + 1];  /* "ns/name" */
+    const char *prefix;                  /* "" for models, "/datasets" for datasets */
+};
+
+enum web_repo_tab {
+    WEB_TAB_CARD = 0,
+    WEB_TAB_FILES = 1,
+    WEB_TAB_HISTORY = 2,
+};
+
+/** Writes the page header: kind, id, badges, the tabs with tab marked current, and the branch
+ * and tag switcher for rev, whose links keep the tab and path. */
+void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char *rev,
+                     const char *path);
+
+/** Appends the URL of a repo page: prefix/ns/name, then "/" kind "/" rev "/" path for each
+ * part that is not NULL. rev is encoded as one segment, path keeps its slashes. */
+void web_repo_href(struct web_buf *b, const struct web_repo_view *v, const char *kind,
+                   const char *rev, const char *path);
+
+/** Returns whether the repo is an adapter: a model with adapter_config.json at rev's root. */
+bool web_repo_is_adapter(struct web_repo_view *v, const char *rev);
+
+/* The bytes of one file at a revision: an open LFS object or the git blob in memory. */
+struct web_file_source {
+    int fd;        /* the LFS object, or -1 */
+    char *data;    /* the git blob, or NULL; owned */
+    uint64_t size; /* bytes */
+};
+
+/** Opens the content of entry at rev: from the LFS store when it is a pointer that the repo
+ * may read, else from git (at most HUB_MAX_GIT_FILE_BYTES). Close src with
+ * web_file_source_close() on every path. Returns 0 or HUB_E*. */
+int web_file_source_open(struct web_file_source *src, struct web_repo_view *v, const char *rev,
+                         const struct repo_entry *entry, struct hub_error *err);
+
+/** Reads len bytes at offset into buf. Returns 0, HUB_EINVAL (past the end) or HUB_EIO. */
+int web_file_source_read(struct web_file_source *src, void *buf, size_t len, uint64_t offset,
+                         struct hub_error *err);
+
+/** Closes what web_file_source_open opened. Accepts a zeroed source with fd -1. */
+void web_file_source_close(struct web_file_source *src);
+
+/** Parses the safetensors header of an open source. */
+int web_tensors_load(struct web_tensors *out, struct web_file_source *src, struct hub_error *err);
+
+/** Appends a tensor shape as "[2, 3]". */
+void web_tensor_shape(struct web_buf *b, const struct web_tensor *t);
+
+/* Files and history pages (page_files.c, page_history.c). Each returns 1. */
+int web_files_tree(struct web_repo_view *v, const char *rev, const char *path);
+int web_files_blob(struct web_repo_view *v, const char *rev, const char *path);
+int web_history_list(struct web_repo_view *v, const char *rev);
+int web_history_commit(struct web_repo_view *v, const char *sha);
+
+#endif
