@@ -282,7 +282,6 @@ static int compile_regex(struct tok_pattern *pat, const char *re, struct tr_erro
                             &off, NULL);
     if (pat->re == NULL)
         return tr_error_set(err, "cannot compile a built-in regex (PCRE2 error %d)", code);
-    pcre2_jit_compile(pat->re, PCRE2_JIT_COMPLETE); /* optional: falls back when absent */
     return 0;
 }
 

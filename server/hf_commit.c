@@ -1,0 +1,361 @@
+/* hf_commit: preupload (which files go through LFS) and the NDJSON commit API. The commit
+ * body is parsed while it streams in; the commit itself is one repo_commit call, which
+ * applies every operation under the repo lock or none. */
+#include "hf_internal.h"
+
+#include "../web/card.h" /* trainer/card.h shadows "card.h" on this include path */
+#include "http_parse.h"
+#include "hub_log.h"
+#include "lfs_attributes.h"
+#include "meta.h"
+#include "meta_lfs.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- preupload ---------------------------------------------------------------------------- */
+
+static struct lfs_attributes *attributes_load(struct http_request *req, json_t *root,
+                                              struct repo *git, const char *commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct lfs_attributes *attrs = NULL;
+    const char *text = json_string_value(json_object_get(root, "gitAttributes"));
+
+    if (text != NULL) {
+        if (lfs_attributes_parse(&attrs, text, json_string_length(json_object_get(
+                                                   root, "gitAttributes")), &err) < 0)
+            return NULL;
+        return attrs;
+    }
+    if (repo_lfs_attributes_load(&attrs, git, commit, &err) < 0)
+        return NULL;
+    return attrs;
+}
+
+static bool sample_has_nul(const char *sample)
+{
+    unsigned char buf[1024];
+    size_t len = sample != NULL ? strlen(sample) : 0;
+    long n;
+
+    if (len == 0 || len > 700)
+        return false;
+    n = http_base64_decode(buf, sample, len);
+    return n > 0 && memchr(buf, 0, (size_t)n) != NULL;
+}
+
+static json_t *preupload_file(struct http_request *req, struct repo *git, const char *commit,
+                              const struct lfs_attributes *attrs, json_t *file)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *path = json_string_value(json_object_get(file, "path"));
+    json_t *size_value = json_object_get(file, "size");
+    uint64_t size = json_is_integer(size_value) && json_integer_value(size_value) > 0
+                        ? (uint64_t)json_integer_value(size_value)
+                        : 0;
+    struct repo_entry entry = {0};
+    bool lfs;
+    json_t *oid = json_null();
+
+    if (path == NULL || hf_path_check(path, &err) < 0) {
+        http_reply_error(req, 400, "%s", path == NULL ? "each file needs a \"path\"" : err.msg);
+        return NULL;
+    }
+    if (size == 0)
+        lfs = false;
+    else if (attrs != NULL ? lfs_attributes_match(attrs, path)
+                           : lfs_attributes_path_is_lfs(NULL, path, 0))
+        lfs = true;
+    else
+        lfs = size > http_request_config(req)->lfs_threshold_bytes ||
+              sample_has_nul(json_string_value(json_object_get(file, "sample")));
+    if (repo_entry_stat(&entry, git, commit, path, &err) == 0) {
+        if (entry.type == REPO_ENTRY_FILE)
+            oid = json_string(entry.is_lfs ? entry.lfs_oid : entry.oid);
+        free(entry.path);
+    }
+    /* TODO: shouldIgnore is always false; .gitignore rules are not evaluated yet. */
+    return json_pack("{s:s,s:s,s:b,s:o}", "path", path, "uploadMode", lfs ? "lfs" : "regular",
+                     "shouldIgnore", 0, "oid", oid);
+}
+
+int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct lfs_attributes *attrs = NULL;
+    char commit[REPO_OID_HEX_BYTES + 1];
+    size_t len, i;
+    const char *body = http_request_body(req, &len);
+    json_error_t jerr;
+    json_t *root, *files, *out = NULL, *file;
+    int rc;
+
+    root = json_loadb(body, len, 0, &jerr);
+    files = json_object_get(root, "files");
+    if (root == NULL || !json_is_array(files)) {
+        json_decref(root);
+        return http_reply_error(req, 400, "invalid preupload body: expected {\"files\": [...]}");
+    }
+    rc = hf_repo_load_params(&ctx, req, true);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, http_request_param(req, "rev"));
+    if (rc < 0)
+        goto out;
+    attrs = attributes_load(req, root, ctx.git, commit);
+    out = json_array();
+    json_array_foreach(files, i, file) {
+        json_t *item = preupload_file(req, ctx.git, commit, attrs, file);
+
+        if (item == NULL) {
+            rc = 0; /* the 400 is queued */
+            goto out;
+        }
+        json_array_append_new(out, item);
+    }
+    rc = http_reply_json(req, 200, json_pack("{s:o,s:s}", "files", out, "commitOid", commit));
+    out = NULL;
+out:
+    json_decref(out);
+    json_decref(root);
+    lfs_attributes_free(attrs);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+/* ---- commit ------------------------------------------------------------------------------- */
+
+struct commit_state {
+    struct hf_repo_ctx ctx;
+    struct hf_commit_parser parser;
+    char branch[HUB_MAX_REVISION_BYTES + 1];
+    uint64_t received;
+    int error;               /* first parse error, reported when the body has ended */
+    struct hub_error parse_err;
+};
+
+static void commit_state_free(void *arg)
+{
+    struct commit_state *st = arg;
+
+    hf_repo_ctx_dispose(&st->ctx);
+    hf_commit_parser_dispose(&st->parser);
+    free(st);
+}
+
+int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct hub_config *config = http_request_config(req);
+    struct hf_commit_limits limits = {config->max_commit_file_bytes,
+                                      config->max_commit_operations};
+    const char *rev = http_request_param(req, "rev");
+    const char *create_pr = http_request_query(req, "create_pr");
+    char commit[REPO_OID_HEX_BYTES + 1];
+    struct commit_state *st;
+    bool pr = false;
+
+    if (create_pr != NULL && http_parse_bool(&pr, create_pr) && pr)
+        return http_reply_error(req, 400, "pull requests are not supported");
+    if (http_request_content_length(req) > (int64_t)config->max_commit_body_bytes)
+        return http_reply_error(req, 413,
+                                "commit body of %lld bytes is over the limit of %llu bytes; "
+                                "upload large files as LFS files",
+                                (long long)http_request_content_length(req),
+                                (unsigned long long)config->max_commit_body_bytes);
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the commit state");
+    hf_commit_parser_init(&st->parser, &limits);
+    http_request_set_state(req, st, commit_state_free);
+    if (hf_repo_load_params(&st->ctx, req, true) < 0)
+        return 0;
+    if (!repo_revision_is_branch(st->branch, st->ctx.git, rev)) {
+        if (hf_revision_resolve(commit, req, &st->ctx, rev) < 0)
+            return 0;
+        return http_reply_error(req, 400,
+                                "cannot commit to '%s': it is a tag or a commit, not a branch",
+                                rev);
+    }
+    return 0;
+}
+
+int hf_commit_body(struct http_request *req, const char *data, size_t len, void *arg,
+                   struct hub_error *err)
+{
+    struct commit_state *st = http_request_state(req);
+    uint64_t limit = http_request_config(req)->max_commit_body_bytes;
+
+    st->received += len;
+    if (st->received > limit)
+        return http_reply_error(req, 413, "commit body is over the limit of %llu bytes",
+                                (unsigned long long)limit);
+    if (st->error != 0)
+        return 0;
+    st->error = hf_commit_parser_feed(&st->parser, data, len, &st->parse_err);
+    return 0;
+}
+
+/* Checks that every LFS object exists for this repo, and fills the sizes copies left out. */
+static int commit_check_lfs(struct http_request *req, struct commit_state *st)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = http_request_db(req);
+
+    for (size_t i = 0; i < st->parser.op_count; i++) {
+        struct hf_commit_op *op = &st->parser.ops[i];
+        bool exists = false, linked = false;
+        uint64_t size = 0;
+
+        if (op->kind != HF_OP_LFS)
+            continue;
+        if (store_blob_stat(&exists, &size, hf_store(), op->lfs_oid, &err) < 0 ||
+            (exists && meta_lfs_is_linked(&linked, db, st->ctx.row.id, op->lfs_oid, &err) < 0)) {
+            http_reply_hub_error(req, &err);
+            return err.code;
+        }
+        if (!exists || !linked) {
+            http_reply_error(req, 422,
+                             "LFS object %s for %s was not uploaded to this repo; upload it "
+                             "through the LFS batch API first", op->lfs_oid, op->path);
+            return HUB_EINVAL;
+        }
+        if (op->has_size && op->lfs_size != size) {
+            http_reply_error(req, 422, "LFS object %s for %s has %llu bytes, not %llu",
+                             op->lfs_oid, op->path, (unsigned long long)size,
+                             (unsigned long long)op->lfs_size);
+            return HUB_EINVAL;
+        }
+        op->lfs_size = size;
+    }
+    return 0;
+}
+
+static int commit_reply_error(struct http_request *req, const struct commit_state *st,
+                              const struct hub_error *err)
+{
+    if (err->code == HUB_ECONFLICT && st->parser.parent[0] != '\0')
+        return http_reply_error(req, 412, "%s (parentCommit was %s)", err->msg,
+                                st->parser.parent);
+    if (err->code == HUB_ENOTFOUND)
+        return http_reply_error_code(req, 404, "EntryNotFound", "%s", err->msg);
+    return http_reply_hub_error(req, err);
+}
+
+/* Records the base model of an adapter from its card or adapter_config.json. */
+static void base_model_refresh(struct http_request *req, struct commit_state *st,
+                               const char *commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct card card = CARD_INIT;
+    char *text = NULL;
+    size_t len = 0;
+    const char *base = NULL;
+    json_t *config = NULL;
+
+    if (repo_file_read(&text, &len, st->ctx.git, commit, "README.md", 1u << 20, &err) == 0 &&
+        card_parse(&card, text, len, &err) == 0)
+        base = card_get_string(&card, "base_model");
+    free(text);
+    text = NULL;
+    if (base == NULL &&
+        repo_file_read(&text, &len, st->ctx.git, commit, "adapter_config.json", 1u << 20,
+                       &err) == 0) {
+        config = json_loadb(text, len, 0, NULL);
+        base = json_string_value(json_object_get(config, "base_model_name_or_path"));
+    }
+    if (base != NULL && strchr(base, '/') != NULL && strlen(base) <= HUB_MAX_REPO_ID_BYTES &&
+        strcmp(base, st->ctx.row.base_model) != 0 &&
+        meta_repo_set_base_model(http_request_db(req), st->ctx.row.id, base, &err) < 0)
+        hub_log(HUB_LOG_WARN, "hf", "cannot record the base model repo=%s/%s error=%s req=%s",
+                st->ctx.row.ns, st->ctx.row.name, err.msg, http_request_id(req));
+    json_decref(config);
+    free(text);
+    card_dispose(&card);
+}
+
+static int commit_apply(struct http_request *req, struct commit_state *st,
+                        char commit[REPO_OID_HEX_BYTES + 1], struct hub_error *err)
+{
+    struct repo_commit_request creq = {0};
+    struct repo_op *ops = NULL;
+    char name[128], email[160];
+    char *message = NULL;
+    size_t msg_len;
+    int rc;
+
+    ops = calloc(st->parser.op_count + 1, sizeof(*ops));
+    msg_len = strlen(st->parser.summary) + strlen(st->parser.description) + 3;
+    message = malloc(msg_len);
+    if (ops == NULL || message == NULL) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate the commit");
+        goto out;
+    }
+    snprintf(message, msg_len, "%s%s%s",
+             st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files",
+             st->parser.description[0] != '\0' ? "\n\n" : "", st->parser.description);
+    for (size_t i = 0; i < st->parser.op_count; i++) {
+        const struct hf_commit_op *op = &st->parser.ops[i];
+        static const enum repo_op_kind kinds[] = {REPO_OP_ADD_FILE, REPO_OP_ADD_LFS,
+                                                   REPO_OP_DELETE_FILE, REPO_OP_DELETE_FOLDER};
+
+        ops[i].kind = kinds[op->kind];
+        ops[i].path = op->path;
+        ops[i].data = op->data;
+        ops[i].len = op->len;
+        ops[i].lfs_oid = op->lfs_oid;
+        ops[i].lfs_size = op->lfs_size;
+    }
+    hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
+    creq.branch = st->branch;
+    creq.expected_parent = st->parser.parent[0] != '\0' ? st->parser.parent : NULL;
+    creq.author_name = name;
+    creq.author_email = email;
+    creq.message = message;
+    creq.ops = ops;
+    creq.n_ops = st->parser.op_count;
+    rc = repo_commit(commit, st->ctx.git, &creq, err);
+out:
+    free(ops);
+    free(message);
+    return rc;
+}
+
+int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct commit_state *st = http_request_state(req);
+    char commit[REPO_OID_HEX_BYTES + 1], url[1024];
+    int rc;
+
+    if (st->error == 0)
+        st->error = hf_commit_parser_finish(&st->parser, &st->parse_err);
+    if (st->error < 0)
+        return http_reply_hub_error(req, &st->parse_err);
+    rc = commit_check_lfs(req, st);
+    if (rc < 0)
+        return 0;
+    rc = commit_apply(req, st, commit, err);
+    if (rc < 0) {
+        if (rc == HUB_EIO || rc == HUB_EINTERNAL)
+            hub_log(HUB_LOG_ERROR, "hf", "commit failed repo=%s/%s error=%s req=%s",
+                    st->ctx.row.ns, st->ctx.row.name, err->msg, http_request_id(req));
+        return commit_reply_error(req, st, err);
+    }
+    if (meta_repo_touch(http_request_db(req), st->ctx.row.id,
+                        strcmp(st->branch, REPO_DEFAULT_BRANCH) == 0 ? commit : NULL, err) < 0)
+        hub_log(HUB_LOG_WARN, "hf", "cannot record the commit time repo=%s/%s error=%s req=%s",
+                st->ctx.row.ns, st->ctx.row.name, err->msg, http_request_id(req));
+    if (strcmp(st->branch, REPO_DEFAULT_BRANCH) == 0)
+        base_model_refresh(req, st, commit);
+    hub_log(HUB_LOG_INFO, "hf", "commit repo=%s/%s branch=%s commit=%s ops=%zu user=%s req=%s",
+            st->ctx.row.ns, st->ctx.row.name, st->branch, commit, st->parser.op_count,
+            http_request_user(req)->name, http_request_id(req));
+    snprintf(url, sizeof(url), "%s/%s%s/%s/commit/%s", http_request_base_url(req),
+             hf_web_prefix(st->ctx.row.type), st->ctx.row.ns, st->ctx.row.name, commit);
+    return http_reply_json(req, 200,
+                           json_pack("{s:s,s:s,s:s,s:s,s:b}", "commitOid", commit, "commitUrl",
+                                     url, "commitMessage", st->parser.summary, "hookOutput",
+                                     "", "success", 1));
+}

@@ -1,0 +1,332 @@
+/* hf_http: the route table of the Hub API, resolve and LFS, and the helpers every handler
+ * uses: repo lookup with access checks, revision resolution, path checks and JSON pieces. */
+#include "hf_internal.h"
+
+#include "hub_log.h"
+#include "hub_config.h"
+#include "meta.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static struct store *shared_store;
+
+struct store *hf_store(void)
+{
+    return shared_store;
+}
+
+int hf_http_open(const struct hub_config *config, struct hub_error *err)
+{
+    int rc = lfs_sign_init(err);
+
+    if (rc < 0)
+        return rc;
+    return store_open(&shared_store, config->data_dir, err);
+}
+
+void hf_http_close(void)
+{
+    store_close(shared_store);
+    shared_store = NULL;
+}
+
+bool hf_type_from_segment(enum hub_repo_type *out, const char *segment)
+{
+    if (segment != NULL && strcmp(segment, "models") == 0) {
+        *out = HUB_REPO_MODEL;
+        return true;
+    }
+    if (segment != NULL && strcmp(segment, "datasets") == 0) {
+        *out = HUB_REPO_DATASET;
+        return true;
+    }
+    return false;
+}
+
+bool hf_match_api_type(const struct http_request *req, void *arg)
+{
+    enum hub_repo_type type;
+
+    return hf_type_from_segment(&type, http_request_segment(req, 1));
+}
+
+const char *hf_web_prefix(enum hub_repo_type type)
+{
+    return type == HUB_REPO_DATASET ? "datasets/" : "";
+}
+
+void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx)
+{
+    repo_close(ctx->git);
+    ctx->git = NULL;
+}
+
+static int reply_repo_not_found(struct http_request *req, enum hub_repo_type type,
+                                const char *ns, const char *name)
+{
+    return http_reply_error_code(req, 404, "RepoNotFound",
+                                 "Repository not found: %s %s/%s does not exist or you have no "
+                                 "access to it", hub_repo_type_name(type), ns, name);
+}
+
+/* Checks the caller's right to change ctx's repo; queues 401 or 403 when it is missing. */
+static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct meta *db)
+{
+    const struct http_user *user = http_request_user(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    bool can_write = false;
+    int rc;
+
+    if (user->id == 0) {
+        http_reply_unauthorized(req);
+        return HUB_EAUTH;
+    }
+    rc = meta_repo_can_write(&can_write, db, &ctx->row, user->id, &err);
+    if (rc < 0) {
+        http_reply_hub_error(req, &err);
+        return rc;
+    }
+    if (!can_write) {
+        http_reply_error(req, 403, "user %s may read but not write %s/%s", user->name,
+                         ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
+    }
+    if (user->scope != HTTP_SCOPE_WRITE) {
+        http_reply_error(req, 403,
+                         "this token is read-only; create a write token to change %s/%s",
+                         ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
+    }
+    ctx->can_write = true;
+    return 0;
+}
+
+int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
+                 const char *ns, const char *name, bool need_write)
+{
+    struct meta *db = http_request_db(req);
+    const struct http_user *user = http_request_user(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    bool can_read = false;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (ns == NULL || name == NULL || !hub_name_is_valid(ns) || !hub_name_is_valid(name)) {
+        reply_repo_not_found(req, type, ns != NULL ? ns : "", name != NULL ? name : "");
+        return HUB_ENOTFOUND;
+    }
+    rc = meta_repo_get(&out->row, db, type, ns, name, &err);
+    if (rc == HUB_ENOTFOUND) {
+        reply_repo_not_found(req, type, ns, name);
+        return rc;
+    }
+    if (rc == 0)
+        rc = meta_repo_can_read(&can_read, db, &out->row, user->id, &err);
+    if (rc < 0) {
+        http_reply_hub_error(req, &err);
+        return rc;
+    }
+    if (!can_read) {
+        /* A private repo the caller may not read looks exactly like a missing one. */
+        reply_repo_not_found(req, type, ns, name);
+        return HUB_ENOTFOUND;
+    }
+    if (need_write) {
+        rc = check_write(req, out, db);
+        if (rc < 0)
+            return rc;
+    }
+    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, ns, name, &err);
+    if (rc < 0) {
+        hub_log(HUB_LOG_ERROR, "hf", "cannot open the git repo of %s/%s error=%s req=%s", ns,
+                name, err.msg, http_request_id(req));
+        http_reply_error(req, 500, "cannot open the git repo of %s/%s", ns, name);
+        return rc;
+    }
+    return 0;
+}
+
+int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write)
+{
+    enum hub_repo_type type = HUB_REPO_MODEL;
+    const char *tp = http_request_param(req, "tp");
+
+    if (tp != NULL && !hf_type_from_segment(&type, tp)) {
+        memset(out, 0, sizeof(*out));
+        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+        return HUB_ENOTFOUND;
+    }
+    return hf_repo_load(out, req, type, http_request_param(req, "ns"),
+                        http_request_param(req, "name"), need_write);
+}
+
+int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_request *req,
+                        struct hf_repo_ctx *ctx, const char *rev)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc;
+
+    if (rev == NULL || rev[0] == '\0') {
+        http_reply_error(req, 400, "missing revision");
+        return HUB_EINVAL;
+    }
+    rc = repo_revision_resolve(commit_out, ctx->git, rev, &err);
+    if (rc == HUB_ENOTFOUND || rc == HUB_EINVAL) {
+        http_reply_error_code(req, 404, "RevisionNotFound", "Invalid rev id: %s: %s", rev,
+                              err.msg);
+        return rc;
+    }
+    if (rc < 0)
+        http_reply_hub_error(req, &err);
+    return rc;
+}
+
+int hf_reply_repo_error(struct http_request *req, const struct hub_error *err)
+{
+    if (err->code == HUB_ENOTFOUND)
+        return http_reply_error_code(req, 404, "EntryNotFound", "%s", err->msg);
+    return http_reply_hub_error(req, err);
+}
+
+void hf_time_format(char buf[32], int64_t seconds)
+{
+    time_t t = (time_t)seconds;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+void hf_author_format(char *name, size_t name_cap, char *email, size_t email_cap,
+                      const struct http_user *user)
+{
+    snprintf(name, name_cap, "%s", user->name != NULL ? user->name : "anonymous");
+    snprintf(email, email_cap, "%s@users.atelier", user->name != NULL ? user->name
+                                                                       : "anonymous");
+}
+
+json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_info *last)
+{
+    json_t *obj = json_object();
+
+    if (obj == NULL)
+        return NULL;
+    json_object_set_new(obj, "type",
+                        json_string(entry->type == REPO_ENTRY_FILE ? "file" : "directory"));
+    json_object_set_new(obj, "path", json_string(entry->path));
+    json_object_set_new(obj, "oid", json_string(entry->oid));
+    json_object_set_new(obj, "size", json_integer((json_int_t)entry->size));
+    if (entry->is_lfs)
+        json_object_set_new(obj, "lfs",
+                            json_pack("{s:s,s:I,s:I}", "oid", entry->lfs_oid, "size",
+                                      (json_int_t)entry->size, "pointerSize",
+                                      (json_int_t)entry->pointer_size));
+    if (last != NULL) {
+        char date[32];
+
+        hf_time_format(date, last->time);
+        json_object_set_new(obj, "lastCommit",
+                            json_pack("{s:s,s:s,s:s}", "id", last->id, "title",
+                                      last->title != NULL ? last->title : "", "date", date));
+    }
+    return obj;
+}
+
+/* ---- Routes ------------------------------------------------------------------------------ */
+
+static int validate_yaml_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    /* Python clients call this before every commit that adds README.md and always parse the
+     * answer as JSON. The card parser never rejects a card, so there is nothing to report. */
+    return http_reply_json(req, 200, json_pack("{s:[],s:[]}", "errors", "warnings"));
+}
+
+static int xet_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    return http_reply_error(req, 501,
+                            "Xet is not supported by this hub; set HF_HUB_DISABLE_XET=1 so "
+                            "huggingface_hub uploads through LFS");
+}
+
+#define API_REPO "/api/{tp}/{ns}/{name}"
+
+static const struct http_route routes[] = {
+    {.name = "hf.whoami", .methods = "GET", .pattern = "/api/whoami-v2",
+     .auth_required = true, .handle = hf_whoami_handle},
+    {.name = "hf.repo_create", .methods = "POST", .pattern = "/api/repos/create",
+     .body = HTTP_BODY_BUFFER, .auth_required = true, .handle = hf_repo_create_handle},
+    {.name = "hf.repo_delete", .methods = "DELETE", .pattern = "/api/repos/delete",
+     .body = HTTP_BODY_BUFFER, .auth_required = true, .handle = hf_repo_delete_handle},
+    {.name = "hf.validate_yaml", .methods = "POST", .pattern = "/api/validate-yaml",
+     .body = HTTP_BODY_BUFFER, .handle = validate_yaml_handle},
+    {.name = "hf.list", .methods = "GET", .pattern = "/api/{tp}", .match = hf_match_api_type,
+     .handle = hf_repo_list_handle},
+    {.name = "hf.info", .methods = "GET", .pattern = API_REPO, .match = hf_match_api_type,
+     .handle = hf_repo_info_handle},
+    {.name = "hf.info", .methods = "GET", .pattern = API_REPO "/revision/{rev}",
+     .match = hf_match_api_type, .handle = hf_repo_info_handle},
+    {.name = "hf.settings", .methods = "PUT", .pattern = API_REPO "/settings",
+     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+     .handle = hf_repo_settings_handle},
+    {.name = "hf.tree", .methods = "GET", .pattern = API_REPO "/tree/{rest*}",
+     .match = hf_match_api_type, .handle = hf_tree_handle},
+    {.name = "hf.paths_info", .methods = "POST", .pattern = API_REPO "/paths-info/{rev}",
+     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .handle = hf_paths_info_handle},
+    {.name = "hf.refs", .methods = "GET", .pattern = API_REPO "/refs",
+     .match = hf_match_api_type, .handle = hf_refs_handle},
+    {.name = "hf.commits", .methods = "GET", .pattern = API_REPO "/commits/{rest*}",
+     .match = hf_match_api_type, .handle = hf_commits_handle},
+    {.name = "hf.branch", .methods = "POST DELETE", .pattern = API_REPO "/branch/{rev}",
+     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+     .handle = hf_branch_handle},
+    {.name = "hf.tag", .methods = "POST DELETE", .pattern = API_REPO "/tag/{rev}",
+     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+     .handle = hf_tag_handle},
+    {.name = "hf.preupload", .methods = "POST", .pattern = API_REPO "/preupload/{rev}",
+     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+     .handle = hf_preupload_handle},
+    {.name = "hf.commit", .methods = "POST", .pattern = API_REPO "/commit/{rev}",
+     .match = hf_match_api_type, .body = HTTP_BODY_STREAM, .auth_required = true,
+     .begin = hf_commit_begin, .on_body = hf_commit_body, .handle = hf_commit_handle},
+    {.name = "hf.xet", .methods = "GET POST", .pattern = API_REPO "/xet-read-token/{rev}",
+     .match = hf_match_api_type, .handle = xet_handle},
+    {.name = "hf.xet", .methods = "GET POST", .pattern = API_REPO "/xet-write-token/{rev}",
+     .match = hf_match_api_type, .handle = xet_handle},
+
+    {.name = "hf.resolve", .methods = "GET HEAD", .pattern = "/{ns}/{name}/resolve/{rev}/{path*}",
+     .handle = hf_resolve_handle, .arg = "resolve"},
+    {.name = "hf.resolve", .methods = "GET HEAD",
+     .pattern = "/{tp}/{ns}/{name}/resolve/{rev}/{path*}", .handle = hf_resolve_handle,
+     .arg = "resolve"},
+    {.name = "hf.raw", .methods = "GET HEAD", .pattern = "/{ns}/{name}/raw/{rev}/{path*}",
+     .handle = hf_resolve_handle, .arg = "raw"},
+    {.name = "hf.raw", .methods = "GET HEAD", .pattern = "/{tp}/{ns}/{name}/raw/{rev}/{path*}",
+     .handle = hf_resolve_handle, .arg = "raw"},
+
+    {.name = "lfs.batch", .methods = "POST", .pattern = "/{ns}/{name}.git/info/lfs/objects/batch",
+     .body = HTTP_BODY_BUFFER, .handle = lfs_batch_handle},
+    {.name = "lfs.batch", .methods = "POST",
+     .pattern = "/{tp}/{ns}/{name}.git/info/lfs/objects/batch", .body = HTTP_BODY_BUFFER,
+     .handle = lfs_batch_handle},
+    {.name = "lfs.batch", .methods = "POST", .pattern = "/{ns}/{name}/info/lfs/objects/batch",
+     .body = HTTP_BODY_BUFFER, .handle = lfs_batch_handle},
+    {.name = "lfs.batch", .methods = "POST",
+     .pattern = "/{tp}/{ns}/{name}/info/lfs/objects/batch", .body = HTTP_BODY_BUFFER,
+     .handle = lfs_batch_handle},
+    {.name = "lfs.upload", .methods = "PUT", .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}",
+     .body = HTTP_BODY_STREAM, .begin = lfs_upload_begin, .on_body = lfs_upload_body,
+     .handle = lfs_upload_handle},
+    {.name = "lfs.download", .methods = "GET HEAD", .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}",
+     .handle = lfs_download_handle},
+    {.name = "lfs.verify", .methods = "POST", .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}/verify",
+     .body = HTTP_BODY_BUFFER, .handle = lfs_verify_handle},
+};
+
+void hf_http_register(struct http_router *router)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        http_router_add(router, &routes[i]);
+}

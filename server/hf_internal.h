@@ -1,0 +1,140 @@
+/* hf_internal: helpers and handlers shared by the hf_*.c and lfs_*.c files. Not for other
+ * modules: they use http.h and hf_http.h. */
+#ifndef HF_INTERNAL_H
+#define HF_INTERNAL_H
+
+#include "hf_commit_parse.h"
+#include "hf_http.h"
+#include "hub_name.h"
+#include "meta_repo.h"
+#include "repo.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+
+/** Returns the blob store opened by hf_http_open(); shared by every thread. */
+struct store *hf_store(void);
+
+/* A repo addressed by a request, with the caller's rights on it. */
+struct hf_repo_ctx {
+    struct meta_repo row;
+    struct repo *git;   /* opened by hf_repo_load; closed by hf_repo_ctx_dispose */
+    bool can_write;
+};
+
+/** Maps the API type segment "models" or "datasets" to a type. Returns false otherwise. */
+bool hf_type_from_segment(enum hub_repo_type *out, const char *segment);
+
+/** Returns whether the {tp} segment 1 of an /api/{tp}/... path is "models" or "datasets". */
+bool hf_match_api_type(const struct http_request *req, void *arg);
+
+/** Looks up the repo ns/name of type, checks that the caller may read it (and write it when
+ * need_write), and opens its git repo. On failure it queues the reply (404 RepoNotFound for
+ * a missing repo and for a private one the caller may not read, 401 or 403 for writes) and
+ * returns a negative code. out must be disposed on every path. HTTP threads. */
+int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
+                 const char *ns, const char *name, bool need_write);
+
+/** Like hf_repo_load with the type, ns and name taken from the route parameters tp (absent:
+ * model), ns and name. */
+int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write);
+
+/** Closes the git repo. Accepts a zeroed ctx. */
+void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx);
+
+/** Resolves rev in ctx's repo into commit_out. On failure queues 404 RevisionNotFound (or
+ * 400 for a malformed revision) and returns a negative code. */
+int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_request *req,
+                        struct hf_repo_ctx *ctx, const char *rev);
+
+/** Formats seconds since the epoch as "2024-05-01T12:00:00.000Z" into buf (32 bytes). */
+void hf_time_format(char buf[32], int64_t seconds);
+
+/** Returns the URL prefix of a repo on the web and git side: "" for models, "datasets/". */
+const char *hf_web_prefix(enum hub_repo_type type);
+
+/** Writes the author name and e-mail address commits made by the caller get. */
+void hf_author_format(char *name, size_t name_cap, char *email, size_t email_cap,
+                      const struct http_user *user);
+
+/** Builds the tree-entry JSON of the 3.3 listing format for entry; with last_commit it adds
+ * lastCommit. Returns NULL when out of memory. */
+json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_info *last);
+
+/** Queues the reply for a failed repo_* call: 404 RevisionNotFound, 404 EntryNotFound (when
+ * entry_missing_code is set and the revision resolved), or the mapped status. */
+int hf_reply_repo_error(struct http_request *req, const struct hub_error *err);
+
+/* ---- Handlers, one group per file ---- */
+
+/* hf_repo.c */
+int hf_whoami_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_repo_delete_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_repo_settings_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/* hf_tree.c */
+int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_paths_info_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_refs_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/** Splits the rest of a tree/commits path into a revision and a path: the longest run of
+ * leading segments that names a branch or tag, else refs/X/Y, else one segment. rev_out has
+ * HUB_MAX_REVISION_BYTES + 1 bytes; *path_out points into rest. Returns 0 or HUB_EINVAL. */
+int hf_split_revision(char *rev_out, const char **path_out, struct repo *r, const char *rest,
+                      struct hub_error *err);
+
+/* hf_commit.c */
+int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err);
+int hf_commit_body(struct http_request *req, const char *data, size_t len, void *arg,
+                   struct hub_error *err);
+int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/* hf_resolve.c */
+int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/** Queues the LFS object oid from the blob store with content_type, honouring Range (206,
+ * 416) and sent with sendfile. Returns 0 or a negative code when nothing could be queued. */
+int hf_send_blob(struct http_request *req, const char *oid, const char *content_type);
+
+/* lfs_batch.c */
+int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/* lfs_transfer.c */
+int lfs_upload_begin(struct http_request *req, void *arg, struct hub_error *err);
+int lfs_upload_body(struct http_request *req, const char *data, size_t len, void *arg,
+                    struct hub_error *err);
+int lfs_upload_handle(struct http_request *req, void *arg, struct hub_error *err);
+int lfs_verify_handle(struct http_request *req, void *arg, struct hub_error *err);
+int lfs_download_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/* lfs_sign.c: self-authorizing URLs for LFS transfers. */
+enum lfs_action {
+    LFS_ACTION_UPLOAD = 0,
+    LFS_ACTION_VERIFY = 1,
+    LFS_ACTION_DOWNLOAD = 2,
+};
+
+/** Creates the signing key (random, per daemon start). Returns 0 or HUB_EINTERNAL. */
+int lfs_sign_init(struct hub_error *err);
+
+/** Writes the absolute URL for action on oid (size bytes) in repo_id into buf of cap bytes,
+ * valid for ttl_s seconds. Returns 0 or HUB_ETOOBIG. */
+int lfs_sign_href(char *buf, size_t cap, const char *base_url, enum lfs_action action,
+                  const struct meta_repo *repo, const char *oid, uint64_t size,
+                  uint64_t ttl_s, struct hub_error *err);
+
+/** Checks the exp and sig query parameters of req for action on oid in repo_id. Returns 0,
+ * or HUB_EFORBIDDEN when the signature is missing, wrong or expired. */
+int lfs_sign_check(const struct http_request *req, enum lfs_action action, int64_t repo_id,
+                   const char *oid, uint64_t *size_out, struct hub_error *err);
+
+#endif

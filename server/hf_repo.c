@@ -1,0 +1,700 @@
+/* hf_repo: whoami, repo create, delete and settings, repo info and the repo listings. */
+#include "hf_internal.h"
+
+#include "../web/card.h" /* trainer/card.h shadows "card.h" on this include path */
+#include "http_parse.h"
+#include "hub_log.h"
+#include "meta.h"
+#include "meta_audit.h"
+#include "meta_org.h"
+#include "meta_token.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* README.md bytes read to find the card front matter. */
+#define HF_MAX_CARD_BYTES (1u << 20)
+
+/* ---- whoami ------------------------------------------------------------------------------- */
+
+static json_t *whoami_orgs(struct meta *db, int64_t user_id)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_member *members = NULL;
+    size_t count = 0;
+    json_t *orgs = json_array();
+
+    if (meta_org_member_list(&members, &count, db, 0, user_id, &err) < 0)
+        count = 0;
+    for (size_t i = 0; i < count; i++) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "org-%lld", (long long)members[i].org_id);
+        json_array_append_new(orgs, json_pack("{s:s,s:s,s:s,s:s,s:n,s:b,s:s,s:n,s:s}",
+                                              "type", "org", "id", id, "name",
+                                              members[i].org_name, "fullname",
+                                              members[i].org_name, "email", "canPay", 0,
+                                              "avatarUrl", "", "periodEnd", "roleInOrg",
+                                              meta_role_name(members[i].role)));
+    }
+    free(members);
+    return orgs;
+}
+
+int hf_whoami_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct http_user *user = http_request_user(req);
+    struct meta *db = http_request_db(req);
+    struct meta_token token;
+    char id[32], created[32] = "";
+    const char *label = "browser session";
+
+    if (user->token_id > 0 && meta_token_get(&token, db, user->token_id, err) == 0) {
+        label = token.label;
+        hf_time_format(created, token.created_at);
+    }
+    snprintf(id, sizeof(id), "user-%lld", (long long)user->id);
+    return http_reply_json(
+        req, 200,
+        json_pack("{s:s,s:s,s:s,s:s,s:n,s:b,s:b,s:b,s:s,s:n,s:b,s:o,s:{s:s,s:{s:s,s:s,s:s}}}",
+                  "type", "user", "id", id, "name", user->name, "fullname", user->name,
+                  "email", "emailVerified", 0, "isPro", 0, "canPay", 0, "avatarUrl", "",
+                  "periodEnd", "isAdmin", user->is_admin, "orgs", whoami_orgs(db, user->id),
+                  "auth", "type", "access_token", "accessToken", "displayName", label, "role",
+                  user->scope == HTTP_SCOPE_WRITE ? "write" : "read", "createdAt", created));
+}
+
+/* ---- create, delete, settings -------------------------------------------------------------- */
+
+static json_t *body_json(struct http_request *req)
+{
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    json_error_t jerr;
+    json_t *root;
+
+    root = json_loadb(body, len, 0, &jerr);
+    if (root == NULL) {
+        http_reply_error(req, 400, "invalid JSON body: %s at line %d column %d", jerr.text,
+                         jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        http_reply_error(req, 400, "invalid JSON body: expected an object");
+        return NULL;
+    }
+    return root;
+}
+
+/* Reads name, organization and type from a create or delete body. Queues 400 on errors. */
+static int body_repo_id(enum hub_repo_type *type, const char **ns, const char **name,
+                        struct http_request *req, json_t *root)
+{
+    const char *type_text = json_string_value(json_object_get(root, "type"));
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *slash;
+
+    *name = json_string_value(json_object_get(root, "name"));
+    *ns = json_string_value(json_object_get(root, "organization"));
+    if (*name == NULL) {
+        http_reply_error(req, 400, "missing \"name\" in the request body");
+        return HUB_EINVAL;
+    }
+    /* Some clients send the whole id as the name. */
+    slash = strchr(*name, '/');
+    if (slash != NULL && *ns == NULL) {
+        http_reply_error(req, 400, "invalid repo name '%s': send the namespace in "
+                                   "\"organization\"", *name);
+        return HUB_EINVAL;
+    }
+    if (*ns == NULL)
+        *ns = http_request_user(req)->name;
+    *type = HUB_REPO_MODEL;
+    if (type_text != NULL && hub_repo_type_parse(type, type_text, &err) < 0) {
+        http_reply_error(req, 400, "invalid repo type '%s': expected model or dataset",
+                         type_text);
+        return HUB_EINVAL;
+    }
+    if (hub_name_check(*ns, "namespace", &err) < 0 || hub_name_check(*name, "repo name",
+                                                                     &err) < 0) {
+        http_reply_error(req, 400, "%s", err.msg);
+        return HUB_EINVAL;
+    }
+    return 0;
+}
+
+static bool body_private(json_t *root, bool fallback)
+{
+    const char *visibility = json_string_value(json_object_get(root, "visibility"));
+    json_t *flag = json_object_get(root, "private");
+
+    if (visibility != NULL)
+        return strcmp(visibility, "public") != 0;
+    if (json_is_boolean(flag))
+        return json_is_true(flag);
+    return fallback;
+}
+
+static int reply_created(struct http_request *req, unsigned status, enum hub_repo_type type,
+                         const char *ns, const char *name, int64_t repo_id, const char *msg)
+{
+    char url[1024], id_text[32], full[HUB_MAX_REPO_ID_BYTES + 1];
+    json_t *body;
+
+    snprintf(url, sizeof(url), "%s/%s%s/%s", http_request_base_url(req), hf_web_prefix(type),
+             ns, name);
+    snprintf(id_text, sizeof(id_text), "repo-%lld", (long long)repo_id);
+    snprintf(full, sizeof(full), "%s/%s", ns, name);
+    body = json_pack("{s:s,s:s,s:s}", "url", url, "name", full, "id", id_text);
+    if (msg != NULL && body != NULL)
+        json_object_set_new(body, "error", json_string(msg));
+    return http_reply_json(req, status, body);
+}
+
+static int create_check_namespace(struct http_request *req, const char *ns)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    bool can_write = false;
+    int rc;
+
+    rc = meta_namespace_can_write(&can_write, http_request_db(req), ns,
+                                  http_request_user(req)->id, &err);
+    if (rc == HUB_ENOTFOUND) {
+        http_reply_error(req, 404, "namespace '%s' does not exist: no user or organisation "
+                                   "has that name", ns);
+        return rc;
+    }
+    if (rc < 0) {
+        http_reply_hub_error(req, &err);
+        return rc;
+    }
+    if (!can_write || http_request_user(req)->scope != HTTP_SCOPE_WRITE) {
+        http_reply_error(req, 403, "you may not create repos under '%s'%s", ns,
+                         can_write ? " with a read-only token" : "");
+        return HUB_EFORBIDDEN;
+    }
+    return 0;
+}
+
+int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct meta *db = http_request_db(req);
+    const struct http_user *user = http_request_user(req);
+    struct meta_repo row;
+    enum hub_repo_type type;
+    const char *ns, *name;
+    char commit[REPO_OID_HEX_BYTES + 1], audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
+    struct repo_create_opts opts = {0};
+    json_t *root;
+    int rc;
+
+    root = body_json(req);
+    if (root == NULL)
+        return 0;
+    rc = body_repo_id(&type, &ns, &name, req, root);
+    if (rc < 0)
+        goto out;
+    rc = create_check_namespace(req, ns);
+    if (rc < 0)
+        goto out;
+    if (meta_repo_get(&row, db, type, ns, name, err) == 0) {
+        rc = reply_created(req, 409, type, ns, name, row.id,
+                           "You already created this repo");
+        goto out;
+    }
+    rc = meta_repo_insert(&row, db, type, ns, name, body_private(root, false), err);
+    if (rc == HUB_ECONFLICT) {
+        rc = reply_created(req, 409, type, ns, name, 0, "You already created this repo");
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    opts.author_name = user->name;
+    opts.message = "initial commit";
+    rc = repo_create(commit, http_request_config(req)->data_dir, type, ns, name, &opts, err);
+    if (rc < 0) {
+        struct hub_error undo = HUB_ERROR_INIT;
+
+        hub_log(HUB_LOG_ERROR, "hf", "cannot create the git repo of %s/%s error=%s req=%s", ns,
+                name, err->msg, http_request_id(req));
+        if (meta_repo_delete(db, row.id, &undo) < 0)
+            hub_log(HUB_LOG_ERROR, "hf", "cannot remove the repo row of %s/%s error=%s", ns,
+                    name, undo.msg);
+        goto out;
+    }
+    meta_repo_touch(db, row.id, commit, err);
+    snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(type), ns, name);
+    meta_audit_add(db, user->name, "repo.create", audit_repo,
+                   row.is_private ? "private" : "public", err);
+    hub_log(HUB_LOG_INFO, "hf", "repo created repo=%s user=%s private=%d req=%s", audit_repo,
+            user->name, row.is_private, http_request_id(req));
+    rc = reply_created(req, 200, type, ns, name, row.id, NULL);
+out:
+    json_decref(root);
+    return rc;
+}
+
+int hf_repo_delete_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct meta *db = http_request_db(req);
+    struct hf_repo_ctx ctx = {0};
+    enum hub_repo_type type;
+    const char *ns, *name;
+    char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
+    json_t *root;
+    int rc;
+
+    root = body_json(req);
+    if (root == NULL)
+        return 0;
+    rc = body_repo_id(&type, &ns, &name, req, root);
+    if (rc < 0)
+        goto out;
+    rc = hf_repo_load(&ctx, req, type, ns, name, true);
+    if (rc < 0)
+        goto out;
+    hf_repo_ctx_dispose(&ctx);
+    rc = repo_delete(http_request_config(req)->data_dir, type, ns, name, err);
+    if (rc < 0 && rc != HUB_ENOTFOUND)
+        goto out;
+    rc = meta_repo_delete(db, ctx.row.id, err);
+    if (rc < 0)
+        goto out;
+    snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(type), ns, name);
+    meta_audit_add(db, http_request_user(req)->name, "repo.delete", audit_repo, NULL, err);
+    hub_log(HUB_LOG_INFO, "hf", "repo deleted repo=%s user=%s req=%s", audit_repo,
+            http_request_user(req)->name, http_request_id(req));
+    rc = http_reply_json(req, 200, json_object());
+out:
+    hf_repo_ctx_dispose(&ctx);
+    json_decref(root);
+    return rc;
+}
+
+int hf_repo_settings_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    json_t *root;
+    bool is_private;
+    int rc;
+
+    root = body_json(req);
+    if (root == NULL)
+        return 0;
+    rc = hf_repo_load_params(&ctx, req, true);
+    if (rc < 0)
+        goto out;
+    is_private = body_private(root, ctx.row.is_private);
+    rc = meta_repo_set_private(http_request_db(req), ctx.row.id, is_private, err);
+    if (rc < 0)
+        goto out;
+    rc = http_reply_json(req, 200, json_pack("{s:b}", "private", is_private));
+out:
+    hf_repo_ctx_dispose(&ctx);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- info --------------------------------------------------------------------------------- */
+
+/* Parses README.md at commit into the card's JSON object, or NULL when there is none. */
+static json_t *card_data_load(struct repo *git, const char *commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct card card = CARD_INIT;
+    json_t *data = NULL;
+    char *text = NULL;
+    size_t len = 0;
+
+    if (repo_file_read(&text, &len, git, commit, "README.md", HF_MAX_CARD_BYTES, &err) < 0)
+        return NULL;
+    if (card_parse(&card, text, len, &err) == 0 && card.data != NULL)
+        data = json_incref(card.data);
+    card_dispose(&card);
+    free(text);
+    return data;
+}
+
+static void tags_add_unique(json_t *tags, const char *tag)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(tags, i, v) {
+        if (strcmp(json_string_value(v), tag) == 0)
+            return;
+    }
+    json_array_append_new(tags, json_string(tag));
+}
+
+/* Builds the tags a listing filter matches: the card's tags, license, library and base. */
+static json_t *tags_build(json_t *card, const struct meta_repo *row, bool is_adapter)
+{
+    json_t *tags = json_array();
+    json_t *card_tags = card != NULL ? json_object_get(card, "tags") : NULL;
+    const char *license = card != NULL ? json_string_value(json_object_get(card, "license"))
+                                       : NULL;
+    const char *library = card != NULL
+                              ? json_string_value(json_object_get(card, "library_name"))
+                              : NULL;
+    char buf[HUB_MAX_REPO_ID_BYTES + 64];
+    size_t i;
+    json_t *v;
+
+    if (json_is_string(card_tags))
+        tags_add_unique(tags, json_string_value(card_tags));
+    json_array_foreach(card_tags, i, v) {
+        if (json_is_string(v))
+            tags_add_unique(tags, json_string_value(v));
+    }
+    if (library != NULL)
+        tags_add_unique(tags, library);
+    if (is_adapter) {
+        tags_add_unique(tags, "peft");
+        tags_add_unique(tags, "lora");
+    }
+    if (license != NULL) {
+        snprintf(buf, sizeof(buf), "license:%s", license);
+        tags_add_unique(tags, buf);
+    }
+    if (row->base_model[0] != '\0') {
+        snprintf(buf, sizeof(buf), "base_model:%s%s", is_adapter ? "adapter:" : "",
+                 row->base_model);
+        tags_add_unique(tags, buf);
+    }
+    return tags;
+}
+
+static json_t *siblings_build(bool *is_adapter, struct repo *git, const char *commit,
+                              bool blobs, struct hub_error *err)
+{
+    struct repo_entry *entries = NULL;
+    size_t count = 0;
+    json_t *siblings;
+
+    *is_adapter = false;
+    if (repo_tree_list(&entries, &count, git, commit, "", true, err) < 0)
+        return NULL;
+    siblings = json_array();
+    for (size_t i = 0; i < count; i++) {
+        const struct repo_entry *e = &entries[i];
+        json_t *item;
+
+        if (e->type != REPO_ENTRY_FILE)
+            continue;
+        if (strcmp(e->path, "adapter_config.json") == 0)
+            *is_adapter = true;
+        item = json_pack("{s:s}", "rfilename", e->path);
+        if (blobs) {
+            json_object_set_new(item, "size", json_integer((json_int_t)e->size));
+            json_object_set_new(item, "blobId", json_string(e->oid));
+            if (e->is_lfs)
+                json_object_set_new(item, "lfs",
+                                    json_pack("{s:s,s:I,s:I}", "sha256", e->lfs_oid, "size",
+                                              (json_int_t)e->size, "pointerSize",
+                                              (json_int_t)e->pointer_size));
+        }
+        json_array_append_new(siblings, item);
+    }
+    repo_entries_free(entries, count);
+    return siblings;
+}
+
+/* Lists the adapters whose base model is row (both types share the namespace of ids). */
+static json_t *adapters_build(struct meta *db, const struct meta_repo *row, int64_t viewer)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo_query q = {0};
+    struct meta_repo *rows = NULL;
+    char id[HUB_MAX_REPO_ID_BYTES + 1];
+    size_t count = 0;
+    json_t *list = json_array();
+
+    snprintf(id, sizeof(id), "%s/%s", row->ns, row->name);
+    q.type = HUB_REPO_MODEL;
+    q.base_model = id;
+    q.viewer_user_id = viewer;
+    q.limit = 100;
+    if (meta_repo_list(&rows, &count, NULL, db, &q, &err) < 0)
+        count = 0;
+    for (size_t i = 0; i < count; i++) {
+        snprintf(id, sizeof(id), "%s/%s", rows[i].ns, rows[i].name);
+        json_array_append_new(list, json_string(id));
+    }
+    free(rows);
+    return list;
+}
+
+/* Fills the fields shared by info and listings. */
+static json_t *repo_summary(const struct meta_repo *row)
+{
+    char id[HUB_MAX_REPO_ID_BYTES + 1], rid[32], updated[32], created[32];
+
+    snprintf(id, sizeof(id), "%s/%s", row->ns, row->name);
+    snprintf(rid, sizeof(rid), "repo-%lld", (long long)row->id);
+    hf_time_format(updated, row->updated_at);
+    hf_time_format(created, row->created_at);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I}", "_id", rid, "id", id,
+                     "modelId", id, "author", row->ns, "lastModified", updated, "createdAt",
+                     created, "private", row->is_private, "gated", 0, "disabled", 0,
+                     "downloads", (json_int_t)row->downloads, "likes", (json_int_t)0);
+}
+
+static void card_fields_add(json_t *obj, json_t *card)
+{
+    const char *pipeline = card != NULL
+                               ? json_string_value(json_object_get(card, "pipeline_tag"))
+                               : NULL;
+    const char *library = card != NULL
+                              ? json_string_value(json_object_get(card, "library_name"))
+                              : NULL;
+
+    json_object_set_new(obj, "pipeline_tag", pipeline != NULL ? json_string(pipeline)
+                                                              : json_null());
+    json_object_set_new(obj, "library_name", library != NULL ? json_string(library)
+                                                             : json_null());
+}
+
+int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    const char *rev = http_request_param(req, "rev");
+    const char *blobs_text = http_request_query(req, "blobs");
+    char commit[REPO_OID_HEX_BYTES + 1];
+    bool blobs = false, is_adapter = false;
+    json_t *obj = NULL, *card = NULL, *siblings;
+    int rc;
+
+    if (blobs_text != NULL && !http_parse_bool(&blobs, blobs_text))
+        return http_reply_error(req, 400, "invalid blobs value '%s': expected true or false",
+                                blobs_text);
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, rev != NULL ? rev : "HEAD");
+    if (rc < 0)
+        goto out;
+    siblings = siblings_build(&is_adapter, ctx.git, commit, blobs, err);
+    if (siblings == NULL) {
+        rc = err->code != 0 ? err->code : HUB_ENOMEM;
+        goto out;
+    }
+    card = card_data_load(ctx.git, commit);
+    obj = repo_summary(&ctx.row);
+    json_object_set_new(obj, "sha", json_string(commit));
+    json_object_set_new(obj, "siblings", siblings);
+    json_object_set_new(obj, "tags", tags_build(card, &ctx.row, is_adapter));
+    card_fields_add(obj, card);
+    if (card != NULL)
+        json_object_set(obj, "cardData", card);
+    if (ctx.row.base_model[0] != '\0')
+        json_object_set_new(obj, "baseModel", json_string(ctx.row.base_model));
+    if (ctx.row.type == HUB_REPO_MODEL && !is_adapter)
+        json_object_set_new(obj, "adapters", adapters_build(http_request_db(req), &ctx.row,
+                                                            http_request_user(req)->id));
+    rc = http_reply_json(req, 200, obj);
+    obj = NULL;
+out:
+    json_decref(card);
+    json_decref(obj);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+/* ---- listing ------------------------------------------------------------------------------ */
+
+static int list_sort_parse(struct meta_repo_query *q, struct http_request *req)
+{
+    const char *sort = http_request_query(req, "sort");
+    const char *direction = http_request_query(req, "direction");
+
+    q->sort = META_REPO_SORT_UPDATED;
+    if (sort != NULL) {
+        if (strcmp(sort, "lastModified") == 0 || strcmp(sort, "trendingScore") == 0 ||
+            strcmp(sort, "likes") == 0)
+            q->sort = META_REPO_SORT_UPDATED;
+        else if (strcmp(sort, "createdAt") == 0)
+            q->sort = META_REPO_SORT_CREATED;
+        else if (strcmp(sort, "downloads") == 0)
+            q->sort = META_REPO_SORT_DOWNLOADS;
+        else if (strcmp(sort, "id") == 0 || strcmp(sort, "modelId") == 0)
+            q->sort = META_REPO_SORT_NAME;
+        else
+            return http_reply_error(req, 400,
+                                    "invalid sort '%s': expected lastModified, createdAt, "
+                                    "downloads, likes, trendingScore or id", sort);
+    }
+    /* The default direction of each sort is its natural one (newest, most, A to Z);
+     * direction=1 asks for ascending order, -1 for descending. */
+    if (direction != NULL) {
+        bool descending_default = q->sort != META_REPO_SORT_NAME;
+
+        if (strcmp(direction, "1") == 0)
+            q->ascending = descending_default;
+        else if (strcmp(direction, "-1") == 0)
+            q->ascending = !descending_default;
+        else
+            return http_reply_error(req, 400, "invalid direction '%s': expected 1 or -1",
+                                    direction);
+    }
+    return 0;
+}
+
+static int parse_count(uint64_t *out, const char *text)
+{
+    char *end = NULL;
+    unsigned long long n;
+
+    if (text == NULL || text[0] < '0' || text[0] > '9')
+        return -1;
+    n = strtoull(text, &end, 10);
+    if (*end != '\0' || n > 100000000ull)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* Builds the Link header for the next page: every original parameter, cursor replaced. */
+static void link_next_add(struct http_request *req, uint64_t next_offset)
+{
+    const char *query = http_request_query_string(req);
+    size_t cap = strlen(http_request_base_url(req)) + strlen(http_request_path(req)) +
+                 strlen(query) + 64;
+    char *link = malloc(cap);
+    size_t used;
+    const char *p = query;
+
+    if (link == NULL)
+        return;
+    used = (size_t)snprintf(link, cap, "<%s%s?", http_request_base_url(req),
+                            http_request_path(req));
+    while (*p != '\0') {
+        size_t n = strcspn(p, "&");
+
+        if (n > 0 && strncmp(p, "cursor=", 7) != 0 && used + n + 1 < cap) {
+            memcpy(link + used, p, n);
+            used += n;
+            link[used++] = '&';
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    snprintf(link + used, cap - used, "cursor=%llu>; rel=\"next\"",
+             (unsigned long long)next_offset);
+    http_reply_header(req, "Link", link);
+    free(link);
+}
+
+/* Returns whether every filter value is one of the repo's tags (or its id, or its type). */
+static bool filter_matches(json_t *tags, const char **filters, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        size_t j;
+        json_t *v;
+
+        json_array_foreach(tags, j, v) {
+            if (strcmp(json_string_value(v), filters[i]) == 0)
+                found = true;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Builds one listing entry; returns NULL when filters rule it out. */
+static json_t *list_entry(struct http_request *req, const struct meta_repo *row,
+                          const char **filters, size_t filter_count, bool full)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *git = NULL;
+    char commit[REPO_OID_HEX_BYTES + 1] = "";
+    json_t *card = NULL, *tags, *obj = NULL, *siblings = NULL;
+    bool is_adapter = false;
+
+    if (repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name,
+                  &err) == 0 &&
+        repo_revision_resolve(commit, git, "HEAD", &err) == 0) {
+        card = card_data_load(git, commit);
+        siblings = siblings_build(&is_adapter, git, commit, false, &err);
+    }
+    tags = tags_build(card, row, is_adapter);
+    if (filter_matches(tags, filters, filter_count)) {
+        obj = repo_summary(row);
+        json_object_set_new(obj, "sha", json_string(commit));
+        card_fields_add(obj, card);
+        json_object_set(obj, "tags", tags);
+        if (full && siblings != NULL)
+            json_object_set(obj, "siblings", siblings);
+        if (card != NULL && (full || http_request_query(req, "cardData") != NULL))
+            json_object_set(obj, "cardData", card);
+    }
+    json_decref(tags);
+    json_decref(card);
+    json_decref(siblings);
+    repo_close(git);
+    return obj;
+}
+
+int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct meta_repo_query q = {0};
+    struct meta_repo *rows = NULL;
+    const char *filters[16];
+    size_t filter_count, count = 0, total = 0, matched = 0;
+    uint64_t limit = http_request_config(req)->max_page_items, offset = 0;
+    bool full = false;
+    json_t *list = NULL;
+    int rc;
+
+    if (!hf_type_from_segment(&q.type, http_request_segment(req, 1)))
+        return http_reply_error(req, 404, "unknown repo type");
+    if (http_request_query(req, "limit") != NULL &&
+        (parse_count(&limit, http_request_query(req, "limit")) < 0 || limit == 0))
+        return http_reply_error(req, 400, "invalid limit '%s': expected a positive number",
+                                http_request_query(req, "limit"));
+    if (limit > http_request_config(req)->max_page_items)
+        limit = http_request_config(req)->max_page_items;
+    if (limit >= HUB_MAX_LIST_LIMIT)
+        limit = HUB_MAX_LIST_LIMIT - 1; /* one more row is read to see whether a page follows */
+    if (http_request_query(req, "cursor") != NULL &&
+        parse_count(&offset, http_request_query(req, "cursor")) < 0)
+        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req,
+                                                                                  "cursor"));
+    filter_count = http_request_query_all(req, "filter", filters, 16);
+    if (filter_count > 16)
+        return http_reply_error(req, 400, "too many filter values: at most 16");
+    if (http_request_query(req, "full") != NULL)
+        http_parse_bool(&full, http_request_query(req, "full"));
+    rc = list_sort_parse(&q, req);
+    if (rc != 0 || http_reply_is_queued(req))
+        return rc;
+    q.search = http_request_query(req, "search");
+    q.author = http_request_query(req, "author");
+    q.viewer_user_id = http_request_user(req)->id;
+    q.offset = (size_t)offset;
+    /* With filters the page is filled from as many rows as it takes. */
+    q.limit = filter_count > 0 ? HUB_MAX_LIST_LIMIT : (size_t)limit + 1;
+    rc = meta_repo_list(&rows, &count, &total, http_request_db(req), &q, err);
+    if (rc < 0)
+        return rc;
+    list = json_array();
+    for (size_t i = 0; i < count && matched < limit; i++) {
+        json_t *entry = list_entry(req, &rows[i], filters, filter_count, full);
+
+        q.offset++;
+        if (entry == NULL)
+            continue;
+        json_array_append_new(list, entry);
+        matched++;
+    }
+    if (q.offset < offset + count || (filter_count == 0 && count > limit) ||
+        (filter_count > 0 && count == HUB_MAX_LIST_LIMIT))
+        link_next_add(req, q.offset);
+    free(rows);
+    return http_reply_json(req, 200, list);
+}

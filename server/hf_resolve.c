@@ -1,0 +1,197 @@
+/* hf_resolve: file downloads, GET and HEAD on /{id}/resolve/{rev}/{path} (LFS files give the
+ * object, sent from the blob store with sendfile) and /{id}/raw/{rev}/{path} (the git blob,
+ * pointer text for LFS files). Single byte ranges get 206; see http_range_parse. */
+#include "hf_internal.h"
+
+#include "http_parse.h"
+#include "hub_log.h"
+#include "meta.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Regular files are read into memory to be sent; git blobs above this are refused. */
+#define HF_MAX_GIT_BLOB_SEND_BYTES (1ull << 30)
+
+static const char *content_type_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+
+    if (dot == NULL)
+        return "application/octet-stream";
+    if (strcmp(dot, ".json") == 0)
+        return "application/json";
+    if (strcmp(dot, ".md") == 0 || strcmp(dot, ".txt") == 0 || strcmp(dot, ".jinja") == 0 ||
+        strcmp(dot, ".py") == 0 || strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0 ||
+        strcmp(dot, ".gitattributes") == 0 || strcmp(dot, ".jsonl") == 0)
+        return "text/plain; charset=utf-8";
+    return "application/octet-stream";
+}
+
+/* Sets Content-Disposition with the file name, keeping only bytes that are safe in a quoted
+ * string, plus the exact UTF-8 name in filename* (RFC 6266). */
+static void disposition_add(struct http_request *req, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    char plain[256], encoded[768], header[1100];
+    size_t n = 0, e = 0;
+
+    base = base != NULL ? base + 1 : path;
+    for (const char *p = base; *p != '\0' && n + 1 < sizeof(plain); p++) {
+        unsigned char c = (unsigned char)*p;
+
+        plain[n++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '_';
+    }
+    plain[n] = '\0';
+    for (const char *p = base; *p != '\0' && e + 4 < sizeof(encoded); p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '-' || c == '_')
+            encoded[e++] = (char)c;
+        else
+            e += (size_t)snprintf(encoded + e, 4, "%%%02X", c);
+    }
+    encoded[e] = '\0';
+    snprintf(header, sizeof(header), "attachment; filename=\"%s\"; filename*=UTF-8''%s", plain,
+             encoded);
+    http_reply_header(req, "Content-Disposition", header);
+}
+
+/* Adds Content-Range and picks the status for a body of total bytes. Returns 0 to send
+ * [*start, *start + *length) with *status, or 1 when a 416 reply was queued. */
+static int range_apply(struct http_request *req, uint64_t total, uint64_t *start,
+                       uint64_t *length, unsigned *status)
+{
+    char value[96];
+    enum http_range_result r;
+
+    *start = 0;
+    *length = total;
+    *status = 200;
+    r = http_range_parse(start, length, http_request_header(req, "Range"), total);
+    if (r == HTTP_RANGE_NONE)
+        return 0;
+    if (r == HTTP_RANGE_UNSATISFIABLE) {
+        snprintf(value, sizeof(value), "bytes */%llu", (unsigned long long)total);
+        http_reply_header(req, "Content-Range", value);
+        if (total == 0) {
+            /* An empty file has no satisfiable range. The Hub clients probe with bytes=0-0
+             * and read the size from Content-Range, so answer 200 with an empty body. */
+            *start = 0;
+            *length = 0;
+            return 0;
+        }
+        http_reply_error(req, 416, "range '%.80s' is not satisfiable for a file of %llu bytes",
+                         http_request_header(req, "Range"), (unsigned long long)total);
+        return 1;
+    }
+    snprintf(value, sizeof(value), "bytes %llu-%llu/%llu", (unsigned long long)*start,
+             (unsigned long long)(*start + *length - 1), (unsigned long long)total);
+    http_reply_header(req, "Content-Range", value);
+    *status = 206;
+    return 0;
+}
+
+static int send_git_blob(struct http_request *req, struct hf_repo_ctx *ctx, const char *commit,
+                         const char *path, struct hub_error *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    uint64_t start, length;
+    unsigned status;
+    int rc;
+
+    rc = repo_file_read(&data, &len, ctx->git, commit, path, HF_MAX_GIT_BLOB_SEND_BYTES, err);
+    if (rc < 0)
+        return hf_reply_repo_error(req, err);
+    if (range_apply(req, len, &start, &length, &status) != 0) {
+        free(data);
+        return 0;
+    }
+    if (start > 0 || length < len)
+        memmove(data, data + start, (size_t)length);
+    return http_reply_buffer(req, status, content_type_for(path), data, (size_t)length);
+}
+
+/* Sends the LFS object oid of size bytes from the store, honouring Range. */
+int hf_send_blob(struct http_request *req, const char *oid, const char *content_type)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    uint64_t size = 0, start, length;
+    unsigned status;
+    int fd = -1;
+    int rc;
+
+    rc = store_blob_open(&fd, &size, hf_store(), oid, &err);
+    if (rc == HUB_ENOTFOUND) {
+        hub_log(HUB_LOG_ERROR, "hf", "LFS object missing from the store oid=%s req=%s", oid,
+                http_request_id(req));
+        return http_reply_error_code(req, 404, "EntryNotFound",
+                                     "LFS object %s is missing from the store", oid);
+    }
+    if (rc < 0)
+        return http_reply_hub_error(req, &err);
+    if (range_apply(req, size, &start, &length, &status) != 0) {
+        close(fd);
+        return 0;
+    }
+    http_reply_header(req, "Accept-Ranges", "bytes");
+    return http_reply_fd(req, status, content_type, fd, start, length);
+}
+
+int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct repo_entry entry = {0};
+    const char *rev = http_request_param(req, "rev");
+    const char *path = http_request_param(req, "path");
+    bool raw = strcmp((const char *)arg, "raw") == 0;
+    char commit[REPO_OID_HEX_BYTES + 1], etag[80], size_text[32];
+    int rc;
+
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, rev);
+    if (rc < 0)
+        goto out;
+    http_reply_header(req, "X-Repo-Commit", commit);
+    if (hf_path_check(path, err) < 0) {
+        rc = http_reply_error(req, 400, "%s", err->msg);
+        goto out;
+    }
+    rc = repo_entry_stat(&entry, ctx.git, commit, path, err);
+    if (rc == 0 && entry.type != REPO_ENTRY_FILE)
+        rc = hub_error_set(err, HUB_ENOTFOUND, "%s is a folder, not a file", path);
+    if (rc < 0) {
+        rc = err->code == HUB_ENOTFOUND
+                 ? http_reply_error_code(req, 404, "EntryNotFound",
+                                         "Entry not found: %s at revision %s", path, rev)
+                 : http_reply_hub_error(req, err);
+        goto out;
+    }
+    http_reply_header(req, "Accept-Ranges", "bytes");
+    disposition_add(req, path);
+    if (entry.is_lfs && !raw) {
+        snprintf(etag, sizeof(etag), "\"%s\"", entry.lfs_oid);
+        snprintf(size_text, sizeof(size_text), "%llu", (unsigned long long)entry.size);
+        http_reply_header(req, "ETag", etag);
+        http_reply_header(req, "X-Linked-Etag", etag);
+        http_reply_header(req, "X-Linked-Size", size_text);
+        rc = hf_send_blob(req, entry.lfs_oid, content_type_for(path));
+    } else {
+        snprintf(etag, sizeof(etag), "\"%s\"", entry.oid);
+        http_reply_header(req, "ETag", etag);
+        rc = send_git_blob(req, &ctx, commit, path, err);
+    }
+    if (strcmp(http_request_method(req), "GET") == 0 && strcmp(path, "config.json") == 0)
+        meta_repo_downloads_bump(http_request_db(req), ctx.row.id, err);
+out:
+    free(entry.path);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}

@@ -1,0 +1,511 @@
+/* hf_tree: the read side of a repo's content and history (tree listing, paths-info, refs,
+ * commit log) and branch and tag changes. */
+#include "hf_internal.h"
+
+#include "http_parse.h"
+#include "hub_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Paths one paths-info request may ask about. */
+#define HF_MAX_PATHS_INFO 10000
+
+static int parse_page_number(uint64_t *out, const char *text)
+{
+    char *end = NULL;
+    unsigned long long n;
+
+    if (text == NULL || text[0] < '0' || text[0] > '9')
+        return -1;
+    n = strtoull(text, &end, 10);
+    if (*end != '\0' || n > 1000000000ull)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static bool ref_name_exists(const struct repo_ref *refs, size_t count, const char *name,
+                            size_t len)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (refs[i].kind != REPO_REF_OTHER && strlen(refs[i].name) == len &&
+            memcmp(refs[i].name, name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int hf_split_revision(char *rev_out, const char **path_out, struct repo *r, const char *rest,
+                      struct hub_error *err)
+{
+    struct repo_ref *refs = NULL;
+    size_t count = 0, len = 0;
+    const char *p;
+    int rc;
+
+    rc = repo_refs_list(&refs, &count, r, err);
+    if (rc < 0)
+        return rc;
+    /* The longest run of leading segments that names a branch or tag. */
+    for (p = rest + strlen(rest);; p--) {
+        if ((*p == '/' || *p == '\0') && p > rest &&
+            ref_name_exists(refs, count, rest, (size_t)(p - rest))) {
+            len = (size_t)(p - rest);
+            break;
+        }
+        if (p == rest)
+            break;
+    }
+    free(refs);
+    if (len == 0 && strncmp(rest, "refs/", 5) == 0) {
+        const char *second = strchr(rest + 5, '/');
+        const char *third = second != NULL ? strchr(second + 1, '/') : NULL;
+
+        len = third != NULL ? (size_t)(third - rest) : strlen(rest);
+    }
+    if (len == 0)
+        len = strcspn(rest, "/");
+    if (len == 0 || len > HUB_MAX_REVISION_BYTES)
+        return hub_error_set(err, HUB_EINVAL, "invalid revision in '%.80s'", rest);
+    memcpy(rev_out, rest, len);
+    rev_out[len] = '\0';
+    *path_out = rest[len] == '/' ? rest + len + 1 : rest + len;
+    return 0;
+}
+
+/* Adds lastCommit to each entry of a page when expand is set. */
+static json_t *entry_with_commit(struct repo *git, const char *commit,
+                                 const struct repo_entry *e, bool expand)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_info last = {0};
+    json_t *obj;
+
+    if (!expand || repo_last_commit(&last, git, commit, e->path, &err) < 0)
+        return hf_entry_json(e, NULL);
+    obj = hf_entry_json(e, &last);
+    repo_commit_info_dispose(&last);
+    return obj;
+}
+
+static void tree_link_add(struct http_request *req, size_t next)
+{
+    const char *query = http_request_query_string(req);
+    char *link;
+    size_t cap = strlen(http_request_base_url(req)) + strlen(http_request_path(req)) * 3 +
+                 strlen(query) + 64;
+    size_t used;
+    const char *p = query;
+
+    link = malloc(cap);
+    if (link == NULL)
+        return;
+    used = (size_t)snprintf(link, cap, "<%s%s?", http_request_base_url(req),
+                            http_request_path(req));
+    while (*p != '\0') {
+        size_t n = strcspn(p, "&");
+
+        if (n > 0 && strncmp(p, "cursor=", 7) != 0 && used + n + 1 < cap) {
+            memcpy(link + used, p, n);
+            used += n;
+            link[used++] = '&';
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    snprintf(link + used, cap - used, "cursor=%zu>; rel=\"next\"", next);
+    http_reply_header(req, "Link", link);
+    free(link);
+}
+
+static int bool_query(bool *out, struct http_request *req, const char *name)
+{
+    const char *text = http_request_query(req, name);
+
+    *out = false;
+    if (text == NULL || http_parse_bool(out, text))
+        return 0;
+    http_reply_error(req, 400, "invalid %s value '%s': expected true or false", name, text);
+    return HUB_EINVAL;
+}
+
+int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct repo_entry *entries = NULL;
+    char rev[HUB_MAX_REVISION_BYTES + 1], commit[REPO_OID_HEX_BYTES + 1];
+    const char *path;
+    size_t count = 0;
+    uint64_t cursor = 0, limit = http_request_config(req)->max_page_items;
+    bool recursive, expand;
+    json_t *list;
+    int rc;
+
+    if (bool_query(&recursive, req, "recursive") != 0 || bool_query(&expand, req, "expand") != 0)
+        return 0;
+    if (http_request_query(req, "cursor") != NULL &&
+        parse_page_number(&cursor, http_request_query(req, "cursor")) < 0)
+        return http_reply_error(req, 400, "invalid cursor '%s'",
+                                http_request_query(req, "cursor"));
+    if (http_request_query(req, "limit") != NULL) {
+        if (parse_page_number(&limit, http_request_query(req, "limit")) < 0 || limit == 0)
+            return http_reply_error(req, 400, "invalid limit '%s': expected a positive number",
+                                    http_request_query(req, "limit"));
+        if (limit > http_request_config(req)->max_page_items)
+            limit = http_request_config(req)->max_page_items;
+    }
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    rc = hf_split_revision(rev, &path, ctx.git, http_request_param(req, "rest"), err);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, rev);
+    if (rc < 0)
+        goto out;
+    if (path[0] != '\0' && hf_path_check(path, err) < 0) {
+        rc = http_reply_error(req, 400, "%s", err->msg);
+        goto out;
+    }
+    rc = repo_tree_list(&entries, &count, ctx.git, commit, path, recursive, err);
+    if (rc == HUB_ENOTFOUND) {
+        http_reply_header(req, "X-Repo-Commit", commit);
+        rc = http_reply_error_code(req, 404, "EntryNotFound",
+                                   "folder '%s' not found at revision %s", path, rev);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    list = json_array();
+    for (size_t i = (size_t)cursor; i < count && i < cursor + limit; i++)
+        json_array_append_new(list, entry_with_commit(ctx.git, commit, &entries[i], expand));
+    if (cursor + limit < count)
+        tree_link_add(req, (size_t)(cursor + limit));
+    http_reply_header(req, "X-Repo-Commit", commit);
+    rc = http_reply_json(req, 200, list);
+out:
+    repo_entries_free(entries, count);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+/* Collects the requested paths of a paths-info body, JSON or form-encoded, into a JSON array. */
+static json_t *paths_info_parse(bool *expand, struct http_request *req)
+{
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    const char *type = http_request_header(req, "Content-Type");
+    json_t *paths;
+
+    *expand = false;
+    if (type != NULL && strncmp(type, "application/x-www-form-urlencoded", 33) == 0) {
+        const char *p = body;
+
+        paths = json_array();
+        while (p < body + len) {
+            size_t n = strcspn(p, "&");
+            const char *eq = memchr(p, '=', n);
+            char *value = malloc(n + 1);
+            long decoded;
+
+            if (value == NULL || eq == NULL) {
+                free(value);
+                p += n + 1;
+                continue;
+            }
+            decoded = http_percent_decode(value, eq + 1, n - (size_t)(eq + 1 - p), true);
+            if (decoded < 0) {
+                free(value);
+                json_decref(paths);
+                http_reply_error(req, 400, "invalid percent escape in the form body");
+                return NULL;
+            }
+            if ((size_t)(eq - p) == 5 && memcmp(p, "paths", 5) == 0)
+                json_array_append_new(paths, json_string(value));
+            else if ((size_t)(eq - p) == 6 && memcmp(p, "expand", 6) == 0)
+                http_parse_bool(expand, value);
+            free(value);
+            p += n + 1;
+        }
+        return paths;
+    }
+    {
+        json_error_t jerr;
+        json_t *root = json_loadb(body, len, 0, &jerr);
+
+        if (root == NULL || !json_is_array(json_object_get(root, "paths"))) {
+            json_decref(root);
+            http_reply_error(req, 400, "invalid paths-info body: expected {\"paths\": [...]}");
+            return NULL;
+        }
+        *expand = json_is_true(json_object_get(root, "expand"));
+        paths = json_incref(json_object_get(root, "paths"));
+        json_decref(root);
+        return paths;
+    }
+}
+
+int hf_paths_info_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    char commit[REPO_OID_HEX_BYTES + 1];
+    bool expand;
+    json_t *paths, *list = NULL, *v;
+    size_t i;
+    int rc;
+
+    paths = paths_info_parse(&expand, req);
+    if (paths == NULL)
+        return 0;
+    if (json_array_size(paths) > HF_MAX_PATHS_INFO) {
+        rc = http_reply_error(req, 413, "too many paths: at most %d", HF_MAX_PATHS_INFO);
+        goto out;
+    }
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, http_request_param(req, "rev"));
+    if (rc < 0)
+        goto out;
+    list = json_array();
+    json_array_foreach(paths, i, v) {
+        struct repo_entry entry = {0};
+        const char *path = json_string_value(v);
+
+        if (path == NULL || hf_path_check(path, err) < 0) {
+            rc = http_reply_error(req, 400, "%s", path == NULL ? "paths must be strings"
+                                                               : err->msg);
+            goto out;
+        }
+        if (repo_entry_stat(&entry, ctx.git, commit, path, err) < 0)
+            continue; /* missing paths are left out, as the Hub does */
+        json_array_append_new(list, entry_with_commit(ctx.git, commit, &entry, expand));
+        free(entry.path);
+    }
+    http_reply_header(req, "X-Repo-Commit", commit);
+    rc = http_reply_json(req, 200, list);
+    list = NULL;
+out:
+    json_decref(list);
+    json_decref(paths);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+int hf_refs_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct repo_ref *refs = NULL;
+    size_t count = 0;
+    json_t *branches, *tags, *prs, *root;
+    int rc;
+
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    rc = repo_refs_list(&refs, &count, ctx.git, err);
+    if (rc < 0)
+        goto out;
+    branches = json_array();
+    tags = json_array();
+    prs = json_array();
+    for (size_t i = 0; i < count; i++) {
+        json_t *item = json_pack("{s:s,s:s,s:s}", "name", refs[i].name, "ref", refs[i].ref,
+                                 "targetCommit", refs[i].target);
+
+        if (refs[i].kind == REPO_REF_BRANCH)
+            json_array_append_new(branches, item);
+        else if (refs[i].kind == REPO_REF_TAG)
+            json_array_append_new(tags, item);
+        else if (strncmp(refs[i].ref, "refs/pr/", 8) == 0)
+            json_array_append_new(prs, item);
+        else
+            json_decref(item);
+    }
+    root = json_pack("{s:o,s:[],s:o}", "branches", branches, "converts", "tags", tags);
+    if (http_request_query(req, "include_prs") != NULL)
+        json_object_set_new(root, "pullRequests", prs);
+    else
+        json_decref(prs);
+    rc = http_reply_json(req, 200, root);
+out:
+    free(refs);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+static json_t *commit_json(const struct repo_commit_info *c)
+{
+    char date[32];
+
+    hf_time_format(date, c->time);
+    return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}]}", "id", c->id, "title",
+                     c->title != NULL ? c->title : "", "message",
+                     c->message != NULL ? c->message : "", "date", date, "authors", "user",
+                     c->author_name != NULL ? c->author_name : "", "avatar", "");
+}
+
+int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct repo_commit_info *commits = NULL;
+    char rev[HUB_MAX_REVISION_BYTES + 1], commit[REPO_OID_HEX_BYTES + 1], total_text[32];
+    const char *path;
+    uint64_t limit = 100, page = 0, offset;
+    size_t count = 0, total = 0;
+    json_t *list;
+    int rc;
+
+    if (http_request_query(req, "limit") != NULL &&
+        (parse_page_number(&limit, http_request_query(req, "limit")) < 0 || limit == 0 ||
+         limit > HUB_MAX_LIST_LIMIT))
+        return http_reply_error(req, 400, "invalid limit '%s': expected 1 to %d",
+                                http_request_query(req, "limit"), HUB_MAX_LIST_LIMIT);
+    if (http_request_query(req, "p") != NULL &&
+        parse_page_number(&page, http_request_query(req, "p")) < 0)
+        return http_reply_error(req, 400, "invalid page '%s'", http_request_query(req, "p"));
+    offset = page * limit;
+    if (http_request_query(req, "cursor") != NULL &&
+        parse_page_number(&offset, http_request_query(req, "cursor")) < 0)
+        return http_reply_error(req, 400, "invalid cursor '%s'",
+                                http_request_query(req, "cursor"));
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    rc = hf_split_revision(rev, &path, ctx.git, http_request_param(req, "rest"), err);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, rev);
+    if (rc < 0)
+        goto out;
+    rc = repo_log(&commits, &count, &total, ctx.git, commit, (size_t)offset, (size_t)limit,
+                  err);
+    if (rc < 0)
+        goto out;
+    list = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(list, commit_json(&commits[i]));
+    snprintf(total_text, sizeof(total_text), "%zu", total);
+    http_reply_header(req, "X-Total-Count", total_text);
+    if (offset + count < total)
+        tree_link_add(req, (size_t)(offset + count));
+    rc = http_reply_json(req, 200, list);
+out:
+    repo_commits_free(commits, count);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+/* Parses an optional JSON object body; an empty body is {}. Queues 400 when invalid. */
+static json_t *optional_body(struct http_request *req)
+{
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    json_error_t jerr;
+    json_t *root;
+
+    if (len == 0)
+        return json_object();
+    root = json_loadb(body, len, 0, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        http_reply_error(req, 400, "invalid JSON body: expected an object");
+        return NULL;
+    }
+    return root;
+}
+
+static int reply_ref_error(struct http_request *req, const struct hub_error *err)
+{
+    if (err->code == HUB_ENOTFOUND)
+        return http_reply_error_code(req, 404, "RevisionNotFound", "%s", err->msg);
+    return http_reply_hub_error(req, err);
+}
+
+int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    const char *branch = http_request_param(req, "rev");
+    json_t *root;
+    int rc;
+
+    root = optional_body(req);
+    if (root == NULL)
+        return 0;
+    rc = hf_repo_load_params(&ctx, req, true);
+    if (rc < 0)
+        goto out;
+    if (strcmp(http_request_method(req), "DELETE") == 0) {
+        rc = repo_branch_delete(ctx.git, branch, err);
+    } else if (json_is_true(json_object_get(root, "emptyBranch"))) {
+        rc = hub_error_set(err, HUB_EINVAL, "empty branches are not supported");
+    } else {
+        const char *from = json_string_value(json_object_get(root, "startingPoint"));
+
+        rc = repo_branch_create(ctx.git, branch, from, err);
+        if (rc == HUB_ECONFLICT && json_is_true(json_object_get(root, "overwrite"))) {
+            /* NOTE: delete then create is two ref updates, so a reader may briefly see no
+             * branch; repo.h has no single-step move. */
+            rc = repo_branch_delete(ctx.git, branch, err);
+            if (rc == 0)
+                rc = repo_branch_create(ctx.git, branch, from, err);
+        }
+    }
+    if (rc < 0) {
+        rc = reply_ref_error(req, err);
+        goto out;
+    }
+    hub_log(HUB_LOG_INFO, "hf", "branch %s repo=%s/%s branch=%s user=%s req=%s",
+            strcmp(http_request_method(req), "DELETE") == 0 ? "deleted" : "created",
+            ctx.row.ns, ctx.row.name, branch, http_request_user(req)->name,
+            http_request_id(req));
+    rc = http_reply_json(req, 200, json_object());
+out:
+    json_decref(root);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    const struct http_user *user = http_request_user(req);
+    const char *rev = http_request_param(req, "rev");
+    char name[128], email[160];
+    json_t *root;
+    int rc;
+
+    root = optional_body(req);
+    if (root == NULL)
+        return 0;
+    rc = hf_repo_load_params(&ctx, req, true);
+    if (rc < 0)
+        goto out;
+    if (strcmp(http_request_method(req), "DELETE") == 0) {
+        rc = repo_tag_delete(ctx.git, rev, err);
+    } else {
+        const char *tag = json_string_value(json_object_get(root, "tag"));
+        const char *message = json_string_value(json_object_get(root, "message"));
+
+        if (tag == NULL) {
+            rc = http_reply_error(req, 400, "missing \"tag\" in the request body");
+            goto out;
+        }
+        hf_author_format(name, sizeof(name), email, sizeof(email), user);
+        rc = repo_tag_create(ctx.git, tag, rev, message != NULL && message[0] != '\0'
+                                                     ? message : NULL,
+                             name, email, err);
+    }
+    if (rc < 0) {
+        rc = reply_ref_error(req, err);
+        goto out;
+    }
+    rc = http_reply_json(req, 200, json_object());
+out:
+    json_decref(root);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}

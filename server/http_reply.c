@@ -1,0 +1,305 @@
+/* http_reply: builds the libmicrohttpd response for a request. Every reply gets the CORS
+ * headers, X-Request-Id and the headers the handler added; the response is queued by
+ * http_server.c once the request body has been read. */
+#include "http_internal.h"
+
+#include "hub_log.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void http_reply_add_cors(struct MHD_Response *response)
+{
+    MHD_add_response_header(response, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(response, "Access-Control-Allow-Headers",
+                            "Authorization, Content-Type, Range, Accept, X-Request-Id");
+    MHD_add_response_header(response, "Access-Control-Allow-Methods",
+                            "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+    MHD_add_response_header(response, "Access-Control-Expose-Headers",
+                            "Content-Range, Content-Length, Accept-Ranges, ETag, X-Linked-Etag, "
+                            "X-Linked-Size, X-Repo-Commit, X-Error-Code, X-Error-Message, "
+                            "X-Request-Id, Link, X-Total-Count");
+}
+
+bool http_reply_is_queued(const struct http_request *req)
+{
+    return req->status != 0;
+}
+
+int http_reply_set(struct http_request *req, unsigned status, struct MHD_Response *response,
+                   uint64_t body_bytes)
+{
+    if (http_reply_is_queued(req)) {
+        hub_log(HUB_LOG_ERROR, "http", "second reply ignored (a bug) route=%s status=%u req=%s",
+                req->route_name != NULL ? req->route_name : "-", status, req->request_id);
+        MHD_destroy_response(response);
+        return HUB_EINTERNAL;
+    }
+    http_reply_add_cors(response);
+    MHD_add_response_header(response, "X-Request-Id", req->request_id);
+    for (size_t i = 0; i < req->header_count; i++) {
+        if (MHD_add_response_header(response, req->headers[i].name, req->headers[i].value) !=
+            MHD_YES)
+            hub_log(HUB_LOG_WARN, "http", "header rejected by libmicrohttpd name=%s req=%s",
+                    req->headers[i].name, req->request_id);
+    }
+    req->response = response;
+    req->status = status;
+    req->bytes_out = body_bytes;
+    return 0;
+}
+
+void http_reply_header(struct http_request *req, const char *name, const char *value)
+{
+    char *name_copy, *value_copy;
+
+    if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n:") != NULL) {
+        hub_log(HUB_LOG_ERROR, "http", "reply header with CR or LF dropped name=%.40s req=%s",
+                name, req->request_id);
+        return;
+    }
+    if (req->response != NULL) {
+        MHD_add_response_header(req->response, name, value);
+        return;
+    }
+    if (req->header_count == HTTP_MAX_REPLY_HEADERS) {
+        hub_log(HUB_LOG_ERROR, "http", "too many reply headers, dropped name=%s req=%s", name,
+                req->request_id);
+        return;
+    }
+    name_copy = strdup(name);
+    value_copy = strdup(value);
+    if (name_copy == NULL || value_copy == NULL) {
+        free(name_copy);
+        free(value_copy);
+        return;
+    }
+    req->headers[req->header_count].name = name_copy;
+    req->headers[req->header_count].value = value_copy;
+    req->header_count++;
+}
+
+int http_reply_buffer(struct http_request *req, unsigned status, const char *content_type,
+                      void *data, size_t len)
+{
+    struct MHD_Response *resp;
+
+    resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(data);
+        return HUB_ENOMEM;
+    }
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    return http_reply_set(req, status, resp, len);
+}
+
+int http_reply_bytes(struct http_request *req, unsigned status, const char *content_type,
+                     const void *data, size_t len)
+{
+    void *copy = malloc(len > 0 ? len : 1);
+
+    if (copy == NULL)
+        return HUB_ENOMEM;
+    if (len > 0)
+        memcpy(copy, data, len);
+    return http_reply_buffer(req, status, content_type, copy, len);
+}
+
+int http_reply_json(struct http_request *req, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    if (text == NULL)
+        return HUB_ENOMEM;
+    return http_reply_buffer(req, status, "application/json", text, strlen(text));
+}
+
+static int reply_error_v(struct http_request *req, unsigned status, const char *error_code,
+                         const char *fmt, va_list ap)
+{
+    char msg[512];
+    json_t *body;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (error_code != NULL)
+        http_reply_header(req, "X-Error-Code", error_code);
+    /* The header copy of the message must stay printable and on one line. */
+    {
+        char header[256];
+        size_t n = 0;
+
+        for (const char *p = msg; *p != '\0' && n + 1 < sizeof(header); p++)
+            header[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+        header[n] = '\0';
+        http_reply_header(req, "X-Error-Message", header);
+    }
+    body = json_pack("{s:s}", "error", msg);
+    if (body == NULL) /* msg was not valid UTF-8: send the escaped copy */
+        body = json_pack("{s:s}", "error", "invalid request (message not valid UTF-8)");
+    if (body == NULL)
+        return HUB_ENOMEM;
+    return http_reply_json(req, status, body);
+}
+
+int http_reply_error(struct http_request *req, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = reply_error_v(req, status, NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int http_reply_error_code(struct http_request *req, unsigned status, const char *error_code,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = reply_error_v(req, status, error_code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+unsigned http_status_from_error(int code)
+{
+    switch (code) {
+    case HUB_EINVAL:
+        return 400;
+    case HUB_EAUTH:
+        return 401;
+    case HUB_EFORBIDDEN:
+        return 403;
+    case HUB_ENOTFOUND:
+        return 404;
+    case HUB_ECONFLICT:
+        return 409;
+    case HUB_ETOOBIG:
+        return 413;
+    default:
+        return 500;
+    }
+}
+
+int http_reply_hub_error(struct http_request *req, const struct hub_error *err)
+{
+    unsigned status = http_status_from_error(err->code);
+
+    if (status == 401)
+        return http_reply_unauthorized(req);
+    return http_reply_error(req, status, "%s",
+                            err->msg[0] != '\0' ? err->msg : hub_errcode_name(err->code));
+}
+
+int http_reply_unauthorized(struct http_request *req)
+{
+    http_reply_header(req, "WWW-Authenticate", "Basic realm=\"atelier\"");
+    http_reply_header(req, "LFS-Authenticate", "Basic realm=\"atelier\"");
+    if (req->user.token_invalid)
+        return http_reply_error(req, 401, "Invalid credentials in Authorization header");
+    return http_reply_error(req, 401,
+                            "authentication required: send a token as 'Authorization: Bearer "
+                            "hf_...' (create one with `atelier admin user token`)");
+}
+
+/* HEAD replies and bodies of known size whose bytes are never sent. */
+static ssize_t no_body_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+int http_reply_empty(struct http_request *req, unsigned status, uint64_t content_length)
+{
+    struct MHD_Response *resp;
+
+    if (content_length != HTTP_LENGTH_UNKNOWN && content_length > 0 &&
+        strcmp(req->method, "HEAD") == 0)
+        resp = MHD_create_response_from_callback(content_length, 4096, no_body_reader, NULL,
+                                                 NULL);
+    else
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return HUB_ENOMEM;
+    return http_reply_set(req, status, resp, 0);
+}
+
+int http_reply_fd(struct http_request *req, unsigned status, const char *content_type, int fd,
+                  uint64_t offset, uint64_t length)
+{
+    struct MHD_Response *resp;
+
+    if (offset > INT64_MAX || length > INT64_MAX - offset) {
+        close(fd);
+        return HUB_EINVAL;
+    }
+    resp = MHD_create_response_from_fd_at_offset64(length, fd, offset);
+    if (resp == NULL) {
+        close(fd);
+        return HUB_ENOMEM;
+    }
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    return http_reply_set(req, status, resp, strcmp(req->method, "HEAD") == 0 ? 0 : length);
+}
+
+/* A streamed body: wraps the handler's reader so that a reader returning 0 ends the reply
+ * with an error instead of making libmicrohttpd call it again at once. */
+struct stream_wrap {
+    http_stream_fn read;
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_wrap *w = cls;
+    ssize_t n = w->read(w->ctx, pos, buf, max);
+
+    if (n == 0)
+        n = HTTP_STREAM_ERROR; /* 0 would make libmicrohttpd poll in a busy loop */
+    return n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_wrap *w = cls;
+
+    if (w->free_ctx != NULL)
+        w->free_ctx(w->ctx);
+    free(w);
+}
+
+int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
+                      uint64_t length, http_stream_fn read, void *ctx,
+                      void (*free_ctx)(void *ctx))
+{
+    struct stream_wrap *w = malloc(sizeof(*w));
+    struct MHD_Response *resp;
+
+    if (w == NULL) {
+        if (free_ctx != NULL)
+            free_ctx(ctx);
+        return HUB_ENOMEM;
+    }
+    w->read = read;
+    w->ctx = ctx;
+    w->free_ctx = free_ctx;
+    resp = MHD_create_response_from_callback(
+        length == HTTP_LENGTH_UNKNOWN ? MHD_SIZE_UNKNOWN : length, 64 * 1024, stream_read, w,
+        stream_free);
+    if (resp == NULL) {
+        stream_free(w);
+        return HUB_ENOMEM;
+    }
+    if (content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    return http_reply_set(req, status, resp, length == HTTP_LENGTH_UNKNOWN ? 0 : length);
+}

@@ -1,0 +1,621 @@
+/* http_server: runs libmicrohttpd with an internal epoll thread pool and drives each request
+ * through its life cycle: the URI log callback allocates struct http_request, the first
+ * access call parses the target, authenticates and routes, the next calls feed the body, the
+ * last call runs the handler and queues the reply, and the completion callback logs one line,
+ * counts metrics and frees the request. */
+#include "http_server.h"
+
+#include "http_internal.h"
+#include "hub_log.h"
+#include "meta.h"
+#include "web.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A body announced as larger than this gets its error reply at once and the connection is
+ * closed, instead of reading and discarding the body to keep the connection alive. */
+#define HTTP_DISCARD_MAX_BYTES (16u << 20)
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct hub_config *config;
+    struct http_router *router;
+    unsigned port;
+    atomic_int in_flight; /* requests between the URI log and the completion callbacks */
+};
+
+/* One metadata connection per HTTP thread, closed by the key's destructor at thread exit. */
+static pthread_key_t thread_db_key;
+static pthread_once_t thread_db_once = PTHREAD_ONCE_INIT;
+
+static void thread_db_close(void *db)
+{
+    meta_close(db);
+}
+
+static void thread_db_key_create(void)
+{
+    if (pthread_key_create(&thread_db_key, thread_db_close) != 0)
+        abort(); /* only fails when the process is out of keys: a bug */
+}
+
+static struct meta *thread_db_get(const char *data_dir, struct hub_error *err)
+{
+    struct meta *db;
+
+    pthread_once(&thread_db_once, thread_db_key_create);
+    db = pthread_getspecific(thread_db_key);
+    if (db != NULL)
+        return db;
+    if (meta_open(&db, data_dir, 0, err) < 0)
+        return NULL;
+    pthread_setspecific(thread_db_key, db);
+    return db;
+}
+
+struct http_router *http_router_new(void)
+{
+    return calloc(1, sizeof(struct http_router));
+}
+
+void http_router_free(struct http_router *router)
+{
+    if (router == NULL)
+        return;
+    http_router_dispose(router);
+    free(router);
+}
+
+int http_router_services_start(struct http_router *router, const struct hub_config *config,
+                               struct hub_error *err)
+{
+    for (size_t i = 0; i < router->service_count; i++) {
+        const struct http_service *svc = router->services[i];
+        int rc = svc->start(svc->arg, config, err);
+
+        if (rc < 0) {
+            hub_log(HUB_LOG_ERROR, "http", "service failed to start service=%s error=%s",
+                    svc->name, err != NULL ? err->msg : "");
+            while (i-- > 0) {
+                if (router->services[i]->stop != NULL)
+                    router->services[i]->stop(router->services[i]->arg);
+            }
+            return rc;
+        }
+        hub_log(HUB_LOG_INFO, "http", "service started service=%s", svc->name);
+    }
+    return 0;
+}
+
+void http_router_services_stop(struct http_router *router)
+{
+    for (size_t i = router->service_count; i-- > 0;) {
+        const struct http_service *svc = router->services[i];
+
+        if (svc->stop != NULL)
+            svc->stop(svc->arg);
+        hub_log(HUB_LOG_INFO, "http", "service stopped service=%s", svc->name);
+    }
+}
+
+const char *http_server_data_dir(const struct http_server *server)
+{
+    return server->config->data_dir;
+}
+
+const struct hub_config *http_server_config(const struct http_server *server)
+{
+    return server->config;
+}
+
+struct meta *http_thread_db(void)
+{
+    pthread_once(&thread_db_once, thread_db_key_create);
+    return pthread_getspecific(thread_db_key);
+}
+
+unsigned http_server_port(const struct http_server *server)
+{
+    return server->port;
+}
+
+/* ---- Request life cycle ------------------------------------------------------------------ */
+
+static bool request_id_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+static void request_id_init(struct http_request *req)
+{
+    const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
+    unsigned char bytes[8] = {0};
+    static atomic_uint_fast64_t counter;
+    uint64_t n;
+
+    if (given != NULL && given[0] != '\0' && strlen(given) <= HTTP_REQUEST_ID_BYTES) {
+        bool ok = true;
+
+        for (const char *p = given; *p != '\0'; p++)
+            ok = ok && request_id_char_ok(*p);
+        if (ok) {
+            strcpy(req->request_id, given);
+            return;
+        }
+    }
+    if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) != (ssize_t)sizeof(bytes)) {
+        n = atomic_fetch_add(&counter, 1) ^ (uint64_t)req->started.tv_nsec;
+        memcpy(bytes, &n, sizeof(bytes));
+    }
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        snprintf(req->request_id + 2 * i, 3, "%02x", bytes[i]);
+}
+
+static void remote_addr_init(struct http_request *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+    socklen_t len;
+
+    strcpy(req->remote_addr, "-");
+    if (sa == NULL)
+        return;
+    len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (getnameinfo(sa, len, req->remote_addr, sizeof(req->remote_addr), NULL, 0,
+                    NI_NUMERICHOST) != 0)
+        strcpy(req->remote_addr, "-");
+}
+
+/* Called by libmicrohttpd with the raw request target before anything else; the pointer it
+ * returns becomes the connection's request context. */
+static void *uri_log_callback(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_request *req = calloc(1, sizeof(*req));
+
+    if (req == NULL)
+        return NULL;
+    req->server = cls;
+    req->conn = conn;
+    atomic_fetch_add(&req->server->in_flight, 1);
+    req->raw_target = strdup(uri != NULL ? uri : "/");
+    req->content_length = -1;
+    clock_gettime(CLOCK_MONOTONIC, &req->started);
+    if (req->raw_target == NULL) {
+        free(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* Keeps percent escapes as they are: http_parse.c splits the path before it decodes. */
+static size_t unescape_none(void *cls, struct MHD_Connection *conn, char *s)
+{
+    return strlen(s);
+}
+
+static void request_free(struct http_request *req)
+{
+    if (req->state_free != NULL)
+        req->state_free(req->state);
+    if (req->response != NULL)
+        MHD_destroy_response(req->response);
+    for (size_t i = 0; i < req->param_count; i++) {
+        free(req->param_names[i]);
+        free(req->param_values[i]);
+    }
+    for (size_t i = 0; i < req->header_count; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    http_target_dispose(&req->target);
+    free(req->user_name);
+    free(req->body);
+    free(req->raw_target);
+    free(req->base_url);
+    free(req);
+}
+
+static void completed_callback(void *cls, struct MHD_Connection *conn, void **con_cls,
+                               enum MHD_RequestTerminationCode toe)
+{
+    struct http_request *req = *con_cls;
+    struct timespec now;
+    long ms;
+    const char *path;
+
+    if (req == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (now.tv_sec - req->started.tv_sec) * 1000L +
+         (now.tv_nsec - req->started.tv_nsec) / 1000000L;
+    path = req->target_valid ? req->target.path : "-";
+    hub_log(HUB_LOG_INFO, "http",
+            "request method=%s path=%.300s status=%u bytes_in=%llu bytes_out=%llu ms=%ld "
+            "user=%s route=%s req=%s%s",
+            req->method[0] != '\0' ? req->method : "-", path, req->status,
+            (unsigned long long)req->bytes_in, (unsigned long long)req->bytes_out, ms,
+            req->user.name != NULL ? req->user.name : "-",
+            req->route_name != NULL ? req->route_name : "-", req->request_id,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    http_metrics_record(req->route_name != NULL ? req->route_name : "other", req->status,
+                        req->bytes_in, req->bytes_out);
+    atomic_fetch_sub(&req->server->in_flight, 1);
+    request_free(req);
+    *con_cls = NULL;
+}
+
+static int64_t content_length_get(struct MHD_Connection *conn)
+{
+    const char *text = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    char *end = NULL;
+    unsigned long long n;
+
+    if (text == NULL || text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    n = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || n > INT64_MAX)
+        return -1;
+    return (int64_t)n;
+}
+
+/* Queues a reply decided before the body was read. A large announced body is not worth
+ * reading, so the reply goes out at once and libmicrohttpd closes the connection after it. */
+static enum MHD_Result early_reply_done(struct http_request *req)
+{
+    req->discard_body = true;
+    if (req->content_length > (int64_t)HTTP_DISCARD_MAX_BYTES && req->response != NULL) {
+        enum MHD_Result ok = MHD_queue_response(req->conn, req->status, req->response);
+
+        MHD_destroy_response(req->response);
+        req->response = NULL;
+        return ok;
+    }
+    return MHD_YES;
+}
+
+static void cors_preflight(struct http_request *req)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+
+    if (resp != NULL) {
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+        http_reply_set(req, 204, resp, 0);
+    }
+}
+
+/* The first call: headers are in, no body yet. Decides the route and every error that does
+ * not need the body. */
+static enum MHD_Result request_begin(struct http_request *req, const char *method)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    const struct http_route *route;
+    int rc;
+
+    req->headers_done = true;
+    snprintf(req->method, sizeof(req->method), "%s", method);
+    req->content_length = content_length_get(req->conn);
+    request_id_init(req);
+    remote_addr_init(req);
+
+    rc = http_target_parse(&req->target, req->raw_target, strlen(req->raw_target), &err);
+    if (rc < 0) {
+        http_reply_hub_error(req, &err);
+        return early_reply_done(req);
+    }
+    req->target_valid = true;
+    if (thread_db_get(http_server_data_dir(req->server), &err) == NULL) {
+        hub_log(HUB_LOG_ERROR, "http", "cannot open the database error=%s req=%s", err.msg,
+                req->request_id);
+        http_reply_header(req, "Retry-After", "5");
+        http_reply_error(req, 503, "the hub database is not available; try again later");
+        return early_reply_done(req);
+    }
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        cors_preflight(req);
+        return early_reply_done(req);
+    }
+    http_auth_resolve(req);
+
+    rc = http_router_match(req->server->router, req, &err);
+    if (rc < 0) {
+        http_reply_hub_error(req, &err);
+        return early_reply_done(req);
+    }
+    if (rc == 1) {
+        http_reply_error(req, 405, "method %s is not allowed on %s", req->method,
+                         req->target.path);
+        return early_reply_done(req);
+    }
+    route = req->route;
+    if (route == NULL) {
+        /* Pages: forms are small, so the JSON limit bounds them too. */
+        req->route_name = "web";
+        req->body_mode = HTTP_BODY_BUFFER;
+        req->body_limit = req->server->config->max_json_body_bytes;
+        return MHD_YES;
+    }
+    if (route->auth_required && req->user.id == 0) {
+        http_reply_unauthorized(req);
+        return early_reply_done(req);
+    }
+    req->body_mode = route->body;
+    req->body_limit = route->max_body_bytes != 0 ? route->max_body_bytes
+                                                  : req->server->config->max_json_body_bytes;
+    if (req->body_mode == HTTP_BODY_BUFFER && req->content_length > (int64_t)req->body_limit) {
+        http_reply_error(req, 413, "request body of %lld bytes is over the limit of %llu bytes",
+                         (long long)req->content_length, (unsigned long long)req->body_limit);
+        return early_reply_done(req);
+    }
+    if (req->body_mode == HTTP_BODY_STREAM && route->begin != NULL) {
+        rc = route->begin(req, route->arg, &err);
+        if (rc < 0 && !http_reply_is_queued(req))
+            http_reply_hub_error(req, &err);
+        if (http_reply_is_queued(req))
+            return early_reply_done(req);
+    }
+    return MHD_YES;
+}
+
+static void body_append(struct http_request *req, const char *data, size_t len)
+{
+    size_t need;
+
+    if (!hub_size_add(&need, req->body_len, len) || need > req->body_limit) {
+        http_reply_error(req, 413, "request body is over the limit of %llu bytes",
+                         (unsigned long long)req->body_limit);
+        req->discard_body = true;
+        return;
+    }
+    if (need + 1 > req->body_cap) {
+        size_t cap = req->body_cap == 0 ? 4096 : req->body_cap;
+        char *grown;
+
+        while (cap < need + 1)
+            cap *= 2;
+        grown = realloc(req->body, cap);
+        if (grown == NULL) {
+            http_reply_error(req, 503, "out of memory while reading the request body");
+            req->discard_body = true;
+            return;
+        }
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len = need;
+    req->body[need] = '\0';
+}
+
+static void request_body(struct http_request *req, const char *data, size_t len)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc;
+
+    req->bytes_in += len;
+    if (req->discard_body)
+        return;
+    if (req->body_mode == HTTP_BODY_BUFFER) {
+        body_append(req, data, len);
+    } else if (req->body_mode == HTTP_BODY_STREAM) {
+        rc = req->route->on_body(req, data, len, req->route->arg, &err);
+        if (rc < 0 && !http_reply_is_queued(req))
+            http_reply_hub_error(req, &err);
+        if (http_reply_is_queued(req))
+            req->discard_body = true;
+    }
+}
+
+static void web_dispatch(struct http_request *req)
+{
+    struct web_request wreq = {0};
+    struct web_response wresp = {0};
+    struct MHD_Response *resp;
+
+    wreq.method = req->method;
+    wreq.path = req->target.path;
+    wreq.query = req->target.query;
+    wreq.content_type = http_request_header(req, "Content-Type");
+    wreq.body = req->body;
+    wreq.body_len = req->body_len;
+    wreq.cookie = http_request_header(req, "Cookie");
+    wreq.host = http_request_header(req, "Host");
+    wreq.request_id = req->request_id;
+    wreq.tls = req->server->config->public_url != NULL &&
+               strncmp(req->server->config->public_url, "https://", 8) == 0;
+    wreq.user_id = req->user.id;
+    wreq.user_name = req->user.name;
+    wreq.user_is_admin = req->user.is_admin;
+    wreq.data_dir = req->server->config->data_dir;
+    wreq.db = http_request_db(req);
+    if (web_handle(&wreq, &wresp) == 0) {
+        web_response_dispose(&wresp);
+        http_reply_error(req, 404, "no such page or API route: %s %.200s", req->method,
+                         req->target.path);
+        return;
+    }
+    if (wresp.set_cookie != NULL)
+        http_reply_header(req, "Set-Cookie", wresp.set_cookie);
+    if (wresp.location != NULL)
+        http_reply_header(req, "Location", wresp.location);
+    resp = MHD_create_response_from_buffer(wresp.body_len, wresp.body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        web_response_dispose(&wresp);
+        return;
+    }
+    wresp.body = NULL; /* now owned by resp */
+    MHD_add_response_header(resp, "Content-Type",
+                            wresp.content_type != NULL ? wresp.content_type
+                                                       : "text/html; charset=utf-8");
+    http_reply_set(req, (unsigned)wresp.status, resp, wresp.body_len);
+    web_response_dispose(&wresp);
+}
+
+static void request_finish(struct http_request *req)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc;
+
+    if (!http_reply_is_queued(req)) {
+        if (req->route == NULL) {
+            web_dispatch(req);
+        } else {
+            rc = req->route->handle(req, req->route->arg, &err);
+            if (rc < 0 && !http_reply_is_queued(req)) {
+                if (http_status_from_error(rc) >= 500)
+                    hub_log(HUB_LOG_ERROR, "http", "handler failed route=%s error=%s req=%s",
+                            req->route->name, err.msg, req->request_id);
+                if (err.code == 0)
+                    err.code = rc;
+                http_reply_hub_error(req, &err);
+            }
+        }
+    }
+    if (!http_reply_is_queued(req)) {
+        hub_log(HUB_LOG_ERROR, "http", "handler queued no reply route=%s req=%s",
+                req->route_name != NULL ? req->route_name : "-", req->request_id);
+        http_reply_error(req, 500, "internal error: the handler sent no reply");
+    }
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    struct http_request *req = *con_cls;
+    enum MHD_Result ok;
+
+    if (req == NULL)
+        return MHD_NO; /* the URI log callback ran out of memory */
+    if (!req->headers_done)
+        return request_begin(req, method);
+    if (*upload_data_size > 0) {
+        request_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->response == NULL) {
+        if (req->status != 0)
+            return MHD_YES; /* already queued by early_reply_done */
+        request_finish(req);
+        if (req->response == NULL)
+            return MHD_NO;
+    }
+    ok = MHD_queue_response(conn, req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    return ok;
+}
+
+/* ---- Start and stop ----------------------------------------------------------------------- */
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    hub_log(HUB_LOG_WARN, "http", "libmicrohttpd: %s", line);
+}
+
+static int resolve_listen(struct sockaddr_storage *out, socklen_t *out_len,
+                          const struct hub_config *config, struct hub_error *err)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[8];
+    int rc;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", config->listen_port);
+    rc = getaddrinfo(config->listen_host, port, &hints, &res);
+    if (rc != 0)
+        return hub_error_set(err, HUB_EINVAL, "cannot resolve listen address '%s': %s",
+                             config->listen_host, gai_strerror(rc));
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *out_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int http_server_start(struct http_server **out, const struct hub_config *config,
+                      struct http_router *router, struct hub_error *err)
+{
+    struct http_server *server = NULL;
+    struct sockaddr_storage addr;
+    socklen_t addr_len = 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC;
+    const union MHD_DaemonInfo *info;
+    int rc;
+
+    *out = NULL;
+    rc = resolve_listen(&addr, &addr_len, config, err);
+    if (rc < 0)
+        return rc;
+    server = calloc(1, sizeof(*server));
+    if (server == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the HTTP server");
+    server->config = config;
+    server->router = router;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    server->daemon = MHD_start_daemon(
+        flags, (uint16_t)config->listen_port, NULL, NULL, access_handler, server,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_callback, server,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        int saved = errno;
+
+        free(server);
+        return hub_error_set_errno(err, HUB_EIO, saved, "cannot listen on %s port %u",
+                                   config->listen_host, config->listen_port);
+    }
+    info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info != NULL ? info->port : config->listen_port;
+    *out = server;
+    return 0;
+}
+
+void http_server_stop(struct http_server *server, unsigned wait_s)
+{
+    MHD_socket listen_fd;
+    unsigned waited_ms = 0;
+
+    if (server == NULL)
+        return;
+    listen_fd = MHD_quiesce_daemon(server->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    /* Idle keep-alive connections do not count: only requests that have started. */
+    while (atomic_load(&server->in_flight) > 0 && waited_ms < wait_s * 1000u) {
+        usleep(50 * 1000);
+        waited_ms += 50;
+    }
+    if (atomic_load(&server->in_flight) > 0)
+        hub_log(HUB_LOG_WARN, "http", "stopping with requests still in flight count=%d",
+                atomic_load(&server->in_flight));
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}

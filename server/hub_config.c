@@ -1,0 +1,311 @@
+/* hub_config: defaults and command-line parsing for `atelier serve`. Every limit in struct
+ * hub_config has one row in the flag table below, which also prints --help. */
+#include "hub_config.h"
+
+#include "hub_limits.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HUB_DEFAULT_LISTEN      "127.0.0.1:8080"
+#define HUB_DEFAULT_THREADS     4
+#define HUB_DEFAULT_WORKERS     1
+#define HUB_DEFAULT_CONNECTIONS 1024
+#define HUB_DEFAULT_TIMEOUT_S   600
+#define HUB_DEFAULT_PAGE_ITEMS  1000
+#define HUB_DEFAULT_BATCH       1000
+#define HUB_DEFAULT_HREF_TTL_S  3600
+/* Commit bodies carry base64 file contents, 4/3 of the file size plus the JSON around it. */
+#define HUB_DEFAULT_COMMIT_BODY (HUB_MAX_GIT_FILE_BYTES * 2)
+
+enum flag_kind {
+    FLAG_COUNT, /* a plain integer */
+    FLAG_BYTES, /* an integer with an optional K, M, G or T suffix (powers of 1024) */
+};
+
+struct limit_flag {
+    const char *name;
+    size_t offset; /* of the uint64_t field in struct hub_config */
+    enum flag_kind kind;
+    uint64_t min;
+    uint64_t max;
+    const char *help;
+};
+
+#define LIMIT(field) offsetof(struct hub_config, field)
+
+static const struct limit_flag limit_flags[] = {
+    {"--max-json-body-bytes", LIMIT(max_json_body_bytes), FLAG_BYTES, 1024, 1ull << 30,
+     "largest JSON request body"},
+    {"--max-commit-body-bytes", LIMIT(max_commit_body_bytes), FLAG_BYTES, 1024, 1ull << 40,
+     "largest NDJSON commit request body"},
+    {"--max-commit-file-bytes", LIMIT(max_commit_file_bytes), FLAG_BYTES, 1, 1ull << 32,
+     "largest decoded file inside a commit request"},
+    {"--max-commit-operations", LIMIT(max_commit_operations), FLAG_COUNT, 1, 10000000,
+     "most file operations in one commit request"},
+    {"--max-upload-bytes", LIMIT(max_upload_bytes), FLAG_BYTES, 1, 1ull << 50,
+     "largest LFS object"},
+    {"--max-batch-objects", LIMIT(max_batch_objects), FLAG_COUNT, 1, 100000,
+     "most objects in one LFS batch request"},
+    {"--max-connections", LIMIT(max_connections), FLAG_COUNT, 1, 1000000,
+     "most open client connections"},
+    {"--connection-timeout-s", LIMIT(connection_timeout_s), FLAG_COUNT, 1, 86400,
+     "seconds an idle connection stays open"},
+    {"--max-page-items", LIMIT(max_page_items), FLAG_COUNT, 1, 100000,
+     "most entries in one page of a listing"},
+    {"--lfs-href-ttl-s", LIMIT(lfs_href_ttl_s), FLAG_COUNT, 60, 7 * 86400,
+     "seconds a signed LFS upload or download URL stays valid"},
+    {"--lfs-threshold-bytes", LIMIT(lfs_threshold_bytes), FLAG_BYTES, 0, 1ull << 40,
+     "files larger than this are uploaded as LFS objects"},
+};
+
+int hub_config_init(struct hub_config *config, struct hub_error *err)
+{
+    memset(config, 0, sizeof(*config));
+    config->listen_host = strdup("127.0.0.1");
+    if (config->listen_host == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the configuration");
+    config->listen_port = 8080;
+    config->threads = HUB_DEFAULT_THREADS;
+    config->workers = HUB_DEFAULT_WORKERS;
+    config->log_level = HUB_LOG_INFO;
+    config->max_json_body_bytes = HUB_MAX_JSON_BODY_BYTES;
+    config->max_commit_body_bytes = HUB_DEFAULT_COMMIT_BODY;
+    config->max_commit_file_bytes = HUB_MAX_GIT_FILE_BYTES;
+    config->max_commit_operations = HUB_MAX_COMMIT_OPS;
+    config->max_upload_bytes = HUB_MAX_LFS_OBJECT_BYTES;
+    config->max_batch_objects = HUB_DEFAULT_BATCH;
+    config->max_connections = HUB_DEFAULT_CONNECTIONS;
+    config->connection_timeout_s = HUB_DEFAULT_TIMEOUT_S;
+    config->max_page_items = HUB_DEFAULT_PAGE_ITEMS;
+    config->lfs_href_ttl_s = HUB_DEFAULT_HREF_TTL_S;
+    config->lfs_threshold_bytes = HUB_LFS_THRESHOLD_BYTES;
+    return 0;
+}
+
+void hub_config_dispose(struct hub_config *config)
+{
+    free(config->data_dir);
+    free(config->listen_host);
+    free(config->public_url);
+    config->data_dir = NULL;
+    config->listen_host = NULL;
+    config->public_url = NULL;
+}
+
+/* Parses a decimal integer without sign, with an optional binary suffix when bytes is set. */
+static int parse_u64(uint64_t *out, const char *text, bool bytes)
+{
+    char *end = NULL;
+    unsigned long long value;
+    uint64_t scale = 1;
+
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    value = strtoull(text, &end, 10);
+    if (errno != 0 || end == text)
+        return -1;
+    if (bytes && *end != '\0') {
+        switch (*end) {
+        case 'K': case 'k': scale = 1ull << 10; break;
+        case 'M': case 'm': scale = 1ull << 20; break;
+        case 'G': case 'g': scale = 1ull << 30; break;
+        case 'T': case 't': scale = 1ull << 40; break;
+        default: return -1;
+        }
+        end++;
+    }
+    if (*end != '\0')
+        return -1;
+    if (__builtin_mul_overflow((uint64_t)value, scale, out))
+        return -1;
+    return 0;
+}
+
+/* Splits "HOST:PORT", "[V6]:PORT" or ":PORT" (all addresses). */
+static int parse_listen(struct hub_config *config, const char *text, struct hub_error *err)
+{
+    const char *colon = strrchr(text, ':');
+    const char *host = text;
+    size_t host_len;
+    uint64_t port;
+    char *copy;
+
+    if (colon == NULL || parse_u64(&port, colon + 1, false) < 0 || port > 65535)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid --listen '%s': expected HOST:PORT such as 127.0.0.1:8080 "
+                             "(port 0 picks a free port)", text);
+    host_len = (size_t)(colon - text);
+    if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+        host++;
+        host_len -= 2;
+    }
+    if (host_len == 0) {
+        host = "0.0.0.0";
+        host_len = strlen(host);
+    }
+    copy = strndup(host, host_len);
+    if (copy == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the listen address");
+    free(config->listen_host);
+    config->listen_host = copy;
+    config->listen_port = (unsigned)port;
+    return 0;
+}
+
+static int set_string(char **field, const char *value, struct hub_error *err)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate the configuration");
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int parse_public_url(struct hub_config *config, const char *value, struct hub_error *err)
+{
+    size_t len = strlen(value);
+    int rc;
+
+    if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid --public-url '%s': expected an http:// or https:// URL",
+                             value);
+    rc = set_string(&config->public_url, value, err);
+    if (rc < 0)
+        return rc;
+    while (len > 0 && config->public_url[len - 1] == '/')
+        config->public_url[--len] = '\0';
+    return 0;
+}
+
+static int parse_thread_count(unsigned *out, const char *flag, const char *value,
+                              struct hub_error *err)
+{
+    uint64_t n;
+
+    if (parse_u64(&n, value, false) < 0 || n < 1 || n > 1024)
+        return hub_error_set(err, HUB_EINVAL, "invalid %s '%s': expected a number from 1 to 1024",
+                             flag, value);
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int parse_limit(struct hub_config *config, const struct limit_flag *flag,
+                       const char *value, struct hub_error *err)
+{
+    uint64_t n;
+    uint64_t *field = (uint64_t *)((char *)config + flag->offset);
+
+    if (parse_u64(&n, value, flag->kind == FLAG_BYTES) < 0 || n < flag->min || n > flag->max)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid %s '%s': expected %s from %llu to %llu", flag->name, value,
+                             flag->kind == FLAG_BYTES ? "a byte count (suffix K, M, G or T)"
+                                                      : "a number",
+                             (unsigned long long)flag->min, (unsigned long long)flag->max);
+    *field = n;
+    return 0;
+}
+
+static void print_help(void)
+{
+    printf("usage: atelier serve --data DIR [--listen HOST:PORT] [OPTIONS]\n\n"
+           "Runs the hub daemon: the Hugging Face Hub API, git, LFS, pages and the job queue.\n\n"
+           "  --data DIR              data directory (created when missing)\n"
+           "  --listen HOST:PORT      address to listen on (default %s; port 0 picks a\n"
+           "                          free port and logs it)\n"
+           "  --public-url URL        base URL clients reach the hub at, used in links and\n"
+           "                          LFS URLs (default: http:// and the request's Host)\n"
+           "  --threads N             HTTP threads (default %d)\n"
+           "  --workers N             training and evaluation jobs run at once (default %d)\n"
+           "  --log-level L           debug, info, warn or error (default info)\n",
+           HUB_DEFAULT_LISTEN, HUB_DEFAULT_THREADS, HUB_DEFAULT_WORKERS);
+    printf("\nLimits (byte counts accept a K, M, G or T suffix):\n");
+    for (size_t i = 0; i < sizeof(limit_flags) / sizeof(limit_flags[0]); i++)
+        printf("  %-26s %s\n", limit_flags[i].name, limit_flags[i].help);
+    printf("\nListening on an address other than loopback requires an admin account:\n"
+           "  atelier admin --data DIR user add NAME --admin\n");
+}
+
+static int parse_one(struct hub_config *config, const char *flag, const char *value,
+                     struct hub_error *err)
+{
+    enum hub_log_level level;
+
+    if (strcmp(flag, "--data") == 0)
+        return set_string(&config->data_dir, value, err);
+    if (strcmp(flag, "--listen") == 0)
+        return parse_listen(config, value, err);
+    if (strcmp(flag, "--public-url") == 0)
+        return parse_public_url(config, value, err);
+    if (strcmp(flag, "--threads") == 0)
+        return parse_thread_count(&config->threads, flag, value, err);
+    if (strcmp(flag, "--workers") == 0)
+        return parse_thread_count(&config->workers, flag, value, err);
+    if (strcmp(flag, "--log-level") == 0) {
+        if (!hub_log_level_parse(&level, value))
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid --log-level '%s': expected debug, info, warn or error",
+                                 value);
+        config->log_level = level;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(limit_flags) / sizeof(limit_flags[0]); i++) {
+        if (strcmp(flag, limit_flags[i].name) == 0)
+            return parse_limit(config, &limit_flags[i], value, err);
+    }
+    return hub_error_set(err, HUB_EINVAL,
+                         "unknown option '%s'; run `atelier serve --help` for the list", flag);
+}
+
+int hub_config_parse_args(struct hub_config *config, int argc, char **argv,
+                          struct hub_error *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq;
+        char flag[64];
+        const char *value;
+        int rc;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_help();
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "unexpected argument '%s'; run `atelier serve --help`", arg);
+        eq = strchr(arg, '=');
+        if (eq != NULL) {
+            size_t len = (size_t)(eq - arg);
+
+            if (len >= sizeof(flag))
+                return hub_error_set(err, HUB_EINVAL, "unknown option '%.40s...'", arg);
+            memcpy(flag, arg, len);
+            flag[len] = '\0';
+            value = eq + 1;
+        } else {
+            if (strlen(arg) >= sizeof(flag))
+                return hub_error_set(err, HUB_EINVAL, "unknown option '%.40s...'", arg);
+            strcpy(flag, arg);
+            if (i + 1 >= argc)
+                return hub_error_set(err, HUB_EINVAL, "option %s needs a value", flag);
+            value = argv[++i];
+        }
+        rc = parse_one(config, flag, value, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (config->data_dir == NULL)
+        return hub_error_set(err, HUB_EINVAL,
+                             "missing --data DIR: the directory for repos, blobs and the "
+                             "database");
+    return 0;
+}

@@ -1,0 +1,87 @@
+// Starts a real `atelier serve` on 127.0.0.1 with a fresh data directory, makes users and
+// tokens with the `atelier admin` CLI, and stops the daemon at the end. Shared by the
+// end-to-end tests of this folder.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const bin = process.env.ATELIER_BIN;
+if (!bin) throw new Error("ATELIER_BIN is not set: run the tests through meson");
+
+export function admin(dataDir, args, input = "") {
+  const r = spawnSync(bin, ["admin", "--data", dataDir, ...args], { input, encoding: "utf8" });
+  if (r.status !== 0) {
+    throw new Error(`atelier admin ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  }
+  return r.stdout.trim();
+}
+
+export function addUser(dataDir, name, { isAdmin = false } = {}) {
+  admin(dataDir, ["user", "add", name, ...(isAdmin ? ["--admin"] : [])], "password-" + name + "\n");
+}
+
+export function createToken(dataDir, user, { write = true, label = "test" } = {}) {
+  const out = admin(dataDir, ["token", "create", user, ...(write ? ["--write"] : []), "--label", label]);
+  const token = out.split(/\s+/).find((w) => w.startsWith("hf_"));
+  if (!token) throw new Error(`token create printed no hf_ token: ${out}`);
+  return token;
+}
+
+// Revokes the token of user whose label is label, reading its id from `token list`.
+export function revokeToken(dataDir, user, label) {
+  const list = admin(dataDir, ["token", "list", user]);
+  const line = list.split("\n").find((l) => l.includes(label));
+  const id = line && line.match(/\d+/);
+  if (!id) throw new Error(`no token labelled ${label} in: ${list}`);
+  admin(dataDir, ["token", "revoke", id[0]]);
+}
+
+export async function startDaemon({ dataDir, extraArgs = [] } = {}) {
+  const dir = dataDir ?? mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-hub-"));
+  const child = spawn(bin, ["serve", "--data", dir, "--listen", "127.0.0.1:0", "--threads", "2",
+    ...extraArgs], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${log}`)), 20000);
+    child.stderr.on("data", (chunk) => {
+      log += chunk.toString();
+      const m = log.match(/listening host=\S+ port=(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited with ${code} before listening:\n${log}`));
+    });
+  });
+  child.stderr.on("data", (chunk) => { log += chunk.toString(); });
+  const daemon = {
+    dataDir: dir,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    log: () => log,
+    // Sends SIGTERM and resolves with the exit code.
+    async stop({ keepData = false } = {}) {
+      const code = await new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.on("exit", (c) => resolve(c));
+        child.kill("SIGTERM");
+      });
+      if (!keepData && !dataDir) rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  return daemon;
+}
+
+// Creates a data directory with the migrations applied and users alice (admin) and bob.
+export function prepareDataDir() {
+  const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-hub-"));
+  admin(dir, ["migrate"]);
+  addUser(dir, "alice", { isAdmin: true });
+  addUser(dir, "bob");
+  return dir;
+}

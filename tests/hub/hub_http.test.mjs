@@ -1,0 +1,409 @@
+// HTTP-level tests of the Hub API against a real daemon, with node's fetch: auth and private
+// repos, the commit and LFS APIs, resolve with HEAD and Range (including multi-GiB offsets
+// on a sparse object), pagination, refs, and the error of every kind of bad input.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { prepareDataDir, createToken, revokeToken, startDaemon } from "./daemon.mjs";
+
+let daemon, dataDir;
+const tok = {};
+
+before(async () => {
+  dataDir = prepareDataDir();
+  tok.aliceWrite = createToken(dataDir, "alice", { write: true, label: "alice-write" });
+  tok.aliceRead = createToken(dataDir, "alice", { write: false, label: "alice-read" });
+  tok.bobWrite = createToken(dataDir, "bob", { write: true, label: "bob-write" });
+  tok.revoked = createToken(dataDir, "bob", { write: true, label: "bob-revoked" });
+  revokeToken(dataDir, "bob", "bob-revoked");
+  daemon = await startDaemon({ dataDir, extraArgs: ["--max-json-body-bytes", "65536",
+    "--max-commit-body-bytes", "1M", "--max-commit-file-bytes", "256K"] });
+  await createRepo(tok.aliceWrite, "pub", {});
+  await createRepo(tok.aliceWrite, "priv", { private: true });
+  await commit(tok.aliceWrite, "alice/pub", [
+    { key: "file", value: { path: "config.json", content: b64('{"a": 1}\n'), encoding: "base64" } },
+    { key: "file", value: { path: "empty.txt", content: "" } },
+    { key: "file", value: { path: "dir/sub/x.txt", content: "x" } },
+    { key: "file", value: { path: "dir/y.txt", content: "y" } },
+    { key: "file", value: { path: "dir/z.txt", content: "z" } },
+  ]);
+  await commit(tok.aliceWrite, "alice/priv", [
+    { key: "file", value: { path: "secret.txt", content: "secret" } },
+  ]);
+});
+
+after(async () => {
+  const code = await daemon.stop();
+  const log = daemon.log();
+  rmSync(dataDir, { recursive: true, force: true });
+  assert.equal(code, 0, "daemon exits 0 on SIGTERM");
+  for (const t of Object.values(tok)) assert.ok(!log.includes(t), "no token in the log");
+});
+
+const b64 = (s) => Buffer.from(s).toString("base64");
+const auth = (t) => (t ? { Authorization: `Bearer ${t}` } : {});
+
+function req(path, { method = "GET", token, headers = {}, body } = {}) {
+  return fetch(daemon.url + path, { method, headers: { ...auth(token), ...headers }, body });
+}
+
+async function createRepo(token, name, extra) {
+  const r = await req("/api/repos/create", { method: "POST", token,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name, organization: null, type: "model", ...extra }) });
+  return r;
+}
+
+function ndjson(lines, header = { summary: "test commit", description: "" }) {
+  return [{ key: "header", value: header }, ...lines].map((l) => JSON.stringify(l)).join("\n");
+}
+
+async function commit(token, id, lines, header) {
+  const r = await req(`/api/models/${id}/commit/main`, { method: "POST", token,
+    headers: { "Content-Type": "application/x-ndjson" }, body: ndjson(lines, header) });
+  return r;
+}
+
+async function headOf(id, token = tok.aliceWrite) {
+  const refs = await (await req(`/api/models/${id}/refs`, { token })).json();
+  return refs.branches.find((b) => b.name === "main").targetCommit;
+}
+
+async function expectError(r, status, { code, mention } = {}) {
+  assert.equal(r.status, status, `status of ${r.url}`);
+  assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
+  const body = await r.json();
+  assert.equal(typeof body.error, "string");
+  if (code) assert.equal(r.headers.get("x-error-code"), code);
+  if (mention) assert.ok(body.error.includes(mention), `"${body.error}" names ${mention}`);
+  return body;
+}
+
+test("healthz, metrics, CORS preflight, 405 and unknown routes", async () => {
+  assert.equal((await req("/healthz")).status, 200);
+  const metrics = await (await req("/metrics")).text();
+  assert.match(metrics, /atelier_http_requests_total\{route="healthz",status="200"\} \d+/);
+  assert.match(metrics, /atelier_blob_store_bytes \d+/);
+  assert.match(metrics, /atelier_lfs_uploads_in_progress 0/);
+  const pre = await req("/api/models/alice/pub", { method: "OPTIONS" });
+  assert.equal(pre.status, 204);
+  assert.match(pre.headers.get("access-control-expose-headers"), /X-Repo-Commit/);
+  await expectError(await req("/api/whoami-v2", { method: "DELETE", token: tok.aliceWrite }), 405);
+  await expectError(await req("/api/no/such/route/here/at/all"), 404);
+  assert.match(daemon.log(), /request method=GET path=\/healthz status=200 .*req=\w+/);
+});
+
+test("whoami with write, read, Basic, revoked and no token", async () => {
+  const w = await (await req("/api/whoami-v2", { token: tok.aliceWrite })).json();
+  assert.equal(w.name, "alice");
+  assert.equal(w.auth.accessToken.role, "write");
+  const r = await (await req("/api/whoami-v2", { token: tok.aliceRead })).json();
+  assert.equal(r.auth.accessToken.role, "read");
+  const basic = await req("/api/whoami-v2", { headers: {
+    Authorization: "Basic " + Buffer.from("git:" + tok.bobWrite).toString("base64") } });
+  assert.equal((await basic.json()).name, "bob");
+  const anon = await req("/api/whoami-v2");
+  await expectError(anon, 401);
+  assert.match(anon.headers.get("www-authenticate"), /^Basic realm=/);
+  const revoked = await req("/api/whoami-v2", { token: tok.revoked });
+  await expectError(revoked, 401);
+  assert.equal(revoked.headers.get("x-error-message"), "Invalid credentials in Authorization header");
+});
+
+test("private repos look missing to others; public ones are readable by anyone", async () => {
+  assert.equal((await req("/api/models/alice/priv", { token: tok.aliceWrite })).status, 200);
+  await expectError(await req("/api/models/alice/priv", { token: tok.bobWrite }), 404, { code: "RepoNotFound" });
+  await expectError(await req("/api/models/alice/priv"), 404, { code: "RepoNotFound" });
+  await expectError(await req("/alice/priv/resolve/main/secret.txt"), 404, { code: "RepoNotFound" });
+  await expectError(await req("/api/models/alice/nothing"), 404, { code: "RepoNotFound" });
+  assert.equal((await req("/api/models/alice/pub")).status, 200);
+  // An unknown or revoked token reading public content is treated as anonymous.
+  assert.equal((await req("/api/models/alice/pub", { token: tok.revoked })).status, 200);
+  const list = await (await req("/api/models?author=alice", { token: tok.bobWrite })).json();
+  assert.deepEqual(list.map((m) => m.id).sort(), ["alice/pub"]);
+  const own = await (await req("/api/models?author=alice", { token: tok.aliceWrite })).json();
+  assert.deepEqual(own.map((m) => m.id).sort(), ["alice/priv", "alice/pub"]);
+});
+
+test("writes need a write token with rights on the repo", async () => {
+  await expectError(await createRepo(tok.aliceRead, "ro", {}), 403);
+  await expectError(await createRepo(undefined, "anon", {}), 401);
+  const before = await headOf("alice/pub");
+  await expectError(await commit(tok.bobWrite, "alice/pub", [
+    { key: "file", value: { path: "bob.txt", content: "x" } }]), 403);
+  await expectError(await commit(tok.aliceRead, "alice/pub", [
+    { key: "file", value: { path: "ro.txt", content: "x" } }]), 403);
+  assert.equal(await headOf("alice/pub"), before, "nothing was committed");
+  const again = await createRepo(tok.aliceWrite, "pub", {});
+  assert.equal(again.status, 409);
+  assert.match((await again.json()).url, /\/alice\/pub$/);
+});
+
+test("info, tree pagination, paths-info, refs, commits", async () => {
+  const info = await (await req("/api/models/alice/pub/revision/main?blobs=true")).json();
+  assert.equal(info.id, "alice/pub");
+  assert.match(info.sha, /^[0-9a-f]{40}$/);
+  assert.ok(info.siblings.some((s) => s.rfilename === "dir/sub/x.txt" && s.size === 1));
+  assert.match(info.lastModified, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+  let url = `/api/models/alice/pub/tree/main/dir?recursive=true&limit=2`;
+  const seen = [];
+  for (let page = 0; url && page < 10; page++) {
+    const r = await req(url);
+    assert.equal(r.status, 200);
+    seen.push(...(await r.json()).map((e) => e.path));
+    const link = r.headers.get("link");
+    url = link ? new URL(link.match(/^<([^>]+)>; rel="next"$/)[1]).pathname +
+      new URL(link.match(/^<([^>]+)>/)[1]).search : null;
+  }
+  assert.deepEqual(seen.sort(), ["dir/sub", "dir/sub/x.txt", "dir/y.txt", "dir/z.txt"]);
+  await expectError(await req("/api/models/alice/pub/tree/main/nodir"), 404, { code: "EntryNotFound" });
+  await expectError(await req("/api/models/alice/pub/tree/nobranch"), 404, { code: "RevisionNotFound" });
+
+  const pi = await (await req("/api/models/alice/pub/paths-info/main", { method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "paths=config.json&paths=dir%2Fy.txt&paths=missing&expand=true" })).json();
+  assert.deepEqual(pi.map((e) => e.path).sort(), ["config.json", "dir/y.txt"]);
+  assert.ok(pi[0].lastCommit.id);
+
+  const br = await req("/api/models/alice/pub/branch/feat%2Fx", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ startingPoint: "main" }) });
+  assert.equal(br.status, 200);
+  assert.equal((await req("/api/models/alice/pub/branch/feat%2Fx", { method: "POST",
+    token: tok.aliceWrite })).status, 409);
+  const tag = await req("/api/models/alice/pub/tag/main", { method: "POST", token: tok.aliceWrite,
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ tag: "v1.0" }) });
+  assert.equal(tag.status, 200);
+  const refs = await (await req("/api/models/alice/pub/refs")).json();
+  assert.deepEqual(refs.branches.map((b) => b.name).sort(), ["feat/x", "main"]);
+  assert.deepEqual(refs.tags.map((t) => t.name), ["v1.0"]);
+  assert.deepEqual(refs.converts, []);
+  // JS sends revisions with slashes unencoded in tree/ and commits/.
+  assert.equal((await req("/api/models/alice/pub/tree/feat/x/dir")).status, 200);
+  const commits = await req("/api/models/alice/pub/commits/feat/x?limit=1");
+  assert.equal(commits.status, 200);
+  assert.equal(Number(commits.headers.get("x-total-count")), 2);
+  assert.match(commits.headers.get("link"), /cursor=1>; rel="next"$/);
+  const [c] = await commits.json();
+  assert.equal(c.title, "test commit");
+  assert.equal(c.authors[0].user, "alice");
+  assert.equal((await req("/api/models/alice/pub/tag/v1.0", { method: "DELETE",
+    token: tok.aliceWrite })).status, 200);
+  assert.equal((await req("/api/models/alice/pub/branch/feat%2Fx", { method: "DELETE",
+    token: tok.aliceWrite })).status, 200);
+  await expectError(await req("/api/models/alice/pub/branch/feat%2Fx", { method: "DELETE",
+    token: tok.aliceWrite }), 404, { code: "RevisionNotFound" });
+});
+
+test("resolve: headers, HEAD, ranges, raw and transformers.js URLs", async () => {
+  const full = await req("/alice/pub/resolve/main/config.json");
+  assert.equal(full.status, 200);
+  assert.equal(await full.text(), '{"a": 1}\n');
+  assert.match(full.headers.get("etag"), /^"[0-9a-f]{40}"$/);
+  assert.match(full.headers.get("x-repo-commit"), /^[0-9a-f]{40}$/);
+  assert.equal(full.headers.get("content-length"), "9");
+  assert.equal(full.headers.get("accept-ranges"), "bytes");
+  assert.match(full.headers.get("content-disposition"), /filename="config.json"/);
+
+  const head = await req("/alice/pub/resolve/main/config.json", { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), "9");
+  assert.equal(head.headers.get("etag"), full.headers.get("etag"));
+
+  const cases = [
+    ["bytes=0-0", 206, "bytes 0-0/9", "{"],
+    ["bytes=-2", 206, "bytes 7-8/9", "}\n"],
+    ["bytes=5-", 206, "bytes 5-8/9", " 1}\n"],
+    ["bytes=2-100", 206, "bytes 2-8/9", 'a": 1}\n'],
+    ["bytes=0-1,3-4", 200, null, '{"a": 1}\n'],
+  ];
+  for (const [range, status, contentRange, body] of cases) {
+    const r = await req("/alice/pub/resolve/main/config.json", { headers: { Range: range } });
+    assert.equal(r.status, status, range);
+    assert.equal(r.headers.get("content-range"), contentRange, range);
+    assert.equal(await r.text(), body, range);
+  }
+  const past = await req("/alice/pub/resolve/main/config.json", { headers: { Range: "bytes=9-" } });
+  assert.equal(past.status, 416);
+  assert.equal(past.headers.get("content-range"), "bytes */9");
+  await past.arrayBuffer();
+
+  const empty = await req("/alice/pub/resolve/main/empty.txt", { headers: { Range: "bytes=0-0" } });
+  assert.equal(empty.status, 200);
+  assert.equal(empty.headers.get("content-range"), "bytes */0");
+  assert.equal((await empty.arrayBuffer()).byteLength, 0);
+
+  // transformers.js: {remoteHost}{model}/resolve/{encodeURIComponent(revision)}/{file}
+  const tjs = await fetch(`${daemon.url}/alice/pub/resolve/${encodeURIComponent("main")}/config.json`);
+  assert.equal(tjs.status, 200);
+  await tjs.text();
+  const missing = await req("/alice/pub/resolve/main/generation_config.json");
+  await expectError(missing, 404, { code: "EntryNotFound" });
+  assert.match(missing.headers.get("x-repo-commit"), /^[0-9a-f]{40}$/);
+  await expectError(await req("/alice/pub/resolve/main/dir"), 404, { code: "EntryNotFound" });
+  await expectError(await req("/alice/pub/resolve/nope/config.json"), 404, { code: "RevisionNotFound" });
+  const raw = await req("/alice/pub/raw/main/dir/y.txt");
+  assert.equal(await raw.text(), "y");
+});
+
+async function uploadLfs(token, id, data) {
+  const oid = createHash("sha256").update(data).digest("hex");
+  const batch = await req(`/${id}.git/info/lfs/objects/batch`, { method: "POST", token,
+    headers: { "Content-Type": "application/vnd.git-lfs+json", Accept: "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", transfers: ["basic", "multipart", "xet"],
+      hash_algo: "sha_256", ref: { name: "main" }, objects: [{ oid, size: data.length }] }) });
+  assert.equal(batch.status, 200);
+  const body = await batch.json();
+  assert.equal(body.transfer, "basic");
+  return { oid, object: body.objects[0] };
+}
+
+test("LFS batch, upload, verify, commit and download with ranges", async () => {
+  const data = Buffer.alloc(200000, 7);
+  const { oid, object } = await uploadLfs(tok.aliceWrite, "alice/pub", data);
+  assert.ok(object.actions.upload.href.startsWith(daemon.url + "/"));
+  // A PUT whose bytes do not hash to the oid is rejected and stores nothing.
+  const bad = await fetch(object.actions.upload.href, { method: "PUT", body: Buffer.alloc(200000, 8) });
+  await expectError(bad, 400);
+  const short = await fetch(object.actions.upload.href, { method: "PUT", body: Buffer.alloc(10, 7) });
+  await expectError(short, 400);
+  const tampered = object.actions.upload.href.replace(/sig=[0-9a-f]/, "sig=x");
+  await expectError(await fetch(tampered, { method: "PUT", body: data }), 403);
+  const put = await fetch(object.actions.upload.href, { method: "PUT", body: data });
+  assert.equal(put.status, 200);
+  const verify = await fetch(object.actions.verify.href, { method: "POST",
+    headers: { "Content-Type": "application/json", ...auth(tok.aliceWrite) },
+    body: JSON.stringify({ oid, size: data.length }) });
+  assert.equal(verify.status, 200);
+  const again = await uploadLfs(tok.aliceWrite, "alice/pub", data);
+  assert.equal(again.object.actions, undefined, "a stored object needs no upload");
+
+  await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "lfsFile", value: { path: "w.bin", algo: "sha256", oid: "a".repeat(64), size: 5 } }]), 422);
+  const ok = await commit(tok.aliceWrite, "alice/pub", [
+    { key: "lfsFile", value: { path: "w.bin", algo: "sha256", oid, size: data.length } }]);
+  assert.equal(ok.status, 200);
+  const out = await ok.json();
+  assert.match(out.commitUrl, new RegExp(`^${daemon.url}/alice/pub/commit/[0-9a-f]{40}$`));
+
+  const r = await req("/alice/pub/resolve/main/w.bin", { headers: { Range: "bytes=199990-" } });
+  assert.equal(r.status, 206);
+  assert.equal(r.headers.get("etag"), `"${oid}"`);
+  assert.equal(r.headers.get("x-linked-etag"), `"${oid}"`);
+  assert.equal(r.headers.get("x-linked-size"), "200000");
+  assert.equal(r.headers.get("content-range"), "bytes 199990-199999/200000");
+  assert.deepEqual(Buffer.from(await r.arrayBuffer()), Buffer.alloc(10, 7));
+  const pointer = await (await req("/alice/pub/raw/main/w.bin")).text();
+  assert.match(pointer, new RegExp(`^version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize 200000\n$`));
+
+  const tree = await (await req("/api/models/alice/pub/tree/main")).json();
+  const entry = tree.find((e) => e.path === "w.bin");
+  assert.deepEqual(entry.lfs, { oid, size: 200000, pointerSize: pointer.length });
+  const attrs = await (await req("/alice/pub/resolve/main/.gitattributes")).text();
+  assert.match(attrs, /filter=lfs/);
+
+  const down = await req("/alice/pub.git/info/lfs/objects/batch", { method: "POST",
+    headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "download", objects: [{ oid, size: 200000 },
+      { oid: "b".repeat(64), size: 1 }, { oid: "NOT-HEX", size: 1 }] }) });
+  const downBody = await down.json();
+  assert.equal(downBody.objects[1].error.code, 404);
+  assert.equal(downBody.objects[2].error.code, 422);
+  const blob = await fetch(downBody.objects[0].actions.download.href);
+  assert.equal(createHash("sha256").update(Buffer.from(await blob.arrayBuffer())).digest("hex"), oid);
+});
+
+test("multi-GiB object: ranges at large offsets are served from a sparse file", async () => {
+  const size = 5 * 1024 * 1024 * 1024;
+  // The store trusts its own files, so a sparse file named by an arbitrary oid stands in
+  // for a 5 GiB object without writing 5 GiB.
+  const oid = "5a".repeat(32);
+  const dir = join(dataDir, "lfs/objects", oid.slice(0, 2), oid.slice(2, 4));
+  mkdirSync(dir, { recursive: true });
+  const fd = openSync(join(dir, oid), "w");
+  ftruncateSync(fd, size);
+  closeSync(fd);
+  const batch = await req("/alice/pub.git/info/lfs/objects/batch", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", objects: [{ oid, size }] }) });
+  assert.equal((await batch.json()).objects[0].actions, undefined);
+  assert.equal((await commit(tok.aliceWrite, "alice/pub", [
+    { key: "lfsFile", value: { path: "big.bin", algo: "sha256", oid, size } }])).status, 200);
+
+  const head = await req("/alice/pub/resolve/main/big.bin", { method: "HEAD" });
+  assert.equal(head.headers.get("content-length"), String(size));
+  assert.equal(head.headers.get("x-linked-size"), String(size));
+  const cases = [
+    ["bytes=4831838208-4831838215", 206, `bytes 4831838208-4831838215/${size}`, 8],
+    ["bytes=-4", 206, `bytes ${size - 4}-${size - 1}/${size}`, 4],
+    [`bytes=${size - 3}-`, 206, `bytes ${size - 3}-${size - 1}/${size}`, 3],
+    [`bytes=${size}-`, 416, `bytes */${size}`, null],
+  ];
+  for (const [range, status, contentRange, length] of cases) {
+    const r = await req("/alice/pub/resolve/main/big.bin", { headers: { Range: range } });
+    assert.equal(r.status, status, range);
+    assert.equal(r.headers.get("content-range"), contentRange, range);
+    const body = Buffer.from(await r.arrayBuffer());
+    if (length !== null) assert.deepEqual(body, Buffer.alloc(length, 0), range);
+  }
+});
+
+test("bad input gets a 4xx naming the value and changes nothing", async () => {
+  const before = await headOf("alice/pub");
+  const badPaths = ["../etc/passwd", "/abs.txt", "a\\b.txt", "ctl\u0001.txt", "a//b.txt"];
+  for (const path of badPaths) {
+    const r = await commit(tok.aliceWrite, "alice/pub", [
+      { key: "file", value: { path, content: "x" } }]);
+    await expectError(r, 400);
+  }
+  await expectError(await req("/api/models/alice/pub/commit/main", { method: "POST",
+    token: tok.aliceWrite, body: '{"key":"header","value":{}}\n{oops' }), 400, { mention: "line 2" });
+  await expectError(await req("/api/models/alice/pub/commit/main", { method: "POST",
+    token: tok.aliceWrite, body: '{"key":"file","value":{"path":"a","content":"b"}}' }), 400);
+  await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "deletedFile", value: { path: "nope.txt" } }]), 404, { code: "EntryNotFound",
+    mention: "A file with this name doesn't exist" });
+  await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "file", value: { path: "p.txt", content: "x" } }],
+    { summary: "stale", parentCommit: "0".repeat(40) }), 412);
+  await expectError(await req("/api/models/alice/pub/commit/v0", { method: "POST",
+    token: tok.aliceWrite, body: ndjson([]) }), 404, { code: "RevisionNotFound" });
+  // Over --max-commit-file-bytes (256 KiB) and over --max-commit-body-bytes (1 MiB).
+  await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "file", value: { path: "big.txt", content: b64("x".repeat(300000)), encoding: "base64" } }]), 413);
+  await expectError(await req("/api/models/alice/pub/commit/main", { method: "POST",
+    token: tok.aliceWrite, body: "x".repeat(2 * 1024 * 1024) }), 413);
+  assert.equal(await headOf("alice/pub"), before, "no failed commit moved main");
+
+  await expectError(await createRepo(tok.aliceWrite, "bad..name", {}), 400, { mention: "bad..name" });
+  await expectError(await createRepo(tok.aliceWrite, "-lead", {}), 400, { mention: "-lead" });
+  await expectError(await req("/api/repos/create", { method: "POST", token: tok.aliceWrite,
+    body: "{not json" }), 400);
+  await expectError(await req("/api/repos/create", { method: "POST", token: tok.aliceWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "x", pad: "y".repeat(70000) }) }), 413);
+  await expectError(await req("/alice/pub/resolve/main/a%00b"), 400);
+  await expectError(await req("/alice/pub/resolve/main/..%2Fsecret"), 400);
+  await expectError(await req("/api/models/alice/pub/paths-info/main", { method: "POST",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ paths: ["../x"] }) }), 400);
+  await expectError(await req("/api/models?limit=abc"), 400, { mention: "abc" });
+  await expectError(await req("/api/models?sort=bogus"), 400, { mention: "bogus" });
+  const batch = await req("/alice/pub.git/info/lfs/objects/batch", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", objects: [{ oid: "xyz", size: -1 }] }) });
+  assert.equal((await batch.json()).objects[0].error.code, 422);
+});
+
+test("listening beyond loopback without an admin account is refused", () => {
+  const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-noadmin-"));
+  const r = spawnSync(process.env.ATELIER_BIN, ["serve", "--data", dir, "--listen", "0.0.0.0:0"],
+    { encoding: "utf8", timeout: 20000 });
+  rmSync(dir, { recursive: true, force: true });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /atelier admin --data .* user add NAME --admin/);
+});
