@@ -307,6 +307,37 @@ static int set_token(char **slot, int32_t *id_slot, const struct tok *tok, const
     return 0;
 }
 
+/* transformers rebuilds the post-processor of Llama-style tokenizers from add_bos_token
+ * (default true) and add_eos_token (default false) when it loads them, so a config that
+ * sets either flag decides which special tokens encoding adds. */
+static int apply_add_bos_eos(struct tok *tok, json_t *config, struct tr_error *err)
+{
+    static const char *const classes[] = {"LlamaTokenizer", "LlamaTokenizerFast",
+                                          "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
+                                          "GemmaTokenizer", "GemmaTokenizerFast", NULL};
+    const char *cls = json_string_value(json_object_get(config, "tokenizer_class"));
+    json_t *add_bos = json_object_get(config, "add_bos_token");
+    json_t *add_eos = json_object_get(config, "add_eos_token");
+    bool known = false;
+
+    for (size_t i = 0; cls != NULL && classes[i] != NULL; i++)
+        known = known || strcmp(cls, classes[i]) == 0;
+    if (!known || (!json_is_boolean(add_bos) && !json_is_boolean(add_eos)))
+        return 0;
+    free(tok->post_prefix);
+    free(tok->post_suffix);
+    tok->post_prefix = malloc(sizeof(int32_t));
+    tok->post_suffix = malloc(sizeof(int32_t));
+    tok->n_post_prefix = tok->n_post_suffix = 0;
+    if (tok->post_prefix == NULL || tok->post_suffix == NULL)
+        return tr_error_set(err, "out of memory");
+    if (!json_is_false(add_bos) && tok->bos_id >= 0)
+        tok->post_prefix[tok->n_post_prefix++] = tok->bos_id;
+    if (json_is_true(add_eos) && tok->eos_id >= 0)
+        tok->post_suffix[tok->n_post_suffix++] = tok->eos_id;
+    return 0;
+}
+
 static int load_config(struct tok *tok, json_t *config, struct tr_error *err)
 {
     static const char *const bos_names[] = {"<s>", "<|begin_of_text|>", "<|endoftext|>", NULL};
@@ -351,7 +382,7 @@ static int load_config(struct tok *tok, json_t *config, struct tr_error *err)
             return tr_error_set(err, "out of memory");
     }
     tok->clean_up_spaces = json_is_true(cleanup);
-    return 0;
+    return apply_add_bos_eos(tok, config, err);
 }
 
 /* ---- Loading ---- */
@@ -497,25 +528,82 @@ out:
     return rc;
 }
 
+/* Adds to config what transformers also reads from beside tokenizer_config.json: special
+ * token strings from special_tokens_map.json and the template in chat_template.jinja, each
+ * only where the config has no value of its own. */
+static int merge_side_files(json_t *config, const char *model_dir, struct tr_error *err)
+{
+    static const char *const keys[] = {"bos_token", "eos_token", "unk_token", "pad_token", NULL};
+    char path[4200], *text = NULL;
+    size_t len;
+    json_t *map;
+
+    snprintf(path, sizeof(path), "%s/special_tokens_map.json", model_dir);
+    if (read_file(&text, &len, path, TOK_MAX_CONFIG_BYTES, true, err) < 0)
+        return -1;
+    if (text != NULL) {
+        map = parse_json(text, len, "special_tokens_map.json", JSON_DECODE_INT_AS_REAL, err);
+        free(text);
+        if (map == NULL)
+            return tr_error_prefix(err, "%s", model_dir);
+        for (size_t i = 0; keys[i] != NULL; i++) {
+            json_t *v = json_object_get(map, keys[i]);
+
+            if (v != NULL && json_object_get(config, keys[i]) == NULL)
+                json_object_set(config, keys[i], v);
+        }
+        json_decref(map);
+    }
+    if (json_object_get(config, "chat_template") != NULL)
+        return 0;
+    snprintf(path, sizeof(path), "%s/chat_template.jinja", model_dir);
+    if (read_file(&text, &len, path, TOK_MAX_CONFIG_BYTES, true, err) < 0)
+        return -1;
+    if (text != NULL)
+        json_object_set_new(config, "chat_template", json_stringn(text, len));
+    free(text);
+    return 0;
+}
+
 int tok_open(struct tok **out, const char *model_dir, struct tr_error *err)
 {
-    char path[4096], cpath[4096];
-    char *text = NULL, *config = NULL;
+    char path[4200], cpath[4200];
+    char *text = NULL, *config_text = NULL, *merged = NULL;
+    json_t *config = NULL;
     size_t len, config_len;
-    int rc;
+    int rc = -1;
 
     *out = NULL;
     snprintf(path, sizeof(path), "%s/tokenizer.json", model_dir);
     snprintf(cpath, sizeof(cpath), "%s/tokenizer_config.json", model_dir);
     if (read_file(&text, &len, path, TOK_MAX_JSON_BYTES, false, err) < 0)
         return -1;
-    if (read_file(&config, &config_len, cpath, TOK_MAX_CONFIG_BYTES, true, err) < 0) {
-        free(text);
-        return -1;
+    if (read_file(&config_text, &config_len, cpath, TOK_MAX_CONFIG_BYTES, true, err) < 0)
+        goto out;
+    config = config_text != NULL ? parse_json(config_text, config_len, "tokenizer_config.json",
+                                              JSON_DECODE_INT_AS_REAL, err)
+                                 : json_object();
+    if (config == NULL) {
+        tr_error_prefix(err, "%s", model_dir);
+        goto out;
     }
-    rc = tok_open_json(out, text, len, config, config_len, model_dir, err);
+    if (!json_is_object(config)) {
+        tr_error_set(err, "%s: the top level must be a JSON object", cpath);
+        goto out;
+    }
+    if (merge_side_files(config, model_dir, err) < 0)
+        goto out;
+    merged = json_dumps(config, JSON_COMPACT);
+    if (merged == NULL) {
+        tr_error_set(err, "out of memory");
+        goto out;
+    }
+    rc = tok_open_json(out, text, len, merged, strlen(merged), model_dir, err);
+out:
     free(text);
-    free(config);
+    free(config_text);
+    free(merged);
+    json_decref(config);
     return rc;
 }
 

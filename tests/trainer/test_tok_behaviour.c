@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "tok.h"
@@ -369,6 +370,68 @@ out:
     tok_free(tiny);
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[4200];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* special_tokens_map.json and chat_template.jinja fill what tokenizer_config.json leaves
+ * out; add_eos_token of a Llama-style config makes encoding add EOS. */
+static void test_side_files(void)
+{
+    static const char json[] =
+        "{\"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true},"
+        " {\"id\": 2, \"content\": \"</s>\", \"special\": true}],"
+        " \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\":"
+        " {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}],"
+        " \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [1]}}},"
+        " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1, \"</s>\": 2},"
+        " \"merges\": []}}";
+    char dir[4096], cmd[4200];
+    const char *base = getenv("TMPDIR");
+    struct tr_error err = {{0}};
+    struct tok *tok = NULL;
+
+    snprintf(dir, sizeof(dir), "%s/atelier-tok-XXXXXX", base ? base : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    write_text(dir, "tokenizer.json", json);
+    write_text(dir, "special_tokens_map.json",
+               "{\"eos_token\": {\"content\": \"</s>\", \"lstrip\": false}, \"pad_token\": \"a\"}");
+    write_text(dir, "chat_template.jinja", "{% for m in messages %}<|im_start|>{% endfor %}");
+    CHECK(tok_open(&tok, dir, &err) == 0);
+    if (tok != NULL) {
+        CHECK_EQ_INT(tok_eos_id(tok), 2);
+        CHECK_EQ_INT(tok_pad_id(tok), 0);
+        CHECK(tok_chat_template(tok) != NULL &&
+              strstr(tok_chat_template(tok), "<|im_start|>") != NULL);
+        CHECK_EQ_STR(ids_of(tok, "a", true), "1,0");
+        tok_free(tok);
+        tok = NULL;
+    }
+    write_text(dir, "tokenizer_config.json",
+               "{\"tokenizer_class\": \"LlamaTokenizer\", \"add_bos_token\": true,"
+               " \"add_eos_token\": true, \"bos_token\": \"<s>\", \"eos_token\": \"</s>\","
+               " \"model_max_length\": 1000000000000000019884624838656}");
+    CHECK(tok_open(&tok, dir, &err) == 0);
+    CHECK_EQ_STR(ids_of(tok, "a", true), "1,0,2");
+    tok_free(tok);
+    tok = NULL;
+    write_text(dir, "tokenizer_config.json", "{\"eos_token\": ");
+    CHECK(tok_open(&tok, dir, &err) < 0);
+    printf("# %s\n", err.msg);
+    CHECK(strstr(err.msg, "tokenizer_config.json: invalid JSON") != NULL);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS");
@@ -384,5 +447,6 @@ int main(void)
     test_unsupported_and_malformed();
     test_special_ids(corpus);
     test_decode(corpus);
+    test_side_files();
     return test_finish();
 }
