@@ -40,6 +40,7 @@ static int number_parse(long long *out, const char *flag, const char *text, long
 int cmd_worker(int argc, char **argv)
 {
     const char *data_dir = NULL;
+    char *absolute = NULL;
     long long job_id = 0, attempt = 0;
     struct hub_error err = HUB_ERROR_INIT;
     int status;
@@ -71,11 +72,20 @@ int cmd_worker(int argc, char **argv)
                 usage_text);
         return JOBS_EXIT_USAGE;
     }
+    /* Symlinks into the blob store must work from any folder, so the path is absolute. */
+    absolute = realpath(data_dir, NULL);
+    if (absolute == NULL) {
+        fprintf(stderr, "atelier worker: cannot open data directory '%s': %s\n", data_dir,
+                strerror(errno));
+        return JOBS_EXIT_RETRY;
+    }
     if (storage_init(&err) < 0) {
+        free(absolute);
         fprintf(stderr, "atelier worker: %s\n", err.msg);
         return JOBS_EXIT_RETRY;
     }
-    status = jobs_worker_run(data_dir, (int64_t)job_id, (int)attempt);
+    status = jobs_worker_run(absolute, (int64_t)job_id, (int)attempt);
     storage_shutdown();
+    free(absolute);
     return status;
 }

@@ -97,6 +97,8 @@ json_t *jobs_json_job(const struct meta_job *job)
     json_object_set_new(obj, "attempts", json_integer(job->attempts));
     json_object_set_new(obj, "max_attempts", json_integer(job->max_attempts));
     json_object_set_new(obj, "cancel_requested", json_boolean(job->cancel_requested));
+    json_object_set_new(obj, "worker_pid",
+                        job->worker_pid > 0 ? json_integer(job->worker_pid) : json_null());
     json_object_set_new(obj, "spec", stored_json(job->spec_json));
     return obj;
 }

@@ -350,6 +350,9 @@ static int train_parse(struct jobs_spec *out, json_t *root, struct hub_error *er
                             "type, base_model, base_revision, dataset, dataset_revision, "
                             "train_file, eval_file, output_repo, params",
                             err);
+    /* The params first, so a misspelt parameter is named even when a field is missing. */
+    if (rc == 0)
+        rc = params_parse(&out->params, json_object_get(root, "params"), err);
     if (rc == 0)
         rc = repo_field(out->model, sizeof(out->model), root, "base_model", true, err);
     if (rc == 0)
@@ -372,8 +375,6 @@ static int train_parse(struct jobs_spec *out, json_t *root, struct hub_error *er
                            "invalid field 'output_repo' '%s': it is the base model; name a "
                            "new repo for the adapter",
                            out->output_repo);
-    if (rc == 0)
-        rc = params_parse(&out->params, json_object_get(root, "params"), err);
     return rc;
 }
 

@@ -42,7 +42,8 @@
 
 #define WORKER_ARGV_MAX 64
 #define WORKER_ARG_BYTES (PATH_MAX + 64)
-#define WORKER_PROGRESS_MIN_MS 250 /* at most four stored progress rows a second */
+#define WORKER_PROGRESS_MIN_MS 250
+#define WORKER_PATH_BYTES (2 * PATH_MAX) /* a path below the job folder */ /* at most four stored progress rows a second */
 
 struct worker {
     const char *data_dir;
@@ -55,6 +56,7 @@ struct worker {
     char exe[PATH_MAX];
     char dir[PATH_MAX];
     char log_path[PATH_MAX + 8];
+    char out_dir[PATH_MAX]; /* DIR/out/NAME: the trainer names the card after NAME */
     int log_fd;
     char model_commit[REPO_OID_HEX_BYTES + 1];
     char dataset_commit[REPO_OID_HEX_BYTES + 1];
@@ -192,7 +194,7 @@ static void on_progress(void *ctx, const char *line, size_t len)
         now_ms() - w->last_progress_ms < WORKER_PROGRESS_MIN_MS)
         return;
     parsed = json_loadb(line, len, 0, NULL);
-    compact = parsed != NULL ? json_dumps(parsed, JSON_COMPACT) : NULL;
+    compact = parsed != NULL ? json_dumps(parsed, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(parsed);
     if (compact == NULL)
         return;
@@ -246,7 +248,7 @@ static void train_argv(struct argv_builder *b, const struct worker *w, const cha
     arg_add(b, "--data=%s", train_path);
     if (eval_path != NULL)
         arg_add(b, "--eval=%s", eval_path);
-    arg_add(b, "--out=%s/out", w->dir);
+    arg_add(b, "--out=%s", w->out_dir);
     arg_add(b, "--rank=%lld", (long long)p->rank);
     arg_add(b, "--alpha=%.9g", p->alpha);
     arg_add(b, "--targets=%s", p->targets);
@@ -340,7 +342,7 @@ static int dataset_file_stage(char *out, size_t cap, struct worker *w, const cha
 /* Removes the inputs of an earlier attempt; keeps out/ when it holds a checkpoint to resume. */
 static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err)
 {
-    char path[PATH_MAX + 32];
+    char path[WORKER_PATH_BYTES];
     struct stat st;
     int rc;
 
@@ -355,7 +357,7 @@ static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err
         rc = jobs_remove_tree(path, err);
     if (rc < 0)
         return rc;
-    snprintf(path, sizeof(path), "%s/out/checkpoint", w->dir);
+    snprintf(path, sizeof(path), "%s/checkpoint", w->out_dir);
     if (w->attempt > 1 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         *resume = true;
         return 0;
@@ -500,7 +502,7 @@ static void eval_record(struct worker *w, const char *repo, const char *commit, 
 
     if (metrics == NULL || !json_is_object(metrics))
         return;
-    text = json_dumps(metrics, JSON_COMPACT);
+    text = json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (text == NULL)
         return;
     if (meta_eval_insert(NULL, w->db, w->job_id, repo, commit, w->spec.dataset,
@@ -535,9 +537,9 @@ static char *card_extra_build(const struct worker *w, const char *spec_json)
 /* Reads the trainer's train_results.json; NULL when it is missing or not JSON. */
 static json_t *train_results_load(const struct worker *w)
 {
-    char path[PATH_MAX + 32];
+    char path[WORKER_PATH_BYTES];
 
-    snprintf(path, sizeof(path), "%s/out/train_results.json", w->dir);
+    snprintf(path, sizeof(path), "%s/train_results.json", w->out_dir);
     return json_load_file(path, 0, NULL);
 }
 
@@ -546,13 +548,11 @@ static enum outcome train_publish(struct worker *w, json_t *eval, char *commit, 
 {
     struct jobs_publish_request request;
     struct hub_error err = HUB_ERROR_INIT;
-    char out_dir[PATH_MAX + 8];
     char *card_extra = card_extra_build(w, w->job->spec_json);
     char *eval_text = eval != NULL ? json_dumps(eval, JSON_INDENT(2)) : NULL;
     char title[512];
     int rc;
 
-    path_join(out_dir, sizeof(out_dir), w->dir, "out");
     snprintf(title, sizeof(title), "Train a LoRA adapter of %s on %s (job %lld)", w->spec.model,
              w->spec.dataset, (long long)w->job_id);
     memset(&request, 0, sizeof(request));
@@ -561,7 +561,7 @@ static enum outcome train_publish(struct worker *w, json_t *eval, char *commit, 
     request.owner = w->job->owner;
     request.output_repo = w->spec.output_repo;
     request.base_repo = w->spec.model;
-    request.out_dir = out_dir;
+    request.out_dir = w->out_dir;
     request.log_path = w->log_path;
     request.card_extra = card_extra;
     request.eval_json = eval_text;
@@ -586,7 +586,7 @@ static char *metrics_build(json_t *train, json_t *eval)
         json_object_set(metrics, "train", train);
     if (eval != NULL)
         json_object_set(metrics, "eval", eval);
-    text = json_dumps(metrics, JSON_COMPACT);
+    text = json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(metrics);
     return text;
 }
@@ -597,7 +597,6 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
                               size_t cap)
 {
     char train_path[PATH_MAX + 64] = "", eval_path[PATH_MAX + 64] = "";
-    char adapter_dir[PATH_MAX + 8];
     struct hub_error err = HUB_ERROR_INIT;
     json_t *eval = NULL, *train = NULL;
     enum outcome outcome;
@@ -611,11 +610,10 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
                               message, cap);
     if (outcome != OUTCOME_OK)
         return outcome;
-    path_join(adapter_dir, sizeof(adapter_dir), w->dir, "out");
     if (eval_path[0] != '\0') {
         char eval_message[512] = "";
         enum outcome eval_outcome =
-            evaluator_run(&eval, w, adapter_dir, eval_path, eval_message, sizeof(eval_message));
+            evaluator_run(&eval, w, w->out_dir, eval_path, eval_message, sizeof(eval_message));
 
         if (eval_outcome == OUTCOME_STOPPED)
             return OUTCOME_STOPPED;
@@ -737,7 +735,7 @@ static enum outcome eval_job(struct worker *w, char **metrics, char *message, si
     } else {
         eval_record(w, w->spec.model, w->model_commit, eval);
     }
-    *metrics = json_dumps(eval, JSON_COMPACT);
+    *metrics = json_dumps(eval, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(eval);
     return OUTCOME_OK;
 }
@@ -825,6 +823,15 @@ static enum outcome worker_body(struct worker *w, char *commit, char **metrics, 
     if (jobs_spec_parse(&w->spec, w->job->spec_json, strlen(w->job->spec_json), &err) < 0) {
         snprintf(message, cap, "stored job spec is invalid: %s", err.msg);
         return OUTCOME_FAIL;
+    }
+    if (w->spec.type == META_JOB_TRAIN) {
+        const char *name = strchr(w->spec.output_repo, '/');
+        int n = snprintf(w->out_dir, sizeof(w->out_dir), "%s/out/%s", w->dir, name + 1);
+
+        if (n < 0 || (size_t)n >= sizeof(w->out_dir)) {
+            snprintf(message, cap, "the path of the job folder %s is too long", w->dir);
+            return OUTCOME_FAIL;
+        }
     }
     outcome = access_check(w, message, cap);
     if (outcome != OUTCOME_OK)
