@@ -829,7 +829,7 @@ static enum outcome worker_body(struct worker *w, char *commit, char **metrics, 
         int n = snprintf(w->out_dir, sizeof(w->out_dir), "%s/out/%s", w->dir, name + 1);
 
         if (n < 0 || (size_t)n >= sizeof(w->out_dir)) {
-            snprintf(message, cap, "the path of the job folder %s is too long", w->dir);
+            snprintf(message, cap, "the path of the job folder %.200s is too long", w->dir);
             return OUTCOME_FAIL;
         }
     }
