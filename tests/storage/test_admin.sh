@@ -1,0 +1,144 @@
+#!/bin/bash
+# Tests for `atelier admin` through the built binary: users with the password on stdin, tokens
+# printed alone on stdout, migrate --status, repo import with LFS files, fsck and gc, and the
+# exit status 2 with one line for usage errors. Output is TAP.
+set -u
+unset ATELIER_DATA
+
+BIN=${ATELIER_BIN:?ATELIER_BIN is not set}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-admin-XXXXXX")
+trap 'chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
+DATA="$WORK/data"
+n=0
+failed=0
+
+check() { # check NAME COMMAND...: runs the command, ok when it exits 0
+    n=$((n + 1))
+    if "${@:2}"; then
+        echo "ok $n - $1"
+    else
+        echo "not ok $n - $1"
+        failed=$((failed + 1))
+    fi
+}
+
+admin() {
+    "$BIN" admin --data "$DATA" "$@"
+}
+
+# users
+echo 'first password' | admin user add alice --admin >"$WORK/out" 2>"$WORK/err"
+check "user add exits 0" test $? -eq 0
+check "user add names the user" grep -q "added user alice" "$WORK/out"
+admin user add bob </dev/null >"$WORK/out" 2>"$WORK/err"
+check "user add without a password exits 2" test $? -eq 2
+check "missing password error is one line" test "$(wc -l <"$WORK/err")" -eq 1
+check "missing password error names stdin" grep -q "stdin" "$WORK/err"
+echo 'short' | admin user add bob >/dev/null 2>"$WORK/err"
+check "short password exits 1" test $? -eq 1
+echo 'long enough' | admin user add 'bad..name' >/dev/null 2>"$WORK/err"
+check "invalid user name exits 1" test $? -eq 1
+check "invalid name error names the value" grep -q "bad..name" "$WORK/err"
+echo 'second password' | admin user add bob >/dev/null 2>&1
+admin user list >"$WORK/out" 2>&1
+check "user list shows both users" test "$(grep -cE '^[0-9]+ +(alice|bob) ' "$WORK/out")" -eq 2
+
+# tokens
+token=$(admin token create alice --write --label laptop 2>"$WORK/err")
+check "token create exits 0" test $? -eq 0
+check "token create prints only the token" bash -c "[[ '$token' =~ ^hf_[A-Za-z0-9]{34}\$ ]]"
+check "token create says it is shown once" grep -q "shown only once" "$WORK/err"
+admin token list alice >"$WORK/out" 2>&1
+check "token list shows the label" grep -q "laptop" "$WORK/out"
+check "token list never shows the secret" bash -c "! grep -q '$token' '$WORK/out'"
+admin token revoke 1 >/dev/null 2>&1
+check "token revoke exits 0" test $? -eq 0
+admin token revoke abc >/dev/null 2>"$WORK/err"
+check "token revoke with a bad id exits 2" test $? -eq 2
+admin token create nobody >/dev/null 2>&1
+check "token for a missing user exits 1" test $? -eq 1
+
+# organisations
+admin org add class >/dev/null 2>&1
+check "org add exits 0" test $? -eq 0
+admin org member add class bob --role read >/dev/null 2>&1
+check "org member add exits 0" test $? -eq 0
+admin org member add class bob --role owner >/dev/null 2>"$WORK/err"
+check "invalid role exits 2" test $? -eq 2
+check "invalid role error names the value" grep -q "owner" "$WORK/err"
+admin org member list class >"$WORK/out" 2>&1
+check "org member list shows the role" grep -qE "^bob +read" "$WORK/out"
+
+# migrations
+admin migrate --status >"$WORK/out" 2>&1
+check "migrate --status exits 0" test $? -eq 0
+check "migrate --status lists 0001 as applied" grep -qE "^0001 0001_core +applied" "$WORK/out"
+admin migrate >"$WORK/out" 2>&1
+check "migrate again applies nothing" grep -q "applied 0 migration" "$WORK/out"
+"$BIN" admin --data "$WORK/fresh" migrate --status >"$WORK/out" 2>&1
+check "migrate --status on a new folder lists pending" grep -qE "^0001 0001_core +pending" "$WORK/out"
+check "migrate --status creates no database" test ! -e "$WORK/fresh/atelier.sqlite3"
+
+# repo import: small files in git, .bin and large files as LFS
+SRC="$WORK/src"
+mkdir -p "$SRC/sub"
+echo '{"model_type": "llama"}' >"$SRC/config.json"
+head -c 4096 /dev/urandom >"$SRC/sub/weights.bin"
+head -c $((10 * 1024 * 1024 + 1)) /dev/zero | tr '\0' 'a' >"$SRC/big.txt"
+admin repo import alice/tiny "$SRC" --message "Import tiny" >"$WORK/out" 2>"$WORK/err"
+check "repo import exits 0" test $? -eq 0
+check "repo import counts 2 LFS files" grep -q "(2 LFS files" "$WORK/out"
+GIT_DIR="$DATA/repos/models/alice/tiny.git"
+if command -v git >/dev/null; then
+    git --git-dir="$GIT_DIR" show main:sub/weights.bin >"$WORK/pointer"
+    check "LFS file is a pointer in git" grep -q "^oid sha256:" "$WORK/pointer"
+    oid=$(sha256sum "$SRC/sub/weights.bin" | cut -c1-64)
+    check "blob is stored under its SHA-256" test -f "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+    check "small file is in git" bash -c "git --git-dir='$GIT_DIR' show main:config.json | grep -q llama"
+    check "commit message is kept" bash -c "git --git-dir='$GIT_DIR' log -1 --format=%s main | grep -qx 'Import tiny'"
+fi
+admin repo import alice/tiny "$SRC" >/dev/null 2>"$WORK/err"
+check "second import of the same id exits 1" test $? -eq 1
+admin repo import ghost/x "$SRC" >/dev/null 2>"$WORK/err"
+check "import into a missing namespace exits 1" test $? -eq 1
+check "missing namespace error says how to fix it" grep -q "user add ghost" "$WORK/err"
+check "failed import leaves no repo" test ! -e "$DATA/repos/models/ghost/x.git"
+admin repo import alice/y "$WORK/nope" >/dev/null 2>"$WORK/err"
+check "import of a missing folder exits 2" test $? -eq 2
+
+# fsck and gc
+admin fsck >"$WORK/out" 2>&1
+check "fsck of a good store exits 0" test $? -eq 0
+stray="$WORK/stray"
+echo "not referenced" >"$stray"
+soid=$(sha256sum "$stray" | cut -c1-64)
+mkdir -p "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}"
+cp "$stray" "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}/$soid"
+admin gc --grace-hours 0 --dry-run >"$WORK/out" 2>&1
+check "gc --dry-run names the stray blob" grep -q "would delete $soid" "$WORK/out"
+check "gc --dry-run keeps it" test -f "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}/$soid"
+admin gc >"$WORK/out" 2>&1
+check "gc keeps a young blob" test -f "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}/$soid"
+admin gc --grace-hours 0 >"$WORK/out" 2>&1
+check "gc deletes the unreferenced blob" test ! -e "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}/$soid"
+check "gc keeps referenced blobs" test -f "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+chmod u+w "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+echo "corrupted" >"$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+admin fsck >"$WORK/out" 2>&1
+check "fsck of a corrupted blob exits 1" test $? -eq 1
+check "fsck names the corrupted blob" grep -q "blob $oid" "$WORK/out"
+
+# usage errors
+admin >/dev/null 2>"$WORK/err"
+check "missing command exits 2" test $? -eq 2
+admin frobnicate >/dev/null 2>"$WORK/err"
+check "unknown command exits 2" test $? -eq 2
+check "unknown command error names it" grep -q "frobnicate" "$WORK/err"
+"$BIN" admin user list >/dev/null 2>"$WORK/err" </dev/null
+check "missing --data exits 2" test $? -eq 2
+admin gc --grace-hours -1 >/dev/null 2>"$WORK/err"
+check "negative grace period exits 2" test $? -eq 2
+
+echo "1..$n"
+echo "# $((n - failed)) passed, $failed failed"
+test "$failed" -eq 0

@@ -1,0 +1,509 @@
+/* Tests for meta_*: migrations, users, tokens, sessions, organisations, the access rules
+ * (table-driven), the repo listing, LFS rows and the audit log, on a real SQLite file in a
+ * temp data directory. */
+#include "fixture.h"
+#include "harness.h"
+
+#include "meta.h"
+#include "meta_audit.h"
+#include "meta_lfs.h"
+#include "meta_org.h"
+#include "meta_repo.h"
+#include "meta_session.h"
+#include "meta_token.h"
+#include "meta_user.h"
+#include "storage.h"
+
+#include <sqlite3.h>
+
+static void test_migrations(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_migration_status *rows = NULL;
+    const struct meta_migration *builtin;
+    struct meta *db = NULL;
+    size_t n = 0, n_builtin = 0;
+    int applied = -1;
+
+    builtin = meta_migrations_builtin(&n_builtin);
+    CHECK(n_builtin >= 2);
+    CHECK_EQ_INT(builtin[0].version, 1);
+    for (size_t i = 1; i < n_builtin; i++)
+        CHECK(builtin[i].version > builtin[i - 1].version);
+
+    /* Without META_OPEN_MIGRATE a fresh database is reported as needing migrations. */
+    CHECK_EQ_INT(meta_open(&db, data, 0, &err), HUB_ECONFLICT);
+    CHECK(strstr(err.msg, "atelier admin") != NULL);
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), 0);
+    CHECK_EQ_INT(meta_migrate(&applied, db, &err), 0);
+    CHECK_EQ_INT(applied, 0);
+    CHECK_EQ_INT(meta_migration_status_list(&rows, &n, db, &err), 0);
+    CHECK_EQ_INT(n, n_builtin);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(rows[i].applied);
+        CHECK(rows[i].known);
+        CHECK(rows[i].applied_at > 0);
+    }
+    CHECK(n > 0 && strcmp(rows[0].name, "0001_core") == 0);
+    free(rows);
+
+    /* A version this binary does not know means the database is newer: rejected. */
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db),
+                              "INSERT INTO schema_version VALUES (9999, '9999_future', 1)", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    meta_close(db);
+    db = NULL;
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), HUB_ECONFLICT);
+    CHECK(strstr(err.msg, "9999") != NULL);
+    CHECK_EQ_INT(meta_open_unchecked(&db, data, &err), 0);
+    CHECK_EQ_INT(meta_migration_status_list(&rows, &n, db, &err), 0);
+    CHECK_EQ_INT(n, n_builtin + 1);
+    CHECK(n > 0 && rows[n - 1].version == 9999 && !rows[n - 1].known);
+    free(rows);
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), "DELETE FROM schema_version WHERE version = 9999",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    meta_close(db);
+    CHECK_EQ_INT(meta_open(&db, data, 0, &err), 0);
+    meta_close(db);
+    CHECK_EQ_INT(meta_open(&db, "/nonexistent/atelier", META_OPEN_NO_CREATE, &err),
+                 HUB_ENOTFOUND);
+}
+
+static void test_users(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user user, *users = NULL;
+    char long_name[HUB_MAX_REPO_NAME_BYTES + 2];
+    char password[HUB_MAX_PASSWORD_BYTES + 2];
+    int64_t id = 0, admins = -1;
+    size_t n = 0;
+
+    CHECK_EQ_INT(meta_user_add(&id, db, "alice", "correct horse", true, &err), 0);
+    CHECK(id > 0);
+    CHECK_EQ_INT(meta_user_add(NULL, db, "Alice", "another one", false, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_user_add(NULL, db, "bob", "short", false, &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_user_add(NULL, db, "-bob", "long enough", false, &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_user_add(NULL, db, "bob", "long enough", false, &err), 0);
+    CHECK_EQ_INT(meta_user_add(NULL, db, "carol", NULL, false, &err), 0);
+
+    memset(long_name, 'n', HUB_MAX_REPO_NAME_BYTES);
+    long_name[HUB_MAX_REPO_NAME_BYTES] = '\0';
+    CHECK_EQ_INT(meta_user_add(NULL, db, long_name, NULL, false, &err), 0);
+    long_name[HUB_MAX_REPO_NAME_BYTES] = 'n';
+    long_name[HUB_MAX_REPO_NAME_BYTES + 1] = '\0';
+    CHECK_EQ_INT(meta_user_add(NULL, db, long_name, NULL, false, &err), HUB_ETOOBIG);
+
+    memset(password, 'p', HUB_MAX_PASSWORD_BYTES);
+    password[HUB_MAX_PASSWORD_BYTES] = '\0';
+    CHECK_EQ_INT(meta_user_add(NULL, db, "maxpass", password, false, &err), 0);
+    CHECK_EQ_INT(meta_user_check_password(NULL, db, "maxpass", password, &err), 0);
+    password[HUB_MAX_PASSWORD_BYTES] = 'p';
+    password[HUB_MAX_PASSWORD_BYTES + 1] = '\0';
+    CHECK_EQ_INT(meta_user_add(NULL, db, "overpass", password, false, &err), HUB_ETOOBIG);
+    memset(password, 'p', HUB_MIN_PASSWORD_BYTES);
+    password[HUB_MIN_PASSWORD_BYTES] = '\0';
+    CHECK_EQ_INT(meta_user_add(NULL, db, "minpass", password, false, &err), 0);
+    password[HUB_MIN_PASSWORD_BYTES - 1] = '\0';
+    CHECK_EQ_INT(meta_user_add(NULL, db, "underpass", password, false, &err), HUB_EINVAL);
+
+    CHECK_EQ_INT(meta_user_check_password(&user, db, "alice", "correct horse", &err), 0);
+    CHECK_EQ_STR(user.name, "alice");
+    CHECK(user.is_admin);
+    CHECK_EQ_INT(meta_user_check_password(NULL, db, "alice", "wrong horse", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_user_check_password(NULL, db, "nobody", "correct horse", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_user_check_password(NULL, db, "carol", "anything at all", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_user_get_by_name(&user, db, "bob", &err), 0);
+    CHECK(!user.is_admin);
+    CHECK_EQ_INT(meta_user_set_password(db, user.id, "new password", &err), 0);
+    CHECK_EQ_INT(meta_user_check_password(NULL, db, "bob", "new password", &err), 0);
+    CHECK_EQ_INT(meta_user_check_password(NULL, db, "bob", "long enough", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_user_get_by_name(&user, db, "nobody", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_user_get_by_id(&user, db, id, &err), 0);
+    CHECK_EQ_STR(user.name, "alice");
+    CHECK_EQ_INT(meta_user_count_admins(&admins, db, &err), 0);
+    CHECK_EQ_INT(admins, 1);
+    CHECK_EQ_INT(meta_user_list(&users, &n, db, &err), 0);
+    CHECK_EQ_INT(n, 6);
+    CHECK(n > 0 && strcmp(users[0].name, "alice") == 0);
+    free(users);
+}
+
+static void test_tokens(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char secret[META_TOKEN_SECRET_BYTES + 1], other[META_TOKEN_SECRET_BYTES + 1];
+    char label[HUB_MAX_TOKEN_LABEL_BYTES + 2];
+    struct meta_token tok, *list = NULL;
+    struct meta_user bob;
+    int64_t id = 0, id2 = 0;
+    size_t n = 0;
+
+    CHECK_EQ_INT(meta_user_get_by_name(&bob, db, "bob", &err), 0);
+    CHECK_EQ_INT(meta_token_create(secret, &id, db, bob.id, "ci", META_SCOPE_READ, &err), 0);
+    CHECK_EQ_INT(strlen(secret), META_TOKEN_SECRET_BYTES);
+    CHECK(strncmp(secret, "hf_", 3) == 0);
+    CHECK(strspn(secret + 3, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+          34);
+    CHECK_EQ_INT(meta_token_create(other, &id2, db, bob.id, NULL, META_SCOPE_WRITE, &err), 0);
+    CHECK(strcmp(secret, other) != 0);
+
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, secret, &err), 0);
+    CHECK_EQ_INT(tok.user_id, bob.id);
+    CHECK_EQ_INT(tok.scope, META_SCOPE_READ);
+    CHECK(tok.last_used_at > 0);
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, other, &err), 0);
+    CHECK_EQ_INT(tok.scope, META_SCOPE_WRITE);
+
+    /* One changed character, a wrong prefix or a wrong length: all HUB_EAUTH. */
+    other[10] = other[10] == 'a' ? 'b' : 'a';
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, other, &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, "hf_short", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, "", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, NULL, &err), HUB_EAUTH);
+
+    memset(label, 'l', HUB_MAX_TOKEN_LABEL_BYTES);
+    label[HUB_MAX_TOKEN_LABEL_BYTES] = '\0';
+    CHECK_EQ_INT(meta_token_create(other, NULL, db, bob.id, label, META_SCOPE_READ, &err), 0);
+    label[HUB_MAX_TOKEN_LABEL_BYTES] = 'l';
+    label[HUB_MAX_TOKEN_LABEL_BYTES + 1] = '\0';
+    CHECK_EQ_INT(meta_token_create(other, NULL, db, bob.id, label, META_SCOPE_READ, &err),
+                 HUB_ETOOBIG);
+    CHECK_EQ_INT(meta_token_create(other, NULL, db, 999999, "x", META_SCOPE_READ, &err),
+                 HUB_ENOTFOUND);
+
+    CHECK_EQ_INT(meta_token_list(&list, &n, db, bob.id, &err), 0);
+    CHECK_EQ_INT(n, 3);
+    CHECK(n == 3 && strlen(list[0].hint) == 4);
+    free(list);
+
+    CHECK_EQ_INT(meta_token_revoke(db, id, &err), 0);
+    CHECK_EQ_INT(meta_token_revoke(db, id, &err), 0);
+    CHECK_EQ_INT(meta_token_lookup(&tok, db, secret, &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_token_get(&tok, db, id, &err), 0);
+    CHECK(tok.revoked_at > 0);
+    CHECK_EQ_INT(meta_token_revoke(db, 999999, &err), HUB_ENOTFOUND);
+}
+
+static void test_sessions(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char id[META_SESSION_ID_BYTES + 1], csrf[META_SESSION_CSRF_BYTES + 1];
+    struct meta_session s;
+    struct meta_user alice;
+    int64_t purged = -1;
+
+    CHECK_EQ_INT(meta_user_get_by_name(&alice, db, "alice", &err), 0);
+    CHECK_EQ_INT(meta_session_create(id, csrf, db, alice.id, 3600, &err), 0);
+    CHECK_EQ_INT(strlen(id), META_SESSION_ID_BYTES);
+    CHECK_EQ_INT(meta_session_lookup(&s, db, id, &err), 0);
+    CHECK_EQ_INT(s.user_id, alice.id);
+    CHECK_EQ_STR(s.csrf, csrf);
+    CHECK(s.expires_at > s.created_at);
+    CHECK_EQ_INT(meta_session_lookup(&s, db, "not-a-session", &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_session_create(id, NULL, db, alice.id, 0, &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_session_create(id, NULL, db, 999999, 60, &err), HUB_ENOTFOUND);
+
+    /* An expired session is rejected and purged. */
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), "UPDATE sessions SET expires_at = 1", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(meta_session_lookup(&s, db, id, &err), HUB_EAUTH);
+    CHECK_EQ_INT(meta_session_purge_expired(&purged, db, &err), 0);
+    CHECK_EQ_INT(purged, 1);
+    CHECK_EQ_INT(meta_session_create(id, csrf, db, alice.id, 60, &err), 0);
+    CHECK_EQ_INT(meta_session_delete(db, id, &err), 0);
+    CHECK_EQ_INT(meta_session_lookup(&s, db, id, &err), HUB_EAUTH);
+}
+
+struct access_case {
+    const char *user;  /* NULL for anonymous */
+    const char *repo;  /* "ns/name" */
+    bool can_read;
+    bool can_write;
+};
+
+static int64_t user_id_of(struct meta *db, const char *name)
+{
+    struct meta_user u;
+
+    if (name == NULL || meta_user_get_by_name(&u, db, name, NULL) < 0)
+        return 0;
+    return u.id;
+}
+
+static void test_orgs_and_access(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo repo;
+    struct meta_member *members = NULL;
+    struct meta_namespace nsp;
+    struct meta_org org;
+    enum meta_role role;
+    int64_t org_id = 0;
+    size_t n = 0;
+    bool ok = false;
+    static const struct access_case cases[] = {
+        /* public repos: anyone reads, only owners, writers and admins write */
+        {NULL, "bob/public", true, false},
+        {"carol", "bob/public", true, false},
+        {"bob", "bob/public", true, true},
+        {"alice", "bob/public", true, true},
+        /* private user repo: owner and admins */
+        {NULL, "bob/secret", false, false},
+        {"carol", "bob/secret", false, false},
+        {"bob", "bob/secret", true, true},
+        {"alice", "bob/secret", true, true},
+        /* private org repo: readers read, writers write, outsiders see nothing */
+        {NULL, "class/private", false, false},
+        {"carol", "class/private", true, false},
+        {"dave", "class/private", true, true},
+        {"bob", "class/private", false, false},
+        {"alice", "class/private", true, true},
+    };
+
+    CHECK_EQ_INT(meta_user_add(NULL, db, "dave", NULL, false, &err), 0);
+    CHECK_EQ_INT(meta_org_add(&org_id, db, "class", &err), 0);
+    CHECK_EQ_INT(meta_org_add(NULL, db, "class", &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_org_add(NULL, db, "bob", &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_user_add(NULL, db, "CLASS", NULL, false, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_org_get(&org, db, "class", &err), 0);
+    CHECK_EQ_INT(meta_org_member_set(db, org.id, user_id_of(db, "carol"), META_ROLE_READ, &err), 0);
+    CHECK_EQ_INT(meta_org_member_set(db, org.id, user_id_of(db, "dave"), META_ROLE_READ, &err), 0);
+    CHECK_EQ_INT(meta_org_member_set(db, org.id, user_id_of(db, "dave"), META_ROLE_WRITE, &err), 0);
+    CHECK_EQ_INT(meta_org_member_set(db, org.id, 999999, META_ROLE_READ, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_org_member_role(&role, db, org.id, user_id_of(db, "dave"), &err), 0);
+    CHECK_EQ_INT(role, META_ROLE_WRITE);
+    CHECK_EQ_INT(meta_org_member_role(&role, db, org.id, user_id_of(db, "bob"), &err),
+                 HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_org_member_list(&members, &n, db, org.id, 0, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    free(members);
+    CHECK_EQ_INT(meta_namespace_resolve(&nsp, db, "class", &err), 0);
+    CHECK_EQ_INT(nsp.kind, META_NAMESPACE_ORG);
+    CHECK_EQ_INT(meta_namespace_resolve(&nsp, db, "bob", &err), 0);
+    CHECK_EQ_INT(nsp.kind, META_NAMESPACE_USER);
+    CHECK_EQ_INT(meta_namespace_resolve(&nsp, db, "ghost", &err), HUB_ENOTFOUND);
+
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_MODEL, "bob", "public", false, &err), 0);
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_MODEL, "bob", "secret", true, &err), 0);
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_MODEL, "class", "private", true, &err), 0);
+    CHECK_EQ_INT(repo.owner_org_id, org.id);
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_MODEL, "bob", "public", false, &err),
+                 HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_MODEL, "ghost", "x", false, &err),
+                 HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_DATASET, "bob", "public", false, &err), 0);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct access_case *c = &cases[i];
+        char ns[64], name[64];
+        int64_t uid = user_id_of(db, c->user);
+        bool can_read = !c->can_read, can_write = !c->can_write;
+
+        sscanf(c->repo, "%63[^/]/%63s", ns, name);
+        CHECK_EQ_INT(meta_repo_get(&repo, db, HUB_REPO_MODEL, ns, name, &err), 0);
+        CHECK_EQ_INT(meta_repo_can_read(&can_read, db, &repo, uid, &err), 0);
+        CHECK_EQ_INT(meta_repo_can_write(&can_write, db, &repo, uid, &err), 0);
+        if (can_read != c->can_read || can_write != c->can_write)
+            printf("# case %zu: user %s repo %s read %d write %d\n", i,
+                   c->user ? c->user : "(anonymous)", c->repo, can_read, can_write);
+        CHECK(can_read == c->can_read);
+        CHECK(can_write == c->can_write);
+    }
+
+    CHECK_EQ_INT(meta_namespace_can_write(&ok, db, "class", user_id_of(db, "dave"), &err), 0);
+    CHECK(ok);
+    CHECK_EQ_INT(meta_namespace_can_write(&ok, db, "class", user_id_of(db, "carol"), &err), 0);
+    CHECK(!ok);
+    CHECK_EQ_INT(meta_namespace_can_write(&ok, db, "bob", user_id_of(db, "bob"), &err), 0);
+    CHECK(ok);
+    CHECK_EQ_INT(meta_namespace_can_write(&ok, db, "bob", user_id_of(db, "carol"), &err), 0);
+    CHECK(!ok);
+    CHECK_EQ_INT(meta_namespace_can_write(&ok, db, "bob", user_id_of(db, "alice"), &err), 0);
+    CHECK(ok);
+    CHECK_EQ_INT(meta_namespace_can_write(&ok, db, "bob", 0, &err), 0);
+    CHECK(!ok);
+}
+
+static void test_repo_list(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo_query q = {0};
+    struct meta_repo *list = NULL, repo;
+    size_t n = 0, total = 0;
+    char search[HUB_MAX_SEARCH_BYTES + 2];
+
+    q.type = HUB_REPO_MODEL;
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 1); /* anonymous: only bob/public */
+    CHECK_EQ_INT(total, 1);
+    free(list);
+    q.viewer_user_id = user_id_of(db, "carol");
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 2); /* plus class/private */
+    free(list);
+    q.viewer_user_id = user_id_of(db, "alice");
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 3);
+    free(list);
+
+    q.sort = META_REPO_SORT_NAME;
+    q.limit = 1;
+    q.offset = 1;
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(total, 3);
+    CHECK(n == 1 && strcmp(list[0].name, "secret") == 0);
+    free(list);
+    q.limit = 0;
+    q.offset = 0;
+
+    q.search = "SECR";
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    free(list);
+    q.search = "%";
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 0); /* no LIKE wildcard */
+    free(list);
+    q.search = NULL;
+    q.author = "class";
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    free(list);
+    q.author = NULL;
+
+    /* limits: the max is accepted, one past is rejected */
+    q.limit = HUB_MAX_LIST_LIMIT;
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    free(list);
+    q.limit = HUB_MAX_LIST_LIMIT + 1;
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), HUB_ETOOBIG);
+    q.limit = 0;
+    memset(search, 's', HUB_MAX_SEARCH_BYTES);
+    search[HUB_MAX_SEARCH_BYTES] = '\0';
+    q.search = search;
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    free(list);
+    search[HUB_MAX_SEARCH_BYTES] = 's';
+    search[HUB_MAX_SEARCH_BYTES + 1] = '\0';
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), HUB_ETOOBIG);
+    q.search = NULL;
+
+    /* downloads, touch, base model, visibility */
+    CHECK_EQ_INT(meta_repo_get(&repo, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
+    CHECK_EQ_INT(meta_repo_downloads_bump(db, repo.id, &err), 0);
+    CHECK_EQ_INT(meta_repo_downloads_bump(db, repo.id, &err), 0);
+    CHECK_EQ_INT(meta_repo_touch(db, repo.id, "0123456789abcdef0123456789abcdef01234567", &err),
+                 0);
+    CHECK_EQ_INT(meta_repo_touch(db, repo.id, "not-a-commit", &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_repo_set_base_model(db, repo.id, "class/private", &err), 0);
+    CHECK_EQ_INT(meta_repo_set_base_model(db, repo.id, "no-slash", &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_repo_get_by_id(&repo, db, repo.id, &err), 0);
+    CHECK_EQ_INT(repo.downloads, 2);
+    CHECK_EQ_STR(repo.head_commit, "0123456789abcdef0123456789abcdef01234567");
+    CHECK_EQ_STR(repo.base_model, "class/private");
+    q.base_model = "class/private";
+    q.viewer_user_id = 0;
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    free(list);
+    q.base_model = NULL;
+    CHECK_EQ_INT(meta_repo_set_private(db, repo.id, true, &err), 0);
+    CHECK_EQ_INT(meta_repo_list(&list, &n, &total, db, &q, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    free(list);
+    CHECK_EQ_INT(meta_repo_set_private(db, 999999, true, &err), HUB_ENOTFOUND);
+}
+
+static void test_lfs_and_audit(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    static const char oid[] = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    struct meta_lfs_oid *oids = NULL;
+    struct meta_audit_entry *entries = NULL;
+    struct meta_audit_query aq = {0};
+    char detail[HUB_MAX_AUDIT_DETAIL_BYTES + 100];
+    struct meta_repo repo;
+    uint64_t size = 0, total = 0;
+    bool linked = true;
+    size_t n = 0;
+
+    CHECK_EQ_INT(meta_repo_get(&repo, db, HUB_REPO_MODEL, "class", "private", &err), 0);
+    CHECK_EQ_INT(meta_lfs_link(db, repo.id, oid, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_lfs_object_add(db, oid, 6, &err), 0);
+    CHECK_EQ_INT(meta_lfs_object_add(db, oid, 6, &err), 0);
+    CHECK_EQ_INT(meta_lfs_object_add(db, oid, 7, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_lfs_object_add(db, "ABC", 7, &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_lfs_object_get(&size, db, oid, &err), 0);
+    CHECK_EQ_INT(size, 6);
+    CHECK_EQ_INT(meta_lfs_is_linked(&linked, db, repo.id, oid, &err), 0);
+    CHECK(!linked);
+    CHECK_EQ_INT(meta_lfs_unlinked_list(&oids, &n, db, meta_now() + 10, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    free(oids);
+    CHECK_EQ_INT(meta_lfs_link(db, repo.id, oid, &err), 0);
+    CHECK_EQ_INT(meta_lfs_link(db, repo.id, oid, &err), 0);
+    CHECK_EQ_INT(meta_lfs_is_linked(&linked, db, repo.id, oid, &err), 0);
+    CHECK(linked);
+    CHECK_EQ_INT(meta_lfs_unlinked_list(&oids, &n, db, meta_now() + 10, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    free(oids);
+    CHECK_EQ_INT(meta_lfs_total_bytes(&total, db, &err), 0);
+    CHECK_EQ_INT(total, 6);
+
+    /* Deleting the repo drops its links but keeps the blob row for gc. */
+    CHECK_EQ_INT(meta_repo_delete(db, repo.id, &err), 0);
+    CHECK_EQ_INT(meta_repo_delete(db, repo.id, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_lfs_object_list(&oids, &n, db, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    free(oids);
+    CHECK_EQ_INT(meta_lfs_unlinked_list(&oids, &n, db, meta_now() + 10, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    free(oids);
+    CHECK_EQ_INT(meta_lfs_object_delete(db, oid, &err), 0);
+    CHECK_EQ_INT(meta_lfs_object_get(&size, db, oid, &err), HUB_ENOTFOUND);
+
+    memset(detail, 'd', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    CHECK_EQ_INT(meta_audit_add(db, "alice", "repo.create", "model:bob/public", "private=0", &err),
+                 0);
+    CHECK_EQ_INT(meta_audit_add(db, NULL, "gc", NULL, detail, &err), 0);
+    CHECK_EQ_INT(meta_audit_add(db, "alice", "", NULL, NULL, &err), HUB_EINVAL);
+    CHECK_EQ_INT(meta_audit_list(&entries, &n, db, &aq, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK(n == 2 && strcmp(entries[0].action, "gc") == 0);
+    CHECK(n == 2 && strlen(entries[0].detail) == HUB_MAX_AUDIT_DETAIL_BYTES);
+    free(entries);
+    aq.user = "alice";
+    CHECK_EQ_INT(meta_audit_list(&entries, &n, db, &aq, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK(n == 1 && strcmp(entries[0].repo, "model:bob/public") == 0);
+    free(entries);
+}
+
+int main(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+    char data[512];
+
+    fixture_dir_make(data, sizeof(data));
+    CHECK_EQ_INT(storage_init(&err), 0);
+    test_migrations(data);
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), 0);
+    if (db != NULL) {
+        test_users(db);
+        test_tokens(db);
+        test_sessions(db);
+        test_orgs_and_access(db);
+        test_repo_list(db);
+        test_lfs_and_audit(db);
+        meta_close(db);
+    }
+    storage_shutdown();
+    fixture_dir_remove(data);
+    return test_finish();
+}

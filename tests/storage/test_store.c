@@ -1,0 +1,190 @@
+/* Tests for store_*: streamed uploads that are good, have the wrong hash, the wrong size or
+ * too many bytes, or are aborted; one file for two uploads of the same content; put from a
+ * file descriptor; stat, open, remove, totals and fsck, on a real blob folder. */
+#include "fixture.h"
+#include "harness.h"
+
+#include "hub_limits.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* SHA-256 of "hello\n", as `sha256sum` prints it. */
+static const char hello_oid[] = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+
+static int count_files(const char *dir_path)
+{
+    struct dirent *ent;
+    DIR *dir = opendir(dir_path);
+    int n = 0;
+
+    if (dir == NULL)
+        return -1;
+    while ((ent = readdir(dir)) != NULL) {
+        if (ent->d_name[0] != '.')
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
+
+static int upload(struct store *st, const char *oid, uint64_t announced, const char *body,
+                  size_t chunk, struct hub_error *err)
+{
+    struct store_upload *up = NULL;
+    size_t len = strlen(body);
+    int rc;
+
+    rc = store_upload_begin(&up, st, oid, announced, err);
+    for (size_t off = 0; rc == 0 && off < len; off += chunk)
+        rc = store_upload_write(up, body + off, len - off < chunk ? len - off : chunk, err);
+    if (rc == 0)
+        rc = store_upload_finish(up, err);
+    store_upload_free(up);
+    return rc;
+}
+
+static void test_uploads(struct store *st, const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char tmp_dir[600], path[4096];
+    bool exists = true;
+    uint64_t size = 0;
+    struct stat sb;
+    int fd = -1;
+
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data);
+    CHECK_EQ_INT(store_blob_stat(&exists, &size, st, hello_oid, &err), 0);
+    CHECK(!exists);
+
+    /* wrong hash: same size, other bytes */
+    CHECK_EQ_INT(upload(st, hello_oid, 6, "hellO\n", 2, &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, hello_oid) != NULL);
+    CHECK_EQ_INT(store_blob_stat(&exists, NULL, st, hello_oid, &err), 0);
+    CHECK(!exists);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* wrong size: fewer bytes than announced */
+    CHECK_EQ_INT(upload(st, hello_oid, 7, "hello\n", 3, &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "announced 7 bytes, received 6") != NULL);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* too long: more bytes than announced */
+    CHECK_EQ_INT(upload(st, hello_oid, 5, "hello\n", 6, &err), HUB_ETOOBIG);
+    CHECK_EQ_INT(store_blob_stat(&exists, NULL, st, hello_oid, &err), 0);
+    CHECK(!exists);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* abort midway */
+    struct store_upload *up = NULL;
+    CHECK_EQ_INT(store_upload_begin(&up, st, hello_oid, 6, &err), 0);
+    CHECK_EQ_INT(store_upload_write(up, "hel", 3, &err), 0);
+    CHECK_EQ_INT(store_upload_received(up), 3);
+    CHECK_EQ_INT(count_files(tmp_dir), 1);
+    store_upload_free(up);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* good, in one-byte chunks, then again: one file */
+    CHECK_EQ_INT(upload(st, hello_oid, 6, "hello\n", 1, &err), 0);
+    CHECK_EQ_INT(store_blob_stat(&exists, &size, st, hello_oid, &err), 0);
+    CHECK(exists);
+    CHECK_EQ_INT(size, 6);
+    CHECK_EQ_INT(upload(st, hello_oid, 6, "hello\n", 6, &err), 0);
+    snprintf(path, sizeof(path), "%s/lfs/objects/58/91", data);
+    CHECK_EQ_INT(count_files(path), 1);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+    /* a bad second upload leaves the good copy alone */
+    CHECK_EQ_INT(upload(st, hello_oid, 6, "HELLO\n", 6, &err), HUB_EINVAL);
+    CHECK_EQ_INT(store_blob_stat(&exists, &size, st, hello_oid, &err), 0);
+    CHECK(exists && size == 6);
+
+    CHECK_EQ_INT(store_blob_open(&fd, &size, st, hello_oid, &err), 0);
+    char buf[16] = {0};
+    CHECK_EQ_INT(read(fd, buf, sizeof(buf)), 6);
+    CHECK_EQ_STR(buf, "hello\n");
+    close(fd);
+    CHECK_EQ_INT(store_blob_path(path, sizeof(path), st, hello_oid, &err), 0);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0222) == 0);
+
+    /* oids come only from validated hex */
+    CHECK_EQ_INT(store_upload_begin(&up, st, "../../etc/passwd", 1, &err), HUB_EINVAL);
+    CHECK_EQ_INT(store_upload_begin(&up, st, "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03", 1, &err),
+                 HUB_EINVAL);
+    CHECK_EQ_INT(store_blob_open(&fd, NULL, st, "5891", &err), HUB_EINVAL);
+    CHECK_EQ_INT(store_blob_open(&fd, NULL, st, "0000000000000000000000000000000000000000000000000000000000000000", &err),
+                 HUB_ENOTFOUND);
+
+    /* size limit: the max is accepted at begin, one past is rejected */
+    CHECK_EQ_INT(store_upload_begin(&up, st, hello_oid, HUB_MAX_LFS_OBJECT_BYTES, &err), 0);
+    store_upload_free(up);
+    CHECK_EQ_INT(store_upload_begin(&up, st, hello_oid, HUB_MAX_LFS_OBJECT_BYTES + 1, &err),
+                 HUB_ETOOBIG);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+}
+
+static void test_put_and_fsck(struct store *st, const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char oid[STORE_OID_HEX_BYTES + 1], src[600], path[4096];
+    uint64_t size = 0, total = 0, good = 0, bad = 0;
+    int fd;
+
+    snprintf(src, sizeof(src), "%s/source.bin", data);
+    fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    ssize_t written = 0;
+    for (int i = 0; i < 1000; i++)
+        written += write(fd, "0123456789abcdef", 16);
+    CHECK_EQ_INT(written, 16000);
+    close(fd);
+    fd = open(src, O_RDONLY);
+    CHECK_EQ_INT(store_put_fd(oid, &size, st, fd, 1u << 20, &err), 0);
+    close(fd);
+    CHECK_EQ_INT(size, 16000);
+    fd = open(src, O_RDONLY);
+    CHECK_EQ_INT(store_put_fd(oid, &size, st, fd, 15999, &err), HUB_ETOOBIG);
+    close(fd);
+    CHECK_EQ_INT(store_put_buf(oid, st, "hello\n", 6, &err), 0);
+    CHECK_EQ_STR(oid, hello_oid);
+    CHECK_EQ_INT(store_sha256_hex(oid, "hello\n", 6, &err), 0);
+    CHECK_EQ_STR(oid, hello_oid);
+
+    CHECK_EQ_INT(store_total_bytes(&total, st, &err), 0);
+    CHECK_EQ_INT(total, 16006);
+    CHECK_EQ_INT(store_fsck(&good, &bad, st, NULL, NULL, &err), 0);
+    CHECK_EQ_INT(good, 2);
+    CHECK_EQ_INT(bad, 0);
+
+    /* a blob whose bytes changed on disk is reported by fsck */
+    CHECK_EQ_INT(store_blob_path(path, sizeof(path), st, hello_oid, &err), 0);
+    chmod(path, 0600);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK_EQ_INT(write(fd, "jello\n", 6), 6);
+    close(fd);
+    CHECK_EQ_INT(store_fsck(&good, &bad, st, NULL, NULL, &err), 0);
+    CHECK_EQ_INT(good, 1);
+    CHECK_EQ_INT(bad, 1);
+    CHECK_EQ_INT(store_blob_remove(st, hello_oid, &err), 0);
+    CHECK_EQ_INT(store_blob_remove(st, hello_oid, &err), 0);
+    CHECK_EQ_INT(store_fsck(&good, &bad, st, NULL, NULL, &err), 0);
+    CHECK_EQ_INT(bad, 0);
+}
+
+int main(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct store *st = NULL;
+    char data[512];
+
+    fixture_dir_make(data, sizeof(data));
+    CHECK_EQ_INT(store_open(&st, data, &err), 0);
+    if (st != NULL) {
+        test_uploads(st, data);
+        test_put_and_fsck(st, data);
+    }
+    store_close(st);
+    fixture_dir_remove(data);
+    return test_finish();
+}
