@@ -29,6 +29,17 @@ int tr_error_prefix(struct tr_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    size_t used = strnlen(prefix, sizeof(prefix));
+    if (used > sizeof(err->msg) - 3)
+        used = sizeof(err->msg) - 3;
+    memcpy(err->msg, prefix, used);
+    memcpy(err->msg + used, ": ", 2);
+    used += 2;
+    /* Copy what fits of the old message; the result is always NUL-terminated. */
+    size_t rest = strnlen(old, sizeof(old) - 1);
+    if (rest > sizeof(err->msg) - 1 - used)
+        rest = sizeof(err->msg) - 1 - used;
+    memcpy(err->msg + used, old, rest);
+    err->msg[used + rest] = '\0';
     return -1;
 }
