@@ -269,8 +269,8 @@ static void render_llama3(struct renderer *w, const struct chat_message *msgs, s
         put(w, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-/* Llama 2: the system message goes into the first user turn; every turn after the first
- * starts with the BOS string (the first BOS is added by the caller as an id). */
+/* Llama 2 puts the system message into the first user turn. Every turn after the first
+ * starts with the BOS string, and the caller adds the first BOS as an id. */
 static void render_llama2(struct renderer *w, const struct chat_template *t,
                           const struct chat_message *msgs, size_t n)
 {

@@ -1,8 +1,8 @@
-/* chat: renders {"role", "content"} conversations with a model's chat template. The form is
- * recognised from the chat_template text of tokenizer_config.json (ChatML, Llama 2, Llama 3,
- * Zephyr, Mistral) and rendered by built-in code with the exact strings those templates
- * produce; no Jinja is evaluated. The rendering records which bytes are assistant output,
- * which gives the loss mask. */
+/* chat: renders {"role", "content"} conversations with a model's chat template. The form
+ * (ChatML, Llama 2, Llama 3, Zephyr, Mistral) is recognised from the chat_template text of
+ * tokenizer_config.json. Built-in code then writes the exact strings of that form, so no
+ * Jinja is evaluated. The rendering records which bytes are assistant output, which gives
+ * the loss mask. */
 #ifndef CHAT_H
 #define CHAT_H
 

@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "and prints the token ids as a JSON array. Without TEXT, or with TEXT \"-\", the\n"
             "text is read from standard input.\n"
             "\n"
-            "  --model DIR    model directory that holds tokenizer.json\n"
+            "  --model DIR    model directory that contains tokenizer.json\n"
             "  --no-special   encode: do not add BOS/EOS from the post-processor;\n"
             "                 decode: leave out special tokens\n"
             "  --tokens       encode: print the token strings as a second JSON array\n"
@@ -189,7 +189,7 @@ int cmd_tokenize(int argc, char **argv)
         }
     }
     if (model_dir == NULL) {
-        fprintf(stderr, "atelier tokenize: missing --model DIR (the directory that holds "
+        fprintf(stderr, "atelier tokenize: missing --model DIR (the directory that contains "
                         "tokenizer.json)\n");
         return 2;
     }

@@ -20,8 +20,8 @@
 
 /* ---- Encoding with target spans ---- */
 
-/* Counts the leading tokens of full that the encoding of text[0, boundary) shares; when a
- * token straddles the boundary it counts on the side before it. */
+/* Counts the leading tokens of full that the encoding of text[0, boundary) shares. A token
+ * that straddles the boundary counts on the side after it. */
 static int count_before(size_t *out, const struct tok *tok, const char *text, size_t boundary,
                         const int32_t *full, size_t n_full, struct tr_error *err)
 {

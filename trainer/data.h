@@ -43,8 +43,8 @@ int data_load(struct data_set **out, const char *path, const struct tok *tok,
 void data_set_free(struct data_set *ds);
 
 /** Parses and renders one example from the JSON text of one line or array element. chat may
- * be NULL when the tokenizer has no chat template; chat_error then says why (used in the
- * message when the example needs one). The caller frees the example with
+ * be NULL when the tokenizer has no chat template; chat_error then explains why, and
+ * the message of an example that needs a template repeats it. The caller frees the example with
  * data_example_dispose. Errors name what was wrong but not the line. */
 struct chat_template;
 int data_example_parse(struct data_example *out, const char *json, size_t len,

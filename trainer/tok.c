@@ -432,19 +432,6 @@ static int parse_dec_cb(void *out, json_t *obj, int depth, struct tr_error *err)
     return tok_dec_parse(out, obj, depth, err);
 }
 
-static bool pre_has_byte_level(const struct tok_pre *p)
-{
-    if (p == NULL)
-        return false;
-    if (p->type == TOK_PRE_BYTE_LEVEL)
-        return true;
-    for (size_t i = 0; i < p->n_children; i++) {
-        if (pre_has_byte_level(&p->children[i]))
-            return true;
-    }
-    return false;
-}
-
 static int load_root(struct tok *tok, json_t *root, json_t *config, struct tr_error *err)
 {
     if (!json_is_object(root))
@@ -462,7 +449,6 @@ static int load_root(struct tok *tok, json_t *root, json_t *config, struct tr_er
         return -1;
     if (parse_post(tok, json_object_get(root, "post_processor"), 0, err) < 0)
         return -1;
-    tok->byte_level = pre_has_byte_level(tok->pre_tokenizer);
     tok->unk_id = tok->bpe.unk_id;
     return load_config(tok, config, err);
 }

@@ -165,10 +165,12 @@ static int load_merges(struct tok *tok, json_t *merges, struct tr_error *err)
             return tr_error_set(err, "model.merges[%zu] is not \"a b\" or [\"a\", \"b\"]", r);
         ia = tok_vocab_find(bpe->vocab, bpe->vocab_mask, a, a_len);
         ib = tok_vocab_find(bpe->vocab, bpe->vocab_mask, b, b_len);
-        if (ia < 0 || ib < 0)
+        if (ia < 0)
             return tr_error_set(err, "model.merges[%zu]: \"%.*s\" is not in the vocab", r,
-                                (int)(ia < 0 ? (a_len > 60 ? 60 : a_len) : (b_len > 60 ? 60 : b_len)),
-                                ia < 0 ? a : b);
+                                (int)(a_len > 60 ? 60 : a_len), a);
+        if (ib < 0)
+            return tr_error_set(err, "model.merges[%zu]: \"%.*s\" is not in the vocab", r,
+                                (int)(b_len > 60 ? 60 : b_len), b);
         if (bpe->prefix_len > 0 && b_len >= bpe->prefix_len &&
             memcmp(b, bpe->prefix, bpe->prefix_len) == 0) {
             b += bpe->prefix_len;
@@ -344,8 +346,8 @@ static int heap_push_pair(const struct tok_bpe *bpe, struct heap *h, const struc
     return heap_push(h, (struct heap_entry){rank, pos, sym[pos].id, sym[next].id, merged});
 }
 
-/* Looks up each character of w (with the subword prefix and word suffix where configured) and
- * appends its symbol; unknown characters become byte tokens, the unk token or nothing. */
+/* Looks up each character of w, with the subword prefix and word suffix where configured, and
+ * appends its symbol. Unknown characters become byte tokens, the unk token or nothing. */
 static int initial_symbols(const struct tok *tok, const char *w, size_t len, struct symbol **out,
                            size_t *n_out)
 {

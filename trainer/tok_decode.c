@@ -362,7 +362,8 @@ int tok_dec_run(const struct tok *tok, char **toks, size_t *n, struct tok_buf *o
     if (tok_buf_append(out, "", 0) < 0)
         return tr_error_set(err, "out of memory while decoding");
     for (size_t i = 0; i < *n; i++) {
-        /* Without a decoder the tokens are joined with spaces, as the reference does. */
+        /* Without a decoder the tokens are joined with spaces, as the Hugging Face tokenizers
+         * library does. */
         if ((tok->decoder == NULL && i > 0 && tok_buf_append(out, " ", 1) < 0) ||
             tok_buf_append(out, toks[i], strlen(toks[i])) < 0)
             return tr_error_set(err, "out of memory while decoding");

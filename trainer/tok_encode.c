@@ -1,6 +1,6 @@
 /* tok_encode: the encode and decode entry points. Encoding splits the text around added
  * tokens (raw ones first, then normalized ones after normalization), pre-tokenizes the rest
- * and runs BPE on each pre-token; decoding runs the decoders over the token strings. */
+ * and runs BPE on each pre-token. Decoding runs the decoders over the token strings. */
 #include "tok.h"
 
 #include <stdlib.h>
@@ -105,7 +105,7 @@ static size_t skip_space_right(const char *s, size_t len, size_t at)
     return at;
 }
 
-/* Pre-tokenizes and encodes one piece of text that holds no added tokens. */
+/* Pre-tokenizes and encodes one piece of text that contains no added tokens. */
 static int encode_plain(const struct tok *tok, const char *s, size_t len, bool at_start,
                         struct id_list *out, struct tr_error *err)
 {
@@ -131,8 +131,9 @@ out:
     return rc;
 }
 
-/* Splits s around added tokens of the given group; the text between goes to the next stage
- * (normalize, then split normalized tokens; or pre-tokenize and encode). */
+/* Splits s around the added tokens of one group and passes the text between them on. In the
+ * raw stage that text is normalized and split again, and in the normalized stage it is
+ * pre-tokenized and encoded. */
 static int encode_split(const struct tok *tok, const char *s, size_t len, bool at_start,
                         bool normalized_stage, struct id_list *out, struct tr_error *err)
 {

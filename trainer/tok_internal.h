@@ -166,7 +166,6 @@ struct tok {
     struct tok_norm *normalizer;   /* NULL when none */
     struct tok_pre *pre_tokenizer; /* NULL when none */
     struct tok_dec *decoder;       /* NULL when none */
-    bool byte_level;               /* the BPE alphabet is GPT-2's byte map */
     int32_t *post_prefix, *post_suffix; /* ids the post-processor adds around a sequence */
     size_t n_post_prefix, n_post_suffix;
     int32_t bos_id, eos_id, pad_id, unk_id;

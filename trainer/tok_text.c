@@ -282,6 +282,8 @@ static int compile_regex(struct tok_pattern *pat, const char *re, struct tr_erro
                             &off, NULL);
     if (pat->re == NULL)
         return tr_error_set(err, "cannot compile a built-in regex (PCRE2 error %d)", code);
+    /* Without JIT support, matching falls back to the interpreter. */
+    pcre2_jit_compile(pat->re, PCRE2_JIT_COMPLETE);
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * patterns and the string hash tables shared by the tokenizer files. */
 #include "tok_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -209,17 +210,33 @@ static bool byte_is_printable(unsigned b)
     return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
 }
 
+/* The code point of each byte in the GPT-2 byte map, and the inverse for U+0000..U+0143. */
+static struct {
+    pthread_once_t once;
+    uint16_t cp_of_byte[256];
+    int16_t byte_of_cp[256 + 68];
+} byte_map = {PTHREAD_ONCE_INIT, {0}, {0}};
+
+static void byte_map_init(void)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < 256 + 68; i++)
+        byte_map.byte_of_cp[i] = -1;
+    for (unsigned b = 0; b < 256; b++) {
+        unsigned cp = byte_is_printable(b) ? b : 256 + n++;
+
+        byte_map.cp_of_byte[b] = (uint16_t)cp;
+        byte_map.byte_of_cp[cp] = (int16_t)b;
+    }
+}
+
 size_t tok_byte_char(unsigned b, char out[2])
 {
-    unsigned cp = b;
+    unsigned cp;
 
-    if (!byte_is_printable(b)) {
-        unsigned n = 0;
-
-        for (unsigned x = 0; x < b; x++)
-            n += !byte_is_printable(x);
-        cp = 256 + n;
-    }
+    pthread_once(&byte_map.once, byte_map_init);
+    cp = byte_map.cp_of_byte[b & 0xFF];
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;
@@ -231,20 +248,10 @@ size_t tok_byte_char(unsigned b, char out[2])
 
 int tok_byte_of_char(int32_t cp)
 {
-    unsigned n = 0;
-
-    if (cp >= 0 && cp <= 0xFF && byte_is_printable((unsigned)cp))
-        return cp;
-    if (cp < 256 || cp >= 256 + 68)
+    pthread_once(&byte_map.once, byte_map_init);
+    if (cp < 0 || cp >= 256 + 68)
         return -1;
-    for (unsigned b = 0; b < 256; b++) {
-        if (byte_is_printable(b))
-            continue;
-        if (n == (unsigned)(cp - 256))
-            return (int)b;
-        n++;
-    }
-    return -1;
+    return byte_map.byte_of_cp[cp];
 }
 
 uint64_t tok_hash_bytes(const char *s, size_t len)
@@ -277,6 +284,9 @@ int32_t tok_vocab_find(const struct tok_vocab_slot *table, size_t mask, const ch
 bool tok_pattern_find(const struct tok_pattern *pat, const char *s, size_t len, size_t from,
                       size_t *start, size_t *end)
 {
+    pcre2_match_data *md;
+    bool found = false;
+
     if (pat->literal != NULL) {
         const char *hit;
 
@@ -289,35 +299,34 @@ bool tok_pattern_find(const struct tok_pattern *pat, const char *s, size_t len, 
         *end = *start + pat->literal_len;
         return true;
     }
-    while (pat->re != NULL && from <= len) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(pat->re, NULL);
+    if (pat->re == NULL)
+        return false;
+    /* Only the whole match is needed, so one ovector pair is enough. */
+    md = pcre2_match_data_create(1, NULL);
+    if (md == NULL)
+        return false;
+    while (from <= len) {
         PCRE2_SIZE *ov;
-        int rc;
+        int32_t cp;
+        size_t n;
 
-        if (md == NULL)
-            return false;
-        rc = pcre2_match(pat->re, (PCRE2_SPTR)s, len, from, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (rc < 0) {
-            pcre2_match_data_free(md);
-            return false;
-        }
+        if (pcre2_match(pat->re, (PCRE2_SPTR)s, len, from, PCRE2_NO_UTF_CHECK, md, NULL) < 0)
+            break;
         ov = pcre2_get_ovector_pointer(md);
         *start = ov[0];
         *end = ov[1];
-        pcre2_match_data_free(md);
-        if (*end > *start)
-            return true;
-        /* An empty match yields no piece: retry one character further on. */
-        {
-            int32_t cp;
-            size_t n = *start < len ? tok_utf8_next(s + *start, len - *start, &cp) : 0;
-
-            if (n == 0)
-                return false;
-            from = *start + n;
+        if (*end > *start) {
+            found = true;
+            break;
         }
+        /* An empty match yields no piece: retry one character further on. */
+        n = *start < len ? tok_utf8_next(s + *start, len - *start, &cp) : 0;
+        if (n == 0)
+            break;
+        from = *start + n;
     }
-    return false;
+    pcre2_match_data_free(md);
+    return found;
 }
 
 int tok_pattern_parse(struct tok_pattern *pat, json_t *obj, const char *where,
@@ -350,6 +359,8 @@ int tok_pattern_parse(struct tok_pattern *pat, json_t *obj, const char *where,
             return tr_error_set(err, "%s: invalid regex at offset %zu: %s", where, (size_t)off,
                                 (const char *)msg);
         }
+        /* Without JIT support, matching falls back to the interpreter. */
+        pcre2_jit_compile(pat->re, PCRE2_JIT_COMPLETE);
         return 0;
     }
     return tr_error_set(err, "%s: pattern must be {\"String\": ...} or {\"Regex\": ...}", where);

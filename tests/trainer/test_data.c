@@ -196,7 +196,7 @@ static void test_prompt_completion(const struct tok *gpt2)
     CHECK_EQ_INT(ds->ex[1].line, 3);
     CHECK(tok_encode(gpt2, "2+2= 4", 6, false, &ids, &n, &err) == 0);
     CHECK_EQ_INT(ds->ex[0].n, n + 1);
-    CHECK(ds->ex[0].n == n + 1 && memcmp(ds->ex[0].ids, ids, n * sizeof(*ids)) == 0);
+    CHECK(ds->ex[0].n >= n && memcmp(ds->ex[0].ids, ids, n * sizeof(*ids)) == 0);
     CHECK_EQ_INT(ds->ex[0].ids[n], 50256);
     free(ids);
     CHECK(tok_encode(gpt2, "2+2=", 4, false, &ids, &n, &err) == 0);
@@ -265,7 +265,9 @@ int main(void)
     gpt2 = open_tok("tokenizers/gpt2");
     smol = open_tok("tokenizers/smollm-135m-instruct");
     tiny = open_tok("tokenizers/tinyllama-1.1b-chat-v1.0");
-    CHECK(gpt2 != NULL && smol != NULL && tiny != NULL);
+    CHECK(gpt2 != NULL);
+    CHECK(smol != NULL);
+    CHECK(tiny != NULL);
     if (gpt2 != NULL && smol != NULL && tiny != NULL) {
         test_corpus_text(gpt2);
         test_corpus_alpaca(smol, gpt2);

@@ -1,7 +1,7 @@
-/* test_tok_behaviour: tokenizer features that the corpus references do not reach (Split
- * behaviours, the Llama 3 and Qwen2 split regexes, Metaspace schemes, added-token flags,
- * normalizers, streaming decode), the special token ids of the corpus tokenizers, and the
- * errors for unsupported or malformed files. Small tokenizer.json texts are built inline. */
+/* test_tok_behaviour: tokenizer features that the corpus references do not reach, such as
+ * Split behaviours, the Llama 3 and Qwen2 regexes, Metaspace schemes, added-token flags,
+ * normalizers and streaming decode. It also checks the special token ids of the corpus
+ * tokenizers and the errors for unsupported or malformed files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +45,8 @@ static const char *ids_of(const struct tok *tok, const char *text, bool add_spec
     return out;
 }
 
-/* A tokenizer whose vocab holds whole pieces, with ignore_merges so that every pre-token
- * found in the vocab comes out as one id; shows how text was split. */
+/* Builds a tokenizer whose vocab contains whole pieces and sets ignore_merges, so every
+ * pre-token found in the vocab comes out as one id and the ids show how text was split. */
 static struct tok *piece_tokenizer(const char *pre_tokenizer, const char *vocab,
                                    const char *extra)
 {
@@ -166,7 +166,7 @@ static void test_added_token_flags(void)
     CHECK_EQ_STR(ids_of(tok, "a <L>", false), "0,10");
     CHECK_EQ_STR(ids_of(tok, "<R> b", false), "11,2");
     CHECK_EQ_STR(ids_of(tok, "a <R> b", false), "0,1,11,2");
-    /* single_word: "ab" inside "aab" is not a match, so BPE sees the whole word. */
+    /* single_word: "ab" inside "aab" is not a match, so BPE encodes the whole word. */
     CHECK_EQ_STR(ids_of(tok, "ab", false), "12");
     CHECK(strcmp(ids_of(tok, "aab", false), "12") != 0);
     CHECK(!tok_is_special(tok, 12));
@@ -229,27 +229,33 @@ static void test_unsupported_and_malformed(void)
                     msg, sizeof(msg));
     CHECK(tok == NULL);
     printf("# %s\n", msg);
-    CHECK(strstr(msg, "Unigram") != NULL && strstr(msg, "only BPE") != NULL);
+    CHECK(strstr(msg, "Unigram") != NULL);
+    CHECK(strstr(msg, "only BPE") != NULL);
     tok = open_text("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", NULL, msg,
                     sizeof(msg));
-    CHECK(tok == NULL && strstr(msg, "WordPiece") != NULL);
+    CHECK(tok == NULL);
+    CHECK(strstr(msg, "WordPiece") != NULL);
     tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": "
                     "[\"a q\"]}}",
                     NULL, msg, sizeof(msg));
-    CHECK(tok == NULL && strstr(msg, "merges[0]") != NULL);
+    CHECK(tok == NULL);
+    CHECK(strstr(msg, "merges[0]") != NULL);
     tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", NULL, msg,
                     sizeof(msg));
     printf("# %s\n", msg);
-    CHECK(tok == NULL && strstr(msg, "tokenizer.json: invalid JSON") != NULL);
+    CHECK(tok == NULL);
+    CHECK(strstr(msg, "tokenizer.json: invalid JSON") != NULL);
     tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
                     " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"},"
                     " \"behavior\": \"Isolated\"}}",
                     NULL, msg, sizeof(msg));
-    CHECK(tok == NULL && strstr(msg, "invalid regex") != NULL);
+    CHECK(tok == NULL);
+    CHECK(strstr(msg, "invalid regex") != NULL);
     tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
                     " \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}",
                     NULL, msg, sizeof(msg));
-    CHECK(tok == NULL && strstr(msg, "BertPreTokenizer") != NULL);
+    CHECK(tok == NULL);
+    CHECK(strstr(msg, "BertPreTokenizer") != NULL);
     CHECK(tok_open(&tok, "/nonexistent/model", &err) < 0);
     printf("# %s\n", err.msg);
     CHECK(strstr(err.msg, "/nonexistent/model/tokenizer.json") != NULL);
@@ -290,7 +296,9 @@ static void test_special_ids(const char *corpus)
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     open_corpus(&gpt2, corpus, "gpt2");
     open_corpus(&tiny, corpus, "tinyllama-1.1b-chat-v1.0");
-    CHECK(gpt2 != NULL && tiny != NULL && smol != NULL);
+    CHECK(gpt2 != NULL);
+    CHECK(tiny != NULL);
+    CHECK(smol != NULL);
     if (gpt2 == NULL || tiny == NULL || smol == NULL)
         goto out;
     CHECK_EQ_INT(tok_vocab_size(gpt2), 50257);

@@ -108,7 +108,7 @@ static void check_decode(const struct tok *tok, const char *name, const char *id
     if (text == NULL || strcmp(text, json_string_value(want)) != 0)
         printf("# %s %s (%s): expected \"%s\", got \"%s\"\n", name, id, key,
                json_string_value(want), text ? text : "(null)");
-    CHECK(text != NULL && strcmp(text, json_string_value(want)) == 0);
+    CHECK_EQ_STR(text, json_string_value(want));
     free(text);
     free(ids);
 }
@@ -127,7 +127,8 @@ static void check_baseline(const char *corpus, const char *tok_dir, const char *
     snprintf(path, sizeof(path), "%s/tokenizers/_python_baselines/%s", corpus, baseline);
     base = json_load_file(path, 0, &jerr);
     snprintf(model_dir, sizeof(model_dir), "%s/tokenizers/%s", corpus, tok_dir);
-    CHECK(inputs != NULL && base != NULL);
+    CHECK(inputs != NULL);
+    CHECK(base != NULL);
     if (tok_open(&tok, model_dir, &err) < 0) {
         printf("# %s: %s\n", tok_dir, err.msg);
         CHECK(!"tok_open failed");
