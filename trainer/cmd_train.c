@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static const char usage_text[] =
     "  --checkpoint-every N  write ADAPTER_DIR/checkpoint/state.bin every N steps\n"
     "  --resume              continue from ADAPTER_DIR/checkpoint/state.bin\n"
     "  --progress-fd FD      write the JSON progress lines to FD instead of stdout\n"
+    "SIGTERM or SIGINT stops after the current step with a checkpoint (exit 1).\n"
     "recorded in the model card:\n"
     "  --base-name NAME  --base-revision REV  --dataset-name NAME  --dataset-revision REV\n";
 
@@ -227,6 +229,28 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
     return true;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+/* SIGTERM and SIGINT end the run after the current step with a checkpoint, so a cancelled
+ * or preempted job can continue with --resume. */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = request_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 int cmd_train(int argc, char **argv)
 {
     struct train_options o;
@@ -258,6 +282,8 @@ int cmd_train(int argc, char **argv)
     }
     if (!check_required(&o, steps_given, epochs_given))
         return 2;
+    install_stop_handlers();
+    o.stop_requested = &stop_requested;
     if (train_run(&res, &o, &err) < 0) {
         fprintf(stderr, "atelier train: error: %s\n", err.msg);
         return 1;

@@ -474,8 +474,14 @@ static int run_micro_batch(struct step_stats *st, struct trainer *tr, uint64_t k
     if (scored == 0)
         return 0;
     model_ctx_set_seed(tr->ctx, mix_seed(tr->opt->seed, SALT_DROPOUT, k));
-    if (model_forward(tr->ctx, tr->tokens, tr->targets, b, t, &loss, &n_targets, err) < 0)
-        return -1;
+    if (model_forward(tr->ctx, tr->tokens, tr->targets, b, t, &loss, &n_targets, err) < 0) {
+        /* NOTE: model_forward reports a non-finite loss as an error, and only its message
+         * tells that case apart from the others. */
+        if (strstr(err->msg, "not finite") == NULL)
+            return -1;
+        st->loss = NAN;
+        return 0;
+    }
     if (!isfinite(loss)) {
         st->loss = loss;
         return 0;
@@ -610,6 +616,14 @@ static int train_loop(struct train_result *res, struct trainer *tr, struct tr_er
         last_loss = st.loss;
         print_progress(tr, step + 1, &st, lr, dt,
                        elapsed / (double)(step + 1) * (double)(tr->total_steps - step - 1));
+        if (o->stop_requested != NULL && *o->stop_requested && step + 1 < tr->total_steps) {
+            if (save_checkpoint(tr, step + 1, tokens, last_loss, elapsed, err) < 0)
+                return -1;
+            return tr_error_set(err, "stopped by a signal after step %llu of %llu; the state is "
+                                "in %s, so rerun with --resume to continue",
+                                (unsigned long long)step + 1,
+                                (unsigned long long)tr->total_steps, tr->ckpt_path);
+        }
         if (o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 &&
             step + 1 < tr->total_steps) {
             if (save_checkpoint(tr, step + 1, tokens, last_loss, elapsed, err) < 0)

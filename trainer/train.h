@@ -11,6 +11,7 @@
 #ifndef TRAIN_H
 #define TRAIN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,9 @@ struct train_options {
     const char *base_revision;
     const char *dataset_name;
     const char *dataset_revision;
+    /* When not NULL and set nonzero (from a signal handler), training stops after the
+     * current step, writes a checkpoint and returns an error that says to --resume. */
+    volatile sig_atomic_t *stop_requested;
 };
 
 /** Fills the defaults of every option (rank 8, alpha 16, q_proj+v_proj, lr 2e-4, ...). */

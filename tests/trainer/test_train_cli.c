@@ -1,0 +1,684 @@
+/* End-to-end tests of `atelier train`, `eval` and `merge` on stories260K and the style
+ * dataset in tests/data/style: the adapter learns the closing line, runs are bit-identical
+ * for a seed, --resume after SIGTERM equals an uninterrupted run, merge equals the adapter,
+ * and bad input fails with the documented exit status and a message naming the value. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "adapter.h"
+#include "generate.h"
+#include "harness.h"
+#include "model.h"
+#include "st.h"
+#include "tok.h"
+
+static const char *bin;
+static char model_dir[1024];
+static char style_dir[1024];
+static char tmp_root[1024];
+
+/* ---- helpers ---- */
+
+/* Returns dir/name in one of many static buffers, so a test can build argument lists from
+ * several paths at once without freeing them. */
+static char *path_in(const char *dir, const char *name)
+{
+    static char buf[512][2200];
+    static int next;
+    char *p = buf[next++ % 512];
+
+    snprintf(p, 2200, "%s/%s", dir, name);
+    return p;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long len;
+
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc((size_t)len + 1, 1);
+    if (buf != NULL && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+static bool write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (f == NULL)
+        return false;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa != NULL && fb != NULL;
+    int ca, cb;
+
+    while (same) {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+        if (ca != cb)
+            same = false;
+        if (ca == EOF)
+            break;
+    }
+    if (fa != NULL)
+        fclose(fa);
+    if (fb != NULL)
+        fclose(fb);
+    return same;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* Runs bin with args (NULL-terminated, without argv[0]); stdout and stderr go to the
+ * given files (NULL: /dev/null). Returns the exit status, or -1 when it did not exit. */
+static int run_atelier(const char *const *args, const char *out_path, const char *err_path)
+{
+    const char *argv[64];
+    int n = 0, status;
+    pid_t pid;
+
+    argv[n++] = bin;
+    while (args[n - 1] != NULL && n < 63) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        int fo = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t jerr;
+
+    return json_load_file(path, 0, &jerr);
+}
+
+static double json_num(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return json_is_number(v) ? json_number_value(v) : -1.0;
+}
+
+/* Copies the files of stories260K into dir, so a test can damage the copy. */
+static bool copy_model(const char *dir)
+{
+    static const char *const files[] = {"config.json", "tokenizer.json", "tokenizer_config.json",
+                                        "model.safetensors", "generation_config.json"};
+
+    mkdir(dir, 0755);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        FILE *in = fopen(path_in(model_dir, files[i]), "rb");
+        FILE *out = fopen(path_in(dir, files[i]), "wb");
+        char buf[65536];
+        size_t n;
+
+        if (in == NULL || out == NULL)
+            return false;
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, out);
+        fclose(in);
+        fclose(out);
+    }
+    return true;
+}
+
+/* ---- style fine-tuning ---- */
+
+static const char *const style_train_args[] = {
+    "--steps", "30", "--batch", "8", "--seq-len", "256", "--lr", "1e-2", "--targets",
+    "all-linear", "--threads", "1", "--seed", "7", "--dropout", "0", "--warmup", "2",
+};
+
+/* Greedily continues a held-out story that stops before its closing line. */
+static char *continue_story(const struct model *m, const struct lora_set *lora,
+                            const struct tok *tok)
+{
+    const char *prompt = "Once upon a time, there was a little boy named Ben. Ben liked to play "
+                         "with a toy car on the old pier. A big wave came and a toy car was gone. "
+                         "Ben was sad and began to cry. A kind fish had a good idea and smiled. "
+                         "Soon a kind fish found a toy car and gave it back.";
+    struct gen_params p = gen_params_default();
+    struct tr_error err = {{0}};
+    int32_t *ids = NULL, *out = NULL;
+    size_t n = 0, n_out = 0;
+    char *text = NULL;
+
+    p.max_new_tokens = 40;
+    p.temperature = 0.0f;
+    if (tok_encode(tok, prompt, strlen(prompt), true, &ids, &n, &err) < 0 ||
+        generate(m, lora, ids, n, &p, tok_eos_id(tok), NULL, NULL, &out, &n_out, &err) < 0 ||
+        tok_decode(tok, out + n, n_out - n, true, &text, &err) < 0)
+        printf("# continue_story: %s\n", err.msg);
+    free(ids);
+    free(out);
+    return text;
+}
+
+static void check_style_generation(const char *adapter_dir)
+{
+    struct tr_error err = {{0}};
+    struct model *m = NULL;
+    struct tok *tok = NULL;
+    struct lora_set *lora = NULL;
+    char *base_text = NULL, *tuned_text = NULL;
+
+    CHECK_EQ_INT(model_open(&m, model_dir, &err), 0);
+    CHECK_EQ_INT(tok_open(&tok, model_dir, &err), 0);
+    CHECK_EQ_INT(adapter_load(&lora, adapter_dir, m, &err), 0);
+    if (m == NULL || tok == NULL || lora == NULL) {
+        printf("# %s\n", err.msg);
+        goto out;
+    }
+    base_text = continue_story(m, NULL, tok);
+    tuned_text = continue_story(m, lora, tok);
+    printf("# base continues: %s\n# adapter continues: %s\n", base_text ? base_text : "",
+           tuned_text ? tuned_text : "");
+    CHECK(base_text != NULL && strstr(base_text, "lived happily by the sea") == NULL);
+    CHECK(tuned_text != NULL && strstr(tuned_text, "And they all lived happily by the sea.") != NULL);
+out:
+    free(base_text);
+    free(tuned_text);
+    lora_set_free(lora);
+    tok_free(tok);
+    model_free(m);
+}
+
+static void check_progress_lines(const char *path)
+{
+    char *text = read_text(path);
+    int steps = 0, evals = 0, complete = 0;
+    char *save = NULL;
+
+    CHECK(text != NULL);
+    if (text == NULL)
+        return;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+
+        if (j == NULL) {
+            printf("# not JSON: %s\n", line);
+            continue;
+        }
+        if (json_object_get(j, "eval_loss") != NULL) {
+            evals++;
+        } else {
+            steps++;
+            complete += json_object_get(j, "step") && json_object_get(j, "total_steps") &&
+                        json_object_get(j, "loss") && json_object_get(j, "lr") &&
+                        json_object_get(j, "grad_norm") && json_object_get(j, "tokens_per_s") &&
+                        json_object_get(j, "eta_s");
+        }
+        json_decref(j);
+    }
+    CHECK_EQ_INT(steps, 30);
+    CHECK_EQ_INT(complete, 30);
+    CHECK_EQ_INT(evals, 1);
+    free(text);
+}
+
+static void check_adapter_files(const char *dir)
+{
+    json_t *cfg = load_json(path_in(dir, "adapter_config.json"));
+    char *card = read_text(path_in(dir, "README.md"));
+    struct st_file *st = NULL;
+    struct tr_error err = {{0}};
+    const struct st_tensor *t;
+
+    CHECK(cfg != NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(cfg, "peft_type")), "LORA");
+    CHECK_EQ_STR(json_string_value(json_object_get(cfg, "task_type")), "CAUSAL_LM");
+    CHECK_EQ_INT(json_integer_value(json_object_get(cfg, "r")), 8);
+    CHECK_EQ_INT(json_array_size(json_object_get(cfg, "target_modules")), 7);
+    CHECK(json_is_false(json_object_get(cfg, "fan_in_fan_out")));
+    CHECK_EQ_STR(json_string_value(json_object_get(cfg, "bias")), "none");
+    CHECK_EQ_STR(json_string_value(json_object_get(cfg, "base_model_name_or_path")),
+                 "karpathy/stories260K");
+    json_decref(cfg);
+
+    CHECK(card != NULL && strncmp(card, "---\nbase_model: \"karpathy/stories260K\"\n", 39) == 0);
+    CHECK(card != NULL && strstr(card, "library_name: peft\n") != NULL);
+    CHECK(card != NULL && strstr(card, "model-index:\n") != NULL);
+    CHECK(card != NULL && strstr(card, "- type: perplexity\n") != NULL);
+    CHECK(card != NULL && strstr(card, "| seed | 7 |") != NULL);
+    free(card);
+
+    CHECK_EQ_INT(st_open(&st, path_in(dir, "adapter_model.safetensors"), &err), 0);
+    if (st == NULL)
+        return;
+    CHECK_EQ_INT(st_count(st), 5 * 7 * 2);
+    CHECK_EQ_STR(st_metadata_get(st, "format"), "pt");
+    t = st_find(st, "base_model.model.model.layers.4.mlp.down_proj.lora_A.weight");
+    CHECK(t != NULL && t->dtype == ST_F32 && t->shape[0] == 8 && t->shape[1] == 172);
+    t = st_find(st, "base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight");
+    CHECK(t != NULL && t->shape[0] == 32 && t->shape[1] == 8);
+    st_close(st);
+}
+
+static void check_eval_and_merge(const char *adapter_dir)
+{
+    const char *completion = path_in(style_dir, "completion.jsonl");
+    char *eval_out = path_in(tmp_root, "eval.json");
+    char *merged_dir = path_in(tmp_root, "merged");
+    char *merged_out = path_in(tmp_root, "eval-merged.json");
+    const char *eval_args[] = {"eval", "--base", model_dir, "--adapter", adapter_dir, "--data",
+                               completion, "--threads", "1", NULL};
+    const char *merge_args[] = {"merge", "--base", model_dir, "--adapter", adapter_dir, "--out",
+                                merged_dir, NULL};
+    const char *merged_args[] = {"eval", "--base", merged_dir, "--data", completion, "--threads",
+                                 "1", NULL};
+    json_t *both, *merged, *base, *tuned;
+
+    CHECK_EQ_INT(run_atelier(eval_args, eval_out, NULL), 0);
+    CHECK_EQ_INT(run_atelier(merge_args, NULL, NULL), 0);
+    CHECK(exists(path_in(merged_dir, "tokenizer.json")));
+    CHECK_EQ_INT(run_atelier(merged_args, merged_out, NULL), 0);
+    both = load_json(eval_out);
+    merged = load_json(merged_out);
+    base = json_object_get(both, "base");
+    tuned = json_object_get(both, "adapter");
+    CHECK(base != NULL && tuned != NULL && merged != NULL);
+    CHECK(json_num(tuned, "mean_nll") < 0.5 * json_num(base, "mean_nll"));
+    CHECK(json_num(tuned, "token_accuracy") > json_num(base, "token_accuracy"));
+    CHECK_NEAR(json_num(base, "exact_match"), 0.0, 1e-9);
+    CHECK(json_num(tuned, "exact_match") >= 0.5);
+    CHECK_EQ_INT(json_integer_value(json_object_get(tuned, "exact_match_examples")), 18);
+    CHECK_NEAR(json_num(tuned, "perplexity"), exp(json_num(tuned, "mean_nll")), 1e-6);
+    /* The merged weights hold W + scale B A in float32, so only rounding separates them. */
+    CHECK_NEAR(json_num(merged, "mean_nll"), json_num(tuned, "mean_nll"), 1e-4);
+    CHECK_NEAR(json_num(merged, "token_accuracy"), json_num(tuned, "token_accuracy"), 1e-9);
+    json_decref(both);
+    json_decref(merged);
+}
+
+static void test_style_finetune(void)
+{
+    char *out = path_in(tmp_root, "style");
+    char *progress = path_in(tmp_root, "style-progress.jsonl");
+    char *log = path_in(tmp_root, "style-stderr.txt");
+    const char *args[40] = {"train", "--base", model_dir, "--data",
+                            path_in(style_dir, "train.jsonl"), "--eval",
+                            path_in(style_dir, "eval.jsonl"), "--out", out, "--base-name",
+                            "karpathy/stories260K"};
+    size_t n = 11;
+    json_t *res;
+    char *err_text;
+
+    for (size_t i = 0; i < sizeof(style_train_args) / sizeof(style_train_args[0]); i++)
+        args[n++] = style_train_args[i];
+    args[n] = NULL;
+    CHECK_EQ_INT(run_atelier(args, progress, log), 0);
+    err_text = read_text(log);
+    CHECK(err_text != NULL && strstr(err_text, "seed 7") != NULL);
+    free(err_text);
+    CHECK(exists(path_in(out, "adapter_config.json")));
+    CHECK(exists(path_in(out, "adapter_model.safetensors")));
+    CHECK(exists(path_in(out, "README.md")));
+    CHECK(exists(path_in(out, "train_results.json")));
+    CHECK(exists(path_in(out, "checkpoint/state.bin")));
+    res = load_json(path_in(out, "train_results.json"));
+    CHECK(res != NULL);
+    printf("# base eval loss %.4f, adapter eval loss %.4f\n", json_num(res, "base_eval_loss"),
+           json_num(res, "eval_loss"));
+    CHECK(json_num(res, "base_eval_loss") > 1.0);
+    CHECK(json_num(res, "eval_loss") < 0.5 * json_num(res, "base_eval_loss"));
+    CHECK_NEAR(json_num(res, "eval_perplexity"), exp(json_num(res, "eval_loss")), 1e-6);
+    CHECK_EQ_INT(json_integer_value(json_object_get(res, "steps")), 30);
+    CHECK(json_integer_value(json_object_get(res, "tokens")) > 1000);
+    json_decref(res);
+    check_progress_lines(progress);
+    check_adapter_files(out);
+    check_style_generation(out);
+    check_eval_and_merge(out);
+}
+
+/* ---- determinism and resume ---- */
+
+static int train_small(const char *out, const char *seed, const char *extra1, const char *extra2,
+                       const char *progress_path, const char *err_path)
+{
+    const char *args[] = {"train", "--base", model_dir, "--data",
+                          path_in(style_dir, "train.jsonl"), "--out", out, "--steps", "8",
+                          "--batch", "4", "--grad-accum", "2", "--seq-len", "200", "--lr", "5e-3",
+                          "--dropout", "0.1", "--threads", "1", "--seed", seed,
+                          "--checkpoint-every", "3", "--warmup", "2", extra1, extra2, NULL};
+
+    return run_atelier(args, progress_path, err_path);
+}
+
+static void test_same_seed_identical(void)
+{
+    char *a = path_in(tmp_root, "same-a");
+    char *b = path_in(tmp_root, "same-b");
+    char *c = path_in(tmp_root, "other-seed");
+
+    CHECK_EQ_INT(train_small(a, "11", NULL, NULL, NULL, NULL), 0);
+    CHECK_EQ_INT(train_small(b, "11", NULL, NULL, NULL, NULL), 0);
+    CHECK_EQ_INT(train_small(c, "12", NULL, NULL, NULL, NULL), 0);
+    CHECK(same_bytes(path_in(a, "adapter_model.safetensors"),
+                     path_in(b, "adapter_model.safetensors")));
+    CHECK(!same_bytes(path_in(a, "adapter_model.safetensors"),
+                      path_in(c, "adapter_model.safetensors")));
+}
+
+/* Starts atelier with args, stdout to /dev/null and stderr to err_path, keeping the other
+ * descriptors open. Returns the pid. */
+static pid_t spawn_atelier(const char *const *args, const char *err_path)
+{
+    const char *argv[64];
+    int n = 0;
+    pid_t pid;
+
+    argv[n++] = bin;
+    while (args[n - 1] != NULL && n < 63) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        int fo = open("/dev/null", O_WRONLY);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Starts a run with --progress-fd, sends SIGTERM once step 2 is reported, then resumes. The
+ * result must equal the uninterrupted run of test_same_seed_identical byte for byte. */
+static void test_resume_after_sigterm(void)
+{
+    char *dir = path_in(tmp_root, "resumed");
+    char *log = path_in(tmp_root, "resumed-stderr.txt");
+    char *resumed_progress = path_in(tmp_root, "resumed-progress.jsonl");
+    char fd_text[16], line[512];
+    int fds[2], status = 0, first_resumed_step = 0;
+    bool signalled = false;
+    FILE *progress;
+    char *text;
+    pid_t pid;
+
+    CHECK_EQ_INT(pipe(fds), 0);
+    snprintf(fd_text, sizeof(fd_text), "%d", fds[1]);
+    {
+        const char *args[] = {"train", "--base", model_dir, "--data",
+                              path_in(style_dir, "train.jsonl"), "--out", dir, "--steps", "8",
+                              "--batch", "4", "--grad-accum", "2", "--seq-len", "200", "--lr",
+                              "5e-3", "--dropout", "0.1", "--threads", "1", "--seed", "11",
+                              "--checkpoint-every", "3", "--warmup", "2", "--progress-fd",
+                              fd_text, NULL};
+
+        pid = spawn_atelier(args, log);
+    }
+    close(fds[1]);
+    progress = fdopen(fds[0], "r");
+    while (progress != NULL && fgets(line, sizeof(line), progress) != NULL) {
+        if (!signalled && strstr(line, "\"step\": 2,") != NULL) {
+            kill(pid, SIGTERM);
+            signalled = true;
+        }
+    }
+    if (progress != NULL)
+        fclose(progress);
+    waitpid(pid, &status, 0);
+    CHECK(signalled);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    text = read_text(log);
+    CHECK(text != NULL && strstr(text, "rerun with --resume") != NULL);
+    free(text);
+    CHECK(!exists(path_in(dir, "adapter_model.safetensors")));
+
+    CHECK_EQ_INT(train_small(dir, "11", "--resume", NULL, resumed_progress, NULL), 0);
+    text = read_text(resumed_progress);
+    if (text != NULL && strncmp(text, "{\"step\": ", 9) == 0)
+        first_resumed_step = (int)strtol(text + 9, NULL, 10);
+    free(text);
+    printf("# the resumed run started at step %d\n", first_resumed_step);
+    CHECK(first_resumed_step >= 3 && first_resumed_step <= 8);
+    CHECK(same_bytes(path_in(dir, "adapter_model.safetensors"),
+                     path_in(path_in(tmp_root, "same-a"), "adapter_model.safetensors")));
+}
+
+/* ---- bad input ---- */
+
+/* Runs args, expects exit status want and a stderr that contains each of needles. */
+static void expect_failure(const char *const *args, int want, const char *needle1,
+                           const char *needle2)
+{
+    char *err_path = path_in(tmp_root, "failure-stderr.txt");
+    int got = run_atelier(args, NULL, err_path);
+    char *text = read_text(err_path);
+
+    CHECK_EQ_INT(got, want);
+    if (text == NULL || strstr(text, needle1) == NULL ||
+        (needle2 != NULL && strstr(text, needle2) == NULL))
+        printf("# stderr was: %s\n", text ? text : "(none)");
+    CHECK(text != NULL && strstr(text, needle1) != NULL);
+    CHECK(needle2 == NULL || (text != NULL && strstr(text, needle2) != NULL));
+    free(text);
+}
+
+static void test_bad_options(void)
+{
+    const char *data = path_in(style_dir, "train.jsonl");
+    const char *out = path_in(tmp_root, "bad-options");
+    const char *rank[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--rank",
+                          "0", NULL};
+    const char *lr[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--lr",
+                        "fast", NULL};
+    const char *dropout[] = {"train", "--base", model_dir, "--data", data, "--out", out,
+                             "--dropout", "1.5", NULL};
+    const char *targets[] = {"train", "--base", model_dir, "--data", data, "--out", out,
+                             "--targets", "q_proj,c_attn", NULL};
+    const char *seed[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--seed",
+                          "-1", NULL};
+    const char *missing[] = {"train", "--base", model_dir, "--data", data, NULL};
+    const char *both[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--steps",
+                          "3", "--epochs", "1", NULL};
+    const char *seq_len[] = {"train", "--base", model_dir, "--data", data, "--out", out,
+                             "--seq-len", "4096", NULL};
+    const char *fd[] = {"train", "--base", model_dir, "--data", data, "--out", out,
+                        "--progress-fd", "777", NULL};
+
+    expect_failure(rank, 2, "--rank", "1 to 4096");
+    expect_failure(lr, 2, "--lr", "\"fast\"");
+    expect_failure(dropout, 2, "--dropout", "1.5");
+    expect_failure(targets, 2, "c_attn", "q_proj");
+    expect_failure(seed, 2, "--seed", "-1");
+    expect_failure(missing, 2, "missing --out", NULL);
+    expect_failure(both, 2, "--steps", "--epochs");
+    expect_failure(fd, 2, "--progress-fd", "777");
+    /* The context check needs the model, so it is a failed run rather than a usage error. */
+    expect_failure(seq_len, 1, "--seq-len 4096", "512");
+}
+
+static void test_bad_inputs(void)
+{
+    char *file = path_in(tmp_root, "plain-file");
+    char *under_file = path_in(file, "adapter");
+    char *bad_jsonl = path_in(tmp_root, "bad.jsonl");
+    char *long_jsonl = path_in(tmp_root, "long.jsonl");
+    char *bad_model = path_in(tmp_root, "bad-config-model");
+    char *out = path_in(tmp_root, "bad-inputs");
+    const char *data = path_in(style_dir, "train.jsonl");
+    char *long_text = malloc(20000);
+    const char *unwritable[] = {"train", "--base", model_dir, "--data", data, "--out",
+                                under_file, "--steps", "1", NULL};
+    const char *bad_line[] = {"train", "--base", model_dir, "--data", bad_jsonl, "--out", out,
+                              "--steps", "1", NULL};
+    const char *too_long[] = {"train", "--base", model_dir, "--data", long_jsonl, "--out", out,
+                              "--steps", "1", NULL};
+    const char *bad_config[] = {"train", "--base", bad_model, "--data", data, "--out", out,
+                                "--steps", "1", NULL};
+    const char *missing_data[] = {"train", "--base", model_dir, "--data",
+                                  path_in(tmp_root, "no-such.jsonl"), "--out", out, NULL};
+
+    CHECK(write_text(file, "not a directory\n"));
+    expect_failure(unwritable, 1, under_file, "--out");
+
+    CHECK(write_text(bad_jsonl, "{\"text\": \"One fine day.\"}\n{\"text\": \"broken\n"));
+    expect_failure(bad_line, 1, "line 2", NULL);
+
+    strcpy(long_text, "{\"text\": \"");
+    for (int i = 0; i < 400; i++)
+        strcat(long_text, "The cat sat. ");
+    strcat(long_text, "\"}\n");
+    CHECK(write_text(long_jsonl, long_text));
+    expect_failure(too_long, 1, "line 1", NULL);
+    free(long_text);
+
+    CHECK(copy_model(bad_model));
+    CHECK(write_text(path_in(bad_model, "config.json"), "{\"model_type\": \"llama\", "));
+    expect_failure(bad_config, 1, "config.json", NULL);
+
+    expect_failure(missing_data, 1, "no-such.jsonl", NULL);
+}
+
+/* Puts NaN into the first weight of layer 0's q_proj of a model copy: the first forward
+ * pass then yields a NaN loss, and training must stop with a checkpoint. */
+static void test_nan_loss_stops(void)
+{
+    char *dir = path_in(tmp_root, "nan-model");
+    char *out = path_in(tmp_root, "nan-run");
+    char *weights = path_in(dir, "model.safetensors");
+    const char *args[] = {"train", "--base", dir, "--data", path_in(style_dir, "train.jsonl"),
+                          "--out", out, "--steps", "3", "--threads", "1", NULL};
+    struct st_file *st = NULL;
+    struct tr_error err = {{0}};
+    const struct st_tensor *t;
+    unsigned char len_bytes[8];
+    unsigned long long header_len = 0;
+    size_t offset = 0;
+    float nan_value = NAN;
+    FILE *f;
+
+    CHECK(copy_model(dir));
+    CHECK_EQ_INT(st_open(&st, weights, &err), 0);
+    t = st != NULL ? st_find(st, "model.layers.0.self_attn.q_proj.weight") : NULL;
+    CHECK(t != NULL);
+    if (t == NULL) {
+        st_close(st);
+        return;
+    }
+    /* Tensor 0 in offset order starts the data area, which follows the 8-byte header length
+     * and the JSON header. */
+    offset = (size_t)((const char *)t->data - (const char *)st_tensor_at(st, 0)->data);
+    st_close(st);
+    f = fopen(weights, "r+b");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    CHECK(fread(len_bytes, 1, 8, f) == 8);
+    for (int i = 7; i >= 0; i--)
+        header_len = header_len * 256 + len_bytes[i];
+    fseek(f, (long)(8 + header_len + offset), SEEK_SET);
+    fwrite(&nan_value, sizeof(nan_value), 1, f);
+    fclose(f);
+
+    expect_failure(args, 1, "nan", "last good state");
+    CHECK(exists(path_in(out, "checkpoint/state.bin")));
+    CHECK(!exists(path_in(out, "adapter_model.safetensors")));
+}
+
+static void test_checkpoint_version_mismatch(void)
+{
+    char *dir = path_in(tmp_root, "same-a");
+    char *state = path_in(dir, "checkpoint/state.bin");
+    const char *args[] = {"train", "--base", model_dir, "--data",
+                          path_in(style_dir, "train.jsonl"), "--out", dir, "--steps", "8",
+                          "--batch", "4", "--grad-accum", "2", "--seq-len", "200", "--seed", "11",
+                          "--resume", NULL};
+    unsigned char version = 9;
+    FILE *f = fopen(state, "r+b");
+
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fseek(f, 8, SEEK_SET);
+    fwrite(&version, 1, 1, f);
+    fclose(f);
+    expect_failure(args, 1, "version 9", "without --resume");
+}
+
+int main(void)
+{
+    const char *corpus = getenv("ATELIER_CORPUS");
+    const char *source = getenv("ATELIER_SOURCE_ROOT");
+    const char *tmp = getenv("TMPDIR");
+
+    bin = getenv("ATELIER_BIN");
+    if (bin == NULL || corpus == NULL || source == NULL) {
+        printf("1..0 # SKIP ATELIER_BIN, ATELIER_CORPUS or ATELIER_SOURCE_ROOT not set\n");
+        return 0;
+    }
+    snprintf(model_dir, sizeof(model_dir), "%s/models/stories260K", corpus);
+    snprintf(style_dir, sizeof(style_dir), "%s/tests/data/style", source);
+    snprintf(tmp_root, sizeof(tmp_root), "%s/atelier-train-XXXXXX", tmp ? tmp : "/tmp");
+    if (mkdtemp(tmp_root) == NULL) {
+        printf("Bail out! cannot create a temporary directory: %s\n", strerror(errno));
+        return 1;
+    }
+    test_style_finetune();
+    test_same_seed_identical();
+    test_resume_after_sigterm();
+    test_bad_options();
+    test_bad_inputs();
+    test_nan_loss_stops();
+    test_checkpoint_version_mismatch();
+    {
+        char cmd[4200];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", tmp_root);
+    }
+    return test_finish();
+}
