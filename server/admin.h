@@ -8,7 +8,7 @@
 
 struct meta;
 
-/* What every command gets: the data directory and the parsed leftover arguments. */
+/* Arguments of one command: the data directory and the words after the command group. */
 struct admin_ctx {
     const char *data_dir; /* from --data or ATELIER_DATA */
     int argc;             /* arguments after the command group word */

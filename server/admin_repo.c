@@ -1,8 +1,8 @@
 /* admin_repo: `atelier admin repo import NS/NAME SRC_DIR`: creates a repo (database row and
- * bare git repo) holding every file of a local folder as one commit. Files that the folder's
- * .gitattributes (or the Hugging Face default patterns) mark as LFS, files over
- * HUB_LFS_THRESHOLD_BYTES and binary files go into the blob store; the rest into git. A failed
- * import removes the repo again. */
+ * bare git repo) holding every file of a local folder as one commit. LFS files go into the
+ * blob store and the rest into git. A file is LFS when the folder's .gitattributes (or the
+ * Hugging Face default patterns) marks it, when it is over HUB_LFS_THRESHOLD_BYTES, or when it
+ * is binary. A failed import removes the repo again. */
 #include "admin.h"
 
 #include "hub_error.h"

@@ -3,8 +3,8 @@
  * Read access: a public repo is readable by anyone, anonymous callers included. A private
  * repo is readable by its owner user, by every member of its owner organisation and by
  * admins. Write access: the owner user, organisation members with the write or admin role,
- * and admins. The HTTP layer answers a private repo the caller cannot read exactly as a
- * missing one. */
+ * and admins. The HTTP layer responds to a private repo the caller cannot read exactly as
+ * to a missing one. */
 #ifndef META_REPO_H
 #define META_REPO_H
 

@@ -8,6 +8,7 @@
 #include "repo.h"
 #include "storage.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -312,6 +313,66 @@ static void test_lfs_walk_and_attributes(const char *data)
     repo_close(r);
 }
 
+#define WRITER_COMMITS 10
+
+struct writer {
+    const char *data;
+    int index;
+    int failures;
+};
+
+/* Commits WRITER_COMMITS files to main from its own repo handle, as an HTTP thread would. */
+static void *writer_run(void *arg)
+{
+    struct writer *w = arg;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *r = NULL;
+    char path[64], out[41];
+
+    if (repo_open(&r, w->data, HUB_REPO_MODEL, "alice", "m1", &err) < 0) {
+        w->failures = WRITER_COMMITS;
+        return NULL;
+    }
+    for (int i = 0; i < WRITER_COMMITS; i++) {
+        struct repo_op op = {REPO_OP_ADD_FILE, path, "x", 1, NULL, 0};
+
+        snprintf(path, sizeof(path), "writer%d/file%d.txt", w->index, i);
+        if (commit_ops(out, r, "main", NULL, &op, 1, &err) < 0)
+            w->failures++;
+    }
+    repo_close(r);
+    return NULL;
+}
+
+static void test_concurrent_commits(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct writer writers[2] = {{data, 0, 0}, {data, 1, 0}};
+    struct repo_commit_info *log = NULL;
+    struct repo_entry *entries = NULL;
+    pthread_t threads[2];
+    struct repo *r = NULL;
+    size_t n = 0, before = 0, after = 0;
+
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    CHECK_EQ_INT(repo_log(&log, &n, &before, r, "main", 0, 1, &err), 0);
+    repo_commits_free(log, n);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, writer_run, &writers[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    CHECK_EQ_INT(writers[0].failures, 0);
+    CHECK_EQ_INT(writers[1].failures, 0);
+    /* The lock serialises the writers, so no commit is lost. */
+    CHECK_EQ_INT(repo_log(&log, &n, &after, r, "main", 0, 1, &err), 0);
+    repo_commits_free(log, n);
+    CHECK_EQ_INT(after, before + 2 * WRITER_COMMITS);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "writer1", false, &err), 0);
+    CHECK_EQ_INT(n, WRITER_COMMITS);
+    repo_entries_free(entries, n);
+    repo_close(r);
+}
+
 static void test_delete(const char *data)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -338,6 +399,7 @@ int main(void)
     test_path_limits(data);
     test_refs_and_log(data);
     test_lfs_walk_and_attributes(data);
+    test_concurrent_commits(data);
     test_delete(data);
     storage_shutdown();
     fixture_dir_remove(data);

@@ -1,6 +1,6 @@
-/* Tests for store_*: streamed uploads that are good, have the wrong hash, the wrong size or
- * too many bytes, or are aborted; one file for two uploads of the same content; put from a
- * file descriptor; stat, open, remove, totals and fsck, on a real blob folder. */
+/* Tests for store_* on a real blob folder. Streamed uploads are good, have the wrong hash,
+ * the wrong size or too many bytes, or are aborted, and two uploads of the same content leave
+ * one file. Also put from a file descriptor, stat, open, remove, totals and fsck. */
 #include "fixture.h"
 #include "harness.h"
 
