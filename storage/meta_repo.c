@@ -114,13 +114,12 @@ int meta_repo_insert(struct meta_repo *out, struct meta *db, enum hub_repo_type 
         return rc;
     rc = meta_stmt_prepare(&stmt, db,
                            "INSERT INTO repos (type, ns, name, owner_user_id, owner_org_id, "
-                           "private, created_at, updated_at) VALUES (?1, "
-                           "(SELECT name FROM users WHERE id = ?4 UNION ALL "
-                           " SELECT name FROM orgs WHERE id = ?5), ?3, ?4, ?5, ?6, ?7, ?8)",
+                           "private, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                            err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, hub_repo_type_name(type), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
     if (owner.kind == META_NAMESPACE_USER)
         sqlite3_bind_int64(stmt, 4, owner.id);

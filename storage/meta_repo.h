@@ -56,7 +56,9 @@ struct meta_repo_query {
 
 /** Inserts a repo row owned by the user or organisation named ns. Fills *out (NULL allowed).
  * Returns 0, HUB_EINVAL or HUB_ETOOBIG (names), HUB_ENOTFOUND (no user or organisation ns),
- * HUB_ECONFLICT (exists) or HUB_EIO. The git repo itself is created by repo_create(). */
+ * HUB_ECONFLICT (exists, compared without regard to case) or HUB_EIO. The git repo itself is
+ * created by repo_create() with the same ns and name. Later lookups ignore case but folders on
+ * disk do not, so open the git repo with the row's ns and name, never with the request's. */
 int meta_repo_insert(struct meta_repo *out, struct meta *db, enum hub_repo_type type,
                      const char *ns, const char *name, bool is_private, struct hub_error *err);
 
