@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "generate.h"
 #include "lora.h"
 #include "model.h"
@@ -223,11 +224,8 @@ static int gen_run(const struct gen_cli *cli)
         fprintf(stderr, "atelier generate: %s\n", err.msg);
         goto out;
     }
-    if (cli->adapter != NULL) {
-        /* TODO: load the adapter with adapter_load (trainer/adapter.h) once it is built. */
-        fprintf(stderr, "atelier generate: --adapter is not supported yet; merge the adapter "
-                        "with atelier merge and pass the merged model as --base\n");
-        status = 2;
+    if (cli->adapter != NULL && adapter_load(&lora, cli->adapter, m, &err) < 0) {
+        fprintf(stderr, "atelier generate: --adapter: %s\n", err.msg);
         goto out;
     }
     if (tok_encode(tok, cli->prompt, strlen(cli->prompt), true, &prompt_ids, &n_prompt,

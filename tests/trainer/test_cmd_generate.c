@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "harness.h"
+#include "lora.h"
+#include "model.h"
+#include "rng.h"
 
 static char bin[4096], model[4096];
 
@@ -12,7 +16,7 @@ static char bin[4096], model[4096];
  * stderr together. */
 static int run(const char *args, char *out, size_t cap)
 {
-    char cmd[16384];
+    char cmd[20000];
     FILE *p;
     size_t n = 0;
     int status;
@@ -33,10 +37,73 @@ static int run(const char *args, char *out, size_t cap)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Writes a rank-4 adapter for stories260K into dir; B stays zero unless randomize. */
+static int write_adapter(const char *dir, bool randomize)
+{
+    struct tr_error err = {0};
+    struct model *m = NULL;
+    struct lora_set *lora = NULL;
+    struct adapter_save_info info = {.base_model = "stories260K", .revision = NULL};
+    struct rng r;
+    int rc = -1;
+
+    if (model_open(&m, model, &err) < 0)
+        goto out;
+    lora = lora_set_new(model_get_config(m), 4, 8.0f, false, 0.0f, 0x7f, false, &err);
+    if (lora == NULL)
+        goto out;
+    lora_set_init(lora, 1);
+    rng_seed(&r, 2);
+    for (int i = 0; randomize && i < lora->num_layers * LORA_NUM_TARGETS; i++) {
+        for (int j = 0; j < lora->m[i].out * lora->rank; j++)
+            lora->m[i].B[j] = 0.5f * rng_normal(&r);
+    }
+    rc = adapter_save(dir, lora, &info, &err);
+out:
+    if (rc < 0)
+        printf("# %s\n", err.msg);
+    lora_set_free(lora);
+    model_free(m);
+    return rc;
+}
+
+/* An adapter with B = 0 leaves the text unchanged; a trained-looking one changes it; a
+ * directory without an adapter is an error naming it. */
+static void check_adapter(char *out, size_t cap)
+{
+    char dir[4096], args[16384], base[8192];
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+
+    snprintf(dir, sizeof(dir), "%s/test_cmd_generate_XXXXXX", tmp);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(args, sizeof(args), "--base '%s' --prompt 'Once upon a time' --max-new-tokens 32",
+             model);
+    CHECK_EQ_INT(run(args, base, sizeof(base)), 0);
+
+    CHECK_EQ_INT(write_adapter(dir, false), 0);
+    snprintf(args, sizeof(args), "--base '%s' --adapter '%s' --prompt 'Once upon a time' "
+             "--max-new-tokens 32", model, dir);
+    CHECK_EQ_INT(run(args, out, cap), 0);
+    CHECK_EQ_STR(out, base);
+
+    CHECK_EQ_INT(write_adapter(dir, true), 0);
+    CHECK_EQ_INT(run(args, out, cap), 0);
+    CHECK(strcmp(out, base) != 0);
+    CHECK(strncmp(out, "Once upon a time", 16) == 0);
+
+    snprintf(args, sizeof(args), "--base '%s' --adapter '%s/none' --prompt hi", model, dir);
+    CHECK_EQ_INT(run(args, out, cap), 1);
+    CHECK(strstr(out, "--adapter") != NULL);
+    CHECK(strstr(out, "/none") != NULL);
+
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(args), 0);
+}
+
 int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS"), *exe = getenv("ATELIER_BIN");
-    char args[8192], out[8192], again[8192];
+    char args[16384], out[8192], again[8192];
 
     if (exe == NULL || corpus == NULL) {
         printf("# ATELIER_BIN and ATELIER_CORPUS must be set (meson test sets them)\n");
@@ -77,6 +144,8 @@ int main(void)
 
     CHECK_EQ_INT(run("--base /nonexistent/model --prompt hi", out, sizeof(out)), 1);
     CHECK(strstr(out, "/nonexistent/model/config.json") != NULL);
+
+    check_adapter(out, sizeof(out));
 
     CHECK_EQ_INT(run("--help", out, sizeof(out)), 0);
     CHECK(strstr(out, "--repetition-penalty") != NULL);
