@@ -181,21 +181,22 @@ static int parse_chat(struct data_example *ex, const struct tok *tok,
     const int32_t *bos;
     int32_t slot;
     size_t n_bos = bos_prefix(tok, chat, &bos, &slot);
-    const char *last = NULL;
+    size_t replies = 0;
     int rc = -1;
 
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(msgs[i].role, "assistant") == 0)
-            last = msgs[i].content;
-    }
-    if (last == NULL)
+    for (size_t i = 0; i < n; i++)
+        replies += strcmp(msgs[i].role, "assistant") == 0;
+    if (replies == 0)
         return tr_error_set(err, "no assistant message, so there is nothing to learn");
     if (chat_render(&r, chat, msgs, n, false, err) < 0)
         return -1;
     if (encode_spans(ex, tok, bos, n_bos, r.text, r.len, r.spans, r.n_spans, false, err) < 0)
         goto out;
-    if (copy_text(&ex->prompt, r.text, r.last_reply_start, err) < 0 ||
-        copy_text(&ex->completion, last, strlen(last), err) < 0)
+    /* Exact-match evaluation generates from the first target token, so only a chat whose one
+     * reply is its last message is a prompt/completion pair. */
+    if (replies == 1 && strcmp(msgs[n - 1].role, "assistant") == 0 &&
+        (copy_text(&ex->prompt, r.text, r.last_reply_start, err) < 0 ||
+         copy_text(&ex->completion, msgs[n - 1].content, strlen(msgs[n - 1].content), err) < 0))
         goto out;
     rc = 0;
 out:

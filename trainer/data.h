@@ -14,7 +14,8 @@ struct data_example {
     int32_t *ids;     /* n token ids of the full rendered example */
     uint8_t *mask;    /* n flags: 1 where the token counts in the loss (the target side) */
     size_t n;
-    char *prompt;     /* prompt/completion data: the prompt text (for exact match), else NULL */
+    char *prompt;     /* the prompt text (for exact match) of prompt/completion and alpaca
+                       * data and of chats whose only reply is the last message, else NULL */
     char *completion; /* the reference completion text, else NULL */
     size_t line;      /* 1-based line (JSONL) or element index (JSON array) it came from */
     size_t n_prompt;  /* ids[0..n_prompt) come before the first target token: the prompt to

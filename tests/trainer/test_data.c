@@ -160,7 +160,9 @@ static void test_corpus_chat(const struct tok *tiny, const struct tok *gpt2)
         CHECK_EQ_STR(targets, "They're Kane and Gretzka from Bayern Munich.</s>They are "
                               "celebrating on the soccer field.</s>");
         free(targets);
-        CHECK_EQ_STR(ds->ex[0].completion, "They are celebrating on the soccer field.");
+        /* Two replies: not a prompt/completion pair for exact match. */
+        CHECK(ds->ex[0].completion == NULL);
+        CHECK(ds->ex[0].prompt == NULL);
         data_set_free(ds);
     }
     expect_error(path, gpt2, 0, "element 1", "has no chat_template");
