@@ -1,0 +1,310 @@
+/* Tests adapter I/O against adapters made by the peft library (in ATELIER_CORPUS/adapters)
+ * and against stories260K: configs and safetensors headers are read in full, adapters for
+ * other architectures or in pickle format fail with a reason, and a saved adapter loads
+ * back unchanged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "adapter.h"
+#include "harness.h"
+#include "lora.h"
+#include "model.h"
+
+static char corpus[1024];
+
+static char *adapter_dir(const char *name)
+{
+    static char buf[4][1200];
+    static int next;
+    char *p = buf[next++ % 4];
+
+    snprintf(p, 1200, "%s/adapters/%s", corpus, name);
+    return p;
+}
+
+static const struct adapter_tensor *find_tensor(const struct adapter_info *info,
+                                                const char *name)
+{
+    for (size_t i = 0; i < info->n_tensors; i++) {
+        if (strcmp(info->tensors[i].name, name) == 0)
+            return &info->tensors[i];
+    }
+    return NULL;
+}
+
+static void test_gpt2_causal_inspect(void)
+{
+    struct adapter_info *info = NULL;
+    struct tr_error err = {{0}};
+    const struct adapter_tensor *t;
+
+    CHECK_EQ_INT(adapter_inspect(&info, adapter_dir("gpt2-lora-causal-cattn-cproj-r8"), &err), 0);
+    if (info == NULL) {
+        printf("# %s\n", err.msg);
+        return;
+    }
+    CHECK_EQ_STR(info->config.peft_type, "LORA");
+    CHECK_EQ_STR(info->config.task_type, "CAUSAL_LM");
+    CHECK_EQ_STR(info->config.base_model, "gpt2");
+    CHECK_EQ_INT(info->config.r, 8);
+    CHECK_NEAR(info->config.lora_alpha, 32.0, 0);
+    CHECK_NEAR(info->config.lora_dropout, 0.05, 1e-12);
+    CHECK(info->config.fan_in_fan_out);
+    CHECK(!info->config.use_rslora);
+    CHECK(!info->config.use_dora);
+    CHECK_EQ_INT(info->config.n_target_modules, 2);
+    CHECK_EQ_STR(info->config.target_modules[0], "c_attn");
+    CHECK_EQ_STR(info->config.target_modules[1], "c_proj");
+    /* c_proj names both attn.c_proj and mlp.c_proj, so 12 layers x 3 modules x (A, B). */
+    CHECK_EQ_INT(info->n_tensors, 72);
+    CHECK_EQ_INT(info->n_lora_pairs, 36);
+    CHECK_EQ_INT(info->n_other, 0);
+    t = find_tensor(info, "base_model.model.transformer.h.0.attn.c_attn.lora_B.weight");
+    CHECK(t != NULL);
+    if (t != NULL) {
+        CHECK_EQ_INT(t->kind, ADAPTER_LORA_B);
+        CHECK_EQ_INT(t->shape[0], 2304);
+        CHECK_EQ_INT(t->shape[1], 8);
+        CHECK_EQ_INT(t->layer, 0);
+        CHECK_EQ_STR(t->leaf, "c_attn");
+        CHECK_EQ_STR(t->module, "transformer.h.0.attn.c_attn");
+    }
+    t = find_tensor(info, "base_model.model.transformer.h.11.mlp.c_proj.lora_A.weight");
+    CHECK(t != NULL);
+    if (t != NULL) {
+        CHECK_EQ_INT(t->kind, ADAPTER_LORA_A);
+        CHECK_EQ_INT(t->shape[0], 8);
+        CHECK_EQ_INT(t->shape[1], 3072);
+        CHECK_EQ_INT(t->layer, 11);
+        CHECK_EQ_INT(t->dtype, ST_F32);
+    }
+    adapter_info_free(info);
+}
+
+static void test_gpt2_seqcls_inspect(void)
+{
+    struct adapter_info *info = NULL;
+    struct tr_error err = {{0}};
+    const struct adapter_tensor *t;
+
+    CHECK_EQ_INT(adapter_inspect(&info, adapter_dir("gpt2-lora-seqcls-cattn-r8"), &err), 0);
+    if (info == NULL) {
+        printf("# %s\n", err.msg);
+        return;
+    }
+    CHECK_EQ_STR(info->config.task_type, "SEQ_CLS");
+    CHECK_NEAR(info->config.lora_alpha, 8.0, 0);
+    CHECK_EQ_INT(info->n_lora_pairs, 12);
+    /* The classifier head is saved whole next to the LoRA pairs. */
+    CHECK_EQ_INT(info->n_other, 1);
+    t = find_tensor(info, "base_model.model.score.weight");
+    CHECK(t != NULL);
+    if (t != NULL) {
+        CHECK_EQ_INT(t->kind, ADAPTER_OTHER);
+        CHECK_EQ_INT(t->shape[0], 6);
+        CHECK_EQ_INT(t->shape[1], 768);
+        CHECK_EQ_INT(t->layer, -1);
+    }
+    adapter_info_free(info);
+}
+
+static void test_legacy_bin_rejected(void)
+{
+    struct adapter_config cfg;
+    struct adapter_info *info = NULL;
+    struct tr_error err = {{0}};
+    const char *dir = adapter_dir("gpt2-lora-seqcls-bin-legacy");
+
+    CHECK_EQ_INT(adapter_config_read(&cfg, dir, &err), 0);
+    CHECK_EQ_STR(cfg.task_type, "SEQ_CLS");
+    CHECK_EQ_INT(cfg.n_target_modules, 2);
+    CHECK_EQ_STR(cfg.target_modules[0], "attn.c_attn");
+    CHECK_EQ_STR(cfg.target_modules[1], "attn.c_proj");
+    CHECK_NEAR(cfg.lora_dropout, 0.0, 0);
+    adapter_config_dispose(&cfg);
+
+    CHECK_EQ_INT(adapter_inspect(&info, dir, &err), -1);
+    CHECK(info == NULL);
+    CHECK(strstr(err.msg, "adapter_model.bin") != NULL);
+    CHECK(strstr(err.msg, "pickle") != NULL);
+    CHECK(strstr(err.msg, "safetensors") != NULL);
+}
+
+static void test_llama_family_inspect(void)
+{
+    struct adapter_info *info = NULL;
+    struct tr_error err = {{0}};
+    const struct adapter_tensor *t;
+
+    CHECK_EQ_INT(adapter_inspect(&info, adapter_dir("smollm-135m-instruct-lora-qv-r16"), &err),
+                 0);
+    if (info == NULL) {
+        printf("# %s\n", err.msg);
+        return;
+    }
+    CHECK_EQ_INT(info->config.r, 16);
+    CHECK_NEAR(info->config.lora_alpha, 32.0, 0);
+    CHECK_EQ_INT(info->n_lora_pairs, 30 * 2);
+    t = find_tensor(info, "base_model.model.model.layers.29.self_attn.v_proj.lora_B.weight");
+    CHECK(t != NULL);
+    if (t != NULL) {
+        CHECK_EQ_INT(t->shape[0], 192);
+        CHECK_EQ_INT(t->shape[1], 16);
+    }
+    adapter_info_free(info);
+
+    CHECK_EQ_INT(adapter_inspect(&info, adapter_dir("qwen2.5-0.5b-instruct-lora-qv-r8"), &err), 0);
+    if (info != NULL) {
+        CHECK_EQ_STR(info->config.base_model, "Qwen/Qwen2.5-0.5B-Instruct");
+        CHECK_EQ_INT(info->n_lora_pairs, 24 * 2);
+    }
+    adapter_info_free(info);
+}
+
+static void test_load_against_stories(const struct model *m)
+{
+    struct lora_set *lora = NULL;
+    struct tr_error err = {{0}};
+
+    CHECK_EQ_INT(adapter_load(&lora, adapter_dir("gpt2-lora-causal-cattn-cproj-r8"), m, &err), -1);
+    CHECK(lora == NULL);
+    CHECK(strstr(err.msg, "c_attn") != NULL);
+    CHECK(strstr(err.msg, "not modules of a llama model") != NULL);
+
+    CHECK_EQ_INT(adapter_load(&lora, adapter_dir("gpt2-lora-seqcls-bin-legacy"), m, &err), -1);
+    CHECK(strstr(err.msg, "pickle") != NULL);
+
+    /* Same family, other shapes: the first tensor that does not fit is named. */
+    CHECK_EQ_INT(adapter_load(&lora, adapter_dir("smollm-135m-instruct-lora-qv-r16"), m, &err),
+                 -1);
+    CHECK(strstr(err.msg, "layers.") != NULL);
+    CHECK(strstr(err.msg, "shape [16, 576]") != NULL || strstr(err.msg, "for layer") != NULL);
+    printf("# smollm adapter on stories260K: %s\n", err.msg);
+}
+
+static void test_save_load_round_trip(const struct model *m)
+{
+    const struct model_config *cfg = model_get_config(m);
+    struct tr_error err = {{0}};
+    struct lora_set *lora = NULL, *back = NULL;
+    struct adapter_save_info info = {"karpathy/stories260K", "main"};
+    struct adapter_config read_cfg;
+    char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    struct lora_matrix *a, *b;
+    bool same = true;
+
+    snprintf(dir, sizeof(dir), "%s/atelier-adapter-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    lora = lora_set_new(cfg, 4, 8.0f, true, 0.1f,
+                        (1u << LORA_K_PROJ) | (1u << LORA_O_PROJ) | (1u << LORA_UP_PROJ), false,
+                        &err);
+    CHECK(lora != NULL);
+    if (lora == NULL)
+        return;
+    lora_set_init(lora, 5);
+    /* Give B values too, so a swap of A and B or of layers cannot pass. */
+    for (int l = 0; l < lora->num_layers; l++) {
+        for (int t = 0; t < LORA_NUM_TARGETS; t++) {
+            struct lora_matrix *lm = lora_set_get(lora, l, (enum lora_target)t);
+
+            for (int i = 0; lm != NULL && i < lm->out * lora->rank; i++)
+                lm->B[i] = 0.001f * (float)(i % 17) - 0.002f * (float)l + 0.01f * (float)t;
+        }
+    }
+    CHECK_EQ_INT(adapter_save(dir, lora, &info, &err), 0);
+    CHECK_EQ_INT(adapter_config_read(&read_cfg, dir, &err), 0);
+    CHECK_EQ_INT(read_cfg.r, 4);
+    CHECK(read_cfg.use_rslora);
+    CHECK_NEAR(read_cfg.lora_dropout, 0.1, 1e-12);
+    CHECK_EQ_STR(read_cfg.revision, "main");
+    CHECK_EQ_INT(read_cfg.n_target_modules, 3);
+    adapter_config_dispose(&read_cfg);
+
+    CHECK_EQ_INT(adapter_load(&back, dir, m, &err), 0);
+    if (back != NULL) {
+        CHECK_EQ_INT(back->target_mask, lora->target_mask);
+        CHECK_NEAR(back->scale, lora->scale, 0);
+        for (int l = 0; l < lora->num_layers; l++) {
+            for (int t = 0; t < LORA_NUM_TARGETS; t++) {
+                a = lora_set_get(lora, l, (enum lora_target)t);
+                b = lora_set_get(back, l, (enum lora_target)t);
+                if (a == NULL || b == NULL) {
+                    same = same && a == b;
+                    continue;
+                }
+                same = same && memcmp(a->A, b->A, (size_t)a->in * 4 * sizeof(float)) == 0 &&
+                       memcmp(a->B, b->B, (size_t)a->out * 4 * sizeof(float)) == 0;
+            }
+        }
+        CHECK(same);
+    }
+    lora_set_free(back);
+    lora_set_free(lora);
+    {
+        char cmd[600];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK_EQ_INT(system(cmd), 0);
+    }
+}
+
+static void test_config_errors(void)
+{
+    static const struct {
+        const char *json;
+        const char *needle;
+    } cases[] = {
+        {"{\"r\": 8}", "peft_type"},
+        {"{\"peft_type\": \"LORA\", \"r\": 0}", "\"r\""},
+        {"{\"peft_type\": \"LORA\", \"r\": 8.5}", "\"r\""},
+        {"{\"peft_type\": \"LORA\", \"lora_dropout\": 1.0}", "lora_dropout"},
+        {"{\"peft_type\": \"LORA\", \"target_modules\": [\"q_proj\", 3]}", "target_modules[1]"},
+        {"{\"peft_type\": \"LORA\", \"use_rslora\": \"yes\"}", "use_rslora"},
+        {"[1, 2]", "JSON object"},
+        {"{\"peft_type\": \"LORA\",", "invalid JSON"},
+        {"{\"peft_type\": \"LORA\", \"r\": 8, \"r\": 9}", "invalid JSON"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct adapter_config c;
+        struct tr_error err = {{0}};
+        int rc = adapter_config_parse(&c, cases[i].json, strlen(cases[i].json), "cfg", &err);
+
+        CHECK_EQ_INT(rc, -1);
+        if (strstr(err.msg, cases[i].needle) == NULL)
+            printf("# case %zu: %s\n", i, err.msg);
+        CHECK(strstr(err.msg, cases[i].needle) != NULL);
+        adapter_config_dispose(&c);
+    }
+}
+
+int main(void)
+{
+    const char *env = getenv("ATELIER_CORPUS");
+    struct model *m = NULL;
+    struct tr_error err = {{0}};
+    char model_dir[1200];
+
+    if (env == NULL) {
+        printf("1..0 # SKIP ATELIER_CORPUS not set\n");
+        return 0;
+    }
+    snprintf(corpus, sizeof(corpus), "%s", env);
+    snprintf(model_dir, sizeof(model_dir), "%s/models/stories260K", corpus);
+    test_gpt2_causal_inspect();
+    test_gpt2_seqcls_inspect();
+    test_legacy_bin_rejected();
+    test_llama_family_inspect();
+    test_config_errors();
+    CHECK_EQ_INT(model_open(&m, model_dir, &err), 0);
+    if (m != NULL) {
+        test_load_against_stories(m);
+        test_save_load_round_trip(m);
+    }
+    model_free(m);
+    return test_finish();
+}
