@@ -249,6 +249,8 @@ static void render_chatml(struct renderer *w, const struct chat_template *t,
         put(w, "<|im_start|>assistant\n");
 }
 
+/* NOTE: this is the basic Llama 3 form. The Llama 3.1+ templates also write a system header
+ * with "Cutting Knowledge Date" and "Today Date" lines, which is not reproduced. */
 static void render_llama3(struct renderer *w, const struct chat_message *msgs, size_t n,
                           bool gen)
 {
@@ -306,8 +308,10 @@ static void render_llama2(struct renderer *w, const struct chat_template *t,
     }
 }
 
-/* Mistral as llama.cpp's "mistral-v1" renders it: no <<SYS>> block; the system message
- * opens the first user turn. */
+/* Mistral as llama.cpp's "mistral-v1" renders it: no <<SYS>> block, and the system message
+ * opens the first user turn.
+ * TODO: the v3, v3-tekken and v7 spacings and [SYSTEM_PROMPT] are not told apart, so those
+ * templates are rendered in the v1 form. */
 static void render_mistral(struct renderer *w, const struct chat_template *t,
                            const struct chat_message *msgs, size_t n)
 {

@@ -34,9 +34,10 @@ int tok_encode(const struct tok *tok, const char *text, size_t len, bool add_spe
 int tok_decode(const struct tok *tok, const int32_t *ids, size_t n, bool skip_special,
                char **text_out, struct tr_error *err);
 
-/** Streaming decode: appends to *text_out (malloc'd, NUL-terminated) the text that ids
- * [0, n) add to the decode of ids [0, n - 1). Bytes of an incomplete UTF-8 sequence are held
- * back until the token that completes it, so the caller can print each piece as it comes. */
+/** Streaming decode: sets *text_out (malloc'd, NUL-terminated) to the text that ids [0, n)
+ * add to the decode of ids [0, n - 1). Bytes of an incomplete UTF-8 sequence are held back
+ * until the token that completes it, so the caller can print each piece as it comes. Each
+ * call decodes the whole prefix, so a stream of n tokens costs O(n^2). */
 int tok_decode_piece(const struct tok *tok, const int32_t *ids, size_t n, bool skip_special,
                      char **text_out, struct tr_error *err);
 
