@@ -74,7 +74,7 @@ static void routes_register(struct http_router *router)
 }
 
 /* Blocks until SIGTERM or SIGINT arrives. The signals were blocked in every thread before
- * the HTTP threads started, so only this sigwait sees them. */
+ * the HTTP threads started, so only this sigwait receives them. */
 static int wait_for_stop_signal(const sigset_t *stop)
 {
     int sig = 0;

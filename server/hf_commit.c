@@ -1,5 +1,5 @@
 /* hf_commit: preupload (which files go through LFS) and the NDJSON commit API. The commit
- * body is parsed while it streams in; the commit itself is one repo_commit call, which
+ * body is parsed while it streams in. The commit itself is one repo_commit call, which
  * applies every operation under the repo lock or none. */
 #include "hf_internal.h"
 

@@ -240,7 +240,7 @@ json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_i
 static int validate_yaml_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     /* Python clients call this before every commit that adds README.md and always parse the
-     * answer as JSON. The card parser never rejects a card, so there is nothing to report. */
+     * reply as JSON. The card parser never rejects a card, so there is nothing to report. */
     return http_reply_json(req, 200, json_pack("{s:[],s:[]}", "errors", "warnings"));
 }
 

@@ -178,6 +178,92 @@ static int create_check_namespace(struct http_request *req, const char *ns)
     return 0;
 }
 
+/* Decodes the "files" of a create request (base64 content, as @huggingface/hub sends them)
+ * into ops. Queues 400 for a bad path or content. Returns the op count or a negative code. */
+static long create_files_parse(struct repo_op **ops_out, struct http_request *req, json_t *files)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_op *ops;
+    size_t i, n = json_array_size(files);
+    json_t *file;
+
+    *ops_out = NULL;
+    if (n == 0)
+        return 0;
+    ops = calloc(n, sizeof(*ops));
+    if (ops == NULL)
+        return HUB_ENOMEM;
+    *ops_out = ops;
+    json_array_foreach(files, i, file) {
+        const char *path = json_string_value(json_object_get(file, "path"));
+        json_t *content = json_object_get(file, "content");
+        const char *text = json_string_value(content);
+        size_t len = json_string_length(content);
+        unsigned char *data;
+        long decoded;
+
+        if (path == NULL || hf_path_check(path, &err) < 0 || text == NULL) {
+            http_reply_error(req, 400, "invalid file in \"files\": %s",
+                             path == NULL || text == NULL ? "needs \"path\" and \"content\""
+                                                          : err.msg);
+            return HUB_EINVAL;
+        }
+        data = malloc(len / 4 * 3 + 3);
+        if (data == NULL)
+            return HUB_ENOMEM;
+        ops[i].kind = REPO_OP_ADD_FILE;
+        ops[i].path = path;
+        ops[i].data = data;
+        decoded = http_base64_decode(data, text, len);
+        if (decoded < 0) {
+            http_reply_error(req, 400, "invalid base64 content for %s in \"files\"", path);
+            return HUB_EINVAL;
+        }
+        ops[i].len = (size_t)decoded;
+    }
+    return (long)n;
+}
+
+static void create_files_free(struct repo_op *ops, size_t n)
+{
+    for (size_t i = 0; ops != NULL && i < n; i++)
+        free((void *)ops[i].data);
+    free(ops);
+}
+
+/* Commits the "files" of a create request on main as the repo's second commit. */
+static int create_files_commit(char commit[REPO_OID_HEX_BYTES + 1], struct http_request *req,
+                               const struct meta_repo *row, json_t *files,
+                               struct hub_error *err)
+{
+    struct repo_commit_request creq = {0};
+    struct repo *git = NULL;
+    struct repo_op *ops = NULL;
+    char name[128], email[160];
+    long n;
+    int rc;
+
+    n = create_files_parse(&ops, req, files);
+    if (n <= 0) {
+        create_files_free(ops, json_array_size(files));
+        return (int)n;
+    }
+    rc = repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name, err);
+    if (rc == 0) {
+        hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
+        creq.branch = REPO_DEFAULT_BRANCH;
+        creq.author_name = name;
+        creq.author_email = email;
+        creq.message = "Add files";
+        creq.ops = ops;
+        creq.n_ops = (size_t)n;
+        rc = repo_commit(commit, git, &creq, err);
+    }
+    repo_close(git);
+    create_files_free(ops, (size_t)n);
+    return rc;
+}
+
 int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct meta *db = http_request_db(req);
@@ -223,6 +309,14 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
             hub_log(HUB_LOG_ERROR, "hf", "cannot remove the repo row of %s/%s error=%s", ns,
                     name, undo.msg);
         goto out;
+    }
+    if (json_array_size(json_object_get(root, "files")) > 0) {
+        rc = create_files_commit(commit, req, &row, json_object_get(root, "files"), err);
+        if (rc < 0 && !http_reply_is_queued(req))
+            hub_log(HUB_LOG_ERROR, "hf", "cannot commit the files of new repo %s/%s error=%s "
+                    "req=%s", ns, name, err->msg, http_request_id(req));
+        if (rc < 0) /* the repo stays, empty but usable, so a retry with exist_ok works */
+            goto out;
     }
     meta_repo_touch(db, row.id, commit, err);
     snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(type), ns, name);
@@ -527,7 +621,7 @@ static int list_sort_parse(struct meta_repo_query *q, struct http_request *req)
                                     "downloads, likes, trendingScore or id", sort);
     }
     /* The default direction of each sort is its natural one (newest, most, A to Z);
-     * direction=1 asks for ascending order, -1 for descending. */
+     * direction=1 requests ascending order, -1 for descending. */
     if (direction != NULL) {
         bool descending_default = q->sort != META_REPO_SORT_NAME;
 

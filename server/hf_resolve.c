@@ -80,7 +80,7 @@ static int range_apply(struct http_request *req, uint64_t total, uint64_t *start
         http_reply_header(req, "Content-Range", value);
         if (total == 0) {
             /* An empty file has no satisfiable range. The Hub clients probe with bytes=0-0
-             * and read the size from Content-Range, so answer 200 with an empty body. */
+             * and read the size from Content-Range, so the reply is 200 with an empty body. */
             *start = 0;
             *length = 0;
             return 0;

@@ -42,28 +42,25 @@ int hf_split_revision(char *rev_out, const char **path_out, struct repo *r, cons
 {
     struct repo_ref *refs = NULL;
     size_t count = 0, len = 0;
-    const char *p;
     int rc;
 
     rc = repo_refs_list(&refs, &count, r, err);
     if (rc < 0)
         return rc;
     /* The longest run of leading segments that names a branch or tag. */
-    for (p = rest + strlen(rest);; p--) {
-        if ((*p == '/' || *p == '\0') && p > rest &&
-            ref_name_exists(refs, count, rest, (size_t)(p - rest))) {
-            len = (size_t)(p - rest);
+    for (size_t n = strlen(rest); n > 0; n--) {
+        if ((rest[n] == '/' || rest[n] == '\0') && ref_name_exists(refs, count, rest, n)) {
+            len = n;
             break;
         }
-        if (p == rest)
-            break;
     }
     free(refs);
     if (len == 0 && strncmp(rest, "refs/", 5) == 0) {
-        const char *second = strchr(rest + 5, '/');
-        const char *third = second != NULL ? strchr(second + 1, '/') : NULL;
+        size_t second = 5 + strcspn(rest + 5, "/");
 
-        len = third != NULL ? (size_t)(third - rest) : strlen(rest);
+        len = second;
+        if (rest[second] == '/')
+            len = second + 1 + strcspn(rest + second + 1, "/");
     }
     if (len == 0)
         len = strcspn(rest, "/");

@@ -306,4 +306,9 @@ int http_reply_stream(struct http_request *req, unsigned status, const char *con
 /** Returns whether a reply has been queued for req. */
 bool http_reply_is_queued(const struct http_request *req);
 
+/** Returns whether the daemon is shutting down. Streams that wait for events should end
+ * then. Streams with Content-Type text/event-stream are ended by the HTTP layer itself at
+ * the next read, so the in-flight wait at shutdown does not stall on them. Any thread. */
+bool http_shutting_down(void);
+
 #endif

@@ -1,6 +1,6 @@
 /* http_auth: finds the caller of a request. Tokens arrive as "Authorization: Bearer hf_..."
- * (API clients) or as the password of HTTP Basic (git and git-lfs credential helpers);
- * browsers send the atelier_session cookie that the login page set. Secrets are never
+ * (API clients) or as the password of HTTP Basic (git and git-lfs credential helpers).
+ * Browsers send the atelier_session cookie that the login page set. Secrets are never
  * logged: only the token id of a match is. */
 #include "http_internal.h"
 

@@ -1,4 +1,4 @@
-/* http_parse: request target splitting and percent decoding. One allocation holds the raw
+/* http_parse: request target splitting and percent decoding. One allocation contains the raw
  * target, the decoded segments and the decoded query parameters, so disposal is one free()
  * for the bytes plus the two pointer arrays. */
 #include "http_parse.h"

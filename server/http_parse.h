@@ -33,9 +33,9 @@ struct http_target {
 
 /** Parses the request target raw (len bytes, such as "/api/models?search=a%20b") into out.
  * The path is split on '/' before each segment is percent-decoded, so "%2F" stays inside
- * its segment, and empty segments are dropped. Returns 0, HUB_EINVAL for a target that does
- * not start with '/', a bad percent escape or a decoded NUL byte, or HUB_ETOOBIG past the
- * limits above; err names the value. out must be disposed on every path. Any thread. */
+ * its segment, and empty segments are dropped. Returns 0, or HUB_EINVAL for a target that
+ * does not start with '/', a bad percent escape or a decoded NUL byte. Past the limits above
+ * it returns HUB_ETOOBIG. err names the value. out must be disposed on every path. Any thread. */
 int http_target_parse(struct http_target *out, const char *raw, size_t len,
                       struct hub_error *err);
 

@@ -1,6 +1,6 @@
 /* http_reply: builds the libmicrohttpd response for a request. Every reply gets the CORS
- * headers, X-Request-Id and the headers the handler added; the response is queued by
- * http_server.c once the request body has been read. */
+ * headers, X-Request-Id and the headers the handler added. http_server.c queues the response
+ * once the request body has been read. */
 #include "http_internal.h"
 
 #include "hub_log.h"
@@ -256,12 +256,17 @@ struct stream_wrap {
     http_stream_fn read;
     void *ctx;
     void (*free_ctx)(void *ctx);
+    bool end_on_shutdown; /* Server-Sent Events: no message is cut by ending between reads */
 };
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream_wrap *w = cls;
-    ssize_t n = w->read(w->ctx, pos, buf, max);
+    ssize_t n;
+
+    if (w->end_on_shutdown && http_shutting_down())
+        return HTTP_STREAM_END;
+    n = w->read(w->ctx, pos, buf, max);
 
     if (n == 0)
         n = HTTP_STREAM_ERROR; /* 0 would make libmicrohttpd poll in a busy loop */
@@ -292,6 +297,8 @@ int http_reply_stream(struct http_request *req, unsigned status, const char *con
     w->read = read;
     w->ctx = ctx;
     w->free_ctx = free_ctx;
+    w->end_on_shutdown = content_type != NULL &&
+                         strncmp(content_type, "text/event-stream", 17) == 0;
     resp = MHD_create_response_from_callback(
         length == HTTP_LENGTH_UNKNOWN ? MHD_SIZE_UNKNOWN : length, 64 * 1024, stream_read, w,
         stream_free);

@@ -1,8 +1,8 @@
 /* http_server: runs libmicrohttpd with an internal epoll thread pool and drives each request
- * through its life cycle: the URI log callback allocates struct http_request, the first
- * access call parses the target, authenticates and routes, the next calls feed the body, the
- * last call runs the handler and queues the reply, and the completion callback logs one line,
- * counts metrics and frees the request. */
+ * through its life cycle. The URI log callback allocates struct http_request. The first
+ * access call parses the target, authenticates and routes, the next calls feed the body, and
+ * the last call runs the handler and queues the reply. The completion callback logs one
+ * line, counts metrics and frees the request. */
 #include "http_server.h"
 
 #include "http_internal.h"
@@ -34,6 +34,14 @@ struct http_server {
     atomic_int in_flight; /* requests between the URI log and the completion callbacks */
 };
 
+/* Set once by http_server_stop; read by stream callbacks on any thread. */
+static atomic_bool shutting_down;
+
+bool http_shutting_down(void)
+{
+    return atomic_load(&shutting_down);
+}
+
 /* One metadata connection per HTTP thread, closed by the key's destructor at thread exit. */
 static pthread_key_t thread_db_key;
 static pthread_once_t thread_db_once = PTHREAD_ONCE_INIT;
@@ -46,7 +54,7 @@ static void thread_db_close(void *db)
 static void thread_db_key_create(void)
 {
     if (pthread_key_create(&thread_db_key, thread_db_close) != 0)
-        abort(); /* only fails when the process is out of keys: a bug */
+        abort(); /* fails only when the process has used up its thread keys */
 }
 
 static struct meta *thread_db_get(const char *data_dir, struct hub_error *err)
@@ -139,18 +147,18 @@ static bool request_id_char_ok(char c)
 
 static void request_id_init(struct http_request *req)
 {
-    const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
+    const char *client_id = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
     unsigned char bytes[8] = {0};
     static atomic_uint_fast64_t counter;
     uint64_t n;
 
-    if (given != NULL && given[0] != '\0' && strlen(given) <= HTTP_REQUEST_ID_BYTES) {
+    if (client_id != NULL && client_id[0] != '\0' && strlen(client_id) <= HTTP_REQUEST_ID_BYTES) {
         bool ok = true;
 
-        for (const char *p = given; *p != '\0'; p++)
+        for (const char *p = client_id; *p != '\0'; p++)
             ok = ok && request_id_char_ok(*p);
         if (ok) {
-            strcpy(req->request_id, given);
+            strcpy(req->request_id, client_id);
             return;
         }
     }
@@ -605,6 +613,7 @@ void http_server_stop(struct http_server *server, unsigned wait_s)
 
     if (server == NULL)
         return;
+    atomic_store(&shutting_down, true);
     listen_fd = MHD_quiesce_daemon(server->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);

@@ -1,5 +1,5 @@
 /* lfs_batch: the git-lfs batch API, POST {id}.git/info/lfs/objects/batch, for git-lfs and the
- * Hub clients. Always answers with the basic transfer (never Xet or multipart) and signed
+ * Hub clients. Always replies with the basic transfer (never Xet or multipart) and signed
  * URLs, because the Hub clients send the upload PUT without credentials. */
 #include "hf_internal.h"
 

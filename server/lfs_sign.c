@@ -1,7 +1,7 @@
 /* lfs_sign: self-authorizing LFS URLs. The Hub clients send the upload PUT without any
- * credentials, so the batch reply hands out URLs that carry their own proof: an expiry time
- * and an HMAC-SHA256 over the action, repo, object and expiry, keyed by a secret that the
- * daemon draws at start. A restart therefore invalidates URLs handed out before it; clients
+ * credentials, so the batch reply hands out URLs that carry their own proof. Each URL has an
+ * expiry time and an HMAC-SHA256 over the action, repo, object and expiry, keyed by a secret
+ * that the daemon draws at start. A restart therefore invalidates URLs handed out before it; clients
  * ask the batch API again. */
 #include "hf_internal.h"
 

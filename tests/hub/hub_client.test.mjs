@@ -114,3 +114,20 @@ test("stories260K uploads and downloads byte-identical", async () => {
     .find((e) => e.path === "model.safetensors");
   assert.ok(st.lfs, "model.safetensors is an LFS file");
 });
+
+test("createRepo with files: card data, tags and the filter of listings", async () => {
+  const repo = { type: "model", name: "alice/carded" };
+  const card = "---\nlicense: mit\ntags:\n  - demo-tag\nlibrary_name: peft\n---\n# Carded\n";
+  await hub.createRepo({ repo, files: [{ path: "README.md", content: new Blob([card]) }],
+    ...creds() });
+  const info = await (await fetch(`${daemon.url}/api/models/alice/carded`)).json();
+  assert.equal(info.cardData.license, "mit");
+  assert.ok(info.tags.includes("demo-tag"));
+  assert.ok(info.tags.includes("license:mit"));
+  assert.equal(info.library_name, "peft");
+  const listed = [];
+  for await (const m of hub.listModels({ search: { tags: ["demo-tag"] }, ...creds() })) {
+    listed.push(m.name);
+  }
+  assert.deepEqual(listed, ["alice/carded"]);
+});
