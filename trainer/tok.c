@@ -160,8 +160,11 @@ static int load_added_tokens(struct tok *tok, json_t *list, struct tr_error *err
     if (tok->special == NULL)
         return tr_error_set(err, "out of memory");
     for (size_t i = 0; i < tok->n_added; i++) {
-        if (tok->added[i].special)
-            tok->special[tok->added[i].id] = 1;
+        const struct tok_added *a = &tok->added[i];
+
+        if (a->special)
+            tok->special[a->id] = 1;
+        tok->added_first[(unsigned char)a->content[0]] |= a->normalized ? 2 : 1;
     }
     return added_index_build(tok, err);
 }

@@ -53,9 +53,13 @@ static bool is_word_char(const char *s, size_t len, size_t at, bool before)
 static const struct tok_added *find_added(const struct tok *tok, bool normalized, const char *s,
                                           size_t len, size_t from, size_t *at)
 {
+    uint8_t group = normalized ? 2 : 1;
+
     for (size_t i = from; i < len; i++) {
         const struct tok_added *best = NULL;
 
+        if ((tok->added_first[(unsigned char)s[i]] & group) == 0)
+            continue;
         for (size_t k = 0; k < tok->n_added; k++) {
             const struct tok_added *a = &tok->added[k];
 

@@ -163,6 +163,8 @@ struct tok {
     size_t n_added;
     struct tok_vocab_slot *added_index; /* content -> id of added tokens */
     size_t added_mask;
+    uint8_t added_first[256]; /* bit 0: a raw added token starts with this byte; bit 1: a
+                               * normalized one does */
     struct tok_norm *normalizer;   /* NULL when none */
     struct tok_pre *pre_tokenizer; /* NULL when none */
     struct tok_dec *decoder;       /* NULL when none */
