@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data.h"
+#include "tok_internal.h"
 #include "harness.h"
 #include "tok.h"
 
@@ -251,6 +253,125 @@ static void test_errors(const struct tok *gpt2, const struct tok *tiny)
     expect_error(path, gpt2, 2, "line 2", "3 tokens, over the limit of 2");
 }
 
+/* Writes a byte-level tokenizer (one token per byte, no merges) with the Llama 3 and Llama 2
+ * special tokens into a new model directory and returns the tokenizer loaded from it. */
+static struct tok *byte_model(const char *name, const char *config, bool bos_template)
+{
+    static const char *const specials[] = {"<|begin_of_text|>", "<|start_header_id|>",
+                                           "<|end_header_id|>", "<|eot_id|>", "<s>", "</s>"};
+    char dir[4200], file[4300];
+    char *json = malloc(32768);
+    size_t pos = 0;
+    FILE *f;
+    struct tok *tok = NULL;
+    struct tr_error err = {{0}};
+
+    snprintf(dir, sizeof(dir), "%s/%s", tmp_dir, name);
+    if (json == NULL || mkdir(dir, 0700) != 0) {
+        free(json);
+        return NULL;
+    }
+    pos += (size_t)snprintf(json, 32768, "{\"added_tokens\": [");
+    for (size_t i = 0; i < 6; i++)
+        pos += (size_t)snprintf(json + pos, 32768 - pos,
+                                "%s{\"id\": %zu, \"content\": \"%s\", \"special\": true}",
+                                i ? ", " : "", 256 + i, specials[i]);
+    pos += (size_t)snprintf(json + pos, 32768 - pos,
+                            "], \"pre_tokenizer\": {\"type\": \"ByteLevel\", "
+                            "\"add_prefix_space\": false}, \"decoder\": {\"type\": \"ByteLevel\"},"
+                            " \"post_processor\": %s, \"model\": {\"type\": \"BPE\","
+                            " \"merges\": [], \"vocab\": {",
+                            bos_template ? "{\"type\": \"TemplateProcessing\", \"single\": "
+                                           "[{\"SpecialToken\": {\"id\": \"<s>\"}}, "
+                                           "{\"Sequence\": {\"id\": \"A\"}}], "
+                                           "\"special_tokens\": {\"<s>\": {\"ids\": [260]}}}"
+                                         : "null");
+    for (unsigned b = 0; b < 256; b++) {
+        char ch[2];
+        size_t n = tok_byte_char(b, ch);
+
+        pos += (size_t)snprintf(json + pos, 32768 - pos, "%s\"%s%.*s\": %u", b ? ", " : "",
+                                ch[0] == '"' || ch[0] == '\\' ? "\\" : "", (int)n, ch, b);
+    }
+    snprintf(json + pos, 32768 - pos, "}}}");
+    snprintf(file, sizeof(file), "%s/tokenizer.json", dir);
+    f = fopen(file, "w");
+    if (f != NULL) {
+        fputs(json, f);
+        fclose(f);
+    }
+    free(json);
+    snprintf(file, sizeof(file), "%s/tokenizer_config.json", dir);
+    f = fopen(file, "w");
+    if (f != NULL) {
+        fputs(config, f);
+        fclose(f);
+    }
+    if (tok_open(&tok, dir, &err) < 0)
+        printf("# %s: %s\n", name, err.msg);
+    return tok;
+}
+
+static size_t count_id(const struct data_example *ex, int32_t id)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < ex->n; i++)
+        count += ex->ids[i] == id;
+    return count;
+}
+
+/* The Llama 3 template writes bos_token itself, so BOS is added once even though this
+ * tokenizer's post-processor adds nothing. Llama 2 text repeats <s> before later turns. */
+static void test_bos_rules(void)
+{
+    static const char convo[] =
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": "
+        "\"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello.\"},"
+        " {\"role\": \"user\", \"content\": \"And?\"}, {\"role\": \"assistant\", "
+        "\"content\": \"Fine.\"}]}\n";
+    struct tok *llama3 = byte_model("llama3",
+                                    "{\"bos_token\": \"<|begin_of_text|>\", \"eos_token\": "
+                                    "\"<|eot_id|>\", \"chat_template\": \"{{ bos_token }}"
+                                    "<|start_header_id|><|end_header_id|>\"}",
+                                    false);
+    struct tok *llama2 = byte_model("llama2",
+                                    "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", "
+                                    "\"chat_template\": \"[INST] <<SYS>>\"}",
+                                    true);
+    const char *path = write_file("convo.jsonl", convo);
+    struct data_set *ds;
+    char *targets;
+
+    CHECK(llama3 != NULL);
+    CHECK(llama2 != NULL);
+    if (llama3 == NULL || llama2 == NULL)
+        goto out;
+    ds = load(path, llama3, 0);
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_INT(ds->ex[0].ids[0], 256);
+        CHECK_EQ_INT(count_id(&ds->ex[0], 256), 1);
+        targets = decode_targets(llama3, &ds->ex[0]);
+        CHECK_EQ_STR(targets, "Hello.<|eot_id|>Fine.<|eot_id|>");
+        free(targets);
+        data_set_free(ds);
+    }
+    ds = load(path, llama2, 0);
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_INT(ds->ex[0].ids[0], 260);
+        CHECK_EQ_INT(count_id(&ds->ex[0], 260), 2);
+        targets = decode_targets(llama2, &ds->ex[0]);
+        CHECK_EQ_STR(targets, " Hello. </s> Fine. </s>");
+        free(targets);
+        data_set_free(ds);
+    }
+out:
+    tok_free(llama3);
+    tok_free(llama2);
+}
+
 int main(void)
 {
     struct tok *gpt2, *smol, *tiny;
@@ -277,6 +398,7 @@ int main(void)
         test_prompt_completion(gpt2);
         test_errors(gpt2, tiny);
     }
+    test_bos_rules();
     tok_free(gpt2);
     tok_free(smol);
     tok_free(tiny);
