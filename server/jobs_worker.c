@@ -363,7 +363,10 @@ static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err
         return 0;
     }
     path_join(path, sizeof(path), w->dir, "out");
-    return jobs_remove_tree(path, err);
+    rc = jobs_remove_tree(path, err);
+    if (rc == 0)
+        rc = jobs_mkdirs(path, err); /* the trainer creates only the last folder of --out */
+    return rc;
 }
 
 /* Resolves the revisions and stages the model and the dataset files. */

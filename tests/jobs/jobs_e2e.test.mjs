@@ -1,0 +1,251 @@
+// End to end: the real daemon on 127.0.0.1 trains a LoRA adapter of stories260K as a queued
+// job, survives a killed worker, publishes the adapter that the @huggingface/hub client then
+// pulls, cancels jobs, enforces the per-user limits and keeps its queue across a restart.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { createToken, prepareDataDir, startDaemon } from "../hub/daemon.mjs";
+import { api, followEvents, hub, pushFolder, waitForJob } from "./jobs_client.mjs";
+
+const bin = process.env.ATELIER_BIN;
+const root = process.env.ATELIER_SOURCE_ROOT;
+const corpus = process.env.ATELIER_CORPUS;
+const modelDir = join(corpus, "models/stories260K");
+const styleDir = join(root, "tests/data/style");
+
+// Small enough for two shared cores: one step of stories260K with batch 2 and 64 tokens
+// takes tens of milliseconds.
+const trainParams = {
+  rank: 8, alpha: 16, targets: "all-linear", lr: 0.002, steps: 150, batch: 2, seq_len: 64,
+  seed: 1, threads: 1, checkpoint_every: 10,
+};
+
+let dataDir, daemon, alice, bob, bobRead;
+const jobs = {};
+
+function trainRequest(overrides = {}) {
+  return {
+    type: "train", base_model: "alice/stories260K", dataset: "alice/style",
+    train_file: "train.jsonl", eval_file: "eval.jsonl", output_repo: "alice/style-lora",
+    params: { ...trainParams }, ...overrides,
+  };
+}
+
+before(async () => {
+  process.env.ATELIER_JOBS_CANCEL_GRACE_S = "2";
+  process.env.ATELIER_JOBS_MAX_QUEUED_PER_USER = "2";
+  dataDir = prepareDataDir();
+  alice = createToken(dataDir, "alice");
+  bob = createToken(dataDir, "bob");
+  bobRead = createToken(dataDir, "bob", { write: false, label: "read" });
+  daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
+  const skipScripts = (p) => p.endsWith(".py");
+  await pushFolder(daemon.url, alice, "model", "alice/stories260K", modelDir,
+    { skip: (p) => p.startsWith("original") });
+  await pushFolder(daemon.url, alice, "dataset", "alice/style", styleDir, { skip: skipScripts });
+  await pushFolder(daemon.url, alice, "dataset", "alice/secret", styleDir,
+    { skip: skipScripts, isPrivate: true });
+});
+
+after(async () => {
+  if (daemon) await daemon.stop({ keepData: true });
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("job requests are validated", async () => {
+  const url = daemon.url;
+  let r = await api(url, null, "POST", "/api/jobs", trainRequest());
+  assert.equal(r.status, 401);
+
+  r = await api(url, alice, "POST", "/api/jobs",
+    trainRequest({ params: { rank: 4, learning_rate: 0.1, epoch: 2 } }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /unknown params 'learning_rate', 'epoch'/);
+
+  r = await api(url, alice, "POST", "/api/jobs", "{\"type\":");
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /invalid JSON/);
+
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({ dataset: "alice/nothing" }));
+  assert.equal(r.status, 404);
+  assert.match(r.json.error, /dataset repo 'alice\/nothing' not found/);
+
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({ train_file: "missing.jsonl" }));
+  assert.equal(r.status, 404);
+  assert.match(r.json.error, /missing\.jsonl/);
+
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({ base_revision: "v9" }));
+  assert.equal(r.status, 404);
+  assert.match(r.json.error, /revision 'v9'/);
+
+  // bob may not read alice's private dataset, and it looks missing to him.
+  r = await api(url, bob, "POST", "/api/jobs",
+    trainRequest({ dataset: "alice/secret", output_repo: "bob/secret-lora" }));
+  assert.equal(r.status, 404);
+  assert.match(r.json.error, /alice\/secret/);
+
+  r = await api(url, bob, "POST", "/api/jobs", trainRequest({ output_repo: "alice/bobs-lora" }));
+  assert.equal(r.status, 403);
+
+  r = await api(url, bobRead, "POST", "/api/jobs", trainRequest({ output_repo: "bob/lora" }));
+  assert.equal(r.status, 403);
+
+  r = await api(url, alice, "GET", "/api/jobs/abc");
+  assert.equal(r.status, 400);
+  r = await api(url, alice, "GET", "/api/jobs/99999");
+  assert.equal(r.status, 404);
+});
+
+test("training job survives a killed worker and publishes the adapter", async () => {
+  const url = daemon.url;
+  let r = await api(url, alice, "POST", "/api/jobs", trainRequest());
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.state, "queued");
+  assert.equal(r.json.owner, "alice");
+  assert.equal(r.json.spec.params.steps, 150);
+  assert.equal(r.headers.get("location"), `/api/jobs/${r.json.id}`);
+  const id = r.json.id;
+  jobs.trained = id;
+
+  // Queued behind it (one worker): a long job for the restart test, then an evaluation.
+  r = await api(url, alice, "POST", "/api/jobs",
+    trainRequest({ output_repo: "alice/long-lora", params: { ...trainParams, steps: 100000 } }));
+  assert.equal(r.status, 201, r.text);
+  jobs.long = r.json.id;
+  r = await api(url, alice, "POST", "/api/jobs", {
+    type: "eval", model: "alice/stories260K", dataset: "alice/style", eval_file: "eval.jsonl",
+  });
+  assert.equal(r.status, 201, r.text);
+  jobs.evaluation = r.json.id;
+
+  let killedPid = 0;
+  const events = await followEvents(url, alice, id, async (ev) => {
+    if (killedPid !== 0 || ev.event !== "progress" || ev.data.step < 20) return;
+    const { json } = await api(url, alice, "GET", `/api/jobs/${id}`);
+    assert.ok(json.worker_pid > 0, "a running job shows its worker pid");
+    killedPid = json.worker_pid;
+    process.kill(killedPid, "SIGKILL");
+  });
+  assert.ok(killedPid > 0, "the test killed the worker mid-job");
+  const states = events.filter((e) => e.event === "state").map((e) => e.data);
+  assert.deepEqual(states.map((s) => s.state),
+    ["queued", "running", "queued", "running", "succeeded"]);
+  assert.match(states[2].message, /killed by signal 9/);
+  assert.ok(events.some((e) => e.event === "progress" && e.data.loss > 0));
+  assert.ok(events.some((e) => e.event === "eval"));
+  // Event ids count up from 1, so a client can resume with Last-Event-ID.
+  assert.deepEqual(events.map((e) => Number(e.id)), events.map((_, i) => i + 1));
+  const resumed = await followEvents(url, alice, id, () => {}, { after: events.length - 1 });
+  assert.equal(resumed.length, 1);
+
+  const job = (await api(url, alice, "GET", `/api/jobs/${id}`)).json;
+  assert.equal(job.state, "succeeded");
+  assert.equal(job.attempts, 2);
+  assert.equal(job.progress.step, 150);
+  assert.match(job.result.commit, /^[0-9a-f]{40}$/);
+  assert.equal(job.result.repo, "alice/style-lora");
+  assert.ok(job.result.metrics.eval.adapter.mean_nll > 0);
+  const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
+  assert.match(log, /attempt 2 of 3/);
+  assert.match(log, /--resume from the last checkpoint/);
+
+  // The evaluation is stored against the exact commit.
+  const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/style-lora")).json;
+  assert.equal(evals[0].revision, job.result.commit);
+  assert.equal(evals[0].job_id, id);
+
+  // Pull the adapter as any Hugging Face client would, and evaluate it against the base.
+  const pulled = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-adapter-"));
+  try {
+    for (const path of ["adapter_config.json", "adapter_model.safetensors", "README.md"]) {
+      const blob = await hub.downloadFile({
+        repo: { type: "model", name: "alice/style-lora" }, path, hubUrl: url,
+        accessToken: alice, revision: job.result.commit,
+      });
+      assert.ok(blob, `${path} is in the adapter repo`);
+      writeFileSync(join(pulled, path), Buffer.from(await blob.arrayBuffer()));
+    }
+    const config = JSON.parse(readFileSync(join(pulled, "adapter_config.json"), "utf8"));
+    assert.equal(config.peft_type, "LORA");
+    assert.match(readFileSync(join(pulled, "README.md"), "utf8"), /base_model: "?alice\/stories260K/);
+    const ev = spawnSync(bin, ["eval", "--base", modelDir, "--adapter", pulled, "--data",
+      join(styleDir, "eval.jsonl")], { encoding: "utf8" });
+    assert.equal(ev.status, 0, ev.stderr);
+    const scores = JSON.parse(ev.stdout);
+    assert.ok(scores.adapter.mean_nll < scores.base.mean_nll,
+      `held-out loss ${scores.adapter.mean_nll} is below the base's ${scores.base.mean_nll}`);
+  } finally {
+    rmSync(pulled, { recursive: true, force: true });
+  }
+});
+
+test("jobs are private to their owner and admins", async () => {
+  const url = daemon.url;
+  let r = await api(url, bob, "GET", `/api/jobs/${jobs.trained}`);
+  assert.equal(r.status, 404);
+  r = await api(url, bob, "POST", `/api/jobs/${jobs.long}/cancel`);
+  assert.equal(r.status, 404);
+  r = await api(url, bob, "GET", "/api/jobs");
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json, []);
+  r = await api(url, bob, "GET", "/api/jobs?owner=alice");
+  assert.equal(r.status, 403);
+  r = await api(url, alice, "GET", "/api/jobs?state=succeeded&repo=alice/style-lora");
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.map((j) => j.id), [jobs.trained]);
+  r = await api(url, alice, "GET", "/api/jobs?limit=1");
+  assert.equal(r.json.length, 1);
+  assert.equal(r.headers.get("x-total-count"), "3");
+  assert.match(r.headers.get("link"), /offset=1.*rel="next"/);
+  r = await api(url, alice, "GET", "/api/jobs?state=done");
+  assert.equal(r.status, 400);
+});
+
+test("restart keeps the queue, limits and cancel work", async () => {
+  // The long job runs now; stopping the daemon puts it back in the queue.
+  await waitForJob(daemon.url, alice, jobs.long, (j) => j.state === "running" && j.progress.step > 0);
+  assert.equal(await daemon.stop({ keepData: true }), 0);
+  daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
+  const url = daemon.url;
+  let job = await waitForJob(url, alice, jobs.long, (j) => j.state === "running");
+  assert.equal(job.attempts, 1, "a daemon stop does not use up an attempt");
+  const events = (await api(url, alice, "GET", `/api/jobs/${jobs.evaluation}`)).json;
+  assert.equal(events.state, "queued");
+
+  // Per-user queue limit (2 in this test).
+  const evalRequest = { type: "eval", model: "alice/stories260K", dataset: "alice/style",
+    eval_file: "eval.jsonl" };
+  const first = await api(url, bob, "POST", "/api/jobs", evalRequest);
+  const second = await api(url, bob, "POST", "/api/jobs", evalRequest);
+  const third = await api(url, bob, "POST", "/api/jobs", evalRequest);
+  assert.equal(first.status, 201);
+  assert.equal(second.status, 201);
+  assert.equal(third.status, 429);
+  assert.match(third.json.error, /bob already has 2 queued jobs/);
+  for (const r of [first, second]) {
+    const c = await api(url, bob, "POST", `/api/jobs/${r.json.id}/cancel`);
+    assert.equal(c.status, 202);
+    assert.equal(c.json.state, "canceled");
+    assert.equal(c.json.error, "canceled before it started");
+  }
+  const again = await api(url, bob, "POST", `/api/jobs/${first.json.id}/cancel`);
+  assert.equal(again.status, 409);
+
+  // Cancel the running job: its worker stops within seconds and the log is kept.
+  const c = await api(url, alice, "POST", `/api/jobs/${jobs.long}/cancel`);
+  assert.equal(c.status, 202);
+  job = await waitForJob(url, alice, jobs.long, (j) => j.state === "canceled", 20000);
+  assert.match(job.error, /canceled/);
+  const log = (await api(url, alice, "GET", `/api/jobs/${jobs.long}/log`)).text;
+  assert.match(log, /atelier train/);
+
+  // The evaluation queued before the restart runs now.
+  job = await waitForJob(url, alice, jobs.evaluation, (j) => j.state === "succeeded");
+  assert.ok(job.result.metrics.mean_nll > 0);
+  const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/stories260K")).json;
+  assert.ok(evals.some((e) => e.job_id === jobs.evaluation && /^[0-9a-f]{40}$/.test(e.revision)));
+});
