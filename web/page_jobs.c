@@ -329,7 +329,7 @@ static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json
             after = events.items[i].seq;
             if (strcmp(events.items[i].kind, "progress") == 0 && json_is_integer(step) &&
                 json_is_number(loss))
-                json_array_append_new(points, json_pack("[IF]", json_integer_value(step),
+                json_array_append_new(points, json_pack("[If]", json_integer_value(step),
                                                         json_number_value(loss)));
             if (strcmp(events.items[i].kind, "log") == 0 && log_lines++ < WEB_MAX_LOG_EVENTS) {
                 const char *line = json_string_value(json_object_get(data, "line"));
@@ -395,19 +395,46 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
                       "points.</p><h2>Log</h2><pre class=\"log\" id=\"job-log\">",
                    json_array_size(points));
     web_buf_escape_n(b, log.data != NULL ? log.data : "", log.len);
-    web_buf_printf(b, "</pre><p><a href=\"/api/jobs/%lld/log\">Full log</a></p></section>",
+    web_buf_printf(b, "</pre><p class=\"hint\">Step lines are drawn above; the <a "
+                      "href=\"/api/jobs/%lld/log\">full log</a> has every line the trainer "
+                      "wrote.</p></section>",
                    (long long)job->id);
     free(points_text);
     json_decref(points);
     web_buf_dispose(&log);
 }
 
+/* Writes one metrics row per number, with nested objects flattened to "train.loss". */
+static void web_metric_rows(struct web_buf *b, const char *prefix, json_t *object, int depth)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach (object, key, value) {
+        char *text;
+
+        if (json_is_object(value) && depth < 3) {
+            char nested[256];
+
+            snprintf(nested, sizeof(nested), "%s%s.", prefix, key);
+            web_metric_rows(b, nested, value, depth + 1);
+            continue;
+        }
+        text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        web_buf_puts(b, "<tr><th>");
+        web_buf_escape(b, prefix);
+        web_buf_escape(b, key);
+        web_buf_puts(b, "</th><td class=\"num\">");
+        web_buf_escape(b, json_is_null(value) ? "–" : text);
+        web_buf_puts(b, "</td></tr>");
+        free(text);
+    }
+}
+
 static void web_job_result(struct web_buf *b, const struct meta_job *job)
 {
     json_t *metrics = job->result_metrics_json ? json_loads(job->result_metrics_json, 0, NULL)
                                                : NULL;
-    const char *key;
-    json_t *value;
 
     if (job->error != NULL) {
         web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\" id=\"job-error-text\">");
@@ -426,17 +453,8 @@ static void web_job_result(struct web_buf *b, const struct meta_job *job)
                        job->result_commit);
     }
     if (json_object_size(metrics) > 0) {
-        web_buf_puts(b, "<h2>Metrics</h2><table><tbody>");
-        json_object_foreach (metrics, key, value) {
-            char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
-
-            web_buf_puts(b, "<tr><th>");
-            web_buf_escape(b, key);
-            web_buf_puts(b, "</th><td class=\"num\">");
-            web_buf_escape(b, text);
-            web_buf_puts(b, "</td></tr>");
-            free(text);
-        }
+        web_buf_puts(b, "<h2>Metrics</h2><table id=\"job-metrics\"><tbody>");
+        web_metric_rows(b, "", metrics, 0);
         web_buf_puts(b, "</tbody></table>");
     }
     json_decref(metrics);

@@ -97,6 +97,7 @@ void web_page_begin(struct web_ctx *ctx, const char *title)
     web_buf_escape(b, title);
     web_buf_puts(b, " · Atelier</title>"
                     "<link rel=\"stylesheet\" href=\"/static/atelier.css?v=" ATELIER_VERSION "\">"
+                    "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"
                     "<script src=\"/static/atelier.js?v=" ATELIER_VERSION "\" defer></script>"
                     "</head>\n<body><a class=\"skip\" href=\"#main\">Skip to content</a>\n");
     web_page_nav(ctx);

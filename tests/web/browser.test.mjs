@@ -1,0 +1,280 @@
+// The pages in a real browser: headless Chromium driven by playwright-core against the real
+// daemon on 127.0.0.1 with a temporary data directory. A user logs in, finds the demo model,
+// reads its card, opens files and history, starts a training job from the form, watches the
+// progress update until the job finishes, and opens the adapter it made. Screenshots of the
+// main pages go to WEB_SCREENSHOT_DIR (the meson build dir).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const bin = process.env.ATELIER_BIN;
+const corpus = process.env.ATELIER_CORPUS;
+const sourceRoot = process.env.ATELIER_SOURCE_ROOT;
+if (!bin || !corpus || !sourceRoot) {
+  throw new Error("ATELIER_BIN, ATELIER_CORPUS and ATELIER_SOURCE_ROOT must be set: run through meson");
+}
+const { chromium } = await import(join(sourceRoot, "tests/js/node_modules/playwright-core/index.mjs"));
+
+const shotDir = process.env.WEB_SCREENSHOT_DIR ?? join(tmpdir(), "atelier-web-screenshots");
+const password = "alice-password";
+let workDir, dataDir, daemon, baseUrl, context, page, jobsApi = false, jobUrl;
+
+function admin(args, input = "") {
+  const r = spawnSync(bin, ["admin", "--data", dataDir, ...args], { input, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`atelier admin ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+// Writes a small training set of made-up sentences and a card for it.
+function writeDataset(dir) {
+  mkdirSync(dir, { recursive: true });
+  const sentences = [
+    "Once upon a time a little cat played in the warm sun.",
+    "The dog ran to the park and found a big red ball.",
+    "Lily and Tom walked to the sea to look for shells.",
+    "A small bird sang a happy song in the tall tree.",
+  ];
+  const lines = [];
+  for (let i = 0; i < 32; i++) lines.push(JSON.stringify({ text: sentences[i % sentences.length] }));
+  writeFileSync(join(dir, "train.jsonl"), lines.join("\n") + "\n");
+  writeFileSync(join(dir, "README.md"), "---\nlicense: mit\ntags: [stories]\n---\n# Tiny stories\n\nShort made-up sentences.\n");
+}
+
+// A card whose raw HTML must stay inert.
+function writeHostileRepo(dir) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "README.md"),
+    "---\nlicense: mit\ntags: ['<script>window.pwnedTag = 1</script>']\n---\n" +
+    "# Hostile card\n\n<script>window.pwned = 1</script>\n\n<img src=x onerror=\"window.pwnedImg = 1\">\n\n" +
+    "[click me](javascript:window.pwnedLink=1)\n");
+}
+
+async function startDaemon() {
+  const child = spawn(bin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--threads", "4",
+    "--workers", "1"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the daemon did not start:\n${log}`)), 20000);
+    child.stderr.on("data", (chunk) => {
+      log += chunk.toString();
+      const m = log.match(/listening host=\S+ port=(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the daemon exited with ${code} before listening:\n${log}`));
+    });
+  });
+  return {
+    port,
+    log: () => log,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.on("exit", (code) => resolve(code));
+      child.kill("SIGTERM");
+    }),
+  };
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(shotDir, name + ".png"), fullPage: true });
+}
+
+before(async () => {
+  mkdirSync(shotDir, { recursive: true });
+  workDir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-web-"));
+  dataDir = join(workDir, "data");
+  admin(["user", "add", "alice", "--admin"], password + "\n");
+  admin(["repo", "import", "alice/stories260K", join(corpus, "models/stories260K"), "--owner", "alice",
+    "--message", "Import stories260K"]);
+  writeDataset(join(workDir, "dataset"));
+  admin(["repo", "import", "alice/tiny-stories", join(workDir, "dataset"), "--type", "dataset", "--owner", "alice"]);
+  writeHostileRepo(join(workDir, "hostile"));
+  admin(["repo", "import", "alice/hostile", join(workDir, "hostile"), "--owner", "alice"]);
+  daemon = await startDaemon();
+  baseUrl = `http://127.0.0.1:${daemon.port}`;
+  context = await chromium.launchPersistentContext(join(workDir, "chromium-profile"), {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1280, height: 900 },
+  });
+  page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(20000);
+});
+
+after(async () => {
+  if (context) await context.close();
+  const code = daemon ? await daemon.stop() : 0;
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  assert.equal(code, 0, "the daemon exits 0 on SIGTERM");
+});
+
+test("home lists the demo model to anonymous visitors", async () => {
+  const response = await page.goto(baseUrl + "/");
+  assert.equal(response.status(), 200);
+  await page.getByRole("link", { name: "alice/stories260K" }).waitFor();
+  await shot("home");
+});
+
+test("login with the form sets a session", async () => {
+  await page.goto(baseUrl + "/login?next=/");
+  await page.getByLabel("User name").fill("alice");
+  await page.getByLabel("Password").fill("wrong-password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByText("Invalid user name or password").waitFor();
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(baseUrl + "/");
+  await page.getByRole("link", { name: "alice", exact: true }).waitFor();
+  const cookies = await context.cookies(baseUrl);
+  const session = cookies.find((c) => c.name === "atelier_session");
+  assert.ok(session, "atelier_session cookie is set");
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Lax");
+});
+
+test("search finds the model and its card renders", async () => {
+  await page.getByLabel("Search").fill("stories");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("link", { name: "alice/stories260K" }).click();
+  await page.waitForURL(baseUrl + "/alice/stories260K");
+  await page.locator("article.card-body").waitFor();
+  const meta = await page.locator("dl.meta").innerText();
+  assert.match(meta, /License\s+mit/);
+  await page.getByText("git clone " + baseUrl + "/alice/stories260K").waitFor();
+  await shot("model-card");
+});
+
+test("files tab lists files and the tensor table", async () => {
+  await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Files" }).click();
+  const row = page.locator("table.files tr", { hasText: "model.safetensors" });
+  await row.getByText("LFS").waitFor();
+  await shot("files");
+  await row.getByRole("link", { name: "model.safetensors", exact: true }).click();
+  assert.equal(await page.locator("#tensor-count").innerText(), "48");
+  assert.equal(await page.locator("#param-count").innerText(), "292800");
+  await shot("tensors");
+});
+
+test("history lists commits and opens one", async () => {
+  await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "History" }).click();
+  await page.getByRole("link", { name: "Import stories260K" }).click();
+  await page.locator("#commit-id").waitFor();
+  assert.ok(await page.locator("section.diff").count() > 0, "the commit shows changed files");
+  await shot("commit");
+});
+
+test("a card with raw HTML stays inert", async () => {
+  await page.goto(baseUrl + "/alice/hostile");
+  await page.getByRole("heading", { name: "Hostile card" }).waitFor();
+  const flags = await page.evaluate(() => [window.pwned, window.pwnedImg, window.pwnedTag]);
+  assert.deepEqual(flags, [undefined, undefined, undefined]);
+  const href = await page.getByRole("link", { name: "click me" }).getAttribute("href");
+  assert.ok(!href || !href.startsWith("javascript:"), `link target is ${href}`);
+});
+
+test("missing pages explain themselves", async () => {
+  const response = await page.goto(baseUrl + "/alice/no-such-model");
+  assert.equal(response.status(), 404);
+  await page.getByRole("heading", { name: "Page not found" }).waitFor();
+});
+
+test("jobs API is available", async () => {
+  const response = await page.request.get(baseUrl + "/api/jobs");
+  jobsApi = response.status() !== 404;
+});
+
+test("start a training job from the form", async (t) => {
+  if (!jobsApi) return t.skip("the jobs API answers 404");
+  await page.goto(baseUrl + "/jobs/new");
+  await page.getByLabel("Base model").selectOption("alice/stories260K");
+  await page.getByLabel("Dataset").selectOption("alice/tiny-stories");
+  await page.getByLabel("Output repository").fill("alice/stories-lora");
+  await page.getByLabel("Training steps").fill("12");
+  await page.getByLabel("Batch size").fill("2");
+  await page.getByLabel("Sequence length").fill("32");
+  await page.getByLabel("Checkpoint every").fill("6");
+  await shot("job-form");
+  await page.getByRole("button", { name: "Start training" }).click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  jobUrl = page.url();
+});
+
+test("job progress updates live and the job finishes", async (t) => {
+  if (!jobsApi) return t.skip("the jobs API answers 404");
+  // The live view draws one chart point per progress event from the SSE stream.
+  await page.waitForFunction(() => {
+    const svg = document.getElementById("loss-chart");
+    return document.getElementById("job-live")?.getAttribute("data-live") === "1" &&
+      Number(svg?.getAttribute("data-count") ?? 0) >= 2;
+  }, null, { timeout: 120000 });
+  await shot("job-running");
+  await page.waitForFunction(() => ["succeeded", "failed", "canceled"]
+    .includes(document.getElementById("job-live")?.getAttribute("data-state")), null, { timeout: 240000 });
+  await page.waitForLoadState();
+  const state = await page.locator("#job-state").innerText();
+  if (state !== "succeeded") {
+    const error = await page.locator("#job-error-text").innerText().catch(() => "(no message)");
+    assert.fail(`the job ended ${state}: ${error}`);
+  }
+  await page.locator("#job-adapter-link").waitFor();
+  await shot("job-finished");
+});
+
+test("the adapter the job made links its base", async (t) => {
+  if (!jobsApi) return t.skip("the jobs API answers 404");
+  await page.locator("#job-adapter-link").click();
+  await page.waitForURL(baseUrl + "/alice/stories-lora");
+  await page.locator("p.notice", { hasText: "LoRA adapter for" }).waitFor();
+  await page.getByRole("link", { name: "alice/stories260K" }).first().waitFor();
+  await shot("adapter");
+  await page.goto(baseUrl + "/alice/stories260K");
+  await page.locator("#adapters-h").waitFor();
+  assert.match(await page.locator("section[aria-labelledby=adapters-h]").innerText(), /alice\/stories-lora/);
+  await page.goto(jobUrl);
+});
+
+test("settings creates a token shown once", async () => {
+  await page.goto(baseUrl + "/settings");
+  await page.getByLabel("Label").fill("laptop");
+  await page.getByLabel("Scope").selectOption("write");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = await page.locator("#new-token").innerText();
+  assert.match(secret, /^hf_[A-Za-z0-9]{34}$/);
+  const whoami = await page.request.get(baseUrl + "/api/whoami-v2", { headers: { Authorization: "Bearer " + secret } });
+  assert.equal(whoami.status(), 200);
+  await page.goto(baseUrl + "/settings");
+  assert.equal(await page.locator("#new-token").count(), 0);
+  await shot("settings");
+});
+
+test("phone width and dark mode render", async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto(baseUrl + "/alice/stories260K");
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.notEqual(background, "rgb(255, 255, 255)");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  assert.equal(overflow, false, "no horizontal scrolling on a phone");
+  await shot("model-card-phone-dark");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: "light" });
+});
+
+test("keyboard users get a skip link and logout works", async () => {
+  await page.goto(baseUrl + "/");
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  assert.equal(focused, "Skip to content");
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(baseUrl + "/");
+  await page.getByRole("link", { name: "Log in" }).waitFor();
+});
