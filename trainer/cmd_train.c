@@ -44,6 +44,7 @@ static const char usage_text[] =
     "  --eval FILE           held-out data scored at each checkpoint and at the end\n"
     "  --eval-split X        hold out this share of the training data instead (0 < X < 1)\n"
     "  --checkpoint-every N  write ADAPTER_DIR/checkpoint/state.bin every N steps\n"
+    "                        (0, the default: only at the end)\n"
     "  --resume              continue from ADAPTER_DIR/checkpoint/state.bin\n"
     "  --progress-fd FD      write the JSON progress lines to FD instead of stdout\n"
     "SIGTERM or SIGINT stops after the current step with a checkpoint (exit 1).\n"
@@ -172,7 +173,7 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
     case OPT_SEED: return train_cli_uint(&o->seed, "train", "--seed", v, 0, UINT64_MAX);
     case OPT_WARMUP: return train_cli_uint(&o->warmup, "train", "--warmup", v, 0, 1000000000);
     case OPT_CHECKPOINT_EVERY:
-        return train_cli_uint(&o->checkpoint_every, "train", "--checkpoint-every", v, 1,
+        return train_cli_uint(&o->checkpoint_every, "train", "--checkpoint-every", v, 0,
                               1000000000);
     case OPT_STEPS:
         *steps_given = true;
@@ -221,8 +222,8 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
         fprintf(stderr, "atelier train: give either --eval or --eval-split, not both\n");
         return false;
     }
-    if (o->steps > 0 && o->warmup >= o->steps) {
-        fprintf(stderr, "atelier train: invalid --warmup value %llu: expected fewer than --steps "
+    if (o->steps > 0 && o->warmup > o->steps) {
+        fprintf(stderr, "atelier train: invalid --warmup value %llu: expected at most --steps "
                 "%llu\n", (unsigned long long)o->warmup, (unsigned long long)o->steps);
         return false;
     }

@@ -727,8 +727,12 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
     memset(out, 0, sizeof(*out));
     tr.opt = o;
     model_set_threads(o->threads);
-    fprintf(o->log, "atelier train: seed %llu, %d threads\n", (unsigned long long)o->seed,
-            o->threads);
+    if (o->threads > 0)
+        fprintf(o->log, "atelier train: seed %llu, %d threads\n", (unsigned long long)o->seed,
+                o->threads);
+    else
+        fprintf(o->log, "atelier train: seed %llu, default thread count\n",
+                (unsigned long long)o->seed);
     if (prepare_out_dir(&tr, err) < 0 || load_inputs(&tr, err) < 0 || build_state(&tr, err) < 0)
         goto out;
     log_truncation(&tr);
