@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Sets up a demo hub and queues a first training job. It installs the packages, builds, and
+# creates a data directory with an admin user and a write token. It hosts stories260K as
+# demo/stories260K and the style dataset as demo/style, starts `atelier serve` on 127.0.0.1,
+# and queues a LoRA training job over the REST API.
+#
+# Usage: deploy/demo.sh [--foreground] [DATA_DIR]     (default DATA_DIR: ./demo-data)
+# Environment: ATELIER_CORPUS (default ../shared/corpus next to the repo),
+#              ATELIER_DEMO_PORT (default 8080), BUILD_DIR (default build).
+# Running it again reuses the data directory, its admin account and its token.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+foreground=0
+if [ "${1:-}" = "--foreground" ]; then
+  foreground=1
+  shift
+fi
+data=${1:-demo-data}
+port=${ATELIER_DEMO_PORT:-8080}
+build=${BUILD_DIR:-build}
+corpus=${ATELIER_CORPUS:-$here/../shared/corpus}
+url="http://127.0.0.1:$port"
+
+say() { printf 'demo: %s\n' "$*"; }
+fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+model_dir="$corpus/models/stories260K"
+[ -f "$model_dir/model.safetensors" ] ||
+  fail "stories260K not found in $model_dir; set ATELIER_CORPUS to the folder holding models/stories260K"
+
+say "installing packages"
+"$here/deploy/install-deps.sh"
+
+say "building into $build"
+cd "$here"
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build"
+fi
+meson compile -C "$build"
+atelier="$here/$build/server/atelier"
+
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
+admin() { "$atelier" admin --data "$data" "$@"; }
+token_file="$data/admin-token"
+password_file="$data/admin-password"
+
+if [ ! -s "$token_file" ]; then
+  say "creating the admin user and a write token in $data"
+  admin migrate
+  umask 077
+  head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$password_file"
+  admin user add admin --admin < "$password_file"
+  admin token create admin --write --label demo > "$token_file"
+  umask 022
+  admin org add demo
+  admin org member add demo admin --role admin
+fi
+token=$(cat "$token_file")
+
+if [ ! -d "$data/repos/models/demo/stories260K.git" ]; then
+  say "importing $model_dir as demo/stories260K"
+  admin repo import demo/stories260K "$model_dir" --type model --owner admin \
+    --message "Import stories260K"
+fi
+if [ ! -d "$data/repos/datasets/demo/style.git" ]; then
+  say "importing tests/data/style as the dataset demo/style"
+  style=$(mktemp -d)
+  cp "$here/tests/data/style/train.jsonl" "$here/tests/data/style/eval.jsonl" "$style/"
+  admin repo import demo/style "$style" --type dataset --owner admin \
+    --message "Import the style dataset"
+  rm -rf "$style"
+fi
+
+pid_file="$data/serve.pid"
+if [ -s "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+  say "atelier serve is already running (pid $(cat "$pid_file"))"
+else
+  say "starting atelier serve on $url (log: $data/serve.log)"
+  "$atelier" serve --data "$data" --listen "127.0.0.1:$port" --workers 1 \
+    >> "$data/serve.log" 2>&1 &
+  echo $! > "$pid_file"
+  for _ in $(seq 1 100); do
+    if curl -fs "$url/healthz" > /dev/null 2>&1; then
+      break
+    fi
+    kill -0 "$(cat "$pid_file")" 2>/dev/null || fail "atelier serve exited; see $data/serve.log"
+    sleep 0.1
+  done
+fi
+
+say "queueing a training job"
+reply=$(curl -fsS -X POST "$url/api/jobs" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"type": "train", "base_model": "demo/stories260K", "dataset": "demo/style",
+       "train_file": "train.jsonl", "eval_file": "eval.jsonl",
+       "output_repo": "admin/style-lora",
+       "params": {"rank": 8, "alpha": 16, "targets": "all-linear", "lr": 0.002,
+                  "steps": 60, "batch": 4, "seq_len": 128, "seed": 1,
+                  "checkpoint_every": 20}}') || fail "queueing the job failed; see $data/serve.log"
+job=$(printf '%s' "$reply" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+[ -n "$job" ] || fail "unexpected reply to POST /api/jobs: $reply"
+
+cat <<EOF
+
+Atelier is running on $url (pid $(cat "$pid_file"), log $data/serve.log).
+  admin login:  admin / $(cat "$password_file")   (saved in $password_file)
+  write token:  saved in $token_file, readable only by you
+
+Job $job trains a LoRA adapter of demo/stories260K on demo/style into admin/style-lora:
+  page:     $url/jobs/$job
+  job:      curl -s $url/api/jobs/$job -H "Authorization: Bearer \$(cat $token_file)"
+  progress: curl -sN $url/api/jobs/$job/events -H "Authorization: Bearer \$(cat $token_file)"
+  log:      curl -s $url/api/jobs/$job/log -H "Authorization: Bearer \$(cat $token_file)"
+  adapter:  $url/admin/style-lora   (when the job succeeded)
+
+Stop the hub with: kill \$(cat $pid_file)
+EOF
+
+if [ "$foreground" -eq 1 ]; then
+  say "running in the foreground; Ctrl-C stops the hub"
+  trap 'kill "$(cat "$pid_file")" 2>/dev/null || true' INT TERM
+  wait "$(cat "$pid_file")" 2>/dev/null || tail -f "$data/serve.log"
+fi
