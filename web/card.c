@@ -23,9 +23,9 @@
 /* Conversion state for one document. */
 struct card_convert {
     yaml_document_t *doc;
-    size_t values;       /* JSON values made so far, at most CARD_MAX_VALUES */
-    struct card *card;   /* problem is written here */
-    size_t first_line;   /* 0-based line of the YAML's first line in the whole README */
+    size_t values;     /* JSON values made so far, at most CARD_MAX_VALUES */
+    struct card *card; /* problem is written here */
+    size_t first_line; /* 0-based line of the YAML's first line in the whole README */
 };
 
 static void card_set_problem(struct card *card, const char *fmt, ...)
@@ -176,8 +176,9 @@ static json_t *card_int_value(const char *s, size_t n)
         digit_count--;
     }
     if (!card_is_digits(digits, digit_count,
-                        base == 8 ? "01234567" : base == 16 ? "0123456789abcdefABCDEF"
-                                                            : "0123456789"))
+                        base == 8    ? "01234567"
+                        : base == 16 ? "0123456789abcdefABCDEF"
+                                     : "0123456789"))
         return NULL;
 
     /* The scalar is NUL-terminated by libyaml, and the digit check stops strtoull before any
@@ -189,9 +190,8 @@ static json_t *card_int_value(const char *s, size_t n)
     if (negative) {
         if (magnitude > (unsigned long long)INT64_MAX + 1u)
             return NULL;
-        return json_integer(magnitude == (unsigned long long)INT64_MAX + 1u
-                                ? INT64_MIN
-                                : -(json_int_t)magnitude);
+        return json_integer(
+            magnitude == (unsigned long long)INT64_MAX + 1u ? INT64_MIN : -(json_int_t)magnitude);
     }
     if (magnitude > (unsigned long long)INT64_MAX)
         return NULL;
@@ -236,10 +236,9 @@ static int card_scalar_value(json_t **out, struct card_convert *cv, yaml_node_t 
     const char *s = (const char *)node->data.scalar.value;
     size_t n = node->data.scalar.length;
     const char *tag = (const char *)node->tag;
-    bool typed_tag = tag != NULL && (strcmp(tag, CARD_TAG_NULL) == 0 ||
-                                     strcmp(tag, CARD_TAG_BOOL) == 0 ||
-                                     strcmp(tag, CARD_TAG_INT) == 0 ||
-                                     strcmp(tag, CARD_TAG_FLOAT) == 0);
+    bool typed_tag =
+        tag != NULL && (strcmp(tag, CARD_TAG_NULL) == 0 || strcmp(tag, CARD_TAG_BOOL) == 0 ||
+                        strcmp(tag, CARD_TAG_INT) == 0 || strcmp(tag, CARD_TAG_FLOAT) == 0);
 
     /* NOTE: libyaml gives an untagged plain scalar the same str tag as an explicit "!!str", so
      * "!!str 5" on a plain scalar still becomes the number 5. */
@@ -257,11 +256,9 @@ static int card_scalar_value(json_t **out, struct card_convert *cv, yaml_node_t 
     return 0;
 }
 
-static int card_convert_node(json_t **out, struct card_convert *cv, yaml_node_t *node,
-                             int depth);
+static int card_convert_node(json_t **out, struct card_convert *cv, yaml_node_t *node, int depth);
 
-static int card_sequence_value(json_t **out, struct card_convert *cv, yaml_node_t *node,
-                               int depth)
+static int card_sequence_value(json_t **out, struct card_convert *cv, yaml_node_t *node, int depth)
 {
     json_t *array = json_array();
     int rc = 0;
@@ -288,8 +285,7 @@ static int card_sequence_value(json_t **out, struct card_convert *cv, yaml_node_
     return 0;
 }
 
-static int card_mapping_value(json_t **out, struct card_convert *cv, yaml_node_t *node,
-                              int depth)
+static int card_mapping_value(json_t **out, struct card_convert *cv, yaml_node_t *node, int depth)
 {
     json_t *object = json_object();
     int rc = 0;
@@ -309,8 +305,7 @@ static int card_mapping_value(json_t **out, struct card_convert *cv, yaml_node_t
             rc = HUB_EINVAL;
             break;
         }
-        rc = card_convert_node(&child, cv, yaml_document_get_node(cv->doc, pair->value),
-                               depth + 1);
+        rc = card_convert_node(&child, cv, yaml_document_get_node(cv->doc, pair->value), depth + 1);
         if (rc < 0)
             break;
         /* A repeated key keeps its last value, as most YAML loaders do. */
@@ -380,8 +375,8 @@ static const char *card_node_kind(const yaml_node_t *node)
 
 /* Loads yaml_len bytes of YAML and converts its one document. Returns 0 with card->data set,
  * HUB_EINVAL or HUB_ETOOBIG with card->problem set, or HUB_ENOMEM. */
-static int card_load_yaml(struct card *card, const char *yaml, size_t yaml_len,
-                          size_t first_line, struct hub_error *err)
+static int card_load_yaml(struct card *card, const char *yaml, size_t yaml_len, size_t first_line,
+                          struct hub_error *err)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -399,8 +394,7 @@ static int card_load_yaml(struct card *card, const char *yaml, size_t yaml_len,
             goto out;
         }
         card_set_problem(card, "invalid YAML in the front matter at line %zu, column %zu: %s",
-                         first_line + parser.problem_mark.line + 1,
-                         parser.problem_mark.column + 1,
+                         first_line + parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                          parser.problem != NULL ? parser.problem : "unknown error");
         rc = HUB_EINVAL;
         goto out;
@@ -457,13 +451,12 @@ int card_parse(struct card *out, const char *text, size_t len, struct hub_error 
     if (!card_find_block(out, text, len, &yaml_start, &yaml_len, &body_offset))
         return 0;
     if (yaml_len > CARD_MAX_FRONT_MATTER_BYTES) {
-        card_set_problem(out, "the front matter is %zu bytes, over the limit of %u bytes",
-                         yaml_len, CARD_MAX_FRONT_MATTER_BYTES);
+        card_set_problem(out, "the front matter is %zu bytes, over the limit of %u bytes", yaml_len,
+                         CARD_MAX_FRONT_MATTER_BYTES);
         return 0;
     }
 
-    rc = card_load_yaml(out, text + yaml_start, yaml_len,
-                        card_count_lines(text, yaml_start), err);
+    rc = card_load_yaml(out, text + yaml_start, yaml_len, card_count_lines(text, yaml_start), err);
     if (rc == HUB_ENOMEM) {
         card_dispose(out);
         return rc;

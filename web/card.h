@@ -16,13 +16,19 @@
 #define CARD_MAX_VALUES             100000         /* JSON values made, aliases counted each time */
 
 struct card {
-    json_t *data;          /* front matter as a JSON object (owned), or NULL when there is none */
-    size_t body_offset;    /* byte offset of the Markdown body, 0 unless the front matter was used */
+    json_t *data;       /* front matter as a JSON object (owned), or NULL when there is none */
+    size_t body_offset; /* byte offset of the Markdown body, 0 unless the front matter was used */
     bool has_front_matter; /* the text opens with a "---" line, whether the YAML is valid or not */
     char problem[256];     /* why the front matter was ignored, with its line, or "" */
 };
 
-#define CARD_INIT {NULL, 0, false, {0}}
+#define CARD_INIT                                                                                  \
+    {                                                                                              \
+        NULL, 0, false,                                                                            \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /** Parses the README text (len bytes, need not be NUL-terminated) into out. The front matter
  * is a block that starts with a "---" line at the very start of the text, after an optional

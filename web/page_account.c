@@ -175,8 +175,9 @@ static int web_logout_post(struct web_ctx *ctx)
         web_form_dispose(&form);
         if (!ctx->has_session)
             return web_page_redirect(ctx, "/");
-        return web_page_error(ctx, 400, "The logout form expired. Reload the page and try "
-                                        "again.");
+        return web_page_error(ctx, 400,
+                              "The logout form expired. Reload the page and try "
+                              "again.");
     }
     web_form_dispose(&form);
     if (rc < 0)
@@ -189,8 +190,7 @@ static int web_logout_post(struct web_ctx *ctx)
     return 1;
 }
 
-static void web_settings_tokens(struct web_ctx *ctx, const struct meta_token *tokens,
-                                size_t count)
+static void web_settings_tokens(struct web_ctx *ctx, const struct meta_token *tokens, size_t count)
 {
     struct web_buf *b = &ctx->out;
 
@@ -220,8 +220,9 @@ static void web_settings_tokens(struct web_ctx *ctx, const struct meta_token *to
         if (t->revoked_at != 0) {
             web_buf_puts(b, "<span class=\"badge\">revoked</span>");
         } else if (ctx->has_session) {
-            web_buf_printf(b, "<form class=\"inline\" method=\"post\" "
-                              "action=\"/settings/tokens/%lld/revoke\">",
+            web_buf_printf(b,
+                           "<form class=\"inline\" method=\"post\" "
+                           "action=\"/settings/tokens/%lld/revoke\">",
                            (long long)t->id);
             web_page_csrf_field(ctx);
             web_buf_puts(b, "<button type=\"submit\" class=\"danger\" aria-label=\"Revoke token ");
@@ -246,10 +247,11 @@ static void web_settings_create_form(struct web_ctx *ctx)
     web_buf_puts(b, "<form method=\"post\" action=\"/settings/tokens\"><fieldset>"
                     "<legend>New token</legend>");
     web_page_csrf_field(ctx);
-    web_buf_printf(b, "<div class=\"field\"><label for=\"token-label\">Label</label>"
-                      "<input id=\"token-label\" name=\"label\" maxlength=\"%d\" "
-                      "placeholder=\"laptop\"><p class=\"hint\">Where you will use it, so "
-                      "you know which one to revoke later.</p></div>",
+    web_buf_printf(b,
+                   "<div class=\"field\"><label for=\"token-label\">Label</label>"
+                   "<input id=\"token-label\" name=\"label\" maxlength=\"%d\" "
+                   "placeholder=\"laptop\"><p class=\"hint\">Where you will use it, so "
+                   "you know which one to revoke later.</p></div>",
                    HUB_MAX_TOKEN_LABEL_BYTES);
     web_buf_puts(b, "<div class=\"field\"><label for=\"token-scope\">Scope</label>"
                     "<select id=\"token-scope\" name=\"scope\">"
@@ -308,8 +310,9 @@ static int web_token_create_post(struct web_ctx *ctx)
     rc = web_form_parse_body(&form, ctx, &err);
     if (rc == 0 && !web_page_csrf_ok(ctx, &form))
         rc = hub_error_set(&err, HUB_EINVAL, "the form expired; reload the page and try again");
-    if (rc == 0 && meta_scope_parse(&scope, web_form_get(&form, "scope") ?
-                                                web_form_get(&form, "scope") : "", &err) < 0)
+    if (rc == 0 &&
+        meta_scope_parse(&scope, web_form_get(&form, "scope") ? web_form_get(&form, "scope") : "",
+                         &err) < 0)
         rc = HUB_EINVAL;
     label = web_form_get(&form, "label");
     if (rc == 0 && label != NULL && strlen(label) > HUB_MAX_TOKEN_LABEL_BYTES)
@@ -356,8 +359,8 @@ static int web_token_revoke_post(struct web_ctx *ctx, const char *id_text)
         rc = meta_token_revoke(ctx->req->db, id, &err);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    hub_log(HUB_LOG_INFO, "web", "token revoked user=%s token=%lld req=%s", ctx->req->user_name,
-            id, ctx->req->request_id ? ctx->req->request_id : "-");
+    hub_log(HUB_LOG_INFO, "web", "token revoked user=%s token=%lld req=%s", ctx->req->user_name, id,
+            ctx->req->request_id ? ctx->req->request_id : "-");
     return web_page_redirect(ctx, "/settings#tokens");
 }
 

@@ -61,8 +61,7 @@ static void web_tree_row(struct web_repo_view *v, const char *rev, const struct 
     struct web_buf *b = &v->ctx->out;
     bool dir = e->type == REPO_ENTRY_DIRECTORY;
 
-    web_buf_printf(b, "<tr><td><span aria-hidden=\"true\">%s</span> <a href=\"",
-                   dir ? "📁" : "📄");
+    web_buf_printf(b, "<tr><td><span aria-hidden=\"true\">%s</span> <a href=\"", dir ? "📁" : "📄");
     web_repo_href(b, v, dir ? "tree" : "blob", rev, e->path);
     web_buf_puts(b, "\">");
     web_buf_escape(b, web_base_name(e->path));
@@ -97,8 +96,9 @@ int web_files_tree(struct web_repo_view *v, const char *rev, const char *path)
     memset(&last, 0, sizeof(last));
     rc = repo_tree_list(&entries, &count, v->git, rev, path, false, &err);
     if (rc == HUB_ENOTFOUND)
-        return web_page_error(ctx, 404, "There is no such folder at this revision. Pick "
-                                        "another branch, or go back to the repository root.");
+        return web_page_error(ctx, 404,
+                              "There is no such folder at this revision. Pick "
+                              "another branch, or go back to the repository root.");
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
     web_page_begin(ctx, v->id);
@@ -241,17 +241,19 @@ void web_tensor_shape(struct web_buf *b, const struct web_tensor *t)
 
 static void web_tensors_table(struct web_buf *b, const struct web_tensors *t)
 {
-    web_buf_printf(b, "<div class=\"stats\"><div><div class=\"muted\">Tensors</div>"
-                      "<div class=\"value\" id=\"tensor-count\">%zu</div></div>"
-                      "<div><div class=\"muted\">Parameters</div><div class=\"value\" "
-                      "id=\"param-count\">%llu</div></div></div>",
+    web_buf_printf(b,
+                   "<div class=\"stats\"><div><div class=\"muted\">Tensors</div>"
+                   "<div class=\"value\" id=\"tensor-count\">%zu</div></div>"
+                   "<div><div class=\"muted\">Parameters</div><div class=\"value\" "
+                   "id=\"param-count\">%llu</div></div></div>",
                    t->count, (unsigned long long)t->total_params);
     if (json_object_size(t->metadata) > 0) {
         const char *key;
         json_t *value;
 
         web_buf_puts(b, "<h2>Metadata</h2><dl class=\"meta\">");
-        json_object_foreach (t->metadata, key, value) {
+        json_object_foreach(t->metadata, key, value)
+        {
             web_buf_puts(b, "<dt>");
             web_buf_escape(b, key);
             web_buf_puts(b, "</dt><dd>");

@@ -10,9 +10,9 @@
 #include "web_repo.h"
 
 #define WEB_COMMITS_PER_PAGE    50
-#define WEB_MAX_DIFF_FILES      100                  /* files diffed on one page; the rest listed */
-#define WEB_MAX_DIFF_TEXT_BYTES (256u << 10)         /* larger text files are not diffed */
-#define WEB_MAX_COMPARE_BYTES   (256ull << 20)       /* tensor data compared on one page */
+#define WEB_MAX_DIFF_FILES      100            /* files diffed on one page; the rest listed */
+#define WEB_MAX_DIFF_TEXT_BYTES (256u << 10)   /* larger text files are not diffed */
+#define WEB_MAX_COMPARE_BYTES   (256ull << 20) /* tensor data compared on one page */
 
 static size_t web_page_number(const struct web_ctx *ctx)
 {
@@ -40,8 +40,9 @@ int web_history_list(struct web_repo_view *v, const char *rev)
     rc = repo_log(&commits, &count, &total, v->git, rev, (page - 1) * WEB_COMMITS_PER_PAGE,
                   WEB_COMMITS_PER_PAGE, &err);
     if (rc == HUB_ENOTFOUND)
-        return web_page_error(ctx, 404, "There is no such branch, tag or commit in this "
-                                        "repository.");
+        return web_page_error(ctx, 404,
+                              "There is no such branch, tag or commit in this "
+                              "repository.");
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
     web_page_begin(ctx, v->id);
@@ -158,8 +159,8 @@ static void web_tensor_diff_table(struct web_buf *b, struct web_tensor_diff *d, 
             web_tensor_diff_row(&rows, t->name, "reshaped", a, t);
             changed++;
         } else {
-            equal = web_tensor_data_equal(&d->old_src, &d->old_t, a, &d->new_src, &d->new_t, t,
-                                          budget);
+            equal =
+                web_tensor_data_equal(&d->old_src, &d->old_t, a, &d->new_src, &d->new_t, t, budget);
             if (equal == 0) {
                 web_tensor_diff_row(&rows, t->name, "values changed", a, t);
                 changed++;
@@ -173,13 +174,13 @@ static void web_tensor_diff_table(struct web_buf *b, struct web_tensor_diff *d, 
     }
     for (size_t i = 0; d->have_old && i < d->old_t.count; i++) {
         if (!d->have_new || web_tensors_find(&d->new_t, d->old_t.items[i].name) == NULL) {
-            web_tensor_diff_row(&rows, d->old_t.items[i].name, "removed", &d->old_t.items[i],
-                                NULL);
+            web_tensor_diff_row(&rows, d->old_t.items[i].name, "removed", &d->old_t.items[i], NULL);
             removed++;
         }
     }
-    web_buf_printf(b, "<p class=\"tensor-summary\">Tensors: %zu changed, %zu added, %zu "
-                      "removed, %zu unchanged%s</p>",
+    web_buf_printf(b,
+                   "<p class=\"tensor-summary\">Tensors: %zu changed, %zu added, %zu "
+                   "removed, %zu unchanged%s</p>",
                    changed, added, removed, same,
                    unknown > 0 ? ", some too large to compare here" : "");
     if (rows.len > 0) {
@@ -314,9 +315,9 @@ static int web_entry_cmp(const void *pa, const void *pb)
 }
 
 /* Merges the sorted file lists of the parent and the commit and writes every change. */
-static size_t web_diff_trees(struct web_repo_view *v, const char *old_rev,
-                             struct repo_entry *old_e, size_t n_old, const char *new_rev,
-                             struct repo_entry *new_e, size_t n_new)
+static size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_entry *old_e,
+                             size_t n_old, const char *new_rev, struct repo_entry *new_e,
+                             size_t n_new)
 {
     uint64_t budget = WEB_MAX_COMPARE_BYTES;
     size_t i = 0, j = 0, shown = 0;

@@ -131,8 +131,8 @@ static int web_home_filter(struct web_home_row *rows, size_t *count, struct web_
     size_t kept = 0;
 
     for (size_t i = 0; i < *count; i++) {
-        int rc = web_summary_get(&rows[i].summary, ctx->req->db, ctx->req->data_dir,
-                                 &rows[i].repo, err);
+        int rc =
+            web_summary_get(&rows[i].summary, ctx->req->db, ctx->req->data_dir, &rows[i].repo, err);
         bool keep;
 
         if (rc < 0) {
@@ -163,7 +163,8 @@ static void web_home_link(struct web_buf *b, const struct web_home_query *hq, co
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = strcmp(keys[i], key) == 0 ? value : values[i];
 
-        if (v == NULL || v[0] == '\0' || (strcmp(keys[i], "sort") == 0 && strcmp(v, "updated") == 0))
+        if (v == NULL || v[0] == '\0' ||
+            (strcmp(keys[i], "sort") == 0 && strcmp(v, "updated") == 0))
             continue;
         web_buf_printf(b, "%c%s=", sep, keys[i]);
         web_buf_url_encode(b, v, false);
@@ -186,8 +187,8 @@ static void web_home_option(struct web_buf *b, const char *value, const char *la
 static void web_home_text_field(struct web_buf *b, const char *id, const char *label,
                                 const char *value, const char *hint)
 {
-    web_buf_printf(b, "<label for=\"f-%s\">%s</label><input id=\"f-%s\" name=\"%s\" value=\"",
-                   id, label, id, id);
+    web_buf_printf(b, "<label for=\"f-%s\">%s</label><input id=\"f-%s\" name=\"%s\" value=\"", id,
+                   label, id, id);
     web_buf_escape(b, value);
     web_buf_printf(b, "\"%s%s%s>", hint ? " placeholder=\"" : "", hint ? hint : "",
                    hint ? "\"" : "");
@@ -229,8 +230,8 @@ static void web_home_row_html(struct web_buf *b, const struct web_home_row *row)
     const char *base = row->repo.base_model[0] ? row->repo.base_model : row->summary.base_model;
     size_t ntags = json_array_size(row->summary.tags);
 
-    web_buf_printf(b, "<li><span class=\"badge %s\">%s</span> <a class=\"repo-name\" href=\"",
-                   kind, kind);
+    web_buf_printf(b, "<li><span class=\"badge %s\">%s</span> <a class=\"repo-name\" href=\"", kind,
+                   kind);
     web_home_repo_href(b, &row->repo);
     web_buf_puts(b, "\">");
     web_buf_escape(b, row->repo.ns);

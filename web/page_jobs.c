@@ -14,7 +14,7 @@
 #include "meta_repo.h"
 #include "web_page.h"
 
-#define WEB_JOBS_PER_PAGE   50
+#define WEB_JOBS_PER_PAGE    50
 #define WEB_MAX_CHART_EVENTS 5000 /* progress events drawn on the server-rendered chart */
 #define WEB_MAX_LOG_EVENTS   300  /* log lines shown on the job page */
 
@@ -25,9 +25,8 @@ static bool web_job_visible(const struct web_ctx *ctx, const struct meta_job *jo
 
 static void web_job_state_badge(struct web_buf *b, enum meta_job_state state, const char *id)
 {
-    web_buf_printf(b, "<span class=\"badge state-%s\"%s%s%s>%s</span>",
-                   meta_job_state_name(state), id ? " id=\"" : "", id ? id : "", id ? "\"" : "",
-                   meta_job_state_name(state));
+    web_buf_printf(b, "<span class=\"badge state-%s\"%s%s%s>%s</span>", meta_job_state_name(state),
+                   id ? " id=\"" : "", id ? id : "", id ? "\"" : "", meta_job_state_name(state));
 }
 
 static void web_repo_link(struct web_buf *b, const char *id, bool dataset)
@@ -148,8 +147,9 @@ static void web_repo_select(struct web_ctx *ctx, const char *id, const char *nam
     q.limit = HUB_MAX_LIST_LIMIT;
     if (meta_repo_list(&repos, &count, NULL, ctx->req->db, &q, &err) < 0)
         hub_log(HUB_LOG_WARN, "web", "cannot list repos for the job form: %s", err.msg);
-    web_buf_printf(b, "<select id=\"%s\" name=\"%s\" required><option value=\"\">Choose…"
-                      "</option>",
+    web_buf_printf(b,
+                   "<select id=\"%s\" name=\"%s\" required><option value=\"\">Choose…"
+                   "</option>",
                    id, name);
     for (size_t i = 0; i < count; i++) {
         char full[HUB_MAX_REPO_ID_BYTES + 1];
@@ -160,8 +160,8 @@ static void web_repo_select(struct web_ctx *ctx, const char *id, const char *nam
         snprintf(full, sizeof(full), "%s/%s", repos[i].ns, repos[i].name);
         web_buf_puts(b, "<option value=\"");
         web_buf_escape(b, full);
-        web_buf_printf(b, "\"%s>", selected != NULL && strcmp(selected, full) == 0 ? " selected"
-                                                                                   : "");
+        web_buf_printf(b, "\"%s>",
+                       selected != NULL && strcmp(selected, full) == 0 ? " selected" : "");
         web_buf_escape(b, full);
         web_buf_puts(b, "</option>");
     }
@@ -213,12 +213,13 @@ static void web_job_form_fields(struct web_ctx *ctx)
     for (size_t i = 0; i < sizeof(web_param_fields) / sizeof(web_param_fields[0]); i++) {
         const struct web_param_field *f = &web_param_fields[i];
 
-        web_buf_printf(b, "<div class=\"field\"><label for=\"p-%s\">%s</label><input "
-                          "id=\"p-%s\" name=\"param.%s\" type=\"%s\" value=\"%s\" %s "
-                          "aria-describedby=\"h-%s\"><p class=\"hint\" id=\"h-%s\">%s</p>"
-                          "</div>",
-                       f->name, f->label, f->name, f->name, f->type, f->value, f->attrs,
-                       f->name, f->name, f->hint);
+        web_buf_printf(b,
+                       "<div class=\"field\"><label for=\"p-%s\">%s</label><input "
+                       "id=\"p-%s\" name=\"param.%s\" type=\"%s\" value=\"%s\" %s "
+                       "aria-describedby=\"h-%s\"><p class=\"hint\" id=\"h-%s\">%s</p>"
+                       "</div>",
+                       f->name, f->label, f->name, f->name, f->type, f->value, f->attrs, f->name,
+                       f->name, f->hint);
     }
 }
 
@@ -235,9 +236,10 @@ static int web_job_new(struct web_ctx *ctx)
                     "<noscript><p class=\"notice warn\">This form needs JavaScript. Without "
                     "it, send the same fields as JSON to <code>POST /api/jobs</code> with an "
                     "API token.</p></noscript>");
-    web_buf_puts(b, "<p class=\"notice bad\" id=\"job-error\" role=\"alert\" tabindex=\"-1\" hidden></p>"
-                    "<form id=\"job-form\" method=\"post\" action=\"/jobs/new\" "
-                    "data-api=\"/api/jobs\" data-csrf=\"");
+    web_buf_puts(
+        b, "<p class=\"notice bad\" id=\"job-error\" role=\"alert\" tabindex=\"-1\" hidden></p>"
+           "<form id=\"job-form\" method=\"post\" action=\"/jobs/new\" "
+           "data-api=\"/api/jobs\" data-csrf=\"");
     web_buf_escape(b, ctx->csrf);
     web_buf_puts(b, "\"><fieldset><legend>What to train</legend>"
                     "<div class=\"field\"><label for=\"job-base\">Base model</label>");
@@ -277,7 +279,8 @@ static void web_job_spec(struct web_buf *b, const char *spec_json)
     json_t *value;
 
     web_buf_puts(b, "<h2>Parameters</h2><dl class=\"meta\" id=\"job-params\">");
-    json_object_foreach (spec, key, value) {
+    json_object_foreach(spec, key, value)
+    {
         char *text;
 
         if (value == params)
@@ -290,7 +293,8 @@ static void web_job_spec(struct web_buf *b, const char *spec_json)
         web_buf_puts(b, "</dd>");
         free(text);
     }
-    json_object_foreach (params, key, value) {
+    json_object_foreach(params, key, value)
+    {
         char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(8));
 
         web_buf_puts(b, "<dt>");
@@ -329,8 +333,8 @@ static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json
             after = events.items[i].seq;
             if (strcmp(events.items[i].kind, "progress") == 0 && json_is_integer(step) &&
                 json_is_number(loss))
-                json_array_append_new(points, json_pack("[If]", json_integer_value(step),
-                                                        json_number_value(loss)));
+                json_array_append_new(
+                    points, json_pack("[If]", json_integer_value(step), json_number_value(loss)));
             if (strcmp(events.items[i].kind, "log") == 0 && log_lines++ < WEB_MAX_LOG_EVENTS) {
                 const char *line = json_string_value(json_object_get(data, "line"));
 
@@ -355,10 +359,12 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
 
     web_job_events(ctx, job, points, &log);
     points_text = json_dumps(points, JSON_COMPACT);
-    web_buf_printf(b, "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\">"
-                      "<h2>Progress</h2><div class=\"stats\">",
+    web_buf_printf(b,
+                   "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\">"
+                   "<h2>Progress</h2><div class=\"stats\">",
                    (long long)job->id, meta_job_state_name(job->state));
-    web_buf_puts(b, "<div><div class=\"muted\">Step</div><div class=\"value\" data-field=\"step\">");
+    web_buf_puts(b,
+                 "<div><div class=\"muted\">Step</div><div class=\"value\" data-field=\"step\">");
     if (p->has_step)
         web_buf_printf(b, "%lld", (long long)p->step);
     else
@@ -383,21 +389,24 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
         web_buf_printf(b, "%.0f s", p->eta_s);
     else
         web_buf_puts(b, "–");
-    web_buf_printf(b, "</div></div></div><progress id=\"job-progress\" max=\"%lld\" "
-                      "value=\"%lld\"></progress>",
+    web_buf_printf(b,
+                   "</div></div></div><progress id=\"job-progress\" max=\"%lld\" "
+                   "value=\"%lld\"></progress>",
                    (long long)(p->has_total_steps && p->total_steps > 0 ? p->total_steps : 1),
                    (long long)(p->has_step ? p->step : 0));
     web_buf_puts(b, "<h2>Training loss</h2><svg id=\"loss-chart\" class=\"chart\" "
                     "viewBox=\"0 0 600 240\" role=\"img\" aria-label=\"Training loss by step\" "
                     "data-points=\"");
     web_buf_escape(b, points_text != NULL ? points_text : "[]");
-    web_buf_printf(b, "\"><title>Training loss by step</title></svg><p class=\"hint\">%zu "
-                      "points.</p><h2>Log</h2><pre class=\"log\" id=\"job-log\">",
+    web_buf_printf(b,
+                   "\"><title>Training loss by step</title></svg><p class=\"hint\">%zu "
+                   "points.</p><h2>Log</h2><pre class=\"log\" id=\"job-log\">",
                    json_array_size(points));
     web_buf_escape_n(b, log.data != NULL ? log.data : "", log.len);
-    web_buf_printf(b, "</pre><p class=\"hint\">Step lines are drawn above; the <a "
-                      "href=\"/api/jobs/%lld/log\">full log</a> has every line the trainer "
-                      "wrote.</p></section>",
+    web_buf_printf(b,
+                   "</pre><p class=\"hint\">Step lines are drawn above; the <a "
+                   "href=\"/api/jobs/%lld/log\">full log</a> has every line the trainer "
+                   "wrote.</p></section>",
                    (long long)job->id);
     free(points_text);
     json_decref(points);
@@ -410,7 +419,8 @@ static void web_metric_rows(struct web_buf *b, const char *prefix, json_t *objec
     const char *key;
     json_t *value;
 
-    json_object_foreach (object, key, value) {
+    json_object_foreach(object, key, value)
+    {
         char *text;
 
         if (json_is_object(value) && depth < 3) {
@@ -433,8 +443,8 @@ static void web_metric_rows(struct web_buf *b, const char *prefix, json_t *objec
 
 static void web_job_result(struct web_buf *b, const struct meta_job *job)
 {
-    json_t *metrics = job->result_metrics_json ? json_loads(job->result_metrics_json, 0, NULL)
-                                               : NULL;
+    json_t *metrics =
+        job->result_metrics_json ? json_loads(job->result_metrics_json, 0, NULL) : NULL;
 
     if (job->error != NULL) {
         web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\" id=\"job-error-text\">");
@@ -517,9 +527,8 @@ static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
         rc = 0; /* it finished meanwhile; the page shows how */
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    hub_log(HUB_LOG_INFO, "web", "job cancel requested job=%lld user=%s req=%s",
-            (long long)job->id, ctx->req->user_name,
-            ctx->req->request_id ? ctx->req->request_id : "-");
+    hub_log(HUB_LOG_INFO, "web", "job cancel requested job=%lld user=%s req=%s", (long long)job->id,
+            ctx->req->user_name, ctx->req->request_id ? ctx->req->request_id : "-");
     snprintf(location, sizeof(location), "/jobs/%lld", (long long)job->id);
     return web_page_redirect(ctx, location);
 }
@@ -538,8 +547,9 @@ static int web_job_route(struct web_ctx *ctx)
     rc = meta_job_get(&job, ctx->req->db, id, &err);
     if (rc == HUB_ENOTFOUND || (rc == 0 && !web_job_visible(ctx, job))) {
         meta_job_free(job);
-        return web_page_error(ctx, 404, "There is no job with this number among the jobs you "
-                                        "may see.");
+        return web_page_error(ctx, 404,
+                              "There is no job with this number among the jobs you "
+                              "may see.");
     }
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
@@ -574,9 +584,10 @@ int web_jobs_handle(struct web_ctx *ctx)
         return web_jobs_list(ctx);
     if (ctx->nseg == 2 && strcmp(ctx->seg[1], "new") == 0) {
         if (web_is_post(ctx))
-            return web_page_error(ctx, 400, "The training form is sent by the page's script. "
-                                            "Turn JavaScript on, or send the fields as JSON to "
-                                            "POST /api/jobs with an API token.");
+            return web_page_error(ctx, 400,
+                                  "The training form is sent by the page's script. "
+                                  "Turn JavaScript on, or send the fields as JSON to "
+                                  "POST /api/jobs with an API token.");
         return web_job_new(ctx);
     }
     if (ctx->nseg >= 2 && ctx->nseg <= 3)

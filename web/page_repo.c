@@ -101,11 +101,10 @@ static void web_repo_switcher(struct web_repo_view *v, enum web_repo_tab tab, co
                 web_buf_puts(b, "?revision=");
                 web_buf_url_encode(b, refs[i].name, false);
             } else {
-                web_repo_href(b, v, kinds[tab], refs[i].name,
-                              tab == WEB_TAB_FILES ? path : NULL);
+                web_repo_href(b, v, kinds[tab], refs[i].name, tab == WEB_TAB_FILES ? path : NULL);
             }
-            web_buf_printf(b, "\"%s>", strcmp(refs[i].name, rev) == 0 ? " aria-current=\"true\""
-                                                                       : "");
+            web_buf_printf(b, "\"%s>",
+                           strcmp(refs[i].name, rev) == 0 ? " aria-current=\"true\"" : "");
             web_buf_escape(b, refs[i].name);
             web_buf_puts(b, "</a></li>");
         }
@@ -119,8 +118,8 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
 {
     struct web_buf *b = &v->ctx->out;
     const char *kind = v->meta.type == HUB_REPO_DATASET ? "dataset"
-                       : web_repo_is_adapter(v, rev) ? "adapter"
-                                                     : "model";
+                       : web_repo_is_adapter(v, rev)    ? "adapter"
+                                                        : "model";
 
     web_buf_printf(b, "<div class=\"repo-head\"><span class=\"badge %s\">%s</span><h1>", kind,
                    kind);
@@ -138,8 +137,7 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
     web_repo_switcher(v, tab, rev, path);
     web_buf_puts(b, "</div><nav class=\"tabs\" aria-label=\"Repository\">");
     web_repo_tab_link(v, WEB_TAB_CARD, tab,
-                      v->meta.type == HUB_REPO_DATASET ? "Dataset card" : "Model card", NULL,
-                      rev);
+                      v->meta.type == HUB_REPO_DATASET ? "Dataset card" : "Model card", NULL, rev);
     web_repo_tab_link(v, WEB_TAB_FILES, tab, "Files", "tree", rev);
     web_repo_tab_link(v, WEB_TAB_HISTORY, tab, "History", "commits", rev);
     web_buf_puts(b, "</nav>\n");
@@ -161,8 +159,8 @@ static void web_model_link(struct web_repo_view *v, const char *id, enum hub_rep
         ns[slash - id] = '\0';
         if (hub_name_is_valid(ns) && hub_name_is_valid(slash + 1) &&
             meta_repo_get(&other, v->ctx->req->db, type, ns, slash + 1, &err) == 0 &&
-            meta_repo_can_read(&readable, v->ctx->req->db, &other, v->ctx->req->user_id,
-                               &err) == 0 &&
+            meta_repo_can_read(&readable, v->ctx->req->db, &other, v->ctx->req->user_id, &err) ==
+                0 &&
             readable) {
             web_buf_printf(b, "<a href=\"%s/", type == HUB_REPO_DATASET ? "/datasets" : "");
             web_buf_url_encode(b, id, true);
@@ -184,7 +182,8 @@ static void web_card_value(struct web_repo_view *v, json_t *value, int link_type
         size_t i;
         json_t *item;
 
-        json_array_foreach (value, i, item) {
+        json_array_foreach(value, i, item)
+        {
             if (i > 0)
                 web_buf_puts(b, ", ");
             web_card_value(v, item, link_type);
@@ -210,9 +209,9 @@ static void web_card_metadata(struct web_repo_view *v, const struct card *card,
         const char *label;
         int link_type; /* enum hub_repo_type to link to, or -1 */
     } fields[] = {
-        {"license", "License", -1},          {"datasets", "Datasets", HUB_REPO_DATASET},
-        {"language", "Language", -1},        {"pipeline_tag", "Pipeline", -1},
-        {"library_name", "Library", -1},     {"tags", "Tags", -1},
+        {"license", "License", -1},      {"datasets", "Datasets", HUB_REPO_DATASET},
+        {"language", "Language", -1},    {"pipeline_tag", "Pipeline", -1},
+        {"library_name", "Library", -1}, {"tags", "Tags", -1},
     };
     struct web_buf *b = &v->ctx->out;
 
@@ -245,17 +244,20 @@ static size_t web_eval_rows(struct web_buf *b, json_t *model_index)
     size_t i;
     json_t *model;
 
-    json_array_foreach (model_index, i, model) {
+    json_array_foreach(model_index, i, model)
+    {
         size_t k;
         json_t *result;
 
-        json_array_foreach (json_object_get(model, "results"), k, result) {
+        json_array_foreach(json_object_get(model, "results"), k, result)
+        {
             json_t *task = json_object_get(result, "task");
             json_t *dataset = json_object_get(result, "dataset");
             size_t m;
             json_t *metric;
 
-            json_array_foreach (json_object_get(result, "metrics"), m, metric) {
+            json_array_foreach(json_object_get(result, "metrics"), m, metric)
+            {
                 json_t *value = json_object_get(metric, "value");
                 const char *dataset_name = json_string_value(json_object_get(dataset, "name"));
                 const char *metric_name = json_string_value(json_object_get(metric, "name"));
@@ -321,8 +323,9 @@ static void web_adapters_list(struct web_repo_view *v)
         hub_log(HUB_LOG_WARN, "web", "cannot list the adapters of %s: %s", v->id, err.msg);
         return;
     }
-    web_buf_printf(b, "<section aria-labelledby=\"adapters-h\"><h2 id=\"adapters-h\">Adapters "
-                      "(%zu)</h2>",
+    web_buf_printf(b,
+                   "<section aria-labelledby=\"adapters-h\"><h2 id=\"adapters-h\">Adapters "
+                   "(%zu)</h2>",
                    total);
     if (count == 0)
         web_buf_puts(b, "<p class=\"muted\">No adapter names this model as its base yet. "
@@ -341,8 +344,7 @@ static void web_adapters_list(struct web_repo_view *v)
         web_buf_puts(b, "</a></li>");
     }
     if (count > 0)
-        web_buf_printf(b, "</ul>%s", total > count ? "<p><a href=\"/?type=adapter&amp;base="
-                                                     : "");
+        web_buf_printf(b, "</ul>%s", total > count ? "<p><a href=\"/?type=adapter&amp;base=" : "");
     if (count > 0 && total > count) {
         web_buf_url_encode(b, v->id, false);
         web_buf_puts(b, "\">All adapters</a></p>");
@@ -419,8 +421,8 @@ static void web_card_body(struct web_repo_view *v, const struct card *card, cons
         web_buf_escape(b, card->problem);
         web_buf_puts(b, ".</p>");
     }
-    if (web_markdown_render(&html, NULL, text + card->body_offset, len - card->body_offset,
-                            &err) < 0) {
+    if (web_markdown_render(&html, NULL, text + card->body_offset, len - card->body_offset, &err) <
+        0) {
         web_buf_puts(b, "<p class=\"notice bad\">The card could not be rendered.</p><pre>");
         web_buf_escape_n(b, text, len);
         web_buf_puts(b, "</pre>");

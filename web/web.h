@@ -24,8 +24,8 @@ struct web_request {
     int64_t user_id;          /* authenticated user, or 0 for anonymous */
     const char *user_name;    /* NULL for anonymous */
     bool user_is_admin;
-    const char *data_dir;     /* the daemon's --data directory */
-    struct meta *db;          /* this thread's metadata connection */
+    const char *data_dir; /* the daemon's --data directory */
+    struct meta *db;      /* this thread's metadata connection */
 };
 
 struct web_response {
@@ -33,8 +33,8 @@ struct web_response {
     const char *content_type; /* static string, such as "text/html; charset=utf-8" */
     char *body;               /* malloc'd, freed by web_response_dispose */
     size_t body_len;
-    char *set_cookie;         /* malloc'd Set-Cookie value, or NULL */
-    char *location;           /* malloc'd Location for redirects, or NULL */
+    char *set_cookie; /* malloc'd Set-Cookie value, or NULL */
+    char *location;   /* malloc'd Location for redirects, or NULL */
 };
 
 /** Renders the page for req into resp. Returns 1 when it rendered a response (any status,

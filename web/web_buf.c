@@ -124,8 +124,8 @@ void web_buf_url_encode(struct web_buf *buf, const char *text, bool keep_slash)
         return;
     for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
         bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
-                     *p == '~' || (keep_slash && *p == '/');
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+                     (keep_slash && *p == '/');
 
         if (plain) {
             web_buf_append(buf, (const char *)p, 1);

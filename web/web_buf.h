@@ -8,13 +8,16 @@
 #include <stddef.h>
 
 struct web_buf {
-    char *data;   /* NUL-terminated when not NULL; owned */
-    size_t len;   /* bytes used, without the NUL */
-    size_t cap;   /* bytes allocated */
-    bool failed;  /* an allocation failed, so the content is incomplete */
+    char *data;  /* NUL-terminated when not NULL; owned */
+    size_t len;  /* bytes used, without the NUL */
+    size_t cap;  /* bytes allocated */
+    bool failed; /* an allocation failed, so the content is incomplete */
 };
 
-#define WEB_BUF_INIT {NULL, 0, 0, false}
+#define WEB_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 /** Appends len bytes of data. */
 void web_buf_append(struct web_buf *buf, const char *data, size_t len);
@@ -23,7 +26,8 @@ void web_buf_append(struct web_buf *buf, const char *data, size_t len);
 void web_buf_puts(struct web_buf *buf, const char *text);
 
 /** Appends printf-formatted text. Never use it with user text in the format. */
-void web_buf_printf(struct web_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void web_buf_printf(struct web_buf *buf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /** Appends len bytes of text with & < > " ' escaped for HTML text and attribute values. */
 void web_buf_escape_n(struct web_buf *buf, const char *text, size_t len);

@@ -59,8 +59,8 @@ static bool web_line_eq(const struct web_line *a, const struct web_line *b)
 
 /* Fills ops (room for n_old + n_new entries) with the edit script; returns the op count. */
 static size_t web_diff_script(struct web_op *ops, uint32_t *table, const struct web_line *a,
-                              size_t n_old, const struct web_line *b, size_t n_new,
-                              size_t prefix, size_t suffix)
+                              size_t n_old, const struct web_line *b, size_t n_new, size_t prefix,
+                              size_t suffix)
 {
     size_t n = n_old - prefix - suffix;
     size_t m = n_new - prefix - suffix;
@@ -152,8 +152,8 @@ static void web_diff_hunks(struct web_buf *out, const struct web_op *ops, size_t
             if (ops[t].kind != WEB_OP_DEL && new_n++ == 0)
                 new_first = ops[t].new_index + 1;
         }
-        web_buf_printf(out, "<span class=\"hunk\">@@ -%zu,%zu +%zu,%zu @@</span>", old_first,
-                       old_n, new_first, new_n);
+        web_buf_printf(out, "<span class=\"hunk\">@@ -%zu,%zu +%zu,%zu @@</span>", old_first, old_n,
+                       new_first, new_n);
         for (size_t t = start; t < end; t++) {
             if (ops[t].kind == WEB_OP_SAME)
                 web_diff_line(out, NULL, ' ', &a[ops[t].old_index]);
@@ -192,8 +192,7 @@ bool web_diff_lines(struct web_buf *out, size_t *added, size_t *removed, const c
     while (suffix < n_old - prefix && suffix < n_new - prefix &&
            web_line_eq(&a[n_old - 1 - suffix], &b[n_new - 1 - suffix]))
         suffix++;
-    if (__builtin_mul_overflow(n_old - prefix - suffix + 1, n_new - prefix - suffix + 1,
-                               &cells) ||
+    if (__builtin_mul_overflow(n_old - prefix - suffix + 1, n_new - prefix - suffix + 1, &cells) ||
         cells > WEB_DIFF_MAX_CELLS)
         goto out;
     table = malloc(cells * sizeof(*table));

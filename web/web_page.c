@@ -204,8 +204,8 @@ int web_page_hub_error(struct web_ctx *ctx, const struct hub_error *err)
         break;
     default:
         status = 500;
-        hub_log(HUB_LOG_ERROR, "web", "page failed: %s req=%s path=%s code=%s",
-                err->msg, ctx->req->request_id ? ctx->req->request_id : "-", ctx->req->path,
+        hub_log(HUB_LOG_ERROR, "web", "page failed: %s req=%s path=%s code=%s", err->msg,
+                ctx->req->request_id ? ctx->req->request_id : "-", ctx->req->path,
                 hub_errcode_name(err->code));
     }
     return web_page_error(ctx, status,
@@ -299,8 +299,8 @@ int web_form_parse(struct web_form *form, const char *text, size_t len, struct h
 
     memset(form, 0, sizeof(*form));
     if (len > WEB_MAX_FORM_BYTES)
-        return hub_error_set(err, HUB_ETOOBIG, "the form is %zu bytes, over the limit of %u",
-                             len, WEB_MAX_FORM_BYTES);
+        return hub_error_set(err, HUB_ETOOBIG, "the form is %zu bytes, over the limit of %u", len,
+                             WEB_MAX_FORM_BYTES);
     while (pos < len) {
         const char *amp = memchr(text + pos, '&', len - pos);
         size_t end = amp != NULL ? (size_t)(amp - text) : len;
@@ -408,8 +408,7 @@ void web_format_time(struct web_buf *buf, int64_t at)
     else if (ago < 86400)
         web_buf_printf(buf, "%lld hour%s ago", (long long)(ago / 3600), ago < 7200 ? "" : "s");
     else if (ago < 30 * 86400)
-        web_buf_printf(buf, "%lld day%s ago", (long long)(ago / 86400),
-                       ago < 2 * 86400 ? "" : "s");
+        web_buf_printf(buf, "%lld day%s ago", (long long)(ago / 86400), ago < 2 * 86400 ? "" : "s");
     else
         web_buf_puts(buf, full);
     web_buf_puts(buf, "</time>");

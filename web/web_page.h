@@ -14,12 +14,12 @@
 #include "web.h"
 #include "web_buf.h"
 
-#define WEB_MAX_SEGMENTS   64          /* path segments of one page URL */
-#define WEB_MAX_FORM_BYTES (64u << 10) /* a urlencoded form body */
+#define WEB_MAX_SEGMENTS    64          /* path segments of one page URL */
+#define WEB_MAX_FORM_BYTES  (64u << 10) /* a urlencoded form body */
 #define WEB_MAX_FORM_FIELDS 64
-#define WEB_SESSION_TTL_S  (14 * 24 * 3600) /* a browser login lasts two weeks */
-#define WEB_SESSION_COOKIE "atelier_session"
-#define WEB_LOGIN_COOKIE   "atelier_login" /* CSRF value for the login form, before a session */
+#define WEB_SESSION_TTL_S   (14 * 24 * 3600) /* a browser login lasts two weeks */
+#define WEB_SESSION_COOKIE  "atelier_session"
+#define WEB_LOGIN_COOKIE    "atelier_login" /* CSRF value for the login form, before a session */
 
 struct web_form_field {
     char *name;  /* decoded; owned */
@@ -35,9 +35,9 @@ struct web_form {
 struct web_ctx {
     const struct web_request *req;
     struct web_response *resp;
-    struct web_buf out;                         /* the page being written */
-    char *path_copy;                            /* owned; segments point into it */
-    const char *seg[WEB_MAX_SEGMENTS];          /* non-empty path segments */
+    struct web_buf out;                /* the page being written */
+    char *path_copy;                   /* owned; segments point into it */
+    const char *seg[WEB_MAX_SEGMENTS]; /* non-empty path segments */
     size_t nseg;
     bool has_session;                           /* the cookie names a live session */
     char session_id[META_SESSION_ID_BYTES + 1]; /* the cookie value, when has_session */

@@ -16,9 +16,9 @@
 struct web_repo_view {
     struct web_ctx *ctx;
     struct meta_repo meta;
-    struct repo *git;                    /* open for the request; owned */
-    char id[HUB_MAX_REPO_ID_BYTES + 1];  /* "ns/name" */
-    const char *prefix;                  /* "" for models, "/datasets" for datasets */
+    struct repo *git;                   /* open for the request; owned */
+    char id[HUB_MAX_REPO_ID_BYTES + 1]; /* "ns/name" */
+    const char *prefix;                 /* "" for models, "/datasets" for datasets */
 };
 
 enum web_repo_tab {

@@ -76,8 +76,8 @@ static int web_summary_load(struct web_repo_summary *out, struct meta *db, int64
     return found;
 }
 
-static int web_summary_store(struct meta *db, int64_t repo_id,
-                             const struct web_repo_summary *s, struct hub_error *err)
+static int web_summary_store(struct meta *db, int64_t repo_id, const struct web_repo_summary *s,
+                             struct hub_error *err)
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO web_repo_summary (repo_id, commit_id, is_adapter, base_model, "
@@ -121,8 +121,8 @@ static void web_summary_from_card(struct web_repo_summary *s, struct repo *r)
     char *text = NULL;
     size_t len = 0;
 
-    if (repo_file_read(&text, &len, r, s->commit, "README.md", WEB_SUMMARY_MAX_README_BYTES,
-                       &err) < 0)
+    if (repo_file_read(&text, &len, r, s->commit, "README.md", WEB_SUMMARY_MAX_README_BYTES, &err) <
+        0)
         return;
     if (card_parse(&card, text, len, &err) < 0 || card.data == NULL)
         goto out;
@@ -133,7 +133,8 @@ static void web_summary_from_card(struct web_repo_summary *s, struct repo *r)
         size_t i;
         json_t *tag;
 
-        json_array_foreach (tags, i, tag) {
+        json_array_foreach(tags, i, tag)
+        {
             if (json_is_string(tag))
                 json_array_append(s->tags, tag);
         }
@@ -245,7 +246,8 @@ bool web_summary_has_tag(const struct web_repo_summary *summary, const char *tag
     size_t i;
     json_t *value;
 
-    json_array_foreach (summary->tags, i, value) {
+    json_array_foreach(summary->tags, i, value)
+    {
         if (strcmp(json_string_value(value), tag) == 0)
             return true;
     }

@@ -17,10 +17,10 @@
 #define WEB_SUMMARY_MAX_README_BYTES (1u << 20) /* README.md read for tags and base model */
 
 struct web_repo_summary {
-    char commit[41];                             /* head of main, "" for an empty repo */
-    bool is_adapter;                             /* adapter_config.json at the root */
-    char base_model[HUB_MAX_REPO_ID_BYTES + 1];  /* "" when none */
-    json_t *tags;                                /* JSON array of strings; owned */
+    char commit[41];                            /* head of main, "" for an empty repo */
+    bool is_adapter;                            /* adapter_config.json at the root */
+    char base_model[HUB_MAX_REPO_ID_BYTES + 1]; /* "" when none */
+    json_t *tags;                               /* JSON array of strings; owned */
     char pipeline_tag[64];
     char license[64];
     uint64_t size_bytes;

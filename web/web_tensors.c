@@ -16,10 +16,9 @@ struct web_tensors_dtype {
 };
 
 static const struct web_tensors_dtype web_tensors_dtypes[] = {
-    {"BOOL", 1},    {"U8", 1},       {"I8", 1},       {"F8_E5M2", 1}, {"F8_E4M3", 1},
-    {"F8_E8M0", 1}, {"I16", 2},      {"U16", 2},      {"F16", 2},     {"BF16", 2},
-    {"I32", 4},     {"U32", 4},      {"F32", 4},      {"F64", 8},     {"I64", 8},
-    {"U64", 8},
+    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
+    {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},     {"U32", 4},
+    {"F32", 4},  {"F64", 8}, {"I64", 8}, {"U64", 8},
 };
 
 size_t web_tensors_dtype_size(const char *dtype)
@@ -171,16 +170,17 @@ static int web_tensors_parse_entry(struct web_tensor *t, const char *name, const
                                  "non-negative integer",
                                  name);
         if (__builtin_mul_overflow(t->numel, t->shape[i], &t->numel))
-            return hub_error_set(err, HUB_EINVAL, "tensor \"%.200s\" has a shape whose "
-                                                  "element count overflows", name);
+            return hub_error_set(err, HUB_EINVAL,
+                                 "tensor \"%.200s\" has a shape whose "
+                                 "element count overflows",
+                                 name);
     }
 
     if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
         !web_tensors_json_u64(&t->begin, json_array_get(offsets, 0)) ||
         !web_tensors_json_u64(&t->end, json_array_get(offsets, 1)))
         return hub_error_set(err, HUB_EINVAL,
-                             "tensor \"%.200s\" needs data_offsets as [begin, end] integers",
-                             name);
+                             "tensor \"%.200s\" needs data_offsets as [begin, end] integers", name);
     if (t->end < t->begin)
         return hub_error_set(err, HUB_EINVAL, "tensor \"%.200s\" ends before it begins", name);
     if (__builtin_mul_overflow(t->numel, (uint64_t)elem_bytes, &bytes) ||
@@ -206,8 +206,7 @@ static int web_tensors_check_layout(const struct web_tensors *tensors, uint64_t 
 
     if (tensors->count == 0) {
         if (data_bytes != 0)
-            return hub_error_set(err, HUB_EINVAL,
-                                 "the file has %llu data bytes but no tensors",
+            return hub_error_set(err, HUB_EINVAL, "the file has %llu data bytes but no tensors",
                                  (unsigned long long)data_bytes);
         return 0;
     }
@@ -247,7 +246,8 @@ static int web_tensors_parse_object(struct web_tensors *out, json_t *root, struc
     if (out->items == NULL)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu tensors",
                              json_object_size(root));
-    json_object_foreach (root, key, value) {
+    json_object_foreach(root, key, value)
+    {
         int rc;
 
         if (strcmp(key, "__metadata__") == 0) {
@@ -321,18 +321,15 @@ static int web_tensors_pread_all(int fd, unsigned char *buf, size_t len, uint64_
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            return hub_error_set_errno(err, HUB_EIO, errno,
-                                       "cannot read the safetensors header");
+            return hub_error_set_errno(err, HUB_EIO, errno, "cannot read the safetensors header");
         if (got == 0)
-            return hub_error_set(err, HUB_EINVAL,
-                                 "the file ended inside its safetensors header");
+            return hub_error_set(err, HUB_EINVAL, "the file ended inside its safetensors header");
         done += (size_t)got;
     }
     return 0;
 }
 
-int web_tensors_read_fd(struct web_tensors *out, int fd, uint64_t file_size,
-                        struct hub_error *err)
+int web_tensors_read_fd(struct web_tensors *out, int fd, uint64_t file_size, struct hub_error *err)
 {
     unsigned char first8[8] = {0};
     unsigned char *buf = NULL;

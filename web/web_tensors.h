@@ -19,24 +19,27 @@
 #define WEB_TENSORS_MAX_NAME_BYTES   1024         /* one tensor name */
 
 struct web_tensor {
-    char *name;                          /* owned */
-    char dtype[8];                       /* "F32", "BF16", ... */
-    size_t ndim;                         /* 0 for a scalar */
+    char *name;    /* owned */
+    char dtype[8]; /* "F32", "BF16", ... */
+    size_t ndim;   /* 0 for a scalar */
     uint64_t shape[WEB_TENSORS_MAX_DIMS];
-    uint64_t numel;                      /* product of shape, 1 for a scalar */
-    uint64_t begin;                      /* data offset after the header, in bytes */
-    uint64_t end;                        /* one past the last byte */
+    uint64_t numel; /* product of shape, 1 for a scalar */
+    uint64_t begin; /* data offset after the header, in bytes */
+    uint64_t end;   /* one past the last byte */
 };
 
 struct web_tensors {
     struct web_tensor *items; /* sorted by name, with runs of digits compared as numbers */
     size_t count;
-    uint64_t total_params;    /* sum of numel */
-    uint64_t header_bytes;    /* N from the first 8 bytes */
-    json_t *metadata;         /* the "__metadata__" object (owned), or NULL */
+    uint64_t total_params; /* sum of numel */
+    uint64_t header_bytes; /* N from the first 8 bytes */
+    json_t *metadata;      /* the "__metadata__" object (owned), or NULL */
 };
 
-#define WEB_TENSORS_INIT {NULL, 0, 0, 0, NULL}
+#define WEB_TENSORS_INIT                                                                           \
+    {                                                                                              \
+        NULL, 0, 0, 0, NULL                                                                        \
+    }
 
 /** Reads N from the first 8 bytes of a file of file_size bytes and checks it against
  * WEB_TENSORS_MAX_HEADER_BYTES and the file size. Returns 0, HUB_EINVAL (fewer than 8 bytes,
@@ -53,8 +56,7 @@ int web_tensors_parse(struct web_tensors *out, const unsigned char *data, size_t
 
 /** Reads and parses the header of the open file fd (file_size bytes) with pread, so the
  * file position is unchanged. Returns what web_tensors_parse returns, or HUB_EIO. */
-int web_tensors_read_fd(struct web_tensors *out, int fd, uint64_t file_size,
-                        struct hub_error *err);
+int web_tensors_read_fd(struct web_tensors *out, int fd, uint64_t file_size, struct hub_error *err);
 
 /** Returns the bytes per element of dtype, or 0 when it is not a safetensors dtype. Any
  * thread. */

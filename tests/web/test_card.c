@@ -200,9 +200,8 @@ static void test_card_corpus(void)
         if (text == NULL)
             continue;
         CHECK_EQ_INT(card_parse(&card, text, len, &err), 0);
-        printf("# %s: %s, body at %zu%s%s\n", de->d_name,
-               card.data ? "metadata" : "no metadata", card.body_offset,
-               card.problem[0] ? ", problem: " : "", card.problem);
+        printf("# %s: %s, body at %zu%s%s\n", de->d_name, card.data ? "metadata" : "no metadata",
+               card.body_offset, card.problem[0] ? ", problem: " : "", card.problem);
         if (strstr(de->d_name, "no-metadata") != NULL) {
             CHECK(card.data == NULL);
             CHECK_EQ_INT(card.body_offset, 0);

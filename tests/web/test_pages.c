@@ -105,8 +105,8 @@ static char *make_safetensors(size_t *len, float value, bool extra_tensor)
 }
 
 static void commit_files(char commit_out[REPO_OID_HEX_BYTES + 1], enum hub_repo_type type,
-                         const char *ns, const char *name, const struct repo_op *ops,
-                         size_t n_ops, const char *message)
+                         const char *ns, const char *name, const struct repo_op *ops, size_t n_ops,
+                         const char *message)
 {
     struct repo *r = NULL;
     struct hub_error err = HUB_ERROR_INIT;
@@ -363,8 +363,7 @@ static void test_pages_login(void)
     CHECK_EQ_INT(p.resp.status, 400);
     done(&p);
 
-    snprintf(body, sizeof(body), "csrf=%.43s&username=alice&password=alice-password",
-             cookie + 14);
+    snprintf(body, sizeof(body), "csrf=%.43s&username=alice&password=alice-password", cookie + 14);
     p = render_full("POST", "/login", "next=/settings", 0, cookie, body);
     CHECK_EQ_INT(p.resp.status, 303);
     CHECK_EQ_STR(p.resp.location, "/settings");
@@ -452,9 +451,15 @@ static void test_pages_jobs(void)
 static void test_pages_corpus_cards(void)
 {
     static const char *const cards[] = {
-        "gpt2", "hf-hub-fixture-no-metadata", "hf-hub-fixture-simple-model-index",
-        "hf-hub-fixture-windows-crlf", "llama-2-7b-hf", "mistral-7b-v0.1",
-        "phi-1_5-trainer-card", "poetry-fusion-llama3.2", "smollm-adapter-trainer-card",
+        "gpt2",
+        "hf-hub-fixture-no-metadata",
+        "hf-hub-fixture-simple-model-index",
+        "hf-hub-fixture-windows-crlf",
+        "llama-2-7b-hf",
+        "mistral-7b-v0.1",
+        "phi-1_5-trainer-card",
+        "poetry-fusion-llama3.2",
+        "smollm-adapter-trainer-card",
     };
     const char *corpus = getenv("ATELIER_CORPUS");
 

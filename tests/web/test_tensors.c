@@ -38,10 +38,11 @@ static void test_tensors_valid(void)
 {
     struct web_tensors t = WEB_TENSORS_INIT;
     struct hub_error err = HUB_ERROR_INIT;
-    const char *header = "{\"__metadata__\":{\"format\":\"pt\"},"
-                         "\"layers.10.w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
-                         "\"layers.2.w\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[24,30]},"
-                         "\"scalar\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[30,38]}}";
+    const char *header =
+        "{\"__metadata__\":{\"format\":\"pt\"},"
+        "\"layers.10.w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+        "\"layers.2.w\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[24,30]},"
+        "\"scalar\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[30,38]}}";
 
     CHECK_EQ_INT(parse_header(&t, header, 38, &err), 0);
     CHECK_EQ_INT(t.count, 3);
@@ -64,10 +65,14 @@ static void test_tensors_invalid(void)
         const char *message_part;
     } cases[] = {
         {"{\"a\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, HUB_EINVAL, "F33"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, HUB_EINVAL, "need 8"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, HUB_EINVAL, "shape"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", 4, HUB_EINVAL, "ends before"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, HUB_EINVAL, "cover 4"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, HUB_EINVAL,
+         "need 8"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, HUB_EINVAL,
+         "shape"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", 4, HUB_EINVAL,
+         "ends before"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, HUB_EINVAL,
+         "cover 4"},
         {"{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, HUB_EINVAL, "gap"},
         {"{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,1]}}", 1,
          HUB_EINVAL, "overflows"},
