@@ -202,15 +202,24 @@ static void ctx_dropout(const struct model_ctx *c, int layer, int target, float 
     uint64_t key = ctx_mix(c->seed ^ ctx_mix(c->calls * 0x9E3779B97F4A7C15ull
                                              + (uint64_t)(layer * LORA_NUM_TARGETS + target)));
 
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n * (size_t)in; i++) {
-        float r = (float)(ctx_mix(key + i * 0x9E3779B97F4A7C15ull) >> 40) * (1.0f / 16777216.0f);
-        float mask = r >= p ? keep_scale : 0.0f;
+    size_t total = n * (size_t)in;
+    /* An element is dropped when its 16-bit uniform is below p * 65536, so p is rounded to
+     * a multiple of 1/65536. One hash yields the uniforms of four elements. */
+    uint32_t cut = (uint32_t)(p * 65536.0f + 0.5f);
 
-        if (dx != NULL)
-            dx[i] += dxd[i] * mask;
-        else
-            out[i] = x[i] * mask;
+#pragma omp parallel for schedule(static)
+    for (size_t i4 = 0; i4 < (total + 3) / 4; i4++) {
+        uint64_t bits = ctx_mix(key + i4 * 0x9E3779B97F4A7C15ull);
+
+        for (size_t i = 4 * i4; i < 4 * i4 + 4 && i < total; i++) {
+            float mask = (uint32_t)(bits & 0xffff) >= cut ? keep_scale : 0.0f;
+
+            bits >>= 16;
+            if (dx != NULL)
+                dx[i] += dxd[i] * mask;
+            else
+                out[i] = x[i] * mask;
+        }
     }
 }
 
@@ -258,8 +267,26 @@ static void ctx_proj_backward(struct model_ctx *c, int layer, enum lora_target t
         ctx_dropout(c, layer, target, NULL, NULL, dx, c->ddrop, n, in);
 }
 
+/* Fills lora_h of the down projection (with its dropout) without the base product: the
+ * backward needs only that from the down projection. */
+static void ctx_down_lora_only(struct model_ctx *c, int l, size_t n, int in)
+{
+    const struct lora_matrix *lm = lora_set_get(c->lora, l, LORA_DOWN_PROJ);
+    const float *xd = c->act;
+
+    if (lm == NULL)
+        return;
+    if (c->lora->dropout > 0.0f) {
+        ctx_dropout(c, l, LORA_DOWN_PROJ, c->drop, c->act, NULL, NULL, n, in);
+        xd = c->drop;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, c->lora->rank, in, 1.0f, xd,
+                in, lm->A, in, 0.0f, c->lora_h[LORA_DOWN_PROJ], c->lora->rank);
+}
+
 /* Runs layer l on h_in (N, H) into h_out (may equal h_in), keeping the intermediates in the
- * scratch buffers. */
+ * scratch buffers. h_out NULL recomputes the intermediates for the backward only, which
+ * skips the down projection's base product. */
 static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, float *h_out)
 {
     const struct model_config *cfg = &c->m->cfg;
@@ -286,11 +313,15 @@ static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, floa
     ctx_proj(c, l, LORA_GATE_PROJ, c->g, c->xn2, MODEL_W_GATE, MODEL_W_GATE_BIAS, N, Hi, Ii);
     ctx_proj(c, l, LORA_UP_PROJ, c->u, c->xn2, MODEL_W_UP, MODEL_W_UP_BIAS, N, Hi, Ii);
     ops_swiglu_forward(c->act, c->g, c->u, N * inter);
+    c->scratch_layer = l;
+    if (h_out == NULL) {
+        ctx_down_lora_only(c, l, N, Ii);
+        return 0;
+    }
     ctx_proj(c, l, LORA_DOWN_PROJ, c->tmp, c->act, MODEL_W_DOWN, MODEL_W_DOWN_BIAS, N, Ii, Hi);
     if (h_out != c->hmid)
         memcpy(h_out, c->hmid, N * H * sizeof(float));
     ops_add(h_out, c->tmp, N * H);
-    c->scratch_layer = l;
     return 0;
 }
 
@@ -441,9 +472,8 @@ int model_backward(struct model_ctx *c, float loss_scale, struct tr_error *err)
     for (int l = L - 1; l >= 0; l--) {
         const float *h_in = c->h + (size_t)l * N * H;
 
-        /* Recompute this layer's intermediates; the top layer's are still in the scratch.
-         * The output goes to a scratch buffer because the saved residual is already right. */
-        if (c->scratch_layer != l && ctx_layer_forward(c, l, h_in, c->dx) < 0)
+        /* Recompute this layer's intermediates; the top layer's are still in the scratch. */
+        if (c->scratch_layer != l && ctx_layer_forward(c, l, h_in, NULL) < 0)
             return tr_error_set(err, "out of memory in attention for %zu tokens", c->t);
         ctx_layer_backward(c, l, h_in);
     }
