@@ -121,6 +121,10 @@ else
   not_ok "shallow clone has one commit" "rev-list count: $count"
 fi
 
+check "clone of a dataset" git clone -q "$base/datasets/alice/corpus" corpus
+check "dataset README matches" grep -q "Corpus" corpus/README.md
+check "clone of a dataset with .git suffix" git clone -q "$base/datasets/alice/corpus.git" corpus2
+
 GIT_TRACE_PACKET=1 git -c protocol.version=2 ls-remote "$base/alice/stories" >"$work/v2.log" 2>&1
 check_output "protocol v2 when requested" "git< version 2" "$work/v2.log"
 

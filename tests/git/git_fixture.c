@@ -5,6 +5,7 @@
  *   alice/secret    private, one README.md
  *   alice/adapters  public, only .gitattributes, for pushes
  *   alice/guarded   public, branch main protected against force pushes
+ *   alice/corpus    a public dataset with one README.md
  * Usage: git_fixture DATA_DIR MODEL_DIR. Prints shell assignments (NAME=value) of the token
  * secrets on stdout; exits 1 with a message on stderr when a step fails. */
 #include "git_settings.h"
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #define MAX_FILES 64
+#define MAX_NAME 600 /* a relative path of two directory entries */
 
 static int fail(const char *step, const struct hub_error *err)
 {
@@ -63,7 +65,7 @@ static int read_file(char **out, size_t *len, const char *path)
 }
 
 /* Collects the regular files of dir and of its subfolders one level down. */
-static size_t list_files(char paths[][256], const char *dir)
+static size_t list_files(char paths[][MAX_NAME], const char *dir)
 {
     size_t count = 0;
     DIR *top = opendir(dir);
@@ -75,18 +77,18 @@ static size_t list_files(char paths[][256], const char *dir)
 
         if (de->d_name[0] == '.')
             continue;
-        snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
-        if (stat(full, &st) != 0)
+        if (snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= (int)sizeof(full) ||
+            stat(full, &st) != 0)
             continue;
         if (S_ISREG(st.st_mode)) {
-            snprintf(paths[count++], 256, "%s", de->d_name);
+            snprintf(paths[count++], MAX_NAME, "%s", de->d_name);
         } else if (S_ISDIR(st.st_mode)) {
             DIR *sub = opendir(full);
             struct dirent *se;
 
             while (sub != NULL && (se = readdir(sub)) != NULL && count < MAX_FILES) {
                 if (se->d_name[0] != '.')
-                    snprintf(paths[count++], 256, "%s/%s", de->d_name, se->d_name);
+                    snprintf(paths[count++], MAX_NAME, "%s/%s", de->d_name, se->d_name);
             }
             if (sub != NULL)
                 closedir(sub);
@@ -101,7 +103,7 @@ static size_t list_files(char paths[][256], const char *dir)
 static int import_model(struct repo *r, struct store *st, struct meta *db, int64_t repo_id,
                         const char *model_dir, struct hub_error *err)
 {
-    static char paths[MAX_FILES][256];
+    static char paths[MAX_FILES][MAX_NAME];
     static char oids[MAX_FILES][STORE_OID_HEX_BYTES + 1];
     struct repo_op ops[MAX_FILES];
     char *data[MAX_FILES] = {NULL};
@@ -114,8 +116,8 @@ static int import_model(struct repo *r, struct store *st, struct meta *db, int64
         char full[4096];
         size_t len = 0;
 
-        snprintf(full, sizeof(full), "%s/%s", model_dir, paths[i]);
-        if (read_file(&data[i], &len, full) != 0) {
+        if (snprintf(full, sizeof(full), "%s/%s", model_dir, paths[i]) >= (int)sizeof(full) ||
+            read_file(&data[i], &len, full) != 0) {
             rc = hub_error_set(err, HUB_EIO, "cannot read %s", full);
             break;
         }
@@ -152,16 +154,23 @@ static int import_model(struct repo *r, struct store *st, struct meta *db, int64
     return rc;
 }
 
+static int repo_make_typed(struct meta_repo *out, struct meta *db, const char *data_dir,
+                           enum hub_repo_type type, const char *name, bool is_private,
+                           const char *readme, struct hub_error *err)
+{
+    struct repo_create_opts opts = {.readme = readme};
+    int rc = meta_repo_insert(out, db, type, "alice", name, is_private, err);
+
+    if (rc == 0)
+        rc = repo_create(NULL, data_dir, type, "alice", name, &opts, err);
+    return rc;
+}
+
 static int repo_make(struct meta_repo *out, struct meta *db, const char *data_dir,
                      const char *name, bool is_private, const char *readme,
                      struct hub_error *err)
 {
-    struct repo_create_opts opts = {.readme = readme};
-    int rc = meta_repo_insert(out, db, HUB_REPO_MODEL, "alice", name, is_private, err);
-
-    if (rc == 0)
-        rc = repo_create(NULL, data_dir, HUB_REPO_MODEL, "alice", name, &opts, err);
-    return rc;
+    return repo_make_typed(out, db, data_dir, HUB_REPO_MODEL, name, is_private, readme, err);
 }
 
 int main(int argc, char **argv)
@@ -207,6 +216,9 @@ int main(int argc, char **argv)
     if (repo_make(&repo, db, argv[1], "guarded", false, "# Guarded\n", &err) < 0 ||
         gitsettings_branch_protect(db, repo.id, "main", true, &err) < 0)
         return fail("create alice/guarded", &err);
+    if (repo_make_typed(&repo, db, argv[1], HUB_REPO_DATASET, "corpus", false, "# Corpus\n",
+                        &err) < 0)
+        return fail("create dataset alice/corpus", &err);
     printf("WRITE_TOKEN=%s\nREAD_TOKEN=%s\nBOB_TOKEN=%s\n", write_token, read_token, bob_token);
     store_close(st);
     meta_close(db);
