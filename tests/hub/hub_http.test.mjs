@@ -407,3 +407,52 @@ test("listening beyond loopback without an admin account is refused", () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /atelier admin --data .* user add NAME --admin/);
 });
+
+test("datasets, settings, listing pages and git-lfs style Basic auth", async () => {
+  const create = await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "d1", organization: "bob", type: "dataset" }) });
+  assert.equal(create.status, 200);
+  assert.equal((await create.json()).url, `${daemon.url}/datasets/bob/d1`);
+  const c = await req("/api/datasets/bob/d1/commit/main", { method: "POST", token: tok.bobWrite,
+    body: ndjson([{ key: "file", value: { path: "train.jsonl", content: '{"text": "hi"}\n' } }]) });
+  assert.equal(c.status, 200);
+  assert.equal(await (await req("/datasets/bob/d1/resolve/main/train.jsonl")).text(), '{"text": "hi"}\n');
+  await expectError(await req("/bob/d1/resolve/main/train.jsonl"), 404, { code: "RepoNotFound" });
+
+  // Making the dataset private hides it from others, and from anonymous callers.
+  const set = await req("/api/datasets/bob/d1/settings", { method: "PUT", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ private: true }) });
+  assert.equal(set.status, 200);
+  await expectError(await req("/datasets/bob/d1/resolve/main/train.jsonl"), 404, { code: "RepoNotFound" });
+  assert.equal((await req("/api/datasets/bob/d1", { token: tok.aliceWrite })).status, 200,
+    "admins read every repo");
+  assert.equal((await req("/api/datasets/bob/d1", { token: tok.bobWrite })).status, 200);
+
+  const page1 = await req("/api/models?limit=1&sort=id&direction=1", { token: tok.aliceWrite });
+  const first = await page1.json();
+  assert.equal(first.length, 1);
+  const link = page1.headers.get("link");
+  assert.match(link, /^<http:\/\/127\.0\.0\.1:\d+\/api\/models\?limit=1&sort=id&direction=1&cursor=1>; rel="next"$/);
+  const page2 = await (await fetch(link.slice(1, link.indexOf(">")), {
+    headers: auth(tok.aliceWrite) })).json();
+  assert.equal(page2.length, 1);
+  assert.ok(first[0].id < page2[0].id, "sort=id&direction=1 lists ids in ascending order");
+
+  const basic = "Basic " + Buffer.from("git:" + tok.bobWrite).toString("base64");
+  const batch = await req("/datasets/bob/d1.git/info/lfs/objects/batch", { method: "POST",
+    headers: { Authorization: basic, "Content-Type": "application/vnd.git-lfs+json; charset=utf-8" },
+    body: JSON.stringify({ operation: "upload", transfers: ["lfs-standalone-file", "basic"],
+      ref: { name: "refs/heads/main" }, objects: [{ oid: "c".repeat(64), size: 3 }] }) });
+  assert.equal(batch.status, 200);
+  assert.match(batch.headers.get("content-type"), /^application\/vnd\.git-lfs\+json/);
+  assert.ok((await batch.json()).objects[0].actions.upload.href);
+  const anon = await req("/datasets/bob/d1.git/info/lfs/objects/batch", { method: "POST",
+    headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", objects: [{ oid: "c".repeat(64), size: 3 }] }) });
+  assert.equal(anon.status, 404, "a private repo looks missing to anonymous callers");
+  await anon.arrayBuffer();
+  const metrics = await (await req("/metrics")).text();
+  assert.match(metrics, /atelier_http_requests_total\{route="lfs.batch",status="200"\} [1-9]/);
+  assert.match(metrics, /atelier_blob_store_bytes [1-9]\d*/);
+});
