@@ -372,6 +372,31 @@ out:
     tok_free(llama2);
 }
 
+/* Writes one chat line of count messages (user turns, then one reply) and loads it. */
+static void check_message_limit(const struct tok *tiny, size_t count, bool accepted)
+{
+    size_t cap = count * 48 + 64, pos;
+    char *line = malloc(cap);
+    const char *path;
+    struct data_set *ds;
+
+    if (line == NULL)
+        return;
+    pos = (size_t)snprintf(line, cap, "{\"messages\": [");
+    for (size_t i = 0; i + 1 < count; i++)
+        pos += (size_t)snprintf(line + pos, cap - pos, "{\"role\": \"user\", \"content\": \"x\"}, ");
+    snprintf(line + pos, cap - pos, "{\"role\": \"assistant\", \"content\": \"y\"}]}\n");
+    path = write_file("many_messages.jsonl", line);
+    free(line);
+    if (accepted) {
+        ds = load(path, tiny, 0);
+        CHECK(ds != NULL);
+        data_set_free(ds);
+    } else {
+        expect_error(path, tiny, 0, "line 1", "4097 entries, over the limit of 4096");
+    }
+}
+
 int main(void)
 {
     struct tok *gpt2, *smol, *tiny;
@@ -397,6 +422,8 @@ int main(void)
         test_corpus_chat(tiny, gpt2);
         test_prompt_completion(gpt2);
         test_errors(gpt2, tiny);
+        check_message_limit(tiny, 4096, true);
+        check_message_limit(tiny, 4097, false);
     }
     test_bos_rules();
     tok_free(gpt2);

@@ -440,6 +440,76 @@ static void test_side_files(void)
     CHECK(system(cmd) == 0);
 }
 
+/* continuing_subword_prefix marks non-initial characters and is dropped from the right half
+ * of a merge; end_of_word_suffix marks the last character. */
+static void test_subword_affixes(void)
+{
+    char msg[512];
+    struct tok *tok = open_text("{\"model\": {\"type\": \"BPE\", \"continuing_subword_prefix\":"
+                                " \"##\", \"vocab\": {\"a\": 0, \"##b\": 1, \"ab\": 2, \"##a\": 3},"
+                                " \"merges\": [[\"a\", \"##b\"]]}}",
+                                NULL, msg, sizeof(msg));
+
+    CHECK_EQ_STR(ids_of(tok, "ab", false), "2");
+    CHECK_EQ_STR(ids_of(tok, "aa", false), "0,3");
+    tok_free(tok);
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"end_of_word_suffix\": \"</w>\","
+                    " \"vocab\": {\"a\": 0, \"b</w>\": 1, \"ab</w>\": 2},"
+                    " \"merges\": [\"a b</w>\"]}}",
+                    NULL, msg, sizeof(msg));
+    CHECK_EQ_STR(ids_of(tok, "ab", false), "2");
+    tok_free(tok);
+}
+
+/* Builds a tokenizer.json whose normalizer is levels nested Sequences around Lowercase. */
+static struct tok *nested_normalizer(int levels, char *msg, size_t msg_size)
+{
+    char json[4096] = "{\"normalizer\": ";
+    struct tok *tok;
+
+    for (int i = 0; i < levels; i++)
+        strcat(json, "{\"type\": \"Sequence\", \"normalizers\": [");
+    strcat(json, "{\"type\": \"Lowercase\"}");
+    for (int i = 0; i < levels; i++)
+        strcat(json, "]}");
+    strcat(json, ", \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}");
+    tok = open_text(json, NULL, msg, msg_size);
+    return tok;
+}
+
+/* Each input limit: the maximum loads and one past it is rejected with a message. */
+static void test_limits(void)
+{
+    char msg[512] = "";
+    char *json = malloc(16384);
+    struct tok *tok;
+
+    tok = nested_normalizer(16, msg, sizeof(msg));
+    CHECK(tok != NULL);
+    tok_free(tok);
+    tok = nested_normalizer(17, msg, sizeof(msg));
+    CHECK(tok == NULL);
+    CHECK(strstr(msg, "nesting deeper than 16") != NULL);
+    if (json == NULL)
+        return;
+    for (int len = 4096; len <= 4097; len++) {
+        int pos = snprintf(json, 16384, "{\"model\": {\"type\": \"BPE\", \"merges\": [], "
+                                         "\"vocab\": {\"");
+
+        memset(json + pos, 'x', (size_t)len);
+        snprintf(json + pos + len, 16384 - (size_t)(pos + len), "\": 0}}}");
+        tok = open_text(json, NULL, msg, sizeof(msg));
+        if (len == 4096) {
+            CHECK(tok != NULL);
+        } else {
+            CHECK(tok == NULL);
+            CHECK(strstr(msg, "over the limit of 4096") != NULL);
+        }
+        tok_free(tok);
+    }
+    free(json);
+}
+
 int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS");
@@ -456,5 +526,7 @@ int main(void)
     test_special_ids(corpus);
     test_decode(corpus);
     test_side_files();
+    test_subword_affixes();
+    test_limits();
     return test_finish();
 }
