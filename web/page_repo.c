@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "card.h"
 #include "hub_log.h"
+#include "meta_jobs.h"
 #include "web_markdown.h"
 #include "web_repo.h"
 #include "web_summary.h"
@@ -143,34 +145,43 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
     web_buf_puts(b, "</nav>\n");
 }
 
-/* Writes a link to a hosted model when "ns/name" names one the viewer may read, else the
- * text. */
-static void web_model_link(struct web_repo_view *v, const char *id, enum hub_repo_type type)
+/* Returns whether "ns/name" names a repo of type that the viewer may read. */
+static bool web_repo_readable(struct web_repo_view *v, const char *id, enum hub_repo_type type)
 {
-    struct web_buf *b = &v->ctx->out;
     struct meta_repo other;
     struct hub_error err = HUB_ERROR_INIT;
     const char *slash = strchr(id, '/');
     char ns[HUB_MAX_REPO_NAME_BYTES + 1];
     bool readable = false;
 
-    if (slash != NULL && (size_t)(slash - id) < sizeof(ns)) {
-        memcpy(ns, id, (size_t)(slash - id));
-        ns[slash - id] = '\0';
-        if (hub_name_is_valid(ns) && hub_name_is_valid(slash + 1) &&
-            meta_repo_get(&other, v->ctx->req->db, type, ns, slash + 1, &err) == 0 &&
-            meta_repo_can_read(&readable, v->ctx->req->db, &other, v->ctx->req->user_id, &err) ==
-                0 &&
-            readable) {
-            web_buf_printf(b, "<a href=\"%s/", type == HUB_REPO_DATASET ? "/datasets" : "");
-            web_buf_url_encode(b, id, true);
-            web_buf_puts(b, "\">");
-            web_buf_escape(b, id);
-            web_buf_puts(b, "</a>");
-            return;
-        }
+    if (slash == NULL || (size_t)(slash - id) >= sizeof(ns))
+        return false;
+    memcpy(ns, id, (size_t)(slash - id));
+    ns[slash - id] = '\0';
+    if (!hub_name_is_valid(ns) || !hub_name_is_valid(slash + 1))
+        return false;
+    if (meta_repo_get(&other, v->ctx->req->db, type, ns, slash + 1, &err) < 0)
+        return false;
+    if (meta_repo_can_read(&readable, v->ctx->req->db, &other, v->ctx->req->user_id, &err) < 0)
+        return false;
+    return readable;
+}
+
+/* Writes a link to a hosted repo when "ns/name" names one the viewer may read, else the
+ * text. */
+static void web_model_link(struct web_repo_view *v, const char *id, enum hub_repo_type type)
+{
+    struct web_buf *b = &v->ctx->out;
+
+    if (!web_repo_readable(v, id, type)) {
+        web_buf_escape(b, id);
+        return;
     }
+    web_buf_printf(b, "<a href=\"%s/", type == HUB_REPO_DATASET ? "/datasets" : "");
+    web_buf_url_encode(b, id, true);
+    web_buf_puts(b, "\">");
     web_buf_escape(b, id);
+    web_buf_puts(b, "</a>");
 }
 
 /* Writes a card value: a string, a number, a list of them, or JSON text for anything else. */
@@ -305,52 +316,156 @@ static void web_eval_table(struct web_repo_view *v, const struct card *card)
     web_buf_dispose(&rows);
 }
 
-static void web_adapters_list(struct web_repo_view *v)
+/* Writes the metrics of one stored evaluation as "name value" pairs. */
+static void web_eval_metrics(struct web_buf *b, const char *metrics_json)
+{
+    json_t *metrics = json_loads(metrics_json, 0, NULL);
+    const char *key;
+    json_t *value;
+    bool first = true;
+
+    json_object_foreach(metrics, key, value)
+    {
+        char *text;
+
+        if (!json_is_number(value))
+            continue;
+        text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(5));
+        web_buf_puts(b, first ? "" : ", ");
+        web_buf_escape(b, key);
+        web_buf_puts(b, " ");
+        web_buf_escape(b, text);
+        free(text);
+        first = false;
+    }
+    json_decref(metrics);
+}
+
+/* Lists the evaluations that jobs on this hub stored for the repo, newest first. */
+static void web_eval_runs(struct web_repo_view *v)
 {
     struct web_buf *b = &v->ctx->out;
+    struct meta_eval_list evals;
+    struct hub_error err = HUB_ERROR_INIT;
+
+    memset(&evals, 0, sizeof(evals));
+    if (meta_evals_for_repo(&evals, v->ctx->req->db, v->id, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot list the evaluations of %s: %s", v->id, err.msg);
+        return;
+    }
+    if (evals.count > 0)
+        web_buf_puts(b, "<section aria-labelledby=\"evals-h\"><h2 id=\"evals-h\">Evaluations on "
+                        "this hub</h2><div class=\"table-wrap\"><table id=\"evals\"><thead><tr>"
+                        "<th>Dataset</th><th>File</th><th>Revision</th><th>Metrics</th>"
+                        "<th>Date</th></tr></thead><tbody>");
+    for (size_t i = 0; i < evals.count; i++) {
+        const struct meta_eval *e = &evals.items[i];
+
+        web_buf_puts(b, "<tr><td>");
+        web_model_link(v, e->dataset, HUB_REPO_DATASET);
+        web_buf_puts(b, "</td><td>");
+        web_buf_escape(b, e->eval_file);
+        web_buf_puts(b, "</td><td><a href=\"");
+        web_repo_href(b, v, "commit", e->revision, NULL);
+        web_buf_printf(b, "\"><code>%.10s</code></a></td><td>", e->revision);
+        web_eval_metrics(b, e->metrics_json);
+        web_buf_puts(b, "</td><td>");
+        if (e->job_id > 0)
+            web_buf_printf(b, "<a href=\"/jobs/%lld\">", (long long)e->job_id);
+        web_format_time(b, e->created_at);
+        web_buf_puts(b, e->job_id > 0 ? "</a></td></tr>" : "</td></tr>");
+    }
+    if (evals.count > 0)
+        web_buf_puts(b, "</tbody></table></div></section>");
+    meta_eval_list_dispose(&evals);
+}
+
+static bool web_id_listed(char **ids, size_t count, const char *id)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcasecmp(ids[i], id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Collects the adapters of this base: repos whose base_model names it, then the outputs of
+ * training jobs on it that the viewer may read. */
+static size_t web_adapter_ids(char **ids, size_t cap, size_t *total, struct web_repo_view *v)
+{
     struct meta_repo_query q;
     struct meta_repo *repos = NULL;
     struct hub_error err = HUB_ERROR_INIT;
+    char **from_jobs = NULL;
+    size_t n_jobs = 0;
     size_t count = 0;
-    size_t total = 0;
+    size_t listed = 0;
 
     memset(&q, 0, sizeof(q));
     q.type = HUB_REPO_MODEL;
     q.base_model = v->id;
     q.viewer_user_id = v->ctx->req->user_id;
-    q.limit = WEB_MAX_ADAPTERS;
-    if (meta_repo_list(&repos, &count, &total, v->ctx->req->db, &q, &err) < 0) {
+    q.limit = cap;
+    *total = 0;
+    if (meta_repo_list(&repos, &listed, total, v->ctx->req->db, &q, &err) < 0)
         hub_log(HUB_LOG_WARN, "web", "cannot list the adapters of %s: %s", v->id, err.msg);
-        return;
+    for (size_t i = 0; i < listed && count < cap; i++) {
+        char id[HUB_MAX_REPO_ID_BYTES + 1];
+
+        snprintf(id, sizeof(id), "%s/%s", repos[i].ns, repos[i].name);
+        ids[count] = strdup(id);
+        if (ids[count] != NULL)
+            count++;
     }
+    free(repos);
+    if (meta_adapters_of_base(&from_jobs, &n_jobs, v->ctx->req->db, v->id, &err) < 0)
+        hub_log(HUB_LOG_WARN, "web", "cannot list the job outputs of %s: %s", v->id, err.msg);
+    for (size_t i = 0; i < n_jobs; i++) {
+        if (count < cap && !web_id_listed(ids, count, from_jobs[i]) &&
+            web_repo_readable(v, from_jobs[i], HUB_REPO_MODEL)) {
+            ids[count++] = from_jobs[i];
+            (*total)++;
+        } else {
+            free(from_jobs[i]);
+        }
+    }
+    free(from_jobs);
+    return count;
+}
+
+static void web_adapters_list(struct web_repo_view *v)
+{
+    struct web_buf *b = &v->ctx->out;
+    char *ids[WEB_MAX_ADAPTERS];
+    size_t total = 0;
+    size_t count = web_adapter_ids(ids, WEB_MAX_ADAPTERS, &total, v);
+
     web_buf_printf(b,
                    "<section aria-labelledby=\"adapters-h\"><h2 id=\"adapters-h\">Adapters "
                    "(%zu)</h2>",
                    total);
     if (count == 0)
-        web_buf_puts(b, "<p class=\"muted\">No adapter names this model as its base yet. "
-                        "<a href=\"/jobs/new\">Train one</a>.</p>");
+        web_buf_puts(b, "<p class=\"muted\">No adapter names this model as its base yet.</p>");
     else
         web_buf_puts(b, "<ul>");
     for (size_t i = 0; i < count; i++) {
         web_buf_puts(b, "<li><a href=\"/");
-        web_buf_url_encode(b, repos[i].ns, false);
-        web_buf_puts(b, "/");
-        web_buf_url_encode(b, repos[i].name, false);
+        web_buf_url_encode(b, ids[i], true);
         web_buf_puts(b, "\">");
-        web_buf_escape(b, repos[i].ns);
-        web_buf_puts(b, "/");
-        web_buf_escape(b, repos[i].name);
+        web_buf_escape(b, ids[i]);
         web_buf_puts(b, "</a></li>");
+        free(ids[i]);
     }
     if (count > 0)
-        web_buf_printf(b, "</ul>%s", total > count ? "<p><a href=\"/?type=adapter&amp;base=" : "");
-    if (count > 0 && total > count) {
+        web_buf_puts(b, "</ul>");
+    if (total > count) {
+        web_buf_puts(b, "<p><a href=\"/?type=adapter&amp;base=");
         web_buf_url_encode(b, v->id, false);
         web_buf_puts(b, "\">All adapters</a></p>");
     }
-    web_buf_puts(b, "</section>");
-    free(repos);
+    web_buf_puts(b, "<p><a href=\"/jobs/new?base=");
+    web_buf_url_encode(b, v->id, false);
+    web_buf_puts(b, "\">Train an adapter on this model</a></p></section>");
 }
 
 static void web_download_box(struct web_repo_view *v, const char *rev)
@@ -501,6 +616,7 @@ static int web_card_page(struct web_repo_view *v)
         web_buf_puts(b, ".</p>");
     }
     web_eval_table(v, &card);
+    web_eval_runs(v);
     web_card_body(v, &card, text, len);
     web_buf_puts(b, "</div><aside class=\"side\">");
     web_card_metadata(v, &card, base_model);

@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "meta.h"
+#include "meta_jobs.h"
 #include "meta_repo.h"
 #include "meta_session.h"
 #include "meta_user.h"
@@ -314,6 +315,44 @@ static void test_pages_files(void)
     done(&p);
 }
 
+static void test_pages_refs_and_evals(void)
+{
+    struct repo *r = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t eval_id = 0;
+    struct page p;
+
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", "demo", &err), 0);
+    CHECK_EQ_INT(repo_branch_create(r, "feature/x", "main", &err), 0);
+    CHECK_EQ_INT(repo_tag_create(r, "v1.0", "main", NULL, NULL, NULL, &err), 0);
+    repo_close(r);
+
+    p = render("/alice/demo/tree/main", "", 0);
+    CHECK(has(&p, "<li class=\"group\">Branches</li>"));
+    CHECK(has(&p, "href=\"/alice/demo/tree/feature%2Fx\""));
+    CHECK(has(&p, "href=\"/alice/demo/tree/v1.0\""));
+    done(&p);
+
+    /* The server hands the path over still percent-encoded, so %2F stays in the revision. */
+    p = render("/alice/demo/tree/feature%2Fx", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "model.safetensors"));
+    done(&p);
+    p = render("/alice/demo/commits/v1.0", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Train more"));
+    done(&p);
+
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, "alice/stories",
+                                  second_commit, "eval.jsonl",
+                                  "{\"loss\": 1.5, \"perplexity\": 4.48}", &err),
+                 0);
+    p = render("/alice/demo", "", 0);
+    CHECK(has(&p, "Evaluations on this hub"));
+    CHECK(has(&p, "perplexity 4.48"));
+    done(&p);
+}
+
 static void test_pages_history(void)
 {
     char path[256];
@@ -533,6 +572,7 @@ int main(void)
     test_pages_private();
     test_pages_files();
     test_pages_history();
+    test_pages_refs_and_evals();
     test_pages_login();
     test_pages_tokens();
     test_pages_static();
