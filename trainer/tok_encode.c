@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "tok_internal.h"
 
@@ -28,11 +29,13 @@ static int ids_push(struct id_list *l, int32_t id)
     return 0;
 }
 
-/* True when the code point is a word character for single_word matching (\w). */
+/* True when the character before (or at) position at is a word character, as regex \w
+ * defines it for single_word matching: letters, marks, digits and connector punctuation. */
 static bool is_word_char(const char *s, size_t len, size_t at, bool before)
 {
     int32_t cp;
     size_t k = at;
+    utf8proc_category_t cat;
 
     if (before) {
         if (at == 0)
@@ -45,8 +48,16 @@ static bool is_word_char(const char *s, size_t len, size_t at, bool before)
     }
     if (tok_utf8_next(s + k, len - k, &cp) == 0)
         return false;
-    return cp == '_' || (cp < 128 ? ((cp | 32) >= 'a' && (cp | 32) <= 'z') || (cp >= '0' && cp <= '9')
-                                  : !tok_cp_is_whitespace(cp));
+    cat = utf8proc_category(cp);
+    switch (cat) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* Finds the leftmost-longest added token (of the normalized or raw group) in s[from, len). */

@@ -169,6 +169,9 @@ static void test_added_token_flags(void)
     /* single_word: "ab" inside "aab" is not a match, so BPE encodes the whole word. */
     CHECK_EQ_STR(ids_of(tok, "ab", false), "12");
     CHECK(strcmp(ids_of(tok, "aab", false), "12") != 0);
+    /* Punctuation (U+3002 here) is not a word character, so "ab" next to it still matches;
+     * the punctuation itself has no token and is dropped. */
+    CHECK_EQ_STR(ids_of(tok, "ab\xE3\x80\x82", false), "12");
     CHECK(!tok_is_special(tok, 12));
     CHECK(tok_is_special(tok, 10));
     tok_free(tok);
