@@ -307,11 +307,15 @@ static void web_blob_text(struct web_repo_view *v, const char *rev, const struct
         char *html = NULL;
 
         web_buf_puts(b, "<p><a href=\"?plain=1\">Show the Markdown source</a></p>");
-        if (web_markdown_render(&html, NULL, data, len, &err) == 0) {
+        const char *slash = strrchr(e->path, '/');
+        char *dir = strndup(e->path, slash != NULL ? (size_t)(slash - e->path) : 0);
+
+        if (dir != NULL && web_repo_markdown(&html, v, rev, dir, data, len, &err) == 0) {
             web_buf_puts(b, "<article class=\"card-body\">");
             web_buf_puts(b, html);
             web_buf_puts(b, "</article>");
         }
+        free(dir);
         free(html);
     } else {
         web_buf_puts(b, "<pre class=\"lines\"><code>");

@@ -39,6 +39,27 @@ void web_repo_href(struct web_buf *b, const struct web_repo_view *v, const char 
     }
 }
 
+int web_repo_markdown(char **out, struct web_repo_view *v, const char *rev, const char *dir,
+                      const char *text, size_t len, struct hub_error *err)
+{
+    struct web_buf link_base = WEB_BUF_INIT;
+    struct web_buf image_base = WEB_BUF_INIT;
+    int rc;
+
+    web_repo_href(&link_base, v, "blob", rev, dir);
+    web_buf_puts(&link_base, "/");
+    web_repo_href(&image_base, v, "resolve", rev, dir);
+    web_buf_puts(&image_base, "/");
+    if (web_buf_failed(&link_base) || web_buf_failed(&image_base))
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot build the link base of a Markdown file");
+    else
+        rc =
+            web_markdown_render_in_repo(out, NULL, text, len, link_base.data, image_base.data, err);
+    web_buf_dispose(&link_base);
+    web_buf_dispose(&image_base);
+    return rc;
+}
+
 bool web_repo_is_adapter(struct web_repo_view *v, const char *rev)
 {
     struct repo_entry entry;
@@ -516,8 +537,8 @@ static int web_card_load(struct card *card, char **text, size_t *len, struct web
     return card_parse(card, *text, *len, err);
 }
 
-static void web_card_body(struct web_repo_view *v, const struct card *card, const char *text,
-                          size_t len)
+static void web_card_body(struct web_repo_view *v, const char *rev, const struct card *card,
+                          const char *text, size_t len)
 {
     struct web_buf *b = &v->ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
@@ -536,8 +557,8 @@ static void web_card_body(struct web_repo_view *v, const struct card *card, cons
         web_buf_escape(b, card->problem);
         web_buf_puts(b, ".</p>");
     }
-    if (web_markdown_render(&html, NULL, text + card->body_offset, len - card->body_offset, &err) <
-        0) {
+    if (web_repo_markdown(&html, v, rev, "", text + card->body_offset, len - card->body_offset,
+                          &err) < 0) {
         web_buf_puts(b, "<p class=\"notice bad\">The card could not be rendered.</p><pre>");
         web_buf_escape_n(b, text, len);
         web_buf_puts(b, "</pre>");
@@ -617,7 +638,7 @@ static int web_card_page(struct web_repo_view *v)
     }
     web_eval_table(v, &card);
     web_eval_runs(v);
-    web_card_body(v, &card, text, len);
+    web_card_body(v, rev, &card, text, len);
     web_buf_puts(b, "</div><aside class=\"side\">");
     web_card_metadata(v, &card, base_model);
     if (v->meta.type == HUB_REPO_MODEL && !adapter)

@@ -4,6 +4,8 @@
 #include "web_markdown.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,8 +26,61 @@ static void web_markdown_register(void)
 static const char *const web_markdown_extensions[] = {"table", "autolink", "strikethrough",
                                                       "tasklist"};
 
-int web_markdown_render(char **out, size_t *out_len, const char *text, size_t len,
-                        struct hub_error *err)
+/* Returns whether url is relative to the current document: no scheme, no leading '/', '#'
+ * or '?'. */
+static bool web_url_is_relative(const char *url)
+{
+    if (url == NULL || url[0] == '\0' || url[0] == '/' || url[0] == '#' || url[0] == '?')
+        return false;
+    for (const char *p = url; *p != '\0' && *p != '/' && *p != '?' && *p != '#'; p++) {
+        if (*p == ':')
+            return false;
+    }
+    return true;
+}
+
+/* Prefixes the relative link and image targets of doc. Returns 0 or HUB_ENOMEM. */
+static int web_markdown_rebase(cmark_node *doc, const char *link_base, const char *image_base,
+                               struct hub_error *err)
+{
+    cmark_iter *iter = cmark_iter_new(doc);
+    cmark_event_type ev;
+    int rc = 0;
+
+    if (iter == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot walk the Markdown tree");
+    while ((ev = cmark_iter_next(iter)) != CMARK_EVENT_DONE) {
+        cmark_node *node = cmark_iter_get_node(iter);
+        cmark_node_type type = cmark_node_get_type(node);
+        const char *base = type == CMARK_NODE_IMAGE ? image_base : link_base;
+        const char *url;
+        char *joined;
+        size_t n;
+
+        if (ev != CMARK_EVENT_ENTER || (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE))
+            continue;
+        url = cmark_node_get_url(node);
+        if (base == NULL || !web_url_is_relative(url))
+            continue;
+        while (url[0] == '.' && url[1] == '/')
+            url += 2;
+        n = strlen(base) + strlen(url) + 1;
+        joined = malloc(n);
+        if (joined == NULL) {
+            rc = hub_error_set(err, HUB_ENOMEM, "cannot rewrite a Markdown link");
+            break;
+        }
+        snprintf(joined, n, "%s%s", base, url);
+        cmark_node_set_url(node, joined);
+        free(joined);
+    }
+    cmark_iter_free(iter);
+    return rc;
+}
+
+static int web_markdown_render_with(char **out, size_t *out_len, const char *text, size_t len,
+                                    const char *link_base, const char *image_base,
+                                    struct hub_error *err)
 {
     cmark_parser *parser = NULL;
     cmark_node *doc = NULL;
@@ -56,6 +111,11 @@ int web_markdown_render(char **out, size_t *out_len, const char *text, size_t le
         rc = hub_error_set(err, HUB_ENOMEM, "cannot parse %zu bytes of Markdown", len);
         goto out;
     }
+    if (link_base != NULL || image_base != NULL) {
+        rc = web_markdown_rebase(doc, link_base, image_base, err);
+        if (rc < 0)
+            goto out;
+    }
     html = cmark_render_html(doc, WEB_MARKDOWN_OPTIONS, cmark_parser_get_syntax_extensions(parser));
     if (html == NULL) {
         rc = hub_error_set(err, HUB_ENOMEM, "cannot render %zu bytes of Markdown", len);
@@ -71,4 +131,17 @@ out:
     if (parser != NULL)
         cmark_parser_free(parser);
     return rc;
+}
+
+int web_markdown_render(char **out, size_t *out_len, const char *text, size_t len,
+                        struct hub_error *err)
+{
+    return web_markdown_render_with(out, out_len, text, len, NULL, NULL, err);
+}
+
+int web_markdown_render_in_repo(char **out, size_t *out_len, const char *text, size_t len,
+                                const char *link_base, const char *image_base,
+                                struct hub_error *err)
+{
+    return web_markdown_render_with(out, out_len, text, len, link_base, image_base, err);
 }

@@ -37,6 +37,12 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
 void web_repo_href(struct web_buf *b, const struct web_repo_view *v, const char *kind,
                    const char *rev, const char *path);
 
+/** Renders Markdown of a file in folder dir ("" for the root) at rev, with relative links
+ * pointing at the repo's blob pages and relative images at its resolve URLs. *out is malloc'd
+ * (free()). Returns 0 or HUB_ENOMEM. */
+int web_repo_markdown(char **out, struct web_repo_view *v, const char *rev, const char *dir,
+                      const char *text, size_t len, struct hub_error *err);
+
 /** Returns whether the repo is an adapter: a model with adapter_config.json at rev's root. */
 bool web_repo_is_adapter(struct web_repo_view *v, const char *rev);
 

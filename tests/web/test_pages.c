@@ -147,7 +147,9 @@ static const char demo_card[] =
     "text-generation\nmodel-index:\n- name: demo\n  results:\n  - task:\n      type: "
     "text-generation\n    dataset:\n      name: stories\n      type: alice/stories\n    "
     "metrics:\n    - type: loss\n      value: 1.234\n---\n# Demo model\n\nA **tiny** model. "
-    "<script>alert('x')</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+    "<script>alert('x')</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    "![diagram](images/arch.png) [usage](./docs/usage.md) [site](https://example.com/x) "
+    "[top](#demo-model)\n";
 
 static char first_commit[REPO_OID_HEX_BYTES + 1];
 static char second_commit[REPO_OID_HEX_BYTES + 1];
@@ -246,6 +248,10 @@ static void test_pages_card(void)
     CHECK(has(&p, "git clone http://127.0.0.1:8080/alice/demo"));
     CHECK(has(&p, "HF_ENDPOINT=http://127.0.0.1:8080"));
     CHECK(has(&p, "alice/demo-lora"));
+    CHECK(has(&p, "src=\"/alice/demo/resolve/main/images/arch.png\""));
+    CHECK(has(&p, "href=\"/alice/demo/blob/main/docs/usage.md\""));
+    CHECK(has(&p, "href=\"https://example.com/x\""));
+    CHECK(has(&p, "href=\"#demo-model\""));
     done(&p);
 
     p = render("/alice/demo-lora", "", 0);
