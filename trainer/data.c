@@ -20,24 +20,33 @@
 
 /* ---- Encoding with target spans ---- */
 
-/* Counts the leading tokens of full that the encoding of text[0, boundary) shares. A token
- * that straddles the boundary counts on the side after it. */
+/* Counts the tokens of full (the encoding of text) that come before byte boundary. Tokens
+ * never cross a raw added token, so only the segment that contains the boundary is encoded
+ * again. A token that straddles the boundary counts on the side after it. */
 static int count_before(size_t *out, const struct tok *tok, const char *text, size_t boundary,
-                        const int32_t *full, size_t n_full, struct tr_error *err)
+                        const int32_t *full, const struct tok_segments *segs,
+                        struct tr_error *err)
 {
+    const struct tok_segment *seg = NULL;
     int32_t *ids = NULL;
     size_t n = 0, k = 0;
 
-    if (boundary == 0) {
+    for (size_t i = 0; i < segs->n && segs->s[i].start <= boundary; i++)
+        seg = &segs->s[i];
+    if (seg == NULL) {
         *out = 0;
         return 0;
     }
-    if (tok_encode(tok, text, boundary, false, &ids, &n, err) < 0)
+    if (boundary >= seg->end || boundary == seg->start) {
+        *out = boundary == seg->start ? seg->ids_before : seg->ids_after;
+        return 0;
+    }
+    if (tok_encode_raw_piece(tok, text, seg->start, boundary, &ids, &n, err) < 0)
         return -1;
-    while (k < n && k < n_full && ids[k] == full[k])
+    while (k < n && seg->ids_before + k < seg->ids_after && ids[k] == full[seg->ids_before + k])
         k++;
     free(ids);
-    *out = k;
+    *out = seg->ids_before + k;
     return 0;
 }
 
@@ -47,6 +56,7 @@ static int encode_spans(struct data_example *ex, const struct tok *tok, const in
                         size_t n_bos, const char *text, size_t len, const size_t *spans,
                         size_t n_spans, bool append_eos, struct tr_error *err)
 {
+    struct tok_segments segs = {0};
     int32_t *body = NULL;
     size_t n_body = 0, n, first_target;
     int32_t eos = tok_eos_id(tok);
@@ -55,8 +65,10 @@ static int encode_spans(struct data_example *ex, const struct tok *tok, const in
     if (append_eos && eos < 0)
         return tr_error_set(err, "the tokenizer has no EOS token to end the example with; set "
                                  "eos_token in tokenizer_config.json");
-    if (tok_encode(tok, text, len, false, &body, &n_body, err) < 0)
+    if (tok_encode_segments(tok, text, len, &body, &n_body, &segs, err) < 0) {
+        free(segs.s);
         return -1;
+    }
     n = n_bos + n_body + (append_eos ? 1 : 0);
     ex->ids = malloc((n + 1) * sizeof(*ex->ids));
     ex->mask = calloc(n + 1, 1);
@@ -71,11 +83,11 @@ static int encode_spans(struct data_example *ex, const struct tok *tok, const in
     for (size_t s = 0; s < n_spans; s++) {
         size_t a, b;
 
-        if (count_before(&a, tok, text, spans[2 * s], body, n_body, err) < 0)
+        if (count_before(&a, tok, text, spans[2 * s], body, &segs, err) < 0)
             goto out;
         if (spans[2 * s + 1] >= len)
             b = n_body;
-        else if (count_before(&b, tok, text, spans[2 * s + 1], body, n_body, err) < 0)
+        else if (count_before(&b, tok, text, spans[2 * s + 1], body, &segs, err) < 0)
             goto out;
         for (size_t k = a; k < b; k++)
             ex->mask[n_bos + k] = 1;
@@ -92,6 +104,7 @@ static int encode_spans(struct data_example *ex, const struct tok *tok, const in
     rc = 0;
 out:
     free(body);
+    free(segs.s);
     return rc;
 }
 

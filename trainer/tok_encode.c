@@ -146,17 +146,38 @@ out:
     return rc;
 }
 
+/* Normalizes one piece of raw text (between raw added tokens) and encodes it. */
+static int encode_raw_piece(const struct tok *tok, const char *s, size_t len, bool at_start,
+                            struct id_list *out, struct tr_error *err);
+
+static int segments_push(struct tok_segments *segs, size_t start, size_t end, size_t before,
+                         size_t after)
+{
+    if (segs->n == segs->cap) {
+        size_t cap = segs->cap ? segs->cap * 2 : 16;
+        struct tok_segment *p = realloc(segs->s, cap * sizeof(*p));
+
+        if (p == NULL)
+            return -1;
+        segs->s = p;
+        segs->cap = cap;
+    }
+    segs->s[segs->n++] = (struct tok_segment){start, end, before, after};
+    return 0;
+}
+
 /* Splits s around the added tokens of one group and passes the text between them on. In the
- * raw stage that text is normalized and split again, and in the normalized stage it is
- * pre-tokenized and encoded. */
+ * raw stage that text is normalized and split again (and recorded in segs when it is not
+ * NULL), and in the normalized stage it is pre-tokenized and encoded. */
 static int encode_split(const struct tok *tok, const char *s, size_t len, bool at_start,
-                        bool normalized_stage, struct id_list *out, struct tr_error *err)
+                        bool normalized_stage, struct id_list *out, struct tok_segments *segs,
+                        struct tr_error *err)
 {
     size_t pos = 0, floor = 0, at;
 
     for (;;) {
         const struct tok_added *a = find_added(tok, normalized_stage, s, len, pos, &at);
-        size_t start = at, end;
+        size_t start = at, end, before = out->n;
         int rc;
 
         if (a == NULL)
@@ -167,22 +188,14 @@ static int encode_split(const struct tok *tok, const char *s, size_t len, bool a
             start = skip_space_left(s, floor, start);
         if (a != NULL && a->rstrip)
             end = skip_space_right(s, len, end);
-        if (normalized_stage) {
+        if (normalized_stage)
             rc = encode_plain(tok, s + floor, start - floor, at_start && floor == 0, out, err);
-        } else {
-            struct tok_buf text = {0};
-
-            if (tok_buf_append(&text, s + floor, start - floor) < 0)
-                return tr_error_set(err, "out of memory");
-            rc = tok->normalizer != NULL && start > floor
-                     ? tok_norm_apply(tok->normalizer, &text, err)
-                     : 0;
-            if (rc == 0)
-                rc = encode_split(tok, text.s, text.len, at_start && floor == 0, true, out, err);
-            tok_buf_dispose(&text);
-        }
+        else
+            rc = encode_raw_piece(tok, s + floor, start - floor, at_start && floor == 0, out, err);
         if (rc < 0)
             return -1;
+        if (segs != NULL && segments_push(segs, floor, start, before, out->n) < 0)
+            return tr_error_set(err, "out of memory");
         if (a == NULL)
             return 0;
         if (ids_push(out, a->id) < 0)
@@ -191,25 +204,62 @@ static int encode_split(const struct tok *tok, const char *s, size_t len, bool a
     }
 }
 
-int tok_encode(const struct tok *tok, const char *text, size_t len, bool add_special,
-               int32_t **ids_out, size_t *n_out, struct tr_error *err)
+static int encode_raw_piece(const struct tok *tok, const char *s, size_t len, bool at_start,
+                            struct id_list *out, struct tr_error *err)
 {
-    struct id_list out = {0};
+    struct tok_buf text = {0};
+    int rc = 0;
+
+    if (tok_buf_append(&text, s, len) < 0)
+        return tr_error_set(err, "out of memory");
+    if (tok->normalizer != NULL && len > 0)
+        rc = tok_norm_apply(tok->normalizer, &text, err);
+    if (rc == 0)
+        rc = encode_split(tok, text.s, text.len, at_start, true, out, NULL, err);
+    tok_buf_dispose(&text);
+    return rc;
+}
+
+static int check_text(const char *text, size_t len, struct tr_error *err)
+{
     size_t valid;
 
-    *ids_out = NULL;
-    *n_out = 0;
     if (len > TOK_MAX_TEXT_BYTES)
         return tr_error_set(err, "text of %zu bytes is over the limit of %zu bytes", len,
                             TOK_MAX_TEXT_BYTES);
     valid = tok_utf8_valid_prefix(text, len);
     if (valid != len)
         return tr_error_set(err, "text is not valid UTF-8 at byte %zu", valid);
+    return 0;
+}
+
+/* Hands the ids of out to the caller, as a valid pointer even when there are none. */
+static int finish_ids(struct id_list *out, int32_t **ids_out, size_t *n_out,
+                      struct tr_error *err)
+{
+    if (out->ids == NULL && ids_push(out, 0) == 0)
+        out->n = 0;
+    if (out->ids == NULL)
+        return tr_error_set(err, "out of memory");
+    *ids_out = out->ids;
+    *n_out = out->n;
+    return 0;
+}
+
+int tok_encode(const struct tok *tok, const char *text, size_t len, bool add_special,
+               int32_t **ids_out, size_t *n_out, struct tr_error *err)
+{
+    struct id_list out = {0};
+
+    *ids_out = NULL;
+    *n_out = 0;
+    if (check_text(text, len, err) < 0)
+        return -1;
     for (size_t i = 0; add_special && i < tok->n_post_prefix; i++) {
         if (ids_push(&out, tok->post_prefix[i]) < 0)
             goto oom;
     }
-    if (encode_split(tok, text, len, true, false, &out, err) < 0) {
+    if (encode_split(tok, text, len, true, false, &out, NULL, err) < 0) {
         free(out.ids);
         return -1;
     }
@@ -217,16 +267,42 @@ int tok_encode(const struct tok *tok, const char *text, size_t len, bool add_spe
         if (ids_push(&out, tok->post_suffix[i]) < 0)
             goto oom;
     }
-    if (out.ids == NULL && ids_push(&out, 0) == 0)
-        out.n = 0; /* hand back a valid pointer even for no ids */
-    if (out.ids == NULL)
-        goto oom;
-    *ids_out = out.ids;
-    *n_out = out.n;
-    return 0;
+    return finish_ids(&out, ids_out, n_out, err);
 oom:
     free(out.ids);
     return tr_error_set(err, "out of memory");
+}
+
+int tok_encode_segments(const struct tok *tok, const char *text, size_t len, int32_t **ids_out,
+                        size_t *n_out, struct tok_segments *segs, struct tr_error *err)
+{
+    struct id_list out = {0};
+
+    *ids_out = NULL;
+    *n_out = 0;
+    if (check_text(text, len, err) < 0)
+        return -1;
+    if (encode_split(tok, text, len, true, false, &out, segs, err) < 0) {
+        free(out.ids);
+        return -1;
+    }
+    return finish_ids(&out, ids_out, n_out, err);
+}
+
+int tok_encode_raw_piece(const struct tok *tok, const char *text, size_t start, size_t end,
+                         int32_t **ids_out, size_t *n_out, struct tr_error *err)
+{
+    struct id_list out = {0};
+
+    *ids_out = NULL;
+    *n_out = 0;
+    if (check_text(text + start, end - start, err) < 0)
+        return -1;
+    if (encode_raw_piece(tok, text + start, end - start, start == 0, &out, err) < 0) {
+        free(out.ids);
+        return -1;
+    }
+    return finish_ids(&out, ids_out, n_out, err);
 }
 
 /* The literal replacements of clean_up_tokenization_spaces, in the reference's order. */

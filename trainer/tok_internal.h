@@ -207,6 +207,25 @@ void tok_bpe_dispose(struct tok_bpe *bpe);
 int tok_bpe_encode_word(const struct tok *tok, const char *w, size_t len, int32_t **ids,
                         size_t *n, size_t *cap, struct tr_error *err);
 
+/* tok_encode.c: encoding that reports where the text was split around raw added tokens, so
+ * a caller can count the tokens before any byte offset without encoding the whole prefix. */
+struct tok_segment {
+    size_t start, end;             /* bytes of text between two raw added tokens */
+    size_t ids_before, ids_after;  /* ids emitted before and after this text */
+};
+
+struct tok_segments {
+    struct tok_segment *s;
+    size_t n, cap;
+};
+
+/* Encodes text like tok_encode without special tokens and appends one entry per segment. */
+int tok_encode_segments(const struct tok *tok, const char *text, size_t len, int32_t **ids_out,
+                        size_t *n_out, struct tok_segments *segs, struct tr_error *err);
+/* Encodes text[start, end) as the beginning of the segment that starts at start. */
+int tok_encode_raw_piece(const struct tok *tok, const char *text, size_t start, size_t end,
+                         int32_t **ids_out, size_t *n_out, struct tr_error *err);
+
 /* tok_decode.c */
 int tok_dec_parse(struct tok_dec *out, json_t *obj, int depth, struct tr_error *err);
 void tok_dec_dispose(struct tok_dec *d);
