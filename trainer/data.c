@@ -1,8 +1,8 @@
 /* data: loads datasets for training and evaluation. Each JSONL line or JSON array element
- * becomes one example: its text is rendered (raw, prompt + completion, alpaca sections or a
- * chat template), encoded once, and the tokens of the target side get mask 1. Target
- * boundaries are found by encoding the text up to each boundary, so the ids are exactly
- * those of the whole rendered text. */
+ * becomes one example. Its text is rendered (raw, prompt + completion, alpaca sections or a
+ * chat template) and encoded once, and the tokens of the target side get mask 1. The ids are
+ * exactly those of the whole rendered text, because target boundaries are located by
+ * encoding only the piece of text before each boundary again. */
 #include "data.h"
 
 #include <errno.h>
