@@ -51,7 +51,8 @@ int cmd_worker(int argc, char **argv)
             return 0;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "atelier worker: missing value after %s\n%s", argv[i], usage_text);
+            fprintf(stderr, "atelier worker: missing value after %s; see the usage below\n%s",
+                    argv[i], usage_text);
             return JOBS_EXIT_USAGE;
         }
         if (strcmp(argv[i], "--data") == 0) {
@@ -63,7 +64,8 @@ int cmd_worker(int argc, char **argv)
             if (number_parse(&attempt, "--attempt", argv[++i], 1000000) < 0)
                 return JOBS_EXIT_USAGE;
         } else {
-            fprintf(stderr, "atelier worker: unknown option '%s'\n%s", argv[i], usage_text);
+            fprintf(stderr, "atelier worker: unknown option '%s'; see the usage below\n%s",
+                    argv[i], usage_text);
             return JOBS_EXIT_USAGE;
         }
     }

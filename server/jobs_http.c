@@ -1,5 +1,5 @@
 /* jobs_http: the routes under /api/jobs and /api/evals, and the scheduler service.
- * A job is visible to its owner and to admins; to everyone else it does not exist (404),
+ * A job is visible to its owner and to admins. To everyone else it does not exist (404),
  * because its spec names repos that may be private. */
 #include "jobs_http.h"
 

@@ -1,6 +1,6 @@
 /* jobs_publish: the commit of a training job's result. The commit message ends with an
- * "Atelier-Job: ID" trailer; that trailer on main's head is how a retried job finds out that
- * an earlier attempt already committed, so the result lands exactly once. */
+ * "Atelier-Job: ID" trailer. A retried job that finds this trailer on main's head knows an
+ * earlier attempt already committed, so the result lands exactly once. */
 #include "jobs_publish.h"
 
 #include "hub_limits.h"

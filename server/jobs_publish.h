@@ -10,7 +10,8 @@
 
 struct meta;
 
-/* What to commit and where. Every string is borrowed for the call. */
+/* The files of a finished training job and their destination. Every string is borrowed
+ * for the call. */
 struct jobs_publish_request {
     const char *data_dir;
     int64_t job_id;

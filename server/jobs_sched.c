@@ -1,10 +1,10 @@
 /* jobs_sched: the scheduler thread of `atelier serve`. Entry points: jobs_sched_start,
  * jobs_sched_stop, jobs_sched_wake.
  *
- * Each tick (a second, or sooner when woken) it reaps the workers it started, stops workers
- * of canceled jobs (SIGTERM to the worker's process group, SIGKILL after the grace period),
- * gives up on workers whose heartbeat is stale, and starts workers for queued jobs while
- * fewer than `workers` jobs run. A worker is its own process group leader, so a signal to
+ * Each tick (a second, or sooner when woken) it reaps the workers it started and stops the
+ * workers of canceled jobs: SIGTERM to the worker's process group, then SIGKILL after the
+ * grace period. It gives up on workers whose heartbeat is stale, and starts workers for
+ * queued jobs while fewer than `workers` jobs run. A worker is its own process group leader, so a signal to
  * the group also reaches the trainer it runs. Workers of an earlier daemon keep running
  * after a restart; the new scheduler watches them through their heartbeats.
  *

@@ -49,7 +49,7 @@ struct jobs_spec {
 };
 
 /** Parses and validates len bytes of JSON into out, filling defaults. Unknown fields and
- * unknown params are rejected with HUB_EINVAL naming every one of them; any other invalid
+ * unknown params are rejected with HUB_EINVAL naming every one of them. Any other invalid
  * field gets a message naming the field, the value and what is accepted. Returns 0,
  * HUB_EINVAL, HUB_ETOOBIG (over HUB_MAX_JSON_BODY_BYTES) or HUB_ENOMEM. Any thread. */
 int jobs_spec_parse(struct jobs_spec *out, const char *json, size_t len, struct hub_error *err);

@@ -1,10 +1,10 @@
 /* jobs_worker: one attempt of one job, in the `atelier worker` process. Entry point:
  * jobs_worker_run.
  *
- * Work folder DATA/jobs/ID/: log (append-only, kept across attempts), base/ (the model,
- * LFS files as symlinks into the blob store), adapter/ (eval jobs of an adapter), data/
- * (the dataset files), out/ (the trainer's ADAPTER_DIR; out/checkpoint/ survives a failed
- * attempt so the retry resumes). A heartbeat thread with its own database connection stores
+ * Work folder DATA/jobs/ID/: log is append-only and kept across attempts. base/ is the
+ * model, with LFS files as symlinks into the blob store, and adapter/ the adapter of an
+ * eval job. data/ has the dataset files. out/NAME/ is the trainer's ADAPTER_DIR, whose
+ * checkpoint/ survives a failed attempt so the retry resumes. A heartbeat thread with its own database connection stores
  * the heartbeat and notices cancels and lost leases.
  *
  * Outcomes: a failure caused by the request (missing file, invalid data, trainer exit 1) is
@@ -339,7 +339,7 @@ static int dataset_file_stage(char *out, size_t cap, struct worker *w, const cha
                            w->dataset_commit, path, err);
 }
 
-/* Removes the inputs of an earlier attempt; keeps out/ when it holds a checkpoint to resume. */
+/* Removes the inputs of an earlier attempt, and out/ unless it has a checkpoint to resume. */
 static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err)
 {
     char path[WORKER_PATH_BYTES];
@@ -620,8 +620,8 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
 
         if (eval_outcome == OUTCOME_STOPPED)
             return OUTCOME_STOPPED;
-        /* NOTE: a failed evaluation does not fail the job; the adapter is still committed,
-         * with the trainer's own evaluation in its card, and the log says why. */
+        /* NOTE: a failed evaluation does not fail the job. The adapter is still committed
+         * with the trainer's own evaluation in its card, and the log records the error. */
         if (eval_outcome != OUTCOME_OK)
             log_line(w, "evaluation skipped: %s", eval_message);
     }

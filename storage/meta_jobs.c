@@ -1,6 +1,6 @@
 /* meta_jobs: SQL for the jobs, job_events and evals tables (migrations/0003_jobs.sql).
- * Every state change of a job is one conditional UPDATE (state and attempt in the WHERE
- * clause) inside a transaction that also appends the job's "state" event, so two processes
+ * Every state change of a job is one conditional UPDATE, with state and attempt in the WHERE
+ * clause, inside a transaction that also appends the job's "state" event. So two processes
  * racing on one job cannot both win, and the event stream matches the row. */
 #include "meta_jobs.h"
 

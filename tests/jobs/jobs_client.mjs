@@ -36,11 +36,10 @@ export async function api(url, token, method, path, body) {
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(url + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
+  let payload;
+  if (typeof body === "string") payload = body;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  const res = await fetch(url + path, { method, headers, body: payload });
   const text = await res.text();
   let json = null;
   try {

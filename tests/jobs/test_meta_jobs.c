@@ -44,8 +44,10 @@ static void test_fair_claim(void)
     int64_t got = 0;
     int attempt = 0;
 
-    CHECK(a1 > 0 && a2 > 0 && b1 > 0);
-    /* Nobody runs anything: carol's first job from test_queue_limit is the oldest. */
+    CHECK(a1 > 0);
+    CHECK(a2 > 0);
+    CHECK(b1 > 0);
+    /* No job runs yet: carol's first job from test_queue_limit is the oldest. */
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
     CHECK_EQ_INT(got, 1);
     CHECK_EQ_INT(attempt, 1);
