@@ -513,6 +513,32 @@ static void test_limits(void)
     free(json);
 }
 
+/* Post-processors add their special tokens only with add_special: a Sequence of ByteLevel and
+ * TemplateProcessing (as Llama 3 ships), and RobertaProcessing's cls/sep pair. */
+static void test_post_processors(void)
+{
+    char msg[512];
+    struct tok *tok = open_text(
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<b>\": 1, \"<e>\": 2},"
+        " \"merges\": []}, \"post_processor\": {\"type\": \"Sequence\", \"processors\":"
+        " [{\"type\": \"ByteLevel\"}, {\"type\": \"TemplateProcessing\", \"single\":"
+        " [{\"SpecialToken\": {\"id\": \"<b>\", \"type_id\": 0}}, {\"Sequence\": {\"id\":"
+        " \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"<e>\", \"type_id\": 0}}],"
+        " \"special_tokens\": {\"<b>\": {\"id\": \"<b>\", \"ids\": [1]}, \"<e>\": {\"id\":"
+        " \"<e>\", \"ids\": [2]}}}]}}",
+        NULL, msg, sizeof(msg));
+
+    CHECK_EQ_STR(ids_of(tok, "aa", true), "1,0,0,2");
+    CHECK_EQ_STR(ids_of(tok, "aa", false), "0,0");
+    tok_free(tok);
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1,"
+                    " \"</s>\": 2}, \"merges\": []}, \"post_processor\": {\"type\":"
+                    " \"RobertaProcessing\", \"sep\": [\"</s>\", 2], \"cls\": [\"<s>\", 1]}}",
+                    NULL, msg, sizeof(msg));
+    CHECK_EQ_STR(ids_of(tok, "a", true), "1,0,2");
+    tok_free(tok);
+}
+
 int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS");
@@ -531,5 +557,6 @@ int main(void)
     test_side_files();
     test_subword_affixes();
     test_limits();
+    test_post_processors();
     return test_finish();
 }
