@@ -327,7 +327,7 @@ static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, floa
 
 /* Turns dh = d loss / d h_out of layer l into d loss / d h_in, in place, accumulating the
  * LoRA gradients. The scratch must hold layer l's intermediates. */
-static void ctx_layer_backward(struct model_ctx *c, int l, const float *h_in)
+static int ctx_layer_backward(struct model_ctx *c, int l, const float *h_in)
 {
     const struct model_config *cfg = &c->m->cfg;
     size_t N = c->b * c->t, inter = (size_t)cfg->intermediate_size;
@@ -344,8 +344,9 @@ static void ctx_layer_backward(struct model_ctx *c, int l, const float *h_in)
                          model_get_weight(c->m, l, MODEL_W_MLP_NORM), N, H);
     /* Attention: hmid = h_in + o_proj(att). */
     ctx_proj_backward(c, l, LORA_O_PROJ, c->datt, c->dh, c->att, MODEL_W_O, N, qd, H, 0.0f);
-    ops_attention_backward(c->dq, c->dk, c->dv, c->datt, c->att, c->q, c->k, c->v, c->lse,
-                           c->b, c->t, nh, nkv, hd, window);
+    if (ops_attention_backward(c->dq, c->dk, c->dv, c->datt, c->att, c->q, c->k, c->v, c->lse,
+                               c->b, c->t, nh, nkv, hd, window) < 0)
+        return -1;
     ops_rope(c->dq, c->b, c->t, nh, hd, c->cos_t, c->sin_t, 1);
     ops_rope(c->dk, c->b, c->t, nkv, hd, c->cos_t, c->sin_t, 1);
     ctx_proj_backward(c, l, LORA_Q_PROJ, c->dx, c->dq, c->xn1, MODEL_W_Q, N, H, qd, 0.0f);
@@ -353,6 +354,7 @@ static void ctx_layer_backward(struct model_ctx *c, int l, const float *h_in)
     ctx_proj_backward(c, l, LORA_V_PROJ, c->dx, c->dv, c->xn1, MODEL_W_V, N, H, kvd, 1.0f);
     ops_rmsnorm_backward(c->dh, c->dx, h_in, c->rstd1,
                          model_get_weight(c->m, l, MODEL_W_ATTN_NORM), N, H);
+    return 0;
 }
 
 static int ctx_check_inputs(const struct model_ctx *c, const int32_t *tokens,
@@ -475,7 +477,8 @@ int model_backward(struct model_ctx *c, float loss_scale, struct tr_error *err)
         /* Recompute this layer's intermediates; the top layer's are still in the scratch. */
         if (c->scratch_layer != l && ctx_layer_forward(c, l, h_in, NULL) < 0)
             return tr_error_set(err, "out of memory in attention for %zu tokens", c->t);
-        ctx_layer_backward(c, l, h_in);
+        if (ctx_layer_backward(c, l, h_in) < 0)
+            return tr_error_set(err, "out of memory in attention for %zu tokens", c->t);
     }
     c->have_grad = false;
     return 0;

@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 static float ops_dot(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -179,107 +175,120 @@ static size_t ops_window_start(size_t i, int window)
     return (window > 0 && i + 1 > (size_t)window) ? i + 1 - (size_t)window : 0;
 }
 
+/* Fills P (t x t) with the attention probabilities of one (sequence, head): the scaled
+ * scores from S = q k^T, masked to the causal window, normalised with the row log-sum-exp.
+ * With lse_out the row log-sum-exp is computed and stored; otherwise it is read from lse. */
+static void ops_attention_probs(float *P, const float *q, const float *k, size_t t, int hd,
+                                size_t qs, size_t ks, int window, float *lse_out,
+                                const float *lse)
+{
+    float c = 1.0f / sqrtf((float)hd);
+
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, hd, c, q, (int)qs, k,
+                (int)ks, 0.0f, P, (int)t);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < t; i++) {
+        float *row = P + i * t;
+        size_t lo = ops_window_start(i, window);
+        float l;
+
+        if (lse_out != NULL) {
+            float mx = -INFINITY, sum = 0.0f;
+
+            for (size_t j = lo; j <= i; j++)
+                mx = row[j] > mx ? row[j] : mx;
+            for (size_t j = lo; j <= i; j++)
+                sum += expf(row[j] - mx);
+            l = mx + logf(sum);
+            lse_out[i] = l;
+        } else {
+            l = lse[i];
+        }
+        for (size_t j = 0; j < lo; j++)
+            row[j] = 0.0f;
+        for (size_t j = lo; j <= i; j++)
+            row[j] = expf(row[j] - l);
+        for (size_t j = i + 1; j < t; j++)
+            row[j] = 0.0f;
+    }
+}
+
+/* The products run through sgemm one (sequence, head) at a time, so OpenBLAS threads each
+ * product and the masked half of the t x t scores is computed and then zeroed. */
 int ops_attention_forward(float *out, float *lse, const float *q, const float *k,
-                           const float *v, size_t b, size_t t, int nh, int nkv, int hd,
+                          const float *v, size_t b, size_t t, int nh, int nkv, int hd,
+                          int window)
+{
+    size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
+    int group = nh / nkv;
+    float *P = malloc(t * t * sizeof(float));
+
+    if (P == NULL)
+        return -1;
+    for (size_t bi = 0; bi < b; bi++) {
+        for (int h = 0; h < nh; h++) {
+            size_t qo = bi * t * qs + (size_t)h * (size_t)hd;
+            size_t ko = bi * t * ks + (size_t)(h / group) * (size_t)hd;
+
+            ops_attention_probs(P, q + qo, k + ko, t, hd, qs, ks, window,
+                                lse + (bi * (size_t)nh + (size_t)h) * t, NULL);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
+                        (int)t, v + ko, (int)ks, 0.0f, out + qo, (int)qs);
+        }
+    }
+    free(P);
+    return 0;
+}
+
+int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+                           const float *out, const float *q, const float *k, const float *v,
+                           const float *lse, size_t b, size_t t, int nh, int nkv, int hd,
                            int window)
 {
     size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
     int group = nh / nkv;
     float c = 1.0f / sqrtf((float)hd);
+    float *P = malloc(t * t * sizeof(float)), *dS = malloc(t * t * sizeof(float));
 
-    int nthreads = 1;
-    float *scores;
-
-#ifdef _OPENMP
-    nthreads = omp_get_max_threads();
-#endif
-    scores = malloc((size_t)nthreads * t * sizeof(float));
-    if (scores == NULL)
+    if (P == NULL || dS == NULL) {
+        free(P);
+        free(dS);
         return -1;
-#pragma omp parallel num_threads(nthreads)
-    {
-#ifdef _OPENMP
-        float *s = scores + (size_t)omp_get_thread_num() * t;
-#else
-        float *s = scores;
-#endif
+    }
+    for (size_t bi = 0; bi < b; bi++) {
+        for (size_t j = 0; j < t; j++) {
+            memset(dk + (bi * t + j) * ks, 0, ks * sizeof(float));
+            memset(dv + (bi * t + j) * ks, 0, ks * sizeof(float));
+        }
+        for (int h = 0; h < nh; h++) {
+            size_t qo = bi * t * qs + (size_t)h * (size_t)hd;
+            size_t ko = bi * t * ks + (size_t)(h / group) * (size_t)hd;
 
-#pragma omp for collapse(2) schedule(static)
-        for (size_t bi = 0; bi < b; bi++) {
-            for (int h = 0; h < nh; h++) {
-                size_t kvo = (size_t)(h / group) * (size_t)hd;
+            ops_attention_probs(P, q + qo, k + ko, t, hd, qs, ks, window, NULL,
+                                lse + (bi * (size_t)nh + (size_t)h) * t);
+            /* dV += P^T dO and dP = dO V^T (into dS). */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
+                        (int)t, dout + qo, (int)qs, 1.0f, dv + ko, (int)ks);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, hd, 1.0f,
+                        dout + qo, (int)qs, v + ko, (int)ks, 0.0f, dS, (int)t);
+            /* dS = P * (dP - rowsum(dO * O)); masked entries have P = 0. */
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < t; i++) {
+                float Di = ops_dot(dout + qo + i * qs, out + qo + i * qs, hd);
 
-                for (size_t i = 0; i < t; i++) {
-                    const float *qi = q + (bi * t + i) * qs + (size_t)h * (size_t)hd;
-                    float *oi = out + (bi * t + i) * qs + (size_t)h * (size_t)hd;
-                    size_t lo = ops_window_start(i, window);
-                    float mx = -INFINITY, sum = 0.0f;
-
-                    for (size_t j = lo; j <= i; j++) {
-                        s[j] = c * ops_dot(qi, k + (bi * t + j) * ks + kvo, hd);
-                        if (s[j] > mx)
-                            mx = s[j];
-                    }
-                    for (size_t j = lo; j <= i; j++) {
-                        s[j] = expf(s[j] - mx);
-                        sum += s[j];
-                    }
-                    memset(oi, 0, (size_t)hd * sizeof(float));
-                    for (size_t j = lo; j <= i; j++)
-                        ops_axpy(oi, s[j] / sum, v + (bi * t + j) * ks + kvo, hd);
-                    lse[(bi * (size_t)nh + (size_t)h) * t + i] = mx + logf(sum);
-                }
+                for (size_t j = 0; j < t; j++)
+                    dS[i * t + j] = P[i * t + j] * (dS[i * t + j] - Di);
             }
+            /* dQ = c dS K and dK += c dS^T Q. */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
+                        (int)t, k + ko, (int)ks, 0.0f, dq + qo, (int)qs);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
+                        (int)t, q + qo, (int)qs, 1.0f, dk + ko, (int)ks);
         }
     }
-    free(scores);
+    free(P);
+    free(dS);
     return 0;
-}
-
-void ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
-                            const float *out, const float *q, const float *k, const float *v,
-                            const float *lse, size_t b, size_t t, int nh, int nkv, int hd,
-                            int window)
-{
-    size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
-    int group = nh / nkv;
-    float c = 1.0f / sqrtf((float)hd);
-
-    /* One thread owns one (sequence, kv head), so the sums into dk and dv over the query
-     * heads of the group never race. */
-#pragma omp parallel for collapse(2) schedule(static)
-        for (size_t bi = 0; bi < b; bi++) {
-            for (int kh = 0; kh < nkv; kh++) {
-                size_t kvo = (size_t)kh * (size_t)hd;
-
-                for (size_t j = 0; j < t; j++) {
-                    memset(dk + (bi * t + j) * ks + kvo, 0, (size_t)hd * sizeof(float));
-                    memset(dv + (bi * t + j) * ks + kvo, 0, (size_t)hd * sizeof(float));
-                }
-                for (int h = kh * group; h < (kh + 1) * group; h++) {
-                    for (size_t i = 0; i < t; i++) {
-                        size_t qo = (bi * t + i) * qs + (size_t)h * (size_t)hd;
-                        const float *qi = q + qo, *doi = dout + qo;
-                        float *dqi = dq + qo;
-                        float l = lse[(bi * (size_t)nh + (size_t)h) * t + i];
-                        float D = ops_dot(doi, out + qo, hd);
-                        size_t lo = ops_window_start(i, window);
-
-                        memset(dqi, 0, (size_t)hd * sizeof(float));
-                        for (size_t j = lo; j <= i; j++) {
-                            const float *kj = k + (bi * t + j) * ks + kvo;
-                            const float *vj = v + (bi * t + j) * ks + kvo;
-                            float pj = expf(c * ops_dot(qi, kj, hd) - l);
-                            float ds = pj * (ops_dot(doi, vj, hd) - D);
-
-                            ops_axpy(dqi, c * ds, kj, hd);
-                            ops_axpy(dk + (bi * t + j) * ks + kvo, c * ds, qi, hd);
-                            ops_axpy(dv + (bi * t + j) * ks + kvo, pj, doi, hd);
-                        }
-                    }
-                }
-            }
-        }
 }
 
 void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n)

@@ -52,13 +52,14 @@ void ops_rope(float *x, size_t b, size_t t, int nheads, int hd, const float *cos
 /** Causal grouped-query attention of b sequences of t tokens. q (b*t, nh*hd), k and v
  * (b*t, nkv*hd), out (b*t, nh*hd) overwritten, lse (b, nh, t) the row log-sum-exp of the
  * scaled scores kept for the backward. window > 0 limits each query to the window last
- * keys (itself included). Returns -1 when its scratch of t floats per thread cannot be
+ * keys (itself included). Returns -1 when its t x t scratch matrix cannot be
  * allocated. */
 int ops_attention_forward(float *out, float *lse, const float *q, const float *k,
                            const float *v, size_t b, size_t t, int nh, int nkv, int hd,
                            int window);
-/** Backward of ops_attention_forward: dq, dk and dv are OVERWRITTEN. */
-void ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+/** Backward of ops_attention_forward: dq, dk and dv are OVERWRITTEN. Returns -1 when its
+ * two t x t scratch matrices cannot be allocated. */
+int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                             const float *out, const float *q, const float *k, const float *v,
                             const float *lse, size_t b, size_t t, int nh, int nkv, int hd,
                             int window);
