@@ -298,7 +298,11 @@ int http_reply_fd(struct http_request *req, unsigned status, const char *content
 
 /** Queues a streamed reply: read() produces the body. length is the exact body size, or
  * HTTP_LENGTH_UNKNOWN for chunked transfer encoding. free_ctx(ctx) runs when the reply is
- * done or the client went away; it may be NULL. Takes over ctx, also on failure. */
+ * done or the client went away; it may be NULL. Takes over ctx, also on failure.
+ * With content_type "text/event-stream" (Server-Sent Events) read() runs on a thread of its
+ * own and the connection is suspended while it waits, so a reader that blocks for events
+ * holds no HTTP thread; it must not use http_request_db() then. Such streams also end by
+ * themselves when the daemon shuts down. */
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
                       uint64_t length, http_stream_fn read, void *ctx,
                       void (*free_ctx)(void *ctx));
@@ -306,9 +310,9 @@ int http_reply_stream(struct http_request *req, unsigned status, const char *con
 /** Returns whether a reply has been queued for req. */
 bool http_reply_is_queued(const struct http_request *req);
 
-/** Returns whether the daemon is shutting down. Streams that wait for events should end
- * then. Streams with Content-Type text/event-stream are ended by the HTTP layer itself at
- * the next read, so the in-flight wait at shutdown does not stall on them. Any thread. */
+/** Returns whether the daemon is shutting down, so streams that wait for events can end.
+ * Streams with Content-Type text/event-stream are ended by the HTTP layer itself before the
+ * next read, so the in-flight wait at shutdown does not stall on them. Any thread. */
 bool http_shutting_down(void);
 
 #endif

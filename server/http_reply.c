@@ -5,7 +5,7 @@
 
 #include "hub_log.h"
 
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,17 +256,12 @@ struct stream_wrap {
     http_stream_fn read;
     void *ctx;
     void (*free_ctx)(void *ctx);
-    bool end_on_shutdown; /* Server-Sent Events: no message is cut by ending between reads */
 };
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream_wrap *w = cls;
-    ssize_t n;
-
-    if (w->end_on_shutdown && http_shutting_down())
-        return HTTP_STREAM_END;
-    n = w->read(w->ctx, pos, buf, max);
+    ssize_t n = w->read(w->ctx, pos, buf, max);
 
     if (n == 0)
         n = HTTP_STREAM_ERROR; /* 0 would make libmicrohttpd poll in a busy loop */
@@ -282,13 +277,168 @@ static void stream_free(void *cls)
     free(w);
 }
 
+/* Server-Sent Events: the handler's reader waits for events, often a second at a time. Run
+ * on an HTTP thread it would stall every other connection of that thread, so a pump thread
+ * of its own calls it, and the connection is suspended while no data is buffered.
+ * Locking: lock guards every field below it; read, ctx and conn never change. */
+#define PUMP_BUFFER_BYTES (64u * 1024)
+
+struct stream_pump {
+    http_stream_fn read;
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+    struct MHD_Connection *conn;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t drained;
+    char buf[PUMP_BUFFER_BYTES];
+    size_t len;      /* bytes in buf */
+    size_t off;      /* bytes of buf already handed to libmicrohttpd */
+    bool ended;      /* the reader returned HTTP_STREAM_END, or the daemon is stopping */
+    bool failed;     /* the reader returned HTTP_STREAM_ERROR */
+    bool suspended;  /* the connection waits for http_pump_resume */
+    bool stop;       /* the response is being freed */
+};
+
+
+static void *pump_main(void *arg)
+{
+    struct stream_pump *p = arg;
+    char chunk[PUMP_BUFFER_BYTES];
+    uint64_t pos = 0;
+
+    for (;;) {
+        bool resume;
+        ssize_t n;
+
+        pthread_mutex_lock(&p->lock);
+        while (p->len > 0 && !p->stop)
+            pthread_cond_wait(&p->drained, &p->lock);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        pthread_mutex_unlock(&p->lock);
+
+        n = http_shutting_down() ? HTTP_STREAM_END : p->read(p->ctx, pos, chunk, sizeof(chunk));
+
+        pthread_mutex_lock(&p->lock);
+        if (n > 0) {
+            memcpy(p->buf, chunk, (size_t)n);
+            p->len = (size_t)n;
+            p->off = 0;
+            pos += (uint64_t)n;
+        } else if (n == HTTP_STREAM_END) {
+            p->ended = true;
+        } else {
+            p->failed = true; /* 0 counts as an error, as for other streams */
+        }
+        resume = p->suspended;
+        p->suspended = false;
+        pthread_mutex_unlock(&p->lock);
+        /* Outside the lock: libmicrohttpd takes its own mutex here. While suspended the
+         * connection is not read from, so nothing races with this call. */
+        if (resume)
+            MHD_resume_connection(p->conn);
+        if (n <= 0)
+            break;
+    }
+    return NULL;
+}
+
+static ssize_t pump_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_pump *p = cls;
+    ssize_t result;
+
+    pthread_mutex_lock(&p->lock);
+    if (p->off < p->len) {
+        size_t n = p->len - p->off < max ? p->len - p->off : max;
+
+        memcpy(buf, p->buf + p->off, n);
+        p->off += n;
+        if (p->off == p->len) {
+            p->len = 0;
+            p->off = 0;
+            pthread_cond_signal(&p->drained);
+        }
+        result = (ssize_t)n;
+    } else if (p->ended) {
+        result = HTTP_STREAM_END;
+    } else if (p->failed) {
+        result = HTTP_STREAM_ERROR;
+    } else {
+        /* Nothing buffered: park the connection until the pump has data. */
+        p->suspended = true;
+        MHD_suspend_connection(p->conn);
+        result = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return result;
+}
+
+static void pump_free(void *cls)
+{
+    struct stream_pump *p = cls;
+
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->drained);
+    pthread_mutex_unlock(&p->lock);
+    /* The pump may be inside the reader, which waits at most about a second. */
+    pthread_join(p->thread, NULL);
+    if (p->free_ctx != NULL)
+        p->free_ctx(p->ctx);
+    pthread_cond_destroy(&p->drained);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static int reply_event_stream(struct http_request *req, unsigned status,
+                              const char *content_type, http_stream_fn read, void *ctx,
+                              void (*free_ctx)(void *ctx))
+{
+    struct stream_pump *p = calloc(1, sizeof(*p));
+    struct MHD_Response *resp;
+
+    if (p == NULL) {
+        if (free_ctx != NULL)
+            free_ctx(ctx);
+        return HUB_ENOMEM;
+    }
+    p->read = read;
+    p->ctx = ctx;
+    p->free_ctx = free_ctx;
+    p->conn = req->conn;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->drained, NULL);
+    if (pthread_create(&p->thread, NULL, pump_main, p) != 0) {
+        pthread_cond_destroy(&p->drained);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        if (free_ctx != NULL)
+            free_ctx(ctx);
+        return HUB_ENOMEM;
+    }
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, pump_read, p, pump_free);
+    if (resp == NULL) {
+        pump_free(p);
+        return HUB_ENOMEM;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    return http_reply_set(req, status, resp, 0);
+}
+
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
                       uint64_t length, http_stream_fn read, void *ctx,
                       void (*free_ctx)(void *ctx))
 {
-    struct stream_wrap *w = malloc(sizeof(*w));
+    struct stream_wrap *w = NULL;
     struct MHD_Response *resp;
 
+    if (content_type != NULL && strncmp(content_type, "text/event-stream", 17) == 0)
+        return reply_event_stream(req, status, content_type, read, ctx, free_ctx);
+    w = malloc(sizeof(*w));
     if (w == NULL) {
         if (free_ctx != NULL)
             free_ctx(ctx);
@@ -297,8 +447,6 @@ int http_reply_stream(struct http_request *req, unsigned status, const char *con
     w->read = read;
     w->ctx = ctx;
     w->free_ctx = free_ctx;
-    w->end_on_shutdown = content_type != NULL &&
-                         strncmp(content_type, "text/event-stream", 17) == 0;
     resp = MHD_create_response_from_callback(
         length == HTTP_LENGTH_UNKNOWN ? MHD_SIZE_UNKNOWN : length, 64 * 1024, stream_read, w,
         stream_free);

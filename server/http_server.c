@@ -566,7 +566,7 @@ int http_server_start(struct http_server **out, const struct hub_config *config,
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC;
+                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *info;
     int rc;
 
