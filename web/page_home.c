@@ -124,7 +124,9 @@ static int web_home_fetch(struct web_home_row **rows, size_t *count, struct web_
     return 0;
 }
 
-/* Fills the summaries and drops the rows that fail the kind and tag filters. */
+/* Fills the summaries and drops the rows that fail the kind and tag filters.
+ * TODO: filter kind and tags in SQL; past HUB_MAX_LIST_LIMIT repos of a type, the rest are
+ * never listed. */
 static int web_home_filter(struct web_home_row *rows, size_t *count, struct web_ctx *ctx,
                            const struct web_home_query *hq, struct hub_error *err)
 {

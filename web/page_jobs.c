@@ -399,8 +399,9 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
                     "data-points=\"");
     web_buf_escape(b, points_text != NULL ? points_text : "[]");
     web_buf_printf(b,
-                   "\"><title>Training loss by step</title></svg><p class=\"hint\">%zu "
-                   "points.</p><h2>Log</h2><pre class=\"log\" id=\"job-log\">",
+                   "\"><title>Training loss by step</title></svg><p class=\"hint\"><span "
+                   "id=\"chart-points\">%zu</span> points.</p><h2>Log</h2><pre class=\"log\" "
+                   "id=\"job-log\">",
                    json_array_size(points));
     web_buf_escape_n(b, log.data != NULL ? log.data : "", log.len);
     web_buf_printf(b,
@@ -583,6 +584,8 @@ int web_jobs_handle(struct web_ctx *ctx)
     if (ctx->nseg == 1 && web_is_get(ctx))
         return web_jobs_list(ctx);
     if (ctx->nseg == 2 && strcmp(ctx->seg[1], "new") == 0) {
+        /* TODO: create the job here when the form is posted without JavaScript; the request
+         * validation lives in server/jobs_spec.c, which pages may not call. */
         if (web_is_post(ctx))
             return web_page_error(ctx, 400,
                                   "The training form is sent by the page's script. "

@@ -82,8 +82,8 @@ async function startDaemon() {
   };
 }
 
-async function shot(name) {
-  await page.screenshot({ path: join(shotDir, name + ".png"), fullPage: true });
+async function shot(name, { fullPage = true } = {}) {
+  await page.screenshot({ path: join(shotDir, name + ".png"), fullPage });
 }
 
 before(async () => {
@@ -169,7 +169,7 @@ test("history lists commits and opens one", async () => {
   await page.getByRole("link", { name: "Import stories260K" }).click();
   await page.locator("#commit-id").waitFor();
   assert.ok(await page.locator("section.diff").count() > 0, "the commit shows changed files");
-  await shot("commit");
+  await shot("commit", { fullPage: false });
 });
 
 test("a card with raw HTML stays inert", async () => {
@@ -236,6 +236,9 @@ test("the adapter the job made links its base", async (t) => {
   await page.locator("p.notice", { hasText: "LoRA adapter for" }).waitFor();
   await page.getByRole("link", { name: "alice/stories260K" }).first().waitFor();
   await shot("adapter");
+  await page.goto(baseUrl + "/jobs");
+  await page.locator("#jobs").getByText("succeeded").waitFor();
+  await shot("jobs");
   await page.goto(baseUrl + "/alice/stories260K");
   await page.locator("#adapters-h").waitFor();
   assert.match(await page.locator("section[aria-labelledby=adapters-h]").innerText(), /alice\/stories-lora/);

@@ -70,6 +70,8 @@
       svg.appendChild(t);
     });
     svg.setAttribute("data-count", String(points.length));
+    var count = document.getElementById("chart-points");
+    if (count) { count.textContent = String(points.length); }
   }
 
   function formatSeconds(s) {
