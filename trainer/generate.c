@@ -105,7 +105,8 @@ static void gen_attention(struct gen_state *s, int l, size_t n, size_t pos0)
     const float *V = s->vcache + (size_t)l * s->max_len * kvd;
     float scale = 1.0f / sqrtf((float)hd);
 
-#pragma omp parallel
+    /* Threads pay off only once the cached keys make up real work. */
+#pragma omp parallel if (n * (pos0 + n) * (size_t)nh * (size_t)hd >= 32768)
     {
         float *sc = malloc((pos0 + n) * sizeof(float));
 

@@ -207,7 +207,7 @@ static void ctx_dropout(const struct model_ctx *c, int layer, int target, float 
      * a multiple of 1/65536. One hash yields the uniforms of four elements. */
     uint32_t cut = (uint32_t)(p * 65536.0f + 0.5f);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (total >= 32768)
     for (size_t i4 = 0; i4 < (total + 3) / 4; i4++) {
         uint64_t bits = ctx_mix(key + i4 * 0x9E3779B97F4A7C15ull);
 

@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Loops with fewer elements of work than this run on one thread: below it, starting and
+ * joining the OpenMP team costs more than the loop, most of all on a busy machine. */
+#define OPS_PARALLEL_MIN_WORK 32768
+
+/* True when a loop over n items of unit_work elements each is worth threading. */
+#define OPS_PAR(n, unit_work) ((size_t)(n) * (size_t)(unit_work) >= OPS_PARALLEL_MIN_WORK)
+
 static float ops_dot(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -27,7 +34,7 @@ static void ops_axpy(float *y, float alpha, const float *x, int n)
 
 void ops_embedding_forward(float *out, const int32_t *ids, const float *table, size_t n, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
     for (size_t i = 0; i < n; i++)
         memcpy(out + i * (size_t)C, table + (size_t)ids[i] * (size_t)C, (size_t)C * sizeof(float));
 }
@@ -36,7 +43,7 @@ void ops_embedding_backward(float *dtable, const float *dout, const int32_t *ids
                             int C)
 {
     /* Columns in parallel: rows sharing an id then add up in row order in one thread. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
     for (int c = 0; c < C; c++) {
         for (size_t i = 0; i < n; i++)
             dtable[(size_t)ids[i] * (size_t)C + (size_t)c] += dout[i * (size_t)C + (size_t)c];
@@ -46,7 +53,7 @@ void ops_embedding_backward(float *dtable, const float *dout, const int32_t *ids
 void ops_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t n,
                          int C, float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
     for (size_t i = 0; i < n; i++) {
         const float *xr = x + i * (size_t)C;
         float *yr = out + i * (size_t)C;
@@ -62,7 +69,7 @@ void ops_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w
 void ops_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                           const float *w, size_t n, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
     for (size_t i = 0; i < n; i++) {
         const float *xr = x + i * (size_t)C, *dyr = dy + i * (size_t)C;
         float *dxr = dx + i * (size_t)C;
@@ -86,7 +93,7 @@ void ops_linear_forward(float *y, const float *x, const float *W, const float *b
                 0.0f, y, out);
     if (bias == NULL)
         return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, out))
     for (size_t i = 0; i < n; i++)
         ops_axpy(y + i * (size_t)out, 1.0f, bias, out);
 }
@@ -152,7 +159,7 @@ void ops_rope(float *x, size_t b, size_t t, int nheads, int hd, const float *cos
     int half = hd / 2;
     float sign = inverse ? -1.0f : 1.0f;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(b * t, nheads * hd))
     for (size_t row = 0; row < b * t; row++) {
         const float *c = cos_t + (row % t) * (size_t)half;
         const float *s = sin_t + (row % t) * (size_t)half;
@@ -186,7 +193,7 @@ static void ops_attention_probs(float *P, const float *q, const float *k, size_t
 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, hd, c, q, (int)qs, k,
                 (int)ks, 0.0f, P, (int)t);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(t, t))
     for (size_t i = 0; i < t; i++) {
         float *row = P + i * t;
         size_t lo = ops_window_start(i, window);
@@ -272,7 +279,7 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, hd, 1.0f,
                         dout + qo, (int)qs, v + ko, (int)ks, 0.0f, dS, (int)t);
             /* dS = P * (dP - rowsum(dO * O)); masked entries have P = 0. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(t, t))
             for (size_t i = 0; i < t; i++) {
                 float Di = ops_dot(dout + qo + i * qs, out + qo + i * qs, hd);
 
@@ -293,7 +300,7 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
 
 void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, 8))
     for (size_t i = 0; i < n; i++)
         act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
@@ -301,7 +308,7 @@ void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n)
 void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g,
                          const float *u, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, 8))
     for (size_t i = 0; i < n; i++) {
         float gi = g[i], ui = u[i], da = dact[i];
         float sig = 1.0f / (1.0f + expf(-gi));
@@ -319,7 +326,7 @@ double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
 
     if (row_loss == NULL)
         return NAN;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, V))
     for (size_t i = 0; i < n; i++) {
         const float *z = logits + i * (size_t)V;
         float *dz = dlogits != NULL ? dlogits + i * (size_t)V : NULL;
@@ -359,7 +366,7 @@ double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
 
 void ops_add(float *y, const float *x, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(OPS_PAR(n, 1))
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
 }
