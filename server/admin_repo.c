@@ -417,14 +417,133 @@ out:
     return rc < 0 ? 1 : 0;
 }
 
+/* Parses the arguments of `repo list` and `repo delete`: an optional id and --type. */
+static int parse_type_args(const char **id, enum hub_repo_type *type, const struct admin_ctx *ctx,
+                           bool want_id)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    *id = NULL;
+    *type = HUB_REPO_MODEL;
+    for (int i = 1; i < ctx->argc; i++) {
+        if (strcmp(ctx->argv[i], "--type") == 0) {
+            const char *value = admin_option_value(ctx, &i);
+
+            if (value == NULL)
+                return 2;
+            if (hub_repo_type_parse(type, value, &err) < 0)
+                return admin_usage_error("%s", err.msg);
+        } else if (want_id && *id == NULL && ctx->argv[i][0] != '-') {
+            *id = ctx->argv[i];
+        } else {
+            return admin_usage_error("unexpected argument '%s'; usage: repo %s [--type "
+                                     "model|dataset]",
+                                     ctx->argv[i], want_id ? "delete NS/NAME" : "list");
+        }
+    }
+    if (want_id && *id == NULL)
+        return admin_usage_error("missing repo id; usage: repo delete NS/NAME [--type "
+                                 "model|dataset]");
+    return 0;
+}
+
+static int repo_list_run(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum hub_repo_type type;
+    struct meta *db = NULL;
+    const char *unused;
+    int rc;
+
+    rc = parse_type_args(&unused, &type, ctx, false);
+    if (rc == 0)
+        rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    printf("%-48s %-8s %-10s %s\n", "REPO", "PRIVATE", "DOWNLOADS", "HEAD");
+    for (size_t offset = 0;; offset += HUB_MAX_LIST_LIMIT) {
+        struct meta_repo_query q = {0};
+        struct meta_repo *page = NULL;
+        size_t got = 0;
+        char id[HUB_MAX_REPO_ID_BYTES + 1];
+
+        q.type = type;
+        q.all_visible = true;
+        q.sort = META_REPO_SORT_NAME;
+        q.offset = offset;
+        if (meta_repo_list(&page, &got, NULL, db, &q, &err) < 0) {
+            fprintf(stderr, "atelier admin: %s\n", err.msg);
+            meta_close(db);
+            return 1;
+        }
+        for (size_t i = 0; i < got; i++) {
+            snprintf(id, sizeof(id), "%s/%s", page[i].ns, page[i].name);
+            printf("%-48s %-8s %-10" PRId64 " %.12s\n", id, page[i].is_private ? "yes" : "no",
+                   page[i].downloads, page[i].head_commit);
+        }
+        free(page);
+        if (got < HUB_MAX_LIST_LIMIT)
+            break;
+    }
+    meta_close(db);
+    return 0;
+}
+
+static int repo_delete_run(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
+    enum hub_repo_type type;
+    struct meta_repo row;
+    struct meta *db = NULL;
+    const char *id;
+    int rc;
+
+    rc = parse_type_args(&id, &type, ctx, true);
+    if (rc != 0)
+        return rc;
+    if (hub_repo_id_parse(ns, name, id, &err) < 0)
+        return admin_usage_error("%s", err.msg);
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    /* The row goes first: once it is gone no request can reach the repo, and a failure to
+     * remove the folder afterwards leaves only an orphan folder that fsck reports. */
+    if (meta_repo_get(&row, db, type, ns, name, &err) < 0 ||
+        meta_repo_delete(db, row.id, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        meta_close(db);
+        return 1;
+    }
+    rc = repo_delete(ctx->data_dir, row.type, row.ns, row.name, &err);
+    if (rc < 0 && rc != HUB_ENOTFOUND) {
+        fprintf(stderr, "atelier admin: repo row deleted, but the git folder was not: %s\n",
+                err.msg);
+        meta_close(db);
+        return 1;
+    }
+    snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(row.type), row.ns,
+             row.name);
+    meta_audit_add(db, "admin-cli", "repo.delete", audit_repo, NULL, NULL);
+    printf("deleted %s %s/%s; its LFS blobs stay until `atelier admin gc`\n",
+           hub_repo_type_name(row.type), row.ns, row.name);
+    meta_close(db);
+    return 0;
+}
+
 int admin_cmd_repo(const struct admin_ctx *ctx)
 {
     struct import_opts o = {0};
     struct meta *db = NULL;
     int rc;
 
+    if (ctx->argc >= 1 && strcmp(ctx->argv[0], "list") == 0)
+        return repo_list_run(ctx);
+    if (ctx->argc >= 1 && strcmp(ctx->argv[0], "delete") == 0)
+        return repo_delete_run(ctx);
     if (ctx->argc < 1 || strcmp(ctx->argv[0], "import") != 0)
-        return admin_usage_error("unknown repo command%s%s: use import",
+        return admin_usage_error("unknown repo command%s%s: use import, list or delete",
                                  ctx->argc >= 1 ? " " : "", ctx->argc >= 1 ? ctx->argv[0] : "");
     rc = parse_args(&o, ctx);
     if (rc != 0)

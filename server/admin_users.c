@@ -164,17 +164,52 @@ static int user_list(const struct admin_ctx *ctx)
     return 0;
 }
 
+static int user_set_admin(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user user;
+    struct meta *db = NULL;
+    int64_t admins = 0;
+    bool grant;
+    int rc;
+
+    if (ctx->argc != 3 || (strcmp(ctx->argv[2], "on") != 0 && strcmp(ctx->argv[2], "off") != 0))
+        return admin_usage_error("usage: user admin NAME on|off");
+    grant = strcmp(ctx->argv[2], "on") == 0;
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
+        meta_user_count_admins(&admins, db, &err) < 0)
+        return fail(db, &err);
+    if (!grant && user.is_admin && admins == 1) {
+        fprintf(stderr, "atelier admin: %s is the last admin; grant another user admin rights "
+                        "first\n",
+                user.name);
+        meta_close(db);
+        return 1;
+    }
+    if (meta_user_set_admin(db, user.id, grant, &err) < 0)
+        return fail(db, &err);
+    audit(db, grant ? "user.admin.grant" : "user.admin.revoke", user.name);
+    printf("%s is %s an admin\n", user.name, grant ? "now" : "no longer");
+    meta_close(db);
+    return 0;
+}
+
 int admin_cmd_user(const struct admin_ctx *ctx)
 {
     if (ctx->argc < 1)
-        return admin_usage_error("missing user command: use add, password or list");
+        return admin_usage_error("missing user command: use add, password, list or admin");
     if (strcmp(ctx->argv[0], "add") == 0)
         return user_add(ctx);
     if (strcmp(ctx->argv[0], "password") == 0)
         return user_password(ctx);
     if (strcmp(ctx->argv[0], "list") == 0)
         return user_list(ctx);
-    return admin_usage_error("unknown user command '%s': use add, password or list",
+    if (strcmp(ctx->argv[0], "admin") == 0)
+        return user_set_admin(ctx);
+    return admin_usage_error("unknown user command '%s': use add, password, list or admin",
                              ctx->argv[0]);
 }
 
@@ -395,6 +430,31 @@ static int org_member_add(const struct admin_ctx *ctx)
     return 0;
 }
 
+static int org_member_remove(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user user;
+    struct meta_org org;
+    struct meta *db = NULL;
+    char detail[256];
+    int rc;
+
+    if (ctx->argc != 4)
+        return admin_usage_error("usage: org member remove ORG USER");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_org_get(&org, db, ctx->argv[2], &err) < 0 ||
+        meta_user_get_by_name(&user, db, ctx->argv[3], &err) < 0 ||
+        meta_org_member_remove(db, org.id, user.id, &err) < 0)
+        return fail(db, &err);
+    snprintf(detail, sizeof(detail), "org=%s user=%s", org.name, user.name);
+    audit(db, "org.member.remove", detail);
+    printf("%s is no longer a member of %s\n", user.name, org.name);
+    meta_close(db);
+    return 0;
+}
+
 static int org_member_list(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -431,6 +491,10 @@ int admin_cmd_org(const struct admin_ctx *ctx)
     if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 &&
         strcmp(ctx->argv[1], "list") == 0)
         return org_member_list(ctx);
-    return admin_usage_error("unknown org command%s%s: use add, list, member add or member list",
+    if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 &&
+        strcmp(ctx->argv[1], "remove") == 0)
+        return org_member_remove(ctx);
+    return admin_usage_error("unknown org command%s%s: use add, list, member add, member remove "
+                             "or member list",
                              ctx->argc >= 1 ? " " : "", ctx->argc >= 1 ? ctx->argv[0] : "");
 }

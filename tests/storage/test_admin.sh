@@ -106,6 +106,28 @@ check "failed import leaves no repo" test ! -e "$DATA/repos/models/ghost/x.git"
 admin repo import alice/y "$WORK/nope" >/dev/null 2>"$WORK/err"
 check "import of a missing folder exits 2" test $? -eq 2
 
+# repo list and delete, admin rights, member removal
+admin repo list >"$WORK/out" 2>&1
+check "repo list shows the import" grep -qE "^alice/tiny +no " "$WORK/out"
+admin repo import alice/gone "$SRC" --type dataset --private >/dev/null 2>&1
+admin repo list --type dataset >"$WORK/out" 2>&1
+check "repo list --type dataset shows private repos" grep -qE "^alice/gone +yes " "$WORK/out"
+admin repo delete alice/gone --type dataset >"$WORK/out" 2>&1
+check "repo delete exits 0" test $? -eq 0
+check "repo delete removes the folder" test ! -e "$DATA/repos/datasets/alice/gone.git"
+admin repo delete alice/gone --type dataset >/dev/null 2>&1
+check "repo delete of a missing repo exits 1" test $? -eq 1
+admin user admin alice off >/dev/null 2>"$WORK/err"
+check "removing the last admin exits 1" test $? -eq 1
+admin user admin bob on >/dev/null 2>&1
+check "user admin on exits 0" test $? -eq 0
+admin user admin alice off >/dev/null 2>&1
+check "user admin off exits 0 with another admin" test $? -eq 0
+admin org member remove class bob >/dev/null 2>&1
+check "org member remove exits 0" test $? -eq 0
+admin org member list class >"$WORK/out" 2>&1
+check "removed member is gone" bash -c "! grep -q '^bob' '$WORK/out'"
+
 # fsck and gc
 admin fsck >"$WORK/out" 2>&1
 check "fsck of a good store exits 0" test $? -eq 0

@@ -203,6 +203,73 @@ static void test_path_limits(const char *data)
     repo_close(r);
 }
 
+static void test_commit_limits(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_request req = {0};
+    struct repo_op *ops = NULL;
+    struct repo *r = NULL;
+    char text[HUB_MAX_COMMIT_MESSAGE_BYTES + 2], rev[HUB_MAX_REVISION_BYTES + 2], out[41];
+    char *big = NULL;
+
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "m1", &err), 0);
+    ops = calloc(HUB_MAX_COMMIT_OPS + 1, sizeof(*ops));
+    for (size_t i = 0; i <= HUB_MAX_COMMIT_OPS; i++)
+        ops[i] = (struct repo_op){REPO_OP_ADD_FILE, "same.txt", "s", 1, NULL, 0};
+    req.branch = "main";
+    req.author_name = "Alice";
+    req.author_email = "alice@example.org";
+    req.message = "Limits";
+    req.ops = ops;
+
+    /* operations per commit */
+    req.n_ops = HUB_MAX_COMMIT_OPS;
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), 0);
+    req.n_ops = HUB_MAX_COMMIT_OPS + 1;
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), HUB_ETOOBIG);
+    req.n_ops = 1;
+
+    /* commit message */
+    memset(text, 'm', HUB_MAX_COMMIT_MESSAGE_BYTES);
+    text[HUB_MAX_COMMIT_MESSAGE_BYTES] = '\0';
+    req.message = text;
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), 0);
+    text[HUB_MAX_COMMIT_MESSAGE_BYTES] = 'm';
+    text[HUB_MAX_COMMIT_MESSAGE_BYTES + 1] = '\0';
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), HUB_ETOOBIG);
+    req.message = "";
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), HUB_EINVAL);
+    req.message = "Limits";
+
+    /* author name */
+    memset(text, 'a', HUB_MAX_AUTHOR_BYTES);
+    text[HUB_MAX_AUTHOR_BYTES] = '\0';
+    req.author_name = text;
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), 0);
+    text[HUB_MAX_AUTHOR_BYTES] = 'a';
+    text[HUB_MAX_AUTHOR_BYTES + 1] = '\0';
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), HUB_ETOOBIG);
+    req.author_name = "Alice";
+
+    /* file size in git */
+    big = calloc(1, HUB_MAX_GIT_FILE_BYTES);
+    ops[0] = (struct repo_op){REPO_OP_ADD_FILE, "zeros.bin", big, HUB_MAX_GIT_FILE_BYTES, NULL, 0};
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), 0);
+    ops[0].len = HUB_MAX_GIT_FILE_BYTES + 1;
+    CHECK_EQ_INT(repo_commit(out, r, &req, &err), HUB_ETOOBIG);
+    free(big);
+
+    /* revision length: the max is a valid (missing) revision, one past is too long */
+    memset(rev, 'r', HUB_MAX_REVISION_BYTES);
+    rev[HUB_MAX_REVISION_BYTES] = '\0';
+    CHECK_EQ_INT(repo_revision_resolve(out, r, rev, &err), HUB_ENOTFOUND);
+    rev[HUB_MAX_REVISION_BYTES] = 'r';
+    rev[HUB_MAX_REVISION_BYTES + 1] = '\0';
+    CHECK_EQ_INT(repo_revision_resolve(out, r, rev, &err), HUB_ETOOBIG);
+    free(ops);
+    repo_close(r);
+}
+
 static void test_refs_and_log(const char *data)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -398,6 +465,7 @@ int main(void)
     test_commit_files_and_lfs(data);
     test_path_limits(data);
     test_refs_and_log(data);
+    test_commit_limits(data);
     test_lfs_walk_and_attributes(data);
     test_concurrent_commits(data);
     test_delete(data);
