@@ -9,7 +9,7 @@
 
 #include "tok.h"
 
-#define TOKENIZE_MAX_STDIN_BYTES ((size_t)64 << 20)
+#define TOKENIZE_MAX_STDIN_BYTES ((size_t)8 << 20) /* the most that tok_encode takes */
 
 static void usage(FILE *f)
 {

@@ -352,7 +352,7 @@ static int initial_symbols(const struct tok *tok, const char *w, size_t len, str
                            size_t *n_out)
 {
     const struct tok_bpe *bpe = &tok->bpe;
-    struct symbol *sym = malloc((len * 4 + 1) * sizeof(*sym)); /* byte fallback: 4 per char */
+    struct symbol *sym = malloc((len + 1) * sizeof(*sym)); /* at most one per byte */
     size_t n = 0, i = 0;
     bool last_unk = false;
     char buf[TOK_MAX_TOKEN_BYTES + 16];

@@ -19,7 +19,9 @@
 #define TOK_MAX_VOCAB 4000000                    /* token ids */
 #define TOK_MAX_TOKEN_BYTES 4096                 /* one vocab or added token string */
 #define TOK_MAX_COMPONENT_DEPTH 16               /* nested Sequence components */
-#define TOK_MAX_TEXT_BYTES ((size_t)64 << 20)    /* one tok_encode input */
+/* One tok_encode input. SentencePiece-style tokenizers run BPE over all the text between two
+ * added tokens at once, which takes about 80 bytes of memory per input byte. */
+#define TOK_MAX_TEXT_BYTES ((size_t)8 << 20)
 
 /* A growable byte string. */
 struct tok_buf {

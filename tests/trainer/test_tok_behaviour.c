@@ -511,6 +511,26 @@ static void test_limits(void)
         tok_free(tok);
     }
     free(json);
+
+    /* The largest text one encode call takes, and one byte more. */
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                    NULL, msg, sizeof(msg));
+    json = malloc(((size_t)8 << 20) + 1);
+    if (tok != NULL && json != NULL) {
+        struct tr_error err = {{0}};
+        int32_t *ids = NULL;
+        size_t n = 0;
+
+        memset(json, 'a', ((size_t)8 << 20) + 1);
+        CHECK(tok_encode(tok, json, (size_t)8 << 20, false, &ids, &n, &err) == 0);
+        CHECK_EQ_INT(n, (size_t)8 << 20);
+        free(ids);
+        ids = NULL;
+        CHECK(tok_encode(tok, json, ((size_t)8 << 20) + 1, false, &ids, &n, &err) < 0);
+        CHECK(strstr(err.msg, "over the limit of 8388608 bytes") != NULL);
+    }
+    free(json);
+    tok_free(tok);
 }
 
 /* Post-processors add their special tokens only with add_special: a Sequence of ByteLevel and
