@@ -217,13 +217,49 @@ out:
     return rc;
 }
 
+/* Reads the content of one message: a string, or an array of parts of which the
+ * {"type": "text", "text": ...} ones are joined (other parts, such as images, are rejected).
+ * *owned is set when the text had to be joined and the caller frees it. */
+static int message_content(const char **out, char **owned, json_t *m, struct tr_error *err)
+{
+    json_t *parts = json_object_get(m, "content");
+    struct tok_buf joined = {0};
+
+    *owned = NULL;
+    if (!json_is_array(parts))
+        return string_field(out, m, "content", true, err);
+    if (tok_buf_append(&joined, "", 0) < 0)
+        return tr_error_set(err, "out of memory");
+    for (size_t i = 0; i < json_array_size(parts); i++) {
+        json_t *part = json_array_get(parts, i);
+        const char *type = json_string_value(json_object_get(part, "type"));
+        const char *text = NULL;
+
+        if (type == NULL || strcmp(type, "text") != 0) {
+            tok_buf_dispose(&joined);
+            return tr_error_set(err, "content[%zu] has type \"%.40s\"; only text parts can be "
+                                     "trained on", i, type != NULL ? type : "(missing)");
+        }
+        if (string_field(&text, part, "text", true, err) < 0 ||
+            tok_buf_append(&joined, text, strlen(text)) < 0) {
+            tok_buf_dispose(&joined);
+            return text == NULL ? tr_error_prefix(err, "content[%zu]", i)
+                                : tr_error_set(err, "out of memory");
+        }
+    }
+    *owned = joined.s;
+    *out = joined.s;
+    return 0;
+}
+
 static int parse_messages(struct data_example *ex, const struct tok *tok,
                           const struct chat_template *chat, const char *chat_error,
                           json_t *list, struct tr_error *err)
 {
     struct chat_message *msgs;
+    char **owned;
     size_t n = json_array_size(list);
-    int rc;
+    int rc = -1;
 
     if (!json_is_array(list) || n == 0)
         return tr_error_set(err, "\"messages\" must be a non-empty array of {\"role\", "
@@ -234,22 +270,60 @@ static int parse_messages(struct data_example *ex, const struct tok *tok,
     if (chat == NULL)
         return tr_error_set(err, "%s", chat_error != NULL ? chat_error : "no chat template");
     msgs = calloc(n, sizeof(*msgs));
-    if (msgs == NULL)
-        return tr_error_set(err, "out of memory");
+    owned = calloc(n, sizeof(*owned));
+    if (msgs == NULL || owned == NULL) {
+        tr_error_set(err, "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(list, i);
 
-        if (!json_is_object(m) || string_field(&msgs[i].role, m, "role", true, err) < 0 ||
-            string_field(&msgs[i].content, m, "content", true, err) < 0) {
-            free(msgs);
-            if (!json_is_object(m))
-                return tr_error_set(err, "messages[%zu] is not an object", i);
-            return tr_error_prefix(err, "messages[%zu]", i);
+        if (!json_is_object(m)) {
+            tr_error_set(err, "messages[%zu] is not an object", i);
+            goto out;
+        }
+        if (string_field(&msgs[i].role, m, "role", true, err) < 0 ||
+            message_content(&msgs[i].content, &owned[i], m, err) < 0) {
+            tr_error_prefix(err, "messages[%zu]", i);
+            goto out;
         }
     }
     rc = parse_chat(ex, tok, chat, msgs, n, err);
+out:
+    for (size_t i = 0; owned != NULL && i < n; i++)
+        free(owned[i]);
+    free(owned);
     free(msgs);
     return rc;
+}
+
+/* Conversational prompt/completion data: "prompt" is a list of messages and "completion" a
+ * list of assistant messages (or one string), trained as one chat. */
+static int parse_chat_pair(struct data_example *ex, const struct tok *tok,
+                           const struct chat_template *chat, const char *chat_error,
+                           json_t *obj, struct tr_error *err)
+{
+    json_t *prompt = json_object_get(obj, "prompt");
+    json_t *completion = json_object_get(obj, "completion");
+    json_t *all = json_array();
+    int rc;
+
+    if (all == NULL)
+        return tr_error_set(err, "out of memory");
+    json_array_extend(all, prompt);
+    if (json_is_array(completion)) {
+        json_array_extend(all, completion);
+    } else if (json_is_string(completion)) {
+        json_array_append_new(all, json_pack("{s:s, s:O}", "role", "assistant", "content",
+                                             completion));
+    } else {
+        json_decref(all);
+        return tr_error_set(err, "\"completion\" must be a list of messages or a string when "
+                                 "\"prompt\" is a list of messages");
+    }
+    rc = parse_messages(ex, tok, chat, chat_error, all, err);
+    json_decref(all);
+    return rc < 0 ? tr_error_prefix(err, "prompt + completion") : 0;
 }
 
 static int parse_alpaca(struct data_example *ex, const struct tok *tok,
@@ -318,6 +392,8 @@ static int parse_object(struct data_example *ex, json_t *obj, const struct tok *
                             json_is_array(obj) ? "an array" : "a scalar");
     if (json_object_get(obj, "messages") != NULL)
         return parse_messages(ex, tok, chat, chat_error, json_object_get(obj, "messages"), err);
+    if (json_is_array(json_object_get(obj, "prompt")))
+        return parse_chat_pair(ex, tok, chat, chat_error, obj, err);
     if (json_object_get(obj, "prompt") != NULL || json_object_get(obj, "completion") != NULL) {
         if (string_field(&a, obj, "prompt", true, err) < 0 ||
             string_field(&b, obj, "completion", true, err) < 0)

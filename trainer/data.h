@@ -29,8 +29,11 @@ struct data_set {
 };
 
 /** Loads JSONL or a JSON array: {"text"}, {"prompt","completion"}, alpaca
- * {"instruction","input","output"}, {"messages":[{"role","content"}...]} rendered with the
- * tokenizer_config.json chat template (ChatML, Llama 2, Llama 3, Zephyr and Mistral forms).
+ * {"instruction","input","output"} ("response" may stand for "output"), and
+ * {"messages":[{"role","content"}...]} rendered with the tokenizer_config.json chat template
+ * (ChatML, Llama 2, Llama 3, Zephyr and Mistral forms). A "prompt" that is a list of messages
+ * with a "completion" list of assistant messages is trained as one chat, and a "content" may
+ * be a list of {"type": "text", "text"} parts.
  * The loss mask is 1 only on completion/output/assistant tokens ({"text"}: all tokens).
  * Adds BOS as the tokenizer does (or as the chat template does) and EOS after the text,
  * completion or output (chats end with the template's end-of-turn marker). Alpaca data is

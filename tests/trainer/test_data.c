@@ -397,6 +397,39 @@ static void check_message_limit(const struct tok *tiny, size_t count, bool accep
     }
 }
 
+/* A prompt list with a completion list is one chat, and text parts of a content list are
+ * joined; an image part is rejected. */
+static void test_chat_variants(const struct tok *tiny)
+{
+    const char *path = write_file(
+        "variants.jsonl",
+        "{\"prompt\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"completion\": "
+        "[{\"role\": \"assistant\", \"content\": \"Hello.\"}]}\n"
+        "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": "
+        "\"Hi \"}, {\"type\": \"text\", \"text\": \"there\"}]}, {\"role\": \"assistant\", "
+        "\"content\": \"Hello.\"}]}\n");
+    struct data_set *ds = load(path, tiny, 0);
+    char *targets;
+
+    CHECK(ds != NULL);
+    if (ds != NULL) {
+        CHECK_EQ_INT(ds->n, 2);
+        targets = decode_targets(tiny, &ds->ex[0]);
+        CHECK_EQ_STR(targets, "Hello.</s>");
+        free(targets);
+        CHECK_EQ_STR(ds->ex[0].completion, "Hello.");
+        CHECK_EQ_STR(ds->ex[1].prompt, "<|user|>\nHi there</s>\n<|assistant|>\n");
+        data_set_free(ds);
+    }
+    path = write_file("image_part.jsonl",
+                      "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": "
+                      "\"image\"}]}, {\"role\": \"assistant\", \"content\": \"A cat.\"}]}\n");
+    expect_error(path, tiny, 0, "messages[0]: content[0] has type \"image\"", "only text parts");
+    path = write_file("bad_pair.jsonl", "{\"prompt\": [{\"role\": \"user\", \"content\": "
+                                        "\"Hi\"}], \"completion\": 3}\n");
+    expect_error(path, tiny, 0, "line 1", "\"completion\" must be a list of messages");
+}
+
 int main(void)
 {
     struct tok *gpt2, *smol, *tiny;
@@ -422,6 +455,7 @@ int main(void)
         test_corpus_chat(tiny, gpt2);
         test_prompt_completion(gpt2);
         test_errors(gpt2, tiny);
+        test_chat_variants(tiny);
         check_message_limit(tiny, 4096, true);
         check_message_limit(tiny, 4097, false);
     }
