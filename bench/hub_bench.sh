@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Measures the hub's file serving against baselines on this machine:
+#   1. downloading a 1 GiB LFS object through resolve, against nginx serving the same file;
+#   2. uploading it through the LFS basic transfer (streamed and hashed), against cp;
+#   3. repo info requests per second with wrk;
+#   4. resident memory of an idle daemon.
+# Usage: bench/hub_bench.sh BUILD_DIR [SIZE_MIB]   (SIZE_MIB defaults to 1024)
+# Needs curl, wrk and nginx (nginx-light). Everything runs on 127.0.0.1 in a temp folder.
+set -euo pipefail
+
+build=$(cd "${1:?usage: bench/hub_bench.sh BUILD_DIR [SIZE_MIB]}" && pwd)
+size_mib=${2:-1024}
+bin=$build/server/atelier
+work=$(mktemp -d "${TMPDIR:-/tmp}/atelier-bench-XXXXXX")
+daemon_pid=""
+nginx_pid=""
+
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+seconds() { date +%s.%N; }
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f MiB/s (%.2f s)", b / 1048576 / s, s }'; }
+
+data=$work/data
+"$bin" admin --data "$data" migrate >/dev/null
+echo "bench-password" | "$bin" admin --data "$data" user add bench --admin >/dev/null
+token=$("$bin" admin --data "$data" token create bench --write --label bench | grep -o 'hf_[A-Za-z0-9]*')
+
+"$bin" serve --data "$data" --listen 127.0.0.1:0 --threads 4 2>"$work/serve.log" &
+daemon_pid=$!
+for _ in $(seq 100); do
+  port=$(grep -o 'listening host=[^ ]* port=[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+hub=http://127.0.0.1:$port
+auth="Authorization: Bearer $token"
+sleep 1
+rss_idle=$(awk '/VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
+
+curl -sf -X POST -H "$auth" -H 'Content-Type: application/json' \
+  -d '{"name":"b","organization":"bench","type":"model"}' "$hub/api/repos/create" >/dev/null
+
+file=$work/object.bin
+head -c "$((size_mib * 1048576))" /dev/urandom > "$file"
+bytes=$(stat -c %s "$file")
+oid=$(sha256sum "$file" | cut -d' ' -f1)
+sync
+
+# Upload: cp of the same file, then the LFS batch and the streamed PUT.
+t0=$(seconds); cp "$file" "$work/copy.bin"; sync; t1=$(seconds)
+cp_s=$(echo "$t1 - $t0" | bc)
+rm -f "$work/copy.bin"
+href=$(curl -sf -X POST -H "$auth" -H 'Content-Type: application/vnd.git-lfs+json' \
+  -d "{\"operation\":\"upload\",\"objects\":[{\"oid\":\"$oid\",\"size\":$bytes}]}" \
+  "$hub/bench/b.git/info/lfs/objects/batch" | grep -o '"upload":{"href":"[^"]*' | cut -d'"' -f6)
+t0=$(seconds); curl -sf -X PUT -T "$file" "$href" >/dev/null; t1=$(seconds)
+put_s=$(echo "$t1 - $t0" | bc)
+printf '{"key":"header","value":{"summary":"bench"}}\n{"key":"lfsFile","value":{"path":"object.bin","algo":"sha256","oid":"%s","size":%s}}\n' \
+  "$oid" "$bytes" | curl -sf -X POST -H "$auth" --data-binary @- "$hub/api/models/bench/b/commit/main" >/dev/null
+
+# Download: nginx serving the same bytes with sendfile, then the hub's resolve.
+mkdir -p "$work/www" "$work/nginx"
+chmod o+rx "$work" "$work/www"   # nginx workers run as an unprivileged user
+chmod o+r "$file"
+ln "$file" "$work/www/object.bin" 2>/dev/null || cp "$file" "$work/www/object.bin"
+nginx_port=$((port + 1))
+cat > "$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx;
+  scgi_temp_path $work/nginx;
+  server { listen 127.0.0.1:$nginx_port; root $work/www; }
+}
+EOF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+nginx_pid=$!
+sleep 1
+curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/object.bin"   # warm the page cache
+t0=$(seconds); curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/object.bin"; t1=$(seconds)
+nginx_s=$(echo "$t1 - $t0" | bc)
+t0=$(seconds); curl -sf -o /dev/null "$hub/bench/b/resolve/main/object.bin"; t1=$(seconds)
+hub_s=$(echo "$t1 - $t0" | bc)
+
+info=$(wrk -t2 -c16 -d5s "$hub/api/models/bench/b/revision/main" | awk '/Requests\/sec/ { print $2 }')
+rss_after=$(awk '/VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
+
+echo "object: $size_mib MiB, $(nproc) CPUs, $(uname -r)"
+echo "download  hub resolve: $(rate "$bytes" "$hub_s")   nginx: $(rate "$bytes" "$nginx_s")"
+echo "upload    hub LFS PUT: $(rate "$bytes" "$put_s")   cp + sync: $(rate "$bytes" "$cp_s")"
+echo "model info (wrk -t2 -c16 -d5s): $info requests/s"
+echo "daemon RSS: idle $((rss_idle / 1024)) MiB, after the runs $((rss_after / 1024)) MiB"
