@@ -5,6 +5,7 @@
 #define ADMIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct meta;
 
@@ -26,6 +27,14 @@ int admin_db_open(struct meta **out, const struct admin_ctx *ctx);
  * missing (after printing a usage error). */
 const char *admin_option_value(const struct admin_ctx *ctx, int *i);
 
+struct hub_error;
+struct meta_repo;
+
+/** Lists every repo row, both types and private ones included, into a malloc'd array owned
+ * by the caller (free()). Returns 0 or a negative HUB_E* code with err filled. */
+int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db,
+                    struct hub_error *err);
+
 int admin_cmd_user(const struct admin_ctx *ctx);
 int admin_cmd_token(const struct admin_ctx *ctx);
 int admin_cmd_org(const struct admin_ctx *ctx);
@@ -33,5 +42,6 @@ int admin_cmd_migrate(const struct admin_ctx *ctx);
 int admin_cmd_repo(const struct admin_ctx *ctx);
 int admin_cmd_fsck(const struct admin_ctx *ctx);
 int admin_cmd_gc(const struct admin_ctx *ctx);
+int admin_cmd_backup(const struct admin_ctx *ctx);
 
 #endif

@@ -83,9 +83,8 @@ int admin_cmd_migrate(const struct admin_ctx *ctx)
     return 0;
 }
 
-/* Every repo row, for fsck and gc. *out is malloc'd. */
-static int repos_all(struct meta_repo **out, size_t *count, struct meta *db,
-                     struct hub_error *err)
+int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db,
+                    struct hub_error *err)
 {
     struct meta_repo *all = NULL;
     size_t n = 0;
@@ -232,7 +231,7 @@ int admin_cmd_fsck(const struct admin_ctx *ctx)
         return rc;
     if (store_open(&s.st, ctx->data_dir, &err) < 0 ||
         store_fsck(&good, &bad, s.st, fsck_blob_report, &s, &err) < 0 ||
-        repos_all(&repos, &n, s.db, &err) < 0)
+        admin_repos_all(&repos, &n, s.db, &err) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         struct repo *r = NULL;
@@ -382,7 +381,7 @@ int admin_cmd_gc(const struct admin_ctx *ctx)
     rc = admin_db_open(&g.db, ctx);
     if (rc != 0)
         return rc;
-    if (store_open(&g.st, ctx->data_dir, &err) < 0 || repos_all(&repos, &n, g.db, &err) < 0)
+    if (store_open(&g.st, ctx->data_dir, &err) < 0 || admin_repos_all(&repos, &n, g.db, &err) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         struct repo *r = NULL;

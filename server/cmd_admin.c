@@ -46,6 +46,8 @@ static const char usage_text[] =
     "  gc [--grace-hours N] [--dry-run]\n"
     "                                  delete blobs no repo history references and that are\n"
     "                                  older than N hours (default 24)\n"
+    "  backup DEST                     copy the database, repos and blobs into the new\n"
+    "                                  folder DEST, a data directory of its own\n"
     "\n"
     "The data directory can also be given in the ATELIER_DATA environment variable.\n";
 
@@ -92,7 +94,7 @@ struct admin_command {
 static const struct admin_command admin_commands[] = {
     {"user", admin_cmd_user},   {"token", admin_cmd_token}, {"org", admin_cmd_org},
     {"migrate", admin_cmd_migrate}, {"repo", admin_cmd_repo}, {"fsck", admin_cmd_fsck},
-    {"gc", admin_cmd_gc},
+    {"gc", admin_cmd_gc},       {"backup", admin_cmd_backup},
 };
 
 int cmd_admin(int argc, char **argv)

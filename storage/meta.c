@@ -189,6 +189,37 @@ void meta_tx_rollback(struct meta *db)
     db->in_tx = false;
 }
 
+int meta_backup(struct meta *db, const char *dest_path, struct hub_error *err)
+{
+    sqlite3 *dest = NULL;
+    sqlite3_backup *backup = NULL;
+    int rc;
+
+    if (access(dest_path, F_OK) == 0)
+        return hub_error_set(err, HUB_ECONFLICT, "backup file %s already exists", dest_path);
+    rc = sqlite3_open_v2(dest_path, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        backup = sqlite3_backup_init(dest, "main", db->conn, "main");
+        if (backup == NULL)
+            rc = sqlite3_errcode(dest);
+    }
+    if (backup != NULL) {
+        /* -1 copies every page in one step, holding a read snapshot of the source. */
+        rc = sqlite3_backup_step(backup, -1);
+        sqlite3_backup_finish(backup);
+        rc = rc == SQLITE_DONE ? sqlite3_errcode(dest) : rc;
+    }
+    if (rc != SQLITE_OK) {
+        rc = hub_error_set(err, HUB_EIO, "database backup to %s failed: %s", dest_path,
+                           dest != NULL ? sqlite3_errmsg(dest) : sqlite3_errstr(rc));
+        sqlite3_close(dest);
+        unlink(dest_path);
+        return rc;
+    }
+    sqlite3_close(dest);
+    return 0;
+}
+
 static int meta_configure(struct meta *db, struct hub_error *err)
 {
     int rc;

@@ -66,6 +66,11 @@ int meta_tx_commit(struct meta *db, struct hub_error *err);
 /** Rolls the open transaction back; does nothing when none is open. Never fails. */
 void meta_tx_rollback(struct meta *db);
 
+/** Copies the whole database into a new SQLite file at dest_path with SQLite's online backup,
+ * a consistent snapshot even while other connections write. dest_path must not exist.
+ * Returns 0, HUB_ECONFLICT (dest_path exists) or HUB_EIO. */
+int meta_backup(struct meta *db, const char *dest_path, struct hub_error *err);
+
 /** Returns the current time in whole seconds since the Unix epoch, the unit of every
  * *_at column. Any thread. */
 int64_t meta_now(void);

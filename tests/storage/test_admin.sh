@@ -144,6 +144,18 @@ check "gc keeps a young blob" test -f "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}
 admin gc --grace-hours 0 >"$WORK/out" 2>&1
 check "gc deletes the unreferenced blob" test ! -e "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}/$soid"
 check "gc keeps referenced blobs" test -f "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+# backup: a data directory of its own that passes fsck
+admin backup "$WORK/backup" >"$WORK/out" 2>&1
+check "backup exits 0" test $? -eq 0
+"$BIN" admin --data "$WORK/backup" fsck >"$WORK/out" 2>&1
+check "fsck of the backup exits 0" test $? -eq 0
+"$BIN" admin --data "$WORK/backup" repo list >"$WORK/out" 2>&1
+check "backup lists the imported repo" grep -qE "^alice/tiny " "$WORK/out"
+check "backup holds the blob" test -f "$WORK/backup/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+admin backup "$WORK/backup" >/dev/null 2>&1
+check "backup into an existing folder exits 2" test $? -eq 2
+rm -rf "$WORK/backup"
+
 chmod u+w "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 echo "corrupted" >"$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 admin fsck >"$WORK/out" 2>&1
