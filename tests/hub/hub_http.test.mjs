@@ -285,6 +285,12 @@ test("LFS batch, upload, verify, commit and download with ranges", async () => {
 
   await expectError(await commit(tok.aliceWrite, "alice/pub", [
     { key: "lfsFile", value: { path: "w.bin", algo: "sha256", oid: "a".repeat(64), size: 5 } }]), 422);
+  await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "lfsFile", value: { path: "w.bin", algo: "sha256", oid, size: data.length + 1 } }]),
+  422, { mention: oid });
+  const wrongSize = await fetch(object.actions.verify.href, { method: "POST",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ oid, size: 5 }) });
+  await expectError(wrongSize, 422);
   const ok = await commit(tok.aliceWrite, "alice/pub", [
     { key: "lfsFile", value: { path: "w.bin", algo: "sha256", oid, size: data.length } }]);
   assert.equal(ok.status, 200);

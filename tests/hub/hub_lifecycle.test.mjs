@@ -1,0 +1,79 @@
+// The daemon's life cycle: flag errors, and SIGTERM in the middle of a download, which must
+// finish the download, refuse new connections and exit 0.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
+
+test("bad serve flags exit 2 and name the flag", () => {
+  const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-flags-"));
+  const cases = [
+    [["--listen", "bogus"], /invalid --listen 'bogus'/],
+    [["--max-upload-bytes", "10X"], /invalid --max-upload-bytes '10X'/],
+    [["--threads", "0"], /invalid --threads '0'/],
+    [["--log-level", "loud"], /invalid --log-level 'loud'/],
+    [["--no-such-flag", "1"], /unknown option '--no-such-flag'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = spawnSync(process.env.ATELIER_BIN, ["serve", "--data", dir, ...args],
+      { encoding: "utf8", timeout: 20000 });
+    assert.equal(r.status, 2, args.join(" "));
+    assert.match(r.stderr, message);
+  }
+  const missing = spawnSync(process.env.ATELIER_BIN, ["serve"], { encoding: "utf8" });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /missing --data DIR/);
+  const help = spawnSync(process.env.ATELIER_BIN, ["serve", "--help"], { encoding: "utf8" });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--max-commit-body-bytes/);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("SIGTERM lets an in-flight download finish and exits 0", async () => {
+  const dataDir = prepareDataDir();
+  const token = createToken(dataDir, "alice", { write: true, label: "lifecycle" });
+  const daemon = await startDaemon({ dataDir });
+  const auth = { Authorization: `Bearer ${token}` };
+  try {
+    await fetch(`${daemon.url}/api/repos/create`, { method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "big", organization: "alice" }) });
+    // A sparse object stands in for a large file; see the multi-GiB test in hub_http.
+    const size = 256 * 1024 * 1024;
+    const oid = "7e".repeat(32);
+    const dir = join(dataDir, "lfs/objects", oid.slice(0, 2), oid.slice(2, 4));
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(join(dir, oid), "w");
+    ftruncateSync(fd, size);
+    closeSync(fd);
+    await (await fetch(`${daemon.url}/alice/big.git/info/lfs/objects/batch`, { method: "POST",
+      headers: { ...auth, "Content-Type": "application/vnd.git-lfs+json" },
+      body: JSON.stringify({ operation: "upload", objects: [{ oid, size }] }) })).json();
+    const commit = await fetch(`${daemon.url}/api/models/alice/big/commit/main`, { method: "POST",
+      headers: auth, body: [JSON.stringify({ key: "header", value: { summary: "big" } }),
+        JSON.stringify({ key: "lfsFile", value: { path: "big.bin", oid, size } })].join("\n") });
+    assert.equal(commit.status, 200);
+
+    const download = await fetch(`${daemon.url}/alice/big/resolve/main/big.bin`);
+    assert.equal(download.status, 200);
+    const reader = download.body.getReader();
+    let received = (await reader.read()).value.length;
+    const stopped = daemon.stop({ keepData: true });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.length;
+    }
+    assert.equal(received, size, "the whole body arrived after SIGTERM");
+    assert.equal(await stopped, 0);
+    await assert.rejects(fetch(`${daemon.url}/healthz`), "no new connections after stop");
+    assert.match(daemon.log(), /stopping signal=SIGTERM/);
+    assert.match(daemon.log(), /info serve: stopped/);
+  } finally {
+    await daemon.stop({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
