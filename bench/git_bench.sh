@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# git_bench: times git over Atelier against the usual static setup on the same machine.
+#   1. git clone of a repo with one large LFS file, against nginx serving that file to curl.
+#   2. git clone --bare and git fetch of a repo with many commits, against git http-backend
+#      behind nginx and fcgiwrap.
+# Everything runs on 127.0.0.1 with temporary directories. Prints one line per measurement
+# (median of RUNS) and the ratios.
+# Usage: bench/git_bench.sh BUILD_DIR
+# Environment: LFS_BYTES (default 1073741824), COMMITS (default 1000), RUNS (default 3).
+set -euo pipefail
+
+build=$(cd "${1:?usage: bench/git_bench.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")/.." && pwd)
+lfs_bytes=${LFS_BYTES:-1073741824}
+commits=${COMMITS:-1000}
+runs=${RUNS:-3}
+corpus=${ATELIER_CORPUS:-$here/../shared/corpus}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/atelier-git-bench.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "${BENCH_SERVE_LOG:-}" ] && [ -f "$work/serve.log" ]; then
+    cp "$work/serve.log" "$BENCH_SERVE_LOG"
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export HOME=$work/home GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
+mkdir -p "$HOME"
+git config --global user.name Bench
+git config --global user.email bench@localhost
+git config --global init.defaultBranch main
+git lfs install --skip-repo >/dev/null
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# median_seconds COMMAND...: runs COMMAND RUNS times (after `reset_step`) and prints the
+# median wall time in seconds.
+median_seconds() {
+  local times=()
+  for _ in $(seq 1 "$runs"); do
+    reset_step
+    local start end
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    end=$(date +%s.%N)
+    times+=("$(echo "$end - $start" | bc)")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
+}
+
+# ---- Atelier -------------------------------------------------------------------------------
+
+data=$work/data
+"$build/tests/git/git_fixture" "$data" "$corpus/models/stories260K" >"$work/tokens.env"
+. "$work/tokens.env"
+"$build/server/atelier" serve --data "$data" --listen 127.0.0.1:0 2>"$work/serve.log" &
+pids+=($!)
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*listening host=[^ ]* port=\([0-9]*\).*/\1/p' "$work/serve.log" | head -n 1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+if [ -z "$port" ]; then
+  echo "atelier serve did not start:" >&2
+  tail -n 20 "$work/serve.log" >&2
+  exit 1
+fi
+hub=http://127.0.0.1:$port
+push_url=http://user:$WRITE_TOKEN@127.0.0.1:$port
+
+echo "setup: $((lfs_bytes / 1048576)) MiB LFS file, $commits commits, median of $runs runs"
+head -c "$lfs_bytes" /dev/urandom >"$work/large.bin"
+git clone -q "$push_url/alice/adapters" "$work/push-lfs"
+(
+  cd "$work/push-lfs"
+  git lfs track "*.bin" >/dev/null
+  cp "$work/large.bin" .
+  git add .gitattributes large.bin
+  git commit -q -m "Add a large LFS file"
+  start=$(date +%s.%N)
+  git push -q origin main
+  end=$(date +%s.%N)
+  echo "atelier git push with LFS upload: $(echo "$end - $start" | bc) s (one run)"
+)
+
+git clone -q "$push_url/alice/guarded" "$work/history"
+(
+  cd "$work/history"
+  # fast-import builds the history in one process; each commit changes one small file.
+  {
+    parent=$(git rev-parse HEAD)
+    for i in $(seq 1 "$commits"); do
+      printf 'commit refs/heads/main\ncommitter Bench <bench@localhost> %d +0000\n' $((1700000000 + i))
+      printf 'data 11\ncommit %04d\n' "$i"
+      [ "$i" -eq 1 ] && printf 'from %s\n' "$parent"
+      printf 'M 100644 inline file%d.txt\ndata %d\nline %d\n\n' $((i % 50)) $((6 + ${#i})) "$i"
+    done
+  } | git fast-import --quiet
+  git reset -q --hard main
+  git push -q origin main
+)
+behind=$(git -C "$work/history" rev-parse "main~100")
+
+# ---- nginx and fcgiwrap --------------------------------------------------------------------
+
+static_root=$work/static
+git_root=$work/git-root
+mkdir -p "$static_root" "$git_root" "$work/nginx"
+ln "$work/large.bin" "$static_root/large.bin" 2>/dev/null || cp "$work/large.bin" "$static_root/"
+git clone -q --bare "$hub/alice/guarded" "$git_root/guarded.git"
+nginx_port=$(free_port)
+fcgi_sock=$work/fcgiwrap.sock
+# One fcgiwrap process: with -c it preforks children that outlive a killed parent.
+fcgiwrap -s "unix:$fcgi_sock" &
+pids+=($!)
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $work/nginx/body;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  proxy_temp_path $work/nginx/proxy;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $static_root;
+    location ~ ^/.*\.git/(info/refs|git-upload-pack)\$ {
+      client_max_body_size 0;
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+      fastcgi_param GIT_PROJECT_ROOT $git_root;
+      fastcgi_param GIT_HTTP_EXPORT_ALL 1;
+      fastcgi_param PATH_INFO \$uri;
+      fastcgi_param GIT_PROTOCOL \$http_git_protocol;
+      fastcgi_pass unix:$fcgi_sock;
+    }
+  }
+}
+EOF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
+pids+=($!)
+sleep 1
+nginx_url=http://127.0.0.1:$nginx_port
+
+# ---- Measurements --------------------------------------------------------------------------
+
+reset_step() {
+  rm -rf "$work/out"
+}
+
+t_git_lfs=$(median_seconds git clone -q "$hub/alice/adapters" "$work/out")
+t_nginx_file=$(median_seconds curl -sf -o "$work/out" "$nginx_url/large.bin")
+# The same object through Atelier's LFS basic transfer, without git-lfs's hashing and copying.
+oid=$(sha256sum "$work/large.bin" | cut -c1-64)
+href=$(curl -sf -X POST -H "Accept: application/vnd.git-lfs+json" \
+  -H "Content-Type: application/vnd.git-lfs+json" \
+  -d "{\"operation\":\"download\",\"objects\":[{\"oid\":\"$oid\",\"size\":$lfs_bytes}]}" \
+  "$hub/alice/adapters.git/info/lfs/objects/batch" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["objects"][0]["actions"]["download"]["href"])')
+t_lfs_href=$(median_seconds curl -sf -o "$work/out" "$href")
+t_atelier_clone=$(median_seconds git clone -q --bare "$hub/alice/guarded" "$work/out")
+t_backend_clone=$(median_seconds git clone -q --bare "$nginx_url/guarded.git" "$work/out")
+
+# Incremental fetch: a bare repo that has every object up to main~100 fetches the rest.
+fetch_atelier() {
+  git -C "$work/out" fetch -q "$hub/alice/guarded" main
+}
+fetch_backend() {
+  git -C "$work/out" fetch -q "$nginx_url/guarded.git" main
+}
+reset_step() {
+  rm -rf "$work/out"
+  git clone -q --bare "$git_root/guarded.git" "$work/out"
+  git -C "$work/out" update-ref refs/heads/main "$behind"
+  git -C "$work/out" reflog expire --expire=now --all
+  git -C "$work/out" gc -q --prune=now
+}
+t_atelier_fetch=$(median_seconds fetch_atelier)
+t_backend_fetch=$(median_seconds fetch_backend)
+
+ratio() {
+  echo "scale=2; $1 / $2" | bc
+}
+echo "git clone with $((lfs_bytes / 1048576)) MiB LFS file (atelier): $t_git_lfs s"
+echo "curl of the same file (nginx): $t_nginx_file s"
+echo "ratio atelier/nginx: $(ratio "$t_git_lfs" "$t_nginx_file")"
+echo "curl of the LFS download href (atelier): $t_lfs_href s"
+echo "ratio atelier href/nginx: $(ratio "$t_lfs_href" "$t_nginx_file")"
+echo "git clone --bare of $commits commits (atelier): $t_atelier_clone s"
+echo "git clone --bare (git http-backend behind nginx+fcgiwrap): $t_backend_clone s"
+echo "ratio atelier/http-backend: $(ratio "$t_atelier_clone" "$t_backend_clone")"
+echo "git fetch of 100 new commits (atelier): $t_atelier_fetch s"
+echo "git fetch of 100 new commits (http-backend behind nginx): $t_backend_fetch s"
+echo "ratio atelier/http-backend: $(ratio "$t_atelier_fetch" "$t_backend_fetch")"
