@@ -397,6 +397,19 @@ int chat_render(struct chat_render *out, const struct chat_template *t,
     return 0;
 }
 
+size_t chat_prefix_ids(const struct tok *tok, const struct chat_template *t,
+                       const int32_t **ids, int32_t *slot)
+{
+    size_t n = tok_special_prefix(tok, ids);
+
+    if (n == 0 && t->bos_first && tok_bos_id(tok) >= 0) {
+        *slot = tok_bos_id(tok);
+        *ids = slot;
+        n = 1;
+    }
+    return n;
+}
+
 void chat_render_dispose(struct chat_render *r)
 {
     free(r->text);

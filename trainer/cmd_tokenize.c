@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "tok.h"
 
 #define TOKENIZE_MAX_STDIN_BYTES ((size_t)8 << 20) /* the most that tok_encode takes */
@@ -15,6 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: atelier tokenize --model DIR [--no-special] [--tokens] [TEXT]\n"
+            "       atelier tokenize --model DIR --chat [--tokens] [MESSAGES]\n"
             "       atelier tokenize --model DIR --decode [--no-special] [IDS]\n"
             "\n"
             "Encodes TEXT with DIR/tokenizer.json (and DIR/tokenizer_config.json when present)\n"
@@ -25,6 +27,9 @@ static void usage(FILE *f)
             "  --no-special   encode: do not add BOS/EOS from the post-processor;\n"
             "                 decode: leave out special tokens\n"
             "  --tokens       encode: print the token strings as a second JSON array\n"
+            "  --chat         read a JSON array of {\"role\", \"content\"} messages, render it\n"
+            "                 with the model's chat template and an assistant prompt at the\n"
+            "                 end, and print the rendered text (a JSON string) and its ids\n"
             "  --decode       read a JSON array of ids (IDS) and print the decoded text\n"
             "  --help         show this help\n");
 }
@@ -108,6 +113,85 @@ static int run_encode(const struct tok *tok, const char *text, size_t len, bool 
     return 0;
 }
 
+static int encode_chat(const struct tok *tok, const char *model_dir, json_t *list,
+                       bool show_tokens)
+{
+    struct tr_error err = {{0}};
+    struct chat_template t;
+    struct chat_render r = {0};
+    struct chat_message *msgs = NULL;
+    const int32_t *prefix;
+    int32_t slot, *ids = NULL, *all = NULL;
+    size_t n = json_array_size(list), n_prefix, n_ids = 0;
+    char *quoted = NULL;
+    json_t *text = NULL;
+    int rc = 1;
+
+    if (chat_template_detect(&t, tok, model_dir, &err) < 0) {
+        fprintf(stderr, "atelier tokenize: %s\n", err.msg);
+        return 1;
+    }
+    msgs = calloc(n + 1, sizeof(*msgs));
+    for (size_t i = 0; msgs != NULL && i < n; i++) {
+        json_t *m = json_array_get(list, i);
+
+        msgs[i].role = json_string_value(json_object_get(m, "role"));
+        msgs[i].content = json_string_value(json_object_get(m, "content"));
+        if (msgs[i].role == NULL || msgs[i].content == NULL) {
+            fprintf(stderr, "atelier tokenize: message %zu needs \"role\" and \"content\" "
+                            "strings\n", i);
+            goto out;
+        }
+    }
+    if (msgs == NULL || chat_render(&r, &t, msgs, n, true, &err) < 0 ||
+        tok_encode(tok, r.text, r.len, false, &ids, &n_ids, &err) < 0) {
+        fprintf(stderr, "atelier tokenize: %s\n", msgs == NULL ? "out of memory" : err.msg);
+        goto out;
+    }
+    n_prefix = chat_prefix_ids(tok, &t, &prefix, &slot);
+    all = malloc((n_prefix + n_ids + 1) * sizeof(*all));
+    text = json_string(r.text);
+    quoted = text != NULL ? json_dumps(text, JSON_ENCODE_ANY) : NULL;
+    if (all == NULL || quoted == NULL)
+        goto out;
+    if (n_prefix > 0)
+        memcpy(all, prefix, n_prefix * sizeof(*all));
+    if (n_ids > 0)
+        memcpy(all + n_prefix, ids, n_ids * sizeof(*all));
+    printf("%s\n", quoted);
+    print_ids_json(all, n_prefix + n_ids);
+    if (show_tokens)
+        print_tokens_json(tok, all, n_prefix + n_ids);
+    rc = 0;
+out:
+    json_decref(text);
+    free(quoted);
+    free(all);
+    free(ids);
+    free(msgs);
+    chat_render_dispose(&r);
+    chat_template_dispose(&t);
+    return rc;
+}
+
+static int run_chat(const struct tok *tok, const char *model_dir, const char *text, size_t len,
+                    bool show_tokens)
+{
+    json_error_t jerr;
+    json_t *list = json_loadb(text, len, 0, &jerr);
+    int rc;
+
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        fprintf(stderr, "atelier tokenize: --chat expects a non-empty JSON array of messages "
+                        "such as [{\"role\": \"user\", \"content\": \"Hi\"}], got: %.60s\n", text);
+        json_decref(list);
+        return 1;
+    }
+    rc = encode_chat(tok, model_dir, list, show_tokens);
+    json_decref(list);
+    return rc;
+}
+
 static int run_decode(const struct tok *tok, const char *text, size_t len, bool skip_special)
 {
     struct tr_error err = {{0}};
@@ -154,7 +238,7 @@ out:
 int cmd_tokenize(int argc, char **argv)
 {
     const char *model_dir = NULL, *text = NULL;
-    bool no_special = false, decode = false, show_tokens = false;
+    bool no_special = false, decode = false, show_tokens = false, chat = false;
     struct tr_error err = {{0}};
     struct tok *tok = NULL;
     char *input = NULL;
@@ -170,6 +254,8 @@ int cmd_tokenize(int argc, char **argv)
             no_special = true;
         } else if (strcmp(argv[i], "--decode") == 0) {
             decode = true;
+        } else if (strcmp(argv[i], "--chat") == 0) {
+            chat = true;
         } else if (strcmp(argv[i], "--tokens") == 0) {
             show_tokens = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -209,6 +295,8 @@ int cmd_tokenize(int argc, char **argv)
     }
     if (decode)
         rc = run_decode(tok, text, len, no_special);
+    else if (chat)
+        rc = run_chat(tok, model_dir, text, len, show_tokens);
     else
         rc = run_encode(tok, text, len, !no_special, show_tokens);
     free(input);

@@ -135,14 +135,9 @@ static int copy_text(char **out, const char *s, size_t len, struct tr_error *err
 static size_t bos_prefix(const struct tok *tok, const struct chat_template *chat,
                          const int32_t **ids, int32_t *bos_slot)
 {
-    size_t n = tok_special_prefix(tok, ids);
-
-    if (n == 0 && chat != NULL && chat->bos_first && tok_bos_id(tok) >= 0) {
-        *bos_slot = tok_bos_id(tok);
-        *ids = bos_slot;
-        n = 1;
-    }
-    return n;
+    if (chat != NULL)
+        return chat_prefix_ids(tok, chat, ids, bos_slot);
+    return tok_special_prefix(tok, ids);
 }
 
 static int parse_text(struct data_example *ex, const struct tok *tok, const char *text,

@@ -37,7 +37,7 @@ struct data_set {
  * The loss mask is 1 only on completion/output/assistant tokens ({"text"}: all tokens).
  * Adds BOS as the tokenizer does (or as the chat template does) and EOS after the text,
  * completion or output (chats end with the template's end-of-turn marker). Alpaca data is
- * rendered as a user/assistant chat when the tokenizer has a chat template, else as
+ * rendered as a user/assistant chat when the tokenizer has a recognised chat template, else as
  * "### Instruction:" / "### Input:" / "### Response:" sections. An example longer
  * than max_tokens is an error naming its line (pass the model context; 0 means no limit).
  * Errors name the line number and what was wrong. */

@@ -73,6 +73,23 @@ int main(void)
     CHECK_EQ_INT(run(out, sizeof(out), false, args), 0);
     CHECK_EQ_STR(out, "Hi world\n");
 
+    /* --chat renders with the template and adds the assistant prompt; SmolLM adds no BOS. */
+    snprintf(args, sizeof(args),
+             "--model '%s/tokenizers/smollm-135m-instruct' --chat "
+             "'[{\"role\": \"user\", \"content\": \"Hi\"}]'",
+             corpus);
+    CHECK_EQ_INT(run(out, sizeof(out), false, args), 0);
+    CHECK_EQ_STR(out, "\"<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n\"\n"
+                      "[1,4093,198,26843,2,198,1,520,9531,198]\n");
+    snprintf(args, sizeof(args),
+             "--model '%s/tokenizers/gpt2' --chat '[{\"role\": \"user\", \"content\": \"Hi\"}]'",
+             corpus);
+    CHECK_EQ_INT(run(out, sizeof(out), true, args), 1);
+    CHECK(strstr(out, "gpt2/tokenizer_config.json has no chat_template") != NULL);
+    snprintf(args, sizeof(args), "--model '%s/tokenizers/gpt2' --chat '{}'", corpus);
+    CHECK_EQ_INT(run(out, sizeof(out), true, args), 1);
+    CHECK(strstr(out, "--chat expects a non-empty JSON array of messages") != NULL);
+
     /* Errors: one line on stderr that names the value; status 2 for usage, 1 for failures. */
     CHECK_EQ_INT(run(out, sizeof(out), true, "'Hello'"), 2);
     CHECK(strstr(out, "missing --model DIR") != NULL);
