@@ -310,7 +310,7 @@ static void render_llama2(struct renderer *w, const struct chat_template *t,
 
 /* Mistral as llama.cpp's "mistral-v1" renders it: no <<SYS>> block, and the system message
  * opens the first user turn.
- * TODO: the v3, v3-tekken and v7 spacings and [SYSTEM_PROMPT] are not told apart, so those
+ * TODO: the v3, v3-tekken and v7 spacings and [SYSTEM_PROMPT] are not distinguished, so those
  * templates are rendered in the v1 form. */
 static void render_mistral(struct renderer *w, const struct chat_template *t,
                            const struct chat_message *msgs, size_t n)
