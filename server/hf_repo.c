@@ -330,6 +330,29 @@ out:
     return rc;
 }
 
+/* Deleting a repo of an organisation takes the organisation's admin role (or a site admin);
+ * the write role only changes its content. Queues 403 when the caller lacks it. */
+static int delete_check_org_admin(struct http_request *req, const struct meta_repo *row)
+{
+    const struct http_user *user = http_request_user(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    enum meta_role role = META_ROLE_READ;
+    int rc;
+
+    if (row->owner_org_id == 0 || user->is_admin)
+        return 0;
+    rc = meta_org_member_role(&role, http_request_db(req), row->owner_org_id, user->id, &err);
+    if (rc < 0 && rc != HUB_ENOTFOUND) {
+        http_reply_hub_error(req, &err);
+        return rc;
+    }
+    if (rc == 0 && role == META_ROLE_ADMIN)
+        return 0;
+    http_reply_error(req, 403, "deleting %s/%s needs the admin role in organisation %s",
+                     row->ns, row->name, row->ns);
+    return HUB_EFORBIDDEN;
+}
+
 int hf_repo_delete_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct meta *db = http_request_db(req);
@@ -350,6 +373,9 @@ int hf_repo_delete_handle(struct http_request *req, void *arg, struct hub_error 
     if (rc < 0)
         goto out;
     hf_repo_ctx_dispose(&ctx);
+    rc = delete_check_org_admin(req, &ctx.row);
+    if (rc < 0)
+        goto out;
     rc = repo_delete(http_request_config(req)->data_dir, type, ns, name, err);
     if (rc < 0 && rc != HUB_ENOTFOUND)
         goto out;
@@ -713,8 +739,15 @@ static json_t *list_entry(struct http_request *req, const struct meta_repo *row,
     if (repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name,
                   &err) == 0 &&
         repo_revision_resolve(commit, git, "HEAD", &err) == 0) {
+        struct repo_entry entry = {0};
+
         card = card_data_load(git, commit);
-        siblings = siblings_build(&is_adapter, git, commit, false, &err);
+        if (full) {
+            siblings = siblings_build(&is_adapter, git, commit, false, &err);
+        } else if (repo_entry_stat(&entry, git, commit, "adapter_config.json", &err) == 0) {
+            is_adapter = entry.type == REPO_ENTRY_FILE;
+            free(entry.path);
+        }
     }
     tags = tags_build(card, row, is_adapter);
     if (filter_matches(tags, filters, filter_count)) {

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareDataDir, createToken, revokeToken, startDaemon } from "./daemon.mjs";
+import { admin, prepareDataDir, createToken, revokeToken, startDaemon } from "./daemon.mjs";
 
 let daemon, dataDir;
 const tok = {};
@@ -461,4 +461,27 @@ test("datasets, settings, listing pages and git-lfs style Basic auth", async () 
   const metrics = await (await req("/metrics")).text();
   assert.match(metrics, /atelier_http_requests_total\{route="lfs.batch",status="200"\} [1-9]/);
   assert.match(metrics, /atelier_blob_store_bytes [1-9]\d*/);
+});
+
+test("organisation repos: members with write create, only org admins delete", async () => {
+  admin(dataDir, ["org", "add", "class1"]);
+  admin(dataDir, ["org", "member", "add", "class1", "bob", "--role", "write"]);
+  const body = JSON.stringify({ name: "lab", organization: "class1", private: true });
+  const created = await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" }, body });
+  assert.equal(created.status, 200);
+  assert.equal((await req("/api/models/class1/lab", { token: tok.bobWrite })).status, 200);
+  const del = JSON.stringify({ name: "lab", organization: "class1", type: "model" });
+  await expectError(await req("/api/repos/delete", { method: "DELETE", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" }, body: del }), 403, { mention: "class1" });
+  assert.equal((await req("/api/repos/delete", { method: "DELETE", token: tok.aliceWrite,
+    headers: { "Content-Type": "application/json" }, body: del })).status, 200);
+  await expectError(await req("/api/models/class1/lab", { token: tok.aliceWrite }), 404,
+    { code: "RepoNotFound" });
+  await expectError(await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "x", organization: "alice" }) }), 403);
+  await expectError(await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "x", organization: "nobody" }) }), 404, { mention: "nobody" });
 });
