@@ -14,6 +14,7 @@
 #include "meta_user.h"
 #include "storage.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 static void test_migrations(const char *data)
@@ -484,6 +485,84 @@ static void test_lfs_and_audit(struct meta *db)
     free(entries);
 }
 
+#define BUMP_THREADS 4
+#define BUMPS_PER_THREAD 50
+
+struct bumper {
+    const char *data;
+    int64_t repo_id;
+    int failures;
+};
+
+/* Opens its own connection, as every HTTP thread does, and counts downloads. */
+static void *bumper_run(void *arg)
+{
+    struct bumper *b = arg;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+
+    if (meta_open(&db, b->data, META_OPEN_MIGRATE, &err) < 0) {
+        b->failures = BUMPS_PER_THREAD;
+        return NULL;
+    }
+    for (int i = 0; i < BUMPS_PER_THREAD; i++) {
+        if (meta_repo_downloads_bump(db, b->repo_id, &err) < 0)
+            b->failures++;
+    }
+    meta_close(db);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct bumper bumpers[BUMP_THREADS];
+    pthread_t threads[BUMP_THREADS];
+    struct meta_repo repo;
+    struct meta *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    char data[512];
+    int failures = 0;
+
+    /* Threads that open a fresh database at once apply each migration exactly once. */
+    fixture_dir_make(data, sizeof(data));
+    for (int i = 0; i < BUMP_THREADS; i++) {
+        bumpers[i] = (struct bumper){data, 0, 0};
+        pthread_create(&threads[i], NULL, bumper_run, &bumpers[i]);
+    }
+    for (int i = 0; i < BUMP_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    CHECK_EQ_INT(meta_open(&db, data, 0, &err), 0);
+    if (db == NULL) {
+        fixture_dir_remove(data);
+        return;
+    }
+    CHECK_EQ_INT(sqlite3_prepare_v2(meta_sqlite_get(db),
+                                    "SELECT count(*), count(DISTINCT version) FROM schema_version",
+                                    -1, &stmt, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(stmt, 0), sqlite3_column_int(stmt, 1));
+    sqlite3_finalize(stmt);
+
+    /* Concurrent writers on their own connections wait for each other; none fails. */
+    CHECK_EQ_INT(meta_user_add(NULL, db, "erin", NULL, false, &err), 0);
+    CHECK_EQ_INT(meta_repo_insert(&repo, db, HUB_REPO_MODEL, "erin", "popular", false, &err), 0);
+    for (int i = 0; i < BUMP_THREADS; i++) {
+        bumpers[i] = (struct bumper){data, repo.id, 0};
+        pthread_create(&threads[i], NULL, bumper_run, &bumpers[i]);
+    }
+    for (int i = 0; i < BUMP_THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        failures += bumpers[i].failures;
+    }
+    CHECK_EQ_INT(failures, 0);
+    CHECK_EQ_INT(meta_repo_get_by_id(&repo, db, repo.id, &err), 0);
+    CHECK_EQ_INT(repo.downloads, BUMP_THREADS * BUMPS_PER_THREAD);
+    meta_close(db);
+    fixture_dir_remove(data);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -503,6 +582,7 @@ int main(void)
         test_lfs_and_audit(db);
         meta_close(db);
     }
+    test_threads();
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
