@@ -77,9 +77,11 @@ int chat_template_detect(struct chat_template *out, const struct tok *tok, const
 
     memset(out, 0, sizeof(*out));
     if (tmpl == NULL)
-        return tr_error_set(err, "%s/tokenizer_config.json has no chat_template, so "
-                                 "{\"messages\"} data cannot be rendered; use a model with a "
-                                 "chat template or {\"prompt\", \"completion\"} data", source);
+        return tr_error_set(err,
+                            "%s/tokenizer_config.json has no chat_template, so "
+                            "{\"messages\"} data cannot be rendered; use a model with a "
+                            "chat template or {\"prompt\", \"completion\"} data",
+                            source);
     if (strstr(tmpl, "<|im_start|>") != NULL) {
         out->form = CHAT_CHATML;
         out->default_system = find_default_system(tmpl);
@@ -93,17 +95,19 @@ int chat_template_detect(struct chat_template *out, const struct tok *tok, const
     } else if (strstr(tmpl, "<|user|>") != NULL && strstr(tmpl, "<|assistant|>") != NULL) {
         out->form = CHAT_ZEPHYR;
     } else {
-        return tr_error_set(err, "%s/tokenizer_config.json: the chat_template is not one of the "
-                                 "recognised forms (ChatML <|im_start|>, Llama 2 [INST] <<SYS>>, "
-                                 "Llama 3 <|start_header_id|>, Zephyr <|user|>, Mistral "
-                                 "[INST]); use {\"prompt\", \"completion\"} data instead",
+        return tr_error_set(err,
+                            "%s/tokenizer_config.json: the chat_template is not one of the "
+                            "recognised forms (ChatML <|im_start|>, Llama 2 [INST] <<SYS>>, "
+                            "Llama 3 <|start_header_id|>, Zephyr <|user|>, Mistral "
+                            "[INST]); use {\"prompt\", \"completion\"} data instead",
                             source);
     }
     if (out->form != CHAT_CHATML && out->form != CHAT_LLAMA3) {
         if (eos == NULL)
-            return tr_error_set(err, "%s/tokenizer_config.json: the %s chat template needs "
-                                     "eos_token, which is not set", source,
-                                chat_form_name(out->form));
+            return tr_error_set(err,
+                                "%s/tokenizer_config.json: the %s chat template needs "
+                                "eos_token, which is not set",
+                                source, chat_form_name(out->form));
         out->eos = strdup(eos);
         if (out->eos == NULL)
             return tr_error_set(err, "out of memory");
@@ -203,9 +207,10 @@ static int check_roles(const struct chat_template *t, const struct chat_message 
             return tr_error_set(err, "message %zu has an empty or multi-line role", i);
         if (t->form != CHAT_CHATML && !is_role(m, "system") && !is_role(m, "user") &&
             !is_role(m, "assistant"))
-            return tr_error_set(err, "message %zu has role \"%.40s\"; the %s chat template "
-                                     "takes only system, user and assistant", i, m->role,
-                                chat_form_name(t->form));
+            return tr_error_set(err,
+                                "message %zu has role \"%.40s\"; the %s chat template "
+                                "takes only system, user and assistant",
+                                i, m->role, chat_form_name(t->form));
     }
     if (t->form == CHAT_LLAMA2 || t->form == CHAT_MISTRAL) {
         size_t first = n > 0 && is_role(&msgs[0], "system") ? 1 : 0;
@@ -214,9 +219,10 @@ static int check_roles(const struct chat_template *t, const struct chat_message 
             const char *want = (i - first) % 2 == 0 ? "user" : "assistant";
 
             if (!is_role(&msgs[i], want))
-                return tr_error_set(err, "message %zu has role \"%.40s\" but the %s chat template "
-                                         "needs %s here: after an optional system message, "
-                                         "user and assistant turns alternate",
+                return tr_error_set(err,
+                                    "message %zu has role \"%.40s\" but the %s chat template "
+                                    "needs %s here: after an optional system message, "
+                                    "user and assistant turns alternate",
                                     i, msgs[i].role, chat_form_name(t->form), want);
         }
     }
@@ -251,8 +257,7 @@ static void render_chatml(struct renderer *w, const struct chat_template *t,
 
 /* NOTE: this is the basic Llama 3 form. The Llama 3.1+ templates also write a system header
  * with "Cutting Knowledge Date" and "Today Date" lines, which is not reproduced. */
-static void render_llama3(struct renderer *w, const struct chat_message *msgs, size_t n,
-                          bool gen)
+static void render_llama3(struct renderer *w, const struct chat_message *msgs, size_t n, bool gen)
 {
     for (size_t i = 0; i < n; i++) {
         bool reply = is_role(&msgs[i], "assistant");
@@ -397,8 +402,8 @@ int chat_render(struct chat_render *out, const struct chat_template *t,
     return 0;
 }
 
-size_t chat_prefix_ids(const struct tok *tok, const struct chat_template *t,
-                       const int32_t **ids, int32_t *slot)
+size_t chat_prefix_ids(const struct tok *tok, const struct chat_template *t, const int32_t **ids,
+                       int32_t *slot)
 {
     size_t n = tok_special_prefix(tok, ids);
 

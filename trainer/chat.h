@@ -57,7 +57,7 @@ void chat_render_dispose(struct chat_render *r);
 /** Returns the number of ids that go before a rendered chat and points *ids at them: the
  * tokenizer's post-processor prefix, or else the BOS id when the template starts with
  * bos_token (*ids may point at slot). Templates that write bos_token get it only once. */
-size_t chat_prefix_ids(const struct tok *tok, const struct chat_template *t,
-                       const int32_t **ids, int32_t *slot);
+size_t chat_prefix_ids(const struct tok *tok, const struct chat_template *t, const int32_t **ids,
+                       int32_t *slot);
 
 #endif

@@ -14,24 +14,23 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: atelier tokenize --model DIR [--no-special] [--tokens] [TEXT]\n"
-            "       atelier tokenize --model DIR --chat [--tokens] [MESSAGES]\n"
-            "       atelier tokenize --model DIR --decode [--no-special] [IDS]\n"
-            "\n"
-            "Encodes TEXT with DIR/tokenizer.json (and DIR/tokenizer_config.json when present)\n"
-            "and prints the token ids as a JSON array. Without TEXT, or with TEXT \"-\", the\n"
-            "text is read from standard input.\n"
-            "\n"
-            "  --model DIR    model directory that contains tokenizer.json\n"
-            "  --no-special   encode: do not add BOS/EOS from the post-processor;\n"
-            "                 decode: leave out special tokens\n"
-            "  --tokens       encode: print the token strings as a second JSON array\n"
-            "  --chat         read a JSON array of {\"role\", \"content\"} messages, render it\n"
-            "                 with the model's chat template and an assistant prompt at the\n"
-            "                 end, and print the rendered text (a JSON string) and its ids\n"
-            "  --decode       read a JSON array of ids (IDS) and print the decoded text\n"
-            "  --help         show this help\n");
+    fprintf(f, "usage: atelier tokenize --model DIR [--no-special] [--tokens] [TEXT]\n"
+               "       atelier tokenize --model DIR --chat [--tokens] [MESSAGES]\n"
+               "       atelier tokenize --model DIR --decode [--no-special] [IDS]\n"
+               "\n"
+               "Encodes TEXT with DIR/tokenizer.json (and DIR/tokenizer_config.json when present)\n"
+               "and prints the token ids as a JSON array. Without TEXT, or with TEXT \"-\", the\n"
+               "text is read from standard input.\n"
+               "\n"
+               "  --model DIR    model directory that contains tokenizer.json\n"
+               "  --no-special   encode: do not add BOS/EOS from the post-processor;\n"
+               "                 decode: leave out special tokens\n"
+               "  --tokens       encode: print the token strings as a second JSON array\n"
+               "  --chat         read a JSON array of {\"role\", \"content\"} messages, render it\n"
+               "                 with the model's chat template and an assistant prompt at the\n"
+               "                 end, and print the rendered text (a JSON string) and its ids\n"
+               "  --decode       read a JSON array of ids (IDS) and print the decoded text\n"
+               "  --help         show this help\n");
 }
 
 /* Reads all of standard input; returns NULL (with a message printed) on failure. */
@@ -47,8 +46,10 @@ static char *read_stdin(size_t *len)
             char *p = cap > TOKENIZE_MAX_STDIN_BYTES ? NULL : realloc(buf, cap * 2);
 
             if (p == NULL) {
-                fprintf(stderr, "atelier tokenize: standard input is over %zu bytes or out of "
-                                "memory\n", TOKENIZE_MAX_STDIN_BYTES);
+                fprintf(stderr,
+                        "atelier tokenize: standard input is over %zu bytes or out of "
+                        "memory\n",
+                        TOKENIZE_MAX_STDIN_BYTES);
                 free(buf);
                 return NULL;
             }
@@ -113,8 +114,7 @@ static int run_encode(const struct tok *tok, const char *text, size_t len, bool 
     return 0;
 }
 
-static int encode_chat(const struct tok *tok, const char *model_dir, json_t *list,
-                       bool show_tokens)
+static int encode_chat(const struct tok *tok, const char *model_dir, json_t *list, bool show_tokens)
 {
     struct tr_error err = {{0}};
     struct chat_template t;
@@ -138,8 +138,10 @@ static int encode_chat(const struct tok *tok, const char *model_dir, json_t *lis
         msgs[i].role = json_string_value(json_object_get(m, "role"));
         msgs[i].content = json_string_value(json_object_get(m, "content"));
         if (msgs[i].role == NULL || msgs[i].content == NULL) {
-            fprintf(stderr, "atelier tokenize: message %zu needs \"role\" and \"content\" "
-                            "strings\n", i);
+            fprintf(stderr,
+                    "atelier tokenize: message %zu needs \"role\" and \"content\" "
+                    "strings\n",
+                    i);
             goto out;
         }
     }
@@ -182,8 +184,10 @@ static int run_chat(const struct tok *tok, const char *model_dir, const char *te
     int rc;
 
     if (!json_is_array(list) || json_array_size(list) == 0) {
-        fprintf(stderr, "atelier tokenize: --chat expects a non-empty JSON array of messages "
-                        "such as [{\"role\": \"user\", \"content\": \"Hi\"}], got: %.60s\n", text);
+        fprintf(stderr,
+                "atelier tokenize: --chat expects a non-empty JSON array of messages "
+                "such as [{\"role\": \"user\", \"content\": \"Hi\"}], got: %.60s\n",
+                text);
         json_decref(list);
         return 1;
     }
@@ -203,8 +207,10 @@ static int run_decode(const struct tok *tok, const char *text, size_t len, bool 
     int rc = 1;
 
     if (!json_is_array(arr)) {
-        fprintf(stderr, "atelier tokenize: --decode expects a JSON array of token ids such as "
-                        "[1, 15043], got: %.60s\n", text);
+        fprintf(stderr,
+                "atelier tokenize: --decode expects a JSON array of token ids such as "
+                "[1, 15043], got: %.60s\n",
+                text);
         goto out;
     }
     n = json_array_size(arr);
@@ -216,8 +222,10 @@ static int run_decode(const struct tok *tok, const char *text, size_t len, bool 
 
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             (size_t)json_integer_value(v) >= tok_vocab_size(tok)) {
-            fprintf(stderr, "atelier tokenize: element %zu of the ids is not a token id in [0, "
-                            "%zu)\n", i, tok_vocab_size(tok));
+            fprintf(stderr,
+                    "atelier tokenize: element %zu of the ids is not a token id in [0, "
+                    "%zu)\n",
+                    i, tok_vocab_size(tok));
             goto out;
         }
         ids[i] = (int32_t)json_integer_value(v);

@@ -16,7 +16,7 @@
 #include "tok_internal.h"
 
 #define DATA_MAX_FILE_BYTES ((size_t)1 << 30)
-#define DATA_MAX_MESSAGES 4096
+#define DATA_MAX_MESSAGES   4096
 
 /* ---- Encoding with target spans ---- */
 
@@ -24,8 +24,7 @@
  * never cross a raw added token, so only the segment that contains the boundary is encoded
  * again. A token that straddles the boundary counts on the side after it. */
 static int count_before(size_t *out, const struct tok *tok, const char *text, size_t boundary,
-                        const int32_t *full, const struct tok_segments *segs,
-                        struct tr_error *err)
+                        const int32_t *full, const struct tok_segments *segs, struct tr_error *err)
 {
     const struct tok_segment *seg = NULL;
     int32_t *ids = NULL;
@@ -154,8 +153,7 @@ static int parse_text(struct data_example *ex, const struct tok *tok, const char
 }
 
 static int parse_prompt_completion(struct data_example *ex, const struct tok *tok,
-                                   const char *prompt, const char *completion,
-                                   struct tr_error *err)
+                                   const char *prompt, const char *completion, struct tr_error *err)
 {
     struct tok_buf text = {0};
     size_t span[2];
@@ -182,8 +180,8 @@ static int parse_prompt_completion(struct data_example *ex, const struct tok *to
 }
 
 static int parse_chat(struct data_example *ex, const struct tok *tok,
-                      const struct chat_template *chat, const struct chat_message *msgs,
-                      size_t n, struct tr_error *err)
+                      const struct chat_template *chat, const struct chat_message *msgs, size_t n,
+                      struct tr_error *err)
 {
     struct chat_render r = {0};
     const int32_t *bos;
@@ -232,8 +230,10 @@ static int message_content(const char **out, char **owned, json_t *m, struct tr_
 
         if (type == NULL || strcmp(type, "text") != 0) {
             tok_buf_dispose(&joined);
-            return tr_error_set(err, "content[%zu] has type \"%.40s\"; only text parts can be "
-                                     "trained on", i, type != NULL ? type : "(missing)");
+            return tr_error_set(err,
+                                "content[%zu] has type \"%.40s\"; only text parts can be "
+                                "trained on",
+                                i, type != NULL ? type : "(missing)");
         }
         if (string_field(&text, part, "text", true, err) < 0 ||
             tok_buf_append(&joined, text, strlen(text)) < 0) {
@@ -248,8 +248,8 @@ static int message_content(const char **out, char **owned, json_t *m, struct tr_
 }
 
 static int parse_messages(struct data_example *ex, const struct tok *tok,
-                          const struct chat_template *chat, const char *chat_error,
-                          json_t *list, struct tr_error *err)
+                          const struct chat_template *chat, const char *chat_error, json_t *list,
+                          struct tr_error *err)
 {
     struct chat_message *msgs;
     char **owned;
@@ -295,8 +295,8 @@ out:
 /* Conversational prompt/completion data: "prompt" is a list of messages and "completion" a
  * list of assistant messages (or one string), trained as one chat. */
 static int parse_chat_pair(struct data_example *ex, const struct tok *tok,
-                           const struct chat_template *chat, const char *chat_error,
-                           json_t *obj, struct tr_error *err)
+                           const struct chat_template *chat, const char *chat_error, json_t *obj,
+                           struct tr_error *err)
 {
     json_t *prompt = json_object_get(obj, "prompt");
     json_t *completion = json_object_get(obj, "completion");
@@ -309,8 +309,8 @@ static int parse_chat_pair(struct data_example *ex, const struct tok *tok,
     if (json_is_array(completion)) {
         json_array_extend(all, completion);
     } else if (json_is_string(completion)) {
-        json_array_append_new(all, json_pack("{s:s, s:O}", "role", "assistant", "content",
-                                             completion));
+        json_array_append_new(all,
+                              json_pack("{s:s, s:O}", "role", "assistant", "content", completion));
     } else {
         json_decref(all);
         return tr_error_set(err, "\"completion\" must be a list of messages or a string when "
@@ -424,8 +424,10 @@ static int check_length(const struct data_example *ex, size_t max_tokens, struct
     if (targets == 0)
         return tr_error_set(err, "no target tokens after encoding, so there is nothing to learn");
     if (max_tokens > 0 && ex->n > max_tokens)
-        return tr_error_set(err, "the example is %zu tokens, over the limit of %zu (the model "
-                                 "context); shorten or split it", ex->n, max_tokens);
+        return tr_error_set(err,
+                            "the example is %zu tokens, over the limit of %zu (the model "
+                            "context); shorten or split it",
+                            ex->n, max_tokens);
     return 0;
 }
 
@@ -463,8 +465,8 @@ struct loader {
     size_t cap;
 };
 
-static int add_example(struct loader *ld, const char *json, size_t len, size_t line,
-                       bool array, struct tr_error *err)
+static int add_example(struct loader *ld, const char *json, size_t len, size_t line, bool array,
+                       struct tr_error *err)
 {
     struct data_example ex;
 
@@ -477,8 +479,8 @@ static int add_example(struct loader *ld, const char *json, size_t len, size_t l
         ld->ds->ex = p;
         ld->cap = cap;
     }
-    if (data_example_parse(&ex, json, len, ld->tok, ld->chat, ld->chat_error, ld->max_tokens,
-                           err) < 0)
+    if (data_example_parse(&ex, json, len, ld->tok, ld->chat, ld->chat_error, ld->max_tokens, err) <
+        0)
         return tr_error_prefix(err, "%s: %s %zu", ld->path, array ? "element" : "line", line);
     ex.line = line;
     ld->ds->ex[ld->ds->n++] = ex;
@@ -511,8 +513,8 @@ static int load_array(struct loader *ld, const char *buf, size_t len, struct tr_
     int rc = 0;
 
     if (root == NULL)
-        return tr_error_set(err, "%s: invalid JSON at line %d column %d: %s", ld->path,
-                            jerr.line, jerr.column, jerr.text);
+        return tr_error_set(err, "%s: invalid JSON at line %d column %d: %s", ld->path, jerr.line,
+                            jerr.column, jerr.text);
     for (size_t i = 0; rc == 0 && i < json_array_size(root); i++) {
         char *text = json_dumps(json_array_get(root, i), JSON_ENCODE_ANY | JSON_COMPACT);
 
@@ -541,8 +543,8 @@ static int read_whole(char **out, size_t *len, const char *path, struct tr_error
     }
     if ((uint64_t)st.st_size > DATA_MAX_FILE_BYTES) {
         fclose(f);
-        return tr_error_set(err, "%s: the dataset is %lld bytes, over the limit of %zu bytes",
-                            path, (long long)st.st_size, DATA_MAX_FILE_BYTES);
+        return tr_error_set(err, "%s: the dataset is %lld bytes, over the limit of %zu bytes", path,
+                            (long long)st.st_size, DATA_MAX_FILE_BYTES);
     }
     *out = malloc((size_t)st.st_size + 1);
     if (*out == NULL || fread(*out, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
@@ -569,8 +571,8 @@ static int sha256_hex(char hex[65], const char *buf, size_t len, struct tr_error
     return 0;
 }
 
-int data_load(struct data_set **out, const char *path, const struct tok *tok,
-              size_t max_tokens, struct tr_error *err)
+int data_load(struct data_set **out, const char *path, const struct tok *tok, size_t max_tokens,
+              struct tr_error *err)
 {
     struct loader ld = {path, tok, NULL, NULL, max_tokens, NULL, 0};
     struct chat_template chat;
@@ -603,8 +605,10 @@ int data_load(struct data_set **out, const char *path, const struct tok *tok,
     else
         rc = load_jsonl(&ld, buf + k, len - k, err);
     if (rc == 0 && ld.ds->n == 0)
-        rc = tr_error_set(err, "%s: the dataset has no examples; add JSONL lines or JSON array "
-                               "elements", path);
+        rc = tr_error_set(err,
+                          "%s: the dataset has no examples; add JSONL lines or JSON array "
+                          "elements",
+                          path);
 out:
     free(buf);
     if (have_chat)

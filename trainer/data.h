@@ -11,8 +11,8 @@
 #include "tr_error.h"
 
 struct data_example {
-    int32_t *ids;     /* n token ids of the full rendered example */
-    uint8_t *mask;    /* n flags: 1 where the token counts in the loss (the target side) */
+    int32_t *ids;  /* n token ids of the full rendered example */
+    uint8_t *mask; /* n flags: 1 where the token counts in the loss (the target side) */
     size_t n;
     char *prompt;     /* the prompt text (for exact match) of prompt/completion and alpaca
                        * data and of chats whose only reply is the last message, else NULL */
@@ -41,8 +41,8 @@ struct data_set {
  * "### Instruction:" / "### Input:" / "### Response:" sections. An example longer
  * than max_tokens is an error naming its line (pass the model context; 0 means no limit).
  * Errors name the line number and what was wrong. */
-int data_load(struct data_set **out, const char *path, const struct tok *tok,
-              size_t max_tokens, struct tr_error *err);
+int data_load(struct data_set **out, const char *path, const struct tok *tok, size_t max_tokens,
+              struct tr_error *err);
 
 void data_set_free(struct data_set *ds);
 

@@ -115,8 +115,10 @@ static int parse_added_token(struct tok *tok, json_t *obj, size_t index, struct 
     if (!json_is_string(content) || json_string_length(content) == 0 ||
         json_string_length(content) > TOK_MAX_TOKEN_BYTES || !json_is_integer(id) ||
         json_integer_value(id) < 0 || json_integer_value(id) >= TOK_MAX_VOCAB)
-        return tr_error_set(err, "added_tokens[%zu] needs a non-empty \"content\" and an \"id\" "
-                                 "in [0, %d)", index, TOK_MAX_VOCAB);
+        return tr_error_set(err,
+                            "added_tokens[%zu] needs a non-empty \"content\" and an \"id\" "
+                            "in [0, %d)",
+                            index, TOK_MAX_VOCAB);
     a->len = json_string_length(content);
     a->content = malloc(a->len + 1);
     if (a->content == NULL)
@@ -179,8 +181,10 @@ static int push_ids(int32_t **ids, size_t *n, json_t *list, struct tr_error *err
 
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) >= TOK_MAX_VOCAB)
-            return tr_error_set(err, "post_processor: special token ids must be integers in "
-                                     "[0, %d)", TOK_MAX_VOCAB);
+            return tr_error_set(err,
+                                "post_processor: special token ids must be integers in "
+                                "[0, %d)",
+                                TOK_MAX_VOCAB);
         p = realloc(*ids, (*n + 1) * sizeof(*p));
         if (p == NULL)
             return tr_error_set(err, "out of memory");
@@ -207,15 +211,19 @@ static int parse_template(struct tok *tok, json_t *obj, struct tr_error *err)
             continue;
         }
         if (!json_is_object(sp) || !json_is_string(json_object_get(sp, "id")))
-            return tr_error_set(err, "post_processor TemplateProcessing: single[%zu] is neither "
-                                     "a Sequence nor a SpecialToken", i);
+            return tr_error_set(err,
+                                "post_processor TemplateProcessing: single[%zu] is neither "
+                                "a Sequence nor a SpecialToken",
+                                i);
         {
             const char *name = json_string_value(json_object_get(sp, "id"));
             json_t *entry = json_object_get(specials, name);
 
             if (!json_is_object(entry))
-                return tr_error_set(err, "post_processor TemplateProcessing: special token "
-                                         "\"%.60s\" is missing from special_tokens", name);
+                return tr_error_set(err,
+                                    "post_processor TemplateProcessing: special token "
+                                    "\"%.60s\" is missing from special_tokens",
+                                    name);
             if (seen_a ? push_ids(&tok->post_suffix, &tok->n_post_suffix,
                                   json_object_get(entry, "ids"), err) < 0
                        : push_ids(&tok->post_prefix, &tok->n_post_prefix,
@@ -271,9 +279,11 @@ static int parse_post(struct tok *tok, json_t *obj, int depth, struct tr_error *
         }
         return 0;
     }
-    return tr_error_set(err, "post_processor type \"%s\" is not supported (supported: "
-                             "TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, "
-                             "Sequence)", type);
+    return tr_error_set(err,
+                        "post_processor type \"%s\" is not supported (supported: "
+                        "TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, "
+                        "Sequence)",
+                        type);
 }
 
 /* ---- tokenizer_config.json ---- */
@@ -315,9 +325,13 @@ static int set_token(char **slot, int32_t *id_slot, const struct tok *tok, const
  * sets either flag decides which special tokens encoding adds. */
 static int apply_add_bos_eos(struct tok *tok, json_t *config, struct tr_error *err)
 {
-    static const char *const classes[] = {"LlamaTokenizer", "LlamaTokenizerFast",
-                                          "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
-                                          "GemmaTokenizer", "GemmaTokenizerFast", NULL};
+    static const char *const classes[] = {"LlamaTokenizer",
+                                          "LlamaTokenizerFast",
+                                          "CodeLlamaTokenizer",
+                                          "CodeLlamaTokenizerFast",
+                                          "GemmaTokenizer",
+                                          "GemmaTokenizerFast",
+                                          NULL};
     const char *cls = json_string_value(json_object_get(config, "tokenizer_class"));
     json_t *add_bos = json_object_get(config, "add_bos_token");
     json_t *add_eos = json_object_get(config, "add_eos_token");
@@ -400,16 +414,16 @@ static int load_model(struct tok *tok, json_t *model, struct tr_error *err)
     if (type == NULL && json_object_get(model, "merges") != NULL)
         type = "BPE"; /* old files leave out the type of a BPE model */
     if (type == NULL || strcmp(type, "BPE") != 0)
-        return tr_error_set(err, "model type \"%s\" is not supported: only BPE tokenizers "
-                                 "(byte-level like GPT-2, Llama 3, Qwen, or SentencePiece-style "
-                                 "with byte fallback like Llama 2, Mistral) can be loaded",
+        return tr_error_set(err,
+                            "model type \"%s\" is not supported: only BPE tokenizers "
+                            "(byte-level like GPT-2, Llama 3, Qwen, or SentencePiece-style "
+                            "with byte fallback like Llama 2, Mistral) can be loaded",
                             type != NULL ? type : "(missing)");
     return tok_bpe_load(tok, model, err);
 }
 
-static int load_component(void **out, size_t size, json_t *obj, int (*parse)(void *, json_t *,
-                                                                             int,
-                                                                             struct tr_error *),
+static int load_component(void **out, size_t size, json_t *obj,
+                          int (*parse)(void *, json_t *, int, struct tr_error *),
                           struct tr_error *err)
 {
     if (obj == NULL || json_is_null(obj))
@@ -463,14 +477,13 @@ static json_t *parse_json(const char *text, size_t len, const char *what, size_t
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | flags, &jerr);
 
     if (root == NULL)
-        tr_error_set(err, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
-                     jerr.column, jerr.text);
+        tr_error_set(err, "%s: invalid JSON at line %d column %d: %s", what, jerr.line, jerr.column,
+                     jerr.text);
     return root;
 }
 
-int tok_open_json(struct tok **out, const char *tokenizer_json, size_t len,
-                  const char *config_json, size_t config_len, const char *source,
-                  struct tr_error *err)
+int tok_open_json(struct tok **out, const char *tokenizer_json, size_t len, const char *config_json,
+                  size_t config_len, const char *source, struct tr_error *err)
 {
     struct tok *tok = NULL;
     json_t *root = NULL, *config = NULL;
@@ -478,8 +491,8 @@ int tok_open_json(struct tok **out, const char *tokenizer_json, size_t len,
 
     *out = NULL;
     if (len > TOK_MAX_JSON_BYTES)
-        return tr_error_set(err, "%s: tokenizer.json is %zu bytes, over the limit of %zu",
-                            source, len, TOK_MAX_JSON_BYTES);
+        return tr_error_set(err, "%s: tokenizer.json is %zu bytes, over the limit of %zu", source,
+                            len, TOK_MAX_JSON_BYTES);
     tok = calloc(1, sizeof(*tok));
     if (tok == NULL)
         return tr_error_set(err, "out of memory");

@@ -19,9 +19,8 @@ int tok_open(struct tok **out, const char *model_dir, struct tr_error *err);
 
 /** Loads a tokenizer from the text of tokenizer.json (len bytes) and, when config_json is
  * not NULL, of tokenizer_config.json. source names the input in error messages. */
-int tok_open_json(struct tok **out, const char *tokenizer_json, size_t len,
-                  const char *config_json, size_t config_len, const char *source,
-                  struct tr_error *err);
+int tok_open_json(struct tok **out, const char *tokenizer_json, size_t len, const char *config_json,
+                  size_t config_len, const char *source, struct tr_error *err);
 
 void tok_free(struct tok *tok);
 

@@ -69,12 +69,14 @@ static int load_vocab(struct tok *tok, json_t *vocab, struct tr_error *err)
 
     if (!json_is_object(vocab))
         return tr_error_set(err, "model.vocab must be an object of token -> id");
-    json_object_foreach(vocab, key, value) {
+    json_object_foreach(vocab, key, value)
+    {
         json_int_t id = json_is_integer(value) ? json_integer_value(value) : -1;
 
         if (id < 0 || id >= TOK_MAX_VOCAB)
-            return tr_error_set(err, "model.vocab: token \"%.60s\" has id %s, expected an "
-                                     "integer in [0, %d)",
+            return tr_error_set(err,
+                                "model.vocab: token \"%.60s\" has id %s, expected an "
+                                "integer in [0, %d)",
                                 key, json_is_integer(value) ? "out of range" : "not an integer",
                                 TOK_MAX_VOCAB);
         if (id > max_id)
@@ -88,7 +90,8 @@ static int load_vocab(struct tok *tok, json_t *vocab, struct tr_error *err)
     bpe->vocab_mask = size - 1;
     if (tok->id_to_token == NULL || tok->token_len == NULL || bpe->vocab == NULL)
         return tr_error_set(err, "out of memory loading %zu vocab entries", tok->vocab_size);
-    json_object_foreach(vocab, key, value) {
+    json_object_foreach(vocab, key, value)
+    {
         size_t id = (size_t)json_integer_value(value);
         size_t len = strlen(key);
         size_t i;
@@ -97,8 +100,10 @@ static int load_vocab(struct tok *tok, json_t *vocab, struct tr_error *err)
             return tr_error_set(err, "model.vocab: token %zu is %zu bytes, over the limit of %d",
                                 id, len, TOK_MAX_TOKEN_BYTES);
         if (tok->id_to_token[id] != NULL)
-            return tr_error_set(err, "model.vocab: id %zu is used by both \"%.60s\" and "
-                                     "\"%.60s\"", id, tok->id_to_token[id], key);
+            return tr_error_set(err,
+                                "model.vocab: id %zu is used by both \"%.60s\" and "
+                                "\"%.60s\"",
+                                id, tok->id_to_token[id], key);
         tok->id_to_token[id] = strdup(key);
         if (tok->id_to_token[id] == NULL)
             return tr_error_set(err, "out of memory");
@@ -106,15 +111,13 @@ static int load_vocab(struct tok *tok, json_t *vocab, struct tr_error *err)
         i = (size_t)tok_hash_bytes(key, len) & bpe->vocab_mask;
         while (bpe->vocab[i].key != NULL)
             i = (i + 1) & bpe->vocab_mask;
-        bpe->vocab[i] = (struct tok_vocab_slot){tok->id_to_token[id], (uint32_t)len,
-                                                (int32_t)id};
+        bpe->vocab[i] = (struct tok_vocab_slot){tok->id_to_token[id], (uint32_t)len, (int32_t)id};
     }
     return 0;
 }
 
 /* Splits one merges entry into its two halves; returns false when it is malformed. */
-static bool merge_parts(json_t *entry, const char **a, size_t *a_len, const char **b,
-                        size_t *b_len)
+static bool merge_parts(json_t *entry, const char **a, size_t *a_len, const char **b, size_t *b_len)
 {
     if (json_is_string(entry)) {
         const char *s = json_string_value(entry);
@@ -183,8 +186,10 @@ static int load_merges(struct tok *tok, json_t *merges, struct tr_error *err)
         m_len = a_len + b_len;
         im = tok_vocab_find(bpe->vocab, bpe->vocab_mask, joined, m_len);
         if (im < 0)
-            return tr_error_set(err, "model.merges[%zu]: the merged token \"%.*s\" is not in "
-                                     "the vocab", r, (int)(m_len > 60 ? 60 : m_len), joined);
+            return tr_error_set(err,
+                                "model.merges[%zu]: the merged token \"%.*s\" is not in "
+                                "the vocab",
+                                r, (int)(m_len > 60 ? 60 : m_len), joined);
         merge_insert(bpe, ia, ib, (int32_t)r, im);
     }
     return 0;
@@ -268,7 +273,7 @@ struct symbol {
 
 struct heap_entry {
     int32_t rank;
-    int32_t pos;   /* index of the left symbol */
+    int32_t pos;         /* index of the left symbol */
     int32_t left, right; /* ids when pushed, to detect stale entries */
     int32_t merged;
 };
@@ -386,8 +391,8 @@ static int initial_symbols(const struct tok *tok, const char *w, size_t len, str
                 bytes_ok = bpe->byte_ids[(unsigned char)w[i + k]] >= 0;
             if (bytes_ok) {
                 for (size_t k = 0; k < clen; k++)
-                    sym[n++] = (struct symbol){bpe->byte_ids[(unsigned char)w[i + k]], -1, -1,
-                                               true};
+                    sym[n++] =
+                        (struct symbol){bpe->byte_ids[(unsigned char)w[i + k]], -1, -1, true};
                 last_unk = false;
             } else if (bpe->unk_id >= 0) {
                 if (!(bpe->fuse_unk && last_unk))
@@ -406,8 +411,8 @@ static int initial_symbols(const struct tok *tok, const char *w, size_t len, str
     return 0;
 }
 
-int tok_bpe_encode_word(const struct tok *tok, const char *w, size_t len, int32_t **ids,
-                        size_t *n, size_t *cap, struct tr_error *err)
+int tok_bpe_encode_word(const struct tok *tok, const char *w, size_t len, int32_t **ids, size_t *n,
+                        size_t *cap, struct tr_error *err)
 {
     const struct tok_bpe *bpe = &tok->bpe;
     struct symbol *sym = NULL;

@@ -20,8 +20,7 @@ static int parse_metaspace(struct tok_dec *out, json_t *obj, struct tr_error *er
     int32_t cp;
 
     out->type = TOK_DEC_METASPACE;
-    if (!json_is_string(rep) || json_string_length(rep) == 0 ||
-        json_string_length(rep) > 4 ||
+    if (!json_is_string(rep) || json_string_length(rep) == 0 || json_string_length(rep) > 4 ||
         tok_utf8_next(json_string_value(rep), json_string_length(rep), &cp) !=
             json_string_length(rep))
         return tr_error_set(err, "decoder Metaspace: \"replacement\" must be one character");
@@ -190,8 +189,7 @@ static int parse_byte_token(const char *t)
     static const char hex[] = "0123456789ABCDEF";
     const char *hi, *lo;
 
-    if (strlen(t) != 6 || memcmp(t, "<0x", 3) != 0 || t[5] != '>' || t[3] == '\0' ||
-        t[4] == '\0')
+    if (strlen(t) != 6 || memcmp(t, "<0x", 3) != 0 || t[5] != '>' || t[3] == '\0' || t[4] == '\0')
         return -1;
     hi = strchr(hex, t[3]);
     lo = strchr(hex, t[4]);

@@ -50,10 +50,17 @@ static bool is_word_char(const char *s, size_t len, size_t at, bool before)
         return false;
     cat = utf8proc_category(cp);
     switch (cat) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC:
         return true;
     default:
         return false;
@@ -136,8 +143,8 @@ static int encode_plain(const struct tok *tok, const char *s, size_t len, bool a
     if (tok->pre_tokenizer != NULL && tok_pre_apply(tok->pre_tokenizer, &pieces, err) < 0)
         goto out;
     for (size_t i = 0; i < pieces.n; i++) {
-        if (tok_bpe_encode_word(tok, pieces.p[i].s, pieces.p[i].len, &out->ids, &out->n,
-                                &out->cap, err) < 0)
+        if (tok_bpe_encode_word(tok, pieces.p[i].s, pieces.p[i].len, &out->ids, &out->n, &out->cap,
+                                err) < 0)
             goto out;
     }
     rc = 0;
@@ -234,8 +241,7 @@ static int check_text(const char *text, size_t len, struct tr_error *err)
 }
 
 /* Hands the ids of out to the caller, as a valid pointer even when there are none. */
-static int finish_ids(struct id_list *out, int32_t **ids_out, size_t *n_out,
-                      struct tr_error *err)
+static int finish_ids(struct id_list *out, int32_t **ids_out, size_t *n_out, struct tr_error *err)
 {
     if (out->ids == NULL && ids_push(out, 0) == 0)
         out->n = 0;
@@ -308,8 +314,8 @@ int tok_encode_raw_piece(const struct tok *tok, const char *text, size_t start, 
 /* The literal replacements of clean_up_tokenization_spaces, in the reference's order. */
 static void clean_up_spaces(struct tok_buf *b)
 {
-    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's",
-                                       " 've", " 're"};
+    static const char *const from[] = {" .",   " ?",  " !",  " ,",   " ' ",
+                                       " n't", " 'm", " 's", " 've", " 're"};
     static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
 
     for (size_t r = 0; r < sizeof(from) / sizeof(from[0]); r++) {

@@ -14,11 +14,11 @@
 #include "tr_error.h"
 
 /* Limits that keep memory bounded on hostile input. */
-#define TOK_MAX_JSON_BYTES ((size_t)256 << 20)   /* tokenizer.json */
-#define TOK_MAX_CONFIG_BYTES ((size_t)16 << 20)  /* tokenizer_config.json */
-#define TOK_MAX_VOCAB 4000000                    /* token ids */
-#define TOK_MAX_TOKEN_BYTES 4096                 /* one vocab or added token string */
-#define TOK_MAX_COMPONENT_DEPTH 16               /* nested Sequence components */
+#define TOK_MAX_JSON_BYTES      ((size_t)256 << 20) /* tokenizer.json */
+#define TOK_MAX_CONFIG_BYTES    ((size_t)16 << 20)  /* tokenizer_config.json */
+#define TOK_MAX_VOCAB           4000000             /* token ids */
+#define TOK_MAX_TOKEN_BYTES     4096                /* one vocab or added token string */
+#define TOK_MAX_COMPONENT_DEPTH 16                  /* nested Sequence components */
 /* One tok_encode input. SentencePiece-style tokenizers run BPE over all the text between two
  * added tokens at once, which takes about 80 bytes of memory per input byte. */
 #define TOK_MAX_TEXT_BYTES ((size_t)8 << 20)
@@ -63,8 +63,15 @@ void tok_pattern_dispose(struct tok_pattern *pat);
 
 /* Component trees parsed from tokenizer.json. */
 enum tok_norm_type {
-    TOK_NORM_NFC, TOK_NORM_NFD, TOK_NORM_NFKC, TOK_NORM_NFKD, TOK_NORM_PREPEND,
-    TOK_NORM_REPLACE, TOK_NORM_LOWERCASE, TOK_NORM_STRIP, TOK_NORM_SEQUENCE,
+    TOK_NORM_NFC,
+    TOK_NORM_NFD,
+    TOK_NORM_NFKC,
+    TOK_NORM_NFKD,
+    TOK_NORM_PREPEND,
+    TOK_NORM_REPLACE,
+    TOK_NORM_LOWERCASE,
+    TOK_NORM_STRIP,
+    TOK_NORM_SEQUENCE,
 };
 
 struct tok_norm {
@@ -78,15 +85,23 @@ struct tok_norm {
 };
 
 enum tok_split_behavior {
-    TOK_SPLIT_REMOVED, TOK_SPLIT_ISOLATED, TOK_SPLIT_MERGED_WITH_PREVIOUS,
-    TOK_SPLIT_MERGED_WITH_NEXT, TOK_SPLIT_CONTIGUOUS,
+    TOK_SPLIT_REMOVED,
+    TOK_SPLIT_ISOLATED,
+    TOK_SPLIT_MERGED_WITH_PREVIOUS,
+    TOK_SPLIT_MERGED_WITH_NEXT,
+    TOK_SPLIT_CONTIGUOUS,
 };
 
 enum tok_prepend_scheme { TOK_PREPEND_ALWAYS, TOK_PREPEND_FIRST, TOK_PREPEND_NEVER };
 
 enum tok_pre_type {
-    TOK_PRE_BYTE_LEVEL, TOK_PRE_SPLIT, TOK_PRE_METASPACE, TOK_PRE_DIGITS,
-    TOK_PRE_WHITESPACE, TOK_PRE_WHITESPACE_SPLIT, TOK_PRE_SEQUENCE,
+    TOK_PRE_BYTE_LEVEL,
+    TOK_PRE_SPLIT,
+    TOK_PRE_METASPACE,
+    TOK_PRE_DIGITS,
+    TOK_PRE_WHITESPACE,
+    TOK_PRE_WHITESPACE_SPLIT,
+    TOK_PRE_SEQUENCE,
 };
 
 struct tok_pre {
@@ -105,15 +120,20 @@ struct tok_pre {
 };
 
 enum tok_dec_type {
-    TOK_DEC_BYTE_LEVEL, TOK_DEC_METASPACE, TOK_DEC_BYTE_FALLBACK, TOK_DEC_FUSE,
-    TOK_DEC_STRIP, TOK_DEC_REPLACE, TOK_DEC_SEQUENCE,
+    TOK_DEC_BYTE_LEVEL,
+    TOK_DEC_METASPACE,
+    TOK_DEC_BYTE_FALLBACK,
+    TOK_DEC_FUSE,
+    TOK_DEC_STRIP,
+    TOK_DEC_REPLACE,
+    TOK_DEC_SEQUENCE,
 };
 
 struct tok_dec {
     enum tok_dec_type type;
     char replacement[8]; /* Metaspace */
     size_t replacement_len;
-    bool prepend;             /* Metaspace: prepend_scheme is not "never" */
+    bool prepend;               /* Metaspace: prepend_scheme is not "never" */
     struct tok_pattern pattern; /* Replace */
     char *content;              /* Replace: the new text; Strip: the character */
     size_t content_len;
@@ -155,7 +175,7 @@ struct tok_bpe {
 };
 
 struct tok {
-    char *source; /* directory or name used in messages */
+    char *source;       /* directory or name used in messages */
     char **id_to_token; /* vocab_size entries; NULL for holes */
     uint32_t *token_len;
     size_t vocab_size;
@@ -165,11 +185,11 @@ struct tok {
     size_t n_added;
     struct tok_vocab_slot *added_index; /* content -> id of added tokens */
     size_t added_mask;
-    uint8_t added_first[256]; /* bit 0: a raw added token starts with this byte; bit 1: a
-                               * normalized one does */
-    struct tok_norm *normalizer;   /* NULL when none */
-    struct tok_pre *pre_tokenizer; /* NULL when none */
-    struct tok_dec *decoder;       /* NULL when none */
+    uint8_t added_first[256];           /* bit 0: a raw added token starts with this byte; bit 1: a
+                                         * normalized one does */
+    struct tok_norm *normalizer;        /* NULL when none */
+    struct tok_pre *pre_tokenizer;      /* NULL when none */
+    struct tok_dec *decoder;            /* NULL when none */
     int32_t *post_prefix, *post_suffix; /* ids the post-processor adds around a sequence */
     size_t n_post_prefix, n_post_suffix;
     int32_t bos_id, eos_id, pad_id, unk_id;
@@ -192,8 +212,7 @@ int tok_utf8_lossy(struct tok_buf *out, const char *s, size_t len);
 bool tok_cp_is_whitespace(int32_t cp);
 
 uint64_t tok_hash_bytes(const char *s, size_t len);
-int32_t tok_vocab_find(const struct tok_vocab_slot *table, size_t mask, const char *s,
-                       size_t len);
+int32_t tok_vocab_find(const struct tok_vocab_slot *table, size_t mask, const char *s, size_t len);
 
 /* tok_text.c */
 int tok_norm_parse(struct tok_norm *out, json_t *obj, int depth, struct tr_error *err);
@@ -206,14 +225,14 @@ int tok_pre_apply(const struct tok_pre *p, struct tok_pieces *pieces, struct tr_
 /* tok_bpe.c */
 int tok_bpe_load(struct tok *tok, json_t *model, struct tr_error *err);
 void tok_bpe_dispose(struct tok_bpe *bpe);
-int tok_bpe_encode_word(const struct tok *tok, const char *w, size_t len, int32_t **ids,
-                        size_t *n, size_t *cap, struct tr_error *err);
+int tok_bpe_encode_word(const struct tok *tok, const char *w, size_t len, int32_t **ids, size_t *n,
+                        size_t *cap, struct tr_error *err);
 
 /* tok_encode.c: encoding that reports where the text was split around raw added tokens, so
  * a caller can count the tokens before any byte offset without encoding the whole prefix. */
 struct tok_segment {
-    size_t start, end;             /* bytes of text between two raw added tokens */
-    size_t ids_before, ids_after;  /* ids emitted before and after this text */
+    size_t start, end;            /* bytes of text between two raw added tokens */
+    size_t ids_before, ids_after; /* ids emitted before and after this text */
 };
 
 struct tok_segments {

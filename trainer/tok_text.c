@@ -73,8 +73,8 @@ int tok_norm_parse(struct tok_norm *out, json_t *obj, int depth, struct tr_error
                            "normalizer Prepend: \"prepend\"", err);
     } else if (strcmp(type, "Replace") == 0) {
         out->type = TOK_NORM_REPLACE;
-        if (tok_pattern_parse(&out->pattern, json_object_get(obj, "pattern"),
-                              "normalizer Replace", err) < 0)
+        if (tok_pattern_parse(&out->pattern, json_object_get(obj, "pattern"), "normalizer Replace",
+                              err) < 0)
             return -1;
         return copy_string(&out->text, &out->text_len, json_object_get(obj, "content"),
                            "normalizer Replace: \"content\"", err);
@@ -310,8 +310,10 @@ static int parse_metaspace(struct tok_pre *out, json_t *obj, struct tr_error *er
         else if (strcmp(s, "never") == 0)
             out->prepend_scheme = TOK_PREPEND_NEVER;
         else if (strcmp(s, "always") != 0)
-            return tr_error_set(err, "pre_tokenizer Metaspace: prepend_scheme \"%s\" is not "
-                                     "always, first or never", s);
+            return tr_error_set(err,
+                                "pre_tokenizer Metaspace: prepend_scheme \"%s\" is not "
+                                "always, first or never",
+                                s);
     } else if (json_is_false(aps)) {
         out->prepend_scheme = TOK_PREPEND_NEVER;
     }
@@ -337,8 +339,8 @@ int tok_pre_parse(struct tok_pre *out, json_t *obj, int depth, struct tr_error *
             return compile_regex(&out->pattern, gpt2_pattern, err);
     } else if (strcmp(type, "Split") == 0) {
         out->type = TOK_PRE_SPLIT;
-        if (tok_pattern_parse(&out->pattern, json_object_get(obj, "pattern"),
-                              "pre_tokenizer Split", err) < 0)
+        if (tok_pattern_parse(&out->pattern, json_object_get(obj, "pattern"), "pre_tokenizer Split",
+                              err) < 0)
             return -1;
         if (parse_behavior(&out->behavior, json_object_get(obj, "behavior"), err) < 0)
             return -1;
@@ -640,8 +642,8 @@ static int pre_apply_piece(const struct tok_pre *p, const struct tok_piece *in,
         return metaspace_piece(p, in, out);
     case TOK_PRE_DIGITS:
         return split_piece(p, in, find_char_class,
-                           p->individual_digits ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS,
-                           false, out);
+                           p->individual_digits ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS, false,
+                           out);
     case TOK_PRE_WHITESPACE:
         return split_piece(p, in, find_pattern, TOK_SPLIT_REMOVED, true, out);
     case TOK_PRE_WHITESPACE_SPLIT:

@@ -197,8 +197,20 @@ int tok_utf8_lossy(struct tok_buf *out, const char *s, size_t len)
 bool tok_cp_is_whitespace(int32_t cp)
 {
     switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0x85: case 0xA0:
-    case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
         return true;
     default:
         return cp >= 0x2000 && cp <= 0x200A;
@@ -265,8 +277,7 @@ uint64_t tok_hash_bytes(const char *s, size_t len)
     return h ^ (h >> 29);
 }
 
-int32_t tok_vocab_find(const struct tok_vocab_slot *table, size_t mask, const char *s,
-                       size_t len)
+int32_t tok_vocab_find(const struct tok_vocab_slot *table, size_t mask, const char *s, size_t len)
 {
     size_t i;
 
@@ -329,8 +340,7 @@ bool tok_pattern_find(const struct tok_pattern *pat, const char *s, size_t len, 
     return found;
 }
 
-int tok_pattern_parse(struct tok_pattern *pat, json_t *obj, const char *where,
-                      struct tr_error *err)
+int tok_pattern_parse(struct tok_pattern *pat, json_t *obj, const char *where, struct tr_error *err)
 {
     json_t *str = json_object_get(obj, "String");
     json_t *re = json_object_get(obj, "Regex");

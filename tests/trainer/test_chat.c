@@ -28,8 +28,8 @@ static struct tok *with_template(const char *tmpl)
     json_t *config = json_pack("{s:s, s:s}", "chat_template", tmpl, "eos_token", "</s>");
     char *text = json_dumps(config, 0);
 
-    if (tok_open_json(&tok, tiny_tokenizer, strlen(tiny_tokenizer), text, strlen(text),
-                      "inline", &err) < 0)
+    if (tok_open_json(&tok, tiny_tokenizer, strlen(tiny_tokenizer), text, strlen(text), "inline",
+                      &err) < 0)
         printf("# %s\n", err.msg);
     free(text);
     json_decref(config);

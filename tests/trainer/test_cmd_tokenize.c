@@ -52,8 +52,8 @@ int main(void)
              "--model '%s/tokenizers/tinyllama-1.1b-chat-v1.0' --no-special 'Hi'", corpus);
     CHECK_EQ_INT(run(out, sizeof(out), false, args), 0);
     CHECK_EQ_STR(out, "[6324]\n");
-    snprintf(args, sizeof(args),
-             "--model '%s/tokenizers/tinyllama-1.1b-chat-v1.0' --tokens 'Hi'", corpus);
+    snprintf(args, sizeof(args), "--model '%s/tokenizers/tinyllama-1.1b-chat-v1.0' --tokens 'Hi'",
+             corpus);
     CHECK_EQ_INT(run(out, sizeof(out), false, args), 0);
     CHECK_EQ_STR(out, "[1,6324]\n[\"<s>\",\"\\u2581Hi\"]\n");
 

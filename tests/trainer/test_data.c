@@ -185,9 +185,10 @@ static void test_corpus_chat(const struct tok *tiny, const struct tok *gpt2)
 
 static void test_prompt_completion(const struct tok *gpt2)
 {
-    const char *path = write_file("pc.jsonl", "{\"prompt\": \"2+2=\", \"completion\": \" 4\"}\r\n"
-                                              "\n"
-                                              "{\"prompt\": \"Say hi:\", \"completion\": \" hi\"}\n");
+    const char *path =
+        write_file("pc.jsonl", "{\"prompt\": \"2+2=\", \"completion\": \" 4\"}\r\n"
+                               "\n"
+                               "{\"prompt\": \"Say hi:\", \"completion\": \" hi\"}\n");
     struct data_set *ds = load(path, gpt2, 0);
     struct tr_error err = {{0}};
     int32_t *ids = NULL;
@@ -257,8 +258,12 @@ static void test_errors(const struct tok *gpt2, const struct tok *tiny)
  * special tokens into a new model directory and returns the tokenizer loaded from it. */
 static struct tok *byte_model(const char *name, const char *config, bool bos_template)
 {
-    static const char *const specials[] = {"<|begin_of_text|>", "<|start_header_id|>",
-                                           "<|end_header_id|>", "<|eot_id|>", "<s>", "</s>"};
+    static const char *const specials[] = {"<|begin_of_text|>",
+                                           "<|start_header_id|>",
+                                           "<|end_header_id|>",
+                                           "<|eot_id|>",
+                                           "<s>",
+                                           "</s>"};
     char dir[4200], file[4300];
     char *json = malloc(32768);
     size_t pos = 0;
@@ -384,7 +389,8 @@ static void check_message_limit(const struct tok *tiny, size_t count, bool accep
         return;
     pos = (size_t)snprintf(line, cap, "{\"messages\": [");
     for (size_t i = 0; i + 1 < count; i++)
-        pos += (size_t)snprintf(line + pos, cap - pos, "{\"role\": \"user\", \"content\": \"x\"}, ");
+        pos +=
+            (size_t)snprintf(line + pos, cap - pos, "{\"role\": \"user\", \"content\": \"x\"}, ");
     snprintf(line + pos, cap - pos, "{\"role\": \"assistant\", \"content\": \"y\"}]}\n");
     path = write_file("many_messages.jsonl", line);
     free(line);

@@ -47,8 +47,7 @@ static const char *ids_of(const struct tok *tok, const char *text, bool add_spec
 
 /* Builds a tokenizer whose vocab contains whole pieces and sets ignore_merges, so every
  * pre-token found in the vocab comes out as one id and the ids show how text was split. */
-static struct tok *piece_tokenizer(const char *pre_tokenizer, const char *vocab,
-                                   const char *extra)
+static struct tok *piece_tokenizer(const char *pre_tokenizer, const char *vocab, const char *extra)
 {
     char json[8192], msg[512];
     struct tok *tok;
@@ -160,8 +159,8 @@ static void test_added_token_flags(void)
         "{\"id\": 11, \"content\": \"<R>\", \"rstrip\": true, \"special\": true},"
         "{\"id\": 12, \"content\": \"ab\", \"single_word\": true, \"special\": false,"
         " \"normalized\": false}";
-    struct tok *tok = piece_tokenizer("{\"type\": \"ByteLevel\", \"add_prefix_space\": false}",
-                                      vocab, added);
+    struct tok *tok =
+        piece_tokenizer("{\"type\": \"ByteLevel\", \"add_prefix_space\": false}", vocab, added);
 
     CHECK_EQ_STR(ids_of(tok, "a <L>", false), "0,10");
     CHECK_EQ_STR(ids_of(tok, "<R> b", false), "11,2");
@@ -228,8 +227,8 @@ static void test_unsupported_and_malformed(void)
     struct tr_error err = {{0}};
     struct tok *tok;
 
-    tok = open_text("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]]}}", NULL,
-                    msg, sizeof(msg));
+    tok = open_text("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]]}}", NULL, msg,
+                    sizeof(msg));
     CHECK(tok == NULL);
     printf("# %s\n", msg);
     CHECK(strstr(msg, "Unigram") != NULL);
@@ -243,8 +242,8 @@ static void test_unsupported_and_malformed(void)
                     NULL, msg, sizeof(msg));
     CHECK(tok == NULL);
     CHECK(strstr(msg, "merges[0]") != NULL);
-    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", NULL, msg,
-                    sizeof(msg));
+    tok =
+        open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", NULL, msg, sizeof(msg));
     printf("# %s\n", msg);
     CHECK(tok == NULL);
     CHECK(strstr(msg, "tokenizer.json: invalid JSON") != NULL);
@@ -263,8 +262,8 @@ static void test_unsupported_and_malformed(void)
     printf("# %s\n", err.msg);
     CHECK(strstr(err.msg, "/nonexistent/model/tokenizer.json") != NULL);
 
-    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
-                    NULL, msg, sizeof(msg));
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}", NULL,
+                    msg, sizeof(msg));
     CHECK(tok != NULL);
     CHECK(strstr(ids_of(tok, "a\xC3(", false), "not valid UTF-8 at byte 1") != NULL);
     {
@@ -343,8 +342,8 @@ static void check_streaming(const struct tok *tok, const char *text)
             strlen(joined) + strlen(piece) < sizeof(joined))
             strcat(joined, piece);
         /* A piece never ends inside a UTF-8 character. */
-        CHECK(piece != NULL && (strlen(piece) == 0 ||
-                                ((unsigned char)piece[strlen(piece) - 1] & 0xC0) != 0xC0));
+        CHECK(piece != NULL &&
+              (strlen(piece) == 0 || ((unsigned char)piece[strlen(piece) - 1] & 0xC0) != 0xC0));
         free(piece);
     }
     CHECK(tok_decode(tok, ids, n, false, &full, &err) == 0);
@@ -496,8 +495,9 @@ static void test_limits(void)
     if (json == NULL)
         return;
     for (int len = 4096; len <= 4097; len++) {
-        int pos = snprintf(json, 16384, "{\"model\": {\"type\": \"BPE\", \"merges\": [], "
-                                         "\"vocab\": {\"");
+        int pos = snprintf(json, 16384,
+                           "{\"model\": {\"type\": \"BPE\", \"merges\": [], "
+                           "\"vocab\": {\"");
 
         memset(json + pos, 'x', (size_t)len);
         snprintf(json + pos + len, 16384 - (size_t)(pos + len), "\": 0}}}");
@@ -513,8 +513,8 @@ static void test_limits(void)
     free(json);
 
     /* The largest text one encode call takes, and one byte more. */
-    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
-                    NULL, msg, sizeof(msg));
+    tok = open_text("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}", NULL,
+                    msg, sizeof(msg));
     json = malloc(((size_t)8 << 20) + 1);
     if (tok != NULL && json != NULL) {
         struct tr_error err = {{0}};

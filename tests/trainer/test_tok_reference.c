@@ -28,8 +28,8 @@ static int32_t *json_ids(json_t *arr, size_t *n)
 }
 
 /* Encodes text and checks the ids; returns true when they match. */
-static bool check_encoding(const struct tok *tok, const char *name, const char *text,
-                           size_t len, json_t *expected_arr)
+static bool check_encoding(const struct tok *tok, const char *name, const char *text, size_t len,
+                           json_t *expected_arr)
 {
     struct tr_error err = {{0}};
     int32_t *ids = NULL, *want = NULL;
@@ -91,8 +91,8 @@ static void check_jsonl(const char *corpus, const char *dir)
     tok_free(tok);
 }
 
-static void check_decode(const struct tok *tok, const char *name, const char *id,
-                         json_t *entry, const char *key, bool skip)
+static void check_decode(const struct tok *tok, const char *name, const char *id, json_t *entry,
+                         const char *key, bool skip)
 {
     json_t *want = json_object_get(entry, key);
     int32_t *ids;
