@@ -60,6 +60,43 @@ static void web_job_progress_cell(struct web_buf *b, const struct meta_job *job)
         web_buf_printf(b, " <span class=\"muted\">loss %.4f</span>", p->loss);
 }
 
+static size_t web_jobs_page(const struct web_ctx *ctx)
+{
+    const char *text = web_form_get(&ctx->query, "page");
+    char *end = NULL;
+    unsigned long long n;
+
+    if (text == NULL || text[0] < '1' || text[0] > '9')
+        return 1;
+    n = strtoull(text, &end, 10);
+    return *end == '\0' && n < 1000000 ? (size_t)n : 1;
+}
+
+/* Writes Newer and Older links that keep the state and owner filters. */
+static void web_jobs_pager(struct web_buf *b, const struct meta_job_filter *filter,
+                           const char *owner_param, int64_t total)
+{
+    size_t page = filter->offset / WEB_JOBS_PER_PAGE + 1;
+
+    web_buf_puts(b, "<nav class=\"pager\" aria-label=\"Pages\">");
+    for (int older = 0; older < 2; older++) {
+        size_t target = older ? page + 1 : page - 1;
+
+        if ((!older && page == 1) || (older && (int64_t)(page * WEB_JOBS_PER_PAGE) >= total))
+            continue;
+        web_buf_printf(b, "<a rel=\"%s\" href=\"/jobs?page=%zu", older ? "next" : "prev", target);
+        if (filter->state >= 0)
+            web_buf_printf(b, "&amp;state=%s",
+                           meta_job_state_name((enum meta_job_state)filter->state));
+        if (owner_param != NULL) {
+            web_buf_puts(b, "&amp;owner=");
+            web_buf_url_encode(b, owner_param, false);
+        }
+        web_buf_printf(b, "\">%s</a>", older ? "Older" : "Newer");
+    }
+    web_buf_puts(b, "</nav>");
+}
+
 static int web_jobs_list(struct web_ctx *ctx)
 {
     struct web_buf *b = &ctx->out;
@@ -82,6 +119,7 @@ static int web_jobs_list(struct web_ctx *ctx)
     else if (owner != NULL && owner[0] != '\0')
         filter.owner = owner;
     filter.limit = WEB_JOBS_PER_PAGE;
+    filter.offset = (web_jobs_page(ctx) - 1) * WEB_JOBS_PER_PAGE;
     rc = meta_job_list(&list, ctx->req->db, &filter, &err);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
@@ -125,6 +163,7 @@ static int web_jobs_list(struct web_ctx *ctx)
         web_buf_puts(b, "</tbody></table></div>");
     else
         web_buf_puts(b, "<p>No jobs yet. <a href=\"/jobs/new\">Start a training job</a>.</p>");
+    web_jobs_pager(b, &filter, ctx->req->user_is_admin ? filter.owner : NULL, list.total);
     web_page_end(ctx, 200);
     meta_job_list_dispose(&list);
     return 1;

@@ -492,6 +492,71 @@ static void test_pages_jobs(void)
     done(&p);
 }
 
+static void test_pages_job_rows(void)
+{
+    static const char spec[] = "{\"type\":\"train\",\"base_model\":\"alice/demo\","
+                               "\"output_repo\":\"alice/out\",\"params\":{\"rank\":8,"
+                               "\"lr\":0.0002}}";
+    struct hub_error err = HUB_ERROR_INIT;
+    char cookie[128];
+    char body[128];
+    char path[64];
+    int64_t job_id = 0;
+    struct page p;
+
+    for (int i = 0; i < 55; i++)
+        CHECK_EQ_INT(meta_job_insert(&job_id, db, META_JOB_TRAIN, alice_id, "alice", "alice/out",
+                                     "alice/demo", "alice/stories", spec, 3, 0, &err),
+                     0);
+    CHECK_EQ_INT(meta_job_event_append(db, job_id, "progress",
+                                       "{\"step\":1,\"total_steps\":10,\"loss\":2.5}", &err),
+                 0);
+    CHECK_EQ_INT(meta_job_event_append(db, job_id, "progress",
+                                       "{\"step\":2,\"total_steps\":10,\"loss\":2.25}", &err),
+                 0);
+    CHECK_EQ_INT(meta_job_event_append(db, job_id, "log", "{\"line\":\"loading <base>\"}", &err),
+                 0);
+
+    p = render("/jobs", "", alice_id);
+    CHECK(has(&p, "55 jobs of yours"));
+    CHECK(has(&p, "href=\"/jobs?page=2\""));
+    done(&p);
+    p = render("/jobs", "page=2", alice_id);
+    CHECK(has(&p, "href=\"/jobs?page=1\""));
+    CHECK(!has(&p, "href=\"/jobs?page=3\""));
+    done(&p);
+    p = render("/jobs", "", bob_id);
+    CHECK(has(&p, "0 jobs of yours"));
+    done(&p);
+
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)job_id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render(path, "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "data-points=\"[[1,2.5],[2,2.25]]\""));
+    CHECK(has(&p, "loading &lt;base&gt;"));
+    CHECK(has(&p, "<dt>lr</dt><dd>0.0002</dd>"));
+    CHECK(has(&p, "data-state=\"queued\""));
+    done(&p);
+
+    /* Cancel needs the session's CSRF token. */
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    snprintf(path, sizeof(path), "/jobs/%lld/cancel", (long long)job_id);
+    p = render_full("POST", path, "", alice_id, cookie, "csrf=forged");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s", alice_csrf);
+    p = render_full("POST", path, "", alice_id, cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)job_id);
+    p = render(path, "", alice_id);
+    CHECK(has(&p, "data-state=\"canceled\""));
+    done(&p);
+}
+
 /* Every corpus card goes through the whole card page without an error or live script. */
 static void test_pages_corpus_cards(void)
 {
@@ -583,6 +648,7 @@ int main(void)
     test_pages_tokens();
     test_pages_static();
     test_pages_jobs();
+    test_pages_job_rows();
     test_pages_corpus_cards();
     meta_close(db);
     storage_shutdown();
