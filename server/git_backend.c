@@ -53,7 +53,7 @@ static int tmpfile_open(const char *dir, struct hub_error *err)
     if (fd < 0)
         return hub_error_set_errno(err, HUB_EIO, errno,
                                    "cannot create a temporary file in %s: %s", dir,
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     unlink(path);
     return fd;
 }
@@ -90,7 +90,7 @@ int githttp_spool_write(struct githttp_spool *spool, const void *data, size_t le
         if (n < 0)
             return hub_error_set_errno(err, HUB_EIO, errno,
                                        "cannot write the git request body to disk: %s",
-                                       strerror(errno));
+                                       strerrordesc_np(errno));
         p += n;
         len -= (size_t)n;
         spool->bytes += (uint64_t)n;
@@ -237,7 +237,7 @@ static int spawn_child(pid_t *pid, int stdin_fd, int stdout_fd, int stderr_fd, c
     posix_spawnattr_destroy(&attr);
     if (rc != 0)
         return hub_error_set_errno(err, HUB_EIO, rc, "cannot start git http-backend: %s",
-                                   strerror(rc));
+                                   strerrordesc_np(rc));
     return 0;
 }
 
@@ -353,7 +353,7 @@ static int headers_read(struct githttp_backend *backend, struct hub_error *err)
         if (n < 0)
             return hub_error_set_errno(err, HUB_EIO, errno,
                                        "cannot read the output of git http-backend: %s",
-                                       strerror(errno));
+                                       strerrordesc_np(errno));
         if (n == 0) {
             githttp_backend_wait(backend);
             return hub_error_set(err, HUB_EIO, "git http-backend exited (status %d) before it "
@@ -382,7 +382,7 @@ static int open_output(struct githttp_backend *backend, int *child_out,
     }
     if (pipe2(fds, O_CLOEXEC) != 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot create a pipe: %s",
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     backend->out_fd = fds[0];
     *child_out = fds[1];
     return 0;
@@ -411,14 +411,14 @@ int githttp_backend_start(struct githttp_backend **out, const struct githttp_bac
         stdin_fd = req->body_fd;
         if (lseek(stdin_fd, 0, SEEK_SET) < 0) {
             rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot rewind the request body: %s",
-                                     strerror(errno));
+                                     strerrordesc_np(errno));
             goto out;
         }
     } else {
         stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (stdin_fd < 0) {
             rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot open /dev/null: %s",
-                                     strerror(errno));
+                                     strerrordesc_np(errno));
             goto out;
         }
     }
@@ -437,7 +437,7 @@ int githttp_backend_start(struct githttp_backend **out, const struct githttp_bac
         githttp_backend_wait(backend);
         if (lseek(backend->out_fd, 0, SEEK_SET) < 0) {
             rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot rewind the git output: %s",
-                                     strerror(errno));
+                                     strerrordesc_np(errno));
             goto out;
         }
     } else {
@@ -506,7 +506,7 @@ ssize_t githttp_backend_read(struct githttp_backend *backend, char *buf, size_t 
     if (n < 0)
         return hub_error_set_errno(err, HUB_EIO, errno,
                                    "cannot read the output of git http-backend: %s",
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     if (n == 0)
         githttp_backend_wait(backend);
     return n;

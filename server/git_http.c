@@ -7,6 +7,7 @@
 #include "git_http.h"
 
 #include "git_backend.h"
+#include "git_hook.h"
 #include "git_settings.h"
 #include "http.h"
 #include "hub_config.h"
@@ -17,7 +18,9 @@
 #include "meta_repo.h"
 #include "repo.h"
 #include "repo_lock.h"
+#include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -398,6 +401,7 @@ static void push_record(struct http_request *req, const struct git_request_state
     struct hub_error err = HUB_ERROR_INIT;
     char repo_label[HUB_MAX_REPO_ID_BYTES + 16];
     char line[2048];
+    char main_commit[41] = "";
     bool updated = false;
     FILE *report;
 
@@ -407,33 +411,47 @@ static void push_record(struct http_request *req, const struct git_request_state
     snprintf(repo_label, sizeof(repo_label), "%s:%s/%s", hub_repo_type_name(state->repo.type),
              state->repo.ns, state->repo.name);
     while (fgets(line, sizeof(line), report) != NULL) {
-        char old_oid[41], new_oid[41], ref[1100];
-        char detail[1200];
+        struct githook_update update;
+        size_t len = strcspn(line, "\n");
+        const char *ref = update.ref;
+        const char *old_oid = update.old_oid;
+        const char *new_oid = update.new_oid;
+        char detail[GITHOOK_MAX_REF_BYTES + 64];
 
-        if (sscanf(line, "update %40s %40s %1099s", old_oid, new_oid, ref) != 3)
+        if (strncmp(line, "update ", 7) != 0 ||
+            githook_update_parse(&update, line + 7, len - 7, &err) < 0)
             continue;
         updated = true;
         snprintf(detail, sizeof(detail), "%s %.12s..%.12s via git", ref, old_oid, new_oid);
         if (meta_audit_add(db, user->name, "repo.push", repo_label, detail, &err) < 0)
             hub_log(HUB_LOG_ERROR, "git", "audit entry for a push failed: repo=%s error=%s",
                     repo_label, err.msg);
-        if (strcmp(ref, "refs/heads/" REPO_DEFAULT_BRANCH) == 0 &&
-            strspn(new_oid, "0") != 40 && meta_repo_touch(db, state->repo.id, new_oid, &err) < 0)
-            hub_log(HUB_LOG_ERROR, "git", "updating the repo after a push failed: repo=%s "
-                    "error=%s", repo_label, err.msg);
+        if (strcmp(ref, "refs/heads/" REPO_DEFAULT_BRANCH) == 0 && strspn(new_oid, "0") != 40)
+            memcpy(main_commit, new_oid, sizeof(main_commit));
         hub_log(HUB_LOG_INFO, "git", "push repo=%s user=%s ref=%s old=%.12s new=%.12s req=%s",
                 repo_label, user->name, ref, old_oid, new_oid, http_request_id(req));
     }
-    if (updated && meta_repo_touch(db, state->repo.id, NULL, &err) < 0)
+    if (updated &&
+        meta_repo_touch(db, state->repo.id, main_commit[0] != '\0' ? main_commit : NULL, &err) < 0)
         hub_log(HUB_LOG_ERROR, "git", "updating the repo after a push failed: repo=%s error=%s",
                 repo_label, err.msg);
     rewind(report);
     while (updated && fgets(line, sizeof(line), report) != NULL) {
-        char oid[65];
+        char oid[STORE_OID_HEX_BYTES + 1];
+        const char *size_text = line + 4 + STORE_OID_HEX_BYTES + 1;
+        char *end = NULL;
         unsigned long long size;
 
-        if (sscanf(line, "lfs %64s %llu", oid, &size) == 2)
-            push_link_object(db, &state->repo, oid, size);
+        if (strncmp(line, "lfs ", 4) != 0 || strlen(line) < 4 + STORE_OID_HEX_BYTES + 2 ||
+            line[4 + STORE_OID_HEX_BYTES] != ' ' || !isdigit((unsigned char)size_text[0]))
+            continue;
+        memcpy(oid, line + 4, STORE_OID_HEX_BYTES);
+        oid[STORE_OID_HEX_BYTES] = '\0';
+        errno = 0;
+        size = strtoull(size_text, &end, 10);
+        if (errno != 0 || (*end != '\n' && *end != '\0') || !store_oid_is_valid(oid))
+            continue;
+        push_link_object(db, &state->repo, oid, size);
     }
     fclose(report);
 }
@@ -452,7 +470,7 @@ static int receive_pack_handle(struct http_request *req, struct git_request_stat
     fd = mkostemp(report_path, O_CLOEXEC);
     if (fd < 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot create %s: %s", report_path,
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     close(fd);
     rc = receive_pack_run(&backend, req, state, report_path, err);
     if (rc == 0) {
@@ -582,12 +600,12 @@ static int hook_script_write(const char *hooks_dir, const char *hook, struct hub
     f = fopen(tmp_path, "w");
     if (f == NULL)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot write %s: %s", tmp_path,
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     fprintf(f, "#!/bin/sh\n# Written by atelier serve at every start; edits are lost.\n"
                "exec \"$ATELIER_HOOK_BIN\" hook %s\n", hook);
     if (fclose(f) != 0 || chmod(tmp_path, 0755) != 0 || rename(tmp_path, path) != 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot install %s: %s", path,
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     return 0;
 }
 
@@ -601,7 +619,7 @@ static int hooks_start(void *arg, const struct hub_config *config, struct hub_er
     n = readlink("/proc/self/exe", hook_binary, sizeof(hook_binary) - 1);
     if (n <= 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot find the atelier binary: %s",
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     hook_binary[n] = '\0';
     if (snprintf(hooks_dir, sizeof(hooks_dir), "%s/hooks", config->data_dir) >=
         (int)sizeof(hooks_dir))
@@ -609,7 +627,7 @@ static int hooks_start(void *arg, const struct hub_config *config, struct hub_er
                              config->data_dir);
     if (mkdir(hooks_dir, 0750) != 0 && errno != EEXIST)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot create %s: %s", hooks_dir,
-                                   strerror(errno));
+                                   strerrordesc_np(errno));
     rc = hook_script_write(hooks_dir, "pre-receive", err);
     if (rc == 0)
         rc = hook_script_write(hooks_dir, "post-receive", err);
