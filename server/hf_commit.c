@@ -35,6 +35,55 @@ static struct lfs_attributes *attributes_load(struct http_request *req, json_t *
     return attrs;
 }
 
+/* Loads the .gitignore rules (sent as gitIgnore, else the file at commit) as match rules.
+ * gitignore(5) globs follow the gitattributes(5) rules that lfs_attributes implements (a
+ * pattern without '/' matches a name in any folder), so each ignore pattern becomes one
+ * "PATTERN filter=lfs" line. A trailing slash (folders only) becomes a trailing "**".
+ * NOTE: negated patterns ("!keep.txt") are skipped, so a re-included file still counts as
+ * ignored. Returns NULL when there are no rules or they cannot be read. */
+static struct lfs_attributes *ignore_load(json_t *root, struct repo *git, const char *commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct lfs_attributes *rules = NULL;
+    const char *sent = json_string_value(json_object_get(root, "gitIgnore"));
+    char *text = NULL, *converted = NULL;
+    size_t len = 0, used = 0;
+
+    if (sent != NULL) {
+        text = strdup(sent);
+        len = text != NULL ? strlen(text) : 0;
+    } else if (repo_file_read(&text, &len, git, commit, ".gitignore",
+                              HUB_MAX_GITATTRIBUTES_BYTES, &err) < 0) {
+        return NULL;
+    }
+    if (text == NULL || len > HUB_MAX_GITATTRIBUTES_BYTES)
+        goto out;
+    /* Each line grows by at most "** filter=lfs" (14 bytes) and its newline. */
+    converted = malloc(len * 17 + 1);
+    if (converted == NULL)
+        goto out;
+    for (char *line = strtok(text, "\r\n"); line != NULL; line = strtok(NULL, "\r\n")) {
+        size_t n;
+
+        while (*line == ' ' || *line == '\t')
+            line++;
+        n = strlen(line);
+        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+            n--;
+        if (n == 0 || line[0] == '#' || line[0] == '!')
+            continue;
+        used += (size_t)sprintf(converted + used, "%.*s%s filter=lfs\n", (int)n, line,
+                                line[n - 1] == '/' ? "**" : "");
+    }
+    converted[used] = '\0';
+    if (lfs_attributes_parse(&rules, converted, used, &err) < 0)
+        rules = NULL;
+out:
+    free(text);
+    free(converted);
+    return rules;
+}
+
 static bool sample_has_nul(const char *sample)
 {
     unsigned char buf[1024];
@@ -48,7 +97,8 @@ static bool sample_has_nul(const char *sample)
 }
 
 static json_t *preupload_file(struct http_request *req, struct repo *git, const char *commit,
-                              const struct lfs_attributes *attrs, json_t *file)
+                              const struct lfs_attributes *attrs,
+                              const struct lfs_attributes *ignore, json_t *file)
 {
     struct hub_error err = HUB_ERROR_INIT;
     const char *path = json_string_value(json_object_get(file, "path"));
@@ -77,15 +127,15 @@ static json_t *preupload_file(struct http_request *req, struct repo *git, const 
             oid = json_string(entry.is_lfs ? entry.lfs_oid : entry.oid);
         free(entry.path);
     }
-    /* TODO: shouldIgnore is always false; .gitignore rules are not evaluated yet. */
     return json_pack("{s:s,s:s,s:b,s:o}", "path", path, "uploadMode", lfs ? "lfs" : "regular",
-                     "shouldIgnore", 0, "oid", oid);
+                     "shouldIgnore", ignore != NULL && lfs_attributes_match(ignore, path),
+                     "oid", oid);
 }
 
 int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
-    struct lfs_attributes *attrs = NULL;
+    struct lfs_attributes *attrs = NULL, *ignore = NULL;
     char commit[REPO_OID_HEX_BYTES + 1];
     size_t len, i;
     const char *body = http_request_body(req, &len);
@@ -106,9 +156,10 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
     if (rc < 0)
         goto out;
     attrs = attributes_load(req, root, ctx.git, commit);
+    ignore = ignore_load(root, ctx.git, commit);
     out = json_array();
     json_array_foreach(files, i, file) {
-        json_t *item = preupload_file(req, ctx.git, commit, attrs, file);
+        json_t *item = preupload_file(req, ctx.git, commit, attrs, ignore, file);
 
         if (item == NULL) {
             rc = 0; /* the 400 is queued */
@@ -122,6 +173,7 @@ out:
     json_decref(out);
     json_decref(root);
     lfs_attributes_free(attrs);
+    lfs_attributes_free(ignore);
     hf_repo_ctx_dispose(&ctx);
     return rc;
 }

@@ -485,3 +485,33 @@ test("organisation repos: members with write create, only org admins delete", as
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ name: "x", organization: "nobody" }) }), 404, { mention: "nobody" });
 });
+
+test("preupload: upload modes, current oids and .gitignore", async () => {
+  const r = await req("/api/models/alice/pub/preupload/main", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ gitIgnore: "# build output\n*.log\nlogs/\n", files: [
+      { path: "config.json", size: 9, sample: b64('{"a": 1}\n') },
+      { path: "notes.txt", size: 5, sample: b64("hello") },
+      { path: "weights.safetensors", size: 100, sample: b64("x") },
+      { path: "huge.txt", size: 20 * 1024 * 1024, sample: b64("text") },
+      { path: "blob.dat", size: 4, sample: Buffer.from([1, 0, 2, 3]).toString("base64") },
+      { path: "run.log", size: 3, sample: b64("log") },
+      { path: "logs/a.txt", size: 3, sample: b64("log") },
+    ] }) });
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  const by = Object.fromEntries(body.files.map((f) => [f.path, f]));
+  assert.equal(by["config.json"].uploadMode, "regular");
+  assert.match(by["config.json"].oid, /^[0-9a-f]{40}$/, "existing files report their oid");
+  assert.equal(by["notes.txt"].oid, null);
+  assert.equal(by["weights.safetensors"].uploadMode, "lfs");
+  assert.equal(by["huge.txt"].uploadMode, "lfs");
+  assert.equal(by["blob.dat"].uploadMode, "lfs");
+  assert.equal(by["run.log"].shouldIgnore, true);
+  assert.equal(by["logs/a.txt"].shouldIgnore, true);
+  assert.equal(by["notes.txt"].shouldIgnore, false);
+  assert.match(body.commitOid, /^[0-9a-f]{40}$/);
+  await expectError(await req("/api/models/alice/pub/preupload/main", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ files: [{ path: "../x", size: 1 }] }) }), 400, { mention: "../x" });
+});
