@@ -515,3 +515,21 @@ test("preupload: upload modes, current oids and .gitignore", async () => {
     token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ files: [{ path: "../x", size: 1 }] }) }), 400, { mention: "../x" });
 });
+
+test("the browser session cookie from the login page authenticates API calls", async () => {
+  const form = await req("/login");
+  const loginCookie = form.headers.get("set-cookie").split(";")[0];
+  const csrf = loginCookie.split("=")[1];
+  await form.text();
+  const login = await fetch(`${daemon.url}/login`, { method: "POST", redirect: "manual",
+    headers: { Cookie: loginCookie, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: "alice", password: "password-alice", csrf }) });
+  await login.text();
+  const session = (login.headers.get("set-cookie") ?? "").split(";")[0];
+  assert.match(session, /^atelier_session=./);
+  const who = await req("/api/whoami-v2", { headers: { Cookie: session } });
+  assert.equal(who.status, 200);
+  assert.equal((await who.json()).name, "alice");
+  assert.equal((await req("/api/models/alice/priv", { headers: { Cookie: session } })).status, 200);
+  await expectError(await req("/api/whoami-v2", { headers: { Cookie: "atelier_session=forged" } }), 401);
+});
