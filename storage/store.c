@@ -287,9 +287,13 @@ static int upload_publish(struct store_upload *up, const char *oid, struct hub_e
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot move %s to %s", up->tmp_path,
                                    dest);
     up->tmp_path[0] = '\0';
+    /* Each folder's entry lives in its parent, so AB/ and objects/ are synced too: either may
+     * have just been created. */
     rc = fsync_dir(dir2, err);
     if (rc == 0)
         rc = fsync_dir(dir1, err);
+    if (rc == 0)
+        rc = fsync_dir(up->st->objects_dir, err);
     return rc;
 }
 
