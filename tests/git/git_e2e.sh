@@ -82,6 +82,9 @@ if ! "$fixture" "$data" "$model_dir" >"$work/tokens.env" 2>"$work/fixture.err"; 
   finish
 fi
 . "$work/tokens.env"
+# The demo model also goes in the way a teacher imports it.
+check "admin repo import of demo model" "$atelier" admin --data "$data" repo import alice/demo \
+  "$model_dir" --owner alice
 
 "$atelier" serve --data "$data" --listen 127.0.0.1:0 --threads 4 2>"$work/serve.log" &
 daemon_pid=$!
@@ -111,6 +114,9 @@ cd "$work"
 check "anonymous clone of public repo" git clone -q "$base/alice/stories" stories
 check "LFS weights match byte for byte" cmp stories/model.safetensors "$model_dir/model.safetensors"
 check "regular file matches" cmp stories/config.json "$model_dir/config.json"
+check "clone of admin-imported model" git clone -q "$base/alice/demo" demo
+check "imported weights match byte for byte" cmp demo/model.safetensors "$model_dir/model.safetensors"
+check "imported tokenizer matches" cmp demo/tokenizer.json "$model_dir/tokenizer.json"
 check "clone with .git suffix" git clone -q "$base/alice/stories.git" stories-dotgit
 
 check "shallow clone with --depth 1" git clone -q --depth 1 "$base/alice/stories" shallow
