@@ -570,6 +570,107 @@ static void web_card_body(struct web_repo_view *v, const char *rev, const struct
     free(html);
 }
 
+#define WEB_PREVIEW_ROWS       8          /* dataset rows shown on a dataset card */
+#define WEB_PREVIEW_CELL_BYTES 160        /* longer values are cut with an ellipsis */
+#define WEB_PREVIEW_FILE_BYTES (1u << 20) /* JSON Lines files previewed, read from git */
+
+static void web_preview_cell(struct web_buf *b, json_t *value)
+{
+    char *text = json_is_string(value) ? NULL : json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+    const char *shown = json_is_string(value) ? json_string_value(value) : text;
+    size_t len = shown != NULL ? strlen(shown) : 0;
+    size_t cut = len;
+
+    if (cut > WEB_PREVIEW_CELL_BYTES) {
+        /* Cut on a UTF-8 character boundary. */
+        cut = WEB_PREVIEW_CELL_BYTES;
+        while (cut > 0 && ((unsigned char)shown[cut] & 0xC0) == 0x80)
+            cut--;
+    }
+    web_buf_puts(b, "<td>");
+    web_buf_escape_n(b, shown != NULL ? shown : "", cut);
+    web_buf_puts(b, cut < len ? "…</td>" : "</td>");
+    free(text);
+}
+
+/* Writes the first rows of a JSON Lines file as a table with the keys of the first row. */
+static void web_preview_rows(struct web_buf *b, const char *data, size_t len)
+{
+    json_t *rows[WEB_PREVIEW_ROWS];
+    size_t n = 0;
+    size_t pos = 0;
+    const char *key;
+    json_t *value;
+
+    while (pos < len && n < WEB_PREVIEW_ROWS) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - data) : len;
+        json_t *row = json_loadb(data + pos, end - pos, 0, NULL);
+
+        if (json_is_object(row))
+            rows[n++] = row;
+        else
+            json_decref(row);
+        pos = end + 1;
+    }
+    if (n == 0)
+        return;
+    web_buf_puts(b, "<div class=\"table-wrap\"><table id=\"preview\"><thead><tr>");
+    json_object_foreach(rows[0], key, value)
+    {
+        web_buf_puts(b, "<th>");
+        web_buf_escape(b, key);
+        web_buf_puts(b, "</th>");
+    }
+    web_buf_puts(b, "</tr></thead><tbody>");
+    for (size_t i = 0; i < n; i++) {
+        web_buf_puts(b, "<tr>");
+        json_object_foreach(rows[0], key, value) web_preview_cell(b, json_object_get(rows[i], key));
+        web_buf_puts(b, "</tr>");
+        json_decref(rows[i]);
+    }
+    web_buf_puts(b, "</tbody></table></div>");
+}
+
+/* Shows the first rows of the first JSON Lines file at the root of a dataset. */
+static void web_dataset_preview(struct web_repo_view *v, const char *rev)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct repo_entry *entries = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    size_t count = 0;
+    char *data = NULL;
+    size_t len = 0;
+
+    if (repo_tree_list(&entries, &count, v->git, rev, "", false, &err) < 0)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        const char *path = entries[i].path;
+        size_t n = strlen(path);
+
+        if (entries[i].type != REPO_ENTRY_FILE || entries[i].is_lfs || n < 6 ||
+            strcmp(path + n - 6, ".jsonl") != 0)
+            continue;
+        if (repo_file_read(&data, &len, v->git, rev, path, WEB_PREVIEW_FILE_BYTES, &err) < 0 &&
+            err.code != HUB_ETOOBIG)
+            break;
+        web_buf_puts(b, "<section aria-labelledby=\"preview-h\"><h2 id=\"preview-h\">Preview of "
+                        "<a href=\"");
+        web_repo_href(b, v, "blob", rev, path);
+        web_buf_puts(b, "\">");
+        web_buf_escape(b, path);
+        web_buf_puts(b, "</a></h2>");
+        if (data != NULL)
+            web_preview_rows(b, data, len);
+        else
+            web_buf_puts(b, "<p class=\"muted\">The file is too large to preview here.</p>");
+        web_buf_puts(b, "</section>");
+        break;
+    }
+    free(data);
+    repo_entries_free(entries, count);
+}
+
 /* Finds the base model: the repo row, then the card, then adapter_config.json. */
 static void web_base_model(char *out, size_t cap, struct web_repo_view *v, const struct card *card,
                            const char *rev)
@@ -638,6 +739,8 @@ static int web_card_page(struct web_repo_view *v)
     }
     web_eval_table(v, &card);
     web_eval_runs(v);
+    if (v->meta.type == HUB_REPO_DATASET)
+        web_dataset_preview(v, rev);
     web_card_body(v, rev, &card, text, len);
     web_buf_puts(b, "</div><aside class=\"side\">");
     web_card_metadata(v, &card, base_model);

@@ -196,6 +196,12 @@ static void setup_repos(void)
         CHECK_EQ_INT(meta_repo_set_base_model(db, row.id, "alice/demo", &err), 0);
     }
     create_repo(HUB_REPO_DATASET, "alice", "stories", false, "# Stories\n");
+    ops[0].kind = REPO_OP_ADD_FILE;
+    ops[0].path = "train.jsonl";
+    ops[0].data =
+        "{\"text\": \"Once upon a <time>\", \"id\": 1}\n{\"text\": \"The end\", \"id\": 2}\n";
+    ops[0].len = strlen(ops[0].data);
+    commit_files(NULL, HUB_REPO_DATASET, "alice", "stories", ops, 1, "Add training data");
     create_repo(HUB_REPO_MODEL, "alice", "secret", true, "# Secret model\n");
     free(st);
     free(st2);
@@ -262,6 +268,8 @@ static void test_pages_card(void)
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "Dataset card"));
     CHECK(has(&p, "--repo-type dataset"));
+    CHECK(has(&p, "Preview of <a href=\"/datasets/alice/stories/blob/main/train.jsonl\">"));
+    CHECK(has(&p, "<td>Once upon a &lt;time&gt;</td><td>1</td>"));
     done(&p);
 }
 
