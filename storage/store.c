@@ -40,6 +40,14 @@ struct store_upload {
     bool finished;
 };
 
+static const struct store_io real_io = {write, fsync, rename};
+static const struct store_io *io = &real_io;
+
+void store_io_set(const struct store_io *replacement)
+{
+    io = replacement != NULL ? replacement : &real_io;
+}
+
 bool store_oid_is_valid(const char *oid)
 {
     if (oid == NULL || strnlen(oid, STORE_OID_HEX_BYTES + 1) != STORE_OID_HEX_BYTES)
@@ -142,7 +150,7 @@ static int fsync_dir(const char *path, struct hub_error *err)
 
     if (fd < 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot open directory %s", path);
-    if (fsync(fd) != 0)
+    if (io->fsync(fd) != 0)
         rc = hub_error_set_errno(err, HUB_EIO, errno, "fsync of directory %s failed", path);
     close(fd);
     return rc;
@@ -224,7 +232,7 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len,
         return hub_error_set(err, HUB_EINTERNAL, "SHA-256 update failed");
     }
     while (left > 0) {
-        ssize_t n = write(up->fd, p, left);
+        ssize_t n = io->write(up->fd, p, left);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -283,7 +291,7 @@ static int upload_publish(struct store_upload *up, const char *oid, struct hub_e
         rc = mkdir_p_one(dir2, err);
     if (rc < 0)
         return rc;
-    if (rename(up->tmp_path, dest) != 0)
+    if (io->rename(up->tmp_path, dest) != 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot move %s to %s", up->tmp_path,
                                    dest);
     up->tmp_path[0] = '\0';
@@ -320,7 +328,7 @@ static int upload_seal(char oid_out[STORE_OID_HEX_BYTES + 1], struct store_uploa
         return hub_error_set(err, HUB_EINVAL,
                              "upload has the wrong SHA-256: announced %s, received %s", up->oid,
                              oid_out);
-    if (fchmod(fd, 0440) != 0 || fsync(fd) != 0)
+    if (fchmod(fd, 0440) != 0 || io->fsync(fd) != 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "fsync of %s failed", up->tmp_path);
     up->fd = -1;
     if (close(fd) != 0)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hub_error.h"
 
@@ -112,6 +113,18 @@ int store_fsck(uint64_t *good, uint64_t *bad, struct store *st, store_fsck_fn fn
  * then returned). Returns 0, fn's value or HUB_EIO. */
 int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size),
                   void *ctx, struct hub_error *err);
+
+/* The system calls the store makes while publishing a blob. Tests replace them to inject
+ * disk faults (ENOSPC on write, EIO on fsync, a failed rename). */
+struct store_io {
+    ssize_t (*write)(int fd, const void *buf, size_t len);
+    int (*fsync)(int fd);
+    int (*rename)(const char *from, const char *to);
+};
+
+/** Replaces the system calls used by every store (NULL restores the real ones). For tests:
+ * call it only while no upload runs. */
+void store_io_set(const struct store_io *io);
 
 /** Writes the lowercase hex SHA-256 of len bytes into oid_out. Returns 0 or HUB_ENOMEM. */
 int store_sha256_hex(char oid_out[STORE_OID_HEX_BYTES + 1], const void *buf, size_t len,

@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -172,6 +173,62 @@ static void test_put_and_fsck(struct store *st, const char *data)
     CHECK_EQ_INT(bad, 0);
 }
 
+static int fault_errno; /* errno the failing call sets */
+
+static ssize_t write_fails(int fd, const void *buf, size_t len)
+{
+    (void)fd;
+    (void)buf;
+    (void)len;
+    errno = fault_errno;
+    return -1;
+}
+
+static int fsync_fails(int fd)
+{
+    (void)fd;
+    errno = fault_errno;
+    return -1;
+}
+
+static int rename_fails(const char *from, const char *to)
+{
+    (void)from;
+    (void)to;
+    errno = fault_errno;
+    return -1;
+}
+
+static void test_disk_faults(struct store *st, const char *data)
+{
+    static const char oid[] = "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317";
+    const struct store_io faults[] = {
+        {write_fails, fsync, rename},
+        {write, fsync_fails, rename},
+        {write, fsync, rename_fails},
+    };
+    struct hub_error err = HUB_ERROR_INIT;
+    char tmp_dir[600];
+    bool exists = true;
+
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data);
+    fault_errno = ENOSPC;
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        store_io_set(&faults[i]);
+        /* "world\n": a blob no other test stores */
+        CHECK_EQ_INT(upload(st, oid, 6, "world\n", 6, &err), HUB_EIO);
+        CHECK(err.sys_errno == ENOSPC);
+        store_io_set(NULL);
+        CHECK_EQ_INT(store_blob_stat(&exists, NULL, st, oid, &err), 0);
+        CHECK(!exists);
+        CHECK_EQ_INT(count_files(tmp_dir), 0);
+    }
+    /* After the faults the same upload succeeds. */
+    CHECK_EQ_INT(upload(st, oid, 6, "world\n", 6, &err), 0);
+    CHECK_EQ_INT(store_blob_stat(&exists, NULL, st, oid, &err), 0);
+    CHECK(exists);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -183,6 +240,7 @@ int main(void)
     if (st != NULL) {
         test_uploads(st, data);
         test_put_and_fsck(st, data);
+        test_disk_faults(st, data);
     }
     store_close(st);
     fixture_dir_remove(data);
