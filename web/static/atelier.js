@@ -1,6 +1,7 @@
-// Atelier pages: the few things that need a script. Every page works without it; the
-// script adds copy buttons and the live job view (progress, loss curve and log from the
-// job's Server-Sent Events stream at /api/jobs/ID/events).
+// Atelier pages: the few things that need a script. It adds copy buttons, sends the training
+// form to POST /api/jobs, and keeps the job view live (progress, loss curve and log from the
+// job's Server-Sent Events stream at /api/jobs/ID/events). Pages other than the training form
+// work without it.
 "use strict";
 
 (function () {
@@ -210,7 +211,7 @@
             window.location.href = "/jobs/" + encodeURIComponent(json.id);
             return;
           }
-          throw new Error(json.error || ("The server answered " + response.status));
+          throw new Error(json.error || ("the server returned status " + response.status));
         });
       }).catch(function (err) {
         errorBox.textContent = "The job was not started: " + err.message;
