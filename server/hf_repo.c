@@ -153,12 +153,26 @@ static int reply_created(struct http_request *req, unsigned status, enum hub_rep
     return http_reply_json(req, status, body);
 }
 
+/* First path segments that the URL layout uses: a namespace with one of these names would
+ * make its repos unreachable or shadow API routes. */
+static const char *const reserved_namespaces[] = {
+    "api", "datasets", "spaces", "models", "buckets", "kernels", "login", "logout",
+    "settings", "jobs", "static", "healthz", "metrics",
+};
+
 static int create_check_namespace(struct http_request *req, const char *ns)
 {
     struct hub_error err = HUB_ERROR_INIT;
     bool can_write = false;
     int rc;
 
+    for (size_t i = 0; i < sizeof(reserved_namespaces) / sizeof(reserved_namespaces[0]); i++) {
+        if (strcmp(ns, reserved_namespaces[i]) == 0) {
+            http_reply_error(req, 400, "namespace '%s' is reserved for the hub's URLs; rename "
+                                       "the user or organisation", ns);
+            return HUB_EINVAL;
+        }
+    }
     rc = meta_namespace_can_write(&can_write, http_request_db(req), ns,
                                   http_request_user(req)->id, &err);
     if (rc == HUB_ENOTFOUND) {
