@@ -545,3 +545,20 @@ test("the browser session cookie from the login page authenticates API calls", a
   assert.equal((await req("/api/models/alice/priv", { headers: { Cookie: session } })).status, 200);
   await expectError(await req("/api/whoami-v2", { headers: { Cookie: "atelier_session=forged" } }), 401);
 });
+
+test("LFS upload with chunked transfer encoding", async () => {
+  const data = Buffer.alloc(150000, 3);
+  const { oid, object } = await uploadLfs(tok.aliceWrite, "alice/pub", data);
+  // A stream body has no Content-Length, so fetch sends it chunked.
+  const body = new ReadableStream({
+    start(controller) {
+      for (let off = 0; off < data.length; off += 40000) controller.enqueue(data.subarray(off, off + 40000));
+      controller.close();
+    },
+  });
+  const put = await fetch(object.actions.upload.href, { method: "PUT", body, duplex: "half" });
+  assert.equal(put.status, 200);
+  await put.arrayBuffer();
+  const again = await uploadLfs(tok.aliceWrite, "alice/pub", data);
+  assert.equal(again.object.actions, undefined, `${oid} is stored`);
+});
