@@ -127,6 +127,15 @@ else
   not_ok "shallow clone has one commit" "rev-list count: $count"
 fi
 
+check "partial clone with blob filter" git clone -q --no-checkout --filter=blob:none \
+  "$base/alice/stories" partial
+missing=$(git -C partial rev-list --objects --missing=print HEAD 2>/dev/null | grep -c '^?')
+if [ "${missing:-0}" -ge 1 ]; then
+  ok "partial clone leaves blobs out"
+else
+  not_ok "partial clone leaves blobs out" "missing objects: $missing"
+fi
+
 check "clone of a dataset" git clone -q "$base/datasets/alice/corpus" corpus
 check "dataset README matches" grep -q "Corpus" corpus/README.md
 check "clone of a dataset with .git suffix" git clone -q "$base/datasets/alice/corpus.git" corpus2
