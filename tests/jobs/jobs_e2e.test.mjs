@@ -210,6 +210,7 @@ test("restart keeps the queue, limits and cancel work", async () => {
   // The long job runs now; stopping the daemon puts it back in the queue.
   await waitForJob(daemon.url, alice, jobs.long, (j) => j.state === "running" && j.progress.step > 0);
   assert.equal(await daemon.stop({ keepData: true }), 0);
+  assert.doesNotMatch(daemon.log(), /Sanitizer|runtime error/);
   daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
   const url = daemon.url;
   let job = await waitForJob(url, alice, jobs.long, (j) => j.state === "running");
@@ -249,4 +250,13 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.ok(job.result.metrics.mean_nll > 0);
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/stories260K")).json;
   assert.ok(evals.some((e) => e.job_id === jobs.evaluation && /^[0-9a-f]{40}$/.test(e.revision)));
+});
+
+test("daemon and workers stop cleanly", async () => {
+  const stopped = daemon;
+  daemon = null;
+  assert.equal(await stopped.stop({ keepData: true }), 0);
+  // Workers log to the daemon's stderr, so sanitizer reports of either land here.
+  assert.doesNotMatch(stopped.log(), /Sanitizer|runtime error/);
+  assert.doesNotMatch(stopped.log(), / error jobs: /);
 });
