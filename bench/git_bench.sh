@@ -49,7 +49,11 @@ median_seconds() {
     reset_step
     local start end
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
+    if ! "$@" >"$work/step.log" 2>&1; then
+      echo "benchmark step failed: $*" >&2
+      cat "$work/step.log" >&2
+      exit 1
+    fi
     end=$(date +%s.%N)
     times+=("$(echo "$end - $start" | bc)")
   done
@@ -126,6 +130,7 @@ cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 2;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
+user root;
 events { worker_connections 256; }
 http {
   access_log off;
