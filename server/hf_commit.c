@@ -25,8 +25,8 @@ static struct lfs_attributes *attributes_load(struct http_request *req, json_t *
     const char *text = json_string_value(json_object_get(root, "gitAttributes"));
 
     if (text != NULL) {
-        if (lfs_attributes_parse(&attrs, text, json_string_length(json_object_get(
-                                                   root, "gitAttributes")), &err) < 0)
+        if (lfs_attributes_parse(
+                &attrs, text, json_string_length(json_object_get(root, "gitAttributes")), &err) < 0)
             return NULL;
         return attrs;
     }
@@ -52,8 +52,8 @@ static struct lfs_attributes *ignore_load(json_t *root, struct repo *git, const 
     if (sent != NULL) {
         text = strdup(sent);
         len = text != NULL ? strlen(text) : 0;
-    } else if (repo_file_read(&text, &len, git, commit, ".gitignore",
-                              HUB_MAX_GITATTRIBUTES_BYTES, &err) < 0) {
+    } else if (repo_file_read(&text, &len, git, commit, ".gitignore", HUB_MAX_GITATTRIBUTES_BYTES,
+                              &err) < 0) {
         return NULL;
     }
     if (text == NULL || len > HUB_MAX_GITATTRIBUTES_BYTES)
@@ -128,8 +128,8 @@ static json_t *preupload_file(struct http_request *req, struct repo *git, const 
         free(entry.path);
     }
     return json_pack("{s:s,s:s,s:b,s:o}", "path", path, "uploadMode", lfs ? "lfs" : "regular",
-                     "shouldIgnore", ignore != NULL && lfs_attributes_match(ignore, path),
-                     "oid", oid);
+                     "shouldIgnore", ignore != NULL && lfs_attributes_match(ignore, path), "oid",
+                     oid);
 }
 
 int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *err)
@@ -158,7 +158,8 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
     attrs = attributes_load(req, root, ctx.git, commit);
     ignore = ignore_load(root, ctx.git, commit);
     out = json_array();
-    json_array_foreach(files, i, file) {
+    json_array_foreach(files, i, file)
+    {
         json_t *item = preupload_file(req, ctx.git, commit, attrs, ignore, file);
 
         if (item == NULL) {
@@ -185,7 +186,7 @@ struct commit_state {
     struct hf_commit_parser parser;
     char branch[HUB_MAX_REVISION_BYTES + 1];
     uint64_t received;
-    int error;               /* first parse error, reported when the body has ended */
+    int error; /* first parse error, reported when the body has ended */
     struct hub_error parse_err;
 };
 
@@ -201,8 +202,7 @@ static void commit_state_free(void *arg)
 int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err)
 {
     const struct hub_config *config = http_request_config(req);
-    struct hf_commit_limits limits = {config->max_commit_file_bytes,
-                                      config->max_commit_operations};
+    struct hf_commit_limits limits = {config->max_commit_file_bytes, config->max_commit_operations};
     const char *rev = http_request_param(req, "rev");
     const char *create_pr = http_request_query(req, "create_pr");
     char commit[REPO_OID_HEX_BYTES + 1];
@@ -227,9 +227,8 @@ int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err)
     if (!repo_revision_is_branch(st->branch, st->ctx.git, rev)) {
         if (hf_revision_resolve(commit, req, &st->ctx, rev) < 0)
             return 0;
-        return http_reply_error(req, 400,
-                                "cannot commit to '%s': it is a tag or a commit, not a branch",
-                                rev);
+        return http_reply_error(
+            req, 400, "cannot commit to '%s': it is a tag or a commit, not a branch", rev);
     }
     return 0;
 }
@@ -271,13 +270,13 @@ static int commit_check_lfs(struct http_request *req, struct commit_state *st)
         if (!exists || !linked) {
             http_reply_error(req, 422,
                              "LFS object %s for %s was not uploaded to this repo; upload it "
-                             "through the LFS batch API first", op->lfs_oid, op->path);
+                             "through the LFS batch API first",
+                             op->lfs_oid, op->path);
             return HUB_EINVAL;
         }
         if (op->has_size && op->lfs_size != size) {
-            http_reply_error(req, 422, "LFS object %s for %s has %llu bytes, not %llu",
-                             op->lfs_oid, op->path, (unsigned long long)size,
-                             (unsigned long long)op->lfs_size);
+            http_reply_error(req, 422, "LFS object %s for %s has %llu bytes, not %llu", op->lfs_oid,
+                             op->path, (unsigned long long)size, (unsigned long long)op->lfs_size);
             return HUB_EINVAL;
         }
         op->lfs_size = size;
@@ -289,8 +288,7 @@ static int commit_reply_error(struct http_request *req, const struct commit_stat
                               const struct hub_error *err)
 {
     if (err->code == HUB_ECONFLICT && st->parser.parent[0] != '\0')
-        return http_reply_error(req, 412, "%s (parentCommit was %s)", err->msg,
-                                st->parser.parent);
+        return http_reply_error(req, 412, "%s (parentCommit was %s)", err->msg, st->parser.parent);
     if (err->code == HUB_ENOTFOUND)
         return http_reply_error_code(req, 404, "EntryNotFound", "%s", err->msg);
     return http_reply_hub_error(req, err);
@@ -312,9 +310,8 @@ static void base_model_refresh(struct http_request *req, struct commit_state *st
         base = card_get_string(&card, "base_model");
     free(text);
     text = NULL;
-    if (base == NULL &&
-        repo_file_read(&text, &len, st->ctx.git, commit, "adapter_config.json", 1u << 20,
-                       &err) == 0) {
+    if (base == NULL && repo_file_read(&text, &len, st->ctx.git, commit, "adapter_config.json",
+                                       1u << 20, &err) == 0) {
         config = json_loadb(text, len, 0, NULL);
         base = json_string_value(json_object_get(config, "base_model_name_or_path"));
     }
@@ -351,7 +348,7 @@ static int commit_apply(struct http_request *req, struct commit_state *st,
     for (size_t i = 0; i < st->parser.op_count; i++) {
         const struct hf_commit_op *op = &st->parser.ops[i];
         static const enum repo_op_kind kinds[] = {REPO_OP_ADD_FILE, REPO_OP_ADD_LFS,
-                                                   REPO_OP_DELETE_FILE, REPO_OP_DELETE_FOLDER};
+                                                  REPO_OP_DELETE_FILE, REPO_OP_DELETE_FOLDER};
 
         ops[i].kind = kinds[op->kind];
         ops[i].path = op->path;
@@ -391,8 +388,8 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
     rc = commit_apply(req, st, commit, err);
     if (rc < 0) {
         if (rc == HUB_EIO || rc == HUB_EINTERNAL)
-            hub_log(HUB_LOG_ERROR, "hf", "commit failed repo=%s/%s error=%s req=%s",
-                    st->ctx.row.ns, st->ctx.row.name, err->msg, http_request_id(req));
+            hub_log(HUB_LOG_ERROR, "hf", "commit failed repo=%s/%s error=%s req=%s", st->ctx.row.ns,
+                    st->ctx.row.name, err->msg, http_request_id(req));
         return commit_reply_error(req, st, err);
     }
     if (meta_repo_touch(http_request_db(req), st->ctx.row.id,
@@ -407,7 +404,7 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
     snprintf(url, sizeof(url), "%s/%s%s/%s/commit/%s", http_request_base_url(req),
              hf_web_prefix(st->ctx.row.type), st->ctx.row.ns, st->ctx.row.name, commit);
     return http_reply_json(req, 200,
-                           json_pack("{s:s,s:s,s:s,s:s,s:b}", "commitOid", commit, "commitUrl",
-                                     url, "commitMessage", st->parser.summary, "hookOutput",
-                                     "", "success", 1));
+                           json_pack("{s:s,s:s,s:s,s:s,s:b}", "commitOid", commit, "commitUrl", url,
+                                     "commitMessage", st->parser.summary, "hookOutput", "",
+                                     "success", 1));
 }

@@ -48,8 +48,8 @@ int hf_path_check(const char *path, struct hub_error *err)
 
         if (c < 0x20 || c == 0x7f)
             return hub_error_set(err, HUB_EINVAL,
-                                 "invalid path '%.80s': contains control character 0x%02x",
-                                 path, c);
+                                 "invalid path '%.80s': contains control character 0x%02x", path,
+                                 c);
         if (c == '\\')
             return hub_error_set(err, HUB_EINVAL, "invalid path '%.80s': contains a backslash",
                                  path);
@@ -131,8 +131,8 @@ static int parse_header(struct hf_commit_parser *p, json_t *value, struct hub_er
     return 0;
 }
 
-static int op_path(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *value,
-                   bool folder, struct hub_error *err)
+static int op_path(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *value, bool folder,
+                   struct hub_error *err)
 {
     const char *path = json_string_value(json_object_get(value, "path"));
     size_t len;
@@ -155,7 +155,8 @@ static int op_path(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *
     if (json_object_get(value, "oldPath") != NULL)
         return hub_error_set(err, HUB_EINVAL,
                              "line %zu: renames (\"oldPath\") are not supported; delete and "
-                             "add the file instead", p->line_no);
+                             "add the file instead",
+                             p->line_no);
     return 0;
 }
 
@@ -170,8 +171,8 @@ static int parse_file(struct hf_commit_op *op, struct hf_commit_parser *p, json_
 
     op->kind = HF_OP_FILE;
     if (text == NULL)
-        return hub_error_set(err, HUB_EINVAL, "line %zu: missing \"content\" for %s",
-                             p->line_no, op->path);
+        return hub_error_set(err, HUB_EINVAL, "line %zu: missing \"content\" for %s", p->line_no,
+                             op->path);
     if (encoding == NULL || strcmp(encoding, "utf-8") == 0 || strcmp(encoding, "utf8") == 0) {
         if (text_len > p->limits.max_file_bytes)
             goto too_big;
@@ -193,8 +194,8 @@ static int parse_file(struct hf_commit_op *op, struct hf_commit_parser *p, json_
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate file content");
     n = http_base64_decode(op->data, text, text_len);
     if (n < 0)
-        return hub_error_set(err, HUB_EINVAL, "line %zu: invalid base64 content for %s",
-                             p->line_no, op->path);
+        return hub_error_set(err, HUB_EINVAL, "line %zu: invalid base64 content for %s", p->line_no,
+                             op->path);
     op->len = (size_t)n;
     if (op->len > p->limits.max_file_bytes)
         goto too_big;
@@ -202,8 +203,8 @@ static int parse_file(struct hf_commit_op *op, struct hf_commit_parser *p, json_
 too_big:
     return hub_error_set(err, HUB_ETOOBIG,
                          "line %zu: file %s is larger than %llu bytes; upload it as an LFS "
-                         "file instead", p->line_no, op->path,
-                         (unsigned long long)p->limits.max_file_bytes);
+                         "file instead",
+                         p->line_no, op->path, (unsigned long long)p->limits.max_file_bytes);
 }
 
 static int parse_lfs_file(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *value,
@@ -220,7 +221,8 @@ static int parse_lfs_file(struct hf_commit_op *op, struct hf_commit_parser *p, j
     if (oid == NULL || !oid_is_hex(oid, 64))
         return hub_error_set(err, HUB_EINVAL,
                              "line %zu: invalid oid '%.80s' for %s: expected 64 lowercase hex "
-                             "digits", p->line_no, oid != NULL ? oid : "", op->path);
+                             "digits",
+                             p->line_no, oid != NULL ? oid : "", op->path);
     memcpy(op->lfs_oid, oid, 65);
     if (size != NULL && !json_is_null(size)) {
         if (!json_is_integer(size) || json_integer_value(size) < 0)
@@ -247,13 +249,12 @@ static int parse_line(struct hf_commit_parser *p, const char *line, size_t len,
         return 0;
     root = json_loadb(line, len, 0, &jerr);
     if (root == NULL)
-        return hub_error_set(err, HUB_EINVAL, "line %zu: invalid JSON: %s", p->line_no,
-                             jerr.text);
+        return hub_error_set(err, HUB_EINVAL, "line %zu: invalid JSON: %s", p->line_no, jerr.text);
     key = json_string_value(json_object_get(root, "key"));
     value = json_object_get(root, "value");
     if (key == NULL || !json_is_object(value)) {
-        rc = hub_error_set(err, HUB_EINVAL,
-                           "line %zu: expected {\"key\": ..., \"value\": {...}}", p->line_no);
+        rc = hub_error_set(err, HUB_EINVAL, "line %zu: expected {\"key\": ..., \"value\": {...}}",
+                           p->line_no);
         goto out;
     }
     if (strcmp(key, "header") == 0) {
@@ -269,7 +270,8 @@ static int parse_line(struct hf_commit_parser *p, const char *line, size_t len,
         strcmp(key, "deletedFile") != 0 && strcmp(key, "deletedFolder") != 0) {
         rc = hub_error_set(err, HUB_EINVAL,
                            "line %zu: unknown key '%.40s': expected header, file, lfsFile, "
-                           "deletedFile or deletedFolder", p->line_no, key);
+                           "deletedFile or deletedFolder",
+                           p->line_no, key);
         goto out;
     }
     op = op_add(p, err);
@@ -305,7 +307,8 @@ static int line_append(struct hf_commit_parser *p, const char *data, size_t len,
     if (!hub_size_add(&need, p->line_len, len) || need > max_line_bytes(p))
         return hub_error_set(err, HUB_ETOOBIG,
                              "line %zu is longer than %llu bytes; upload large files as LFS "
-                             "files", p->line_no, (unsigned long long)max_line_bytes(p));
+                             "files",
+                             p->line_no, (unsigned long long)max_line_bytes(p));
     if (need > p->line_cap) {
         size_t cap = p->line_cap == 0 ? 4096 : p->line_cap;
         char *grown;

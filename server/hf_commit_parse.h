@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 enum hf_op_kind {
-    HF_OP_FILE = 0,          /* add or replace a regular file with data */
-    HF_OP_LFS = 1,           /* add or replace a file with a pointer to lfs_oid */
+    HF_OP_FILE = 0, /* add or replace a regular file with data */
+    HF_OP_LFS = 1,  /* add or replace a file with a pointer to lfs_oid */
     HF_OP_DELETE_FILE = 2,
     HF_OP_DELETE_FOLDER = 3, /* path has no trailing '/' */
 };
@@ -23,9 +23,9 @@ struct hf_commit_op {
     char *path;          /* checked with hf_path_check; owned */
     unsigned char *data; /* HF_OP_FILE: decoded content; owned */
     size_t len;
-    char lfs_oid[65];    /* HF_OP_LFS: 64 lowercase hex */
-    uint64_t lfs_size;   /* HF_OP_LFS, when has_size */
-    bool has_size;       /* the client sent "size" (copy operations omit it) */
+    char lfs_oid[65];  /* HF_OP_LFS: 64 lowercase hex */
+    uint64_t lfs_size; /* HF_OP_LFS, when has_size */
+    bool has_size;     /* the client sent "size" (copy operations omit it) */
 };
 
 struct hf_commit_limits {
@@ -36,14 +36,14 @@ struct hf_commit_limits {
 /* Parser state. Fields after the header are filled as lines arrive. */
 struct hf_commit_parser {
     struct hf_commit_limits limits;
-    char *line;             /* the incomplete line so far */
+    char *line; /* the incomplete line so far */
     size_t line_len;
     size_t line_cap;
-    size_t line_no;         /* 1-based number of the line being read */
+    size_t line_no; /* 1-based number of the line being read */
     bool have_header;
-    char *summary;          /* owned; "" when the header had none */
-    char *description;      /* owned; "" when none */
-    char parent[41];        /* parentCommit, or "" */
+    char *summary;     /* owned; "" when the header had none */
+    char *description; /* owned; "" when none */
+    char parent[41];   /* parentCommit, or "" */
     struct hf_commit_op *ops;
     size_t op_count;
     size_t op_cap;

@@ -64,12 +64,13 @@ void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx)
     ctx->git = NULL;
 }
 
-static int reply_repo_not_found(struct http_request *req, enum hub_repo_type type,
-                                const char *ns, const char *name)
+static int reply_repo_not_found(struct http_request *req, enum hub_repo_type type, const char *ns,
+                                const char *name)
 {
     return http_reply_error_code(req, 404, "RepoNotFound",
                                  "Repository not found: %s %s/%s does not exist or you have no "
-                                 "access to it", hub_repo_type_name(type), ns, name);
+                                 "access to it",
+                                 hub_repo_type_name(type), ns, name);
 }
 
 /* Checks the caller's right to change ctx's repo; queues 401 or 403 when it is missing. */
@@ -90,13 +91,12 @@ static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct
         return rc;
     }
     if (!can_write) {
-        http_reply_error(req, 403, "user %s may read but not write %s/%s", user->name,
-                         ctx->row.ns, ctx->row.name);
+        http_reply_error(req, 403, "user %s may read but not write %s/%s", user->name, ctx->row.ns,
+                         ctx->row.name);
         return HUB_EFORBIDDEN;
     }
     if (user->scope != HTTP_SCOPE_WRITE) {
-        http_reply_error(req, 403,
-                         "this token is read-only; create a write token to change %s/%s",
+        http_reply_error(req, 403, "this token is read-only; create a write token to change %s/%s",
                          ctx->row.ns, ctx->row.name);
         return HUB_EFORBIDDEN;
     }
@@ -141,8 +141,8 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
     }
     rc = repo_open(&out->git, http_request_config(req)->data_dir, type, ns, name, &err);
     if (rc < 0) {
-        hub_log(HUB_LOG_ERROR, "hf", "cannot open the git repo of %s/%s error=%s req=%s", ns,
-                name, err.msg, http_request_id(req));
+        hub_log(HUB_LOG_ERROR, "hf", "cannot open the git repo of %s/%s error=%s req=%s", ns, name,
+                err.msg, http_request_id(req));
         http_reply_error(req, 500, "cannot open the git repo of %s/%s", ns, name);
         return rc;
     }
@@ -175,8 +175,7 @@ int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_req
     }
     rc = repo_revision_resolve(commit_out, ctx->git, rev, &err);
     if (rc == HUB_ENOTFOUND || rc == HUB_EINVAL) {
-        http_reply_error_code(req, 404, "RevisionNotFound", "Invalid rev id: %s: %s", rev,
-                              err.msg);
+        http_reply_error_code(req, 404, "RevisionNotFound", "Invalid rev id: %s: %s", rev, err.msg);
         return rc;
     }
     if (rc < 0)
@@ -204,8 +203,7 @@ void hf_author_format(char *name, size_t name_cap, char *email, size_t email_cap
                       const struct http_user *user)
 {
     snprintf(name, name_cap, "%s", user->name != NULL ? user->name : "anonymous");
-    snprintf(email, email_cap, "%s@users.atelier", user->name != NULL ? user->name
-                                                                       : "anonymous");
+    snprintf(email, email_cap, "%s@users.atelier", user->name != NULL ? user->name : "anonymous");
 }
 
 json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_info *last)
@@ -254,75 +252,169 @@ static int xet_handle(struct http_request *req, void *arg, struct hub_error *err
 #define API_REPO "/api/{tp}/{ns}/{name}"
 
 static const struct http_route routes[] = {
-    {.name = "hf.whoami", .methods = "GET", .pattern = "/api/whoami-v2",
-     .auth_required = true, .handle = hf_whoami_handle},
-    {.name = "hf.repo_create", .methods = "POST", .pattern = "/api/repos/create",
-     .body = HTTP_BODY_BUFFER, .auth_required = true, .handle = hf_repo_create_handle},
-    {.name = "hf.repo_delete", .methods = "DELETE", .pattern = "/api/repos/delete",
-     .body = HTTP_BODY_BUFFER, .auth_required = true, .handle = hf_repo_delete_handle},
-    {.name = "hf.validate_yaml", .methods = "POST", .pattern = "/api/validate-yaml",
-     .body = HTTP_BODY_BUFFER, .handle = validate_yaml_handle},
-    {.name = "hf.list", .methods = "GET", .pattern = "/api/{tp}", .match = hf_match_api_type,
+    {.name = "hf.whoami",
+     .methods = "GET",
+     .pattern = "/api/whoami-v2",
+     .auth_required = true,
+     .handle = hf_whoami_handle},
+    {.name = "hf.repo_create",
+     .methods = "POST",
+     .pattern = "/api/repos/create",
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
+     .handle = hf_repo_create_handle},
+    {.name = "hf.repo_delete",
+     .methods = "DELETE",
+     .pattern = "/api/repos/delete",
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
+     .handle = hf_repo_delete_handle},
+    {.name = "hf.validate_yaml",
+     .methods = "POST",
+     .pattern = "/api/validate-yaml",
+     .body = HTTP_BODY_BUFFER,
+     .handle = validate_yaml_handle},
+    {.name = "hf.list",
+     .methods = "GET",
+     .pattern = "/api/{tp}",
+     .match = hf_match_api_type,
      .handle = hf_repo_list_handle},
-    {.name = "hf.info", .methods = "GET", .pattern = API_REPO, .match = hf_match_api_type,
+    {.name = "hf.info",
+     .methods = "GET",
+     .pattern = API_REPO,
+     .match = hf_match_api_type,
      .handle = hf_repo_info_handle},
-    {.name = "hf.info", .methods = "GET", .pattern = API_REPO "/revision/{rev}",
-     .match = hf_match_api_type, .handle = hf_repo_info_handle},
-    {.name = "hf.settings", .methods = "PUT", .pattern = API_REPO "/settings",
-     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+    {.name = "hf.info",
+     .methods = "GET",
+     .pattern = API_REPO "/revision/{rev}",
+     .match = hf_match_api_type,
+     .handle = hf_repo_info_handle},
+    {.name = "hf.settings",
+     .methods = "PUT",
+     .pattern = API_REPO "/settings",
+     .match = hf_match_api_type,
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
      .handle = hf_repo_settings_handle},
-    {.name = "hf.tree", .methods = "GET", .pattern = API_REPO "/tree/{rest*}",
-     .match = hf_match_api_type, .handle = hf_tree_handle},
-    {.name = "hf.paths_info", .methods = "POST", .pattern = API_REPO "/paths-info/{rev}",
-     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .handle = hf_paths_info_handle},
-    {.name = "hf.refs", .methods = "GET", .pattern = API_REPO "/refs",
-     .match = hf_match_api_type, .handle = hf_refs_handle},
-    {.name = "hf.commits", .methods = "GET", .pattern = API_REPO "/commits/{rest*}",
-     .match = hf_match_api_type, .handle = hf_commits_handle},
-    {.name = "hf.branch", .methods = "POST DELETE", .pattern = API_REPO "/branch/{rev}",
-     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+    {.name = "hf.tree",
+     .methods = "GET",
+     .pattern = API_REPO "/tree/{rest*}",
+     .match = hf_match_api_type,
+     .handle = hf_tree_handle},
+    {.name = "hf.paths_info",
+     .methods = "POST",
+     .pattern = API_REPO "/paths-info/{rev}",
+     .match = hf_match_api_type,
+     .body = HTTP_BODY_BUFFER,
+     .handle = hf_paths_info_handle},
+    {.name = "hf.refs",
+     .methods = "GET",
+     .pattern = API_REPO "/refs",
+     .match = hf_match_api_type,
+     .handle = hf_refs_handle},
+    {.name = "hf.commits",
+     .methods = "GET",
+     .pattern = API_REPO "/commits/{rest*}",
+     .match = hf_match_api_type,
+     .handle = hf_commits_handle},
+    {.name = "hf.branch",
+     .methods = "POST DELETE",
+     .pattern = API_REPO "/branch/{rev}",
+     .match = hf_match_api_type,
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
      .handle = hf_branch_handle},
-    {.name = "hf.tag", .methods = "POST DELETE", .pattern = API_REPO "/tag/{rev}",
-     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+    {.name = "hf.tag",
+     .methods = "POST DELETE",
+     .pattern = API_REPO "/tag/{rev}",
+     .match = hf_match_api_type,
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
      .handle = hf_tag_handle},
-    {.name = "hf.preupload", .methods = "POST", .pattern = API_REPO "/preupload/{rev}",
-     .match = hf_match_api_type, .body = HTTP_BODY_BUFFER, .auth_required = true,
+    {.name = "hf.preupload",
+     .methods = "POST",
+     .pattern = API_REPO "/preupload/{rev}",
+     .match = hf_match_api_type,
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
      .handle = hf_preupload_handle},
-    {.name = "hf.commit", .methods = "POST", .pattern = API_REPO "/commit/{rev}",
-     .match = hf_match_api_type, .body = HTTP_BODY_STREAM, .auth_required = true,
-     .begin = hf_commit_begin, .on_body = hf_commit_body, .handle = hf_commit_handle},
-    {.name = "hf.xet", .methods = "GET POST", .pattern = API_REPO "/xet-read-token/{rev}",
-     .match = hf_match_api_type, .handle = xet_handle},
-    {.name = "hf.xet", .methods = "GET POST", .pattern = API_REPO "/xet-write-token/{rev}",
-     .match = hf_match_api_type, .handle = xet_handle},
+    {.name = "hf.commit",
+     .methods = "POST",
+     .pattern = API_REPO "/commit/{rev}",
+     .match = hf_match_api_type,
+     .body = HTTP_BODY_STREAM,
+     .auth_required = true,
+     .begin = hf_commit_begin,
+     .on_body = hf_commit_body,
+     .handle = hf_commit_handle},
+    {.name = "hf.xet",
+     .methods = "GET POST",
+     .pattern = API_REPO "/xet-read-token/{rev}",
+     .match = hf_match_api_type,
+     .handle = xet_handle},
+    {.name = "hf.xet",
+     .methods = "GET POST",
+     .pattern = API_REPO "/xet-write-token/{rev}",
+     .match = hf_match_api_type,
+     .handle = xet_handle},
 
-    {.name = "hf.resolve", .methods = "GET HEAD", .pattern = "/{ns}/{name}/resolve/{rev}/{path*}",
-     .handle = hf_resolve_handle, .arg = "resolve"},
-    {.name = "hf.resolve", .methods = "GET HEAD",
-     .pattern = "/{tp}/{ns}/{name}/resolve/{rev}/{path*}", .handle = hf_resolve_handle,
+    {.name = "hf.resolve",
+     .methods = "GET HEAD",
+     .pattern = "/{ns}/{name}/resolve/{rev}/{path*}",
+     .handle = hf_resolve_handle,
      .arg = "resolve"},
-    {.name = "hf.raw", .methods = "GET HEAD", .pattern = "/{ns}/{name}/raw/{rev}/{path*}",
-     .handle = hf_resolve_handle, .arg = "raw"},
-    {.name = "hf.raw", .methods = "GET HEAD", .pattern = "/{tp}/{ns}/{name}/raw/{rev}/{path*}",
-     .handle = hf_resolve_handle, .arg = "raw"},
+    {.name = "hf.resolve",
+     .methods = "GET HEAD",
+     .pattern = "/{tp}/{ns}/{name}/resolve/{rev}/{path*}",
+     .handle = hf_resolve_handle,
+     .arg = "resolve"},
+    {.name = "hf.raw",
+     .methods = "GET HEAD",
+     .pattern = "/{ns}/{name}/raw/{rev}/{path*}",
+     .handle = hf_resolve_handle,
+     .arg = "raw"},
+    {.name = "hf.raw",
+     .methods = "GET HEAD",
+     .pattern = "/{tp}/{ns}/{name}/raw/{rev}/{path*}",
+     .handle = hf_resolve_handle,
+     .arg = "raw"},
 
-    {.name = "lfs.batch", .methods = "POST", .pattern = "/{ns}/{name}.git/info/lfs/objects/batch",
-     .body = HTTP_BODY_BUFFER, .handle = lfs_batch_handle},
-    {.name = "lfs.batch", .methods = "POST",
-     .pattern = "/{tp}/{ns}/{name}.git/info/lfs/objects/batch", .body = HTTP_BODY_BUFFER,
+    {.name = "lfs.batch",
+     .methods = "POST",
+     .pattern = "/{ns}/{name}.git/info/lfs/objects/batch",
+     .body = HTTP_BODY_BUFFER,
      .handle = lfs_batch_handle},
-    {.name = "lfs.batch", .methods = "POST", .pattern = "/{ns}/{name}/info/lfs/objects/batch",
-     .body = HTTP_BODY_BUFFER, .handle = lfs_batch_handle},
-    {.name = "lfs.batch", .methods = "POST",
-     .pattern = "/{tp}/{ns}/{name}/info/lfs/objects/batch", .body = HTTP_BODY_BUFFER,
+    {.name = "lfs.batch",
+     .methods = "POST",
+     .pattern = "/{tp}/{ns}/{name}.git/info/lfs/objects/batch",
+     .body = HTTP_BODY_BUFFER,
      .handle = lfs_batch_handle},
-    {.name = "lfs.upload", .methods = "PUT", .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}",
-     .body = HTTP_BODY_STREAM, .begin = lfs_upload_begin, .on_body = lfs_upload_body,
+    {.name = "lfs.batch",
+     .methods = "POST",
+     .pattern = "/{ns}/{name}/info/lfs/objects/batch",
+     .body = HTTP_BODY_BUFFER,
+     .handle = lfs_batch_handle},
+    {.name = "lfs.batch",
+     .methods = "POST",
+     .pattern = "/{tp}/{ns}/{name}/info/lfs/objects/batch",
+     .body = HTTP_BODY_BUFFER,
+     .handle = lfs_batch_handle},
+    {.name = "lfs.upload",
+     .methods = "PUT",
+     .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}",
+     .body = HTTP_BODY_STREAM,
+     .begin = lfs_upload_begin,
+     .on_body = lfs_upload_body,
      .handle = lfs_upload_handle},
-    {.name = "lfs.download", .methods = "GET HEAD", .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}",
+    {.name = "lfs.download",
+     .methods = "GET HEAD",
+     .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}",
      .handle = lfs_download_handle},
-    {.name = "lfs.verify", .methods = "POST", .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}/verify",
-     .body = HTTP_BODY_BUFFER, .handle = lfs_verify_handle},
+    {.name = "lfs.verify",
+     .methods = "POST",
+     .pattern = "/api/lfs/{tp}/{ns}/{name}/{oid}/verify",
+     .body = HTTP_BODY_BUFFER,
+     .handle = lfs_verify_handle},
 };
 
 void hf_http_register(struct http_router *router)

@@ -20,7 +20,7 @@ struct store *hf_store(void);
 /* A repo addressed by a request, with the caller's rights on it. */
 struct hf_repo_ctx {
     struct meta_repo row;
-    struct repo *git;   /* opened by hf_repo_load; closed by hf_repo_ctx_dispose */
+    struct repo *git; /* opened by hf_repo_load; closed by hf_repo_ctx_dispose */
     bool can_write;
 };
 
@@ -129,8 +129,8 @@ int lfs_sign_init(struct hub_error *err);
 /** Writes the absolute URL for action on oid (size bytes) in repo_id into buf of cap bytes,
  * valid for ttl_s seconds. Returns 0 or HUB_ETOOBIG. */
 int lfs_sign_href(char *buf, size_t cap, const char *base_url, enum lfs_action action,
-                  const struct meta_repo *repo, const char *oid, uint64_t size,
-                  uint64_t ttl_s, struct hub_error *err);
+                  const struct meta_repo *repo, const char *oid, uint64_t size, uint64_t ttl_s,
+                  struct hub_error *err);
 
 /** Checks the exp and sig query parameters of req for action on oid in repo_id. Returns 0,
  * or HUB_EFORBIDDEN when the signature is missing, wrong or expired. */

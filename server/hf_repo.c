@@ -31,12 +31,11 @@ static json_t *whoami_orgs(struct meta *db, int64_t user_id)
         char id[32];
 
         snprintf(id, sizeof(id), "org-%lld", (long long)members[i].org_id);
-        json_array_append_new(orgs, json_pack("{s:s,s:s,s:s,s:s,s:n,s:b,s:s,s:n,s:s}",
-                                              "type", "org", "id", id, "name",
-                                              members[i].org_name, "fullname",
-                                              members[i].org_name, "email", "canPay", 0,
-                                              "avatarUrl", "", "periodEnd", "roleInOrg",
-                                              meta_role_name(members[i].role)));
+        json_array_append_new(orgs,
+                              json_pack("{s:s,s:s,s:s,s:s,s:n,s:b,s:s,s:n,s:s}", "type", "org",
+                                        "id", id, "name", members[i].org_name, "fullname",
+                                        members[i].org_name, "email", "canPay", 0, "avatarUrl", "",
+                                        "periodEnd", "roleInOrg", meta_role_name(members[i].role)));
     }
     free(members);
     return orgs;
@@ -58,10 +57,10 @@ int hf_whoami_handle(struct http_request *req, void *arg, struct hub_error *err)
     return http_reply_json(
         req, 200,
         json_pack("{s:s,s:s,s:s,s:s,s:n,s:b,s:b,s:b,s:s,s:n,s:b,s:o,s:{s:s,s:{s:s,s:s,s:s}}}",
-                  "type", "user", "id", id, "name", user->name, "fullname", user->name,
-                  "email", "emailVerified", 0, "isPro", 0, "canPay", 0, "avatarUrl", "",
-                  "periodEnd", "isAdmin", user->is_admin, "orgs", whoami_orgs(db, user->id),
-                  "auth", "type", "access_token", "accessToken", "displayName", label, "role",
+                  "type", "user", "id", id, "name", user->name, "fullname", user->name, "email",
+                  "emailVerified", 0, "isPro", 0, "canPay", 0, "avatarUrl", "", "periodEnd",
+                  "isAdmin", user->is_admin, "orgs", whoami_orgs(db, user->id), "auth", "type",
+                  "access_token", "accessToken", "displayName", label, "role",
                   user->scope == HTTP_SCOPE_WRITE ? "write" : "read", "createdAt", created));
 }
 
@@ -105,20 +104,21 @@ static int body_repo_id(enum hub_repo_type *type, const char **ns, const char **
     /* Some clients send the whole id as the name. */
     slash = strchr(*name, '/');
     if (slash != NULL && *ns == NULL) {
-        http_reply_error(req, 400, "invalid repo name '%s': send the namespace in "
-                                   "\"organization\"", *name);
+        http_reply_error(req, 400,
+                         "invalid repo name '%s': send the namespace in "
+                         "\"organization\"",
+                         *name);
         return HUB_EINVAL;
     }
     if (*ns == NULL)
         *ns = http_request_user(req)->name;
     *type = HUB_REPO_MODEL;
     if (type_text != NULL && hub_repo_type_parse(type, type_text, &err) < 0) {
-        http_reply_error(req, 400, "invalid repo type '%s': expected model or dataset",
-                         type_text);
+        http_reply_error(req, 400, "invalid repo type '%s': expected model or dataset", type_text);
         return HUB_EINVAL;
     }
-    if (hub_name_check(*ns, "namespace", &err) < 0 || hub_name_check(*name, "repo name",
-                                                                     &err) < 0) {
+    if (hub_name_check(*ns, "namespace", &err) < 0 ||
+        hub_name_check(*name, "repo name", &err) < 0) {
         http_reply_error(req, 400, "%s", err.msg);
         return HUB_EINVAL;
     }
@@ -143,8 +143,8 @@ static int reply_created(struct http_request *req, unsigned status, enum hub_rep
     char url[1024], id_text[32], full[HUB_MAX_REPO_ID_BYTES + 1];
     json_t *body;
 
-    snprintf(url, sizeof(url), "%s/%s%s/%s", http_request_base_url(req), hf_web_prefix(type),
-             ns, name);
+    snprintf(url, sizeof(url), "%s/%s%s/%s", http_request_base_url(req), hf_web_prefix(type), ns,
+             name);
     snprintf(id_text, sizeof(id_text), "repo-%lld", (long long)repo_id);
     snprintf(full, sizeof(full), "%s/%s", ns, name);
     body = json_pack("{s:s,s:s,s:s}", "url", url, "name", full, "id", id_text);
@@ -156,8 +156,8 @@ static int reply_created(struct http_request *req, unsigned status, enum hub_rep
 /* First path segments that the URL layout uses: a namespace with one of these names would
  * make its repos unreachable or shadow API routes. */
 static const char *const reserved_namespaces[] = {
-    "api", "datasets", "spaces", "models", "buckets", "kernels", "login", "logout",
-    "settings", "jobs", "static", "healthz", "metrics",
+    "api",    "datasets", "spaces", "models", "buckets", "kernels", "login",
+    "logout", "settings", "jobs",   "static", "healthz", "metrics",
 };
 
 static int create_check_namespace(struct http_request *req, const char *ns)
@@ -168,16 +168,20 @@ static int create_check_namespace(struct http_request *req, const char *ns)
 
     for (size_t i = 0; i < sizeof(reserved_namespaces) / sizeof(reserved_namespaces[0]); i++) {
         if (strcmp(ns, reserved_namespaces[i]) == 0) {
-            http_reply_error(req, 400, "namespace '%s' is reserved for the hub's URLs; rename "
-                                       "the user or organisation", ns);
+            http_reply_error(req, 400,
+                             "namespace '%s' is reserved for the hub's URLs; rename "
+                             "the user or organisation",
+                             ns);
             return HUB_EINVAL;
         }
     }
-    rc = meta_namespace_can_write(&can_write, http_request_db(req), ns,
-                                  http_request_user(req)->id, &err);
+    rc = meta_namespace_can_write(&can_write, http_request_db(req), ns, http_request_user(req)->id,
+                                  &err);
     if (rc == HUB_ENOTFOUND) {
-        http_reply_error(req, 404, "namespace '%s' does not exist: no user or organisation "
-                                   "has that name", ns);
+        http_reply_error(req, 404,
+                         "namespace '%s' does not exist: no user or organisation "
+                         "has that name",
+                         ns);
         return rc;
     }
     if (rc < 0) {
@@ -208,7 +212,8 @@ static long create_files_parse(struct repo_op **ops_out, struct http_request *re
     if (ops == NULL)
         return HUB_ENOMEM;
     *ops_out = ops;
-    json_array_foreach(files, i, file) {
+    json_array_foreach(files, i, file)
+    {
         const char *path = json_string_value(json_object_get(file, "path"));
         json_t *content = json_object_get(file, "content");
         const char *text = json_string_value(content);
@@ -247,8 +252,7 @@ static void create_files_free(struct repo_op *ops, size_t n)
 
 /* Commits the "files" of a create request on main as the repo's second commit. */
 static int create_files_commit(char commit[REPO_OID_HEX_BYTES + 1], struct http_request *req,
-                               const struct meta_repo *row, json_t *files,
-                               struct hub_error *err)
+                               const struct meta_repo *row, json_t *files, struct hub_error *err)
 {
     struct repo_commit_request creq = {0};
     struct repo *git = NULL;
@@ -300,8 +304,7 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
     if (rc < 0)
         goto out;
     if (meta_repo_get(&row, db, type, ns, name, err) == 0) {
-        rc = reply_created(req, 409, type, ns, name, row.id,
-                           "You already created this repo");
+        rc = reply_created(req, 409, type, ns, name, row.id, "You already created this repo");
         goto out;
     }
     rc = meta_repo_insert(&row, db, type, ns, name, body_private(root, false), err);
@@ -320,22 +323,24 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
         hub_log(HUB_LOG_ERROR, "hf", "cannot create the git repo of %s/%s error=%s req=%s", ns,
                 name, err->msg, http_request_id(req));
         if (meta_repo_delete(db, row.id, &undo) < 0)
-            hub_log(HUB_LOG_ERROR, "hf", "cannot remove the repo row of %s/%s error=%s", ns,
-                    name, undo.msg);
+            hub_log(HUB_LOG_ERROR, "hf", "cannot remove the repo row of %s/%s error=%s", ns, name,
+                    undo.msg);
         goto out;
     }
     if (json_array_size(json_object_get(root, "files")) > 0) {
         rc = create_files_commit(commit, req, &row, json_object_get(root, "files"), err);
         if (rc < 0 && !http_reply_is_queued(req))
-            hub_log(HUB_LOG_ERROR, "hf", "cannot commit the files of new repo %s/%s error=%s "
-                    "req=%s", ns, name, err->msg, http_request_id(req));
+            hub_log(HUB_LOG_ERROR, "hf",
+                    "cannot commit the files of new repo %s/%s error=%s "
+                    "req=%s",
+                    ns, name, err->msg, http_request_id(req));
         if (rc < 0) /* the repo stays, empty but usable, so a retry with exist_ok works */
             goto out;
     }
     meta_repo_touch(db, row.id, commit, err);
     snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(type), ns, name);
-    meta_audit_add(db, user->name, "repo.create", audit_repo,
-                   row.is_private ? "private" : "public", err);
+    meta_audit_add(db, user->name, "repo.create", audit_repo, row.is_private ? "private" : "public",
+                   err);
     hub_log(HUB_LOG_INFO, "hf", "repo created repo=%s user=%s private=%d req=%s", audit_repo,
             user->name, row.is_private, http_request_id(req));
     rc = reply_created(req, 200, type, ns, name, row.id, NULL);
@@ -362,8 +367,8 @@ static int delete_check_org_admin(struct http_request *req, const struct meta_re
     }
     if (rc == 0 && role == META_ROLE_ADMIN)
         return 0;
-    http_reply_error(req, 403, "deleting %s/%s needs the admin role in organisation %s",
-                     row->ns, row->name, row->ns);
+    http_reply_error(req, 403, "deleting %s/%s needs the admin role in organisation %s", row->ns,
+                     row->name, row->ns);
     return HUB_EFORBIDDEN;
 }
 
@@ -456,7 +461,8 @@ static void tags_add_unique(json_t *tags, const char *tag)
     size_t i;
     json_t *v;
 
-    json_array_foreach(tags, i, v) {
+    json_array_foreach(tags, i, v)
+    {
         if (strcmp(json_string_value(v), tag) == 0)
             return;
     }
@@ -468,18 +474,17 @@ static json_t *tags_build(json_t *card, const struct meta_repo *row, bool is_ada
 {
     json_t *tags = json_array();
     json_t *card_tags = card != NULL ? json_object_get(card, "tags") : NULL;
-    const char *license = card != NULL ? json_string_value(json_object_get(card, "license"))
-                                       : NULL;
-    const char *library = card != NULL
-                              ? json_string_value(json_object_get(card, "library_name"))
-                              : NULL;
+    const char *license = card != NULL ? json_string_value(json_object_get(card, "license")) : NULL;
+    const char *library =
+        card != NULL ? json_string_value(json_object_get(card, "library_name")) : NULL;
     char buf[HUB_MAX_REPO_ID_BYTES + 64];
     size_t i;
     json_t *v;
 
     if (json_is_string(card_tags))
         tags_add_unique(tags, json_string_value(card_tags));
-    json_array_foreach(card_tags, i, v) {
+    json_array_foreach(card_tags, i, v)
+    {
         if (json_is_string(v))
             tags_add_unique(tags, json_string_value(v));
     }
@@ -501,8 +506,8 @@ static json_t *tags_build(json_t *card, const struct meta_repo *row, bool is_ada
     return tags;
 }
 
-static json_t *siblings_build(bool *is_adapter, struct repo *git, const char *commit,
-                              bool blobs, struct hub_error *err)
+static json_t *siblings_build(bool *is_adapter, struct repo *git, const char *commit, bool blobs,
+                              struct hub_error *err)
 {
     struct repo_entry *entries = NULL;
     size_t count = 0;
@@ -572,23 +577,20 @@ static json_t *repo_summary(const struct meta_repo *row)
     hf_time_format(created, row->created_at);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I}", "_id", rid, "id", id,
                      "modelId", id, "author", row->ns, "lastModified", updated, "createdAt",
-                     created, "private", row->is_private, "gated", 0, "disabled", 0,
-                     "downloads", (json_int_t)row->downloads, "likes", (json_int_t)0);
+                     created, "private", row->is_private, "gated", 0, "disabled", 0, "downloads",
+                     (json_int_t)row->downloads, "likes", (json_int_t)0);
 }
 
 static void card_fields_add(json_t *obj, json_t *card)
 {
-    const char *pipeline = card != NULL
-                               ? json_string_value(json_object_get(card, "pipeline_tag"))
-                               : NULL;
-    const char *library = card != NULL
-                              ? json_string_value(json_object_get(card, "library_name"))
-                              : NULL;
+    const char *pipeline =
+        card != NULL ? json_string_value(json_object_get(card, "pipeline_tag")) : NULL;
+    const char *library =
+        card != NULL ? json_string_value(json_object_get(card, "library_name")) : NULL;
 
-    json_object_set_new(obj, "pipeline_tag", pipeline != NULL ? json_string(pipeline)
-                                                              : json_null());
-    json_object_set_new(obj, "library_name", library != NULL ? json_string(library)
-                                                             : json_null());
+    json_object_set_new(obj, "pipeline_tag",
+                        pipeline != NULL ? json_string(pipeline) : json_null());
+    json_object_set_new(obj, "library_name", library != NULL ? json_string(library) : json_null());
 }
 
 int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *err)
@@ -626,8 +628,9 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
     if (ctx.row.base_model[0] != '\0')
         json_object_set_new(obj, "baseModel", json_string(ctx.row.base_model));
     if (ctx.row.type == HUB_REPO_MODEL && !is_adapter)
-        json_object_set_new(obj, "adapters", adapters_build(http_request_db(req), &ctx.row,
-                                                            http_request_user(req)->id));
+        json_object_set_new(
+            obj, "adapters",
+            adapters_build(http_request_db(req), &ctx.row, http_request_user(req)->id));
     rc = http_reply_json(req, 200, obj);
     obj = NULL;
 out:
@@ -658,7 +661,8 @@ static int list_sort_parse(struct meta_repo_query *q, struct http_request *req)
         else
             return http_reply_error(req, 400,
                                     "invalid sort '%s': expected lastModified, createdAt, "
-                                    "downloads, likes, trendingScore or id", sort);
+                                    "downloads, likes, trendingScore or id",
+                                    sort);
     }
     /* The default direction of each sort is its natural one (newest, most, A to Z);
      * direction=1 requests ascending order, -1 for descending. */
@@ -694,16 +698,16 @@ static int parse_count(uint64_t *out, const char *text)
 static void link_next_add(struct http_request *req, uint64_t next_offset)
 {
     const char *query = http_request_query_string(req);
-    size_t cap = strlen(http_request_base_url(req)) + strlen(http_request_path(req)) +
-                 strlen(query) + 64;
+    size_t cap =
+        strlen(http_request_base_url(req)) + strlen(http_request_path(req)) + strlen(query) + 64;
     char *link = malloc(cap);
     size_t used;
     const char *p = query;
 
     if (link == NULL)
         return;
-    used = (size_t)snprintf(link, cap, "<%s%s?", http_request_base_url(req),
-                            http_request_path(req));
+    used =
+        (size_t)snprintf(link, cap, "<%s%s?", http_request_base_url(req), http_request_path(req));
     while (*p != '\0') {
         size_t n = strcspn(p, "&");
 
@@ -730,7 +734,8 @@ static bool filter_matches(json_t *tags, const char **filters, size_t n)
         size_t j;
         json_t *v;
 
-        json_array_foreach(tags, j, v) {
+        json_array_foreach(tags, j, v)
+        {
             if (strcmp(json_string_value(v), filters[i]) == 0)
                 found = true;
         }
@@ -750,8 +755,8 @@ static json_t *list_entry(struct http_request *req, const struct meta_repo *row,
     json_t *card = NULL, *tags, *obj = NULL, *siblings = NULL;
     bool is_adapter = false;
 
-    if (repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name,
-                  &err) == 0 &&
+    if (repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name, &err) ==
+            0 &&
         repo_revision_resolve(commit, git, "HEAD", &err) == 0) {
         struct repo_entry entry = {0};
 
@@ -804,8 +809,7 @@ int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *e
         limit = HUB_MAX_LIST_LIMIT - 1; /* one more row is read to see whether a page follows */
     if (http_request_query(req, "cursor") != NULL &&
         parse_count(&offset, http_request_query(req, "cursor")) < 0)
-        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req,
-                                                                                  "cursor"));
+        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req, "cursor"));
     filter_count = http_request_query_all(req, "filter", filters, 16);
     if (filter_count > 16)
         return http_reply_error(req, 400, "too many filter values: at most 16");

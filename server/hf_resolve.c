@@ -63,8 +63,8 @@ static void disposition_add(struct http_request *req, const char *path)
 
 /* Adds Content-Range and picks the status for a body of total bytes. Returns 0 to send
  * [*start, *start + *length) with *status, or 1 when a 416 reply was queued. */
-static int range_apply(struct http_request *req, uint64_t total, uint64_t *start,
-                       uint64_t *length, unsigned *status)
+static int range_apply(struct http_request *req, uint64_t total, uint64_t *start, uint64_t *length,
+                       unsigned *status)
 {
     char value[96];
     enum http_range_result r;

@@ -26,8 +26,7 @@ static int parse_page_number(uint64_t *out, const char *text)
     return 0;
 }
 
-static bool ref_name_exists(const struct repo_ref *refs, size_t count, const char *name,
-                            size_t len)
+static bool ref_name_exists(const struct repo_ref *refs, size_t count, const char *name, size_t len)
 {
     for (size_t i = 0; i < count; i++) {
         if (refs[i].kind != REPO_REF_OTHER && strlen(refs[i].name) == len &&
@@ -73,8 +72,8 @@ int hf_split_revision(char *rev_out, const char **path_out, struct repo *r, cons
 }
 
 /* Adds lastCommit to each entry of a page when expand is set. */
-static json_t *entry_with_commit(struct repo *git, const char *commit,
-                                 const struct repo_entry *e, bool expand)
+static json_t *entry_with_commit(struct repo *git, const char *commit, const struct repo_entry *e,
+                                 bool expand)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct repo_commit_info last = {0};
@@ -99,8 +98,8 @@ static void tree_link_add(struct http_request *req, size_t next)
     link = malloc(cap);
     if (link == NULL)
         return;
-    used = (size_t)snprintf(link, cap, "<%s%s?", http_request_base_url(req),
-                            http_request_path(req));
+    used =
+        (size_t)snprintf(link, cap, "<%s%s?", http_request_base_url(req), http_request_path(req));
     while (*p != '\0') {
         size_t n = strcspn(p, "&");
 
@@ -145,8 +144,7 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
         return 0;
     if (http_request_query(req, "cursor") != NULL &&
         parse_page_number(&cursor, http_request_query(req, "cursor")) < 0)
-        return http_reply_error(req, 400, "invalid cursor '%s'",
-                                http_request_query(req, "cursor"));
+        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req, "cursor"));
     if (http_request_query(req, "limit") != NULL) {
         if (parse_page_number(&limit, http_request_query(req, "limit")) < 0 || limit == 0)
             return http_reply_error(req, 400, "invalid limit '%s': expected a positive number",
@@ -268,13 +266,14 @@ int hf_paths_info_handle(struct http_request *req, void *arg, struct hub_error *
     if (rc < 0)
         goto out;
     list = json_array();
-    json_array_foreach(paths, i, v) {
+    json_array_foreach(paths, i, v)
+    {
         struct repo_entry entry = {0};
         const char *path = json_string_value(v);
 
         if (path == NULL || hf_path_check(path, err) < 0) {
-            rc = http_reply_error(req, 400, "%s", path == NULL ? "paths must be strings"
-                                                               : err->msg);
+            rc =
+                http_reply_error(req, 400, "%s", path == NULL ? "paths must be strings" : err->msg);
             goto out;
         }
         if (repo_entry_stat(&entry, ctx.git, commit, path, err) < 0)
@@ -367,8 +366,7 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
     offset = page * limit;
     if (http_request_query(req, "cursor") != NULL &&
         parse_page_number(&offset, http_request_query(req, "cursor")) < 0)
-        return http_reply_error(req, 400, "invalid cursor '%s'",
-                                http_request_query(req, "cursor"));
+        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req, "cursor"));
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;
@@ -378,8 +376,7 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
     rc = hf_revision_resolve(commit, req, &ctx, rev);
     if (rc < 0)
         goto out;
-    rc = repo_log(&commits, &count, &total, ctx.git, commit, (size_t)offset, (size_t)limit,
-                  err);
+    rc = repo_log(&commits, &count, &total, ctx.git, commit, (size_t)offset, (size_t)limit, err);
     if (rc < 0)
         goto out;
     list = json_array();
@@ -456,9 +453,8 @@ int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
         goto out;
     }
     hub_log(HUB_LOG_INFO, "hf", "branch %s repo=%s/%s branch=%s user=%s req=%s",
-            strcmp(http_request_method(req), "DELETE") == 0 ? "deleted" : "created",
-            ctx.row.ns, ctx.row.name, branch, http_request_user(req)->name,
-            http_request_id(req));
+            strcmp(http_request_method(req), "DELETE") == 0 ? "deleted" : "created", ctx.row.ns,
+            ctx.row.name, branch, http_request_user(req)->name, http_request_id(req));
     rc = http_reply_json(req, 200, json_object());
 out:
     json_decref(root);
@@ -492,9 +488,9 @@ int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err)
             goto out;
         }
         hf_author_format(name, sizeof(name), email, sizeof(email), user);
-        rc = repo_tag_create(ctx.git, tag, rev, message != NULL && message[0] != '\0'
-                                                     ? message : NULL,
-                             name, email, err);
+        rc = repo_tag_create(ctx.git, tag, rev,
+                             message != NULL && message[0] != '\0' ? message : NULL, name, email,
+                             err);
     }
     if (rc < 0) {
         rc = reply_ref_error(req, err);

@@ -35,7 +35,7 @@
  *     "api"            a literal, compared byte for byte
  *     "{id}"           captures exactly one non-empty segment as parameter "id"
  *     "{repo}.git"     captures one segment that ends in the literal ".git"; the parameter
- *                      holds the part before the suffix ("m1" for "m1.git")
+ *                      is the part before the suffix ("m1" for "m1.git")
  *     "{path*}"        last segment only: captures the rest of the path, zero or more
  *                      segments joined with '/'; "" when there is none
  * When several routes match, the most specific wins: segments are compared left to right
@@ -112,10 +112,10 @@ typedef int (*http_body_fn)(struct http_request *req, const char *data, size_t l
 typedef bool (*http_match_fn)(const struct http_request *req, void *arg);
 
 struct http_route {
-    const char *name;      /* label in logs and /metrics, such as "hf.resolve" */
-    const char *methods;   /* space-separated, such as "GET HEAD"; NULL for any method */
-    const char *pattern;   /* see "Route matching"; NULL matches every path */
-    http_match_fn match;   /* optional extra test, or NULL */
+    const char *name;    /* label in logs and /metrics, such as "hf.resolve" */
+    const char *methods; /* space-separated, such as "GET HEAD"; NULL for any method */
+    const char *pattern; /* see "Route matching"; NULL matches every path */
+    http_match_fn match; /* optional extra test, or NULL */
     enum http_body_mode body;
     uint64_t max_body_bytes; /* HTTP_BODY_BUFFER only; 0 = the configured JSON body limit */
     bool auth_required;      /* reply 401 before the handler when no valid credentials */
@@ -169,8 +169,8 @@ const char *http_request_query(const struct http_request *req, const char *name)
 
 /** Returns the number of values query parameter name has, and stores up to max of them in
  * values (in request order). */
-size_t http_request_query_all(const struct http_request *req, const char *name,
-                              const char **values, size_t max);
+size_t http_request_query_all(const struct http_request *req, const char *name, const char **values,
+                              size_t max);
 
 /** Returns the raw query string without '?', or "" when there is none. */
 const char *http_request_query_string(const struct http_request *req);
@@ -228,13 +228,13 @@ enum http_auth_via {
  * or the session cookie. An unknown or revoked token makes the request anonymous with
  * token_invalid set, so public reads still work. Routes that need a user reply 401 then. */
 struct http_user {
-    int64_t id;          /* users.id, 0 when anonymous */
-    const char *name;    /* NULL when anonymous */
+    int64_t id;       /* users.id, 0 when anonymous */
+    const char *name; /* NULL when anonymous */
     bool is_admin;
     enum http_scope scope;
     enum http_auth_via via;
-    int64_t token_id;    /* tokens.id, 0 for sessions and anonymous */
-    bool token_invalid;  /* credentials were sent but did not match a live token */
+    int64_t token_id;   /* tokens.id, 0 for sessions and anonymous */
+    bool token_invalid; /* credentials were sent but did not match a live token */
 };
 
 /** Returns the caller; never NULL (an anonymous caller has id 0). */
@@ -250,9 +250,9 @@ int http_reply_unauthorized(struct http_request *req);
 
 /** Produces up to max bytes of a streamed body at offset pos into buf. Returns the number
  * of bytes written (> 0), HTTP_STREAM_END when the body is complete, or HTTP_STREAM_ERROR to
- * abort the connection. It may block while it waits for data (git output, job events).
- * Because it holds an HTTP thread meanwhile, keep each wait short (about a second) and send
- * a keep-alive (an SSE comment) when there is nothing else. */
+ * abort the connection. It may block while it waits for data, such as git output. Except
+ * for event streams (see http_reply_stream) it occupies an HTTP thread meanwhile, so keep
+ * each wait short. Returning 0 aborts the connection too. */
 typedef ssize_t (*http_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 #define HTTP_STREAM_END   ((ssize_t)-1)
 #define HTTP_STREAM_ERROR ((ssize_t)-2)
@@ -301,11 +301,10 @@ int http_reply_fd(struct http_request *req, unsigned status, const char *content
  * done or the client went away; it may be NULL. Takes over ctx, also on failure.
  * With content_type "text/event-stream" (Server-Sent Events) read() runs on a thread of its
  * own and the connection is suspended while it waits, so a reader that blocks for events
- * holds no HTTP thread; it must not use http_request_db() then. Such streams also end by
- * themselves when the daemon shuts down. */
+ * occupies no HTTP thread. Such a reader must not use http_request_db(). These streams also
+ * end by themselves when the daemon shuts down. */
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
-                      uint64_t length, http_stream_fn read, void *ctx,
-                      void (*free_ctx)(void *ctx));
+                      uint64_t length, http_stream_fn read, void *ctx, void (*free_ctx)(void *ctx));
 
 /** Returns whether a reply has been queued for req. */
 bool http_reply_is_queued(const struct http_request *req);

@@ -90,8 +90,8 @@ static bool session_from_cookie(char *buf, size_t cap, const char *cookie)
     return false;
 }
 
-static void user_fill(struct http_request *req, const struct meta_user *user,
-                      enum http_scope scope, enum http_auth_via via, int64_t token_id)
+static void user_fill(struct http_request *req, const struct meta_user *user, enum http_scope scope,
+                      enum http_auth_via via, int64_t token_id)
 {
     req->user_name = strdup(user->name);
     if (req->user_name == NULL)
@@ -116,8 +116,7 @@ static void auth_token(struct http_request *req, struct meta *db, const char *se
     if (rc == 0)
         rc = meta_user_get_by_id(&user, db, token.user_id, &err);
     if (rc == 0) {
-        user_fill(req, &user, token.scope == META_SCOPE_WRITE ? HTTP_SCOPE_WRITE
-                                                               : HTTP_SCOPE_READ,
+        user_fill(req, &user, token.scope == META_SCOPE_WRITE ? HTTP_SCOPE_WRITE : HTTP_SCOPE_READ,
                   via, token.id);
         return;
     }
@@ -154,8 +153,7 @@ void http_auth_resolve(struct http_request *req)
 
     if (db == NULL)
         return;
-    via = credential_from_header(secret, sizeof(secret),
-                                 http_request_header(req, "Authorization"));
+    via = credential_from_header(secret, sizeof(secret), http_request_header(req, "Authorization"));
     if (via != HTTP_AUTH_NONE) {
         auth_token(req, db, secret, via);
         return;

@@ -9,9 +9,9 @@
 #include <microhttpd.h>
 #include <time.h>
 
-#define HTTP_MAX_ROUTE_PARAMS 8
+#define HTTP_MAX_ROUTE_PARAMS  8
 #define HTTP_MAX_REPLY_HEADERS 32
-#define HTTP_REQUEST_ID_BYTES 40
+#define HTTP_REQUEST_ID_BYTES  40
 
 struct http_router {
     const struct http_route **routes; /* in registration order */
@@ -34,42 +34,42 @@ struct http_reply_header_item {
 struct http_request {
     struct http_server *server;
     struct MHD_Connection *conn;
-    char *raw_target;            /* the request target as sent, from the URI log callback */
+    char *raw_target; /* the request target as sent, from the URI log callback */
     char method[16];
     struct http_target target;
     bool target_valid;
-    struct timespec started;     /* CLOCK_MONOTONIC */
+    struct timespec started; /* CLOCK_MONOTONIC */
     char request_id[HTTP_REQUEST_ID_BYTES + 1];
     char remote_addr[64];
 
-    const struct http_route *route; /* NULL: web pages or 404 */
-    const char *route_name;         /* for logs and metrics */
+    const struct http_route *route;            /* NULL: web pages or 404 */
+    const char *route_name;                    /* for logs and metrics */
     char *param_names[HTTP_MAX_ROUTE_PARAMS];  /* malloc'd */
     char *param_values[HTTP_MAX_ROUTE_PARAMS]; /* malloc'd */
     size_t param_count;
 
     struct http_user user;
-    char *user_name;             /* malloc'd copy behind user.name */
-    int64_t content_length;      /* -1 when not announced */
+    char *user_name;        /* malloc'd copy behind user.name */
+    int64_t content_length; /* -1 when not announced */
 
-    bool headers_done;           /* the first call (headers only) has run */
-    bool discard_body;           /* a reply is decided: read and drop the rest */
+    bool headers_done; /* the first call (headers only) has run */
+    bool discard_body; /* a reply is decided: read and drop the rest */
     enum http_body_mode body_mode;
     uint64_t body_limit;
-    char *body;                  /* HTTP_BODY_BUFFER: malloc'd, NUL-terminated */
+    char *body; /* HTTP_BODY_BUFFER: malloc'd, NUL-terminated */
     size_t body_len;
     size_t body_cap;
     uint64_t bytes_in;
 
     struct MHD_Response *response; /* the queued reply, sent after the body was read */
     unsigned status;
-    uint64_t bytes_out;            /* body size of the reply (streams count as they go) */
+    uint64_t bytes_out; /* body size of the reply (streams count as they go) */
     struct http_reply_header_item headers[HTTP_MAX_REPLY_HEADERS];
     size_t header_count;
 
     void *state;
     void (*state_free)(void *);
-    char *base_url;              /* malloc'd on first use by http_request_base_url() */
+    char *base_url; /* malloc'd on first use by http_request_base_url() */
 };
 
 /* ---- http_router.c ---- */

@@ -116,8 +116,8 @@ static int metrics_handle(struct http_request *req, void *arg, struct hub_error 
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate the metrics text");
     rc = meta_lfs_total_bytes(&blob_bytes, http_request_db(req), err);
     if (rc < 0)
-        hub_log(HUB_LOG_WARN, "metrics", "cannot sum the blob store error=%s req=%s",
-                err->msg, http_request_id(req));
+        hub_log(HUB_LOG_WARN, "metrics", "cannot sum the blob store error=%s req=%s", err->msg,
+                http_request_id(req));
 
     text_add(&t, "# HELP atelier_http_requests_total HTTP requests by route and status.\n"
                  "# TYPE atelier_http_requests_total counter\n");

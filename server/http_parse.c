@@ -70,8 +70,8 @@ void http_target_dispose(struct http_target *target)
 }
 
 /* Copies the raw path and query into the front of buf and returns where decoded text goes. */
-static char *copy_raw(struct http_target *out, const char *raw, size_t path_len,
-                      size_t query_len, const char *query_src)
+static char *copy_raw(struct http_target *out, const char *raw, size_t path_len, size_t query_len,
+                      const char *query_src)
 {
     char *p = out->buf;
 
@@ -85,8 +85,8 @@ static char *copy_raw(struct http_target *out, const char *raw, size_t path_len,
     return p + query_len + 1;
 }
 
-static int split_segments(struct http_target *out, char **cursor, const char *path,
-                          size_t path_len, struct hub_error *err)
+static int split_segments(struct http_target *out, char **cursor, const char *path, size_t path_len,
+                          struct hub_error *err)
 {
     size_t start = 1;
 
@@ -103,8 +103,8 @@ static int split_segments(struct http_target *out, char **cursor, const char *pa
             if (n < 0)
                 return hub_error_set(err, HUB_EINVAL,
                                      "invalid percent escape or NUL byte in request path "
-                                     "segment '%.*s'", (int)(end - start > 80 ? 80 : end - start),
-                                     path + start);
+                                     "segment '%.*s'",
+                                     (int)(end - start > 80 ? 80 : end - start), path + start);
             out->segments[out->segment_count++] = *cursor;
             *cursor += (size_t)n + 1;
         }
@@ -135,8 +135,7 @@ static int split_query(struct http_target *out, char *cursor, const char *query,
 
         if (end > start) {
             if (out->param_count == HTTP_MAX_QUERY_PARAMS)
-                return hub_error_set(err, HUB_ETOOBIG,
-                                     "query string has more than %d parameters",
+                return hub_error_set(err, HUB_ETOOBIG, "query string has more than %d parameters",
                                      HTTP_MAX_QUERY_PARAMS);
             param = &out->params[out->param_count];
             n = http_percent_decode(cursor, query + start, name_end - start, true);
@@ -159,8 +158,7 @@ static int split_query(struct http_target *out, char *cursor, const char *query,
     return 0;
 }
 
-int http_target_parse(struct http_target *out, const char *raw, size_t len,
-                      struct hub_error *err)
+int http_target_parse(struct http_target *out, const char *raw, size_t len, struct hub_error *err)
 {
     const char *qmark;
     size_t path_len, query_len, cap;

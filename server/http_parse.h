@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_TARGET_BYTES  16384 /* the request path and query string together */
-#define HTTP_MAX_SEGMENTS      256   /* path segments */
-#define HTTP_MAX_QUERY_PARAMS  256   /* name=value pairs in the query string */
+#define HTTP_MAX_TARGET_BYTES 16384 /* the request path and query string together */
+#define HTTP_MAX_SEGMENTS     256   /* path segments */
+#define HTTP_MAX_QUERY_PARAMS 256   /* name=value pairs in the query string */
 
 struct http_query_param {
     const char *name;  /* decoded, '+' read as space */
@@ -21,23 +21,25 @@ struct http_query_param {
 /* A parsed request target. All strings point into buf, owned by the struct. */
 struct http_target {
     char *buf;
-    const char *path;          /* raw path, without the query string */
-    const char *query;         /* raw query string without '?', "" when none */
-    const char **segments;     /* decoded, non-empty segments */
+    const char *path;      /* raw path, without the query string */
+    const char *query;     /* raw query string without '?', "" when none */
+    const char **segments; /* decoded, non-empty segments */
     size_t segment_count;
     struct http_query_param *params;
     size_t param_count;
 };
 
-#define HTTP_TARGET_INIT {NULL, NULL, NULL, NULL, 0, NULL, 0}
+#define HTTP_TARGET_INIT                                                                           \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, 0, NULL, 0                                                         \
+    }
 
 /** Parses the request target raw (len bytes, such as "/api/models?search=a%20b") into out.
  * The path is split on '/' before each segment is percent-decoded, so "%2F" stays inside
  * its segment, and empty segments are dropped. Returns 0, or HUB_EINVAL for a target that
  * does not start with '/', a bad percent escape or a decoded NUL byte. Past the limits above
  * it returns HUB_ETOOBIG. err names the value. out must be disposed on every path. Any thread. */
-int http_target_parse(struct http_target *out, const char *raw, size_t len,
-                      struct hub_error *err);
+int http_target_parse(struct http_target *out, const char *raw, size_t len, struct hub_error *err);
 
 /** Frees what http_target_parse put in target. Accepts HTTP_TARGET_INIT. */
 void http_target_dispose(struct http_target *target);

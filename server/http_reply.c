@@ -57,8 +57,8 @@ void http_reply_header(struct http_request *req, const char *name, const char *v
     char *name_copy, *value_copy;
 
     if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n:") != NULL) {
-        hub_log(HUB_LOG_ERROR, "http", "reply header with CR or LF dropped name=%.40s req=%s",
-                name, req->request_id);
+        hub_log(HUB_LOG_ERROR, "http", "reply header with CR or LF dropped name=%.40s req=%s", name,
+                req->request_id);
         return;
     }
     if (req->response != NULL) {
@@ -222,8 +222,7 @@ int http_reply_empty(struct http_request *req, unsigned status, uint64_t content
 
     if (content_length != HTTP_LENGTH_UNKNOWN && content_length > 0 &&
         strcmp(req->method, "HEAD") == 0)
-        resp = MHD_create_response_from_callback(content_length, 4096, no_body_reader, NULL,
-                                                 NULL);
+        resp = MHD_create_response_from_callback(content_length, 4096, no_body_reader, NULL, NULL);
     else
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
@@ -292,14 +291,13 @@ struct stream_pump {
     pthread_mutex_t lock;
     pthread_cond_t drained;
     char buf[PUMP_BUFFER_BYTES];
-    size_t len;      /* bytes in buf */
-    size_t off;      /* bytes of buf already handed to libmicrohttpd */
-    bool ended;      /* the reader returned HTTP_STREAM_END, or the daemon is stopping */
-    bool failed;     /* the reader returned HTTP_STREAM_ERROR */
-    bool suspended;  /* the connection waits for http_pump_resume */
-    bool stop;       /* the response is being freed */
+    size_t len;     /* bytes in buf */
+    size_t off;     /* bytes of buf already handed to libmicrohttpd */
+    bool ended;     /* the reader returned HTTP_STREAM_END, or the daemon is stopping */
+    bool failed;    /* the reader returned HTTP_STREAM_ERROR */
+    bool suspended; /* the connection waits for http_pump_resume */
+    bool stop;      /* the response is being freed */
 };
-
 
 static void *pump_main(void *arg)
 {
@@ -394,9 +392,8 @@ static void pump_free(void *cls)
     free(p);
 }
 
-static int reply_event_stream(struct http_request *req, unsigned status,
-                              const char *content_type, http_stream_fn read, void *ctx,
-                              void (*free_ctx)(void *ctx))
+static int reply_event_stream(struct http_request *req, unsigned status, const char *content_type,
+                              http_stream_fn read, void *ctx, void (*free_ctx)(void *ctx))
 {
     struct stream_pump *p = calloc(1, sizeof(*p));
     struct MHD_Response *resp;
@@ -430,8 +427,7 @@ static int reply_event_stream(struct http_request *req, unsigned status,
 }
 
 int http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
-                      uint64_t length, http_stream_fn read, void *ctx,
-                      void (*free_ctx)(void *ctx))
+                      uint64_t length, http_stream_fn read, void *ctx, void (*free_ctx)(void *ctx))
 {
     struct stream_wrap *w = NULL;
     struct MHD_Response *resp;
@@ -447,9 +443,9 @@ int http_reply_stream(struct http_request *req, unsigned status, const char *con
     w->read = read;
     w->ctx = ctx;
     w->free_ctx = free_ctx;
-    resp = MHD_create_response_from_callback(
-        length == HTTP_LENGTH_UNKNOWN ? MHD_SIZE_UNKNOWN : length, 64 * 1024, stream_read, w,
-        stream_free);
+    resp =
+        MHD_create_response_from_callback(length == HTTP_LENGTH_UNKNOWN ? MHD_SIZE_UNKNOWN : length,
+                                          64 * 1024, stream_read, w, stream_free);
     if (resp == NULL) {
         stream_free(w);
         return HUB_ENOMEM;

@@ -47,8 +47,8 @@ const char *http_request_query(const struct http_request *req, const char *name)
     return NULL;
 }
 
-size_t http_request_query_all(const struct http_request *req, const char *name,
-                              const char **values, size_t max)
+size_t http_request_query_all(const struct http_request *req, const char *name, const char **values,
+                              size_t max)
 {
     size_t n = 0;
 

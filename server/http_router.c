@@ -22,8 +22,8 @@ struct match_result {
     size_t rank_len;
     const char *names[HTTP_MAX_ROUTE_PARAMS]; /* point into the pattern */
     size_t name_lens[HTTP_MAX_ROUTE_PARAMS];
-    size_t first_seg[HTTP_MAX_ROUTE_PARAMS]; /* request segment of the capture */
-    size_t seg_count[HTTP_MAX_ROUTE_PARAMS]; /* segments captured (rest captures: any) */
+    size_t first_seg[HTTP_MAX_ROUTE_PARAMS];  /* request segment of the capture */
+    size_t seg_count[HTTP_MAX_ROUTE_PARAMS];  /* segments captured (rest captures: any) */
     size_t suffix_len[HTTP_MAX_ROUTE_PARAMS]; /* bytes to cut from a suffix capture */
     size_t count;
 };
@@ -51,8 +51,7 @@ void http_router_add(struct http_router *router, const struct http_route *route)
 
 void http_router_add_service(struct http_router *router, const struct http_service *service)
 {
-    add_item((void ***)&router->services, &router->service_count, &router->service_cap,
-             service);
+    add_item((void ***)&router->services, &router->service_count, &router->service_cap, service);
 }
 
 void http_router_dispose(struct http_router *router)
@@ -82,8 +81,8 @@ static bool method_allowed(const char *methods, const char *method)
     return false;
 }
 
-static bool add_capture(struct match_result *m, const char *name, size_t name_len,
-                        size_t first, size_t count, size_t suffix_len)
+static bool add_capture(struct match_result *m, const char *name, size_t name_len, size_t first,
+                        size_t count, size_t suffix_len)
 {
     if (m->count == HTTP_MAX_ROUTE_PARAMS)
         return false;
@@ -113,8 +112,8 @@ static bool match_segment(struct match_result *m, const char *p, size_t n, const
     suffix_len = n - (size_t)(close - p) - 1;
     text_len = strlen(text);
     if (suffix_len > 0) {
-        if (text_len <= suffix_len || memcmp(text + text_len - suffix_len, close + 1,
-                                             suffix_len) != 0)
+        if (text_len <= suffix_len ||
+            memcmp(text + text_len - suffix_len, close + 1, suffix_len) != 0)
             return false;
         m->rank[m->rank_len++] = SEG_SUFFIX;
     } else {
@@ -167,8 +166,7 @@ static bool rank_better(const struct match_result *a, const struct match_result 
     return a->rank_len > b->rank_len;
 }
 
-static char *join_segments(const struct http_request *req, size_t first, size_t count,
-                           size_t cut)
+static char *join_segments(const struct http_request *req, size_t first, size_t count, size_t cut)
 {
     size_t len = 0;
     char *out, *p;

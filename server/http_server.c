@@ -92,8 +92,8 @@ int http_router_services_start(struct http_router *router, const struct hub_conf
         int rc = svc->start(svc->arg, config, err);
 
         if (rc < 0) {
-            hub_log(HUB_LOG_ERROR, "http", "service failed to start service=%s error=%s",
-                    svc->name, err != NULL ? err->msg : "");
+            hub_log(HUB_LOG_ERROR, "http", "service failed to start service=%s error=%s", svc->name,
+                    err != NULL ? err->msg : "");
             while (i-- > 0) {
                 if (router->services[i]->stop != NULL)
                     router->services[i]->stop(router->services[i]->arg);
@@ -141,8 +141,8 @@ unsigned http_server_port(const struct http_server *server)
 
 static bool request_id_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
 static void request_id_init(struct http_request *req)
@@ -181,8 +181,8 @@ static void remote_addr_init(struct http_request *req)
     if (sa == NULL)
         return;
     len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (getnameinfo(sa, len, req->remote_addr, sizeof(req->remote_addr), NULL, 0,
-                    NI_NUMERICHOST) != 0)
+    if (getnameinfo(sa, len, req->remote_addr, sizeof(req->remote_addr), NULL, 0, NI_NUMERICHOST) !=
+        0)
         strcpy(req->remote_addr, "-");
 }
 
@@ -343,8 +343,7 @@ static enum MHD_Result request_begin(struct http_request *req, const char *metho
         return early_reply_done(req);
     }
     if (rc == 1) {
-        http_reply_error(req, 405, "method %s is not allowed on %s", req->method,
-                         req->target.path);
+        http_reply_error(req, 405, "method %s is not allowed on %s", req->method, req->target.path);
         return early_reply_done(req);
     }
     route = req->route;
@@ -361,7 +360,7 @@ static enum MHD_Result request_begin(struct http_request *req, const char *metho
     }
     req->body_mode = route->body;
     req->body_limit = route->max_body_bytes != 0 ? route->max_body_bytes
-                                                  : req->server->config->max_json_body_bytes;
+                                                 : req->server->config->max_json_body_bytes;
     if (req->body_mode == HTTP_BODY_BUFFER && req->content_length > (int64_t)req->body_limit) {
         http_reply_error(req, 413, "request body of %lld bytes is over the limit of %llu bytes",
                          (long long)req->content_length, (unsigned long long)req->body_limit);
@@ -583,16 +582,13 @@ int http_server_start(struct http_server **out, const struct hub_config *config,
         flags |= MHD_USE_IPv6;
     server->daemon = MHD_start_daemon(
         flags, (uint16_t)config->listen_port, NULL, NULL, access_handler, server,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_callback, server,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_none, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_callback, server,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (server->daemon == NULL) {
         int saved = errno;
 

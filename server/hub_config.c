@@ -112,11 +112,24 @@ static int parse_u64(uint64_t *out, const char *text, bool bytes)
         return -1;
     if (bytes && *end != '\0') {
         switch (*end) {
-        case 'K': case 'k': scale = 1ull << 10; break;
-        case 'M': case 'm': scale = 1ull << 20; break;
-        case 'G': case 'g': scale = 1ull << 30; break;
-        case 'T': case 't': scale = 1ull << 40; break;
-        default: return -1;
+        case 'K':
+        case 'k':
+            scale = 1ull << 10;
+            break;
+        case 'M':
+        case 'm':
+            scale = 1ull << 20;
+            break;
+        case 'G':
+        case 'g':
+            scale = 1ull << 30;
+            break;
+        case 'T':
+        case 't':
+            scale = 1ull << 40;
+            break;
+        default:
+            return -1;
         }
         end++;
     }
@@ -139,7 +152,8 @@ static int parse_listen(struct hub_config *config, const char *text, struct hub_
     if (colon == NULL || parse_u64(&port, colon + 1, false) < 0 || port > 65535)
         return hub_error_set(err, HUB_EINVAL,
                              "invalid --listen '%s': expected HOST:PORT such as 127.0.0.1:8080 "
-                             "(port 0 picks a free port)", text);
+                             "(port 0 picks a free port)",
+                             text);
     host_len = (size_t)(colon - text);
     if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
         host++;
@@ -198,18 +212,17 @@ static int parse_thread_count(unsigned *out, const char *flag, const char *value
     return 0;
 }
 
-static int parse_limit(struct hub_config *config, const struct limit_flag *flag,
-                       const char *value, struct hub_error *err)
+static int parse_limit(struct hub_config *config, const struct limit_flag *flag, const char *value,
+                       struct hub_error *err)
 {
     uint64_t n;
     uint64_t *field = (uint64_t *)((char *)config + flag->offset);
 
     if (parse_u64(&n, value, flag->kind == FLAG_BYTES) < 0 || n < flag->min || n > flag->max)
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid %s '%s': expected %s from %llu to %llu", flag->name, value,
-                             flag->kind == FLAG_BYTES ? "a byte count (suffix K, M, G or T)"
-                                                      : "a number",
-                             (unsigned long long)flag->min, (unsigned long long)flag->max);
+        return hub_error_set(
+            err, HUB_EINVAL, "invalid %s '%s': expected %s from %llu to %llu", flag->name, value,
+            flag->kind == FLAG_BYTES ? "a byte count (suffix K, M, G or T)" : "a number",
+            (unsigned long long)flag->min, (unsigned long long)flag->max);
     *field = n;
     return 0;
 }
@@ -265,8 +278,7 @@ static int parse_one(struct hub_config *config, const char *flag, const char *va
                          "unknown option '%s'; run `atelier serve --help` for the list", flag);
 }
 
-int hub_config_parse_args(struct hub_config *config, int argc, char **argv,
-                          struct hub_error *err)
+int hub_config_parse_args(struct hub_config *config, int argc, char **argv, struct hub_error *err)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

@@ -10,26 +10,26 @@
 #include <stdint.h>
 
 struct hub_config {
-    char *data_dir;        /* --data: the data directory (malloc'd) */
-    char *listen_host;     /* --listen host part, such as "127.0.0.1" or "::" (malloc'd) */
-    unsigned listen_port;  /* --listen port part; 0 binds a free port */
-    char *public_url;      /* --public-url without trailing '/', or NULL to use Host */
-    unsigned threads;      /* --threads: HTTP threads in the pool */
-    unsigned workers;      /* --workers: job worker processes run at once */
+    char *data_dir;       /* --data: the data directory (malloc'd) */
+    char *listen_host;    /* --listen host part, such as "127.0.0.1" or "::" (malloc'd) */
+    unsigned listen_port; /* --listen port part; 0 binds a free port */
+    char *public_url;     /* --public-url without trailing '/', or NULL to use Host */
+    unsigned threads;     /* --threads: HTTP threads in the pool */
+    unsigned workers;     /* --workers: job worker processes run at once */
     enum hub_log_level log_level;
 
     /* Limits, each with its own flag; docs/limits.md lists them with defaults. */
-    uint64_t max_json_body_bytes;    /* a JSON request body */
-    uint64_t max_commit_body_bytes;  /* an NDJSON commit request body */
-    uint64_t max_commit_file_bytes;  /* one decoded "file" line of a commit */
-    uint64_t max_commit_operations;  /* lines in one commit request */
-    uint64_t max_upload_bytes;       /* one LFS object */
-    uint64_t max_batch_objects;      /* objects in one LFS batch request */
-    uint64_t max_connections;        /* open client connections */
-    uint64_t connection_timeout_s;   /* idle seconds before a connection is closed */
-    uint64_t max_page_items;         /* entries in one page of a listing */
-    uint64_t lfs_href_ttl_s;         /* lifetime of a signed LFS upload or download URL */
-    uint64_t lfs_threshold_bytes;    /* preupload classifies larger files as LFS */
+    uint64_t max_json_body_bytes;   /* a JSON request body */
+    uint64_t max_commit_body_bytes; /* an NDJSON commit request body */
+    uint64_t max_commit_file_bytes; /* one decoded "file" line of a commit */
+    uint64_t max_commit_operations; /* lines in one commit request */
+    uint64_t max_upload_bytes;      /* one LFS object */
+    uint64_t max_batch_objects;     /* objects in one LFS batch request */
+    uint64_t max_connections;       /* open client connections */
+    uint64_t connection_timeout_s;  /* idle seconds before a connection is closed */
+    uint64_t max_page_items;        /* entries in one page of a listing */
+    uint64_t lfs_href_ttl_s;        /* lifetime of a signed LFS upload or download URL */
+    uint64_t lfs_threshold_bytes;   /* preupload classifies larger files as LFS */
 };
 
 /** Fills config with the defaults; the strings are NULL except what the defaults need. */
@@ -37,8 +37,7 @@ int hub_config_init(struct hub_config *config, struct hub_error *err);
 
 /** Parses `atelier serve` arguments (argv[0] is "serve") into config. Returns 0, 1 when
  * --help was printed, or HUB_EINVAL with err naming the flag and the accepted values. */
-int hub_config_parse_args(struct hub_config *config, int argc, char **argv,
-                          struct hub_error *err);
+int hub_config_parse_args(struct hub_config *config, int argc, char **argv, struct hub_error *err);
 
 /** Frees the strings of config. Accepts a zeroed config. */
 void hub_config_dispose(struct hub_config *config);

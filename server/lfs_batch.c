@@ -26,15 +26,15 @@ static json_t *action_json(struct http_request *req, enum lfs_action action,
     struct hub_error err = HUB_ERROR_INIT;
     char href[2048];
 
-    if (lfs_sign_href(href, sizeof(href), http_request_base_url(req), action, repo, oid, size,
-                      ttl, &err) < 0)
+    if (lfs_sign_href(href, sizeof(href), http_request_base_url(req), action, repo, oid, size, ttl,
+                      &err) < 0)
         return NULL;
     return json_pack("{s:s,s:I}", "href", href, "expires_in", (json_int_t)ttl);
 }
 
 /* Links an object that is already stored to the repo, so the upload can be skipped. */
-static int link_existing(struct http_request *req, const struct meta_repo *repo,
-                         const char *oid, uint64_t size, struct hub_error *err)
+static int link_existing(struct http_request *req, const struct meta_repo *repo, const char *oid,
+                         uint64_t size, struct hub_error *err)
 {
     struct meta *db = http_request_db(req);
     int rc = meta_lfs_object_add(db, oid, size, err);
@@ -56,8 +56,9 @@ static json_t *upload_object(struct http_request *req, const struct meta_repo *r
     if (store_blob_stat(&exists, &stored, hf_store(), oid, &err) < 0)
         return object_error(oid, size, 500, err.msg);
     if (exists && stored != (uint64_t)size)
-        return object_error(oid, size, 422, "an object with this oid is stored with another "
-                                            "size");
+        return object_error(oid, size, 422,
+                            "an object with this oid is stored with another "
+                            "size");
     if (exists) {
         /* NOTE: an object already in the store is linked to this repo without a new upload,
          * so thirty copies of a base model cost one. Knowing an oid is taken as having the
@@ -118,8 +119,9 @@ int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err)
     if (root == NULL || operation == NULL || !json_is_array(objects) ||
         (strcmp(operation, "upload") != 0 && strcmp(operation, "download") != 0)) {
         json_decref(root);
-        return http_reply_error(req, 422, "invalid batch request: expected operation upload or "
-                                          "download and an objects array");
+        return http_reply_error(req, 422,
+                                "invalid batch request: expected operation upload or "
+                                "download and an objects array");
     }
     if (algo != NULL && strcmp(algo, "sha256") != 0 && strcmp(algo, "sha_256") != 0) {
         rc = http_reply_error(req, 422, "unsupported hash_algo '%.40s': expected sha256", algo);
@@ -136,25 +138,26 @@ int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err)
     if (rc < 0)
         goto out;
     out = json_array();
-    json_array_foreach(objects, i, obj) {
+    json_array_foreach(objects, i, obj)
+    {
         const char *oid = json_string_value(json_object_get(obj, "oid"));
         json_t *size = json_object_get(obj, "size");
 
         if (oid == NULL || !store_oid_is_valid(oid) || !json_is_integer(size) ||
             json_integer_value(size) < 0) {
-            json_array_append_new(out, object_error(oid != NULL ? oid : "",
-                                                    json_is_integer(size)
-                                                        ? json_integer_value(size) : 0,
-                                                    422, "invalid oid or size"));
+            json_array_append_new(out,
+                                  object_error(oid != NULL ? oid : "",
+                                               json_is_integer(size) ? json_integer_value(size) : 0,
+                                               422, "invalid oid or size"));
             continue;
         }
-        json_array_append_new(out, upload ? upload_object(req, &ctx.row, oid,
-                                                          json_integer_value(size))
-                                          : download_object(req, &ctx.row, oid,
-                                                            json_integer_value(size)));
+        json_array_append_new(
+            out, upload ? upload_object(req, &ctx.row, oid, json_integer_value(size))
+                        : download_object(req, &ctx.row, oid, json_integer_value(size)));
     }
-    rc = reply_lfs(req, 200, json_pack("{s:s,s:s,s:o}", "transfer", "basic", "hash_algo",
-                                       "sha256", "objects", out));
+    rc = reply_lfs(
+        req, 200,
+        json_pack("{s:s,s:s,s:o}", "transfer", "basic", "hash_algo", "sha256", "objects", out));
 out:
     json_decref(root);
     hf_repo_ctx_dispose(&ctx);

@@ -1,8 +1,8 @@
 /* lfs_sign: self-authorizing LFS URLs. The Hub clients send the upload PUT without any
  * credentials, so the batch reply hands out URLs that carry their own proof. Each URL has an
  * expiry time and an HMAC-SHA256 over the action, repo, object and expiry, keyed by a secret
- * that the daemon draws at start. A restart therefore invalidates URLs handed out before it; clients
- * ask the batch API again. */
+ * that the daemon draws at start. A restart therefore invalidates URLs handed out before
+ * it, and clients ask the batch API again. */
 #include "hf_internal.h"
 
 #include "http_parse.h"
@@ -40,8 +40,8 @@ static void sign(char hex_out[65], enum lfs_action action, int64_t repo_id, cons
 
     n = snprintf(message, sizeof(message), "%s\n%lld\n%s\n%llu\n%lld", action_names[action],
                  (long long)repo_id, oid, (unsigned long long)size, (long long)expires);
-    HMAC(EVP_sha256(), sign_key, sizeof(sign_key), (const unsigned char *)message, (size_t)n,
-         mac, &mac_len);
+    HMAC(EVP_sha256(), sign_key, sizeof(sign_key), (const unsigned char *)message, (size_t)n, mac,
+         &mac_len);
     for (unsigned int i = 0; i < 32 && i < mac_len; i++)
         snprintf(hex_out + 2 * i, 3, "%02x", mac[i]);
 }
@@ -85,8 +85,7 @@ int lfs_sign_check(const struct http_request *req, enum lfs_action action, int64
     uint64_t size, expires;
     char want[65];
 
-    if (sig == NULL || strlen(sig) != 64 ||
-        parse_u64(&size, http_request_query(req, "size")) < 0 ||
+    if (sig == NULL || strlen(sig) != 64 || parse_u64(&size, http_request_query(req, "size")) < 0 ||
         parse_u64(&expires, http_request_query(req, "exp")) < 0 || expires > INT64_MAX)
         return hub_error_set(err, HUB_EFORBIDDEN,
                              "LFS URL without a valid signature; request a new one from the "

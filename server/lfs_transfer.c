@@ -38,8 +38,7 @@ static int signed_repo(struct meta_repo *repo, uint64_t *size, struct http_reque
     const char *oid = http_request_param(req, "oid");
     int rc;
 
-    if (!hf_type_from_segment(&type, http_request_param(req, "tp")) ||
-        !store_oid_is_valid(oid)) {
+    if (!hf_type_from_segment(&type, http_request_param(req, "tp")) || !store_oid_is_valid(oid)) {
         http_reply_error(req, 404, "no such LFS object URL");
         return HUB_ENOTFOUND;
     }
@@ -105,8 +104,8 @@ int lfs_upload_handle(struct http_request *req, void *arg, struct hub_error *err
 
     rc = store_upload_finish(st->upload, err);
     if (rc == HUB_EINVAL) {
-        hub_log(HUB_LOG_WARN, "lfs", "upload rejected oid=%s repo=%s/%s error=%s req=%s",
-                st->oid, st->repo.ns, st->repo.name, err->msg, http_request_id(req));
+        hub_log(HUB_LOG_WARN, "lfs", "upload rejected oid=%s repo=%s/%s error=%s req=%s", st->oid,
+                st->repo.ns, st->repo.name, err->msg, http_request_id(req));
         return http_reply_error(req, 400, "%s", err->msg);
     }
     if (rc < 0)

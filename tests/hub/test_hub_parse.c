@@ -37,12 +37,8 @@ static void test_target_rejects_bad_input(void)
         const char *raw;
         int code;
     } cases[] = {
-        {"/a/%00/b", HUB_EINVAL},
-        {"/a/%zz", HUB_EINVAL},
-        {"/a/%4", HUB_EINVAL},
-        {"a/b", HUB_EINVAL},
-        {"", HUB_EINVAL},
-        {"/a?q=%00", HUB_EINVAL},
+        {"/a/%00/b", HUB_EINVAL}, {"/a/%zz", HUB_EINVAL}, {"/a/%4", HUB_EINVAL},
+        {"a/b", HUB_EINVAL},      {"", HUB_EINVAL},       {"/a?q=%00", HUB_EINVAL},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -133,18 +129,10 @@ static void test_path_check(void)
         const char *path;
         int code;
     } cases[] = {
-        {"config.json", 0},
-        {"onnx/model.onnx", 0},
-        {"..a/b..", 0},
-        {"", HUB_EINVAL},
-        {"/etc/passwd", HUB_EINVAL},
-        {"a/../b", HUB_EINVAL},
-        {"..", HUB_EINVAL},
-        {"./a", HUB_EINVAL},
-        {"a//b", HUB_EINVAL},
-        {"a/", HUB_EINVAL},
-        {"a\\b", HUB_EINVAL},
-        {"a\tb", HUB_EINVAL},
+        {"config.json", 0},    {"onnx/model.onnx", 0},      {"..a/b..", 0},
+        {"", HUB_EINVAL},      {"/etc/passwd", HUB_EINVAL}, {"a/../b", HUB_EINVAL},
+        {"..", HUB_EINVAL},    {"./a", HUB_EINVAL},         {"a//b", HUB_EINVAL},
+        {"a/", HUB_EINVAL},    {"a\\b", HUB_EINVAL},        {"a\tb", HUB_EINVAL},
         {"a\x7f", HUB_EINVAL},
     };
     struct hub_error err = HUB_ERROR_INIT;
@@ -226,18 +214,23 @@ static void test_commit_parse_errors(void)
         {"{\"key\":\"file\",\"value\":{\"path\":\"a\",\"content\":\"x\"}}", HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{}}\n{not json}", HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{}}\n{\"key\":\"file\",\"value\":{\"path\":\"../a\","
-         "\"content\":\"x\"}}", HUB_EINVAL},
+         "\"content\":\"x\"}}",
+         HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{}}\n{\"key\":\"file\",\"value\":{\"path\":\"a\","
-         "\"content\":\"@@@@\",\"encoding\":\"base64\"}}", HUB_EINVAL},
+         "\"content\":\"@@@@\",\"encoding\":\"base64\"}}",
+         HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{}}\n{\"key\":\"lfsFile\",\"value\":{\"path\":\"a\","
-         "\"oid\":\"XYZ\"}}", HUB_EINVAL},
+         "\"oid\":\"XYZ\"}}",
+         HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{}}\n{\"key\":\"rename\",\"value\":{\"path\":\"a\"}}",
          HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{\"parentCommit\":\"abc\"}}", HUB_EINVAL},
         {"{\"key\":\"header\",\"value\":{}}\n{\"key\":\"file\",\"value\":{\"path\":\"a\","
-         "\"content\":\"xxxxxxxxxxxxxxxxx\"}}", HUB_ETOOBIG},
+         "\"content\":\"xxxxxxxxxxxxxxxxx\"}}",
+         HUB_ETOOBIG},
         {"{\"key\":\"header\",\"value\":{}}\n{\"key\":\"file\",\"value\":{\"path\":\"b\","
-         "\"oldPath\":\"a\",\"content\":\"x\"}}", HUB_EINVAL},
+         "\"oldPath\":\"a\",\"content\":\"x\"}}",
+         HUB_EINVAL},
     };
     struct hf_commit_limits limits = {16, 10};
 
