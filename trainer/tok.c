@@ -572,10 +572,16 @@ int tok_open(struct tok **out, const char *model_dir, struct tr_error *err)
     char path[4200], cpath[4200];
     char *text = NULL, *config_text = NULL, *merged = NULL;
     json_t *config = NULL;
+    struct stat st;
     size_t len, config_len;
     int rc = -1;
 
     *out = NULL;
+    if (stat(model_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return tr_error_set(err,
+                            "%s is a file; pass the model directory that contains "
+                            "tokenizer.json",
+                            model_dir);
     snprintf(path, sizeof(path), "%s/tokenizer.json", model_dir);
     snprintf(cpath, sizeof(cpath), "%s/tokenizer_config.json", model_dir);
     if (read_file(&text, &len, path, TOK_MAX_JSON_BYTES, false, err) < 0)

@@ -97,6 +97,9 @@ int main(void)
     CHECK(strstr(out, "unknown option --bogus") != NULL);
     CHECK_EQ_INT(run(out, sizeof(out), true, "--model /nonexistent 'Hello'"), 1);
     CHECK(strstr(out, "/nonexistent/tokenizer.json: cannot open") != NULL);
+    snprintf(args, sizeof(args), "--model '%s/tokenizers/gpt2/tokenizer.json' 'Hello'", corpus);
+    CHECK_EQ_INT(run(out, sizeof(out), true, args), 1);
+    CHECK(strstr(out, "tokenizer.json is a file; pass the model directory") != NULL);
     snprintf(args, sizeof(args), "--model '%s/tokenizers/qwen2-0.5b' 'Hello'", corpus);
     CHECK_EQ_INT(run(out, sizeof(out), true, args), 1);
     CHECK(strstr(out, "qwen2-0.5b/tokenizer.json") != NULL);
