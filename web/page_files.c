@@ -61,7 +61,7 @@ static void web_tree_row(struct web_repo_view *v, const char *rev, const struct 
     struct web_buf *b = &v->ctx->out;
     bool dir = e->type == REPO_ENTRY_DIRECTORY;
 
-    web_buf_printf(b, "<tr><td><span aria-hidden=\"true\">%s</span> <a href=\"", dir ? "📁" : "📄");
+    web_buf_printf(b, "<tr class=\"%s\"><td><a href=\"", dir ? "dir" : "file");
     web_repo_href(b, v, dir ? "tree" : "blob", rev, e->path);
     web_buf_puts(b, "\">");
     web_buf_escape(b, web_base_name(e->path));
@@ -354,7 +354,13 @@ int web_files_blob(struct web_repo_view *v, const char *rev, const char *path)
     }
     web_buf_puts(b, "<a class=\"button\" href=\"");
     web_repo_href(b, v, "resolve", rev, path);
-    web_buf_puts(b, "?download=true\" download>Download</a><a href=\"");
+    web_buf_puts(b, "?download=true\" download>Download</a>");
+    if (!entry.is_lfs) {
+        web_buf_puts(b, "<a href=\"");
+        web_repo_href(b, v, "raw", rev, path);
+        web_buf_puts(b, "\">Raw</a>");
+    }
+    web_buf_puts(b, "<a href=\"");
     web_repo_href(b, v, "commits", rev, NULL);
     web_buf_puts(b, "\">History</a></p>");
 
