@@ -1,7 +1,7 @@
 /* git_backend: spools request bodies, spawns `git http-backend` in its own process group,
- * parses the CGI header block it writes and passes the body on. Invariants: the child's
- * stdin is a regular file or /dev/null, never a pipe, so it cannot block on us; its stderr
- * goes to an unlinked temporary file, logged only when it fails. */
+ * parses the CGI header block it writes and passes the body on. The child's stdin is a
+ * regular file or /dev/null, never a pipe, so the child never waits for the daemon. Its
+ * stderr goes to an unlinked temporary file that is logged only when the child fails. */
 #include "git_backend.h"
 
 #include "hub_log.h"

@@ -1,6 +1,6 @@
 /* git_backend: runs `git http-backend` (the CGI program that ships with git) for one smart
  * HTTP request and hands back its status, headers and body. The HTTP layer authenticates and
- * authorises first; git only sees a request it is allowed to serve. Request bodies are
+ * authorises first, so git only gets requests it is allowed to serve. Request bodies are
  * spooled to an unlinked temporary file first, so the child never waits on the network and
  * a repo lock is never held while a slow client uploads. Responses are read from a pipe
  * (streamed, for fetches) or from a temporary file (for pushes, so the caller can release
@@ -40,7 +40,7 @@ int githttp_spool_write(struct githttp_spool *spool, const void *data, size_t le
 /** Closes the spool file. Accepts a closed spool. */
 void githttp_spool_close(struct githttp_spool *spool);
 
-/* What the child is asked to do. Strings are borrowed for the duration of
+/* Request for one git http-backend run. Strings are borrowed for the duration of
  * githttp_backend_start. */
 struct githttp_backend_request {
     const char *repo_dir;          /* the bare repository, absolute path */

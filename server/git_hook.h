@@ -1,6 +1,6 @@
 /* git_hook: the checks `atelier hook pre-receive` runs inside a push, and the parsers they
  * need. git receive-pack runs the hook with the pushed objects in a quarantine directory and
- * the ref updates on stdin; a non-zero exit rejects the whole push and git shows the hook's
+ * the ref updates on stdin. A non-zero exit rejects the whole push, and git prints the hook's
  * stderr to the client as "remote:" lines.
  *
  * The daemon passes its settings in the environment (see docs/git.md):
