@@ -1,6 +1,7 @@
 /* train_bench: one LoRA training configuration timed with atelier's trainer library. It
- * writes a randomly initialised model of the shape in --config to --dir (model.safetensors
- * plus the config), loads it back through model_open, trains LoRA r=8 on q_proj and v_proj
+ * writes a randomly initialised model with the shape of CONFIG_DIR/config.json to WORK_DIR
+ * (model.safetensors plus the config), loads it back through model_open, trains LoRA r=8 on
+ * q_proj and v_proj
  * with AdamW on random token ids, and prints one JSON line with tokens/s, the peak resident
  * set size and the sgemm rate OpenBLAS reaches on this machine. bench/train_bench.sh builds
  * and runs it next to the PyTorch version of the same computation. */
@@ -54,10 +55,10 @@ static double sgemm_gflops(int n, int reps)
     return best;
 }
 
-/* Estimated FLOPs of one training token: forward matmuls 2 x (linear weights), causal
- * attention 2 x 2 x (T / 2) x (heads x head_dim) per layer, and a backward that needs only
- * input gradients for the frozen linears (about one forward) and twice the attention. LoRA
- * terms are left out (under 1% at r=8). */
+/* Estimated FLOPs of one training token. The forward pass costs 2 x (linear weights) in
+ * matmuls and 2 x 2 x (T / 2) x (heads x head_dim) per layer in causal attention. The
+ * backward pass needs only input gradients of the frozen linears (about one forward) and
+ * twice the attention. LoRA terms are left out (under 1% at r=8). */
 static double flops_per_token(const struct model_config *c, size_t T)
 {
     double H = c->hidden_size, inter = c->intermediate_size, hd = c->head_dim;

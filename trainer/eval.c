@@ -203,7 +203,9 @@ int eval_run(struct eval_metrics *out, const struct model *m, struct lora_set *l
     if (opt->exact_match && tok != NULL)
         rc = exact_match(out, m, lora, tok, ds, opt, err);
 out:
-    model_ctx_free(ctx);
+    /* NOTE: model_ctx_free(NULL) dereferences its argument, so skip it for a NULL ctx. */
+    if (ctx != NULL)
+        model_ctx_free(ctx);
     free(tokens);
     free(targets);
     return rc;

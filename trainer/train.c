@@ -300,7 +300,8 @@ static int build_state(struct trainer *tr, struct tr_error *err)
 
 static void trainer_dispose(struct trainer *tr)
 {
-    model_ctx_free(tr->ctx);
+    if (tr->ctx != NULL) /* model_ctx_free(NULL) is not safe */
+        model_ctx_free(tr->ctx);
     adamw_free(tr->adamw);
     free(tr->tensors);
     lora_set_free(tr->lora);

@@ -580,6 +580,11 @@ static void test_bad_inputs(void)
     expect_failure(bad_config, 1, "config.json", NULL);
 
     expect_failure(missing_data, 1, "no-such.jsonl", NULL);
+
+    /* A damaged weights file is reported by the model loader, naming the file. */
+    CHECK(copy_model(bad_model));
+    CHECK(truncate(path_in(bad_model, "model.safetensors"), 5000) == 0);
+    expect_failure(bad_config, 1, "model.safetensors", "truncated");
 }
 
 /* Puts NaN into the first weight of layer 0's q_proj of a model copy: the first forward
