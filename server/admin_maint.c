@@ -318,6 +318,8 @@ static int gc_visit(void *ctx, const char *oid, uint64_t size)
         return 0;
     if (store_blob_path(path, sizeof(path), g->st, oid, &err) < 0 || stat(path, &sb) != 0)
         return 0;
+    /* NOTE: a commit that references an old unreferenced blob after the repo scan above is
+     * protected only if the LFS batch handler refreshed the blob with store_blob_touch. */
     if (sb.st_mtime > g->cutoff) {
         g->kept_young++;
         return 0;

@@ -30,6 +30,10 @@
 
 #define BINARY_SAMPLE_BYTES 512
 
+/* Files kept in git are read into memory for the one import commit; past this total the
+ * import stops and asks for LFS rules instead of exhausting memory. */
+#define IMPORT_MAX_GIT_BYTES (1ull << 30)
+
 struct import_opts {
     const char *id;
     const char *src;
@@ -158,6 +162,14 @@ static int file_add(struct import_files *f, struct store *st, const struct lfs_a
     if (f->paths[f->count] == NULL)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate a path");
     if (!lfs_attributes_path_is_lfs(attrs, rel, size) && strcmp(rel, ".gitattributes") != 0) {
+        if (f->git_bytes + size > IMPORT_MAX_GIT_BYTES) {
+            free(f->paths[f->count]);
+            return hub_error_set(err, HUB_ETOOBIG,
+                                 "files kept in git total more than %llu bytes at %s: add "
+                                 "filter=lfs rules for the large ones to the source folder's "
+                                 ".gitattributes",
+                                 (unsigned long long)IMPORT_MAX_GIT_BYTES, rel);
+        }
         rc = file_slurp(&data, &len, full, (size_t)size, err);
         if (rc < 0) {
             free(f->paths[f->count]);

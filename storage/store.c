@@ -484,6 +484,22 @@ int store_blob_open(int *fd_out, uint64_t *size_out, struct store *st, const cha
     return 0;
 }
 
+int store_blob_touch(struct store *st, const char *oid, struct hub_error *err)
+{
+    char path[STORE_PATH_BYTES];
+    int rc;
+
+    rc = blob_path(path, sizeof(path), st, oid, err);
+    if (rc < 0)
+        return rc;
+    if (utimensat(AT_FDCWD, path, NULL, 0) != 0) {
+        if (errno == ENOENT)
+            return hub_error_set(err, HUB_ENOTFOUND, "LFS object %s not found", oid);
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot update the time of %s", path);
+    }
+    return 0;
+}
+
 int store_blob_remove(struct store *st, const char *oid, struct hub_error *err)
 {
     char path[STORE_PATH_BYTES];

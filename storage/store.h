@@ -86,6 +86,12 @@ int store_blob_open(int *fd_out, uint64_t *size_out, struct store *st, const cha
 int store_blob_path(char *buf, size_t cap, struct store *st, const char *oid,
                     struct hub_error *err);
 
+/** Marks the blob oid as just used by setting its mtime to now, which restarts gc's grace
+ * period. Call it when a client is told an object already exists (the LFS batch API), because
+ * the commit that references it may come after gc scanned the repos. Returns 0, HUB_EINVAL,
+ * HUB_ENOTFOUND or HUB_EIO. Any thread. */
+int store_blob_touch(struct store *st, const char *oid, struct hub_error *err);
+
 /** Deletes the blob oid (gc). Deleting a missing blob is a no-op. Returns 0, HUB_EINVAL or
  * HUB_EIO. Any thread. */
 int store_blob_remove(struct store *st, const char *oid, struct hub_error *err);

@@ -167,8 +167,10 @@ static void test_put_and_fsck(struct store *st, const char *data)
     CHECK_EQ_INT(store_fsck(&good, &bad, st, NULL, NULL, &err), 0);
     CHECK_EQ_INT(good, 1);
     CHECK_EQ_INT(bad, 1);
+    CHECK_EQ_INT(store_blob_touch(st, hello_oid, &err), 0);
     CHECK_EQ_INT(store_blob_remove(st, hello_oid, &err), 0);
     CHECK_EQ_INT(store_blob_remove(st, hello_oid, &err), 0);
+    CHECK_EQ_INT(store_blob_touch(st, hello_oid, &err), HUB_ENOTFOUND);
     CHECK_EQ_INT(store_fsck(&good, &bad, st, NULL, NULL, &err), 0);
     CHECK_EQ_INT(bad, 0);
 }
