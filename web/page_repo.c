@@ -10,6 +10,7 @@
 #include "card.h"
 #include "hub_log.h"
 #include "meta_jobs.h"
+#include "meta_org.h"
 #include "web_markdown.h"
 #include "web_repo.h"
 #include "web_summary.h"
@@ -786,6 +787,28 @@ static int web_repo_route(struct web_repo_view *v, const char *const *rest, size
     return rc;
 }
 
+/* Sends /{ns} for a user or organisation to the repo list filtered by that owner. */
+static int web_namespace_redirect(struct web_ctx *ctx)
+{
+    struct meta_namespace ns;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct web_buf location = WEB_BUF_INIT;
+    char *target;
+    int rc;
+
+    if (!web_is_get(ctx) || !hub_name_is_valid(ctx->seg[0]) ||
+        meta_namespace_resolve(&ns, ctx->req->db, ctx->seg[0], &err) < 0)
+        return 0;
+    web_buf_puts(&location, "/?owner=");
+    web_buf_url_encode(&location, ctx->seg[0], false);
+    target = web_buf_take(&location, NULL);
+    if (target == NULL)
+        return web_page_error(ctx, 500, "Out of memory.");
+    rc = web_page_redirect(ctx, target);
+    free(target);
+    return rc;
+}
+
 int web_repo_handle(struct web_ctx *ctx)
 {
     struct web_repo_view v;
@@ -795,6 +818,13 @@ int web_repo_handle(struct web_ctx *ctx)
     bool readable = false;
     int rc;
 
+    /* /models and /datasets are the list pages of the Hugging Face Hub. */
+    if (ctx->nseg == 1 && web_is_get(ctx) && strcmp(ctx->seg[0], "models") == 0)
+        return web_page_redirect(ctx, "/?type=model");
+    if (ctx->nseg == 1 && web_is_get(ctx) && strcmp(ctx->seg[0], "datasets") == 0)
+        return web_page_redirect(ctx, "/?type=dataset");
+    if (ctx->nseg == 1 && strcmp(ctx->seg[0], "api") != 0 && strcmp(ctx->seg[0], "static") != 0)
+        return web_namespace_redirect(ctx);
     if (ctx->nseg > 0 && strcmp(ctx->seg[0], "datasets") == 0) {
         type = HUB_REPO_DATASET;
         first = 1;

@@ -290,6 +290,16 @@ static void test_pages_private(void)
     p = render("/alice/missing", "", 0);
     CHECK_EQ_INT(p.resp.status, 404);
     done(&p);
+    p = render("/alice", "", 0);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/?owner=alice");
+    done(&p);
+    p = render("/datasets", "", 0);
+    CHECK_EQ_STR(p.resp.location, "/?type=dataset");
+    done(&p);
+    p = render("/nobody", "", 0);
+    CHECK_EQ_INT(p.handled, 0);
+    done(&p);
     p = render("/api/unknown/route", "", 0);
     CHECK_EQ_INT(p.handled, 0);
     done(&p);
