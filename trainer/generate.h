@@ -28,7 +28,7 @@ typedef int (*gen_token_fn)(int32_t id, void *arg);
 
 /** Appends up to max_new_tokens ids after prompt (stops after eos_id, which is included;
  * eos_id -1 disables). on_token (may be NULL) is called per new token. *out_ids (malloc'd,
- * the caller frees it) holds the prompt followed by the new tokens, *n_out in all. The
+ * the caller frees it) contains the prompt followed by the new tokens, *n_out in all. The
  * prompt plus new tokens is capped at max_position_embeddings. */
 int generate(const struct model *m, const struct lora_set *lora, const int32_t *prompt,
              size_t n_prompt, const struct gen_params *p, int32_t eos_id,

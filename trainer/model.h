@@ -36,8 +36,8 @@ struct model_config {
     int max_window_layers;              /* Qwen2: layers >= this use the window */
 };
 
-/** Parses the text of a config.json (len bytes; label names it in errors) into out,
- * applying the class defaults of the model type for absent keys. */
+/** Parses the text of a config.json (len bytes) into out. Absent keys take the class
+ * defaults of the model type, and label names the text in errors. */
 int model_config_parse(struct model_config *out, const char *json_text, size_t len,
                        const char *label, struct tr_error *err);
 /** Reads and parses the file at path. */
@@ -107,8 +107,9 @@ int model_forward(struct model_ctx *ctx, const int32_t *tokens, const int32_t *t
 /** Runs the backward pass of the last model_forward of a training context and ACCUMULATES
  * into dA/dB of the lora set d(loss)/d(param) times loss_scale (pass 1/grad_accum). */
 int model_backward(struct model_ctx *ctx, float loss_scale, struct tr_error *err);
-/** Returns the logits (b,t,V) of the last forward, borrowed from ctx, valid until the next
- * forward. */
+/** Returns the logits (b,t,V) of the last forward, borrowed from ctx and valid until the
+ * next forward. Returns NULL for a training context, which never stores all logits: it
+ * turns them into the loss gradient chunk by chunk. */
 const float *model_ctx_logits(const struct model_ctx *ctx);
 
 /** Sets the OpenMP and OpenBLAS thread counts together (n <= 0 leaves the defaults). */

@@ -414,7 +414,12 @@ int model_expected_tensors(const struct model_config *c, struct model_tensor_spe
         snprintf(name, sizeof(name), "model.layers.%d.post_attention_layernorm.weight", l);
         spec_set(&s[n++], name, 1, H, 0);
         for (int p = 0; p < 7; p++) {
-            bool bias = p < 3 ? c->qkv_bias : p == 3 ? c->attention_bias : c->mlp_bias;
+            bool bias = c->mlp_bias;
+
+            if (p < 3)
+                bias = c->qkv_bias;
+            else if (p == 3)
+                bias = c->attention_bias;
 
             snprintf(name, sizeof(name), "model.layers.%d.%s.weight", l, proj[p]);
             spec_set(&s[n++], name, 2, rows[p], cols[p]);

@@ -1,7 +1,7 @@
 /* model_forward: the batched forward and backward passes of a model context. A training
- * context saves only each layer's input residual; model_backward recomputes one layer's
- * intermediates at a time from it (activation checkpointing), so activation memory is
- * O(layers x tokens x hidden) plus one layer's scratch. LoRA dropout masks come from a
+ * context saves only each layer's input residual, and model_backward recomputes one
+ * layer's intermediates at a time from it (activation checkpointing). Activation memory is
+ * therefore O(layers x tokens x hidden) plus one layer's scratch. LoRA dropout masks come from a
  * counter-based hash of (seed, forward call, layer, target, element), so the recomputation
  * sees the same masks as the forward. The cross-entropy gradient with respect to the final
  * hidden state is computed during the forward, chunk by chunk, so the (tokens x vocab)
@@ -45,6 +45,19 @@ struct model_ctx {
     float *inv_freq, *cos_t, *sin_t;
     size_t rope_len;             /* sequence length the rope tables were built for */
 };
+
+/* Rows of logits per chunk: all N rows for inference, else as many as fit in
+ * MODEL_LOGIT_CHUNK_FLOATS (at least one). */
+static size_t ctx_logit_chunk(bool training, size_t N, size_t V)
+{
+    size_t chunk = N;
+
+    if (training)
+        chunk = MODEL_LOGIT_CHUNK_FLOATS / V;
+    if (chunk == 0)
+        chunk = 1;
+    return chunk < N ? chunk : N;
+}
 
 static float *ctx_alloc(size_t n, bool *ok)
 {
@@ -112,8 +125,7 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
     c->scratch_layer = -1;
     max_in = inter > qd ? inter : qd;
     max_in = max_in > H ? max_in : H;
-    chunk = training ? (MODEL_LOGIT_CHUNK_FLOATS / V > 0 ? MODEL_LOGIT_CHUNK_FLOATS / V : 1) : N;
-    chunk = chunk < N ? chunk : N;
+    chunk = ctx_logit_chunk(training, N, V);
     c->h = ctx_alloc((training ? L + 1 : 1) * N * H, &ok);
     c->xn1 = ctx_alloc(N * H, &ok);
     c->rstd1 = ctx_alloc(N, &ok);
@@ -399,11 +411,10 @@ static double ctx_head(struct model_ctx *c, const float *h_last, const int32_t *
 {
     const struct model_config *cfg = &c->m->cfg;
     size_t N = c->b * c->t, H = (size_t)cfg->hidden_size, V = (size_t)cfg->vocab_size;
-    size_t chunk = c->training ? MODEL_LOGIT_CHUNK_FLOATS / V : N;
+    size_t chunk = ctx_logit_chunk(c->training, N, V);
     float gscale = n_targets > 0 ? 1.0f / (float)n_targets : 0.0f;
     double total = 0.0;
 
-    chunk = chunk == 0 ? 1 : chunk < N ? chunk : N;
     ops_rmsnorm_forward(c->xnf, c->rstdf, h_last, c->m->final_norm, N, (int)H, cfg->rms_norm_eps);
     for (size_t r0 = 0; r0 < N; r0 += chunk) {
         size_t n = N - r0 < chunk ? N - r0 : chunk;

@@ -1,7 +1,7 @@
 /* ops: the forward and backward kernels of the decoder, on row-major float matrices with
- * one row per token. Matrix products go through OpenBLAS sgemm; element-wise work and
- * attention use OpenMP with static schedules and no cross-thread reductions, so a given
- * thread count always gives bit-identical results. Backward kernels named *_backward
+ * one row per token. Matrix products, attention's included, go through OpenBLAS sgemm.
+ * Element-wise loops use OpenMP with static schedules and no cross-thread reductions, so
+ * a given thread count gives bit-identical results. Backward kernels named *_backward
  * ACCUMULATE into their gradient outputs unless their comment says otherwise. */
 #ifndef TR_OPS_H
 #define TR_OPS_H
@@ -70,10 +70,10 @@ void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n);
 void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g,
                          const float *u, size_t n);
 
-/** Cross-entropy of n rows of logits (n, V) against targets (-100 = ignored, others must
- * be in [0, V)). Returns the sum of the per-row losses in double. When dlogits is not NULL
- * it receives grad_scale * (softmax - onehot) per row, zero on ignored rows; dlogits may
- * equal logits. */
+/** Computes the cross-entropy of n rows of logits (n, V) against targets, where -100 marks
+ * an ignored row and other targets must be in [0, V). Returns the sum of the per-row
+ * losses in double. When dlogits is not NULL, it receives grad_scale * (softmax - onehot)
+ * per row and zero on ignored rows. dlogits may equal logits. */
 double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets,
                          size_t n, int V, float grad_scale);
 

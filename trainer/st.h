@@ -1,9 +1,10 @@
 /* st: safetensors files. The reader keeps the file memory-mapped and validates the whole
- * header before it hands out any tensor: length bounds, JSON shape, known dtypes, shape
- * products without overflow, byte sizes equal to dtype size x element count, and data
- * offsets that tile the data area exactly (no holes, no overlaps, no trailing bytes).
- * The writer lays files out as the reference Rust writer (safetensors 0.4) does: tensors
- * sorted by dtype then name, __metadata__ first, header padded with spaces to 8 bytes. */
+ * header before it hands out any tensor. It checks length bounds, the JSON shape, known
+ * dtypes, shape products without overflow and byte sizes equal to dtype size x element
+ * count. The data offsets must tile the data area exactly: no holes, no overlaps and no
+ * trailing bytes.
+ * The writer lays files out as the format's reference writer does: tensors sorted by dtype
+ * then name, __metadata__ first, header padded with spaces to a multiple of 8 bytes. */
 #ifndef TR_ST_H
 #define TR_ST_H
 
@@ -14,7 +15,7 @@
 #include "tr_error.h"
 
 #define ST_MAX_DIMS 8
-/* MAX_HEADER_SIZE of the reference Rust reader (safetensors 0.4, src/tensor.rs). */
+/* The header size limit of the format's reference reader (100 MB). */
 #define ST_MAX_HEADER_BYTES (100u * 1000u * 1000u)
 
 /* In the order of the reference Dtype enum (increasing alignment), which the writer

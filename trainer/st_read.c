@@ -1,7 +1,7 @@
-/* st_read: the safetensors reader. st_open maps the file read-only and st_parse validates
- * the header following the reference Rust reader (safetensors 0.4, Metadata::validate):
- * tensors sorted by offset must tile the data area exactly, and every byte size must equal
- * the element count times the dtype size. Every size is checked for overflow. */
+/* st_read: the safetensors reader. st_open maps the file read-only, and st_parse validates
+ * the header with the rules of the format's reference reader. Tensors sorted by offset must
+ * tile the data area exactly, and every byte size must equal the element count times the
+ * dtype size. Every size is checked for overflow. */
 #include "st.h"
 
 #include <errno.h>

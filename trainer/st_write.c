@@ -1,6 +1,7 @@
-/* st_write: the safetensors writer. Tensors are laid out as the reference Rust writer does
- * (dtype in descending enum order, then name), so every tensor starts at a multiple of its
- * element size once the header is padded with spaces to a multiple of 8 bytes. */
+/* st_write: the safetensors writer. Tensors are laid out as the format's reference writer
+ * lays them out: by dtype in descending enum order, then by name. With the header padded
+ * with spaces to a multiple of 8 bytes, every tensor then starts at a multiple of its
+ * element size. */
 #include "st.h"
 
 #include <errno.h>
