@@ -1,8 +1,8 @@
 /* card: model cards. Splits a README.md into its YAML front matter, converted to a JSON object
  * (the Hub API's cardData), and the Markdown body. A card with invalid or missing front matter
  * is still a card: it gets no metadata and the whole text is its body. */
-#ifndef CARD_H
-#define CARD_H
+#ifndef WEB_CARD_H
+#define WEB_CARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
