@@ -1,5 +1,7 @@
-/* hub_limits: every input size limit of the hub, with its unit. Each is the default of a
- * setting in struct hub_config (see docs/limits.md), so an operator can change it. */
+/* hub_limits: every input size limit of the hub, with its unit. The storage layer enforces
+ * these values as fixed upper bounds. Some are also the defaults of daemon flags in struct
+ * hub_config (see docs/limits.md), which can lower them for one daemon but not raise them past
+ * what storage accepts. */
 #ifndef HUB_LIMITS_H
 #define HUB_LIMITS_H
 

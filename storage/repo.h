@@ -193,8 +193,9 @@ struct repo_commit_request {
  * The caller checks beforehand that LFS objects exist in the store. Writes the new commit id
  * into commit_out. Returns 0; HUB_EINVAL (bad path, op or field; committing to a tag);
  * HUB_ETOOBIG; HUB_ENOTFOUND (branch, create_from, or a deleted path: the message then
- * contains "A file with this name doesn't exist"); HUB_ECONFLICT (expected_parent differs
- * from the branch head, or another writer moved the branch); HUB_EIO. */
+ * contains "A file with this name doesn't exist", or "A folder ..." for a folder);
+ * HUB_ECONFLICT (expected_parent differs from the branch head, or another writer moved the
+ * branch); HUB_EIO. */
 int repo_commit(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
                 const struct repo_commit_request *req, struct hub_error *err);
 
