@@ -4,7 +4,8 @@
  * objects the store does not have. It lists the objects with `git rev-list` and `git
  * cat-file`, which see the quarantined objects of the push through the environment that
  * receive-pack sets, and writes "lfs <oid> <size>" lines to the report file so the daemon can
- * link them to the repo. post-receive appends "update <old> <new> <ref>" lines. */
+ * link them to the repo, and "rejected <status>" when it rejects the push. post-receive
+ * appends "update <old> <new> <ref>" lines. */
 #include "git_hook.h"
 
 #include "hub_limits.h"
@@ -424,6 +425,7 @@ int githook_pre_receive(FILE *in, FILE *errors)
     count = updates_read(&updates, in, errors);
     if (count < 0)
         return 1;
+    report = report_open(errors);
     if (data_dir == NULL || store_open(&st, data_dir, &err) < 0) {
         fprintf(errors, "atelier hook: cannot open the LFS store (ATELIER_DATA_DIR=%s): %s\n",
                 data_dir != NULL ? data_dir : "unset", err.msg);
@@ -436,7 +438,6 @@ int githook_pre_receive(FILE *in, FILE *errors)
         result = 2;
         goto out;
     }
-    report = report_open(errors);
     for (long i = 0; i < count; i++) {
         if (!update_is_allowed(&updates[i], refs, protected, errors))
             result = result == 0 ? 1 : result;
@@ -446,6 +447,8 @@ int githook_pre_receive(FILE *in, FILE *errors)
             result = update_check_lfs(&updates[i], st, report, errors);
     }
 out:
+    if (report != NULL && result != 0)
+        fprintf(report, "rejected %d\n", result);
     if (report != NULL)
         fclose(report);
     if (refs != NULL)

@@ -235,6 +235,8 @@ else
   ok "push of missing LFS object rejected"
 fi
 check_output "missing LFS object rejection names file" "ghost\.safetensors" "$work/ghost.log"
+check_output "daemon logs rejected push" \
+  "push rejected by the pre-receive hook repo=model:alice/adapters user=alice" "$work/serve.log"
 git -C adapters reset -q --hard HEAD~1
 
 # ---- Concurrent pushes, fast-forward rules -------------------------------------------------
