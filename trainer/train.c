@@ -377,8 +377,8 @@ static int check_resume_matches(const struct train_ckpt_header *h, const struct 
                         tr->ckpt_path, what);
 }
 
-static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, struct trainer *tr,
-                        struct tr_error *err)
+static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, double *last_loss,
+                        struct trainer *tr, struct tr_error *err)
 {
     struct train_ckpt_header h;
 
@@ -399,6 +399,7 @@ static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, struc
     *step = h.step;
     *tokens = h.tokens_seen;
     *elapsed = h.elapsed_s;
+    *last_loss = h.last_loss;
     fprintf(tr->opt->log, "atelier train: resuming from %s at step %llu of %llu\n",
             tr->ckpt_path, (unsigned long long)h.step, (unsigned long long)tr->total_steps);
     return 0;
@@ -600,7 +601,7 @@ static int train_loop(struct train_result *res, struct trainer *tr, struct tr_er
     uint64_t step = 0, tokens = 0;
     double elapsed = 0.0, last_loss = NAN;
 
-    if (maybe_resume(&step, &tokens, &elapsed, tr, err) < 0)
+    if (maybe_resume(&step, &tokens, &elapsed, &last_loss, tr, err) < 0)
         return -1;
     for (; step < tr->total_steps; step++) {
         struct step_stats st;
