@@ -41,7 +41,7 @@ struct repo_create_opts {
 };
 
 /** Creates the bare repo with HEAD pointing at refs/heads/main and one commit on main that
- * holds .gitattributes (and README.md when given). Writes that commit's id into commit_out
+ * contains .gitattributes (and README.md when given). Writes that commit's id into commit_out
  * (NULL allowed). Returns 0, HUB_EINVAL/HUB_ETOOBIG (names), HUB_ECONFLICT (the folder
  * exists) or HUB_EIO; after a failure nothing is left on disk. Any thread. */
 int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,

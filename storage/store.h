@@ -6,7 +6,7 @@
  * and size, and only then renamed into place (and the directory fsynced), so a reader never
  * sees a partial or wrong blob. Blob paths are built only from a validated hex digest.
  *
- * A struct store holds no open files and never changes after store_open, so one store may be
+ * A struct store keeps no open files and never changes after store_open, so one store may be
  * shared by every thread. A struct store_upload belongs to one thread at a time. */
 #ifndef STORE_H
 #define STORE_H
@@ -49,7 +49,7 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len,
 
 /** Ends the upload: checks the byte count and the SHA-256 against the announced values,
  * fsyncs, renames into place and fsyncs the directory. On a mismatch nothing becomes visible
- * and the message says what was announced and what arrived. Returns 0, HUB_EINVAL (size or
+ * and the message names the announced and the received values. Returns 0, HUB_EINVAL (size or
  * hash mismatch) or HUB_EIO. Call at most once. */
 int store_upload_finish(struct store_upload *up, struct hub_error *err);
 
@@ -87,9 +87,9 @@ int store_blob_path(char *buf, size_t cap, struct store *st, const char *oid,
                     struct hub_error *err);
 
 /** Marks the blob oid as just used by setting its mtime to now, which restarts gc's grace
- * period. Call it when a client is told an object already exists (the LFS batch API), because
- * the commit that references it may come after gc scanned the repos. Returns 0, HUB_EINVAL,
- * HUB_ENOTFOUND or HUB_EIO. Any thread. */
+ * period. Call it when the LFS batch API reports to a client that an object already exists,
+ * because the commit that references it may come after gc scanned the repos. Returns 0,
+ * HUB_EINVAL, HUB_ENOTFOUND or HUB_EIO. Any thread. */
 int store_blob_touch(struct store *st, const char *oid, struct hub_error *err);
 
 /** Deletes the blob oid (gc). Deleting a missing blob is a no-op. Returns 0, HUB_EINVAL or
@@ -101,7 +101,7 @@ int store_total_bytes(uint64_t *out, struct store *st, struct hub_error *err);
 
 /* One blob seen by store_fsck. */
 struct store_fsck_item {
-    const char *oid;      /* the file name; not validated when problem says so */
+    const char *oid;      /* the file name; not validated when problem reports it */
     uint64_t size;
     const char *problem;  /* NULL when the blob is good, else a short description */
 };
