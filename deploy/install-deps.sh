@@ -15,7 +15,7 @@ packages=(
   # model cards
   libcmark-gfm-dev libcmark-gfm-extensions-dev libyaml-dev
   # clients and tools the tests use
-  git git-lfs curl sqlite3 nodejs npm chromium python3
+  git git-lfs curl sqlite3 chromium python3
 )
 
 missing=()
@@ -24,6 +24,15 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js may come from elsewhere than Debian (with its own npm); take Debian's only when
+# there is no node or npm at all, since Debian's npm package conflicts with other builds.
+if ! command -v node >/dev/null 2>&1; then
+  missing+=(nodejs)
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo_cmd=()
