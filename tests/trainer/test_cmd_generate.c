@@ -107,7 +107,8 @@ int main(void)
 
     if (exe == NULL || corpus == NULL) {
         printf("# ATELIER_BIN and ATELIER_CORPUS must be set (meson test sets them)\n");
-        CHECK(exe != NULL && corpus != NULL);
+        CHECK(exe != NULL);
+        CHECK(corpus != NULL);
         return test_finish();
     }
     snprintf(bin, sizeof(bin), "%s", exe);

@@ -114,7 +114,8 @@ static void check_sampling(const struct model *m)
     generate(m, NULL, story_prompt, 5, &greedy_p, -1, NULL, NULL, &greedy, &ng, &err);
     CHECK_EQ_INT(generate(m, NULL, story_prompt, 5, &p, -1, NULL, NULL, &a, &na, &err), 0);
     CHECK_EQ_INT(generate(m, NULL, story_prompt, 5, &p, -1, NULL, NULL, &b, &nb, &err), 0);
-    CHECK(na == nb && memcmp(a, b, na * sizeof(int32_t)) == 0);
+    CHECK_EQ_INT(na, nb);
+    CHECK(memcmp(a, b, na * sizeof(int32_t)) == 0);
     free(b);
     p.seed = 6;
     CHECK_EQ_INT(generate(m, NULL, story_prompt, 5, &p, -1, NULL, NULL, &b, &nb, &err), 0);

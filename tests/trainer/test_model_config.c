@@ -19,6 +19,12 @@ static int load(struct model_config *c, const char *name, struct tr_error *err)
     return model_config_load(c, path, err);
 }
 
+/* Returns dimension d of spec, or -1 when spec is NULL. */
+static long long dim(const struct model_tensor_spec *spec, int d)
+{
+    return spec != NULL ? (long long)spec->shape[d] : -1;
+}
+
 static const struct model_tensor_spec *find_spec(const struct model_tensor_spec *s, size_t n,
                                                  const char *name)
 {
@@ -56,7 +62,8 @@ static void check_llama2(void)
     /* embed + 9 per layer + norm + lm_head */
     CHECK_EQ_INT(n, 1 + 32 * 9 + 2);
     q = find_spec(s, n, "model.layers.31.self_attn.q_proj.weight");
-    CHECK(q != NULL && q->shape[0] == 4096 && q->shape[1] == 4096);
+    CHECK_EQ_INT(dim(q, 0), 4096);
+    CHECK_EQ_INT(dim(q, 1), 4096);
     CHECK(find_spec(s, n, "lm_head.weight") != NULL);
     free(s);
 }
@@ -75,9 +82,11 @@ static void check_tinyllama(void)
     CHECK_EQ_INT(c.head_dim, 64);
     CHECK_EQ_INT(model_expected_tensors(&c, &s, &n, &err), 0);
     k = find_spec(s, n, "model.layers.0.self_attn.k_proj.weight");
-    CHECK(k != NULL && k->shape[0] == 256 && k->shape[1] == 2048);
+    CHECK_EQ_INT(dim(k, 0), 256);
+    CHECK_EQ_INT(dim(k, 1), 2048);
     down = find_spec(s, n, "model.layers.21.mlp.down_proj.weight");
-    CHECK(down != NULL && down->shape[0] == 2048 && down->shape[1] == 5632);
+    CHECK_EQ_INT(dim(down, 0), 2048);
+    CHECK_EQ_INT(dim(down, 1), 5632);
     CHECK(find_spec(s, n, "model.layers.22.mlp.down_proj.weight") == NULL);
     free(s);
 }
@@ -139,8 +148,9 @@ static void check_qwen2(void)
     CHECK_EQ_INT(n, 1 + 24 * 12 + 1);
     qb = find_spec(s, n, "model.layers.0.self_attn.q_proj.bias");
     kb = find_spec(s, n, "model.layers.0.self_attn.k_proj.bias");
-    CHECK(qb != NULL && qb->ndim == 1 && qb->shape[0] == 896);
-    CHECK(kb != NULL && kb->shape[0] == 128);
+    CHECK_EQ_INT(dim(qb, 0), 896);
+    CHECK_EQ_INT(qb != NULL ? qb->ndim : -1, 1);
+    CHECK_EQ_INT(dim(kb, 0), 128);
     CHECK(find_spec(s, n, "model.layers.0.self_attn.o_proj.bias") == NULL);
     CHECK(find_spec(s, n, "lm_head.weight") == NULL);
     free(s);

@@ -62,7 +62,8 @@ static void check_loss(const struct model *m)
     }
     CHECK_EQ_INT(model_forward(ctx, tokens, targets, 1, 5, &loss_one, &n, &err), 0);
     CHECK_EQ_INT(n, 4);
-    CHECK(loss_one > 0.0f && loss_one < 10.0f);
+    CHECK(loss_one > 0.0f);
+    CHECK(loss_one < 10.0f);
     /* Two identical sequences give the same mean loss as one. */
     CHECK_EQ_INT(model_forward(ctx, tokens, targets, 2, 5, &loss, &n, &err), 0);
     CHECK_EQ_INT(n, 8);

@@ -1,5 +1,5 @@
-/* Gradient checks of every kernel in ops.c. Each op has a float64 reference forward here;
- * the float kernel's forward must match it, and the float backward must match central
+/* Gradient checks of every kernel in ops.c. Each op has a float64 reference forward here,
+ * and the float kernel's forward must match it. The float backward must match central
  * finite differences of sum(dy * f(x)) computed on the float64 reference. Step: 1e-6.
  * Tolerance: 1e-4 x max(1, |numeric gradient|), which float32 rounding of the analytic
  * backward stays well inside while a wrong formula misses by far more. */
@@ -42,7 +42,7 @@ static double numeric(double *p, size_t i)
 
 /* Compares an analytic float gradient with finite differences over every element; returns
  * the count of mismatches and prints the first. */
-static int compare(const char *what, const float *analytic, double *p, size_t n)
+static int compare(const char *label, const float *analytic, double *p, size_t n)
 {
     int bad = 0;
 
@@ -50,7 +50,7 @@ static int compare(const char *what, const float *analytic, double *p, size_t n)
         double num = numeric(p, i), tol = TOL * (fabs(num) > 1 ? fabs(num) : 1);
 
         if (fabs(num - analytic[i]) > tol && bad++ == 0)
-            printf("# %s[%zu]: analytic %.9g, numeric %.9g\n", what, i, analytic[i], num);
+            printf("# %s[%zu]: analytic %.9g, numeric %.9g\n", label, i, analytic[i], num);
     }
     return bad;
 }
