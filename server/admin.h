@@ -32,8 +32,7 @@ struct meta_repo;
 
 /** Lists every repo row, both types and private ones included, into a malloc'd array owned
  * by the caller (free()). Returns 0 or a negative HUB_E* code with err filled. */
-int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db,
-                    struct hub_error *err);
+int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db, struct hub_error *err);
 
 int admin_cmd_user(const struct admin_ctx *ctx);
 int admin_cmd_token(const struct admin_ctx *ctx);

@@ -83,8 +83,7 @@ int admin_cmd_migrate(const struct admin_ctx *ctx)
     return 0;
 }
 
-int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db,
-                    struct hub_error *err)
+int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db, struct hub_error *err)
 {
     struct meta_repo *all = NULL;
     size_t n = 0;
@@ -165,12 +164,11 @@ static int fsck_lfs_ref(void *ctx, const char *oid, uint64_t size, const char *p
         s->problems++;
     }
     if (meta_lfs_object_get(&stored, s->db, oid, &err) < 0) {
-        printf("repo %s/%s: LFS object %s has no database row\n", s->repo->ns, s->repo->name,
-               oid);
+        printf("repo %s/%s: LFS object %s has no database row\n", s->repo->ns, s->repo->name, oid);
         s->problems++;
     } else if (meta_lfs_is_linked(&linked, s->db, s->repo->id, oid, &err) == 0 && !linked) {
-        printf("repo %s/%s: LFS object %s is not linked to the repo in the database\n",
-               s->repo->ns, s->repo->name, oid);
+        printf("repo %s/%s: LFS object %s is not linked to the repo in the database\n", s->repo->ns,
+               s->repo->name, oid);
         s->problems++;
     }
     return 0;

@@ -46,8 +46,8 @@ struct import_opts {
 /* Files found in the source folder, turned into commit operations. */
 struct import_files {
     struct repo_op *ops;
-    char **paths;     /* owned copies of the op paths */
-    void **buffers;   /* owned file contents of regular ops, NULL for LFS ops */
+    char **paths;   /* owned copies of the op paths */
+    void **buffers; /* owned file contents of regular ops, NULL for LFS ops */
     char (*oids)[STORE_OID_HEX_BYTES + 1];
     size_t count, cap;
     uint64_t git_bytes, lfs_bytes;
@@ -136,8 +136,8 @@ static int file_add_lfs(struct import_files *f, struct store *st, const char *fu
     if (rc < 0)
         return rc;
     f->buffers[f->count] = NULL;
-    f->ops[f->count] = (struct repo_op){REPO_OP_ADD_LFS, f->paths[f->count], NULL, 0,
-                                        f->oids[f->count], size};
+    f->ops[f->count] =
+        (struct repo_op){REPO_OP_ADD_LFS, f->paths[f->count], NULL, 0, f->oids[f->count], size};
     f->lfs_bytes += size;
     f->lfs_count++;
     return 0;
@@ -179,8 +179,8 @@ static int file_add(struct import_files *f, struct store *st, const struct lfs_a
          * clients' preupload rule. */
         if (memchr(data, '\0', len < BINARY_SAMPLE_BYTES ? len : BINARY_SAMPLE_BYTES) == NULL) {
             f->buffers[f->count] = data;
-            f->ops[f->count] = (struct repo_op){REPO_OP_ADD_FILE, f->paths[f->count], data, len,
-                                                NULL, 0};
+            f->ops[f->count] =
+                (struct repo_op){REPO_OP_ADD_FILE, f->paths[f->count], data, len, NULL, 0};
             f->git_bytes += len;
             f->count++;
             return 0;
@@ -193,8 +193,8 @@ static int file_add(struct import_files *f, struct store *st, const struct lfs_a
             return rc;
         }
         f->buffers[f->count] = data;
-        f->ops[f->count] = (struct repo_op){REPO_OP_ADD_FILE, f->paths[f->count], data, len,
-                                            NULL, 0};
+        f->ops[f->count] =
+            (struct repo_op){REPO_OP_ADD_FILE, f->paths[f->count], data, len, NULL, 0};
         f->count++;
         return 0;
     }
@@ -226,8 +226,8 @@ static int files_collect(struct import_files *f, struct store *st,
         if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0 ||
             strcmp(ent->d_name, ".git") == 0)
             continue;
-        if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "",
-                             ent->d_name) >= sizeof(child)) {
+        if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", ent->d_name) >=
+            sizeof(child)) {
             rc = hub_error_set(err, HUB_ETOOBIG, "path %s/%s is longer than %d bytes", rel,
                                ent->d_name, HUB_MAX_PATH_BYTES);
             break;
@@ -343,8 +343,7 @@ static int check_owner(struct meta_user *author, struct meta *db, const char *ns
 
 static int import_commit(char head[41], struct meta *db, const struct meta_repo *row,
                          const struct meta_user *author, const struct import_files *files,
-                         const struct import_opts *o, const char *data_dir,
-                         struct hub_error *err)
+                         const struct import_opts *o, const char *data_dir, struct hub_error *err)
 {
     struct repo_commit_request req = {0};
     char email[HUB_MAX_REPO_NAME_BYTES + 16];

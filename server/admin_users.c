@@ -77,8 +77,7 @@ static int user_add(const struct admin_ctx *ctx)
         if (strcmp(ctx->argv[i], "--admin") == 0)
             is_admin = true;
         else if (ctx->argv[i][0] == '-')
-            return admin_usage_error("unknown option '%s' for user add; use --admin",
-                                     ctx->argv[i]);
+            return admin_usage_error("unknown option '%s' for user add; use --admin", ctx->argv[i]);
         else if (name == NULL)
             name = ctx->argv[i];
         else
@@ -89,8 +88,7 @@ static int user_add(const struct admin_ctx *ctx)
         return admin_usage_error("missing user name; usage: user add NAME [--admin]");
     password = password_read();
     if (password == NULL)
-        return admin_usage_error("missing password for '%s': write it as one line on stdin",
-                                 name);
+        return admin_usage_error("missing password for '%s': write it as one line on stdin", name);
     rc = admin_db_open(&db, ctx);
     if (rc != 0) {
         free(password);
@@ -183,8 +181,9 @@ static int user_set_admin(const struct admin_ctx *ctx)
         meta_user_count_admins(&admins, db, &err) < 0)
         return fail(db, &err);
     if (!grant && user.is_admin && admins == 1) {
-        fprintf(stderr, "atelier admin: %s is the last admin; grant another user admin rights "
-                        "first\n",
+        fprintf(stderr,
+                "atelier admin: %s is the last admin; grant another user admin rights "
+                "first\n",
                 user.name);
         meta_close(db);
         return 1;
@@ -310,8 +309,8 @@ static int token_revoke(const struct admin_ctx *ctx)
         return admin_usage_error("usage: token revoke ID (the ID column of `token list`)");
     errno = 0;
     id = strtoull(ctx->argv[1], &end, 10);
-    if (ctx->argv[1][0] < '0' || ctx->argv[1][0] > '9' || *end != '\0' || errno != 0 ||
-        id == 0 || id > INT64_MAX)
+    if (ctx->argv[1][0] < '0' || ctx->argv[1][0] > '9' || *end != '\0' || errno != 0 || id == 0 ||
+        id > INT64_MAX)
         return admin_usage_error("invalid token id '%s': use the ID column of `token list`",
                                  ctx->argv[1]);
     rc = admin_db_open(&db, ctx);
@@ -488,8 +487,7 @@ int admin_cmd_org(const struct admin_ctx *ctx)
         return org_list(ctx);
     if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 && strcmp(ctx->argv[1], "add") == 0)
         return org_member_add(ctx);
-    if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 &&
-        strcmp(ctx->argv[1], "list") == 0)
+    if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 && strcmp(ctx->argv[1], "list") == 0)
         return org_member_list(ctx);
     if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 &&
         strcmp(ctx->argv[1], "remove") == 0)

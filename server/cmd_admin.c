@@ -92,9 +92,9 @@ struct admin_command {
 };
 
 static const struct admin_command admin_commands[] = {
-    {"user", admin_cmd_user},   {"token", admin_cmd_token}, {"org", admin_cmd_org},
-    {"migrate", admin_cmd_migrate}, {"repo", admin_cmd_repo}, {"fsck", admin_cmd_fsck},
-    {"gc", admin_cmd_gc},       {"backup", admin_cmd_backup},
+    {"user", admin_cmd_user},       {"token", admin_cmd_token},   {"org", admin_cmd_org},
+    {"migrate", admin_cmd_migrate}, {"repo", admin_cmd_repo},     {"fsck", admin_cmd_fsck},
+    {"gc", admin_cmd_gc},           {"backup", admin_cmd_backup},
 };
 
 int cmd_admin(int argc, char **argv)

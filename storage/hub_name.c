@@ -31,8 +31,8 @@ int hub_repo_type_parse(enum hub_repo_type *out, const char *text, struct hub_er
 
 static bool name_char_is_allowed(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 int hub_name_check(const char *name, const char *what, struct hub_error *err)
@@ -43,8 +43,8 @@ int hub_name_check(const char *name, const char *what, struct hub_error *err)
         return hub_error_set(err, HUB_EINVAL, "missing %s", what);
     len = strnlen(name, HUB_MAX_REPO_NAME_BYTES + 1);
     if (len > HUB_MAX_REPO_NAME_BYTES)
-        return hub_error_set(err, HUB_ETOOBIG, "%s '%.40s...' is longer than %d bytes", what,
-                             name, HUB_MAX_REPO_NAME_BYTES);
+        return hub_error_set(err, HUB_ETOOBIG, "%s '%.40s...' is longer than %d bytes", what, name,
+                             HUB_MAX_REPO_NAME_BYTES);
     for (size_t i = 0; i < len; i++) {
         if (!name_char_is_allowed(name[i]))
             return hub_error_set(err, HUB_EINVAL,
@@ -81,12 +81,12 @@ int hub_repo_id_parse(char ns_out[HUB_MAX_REPO_NAME_BYTES + 1],
         return hub_error_set(err, HUB_EINVAL, "missing repo id: use namespace/name");
     slash = strchr(id, '/');
     if (slash == NULL)
-        return hub_error_set(err, HUB_EINVAL, "invalid repo id '%.200s': use namespace/name",
-                             id);
+        return hub_error_set(err, HUB_EINVAL, "invalid repo id '%.200s': use namespace/name", id);
     ns_len = (size_t)(slash - id);
     if (ns_len > HUB_MAX_REPO_NAME_BYTES)
-        return hub_error_set(err, HUB_ETOOBIG, "namespace of repo id '%.60s...' is longer than %d bytes",
-                             id, HUB_MAX_REPO_NAME_BYTES);
+        return hub_error_set(err, HUB_ETOOBIG,
+                             "namespace of repo id '%.60s...' is longer than %d bytes", id,
+                             HUB_MAX_REPO_NAME_BYTES);
     memcpy(ns_out, id, ns_len);
     ns_out[ns_len] = '\0';
     rc = hub_name_check(ns_out, "namespace", err);

@@ -14,9 +14,9 @@
 #define MATCH_STEP_BUDGET 200000
 
 struct lfs_rule {
-    char *pattern;   /* without a leading '/' */
-    bool anchored;   /* the pattern contains '/': match the whole path, else the file name */
-    bool lfs;        /* filter=lfs (true) or filter unset or set to something else (false) */
+    char *pattern; /* without a leading '/' */
+    bool anchored; /* the pattern contains '/': match the whole path, else the file name */
+    bool lfs;      /* filter=lfs (true) or filter unset or set to something else (false) */
 };
 
 struct lfs_attributes {
@@ -24,44 +24,43 @@ struct lfs_attributes {
     size_t count;
 };
 
-static const char default_text[] =
-    "*.7z filter=lfs diff=lfs merge=lfs -text\n"
-    "*.arrow filter=lfs diff=lfs merge=lfs -text\n"
-    "*.bin filter=lfs diff=lfs merge=lfs -text\n"
-    "*.bz2 filter=lfs diff=lfs merge=lfs -text\n"
-    "*.ckpt filter=lfs diff=lfs merge=lfs -text\n"
-    "*.ftz filter=lfs diff=lfs merge=lfs -text\n"
-    "*.gguf filter=lfs diff=lfs merge=lfs -text\n"
-    "*.gz filter=lfs diff=lfs merge=lfs -text\n"
-    "*.h5 filter=lfs diff=lfs merge=lfs -text\n"
-    "*.joblib filter=lfs diff=lfs merge=lfs -text\n"
-    "*.lfs.* filter=lfs diff=lfs merge=lfs -text\n"
-    "*.mlmodel filter=lfs diff=lfs merge=lfs -text\n"
-    "*.model filter=lfs diff=lfs merge=lfs -text\n"
-    "*.msgpack filter=lfs diff=lfs merge=lfs -text\n"
-    "*.npy filter=lfs diff=lfs merge=lfs -text\n"
-    "*.npz filter=lfs diff=lfs merge=lfs -text\n"
-    "*.onnx filter=lfs diff=lfs merge=lfs -text\n"
-    "*.onnx_data filter=lfs diff=lfs merge=lfs -text\n"
-    "*.ot filter=lfs diff=lfs merge=lfs -text\n"
-    "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pb filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pickle filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pkl filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pt filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pth filter=lfs diff=lfs merge=lfs -text\n"
-    "*.rar filter=lfs diff=lfs merge=lfs -text\n"
-    "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
-    "saved_model/**/* filter=lfs diff=lfs merge=lfs -text\n"
-    "*.tar.* filter=lfs diff=lfs merge=lfs -text\n"
-    "*.tar filter=lfs diff=lfs merge=lfs -text\n"
-    "*.tflite filter=lfs diff=lfs merge=lfs -text\n"
-    "*.tgz filter=lfs diff=lfs merge=lfs -text\n"
-    "*.wasm filter=lfs diff=lfs merge=lfs -text\n"
-    "*.xz filter=lfs diff=lfs merge=lfs -text\n"
-    "*.zip filter=lfs diff=lfs merge=lfs -text\n"
-    "*.zst filter=lfs diff=lfs merge=lfs -text\n"
-    "*tfevents* filter=lfs diff=lfs merge=lfs -text\n";
+static const char default_text[] = "*.7z filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.arrow filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.bin filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.bz2 filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.ckpt filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.ftz filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.gguf filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.gz filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.h5 filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.joblib filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.lfs.* filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.mlmodel filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.model filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.msgpack filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.npy filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.npz filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.onnx filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.onnx_data filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.ot filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.pb filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.pickle filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.pkl filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.pt filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.pth filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.rar filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+                                   "saved_model/**/* filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.tar.* filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.tar filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.tflite filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.tgz filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.wasm filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.xz filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.zip filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.zst filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*tfevents* filter=lfs diff=lfs merge=lfs -text\n";
 
 static struct lfs_attributes *default_rules;
 
@@ -147,7 +146,8 @@ static bool line_filter_state(bool *lfs, const char *p, const char *end)
         if (len == 10 && memcmp(tok, "filter=lfs", 10) == 0) {
             *lfs = true;
             seen = true;
-        } else if ((len == 7 && (memcmp(tok, "-filter", 7) == 0 || memcmp(tok, "!filter", 7) == 0)) ||
+        } else if ((len == 7 &&
+                    (memcmp(tok, "-filter", 7) == 0 || memcmp(tok, "!filter", 7) == 0)) ||
                    (len > 7 && memcmp(tok, "filter=", 7) == 0)) {
             *lfs = false;
             seen = true;
@@ -206,7 +206,8 @@ int lfs_attributes_parse(struct lfs_attributes **out, const char *text, size_t l
 
         while (p < line_end && is_blank(*p))
             p++;
-        if (p < line_end && *p != '#' && *p != '!' && memchr(p, '\0', (size_t)(line_end - p)) == NULL &&
+        if (p < line_end && *p != '#' && *p != '!' &&
+            memchr(p, '\0', (size_t)(line_end - p)) == NULL &&
             !(line_end - p >= 6 && memcmp(p, "[attr]", 6) == 0)) {
             pattern = pattern_read(&p, line_end);
             if (pattern != NULL && pattern[0] != '\0' && strlen(pattern) <= HUB_MAX_PATH_BYTES &&
@@ -356,8 +357,7 @@ bool lfs_attributes_match(const struct lfs_attributes *attrs, const char *path)
     return false;
 }
 
-bool lfs_attributes_path_is_lfs(const struct lfs_attributes *attrs, const char *path,
-                                uint64_t size)
+bool lfs_attributes_path_is_lfs(const struct lfs_attributes *attrs, const char *path, uint64_t size)
 {
     if (size > HUB_LFS_THRESHOLD_BYTES)
         return true;

@@ -79,8 +79,7 @@ static int parse_oid(char out[65], const struct pointer_line *line, struct hub_e
                              "not an LFS pointer: oid must be sha256: and 64 hex digits");
     for (size_t i = 0; i < 64; i++) {
         if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-            return hub_error_set(err, HUB_EINVAL,
-                                 "not an LFS pointer: oid must be lowercase hex");
+            return hub_error_set(err, HUB_EINVAL, "not an LFS pointer: oid must be lowercase hex");
     }
     memcpy(out, hex, 64);
     out[64] = '\0';
@@ -117,8 +116,7 @@ static int check_version(const struct pointer_line *line, struct hub_error *err)
     return 0;
 }
 
-int lfs_pointer_parse(struct lfs_pointer *out, const char *buf, size_t len,
-                      struct hub_error *err)
+int lfs_pointer_parse(struct lfs_pointer *out, const char *buf, size_t len, struct hub_error *err)
 {
     struct pointer_line line, previous = {NULL, 0, NULL, 0};
     bool have_oid = false, have_size = false;
@@ -187,8 +185,8 @@ size_t lfs_pointer_format(char *buf, size_t cap, const struct lfs_pointer *p)
         if (!((p->oid[i] >= '0' && p->oid[i] <= '9') || (p->oid[i] >= 'a' && p->oid[i] <= 'f')))
             return 0;
     }
-    n = snprintf(buf, cap, "version " VERSION_URL "\noid " SHA256_PREFIX "%s\nsize %llu\n",
-                 p->oid, (unsigned long long)p->size);
+    n = snprintf(buf, cap, "version " VERSION_URL "\noid " SHA256_PREFIX "%s\nsize %llu\n", p->oid,
+                 (unsigned long long)p->size);
     if (n < 0 || (size_t)n >= cap)
         return 0;
     return (size_t)n;

@@ -29,8 +29,7 @@ struct lfs_pointer {
  * (and ignored), every line ending in '\n', no byte past the last line, fewer than
  * LFS_POINTER_MAX_BYTES bytes, size made of decimal digits only and at most 2^63 - 1.
  * Returns 0, or HUB_EINVAL saying why the text is not a pointer. */
-int lfs_pointer_parse(struct lfs_pointer *out, const char *buf, size_t len,
-                      struct hub_error *err);
+int lfs_pointer_parse(struct lfs_pointer *out, const char *buf, size_t len, struct hub_error *err);
 
 /** Returns whether lfs_pointer_parse would accept buf. */
 bool lfs_pointer_is_pointer(const char *buf, size_t len);

@@ -41,8 +41,8 @@ struct sqlite3 *meta_sqlite_get(struct meta *db)
 
 int meta_error_from_sqlite(struct hub_error *err, struct meta *db, int rc, const char *what)
 {
-    const char *text = db != NULL && db->conn != NULL ? sqlite3_errmsg(db->conn)
-                                                      : sqlite3_errstr(rc);
+    const char *text =
+        db != NULL && db->conn != NULL ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
     int code;
 
     switch (rc & 0xff) {
@@ -62,8 +62,7 @@ int meta_error_from_sqlite(struct hub_error *err, struct meta *db, int rc, const
     return hub_error_set(err, code, "database: %s failed: %s", what, text);
 }
 
-int meta_stmt_prepare(sqlite3_stmt **out, struct meta *db, const char *sql,
-                      struct hub_error *err)
+int meta_stmt_prepare(sqlite3_stmt **out, struct meta *db, const char *sql, struct hub_error *err)
 {
     int rc = sqlite3_prepare_v2(db->conn, sql, -1, out, NULL);
 
@@ -90,8 +89,7 @@ int meta_exec(struct meta *db, const char *sql, struct hub_error *err)
     return 0;
 }
 
-int meta_stmt_run(sqlite3_stmt *stmt, struct meta *db, const char *what,
-                  struct hub_error *err)
+int meta_stmt_run(sqlite3_stmt *stmt, struct meta *db, const char *what, struct hub_error *err)
 {
     int rc = sqlite3_step(stmt);
     int result = 0;
@@ -315,9 +313,8 @@ static int migration_apply_one(bool *applied, struct meta *db, const struct meta
         rc = hub_error_set(err, rc, "migration %s failed: %s", m->name, detail);
         goto fail;
     }
-    rc = meta_stmt_prepare(&stmt, db,
-                           "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                           err);
+    rc = meta_stmt_prepare(
+        &stmt, db, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)", err);
     if (rc < 0)
         goto fail;
     sqlite3_bind_int(stmt, 1, m->version);
@@ -358,8 +355,7 @@ int meta_migrate(int *applied, struct meta *db, struct hub_error *err)
     return 0;
 }
 
-static int meta_connect(struct meta **out, const char *data_dir, bool create,
-                        struct hub_error *err)
+static int meta_connect(struct meta **out, const char *data_dir, bool create, struct hub_error *err)
 {
     struct meta *db = NULL;
     char path[4096];
@@ -462,8 +458,8 @@ static int status_compare(const void *a, const void *b)
     return (x->version > y->version) - (x->version < y->version);
 }
 
-int meta_migration_status_list(struct meta_migration_status **out, size_t *count,
-                               struct meta *db, struct hub_error *err)
+int meta_migration_status_list(struct meta_migration_status **out, size_t *count, struct meta *db,
+                               struct hub_error *err)
 {
     struct meta_migration_status *items = NULL;
     sqlite3_stmt *stmt = NULL;

@@ -97,8 +97,8 @@ struct meta_migration_status {
 
 /** Lists every built-in migration and every version recorded in the database, ordered by
  * version. *out is malloc'd and belongs to the caller (free()). Returns 0 or HUB_E*. */
-int meta_migration_status_list(struct meta_migration_status **out, size_t *count,
-                               struct meta *db, struct hub_error *err);
+int meta_migration_status_list(struct meta_migration_status **out, size_t *count, struct meta *db,
+                               struct hub_error *err);
 
 /** Applies the pending migrations, each inside one transaction that also records it in
  * schema_version. Sets *applied to how many it applied (NULL allowed). Safe to run from

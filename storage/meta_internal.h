@@ -11,15 +11,13 @@
 #include "meta.h"
 
 /** Prepares sql on db's connection. Returns 0 or HUB_E* from meta_error_from_sqlite. */
-int meta_stmt_prepare(sqlite3_stmt **out, struct meta *db, const char *sql,
-                      struct hub_error *err);
+int meta_stmt_prepare(sqlite3_stmt **out, struct meta *db, const char *sql, struct hub_error *err);
 
 /** Runs one statement that returns no rows; binds nothing. Returns 0 or HUB_E*. */
 int meta_exec(struct meta *db, const char *sql, struct hub_error *err);
 
 /** Steps a statement that returns no rows and finalizes it. Returns 0 or HUB_E*. */
-int meta_stmt_run(sqlite3_stmt *stmt, struct meta *db, const char *what,
-                  struct hub_error *err);
+int meta_stmt_run(sqlite3_stmt *stmt, struct meta *db, const char *what, struct hub_error *err);
 
 /** Copies text column col into dst of cap bytes, cut to fit and NUL-terminated. */
 void meta_column_copy(char *dst, size_t cap, sqlite3_stmt *stmt, int col);

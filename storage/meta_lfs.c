@@ -60,8 +60,7 @@ int meta_lfs_object_add(struct meta *db, const char *oid, uint64_t size, struct 
     return 0;
 }
 
-int meta_lfs_object_get(uint64_t *size_out, struct meta *db, const char *oid,
-                        struct hub_error *err)
+int meta_lfs_object_get(uint64_t *size_out, struct meta *db, const char *oid, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -136,8 +135,8 @@ int meta_lfs_is_linked(bool *out, struct meta *db, int64_t repo_id, const char *
     rc = oid_check(oid, err);
     if (rc < 0)
         return rc;
-    rc = meta_stmt_prepare(&stmt, db,
-                           "SELECT 1 FROM repo_objects WHERE repo_id = ? AND oid = ?", err);
+    rc = meta_stmt_prepare(&stmt, db, "SELECT 1 FROM repo_objects WHERE repo_id = ? AND oid = ?",
+                           err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, repo_id);
@@ -194,8 +193,8 @@ fail:
 int meta_lfs_object_list(struct meta_lfs_oid **out, size_t *count, struct meta *db,
                          struct hub_error *err)
 {
-    return oid_list(out, count, db, "SELECT oid, size, created_at FROM lfs_objects ORDER BY oid",
-                    0, err);
+    return oid_list(out, count, db, "SELECT oid, size, created_at FROM lfs_objects ORDER BY oid", 0,
+                    err);
 }
 
 int meta_lfs_unlinked_list(struct meta_lfs_oid **out, size_t *count, struct meta *db,

@@ -59,16 +59,14 @@ static void org_from_row(struct meta_org *out, sqlite3_stmt *stmt)
     out->created_at = sqlite3_column_int64(stmt, 2);
 }
 
-int meta_org_get(struct meta_org *out, struct meta *db, const char *name,
-                 struct hub_error *err)
+int meta_org_get(struct meta_org *out, struct meta *db, const char *name, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
     if (name == NULL)
         return hub_error_set(err, HUB_EINVAL, "missing organisation name");
-    rc = meta_stmt_prepare(&stmt, db, "SELECT id, name, created_at FROM orgs WHERE name = ?",
-                           err);
+    rc = meta_stmt_prepare(&stmt, db, "SELECT id, name, created_at FROM orgs WHERE name = ?", err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -138,8 +136,7 @@ int meta_org_member_set(struct meta *db, int64_t org_id, int64_t user_id, enum m
     return rc;
 }
 
-int meta_org_member_remove(struct meta *db, int64_t org_id, int64_t user_id,
-                           struct hub_error *err)
+int meta_org_member_remove(struct meta *db, int64_t org_id, int64_t user_id, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -153,8 +150,8 @@ int meta_org_member_remove(struct meta *db, int64_t org_id, int64_t user_id,
     return meta_stmt_run(stmt, db, "remove membership", err);
 }
 
-int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id,
-                         int64_t user_id, struct hub_error *err)
+int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id, int64_t user_id,
+                         struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -169,7 +166,8 @@ int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id,
     if (rc == SQLITE_ROW) {
         rc = meta_role_parse(out, (const char *)sqlite3_column_text(stmt, 0), err);
     } else if (rc == SQLITE_DONE) {
-        rc = hub_error_set(err, HUB_ENOTFOUND, "user id %lld is not a member of organisation id %lld",
+        rc = hub_error_set(err, HUB_ENOTFOUND,
+                           "user id %lld is not a member of organisation id %lld",
                            (long long)user_id, (long long)org_id);
     } else {
         rc = meta_error_from_sqlite(err, db, rc, "read membership");
@@ -178,8 +176,8 @@ int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id,
     return rc;
 }
 
-int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *db,
-                         int64_t org_id, int64_t user_id, struct hub_error *err)
+int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *db, int64_t org_id,
+                         int64_t user_id, struct hub_error *err)
 {
     struct meta_member *items = NULL;
     sqlite3_stmt *stmt = NULL;

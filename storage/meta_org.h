@@ -53,8 +53,7 @@ int meta_role_parse(enum meta_role *out, const char *text, struct hub_error *err
 int meta_org_add(int64_t *out_id, struct meta *db, const char *name, struct hub_error *err);
 
 /** Looks an organisation up by name. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
-int meta_org_get(struct meta_org *out, struct meta *db, const char *name,
-                 struct hub_error *err);
+int meta_org_get(struct meta_org *out, struct meta *db, const char *name, struct hub_error *err);
 
 /** Lists every organisation ordered by name. *out is malloc'd (free()). Returns 0 or HUB_E*. */
 int meta_org_list(struct meta_org **out, size_t *count, struct meta *db, struct hub_error *err);
@@ -65,17 +64,16 @@ int meta_org_member_set(struct meta *db, int64_t org_id, int64_t user_id, enum m
                         struct hub_error *err);
 
 /** Removes a member; removing a non-member is a no-op. Returns 0 or HUB_EIO. */
-int meta_org_member_remove(struct meta *db, int64_t org_id, int64_t user_id,
-                           struct hub_error *err);
+int meta_org_member_remove(struct meta *db, int64_t org_id, int64_t user_id, struct hub_error *err);
 
 /** Reads the role of user_id in org_id. Returns 0, HUB_ENOTFOUND (not a member) or HUB_EIO. */
-int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id,
-                         int64_t user_id, struct hub_error *err);
+int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id, int64_t user_id,
+                         struct hub_error *err);
 
 /** Lists the members of org_id (org_id > 0), or the organisations of user_id (org_id == 0),
  * ordered by name. *out is malloc'd (free()). Returns 0 or HUB_E*. */
-int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *db,
-                         int64_t org_id, int64_t user_id, struct hub_error *err);
+int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *db, int64_t org_id,
+                         int64_t user_id, struct hub_error *err);
 
 /** Resolves a namespace name to the user or organisation that owns it. Returns 0,
  * HUB_ENOTFOUND or HUB_EIO. */

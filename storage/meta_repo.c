@@ -11,13 +11,13 @@
 #include <string.h>
 
 #define REPO_COLUMNS                                                                               \
-    "r.id, r.type, r.ns, r.name, r.owner_user_id, r.owner_org_id, r.private, r.created_at, "     \
+    "r.id, r.type, r.ns, r.name, r.owner_user_id, r.owner_org_id, r.private, r.created_at, "       \
     "r.updated_at, r.downloads, r.head_commit, r.base_model"
 
 /* SQL that is true when the user bound as :v may read repo r (admins are handled by the
  * caller, which skips this clause for them). */
 #define REPO_VISIBLE_TO_V                                                                          \
-    "(r.private = 0 OR (:v > 0 AND (r.owner_user_id = :v OR r.owner_org_id IN "                  \
+    "(r.private = 0 OR (:v > 0 AND (r.owner_user_id = :v OR r.owner_org_id IN "                    \
     "(SELECT org_id FROM memberships WHERE user_id = :v))))"
 
 static void repo_from_row(struct meta_repo *out, sqlite3_stmt *stmt)
@@ -27,7 +27,7 @@ static void repo_from_row(struct meta_repo *out, sqlite3_stmt *stmt)
     memset(out, 0, sizeof(*out));
     out->id = sqlite3_column_int64(stmt, 0);
     out->type = type != NULL && strcmp((const char *)type, "dataset") == 0 ? HUB_REPO_DATASET
-                                                                            : HUB_REPO_MODEL;
+                                                                           : HUB_REPO_MODEL;
     meta_column_copy(out->ns, sizeof(out->ns), stmt, 2);
     meta_column_copy(out->name, sizeof(out->name), stmt, 3);
     out->owner_user_id = sqlite3_column_int64(stmt, 4);
@@ -57,8 +57,8 @@ static int repo_get_one(struct meta_repo *out, struct meta *db, sqlite3_stmt *st
     return rc;
 }
 
-int meta_repo_get(struct meta_repo *out, struct meta *db, enum hub_repo_type type,
-                  const char *ns, const char *name, struct hub_error *err)
+int meta_repo_get(struct meta_repo *out, struct meta *db, enum hub_repo_type type, const char *ns,
+                  const char *name, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     char what[HUB_MAX_REPO_ID_BYTES + 16];
@@ -112,10 +112,11 @@ int meta_repo_insert(struct meta_repo *out, struct meta *db, enum hub_repo_type 
     rc = meta_namespace_resolve(&owner, db, ns, err);
     if (rc < 0)
         return rc;
-    rc = meta_stmt_prepare(&stmt, db,
-                           "INSERT INTO repos (type, ns, name, owner_user_id, owner_org_id, "
-                           "private, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                           err);
+    rc = meta_stmt_prepare(
+        &stmt, db,
+        "INSERT INTO repos (type, ns, name, owner_user_id, owner_org_id, "
+        "private, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, hub_repo_type_name(type), -1, SQLITE_STATIC);
@@ -164,8 +165,7 @@ int meta_repo_delete(struct meta *db, int64_t repo_id, struct hub_error *err)
     return repo_update(db, repo_id, stmt, "delete repo", err);
 }
 
-int meta_repo_set_private(struct meta *db, int64_t repo_id, bool is_private,
-                          struct hub_error *err)
+int meta_repo_set_private(struct meta *db, int64_t repo_id, bool is_private, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -191,8 +191,7 @@ static bool commit_id_is_valid(const char *id)
     return true;
 }
 
-int meta_repo_touch(struct meta *db, int64_t repo_id, const char *commit_id,
-                    struct hub_error *err)
+int meta_repo_touch(struct meta *db, int64_t repo_id, const char *commit_id, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -266,8 +265,8 @@ static int user_is_admin(bool *out, struct meta *db, int64_t user_id, struct hub
 }
 
 /* Sets *out to user_id's role in the repo's owner organisation, or -1 when none. */
-static int repo_org_role(int *out, struct meta *db, const struct meta_repo *repo,
-                         int64_t user_id, struct hub_error *err)
+static int repo_org_role(int *out, struct meta *db, const struct meta_repo *repo, int64_t user_id,
+                         struct hub_error *err)
 {
     enum meta_role role;
     int rc;
@@ -284,8 +283,8 @@ static int repo_org_role(int *out, struct meta *db, const struct meta_repo *repo
     return 0;
 }
 
-int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo,
-                       int64_t user_id, struct hub_error *err)
+int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo, int64_t user_id,
+                       struct hub_error *err)
 {
     bool admin;
     int role, rc;
@@ -313,8 +312,8 @@ int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo,
     return rc;
 }
 
-int meta_repo_can_write(bool *out, struct meta *db, const struct meta_repo *repo,
-                        int64_t user_id, struct hub_error *err)
+int meta_repo_can_write(bool *out, struct meta *db, const struct meta_repo *repo, int64_t user_id,
+                        struct hub_error *err)
 {
     bool admin;
     int role, rc;
@@ -470,8 +469,10 @@ int meta_repo_list(struct meta_repo **out, size_t *count, size_t *total, struct 
         if (rc < 0)
             return rc;
     }
-    snprintf(sql, sizeof(sql), "SELECT " REPO_COLUMNS " FROM repos r %s ORDER BY %s "
-             "LIMIT :l OFFSET :o", where, repo_list_order(q));
+    snprintf(sql, sizeof(sql),
+             "SELECT " REPO_COLUMNS " FROM repos r %s ORDER BY %s "
+             "LIMIT :l OFFSET :o",
+             where, repo_list_order(q));
     rc = meta_stmt_prepare(&stmt, db, sql, err);
     if (rc < 0)
         return rc;

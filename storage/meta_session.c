@@ -7,8 +7,7 @@
 
 #include <string.h>
 
-static const char base64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Encodes 32 bytes as 43 base64url characters without padding. */
 static void encode_32(char out[44], const unsigned char in[32])
@@ -62,8 +61,7 @@ int meta_session_create(char id_out[META_SESSION_ID_BYTES + 1],
     int rc;
 
     if (ttl_s <= 0 || ttl_s > (int64_t)10 * 365 * 24 * 3600)
-        return hub_error_set(err, HUB_EINVAL, "invalid session lifetime %lld s",
-                             (long long)ttl_s);
+        return hub_error_set(err, HUB_EINVAL, "invalid session lifetime %lld s", (long long)ttl_s);
     rc = random_text(id, err);
     if (rc < 0)
         return rc;

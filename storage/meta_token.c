@@ -9,13 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOKEN_PREFIX       "hf_"
-#define TOKEN_PREFIX_BYTES 3
-#define TOKEN_RANDOM_CHARS 34
+#define TOKEN_PREFIX           "hf_"
+#define TOKEN_PREFIX_BYTES     3
+#define TOKEN_RANDOM_CHARS     34
 #define LAST_USED_RESOLUTION_S 60
 
-_Static_assert(TOKEN_PREFIX_BYTES + TOKEN_RANDOM_CHARS == META_TOKEN_SECRET_BYTES,
-               "token length");
+_Static_assert(TOKEN_PREFIX_BYTES + TOKEN_RANDOM_CHARS == META_TOKEN_SECRET_BYTES, "token length");
 
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -74,8 +73,7 @@ static bool secret_is_well_formed(const char *secret)
     return true;
 }
 
-#define TOKEN_COLUMNS                                                                              \
-    "id, user_id, label, scope, hint, created_at, last_used_at, revoked_at"
+#define TOKEN_COLUMNS "id, user_id, label, scope, hint, created_at, last_used_at, revoked_at"
 
 static void token_from_row(struct meta_token *out, sqlite3_stmt *stmt)
 {
@@ -86,7 +84,7 @@ static void token_from_row(struct meta_token *out, sqlite3_stmt *stmt)
     meta_column_copy(out->label, sizeof(out->label), stmt, 2);
     scope = sqlite3_column_text(stmt, 3);
     out->scope = scope != NULL && strcmp((const char *)scope, "write") == 0 ? META_SCOPE_WRITE
-                                                                             : META_SCOPE_READ;
+                                                                            : META_SCOPE_READ;
     meta_column_copy(out->hint, sizeof(out->hint), stmt, 4);
     out->created_at = sqlite3_column_int64(stmt, 5);
     out->last_used_at = sqlite3_column_int64(stmt, 6);
@@ -162,8 +160,8 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
     rc = meta_sha256(hash, secret, META_TOKEN_SECRET_BYTES, err);
     if (rc < 0)
         return rc;
-    rc = meta_stmt_prepare(&stmt, db,
-                           "SELECT " TOKEN_COLUMNS " FROM tokens WHERE secret_hash = ?", err);
+    rc = meta_stmt_prepare(&stmt, db, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE secret_hash = ?",
+                           err);
     if (rc < 0)
         return rc;
     sqlite3_bind_blob(stmt, 1, hash, sizeof(hash), SQLITE_STATIC);
@@ -190,8 +188,7 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
     return 0;
 }
 
-int meta_token_get(struct meta_token *out, struct meta *db, int64_t token_id,
-                   struct hub_error *err)
+int meta_token_get(struct meta_token *out, struct meta *db, int64_t token_id, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;

@@ -25,10 +25,10 @@ struct meta_token {
     int64_t user_id;
     char label[HUB_MAX_TOKEN_LABEL_BYTES + 1];
     enum meta_scope scope;
-    char hint[8];        /* the last 4 characters of the secret, for lists; never enough to use */
-    int64_t created_at;  /* seconds since the epoch */
+    char hint[8];         /* the last 4 characters of the secret, for lists; never enough to use */
+    int64_t created_at;   /* seconds since the epoch */
     int64_t last_used_at; /* 0 when never used */
-    int64_t revoked_at;  /* 0 while valid */
+    int64_t revoked_at;   /* 0 while valid */
 };
 
 /** Returns "read" or "write". Any thread. */

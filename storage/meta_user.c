@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRYPT_LOG2_N 15 /* N = 32768: about 32 MiB and tens of milliseconds per hash */
-#define SCRYPT_R      8
-#define SCRYPT_P      1
-#define SCRYPT_SALT_BYTES 16
-#define SCRYPT_HASH_BYTES 32
+#define SCRYPT_LOG2_N        15 /* N = 32768: about 32 MiB and tens of milliseconds per hash */
+#define SCRYPT_R             8
+#define SCRYPT_P             1
+#define SCRYPT_SALT_BYTES    16
+#define SCRYPT_HASH_BYTES    32
 #define SCRYPT_MAX_MEM_BYTES (256ull << 20)
-#define HASH_TEXT_BYTES 160
+#define HASH_TEXT_BYTES      160
 
 static void hex_encode(char *out, const unsigned char *in, size_t len)
 {
@@ -231,8 +231,7 @@ int meta_user_get_by_name(struct meta_user *out, struct meta *db, const char *na
     return user_get(out, NULL, 0, db, name, 0, err);
 }
 
-int meta_user_get_by_id(struct meta_user *out, struct meta *db, int64_t id,
-                        struct hub_error *err)
+int meta_user_get_by_id(struct meta_user *out, struct meta *db, int64_t id, struct hub_error *err)
 {
     return user_get(out, NULL, 0, db, NULL, id, err);
 }
@@ -330,8 +329,7 @@ int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err)
     return rc;
 }
 
-int meta_user_list(struct meta_user **out, size_t *count, struct meta *db,
-                   struct hub_error *err)
+int meta_user_list(struct meta_user **out, size_t *count, struct meta *db, struct hub_error *err)
 {
     struct meta_user *items = NULL;
     sqlite3_stmt *stmt = NULL;

@@ -13,10 +13,10 @@
 struct meta;
 
 struct meta_user {
-    int64_t id;                              /* > 0 */
-    char name[HUB_MAX_REPO_NAME_BYTES + 1];  /* passes hub_name_check */
+    int64_t id;                             /* > 0 */
+    char name[HUB_MAX_REPO_NAME_BYTES + 1]; /* passes hub_name_check */
     bool is_admin;
-    int64_t created_at;                      /* seconds since the epoch */
+    int64_t created_at; /* seconds since the epoch */
 };
 
 /** Adds a user with a password of HUB_MIN_PASSWORD_BYTES to HUB_MAX_PASSWORD_BYTES bytes,
@@ -32,8 +32,7 @@ int meta_user_get_by_name(struct meta_user *out, struct meta *db, const char *na
                           struct hub_error *err);
 
 /** Looks a user up by id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
-int meta_user_get_by_id(struct meta_user *out, struct meta *db, int64_t id,
-                        struct hub_error *err);
+int meta_user_get_by_id(struct meta_user *out, struct meta *db, int64_t id, struct hub_error *err);
 
 /** Checks name and password; on success fills *out (NULL allowed). A wrong password, an
  * unknown user and a user without a password all return HUB_EAUTH with the same message, and
@@ -54,7 +53,6 @@ int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err)
 
 /** Lists every user ordered by name. *out is malloc'd and belongs to the caller (free());
  * NULL when *count is 0. Returns 0, HUB_ENOMEM or HUB_EIO. */
-int meta_user_list(struct meta_user **out, size_t *count, struct meta *db,
-                   struct hub_error *err);
+int meta_user_list(struct meta_user **out, size_t *count, struct meta *db, struct hub_error *err);
 
 #endif

@@ -116,8 +116,7 @@ int repo_path_build(char *buf, size_t cap, const char *data_dir, enum hub_repo_t
     rc = hub_name_check(name, "repo name", err);
     if (rc < 0)
         return rc;
-    n = snprintf(buf, cap, "%s/repos/%s/%s/%s.git", data_dir, hub_repo_type_plural(type), ns,
-                 name);
+    n = snprintf(buf, cap, "%s/repos/%s/%s/%s.git", data_dir, hub_repo_type_plural(type), ns, name);
     if (n < 0 || (size_t)n >= cap)
         return hub_error_set(err, HUB_ETOOBIG, "repo path for %s/%s is too long", ns, name);
     return 0;
@@ -260,8 +259,8 @@ int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,
         rc = mkdir_parents(path, err);
     /* rename() onto an existing non-empty folder fails, so a racing create loses cleanly. */
     if (rc == 0 && rename(tmp_path, path) != 0)
-        rc = hub_error_set_errno(err, errno == ENOTEMPTY || errno == EEXIST ? HUB_ECONFLICT
-                                                                            : HUB_EIO,
+        rc = hub_error_set_errno(err,
+                                 errno == ENOTEMPTY || errno == EEXIST ? HUB_ECONFLICT : HUB_EIO,
                                  errno, "cannot move the new repo to %s", path);
     if (rc < 0) {
         if (tmp_path[0] != '\0')
@@ -273,8 +272,8 @@ int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,
     return 0;
 }
 
-int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns,
-                const char *name, struct hub_error *err)
+int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, const char *name,
+                struct hub_error *err)
 {
     char path[REPO_PATH_BYTES], trash[REPO_PATH_BYTES];
     struct repo_lock *lock = NULL;
@@ -416,8 +415,7 @@ static int hex_to_commit(git_commit **out, git_repository *git, const char *rev,
     return 0;
 }
 
-int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev,
-                           struct hub_error *err)
+int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev, struct hub_error *err)
 {
     char refname[HUB_MAX_REVISION_BYTES + 16];
     size_t len;
@@ -451,8 +449,8 @@ int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev,
     return 0;
 }
 
-int repo_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
-                          const char *rev, struct hub_error *err)
+int repo_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r, const char *rev,
+                          struct hub_error *err)
 {
     git_commit *commit = NULL;
     int rc = repo_commit_lookup_rev(&commit, r, rev, err);
@@ -582,8 +580,7 @@ static int short_ref_name(char *refname, size_t cap, const char *prefix, const c
     return 0;
 }
 
-int repo_branch_create(struct repo *r, const char *name, const char *from,
-                       struct hub_error *err)
+int repo_branch_create(struct repo *r, const char *name, const char *from, struct hub_error *err)
 {
     char refname[HUB_MAX_REVISION_BYTES + 16];
     struct repo_lock *lock = NULL;
@@ -611,8 +608,7 @@ int repo_branch_create(struct repo *r, const char *name, const char *from,
     return rc;
 }
 
-static int ref_delete(struct repo *r, const char *refname, const char *what,
-                      struct hub_error *err)
+static int ref_delete(struct repo *r, const char *refname, const char *what, struct hub_error *err)
 {
     struct repo_lock *lock = NULL;
     git_reference *ref = NULL;
@@ -671,8 +667,8 @@ int repo_tag_create(struct repo *r, const char *name, const char *rev, const cha
         rc = git_signature_now(&sig, tagger_name != NULL ? tagger_name : "Atelier",
                                tagger_email != NULL ? tagger_email : "atelier@localhost");
         if (rc == 0)
-            rc = git_tag_create(&id, r->git, refname + 10, (const git_object *)target, sig,
-                                message, 0);
+            rc = git_tag_create(&id, r->git, refname + 10, (const git_object *)target, sig, message,
+                                0);
     } else {
         rc = git_tag_create_lightweight(&id, r->git, refname + 10, (const git_object *)target, 0);
     }

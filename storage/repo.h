@@ -23,7 +23,7 @@
 
 struct repo;
 
-#define REPO_OID_HEX_BYTES 40 /* a git commit, tree or blob id in hex, without the NUL */
+#define REPO_OID_HEX_BYTES  40 /* a git commit, tree or blob id in hex, without the NUL */
 #define REPO_DEFAULT_BRANCH "main"
 
 /** Writes DATA_DIR/repos/{models|datasets}/NS/NAME.git into buf of cap bytes after checking
@@ -33,11 +33,11 @@ int repo_path_build(char *buf, size_t cap, const char *data_dir, enum hub_repo_t
 
 /* Options for repo_create; zero-initialise, then set what you need. */
 struct repo_create_opts {
-    const char *readme;       /* README.md text for the first commit, or NULL for none */
+    const char *readme;        /* README.md text for the first commit, or NULL for none */
     const char *gitattributes; /* .gitattributes text, or NULL for lfs_attributes_default_text */
-    const char *author_name;  /* author of the first commit; NULL: "Atelier" */
-    const char *author_email; /* NULL: "atelier@localhost" */
-    const char *message;      /* NULL: "Initial commit" */
+    const char *author_name;   /* author of the first commit; NULL: "Atelier" */
+    const char *author_email;  /* NULL: "atelier@localhost" */
+    const char *message;       /* NULL: "Initial commit" */
 };
 
 /** Creates the bare repo with HEAD pointing at refs/heads/main and one commit on main that
@@ -50,8 +50,8 @@ int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,
 
 /** Deletes the repo folder: it is first renamed into DATA/tmp/ (atomic, so no reader sees half
  * a repo), then removed. Takes the repo lock. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
-int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns,
-                const char *name, struct hub_error *err);
+int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, const char *name,
+                struct hub_error *err);
 
 /** Opens an existing repo. *out belongs to the caller (repo_close()). Returns 0, HUB_EINVAL,
  * HUB_ENOTFOUND or HUB_EIO. */
@@ -70,8 +70,8 @@ const char *repo_path_get(const struct repo *r);
 /** Resolves rev to a commit id (annotated tags are peeled). Returns 0, HUB_EINVAL (malformed
  * or too long), HUB_ENOTFOUND ("revision not found: REV", also for an ambiguous short id) or
  * HUB_EIO. */
-int repo_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
-                          const char *rev, struct hub_error *err);
+int repo_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r, const char *rev,
+                          struct hub_error *err);
 
 /** Returns whether rev names a branch (a short name or refs/heads/...); with branch_out (NULL
  * allowed, HUB_MAX_REVISION_BYTES + 1 bytes) set to the short name. */
@@ -85,13 +85,13 @@ enum repo_entry_type {
 /* One file or folder of a tree listing. */
 struct repo_entry {
     enum repo_entry_type type;
-    char *path;              /* full path from the repo root; owned by the entry */
+    char *path;                       /* full path from the repo root; owned by the entry */
     char oid[REPO_OID_HEX_BYTES + 1]; /* git blob id (of the pointer for LFS files) or tree id */
-    uint64_t size;           /* files: content size (the LFS object size for LFS files); 0 */
-    bool is_lfs;             /* the blob is a valid LFS pointer */
-    char lfs_oid[65];        /* LFS object SHA-256 when is_lfs, else "" */
-    uint32_t pointer_size;   /* the pointer blob's size when is_lfs */
-    bool is_executable;      /* file mode 100755 */
+    uint64_t size;         /* files: content size (the LFS object size for LFS files); 0 */
+    bool is_lfs;           /* the blob is a valid LFS pointer */
+    char lfs_oid[65];      /* LFS object SHA-256 when is_lfs, else "" */
+    uint32_t pointer_size; /* the pointer blob's size when is_lfs */
+    bool is_executable;    /* file mode 100755 */
 };
 
 /** Lists the tree of commit rev at folder path ("" for the root): its direct children, or with
@@ -114,18 +114,18 @@ int repo_entry_stat(struct repo_entry *out, struct repo *r, const char *rev, con
  * buffer owned by the caller, NUL-terminated after *len_out bytes. Returns 0, HUB_EINVAL,
  * HUB_ENOTFOUND (revision, path, or path is a folder), HUB_ETOOBIG (over max_bytes; 0 means
  * HUB_MAX_GIT_FILE_BYTES), HUB_ENOMEM or HUB_EIO. */
-int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev,
-                   const char *path, size_t max_bytes, struct hub_error *err);
+int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev, const char *path,
+                   size_t max_bytes, struct hub_error *err);
 
 /* One commit of the log. Strings are owned by the struct (repo_commit_info_dispose()). */
 struct repo_commit_info {
     char id[REPO_OID_HEX_BYTES + 1];
-    char *title;        /* first line of the message */
-    char *message;      /* the whole message */
+    char *title;   /* first line of the message */
+    char *message; /* the whole message */
     char *author_name;
     char *author_email;
-    int64_t time;       /* author time, seconds since the epoch */
-    int tz_offset_min;  /* author's UTC offset in minutes */
+    int64_t time;                        /* author time, seconds since the epoch */
+    int tz_offset_min;                   /* author's UTC offset in minutes */
     char parent[REPO_OID_HEX_BYTES + 1]; /* first parent, "" for a root commit */
 };
 
@@ -163,11 +163,11 @@ enum repo_op_kind {
 /* One change of a commit. Pointers are borrowed for the duration of repo_commit. */
 struct repo_op {
     enum repo_op_kind kind;
-    const char *path;       /* a trailing '/' is allowed for REPO_OP_DELETE_FOLDER */
-    const void *data;       /* REPO_OP_ADD_FILE: the bytes (at most HUB_MAX_GIT_FILE_BYTES) */
+    const char *path; /* a trailing '/' is allowed for REPO_OP_DELETE_FOLDER */
+    const void *data; /* REPO_OP_ADD_FILE: the bytes (at most HUB_MAX_GIT_FILE_BYTES) */
     size_t len;
-    const char *lfs_oid;    /* REPO_OP_ADD_LFS: 64 lowercase hex */
-    uint64_t lfs_size;      /* REPO_OP_ADD_LFS */
+    const char *lfs_oid; /* REPO_OP_ADD_LFS: 64 lowercase hex */
+    uint64_t lfs_size;   /* REPO_OP_ADD_LFS */
 };
 
 struct repo_commit_request {
@@ -180,9 +180,9 @@ struct repo_commit_request {
     const char *message;         /* required, at most HUB_MAX_COMMIT_MESSAGE_BYTES */
     int64_t time;                /* author and committer time; 0 means now */
     const struct repo_op *ops;
-    size_t n_ops;                /* 0 to HUB_MAX_COMMIT_OPS */
-    bool no_track_lfs;           /* skip adding .gitattributes rules for REPO_OP_ADD_LFS
-                                    paths no filter=lfs rule matches */
+    size_t n_ops;      /* 0 to HUB_MAX_COMMIT_OPS */
+    bool no_track_lfs; /* skip adding .gitattributes rules for REPO_OP_ADD_LFS
+                          paths no filter=lfs rule matches */
 };
 
 /** Applies every op to the branch head's tree and records ONE commit, then moves the branch
@@ -207,9 +207,9 @@ enum repo_ref_kind {
 
 struct repo_ref {
     enum repo_ref_kind kind;
-    char name[HUB_MAX_REVISION_BYTES + 1];   /* short name: "main", "v1.0"; full for OTHER */
-    char ref[HUB_MAX_REVISION_BYTES + 12];   /* full name: "refs/heads/main" */
-    char target[REPO_OID_HEX_BYTES + 1];     /* commit id (annotated tags peeled) */
+    char name[HUB_MAX_REVISION_BYTES + 1]; /* short name: "main", "v1.0"; full for OTHER */
+    char ref[HUB_MAX_REVISION_BYTES + 12]; /* full name: "refs/heads/main" */
+    char target[REPO_OID_HEX_BYTES + 1];   /* commit id (annotated tags peeled) */
 };
 
 /** Lists the branches, tags and other refs ordered by full name. *out is malloc'd (free()).
@@ -218,8 +218,7 @@ int repo_refs_list(struct repo_ref **out, size_t *count, struct repo *r, struct 
 
 /** Creates branch name at revision from (NULL: main). Returns 0, HUB_EINVAL (invalid ref
  * name), HUB_ENOTFOUND (from), HUB_ECONFLICT (exists) or HUB_EIO. */
-int repo_branch_create(struct repo *r, const char *name, const char *from,
-                       struct hub_error *err);
+int repo_branch_create(struct repo *r, const char *name, const char *from, struct hub_error *err);
 
 /** Deletes branch name; main cannot be deleted (HUB_EINVAL). Returns 0, HUB_EINVAL,
  * HUB_ENOTFOUND or HUB_EIO. */

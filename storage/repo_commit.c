@@ -42,8 +42,8 @@ static int check_op(const struct repo_op *op, size_t index, struct hub_error *er
         op->path[len - 1] == '/')
         len--; /* a trailing '/' is allowed on folders */
     if (len > HUB_MAX_PATH_BYTES)
-        return hub_error_set(err, HUB_ETOOBIG, "path '%.60s...' is longer than %d bytes",
-                             op->path, HUB_MAX_PATH_BYTES);
+        return hub_error_set(err, HUB_ETOOBIG, "path '%.60s...' is longer than %d bytes", op->path,
+                             HUB_MAX_PATH_BYTES);
     memcpy(path, op->path, len);
     path[len] = '\0';
     rc = repo_path_check(path, false, err);

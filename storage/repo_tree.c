@@ -71,9 +71,9 @@ struct list_ctx {
     size_t count, cap;
     git_odb *odb;
     git_repository *git;
-    const char *base;     /* folder being listed, "" for the root */
+    const char *base; /* folder being listed, "" for the root */
     struct hub_error *err;
-    int rc;               /* first error, stops the walk */
+    int rc; /* first error, stops the walk */
 };
 
 static int list_add(struct list_ctx *c, const char *dir, const git_tree_entry *te)
@@ -272,8 +272,8 @@ out:
     return rc;
 }
 
-int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev,
-                   const char *path, size_t max_bytes, struct hub_error *err)
+int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev, const char *path,
+                   size_t max_bytes, struct hub_error *err)
 {
     git_commit *commit = NULL;
     git_tree *root = NULL;
@@ -313,8 +313,8 @@ int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev,
         goto out;
     }
     if (size > max_bytes) {
-        rc = hub_error_set(err, HUB_ETOOBIG, "file %.300s has %zu bytes, more than %zu", path,
-                           size, max_bytes);
+        rc = hub_error_set(err, HUB_ETOOBIG, "file %.300s has %zu bytes, more than %zu", path, size,
+                           max_bytes);
         goto out;
     }
     rc = git_blob_lookup(&blob, r->git, git_tree_entry_id(te));
@@ -325,8 +325,7 @@ int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev,
     size = (size_t)git_blob_rawsize(blob);
     buf = malloc(size + 1);
     if (buf == NULL) {
-        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu bytes for %.300s", size + 1,
-                           path);
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu bytes for %.300s", size + 1, path);
         goto out;
     }
     memcpy(buf, git_blob_rawcontent(blob), size);
@@ -351,8 +350,7 @@ void repo_commit_info_dispose(struct repo_commit_info *info)
     info->title = info->message = info->author_name = info->author_email = NULL;
 }
 
-static int info_fill(struct repo_commit_info *out, const git_commit *commit,
-                     struct hub_error *err)
+static int info_fill(struct repo_commit_info *out, const git_commit *commit, struct hub_error *err)
 {
     const git_signature *author = git_commit_author(commit);
     const char *message = git_commit_message(commit);

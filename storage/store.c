@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STORE_PATH_BYTES 4096
-#define STORE_COPY_BYTES (256u * 1024)
+#define STORE_PATH_BYTES    4096
+#define STORE_COPY_BYTES    (256u * 1024)
 #define STORE_TMP_MAX_AGE_S (24 * 3600)
 
 struct store {
@@ -33,10 +33,10 @@ struct store_upload {
     char oid[STORE_OID_HEX_BYTES + 1]; /* announced oid, or "" for store_put_* */
     uint64_t size;                     /* announced size, or max bytes for store_put_* */
     uint64_t received;
-    int fd;                            /* temp file, -1 once closed */
-    char tmp_path[STORE_PATH_BYTES];   /* "" once renamed or removed */
+    int fd;                          /* temp file, -1 once closed */
+    char tmp_path[STORE_PATH_BYTES]; /* "" once renamed or removed */
     EVP_MD_CTX *md;
-    bool failed;                       /* a write failed: only free remains */
+    bool failed; /* a write failed: only free remains */
     bool finished;
 };
 
@@ -137,8 +137,7 @@ static int blob_path(char *buf, size_t cap, const struct store *st, const char *
     return path_format(buf, cap, err, "%s/%.2s/%.2s/%s", st->objects_dir, oid, oid + 2, oid);
 }
 
-int store_blob_path(char *buf, size_t cap, struct store *st, const char *oid,
-                    struct hub_error *err)
+int store_blob_path(char *buf, size_t cap, struct store *st, const char *oid, struct hub_error *err)
 {
     return blob_path(buf, cap, st, oid, err);
 }
@@ -156,8 +155,8 @@ static int fsync_dir(const char *path, struct hub_error *err)
     return rc;
 }
 
-static int upload_new(struct store_upload **out, struct store *st, const char *oid,
-                      uint64_t size, struct hub_error *err)
+static int upload_new(struct store_upload **out, struct store *st, const char *oid, uint64_t size,
+                      struct hub_error *err)
 {
     struct store_upload *up = NULL;
     int rc;
@@ -192,8 +191,8 @@ fail:
     return rc;
 }
 
-int store_upload_begin(struct store_upload **out, struct store *st, const char *oid,
-                       uint64_t size, struct hub_error *err)
+int store_upload_begin(struct store_upload **out, struct store *st, const char *oid, uint64_t size,
+                       struct hub_error *err)
 {
     int rc;
 
@@ -210,8 +209,7 @@ int store_upload_begin(struct store_upload **out, struct store *st, const char *
     return upload_new(out, st, oid, size, err);
 }
 
-int store_upload_write(struct store_upload *up, const void *buf, size_t len,
-                       struct hub_error *err)
+int store_upload_write(struct store_upload *up, const void *buf, size_t len, struct hub_error *err)
 {
     const char *p = buf;
     size_t left = len;
@@ -292,8 +290,7 @@ static int upload_publish(struct store_upload *up, const char *oid, struct hub_e
     if (rc < 0)
         return rc;
     if (io->rename(up->tmp_path, dest) != 0)
-        return hub_error_set_errno(err, HUB_EIO, errno, "cannot move %s to %s", up->tmp_path,
-                                   dest);
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot move %s to %s", up->tmp_path, dest);
     up->tmp_path[0] = '\0';
     /* Each folder's entry lives in its parent, so AB/ and objects/ are synced too: either may
      * have just been created. */
@@ -534,8 +531,8 @@ static bool is_dot_entry(const char *name)
     return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
-static int walk_level2(const char *dir1, const char *dir2, const char *path2, walk_fn fn,
-                       void *ctx, struct hub_error *err)
+static int walk_level2(const char *dir1, const char *dir2, const char *path2, walk_fn fn, void *ctx,
+                       struct hub_error *err)
 {
     char path[STORE_PATH_BYTES];
     struct dirent *ent;
@@ -608,8 +605,8 @@ static int foreach_visit(void *ctx, const char *dir1, const char *dir2, const ch
     return f->fn != NULL ? f->fn(f->ctx, name, size) : 0;
 }
 
-int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size),
-                  void *ctx, struct hub_error *err)
+int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size), void *ctx,
+                  struct hub_error *err)
 {
     struct foreach_ctx f = {fn, ctx, 0};
 
@@ -633,8 +630,8 @@ struct fsck_ctx {
     struct hub_error *err;
 };
 
-static int file_sha256(char oid_out[STORE_OID_HEX_BYTES + 1], const char *path,
-                       unsigned char *buf, struct hub_error *err)
+static int file_sha256(char oid_out[STORE_OID_HEX_BYTES + 1], const char *path, unsigned char *buf,
+                       struct hub_error *err)
 {
     unsigned char digest[32];
     unsigned int digest_len = 0;
@@ -713,7 +710,8 @@ static void tmp_sweep(struct store *st)
             continue;
         if (path_format(path, sizeof(path), NULL, "%s/%s", st->tmp_dir, ent->d_name) < 0)
             continue;
-        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && now - sb.st_mtime > STORE_TMP_MAX_AGE_S) {
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            now - sb.st_mtime > STORE_TMP_MAX_AGE_S) {
             if (unlink(path) == 0)
                 hub_log(HUB_LOG_INFO, "store", "removed stale temp file path=%s", path);
         }

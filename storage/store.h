@@ -39,13 +39,12 @@ bool store_oid_is_valid(const char *oid);
  * who calls store_upload_finish and then store_upload_free (which removes the temp file of an
  * upload that did not finish). Returns 0, HUB_EINVAL (oid), HUB_ETOOBIG (size), HUB_ENOMEM or
  * HUB_EIO. */
-int store_upload_begin(struct store_upload **out, struct store *st, const char *oid,
-                       uint64_t size, struct hub_error *err);
+int store_upload_begin(struct store_upload **out, struct store *st, const char *oid, uint64_t size,
+                       struct hub_error *err);
 
 /** Appends len bytes. Returns 0, HUB_ETOOBIG (more bytes than announced: the upload is then
  * failed and only store_upload_free remains to call) or HUB_EIO. */
-int store_upload_write(struct store_upload *up, const void *buf, size_t len,
-                       struct hub_error *err);
+int store_upload_write(struct store_upload *up, const void *buf, size_t len, struct hub_error *err);
 
 /** Ends the upload: checks the byte count and the SHA-256 against the announced values,
  * fsyncs, renames into place and fsyncs the directory. On a mismatch nothing becomes visible
@@ -101,9 +100,9 @@ int store_total_bytes(uint64_t *out, struct store *st, struct hub_error *err);
 
 /* One blob seen by store_fsck. */
 struct store_fsck_item {
-    const char *oid;      /* the file name; not validated when problem reports it */
+    const char *oid; /* the file name; not validated when problem reports it */
     uint64_t size;
-    const char *problem;  /* NULL when the blob is good, else a short description */
+    const char *problem; /* NULL when the blob is good, else a short description */
 };
 
 typedef void (*store_fsck_fn)(void *ctx, const struct store_fsck_item *item);
@@ -117,8 +116,8 @@ int store_fsck(uint64_t *good, uint64_t *bad, struct store *st, store_fsck_fn fn
 
 /** Calls fn for every stored oid (any order), stopping when fn returns non-zero (which is
  * then returned). Returns 0, fn's value or HUB_EIO. */
-int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size),
-                  void *ctx, struct hub_error *err);
+int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size), void *ctx,
+                  struct hub_error *err);
 
 /* The system calls the store makes while publishing a blob. Tests replace them to inject
  * disk faults (ENOSPC on write, EIO on fsync, a failed rename). */

@@ -8,8 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int fixture_remove_entry(const char *path, const struct stat *sb, int flag,
-                                struct FTW *ftw)
+static int fixture_remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;

@@ -7,7 +7,7 @@
 #include "lfs_pointer.h"
 
 #define OID "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"
-#define V1 "version https://git-lfs.github.com/spec/v1\n"
+#define V1  "version https://git-lfs.github.com/spec/v1\n"
 
 struct pointer_case {
     const char *name;
@@ -20,8 +20,8 @@ static void test_pointer_cases(void)
 {
     static const struct pointer_case cases[] = {
         {"canonical", V1 "oid sha256:" OID "\nsize 12345\n", true, 12345},
-        {"legacy version", "version https://hawser.github.com/spec/v1\noid sha256:" OID
-                           "\nsize 1\n", true, 1},
+        {"legacy version",
+         "version https://hawser.github.com/spec/v1\noid sha256:" OID "\nsize 1\n", true, 1},
         {"extension key", V1 "ext-0-foo sha256:" OID "\noid sha256:" OID "\nsize 7\n", true, 7},
         {"size zero", V1 "oid sha256:" OID "\nsize 0\n", true, 0},
         {"size max", V1 "oid sha256:" OID "\nsize 9223372036854775807\n", true,
@@ -40,7 +40,8 @@ static void test_pointer_cases(void)
         {"version not first", "oid sha256:" OID "\n" V1 "size 1\n", false, 0},
         {"unknown version", "version https://example.com/v2\noid sha256:" OID "\nsize 1\n", false,
          0},
-        {"uppercase oid", V1 "oid sha256:4D7A214614AB2935C943F9E0FF69D22EADBB8F32B1258DAAA5E2CA24D17E2393\nsize 1\n",
+        {"uppercase oid",
+         V1 "oid sha256:4D7A214614AB2935C943F9E0FF69D22EADBB8F32B1258DAAA5E2CA24D17E2393\nsize 1\n",
          false, 0},
         {"short oid", V1 "oid sha256:4d7a\nsize 1\n", false, 0},
         {"other hash", V1 "oid sha1:" OID "\nsize 1\n", false, 0},

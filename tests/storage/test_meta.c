@@ -62,14 +62,13 @@ static void test_migrations(const char *data)
     CHECK_EQ_INT(n, n_builtin + 1);
     CHECK(n > 0 && rows[n - 1].version == 9999 && !rows[n - 1].known);
     free(rows);
-    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), "DELETE FROM schema_version WHERE version = 9999",
-                              NULL, NULL, NULL),
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db),
+                              "DELETE FROM schema_version WHERE version = 9999", NULL, NULL, NULL),
                  SQLITE_OK);
     meta_close(db);
     CHECK_EQ_INT(meta_open(&db, data, 0, &err), 0);
     meta_close(db);
-    CHECK_EQ_INT(meta_open(&db, "/nonexistent/atelier", META_OPEN_NO_CREATE, &err),
-                 HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_open(&db, "/nonexistent/atelier", META_OPEN_NO_CREATE, &err), HUB_ENOTFOUND);
 }
 
 static void test_users(struct meta *db)
@@ -207,9 +206,9 @@ static void test_sessions(struct meta *db)
     CHECK_EQ_INT(meta_session_create(id, NULL, db, 999999, 60, &err), HUB_ENOTFOUND);
 
     /* An expired session is rejected and purged. */
-    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), "UPDATE sessions SET expires_at = 1", NULL,
-                              NULL, NULL),
-                 SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_exec(meta_sqlite_get(db), "UPDATE sessions SET expires_at = 1", NULL, NULL, NULL),
+        SQLITE_OK);
     CHECK_EQ_INT(meta_session_lookup(&s, db, id, &err), HUB_EAUTH);
     CHECK_EQ_INT(meta_session_purge_expired(&purged, db, &err), 0);
     CHECK_EQ_INT(purged, 1);
@@ -219,8 +218,8 @@ static void test_sessions(struct meta *db)
 }
 
 struct access_case {
-    const char *user;  /* NULL for anonymous */
-    const char *repo;  /* "ns/name" */
+    const char *user; /* NULL for anonymous */
+    const char *repo; /* "ns/name" */
     bool can_read;
     bool can_write;
 };
@@ -397,8 +396,7 @@ static void test_repo_list(struct meta *db)
     CHECK_EQ_INT(meta_repo_get(&repo, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
     CHECK_EQ_INT(meta_repo_downloads_bump(db, repo.id, &err), 0);
     CHECK_EQ_INT(meta_repo_downloads_bump(db, repo.id, &err), 0);
-    CHECK_EQ_INT(meta_repo_touch(db, repo.id, "0123456789abcdef0123456789abcdef01234567", &err),
-                 0);
+    CHECK_EQ_INT(meta_repo_touch(db, repo.id, "0123456789abcdef0123456789abcdef01234567", &err), 0);
     CHECK_EQ_INT(meta_repo_touch(db, repo.id, "not-a-commit", &err), HUB_EINVAL);
     CHECK_EQ_INT(meta_repo_set_base_model(db, repo.id, "class/private", &err), 0);
     CHECK_EQ_INT(meta_repo_set_base_model(db, repo.id, "no-slash", &err), HUB_EINVAL);
@@ -485,7 +483,7 @@ static void test_lfs_and_audit(struct meta *db)
     free(entries);
 }
 
-#define BUMP_THREADS 4
+#define BUMP_THREADS     4
 #define BUMPS_PER_THREAD 50
 
 struct bumper {

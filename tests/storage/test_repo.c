@@ -77,7 +77,8 @@ static void test_create_and_initial_tree(const char *data)
     CHECK(find_entry(entries, n, "README.md") != NULL);
     repo_entries_free(entries, n);
     CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", ".gitattributes", 0, &err), 0);
-    CHECK(text != NULL && strstr(text, "*.safetensors filter=lfs diff=lfs merge=lfs -text") != NULL);
+    CHECK(text != NULL &&
+          strstr(text, "*.safetensors filter=lfs diff=lfs merge=lfs -text") != NULL);
     free(text);
     CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "missing.txt", 0, &err), HUB_ENOTFOUND);
     CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "../etc/passwd", 0, &err), HUB_EINVAL);

@@ -111,10 +111,14 @@ static void test_uploads(struct store *st, const char *data)
 
     /* oids come only from validated hex */
     CHECK_EQ_INT(store_upload_begin(&up, st, "../../etc/passwd", 1, &err), HUB_EINVAL);
-    CHECK_EQ_INT(store_upload_begin(&up, st, "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03", 1, &err),
-                 HUB_EINVAL);
+    CHECK_EQ_INT(
+        store_upload_begin(
+            &up, st, "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03", 1, &err),
+        HUB_EINVAL);
     CHECK_EQ_INT(store_blob_open(&fd, NULL, st, "5891", &err), HUB_EINVAL);
-    CHECK_EQ_INT(store_blob_open(&fd, NULL, st, "0000000000000000000000000000000000000000000000000000000000000000", &err),
+    CHECK_EQ_INT(store_blob_open(&fd, NULL, st,
+                                 "0000000000000000000000000000000000000000000000000000000000000000",
+                                 &err),
                  HUB_ENOTFOUND);
 
     /* size limit: the max is accepted at begin, one past is rejected */
