@@ -384,7 +384,11 @@ static void web_eval_runs(struct web_repo_view *v)
         const struct meta_eval *e = &evals.items[i];
 
         web_buf_puts(b, "<tr><td>");
-        web_model_link(v, e->dataset, HUB_REPO_DATASET);
+        /* The evaluation row names the dataset; a private one stays unnamed to others. */
+        if (web_repo_readable(v, e->dataset, HUB_REPO_DATASET))
+            web_model_link(v, e->dataset, HUB_REPO_DATASET);
+        else
+            web_buf_puts(b, "<span class=\"muted\">a private dataset</span>");
         web_buf_puts(b, "</td><td>");
         web_buf_escape(b, e->eval_file);
         web_buf_puts(b, "</td><td><a href=\"");

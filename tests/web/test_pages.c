@@ -372,8 +372,13 @@ static void test_pages_refs_and_evals(void)
                                   second_commit, "eval.jsonl",
                                   "{\"loss\": 1.5, \"perplexity\": 4.48}", &err),
                  0);
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, "alice/hidden-set",
+                                  second_commit, "eval.jsonl", "{\"loss\": 1.75}", &err),
+                 0);
     p = render("/alice/demo", "", 0);
     CHECK(has(&p, "Evaluations on this hub"));
+    CHECK(!has(&p, "hidden-set"));
+    CHECK(has(&p, "a private dataset"));
     CHECK(has(&p, "perplexity 4.48"));
     done(&p);
 }
