@@ -55,7 +55,7 @@ median_seconds() {
       exit 1
     fi
     end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc)")
+    times+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')")
   done
   printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
 }
@@ -93,7 +93,7 @@ git clone -q "$push_url/alice/adapters" "$work/push-lfs"
   start=$(date +%s.%N)
   git push -q origin main
   end=$(date +%s.%N)
-  echo "atelier git push with LFS upload: $(echo "$end - $start" | bc) s (one run)"
+  echo "atelier git push with LFS upload: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }') s (one run)"
 )
 
 git clone -q "$push_url/alice/guarded" "$work/history"
@@ -112,7 +112,9 @@ git clone -q "$push_url/alice/guarded" "$work/history"
   git reset -q --hard main
   git push -q origin main
 )
-behind=$(git -C "$work/history" rev-parse "main~100")
+# The incremental fetch brings the last 100 commits (half the history when it is shorter).
+fetch_commits=$((commits >= 200 ? 100 : commits / 2))
+behind=$(git -C "$work/history" rev-parse "main~$fetch_commits")
 
 # ---- nginx and fcgiwrap --------------------------------------------------------------------
 
@@ -180,7 +182,8 @@ t_lfs_href=$(median_seconds curl -sf -o "$work/out" "$href")
 t_atelier_clone=$(median_seconds git clone -q --bare "$hub/alice/guarded" "$work/out")
 t_backend_clone=$(median_seconds git clone -q --bare "$nginx_url/guarded.git" "$work/out")
 
-# Incremental fetch: a bare repo that has every object up to main~100 fetches the rest.
+# Incremental fetch: a bare repo that has every object up to main~fetch_commits fetches the
+# rest.
 fetch_atelier() {
   git -C "$work/out" fetch -q "$hub/alice/guarded" main
 }
@@ -198,7 +201,7 @@ t_atelier_fetch=$(median_seconds fetch_atelier)
 t_backend_fetch=$(median_seconds fetch_backend)
 
 ratio() {
-  echo "scale=2; $1 / $2" | bc
+  awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 echo "git clone with $((lfs_bytes / 1048576)) MiB LFS file (atelier): $t_git_lfs s"
 echo "curl of the same file (nginx): $t_nginx_file s"
@@ -208,6 +211,6 @@ echo "ratio atelier href/nginx: $(ratio "$t_lfs_href" "$t_nginx_file")"
 echo "git clone --bare of $commits commits (atelier): $t_atelier_clone s"
 echo "git clone --bare (git http-backend behind nginx+fcgiwrap): $t_backend_clone s"
 echo "ratio atelier/http-backend: $(ratio "$t_atelier_clone" "$t_backend_clone")"
-echo "git fetch of 100 new commits (atelier): $t_atelier_fetch s"
-echo "git fetch of 100 new commits (http-backend behind nginx): $t_backend_fetch s"
+echo "git fetch of $fetch_commits new commits (atelier): $t_atelier_fetch s"
+echo "git fetch of $fetch_commits new commits (http-backend behind nginx): $t_backend_fetch s"
 echo "ratio atelier/http-backend: $(ratio "$t_atelier_fetch" "$t_backend_fetch")"
