@@ -21,6 +21,8 @@ const { chromium } = await import(join(sourceRoot, "tests/js/node_modules/playwr
 const shotDir = process.env.WEB_SCREENSHOT_DIR ?? join(tmpdir(), "atelier-web-screenshots");
 const password = "alice-password";
 let workDir, dataDir, daemon, baseUrl, context, page, jobsApi = false, jobUrl;
+// Script errors and Content-Security-Policy violations seen on any page.
+const pageProblems = [];
 
 function admin(args, input = "") {
   const r = spawnSync(bin, ["admin", "--data", dataDir, ...args], { input, encoding: "utf8" });
@@ -108,6 +110,14 @@ before(async () => {
   });
   page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(20000);
+  page.on("pageerror", (error) => pageProblems.push(`${page.url()}: ${error.message}`));
+  page.on("console", (message) => {
+    // The 404 page and the wrong password are visited on purpose; their statuses show up as
+    // failed resource loads.
+    if (message.type() === "error" && !/status of (401|404)\b/.test(message.text())) {
+      pageProblems.push(`${page.url()}: ${message.text()}`);
+    }
+  });
 });
 
 after(async () => {
@@ -280,4 +290,8 @@ test("keyboard users get a skip link and logout works", async () => {
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForURL(baseUrl + "/");
   await page.getByRole("link", { name: "Log in" }).waitFor();
+});
+
+test("no page had a script error or a blocked resource", () => {
+  assert.deepEqual(pageProblems, []);
 });
