@@ -278,7 +278,7 @@ static void web_home_list(struct web_buf *b, const struct web_home_row *rows, si
                    count == 1 ? "y" : "ies");
     if (count == 0) {
         web_buf_puts(b, "<p>No repository matches. Clear a filter, or push one with "
-                        "<code>huggingface-cli upload</code> or <code>git push</code>.</p>");
+                        "<code>hf upload</code> or <code>git push</code>.</p>");
         return;
     }
     web_buf_puts(b, "<ul class=\"repos\">");

@@ -508,12 +508,27 @@ static void web_download_box(struct web_repo_view *v, const char *rev)
                     "hidden>Copy</button><p class=\"hint\">With huggingface_hub:</p>"
                     "<pre id=\"use-hf\">export HF_ENDPOINT=");
     web_format_base_url(b, v->ctx);
-    web_buf_printf(b, "\nhuggingface-cli download %s", dataset ? "--repo-type dataset " : "");
+    /* huggingface_hub 1.x ships the `hf` command, which replaces the deprecated
+     * `huggingface-cli`. */
+    web_buf_printf(b, "\nhf download %s", dataset ? "--repo-type dataset " : "");
     web_buf_escape(b, v->id);
     if (strcmp(rev, REPO_DEFAULT_BRANCH) != 0) {
         web_buf_puts(b, " --revision ");
         web_buf_escape(b, rev);
     }
+    web_buf_puts(b,
+                 "\n# or from Python:\npython3 -c 'from huggingface_hub import snapshot_download; "
+                 "print(snapshot_download(&quot;");
+    web_buf_escape(b, v->id);
+    web_buf_puts(b, "&quot;");
+    if (dataset)
+        web_buf_puts(b, ", repo_type=&quot;dataset&quot;");
+    if (strcmp(rev, REPO_DEFAULT_BRANCH) != 0) {
+        web_buf_puts(b, ", revision=&quot;");
+        web_buf_escape(b, rev);
+        web_buf_puts(b, "&quot;");
+    }
+    web_buf_puts(b, "))'");
     web_buf_puts(b, "</pre><button type=\"button\" class=\"secondary\" data-copy=\"use-hf\" "
                     "hidden>Copy</button><p class=\"hint\">One file with curl (add "
                     "<code>-H \"Authorization: Bearer $TOKEN\"</code> for a private "

@@ -267,7 +267,8 @@ static void test_pages_card(void)
     p = render("/datasets/alice/stories", "", 0);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "Dataset card"));
-    CHECK(has(&p, "--repo-type dataset"));
+    CHECK(has(&p, "hf download --repo-type dataset alice/stories"));
+    CHECK(has(&p, "snapshot_download(&quot;alice/stories&quot;, repo_type=&quot;dataset&quot;))"));
     CHECK(has(&p, "Preview of <a href=\"/datasets/alice/stories/blob/main/train.jsonl\">"));
     CHECK(has(&p, "<td>Once upon a &lt;time&gt;</td><td>1</td>"));
     done(&p);
