@@ -298,6 +298,62 @@ static void web_home_list(struct web_buf *b, const struct web_home_row *rows, si
     web_buf_puts(b, "</nav>");
 }
 
+#define WEB_HOME_TOP_TAGS 12 /* tags offered as one-click filters beside the list */
+
+/* Writes the most common tags of the listed repos as links that add a tag filter. */
+static void web_home_top_tags(struct web_buf *b, const struct web_home_row *rows, size_t count,
+                              const struct web_home_query *hq)
+{
+    json_t *counts = json_object();
+    const char *tag;
+    json_t *value;
+
+    if (counts == NULL || hq->tag != NULL) {
+        json_decref(counts);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t k;
+        json_t *item;
+
+        json_array_foreach(rows[i].summary.tags, k, item)
+        {
+            json_t *seen = json_object_get(counts, json_string_value(item));
+
+            json_object_set_new(counts, json_string_value(item),
+                                json_integer(json_integer_value(seen) + 1));
+        }
+    }
+    if (json_object_size(counts) == 0) {
+        json_decref(counts);
+        return;
+    }
+    web_buf_puts(b, "<h2 class=\"hint\" id=\"top-tags\">Popular tags</h2><p>");
+    for (int shown = 0; shown < WEB_HOME_TOP_TAGS && json_object_size(counts) > 0; shown++) {
+        const char *best = NULL;
+        json_int_t best_count = 0;
+
+        /* Repeated selection keeps this simple; the tag count of a lab hub is small. */
+        json_object_foreach(counts, tag, value)
+        {
+            if (json_integer_value(value) > best_count ||
+                (json_integer_value(value) == best_count && best != NULL &&
+                 strcmp(tag, best) < 0)) {
+                best = tag;
+                best_count = json_integer_value(value);
+            }
+        }
+        web_buf_puts(b, "<a class=\"badge\" href=\"");
+        web_home_link(b, hq, "tag", best, 1);
+        web_buf_puts(b, "\">");
+        web_buf_escape(b, best);
+        web_buf_printf(b, " %lld</a> ", (long long)best_count);
+        json_object_del(counts, best);
+    }
+    web_buf_puts(b, "</p>");
+    json_decref(counts);
+}
+
 int web_home_handle(struct web_ctx *ctx)
 {
     struct web_home_query hq;
@@ -330,6 +386,7 @@ int web_home_handle(struct web_ctx *ctx)
     web_page_begin(ctx, "Repositories");
     web_buf_puts(&ctx->out, "<h1>Repositories</h1><div class=\"layout-list\"><div>");
     web_home_filters(&ctx->out, &hq);
+    web_home_top_tags(&ctx->out, rows, count, &hq);
     web_buf_puts(&ctx->out, "</div><section aria-labelledby=\"result-count\">");
     web_home_list(&ctx->out, rows, count, &hq);
     web_buf_puts(&ctx->out, "</section></div>");

@@ -225,6 +225,10 @@ static void test_pages_home(void)
     CHECK(!has(&p, "alice/stories"));
     done(&p);
 
+    p = render("/", "", 0);
+    CHECK(has(&p, "<a class=\"badge\" href=\"/?tag=demo\">demo 1</a>"));
+    done(&p);
+
     p = render("/", "tag=tiny", 0);
     CHECK(has(&p, "1 repository"));
     done(&p);
