@@ -279,6 +279,26 @@ static void web_tensors_table(struct web_buf *b, const struct web_tensors *t)
                        WEB_MAX_TENSOR_ROWS, t->count);
 }
 
+/* Writes text with one anchor per line (#L1, #L2, ...) so a line can be linked; the numbers
+ * come from CSS, so copying the text does not copy them. */
+static void web_blob_lines(struct web_buf *b, const char *data, size_t len)
+{
+    size_t pos = 0;
+    size_t line = 1;
+
+    web_buf_puts(b, "<pre class=\"lines\"><code>");
+    while (pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - data) : len;
+
+        web_buf_printf(b, "<span class=\"l\" id=\"L%zu\">", line++);
+        web_buf_escape_n(b, data + pos, end - pos);
+        web_buf_puts(b, "\n</span>");
+        pos = end + 1;
+    }
+    web_buf_puts(b, "</code></pre>");
+}
+
 static void web_blob_text(struct web_repo_view *v, const char *rev, const struct repo_entry *e)
 {
     struct web_buf *b = &v->ctx->out;
@@ -318,9 +338,7 @@ static void web_blob_text(struct web_repo_view *v, const char *rev, const struct
         free(dir);
         free(html);
     } else {
-        web_buf_puts(b, "<pre class=\"lines\"><code>");
-        web_buf_escape_n(b, data, len);
-        web_buf_puts(b, "</code></pre>");
+        web_blob_lines(b, data, len);
     }
     free(data);
 }

@@ -330,6 +330,7 @@ static void test_pages_files(void)
     p = render("/alice/demo/blob/main/config.json", "", 0);
     CHECK(has(&p, "hidden_size"));
     CHECK(has(&p, "href=\"/alice/demo/raw/main/config.json\">Raw</a>"));
+    CHECK(has(&p, "<span class=\"l\" id=\"L3\">  &quot;layers&quot;: 6\n</span>"));
     done(&p);
 
     snprintf(path, sizeof(path), "/alice/demo/tree/%s", first_commit);
