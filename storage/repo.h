@@ -153,6 +153,14 @@ int repo_commit_get(struct repo_commit_info *out, struct repo *r, const char *re
 int repo_last_commit(struct repo_commit_info *out, struct repo *r, const char *rev,
                      const char *path, struct hub_error *err);
 
+/** Finds the last commit of each of n paths in one walk, for listings that show the last
+ * change of every entry. out is an array of n the caller provides; out[i] describes the last
+ * commit of paths[i] as repo_last_commit would, or has an empty id when paths[i] does not exist
+ * at rev. Dispose each entry with repo_commit_info_dispose(), also after an error. Returns 0,
+ * HUB_EINVAL, HUB_ENOTFOUND (rev), HUB_ENOMEM or HUB_EIO. */
+int repo_last_commits(struct repo_commit_info *out, struct repo *r, const char *rev,
+                      const char *const *paths, size_t n, struct hub_error *err);
+
 enum repo_op_kind {
     REPO_OP_ADD_FILE = 0,      /* add or replace path with data */
     REPO_OP_ADD_LFS = 1,       /* add or replace path with a pointer to lfs_oid, lfs_size */

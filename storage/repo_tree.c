@@ -535,6 +535,126 @@ int repo_last_commit(struct repo_commit_info *out, struct repo *r, const char *r
     return rc;
 }
 
+/* Sets found[i] and ids[i] for each path i not yet done, from one commit's tree. */
+static int tree_ids(bool *found, git_oid *ids, const bool *done, git_commit *commit,
+                    const char *const *paths, size_t n, struct hub_error *err)
+{
+    git_tree *root = NULL;
+    int rc;
+
+    rc = git_commit_tree(&root, commit);
+    if (rc < 0)
+        return repo_error_from_git(err, rc, "read commit tree");
+    for (size_t i = 0; i < n; i++) {
+        git_tree_entry *te = NULL;
+
+        if (done[i])
+            continue;
+        found[i] = false;
+        if (paths[i][0] == '\0') {
+            git_oid_cpy(&ids[i], git_tree_id(root));
+            found[i] = true;
+            continue;
+        }
+        rc = git_tree_entry_bypath(&te, root, paths[i]);
+        if (rc == 0) {
+            git_oid_cpy(&ids[i], git_tree_entry_id(te));
+            found[i] = true;
+        } else if (rc != GIT_ENOTFOUND) {
+            git_tree_free(root);
+            return repo_error_from_git(err, rc, "read entry");
+        }
+        git_tree_entry_free(te);
+    }
+    git_tree_free(root);
+    return 0;
+}
+
+/* Fills out[i] with commit for every pending path that changed there, and marks it done. */
+static int assign_changed(struct repo_commit_info *out, bool *done, size_t *pending,
+                          const bool *found_parent, const git_oid *here, const git_oid *parent,
+                          git_commit *commit, size_t n, bool all, struct hub_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+
+        if (done[i])
+            continue;
+        if (!all && found_parent[i] && git_oid_equal(&here[i], &parent[i]))
+            continue;
+        rc = info_fill(&out[i], commit, err);
+        if (rc < 0)
+            return rc;
+        done[i] = true;
+        (*pending)--;
+    }
+    return 0;
+}
+
+int repo_last_commits(struct repo_commit_info *out, struct repo *r, const char *rev,
+                      const char *const *paths, size_t n, struct hub_error *err)
+{
+    git_commit *commit = NULL, *parent = NULL;
+    git_oid *here = NULL, *there = NULL;
+    bool *found = NULL, *found_parent = NULL, *done = NULL;
+    size_t pending = 0;
+    int rc, walked = 0;
+
+    memset(out, 0, n * sizeof(*out));
+    if (n > HUB_MAX_TREE_ENTRIES)
+        return hub_error_set(err, HUB_ETOOBIG, "more than %d paths", HUB_MAX_TREE_ENTRIES);
+    for (size_t i = 0; i < n; i++) {
+        rc = repo_path_check(paths[i], true, err);
+        if (rc < 0)
+            return rc;
+    }
+    here = calloc(n + 1, sizeof(*here));
+    there = calloc(n + 1, sizeof(*there));
+    found = calloc(n + 1, sizeof(*found));
+    found_parent = calloc(n + 1, sizeof(*found_parent));
+    done = calloc(n + 1, sizeof(*done));
+    if (here == NULL || there == NULL || found == NULL || found_parent == NULL || done == NULL) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu path states", n);
+        goto out;
+    }
+    rc = repo_commit_lookup_rev(&commit, r, rev, err);
+    if (rc == 0)
+        rc = tree_ids(found, here, done, commit, paths, n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        done[i] = !found[i]; /* a path missing at rev keeps an empty id */
+        pending += found[i] ? 1 : 0;
+    }
+    while (rc == 0 && pending > 0) {
+        bool last = git_commit_parentcount(commit) == 0 || ++walked >= HUB_MAX_LAST_COMMIT_WALK;
+
+        if (!last) {
+            rc = git_commit_parent(&parent, commit, 0);
+            if (rc < 0) {
+                rc = repo_error_from_git(err, rc, "read parent commit");
+                break;
+            }
+            rc = tree_ids(found_parent, there, done, parent, paths, n, err);
+        }
+        if (rc == 0)
+            rc = assign_changed(out, done, &pending, found_parent, here, there, commit, n, last,
+                                err);
+        git_commit_free(commit);
+        commit = parent;
+        parent = NULL;
+        if (last)
+            break;
+    }
+out:
+    git_commit_free(parent);
+    git_commit_free(commit);
+    free(here);
+    free(there);
+    free(found);
+    free(found_parent);
+    free(done);
+    return rc;
+}
+
 int repo_lfs_attributes_load(struct lfs_attributes **out, struct repo *r, const char *rev,
                              struct hub_error *err)
 {

@@ -347,6 +347,23 @@ static void test_refs_and_log(const char *data)
     repo_commit_info_dispose(&info);
     CHECK_EQ_INT(repo_last_commit(&info, r, "main", "nope", &err), HUB_ENOTFOUND);
 
+    /* The batch form agrees with one call per path. */
+    const char *const paths[] = {"weights/model.safetensors", "README.md", "nope", "",
+                                 "feature.txt"};
+    struct repo_commit_info many[5];
+    CHECK_EQ_INT(repo_last_commits(many, r, "main", paths, 5, &err), 0);
+    for (size_t i = 0; i < 5; i++) {
+        struct repo_commit_info one;
+        int rc_one = repo_last_commit(&one, r, "main", paths[i], &err);
+
+        if (rc_one == 0)
+            CHECK_EQ_STR(many[i].id, one.id);
+        else
+            CHECK_EQ_STR(many[i].id, "");
+        repo_commit_info_dispose(&one);
+        repo_commit_info_dispose(&many[i]);
+    }
+
     CHECK_EQ_INT(repo_tag_delete(r, "light", &err), 0);
     CHECK_EQ_INT(repo_tag_delete(r, "light", &err), HUB_ENOTFOUND);
     CHECK_EQ_INT(repo_branch_delete(r, "dev", &err), 0);
