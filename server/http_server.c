@@ -580,6 +580,8 @@ int http_server_start(struct http_server **out, const struct hub_config *config,
     server->router = router;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets SO_REUSEPORT, which would let a
+     * second daemon bind the same port instead of failing. */
     server->daemon = MHD_start_daemon(
         flags, (uint16_t)config->listen_port, NULL, NULL, access_handler, server,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
@@ -588,11 +590,16 @@ int http_server_start(struct http_server **out, const struct hub_config *config,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape_none, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_callback, server,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (server->daemon == NULL) {
         int saved = errno;
 
         free(server);
+        if (saved == EADDRINUSE)
+            return hub_error_set(err, HUB_EIO,
+                                 "cannot listen on %s port %u: the address is already in use; "
+                                 "stop the other server or choose another --listen port",
+                                 config->listen_host, config->listen_port);
         return hub_error_set_errno(err, HUB_EIO, saved, "cannot listen on %s port %u",
                                    config->listen_host, config->listen_port);
     }

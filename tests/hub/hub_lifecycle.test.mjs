@@ -57,6 +57,11 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
         JSON.stringify({ key: "lfsFile", value: { path: "big.bin", oid, size } })].join("\n") });
     assert.equal(commit.status, 200);
 
+    const second = spawnSync(process.env.ATELIER_BIN, ["serve", "--data", dataDir, "--listen",
+      `127.0.0.1:${daemon.port}`], { encoding: "utf8", timeout: 20000 });
+    assert.equal(second.status, 1, "a second daemon on the same port fails");
+    assert.match(second.stderr, /already in use/);
+
     const download = await fetch(`${daemon.url}/alice/big/resolve/main/big.bin`);
     assert.equal(download.status, 200);
     const reader = download.body.getReader();
