@@ -36,7 +36,7 @@ struct card {
  * ends are accepted. Its YAML must be one mapping. Plain scalars follow the YAML 1.2 core schema
  * (null, true/false, integers, floats); everything else becomes a JSON string. When the block
  * is missing, unterminated, over the limits above or not a valid mapping, out->data is NULL,
- * out->body_offset is 0 and out->problem says why (it stays "" when there is no block).
+ * out->body_offset is 0 and out->problem holds the reason (it stays "" when there is no block).
  * Returns 0, or HUB_ENOMEM with err filled. out is initialised here; free it with
  * card_dispose() on every path. Any thread. */
 int card_parse(struct card *out, const char *text, size_t len, struct hub_error *err);

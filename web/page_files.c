@@ -279,8 +279,8 @@ static void web_tensors_table(struct web_buf *b, const struct web_tensors *t)
                        WEB_MAX_TENSOR_ROWS, t->count);
 }
 
-/* Writes text with one anchor per line (#L1, #L2, ...) so a line can be linked; the numbers
- * come from CSS, so copying the text does not copy them. */
+/* Writes text with one anchor per line (#L1, #L2, ...) so a line can be linked. CSS draws the
+ * numbers, so copying the text does not copy them. */
 static void web_blob_lines(struct web_buf *b, const char *data, size_t len)
 {
     size_t pos = 0;

@@ -1,6 +1,6 @@
 /* web: the HTML pages. The HTTP layer hands every request that no API, git or file route
- * took to web_handle(), which renders a page or says it has none. This header knows nothing
- * of libmicrohttpd, so the pages can be rendered and tested without a socket. */
+ * took to web_handle(), which renders a page or returns 0 when it has none. This header
+ * knows nothing of libmicrohttpd, so the pages can be rendered and tested without a socket. */
 #ifndef WEB_H
 #define WEB_H
 
@@ -38,7 +38,7 @@ struct web_response {
 };
 
 /** Renders the page for req into resp. Returns 1 when it rendered a response (any status,
- * 404 pages included), 0 when req is not a page route and the caller should answer it
+ * 404 pages included), 0 when req is not a page route and the caller should reply
  * itself. Runs on HTTP threads; uses only req->db for the database. */
 int web_handle(const struct web_request *req, struct web_response *resp);
 
