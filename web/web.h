@@ -1,6 +1,6 @@
 /* web: the HTML pages. The HTTP layer hands every request that no API, git or file route
  * took to web_handle(), which renders a page or returns 0 when it has none. This header
- * knows nothing of libmicrohttpd, so the pages can be rendered and tested without a socket. */
+ * does not use libmicrohttpd, so the pages can be rendered and tested without a socket. */
 #ifndef WEB_H
 #define WEB_H
 
