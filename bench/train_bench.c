@@ -43,8 +43,8 @@ static double sgemm_gflops(int n, int reps)
     for (int r = 0; r < reps; r++) {
         double t0 = now_s(), dt;
 
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
-                    c, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                    n);
         dt = now_s() - t0;
         if (2.0 * n * (double)n * n / dt / 1e9 > best)
             best = 2.0 * n * (double)n * n / dt / 1e9;
@@ -156,9 +156,8 @@ int main(int argc, char **argv)
     printf("{\"impl\": \"atelier\", \"threads\": %d, \"steps\": %d, \"tokens_per_s\": %.1f, "
            "\"peak_rss_mb\": %.1f, \"mean_loss\": %.4f, \"train_gflops\": %.2f, "
            "\"sgemm_gflops\": %.2f}\n",
-           threads, steps, (double)(B * T) * steps / dt, ru.ru_maxrss / 1024.0,
-           loss_sum / steps, flops_per_token(&cfg, T) * (double)(B * T) * steps / dt / 1e9,
-           peak_gflops);
+           threads, steps, (double)(B * T) * steps / dt, ru.ru_maxrss / 1024.0, loss_sum / steps,
+           flops_per_token(&cfg, T) * (double)(B * T) * steps / dt / 1e9, peak_gflops);
     free(tokens);
     free(targets);
     model_ctx_free(ctx);

@@ -105,15 +105,18 @@ static int parse_targets(struct adapter_config *c, json_t *root, const char *lab
         return copy_string(&c->target_regex, json_string_value(v), err);
     }
     if (!json_is_array(v))
-        return tr_error_set(err, "%s: \"target_modules\" must be a list of module names, a "
-                            "string or null", label);
+        return tr_error_set(err,
+                            "%s: \"target_modules\" must be a list of module names, a "
+                            "string or null",
+                            label);
     c->target_modules = calloc(json_array_size(v) + 1, sizeof(char *));
     if (c->target_modules == NULL)
         return tr_error_set(err, "cannot allocate the target module list");
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (!json_is_string(item) || json_string_length(item) == 0)
-            return tr_error_set(err, "%s: target_modules[%zu] must be a non-empty string",
-                                label, i);
+            return tr_error_set(err, "%s: target_modules[%zu] must be a non-empty string", label,
+                                i);
         if (copy_string(&c->target_modules[i], json_string_value(item), err) < 0)
             return -1;
         c->n_target_modules = i + 1;
@@ -145,8 +148,7 @@ static int parse_rank(struct adapter_config *c, json_t *root, const char *label,
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 1 ||
         json_integer_value(v) > ADAPTER_MAX_RANK)
-        return tr_error_set(err, "%s: \"r\" must be an integer in 1..%d", label,
-                            ADAPTER_MAX_RANK);
+        return tr_error_set(err, "%s: \"r\" must be an integer in 1..%d", label, ADAPTER_MAX_RANK);
     c->r = (int)json_integer_value(v);
     return 0;
 }
@@ -383,8 +385,7 @@ static const struct adapter_tensor *find_partner(const struct adapter_info *info
     return NULL;
 }
 
-static int check_lora_tensor(const struct adapter_tensor *t, const char *path,
-                             struct tr_error *err)
+static int check_lora_tensor(const struct adapter_tensor *t, const char *path, struct tr_error *err)
 {
     if (t->ndim != 2)
         return tr_error_set(err, "%s: tensor %s has %d dimensions, expected 2", path, t->name,
@@ -417,8 +418,8 @@ static int check_pairs(struct adapter_info *info, const char *path, struct tr_er
             return tr_error_set(err, "%s: %s has rank %lld but %s has rank %lld", path, t->name,
                                 (long long)t->shape[0], b->name, (long long)b->shape[1]);
         if (info->config.n_rank_pattern == 0 && t->shape[0] != info->config.r)
-            return tr_error_set(err, "%s: %s has rank %lld but adapter_config.json says r=%d",
-                                path, t->name, (long long)t->shape[0], info->config.r);
+            return tr_error_set(err, "%s: %s has rank %lld but adapter_config.json says r=%d", path,
+                                t->name, (long long)t->shape[0], info->config.r);
         info->n_lora_pairs++;
     }
     for (size_t i = 0; i < info->n_tensors; i++) {
@@ -447,10 +448,12 @@ static int inspect_weights(struct adapter_info *info, const char *dir, struct tr
     snprintf(path, sizeof(path), "%s/%s", dir, ADAPTER_WEIGHTS_FILE);
     if (!file_exists(dir, ADAPTER_WEIGHTS_FILE)) {
         if (file_exists(dir, ADAPTER_LEGACY_FILE))
-            return tr_error_set(err, "%s/%s is a PyTorch pickle, which atelier does not load; "
+            return tr_error_set(err,
+                                "%s/%s is a PyTorch pickle, which atelier does not load; "
                                 "convert it to safetensors first (in Python: "
                                 "PeftModel.from_pretrained(base, dir).save_pretrained(dir, "
-                                "safe_serialization=True))", dir, ADAPTER_LEGACY_FILE);
+                                "safe_serialization=True))",
+                                dir, ADAPTER_LEGACY_FILE);
         return tr_error_set(err, "%s not found", path);
     }
     if (st_open(&st, path, err) < 0)
@@ -501,25 +504,32 @@ static int check_config_supported(const struct adapter_config *c, const char *di
                                   struct tr_error *err)
 {
     if (strcmp(c->peft_type, "LORA") != 0)
-        return tr_error_set(err, "%s: peft_type is \"%s\"; atelier loads LORA adapters only",
-                            dir, c->peft_type);
+        return tr_error_set(err, "%s: peft_type is \"%s\"; atelier loads LORA adapters only", dir,
+                            c->peft_type);
     if (c->task_type != NULL && strcmp(c->task_type, "CAUSAL_LM") != 0)
-        return tr_error_set(err, "%s: task_type is \"%s\"; atelier loads CAUSAL_LM adapters "
-                            "only (a %s adapter needs a task head atelier does not have)", dir,
-                            c->task_type, c->task_type);
+        return tr_error_set(err,
+                            "%s: task_type is \"%s\"; atelier loads CAUSAL_LM adapters "
+                            "only (a %s adapter needs a task head atelier does not have)",
+                            dir, c->task_type, c->task_type);
     if (c->use_dora)
         return tr_error_set(err, "%s: use_dora is true; DoRA adapters are not supported", dir);
     if (c->lora_bias)
         return tr_error_set(err, "%s: lora_bias is true; LoRA biases are not supported", dir);
     if (c->n_rank_pattern > 0 || c->n_alpha_pattern > 0)
-        return tr_error_set(err, "%s: rank_pattern/alpha_pattern are not supported; retrain "
-                            "with one rank and alpha for all modules", dir);
+        return tr_error_set(err,
+                            "%s: rank_pattern/alpha_pattern are not supported; retrain "
+                            "with one rank and alpha for all modules",
+                            dir);
     if (c->n_modules_to_save > 0)
-        return tr_error_set(err, "%s: modules_to_save is set; adapters that train whole "
-                            "modules are not supported", dir);
+        return tr_error_set(err,
+                            "%s: modules_to_save is set; adapters that train whole "
+                            "modules are not supported",
+                            dir);
     if (c->fan_in_fan_out)
-        return tr_error_set(err, "%s: fan_in_fan_out is true, which PEFT sets for GPT-2 style "
-                            "Conv1D layers; Llama-family models use nn.Linear", dir);
+        return tr_error_set(err,
+                            "%s: fan_in_fan_out is true, which PEFT sets for GPT-2 style "
+                            "Conv1D layers; Llama-family models use nn.Linear",
+                            dir);
     return 0;
 }
 
@@ -544,9 +554,11 @@ static int check_config_targets(const struct adapter_config *c, const char *dir,
     }
     if (unknown[0] == '\0')
         return 0;
-    return tr_error_set(err, "%s: target_modules %s are not modules of a %s model (supported: "
+    return tr_error_set(err,
+                        "%s: target_modules %s are not modules of a %s model (supported: "
                         "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj); the "
-                        "adapter was made for %s", dir, unknown, cfg->model_type,
+                        "adapter was made for %s",
+                        dir, unknown, cfg->model_type,
                         c->base_model != NULL ? c->base_model : "another architecture");
 }
 
@@ -588,22 +600,27 @@ static int collect_target_mask(unsigned *mask, const struct adapter_info *info,
         int layer;
 
         if (at->kind == ADAPTER_OTHER)
-            return tr_error_set(err, "%s: tensor %s is not a lora_A/lora_B weight; adapters "
-                                "with extra trained modules are not supported", dir, at->name);
+            return tr_error_set(err,
+                                "%s: tensor %s is not a lora_A/lora_B weight; adapters "
+                                "with extra trained modules are not supported",
+                                dir, at->name);
         if (!module_to_target(at->module, &layer, &t))
-            return tr_error_set(err, "%s: tensor %s adapts module \"%s\", which a %s model "
-                                "does not have", dir, at->name, at->leaf, cfg->model_type);
+            return tr_error_set(err,
+                                "%s: tensor %s adapts module \"%s\", which a %s model "
+                                "does not have",
+                                dir, at->name, at->leaf, cfg->model_type);
         if (layer >= cfg->num_hidden_layers)
-            return tr_error_set(err, "%s: tensor %s is for layer %d but the model has %d "
-                                "layers", dir, at->name, layer, cfg->num_hidden_layers);
+            return tr_error_set(err,
+                                "%s: tensor %s is for layer %d but the model has %d "
+                                "layers",
+                                dir, at->name, layer, cfg->num_hidden_layers);
         *mask |= 1u << t;
     }
     return 0;
 }
 
 static int copy_tensor(struct lora_matrix *lm, const struct adapter_tensor *at,
-                       const struct st_file *st, int rank, const char *dir,
-                       struct tr_error *err)
+                       const struct st_file *st, int rank, const char *dir, struct tr_error *err)
 {
     const struct st_tensor *t = st_find(st, at->name);
     bool is_b = at->kind == ADAPTER_LORA_B;
@@ -613,15 +630,16 @@ static int copy_tensor(struct lora_matrix *lm, const struct adapter_tensor *at,
     if (t == NULL)
         return tr_error_set(err, "%s: tensor %s disappeared while loading", dir, at->name);
     if (at->shape[0] != rows || at->shape[1] != cols)
-        return tr_error_set(err, "%s: tensor %s has shape [%lld, %lld] but this model needs "
+        return tr_error_set(err,
+                            "%s: tensor %s has shape [%lld, %lld] but this model needs "
                             "[%lld, %lld]; the adapter was trained for a different base model",
                             dir, at->name, (long long)at->shape[0], (long long)at->shape[1],
                             (long long)rows, (long long)cols);
     return st_tensor_to_f32(t, is_b ? lm->B : lm->A, err);
 }
 
-static int load_tensors(struct lora_set *lora, const struct adapter_info *info,
-                        const char *dir, struct tr_error *err)
+static int load_tensors(struct lora_set *lora, const struct adapter_info *info, const char *dir,
+                        struct tr_error *err)
 {
     struct st_file *st = NULL;
     char path[4096];
@@ -659,9 +677,9 @@ int adapter_load(struct lora_set **out, const char *dir, const struct model *m,
         check_config_supported(&info->config, dir, err) < 0 ||
         collect_target_mask(&mask, info, cfg, dir, err) < 0)
         goto out;
-    lora = lora_set_new(cfg, info->config.r, (float)info->config.lora_alpha,
-                        info->config.use_rslora, (float)info->config.lora_dropout, mask, false,
-                        err);
+    lora =
+        lora_set_new(cfg, info->config.r, (float)info->config.lora_alpha, info->config.use_rslora,
+                     (float)info->config.lora_dropout, mask, false, err);
     if (lora == NULL)
         goto out;
     rc = load_tensors(lora, info, dir, err);
@@ -808,8 +826,8 @@ out:
     return rc;
 }
 
-int adapter_save(const char *dir, const struct lora_set *lora,
-                 const struct adapter_save_info *info, struct tr_error *err)
+int adapter_save(const char *dir, const struct lora_set *lora, const struct adapter_save_info *info,
+                 struct tr_error *err)
 {
     if (write_weights(dir, lora, err) < 0)
         return -1;

@@ -27,10 +27,10 @@
 /* The fields of PEFT's LoraConfig that decide how an adapter is applied. Unknown keys are
  * ignored, as PEFT does. Strings are malloc'd and freed by adapter_config_dispose. */
 struct adapter_config {
-    char *peft_type;          /* "LORA" for the adapters this module loads */
-    char *task_type;          /* "CAUSAL_LM", "SEQ_CLS" ...; NULL when null */
-    char *base_model;         /* base_model_name_or_path; NULL when null */
-    char *revision;           /* NULL when null */
+    char *peft_type;  /* "LORA" for the adapters this module loads */
+    char *task_type;  /* "CAUSAL_LM", "SEQ_CLS" ...; NULL when null */
+    char *base_model; /* base_model_name_or_path; NULL when null */
+    char *revision;   /* NULL when null */
     int r;
     double lora_alpha;
     double lora_dropout;
@@ -38,9 +38,9 @@ struct adapter_config {
     bool use_dora;
     bool fan_in_fan_out;
     bool lora_bias;
-    char *bias;               /* "none", "all" or "lora_only" */
-    char *init_lora_weights;  /* "true", "false", "gaussian", "pissa" ... */
-    char **target_modules;    /* list form: module names or dotted suffixes */
+    char *bias;              /* "none", "all" or "lora_only" */
+    char *init_lora_weights; /* "true", "false", "gaussian", "pissa" ... */
+    char **target_modules;   /* list form: module names or dotted suffixes */
     size_t n_target_modules;
     char *target_regex;       /* string form other than all-linear; NULL otherwise */
     bool target_all_linear;   /* "all-linear" */
@@ -62,14 +62,14 @@ enum adapter_tensor_kind { ADAPTER_LORA_A, ADAPTER_LORA_B, ADAPTER_OTHER };
 
 /* One tensor of adapter_model.safetensors, with its name split into the PEFT parts. */
 struct adapter_tensor {
-    char name[256];            /* the full safetensors name */
-    char module[256];          /* module path, e.g. "model.layers.3.self_attn.q_proj" */
-    char leaf[64];             /* last segment of module, e.g. "q_proj" or "c_attn" */
-    int layer;                 /* first numeric segment of module; -1 when none */
+    char name[256];   /* the full safetensors name */
+    char module[256]; /* module path, e.g. "model.layers.3.self_attn.q_proj" */
+    char leaf[64];    /* last segment of module, e.g. "q_proj" or "c_attn" */
+    int layer;        /* first numeric segment of module; -1 when none */
     enum adapter_tensor_kind kind;
     enum st_dtype dtype;
     int ndim;
-    int64_t shape[2];          /* rows, cols for 2-D tensors */
+    int64_t shape[2]; /* rows, cols for 2-D tensors */
 };
 
 /* An adapter directory as found on disk, validated but not tied to a model. */
@@ -77,8 +77,8 @@ struct adapter_info {
     struct adapter_config config;
     struct adapter_tensor *tensors; /* in file offset order */
     size_t n_tensors;
-    size_t n_lora_pairs;       /* modules with both lora_A and lora_B */
-    size_t n_other;            /* tensors that are not lora_A/lora_B (modules_to_save ...) */
+    size_t n_lora_pairs; /* modules with both lora_A and lora_B */
+    size_t n_other;      /* tensors that are not lora_A/lora_B (modules_to_save ...) */
 };
 
 /** Reads dir/adapter_config.json and the header of dir/adapter_model.safetensors and
@@ -105,8 +105,8 @@ struct adapter_save_info {
 /** Writes dir/adapter_config.json and dir/adapter_model.safetensors (F32, PEFT names,
  * metadata format=pt) for lora. dir must exist. Each file is written through a temporary
  * file and renamed, so an existing adapter is replaced whole or not at all. */
-int adapter_save(const char *dir, const struct lora_set *lora,
-                 const struct adapter_save_info *info, struct tr_error *err);
+int adapter_save(const char *dir, const struct lora_set *lora, const struct adapter_save_info *info,
+                 struct tr_error *err);
 
 /** Writes the safetensors name of (layer, target, is_b) into buf, e.g.
  * "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight". */

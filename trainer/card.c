@@ -55,15 +55,17 @@ static void write_front_matter(FILE *f, const struct card_data *c)
     fprintf(f, "model-index:\n- name: %s\n  results:\n", name);
     if (!r->has_eval) {
         fprintf(f, "  - task:\n      type: text-generation\n      name: Text Generation\n");
-        fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: train\n",
-                dataset, dataset);
-        fprintf(f, "    metrics:\n    - type: loss\n      value: %.6f\n      name: final "
-                "training loss\n---\n", r->train_loss);
+        fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: train\n", dataset,
+                dataset);
+        fprintf(f,
+                "    metrics:\n    - type: loss\n      value: %.6f\n      name: final "
+                "training loss\n---\n",
+                r->train_loss);
         return;
     }
     fprintf(f, "  - task:\n      type: text-generation\n      name: Text Generation\n");
-    fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: %s\n", dataset,
-            dataset, o->eval_path != NULL ? "validation" : "held-out split of train");
+    fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: %s\n", dataset, dataset,
+            o->eval_path != NULL ? "validation" : "held-out split of train");
     if (o->dataset_revision != NULL) {
         char rev[300];
 
@@ -71,8 +73,10 @@ static void write_front_matter(FILE *f, const struct card_data *c)
         fprintf(f, "      revision: %s\n", rev);
     }
     fprintf(f, "    metrics:\n");
-    fprintf(f, "    - type: loss\n      value: %.6f\n      name: eval loss (mean NLL per "
-            "token)\n", r->eval_loss);
+    fprintf(f,
+            "    - type: loss\n      value: %.6f\n      name: eval loss (mean NLL per "
+            "token)\n",
+            r->eval_loss);
     fprintf(f, "    - type: perplexity\n      value: %.4f\n      name: eval perplexity\n",
             r->eval_perplexity);
     fprintf(f, "---\n");
@@ -113,7 +117,8 @@ static void write_body(FILE *f, const struct card_data *c)
     }
     fprintf(f, "| target tokens trained on | %llu |\n| training time | %.1f s |\n\n",
             (unsigned long long)r->tokens, r->seconds);
-    fprintf(f, "Load it with PEFT: `PeftModel.from_pretrained(base_model, \"%s\")`, or "
+    fprintf(f,
+            "Load it with PEFT: `PeftModel.from_pretrained(base_model, \"%s\")`, or "
             "evaluate it with `atelier eval --base BASE --adapter DIR --data FILE`.\n",
             c->model_name);
 }

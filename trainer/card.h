@@ -13,11 +13,11 @@
 struct card_data {
     const struct train_options *opt;
     const struct train_result *result;
-    const char *model_name;       /* model-index name: the adapter's directory name */
-    const char *dataset_sha256;   /* hex SHA-256 of the training file */
-    const char *targets;          /* comma-separated target modules */
-    size_t n_train;               /* training examples */
-    size_t n_eval;                /* held-out examples; 0 when there was no eval set */
+    const char *model_name;     /* model-index name: the adapter's directory name */
+    const char *dataset_sha256; /* hex SHA-256 of the training file */
+    const char *targets;        /* comma-separated target modules */
+    size_t n_train;             /* training examples */
+    size_t n_eval;              /* held-out examples; 0 when there was no eval set */
 };
 
 /** Writes dir/README.md through a temporary file and rename. */

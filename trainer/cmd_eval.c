@@ -32,8 +32,17 @@ static const char usage_text[] =
     "  --no-exact-match      skip greedy decoding\n"
     "  --threads N           compute threads\n";
 
-enum { OPT_BASE = 256, OPT_ADAPTER, OPT_DATA, OPT_BATCH, OPT_SEQ_LEN, OPT_MAX_NEW,
-       OPT_NO_EXACT, OPT_THREADS, OPT_HELP };
+enum {
+    OPT_BASE = 256,
+    OPT_ADAPTER,
+    OPT_DATA,
+    OPT_BATCH,
+    OPT_SEQ_LEN,
+    OPT_MAX_NEW,
+    OPT_NO_EXACT,
+    OPT_THREADS,
+    OPT_HELP
+};
 
 static const struct option long_options[] = {
     {"base", required_argument, NULL, OPT_BASE},
@@ -68,8 +77,7 @@ static json_t *metrics_to_json(const struct eval_metrics *em)
     json_object_set_new(o, "truncated", json_integer((json_int_t)em->n_truncated));
     if (em->has_exact_match) {
         json_object_set_new(o, "exact_match", json_real(em->exact_match));
-        json_object_set_new(o, "exact_match_examples",
-                            json_integer((json_int_t)em->n_exact_match));
+        json_object_set_new(o, "exact_match_examples", json_integer((json_int_t)em->n_exact_match));
     }
     return o;
 }
@@ -87,8 +95,8 @@ static int run(json_t **out, const struct eval_args *a, struct tr_error *err)
         goto out;
     if (a->adapter_dir != NULL && adapter_load(&lora, a->adapter_dir, m, err) < 0)
         goto out;
-    if (data_load(&ds, a->data_path, tok,
-                  (size_t)model_get_config(m)->max_position_embeddings, err) < 0)
+    if (data_load(&ds, a->data_path, tok, (size_t)model_get_config(m)->max_position_embeddings,
+                  err) < 0)
         goto out;
     if (eval_run(&base, m, NULL, tok, ds, &a->opt, err) < 0)
         goto out;
@@ -116,11 +124,20 @@ static bool apply_option(struct eval_args *a, int c, const char *v)
     int n;
 
     switch (c) {
-    case OPT_BASE: a->base_dir = v; return true;
-    case OPT_ADAPTER: a->adapter_dir = v; return true;
-    case OPT_DATA: a->data_path = v; return true;
-    case OPT_NO_EXACT: a->opt.exact_match = false; return true;
-    case OPT_THREADS: return train_cli_int(&a->threads, "eval", "--threads", v, 1, 1024);
+    case OPT_BASE:
+        a->base_dir = v;
+        return true;
+    case OPT_ADAPTER:
+        a->adapter_dir = v;
+        return true;
+    case OPT_DATA:
+        a->data_path = v;
+        return true;
+    case OPT_NO_EXACT:
+        a->opt.exact_match = false;
+        return true;
+    case OPT_THREADS:
+        return train_cli_int(&a->threads, "eval", "--threads", v, 1, 1024);
     case OPT_MAX_NEW:
         return train_cli_int(&a->opt.max_new_tokens, "eval", "--max-new-tokens", v, 0, 4096);
     case OPT_BATCH:
@@ -133,7 +150,8 @@ static bool apply_option(struct eval_args *a, int c, const char *v)
             return false;
         a->opt.seq_len = (size_t)n;
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -152,8 +170,10 @@ int cmd_eval(int argc, char **argv)
             return 0;
         }
         if (c == '?' || c == ':') {
-            fprintf(stderr, "atelier eval: unknown or incomplete option \"%s\" (see atelier "
-                    "eval --help)\n", argv[optind - 1]);
+            fprintf(stderr,
+                    "atelier eval: unknown or incomplete option \"%s\" (see atelier "
+                    "eval --help)\n",
+                    argv[optind - 1]);
             return 2;
         }
         if (!apply_option(&a, c, optarg))

@@ -43,8 +43,10 @@ static bool parse_dtype(enum st_dtype *out, const char *v)
     else if (strcasecmp(v, "BF16") == 0)
         *out = ST_BF16;
     else {
-        fprintf(stderr, "atelier merge: invalid --dtype value \"%s\": expected F32, F16 or "
-                "BF16\n", v);
+        fprintf(stderr,
+                "atelier merge: invalid --dtype value \"%s\": expected F32, F16 or "
+                "BF16\n",
+                v);
         return false;
     }
     return true;
@@ -103,8 +105,10 @@ int cmd_merge(int argc, char **argv)
         else if (c == OPT_THREADS)
             ok = train_cli_int(&threads, "merge", "--threads", optarg, 1, 1024);
         else {
-            fprintf(stderr, "atelier merge: unknown or incomplete option \"%s\" (see atelier "
-                    "merge --help)\n", argv[optind - 1]);
+            fprintf(stderr,
+                    "atelier merge: unknown or incomplete option \"%s\" (see atelier "
+                    "merge --help)\n",
+                    argv[optind - 1]);
             return 2;
         }
         if (!ok)
@@ -112,12 +116,14 @@ int cmd_merge(int argc, char **argv)
     }
     if (base == NULL || adapter == NULL || out == NULL || optind < argc) {
         fprintf(stderr, "atelier merge: missing --base, --adapter or --out, or an unexpected "
-                "argument (see atelier merge --help)\n");
+                        "argument (see atelier merge --help)\n");
         return 2;
     }
     if (same_dir(base, out) || same_dir(adapter, out)) {
-        fprintf(stderr, "atelier merge: --out %s is the base or adapter directory; choose a new "
-                "directory\n", out);
+        fprintf(stderr,
+                "atelier merge: --out %s is the base or adapter directory; choose a new "
+                "directory\n",
+                out);
         return 2;
     }
     model_set_threads(threads);

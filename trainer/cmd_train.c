@@ -52,11 +52,35 @@ static const char usage_text[] =
     "  --base-name NAME  --base-revision REV  --dataset-name NAME  --dataset-revision REV\n";
 
 enum {
-    OPT_BASE = 256, OPT_DATA, OPT_OUT, OPT_TARGETS, OPT_RANK, OPT_ALPHA, OPT_DROPOUT,
-    OPT_RSLORA, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_BATCH, OPT_GRAD_ACCUM, OPT_SEQ_LEN,
-    OPT_WARMUP, OPT_CLIP, OPT_WEIGHT_DECAY, OPT_SEED, OPT_THREADS, OPT_EVAL, OPT_EVAL_SPLIT,
-    OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_PROGRESS_FD, OPT_BASE_NAME, OPT_BASE_REVISION,
-    OPT_DATASET_NAME, OPT_DATASET_REVISION, OPT_HELP
+    OPT_BASE = 256,
+    OPT_DATA,
+    OPT_OUT,
+    OPT_TARGETS,
+    OPT_RANK,
+    OPT_ALPHA,
+    OPT_DROPOUT,
+    OPT_RSLORA,
+    OPT_LR,
+    OPT_EPOCHS,
+    OPT_STEPS,
+    OPT_BATCH,
+    OPT_GRAD_ACCUM,
+    OPT_SEQ_LEN,
+    OPT_WARMUP,
+    OPT_CLIP,
+    OPT_WEIGHT_DECAY,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_EVAL,
+    OPT_EVAL_SPLIT,
+    OPT_CHECKPOINT_EVERY,
+    OPT_RESUME,
+    OPT_PROGRESS_FD,
+    OPT_BASE_NAME,
+    OPT_BASE_REVISION,
+    OPT_DATASET_NAME,
+    OPT_DATASET_REVISION,
+    OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -112,7 +136,8 @@ static bool parse_targets(unsigned *mask, const char *value)
         while (*name == ' ')
             name++;
         if (!lora_target_parse(name, &t)) {
-            fprintf(stderr, "atelier train: invalid --targets entry \"%s\": expected q_proj, "
+            fprintf(stderr,
+                    "atelier train: invalid --targets entry \"%s\": expected q_proj, "
                     "k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear\n",
                     name);
             return false;
@@ -122,8 +147,10 @@ static bool parse_targets(unsigned *mask, const char *value)
     if (*mask != 0)
         return true;
 bad:
-    fprintf(stderr, "atelier train: invalid --targets value \"%s\": expected a comma-separated "
-            "list of PEFT module names or all-linear\n", value);
+    fprintf(stderr,
+            "atelier train: invalid --targets value \"%s\": expected a comma-separated "
+            "list of PEFT module names or all-linear\n",
+            value);
     return false;
 }
 
@@ -134,14 +161,18 @@ static bool open_progress_fd(FILE **out, const char *value)
     if (!train_cli_uint(&fd, "train", "--progress-fd", value, 0, 65535))
         return false;
     if (fcntl((int)fd, F_GETFD) < 0) {
-        fprintf(stderr, "atelier train: invalid --progress-fd value \"%s\": file descriptor %s "
-                "is not open\n", value, value);
+        fprintf(stderr,
+                "atelier train: invalid --progress-fd value \"%s\": file descriptor %s "
+                "is not open\n",
+                value, value);
         return false;
     }
     *out = fdopen((int)fd, "w");
     if (*out == NULL) {
-        fprintf(stderr, "atelier train: invalid --progress-fd value \"%s\": file descriptor is "
-                "not writable\n", value);
+        fprintf(stderr,
+                "atelier train: invalid --progress-fd value \"%s\": file descriptor is "
+                "not writable\n",
+                value);
         return false;
     }
     return true;
@@ -154,24 +185,52 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
     double d;
 
     switch (c) {
-    case OPT_BASE: o->base_dir = v; return true;
-    case OPT_DATA: o->data_path = v; return true;
-    case OPT_OUT: o->out_dir = v; return true;
-    case OPT_EVAL: o->eval_path = v; return true;
-    case OPT_BASE_NAME: o->base_name = v; return true;
-    case OPT_BASE_REVISION: o->base_revision = v; return true;
-    case OPT_DATASET_NAME: o->dataset_name = v; return true;
-    case OPT_DATASET_REVISION: o->dataset_revision = v; return true;
-    case OPT_RSLORA: o->rslora = true; return true;
-    case OPT_RESUME: o->resume = true; return true;
-    case OPT_TARGETS: return parse_targets(&o->target_mask, v);
-    case OPT_RANK: return train_cli_int(&o->rank, "train", "--rank", v, 1, 4096);
-    case OPT_BATCH: return train_cli_int(&o->batch, "train", "--batch", v, 1, 64);
-    case OPT_GRAD_ACCUM: return train_cli_int(&o->grad_accum, "train", "--grad-accum", v, 1, 4096);
-    case OPT_SEQ_LEN: return train_cli_int(&o->seq_len, "train", "--seq-len", v, 2, 1 << 20);
-    case OPT_THREADS: return train_cli_int(&o->threads, "train", "--threads", v, 1, 1024);
-    case OPT_SEED: return train_cli_uint(&o->seed, "train", "--seed", v, 0, UINT64_MAX);
-    case OPT_WARMUP: return train_cli_uint(&o->warmup, "train", "--warmup", v, 0, 1000000000);
+    case OPT_BASE:
+        o->base_dir = v;
+        return true;
+    case OPT_DATA:
+        o->data_path = v;
+        return true;
+    case OPT_OUT:
+        o->out_dir = v;
+        return true;
+    case OPT_EVAL:
+        o->eval_path = v;
+        return true;
+    case OPT_BASE_NAME:
+        o->base_name = v;
+        return true;
+    case OPT_BASE_REVISION:
+        o->base_revision = v;
+        return true;
+    case OPT_DATASET_NAME:
+        o->dataset_name = v;
+        return true;
+    case OPT_DATASET_REVISION:
+        o->dataset_revision = v;
+        return true;
+    case OPT_RSLORA:
+        o->rslora = true;
+        return true;
+    case OPT_RESUME:
+        o->resume = true;
+        return true;
+    case OPT_TARGETS:
+        return parse_targets(&o->target_mask, v);
+    case OPT_RANK:
+        return train_cli_int(&o->rank, "train", "--rank", v, 1, 4096);
+    case OPT_BATCH:
+        return train_cli_int(&o->batch, "train", "--batch", v, 1, 64);
+    case OPT_GRAD_ACCUM:
+        return train_cli_int(&o->grad_accum, "train", "--grad-accum", v, 1, 4096);
+    case OPT_SEQ_LEN:
+        return train_cli_int(&o->seq_len, "train", "--seq-len", v, 2, 1 << 20);
+    case OPT_THREADS:
+        return train_cli_int(&o->threads, "train", "--threads", v, 1, 1024);
+    case OPT_SEED:
+        return train_cli_uint(&o->seed, "train", "--seed", v, 0, UINT64_MAX);
+    case OPT_WARMUP:
+        return train_cli_uint(&o->warmup, "train", "--warmup", v, 0, 1000000000);
     case OPT_CHECKPOINT_EVERY:
         return train_cli_uint(&o->checkpoint_every, "train", "--checkpoint-every", v, 0,
                               1000000000);
@@ -181,8 +240,10 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
     case OPT_EPOCHS:
         *epochs_given = true;
         return train_cli_double(&o->epochs, "train", "--epochs", v, 0.0, 100000.0, true);
-    case OPT_LR: return train_cli_double(&o->lr, "train", "--lr", v, 0.0, 1.0, true);
-    case OPT_CLIP: return train_cli_double(&o->clip, "train", "--clip", v, 0.0, 1e6, false);
+    case OPT_LR:
+        return train_cli_double(&o->lr, "train", "--lr", v, 0.0, 1.0, true);
+    case OPT_CLIP:
+        return train_cli_double(&o->clip, "train", "--clip", v, 0.0, 1e6, false);
     case OPT_WEIGHT_DECAY:
         return train_cli_double(&o->weight_decay, "train", "--weight-decay", v, 0.0, 1.0, false);
     case OPT_EVAL_SPLIT:
@@ -199,16 +260,19 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
             return false;
         o->dropout = (float)d;
         return true;
-    case OPT_PROGRESS_FD: return open_progress_fd(&o->progress, v);
-    default: return false;
+    case OPT_PROGRESS_FD:
+        return open_progress_fd(&o->progress, v);
+    default:
+        return false;
     }
 }
 
 static bool check_required(const struct train_options *o, bool steps_given, bool epochs_given)
 {
-    const char *missing = o->base_dir == NULL ? "--base MODEL_DIR"
+    const char *missing = o->base_dir == NULL    ? "--base MODEL_DIR"
                           : o->data_path == NULL ? "--data TRAIN.jsonl"
-                          : o->out_dir == NULL ? "--out ADAPTER_DIR" : NULL;
+                          : o->out_dir == NULL   ? "--out ADAPTER_DIR"
+                                                 : NULL;
 
     if (missing != NULL) {
         fprintf(stderr, "atelier train: missing %s (see atelier train --help)\n", missing);
@@ -223,8 +287,10 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
         return false;
     }
     if (o->steps > 0 && o->warmup > o->steps) {
-        fprintf(stderr, "atelier train: invalid --warmup value %llu: expected at most --steps "
-                "%llu\n", (unsigned long long)o->warmup, (unsigned long long)o->steps);
+        fprintf(stderr,
+                "atelier train: invalid --warmup value %llu: expected at most --steps "
+                "%llu\n",
+                (unsigned long long)o->warmup, (unsigned long long)o->steps);
         return false;
     }
     return true;
@@ -269,8 +335,10 @@ int cmd_train(int argc, char **argv)
             return 0;
         }
         if (c == '?' || c == ':') {
-            fprintf(stderr, "atelier train: unknown or incomplete option \"%s\" (see atelier "
-                    "train --help)\n", argv[optind - 1]);
+            fprintf(stderr,
+                    "atelier train: unknown or incomplete option \"%s\" (see atelier "
+                    "train --help)\n",
+                    argv[optind - 1]);
             return 2;
         }
         if (!apply_option(&o, c, optarg, &steps_given, &epochs_given))

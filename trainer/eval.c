@@ -38,8 +38,8 @@ struct eval_sums {
 };
 
 static int score_batches(struct eval_sums *sums, struct model_ctx *ctx, size_t vocab,
-                         const struct data_set *ds, const struct eval_options *opt,
-                         int32_t *tokens, int32_t *targets, struct tr_error *err)
+                         const struct data_set *ds, const struct eval_options *opt, int32_t *tokens,
+                         int32_t *targets, struct tr_error *err)
 {
     const struct data_example *batch[64];
     size_t per_batch = opt->batch < 64 ? opt->batch : 64;
@@ -129,10 +129,9 @@ static int match_one(bool *matched, const struct model *m, const struct lora_set
     return 0;
 }
 
-static int exact_match(struct eval_metrics *out, const struct model *m,
-                       const struct lora_set *lora, const struct tok *tok,
-                       const struct data_set *ds, const struct eval_options *opt,
-                       struct tr_error *err)
+static int exact_match(struct eval_metrics *out, const struct model *m, const struct lora_set *lora,
+                       const struct tok *tok, const struct data_set *ds,
+                       const struct eval_options *opt, struct tr_error *err)
 {
     size_t matched = 0;
     int extra = opt->max_new_tokens;
@@ -184,8 +183,8 @@ int eval_run(struct eval_metrics *out, const struct model *m, struct lora_set *l
 
         local.batch = batch;
         local.seq_len = seq_len;
-        if (score_batches(&sums, ctx, (size_t)cfg->vocab_size, ds, &local, tokens, targets,
-                          err) < 0)
+        if (score_batches(&sums, ctx, (size_t)cfg->vocab_size, ds, &local, tokens, targets, err) <
+            0)
             goto out;
     }
     out->n_examples = ds->n;
@@ -193,7 +192,7 @@ int eval_run(struct eval_metrics *out, const struct model *m, struct lora_set *l
     out->n_tokens = sums.tokens;
     if (sums.tokens == 0) {
         tr_error_set(err, "the evaluation data has no scored tokens (every example is empty or "
-                     "fully masked)");
+                          "fully masked)");
         goto out;
     }
     out->mean_nll = sums.nll / (double)sums.tokens;

@@ -18,22 +18,22 @@
 #include "tr_error.h"
 
 struct eval_metrics {
-    double mean_nll;        /* nats per scored token */
-    double perplexity;      /* exp(mean_nll) */
-    double token_accuracy;  /* argmax == target over the scored tokens */
-    size_t n_tokens;        /* scored tokens */
+    double mean_nll;       /* nats per scored token */
+    double perplexity;     /* exp(mean_nll) */
+    double token_accuracy; /* argmax == target over the scored tokens */
+    size_t n_tokens;       /* scored tokens */
     size_t n_examples;
-    size_t n_truncated;     /* examples cut to seq_len */
-    bool has_exact_match;   /* the data had prompt/completion examples */
-    double exact_match;     /* share of those whose greedy completion equals the reference */
-    size_t n_exact_match;   /* prompt/completion examples decoded */
+    size_t n_truncated;   /* examples cut to seq_len */
+    bool has_exact_match; /* the data had prompt/completion examples */
+    double exact_match;   /* share of those whose greedy completion equals the reference */
+    size_t n_exact_match; /* prompt/completion examples decoded */
 };
 
 struct eval_options {
-    size_t batch;           /* sequences per forward pass */
-    size_t seq_len;         /* examples longer than this are truncated to their first tokens */
-    bool exact_match;       /* decode prompt/completion examples greedily */
-    int max_new_tokens;     /* tokens decoded beyond the reference length (EOS excluded) */
+    size_t batch;       /* sequences per forward pass */
+    size_t seq_len;     /* examples longer than this are truncated to their first tokens */
+    bool exact_match;   /* decode prompt/completion examples greedily */
+    int max_new_tokens; /* tokens decoded beyond the reference length (EOS excluded) */
 };
 
 /** Scores every example of ds with model m and lora (may be NULL for the base model). tok

@@ -13,8 +13,9 @@
 
 /* Files of a model directory that the merged directory keeps unchanged. */
 static const char *const copied_files[] = {
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "tokenizer.model", "added_tokens.json",
+    "config.json",           "generation_config.json",  "tokenizer.json",
+    "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+    "added_tokens.json",
 };
 
 struct weight_suffix {
@@ -171,8 +172,8 @@ static int add_tensor(struct st_writer *wr, struct merge_buffers *bufs,
     return st_writer_add(wr, spec->name, dtype, spec->ndim, spec->shape, data, err);
 }
 
-static int write_weights(const char *out_dir, const struct model *m,
-                         const struct lora_set *lora, enum st_dtype dtype, struct tr_error *err)
+static int write_weights(const char *out_dir, const struct model *m, const struct lora_set *lora,
+                         enum st_dtype dtype, struct tr_error *err)
 {
     struct model_tensor_spec *specs = NULL;
     struct merge_buffers bufs = {NULL, 0};
@@ -215,10 +216,10 @@ int merge_write(const char *out_dir, const char *base_dir, const struct model *m
     if (dtype != ST_F32 && dtype != ST_F16 && dtype != ST_BF16)
         return tr_error_set(err, "merge: dtype %s is not supported; use F32, F16 or BF16",
                             st_dtype_name(dtype));
-    if (mkdir(out_dir, 0755) != 0 && !(errno == EEXIST && stat(out_dir, &st) == 0 &&
-                                       S_ISDIR(st.st_mode)))
-        return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out",
-                            out_dir, strerror(errno));
+    if (mkdir(out_dir, 0755) != 0 &&
+        !(errno == EEXIST && stat(out_dir, &st) == 0 && S_ISDIR(st.st_mode)))
+        return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out", out_dir,
+                            strerror(errno));
     if (copy_model_files(out_dir, base_dir, err) < 0)
         return -1;
     /* NOTE: the weights go to one model.safetensors, unsharded, whatever the model size. */

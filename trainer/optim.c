@@ -35,8 +35,8 @@ void adamw_free(struct adamw *opt)
     free(opt);
 }
 
-void adamw_step(struct adamw *opt, const struct optim_tensor *tensors, size_t n_tensors,
-                float lr, const struct adamw_hparams *hp)
+void adamw_step(struct adamw *opt, const struct optim_tensor *tensors, size_t n_tensors, float lr,
+                const struct adamw_hparams *hp)
 {
     double t = (double)(opt->step + 1);
     float correction1 = (float)(1.0 - pow(hp->beta1, t));
@@ -79,8 +79,7 @@ double optim_grad_norm(const struct optim_tensor *tensors, size_t n_tensors)
     return sqrt(sum);
 }
 
-double optim_clip_grad_norm(const struct optim_tensor *tensors, size_t n_tensors,
-                            double max_norm)
+double optim_clip_grad_norm(const struct optim_tensor *tensors, size_t n_tensors, double max_norm)
 {
     double norm = optim_grad_norm(tensors, n_tensors);
     double coef;
@@ -99,8 +98,7 @@ double optim_clip_grad_norm(const struct optim_tensor *tensors, size_t n_tensors
     return norm;
 }
 
-double optim_lr_cosine(uint64_t step, uint64_t total_steps, uint64_t warmup_steps,
-                       double base_lr)
+double optim_lr_cosine(uint64_t step, uint64_t total_steps, uint64_t warmup_steps, double base_lr)
 {
     const double pi = 3.14159265358979323846;
     uint64_t decay_steps;

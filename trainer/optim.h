@@ -41,21 +41,19 @@ void adamw_free(struct adamw *opt);
 /** Applies one AdamW update with learning rate lr to every tensor, in list order. The total
  * size of the tensors must equal opt->n_params. Deterministic for a given thread count and
  * in fact independent of it (the update is element-wise). */
-void adamw_step(struct adamw *opt, const struct optim_tensor *tensors, size_t n_tensors,
-                float lr, const struct adamw_hparams *hp);
+void adamw_step(struct adamw *opt, const struct optim_tensor *tensors, size_t n_tensors, float lr,
+                const struct adamw_hparams *hp);
 
 /** Returns the Euclidean norm of all gradients together, summed in double in list order. */
 double optim_grad_norm(const struct optim_tensor *tensors, size_t n_tensors);
 
 /** Scales all gradients by max_norm / (norm + 1e-6) when that factor is below 1, as
  * clip_grad_norm_ does. Returns the norm before clipping. max_norm <= 0 disables clipping. */
-double optim_clip_grad_norm(const struct optim_tensor *tensors, size_t n_tensors,
-                            double max_norm);
+double optim_clip_grad_norm(const struct optim_tensor *tensors, size_t n_tensors, double max_norm);
 
 /** Returns the learning rate before optimizer step `step` (0-based count of completed
  * steps): linear warmup from 0 over warmup_steps, then a half cosine from base_lr to 0 at
  * total_steps. */
-double optim_lr_cosine(uint64_t step, uint64_t total_steps, uint64_t warmup_steps,
-                       double base_lr);
+double optim_lr_cosine(uint64_t step, uint64_t total_steps, uint64_t warmup_steps, double base_lr);
 
 #endif

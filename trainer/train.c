@@ -30,9 +30,9 @@
 #include "train_batch.h"
 #include "train_ckpt.h"
 
-#define CKPT_SUBDIR  "checkpoint"
-#define CKPT_FILE    "state.bin"
-#define EVAL_BATCH   8
+#define CKPT_SUBDIR "checkpoint"
+#define CKPT_FILE   "state.bin"
+#define EVAL_BATCH  8
 
 void train_options_default(struct train_options *o)
 {
@@ -59,18 +59,18 @@ struct trainer {
     struct tok *tok;
     struct data_set *train_file;
     struct data_set *eval_file;
-    struct data_set train_view;   /* examples trained on (ex owned when split) */
-    struct data_set eval_view;    /* held-out examples (ex owned when split) */
+    struct data_set train_view; /* examples trained on (ex owned when split) */
+    struct data_set eval_view;  /* held-out examples (ex owned when split) */
     bool views_owned;
     struct lora_set *lora;
     struct optim_tensor *tensors; /* A, dA and B, dB of every adapted linear, in layer order */
     size_t n_tensors;
     struct adamw *adamw;
     struct model_ctx *ctx;
-    int32_t *tokens;              /* (batch, seq_len) */
-    int32_t *targets;             /* (batch, seq_len) */
-    size_t *perm;                 /* order of the current epoch */
-    uint64_t perm_epoch;          /* epoch perm holds; UINT64_MAX when none */
+    int32_t *tokens;     /* (batch, seq_len) */
+    int32_t *targets;    /* (batch, seq_len) */
+    size_t *perm;        /* order of the current epoch */
+    uint64_t perm_epoch; /* epoch perm holds; UINT64_MAX when none */
     size_t seq_len;
     uint64_t total_steps;
     char ckpt_dir[4096];
@@ -122,8 +122,8 @@ static int make_dir(const char *path, struct tr_error *err)
         return 0;
     if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
-    return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out",
-                        path, strerror(errno));
+    return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out", path,
+                        strerror(errno));
 }
 
 /* Creates out_dir and its checkpoint directory and checks that both take files, so an
@@ -160,9 +160,11 @@ static int split_eval(struct trainer *tr, struct tr_error *err)
     size_t *idx = NULL;
 
     if (n_eval == 0 || n_eval >= all->n)
-        return tr_error_set(err, "--eval-split %g of %zu examples leaves %zu for evaluation and "
-                            "%zu for training; both need at least one", tr->opt->eval_split,
-                            all->n, n_eval, all->n - (n_eval < all->n ? n_eval : all->n));
+        return tr_error_set(err,
+                            "--eval-split %g of %zu examples leaves %zu for evaluation and "
+                            "%zu for training; both need at least one",
+                            tr->opt->eval_split, all->n, n_eval,
+                            all->n - (n_eval < all->n ? n_eval : all->n));
     idx = malloc(all->n * sizeof(size_t));
     tr->train_view.ex = malloc((all->n - n_eval) * sizeof(struct data_example));
     tr->eval_view.ex = malloc(n_eval * sizeof(struct data_example));
@@ -205,8 +207,10 @@ static int load_inputs(struct trainer *tr, struct tr_error *err)
     cfg = model_get_config(tr->model);
     context = (size_t)cfg->max_position_embeddings;
     if ((size_t)o->seq_len > context)
-        return tr_error_set(err, "--seq-len %d is above the model context of %zu tokens; use "
-                            "--seq-len 1..%zu", o->seq_len, context, context);
+        return tr_error_set(err,
+                            "--seq-len %d is above the model context of %zu tokens; use "
+                            "--seq-len 1..%zu",
+                            o->seq_len, context, context);
     tr->seq_len = (size_t)o->seq_len;
     if (tok_open(&tr->tok, o->base_dir, err) < 0)
         return -1;
@@ -232,9 +236,10 @@ static void log_truncation(const struct trainer *tr)
     for (size_t i = 0; i < tr->train_view.n; i++)
         cut += tr->train_view.ex[i].n > tr->seq_len;
     if (cut > 0)
-        fprintf(tr->opt->log, "atelier train: %zu of %zu training examples are longer than "
-                "--seq-len %zu tokens and were truncated to their first %zu tokens\n", cut,
-                tr->train_view.n, tr->seq_len, tr->seq_len);
+        fprintf(tr->opt->log,
+                "atelier train: %zu of %zu training examples are longer than "
+                "--seq-len %zu tokens and were truncated to their first %zu tokens\n",
+                cut, tr->train_view.n, tr->seq_len, tr->seq_len);
 }
 
 static uint64_t plan_steps(const struct trainer *tr)
@@ -254,8 +259,7 @@ static int build_tensor_list(struct trainer *tr, struct tr_error *err)
     struct lora_set *lora = tr->lora;
     size_t k = 0;
 
-    tr->tensors = calloc((size_t)lora->num_layers * LORA_NUM_TARGETS * 2 + 1,
-                         sizeof(*tr->tensors));
+    tr->tensors = calloc((size_t)lora->num_layers * LORA_NUM_TARGETS * 2 + 1, sizeof(*tr->tensors));
     if (tr->tensors == NULL)
         return tr_error_set(err, "cannot allocate the parameter list");
     for (int layer = 0; layer < lora->num_layers; layer++) {
@@ -277,8 +281,8 @@ static int build_state(struct trainer *tr, struct tr_error *err)
     const struct train_options *o = tr->opt;
     size_t batch = (size_t)o->batch;
 
-    tr->lora = lora_set_new(model_get_config(tr->model), o->rank, o->alpha, o->rslora,
-                            o->dropout, o->target_mask, true, err);
+    tr->lora = lora_set_new(model_get_config(tr->model), o->rank, o->alpha, o->rslora, o->dropout,
+                            o->target_mask, true, err);
     if (tr->lora == NULL)
         return -1;
     lora_set_init(tr->lora, mix_seed(o->seed, SALT_INIT, 0));
@@ -292,8 +296,7 @@ static int build_state(struct trainer *tr, struct tr_error *err)
     tr->perm = malloc(tr->train_view.n * sizeof(size_t));
     tr->perm_epoch = UINT64_MAX;
     if (tr->tokens == NULL || tr->targets == NULL || tr->perm == NULL)
-        return tr_error_set(err, "cannot allocate batches of %zu x %zu tokens", batch,
-                            tr->seq_len);
+        return tr_error_set(err, "cannot allocate batches of %zu x %zu tokens", batch, tr->seq_len);
     tr->total_steps = plan_steps(tr);
     return 0;
 }
@@ -372,7 +375,8 @@ static int check_resume_matches(const struct train_ckpt_header *h, const struct 
         what = "--steps/--epochs/--batch/--grad-accum";
     if (what == NULL)
         return 0;
-    return tr_error_set(err, "%s was written with a different %s than this run; resume with the "
+    return tr_error_set(err,
+                        "%s was written with a different %s than this run; resume with the "
                         "options of the interrupted run, or remove it to start over",
                         tr->ckpt_path, what);
 }
@@ -388,8 +392,10 @@ static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, doubl
     if (!tr->opt->resume)
         return 0;
     if (access(tr->ckpt_path, F_OK) != 0) {
-        fprintf(tr->opt->log, "atelier train: --resume: no checkpoint at %s, starting at step "
-                "0\n", tr->ckpt_path);
+        fprintf(tr->opt->log,
+                "atelier train: --resume: no checkpoint at %s, starting at step "
+                "0\n",
+                tr->ckpt_path);
         return 0;
     }
     if (train_ckpt_read(&h, tr->ckpt_path, tr->tensors, tr->n_tensors, tr->adamw, err) < 0)
@@ -400,8 +406,8 @@ static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, doubl
     *tokens = h.tokens_seen;
     *elapsed = h.elapsed_s;
     *last_loss = h.last_loss;
-    fprintf(tr->opt->log, "atelier train: resuming from %s at step %llu of %llu\n",
-            tr->ckpt_path, (unsigned long long)h.step, (unsigned long long)tr->total_steps);
+    fprintf(tr->opt->log, "atelier train: resuming from %s at step %llu of %llu\n", tr->ckpt_path,
+            (unsigned long long)h.step, (unsigned long long)tr->total_steps);
     return 0;
 }
 
@@ -421,8 +427,7 @@ static const struct data_example *example_at(struct trainer *tr, uint64_t pos)
 }
 
 /* Points batch[0..batch) at the examples of micro-batch k. */
-static void micro_batch_examples(const struct data_example **batch, struct trainer *tr,
-                                 uint64_t k)
+static void micro_batch_examples(const struct data_example **batch, struct trainer *tr, uint64_t k)
 {
     uint64_t pos = k * (uint64_t)tr->opt->batch;
 
@@ -449,8 +454,7 @@ struct step_stats {
     double grad_norm; /* before clipping */
 };
 
-static size_t count_input_tokens(const struct data_example *const *batch, size_t b,
-                                 size_t seq_len)
+static size_t count_input_tokens(const struct data_example *const *batch, size_t b, size_t seq_len)
 {
     size_t n = 0;
 
@@ -505,7 +509,8 @@ static int run_step(struct step_stats *st, struct trainer *tr, uint64_t step, do
 
     memset(st, 0, sizeof(*st));
     if (step_scored == 0)
-        return tr_error_set(err, "step %llu has no scored tokens: every example of its batch "
+        return tr_error_set(err,
+                            "step %llu has no scored tokens: every example of its batch "
                             "is fully masked or one token long; check the data",
                             (unsigned long long)step + 1);
     batch = malloc((size_t)tr->opt->batch * sizeof(*batch));
@@ -536,7 +541,8 @@ static void print_progress(const struct trainer *tr, uint64_t step, const struct
 
     if (f == NULL)
         return;
-    fprintf(f, "{\"step\": %llu, \"total_steps\": %llu, \"loss\": %.6f, \"lr\": %.6g, "
+    fprintf(f,
+            "{\"step\": %llu, \"total_steps\": %llu, \"loss\": %.6f, \"lr\": %.6g, "
             "\"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"eta_s\": %.1f}\n",
             (unsigned long long)step, (unsigned long long)tr->total_steps, st->loss, lr,
             st->grad_norm, step_s > 0.0 ? (double)st->tokens / step_s : 0.0, eta_s);
@@ -587,12 +593,16 @@ static int stop_on_nonfinite(struct trainer *tr, uint64_t step, const struct ste
 
     /* The parameters still hold the state after the last good step, so save that. */
     if (save_checkpoint(tr, step, tokens, last_loss, elapsed, &save_err) < 0)
-        return tr_error_set(err, "%s is %g at step %llu and saving the last good state failed "
-                            "too: %s", what, value, (unsigned long long)step + 1, save_err.msg);
-    return tr_error_set(err, "%s is %g at step %llu; training stopped and the last good state "
+        return tr_error_set(err,
+                            "%s is %g at step %llu and saving the last good state failed "
+                            "too: %s",
+                            what, value, (unsigned long long)step + 1, save_err.msg);
+    return tr_error_set(err,
+                        "%s is %g at step %llu; training stopped and the last good state "
                         "(after step %llu) is in %s; lower --lr or set --clip, then rerun with "
-                        "--resume", what, value, (unsigned long long)step + 1,
-                        (unsigned long long)step, tr->ckpt_path);
+                        "--resume",
+                        what, value, (unsigned long long)step + 1, (unsigned long long)step,
+                        tr->ckpt_path);
 }
 
 static int train_loop(struct train_result *res, struct trainer *tr, struct tr_error *err)
@@ -621,10 +631,11 @@ static int train_loop(struct train_result *res, struct trainer *tr, struct tr_er
         if (o->stop_requested != NULL && *o->stop_requested && step + 1 < tr->total_steps) {
             if (save_checkpoint(tr, step + 1, tokens, last_loss, elapsed, err) < 0)
                 return -1;
-            return tr_error_set(err, "stopped by a signal after step %llu of %llu; the state is "
+            return tr_error_set(err,
+                                "stopped by a signal after step %llu of %llu; the state is "
                                 "in %s, so rerun with --resume to continue",
-                                (unsigned long long)step + 1,
-                                (unsigned long long)tr->total_steps, tr->ckpt_path);
+                                (unsigned long long)step + 1, (unsigned long long)tr->total_steps,
+                                tr->ckpt_path);
         }
         if (o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 &&
             step + 1 < tr->total_steps) {
@@ -713,8 +724,8 @@ static int write_outputs(const struct trainer *tr, const struct train_result *re
     target_names(targets, sizeof(targets), tr->lora->target_mask);
     name_len = strcspn(base_name_of(o->out_dir), "/");
     snprintf(model_name, sizeof(model_name), "%.*s", (int)name_len, base_name_of(o->out_dir));
-    card = (struct card_data){o, res, model_name, tr->train_file->sha256_hex, targets,
-                              tr->train_view.n, tr->eval_view.n};
+    card = (struct card_data){
+        o, res, model_name, tr->train_file->sha256_hex, targets, tr->train_view.n, tr->eval_view.n};
     if (card_write(o->out_dir, &card, err) < 0)
         return -1;
     return write_results(o->out_dir, res, err);
@@ -738,8 +749,10 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
     if (prepare_out_dir(&tr, err) < 0 || load_inputs(&tr, err) < 0 || build_state(&tr, err) < 0)
         goto out;
     log_truncation(&tr);
-    fprintf(o->log, "atelier train: %zu training and %zu eval examples, %llu steps, %zu adapter "
-            "parameters\n", tr.train_view.n, tr.eval_view.n, (unsigned long long)tr.total_steps,
+    fprintf(o->log,
+            "atelier train: %zu training and %zu eval examples, %llu steps, %zu adapter "
+            "parameters\n",
+            tr.train_view.n, tr.eval_view.n, (unsigned long long)tr.total_steps,
             tr.adamw->n_params);
     if (tr.eval_view.n > 0 && run_eval(&out->base_eval_loss, &tr, false, err) < 0)
         goto out;

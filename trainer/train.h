@@ -20,32 +20,32 @@
 #include "tr_error.h"
 
 struct train_options {
-    const char *base_dir;     /* model directory (config.json, tokenizer, safetensors) */
-    const char *data_path;    /* training JSONL or JSON array */
-    const char *out_dir;      /* ADAPTER_DIR, created when missing */
-    const char *eval_path;    /* held-out data, or NULL */
-    double eval_split;        /* share of data_path held out when eval_path is NULL; 0: none */
-    unsigned target_mask;     /* bit t for lora target t */
+    const char *base_dir;  /* model directory (config.json, tokenizer, safetensors) */
+    const char *data_path; /* training JSONL or JSON array */
+    const char *out_dir;   /* ADAPTER_DIR, created when missing */
+    const char *eval_path; /* held-out data, or NULL */
+    double eval_split;     /* share of data_path held out when eval_path is NULL; 0: none */
+    unsigned target_mask;  /* bit t for lora target t */
     int rank;
     float alpha;
     float dropout;
     bool rslora;
     double lr;
-    double epochs;            /* used when steps is 0 */
-    uint64_t steps;           /* optimizer steps; 0: derive from epochs */
-    int batch;                /* sequences per micro-batch */
-    int grad_accum;           /* micro-batches per optimizer step */
-    int seq_len;              /* tokens per sequence; longer examples are truncated */
-    uint64_t warmup;          /* warmup steps */
-    double clip;              /* max global gradient norm; 0 disables */
+    double epochs;   /* used when steps is 0 */
+    uint64_t steps;  /* optimizer steps; 0: derive from epochs */
+    int batch;       /* sequences per micro-batch */
+    int grad_accum;  /* micro-batches per optimizer step */
+    int seq_len;     /* tokens per sequence; longer examples are truncated */
+    uint64_t warmup; /* warmup steps */
+    double clip;     /* max global gradient norm; 0 disables */
     double weight_decay;
     uint64_t seed;
-    int threads;              /* 0: OpenMP default */
+    int threads;               /* 0: OpenMP default */
     uint64_t checkpoint_every; /* steps between checkpoints; 0: only at the end */
     bool resume;
-    FILE *progress;           /* JSON progress lines */
-    FILE *log;                /* human-readable notes (seed, truncation, checkpoints) */
-    const char *base_name;    /* recorded in the card and adapter_config.json */
+    FILE *progress;        /* JSON progress lines */
+    FILE *log;             /* human-readable notes (seed, truncation, checkpoints) */
+    const char *base_name; /* recorded in the card and adapter_config.json */
     const char *base_revision;
     const char *dataset_name;
     const char *dataset_revision;
@@ -58,13 +58,13 @@ struct train_options {
 void train_options_default(struct train_options *o);
 
 struct train_result {
-    double train_loss;        /* mean loss of the last step */
+    double train_loss; /* mean loss of the last step */
     bool has_eval;
     double eval_loss;
     double eval_perplexity;
-    double base_eval_loss;    /* eval loss of the base model without the adapter */
+    double base_eval_loss; /* eval loss of the base model without the adapter */
     uint64_t steps;
-    uint64_t tokens;          /* scored target tokens trained on */
+    uint64_t tokens; /* scored target tokens trained on */
     double seconds;
 };
 

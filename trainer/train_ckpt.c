@@ -137,8 +137,8 @@ static int write_payload(int fd, const struct optim_tensor *tensors, size_t n_te
 }
 
 int train_ckpt_write(const char *path, const struct train_ckpt_header *h,
-                     const struct optim_tensor *tensors, size_t n_tensors,
-                     const struct adamw *opt, struct tr_error *err)
+                     const struct optim_tensor *tensors, size_t n_tensors, const struct adamw *opt,
+                     struct tr_error *err)
 {
     uint8_t header[CKPT_HEADER_BYTES];
     uint64_t hash = FNV1A_INIT;
@@ -147,8 +147,10 @@ int train_ckpt_write(const char *path, const struct train_ckpt_header *h,
     int rc = -1;
 
     if (h->n_params != opt->n_params || tensors_total(tensors, n_tensors) != opt->n_params)
-        return tr_error_set(err, "checkpoint %s: %llu parameters in the header but %zu in the "
-                            "optimizer", path, (unsigned long long)h->n_params, opt->n_params);
+        return tr_error_set(err,
+                            "checkpoint %s: %llu parameters in the header but %zu in the "
+                            "optimizer",
+                            path, (unsigned long long)h->n_params, opt->n_params);
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
         return tr_error_set(err, "checkpoint path too long: %s", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -199,28 +201,35 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
 
     *payload = NULL;
     if (len < 16 || memcmp(buf, TRAIN_CKPT_MAGIC, 8) != 0)
-        return tr_error_set(err, "%s is not an atelier training checkpoint (bad magic); "
-                            "start a new run without --resume", name);
+        return tr_error_set(err,
+                            "%s is not an atelier training checkpoint (bad magic); "
+                            "start a new run without --resume",
+                            name);
     version = get_u32(buf + 8);
     if (version != TRAIN_CKPT_VERSION)
-        return tr_error_set(err, "%s has checkpoint format version %u but this atelier reads "
+        return tr_error_set(err,
+                            "%s has checkpoint format version %u but this atelier reads "
                             "version %u; resume with the atelier release that wrote it, or "
-                            "start a new run without --resume", name, version,
-                            TRAIN_CKPT_VERSION);
+                            "start a new run without --resume",
+                            name, version, TRAIN_CKPT_VERSION);
     header_bytes = get_u32(buf + 12);
     if (header_bytes != CKPT_HEADER_BYTES || len < CKPT_HEADER_BYTES + CKPT_HASH_BYTES)
-        return tr_error_set(err, "%s: checkpoint header is truncated or has size %u, expected "
-                            "%u", name, header_bytes, CKPT_HEADER_BYTES);
+        return tr_error_set(err,
+                            "%s: checkpoint header is truncated or has size %u, expected "
+                            "%u",
+                            name, header_bytes, CKPT_HEADER_BYTES);
     n_params = get_u64(buf + 72);
     if (n_params == 0 || n_params > TRAIN_CKPT_MAX_PARAMS)
-        return tr_error_set(err, "%s: checkpoint claims %llu parameters, outside 1..%llu",
-                            name, (unsigned long long)n_params,
+        return tr_error_set(err, "%s: checkpoint claims %llu parameters, outside 1..%llu", name,
+                            (unsigned long long)n_params,
                             (unsigned long long)TRAIN_CKPT_MAX_PARAMS);
     /* n_params <= 2^30, so 12 * n_params plus the header cannot overflow 64 bits. */
     want = CKPT_HEADER_BYTES + 12 * n_params + CKPT_HASH_BYTES;
     if ((uint64_t)len != want)
-        return tr_error_set(err, "%s: checkpoint is %zu bytes but its header implies %llu; the "
-                            "file is truncated or corrupt", name, len, (unsigned long long)want);
+        return tr_error_set(err,
+                            "%s: checkpoint is %zu bytes but its header implies %llu; the "
+                            "file is truncated or corrupt",
+                            name, len, (unsigned long long)want);
     stored = get_u64(buf + len - CKPT_HASH_BYTES);
     if (fnv1a_update(FNV1A_INIT, buf, len - CKPT_HASH_BYTES) != stored)
         return tr_error_set(err, "%s: checkpoint hash mismatch; the file is corrupt", name);
@@ -285,9 +294,10 @@ int train_ckpt_read(struct train_ckpt_header *h, const char *path,
         goto out;
     total = tensors_total(tensors, n_tensors);
     if (h->n_params != total || total != opt->n_params) {
-        tr_error_set(err, "%s holds %llu adapter parameters but this run has %zu; resume with "
-                     "the same --base, --targets and --rank as the interrupted run", path,
-                     (unsigned long long)h->n_params, total);
+        tr_error_set(err,
+                     "%s holds %llu adapter parameters but this run has %zu; resume with "
+                     "the same --base, --targets and --rank as the interrupted run",
+                     path, (unsigned long long)h->n_params, total);
         goto out;
     }
     for (size_t k = 0; k < n_tensors; k++) {

@@ -29,19 +29,19 @@ struct train_ckpt_header {
     uint32_t rank;
     uint32_t target_mask; /* bit t set when lora target t is adapted */
     uint32_t num_layers;
-    uint32_t use_rslora;  /* 0 or 1 */
+    uint32_t use_rslora; /* 0 or 1 */
     float alpha;
     float dropout;
-    uint64_t n_params;    /* adapter parameters, in the order of the tensor list */
-    double last_loss;     /* train loss of the last step before the checkpoint */
-    double elapsed_s;     /* training seconds so far, for the final report */
+    uint64_t n_params; /* adapter parameters, in the order of the tensor list */
+    double last_loss;  /* train loss of the last step before the checkpoint */
+    double elapsed_s;  /* training seconds so far, for the final report */
 };
 
 /** Writes the checkpoint to path atomically (a temporary file renamed over it). tensors
  * gives the parameters in a fixed order and opt their AdamW moments. */
 int train_ckpt_write(const char *path, const struct train_ckpt_header *h,
-                     const struct optim_tensor *tensors, size_t n_tensors,
-                     const struct adamw *opt, struct tr_error *err);
+                     const struct optim_tensor *tensors, size_t n_tensors, const struct adamw *opt,
+                     struct tr_error *err);
 
 /** Validates a checkpoint held in memory (magic, version, sizes, hash) and fills *h. On
  * success *payload points into buf at the 3 * n_params floats (params, m, v). name is used in

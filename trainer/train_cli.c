@@ -17,11 +17,12 @@ bool train_cli_uint(uint64_t *out, const char *cmd, const char *option, const ch
         p++;
     errno = 0;
     v = strtoull(p, &end, 10);
-    if (*p == '-' || *p == '+' || *p == '\0' || end == p || *end != '\0' || errno != 0 ||
-        v < min || v > max) {
-        fprintf(stderr, "atelier %s: invalid %s value \"%s\": expected an integer from %llu "
-                "to %llu\n", cmd, option, value, (unsigned long long)min,
-                (unsigned long long)max);
+    if (*p == '-' || *p == '+' || *p == '\0' || end == p || *end != '\0' || errno != 0 || v < min ||
+        v > max) {
+        fprintf(stderr,
+                "atelier %s: invalid %s value \"%s\": expected an integer from %llu "
+                "to %llu\n",
+                cmd, option, value, (unsigned long long)min, (unsigned long long)max);
         return false;
     }
     *out = v;
@@ -49,8 +50,10 @@ bool train_cli_double(double *out, const char *cmd, const char *option, const ch
     v = strtod(value, &end);
     if (end == value || *end != '\0' || errno != 0 || !isfinite(v) || v > max ||
         (min_exclusive ? v <= min : v < min)) {
-        fprintf(stderr, "atelier %s: invalid %s value \"%s\": expected a number %s %g and "
-                "<= %g\n", cmd, option, value, min_exclusive ? ">" : ">=", min, max);
+        fprintf(stderr,
+                "atelier %s: invalid %s value \"%s\": expected a number %s %g and "
+                "<= %g\n",
+                cmd, option, value, min_exclusive ? ">" : ">=", min, max);
         return false;
     }
     *out = v;

@@ -25,8 +25,7 @@ static char *adapter_dir(const char *name)
     return p;
 }
 
-static const struct adapter_tensor *find_tensor(const struct adapter_info *info,
-                                                const char *name)
+static const struct adapter_tensor *find_tensor(const struct adapter_info *info, const char *name)
 {
     for (size_t i = 0; i < info->n_tensors; i++) {
         if (strcmp(info->tensors[i].name, name) == 0)
@@ -139,8 +138,7 @@ static void test_llama_family_inspect(void)
     struct tr_error err = {{0}};
     const struct adapter_tensor *t;
 
-    CHECK_EQ_INT(adapter_inspect(&info, adapter_dir("smollm-135m-instruct-lora-qv-r16"), &err),
-                 0);
+    CHECK_EQ_INT(adapter_inspect(&info, adapter_dir("smollm-135m-instruct-lora-qv-r16"), &err), 0);
     if (info == NULL) {
         printf("# %s\n", err.msg);
         return;
@@ -178,8 +176,7 @@ static void test_load_against_stories(const struct model *m)
     CHECK(strstr(err.msg, "pickle") != NULL);
 
     /* Same family, other shapes: the first tensor that does not fit is named. */
-    CHECK_EQ_INT(adapter_load(&lora, adapter_dir("smollm-135m-instruct-lora-qv-r16"), m, &err),
-                 -1);
+    CHECK_EQ_INT(adapter_load(&lora, adapter_dir("smollm-135m-instruct-lora-qv-r16"), m, &err), -1);
     CHECK(strstr(err.msg, "layers.") != NULL);
     CHECK(strstr(err.msg, "shape [16, 576]") != NULL || strstr(err.msg, "for layer") != NULL);
     printf("# smollm adapter on stories260K: %s\n", err.msg);
@@ -199,9 +196,9 @@ static void test_save_load_round_trip(const struct model *m)
 
     snprintf(dir, sizeof(dir), "%s/atelier-adapter-XXXXXX", tmp != NULL ? tmp : "/tmp");
     CHECK(mkdtemp(dir) != NULL);
-    lora = lora_set_new(cfg, 4, 8.0f, true, 0.1f,
-                        (1u << LORA_K_PROJ) | (1u << LORA_O_PROJ) | (1u << LORA_UP_PROJ), false,
-                        &err);
+    lora =
+        lora_set_new(cfg, 4, 8.0f, true, 0.1f,
+                     (1u << LORA_K_PROJ) | (1u << LORA_O_PROJ) | (1u << LORA_UP_PROJ), false, &err);
     CHECK(lora != NULL);
     if (lora == NULL)
         return;

@@ -168,8 +168,9 @@ static bool copy_model(const char *dir)
 /* ---- style fine-tuning ---- */
 
 static const char *const style_train_args[] = {
-    "--steps", "30", "--batch", "8", "--seq-len", "256", "--lr", "1e-2", "--targets",
-    "all-linear", "--threads", "1", "--seed", "7", "--dropout", "0", "--warmup", "2",
+    "--steps", "30",   "--batch",   "8",          "--seq-len", "256",
+    "--lr",    "1e-2", "--targets", "all-linear", "--threads", "1",
+    "--seed",  "7",    "--dropout", "0",          "--warmup",  "2",
 };
 
 /* Greedily continues a held-out story that stops before its closing line. */
@@ -217,7 +218,8 @@ static void check_style_generation(const char *adapter_dir)
     printf("# base continues: %s\n# adapter continues: %s\n", base_text ? base_text : "",
            tuned_text ? tuned_text : "");
     CHECK(base_text != NULL && strstr(base_text, "lived happily by the sea") == NULL);
-    CHECK(tuned_text != NULL && strstr(tuned_text, "And they all lived happily by the sea.") != NULL);
+    CHECK(tuned_text != NULL &&
+          strstr(tuned_text, "And they all lived happily by the sea.") != NULL);
 out:
     free(base_text);
     free(tuned_text);
@@ -305,12 +307,12 @@ static void check_eval_and_merge(const char *adapter_dir)
     char *eval_out = path_in(tmp_root, "eval.json");
     char *merged_dir = path_in(tmp_root, "merged");
     char *merged_out = path_in(tmp_root, "eval-merged.json");
-    const char *eval_args[] = {"eval", "--base", model_dir, "--adapter", adapter_dir, "--data",
-                               completion, "--threads", "1", NULL};
-    const char *merge_args[] = {"merge", "--base", model_dir, "--adapter", adapter_dir, "--out",
-                                merged_dir, NULL};
-    const char *merged_args[] = {"eval", "--base", merged_dir, "--data", completion, "--threads",
-                                 "1", NULL};
+    const char *eval_args[] = {"eval",   "--base",   model_dir,   "--adapter", adapter_dir,
+                               "--data", completion, "--threads", "1",         NULL};
+    const char *merge_args[] = {"merge",     "--base", model_dir,  "--adapter",
+                                adapter_dir, "--out",  merged_dir, NULL};
+    const char *merged_args[] = {"eval",     "--base",    merged_dir, "--data",
+                                 completion, "--threads", "1",        NULL};
     json_t *both, *merged, *base, *tuned;
 
     CHECK_EQ_INT(run_atelier(eval_args, eval_out, NULL), 0);
@@ -340,9 +342,16 @@ static void test_style_finetune(void)
     char *out = path_in(tmp_root, "style");
     char *progress = path_in(tmp_root, "style-progress.jsonl");
     char *log = path_in(tmp_root, "style-stderr.txt");
-    const char *args[40] = {"train", "--base", model_dir, "--data",
-                            path_in(style_dir, "train.jsonl"), "--eval",
-                            path_in(style_dir, "eval.jsonl"), "--out", out, "--base-name",
+    const char *args[40] = {"train",
+                            "--base",
+                            model_dir,
+                            "--data",
+                            path_in(style_dir, "train.jsonl"),
+                            "--eval",
+                            path_in(style_dir, "eval.jsonl"),
+                            "--out",
+                            out,
+                            "--base-name",
                             "karpathy/stories260K"};
     size_t n = 11;
     json_t *res;
@@ -381,11 +390,36 @@ static void test_style_finetune(void)
 static int train_small(const char *out, const char *seed, const char *extra1, const char *extra2,
                        const char *progress_path, const char *err_path)
 {
-    const char *args[] = {"train", "--base", model_dir, "--data",
-                          path_in(style_dir, "train.jsonl"), "--out", out, "--steps", "8",
-                          "--batch", "4", "--grad-accum", "2", "--seq-len", "200", "--lr", "5e-3",
-                          "--dropout", "0.1", "--threads", "1", "--seed", seed,
-                          "--checkpoint-every", "3", "--warmup", "2", extra1, extra2, NULL};
+    const char *args[] = {"train",
+                          "--base",
+                          model_dir,
+                          "--data",
+                          path_in(style_dir, "train.jsonl"),
+                          "--out",
+                          out,
+                          "--steps",
+                          "8",
+                          "--batch",
+                          "4",
+                          "--grad-accum",
+                          "2",
+                          "--seq-len",
+                          "200",
+                          "--lr",
+                          "5e-3",
+                          "--dropout",
+                          "0.1",
+                          "--threads",
+                          "1",
+                          "--seed",
+                          seed,
+                          "--checkpoint-every",
+                          "3",
+                          "--warmup",
+                          "2",
+                          extra1,
+                          extra2,
+                          NULL};
 
     return run_atelier(args, progress_path, err_path);
 }
@@ -449,12 +483,36 @@ static void test_resume_after_sigterm(void)
     CHECK_EQ_INT(pipe(fds), 0);
     snprintf(fd_text, sizeof(fd_text), "%d", fds[1]);
     {
-        const char *args[] = {"train", "--base", model_dir, "--data",
-                              path_in(style_dir, "train.jsonl"), "--out", dir, "--steps", "8",
-                              "--batch", "4", "--grad-accum", "2", "--seq-len", "200", "--lr",
-                              "5e-3", "--dropout", "0.1", "--threads", "1", "--seed", "11",
-                              "--checkpoint-every", "3", "--warmup", "2", "--progress-fd",
-                              fd_text, NULL};
+        const char *args[] = {"train",
+                              "--base",
+                              model_dir,
+                              "--data",
+                              path_in(style_dir, "train.jsonl"),
+                              "--out",
+                              dir,
+                              "--steps",
+                              "8",
+                              "--batch",
+                              "4",
+                              "--grad-accum",
+                              "2",
+                              "--seq-len",
+                              "200",
+                              "--lr",
+                              "5e-3",
+                              "--dropout",
+                              "0.1",
+                              "--threads",
+                              "1",
+                              "--seed",
+                              "11",
+                              "--checkpoint-every",
+                              "3",
+                              "--warmup",
+                              "2",
+                              "--progress-fd",
+                              fd_text,
+                              NULL};
 
         pid = spawn_atelier(args, log);
     }
@@ -510,23 +568,23 @@ static void test_bad_options(void)
 {
     const char *data = path_in(style_dir, "train.jsonl");
     const char *out = path_in(tmp_root, "bad-options");
-    const char *rank[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--rank",
-                          "0", NULL};
-    const char *lr[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--lr",
-                        "fast", NULL};
-    const char *dropout[] = {"train", "--base", model_dir, "--data", data, "--out", out,
-                             "--dropout", "1.5", NULL};
-    const char *targets[] = {"train", "--base", model_dir, "--data", data, "--out", out,
-                             "--targets", "q_proj,c_attn", NULL};
-    const char *seed[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--seed",
-                          "-1", NULL};
+    const char *rank[] = {"train", "--base", model_dir, "--data", data,
+                          "--out", out,      "--rank",  "0",      NULL};
+    const char *lr[] = {"train", "--base", model_dir, "--data", data,
+                        "--out", out,      "--lr",    "fast",   NULL};
+    const char *dropout[] = {"train", "--base", model_dir,   "--data", data,
+                             "--out", out,      "--dropout", "1.5",    NULL};
+    const char *targets[] = {"train", "--base", model_dir,   "--data",        data,
+                             "--out", out,      "--targets", "q_proj,c_attn", NULL};
+    const char *seed[] = {"train", "--base", model_dir, "--data", data,
+                          "--out", out,      "--seed",  "-1",     NULL};
     const char *missing[] = {"train", "--base", model_dir, "--data", data, NULL};
-    const char *both[] = {"train", "--base", model_dir, "--data", data, "--out", out, "--steps",
-                          "3", "--epochs", "1", NULL};
-    const char *seq_len[] = {"train", "--base", model_dir, "--data", data, "--out", out,
-                             "--seq-len", "4096", NULL};
-    const char *fd[] = {"train", "--base", model_dir, "--data", data, "--out", out,
-                        "--progress-fd", "777", NULL};
+    const char *both[] = {"train", "--base",  model_dir, "--data",   data, "--out",
+                          out,     "--steps", "3",       "--epochs", "1",  NULL};
+    const char *seq_len[] = {"train", "--base", model_dir,   "--data", data,
+                             "--out", out,      "--seq-len", "4096",   NULL};
+    const char *fd[] = {"train", "--base", model_dir,       "--data", data,
+                        "--out", out,      "--progress-fd", "777",    NULL};
 
     expect_failure(rank, 2, "--rank", "1 to 4096");
     expect_failure(lr, 2, "--lr", "\"fast\"");
@@ -550,16 +608,17 @@ static void test_bad_inputs(void)
     char *out = path_in(tmp_root, "bad-inputs");
     const char *data = path_in(style_dir, "train.jsonl");
     char *long_text = malloc(20000);
-    const char *unwritable[] = {"train", "--base", model_dir, "--data", data, "--out",
-                                under_file, "--steps", "1", NULL};
-    const char *bad_line[] = {"train", "--base", model_dir, "--data", bad_jsonl, "--out", out,
-                              "--steps", "1", NULL};
-    const char *too_long[] = {"train", "--base", model_dir, "--data", long_jsonl, "--out", out,
-                              "--steps", "1", NULL};
-    const char *bad_config[] = {"train", "--base", bad_model, "--data", data, "--out", out,
-                                "--steps", "1", NULL};
-    const char *missing_data[] = {"train", "--base", model_dir, "--data",
-                                  path_in(tmp_root, "no-such.jsonl"), "--out", out, NULL};
+    const char *unwritable[] = {"train", "--base",   model_dir, "--data", data,
+                                "--out", under_file, "--steps", "1",      NULL};
+    const char *bad_line[] = {"train", "--base", model_dir, "--data", bad_jsonl,
+                              "--out", out,      "--steps", "1",      NULL};
+    const char *too_long[] = {"train", "--base", model_dir, "--data", long_jsonl,
+                              "--out", out,      "--steps", "1",      NULL};
+    const char *bad_config[] = {"train", "--base", bad_model, "--data", data,
+                                "--out", out,      "--steps", "1",      NULL};
+    const char *missing_data[] = {
+        "train", "--base", model_dir, "--data", path_in(tmp_root, "no-such.jsonl"),
+        "--out", out,      NULL};
 
     CHECK(write_text(file, "not a directory\n"));
     expect_failure(unwritable, 1, under_file, "--out");
@@ -594,8 +653,9 @@ static void test_nan_loss_stops(void)
     char *dir = path_in(tmp_root, "nan-model");
     char *out = path_in(tmp_root, "nan-run");
     char *weights = path_in(dir, "model.safetensors");
-    const char *args[] = {"train", "--base", dir, "--data", path_in(style_dir, "train.jsonl"),
-                          "--out", out, "--steps", "3", "--threads", "1", NULL};
+    const char *args[] = {"train", "--base", dir,       "--data", path_in(style_dir, "train.jsonl"),
+                          "--out", out,      "--steps", "3",      "--threads",
+                          "1",     NULL};
     struct st_file *st = NULL;
     struct tr_error err = {{0}};
     const struct st_tensor *t;
@@ -637,10 +697,25 @@ static void test_checkpoint_version_mismatch(void)
 {
     char *dir = path_in(tmp_root, "same-a");
     char *state = path_in(dir, "checkpoint/state.bin");
-    const char *args[] = {"train", "--base", model_dir, "--data",
-                          path_in(style_dir, "train.jsonl"), "--out", dir, "--steps", "8",
-                          "--batch", "4", "--grad-accum", "2", "--seq-len", "200", "--seed", "11",
-                          "--resume", NULL};
+    const char *args[] = {"train",
+                          "--base",
+                          model_dir,
+                          "--data",
+                          path_in(style_dir, "train.jsonl"),
+                          "--out",
+                          dir,
+                          "--steps",
+                          "8",
+                          "--batch",
+                          "4",
+                          "--grad-accum",
+                          "2",
+                          "--seq-len",
+                          "200",
+                          "--seed",
+                          "11",
+                          "--resume",
+                          NULL};
     unsigned char version = 9;
     FILE *f = fopen(state, "r+b");
 

@@ -144,10 +144,19 @@ static void test_checkpoint_round_trip(void)
         opt->v[i] = 0.01f * (float)i;
     }
     opt->step = 7;
-    h = (struct train_ckpt_header){.step = 7, .total_steps = 20, .seed = 99, .tokens_seen = 1234,
-                                   .rank = 2, .target_mask = 5, .num_layers = 1, .use_rslora = 1,
-                                   .alpha = 16.0f, .dropout = 0.05f, .n_params = 6,
-                                   .last_loss = 1.5, .elapsed_s = 3.25};
+    h = (struct train_ckpt_header){.step = 7,
+                                   .total_steps = 20,
+                                   .seed = 99,
+                                   .tokens_seen = 1234,
+                                   .rank = 2,
+                                   .target_mask = 5,
+                                   .num_layers = 1,
+                                   .use_rslora = 1,
+                                   .alpha = 16.0f,
+                                   .dropout = 0.05f,
+                                   .n_params = 6,
+                                   .last_loss = 1.5,
+                                   .elapsed_s = 3.25};
     CHECK_EQ_INT(train_ckpt_write(path, &h, t, 2, opt, &err), 0);
     CHECK_EQ_INT(train_ckpt_read(&got, path, t2, 2, opt2, &err), 0);
     CHECK_EQ_INT(got.step, 7);
