@@ -24,6 +24,17 @@ struct http_router {
 
 struct http_server; /* http_server.c */
 
+/* Bytes sent by a streamed reply. libmicrohttpd may free the reply before the request's
+ * completion callback runs, so the request and the reply share this counter and the one
+ * that lets go last frees it. */
+struct http_byte_counter {
+    _Atomic uint64_t bytes;
+    _Atomic int refs;
+};
+
+/** Drops one reference to counter and frees it with the last one. Accepts NULL. */
+void http_byte_counter_release(struct http_byte_counter *counter);
+
 struct http_reply_header_item {
     char *name;
     char *value;
@@ -63,7 +74,8 @@ struct http_request {
 
     struct MHD_Response *response; /* the queued reply, sent after the body was read */
     unsigned status;
-    uint64_t bytes_out; /* body size of the reply (streams count as they go) */
+    uint64_t bytes_out; /* body size of the reply; streams count in stream_bytes */
+    struct http_byte_counter *stream_bytes; /* streamed replies only, else NULL */
     struct http_reply_header_item headers[HTTP_MAX_REPLY_HEADERS];
     size_t header_count;
 

@@ -6,6 +6,7 @@
 #include "hub_log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,7 +256,27 @@ struct stream_wrap {
     http_stream_fn read;
     void *ctx;
     void (*free_ctx)(void *ctx);
+    struct http_byte_counter *sent;
 };
+
+void http_byte_counter_release(struct http_byte_counter *counter)
+{
+    if (counter != NULL && atomic_fetch_sub(&counter->refs, 1) == 1)
+        free(counter);
+}
+
+/* Creates the counter shared by req and its streamed reply. Returns NULL without memory. */
+static struct http_byte_counter *byte_counter_new(struct http_request *req)
+{
+    struct http_byte_counter *counter = calloc(1, sizeof(*counter));
+
+    if (counter == NULL)
+        return NULL;
+    atomic_store(&counter->refs, 2);
+    http_byte_counter_release(req->stream_bytes);
+    req->stream_bytes = counter;
+    return counter;
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -264,6 +285,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
     if (n == 0)
         n = HTTP_STREAM_ERROR; /* 0 would make libmicrohttpd poll in a busy loop */
+    if (n > 0)
+        atomic_fetch_add(&w->sent->bytes, (uint64_t)n);
     return n;
 }
 
@@ -273,6 +296,7 @@ static void stream_free(void *cls)
 
     if (w->free_ctx != NULL)
         w->free_ctx(w->ctx);
+    http_byte_counter_release(w->sent);
     free(w);
 }
 
@@ -287,6 +311,7 @@ struct stream_pump {
     void *ctx;
     void (*free_ctx)(void *ctx);
     struct MHD_Connection *conn;
+    struct http_byte_counter *sent;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t drained;
@@ -361,6 +386,7 @@ static ssize_t pump_read(void *cls, uint64_t pos, char *buf, size_t max)
             pthread_cond_signal(&p->drained);
         }
         result = (ssize_t)n;
+        atomic_fetch_add(&p->sent->bytes, (uint64_t)n);
     } else if (p->ended) {
         result = HTTP_STREAM_END;
     } else if (p->failed) {
@@ -389,6 +415,7 @@ static void pump_free(void *cls)
         p->free_ctx(p->ctx);
     pthread_cond_destroy(&p->drained);
     pthread_mutex_destroy(&p->lock);
+    http_byte_counter_release(p->sent);
     free(p);
 }
 
@@ -407,11 +434,19 @@ static int reply_event_stream(struct http_request *req, unsigned status, const c
     p->ctx = ctx;
     p->free_ctx = free_ctx;
     p->conn = req->conn;
+    p->sent = byte_counter_new(req);
+    if (p->sent == NULL) {
+        free(p);
+        if (free_ctx != NULL)
+            free_ctx(ctx);
+        return HUB_ENOMEM;
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->drained, NULL);
     if (pthread_create(&p->thread, NULL, pump_main, p) != 0) {
         pthread_cond_destroy(&p->drained);
         pthread_mutex_destroy(&p->lock);
+        http_byte_counter_release(p->sent);
         free(p);
         if (free_ctx != NULL)
             free_ctx(ctx);
@@ -443,6 +478,13 @@ int http_reply_stream(struct http_request *req, unsigned status, const char *con
     w->read = read;
     w->ctx = ctx;
     w->free_ctx = free_ctx;
+    w->sent = byte_counter_new(req);
+    if (w->sent == NULL) {
+        free(w);
+        if (free_ctx != NULL)
+            free_ctx(ctx);
+        return HUB_ENOMEM;
+    }
     resp =
         MHD_create_response_from_callback(length == HTTP_LENGTH_UNKNOWN ? MHD_SIZE_UNKNOWN : length,
                                           64 * 1024, stream_read, w, stream_free);

@@ -232,6 +232,7 @@ static void request_free(struct http_request *req)
     free(req->body);
     free(req->raw_target);
     free(req->base_url);
+    http_byte_counter_release(req->stream_bytes);
     free(req);
 }
 
@@ -249,6 +250,8 @@ static void completed_callback(void *cls, struct MHD_Connection *conn, void **co
     ms = (now.tv_sec - req->started.tv_sec) * 1000L +
          (now.tv_nsec - req->started.tv_nsec) / 1000000L;
     path = req->target_valid ? req->target.path : "-";
+    if (req->stream_bytes != NULL)
+        req->bytes_out = atomic_load(&req->stream_bytes->bytes);
     hub_log(HUB_LOG_INFO, "http",
             "request method=%s path=%.300s status=%u bytes_in=%llu bytes_out=%llu ms=%ld "
             "user=%s route=%s req=%s%s",

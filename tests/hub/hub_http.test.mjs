@@ -326,7 +326,7 @@ test("LFS batch, upload, verify, commit and download with ranges", async () => {
 
 test("multi-GiB object: ranges at large offsets are served from a sparse file", async () => {
   const size = 5 * 1024 * 1024 * 1024;
-  // The store trusts its own files, so a sparse file named by an arbitrary oid stands in
+  // The store trusts its own files, so a sparse file named by an arbitrary oid replaces
   // for a 5 GiB object without writing 5 GiB.
   const oid = "5a".repeat(32);
   const dir = join(dataDir, "lfs/objects", oid.slice(0, 2), oid.slice(2, 4));

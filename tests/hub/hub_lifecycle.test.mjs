@@ -41,7 +41,7 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
     await fetch(`${daemon.url}/api/repos/create`, { method: "POST",
       headers: { ...auth, "Content-Type": "application/json" },
       body: JSON.stringify({ name: "big", organization: "alice" }) });
-    // A sparse object stands in for a large file; see the multi-GiB test in hub_http.
+    // A sparse object replaces a large file; see the multi-GiB test in hub_http.
     const size = 256 * 1024 * 1024;
     const oid = "7e".repeat(32);
     const dir = join(dataDir, "lfs/objects", oid.slice(0, 2), oid.slice(2, 4));
