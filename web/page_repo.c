@@ -459,6 +459,26 @@ static size_t web_adapter_ids(char **ids, size_t cap, size_t *total, struct web_
     return count;
 }
 
+/* Appends the metrics of the adapter's newest stored evaluation, so the adapters of a base
+ * can be compared at a glance. */
+static void web_adapter_latest_eval(struct web_buf *b, struct web_repo_view *v, const char *id)
+{
+    struct meta_eval_list evals;
+    struct hub_error err = HUB_ERROR_INIT;
+
+    memset(&evals, 0, sizeof(evals));
+    if (meta_evals_for_repo(&evals, v->ctx->req->db, id, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot list the evaluations of %s: %s", id, err.msg);
+        return;
+    }
+    if (evals.count > 0) {
+        web_buf_puts(b, " <span class=\"muted adapter-eval\">");
+        web_eval_metrics(b, evals.items[0].metrics_json);
+        web_buf_puts(b, "</span>");
+    }
+    meta_eval_list_dispose(&evals);
+}
+
 static void web_adapters_list(struct web_repo_view *v)
 {
     struct web_buf *b = &v->ctx->out;
@@ -479,7 +499,9 @@ static void web_adapters_list(struct web_repo_view *v)
         web_buf_url_encode(b, ids[i], true);
         web_buf_puts(b, "\">");
         web_buf_escape(b, ids[i]);
-        web_buf_puts(b, "</a></li>");
+        web_buf_puts(b, "</a>");
+        web_adapter_latest_eval(b, v, ids[i]);
+        web_buf_puts(b, "</li>");
         free(ids[i]);
     }
     if (count > 0)

@@ -385,6 +385,14 @@ static void test_pages_refs_and_evals(void)
     CHECK(has(&p, "Evaluations on this hub"));
     CHECK(!has(&p, "hidden-set"));
     CHECK(has(&p, "a private dataset"));
+    done(&p);
+
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo-lora", second_commit,
+                                  "alice/stories", second_commit, "eval.jsonl", "{\"loss\": 0.875}",
+                                  &err),
+                 0);
+    p = render("/alice/demo", "", 0);
+    CHECK(has(&p, "alice/demo-lora</a> <span class=\"muted adapter-eval\">loss 0.875</span>"));
     CHECK(has(&p, "perplexity 4.48"));
     done(&p);
 }
@@ -408,6 +416,9 @@ static void test_pages_history(void)
     CHECK(has(&p, "<span class=\"del\">-  &quot;layers&quot;: 5</span>"
                   "<span class=\"add\">+  &quot;layers&quot;: 6</span>"));
     CHECK(has(&p, "@@ -1,4 +1,4 @@"));
+    CHECK(has(&p, "<summary>2 files changed</summary>"));
+    CHECK(has(&p, "<li><a href=\"#diff-1\">config.json</a></li>"));
+    CHECK(has(&p, "id=\"diff-2\""));
     /* Only tensor a got new values; b kept its bytes and c is new. */
     CHECK(has(&p, "Tensors: 1 changed, 1 added, 0 removed, 1 unchanged"));
     CHECK(has(&p, "<code>a</code></td><td>values changed"));
