@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -278,6 +279,42 @@ int githttp_backend_wait(struct githttp_backend *backend)
     return backend->exit_status;
 }
 
+/* Waits for the child like githttp_backend_wait, but kills its process group once
+ * max_seconds have passed (0: no limit). Returns 0, or HUB_EIO when the child was killed. */
+static int wait_with_deadline(struct githttp_backend *backend, unsigned max_seconds,
+                              struct hub_error *err)
+{
+    struct timespec start;
+    struct timespec now;
+    struct timespec pause = {0, 20 * 1000 * 1000}; /* 20 ms between checks */
+
+    if (max_seconds == 0) {
+        githttp_backend_wait(backend);
+        return 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int wstatus = 0;
+        pid_t got = waitpid(backend->pid, &wstatus, WNOHANG);
+
+        if (got == backend->pid || (got < 0 && errno != EINTR)) {
+            backend->pid = 0;
+            backend->exit_status = got > 0 && WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+            if (backend->exit_status != 0)
+                log_child_stderr(backend);
+            return 0;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= (time_t)max_seconds) {
+            kill(-backend->pid, SIGKILL);
+            githttp_backend_wait(backend);
+            return hub_error_set(err, HUB_EIO, "git http-backend timed out after %u seconds "
+                                 "and was stopped", max_seconds);
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* ---- CGI header block ------------------------------------------------------------------- */
 
 /* Finds the blank line that ends the header block; returns the offset of the body, or 0. */
@@ -434,7 +471,9 @@ int githttp_backend_start(struct githttp_backend **out, const struct githttp_bac
     if (rc < 0)
         goto out;
     if (req->wait_for_exit) {
-        githttp_backend_wait(backend);
+        rc = wait_with_deadline(backend, req->max_seconds, err);
+        if (rc < 0)
+            goto out;
         if (lseek(backend->out_fd, 0, SEEK_SET) < 0) {
             rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot rewind the git output: %s",
                                      strerrordesc_np(errno));

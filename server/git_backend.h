@@ -58,6 +58,8 @@ struct githttp_backend_request {
     const char *tmp_dir;           /* where the child's stderr (and output) files go */
     bool wait_for_exit;            /* true: the child writes to a temporary file and
                                       githttp_backend_start returns after it exited */
+    unsigned max_seconds;          /* with wait_for_exit: kill the child after this many
+                                      seconds (HUB_EIO); 0 for no limit */
 };
 
 struct githttp_backend;

@@ -35,6 +35,11 @@
  * the limit must stay well above one round. */
 #define GITHTTP_MAX_FETCH_REQUEST_BYTES (64ull << 20)
 
+/* A push holds the repo lock while receive-pack runs, so a hung receive-pack or hook must
+ * not keep it forever. Indexing a pack of tens of GiB on a slow disk can take many minutes,
+ * so the limit is generous. */
+#define GITHTTP_MAX_PUSH_SECONDS 3600
+
 /* Absolute path of the atelier binary, for the hook scripts. Written once by the service
  * start before the listener opens, read-only afterwards. */
 static char hook_binary[PATH_MAX];
@@ -366,6 +371,7 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     backend_request_init(&breq, req, state, "git-receive-pack", (const char *const *)env.items);
     breq.tmp_dir = tmp_dir;
     breq.wait_for_exit = true;
+    breq.max_seconds = GITHTTP_MAX_PUSH_SECONDS;
     rc = repo_lock_acquire(&lock, state->repo_dir, err);
     if (rc < 0)
         goto out;

@@ -1,12 +1,14 @@
 /* test_git_backend: runs git http-backend through git_backend on a temporary bare repo, as
  * the HTTP layer does: a ref advertisement, a fetch with a plain and a gzip request body, a
- * missing repo, and the spool size limit. */
+ * missing repo, a push, a push whose hook outlives the time limit, and the spool size
+ * limit. */
 #include "git_backend.h"
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char work[256];
@@ -25,6 +27,7 @@ static int shell_in(const char *dir, const char *line)
 /* Creates WORK/repo.git with one commit on main and stores its id in head. */
 static int repo_setup(void)
 {
+    char hooks[600];
     FILE *p;
 
     snprintf(repo_dir, sizeof(repo_dir), "%s/repo.git", work);
@@ -32,6 +35,9 @@ static int repo_setup(void)
                        "cd src && echo hi >a.txt && git add a.txt && "
                        "git -c user.name=T -c user.email=t@localhost commit -q -m one && "
                        "git push -q ../repo.git main") != 0)
+        return -1;
+    snprintf(hooks, sizeof(hooks), "%s/hooks", work);
+    if (mkdir(hooks, 0755) != 0)
         return -1;
     snprintf(head, sizeof(head), "%s", "");
     {
@@ -178,6 +184,94 @@ static void test_missing_repo(void)
     githttp_backend_free(backend);
 }
 
+/* Writes a push of head to refs/heads/NAME (a create with an empty pack) into spool. */
+static void push_body_write(struct githttp_spool *spool, const char *branch)
+{
+    static const unsigned char empty_pack[32] = {
+        'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0, 0x02, 0x9d, 0x08, 0x82, 0x3b, 0xd8,
+        0xa8, 0xea, 0xb5, 0x10, 0xad, 0x6a, 0xc7, 0x5c, 0x82, 0x3c, 0xfd, 0x3e, 0xd3, 0x1e};
+    struct hub_error err = HUB_ERROR_INIT;
+    char command[256];
+    char line[300];
+    int len;
+
+    len = snprintf(command, sizeof(command),
+                   "0000000000000000000000000000000000000000 %s refs/heads/%s%creport-status\n",
+                   head, branch, '\0');
+    snprintf(line, sizeof(line), "%04x", len + 4);
+    memcpy(line + 4, command, (size_t)len);
+    CHECK_EQ_INT(githttp_spool_write(spool, line, (size_t)len + 4, &err), 0);
+    CHECK_EQ_INT(githttp_spool_write(spool, "0000", 4, &err), 0);
+    CHECK_EQ_INT(githttp_spool_write(spool, empty_pack, sizeof(empty_pack), &err), 0);
+}
+
+/* A push through receive-pack with a pre-receive hook that sleeps for hook_seconds. */
+static int run_push(const char *branch, unsigned hook_seconds, unsigned max_seconds,
+                    struct githttp_backend **out, struct hub_error *err)
+{
+    static const char *const env[] = {"GIT_CONFIG_COUNT=2", "GIT_CONFIG_KEY_0=http.receivepack",
+                                      "GIT_CONFIG_VALUE_0=true", "GIT_CONFIG_KEY_1=core.hooksPath",
+                                      NULL, NULL};
+    const char *envp[6];
+    struct githttp_backend_request req;
+    struct githttp_spool spool = GITHTTP_SPOOL_INIT;
+    char hooks_value[600];
+    char script[700];
+    FILE *f;
+    int rc;
+
+    snprintf(hooks_value, sizeof(hooks_value), "GIT_CONFIG_VALUE_1=%s/hooks", work);
+    memcpy(envp, env, sizeof(envp));
+    envp[4] = hooks_value;
+    snprintf(script, sizeof(script), "%s/hooks/pre-receive", work);
+    f = fopen(script, "w");
+    if (f != NULL) {
+        fprintf(f, "#!/bin/sh\nsleep %u\n", hook_seconds);
+        fclose(f);
+    }
+    chmod(script, 0755);
+    CHECK_EQ_INT(githttp_spool_open(&spool, work, 1 << 20, err), 0);
+    push_body_write(&spool, branch);
+    request_init(&req, "git-receive-pack");
+    req.method = "POST";
+    req.content_type = "application/x-git-receive-pack-request";
+    req.remote_user = "tester";
+    req.body_fd = spool.fd;
+    req.body_bytes = spool.bytes;
+    req.extra_env = envp;
+    req.wait_for_exit = true;
+    req.max_seconds = max_seconds;
+    rc = githttp_backend_start(out, &req, err);
+    githttp_spool_close(&spool);
+    return rc;
+}
+
+static void test_receive_pack(void)
+{
+    struct githttp_backend *backend = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    static char body[4096];
+
+    CHECK_EQ_INT(run_push("pushed", 0, 30, &backend, &err), 0);
+    if (backend == NULL)
+        return;
+    CHECK_EQ_INT(githttp_backend_status(backend), 200);
+    read_all(backend, body, sizeof(body));
+    CHECK(strstr(body, "unpack ok") != NULL);
+    CHECK(strstr(body, "ok refs/heads/pushed") != NULL);
+    githttp_backend_free(backend);
+}
+
+static void test_receive_pack_timeout(void)
+{
+    struct githttp_backend *backend = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+
+    CHECK_EQ_INT(run_push("slow", 30, 1, &backend, &err), HUB_EIO);
+    CHECK(backend == NULL);
+    CHECK(strstr(err.msg, "timed out") != NULL);
+}
+
 static void test_spool_limit(void)
 {
     struct githttp_spool spool = GITHTTP_SPOOL_INIT;
@@ -213,6 +307,8 @@ int main(void)
     test_upload_pack(false);
     test_upload_pack(true);
     test_missing_repo();
+    test_receive_pack();
+    test_receive_pack_timeout();
     test_spool_limit();
     rc = test_finish();
     rmdir_work();
