@@ -545,6 +545,53 @@ static void test_resume_after_sigterm(void)
                      path_in(path_in(tmp_root, "same-a"), "adapter_model.safetensors")));
 }
 
+/* --epochs with --eval-split: 80 examples less a 20% split leave 64, so one epoch at batch
+ * 16 is 4 steps, and the held-out 16 are scored. */
+static void test_epochs_and_eval_split(void)
+{
+    char *out = path_in(tmp_root, "split");
+    char *progress = path_in(tmp_root, "split-progress.jsonl");
+    char *log = path_in(tmp_root, "split-stderr.txt");
+    const char *args[] = {"train",
+                          "--base",
+                          model_dir,
+                          "--data",
+                          path_in(style_dir, "train.jsonl"),
+                          "--out",
+                          out,
+                          "--epochs",
+                          "1",
+                          "--batch",
+                          "16",
+                          "--seq-len",
+                          "64",
+                          "--eval-split",
+                          "0.2",
+                          "--threads",
+                          "1",
+                          NULL};
+    json_t *res;
+    char *card, *err_text;
+
+    CHECK_EQ_INT(run_atelier(args, progress, log), 0);
+    res = load_json(path_in(out, "train_results.json"));
+    CHECK(res != NULL);
+    CHECK_EQ_INT(json_integer_value(json_object_get(res, "steps")), 4);
+    CHECK(json_is_number(json_object_get(res, "eval_loss")));
+    CHECK(json_is_number(json_object_get(res, "base_eval_loss")));
+    json_decref(res);
+    err_text = read_text(log);
+    CHECK(err_text != NULL);
+    CHECK(err_text != NULL && strstr(err_text, "64 training and 16 eval examples") != NULL);
+    /* Every story is longer than 64 tokens, and the run says so once. */
+    CHECK(err_text != NULL && strstr(err_text, "64 of 64 training examples are longer") != NULL);
+    free(err_text);
+    card = read_text(path_in(out, "README.md"));
+    CHECK(card != NULL);
+    CHECK(card != NULL && strstr(card, "split: held-out split of train") != NULL);
+    free(card);
+}
+
 /* ---- bad input ---- */
 
 /* Runs args, expects exit status want and a stderr that contains each of needles. */
@@ -749,6 +796,7 @@ int main(void)
     test_style_finetune();
     test_same_seed_identical();
     test_resume_after_sigterm();
+    test_epochs_and_eval_split();
     test_bad_options();
     test_bad_inputs();
     test_nan_loss_stops();
