@@ -289,7 +289,9 @@ static void web_diff_file(struct web_repo_view *v, const char *old_rev, const st
     else if (e == NULL)
         status = "deleted";
 
-    web_buf_printf(b, "<section class=\"diff\"><h3><span class=\"badge\">%s</span> ", status);
+    web_buf_printf(b,
+                   "<section class=\"diff\" id=\"diff-%zu\"><h3><span class=\"badge\">%s</span> ",
+                   shown + 1, status);
     if (e != NULL) {
         web_buf_puts(b, "<a href=\"");
         web_repo_href(b, v, "blob", new_rev, path);
@@ -314,14 +316,23 @@ static int web_entry_cmp(const void *pa, const void *pb)
     return strcmp(((const struct repo_entry *)pa)->path, ((const struct repo_entry *)pb)->path);
 }
 
-/* Merges the sorted file lists of the parent and the commit and writes every change. */
-static size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_entry *old_e,
-                             size_t n_old, const char *new_rev, struct repo_entry *new_e,
-                             size_t n_new)
-{
-    uint64_t budget = WEB_MAX_COMPARE_BYTES;
-    size_t i = 0, j = 0, shown = 0;
+/* One changed file: old is NULL for an added file, new for a deleted one. */
+struct web_change {
+    const struct repo_entry *old_entry;
+    const struct repo_entry *new_entry;
+};
 
+/* Merges the sorted file lists of the parent and the commit into the changed files. *out is
+ * malloc'd (free()); returns the count, or 0 with *out NULL when memory runs out. */
+static size_t web_diff_changes(struct web_change **out, struct repo_entry *old_e, size_t n_old,
+                               struct repo_entry *new_e, size_t n_new)
+{
+    struct web_change *changes = calloc(n_old + n_new + 1, sizeof(*changes));
+    size_t i = 0, j = 0, n = 0;
+
+    *out = changes;
+    if (changes == NULL)
+        return 0;
     qsort(old_e, n_old, sizeof(*old_e), web_entry_cmp);
     qsort(new_e, n_new, sizeof(*new_e), web_entry_cmp);
     while (i < n_old || j < n_new) {
@@ -335,19 +346,49 @@ static size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struc
             c = strcmp(old_e[i].path, new_e[j].path);
 
         if (c == 0 && old_e[i].type == REPO_ENTRY_FILE && new_e[j].type == REPO_ENTRY_FILE &&
-            strcmp(old_e[i].oid, new_e[j].oid) != 0) {
-            web_diff_file(v, old_rev, &old_e[i], new_rev, &new_e[j], shown++, &budget);
-        } else if (c < 0 && old_e[i].type == REPO_ENTRY_FILE) {
-            web_diff_file(v, old_rev, &old_e[i], new_rev, NULL, shown++, &budget);
-        } else if (c > 0 && new_e[j].type == REPO_ENTRY_FILE) {
-            web_diff_file(v, old_rev, NULL, new_rev, &new_e[j], shown++, &budget);
-        }
+            strcmp(old_e[i].oid, new_e[j].oid) != 0)
+            changes[n++] = (struct web_change){&old_e[i], &new_e[j]};
+        else if (c < 0 && old_e[i].type == REPO_ENTRY_FILE)
+            changes[n++] = (struct web_change){&old_e[i], NULL};
+        else if (c > 0 && new_e[j].type == REPO_ENTRY_FILE)
+            changes[n++] = (struct web_change){NULL, &new_e[j]};
         if (c <= 0)
             i++;
         if (c >= 0)
             j++;
     }
-    return shown;
+    return n;
+}
+
+/* Writes the list of changed files with links to their sections, then every section. */
+static size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_entry *old_e,
+                             size_t n_old, const char *new_rev, struct repo_entry *new_e,
+                             size_t n_new)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct web_change *changes = NULL;
+    uint64_t budget = WEB_MAX_COMPARE_BYTES;
+    size_t n = web_diff_changes(&changes, old_e, n_old, new_e, n_new);
+
+    if (n > 0) {
+        web_buf_printf(b,
+                       "<details class=\"changed-files\" open><summary>%zu file%s changed"
+                       "</summary><ol>",
+                       n, n == 1 ? "" : "s");
+        for (size_t k = 0; k < n; k++) {
+            const struct repo_entry *e =
+                changes[k].new_entry ? changes[k].new_entry : changes[k].old_entry;
+
+            web_buf_printf(b, "<li><a href=\"#diff-%zu\">", k + 1);
+            web_buf_escape(b, e->path);
+            web_buf_puts(b, "</a></li>");
+        }
+        web_buf_puts(b, "</ol></details>");
+    }
+    for (size_t k = 0; k < n; k++)
+        web_diff_file(v, old_rev, changes[k].old_entry, new_rev, changes[k].new_entry, k, &budget);
+    free(changes);
+    return n;
 }
 
 static void web_commit_head(struct web_repo_view *v, const struct repo_commit_info *info)
