@@ -233,8 +233,11 @@ static int files_collect(struct import_files *f, struct store *st,
             break;
         }
         snprintf(full, sizeof(full), "%s/%s", src, child);
-        if (stat(full, &sb) != 0) {
+        if (lstat(full, &sb) != 0) {
             rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot stat %s", full);
+        } else if (S_ISLNK(sb.st_mode)) {
+            /* A link could pull in files from outside the folder, so it is left out. */
+            fprintf(stderr, "atelier admin: skipping symbolic link %s\n", full);
         } else if (S_ISDIR(sb.st_mode)) {
             rc = files_collect(f, st, attrs, src, child, err);
         } else if (S_ISREG(sb.st_mode)) {

@@ -95,7 +95,9 @@ int store_blob_touch(struct store *st, const char *oid, struct hub_error *err);
  * HUB_EIO. Any thread. */
 int store_blob_remove(struct store *st, const char *oid, struct hub_error *err);
 
-/** Sums the sizes of every stored blob by walking lfs/objects. Returns 0 or HUB_EIO. */
+/** Sums the sizes of every stored blob by walking lfs/objects. Returns 0 or HUB_EIO.
+ * NOTE: the walk stats every blob, so for frequent callers such as /metrics the database sum
+ * meta_lfs_total_bytes() is cheaper (it counts recorded blobs only). */
 int store_total_bytes(uint64_t *out, struct store *st, struct hub_error *err);
 
 /* One blob seen by store_fsck. */

@@ -85,9 +85,12 @@ mkdir -p "$SRC/sub"
 echo '{"model_type": "llama"}' >"$SRC/config.json"
 head -c 4096 /dev/urandom >"$SRC/sub/weights.bin"
 head -c $((10 * 1024 * 1024 + 1)) /dev/zero | tr '\0' 'a' >"$SRC/big.txt"
+ln -s /etc/hostname "$SRC/outside-link"
 admin repo import alice/tiny "$SRC" --message "Import tiny" >"$WORK/out" 2>"$WORK/err"
 check "repo import exits 0" test $? -eq 0
 check "repo import counts 2 LFS files" grep -q "(2 LFS files" "$WORK/out"
+check "repo import skips symbolic links" grep -q "skipping symbolic link" "$WORK/err"
+check "repo import counts 3 files" grep -q "imported 3 files" "$WORK/out"
 GIT_DIR="$DATA/repos/models/alice/tiny.git"
 if command -v git >/dev/null; then
     git --git-dir="$GIT_DIR" show main:sub/weights.bin >"$WORK/pointer"
