@@ -162,6 +162,9 @@ void http_auth_resolve(struct http_request *req)
         req->user.token_invalid = true;
         return;
     }
+    /* NOTE: API calls authenticated by the cookie carry no CSRF token. Browsers leave the
+     * cookie off cross-site POST, PUT and DELETE requests because the login page sets it
+     * SameSite=Lax, and the CORS headers do not allow credentials. */
     if (session_from_cookie(secret, sizeof(secret), http_request_header(req, "Cookie")))
         auth_session(req, db, secret);
 }
