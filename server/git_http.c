@@ -8,6 +8,7 @@
 
 #include "git_backend.h"
 #include "git_hook.h"
+#include "git_locks.h"
 #include "git_settings.h"
 #include "http.h"
 #include "hub_config.h"
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A git-upload-pack request contains only want and have lines of about 50 bytes each, so
@@ -526,22 +528,267 @@ out:
 
 /* ---- git-lfs locks ---------------------------------------------------------------------- */
 
-/* NOTE: file locking is not implemented. When locks/verify returns 404, git-lfs turns lock
- * verification off for the remote and pushes normally. Lock and unlock commands get 501. */
-static int lfs_locks_handle(struct http_request *req, void *arg, struct hub_error *err)
-{
-    static const char verify_body[] = "{\"message\":\"Not found: file locking is not supported "
-                                      "by this server\"}";
-    static const char locks_body[] = "{\"message\":\"file locking is not supported by this "
-                                     "server\"}";
-    bool verify = arg != NULL;
+#define LFS_MEDIA_TYPE      "application/vnd.git-lfs+json"
+#define LFS_LOCKS_PAGE_SIZE 100  /* locks in one list or verify page when the client sets none */
+#define LFS_LOCKS_MAX_PAGE  1000 /* the largest page a client may ask for */
 
-    (void)err;
-    if (verify)
-        return http_reply_bytes(req, 404, "application/vnd.git-lfs+json", verify_body,
-                                sizeof(verify_body) - 1);
-    return http_reply_bytes(req, 501, "application/vnd.git-lfs+json", locks_body,
-                            sizeof(locks_body) - 1);
+/* Queues body (taking the reference) with the git-lfs media type. */
+static int lfs_reply(struct http_request *req, unsigned status, json_t *body)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    json_decref(body);
+    if (text == NULL)
+        return http_reply_error(req, 500, "cannot encode the git-lfs response");
+    return http_reply_buffer(req, status, LFS_MEDIA_TYPE, text, strlen(text));
+}
+
+static int lfs_reply_message(struct http_request *req, unsigned status, const char *message)
+{
+    return lfs_reply(req, status, json_pack("{s:s}", "message", message));
+}
+
+static json_t *lock_to_json(const struct gitlocks_lock *lock)
+{
+    char id[32];
+    char locked_at[32];
+    time_t when = (time_t)lock->locked_at;
+    struct tm tm;
+
+    snprintf(id, sizeof(id), "%lld", (long long)lock->id);
+    gmtime_r(&when, &tm);
+    strftime(locked_at, sizeof(locked_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_pack("{s:s,s:s,s:s,s:{s:s}}", "id", id, "path", lock->path, "locked_at",
+                     locked_at, "owner", "name", lock->owner_name);
+}
+
+/* Parses a decimal id or cursor of at most 18 digits; returns -1 when text is not one. */
+static int64_t lock_id_parse(const char *text)
+{
+    char *end = NULL;
+    long long value;
+
+    if (text == NULL || text[0] < '0' || text[0] > '9' || strlen(text) > 18)
+        return -1;
+    value = strtoll(text, &end, 10);
+    return *end == '\0' ? (int64_t)value : -1;
+}
+
+/* Reads the JSON object body of a locks request; an empty body is an empty object. Returns
+ * NULL after queuing a 400 reply. */
+static json_t *lock_body_parse(struct http_request *req)
+{
+    size_t len = 0;
+    const char *body = http_request_body(req, &len);
+    json_error_t error;
+    json_t *root;
+
+    if (body == NULL || len == 0)
+        return json_object();
+    root = json_loadb(body, len, 0, &error);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        lfs_reply_message(req, 400, "invalid JSON body: expected an object");
+        return NULL;
+    }
+    return root;
+}
+
+/* Authorises a locks request; returns 0 when allowed, 1 when a reply was queued. */
+static int lock_authorize(struct git_request_state *state, struct http_request *req, void *arg,
+                          struct hub_error *err)
+{
+    const struct git_route_arg *route = arg;
+
+    memset(state, 0, sizeof(*state));
+    return repo_authorize(state, req, route->type, route->service, err);
+}
+
+/* POST ….git/info/lfs/locks: {"path"} creates a lock owned by the caller. */
+static int lock_create_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct git_request_state state;
+    struct gitlocks_lock lock;
+    const char *path;
+    json_t *body = NULL;
+    int rc;
+
+    rc = lock_authorize(&state, req, arg, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    body = lock_body_parse(req);
+    if (body == NULL)
+        return 0;
+    path = json_string_value(json_object_get(body, "path"));
+    if (path == NULL) {
+        json_decref(body);
+        return lfs_reply_message(req, 422, "missing \"path\" in the lock request");
+    }
+    rc = gitlocks_create(&lock, http_request_db(req), state.repo.id, path,
+                         http_request_user(req)->id, err);
+    json_decref(body);
+    if (rc == HUB_ECONFLICT)
+        return lfs_reply(req, 409, json_pack("{s:o,s:s}", "lock", lock_to_json(&lock),
+                                             "message", err->msg));
+    if (rc == HUB_EINVAL)
+        return lfs_reply_message(req, 422, err->msg);
+    if (rc < 0)
+        return rc;
+    return lfs_reply(req, 201, json_pack("{s:o}", "lock", lock_to_json(&lock)));
+}
+
+/* Lists one page of locks as {"locks": [...]} or, with split_owner, {"ours", "theirs"}. */
+static int locks_page_reply(struct http_request *req, const struct git_request_state *state,
+                            const char *path, int64_t id, int64_t cursor, int64_t limit,
+                            bool split_owner, struct hub_error *err)
+{
+    struct gitlocks_lock *locks = NULL;
+    const struct http_user *user = http_request_user(req);
+    json_t *all = json_array();
+    json_t *ours = json_array();
+    json_t *theirs = json_array();
+    json_t *reply;
+    size_t count = 0;
+    int rc;
+
+    /* One lock more than the page shows whether a next page exists. */
+    rc = gitlocks_list(&locks, &count, http_request_db(req), state->repo.id, path, id, cursor,
+                       (size_t)limit + 1, err);
+    if (rc < 0) {
+        json_decref(all);
+        json_decref(ours);
+        json_decref(theirs);
+        return rc;
+    }
+    for (size_t i = 0; i < count && i < (size_t)limit; i++) {
+        json_t *target = !split_owner ? all : locks[i].owner_id == user->id ? ours : theirs;
+
+        json_array_append_new(target, lock_to_json(&locks[i]));
+    }
+    if (split_owner) {
+        json_decref(all);
+        reply = json_pack("{s:o,s:o}", "ours", ours, "theirs", theirs);
+    } else {
+        json_decref(ours);
+        json_decref(theirs);
+        reply = json_pack("{s:o}", "locks", all);
+    }
+    if (reply != NULL && count > (size_t)limit) {
+        char next[32];
+
+        snprintf(next, sizeof(next), "%lld", (long long)locks[limit - 1].id);
+        json_object_set_new(reply, "next_cursor", json_string(next));
+    }
+    free(locks);
+    return lfs_reply(req, 200, reply);
+}
+
+/* Parses the cursor and limit of a list or verify request; returns false after queuing 400. */
+static bool page_parse(struct http_request *req, const char *cursor_text, const char *limit_text,
+                       int64_t *cursor, int64_t *limit)
+{
+    *cursor = cursor_text != NULL && cursor_text[0] != '\0' ? lock_id_parse(cursor_text) : 0;
+    *limit = limit_text != NULL && limit_text[0] != '\0' ? lock_id_parse(limit_text)
+                                                         : LFS_LOCKS_PAGE_SIZE;
+    if (*cursor < 0 || *limit < 1 || *limit > LFS_LOCKS_MAX_PAGE) {
+        lfs_reply_message(req, 400, "invalid cursor or limit: limit must be 1 to 1000");
+        return false;
+    }
+    return true;
+}
+
+/* GET ….git/info/lfs/locks?path=&id=&cursor=&limit= */
+static int locks_list_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct git_request_state state;
+    const char *id_text = http_request_query(req, "id");
+    int64_t cursor;
+    int64_t limit;
+    int64_t id = 0;
+    int rc;
+
+    rc = lock_authorize(&state, req, arg, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    if (!page_parse(req, http_request_query(req, "cursor"), http_request_query(req, "limit"),
+                    &cursor, &limit))
+        return 0;
+    if (id_text != NULL && id_text[0] != '\0') {
+        id = lock_id_parse(id_text);
+        if (id <= 0)
+            return lfs_reply_message(req, 400, "invalid lock id");
+    }
+    return locks_page_reply(req, &state, http_request_query(req, "path"), id, cursor, limit,
+                            false, err);
+}
+
+/* POST ….git/info/lfs/locks/verify: {"cursor"?, "limit"?} splits the locks by owner. */
+static int locks_verify_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct git_request_state state;
+    char limit_text[32] = "";
+    json_t *body = NULL;
+    json_t *limit_value;
+    int64_t cursor;
+    int64_t limit;
+    int rc;
+
+    rc = lock_authorize(&state, req, arg, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    body = lock_body_parse(req);
+    if (body == NULL)
+        return 0;
+    limit_value = json_object_get(body, "limit");
+    if (json_is_integer(limit_value))
+        snprintf(limit_text, sizeof(limit_text), "%lld",
+                 (long long)json_integer_value(limit_value));
+    if (!page_parse(req, json_string_value(json_object_get(body, "cursor")), limit_text, &cursor,
+                    &limit)) {
+        json_decref(body);
+        return 0;
+    }
+    json_decref(body);
+    return locks_page_reply(req, &state, NULL, 0, cursor, limit, true, err);
+}
+
+/* POST ….git/info/lfs/locks/{id}/unlock: {"force"?} deletes a lock. Without force only the
+ * owner may unlock. */
+static int lock_unlock_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct git_request_state state;
+    struct gitlocks_lock lock;
+    const struct http_user *user = http_request_user(req);
+    int64_t id = lock_id_parse(http_request_param(req, "id"));
+    json_t *body = NULL;
+    bool force;
+    int rc;
+
+    rc = lock_authorize(&state, req, arg, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    body = lock_body_parse(req);
+    if (body == NULL)
+        return 0;
+    force = json_is_true(json_object_get(body, "force"));
+    json_decref(body);
+    rc = id > 0 ? gitlocks_get(&lock, http_request_db(req), state.repo.id, id, err)
+                : hub_error_set(err, HUB_ENOTFOUND, "lock not found");
+    if (rc == HUB_ENOTFOUND)
+        return lfs_reply_message(req, 404, err->msg);
+    if (rc < 0)
+        return rc;
+    if (lock.owner_id != user->id && !force) {
+        char message[HUB_MAX_PATH_BYTES + 160];
+
+        snprintf(message, sizeof(message), "%s is locked by %s; unlock it with --force to "
+                 "break their lock", lock.path, lock.owner_name);
+        return lfs_reply_message(req, 403, message);
+    }
+    rc = gitlocks_delete(http_request_db(req), state.repo.id, id, err);
+    if (rc < 0)
+        return rc;
+    return lfs_reply(req, 200, json_pack("{s:o}", "lock", lock_to_json(&lock)));
 }
 
 /* ---- Protected branches ----------------------------------------------------------------- */
@@ -672,19 +919,22 @@ static const struct http_route git_routes[] = {
     GIT_ROUTES("/datasets/{ns}/{repo}", &dataset_fetch, &dataset_push),
 };
 
-static const int verify_marker = 1;
-
-#define LFS_LOCK_ROUTES(prefix)                                                                    \
-    {.name = "git.lfs_locks_verify", .methods = "POST", .pattern = prefix "/info/lfs/locks/verify", \
-     .handle = lfs_locks_handle, .arg = (void *)&verify_marker},                                   \
-        {.name = "git.lfs_locks", .methods = "GET POST", .pattern = prefix "/info/lfs/locks",      \
-         .handle = lfs_locks_handle},                                                              \
+#define LFS_LOCK_ROUTES(prefix, fetch_arg, push_arg)                                              \
+    {.name = "git.lfs_locks_verify", .methods = "POST",                                            \
+     .pattern = prefix "/info/lfs/locks/verify", .body = HTTP_BODY_BUFFER,                          \
+     .max_body_bytes = 65536, .handle = locks_verify_handle, .arg = (void *)(push_arg)},           \
+        {.name = "git.lfs_locks_list", .methods = "GET", .pattern = prefix "/info/lfs/locks",      \
+         .handle = locks_list_handle, .arg = (void *)(fetch_arg)},                                 \
+        {.name = "git.lfs_lock_create", .methods = "POST", .pattern = prefix "/info/lfs/locks",    \
+         .body = HTTP_BODY_BUFFER, .max_body_bytes = 65536, .handle = lock_create_handle,          \
+         .arg = (void *)(push_arg)},                                                               \
         {.name = "git.lfs_unlock", .methods = "POST",                                              \
-         .pattern = prefix "/info/lfs/locks/{id}/unlock", .handle = lfs_locks_handle}
+         .pattern = prefix "/info/lfs/locks/{id}/unlock", .body = HTTP_BODY_BUFFER,                \
+         .max_body_bytes = 65536, .handle = lock_unlock_handle, .arg = (void *)(push_arg)}
 
 static const struct http_route lfs_lock_routes[] = {
-    LFS_LOCK_ROUTES("/{ns}/{repo}.git"),
-    LFS_LOCK_ROUTES("/datasets/{ns}/{repo}.git"),
+    LFS_LOCK_ROUTES("/{ns}/{repo}.git", &model_fetch, &model_push),
+    LFS_LOCK_ROUTES("/datasets/{ns}/{repo}.git", &dataset_fetch, &dataset_push),
 };
 
 static const struct http_route protected_routes[] = {

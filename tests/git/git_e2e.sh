@@ -209,6 +209,37 @@ else
   not_ok "push updates repo head_commit" "head_commit: $head_commit, pushed: $pushed"
 fi
 
+# ---- git-lfs locks ------------------------------------------------------------------------
+
+check "lfs lock a file" git -C adapters lfs lock adapter_model.safetensors
+git -C adapters lfs locks >"$work/locks.log" 2>&1
+check_output "lfs locks lists the lock" "adapter_model\.safetensors[[:space:]]+alice" "$work/locks.log"
+if git -C adapters lfs lock adapter_model.safetensors >"$work/relock.log" 2>&1; then
+  not_ok "second lock of same file rejected" "lock succeeded"
+else
+  ok "second lock of same file rejected"
+fi
+curl -s -X POST -H "Accept: application/vnd.git-lfs+json" \
+  -H "Content-Type: application/vnd.git-lfs+json" -d '{}' -u "user:$WRITE_TOKEN" \
+  "$base/alice/adapters.git/info/lfs/locks/verify" >"$work/verify.json"
+check_output "locks verify puts own lock in ours" '"ours":\[\{[^]]*"path":"adapter_model\.safetensors"' \
+  "$work/verify.json"
+(cd adapters && echo '{"r": 16}' >adapter_config.json && git commit -q -am "Change the config")
+check "push by lock owner accepted" git -C adapters push -q origin main
+git clone -q "$(auth_base "$BOB_TOKEN")/alice/adapters" bob-adapters >/dev/null 2>&1
+if git -C bob-adapters lfs lock adapter_config.json >"$work/bob-lock.log" 2>&1; then
+  not_ok "lock without write access rejected" "lock succeeded"
+else
+  ok "lock without write access rejected"
+fi
+check "lfs unlock a file" git -C adapters lfs unlock adapter_model.safetensors
+git -C adapters lfs locks >"$work/locks-after.log" 2>&1
+if grep -q adapter_model "$work/locks-after.log"; then
+  not_ok "unlocked file no longer listed" "$(cat "$work/locks-after.log")"
+else
+  ok "unlocked file no longer listed"
+fi
+
 # ---- Rejected pushes -----------------------------------------------------------------------
 
 check "clone adapters with read token" git clone -q "$(auth_base "$READ_TOKEN")/alice/adapters" readonly
@@ -365,12 +396,12 @@ else
   not_ok "anonymous fetch of missing repo gets 401" "HTTP $code"
 fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Accept: application/vnd.git-lfs+json" \
-  -H "Content-Type: application/vnd.git-lfs+json" -d '{}' -u "user:$WRITE_TOKEN" \
+  -H "Content-Type: application/vnd.git-lfs+json" -d '{}' \
   "$base/alice/adapters.git/info/lfs/locks/verify")
-if [ "$code" = "404" ]; then
-  ok "LFS locks verify reports unsupported"
+if [ "$code" = "401" ]; then
+  ok "anonymous locks verify gets 401"
 else
-  not_ok "LFS locks verify reports unsupported" "HTTP $code"
+  not_ok "anonymous locks verify gets 401" "HTTP $code"
 fi
 
 finish
