@@ -9,6 +9,7 @@
  * inputs depend only on the seed and the step number, which is what makes --resume exact. */
 #include "train.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -417,7 +418,10 @@ static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, doubl
 static const struct data_example *example_at(struct trainer *tr, uint64_t pos)
 {
     size_t n = tr->train_view.n;
-    uint64_t epoch = pos / n;
+    uint64_t epoch;
+
+    assert(n > 0); /* load_inputs rejects empty training data */
+    epoch = pos / n;
 
     if (epoch != tr->perm_epoch) {
         shuffle(tr->perm, n, mix_seed(tr->opt->seed, SALT_EPOCH, epoch));
@@ -564,7 +568,7 @@ static int run_eval(double *loss, struct trainer *tr, bool with_adapter, struct 
 static int eval_and_report(struct train_result *res, struct trainer *tr, uint64_t step,
                            struct tr_error *err)
 {
-    double loss;
+    double loss = 0.0;
 
     if (tr->eval_view.n == 0)
         return 0;

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "train_ckpt stores float32 in host order and needs a little-endian host"
 #endif
 
@@ -290,7 +290,7 @@ int train_ckpt_read(struct train_ckpt_header *h, const char *path,
 
     if (read_file(&buf, &len, path, err) < 0)
         return -1;
-    if (train_ckpt_parse(h, &payload, buf, len, path, err) < 0)
+    if (train_ckpt_parse(h, &payload, buf, len, path, err) < 0 || payload == NULL)
         goto out;
     total = tensors_total(tensors, n_tensors);
     if (h->n_params != total || total != opt->n_params) {
