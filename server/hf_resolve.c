@@ -143,6 +143,31 @@ int hf_send_blob(struct http_request *req, const char *oid, const char *content_
     return http_reply_fd(req, status, content_type, fd, start, length);
 }
 
+/* Returns whether If-None-Match lists etag (or is "*"), so a cached copy is still current.
+ * A weak validator ("W/...") matches by its opaque part, the weak comparison that
+ * If-None-Match uses. */
+static bool etag_matches(const struct http_request *req, const char *etag)
+{
+    const char *header = http_request_header(req, "If-None-Match");
+    const char *p = header;
+    size_t len = strlen(etag);
+
+    if (header == NULL)
+        return false;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, etag, len) == 0 && (p[len] == '\0' || p[len] == ',' || p[len] == ' '))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
 int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
@@ -182,11 +207,17 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
         http_reply_header(req, "ETag", etag);
         http_reply_header(req, "X-Linked-Etag", etag);
         http_reply_header(req, "X-Linked-Size", size_text);
-        rc = hf_send_blob(req, entry.lfs_oid, content_type_for(path));
+        if (etag_matches(req, etag))
+            rc = http_reply_empty(req, 304, HTTP_LENGTH_UNKNOWN);
+        else
+            rc = hf_send_blob(req, entry.lfs_oid, content_type_for(path));
     } else {
         snprintf(etag, sizeof(etag), "\"%s\"", entry.oid);
         http_reply_header(req, "ETag", etag);
-        rc = send_git_blob(req, &ctx, commit, path, err);
+        if (etag_matches(req, etag))
+            rc = http_reply_empty(req, 304, HTTP_LENGTH_UNKNOWN);
+        else
+            rc = send_git_blob(req, &ctx, commit, path, err);
     }
     if (strcmp(http_request_method(req), "GET") == 0 && strcmp(path, "config.json") == 0)
         meta_repo_downloads_bump(http_request_db(req), ctx.row.id, err);

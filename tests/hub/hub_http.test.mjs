@@ -210,6 +210,16 @@ test("resolve: headers, HEAD, ranges, raw and transformers.js URLs", async () =>
   assert.equal(full.headers.get("accept-ranges"), "bytes");
   assert.match(full.headers.get("content-disposition"), /filename="config.json"/);
 
+  const cached = await req("/alice/pub/resolve/main/config.json",
+    { headers: { "If-None-Match": `"x", ${full.headers.get("etag")}` } });
+  assert.equal(cached.status, 304);
+  assert.equal(cached.headers.get("etag"), full.headers.get("etag"));
+  assert.equal((await cached.arrayBuffer()).byteLength, 0);
+  const stale = await req("/alice/pub/resolve/main/config.json",
+    { headers: { "If-None-Match": '"0000"' } });
+  assert.equal(stale.status, 200);
+  await stale.arrayBuffer();
+
   const head = await req("/alice/pub/resolve/main/config.json", { method: "HEAD" });
   assert.equal(head.status, 200);
   assert.equal(head.headers.get("content-length"), "9");
