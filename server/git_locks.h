@@ -1,5 +1,5 @@
 /* git_locks: git-lfs file locks, rows of the git_lfs_locks table (migration 0004_git.sql).
- * A lock marks one path of one repo as being edited by one user; git-lfs checks the locks
+ * A lock marks one path of one repo as being edited by one user. git-lfs checks the locks
  * before a push and refuses to push changes to files that someone else locked. Runs on the
  * thread that owns db. */
 #ifndef GIT_LOCKS_H
