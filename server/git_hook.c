@@ -1,7 +1,8 @@
 /* git_hook: pre-receive and post-receive for hub repos. pre-receive rejects updates outside
  * refs/heads/ and refs/tags/, updates whose old id no longer matches the ref (another push
- * won), force pushes and deletions of protected branches, and commits that point to LFS
- * objects the store does not have. It lists the objects with `git rev-list` and `git
+ * won), force pushes and deletions of protected branches, commits that change a file another
+ * user locked with git-lfs, and commits that point to LFS objects the store does not have.
+ * It lists the objects with `git rev-list` and `git
  * cat-file`, which see the quarantined objects of the push through the environment that
  * receive-pack sets, and writes "lfs <oid> <size>" lines to the report file so the daemon can
  * link them to the repo, and "rejected <status>" when it rejects the push. post-receive
@@ -396,6 +397,52 @@ out:
     return result;
 }
 
+/* Checks that the commits of u change no path that another user locked. locks holds
+ * "<owner>\t<path>" lines. Returns 0, 1 when a locked path changed, or 2 when git failed. */
+static int update_check_locks(const struct githook_update *u, FILE *locks, FILE *errors)
+{
+    char *argv[] = {"git", "log", "--no-renames", "--format=", "--name-only",
+                    (char *)u->new_oid, "--not", "--all", NULL};
+    FILE *changed = scratch_open();
+    char *path = NULL;
+    char *lock = NULL;
+    size_t path_cap = 0;
+    size_t lock_cap = 0;
+    ssize_t path_len;
+    int result = 0;
+
+    if (changed == NULL || run_git(argv, -1, fileno(changed)) != 0) {
+        fprintf(errors, "atelier hook: cannot list the files changed by %s\n", u->ref);
+        if (changed != NULL)
+            fclose(changed);
+        return 2;
+    }
+    rewind(changed);
+    while ((path_len = getline(&path, &path_cap, changed)) > 0) {
+        if (path[path_len - 1] == '\n')
+            path[--path_len] = '\0';
+        if (path_len == 0)
+            continue;
+        rewind(locks);
+        while (getline(&lock, &lock_cap, locks) > 0) {
+            char *tab = strchr(lock, '\t');
+
+            lock[strcspn(lock, "\n")] = '\0';
+            if (tab == NULL || strcmp(tab + 1, path) != 0)
+                continue;
+            *tab = '\0';
+            fprintf(errors, "rejected %s: %s is locked by %s; ask them to run `git lfs unlock "
+                            "%s`, or break the lock with `git lfs unlock --force %s`\n",
+                    u->ref, path, lock, path, path);
+            result = 1;
+        }
+    }
+    free(path);
+    free(lock);
+    fclose(changed);
+    return result;
+}
+
 static FILE *report_open(FILE *errors)
 {
     const char *path = getenv("ATELIER_HOOK_REPORT");
@@ -417,6 +464,8 @@ int githook_pre_receive(FILE *in, FILE *errors)
     struct hub_error err = HUB_ERROR_INIT;
     const char *data_dir = getenv("ATELIER_DATA_DIR");
     const char *protected = getenv("ATELIER_PROTECTED_BRANCHES");
+    const char *locks_path = getenv("ATELIER_HOOK_LOCKS");
+    FILE *locks = NULL;
     FILE *refs = NULL;
     FILE *report = NULL;
     long count;
@@ -426,6 +475,14 @@ int githook_pre_receive(FILE *in, FILE *errors)
     if (count < 0)
         return 1;
     report = report_open(errors);
+    if (locks_path != NULL && locks_path[0] != '\0') {
+        locks = fopen(locks_path, "r");
+        if (locks == NULL) {
+            fprintf(errors, "atelier hook: cannot open the lock list %s\n", locks_path);
+            result = 2;
+            goto out;
+        }
+    }
     if (data_dir == NULL || store_open(&st, data_dir, &err) < 0) {
         fprintf(errors, "atelier hook: cannot open the LFS store (ATELIER_DATA_DIR=%s): %s\n",
                 data_dir != NULL ? data_dir : "unset", err.msg);
@@ -442,11 +499,17 @@ int githook_pre_receive(FILE *in, FILE *errors)
         if (!update_is_allowed(&updates[i], refs, protected, errors))
             result = result == 0 ? 1 : result;
     }
+    for (long i = 0; result == 0 && locks != NULL && i < count; i++) {
+        if (!githook_oid_is_zero(updates[i].new_oid))
+            result = update_check_locks(&updates[i], locks, errors);
+    }
     for (long i = 0; result == 0 && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
             result = update_check_lfs(&updates[i], st, report, errors);
     }
 out:
+    if (locks != NULL)
+        fclose(locks);
     if (report != NULL && result != 0)
         fprintf(report, "rejected %d\n", result);
     if (report != NULL)

@@ -8,6 +8,7 @@
  *   ATELIER_PROTECTED_BRANCHES space-separated branch names that refuse force pushes and
  *                              deletion
  *   ATELIER_HOOK_REPORT        file the hooks append their findings to, read by the daemon
+ *   ATELIER_HOOK_LOCKS         file of "<owner>\t<path>" lines: git-lfs locks of other users
  * Runs in the hook process only; no state is shared with the daemon. */
 #ifndef GIT_HOOK_H
 #define GIT_HOOK_H

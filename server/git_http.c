@@ -42,6 +42,10 @@
  * so the limit is generous. */
 #define GITHTTP_MAX_PUSH_SECONDS 3600
 
+#define LFS_MEDIA_TYPE      "application/vnd.git-lfs+json"
+#define LFS_LOCKS_PAGE_SIZE 100  /* locks in one list or verify page when the client sets none */
+#define LFS_LOCKS_MAX_PAGE  1000 /* the largest page a client may ask for */
+
 /* Absolute path of the atelier binary, for the hook scripts. Written once by the service
  * start before the listener opens, read-only afterwards. */
 static char hook_binary[PATH_MAX];
@@ -350,10 +354,42 @@ static int rpc_body(struct http_request *req, const char *data, size_t len, void
     return githttp_spool_write(&state->spool, data, len, err);
 }
 
+/* Writes the git-lfs locks of repo that other users than user_id hold to locks_path, one
+ * "<owner>\t<path>" line each, for the pre-receive hook. */
+static int locks_file_write(const char *locks_path, struct meta *db, int64_t repo_id,
+                            int64_t user_id, struct hub_error *err)
+{
+    struct gitlocks_lock *locks = NULL;
+    int64_t cursor = 0;
+    size_t count = 0;
+    FILE *out;
+    int rc = 0;
+
+    out = fopen(locks_path, "w");
+    if (out == NULL)
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot write %s: %s", locks_path,
+                                   strerrordesc_np(errno));
+    do {
+        rc = gitlocks_list(&locks, &count, db, repo_id, NULL, 0, cursor, LFS_LOCKS_MAX_PAGE,
+                           err);
+        for (size_t i = 0; rc == 0 && i < count; i++) {
+            if (locks[i].owner_id != user_id)
+                fprintf(out, "%s\t%s\n", locks[i].owner_name, locks[i].path);
+            cursor = locks[i].id;
+        }
+        free(locks);
+        locks = NULL;
+    } while (rc == 0 && count == LFS_LOCKS_MAX_PAGE);
+    if (fclose(out) != 0 && rc == 0)
+        rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot write %s: %s", locks_path,
+                                 strerrordesc_np(errno));
+    return rc;
+}
+
 /* Runs receive-pack under the repo lock. report_path gets the hook findings. */
 static int receive_pack_run(struct githttp_backend **out, struct http_request *req,
                             struct git_request_state *state, const char *report_path,
-                            struct hub_error *err)
+                            const char *locks_path, struct hub_error *err)
 {
     const char *data_dir = http_request_config(req)->data_dir;
     struct githttp_backend_request breq;
@@ -367,6 +403,8 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     if (rc < 0)
         goto out;
     rc = env_for_git(&env, data_dir, report_path, protected, err);
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_LOCKS", locks_path);
     if (rc < 0)
         goto out;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
@@ -377,7 +415,11 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     rc = repo_lock_acquire(&lock, state->repo_dir, err);
     if (rc < 0)
         goto out;
-    rc = githttp_backend_start(out, &breq, err);
+    /* Read under the repo lock, so the list matches the refs the hook checks against. */
+    rc = locks_file_write(locks_path, http_request_db(req), state->repo.id,
+                          http_request_user(req)->id, err);
+    if (rc == 0)
+        rc = githttp_backend_start(out, &breq, err);
     repo_lock_release(lock);
 out:
     free(protected);
@@ -475,6 +517,7 @@ static int receive_pack_handle(struct http_request *req, struct git_request_stat
 {
     struct githttp_backend *backend = NULL;
     char report_path[PATH_MAX];
+    char locks_path[PATH_MAX];
     int fd;
     int rc;
 
@@ -486,12 +529,18 @@ static int receive_pack_handle(struct http_request *req, struct git_request_stat
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot create %s: %s", report_path,
                                    strerrordesc_np(errno));
     close(fd);
-    rc = receive_pack_run(&backend, req, state, report_path, err);
+    if (snprintf(locks_path, sizeof(locks_path), "%s.locks", report_path) >=
+        (int)sizeof(locks_path)) {
+        unlink(report_path);
+        return hub_error_set(err, HUB_ETOOBIG, "data directory path too long");
+    }
+    rc = receive_pack_run(&backend, req, state, report_path, locks_path, err);
     if (rc == 0) {
         push_record(req, state, report_path);
         rc = reply_from_backend(req, backend);
     }
     unlink(report_path);
+    unlink(locks_path);
     return rc;
 }
 
@@ -527,10 +576,6 @@ out:
 }
 
 /* ---- git-lfs locks ---------------------------------------------------------------------- */
-
-#define LFS_MEDIA_TYPE      "application/vnd.git-lfs+json"
-#define LFS_LOCKS_PAGE_SIZE 100  /* locks in one list or verify page when the client sets none */
-#define LFS_LOCKS_MAX_PAGE  1000 /* the largest page a client may ask for */
 
 /* Queues body (taking the reference) with the git-lfs media type. */
 static int lfs_reply(struct http_request *req, unsigned status, json_t *body)

@@ -60,6 +60,12 @@ int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
 
     if (len == 0 || len > HUB_MAX_PATH_BYTES || path[0] == '/')
         return hub_error_set(err, HUB_EINVAL, "invalid lock path: %.64s", path);
+    for (size_t i = 0; i < len; i++) {
+        /* Control characters would break the line-based lock list the push hook reads. */
+        if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+            return hub_error_set(err, HUB_EINVAL, "invalid lock path: control character at "
+                                 "byte %zu", i);
+    }
     rc = sqlite3_prepare_v2(meta_sqlite_get(db),
                             "INSERT INTO git_lfs_locks (repo_id, path, owner_id, locked_at) "
                             "VALUES (?, ?, ?, ?)",

@@ -240,6 +240,23 @@ else
   ok "unlocked file no longer listed"
 fi
 
+# The server enforces locks too: a push that skips git-lfs's own check (--no-verify) and
+# changes a file someone else locked is rejected.
+check "clone shared repo as alice" git clone -q "$write_base/class/shared" shared-alice
+(cd shared-alice && echo "draft" >notes.txt && git add notes.txt && git commit -q -m "Add notes")
+check "push shared notes" git -C shared-alice push -q origin main
+check "alice locks shared notes" git -C shared-alice lfs lock notes.txt
+check "clone shared repo as bob" git clone -q "$(auth_base "$BOB_TOKEN")/class/shared" shared-bob
+(cd shared-bob && echo "edit" >>notes.txt && git commit -q -am "Edit notes")
+if git -C shared-bob push --no-verify origin main >"$work/locked.log" 2>&1; then
+  not_ok "push changing locked file rejected" "push succeeded"
+else
+  ok "push changing locked file rejected"
+fi
+check_output "locked file rejection names owner" "notes\.txt is locked by alice" "$work/locked.log"
+check "alice unlocks shared notes" git -C shared-alice lfs unlock notes.txt
+check "push after unlock accepted" git -C shared-bob push -q --no-verify origin main
+
 # ---- Rejected pushes -----------------------------------------------------------------------
 
 check "clone adapters with read token" git clone -q "$(auth_base "$READ_TOKEN")/alice/adapters" readonly

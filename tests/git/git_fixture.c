@@ -6,11 +6,13 @@
  *   alice/adapters  public, only .gitattributes, for pushes
  *   alice/guarded   public, branch main protected against force pushes
  *   alice/corpus    a public dataset with one README.md
+ *   class/shared    public, owned by organisation class where alice and bob may write
  * Usage: git_fixture DATA_DIR MODEL_DIR. Prints shell assignments (NAME=value) of the token
  * secrets on stdout; exits 1 with a message on stderr when a step fails. */
 #include "git_settings.h"
 #include "meta.h"
 #include "meta_lfs.h"
+#include "meta_org.h"
 #include "meta_repo.h"
 #include "meta_token.h"
 #include "meta_user.h"
@@ -173,6 +175,27 @@ static int repo_make(struct meta_repo *out, struct meta *db, const char *data_di
     return repo_make_typed(out, db, data_dir, HUB_REPO_MODEL, name, is_private, readme, err);
 }
 
+/* Creates organisation class with alice and bob as writers, and its repo class/shared. */
+static int class_repo_make(struct meta *db, const char *data_dir, int64_t alice, int64_t bob,
+                           struct hub_error *err)
+{
+    struct repo_create_opts opts = {.readme = "# Shared\n"};
+    struct meta_repo repo;
+    int64_t org = 0;
+    int rc;
+
+    rc = meta_org_add(&org, db, "class", err);
+    if (rc == 0)
+        rc = meta_org_member_set(db, org, alice, META_ROLE_WRITE, err);
+    if (rc == 0)
+        rc = meta_org_member_set(db, org, bob, META_ROLE_WRITE, err);
+    if (rc == 0)
+        rc = meta_repo_insert(&repo, db, HUB_REPO_MODEL, "class", "shared", false, err);
+    if (rc == 0)
+        rc = repo_create(NULL, data_dir, HUB_REPO_MODEL, "class", "shared", &opts, err);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -219,6 +242,8 @@ int main(int argc, char **argv)
     if (repo_make_typed(&repo, db, argv[1], HUB_REPO_DATASET, "corpus", false, "# Corpus\n",
                         &err) < 0)
         return fail("create dataset alice/corpus", &err);
+    if (class_repo_make(db, argv[1], alice, bob, &err) < 0)
+        return fail("create class/shared", &err);
     printf("WRITE_TOKEN=%s\nREAD_TOKEN=%s\nBOB_TOKEN=%s\n", write_token, read_token, bob_token);
     store_close(st);
     meta_close(db);
