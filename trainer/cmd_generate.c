@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "  --repetition-penalty R     divide the logits of tokens already present by R\n"
             "                             (multiply when negative; default 1 = off)\n"
             "  --seed S                   random seed for sampling (default 0)\n"
-            "  --threads N                OpenMP and OpenBLAS threads (default: all cores)\n"
+            "  --threads N                threads for all kernels (default: all cores)\n"
             "  --help                     show this help\n");
 }
 

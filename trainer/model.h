@@ -112,7 +112,9 @@ int model_backward(struct model_ctx *ctx, float loss_scale, struct tr_error *err
  * turns them into the loss gradient chunk by chunk. */
 const float *model_ctx_logits(const struct model_ctx *ctx);
 
-/** Sets the OpenMP and OpenBLAS thread counts together (n <= 0 leaves the defaults). */
+/** Sets the thread count of every kernel, matrix products included (n <= 0 leaves the
+ * OpenMP default). The products are split across OpenMP threads, and OpenBLAS itself is
+ * kept to one thread because its spinning workers would compete with the OpenMP team. */
 void model_set_threads(int n);
 
 #endif

@@ -195,7 +195,7 @@ void model_set_threads(int n)
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    openblas_set_num_threads(n);
+    ops_threads_init();
 }
 
 static uint64_t ctx_mix(uint64_t z)
@@ -292,7 +292,7 @@ static void ctx_down_lora_only(struct model_ctx *c, int l, size_t n, int in)
         ctx_dropout(c, l, LORA_DOWN_PROJ, c->drop, c->act, NULL, NULL, n, in);
         xd = c->drop;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, c->lora->rank, in, 1.0f, xd,
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, c->lora->rank, in, 1.0f, xd,
                 in, lm->A, in, 0.0f, c->lora_h[LORA_DOWN_PROJ], c->lora->rank);
 }
 

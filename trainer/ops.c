@@ -5,8 +5,13 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Loops with fewer elements of work than this run on one thread: below it, starting and
  * joining the OpenMP team costs more than the loop, most of all on a busy machine. */
@@ -14,6 +19,65 @@
 
 /* True when a loop over n items of unit_work elements each is worth threading. */
 #define OPS_PAR(n, unit_work) ((size_t)(n) * (size_t)(unit_work) >= OPS_PARALLEL_MIN_WORK)
+
+/* Products with fewer multiply-adds than this run as one single-threaded sgemm call. */
+#define OPS_GEMM_MIN_SPLIT_WORK (1u << 18)
+
+void ops_threads_init(void)
+{
+    static int done;
+
+    /* OpenBLAS's own worker threads spin after each call and then compete with the OpenMP
+     * team for the same cores, so OpenBLAS runs single-threaded and ops_gemm threads the
+     * products itself. */
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+              float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc)
+{
+    int nthreads = 1;
+    bool split_m;
+
+    ops_threads_init();
+#ifdef _OPENMP
+    nthreads = omp_get_max_threads();
+#endif
+    if (nthreads <= 1 || (size_t)M * (size_t)N * (size_t)K < OPS_GEMM_MIN_SPLIT_WORK
+        || (M < 2 * nthreads && N < 2 * nthreads)) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* Each thread owns a block of rows of C (or of columns when C has few rows), so every
+     * element is summed by one sgemm call in a fixed order. */
+    split_m = M >= N || M >= 16 * nthreads;
+#pragma omp parallel num_threads(nthreads)
+    {
+#ifdef _OPENMP
+        int id = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        int id = 0, team = 1;
+#endif
+        int total = split_m ? M : N;
+        int lo = (int)((long long)total * id / team), hi = (int)((long long)total * (id + 1) / team);
+
+        if (hi > lo && split_m) {
+            const float *a = ta == CblasNoTrans ? A + (size_t)lo * (size_t)lda : A + lo;
+
+            cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
+                        C + (size_t)lo * (size_t)ldc, ldc);
+        } else if (hi > lo) {
+            const float *b = tb == CblasNoTrans ? B + lo : B + (size_t)lo * (size_t)ldb;
+
+            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta,
+                        C + lo, ldc);
+        }
+    }
+}
 
 static float ops_dot(const float *a, const float *b, int n)
 {
@@ -89,7 +153,7 @@ void ops_linear_forward(float *y, const float *x, const float *W, const float *b
 {
     if (n == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, W, in,
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, W, in,
                 0.0f, y, out);
     if (bias == NULL)
         return;
@@ -103,7 +167,7 @@ void ops_linear_backward(float *dx, const float *dy, const float *W, size_t n, i
 {
     if (n == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out, W,
+    ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out, W,
                 in, beta, dx, in);
 }
 
@@ -112,9 +176,9 @@ void ops_lora_forward(float *y, float *h, const float *x, const float *A, const 
 {
     if (n == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, r, in, 1.0f, x, in, A, in,
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, r, in, 1.0f, x, in, A, in,
                 0.0f, h, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, r, scale, h, r, B, r,
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, out, r, scale, h, r, B, r,
                 1.0f, y, out);
 }
 
@@ -124,14 +188,14 @@ void ops_lora_backward(float *dx, float *dA, float *dB, float *dh, const float *
 {
     if (n == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, (int)n, scale, dy, out, h, r,
+    ops_gemm(CblasTrans, CblasNoTrans, out, r, (int)n, scale, dy, out, h, r,
                 1.0f, dB, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, r, out, scale, dy, out, B,
+    ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, r, out, scale, dy, out, B,
                 r, 0.0f, dh, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, (int)n, 1.0f, dh, r, x, in,
+    ops_gemm(CblasTrans, CblasNoTrans, r, in, (int)n, 1.0f, dh, r, x, in,
                 1.0f, dA, in);
     if (dx != NULL)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, r, 1.0f, dh, r, A,
+        ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, in, r, 1.0f, dh, r, A,
                     in, 1.0f, dx, in);
 }
 
@@ -191,7 +255,7 @@ static void ops_attention_probs(float *P, const float *q, const float *k, size_t
 {
     float c = 1.0f / sqrtf((float)hd);
 
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, hd, c, q, (int)qs, k,
+    ops_gemm(CblasNoTrans, CblasTrans, (int)t, (int)t, hd, c, q, (int)qs, k,
                 (int)ks, 0.0f, P, (int)t);
 #pragma omp parallel for schedule(static) if(OPS_PAR(t, t))
     for (size_t i = 0; i < t; i++) {
@@ -239,7 +303,7 @@ int ops_attention_forward(float *out, float *lse, const float *q, const float *k
 
             ops_attention_probs(P, q + qo, k + ko, t, hd, qs, ks, window,
                                 lse + (bi * (size_t)nh + (size_t)h) * t, NULL);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
+            ops_gemm(CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
                         (int)t, v + ko, (int)ks, 0.0f, out + qo, (int)qs);
         }
     }
@@ -274,9 +338,9 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
             ops_attention_probs(P, q + qo, k + ko, t, hd, qs, ks, window, NULL,
                                 lse + (bi * (size_t)nh + (size_t)h) * t);
             /* dV += P^T dO and dP = dO V^T (into dS). */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
+            ops_gemm(CblasTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
                         (int)t, dout + qo, (int)qs, 1.0f, dv + ko, (int)ks);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, hd, 1.0f,
+            ops_gemm(CblasNoTrans, CblasTrans, (int)t, (int)t, hd, 1.0f,
                         dout + qo, (int)qs, v + ko, (int)ks, 0.0f, dS, (int)t);
             /* dS = P * (dP - rowsum(dO * O)); masked entries have P = 0. */
 #pragma omp parallel for schedule(static) if(OPS_PAR(t, t))
@@ -287,9 +351,9 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                     dS[i * t + j] = P[i * t + j] * (dS[i * t + j] - Di);
             }
             /* dQ = c dS K and dK += c dS^T Q. */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
+            ops_gemm(CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
                         (int)t, k + ko, (int)ks, 0.0f, dq + qo, (int)qs);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
+            ops_gemm(CblasTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
                         (int)t, q + qo, (int)qs, 1.0f, dk + ko, (int)ks);
         }
     }

@@ -6,8 +6,21 @@
 #ifndef TR_OPS_H
 #define TR_OPS_H
 
+#include <cblas.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/** Sets OpenBLAS to one thread (once per process), because ops_gemm threads the products
+ * with OpenMP. Called by ops_gemm, model_ctx_new and model_set_threads. */
+void ops_threads_init(void);
+
+/** Row-major C = alpha op(A) op(B) + beta C, with the arguments of cblas_sgemm after its
+ * layout. Large products are split into blocks of rows (or columns) of C, one sgemm call
+ * per OpenMP thread, so the result depends only on the thread count. Call it outside
+ * parallel regions. */
+void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+              float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc);
 
 /** Gathers rows of table (V, C) for n ids into out (n, C). Ids must be in range. */
 void ops_embedding_forward(float *out, const int32_t *ids, const float *table, size_t n,

@@ -177,6 +177,10 @@ int main(void)
     check_tiny("mistral window 4", "{\"model_type\":\"mistral\"," TINY ",\"sliding_window\":4}");
     check_tiny("llama3 rope", "{\"model_type\":\"llama\"," TINY ",\"rope_scaling\":{\"rope_type\":"
                "\"llama3\",\"factor\":8,\"original_max_position_embeddings\":8}}");
+    /* Large enough that ops_gemm splits the products across threads. */
+    check_tiny("medium llama", "{\"model_type\":\"llama\",\"hidden_size\":64,"
+               "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"intermediate_size\":256,"
+               "\"num_hidden_layers\":2,\"vocab_size\":1000,\"max_position_embeddings\":32}");
     snprintf(dir, sizeof(dir), "%s/models/stories260K", corpus ? corpus : "/work/shared/corpus");
     CHECK_EQ_INT(model_open(&m, dir, &err), 0);
     if (m == NULL)

@@ -356,6 +356,41 @@ static void check_embedding(void)
     CHECK_EQ_INT(compare("embedding dtable", dtable, etable, EV * EC), 0);
 }
 
+/* ops_gemm splits large products across threads by rows or by columns of C; each of the
+ * four transpose cases, split both ways, must match a float64 product. */
+static void check_gemm(int M, int N, int K)
+{
+    float *A = malloc((size_t)M * K * sizeof(float)), *B = malloc((size_t)K * N * sizeof(float));
+    float *C = malloc((size_t)M * N * sizeof(float));
+    int bad = 0;
+
+    fill(A, NULL, (size_t)M * K, 1.0f);
+    fill(B, NULL, (size_t)K * N, 1.0f);
+    for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+            for (int i = 0; i < M * N; i++)
+                C[i] = 1.0f;
+            ops_gemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+                     0.5f, A, ta ? M : K, B, tb ? K : N, 2.0f, C, N);
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < N; j++) {
+                    double want = 2.0;
+
+                    for (int k = 0; k < K; k++)
+                        want += 0.5 * (double)(ta ? A[k * M + i] : A[i * K + k])
+                                * (double)(tb ? B[j * K + k] : B[k * N + j]);
+                    bad += fabs(C[i * N + j] - want) > 1e-4 * (1 + fabs(want));
+                }
+            }
+        }
+    }
+    printf("# gemm %d x %d x %d\n", M, N, K);
+    CHECK_EQ_INT(bad, 0);
+    free(A);
+    free(B);
+    free(C);
+}
+
 int main(void)
 {
     rng_seed(&rng, 42);
@@ -367,5 +402,8 @@ int main(void)
     check_attention(3);
     check_swiglu();
     check_cross_entropy();
+    check_gemm(300, 40, 30);
+    check_gemm(3, 400, 300);
+    check_gemm(7, 9, 5);
     return test_finish();
 }
