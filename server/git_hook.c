@@ -1,12 +1,12 @@
 /* git_hook: pre-receive and post-receive for hub repos. pre-receive rejects updates outside
- * refs/heads/ and refs/tags/, updates whose old id no longer matches the ref (another push
- * won), force pushes and deletions of protected branches, commits that change a file another
- * user locked with git-lfs, and commits that point to LFS objects the store does not have.
- * It lists the objects with `git rev-list` and `git
- * cat-file`, which see the quarantined objects of the push through the environment that
- * receive-pack sets, and writes "lfs <oid> <size>" lines to the report file so the daemon can
- * link them to the repo, and "rejected <status>" when it rejects the push. post-receive
- * appends "update <old> <new> <ref>" lines. */
+ * refs/heads/ and refs/tags/ and updates whose old id no longer matches the ref, because
+ * another push won. It also rejects force pushes and deletions of protected branches, commits
+ * that change a file another user locked with git-lfs, and commits that point to LFS objects
+ * the store does not have. It lists objects with `git rev-list` and `git cat-file`, which see
+ * the quarantined objects of the push through the environment that receive-pack sets. It
+ * writes "lfs <oid> <size>" lines to the report file so the daemon can link the objects to
+ * the repo, and "rejected <status>" when it rejects the push. post-receive appends
+ * "update <old> <new> <ref>" lines. */
 #include "git_hook.h"
 
 #include "hub_limits.h"

@@ -1,9 +1,9 @@
 /* git_http: route table, access checks and push bookkeeping for git smart HTTP. Each request
  * looks the repo up, checks the caller (anonymous callers get 401 with WWW-Authenticate, so git
  * calls its credential helper), spools a POST body to DATA/tmp and runs git http-backend.
- * A push runs with the repo lock held from the start of receive-pack until it exited, then
- * records what changed: updated_at and head_commit, one audit entry per ref and a link from
- * the repo to every LFS object the pushed commits point to. */
+ * A push holds the repo lock from the start of receive-pack until it exits. Afterwards the
+ * daemon records what changed: updated_at and head_commit, one audit entry per ref, and a
+ * link from the repo to every LFS object the pushed commits point to. */
 #include "git_http.h"
 
 #include "git_backend.h"
@@ -706,8 +706,10 @@ static int locks_page_reply(struct http_request *req, const struct git_request_s
         return rc;
     }
     for (size_t i = 0; i < count && i < (size_t)limit; i++) {
-        json_t *target = !split_owner ? all : locks[i].owner_id == user->id ? ours : theirs;
+        json_t *target = all;
 
+        if (split_owner)
+            target = locks[i].owner_id == user->id ? ours : theirs;
         json_array_append_new(target, lock_to_json(&locks[i]));
     }
     if (split_owner) {
