@@ -4,7 +4,9 @@
 # demo/stories260K and the style dataset as demo/style, starts `atelier serve` on 127.0.0.1,
 # and queues a LoRA training job over the REST API.
 #
-# Usage: deploy/demo.sh [--foreground] [DATA_DIR]     (default DATA_DIR: ./demo-data)
+# Usage: deploy/demo.sh [--foreground] [--no-install] [DATA_DIR]   (default ./demo-data)
+#   --foreground   keep the hub in the foreground after queueing the job (Ctrl-C stops it)
+#   --no-install   skip deploy/install-deps.sh, for a machine that already has the packages
 # Environment: ATELIER_CORPUS (default ../shared/corpus next to the repo),
 #              ATELIER_DEMO_PORT (default 8080), BUILD_DIR (default build).
 # Running it again reuses the data directory, its admin account and its token.
@@ -12,10 +14,17 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 foreground=0
-if [ "${1:-}" = "--foreground" ]; then
-  foreground=1
+install=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --foreground) foreground=1 ;;
+    --no-install) install=0 ;;
+    -*) printf 'demo: unknown option %s; see the usage at the top of %s\n' "$1" "$0" >&2
+        exit 2 ;;
+    *) break ;;
+  esac
   shift
-fi
+done
 data=${1:-demo-data}
 port=${ATELIER_DEMO_PORT:-8080}
 build=${BUILD_DIR:-build}
@@ -29,8 +38,10 @@ model_dir="$corpus/models/stories260K"
 [ -f "$model_dir/model.safetensors" ] ||
   fail "stories260K not found in $model_dir; set ATELIER_CORPUS to the folder holding models/stories260K"
 
-say "installing packages"
-"$here/deploy/install-deps.sh"
+if [ "$install" -eq 1 ]; then
+  say "installing packages"
+  "$here/deploy/install-deps.sh"
+fi
 
 say "building into $build"
 cd "$here"

@@ -860,6 +860,8 @@ int jobs_worker_run(const char *data_dir, int64_t job_id, int attempt)
     w.log_fd = -1;
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
+    /* The worker outlives a crashed daemon, whose stderr pipe may then have no reader. */
+    signal(SIGPIPE, SIG_IGN);
     if (worker_open(&w, &err) < 0) {
         hub_log(HUB_LOG_ERROR, "jobs", "worker cannot start: %s job=%lld", err.msg,
                 (long long)job_id);

@@ -96,3 +96,19 @@ export async function waitForJob(url, token, jobId, pred, timeoutMs = 120000) {
 export function relativeTo(dir, path) {
   return relative(dir, path);
 }
+
+// Returns the pids of the processes whose command line contains every string of parts.
+export function findProcesses(parts) {
+  const pids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let args;
+    try {
+      args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (parts.every((p) => args.includes(p))) pids.push(Number(name));
+  }
+  return pids;
+}

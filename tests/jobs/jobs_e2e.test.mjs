@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createToken, prepareDataDir, startDaemon } from "../hub/daemon.mjs";
-import { api, followEvents, hub, pushFolder, waitForJob } from "./jobs_client.mjs";
+import { api, findProcesses, followEvents, hub, pushFolder, waitForJob } from "./jobs_client.mjs";
 
 const bin = process.env.ATELIER_BIN;
 const root = process.env.ATELIER_SOURCE_ROOT;
@@ -212,8 +212,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(await daemon.stop({ keepData: true }), 0);
   assert.doesNotMatch(daemon.log(), /Sanitizer|runtime error/);
   daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
-  const url = daemon.url;
-  let job = await waitForJob(url, alice, jobs.long, (j) => j.state === "running");
+  let url = daemon.url;
+  let job = await waitForJob(url, alice, jobs.long, (j) => j.state === "running" && j.worker_pid > 0);
   assert.equal(job.attempts, 1, "a daemon stop does not use up an attempt");
   const events = (await api(url, alice, "GET", `/api/jobs/${jobs.evaluation}`)).json;
   assert.equal(events.state, "queued");
@@ -237,13 +237,29 @@ test("restart keeps the queue, limits and cancel work", async () => {
   const again = await api(url, bob, "POST", `/api/jobs/${first.json.id}/cancel`);
   assert.equal(again.status, 409);
 
-  // Cancel the running job: its worker stops within seconds and the log is kept.
+  // A crashed daemon leaves its worker running; the next daemon adopts it.
+  const workerPid = job.worker_pid;
+  const daemonPids = findProcesses(["serve", "--data", dataDir]);
+  assert.equal(daemonPids.length, 1);
+  process.kill(daemonPids[0], "SIGKILL");
+  await daemon.stop({ keepData: true });
+  assert.deepEqual(findProcesses(["worker", dataDir, "--job", String(jobs.long)]), [workerPid]);
+  daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
+  url = daemon.url;
+  job = (await api(url, alice, "GET", `/api/jobs/${jobs.long}`)).json;
+  assert.equal(job.state, "running");
+  assert.equal(job.worker_pid, workerPid);
+  assert.match(daemon.log(), /adopting worker of an earlier daemon/);
+
+  // Cancel the adopted job: its worker stops within seconds and the log is kept.
   const c = await api(url, alice, "POST", `/api/jobs/${jobs.long}/cancel`);
   assert.equal(c.status, 202);
   job = await waitForJob(url, alice, jobs.long, (j) => j.state === "canceled", 20000);
   assert.match(job.error, /canceled/);
   const log = (await api(url, alice, "GET", `/api/jobs/${jobs.long}/log`)).text;
   assert.match(log, /atelier train/);
+  await waitForJob(url, alice, jobs.long, () =>
+    findProcesses(["worker", dataDir, "--job", String(jobs.long)]).length === 0, 20000);
 
   // The evaluation queued before the restart runs now.
   job = await waitForJob(url, alice, jobs.evaluation, (j) => j.state === "succeeded");
