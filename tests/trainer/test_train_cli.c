@@ -439,6 +439,28 @@ static void test_same_seed_identical(void)
                       path_in(c, "adapter_model.safetensors")));
 }
 
+/* Two threads split the kernels' loops, so this checks that the split is fixed too. */
+static void test_two_threads_identical(void)
+{
+    char *a = path_in(tmp_root, "threads-a");
+    char *b = path_in(tmp_root, "threads-b");
+    const char *args_a[] = {
+        "train",     "--base",    model_dir, "--data",    path_in(style_dir, "train.jsonl"),
+        "--out",     a,           "--steps", "2",         "--batch",
+        "4",         "--seq-len", "64",      "--dropout", "0.1",
+        "--threads", "2",         "--seed",  "5",         NULL};
+    const char *args_b[] = {
+        "train",     "--base",    model_dir, "--data",    path_in(style_dir, "train.jsonl"),
+        "--out",     b,           "--steps", "2",         "--batch",
+        "4",         "--seq-len", "64",      "--dropout", "0.1",
+        "--threads", "2",         "--seed",  "5",         NULL};
+
+    CHECK_EQ_INT(run_atelier(args_a, NULL, NULL), 0);
+    CHECK_EQ_INT(run_atelier(args_b, NULL, NULL), 0);
+    CHECK(same_bytes(path_in(a, "adapter_model.safetensors"),
+                     path_in(b, "adapter_model.safetensors")));
+}
+
 /* Starts atelier with args, stdout to /dev/null and stderr to err_path, keeping the other
  * descriptors open. Returns the pid. */
 static pid_t spawn_atelier(const char *const *args, const char *err_path)
@@ -878,6 +900,7 @@ int main(void)
     }
     test_style_finetune();
     test_same_seed_identical();
+    test_two_threads_identical();
     test_resume_after_sigterm();
     test_epochs_and_eval_split();
     test_grad_accum_matches_batch();
