@@ -2,6 +2,7 @@
  * and against stories260K: configs and safetensors headers are read in full, adapters for
  * other architectures or in pickle format fail with a reason, and a saved adapter loads
  * back unchanged. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +250,74 @@ static void test_save_load_round_trip(const struct model *m)
     }
 }
 
+/* Rewrites the weights of an adapter saved by adapter_save in BF16, as users who cast before
+ * saving do, and checks that it loads with BF16 rounding of each value. */
+static void test_bf16_adapter_loads(const struct model *m)
+{
+    const struct model_config *cfg = model_get_config(m);
+    struct tr_error err = {{0}};
+    struct lora_set *lora = NULL, *back = NULL;
+    struct adapter_save_info info = {"karpathy/stories260K", NULL};
+    struct st_writer *w = NULL;
+    char dir[512], path[600], name[256];
+    const char *tmp = getenv("TMPDIR");
+    struct lora_matrix *lm, *got;
+    double worst = 0.0;
+
+    snprintf(dir, sizeof(dir), "%s/atelier-bf16-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    lora = lora_set_new(cfg, 2, 4.0f, false, 0.0f, 1u << LORA_V_PROJ, false, &err);
+    CHECK(lora != NULL);
+    if (lora == NULL)
+        return;
+    lora_set_init(lora, 9);
+    for (int l = 0; l < lora->num_layers; l++) {
+        lm = lora_set_get(lora, l, LORA_V_PROJ);
+        for (int i = 0; i < lm->out * 2; i++)
+            lm->B[i] = 0.01f * (float)(i + l);
+    }
+    CHECK_EQ_INT(adapter_save(dir, lora, &info, &err), 0);
+    w = st_writer_new(&err);
+    for (int l = 0; w != NULL && l < lora->num_layers; l++) {
+        int64_t shape_a[2], shape_b[2];
+
+        lm = lora_set_get(lora, l, LORA_V_PROJ);
+        shape_a[0] = 2;
+        shape_a[1] = lm->in;
+        shape_b[0] = lm->out;
+        shape_b[1] = 2;
+        adapter_tensor_name(name, sizeof(name), l, LORA_V_PROJ, false);
+        CHECK_EQ_INT(st_writer_add(w, name, ST_BF16, 2, shape_a, lm->A, &err), 0);
+        adapter_tensor_name(name, sizeof(name), l, LORA_V_PROJ, true);
+        CHECK_EQ_INT(st_writer_add(w, name, ST_BF16, 2, shape_b, lm->B, &err), 0);
+    }
+    snprintf(path, sizeof(path), "%s/adapter_model.safetensors", dir);
+    CHECK_EQ_INT(st_writer_save(w, path, &err), 0);
+    st_writer_free(w);
+
+    CHECK_EQ_INT(adapter_load(&back, dir, m, &err), 0);
+    if (back != NULL) {
+        for (int l = 0; l < lora->num_layers; l++) {
+            lm = lora_set_get(lora, l, LORA_V_PROJ);
+            got = lora_set_get(back, l, LORA_V_PROJ);
+            for (int i = 0; i < lm->out * 2; i++)
+                worst = fmax(worst, fabs((double)lm->B[i] - (double)got->B[i]) /
+                                        fmax(fabs((double)lm->B[i]), 1e-3));
+        }
+        /* BF16 keeps 8 significant bits: a relative error of at most 2^-8 after rounding. */
+        CHECK(worst > 0.0);
+        CHECK(worst <= 1.0 / 256.0);
+    }
+    lora_set_free(back);
+    lora_set_free(lora);
+    {
+        char cmd[600];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK_EQ_INT(system(cmd), 0);
+    }
+}
+
 static void test_config_errors(void)
 {
     static const struct {
@@ -301,6 +370,7 @@ int main(void)
     if (m != NULL) {
         test_load_against_stories(m);
         test_save_load_round_trip(m);
+        test_bf16_adapter_loads(m);
     }
     model_free(m);
     return test_finish();
