@@ -5,6 +5,7 @@
 #include "generate.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,6 +278,21 @@ static int32_t gen_pick(float *scores, int V, const struct gen_params *p, const 
     }
 }
 
+/* True when id ends generation: eos_id itself, or while eos_id is enabled, any id of the
+ * config's eos_token_id list (Llama 3 chat models end turns with a second EOS id). */
+static bool gen_is_eos(const struct model_config *c, int32_t eos_id, int32_t id)
+{
+    if (eos_id < 0)
+        return false;
+    if (id == eos_id)
+        return true;
+    for (int i = 0; i < c->num_eos_token_ids; i++) {
+        if (id == c->eos_token_ids[i])
+            return true;
+    }
+    return false;
+}
+
 static int gen_check(const struct model *m, const int32_t *prompt, size_t n_prompt,
                      const struct gen_params *p, struct tr_error *err)
 {
@@ -351,7 +367,7 @@ int generate(const struct model *m, const struct lora_set *lora, const int32_t *
         ids[n++] = next;
         if (on_token != NULL && on_token(next, arg) != 0)
             break;
-        if (next == eos_id || n == max_len)
+        if (gen_is_eos(c, eos_id, next) || n == max_len)
             break;
         gen_step(&s, &ids[n - 1], 1, n - 1);
     }

@@ -26,8 +26,8 @@ struct gen_params gen_params_default(void);
 /* Called once per new token; a nonzero return stops generation early (not an error). */
 typedef int (*gen_token_fn)(int32_t id, void *arg);
 
-/** Appends up to max_new_tokens ids after prompt (stops after eos_id, which is included;
- * eos_id -1 disables). on_token (may be NULL) is called per new token. *out_ids (malloc'd,
+/** Appends up to max_new_tokens ids after prompt. Generation stops after eos_id or any id
+ * of the config's eos_token_id list, and that id is included; eos_id -1 disables both. on_token (may be NULL) is called per new token. *out_ids (malloc'd,
  * the caller frees it) contains the prompt followed by the new tokens, *n_out in all. The
  * prompt plus new tokens is capped at max_position_embeddings. */
 int generate(const struct model *m, const struct lora_set *lora, const int32_t *prompt,

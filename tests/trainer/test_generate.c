@@ -92,6 +92,52 @@ static void check_tiny(const char *name, const char *json)
     model_free(m);
 }
 
+/* Generation also stops at any id of the config's eos_token_id list. */
+static void check_eos_list(void)
+{
+    const char *plain = "{\"model_type\":\"llama\"," TINY "}";
+    struct tr_error err = {0};
+    struct gen_params p = gen_params_default();
+    struct model_config cfg;
+    struct model *m = NULL;
+    const int32_t prompt[3] = {1, 5, 7};
+    int32_t *ids = NULL, *ids2 = NULL, stop, unused = -1;
+    size_t n = 0, n2 = 0, first = 3;
+    char json[1024];
+
+    p.max_new_tokens = 12;
+    model_config_parse(&cfg, plain, strlen(plain), "plain", &err);
+    model_new_random(&m, &cfg, 33, &err);
+    CHECK_EQ_INT(generate(m, NULL, prompt, 3, &p, -1, NULL, NULL, &ids, &n, &err), 0);
+    model_free(m);
+    stop = ids[5];
+    while (ids[first] != stop)
+        first++;
+    for (int32_t id = 0; id < 11 && unused < 0; id++) {
+        int seen = 0;
+
+        for (size_t i = 0; i < n; i++)
+            seen |= ids[i] == id;
+        if (!seen)
+            unused = id;
+    }
+    snprintf(json, sizeof(json), "{\"model_type\":\"llama\"," TINY ",\"eos_token_id\":[%d,%d]}",
+             unused, stop);
+    model_config_parse(&cfg, json, strlen(json), "eos list", &err);
+    model_new_random(&m, &cfg, 33, &err);
+    CHECK(unused >= 0);
+    CHECK_EQ_INT(generate(m, NULL, prompt, 3, &p, unused, NULL, NULL, &ids2, &n2, &err), 0);
+    CHECK_EQ_INT(n2, first + 1);
+    CHECK_EQ_INT(ids2[n2 - 1], stop);
+    free(ids2);
+    /* eos_id -1 turns the list off as well. */
+    CHECK_EQ_INT(generate(m, NULL, prompt, 3, &p, -1, NULL, NULL, &ids2, &n2, &err), 0);
+    CHECK_EQ_INT(n2, n);
+    free(ids2);
+    free(ids);
+    model_free(m);
+}
+
 static int count_calls(int32_t id, void *arg)
 {
     int *calls = arg;
@@ -177,6 +223,7 @@ int main(void)
     check_tiny("mistral window 4", "{\"model_type\":\"mistral\"," TINY ",\"sliding_window\":4}");
     check_tiny("llama3 rope", "{\"model_type\":\"llama\"," TINY ",\"rope_scaling\":{\"rope_type\":"
                "\"llama3\",\"factor\":8,\"original_max_position_embeddings\":8}}");
+    check_eos_list();
     /* Large enough that ops_gemm splits the products across threads. */
     check_tiny("medium llama", "{\"model_type\":\"llama\",\"hidden_size\":64,"
                "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"intermediate_size\":256,"
