@@ -244,6 +244,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   process.kill(daemonPids[0], "SIGKILL");
   await daemon.stop({ keepData: true });
   assert.deepEqual(findProcesses(["worker", dataDir, "--job", String(jobs.long)]), [workerPid]);
+  // Long enough that a loaded machine does not miss heartbeats every 2 s.
+  process.env.ATELIER_JOBS_HEARTBEAT_TIMEOUT_S = "15";
   daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
   url = daemon.url;
   job = (await api(url, alice, "GET", `/api/jobs/${jobs.long}`)).json;
@@ -251,7 +253,16 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(job.worker_pid, workerPid);
   assert.match(daemon.log(), /adopting worker of an earlier daemon/);
 
-  // Cancel the adopted job: its worker stops within seconds and the log is kept.
+  // A worker that stops sending heartbeats is killed and its job retried.
+  process.kill(workerPid, "SIGSTOP");
+  job = await waitForJob(url, alice, jobs.long,
+    (j) => j.attempts === 2 && j.state === "running" && j.worker_pid > 0, 60000);
+  assert.match(job.error, /no heartbeat for over 15 s/);
+  assert.notEqual(job.worker_pid, workerPid);
+  await waitForJob(url, alice, jobs.long, () =>
+    !findProcesses(["worker", dataDir, "--job", String(jobs.long)]).includes(workerPid), 20000);
+
+  // Cancel the retried job: its worker stops within seconds and the log is kept.
   const c = await api(url, alice, "POST", `/api/jobs/${jobs.long}/cancel`);
   assert.equal(c.status, 202);
   job = await waitForJob(url, alice, jobs.long, (j) => j.state === "canceled", 20000);
