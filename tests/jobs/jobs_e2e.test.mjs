@@ -54,6 +54,17 @@ before(async () => {
 
 after(async () => {
   if (daemon) await daemon.stop({ keepData: true });
+  // After a failed check, workers of a killed daemon may still run: stop them and their
+  // trainers (each worker leads its own process group).
+  for (const pid of dataDir ? findProcesses([dataDir]) : []) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {
+        // already gone, or not a group leader
+      }
+    }
+  }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
