@@ -14,11 +14,11 @@ static void error_format(struct hub_error *err, int code, int sys_errno, const c
     if (sys_errno != 0) {
         size_t used = strlen(err->msg);
         char buf[128];
+        /* _GNU_SOURCE selects the GNU strerror_r, which returns the text (maybe not in buf). */
+        const char *text = strerror_r(sys_errno, buf, sizeof(buf));
 
-        if (strerror_r(sys_errno, buf, sizeof(buf)) != 0)
-            snprintf(buf, sizeof(buf), "errno %d", sys_errno);
         if (used < sizeof(err->msg))
-            snprintf(err->msg + used, sizeof(err->msg) - used, ": %s", buf);
+            snprintf(err->msg + used, sizeof(err->msg) - used, ": %s", text);
     }
 }
 
