@@ -2,7 +2,7 @@
  * one row per token. Matrix products, attention's included, go through OpenBLAS sgemm.
  * Element-wise loops use OpenMP with static schedules and no cross-thread reductions, so
  * a given thread count gives bit-identical results. Backward kernels named *_backward
- * ACCUMULATE into their gradient outputs unless their comment says otherwise. */
+ * ACCUMULATE into their gradient outputs unless their comment marks them OVERWRITTEN. */
 #ifndef TR_OPS_H
 #define TR_OPS_H
 

@@ -4,6 +4,11 @@
  * dtype size. Every size is checked for overflow. */
 #include "st.h"
 
+/* Tensor data is little-endian in the format and is read and written as host floats. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the safetensors reader and writer assume a little-endian host"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -84,7 +89,7 @@ void st_close(struct st_file *f)
     free(f);
 }
 
-/* Reads a JSON integer in [0, ST_MAX_OFFSET]; returns false otherwise. */
+/* Reads a JSON integer in [0, ST_MAX_OFFSET] into *out; false when v is anything else. */
 static bool st_json_size(const json_t *v, uint64_t *out)
 {
     json_int_t x;

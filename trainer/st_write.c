@@ -4,6 +4,11 @@
  * element size. */
 #include "st.h"
 
+/* Tensor data is little-endian in the format and is read and written as host floats. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the safetensors reader and writer assume a little-endian host"
+#endif
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -179,7 +184,7 @@ static int st_write_entry(FILE *fp, const struct st_writer_entry *e)
             uint16_t h = e->dtype == ST_F16 ? st_f32_to_f16(e->data[i + j])
                                             : st_f32_to_bf16(e->data[i + j]);
 
-            buf[j] = h; /* little-endian host */
+            buf[j] = h;
         }
         if (fwrite(buf, sizeof(uint16_t), n, fp) != n)
             return -1;
