@@ -434,7 +434,9 @@ static void push_link_object(struct meta *db, const struct meta_repo *repo, cons
     struct hub_error err = HUB_ERROR_INIT;
 
     /* The batch upload normally recorded the object row already, and adding it again is a
-     * no-op. Objects stored without a row (by an older version) need it for the link. */
+     * no-op. Objects stored without a row (by an older version) need it for the link.
+     * TODO: the hook checks only that the object is in the store, so a user who knows the oid
+     * of an object in another repo can link it here by pushing a pointer to it. */
     if (meta_lfs_object_add(db, oid, size, &err) < 0 ||
         meta_lfs_link(db, repo->id, oid, &err) < 0)
         hub_log(HUB_LOG_ERROR, "git", "linking an LFS object after a push failed: repo=%s/%s "
