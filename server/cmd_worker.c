@@ -29,8 +29,8 @@ static int number_parse(long long *out, const char *flag, const char *text, long
     value = strtoull(text, &end, 10);
     if (text[0] < '0' || text[0] > '9' || errno != 0 || *end != '\0' || value == 0 ||
         value > (unsigned long long)max) {
-        fprintf(stderr, "atelier worker: invalid %s '%s': expected a number from 1 to %lld\n",
-                flag, text, max);
+        fprintf(stderr, "atelier worker: invalid %s '%s': expected a number from 1 to %lld\n", flag,
+                text, max);
         return -1;
     }
     *out = (long long)value;
@@ -64,14 +64,13 @@ int cmd_worker(int argc, char **argv)
             if (number_parse(&attempt, "--attempt", argv[++i], 1000000) < 0)
                 return JOBS_EXIT_USAGE;
         } else {
-            fprintf(stderr, "atelier worker: unknown option '%s'; see the usage below\n%s",
-                    argv[i], usage_text);
+            fprintf(stderr, "atelier worker: unknown option '%s'; see the usage below\n%s", argv[i],
+                    usage_text);
             return JOBS_EXIT_USAGE;
         }
     }
     if (data_dir == NULL || job_id == 0 || attempt == 0) {
-        fprintf(stderr, "atelier worker: --data, --job and --attempt are required\n%s",
-                usage_text);
+        fprintf(stderr, "atelier worker: --data, --job and --attempt are required\n%s", usage_text);
         return JOBS_EXIT_USAGE;
     }
     /* Symlinks into the blob store must work from any folder, so the path is absolute. */

@@ -33,8 +33,8 @@ static int repo_readable(struct meta_repo *out, struct meta *db, enum hub_repo_t
     if (rc == 0)
         rc = meta_repo_can_read(&readable, db, out, user_id, err);
     if (rc == HUB_ENOTFOUND || (rc == 0 && !readable))
-        return hub_error_set(err, HUB_ENOTFOUND, "%s repo '%s' not found",
-                             hub_repo_type_name(type), id);
+        return hub_error_set(err, HUB_ENOTFOUND, "%s repo '%s' not found", hub_repo_type_name(type),
+                             id);
     return rc;
 }
 
@@ -67,8 +67,8 @@ static int revision_check(const char *data_dir, enum hub_repo_type type, const c
         rc = hub_error_set(err, HUB_EINVAL, "'%s' in %s repo '%s' is a folder, not a file", path,
                            hub_repo_type_name(type), id);
     else if (rc == HUB_ENOTFOUND)
-        rc = hub_error_set(err, HUB_ENOTFOUND, "file '%s' not found in %s repo '%s' at '%s'",
-                           path, hub_repo_type_name(type), id, rev);
+        rc = hub_error_set(err, HUB_ENOTFOUND, "file '%s' not found in %s repo '%s' at '%s'", path,
+                           hub_repo_type_name(type), id, rev);
 out:
     free(entry.path);
     repo_close(r);
@@ -92,8 +92,10 @@ static int output_repo_create(struct meta_repo *out, struct meta *db, const char
     rc = repo_create(NULL, data_dir, HUB_REPO_MODEL, ns, name, &opts, err);
     if (rc < 0) {
         if (meta_repo_delete(db, out->id, &ignored) < 0)
-            hub_log(HUB_LOG_ERROR, "jobs", "cannot remove the row of a repo that was not "
-                    "created: %s repo=%s/%s", ignored.msg, ns, name);
+            hub_log(HUB_LOG_ERROR, "jobs",
+                    "cannot remove the row of a repo that was not "
+                    "created: %s repo=%s/%s",
+                    ignored.msg, ns, name);
         return rc;
     }
     hub_log(HUB_LOG_INFO, "jobs", "created output repo repo=%s/%s private=%d", ns, name,
@@ -149,8 +151,7 @@ static int spec_check(struct meta *db, const char *data_dir, const struct jobs_s
 
     rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
     if (rc == 0)
-        rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "",
-                            err);
+        rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "", err);
     if (rc == 0)
         rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
     if (rc == 0 && spec->train_file[0] != '\0')
@@ -203,7 +204,8 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
     if (user->id == 0)
         return http_reply_unauthorized(req);
     if (user->scope < HTTP_SCOPE_WRITE)
-        return http_reply_error(req, 403, "creating a job needs a write token; this one is "
+        return http_reply_error(req, 403,
+                                "creating a job needs a write token; this one is "
                                 "read-only");
     body = http_request_body(req, &body_len);
     rc = jobs_spec_parse(&spec, body != NULL ? body : "", body_len, err);
@@ -215,9 +217,8 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
         return rc;
     rc = meta_job_insert(&id, db, spec.type, user->id, user->name,
                          spec.type == META_JOB_TRAIN ? spec.output_repo : spec.model,
-                         spec.type == META_JOB_TRAIN ? spec.model : NULL, spec.dataset,
-                         spec_json, (int)settings->max_attempts,
-                         (int)settings->max_queued_per_user, err);
+                         spec.type == META_JOB_TRAIN ? spec.model : NULL, spec.dataset, spec_json,
+                         (int)settings->max_attempts, (int)settings->max_queued_per_user, err);
     free(spec_json);
     if (rc == HUB_ECONFLICT)
         return http_reply_error(req, 429, "%s", err->msg);

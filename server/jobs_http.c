@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JOBS_EVENTS_BATCH 100     /* events formatted per stream read */
-#define JOBS_EVENTS_POLL_MS 200   /* pause between database polls while a job is quiet */
-#define JOBS_EVENTS_IDLE_POLLS 5  /* polls without news before a keep-alive comment */
+#define JOBS_EVENTS_BATCH      100 /* events formatted per stream read */
+#define JOBS_EVENTS_POLL_MS    200 /* pause between database polls while a job is quiet */
+#define JOBS_EVENTS_IDLE_POLLS 5   /* polls without news before a keep-alive comment */
 
 /* ---- Shared helpers --------------------------------------------------------------------- */
 
@@ -46,8 +46,7 @@ static int id_parse(int64_t *out, const char *text)
 
 /* Loads the job named by the {id} parameter when the caller may see it. Replies itself and
  * returns 1 when the caller may not (401 or 404). */
-static int job_load_visible(struct meta_job **out, struct http_request *req,
-                            struct hub_error *err)
+static int job_load_visible(struct meta_job **out, struct http_request *req, struct hub_error *err)
 {
     const struct http_user *user = http_request_user(req);
     const char *text = http_request_param(req, "id");
@@ -119,16 +118,20 @@ static int list_filter_parse(struct meta_job_filter *filter, struct http_request
     filter->repo = http_request_query(req, "repo");
     if (state != NULL) {
         if (!meta_job_state_parse(&parsed, state)) {
-            http_reply_error(req, 400, "invalid state '%.40s': expected queued, running, "
-                             "succeeded, failed or canceled", state);
+            http_reply_error(req, 400,
+                             "invalid state '%.40s': expected queued, running, "
+                             "succeeded, failed or canceled",
+                             state);
             return 1;
         }
         filter->state = (int)parsed;
     }
     if (!user->is_admin) {
         if (filter->owner != NULL && strcmp(filter->owner, user->name) != 0) {
-            http_reply_error(req, 403, "only admins can list the jobs of other users; "
-                             "leave out owner or pass owner=%s", user->name);
+            http_reply_error(req, 403,
+                             "only admins can list the jobs of other users; "
+                             "leave out owner or pass owner=%s",
+                             user->name);
             return 1;
         }
         filter->owner = user->name;
@@ -226,8 +229,8 @@ static int job_cancel_handle(struct http_request *req, void *arg, struct hub_err
         return http_reply_error(req, 409, "%s", err->msg);
     if (rc < 0)
         return rc;
-    hub_log(HUB_LOG_INFO, "jobs", "cancel requested job=%lld by=%s state=%s req=%s",
-            (long long)id, user->name, meta_job_state_name(state), http_request_id(req));
+    hub_log(HUB_LOG_INFO, "jobs", "cancel requested job=%lld by=%s state=%s req=%s", (long long)id,
+            user->name, meta_job_state_name(state), http_request_id(req));
     jobs_sched_wake();
     rc = meta_job_get(&job, db, id, err);
     if (rc < 0)
@@ -275,10 +278,10 @@ struct events_stream {
     int64_t job_id;
     int64_t last_seq; /* the last event id sent */
     char *data_dir;
-    struct meta *db;  /* own connection, opened on the first read by the HTTP thread */
-    char *buf;        /* formatted bytes not yet handed out */
+    struct meta *db; /* own connection, opened on the first read by the HTTP thread */
+    char *buf;       /* formatted bytes not yet handed out */
     size_t len, off, cap;
-    bool ended;       /* the job is terminal and every event was formatted */
+    bool ended; /* the job is terminal and every event was formatted */
 };
 
 static void events_stream_free(void *ctx)
@@ -324,8 +327,7 @@ static int events_fetch(struct events_stream *s)
     char head[96];
     int count = 0;
 
-    if (meta_job_events_since(&list, s->db, s->job_id, s->last_seq, JOBS_EVENTS_BATCH, &err) <
-        0) {
+    if (meta_job_events_since(&list, s->db, s->job_id, s->last_seq, JOBS_EVENTS_BATCH, &err) < 0) {
         hub_log(HUB_LOG_ERROR, "jobs", "cannot load job events: %s job=%lld", err.msg,
                 (long long)s->job_id);
         return -1;
@@ -373,8 +375,7 @@ static int events_refill(struct events_stream *s)
     s->len = 0;
     s->off = 0;
     if (s->db == NULL && meta_open(&s->db, s->data_dir, 0, &err) < 0) {
-        hub_log(HUB_LOG_ERROR, "jobs", "cannot open the database for an event stream: %s",
-                err.msg);
+        hub_log(HUB_LOG_ERROR, "jobs", "cannot open the database for an event stream: %s", err.msg);
         return -1;
     }
     for (int poll = 0; poll < JOBS_EVENTS_IDLE_POLLS; poll++) {
@@ -477,7 +478,8 @@ static int evals_list_handle(struct http_request *req, void *arg, struct hub_err
 
     (void)arg;
     if (id == NULL)
-        return http_reply_error(req, 400, "missing query parameter 'repo': expected "
+        return http_reply_error(req, 400,
+                                "missing query parameter 'repo': expected "
                                 "repo=namespace/name");
     if (type_text != NULL && hub_repo_type_parse(&type, type_text, err) < 0)
         return HUB_EINVAL;
@@ -517,18 +519,37 @@ static void sched_service_stop(void *arg)
 }
 
 static const struct http_route routes[] = {
-    {.name = "jobs.create", .methods = "POST", .pattern = "/api/jobs", .body = HTTP_BODY_BUFFER,
-     .auth_required = true, .handle = jobs_create_handle},
-    {.name = "jobs.list", .methods = "GET", .pattern = "/api/jobs", .auth_required = true,
+    {.name = "jobs.create",
+     .methods = "POST",
+     .pattern = "/api/jobs",
+     .body = HTTP_BODY_BUFFER,
+     .auth_required = true,
+     .handle = jobs_create_handle},
+    {.name = "jobs.list",
+     .methods = "GET",
+     .pattern = "/api/jobs",
+     .auth_required = true,
      .handle = jobs_list_handle},
-    {.name = "jobs.show", .methods = "GET", .pattern = "/api/jobs/{id}", .auth_required = true,
+    {.name = "jobs.show",
+     .methods = "GET",
+     .pattern = "/api/jobs/{id}",
+     .auth_required = true,
      .handle = job_show_handle},
-    {.name = "jobs.cancel", .methods = "POST", .pattern = "/api/jobs/{id}/cancel",
-     .auth_required = true, .handle = job_cancel_handle},
-    {.name = "jobs.log", .methods = "GET HEAD", .pattern = "/api/jobs/{id}/log",
-     .auth_required = true, .handle = job_log_handle},
-    {.name = "jobs.events", .methods = "GET", .pattern = "/api/jobs/{id}/events",
-     .auth_required = true, .handle = job_events_handle},
+    {.name = "jobs.cancel",
+     .methods = "POST",
+     .pattern = "/api/jobs/{id}/cancel",
+     .auth_required = true,
+     .handle = job_cancel_handle},
+    {.name = "jobs.log",
+     .methods = "GET HEAD",
+     .pattern = "/api/jobs/{id}/log",
+     .auth_required = true,
+     .handle = job_log_handle},
+    {.name = "jobs.events",
+     .methods = "GET",
+     .pattern = "/api/jobs/{id}/events",
+     .auth_required = true,
+     .handle = job_events_handle},
     {.name = "jobs.evals", .methods = "GET", .pattern = "/api/evals", .handle = evals_list_handle},
 };
 

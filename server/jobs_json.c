@@ -122,8 +122,7 @@ json_t *jobs_json_eval(const struct meta_eval *eval)
 }
 
 /* Reads number field name of obj into *out; a missing or null field leaves *has false. */
-static int number_get(double *out, bool *has, json_t *obj, const char *name,
-                      struct hub_error *err)
+static int number_get(double *out, bool *has, json_t *obj, const char *name, struct hub_error *err)
 {
     json_t *value = json_object_get(obj, name);
 
@@ -137,8 +136,7 @@ static int number_get(double *out, bool *has, json_t *obj, const char *name,
     return 0;
 }
 
-static int count_get(int64_t *out, bool *has, json_t *obj, const char *name,
-                     struct hub_error *err)
+static int count_get(int64_t *out, bool *has, json_t *obj, const char *name, struct hub_error *err)
 {
     double x = 0;
     int rc = number_get(&x, has, obj, name, err);

@@ -71,8 +71,8 @@ static int file_read(char **out, size_t *len_out, const char *path, size_t max_b
 }
 
 /* Stores the adapter weights in the blob store and lets repo_id read them. */
-static int weights_store(char oid_out[STORE_OID_HEX_BYTES + 1], uint64_t *size_out,
-                         struct meta *db, const char *data_dir, int64_t repo_id, const char *path,
+static int weights_store(char oid_out[STORE_OID_HEX_BYTES + 1], uint64_t *size_out, struct meta *db,
+                         const char *data_dir, int64_t repo_id, const char *path,
                          struct hub_error *err)
 {
     struct store *st = NULL;
@@ -170,9 +170,8 @@ static int publish_files_read(struct publish_files *f, const struct jobs_publish
 }
 
 static int commit_files(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
-                        const struct jobs_publish_request *request,
-                        const struct publish_files *f, const char *oid, uint64_t size,
-                        struct hub_error *err)
+                        const struct jobs_publish_request *request, const struct publish_files *f,
+                        const char *oid, uint64_t size, struct hub_error *err)
 {
     struct repo_op ops[6];
     struct repo_commit_request commit;
@@ -180,18 +179,25 @@ static int commit_files(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
     size_t n = 0;
 
     memset(ops, 0, sizeof(ops));
-    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE, .path = "adapter_config.json",
-                                .data = f->config, .len = f->config_len};
-    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_LFS, .path = "adapter_model.safetensors",
-                                .lfs_oid = oid, .lfs_size = size};
-    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE, .path = "README.md", .data = f->card,
-                                .len = f->card_len};
-    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE, .path = "train_results.json",
-                                .data = f->results, .len = f->results_len};
-    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE, .path = "training.log", .data = f->log,
-                                .len = f->log_len};
+    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE,
+                                .path = "adapter_config.json",
+                                .data = f->config,
+                                .len = f->config_len};
+    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_LFS,
+                                .path = "adapter_model.safetensors",
+                                .lfs_oid = oid,
+                                .lfs_size = size};
+    ops[n++] = (struct repo_op){
+        .kind = REPO_OP_ADD_FILE, .path = "README.md", .data = f->card, .len = f->card_len};
+    ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE,
+                                .path = "train_results.json",
+                                .data = f->results,
+                                .len = f->results_len};
+    ops[n++] = (struct repo_op){
+        .kind = REPO_OP_ADD_FILE, .path = "training.log", .data = f->log, .len = f->log_len};
     if (request->eval_json != NULL)
-        ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE, .path = "eval_results.json",
+        ops[n++] = (struct repo_op){.kind = REPO_OP_ADD_FILE,
+                                    .path = "eval_results.json",
                                     .data = request->eval_json,
                                     .len = strlen(request->eval_json)};
     snprintf(message, sizeof(message), "%s\n\nAtelier-Job: %lld\n", request->message,

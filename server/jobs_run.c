@@ -14,17 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JOBS_LINE_MAX_BYTES 65536
+#define JOBS_LINE_MAX_BYTES    65536
 #define JOBS_CAPTURE_MAX_BYTES (1u << 20)
-#define JOBS_KILL_GRACE_S 5
-#define JOBS_PROGRESS_FD 3
+#define JOBS_KILL_GRACE_S      5
+#define JOBS_PROGRESS_FD       3
 
 /* A pipe being read line by line. */
 struct line_pipe {
-    int fd;         /* -1 once closed */
-    char *buf;      /* JOBS_LINE_MAX_BYTES + 1 bytes */
+    int fd;    /* -1 once closed */
+    char *buf; /* JOBS_LINE_MAX_BYTES + 1 bytes */
     size_t len;
-    bool overflow;  /* the current line was cut; skip to its end */
+    bool overflow; /* the current line was cut; skip to its end */
 };
 
 static void write_all(int fd, const char *data, size_t len)

@@ -17,21 +17,21 @@ typedef void (*jobs_line_fn)(void *ctx, const char *line, size_t len);
 typedef bool (*jobs_stop_fn)(void *ctx);
 
 struct jobs_run_opts {
-    char *const *argv;      /* argv[0] is the atelier binary; NULL-terminated */
-    int log_fd;             /* receives stderr, and stdout unless capture_stdout */
-    bool capture_stdout;    /* collect stdout into the result instead of the log */
+    char *const *argv;        /* argv[0] is the atelier binary; NULL-terminated */
+    int log_fd;               /* receives stderr, and stdout unless capture_stdout */
+    bool capture_stdout;      /* collect stdout into the result instead of the log */
     jobs_line_fn on_progress; /* NULL: no progress descriptor; else the child gets it as fd 3 */
     jobs_stop_fn should_stop; /* polled about every 200 ms; may be NULL */
     void *ctx;
 };
 
 struct jobs_run_result {
-    int exit_code;       /* valid when !signaled */
-    bool signaled;       /* the child died from a signal */
-    int signal;          /* that signal */
-    bool stopped;        /* should_stop asked for the stop */
+    int exit_code;        /* valid when !signaled */
+    bool signaled;        /* the child died from a signal */
+    int signal;           /* that signal */
+    bool stopped;         /* should_stop asked for the stop */
     char last_error[512]; /* the last non-empty stderr line, "" when none */
-    char *stdout_text;   /* captured stdout (NUL-terminated), or NULL; owned, free() */
+    char *stdout_text;    /* captured stdout (NUL-terminated), or NULL; owned, free() */
 };
 
 /** Runs the command and waits for it. On a stop request it sends SIGTERM, then SIGKILL after

@@ -4,8 +4,8 @@
  * Each tick (a second, or sooner when woken) it reaps the workers it started and stops the
  * workers of canceled jobs: SIGTERM to the worker's process group, then SIGKILL after the
  * grace period. It gives up on workers whose heartbeat is stale, and starts workers for
- * queued jobs while fewer than `workers` jobs run. A worker is its own process group leader, so a signal to
- * the group also reaches the trainer it runs. Workers of an earlier daemon keep running
+ * queued jobs while fewer than `workers` jobs run. A worker is its own process group leader, so a
+ * signal to the group also reaches the trainer it runs. Workers of an earlier daemon keep running
  * after a restart; the new scheduler watches them through their heartbeats.
  *
  * Threads: the scheduler state below belongs to the scheduler thread, except `lock`,
@@ -103,11 +103,11 @@ int jobs_settings_init(struct jobs_settings *out, const struct hub_config *confi
     out->cancel_grace_s = 5;
     /* TODO: these belong in hub_config as serve flags; until then they are read from the
      * environment. */
-    rc = env_unsigned(&out->max_queued_per_user, "ATELIER_JOBS_MAX_QUEUED_PER_USER", 0, 100000,
-                      err);
+    rc =
+        env_unsigned(&out->max_queued_per_user, "ATELIER_JOBS_MAX_QUEUED_PER_USER", 0, 100000, err);
     if (rc == 0)
-        rc = env_unsigned(&out->max_running_per_user, "ATELIER_JOBS_MAX_RUNNING_PER_USER", 0,
-                          1024, err);
+        rc = env_unsigned(&out->max_running_per_user, "ATELIER_JOBS_MAX_RUNNING_PER_USER", 0, 1024,
+                          err);
     if (rc == 0)
         rc = env_unsigned(&out->max_attempts, "ATELIER_JOBS_MAX_ATTEMPTS", 1, 100, err);
     if (rc == 0)
@@ -220,8 +220,8 @@ static void attempt_end(struct meta *db, int64_t job_id, int attempt, int max_at
         rc = meta_job_finish(db, job_id, attempt, META_JOB_CANCELED, NULL, NULL, message, &err);
     } else if (attempt < max_attempts) {
         snprintf(message, sizeof(message),
-                 "%s; retrying from the last checkpoint (attempt %d of %d failed)", reason,
-                 attempt, max_attempts);
+                 "%s; retrying from the last checkpoint (attempt %d of %d failed)", reason, attempt,
+                 max_attempts);
         rc = meta_job_requeue(db, job_id, attempt, false, message, &err);
     } else {
         snprintf(message, sizeof(message), "%s; gave up after %d attempts", reason, attempt);
@@ -233,8 +233,8 @@ static void attempt_end(struct meta *db, int64_t job_id, int attempt, int max_at
         return;
     }
     if (rc < 0) {
-        hub_log(HUB_LOG_ERROR, "jobs", "cannot record the end of an attempt: %s job=%lld",
-                err.msg, (long long)job_id);
+        hub_log(HUB_LOG_ERROR, "jobs", "cannot record the end of an attempt: %s job=%lld", err.msg,
+                (long long)job_id);
         return;
     }
     hub_log(cancel_requested ? HUB_LOG_INFO : HUB_LOG_WARN, "jobs", "%s job=%lld attempt=%d",
@@ -314,8 +314,7 @@ static void lease_cancel(struct meta *db, const struct meta_job_lease *lease,
         /* A worker of an earlier daemon: not our child, so it cannot be reaped here. */
         if (lease->worker_pid > 0 && pid_is_worker_of((pid_t)lease->worker_pid, lease->id))
             kill(-(pid_t)lease->worker_pid, SIGKILL);
-        attempt_end(db, lease->id, lease->attempts, lease->max_attempts, true,
-                    "worker stopped");
+        attempt_end(db, lease->id, lease->attempts, lease->max_attempts, true, "worker stopped");
         return;
     }
     if (child->term_sent_at == 0) {
@@ -379,8 +378,8 @@ static void leases_recover(struct meta *db)
                     (long long)lease->id, (long long)lease->worker_pid);
             continue;
         }
-        attempt_end(db, lease->id, lease->attempts, lease->max_attempts,
-                    lease->cancel_requested, "worker of an earlier daemon is gone");
+        attempt_end(db, lease->id, lease->attempts, lease->max_attempts, lease->cancel_requested,
+                    "worker of an earlier daemon is gone");
     }
     free(leases);
 }
@@ -392,8 +391,8 @@ static void leases_recover(struct meta *db)
 static int worker_spawn(pid_t *out, int64_t job_id, int attempt, struct hub_error *err)
 {
     char id_text[32], attempt_text[16];
-    char *argv[] = {sched.exe_path, "worker", "--data", sched.data_dir, "--job", id_text,
-                    "--attempt", attempt_text, NULL};
+    char *argv[] = {sched.exe_path, "worker",     "--data", sched.data_dir, "--job", id_text,
+                    "--attempt",    attempt_text, NULL};
     sigset_t all;
     pid_t pid;
 
@@ -440,8 +439,8 @@ static void job_start(struct meta *db, int64_t job_id, int attempt)
     child->pid = pid;
     rc = meta_job_set_worker(db, job_id, attempt, pid, &err);
     if (rc < 0)
-        hub_log(HUB_LOG_ERROR, "jobs", "cannot record the worker pid: %s job=%lld pid=%d",
-                err.msg, (long long)job_id, (int)pid);
+        hub_log(HUB_LOG_ERROR, "jobs", "cannot record the worker pid: %s job=%lld pid=%d", err.msg,
+                (long long)job_id, (int)pid);
     hub_log(HUB_LOG_INFO, "jobs", "started worker job=%lld attempt=%d pid=%d", (long long)job_id,
             attempt, (int)pid);
 }
@@ -474,8 +473,8 @@ static void sched_tick(struct meta *db)
         int64_t job_id = 0;
         int attempt = 0;
 
-        if (meta_job_claim_next(&job_id, &attempt, db, (int)settings.max_running_per_user,
-                                &err) < 0) {
+        if (meta_job_claim_next(&job_id, &attempt, db, (int)settings.max_running_per_user, &err) <
+            0) {
             hub_log(HUB_LOG_ERROR, "jobs", "cannot claim a queued job: %s", err.msg);
             return;
         }
@@ -513,8 +512,7 @@ static void children_stop_all(struct meta *db)
             waitpid(child->pid, &status, 0);
         }
         if (meta_job_requeue(db, child->job_id, child->attempt, true,
-                             "the daemon stopped; the job runs again when it restarts",
-                             &err) == 0)
+                             "the daemon stopped; the job runs again when it restarts", &err) == 0)
             hub_log(HUB_LOG_INFO, "jobs", "queued again for the next start job=%lld",
                     (long long)child->job_id);
         sched.child_count--;

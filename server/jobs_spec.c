@@ -28,21 +28,14 @@ struct param_rule {
 };
 
 static const struct param_rule param_rules[] = {
-    {"rank", true, 1, 1024},
-    {"alpha", false, 1e-6, 1e6},
+    {"rank", true, 1, 1024},       {"alpha", false, 1e-6, 1e6},
     {"targets", false, 0, 0}, /* a string, checked by targets_check */
-    {"lr", false, 1e-12, 1},
-    {"steps", true, 1, 10000000},
-    {"epochs", true, 1, 10000},
-    {"batch", true, 1, 64},
-    {"grad_accum", true, 1, 4096},
-    {"seq_len", true, 8, 1048576},
-    {"warmup", true, 0, 10000000},
-    {"seed", true, 0, 4294967295.0},
-    {"threads", true, 1, 1024},
-    {"checkpoint_every", true, 1, 10000000},
-    {"dropout", false, 0, 0.99},
-    {"weight_decay", false, 0, 1},
+    {"lr", false, 1e-12, 1},       {"steps", true, 1, 10000000},
+    {"epochs", true, 1, 10000},    {"batch", true, 1, 64},
+    {"grad_accum", true, 1, 4096}, {"seq_len", true, 8, 1048576},
+    {"warmup", true, 0, 10000000}, {"seed", true, 0, 4294967295.0},
+    {"threads", true, 1, 1024},    {"checkpoint_every", true, 1, 10000000},
+    {"dropout", false, 0, 0.99},   {"weight_decay", false, 0, 1},
     {"clip", false, 0, 1e6},
 };
 
@@ -75,8 +68,8 @@ static bool name_in(const char *name, const char *const *names, size_t count)
 }
 
 /* Rejects every key of obj that is not in names, listing all of them in one message. */
-static int unknown_keys_check(json_t *obj, const char *const *names, size_t count,
-                              const char *what, const char *accepted, struct hub_error *err)
+static int unknown_keys_check(json_t *obj, const char *const *names, size_t count, const char *what,
+                              const char *accepted, struct hub_error *err)
 {
     char list[200] = "";
     size_t used = 0;
@@ -84,7 +77,8 @@ static int unknown_keys_check(json_t *obj, const char *const *names, size_t coun
     const char *key;
     json_t *value;
 
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         (void)value;
         if (name_in(key, names, count))
             continue;
@@ -207,7 +201,7 @@ static int path_field(char *buf, size_t cap, json_t *obj, const char *name, bool
 }
 
 /* The Llama-family projections the trainer can adapt (PEFT module names). */
-static const char *const target_names[] = {"q_proj",    "k_proj", "v_proj",   "o_proj",
+static const char *const target_names[] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                            "gate_proj", "up_proj", "down_proj"};
 
 /* "all-linear", or a comma-separated list of target_names. */
@@ -243,8 +237,7 @@ static int number_param(double *out, json_t *value, const struct param_rule *rul
     double x;
 
     if (!json_is_number(value))
-        return hub_error_set(err, HUB_EINVAL, "invalid param '%s': expected a number",
-                             rule->name);
+        return hub_error_set(err, HUB_EINVAL, "invalid param '%s': expected a number", rule->name);
     x = json_number_value(value);
     if (rule->is_integer && (!json_is_integer(value) && x != floor(x)))
         return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected a whole number",
@@ -335,8 +328,7 @@ static int params_parse(struct jobs_train_params *p, json_t *params, struct hub_
     if (p->steps == 0 && p->epochs == 0)
         p->steps = 100;
     if (p->steps > 0 && p->warmup > p->steps)
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid param 'warmup' %lld: more than 'steps' %lld",
+        return hub_error_set(err, HUB_EINVAL, "invalid param 'warmup' %lld: more than 'steps' %lld",
                              (long long)p->warmup, (long long)p->steps);
     return 0;
 }
@@ -356,8 +348,8 @@ static int train_parse(struct jobs_spec *out, json_t *root, struct hub_error *er
     if (rc == 0)
         rc = repo_field(out->model, sizeof(out->model), root, "base_model", true, err);
     if (rc == 0)
-        rc = revision_field(out->model_revision, sizeof(out->model_revision), root,
-                            "base_revision", err);
+        rc = revision_field(out->model_revision, sizeof(out->model_revision), root, "base_revision",
+                            err);
     if (rc == 0)
         rc = repo_field(out->dataset, sizeof(out->dataset), root, "dataset", true, err);
     if (rc == 0)
@@ -368,8 +360,7 @@ static int train_parse(struct jobs_spec *out, json_t *root, struct hub_error *er
     if (rc == 0)
         rc = path_field(out->eval_file, sizeof(out->eval_file), root, "eval_file", false, err);
     if (rc == 0)
-        rc = repo_field(out->output_repo, sizeof(out->output_repo), root, "output_repo", true,
-                        err);
+        rc = repo_field(out->output_repo, sizeof(out->output_repo), root, "output_repo", true, err);
     if (rc == 0 && strcmp(out->output_repo, out->model) == 0)
         rc = hub_error_set(err, HUB_EINVAL,
                            "invalid field 'output_repo' '%s': it is the base model; name a "
@@ -388,8 +379,8 @@ static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err
     if (rc == 0)
         rc = repo_field(out->model, sizeof(out->model), root, "model", true, err);
     if (rc == 0)
-        rc = revision_field(out->model_revision, sizeof(out->model_revision), root, "revision",
-                            err);
+        rc =
+            revision_field(out->model_revision, sizeof(out->model_revision), root, "revision", err);
     if (rc == 0)
         rc = repo_field(out->dataset, sizeof(out->dataset), root, "dataset", true, err);
     if (rc == 0)

@@ -16,35 +16,35 @@
 
 /* Hyperparameters of a training job; each maps to one `atelier train` flag. */
 struct jobs_train_params {
-    int64_t rank;             /* --rank, 1..1024 */
-    double alpha;             /* --alpha, > 0 */
+    int64_t rank;                     /* --rank, 1..1024 */
+    double alpha;                     /* --alpha, > 0 */
     char targets[JOBS_TARGETS_BYTES]; /* --targets: "all-linear" or a comma-separated list */
-    double lr;                /* --lr, 0 < lr <= 1 */
-    int64_t steps;            /* --steps, 0 when epochs is set */
-    int64_t epochs;           /* --epochs, 0 when steps is set */
-    int64_t batch;            /* --batch */
-    int64_t grad_accum;       /* --grad-accum */
-    int64_t seq_len;          /* --seq-len, in tokens */
-    int64_t warmup;           /* --warmup, in steps */
-    int64_t seed;             /* --seed */
-    int64_t threads;          /* --threads, 0 for the trainer's default */
-    int64_t checkpoint_every; /* --checkpoint-every, in steps */
-    double dropout;           /* --dropout, or -1 for the trainer's default */
-    double weight_decay;      /* --weight-decay, or -1 for the trainer's default */
-    double clip;              /* --clip, or -1 for the trainer's default */
+    double lr;                        /* --lr, 0 < lr <= 1 */
+    int64_t steps;                    /* --steps, 0 when epochs is set */
+    int64_t epochs;                   /* --epochs, 0 when steps is set */
+    int64_t batch;                    /* --batch */
+    int64_t grad_accum;               /* --grad-accum */
+    int64_t seq_len;                  /* --seq-len, in tokens */
+    int64_t warmup;                   /* --warmup, in steps */
+    int64_t seed;                     /* --seed */
+    int64_t threads;                  /* --threads, 0 for the trainer's default */
+    int64_t checkpoint_every;         /* --checkpoint-every, in steps */
+    double dropout;                   /* --dropout, or -1 for the trainer's default */
+    double weight_decay;              /* --weight-decay, or -1 for the trainer's default */
+    double clip;                      /* --clip, or -1 for the trainer's default */
 };
 
 /* A validated job request. Train jobs use model (the base), dataset, train_file, the optional
  * eval_file, output_repo and params; eval jobs use model, dataset and eval_file. */
 struct jobs_spec {
     enum meta_job_type type;
-    char model[HUB_MAX_REPO_ID_BYTES + 1];            /* "base_model" or "model" */
-    char model_revision[HUB_MAX_REVISION_BYTES + 1];  /* "base_revision" or "revision" */
+    char model[HUB_MAX_REPO_ID_BYTES + 1];           /* "base_model" or "model" */
+    char model_revision[HUB_MAX_REVISION_BYTES + 1]; /* "base_revision" or "revision" */
     char dataset[HUB_MAX_REPO_ID_BYTES + 1];
     char dataset_revision[HUB_MAX_REVISION_BYTES + 1];
-    char train_file[HUB_MAX_PATH_BYTES + 1];          /* "" for eval jobs */
-    char eval_file[HUB_MAX_PATH_BYTES + 1];           /* "" when a train job has none */
-    char output_repo[HUB_MAX_REPO_ID_BYTES + 1];      /* "" for eval jobs */
+    char train_file[HUB_MAX_PATH_BYTES + 1];     /* "" for eval jobs */
+    char eval_file[HUB_MAX_PATH_BYTES + 1];      /* "" when a train job has none */
+    char output_repo[HUB_MAX_REPO_ID_BYTES + 1]; /* "" for eval jobs */
     struct jobs_train_params params;
 };
 

@@ -115,8 +115,7 @@ static int file_write_all(const char *path, const char *data, size_t len, struct
 
 /* Writes one tree entry to dest: a symlink to the blob for LFS files, else the git bytes. */
 static int entry_stage(const char *dest, struct repo *r, struct store *st, const char *commit,
-                       const struct repo_entry *entry, const char *repo_id,
-                       struct hub_error *err)
+                       const struct repo_entry *entry, const char *repo_id, struct hub_error *err)
 {
     char blob_path[PATH_MAX];
     bool exists = false;
@@ -191,11 +190,10 @@ int jobs_stage_file(const char *dest_file, const char *data_dir, struct store *s
     if (rc == 0)
         rc = repo_entry_stat(&entry, r, commit, path, err);
     if (rc == HUB_ENOTFOUND)
-        rc = hub_error_set(err, HUB_ENOTFOUND, "file '%s' not found in %s at %.12s", path,
-                           repo_id, commit);
+        rc = hub_error_set(err, HUB_ENOTFOUND, "file '%s' not found in %s at %.12s", path, repo_id,
+                           commit);
     if (rc == 0 && entry.type != REPO_ENTRY_FILE)
-        rc = hub_error_set(err, HUB_ENOTFOUND, "'%s' in %s is a folder, not a file", path,
-                           repo_id);
+        rc = hub_error_set(err, HUB_ENOTFOUND, "'%s' in %s is a folder, not a file", path, repo_id);
     if (rc == 0)
         rc = entry_stage(dest_file, r, st, commit, &entry, repo_id, err);
     free(entry.path);

@@ -4,8 +4,8 @@
  * Work folder DATA/jobs/ID/: log is append-only and kept across attempts. base/ is the
  * model, with LFS files as symlinks into the blob store, and adapter/ the adapter of an
  * eval job. data/ has the dataset files. out/NAME/ is the trainer's ADAPTER_DIR, whose
- * checkpoint/ survives a failed attempt so the retry resumes. A heartbeat thread with its own database connection stores
- * the heartbeat and notices cancels and lost leases.
+ * checkpoint/ survives a failed attempt so the retry resumes. A heartbeat thread with its own
+ * database connection stores the heartbeat and notices cancels and lost leases.
  *
  * Outcomes: a failure caused by the request (missing file, invalid data, trainer exit 1) is
  * recorded as failed and the worker exits 0. A transient one (I/O, trainer killed by a
@@ -40,10 +40,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WORKER_ARGV_MAX 64
-#define WORKER_ARG_BYTES (PATH_MAX + 64)
+#define WORKER_ARGV_MAX        64
+#define WORKER_ARG_BYTES       (PATH_MAX + 64)
 #define WORKER_PROGRESS_MIN_MS 250
-#define WORKER_PATH_BYTES (2 * PATH_MAX) /* a path below the job folder */ /* at most four stored progress rows a second */
+#define WORKER_PATH_BYTES                                                                          \
+    (2 *                                                                                           \
+     PATH_MAX) /* a path below the job folder */ /* at most four stored progress rows a second */
 
 struct worker {
     const char *data_dir;
@@ -148,8 +150,8 @@ static void *heartbeat_main(void *arg)
     struct meta *db = NULL;
 
     if (meta_open(&db, w->data_dir, 0, &err) < 0) {
-        hub_log(HUB_LOG_ERROR, "jobs", "heartbeat cannot open the database: %s job=%lld",
-                err.msg, (long long)w->job_id);
+        hub_log(HUB_LOG_ERROR, "jobs", "heartbeat cannot open the database: %s job=%lld", err.msg,
+                (long long)w->job_id);
         return NULL;
     }
     while (!atomic_load(&w->heartbeat_stop)) {
@@ -370,8 +372,8 @@ static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err
 }
 
 /* Resolves the revisions and stages the model and the dataset files. */
-static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_path,
-                                 size_t cap, char *message, size_t message_cap)
+static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_path, size_t cap,
+                                 char *message, size_t message_cap)
 {
     struct hub_error err = HUB_ERROR_INIT;
     char base_dir[PATH_MAX + 8];
@@ -380,8 +382,8 @@ static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_
     rc = jobs_stage_resolve(w->model_commit, w->data_dir, HUB_REPO_MODEL, w->spec.model,
                             w->spec.model_revision, &err);
     if (rc == 0)
-        rc = jobs_stage_resolve(w->dataset_commit, w->data_dir, HUB_REPO_DATASET,
-                                w->spec.dataset, w->spec.dataset_revision, &err);
+        rc = jobs_stage_resolve(w->dataset_commit, w->data_dir, HUB_REPO_DATASET, w->spec.dataset,
+                                w->spec.dataset_revision, &err);
     path_join(base_dir, sizeof(base_dir), w->dir, "base");
     if (rc == 0 && w->base_repo[0] == '\0')
         rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
@@ -508,10 +510,10 @@ static void eval_record(struct worker *w, const char *repo, const char *commit, 
     text = json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (text == NULL)
         return;
-    if (meta_eval_insert(NULL, w->db, w->job_id, repo, commit, w->spec.dataset,
-                         w->dataset_commit, w->spec.eval_file, text, &err) < 0)
-        hub_log(HUB_LOG_ERROR, "jobs", "cannot store an evaluation: %s job=%lld repo=%s",
-                err.msg, (long long)w->job_id, repo);
+    if (meta_eval_insert(NULL, w->db, w->job_id, repo, commit, w->spec.dataset, w->dataset_commit,
+                         w->spec.eval_file, text, &err) < 0)
+        hub_log(HUB_LOG_ERROR, "jobs", "cannot store an evaluation: %s job=%lld repo=%s", err.msg,
+                (long long)w->job_id, repo);
     free(text);
 }
 
@@ -654,8 +656,8 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
                             w->spec.model_revision, &err);
     if (rc < 0)
         return fail_with(message, cap, &err);
-    rc = jobs_stage_read(&text, &len, w->data_dir, HUB_REPO_MODEL, w->spec.model,
-                         w->model_commit, "adapter_config.json", 1u << 20, &err);
+    rc = jobs_stage_read(&text, &len, w->data_dir, HUB_REPO_MODEL, w->spec.model, w->model_commit,
+                         "adapter_config.json", 1u << 20, &err);
     if (rc == HUB_ENOTFOUND)
         return OUTCOME_OK; /* a full model */
     if (rc < 0)
@@ -682,8 +684,10 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
         rc = jobs_stage_repo(adapter_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
                              w->model_commit, &err);
     if (rc == HUB_ENOTFOUND)
-        hub_error_set(&err, HUB_ENOTFOUND, "base model '%.100s' of adapter %.100s is not hosted "
-                      "here", w->base_repo, w->spec.model);
+        hub_error_set(&err, HUB_ENOTFOUND,
+                      "base model '%.100s' of adapter %.100s is not hosted "
+                      "here",
+                      w->base_repo, w->spec.model);
     if (rc < 0)
         return fail_with(message, cap, &err);
     return OUTCOME_OK;

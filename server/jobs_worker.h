@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 /* Exit statuses of `atelier worker`, read by the scheduler. */
-#define JOBS_EXIT_RECORDED 0 /* the outcome is in the database (also a recorded failure) */
-#define JOBS_EXIT_RETRY 75   /* a transient failure; the scheduler retries the job */
-#define JOBS_EXIT_USAGE 2
+#define JOBS_EXIT_RECORDED 0  /* the outcome is in the database (also a recorded failure) */
+#define JOBS_EXIT_RETRY    75 /* a transient failure; the scheduler retries the job */
+#define JOBS_EXIT_USAGE    2
 
 /** Runs attempt of job job_id with the data directory data_dir. Returns one of the
  * JOBS_EXIT_* statuses. Worker process, main thread. */

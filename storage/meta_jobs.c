@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_JOB_LIST_DEFAULT 50
+#define META_JOB_LIST_DEFAULT   50
 #define META_JOB_EVENTS_DEFAULT 1000
 
 static const char *const type_names[] = {"train", "eval"};
@@ -121,8 +121,7 @@ static int jobs_state_event(struct meta *db, int64_t id, enum meta_job_state sta
     int rc;
 
     /* json_object() in SQLite escapes the message, which may quote trainer output. */
-    rc = jobs_prepare(&stmt, db,
-                      "SELECT json_object('state', ?1, 'attempt', ?2, 'message', ?3)",
+    rc = jobs_prepare(&stmt, db, "SELECT json_object('state', ?1, 'attempt', ?2, 'message', ?3)",
                       "format state event", err);
     if (rc < 0)
         return rc;
@@ -319,8 +318,7 @@ int meta_job_get(struct meta_job **out, struct meta *db, int64_t id, struct hub_
     int rc;
 
     *out = NULL;
-    rc = jobs_prepare(&stmt, db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", "load job",
-                      err);
+    rc = jobs_prepare(&stmt, db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", "load job", err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
@@ -545,9 +543,8 @@ static int jobs_update_leased(sqlite3_stmt *stmt, struct meta *db, int64_t id, i
     if (rc < 0)
         return rc;
     if (sqlite3_changes(meta_sqlite_get(db)) == 0)
-        return hub_error_set(err, HUB_ECONFLICT,
-                             "job %lld is no longer running as attempt %d", (long long)id,
-                             attempt);
+        return hub_error_set(err, HUB_ECONFLICT, "job %lld is no longer running as attempt %d",
+                             (long long)id, attempt);
     return 0;
 }
 
@@ -713,8 +710,8 @@ int meta_job_event_append(struct meta *db, int64_t id, const char *kind, const c
 {
     int rc;
 
-    if (strcmp(kind, "state") != 0 && strcmp(kind, "progress") != 0 &&
-        strcmp(kind, "eval") != 0 && strcmp(kind, "log") != 0)
+    if (strcmp(kind, "state") != 0 && strcmp(kind, "progress") != 0 && strcmp(kind, "eval") != 0 &&
+        strcmp(kind, "log") != 0)
         return hub_error_set(err, HUB_EINVAL, "unknown job event kind '%s'", kind);
     /* The transaction makes the max(seq) + 1 read and the insert one step. */
     rc = meta_tx_begin(db, err);
@@ -877,10 +874,10 @@ static int jobs_state_of(enum meta_job_state *out, struct meta *db, int64_t id,
         rc = meta_error_from_sqlite(err, db, rc, "load job state");
     } else {
         text = (const char *)sqlite3_column_text(stmt, 0);
-        rc = text != NULL && meta_job_state_parse(out, text)
-                 ? 0
-                 : hub_error_set(err, HUB_EINTERNAL, "job %lld has an unknown state",
-                                 (long long)id);
+        rc =
+            text != NULL && meta_job_state_parse(out, text)
+                ? 0
+                : hub_error_set(err, HUB_EINTERNAL, "job %lld has an unknown state", (long long)id);
     }
     sqlite3_finalize(stmt);
     return rc;
@@ -897,8 +894,10 @@ static int jobs_cancel_locked(enum meta_job_state *out_state, struct meta *db, i
     if (rc < 0)
         return rc;
     if (meta_job_state_is_terminal(state))
-        return hub_error_set(err, HUB_ECONFLICT, "job %lld already %s; only queued or running "
-                             "jobs can be canceled", (long long)id, meta_job_state_name(state));
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "job %lld already %s; only queued or running "
+                             "jobs can be canceled",
+                             (long long)id, meta_job_state_name(state));
     if (state == META_JOB_QUEUED) {
         rc = jobs_prepare(&stmt, db,
                           "UPDATE jobs SET state = 'canceled', finished_at = ?2, "
@@ -994,8 +993,7 @@ static int eval_from_row(struct meta_eval *ev, sqlite3_stmt *stmt, struct hub_er
     ev->metrics_json = column_strdup(stmt, 7);
     ev->created_at = sqlite3_column_int64(stmt, 8);
     if (ev->eval_file == NULL || ev->metrics_json == NULL)
-        return hub_error_set(err, HUB_ENOMEM, "cannot allocate evaluation %lld",
-                             (long long)ev->id);
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate evaluation %lld", (long long)ev->id);
     return 0;
 }
 

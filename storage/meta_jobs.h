@@ -20,9 +20,9 @@
 struct meta; /* meta.h: one SQLite connection, used by one thread at a time */
 
 /* "namespace/name" plus the terminating NUL. */
-#define META_JOB_REPO_BYTES (2 * HUB_MAX_REPO_NAME_BYTES + 2)
-#define META_JOB_COMMIT_BYTES 41 /* 40 hex digits of a git commit id plus NUL */
-#define META_JOB_LIST_MAX 200    /* maximum rows that one meta_job_list call returns */
+#define META_JOB_REPO_BYTES   (2 * HUB_MAX_REPO_NAME_BYTES + 2)
+#define META_JOB_COMMIT_BYTES 41  /* 40 hex digits of a git commit id plus NUL */
+#define META_JOB_LIST_MAX     200 /* maximum rows that one meta_job_list call returns */
 
 enum meta_job_type {
     META_JOB_TRAIN = 0,
@@ -55,22 +55,22 @@ struct meta_job {
     int64_t owner_id;
     char owner[HUB_MAX_REPO_NAME_BYTES + 1];
     enum meta_job_state state;
-    char *spec_json;                       /* the validated request, a JSON object; owned */
-    char repo[META_JOB_REPO_BYTES];        /* output repo (train) or evaluated model (eval) */
-    char base_repo[META_JOB_REPO_BYTES];   /* "" when none */
+    char *spec_json;                        /* the validated request, a JSON object; owned */
+    char repo[META_JOB_REPO_BYTES];         /* output repo (train) or evaluated model (eval) */
+    char base_repo[META_JOB_REPO_BYTES];    /* "" when none */
     char dataset_repo[META_JOB_REPO_BYTES]; /* "" when none */
-    int64_t created_at;                    /* seconds since the epoch, as every *_at */
-    int64_t started_at;                    /* 0 until the first attempt starts */
-    int64_t finished_at;                   /* 0 until the job reaches a terminal state */
-    int attempts;                          /* attempts started so far */
+    int64_t created_at;                     /* seconds since the epoch, as every *_at */
+    int64_t started_at;                     /* 0 until the first attempt starts */
+    int64_t finished_at;                    /* 0 until the job reaches a terminal state */
+    int attempts;                           /* attempts started so far */
     int max_attempts;
-    int64_t worker_pid;                    /* 0 when no worker runs the job */
-    int64_t heartbeat_at;                  /* 0 when no worker has reported yet */
+    int64_t worker_pid;   /* 0 when no worker runs the job */
+    int64_t heartbeat_at; /* 0 when no worker has reported yet */
     bool cancel_requested;
     struct meta_job_progress progress;
     char result_commit[META_JOB_COMMIT_BYTES]; /* "" until a training job commits */
-    char *result_metrics_json;             /* JSON object, or NULL; owned */
-    char *error;                           /* why the job failed or was canceled, or NULL; owned */
+    char *result_metrics_json;                 /* JSON object, or NULL; owned */
+    char *error; /* why the job failed or was canceled, or NULL; owned */
 };
 
 struct meta_job_list {
@@ -81,16 +81,16 @@ struct meta_job_list {
 
 /* Filter of meta_job_list. NULL or 0 fields do not filter. */
 struct meta_job_filter {
-    const char *owner;  /* owner name */
-    const char *repo;   /* matches the output or evaluated repo, the base or the dataset */
-    int state;          /* enum meta_job_state, or -1 for any */
-    size_t limit;       /* 1..META_JOB_LIST_MAX; 0 means 50 */
+    const char *owner; /* owner name */
+    const char *repo;  /* matches the output or evaluated repo, the base or the dataset */
+    int state;         /* enum meta_job_state, or -1 for any */
+    size_t limit;      /* 1..META_JOB_LIST_MAX; 0 means 50 */
     size_t offset;
 };
 
 /* One row of a job's event stream. */
 struct meta_job_event {
-    int64_t seq;     /* 1, 2, 3, ... within the job; the SSE event id */
+    int64_t seq; /* 1, 2, 3, ... within the job; the SSE event id */
     int64_t at;
     char kind[16];   /* "state", "progress", "eval" or "log" */
     char *data_json; /* a JSON object; owned */
@@ -107,7 +107,7 @@ struct meta_job_lease {
     int64_t owner_id;
     int attempts;
     int max_attempts;
-    int64_t worker_pid;      /* 0 when the worker has not been started yet */
+    int64_t worker_pid;   /* 0 when the worker has not been started yet */
     int64_t heartbeat_at; /* 0 when none yet */
     int64_t started_at;
     bool cancel_requested;

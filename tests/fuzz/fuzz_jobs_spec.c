@@ -18,8 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     if (data[0] == 'p') {
-        jobs_progress_parse(&progress, &is_step, &is_eval, (const char *)data + 1, size - 1,
-                            &err);
+        jobs_progress_parse(&progress, &is_step, &is_eval, (const char *)data + 1, size - 1, &err);
         return 0;
     }
     if (jobs_spec_parse(&spec, (const char *)data, size, &err) == 0 &&

@@ -156,10 +156,14 @@ static void test_param_limits(void)
         const char *max;
         const char *past;
     } cases[] = {
-        {"rank", "1024", "1025"},     {"batch", "64", "65"},
-        {"rank", "1", "0"},           {"lr", "1", "1.5"},
-        {"grad_accum", "4096", "4097"}, {"dropout", "0.99", "1"},
-        {"threads", "1024", "1025"},  {"seed", "4294967295", "4294967296"},
+        {"rank", "1024", "1025"},
+        {"batch", "64", "65"},
+        {"rank", "1", "0"},
+        {"lr", "1", "1.5"},
+        {"grad_accum", "4096", "4097"},
+        {"dropout", "0.99", "1"},
+        {"threads", "1024", "1025"},
+        {"seed", "4294967295", "4294967296"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -80,8 +80,8 @@ static void test_finish_exactly_once(void)
     CHECK_EQ_INT(meta_job_claim_next(&id, &attempt, db, 0, &err), 0);
     CHECK_EQ_INT(meta_job_set_worker(db, id, attempt, 4242, &err), 0);
     CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_SUCCEEDED,
-                                 "0123456789012345678901234567890123456789", "{\"loss\":1.5}",
-                                 NULL, &err),
+                                 "0123456789012345678901234567890123456789", "{\"loss\":1.5}", NULL,
+                                 &err),
                  0);
     CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_FAILED, NULL, NULL, "late", &err),
                  HUB_ECONFLICT);
@@ -152,8 +152,7 @@ static void test_cancel(void)
             CHECK(leases[i].cancel_requested);
     }
     free(leases);
-    CHECK_EQ_INT(meta_job_finish(db, got, attempt, META_JOB_CANCELED, NULL, NULL, "stopped",
-                                 &err),
+    CHECK_EQ_INT(meta_job_finish(db, got, attempt, META_JOB_CANCELED, NULL, NULL, "stopped", &err),
                  0);
     CHECK_EQ_INT(meta_job_get(&job, db, got, &err), 0);
     CHECK_EQ_INT(job->state, META_JOB_CANCELED);
@@ -176,9 +175,8 @@ static void test_events_and_progress(void)
     progress.has_step = true;
     progress.loss = 2.25;
     progress.has_loss = true;
-    CHECK_EQ_INT(meta_job_progress_set(db, id, attempt, &progress, "{\"step\":5,\"loss\":2.25}",
-                                       &err),
-                 0);
+    CHECK_EQ_INT(
+        meta_job_progress_set(db, id, attempt, &progress, "{\"step\":5,\"loss\":2.25}", &err), 0);
     CHECK_EQ_INT(meta_job_event_append(db, id, "eval", "{\"eval_loss\":2}", &err), 0);
     CHECK_EQ_INT(meta_job_event_append(db, id, "bogus", "{}", &err), HUB_EINVAL);
     CHECK_EQ_INT(meta_job_events_since(&events, db, id, 0, 0, &err), 0);
