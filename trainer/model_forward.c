@@ -112,6 +112,13 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
         tr_error_set(err, "a training context needs a LoRA set (the base weights are frozen)");
         return NULL;
     }
+    for (int i = 0; training && i < lora->num_layers * LORA_NUM_TARGETS; i++) {
+        if (lora->m[i].A != NULL && (lora->m[i].dA == NULL || lora->m[i].dB == NULL)) {
+            tr_error_set(err, "a training context needs a LoRA set with gradient buffers; "
+                         "create it with with_grads = true");
+            return NULL;
+        }
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         tr_error_set(err, "out of memory allocating a model context");

@@ -151,6 +151,15 @@ static void check_deterministic(void)
     CHECK(same);
     /* A second backward without a forward is an error, not a silent double count. */
     CHECK_EQ_INT(model_backward(c1, 1.0f, &err), -1);
+    /* So is training a LoRA set that has no gradient buffers. */
+    {
+        struct lora_set *frozen = lora_set_new(model_get_config(m), 4, 8.0f, false, 0.0f, 0x7f,
+                                               false, &err);
+
+        CHECK(model_ctx_new(m, frozen, B, T, true, &err) == NULL);
+        CHECK(strstr(err.msg, "gradient buffers") != NULL);
+        lora_set_free(frozen);
+    }
     model_ctx_free(c1);
     model_ctx_free(c2);
     lora_set_free(l1);
