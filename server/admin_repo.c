@@ -390,7 +390,7 @@ static int import_run(struct meta *db, const struct import_opts *o, const char *
     struct meta_user author;
     struct meta_repo row;
     struct stat sb;
-    char detail[256];
+    char detail[256], audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
     int rc;
 
     if (hub_repo_id_parse(ns, name, o->id, &err) < 0)
@@ -417,7 +417,9 @@ static int import_run(struct meta *db, const struct import_opts *o, const char *
     }
     snprintf(detail, sizeof(detail), "files=%zu lfs=%zu commit=%s", files.count, files.lfs_count,
              head);
-    meta_audit_add(db, "admin-cli", "repo.import", o->id, detail, NULL);
+    snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(row.type), row.ns,
+             row.name);
+    meta_audit_add(db, "admin-cli", "repo.import", audit_repo, detail, NULL);
     printf("imported %zu files into %s %s/%s at commit %s (%zu LFS files, %" PRIu64
            " bytes; %" PRIu64 " bytes in git)\n",
            files.count, hub_repo_type_name(row.type), row.ns, row.name, head, files.lfs_count,
