@@ -167,6 +167,27 @@ static int spec_check(struct meta *db, const char *data_dir, const struct jobs_s
     return rc;
 }
 
+/* Returns 1 with err filled when user already has max_queued queued jobs (0: no limit). */
+static int queue_limit_check(struct meta *db, const struct http_user *user, unsigned max_queued,
+                             struct hub_error *err)
+{
+    int64_t queued = 0;
+    int rc;
+
+    if (max_queued == 0)
+        return 0;
+    rc = meta_job_count(&queued, db, user->id, META_JOB_QUEUED, err);
+    if (rc < 0)
+        return rc;
+    if (queued < (int64_t)max_queued)
+        return 0;
+    hub_error_set(err, HUB_ECONFLICT,
+                  "user %s already has %lld queued jobs, the maximum; wait for one to start or "
+                  "cancel one",
+                  user->name, (long long)queued);
+    return 1;
+}
+
 static int job_reply_created(struct http_request *req, struct meta *db, int64_t id,
                              struct hub_error *err)
 {
@@ -209,8 +230,13 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
                                 "read-only");
     body = http_request_body(req, &body_len);
     rc = jobs_spec_parse(&spec, body != NULL ? body : "", body_len, err);
-    if (rc == 0)
-        rc = spec_check(db, data_dir, &spec, user, err);
+    if (rc < 0)
+        return rc;
+    /* Checked before spec_check creates the output repo; meta_job_insert checks again. */
+    rc = queue_limit_check(db, user, settings->max_queued_per_user, err);
+    if (rc != 0)
+        return rc == 1 ? http_reply_error(req, 429, "%s", err->msg) : rc;
+    rc = spec_check(db, data_dir, &spec, user, err);
     if (rc == 0)
         rc = jobs_spec_to_json(&spec_json, &spec, err);
     if (rc < 0)

@@ -239,6 +239,10 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(second.status, 201);
   assert.equal(third.status, 429);
   assert.match(third.json.error, /bob already has 2 queued jobs/);
+  const overLimit = await api(url, bob, "POST", "/api/jobs",
+    trainRequest({ output_repo: "bob/never-created" }));
+  assert.equal(overLimit.status, 429);
+  assert.equal((await api(url, bob, "GET", "/api/models/bob/never-created")).status, 404);
   for (const r of [first, second]) {
     const c = await api(url, bob, "POST", `/api/jobs/${r.json.id}/cancel`);
     assert.equal(c.status, 202);
