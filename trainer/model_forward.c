@@ -119,6 +119,17 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
             return NULL;
         }
     }
+    {
+        size_t widest = H > inter ? H : inter, total;
+
+        widest = widest > qd ? widest : qd;
+        if (__builtin_mul_overflow(N, widest, &total) || __builtin_mul_overflow(total, L + 1, &total)
+            || __builtin_mul_overflow(N, V, &total)) {
+            tr_error_set(err, "a context of %zu sequences of %zu tokens is too large to address; "
+                         "lower the batch size or the sequence length", B, T);
+            return NULL;
+        }
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         tr_error_set(err, "out of memory allocating a model context");
