@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define JOBS_LOG_COMMIT_MAX_BYTES (4u << 20) /* the tail of a longer log is committed */
+#define JOBS_COMMIT_TRIES         3
 
 /* Reads at most max_bytes of path into a malloc'd buffer; with keep_tail a longer file gives
  * its last max_bytes, else it is an error. */
@@ -243,7 +244,15 @@ int jobs_publish(char commit_out[REPO_OID_HEX_BYTES + 1], struct meta *db,
     rc = weights_store(oid, &size, db, request->data_dir, row.id, path, err);
     if (rc < 0)
         goto out;
-    rc = commit_files(commit_out, r, request, &files, oid, size, err);
+    /* A push that moves main between reading its head and updating it makes repo_commit
+     * fail with HUB_ECONFLICT; the commit is rebuilt on the new head. */
+    for (int tries = 0; tries < JOBS_COMMIT_TRIES; tries++) {
+        rc = commit_files(commit_out, r, request, &files, oid, size, err);
+        if (rc != HUB_ECONFLICT)
+            break;
+        hub_log(HUB_LOG_WARN, "jobs", "main moved while committing, trying again job=%lld",
+                (long long)request->job_id);
+    }
     if (rc < 0)
         goto out;
 record:

@@ -4,8 +4,9 @@
  * Work folder DATA/jobs/ID/: log is append-only and kept across attempts. base/ is the
  * model, with LFS files as symlinks into the blob store, and adapter/ the adapter of an
  * eval job. data/ has the dataset files. out/NAME/ is the trainer's ADAPTER_DIR, whose
- * checkpoint/ survives a failed attempt so the retry resumes. A heartbeat thread with its own
- * database connection stores the heartbeat and notices cancels and lost leases.
+ * checkpoint/ survives a failed attempt so the retry resumes. TODO: nothing removes the
+ * folders of finished jobs yet, so their adapters and checkpoints stay on disk. A heartbeat thread
+ * with its own database connection stores the heartbeat and notices cancels and lost leases.
  *
  * Outcomes: a failure caused by the request (missing file, invalid data, trainer exit 1) is
  * recorded as failed and the worker exits 0. A transient one (I/O, trainer killed by a
