@@ -1,5 +1,5 @@
 /* jobs_publish: the commit of a training job's result. The commit message ends with an
- * "Atelier-Job: ID" trailer. A retried job that finds this trailer on main's head knows an
+ * "Atelier-Job: ID" trailer. When a retried job finds this trailer on main's head, an
  * earlier attempt already committed, so the result lands exactly once. */
 #include "jobs_publish.h"
 
