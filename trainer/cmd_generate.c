@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "adapter.h"
 #include "generate.h"
@@ -25,7 +28,10 @@ static void usage(FILE *f)
             "\n"
             "Prints TEXT and its continuation by the model in MODEL_DIR (config.json,\n"
             "model.safetensors or its shards, tokenizer.json). Generation stops after N new\n"
-            "tokens or at the end-of-sequence token.\n"
+            "tokens or at the end-of-sequence token. Settings in MODEL_DIR/\n"
+            "generation_config.json (do_sample, temperature, top_k, top_p,\n"
+            "repetition_penalty, max_new_tokens, eos_token_id) apply unless an option below\n"
+            "overrides them.\n"
             "\n"
             "  --base DIR                 model directory\n"
             "  --adapter DIR              PEFT LoRA adapter directory to apply\n"
@@ -95,7 +101,8 @@ static int parse_seed(const char *text, uint64_t *out)
 struct gen_cli {
     const char *base, *adapter, *prompt;
     struct gen_params params;
-    bool top_k_set;
+    /* Options given on the command line, which win over generation_config.json. */
+    bool max_new_set, temperature_set, top_k_set, top_p_set, penalty_set;
     long threads;
 };
 
@@ -133,10 +140,12 @@ static int gen_parse_args(struct gen_cli *cli, int argc, char **argv)
             if (parse_long("--max-new-tokens", optarg, 0, 1 << 20, &v) < 0)
                 return 2;
             cli->params.max_new_tokens = (int)v;
+            cli->max_new_set = true;
             break;
         case 't':
             if (parse_float("--temperature", optarg, 0.0, 1e6, &cli->params.temperature) < 0)
                 return 2;
+            cli->temperature_set = true;
             break;
         case 'k':
             if (parse_long("--top-k", optarg, 0, 1 << 24, &v) < 0)
@@ -147,11 +156,13 @@ static int gen_parse_args(struct gen_cli *cli, int argc, char **argv)
         case 'P':
             if (parse_float("--top-p", optarg, 1e-9, 1.0, &cli->params.top_p) < 0)
                 return 2;
+            cli->top_p_set = true;
             break;
         case 'r':
             if (parse_float("--repetition-penalty", optarg, 1e-6, 1e6,
                             &cli->params.repetition_penalty) < 0)
                 return 2;
+            cli->penalty_set = true;
             break;
         case 's':
             if (parse_seed(optarg, &cli->params.seed) < 0)
@@ -182,6 +193,88 @@ static int gen_parse_args(struct gen_cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* Reads a number key of generation_config.json into *out when present; -1 when it has
+ * another type. */
+static int gen_config_number(const json_t *root, const char *key, double lo, double hi,
+                             double *out, const char *path)
+{
+    const json_t *v = json_object_get(root, key);
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
+        fprintf(stderr, "atelier generate: %s: \"%s\" must be a number in [%g, %g]\n", path,
+                key, lo, hi);
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 1;
+}
+
+/* Applies MODEL_DIR/generation_config.json, as Hugging Face's generate does, to the options
+ * not given on the command line. Without do_sample: true the defaults stay greedy.
+ * *eos_out receives its eos_token_id (the first one of a list), or stays unchanged. */
+static int gen_apply_generation_config(struct gen_cli *cli, int32_t *eos_out)
+{
+    char path[4096];
+    json_error_t jerr;
+    json_t *root;
+    const json_t *eos;
+    int rc = -1;
+
+    snprintf(path, sizeof(path), "%s/generation_config.json", cli->base);
+    if (access(path, F_OK) != 0)
+        return 0;
+    root = json_load_file(path, 0, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        fprintf(stderr, "atelier generate: %s: invalid JSON at line %d: %s\n", path, jerr.line,
+                root == NULL ? jerr.text : "not an object");
+        goto out;
+    }
+    {
+        double temperature = 1.0, top_k = 0, top_p = 1.0, penalty = 1.0, max_new = 0;
+        int has_top_k, has_top_p, has_penalty, has_max_new;
+
+        /* Every value is checked, also those the command line overrides. */
+        if (gen_config_number(root, "temperature", 0.0, 1e6, &temperature, path) < 0)
+            goto out;
+        has_top_k = gen_config_number(root, "top_k", 0, 1 << 24, &top_k, path);
+        if (has_top_k < 0)
+            goto out;
+        has_top_p = gen_config_number(root, "top_p", 1e-9, 1.0, &top_p, path);
+        if (has_top_p < 0)
+            goto out;
+        has_penalty = gen_config_number(root, "repetition_penalty", 1e-6, 1e6, &penalty, path);
+        if (has_penalty < 0)
+            goto out;
+        has_max_new = gen_config_number(root, "max_new_tokens", 0, 1 << 20, &max_new, path);
+        if (has_max_new < 0)
+            goto out;
+        if (!cli->temperature_set && json_is_true(json_object_get(root, "do_sample")))
+            cli->params.temperature = (float)temperature;
+        if (!cli->top_k_set && has_top_k) {
+            cli->params.top_k = (int)top_k;
+            cli->top_k_set = true;
+        }
+        if (!cli->top_p_set && has_top_p)
+            cli->params.top_p = (float)top_p;
+        if (!cli->penalty_set && has_penalty)
+            cli->params.repetition_penalty = (float)penalty;
+        if (!cli->max_new_set && has_max_new)
+            cli->params.max_new_tokens = (int)max_new;
+    }
+    eos = json_object_get(root, "eos_token_id");
+    if (json_is_array(eos))
+        eos = json_array_get(eos, 0);
+    if (json_is_integer(eos) && json_integer_value(eos) >= 0
+        && json_integer_value(eos) <= INT32_MAX)
+        *eos_out = (int32_t)json_integer_value(eos);
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
 struct gen_printer {
     const struct tok *tok;
     int32_t *ids;   /* prompt followed by the tokens so far */
@@ -208,7 +301,7 @@ static int gen_print_token(int32_t id, void *arg)
     return 0;
 }
 
-static int gen_run(const struct gen_cli *cli)
+static int gen_run(struct gen_cli *cli)
 {
     struct tr_error err = {0};
     struct model *m = NULL;
@@ -217,7 +310,7 @@ static int gen_run(const struct gen_cli *cli)
     int32_t *prompt_ids = NULL, *out_ids = NULL;
     size_t n_prompt = 0, n_out = 0;
     struct gen_printer pr = {0};
-    int32_t eos;
+    int32_t eos = -1;
     int status = 1;
 
     if (model_open(&m, cli->base, &err) < 0 || tok_open(&tok, cli->base, &err) < 0) {
@@ -234,6 +327,11 @@ static int gen_run(const struct gen_cli *cli)
         goto out;
     }
     eos = tok_eos_id(tok) >= 0 ? tok_eos_id(tok) : model_get_config(m)->eos_token_id;
+    if (gen_apply_generation_config(cli, &eos) < 0)
+        goto out;
+    /* Greedy decoding ignores top-k, so only a sampling run gets the default of 50. */
+    if (!cli->top_k_set && cli->params.temperature <= 0.0f)
+        cli->params.top_k = 0;
     pr.tok = tok;
     pr.ids = malloc((n_prompt + (size_t)cli->params.max_new_tokens + 1) * sizeof(int32_t));
     if (pr.ids == NULL) {
@@ -269,8 +367,6 @@ int cmd_generate(int argc, char **argv)
 
     if (rc != 0)
         return rc == 3 ? 0 : rc;
-    if (!cli.top_k_set && cli.params.temperature <= 0.0f)
-        cli.params.top_k = 0;
     if (cli.threads > 0)
         model_set_threads((int)cli.threads);
     return gen_run(&cli);

@@ -3,6 +3,7 @@
  * kind of bad input. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "adapter.h"
 #include "harness.h"
@@ -100,6 +101,71 @@ static void check_adapter(char *out, size_t cap)
     CHECK_EQ_INT(system(args), 0);
 }
 
+/* Makes dir a copy of the stories260K model (by symbolic links) whose
+ * generation_config.json is text. */
+static void model_with_generation_config(const char *dir, const char *text)
+{
+    static const char *const files[] = {"config.json", "model.safetensors", "tokenizer.json",
+                                        "tokenizer_config.json", "special_tokens_map.json"};
+    char src[8192], dst[8192];
+    FILE *f;
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(src, sizeof(src), "%s/%s", model, files[i]);
+        snprintf(dst, sizeof(dst), "%s/%s", dir, files[i]);
+        unlink(dst);
+        CHECK_EQ_INT(symlink(src, dst), 0);
+    }
+    snprintf(dst, sizeof(dst), "%s/generation_config.json", dir);
+    f = fopen(dst, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* generation_config.json sets the defaults; options on the command line win. */
+static void check_generation_config(char *out, size_t cap)
+{
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    const char *greedy = "Once upon a time, there was a little girl named Lily. She loved to "
+                         "play outside in the park. One day, she saw\n";
+    char dir[4096], args[16384], first[8192];
+
+    snprintf(dir, sizeof(dir), "%s/test_cmd_generate_XXXXXX", tmp);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(args, sizeof(args), "--base '%s' --prompt 'Once upon a time' --seed 3", dir);
+
+    /* Sampling with top_k 1 keeps only the most likely token: the greedy text. */
+    model_with_generation_config(dir, "{\"do_sample\": true, \"temperature\": 0.7, "
+                                      "\"top_k\": 1, \"max_new_tokens\": 32}");
+    CHECK_EQ_INT(run(args, out, cap), 0);
+    CHECK_EQ_STR(out, greedy);
+
+    /* Hot sampling from the file changes the text; --temperature 0 on the command line
+     * brings back greedy decoding. */
+    model_with_generation_config(dir, "{\"do_sample\": true, \"temperature\": 2.0, "
+                                      "\"max_new_tokens\": 32}");
+    CHECK_EQ_INT(run(args, first, sizeof(first)), 0);
+    CHECK(strcmp(first, greedy) != 0);
+    snprintf(args, sizeof(args), "--base '%s' --prompt 'Once upon a time' --temperature 0", dir);
+    CHECK_EQ_INT(run(args, out, cap), 0);
+    CHECK_EQ_STR(out, greedy);
+
+    /* eos_token_id 261 (" a") ends the text at its first new occurrence. */
+    model_with_generation_config(dir, "{\"eos_token_id\": [261], \"max_new_tokens\": 32}");
+    CHECK_EQ_INT(run(args, out, cap), 0);
+    CHECK_EQ_STR(out, "Once upon a time, there was a\n");
+
+    model_with_generation_config(dir, "{\"do_sample\": true, \"temperature\": \"hot\"}");
+    CHECK_EQ_INT(run(args, out, cap), 1);
+    CHECK(strstr(out, "generation_config.json: \"temperature\" must be a number") != NULL);
+    model_with_generation_config(dir, "{\"do_sample\": tru");
+    CHECK_EQ_INT(run(args, out, cap), 1);
+    CHECK(strstr(out, "generation_config.json: invalid JSON") != NULL);
+
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(args), 0);
+}
+
 int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS"), *exe = getenv("ATELIER_BIN");
@@ -147,6 +213,7 @@ int main(void)
     CHECK(strstr(out, "/nonexistent/model/config.json") != NULL);
 
     check_adapter(out, sizeof(out));
+    check_generation_config(out, sizeof(out));
 
     CHECK_EQ_INT(run("--help", out, sizeof(out)), 0);
     CHECK(strstr(out, "--repetition-penalty") != NULL);
