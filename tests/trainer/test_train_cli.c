@@ -301,6 +301,39 @@ static void check_adapter_files(const char *dir)
     st_close(st);
 }
 
+/* A BF16 merge stays close to the adapter, and merging into the base directory itself is a
+ * usage error that leaves the base untouched. */
+static void check_merge_variants(const char *adapter_dir, double adapter_nll)
+{
+    const char *completion = path_in(style_dir, "completion.jsonl");
+    char *bf16_dir = path_in(tmp_root, "merged-bf16");
+    char *bf16_out = path_in(tmp_root, "eval-merged-bf16.json");
+    char *err_path = path_in(tmp_root, "merge-stderr.txt");
+    const char *bf16_args[] = {"merge", "--base", model_dir, "--adapter", adapter_dir,
+                               "--out", bf16_dir, "--dtype", "BF16",      NULL};
+    const char *eval_args[] = {"eval",      "--base", bf16_dir,           "--data", completion,
+                               "--threads", "1",      "--no-exact-match", NULL};
+    const char *onto_base[] = {"merge",     "--base", model_dir, "--adapter",
+                               adapter_dir, "--out",  model_dir, NULL};
+    json_t *doc;
+    char *text;
+
+    CHECK_EQ_INT(run_atelier(bf16_args, NULL, NULL), 0);
+    CHECK_EQ_INT(run_atelier(eval_args, bf16_out, NULL), 0);
+    doc = load_json(bf16_out);
+    CHECK(doc != NULL);
+    /* BF16 keeps about 3 significant digits of each weight, so the loss moves by a few
+     * hundredths at most on this model. */
+    CHECK_NEAR(json_num(doc, "mean_nll"), adapter_nll, 0.05);
+    CHECK(json_object_get(doc, "exact_match") == NULL);
+    json_decref(doc);
+
+    CHECK_EQ_INT(run_atelier(onto_base, NULL, err_path), 2);
+    text = read_text(err_path);
+    CHECK(text != NULL && strstr(text, "choose a new directory") != NULL);
+    free(text);
+}
+
 static void check_eval_and_merge(const char *adapter_dir)
 {
     const char *completion = path_in(style_dir, "completion.jsonl");
@@ -314,6 +347,7 @@ static void check_eval_and_merge(const char *adapter_dir)
     const char *merged_args[] = {"eval",     "--base",    merged_dir, "--data",
                                  completion, "--threads", "1",        NULL};
     json_t *both, *merged, *base, *tuned;
+    double adapter_nll;
 
     CHECK_EQ_INT(run_atelier(eval_args, eval_out, NULL), 0);
     CHECK_EQ_INT(run_atelier(merge_args, NULL, NULL), 0);
@@ -333,8 +367,10 @@ static void check_eval_and_merge(const char *adapter_dir)
     /* The merged weights hold W + scale B A in float32, so only rounding separates them. */
     CHECK_NEAR(json_num(merged, "mean_nll"), json_num(tuned, "mean_nll"), 1e-4);
     CHECK_NEAR(json_num(merged, "token_accuracy"), json_num(tuned, "token_accuracy"), 1e-9);
+    adapter_nll = json_num(tuned, "mean_nll");
     json_decref(both);
     json_decref(merged);
+    check_merge_variants(adapter_dir, adapter_nll);
 }
 
 static void test_style_finetune(void)
