@@ -1,4 +1,4 @@
-/* adapter: LoRA adapters in PEFT's on-disk format. ADAPTER_DIR/adapter_config.json holds
+/* adapter: LoRA adapters in PEFT's on-disk format. ADAPTER_DIR/adapter_config.json contains
  * the LoraConfig fields and ADAPTER_DIR/adapter_model.safetensors the tensors, named
  * base_model.model.<module path>.lora_A.weight (r, in) and .lora_B.weight (out, r).
  * This module reads any PEFT LoRA adapter far enough to validate it (config fields, tensor
@@ -84,7 +84,7 @@ struct adapter_info {
 /** Reads dir/adapter_config.json and the header of dir/adapter_model.safetensors and
  * checks that every lora_A has a lora_B of the same module, both 2-D and floating point,
  * with A's rows equal to B's columns and to r (unless rank_pattern overrides it). A
- * directory with only the legacy adapter_model.bin is an error that says how to convert
+ * directory with only the legacy adapter_model.bin is an error that explains how to convert
  * it. *out is freed with adapter_info_free. */
 int adapter_inspect(struct adapter_info **out, const char *dir, struct tr_error *err);
 void adapter_info_free(struct adapter_info *info);
@@ -96,7 +96,7 @@ void adapter_info_free(struct adapter_info *info);
 int adapter_load(struct lora_set **out, const char *dir, const struct model *m,
                  struct tr_error *err);
 
-/* What adapter_save records besides the tensors. */
+/* Metadata that adapter_save records besides the tensors. */
 struct adapter_save_info {
     const char *base_model; /* base_model_name_or_path; NULL writes null */
     const char *revision;   /* base model revision; NULL writes null */

@@ -485,8 +485,8 @@ static int run_micro_batch(struct step_stats *st, struct trainer *tr, uint64_t k
         return 0;
     model_ctx_set_seed(tr->ctx, mix_seed(tr->opt->seed, SALT_DROPOUT, k));
     if (model_forward(tr->ctx, tr->tokens, tr->targets, b, t, &loss, &n_targets, err) < 0) {
-        /* NOTE: model_forward reports a non-finite loss as an error, and only its message
-         * tells that case apart from the others. */
+        /* NOTE: model_forward reports a non-finite loss as an error, and only the text of
+         * its message distinguishes that case from the others. */
         if (strstr(err->msg, "not finite") == NULL)
             return -1;
         st->loss = NAN;

@@ -50,7 +50,7 @@ struct train_options {
     const char *dataset_name;
     const char *dataset_revision;
     /* When not NULL and set nonzero (from a signal handler), training stops after the
-     * current step, writes a checkpoint and returns an error that says to --resume. */
+     * current step, writes a checkpoint and returns an error that asks for --resume. */
     volatile sig_atomic_t *stop_requested;
 };
 
