@@ -2,6 +2,7 @@
  * uses: repo lookup with access checks, revision resolution, path checks and JSON pieces. */
 #include "hf_internal.h"
 
+#include "hf_info_cache.h"
 #include "hub_log.h"
 #include "hub_config.h"
 #include "meta.h"
@@ -60,7 +61,8 @@ const char *hf_web_prefix(enum hub_repo_type type)
 
 void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx)
 {
-    repo_close(ctx->git);
+    if (!ctx->git_borrowed)
+        repo_close(ctx->git);
     ctx->git = NULL;
 }
 
@@ -104,8 +106,11 @@ static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct
     return 0;
 }
 
-int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
-                 const char *ns, const char *name, bool need_write)
+/* Looks the repo up and checks the caller's rights: the part of hf_repo_load before the git
+ * repo is opened. */
+static int repo_access_check(struct hf_repo_ctx *out, struct http_request *req,
+                             enum hub_repo_type type, const char *ns, const char *name,
+                             bool need_write)
 {
     struct meta *db = http_request_db(req);
     const struct http_user *user = http_request_user(req);
@@ -134,18 +139,58 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
         reply_repo_not_found(req, type, ns, name);
         return HUB_ENOTFOUND;
     }
-    if (need_write) {
-        rc = check_write(req, out, db);
-        if (rc < 0)
-            return rc;
-    }
+    if (need_write)
+        return check_write(req, out, db);
+    return 0;
+}
+
+static int reply_repo_open_failed(struct http_request *req, const char *ns, const char *name,
+                                  const struct hub_error *err)
+{
+    hub_log(HUB_LOG_ERROR, "hf", "cannot open the git repo of %s/%s error=%s req=%s", ns, name,
+            err->msg, http_request_id(req));
+    return http_reply_error(req, 500, "cannot open the git repo of %s/%s", ns, name);
+}
+
+int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
+                 const char *ns, const char *name, bool need_write)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc = repo_access_check(out, req, type, ns, name, need_write);
+
+    if (rc < 0)
+        return rc;
     rc = repo_open(&out->git, http_request_config(req)->data_dir, type, ns, name, &err);
     if (rc < 0) {
-        hub_log(HUB_LOG_ERROR, "hf", "cannot open the git repo of %s/%s error=%s req=%s", ns, name,
-                err.msg, http_request_id(req));
-        http_reply_error(req, 500, "cannot open the git repo of %s/%s", ns, name);
+        reply_repo_open_failed(req, ns, name, &err);
         return rc;
     }
+    return 0;
+}
+
+int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum hub_repo_type type = HUB_REPO_MODEL;
+    const char *tp = http_request_param(req, "tp");
+    const char *ns = http_request_param(req, "ns");
+    const char *name = http_request_param(req, "name");
+    int rc;
+
+    if (tp != NULL && !hf_type_from_segment(&type, tp)) {
+        memset(out, 0, sizeof(*out));
+        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+        return HUB_ENOTFOUND;
+    }
+    rc = repo_access_check(out, req, type, ns, name, false);
+    if (rc < 0)
+        return rc;
+    rc = hf_info_repo_open(&out->git, http_request_config(req)->data_dir, &out->row, &err);
+    if (rc < 0) {
+        reply_repo_open_failed(req, ns, name, &err);
+        return rc;
+    }
+    out->git_borrowed = true;
     return 0;
 }
 

@@ -22,6 +22,7 @@ struct hf_repo_ctx {
     struct meta_repo row;
     struct repo *git; /* opened by hf_repo_load; closed by hf_repo_ctx_dispose */
     bool can_write;
+    bool git_borrowed; /* git belongs to the thread's cache (hf_repo_load_shared) */
 };
 
 /** Maps the API type segment "models" or "datasets" to a type. Returns false otherwise. */
@@ -41,7 +42,12 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
  * model), ns and name. */
 int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write);
 
-/** Closes the git repo. Accepts a zeroed ctx. */
+/** Like hf_repo_load_params for reading only, with a git repo borrowed from the calling
+ * thread's cache of open repos (hf_info_repo_open), so it stays open after the request. Use
+ * it only in handlers that finish on their thread without suspending the connection. */
+int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req);
+
+/** Closes the git repo unless it is borrowed. Accepts a zeroed ctx. */
 void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx);
 
 /** Resolves rev in ctx's repo into commit_out. On failure queues 404 RevisionNotFound (or

@@ -1,4 +1,5 @@
 /* hf_repo: whoami, repo create, delete and settings, repo info and the repo listings. */
+#include "hf_info_cache.h"
 #include "hf_internal.h"
 
 #include "../web/card.h" /* trainer/card.h shadows "card.h" on this include path */
@@ -601,17 +602,33 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
     char commit[REPO_OID_HEX_BYTES + 1];
     bool blobs = false, is_adapter = false;
     json_t *obj = NULL, *card = NULL, *siblings;
+    struct hf_info_key key = {0};
+    bool cacheable;
+    char *text = NULL;
+    size_t text_len = 0;
     int rc;
 
     if (blobs_text != NULL && !http_parse_bool(&blobs, blobs_text))
         return http_reply_error(req, 400, "invalid blobs value '%s': expected true or false",
                                 blobs_text);
-    rc = hf_repo_load_params(&ctx, req, false);
+    rc = hf_repo_load_shared(&ctx, req);
     if (rc < 0)
         goto out;
     rc = hf_revision_resolve(commit, req, &ctx, rev != NULL ? rev : "HEAD");
     if (rc < 0)
         goto out;
+
+    /* The access check above ran first, so a cached body only saves the rendering. */
+    key.repo_id = ctx.row.id;
+    key.viewer_user_id = http_request_user(req)->id;
+    key.blobs = blobs;
+    memcpy(key.commit, commit, sizeof(key.commit));
+    cacheable = hf_info_data_version(&key.data_version, http_request_db(req));
+    if (cacheable && hf_info_cache_get(&text, &text_len, &key)) {
+        rc = http_reply_buffer(req, 200, "application/json", text, text_len);
+        goto out;
+    }
+
     siblings = siblings_build(&is_adapter, ctx.git, commit, blobs, err);
     if (siblings == NULL) {
         rc = err->code != 0 ? err->code : HUB_ENOMEM;
@@ -631,8 +648,15 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
         json_object_set_new(
             obj, "adapters",
             adapters_build(http_request_db(req), &ctx.row, http_request_user(req)->id));
-    rc = http_reply_json(req, 200, obj);
-    obj = NULL;
+    text = json_dumps(obj, JSON_COMPACT);
+    if (text == NULL) {
+        rc = HUB_ENOMEM;
+        goto out;
+    }
+    text_len = strlen(text);
+    if (cacheable)
+        hf_info_cache_put(&key, text, text_len);
+    rc = http_reply_buffer(req, 200, "application/json", text, text_len);
 out:
     json_decref(card);
     json_decref(obj);
