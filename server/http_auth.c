@@ -126,6 +126,31 @@ static void auth_token(struct http_request *req, struct meta *db, const char *se
                 req->request_id);
 }
 
+/* Returns whether a request authenticated by the session cookie may act. Reads always may.
+ * A write to the API (/api/...) or to git and LFS (.../NAME.git/...) must carry the session's
+ * CSRF secret in X-CSRF-Token, as the pages' scripts send it. Page forms are left to the
+ * pages, which check the csrf field of the form body. Compares in constant time. */
+static bool session_csrf_ok(const struct http_request *req, const struct meta_session *session)
+{
+    const char *method = http_request_method(req);
+    const char *path = http_request_path(req);
+    const char *sent;
+    size_t want_len = strlen(session->csrf);
+    unsigned char diff = 0;
+
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+        strcmp(method, "OPTIONS") == 0)
+        return true;
+    if (strncmp(path, "/api/", 5) != 0 && strstr(path, ".git/") == NULL)
+        return true;
+    sent = http_request_header(req, "X-CSRF-Token");
+    if (sent == NULL || want_len == 0 || strlen(sent) != want_len)
+        return false;
+    for (size_t i = 0; i < want_len; i++)
+        diff |= (unsigned char)(sent[i] ^ session->csrf[i]);
+    return diff == 0;
+}
+
 static void auth_session(struct http_request *req, struct meta *db, const char *id)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -136,6 +161,13 @@ static void auth_session(struct http_request *req, struct meta *db, const char *
     rc = meta_session_lookup(&session, db, id, &err);
     if (rc == 0)
         rc = meta_user_get_by_id(&user, db, session.user_id, &err);
+    if (rc == 0 && !session_csrf_ok(req, &session)) {
+        /* A write without the session's CSRF token may come from another site's page, so
+         * it runs as anonymous and gets the usual 401 where a user is needed. */
+        hub_log(HUB_LOG_WARN, "auth", "session write without a valid X-CSRF-Token user=%s req=%s",
+                user.name, req->request_id);
+        return;
+    }
     if (rc == 0) {
         user_fill(req, &user, HTTP_SCOPE_WRITE, HTTP_AUTH_SESSION, 0);
         return;
@@ -162,9 +194,8 @@ void http_auth_resolve(struct http_request *req)
         req->user.token_invalid = true;
         return;
     }
-    /* NOTE: API calls authenticated by the cookie carry no CSRF token. Browsers leave the
-     * cookie off cross-site POST, PUT and DELETE requests because the login page sets it
-     * SameSite=Lax, and the CORS headers do not allow credentials. */
+    /* API writes authenticated by the cookie must also carry the session's CSRF token
+     * (session_csrf_ok), on top of the cookie's SameSite=Lax. */
     if (session_from_cookie(secret, sizeof(secret), http_request_header(req, "Cookie")))
         auth_session(req, db, secret);
 }

@@ -554,6 +554,22 @@ test("the browser session cookie from the login page authenticates API calls", a
   assert.equal((await who.json()).name, "alice");
   assert.equal((await req("/api/models/alice/priv", { headers: { Cookie: session } })).status, 200);
   await expectError(await req("/api/whoami-v2", { headers: { Cookie: "atelier_session=forged" } }), 401);
+
+  // A write with the cookie alone could come from another site's page: it needs the
+  // session's CSRF token, which the pages embed in their forms.
+  const createBody = JSON.stringify({ name: "from-browser", type: "model" });
+  const jsonCookie = { Cookie: session, "Content-Type": "application/json" };
+  await expectError(await req("/api/repos/create", { method: "POST", headers: jsonCookie,
+    body: createBody }), 401);
+  await expectError(await req("/api/repos/create", { method: "POST",
+    headers: { ...jsonCookie, "X-CSRF-Token": "wrong" }, body: createBody }), 401);
+  const settings = await req("/settings", { headers: { Cookie: session } });
+  const sessionCsrf = (await settings.text()).match(/name="csrf" value="([^"]+)"/)?.[1];
+  assert.ok(sessionCsrf, "the settings page carries the session's CSRF token");
+  const created = await req("/api/repos/create", { method: "POST",
+    headers: { ...jsonCookie, "X-CSRF-Token": sessionCsrf }, body: createBody });
+  assert.equal(created.status, 200);
+  await created.text();
 });
 
 test("LFS upload with chunked transfer encoding", async () => {
