@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that build, run and test Atelier, and the pinned npm
 # packages the end-to-end tests drive. Run as root (or through sudo). Safe to run again.
+# Usage: deploy/install-deps.sh [--bench]
+#   --bench   also install the references the benchmarks in bench/ run side by side:
+#             nginx, fcgiwrap (git http-backend behind nginx), wrk and PyTorch (large).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +20,9 @@ packages=(
   # clients and tools the tests use
   git git-lfs curl sqlite3 chromium python3
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nginx-light fcgiwrap wrk python3-torch valgrind)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
