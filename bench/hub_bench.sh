@@ -2,14 +2,16 @@
 # Measures the hub's file serving against baselines on this machine:
 #   1. downloading a 1 GiB LFS object through resolve, against nginx serving the same file;
 #   2. uploading it through the LFS basic transfer (streamed and hashed), against cp;
-#   3. repo info requests per second with wrk;
+#   3. repo info requests per second with wrk, against nginx serving the same JSON as a file;
 #   4. resident memory of an idle daemon.
 # Usage: bench/hub_bench.sh BUILD_DIR [SIZE_MIB]   (SIZE_MIB defaults to 1024)
+# RUNS (default 3) sets how many downloads each side makes, alternating; the median counts.
 # Needs curl, wrk and nginx (nginx-light). Everything runs on 127.0.0.1 in a temp folder.
 set -euo pipefail
 
 build=$(cd "${1:?usage: bench/hub_bench.sh BUILD_DIR [SIZE_MIB]}" && pwd)
 size_mib=${2:-1024}
+runs=${RUNS:-3}
 bin=$build/server/atelier
 work=$(mktemp -d "${TMPDIR:-/tmp}/atelier-bench-XXXXXX")
 daemon_pid=""
@@ -23,6 +25,9 @@ cleanup() {
 trap cleanup EXIT
 
 seconds() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# Prints the seconds curl took to download URL to /dev/null.
+download_s() { curl -sf -o /dev/null -w '%{time_total}' "$1"; }
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f MiB/s (%.2f s)", b / 1048576 / s, s }'; }
 
 data=$work/data
@@ -90,16 +95,28 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 nginx_pid=$!
 sleep 1
 curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/object.bin"   # warm the page cache
-t0=$(seconds); curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/object.bin"; t1=$(seconds)
-nginx_s=$(echo "$t1 - $t0" | bc)
-t0=$(seconds); curl -sf -o /dev/null "$hub/bench/b/resolve/main/object.bin"; t1=$(seconds)
-hub_s=$(echo "$t1 - $t0" | bc)
+: > "$work/nginx.times"
+: > "$work/hub.times"
+for _ in $(seq "$runs"); do
+  download_s "http://127.0.0.1:$nginx_port/object.bin" >> "$work/nginx.times"; echo >> "$work/nginx.times"
+  download_s "$hub/bench/b/resolve/main/object.bin" >> "$work/hub.times"; echo >> "$work/hub.times"
+done
+nginx_s=$(median < "$work/nginx.times")
+hub_s=$(median < "$work/hub.times")
 
-info=$(wrk -t2 -c16 -d5s "$hub/api/models/bench/b/revision/main" | awk '/Requests\/sec/ { print $2 }')
+# Repo info: the hub's JSON body, then nginx serving that same body as a static file.
+info_url="$hub/api/models/bench/b/revision/main"
+curl -sf -o "$work/www/info.json" "$info_url"
+chmod o+r "$work/www/info.json"
+hub_info=$(wrk -t2 -c16 -d5s "$info_url" | awk '/Requests\/sec/ { print $2 }')
+nginx_info=$(wrk -t2 -c16 -d5s "http://127.0.0.1:$nginx_port/info.json" | awk '/Requests\/sec/ { print $2 }')
 rss_after=$(awk '/VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
 
-echo "object: $size_mib MiB, $(nproc) CPUs, $(uname -r)"
-echo "download  hub resolve: $(rate "$bytes" "$hub_s")   nginx: $(rate "$bytes" "$nginx_s")"
+echo "object: $size_mib MiB, $(nproc) CPUs, $(uname -r), median of $runs downloads each"
+echo "download  hub resolve: $(rate "$bytes" "$hub_s")   nginx: $(rate "$bytes" "$nginx_s")" \
+  "  hub/nginx: $(awk -v h="$hub_s" -v n="$nginx_s" 'BEGIN { printf "%.2f", n / h }')"
 echo "upload    hub LFS PUT: $(rate "$bytes" "$put_s")   cp + sync: $(rate "$bytes" "$cp_s")"
-echo "model info (wrk -t2 -c16 -d5s): $info requests/s"
+echo "model info (wrk -t2 -c16 -d5s, $(stat -c %s "$work/www/info.json") bytes): hub $hub_info" \
+  "requests/s   nginx static file: $nginx_info requests/s" \
+  "  hub/nginx: $(awk -v h="$hub_info" -v n="$nginx_info" 'BEGIN { printf "%.2f", h / n }')"
 echo "daemon RSS: idle $((rss_idle / 1024)) MiB, after the runs $((rss_after / 1024)) MiB"
