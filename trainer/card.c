@@ -88,8 +88,11 @@ static void write_body(FILE *f, const struct card_data *c)
     const struct train_result *r = c->result;
 
     fprintf(f, "\n# %s\n\n", c->model_name);
-    fprintf(f, "A LoRA adapter for `%s`, trained with atelier %s.\n\n",
-            o->base_name != NULL ? o->base_name : o->base_dir, TRAIN_ATELIER_VERSION);
+    fprintf(f, "A LoRA adapter for `%s`%s%s%s, trained with atelier %s.\n\n",
+            o->base_name != NULL ? o->base_name : o->base_dir,
+            o->base_revision != NULL ? " at revision `" : "",
+            o->base_revision != NULL ? o->base_revision : "", o->base_revision != NULL ? "`" : "",
+            TRAIN_ATELIER_VERSION);
     fprintf(f, "## Training data\n\n");
     fprintf(f, "- dataset: `%s`%s%s%s\n", o->dataset_name != NULL ? o->dataset_name : o->data_path,
             o->dataset_revision != NULL ? " at revision `" : "",

@@ -280,6 +280,7 @@ static void check_adapter_files(const char *dir)
     CHECK_EQ_STR(json_string_value(json_object_get(cfg, "bias")), "none");
     CHECK_EQ_STR(json_string_value(json_object_get(cfg, "base_model_name_or_path")),
                  "karpathy/stories260K");
+    CHECK_EQ_STR(json_string_value(json_object_get(cfg, "revision")), "0123abcd");
     json_decref(cfg);
 
     CHECK(card != NULL && strncmp(card, "---\nbase_model: \"karpathy/stories260K\"\n", 39) == 0);
@@ -287,6 +288,9 @@ static void check_adapter_files(const char *dir)
     CHECK(card != NULL && strstr(card, "model-index:\n") != NULL);
     CHECK(card != NULL && strstr(card, "- type: perplexity\n") != NULL);
     CHECK(card != NULL && strstr(card, "| seed | 7 |") != NULL);
+    CHECK(card != NULL && strstr(card, "`karpathy/stories260K` at revision `0123abcd`") != NULL);
+    CHECK(card != NULL && strstr(card, "datasets:\n- \"teacher/sea-stories\"\n") != NULL);
+    CHECK(card != NULL && strstr(card, "      revision: \"4567ef01\"\n") != NULL);
     free(card);
 
     CHECK_EQ_INT(st_open(&st, path_in(dir, "adapter_model.safetensors"), &err), 0);
@@ -388,8 +392,14 @@ static void test_style_finetune(void)
                             "--out",
                             out,
                             "--base-name",
-                            "karpathy/stories260K"};
-    size_t n = 11;
+                            "karpathy/stories260K",
+                            "--base-revision",
+                            "0123abcd",
+                            "--dataset-name",
+                            "teacher/sea-stories",
+                            "--dataset-revision",
+                            "4567ef01"};
+    size_t n = 17;
     json_t *res;
     char *err_text;
 
