@@ -6,6 +6,8 @@
 #   4. resident memory of an idle daemon.
 # Usage: bench/hub_bench.sh BUILD_DIR [SIZE_MIB]   (SIZE_MIB defaults to 1024)
 # RUNS (default 3) sets how many downloads each side makes, alternating; the median counts.
+# BEFORE_BUILD=DIR also runs repo info against DIR's atelier on the same data directory, to
+# compare two builds side by side in one run.
 # Needs curl, wrk and nginx (nginx-light). Everything runs on 127.0.0.1 in a temp folder.
 set -euo pipefail
 
@@ -15,10 +17,12 @@ runs=${RUNS:-3}
 bin=$build/server/atelier
 work=$(mktemp -d "${TMPDIR:-/tmp}/atelier-bench-XXXXXX")
 daemon_pid=""
+before_pid=""
 nginx_pid=""
 
 cleanup() {
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
+  [ -n "$before_pid" ] && kill "$before_pid" 2>/dev/null || true
   [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -35,13 +39,20 @@ data=$work/data
 echo "bench-password" | "$bin" admin --data "$data" user add bench --admin >/dev/null
 token=$("$bin" admin --data "$data" token create bench --write --label bench | grep -o 'hf_[A-Za-z0-9]*')
 
+# Prints the port a daemon logged to LOG once it listens.
+wait_port() {
+  local found=""
+  for _ in $(seq 100); do
+    found=$(grep -o 'listening host=[^ ]* port=[0-9]*' "$1" | grep -o '[0-9]*$' || true)
+    [ -n "$found" ] && break
+    sleep 0.1
+  done
+  echo "$found"
+}
+
 "$bin" serve --data "$data" --listen 127.0.0.1:0 --threads 4 2>"$work/serve.log" &
 daemon_pid=$!
-for _ in $(seq 100); do
-  port=$(grep -o 'listening host=[^ ]* port=[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+port=$(wait_port "$work/serve.log")
 hub=http://127.0.0.1:$port
 auth="Authorization: Bearer $token"
 sleep 1
@@ -108,8 +119,19 @@ hub_s=$(median < "$work/hub.times")
 info_url="$hub/api/models/bench/b/revision/main"
 curl -sf -o "$work/www/info.json" "$info_url"
 chmod o+r "$work/www/info.json"
-hub_info=$(wrk -t2 -c16 -d5s "$info_url" | awk '/Requests\/sec/ { print $2 }')
-nginx_info=$(wrk -t2 -c16 -d5s "http://127.0.0.1:$nginx_port/info.json" | awk '/Requests\/sec/ { print $2 }')
+info_rate() { wrk -t2 -c16 -d5s "$1" | awk '/Requests\/sec/ { print $2 }'; }
+hub_info=$(info_rate "$info_url")
+nginx_info=$(info_rate "http://127.0.0.1:$nginx_port/info.json")
+before_info=""
+if [ -n "${BEFORE_BUILD:-}" ]; then
+  "$BEFORE_BUILD/server/atelier" serve --data "$data" --listen 127.0.0.1:0 --threads 4 \
+    2>"$work/before.log" &
+  before_pid=$!
+  before_port=$(wait_port "$work/before.log")
+  before_info=$(info_rate "http://127.0.0.1:$before_port/api/models/bench/b/revision/main")
+  kill "$before_pid"
+  before_pid=""
+fi
 rss_after=$(awk '/VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
 
 echo "object: $size_mib MiB, $(nproc) CPUs, $(uname -r), median of $runs downloads each"
@@ -119,4 +141,8 @@ echo "upload    hub LFS PUT: $(rate "$bytes" "$put_s")   cp + sync: $(rate "$byt
 echo "model info (wrk -t2 -c16 -d5s, $(stat -c %s "$work/www/info.json") bytes): hub $hub_info" \
   "requests/s   nginx static file: $nginx_info requests/s" \
   "  hub/nginx: $(awk -v h="$hub_info" -v n="$nginx_info" 'BEGIN { printf "%.2f", h / n }')"
+if [ -n "$before_info" ]; then
+  echo "model info of BEFORE_BUILD: $before_info requests/s" \
+    "  this build/before: $(awk -v h="$hub_info" -v b="$before_info" 'BEGIN { printf "%.2f", h / b }')"
+fi
 echo "daemon RSS: idle $((rss_idle / 1024)) MiB, after the runs $((rss_after / 1024)) MiB"
