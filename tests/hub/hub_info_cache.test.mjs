@@ -1,7 +1,7 @@
 // Repo info bodies are cached per HTTP thread. These tests warm that cache, change the repo
-// through every write path a user has (API commits, git push, settings, the base model of
+// through the write paths a user has (API commits, git push, settings, the base model of
 // another repo, deletion), and check that the next info request shows the change. The
-// daemon runs one HTTP thread, so the request after a change reaches the thread that holds
+// daemon runs one HTTP thread, so the request after a change reaches the thread that keeps
 // the cached body.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
+import { admin, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
 
 let daemon, dataDir;
 const tok = {};
@@ -58,7 +58,7 @@ async function commitFiles(token, id, files) {
   return JSON.parse(text).commitOid;
 }
 
-// Fetches info twice, so the second answer comes from the cache when there is one.
+// Fetches info twice, so the second response comes from the cache when there is one.
 async function info(id, token, suffix = "/revision/main") {
   await (await req(`/api/models/${id}${suffix}`, { token })).arrayBuffer();
   return req(`/api/models/${id}${suffix}`, { token });
@@ -72,7 +72,7 @@ async function infoJson(id, token, suffix) {
 
 const names = (body) => body.siblings.map((s) => s.rfilename).sort();
 
-test("info after an API commit shows the new sha and files", async () => {
+test("info after an API commit", async () => {
   await createRepo(tok.alice, "commits");
   const first = await commitFiles(tok.alice, "alice/commits", { "a.txt": "a" });
   const before1 = await infoJson("alice/commits");
@@ -94,7 +94,7 @@ test("info after an API commit shows the new sha and files", async () => {
   assert.ok(!names(old).includes("b.txt"));
 });
 
-test("info after a git push shows the pushed commit", async () => {
+test("info after a git push", async () => {
   await createRepo(tok.alice, "pushed");
   const head = await commitFiles(tok.alice, "alice/pushed", { "a.txt": "a" });
   assert.equal((await infoJson("alice/pushed")).sha, head);
@@ -124,7 +124,7 @@ test("info after a git push shows the pushed commit", async () => {
   }
 });
 
-test("info of a repo made private is 404 for others", async () => {
+test("info after making a repo private", async () => {
   await createRepo(tok.alice, "flip");
   await commitFiles(tok.alice, "alice/flip", { "a.txt": "a" });
   assert.equal((await infoJson("alice/flip")).private, false);
@@ -142,7 +142,7 @@ test("info of a repo made private is 404 for others", async () => {
   assert.equal((await infoJson("alice/flip")).private, false, "public again for anonymous");
 });
 
-test("adapters list follows another repo's base model and visibility", async () => {
+test("adapters after base model and visibility changes", async () => {
   await createRepo(tok.alice, "base");
   await commitFiles(tok.alice, "alice/base", { "config.json": "{}" });
   assert.deepEqual((await infoJson("alice/base")).adapters, []);
@@ -159,7 +159,23 @@ test("adapters list follows another repo's base model and visibility", async () 
     "the owner still sees the private adapter");
 });
 
-test("info of a deleted repo is 404 and a new one shows its own files", async () => {
+test("adapters after a membership change by another process", async () => {
+  // The admin CLI writes to the database from its own process, so only SQLite's data version
+  // tells the daemon's cache that bob can now read the organisation's private adapter.
+  admin(dataDir, ["org", "add", "lab2"]);
+  await createRepo(tok.alice, "base2");
+  await commitFiles(tok.alice, "alice/base2", { "config.json": "{}" });
+  await createRepo(tok.alice, "lora2", { organization: "lab2", private: true });
+  await commitFiles(tok.alice, "lab2/lora2",
+    { "README.md": "---\nbase_model: alice/base2\n---\n# LoRA\n" });
+  assert.deepEqual((await infoJson("alice/base2", tok.bob)).adapters, [], "not a member yet");
+
+  admin(dataDir, ["org", "member", "add", "lab2", "bob", "--role", "write"]);
+  assert.deepEqual((await infoJson("alice/base2", tok.bob)).adapters, ["lab2/lora2"],
+    "a member sees the organisation's private adapter");
+});
+
+test("info after delete and re-create", async () => {
   await createRepo(tok.alice, "gone");
   const old = await commitFiles(tok.alice, "alice/gone", { "old.txt": "old" });
   assert.equal((await infoJson("alice/gone")).sha, old);
