@@ -2,7 +2,8 @@
  * refs/heads/ and refs/tags/ and updates whose old id no longer matches the ref, because
  * another push won. It also rejects force pushes and deletions of protected branches, commits
  * that change a file another user locked with git-lfs, and commits that point to LFS objects
- * the store does not have. It lists objects with `git rev-list` and `git cat-file`, which see
+ * the store does not have. It also rejects pointers to objects that the pushing user
+ * (ATELIER_HOOK_USER_ID) may not read through any repo. It lists objects with `git rev-list` and `git cat-file`, which see
  * the quarantined objects of the push through the environment that receive-pack sets. It
  * writes "lfs <oid> <size>" lines to the report file so the daemon can link the objects to
  * the repo, and "rejected <status>" when it rejects the push. post-receive appends
@@ -11,6 +12,8 @@
 
 #include "hub_limits.h"
 #include "lfs_pointer.h"
+#include "meta.h"
+#include "meta_lfs_access.h"
 #include "store.h"
 
 #include <errno.h>
@@ -314,22 +317,27 @@ static int batch_next(FILE *batch, char **line, size_t *line_cap, const char **t
 }
 
 /* Checks one pointer blob found at path. Returns true when its object is stored with the
- * announced size; otherwise it wrote the reason (naming path) to errors. */
-static bool pointer_is_stored(const struct lfs_pointer *p, const char *path, struct store *st,
-                              FILE *errors)
+ * announced size and user_id may read it through a repo that links it already (this repo
+ * too, when git-lfs uploaded it before the push). Otherwise it wrote the reason (naming path)
+ * to errors. A user who has only the oid of a file in a repo they cannot read gets the same
+ * message as for an object that was never uploaded, so the reply does not reveal the file. */
+static bool pointer_is_allowed(const struct lfs_pointer *p, const char *path, struct store *st,
+                               struct meta *db, int64_t user_id, FILE *errors)
 {
     struct hub_error err = HUB_ERROR_INIT;
     uint64_t size = 0;
     bool exists = false;
+    bool readable = false;
 
-    if (store_blob_stat(&exists, &size, st, p->oid, &err) < 0) {
+    if (store_blob_stat(&exists, &size, st, p->oid, &err) < 0 ||
+        (exists && meta_lfs_user_can_read(&readable, db, user_id, p->oid, &err) < 0)) {
         fprintf(errors, "rejected: cannot check the LFS object of %s: %s\n", path, err.msg);
         return false;
     }
-    if (!exists) {
-        fprintf(errors, "rejected: %s is an LFS pointer to object %s, which was never uploaded; "
-                        "run `git lfs push --all origin` (or check that git-lfs is installed "
-                        "with `git lfs install`) and push again\n", path, p->oid);
+    if (!exists || !readable) {
+        fprintf(errors, "rejected: %s is an LFS pointer to object %s, which was not uploaded "
+                        "to this repo; run `git lfs push --all origin` (or check that git-lfs "
+                        "is installed with `git lfs install`) and push again\n", path, p->oid);
         return false;
     }
     if (size != p->size) {
@@ -341,10 +349,11 @@ static bool pointer_is_stored(const struct lfs_pointer *p, const char *path, str
     return true;
 }
 
-/* Checks every LFS pointer the update adds. Returns 0 when all objects are stored, 1 when
- * some are missing, 2 on an internal error. Writes "lfs <oid> <size>" to report. */
-static int update_check_lfs(const struct githook_update *u, struct store *st, FILE *report,
-                            FILE *errors)
+/* Checks every LFS pointer the update adds. Returns 0 when all objects are allowed, 1 when
+ * some are missing or not readable by user_id, 2 on an internal error. Writes
+ * "lfs <oid> <size>" to report. */
+static int update_check_lfs(const struct githook_update *u, struct store *st, struct meta *db,
+                            int64_t user_id, FILE *report, FILE *errors)
 {
     char *argv[] = {"git", "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)",
                     NULL};
@@ -381,7 +390,8 @@ static int update_check_lfs(const struct githook_update *u, struct store *st, FI
         }
         if (strcmp(type, "blob") == 0 &&
             lfs_pointer_parse(&pointer, content, content_len, &err) == 0) {
-            if (!pointer_is_stored(&pointer, path[0] != '\0' ? path : header, st, errors))
+            if (!pointer_is_allowed(&pointer, path[0] != '\0' ? path : header, st, db, user_id,
+                                    errors))
                 result = result == 0 ? 1 : result;
             else if (report != NULL)
                 fprintf(report, "lfs %s %llu\n", pointer.oid, (unsigned long long)pointer.size);
@@ -457,11 +467,32 @@ static FILE *report_open(FILE *errors)
     return report;
 }
 
+/* Reads the id of the pushing user from ATELIER_HOOK_USER_ID. Returns 0, or -1 after it
+ * wrote the reason to errors. */
+static int user_id_read(int64_t *out, FILE *errors)
+{
+    const char *text = getenv("ATELIER_HOOK_USER_ID");
+    char *end = NULL;
+    long long id;
+
+    errno = 0;
+    id = text != NULL ? strtoll(text, &end, 10) : 0;
+    if (text == NULL || end == text || *end != '\0' || errno != 0 || id <= 0) {
+        fprintf(errors, "atelier hook: invalid ATELIER_HOOK_USER_ID '%.40s': expected the "
+                        "positive id of the pushing user\n", text != NULL ? text : "unset");
+        return -1;
+    }
+    *out = (int64_t)id;
+    return 0;
+}
+
 int githook_pre_receive(FILE *in, FILE *errors)
 {
     struct githook_update *updates = NULL;
     struct store *st = NULL;
+    struct meta *db = NULL;
     struct hub_error err = HUB_ERROR_INIT;
+    int64_t user_id = 0;
     const char *data_dir = getenv("ATELIER_DATA_DIR");
     const char *protected = getenv("ATELIER_PROTECTED_BRANCHES");
     const char *locks_path = getenv("ATELIER_HOOK_LOCKS");
@@ -489,6 +520,15 @@ int githook_pre_receive(FILE *in, FILE *errors)
         result = 2;
         goto out;
     }
+    if (user_id_read(&user_id, errors) < 0) {
+        result = 2;
+        goto out;
+    }
+    if (meta_open(&db, data_dir, META_OPEN_NO_CREATE, &err) < 0) {
+        fprintf(errors, "atelier hook: cannot open the database in %s: %s\n", data_dir, err.msg);
+        result = 2;
+        goto out;
+    }
     refs = refs_snapshot();
     if (refs == NULL) {
         fprintf(errors, "atelier hook: cannot read the refs of the repo\n");
@@ -505,7 +545,7 @@ int githook_pre_receive(FILE *in, FILE *errors)
     }
     for (long i = 0; result == 0 && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
-            result = update_check_lfs(&updates[i], st, report, errors);
+            result = update_check_lfs(&updates[i], st, db, user_id, report, errors);
     }
 out:
     if (locks != NULL)
@@ -516,6 +556,7 @@ out:
         fclose(report);
     if (refs != NULL)
         fclose(refs);
+    meta_close(db);
     store_close(st);
     free(updates);
     return result;

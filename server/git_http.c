@@ -16,6 +16,7 @@
 #include "meta.h"
 #include "meta_audit.h"
 #include "meta_lfs.h"
+#include "meta_lfs_access.h"
 #include "meta_repo.h"
 #include "repo.h"
 #include "repo_lock.h"
@@ -397,14 +398,18 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     struct repo_lock *lock = NULL;
     char *protected = NULL;
     char tmp_dir[PATH_MAX];
+    char user_id[24];
     int rc;
 
     rc = gitsettings_protected_branches(&protected, http_request_db(req), state->repo.id, err);
     if (rc < 0)
         goto out;
+    snprintf(user_id, sizeof(user_id), "%lld", (long long)http_request_user(req)->id);
     rc = env_for_git(&env, data_dir, report_path, protected, err);
     if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_LOCKS", locks_path);
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_USER_ID", user_id);
     if (rc < 0)
         goto out;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
@@ -427,16 +432,28 @@ out:
     return rc;
 }
 
-/* Links one LFS object from the report to the repo. */
-static void push_link_object(struct meta *db, const struct meta_repo *repo, const char *oid,
-                             uint64_t size)
+/* Links one LFS object from the report to the repo. The hook accepted the pointer only when
+ * the pushing user may read the object through some repo. The check is repeated here because
+ * the database may have changed since, and an object that fails it stays unlinked. */
+static void push_link_object(struct meta *db, const struct meta_repo *repo, int64_t user_id,
+                             const char *oid, uint64_t size)
 {
     struct hub_error err = HUB_ERROR_INIT;
+    bool readable = false;
 
-    /* The batch upload normally recorded the object row already, and adding it again is a
-     * no-op. Objects stored without a row (by an older version) need it for the link.
-     * TODO: the hook checks only that the object is in the store, so a user who knows the oid
-     * of an object in another repo can link it here by pushing a pointer to it. */
+    if (meta_lfs_user_can_read(&readable, db, user_id, oid, &err) < 0) {
+        hub_log(HUB_LOG_ERROR, "git", "checking an LFS object after a push failed: repo=%s/%s "
+                "oid=%s error=%s", repo->ns, repo->name, oid, err.msg);
+        return;
+    }
+    if (!readable) {
+        hub_log(HUB_LOG_WARN, "git", "LFS object of a push not linked, because the user cannot "
+                "read it: repo=%s/%s oid=%s user_id=%lld", repo->ns, repo->name, oid,
+                (long long)user_id);
+        return;
+    }
+    /* A readable object is linked to some repo, so its row exists, and adding it again only
+     * checks that the recorded size matches the pointer's. */
     if (meta_lfs_object_add(db, oid, size, &err) < 0 ||
         meta_lfs_link(db, repo->id, oid, &err) < 0)
         hub_log(HUB_LOG_ERROR, "git", "linking an LFS object after a push failed: repo=%s/%s "
@@ -509,7 +526,7 @@ static void push_record(struct http_request *req, const struct git_request_state
         size = strtoull(size_text, &end, 10);
         if (errno != 0 || (*end != '\n' && *end != '\0') || !store_oid_is_valid(oid))
             continue;
-        push_link_object(db, &state->repo, oid, size);
+        push_link_object(db, &state->repo, user->id, oid, size);
     }
     fclose(report);
 }

@@ -6,6 +6,7 @@
 #include "hub_log.h"
 #include "meta.h"
 #include "meta_lfs.h"
+#include "meta_lfs_access.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -32,45 +33,68 @@ static json_t *action_json(struct http_request *req, enum lfs_action action,
     return json_pack("{s:s,s:I}", "href", href, "expires_in", (json_int_t)ttl);
 }
 
-/* Links an object that is already stored to the repo, so the upload can be skipped. */
+/* Links an object that is already stored to the repo, so the upload can be skipped. The blob
+ * is touched first so that gc keeps it until the commit that references it lands. Returns
+ * HUB_ENOTFOUND when gc removed the blob after the caller saw it. */
 static int link_existing(struct http_request *req, const struct meta_repo *repo, const char *oid,
                          uint64_t size, struct hub_error *err)
 {
     struct meta *db = http_request_db(req);
-    int rc = meta_lfs_object_add(db, oid, size, err);
+    int rc = store_blob_touch(hf_store(), oid, err);
 
+    if (rc == 0)
+        rc = meta_lfs_object_add(db, oid, size, err);
     if (rc == 0)
         rc = meta_lfs_link(db, repo->id, oid, err);
     return rc;
+}
+
+static json_t *upload_action(struct http_request *req, const struct meta_repo *repo,
+                             const char *oid, json_int_t size)
+{
+    return json_pack("{s:s,s:I,s:b,s:{s:o,s:o}}", "oid", oid, "size", size, "authenticated", 1,
+                     "actions", "upload",
+                     action_json(req, LFS_ACTION_UPLOAD, repo, oid, (uint64_t)size), "verify",
+                     action_json(req, LFS_ACTION_VERIFY, repo, oid, (uint64_t)size));
 }
 
 static json_t *upload_object(struct http_request *req, const struct meta_repo *repo,
                              const char *oid, json_int_t size)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    bool exists = false;
+    bool exists = false, readable = false;
     uint64_t stored = 0;
+    int rc;
 
     if ((uint64_t)size > http_request_config(req)->max_upload_bytes)
         return object_error(oid, size, 422, "object is larger than the hub's --max-upload-bytes");
     if (store_blob_stat(&exists, &stored, hf_store(), oid, &err) < 0)
         return object_error(oid, size, 500, err.msg);
-    if (exists && stored != (uint64_t)size)
+    if (!exists)
+        return upload_action(req, repo, oid, size);
+    /* The store keeps one copy per oid, so thirty copies of a base model cost one. Knowing
+     * the oid is not proof of having the bytes, so the upload is skipped only when the caller
+     * may already read the object through some repo. Otherwise the client uploads it and the
+     * PUT checks the SHA-256 before it links the object to this repo. Such a caller gets the
+     * same reply whether or not the object is stored, so the reply does not reveal it. */
+    if (meta_lfs_user_can_read(&readable, http_request_db(req), http_request_user(req)->id, oid,
+                               &err) < 0)
+        return object_error(oid, size, 500, err.msg);
+    if (!readable)
+        return upload_action(req, repo, oid, size);
+    if (stored != (uint64_t)size)
         return object_error(oid, size, 422,
                             "an object with this oid is stored with another "
                             "size");
-    if (exists) {
-        /* NOTE: an object already in the store is linked to this repo without a new upload,
-         * so thirty copies of a base model cost one. Knowing an oid is taken as having the
-         * content, as on the Hugging Face Hub. */
-        if (link_existing(req, repo, oid, (uint64_t)size, &err) < 0)
-            return object_error(oid, size, 500, err.msg);
-        return json_pack("{s:s,s:I,s:b}", "oid", oid, "size", size, "authenticated", 1);
+    rc = link_existing(req, repo, oid, (uint64_t)size, &err);
+    if (rc == HUB_ENOTFOUND)
+        return upload_action(req, repo, oid, size);
+    if (rc < 0) {
+        hub_log(HUB_LOG_ERROR, "lfs", "linking a stored object failed oid=%s repo=%s/%s "
+                "error=%s req=%s", oid, repo->ns, repo->name, err.msg, http_request_id(req));
+        return object_error(oid, size, 500, err.msg);
     }
-    return json_pack("{s:s,s:I,s:b,s:{s:o,s:o}}", "oid", oid, "size", size, "authenticated", 1,
-                     "actions", "upload",
-                     action_json(req, LFS_ACTION_UPLOAD, repo, oid, (uint64_t)size), "verify",
-                     action_json(req, LFS_ACTION_VERIFY, repo, oid, (uint64_t)size));
+    return json_pack("{s:s,s:I,s:b}", "oid", oid, "size", size, "authenticated", 1);
 }
 
 static json_t *download_object(struct http_request *req, const struct meta_repo *repo,

@@ -287,6 +287,100 @@ check_output "daemon logs rejected push" \
   "push rejected by the pre-receive hook repo=model:alice/adapters user=alice" "$work/serve.log"
 git -C adapters reset -q --hard HEAD~1
 
+# ---- LFS objects of other users' repos -----------------------------------------------------
+
+# alice keeps a file in her private repo. bob learns its oid and size but not its bytes.
+check "clone secret repo with write token" git clone -q "$write_base/alice/secret" secret-write
+head -c 200000 /dev/urandom >"$work/private.bin"
+(
+  cd secret-write &&
+    git lfs track "*.bin" >/dev/null &&
+    cp "$work/private.bin" . &&
+    git add .gitattributes private.bin && git commit -q -m "Add a private file"
+)
+check "push private LFS file" git -C secret-write push -q origin main
+private_oid=$(sha256sum "$work/private.bin" | cut -c1-64)
+
+bob_base=$(auth_base "$BOB_TOKEN")
+code=$(curl -s -o "$work/bob-create.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $BOB_TOKEN" -H "Content-Type: application/json" \
+  -d '{"name":"copy","type":"model"}' "$base/api/repos/create")
+if [ "$code" = "200" ]; then
+  ok "bob creates his own repo"
+else
+  not_ok "bob creates his own repo" "HTTP $code: $(cat "$work/bob-create.json")"
+fi
+check "clone own repo as bob" git clone -q "$bob_base/bob/copy" bob-copy
+(
+  cd bob-copy &&
+    printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize 200000\n' \
+      "$private_oid" >stolen.bin &&
+    git add stolen.bin && git commit -q -m "Point to a file of another user"
+)
+if git -C bob-copy push --no-verify origin main >"$work/stolen.log" 2>&1; then
+  not_ok "push of pointer to unreadable object rejected" "push succeeded"
+else
+  ok "push of pointer to unreadable object rejected"
+fi
+check_output "unreadable object rejection names file" "stolen\.bin" "$work/stolen.log"
+check_output "unreadable object rejection names git lfs push" "git lfs push --all" \
+  "$work/stolen.log"
+git -C bob-copy reset -q --hard HEAD~1
+
+lfs_batch() {
+  curl -s -X POST -u "user:$BOB_TOKEN" -H "Accept: application/vnd.git-lfs+json" \
+    -H "Content-Type: application/vnd.git-lfs+json" \
+    -d "{\"operation\":\"upload\",\"objects\":[{\"oid\":\"$1\",\"size\":$2}]}" \
+    "$base/bob/copy.git/info/lfs/objects/batch"
+}
+lfs_batch "$private_oid" 200000 >"$work/stolen-batch.json"
+check_output "batch asks for upload of unreadable object" '"upload":\{"href":' \
+  "$work/stolen-batch.json"
+links=$(sqlite3 "$db" "SELECT count(*) FROM repo_objects JOIN repos ON repos.id = repo_objects.repo_id
+  WHERE repos.ns = 'bob' AND repo_objects.oid = '$private_oid'" 2>&1)
+if [ "$links" = "0" ]; then
+  ok "unreadable object stays unlinked"
+else
+  not_ok "unreadable object stays unlinked" "repo_objects rows: $links"
+fi
+
+# bob has the same bytes himself: the push is rejected until git-lfs uploads them.
+(
+  cd bob-copy &&
+    git lfs track "*.bin" >/dev/null &&
+    cp "$work/private.bin" own.bin &&
+    git add .gitattributes own.bin && git commit -q -m "Add a file bob has"
+)
+if git -C bob-copy push --no-verify origin main >"$work/own.log" 2>&1; then
+  not_ok "push of own copy without upload rejected" "push succeeded"
+else
+  ok "push of own copy without upload rejected"
+fi
+check_output "own copy rejection names file" "own\.bin" "$work/own.log"
+check "git lfs push --all uploads own copy" git -C bob-copy lfs push --all origin main
+check "push after git lfs push accepted" git -C bob-copy push -q --no-verify origin main
+check "clone brings bob's uploaded copy" git clone -q "$bob_base/bob/copy" bob-copy-check
+check "bob's uploaded copy matches" cmp bob-copy-check/own.bin "$work/private.bin"
+
+# An object of a public repo is linked without an upload, as when a class copies a demo model.
+public_oid=$(sha256sum "$model_dir/model.safetensors" | cut -c1-64)
+public_size=$(stat -c %s "$model_dir/model.safetensors")
+lfs_batch "$public_oid" "$public_size" >"$work/public-batch.json"
+if grep -q '"actions"' "$work/public-batch.json"; then
+  not_ok "batch links public object without upload" "$(cat "$work/public-batch.json")"
+else
+  ok "batch links public object without upload"
+fi
+(
+  cd bob-copy &&
+    printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %s\n' \
+      "$public_oid" "$public_size" >base.bin &&
+    git add base.bin && git commit -q -m "Point to the public demo weights"
+)
+check "push of pointer to public object accepted" git -C bob-copy push -q --no-verify origin main
+check "clone brings public object" git clone -q "$bob_base/bob/copy" bob-copy-public
+check "public object matches" cmp bob-copy-public/base.bin "$model_dir/model.safetensors"
+
 # ---- Concurrent pushes, fast-forward rules -------------------------------------------------
 
 check "clone first copy" git clone -q "$write_base/alice/adapters" first

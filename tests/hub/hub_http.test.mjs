@@ -334,6 +334,63 @@ test("LFS batch, upload, verify, commit and download with ranges", async () => {
   assert.equal(createHash("sha256").update(Buffer.from(await blob.arrayBuffer())).digest("hex"), oid);
 });
 
+test("LFS oid of another user's private object is not enough", async () => {
+  assert.equal((await createRepo(tok.bobWrite, "copy", {})).status, 200);
+  const secret = Buffer.alloc(120000, 41);
+  const uploaded = await uploadLfs(tok.aliceWrite, "alice/priv", secret);
+  assert.equal((await fetch(uploaded.object.actions.upload.href, { method: "PUT", body: secret })).status, 200);
+  assert.equal((await commit(tok.aliceWrite, "alice/priv", [{ key: "lfsFile",
+    value: { path: "secret.bin", algo: "sha256", oid: uploaded.oid, size: secret.length } }])).status, 200);
+
+  // bob knows the oid and size but not the bytes: the batch asks him to upload.
+  const { oid, object } = await uploadLfs(tok.bobWrite, "bob/copy", secret);
+  assert.equal(oid, uploaded.oid);
+  assert.ok(object.actions?.upload?.href, "an object bob cannot read needs an upload");
+  assert.ok(object.actions?.verify?.href);
+  const otherSize = await req("/bob/copy.git/info/lfs/objects/batch", { method: "POST",
+    token: tok.bobWrite, headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", objects: [{ oid, size: secret.length + 1 }] }) });
+  const otherSizeObject = (await otherSize.json()).objects[0];
+  assert.equal(otherSizeObject.error, undefined, "the reply does not reveal a stored size");
+  assert.ok(otherSizeObject.actions.upload.href);
+
+  const wrong = await fetch(object.actions.upload.href, { method: "PUT", body: Buffer.alloc(secret.length, 42) });
+  await expectError(wrong, 400);
+  const verify = await fetch(object.actions.verify.href, { method: "POST",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ oid, size: secret.length }) });
+  await expectError(verify, 404);
+  await expectError(await commit(tok.bobWrite, "bob/copy", [{ key: "lfsFile",
+    value: { path: "stolen.bin", algo: "sha256", oid, size: secret.length } }]), 422, { mention: oid });
+  const down = await req("/bob/copy.git/info/lfs/objects/batch", { method: "POST", token: tok.bobWrite,
+    headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "download", objects: [{ oid, size: secret.length }] }) });
+  assert.equal((await down.json()).objects[0].error.code, 404);
+
+  // With the bytes, the upload links the object and the commit goes through.
+  assert.equal((await fetch(object.actions.upload.href, { method: "PUT", body: secret })).status, 200);
+  assert.equal((await commit(tok.bobWrite, "bob/copy", [{ key: "lfsFile",
+    value: { path: "own.bin", algo: "sha256", oid, size: secret.length } }])).status, 200);
+  const own = await req("/bob/copy/resolve/main/own.bin", { token: tok.bobWrite });
+  assert.deepEqual(Buffer.from(await own.arrayBuffer()), secret);
+});
+
+test("LFS object of a public repo is linked without upload", async () => {
+  const shared = Buffer.alloc(90000, 17);
+  const uploaded = await uploadLfs(tok.aliceWrite, "alice/pub", shared);
+  assert.equal((await fetch(uploaded.object.actions.upload.href, { method: "PUT", body: shared })).status, 200);
+  assert.equal((await commit(tok.aliceWrite, "alice/pub", [{ key: "lfsFile",
+    value: { path: "shared.bin", algo: "sha256", oid: uploaded.oid, size: shared.length } }])).status, 200);
+
+  const res = await createRepo(tok.bobWrite, "student", {});
+  assert.equal(res.status, 200);
+  const { object } = await uploadLfs(tok.bobWrite, "bob/student", shared);
+  assert.equal(object.actions, undefined, "a public object needs no upload");
+  assert.equal((await commit(tok.bobWrite, "bob/student", [{ key: "lfsFile",
+    value: { path: "base.bin", algo: "sha256", oid: uploaded.oid, size: shared.length } }])).status, 200);
+  const r = await req("/bob/student/resolve/main/base.bin");
+  assert.deepEqual(Buffer.from(await r.arrayBuffer()), shared);
+});
+
 test("multi-GiB object: ranges at large offsets are served from a sparse file", async () => {
   const size = 5 * 1024 * 1024 * 1024;
   // The store trusts its own files, so a sparse file named by an arbitrary oid replaces
@@ -344,6 +401,13 @@ test("multi-GiB object: ranges at large offsets are served from a sparse file", 
   const fd = openSync(join(dir, oid), "w");
   ftruncateSync(fd, size);
   closeSync(fd);
+  // A stored object is linked without an upload only through a repo that links it already,
+  // so the test records the link the way an upload would.
+  const sql = `INSERT INTO lfs_objects (oid, size, created_at) VALUES ('${oid}', ${size}, 0);
+    INSERT INTO repo_objects (repo_id, oid, created_at)
+    SELECT id, '${oid}', 0 FROM repos WHERE ns = 'alice' AND name = 'priv';`;
+  const linked = spawnSync("sqlite3", [join(dataDir, "atelier.sqlite3")], { input: sql, encoding: "utf8" });
+  assert.equal(linked.status, 0, linked.stderr);
   const batch = await req("/alice/pub.git/info/lfs/objects/batch", { method: "POST",
     token: tok.aliceWrite, headers: { "Content-Type": "application/vnd.git-lfs+json" },
     body: JSON.stringify({ operation: "upload", objects: [{ oid, size }] }) });
