@@ -49,6 +49,14 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
     const fd = openSync(join(dir, oid), "w");
     ftruncateSync(fd, size);
     closeSync(fd);
+    // The batch API links a stored object without an upload only when a repo the user can
+    // read links it already, so the test records that link the way an upload would.
+    const sql = `INSERT INTO lfs_objects (oid, size, created_at) VALUES ('${oid}', ${size}, 0);
+      INSERT INTO repo_objects (repo_id, oid, created_at)
+      SELECT id, '${oid}', 0 FROM repos WHERE ns = 'alice' AND name = 'big';`;
+    const linked = spawnSync("sqlite3", [join(dataDir, "atelier.sqlite3")], { input: sql,
+      encoding: "utf8" });
+    assert.equal(linked.status, 0, linked.stderr);
     await (await fetch(`${daemon.url}/alice/big.git/info/lfs/objects/batch`, { method: "POST",
       headers: { ...auth, "Content-Type": "application/vnd.git-lfs+json" },
       body: JSON.stringify({ operation: "upload", objects: [{ oid, size }] }) })).json();
