@@ -7,7 +7,12 @@
  * row and the adapter list (which depends on the viewer) come from the metadata database,
  * whose data version changes with every write committed by any connection or process. So an
  * entry is never served after the data behind it changed. Access checks are not cached:
- * the caller runs them before every lookup. */
+ * the caller runs them before every lookup.
+ *
+ * NOTE: any write to the database, to any table, makes every entry stale: a config.json
+ * download, a token's last-used time, a job heartbeat. A busy hub renders more often, but it
+ * never serves stale data. A per-repo generation bumped by every write path would keep more
+ * entries, at the price of touching every writer. */
 #ifndef HF_INFO_CACHE_H
 #define HF_INFO_CACHE_H
 
