@@ -181,7 +181,7 @@ int hf_info_repo_open(struct repo **out, const char *data_dir, const struct meta
     /* A repo deleted and created again under the same name gets a new row and directory. Its
      * id, creation time and inode can all match the old ones only when SQLite reused the id
      * and the file system the inode within one second. Even then libgit2 reads refs and loose
-     * objects by path, and objects are addressed by their hash, so the answer stays right. */
+     * objects by path, and objects are addressed by their hash, so the response stays right. */
     handle = &cache->repos[(uint64_t)row->id & (REPO_HANDLE_SLOTS - 1)];
     if (handle->git != NULL && handle->repo_id == row->id && handle->created_at == row->created_at &&
         handle->dev == sb.st_dev && handle->ino == sb.st_ino && strcmp(handle->path, path) == 0) {
