@@ -3,7 +3,6 @@
 
 #include "meta_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 int meta_audit_add(struct meta *db, const char *user, const char *action, const char *repo,
@@ -33,12 +32,23 @@ int meta_audit_add(struct meta *db, const char *user, const char *action, const 
     return meta_stmt_run(stmt, db, "append audit entry", err);
 }
 
+static void audit_entry_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_audit_entry *e = item;
+
+    e->id = sqlite3_column_int64(stmt, 0);
+    e->time = sqlite3_column_int64(stmt, 1);
+    meta_column_copy(e->user, sizeof(e->user), stmt, 2);
+    meta_column_copy(e->action, sizeof(e->action), stmt, 3);
+    meta_column_copy(e->repo, sizeof(e->repo), stmt, 4);
+    meta_column_copy(e->detail, sizeof(e->detail), stmt, 5);
+}
+
 int meta_audit_list(struct meta_audit_entry **out, size_t *count, struct meta *db,
                     const struct meta_audit_query *q, struct hub_error *err)
 {
-    struct meta_audit_entry *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0, limit = q->limit == 0 ? 100 : q->limit;
+    size_t limit = q->limit == 0 ? 100 : q->limit;
     int rc;
 
     *out = NULL;
@@ -61,30 +71,6 @@ int meta_audit_list(struct meta_audit_entry **out, size_t *count, struct meta *d
         sqlite3_bind_text(stmt, 3, q->action, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 4, (sqlite3_int64)limit);
     sqlite3_bind_int64(stmt, 5, (sqlite3_int64)(q->offset > (size_t)INT64_MAX ? 0 : q->offset));
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        struct meta_audit_entry *e;
-
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        e = &items[n++];
-        e->id = sqlite3_column_int64(stmt, 0);
-        e->time = sqlite3_column_int64(stmt, 1);
-        meta_column_copy(e->user, sizeof(e->user), stmt, 2);
-        meta_column_copy(e->action, sizeof(e->action), stmt, 3);
-        meta_column_copy(e->repo, sizeof(e->repo), stmt, 4);
-        meta_column_copy(e->detail, sizeof(e->detail), stmt, 5);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list audit entries");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), audit_entry_from_row, db,
+                             "list audit entries", err);
 }

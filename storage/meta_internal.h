@@ -33,4 +33,20 @@ int meta_sha256(unsigned char out[32], const void *buf, size_t len, struct hub_e
 int meta_array_reserve(void **items, size_t *cap, size_t need, size_t item_bytes,
                        struct hub_error *err);
 
+/** Copies the current row of stmt into item. It must not step or finalize stmt. */
+typedef void (*meta_row_fn)(void *item, sqlite3_stmt *stmt);
+
+/** Steps stmt to the end and copies each row with fill into a new array of item_bytes items.
+ * On success *out is that array (the caller frees it with free(); NULL when no row matched)
+ * and *count its length. On failure *out and *count are left unchanged. Finalizes stmt on
+ * every path. Returns 0, HUB_ENOMEM, or HUB_E* from a failed step, whose message names what. */
+int meta_stmt_collect(void **out, size_t *count, sqlite3_stmt *stmt, size_t item_bytes,
+                      meta_row_fn fill, struct meta *db, const char *what, struct hub_error *err);
+
+/** Steps stmt once and, when it returns a row, copies it into out with fill. Sets *found to
+ * whether there was a row, so the caller can report its own not-found error. Finalizes stmt
+ * on every path. Returns 0, or HUB_E* from a failed step, whose message names what. */
+int meta_stmt_get_row(bool *found, void *out, sqlite3_stmt *stmt, meta_row_fn fill, struct meta *db,
+                      const char *what, struct hub_error *err);
+
 #endif

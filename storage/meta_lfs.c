@@ -3,7 +3,6 @@
 
 #include "meta_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static bool oid_is_valid(const char *oid)
@@ -60,9 +59,15 @@ int meta_lfs_object_add(struct meta *db, const char *oid, uint64_t size, struct 
     return 0;
 }
 
+static void size_from_row(void *item, sqlite3_stmt *stmt)
+{
+    *(uint64_t *)item = (uint64_t)sqlite3_column_int64(stmt, 0);
+}
+
 int meta_lfs_object_get(uint64_t *size_out, struct meta *db, const char *oid, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
+    bool found;
     int rc;
 
     rc = oid_check(oid, err);
@@ -72,16 +77,9 @@ int meta_lfs_object_get(uint64_t *size_out, struct meta *db, const char *oid, st
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, oid, 64, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *size_out = (uint64_t)sqlite3_column_int64(stmt, 0);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    rc = meta_stmt_get_row(&found, size_out, stmt, size_from_row, db, "read LFS object", err);
+    if (rc == 0 && !found)
         rc = hub_error_set(err, HUB_ENOTFOUND, "LFS object %s not found", oid);
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "read LFS object");
-    }
-    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -152,12 +150,19 @@ int meta_lfs_is_linked(bool *out, struct meta *db, int64_t repo_id, const char *
     return rc;
 }
 
+static void oid_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_lfs_oid *out = item;
+
+    meta_column_copy(out->hex, sizeof(out->hex), stmt, 0);
+    out->size = (uint64_t)sqlite3_column_int64(stmt, 1);
+    out->created_at = sqlite3_column_int64(stmt, 2);
+}
+
 static int oid_list(struct meta_lfs_oid **out, size_t *count, struct meta *db, const char *sql,
                     int64_t bound, struct hub_error *err)
 {
-    struct meta_lfs_oid *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0;
     int rc;
 
     *out = NULL;
@@ -167,27 +172,8 @@ static int oid_list(struct meta_lfs_oid **out, size_t *count, struct meta *db, c
         return rc;
     if (sqlite3_bind_parameter_count(stmt) > 0)
         sqlite3_bind_int64(stmt, 1, bound);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        meta_column_copy(items[n].hex, sizeof(items[n].hex), stmt, 0);
-        items[n].size = (uint64_t)sqlite3_column_int64(stmt, 1);
-        items[n].created_at = sqlite3_column_int64(stmt, 2);
-        n++;
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list LFS objects");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), oid_from_row, db,
+                             "list LFS objects", err);
 }
 
 int meta_lfs_object_list(struct meta_lfs_oid **out, size_t *count, struct meta *db,

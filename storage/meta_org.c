@@ -4,7 +4,6 @@
 #include "hub_name.h"
 #include "meta_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const role_names[] = {"read", "write", "admin"};
@@ -52,8 +51,10 @@ int meta_org_add(int64_t *out_id, struct meta *db, const char *name, struct hub_
     return 0;
 }
 
-static void org_from_row(struct meta_org *out, sqlite3_stmt *stmt)
+static void org_from_row(void *item, sqlite3_stmt *stmt)
 {
+    struct meta_org *out = item;
+
     out->id = sqlite3_column_int64(stmt, 0);
     meta_column_copy(out->name, sizeof(out->name), stmt, 1);
     out->created_at = sqlite3_column_int64(stmt, 2);
@@ -62,6 +63,7 @@ static void org_from_row(struct meta_org *out, sqlite3_stmt *stmt)
 int meta_org_get(struct meta_org *out, struct meta *db, const char *name, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
+    bool found;
     int rc;
 
     if (name == NULL)
@@ -70,47 +72,22 @@ int meta_org_get(struct meta_org *out, struct meta *db, const char *name, struct
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        org_from_row(out, stmt);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    rc = meta_stmt_get_row(&found, out, stmt, org_from_row, db, "read organisation", err);
+    if (rc == 0 && !found)
         rc = hub_error_set(err, HUB_ENOTFOUND, "organisation '%.100s' not found", name);
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "read organisation");
-    }
-    sqlite3_finalize(stmt);
     return rc;
 }
 
 int meta_org_list(struct meta_org **out, size_t *count, struct meta *db, struct hub_error *err)
 {
-    struct meta_org *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db, "SELECT id, name, created_at FROM orgs ORDER BY name", err);
     if (rc < 0)
         return rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        org_from_row(&items[n++], stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list organisations");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), org_from_row, db,
+                             "list organisations", err);
 }
 
 int meta_org_member_set(struct meta *db, int64_t org_id, int64_t user_id, enum meta_role role,
@@ -176,12 +153,23 @@ int meta_org_member_role(enum meta_role *out, struct meta *db, int64_t org_id, i
     return rc;
 }
 
+/* An unknown role text reads as META_ROLE_READ, the least access. */
+static void member_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_member *m = item;
+
+    m->org_id = sqlite3_column_int64(stmt, 0);
+    m->user_id = sqlite3_column_int64(stmt, 1);
+    meta_column_copy(m->org_name, sizeof(m->org_name), stmt, 2);
+    meta_column_copy(m->user_name, sizeof(m->user_name), stmt, 3);
+    if (meta_role_parse(&m->role, (const char *)sqlite3_column_text(stmt, 4), NULL) < 0)
+        m->role = META_ROLE_READ;
+}
+
 int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *db, int64_t org_id,
                          int64_t user_id, struct hub_error *err)
 {
-    struct meta_member *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db,
@@ -195,38 +183,23 @@ int meta_org_member_list(struct meta_member **out, size_t *count, struct meta *d
         return rc;
     sqlite3_bind_int64(stmt, 1, org_id);
     sqlite3_bind_int64(stmt, 2, user_id);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        struct meta_member *m;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), member_from_row, db,
+                             "list members", err);
+}
 
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        m = &items[n++];
-        m->org_id = sqlite3_column_int64(stmt, 0);
-        m->user_id = sqlite3_column_int64(stmt, 1);
-        meta_column_copy(m->org_name, sizeof(m->org_name), stmt, 2);
-        meta_column_copy(m->user_name, sizeof(m->user_name), stmt, 3);
-        if (meta_role_parse(&m->role, (const char *)sqlite3_column_text(stmt, 4), NULL) < 0)
-            m->role = META_ROLE_READ;
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list members");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+static void namespace_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_namespace *out = item;
+
+    out->kind = sqlite3_column_int(stmt, 0) == 0 ? META_NAMESPACE_USER : META_NAMESPACE_ORG;
+    out->id = sqlite3_column_int64(stmt, 1);
 }
 
 int meta_namespace_resolve(struct meta_namespace *out, struct meta *db, const char *name,
                            struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
+    bool found;
     int rc;
 
     if (name == NULL)
@@ -238,16 +211,8 @@ int meta_namespace_resolve(struct meta_namespace *out, struct meta *db, const ch
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        out->kind = sqlite3_column_int(stmt, 0) == 0 ? META_NAMESPACE_USER : META_NAMESPACE_ORG;
-        out->id = sqlite3_column_int64(stmt, 1);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    rc = meta_stmt_get_row(&found, out, stmt, namespace_from_row, db, "resolve namespace", err);
+    if (rc == 0 && !found)
         rc = hub_error_set(err, HUB_ENOTFOUND, "no user or organisation named '%.100s'", name);
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "resolve namespace");
-    }
-    sqlite3_finalize(stmt);
     return rc;
 }

@@ -7,7 +7,6 @@
 #include "meta_user.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define REPO_COLUMNS                                                                               \
@@ -20,8 +19,9 @@
     "(r.private = 0 OR (:v > 0 AND (r.owner_user_id = :v OR r.owner_org_id IN "                    \
     "(SELECT org_id FROM memberships WHERE user_id = :v))))"
 
-static void repo_from_row(struct meta_repo *out, sqlite3_stmt *stmt)
+static void repo_from_row(void *item, sqlite3_stmt *stmt)
 {
+    struct meta_repo *out = item;
     const unsigned char *type = sqlite3_column_text(stmt, 1);
 
     memset(out, 0, sizeof(*out));
@@ -43,17 +43,12 @@ static void repo_from_row(struct meta_repo *out, sqlite3_stmt *stmt)
 static int repo_get_one(struct meta_repo *out, struct meta *db, sqlite3_stmt *stmt,
                         const char *what, struct hub_error *err)
 {
-    int rc = sqlite3_step(stmt);
+    bool found;
+    int rc;
 
-    if (rc == SQLITE_ROW) {
-        repo_from_row(out, stmt);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    rc = meta_stmt_get_row(&found, out, stmt, repo_from_row, db, "read repo", err);
+    if (rc == 0 && !found)
         rc = hub_error_set(err, HUB_ENOTFOUND, "repo %s not found", what);
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "read repo");
-    }
-    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -442,9 +437,8 @@ static int repo_list_count(size_t *total, struct meta *db, const char *where,
 int meta_repo_list(struct meta_repo **out, size_t *count, size_t *total, struct meta *db,
                    const struct meta_repo_query *q, struct hub_error *err)
 {
-    struct meta_repo *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0, limit = q->limit == 0 ? HUB_MAX_LIST_LIMIT : q->limit;
+    size_t limit = q->limit == 0 ? HUB_MAX_LIST_LIMIT : q->limit;
     char where[768], sql[1536];
     bool admin;
     int rc;
@@ -479,22 +473,6 @@ int meta_repo_list(struct meta_repo **out, size_t *count, size_t *total, struct 
     repo_list_bind(stmt, q);
     sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":l"), (sqlite3_int64)limit);
     sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":o"), (sqlite3_int64)q->offset);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        repo_from_row(&items[n++], stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list repos");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), repo_from_row, db,
+                             "list repos", err);
 }

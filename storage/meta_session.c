@@ -93,11 +93,22 @@ int meta_session_create(char id_out[META_SESSION_ID_BYTES + 1],
     return 0;
 }
 
+static void session_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_session *out = item;
+
+    out->user_id = sqlite3_column_int64(stmt, 0);
+    meta_column_copy(out->csrf, sizeof(out->csrf), stmt, 1);
+    out->created_at = sqlite3_column_int64(stmt, 2);
+    out->expires_at = sqlite3_column_int64(stmt, 3);
+}
+
 int meta_session_lookup(struct meta_session *out, struct meta *db, const char *id,
                         struct hub_error *err)
 {
     unsigned char hash[32];
     sqlite3_stmt *stmt = NULL;
+    bool found;
     int rc;
 
     if (!session_id_is_well_formed(id))
@@ -113,19 +124,9 @@ int meta_session_lookup(struct meta_session *out, struct meta *db, const char *i
         return rc;
     sqlite3_bind_blob(stmt, 1, hash, sizeof(hash), SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, meta_now());
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        out->user_id = sqlite3_column_int64(stmt, 0);
-        meta_column_copy(out->csrf, sizeof(out->csrf), stmt, 1);
-        out->created_at = sqlite3_column_int64(stmt, 2);
-        out->expires_at = sqlite3_column_int64(stmt, 3);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    rc = meta_stmt_get_row(&found, out, stmt, session_from_row, db, "look up session", err);
+    if (rc == 0 && !found)
         rc = hub_error_set(err, HUB_EAUTH, "invalid or expired session");
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "look up session");
-    }
-    sqlite3_finalize(stmt);
     return rc;
 }
 

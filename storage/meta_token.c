@@ -6,7 +6,6 @@
 
 #include "meta_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define TOKEN_PREFIX           "hf_"
@@ -75,8 +74,9 @@ static bool secret_is_well_formed(const char *secret)
 
 #define TOKEN_COLUMNS "id, user_id, label, scope, hint, created_at, last_used_at, revoked_at"
 
-static void token_from_row(struct meta_token *out, sqlite3_stmt *stmt)
+static void token_from_row(void *item, sqlite3_stmt *stmt)
 {
+    struct meta_token *out = item;
     const unsigned char *scope;
 
     out->id = sqlite3_column_int64(stmt, 0);
@@ -153,6 +153,7 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
     unsigned char hash[32];
     sqlite3_stmt *stmt = NULL;
     int64_t now = meta_now();
+    bool found;
     int rc;
 
     if (!secret_is_well_formed(secret))
@@ -165,19 +166,11 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
     if (rc < 0)
         return rc;
     sqlite3_bind_blob(stmt, 1, hash, sizeof(hash), SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        token_from_row(out, stmt);
-        rc = out->revoked_at != 0 ? hub_error_set(err, HUB_EAUTH, "invalid or revoked access token")
-                                  : 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = hub_error_set(err, HUB_EAUTH, "invalid or revoked access token");
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "look up token");
-    }
-    sqlite3_finalize(stmt);
+    rc = meta_stmt_get_row(&found, out, stmt, token_from_row, db, "look up token", err);
     if (rc < 0)
         return rc;
+    if (!found || out->revoked_at != 0)
+        return hub_error_set(err, HUB_EAUTH, "invalid or revoked access token");
     /* One write a minute at most, so a busy client does not turn every read into a write. */
     if (now - out->last_used_at >= LAST_USED_RESOLUTION_S) {
         rc = token_touch(db, out->id, now, err);
@@ -191,31 +184,23 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
 int meta_token_get(struct meta_token *out, struct meta *db, int64_t token_id, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
+    bool found;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE id = ?", err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, token_id);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        token_from_row(out, stmt);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    rc = meta_stmt_get_row(&found, out, stmt, token_from_row, db, "read token", err);
+    if (rc == 0 && !found)
         rc = hub_error_set(err, HUB_ENOTFOUND, "token id %lld not found", (long long)token_id);
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "read token");
-    }
-    sqlite3_finalize(stmt);
     return rc;
 }
 
 int meta_token_list(struct meta_token **out, size_t *count, struct meta *db, int64_t user_id,
                     struct hub_error *err)
 {
-    struct meta_token *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db,
@@ -225,24 +210,8 @@ int meta_token_list(struct meta_token **out, size_t *count, struct meta *db, int
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, user_id);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        token_from_row(&items[n++], stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list tokens");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), token_from_row, db,
+                             "list tokens", err);
 }
 
 int meta_token_revoke(struct meta *db, int64_t token_id, struct hub_error *err)

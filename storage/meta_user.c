@@ -137,8 +137,10 @@ static bool password_verify(const char *stored, const char *password)
     return ok;
 }
 
-static void user_from_row(struct meta_user *out, sqlite3_stmt *stmt)
+static void user_from_row(void *item, sqlite3_stmt *stmt)
 {
+    struct meta_user *out = item;
+
     out->id = sqlite3_column_int64(stmt, 0);
     meta_column_copy(out->name, sizeof(out->name), stmt, 1);
     out->is_admin = sqlite3_column_int(stmt, 2) != 0;
@@ -187,10 +189,28 @@ int meta_user_add(int64_t *out_id, struct meta *db, const char *name, const char
     return 0;
 }
 
+/* The fill target of user_get: the user row and, when hash is not NULL, its password hash. */
+struct user_with_hash {
+    struct meta_user *user;
+    char *hash;      /* NULL when the caller does not want the hash */
+    size_t hash_cap; /* bytes at hash */
+};
+
+static void user_with_hash_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct user_with_hash *target = item;
+
+    user_from_row(target->user, stmt);
+    if (target->hash != NULL)
+        meta_column_copy(target->hash, target->hash_cap, stmt, 4);
+}
+
 static int user_get(struct meta_user *out, char *hash_out, size_t hash_cap, struct meta *db,
                     const char *name, int64_t id, struct hub_error *err)
 {
+    struct user_with_hash target = {.user = out, .hash = hash_out, .hash_cap = hash_cap};
     sqlite3_stmt *stmt = NULL;
+    bool found;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db,
@@ -205,22 +225,12 @@ static int user_get(struct meta_user *out, char *hash_out, size_t hash_cap, stru
         sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(stmt, 1, id);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        user_from_row(out, stmt);
-        if (hash_out != NULL)
-            meta_column_copy(hash_out, hash_cap, stmt, 4);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        if (name != NULL)
-            rc = hub_error_set(err, HUB_ENOTFOUND, "user '%.100s' not found", name);
-        else
-            rc = hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)id);
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "read user");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    rc = meta_stmt_get_row(&found, &target, stmt, user_with_hash_from_row, db, "read user", err);
+    if (rc < 0 || found)
+        return rc;
+    if (name != NULL)
+        return hub_error_set(err, HUB_ENOTFOUND, "user '%.100s' not found", name);
+    return hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)id);
 }
 
 int meta_user_get_by_name(struct meta_user *out, struct meta *db, const char *name,
@@ -331,30 +341,12 @@ int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err)
 
 int meta_user_list(struct meta_user **out, size_t *count, struct meta *db, struct hub_error *err)
 {
-    struct meta_user *items = NULL;
     sqlite3_stmt *stmt = NULL;
-    size_t n = 0, cap = 0;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db, "SELECT " USER_COLUMNS " FROM users ORDER BY name", err);
     if (rc < 0)
         return rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = meta_array_reserve((void **)&items, &cap, n + 1, sizeof(*items), err);
-        if (rc < 0)
-            goto fail;
-        user_from_row(&items[n++], stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = meta_error_from_sqlite(err, db, rc, "list users");
-        goto fail;
-    }
-    sqlite3_finalize(stmt);
-    *out = items;
-    *count = n;
-    return 0;
-fail:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), user_from_row, db,
+                             "list users", err);
 }

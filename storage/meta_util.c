@@ -1,0 +1,53 @@
+/* meta_util: the statement loops that the meta_*.c files share. meta_stmt_collect reads every
+ * row of a query into a growing array, and meta_stmt_get_row reads at most one row. Both
+ * finalize the statement on every path, so a caller never finalizes a statement it passed. */
+#include "meta_internal.h"
+
+#include <stdlib.h>
+
+int meta_stmt_collect(void **out, size_t *count, sqlite3_stmt *stmt, size_t item_bytes,
+                      meta_row_fn fill, struct meta *db, const char *what, struct hub_error *err)
+{
+    unsigned char *items = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = meta_array_reserve((void **)&items, &cap, n + 1, item_bytes, err);
+        if (rc < 0)
+            goto out;
+        fill(items + n * item_bytes, stmt);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = meta_error_from_sqlite(err, db, rc, what);
+        goto out;
+    }
+    *out = items;
+    *count = n;
+    items = NULL;
+    rc = 0;
+out:
+    sqlite3_finalize(stmt);
+    free(items);
+    return rc;
+}
+
+int meta_stmt_get_row(bool *found, void *out, sqlite3_stmt *stmt, meta_row_fn fill, struct meta *db,
+                      const char *what, struct hub_error *err)
+{
+    int rc = sqlite3_step(stmt);
+
+    *found = false;
+    if (rc == SQLITE_ROW) {
+        fill(out, stmt);
+        *found = true;
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, what);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
