@@ -19,6 +19,13 @@
 #define HUB_DEFAULT_PAGE_ITEMS  1000
 #define HUB_DEFAULT_BATCH       1000
 #define HUB_DEFAULT_HREF_TTL_S  3600
+#define HUB_DEFAULT_JOBS_QUEUED 20
+#define HUB_DEFAULT_JOBS_ATTEMPTS 3
+#define HUB_DEFAULT_JOBS_HEARTBEAT_TIMEOUT_S 60
+#define HUB_DEFAULT_JOBS_CANCEL_GRACE_S 5
+/* A worker stores a heartbeat every 2 s (JOBS_HEARTBEAT_INTERVAL_S), so a shorter timeout
+ * than three intervals would give up on healthy workers. */
+#define HUB_MIN_JOBS_HEARTBEAT_TIMEOUT_S 6
 /* Commit bodies carry base64 file contents, 4/3 of the file size plus the JSON around it. */
 #define HUB_DEFAULT_COMMIT_BODY (HUB_MAX_GIT_FILE_BYTES * 2)
 
@@ -34,34 +41,50 @@ struct limit_flag {
     uint64_t min;
     uint64_t max;
     const char *help;
+    const char *env; /* environment variable read when the flag is not given, or NULL */
 };
 
 #define LIMIT(field) offsetof(struct hub_config, field)
 
 static const struct limit_flag limit_flags[] = {
     {"--max-json-body-bytes", LIMIT(max_json_body_bytes), FLAG_BYTES, 1024, 1ull << 30,
-     "largest JSON request body"},
+     "largest JSON request body", NULL},
     {"--max-commit-body-bytes", LIMIT(max_commit_body_bytes), FLAG_BYTES, 1024, 1ull << 40,
-     "largest NDJSON commit request body"},
+     "largest NDJSON commit request body", NULL},
     {"--max-commit-file-bytes", LIMIT(max_commit_file_bytes), FLAG_BYTES, 1, 1ull << 32,
-     "largest decoded file inside a commit request"},
+     "largest decoded file inside a commit request", NULL},
     {"--max-commit-operations", LIMIT(max_commit_operations), FLAG_COUNT, 1, 10000000,
-     "most file operations in one commit request"},
+     "most file operations in one commit request", NULL},
     {"--max-upload-bytes", LIMIT(max_upload_bytes), FLAG_BYTES, 1, 1ull << 50,
-     "largest LFS object"},
+     "largest LFS object", NULL},
     {"--max-batch-objects", LIMIT(max_batch_objects), FLAG_COUNT, 1, 100000,
-     "most objects in one LFS batch request"},
+     "most objects in one LFS batch request", NULL},
     {"--max-connections", LIMIT(max_connections), FLAG_COUNT, 1, 1000000,
-     "most open client connections"},
+     "most open client connections", NULL},
     {"--connection-timeout-s", LIMIT(connection_timeout_s), FLAG_COUNT, 1, 86400,
-     "seconds an idle connection stays open"},
+     "seconds an idle connection stays open", NULL},
     {"--max-page-items", LIMIT(max_page_items), FLAG_COUNT, 1, 100000,
-     "most entries in one page of a listing"},
+     "most entries in one page of a listing", NULL},
     {"--lfs-href-ttl-s", LIMIT(lfs_href_ttl_s), FLAG_COUNT, 60, 7 * 86400,
-     "seconds a signed LFS upload or download URL stays valid"},
+     "seconds a signed LFS upload or download URL stays valid", NULL},
     {"--lfs-threshold-bytes", LIMIT(lfs_threshold_bytes), FLAG_BYTES, 0, 1ull << 40,
-     "files larger than this are uploaded as LFS objects"},
+     "files larger than this are uploaded as LFS objects", NULL},
+    {"--max-queued-jobs-per-user", LIMIT(jobs_max_queued_per_user), FLAG_COUNT, 0, 100000,
+     "queued jobs per user, 0 for no limit (default 20)", "ATELIER_JOBS_MAX_QUEUED_PER_USER"},
+    {"--max-running-jobs-per-user", LIMIT(jobs_max_running_per_user), FLAG_COUNT, 0, 1024,
+     "running jobs per user, 0 for no limit (default 0)", "ATELIER_JOBS_MAX_RUNNING_PER_USER"},
+    {"--job-attempts", LIMIT(jobs_max_attempts), FLAG_COUNT, 1, 100,
+     "attempts per job before it fails (default 3)", "ATELIER_JOBS_MAX_ATTEMPTS"},
+    {"--job-heartbeat-timeout", LIMIT(jobs_heartbeat_timeout_s), FLAG_COUNT,
+     HUB_MIN_JOBS_HEARTBEAT_TIMEOUT_S, 86400,
+     "seconds without a heartbeat before a worker is dead (default 60)",
+     "ATELIER_JOBS_HEARTBEAT_TIMEOUT_S"},
+    {"--job-cancel-grace", LIMIT(jobs_cancel_grace_s), FLAG_COUNT, 1, 600,
+     "seconds from SIGTERM to SIGKILL when a worker is stopped (default 5)",
+     "ATELIER_JOBS_CANCEL_GRACE_S"},
 };
+
+static int limits_from_env(struct hub_config *config, struct hub_error *err);
 
 int hub_config_init(struct hub_config *config, struct hub_error *err)
 {
@@ -84,7 +107,12 @@ int hub_config_init(struct hub_config *config, struct hub_error *err)
     config->max_page_items = HUB_DEFAULT_PAGE_ITEMS;
     config->lfs_href_ttl_s = HUB_DEFAULT_HREF_TTL_S;
     config->lfs_threshold_bytes = HUB_LFS_THRESHOLD_BYTES;
-    return 0;
+    config->jobs_max_queued_per_user = HUB_DEFAULT_JOBS_QUEUED;
+    config->jobs_max_running_per_user = 0;
+    config->jobs_max_attempts = HUB_DEFAULT_JOBS_ATTEMPTS;
+    config->jobs_heartbeat_timeout_s = HUB_DEFAULT_JOBS_HEARTBEAT_TIMEOUT_S;
+    config->jobs_cancel_grace_s = HUB_DEFAULT_JOBS_CANCEL_GRACE_S;
+    return limits_from_env(config, err);
 }
 
 void hub_config_dispose(struct hub_config *config)
@@ -227,6 +255,28 @@ static int parse_limit(struct hub_config *config, const struct limit_flag *flag,
     return 0;
 }
 
+/* Reads the limits that have an environment variable from the variables that are set. The
+ * variables predate the flags and stay as a fallback for scripts that set them. */
+static int limits_from_env(struct hub_config *config, struct hub_error *err)
+{
+    for (size_t i = 0; i < sizeof(limit_flags) / sizeof(limit_flags[0]); i++) {
+        const struct limit_flag *flag = &limit_flags[i];
+        const char *text = flag->env != NULL ? getenv(flag->env) : NULL;
+        uint64_t n;
+
+        if (text == NULL || text[0] == '\0')
+            continue;
+        if (parse_u64(&n, text, false) < 0 || n < flag->min || n > flag->max)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid %s '%.40s': expected a number from %llu to %llu (or "
+                                 "use %s)",
+                                 flag->env, text, (unsigned long long)flag->min,
+                                 (unsigned long long)flag->max, flag->name);
+        *(uint64_t *)((char *)config + flag->offset) = n;
+    }
+    return 0;
+}
+
 static void print_help(void)
 {
     printf("usage: atelier serve --data DIR [--listen HOST:PORT] [OPTIONS]\n\n"
@@ -242,7 +292,7 @@ static void print_help(void)
            HUB_DEFAULT_LISTEN, HUB_DEFAULT_THREADS, HUB_DEFAULT_WORKERS);
     printf("\nLimits (byte counts accept a K, M, G or T suffix):\n");
     for (size_t i = 0; i < sizeof(limit_flags) / sizeof(limit_flags[0]); i++)
-        printf("  %-26s %s\n", limit_flags[i].name, limit_flags[i].help);
+        printf("  %-28s %s\n", limit_flags[i].name, limit_flags[i].help);
     printf("\nListening on an address other than loopback requires an admin account:\n"
            "  atelier admin --data DIR user add NAME --admin\n");
 }

@@ -30,9 +30,20 @@ struct hub_config {
     uint64_t max_page_items;        /* entries in one page of a listing */
     uint64_t lfs_href_ttl_s;        /* lifetime of a signed LFS upload or download URL */
     uint64_t lfs_threshold_bytes;   /* preupload classifies larger files as LFS */
+
+    /* Job queue limits; the flag wins over its ATELIER_JOBS_* environment variable. */
+    uint64_t jobs_max_queued_per_user;  /* queued jobs per user, 0 for no limit */
+    uint64_t jobs_max_running_per_user; /* running jobs per user, 0 for no limit */
+    uint64_t jobs_max_attempts;         /* attempts per job before it fails */
+    uint64_t jobs_heartbeat_timeout_s;  /* seconds without a heartbeat before a worker is dead */
+    uint64_t jobs_cancel_grace_s;       /* seconds from SIGTERM to SIGKILL for a worker */
 };
 
-/** Fills config with the defaults; the strings are NULL except what the defaults need. */
+/** Fills config with the defaults, then the job limits from the environment variables
+ * ATELIER_JOBS_MAX_QUEUED_PER_USER, ATELIER_JOBS_MAX_RUNNING_PER_USER,
+ * ATELIER_JOBS_MAX_ATTEMPTS, ATELIER_JOBS_HEARTBEAT_TIMEOUT_S and ATELIER_JOBS_CANCEL_GRACE_S
+ * where they are set. The strings are NULL except what the defaults need. Returns 0, or
+ * HUB_EINVAL naming a variable with an invalid value. */
 int hub_config_init(struct hub_config *config, struct hub_error *err);
 
 /** Parses `atelier serve` arguments (argv[0] is "serve") into config. Returns 0, 1 when

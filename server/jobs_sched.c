@@ -72,49 +72,29 @@ static struct jobs_sched sched = {
 
 /* ---- Settings --------------------------------------------------------------------------- */
 
-static int env_unsigned(unsigned *out, const char *name, unsigned min, unsigned max,
-                        struct hub_error *err)
-{
-    const char *text = getenv(name);
-    unsigned long long value;
-    char *end = NULL;
-
-    if (text == NULL || text[0] == '\0')
-        return 0;
-    errno = 0;
-    value = strtoull(text, &end, 10);
-    if (text[0] == '-' || errno != 0 || *end != '\0' || value < min || value > max)
-        return hub_error_set(err, HUB_EINVAL, "invalid %s '%.40s': expected a number from %u to %u",
-                             name, text, min, max);
-    *out = (unsigned)value;
-    return 0;
-}
-
 int jobs_settings_init(struct jobs_settings *out, const struct hub_config *config,
                        struct hub_error *err)
 {
-    int rc;
+    struct hub_config defaults;
+    int rc = 0;
 
-    out->workers = config != NULL && config->workers > 0 ? config->workers : 1;
-    out->max_queued_per_user = 20;
-    out->max_running_per_user = 0;
-    out->max_attempts = 3;
-    out->heartbeat_timeout_s = 60;
-    out->cancel_grace_s = 5;
-    /* TODO: these belong in hub_config as serve flags; until then they are read from the
-     * environment. */
-    rc =
-        env_unsigned(&out->max_queued_per_user, "ATELIER_JOBS_MAX_QUEUED_PER_USER", 0, 100000, err);
-    if (rc == 0)
-        rc = env_unsigned(&out->max_running_per_user, "ATELIER_JOBS_MAX_RUNNING_PER_USER", 0, 1024,
-                          err);
-    if (rc == 0)
-        rc = env_unsigned(&out->max_attempts, "ATELIER_JOBS_MAX_ATTEMPTS", 1, 100, err);
-    if (rc == 0)
-        rc = env_unsigned(&out->heartbeat_timeout_s, "ATELIER_JOBS_HEARTBEAT_TIMEOUT_S",
-                          3 * JOBS_HEARTBEAT_INTERVAL_S, 86400, err);
-    if (rc == 0)
-        rc = env_unsigned(&out->cancel_grace_s, "ATELIER_JOBS_CANCEL_GRACE_S", 1, 600, err);
+    if (config == NULL) {
+        rc = hub_config_init(&defaults, err);
+        if (rc < 0) {
+            hub_config_dispose(&defaults);
+            return rc;
+        }
+        config = &defaults;
+    }
+    /* hub_config checked each value against the range of its flag. */
+    out->workers = config->workers > 0 ? config->workers : 1;
+    out->max_queued_per_user = (unsigned)config->jobs_max_queued_per_user;
+    out->max_running_per_user = (unsigned)config->jobs_max_running_per_user;
+    out->max_attempts = (unsigned)config->jobs_max_attempts;
+    out->heartbeat_timeout_s = (unsigned)config->jobs_heartbeat_timeout_s;
+    out->cancel_grace_s = (unsigned)config->jobs_cancel_grace_s;
+    if (config == &defaults)
+        hub_config_dispose(&defaults);
     return rc;
 }
 

@@ -22,11 +22,10 @@ struct jobs_settings {
 
 #define JOBS_HEARTBEAT_INTERVAL_S 2 /* how often a worker stores its heartbeat */
 
-/** Fills settings from config (workers) and the environment variables
- * ATELIER_JOBS_MAX_QUEUED_PER_USER, ATELIER_JOBS_MAX_RUNNING_PER_USER,
- * ATELIER_JOBS_MAX_ATTEMPTS, ATELIER_JOBS_HEARTBEAT_TIMEOUT_S and
- * ATELIER_JOBS_CANCEL_GRACE_S. Returns 0, or HUB_EINVAL naming a variable with an invalid
- * value. config may be NULL. Main thread. */
+/** Fills settings from config: --workers and the job limit flags, which fall back to their
+ * ATELIER_JOBS_* environment variables (see hub_config_init). When config is NULL, uses the
+ * defaults and the environment. Returns 0, or HUB_EINVAL naming a variable with an invalid
+ * value. Main thread. */
 int jobs_settings_init(struct jobs_settings *settings, const struct hub_config *config,
                        struct hub_error *err);
 
