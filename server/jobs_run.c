@@ -90,8 +90,11 @@ static void on_stderr_line(void *ctx, const char *line, size_t len)
 {
     struct run_state *s = ctx;
 
-    if (len > 0)
-        snprintf(s->result->last_error, sizeof(s->result->last_error), "%.*s", (int)len, line);
+    if (len == 0)
+        return;
+    snprintf(s->result->last_error, sizeof(s->result->last_error), "%.*s", (int)len, line);
+    if (s->opts->on_stderr != NULL)
+        s->opts->on_stderr(s->opts->ctx, line, len);
 }
 
 static void on_progress_line(void *ctx, const char *line, size_t len)

@@ -21,6 +21,7 @@ struct jobs_run_opts {
     int log_fd;               /* receives stderr, and stdout unless capture_stdout */
     bool capture_stdout;      /* collect stdout into the result instead of the log */
     jobs_line_fn on_progress; /* NULL: no progress descriptor; else the child gets it as fd 3 */
+    jobs_line_fn on_stderr;   /* each stderr line after it reached the log; may be NULL */
     jobs_stop_fn should_stop; /* polled about every 200 ms; may be NULL */
     void *ctx;
 };

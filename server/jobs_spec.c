@@ -19,26 +19,39 @@ static const char *const eval_fields[] = {
     "type", "model", "revision", "dataset", "dataset_revision", "eval_file",
 };
 
-/* Each known parameter with its range. Integer parameters reject fractions. */
+/* Each known parameter with the range this server accepts. Integer parameters reject
+ * fractions. trainer_max is the maximum of the `atelier train` flag when this server accepts
+ * less (a server limit, so one job cannot hold a shared worker for days), else 0. */
 struct param_rule {
     const char *name;
     bool is_integer;
     double min;
     double max;
+    double trainer_max;
 };
 
 static const struct param_rule param_rules[] = {
-    {"rank", true, 1, 1024},       {"alpha", false, 1e-6, 1e6},
-    {"targets", false, 0, 0}, /* a string, checked by targets_check */
-    {"lr", false, 1e-12, 1},       {"steps", true, 1, 10000000},
-    {"epochs", true, 1, 10000},    {"batch", true, 1, 64},
-    {"grad_accum", true, 1, 4096}, {"seq_len", true, 8, 1048576},
-    {"warmup", true, 0, 10000000}, {"seed", true, 0, 4294967295.0},
-    {"threads", true, 1, 1024},    {"checkpoint_every", true, 1, 10000000},
-    {"dropout", false, 0, 0.99},   {"weight_decay", false, 0, 1},
-    {"clip", false, 0, 1e6},
+    {"rank", true, 1, 1024, 4096},
+    {"alpha", false, 1e-6, 1e6, 0},
+    {"targets", false, 0, 0, 0}, /* a string, checked by targets_check */
+    {"lr", false, 1e-12, 1, 0},
+    {"steps", true, 1, 10000000, 1000000000},
+    {"epochs", true, 1, 10000, 100000},
+    {"batch", true, 1, 64, 0},
+    {"grad_accum", true, 1, 4096, 0},
+    {"seq_len", true, 2, 1048576, 0},
+    {"warmup", true, 0, 10000000, 1000000000},
+    {"seed", true, 0, 4294967295.0, 0},
+    {"threads", true, 1, 1024, 0},
+    {"checkpoint_every", true, 1, 10000000, 1000000000},
+    {"dropout", false, 0, 0.99, 0},
+    {"weight_decay", false, 0, 1, 0},
+    {"clip", false, 0, 1e6, 0},
 };
 
+/* The defaults of `atelier train --help`, except checkpoint_every: the trainer writes a
+ * checkpoint only at the end by default, but a job checkpoints every 25 steps so that a
+ * retried attempt resumes. Neither steps nor epochs set means one epoch, as in the trainer. */
 static void params_default(struct jobs_train_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -46,11 +59,11 @@ static void params_default(struct jobs_train_params *p)
     p->alpha = 16;
     snprintf(p->targets, sizeof(p->targets), "q_proj,v_proj");
     p->lr = 2e-4;
-    p->batch = 8;
+    p->batch = 4;
     p->grad_accum = 1;
-    p->seq_len = 256;
+    p->seq_len = 512;
     p->warmup = 0;
-    p->seed = 1;
+    p->seed = 42;
     p->threads = 0;
     p->checkpoint_every = 25;
     p->dropout = -1;
@@ -242,6 +255,11 @@ static int number_param(double *out, json_t *value, const struct param_rule *rul
     if (rule->is_integer && (!json_is_integer(value) && x != floor(x)))
         return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected a whole number",
                              rule->name, x);
+    if (isfinite(x) && x > rule->max && rule->trainer_max > rule->max)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid param '%s' %g: over this server's limit of %g (atelier "
+                             "train itself accepts up to %g); use a value of at most %g",
+                             rule->name, x, rule->max, rule->trainer_max, rule->max);
     if (!isfinite(x) || x < rule->min || x > rule->max)
         return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected %g to %g",
                              rule->name, x, rule->min, rule->max);
@@ -291,7 +309,7 @@ static int params_parse(struct jobs_train_params *p, json_t *params, struct hub_
 
     params_default(p);
     if (params == NULL || json_is_null(params)) {
-        p->steps = 100;
+        p->epochs = 1;
         return 0;
     }
     if (!json_is_object(params))
@@ -326,7 +344,7 @@ static int params_parse(struct jobs_train_params *p, json_t *params, struct hub_
         return hub_error_set(err, HUB_EINVAL,
                              "params 'steps' and 'epochs' both set; give one of them");
     if (p->steps == 0 && p->epochs == 0)
-        p->steps = 100;
+        p->epochs = 1;
     if (p->steps > 0 && p->warmup > p->steps)
         return hub_error_set(err, HUB_EINVAL, "invalid param 'warmup' %lld: more than 'steps' %lld",
                              (long long)p->warmup, (long long)p->steps);

@@ -43,10 +43,10 @@
 
 #define WORKER_ARGV_MAX        64
 #define WORKER_ARG_BYTES       (PATH_MAX + 64)
-#define WORKER_PROGRESS_MIN_MS 250
-#define WORKER_PATH_BYTES                                                                          \
-    (2 *                                                                                           \
-     PATH_MAX) /* a path below the job folder */ /* at most four stored progress rows a second */
+#define WORKER_PROGRESS_MIN_MS 250 /* at most four stored progress rows a second */
+#define WORKER_PATH_BYTES      (2 * PATH_MAX) /* a path below the job folder */
+/* Log lines stored as "log" events per attempt; the log file keeps every line. */
+#define WORKER_LOG_EVENTS_MAX  500
 
 struct worker {
     const char *data_dir;
@@ -66,6 +66,7 @@ struct worker {
     char base_repo[HUB_MAX_REPO_ID_BYTES + 1]; /* eval of an adapter: its base, else "" */
     char base_commit[REPO_OID_HEX_BYTES + 1];
     int64_t last_progress_ms;
+    size_t log_events; /* "log" events stored by this attempt */
     pthread_t heartbeat;
     bool heartbeat_started;
     atomic_bool heartbeat_stop;
@@ -88,23 +89,82 @@ static void on_term(int sig)
 
 static void log_line(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends one line prefixed with the UTC time to the job log. */
+/* Returns "error", "warning" or "info" for a log line. The trainer's stderr has no level
+ * prefix, so this looks for words. NOTE: a heuristic; a line that mentions "error" in passing
+ * is shown as an error. */
+static const char *log_level_of(const char *line)
+{
+    static const char *const warning_words[] = {"warning", "truncated", "no checkpoint",
+                                                 "skipped", "may be retried"};
+    static const char *const error_words[] = {"error", "failed", "invalid", "cannot"};
+
+    for (size_t i = 0; i < sizeof(error_words) / sizeof(error_words[0]); i++)
+        if (strcasestr(line, error_words[i]) != NULL)
+            return "error";
+    for (size_t i = 0; i < sizeof(warning_words) / sizeof(warning_words[0]); i++)
+        if (strcasestr(line, warning_words[i]) != NULL)
+            return "warning";
+    return "info";
+}
+
+/* Stores one log line as a "log" event {"line", "level"} so the job page and the event
+ * stream show it, up to WORKER_LOG_EVENTS_MAX per attempt. */
+static void log_event_store(struct worker *w, const char *line, size_t len)
+{
+    static const char overflow_line[] = "further lines of this attempt are only in the full log";
+    struct hub_error err = HUB_ERROR_INIT;
+    char copy[1024];
+    const char *level;
+    json_t *data;
+    char *text;
+
+    if (w->db == NULL || w->log_events > WORKER_LOG_EVENTS_MAX)
+        return;
+    if (w->log_events == WORKER_LOG_EVENTS_MAX) {
+        snprintf(copy, sizeof(copy), "%s", overflow_line);
+        level = "warning";
+    } else {
+        snprintf(copy, sizeof(copy), "%.*s", (int)(len < sizeof(copy) ? len : sizeof(copy) - 1),
+                 line);
+        level = log_level_of(copy);
+    }
+    w->log_events++;
+    data = json_pack("{s:s, s:s}", "line", copy, "level", level);
+    if (data == NULL)
+        return; /* not UTF-8: the line is only in the log file */
+    text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (text != NULL && meta_job_event_append(w->db, w->job_id, "log", text, &err) < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot store a log event: %s job=%lld", err.msg,
+                (long long)w->job_id);
+    free(text);
+}
+
+/* Appends one line prefixed with the UTC time to the job log, and stores it as an event. */
 static void log_line(struct worker *w, const char *fmt, ...)
 {
     char line[1024], stamp[32];
     va_list ap;
-    int n;
+    int n, prefix;
 
     jobs_json_time_format(stamp, meta_now());
-    n = snprintf(line, sizeof(line), "[%s] ", stamp);
+    prefix = snprintf(line, sizeof(line), "[%s] ", stamp);
+    n = prefix;
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
+    log_event_store(w, line, (size_t)n);
     line[n++] = '\n';
     if (w->log_fd >= 0 && write(w->log_fd, line, (size_t)n) < 0)
         hub_log(HUB_LOG_WARN, "jobs", "cannot write the job log job=%lld", (long long)w->job_id);
+}
+
+/* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file. */
+static void on_stderr(void *ctx, const char *line, size_t len)
+{
+    log_event_store(ctx, line, len);
 }
 
 static int64_t now_ms(void)
@@ -197,7 +257,7 @@ static void on_progress(void *ctx, const char *line, size_t len)
         now_ms() - w->last_progress_ms < WORKER_PROGRESS_MIN_MS)
         return;
     parsed = json_loadb(line, len, 0, NULL);
-    compact = parsed != NULL ? json_dumps(parsed, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    compact = parsed != NULL ? json_dumps(parsed, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(parsed);
     if (compact == NULL)
         return;
@@ -437,6 +497,7 @@ static enum outcome trainer_run(struct worker *w, const char *train_path, const 
     opts.argv = b->argv;
     opts.log_fd = w->log_fd;
     opts.on_progress = on_progress;
+    opts.on_stderr = on_stderr;
     opts.should_stop = worker_should_stop;
     opts.ctx = w;
     if (jobs_run(&result, &opts, &err) < 0) {
@@ -477,6 +538,7 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
     opts.log_fd = w->log_fd;
     opts.capture_stdout = true;
     opts.should_stop = worker_should_stop;
+    opts.on_stderr = on_stderr;
     opts.ctx = w;
     if (jobs_run(&result, &opts, &err) < 0) {
         free(b);
@@ -555,7 +617,7 @@ static enum outcome train_publish(struct worker *w, json_t *eval, char *commit, 
     struct jobs_publish_request request;
     struct hub_error err = HUB_ERROR_INIT;
     char *card_extra = card_extra_build(w, w->job->spec_json);
-    char *eval_text = eval != NULL ? json_dumps(eval, JSON_INDENT(2)) : NULL;
+    char *eval_text = eval != NULL ? json_dumps(eval, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
     char title[512];
     int rc;
 

@@ -97,6 +97,55 @@ static void web_jobs_pager(struct web_buf *b, const struct meta_job_filter *filt
     web_buf_puts(b, "</nav>");
 }
 
+/* Returns how many jobs of the filter's owner (all owners when NULL) are in state, or -1
+ * when the count fails. */
+static int64_t web_jobs_state_total(struct web_ctx *ctx, const char *owner,
+                                    enum meta_job_state state)
+{
+    struct meta_job_filter filter;
+    struct meta_job_list list;
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t total;
+
+    memset(&filter, 0, sizeof(filter));
+    memset(&list, 0, sizeof(list));
+    filter.owner = owner;
+    filter.state = (int)state;
+    filter.limit = 1;
+    if (meta_job_list(&list, ctx->req->db, &filter, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot count %s jobs: %s", meta_job_state_name(state),
+                err.msg);
+        return -1;
+    }
+    total = list.total;
+    meta_job_list_dispose(&list);
+    return total;
+}
+
+/* Writes the line above the job table: how many jobs are listed, and how many of them (of
+ * every state) wait in the queue and how many run now. */
+static void web_jobs_summary(struct web_ctx *ctx, const struct meta_job_filter *filter,
+                             int64_t listed)
+{
+    struct web_buf *b = &ctx->out;
+    int64_t queued = web_jobs_state_total(ctx, filter->owner, META_JOB_QUEUED);
+    int64_t running = web_jobs_state_total(ctx, filter->owner, META_JOB_RUNNING);
+
+    web_buf_printf(b, "<p class=\"muted\" id=\"jobs-summary\">%lld job%s", (long long)listed,
+                   listed == 1 ? "" : "s");
+    if (filter->state >= 0)
+        web_buf_printf(b, " %s", meta_job_state_name((enum meta_job_state)filter->state));
+    if (!ctx->req->user_is_admin) {
+        web_buf_puts(b, " of yours");
+    } else if (filter->owner != NULL) {
+        web_buf_puts(b, " of ");
+        web_buf_escape(b, filter->owner);
+    }
+    if (queued >= 0 && running >= 0)
+        web_buf_printf(b, ". %lld queued, %lld running", (long long)queued, (long long)running);
+    web_buf_puts(b, ".</p>");
+}
+
 static int web_jobs_list(struct web_ctx *ctx)
 {
     struct web_buf *b = &ctx->out;
@@ -134,9 +183,7 @@ static int web_jobs_list(struct web_ctx *ctx)
         web_buf_printf(b, "<option%s>%s</option>", filter.state == s ? " selected" : "",
                        meta_job_state_name((enum meta_job_state)s));
     web_buf_puts(b, "</select><button type=\"submit\" class=\"secondary\">Filter</button></form>");
-    web_buf_printf(b, "<p class=\"muted\">%lld job%s%s</p>", (long long)list.total,
-                   list.total == 1 ? "" : "s",
-                   ctx->req->user_is_admin ? " in the queue" : " of yours");
+    web_jobs_summary(ctx, &filter, list.total);
     if (list.count > 0)
         web_buf_puts(b, "<div class=\"table-wrap\"><table id=\"jobs\"><thead><tr><th>Job</th>"
                         "<th>State</th><th>Owner</th><th>Base</th><th>Output</th>"
@@ -217,11 +264,16 @@ struct web_param_field {
     const char *hint;
 };
 
-/* The defaults match the ones the jobs API fills in for a field that is left out. */
+/* The defaults are the ones the jobs API fills in for a field that is left out, which are
+ * those of `atelier train --help` (see params_default in server/jobs_spec.c). */
 static const struct web_param_field web_param_fields[] = {
-    {"steps", "Training steps", "number", "200", "min=\"1\" max=\"10000000\"",
-     "Optimizer updates to run. More steps fit the data more closely; too many overfit a "
-     "small dataset."},
+    {"epochs", "Epochs", "number", "", "min=\"1\" max=\"10000\" placeholder=\"1\"",
+     "Passes over the training data. Leave both this and the steps empty for one epoch; set "
+     "one of them, not both."},
+    {"steps", "Training steps", "number", "",
+     "min=\"1\" max=\"10000000\" placeholder=\"from the epochs\"",
+     "Optimizer updates to run in place of the epochs. More steps fit the data more closely; "
+     "too many overfit a small dataset."},
     {"lr", "Learning rate", "number", "0.0002", "min=\"0.000000000001\" max=\"1\" step=\"any\"",
      "Size of each update. 1e-4 to 3e-4 suits most LoRA runs; lower it if the loss jumps."},
     {"rank", "LoRA rank", "number", "8", "min=\"1\" max=\"1024\"",
@@ -231,15 +283,16 @@ static const struct web_param_field web_param_fields[] = {
     {"targets", "Target modules", "text", "q_proj,v_proj", "",
      "Linear layers that get an adapter: a comma-separated list of q_proj, k_proj, v_proj, "
      "o_proj, gate_proj, up_proj, down_proj, or all-linear."},
-    {"batch", "Batch size", "number", "8", "min=\"1\" max=\"64\"",
+    {"batch", "Batch size", "number", "4", "min=\"1\" max=\"64\"",
      "Sequences per step. Larger batches give smoother updates and use more memory."},
     {"grad_accum", "Gradient accumulation", "number", "1", "min=\"1\" max=\"4096\"",
      "Batches summed before each update, for a larger effective batch without more memory."},
-    {"seq_len", "Sequence length", "number", "256", "min=\"8\" max=\"1048576\"",
-     "Tokens per training example; longer examples are cut to this length."},
+    {"seq_len", "Sequence length", "number", "512", "min=\"2\" max=\"1048576\"",
+     "Tokens per training example; longer examples are cut to this length, and the job log "
+     "warns when that happens. <code>atelier tokenize</code> shows the length of a text."},
     {"warmup", "Warmup steps", "number", "0", "min=\"0\" max=\"10000000\"",
      "Steps over which the learning rate rises from zero, which steadies the first updates."},
-    {"seed", "Random seed", "number", "1", "min=\"0\" max=\"4294967295\"",
+    {"seed", "Random seed", "number", "42", "min=\"0\" max=\"4294967295\"",
      "The same seed, data and settings give the same adapter."},
     {"checkpoint_every", "Checkpoint every", "number", "25", "min=\"1\" max=\"10000000\"",
      "Steps between checkpoints; a job that stops is retried from the last one."},
@@ -291,8 +344,9 @@ static int web_job_new(struct web_ctx *ctx)
     web_buf_puts(b, "</div><div class=\"field\"><label for=\"job-train-file\">Training file"
                     "</label><input id=\"job-train-file\" name=\"train_file\" "
                     "value=\"train.jsonl\" required><p class=\"hint\">A JSON Lines file in the "
-                    "dataset: one example per line with \"text\", \"prompt\" and "
-                    "\"completion\", or \"messages\".</p></div>"
+                    "dataset with one example per line: {\"text\"}, {\"prompt\", "
+                    "\"completion\"}, {\"instruction\", \"input\", \"output\"} "
+                    "(Alpaca; \"input\" may be empty) or chat {\"messages\"}.</p></div>"
                     "<div class=\"field\"><label for=\"job-eval-file\">Evaluation file "
                     "(optional)</label><input id=\"job-eval-file\" name=\"eval_file\"><p "
                     "class=\"hint\">Held-out examples; the loss on them goes into the model "
@@ -347,13 +401,35 @@ static void web_job_spec(struct web_buf *b, const char *spec_json)
     json_decref(spec);
 }
 
-/* Collects [step, loss] points of the progress events and the last log lines. */
+/* Writes the last WEB_MAX_LOG_EVENTS log lines, each a span whose class names its level
+ * (log-info, log-warning, log-error) so warnings stand out. */
+static void web_job_log_render(struct web_buf *b, json_t *lines)
+{
+    size_t count = json_array_size(lines);
+    size_t first = count > WEB_MAX_LOG_EVENTS ? count - WEB_MAX_LOG_EVENTS : 0;
+
+    for (size_t i = first; i < count; i++) {
+        json_t *data = json_array_get(lines, i);
+        const char *line = json_string_value(json_object_get(data, "line"));
+        const char *level = json_string_value(json_object_get(data, "level"));
+        char *text = line == NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+
+        if (level == NULL ||
+            (strcmp(level, "warning") != 0 && strcmp(level, "error") != 0))
+            level = "info";
+        web_buf_printf(b, "<span class=\"log-%s\">", level);
+        web_buf_escape(b, line != NULL ? line : text != NULL ? text : "");
+        web_buf_puts(b, "</span>\n");
+        free(text);
+    }
+}
+
+/* Collects [step, loss] points of the progress events and the data of the log events. */
 static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json_t *points,
-                           struct web_buf *log)
+                           json_t *log)
 {
     struct meta_job_event_list events;
     struct hub_error err = HUB_ERROR_INIT;
-    size_t log_lines = 0;
     int64_t after = 0;
 
     /* At most 20 batches of 1000 events, so a job with a huge log cannot stall the page. */
@@ -374,12 +450,8 @@ static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json
                 json_is_number(loss))
                 json_array_append_new(
                     points, json_pack("[If]", json_integer_value(step), json_number_value(loss)));
-            if (strcmp(events.items[i].kind, "log") == 0 && log_lines++ < WEB_MAX_LOG_EVENTS) {
-                const char *line = json_string_value(json_object_get(data, "line"));
-
-                web_buf_puts(log, line != NULL ? line : events.items[i].data_json);
-                web_buf_puts(log, "\n");
-            }
+            if (strcmp(events.items[i].kind, "log") == 0 && data != NULL)
+                json_array_append(log, data);
             json_decref(data);
         }
         meta_job_event_list_dispose(&events);
@@ -391,12 +463,12 @@ static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json
 static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
 {
     struct web_buf *b = &ctx->out;
-    struct web_buf log = WEB_BUF_INIT;
     const struct meta_job_progress *p = &job->progress;
     json_t *points = json_array();
+    json_t *log = json_array();
     char *points_text;
 
-    web_job_events(ctx, job, points, &log);
+    web_job_events(ctx, job, points, log);
     points_text = json_dumps(points, JSON_COMPACT);
     web_buf_printf(b,
                    "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\">"
@@ -442,7 +514,7 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
                    "id=\"chart-points\">%zu</span> points.</p><h2>Log</h2><pre class=\"log\" "
                    "id=\"job-log\">",
                    json_array_size(points));
-    web_buf_escape_n(b, log.data != NULL ? log.data : "", log.len);
+    web_job_log_render(b, log);
     web_buf_printf(b,
                    "</pre><p class=\"hint\">Step lines are drawn above; the <a "
                    "href=\"/api/jobs/%lld/log\">full log</a> has every line the trainer "
@@ -450,7 +522,7 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
                    (long long)job->id);
     free(points_text);
     json_decref(points);
-    web_buf_dispose(&log);
+    json_decref(log);
 }
 
 /* Writes one metrics row per number, with nested objects flattened to "train.loss". */

@@ -56,10 +56,41 @@ static void test_train_defaults(void)
     CHECK_EQ_STR(spec.model_revision, "main");
     CHECK_EQ_STR(spec.dataset_revision, "main");
     CHECK_EQ_STR(spec.eval_file, "");
+    /* The defaults of `atelier train --help`: one epoch, batch 4, seq_len 512, seed 42. */
     CHECK_EQ_INT(spec.params.rank, 8);
-    CHECK_EQ_INT(spec.params.steps, 100);
+    CHECK_EQ_INT(spec.params.steps, 0);
+    CHECK_EQ_INT(spec.params.epochs, 1);
+    CHECK_EQ_INT(spec.params.batch, 4);
+    CHECK_EQ_INT(spec.params.seq_len, 512);
+    CHECK_EQ_INT(spec.params.seed, 42);
+    CHECK_EQ_INT(spec.params.grad_accum, 1);
+    CHECK(spec.params.lr == 2e-4);
+    CHECK(spec.params.alpha == 16);
     CHECK_EQ_STR(spec.params.targets, "q_proj,v_proj");
     CHECK(spec.params.dropout < 0);
+}
+
+/* A value the trainer accepts but this server does not is named as a server limit. */
+static void test_server_limit_message(void)
+{
+    struct jobs_spec spec;
+    struct hub_error err;
+    int rc = parse(&spec,
+                   "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                   "\"train_file\":\"t.jsonl\",\"output_repo\":\"a/out\","
+                   "\"params\":{\"rank\":2048}}",
+                   &err);
+
+    CHECK_EQ_INT(rc, HUB_EINVAL);
+    CHECK(message_has(&err, "invalid param 'rank' 2048: over this server's limit of 1024"));
+    CHECK(message_has(&err, "atelier train itself accepts up to 4096"));
+    rc = parse(&spec,
+               "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+               "\"train_file\":\"t.jsonl\",\"output_repo\":\"a/out\","
+               "\"params\":{\"batch\":65}}",
+               &err);
+    CHECK_EQ_INT(rc, HUB_EINVAL);
+    CHECK(message_has(&err, "invalid param 'batch' 65: expected 1 to 64"));
 }
 
 static void test_eval_request(void)
@@ -259,6 +290,7 @@ int main(void)
 {
     test_train_full_request();
     test_train_defaults();
+    test_server_limit_message();
     test_eval_request();
     test_rejections();
     test_param_limits();

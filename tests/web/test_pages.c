@@ -527,6 +527,14 @@ static void test_pages_jobs(void)
     CHECK(!has(&p, "value=\"alice/demo-lora\""));
     CHECK(has(&p, "value=\"alice/stories\""));
     CHECK(has(&p, "Learning rate"));
+    /* The form shows the defaults of `atelier train --help`, which the jobs API fills in. */
+    CHECK(has(&p, "name=\"param.batch\" type=\"number\" value=\"4\""));
+    CHECK(has(&p, "name=\"param.seq_len\" type=\"number\" value=\"512\""));
+    CHECK(has(&p, "name=\"param.seed\" type=\"number\" value=\"42\""));
+    CHECK(has(&p, "name=\"param.steps\" type=\"number\" value=\"\""));
+    CHECK(has(&p, "name=\"param.epochs\" type=\"number\" value=\"\""));
+    CHECK(has(&p, "{&quot;instruction&quot;, &quot;input&quot;, &quot;output&quot;}") ||
+          has(&p, "{\"instruction\", \"input\", \"output\"}"));
     done(&p);
     p = render("/jobs/12345", "", alice_id);
     CHECK_EQ_INT(p.resp.status, 404);
@@ -557,9 +565,29 @@ static void test_pages_job_rows(void)
                  0);
     CHECK_EQ_INT(meta_job_event_append(db, job_id, "log", "{\"line\":\"loading <base>\"}", &err),
                  0);
+    CHECK_EQ_INT(meta_job_event_append(db, job_id, "log",
+                                       "{\"line\":\"atelier train: 80 of 80 training examples "
+                                       "are longer than --seq-len 128 tokens and were "
+                                       "truncated\",\"level\":\"warning\"}",
+                                       &err),
+                 0);
+    CHECK_EQ_INT(meta_job_event_append(db, job_id, "log",
+                                       "{\"line\":\"[2026-12-04T20:00:00Z] staged alice/demo\","
+                                       "\"level\":\"info\"}",
+                                       &err),
+                 0);
+    {
+        int64_t running_id = 0;
+        int attempt = 0;
+
+        /* The oldest job starts, so the list counts 54 queued and 1 running. */
+        CHECK_EQ_INT(meta_job_claim_next(&running_id, &attempt, db, 0, &err), 0);
+        CHECK(running_id != 0 && running_id != job_id);
+    }
 
     p = render("/jobs", "", alice_id);
-    CHECK(has(&p, "55 jobs of yours"));
+    CHECK(has(&p, "55 jobs of yours. 54 queued, 1 running."));
+    CHECK(has(&p, "<a class=\"button\" href=\"/jobs/new\">"));
     CHECK(has(&p, "href=\"/jobs?page=2\""));
     done(&p);
     p = render("/jobs", "page=2", alice_id);
@@ -567,7 +595,7 @@ static void test_pages_job_rows(void)
     CHECK(!has(&p, "href=\"/jobs?page=3\""));
     done(&p);
     p = render("/jobs", "", bob_id);
-    CHECK(has(&p, "0 jobs of yours"));
+    CHECK(has(&p, "0 jobs of yours. 0 queued, 0 running."));
     done(&p);
 
     snprintf(path, sizeof(path), "/jobs/%lld", (long long)job_id);
@@ -577,7 +605,9 @@ static void test_pages_job_rows(void)
     p = render(path, "", alice_id);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "data-points=\"[[1,2.5],[2,2.25]]\""));
-    CHECK(has(&p, "loading &lt;base&gt;"));
+    CHECK(has(&p, "<span class=\"log-info\">loading &lt;base&gt;</span>"));
+    CHECK(has(&p, "<span class=\"log-warning\">atelier train: 80 of 80 training examples"));
+    CHECK(has(&p, "<span class=\"log-info\">[2026-12-04T20:00:00Z] staged alice/demo</span>"));
     CHECK(has(&p, "<dt>lr</dt><dd>0.0002</dd>"));
     CHECK(has(&p, "data-state=\"queued\""));
     done(&p);

@@ -150,7 +150,12 @@
       if (!logEl) { return; }
       var line = typeof data.line === "string" ? data.line :
         typeof data.message === "string" ? data.message : JSON.stringify(data);
-      logEl.textContent += line + "\n";
+      var level = data.level === "warning" || data.level === "error" ? data.level : "info";
+      var span = document.createElement("span");
+      span.className = "log-" + level;
+      span.textContent = line;
+      logEl.appendChild(span);
+      logEl.appendChild(document.createTextNode("\n"));
       logEl.scrollTop = logEl.scrollHeight;
     }
 
