@@ -43,10 +43,24 @@ typedef void (*meta_row_fn)(void *item, sqlite3_stmt *stmt);
 int meta_stmt_collect(void **out, size_t *count, sqlite3_stmt *stmt, size_t item_bytes,
                       meta_row_fn fill, struct meta *db, const char *what, struct hub_error *err);
 
-/** Steps stmt once and, when it returns a row, copies it into out with fill. Sets *found to
- * whether there was a row, so the caller can report its own not-found error. Finalizes stmt
- * on every path. Returns 0, or HUB_E* from a failed step, whose message names what. */
+/** Steps stmt once and, when it returns a row, copies it into out with fill (skipped when fill
+ * is NULL). Sets *found to whether there was a row, so the caller can report its own
+ * not-found error. Finalizes stmt on every path. Returns 0, or HUB_E* from a failed step,
+ * whose message names what. */
 int meta_stmt_get_row(bool *found, void *out, sqlite3_stmt *stmt, meta_row_fn fill, struct meta *db,
                       const char *what, struct hub_error *err);
+
+/** Steps stmt once and stores column 0 of its row in *out, for queries such as count(*) that
+ * always return one row. Finalizes stmt. Returns 0, or HUB_E* naming what when the step
+ * fails or returns no row. */
+int meta_stmt_get_int64(int64_t *out, sqlite3_stmt *stmt, struct meta *db, const char *what,
+                        struct hub_error *err);
+
+/** Runs stmt, an INSERT of a user or an organisation called name, and finalizes it. Sets
+ * *out_id (when not NULL) to the new row id. Users and organisations share one namespace, so
+ * a constraint failure is reported as the name being taken. Returns 0, HUB_ECONFLICT, or
+ * HUB_E* naming what. */
+int meta_stmt_insert_named(int64_t *out_id, sqlite3_stmt *stmt, struct meta *db, const char *name,
+                           const char *what, struct hub_error *err);
 
 #endif

@@ -139,15 +139,7 @@ int meta_lfs_is_linked(bool *out, struct meta *db, int64_t repo_id, const char *
         return rc;
     sqlite3_bind_int64(stmt, 1, repo_id);
     sqlite3_bind_text(stmt, 2, oid, 64, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-        *out = rc == SQLITE_ROW;
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "check LFS link");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    return meta_stmt_get_row(out, NULL, stmt, NULL, db, "check LFS link", err);
 }
 
 static void oid_from_row(void *item, sqlite3_stmt *stmt)
@@ -196,18 +188,14 @@ int meta_lfs_unlinked_list(struct meta_lfs_oid **out, size_t *count, struct meta
 int meta_lfs_total_bytes(uint64_t *out, struct meta *db, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
+    int64_t total;
     int rc;
 
     rc = meta_stmt_prepare(&stmt, db, "SELECT coalesce(sum(size), 0) FROM lfs_objects", err);
     if (rc < 0)
         return rc;
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *out = (uint64_t)sqlite3_column_int64(stmt, 0);
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "sum LFS object sizes");
-    }
-    sqlite3_finalize(stmt);
+    rc = meta_stmt_get_int64(&total, stmt, db, "sum LFS object sizes", err);
+    if (rc == 0)
+        *out = (uint64_t)total;
     return rc;
 }

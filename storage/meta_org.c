@@ -40,15 +40,7 @@ int meta_org_add(int64_t *out_id, struct meta *db, const char *name, struct hub_
         return rc;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, meta_now());
-    rc = meta_stmt_run(stmt, db, "add organisation", err);
-    if (rc == HUB_ECONFLICT)
-        return hub_error_set(err, HUB_ECONFLICT,
-                             "name '%s' is already taken by a user or an organisation", name);
-    if (rc < 0)
-        return rc;
-    if (out_id != NULL)
-        *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
-    return 0;
+    return meta_stmt_insert_named(out_id, stmt, db, name, "add organisation", err);
 }
 
 static void org_from_row(void *item, sqlite3_stmt *stmt)

@@ -278,17 +278,15 @@ static int repo_org_role(int *out, struct meta *db, const struct meta_repo *repo
     return 0;
 }
 
-int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo, int64_t user_id,
-                       struct hub_error *err)
+/* Sets *out when user_id owns the repo, has at least min_role in its owner organisation, or
+ * is an admin. Anonymous callers (user_id <= 0) get false. */
+static int repo_user_has_role(bool *out, struct meta *db, const struct meta_repo *repo,
+                              int64_t user_id, enum meta_role min_role, struct hub_error *err)
 {
     bool admin;
     int role, rc;
 
     *out = false;
-    if (!repo->is_private) {
-        *out = true;
-        return 0;
-    }
     if (user_id <= 0)
         return 0;
     if (repo->owner_user_id == user_id) {
@@ -298,7 +296,7 @@ int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo,
     rc = repo_org_role(&role, db, repo, user_id, err);
     if (rc < 0)
         return rc;
-    if (role >= 0) {
+    if (role >= (int)min_role) {
         *out = true;
         return 0;
     }
@@ -307,29 +305,20 @@ int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo,
     return rc;
 }
 
+int meta_repo_can_read(bool *out, struct meta *db, const struct meta_repo *repo, int64_t user_id,
+                       struct hub_error *err)
+{
+    if (!repo->is_private) {
+        *out = true;
+        return 0;
+    }
+    return repo_user_has_role(out, db, repo, user_id, META_ROLE_READ, err);
+}
+
 int meta_repo_can_write(bool *out, struct meta *db, const struct meta_repo *repo, int64_t user_id,
                         struct hub_error *err)
 {
-    bool admin;
-    int role, rc;
-
-    *out = false;
-    if (user_id <= 0)
-        return 0;
-    if (repo->owner_user_id == user_id) {
-        *out = true;
-        return 0;
-    }
-    rc = repo_org_role(&role, db, repo, user_id, err);
-    if (rc < 0)
-        return rc;
-    if (role >= META_ROLE_WRITE) {
-        *out = true;
-        return 0;
-    }
-    rc = user_is_admin(&admin, db, user_id, err);
-    *out = admin;
-    return rc;
+    return repo_user_has_role(out, db, repo, user_id, META_ROLE_WRITE, err);
 }
 
 int meta_namespace_can_write(bool *out, struct meta *db, const char *ns, int64_t user_id,
@@ -416,6 +405,7 @@ static int repo_list_count(size_t *total, struct meta *db, const char *where,
 {
     char sql[1024];
     sqlite3_stmt *stmt = NULL;
+    int64_t count;
     int rc;
 
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM repos r %s", where);
@@ -423,14 +413,9 @@ static int repo_list_count(size_t *total, struct meta *db, const char *where,
     if (rc < 0)
         return rc;
     repo_list_bind(stmt, q);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *total = (size_t)sqlite3_column_int64(stmt, 0);
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "count repos");
-    }
-    sqlite3_finalize(stmt);
+    rc = meta_stmt_get_int64(&count, stmt, db, "count repos", err);
+    if (rc == 0)
+        *total = (size_t)count;
     return rc;
 }
 

@@ -77,12 +77,16 @@ static int password_check_rules(const char *password, struct hub_error *err)
     return 0;
 }
 
+/* Checks password against the length rules, then writes its salted scrypt hash text to out. */
 static int password_hash(char out[HASH_TEXT_BYTES], const char *password, struct hub_error *err)
 {
     unsigned char salt[SCRYPT_SALT_BYTES], key[SCRYPT_HASH_BYTES];
     char salt_hex[2 * SCRYPT_SALT_BYTES + 1], key_hex[2 * SCRYPT_HASH_BYTES + 1];
     int rc;
 
+    rc = password_check_rules(password, err);
+    if (rc < 0)
+        return rc;
     rc = meta_random_bytes(salt, sizeof(salt), err);
     if (rc < 0)
         return rc;
@@ -160,9 +164,6 @@ int meta_user_add(int64_t *out_id, struct meta *db, const char *name, const char
     if (rc < 0)
         return rc;
     if (password != NULL) {
-        rc = password_check_rules(password, err);
-        if (rc < 0)
-            return rc;
         rc = password_hash(hash, password, err);
         if (rc < 0)
             return rc;
@@ -178,15 +179,7 @@ int meta_user_add(int64_t *out_id, struct meta *db, const char *name, const char
         sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 3, is_admin ? 1 : 0);
     sqlite3_bind_int64(stmt, 4, meta_now());
-    rc = meta_stmt_run(stmt, db, "add user", err);
-    if (rc == HUB_ECONFLICT)
-        return hub_error_set(err, HUB_ECONFLICT,
-                             "name '%s' is already taken by a user or an organisation", name);
-    if (rc < 0)
-        return rc;
-    if (out_id != NULL)
-        *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
-    return 0;
+    return meta_stmt_insert_named(out_id, stmt, db, name, "add user", err);
 }
 
 /* The fill target of user_get: the user row and, when hash is not NULL, its password hash. */
@@ -304,9 +297,6 @@ int meta_user_set_password(struct meta *db, int64_t user_id, const char *passwor
 
     if (password == NULL)
         return hub_error_set(err, HUB_EINVAL, "missing password");
-    rc = password_check_rules(password, err);
-    if (rc < 0)
-        return rc;
     rc = password_hash(hash, password, err);
     if (rc < 0)
         return rc;
@@ -328,15 +318,7 @@ int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err)
     rc = meta_stmt_prepare(&stmt, db, "SELECT count(*) FROM users WHERE is_admin = 1", err);
     if (rc < 0)
         return rc;
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(stmt, 0);
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "count admins");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    return meta_stmt_get_int64(out, stmt, db, "count admins", err);
 }
 
 int meta_user_list(struct meta_user **out, size_t *count, struct meta *db, struct hub_error *err)

@@ -40,7 +40,8 @@ int meta_stmt_get_row(bool *found, void *out, sqlite3_stmt *stmt, meta_row_fn fi
 
     *found = false;
     if (rc == SQLITE_ROW) {
-        fill(out, stmt);
+        if (fill != NULL)
+            fill(out, stmt);
         *found = true;
         rc = 0;
     } else if (rc == SQLITE_DONE) {
@@ -50,4 +51,34 @@ int meta_stmt_get_row(bool *found, void *out, sqlite3_stmt *stmt, meta_row_fn fi
     }
     sqlite3_finalize(stmt);
     return rc;
+}
+
+int meta_stmt_get_int64(int64_t *out, sqlite3_stmt *stmt, struct meta *db, const char *what,
+                        struct hub_error *err)
+{
+    int rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, what);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int meta_stmt_insert_named(int64_t *out_id, sqlite3_stmt *stmt, struct meta *db, const char *name,
+                           const char *what, struct hub_error *err)
+{
+    int rc = meta_stmt_run(stmt, db, what, err);
+
+    if (rc == HUB_ECONFLICT)
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "name '%s' is already taken by a user or an organisation", name);
+    if (rc < 0)
+        return rc;
+    if (out_id != NULL)
+        *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
+    return 0;
 }
