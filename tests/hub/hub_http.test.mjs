@@ -391,6 +391,45 @@ test("LFS object of a public repo is linked without upload", async () => {
   assert.deepEqual(Buffer.from(await r.arrayBuffer()), shared);
 });
 
+async function storeLfs(token, id, data, path) {
+  const { oid, object } = await uploadLfs(token, id, data);
+  assert.equal((await fetch(object.actions.upload.href, { method: "PUT", body: data })).status, 200);
+  assert.equal((await commit(token, id, [{ key: "lfsFile",
+    value: { path, algo: "sha256", oid, size: data.length } }])).status, 200);
+  return oid;
+}
+
+test("LFS links through organisation, admin and deleted repos", async () => {
+  admin(dataDir, ["org", "add", "lfsorg"]);
+  admin(dataDir, ["org", "member", "add", "lfsorg", "bob", "--role", "read"]);
+  assert.equal((await createRepo(tok.aliceWrite, "weights", { organization: "lfsorg", private: true })).status, 200);
+  assert.equal((await createRepo(tok.bobWrite, "mirror", {})).status, 200);
+  assert.equal((await createRepo(tok.bobWrite, "gone", { private: true })).status, 200);
+
+  // A member of the organisation may read its private repo, so the link needs no upload.
+  const orgData = Buffer.alloc(70000, 23);
+  await storeLfs(tok.aliceWrite, "lfsorg/weights", orgData, "org.bin");
+  const member = await uploadLfs(tok.bobWrite, "bob/mirror", orgData);
+  assert.equal(member.object.actions, undefined, "an organisation member needs no upload");
+
+  // An admin may read every repo.
+  const bobData = Buffer.alloc(60000, 29);
+  await storeLfs(tok.bobWrite, "bob/gone", bobData, "mine.bin");
+  const byAdmin = await uploadLfs(tok.aliceWrite, "alice/pub", bobData);
+  assert.equal(byAdmin.object.actions, undefined, "an admin needs no upload");
+
+  // Once the last repos that link a blob are gone, nobody may link it from its oid alone.
+  const del = (token, name, organization) => req("/api/repos/delete", { method: "DELETE", token,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name, organization, type: "model" }) });
+  const orphan = Buffer.alloc(50000, 31);
+  assert.equal((await createRepo(tok.bobWrite, "gone2", { private: true })).status, 200);
+  await storeLfs(tok.bobWrite, "bob/gone2", orphan, "lost.bin");
+  assert.equal((await del(tok.bobWrite, "gone2", "bob")).status, 200);
+  const relink = await uploadLfs(tok.bobWrite, "bob/mirror", orphan);
+  assert.ok(relink.object.actions?.upload?.href, "a blob linked to no repo needs an upload");
+});
+
 test("multi-GiB object: ranges at large offsets are served from a sparse file", async () => {
   const size = 5 * 1024 * 1024 * 1024;
   // The store trusts its own files, so a sparse file named by an arbitrary oid replaces
