@@ -5,6 +5,7 @@
 #include "../web/card.h" /* trainer/card.h shadows "card.h" on this include path */
 #include "http_parse.h"
 #include "hub_log.h"
+#include "jobs_json.h"
 #include "meta.h"
 #include "meta_audit.h"
 #include "meta_org.h"
@@ -648,7 +649,16 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
         json_object_set_new(
             obj, "adapters",
             adapters_build(http_request_db(req), &ctx.row, http_request_user(req)->id));
-    text = json_dumps(obj, JSON_COMPACT);
+    if (ctx.row.type == HUB_REPO_MODEL) {
+        char repo_id[HUB_MAX_REPO_ID_BYTES + 1];
+
+        /* The 20 newest evaluations; GET /api/evals lists all of them. A new evaluation is a
+         * database write, which changes the data version in the cache key. */
+        snprintf(repo_id, sizeof(repo_id), "%s/%s", ctx.row.ns, ctx.row.name);
+        json_object_set_new(obj, "evaluations",
+                            jobs_json_evals_for_repo(http_request_db(req), repo_id, 20));
+    }
+    text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (text == NULL) {
         rc = HUB_ENOMEM;
         goto out;

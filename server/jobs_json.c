@@ -2,6 +2,8 @@
  * Progress lines come from another process, so they are parsed as untrusted input. */
 #include "jobs_json.h"
 
+#include "hub_log.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +121,24 @@ json_t *jobs_json_eval(const struct meta_eval *eval)
     json_object_set_new(obj, "metrics", stored_json(eval->metrics_json));
     json_object_set_new(obj, "created_at", time_or_null(eval->created_at));
     return obj;
+}
+
+json_t *jobs_json_evals_for_repo(struct meta *db, const char *repo_id, size_t max_items)
+{
+    struct meta_eval_list list;
+    struct hub_error err = HUB_ERROR_INIT;
+    json_t *items = json_array();
+
+    if (items == NULL)
+        return NULL;
+    if (meta_evals_for_repo(&list, db, repo_id, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "jobs", "cannot read the evaluations of %s: %s", repo_id, err.msg);
+        return items;
+    }
+    for (size_t i = 0; i < list.count && i < max_items; i++)
+        json_array_append_new(items, jobs_json_eval(&list.items[i]));
+    meta_eval_list_dispose(&list);
+    return items;
 }
 
 /* Reads number field name of obj into *out; a missing or null field leaves *has false. */
