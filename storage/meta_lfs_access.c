@@ -37,6 +37,7 @@ int meta_lfs_user_can_read(bool *out, struct meta *db, int64_t user_id, const ch
 {
     sqlite3_stmt *stmt = NULL;
     bool admin = false;
+    int64_t linked = 0;
     int idx;
     int rc;
 
@@ -56,13 +57,9 @@ int meta_lfs_user_can_read(bool *out, struct meta *db, int64_t user_id, const ch
     idx = sqlite3_bind_parameter_index(stmt, ":v");
     if (idx > 0)
         sqlite3_bind_int64(stmt, idx, user_id > 0 ? user_id : 0);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int(stmt, 0) != 0;
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "check LFS object access");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    rc = meta_stmt_get_int64(&linked, stmt, db, "check LFS object access", err);
+    if (rc < 0)
+        return rc;
+    *out = linked != 0;
+    return 0;
 }
