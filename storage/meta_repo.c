@@ -52,6 +52,16 @@ static int repo_get_one(struct meta_repo *out, struct meta *db, sqlite3_stmt *st
     return rc;
 }
 
+/* Binds a repo's unique key (type, namespace, name) to parameters 1, 2 and 3 of stmt. The
+ * strings must outlive stmt, because they are bound without a copy. */
+static void repo_bind_key(sqlite3_stmt *stmt, enum hub_repo_type type, const char *ns,
+                          const char *name)
+{
+    sqlite3_bind_text(stmt, 1, hub_repo_type_name(type), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+}
+
 int meta_repo_get(struct meta_repo *out, struct meta *db, enum hub_repo_type type, const char *ns,
                   const char *name, struct hub_error *err)
 {
@@ -67,9 +77,7 @@ int meta_repo_get(struct meta_repo *out, struct meta *db, enum hub_repo_type typ
                            err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, hub_repo_type_name(type), -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+    repo_bind_key(stmt, type, ns, name);
     snprintf(what, sizeof(what), "%.96s/%.96s", ns, name);
     return repo_get_one(out, db, stmt, what, err);
 }
@@ -114,9 +122,7 @@ int meta_repo_insert(struct meta_repo *out, struct meta *db, enum hub_repo_type 
         err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, hub_repo_type_name(type), -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+    repo_bind_key(stmt, type, ns, name);
     if (owner.kind == META_NAMESPACE_USER)
         sqlite3_bind_int64(stmt, 4, owner.id);
     else
