@@ -25,6 +25,9 @@ const trainParams = {
   seed: 1, threads: 1, checkpoint_every: 10,
 };
 
+// The job limits as serve flags: a short cancel grace and two queued jobs per user.
+const serveArgs = ["--workers", "1", "--job-cancel-grace", "2", "--max-queued-jobs-per-user", "2"];
+
 let dataDir, daemon, alice, bob, bobRead;
 const jobs = {};
 
@@ -37,13 +40,11 @@ function trainRequest(overrides = {}) {
 }
 
 before(async () => {
-  process.env.ATELIER_JOBS_CANCEL_GRACE_S = "2";
-  process.env.ATELIER_JOBS_MAX_QUEUED_PER_USER = "2";
   dataDir = prepareDataDir();
   alice = createToken(dataDir, "alice");
   bob = createToken(dataDir, "bob");
   bobRead = createToken(dataDir, "bob", { write: false, label: "read" });
-  daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
+  daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
   const skipScripts = (p) => p.endsWith(".py");
   await pushFolder(daemon.url, alice, "model", "alice/stories260K", modelDir,
     { skip: (p) => p.startsWith("original") });
@@ -122,6 +123,10 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.equal(r.headers.get("location"), `/api/jobs/${r.json.id}`);
   const id = r.json.id;
   jobs.trained = id;
+  // The output repo exists from now on; its info has no evaluations yet (and is cached).
+  r = await api(url, alice, "GET", "/api/models/alice/style-lora");
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.evaluations, []);
 
   // Queued behind it (one worker): a long job for the restart test, then an evaluation.
   r = await api(url, alice, "POST", "/api/jobs",
@@ -149,13 +154,23 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.match(states[2].message, /killed by signal 9/);
   assert.ok(events.some((e) => e.event === "progress" && e.data.loss > 0));
   assert.ok(events.some((e) => e.event === "eval"));
+  // The worker's own lines and the trainer's stderr reach the stream as log events, and the
+  // trainer's warning that 64 tokens cut the style stories is marked as a warning.
+  const logEvents = events.filter((e) => e.event === "log").map((e) => e.data);
+  assert.ok(logEvents.some((d) => /staged alice\/stories260K@/.test(d.line) && d.level === "info"));
+  assert.ok(logEvents.some((d) => /running atelier train/.test(d.line)));
+  assert.ok(logEvents.some((d) => /were truncated/.test(d.line) && d.level === "warning"),
+    JSON.stringify(logEvents.slice(0, 20)));
   // Event ids count up from 1, so a client can resume with Last-Event-ID.
   assert.deepEqual(events.map((e) => Number(e.id)), events.map((_, i) => i + 1));
   const resumed = await followEvents(url, alice, id, () => {}, { after: events.length - 1 });
   assert.equal(resumed.length, 1);
 
-  const job = (await api(url, alice, "GET", `/api/jobs/${id}`)).json;
+  const reply = await api(url, alice, "GET", `/api/jobs/${id}`);
+  const job = reply.json;
   assert.equal(job.state, "succeeded");
+  // Reals carry at most 10 significant digits, not binary noise such as 0.00020000000000000001.
+  assert.doesNotMatch(reply.text, /\.\d{16,}/);
   assert.equal(job.attempts, 2);
   assert.equal(job.progress.step, 80);
   assert.match(job.result.commit, /^[0-9a-f]{40}$/);
@@ -169,6 +184,12 @@ test("training job survives a killed worker and publishes the adapter", async ()
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/style-lora")).json;
   assert.equal(evals[0].revision, job.result.commit);
   assert.equal(evals[0].job_id, id);
+  // The model info carries them too, so a cached info body from before is not served.
+  const info = await api(url, alice, "GET", "/api/models/alice/style-lora");
+  assert.equal(info.json.evaluations.length, 1);
+  assert.equal(info.json.evaluations[0].revision, job.result.commit);
+  assert.ok(info.json.evaluations[0].metrics.mean_nll > 0);
+  assert.doesNotMatch(info.text, /\.\d{16,}/);
 
   // Pull the adapter as any Hugging Face client would, and evaluate it against the base.
   const pulled = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-adapter-"));
@@ -222,7 +243,7 @@ test("restart keeps the queue, limits and cancel work", async () => {
   await waitForJob(daemon.url, alice, jobs.long, (j) => j.state === "running" && j.progress.step > 0);
   assert.equal(await daemon.stop({ keepData: true }), 0);
   assert.doesNotMatch(daemon.log(), /Sanitizer|runtime error/);
-  daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
+  daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
   let url = daemon.url;
   let job = await waitForJob(url, alice, jobs.long, (j) => j.state === "running" && j.worker_pid > 0);
   assert.equal(job.attempts, 1, "a daemon stop does not use up an attempt");
@@ -260,8 +281,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   await daemon.stop({ keepData: true });
   assert.deepEqual(findProcesses(["worker", dataDir, "--job", String(jobs.long)]), [workerPid]);
   // Long enough that a loaded machine does not miss heartbeats every 2 s.
-  process.env.ATELIER_JOBS_HEARTBEAT_TIMEOUT_S = "15";
-  daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
+  daemon = await startDaemon({ dataDir,
+    extraArgs: [...serveArgs, "--job-heartbeat-timeout", "15"] });
   url = daemon.url;
   job = (await api(url, alice, "GET", `/api/jobs/${jobs.long}`)).json;
   assert.equal(job.state, "running");

@@ -582,7 +582,8 @@ static void test_pages_job_rows(void)
 
         /* The oldest job starts, so the list counts 54 queued and 1 running. */
         CHECK_EQ_INT(meta_job_claim_next(&running_id, &attempt, db, 0, &err), 0);
-        CHECK(running_id != 0 && running_id != job_id);
+        CHECK(running_id != 0);
+        CHECK(running_id != job_id);
     }
 
     p = render("/jobs", "", alice_id);

@@ -1,0 +1,53 @@
+// The job limit flags of `atelier serve`: a bad value stops the daemon before it starts, with
+// one line that names the flag and its range, and exit status 2.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const bin = process.env.ATELIER_BIN;
+
+function serve(args, env = {}) {
+  const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-flags-"));
+  try {
+    return spawnSync(bin, ["serve", "--data", dir, "--listen", "127.0.0.1:0", ...args],
+      { encoding: "utf8", timeout: 20000, env: { ...process.env, ...env } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const badValues = [
+  [["--max-queued-jobs-per-user", "-1"], /invalid --max-queued-jobs-per-user '-1': expected a number from 0 to 100000/],
+  [["--max-running-jobs-per-user", "many"], /invalid --max-running-jobs-per-user 'many': expected a number from 0 to 1024/],
+  [["--job-attempts", "0"], /invalid --job-attempts '0': expected a number from 1 to 100/],
+  [["--job-heartbeat-timeout", "2"], /invalid --job-heartbeat-timeout '2': expected a number from 6 to 86400/],
+  [["--job-cancel-grace", "5s"], /invalid --job-cancel-grace '5s': expected a number from 1 to 600/],
+];
+
+for (const [args, message] of badValues) {
+  test(`serve rejects ${args.join(" ")}`, () => {
+    const r = serve(args);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  });
+}
+
+test("serve rejects a bad ATELIER_JOBS_MAX_ATTEMPTS", () => {
+  const r = serve([], { ATELIER_JOBS_MAX_ATTEMPTS: "lots" });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /invalid ATELIER_JOBS_MAX_ATTEMPTS 'lots'.*--job-attempts/);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+});
+
+test("serve --help lists the job flags", () => {
+  const r = spawnSync(bin, ["serve", "--help"], { encoding: "utf8" });
+  assert.equal(r.status, 0);
+  for (const flag of ["--max-queued-jobs-per-user", "--max-running-jobs-per-user",
+    "--job-attempts", "--job-heartbeat-timeout", "--job-cancel-grace"]) {
+    assert.match(r.stdout, new RegExp(flag));
+  }
+});
