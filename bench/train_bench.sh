@@ -37,7 +37,9 @@ cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -I"$here/trainer" \
   -o "$work/train_bench"
 
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-atelier=$(OMP_NUM_THREADS=$threads "$work/train_bench" "$config_dir" "$work/model" "$steps" "$threads")
+# The atelier binary runs trainer commands with a passive OpenMP wait policy (server/main.c),
+# so the library bench does the same.
+atelier=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$threads "$work/train_bench" "$config_dir" "$work/model" "$steps" "$threads")
 echo "$atelier"
 torch=$("$python" "$here/bench/train_bench_torch.py" "$work/model" "$steps" "$threads")
 echo "$torch"
