@@ -771,7 +771,9 @@ static int write_config(const char *dir, const struct lora_set *lora,
         return tr_error_set(err, "cannot build adapter_config.json");
     snprintf(path, sizeof(path), "%s/%s", dir, ADAPTER_CONFIG_FILE);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    /* 10 significant digits print the rounded floats as given (0.05, not
+     * 0.050000000000000003) and still read back as the same float32. */
+    rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (rc != 0) {
         unlink(tmp);

@@ -186,7 +186,7 @@ int cmd_eval(int argc, char **argv)
     }
     model_set_threads(a.threads);
     if (run(&doc, &a, &err) < 0) {
-        fprintf(stderr, "atelier eval: error: %s\n", err.msg);
+        fprintf(stderr, "atelier eval: %s\n", err.msg);
         return 1;
     }
     json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));

@@ -2,6 +2,7 @@
  * (config, tokenizer files and model.safetensors). Exit 0, 1 on a failed run, 2 on usage. */
 #include "commands.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -20,9 +21,10 @@ static const char usage_text[] =
     "holding W + scale * B A for every adapted linear layer.\n"
     "\n"
     "  --dtype F32|F16|BF16  storage type of the merged weights (default F32)\n"
-    "  --threads N           compute threads\n";
+    "  --threads N           compute threads\n"
+    "  --force               overwrite a non-empty DIR that is not a previous merge output\n";
 
-enum { OPT_BASE = 256, OPT_ADAPTER, OPT_OUT, OPT_DTYPE, OPT_THREADS, OPT_HELP };
+enum { OPT_BASE = 256, OPT_ADAPTER, OPT_OUT, OPT_DTYPE, OPT_THREADS, OPT_FORCE, OPT_HELP };
 
 static const struct option long_options[] = {
     {"base", required_argument, NULL, OPT_BASE},
@@ -30,6 +32,7 @@ static const struct option long_options[] = {
     {"out", required_argument, NULL, OPT_OUT},
     {"dtype", required_argument, NULL, OPT_DTYPE},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -50,6 +53,69 @@ static bool parse_dtype(enum st_dtype *out, const char *v)
         return false;
     }
     return true;
+}
+
+/* Files that `atelier merge` writes: model.safetensors and those merge.c copies from the
+ * base model. A folder that contains nothing else is taken as a previous merge output.
+ * NOTE: a plain copy of a model folder passes this check too, because it has the same names. */
+static const char *const merge_output_files[] = {
+    "model.safetensors", "config.json",           "generation_config.json",
+    "tokenizer.json",    "tokenizer_config.json", "special_tokens_map.json",
+    "tokenizer.model",   "added_tokens.json",
+};
+
+static bool is_merge_output_file(const char *name)
+{
+    for (size_t i = 0; i < sizeof(merge_output_files) / sizeof(merge_output_files[0]); i++) {
+        if (strcmp(name, merge_output_files[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Returns false, after printing one line, when out is a non-empty folder with a file that
+ * merge would not write, so a merge cannot overwrite a model or other data by mistake. */
+static bool check_out_dir(const char *out)
+{
+    DIR *dir = opendir(out);
+    const char *foreign = NULL;
+    struct dirent *e;
+
+    if (dir == NULL)
+        return true;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (!is_merge_output_file(e->d_name)) {
+            foreign = e->d_name;
+            break;
+        }
+    }
+    if (foreign != NULL)
+        fprintf(stderr,
+                "atelier merge: --out %s is not empty and holds \"%s\", which is not from a "
+                "previous merge; choose a new folder or pass --force to overwrite it\n",
+                out, foreign);
+    closedir(dir);
+    return foreign == NULL;
+}
+
+/* Prints the line that reports a successful merge: the weights file, its tensor count and
+ * dtype. */
+static void print_summary(const char *out, enum st_dtype dtype)
+{
+    struct tr_error err = {{0}};
+    struct st_file *st = NULL;
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/model.safetensors", out);
+    if (st_open(&st, path, &err) < 0) {
+        printf("atelier merge: wrote %s (%s)\n", path, st_dtype_name(dtype));
+        return;
+    }
+    printf("atelier merge: wrote %s with %zu tensors (%s)\n", path, st_count(st),
+           st_dtype_name(dtype));
+    st_close(st);
 }
 
 /* Returns true when a and b name the same existing directory. */
@@ -83,6 +149,7 @@ int cmd_merge(int argc, char **argv)
     const char *base = NULL, *adapter = NULL, *out = NULL;
     enum st_dtype dtype = ST_F32;
     struct tr_error err = {{0}};
+    bool force = false;
     int threads = 0, c;
 
     optind = 1;
@@ -102,6 +169,8 @@ int cmd_merge(int argc, char **argv)
             out = optarg;
         else if (c == OPT_DTYPE)
             ok = parse_dtype(&dtype, optarg);
+        else if (c == OPT_FORCE)
+            force = true;
         else if (c == OPT_THREADS)
             ok = train_cli_int(&threads, "merge", "--threads", optarg, 1, 1024);
         else {
@@ -126,10 +195,13 @@ int cmd_merge(int argc, char **argv)
                 out);
         return 2;
     }
+    if (!force && !check_out_dir(out))
+        return 2;
     model_set_threads(threads);
     if (run(base, adapter, out, dtype, &err) < 0) {
-        fprintf(stderr, "atelier merge: error: %s\n", err.msg);
+        fprintf(stderr, "atelier merge: %s\n", err.msg);
         return 1;
     }
+    print_summary(out, dtype);
     return 0;
 }

@@ -3,8 +3,11 @@
  * stderr), 2 usage error. */
 #include "commands.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,14 +45,18 @@ static const char usage_text[] =
     "  --threads N           compute threads; same seed and threads give identical output\n"
     "evaluation and checkpoints:\n"
     "  --eval FILE           held-out data scored at each checkpoint and at the end\n"
-    "  --eval-split X        hold out this share of the training data instead (0 < X < 1)\n"
+    "  --eval-split X        hold out this share of the training data instead (0 < X <= 0.5)\n"
     "  --checkpoint-every N  write ADAPTER_DIR/checkpoint/state.bin every N steps\n"
     "                        (0, the default: only at the end)\n"
     "  --resume              continue from ADAPTER_DIR/checkpoint/state.bin\n"
     "  --progress-fd FD      write the JSON progress lines to FD instead of stdout\n"
     "SIGTERM or SIGINT stops after the current step with a checkpoint (exit 1).\n"
-    "recorded in the model card:\n"
-    "  --base-name NAME  --base-revision REV  --dataset-name NAME  --dataset-revision REV\n";
+    "recorded in the model card and adapter_config.json:\n"
+    "  --base-name NS/NAME   hub repo id of the base model (default: \"_name_or_path\" of\n"
+    "                        its config.json when that is a repo id, else the folder name)\n"
+    "  --base-revision REV   commit of the base model\n"
+    "  --dataset-name NS/NAME  hub repo id of the dataset (default: the file name)\n"
+    "  --dataset-revision REV  commit of the dataset\n";
 
 enum {
     OPT_BASE = 256,
@@ -296,6 +303,87 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
     return true;
 }
 
+/* Returns the last component of path, ignoring trailing slashes, in buf. A path that has
+ * none of its own ("." or "..") is resolved first, so the name is the real directory's. */
+static void last_component(char *buf, size_t size, const char *path)
+{
+    char resolved[PATH_MAX];
+    const char *end, *start;
+
+    if (realpath(path, resolved) != NULL)
+        path = resolved;
+    end = path + strlen(path);
+    while (end > path + 1 && end[-1] == '/')
+        end--;
+    start = end;
+    while (start > path && start[-1] != '/')
+        start--;
+    snprintf(buf, size, "%.*s", (int)(end - start), start);
+}
+
+/* Returns true for a hub repo id of the form "namespace/name": exactly one slash, and each
+ * part starts with a letter or digit and continues with letters, digits, '-', '_' or '.'. */
+static bool is_hub_repo_id(const char *id)
+{
+    const char *slash = strchr(id, '/');
+    size_t n = strlen(id);
+
+    if (slash == NULL || slash == id || strchr(slash + 1, '/') != NULL || slash[1] == '\0' ||
+        n > 200 || strstr(id, "..") != NULL)
+        return false;
+    if (!isalnum((unsigned char)id[0]) || !isalnum((unsigned char)slash[1]))
+        return false;
+    for (const char *p = id; *p != '\0'; p++) {
+        if (p != slash && !isalnum((unsigned char)*p) && strchr("-_.", *p) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* Fills buf with the base model's hub name: "_name_or_path" of its config.json when that
+ * is a hub repo id, else the directory's last component. */
+static void default_base_name(char *buf, size_t size, const char *base_dir)
+{
+    char path[PATH_MAX];
+    json_error_t jerr;
+    json_t *config;
+    const char *name;
+
+    snprintf(path, sizeof(path), "%s/config.json", base_dir);
+    config = json_load_file(path, 0, &jerr);
+    name = json_string_value(json_object_get(config, "_name_or_path"));
+    if (name != NULL && is_hub_repo_id(name))
+        snprintf(buf, size, "%s", name);
+    else
+        last_component(buf, size, base_dir);
+    json_decref(config);
+}
+
+/* Records sensible hub names when --base-name or --dataset-name is absent, so the adapter
+ * card does not link to a local path, and prints on stderr which flag sets the real id. */
+static void fill_default_names(struct train_options *o, char *base_buf, size_t base_size,
+                               char *dataset_buf, size_t dataset_size)
+{
+    if (o->base_name == NULL) {
+        default_base_name(base_buf, base_size, o->base_dir);
+        o->base_name = base_buf;
+        fprintf(stderr,
+                "atelier train: warning: no --base-name given, so the adapter records the "
+                "base model as \"%s\"; --base-name NS/NAME sets the hub repo id recorded in "
+                "the adapter\n",
+                base_buf);
+    }
+    if (o->dataset_name == NULL) {
+        last_component(dataset_buf, dataset_size, o->data_path);
+        o->dataset_name = dataset_buf;
+        fprintf(stderr,
+                "atelier train: warning: no --dataset-name given, so the adapter records the "
+                "dataset as \"%s\"; --dataset-name NS/NAME sets the hub repo id recorded in "
+                "the adapter\n",
+                dataset_buf);
+    }
+}
+
 static volatile sig_atomic_t stop_requested;
 
 static void request_stop(int signo)
@@ -323,6 +411,7 @@ int cmd_train(int argc, char **argv)
     struct train_options o;
     struct train_result res;
     struct tr_error err = {{0}};
+    char base_name[256], dataset_name[256];
     bool steps_given = false, epochs_given = false;
     int c;
 
@@ -351,10 +440,11 @@ int cmd_train(int argc, char **argv)
     }
     if (!check_required(&o, steps_given, epochs_given))
         return 2;
+    fill_default_names(&o, base_name, sizeof(base_name), dataset_name, sizeof(dataset_name));
     install_stop_handlers();
     o.stop_requested = &stop_requested;
     if (train_run(&res, &o, &err) < 0) {
-        fprintf(stderr, "atelier train: error: %s\n", err.msg);
+        fprintf(stderr, "atelier train: %s\n", err.msg);
         return 1;
     }
     if (o.progress != stdout)

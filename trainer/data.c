@@ -109,6 +109,10 @@ out:
 
 /* ---- Example formats ---- */
 
+#define DATA_ACCEPTED_FORMATS                                                                      \
+    "each example must be one of {\"text\"}, {\"prompt\", \"completion\"}, "                       \
+    "{\"instruction\", \"input\", \"output\"} or {\"messages\"}"
+
 static int string_field(const char **out, json_t *obj, const char *key, bool required,
                         struct tr_error *err)
 {
@@ -336,7 +340,9 @@ static int parse_alpaca(struct data_example *ex, const struct tok *tok,
         if (string_field(&output, obj, "output", true, err) < 0)
             return -1;
     } else if (string_field(&output, obj, "response", true, err) < 0) {
-        return tr_error_set(err, "alpaca data needs \"output\" (or \"response\") as a string");
+        return tr_error_set(
+            err,
+            "alpaca data needs \"output\" (or \"response\") as a string; " DATA_ACCEPTED_FORMATS);
     }
     if (output[0] == '\0')
         return tr_error_set(err, "\"output\" is empty, so there is nothing to learn");
@@ -390,6 +396,9 @@ static int parse_object(struct data_example *ex, json_t *obj, const struct tok *
     if (json_is_array(json_object_get(obj, "prompt")))
         return parse_chat_pair(ex, tok, chat, chat_error, obj, err);
     if (json_object_get(obj, "prompt") != NULL || json_object_get(obj, "completion") != NULL) {
+        if (json_object_get(obj, "prompt") == NULL || json_object_get(obj, "completion") == NULL)
+            return tr_error_set(err, "missing \"%s\"; " DATA_ACCEPTED_FORMATS,
+                                json_object_get(obj, "prompt") == NULL ? "prompt" : "completion");
         if (string_field(&a, obj, "prompt", true, err) < 0 ||
             string_field(&b, obj, "completion", true, err) < 0)
             return -1;
@@ -402,8 +411,7 @@ static int parse_object(struct data_example *ex, json_t *obj, const struct tok *
             return -1;
         return parse_text(ex, tok, a, err);
     }
-    return tr_error_set(err, "no known fields: expected {\"text\"}, {\"prompt\", \"completion\"}, "
-                             "{\"instruction\", \"input\", \"output\"} or {\"messages\"}");
+    return tr_error_set(err, "no known fields; " DATA_ACCEPTED_FORMATS);
 }
 
 void data_example_dispose(struct data_example *ex)

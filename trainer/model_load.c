@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model_impl.h"
@@ -306,6 +307,44 @@ out:
     return rc;
 }
 
+#define MODEL_DIR_NEEDS "it must contain config.json, model.safetensors and tokenizer.json"
+
+/* Reports a missing model folder or config.json in one message that names the folder and
+ * the files a model folder needs, before the loaders report a bare file path. */
+static int check_model_dir(const char *model_dir, struct tr_error *err)
+{
+    struct stat st;
+    char path[4096];
+
+    if (stat(model_dir, &st) != 0)
+        return tr_error_set(err, "model folder %s not found; " MODEL_DIR_NEEDS, model_dir);
+    if (!S_ISDIR(st.st_mode))
+        return tr_error_set(err, "model folder %s is a file, not a folder; " MODEL_DIR_NEEDS,
+                            model_dir);
+    snprintf(path, sizeof(path), "%s/config.json", model_dir);
+    if (access(path, F_OK) != 0)
+        return tr_error_set(err, "model folder %s lacks config.json; " MODEL_DIR_NEEDS,
+                            model_dir);
+    return 0;
+}
+
+/* Reports a model folder without weights, after config.json has been checked. */
+static int check_model_weights(const char *model_dir, struct tr_error *err)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/model.safetensors", model_dir);
+    if (access(path, F_OK) == 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s/model.safetensors.index.json", model_dir);
+    if (access(path, F_OK) != 0)
+        return tr_error_set(err,
+                            "model folder %s lacks model.safetensors (or "
+                            "model.safetensors.index.json with its shards); " MODEL_DIR_NEEDS,
+                            model_dir);
+    return 0;
+}
+
 int model_open(struct model **out, const char *model_dir, struct tr_error *err)
 {
     struct model *m = calloc(1, sizeof(*m));
@@ -316,8 +355,10 @@ int model_open(struct model **out, const char *model_dir, struct tr_error *err)
     *out = NULL;
     if (m == NULL)
         return tr_error_set(err, "out of memory opening %s", model_dir);
+    if (check_model_dir(model_dir, err) < 0)
+        goto out;
     snprintf(path, sizeof(path), "%s/config.json", model_dir);
-    if (model_config_load(&m->cfg, path, err) < 0)
+    if (model_config_load(&m->cfg, path, err) < 0 || check_model_weights(model_dir, err) < 0)
         goto out;
     m->layer_w = calloc((size_t)m->cfg.num_hidden_layers * MODEL_NUM_WEIGHTS, sizeof(float *));
     if (m->layer_w == NULL) {

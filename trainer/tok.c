@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tok_internal.h"
 
@@ -577,7 +578,20 @@ int tok_open(struct tok **out, const char *model_dir, struct tr_error *err)
     int rc = -1;
 
     *out = NULL;
-    if (stat(model_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+    if (stat(model_dir, &st) != 0)
+        return tr_error_set(err,
+                            "model folder %s not found; pass a directory that contains "
+                            "tokenizer.json",
+                            model_dir);
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(path, sizeof(path), "%s/tokenizer.json", model_dir);
+        if (access(path, F_OK) != 0)
+            return tr_error_set(err,
+                                "model folder %s lacks tokenizer.json; pass a directory "
+                                "that contains tokenizer.json",
+                                model_dir);
+    }
+    if (!S_ISDIR(st.st_mode))
         return tr_error_set(err,
                             "%s is a file; pass the model directory that contains "
                             "tokenizer.json",

@@ -693,7 +693,8 @@ static int write_results(const char *dir, const struct train_result *r, struct t
     json_object_set_new(root, "tokens", json_integer((json_int_t)r->tokens));
     json_object_set_new(root, "seconds", json_real(r->seconds));
     snprintf(path, sizeof(path), "%s/train_results.json", dir);
-    rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS);
+    /* 10 significant digits keep losses exact enough and drop the binary rounding noise. */
+    rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (rc != 0)
         return tr_error_set(err, "cannot write %s: %s", path, strerror(errno));

@@ -210,7 +210,8 @@ int main(void)
     CHECK(strstr(out, "--top-p \"1.5\"") != NULL);
 
     CHECK_EQ_INT(run("--base /nonexistent/model --prompt hi", out, sizeof(out)), 1);
-    CHECK(strstr(out, "/nonexistent/model/config.json") != NULL);
+    CHECK(strstr(out, "model folder /nonexistent/model not found") != NULL);
+    CHECK(strstr(out, "config.json, model.safetensors and tokenizer.json") != NULL);
 
     check_adapter(out, sizeof(out));
     check_generation_config(out, sizeof(out));

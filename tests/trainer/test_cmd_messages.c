@@ -1,0 +1,523 @@
+/* Output of `atelier train`, `merge`, `eval`, `generate` and `tokenize` as a user gets it:
+ * the hub names an adapter records when --base-name and --dataset-name are absent, float
+ * values without rounding noise in the JSON files, the merge summary and its --force guard,
+ * and one clear line for a missing model folder or an unknown dataset line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *bin;
+static char model_dir[1024];
+static char style_dir[1024];
+static char tmp_root[1024];
+
+/* ---- helpers ---- */
+
+/* Returns dir/name in one of many static buffers, so argument lists can hold several. */
+static char *path_in(const char *dir, const char *name)
+{
+    static char buf[128][2200];
+    static int next;
+    char *p = buf[next++ % 128];
+
+    snprintf(p, 2200, "%s/%s", dir, name);
+    return p;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long len;
+
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc((size_t)len + 1, 1);
+    if (buf != NULL && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+static bool write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (f == NULL)
+        return false;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* Runs bin with args (NULL-terminated, without argv[0]) and stores stdout and stderr in
+ * out_text and err_text (malloc'd, the caller frees). Returns the exit status, or -1. */
+static int run_atelier(const char *const *args, char **out_text, char **err_text)
+{
+    char *out_path = path_in(tmp_root, "stdout.txt");
+    char *err_path = path_in(tmp_root, "stderr.txt");
+    const char *argv[64];
+    int n = 0, status;
+    pid_t pid;
+
+    argv[n++] = bin;
+    while (args[n - 1] != NULL && n < 63) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    *out_text = read_text(out_path);
+    *err_text = read_text(err_path);
+    if (*out_text == NULL)
+        *out_text = strdup("");
+    if (*err_text == NULL)
+        *err_text = strdup("");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Counts the lines of text. */
+static int count_lines(const char *text)
+{
+    int n = 0;
+
+    for (const char *p = text; *p != '\0'; p++)
+        n += *p == '\n';
+    return n;
+}
+
+static bool contains(const char *text, const char *needle)
+{
+    bool found = text != NULL && strstr(text, needle) != NULL;
+
+    if (!found)
+        printf("# \"%s\" not found in: %s\n", needle, text != NULL ? text : "(null)");
+    return found;
+}
+
+/* Copies the files of stories260K into dir, writing config_json in place of its
+ * config.json when that is not NULL. */
+static bool copy_model(const char *dir, const char *config_json)
+{
+    static const char *const files[] = {"config.json", "tokenizer.json", "tokenizer_config.json",
+                                        "model.safetensors", "generation_config.json"};
+
+    mkdir(dir, 0755);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        FILE *in = fopen(path_in(model_dir, files[i]), "rb");
+        FILE *out = fopen(path_in(dir, files[i]), "wb");
+        char buf[65536];
+        size_t n;
+
+        if (in == NULL || out == NULL) {
+            if (in != NULL)
+                fclose(in);
+            if (out != NULL)
+                fclose(out);
+            return false;
+        }
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, out);
+        fclose(in);
+        fclose(out);
+    }
+    return config_json == NULL || write_text(path_in(dir, "config.json"), config_json);
+}
+
+/* Trains a one-step adapter into out; base_name and dataset_name are passed as flags when
+ * not NULL. Returns the exit status and stores stderr in err_text. */
+static int train_tiny(const char *base, const char *out, const char *base_name,
+                      const char *dataset_name, char **err_text)
+{
+    const char *args[32] = {
+        "train", "--base",    base,      "--data",    path_in(style_dir, "train.jsonl"),
+        "--out", out,         "--steps", "1",         "--batch",
+        "2",     "--seq-len", "64",      "--threads", "1"};
+    size_t n = 15;
+    char *out_text = NULL;
+    int rc;
+
+    if (base_name != NULL) {
+        args[n++] = "--base-name";
+        args[n++] = base_name;
+    }
+    if (dataset_name != NULL) {
+        args[n++] = "--dataset-name";
+        args[n++] = dataset_name;
+    }
+    args[n] = NULL;
+    rc = run_atelier(args, &out_text, err_text);
+    free(out_text);
+    return rc;
+}
+
+static const char *config_string(const char *adapter_dir, const char *key, json_t **doc)
+{
+    json_error_t jerr;
+
+    *doc = json_load_file(path_in(adapter_dir, "adapter_config.json"), 0, &jerr);
+    return json_string_value(json_object_get(*doc, key));
+}
+
+/* ---- hub names recorded without --base-name and --dataset-name ---- */
+
+static void test_default_names_from_folder(void)
+{
+    char *out = path_in(tmp_root, "named-by-folder");
+    char *err_text = NULL, *card;
+    json_t *doc = NULL;
+
+    CHECK_EQ_INT(train_tiny(model_dir, out, NULL, NULL, &err_text), 0);
+    CHECK(contains(err_text, "--base-name NS/NAME sets the hub repo id"));
+    CHECK(contains(err_text, "--dataset-name NS/NAME sets the hub repo id"));
+    CHECK(contains(err_text, "\"stories260K\""));
+    free(err_text);
+    CHECK_EQ_STR(config_string(out, "base_model_name_or_path", &doc), "stories260K");
+    json_decref(doc);
+    card = read_text(path_in(out, "README.md"));
+    CHECK(contains(card, "base_model: \"stories260K\""));
+    CHECK(contains(card, "- \"train.jsonl\""));
+    CHECK(card != NULL);
+    CHECK(card == NULL || strstr(card, model_dir) == NULL);
+    CHECK(card == NULL || strstr(card, style_dir) == NULL);
+    free(card);
+}
+
+static void test_default_name_from_config(void)
+{
+    char *hub_model = path_in(tmp_root, "model-with-hub-id");
+    char *local_model = path_in(tmp_root, "model-with-local-path");
+    char *out_hub = path_in(tmp_root, "named-by-config");
+    char *out_local = path_in(tmp_root, "named-by-local-config");
+    char *err_text = NULL;
+    json_t *doc = NULL;
+    char *config = read_text(path_in(model_dir, "config.json"));
+    char *hub_config, *local_config;
+
+    CHECK(config != NULL);
+    if (config == NULL)
+        return;
+    hub_config = malloc(strlen(config) + 200);
+    local_config = malloc(strlen(config) + 200);
+
+    /* Splice "_name_or_path" in after the opening brace of the corpus config. */
+    sprintf(hub_config, "{\"_name_or_path\": \"karpathy/stories260K\",%s", strchr(config, '{') + 1);
+    sprintf(local_config, "{\"_name_or_path\": \"/home/user/ckpt/out\",%s",
+            strchr(config, '{') + 1);
+    CHECK(copy_model(hub_model, hub_config));
+    CHECK(copy_model(local_model, local_config));
+    free(config);
+    free(hub_config);
+    free(local_config);
+
+    CHECK_EQ_INT(train_tiny(hub_model, out_hub, NULL, "teacher/sea-stories", &err_text), 0);
+    CHECK(contains(err_text, "--base-name NS/NAME"));
+    CHECK(err_text != NULL && strstr(err_text, "--dataset-name NS/NAME") == NULL);
+    free(err_text);
+    CHECK_EQ_STR(config_string(out_hub, "base_model_name_or_path", &doc), "karpathy/stories260K");
+    json_decref(doc);
+
+    /* A local path in _name_or_path is no hub id, so the folder name is recorded. */
+    CHECK_EQ_INT(train_tiny(local_model, out_local, NULL, NULL, &err_text), 0);
+    free(err_text);
+    CHECK_EQ_STR(config_string(out_local, "base_model_name_or_path", &doc),
+                 "model-with-local-path");
+    json_decref(doc);
+}
+
+static void test_explicit_names_win(void)
+{
+    char *out = path_in(tmp_root, "named-by-flags");
+    char *err_text = NULL, *card;
+    json_t *doc = NULL;
+
+    CHECK_EQ_INT(train_tiny(model_dir, out, "demo/tiny-stories", "teacher/sea-stories", &err_text),
+                 0);
+    CHECK(err_text != NULL && strstr(err_text, "warning") == NULL);
+    free(err_text);
+    CHECK_EQ_STR(config_string(out, "base_model_name_or_path", &doc), "demo/tiny-stories");
+    json_decref(doc);
+    card = read_text(path_in(out, "README.md"));
+    CHECK(contains(card, "base_model: \"demo/tiny-stories\""));
+    CHECK(contains(card, "teacher/sea-stories"));
+    free(card);
+}
+
+/* ---- help text and JSON floats ---- */
+
+static void test_eval_split_help(void)
+{
+    const char *help[] = {"train", "--help", NULL};
+    const char *over[] = {"train",
+                          "--base",
+                          model_dir,
+                          "--data",
+                          path_in(style_dir, "train.jsonl"),
+                          "--out",
+                          path_in(tmp_root, "split"),
+                          "--eval-split",
+                          "0.6",
+                          NULL};
+    char *out_text = NULL, *err_text = NULL;
+
+    CHECK_EQ_INT(run_atelier(help, &out_text, &err_text), 0);
+    CHECK(contains(out_text, "(0 < X <= 0.5)"));
+    free(out_text);
+    free(err_text);
+    CHECK_EQ_INT(run_atelier(over, &out_text, &err_text), 2);
+    CHECK(contains(err_text, "<= 0.5"));
+    free(out_text);
+    free(err_text);
+}
+
+/* Returns true when text holds a number with more than 10 significant digits, the sign of
+ * binary rounding noise such as 0.050000000000000003. */
+static bool has_long_number(const char *text)
+{
+    for (const char *p = text; *p != '\0'; p++) {
+        int digits = 0;
+
+        if (*p < '0' || *p > '9' || (p > text && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == '.')))
+            continue;
+        for (const char *q = p; (*q >= '0' && *q <= '9') || *q == '.'; q++)
+            digits += *q != '.';
+        if (digits > 11) {
+            printf("# long number at: %.30s\n", p);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_json_floats(void)
+{
+    char *out = path_in(tmp_root, "floats");
+    const char *args[] = {
+        "train",     "--base",    model_dir,     "--data",    path_in(style_dir, "train.jsonl"),
+        "--out",     out,         "--steps",     "1",         "--batch",
+        "2",         "--seq-len", "64",          "--dropout", "0.05",
+        "--alpha",   "12.5",      "--base-name", "demo/tiny", "--dataset-name",
+        "demo/data", NULL};
+    char *out_text = NULL, *err_text = NULL, *config, *results;
+    json_error_t jerr;
+    json_t *doc;
+
+    CHECK_EQ_INT(run_atelier(args, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    config = read_text(path_in(out, "adapter_config.json"));
+    results = read_text(path_in(out, "train_results.json"));
+    CHECK(contains(config, "\"lora_dropout\": 0.05,"));
+    CHECK(contains(config, "\"lora_alpha\": 12.5,"));
+    CHECK(config != NULL && !has_long_number(config));
+    CHECK(results != NULL && !has_long_number(results));
+    /* The rounded values still read back as the float32 the trainer used. */
+    doc = config != NULL ? json_loads(config, 0, &jerr) : NULL;
+    CHECK(doc != NULL);
+    CHECK((float)json_real_value(json_object_get(doc, "lora_dropout")) == 0.05f);
+    CHECK((float)json_real_value(json_object_get(doc, "lora_alpha")) == 12.5f);
+    json_decref(doc);
+    doc = results != NULL ? json_loads(results, 0, &jerr) : NULL;
+    CHECK(doc != NULL && json_is_real(json_object_get(doc, "train_loss")));
+    json_decref(doc);
+    free(config);
+    free(results);
+}
+
+/* ---- merge ---- */
+
+static void test_merge_summary_and_force(void)
+{
+    char *adapter = path_in(tmp_root, "named-by-flags");
+    char *merged = path_in(tmp_root, "merged");
+    char *occupied = path_in(tmp_root, "occupied");
+    char *notes = path_in(occupied, "notes.txt");
+    const char *merge[] = {"merge", "--base", model_dir, "--adapter", adapter,
+                           "--out", merged,   "--dtype", "BF16",      NULL};
+    const char *onto_occupied[] = {"merge", "--base", model_dir, "--adapter",
+                                   adapter, "--out",  occupied,  NULL};
+    const char *forced[] = {"merge", "--base", model_dir, "--adapter", adapter,
+                            "--out", occupied, "--force", NULL};
+    char *out_text = NULL, *err_text = NULL, *notes_after;
+
+    CHECK_EQ_INT(run_atelier(merge, &out_text, &err_text), 0);
+    CHECK_EQ_INT(count_lines(out_text), 1);
+    CHECK(contains(out_text, path_in(merged, "model.safetensors")));
+    /* stories260K has 5 layers of 9 tensors plus embed_tokens, norm and lm_head. */
+    CHECK(contains(out_text, "48 tensors"));
+    CHECK(contains(out_text, "BF16"));
+    free(out_text);
+    free(err_text);
+
+    /* A folder that holds only a previous merge output is replaced without --force. */
+    CHECK_EQ_INT(run_atelier(merge, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+
+    mkdir(occupied, 0755);
+    CHECK(write_text(notes, "lab notes\n"));
+    CHECK_EQ_INT(run_atelier(onto_occupied, &out_text, &err_text), 2);
+    CHECK_EQ_INT(count_lines(err_text), 1);
+    CHECK(contains(err_text, occupied));
+    CHECK(contains(err_text, "--force"));
+    CHECK(!exists(path_in(occupied, "model.safetensors")));
+    free(out_text);
+    free(err_text);
+
+    CHECK_EQ_INT(run_atelier(forced, &out_text, &err_text), 0);
+    CHECK(exists(path_in(occupied, "model.safetensors")));
+    notes_after = read_text(notes);
+    CHECK(notes_after != NULL && strcmp(notes_after, "lab notes\n") == 0);
+    free(notes_after);
+    free(out_text);
+    free(err_text);
+}
+
+/* ---- messages for a missing model folder and an unknown dataset line ---- */
+
+/* Runs args, expects exit status want and an error as the last stderr line that starts
+ * with prefix and contains needle1 and needle2. `atelier train` logs its seed before the
+ * error, and every other command prints the error line alone. */
+static void expect_one_line(const char *const *args, int want, const char *prefix,
+                            const char *needle1, const char *needle2)
+{
+    char *out_text = NULL, *err_text = NULL;
+    const char *last;
+    size_t len;
+
+    CHECK_EQ_INT(run_atelier(args, &out_text, &err_text), want);
+    len = strlen(err_text);
+    CHECK(len > 0 && err_text[len - 1] == '\n');
+    if (len > 0)
+        err_text[len - 1] = '\0';
+    last = strrchr(err_text, '\n') != NULL ? strrchr(err_text, '\n') + 1 : err_text;
+    if (strcmp(args[0], "train") != 0)
+        CHECK(last == err_text);
+    CHECK(strncmp(last, prefix, strlen(prefix)) == 0);
+    CHECK(strstr(last, "error:") == NULL);
+    CHECK(contains(last, needle1));
+    CHECK(contains(last, needle2));
+    free(out_text);
+    free(err_text);
+}
+
+static void test_missing_model_folder(void)
+{
+    char *nope = path_in(tmp_root, "nope");
+    char *empty = path_in(tmp_root, "empty-model");
+    char *no_weights = path_in(tmp_root, "no-weights-model");
+    const char *data = path_in(style_dir, "train.jsonl");
+    const char *out = path_in(tmp_root, "never-written");
+    const char *generate[] = {"generate", "--base", nope, "--prompt", "Once", NULL};
+    const char *train[] = {"train", "--base", nope, "--data", data, "--out", out, NULL};
+    const char *tokenize[] = {"tokenize", "--model", nope, "hello", NULL};
+    const char *eval[] = {"eval", "--base", nope, "--data", data, NULL};
+    const char *eval_empty[] = {"eval", "--base", empty, "--data", data, NULL};
+    const char *tokenize_empty[] = {"tokenize", "--model", empty, "hello", NULL};
+    const char *generate_no_weights[] = {"generate", "--base", no_weights,
+                                         "--prompt", "Once",   NULL};
+
+    expect_one_line(generate, 1, "atelier generate: ", "model folder ", "not found");
+    expect_one_line(generate, 1, "atelier generate: ", nope, "config.json");
+    expect_one_line(train, 1, "atelier train: ", nope, "not found");
+    expect_one_line(train, 1, "atelier train: ", "model.safetensors", "tokenizer.json");
+    expect_one_line(tokenize, 1, "atelier tokenize: ", nope, "not found");
+    expect_one_line(tokenize, 1, "atelier tokenize: ", "model folder", "tokenizer.json");
+    expect_one_line(eval, 1, "atelier eval: ", nope, "not found");
+
+    mkdir(empty, 0755);
+    expect_one_line(eval_empty, 1, "atelier eval: ", empty, "lacks config.json");
+    expect_one_line(tokenize_empty, 1, "atelier tokenize: ", empty, "lacks tokenizer.json");
+    CHECK(copy_model(no_weights, NULL));
+    CHECK(unlink(path_in(no_weights, "model.safetensors")) == 0);
+    expect_one_line(generate_no_weights, 1, "atelier generate: ", no_weights,
+                    "lacks model.safetensors");
+}
+
+static void test_dataset_line_formats(void)
+{
+    char *data = path_in(tmp_root, "prompt-only.jsonl");
+    const char *out = path_in(tmp_root, "never-written-2");
+    const char *train[] = {"train", "--base", model_dir, "--data", data,
+                           "--out", out,      "--steps", "1",      NULL};
+    char *out_text = NULL, *err_text = NULL;
+
+    CHECK(write_text(data, "{\"prompt\": \"a\"}\n"));
+    CHECK_EQ_INT(run_atelier(train, &out_text, &err_text), 1);
+    CHECK(contains(err_text, "missing \"completion\""));
+    CHECK(contains(err_text, "{\"text\"}"));
+    CHECK(contains(err_text, "{\"prompt\", \"completion\"}"));
+    CHECK(contains(err_text, "{\"instruction\", \"input\", \"output\"}"));
+    CHECK(contains(err_text, "{\"messages\"}"));
+    CHECK(contains(err_text, "atelier train: "));
+    CHECK(err_text != NULL && strstr(err_text, "error:") == NULL);
+    free(out_text);
+    free(err_text);
+}
+
+int main(void)
+{
+    const char *corpus = getenv("ATELIER_CORPUS");
+    const char *source = getenv("ATELIER_SOURCE_ROOT");
+    const char *tmp = getenv("TMPDIR");
+
+    bin = getenv("ATELIER_BIN");
+    if (bin == NULL || corpus == NULL || source == NULL) {
+        printf("1..0 # SKIP ATELIER_BIN, ATELIER_CORPUS or ATELIER_SOURCE_ROOT not set\n");
+        return 0;
+    }
+    snprintf(model_dir, sizeof(model_dir), "%s/models/stories260K", corpus);
+    snprintf(style_dir, sizeof(style_dir), "%s/tests/data/style", source);
+    snprintf(tmp_root, sizeof(tmp_root), "%s/atelier-messages-XXXXXX", tmp ? tmp : "/tmp");
+    if (mkdtemp(tmp_root) == NULL) {
+        printf("Bail out! cannot create a temporary directory: %s\n", strerror(errno));
+        return 1;
+    }
+    test_default_names_from_folder();
+    test_default_name_from_config();
+    test_explicit_names_win();
+    test_eval_split_help();
+    test_json_floats();
+    test_merge_summary_and_force();
+    test_missing_model_folder();
+    test_dataset_line_formats();
+    {
+        char cmd[1200];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", tmp_root);
+    }
+    return test_finish();
+}
