@@ -63,4 +63,10 @@ int meta_stmt_get_int64(int64_t *out, sqlite3_stmt *stmt, struct meta *db, const
 int meta_stmt_insert_named(int64_t *out_id, sqlite3_stmt *stmt, struct meta *db, const char *name,
                            const char *what, struct hub_error *err);
 
+/** Runs stmt, a write that should change at least one row because of the row with this id,
+ * and finalizes it. noun names that row's kind in the error, as in "user id 7 not found".
+ * Returns 0, HUB_ENOTFOUND when no row changed, or HUB_E* naming what. */
+int meta_stmt_run_by_id(sqlite3_stmt *stmt, struct meta *db, const char *what, const char *noun,
+                        int64_t id, struct hub_error *err);
+
 #endif

@@ -145,13 +145,7 @@ int meta_repo_insert(struct meta_repo *out, struct meta *db, enum hub_repo_type 
 static int repo_update(struct meta *db, int64_t repo_id, sqlite3_stmt *stmt, const char *what,
                        struct hub_error *err)
 {
-    int rc = meta_stmt_run(stmt, db, what, err);
-
-    if (rc < 0)
-        return rc;
-    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
-        return hub_error_set(err, HUB_ENOTFOUND, "repo id %lld not found", (long long)repo_id);
-    return 0;
+    return meta_stmt_run_by_id(stmt, db, what, "repo", repo_id, err);
 }
 
 int meta_repo_delete(struct meta *db, int64_t repo_id, struct hub_error *err)

@@ -82,11 +82,9 @@ int meta_session_create(char id_out[META_SESSION_ID_BYTES + 1],
     sqlite3_bind_int64(stmt, 3, now);
     sqlite3_bind_int64(stmt, 4, now + ttl_s);
     sqlite3_bind_int64(stmt, 5, user_id);
-    rc = meta_stmt_run(stmt, db, "create session", err);
+    rc = meta_stmt_run_by_id(stmt, db, "create session", "user", user_id, err);
     if (rc < 0)
         return rc;
-    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
-        return hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)user_id);
     memcpy(id_out, id, sizeof(id));
     if (csrf_out != NULL)
         memcpy(csrf_out, csrf, sizeof(csrf));

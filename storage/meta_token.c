@@ -123,11 +123,9 @@ int meta_token_create(char secret_out[META_TOKEN_SECRET_BYTES + 1], int64_t *out
     sqlite3_bind_text(stmt, 4, meta_scope_name(scope), -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 5, meta_now());
     sqlite3_bind_int64(stmt, 6, user_id);
-    rc = meta_stmt_run(stmt, db, "create token", err);
+    rc = meta_stmt_run_by_id(stmt, db, "create token", "user", user_id, err);
     if (rc < 0)
         return rc;
-    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
-        return hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)user_id);
     if (out_id != NULL)
         *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
     memcpy(secret_out, secret, sizeof(secret));

@@ -281,12 +281,7 @@ static int user_update(struct meta *db, int64_t user_id, const char *sql, const 
     else
         sqlite3_bind_int(stmt, 1, value);
     sqlite3_bind_int64(stmt, 2, user_id);
-    rc = meta_stmt_run(stmt, db, "update user", err);
-    if (rc < 0)
-        return rc;
-    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
-        return hub_error_set(err, HUB_ENOTFOUND, "user id %lld not found", (long long)user_id);
-    return 0;
+    return meta_stmt_run_by_id(stmt, db, "update user", "user", user_id, err);
 }
 
 int meta_user_set_password(struct meta *db, int64_t user_id, const char *password,

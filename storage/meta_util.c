@@ -82,3 +82,15 @@ int meta_stmt_insert_named(int64_t *out_id, sqlite3_stmt *stmt, struct meta *db,
         *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
     return 0;
 }
+
+int meta_stmt_run_by_id(sqlite3_stmt *stmt, struct meta *db, const char *what, const char *noun,
+                        int64_t id, struct hub_error *err)
+{
+    int rc = meta_stmt_run(stmt, db, what, err);
+
+    if (rc < 0)
+        return rc;
+    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
+        return hub_error_set(err, HUB_ENOTFOUND, "%s id %lld not found", noun, (long long)id);
+    return 0;
+}

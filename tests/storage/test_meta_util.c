@@ -1,7 +1,7 @@
 /* Tests for the shared statement helpers in meta_util.c (meta_stmt_collect, meta_stmt_get_row,
- * meta_stmt_get_int64, meta_stmt_insert_named), on a real SQLite file in a temp data directory
- * with two small tables of its own. The failure cases use abs() of the smallest 64-bit integer,
- * which makes SQLite fail the step with "integer overflow" on that row. */
+ * meta_stmt_get_int64, meta_stmt_insert_named, meta_stmt_run_by_id), on a real SQLite file in a
+ * temp data directory with two small tables of its own. The failure cases use abs() of the smallest
+ * 64-bit integer, which makes SQLite fail the step with "integer overflow" on that row. */
 #include "fixture.h"
 #include "harness.h"
 
@@ -160,6 +160,25 @@ static void test_insert_named(struct meta *db)
     CHECK_EQ_STR(err.msg, "name 'alice' is already taken by a user or an organisation");
 }
 
+static void test_run_by_id(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    sqlite3_stmt *stmt;
+
+    stmt = prepare(db, "UPDATE items SET label = 'first' WHERE x = ?");
+    sqlite3_bind_int64(stmt, 1, 0);
+    CHECK_EQ_INT(meta_stmt_run_by_id(stmt, db, "rename item", "item", 0, &err), 0);
+
+    stmt = prepare(db, "UPDATE items SET label = 'none' WHERE x = ?");
+    sqlite3_bind_int64(stmt, 1, 999);
+    CHECK_EQ_INT(meta_stmt_run_by_id(stmt, db, "rename item", "item", 999, &err), HUB_ENOTFOUND);
+    CHECK_EQ_STR(err.msg, "item id 999 not found");
+
+    stmt = prepare(db, "UPDATE items SET x = abs(-9223372036854775807 - 1) WHERE x = 1");
+    CHECK_EQ_INT(meta_stmt_run_by_id(stmt, db, "renumber item", "item", 1, &err), HUB_EIO);
+    CHECK(strstr(err.msg, "renumber item") != NULL);
+}
+
 static void fill_items(struct meta *db)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -198,6 +217,7 @@ int main(void)
     test_get_row(db);
     test_get_int64(db);
     test_insert_named(db);
+    test_run_by_id(db);
     meta_close(db);
     fixture_dir_remove(data);
     return test_finish();
