@@ -9,7 +9,9 @@
 #   --no-install   skip deploy/install-deps.sh, for a machine that already has the packages
 # Environment: ATELIER_CORPUS (default ../shared/corpus next to the repo),
 #              ATELIER_DEMO_PORT (default 8080), BUILD_DIR (default build).
-# Running it again reuses the data directory, its admin account and its token.
+# Running it again reuses the data directory, its admin account and its token, and shows the
+# job it queued before instead of queueing a second one (unless that job failed or was
+# canceled).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -101,17 +103,34 @@ else
   done
 fi
 
-say "queueing a training job"
-reply=$(curl -fsS -X POST "$url/api/jobs" \
-  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-  -d '{"type": "train", "base_model": "demo/stories260K", "dataset": "demo/style",
-       "train_file": "train.jsonl", "eval_file": "eval.jsonl",
-       "output_repo": "admin/style-lora",
-       "params": {"rank": 8, "alpha": 16, "targets": "all-linear", "lr": 0.002,
-                  "steps": 60, "batch": 4, "seq_len": 128, "seed": 1,
-                  "checkpoint_every": 20}}') || fail "queueing the job failed; see $data/serve.log"
-job=$(printf '%s' "$reply" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
-[ -n "$job" ] || fail "unexpected reply to POST /api/jobs: $reply"
+# A data directory from an earlier run may have a job for admin/style-lora already: show that
+# one, unless it failed or was canceled, instead of queueing a duplicate.
+existing=$(curl -fsS "$url/api/jobs?repo=admin/style-lora&limit=1" \
+  -H "Authorization: Bearer $token") || fail "listing the jobs failed; see $data/serve.log"
+existing_id=$(printf '%s' "$existing" | sed -n 's/^\[{"id":\([0-9]*\),.*/\1/p')
+existing_state=$(printf '%s' "$existing" | sed -n 's/^\[{.*"state":"\([a-z]*\)".*/\1/p')
+case "$existing_state" in
+  queued|running|succeeded)
+    job=$existing_id
+    say "job $job for admin/style-lora is already $existing_state; not queueing another one"
+    ;;
+  *)
+    say "queueing a training job"
+    # The style stories are 131 to 196 tokens long with stories260K's tokenizer (measured
+    # with atelier tokenize), so a seq_len of 256 trains on every example whole.
+    reply=$(curl -fsS -X POST "$url/api/jobs" \
+      -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d '{"type": "train", "base_model": "demo/stories260K", "dataset": "demo/style",
+           "train_file": "train.jsonl", "eval_file": "eval.jsonl",
+           "output_repo": "admin/style-lora",
+           "params": {"rank": 8, "alpha": 16, "targets": "all-linear", "lr": 0.002,
+                      "steps": 60, "batch": 4, "seq_len": 256, "seed": 1,
+                      "checkpoint_every": 20}}') ||
+      fail "queueing the job failed; see $data/serve.log"
+    job=$(printf '%s' "$reply" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+    [ -n "$job" ] || fail "unexpected reply to POST /api/jobs: $reply"
+    ;;
+esac
 
 cat <<EOF
 

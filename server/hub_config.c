@@ -11,18 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HUB_DEFAULT_LISTEN      "127.0.0.1:8080"
-#define HUB_DEFAULT_THREADS     4
-#define HUB_DEFAULT_WORKERS     1
-#define HUB_DEFAULT_CONNECTIONS 1024
-#define HUB_DEFAULT_TIMEOUT_S   600
-#define HUB_DEFAULT_PAGE_ITEMS  1000
-#define HUB_DEFAULT_BATCH       1000
-#define HUB_DEFAULT_HREF_TTL_S  3600
-#define HUB_DEFAULT_JOBS_QUEUED 20
-#define HUB_DEFAULT_JOBS_ATTEMPTS 3
+#define HUB_DEFAULT_LISTEN                   "127.0.0.1:8080"
+#define HUB_DEFAULT_THREADS                  4
+#define HUB_DEFAULT_WORKERS                  1
+#define HUB_DEFAULT_CONNECTIONS              1024
+#define HUB_DEFAULT_TIMEOUT_S                600
+#define HUB_DEFAULT_PAGE_ITEMS               1000
+#define HUB_DEFAULT_BATCH                    1000
+#define HUB_DEFAULT_HREF_TTL_S               3600
+#define HUB_DEFAULT_JOBS_QUEUED              20
+#define HUB_DEFAULT_JOBS_ATTEMPTS            3
 #define HUB_DEFAULT_JOBS_HEARTBEAT_TIMEOUT_S 60
-#define HUB_DEFAULT_JOBS_CANCEL_GRACE_S 5
+#define HUB_DEFAULT_JOBS_CANCEL_GRACE_S      5
 /* A worker stores a heartbeat every 2 s (JOBS_HEARTBEAT_INTERVAL_S), so a shorter timeout
  * than three intervals would give up on healthy workers. */
 #define HUB_MIN_JOBS_HEARTBEAT_TIMEOUT_S 6
@@ -55,8 +55,8 @@ static const struct limit_flag limit_flags[] = {
      "largest decoded file inside a commit request", NULL},
     {"--max-commit-operations", LIMIT(max_commit_operations), FLAG_COUNT, 1, 10000000,
      "most file operations in one commit request", NULL},
-    {"--max-upload-bytes", LIMIT(max_upload_bytes), FLAG_BYTES, 1, 1ull << 50,
-     "largest LFS object", NULL},
+    {"--max-upload-bytes", LIMIT(max_upload_bytes), FLAG_BYTES, 1, 1ull << 50, "largest LFS object",
+     NULL},
     {"--max-batch-objects", LIMIT(max_batch_objects), FLAG_COUNT, 1, 100000,
      "most objects in one LFS batch request", NULL},
     {"--max-connections", LIMIT(max_connections), FLAG_COUNT, 1, 1000000,

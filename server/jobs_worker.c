@@ -43,10 +43,10 @@
 
 #define WORKER_ARGV_MAX        64
 #define WORKER_ARG_BYTES       (PATH_MAX + 64)
-#define WORKER_PROGRESS_MIN_MS 250 /* at most four stored progress rows a second */
+#define WORKER_PROGRESS_MIN_MS 250            /* at most four stored progress rows a second */
 #define WORKER_PATH_BYTES      (2 * PATH_MAX) /* a path below the job folder */
 /* Log lines stored as "log" events per attempt; the log file keeps every line. */
-#define WORKER_LOG_EVENTS_MAX  500
+#define WORKER_LOG_EVENTS_MAX 500
 
 struct worker {
     const char *data_dir;
@@ -66,7 +66,8 @@ struct worker {
     char base_repo[HUB_MAX_REPO_ID_BYTES + 1]; /* eval of an adapter: its base, else "" */
     char base_commit[REPO_OID_HEX_BYTES + 1];
     int64_t last_progress_ms;
-    size_t log_events; /* "log" events stored by this attempt */
+    size_t log_events;  /* "log" events stored by this attempt */
+    bool events_closed; /* the final state event is stored: log lines go to the file only */
     pthread_t heartbeat;
     bool heartbeat_started;
     atomic_bool heartbeat_stop;
@@ -87,15 +88,15 @@ static void on_term(int sig)
 
 /* ---- Log and small helpers -------------------------------------------------------------- */
 
-static void log_line(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(struct worker *w, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Returns "error", "warning" or "info" for a log line. The trainer's stderr has no level
+/* Returns "error", "warning" or "info" for a line of the trainer's stderr, which has no level
  * prefix, so this looks for words. NOTE: a heuristic; a line that mentions "error" in passing
  * is shown as an error. */
 static const char *log_level_of(const char *line)
 {
-    static const char *const warning_words[] = {"warning", "truncated", "no checkpoint",
-                                                 "skipped", "may be retried"};
+    static const char *const warning_words[] = {"warning", "truncated", "no checkpoint", "skipped"};
     static const char *const error_words[] = {"error", "failed", "invalid", "cannot"};
 
     for (size_t i = 0; i < sizeof(error_words) / sizeof(error_words[0]); i++)
@@ -108,17 +109,17 @@ static const char *log_level_of(const char *line)
 }
 
 /* Stores one log line as a "log" event {"line", "level"} so the job page and the event
- * stream show it, up to WORKER_LOG_EVENTS_MAX per attempt. */
-static void log_event_store(struct worker *w, const char *line, size_t len)
+ * stream show it, up to WORKER_LOG_EVENTS_MAX per attempt. A NULL level is guessed from the
+ * text. */
+static void log_event_store(struct worker *w, const char *level, const char *line, size_t len)
 {
     static const char overflow_line[] = "further lines of this attempt are only in the full log";
     struct hub_error err = HUB_ERROR_INIT;
     char copy[1024];
-    const char *level;
     json_t *data;
     char *text;
 
-    if (w->db == NULL || w->log_events > WORKER_LOG_EVENTS_MAX)
+    if (w->db == NULL || w->events_closed || w->log_events > WORKER_LOG_EVENTS_MAX)
         return;
     if (w->log_events == WORKER_LOG_EVENTS_MAX) {
         snprintf(copy, sizeof(copy), "%s", overflow_line);
@@ -126,7 +127,8 @@ static void log_event_store(struct worker *w, const char *line, size_t len)
     } else {
         snprintf(copy, sizeof(copy), "%.*s", (int)(len < sizeof(copy) ? len : sizeof(copy) - 1),
                  line);
-        level = log_level_of(copy);
+        if (level == NULL)
+            level = log_level_of(copy);
     }
     w->log_events++;
     data = json_pack("{s:s, s:s}", "line", copy, "level", level);
@@ -140,8 +142,9 @@ static void log_event_store(struct worker *w, const char *line, size_t len)
     free(text);
 }
 
-/* Appends one line prefixed with the UTC time to the job log, and stores it as an event. */
-static void log_line(struct worker *w, const char *fmt, ...)
+/* Appends one line prefixed with the UTC time to the job log, and stores it as an event of
+ * level "info", "warning" or "error". */
+static void log_line(struct worker *w, const char *level, const char *fmt, ...)
 {
     char line[1024], stamp[32];
     va_list ap;
@@ -155,7 +158,7 @@ static void log_line(struct worker *w, const char *fmt, ...)
     va_end(ap);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
-    log_event_store(w, line, (size_t)n);
+    log_event_store(w, level, line, (size_t)n);
     line[n++] = '\n';
     if (w->log_fd >= 0 && write(w->log_fd, line, (size_t)n) < 0)
         hub_log(HUB_LOG_WARN, "jobs", "cannot write the job log job=%lld", (long long)w->job_id);
@@ -164,7 +167,7 @@ static void log_line(struct worker *w, const char *fmt, ...)
 /* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file. */
 static void on_stderr(void *ctx, const char *line, size_t len)
 {
-    log_event_store(ctx, line, len);
+    log_event_store(ctx, NULL, line, len);
 }
 
 static int64_t now_ms(void)
@@ -455,8 +458,8 @@ static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_
         rc = dataset_file_stage(eval_path, cap, w, "eval", w->spec.eval_file, &err);
     if (rc < 0)
         return fail_with(message, message_cap, &err);
-    log_line(w, "staged %s@%.12s and %s@%.12s", w->spec.model, w->model_commit, w->spec.dataset,
-             w->dataset_commit);
+    log_line(w, "info", "staged %s@%.12s and %s@%.12s", w->spec.model, w->model_commit,
+             w->spec.dataset, w->dataset_commit);
     return OUTCOME_OK;
 }
 
@@ -492,7 +495,8 @@ static enum outcome trainer_run(struct worker *w, const char *train_path, const 
         return OUTCOME_RETRY;
     }
     train_argv(b, w, train_path, eval_path, resume);
-    log_line(w, "running atelier train%s", resume ? " --resume from the last checkpoint" : "");
+    log_line(w, "info", "running atelier train%s",
+             resume ? " --resume from the last checkpoint" : "");
     memset(&opts, 0, sizeof(opts));
     opts.argv = b->argv;
     opts.log_fd = w->log_fd;
@@ -532,7 +536,7 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
     if (adapter_dir != NULL)
         arg_add(b, "--adapter=%s", adapter_dir);
     arg_add(b, "--data=%s", eval_path);
-    log_line(w, "running atelier eval%s", adapter_dir != NULL ? " with the adapter" : "");
+    log_line(w, "info", "running atelier eval%s", adapter_dir != NULL ? " with the adapter" : "");
     memset(&opts, 0, sizeof(opts));
     opts.argv = b->argv;
     opts.log_fd = w->log_fd;
@@ -554,7 +558,7 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
             snprintf(message, cap, "atelier eval printed no JSON object");
             outcome = OUTCOME_FAIL;
         } else {
-            log_line(w, "evaluation: %s", result.stdout_text);
+            log_line(w, "info", "evaluation: %s", result.stdout_text);
         }
     }
     free(result.stdout_text);
@@ -617,7 +621,8 @@ static enum outcome train_publish(struct worker *w, json_t *eval, char *commit, 
     struct jobs_publish_request request;
     struct hub_error err = HUB_ERROR_INIT;
     char *card_extra = card_extra_build(w, w->job->spec_json);
-    char *eval_text = eval != NULL ? json_dumps(eval, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+    char *eval_text =
+        eval != NULL ? json_dumps(eval, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
     char title[512];
     int rc;
 
@@ -639,7 +644,7 @@ static enum outcome train_publish(struct worker *w, json_t *eval, char *commit, 
     free(eval_text);
     if (rc < 0)
         return fail_with(message, cap, &err);
-    log_line(w, "committed %s to %s", commit, w->spec.output_repo);
+    log_line(w, "info", "committed %s to %s", commit, w->spec.output_repo);
     return OUTCOME_OK;
 }
 
@@ -688,7 +693,7 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
         /* NOTE: a failed evaluation does not fail the job. The adapter is still committed
          * with the trainer's own evaluation in its card, and the log records the error. */
         if (eval_outcome != OUTCOME_OK)
-            log_line(w, "evaluation skipped: %s", eval_message);
+            log_line(w, "warning", "evaluation skipped: %s", eval_message);
     }
     outcome = train_publish(w, eval, commit, message, cap);
     if (outcome == OUTCOME_OK) {
@@ -861,11 +866,11 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
     int rc;
 
     if (outcome == OUTCOME_STOPPED) {
-        log_line(w, "attempt %d stopped", w->attempt);
+        log_line(w, "info", "attempt %d stopped", w->attempt);
         return JOBS_EXIT_RETRY;
     }
     if (outcome == OUTCOME_RETRY) {
-        log_line(w, "attempt %d failed and may be retried: %s", w->attempt, message);
+        log_line(w, "warning", "attempt %d failed and may be retried: %s", w->attempt, message);
         hub_log(HUB_LOG_WARN, "jobs", "attempt failed: %s job=%lld attempt=%d", message,
                 (long long)w->job_id, w->attempt);
         return JOBS_EXIT_RETRY;
@@ -877,8 +882,11 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
                 (long long)w->job_id);
         return rc == HUB_ECONFLICT ? JOBS_EXIT_RECORDED : JOBS_EXIT_RETRY;
     }
-    log_line(w, "job %s%s%s", meta_job_state_name(state), outcome == OUTCOME_OK ? "" : ": ",
-             outcome == OUTCOME_OK ? "" : message);
+    /* The state event that meta_job_finish stored ends the event stream, so an event after it
+     * could be missed by a client that follows the stream. */
+    w->events_closed = true;
+    log_line(w, outcome == OUTCOME_OK ? "info" : "error", "job %s%s%s", meta_job_state_name(state),
+             outcome == OUTCOME_OK ? "" : ": ", outcome == OUTCOME_OK ? "" : message);
     hub_log(HUB_LOG_INFO, "jobs", "job %s job=%lld attempt=%d", meta_job_state_name(state),
             (long long)w->job_id, w->attempt);
     return JOBS_EXIT_RECORDED;
@@ -941,7 +949,7 @@ int jobs_worker_run(const char *data_dir, int64_t job_id, int attempt)
         worker_close(&w);
         return JOBS_EXIT_RECORDED;
     }
-    log_line(&w, "attempt %d of %d started by worker pid %d", attempt, w.job->max_attempts,
+    log_line(&w, "info", "attempt %d of %d started by worker pid %d", attempt, w.job->max_attempts,
              (int)getpid());
     w.heartbeat_started = pthread_create(&w.heartbeat, NULL, heartbeat_main, &w) == 0;
     outcome = worker_body(&w, commit, &metrics, message, sizeof(message));

@@ -414,8 +414,7 @@ static void web_job_log_render(struct web_buf *b, json_t *lines)
         const char *level = json_string_value(json_object_get(data, "level"));
         char *text = line == NULL ? json_dumps(data, JSON_COMPACT) : NULL;
 
-        if (level == NULL ||
-            (strcmp(level, "warning") != 0 && strcmp(level, "error") != 0))
+        if (level == NULL || (strcmp(level, "warning") != 0 && strcmp(level, "error") != 0))
             level = "info";
         web_buf_printf(b, "<span class=\"log-%s\">", level);
         web_buf_escape(b, line != NULL ? line : text != NULL ? text : "");
