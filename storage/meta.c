@@ -100,22 +100,6 @@ int meta_stmt_run(sqlite3_stmt *stmt, struct meta *db, const char *what, struct 
     return result;
 }
 
-void meta_column_copy(char *dst, size_t cap, sqlite3_stmt *stmt, int col)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-
-    if (cap == 0)
-        return;
-    if (text == NULL)
-        len = 0;
-    if (len >= cap)
-        len = cap - 1;
-    if (len > 0)
-        memcpy(dst, text, len);
-    dst[len] = '\0';
-}
-
 int meta_random_bytes(unsigned char *buf, size_t len, struct hub_error *err)
 {
     if (len > (size_t)0x7fffffff || RAND_bytes(buf, (int)len) != 1)
@@ -129,29 +113,6 @@ int meta_sha256(unsigned char out[32], const void *buf, size_t len, struct hub_e
 
     if (EVP_Digest(buf, len, out, &out_len, EVP_sha256(), NULL) != 1 || out_len != 32)
         return hub_error_set(err, HUB_ENOMEM, "SHA-256 digest failed");
-    return 0;
-}
-
-int meta_array_reserve(void **items, size_t *cap, size_t need, size_t item_bytes,
-                       struct hub_error *err)
-{
-    size_t new_cap = *cap == 0 ? 16 : *cap;
-    size_t bytes;
-    void *grown;
-
-    if (need <= *cap)
-        return 0;
-    while (new_cap < need) {
-        if (!hub_size_mul(&new_cap, new_cap, 2))
-            return hub_error_set(err, HUB_ENOMEM, "list too large");
-    }
-    if (!hub_size_mul(&bytes, new_cap, item_bytes))
-        return hub_error_set(err, HUB_ENOMEM, "list too large");
-    grown = realloc(*items, bytes);
-    if (grown == NULL)
-        return hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu bytes for a list", bytes);
-    *items = grown;
-    *cap = new_cap;
     return 0;
 }
 

@@ -1,9 +1,50 @@
-/* meta_util: the statement loops that the meta_*.c files share. meta_stmt_collect reads every
- * row of a query into a growing array, and meta_stmt_get_row reads at most one row. Both
- * finalize the statement on every path, so a caller never finalizes a statement it passed. */
+/* meta_util: the column, array and statement helpers that the meta_*.c files share.
+ * meta_stmt_collect reads every row of a query into a growing array, meta_stmt_get_row reads at
+ * most one row, and the other helpers here run a statement and translate its outcome. Each
+ * helper in this file that takes a statement finalizes it on every path. */
 #include "meta_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+void meta_column_copy(char *dst, size_t cap, sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+
+    if (cap == 0)
+        return;
+    if (text == NULL)
+        len = 0;
+    if (len >= cap)
+        len = cap - 1;
+    if (len > 0)
+        memcpy(dst, text, len);
+    dst[len] = '\0';
+}
+
+int meta_array_reserve(void **items, size_t *cap, size_t need, size_t item_bytes,
+                       struct hub_error *err)
+{
+    size_t new_cap = *cap == 0 ? 16 : *cap;
+    size_t bytes;
+    void *grown;
+
+    if (need <= *cap)
+        return 0;
+    while (new_cap < need) {
+        if (!hub_size_mul(&new_cap, new_cap, 2))
+            return hub_error_set(err, HUB_ENOMEM, "list too large");
+    }
+    if (!hub_size_mul(&bytes, new_cap, item_bytes))
+        return hub_error_set(err, HUB_ENOMEM, "list too large");
+    grown = realloc(*items, bytes);
+    if (grown == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu bytes for a list", bytes);
+    *items = grown;
+    *cap = new_cap;
+    return 0;
+}
 
 int meta_stmt_collect(void **out, size_t *count, sqlite3_stmt *stmt, size_t item_bytes,
                       meta_row_fn fill, struct meta *db, const char *what, struct hub_error *err)
