@@ -122,8 +122,9 @@ static int64_t web_jobs_state_total(struct web_ctx *ctx, const char *owner,
     return total;
 }
 
-/* Writes the line above the job table: how many jobs are listed, and how many of them (of
- * every state) wait in the queue and how many run now. */
+/* Writes the line above the job table: how many jobs are listed, then how many jobs of the
+ * same owner (all owners for an admin's whole queue) are queued and running, whichever state
+ * the list is filtered by. */
 static void web_jobs_summary(struct web_ctx *ctx, const struct meta_job_filter *filter,
                              int64_t listed)
 {
