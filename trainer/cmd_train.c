@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lora.h"
@@ -364,6 +365,11 @@ static void default_base_name(char *buf, size_t size, const char *base_dir)
 static void fill_default_names(struct train_options *o, char *base_buf, size_t base_size,
                                char *dataset_buf, size_t dataset_size)
 {
+    struct stat st;
+
+    /* A missing base folder fails the run with its own message, so no warning is due. */
+    if (stat(o->base_dir, &st) != 0)
+        return;
     if (o->base_name == NULL) {
         default_base_name(base_buf, base_size, o->base_dir);
         o->base_name = base_buf;

@@ -432,6 +432,17 @@ static void expect_one_line(const char *const *args, int want, const char *prefi
     free(err_text);
 }
 
+/* Runs args and expects no warning line on stderr. */
+static void expect_no_warning(const char *const *args)
+{
+    char *out_text = NULL, *err_text = NULL;
+
+    run_atelier(args, &out_text, &err_text);
+    CHECK(err_text != NULL && strstr(err_text, "warning") == NULL);
+    free(out_text);
+    free(err_text);
+}
+
 static void test_missing_model_folder(void)
 {
     char *nope = path_in(tmp_root, "nope");
@@ -451,6 +462,7 @@ static void test_missing_model_folder(void)
     expect_one_line(generate, 1, "atelier generate: ", "model folder ", "not found");
     expect_one_line(generate, 1, "atelier generate: ", nope, "config.json");
     expect_one_line(train, 1, "atelier train: ", nope, "not found");
+    expect_no_warning(train);
     expect_one_line(train, 1, "atelier train: ", "model.safetensors", "tokenizer.json");
     expect_one_line(tokenize, 1, "atelier tokenize: ", nope, "not found");
     expect_one_line(tokenize, 1, "atelier tokenize: ", "model folder", "tokenizer.json");
