@@ -13,7 +13,8 @@ static void usage(FILE *to)
     fprintf(to, "usage: atelier hook pre-receive|post-receive\n\n"
                 "Runs a git hook of a hub repo. git receive-pack starts it with the ref\n"
                 "updates on stdin, one \"<old-id> <new-id> <ref>\" line each. The daemon sets\n"
-                "ATELIER_DATA_DIR, ATELIER_PROTECTED_BRANCHES and ATELIER_HOOK_REPORT.\n");
+                "ATELIER_DATA_DIR, ATELIER_PROTECTED_BRANCHES, ATELIER_HOOK_REPORT,\n"
+                "ATELIER_HOOK_LOCKS and ATELIER_HOOK_USER_ID (the id of the pushing user).\n");
 }
 
 int cmd_hook(int argc, char **argv)

@@ -3,13 +3,15 @@
  * calls its credential helper), spools a POST body to DATA/tmp and runs git http-backend.
  * A push holds the repo lock from the start of receive-pack until it exits. Afterwards the
  * daemon records what changed: updated_at and head_commit, one audit entry per ref, and a
- * link from the repo to every LFS object the pushed commits point to. */
+ * link from the repo to every LFS object the pushed commits point to. When main moved, it
+ * also records the base model named by the README card or adapter_config.json. */
 #include "git_http.h"
 
 #include "git_backend.h"
 #include "git_hook.h"
 #include "git_locks.h"
 #include "git_settings.h"
+#include "hf_base_model.h"
 #include "http.h"
 #include "hub_config.h"
 #include "hub_log.h"
@@ -460,8 +462,26 @@ static void push_link_object(struct meta *db, const struct meta_repo *repo, int6
                 "oid=%s error=%s", repo->ns, repo->name, oid, err.msg);
 }
 
-/* Reads the hook report and records the push: updated_at and head_commit, audit entries and
- * LFS links. Failures are logged; the refs have moved already, so the push still succeeded. */
+/* Records the base model named at the new head of main, as the commit API does. */
+static void push_record_base_model(struct http_request *req, const struct git_request_state *state,
+                                   const char *main_commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *git = NULL;
+
+    if (repo_open_path(&git, state->repo_dir, &err) < 0) {
+        hub_log(HUB_LOG_ERROR, "git", "opening the repo after a push failed: repo=%s/%s error=%s "
+                "req=%s", state->repo.ns, state->repo.name, err.msg, http_request_id(req));
+        return;
+    }
+    hf_base_model_refresh(http_request_db(req), git, &state->repo, main_commit, "git",
+                          http_request_id(req));
+    repo_close(git);
+}
+
+/* Reads the hook report and records the push: updated_at and head_commit, audit entries, LFS
+ * links and the base model. Failures are logged, because the refs have moved already, so the
+ * push still succeeded. */
 static void push_record(struct http_request *req, const struct git_request_state *state,
                         const char *report_path)
 {
@@ -529,6 +549,8 @@ static void push_record(struct http_request *req, const struct git_request_state
         push_link_object(db, &state->repo, user->id, oid, size);
     }
     fclose(report);
+    if (main_commit[0] != '\0')
+        push_record_base_model(req, state, main_commit);
 }
 
 static int receive_pack_handle(struct http_request *req, struct git_request_state *state,

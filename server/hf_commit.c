@@ -3,7 +3,7 @@
  * applies every operation under the repo lock or none. */
 #include "hf_internal.h"
 
-#include "../web/card.h" /* trainer/card.h shadows "card.h" on this include path */
+#include "hf_base_model.h"
 #include "http_parse.h"
 #include "hub_log.h"
 #include "lfs_attributes.h"
@@ -294,37 +294,6 @@ static int commit_reply_error(struct http_request *req, const struct commit_stat
     return http_reply_hub_error(req, err);
 }
 
-/* Records the base model of an adapter from its card or adapter_config.json. */
-static void base_model_refresh(struct http_request *req, struct commit_state *st,
-                               const char *commit)
-{
-    struct hub_error err = HUB_ERROR_INIT;
-    struct card card = CARD_INIT;
-    char *text = NULL;
-    size_t len = 0;
-    const char *base = NULL;
-    json_t *config = NULL;
-
-    if (repo_file_read(&text, &len, st->ctx.git, commit, "README.md", 1u << 20, &err) == 0 &&
-        card_parse(&card, text, len, &err) == 0)
-        base = card_get_string(&card, "base_model");
-    free(text);
-    text = NULL;
-    if (base == NULL && repo_file_read(&text, &len, st->ctx.git, commit, "adapter_config.json",
-                                       1u << 20, &err) == 0) {
-        config = json_loadb(text, len, 0, NULL);
-        base = json_string_value(json_object_get(config, "base_model_name_or_path"));
-    }
-    if (base != NULL && strchr(base, '/') != NULL && strlen(base) <= HUB_MAX_REPO_ID_BYTES &&
-        strcmp(base, st->ctx.row.base_model) != 0 &&
-        meta_repo_set_base_model(http_request_db(req), st->ctx.row.id, base, &err) < 0)
-        hub_log(HUB_LOG_WARN, "hf", "cannot record the base model repo=%s/%s error=%s req=%s",
-                st->ctx.row.ns, st->ctx.row.name, err.msg, http_request_id(req));
-    json_decref(config);
-    free(text);
-    card_dispose(&card);
-}
-
 static int commit_apply(struct http_request *req, struct commit_state *st,
                         char commit[REPO_OID_HEX_BYTES + 1], struct hub_error *err)
 {
@@ -397,7 +366,8 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
         hub_log(HUB_LOG_WARN, "hf", "cannot record the commit time repo=%s/%s error=%s req=%s",
                 st->ctx.row.ns, st->ctx.row.name, err->msg, http_request_id(req));
     if (strcmp(st->branch, REPO_DEFAULT_BRANCH) == 0)
-        base_model_refresh(req, st, commit);
+        hf_base_model_refresh(http_request_db(req), st->ctx.git, &st->ctx.row, commit, "hf",
+                              http_request_id(req));
     hub_log(HUB_LOG_INFO, "hf", "commit repo=%s/%s branch=%s commit=%s ops=%zu user=%s req=%s",
             st->ctx.row.ns, st->ctx.row.name, st->branch, commit, st->parser.op_count,
             http_request_user(req)->name, http_request_id(req));

@@ -169,7 +169,7 @@ head -c 300000 /dev/urandom >"$work/adapter_model.safetensors"
   cd adapters &&
     git lfs track "*.safetensors" >/dev/null &&
     cp "$work/adapter_model.safetensors" . &&
-    echo '{"r": 8}' >adapter_config.json &&
+    echo '{"r": 8, "base_model_name_or_path": "alice/demo"}' >adapter_config.json &&
     git add .gitattributes adapter_model.safetensors adapter_config.json &&
     git commit -q -m "Add an adapter"
 )
@@ -183,6 +183,11 @@ check "HF API resolve returns pushed file" cmp "$work/resolved.bin" "$work/adapt
 curl -s "$base/api/models/alice/adapters" >"$work/info.json"
 pushed=$(git -C adapters rev-parse HEAD)
 check_output "HF API repo info shows pushed commit" "\"sha\" *: *\"$pushed\"" "$work/info.json"
+check_output "pushed adapter has baseModel" '"baseModel" *: *"alice/demo"' "$work/info.json"
+check_output "pushed adapter has base_model tag" '"base_model:adapter:alice/demo"' "$work/info.json"
+curl -s "$base/api/models/alice/demo" >"$work/base-info.json"
+check_output "base model lists pushed adapter" '"adapters" *: *\[[^]]*"alice/adapters"' \
+  "$work/base-info.json"
 
 check "fresh clone brings pushed adapter" git clone -q "$base/alice/adapters" adapters-copy
 check "cloned adapter matches" cmp adapters-copy/adapter_model.safetensors "$work/adapter_model.safetensors"
@@ -491,6 +496,43 @@ if [ "$api_commit" = "200" ]; then
 else
   not_ok "fetch sees API commit" "commit API returned HTTP $api_commit: $(head -c 200 "$work/commit.json")"
 fi
+
+# ---- Base model that names no repo on the hub ----------------------------------------------
+
+# A local path as the base model: the push or commit succeeds, the recorded base model stays,
+# and the daemon logs a warning that names the repo and the value.
+check "clone adapters for a local base model" git clone -q "$write_base/alice/adapters" local-base
+(
+  cd local-base &&
+    echo '{"r": 8, "base_model_name_or_path": "../models/stories260K"}' >adapter_config.json &&
+    git commit -q -am "Point the adapter at a local folder"
+)
+check "push adapter with local base model" git -C local-base push -q origin main
+check_output "push warning names repo and local path" \
+  "base model not recorded.*repo=alice/adapters base_model=\.\./models/stories260K" \
+  "$work/serve.log"
+curl -s "$base/api/models/alice/adapters" >"$work/local-info.json"
+check_output "push keeps recorded baseModel" '"baseModel" *: *"alice/demo"' "$work/local-info.json"
+
+config=$(printf '{"base_model_name_or_path": "/srv/models/stories260K"}' | base64 -w0)
+api_commit=$(printf '%s\n%s\n' \
+  '{"key":"header","value":{"summary":"Point the adapter at an absolute path"}}' \
+  "{\"key\":\"file\",\"value\":{\"content\":\"$config\",\"path\":\"adapter_config.json\",\"encoding\":\"base64\"}}" |
+  curl -s -o "$work/local-commit.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/alice/adapters/commit/main")
+if [ "$api_commit" = "200" ]; then
+  ok "API commit with local base model succeeds"
+else
+  not_ok "API commit with local base model succeeds" \
+    "HTTP $api_commit: $(head -c 200 "$work/local-commit.json")"
+fi
+check_output "API commit warning names repo and path" \
+  "base model not recorded.*repo=alice/adapters base_model=/srv/models/stories260K" \
+  "$work/serve.log"
+curl -s "$base/api/models/alice/adapters" >"$work/local-info.json"
+check_output "API commit keeps recorded baseModel" '"baseModel" *: *"alice/demo"' \
+  "$work/local-info.json"
 
 # ---- Protocol details ----------------------------------------------------------------------
 
