@@ -1,11 +1,12 @@
 /* model_forward: the batched forward and backward passes of a model context. A training
- * context saves only each layer's input residual, and model_backward recomputes one
- * layer's intermediates at a time from it (activation checkpointing). Activation memory is
- * therefore O(layers x tokens x hidden) plus one layer's scratch. LoRA dropout masks come from a
- * counter-based hash of (seed, forward call, layer, target, element), so the recomputation
- * sees the same masks as the forward. The cross-entropy gradient with respect to the final
- * hidden state is computed during the forward, chunk by chunk, so the (tokens x vocab)
- * logits are never stored in a training context. */
+ * context keeps every layer's intermediates (normed inputs, q/k/v after RoPE, attention
+ * output and log-sum-exp, MLP activations, LoRA hidden states) from the forward, so
+ * model_backward runs no layer twice. Activation memory is therefore O(layers x tokens x
+ * (hidden + intermediate)). The LoRA dropout inputs are not kept: their masks come from a
+ * counter-based hash of (seed, forward call, layer, target, element), so the backward
+ * rebuilds the same masks. The cross-entropy gradient with respect to the final hidden
+ * state is computed during the forward, chunk by chunk, so the (tokens x vocab) logits are
+ * never stored in a training context. */
 #include "model.h"
 
 #include <cblas.h>
@@ -24,6 +25,10 @@
 /* Rows of logits computed at once in a training context (chunk x vocab floats). */
 #define MODEL_LOGIT_CHUNK_FLOATS (8u << 20)
 
+/* Per-layer intermediates of a forward: 13 named buffers plus one LoRA hidden state per
+ * target. */
+#define CTX_NUM_SAVED (13 + LORA_NUM_TARGETS)
+
 struct model_ctx {
     const struct model *m;
     struct lora_set *lora;
@@ -32,11 +37,16 @@ struct model_ctx {
     size_t b, t;                 /* shape of the last forward */
     uint64_t seed, calls;
     bool have_grad;              /* the last forward computed dxnf */
-    int scratch_layer;           /* layer whose intermediates are in the scratch, or -1 */
 
     float *h;                    /* training: (L + 1) residuals; else one (N, H) buffer */
-    float *xn1, *rstd1, *q, *k, *v, *att, *lse, *hmid, *xn2, *rstd2, *g, *u, *act, *tmp;
+    /* Views of one layer's slice of the saved intermediates (see ctx_use_layer). */
+    float *xn1, *rstd1, *q, *k, *v, *att, *lse, *hmid, *xn2, *rstd2, *g, *u, *act;
     float *lora_h[LORA_NUM_TARGETS]; /* (N, r) each */
+    /* Storage behind those views, in ctx_saved_views order: L slices of saved_len[i] floats
+     * each in a training context, one slice otherwise. NULL where a LoRA target is absent. */
+    float *saved[CTX_NUM_SAVED];
+    size_t saved_len[CTX_NUM_SAVED];
+    float *tmp;
     float *drop;                 /* (N, max in) dropout input of a LoRA branch */
     float *xnf, *rstdf;          /* final norm */
     float *logits;               /* inference: (N, V); training: one chunk */
@@ -68,20 +78,46 @@ static float *ctx_alloc(size_t n, bool *ok)
     return p;
 }
 
+/* Fills views with the addresses of the per-layer view pointers, in the order of
+ * c->saved. */
+static void ctx_saved_views(struct model_ctx *c, float **views[CTX_NUM_SAVED])
+{
+    float **named[] = {&c->xn1, &c->rstd1, &c->q, &c->k, &c->v, &c->att, &c->lse, &c->hmid,
+                       &c->xn2, &c->rstd2, &c->g, &c->u, &c->act};
+
+    _Static_assert(sizeof(named) / sizeof(named[0]) + LORA_NUM_TARGETS == CTX_NUM_SAVED,
+                   "CTX_NUM_SAVED must count every saved buffer");
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+        views[i] = named[i];
+    for (int t = 0; t < LORA_NUM_TARGETS; t++)
+        views[sizeof(named) / sizeof(named[0]) + (size_t)t] = &c->lora_h[t];
+}
+
+/* Points the per-layer views at layer l's slice of the saved intermediates (slice 0 in an
+ * inference context, which keeps one layer at a time). */
+static void ctx_use_layer(struct model_ctx *c, int l)
+{
+    float **views[CTX_NUM_SAVED];
+    size_t slice = c->training ? (size_t)l : 0;
+
+    ctx_saved_views(c, views);
+    for (int i = 0; i < CTX_NUM_SAVED; i++)
+        *views[i] = c->saved[i] != NULL ? c->saved[i] + slice * c->saved_len[i] : NULL;
+}
+
 void model_ctx_free(struct model_ctx *c)
 {
-    float **bufs[] = {&c->h, &c->xn1, &c->rstd1, &c->q, &c->k, &c->v, &c->att, &c->lse,
-                      &c->hmid, &c->xn2, &c->rstd2, &c->g, &c->u, &c->act, &c->tmp, &c->drop,
-                      &c->xnf, &c->rstdf, &c->logits, &c->dxnf, &c->dh, &c->dx, &c->dq,
-                      &c->dk, &c->dv, &c->datt, &c->dI, &c->ddrop, &c->dlora, &c->inv_freq,
-                      &c->cos_t, &c->sin_t};
-
     if (c == NULL)
         return;
+
+    float **bufs[] = {&c->h, &c->tmp, &c->drop, &c->xnf, &c->rstdf, &c->logits, &c->dxnf,
+                      &c->dh, &c->dx, &c->dq, &c->dk, &c->dv, &c->datt, &c->dI, &c->ddrop,
+                      &c->dlora, &c->inv_freq, &c->cos_t, &c->sin_t};
+
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         free(*bufs[i]);
-    for (int t = 0; t < LORA_NUM_TARGETS; t++)
-        free(c->lora_h[t]);
+    for (int i = 0; i < CTX_NUM_SAVED; i++)
+        free(c->saved[i]);
     free(c);
 }
 
@@ -94,6 +130,8 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
     size_t qd = (size_t)cfg->num_attention_heads * (size_t)cfg->head_dim;
     size_t kvd = (size_t)cfg->num_key_value_heads * (size_t)cfg->head_dim;
     size_t half = (size_t)cfg->head_dim / 2, N, max_in, chunk;
+    size_t nh = (size_t)cfg->num_attention_heads, rank = lora != NULL ? (size_t)lora->rank : 0;
+    size_t layer_floats, slices = training ? L : 1;
     struct model_ctx *c;
     bool ok = true;
 
@@ -123,8 +161,13 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
         size_t widest = H > inter ? H : inter, total;
 
         widest = widest > qd ? widest : qd;
+        /* Floats per token of one layer's saved intermediates (a bound: every target). */
+        layer_floats = 3 * H + 2 * qd + 2 * kvd + 3 * inter + nh + 2 + LORA_NUM_TARGETS * rank;
         if (__builtin_mul_overflow(N, widest, &total) || __builtin_mul_overflow(total, L + 1, &total)
-            || __builtin_mul_overflow(N, V, &total)) {
+            || __builtin_mul_overflow(N, V, &total)
+            || __builtin_mul_overflow(N, layer_floats, &total)
+            || __builtin_mul_overflow(total, L, &total)
+            || total > SIZE_MAX / sizeof(float)) {
             tr_error_set(err, "a context of %zu sequences of %zu tokens is too large to address; "
                          "lower the batch size or the sequence length", B, T);
             return NULL;
@@ -140,24 +183,24 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
     c->B = B;
     c->T = T;
     c->training = training;
-    c->scratch_layer = -1;
     max_in = inter > qd ? inter : qd;
     max_in = max_in > H ? max_in : H;
     chunk = ctx_logit_chunk(training, N, V);
     c->h = ctx_alloc((training ? L + 1 : 1) * N * H, &ok);
-    c->xn1 = ctx_alloc(N * H, &ok);
-    c->rstd1 = ctx_alloc(N, &ok);
-    c->q = ctx_alloc(N * qd, &ok);
-    c->k = ctx_alloc(N * kvd, &ok);
-    c->v = ctx_alloc(N * kvd, &ok);
-    c->att = ctx_alloc(N * qd, &ok);
-    c->lse = ctx_alloc(N * (size_t)cfg->num_attention_heads, &ok);
-    c->hmid = ctx_alloc(N * H, &ok);
-    c->xn2 = ctx_alloc(N * H, &ok);
-    c->rstd2 = ctx_alloc(N, &ok);
-    c->g = ctx_alloc(N * inter, &ok);
-    c->u = ctx_alloc(N * inter, &ok);
-    c->act = ctx_alloc(N * inter, &ok);
+    {
+        /* Floats per token of each saved buffer, in ctx_saved_views order. */
+        size_t widths[CTX_NUM_SAVED] = {H, 1, qd, kvd, kvd, qd, nh, H, H, 1, inter, inter, inter};
+
+        for (int t = 0; lora != NULL && t < LORA_NUM_TARGETS; t++) {
+            if (lora->target_mask & (1u << t))
+                widths[CTX_NUM_SAVED - LORA_NUM_TARGETS + t] = rank;
+        }
+        for (int i = 0; i < CTX_NUM_SAVED; i++) {
+            c->saved_len[i] = N * widths[i];
+            if (widths[i] > 0)
+                c->saved[i] = ctx_alloc(slices * c->saved_len[i], &ok);
+        }
+    }
     c->tmp = ctx_alloc(N * H, &ok);
     c->xnf = ctx_alloc(N * H, &ok);
     c->rstdf = ctx_alloc(N, &ok);
@@ -165,14 +208,8 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
     c->inv_freq = ctx_alloc(half, &ok);
     c->cos_t = ctx_alloc(T * half, &ok);
     c->sin_t = ctx_alloc(T * half, &ok);
-    if (lora != NULL) {
-        for (int t = 0; t < LORA_NUM_TARGETS; t++) {
-            if (lora->target_mask & (1u << t))
-                c->lora_h[t] = ctx_alloc(N * (size_t)lora->rank, &ok);
-        }
-        if (training && lora->dropout > 0.0f)
-            c->drop = ctx_alloc(N * max_in, &ok);
-    }
+    if (lora != NULL && training && lora->dropout > 0.0f)
+        c->drop = ctx_alloc(N * max_in, &ok);
     if (training) {
         c->dxnf = ctx_alloc(N * H, &ok);
         c->dh = ctx_alloc(N * H, &ok);
@@ -192,6 +229,7 @@ struct model_ctx *model_ctx_new(const struct model *m, struct lora_set *lora, si
         model_ctx_free(c);
         return NULL;
     }
+    ctx_use_layer(c, 0);
     return c;
 }
 
@@ -297,26 +335,8 @@ static void ctx_proj_backward(struct model_ctx *c, int layer, enum lora_target t
         ctx_dropout(c, layer, target, NULL, NULL, dx, c->ddrop, n, in);
 }
 
-/* Fills lora_h of the down projection (with its dropout) without the base product: the
- * backward needs only that from the down projection. */
-static void ctx_down_lora_only(struct model_ctx *c, int l, size_t n, int in)
-{
-    const struct lora_matrix *lm = lora_set_get(c->lora, l, LORA_DOWN_PROJ);
-    const float *xd = c->act;
-
-    if (lm == NULL)
-        return;
-    if (c->lora->dropout > 0.0f) {
-        ctx_dropout(c, l, LORA_DOWN_PROJ, c->drop, c->act, NULL, NULL, n, in);
-        xd = c->drop;
-    }
-    ops_gemm(CblasNoTrans, CblasTrans, (int)n, c->lora->rank, in, 1.0f, xd,
-                in, lm->A, in, 0.0f, c->lora_h[LORA_DOWN_PROJ], c->lora->rank);
-}
-
-/* Runs layer l on h_in (N, H) into h_out (may equal h_in), keeping the intermediates in the
- * scratch buffers. h_out NULL recomputes the intermediates for the backward only, which
- * skips the down projection's base product. */
+/* Runs layer l on h_in (N, H) into h_out (may equal h_in), keeping the intermediates in
+ * layer l's slice of the saved buffers. */
 static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, float *h_out)
 {
     const struct model_config *cfg = &c->m->cfg;
@@ -325,6 +345,7 @@ static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, floa
     int qd = nh * hd, kvd = nkv * hd, Hi = (int)H, Ii = (int)inter;
     int window = model_config_layer_has_window(cfg, l) ? cfg->sliding_window : 0;
 
+    ctx_use_layer(c, l);
     ops_rmsnorm_forward(c->xn1, c->rstd1, h_in, model_get_weight(c->m, l, MODEL_W_ATTN_NORM),
                         N, Hi, cfg->rms_norm_eps);
     ctx_proj(c, l, LORA_Q_PROJ, c->q, c->xn1, MODEL_W_Q, MODEL_W_Q_BIAS, N, Hi, qd);
@@ -343,11 +364,6 @@ static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, floa
     ctx_proj(c, l, LORA_GATE_PROJ, c->g, c->xn2, MODEL_W_GATE, MODEL_W_GATE_BIAS, N, Hi, Ii);
     ctx_proj(c, l, LORA_UP_PROJ, c->u, c->xn2, MODEL_W_UP, MODEL_W_UP_BIAS, N, Hi, Ii);
     ops_swiglu_forward(c->act, c->g, c->u, N * inter);
-    c->scratch_layer = l;
-    if (h_out == NULL) {
-        ctx_down_lora_only(c, l, N, Ii);
-        return 0;
-    }
     ctx_proj(c, l, LORA_DOWN_PROJ, c->tmp, c->act, MODEL_W_DOWN, MODEL_W_DOWN_BIAS, N, Ii, Hi);
     if (h_out != c->hmid)
         memcpy(h_out, c->hmid, N * H * sizeof(float));
@@ -356,7 +372,8 @@ static int ctx_layer_forward(struct model_ctx *c, int l, const float *h_in, floa
 }
 
 /* Turns dh = d loss / d h_out of layer l into d loss / d h_in, in place, accumulating the
- * LoRA gradients. The scratch must hold layer l's intermediates. */
+ * LoRA gradients. It reads layer l's saved intermediates and overwrites its g and u with
+ * their gradients, so model_backward clears have_grad to allow one backward per forward. */
 static int ctx_layer_backward(struct model_ctx *c, int l, const float *h_in)
 {
     const struct model_config *cfg = &c->m->cfg;
@@ -365,6 +382,7 @@ static int ctx_layer_backward(struct model_ctx *c, int l, const float *h_in)
     int qd = nh * hd, kvd = nkv * hd, H = cfg->hidden_size, Ii = (int)inter;
     int window = model_config_layer_has_window(cfg, l) ? cfg->sliding_window : 0;
 
+    ctx_use_layer(c, l);
     /* MLP: h_out = hmid + down(act), act = silu(g) * u, g/u = proj(xn2). */
     ctx_proj_backward(c, l, LORA_DOWN_PROJ, c->dI, c->dh, c->act, MODEL_W_DOWN, N, Ii, H, 0.0f);
     ops_swiglu_backward(c->g, c->u, c->dI, c->g, c->u, N * inter);
@@ -503,9 +521,6 @@ int model_backward(struct model_ctx *c, float loss_scale, struct tr_error *err)
     for (int l = L - 1; l >= 0; l--) {
         const float *h_in = c->h + (size_t)l * N * H;
 
-        /* Recompute this layer's intermediates; the top layer's are still in the scratch. */
-        if (c->scratch_layer != l && ctx_layer_forward(c, l, h_in, NULL) < 0)
-            return tr_error_set(err, "out of memory in attention for %zu tokens", c->t);
         if (ctx_layer_backward(c, l, h_in) < 0)
             return tr_error_set(err, "out of memory in attention for %zu tokens", c->t);
     }
