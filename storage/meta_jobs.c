@@ -5,6 +5,7 @@
 #include "meta_jobs.h"
 
 #include "meta.h"
+#include "meta_internal.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -158,15 +159,7 @@ int meta_job_count(int64_t *out, struct meta *db, int64_t owner_id, enum meta_jo
         return rc;
     sqlite3_bind_int64(stmt, 1, owner_id);
     sqlite3_bind_text(stmt, 2, meta_job_state_name(state), -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(stmt, 0);
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "count jobs");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    return meta_stmt_get_int64(out, stmt, db, "count jobs", err);
 }
 
 static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type type,
@@ -388,15 +381,7 @@ static int jobs_list_total(int64_t *out, struct meta *db, const struct meta_job_
     if (rc < 0)
         return rc;
     bind_filter(stmt, filter);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(stmt, 0);
-        rc = 0;
-    } else {
-        rc = meta_error_from_sqlite(err, db, rc, "count jobs");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    return meta_stmt_get_int64(out, stmt, db, "count jobs", err);
 }
 
 int meta_job_list(struct meta_job_list *out, struct meta *db, const struct meta_job_filter *filter,
@@ -565,12 +550,26 @@ int meta_job_set_worker(struct meta *db, int64_t id, int attempt, int64_t pid,
     return jobs_update_leased(stmt, db, id, attempt, "record worker", err);
 }
 
+static void lease_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_job_lease *lease = item;
+
+    lease->id = sqlite3_column_int64(stmt, 0);
+    lease->owner_id = sqlite3_column_int64(stmt, 1);
+    lease->attempts = sqlite3_column_int(stmt, 2);
+    lease->max_attempts = sqlite3_column_int(stmt, 3);
+    lease->worker_pid = sqlite3_column_int64(stmt, 4);
+    lease->heartbeat_at = sqlite3_column_int64(stmt, 5);
+    lease->started_at = sqlite3_column_int64(stmt, 6);
+    lease->cancel_requested = sqlite3_column_int(stmt, 7) != 0;
+}
+
 int meta_job_leases(struct meta_job_lease **out, size_t *out_count, struct meta *db,
                     struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
-    struct meta_job_lease *items = NULL;
-    size_t count = 0, cap = 0;
+    void *items = NULL;
+    size_t count = 0;
     int rc;
 
     *out = NULL;
@@ -582,43 +581,13 @@ int meta_job_leases(struct meta_job_lease **out, size_t *out_count, struct meta 
                       "list running jobs", err);
     if (rc < 0)
         return rc;
-    for (;;) {
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            rc = meta_error_from_sqlite(err, db, rc, "list running jobs");
-            goto out;
-        }
-        if (count == cap) {
-            size_t new_cap = cap == 0 ? 8 : cap * 2;
-            struct meta_job_lease *grown = realloc(items, new_cap * sizeof(*items));
-
-            if (grown == NULL) {
-                rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu job leases", new_cap);
-                goto out;
-            }
-            items = grown;
-            cap = new_cap;
-        }
-        items[count].id = sqlite3_column_int64(stmt, 0);
-        items[count].owner_id = sqlite3_column_int64(stmt, 1);
-        items[count].attempts = sqlite3_column_int(stmt, 2);
-        items[count].max_attempts = sqlite3_column_int(stmt, 3);
-        items[count].worker_pid = sqlite3_column_int64(stmt, 4);
-        items[count].heartbeat_at = sqlite3_column_int64(stmt, 5);
-        items[count].started_at = sqlite3_column_int64(stmt, 6);
-        items[count].cancel_requested = sqlite3_column_int(stmt, 7) != 0;
-        count++;
-    }
-    rc = 0;
+    rc = meta_stmt_collect(&items, &count, stmt, sizeof(struct meta_job_lease), lease_from_row, db,
+                           "list running jobs", err);
+    if (rc < 0)
+        return rc;
     *out = items;
     *out_count = count;
-    items = NULL;
-out:
-    sqlite3_finalize(stmt);
-    free(items);
-    return rc;
+    return 0;
 }
 
 /* ---- Worker updates --------------------------------------------------------------------- */
