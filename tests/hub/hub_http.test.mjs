@@ -342,7 +342,7 @@ test("LFS oid of another user's private object is not enough", async () => {
   assert.equal((await commit(tok.aliceWrite, "alice/priv", [{ key: "lfsFile",
     value: { path: "secret.bin", algo: "sha256", oid: uploaded.oid, size: secret.length } }])).status, 200);
 
-  // bob knows the oid and size but not the bytes: the batch asks him to upload.
+  // bob has the oid and size but not the bytes: the batch asks him to upload.
   const { oid, object } = await uploadLfs(tok.bobWrite, "bob/copy", secret);
   assert.equal(oid, uploaded.oid);
   assert.ok(object.actions?.upload?.href, "an object bob cannot read needs an upload");

@@ -301,7 +301,7 @@ static void test_eval_split_help(void)
     free(err_text);
 }
 
-/* Returns true when text holds a number with more than 10 significant digits, the sign of
+/* Returns true when text contains a number with more than 10 significant digits, the sign of
  * binary rounding noise such as 0.050000000000000003. */
 static bool has_long_number(const char *text)
 {
