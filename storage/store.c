@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,35 @@
 #define STORE_PATH_BYTES    4096
 #define STORE_COPY_BYTES    (256u * 1024)
 #define STORE_TMP_MAX_AGE_S (24 * 3600)
+/* Past this many bytes a thread of its own hashes the upload (struct hasher). */
+#define STORE_HASH_THREAD_BYTES (8u << 20)
+#define STORE_HASH_READ_BYTES   (256u << 10)
+/* The hasher sleeps until this much is waiting, so it is not woken for every write. */
+#define STORE_HASH_BATCH_BYTES (4u << 20)
+/* Writeback of the temp file starts every this many bytes, so the fsync at the end has
+ * little left to write. */
+#define STORE_WRITEBACK_BYTES (16u << 20)
 
 struct store {
     char objects_dir[STORE_PATH_BYTES]; /* DATA/lfs/objects; never changes after open */
     char tmp_dir[STORE_PATH_BYTES];     /* DATA/tmp */
+};
+
+/* Hashing of a large upload. SHA-256 costs about as much CPU per byte as receiving and
+ * writing the body. So once an upload passes STORE_HASH_THREAD_BYTES, a thread reads the temp
+ * file back from the page cache and hashes it while the request thread writes the rest.
+ * The request thread only appends; the hasher only reads bytes below `written`. Until the
+ * thread starts, and after it is joined, the request thread owns the digest context. */
+struct hasher {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool running;
+    bool idle;        /* under lock: the hasher waits for more, and `hashed` holds still */
+    bool stop;        /* set under lock: hash up to `written`, then exit */
+    uint64_t written; /* bytes in the temp file, under lock */
+    uint64_t hashed;  /* bytes fed to the digest; the hasher's own while it runs */
+    int error;        /* errno of a failed read-back, or -1 for a digest failure */
 };
 
 struct store_upload {
@@ -36,7 +62,9 @@ struct store_upload {
     int fd;                          /* temp file, -1 once closed */
     char tmp_path[STORE_PATH_BYTES]; /* "" once renamed or removed */
     EVP_MD_CTX *md;
-    bool failed; /* a write failed: only free remains */
+    struct hasher hash;
+    uint64_t writeback_from; /* start of the range not yet handed to writeback */
+    bool failed;             /* a write failed: only free remains */
     bool finished;
 };
 
@@ -155,6 +183,78 @@ static int fsync_dir(const char *path, struct hub_error *err)
     return rc;
 }
 
+static void *hasher_main(void *arg)
+{
+    struct store_upload *up = arg;
+    struct hasher *h = &up->hash;
+    unsigned char *buf = malloc(STORE_HASH_READ_BYTES);
+    int error = buf == NULL ? ENOMEM : 0;
+
+    for (;;) {
+        uint64_t target;
+        bool stop;
+
+        pthread_mutex_lock(&h->lock);
+        h->idle = true;
+        while (!h->stop && h->written - h->hashed < STORE_HASH_BATCH_BYTES && error == 0)
+            pthread_cond_wait(&h->wake, &h->lock);
+        h->idle = false;
+        target = h->written;
+        stop = h->stop;
+        pthread_mutex_unlock(&h->lock);
+        while (error == 0 && h->hashed < target) {
+            size_t want = target - h->hashed < STORE_HASH_READ_BYTES ? (size_t)(target - h->hashed)
+                                                                     : STORE_HASH_READ_BYTES;
+            ssize_t n = pread(up->fd, buf, want, (off_t)h->hashed);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                error = n < 0 ? errno : EIO; /* 0: the file is shorter than written */
+            else if (EVP_DigestUpdate(up->md, buf, (size_t)n) != 1)
+                error = -1;
+            else
+                h->hashed += (uint64_t)n;
+        }
+        if (stop || error != 0)
+            break;
+    }
+    free(buf);
+    h->error = error;
+    return NULL;
+}
+
+/* Hands hashing to a thread from here on. When the thread cannot start, the request thread
+ * goes on hashing what it writes, as for small uploads. */
+static void hasher_start(struct store_upload *up)
+{
+    up->hash.written = up->received;
+    if (pthread_create(&up->hash.thread, NULL, hasher_main, up) == 0)
+        up->hash.running = true;
+}
+
+/* Waits until the thread has hashed everything written and joins it. Returns 0, or fills err
+ * when the read-back or the digest failed. */
+static int hasher_stop(struct store_upload *up, struct hub_error *err)
+{
+    struct hasher *h = &up->hash;
+
+    if (!h->running)
+        return 0;
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+    h->running = false;
+    if (h->error == -1)
+        return hub_error_set(err, HUB_EINTERNAL, "SHA-256 update failed");
+    if (h->error != 0)
+        return hub_error_set_errno(err, HUB_EIO, h->error, "read-back of %s for hashing failed",
+                                   up->tmp_path);
+    return 0;
+}
+
 static int upload_new(struct store_upload **out, struct store *st, const char *oid, uint64_t size,
                       struct hub_error *err)
 {
@@ -167,6 +267,8 @@ static int upload_new(struct store_upload **out, struct store *st, const char *o
     up->st = st;
     up->fd = -1;
     up->size = size;
+    pthread_mutex_init(&up->hash.lock, NULL);
+    pthread_cond_init(&up->hash.wake, NULL);
     if (oid != NULL)
         memcpy(up->oid, oid, STORE_OID_HEX_BYTES + 1);
     up->md = EVP_MD_CTX_new();
@@ -225,9 +327,12 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len, str
         return hub_error_set(err, HUB_ETOOBIG, "blob is larger than the maximum of %llu bytes",
                              (unsigned long long)up->size);
     }
-    if (EVP_DigestUpdate(up->md, buf, len) != 1) {
-        up->failed = true;
-        return hub_error_set(err, HUB_EINTERNAL, "SHA-256 update failed");
+    if (!up->hash.running) {
+        if (EVP_DigestUpdate(up->md, buf, len) != 1) {
+            up->failed = true;
+            return hub_error_set(err, HUB_EINTERNAL, "SHA-256 update failed");
+        }
+        up->hash.hashed += len;
     }
     while (left > 0) {
         ssize_t n = io->write(up->fd, p, left);
@@ -242,6 +347,21 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len, str
         left -= (size_t)n;
     }
     up->received += len;
+    if (up->received - up->writeback_from >= STORE_WRITEBACK_BYTES) {
+        /* Only a hint: a failure shows up again, and is reported, at the fsync. */
+        (void)sync_file_range(up->fd, (off_t)up->writeback_from,
+                              (off_t)(up->received - up->writeback_from), SYNC_FILE_RANGE_WRITE);
+        up->writeback_from = up->received;
+    }
+    if (up->hash.running) {
+        pthread_mutex_lock(&up->hash.lock);
+        up->hash.written = up->received;
+        if (up->hash.idle && up->hash.written - up->hash.hashed >= STORE_HASH_BATCH_BYTES)
+            pthread_cond_signal(&up->hash.wake);
+        pthread_mutex_unlock(&up->hash.lock);
+    } else if (up->received >= STORE_HASH_THREAD_BYTES && up->received < up->size) {
+        hasher_start(up);
+    }
     return 0;
 }
 
@@ -308,10 +428,14 @@ static int upload_seal(char oid_out[STORE_OID_HEX_BYTES + 1], struct store_uploa
     unsigned char digest[32];
     unsigned int digest_len = 0;
     int fd = up->fd;
+    int rc;
 
     if (up->failed || up->finished)
         return hub_error_set(err, HUB_EINTERNAL, "finish of a finished or failed upload");
     up->failed = true; /* until the checks below pass */
+    rc = hasher_stop(up, err);
+    if (rc < 0)
+        return rc;
     if (EVP_DigestFinal_ex(up->md, digest, &digest_len) != 1 || digest_len != 32)
         return hub_error_set(err, HUB_EINTERNAL, "SHA-256 final failed");
     digest_hex(oid_out, digest);
@@ -353,8 +477,13 @@ int store_upload_finish(struct store_upload *up, struct hub_error *err)
 
 void store_upload_free(struct store_upload *up)
 {
+    struct hub_error ignored;
+
     if (up == NULL)
         return;
+    hasher_stop(up, &ignored); /* before the fd it reads from closes */
+    pthread_mutex_destroy(&up->hash.lock);
+    pthread_cond_destroy(&up->hash.wake);
     if (up->fd >= 0)
         close(up->fd);
     if (up->tmp_path[0] != '\0' && unlink(up->tmp_path) != 0 && errno != ENOENT)

@@ -1,6 +1,7 @@
 /* Tests for store_* on a real blob folder. Streamed uploads are good, have the wrong hash,
  * the wrong size or too many bytes, or are aborted, and two uploads of the same content leave
- * one file. Also put from a file descriptor, stat, open, remove, totals and fsck. */
+ * one file; the same for uploads large enough to be hashed by a thread of their own. Also put
+ * from a file descriptor, stat, open, remove, totals and fsck. */
 #include "fixture.h"
 #include "harness.h"
 
@@ -10,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* SHA-256 of "hello\n", as `sha256sum` prints it. */
@@ -235,6 +238,114 @@ static void test_disk_faults(struct store *st, const char *data)
     CHECK(exists);
 }
 
+/* Past 8 MiB (STORE_HASH_THREAD_BYTES in store.c) a thread hashes the upload by reading the
+ * temp file back, so these bodies are 24 MiB, sent in uneven chunks. */
+#define LARGE_BYTES (24u << 20)
+#define LARGE_CHUNK 300001u
+
+static void sha256_hex(char out[65], const unsigned char *buf, size_t len)
+{
+    unsigned char digest[32];
+    unsigned int n = 0;
+
+    EVP_Digest(buf, len, digest, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+static int upload_bytes(struct store *st, const char *oid, const unsigned char *body, size_t len,
+                        size_t stop_after, struct hub_error *err)
+{
+    struct store_upload *up = NULL;
+    int rc = store_upload_begin(&up, st, oid, len, err);
+
+    for (size_t off = 0; rc == 0 && off < len && off < stop_after; off += LARGE_CHUNK)
+        rc = store_upload_write(up, body + off, len - off < LARGE_CHUNK ? len - off : LARGE_CHUNK,
+                                err);
+    if (rc == 0 && stop_after >= len)
+        rc = store_upload_finish(up, err);
+    store_upload_free(up);
+    return rc;
+}
+
+static uint64_t written_so_far;
+
+/* Fails every write once 10 MiB are written, after the hashing thread has started. */
+static ssize_t write_fails_late(int fd, const void *buf, size_t len)
+{
+    if (written_so_far >= (10u << 20)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    written_so_far += len;
+    return write(fd, buf, len);
+}
+
+static void test_large_uploads(struct store *st, const char *data)
+{
+    const struct store_io late_fault = {write_fails_late, fsync, rename};
+    struct hub_error err = HUB_ERROR_INIT;
+    unsigned char *body = malloc(LARGE_BYTES);
+    char oid[65], put_oid[65], tmp_dir[600], path[600];
+    uint64_t size = 0, x = 88172645463325252ull;
+    bool exists = true;
+    int fd;
+
+    CHECK(body != NULL);
+    if (body == NULL)
+        return;
+    for (size_t i = 0; i < LARGE_BYTES; i++) { /* xorshift: no run a hashing slip could hide in */
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        body[i] = (unsigned char)x;
+    }
+    sha256_hex(oid, body, LARGE_BYTES);
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data);
+
+    /* one byte changed past the first 8 MiB: the thread's hash must catch it */
+    body[20u << 20] ^= 1;
+    CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, LARGE_BYTES, &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "wrong SHA-256") != NULL);
+    body[20u << 20] ^= 1;
+    CHECK_EQ_INT(store_blob_stat(&exists, NULL, st, oid, &err), 0);
+    CHECK(!exists);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* aborted while the thread runs: no temp file left, no hang */
+    CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, 12u << 20, &err), 0);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* the disk fills up while the thread runs */
+    written_so_far = 0;
+    store_io_set(&late_fault);
+    CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, LARGE_BYTES, &err), HUB_EIO);
+    store_io_set(NULL);
+    CHECK(err.sys_errno == ENOSPC);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* good */
+    CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, LARGE_BYTES, &err), 0);
+    CHECK_EQ_INT(store_blob_stat(&exists, &size, st, oid, &err), 0);
+    CHECK(exists);
+    CHECK_EQ_INT(size, LARGE_BYTES);
+    CHECK_EQ_INT(count_files(tmp_dir), 0);
+
+    /* put from a file descriptor computes the same oid */
+    snprintf(path, sizeof(path), "%s/large.bin", data);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK(write(fd, body, LARGE_BYTES) == (ssize_t)LARGE_BYTES);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    size = 0;
+    CHECK_EQ_INT(store_put_fd(put_oid, &size, st, fd, LARGE_BYTES, &err), 0);
+    CHECK_EQ_STR(put_oid, oid);
+    CHECK_EQ_INT(size, LARGE_BYTES);
+    close(fd);
+    unlink(path);
+    free(body);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -247,6 +358,7 @@ int main(void)
         test_uploads(st, data);
         test_put_and_fsck(st, data);
         test_disk_faults(st, data);
+        test_large_uploads(st, data);
     }
     store_close(st);
     fixture_dir_remove(data);
