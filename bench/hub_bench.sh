@@ -5,7 +5,8 @@
 #   3. repo info requests per second with wrk, against nginx serving the same JSON as a file;
 #   4. resident memory of an idle daemon.
 # Usage: bench/hub_bench.sh BUILD_DIR [SIZE_MIB]   (SIZE_MIB defaults to 1024)
-# RUNS (default 3) sets how many downloads each side makes, alternating; the median counts.
+# RUNS (default 3) sets how many uploads and downloads each side makes, alternating; the
+# median counts.
 # BEFORE_BUILD=DIR also runs repo info against DIR's atelier on the same data directory, to
 # compare two builds side by side in one run.
 # Needs curl, wrk and nginx (nginx-light). Everything runs on 127.0.0.1 in a temp folder.
@@ -67,15 +68,25 @@ bytes=$(stat -c %s "$file")
 oid=$(sha256sum "$file" | cut -d' ' -f1)
 sync
 
-# Upload: cp of the same file, then the LFS batch and the streamed PUT.
-t0=$(seconds); cp "$file" "$work/copy.bin"; sync; t1=$(seconds)
-cp_s=$(echo "$t1 - $t0" | bc)
-rm -f "$work/copy.bin"
-href=$(curl -sf -X POST -H "$auth" -H 'Content-Type: application/vnd.git-lfs+json' \
-  -d "{\"operation\":\"upload\",\"objects\":[{\"oid\":\"$oid\",\"size\":$bytes}]}" \
-  "$hub/bench/b.git/info/lfs/objects/batch" | grep -o '"upload":{"href":"[^"]*' | cut -d'"' -f6)
-t0=$(seconds); curl -sf -X PUT -T "$file" "$href" >/dev/null; t1=$(seconds)
-put_s=$(echo "$t1 - $t0" | bc)
+# Upload: cp of the same file plus sync, then the LFS batch and the streamed PUT, RUNS times.
+# Each PUT stores the object anew, because the run before it is removed from the store.
+: > "$work/cp.times"
+: > "$work/put.times"
+for _ in $(seq "$runs"); do
+  sync
+  t0=$(seconds); cp "$file" "$work/copy.bin"; sync; t1=$(seconds)
+  echo "$t1 - $t0" | bc >> "$work/cp.times"
+  rm -f "$work/copy.bin"
+  rm -f "$data/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+  sync
+  href=$(curl -sf -X POST -H "$auth" -H 'Content-Type: application/vnd.git-lfs+json' \
+    -d "{\"operation\":\"upload\",\"objects\":[{\"oid\":\"$oid\",\"size\":$bytes}]}" \
+    "$hub/bench/b.git/info/lfs/objects/batch" | grep -o '"upload":{"href":"[^"]*' | cut -d'"' -f6)
+  t0=$(seconds); curl -sf -X PUT -T "$file" "$href" >/dev/null; t1=$(seconds)
+  echo "$t1 - $t0" | bc >> "$work/put.times"
+done
+cp_s=$(median < "$work/cp.times")
+put_s=$(median < "$work/put.times")
 printf '{"key":"header","value":{"summary":"bench"}}\n{"key":"lfsFile","value":{"path":"object.bin","algo":"sha256","oid":"%s","size":%s}}\n' \
   "$oid" "$bytes" | curl -sf -X POST -H "$auth" --data-binary @- "$hub/api/models/bench/b/commit/main" >/dev/null
 
@@ -137,7 +148,8 @@ rss_after=$(awk '/VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
 echo "object: $size_mib MiB, $(nproc) CPUs, $(uname -r), median of $runs downloads each"
 echo "download  hub resolve: $(rate "$bytes" "$hub_s")   nginx: $(rate "$bytes" "$nginx_s")" \
   "  hub/nginx: $(awk -v h="$hub_s" -v n="$nginx_s" 'BEGIN { printf "%.2f", n / h }')"
-echo "upload    hub LFS PUT: $(rate "$bytes" "$put_s")   cp + sync: $(rate "$bytes" "$cp_s")"
+echo "upload    hub LFS PUT: $(rate "$bytes" "$put_s")   cp + sync: $(rate "$bytes" "$cp_s")" \
+  "  hub/cp: $(awk -v h="$put_s" -v c="$cp_s" 'BEGIN { printf "%.2f", c / h }')"
 echo "model info (wrk -t2 -c16 -d5s, $(stat -c %s "$work/www/info.json") bytes): hub $hub_info" \
   "requests/s   nginx static file: $nginx_info requests/s" \
   "  hub/nginx: $(awk -v h="$hub_info" -v n="$nginx_info" 'BEGIN { printf "%.2f", h / n }')"
