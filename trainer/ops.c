@@ -36,9 +36,8 @@ void ops_threads_init(void)
     }
 }
 
-void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
-              float alpha, const float *A, int lda, const float *B, int ldb, float beta,
-              float *C, int ldc)
+void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     int nthreads = 1;
     bool split_m;
@@ -47,8 +46,8 @@ void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, in
 #ifdef _OPENMP
     nthreads = omp_get_max_threads();
 #endif
-    if (nthreads <= 1 || (size_t)M * (size_t)N * (size_t)K < OPS_GEMM_MIN_SPLIT_WORK
-        || (M < 2 * nthreads && N < 2 * nthreads)) {
+    if (nthreads <= 1 || (size_t)M * (size_t)N * (size_t)K < OPS_GEMM_MIN_SPLIT_WORK ||
+        (M < 2 * nthreads && N < 2 * nthreads)) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -63,7 +62,8 @@ void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, in
         int id = 0, team = 1;
 #endif
         int total = split_m ? M : N;
-        int lo = (int)((long long)total * id / team), hi = (int)((long long)total * (id + 1) / team);
+        int lo = (int)((long long)total * id / team),
+            hi = (int)((long long)total * (id + 1) / team);
 
         if (hi > lo && split_m) {
             const float *a = ta == CblasNoTrans ? A + (size_t)lo * (size_t)lda : A + lo;
@@ -73,8 +73,8 @@ void ops_gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, in
         } else if (hi > lo) {
             const float *b = tb == CblasNoTrans ? B + lo : B + (size_t)lo * (size_t)ldb;
 
-            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta,
-                        C + lo, ldc);
+            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta, C + lo,
+                        ldc);
         }
     }
 }
@@ -98,26 +98,25 @@ static void ops_axpy(float *y, float alpha, const float *x, int n)
 
 void ops_embedding_forward(float *out, const int32_t *ids, const float *table, size_t n, int C)
 {
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, C))
     for (size_t i = 0; i < n; i++)
         memcpy(out + i * (size_t)C, table + (size_t)ids[i] * (size_t)C, (size_t)C * sizeof(float));
 }
 
-void ops_embedding_backward(float *dtable, const float *dout, const int32_t *ids, size_t n,
-                            int C)
+void ops_embedding_backward(float *dtable, const float *dout, const int32_t *ids, size_t n, int C)
 {
     /* Columns in parallel: rows sharing an id then add up in row order in one thread. */
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, C))
     for (int c = 0; c < C; c++) {
         for (size_t i = 0; i < n; i++)
             dtable[(size_t)ids[i] * (size_t)C + (size_t)c] += dout[i * (size_t)C + (size_t)c];
     }
 }
 
-void ops_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t n,
-                         int C, float eps)
+void ops_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t n, int C,
+                         float eps)
 {
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, C))
     for (size_t i = 0; i < n; i++) {
         const float *xr = x + i * (size_t)C;
         float *yr = out + i * (size_t)C;
@@ -133,7 +132,7 @@ void ops_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w
 void ops_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd,
                           const float *w, size_t n, int C)
 {
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, C))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, C))
     for (size_t i = 0; i < n; i++) {
         const float *xr = x + i * (size_t)C, *dyr = dy + i * (size_t)C;
         float *dxr = dx + i * (size_t)C;
@@ -153,11 +152,10 @@ void ops_linear_forward(float *y, const float *x, const float *W, const float *b
 {
     if (n == 0)
         return;
-    ops_gemm(CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, W, in,
-                0.0f, y, out);
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
     if (bias == NULL)
         return;
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, out))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, out))
     for (size_t i = 0; i < n; i++)
         ops_axpy(y + i * (size_t)out, 1.0f, bias, out);
 }
@@ -167,8 +165,7 @@ void ops_linear_backward(float *dx, const float *dy, const float *W, size_t n, i
 {
     if (n == 0)
         return;
-    ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out, W,
-                in, beta, dx, in);
+    ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out, W, in, beta, dx, in);
 }
 
 void ops_lora_forward(float *y, float *h, const float *x, const float *A, const float *B,
@@ -176,27 +173,21 @@ void ops_lora_forward(float *y, float *h, const float *x, const float *A, const 
 {
     if (n == 0)
         return;
-    ops_gemm(CblasNoTrans, CblasTrans, (int)n, r, in, 1.0f, x, in, A, in,
-                0.0f, h, r);
-    ops_gemm(CblasNoTrans, CblasTrans, (int)n, out, r, scale, h, r, B, r,
-                1.0f, y, out);
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, r, in, 1.0f, x, in, A, in, 0.0f, h, r);
+    ops_gemm(CblasNoTrans, CblasTrans, (int)n, out, r, scale, h, r, B, r, 1.0f, y, out);
 }
 
-void ops_lora_backward(float *dx, float *dA, float *dB, float *dh, const float *dy,
-                       const float *x, const float *h, const float *A, const float *B,
-                       float scale, size_t n, int in, int out, int r)
+void ops_lora_backward(float *dx, float *dA, float *dB, float *dh, const float *dy, const float *x,
+                       const float *h, const float *A, const float *B, float scale, size_t n,
+                       int in, int out, int r)
 {
     if (n == 0)
         return;
-    ops_gemm(CblasTrans, CblasNoTrans, out, r, (int)n, scale, dy, out, h, r,
-                1.0f, dB, r);
-    ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, r, out, scale, dy, out, B,
-                r, 0.0f, dh, r);
-    ops_gemm(CblasTrans, CblasNoTrans, r, in, (int)n, 1.0f, dh, r, x, in,
-                1.0f, dA, in);
+    ops_gemm(CblasTrans, CblasNoTrans, out, r, (int)n, scale, dy, out, h, r, 1.0f, dB, r);
+    ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, r, out, scale, dy, out, B, r, 0.0f, dh, r);
+    ops_gemm(CblasTrans, CblasNoTrans, r, in, (int)n, 1.0f, dh, r, x, in, 1.0f, dA, in);
     if (dx != NULL)
-        ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, in, r, 1.0f, dh, r, A,
-                    in, 1.0f, dx, in);
+        ops_gemm(CblasNoTrans, CblasNoTrans, (int)n, in, r, 1.0f, dh, r, A, in, 1.0f, dx, in);
 }
 
 void ops_rope_table(float *cos_t, float *sin_t, const float *inv_freq, size_t pos0, size_t t,
@@ -223,7 +214,7 @@ void ops_rope(float *x, size_t b, size_t t, int nheads, int hd, const float *cos
     int half = hd / 2;
     float sign = inverse ? -1.0f : 1.0f;
 
-#pragma omp parallel for schedule(static) if(OPS_PAR(b * t, nheads * hd))
+#pragma omp parallel for schedule(static) if (OPS_PAR(b * t, nheads * hd))
     for (size_t row = 0; row < b * t; row++) {
         const float *c = cos_t + (row % t) * (size_t)half;
         const float *s = sin_t + (row % t) * (size_t)half;
@@ -250,14 +241,13 @@ static size_t ops_window_start(size_t i, int window)
  * scores from S = q k^T, masked to the causal window, normalised with the row log-sum-exp.
  * With lse_out the row log-sum-exp is computed and stored; otherwise it is read from lse. */
 static void ops_attention_probs(float *P, const float *q, const float *k, size_t t, int hd,
-                                size_t qs, size_t ks, int window, float *lse_out,
-                                const float *lse)
+                                size_t qs, size_t ks, int window, float *lse_out, const float *lse)
 {
     float c = 1.0f / sqrtf((float)hd);
 
-    ops_gemm(CblasNoTrans, CblasTrans, (int)t, (int)t, hd, c, q, (int)qs, k,
-                (int)ks, 0.0f, P, (int)t);
-#pragma omp parallel for schedule(static) if(OPS_PAR(t, t))
+    ops_gemm(CblasNoTrans, CblasTrans, (int)t, (int)t, hd, c, q, (int)qs, k, (int)ks, 0.0f, P,
+             (int)t);
+#pragma omp parallel for schedule(static) if (OPS_PAR(t, t))
     for (size_t i = 0; i < t; i++) {
         float *row = P + i * t;
         size_t lo = ops_window_start(i, window);
@@ -286,9 +276,8 @@ static void ops_attention_probs(float *P, const float *q, const float *k, size_t
 
 /* The products run through sgemm one (sequence, head) at a time, so OpenBLAS threads each
  * product and the masked half of the t x t scores is computed and then zeroed. */
-int ops_attention_forward(float *out, float *lse, const float *q, const float *k,
-                          const float *v, size_t b, size_t t, int nh, int nkv, int hd,
-                          int window)
+int ops_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                          size_t b, size_t t, int nh, int nkv, int hd, int window)
 {
     size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
     int group = nh / nkv;
@@ -303,18 +292,17 @@ int ops_attention_forward(float *out, float *lse, const float *q, const float *k
 
             ops_attention_probs(P, q + qo, k + ko, t, hd, qs, ks, window,
                                 lse + (bi * (size_t)nh + (size_t)h) * t, NULL);
-            ops_gemm(CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
-                        (int)t, v + ko, (int)ks, 0.0f, out + qo, (int)qs);
+            ops_gemm(CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P, (int)t, v + ko,
+                     (int)ks, 0.0f, out + qo, (int)qs);
         }
     }
     free(P);
     return 0;
 }
 
-int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
-                           const float *out, const float *q, const float *k, const float *v,
-                           const float *lse, size_t b, size_t t, int nh, int nkv, int hd,
-                           int window)
+int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                           const float *q, const float *k, const float *v, const float *lse,
+                           size_t b, size_t t, int nh, int nkv, int hd, int window)
 {
     size_t qs = (size_t)nh * (size_t)hd, ks = (size_t)nkv * (size_t)hd;
     int group = nh / nkv;
@@ -338,12 +326,12 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
             ops_attention_probs(P, q + qo, k + ko, t, hd, qs, ks, window, NULL,
                                 lse + (bi * (size_t)nh + (size_t)h) * t);
             /* dV += P^T dO and dP = dO V^T (into dS). */
-            ops_gemm(CblasTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P,
-                        (int)t, dout + qo, (int)qs, 1.0f, dv + ko, (int)ks);
-            ops_gemm(CblasNoTrans, CblasTrans, (int)t, (int)t, hd, 1.0f,
-                        dout + qo, (int)qs, v + ko, (int)ks, 0.0f, dS, (int)t);
+            ops_gemm(CblasTrans, CblasNoTrans, (int)t, hd, (int)t, 1.0f, P, (int)t, dout + qo,
+                     (int)qs, 1.0f, dv + ko, (int)ks);
+            ops_gemm(CblasNoTrans, CblasTrans, (int)t, (int)t, hd, 1.0f, dout + qo, (int)qs, v + ko,
+                     (int)ks, 0.0f, dS, (int)t);
             /* dS = P * (dP - rowsum(dO * O)); masked entries have P = 0. */
-#pragma omp parallel for schedule(static) if(OPS_PAR(t, t))
+#pragma omp parallel for schedule(static) if (OPS_PAR(t, t))
             for (size_t i = 0; i < t; i++) {
                 float Di = ops_dot(dout + qo + i * qs, out + qo + i * qs, hd);
 
@@ -351,10 +339,10 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                     dS[i * t + j] = P[i * t + j] * (dS[i * t + j] - Di);
             }
             /* dQ = c dS K and dK += c dS^T Q. */
-            ops_gemm(CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
-                        (int)t, k + ko, (int)ks, 0.0f, dq + qo, (int)qs);
-            ops_gemm(CblasTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS,
-                        (int)t, q + qo, (int)qs, 1.0f, dk + ko, (int)ks);
+            ops_gemm(CblasNoTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS, (int)t, k + ko, (int)ks,
+                     0.0f, dq + qo, (int)qs);
+            ops_gemm(CblasTrans, CblasNoTrans, (int)t, hd, (int)t, c, dS, (int)t, q + qo, (int)qs,
+                     1.0f, dk + ko, (int)ks);
         }
     }
     free(P);
@@ -364,15 +352,15 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout,
 
 void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n)
 {
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, 8))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, 8))
     for (size_t i = 0; i < n; i++)
         act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g,
-                         const float *u, size_t n)
+void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g, const float *u,
+                         size_t n)
 {
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, 8))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, 8))
     for (size_t i = 0; i < n; i++) {
         float gi = g[i], ui = u[i], da = dact[i];
         float sig = 1.0f / (1.0f + expf(-gi));
@@ -382,15 +370,15 @@ void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g
     }
 }
 
-double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets,
-                         size_t n, int V, float grad_scale)
+double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, size_t n,
+                         int V, float grad_scale)
 {
     double *row_loss = calloc(n + 1, sizeof(double));
     double total = 0.0;
 
     if (row_loss == NULL)
         return NAN;
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, V))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, V))
     for (size_t i = 0; i < n; i++) {
         const float *z = logits + i * (size_t)V;
         float *dz = dlogits != NULL ? dlogits + i * (size_t)V : NULL;
@@ -430,7 +418,7 @@ double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
 
 void ops_add(float *y, const float *x, size_t n)
 {
-#pragma omp parallel for schedule(static) if(OPS_PAR(n, 1))
+#pragma omp parallel for schedule(static) if (OPS_PAR(n, 1))
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
 }
