@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,38 @@
 
 /* Products with fewer multiply-adds than this run as one single-threaded sgemm call. */
 #define OPS_GEMM_MIN_SPLIT_WORK (1u << 18)
+
+/* Returns e^x in single precision, within 2 ulp for results in the normal range. libm's expf
+ * is a call that may set errno, so loops over it run one element at a time. This one is plain
+ * arithmetic, which the loops below vectorize with `omp simd`. It splits the argument as
+ * x = k ln 2 + r with |r| <= ln(2)/2, takes e^r from a degree-6 polynomial (the Cephes expf
+ * coefficients) and builds 2^k in the exponent bits. NaN stays NaN. Above 88 the result is
+ * +inf (libm's is finite up to 88.72), and below -87.33 it is 0 (libm's is subnormal). That
+ * is harmless here because the kernels pass differences from a maximum, which are never
+ * above 0, or SiLU's -x, whose result only enters as 1 / (1 + e^-x). */
+#pragma omp declare simd notinbranch
+static inline float ops_expf(float x)
+{
+    int nan = x != x, big = x > 88.0f, tiny = x < -87.33654f;
+    float xc = (nan | big | tiny) ? 0.0f : x;
+    float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = (xc - k * 0.693359375f) + k * 2.12194440e-4f;            /* ln 2 in two parts */
+    float p = 1.9875691500e-4f;
+    int32_t bits = ((int32_t)k + 127) * (1 << 23);
+    float scale;
+
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    memcpy(&scale, &bits, sizeof(scale));
+    p *= scale;
+    p = big ? INFINITY : p;
+    p = tiny ? 0.0f : p;
+    return nan ? x : p;
+}
 
 void ops_threads_init(void)
 {
@@ -258,8 +291,9 @@ static void ops_attention_probs(float *P, const float *q, const float *k, size_t
 
             for (size_t j = lo; j <= i; j++)
                 mx = row[j] > mx ? row[j] : mx;
+#pragma omp simd reduction(+ : sum)
             for (size_t j = lo; j <= i; j++)
-                sum += expf(row[j] - mx);
+                sum += ops_expf(row[j] - mx);
             l = mx + logf(sum);
             lse_out[i] = l;
         } else {
@@ -267,8 +301,9 @@ static void ops_attention_probs(float *P, const float *q, const float *k, size_t
         }
         for (size_t j = 0; j < lo; j++)
             row[j] = 0.0f;
+#pragma omp simd
         for (size_t j = lo; j <= i; j++)
-            row[j] = expf(row[j] - l);
+            row[j] = ops_expf(row[j] - l);
         for (size_t j = i + 1; j < t; j++)
             row[j] = 0.0f;
     }
@@ -352,18 +387,18 @@ int ops_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 
 void ops_swiglu_forward(float *act, const float *g, const float *u, size_t n)
 {
-#pragma omp parallel for schedule(static) if (OPS_PAR(n, 8))
+#pragma omp parallel for simd schedule(static) if (OPS_PAR(n, 8))
     for (size_t i = 0; i < n; i++)
-        act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        act[i] = g[i] / (1.0f + ops_expf(-g[i])) * u[i];
 }
 
 void ops_swiglu_backward(float *dg, float *du, const float *dact, const float *g, const float *u,
                          size_t n)
 {
-#pragma omp parallel for schedule(static) if (OPS_PAR(n, 8))
+#pragma omp parallel for simd schedule(static) if (OPS_PAR(n, 8))
     for (size_t i = 0; i < n; i++) {
         float gi = g[i], ui = u[i], da = dact[i];
-        float sig = 1.0f / (1.0f + expf(-gi));
+        float sig = 1.0f / (1.0f + ops_expf(-gi));
 
         dg[i] = da * ui * sig * (1.0f + gi * (1.0f - sig));
         du[i] = da * gi * sig;
@@ -394,12 +429,18 @@ double ops_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
         zt = z[targets[i]];
         for (int j = 0; j < V; j++)
             mx = z[j] > mx ? z[j] : mx;
-        for (int j = 0; j < V; j++) {
-            float e = expf(z[j] - mx);
+        if (dz != NULL) {
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < V; j++) {
+                float e = ops_expf(z[j] - mx);
 
-            sum += e;
-            if (dz != NULL)
+                sum += e;
                 dz[j] = e;
+            }
+        } else {
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < V; j++)
+                sum += ops_expf(z[j] - mx);
         }
         row_loss[i] = (double)mx + log(sum) - (double)zt;
         if (dz != NULL) {

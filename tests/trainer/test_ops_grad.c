@@ -12,7 +12,7 @@
 #include "rng.h"
 
 #define STEP 1e-6
-#define TOL 1e-4
+#define TOL  1e-4
 
 static struct rng rng;
 
@@ -94,8 +94,7 @@ static void check_rmsnorm(void)
 
 /* ---- linear + LoRA: y = x W^T + b + s (x A^T) B^T ---- */
 enum { LN = 4, LIN = 6, LOUT = 5, LR = 3 };
-static double lx[LN * LIN], lW[LOUT * LIN], lb[LOUT], lA[LR * LIN], lB[LOUT * LR],
-    ldy[LN * LOUT];
+static double lx[LN * LIN], lW[LOUT * LIN], lb[LOUT], lA[LR * LIN], lB[LOUT * LR], ldy[LN * LOUT];
 static const double lscale = 1.5;
 
 static double linear_loss(void)
@@ -370,15 +369,15 @@ static void check_gemm(int M, int N, int K)
         for (int tb = 0; tb < 2; tb++) {
             for (int i = 0; i < M * N; i++)
                 C[i] = 1.0f;
-            ops_gemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
-                     0.5f, A, ta ? M : K, B, tb ? K : N, 2.0f, C, N);
+            ops_gemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 0.5f,
+                     A, ta ? M : K, B, tb ? K : N, 2.0f, C, N);
             for (int i = 0; i < M; i++) {
                 for (int j = 0; j < N; j++) {
                     double want = 2.0;
 
                     for (int k = 0; k < K; k++)
-                        want += 0.5 * (double)(ta ? A[k * M + i] : A[i * K + k])
-                                * (double)(tb ? B[j * K + k] : B[k * N + j]);
+                        want += 0.5 * (double)(ta ? A[k * M + i] : A[i * K + k]) *
+                                (double)(tb ? B[j * K + k] : B[k * N + j]);
                     bad += fabs(C[i * N + j] - want) > 1e-4 * (1 + fabs(want));
                 }
             }
@@ -389,6 +388,44 @@ static void check_gemm(int M, int N, int K)
     free(A);
     free(B);
     free(C);
+}
+
+/* ---- the exponential inside softmax, cross-entropy and SiLU ---- */
+/* ops.c computes e^x with its own vectorized polynomial. The probability a two-logit row
+ * [0, x] gives its second token is e^x / (1 + e^x), so it shows the error of e^x over the whole
+ * range the kernels use (x <= 0), to within 2 ulp plus the division's rounding. */
+static void check_exp_accuracy(void)
+{
+    const int32_t target[1] = {0};
+    double worst = 0;
+    float z[2], dz[2], act[4];
+    const float g[4] = {-100.0f, -20.0f, 20.0f, 100.0f}, u[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+
+    for (double x = -87.0; x <= 0.0; x += 0.0371) {
+        double want, rel;
+
+        z[0] = 0.0f;
+        z[1] = (float)x;
+        want = exp((double)z[1]) / (1.0 + exp((double)z[1]));
+        ops_cross_entropy(dz, z, target, 1, 2, 1.0f);
+        rel = fabs(dz[1] - want) / want;
+        worst = rel > worst ? rel : worst;
+    }
+    printf("# worst relative error of softmax probabilities: %.3g\n", worst);
+    CHECK(worst < 4e-7);
+    /* Far below the normal range the probability is 0. */
+    z[1] = -90.0f;
+    ops_cross_entropy(dz, z, target, 1, 2, 1.0f);
+    CHECK(dz[1] == 0.0f);
+    /* A NaN logit makes the loss NaN, which stops training. */
+    z[1] = NAN;
+    CHECK(isnan(ops_cross_entropy(dz, z, target, 1, 2, 1.0f)));
+    /* SiLU at large |x|: 0 on the left, x on the right, never NaN. */
+    ops_swiglu_forward(act, g, u, 4);
+    CHECK(fabsf(act[0]) < 1e-30f);
+    CHECK_NEAR(act[1], -20.0 / (1.0 + exp(20.0)), 1e-12);
+    CHECK_NEAR(act[2], 20.0 / (1.0 + exp(-20.0)), 1e-5);
+    CHECK(act[3] == 100.0f);
 }
 
 int main(void)
@@ -402,6 +439,7 @@ int main(void)
     check_attention(3);
     check_swiglu();
     check_cross_entropy();
+    check_exp_accuracy();
     check_gemm(300, 40, 30);
     check_gemm(3, 400, 300);
     check_gemm(7, 9, 5);
