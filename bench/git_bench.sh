@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # git_bench: times git over Atelier against the usual static setup on the same machine.
-#   1. git clone of a repo with one large LFS file, against nginx serving that file to curl.
+#   1. git clone of a repo with one large LFS file, against nginx serving that file to curl,
+#      and against the same clone from nginx: git http-backend for git, a fixed LFS batch
+#      answer and the file as a static download (the stock clients' own cost).
 #   2. git clone --bare and git fetch of a repo with many commits, against git http-backend
 #      behind nginx and fcgiwrap.
 # Everything runs on 127.0.0.1 with temporary directories. Prints one line per measurement
@@ -123,7 +125,12 @@ git_root=$work/git-root
 mkdir -p "$static_root" "$git_root" "$work/nginx"
 ln "$work/large.bin" "$static_root/large.bin" 2>/dev/null || cp "$work/large.bin" "$static_root/"
 git clone -q --bare "$hub/alice/guarded" "$git_root/guarded.git"
+git clone -q --bare "$hub/alice/adapters" "$git_root/adapters.git"
 nginx_port=$(free_port)
+lfs_oid=$(sha256sum "$work/large.bin" | cut -c1-64)
+# git-lfs posts its batch request to REMOTE/info/lfs/objects/batch; nginx answers every
+# request there with the one object's download action, pointing at the static file.
+lfs_batch="{\"transfer\":\"basic\",\"objects\":[{\"oid\":\"$lfs_oid\",\"size\":$lfs_bytes,\"actions\":{\"download\":{\"href\":\"http://127.0.0.1:$nginx_port/large.bin\"}}}]}"
 fcgi_sock=$work/fcgiwrap.sock
 # One fcgiwrap process: with -c it preforks children that outlive a killed parent.
 fcgiwrap -s "unix:$fcgi_sock" &
@@ -145,6 +152,10 @@ http {
   server {
     listen 127.0.0.1:$nginx_port;
     root $static_root;
+    location = /adapters.git/info/lfs/objects/batch {
+      default_type application/vnd.git-lfs+json;
+      return 200 '$lfs_batch';
+    }
     location ~ ^/.*\.git/(info/refs|git-upload-pack)\$ {
       client_max_body_size 0;
       include /etc/nginx/fastcgi_params;
@@ -171,6 +182,7 @@ reset_step() {
 
 t_git_lfs=$(median_seconds git clone -q "$hub/alice/adapters" "$work/out")
 t_nginx_file=$(median_seconds curl -sf -o "$work/out" "$nginx_url/large.bin")
+t_nginx_lfs=$(median_seconds git clone -q "$nginx_url/adapters.git" "$work/out")
 # The same object through Atelier's LFS basic transfer, without git-lfs's hashing and copying.
 oid=$(sha256sum "$work/large.bin" | cut -c1-64)
 href=$(curl -sf -X POST -H "Accept: application/vnd.git-lfs+json" \
@@ -206,6 +218,8 @@ ratio() {
 echo "git clone with $((lfs_bytes / 1048576)) MiB LFS file (atelier): $t_git_lfs s"
 echo "curl of the same file (nginx): $t_nginx_file s"
 echo "ratio atelier/nginx: $(ratio "$t_git_lfs" "$t_nginx_file")"
+echo "git clone of the same repo from nginx (http-backend, static LFS batch and file): $t_nginx_lfs s"
+echo "ratio atelier clone/nginx clone: $(ratio "$t_git_lfs" "$t_nginx_lfs")"
 echo "curl of the LFS download href (atelier): $t_lfs_href s"
 echo "ratio atelier href/nginx: $(ratio "$t_lfs_href" "$t_nginx_file")"
 echo "git clone --bare of $commits commits (atelier): $t_atelier_clone s"
