@@ -21,8 +21,16 @@ const char *chat_form_name(enum chat_form form)
         return "llama3";
     case CHAT_ZEPHYR:
         return "zephyr";
-    case CHAT_MISTRAL:
-        return "mistral";
+    case CHAT_MISTRAL_V1:
+        return "mistral-v1";
+    case CHAT_MISTRAL_V3:
+        return "mistral-v3";
+    case CHAT_MISTRAL_V3_TEKKEN:
+        return "mistral-v3-tekken";
+    case CHAT_MISTRAL_V7:
+        return "mistral-v7";
+    case CHAT_MISTRAL_V7_TEKKEN:
+        return "mistral-v7-tekken";
     }
     return "unknown";
 }
@@ -69,6 +77,75 @@ static char *find_default_system(const char *tmpl)
     return NULL;
 }
 
+/* Returns whether the template contains s as a whole Jinja string literal, 's' or "s". The
+ * Mistral forms differ only in the spaces inside these literals. */
+static bool writes_literal(const char *tmpl, const char *s)
+{
+    static const char quotes[] = {'\'', '"'};
+    size_t len = strlen(s);
+
+    for (size_t q = 0; q < sizeof(quotes); q++) {
+        for (const char *p = strchr(tmpl, quotes[q]); p != NULL; p = strchr(p + 1, quotes[q])) {
+            if (strncmp(p + 1, s, len) == 0 && p[1 + len] == quotes[q])
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Tells the Mistral forms apart by the literals their templates write. The forms are
+ * mistral-common's tokenizer versions, as the tokenizer_config.json files of
+ * Mistral-7B-Instruct-v0.2 (v1), Mistral-Large-Instruct-2407 (v3), Mistral-Nemo-Instruct-2407
+ * (v3-tekken), Mistral-Large-Instruct-2411 (v7) and Mistral-Small-3.1 (v7-tekken) write them:
+ *   v1         ' [INST] ' + content + ' [/INST]'
+ *   v3         "[INST] " + content + "[/INST]"
+ *   v3-tekken  "[INST]" + content + "[/INST]"
+ *   v7         '[SYSTEM_PROMPT] ' ... '[INST] ' + content + '[/INST]'
+ *   v7-tekken  '[SYSTEM_PROMPT]' ... '[INST]' + content + '[/INST]'
+ * A template that mixes them, or writes "[INST] " with " [/INST]" (the early
+ * Mistral-7B-Instruct-v0.2 template, whose assistant turns have no leading space), is not
+ * recognised. Returns -1 when none of the forms matches. */
+static int detect_mistral(struct chat_template *out, const char *tmpl)
+{
+    bool open_v1 = writes_literal(tmpl, " [INST] ");
+    bool open_spaced = writes_literal(tmpl, "[INST] ");
+    bool open_tight = writes_literal(tmpl, "[INST]");
+    bool close_spaced = writes_literal(tmpl, " [/INST]");
+    bool close_tight = writes_literal(tmpl, "[/INST]");
+
+    if (strstr(tmpl, "[SYSTEM_PROMPT]") != NULL) {
+        if (close_spaced || open_v1 || !close_tight || open_spaced == open_tight)
+            return -1;
+        if (open_spaced && writes_literal(tmpl, "[SYSTEM_PROMPT] "))
+            out->form = CHAT_MISTRAL_V7;
+        else if (open_tight && writes_literal(tmpl, "[SYSTEM_PROMPT]"))
+            out->form = CHAT_MISTRAL_V7_TEKKEN;
+        else
+            return -1;
+        out->system_required = strstr(tmpl, "default_system_message") != NULL;
+        return 0;
+    }
+    if (open_v1 && close_spaced && !open_spaced && !open_tight && !close_tight) {
+        out->form = CHAT_MISTRAL_V1;
+        out->system_last = false;
+    } else if (open_spaced && close_tight && !open_v1 && !open_tight && !close_spaced) {
+        out->form = CHAT_MISTRAL_V3;
+        out->system_last = true;
+    } else if (open_tight && close_tight && !open_v1 && !open_spaced && !close_spaced) {
+        out->form = CHAT_MISTRAL_V3_TEKKEN;
+        out->system_last = true;
+    } else {
+        return -1;
+    }
+    /* Mistral's own templates put the system message into the first user turn for v1 and
+     * into the last for v3. Edited copies name the turn in their loop condition. */
+    if (strstr(tmpl, "loop.first and system_message") != NULL)
+        out->system_last = false;
+    else if (strstr(tmpl, "loop.last and system_message") != NULL)
+        out->system_last = true;
+    return 0;
+}
+
 int chat_template_detect(struct chat_template *out, const struct tok *tok, const char *source,
                          struct tr_error *err)
 {
@@ -89,8 +166,18 @@ int chat_template_detect(struct chat_template *out, const struct tok *tok, const
                strstr(tmpl, "<|end_header_id|>") != NULL) {
         out->form = CHAT_LLAMA3;
         out->bos_first = true;
+    } else if (strstr(tmpl, "[INST]") != NULL && strstr(tmpl, "<<SYS>>") != NULL) {
+        out->form = CHAT_LLAMA2;
+        out->bos_first = true;
     } else if (strstr(tmpl, "[INST]") != NULL) {
-        out->form = strstr(tmpl, "<<SYS>>") != NULL ? CHAT_LLAMA2 : CHAT_MISTRAL;
+        if (detect_mistral(out, tmpl) < 0)
+            return tr_error_set(err,
+                                "%s/tokenizer_config.json: the chat_template writes [INST] but "
+                                "matches none of the known Mistral forms (v1 ' [INST] ', v3 "
+                                "'[INST] ' with '[/INST]', v3-tekken '[INST]', v7 and "
+                                "v7-tekken [SYSTEM_PROMPT]), so it cannot be rendered "
+                                "exactly; use {\"prompt\", \"completion\"} data instead",
+                                source);
         out->bos_first = true;
     } else if (strstr(tmpl, "<|user|>") != NULL && strstr(tmpl, "<|assistant|>") != NULL) {
         out->form = CHAT_ZEPHYR;
@@ -212,7 +299,15 @@ static int check_roles(const struct chat_template *t, const struct chat_message 
                                 "takes only system, user and assistant",
                                 i, m->role, chat_form_name(t->form));
     }
-    if (t->form == CHAT_LLAMA2 || t->form == CHAT_MISTRAL) {
+    if (t->system_required && (n == 0 || !is_role(&msgs[0], "system")))
+        return tr_error_set(err,
+                            "message 0 is not a system message, and the %s chat template of "
+                            "this model then writes a default system message (with today's "
+                            "date) that is not reproduced; start the conversation with a "
+                            "system message",
+                            chat_form_name(t->form));
+    if (t->form == CHAT_LLAMA2 || t->form == CHAT_MISTRAL_V1 || t->form == CHAT_MISTRAL_V3 ||
+        t->form == CHAT_MISTRAL_V3_TEKKEN) {
         size_t first = n > 0 && is_role(&msgs[0], "system") ? 1 : 0;
 
         for (size_t i = first; i < n; i++) {
@@ -313,27 +408,75 @@ static void render_llama2(struct renderer *w, const struct chat_template *t,
     }
 }
 
-/* Mistral as llama.cpp's "mistral-v1" renders it: no <<SYS>> block, and the system message
- * opens the first user turn.
- * TODO: the v3, v3-tekken and v7 spacings and [SYSTEM_PROMPT] are not distinguished, so those
- * templates are rendered in the v1 form. */
-static void render_mistral(struct renderer *w, const struct chat_template *t,
-                           const struct chat_message *msgs, size_t n)
+/* Mistral v1, v3 and v3-tekken, which differ in the spaces around [INST] and [/INST] and
+ * before the reply (v3 also trims the reply). The system message has no block of its own but
+ * opens the first user turn, or the last one with system_last (v3). The caller adds BOS as an
+ * id.
+ * NOTE: Mistral's v3 templates write the system message only when the conversation ends with
+ * that user turn, so for a conversation that ends with an assistant reply transformers drops
+ * it. Here it goes into the last user turn in either case, as mistral-common encodes it. */
+static void render_mistral_inst(struct renderer *w, const struct chat_template *t,
+                                const struct chat_message *msgs, size_t n)
 {
+    bool v1 = t->form == CHAT_MISTRAL_V1, tekken = t->form == CHAT_MISTRAL_V3_TEKKEN;
+    const char *open = "[INST] ";
     size_t first = n > 0 && is_role(&msgs[0], "system") ? 1 : 0;
+    size_t system_turn = first;
 
+    if (t->system_last) {
+        for (size_t i = first; i < n; i++) {
+            if (is_role(&msgs[i], "user"))
+                system_turn = i;
+        }
+    }
+    if (v1)
+        open = " [INST] ";
+    else if (tekken)
+        open = "[INST]";
     for (size_t i = first; i < n; i++) {
         if (is_role(&msgs[i], "user")) {
-            put(w, " [INST] ");
-            if (i == first && first == 1) {
+            put(w, open);
+            if (i == system_turn && first == 1) {
                 put(w, msgs[0].content);
                 put(w, "\n\n");
             }
             put(w, msgs[i].content);
-            put(w, " [/INST]");
+            put(w, v1 ? " [/INST]" : "[/INST]");
         } else {
             reply_begin(w);
-            put(w, " ");
+            if (!tekken)
+                put(w, " ");
+            if (t->form == CHAT_MISTRAL_V3)
+                put_stripped(w, msgs[i].content);
+            else
+                put(w, msgs[i].content);
+            put(w, t->eos);
+            reply_end(w);
+        }
+    }
+}
+
+/* Mistral v7 and v7-tekken: system messages get a [SYSTEM_PROMPT] block where they appear,
+ * and v7 writes a space after each opening marker and before the reply. */
+static void render_mistral_v7(struct renderer *w, const struct chat_template *t,
+                              const struct chat_message *msgs, size_t n)
+{
+    const char *space = t->form == CHAT_MISTRAL_V7 ? " " : "";
+
+    for (size_t i = 0; i < n; i++) {
+        if (is_role(&msgs[i], "system")) {
+            put(w, "[SYSTEM_PROMPT]");
+            put(w, space);
+            put(w, msgs[i].content);
+            put(w, "[/SYSTEM_PROMPT]");
+        } else if (is_role(&msgs[i], "user")) {
+            put(w, "[INST]");
+            put(w, space);
+            put(w, msgs[i].content);
+            put(w, "[/INST]");
+        } else {
+            reply_begin(w);
+            put(w, space);
             put(w, msgs[i].content);
             put(w, t->eos);
             reply_end(w);
@@ -382,8 +525,14 @@ int chat_render(struct chat_render *out, const struct chat_template *t,
     case CHAT_LLAMA2:
         render_llama2(&w, t, msgs, n);
         break;
-    case CHAT_MISTRAL:
-        render_mistral(&w, t, msgs, n);
+    case CHAT_MISTRAL_V1:
+    case CHAT_MISTRAL_V3:
+    case CHAT_MISTRAL_V3_TEKKEN:
+        render_mistral_inst(&w, t, msgs, n);
+        break;
+    case CHAT_MISTRAL_V7:
+    case CHAT_MISTRAL_V7_TEKKEN:
+        render_mistral_v7(&w, t, msgs, n);
         break;
     case CHAT_ZEPHYR:
         render_zephyr(&w, t, msgs, n, add_generation_prompt);

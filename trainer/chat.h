@@ -1,8 +1,8 @@
 /* chat: renders {"role", "content"} conversations with a model's chat template. The form
- * (ChatML, Llama 2, Llama 3, Zephyr, Mistral) is recognised from the chat_template text of
- * tokenizer_config.json. Built-in code then writes the exact strings of that form, so no
- * Jinja is evaluated. The rendering records which bytes are assistant output, which gives
- * the loss mask. */
+ * (ChatML, Llama 2, Llama 3, Zephyr, Mistral v1, v3, v3-tekken, v7, v7-tekken) is recognised from
+ * the chat_template text of tokenizer_config.json. Built-in code then writes the exact strings of
+ * that form, so no Jinja is evaluated. The rendering records which bytes are assistant output,
+ * which gives the loss mask. */
 #ifndef CHAT_H
 #define CHAT_H
 
@@ -12,7 +12,17 @@
 #include "tok.h"
 #include "tr_error.h"
 
-enum chat_form { CHAT_CHATML, CHAT_LLAMA2, CHAT_LLAMA3, CHAT_ZEPHYR, CHAT_MISTRAL };
+enum chat_form {
+    CHAT_CHATML,
+    CHAT_LLAMA2,
+    CHAT_LLAMA3,
+    CHAT_ZEPHYR,
+    CHAT_MISTRAL_V1,        /* " [INST] user [/INST] reply</s>" */
+    CHAT_MISTRAL_V3,        /* "[INST] user[/INST] reply</s>" */
+    CHAT_MISTRAL_V3_TEKKEN, /* "[INST]user[/INST]reply</s>" */
+    CHAT_MISTRAL_V7, /* "[SYSTEM_PROMPT] system[/SYSTEM_PROMPT][INST] user[/INST] reply</s>" */
+    CHAT_MISTRAL_V7_TEKKEN, /* "[SYSTEM_PROMPT]system[/SYSTEM_PROMPT][INST]user[/INST]reply</s>" */
+};
 
 struct chat_template {
     enum chat_form form;
@@ -21,6 +31,10 @@ struct chat_template {
     char *eos;            /* the EOS string the template writes (Zephyr, Llama 2, Mistral) */
     bool bos_first;       /* the template starts with bos_token; the renderer leaves it out of
                            * the text and the caller adds the BOS id */
+    bool system_last;     /* Mistral v1 and v3: the system message goes into the last user turn
+                           * instead of the first */
+    bool system_required; /* Mistral v7 templates that write a default system message of their
+                           * own (with today's date), which is not reproduced */
 };
 
 struct chat_message {
@@ -44,7 +58,8 @@ int chat_template_detect(struct chat_template *out, const struct tok *tok, const
                          struct tr_error *err);
 void chat_template_dispose(struct chat_template *t);
 
-/** Returns the name of a form ("chatml", "llama2", "llama3", "zephyr", "mistral"). */
+/** Returns the name of a form ("chatml", "llama2", "llama3", "zephyr", "mistral-v1",
+ * "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken"). */
 const char *chat_form_name(enum chat_form form);
 
 /** Renders n messages. add_generation_prompt appends the header of an assistant turn. Errors
