@@ -306,13 +306,19 @@ static void test_eval_split_help(void)
 static bool has_long_number(const char *text)
 {
     for (const char *p = text; *p != '\0'; p++) {
+        bool significant = false;
         int digits = 0;
 
         if (*p < '0' || *p > '9' || (p > text && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == '.')))
             continue;
-        for (const char *q = p; (*q >= '0' && *q <= '9') || *q == '.'; q++)
-            digits += *q != '.';
-        if (digits > 11) {
+        /* Leading zeros are not significant, so a short time such as 0.007700769002 passes. */
+        for (const char *q = p; (*q >= '0' && *q <= '9') || *q == '.'; q++) {
+            if (*q == '.')
+                continue;
+            significant = significant || *q != '0';
+            digits += significant;
+        }
+        if (digits > 10) {
             printf("# long number at: %.30s\n", p);
             return true;
         }
