@@ -91,26 +91,41 @@ static void on_term(int sig)
 static void log_line(struct worker *w, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Returns "error", "warning" or "info" for a line of the trainer's stderr, which has no level
- * prefix, so this looks for words. NOTE: a heuristic; a line that mentions "error" in passing
- * is shown as an error. */
+/* Returns the text of a trainer or evaluator stderr line after its "atelier COMMAND: "
+ * prefix, or the whole line when it has none. */
+static const char *message_of(const char *line)
+{
+    static const char program[] = "atelier ";
+    const char *p = line;
+
+    if (strncmp(p, program, sizeof(program) - 1) != 0)
+        return line;
+    p += sizeof(program) - 1;
+    while (*p >= 'a' && *p <= 'z')
+        p++;
+    return strncmp(p, ": ", 2) == 0 ? p + 2 : line;
+}
+
+/* Returns "warning", "error" or "info" for a line of the trainer's or the evaluator's stderr.
+ * Warnings start with "warning: " after the "atelier COMMAND: " prefix. NOTE: errors have no
+ * prefix (a failing run's last line is its error), so they are still guessed from words, and
+ * an info line that mentions "error" in passing is shown as an error. */
 static const char *log_level_of(const char *line)
 {
-    static const char *const warning_words[] = {"warning", "truncated", "no checkpoint", "skipped"};
+    static const char warning_prefix[] = "warning: ";
     static const char *const error_words[] = {"error", "failed", "invalid", "cannot"};
 
+    if (strncmp(message_of(line), warning_prefix, sizeof(warning_prefix) - 1) == 0)
+        return "warning";
     for (size_t i = 0; i < sizeof(error_words) / sizeof(error_words[0]); i++)
         if (strcasestr(line, error_words[i]) != NULL)
             return "error";
-    for (size_t i = 0; i < sizeof(warning_words) / sizeof(warning_words[0]); i++)
-        if (strcasestr(line, warning_words[i]) != NULL)
-            return "warning";
     return "info";
 }
 
 /* Stores one log line as a "log" event {"line", "level"} so the job page and the event
- * stream show it, up to WORKER_LOG_EVENTS_MAX per attempt. A NULL level is guessed from the
- * text. */
+ * stream show it, up to WORKER_LOG_EVENTS_MAX per attempt. A NULL level is read from the
+ * text by log_level_of. */
 static void log_event_store(struct worker *w, const char *level, const char *line, size_t len)
 {
     static const char overflow_line[] = "further lines of this attempt are only in the full log";

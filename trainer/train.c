@@ -238,7 +238,7 @@ static void log_truncation(const struct trainer *tr)
         cut += tr->train_view.ex[i].n > tr->seq_len;
     if (cut > 0)
         fprintf(tr->opt->log,
-                "atelier train: %zu of %zu training examples are longer than "
+                "atelier train: warning: %zu of %zu training examples are longer than "
                 "--seq-len %zu tokens and were truncated to their first %zu tokens\n",
                 cut, tr->train_view.n, tr->seq_len, tr->seq_len);
 }
@@ -394,7 +394,7 @@ static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, doubl
         return 0;
     if (access(tr->ckpt_path, F_OK) != 0) {
         fprintf(tr->opt->log,
-                "atelier train: --resume: no checkpoint at %s, starting at step "
+                "atelier train: warning: --resume: no checkpoint at %s, starting at step "
                 "0\n",
                 tr->ckpt_path);
         return 0;

@@ -154,12 +154,15 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.match(states[2].message, /killed by signal 9/);
   assert.ok(events.some((e) => e.event === "progress" && e.data.loss > 0));
   assert.ok(events.some((e) => e.event === "eval"));
-  // The worker's own lines and the trainer's stderr reach the stream as log events, and the
-  // trainer's warning that 64 tokens cut the style stories is marked as a warning.
+  // The worker's own lines and the trainer's stderr reach the stream as log events. The
+  // trainer marks its warning that 64 tokens cut the style stories with "warning: ", and that
+  // prefix gives the event its level. Its other notes are info.
   const logEvents = events.filter((e) => e.event === "log").map((e) => e.data);
   assert.ok(logEvents.some((d) => /staged alice\/stories260K@/.test(d.line) && d.level === "info"));
   assert.ok(logEvents.some((d) => /running atelier train/.test(d.line)));
-  assert.ok(logEvents.some((d) => /were truncated/.test(d.line) && d.level === "warning"),
+  assert.ok(logEvents.some((d) => /^atelier train: warning: .*were truncated/.test(d.line) &&
+    d.level === "warning"), JSON.stringify(logEvents.slice(0, 20)));
+  assert.ok(logEvents.some((d) => /^atelier train: seed 1,/.test(d.line) && d.level === "info"),
     JSON.stringify(logEvents.slice(0, 20)));
   // Event ids count up from 1, so a client can resume with Last-Event-ID.
   assert.deepEqual(events.map((e) => Number(e.id)), events.map((_, i) => i + 1));

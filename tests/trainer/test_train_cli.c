@@ -613,6 +613,25 @@ static void test_resume_after_sigterm(void)
                      path_in(path_in(tmp_root, "same-a"), "adapter_model.safetensors")));
 }
 
+/* --resume with no checkpoint trains from step 0 and reports it in a line marked as a
+ * warning, which the job log viewer shows highlighted. */
+static void test_resume_without_checkpoint(void)
+{
+    char *dir = path_in(tmp_root, "resume-fresh");
+    char *log = path_in(tmp_root, "resume-fresh-stderr.txt");
+    char *text;
+
+    CHECK_EQ_INT(train_small(dir, "11", "--resume", NULL, NULL, log), 0);
+    text = read_text(log);
+    CHECK(text != NULL);
+    CHECK(text != NULL &&
+          strstr(text, "atelier train: warning: --resume: no checkpoint at ") != NULL);
+    CHECK(text != NULL && strstr(text, "starting at step 0") != NULL);
+    free(text);
+    CHECK(same_bytes(path_in(dir, "adapter_model.safetensors"),
+                     path_in(path_in(tmp_root, "same-a"), "adapter_model.safetensors")));
+}
+
 /* --epochs with --eval-split: 80 examples less a 20% split leave 64, so one epoch at batch
  * 16 is 4 steps, and the held-out 16 are scored. */
 static void test_epochs_and_eval_split(void)
@@ -651,8 +670,10 @@ static void test_epochs_and_eval_split(void)
     err_text = read_text(log);
     CHECK(err_text != NULL);
     CHECK(err_text != NULL && strstr(err_text, "64 training and 16 eval examples") != NULL);
-    /* Every story is longer than 64 tokens, and the run says so once. */
-    CHECK(err_text != NULL && strstr(err_text, "64 of 64 training examples are longer") != NULL);
+    /* Every story is longer than 64 tokens, and the run warns about it once. */
+    CHECK(err_text != NULL &&
+          strstr(err_text, "atelier train: warning: 64 of 64 training examples are longer") !=
+              NULL);
     free(err_text);
     card = read_text(path_in(out, "README.md"));
     CHECK(card != NULL);
@@ -948,6 +969,7 @@ int main(void)
     test_same_seed_identical();
     test_two_threads_identical();
     test_resume_after_sigterm();
+    test_resume_without_checkpoint();
     test_epochs_and_eval_split();
     test_grad_accum_matches_batch();
     test_bad_options();
