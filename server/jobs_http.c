@@ -7,6 +7,7 @@
 #include "hub_config.h"
 #include "hub_log.h"
 #include "hub_name.h"
+#include "jobs_clean.h"
 #include "jobs_create.h"
 #include "jobs_json.h"
 #include "jobs_sched.h"
@@ -231,6 +232,10 @@ static int job_cancel_handle(struct http_request *req, void *arg, struct hub_err
         return rc;
     hub_log(HUB_LOG_INFO, "jobs", "cancel requested job=%lld by=%s state=%s req=%s", (long long)id,
             user->name, meta_job_state_name(state), http_request_id(req));
+    /* A queued job is canceled now, and one that was retried has a checkpoint on disk. A
+     * running job's folder is cleaned once its worker has stopped. */
+    if (state == META_JOB_CANCELED)
+        jobs_workdir_clean(http_request_config(req)->data_dir, id);
     jobs_sched_wake();
     rc = meta_job_get(&job, db, id, err);
     if (rc < 0)
@@ -254,7 +259,8 @@ static int job_log_handle(struct http_request *req, void *arg, struct hub_error 
     rc = job_load_visible(&job, req, err);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    snprintf(path, sizeof(path), "%s/jobs/%lld/log", data_dir, (long long)job->id);
+    snprintf(path, sizeof(path), "%s/jobs/%lld/%s", data_dir, (long long)job->id,
+             JOBS_LOG_FILE_NAME);
     meta_job_free(job);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)

@@ -4,9 +4,9 @@
  * Work folder DATA/jobs/ID/: log is append-only and kept across attempts. base/ is the
  * model, with LFS files as symlinks into the blob store, and adapter/ the adapter of an
  * eval job. data/ has the dataset files. out/NAME/ is the trainer's ADAPTER_DIR, whose
- * checkpoint/ survives a failed attempt so the retry resumes. TODO: nothing removes the
- * folders of finished jobs yet, so their adapters and checkpoints stay on disk. A heartbeat thread
- * with its own database connection stores the heartbeat and notices cancels and lost leases.
+ * checkpoint/ survives a failed attempt so the retry resumes. Once the job's final state is
+ * recorded, everything but the log is removed (jobs_clean.h). A heartbeat thread with its
+ * own database connection stores the heartbeat and notices cancels and lost leases.
  *
  * Outcomes: a failure caused by the request (missing file, invalid data, trainer exit 1) is
  * recorded as failed and the worker exits 0. A transient one (I/O, trainer killed by a
@@ -15,6 +15,7 @@
 #include "jobs_worker.h"
 
 #include "hub_log.h"
+#include "jobs_clean.h"
 #include "jobs_json.h"
 #include "jobs_publish.h"
 #include "jobs_run.h"
@@ -843,7 +844,7 @@ static int worker_open(struct worker *w, struct hub_error *err)
                                    strerror(errno));
     w->exe[len] = '\0';
     snprintf(w->dir, sizeof(w->dir), "%s/jobs/%lld", w->data_dir, (long long)w->job_id);
-    snprintf(w->log_path, sizeof(w->log_path), "%s/log", w->dir);
+    snprintf(w->log_path, sizeof(w->log_path), "%s/%s", w->dir, JOBS_LOG_FILE_NAME);
     rc = jobs_mkdirs(w->dir, err);
     if (rc < 0)
         return rc;
@@ -904,6 +905,9 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
              outcome == OUTCOME_OK ? "" : ": ", outcome == OUTCOME_OK ? "" : message);
     hub_log(HUB_LOG_INFO, "jobs", "job %s job=%lld attempt=%d", meta_job_state_name(state),
             (long long)w->job_id, w->attempt);
+    /* The job can no longer be retried, so its checkpoint and staged inputs are not needed.
+     * A crash before this line leaves them to the sweep at the next daemon start. */
+    jobs_workdir_clean(w->data_dir, w->job_id);
     return JOBS_EXIT_RECORDED;
 }
 

@@ -1,6 +1,6 @@
 // Helpers of the jobs end-to-end test: push repos with the @huggingface/hub client, call the
 // jobs REST API, and follow a job's Server-Sent Events stream.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -90,6 +90,23 @@ export async function waitForJob(url, token, jobId, pred, timeoutMs = 120000) {
     if (json && pred(json)) return json;
     if (Date.now() > deadline) throw new Error(`job ${jobId} timed out: ${JSON.stringify(json)}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// Returns the sorted names in the work folder DATA/jobs/ID/, or null when it does not exist.
+export function workFolderEntries(dataDir, jobId) {
+  const dir = join(dataDir, "jobs", String(jobId));
+  return existsSync(dir) ? readdirSync(dir).sort() : null;
+}
+
+// Polls the work folder of a finished job until it contains nothing but its log, for at most
+// timeoutMs, and returns its entries then, so a failed assertion shows what was left.
+export async function waitForLogOnly(dataDir, jobId, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entries = workFolderEntries(dataDir, jobId);
+    if ((entries?.length === 1 && entries[0] === "log") || Date.now() > deadline) return entries;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

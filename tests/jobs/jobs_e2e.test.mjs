@@ -5,12 +5,16 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createToken, prepareDataDir, startDaemon } from "../hub/daemon.mjs";
-import { api, findProcesses, followEvents, hub, pushFolder, waitForJob } from "./jobs_client.mjs";
+import {
+  api, findProcesses, followEvents, hub, pushFolder, waitForJob, waitForLogOnly, workFolderEntries,
+} from "./jobs_client.mjs";
 
 const bin = process.env.ATELIER_BIN;
 const root = process.env.ATELIER_SOURCE_ROOT;
@@ -179,9 +183,12 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.match(job.result.commit, /^[0-9a-f]{40}$/);
   assert.equal(job.result.repo, "alice/style-lora");
   assert.ok(job.result.metrics.eval.adapter.mean_nll > 0);
+  // The adapter is committed, so the work folder keeps only the log, which is still served.
+  assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
   const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
   assert.match(log, /attempt 2 of 3/);
   assert.match(log, /--resume from the last checkpoint/);
+  assert.match(log, /job succeeded/);
 
   // The evaluation is stored against the exact commit.
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/style-lora")).json;
@@ -246,12 +253,37 @@ test("restart keeps the queue, limits and cancel work", async () => {
   await waitForJob(daemon.url, alice, jobs.long, (j) => j.state === "running" && j.progress.step > 0);
   assert.equal(await daemon.stop({ keepData: true }), 0);
   assert.doesNotMatch(daemon.log(), /Sanitizer|runtime error/);
+
+  // What a crash between recording the outcome and cleaning up leaves: a checkpoint and a
+  // staged model whose weights link into the blob store. The queued evaluation gets files of
+  // its own, which must survive the restart.
+  const trainedDir = join(dataDir, "jobs", String(jobs.trained));
+  const linkTarget = join(dataDir, "link-target.bin");
+  writeFileSync(linkTarget, "a blob that base/ links to");
+  mkdirSync(join(trainedDir, "out/style-lora/checkpoint"), { recursive: true });
+  writeFileSync(join(trainedDir, "out/style-lora/checkpoint/state.bin"), "left over");
+  mkdirSync(join(trainedDir, "base"), { recursive: true });
+  rmSync(join(trainedDir, "base/model.safetensors"), { force: true });
+  symlinkSync(linkTarget, join(trainedDir, "base/model.safetensors"));
+  const queuedDir = join(dataDir, "jobs", String(jobs.evaluation));
+  mkdirSync(join(queuedDir, "data/eval"), { recursive: true });
+  writeFileSync(join(queuedDir, "data/eval/eval.jsonl"), "{}\n");
+
   daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
   let url = daemon.url;
   let job = await waitForJob(url, alice, jobs.long, (j) => j.state === "running" && j.worker_pid > 0);
   assert.equal(job.attempts, 1, "a daemon stop does not use up an attempt");
   const events = (await api(url, alice, "GET", `/api/jobs/${jobs.evaluation}`)).json;
   assert.equal(events.state, "queued");
+
+  // The scheduler sweeps before it starts a worker, so the sweep is done by now: the finished
+  // job keeps only its log, the link target stays, and the queued job's files are untouched.
+  assert.deepEqual(workFolderEntries(dataDir, jobs.trained), ["log"]);
+  assert.ok(existsSync(linkTarget), "the sweep does not follow symlinks");
+  assert.match(daemon.log(), /cleaned the work folders of finished jobs folders=1 failures=0/);
+  assert.equal(readFileSync(join(queuedDir, "data/eval/eval.jsonl"), "utf8"), "{}\n");
+  assert.match((await api(url, alice, "GET", `/api/jobs/${jobs.trained}/log`)).text,
+    /job succeeded/);
 
   // Per-user queue limit (2 in this test).
   const evalRequest = { type: "eval", model: "alice/stories260K", dataset: "alice/style",
@@ -267,12 +299,20 @@ test("restart keeps the queue, limits and cancel work", async () => {
     trainRequest({ output_repo: "bob/never-created" }));
   assert.equal(overLimit.status, 429);
   assert.equal((await api(url, bob, "GET", "/api/models/bob/never-created")).status, 404);
+  // A queued job that ran before has a checkpoint to resume from. Once the job is canceled
+  // nothing resumes, so the cancel removes the checkpoint and keeps the log.
+  const retriedDir = join(dataDir, "jobs", String(first.json.id));
+  mkdirSync(join(retriedDir, "out/style-lora/checkpoint"), { recursive: true });
+  writeFileSync(join(retriedDir, "out/style-lora/checkpoint/state.bin"), "earlier attempt");
+  writeFileSync(join(retriedDir, "log"), "attempt 1 of 3 started\n");
   for (const r of [first, second]) {
     const c = await api(url, bob, "POST", `/api/jobs/${r.json.id}/cancel`);
     assert.equal(c.status, 202);
     assert.equal(c.json.state, "canceled");
     assert.equal(c.json.error, "canceled before it started");
   }
+  assert.deepEqual(workFolderEntries(dataDir, first.json.id), ["log"]);
+  assert.equal(workFolderEntries(dataDir, second.json.id), null, "a job that never ran has no folder");
   const again = await api(url, bob, "POST", `/api/jobs/${first.json.id}/cancel`);
   assert.equal(again.status, 409);
 
@@ -310,12 +350,37 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.match(log, /atelier train/);
   await waitForJob(url, alice, jobs.long, () =>
     findProcesses(["worker", dataDir, "--job", String(jobs.long)]).length === 0, 20000);
+  assert.deepEqual(await waitForLogOnly(dataDir, jobs.long), ["log"]);
 
   // The evaluation queued before the restart runs now.
   job = await waitForJob(url, alice, jobs.evaluation, (j) => j.state === "succeeded");
   assert.ok(job.result.metrics.mean_nll > 0);
+  assert.deepEqual(await waitForLogOnly(dataDir, jobs.evaluation), ["log"]);
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/stories260K")).json;
   assert.ok(evals.some((e) => e.job_id === jobs.evaluation && /^[0-9a-f]{40}$/.test(e.revision)));
+});
+
+test("failed job keeps only its log", async () => {
+  const url = daemon.url;
+  const brokenDir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-broken-"));
+  try {
+    writeFileSync(join(brokenDir, "train.jsonl"), "this line is not JSON\n");
+    await pushFolder(url, alice, "dataset", "alice/broken", brokenDir);
+  } finally {
+    rmSync(brokenDir, { recursive: true, force: true });
+  }
+  const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    dataset: "alice/broken", eval_file: undefined, output_repo: "alice/broken-lora",
+  }));
+  assert.equal(r.status, 201, r.text);
+  const job = await waitForJob(url, alice, r.json.id, (j) => j.state === "failed");
+  assert.equal(job.attempts, 1, "invalid data fails without a retry");
+  assert.match(job.error, /atelier train failed with status 1/);
+  assert.deepEqual(await waitForLogOnly(dataDir, r.json.id), ["log"]);
+  const log = await api(url, alice, "GET", `/api/jobs/${r.json.id}/log`);
+  assert.equal(log.status, 200);
+  assert.match(log.text, /running atelier train/);
+  assert.match(log.text, /job failed/);
 });
 
 test("daemon and workers stop cleanly", async () => {
