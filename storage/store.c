@@ -6,6 +6,7 @@
 
 #include "hub_limits.h"
 #include "hub_log.h"
+#include "store_pipe.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -23,7 +24,9 @@
 #define STORE_PATH_BYTES    4096
 #define STORE_COPY_BYTES    (256u * 1024)
 #define STORE_TMP_MAX_AGE_S (24 * 3600)
-/* Past this many bytes a thread of its own hashes the upload (struct hasher). */
+/* An upload announced at this size or more goes through store_pipe from its first byte. */
+#define STORE_PIPE_MIN_BYTES (8u << 20)
+/* Past this many bytes a thread of its own hashes an upload of unknown size (struct hasher). */
 #define STORE_HASH_THREAD_BYTES (8u << 20)
 #define STORE_HASH_READ_BYTES   (256u << 10)
 /* The hasher sleeps until this much is waiting, so it is not woken for every write. */
@@ -62,6 +65,7 @@ struct store_upload {
     int fd;                          /* temp file, -1 once closed */
     char tmp_path[STORE_PATH_BYTES]; /* "" once renamed or removed */
     EVP_MD_CTX *md;
+    struct store_pipe *pipe; /* large uploads of a known size; NULL otherwise */
     struct hasher hash;
     uint64_t writeback_from; /* start of the range not yet handed to writeback */
     bool failed;             /* a write failed: only free remains */
@@ -308,7 +312,19 @@ int store_upload_begin(struct store_upload **out, struct store *st, const char *
                              "bytes",
                              oid, (unsigned long long)size,
                              (unsigned long long)HUB_MAX_LFS_OBJECT_BYTES);
-    return upload_new(out, st, oid, size, err);
+    rc = upload_new(out, st, oid, size, err);
+    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES)
+        (*out)->pipe = store_pipe_start((*out)->fd, (*out)->md, io->write); /* NULL: inline */
+    return rc;
+}
+
+/* Fills err for a failure store_pipe reported. */
+static int pipe_error(struct store_upload *up, int rc, struct hub_error *err)
+{
+    up->failed = true;
+    if (rc == -1)
+        return hub_error_set(err, HUB_EINTERNAL, "SHA-256 update failed");
+    return hub_error_set_errno(err, HUB_EIO, rc, "write to %s failed", up->tmp_path);
 }
 
 int store_upload_write(struct store_upload *up, const void *buf, size_t len, struct hub_error *err)
@@ -326,6 +342,14 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len, str
                                  (unsigned long long)up->size);
         return hub_error_set(err, HUB_ETOOBIG, "blob is larger than the maximum of %llu bytes",
                              (unsigned long long)up->size);
+    }
+    if (up->pipe != NULL) {
+        int rc = store_pipe_write(up->pipe, buf, len);
+
+        if (rc != 0)
+            return pipe_error(up, rc, err);
+        up->received += len;
+        return 0;
     }
     if (!up->hash.running) {
         if (EVP_DigestUpdate(up->md, buf, len) != 1) {
@@ -433,6 +457,13 @@ static int upload_seal(char oid_out[STORE_OID_HEX_BYTES + 1], struct store_uploa
     if (up->failed || up->finished)
         return hub_error_set(err, HUB_EINTERNAL, "finish of a finished or failed upload");
     up->failed = true; /* until the checks below pass */
+    if (up->pipe != NULL) {
+        rc = store_pipe_finish(up->pipe);
+        store_pipe_free(up->pipe);
+        up->pipe = NULL;
+        if (rc != 0)
+            return pipe_error(up, rc, err);
+    }
     rc = hasher_stop(up, err);
     if (rc < 0)
         return rc;
@@ -481,7 +512,8 @@ void store_upload_free(struct store_upload *up)
 
     if (up == NULL)
         return;
-    hasher_stop(up, &ignored); /* before the fd it reads from closes */
+    store_pipe_free(up->pipe); /* both stop before the fd they use closes */
+    hasher_stop(up, &ignored);
     pthread_mutex_destroy(&up->hash.lock);
     pthread_cond_destroy(&up->hash.wake);
     if (up->fd >= 0)

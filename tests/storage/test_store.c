@@ -238,8 +238,9 @@ static void test_disk_faults(struct store *st, const char *data)
     CHECK(exists);
 }
 
-/* Past 8 MiB (STORE_HASH_THREAD_BYTES in store.c) a thread hashes the upload by reading the
- * temp file back, so these bodies are 24 MiB, sent in uneven chunks. */
+/* Uploads of 8 MiB or more go through store_pipe (a hashing thread and a writing thread), and
+ * puts of unknown size past 8 MiB are hashed by a thread that reads the temp file back. So
+ * these bodies are 24 MiB, sent in uneven chunks. */
 #define LARGE_BYTES (24u << 20)
 #define LARGE_CHUNK 300001u
 
@@ -269,6 +270,47 @@ static int upload_bytes(struct store *st, const char *oid, const unsigned char *
 }
 
 static uint64_t written_so_far;
+static int einval_left; /* O_DIRECT writes still to fail with EINVAL */
+
+/* Fails the first O_DIRECT write with EINVAL, as a file system that accepts the flag but not
+ * the write does. The upload must then go on through the page cache. */
+static ssize_t write_rejects_direct(int fd, const void *buf, size_t len)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (einval_left > 0 && flags >= 0 && (flags & O_DIRECT) != 0) {
+        einval_left--;
+        errno = EINVAL;
+        return -1;
+    }
+    return write(fd, buf, len);
+}
+
+/* Checks that the stored blob oid contains exactly body. */
+static void check_blob_bytes(struct store *st, const char *oid, const unsigned char *body,
+                             size_t len)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    unsigned char *got = malloc(len + 1);
+    size_t have = 0;
+    int fd = -1;
+
+    CHECK(got != NULL);
+    CHECK_EQ_INT(store_blob_open(&fd, NULL, st, oid, &err), 0);
+    while (got != NULL && fd >= 0 && have <= len) {
+        ssize_t n = read(fd, got + have, len + 1 - have);
+
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    CHECK_EQ_INT(have, len);
+    CHECK(got != NULL);
+    CHECK(got == NULL || memcmp(got, body, len) == 0);
+    if (fd >= 0)
+        close(fd);
+    free(got);
+}
 
 /* Fails every write once 10 MiB are written, after the hashing thread has started. */
 static ssize_t write_fails_late(int fd, const void *buf, size_t len)
@@ -324,12 +366,30 @@ static void test_large_uploads(struct store *st, const char *data)
     CHECK(err.sys_errno == ENOSPC);
     CHECK_EQ_INT(count_files(tmp_dir), 0);
 
-    /* good */
+    /* good, and the stored bytes are the body's */
     CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, LARGE_BYTES, &err), 0);
     CHECK_EQ_INT(store_blob_stat(&exists, &size, st, oid, &err), 0);
     CHECK(exists);
     CHECK_EQ_INT(size, LARGE_BYTES);
     CHECK_EQ_INT(count_files(tmp_dir), 0);
+    check_blob_bytes(st, oid, body, LARGE_BYTES);
+
+    /* a body that is not a whole number of blocks, written after O_DIRECT is refused */
+    {
+        const struct store_io rejects_direct = {write_rejects_direct, fsync, rename};
+        size_t odd_len = LARGE_BYTES - 1234567;
+        char odd_oid[65];
+
+        sha256_hex(odd_oid, body, odd_len);
+        einval_left = 1;
+        store_io_set(&rejects_direct);
+        CHECK_EQ_INT(upload_bytes(st, odd_oid, body, odd_len, odd_len, &err), 0);
+        store_io_set(NULL);
+        printf("# O_DIRECT write refused once: %s\n",
+               einval_left == 0 ? "yes" : "no, this file system has no O_DIRECT");
+        check_blob_bytes(st, odd_oid, body, odd_len);
+        CHECK_EQ_INT(count_files(tmp_dir), 0);
+    }
 
     /* put from a file descriptor computes the same oid */
     snprintf(path, sizeof(path), "%s/large.bin", data);
