@@ -4,9 +4,10 @@
  * Work folder DATA/jobs/ID/: log is append-only and kept across attempts. base/ is the
  * model, with LFS files as symlinks into the blob store, and adapter/ the adapter of an
  * eval job. data/ has the dataset files. out/NAME/ is the trainer's ADAPTER_DIR, whose
- * checkpoint/ survives a failed attempt so the retry resumes. Once the job's final state is
- * recorded, everything but the log is removed (jobs_clean.h). A heartbeat thread with its
- * own database connection stores the heartbeat and notices cancels and lost leases.
+ * checkpoint/ survives a failed or stopped attempt so the next run resumes. Once the job's
+ * final state is recorded, everything but the log is removed (jobs_clean.h). A heartbeat
+ * thread with its own database connection stores the heartbeat and notices cancels and lost
+ * leases.
  *
  * Outcomes: a failure caused by the request (missing file, invalid data, trainer exit 1) is
  * recorded as failed and the worker exits 0. A transient one (I/O, trainer killed by a
@@ -26,6 +27,7 @@
 #include "meta_jobs.h"
 #include "meta_repo.h"
 #include "store.h"
+#include "train_ckpt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -421,11 +423,66 @@ static int dataset_file_stage(char *out, size_t cap, struct worker *w, const cha
                            w->dataset_commit, path, err);
 }
 
-/* Removes the inputs of an earlier attempt, and out/ unless it has a checkpoint to resume. */
-static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err)
+/* Returns whether out/NAME/checkpoint/state.bin was written by an earlier run of this job:
+ * a regular file with the trainer's magic and format version, modified after the job was
+ * created. The attempt number cannot tell, because a daemon stop queues the job again without
+ * counting the attempt. The age check rejects the folder of another job with the same id,
+ * which a database restored from a backup can leave. When the file exists but is rejected,
+ * reason gets why, else "". NOTE: only the trainer checks the hash and the run options, and
+ * a checkpoint that fails those checks fails the job. */
+static bool checkpoint_is_resumable(const struct worker *w, char *reason, size_t cap)
 {
+    unsigned char header[sizeof(TRAIN_CKPT_MAGIC) + 4];
     char path[WORKER_PATH_BYTES];
     struct stat st;
+    uint32_t version;
+    ssize_t bytes_read;
+    int fd;
+
+    reason[0] = '\0';
+    if (w->spec.type != META_JOB_TRAIN)
+        return false;
+    snprintf(path, sizeof(path), "%s/checkpoint/state.bin", w->out_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            snprintf(reason, cap, "cannot open %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(reason, cap, "%s is not a regular file", path);
+        return false;
+    }
+    bytes_read = read(fd, header, sizeof(header));
+    close(fd);
+    if (bytes_read != (ssize_t)sizeof(header) ||
+        memcmp(header, TRAIN_CKPT_MAGIC, sizeof(TRAIN_CKPT_MAGIC)) != 0) {
+        snprintf(reason, cap, "%s is not a training checkpoint", path);
+        return false;
+    }
+    /* The format version is a little-endian u32 after the 8-byte magic. */
+    version = (uint32_t)header[8] | (uint32_t)header[9] << 8 | (uint32_t)header[10] << 16 |
+              (uint32_t)header[11] << 24;
+    if (version != TRAIN_CKPT_VERSION) {
+        snprintf(reason, cap, "%s has format version %u, and this release reads version %u", path,
+                 (unsigned)version, (unsigned)TRAIN_CKPT_VERSION);
+        return false;
+    }
+    if ((int64_t)st.st_mtime < w->job->created_at) {
+        snprintf(reason, cap,
+                 "%s was written before the job was created, so another job with this id left it",
+                 path);
+        return false;
+    }
+    return true;
+}
+
+/* Removes the inputs of an earlier attempt, and out/ unless it has a checkpoint that an
+ * earlier run of this job wrote, whatever the attempt number. */
+static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err)
+{
+    char path[WORKER_PATH_BYTES], reason[WORKER_PATH_BYTES + 128];
     int rc;
 
     *resume = false;
@@ -439,11 +496,12 @@ static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err
         rc = jobs_remove_tree(path, err);
     if (rc < 0)
         return rc;
-    snprintf(path, sizeof(path), "%s/checkpoint", w->out_dir);
-    if (w->attempt > 1 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (checkpoint_is_resumable(w, reason, sizeof(reason))) {
         *resume = true;
         return 0;
     }
+    if (reason[0] != '\0')
+        log_line(w, "warning", "starting over without --resume: %s", reason);
     path_join(path, sizeof(path), w->dir, "out");
     rc = jobs_remove_tree(path, err);
     if (rc == 0)

@@ -6,7 +6,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
-  existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -381,6 +382,91 @@ test("failed job keeps only its log", async () => {
   assert.equal(log.status, 200);
   assert.match(log.text, /running atelier train/);
   assert.match(log.text, /job failed/);
+});
+
+test("daemon stop resumes the job from its checkpoint", async () => {
+  let url = daemon.url;
+  const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    output_repo: "alice/resumed-lora", params: { ...trainParams, steps: 300 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.id;
+  const checkpoint = join(dataDir, "jobs", String(id), "out/resumed-lora/checkpoint/state.bin");
+
+  // Stop the daemon once the trainer has written its first checkpoint (every 10 steps) and
+  // gone past it, so a restart from step 0 cannot be mistaken for a resume.
+  await waitForJob(url, alice, id, (j) => j.state === "running" && j.progress.step >= 15);
+  assert.ok(existsSync(checkpoint), "the first checkpoint exists before the stop");
+  assert.equal(await daemon.stop({ keepData: true }), 0);
+  daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
+  url = daemon.url;
+  const job = await waitForJob(url, alice, id, (j) => j.state === "succeeded");
+  assert.equal(job.attempts, 1, "a daemon stop does not use up an attempt");
+  assert.equal(job.progress.step, 300);
+
+  const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
+  assert.match(log, /running atelier train --resume from the last checkpoint/);
+  const resumedAt = log.match(/atelier train: resuming from \S+ at step (\d+) of 300/);
+  assert.ok(resumedAt, `the trainer resumed from its checkpoint:\n${log}`);
+  const resumedStep = Number(resumedAt[1]);
+  assert.ok(resumedStep >= 10, `resumed at step ${resumedStep}, after the first checkpoint`);
+
+  // The second run continues after the checkpoint step instead of training from step 1.
+  const events = await followEvents(url, alice, id);
+  const states = events.filter((e) => e.event === "state").map((e) => e.data.state);
+  assert.deepEqual(states, ["queued", "running", "queued", "running", "succeeded"]);
+  const runs = events.flatMap((e, i) => (e.event === "state" && e.data.state === "running" ? [i] : []));
+  const firstStep = events.slice(runs[1]).find((e) => e.event === "progress");
+  assert.ok(firstStep, "the second run stored progress");
+  assert.equal(firstStep.data.step, resumedStep + 1);
+  assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
+});
+
+test("fresh job ignores a stale checkpoint", async () => {
+  const url = daemon.url;
+  // A running job takes the only worker, so the two jobs below stay queued while the test
+  // puts checkpoint files that no run of theirs wrote in their folders.
+  let r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    output_repo: "alice/blocker-lora", params: { ...trainParams, steps: 300 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const blocker = r.json.id;
+  await waitForJob(url, alice, blocker, (j) => j.state === "running" && j.progress.step >= 15);
+  const realCheckpoint = join(dataDir, "jobs", String(blocker), "out/blocker-lora/checkpoint/state.bin");
+
+  const cases = [
+    // A real checkpoint dated before the job was created, like the folder that another job
+    // with the same id leaves behind when the database is restored from a backup.
+    { name: "old-lora", reason: /was written before the job was created/ },
+    { name: "garbage-lora", reason: /is not a training checkpoint/ },
+  ];
+  for (const c of cases) {
+    r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+      output_repo: `alice/${c.name}`, params: { ...trainParams, steps: 20 },
+    }));
+    assert.equal(r.status, 201, r.text);
+    c.id = r.json.id;
+    const folder = join(dataDir, "jobs", String(c.id), "out", c.name, "checkpoint");
+    mkdirSync(folder, { recursive: true });
+    if (c.name === "old-lora") {
+      copyFileSync(realCheckpoint, join(folder, "state.bin"));
+      const hourAgo = new Date(Date.now() - 3600 * 1000);
+      utimesSync(join(folder, "state.bin"), hourAgo, hourAgo);
+    } else {
+      writeFileSync(join(folder, "state.bin"), "not a checkpoint");
+    }
+  }
+  assert.equal((await api(url, alice, "POST", `/api/jobs/${blocker}/cancel`)).status, 202);
+
+  for (const c of cases) {
+    const job = await waitForJob(url, alice, c.id, (j) => j.state === "succeeded" || j.state === "failed");
+    const log = (await api(url, alice, "GET", `/api/jobs/${c.id}/log`)).text;
+    assert.equal(job.state, "succeeded", log);
+    assert.match(log, /starting over without --resume: /);
+    assert.match(log, c.reason);
+    assert.doesNotMatch(log, /resuming from/);
+    assert.equal(job.progress.step, 20);
+  }
 });
 
 test("daemon and workers stop cleanly", async () => {
