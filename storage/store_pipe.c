@@ -50,32 +50,53 @@ struct store_pipe {
     uint64_t writeback_from;
 };
 
-static void *hasher_main(void *arg)
+/* Runs one stage of the ring: takes the slots in order once they reach `ready`, applies work
+ * and moves them to `next`. Returns when *upstream_done is set and the next slot is not ready,
+ * or at once on drop. After a failure the stage passes slots on without work, so no thread
+ * waits forever. */
+static void stage_run(struct store_pipe *p, enum slot_state ready, enum slot_state next,
+                      const bool *upstream_done,
+                      int (*work)(struct store_pipe *, const struct slot *))
 {
-    struct store_pipe *p = arg;
     unsigned i = 0;
 
     pthread_mutex_lock(&p->lock);
     for (;;) {
         struct slot *s = &p->slots[i];
         bool skip;
-        int ok = 1;
+        int rc = 0;
 
-        while (s->state != SLOT_FILLED && !p->no_more && !p->drop)
+        while (s->state != ready && !*upstream_done && !p->drop)
             pthread_cond_wait(&p->changed, &p->lock);
-        if (p->drop || s->state != SLOT_FILLED)
+        if (p->drop || s->state != ready)
             break;
         skip = p->error != 0;
         pthread_mutex_unlock(&p->lock);
         if (!skip)
-            ok = EVP_DigestUpdate(p->md, s->buf, s->len);
+            rc = work(p, s);
         pthread_mutex_lock(&p->lock);
-        if (ok != 1 && p->error == 0)
-            p->error = -1;
-        s->state = SLOT_HASHED;
+        if (rc != 0 && p->error == 0)
+            p->error = rc;
+        if (next == SLOT_FREE)
+            s->len = 0;
+        s->state = next;
         pthread_cond_broadcast(&p->changed);
         i = (i + 1) % PIPE_SLOTS;
     }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int hash_slot(struct store_pipe *p, const struct slot *s)
+{
+    return EVP_DigestUpdate(p->md, s->buf, s->len) == 1 ? 0 : -1;
+}
+
+static void *hasher_main(void *arg)
+{
+    struct store_pipe *p = arg;
+
+    stage_run(p, SLOT_FILLED, SLOT_HASHED, &p->no_more, hash_slot);
+    pthread_mutex_lock(&p->lock);
     p->hasher_done = true;
     pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->lock);
@@ -136,31 +157,8 @@ static int write_slot(struct store_pipe *p, const struct slot *s)
 static void *writer_main(void *arg)
 {
     struct store_pipe *p = arg;
-    unsigned i = 0;
 
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        struct slot *s = &p->slots[i];
-        bool skip;
-        int rc = 0;
-
-        while (s->state != SLOT_HASHED && !p->hasher_done && !p->drop)
-            pthread_cond_wait(&p->changed, &p->lock);
-        if (p->drop || s->state != SLOT_HASHED)
-            break;
-        skip = p->error != 0;
-        pthread_mutex_unlock(&p->lock);
-        if (!skip)
-            rc = write_slot(p, s);
-        pthread_mutex_lock(&p->lock);
-        if (rc != 0 && p->error == 0)
-            p->error = rc;
-        s->len = 0;
-        s->state = SLOT_FREE;
-        pthread_cond_broadcast(&p->changed);
-        i = (i + 1) % PIPE_SLOTS;
-    }
-    pthread_mutex_unlock(&p->lock);
+    stage_run(p, SLOT_HASHED, SLOT_FREE, &p->hasher_done, write_slot);
     return NULL;
 }
 
