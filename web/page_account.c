@@ -201,7 +201,7 @@ static void web_settings_tokens(struct web_ctx *ctx, const struct meta_token *to
         web_buf_puts(b, "<p class=\"muted\">You have no tokens yet.</p>");
     } else {
         web_buf_puts(b, "<div class=\"table-wrap\"><table><thead><tr><th>Label</th>"
-                        "<th>Scope</th><th>Ends in</th><th>Created</th><th>Last used</th>"
+                        "<th>Scope</th><th>Token ends with</th><th>Created</th><th>Last used</th>"
                         "<th><span class=\"visually-hidden\">Action</span></th></tr></thead>"
                         "<tbody>");
     }

@@ -468,6 +468,8 @@ static void test_pages_tokens(void)
 {
     char cookie[128];
     char body[256];
+    char hint_cell[64] = "";
+    const char *secret, *secret_end;
     struct page p;
 
     snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
@@ -486,11 +488,21 @@ static void test_pages_tokens(void)
     CHECK_EQ_INT(p.resp.status, 201);
     CHECK(has(&p, "id=\"new-token\">hf_"));
     CHECK(has(&p, "laptop &lt;b&gt;"));
+    secret = p.resp.body != NULL ? strstr(p.resp.body, "id=\"new-token\">hf_") : NULL;
+    secret_end = secret != NULL ? strchr(secret, '<') : NULL;
+    CHECK(secret_end != NULL);
+    if (secret_end != NULL && secret_end - secret > 4)
+        snprintf(hint_cell, sizeof(hint_cell), "<code>…%.4s</code>", secret_end - 4);
     done(&p);
 
+    /* The list shows the secret's last characters under a header that does not read as a date. */
     p = render_full("GET", "/settings", "", alice_id, cookie, NULL);
     CHECK(!has(&p, "id=\"new-token\""));
     CHECK(has(&p, "Revoke"));
+    CHECK(has(&p, "<th>Token ends with</th>"));
+    CHECK(!has(&p, "Ends in"));
+    CHECK(hint_cell[0] != '\0');
+    CHECK(has(&p, hint_cell));
     done(&p);
 
     p = render("/settings", "", 0);
