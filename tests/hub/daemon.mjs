@@ -42,22 +42,24 @@ export async function startDaemon({ dataDir, extraArgs = [] } = {}) {
   const child = spawn(bin, ["serve", "--data", dir, "--listen", "127.0.0.1:0", "--threads", "2",
     ...extraArgs], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
+  // One listener collects the whole log, so tests may count its lines.
+  child.stderr.on("data", (chunk) => { log += chunk.toString(); });
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${log}`)), 20000);
-    child.stderr.on("data", (chunk) => {
-      log += chunk.toString();
+    const waitForPort = () => {
       const m = log.match(/listening host=\S+ port=(\d+)/);
       if (m) {
         clearTimeout(timer);
+        child.stderr.off("data", waitForPort);
         resolve(Number(m[1]));
       }
-    });
+    };
+    child.stderr.on("data", waitForPort);
     child.on("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`daemon exited with ${code} before listening:\n${log}`));
     });
   });
-  child.stderr.on("data", (chunk) => { log += chunk.toString(); });
   const daemon = {
     dataDir: dir,
     port,
