@@ -134,6 +134,7 @@ out:
         http_router_services_stop(router);
     hf_http_close();
     http_router_free(router);
+    hub_log_flush_suppressed(); /* report dropped warnings before the last line */
     if (rc == 0)
         hub_log(HUB_LOG_INFO, "serve", "stopped");
     return rc;

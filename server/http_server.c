@@ -565,6 +565,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     char line[512];
 
     vsnprintf(line, sizeof(line), fmt, ap);
+    /* NOTE: all libmicrohttpd messages are one call site for the rate limit of hub_log, so a
+     * message that repeats also drops other libmicrohttpd messages until its window ends. */
     hub_log(HUB_LOG_WARN, "http", "libmicrohttpd: %s", line);
 }
 

@@ -2,6 +2,7 @@
 // finish the download, refuse new connections and exit 0.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,6 +86,46 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
     await assert.rejects(fetch(`${daemon.url}/healthz`), "no new connections after stop");
     assert.match(daemon.log(), /stopping signal=SIGTERM/);
     assert.match(daemon.log(), /info serve: stopped/);
+  } finally {
+    await daemon.stop({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("repeated warnings are limited and summed up at stop", async () => {
+  const dataDir = prepareDataDir();
+  const token = createToken(dataDir, "alice", { write: true, label: "log-limit" });
+  const daemon = await startDaemon({ dataDir });
+  const auth = { Authorization: `Bearer ${token}` };
+  const rejected = 15;
+  try {
+    await fetch(`${daemon.url}/api/repos/create`, { method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "noisy", organization: "alice" }) });
+    const data = Buffer.alloc(1000, 1);
+    const oid = createHash("sha256").update(data).digest("hex");
+    const batch = await fetch(`${daemon.url}/alice/noisy.git/info/lfs/objects/batch`, {
+      method: "POST", headers: { ...auth, "Content-Type": "application/vnd.git-lfs+json" },
+      body: JSON.stringify({ operation: "upload", objects: [{ oid, size: data.length }] }) });
+    assert.equal(batch.status, 200);
+    const href = (await batch.json()).objects[0].actions.upload.href;
+    // Each PUT of bytes that do not hash to the oid logs the same warning call site.
+    for (let i = 0; i < rejected; i++) {
+      const put = await fetch(href, { method: "PUT", body: Buffer.alloc(1000, 2) });
+      assert.equal(put.status, 400);
+      await put.arrayBuffer();
+    }
+    assert.equal(await daemon.stop({ keepData: true }), 0);
+    const log = daemon.log();
+    const warnings = log.match(/ warn lfs: upload rejected /g) ?? [];
+    assert.equal(warnings.length, 10, "the burst of one call site");
+    const summaries = log.match(/ warn lfs: repeated lines suppressed count=(\d+) window_ms=10000 format="upload rejected oid=%s [^"]*"\n/g) ?? [];
+    assert.equal(summaries.length, 1, `one summary line in:\n${log}`);
+    assert.match(summaries[0], / count=5 /);
+    const puts = log.match(/ info http: request method=PUT .*status=400 /g) ?? [];
+    assert.equal(puts.length, rejected, "every access line is written");
+    assert.ok(log.indexOf("repeated lines suppressed") < log.indexOf("info serve: stopped"),
+      "the summary comes before the last line");
   } finally {
     await daemon.stop({ keepData: true });
     rmSync(dataDir, { recursive: true, force: true });
