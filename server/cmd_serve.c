@@ -159,6 +159,8 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     hub_log_set_level(config.log_level);
+    hub_log_set_rate_limit((unsigned)config.log_repeat_lines,
+                           (unsigned)config.log_repeat_window_s * 1000u);
     rc = storage_init(&err);
     if (rc == 0)
         rc = serve_run(&config, &err);

@@ -37,6 +37,8 @@ struct hub_config {
     uint64_t jobs_max_attempts;         /* attempts per job before it fails */
     uint64_t jobs_heartbeat_timeout_s;  /* seconds without a heartbeat before a worker is dead */
     uint64_t jobs_cancel_grace_s;       /* seconds from SIGTERM to SIGKILL for a worker */
+    uint64_t log_repeat_lines;          /* warn or error lines per call site and window */
+    uint64_t log_repeat_window_s;       /* length of that window */
 };
 
 /** Fills config with the defaults, then the job limits from the environment variables

@@ -26,8 +26,9 @@ enum hub_log_level {
 /** Sets the lowest level that is written; HUB_LOG_INFO by default. Call before threads start. */
 void hub_log_set_level(enum hub_log_level level);
 
-/** Sets the rate limit of warn and error lines; burst 0 turns it off. The daemon keeps the
- * defaults above and tests use a shorter window. Call before threads start. */
+/** Sets the rate limit of warn and error lines; burst 0 turns it off. The daemon sets it from
+ * --log-repeat-lines and --log-repeat-window-s, whose defaults are the values above. Call
+ * before threads start. */
 void hub_log_set_rate_limit(unsigned burst, unsigned window_ms);
 
 /** Writes the summary line of every call site with dropped lines now, without waiting for its

@@ -92,12 +92,13 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
   }
 });
 
-test("repeated warnings are limited and summed up at stop", async () => {
+// Makes 15 LFS uploads whose bytes do not hash to their oid on a daemon started with
+// extraArgs; each logs the same warning call site. Returns the daemon's whole log.
+async function rejectedUploadsLog(extraArgs) {
   const dataDir = prepareDataDir();
   const token = createToken(dataDir, "alice", { write: true, label: "log-limit" });
-  const daemon = await startDaemon({ dataDir });
+  const daemon = await startDaemon({ dataDir, extraArgs });
   const auth = { Authorization: `Bearer ${token}` };
-  const rejected = 15;
   try {
     await fetch(`${daemon.url}/api/repos/create`, { method: "POST",
       headers: { ...auth, "Content-Type": "application/json" },
@@ -109,25 +110,37 @@ test("repeated warnings are limited and summed up at stop", async () => {
       body: JSON.stringify({ operation: "upload", objects: [{ oid, size: data.length }] }) });
     assert.equal(batch.status, 200);
     const href = (await batch.json()).objects[0].actions.upload.href;
-    // Each PUT of bytes that do not hash to the oid logs the same warning call site.
-    for (let i = 0; i < rejected; i++) {
+    for (let i = 0; i < 15; i++) {
       const put = await fetch(href, { method: "PUT", body: Buffer.alloc(1000, 2) });
       assert.equal(put.status, 400);
       await put.arrayBuffer();
     }
     assert.equal(await daemon.stop({ keepData: true }), 0);
-    const log = daemon.log();
-    const warnings = log.match(/ warn lfs: upload rejected /g) ?? [];
-    assert.equal(warnings.length, 10, "the burst of one call site");
-    const summaries = log.match(/ warn lfs: repeated lines suppressed count=(\d+) window_ms=10000 format="upload rejected oid=%s [^"]*"\n/g) ?? [];
-    assert.equal(summaries.length, 1, `one summary line in:\n${log}`);
-    assert.match(summaries[0], / count=5 /);
-    const puts = log.match(/ info http: request method=PUT .*status=400 /g) ?? [];
-    assert.equal(puts.length, rejected, "every access line is written");
-    assert.ok(log.indexOf("repeated lines suppressed") < log.indexOf("info serve: stopped"),
-      "the summary comes before the last line");
+    return daemon.log();
   } finally {
     await daemon.stop({ keepData: true });
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+test("repeated warnings are limited and summed up at stop", async () => {
+  const log = await rejectedUploadsLog([]);
+  const warnings = log.match(/ warn lfs: upload rejected /g) ?? [];
+  assert.equal(warnings.length, 10, "the burst of one call site");
+  const summaries = log.match(/ warn lfs: repeated lines suppressed count=(\d+) window_ms=10000 format="upload rejected oid=%s [^"]*"\n/g) ?? [];
+  assert.equal(summaries.length, 1, `one summary line in:\n${log}`);
+  assert.match(summaries[0], / count=5 /);
+  const puts = log.match(/ info http: request method=PUT .*status=400 /g) ?? [];
+  assert.equal(puts.length, 15, "every access line is written");
+  assert.ok(log.indexOf("repeated lines suppressed") < log.indexOf("info serve: stopped"),
+    "the summary comes before the last line");
+});
+
+test("log repeat flags set the burst and window", async () => {
+  const limited = await rejectedUploadsLog(["--log-repeat-lines", "3", "--log-repeat-window-s", "60"]);
+  assert.equal((limited.match(/ warn lfs: upload rejected /g) ?? []).length, 3);
+  assert.match(limited, / warn lfs: repeated lines suppressed count=12 window_ms=60000 /);
+  const unlimited = await rejectedUploadsLog(["--log-repeat-lines", "0"]);
+  assert.equal((unlimited.match(/ warn lfs: upload rejected /g) ?? []).length, 15);
+  assert.doesNotMatch(unlimited, /repeated lines suppressed/);
 });
