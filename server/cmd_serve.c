@@ -11,6 +11,7 @@
 #include "meta.h"
 #include "meta_user.h"
 #include "storage.h"
+#include "store.h"
 
 #if __has_include("git_http.h")
 #include "git_http.h"
@@ -161,6 +162,7 @@ int cmd_serve(int argc, char **argv)
     hub_log_set_level(config.log_level);
     hub_log_set_rate_limit((unsigned)config.log_repeat_lines,
                            (unsigned)config.log_repeat_window_s * 1000u);
+    store_set_max_rings((unsigned)config.max_upload_rings);
     rc = storage_init(&err);
     if (rc == 0)
         rc = serve_run(&config, &err);

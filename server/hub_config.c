@@ -3,6 +3,7 @@
 #include "hub_config.h"
 
 #include "hub_limits.h"
+#include "store.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -82,6 +83,8 @@ static const struct limit_flag limit_flags[] = {
     {"--job-cancel-grace", LIMIT(jobs_cancel_grace_s), FLAG_COUNT, 1, 600,
      "seconds from SIGTERM to SIGKILL when a worker is stopped (default 5)",
      "ATELIER_JOBS_CANCEL_GRACE_S"},
+    {"--max-upload-rings", LIMIT(max_upload_rings), FLAG_COUNT, 0, 4096,
+     "LFS uploads of 8 MiB or more that get a 16 MiB buffer ring at once (default 8)", NULL},
     {"--log-repeat-lines", LIMIT(log_repeat_lines), FLAG_COUNT, 0, 1000000,
      "warn or error lines one call site may log per window, 0 for no limit (default 10)", NULL},
     {"--log-repeat-window-s", LIMIT(log_repeat_window_s), FLAG_COUNT, 1, 86400,
@@ -116,6 +119,7 @@ int hub_config_init(struct hub_config *config, struct hub_error *err)
     config->jobs_max_attempts = HUB_DEFAULT_JOBS_ATTEMPTS;
     config->jobs_heartbeat_timeout_s = HUB_DEFAULT_JOBS_HEARTBEAT_TIMEOUT_S;
     config->jobs_cancel_grace_s = HUB_DEFAULT_JOBS_CANCEL_GRACE_S;
+    config->max_upload_rings = STORE_DEFAULT_MAX_RINGS;
     config->log_repeat_lines = HUB_LOG_BURST_LINES;
     config->log_repeat_window_s = HUB_LOG_BURST_WINDOW_MS / 1000;
     return limits_from_env(config, err);

@@ -39,6 +39,7 @@ struct hub_config {
     uint64_t jobs_cancel_grace_s;       /* seconds from SIGTERM to SIGKILL for a worker */
     uint64_t log_repeat_lines;          /* warn or error lines per call site and window */
     uint64_t log_repeat_window_s;       /* length of that window */
+    uint64_t max_upload_rings;          /* large uploads with a 16 MiB ring at once */
 };
 
 /** Fills config with the defaults, then the job limits from the environment variables

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,11 @@
 #define STORE_TMP_MAX_AGE_S (24 * 3600)
 /* An upload announced at this size or more goes through store_pipe from its first byte. */
 #define STORE_PIPE_MIN_BYTES (8u << 20)
+
+/* Uploads that may hold a ring of store_pipe at once (store_set_max_rings); the others hash
+ * on their own threads as uploads of unknown size do. */
+static atomic_uint max_rings = STORE_DEFAULT_MAX_RINGS;
+static atomic_uint active_rings;
 /* Past this many bytes a thread of its own hashes an upload of unknown size (struct hasher). */
 #define STORE_HASH_THREAD_BYTES (8u << 20)
 #define STORE_HASH_READ_BYTES   (256u << 10)
@@ -297,6 +303,43 @@ fail:
     return rc;
 }
 
+void store_set_max_rings(unsigned n)
+{
+    atomic_store(&max_rings, n);
+}
+
+/* Counts one more ring in use. Returns false, counting nothing, when all are taken. */
+static bool ring_take(void)
+{
+    unsigned n = atomic_load(&active_rings);
+
+    do {
+        if (n >= atomic_load(&max_rings))
+            return false;
+    } while (!atomic_compare_exchange_weak(&active_rings, &n, n + 1));
+    return true;
+}
+
+static void ring_give_back(void)
+{
+    atomic_fetch_sub(&active_rings, 1);
+}
+
+/* Stops and frees the upload's ring. Returns 0 or what store_pipe_finish returned. */
+static int pipe_end(struct store_upload *up, bool finish)
+{
+    int rc = 0;
+
+    if (up->pipe == NULL)
+        return 0;
+    if (finish)
+        rc = store_pipe_finish(up->pipe);
+    store_pipe_free(up->pipe);
+    up->pipe = NULL;
+    ring_give_back();
+    return rc;
+}
+
 int store_upload_begin(struct store_upload **out, struct store *st, const char *oid, uint64_t size,
                        struct hub_error *err)
 {
@@ -313,8 +356,10 @@ int store_upload_begin(struct store_upload **out, struct store *st, const char *
                              oid, (unsigned long long)size,
                              (unsigned long long)HUB_MAX_LFS_OBJECT_BYTES);
     rc = upload_new(out, st, oid, size, err);
-    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES)
-        (*out)->pipe = store_pipe_start((*out)->fd, (*out)->md, io->write); /* NULL: inline */
+    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES && ring_take())
+        (*out)->pipe = store_pipe_start((*out)->fd, (*out)->md, io->write);
+    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES && (*out)->pipe == NULL)
+        ring_give_back(); /* taken, but the pipe could not start: hash on the thread */
     return rc;
 }
 
@@ -457,13 +502,9 @@ static int upload_seal(char oid_out[STORE_OID_HEX_BYTES + 1], struct store_uploa
     if (up->failed || up->finished)
         return hub_error_set(err, HUB_EINTERNAL, "finish of a finished or failed upload");
     up->failed = true; /* until the checks below pass */
-    if (up->pipe != NULL) {
-        rc = store_pipe_finish(up->pipe);
-        store_pipe_free(up->pipe);
-        up->pipe = NULL;
-        if (rc != 0)
-            return pipe_error(up, rc, err);
-    }
+    rc = pipe_end(up, true);
+    if (rc != 0)
+        return pipe_error(up, rc, err);
     rc = hasher_stop(up, err);
     if (rc < 0)
         return rc;
@@ -512,7 +553,7 @@ void store_upload_free(struct store_upload *up)
 
     if (up == NULL)
         return;
-    store_pipe_free(up->pipe); /* both stop before the fd they use closes */
+    pipe_end(up, false); /* both stop before the fd they use closes */
     hasher_stop(up, &ignored);
     pthread_mutex_destroy(&up->hash.lock);
     pthread_cond_destroy(&up->hash.wake);

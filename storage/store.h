@@ -58,6 +58,15 @@ uint64_t store_upload_received(const struct store_upload *up);
 /** Frees the upload and removes its temp file unless it finished. Accepts NULL. */
 void store_upload_free(struct store_upload *up);
 
+/** Uploads announced at 8 MiB or more that may use a 16 MiB ring of buffers at once, by
+ * default. The ring hashes on one thread and writes on another (store_pipe.c); uploads past
+ * the cap are hashed on their own thread instead, which is slower but needs no ring. */
+#define STORE_DEFAULT_MAX_RINGS 8
+
+/** Sets that cap for the process; 0 gives no upload a ring. Any thread: uploads that hold a
+ * ring keep it. */
+void store_set_max_rings(unsigned n);
+
 /** Stores everything read from fd (until end of file) and writes its oid into oid_out and its
  * size into *size_out (NULL allowed). Reading more than max_bytes fails with HUB_ETOOBIG.
  * Returns 0, HUB_ETOOBIG, HUB_ENOMEM or HUB_EIO. Any thread. */

@@ -391,6 +391,42 @@ static void test_large_uploads(struct store *st, const char *data)
         CHECK_EQ_INT(count_files(tmp_dir), 0);
     }
 
+    /* two uploads at once with one ring: the second hashes on its own thread */
+    {
+        struct store_upload *first = NULL, *second = NULL;
+        size_t half = LARGE_BYTES / 2;
+        char half_oid[65];
+
+        sha256_hex(half_oid, body, half);
+        store_set_max_rings(1);
+        CHECK_EQ_INT(store_upload_begin(&first, st, oid, LARGE_BYTES, &err), 0);
+        CHECK_EQ_INT(store_upload_begin(&second, st, half_oid, half, &err), 0);
+        for (size_t off = 0; first != NULL && second != NULL && off < LARGE_BYTES;
+             off += LARGE_CHUNK) {
+            size_t n = LARGE_BYTES - off < LARGE_CHUNK ? LARGE_BYTES - off : LARGE_CHUNK;
+
+            CHECK_EQ_INT(store_upload_write(first, body + off, n, &err), 0);
+            if (off < half)
+                CHECK_EQ_INT(
+                    store_upload_write(second, body + off, half - off < n ? half - off : n, &err),
+                    0);
+        }
+        CHECK_EQ_INT(store_upload_finish(first, &err), 0);
+        CHECK_EQ_INT(store_upload_finish(second, &err), 0);
+        store_upload_free(first);
+        store_upload_free(second);
+        store_set_max_rings(STORE_DEFAULT_MAX_RINGS);
+        check_blob_bytes(st, half_oid, body, half);
+        CHECK_EQ_INT(count_files(tmp_dir), 0);
+    }
+
+    /* no rings at all */
+    store_set_max_rings(0);
+    store_blob_remove(st, oid, &err);
+    CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, LARGE_BYTES, &err), 0);
+    store_set_max_rings(STORE_DEFAULT_MAX_RINGS);
+    check_blob_bytes(st, oid, body, LARGE_BYTES);
+
     /* put from a file descriptor computes the same oid */
     snprintf(path, sizeof(path), "%s/large.bin", data);
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
