@@ -12,16 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Slots of the rate limit table. Call sites that hash to the same slot share its count and
- * window. With 64 slots that can happen to any two sites. */
-#define LIMIT_SLOTS        64
+/* Slots of the rate limit table. A call site takes the first slot that is free or its own
+ * among LIMIT_PROBES slots from its hash. Only when all of them hold other sites' open
+ * windows does it share the first one's count. */
+#define LIMIT_SLOTS        256
+#define LIMIT_PROBES       8
 #define LIMIT_MODULE_BYTES 32
 #define LIMIT_FORMAT_BYTES 160
 
-/* One slot of the rate limit table. A slot stores no key: every call site whose (format,
- * module) addresses hash to it counts against its window, and format names the site that
- * opened the window. */
+/* One slot of the rate limit table, keyed by the addresses of the call site's format and
+ * module strings while its window is open. format names the site that opened the window. */
 struct limit_slot {
+    const char *key_fmt;
+    const char *key_module;
     int64_t window_end_ns;         /* CLOCK_MONOTONIC end of the current window; 0 when unused */
     unsigned written;              /* lines written in the current window */
     unsigned long long suppressed; /* lines dropped in the current window */
@@ -179,20 +182,43 @@ static void limit_close_expired(int64_t now, bool all)
     atomic_store(&limit_next_summary_ns, next);
 }
 
+/* Returns the slot of a call site: its own, else a free one it then owns, else the first of
+ * its probes. Closes the probed slots whose window ended. Caller holds limit_lock. */
+static struct limit_slot *limit_find(const char *module, const char *fmt, int64_t now)
+{
+    size_t base = limit_slot_index(module, fmt);
+    struct limit_slot *free_slot = NULL;
+
+    for (size_t i = 0; i < LIMIT_PROBES; i++) {
+        struct limit_slot *slot = &limit_slots[(base + i) % LIMIT_SLOTS];
+
+        if (slot->window_end_ns != 0 && now >= slot->window_end_ns)
+            limit_slot_close(slot);
+        if (slot->window_end_ns == 0) {
+            if (free_slot == NULL)
+                free_slot = slot;
+        } else if (slot->key_fmt == fmt && slot->key_module == module) {
+            return slot;
+        }
+    }
+    if (free_slot == NULL)
+        return &limit_slots[base];
+    free_slot->key_fmt = fmt;
+    free_slot->key_module = module;
+    free_slot->window_end_ns = now + limit_window_ns;
+    copy_for_quotes(free_slot->module, sizeof(free_slot->module), module);
+    copy_for_quotes(free_slot->format, sizeof(free_slot->format), fmt);
+    return free_slot;
+}
+
 /* Counts one warn or error line against its call site and returns whether to write it. */
 static bool limit_admit(enum hub_log_level level, const char *module, const char *fmt, int64_t now)
 {
-    struct limit_slot *slot = &limit_slots[limit_slot_index(module, fmt)];
+    struct limit_slot *slot;
     bool admit;
 
     pthread_mutex_lock(&limit_lock);
-    if (slot->window_end_ns != 0 && now >= slot->window_end_ns)
-        limit_slot_close(slot);
-    if (slot->window_end_ns == 0) {
-        slot->window_end_ns = now + limit_window_ns;
-        copy_for_quotes(slot->module, sizeof(slot->module), module);
-        copy_for_quotes(slot->format, sizeof(slot->format), fmt);
-    }
+    slot = limit_find(module, fmt, now);
     admit = slot->written < limit_burst;
     if (admit) {
         slot->written++;

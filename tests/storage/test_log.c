@@ -44,6 +44,15 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Lets every window end and drops their summaries, so that a test that counts lines starts
+ * from a table with no open window. */
+static void windows_end(void)
+{
+    sleep_ms(WINDOW_MS + 100);
+    hub_log_flush_suppressed();
+    free(log_take());
+}
+
 static void test_burst_then_summary(void)
 {
     char *text;
@@ -90,6 +99,7 @@ static void test_flush_and_quotes(void)
 {
     char *text;
 
+    windows_end();
     for (int i = 0; i < 12; i++)
         hub_log(HUB_LOG_ERROR, "git", "bad \"%s\" ref", "main");
     hub_log_flush_suppressed();
@@ -119,9 +129,7 @@ static void test_threads_share_one_count(void)
     pthread_t threads[4];
     char *text;
 
-    sleep_ms(WINDOW_MS + 100); /* let earlier windows end */
-    hub_log_flush_suppressed();
-    free(log_take());
+    windows_end();
     for (int i = 0; i < 4; i++)
         pthread_create(&threads[i], NULL, warn_many, NULL);
     for (int i = 0; i < 4; i++)
@@ -130,6 +138,39 @@ static void test_threads_share_one_count(void)
     text = log_take();
     CHECK_EQ_INT(count_of(text, "warn jobs: cannot claim"), HUB_LOG_BURST_LINES);
     CHECK_EQ_INT(count_of(text, "warn jobs: repeated lines suppressed count=790 "), 1);
+    free(text);
+}
+
+/* Each call site keeps its own count: 40 sites that each log up to the burst lose nothing.
+ * With a shared slot per hash, two of 40 sites would almost surely have collided. */
+static void test_sites_counted_apart(void)
+{
+    static const char formats[40][24] = {
+        "site 0 failed n=%d",  "site 1 failed n=%d",  "site 2 failed n=%d",  "site 3 failed n=%d",
+        "site 4 failed n=%d",  "site 5 failed n=%d",  "site 6 failed n=%d",  "site 7 failed n=%d",
+        "site 8 failed n=%d",  "site 9 failed n=%d",  "site 10 failed n=%d", "site 11 failed n=%d",
+        "site 12 failed n=%d", "site 13 failed n=%d", "site 14 failed n=%d", "site 15 failed n=%d",
+        "site 16 failed n=%d", "site 17 failed n=%d", "site 18 failed n=%d", "site 19 failed n=%d",
+        "site 20 failed n=%d", "site 21 failed n=%d", "site 22 failed n=%d", "site 23 failed n=%d",
+        "site 24 failed n=%d", "site 25 failed n=%d", "site 26 failed n=%d", "site 27 failed n=%d",
+        "site 28 failed n=%d", "site 29 failed n=%d", "site 30 failed n=%d", "site 31 failed n=%d",
+        "site 32 failed n=%d", "site 33 failed n=%d", "site 34 failed n=%d", "site 35 failed n=%d",
+        "site 36 failed n=%d", "site 37 failed n=%d", "site 38 failed n=%d", "site 39 failed n=%d",
+    };
+    char *text;
+
+    windows_end();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    for (int site = 0; site < 40; site++) {
+        for (int i = 0; i < HUB_LOG_BURST_LINES; i++)
+            hub_log(HUB_LOG_WARN, "sites", formats[site], i);
+    }
+#pragma GCC diagnostic pop
+    hub_log_flush_suppressed();
+    text = log_take();
+    CHECK_EQ_INT(count_of(text, "warn sites: site "), 40 * HUB_LOG_BURST_LINES);
+    CHECK_EQ_INT(count_of(text, "suppressed"), 0);
     free(text);
 }
 
@@ -164,6 +205,7 @@ int main(void)
     test_info_never_limited();
     test_flush_and_quotes();
     test_threads_share_one_count();
+    test_sites_counted_apart();
     test_limit_off();
 
     dup2(saved_stderr, STDERR_FILENO);
