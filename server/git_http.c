@@ -988,13 +988,16 @@ static const struct git_route_arg model_push = {HUB_REPO_MODEL, SERVICE_RECEIVE_
 static const struct git_route_arg dataset_fetch = {HUB_REPO_DATASET, SERVICE_UPLOAD_PACK};
 static const struct git_route_arg dataset_push = {HUB_REPO_DATASET, SERVICE_RECEIVE_PACK};
 
+/* The smart HTTP routes send their errors as text/plain. git 2.39 prints such a reply to
+ * info/refs as `remote:` lines, and for the POST routes it shows only the status. The git-lfs
+ * routes below keep JSON, because git-lfs expects it. */
 #define GIT_INFO_REFS(route_name, prefix, route_arg)                                               \
     {.name = route_name, .methods = "GET", .pattern = prefix "/info/refs",                         \
-     .handle = info_refs_handle, .arg = (void *)(route_arg)}
+     .text_errors = true, .handle = info_refs_handle, .arg = (void *)(route_arg)}
 #define GIT_RPC(route_name, prefix, service_path, route_arg)                                       \
     {.name = route_name, .methods = "POST", .pattern = prefix "/" service_path,                    \
-     .body = HTTP_BODY_STREAM, .begin = rpc_begin, .on_body = rpc_body, .handle = rpc_handle,      \
-     .arg = (void *)(route_arg)}
+     .text_errors = true, .body = HTTP_BODY_STREAM, .begin = rpc_begin, .on_body = rpc_body,       \
+     .handle = rpc_handle, .arg = (void *)(route_arg)}
 #define GIT_ROUTES(prefix, fetch_arg, push_arg)                                                    \
     GIT_INFO_REFS("git.info_refs", prefix, fetch_arg),                                             \
         GIT_RPC("git.upload_pack", prefix, "git-upload-pack", fetch_arg),                          \

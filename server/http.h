@@ -63,8 +63,9 @@
  * Every handler queues exactly one reply with one of the http_reply_* functions (a second
  * call is ignored and logged as a bug). A handler that returns without a reply gets a 500.
  * A handler that returns a negative HUB_E* code without a reply gets the status that
- * http_status_from_error() maps it to, with err->msg as the JSON error. Extra headers may
- * be added with http_reply_header() before or after the http_reply_* call.
+ * http_status_from_error() maps it to, with err->msg as the JSON error (as text on a route
+ * with .text_errors). Extra headers may be added with http_reply_header() before or after
+ * the http_reply_* call.
  *
  * Threads: handlers, begin(), on_body() and stream callbacks run on the HTTP threads of
  * libmicrohttpd's thread pool, several at once. One request is only ever on one thread at
@@ -123,6 +124,9 @@ struct http_route {
     http_body_fn on_body;    /* HTTP_BODY_STREAM only, required there */
     http_handle_fn handle;   /* required */
     void *arg;               /* passed to every callback of this route */
+    /* Error replies are text/plain (the message and a newline) in place of JSON, because
+     * git 2.39 prints an error body as `remote:` lines only when it is text/plain. */
+    bool text_errors;
 };
 
 /** Adds a route. The router keeps the pointer, so route must live as long as the daemon

@@ -125,6 +125,17 @@ int http_reply_json(struct http_request *req, unsigned status, json_t *body)
     return http_reply_buffer(req, status, "application/json", text, strlen(text));
 }
 
+/* Queues msg and a newline as a text/plain error body. */
+static int reply_error_text(struct http_request *req, unsigned status, const char *msg)
+{
+    char *text = NULL;
+    int len = asprintf(&text, "%s\n", msg);
+
+    if (len < 0)
+        return HUB_ENOMEM;
+    return http_reply_buffer(req, status, "text/plain; charset=utf-8", text, (size_t)len);
+}
+
 static int reply_error_v(struct http_request *req, unsigned status, const char *error_code,
                          const char *fmt, va_list ap)
 {
@@ -144,6 +155,8 @@ static int reply_error_v(struct http_request *req, unsigned status, const char *
         header[n] = '\0';
         http_reply_header(req, "X-Error-Message", header);
     }
+    if (req->route != NULL && req->route->text_errors)
+        return reply_error_text(req, status, msg);
     body = json_pack("{s:s}", "error", msg);
     if (body == NULL) /* msg was not valid UTF-8: send the escaped copy */
         body = json_pack("{s:s}", "error", "invalid request (message not valid UTF-8)");

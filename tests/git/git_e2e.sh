@@ -159,6 +159,15 @@ check "private clone with token" git clone -q "$(auth_base "$READ_TOKEN")/alice/
 check "private clone has README" grep -q "Secret" secret/README.md
 git clone -q "$(auth_base "$BOB_TOKEN")/alice/secret" secret-bob >"$work/bob.log" 2>&1
 check_output "private clone by other user not found" "not found|404" "$work/bob.log"
+# git prints an error body as `remote:` lines only when it is text/plain.
+check_output "private clone by other user shows hub message" \
+  "^remote: repository alice/secret not found" "$work/bob.log"
+git clone -q "$(auth_base "$READ_TOKEN")/alice/nothing" nothing >"$work/unknown.log" 2>&1
+check_output "clone of unknown repo shows hub message" "^remote: repository alice/nothing not found" \
+  "$work/unknown.log"
+git clone -q "$(auth_base hf_not_a_token)/alice/secret" secret-bad >"$work/bad-token.log" 2>&1
+check_output "clone with unknown token shows hub message" \
+  "^remote: Invalid credentials in Authorization header" "$work/bad-token.log"
 
 # ---- Push with git-lfs ---------------------------------------------------------------------
 
@@ -272,6 +281,9 @@ else
   ok "push with read token rejected"
 fi
 check_output "read token rejection says read-only" "read-only|403" "$work/readonly.log"
+check_output "read token rejection shows hub message" \
+  "^remote: push to alice/adapters rejected: the token is read-only; create a write token" \
+  "$work/readonly.log"
 
 # A pointer to an object that was never uploaded. --no-verify skips git-lfs's own pre-push
 # upload, as a client without git-lfs would.
@@ -555,6 +567,45 @@ if [ "$code" = "401" ]; then
   ok "anonymous locks verify gets 401"
 else
   not_ok "anonymous locks verify gets 401" "HTTP $code"
+fi
+
+# Errors of the git routes are text/plain for git; git-lfs and API routes keep JSON.
+content_type() {
+  curl -s -o /dev/null -w '%{content_type}' "$@"
+}
+reply_type=$(content_type -u "user:$BOB_TOKEN" "$base/alice/secret/info/refs?service=git-upload-pack")
+if [ "${reply_type%%;*}" = "text/plain" ]; then
+  ok "git route error is text/plain"
+else
+  not_ok "git route error is text/plain" "Content-Type: $reply_type"
+fi
+www_auth=$(curl -s -o /dev/null -D - "$base/alice/secret/info/refs?service=git-upload-pack" |
+  grep -ci '^WWW-Authenticate: Basic')
+if [ "$www_auth" = "1" ]; then
+  ok "git route 401 keeps WWW-Authenticate"
+else
+  not_ok "git route 401 keeps WWW-Authenticate" "WWW-Authenticate lines: $www_auth"
+fi
+reply_type=$(content_type -X POST -H "Content-Type: application/x-git-upload-pack-request" \
+  --data-binary '0000' -u "user:$BOB_TOKEN" "$base/alice/secret/git-upload-pack")
+if [ "${reply_type%%;*}" = "text/plain" ]; then
+  ok "git RPC route error is text/plain"
+else
+  not_ok "git RPC route error is text/plain" "Content-Type: $reply_type"
+fi
+reply_type=$(content_type -X POST -H "Accept: application/vnd.git-lfs+json" \
+  -H "Content-Type: application/vnd.git-lfs+json" -d '{}' \
+  "$base/alice/adapters.git/info/lfs/locks/verify")
+if [ "$reply_type" = "application/json" ]; then
+  ok "git-lfs locks error stays JSON"
+else
+  not_ok "git-lfs locks error stays JSON" "Content-Type: $reply_type"
+fi
+reply_type=$(content_type -X PUT -H "Authorization: Bearer $READ_TOKEN" "$api/release")
+if [ "$reply_type" = "application/json" ]; then
+  ok "protected branch API error stays JSON"
+else
+  not_ok "protected branch API error stays JSON" "Content-Type: $reply_type"
 fi
 
 finish
