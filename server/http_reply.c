@@ -226,7 +226,8 @@ int http_reply_unauthorized(struct http_request *req)
         return http_reply_error(req, 401, "Invalid credentials in Authorization header");
     return http_reply_error(req, 401,
                             "authentication required: send a token as 'Authorization: Bearer "
-                            "hf_...' (create one with `atelier admin user token`)");
+                            "hf_...' (create one on the /settings page or with `atelier admin "
+                            "--data DATA token create USER`)");
 }
 
 /* HEAD replies and bodies of known size whose bytes are never sent. */
