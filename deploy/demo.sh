@@ -87,28 +87,68 @@ if [ ! -d "$data/repos/datasets/demo/style.git" ]; then
 fi
 
 pid_file="$data/serve.pid"
+log_file="$data/serve.log"
+
+# Prints the error lines that atelier serve logged after line $1 of the log, or its last
+# lines when none is an error.
+print_serve_errors() {
+  local new_lines
+  new_lines=$(tail -n "+$(($1 + 1))" "$log_file" 2>/dev/null || true)
+  printf '%s\n' "$new_lines" | grep ' error ' >&2 || printf '%s\n' "$new_lines" | tail -n 5 >&2
+}
+
+# Succeeds when something accepts TCP connections on 127.0.0.1:$port.
+port_in_use() { (exec 3<> "/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
 if [ -s "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
   say "atelier serve is already running (pid $(cat "$pid_file"))"
+  curl -fs "$url/healthz" > /dev/null 2>&1 ||
+    fail "atelier serve (pid $(cat "$pid_file")) does not reply to $url/healthz; set ATELIER_DEMO_PORT" \
+      "to the port it listens on (see $log_file) or stop it with kill $(cat "$pid_file")"
 else
-  say "starting atelier serve on $url (log: $data/serve.log)"
+  port_in_use &&
+    fail "port $port on 127.0.0.1 is already in use by another server; stop it or set" \
+      "ATELIER_DEMO_PORT to a free port"
+  say "starting atelier serve on $url (log: $log_file)"
+  touch "$log_file"
+  log_start=$(wc -l < "$log_file")
   "$atelier" serve --data "$data" --listen "127.0.0.1:$port" --workers 1 \
-    >> "$data/serve.log" 2>&1 &
+    >> "$log_file" 2>&1 &
   echo $! > "$pid_file"
+  # Another server that took the port after the check above would also reply to /healthz, so
+  # the hub counts as started only once this process has logged that it listens.
+  started=0
   for _ in $(seq 1 100); do
-    if curl -fs "$url/healthz" > /dev/null 2>&1; then
+    kill -0 "$(cat "$pid_file")" 2>/dev/null || break
+    if tail -n "+$((log_start + 1))" "$log_file" | grep -q ' serve: listening ' &&
+      curl -fs "$url/healthz" > /dev/null 2>&1; then
+      started=1
       break
     fi
-    kill -0 "$(cat "$pid_file")" 2>/dev/null || fail "atelier serve exited; see $data/serve.log"
     sleep 0.1
   done
+  if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+    print_serve_errors "$log_start"
+    fail "atelier serve exited; see $log_file"
+  fi
+  [ "$started" -eq 1 ] ||
+    fail "atelier serve (pid $(cat "$pid_file")) timed out: no reply from $url/healthz after 10 s;" \
+      "see $log_file"
 fi
 
-# A data directory from an earlier run may have a job for admin/style-lora already: show that
-# one, unless it failed or was canceled, instead of queueing a duplicate.
-existing=$(curl -fsS "$url/api/jobs?repo=admin/style-lora&limit=1" \
-  -H "Authorization: Bearer $token") || fail "listing the jobs failed; see $data/serve.log"
-existing_id=$(printf '%s' "$existing" | sed -n 's/^\[{"id":\([0-9]*\),.*/\1/p')
-existing_state=$(printf '%s' "$existing" | sed -n 's/^\[{.*"state":"\([a-z]*\)".*/\1/p')
+# A data directory from an earlier run may have a training job into admin/style-lora
+# already: show that one, unless it failed or was canceled, instead of queueing a duplicate.
+# repo= also matches jobs that only read admin/style-lora (an evaluation of it, or a training
+# job that uses it as the base), so keep only admin's train jobs whose output repo it is. The
+# reply lists the newest job first, and each job object starts with id, type, owner, state and
+# repo in that order. NOTE: only the 200 newest matching jobs are searched.
+existing=$(curl -fsS "$url/api/jobs?repo=admin/style-lora&owner=admin&limit=200" \
+  -H "Authorization: Bearer $token") || fail "listing the jobs failed; see $log_file"
+existing_job=$(printf '%s' "$existing" |
+  grep -o '{"id":[0-9]*,"type":"train","owner":"admin","state":"[a-z]*","repo":"admin/style-lora"' |
+  head -n 1 || true)
+existing_id=$(printf '%s' "$existing_job" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
+existing_state=$(printf '%s' "$existing_job" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
 case "$existing_state" in
   queued|running|succeeded)
     job=$existing_id
@@ -126,7 +166,7 @@ case "$existing_state" in
            "params": {"rank": 8, "alpha": 16, "targets": "all-linear", "lr": 0.002,
                       "steps": 60, "batch": 4, "seq_len": 256, "seed": 1,
                       "checkpoint_every": 20}}') ||
-      fail "queueing the job failed; see $data/serve.log"
+      fail "queueing the job failed; see $log_file"
     job=$(printf '%s' "$reply" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
     [ -n "$job" ] || fail "unexpected reply to POST /api/jobs: $reply"
     ;;
