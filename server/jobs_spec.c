@@ -165,6 +165,24 @@ static int string_field(char *buf, size_t cap, json_t *obj, const char *name, bo
     return 0;
 }
 
+/* Rejects a repo id written with the type prefix of a hub URL path, such as
+ * 'datasets/alice/style', because hub_repo_id_parse would blame the valid 'alice/style'. */
+static int repo_prefix_check(const char *id, const char *name, struct hub_error *err)
+{
+    static const char *const prefixes[] = {"datasets/", "models/"};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t len = strlen(prefixes[i]);
+
+        if (strncmp(id, prefixes[i], len) == 0 && strchr(id + len, '/') != NULL)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid field '%s' '%.200s': expected NAMESPACE/NAME without "
+                                 "the '%s' prefix, such as '%.200s'",
+                                 name, id, prefixes[i], id + len);
+    }
+    return 0;
+}
+
 static int repo_field(char *buf, size_t cap, json_t *obj, const char *name, bool required,
                       struct hub_error *err)
 {
@@ -174,6 +192,9 @@ static int repo_field(char *buf, size_t cap, json_t *obj, const char *name, bool
 
     rc = string_field(buf, cap, obj, name, required, err);
     if (rc < 0 || buf[0] == '\0')
+        return rc;
+    rc = repo_prefix_check(buf, name, err);
+    if (rc < 0)
         return rc;
     rc = hub_repo_id_parse(ns, repo_name, buf, &inner);
     if (rc < 0)

@@ -130,6 +130,14 @@ static void test_rejections(void)
         {"{\"type\":\"train\",\"base_model\":\"ab\",\"dataset\":\"a/d\",\"train_file\":\"t\","
          "\"output_repo\":\"a/o\"}",
          "invalid field 'base_model' 'ab'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"datasets/alice/mystyle\","
+         "\"train_file\":\"t\",\"output_repo\":\"a/o\"}",
+         "invalid field 'dataset' 'datasets/alice/mystyle': expected NAMESPACE/NAME without the "
+         "'datasets/' prefix, such as 'alice/mystyle'"},
+        {"{\"type\":\"eval\",\"model\":\"models/alice/m\",\"dataset\":\"a/d\","
+         "\"eval_file\":\"e\"}",
+         "invalid field 'model' 'models/alice/m': expected NAMESPACE/NAME without the 'models/' "
+         "prefix, such as 'alice/m'"},
         {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":"
          "\"../secret\",\"output_repo\":\"a/o\"}",
          "invalid field 'train_file' '../secret'"},
