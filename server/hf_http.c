@@ -71,7 +71,8 @@ static int reply_repo_not_found(struct http_request *req, enum hub_repo_type typ
 {
     return http_reply_error_code(req, 404, "RepoNotFound",
                                  "Repository not found: %s %s/%s does not exist or you have no "
-                                 "access to it",
+                                 "access to it. If it is private, send the token of a user who "
+                                 "can read it (Authorization: Bearer hf_...)",
                                  hub_repo_type_name(type), ns, name);
 }
 

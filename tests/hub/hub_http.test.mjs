@@ -117,7 +117,10 @@ test("whoami with write, read, Basic, revoked and no token", async () => {
 test("private repos look missing to others; public ones are readable by anyone", async () => {
   assert.equal((await req("/api/models/alice/priv", { token: tok.aliceWrite })).status, 200);
   await expectError(await req("/api/models/alice/priv", { token: tok.bobWrite }), 404, { code: "RepoNotFound" });
-  await expectError(await req("/api/models/alice/priv"), 404, { code: "RepoNotFound" });
+  const anonymous = await expectError(await req("/api/models/alice/priv"), 404, { code: "RepoNotFound" });
+  assert.equal(anonymous.error, "Repository not found: model alice/priv does not exist or you " +
+    "have no access to it. If it is private, send the token of a user who can read it " +
+    "(Authorization: Bearer hf_...)");
   await expectError(await req("/alice/priv/resolve/main/secret.txt"), 404, { code: "RepoNotFound" });
   await expectError(await req("/api/models/alice/nothing"), 404, { code: "RepoNotFound" });
   assert.equal((await req("/api/models/alice/pub")).status, 200);
@@ -543,7 +546,9 @@ test("datasets, settings, listing pages and git-lfs style Basic auth", async () 
   const set = await req("/api/datasets/bob/d1/settings", { method: "PUT", token: tok.bobWrite,
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ private: true }) });
   assert.equal(set.status, 200);
-  await expectError(await req("/datasets/bob/d1/resolve/main/train.jsonl"), 404, { code: "RepoNotFound" });
+  await expectError(await req("/datasets/bob/d1/resolve/main/train.jsonl"), 404, { code: "RepoNotFound",
+    mention: "dataset bob/d1 does not exist or you have no access to it. If it is private, send " +
+      "the token of a user who can read it (Authorization: Bearer hf_...)" });
   assert.equal((await req("/api/datasets/bob/d1", { token: tok.aliceWrite })).status, 200,
     "admins read every repo");
   assert.equal((await req("/api/datasets/bob/d1", { token: tok.bobWrite })).status, 200);
