@@ -554,7 +554,7 @@ static void web_download_box(struct web_repo_view *v, const char *rev)
     web_buf_puts(b, "</pre><button type=\"button\" class=\"secondary\" data-copy=\"use-hf\" "
                     "hidden>Copy</button><p class=\"hint\">One file with curl (add "
                     "<code>-H \"Authorization: Bearer $TOKEN\"</code> for a private "
-                    "repo):</p><pre id=\"use-curl\">curl -L -O ");
+                    "repo):</p><pre id=\"use-curl\">curl -fLO ");
     web_format_base_url(b, v->ctx);
     web_repo_href(b, v, "resolve", rev, "README.md");
     web_buf_puts(b, "</pre></section>");

@@ -5,7 +5,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync } from "node:fs";
+import {
+  closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { admin, prepareDataDir, createToken, revokeToken, startDaemon } from "./daemon.mjs";
@@ -130,6 +132,36 @@ test("private repos look missing to others; public ones are readable by anyone",
   assert.deepEqual(list.map((m) => m.id).sort(), ["alice/pub"]);
   const own = await (await req("/api/models?author=alice", { token: tok.aliceWrite })).json();
   assert.deepEqual(own.map((m) => m.id).sort(), ["alice/priv", "alice/pub"]);
+});
+
+test("curl command on the model page fails on an error reply", async () => {
+  const page = await (await req("/alice/pub")).text();
+  const match = page.match(/<pre id="use-curl">([^<]*)<\/pre>/);
+  assert.ok(match, "the model page shows a curl command");
+  const command = match[1];
+  assert.equal(command, `curl -fLO ${daemon.url}/alice/pub/resolve/main/README.md`);
+
+  // alice/pub has no README.md, so the command as shown gets a 404. curl must then exit
+  // non-zero and leave no file behind, instead of saving the JSON error as README.md.
+  const dir = mkdtempSync(join(tmpdir(), "atelier-curl-"));
+  try {
+    const missing = spawnSync("sh", ["-c", command], { cwd: dir, encoding: "utf8" });
+    assert.equal(missing.status, 22, missing.stderr);
+    assert.ok(!existsSync(join(dir, "README.md")), "no error body saved as the file");
+
+    const flags = command.split(" ").slice(1, 2);
+    const secret = `${daemon.url}/alice/priv/resolve/main/secret.txt`;
+    const anonymous = spawnSync("curl", [...flags, secret], { cwd: dir, encoding: "utf8" });
+    assert.equal(anonymous.status, 22, anonymous.stderr);
+    assert.ok(!existsSync(join(dir, "secret.txt")), "no error body saved as the private file");
+
+    const withToken = spawnSync("curl",
+      [...flags, "-H", `Authorization: Bearer ${tok.aliceRead}`, secret], { cwd: dir, encoding: "utf8" });
+    assert.equal(withToken.status, 0, withToken.stderr);
+    assert.equal(readFileSync(join(dir, "secret.txt"), "utf8"), "secret");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("writes need a write token with rights on the repo", async () => {
