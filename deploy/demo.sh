@@ -100,11 +100,13 @@ print_serve_errors() {
 # Succeeds when something accepts TCP connections on 127.0.0.1:$port.
 port_in_use() { (exec 3<> "/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
+started_here=0
 if [ -s "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
   say "atelier serve is already running (pid $(cat "$pid_file"))"
   curl -fs "$url/healthz" > /dev/null 2>&1 ||
-    fail "atelier serve (pid $(cat "$pid_file")) does not reply to $url/healthz; set ATELIER_DEMO_PORT" \
-      "to the port it listens on (see $log_file) or stop it with kill $(cat "$pid_file")"
+    fail "atelier serve (pid $(cat "$pid_file")) does not reply to $url/healthz; set" \
+      "ATELIER_DEMO_PORT to the port it listens on (see $log_file) or stop it with" \
+      "kill $(cat "$pid_file")"
 else
   port_in_use &&
     fail "port $port on 127.0.0.1 is already in use by another server; stop it or set" \
@@ -117,12 +119,11 @@ else
   echo $! > "$pid_file"
   # Another server that took the port after the check above would also reply to /healthz, so
   # the hub counts as started only once this process has logged that it listens.
-  started=0
   for _ in $(seq 1 100); do
     kill -0 "$(cat "$pid_file")" 2>/dev/null || break
     if tail -n "+$((log_start + 1))" "$log_file" | grep -q ' serve: listening ' &&
       curl -fs "$url/healthz" > /dev/null 2>&1; then
-      started=1
+      started_here=1
       break
     fi
     sleep 0.1
@@ -131,9 +132,9 @@ else
     print_serve_errors "$log_start"
     fail "atelier serve exited; see $log_file"
   fi
-  [ "$started" -eq 1 ] ||
-    fail "atelier serve (pid $(cat "$pid_file")) timed out: no reply from $url/healthz after 10 s;" \
-      "see $log_file"
+  [ "$started_here" -eq 1 ] ||
+    fail "atelier serve (pid $(cat "$pid_file")) timed out: no reply from $url/healthz" \
+      "after 10 s; see $log_file"
 fi
 
 # A data directory from an earlier run may have a training job into admin/style-lora
@@ -190,6 +191,15 @@ EOF
 
 if [ "$foreground" -eq 1 ]; then
   say "running in the foreground; Ctrl-C stops the hub"
-  trap 'kill "$(cat "$pid_file")" 2>/dev/null || true' INT TERM
-  wait "$(cat "$pid_file")" 2>/dev/null || tail -f "$data/serve.log"
+  # The trap exits, so that a signal ends the script after stopping the hub, instead of
+  # returning from wait into the next command.
+  trap 'kill "$(cat "$pid_file")" 2>/dev/null || true; exit 0' INT TERM
+  if [ "$started_here" -eq 1 ]; then
+    wait "$(cat "$pid_file")" || fail "atelier serve exited with status $?; see $log_file"
+  else
+    # A hub started by an earlier run is no child of this shell, so wait cannot follow it.
+    # tail --pid ends with the hub, and runs in the background so that the trap runs at once.
+    tail -f --pid="$(cat "$pid_file")" "$log_file" &
+    wait $!
+  fi
 fi
