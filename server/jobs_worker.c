@@ -29,6 +29,7 @@
 #include "store.h"
 #include "train_ckpt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -50,6 +51,9 @@
 #define WORKER_PATH_BYTES      (2 * PATH_MAX) /* a path below the job folder */
 /* Log lines stored as "log" events per attempt; the log file keeps every line. */
 #define WORKER_LOG_EVENTS_MAX 500
+#define WORKER_MESSAGE_BYTES  1024 /* the error message of an attempt */
+/* Hex digits of a commit id in an error message: git's shortest default abbreviation. */
+#define WORKER_SHORT_COMMIT_CHARS 7
 
 struct worker {
     const char *data_dir;
@@ -550,8 +554,9 @@ static enum outcome run_outcome(const struct jobs_run_result *result, const char
     }
     if (result->exit_code == 0)
         return OUTCOME_OK;
+    /* The line's own "atelier train: " prefix would repeat what. */
     snprintf(message, cap, "%s failed with status %d: %s", what, result->exit_code,
-             result->last_error[0] != '\0' ? result->last_error : "no error message");
+             result->last_error[0] != '\0' ? message_of(result->last_error) : "no error message");
     return OUTCOME_FAIL;
 }
 
@@ -858,7 +863,10 @@ static enum outcome base_readable_check(struct worker *w, char *message, size_t 
     return rc < 0 ? fail_with(message, cap, &err) : OUTCOME_OK;
 }
 
-static enum outcome eval_job(struct worker *w, char **metrics, char *message, size_t cap)
+/* Runs an evaluation job. On success commit gets the evaluated commit of the model, which
+ * the job's result names next to its repo, as /api/evals stores it. */
+static enum outcome eval_job(struct worker *w, char *commit, char **metrics, char *message,
+                             size_t cap)
 {
     char adapter_dir[PATH_MAX + 16], eval_path[PATH_MAX + 64] = "", unused[8] = "";
     struct hub_error err = HUB_ERROR_INIT;
@@ -884,6 +892,7 @@ static enum outcome eval_job(struct worker *w, char **metrics, char *message, si
     } else {
         eval_record(w, w->spec.model, w->model_commit, eval);
     }
+    snprintf(commit, REPO_OID_HEX_BYTES + 1, "%s", w->model_commit);
     *metrics = json_dumps(eval, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(eval);
     return OUTCOME_OK;
@@ -931,12 +940,90 @@ static void worker_close(struct worker *w)
         close(w->log_fd);
 }
 
+static bool is_word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
+/* Replaces each occurrence of from in text, a buffer of cap bytes, with to. An occurrence
+ * followed by a letter, digit, '_' or '-' is part of a longer name and stays. The end of a
+ * result over cap - 1 bytes is cut. */
+static void text_replace(char *text, size_t cap, const char *from, const char *to)
+{
+    size_t from_len = strlen(from), to_len = strlen(to), used = 0;
+    const char *p = text;
+    char *out;
+
+    if (from_len == 0 || cap == 0 || strstr(text, from) == NULL)
+        return;
+    out = malloc(cap);
+    if (out == NULL)
+        return; /* the message keeps the staged path */
+    while (*p != '\0' && used + 1 < cap) {
+        if (strncmp(p, from, from_len) == 0 && !is_word_char(p[from_len])) {
+            size_t n = to_len < cap - 1 - used ? to_len : cap - 1 - used;
+
+            memcpy(out + used, to, n);
+            used += n;
+            p += from_len;
+            continue;
+        }
+        out[used++] = *p++;
+    }
+    out[used] = '\0';
+    memcpy(text, out, used + 1);
+    free(out);
+}
+
+/* Writes "REPO@COMMIT" with a short commit id, or REPO alone while the commit is unknown. */
+static void repo_at_format(char *buf, size_t cap, const char *repo, const char *commit)
+{
+    if (commit[0] == '\0')
+        snprintf(buf, cap, "%s", repo);
+    else
+        snprintf(buf, cap, "%s@%.*s", repo, WORKER_SHORT_COMMIT_CHARS, commit);
+}
+
+/* Rewrites the paths of the staged inputs in text as the user knows them: a dataset file
+ * DIR/data/train/NAME becomes "DATASET@COMMIT: PATH" with PATH as in the request, and the
+ * folders DIR/base and DIR/adapter become "MODEL@COMMIT". Other paths below DIR stay. */
+static void message_paths_map(char *text, size_t cap, const struct worker *w)
+{
+    const char *const subdirs[2] = {"train", "eval"};
+    const char *const files[2] = {w->spec.train_file, w->spec.eval_file};
+    char from[WORKER_PATH_BYTES], to[2 * HUB_MAX_REPO_ID_BYTES + PATH_MAX];
+    char dataset[HUB_MAX_REPO_ID_BYTES + 16];
+
+    repo_at_format(dataset, sizeof(dataset), w->spec.dataset, w->dataset_commit);
+    for (int i = 0; i < 2; i++) {
+        const char *slash = strrchr(files[i], '/');
+
+        if (files[i][0] == '\0')
+            continue;
+        snprintf(from, sizeof(from), "%s/data/%s/%s", w->dir, subdirs[i],
+                 slash != NULL ? slash + 1 : files[i]);
+        snprintf(to, sizeof(to), "%s: %s", dataset, files[i]);
+        text_replace(text, cap, from, to);
+    }
+    /* An adapter's evaluation stages its base in base/ and the adapter in adapter/. */
+    snprintf(from, sizeof(from), "%s/base", w->dir);
+    if (w->base_repo[0] != '\0')
+        repo_at_format(to, sizeof(to), w->base_repo, w->base_commit);
+    else
+        repo_at_format(to, sizeof(to), w->spec.model, w->model_commit);
+    text_replace(text, cap, from, to);
+    snprintf(from, sizeof(from), "%s/adapter", w->dir);
+    repo_at_format(to, sizeof(to), w->spec.model, w->model_commit);
+    text_replace(text, cap, from, to);
+}
+
 /* Records a final outcome; returns the exit status. */
 static int outcome_record(struct worker *w, enum outcome outcome, const char *commit,
                           const char *metrics, const char *message)
 {
     struct hub_error err = HUB_ERROR_INIT;
     enum meta_job_state state = outcome == OUTCOME_OK ? META_JOB_SUCCEEDED : META_JOB_FAILED;
+    char shown[WORKER_MESSAGE_BYTES];
     int rc;
 
     if (outcome == OUTCOME_STOPPED) {
@@ -949,8 +1036,11 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
                 (long long)w->job_id, w->attempt);
         return JOBS_EXIT_RETRY;
     }
+    /* The job's error shows the inputs by repo and file. The log keeps the staged paths. */
+    snprintf(shown, sizeof(shown), "%s", message);
+    message_paths_map(shown, sizeof(shown), w);
     rc = meta_job_finish(w->db, w->job_id, w->attempt, state, commit, metrics,
-                         outcome == OUTCOME_OK ? NULL : message, &err);
+                         outcome == OUTCOME_OK ? NULL : shown, &err);
     if (rc < 0) {
         hub_log(HUB_LOG_ERROR, "jobs", "cannot record the outcome: %s job=%lld", err.msg,
                 (long long)w->job_id);
@@ -993,14 +1083,14 @@ static enum outcome worker_body(struct worker *w, char *commit, char **metrics, 
         return outcome;
     if (w->spec.type == META_JOB_TRAIN)
         return train_job(w, commit, metrics, message, cap);
-    return eval_job(w, metrics, message, cap);
+    return eval_job(w, commit, metrics, message, cap);
 }
 
 int jobs_worker_run(const char *data_dir, int64_t job_id, int attempt)
 {
     struct worker w;
     struct hub_error err = HUB_ERROR_INIT;
-    char commit[REPO_OID_HEX_BYTES + 1] = "", message[1024] = "";
+    char commit[REPO_OID_HEX_BYTES + 1] = "", message[WORKER_MESSAGE_BYTES] = "";
     char *metrics = NULL;
     enum outcome outcome;
     int status;

@@ -68,9 +68,11 @@ struct meta_job {
     int64_t heartbeat_at; /* 0 when no worker has reported yet */
     bool cancel_requested;
     struct meta_job_progress progress;
-    char result_commit[META_JOB_COMMIT_BYTES]; /* "" until a training job commits */
-    char *result_metrics_json;                 /* JSON object, or NULL; owned */
-    char *error; /* why the job failed or was canceled, or NULL; owned */
+    /* The adapter commit of a training job, or the evaluated commit of an evaluation job.
+     * It is "" until the job succeeds. */
+    char result_commit[META_JOB_COMMIT_BYTES];
+    char *result_metrics_json; /* JSON object, or NULL; owned */
+    char *error;               /* why the job failed or was canceled, or NULL; owned */
 };
 
 struct meta_job_list {

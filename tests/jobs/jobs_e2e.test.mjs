@@ -358,30 +358,56 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.ok(job.result.metrics.mean_nll > 0);
   assert.deepEqual(await waitForLogOnly(dataDir, jobs.evaluation), ["log"]);
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/stories260K")).json;
-  assert.ok(evals.some((e) => e.job_id === jobs.evaluation && /^[0-9a-f]{40}$/.test(e.revision)));
+  const stored = evals.find((e) => e.job_id === jobs.evaluation);
+  assert.ok(stored, JSON.stringify(evals));
+  assert.match(stored.revision, /^[0-9a-f]{40}$/);
+  // The job's result names the evaluated model at the commit that /api/evals stored.
+  assert.equal(job.result.repo, "alice/stories260K");
+  assert.equal(job.result.commit, stored.revision);
 });
 
 test("failed job keeps only its log", async () => {
   const url = daemon.url;
   const brokenDir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-broken-"));
   try {
-    writeFileSync(join(brokenDir, "train.jsonl"), "this line is not JSON\n");
+    // Line 3 of a file in a folder of the repo ends in the middle of a JSON object.
+    mkdirSync(join(brokenDir, "data"));
+    writeFileSync(join(brokenDir, "data/train.jsonl"),
+      '{"text": "one"}\n{"text": "two"}\n{"text": "thr\n');
     await pushFolder(url, alice, "dataset", "alice/broken", brokenDir);
   } finally {
     rmSync(brokenDir, { recursive: true, force: true });
   }
+  const commit = (await api(url, alice, "GET", "/api/datasets/alice/broken")).json.sha;
+  assert.match(commit, /^[0-9a-f]{40}$/);
   const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
-    dataset: "alice/broken", eval_file: undefined, output_repo: "alice/broken-lora",
+    dataset: "alice/broken", train_file: "data/train.jsonl", eval_file: undefined,
+    output_repo: "alice/broken-lora",
   }));
   assert.equal(r.status, 201, r.text);
-  const job = await waitForJob(url, alice, r.json.id, (j) => j.state === "failed");
+  const id = r.json.id;
+  const job = await waitForJob(url, alice, id, (j) => j.state === "failed");
   assert.equal(job.attempts, 1, "invalid data fails without a retry");
-  assert.match(job.error, /atelier train failed with status 1/);
-  assert.deepEqual(await waitForLogOnly(dataDir, r.json.id), ["log"]);
-  const log = await api(url, alice, "GET", `/api/jobs/${r.json.id}/log`);
+  // The error names the dataset file as the request did, not the hub's staged copy, and the
+  // trainer's "atelier train: " prefix does not repeat the command.
+  assert.match(job.error, new RegExp("^atelier train failed with status 1: " +
+    `alice/broken@${commit.slice(0, 7)}: data/train\\.jsonl: line 3: invalid JSON at column \\d+`));
+  assert.ok(!job.error.includes(dataDir), job.error);
+  assert.equal(job.error.match(/atelier train/g).length, 1, job.error);
+  const events = await followEvents(url, alice, id);
+  const failed = events.filter((e) => e.event === "state" && e.data.state === "failed");
+  assert.equal(failed.length, 1);
+  assert.equal(failed[0].data.message, job.error);
+
+  // The log keeps the trainer's own line with the staged path.
+  assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
+  const log = await api(url, alice, "GET", `/api/jobs/${id}/log`);
   assert.equal(log.status, 200);
   assert.match(log.text, /running atelier train/);
-  assert.match(log.text, /job failed/);
+  const staged = join(dataDir, "jobs", String(id), "data/train/train.jsonl");
+  assert.ok(log.text.includes(`atelier train: ${staged}: line 3: invalid JSON`), log.text);
+  assert.ok(log.text.includes(`job failed: atelier train failed with status 1: ${staged}: line 3`),
+    log.text);
 });
 
 test("daemon stop resumes the job from its checkpoint", async () => {
