@@ -17,6 +17,9 @@
 #define WEB_JOBS_PER_PAGE    50
 #define WEB_MAX_CHART_EVENTS 5000 /* progress events drawn on the server-rendered chart */
 #define WEB_MAX_LOG_EVENTS   300  /* log lines shown on the job page */
+/* Significant digits of reals from job events and metrics in the HTML: jansson's default of
+ * 17 shows a stored 0.874755 as 0.87475499999999995. The API keeps up to 10. */
+#define WEB_JOB_REAL_PRECISION 6
 
 static bool web_job_visible(const struct web_ctx *ctx, const struct meta_job *job)
 {
@@ -413,7 +416,10 @@ static void web_job_log_render(struct web_buf *b, json_t *lines)
         json_t *data = json_array_get(lines, i);
         const char *line = json_string_value(json_object_get(data, "line"));
         const char *level = json_string_value(json_object_get(data, "level"));
-        char *text = line == NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+        char *text =
+            line == NULL
+                ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION))
+                : NULL;
 
         if (level == NULL || (strcmp(level, "warning") != 0 && strcmp(level, "error") != 0))
             level = "info";
@@ -469,7 +475,7 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
     char *points_text;
 
     web_job_events(ctx, job, points, log);
-    points_text = json_dumps(points, JSON_COMPACT);
+    points_text = json_dumps(points, JSON_COMPACT | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
     web_buf_printf(b,
                    "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\">"
                    "<h2>Progress</h2><div class=\"stats\">",
@@ -542,7 +548,7 @@ static void web_metric_rows(struct web_buf *b, const char *prefix, json_t *objec
             web_metric_rows(b, nested, value, depth + 1);
             continue;
         }
-        text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
         web_buf_puts(b, "<tr><th>");
         web_buf_escape(b, prefix);
         web_buf_escape(b, key);
@@ -563,13 +569,18 @@ static void web_job_result(struct web_buf *b, const struct meta_job *job)
         web_buf_escape(b, job->error);
         web_buf_puts(b, "</p>");
     }
+    /* A training job's commit is the adapter it committed, an evaluation job's the commit of
+     * the model it measured. */
     if (job->result_commit[0] != '\0') {
-        web_buf_puts(b, "<p class=\"notice ok\" id=\"job-result\">Adapter committed to <a "
-                        "id=\"job-adapter-link\" href=\"/");
+        bool train = job->type == META_JOB_TRAIN;
+
+        web_buf_printf(b, "<p class=\"notice ok\" id=\"job-result\">%s <a id=\"%s\" href=\"/",
+                       train ? "Adapter committed to" : "Evaluated",
+                       train ? "job-adapter-link" : "job-model-link");
         web_buf_url_encode(b, job->repo, true);
         web_buf_puts(b, "\">");
         web_buf_escape(b, job->repo);
-        web_buf_puts(b, "</a> as commit <a href=\"/");
+        web_buf_printf(b, "</a> %s <a href=\"/", train ? "as commit" : "at commit");
         web_buf_url_encode(b, job->repo, true);
         web_buf_printf(b, "/commit/%s\"><code>%.10s</code></a>.</p>", job->result_commit,
                        job->result_commit);
@@ -580,6 +591,21 @@ static void web_job_result(struct web_buf *b, const struct meta_job *job)
         web_buf_puts(b, "</tbody></table>");
     }
     json_decref(metrics);
+}
+
+/* Writes the attempt count: "N of MAX" while the job may still run again, and N alone once
+ * its state is final, since "of MAX" would suggest a retry to come. A job that failed before
+ * its last attempt failed for a reason that a retry cannot fix, such as invalid data. */
+static void web_job_attempts(struct web_buf *b, const struct meta_job *job)
+{
+    if (!meta_job_state_is_terminal(job->state))
+        web_buf_printf(b, "%d of %d", job->attempts, job->max_attempts);
+    else if (job->state == META_JOB_FAILED && job->attempts < job->max_attempts)
+        web_buf_printf(b, "%d (failed, not retried)", job->attempts);
+    else if (job->state == META_JOB_FAILED)
+        web_buf_printf(b, "%d (failed, no attempts left)", job->attempts);
+    else
+        web_buf_printf(b, "%d", job->attempts);
 }
 
 static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
@@ -612,8 +638,9 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     web_format_time(b, job->started_at);
     web_buf_puts(b, "</dd><dt>Finished</dt><dd>");
     web_format_time(b, job->finished_at);
-    web_buf_printf(b, "</dd><dt>Attempts</dt><dd>%d of %d</dd></dl>", job->attempts,
-                   job->max_attempts);
+    web_buf_puts(b, "</dd><dt>Attempts</dt><dd id=\"job-attempts\">");
+    web_job_attempts(b, job);
+    web_buf_puts(b, "</dd></dl>");
     web_job_result(b, job);
     web_job_live(ctx, job);
     web_job_spec(b, job->spec_json);

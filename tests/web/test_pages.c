@@ -641,6 +641,101 @@ static void test_pages_job_rows(void)
     done(&p);
 }
 
+/* Inserts a job of bob and starts its first attempt. Bob runs no job, so the fair claim
+ * takes his job before the queued jobs of alice, who runs one. */
+static int64_t bob_job_start(enum meta_job_type type, const char *repo, int max_attempts)
+{
+    static const char spec[] = "{\"type\":\"eval\",\"model\":\"bob/model\"}";
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t id = 0, claimed = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_insert(&id, db, type, bob_id, "bob", repo, NULL, "bob/data", spec,
+                                 max_attempts, 0, &err),
+                 0);
+    CHECK_EQ_INT(meta_job_claim_next(&claimed, &attempt, db, 0, &err), 0);
+    CHECK(claimed == id);
+    CHECK_EQ_INT(attempt, 1);
+    return id;
+}
+
+/* The page of a job in a final state shows no attempt limit, which would suggest a retry to
+ * come, and a retried job still shows it. */
+static void test_pages_job_attempts(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char path[64];
+    int64_t id;
+    int claimed_attempt = 0;
+    int64_t claimed = 0;
+    struct page p;
+
+    /* Invalid data fails the first attempt, and that failure is final. */
+    id = bob_job_start(META_JOB_TRAIN, "bob/out", 3);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_FAILED, NULL, NULL,
+                                 "atelier train failed with status 1: bob/data@0123456: "
+                                 "train.jsonl: line 6: invalid JSON at column 43",
+                                 &err),
+                 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<dd id=\"job-attempts\">1 (failed, not retried)</dd>"));
+    CHECK(!has(&p, "1 of 3"));
+    CHECK(has(&p, "bob/data@0123456: train.jsonl: line 6"));
+    done(&p);
+
+    /* A killed worker is retried: "of 2" while the job waits, none once it failed. */
+    id = bob_job_start(META_JOB_TRAIN, "bob/out", 2);
+    CHECK_EQ_INT(meta_job_requeue(db, id, 1, false, "worker was killed by signal 9", &err), 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK(has(&p, "<dd id=\"job-attempts\">1 of 2</dd>"));
+    done(&p);
+    CHECK_EQ_INT(meta_job_claim_next(&claimed, &claimed_attempt, db, 0, &err), 0);
+    CHECK(claimed == id);
+    CHECK_EQ_INT(claimed_attempt, 2);
+    CHECK_EQ_INT(meta_job_finish(db, id, 2, META_JOB_FAILED, NULL, NULL,
+                                 "worker was killed by signal 9", &err),
+                 0);
+    p = render(path, "", bob_id);
+    CHECK(has(&p, "<dd id=\"job-attempts\">2 (failed, no attempts left)</dd>"));
+    done(&p);
+}
+
+/* A finished evaluation names the commit it measured, and reals from events and metrics
+ * have at most 6 significant digits: 0.874755, not 0.87475499999999995. */
+static void test_pages_job_eval_result(void)
+{
+    static const char commit[] = "0123456789abcdef0123456789abcdef01234567";
+    struct hub_error err = HUB_ERROR_INIT;
+    char path[64];
+    int64_t id;
+    struct page p;
+
+    id = bob_job_start(META_JOB_EVAL, "bob/model", 3);
+    CHECK_EQ_INT(meta_job_event_append(db, id, "progress",
+                                       "{\"step\":1,\"total_steps\":2,\"loss\":0.874755}", &err),
+                 0);
+    CHECK_EQ_INT(meta_job_event_append(db, id, "log", "{\"train_loss\":0.874755}", &err), 0);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_SUCCEEDED, commit,
+                                 "{\"mean_nll\":0.874755,\"perplexity\":2.398}", NULL, &err),
+                 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p,
+              "Evaluated <a id=\"job-model-link\" href=\"/bob/model\">bob/model</a> at "
+              "commit <a href=\"/bob/model/commit/0123456789abcdef0123456789abcdef01234567\">"));
+    CHECK(!has(&p, "Adapter committed"));
+    CHECK(has(&p, "<dd id=\"job-attempts\">1</dd>"));
+    CHECK(has(&p, "data-points=\"[[1,0.874755]]\""));
+    CHECK(has(&p, "{&quot;train_loss&quot;:0.874755}"));
+    CHECK(has(&p, "<th>mean_nll</th><td class=\"num\">0.874755</td>"));
+    CHECK(!has(&p, "0.87475499"));
+    done(&p);
+}
+
 /* Every corpus card goes through the whole card page without an error or live script. */
 static void test_pages_corpus_cards(void)
 {
@@ -733,6 +828,8 @@ int main(void)
     test_pages_static();
     test_pages_jobs();
     test_pages_job_rows();
+    test_pages_job_attempts();
+    test_pages_job_eval_result();
     test_pages_corpus_cards();
     meta_close(db);
     storage_shutdown();
