@@ -152,6 +152,18 @@ static const char mistral_v7_tekken[] =
     "    {%- endif %}\n"
     "{%- endfor %}\n";
 
+/* Detects the chat form of tok's template. On failure prints why, fails a check, frees tok
+ * and returns false. */
+static bool detect_or_fail(struct tok *tok, struct chat_template *t, struct tr_error *err)
+{
+    if (tok != NULL && chat_template_detect(t, tok, "inline", err) == 0)
+        return true;
+    printf("# %s\n", tok != NULL ? err->msg : "no tokenizer");
+    CHECK(!"template not recognised");
+    tok_free(tok);
+    return false;
+}
+
 static void check_form(const char *tmpl, enum chat_form form, const char *expected,
                        const char *reply)
 {
@@ -160,12 +172,8 @@ static void check_form(const char *tmpl, enum chat_form form, const char *expect
     struct chat_render r;
     struct tr_error err = {{0}};
 
-    if (tok == NULL || chat_template_detect(&t, tok, "inline", &err) < 0) {
-        printf("# %s\n", err.msg);
-        CHECK(!"template not recognised");
-        tok_free(tok);
+    if (!detect_or_fail(tok, &t, &err))
         return;
-    }
     printf("# form %s\n", chat_form_name(form));
     CHECK_EQ_INT(t.form, form);
     CHECK(chat_render(&r, &t, convo, 4, true, &err) == 0);
@@ -243,12 +251,8 @@ static void check_mistral_turns(const char *tmpl, enum chat_form form, const cha
     int32_t slot;
     char span[256];
 
-    if (tok == NULL || chat_template_detect(&t, tok, "inline", &err) < 0) {
-        printf("# %s\n", err.msg);
-        CHECK(!"template not recognised");
-        tok_free(tok);
+    if (!detect_or_fail(tok, &t, &err))
         return;
-    }
     printf("# two turns, form %s\n", chat_form_name(form));
     CHECK_EQ_INT(t.form, form);
     CHECK(t.bos_first);
@@ -280,14 +284,8 @@ static void check_render(const char *tmpl, const struct chat_message *msgs, size
     struct tr_error err = {{0}};
 
     CHECK(tok != NULL);
-    if (tok == NULL)
+    if (!detect_or_fail(tok, &t, &err))
         return;
-    if (chat_template_detect(&t, tok, "inline", &err) < 0) {
-        printf("# %s\n", err.msg);
-        CHECK(!"template not recognised");
-        tok_free(tok);
-        return;
-    }
     CHECK(chat_render(&r, &t, msgs, n, true, &err) == 0);
     CHECK_EQ_STR(r.text, expected);
     chat_render_dispose(&r);
