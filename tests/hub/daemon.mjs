@@ -87,3 +87,15 @@ export function prepareDataDir() {
   addUser(dir, "bob");
   return dir;
 }
+
+// Polls the daemon's log until it matches re, for at most timeoutMs, and returns the log. The
+// daemon writes its lines from several threads and the test reads them from a pipe, so a line
+// about work that is already visible through the API may still be on its way.
+export async function waitForLog(daemon, re, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = daemon.log();
+    if (re.test(log) || Date.now() > deadline) return log;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

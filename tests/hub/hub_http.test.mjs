@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { admin, prepareDataDir, createToken, revokeToken, startDaemon } from "./daemon.mjs";
+import { admin, prepareDataDir, createToken, revokeToken, startDaemon, waitForLog } from "./daemon.mjs";
 
 let daemon, dataDir;
 const tok = {};
@@ -96,7 +96,8 @@ test("healthz, metrics, CORS preflight, 405 and unknown routes", async () => {
   assert.match(pre.headers.get("access-control-expose-headers"), /X-Repo-Commit/);
   await expectError(await req("/api/whoami-v2", { method: "DELETE", token: tok.aliceWrite }), 405);
   await expectError(await req("/api/no/such/route/here/at/all"), 404);
-  assert.match(daemon.log(), /request method=GET path=\/healthz status=200 .*req=\w+/);
+  assert.match(await waitForLog(daemon, /request method=GET path=\/healthz status=200 .*req=\w+/),
+    /request method=GET path=\/healthz status=200 .*req=\w+/);
 });
 
 test("whoami with write, read, Basic, revoked and no token", async () => {

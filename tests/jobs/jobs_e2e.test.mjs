@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { createToken, prepareDataDir, startDaemon } from "../hub/daemon.mjs";
+import { createToken, prepareDataDir, startDaemon, waitForLog } from "../hub/daemon.mjs";
 import {
   api, findProcesses, followEvents, hub, pushFolder, waitForJob, waitForLogOnly, workFolderEntries,
 } from "./jobs_client.mjs";
@@ -281,7 +281,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   // job keeps only its log, the link target stays, and the queued job's files are untouched.
   assert.deepEqual(workFolderEntries(dataDir, jobs.trained), ["log"]);
   assert.ok(existsSync(linkTarget), "the sweep does not follow symlinks");
-  assert.match(daemon.log(), /cleaned the work folders of finished jobs folders=1 failures=0/);
+  assert.match(await waitForLog(daemon, /cleaned the work folders of finished jobs folders=1 failures=0/),
+    /cleaned the work folders of finished jobs folders=1 failures=0/);
   assert.equal(readFileSync(join(queuedDir, "data/eval/eval.jsonl"), "utf8"), "{}\n");
   assert.match((await api(url, alice, "GET", `/api/jobs/${jobs.trained}/log`)).text,
     /job succeeded/);
@@ -331,7 +332,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   job = (await api(url, alice, "GET", `/api/jobs/${jobs.long}`)).json;
   assert.equal(job.state, "running");
   assert.equal(job.worker_pid, workerPid);
-  assert.match(daemon.log(), /adopting worker of an earlier daemon/);
+  assert.match(await waitForLog(daemon, /adopting worker of an earlier daemon/),
+    /adopting worker of an earlier daemon/);
 
   // A worker that stops sending heartbeats is killed and its job retried.
   process.kill(workerPid, "SIGSTOP");
