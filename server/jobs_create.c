@@ -188,6 +188,8 @@ static int queue_limit_check(struct meta *db, const struct http_user *user, unsi
     return 1;
 }
 
+/* Replies 201 with the new job as it was queued, then wakes the scheduler. The row is read
+ * before the wake, so the reply never shows a job the scheduler has already started. */
 static int job_reply_created(struct http_request *req, struct meta *db, int64_t id,
                              struct hub_error *err)
 {
@@ -197,6 +199,7 @@ static int job_reply_created(struct http_request *req, struct meta *db, int64_t 
     int rc;
 
     rc = meta_job_get(&job, db, id, err);
+    jobs_sched_wake();
     if (rc < 0)
         return rc;
     body = jobs_json_job(job);
@@ -253,6 +256,5 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
     hub_log(HUB_LOG_INFO, "jobs", "queued job job=%lld type=%s owner=%s repo=%s req=%s",
             (long long)id, meta_job_type_name(spec.type), user->name,
             spec.type == META_JOB_TRAIN ? spec.output_repo : spec.model, http_request_id(req));
-    jobs_sched_wake();
     return job_reply_created(req, db, id, err);
 }
