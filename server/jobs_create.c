@@ -188,8 +188,9 @@ static int queue_limit_check(struct meta *db, const struct http_user *user, unsi
     return 1;
 }
 
-/* Replies 201 with the new job as it was queued, then wakes the scheduler. The row is read
- * before the wake, so the reply never shows a job the scheduler has already started. */
+/* Replies 201 with the new job and wakes the scheduler. The row is read before the wake, so
+ * the wake cannot start the job before the reply is built. NOTE: the scheduler's periodic tick
+ * can still claim it in between, and then the reply shows it running. */
 static int job_reply_created(struct http_request *req, struct meta *db, int64_t id,
                              struct hub_error *err)
 {
