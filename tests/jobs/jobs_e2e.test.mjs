@@ -122,7 +122,8 @@ test("training job survives a killed worker and publishes the adapter", async ()
   const url = daemon.url;
   let r = await api(url, alice, "POST", "/api/jobs", trainRequest());
   assert.equal(r.status, 201, r.text);
-  assert.equal(r.json.state, "queued");
+  // The scheduler's periodic tick may claim the job before the reply is built.
+  assert.ok(["queued", "running"].includes(r.json.state), r.json.state);
   assert.equal(r.json.owner, "alice");
   assert.equal(r.json.spec.params.steps, 80);
   assert.equal(r.headers.get("location"), `/api/jobs/${r.json.id}`);
