@@ -164,26 +164,57 @@ static void log_event_store(struct worker *w, const char *level, const char *lin
     free(text);
 }
 
+/* Formats one log line, prefixed with the UTC time and without a newline, into line. Returns
+ * its length, at most cap - 2, so log_file_write can add the newline. */
+static int log_line_vformat(char *line, size_t cap, const char *fmt, va_list ap)
+{
+    char stamp[32];
+    int n;
+
+    jobs_json_time_format(stamp, meta_now());
+    n = snprintf(line, cap, "[%s] ", stamp);
+    n += vsnprintf(line + n, cap - (size_t)n, fmt, ap);
+    if (n >= (int)cap - 1)
+        n = (int)cap - 2;
+    line[n] = '\0';
+    return n;
+}
+
+static int log_line_format(char *line, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int log_line_format(char *line, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = log_line_vformat(line, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* Appends line and a newline to the job log file. The newline overwrites line[n]. */
+static void log_file_write(struct worker *w, char *line, int n)
+{
+    line[n++] = '\n';
+    if (w->log_fd >= 0 && write(w->log_fd, line, (size_t)n) < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot write the job log job=%lld", (long long)w->job_id);
+}
+
 /* Appends one line prefixed with the UTC time to the job log, and stores it as an event of
  * level "info", "warning" or "error". */
 static void log_line(struct worker *w, const char *level, const char *fmt, ...)
 {
-    char line[1024], stamp[32];
+    char line[1024];
     va_list ap;
-    int n, prefix;
+    int n;
 
-    jobs_json_time_format(stamp, meta_now());
-    prefix = snprintf(line, sizeof(line), "[%s] ", stamp);
-    n = prefix;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    n = log_line_vformat(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (n >= (int)sizeof(line) - 1)
-        n = (int)sizeof(line) - 2;
     log_event_store(w, level, line, (size_t)n);
-    line[n++] = '\n';
-    if (w->log_fd >= 0 && write(w->log_fd, line, (size_t)n) < 0)
-        hub_log(HUB_LOG_WARN, "jobs", "cannot write the job log job=%lld", (long long)w->job_id);
+    log_file_write(w, line, n);
 }
 
 /* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file. */
@@ -1017,13 +1048,34 @@ static void message_paths_map(char *text, size_t cap, const struct worker *w)
     text_replace(text, cap, from, to);
 }
 
+/* Formats the job's final log line ("job succeeded" or "job failed: MESSAGE") into line
+ * and its "log" event data into *json (caller frees). Returns -1 when the event data cannot
+ * be built, which leaves *json NULL and the line only in the log file. */
+static int final_line_format(char *line, size_t cap, char **json, enum meta_job_state state,
+                             const char *message)
+{
+    bool ok = state == META_JOB_SUCCEEDED;
+    json_t *data;
+
+    log_line_format(line, cap, "job %s%s%s", meta_job_state_name(state), ok ? "" : ": ",
+                    ok ? "" : message);
+    *json = NULL;
+    data = json_pack("{s:s, s:s}", "line", line, "level", ok ? "info" : "error");
+    if (data == NULL)
+        return -1;
+    *json = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    return *json != NULL ? 0 : -1;
+}
+
 /* Records a final outcome; returns the exit status. */
 static int outcome_record(struct worker *w, enum outcome outcome, const char *commit,
                           const char *metrics, const char *message)
 {
     struct hub_error err = HUB_ERROR_INIT;
     enum meta_job_state state = outcome == OUTCOME_OK ? META_JOB_SUCCEEDED : META_JOB_FAILED;
-    char shown[WORKER_MESSAGE_BYTES];
+    char shown[WORKER_MESSAGE_BYTES], final[1024];
+    char *final_json = NULL;
     int rc;
 
     if (outcome == OUTCOME_STOPPED) {
@@ -1039,18 +1091,21 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
     /* The job's error shows the inputs by repo and file. The log keeps the staged paths. */
     snprintf(shown, sizeof(shown), "%s", message);
     message_paths_map(shown, sizeof(shown), w);
-    rc = meta_job_finish(w->db, w->job_id, w->attempt, state, commit, metrics,
-                         outcome == OUTCOME_OK ? NULL : shown, &err);
+    if (final_line_format(final, sizeof(final), &final_json, state, message) < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot format the final log event job=%lld",
+                (long long)w->job_id);
+    /* The final line is stored as a "log" event in the transaction that stores the state
+     * event, because that event ends the event stream and a line after it could be missed. */
+    rc = meta_job_finish_logged(w->db, w->job_id, w->attempt, state, commit, metrics,
+                                outcome == OUTCOME_OK ? NULL : shown, final_json, &err);
+    free(final_json);
     if (rc < 0) {
         hub_log(HUB_LOG_ERROR, "jobs", "cannot record the outcome: %s job=%lld", err.msg,
                 (long long)w->job_id);
         return rc == HUB_ECONFLICT ? JOBS_EXIT_RECORDED : JOBS_EXIT_RETRY;
     }
-    /* The state event that meta_job_finish stored ends the event stream, so an event after it
-     * could be missed by a client that follows the stream. */
     w->events_closed = true;
-    log_line(w, outcome == OUTCOME_OK ? "info" : "error", "job %s%s%s", meta_job_state_name(state),
-             outcome == OUTCOME_OK ? "" : ": ", outcome == OUTCOME_OK ? "" : message);
+    log_file_write(w, final, (int)strlen(final));
     hub_log(HUB_LOG_INFO, "jobs", "job %s job=%lld attempt=%d", meta_job_state_name(state),
             (long long)w->job_id, w->attempt);
     /* The job can no longer be retried, so its checkpoint and staged inputs are not needed.

@@ -759,6 +759,14 @@ int meta_job_finish(struct meta *db, int64_t id, int attempt, enum meta_job_stat
                     const char *result_commit, const char *metrics_json, const char *message,
                     struct hub_error *err)
 {
+    return meta_job_finish_logged(db, id, attempt, state, result_commit, metrics_json, message,
+                                  NULL, err);
+}
+
+int meta_job_finish_logged(struct meta *db, int64_t id, int attempt, enum meta_job_state state,
+                           const char *result_commit, const char *metrics_json, const char *message,
+                           const char *log_json, struct hub_error *err)
+{
     sqlite3_stmt *stmt = NULL;
     int rc;
 
@@ -782,6 +790,10 @@ int meta_job_finish(struct meta *db, int64_t id, int attempt, enum meta_job_stat
     bind_text_or_null(stmt, 6, metrics_json);
     bind_text_or_null(stmt, 7, state == META_JOB_SUCCEEDED ? NULL : message);
     rc = jobs_update_leased(stmt, db, id, attempt, "finish job", err);
+    if (rc < 0)
+        goto out;
+    if (log_json != NULL)
+        rc = jobs_event_append_locked(db, id, "log", log_json, err);
     if (rc < 0)
         goto out;
     rc = jobs_state_event(db, id, state, attempt, message, err);

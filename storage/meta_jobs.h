@@ -217,6 +217,13 @@ int meta_job_finish(struct meta *db, int64_t id, int attempt, enum meta_job_stat
                     const char *result_commit, const char *metrics_json, const char *message,
                     struct hub_error *err);
 
+/** Does what meta_job_finish does, and in the same transaction appends the "log" event
+ * log_json (the job's final log line) just before the "state" event, so a client that stops
+ * reading the event stream at the state event still gets the line. log_json may be NULL. */
+int meta_job_finish_logged(struct meta *db, int64_t id, int attempt, enum meta_job_state state,
+                           const char *result_commit, const char *metrics_json, const char *message,
+                           const char *log_json, struct hub_error *err);
+
 /** Moves job id from running under attempt back to queued so it is retried, and appends a
  * "state" event with reason. The attempt counts against max_attempts unless refund_attempt
  * is set (the daemon stopped the worker, the job did not fail). HUB_ECONFLICT when the job

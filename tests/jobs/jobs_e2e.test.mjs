@@ -170,6 +170,13 @@ test("training job survives a killed worker and publishes the adapter", async ()
     d.level === "warning"), JSON.stringify(logEvents.slice(0, 20)));
   assert.ok(logEvents.some((d) => /^atelier train: seed 1,/.test(d.line) && d.level === "info"),
     JSON.stringify(logEvents.slice(0, 20)));
+  // The final log line is stored once, just before the final state event that ends the
+  // stream, so the stream and the job page show it as the log file does.
+  const finalLines = logEvents.filter((d) => /job succeeded$/.test(d.line));
+  assert.equal(finalLines.length, 1, JSON.stringify(logEvents.slice(-5)));
+  assert.equal(finalLines[0].level, "info");
+  assert.equal(events.at(-2).event, "log");
+  assert.equal(events.at(-2).data, finalLines[0]);
   // Event ids count up from 1, so a client can resume with Last-Event-ID.
   assert.deepEqual(events.map((e) => Number(e.id)), events.map((_, i) => i + 1));
   const resumed = await followEvents(url, alice, id, () => {}, { after: events.length - 1 });
@@ -191,6 +198,7 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.match(log, /attempt 2 of 3/);
   assert.match(log, /--resume from the last checkpoint/);
   assert.match(log, /job succeeded/);
+  assert.ok(log.includes(`${finalLines[0].line}\n`), log);
 
   // The evaluation is stored against the exact commit.
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/style-lora")).json;
@@ -401,6 +409,10 @@ test("failed job keeps only its log", async () => {
   const failed = events.filter((e) => e.event === "state" && e.data.state === "failed");
   assert.equal(failed.length, 1);
   assert.equal(failed[0].data.message, job.error);
+  const finalLines = events.filter((e) => e.event === "log" && /job failed: /.test(e.data.line));
+  assert.equal(finalLines.length, 1);
+  assert.equal(finalLines[0].data.level, "error");
+  assert.equal(events.at(-2), finalLines[0]);
 
   // The log keeps the trainer's own line with the staged path.
   assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
@@ -411,6 +423,7 @@ test("failed job keeps only its log", async () => {
   assert.ok(log.text.includes(`atelier train: ${staged}: line 3: invalid JSON`), log.text);
   assert.ok(log.text.includes(`job failed: atelier train failed with status 1: ${staged}: line 3`),
     log.text);
+  assert.ok(log.text.includes(`${finalLines[0].data.line}\n`), log.text);
 });
 
 test("daemon stop resumes the job from its checkpoint", async () => {

@@ -252,6 +252,10 @@ test("job progress updates live and the job finishes", async (t) => {
     assert.fail(`the job ended ${state}: ${error}`);
   }
   await page.locator("#job-adapter-link").waitFor();
+  // The log view ends with the job's final line, shown once.
+  const logText = await page.locator("#job-log").innerText();
+  assert.equal(logText.match(/job succeeded/g)?.length, 1, logText);
+  assert.equal(logText.match(/running atelier train/g)?.length, 1, logText);
   await shot("job-finished");
 });
 
