@@ -430,9 +430,10 @@ static void web_job_log_render(struct web_buf *b, json_t *lines)
     }
 }
 
-/* Collects [step, loss] points of the progress events and the data of the log events. */
-static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json_t *points,
-                           json_t *log)
+/* Collects [step, loss] points of the progress events and the data of the log events.
+ * Returns the seq of the last event read, from which the page's script resumes the stream. */
+static int64_t web_job_events(struct web_ctx *ctx, const struct meta_job *job, json_t *points,
+                              json_t *log)
 {
     struct meta_job_event_list events;
     struct hub_error err = HUB_ERROR_INIT;
@@ -464,6 +465,7 @@ static void web_job_events(struct web_ctx *ctx, const struct meta_job *job, json
         if (events.count == 0)
             break;
     }
+    return after;
 }
 
 static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
@@ -473,13 +475,16 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
     json_t *points = json_array();
     json_t *log = json_array();
     char *points_text;
+    int64_t last_seq;
 
-    web_job_events(ctx, job, points, log);
+    last_seq = web_job_events(ctx, job, points, log);
     points_text = json_dumps(points, JSON_COMPACT | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
+    /* data-last-event is the seq of the last event drawn here, so the script's event stream
+     * starts after it instead of adding the same log lines again. */
     web_buf_printf(b,
-                   "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\">"
-                   "<h2>Progress</h2><div class=\"stats\">",
-                   (long long)job->id, meta_job_state_name(job->state));
+                   "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\" "
+                   "data-last-event=\"%lld\"><h2>Progress</h2><div class=\"stats\">",
+                   (long long)job->id, meta_job_state_name(job->state), (long long)last_seq);
     web_buf_puts(b,
                  "<div><div class=\"muted\">Step</div><div class=\"value\" data-field=\"step\">");
     if (p->has_step)

@@ -383,6 +383,9 @@ static void test_pages_refs_and_evals(void)
                  0);
     p = render("/alice/demo", "", 0);
     CHECK(has(&p, "Evaluations on this hub"));
+    /* The revision column is the evaluated model's commit, not the dataset's. */
+    CHECK(has(&p, "<th>Model revision</th>"));
+    CHECK(!has(&p, "<th>Revision</th>"));
     CHECK(!has(&p, "hidden-set"));
     CHECK(has(&p, "a private dataset"));
     done(&p);
@@ -623,6 +626,8 @@ static void test_pages_job_rows(void)
     CHECK(has(&p, "<span class=\"log-info\">[2026-12-04T20:00:00Z] staged alice/demo</span>"));
     CHECK(has(&p, "<dt>lr</dt><dd>0.0002</dd>"));
     CHECK(has(&p, "data-state=\"queued\""));
+    /* The script's event stream starts after the queued state and five events drawn here. */
+    CHECK(has(&p, "data-last-event=\"6\""));
     done(&p);
 
     /* Cancel needs the session's CSRF token. */
@@ -736,6 +741,40 @@ static void test_pages_job_eval_result(void)
     done(&p);
 }
 
+/* A finished job's page shows its final log line once, from the "log" event that is stored
+ * with the final state event, and resumes the event stream after that state event. */
+static void test_pages_job_final_line(void)
+{
+    static const char line[] = "[2026-12-04T20:00:00Z] job failed: the dataset has no rows";
+    struct hub_error err = HUB_ERROR_INIT;
+    char event[160];
+    char path[64];
+    const char *first;
+    int64_t id;
+    struct page p;
+
+    id = bob_job_start(META_JOB_TRAIN, "bob/out", 1);
+    CHECK_EQ_INT(meta_job_event_append(db, id, "log", "{\"line\":\"staged\"}", &err), 0);
+    snprintf(event, sizeof(event), "{\"line\":\"%s\",\"level\":\"error\"}", line);
+    CHECK_EQ_INT(meta_job_finish_logged(db, id, 1, META_JOB_FAILED, NULL, NULL,
+                                        "the dataset has no rows", event, &err),
+                 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "data-state=\"failed\""));
+    first = strstr(p.resp.body, line);
+    CHECK(first != NULL);
+    if (first != NULL)
+        CHECK(strstr(first + 1, line) == NULL);
+    CHECK(has(&p, "<span class=\"log-info\">staged</span>\n<span class=\"log-error\">[2026-12-04T"
+                  "20:00:00Z] job failed: the dataset has no rows</span>"));
+    /* Events 1 to 3 are the queued and running states and "staged", then the final line and the
+     * failed state. */
+    CHECK(has(&p, "data-last-event=\"5\""));
+    done(&p);
+}
+
 /* Every corpus card goes through the whole card page without an error or live script. */
 static void test_pages_corpus_cards(void)
 {
@@ -830,6 +869,7 @@ int main(void)
     test_pages_job_rows();
     test_pages_job_attempts();
     test_pages_job_eval_result();
+    test_pages_job_final_line();
     test_pages_corpus_cards();
     meta_close(db);
     storage_shutdown();

@@ -171,7 +171,10 @@
       };
     }
 
-    var source = new EventSource("/api/jobs/" + encodeURIComponent(jobId) + "/events");
+    // The page already shows the events up to data-last-event, so the stream starts after it.
+    var lastEvent = root.getAttribute("data-last-event") || "0";
+    var source = new EventSource("/api/jobs/" + encodeURIComponent(jobId) + "/events?after=" +
+      encodeURIComponent(lastEvent));
     source.addEventListener("progress", handler(onProgress));
     source.addEventListener("state", handler(onState));
     source.addEventListener("log", handler(onLog));
