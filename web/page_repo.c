@@ -378,7 +378,7 @@ static void web_eval_runs(struct web_repo_view *v)
     if (evals.count > 0)
         web_buf_puts(b, "<section aria-labelledby=\"evals-h\"><h2 id=\"evals-h\">Evaluations on "
                         "this hub</h2><div class=\"table-wrap\"><table id=\"evals\"><thead><tr>"
-                        "<th>Dataset</th><th>File</th><th>Revision</th><th>Metrics</th>"
+                        "<th>Dataset</th><th>File</th><th>Model revision</th><th>Metrics</th>"
                         "<th>Date</th></tr></thead><tbody>");
     for (size_t i = 0; i < evals.count; i++) {
         const struct meta_eval *e = &evals.items[i];
