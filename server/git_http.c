@@ -690,6 +690,19 @@ static int lock_authorize(struct git_request_state *state, struct http_request *
     return repo_authorize(state, req, route->type, route->service, err);
 }
 
+/* Authorises a locks request with a JSON body and parses the body into *body. Returns 0, 1
+ * when a reply was queued, or a negative error code. */
+static int lock_begin(struct git_request_state *state, json_t **body, struct http_request *req,
+                      void *arg, struct hub_error *err)
+{
+    int rc = lock_authorize(state, req, arg, err);
+
+    if (rc != 0)
+        return rc;
+    *body = lock_body_parse(req);
+    return *body == NULL ? 1 : 0;
+}
+
 /* POST ….git/info/lfs/locks: {"path"} creates a lock owned by the caller. */
 static int lock_create_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
@@ -699,12 +712,9 @@ static int lock_create_handle(struct http_request *req, void *arg, struct hub_er
     json_t *body = NULL;
     int rc;
 
-    rc = lock_authorize(&state, req, arg, err);
+    rc = lock_begin(&state, &body, req, arg, err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    body = lock_body_parse(req);
-    if (body == NULL)
-        return 0;
     path = json_string_value(json_object_get(body, "path"));
     if (path == NULL) {
         json_decref(body);
@@ -821,12 +831,9 @@ static int locks_verify_handle(struct http_request *req, void *arg, struct hub_e
     int64_t limit;
     int rc;
 
-    rc = lock_authorize(&state, req, arg, err);
+    rc = lock_begin(&state, &body, req, arg, err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    body = lock_body_parse(req);
-    if (body == NULL)
-        return 0;
     limit_value = json_object_get(body, "limit");
     if (json_is_integer(limit_value))
         snprintf(limit_text, sizeof(limit_text), "%lld",
@@ -852,12 +859,9 @@ static int lock_unlock_handle(struct http_request *req, void *arg, struct hub_er
     bool force;
     int rc;
 
-    rc = lock_authorize(&state, req, arg, err);
+    rc = lock_begin(&state, &body, req, arg, err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    body = lock_body_parse(req);
-    if (body == NULL)
-        return 0;
     force = json_is_true(json_object_get(body, "force"));
     json_decref(body);
     rc = id > 0 ? gitlocks_get(&lock, http_request_db(req), state.repo.id, id, err)
