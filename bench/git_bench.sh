@@ -2,7 +2,7 @@
 # git_bench: times git over Atelier against the usual static setup on the same machine.
 #   1. git clone of a repo with one large LFS file, against nginx serving that file to curl,
 #      and against the same clone from nginx: git http-backend for git, a fixed LFS batch
-#      answer and the file as a static download (the stock clients' own cost).
+#      response and the file as a static download (the stock clients' own cost).
 #   2. git clone --bare and git fetch of a repo with many commits, against git http-backend
 #      behind nginx and fcgiwrap.
 # Everything runs on 127.0.0.1 with temporary directories. Prints one line per measurement
@@ -128,8 +128,8 @@ git clone -q --bare "$hub/alice/guarded" "$git_root/guarded.git"
 git clone -q --bare "$hub/alice/adapters" "$git_root/adapters.git"
 nginx_port=$(free_port)
 lfs_oid=$(sha256sum "$work/large.bin" | cut -c1-64)
-# git-lfs posts its batch request to REMOTE/info/lfs/objects/batch; nginx answers every
-# request there with the one object's download action, pointing at the static file.
+# git-lfs posts its batch request to REMOTE/info/lfs/objects/batch. nginx returns the one
+# object's download action, pointing at the static file, for every request there.
 lfs_batch="{\"transfer\":\"basic\",\"objects\":[{\"oid\":\"$lfs_oid\",\"size\":$lfs_bytes,\"actions\":{\"download\":{\"href\":\"http://127.0.0.1:$nginx_port/large.bin\"}}}]}"
 fcgi_sock=$work/fcgiwrap.sock
 # One fcgiwrap process: with -c it preforks children that outlive a killed parent.

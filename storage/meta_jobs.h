@@ -217,9 +217,9 @@ int meta_job_finish(struct meta *db, int64_t id, int attempt, enum meta_job_stat
                     const char *result_commit, const char *metrics_json, const char *message,
                     struct hub_error *err);
 
-/** Does what meta_job_finish does, and in the same transaction appends the "log" event
- * log_json (the job's final log line) just before the "state" event, so a client that stops
- * reading the event stream at the state event still gets the line. log_json may be NULL. */
+/** Does what meta_job_finish does and, in the same transaction, appends the "log" event
+ * log_json (the job's final log line) just before the "state" event. A client that stops
+ * reading the event stream at the state event so still gets the line. log_json may be NULL. */
 int meta_job_finish_logged(struct meta *db, int64_t id, int attempt, enum meta_job_state state,
                            const char *result_commit, const char *metrics_json, const char *message,
                            const char *log_json, struct hub_error *err);

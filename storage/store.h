@@ -58,9 +58,9 @@ uint64_t store_upload_received(const struct store_upload *up);
 /** Frees the upload and removes its temp file unless it finished. Accepts NULL. */
 void store_upload_free(struct store_upload *up);
 
-/** Uploads announced at 8 MiB or more that may use a 16 MiB ring of buffers at once, by
- * default. The ring hashes on one thread and writes on another (store_pipe.c); uploads past
- * the cap are hashed on their own thread instead, which is slower but needs no ring. */
+/** Default number of uploads announced at 8 MiB or more that may use a 16 MiB ring of buffers
+ * at once. The ring hashes on one thread and writes on another (store_pipe.c). An upload past
+ * the cap is hashed on its own thread instead, which is slower but needs no ring. */
 #define STORE_DEFAULT_MAX_RINGS 8
 
 /** Sets that cap for the process; 0 gives no upload a ring. Any thread: uploads that hold a
