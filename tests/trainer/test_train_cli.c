@@ -18,6 +18,7 @@
 #include "adapter.h"
 #include "generate.h"
 #include "harness.h"
+#include "test_files.h"
 #include "model.h"
 #include "st.h"
 #include "tok.h"
@@ -28,48 +29,6 @@ static char style_dir[1024];
 static char tmp_root[1024];
 
 /* ---- helpers ---- */
-
-/* Returns dir/name in one of many static buffers, so a test can build argument lists from
- * several paths at once without freeing them. */
-static char *path_in(const char *dir, const char *name)
-{
-    static char buf[512][2200];
-    static int next;
-    char *p = buf[next++ % 512];
-
-    snprintf(p, 2200, "%s/%s", dir, name);
-    return p;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long len;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc((size_t)len + 1, 1);
-    if (buf != NULL && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
-static bool write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-
-    if (f == NULL)
-        return false;
-    fputs(text, f);
-    return fclose(f) == 0;
-}
 
 static bool same_bytes(const char *a, const char *b)
 {
