@@ -308,6 +308,11 @@ void store_set_max_rings(unsigned n)
     atomic_store(&max_rings, n);
 }
 
+unsigned store_rings_in_use(void)
+{
+    return atomic_load(&active_rings);
+}
+
 /* Counts one more ring in use. Returns false, counting nothing, when all are taken. */
 static bool ring_take(void)
 {
@@ -356,10 +361,11 @@ int store_upload_begin(struct store_upload **out, struct store *st, const char *
                              oid, (unsigned long long)size,
                              (unsigned long long)HUB_MAX_LFS_OBJECT_BYTES);
     rc = upload_new(out, st, oid, size, err);
-    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES && ring_take())
+    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES && ring_take()) {
         (*out)->pipe = store_pipe_start((*out)->fd, (*out)->md, io->write);
-    if (rc == 0 && size >= STORE_PIPE_MIN_BYTES && (*out)->pipe == NULL)
-        ring_give_back(); /* taken, but the pipe could not start: hash on the thread */
+        if ((*out)->pipe == NULL)
+            ring_give_back(); /* the pipe could not start: hash on the thread */
+    }
     return rc;
 }
 

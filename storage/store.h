@@ -67,6 +67,9 @@ void store_upload_free(struct store_upload *up);
  * ring keep it. */
 void store_set_max_rings(unsigned n);
 
+/** Returns how many uploads hold a ring now. Any thread. */
+unsigned store_rings_in_use(void);
+
 /** Stores everything read from fd (until end of file) and writes its oid into oid_out and its
  * size into *size_out (NULL allowed). Reading more than max_bytes fails with HUB_ETOOBIG.
  * Returns 0, HUB_ETOOBIG, HUB_ENOMEM or HUB_EIO. Any thread. */

@@ -401,6 +401,7 @@ static void test_large_uploads(struct store *st, const char *data)
         store_set_max_rings(1);
         CHECK_EQ_INT(store_upload_begin(&first, st, oid, LARGE_BYTES, &err), 0);
         CHECK_EQ_INT(store_upload_begin(&second, st, half_oid, half, &err), 0);
+        CHECK_EQ_INT(store_rings_in_use(), 1);
         for (size_t off = 0; first != NULL && second != NULL && off < LARGE_BYTES;
              off += LARGE_CHUNK) {
             size_t n = LARGE_BYTES - off < LARGE_CHUNK ? LARGE_BYTES - off : LARGE_CHUNK;
@@ -415,6 +416,7 @@ static void test_large_uploads(struct store *st, const char *data)
         CHECK_EQ_INT(store_upload_finish(second, &err), 0);
         store_upload_free(first);
         store_upload_free(second);
+        CHECK_EQ_INT(store_rings_in_use(), 0);
         store_set_max_rings(STORE_DEFAULT_MAX_RINGS);
         check_blob_bytes(st, half_oid, body, half);
         CHECK_EQ_INT(count_files(tmp_dir), 0);
@@ -424,6 +426,7 @@ static void test_large_uploads(struct store *st, const char *data)
     store_set_max_rings(0);
     store_blob_remove(st, oid, &err);
     CHECK_EQ_INT(upload_bytes(st, oid, body, LARGE_BYTES, LARGE_BYTES, &err), 0);
+    CHECK_EQ_INT(store_rings_in_use(), 0);
     store_set_max_rings(STORE_DEFAULT_MAX_RINGS);
     check_blob_bytes(st, oid, body, LARGE_BYTES);
 
