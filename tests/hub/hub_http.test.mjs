@@ -87,8 +87,15 @@ async function expectError(r, status, { code, mention } = {}) {
 
 test("healthz, metrics, CORS preflight, 405 and unknown routes", async () => {
   assert.equal((await req("/healthz")).status, 200);
-  const metrics = await (await req("/metrics")).text();
-  assert.match(metrics, /atelier_http_requests_total\{route="healthz",status="200"\} \d+/);
+  // A request is counted when the daemon has finished with it, which can be just after the
+  // client has its response, so the first /metrics may not show it yet.
+  const healthz = /atelier_http_requests_total\{route="healthz",status="200"\} \d+/;
+  let metrics = "";
+  for (let i = 0; i < 50 && !healthz.test(metrics); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    metrics = await (await req("/metrics")).text();
+  }
+  assert.match(metrics, healthz);
   assert.match(metrics, /atelier_blob_store_bytes \d+/);
   assert.match(metrics, /atelier_lfs_uploads_in_progress 0/);
   const pre = await req("/api/models/alice/pub", { method: "OPTIONS" });
