@@ -107,11 +107,22 @@ static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct
     return 0;
 }
 
+/* Queues the reply for a repo that is missing or that the caller may not read. git-lfs sends
+ * credentials from git's credential helper only after a 401, so with for_git_lfs an anonymous
+ * caller gets 401 with WWW-Authenticate instead of the Hub API's 404. */
+static int reply_repo_hidden(struct http_request *req, enum hub_repo_type type, const char *ns,
+                             const char *name, bool for_git_lfs)
+{
+    if (for_git_lfs && http_request_user(req)->id == 0)
+        return http_reply_unauthorized(req);
+    return reply_repo_not_found(req, type, ns, name);
+}
+
 /* Looks the repo up and checks the caller's rights: the part of hf_repo_load before the git
  * repo is opened. */
 static int repo_access_check(struct hf_repo_ctx *out, struct http_request *req,
                              enum hub_repo_type type, const char *ns, const char *name,
-                             bool need_write)
+                             bool need_write, bool for_git_lfs)
 {
     struct meta *db = http_request_db(req);
     const struct http_user *user = http_request_user(req);
@@ -121,12 +132,12 @@ static int repo_access_check(struct hf_repo_ctx *out, struct http_request *req,
 
     memset(out, 0, sizeof(*out));
     if (ns == NULL || name == NULL || !hub_name_is_valid(ns) || !hub_name_is_valid(name)) {
-        reply_repo_not_found(req, type, ns != NULL ? ns : "", name != NULL ? name : "");
+        reply_repo_hidden(req, type, ns != NULL ? ns : "", name != NULL ? name : "", for_git_lfs);
         return HUB_ENOTFOUND;
     }
     rc = meta_repo_get(&out->row, db, type, ns, name, &err);
     if (rc == HUB_ENOTFOUND) {
-        reply_repo_not_found(req, type, ns, name);
+        reply_repo_hidden(req, type, ns, name, for_git_lfs);
         return rc;
     }
     if (rc == 0)
@@ -137,7 +148,7 @@ static int repo_access_check(struct hf_repo_ctx *out, struct http_request *req,
     }
     if (!can_read) {
         /* A private repo the caller may not read looks exactly like a missing one. */
-        reply_repo_not_found(req, type, ns, name);
+        reply_repo_hidden(req, type, ns, name, for_git_lfs);
         return HUB_ENOTFOUND;
     }
     if (need_write)
@@ -157,7 +168,7 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
                  const char *ns, const char *name, bool need_write)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    int rc = repo_access_check(out, req, type, ns, name, need_write);
+    int rc = repo_access_check(out, req, type, ns, name, need_write, false);
 
     if (rc < 0)
         return rc;
@@ -183,7 +194,7 @@ int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req)
         http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
         return HUB_ENOTFOUND;
     }
-    rc = repo_access_check(out, req, type, ns, name, false);
+    rc = repo_access_check(out, req, type, ns, name, false, false);
     if (rc < 0)
         return rc;
     rc = hf_info_repo_open(&out->git, http_request_config(req)->data_dir, &out->row, &err);
@@ -207,6 +218,31 @@ int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool 
     }
     return hf_repo_load(out, req, type, http_request_param(req, "ns"),
                         http_request_param(req, "name"), need_write);
+}
+
+int hf_repo_load_lfs(struct hf_repo_ctx *out, struct http_request *req, bool need_write)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    enum hub_repo_type type = HUB_REPO_MODEL;
+    const char *tp = http_request_param(req, "tp");
+    const char *ns = http_request_param(req, "ns");
+    const char *name = http_request_param(req, "name");
+    int rc;
+
+    if (tp != NULL && !hf_type_from_segment(&type, tp)) {
+        memset(out, 0, sizeof(*out));
+        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+        return HUB_ENOTFOUND;
+    }
+    rc = repo_access_check(out, req, type, ns, name, need_write, true);
+    if (rc < 0)
+        return rc;
+    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, ns, name, &err);
+    if (rc < 0) {
+        reply_repo_open_failed(req, ns, name, &err);
+        return rc;
+    }
+    return 0;
 }
 
 int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_request *req,

@@ -42,6 +42,11 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
  * model), ns and name. */
 int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write);
 
+/** Like hf_repo_load_params for the git-lfs routes: an anonymous caller gets 401 with
+ * WWW-Authenticate for a missing or unreadable repo, because git-lfs asks git's credential
+ * helper for a token only after a 401. Callers with a token still get 404. */
+int hf_repo_load_lfs(struct hf_repo_ctx *out, struct http_request *req, bool need_write);
+
 /** Like hf_repo_load_params for reading only, with a git repo borrowed from the calling
  * thread's cache of open repos (hf_info_repo_open), so it stays open after the request. Use
  * it only in handlers that finish on their thread without suspending the connection. */

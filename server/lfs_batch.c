@@ -158,7 +158,7 @@ int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err)
         goto out;
     }
     upload = strcmp(operation, "upload") == 0;
-    rc = hf_repo_load_params(&ctx, req, upload);
+    rc = hf_repo_load_lfs(&ctx, req, upload);
     if (rc < 0)
         goto out;
     out = json_array();

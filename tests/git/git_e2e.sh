@@ -318,6 +318,35 @@ head -c 200000 /dev/urandom >"$work/private.bin"
 check "push private LFS file" git -C secret-write push -q origin main
 private_oid=$(sha256sum "$work/private.bin" | cut -c1-64)
 
+# The setup docs/git.md recommends: the token in a credential helper, never in the URL.
+# git-lfs sends its batch request without credentials first and asks the helper only after
+# a 401, so the batch route must not answer an anonymous caller with 404.
+echo "http://user:$READ_TOKEN@127.0.0.1:$port" >"$work/git-credentials"
+chmod 600 "$work/git-credentials"
+helper="store --file=$work/git-credentials"
+check "private clone with credential helper" \
+  git -c credential.helper="$helper" clone -q "$base/alice/secret" secret-helper
+check "credential helper clone has LFS bytes" cmp secret-helper/private.bin "$work/private.bin"
+rm -rf secret-helper
+check "skip-smudge clone with credential helper" env GIT_LFS_SKIP_SMUDGE=1 \
+  git -c credential.helper="$helper" clone -q "$base/alice/secret" secret-helper
+check "lfs pull with credential helper" \
+  git -C secret-helper -c credential.helper="$helper" lfs pull
+check "lfs pull brings LFS bytes" cmp secret-helper/private.bin "$work/private.bin"
+curl -s -o "$work/anon-batch.json" -D "$work/anon-batch.head" -X POST \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d "{\"operation\":\"download\",\"objects\":[{\"oid\":\"$private_oid\",\"size\":200000}]}" \
+  "$base/alice/secret.git/info/lfs/objects/batch"
+check_output "anonymous batch on private repo gets 401" "^HTTP/1.1 401" "$work/anon-batch.head"
+check_output "anonymous batch 401 asks for basic auth" "^WWW-Authenticate: Basic" \
+  "$work/anon-batch.head"
+check_output "anonymous batch 401 is JSON" '"error"' "$work/anon-batch.json"
+curl -s -o /dev/null -D "$work/bob-batch.head" -X POST -u "user:$BOB_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d "{\"operation\":\"download\",\"objects\":[{\"oid\":\"$private_oid\",\"size\":200000}]}" \
+  "$base/alice/secret.git/info/lfs/objects/batch"
+check_output "batch by user who cannot read gets 404" "^HTTP/1.1 404" "$work/bob-batch.head"
+
 bob_base=$(auth_base "$BOB_TOKEN")
 code=$(curl -s -o "$work/bob-create.json" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $BOB_TOKEN" -H "Content-Type: application/json" \

@@ -614,8 +614,16 @@ test("datasets, settings, listing pages and git-lfs style Basic auth", async () 
   const anon = await req("/datasets/bob/d1.git/info/lfs/objects/batch", { method: "POST",
     headers: { "Content-Type": "application/vnd.git-lfs+json" },
     body: JSON.stringify({ operation: "upload", objects: [{ oid: "c".repeat(64), size: 3 }] }) });
-  assert.equal(anon.status, 404, "a private repo looks missing to anonymous callers");
+  // git-lfs asks git's credential helper for a token only after a 401, so anonymous batch
+  // requests get 401, for a private repo and a missing one alike.
+  assert.equal(anon.status, 401, "anonymous git-lfs callers are asked for credentials");
+  assert.match(anon.headers.get("www-authenticate") ?? "", /^Basic /);
   await anon.arrayBuffer();
+  const anonMissing = await req("/datasets/bob/no-such-repo.git/info/lfs/objects/batch", {
+    method: "POST", headers: { "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "download", objects: [{ oid: "c".repeat(64), size: 3 }] }) });
+  assert.equal(anonMissing.status, 401, "a missing repo looks like a private one");
+  await anonMissing.arrayBuffer();
   const metrics = await (await req("/metrics")).text();
   assert.match(metrics, /atelier_http_requests_total\{route="lfs.batch",status="200"\} [1-9]/);
   assert.match(metrics, /atelier_blob_store_bytes [1-9]\d*/);
