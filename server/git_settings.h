@@ -1,7 +1,7 @@
 /* git_settings: per-repo git settings stored in the git_protected_branches table (migration
- * 0004_git.sql). A protected branch refuses force pushes and deletion through git push; API
- * commits are fast-forward by construction and are not affected. Runs on the thread that owns
- * db. */
+ * 0004_git.sql). A protected branch refuses force pushes and deletion, through git push and
+ * through the API's branch routes; API commits are fast-forward by construction and are not
+ * affected. Runs on the thread that owns db. */
 #ifndef GIT_SETTINGS_H
 #define GIT_SETTINGS_H
 

@@ -2,6 +2,8 @@
  * commit log) and branch and tag changes. */
 #include "hf_internal.h"
 
+#include "git_hook.h"
+#include "git_settings.h"
 #include "http_parse.h"
 #include "hub_log.h"
 
@@ -419,10 +421,28 @@ static int reply_ref_error(struct http_request *req, const struct hub_error *err
     return http_reply_hub_error(req, err);
 }
 
+/* Sets *out to whether branch (with or without "refs/heads/") is protected in ctx's repo. */
+static int branch_is_protected(bool *out, struct http_request *req, const struct hf_repo_ctx *ctx,
+                               const char *branch, struct hub_error *err)
+{
+    char *list = NULL;
+    int rc;
+
+    rc = gitsettings_protected_branches(&list, http_request_db(req), ctx->row.id, err);
+    if (rc < 0)
+        return rc;
+    if (strncmp(branch, "refs/heads/", 11) == 0)
+        branch += 11;
+    *out = githook_branch_is_listed(list, branch);
+    free(list);
+    return 0;
+}
+
 int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
     const char *branch = http_request_param(req, "rev");
+    bool protected = false;
     json_t *root;
     int rc;
 
@@ -432,21 +452,29 @@ int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
     rc = hf_repo_load_params(&ctx, req, true);
     if (rc < 0)
         goto out;
+    /* Protected branches follow the same rules as for git push: no deletion and no update
+     * that is not a fast-forward. */
+    rc = branch_is_protected(&protected, req, &ctx, branch, err);
+    if (rc < 0) {
+        rc = http_reply_hub_error(req, err);
+        goto out;
+    }
     if (strcmp(http_request_method(req), "DELETE") == 0) {
-        rc = repo_branch_delete(ctx.git, branch, err);
+        if (protected)
+            rc = hub_error_set(err, HUB_EFORBIDDEN,
+                               "branch '%s' is protected and cannot be deleted; lift the "
+                               "protection first",
+                               branch);
+        else
+            rc = repo_branch_delete(ctx.git, branch, err);
     } else if (json_is_true(json_object_get(root, "emptyBranch"))) {
         rc = hub_error_set(err, HUB_EINVAL, "empty branches are not supported");
     } else {
         const char *from = json_string_value(json_object_get(root, "startingPoint"));
 
         rc = repo_branch_create(ctx.git, branch, from, err);
-        if (rc == HUB_ECONFLICT && json_is_true(json_object_get(root, "overwrite"))) {
-            /* NOTE: delete then create is two ref updates, so a reader may briefly see no
-             * branch; repo.h has no single-step move. */
-            rc = repo_branch_delete(ctx.git, branch, err);
-            if (rc == 0)
-                rc = repo_branch_create(ctx.git, branch, from, err);
-        }
+        if (rc == HUB_ECONFLICT && json_is_true(json_object_get(root, "overwrite")))
+            rc = repo_branch_move(ctx.git, branch, from, protected, err);
     }
     if (rc < 0) {
         rc = reply_ref_error(req, err);

@@ -608,6 +608,63 @@ int repo_branch_create(struct repo *r, const char *name, const char *from, struc
     return rc;
 }
 
+int repo_branch_move(struct repo *r, const char *name, const char *from, bool fast_forward_only,
+                     struct hub_error *err)
+{
+    char refname[HUB_MAX_REVISION_BYTES + 16];
+    struct repo_lock *lock = NULL;
+    git_commit *target = NULL;
+    git_reference *current = NULL, *moved = NULL;
+    int rc;
+
+    rc = short_ref_name(refname, sizeof(refname), "refs/heads/", name, "branch", err);
+    if (rc < 0)
+        return rc;
+    rc = repo_lock_acquire(&lock, r->path, err);
+    if (rc < 0)
+        return rc;
+    rc = repo_commit_lookup_rev(&target, r, from != NULL ? from : REPO_DEFAULT_BRANCH, err);
+    if (rc < 0)
+        goto out;
+    rc = git_reference_lookup(&current, r->git, refname);
+    if (rc == GIT_ENOTFOUND) {
+        rc = hub_error_set(err, HUB_ENOTFOUND, "branch '%s' not found", refname + 11);
+        goto out;
+    }
+    if (rc < 0) {
+        rc = repo_error_from_git(err, rc, "look up branch");
+        goto out;
+    }
+    if (fast_forward_only && git_reference_target(current) != NULL &&
+        !git_oid_equal(git_reference_target(current), git_commit_id(target))) {
+        /* 1 when the branch's commit is an ancestor of the target, 0 when not. */
+        rc = git_graph_descendant_of(r->git, git_commit_id(target), git_reference_target(current));
+        if (rc == 0) {
+            rc = hub_error_set(err, HUB_EFORBIDDEN,
+                               "branch '%s' is protected and refuses updates that are not a "
+                               "fast-forward; lift the protection first",
+                               refname + 11);
+            goto out;
+        }
+        if (rc < 0) {
+            rc = repo_error_from_git(err, rc, "compare commits");
+            goto out;
+        }
+    }
+    /* Compare-and-swap against the commit just read, under the repo lock. */
+    rc = git_reference_set_target(&moved, current, git_commit_id(target), "branch: move");
+    if (rc < 0)
+        rc = repo_error_from_git(err, rc, "move branch");
+    else
+        rc = 0;
+out:
+    git_reference_free(moved);
+    git_reference_free(current);
+    git_commit_free(target);
+    repo_lock_release(lock);
+    return rc;
+}
+
 static int ref_delete(struct repo *r, const char *refname, const char *what, struct hub_error *err)
 {
     struct repo_lock *lock = NULL;

@@ -228,6 +228,13 @@ int repo_refs_list(struct repo_ref **out, size_t *count, struct repo *r, struct 
  * name), HUB_ENOTFOUND (from), HUB_ECONFLICT (exists) or HUB_EIO. */
 int repo_branch_create(struct repo *r, const char *name, const char *from, struct hub_error *err);
 
+/** Points the existing branch name at revision from (NULL: main) in one ref update. With
+ * fast_forward_only, a target that does not descend from the branch's current commit is
+ * rejected with HUB_EFORBIDDEN (protected branches). Returns 0, HUB_EINVAL, HUB_ENOTFOUND
+ * (branch or from), HUB_EFORBIDDEN or HUB_EIO. */
+int repo_branch_move(struct repo *r, const char *name, const char *from, bool fast_forward_only,
+                     struct hub_error *err);
+
 /** Deletes branch name; main cannot be deleted (HUB_EINVAL). Returns 0, HUB_EINVAL,
  * HUB_ENOTFOUND or HUB_EIO. */
 int repo_branch_delete(struct repo *r, const char *name, struct hub_error *err);

@@ -513,6 +513,36 @@ if git -C guarded push --force origin HEAD:release >"$work/release.log" 2>&1; th
 else
   ok "force push to API-protected branch rejected"
 fi
+# The API's branch routes follow the same protection: no deletion, no rewind.
+release_parent=$(git -C guarded rev-parse origin/release~1)
+branch_api=$base/api/models/alice/guarded/branch
+code=$(curl -s -o "$work/overwrite.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d "{\"startingPoint\":\"$release_parent\",\"overwrite\":true}" "$branch_api/release")
+if [ "$code" = "403" ]; then
+  ok "API rewind of protected branch rejected"
+else
+  not_ok "API rewind of protected branch rejected" "HTTP $code: $(cat "$work/overwrite.json")"
+fi
+check_output "API rewind error names protection" "release' is protected" "$work/overwrite.json"
+code=$(curl -s -o "$work/overwrite-main.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d "{\"startingPoint\":\"$release_parent\",\"overwrite\":true}" "$branch_api/main")
+if [ "$code" = "403" ]; then
+  ok "API rewind of protected main rejected"
+else
+  not_ok "API rewind of protected main rejected" "HTTP $code: $(cat "$work/overwrite-main.json")"
+fi
+code=$(curl -s -o "$work/delete-branch.json" -w '%{http_code}' -X DELETE \
+  -H "Authorization: Bearer $WRITE_TOKEN" "$branch_api/release")
+if [ "$code" = "403" ]; then
+  ok "API delete of protected branch rejected"
+else
+  not_ok "API delete of protected branch rejected" "HTTP $code: $(cat "$work/delete-branch.json")"
+fi
+git -C guarded ls-remote origin refs/heads/release >"$work/release-ref.txt"
+check_output "protected branch kept its commit" "^$(git -C guarded rev-parse origin/release)" \
+  "$work/release-ref.txt"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $WRITE_TOKEN" \
   "$api/release")
 if [ "$code" = "200" ]; then
@@ -520,6 +550,16 @@ if [ "$code" = "200" ]; then
 else
   not_ok "unprotect branch through API" "HTTP $code"
 fi
+code=$(curl -s -o "$work/overwrite.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d "{\"startingPoint\":\"$release_parent\",\"overwrite\":true}" "$branch_api/release")
+if [ "$code" = "200" ]; then
+  ok "API rewind after unprotect accepted"
+else
+  not_ok "API rewind after unprotect accepted" "HTTP $code: $(cat "$work/overwrite.json")"
+fi
+git -C guarded ls-remote origin refs/heads/release >"$work/release-ref.txt"
+check_output "API rewind moved the branch" "^$release_parent" "$work/release-ref.txt"
 check "force push after unprotect accepted" git -C guarded push -q --force origin HEAD:release
 git -C guarded reset -q --hard origin/main
 
