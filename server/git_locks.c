@@ -1,6 +1,7 @@
 /* git_locks: SQL for git_lfs_locks through the metadata connection. */
 #include "git_locks.h"
 
+#include "hf_commit_parse.h"
 #include "meta.h"
 
 #include <sqlite3.h>
@@ -55,16 +56,16 @@ int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
                     const char *path, int64_t owner_id, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
-    size_t len = strlen(path);
     int rc;
 
-    if (len == 0 || len > HUB_MAX_PATH_BYTES || path[0] == '/')
-        return hub_error_set(err, HUB_EINVAL, "invalid lock path: %.64s", path);
-    for (size_t i = 0; i < len; i++) {
-        /* Control characters would break the line-based lock list the push hook reads. */
-        if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
-            return hub_error_set(err, HUB_EINVAL, "invalid lock path: control character at "
-                                 "byte %zu", i);
+    /* The rules of file paths in commits, which also keep control characters out of the
+     * line-based lock list the push hook reads. A lock on "a/../b" would never match the
+     * path git reports for a change. */
+    rc = hf_path_check(path, err);
+    if (rc < 0) {
+        /* The lock handler replies 422 to HUB_EINVAL, also for a path that is too long. */
+        err->code = HUB_EINVAL;
+        return HUB_EINVAL;
     }
     rc = sqlite3_prepare_v2(meta_sqlite_get(db),
                             "INSERT INTO git_lfs_locks (repo_id, path, owner_id, locked_at) "
@@ -78,7 +79,8 @@ int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
     sqlite3_bind_int64(stmt, 4, meta_now());
     rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
-    if (rc == SQLITE_CONSTRAINT) {
+    /* The metadata connection reports extended codes (SQLITE_CONSTRAINT_UNIQUE here). */
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         rc = lock_get_by_path(out, db, repo_id, path, err);
         if (rc < 0)
             return rc;
@@ -173,4 +175,47 @@ int gitlocks_delete(struct meta *db, int64_t repo_id, int64_t id, struct hub_err
     if (sqlite3_changes(meta_sqlite_get(db)) == 0)
         return hub_error_set(err, HUB_ENOTFOUND, "lock %lld not found", (long long)id);
     return 0;
+}
+
+/* Returns whether the operation changes path. */
+static bool op_changes_path(const struct hf_commit_op *op, const char *path)
+{
+    size_t len = strlen(op->path);
+
+    if (op->kind != HF_OP_DELETE_FOLDER)
+        return strcmp(op->path, path) == 0;
+    return strncmp(op->path, path, len) == 0 && path[len] == '/';
+}
+
+int gitlocks_find_conflict(struct gitlocks_lock *out, bool *found, struct meta *db,
+                           int64_t repo_id, int64_t user_id, const struct hf_commit_op *ops,
+                           size_t op_count, struct hub_error *err)
+{
+    enum { PAGE = 128 };
+    int64_t after_id = 0;
+
+    *found = false;
+    for (;;) {
+        struct gitlocks_lock *locks = NULL;
+        size_t count = 0;
+        int rc = gitlocks_list(&locks, &count, db, repo_id, NULL, 0, after_id, PAGE, err);
+
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < count && !*found; i++) {
+            if (locks[i].owner_id == user_id)
+                continue;
+            for (size_t j = 0; j < op_count && !*found; j++) {
+                if (op_changes_path(&ops[j], locks[i].path)) {
+                    *out = locks[i];
+                    *found = true;
+                }
+            }
+        }
+        if (count > 0)
+            after_id = locks[count - 1].id;
+        free(locks);
+        if (*found || count < PAGE)
+            return 0;
+    }
 }

@@ -8,6 +8,7 @@
 #include "hub_error.h"
 #include "hub_limits.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,15 @@ int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
 int gitlocks_list(struct gitlocks_lock **out, size_t *count, struct meta *db, int64_t repo_id,
                   const char *path, int64_t id, int64_t after_id, size_t limit,
                   struct hub_error *err);
+
+struct hf_commit_op;
+
+/** Looks for a lock of repo_id, owned by someone other than user_id, on a path that one of the
+ * commit operations changes (a folder deletion changes every path under it). Fills *out and
+ * sets *found when there is one. Returns 0, HUB_ENOMEM or HUB_EIO. */
+int gitlocks_find_conflict(struct gitlocks_lock *out, bool *found, struct meta *db,
+                           int64_t repo_id, int64_t user_id, const struct hf_commit_op *ops,
+                           size_t op_count, struct hub_error *err);
 
 /** Reads lock id of repo_id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
 int gitlocks_get(struct gitlocks_lock *out, struct meta *db, int64_t repo_id, int64_t id,

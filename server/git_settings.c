@@ -100,7 +100,7 @@ int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *bra
         sqlite3_bind_int64(stmt, 3, meta_now());
     rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
-    if (rc == SQLITE_CONSTRAINT)
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return hub_error_set(err, HUB_ENOTFOUND, "repo %lld not found", (long long)repo_id);
     if (rc != SQLITE_DONE)
         return meta_error_from_sqlite(err, db, rc, "protect branch");

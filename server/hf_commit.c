@@ -4,6 +4,7 @@
 #include "hf_internal.h"
 
 #include "hf_base_model.h"
+#include "git_locks.h"
 #include "http_parse.h"
 #include "hub_log.h"
 #include "lfs_attributes.h"
@@ -284,6 +285,29 @@ static int commit_check_lfs(struct http_request *req, struct commit_state *st)
     return 0;
 }
 
+/* Rejects a commit that changes a path another user locked with `git lfs lock`, the rule the
+ * pre-receive hook applies to git pushes. Queues the reply and returns a negative code. */
+static int commit_check_locks(struct http_request *req, struct commit_state *st)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct gitlocks_lock lock;
+    bool found = false;
+
+    if (gitlocks_find_conflict(&lock, &found, http_request_db(req), st->ctx.row.id,
+                               http_request_user(req)->id, st->parser.ops, st->parser.op_count,
+                               &err) < 0) {
+        http_reply_hub_error(req, &err);
+        return err.code;
+    }
+    if (!found)
+        return 0;
+    http_reply_error(req, 409,
+                     "%s is locked by %s; ask them to run `git lfs unlock %s`, or break the lock "
+                     "with `git lfs unlock --force %s`",
+                     lock.path, lock.owner_name, lock.path, lock.path);
+    return HUB_ECONFLICT;
+}
+
 static int commit_reply_error(struct http_request *req, const struct commit_state *st,
                               const struct hub_error *err)
 {
@@ -352,6 +376,8 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
     if (st->error < 0)
         return http_reply_hub_error(req, &st->parse_err);
     rc = commit_check_lfs(req, st);
+    if (rc == 0)
+        rc = commit_check_locks(req, st);
     if (rc < 0)
         return 0;
     rc = commit_apply(req, st, commit, err);

@@ -233,6 +233,27 @@ if git -C adapters lfs lock adapter_model.safetensors >"$work/relock.log" 2>&1; 
 else
   ok "second lock of same file rejected"
 fi
+check_output "second lock names the lock owner" "already locked by alice" "$work/relock.log"
+code=$(curl -s -o "$work/relock.json" -w '%{http_code}' -X POST \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"path":"adapter_model.safetensors"}' -u "user:$WRITE_TOKEN" \
+  "$base/alice/adapters.git/info/lfs/locks")
+if [ "$code" = "409" ]; then
+  ok "lock of locked path gets 409"
+else
+  not_ok "lock of locked path gets 409" "HTTP $code: $(cat "$work/relock.json")"
+fi
+check_output "409 reply carries the existing lock" \
+  '"lock":\{[^}]*"path":"adapter_model\.safetensors"' "$work/relock.json"
+code=$(curl -s -o "$work/dotdot-lock.json" -w '%{http_code}' -X POST \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"path":"a/../adapter_config.json"}' -u "user:$WRITE_TOKEN" \
+  "$base/alice/adapters.git/info/lfs/locks")
+if [ "$code" = "422" ]; then
+  ok "lock path with .. segment gets 422"
+else
+  not_ok "lock path with .. segment gets 422" "HTTP $code: $(cat "$work/dotdot-lock.json")"
+fi
 curl -s -X POST -H "Accept: application/vnd.git-lfs+json" \
   -H "Content-Type: application/vnd.git-lfs+json" -d '{}' -u "user:$WRITE_TOKEN" \
   "$base/alice/adapters.git/info/lfs/locks/verify" >"$work/verify.json"
@@ -268,6 +289,44 @@ else
   ok "push changing locked file rejected"
 fi
 check_output "locked file rejection names owner" "notes\.txt is locked by alice" "$work/locked.log"
+# The commit API applies the same rule.
+code=$(printf '%s\n%s\n' \
+  '{"key":"header","value":{"summary":"Remove the notes"}}' \
+  '{"key":"deletedFile","value":{"path":"notes.txt"}}' |
+  curl -s -o "$work/locked-commit.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $BOB_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/class/shared/commit/main")
+if [ "$code" = "409" ]; then
+  ok "API commit changing locked file rejected"
+else
+  not_ok "API commit changing locked file rejected" "HTTP $code: $(cat "$work/locked-commit.json")"
+fi
+check_output "API lock rejection names owner" "notes\.txt is locked by alice" \
+  "$work/locked-commit.json"
+curl -s -o "$work/folder-lock.json" -X POST -u "user:$WRITE_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"path":"drafts/plan.txt"}' "$base/class/shared.git/info/lfs/locks"
+folder_lock_id=$(sed -n 's/.*"id":"\([0-9]*\)".*/\1/p' "$work/folder-lock.json")
+code=$(printf '%s\n%s\n' \
+  '{"key":"header","value":{"summary":"Remove the drafts"}}' \
+  '{"key":"deletedFolder","value":{"path":"drafts"}}' |
+  curl -s -o "$work/locked-folder.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $BOB_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/class/shared/commit/main")
+if [ "$code" = "409" ]; then
+  ok "API folder deletion over locked file rejected"
+else
+  not_ok "API folder deletion over locked file rejected" \
+    "HTTP $code: $(cat "$work/locked-folder.json")"
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -u "user:$WRITE_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{}' "$base/class/shared.git/info/lfs/locks/$folder_lock_id/unlock")
+if [ "$code" = "200" ]; then
+  ok "unlock folder lock"
+else
+  not_ok "unlock folder lock" "HTTP $code (lock id '$folder_lock_id')"
+fi
 check "alice unlocks shared notes" git -C shared-alice lfs unlock notes.txt
 check "push after unlock accepted" git -C shared-bob push -q --no-verify origin main
 
