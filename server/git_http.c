@@ -510,7 +510,8 @@ static void push_record(struct http_request *req, const struct git_request_state
         if (strncmp(line, "rejected ", 9) == 0) {
             /* The hook's message went to the client; this line keeps a record of it. */
             hub_log(HUB_LOG_INFO, "git", "push rejected by the pre-receive hook repo=%s user=%s "
-                    "status=%.3s req=%s", repo_label, user->name, line + 9, http_request_id(req));
+                    "status=%d req=%s", repo_label, user->name, atoi(line + 9),
+                    http_request_id(req));
             continue;
         }
         if (strncmp(line, "update ", 7) != 0 ||

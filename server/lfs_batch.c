@@ -66,8 +66,15 @@ static json_t *upload_object(struct http_request *req, const struct meta_repo *r
     uint64_t stored = 0;
     int rc;
 
-    if ((uint64_t)size > http_request_config(req)->max_upload_bytes)
-        return object_error(oid, size, 422, "object is larger than the hub's --max-upload-bytes");
+    if ((uint64_t)size > http_request_config(req)->max_upload_bytes) {
+        char message[160];
+
+        snprintf(message, sizeof(message),
+                 "object of %lld bytes is larger than this hub's upload limit of %llu bytes "
+                 "(atelier serve --max-upload-bytes)",
+                 (long long)size, (unsigned long long)http_request_config(req)->max_upload_bytes);
+        return object_error(oid, size, 422, message);
+    }
     if (store_blob_stat(&exists, &stored, hf_store(), oid, &err) < 0)
         return object_error(oid, size, 500, err.msg);
     if (!exists)

@@ -144,3 +144,32 @@ test("log repeat flags set the burst and window", async () => {
   assert.equal((unlimited.match(/ warn lfs: upload rejected /g) ?? []).length, 15);
   assert.doesNotMatch(unlimited, /repeated lines suppressed/);
 });
+
+test("LFS batch names the object size and the upload limit", async () => {
+  const dataDir = prepareDataDir();
+  const token = createToken(dataDir, "alice", { write: true, label: "upload-limit" });
+  const daemon = await startDaemon({ dataDir, extraArgs: ["--max-upload-bytes", "4096"] });
+  const auth = { Authorization: `Bearer ${token}` };
+  try {
+    const created = await fetch(`${daemon.url}/api/repos/create`, { method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "small", organization: "alice" }) });
+    assert.equal(created.status, 200);
+    await created.arrayBuffer();
+    const batch = await fetch(`${daemon.url}/alice/small.git/info/lfs/objects/batch`, {
+      method: "POST", headers: { ...auth, "Content-Type": "application/vnd.git-lfs+json" },
+      body: JSON.stringify({ operation: "upload",
+        objects: [{ oid: "d".repeat(64), size: 5000 }, { oid: "e".repeat(64), size: 4096 }] }) });
+    assert.equal(batch.status, 200);
+    const [tooBig, fits] = (await batch.json()).objects;
+    assert.equal(tooBig.error.code, 422);
+    assert.match(tooBig.error.message, /object of 5000 bytes/);
+    assert.match(tooBig.error.message, /upload limit of 4096 bytes/);
+    assert.match(tooBig.error.message, /--max-upload-bytes/);
+    assert.equal(fits.error, undefined, "an object at the limit may be uploaded");
+    assert.ok(fits.actions.upload.href);
+  } finally {
+    await daemon.stop({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
