@@ -11,6 +11,7 @@
 #include "git_hook.h"
 #include "git_locks.h"
 #include "git_settings.h"
+#include "repo_manage.h"
 #include "hf_base_model.h"
 #include "http.h"
 #include "hub_config.h"
@@ -918,23 +919,16 @@ static int protected_change_handle(struct http_request *req, void *arg, struct h
     const char *branch = http_request_param(req, "branch");
     bool protect = strcmp(http_request_method(req), "PUT") == 0;
     struct git_request_state state;
-    char repo_label[HUB_MAX_REPO_ID_BYTES + 16];
     int rc;
 
     memset(&state, 0, sizeof(state));
     rc = repo_authorize(&state, req, route->type, SERVICE_RECEIVE_PACK, err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    rc = gitsettings_branch_protect(http_request_db(req), state.repo.id, branch, protect, err);
+    rc = repo_manage_branch_protect(http_request_db(req), &state.repo, branch, protect,
+                                    http_request_user(req)->name, err);
     if (rc < 0)
         return rc;
-    snprintf(repo_label, sizeof(repo_label), "%s:%s/%s", hub_repo_type_name(state.repo.type),
-             state.repo.ns, state.repo.name);
-    if (meta_audit_add(http_request_db(req), http_request_user(req)->name,
-                       protect ? "repo.branch_protect" : "repo.branch_unprotect", repo_label,
-                       branch, err) < 0)
-        hub_log(HUB_LOG_ERROR, "git", "audit entry for branch protection failed: repo=%s "
-                "branch=%s error=%s", repo_label, branch, err->msg);
     return http_reply_json(req, 200, json_pack("{s:s,s:b}", "branch", branch, "protected",
                                                protect));
 }

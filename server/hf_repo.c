@@ -10,6 +10,7 @@
 #include "meta_audit.h"
 #include "meta_org.h"
 #include "meta_token.h"
+#include "repo_manage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,49 +156,6 @@ static int reply_created(struct http_request *req, unsigned status, enum hub_rep
     return http_reply_json(req, status, body);
 }
 
-/* First path segments that the URL layout uses: a namespace with one of these names would
- * make its repos unreachable or shadow API routes. */
-static const char *const reserved_namespaces[] = {
-    "api",    "datasets", "spaces", "models", "buckets", "kernels", "login",
-    "logout", "settings", "jobs",   "static", "healthz", "metrics",
-};
-
-static int create_check_namespace(struct http_request *req, const char *ns)
-{
-    struct hub_error err = HUB_ERROR_INIT;
-    bool can_write = false;
-    int rc;
-
-    for (size_t i = 0; i < sizeof(reserved_namespaces) / sizeof(reserved_namespaces[0]); i++) {
-        if (strcmp(ns, reserved_namespaces[i]) == 0) {
-            http_reply_error(req, 400,
-                             "namespace '%s' is reserved for the hub's URLs; rename "
-                             "the user or organisation",
-                             ns);
-            return HUB_EINVAL;
-        }
-    }
-    rc = meta_namespace_can_write(&can_write, http_request_db(req), ns, http_request_user(req)->id,
-                                  &err);
-    if (rc == HUB_ENOTFOUND) {
-        http_reply_error(req, 404,
-                         "namespace '%s' does not exist: no user or organisation "
-                         "has that name",
-                         ns);
-        return rc;
-    }
-    if (rc < 0) {
-        http_reply_hub_error(req, &err);
-        return rc;
-    }
-    if (!can_write || http_request_user(req)->scope != HTTP_SCOPE_WRITE) {
-        http_reply_error(req, 403, "you may not create repos under '%s'%s", ns,
-                         can_write ? " with a read-only token" : "");
-        return HUB_EFORBIDDEN;
-    }
-    return 0;
-}
-
 /* Decodes the "files" of a create request (base64 content, as @huggingface/hub sends them)
  * into ops. Queues 400 for a bad path or content. Returns the op count or a negative code. */
 static long create_files_parse(struct repo_op **ops_out, struct http_request *req, json_t *files)
@@ -288,99 +246,65 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
 {
     struct meta *db = http_request_db(req);
     const struct http_user *user = http_request_user(req);
+    struct repo_manage_create_request create = {0};
     struct meta_repo row;
-    enum hub_repo_type type;
-    const char *ns, *name;
-    char commit[REPO_OID_HEX_BYTES + 1], audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
-    struct repo_create_opts opts = {0};
-    json_t *root;
+    char commit[REPO_OID_HEX_BYTES + 1];
+    json_t *root, *files;
     int rc;
 
     root = body_json(req);
     if (root == NULL)
         return 0;
-    rc = body_repo_id(&type, &ns, &name, req, root);
+    rc = body_repo_id(&create.type, &create.ns, &create.name, req, root);
     if (rc < 0)
         goto out;
-    rc = create_check_namespace(req, ns);
-    if (rc < 0)
-        goto out;
-    if (meta_repo_get(&row, db, type, ns, name, err) == 0) {
-        rc = reply_created(req, 409, type, ns, name, row.id, "You already created this repo");
-        goto out;
-    }
-    rc = meta_repo_insert(&row, db, type, ns, name, body_private(root, false), err);
+    create.is_private = body_private(root, false);
+    create.user_id = user->id;
+    create.user_name = user->name;
+    create.read_only_token = user->scope != HTTP_SCOPE_WRITE;
+    create.request_id = http_request_id(req);
+    rc = repo_manage_create(&row, commit, db, http_request_config(req)->data_dir, &create, err);
     if (rc == HUB_ECONFLICT) {
-        rc = reply_created(req, 409, type, ns, name, 0, "You already created this repo");
+        rc = reply_created(req, 409, create.type, create.ns, create.name, row.id,
+                           "You already created this repo");
+        goto out;
+    }
+    if (rc == HUB_EINVAL || rc == HUB_ETOOBIG || rc == HUB_ENOTFOUND || rc == HUB_EFORBIDDEN) {
+        rc = http_reply_error(req,
+                              rc == HUB_ENOTFOUND    ? 404
+                              : rc == HUB_EFORBIDDEN ? 403
+                                                     : 400,
+                              "%s", err->msg);
         goto out;
     }
     if (rc < 0)
         goto out;
-    opts.author_name = user->name;
-    opts.message = "initial commit";
-    rc = repo_create(commit, http_request_config(req)->data_dir, type, ns, name, &opts, err);
-    if (rc < 0) {
-        struct hub_error undo = HUB_ERROR_INIT;
-
-        hub_log(HUB_LOG_ERROR, "hf", "cannot create the git repo of %s/%s error=%s req=%s", ns,
-                name, err->msg, http_request_id(req));
-        if (meta_repo_delete(db, row.id, &undo) < 0)
-            hub_log(HUB_LOG_ERROR, "hf", "cannot remove the repo row of %s/%s error=%s", ns, name,
-                    undo.msg);
-        goto out;
-    }
-    if (json_array_size(json_object_get(root, "files")) > 0) {
-        rc = create_files_commit(commit, req, &row, json_object_get(root, "files"), err);
+    files = json_object_get(root, "files");
+    if (json_array_size(files) > 0) {
+        rc = create_files_commit(commit, req, &row, files, err);
         if (rc < 0 && !http_reply_is_queued(req))
             hub_log(HUB_LOG_ERROR, "hf",
                     "cannot commit the files of new repo %s/%s error=%s "
                     "req=%s",
-                    ns, name, err->msg, http_request_id(req));
+                    row.ns, row.name, err->msg, http_request_id(req));
         if (rc < 0) /* the repo stays, empty but usable, so a retry with exist_ok works */
             goto out;
+        meta_repo_touch(db, row.id, commit, err);
     }
-    meta_repo_touch(db, row.id, commit, err);
-    snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(type), ns, name);
-    meta_audit_add(db, user->name, "repo.create", audit_repo, row.is_private ? "private" : "public",
-                   err);
-    hub_log(HUB_LOG_INFO, "hf", "repo created repo=%s user=%s private=%d req=%s", audit_repo,
-            user->name, row.is_private, http_request_id(req));
-    rc = reply_created(req, 200, type, ns, name, row.id, NULL);
+    rc = reply_created(req, 200, create.type, row.ns, row.name, row.id, NULL);
 out:
     json_decref(root);
     return rc;
 }
 
 /* Deleting a repo of an organisation takes the organisation's admin role (or a site admin);
- * the write role only changes its content. Queues 403 when the caller lacks it. */
-static int delete_check_org_admin(struct http_request *req, const struct meta_repo *row)
-{
-    const struct http_user *user = http_request_user(req);
-    struct hub_error err = HUB_ERROR_INIT;
-    enum meta_role role = META_ROLE_READ;
-    int rc;
-
-    if (row->owner_org_id == 0 || user->is_admin)
-        return 0;
-    rc = meta_org_member_role(&role, http_request_db(req), row->owner_org_id, user->id, &err);
-    if (rc < 0 && rc != HUB_ENOTFOUND) {
-        http_reply_hub_error(req, &err);
-        return rc;
-    }
-    if (rc == 0 && role == META_ROLE_ADMIN)
-        return 0;
-    http_reply_error(req, 403, "deleting %s/%s needs the admin role in organisation %s", row->ns,
-                     row->name, row->ns);
-    return HUB_EFORBIDDEN;
-}
-
+ * the write role only changes its content. */
 int hf_repo_delete_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct meta *db = http_request_db(req);
     struct hf_repo_ctx ctx = {0};
     enum hub_repo_type type;
     const char *ns, *name;
-    char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
     json_t *root;
     int rc;
 
@@ -394,19 +318,18 @@ int hf_repo_delete_handle(struct http_request *req, void *arg, struct hub_error 
     if (rc < 0)
         goto out;
     hf_repo_ctx_dispose(&ctx);
-    rc = delete_check_org_admin(req, &ctx.row);
+    rc = repo_manage_delete_check(db, &ctx.row, http_request_user(req)->id,
+                                  http_request_user(req)->is_admin, err);
+    if (rc == HUB_EFORBIDDEN) {
+        rc = http_reply_error(req, 403, "%s", err->msg);
+        goto out;
+    }
     if (rc < 0)
         goto out;
-    rc = repo_delete(http_request_config(req)->data_dir, type, ns, name, err);
-    if (rc < 0 && rc != HUB_ENOTFOUND)
-        goto out;
-    rc = meta_repo_delete(db, ctx.row.id, err);
+    rc = repo_manage_delete(db, http_request_config(req)->data_dir, &ctx.row,
+                            http_request_user(req)->name, http_request_id(req), err);
     if (rc < 0)
         goto out;
-    snprintf(audit_repo, sizeof(audit_repo), "%s:%s/%s", hub_repo_type_name(type), ns, name);
-    meta_audit_add(db, http_request_user(req)->name, "repo.delete", audit_repo, NULL, err);
-    hub_log(HUB_LOG_INFO, "hf", "repo deleted repo=%s user=%s req=%s", audit_repo,
-            http_request_user(req)->name, http_request_id(req));
     rc = http_reply_json(req, 200, json_object());
 out:
     hf_repo_ctx_dispose(&ctx);
@@ -428,7 +351,8 @@ int hf_repo_settings_handle(struct http_request *req, void *arg, struct hub_erro
     if (rc < 0)
         goto out;
     is_private = body_private(root, ctx.row.is_private);
-    rc = meta_repo_set_private(http_request_db(req), ctx.row.id, is_private, err);
+    rc = repo_manage_set_private(http_request_db(req), &ctx.row, is_private,
+                                 http_request_user(req)->name, http_request_id(req), err);
     if (rc < 0)
         goto out;
     rc = http_reply_json(req, 200, json_pack("{s:b}", "private", is_private));

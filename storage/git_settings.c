@@ -90,7 +90,10 @@ int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *bra
     int rc;
 
     if (!branch_name_is_valid(branch))
-        return hub_error_set(err, HUB_EINVAL, "invalid branch name: %.64s", branch);
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid branch name '%.64s': use a name git accepts, without "
+                             "spaces or any of ~^:?*[\\,",
+                             branch);
     rc = sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         return meta_error_from_sqlite(err, db, rc, "protect branch");
