@@ -364,7 +364,7 @@ static int web_token_revoke_post(struct web_ctx *ctx, const char *id_text)
     return web_page_redirect(ctx, "/settings#tokens");
 }
 
-static int web_require_login(struct web_ctx *ctx)
+int web_require_login(struct web_ctx *ctx)
 {
     struct web_buf location = WEB_BUF_INIT;
     char *target;

@@ -158,12 +158,15 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
     web_buf_puts(b, "</a></h1>");
     if (v->meta.is_private)
         web_buf_puts(b, "<span class=\"badge private\">private</span>");
-    web_repo_switcher(v, tab, rev, path);
+    if (tab != WEB_TAB_SETTINGS)
+        web_repo_switcher(v, tab, rev, path);
     web_buf_puts(b, "</div><nav class=\"tabs\" aria-label=\"Repository\">");
     web_repo_tab_link(v, WEB_TAB_CARD, tab,
                       v->meta.type == HUB_REPO_DATASET ? "Dataset card" : "Model card", NULL, rev);
     web_repo_tab_link(v, WEB_TAB_FILES, tab, "Files", "tree", rev);
     web_repo_tab_link(v, WEB_TAB_HISTORY, tab, "History", "commits", rev);
+    if (v->can_write)
+        web_repo_tab_link(v, WEB_TAB_SETTINGS, tab, "Settings", "settings", NULL);
     web_buf_puts(b, "</nav>\n");
 }
 
@@ -809,6 +812,8 @@ static int web_repo_route(struct web_repo_view *v, const char *const *rest, size
         return web_history_list(v, nrest == 2 ? rest[1] : REPO_DEFAULT_BRANCH);
     if (strcmp(rest[0], "commit") == 0 && nrest == 2)
         return web_history_commit(v, rest[1]);
+    if (strcmp(rest[0], "settings") == 0)
+        return web_repo_settings(v, rest + 1, nrest - 1);
     if ((strcmp(rest[0], "tree") != 0 && strcmp(rest[0], "blob") != 0) || nrest < 2)
         return web_page_error(v->ctx, 404, "This repository has no such page.");
     for (size_t i = 2; i < nrest; i++) {
@@ -873,8 +878,8 @@ int web_repo_handle(struct web_ctx *ctx)
     if (ctx->nseg < first + 2 || strcmp(ctx->seg[0], "api") == 0 ||
         !hub_name_is_valid(ctx->seg[first]) || !hub_name_is_valid(ctx->seg[first + 1]))
         return 0;
-    if (!web_is_get(ctx))
-        return web_page_error(ctx, 400, "Repository pages only answer GET.");
+    if (!web_is_get(ctx) && (ctx->nseg < first + 3 || strcmp(ctx->seg[first + 2], "settings") != 0))
+        return web_page_error(ctx, 400, "Repository pages other than Settings only answer GET.");
 
     memset(&v, 0, sizeof(v));
     v.ctx = ctx;
@@ -883,6 +888,8 @@ int web_repo_handle(struct web_ctx *ctx)
     rc = meta_repo_get(&v.meta, ctx->req->db, type, ctx->seg[first], ctx->seg[first + 1], &err);
     if (rc == 0)
         rc = meta_repo_can_read(&readable, ctx->req->db, &v.meta, ctx->req->user_id, &err);
+    if (rc == 0 && readable)
+        rc = meta_repo_can_write(&v.can_write, ctx->req->db, &v.meta, ctx->req->user_id, &err);
     if (rc == HUB_ENOTFOUND || (rc == 0 && !readable))
         return web_page_error(ctx, 404, "There is no repository with this name.");
     if (rc < 0)

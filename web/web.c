@@ -1,7 +1,7 @@
 /* web: page dispatch. web_handle() splits the path and looks up the browser session behind
  * the cookie, whose CSRF token the forms need. It then offers the request to each page module
- * in turn: static assets, the home page, accounts, jobs, and last the repo pages, which take
- * any path that starts with a repo id. */
+ * in turn: static assets, the home page, accounts, jobs, the new repo forms, and last the
+ * repo pages, which take any path that starts with a repo id. */
 #include "web.h"
 
 #include <stdlib.h>
@@ -125,6 +125,8 @@ int web_handle(const struct web_request *req, struct web_response *resp)
         handled = web_account_handle(&ctx);
     if (!handled)
         handled = web_jobs_handle(&ctx);
+    if (!handled)
+        handled = web_new_repo_handle(&ctx);
     if (!handled)
         handled = web_repo_handle(&ctx);
 out:

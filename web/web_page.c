@@ -68,7 +68,8 @@ static void web_page_nav(struct web_ctx *ctx)
                     "<a href=\"/jobs\">Jobs</a>"
                     "<span class=\"spacer\"></span>");
     if (ctx->req->user_name != NULL) {
-        web_buf_puts(b, "<a href=\"/jobs/new\">New job</a><a href=\"/settings\">");
+        web_buf_puts(b, "<a href=\"/new\">New model</a><a href=\"/new-dataset\">New dataset</a>"
+                        "<a href=\"/jobs/new\">New job</a><a href=\"/settings\">");
         web_buf_escape(b, ctx->req->user_name);
         web_buf_puts(b, "</a>");
         if (ctx->has_session) {

@@ -62,6 +62,9 @@ int web_page_hub_error(struct web_ctx *ctx, const struct hub_error *err);
 /** Sets a 303 See Other redirect to location (copied). Returns 1. */
 int web_page_redirect(struct web_ctx *ctx, const char *location);
 
+/** Redirects to the login page, which comes back to the requested path. Returns 1. */
+int web_require_login(struct web_ctx *ctx);
+
 /** Writes a hidden input with the session's CSRF token. */
 void web_page_csrf_field(struct web_ctx *ctx);
 
@@ -110,5 +113,6 @@ int web_home_handle(struct web_ctx *ctx);
 int web_account_handle(struct web_ctx *ctx);
 int web_repo_handle(struct web_ctx *ctx);
 int web_jobs_handle(struct web_ctx *ctx);
+int web_new_repo_handle(struct web_ctx *ctx);
 
 #endif

@@ -19,12 +19,14 @@ struct web_repo_view {
     struct repo *git;                   /* open for the request; owned */
     char id[HUB_MAX_REPO_ID_BYTES + 1]; /* "ns/name" */
     const char *prefix;                 /* "" for models, "/datasets" for datasets */
+    bool can_write;                     /* the viewer may change the repo: shows Settings */
 };
 
 enum web_repo_tab {
     WEB_TAB_CARD = 0,
     WEB_TAB_FILES = 1,
     WEB_TAB_HISTORY = 2,
+    WEB_TAB_SETTINGS = 3, /* has no branch switcher */
 };
 
 /** Writes the page header: kind, id, badges, the tabs with tab marked current, and the branch
@@ -77,5 +79,9 @@ int web_files_tree(struct web_repo_view *v, const char *rev, const char *path);
 int web_files_blob(struct web_repo_view *v, const char *rev, const char *path);
 int web_history_list(struct web_repo_view *v, const char *rev);
 int web_history_commit(struct web_repo_view *v, const char *sha);
+
+/** Routes /{repo}/settings[/...] (page_repo_settings.c): the settings page and its forms, for
+ * viewers with write access. rest starts after "settings". Returns 1. */
+int web_repo_settings(struct web_repo_view *v, const char *const *rest, size_t nrest);
 
 #endif

@@ -2,7 +2,8 @@
 // daemon on 127.0.0.1 with a temporary data directory. A user logs in, finds the demo model,
 // reads its card, opens files and history, starts a training job from the form, watches the
 // progress update until the job finishes, and opens the adapter it made. A second, long job
-// is canceled from its page. Screenshots of the main pages go to WEB_SCREENSHOT_DIR (the meson
+// is canceled from its page. A model is created with the New model form, gets a protected
+// branch in its Settings tab and is deleted there. Screenshots of the main pages go to WEB_SCREENSHOT_DIR (the meson
 // build dir).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -111,9 +112,9 @@ before(async () => {
   page.setDefaultTimeout(20000);
   page.on("pageerror", (error) => pageProblems.push(`${page.url()}: ${error.message}`));
   page.on("console", (message) => {
-    // The 404 page and the wrong password are visited on purpose; their statuses show up as
-    // failed resource loads.
-    if (message.type() === "error" && !/status of (401|404)\b/.test(message.text())) {
+    // The 404 page, the wrong password and the new model form with an invalid name are
+    // visited on purpose; their statuses show up as failed resource loads.
+    if (message.type() === "error" && !/status of (400|401|404)\b/.test(message.text())) {
       pageProblems.push(`${page.url()}: ${message.text()}`);
     }
   });
@@ -324,6 +325,41 @@ test("settings creates a token shown once", async () => {
   await page.goto(baseUrl + "/settings");
   assert.equal(await page.locator("#new-token").count(), 0);
   await shot("settings");
+});
+
+test("create a model with the form, protect a branch and delete it", async () => {
+  await page.goto(baseUrl + "/");
+  await page.getByRole("link", { name: "New model" }).click();
+  await page.waitForURL(baseUrl + "/new");
+  await page.getByLabel("Model name").fill("bad name");
+  await page.getByRole("button", { name: "Create model" }).click();
+  await page.locator("#form-error", { hasText: "invalid repo name" }).waitFor();
+  assert.equal(await page.getByLabel("Model name").inputValue(), "bad name");
+
+  await page.getByLabel("Model name").fill("classroom-demo");
+  await page.getByLabel("License").selectOption("mit");
+  await page.getByRole("radio", { name: /Private/ }).check();
+  await shot("new-model");
+  await page.getByRole("button", { name: "Create model" }).click();
+  await page.waitForURL(baseUrl + "/alice/classroom-demo");
+  await page.locator(".repo-head .badge.private").waitFor();
+  assert.match(await page.locator("dl.meta").innerText(), /License\s+mit/);
+  await page.goto(baseUrl + "/?owner=alice");
+  await page.getByRole("link", { name: "alice/classroom-demo" }).click();
+
+  await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Settings" }).click();
+  await page.waitForURL(baseUrl + "/alice/classroom-demo/settings");
+  await page.getByLabel("Branch").fill("main");
+  await page.getByRole("button", { name: "Protect branch" }).click();
+  await page.getByRole("button", { name: "Unprotect main" }).waitFor();
+  await shot("repo-settings");
+
+  await page.getByLabel("Type alice/classroom-demo to confirm").fill("alice/classroom-demo");
+  await page.getByRole("button", { name: "Delete this repository" }).click();
+  await page.waitForURL(baseUrl + "/");
+  assert.equal(await page.getByRole("link", { name: "alice/classroom-demo" }).count(), 0);
+  const gone = await page.goto(baseUrl + "/alice/classroom-demo");
+  assert.equal(gone.status(), 404);
 });
 
 test("phone width and dark mode render", async () => {

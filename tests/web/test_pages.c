@@ -1,7 +1,8 @@
 /* test_pages: renders every page through web_handle() against a real data directory (SQLite,
  * git repos, the LFS store) that the storage API builds in a temp dir. It covers the home list
  * and its filters, model cards (every corpus card among them), files, tensors, history and
- * diffs, login, tokens, access rules for private repos, CSRF checks and escaping. */
+ * diffs, login, tokens, access rules for private repos, CSRF checks and escaping, and the
+ * forms that create a repo and change its settings. */
 #include "web.h"
 
 #include <fcntl.h>
@@ -12,8 +13,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "git_settings.h"
 #include "meta.h"
+#include "meta_audit.h"
 #include "meta_jobs.h"
+#include "meta_org.h"
 #include "meta_repo.h"
 #include "meta_session.h"
 #include "meta_user.h"
@@ -827,6 +831,422 @@ static void test_pages_corpus_cards(void)
     }
 }
 
+/* Renders a POST of body to path as alice with her session cookie. */
+static struct page post_as_alice(const char *path, const char *body)
+{
+    char cookie[128];
+
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    return render_full("POST", path, "", alice_id, cookie, body);
+}
+
+/* Returns the number of audit entries with action on repo ("model:ns/name") whose detail is
+ * detail (NULL: any). */
+static size_t audit_count(const char *action, const char *repo, const char *detail)
+{
+    struct meta_audit_query q;
+    struct meta_audit_entry *entries = NULL;
+    struct hub_error err = HUB_ERROR_INIT;
+    size_t count = 0, matched = 0;
+
+    memset(&q, 0, sizeof(q));
+    q.action = action;
+    q.repo = repo;
+    if (meta_audit_list(&entries, &count, db, &q, &err) < 0)
+        return 0;
+    for (size_t i = 0; i < count; i++) {
+        if (detail == NULL || strcmp(entries[i].detail, detail) == 0)
+            matched++;
+    }
+    free(entries);
+    return matched;
+}
+
+static bool repo_exists(enum hub_repo_type type, const char *ns, const char *name)
+{
+    struct meta_repo row;
+    struct hub_error err = HUB_ERROR_INIT;
+
+    return meta_repo_get(&row, db, type, ns, name, &err) == 0;
+}
+
+static int64_t lab_id, observers_id;
+
+/* Organisation lab, where alice has the write role, and observers, where she may only read. */
+static void setup_orgs(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    CHECK_EQ_INT(meta_org_add(&lab_id, db, "lab", &err), 0);
+    CHECK_EQ_INT(meta_org_member_set(db, lab_id, alice_id, META_ROLE_WRITE, &err), 0);
+    CHECK_EQ_INT(meta_org_add(&observers_id, db, "observers", &err), 0);
+    CHECK_EQ_INT(meta_org_member_set(db, observers_id, alice_id, META_ROLE_READ, &err), 0);
+    create_repo(HUB_REPO_MODEL, "observers", "notes", false, "# Notes\n");
+    create_repo(HUB_REPO_MODEL, "lab", "shared", false, "# Shared\n");
+}
+
+static void test_pages_new_repo_form(void)
+{
+    char cookie[128];
+    struct page p;
+
+    p = render("/new", "", 0);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/login?next=/new");
+    done(&p);
+
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    p = render_full("GET", "/new", "", alice_id, cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "href=\"/new\">New model</a>"));
+    CHECK(has(&p, "<form method=\"post\" action=\"/new\">"));
+    CHECK(has(&p, alice_csrf));
+    CHECK(has(&p, "<option value=\"alice\" selected>alice</option>"));
+    CHECK(has(&p, "<option value=\"lab\">lab</option>"));
+    CHECK(!has(&p, "<option value=\"observers\""));
+    CHECK(has(&p, "<option value=\"mit\">mit</option>"));
+    CHECK(has(&p, "value=\"public\" checked"));
+    done(&p);
+
+    p = render_full("GET", "/new-dataset", "owner=lab", alice_id, cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "action=\"/new-dataset\""));
+    CHECK(has(&p, "<option value=\"lab\" selected>lab</option>"));
+    done(&p);
+
+    /* A user authenticated without a browser session gets no form to post. */
+    p = render("/new", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(!has(&p, "<form method=\"post\" action=\"/new\">"));
+    done(&p);
+}
+
+static void test_pages_new_repo_errors(void)
+{
+    char body[512];
+    struct page p;
+
+    p = post_as_alice("/new", "owner=alice&name=no-csrf&visibility=public");
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "The form expired"));
+    CHECK(has(&p, "value=\"no-csrf\""));
+    done(&p);
+    CHECK(!repo_exists(HUB_REPO_MODEL, "alice", "no-csrf"));
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=alice&name=bad%%20name%%3Cb%%3E&visibility=public",
+             alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "invalid repo name"));
+    CHECK(has(&p, "value=\"bad name&lt;b&gt;\""));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=alice&name=demo&visibility=private", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 409);
+    CHECK(has(&p, "alice/demo exists already"));
+    CHECK(has(&p, "value=\"private\" checked"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=bob&name=takeover&visibility=public", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 403);
+    CHECK(has(&p, "you may not create repos under &#39;bob&#39;") ||
+          has(&p, "you may not create repos under 'bob'"));
+    CHECK(has(&p, "<option value=\"bob\" selected>bob</option>"));
+    done(&p);
+    CHECK(!repo_exists(HUB_REPO_MODEL, "bob", "takeover"));
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=observers&name=mine&visibility=public", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+    CHECK(!repo_exists(HUB_REPO_MODEL, "observers", "mine"));
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=nobody&name=x&visibility=public", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "does not exist"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=alice&name=x&visibility=hidden", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "Invalid visibility"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&owner=alice&name=x&visibility=public&license=wtfpl",
+             alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "Invalid license"));
+    done(&p);
+    CHECK(!repo_exists(HUB_REPO_MODEL, "alice", "x"));
+}
+
+static void test_pages_new_repo_create(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *git = NULL;
+    struct meta_repo row;
+    char body[512];
+    char *readme = NULL;
+    size_t len = 0;
+    struct page p;
+
+    snprintf(body, sizeof(body),
+             "csrf=%s&owner=alice&name=fresh&visibility=private&license=apache-2.0", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/fresh");
+    done(&p);
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "fresh", &err), 0);
+    CHECK(row.is_private);
+    CHECK(row.head_commit[0] != '\0');
+    CHECK_EQ_INT(audit_count("repo.create", "model:alice/fresh", "private"), 1);
+    CHECK_EQ_INT(repo_open(&git, data_dir, HUB_REPO_MODEL, "alice", "fresh", &err), 0);
+    CHECK_EQ_INT(repo_file_read(&readme, &len, git, "main", "README.md", 4096, &err), 0);
+    CHECK(readme != NULL && strstr(readme, "license: apache-2.0") != NULL);
+    free(readme);
+    readme = NULL;
+    CHECK_EQ_INT(repo_file_read(&readme, &len, git, "main", ".gitattributes", 65536, &err), 0);
+    CHECK(readme != NULL && strstr(readme, "*.safetensors filter=lfs") != NULL);
+    free(readme);
+    repo_close(git);
+
+    p = render("/alice/fresh", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "badge private"));
+    done(&p);
+
+    /* Without a license the first commit has no README.md. */
+    snprintf(body, sizeof(body),
+             "csrf=%s&owner=lab&name=corpus&visibility=public&license=", alice_csrf);
+    p = post_as_alice("/new-dataset", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/datasets/lab/corpus");
+    done(&p);
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_DATASET, "lab", "corpus", &err), 0);
+    CHECK(!row.is_private);
+    CHECK(!repo_exists(HUB_REPO_MODEL, "lab", "corpus"));
+    CHECK_EQ_INT(audit_count("repo.create", "dataset:lab/corpus", "public"), 1);
+    CHECK_EQ_INT(repo_open(&git, data_dir, HUB_REPO_DATASET, "lab", "corpus", &err), 0);
+    readme = NULL;
+    CHECK_EQ_INT(repo_file_read(&readme, &len, git, "main", "README.md", 4096, &err),
+                 HUB_ENOTFOUND);
+    free(readme);
+    repo_close(git);
+}
+
+static void test_pages_settings_access(void)
+{
+    char body[256];
+    struct page p;
+
+    p = render("/alice/demo", "", alice_id);
+    CHECK(has(&p, "href=\"/alice/demo/settings\">Settings</a>"));
+    done(&p);
+    p = render("/alice/demo", "", bob_id);
+    CHECK(!has(&p, ">Settings</a>"));
+    done(&p);
+    p = render("/observers/notes", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(!has(&p, ">Settings</a>"));
+    done(&p);
+
+    p = render("/alice/demo/settings", "", 0);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/login?next=/alice/demo/settings");
+    done(&p);
+    p = render("/alice/demo/settings", "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+    /* A private repo the viewer may not read answers as a missing one, as the API does. */
+    p = render("/alice/secret/settings", "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render_full("POST", "/alice/secret/settings/visibility", "", bob_id, NULL,
+                    "visibility=public");
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render_full("POST", "/alice/demo/settings/delete", "", bob_id, NULL, "confirm=alice/demo");
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+    CHECK(repo_exists(HUB_REPO_MODEL, "alice", "demo"));
+
+    /* A valid session and CSRF token do not replace write access. */
+    snprintf(body, sizeof(body), "csrf=%s&visibility=private", alice_csrf);
+    p = post_as_alice("/observers/notes/settings/visibility", body);
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+    CHECK_EQ_INT(audit_count("repo.visibility", "model:observers/notes", NULL), 0);
+
+    p = render("/alice/demo/settings/nothing", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render("/alice/demo/settings/delete", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+    p = post_as_alice("/alice/demo/tree/main", "");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+}
+
+static void test_pages_settings_visibility(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo row;
+    char cookie[128];
+    char body[256];
+    struct page p;
+
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    p = render_full("GET", "/alice/fresh/settings", "", alice_id, cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "aria-current=\"page\">Settings</a>"));
+    CHECK(has(&p, "action=\"/alice/fresh/settings/visibility\""));
+    CHECK(has(&p, "value=\"private\" checked"));
+    CHECK(has(&p, "No branch is protected."));
+    CHECK(has(&p, "Type <code>alice/fresh</code> to confirm"));
+    CHECK(has(&p, alice_csrf));
+    done(&p);
+
+    p = post_as_alice("/alice/fresh/settings/visibility", "visibility=public");
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "The form expired"));
+    done(&p);
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "fresh", &err), 0);
+    CHECK(row.is_private);
+
+    snprintf(body, sizeof(body), "csrf=%s&visibility=secret", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/visibility", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "Invalid visibility"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&visibility=public", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/visibility", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/fresh/settings#visibility");
+    done(&p);
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "fresh", &err), 0);
+    CHECK(!row.is_private);
+    CHECK_EQ_INT(audit_count("repo.visibility", "model:alice/fresh", "public"), 1);
+    p = render("/alice/fresh", "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    done(&p);
+}
+
+static void test_pages_settings_branches(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo row;
+    char cookie[128];
+    char body[256];
+    char *list = NULL;
+    struct page p;
+
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "fresh", &err), 0);
+    p = post_as_alice("/alice/fresh/settings/protect", "branch=main");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&branch=", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "Missing branch name"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&branch=bad..name", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "invalid branch name"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&branch=main", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/fresh/settings#branches");
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&branch=release%%2F1.0", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    CHECK_EQ_INT(gitsettings_protected_branches(&list, db, row.id, &err), 0);
+    CHECK_EQ_STR(list, "main release/1.0");
+    free(list);
+    list = NULL;
+    CHECK_EQ_INT(audit_count("repo.branch_protect", "model:alice/fresh", "main"), 1);
+    CHECK_EQ_INT(audit_count("repo.branch_protect", "model:alice/fresh", "release/1.0"), 1);
+
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    p = render_full("GET", "/alice/fresh/settings", "", alice_id, cookie, NULL);
+    CHECK(has(&p, "<code>release/1.0</code>"));
+    CHECK(has(&p, "aria-label=\"Unprotect main\""));
+    CHECK(has(&p, "<datalist id=\"branch-names\"><option value=\"main\">"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&branch=main", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/unprotect", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    CHECK_EQ_INT(gitsettings_protected_branches(&list, db, row.id, &err), 0);
+    CHECK_EQ_STR(list, "release/1.0");
+    free(list);
+    CHECK_EQ_INT(audit_count("repo.branch_unprotect", "model:alice/fresh", "main"), 1);
+}
+
+static void test_pages_settings_delete(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *git = NULL;
+    char cookie[128];
+    char body[256];
+    struct page p;
+
+    p = post_as_alice("/alice/fresh/settings/delete", "confirm=alice%2Ffresh");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&confirm=alice%%2Fother", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/delete", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "The confirmation does not match"));
+    done(&p);
+    CHECK(repo_exists(HUB_REPO_MODEL, "alice", "fresh"));
+
+    /* The write role in an organisation does not cover deleting its repos. */
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    p = render_full("GET", "/lab/shared/settings", "", alice_id, cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "needs the admin role in organisation lab"));
+    CHECK(!has(&p, "action=\"/lab/shared/settings/delete\""));
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&confirm=lab%%2Fshared", alice_csrf);
+    p = post_as_alice("/lab/shared/settings/delete", body);
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+    CHECK(repo_exists(HUB_REPO_MODEL, "lab", "shared"));
+
+    snprintf(body, sizeof(body), "csrf=%s&confirm=alice%%2Ffresh", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/delete", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/");
+    done(&p);
+    CHECK(!repo_exists(HUB_REPO_MODEL, "alice", "fresh"));
+    CHECK_EQ_INT(repo_open(&git, data_dir, HUB_REPO_MODEL, "alice", "fresh", &err), HUB_ENOTFOUND);
+    repo_close(git);
+    CHECK_EQ_INT(audit_count("repo.delete", "model:alice/fresh", NULL), 1);
+    p = render("/alice/fresh", "", alice_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+
+    /* The name is free again. */
+    snprintf(body, sizeof(body), "csrf=%s&owner=alice&name=fresh&visibility=public", alice_csrf);
+    p = post_as_alice("/new", body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+}
+
 static int setup(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -871,6 +1291,14 @@ int main(void)
     test_pages_job_eval_result();
     test_pages_job_final_line();
     test_pages_corpus_cards();
+    setup_orgs();
+    test_pages_new_repo_form();
+    test_pages_new_repo_errors();
+    test_pages_new_repo_create();
+    test_pages_settings_access();
+    test_pages_settings_visibility();
+    test_pages_settings_branches();
+    test_pages_settings_delete();
     meta_close(db);
     storage_shutdown();
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
