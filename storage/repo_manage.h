@@ -14,7 +14,7 @@
 
 struct meta;
 
-/* What repo_manage_create needs; zero-initialise, then set every field that applies. */
+/* Arguments of repo_manage_create. Zero-initialise it, then set every field that applies. */
 struct repo_manage_create_request {
     enum hub_repo_type type;
     const char *ns;         /* owner: a user or organisation name */

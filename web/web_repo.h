@@ -19,7 +19,7 @@ struct web_repo_view {
     struct repo *git;                   /* open for the request; owned */
     char id[HUB_MAX_REPO_ID_BYTES + 1]; /* "ns/name" */
     const char *prefix;                 /* "" for models, "/datasets" for datasets */
-    bool can_write;                     /* the viewer may change the repo: shows Settings */
+    bool can_write;                     /* whether the viewer may write: shows Settings */
 };
 
 enum web_repo_tab {

@@ -113,7 +113,7 @@ before(async () => {
   page.on("pageerror", (error) => pageProblems.push(`${page.url()}: ${error.message}`));
   page.on("console", (message) => {
     // The 404 page, the wrong password and the new model form with an invalid name are
-    // visited on purpose; their statuses show up as failed resource loads.
+    // visited on purpose. Their statuses show up as failed resource loads.
     if (message.type() === "error" && !/status of (400|401|404)\b/.test(message.text())) {
       pageProblems.push(`${page.url()}: ${message.text()}`);
     }
@@ -358,8 +358,8 @@ test("create a model with the form, protect a branch and delete it", async () =>
   await page.getByRole("button", { name: "Delete this repository" }).click();
   await page.waitForURL(baseUrl + "/");
   assert.equal(await page.getByRole("link", { name: "alice/classroom-demo" }).count(), 0);
-  const gone = await page.goto(baseUrl + "/alice/classroom-demo");
-  assert.equal(gone.status(), 404);
+  const deletedPage = await page.goto(baseUrl + "/alice/classroom-demo");
+  assert.equal(deletedPage.status(), 404);
 });
 
 test("phone width and dark mode render", async () => {
