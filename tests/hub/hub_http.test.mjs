@@ -173,7 +173,7 @@ test("curl command on the model page fails on an error reply", async () => {
 });
 
 test("writes need a write token with rights on the repo", async () => {
-  await expectError(await createRepo(tok.aliceRead, "ro", {}), 403);
+  await expectError(await createRepo(tok.aliceRead, "ro", {}), 403, { mention: "read-only token" });
   await expectError(await createRepo(undefined, "anon", {}), 401);
   const before = await headOf("alice/pub");
   await expectError(await commit(tok.bobWrite, "alice/pub", [

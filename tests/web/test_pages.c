@@ -951,8 +951,7 @@ static void test_pages_new_repo_errors(void)
     snprintf(body, sizeof(body), "csrf=%s&owner=bob&name=takeover&visibility=public", alice_csrf);
     p = post_as_alice("/new", body);
     CHECK_EQ_INT(p.resp.status, 403);
-    CHECK(has(&p, "you may not create repos under &#39;bob&#39;") ||
-          has(&p, "you may not create repos under 'bob'"));
+    CHECK(has(&p, "you may not create repos under &#39;bob&#39;"));
     CHECK(has(&p, "<option value=\"bob\" selected>bob</option>"));
     done(&p);
     CHECK(!repo_exists(HUB_REPO_MODEL, "bob", "takeover"));
