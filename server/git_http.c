@@ -11,7 +11,6 @@
 #include "git_hook.h"
 #include "git_locks.h"
 #include "git_settings.h"
-#include "repo_manage.h"
 #include "hf_base_model.h"
 #include "http.h"
 #include "hub_config.h"
@@ -23,6 +22,7 @@
 #include "meta_repo.h"
 #include "repo.h"
 #include "repo_lock.h"
+#include "repo_manage.h"
 #include "store.h"
 
 #include <ctype.h>

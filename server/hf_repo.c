@@ -7,7 +7,6 @@
 #include "hub_log.h"
 #include "jobs_json.h"
 #include "meta.h"
-#include "meta_audit.h"
 #include "meta_org.h"
 #include "meta_token.h"
 #include "repo_manage.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub_log.h"
 #include "meta_org.h"
 #include "repo_manage.h"
 #include "web_page.h"
@@ -55,8 +56,11 @@ static void web_new_repo_owners(struct web_ctx *ctx, const char *selected)
     size_t count = 0;
     bool listed = strcmp(selected, ctx->req->user_name) == 0;
 
-    if (meta_org_member_list(&members, &count, ctx->req->db, 0, ctx->req->user_id, &err) < 0)
+    if (meta_org_member_list(&members, &count, ctx->req->db, 0, ctx->req->user_id, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot list the organisations of user=%s error=%s req=%s",
+                ctx->req->user_name, err.msg, ctx->req->request_id ? ctx->req->request_id : "-");
         count = 0;
+    }
     web_buf_puts(b, "<select id=\"repo-owner\" name=\"owner\">");
     web_new_repo_option(b, ctx->req->user_name, selected);
     for (size_t i = 0; i < count; i++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "git_settings.h"
+#include "hub_log.h"
 #include "repo_manage.h"
 #include "web_repo.h"
 
@@ -56,8 +57,11 @@ static void web_settings_branch_names(struct web_repo_view *v)
     struct repo_ref *refs = NULL;
     size_t count = 0;
 
-    if (repo_refs_list(&refs, &count, v->git, &err) < 0)
+    if (repo_refs_list(&refs, &count, v->git, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot list the branches of %s error=%s req=%s", v->id,
+                err.msg, v->ctx->req->request_id ? v->ctx->req->request_id : "-");
         count = 0;
+    }
     web_buf_puts(b, "<datalist id=\"branch-names\">");
     for (size_t i = 0; i < count; i++) {
         if (refs[i].kind != REPO_REF_BRANCH)
