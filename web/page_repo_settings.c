@@ -82,9 +82,10 @@ static void web_settings_branches(struct web_repo_view *v, char *list)
     char *save = NULL;
     bool any = false;
 
-    web_buf_puts(b, "<section id=\"branches\"><h2>Protected branches</h2><p class=\"hint\">git "
-                    "push cannot force-push to a protected branch or delete it. Commits through "
-                    "the API are not affected.</p><ul class=\"protected-branches\">");
+    web_buf_puts(b, "<section id=\"branches\"><h2>Protected branches</h2><p class=\"hint\">"
+                    "The hub rejects force pushes to a protected branch and its deletion, by git "
+                    "push and by the API's branch routes. Commits that add to the branch are "
+                    "accepted.</p><ul class=\"protected-branches\">");
     for (char *branch = strtok_r(list, " ", &save); branch != NULL;
          branch = strtok_r(NULL, " ", &save)) {
         any = true;
