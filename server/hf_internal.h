@@ -96,11 +96,6 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
 int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err);
 
-/** Splits the rest of a tree/commits path into a revision and a path: the longest run of
- * leading segments that names a branch or tag, else refs/X/Y, else one segment. rev_out has
- * HUB_MAX_REVISION_BYTES + 1 bytes; *path_out points into rest. Returns 0 or HUB_EINVAL. */
-int hf_split_revision(char *rev_out, const char **path_out, struct repo *r, const char *rest,
-                      struct hub_error *err);
 
 /* hf_commit.c */
 int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *err);

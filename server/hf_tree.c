@@ -28,51 +28,6 @@ static int parse_page_number(uint64_t *out, const char *text)
     return 0;
 }
 
-static bool ref_name_exists(const struct repo_ref *refs, size_t count, const char *name, size_t len)
-{
-    for (size_t i = 0; i < count; i++) {
-        if (refs[i].kind != REPO_REF_OTHER && strlen(refs[i].name) == len &&
-            memcmp(refs[i].name, name, len) == 0)
-            return true;
-    }
-    return false;
-}
-
-int hf_split_revision(char *rev_out, const char **path_out, struct repo *r, const char *rest,
-                      struct hub_error *err)
-{
-    struct repo_ref *refs = NULL;
-    size_t count = 0, len = 0;
-    int rc;
-
-    rc = repo_refs_list(&refs, &count, r, err);
-    if (rc < 0)
-        return rc;
-    /* The longest run of leading segments that names a branch or tag. */
-    for (size_t n = strlen(rest); n > 0; n--) {
-        if ((rest[n] == '/' || rest[n] == '\0') && ref_name_exists(refs, count, rest, n)) {
-            len = n;
-            break;
-        }
-    }
-    free(refs);
-    if (len == 0 && strncmp(rest, "refs/", 5) == 0) {
-        size_t second = 5 + strcspn(rest + 5, "/");
-
-        len = second;
-        if (rest[second] == '/')
-            len = second + 1 + strcspn(rest + second + 1, "/");
-    }
-    if (len == 0)
-        len = strcspn(rest, "/");
-    if (len == 0 || len > HUB_MAX_REVISION_BYTES)
-        return hub_error_set(err, HUB_EINVAL, "invalid revision in '%.80s'", rest);
-    memcpy(rev_out, rest, len);
-    rev_out[len] = '\0';
-    *path_out = rest[len] == '/' ? rest + len + 1 : rest + len;
-    return 0;
-}
-
 /* Adds lastCommit to each entry of a page when expand is set. */
 static json_t *entry_with_commit(struct repo *git, const char *commit, const struct repo_entry *e,
                                  bool expand)
@@ -157,7 +112,7 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;
-    rc = hf_split_revision(rev, &path, ctx.git, http_request_param(req, "rest"), err);
+    rc = repo_revision_split(rev, &path, ctx.git, http_request_param(req, "rest"), err);
     if (rc < 0)
         goto out;
     rc = hf_revision_resolve(commit, req, &ctx, rev);
@@ -372,7 +327,7 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;
-    rc = hf_split_revision(rev, &path, ctx.git, http_request_param(req, "rest"), err);
+    rc = repo_revision_split(rev, &path, ctx.git, http_request_param(req, "rest"), err);
     if (rc < 0)
         goto out;
     rc = hf_revision_resolve(commit, req, &ctx, rev);

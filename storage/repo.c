@@ -562,6 +562,51 @@ fail:
     return rc;
 }
 
+static bool ref_name_exists(const struct repo_ref *refs, size_t count, const char *name, size_t len)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (refs[i].kind != REPO_REF_OTHER && strlen(refs[i].name) == len &&
+            memcmp(refs[i].name, name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int repo_revision_split(char *rev_out, const char **path_out, struct repo *r, const char *rest,
+                        struct hub_error *err)
+{
+    struct repo_ref *refs = NULL;
+    size_t count = 0, len = 0;
+    int rc;
+
+    rc = repo_refs_list(&refs, &count, r, err);
+    if (rc < 0)
+        return rc;
+    /* The longest run of leading segments that names a branch or tag. */
+    for (size_t n = strlen(rest); n > 0; n--) {
+        if ((rest[n] == '/' || rest[n] == '\0') && ref_name_exists(refs, count, rest, n)) {
+            len = n;
+            break;
+        }
+    }
+    free(refs);
+    if (len == 0 && strncmp(rest, "refs/", 5) == 0) {
+        size_t second = 5 + strcspn(rest + 5, "/");
+
+        len = second;
+        if (rest[second] == '/')
+            len = second + 1 + strcspn(rest + second + 1, "/");
+    }
+    if (len == 0)
+        len = strcspn(rest, "/");
+    if (len == 0 || len > HUB_MAX_REVISION_BYTES)
+        return hub_error_set(err, HUB_EINVAL, "invalid revision in '%.80s'", rest);
+    memcpy(rev_out, rest, len);
+    rev_out[len] = '\0';
+    *path_out = rest[len] == '/' ? rest + len + 1 : rest + len;
+    return 0;
+}
+
 static int short_ref_name(char *refname, size_t cap, const char *prefix, const char *name,
                           const char *what, struct hub_error *err)
 {

@@ -224,6 +224,13 @@ struct repo_ref {
  * Returns 0, HUB_ENOMEM or HUB_EIO. */
 int repo_refs_list(struct repo_ref **out, size_t *count, struct repo *r, struct hub_error *err);
 
+/** Splits "REV/PATH" from a URL into a revision and a path: the longest run of leading
+ * segments that names a branch or tag (so "feature/x/a.txt" is feature/x and a.txt), else
+ * refs/X/Y, else one segment. rev_out has HUB_MAX_REVISION_BYTES + 1 bytes; *path_out points
+ * into rest. Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_EIO. */
+int repo_revision_split(char *rev_out, const char **path_out, struct repo *r, const char *rest,
+                        struct hub_error *err);
+
 /** Creates branch name at revision from (NULL: main). Returns 0, HUB_EINVAL (invalid ref
  * name), HUB_ENOTFOUND (from), HUB_ECONFLICT (exists) or HUB_EIO. */
 int repo_branch_create(struct repo *r, const char *name, const char *from, struct hub_error *err);

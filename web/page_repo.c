@@ -803,33 +803,51 @@ static int web_card_page(struct web_repo_view *v)
 static int web_repo_route(struct web_repo_view *v, const char *const *rest, size_t nrest)
 {
     struct web_buf joined = WEB_BUF_INIT;
-    char *path;
+    struct hub_error err = HUB_ERROR_INIT;
+    char rev[HUB_MAX_REVISION_BYTES + 1];
+    const char *path;
+    char *tail;
     int rc;
 
     if (nrest == 0)
         return web_card_page(v);
-    if (strcmp(rest[0], "commits") == 0 && nrest <= 2)
-        return web_history_list(v, nrest == 2 ? rest[1] : REPO_DEFAULT_BRANCH);
     if (strcmp(rest[0], "commit") == 0 && nrest == 2)
         return web_history_commit(v, rest[1]);
     if (strcmp(rest[0], "settings") == 0)
         return web_repo_settings(v, rest + 1, nrest - 1);
-    if ((strcmp(rest[0], "tree") != 0 && strcmp(rest[0], "blob") != 0) || nrest < 2)
+    if (strcmp(rest[0], "commits") != 0 && strcmp(rest[0], "tree") != 0 &&
+        strcmp(rest[0], "blob") != 0)
         return web_page_error(v->ctx, 404, "This repository has no such page.");
-    for (size_t i = 2; i < nrest; i++) {
-        if (i > 2)
+    if (strcmp(rest[0], "commits") == 0 && nrest == 1)
+        return web_history_list(v, REPO_DEFAULT_BRANCH);
+    if (nrest < 2)
+        return web_page_error(v->ctx, 404,
+                              "This page needs a revision in its address, such as tree/main.");
+
+    /* The segments after tree/, blob/ or commits/ are joined again, so a branch such as
+     * feature/x works unencoded as well as written feature%2Fx, as in the API's URLs. */
+    for (size_t i = 1; i < nrest; i++) {
+        if (i > 1)
             web_buf_puts(&joined, "/");
         web_buf_puts(&joined, rest[i]);
     }
     web_buf_puts(&joined, "");
-    path = web_buf_take(&joined, NULL);
-    if (path == NULL)
+    tail = web_buf_take(&joined, NULL);
+    if (tail == NULL)
         return web_page_error(v->ctx, 500, "Out of memory.");
-    if (strcmp(rest[0], "tree") == 0)
-        rc = web_files_tree(v, rest[1], path);
+    if (strcmp(rest[0], "commits") == 0) {
+        rc = web_history_list(v, tail);
+        free(tail);
+        return rc;
+    }
+    rc = repo_revision_split(rev, &path, v->git, tail, &err);
+    if (rc < 0)
+        rc = web_page_hub_error(v->ctx, &err);
+    else if (strcmp(rest[0], "tree") == 0)
+        rc = web_files_tree(v, rev, path);
     else
-        rc = web_files_blob(v, rest[1], path);
-    free(path);
+        rc = web_files_blob(v, rev, path);
+    free(tail);
     return rc;
 }
 

@@ -378,6 +378,28 @@ static void test_pages_refs_and_evals(void)
     CHECK(has(&p, "Train more"));
     done(&p);
 
+    /* An unencoded slash branch works too: the longest leading run of segments that names a
+     * branch or tag is the revision, as in the API's URLs. */
+    p = render("/alice/demo/tree/feature/x", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "model.safetensors"));
+    done(&p);
+    p = render("/alice/demo/blob/feature/x/config.json", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "config.json"));
+    done(&p);
+    p = render("/alice/demo/commits/feature/x", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Train more"));
+    done(&p);
+    p = render("/alice/demo/tree/no-such-branch/x", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render("/alice/demo/tree", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "needs a revision"));
+    done(&p);
+
     CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, "alice/stories",
                                   second_commit, "eval.jsonl",
                                   "{\"loss\": 1.5, \"perplexity\": 4.48}", &err),
