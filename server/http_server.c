@@ -560,14 +560,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
 /* ---- Start and stop ----------------------------------------------------------------------- */
 
+/* Logs a libmicrohttpd message. Each of its format strings is a call site of its own for the
+ * rate limit, so one repeating message does not hold back the others. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
-    char line[512];
-
-    vsnprintf(line, sizeof(line), fmt, ap);
-    /* NOTE: all libmicrohttpd messages are one call site for the rate limit of hub_log, so a
-     * message that repeats also drops other libmicrohttpd messages until its window ends. */
-    hub_log(HUB_LOG_WARN, "http", "libmicrohttpd: %s", line);
+    hub_logv_prefixed(HUB_LOG_WARN, "http", "libmicrohttpd: ", fmt, ap);
 }
 
 static int resolve_listen(struct sockaddr_storage *out, socklen_t *out_len,

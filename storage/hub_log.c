@@ -240,13 +240,14 @@ void hub_log_flush_suppressed(void)
     pthread_mutex_unlock(&limit_lock);
 }
 
-void hub_log(enum hub_log_level level, const char *module, const char *fmt, ...)
+/* Writes the summaries of windows that ended, then returns whether a line of level from the
+ * call site (module, fmt) is written: enabled and not dropped by the rate limit. */
+static bool log_admit(enum hub_log_level level, const char *module, const char *fmt)
 {
     int64_t now = 0;
-    va_list ap;
 
     if (!hub_log_enabled(level))
-        return;
+        return false;
     if (atomic_load(&limit_next_summary_ns) != INT64_MAX) {
         now = monotonic_ns();
         if (now >= atomic_load(&limit_next_summary_ns)) {
@@ -255,13 +256,31 @@ void hub_log(enum hub_log_level level, const char *module, const char *fmt, ...)
             pthread_mutex_unlock(&limit_lock);
         }
     }
-    if (level >= HUB_LOG_WARN && limit_burst > 0) {
-        if (now == 0)
-            now = monotonic_ns();
-        if (!limit_admit(level, module, fmt, now))
-            return;
-    }
+    if (level < HUB_LOG_WARN || limit_burst == 0)
+        return true;
+    if (now == 0)
+        now = monotonic_ns();
+    return limit_admit(level, module, fmt, now);
+}
+
+void hub_log(enum hub_log_level level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!log_admit(level, module, fmt))
+        return;
     va_start(ap, fmt);
     log_vwrite(level, module, fmt, ap);
     va_end(ap);
+}
+
+void hub_logv_prefixed(enum hub_log_level level, const char *module, const char *prefix,
+                       const char *fmt, va_list ap)
+{
+    char text[1024];
+
+    if (!log_admit(level, module, fmt))
+        return;
+    vsnprintf(text, sizeof(text), fmt, ap);
+    log_write(level, module, "%s%s", prefix, text);
 }

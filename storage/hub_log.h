@@ -9,6 +9,7 @@
 #ifndef HUB_LOG_H
 #define HUB_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 enum hub_log_level {
@@ -47,5 +48,12 @@ bool hub_log_enabled(enum hub_log_level level);
  * become spaces. */
 void hub_log(enum hub_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** Writes one log line of text prefix followed by fmt formatted with ap, for messages that
+ * another library hands over with its own format (libmicrohttpd's logger). The rate limit
+ * keys the call site by the addresses of fmt and module, so each of the library's messages
+ * is counted apart when the library passes its string literals. Any thread. */
+void hub_logv_prefixed(enum hub_log_level level, const char *module, const char *prefix,
+                       const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

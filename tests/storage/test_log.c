@@ -4,6 +4,7 @@
 #include "hub_log.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +188,43 @@ static void test_limit_off(void)
     hub_log_set_rate_limit(HUB_LOG_BURST_LINES, WINDOW_MS);
 }
 
+/* Calls hub_logv_prefixed the way a library's logger callback does. */
+static void library_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void library_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    hub_logv_prefixed(HUB_LOG_WARN, "http", "libmicrohttpd: ", fmt, ap);
+    va_end(ap);
+}
+
+static void test_library_formats_apart(void)
+{
+    char *text;
+
+    windows_end();
+    /* A message that repeats past the burst drops only its own later lines. */
+    for (int i = 0; i < HUB_LOG_BURST_LINES + 5; i++)
+        library_log("Error processing request from %s (%d)\n", "127.0.0.1", i);
+    library_log("Failed to accept connection: %s\n", "Too many open files");
+    text = log_take();
+    CHECK_EQ_INT(
+        count_of(text, "warn http: libmicrohttpd: Error processing request from 127.0.0.1"),
+        HUB_LOG_BURST_LINES);
+    CHECK_EQ_INT(count_of(text, "warn http: libmicrohttpd: Failed to accept connection: Too many "
+                                "open files"),
+                 1);
+    free(text);
+    hub_log_flush_suppressed();
+    text = log_take();
+    CHECK_EQ_INT(count_of(text, "repeated lines suppressed count=5"), 1);
+    /* The summary names the library's format, its newline written as a space. */
+    CHECK(strstr(text, "format=\"Error processing request from %s (%d) \"") != NULL);
+    free(text);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -207,6 +245,7 @@ int main(void)
     test_threads_share_one_count();
     test_sites_counted_apart();
     test_limit_off();
+    test_library_formats_apart();
 
     dup2(saved_stderr, STDERR_FILENO);
     return test_finish();
