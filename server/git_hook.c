@@ -223,6 +223,15 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
     bool is_tag = strncmp(u->ref, "refs/tags/", 10) == 0;
     char current[GITHOOK_OID_HEX + 1];
 
+    /* Pull request refs take commits only through the commit API, which checks that the
+     * pull request is open and records who may add to it. */
+    if (strncmp(u->ref, "refs/pr/", 8) == 0) {
+        fprintf(errors,
+                "rejected %s: pull request refs cannot be pushed; commit to the pull "
+                "request through the Hub API with revision %s\n",
+                u->ref, u->ref);
+        return false;
+    }
     if (!is_branch && !is_tag) {
         fprintf(errors, "rejected %s: only branches (refs/heads/) and tags (refs/tags/) can be "
                         "pushed\n", u->ref);

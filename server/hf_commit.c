@@ -10,11 +10,73 @@
 #include "lfs_attributes.h"
 #include "meta.h"
 #include "meta_lfs.h"
+#include "meta_pr.h"
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- who may change what ------------------------------------------------------------------ */
+
+/* Loads the repo of a preupload or commit request and checks the caller's right to change
+ * revision rev. Writers commit to branches. With create_pr, anyone who may read the repo
+ * (with a write token) opens a pull request from branch rev. Commits to refs/pr/N come from
+ * the pull request's author or a writer. Writes the branch or refs/pr/N into target
+ * (HUB_MAX_REVISION_BYTES + 1 bytes). Queues the error reply on failure. */
+static int commit_target_load(struct hf_repo_ctx *ctx, char *target, struct http_request *req,
+                              const char *rev, bool create_pr)
+{
+    char commit[REPO_OID_HEX_BYTES + 1];
+    int64_t number = 0;
+    bool pr_ref = rev != NULL && hf_pr_number_parse(&number, rev);
+    int rc;
+
+    rc = hf_repo_load_params(ctx, req, !create_pr && !pr_ref);
+    if (rc < 0)
+        return rc;
+    if (pr_ref && create_pr) {
+        http_reply_error(req, 400,
+                         "create_pr=1 opens a pull request from a branch, not from %s; commit to "
+                         "%s without create_pr to add to that pull request",
+                         rev, rev);
+        return HUB_EINVAL;
+    }
+    if (pr_ref) {
+        rc = hf_pr_check_commit(req, ctx, number);
+        if (rc == 0)
+            rc = hf_revision_resolve(commit, req, ctx, rev);
+        if (rc == 0)
+            snprintf(target, HUB_MAX_REVISION_BYTES + 1, "%s", rev);
+        return rc;
+    }
+    if (create_pr) {
+        rc = hf_pr_check_contributor(req, ctx);
+        if (rc < 0)
+            return rc;
+    }
+    if (!repo_revision_is_branch(target, ctx->git, rev)) {
+        if (hf_revision_resolve(commit, req, ctx, rev) < 0)
+            return HUB_ENOTFOUND;
+        http_reply_error(req, 400, "cannot commit to '%s': it is a tag or a commit, not a branch",
+                         rev);
+        return HUB_EINVAL;
+    }
+    return 0;
+}
+
+/* Reads the create_pr query parameter. Queues 400 when it is not a boolean. */
+static int create_pr_param(bool *out, struct http_request *req)
+{
+    const char *text = http_request_query(req, "create_pr");
+
+    *out = false;
+    if (text != NULL && !http_parse_bool(out, text)) {
+        http_reply_error(req, 400, "invalid create_pr '%.40s': expected 1, 0, true or false", text);
+        return HUB_EINVAL;
+    }
+    return 0;
+}
 
 /* ---- preupload ---------------------------------------------------------------------------- */
 
@@ -137,7 +199,10 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
 {
     struct hf_repo_ctx ctx = {0};
     struct lfs_attributes *attrs = NULL, *ignore = NULL;
-    char commit[REPO_OID_HEX_BYTES + 1];
+    char commit[REPO_OID_HEX_BYTES + 1], target[HUB_MAX_REVISION_BYTES + 1];
+    const char *rev = http_request_param(req, "rev");
+    int64_t number;
+    bool create_pr = false;
     size_t len, i;
     const char *body = http_request_body(req, &len);
     json_error_t jerr;
@@ -150,10 +215,17 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
         json_decref(root);
         return http_reply_error(req, 400, "invalid preupload body: expected {\"files\": [...]}");
     }
-    rc = hf_repo_load_params(&ctx, req, true);
+    rc = create_pr_param(&create_pr, req);
     if (rc < 0)
         goto out;
-    rc = hf_revision_resolve(commit, req, &ctx, http_request_param(req, "rev"));
+    /* Pull requests let readers upload; everything else needs write access, as before. */
+    if (create_pr || (rev != NULL && hf_pr_number_parse(&number, rev)))
+        rc = commit_target_load(&ctx, target, req, rev, create_pr);
+    else
+        rc = hf_repo_load_params(&ctx, req, true);
+    if (rc < 0)
+        goto out;
+    rc = hf_revision_resolve(commit, req, &ctx, rev);
     if (rc < 0)
         goto out;
     attrs = attributes_load(req, root, ctx.git, commit);
@@ -185,7 +257,10 @@ out:
 struct commit_state {
     struct hf_repo_ctx ctx;
     struct hf_commit_parser parser;
-    char branch[HUB_MAX_REVISION_BYTES + 1];
+    char branch[HUB_MAX_REVISION_BYTES + 1]; /* the branch or refs/pr/N the commit goes onto */
+    bool create_pr;                          /* open a pull request from branch */
+    int64_t pr_number;                       /* the pull request the commit adds to, or 0 */
+    char base[REPO_OID_HEX_BYTES + 1];       /* create_pr: the commit the pull request starts at */
     uint64_t received;
     int error; /* first parse error, reported when the body has ended */
     struct hub_error parse_err;
@@ -205,13 +280,11 @@ int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err)
     const struct hub_config *config = http_request_config(req);
     struct hf_commit_limits limits = {config->max_commit_file_bytes, config->max_commit_operations};
     const char *rev = http_request_param(req, "rev");
-    const char *create_pr = http_request_query(req, "create_pr");
-    char commit[REPO_OID_HEX_BYTES + 1];
     struct commit_state *st;
-    bool pr = false;
+    bool create_pr = false;
 
-    if (create_pr != NULL && http_parse_bool(&pr, create_pr) && pr)
-        return http_reply_error(req, 400, "pull requests are not supported");
+    if (create_pr_param(&create_pr, req) < 0)
+        return 0;
     if (http_request_content_length(req) > (int64_t)config->max_commit_body_bytes)
         return http_reply_error(req, 413,
                                 "commit body of %lld bytes is over the limit of %llu bytes; "
@@ -223,14 +296,10 @@ int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate the commit state");
     hf_commit_parser_init(&st->parser, &limits);
     http_request_set_state(req, st, commit_state_free);
-    if (hf_repo_load_params(&st->ctx, req, true) < 0)
+    st->create_pr = create_pr;
+    if (commit_target_load(&st->ctx, st->branch, req, rev, create_pr) < 0)
         return 0;
-    if (!repo_revision_is_branch(st->branch, st->ctx.git, rev)) {
-        if (hf_revision_resolve(commit, req, &st->ctx, rev) < 0)
-            return 0;
-        return http_reply_error(
-            req, 400, "cannot commit to '%s': it is a tag or a commit, not a branch", rev);
-    }
+    hf_pr_number_parse(&st->pr_number, st->branch);
     return 0;
 }
 
@@ -352,7 +421,10 @@ static int commit_apply(struct http_request *req, struct commit_state *st,
     }
     hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
     creq.branch = st->branch;
-    creq.expected_parent = st->parser.parent[0] != '\0' ? st->parser.parent : NULL;
+    if (st->create_pr)
+        creq.create_from = st->base;
+    else if (st->parser.parent[0] != '\0')
+        creq.expected_parent = st->parser.parent;
     creq.author_name = name;
     creq.author_email = email;
     creq.message = message;
@@ -365,10 +437,39 @@ out:
     return rc;
 }
 
+/* Records the pull request that a create_pr commit opens and points st->branch at its ref
+ * refs/pr/N, which the commit creates. The pull request starts at parentCommit when the header
+ * names one, else at the head of the branch. Queues the error reply on failure. */
+static int commit_open_pr(struct http_request *req, struct commit_state *st, struct hub_error *err)
+{
+    const struct http_user *user = http_request_user(req);
+    const char *from = st->parser.parent[0] != '\0' ? st->parser.parent : st->branch;
+    struct meta_pr pr;
+    int rc;
+
+    rc = repo_revision_resolve(st->base, st->ctx.git, from, err);
+    if (rc < 0) {
+        http_reply_error_code(req, 404, "RevisionNotFound",
+                              "cannot open a pull request from %s: %s", from, err->msg);
+        return rc;
+    }
+    rc = meta_pr_create(&pr, http_request_db(req), st->ctx.row.id,
+                        st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files",
+                        st->parser.description, user->id, user->name, st->branch, st->base, err);
+    if (rc < 0) {
+        http_reply_hub_error(req, err);
+        return rc;
+    }
+    st->pr_number = pr.number;
+    snprintf(st->branch, sizeof(st->branch), "refs/pr/%lld", (long long)pr.number);
+    return 0;
+}
+
 int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct commit_state *st = http_request_state(req);
-    char commit[REPO_OID_HEX_BYTES + 1], url[1024];
+    char commit[REPO_OID_HEX_BYTES + 1], url[1024], pr_url[1024];
+    json_t *reply;
     int rc;
 
     if (st->error == 0)
@@ -380,7 +481,16 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
         rc = commit_check_locks(req, st);
     if (rc < 0)
         return 0;
+    if (st->create_pr && commit_open_pr(req, st, err) < 0)
+        return 0;
     rc = commit_apply(req, st, commit, err);
+    if (rc < 0 && st->create_pr) {
+        struct hub_error cleanup = HUB_ERROR_INIT;
+
+        if (meta_pr_delete(http_request_db(req), st->ctx.row.id, st->pr_number, &cleanup) < 0)
+            hub_log(HUB_LOG_ERROR, "hf", "cannot delete pull request #%lld repo=%s/%s error=%s",
+                    (long long)st->pr_number, st->ctx.row.ns, st->ctx.row.name, cleanup.msg);
+    }
     if (rc < 0) {
         if (rc == HUB_EIO || rc == HUB_EINTERNAL)
             hub_log(HUB_LOG_ERROR, "hf", "commit failed repo=%s/%s error=%s req=%s", st->ctx.row.ns,
@@ -399,8 +509,11 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
             http_request_user(req)->name, http_request_id(req));
     snprintf(url, sizeof(url), "%s/%s%s/%s/commit/%s", http_request_base_url(req),
              hf_web_prefix(st->ctx.row.type), st->ctx.row.ns, st->ctx.row.name, commit);
-    return http_reply_json(req, 200,
-                           json_pack("{s:s,s:s,s:s,s:s,s:b}", "commitOid", commit, "commitUrl", url,
-                                     "commitMessage", st->parser.summary, "hookOutput", "",
-                                     "success", 1));
+    reply = json_pack("{s:s,s:s,s:s,s:s,s:b}", "commitOid", commit, "commitUrl", url,
+                      "commitMessage", st->parser.summary, "hookOutput", "", "success", 1);
+    if (st->pr_number > 0 && reply != NULL) {
+        hf_pr_url(pr_url, sizeof(pr_url), req, &st->ctx.row, st->pr_number);
+        json_object_set_new(reply, "pullRequestUrl", json_string(pr_url));
+    }
+    return http_reply_json(req, 200, reply);
 }

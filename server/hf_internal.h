@@ -104,6 +104,33 @@ int hf_commit_body(struct http_request *req, const char *data, size_t len, void 
                    struct hub_error *err);
 int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err);
 
+/* hf_pr.c */
+int hf_pr_list_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_pr_details_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_pr_create_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *err);
+int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *err);
+
+/** Sets *out to N when rev is "refs/pr/N". Returns whether it is. */
+bool hf_pr_number_parse(int64_t *out, const char *rev);
+
+/** Returns whether the caller may write ctx's repo with the credentials of this request (a
+ * write token or a browser session). Queues nothing. */
+bool hf_caller_can_write(struct http_request *req, const struct hf_repo_ctx *ctx);
+
+/** Checks that the caller may open pull requests on ctx's repo, which it may read: signed in
+ * (else 401) and not with a read-only token (else 403). Queues the error reply. */
+int hf_pr_check_contributor(struct http_request *req, const struct hf_repo_ctx *ctx);
+
+/** Checks that the caller may commit to pull request number of ctx's repo: it exists (else
+ * 404), is open (else 409) and the caller is its author or a writer (else 403). Queues the
+ * error reply. */
+int hf_pr_check_commit(struct http_request *req, const struct hf_repo_ctx *ctx, int64_t number);
+
+/** Writes the URL of pull request number of row, {base}/{wp}NS/NAME/discussions/N. */
+void hf_pr_url(char *buf, size_t cap, struct http_request *req, const struct meta_repo *row,
+               int64_t number);
+
 /* hf_resolve.c */
 int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err);
 

@@ -97,8 +97,10 @@ static json_t *upload_object(struct http_request *req, const struct meta_repo *r
     if (rc == HUB_ENOTFOUND)
         return upload_action(req, repo, oid, size);
     if (rc < 0) {
-        hub_log(HUB_LOG_ERROR, "lfs", "linking a stored object failed oid=%s repo=%s/%s "
-                "error=%s req=%s", oid, repo->ns, repo->name, err.msg, http_request_id(req));
+        hub_log(HUB_LOG_ERROR, "lfs",
+                "linking a stored object failed oid=%s repo=%s/%s "
+                "error=%s req=%s",
+                oid, repo->ns, repo->name, err.msg, http_request_id(req));
         return object_error(oid, size, 500, err.msg);
     }
     return json_pack("{s:s,s:I,s:b}", "oid", oid, "size", size, "authenticated", 1);
@@ -130,6 +132,30 @@ static int reply_lfs(struct http_request *req, unsigned status, json_t *body)
     if (text == NULL)
         return HUB_ENOMEM;
     return http_reply_buffer(req, status, LFS_MEDIA_TYPE, text, strlen(text));
+}
+
+/* Loads the repo and checks the caller's right to the batch's operation. Downloads need read
+ * access and uploads write access, except for pull requests: a reader with a write token may
+ * upload with no ref (Hub clients send none while they open a pull request) or with the ref
+ * refs/pr/N of an open pull request the reader authored. A branch or tag ref still needs write
+ * access. Queues the error reply on failure. */
+static int batch_repo_load(struct hf_repo_ctx *ctx, struct http_request *req, json_t *root,
+                           bool upload)
+{
+    const char *ref = json_string_value(json_object_get(json_object_get(root, "ref"), "name"));
+    int64_t number;
+    int rc;
+
+    rc = hf_repo_load_lfs(ctx, req, false);
+    if (rc < 0 || !upload || hf_caller_can_write(req, ctx))
+        return rc;
+    if (ref == NULL)
+        return hf_pr_check_contributor(req, ctx);
+    if (hf_pr_number_parse(&number, ref))
+        return hf_pr_check_commit(req, ctx, number);
+    /* Load again with the write check, which queues the usual 401 or 403. */
+    hf_repo_ctx_dispose(ctx);
+    return hf_repo_load_lfs(ctx, req, true);
 }
 
 int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err)
@@ -165,7 +191,7 @@ int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err)
         goto out;
     }
     upload = strcmp(operation, "upload") == 0;
-    rc = hf_repo_load_lfs(&ctx, req, upload);
+    rc = batch_repo_load(&ctx, req, root, upload);
     if (rc < 0)
         goto out;
     out = json_array();

@@ -269,4 +269,49 @@ int repo_lfs_foreach(struct repo *r,
                      int (*fn)(void *ctx, const char *oid, uint64_t size, const char *path),
                      void *ctx, struct hub_error *err);
 
+/* ---- Pull requests ---- */
+
+/** Returns whether ref is "refs/pr/N" with N a decimal number from 1 without leading zeros. */
+bool repo_pr_ref_is_valid(const char *ref);
+
+/** Creates the pull request ref (refs/pr/N) at revision from (NULL: main) under the repo
+ * lock. Returns 0, HUB_EINVAL, HUB_ENOTFOUND (from), HUB_ECONFLICT (the ref exists) or
+ * HUB_EIO. */
+int repo_pr_ref_create(struct repo *r, const char *ref, const char *from, struct hub_error *err);
+
+/** Writes the best common ancestor of revisions a and b into out. Returns 0, HUB_ENOTFOUND
+ * (a revision, or no common history), HUB_EINVAL or HUB_EIO. */
+int repo_merge_base(char out[REPO_OID_HEX_BYTES + 1], struct repo *r, const char *a, const char *b,
+                    struct hub_error *err);
+
+struct repo_merge_request {
+    const char *branch;      /* target branch, short name; it must exist */
+    const char *source;      /* revision to merge, such as refs/pr/3 */
+    const char *author_name; /* author of a merge commit; not needed for dry_run */
+    const char *author_email;
+    const char *message; /* message of a merge commit; not needed for dry_run */
+    bool dry_run;        /* only check whether the merge would succeed; change nothing */
+};
+
+struct repo_merge_result {
+    char commit[REPO_OID_HEX_BYTES + 1]; /* new head of the branch; "" for dry_run */
+    bool fast_forward;                   /* the branch moved to source without a new commit */
+    char **conflicts;                    /* paths in conflict (HUB_ECONFLICT), at most 100 */
+    size_t n_conflicts;
+    size_t total_conflicts; /* all paths in conflict, also those not in conflicts */
+};
+
+/** Merges source into branch under the repo lock. When branch is an ancestor of source the
+ * branch fast-forwards to it; otherwise libgit2 merges the two trees and a commit with the
+ * parents branch head and source is written, and the branch moves with a compare-and-swap.
+ * Returns 0; HUB_EINVAL (source has nothing that branch lacks, or a bad author);
+ * HUB_ENOTFOUND (branch or source); HUB_ECONFLICT (files in conflict, listed in res, or the
+ * branch moved meanwhile); HUB_EIO. Dispose res with repo_merge_result_dispose() on every
+ * path. */
+int repo_merge(struct repo_merge_result *res, struct repo *r, const struct repo_merge_request *req,
+               struct hub_error *err);
+
+/** Frees the conflict list of res. Accepts a zeroed struct. */
+void repo_merge_result_dispose(struct repo_merge_result *res);
+
 #endif

@@ -1,0 +1,567 @@
+/* hf_pr: pull requests through the Hub's discussions API. A pull request is a row of
+ * meta_pr.h plus the git ref refs/pr/N. Anyone who may read a repo may open one (with a write
+ * token) and commit to it while it is open, alongside the repo's writers. Only writers merge. */
+#include "hf_internal.h"
+
+#include "hf_base_model.h"
+#include "hub_log.h"
+#include "meta.h"
+#include "meta_pr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Pull requests per page of the list, as the Hub pages discussions. */
+#define PR_PAGE_SIZE 50
+
+/* ---- Access ------------------------------------------------------------------------------ */
+
+bool hf_pr_number_parse(int64_t *out, const char *rev)
+{
+    if (!repo_pr_ref_is_valid(rev))
+        return false;
+    *out = strtoll(rev + 8, NULL, 10);
+    return true;
+}
+
+bool hf_caller_can_write(struct http_request *req, const struct hf_repo_ctx *ctx)
+{
+    const struct http_user *user = http_request_user(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    bool can_write = false;
+
+    if (user->id == 0 || user->scope != HTTP_SCOPE_WRITE)
+        return false;
+    if (meta_repo_can_write(&can_write, http_request_db(req), &ctx->row, user->id, &err) < 0)
+        return false;
+    return can_write;
+}
+
+int hf_pr_check_contributor(struct http_request *req, const struct hf_repo_ctx *ctx)
+{
+    const struct http_user *user = http_request_user(req);
+
+    if (user->id == 0) {
+        http_reply_unauthorized(req);
+        return HUB_EAUTH;
+    }
+    if (user->scope != HTTP_SCOPE_WRITE) {
+        http_reply_error(req, 403,
+                         "this token is read-only; create a write token to open or change pull "
+                         "requests on %s/%s",
+                         ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
+    }
+    return 0;
+}
+
+/* Loads pull request number of ctx's repo. Queues 404 when it does not exist. */
+static int pr_load(struct meta_pr *out, struct http_request *req, const struct hf_repo_ctx *ctx,
+                   int64_t number)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc = meta_pr_get(out, http_request_db(req), ctx->row.id, number, &err);
+
+    if (rc == HUB_ENOTFOUND)
+        http_reply_error_code(req, 404, "DiscussionNotFound",
+                              "pull request #%lld not found in %s/%s", (long long)number,
+                              ctx->row.ns, ctx->row.name);
+    else if (rc < 0)
+        http_reply_hub_error(req, &err);
+    return rc;
+}
+
+int hf_pr_check_commit(struct http_request *req, const struct hf_repo_ctx *ctx, int64_t number)
+{
+    const struct http_user *user = http_request_user(req);
+    struct meta_pr pr;
+    int rc;
+
+    rc = hf_pr_check_contributor(req, ctx);
+    if (rc < 0)
+        return rc;
+    rc = pr_load(&pr, req, ctx, number);
+    if (rc < 0)
+        return rc;
+    if (pr.status != META_PR_OPEN) {
+        http_reply_error(req, 409,
+                         "pull request #%lld is %s; commits go only to open pull requests, so "
+                         "reopen it or open a new one",
+                         (long long)number, meta_pr_status_name(pr.status));
+        return HUB_ECONFLICT;
+    }
+    if (pr.author_id != user->id && !hf_caller_can_write(req, ctx)) {
+        http_reply_error(req, 403,
+                         "user %s may not commit to pull request #%lld of %s/%s: only its author "
+                         "and the repo's writers may",
+                         user->name, (long long)number, ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
+    }
+    return 0;
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+static void pr_url(char *buf, size_t cap, struct http_request *req, const struct meta_repo *row,
+                   int64_t number)
+{
+    snprintf(buf, cap, "%s/%s%s/%s/discussions/%lld", http_request_base_url(req),
+             hf_web_prefix(row->type), row->ns, row->name, (long long)number);
+}
+
+void hf_pr_url(char *buf, size_t cap, struct http_request *req, const struct meta_repo *row,
+               int64_t number)
+{
+    pr_url(buf, cap, req, row, number);
+}
+
+static json_t *author_json(const char *name)
+{
+    return json_pack("{s:s}", "name", name[0] != '\0' ? name : "deleted");
+}
+
+/* The fields the list and the details share. */
+static json_t *pr_summary_json(struct http_request *req, const struct meta_repo *row,
+                               const struct meta_pr *pr)
+{
+    char created[32], repo_id[HUB_MAX_REPO_ID_BYTES + 1];
+
+    hf_time_format(created, pr->created_at);
+    snprintf(repo_id, sizeof(repo_id), "%s/%s", row->ns, row->name);
+    return json_pack("{s:I,s:s,s:s,s:b,s:s,s:o,s:{s:s,s:s},s:b,s:b,s:I}", "num",
+                     (json_int_t)pr->number, "title", pr->title, "status",
+                     meta_pr_status_name(pr->status), "isPullRequest", 1, "createdAt", created,
+                     "author", author_json(pr->author_name), "repo", "name", repo_id, "type",
+                     hub_repo_type_name(row->type), "pinned", 0, "locked", 0, "numComments",
+                     (json_int_t)(pr->description[0] != '\0' ? 1 : 0));
+}
+
+static json_t *status_event_json(const struct meta_pr *pr, const char *who)
+{
+    char when[32], id[64];
+
+    hf_time_format(when, pr->updated_at);
+    snprintf(id, sizeof(id), "pr-%lld-status-%lld", (long long)pr->number,
+             (long long)pr->updated_at);
+    return json_pack("{s:s,s:s,s:s,s:o,s:{s:s}}", "id", id, "type", "status-change", "createdAt",
+                     when, "author", author_json(who), "data", "status",
+                     meta_pr_status_name(pr->status));
+}
+
+/* Appends the commits of the pull request (newest last), from its base commit to its ref. */
+static void events_add_commits(json_t *events, struct repo *git, const struct meta_pr *pr)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_info *commits = NULL;
+    char ref[32];
+    size_t count = 0, end = 0;
+
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
+    if (repo_log(&commits, &count, NULL, git, ref, 0, HUB_MAX_LIST_LIMIT, &err) < 0)
+        return;
+    while (end < count && strcmp(commits[end].id, pr->base_commit) != 0)
+        end++;
+    for (size_t i = end; i-- > 0;) {
+        char when[32];
+
+        hf_time_format(when, commits[i].time);
+        json_array_append_new(events,
+                              json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "id", commits[i].id,
+                                        "type", "commit", "createdAt", when, "author",
+                                        author_json(commits[i].author_name), "data", "subject",
+                                        commits[i].title != NULL ? commits[i].title : "", "oid",
+                                        commits[i].id));
+    }
+    repo_commits_free(commits, count);
+}
+
+static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx,
+                               const struct meta_pr *pr)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_merge_result check = {0};
+    struct repo_merge_request mreq = {0};
+    json_t *out = pr_summary_json(req, &ctx->row, pr), *events = json_array(),
+           *conflicts = json_array(), *changes;
+    char ref[32], head[REPO_OID_HEX_BYTES + 1] = "", base_ref[HUB_MAX_REVISION_BYTES + 12];
+    char created[32], url[1024];
+
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
+    snprintf(base_ref, sizeof(base_ref), "refs/heads/%s", pr->target_branch);
+    repo_revision_resolve(head, ctx->git, ref, &err);
+    hf_time_format(created, pr->created_at);
+    if (pr->description[0] != '\0') {
+        char id[32];
+
+        snprintf(id, sizeof(id), "pr-%lld-description", (long long)pr->number);
+        json_array_append_new(
+            events,
+            json_pack("{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:I,s:[],s:{s:s,s:s,s:s,s:o}}}", "id", id,
+                      "type", "comment", "createdAt", created, "author",
+                      author_json(pr->author_name), "data", "edited", 0, "hidden", 0, "numEdits",
+                      (json_int_t)0, "editors", "latest", "raw", pr->description, "html", "",
+                      "updatedAt", created, "author", author_json(pr->author_name)));
+    }
+    events_add_commits(events, ctx->git, pr);
+    if (pr->status != META_PR_OPEN)
+        json_array_append_new(events, status_event_json(pr, ""));
+    /* Conflicts are worked out on every read of an open pull request: a merge that only
+     * checks changes nothing and needs no lock. */
+    if (pr->status == META_PR_OPEN) {
+        mreq.branch = pr->target_branch;
+        mreq.source = ref;
+        mreq.dry_run = true;
+        if (repo_merge(&check, ctx->git, &mreq, &err) == HUB_ECONFLICT)
+            for (size_t i = 0; i < check.n_conflicts; i++)
+                json_array_append_new(conflicts, json_string(check.conflicts[i]));
+        repo_merge_result_dispose(&check);
+    }
+    changes = json_pack("{s:s,s:s,s:s}", "base", base_ref, "baseCommit", pr->base_commit,
+                        "headCommit", head);
+    if (pr->merged_commit[0] != '\0')
+        json_object_set_new(changes, "mergeCommitId", json_string(pr->merged_commit));
+    pr_url(url, sizeof(url), req, &ctx->row, pr->number);
+    json_object_set_new(out, "events", events);
+    json_object_set_new(out, "filesWithConflicts", conflicts);
+    json_object_set_new(out, "changes", changes);
+    json_object_set_new(out, "targetBranch", json_string(pr->target_branch));
+    json_object_set_new(out, "gitReference", json_string(ref));
+    json_object_set_new(out, "description", json_string(pr->description));
+    json_object_set_new(out, "url", json_string(url));
+    return out;
+}
+
+/* ---- Handlers ---------------------------------------------------------------------------- */
+
+/* Parses the {num} route parameter. Queues 404 when it is not a pull request number. */
+static int param_number(int64_t *out, struct http_request *req)
+{
+    const char *text = http_request_param(req, "num");
+    char ref[32];
+
+    snprintf(ref, sizeof(ref), "refs/pr/%.12s", text != NULL ? text : "");
+    if (text == NULL || strlen(text) > 9 || !hf_pr_number_parse(out, ref)) {
+        http_reply_error_code(req, 404, "DiscussionNotFound",
+                              "invalid pull request number '%.40s': expected a number from 1",
+                              text != NULL ? text : "");
+        return HUB_ENOTFOUND;
+    }
+    return 0;
+}
+
+static json_t *body_object(struct http_request *req)
+{
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    json_error_t jerr;
+    json_t *root;
+
+    if (len == 0)
+        return json_object();
+    root = json_loadb(body, len, 0, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        http_reply_error(req, 400, "invalid JSON body: expected an object");
+        return NULL;
+    }
+    return root;
+}
+
+int hf_pr_list_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    const char *status = http_request_query(req, "status");
+    const char *type = http_request_query(req, "type");
+    const char *author = http_request_query(req, "author");
+    const char *page_text = http_request_query(req, "p");
+    enum meta_pr_status filter;
+    struct meta_pr *prs = NULL;
+    size_t count = 0, matched = 0, page = 0;
+    json_t *list;
+    int rc;
+
+    if (status != NULL && strcmp(status, "all") != 0 && !meta_pr_status_parse(&filter, status))
+        return http_reply_error(
+            req, 400, "invalid status '%.40s': expected open, merged, closed or all", status);
+    if (page_text != NULL) {
+        char *end = NULL;
+        long long p = strtoll(page_text, &end, 10);
+
+        if (end == page_text || *end != '\0' || p < 0 || p > 1000000)
+            return http_reply_error(req, 400, "invalid page '%.40s': expected a number from 0",
+                                    page_text);
+        page = (size_t)p;
+    }
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc < 0)
+        goto out;
+    list = json_array();
+    /* There are no plain discussions, so a request for them gets an empty page. */
+    if (type == NULL || strcmp(type, "discussion") != 0) {
+        bool all = status == NULL || strcmp(status, "all") == 0;
+
+        rc =
+            meta_pr_list(&prs, &count, http_request_db(req), ctx.row.id, all ? NULL : &filter, err);
+        if (rc < 0) {
+            json_decref(list);
+            rc = http_reply_hub_error(req, err);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (author != NULL && strcasecmp(author, prs[i].author_name) != 0)
+            continue;
+        if (matched >= page * PR_PAGE_SIZE && matched < (page + 1) * PR_PAGE_SIZE)
+            json_array_append_new(list, pr_summary_json(req, &ctx.row, &prs[i]));
+        matched++;
+    }
+    rc = http_reply_json(req, 200,
+                         json_pack("{s:o,s:I,s:I,s:I}", "discussions", list, "count",
+                                   (json_int_t)matched, "start", (json_int_t)(page * PR_PAGE_SIZE),
+                                   "numItems", (json_int_t)json_array_size(list)));
+out:
+    free(prs);
+    hf_repo_ctx_dispose(&ctx);
+    return rc;
+}
+
+int hf_pr_details_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct meta_pr pr;
+    int64_t number;
+    int rc;
+
+    rc = param_number(&number, req);
+    if (rc < 0)
+        return 0;
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc == 0)
+        rc = pr_load(&pr, req, &ctx, number);
+    if (rc == 0)
+        rc = http_reply_json(req, 200, pr_details_json(req, &ctx, &pr));
+    hf_repo_ctx_dispose(&ctx);
+    return rc < 0 ? 0 : rc;
+}
+
+int hf_pr_create_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    const struct http_user *user = http_request_user(req);
+    char base[REPO_OID_HEX_BYTES + 1], ref[32];
+    const char *title, *description, *target;
+    struct meta_pr pr;
+    json_t *root;
+    int rc;
+
+    root = body_object(req);
+    if (root == NULL)
+        return 0;
+    title = json_string_value(json_object_get(root, "title"));
+    description = json_string_value(json_object_get(root, "description"));
+    target = json_string_value(json_object_get(root, "targetBranch"));
+    if (!json_is_true(json_object_get(root, "pullRequest"))) {
+        rc = http_reply_error(req, 400,
+                              "discussions without a pull request are not supported; send "
+                              "\"pullRequest\": true");
+        goto out;
+    }
+    if (title == NULL || title[0] == '\0') {
+        rc = http_reply_error(req, 400, "missing \"title\" in the request body");
+        goto out;
+    }
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc == 0)
+        rc = hf_pr_check_contributor(req, &ctx);
+    if (rc < 0)
+        goto out;
+    if (target == NULL)
+        target = REPO_DEFAULT_BRANCH;
+    if (!repo_revision_is_branch(NULL, ctx.git, target) ||
+        repo_revision_resolve(base, ctx.git, target, err) < 0) {
+        rc = http_reply_error_code(req, 404, "RevisionNotFound",
+                                   "target branch '%.200s' not found in %s/%s", target, ctx.row.ns,
+                                   ctx.row.name);
+        goto out;
+    }
+    rc = meta_pr_create(&pr, http_request_db(req), ctx.row.id, title, description, user->id,
+                        user->name, target, base, err);
+    if (rc < 0) {
+        rc = http_reply_hub_error(req, err);
+        goto out;
+    }
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr.number);
+    rc = repo_pr_ref_create(ctx.git, ref, base, err);
+    if (rc < 0) {
+        struct hub_error cleanup = HUB_ERROR_INIT;
+
+        hub_log(HUB_LOG_ERROR, "hf", "cannot create %s repo=%s/%s error=%s req=%s", ref, ctx.row.ns,
+                ctx.row.name, err->msg, http_request_id(req));
+        if (meta_pr_delete(http_request_db(req), ctx.row.id, pr.number, &cleanup) < 0)
+            hub_log(HUB_LOG_ERROR, "hf", "cannot delete pull request #%lld repo=%s/%s error=%s",
+                    (long long)pr.number, ctx.row.ns, ctx.row.name, cleanup.msg);
+        rc = http_reply_hub_error(req, err);
+        goto out;
+    }
+    hub_log(HUB_LOG_INFO, "hf", "pull request opened repo=%s/%s num=%lld user=%s req=%s",
+            ctx.row.ns, ctx.row.name, (long long)pr.number, user->name, http_request_id(req));
+    rc = http_reply_json(req, 200, pr_details_json(req, &ctx, &pr));
+out:
+    json_decref(root);
+    hf_repo_ctx_dispose(&ctx);
+    return rc < 0 ? 0 : rc;
+}
+
+static int reply_merge_conflict(struct http_request *req, const struct repo_merge_result *res,
+                                const struct hub_error *err)
+{
+    json_t *files = json_array();
+
+    for (size_t i = 0; i < res->n_conflicts; i++)
+        json_array_append_new(files, json_string(res->conflicts[i]));
+    return http_reply_json(req, 409,
+                           json_pack("{s:s,s:o}", "error", err->msg, "filesWithConflicts", files));
+}
+
+int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    struct hf_repo_ctx ctx = {0};
+    struct repo_merge_result res = {0};
+    struct repo_merge_request mreq = {0};
+    char name[128], email[160], ref[32], message[META_PR_MAX_TITLE_BYTES + 64];
+    struct meta *db = http_request_db(req);
+    struct meta_pr pr;
+    int64_t number;
+    json_t *root;
+    int rc;
+
+    rc = param_number(&number, req);
+    if (rc < 0)
+        return 0;
+    root = body_object(req);
+    if (root == NULL)
+        return 0;
+    rc = hf_repo_load_params(&ctx, req, true);
+    if (rc == 0)
+        rc = pr_load(&pr, req, &ctx, number);
+    if (rc < 0)
+        goto out;
+    if (pr.status != META_PR_OPEN) {
+        rc = http_reply_error(req, 409, "pull request #%lld is %s; only open pull requests merge",
+                              (long long)number, meta_pr_status_name(pr.status));
+        goto out;
+    }
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)number);
+    snprintf(message, sizeof(message), "Merge pull request #%lld: %s", (long long)number, pr.title);
+    hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
+    mreq.branch = pr.target_branch;
+    mreq.source = ref;
+    mreq.author_name = name;
+    mreq.author_email = email;
+    mreq.message = message;
+    rc = repo_merge(&res, ctx.git, &mreq, err);
+    if (rc == HUB_ECONFLICT) {
+        rc = reply_merge_conflict(req, &res, err);
+        goto out;
+    }
+    if (rc < 0) {
+        if (rc == HUB_EIO || rc == HUB_EINTERNAL)
+            hub_log(HUB_LOG_ERROR, "hf", "merge failed repo=%s/%s num=%lld error=%s req=%s",
+                    ctx.row.ns, ctx.row.name, (long long)number, err->msg, http_request_id(req));
+        rc = http_reply_hub_error(req, err);
+        goto out;
+    }
+    /* The branch has moved: from here on the merge stands, and failures are only logged. */
+    if (meta_pr_set_status(db, ctx.row.id, number, META_PR_MERGED, res.commit, err) < 0)
+        hub_log(HUB_LOG_ERROR, "hf", "cannot mark pull request #%lld merged repo=%s/%s error=%s",
+                (long long)number, ctx.row.ns, ctx.row.name, err->msg);
+    pr.status = META_PR_MERGED;
+    snprintf(pr.merged_commit, sizeof(pr.merged_commit), "%s", res.commit);
+    pr.updated_at = meta_now();
+    if (meta_repo_touch(db, ctx.row.id,
+                        strcmp(pr.target_branch, REPO_DEFAULT_BRANCH) == 0 ? res.commit : NULL,
+                        err) < 0)
+        hub_log(HUB_LOG_WARN, "hf", "cannot record the merge time repo=%s/%s error=%s req=%s",
+                ctx.row.ns, ctx.row.name, err->msg, http_request_id(req));
+    if (strcmp(pr.target_branch, REPO_DEFAULT_BRANCH) == 0)
+        hf_base_model_refresh(db, ctx.git, &ctx.row, res.commit, "hf", http_request_id(req));
+    hub_log(HUB_LOG_INFO, "hf",
+            "pull request merged repo=%s/%s num=%lld branch=%s commit=%s fast_forward=%d "
+            "user=%s req=%s",
+            ctx.row.ns, ctx.row.name, (long long)number, pr.target_branch, res.commit,
+            res.fast_forward, http_request_user(req)->name, http_request_id(req));
+    rc = http_reply_json(req, 200,
+                         json_pack("{s:I,s:s,s:s,s:b,s:o}", "num", (json_int_t)number, "status",
+                                   "merged", "mergeCommitId", res.commit, "fastForward",
+                                   res.fast_forward, "newStatus",
+                                   status_event_json(&pr, http_request_user(req)->name)));
+out:
+    repo_merge_result_dispose(&res);
+    json_decref(root);
+    hf_repo_ctx_dispose(&ctx);
+    return rc < 0 ? 0 : rc;
+}
+
+int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const struct http_user *user = http_request_user(req);
+    struct hf_repo_ctx ctx = {0};
+    enum meta_pr_status status;
+    const char *text;
+    struct meta_pr pr;
+    int64_t number;
+    json_t *root;
+    int rc;
+
+    rc = param_number(&number, req);
+    if (rc < 0)
+        return 0;
+    root = body_object(req);
+    if (root == NULL)
+        return 0;
+    text = json_string_value(json_object_get(root, "status"));
+    if (text == NULL || !meta_pr_status_parse(&status, text) || status == META_PR_MERGED) {
+        rc = http_reply_error(req, 400,
+                              "invalid \"status\" '%.40s': expected \"open\" or \"closed\"; merge "
+                              "through /merge",
+                              text != NULL ? text : "");
+        goto out;
+    }
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc == 0)
+        rc = hf_pr_check_contributor(req, &ctx);
+    if (rc == 0)
+        rc = pr_load(&pr, req, &ctx, number);
+    if (rc < 0)
+        goto out;
+    if (pr.author_id != user->id && !hf_caller_can_write(req, &ctx)) {
+        rc = http_reply_error(req, 403,
+                              "user %s may not close or reopen pull request #%lld: only its "
+                              "author and the repo's writers may",
+                              user->name, (long long)number);
+        goto out;
+    }
+    if (pr.status == META_PR_MERGED) {
+        rc = http_reply_error(req, 409, "pull request #%lld is merged; its status is final",
+                              (long long)number);
+        goto out;
+    }
+    rc = meta_pr_set_status(http_request_db(req), ctx.row.id, number, status, NULL, err);
+    if (rc < 0) {
+        rc = http_reply_hub_error(req, err);
+        goto out;
+    }
+    pr.status = status;
+    pr.updated_at = meta_now();
+    hub_log(HUB_LOG_INFO, "hf", "pull request %s repo=%s/%s num=%lld user=%s req=%s",
+            status == META_PR_OPEN ? "reopened" : "closed", ctx.row.ns, ctx.row.name,
+            (long long)number, user->name, http_request_id(req));
+    rc = http_reply_json(req, 200,
+                         json_pack("{s:o}", "newStatus", status_event_json(&pr, user->name)));
+out:
+    json_decref(root);
+    hf_repo_ctx_dispose(&ctx);
+    return rc < 0 ? 0 : rc;
+}

@@ -1,0 +1,74 @@
+/* meta_pr: the pull_requests rows. A pull request proposes the commits of the git ref
+ * refs/pr/NUMBER for its target branch; git keeps the commits, this table the title, author,
+ * status and merge result. Numbers count from 1 in each repo. */
+#ifndef META_PR_H
+#define META_PR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub_error.h"
+#include "hub_limits.h"
+
+struct meta;
+
+#define META_PR_MAX_TITLE_BYTES       200
+#define META_PR_MAX_DESCRIPTION_BYTES 4096
+
+enum meta_pr_status {
+    META_PR_OPEN = 0,
+    META_PR_MERGED = 1,
+    META_PR_CLOSED = 2,
+};
+
+struct meta_pr {
+    int64_t repo_id;
+    int64_t number;
+    char title[META_PR_MAX_TITLE_BYTES + 1];
+    char description[META_PR_MAX_DESCRIPTION_BYTES + 1];
+    int64_t author_id; /* 0 once the author's account was deleted */
+    char author_name[HUB_MAX_AUTHOR_BYTES + 1];
+    enum meta_pr_status status;
+    char target_branch[HUB_MAX_REVISION_BYTES + 1];
+    char base_commit[41];   /* commit refs/pr/NUMBER started from: its commits come after it */
+    char merged_commit[41]; /* commit on the target branch after the merge, or "" */
+    int64_t created_at;     /* seconds since the epoch */
+    int64_t updated_at;
+};
+
+/** Returns "open", "merged" or "closed". */
+const char *meta_pr_status_name(enum meta_pr_status status);
+
+/** Parses "open", "merged" or "closed". Returns false for anything else. */
+bool meta_pr_status_parse(enum meta_pr_status *out, const char *text);
+
+/** Inserts an open pull request on repo_id with the next free number, written to out,
+ * proposing the commits after base_commit (40 hex digits) for target_branch. The
+ * title must be 1 to META_PR_MAX_TITLE_BYTES bytes and the description at most
+ * META_PR_MAX_DESCRIPTION_BYTES. Returns 0, HUB_EINVAL, HUB_ETOOBIG, HUB_ENOTFOUND (repo or
+ * user) or HUB_EIO. */
+int meta_pr_create(struct meta_pr *out, struct meta *db, int64_t repo_id, const char *title,
+                   const char *description, int64_t author_id, const char *author_name,
+                   const char *target_branch, const char *base_commit, struct hub_error *err);
+
+/** Deletes the row of a pull request whose git ref could not be created. Returns 0 or
+ * HUB_EIO. */
+int meta_pr_delete(struct meta *db, int64_t repo_id, int64_t number, struct hub_error *err);
+
+/** Reads pull request number of repo_id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
+int meta_pr_get(struct meta_pr *out, struct meta *db, int64_t repo_id, int64_t number,
+                struct hub_error *err);
+
+/** Lists the pull requests of repo_id, newest first, with the given status only when
+ * status_filter is not NULL. *out is malloc'd (free(); NULL when there are none). Returns 0,
+ * HUB_ENOMEM or HUB_EIO. */
+int meta_pr_list(struct meta_pr **out, size_t *count, struct meta *db, int64_t repo_id,
+                 const enum meta_pr_status *status_filter, struct hub_error *err);
+
+/** Sets the status of a pull request, and its merged commit when status is META_PR_MERGED
+ * (merged_commit is ignored otherwise). Returns 0, HUB_ENOTFOUND or HUB_EIO. */
+int meta_pr_set_status(struct meta *db, int64_t repo_id, int64_t number, enum meta_pr_status status,
+                       const char *merged_commit, struct hub_error *err);
+
+#endif

@@ -1,0 +1,425 @@
+// Pull requests against a real daemon: commits with create_pr=1 and to refs/pr/N, the
+// discussions API (list, details, create, merge, status), who may do what, LFS uploads by a
+// reader who proposes a change, merge conflicts, git fetch of refs/pr/N, and the
+// @huggingface/hub client's commit with isPullRequest.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { addUser, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
+
+const hubPath = join(process.env.ATELIER_SOURCE_ROOT, "tests/js/node_modules/@huggingface/hub");
+const hub = await import(join(hubPath, "dist/index.mjs"));
+
+let daemon, dataDir;
+const tok = {};
+
+// alice owns the repos; bob and carol may read the public ones only.
+before(async () => {
+  dataDir = prepareDataDir();
+  addUser(dataDir, "carol");
+  tok.alice = createToken(dataDir, "alice", { write: true, label: "alice-write" });
+  tok.bob = createToken(dataDir, "bob", { write: true, label: "bob-write" });
+  tok.bobRead = createToken(dataDir, "bob", { write: false, label: "bob-read" });
+  tok.carol = createToken(dataDir, "carol", { write: true, label: "carol-write" });
+  daemon = await startDaemon({ dataDir });
+  for (const [name, priv] of [["course", false], ["conflicts", false], ["secret", true],
+    ["lfs", false], ["gitpr", false], ["client", false]]) {
+    const r = await req("/api/repos/create", { method: "POST", token: tok.alice,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name, type: "model", private: priv }) });
+    assert.equal(r.status, 200, `create ${name}`);
+    const c = await commit(tok.alice, `alice/${name}`, "main", [file("config.json", '{"a": 1}\n')]);
+    assert.equal(c.status, 200, `first commit of ${name}`);
+  }
+});
+
+after(async () => {
+  const code = await daemon.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  assert.equal(code, 0, "daemon exits 0 on SIGTERM");
+});
+
+const auth = (t) => (t ? { Authorization: `Bearer ${t}` } : {});
+const enc = encodeURIComponent;
+
+function req(path, { method = "GET", token, headers = {}, body } = {}) {
+  return fetch(daemon.url + path, { method, headers: { ...auth(token), ...headers }, body });
+}
+
+function file(path, text) {
+  return { key: "file", value: { path, content: Buffer.from(text).toString("base64"),
+    encoding: "base64" } };
+}
+
+function commit(token, id, rev, lines, { createPr = false, summary = "test commit",
+  description = "", parentCommit } = {}) {
+  const header = { summary, description, ...(parentCommit ? { parentCommit } : {}) };
+  const body = [{ key: "header", value: header }, ...lines].map((l) => JSON.stringify(l)).join("\n");
+  return req(`/api/models/${id}/commit/${enc(rev)}${createPr ? "?create_pr=1" : ""}`,
+    { method: "POST", token, headers: { "Content-Type": "application/x-ndjson" }, body });
+}
+
+function postJson(path, token, body) {
+  return req(path, { method: "POST", token, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body) });
+}
+
+async function refsOf(id) {
+  return (await req(`/api/models/${id}/refs?include_prs=1`, { token: tok.alice })).json();
+}
+
+async function headOf(id, branch = "main") {
+  return (await refsOf(id)).branches.find((b) => b.name === branch).targetCommit;
+}
+
+async function expectError(r, status, mention) {
+  assert.equal(r.status, status, `status of ${r.url}`);
+  assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
+  const body = await r.json();
+  assert.equal(typeof body.error, "string", "the error is JSON {error}");
+  if (mention) assert.match(body.error, mention);
+  return body;
+}
+
+async function resolveText(id, rev, path, token = tok.alice) {
+  const r = await req(`/${id}/resolve/${enc(rev)}/${path}`, { token });
+  assert.equal(r.status, 200, `resolve ${rev}/${path}`);
+  return r.text();
+}
+
+test("reader opens a pull request with create_pr", async () => {
+  const mainBefore = await headOf("alice/course");
+  const r = await commit(tok.bob, "alice/course", "main", [file("adapter.txt", "better\n")],
+    { createPr: true, summary: "Better adapter", description: "Tuned on more data" });
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  assert.match(body.pullRequestUrl, /\/alice\/course\/discussions\/1$/);
+  assert.match(body.commitOid, /^[0-9a-f]{40}$/);
+
+  assert.equal(await headOf("alice/course"), mainBefore, "main does not move");
+  const refs = await refsOf("alice/course");
+  assert.deepEqual(refs.pullRequests.map((p) => [p.ref, p.targetCommit]),
+    [["refs/pr/1", body.commitOid]]);
+
+  // refs/pr/1 resolves as a revision in info, tree and resolve.
+  const info = await (await req(`/api/models/alice/course/revision/${enc("refs/pr/1")}`)).json();
+  assert.equal(info.sha, body.commitOid);
+  const tree = await (await req("/api/models/alice/course/tree/refs/pr/1")).json();
+  assert.ok(tree.some((e) => e.path === "adapter.txt"), "tree of refs/pr/1 lists the new file");
+  const treeEncoded = await (await req(`/api/models/alice/course/tree/${enc("refs/pr/1")}`)).json();
+  assert.deepEqual(treeEncoded.map((e) => e.path), tree.map((e) => e.path));
+  assert.equal(await resolveText("alice/course", "refs/pr/1", "adapter.txt"), "better\n");
+  const onMain = await req("/alice/course/resolve/main/adapter.txt");
+  assert.equal(onMain.status, 404, "the file is not on main");
+
+  const commitInfo = await (await req(`/api/models/alice/course/commits/${enc("refs/pr/1")}`)).json();
+  assert.equal(commitInfo[1].id, mainBefore, "the pull request starts at the head of main");
+});
+
+test("reader still cannot commit to a branch", async () => {
+  await expectError(await commit(tok.bob, "alice/course", "main", [file("x.txt", "x")]), 403);
+  await expectError(await commit(tok.bobRead, "alice/course", "main", [file("x.txt", "x")],
+    { createPr: true }), 403, /read-only/);
+  await expectError(await commit(undefined, "alice/course", "main", [file("x.txt", "x")],
+    { createPr: true }), 401);
+});
+
+test("author and writers add commits to refs/pr/N", async () => {
+  const first = (await refsOf("alice/course")).pullRequests[0].targetCommit;
+  const r = await commit(tok.bob, "alice/course", "refs/pr/1", [file("card.md", "card\n")],
+    { summary: "Fix the card" });
+  assert.equal(r.status, 200);
+  const second = (await r.json()).commitOid;
+  const log = await (await req(`/api/models/alice/course/commits/${enc("refs/pr/1")}`)).json();
+  assert.equal(log[0].id, second);
+  assert.equal(log[1].id, first);
+
+  await expectError(await commit(tok.carol, "alice/course", "refs/pr/1", [file("y.txt", "y")]),
+    403, /only its author/);
+  const byOwner = await commit(tok.alice, "alice/course", "refs/pr/1", [file("z.txt", "z")],
+    { summary: "Owner touch-up" });
+  assert.equal(byOwner.status, 200);
+  await expectError(await commit(tok.bob, "alice/course", "refs/pr/99", [file("y.txt", "y")]),
+    404);
+  await expectError(await commit(tok.bob, "alice/course", "refs/pr/1", [file("y.txt", "y")],
+    { createPr: true }), 400, /create_pr/);
+});
+
+test("discussions list and details", async () => {
+  const list = await (await req("/api/models/alice/course/discussions")).json();
+  assert.equal(list.count, 1);
+  assert.equal(list.start, 0);
+  const [pr] = list.discussions;
+  assert.equal(pr.num, 1);
+  assert.equal(pr.title, "Better adapter");
+  assert.equal(pr.status, "open");
+  assert.equal(pr.isPullRequest, true);
+  assert.equal(pr.author.name, "bob");
+  assert.deepEqual(pr.repo, { name: "alice/course", type: "model" });
+
+  const closed = await (await req("/api/models/alice/course/discussions?status=closed")).json();
+  assert.equal(closed.count, 0);
+  const byCarol = await (await req("/api/models/alice/course/discussions?author=carol")).json();
+  assert.equal(byCarol.count, 0);
+  await expectError(await req("/api/models/alice/course/discussions?status=bogus"), 400, /bogus/);
+
+  const details = await (await req("/api/models/alice/course/discussions/1")).json();
+  assert.equal(details.changes.base, "refs/heads/main");
+  assert.equal(details.changes.headCommit,
+    (await refsOf("alice/course")).pullRequests[0].targetCommit);
+  assert.deepEqual(details.filesWithConflicts, []);
+  const commits = details.events.filter((e) => e.type === "commit").map((e) => e.data.subject);
+  assert.deepEqual(commits, ["Better adapter", "Fix the card", "Owner touch-up"]);
+  const comment = details.events.find((e) => e.type === "comment");
+  assert.equal(comment.data.latest.raw, "Tuned on more data");
+  await expectError(await req("/api/models/alice/course/discussions/7"), 404);
+  await expectError(await req("/api/models/alice/course/discussions/abc"), 404);
+});
+
+test("reader cannot merge; writer merges with a fast-forward", async () => {
+  await expectError(await postJson("/api/models/alice/course/discussions/1/merge", tok.bob, {}),
+    403);
+  const prHead = (await refsOf("alice/course")).pullRequests[0].targetCommit;
+  const r = await postJson("/api/models/alice/course/discussions/1/merge", tok.alice, {});
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  assert.equal(body.fastForward, true);
+  assert.equal(body.mergeCommitId, prHead);
+  assert.equal(await headOf("alice/course"), prHead, "main moved to the pull request");
+  assert.equal(await resolveText("alice/course", "main", "adapter.txt"), "better\n");
+  const info = await (await req("/api/models/alice/course")).json();
+  assert.equal(info.sha, prHead, "repo info sees the merge");
+
+  const details = await (await req("/api/models/alice/course/discussions/1")).json();
+  assert.equal(details.status, "merged");
+  assert.equal(details.changes.mergeCommitId, prHead);
+  await expectError(await postJson("/api/models/alice/course/discussions/1/merge", tok.alice, {}),
+    409, /merged/);
+  await expectError(await commit(tok.bob, "alice/course", "refs/pr/1", [file("late.txt", "l")]),
+    409, /merged/);
+  await expectError(await postJson("/api/models/alice/course/discussions/1/status", tok.bob,
+    { status: "open" }), 409, /merged/);
+});
+
+test("merge of a diverged pull request makes a merge commit", async () => {
+  const opened = await commit(tok.bob, "alice/course", "main", [file("b-side.txt", "pr\n")],
+    { createPr: true, summary: "Add b-side" });
+  assert.equal(opened.status, 200);
+  assert.match((await opened.json()).pullRequestUrl, /\/discussions\/2$/);
+  const onMain = await commit(tok.alice, "alice/course", "main", [file("a-side.txt", "main\n")]);
+  assert.equal(onMain.status, 200);
+  const mainHead = (await onMain.json()).commitOid;
+
+  const r = await postJson("/api/models/alice/course/discussions/2/merge", tok.alice, {});
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  assert.equal(body.fastForward, false);
+  assert.equal(await headOf("alice/course"), body.mergeCommitId);
+  assert.equal(await resolveText("alice/course", "main", "a-side.txt"), "main\n");
+  assert.equal(await resolveText("alice/course", "main", "b-side.txt"), "pr\n");
+  const log = await (await req("/api/models/alice/course/commits/main")).json();
+  assert.equal(log[0].id, body.mergeCommitId);
+  assert.match(log[0].title, /Merge pull request #2/);
+  assert.equal(log[1].id, mainHead, "the first parent is the old head of main");
+});
+
+test("merge conflict answers 409 and changes nothing", async () => {
+  const opened = await commit(tok.bob, "alice/conflicts", "main",
+    [file("config.json", '{"a": 2}\n')], { createPr: true, summary: "Set a to 2" });
+  assert.equal(opened.status, 200);
+  const onMain = await commit(tok.alice, "alice/conflicts", "main",
+    [file("config.json", '{"a": 3}\n')]);
+  assert.equal(onMain.status, 200);
+  const mainHead = (await onMain.json()).commitOid;
+
+  const details = await (await req("/api/models/alice/conflicts/discussions/1")).json();
+  assert.deepEqual(details.filesWithConflicts, ["config.json"]);
+  const body = await expectError(
+    await postJson("/api/models/alice/conflicts/discussions/1/merge", tok.alice, {}), 409,
+    /conflict/);
+  assert.deepEqual(body.filesWithConflicts, ["config.json"]);
+  assert.equal(await headOf("alice/conflicts"), mainHead, "main does not move");
+  const after = await (await req("/api/models/alice/conflicts/discussions/1")).json();
+  assert.equal(after.status, "open");
+});
+
+test("close and reopen a pull request", async () => {
+  await expectError(await postJson("/api/models/alice/conflicts/discussions/1/status", tok.carol,
+    { status: "closed" }), 403, /only its author/);
+  await expectError(await postJson("/api/models/alice/conflicts/discussions/1/status", tok.bob,
+    { status: "merged" }), 400, /merge/);
+  const closed = await postJson("/api/models/alice/conflicts/discussions/1/status", tok.bob,
+    { status: "closed" });
+  assert.equal(closed.status, 200);
+  const event = (await closed.json()).newStatus;
+  assert.equal(event.type, "status-change");
+  assert.equal(event.data.status, "closed");
+  const list = await (await req("/api/models/alice/conflicts/discussions?status=closed")).json();
+  assert.deepEqual(list.discussions.map((d) => d.num), [1]);
+  await expectError(await commit(tok.bob, "alice/conflicts", "refs/pr/1", [file("c.txt", "c")]),
+    409, /closed/);
+  await expectError(await postJson("/api/models/alice/conflicts/discussions/1/merge", tok.alice,
+    {}), 409, /closed/);
+
+  const reopened = await postJson("/api/models/alice/conflicts/discussions/1/status", tok.alice,
+    { status: "open" });
+  assert.equal(reopened.status, 200);
+  const details = await (await req("/api/models/alice/conflicts/discussions/1")).json();
+  assert.equal(details.status, "open");
+});
+
+test("empty pull request through the discussions API", async () => {
+  await expectError(await postJson("/api/models/alice/conflicts/discussions", tok.bob,
+    { title: "Just talk", description: "" }), 400, /pullRequest/);
+  await expectError(await postJson("/api/models/alice/conflicts/discussions", tok.bob,
+    { pullRequest: true }), 400, /title/);
+  const r = await postJson("/api/models/alice/conflicts/discussions", tok.bob,
+    { title: "Rename the tokenizer", description: "Will push soon", pullRequest: true });
+  assert.equal(r.status, 200);
+  const pr = await r.json();
+  assert.equal(pr.num, 2);
+  assert.equal(pr.status, "open");
+  const refs = await refsOf("alice/conflicts");
+  assert.equal(refs.pullRequests.find((p) => p.ref === "refs/pr/2").targetCommit,
+    await headOf("alice/conflicts"), "the new ref starts at the head of main");
+  await expectError(await postJson("/api/models/alice/conflicts/discussions/2/merge", tok.alice,
+    {}), 400, /no commits/);
+  const added = await commit(tok.bob, "alice/conflicts", "refs/pr/2", [file("tok.txt", "t")]);
+  assert.equal(added.status, 200);
+  const merged = await postJson("/api/models/alice/conflicts/discussions/2/merge", tok.alice, {});
+  assert.equal(merged.status, 200);
+  assert.equal(await resolveText("alice/conflicts", "main", "tok.txt"), "t");
+});
+
+test("private repo: a non-reader gets 404 everywhere", async () => {
+  await expectError(await commit(tok.bob, "alice/secret", "main", [file("x.txt", "x")],
+    { createPr: true }), 404);
+  await expectError(await req("/api/models/alice/secret/discussions", { token: tok.bob }), 404);
+  await expectError(await postJson("/api/models/alice/secret/discussions", tok.bob,
+    { title: "t", pullRequest: true }), 404);
+  await expectError(await req("/api/models/alice/secret/discussions/1", { token: tok.bob }), 404);
+  await expectError(await postJson("/api/models/alice/secret/discussions/1/merge", tok.bob, {}),
+    404);
+  const own = await commit(tok.alice, "alice/secret", "main", [file("x.txt", "x")],
+    { createPr: true });
+  assert.equal(own.status, 200, "the owner may open one");
+  await expectError(await req("/api/models/alice/secret/discussions/1", { token: tok.bob }), 404);
+});
+
+function batch(token, id, oid, size, ref) {
+  return req(`/${id}.git/info/lfs/objects/batch`, { method: "POST", token,
+    headers: { "Content-Type": "application/vnd.git-lfs+json", Accept: "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ operation: "upload", transfers: ["basic"], hash_algo: "sha256",
+      ...(ref ? { ref: { name: ref } } : {}), objects: [{ oid, size }] }) });
+}
+
+test("reader uploads LFS files for a pull request, not for a branch", async () => {
+  const data = Buffer.alloc(150000, 3);
+  const oid = createHash("sha256").update(data).digest("hex");
+  await expectError(await batch(tok.bob, "alice/lfs", oid, data.length, "main"), 403);
+  await expectError(await batch(tok.bob, "alice/lfs", oid, data.length, "refs/heads/main"), 403);
+  await expectError(await batch(tok.bobRead, "alice/lfs", oid, data.length), 403, /read-only/);
+  await expectError(await batch(tok.bob, "alice/secret", oid, data.length), 404);
+
+  // Hub clients send no ref while they open a pull request.
+  const b = await batch(tok.bob, "alice/lfs", oid, data.length);
+  assert.equal(b.status, 200);
+  const object = (await b.json()).objects[0];
+  assert.ok(object.actions.upload.href, "the reader gets an upload action");
+  assert.equal((await fetch(object.actions.upload.href, { method: "PUT", body: data })).status, 200);
+  const lfsLine = { key: "lfsFile", value: { path: "weights.bin", algo: "sha256", oid,
+    size: data.length } };
+  const opened = await commit(tok.bob, "alice/lfs", "main", [lfsLine],
+    { createPr: true, summary: "Add weights" });
+  assert.equal(opened.status, 200);
+  const r = await req(`/alice/lfs/resolve/${enc("refs/pr/1")}/weights.bin`);
+  assert.equal(r.status, 200);
+  assert.equal(Buffer.from(await r.arrayBuffer()).compare(data), 0);
+
+  // With the pull request's ref: its author may upload, another reader may not.
+  const more = Buffer.alloc(150000, 4);
+  const moreOid = createHash("sha256").update(more).digest("hex");
+  assert.equal((await batch(tok.bob, "alice/lfs", moreOid, more.length, "refs/pr/1")).status, 200);
+  await expectError(await batch(tok.carol, "alice/lfs", moreOid, more.length, "refs/pr/1"), 403);
+  await expectError(await batch(tok.bob, "alice/lfs", moreOid, more.length, "refs/pr/5"), 404);
+  // A commit to the pull request with an object nobody uploaded is rejected.
+  const missing = await commit(tok.bob, "alice/lfs", "refs/pr/1", [{ key: "lfsFile",
+    value: { path: "more.bin", algo: "sha256", oid: moreOid, size: more.length } }]);
+  await expectError(missing, 422, /upload it/);
+
+  const merged = await postJson("/api/models/alice/lfs/discussions/1/merge", tok.alice, {});
+  assert.equal(merged.status, 200);
+  const onMain = await req("/alice/lfs/resolve/main/weights.bin");
+  assert.equal(Buffer.from(await onMain.arrayBuffer()).compare(data), 0);
+});
+
+test("git fetches refs/pr/N and rejects pushes to it", async () => {
+  const opened = await commit(tok.bob, "alice/gitpr", "main", [file("pr.txt", "from pr\n")],
+    { createPr: true, summary: "Git visible" });
+  assert.equal(opened.status, 200);
+  const prHead = (await opened.json()).commitOid;
+
+  const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-pr-"));
+  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/alice/gitpr`;
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_LFS_SKIP_SMUDGE: "1",
+    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
+    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
+  const git = (...args) => spawnSync("git", args, { cwd: work, env, encoding: "utf8" });
+  try {
+    const remoteRefs = git("ls-remote", remote);
+    assert.equal(remoteRefs.status, 0, remoteRefs.stderr);
+    assert.match(remoteRefs.stdout, new RegExp(`^${prHead}\\s+refs/pr/1$`, "m"));
+    assert.equal(git("clone", "-q", remote, "clone").status, 0);
+    const fetched = git("-C", "clone", "fetch", "-q", "origin", "refs/pr/1");
+    assert.equal(fetched.status, 0, fetched.stderr);
+    assert.equal(git("-C", "clone", "rev-parse", "FETCH_HEAD").stdout.trim(), prHead);
+    assert.equal(git("-C", "clone", "show", "FETCH_HEAD:pr.txt").stdout, "from pr\n");
+
+    writeFileSync(join(work, "clone", "pushed.txt"), "pushed\n");
+    git("-C", "clone", "checkout", "-q", "FETCH_HEAD");
+    git("-C", "clone", "add", "pushed.txt");
+    assert.equal(git("-C", "clone", "commit", "-q", "-m", "Push to the PR").status, 0);
+    const pushed = git("-C", "clone", "push", "origin", "HEAD:refs/pr/1");
+    assert.notEqual(pushed.status, 0, "the push is rejected");
+    assert.match(pushed.stderr, /pull request refs cannot be pushed/);
+    assert.equal((await refsOf("alice/gitpr")).pullRequests[0].targetCommit, prHead);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("huggingface.js commit with isPullRequest", async () => {
+  const repo = { type: "model", name: "alice/client" };
+  const creds = { accessToken: tok.bob, hubUrl: daemon.url };
+  const big = new Uint8Array(2 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  const out = await hub.commit({
+    repo, ...creds, isPullRequest: true, title: "Add LoRA weights",
+    operations: [
+      { operation: "addOrUpdate", path: "adapter_model.safetensors", content: new Blob([big]) },
+      { operation: "addOrUpdate", path: "README.md", content: new Blob(["# fixed card\n"]) },
+    ],
+  });
+  assert.match(out.pullRequestUrl, /\/alice\/client\/discussions\/1$/);
+
+  const added = await hub.commit({
+    repo, ...creds, branch: "refs/pr/1", title: "Tweak the card",
+    operations: [{ operation: "addOrUpdate", path: "README.md",
+      content: new Blob(["# fixed card, again\n"]) }],
+  });
+  assert.equal((await refsOf("alice/client")).pullRequests[0].targetCommit, added.commit.oid);
+
+  const files = [];
+  for await (const f of hub.listFiles({ repo, revision: "refs/pr/1", ...creds })) files.push(f);
+  const weights = files.find((f) => f.path === "adapter_model.safetensors");
+  assert.ok(weights.lfs, "the weights are an LFS file");
+  assert.equal(weights.lfs.oid, createHash("sha256").update(big).digest("hex"));
+  const card = await hub.downloadFile({ repo, path: "README.md", revision: "refs/pr/1", ...creds });
+  assert.equal(await card.text(), "# fixed card, again\n");
+  assert.equal(await hub.downloadFile({ repo, path: "README.md", ...creds }), null,
+    "main has no README.md yet");
+});
