@@ -7,6 +7,7 @@
 #include "hub_log.h"
 #include "meta.h"
 #include "meta_pr.h"
+#include "pr_merge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,9 +430,7 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
 {
     struct hf_repo_ctx ctx = {0};
     struct repo_merge_result res = {0};
-    struct repo_merge_request mreq = {0};
-    char name[128], email[160], ref[32], message[META_PR_MAX_TITLE_BYTES + 64];
-    struct meta *db = http_request_db(req);
+    char name[128], email[160];
     struct meta_pr pr;
     int64_t number;
     json_t *root;
@@ -448,21 +447,9 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
         rc = pr_load(&pr, req, &ctx, number);
     if (rc < 0)
         goto out;
-    if (pr.status != META_PR_OPEN) {
-        rc = http_reply_error(req, 409, "pull request #%lld is %s; only open pull requests merge",
-                              (long long)number, meta_pr_status_name(pr.status));
-        goto out;
-    }
-    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)number);
-    snprintf(message, sizeof(message), "Merge pull request #%lld: %s", (long long)number, pr.title);
     hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
-    mreq.branch = pr.target_branch;
-    mreq.source = ref;
-    mreq.author_name = name;
-    mreq.author_email = email;
-    mreq.message = message;
-    rc = repo_merge(&res, ctx.git, &mreq, err);
-    if (rc == HUB_ECONFLICT) {
+    rc = pr_merge(&res, &pr, http_request_db(req), ctx.git, &ctx.row, number, name, email, err);
+    if (rc == HUB_ECONFLICT && res.total_conflicts > 0) {
         rc = reply_merge_conflict(req, &res, err);
         goto out;
     }
@@ -473,20 +460,9 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
         rc = http_reply_hub_error(req, err);
         goto out;
     }
-    /* The branch has moved: from here on the merge stands, and failures are only logged. */
-    if (meta_pr_set_status(db, ctx.row.id, number, META_PR_MERGED, res.commit, err) < 0)
-        hub_log(HUB_LOG_ERROR, "hf", "cannot mark pull request #%lld merged repo=%s/%s error=%s",
-                (long long)number, ctx.row.ns, ctx.row.name, err->msg);
-    pr.status = META_PR_MERGED;
-    snprintf(pr.merged_commit, sizeof(pr.merged_commit), "%s", res.commit);
-    pr.updated_at = meta_now();
-    if (meta_repo_touch(db, ctx.row.id,
-                        strcmp(pr.target_branch, REPO_DEFAULT_BRANCH) == 0 ? res.commit : NULL,
-                        err) < 0)
-        hub_log(HUB_LOG_WARN, "hf", "cannot record the merge time repo=%s/%s error=%s req=%s",
-                ctx.row.ns, ctx.row.name, err->msg, http_request_id(req));
     if (strcmp(pr.target_branch, REPO_DEFAULT_BRANCH) == 0)
-        hf_base_model_refresh(db, ctx.git, &ctx.row, res.commit, "hf", http_request_id(req));
+        hf_base_model_refresh(http_request_db(req), ctx.git, &ctx.row, res.commit, "hf",
+                              http_request_id(req));
     hub_log(HUB_LOG_INFO, "hf",
             "pull request merged repo=%s/%s num=%lld branch=%s commit=%s fast_forward=%d "
             "user=%s req=%s",
