@@ -361,9 +361,8 @@ static size_t web_diff_changes(struct web_change **out, struct repo_entry *old_e
 }
 
 /* Writes the list of changed files with links to their sections, then every section. */
-static size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_entry *old_e,
-                             size_t n_old, const char *new_rev, struct repo_entry *new_e,
-                             size_t n_new)
+size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_entry *old_e,
+                      size_t n_old, const char *new_rev, struct repo_entry *new_e, size_t n_new)
 {
     struct web_buf *b = &v->ctx->out;
     struct web_change *changes = NULL;

@@ -158,13 +158,14 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
     web_buf_puts(b, "</a></h1>");
     if (v->meta.is_private)
         web_buf_puts(b, "<span class=\"badge private\">private</span>");
-    if (tab != WEB_TAB_SETTINGS)
+    if (tab != WEB_TAB_SETTINGS && tab != WEB_TAB_PULLS)
         web_repo_switcher(v, tab, rev, path);
     web_buf_puts(b, "</div><nav class=\"tabs\" aria-label=\"Repository\">");
     web_repo_tab_link(v, WEB_TAB_CARD, tab,
                       v->meta.type == HUB_REPO_DATASET ? "Dataset card" : "Model card", NULL, rev);
     web_repo_tab_link(v, WEB_TAB_FILES, tab, "Files", "tree", rev);
     web_repo_tab_link(v, WEB_TAB_HISTORY, tab, "History", "commits", rev);
+    web_repo_tab_link(v, WEB_TAB_PULLS, tab, "Pull requests", "discussions", NULL);
     if (v->can_write)
         web_repo_tab_link(v, WEB_TAB_SETTINGS, tab, "Settings", "settings", NULL);
     web_buf_puts(b, "</nav>\n");
@@ -815,6 +816,8 @@ static int web_repo_route(struct web_repo_view *v, const char *const *rest, size
         return web_history_commit(v, rest[1]);
     if (strcmp(rest[0], "settings") == 0)
         return web_repo_settings(v, rest + 1, nrest - 1);
+    if (strcmp(rest[0], "discussions") == 0)
+        return web_pr_route(v, rest, nrest);
     if (strcmp(rest[0], "commits") != 0 && strcmp(rest[0], "tree") != 0 &&
         strcmp(rest[0], "blob") != 0)
         return web_page_error(v->ctx, 404, "This repository has no such page.");
@@ -896,8 +899,13 @@ int web_repo_handle(struct web_ctx *ctx)
     if (ctx->nseg < first + 2 || strcmp(ctx->seg[0], "api") == 0 ||
         !hub_name_is_valid(ctx->seg[first]) || !hub_name_is_valid(ctx->seg[first + 1]))
         return 0;
-    if (!web_is_get(ctx) && (ctx->nseg < first + 3 || strcmp(ctx->seg[first + 2], "settings") != 0))
-        return web_page_error(ctx, 400, "Repository pages other than Settings only answer GET.");
+    /* Only the Settings and pull request pages take POST, for their forms. */
+    if (!web_is_get(ctx) &&
+        (ctx->nseg < first + 3 || (strcmp(ctx->seg[first + 2], "settings") != 0 &&
+                                   strcmp(ctx->seg[first + 2], "discussions") != 0)))
+        return web_page_error(ctx, 400,
+                              "Repository pages other than Settings and pull requests only "
+                              "answer GET.");
 
     memset(&v, 0, sizeof(v));
     v.ctx = ctx;

@@ -27,6 +27,7 @@ enum web_repo_tab {
     WEB_TAB_FILES = 1,
     WEB_TAB_HISTORY = 2,
     WEB_TAB_SETTINGS = 3, /* has no branch switcher */
+    WEB_TAB_PULLS = 4,    /* has no branch switcher */
 };
 
 /** Writes the page header: kind, id, badges, the tabs with tab marked current, and the branch
@@ -83,5 +84,13 @@ int web_history_commit(struct web_repo_view *v, const char *sha);
 /** Routes /{repo}/settings[/...] (page_repo_settings.c): the settings page and its forms, for
  * viewers with write access. rest starts after "settings". Returns 1. */
 int web_repo_settings(struct web_repo_view *v, const char *const *rest, size_t nrest);
+
+/** Writes the list of files that differ between the recursive listings old_e (at old_rev) and
+ * new_e (at new_rev), then a diff section for each. Returns the number of changed files. */
+size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_entry *old_e,
+                      size_t n_old, const char *new_rev, struct repo_entry *new_e, size_t n_new);
+
+/* Pull request pages (page_pr.c): rest starts with "discussions". Returns 1. */
+int web_pr_route(struct web_repo_view *v, const char *const *rest, size_t nrest);
 
 #endif

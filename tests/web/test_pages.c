@@ -18,6 +18,7 @@
 #include "meta_audit.h"
 #include "meta_jobs.h"
 #include "meta_org.h"
+#include "meta_pr.h"
 #include "meta_repo.h"
 #include "meta_session.h"
 #include "meta_user.h"
@@ -802,6 +803,155 @@ static void test_pages_job_final_line(void)
 }
 
 /* Every corpus card goes through the whole card page without an error or live script. */
+/* Opens pull request number 1.. of alice/ns/name by bob from main with one file added. */
+static int64_t open_pull_request(const char *name, const char *title, const char *path,
+                                 const char *text, char head_out[REPO_OID_HEX_BYTES + 1])
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo row;
+    struct meta_pr pr;
+    struct repo *r = NULL;
+    struct repo_commit_request req;
+    struct repo_op op = {.kind = REPO_OP_ADD_FILE, .path = path, .data = text, .len = strlen(text)};
+    char base[REPO_OID_HEX_BYTES + 1], ref[32];
+
+    memset(&req, 0, sizeof(req));
+    memset(&pr, 0, sizeof(pr));
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", name, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", name, &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(base, r, "main", &err), 0);
+    CHECK_EQ_INT(
+        meta_pr_create(&pr, db, row.id, title, "Please review", bob_id, "bob", "main", base, &err),
+        0);
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr.number);
+    CHECK_EQ_INT(repo_pr_ref_create(r, ref, "main", &err), 0);
+    req.branch = ref;
+    req.author_name = "bob";
+    req.author_email = "bob@example.com";
+    req.message = title;
+    req.ops = &op;
+    req.n_ops = 1;
+    CHECK_EQ_INT(repo_commit(head_out, r, &req, &err), 0);
+    repo_close(r);
+    return pr.number;
+}
+
+static enum meta_pr_status pull_request_status(const char *name, int64_t number)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo row;
+    struct meta_pr pr;
+
+    memset(&pr, 0, sizeof(pr));
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", name, &err), 0);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, row.id, number, &err), 0);
+    return pr.status;
+}
+
+static void test_pages_pull_requests(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char alice_cookie[128], bob_cookie[128], body[256], head[REPO_OID_HEX_BYTES + 1];
+    char main_head[REPO_OID_HEX_BYTES + 1], bob_session[META_SESSION_ID_BYTES + 1];
+    char bob_csrf[META_SESSION_CSRF_BYTES + 1];
+    struct repo *r = NULL;
+    struct page p;
+
+    create_repo(HUB_REPO_MODEL, "alice", "course", false, "# Course\n");
+    CHECK_EQ_INT(meta_session_create(bob_session, bob_csrf, db, bob_id, 3600, &err), 0);
+    snprintf(alice_cookie, sizeof(alice_cookie), "atelier_session=%s", alice_session);
+    snprintf(bob_cookie, sizeof(bob_cookie), "atelier_session=%s", bob_session);
+
+    p = render("/alice/course/discussions", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "aria-current=\"page\">Pull requests</a>"));
+    CHECK(has(&p, "No pull requests yet"));
+    done(&p);
+
+    CHECK_EQ_INT(open_pull_request("course", "Better <adapter>", "adapter.txt", "tuned\n", head),
+                 1);
+    p = render("/alice/course/discussions", "", 0);
+    CHECK(has(&p, "href=\"/alice/course/discussions/1\">#1 Better &lt;adapter&gt;</a>"));
+    CHECK(has(&p, "by bob"));
+    CHECK(has(&p, "badge pr-open"));
+    done(&p);
+
+    /* Anonymous readers see the commits and files but no buttons. */
+    p = render("/alice/course/discussions/1", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "wants to merge <code>refs/pr/1</code> into <code>main</code>"));
+    CHECK(has(&p, "Please review"));
+    CHECK(has(&p, "Commits (1)"));
+    CHECK(has(&p, "adapter.txt"));
+    CHECK(has(&p, "<span class=\"add\">+tuned</span>"));
+    CHECK(!has(&p, ">Merge</button>"));
+    done(&p);
+
+    /* The author may close but not merge; a writer gets both buttons. */
+    p = render_full("GET", "/alice/course/discussions/1", "", bob_id, bob_cookie, NULL);
+    CHECK(!has(&p, ">Merge</button>"));
+    CHECK(has(&p, ">Close</button>"));
+    done(&p);
+    p = render_full("GET", "/alice/course/discussions/1", "", alice_id, alice_cookie, NULL);
+    CHECK(has(&p, ">Merge</button>"));
+    CHECK(has(&p, alice_csrf));
+    done(&p);
+
+    p = render("/alice/course/discussions/9", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    p = render("/alice/secret/discussions", "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+
+    /* A merge with a forged token, or by the author who may not write, changes nothing. */
+    p = render_full("POST", "/alice/course/discussions/1/merge", "", alice_id, alice_cookie,
+                    "csrf=forged");
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s", bob_csrf);
+    p = render_full("POST", "/alice/course/discussions/1/merge", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 1), META_PR_OPEN);
+
+    snprintf(body, sizeof(body), "csrf=%s", alice_csrf);
+    p = render_full("POST", "/alice/course/discussions/1/merge", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/course/discussions/1");
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 1), META_PR_MERGED);
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", "course", &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(main_head, r, "main", &err), 0);
+    repo_close(r);
+    CHECK_EQ_STR(main_head, head);
+    p = render("/alice/course/discussions/1", "", 0);
+    CHECK(has(&p, "badge pr-merged"));
+    CHECK(has(&p, "merged as"));
+    done(&p);
+
+    /* Close and reopen by the author. */
+    CHECK_EQ_INT(open_pull_request("course", "Fix the card", "card.txt", "card\n", head), 2);
+    snprintf(body, sizeof(body), "csrf=%s&status=closed", bob_csrf);
+    p = render_full("POST", "/alice/course/discussions/2/status", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 2), META_PR_CLOSED);
+    p = render_full("GET", "/alice/course/discussions/2", "", bob_id, bob_cookie, NULL);
+    CHECK(has(&p, ">Reopen</button>"));
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&status=open", bob_csrf);
+    p = render_full("POST", "/alice/course/discussions/2/status", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 2), META_PR_OPEN);
+
+    /* Other repo pages still take GET only. */
+    p = render_full("POST", "/alice/course/tree/main", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    done(&p);
+}
+
 static void test_pages_corpus_cards(void)
 {
     static const char *const cards[] = {
@@ -1311,6 +1461,7 @@ int main(void)
     test_pages_refs_and_evals();
     test_pages_login();
     test_pages_tokens();
+    test_pages_pull_requests();
     test_pages_static();
     test_pages_jobs();
     test_pages_job_rows();

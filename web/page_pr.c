@@ -1,0 +1,328 @@
+/* page_pr: the "Pull requests" tab of a repo. /{id}/discussions lists the pull requests,
+ * /{id}/discussions/N shows one with its commits and changed files, and the Merge, Close and
+ * Reopen buttons post CSRF-checked forms to /{id}/discussions/N/merge and .../status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_log.h"
+#include "meta_pr.h"
+#include "pr_merge.h"
+#include "web_repo.h"
+
+static bool web_pr_can_write(struct web_repo_view *v)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    bool can_write = false;
+
+    if (v->ctx->req->user_id == 0 ||
+        meta_repo_can_write(&can_write, v->ctx->req->db, &v->meta, v->ctx->req->user_id, &err) < 0)
+        return false;
+    return can_write;
+}
+
+static void web_pr_href(struct web_buf *b, const struct web_repo_view *v, int64_t number,
+                        const char *action)
+{
+    char num[24];
+
+    snprintf(num, sizeof(num), "%lld", (long long)number);
+    web_repo_href(b, v, "discussions", num, action);
+}
+
+static void web_pr_status_badge(struct web_buf *b, enum meta_pr_status status)
+{
+    web_buf_printf(b, "<span class=\"badge pr-%s\">%s</span>", meta_pr_status_name(status),
+                   meta_pr_status_name(status));
+}
+
+static int web_pr_list(struct web_repo_view *v)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct web_buf *b = &ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr *prs = NULL;
+    size_t count = 0;
+
+    if (meta_pr_list(&prs, &count, ctx->req->db, v->meta.id, NULL, &err) < 0)
+        return web_page_hub_error(ctx, &err);
+    web_page_begin(ctx, "Pull requests");
+    web_repo_header(v, WEB_TAB_PULLS, REPO_DEFAULT_BRANCH, NULL);
+    if (count == 0)
+        web_buf_puts(b, "<p class=\"muted\">No pull requests yet. Open one by committing with "
+                        "<code>create_pr=1</code>.</p>");
+    else
+        web_buf_puts(b, "<ul class=\"pr-list\">");
+    for (size_t i = 0; i < count; i++) {
+        web_buf_puts(b, "<li>");
+        web_pr_status_badge(b, prs[i].status);
+        web_buf_puts(b, " <a href=\"");
+        web_pr_href(b, v, prs[i].number, NULL);
+        web_buf_printf(b, "\">#%lld ", (long long)prs[i].number);
+        web_buf_escape(b, prs[i].title);
+        web_buf_puts(b, "</a> <span class=\"muted\">by ");
+        web_buf_escape(b, prs[i].author_name[0] != '\0' ? prs[i].author_name : "deleted");
+        web_buf_puts(b, ", opened ");
+        web_format_time(b, prs[i].created_at);
+        web_buf_puts(b, "</span></li>");
+    }
+    if (count > 0)
+        web_buf_puts(b, "</ul>");
+    web_page_end(ctx, 200);
+    free(prs);
+    return 1;
+}
+
+/* Writes the commits of the pull request, oldest first: those after its base commit. */
+static void web_pr_commits(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_info *commits = NULL;
+    size_t count = 0, end = 0;
+
+    if (repo_log(&commits, &count, NULL, v->git, ref, 0, HUB_MAX_LIST_LIMIT, &err) < 0)
+        return;
+    while (end < count && strcmp(commits[end].id, pr->base_commit) != 0)
+        end++;
+    web_buf_printf(b, "<h2>Commits (%zu)</h2><ul class=\"commits\">", end);
+    for (size_t i = end; i-- > 0;) {
+        web_buf_puts(b, "<li><a href=\"");
+        web_repo_href(b, v, "commit", commits[i].id, NULL);
+        web_buf_puts(b, "\">");
+        web_buf_escape(b, commits[i].title != NULL ? commits[i].title : "");
+        web_buf_printf(b, "</a> <code>%.10s</code> <span class=\"muted\">", commits[i].id);
+        web_buf_escape(b, commits[i].author_name);
+        web_buf_puts(b, " ");
+        web_format_time(b, commits[i].time);
+        web_buf_puts(b, "</span></li>");
+    }
+    web_buf_puts(b, "</ul>");
+    repo_commits_free(commits, count);
+}
+
+/* Writes the files that differ between the base commit and the head of the pull request. */
+static void web_pr_files(struct web_repo_view *v, const struct meta_pr *pr, const char *head)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_entry *old_e = NULL, *new_e = NULL;
+    size_t n_old = 0, n_new = 0;
+
+    web_buf_puts(&v->ctx->out, "<h2>Changed files</h2>");
+    if (repo_tree_list(&old_e, &n_old, v->git, pr->base_commit, "", true, &err) < 0 ||
+        repo_tree_list(&new_e, &n_new, v->git, head, "", true, &err) < 0) {
+        web_buf_puts(&v->ctx->out, "<p class=\"muted\">The files cannot be listed: ");
+        web_buf_escape(&v->ctx->out, err.msg);
+        web_buf_puts(&v->ctx->out, "</p>");
+    } else if (web_diff_trees(v, pr->base_commit, old_e, n_old, head, new_e, n_new) == 0) {
+        web_buf_puts(&v->ctx->out, "<p class=\"muted\">This pull request changes no file.</p>");
+    }
+    repo_entries_free(old_e, n_old);
+    repo_entries_free(new_e, n_new);
+}
+
+/* Writes one button in a POST form with the CSRF token and, when name is set, a hidden field. */
+static void web_pr_button(struct web_repo_view *v, const struct meta_pr *pr, const char *action,
+                          const char *name, const char *value, const char *label)
+{
+    struct web_buf *b = &v->ctx->out;
+
+    web_buf_puts(b, "<form class=\"inline\" method=\"post\" action=\"");
+    web_pr_href(b, v, pr->number, action);
+    web_buf_puts(b, "\">");
+    web_page_csrf_field(v->ctx);
+    if (name != NULL)
+        web_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">", name, value);
+    web_buf_printf(b, "<button type=\"submit\">%s</button></form>", label);
+}
+
+static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
+{
+    bool writer = web_pr_can_write(v);
+    bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
+
+    if (!v->ctx->has_session || (!writer && !author) || pr->status == META_PR_MERGED)
+        return;
+    web_buf_puts(&v->ctx->out, "<p class=\"toolbar pr-actions\">");
+    if (pr->status == META_PR_OPEN && writer)
+        web_pr_button(v, pr, "merge", NULL, NULL, "Merge");
+    if (pr->status == META_PR_OPEN)
+        web_pr_button(v, pr, "status", "status", "closed", "Close");
+    else
+        web_pr_button(v, pr, "status", "status", "open", "Reopen");
+    web_buf_puts(&v->ctx->out, "</p>");
+}
+
+/* Renders pull request pr with status; message (escaped), when set, explains a failed form
+ * above the rest, and conflicts lists the files in conflict after a failed merge. */
+static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int status,
+                       const char *message, const struct repo_merge_result *conflicts)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct web_buf *b = &ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    char ref[32], head[REPO_OID_HEX_BYTES + 1] = "", title[META_PR_MAX_TITLE_BYTES + 32];
+
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
+    snprintf(title, sizeof(title), "#%lld %s", (long long)pr->number, pr->title);
+    if (repo_revision_resolve(head, v->git, ref, &err) < 0)
+        return web_page_error(ctx, 404, "The git ref of this pull request is missing.");
+    web_page_begin(ctx, title);
+    web_repo_header(v, WEB_TAB_PULLS, REPO_DEFAULT_BRANCH, NULL);
+    if (message != NULL) {
+        web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\">");
+        web_buf_escape(b, message);
+        web_buf_puts(b, "</p>");
+    }
+    for (size_t i = 0; conflicts != NULL && i < conflicts->n_conflicts; i++) {
+        web_buf_puts(b, i == 0 ? "<ul class=\"conflicts\"><li>" : "<li>");
+        web_buf_escape(b, conflicts->conflicts[i]);
+        web_buf_puts(b, i + 1 == conflicts->n_conflicts ? "</li></ul>" : "</li>");
+    }
+    web_buf_puts(b, "<h2 class=\"pr-title\">");
+    web_buf_escape(b, title);
+    web_buf_puts(b, "</h2><p class=\"toolbar\">");
+    web_pr_status_badge(b, pr->status);
+    web_buf_puts(b, "<span>");
+    web_buf_escape(b, pr->author_name[0] != '\0' ? pr->author_name : "deleted");
+    web_buf_printf(b, " wants to merge <code>%s</code> into <code>", ref);
+    web_buf_escape(b, pr->target_branch);
+    web_buf_puts(b, "</code>, opened ");
+    web_format_time(b, pr->created_at);
+    web_buf_puts(b, "</span>");
+    if (pr->merged_commit[0] != '\0') {
+        web_buf_puts(b, "<span>merged as <a href=\"");
+        web_repo_href(b, v, "commit", pr->merged_commit, NULL);
+        web_buf_printf(b, "\"><code>%.10s</code></a></span>", pr->merged_commit);
+    }
+    web_buf_puts(b, "</p>");
+    if (pr->description[0] != '\0') {
+        web_buf_puts(b, "<pre class=\"pr-description\">");
+        web_buf_escape(b, pr->description);
+        web_buf_puts(b, "</pre>");
+    }
+    web_pr_actions(v, pr);
+    web_pr_commits(v, pr, ref);
+    web_pr_files(v, pr, head);
+    web_page_end(ctx, status);
+    return 1;
+}
+
+/* Handles the Merge form. */
+static int web_pr_merge_post(struct web_repo_view *v, struct meta_pr *pr)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct repo_merge_result res = {0};
+    struct hub_error err = HUB_ERROR_INIT;
+    char email[HUB_MAX_AUTHOR_BYTES + 16];
+    int rc;
+
+    if (!web_pr_can_write(v))
+        return web_pr_show(v, pr, 403, "Only the repo's writers may merge pull requests.", NULL);
+    snprintf(email, sizeof(email), "%s@users.atelier", ctx->req->user_name);
+    rc = pr_merge(&res, pr, ctx->req->db, v->git, &v->meta, pr->number, ctx->req->user_name, email,
+                  &err);
+    if (rc == HUB_ECONFLICT || rc == HUB_EINVAL) {
+        rc = web_pr_show(v, pr, 409, err.msg, &res);
+        repo_merge_result_dispose(&res);
+        return rc;
+    }
+    repo_merge_result_dispose(&res);
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    /* TODO: the Hub API merge also refreshes the repo's recorded base model
+     * (hf_base_model_refresh in server/), which this library cannot call, so a card change
+     * merged here shows in the adapter lists only after the next commit or push to main. */
+    hub_log(HUB_LOG_INFO, "web", "pull request merged repo=%s num=%lld commit=%s user=%s req=%s",
+            v->id, (long long)pr->number, pr->merged_commit, ctx->req->user_name,
+            ctx->req->request_id != NULL ? ctx->req->request_id : "-");
+    return 0;
+}
+
+/* Handles the Close and Reopen form. */
+static int web_pr_status_post(struct web_repo_view *v, struct meta_pr *pr, const char *value)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct hub_error err = HUB_ERROR_INIT;
+    enum meta_pr_status status;
+
+    if (value == NULL || !meta_pr_status_parse(&status, value) || status == META_PR_MERGED)
+        return web_pr_show(v, pr, 400, "The form sent an invalid status; reload the page.", NULL);
+    if (pr->author_id != ctx->req->user_id && !web_pr_can_write(v))
+        return web_pr_show(v, pr, 403,
+                           "Only the author and the repo's writers may close or reopen this "
+                           "pull request.",
+                           NULL);
+    if (pr->status == META_PR_MERGED)
+        return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.", NULL);
+    if (meta_pr_set_status(ctx->req->db, v->meta.id, pr->number, status, NULL, &err) < 0)
+        return web_page_hub_error(ctx, &err);
+    hub_log(HUB_LOG_INFO, "web", "pull request %s repo=%s num=%lld user=%s req=%s",
+            status == META_PR_OPEN ? "reopened" : "closed", v->id, (long long)pr->number,
+            ctx->req->user_name, ctx->req->request_id != NULL ? ctx->req->request_id : "-");
+    return 0;
+}
+
+/* Handles a POST to /{id}/discussions/N/{merge,status}, then sends the browser back to the
+ * pull request page. */
+static int web_pr_post(struct web_repo_view *v, struct meta_pr *pr, const char *action)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct web_buf location = WEB_BUF_INIT;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct web_form form;
+    char *target;
+    int rc;
+
+    memset(&form, 0, sizeof(form));
+    if (ctx->req->user_id == 0)
+        return web_page_error(ctx, 403, "Log in to change pull requests.");
+    rc = web_form_parse_body(&form, ctx, &err);
+    if (rc < 0 || !web_page_csrf_ok(ctx, &form)) {
+        web_form_dispose(&form);
+        return web_pr_show(v, pr, 400, "The form expired; reload the page and try again.", NULL);
+    }
+    if (strcmp(action, "merge") == 0)
+        rc = web_pr_merge_post(v, pr);
+    else
+        rc = web_pr_status_post(v, pr, web_form_get(&form, "status"));
+    web_form_dispose(&form);
+    if (rc != 0)
+        return rc;
+    web_pr_href(&location, v, pr->number, NULL);
+    target = web_buf_take(&location, NULL);
+    if (target == NULL)
+        return web_page_error(ctx, 500, "Out of memory.");
+    rc = web_page_redirect(ctx, target);
+    free(target);
+    return rc;
+}
+
+int web_pr_route(struct web_repo_view *v, const char *const *rest, size_t nrest)
+{
+    struct web_ctx *ctx = v->ctx;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr pr;
+    char *end = NULL;
+    long long number;
+    int rc;
+
+    if (nrest == 1 && web_is_get(ctx))
+        return web_pr_list(v);
+    if (nrest < 2 || nrest > 3)
+        return web_page_error(ctx, 404, "This repository has no such page.");
+    number = strtoll(rest[1], &end, 10);
+    if (end == rest[1] || *end != '\0' || number < 1 || number > 999999999)
+        return web_page_error(ctx, 404, "There is no such pull request in this repository.");
+    rc = meta_pr_get(&pr, ctx->req->db, v->meta.id, number, &err);
+    if (rc == HUB_ENOTFOUND)
+        return web_page_error(ctx, 404, "There is no such pull request in this repository.");
+    if (rc < 0)
+        return web_page_hub_error(ctx, &err);
+    if (nrest == 2 && web_is_get(ctx))
+        return web_pr_show(v, &pr, 200, NULL, NULL);
+    if (nrest == 3 && web_is_post(ctx) &&
+        (strcmp(rest[2], "merge") == 0 || strcmp(rest[2], "status") == 0))
+        return web_pr_post(v, &pr, rest[2]);
+    return web_page_error(ctx, 404, "This repository has no such page.");
+}
