@@ -135,10 +135,10 @@ static int reply_lfs(struct http_request *req, unsigned status, json_t *body)
 }
 
 /* Loads the repo and checks the caller's right to the batch's operation. Downloads need read
- * access and uploads write access, except for pull requests: a reader with a write token may
- * upload with no ref (Hub clients send none while they open a pull request) or with the ref
- * refs/pr/N of an open pull request the reader authored. A branch or tag ref still needs write
- * access. Queues the error reply on failure. */
+ * access and uploads write access, except for pull requests. A reader with a write token may
+ * upload with no ref, because Hub clients send none while they open a pull request. The
+ * reader may also upload with the ref refs/pr/N of an open pull request they authored. A
+ * branch or tag ref still needs write access. Queues the error reply on failure. */
 static int batch_repo_load(struct hf_repo_ctx *ctx, struct http_request *req, json_t *root,
                            bool upload)
 {

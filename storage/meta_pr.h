@@ -1,6 +1,6 @@
 /* meta_pr: the pull_requests rows. A pull request proposes the commits of the git ref
- * refs/pr/NUMBER for its target branch; git keeps the commits, this table the title, author,
- * status and merge result. Numbers count from 1 in each repo. */
+ * refs/pr/NUMBER for its target branch. Git keeps the commits, and this table keeps the title,
+ * author, status and merge result. Numbers count from 1 in each repo. */
 #ifndef META_PR_H
 #define META_PR_H
 

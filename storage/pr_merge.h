@@ -13,13 +13,13 @@
 struct meta;
 
 /** Merges open pull request number of row (git repo git) into its target branch with
- * repo_merge, then marks it merged with the new head in pr_out and records the commit time
- * on the repo (and the head of main when the target is main). The message of a merge commit
- * names the pull request and its title. Returns 0; HUB_ENOTFOUND (no such pull request, or
- * its branch is gone); HUB_ECONFLICT (the pull request is not open, or files conflict: then
- * res->total_conflicts > 0); HUB_EINVAL (nothing to merge); HUB_EIO. Once the branch has
- * moved the merge stands: a failure to update the rows after it is logged, not returned.
- * Dispose res with repo_merge_result_dispose() on every path. */
+ * repo_merge. Then it marks the pull request merged with the new head in pr_out, and records
+ * the commit time on the repo, with the head of main when the target is main. The message of
+ * a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no such pull
+ * request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files conflict:
+ * then res->total_conflicts > 0); HUB_EINVAL (nothing to merge); HUB_EIO. Once the branch has moved
+ * the merge stands: a failure to update the rows after it is logged, not returned. Dispose res with
+ * repo_merge_result_dispose() on every path. */
 int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct meta *db,
              struct repo *git, const struct meta_repo *row, int64_t number, const char *author_name,
              const char *author_email, struct hub_error *err);

@@ -301,9 +301,9 @@ struct repo_merge_result {
     size_t total_conflicts; /* all paths in conflict, also those not in conflicts */
 };
 
-/** Merges source into branch under the repo lock. When branch is an ancestor of source the
- * branch fast-forwards to it; otherwise libgit2 merges the two trees and a commit with the
- * parents branch head and source is written, and the branch moves with a compare-and-swap.
+/** Merges source into branch under the repo lock. When branch is an ancestor of source, the
+ * branch fast-forwards to it. Otherwise libgit2 merges the two trees into a commit whose
+ * parents are the branch head and source. Either way the branch moves with a compare-and-swap.
  * Returns 0; HUB_EINVAL (source has nothing that branch lacks, or a bad author);
  * HUB_ENOTFOUND (branch or source); HUB_ECONFLICT (files in conflict, listed in res, or the
  * branch moved meanwhile); HUB_EIO. Dispose res with repo_merge_result_dispose() on every

@@ -16,8 +16,8 @@
 /* The branch to commit on, read under the lock. */
 struct commit_target {
     char refname[HUB_MAX_REVISION_BYTES + 16];
-    const char *shown;  /* the name errors show: the short branch name, or refs/pr/N */
-    git_commit *parent; /* current head, or the create_from commit for a new branch */
+    const char *display_name; /* the name in error messages: a short branch name or refs/pr/N */
+    git_commit *parent;       /* current head, or the create_from commit for a new branch */
     bool branch_exists;
 };
 
@@ -121,7 +121,7 @@ static int target_resolve(struct commit_target *t, struct repo *r,
         snprintf(t->refname, sizeof(t->refname), "%s", name);
     else
         snprintf(t->refname, sizeof(t->refname), "refs/heads/%s", name);
-    t->shown = strncmp(t->refname, "refs/heads/", 11) == 0 ? t->refname + 11 : t->refname;
+    t->display_name = strncmp(t->refname, "refs/heads/", 11) == 0 ? t->refname + 11 : t->refname;
     if (git_reference_name_is_valid(&valid, t->refname) < 0 || !valid)
         return hub_error_set(err, HUB_EINVAL, "invalid branch name '%.200s'", name);
     rc = git_reference_lookup(&ref, r->git, t->refname);
@@ -367,7 +367,8 @@ static int move_branch(struct repo *r, const struct commit_target *t, const git_
     git_reference_free(ref);
     if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS)
         return hub_error_set(err, HUB_ECONFLICT,
-                             "branch '%s' moved while the commit was written; retry", t->shown);
+                             "branch '%s' moved while the commit was written; retry",
+                             t->display_name);
     if (rc < 0)
         return repo_error_from_git(err, rc, "update branch");
     return 0;
@@ -398,8 +399,8 @@ int repo_commit(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
     repo_oid_hex(head, git_commit_id(t.parent));
     if (req->expected_parent != NULL && strcmp(head, req->expected_parent) != 0) {
         rc = hub_error_set(err, HUB_ECONFLICT,
-                           "branch '%s' is at %s, not at the expected parent commit %s", t.shown,
-                           head, req->expected_parent);
+                           "branch '%s' is at %s, not at the expected parent commit %s",
+                           t.display_name, head, req->expected_parent);
         goto out;
     }
     rc = build_tree(&tree_id, r, t.parent, req, err);

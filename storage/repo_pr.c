@@ -100,7 +100,12 @@ static int collect_conflicts(struct repo_merge_result *res, git_index *index, st
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate the conflict list");
     }
     while (git_index_conflict_next(&ancestor, &ours, &theirs, it) == 0) {
-        const git_index_entry *any = ours != NULL ? ours : theirs != NULL ? theirs : ancestor;
+        const git_index_entry *any = ours;
+
+        if (any == NULL)
+            any = theirs;
+        if (any == NULL)
+            any = ancestor;
 
         res->total_conflicts++;
         if (any == NULL || res->n_conflicts >= REPO_MERGE_MAX_CONFLICT_PATHS)

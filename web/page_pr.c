@@ -153,8 +153,8 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
     web_buf_puts(&v->ctx->out, "</p>");
 }
 
-/* Renders pull request pr with status; message (escaped), when set, explains a failed form
- * above the rest, and conflicts lists the files in conflict after a failed merge. */
+/* Renders pull request pr with HTTP status. A message (escaped here), when set, explains a
+ * failed form above the rest. conflicts, when set, lists the files of a failed merge. */
 static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int status,
                        const char *message, const struct repo_merge_result *conflicts)
 {

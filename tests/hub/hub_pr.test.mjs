@@ -346,7 +346,7 @@ test("reader uploads LFS files for a pull request, not for a branch", async () =
   assert.equal((await batch(tok.bob, "alice/lfs", moreOid, more.length, "refs/pr/1")).status, 200);
   await expectError(await batch(tok.carol, "alice/lfs", moreOid, more.length, "refs/pr/1"), 403);
   await expectError(await batch(tok.bob, "alice/lfs", moreOid, more.length, "refs/pr/5"), 404);
-  // A commit to the pull request with an object nobody uploaded is rejected.
+  // A commit to the pull request with an object that was never uploaded is rejected.
   const missing = await commit(tok.bob, "alice/lfs", "refs/pr/1", [{ key: "lfsFile",
     value: { path: "more.bin", algo: "sha256", oid: moreOid, size: more.length } }]);
   await expectError(missing, 422, /upload it/);
