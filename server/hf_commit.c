@@ -483,6 +483,11 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
         return 0;
     if (st->create_pr && commit_open_pr(req, st, err) < 0)
         return 0;
+    /* Check the pull request again: it may have been merged or closed while the body arrived.
+     * NOTE: the check and the commit are not one step, so a merge in between can still leave
+     * this commit on refs/pr/N after the merged head. */
+    if (!st->create_pr && st->pr_number > 0 && hf_pr_check_commit(req, &st->ctx, st->pr_number) < 0)
+        return 0;
     rc = commit_apply(req, st, commit, err);
     if (rc < 0 && st->create_pr) {
         struct hub_error cleanup = HUB_ERROR_INIT;
