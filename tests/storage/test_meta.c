@@ -8,6 +8,7 @@
 #include "meta_audit.h"
 #include "meta_lfs.h"
 #include "meta_org.h"
+#include "meta_pr.h"
 #include "meta_repo.h"
 #include "meta_session.h"
 #include "meta_token.h"
@@ -511,6 +512,75 @@ static void *bumper_run(void *arg)
     return NULL;
 }
 
+/* Pull request rows: numbers per repo, the list filter, status changes and input checks. */
+static void test_pull_requests(struct meta *db)
+{
+    static const char base[] = "0123456789012345678901234567890123456789";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo pub, secret;
+    struct meta_user bob;
+    struct meta_pr pr, *prs = NULL;
+    enum meta_pr_status filter = META_PR_MERGED, parsed;
+    char long_title[META_PR_MAX_TITLE_BYTES + 2];
+    size_t n = 0;
+
+    CHECK_EQ_INT(meta_repo_get(&pub, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
+    CHECK_EQ_INT(meta_repo_get(&secret, db, HUB_REPO_MODEL, "bob", "secret", &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&bob, db, "bob", &err), 0);
+
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "First", "", bob.id, "bob", "main", base, &err),
+                 0);
+    CHECK_EQ_INT(pr.number, 1);
+    CHECK_EQ_INT(pr.status, META_PR_OPEN);
+    CHECK_EQ_STR(pr.base_commit, base);
+    CHECK_EQ_INT(pr.author_id, bob.id);
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "Second", "Why", bob.id, "bob", "dev", base, &err),
+                 0);
+    CHECK_EQ_INT(pr.number, 2);
+    /* Each repo counts from 1. */
+    CHECK_EQ_INT(meta_pr_create(&pr, db, secret.id, "Other", "", bob.id, "bob", "main", base, &err),
+                 0);
+    CHECK_EQ_INT(pr.number, 1);
+
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 2, &err), 0);
+    CHECK_EQ_STR(pr.title, "Second");
+    CHECK_EQ_STR(pr.description, "Why");
+    CHECK_EQ_STR(pr.target_branch, "dev");
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 3, &err), HUB_ENOTFOUND);
+
+    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 1, META_PR_MERGED, base, &err), 0);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 1, &err), 0);
+    CHECK_EQ_INT(pr.status, META_PR_MERGED);
+    CHECK_EQ_STR(pr.merged_commit, base);
+    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 9, META_PR_CLOSED, NULL, &err), HUB_ENOTFOUND);
+
+    CHECK_EQ_INT(meta_pr_list(&prs, &n, db, pub.id, NULL, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK(n == 2 && prs[0].number == 2 && prs[1].number == 1);
+    free(prs);
+    CHECK_EQ_INT(meta_pr_list(&prs, &n, db, pub.id, &filter, &err), 0);
+    CHECK(n == 1 && prs[0].number == 1);
+    free(prs);
+
+    CHECK_EQ_INT(meta_pr_delete(db, pub.id, 2, &err), 0);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 2, &err), HUB_ENOTFOUND);
+
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "", "", bob.id, "bob", "main", base, &err),
+                 HUB_EINVAL);
+    memset(long_title, 'x', sizeof(long_title) - 1);
+    long_title[sizeof(long_title) - 1] = '\0';
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, long_title, "", bob.id, "bob", "main", base, &err),
+                 HUB_ETOOBIG);
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "t", "", bob.id, "bob", "main", "short", &err),
+                 HUB_EINVAL);
+    CHECK_EQ_INT(meta_pr_create(&pr, db, 999999, "t", "", bob.id, "bob", "main", base, &err),
+                 HUB_ENOTFOUND);
+
+    CHECK(meta_pr_status_parse(&parsed, "closed") && parsed == META_PR_CLOSED);
+    CHECK(!meta_pr_status_parse(&parsed, "draft"));
+    CHECK_EQ_STR(meta_pr_status_name(META_PR_MERGED), "merged");
+}
+
 static void test_threads(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -578,6 +648,7 @@ int main(void)
         test_orgs_and_access(db);
         test_repo_list(db);
         test_lfs_and_audit(db);
+        test_pull_requests(db);
         meta_close(db);
     }
     test_threads();

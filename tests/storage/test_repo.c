@@ -471,6 +471,124 @@ static void test_delete(const char *data)
     repo_close(r);
 }
 
+static struct repo_op add_text(const char *path, const char *text)
+{
+    struct repo_op op = {.kind = REPO_OP_ADD_FILE, .path = path, .data = text, .len = strlen(text)};
+
+    return op;
+}
+
+/* Pull request refs: validity, commits onto refs/pr/N, fast-forward and two-parent merges,
+ * conflicts, dry runs and a source with nothing to merge. */
+static void test_pull_requests(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_merge_request mreq = {0};
+    struct repo_merge_result res = {0};
+    struct repo_commit_request creq = {0};
+    struct repo_commit_info info = {0};
+    struct repo_entry entry = {0};
+    struct repo *r = NULL;
+    char base[41], pr_head[41], main_head[41], resolved[41];
+    struct repo_op op;
+
+    CHECK(repo_pr_ref_is_valid("refs/pr/1"));
+    CHECK(repo_pr_ref_is_valid("refs/pr/123456789"));
+    CHECK(!repo_pr_ref_is_valid("refs/pr/0"));
+    CHECK(!repo_pr_ref_is_valid("refs/pr/01"));
+    CHECK(!repo_pr_ref_is_valid("refs/pr/1x"));
+    CHECK(!repo_pr_ref_is_valid("refs/pr/"));
+    CHECK(!repo_pr_ref_is_valid("refs/pr/1234567890"));
+    CHECK(!repo_pr_ref_is_valid("refs/heads/pr/1"));
+
+    CHECK_EQ_INT(repo_create(base, data, HUB_REPO_MODEL, "alice", "prs", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "prs", &err), 0);
+
+    /* A commit with create_from makes refs/pr/1; main stays where it was. */
+    op = add_text("a.txt", "pr\n");
+    creq.branch = "refs/pr/1";
+    creq.create_from = base;
+    creq.author_name = "Bob";
+    creq.author_email = "bob@example.org";
+    creq.message = "Propose a.txt";
+    creq.ops = &op;
+    creq.n_ops = 1;
+    CHECK_EQ_INT(repo_commit(pr_head, r, &creq, &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "refs/pr/1", &err), 0);
+    CHECK_EQ_STR(resolved, pr_head);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "main", &err), 0);
+    CHECK_EQ_STR(resolved, base);
+    CHECK_EQ_INT(repo_pr_ref_create(r, "refs/pr/1", "main", &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(repo_pr_ref_create(r, "refs/heads/x", "main", &err), HUB_EINVAL);
+    CHECK_EQ_INT(repo_merge_base(resolved, r, "main", "refs/pr/1", &err), 0);
+    CHECK_EQ_STR(resolved, base);
+
+    /* main has not moved: the merge fast-forwards. */
+    mreq.branch = "main";
+    mreq.source = "refs/pr/1";
+    mreq.author_name = "Alice";
+    mreq.author_email = "alice@example.org";
+    mreq.message = "Merge pull request #1";
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), 0);
+    CHECK(res.fast_forward);
+    CHECK_EQ_STR(res.commit, pr_head);
+    repo_merge_result_dispose(&res);
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "no commits") != NULL);
+    repo_merge_result_dispose(&res);
+
+    /* Both sides changed other files: a merge commit with two parents. */
+    CHECK_EQ_INT(repo_pr_ref_create(r, "refs/pr/2", "main", &err), 0);
+    op = add_text("b.txt", "pr\n");
+    creq.branch = "refs/pr/2";
+    creq.create_from = NULL;
+    CHECK_EQ_INT(repo_commit(pr_head, r, &creq, &err), 0);
+    op = add_text("c.txt", "main\n");
+    CHECK_EQ_INT(commit_ops(main_head, r, "main", NULL, &op, 1, &err), 0);
+    mreq.source = "refs/pr/2";
+    mreq.dry_run = true;
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), 0);
+    CHECK_EQ_STR(res.commit, "");
+    repo_merge_result_dispose(&res);
+    mreq.dry_run = false;
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), 0);
+    CHECK(!res.fast_forward);
+    CHECK_EQ_INT(repo_commit_get(&info, r, "main", &err), 0);
+    CHECK_EQ_STR(info.id, res.commit);
+    CHECK_EQ_STR(info.parent, main_head);
+    CHECK_EQ_STR(info.title, "Merge pull request #1");
+    repo_commit_info_dispose(&info);
+    CHECK_EQ_INT(repo_entry_stat(&entry, r, "main", "b.txt", &err), 0);
+    free(entry.path);
+    repo_merge_result_dispose(&res);
+
+    /* The same file changed on both sides: a conflict that names it and moves nothing. */
+    CHECK_EQ_INT(repo_pr_ref_create(r, "refs/pr/3", "main", &err), 0);
+    op = add_text("a.txt", "pr again\n");
+    creq.branch = "refs/pr/3";
+    CHECK_EQ_INT(repo_commit(pr_head, r, &creq, &err), 0);
+    op = add_text("a.txt", "main again\n");
+    CHECK_EQ_INT(commit_ops(main_head, r, "main", NULL, &op, 1, &err), 0);
+    mreq.source = "refs/pr/3";
+    mreq.dry_run = true;
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(res.n_conflicts, 1);
+    repo_merge_result_dispose(&res);
+    mreq.dry_run = false;
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(res.total_conflicts, 1);
+    CHECK(res.n_conflicts == 1 && strcmp(res.conflicts[0], "a.txt") == 0);
+    CHECK(strstr(err.msg, "a.txt") != NULL);
+    repo_merge_result_dispose(&res);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "main", &err), 0);
+    CHECK_EQ_STR(resolved, main_head);
+
+    mreq.branch = "nope";
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_ENOTFOUND);
+    repo_merge_result_dispose(&res);
+    repo_close(r);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -487,6 +605,7 @@ int main(void)
     test_lfs_walk_and_attributes(data);
     test_concurrent_commits(data);
     test_delete(data);
+    test_pull_requests(data);
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
