@@ -437,6 +437,21 @@ out:
     return rc;
 }
 
+/* Copies the longest prefix of src that fits in cap - 1 bytes and ends on a UTF-8 character
+ * boundary into dst. */
+static void copy_utf8_prefix(char *dst, size_t cap, const char *src)
+{
+    size_t len = strlen(src);
+
+    if (len >= cap) {
+        len = cap - 1;
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 /* Records the pull request that a create_pr commit opens and points st->branch at its ref
  * refs/pr/N, which the commit creates. The pull request starts at parentCommit when the header
  * names one, else at the head of the branch. Queues the error reply on failure. */
@@ -444,6 +459,7 @@ static int commit_open_pr(struct http_request *req, struct commit_state *st, str
 {
     const struct http_user *user = http_request_user(req);
     const char *from = st->parser.parent[0] != '\0' ? st->parser.parent : st->branch;
+    char title[META_PR_MAX_TITLE_BYTES + 1], description[META_PR_MAX_DESCRIPTION_BYTES + 1];
     struct meta_pr pr;
     int rc;
 
@@ -453,9 +469,13 @@ static int commit_open_pr(struct http_request *req, struct commit_state *st, str
                               "cannot open a pull request from %s: %s", from, err->msg);
         return rc;
     }
-    rc = meta_pr_create(&pr, http_request_db(req), st->ctx.row.id,
-                        st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files",
-                        st->parser.description, user->id, user->name, st->branch, st->base, err);
+    /* A commit message may be longer than a pull request's title and description, so these
+     * keep its start, and the commit keeps the whole text. */
+    copy_utf8_prefix(title, sizeof(title),
+                     st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files");
+    copy_utf8_prefix(description, sizeof(description), st->parser.description);
+    rc = meta_pr_create(&pr, http_request_db(req), st->ctx.row.id, title, description, user->id,
+                        user->name, st->branch, st->base, err);
     if (rc < 0) {
         http_reply_hub_error(req, err);
         return rc;

@@ -295,6 +295,20 @@ test("empty pull request through the discussions API", async () => {
   assert.equal(await resolveText("alice/conflicts", "main", "tok.txt"), "t");
 });
 
+test("long commit message becomes a cut title", async () => {
+  const summary = "é".repeat(150);
+  const description = "d".repeat(5000);
+  const r = await commit(tok.bob, "alice/conflicts", "main", [file("long.txt", "l")],
+    { createPr: true, summary, description });
+  assert.equal(r.status, 200);
+  const num = Number((await r.json()).pullRequestUrl.split("/").pop());
+  const details = await (await req(`/api/models/alice/conflicts/discussions/${num}`)).json();
+  assert.equal(details.title, "é".repeat(100), "cut at 200 bytes, on a character boundary");
+  assert.equal(details.description.length, 4096);
+  const log = await (await req(`/api/models/alice/conflicts/commits/${enc(`refs/pr/${num}`)}`)).json();
+  assert.equal(log[0].title, summary, "the commit keeps the whole summary");
+});
+
 test("private repo: a non-reader gets 404 everywhere", async () => {
   await expectError(await commit(tok.bob, "alice/secret", "main", [file("x.txt", "x")],
     { createPr: true }), 404);
