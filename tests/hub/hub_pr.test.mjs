@@ -309,6 +309,24 @@ test("long commit message becomes a cut title", async () => {
   assert.equal(log[0].title, summary, "the commit keeps the whole summary");
 });
 
+test("dataset pull request URLs", async () => {
+  const created = await req("/api/repos/create", { method: "POST", token: tok.alice,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "rows", type: "dataset" }) });
+  assert.equal(created.status, 200);
+  const body = [{ key: "header", value: { summary: "Fix a row", description: "" } },
+    file("train.jsonl", '{"text": "fixed"}\n')].map((l) => JSON.stringify(l)).join("\n");
+  const r = await req("/api/datasets/alice/rows/commit/main?create_pr=true", { method: "POST",
+    token: tok.bob, headers: { "Content-Type": "application/x-ndjson" }, body });
+  assert.equal(r.status, 200);
+  assert.match((await r.json()).pullRequestUrl, /\/datasets\/alice\/rows\/discussions\/1$/);
+  const details = await (await req("/api/datasets/alice/rows/discussions/1")).json();
+  assert.deepEqual(details.repo, { name: "alice/rows", type: "dataset" });
+  const page = await req("/datasets/alice/rows/discussions/1");
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /Fix a row/);
+});
+
 test("private repo: a non-reader gets 404 everywhere", async () => {
   await expectError(await commit(tok.bob, "alice/secret", "main", [file("x.txt", "x")],
     { createPr: true }), 404);
