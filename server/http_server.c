@@ -5,6 +5,7 @@
  * line, counts metrics and frees the request. */
 #include "http_server.h"
 
+#include "hf_base_model.h"
 #include "http_internal.h"
 #include "hub_log.h"
 #include "meta.h"
@@ -478,6 +479,7 @@ static void web_dispatch(struct http_request *req)
     wreq.user_is_admin = req->user.is_admin;
     wreq.data_dir = req->server->config->data_dir;
     wreq.db = http_request_db(req);
+    wreq.base_model_refresh = hf_base_model_refresh;
     if (web_handle(&wreq, &wresp) == 0) {
         web_response_dispose(&wresp);
         http_reply_error(req, 404, "no such page or API route: %s %.200s", req->method,

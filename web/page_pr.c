@@ -230,9 +230,9 @@ static int web_pr_merge_post(struct web_repo_view *v, struct meta_pr *pr)
     repo_merge_result_dispose(&res);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    /* TODO: the Hub API merge also refreshes the repo's recorded base model
-     * (hf_base_model_refresh in server/), which this library cannot call, so a card change
-     * merged here shows in the adapter lists only after the next commit or push to main. */
+    if (ctx->req->base_model_refresh != NULL && strcmp(pr->target_branch, REPO_DEFAULT_BRANCH) == 0)
+        ctx->req->base_model_refresh(ctx->req->db, v->git, &v->meta, pr->merged_commit, "web",
+                                     ctx->req->request_id != NULL ? ctx->req->request_id : "-");
     hub_log(HUB_LOG_INFO, "web", "pull request merged repo=%s num=%lld commit=%s user=%s req=%s",
             v->id, (long long)pr->number, pr->merged_commit, ctx->req->user_name,
             ctx->req->request_id != NULL ? ctx->req->request_id : "-");

@@ -46,8 +46,9 @@ after(async () => {
 const auth = (t) => (t ? { Authorization: `Bearer ${t}` } : {});
 const enc = encodeURIComponent;
 
-function req(path, { method = "GET", token, headers = {}, body } = {}) {
-  return fetch(daemon.url + path, { method, headers: { ...auth(token), ...headers }, body });
+function req(path, { method = "GET", token, headers = {}, body, redirect = "follow" } = {}) {
+  return fetch(daemon.url + path, { method, headers: { ...auth(token), ...headers }, body,
+    redirect });
 }
 
 function file(path, text) {
@@ -325,6 +326,47 @@ test("dataset pull request URLs", async () => {
   const page = await req("/datasets/alice/rows/discussions/1");
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Fix a row/);
+});
+
+// Logs user in through the login form and returns the session cookie.
+async function login(user) {
+  const form = await req("/login");
+  const loginCookie = form.headers.get("set-cookie").split(";")[0];
+  const csrf = loginCookie.split("=")[1];
+  const r = await req("/login", { method: "POST", redirect: "manual",
+    headers: { Cookie: loginCookie, "Content-Type": "application/x-www-form-urlencoded" },
+    body: `csrf=${enc(csrf)}&username=${user}&password=password-${user}` });
+  assert.equal(r.status, 303, "login redirects");
+  return r.headers.get("set-cookie").split(";")[0];
+}
+
+test("web merge records the base model", async () => {
+  const created = await req("/api/repos/create", { method: "POST", token: tok.alice,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "lora", type: "model" }) });
+  assert.equal(created.status, 200);
+  const card = "---\nbase_model: alice/course\n---\n# LoRA\n";
+  const opened = await commit(tok.bob, "alice/lora", "main", [file("README.md", card)],
+    { createPr: true, summary: "Name the base model" });
+  assert.equal(opened.status, 200);
+
+  const session = await login("alice");
+  const page = await req("/alice/lora/discussions/1", { headers: { Cookie: session } });
+  const html = await page.text();
+  const csrf = html.match(/name="csrf" value="([^"]+)"/);
+  assert.ok(csrf, "the page has a form with a CSRF token");
+  assert.match(html, />Merge<\/button>/);
+  const merged = await req("/alice/lora/discussions/1/merge", { method: "POST",
+    redirect: "manual", body: `csrf=${enc(csrf[1])}`,
+    headers: { Cookie: session, "Content-Type": "application/x-www-form-urlencoded" } });
+  assert.equal(merged.status, 303);
+  assert.equal(merged.headers.get("location"), "/alice/lora/discussions/1");
+
+  const details = await (await req("/api/models/alice/lora/discussions/1")).json();
+  assert.equal(details.status, "merged");
+  const info = await (await req("/api/models/alice/lora")).json();
+  assert.equal(info.sha, details.changes.mergeCommitId);
+  assert.equal(info.baseModel, "alice/course", "the merge on the page records the base model");
 });
 
 test("private repo: a non-reader gets 404 everywhere", async () => {
