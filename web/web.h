@@ -28,8 +28,8 @@ struct web_request {
     bool user_is_admin;
     const char *data_dir; /* the daemon's --data directory */
     struct meta *db;      /* this thread's metadata connection */
-    /* Records the base model that the files of commit on main name, after a page moved main
-     * (the pull request merge). The server passes hf_base_model_refresh; NULL skips it. */
+    /* Function that records the base model the files of commit on main name, after a page moved
+     * main (the pull request merge). The server passes hf_base_model_refresh; NULL skips it. */
     void (*base_model_refresh)(struct meta *db, struct repo *git, const struct meta_repo *row,
                                const char *commit, const char *module, const char *request_id);
 };
