@@ -10,17 +10,6 @@
 #include "pr_merge.h"
 #include "web_repo.h"
 
-static bool web_pr_can_write(struct web_repo_view *v)
-{
-    struct hub_error err = HUB_ERROR_INIT;
-    bool can_write = false;
-
-    if (v->ctx->req->user_id == 0 ||
-        meta_repo_can_write(&can_write, v->ctx->req->db, &v->meta, v->ctx->req->user_id, &err) < 0)
-        return false;
-    return can_write;
-}
-
 static void web_pr_href(struct web_buf *b, const struct web_repo_view *v, int64_t number,
                         const char *action)
 {
@@ -138,7 +127,7 @@ static void web_pr_button(struct web_repo_view *v, const struct meta_pr *pr, con
 
 static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
 {
-    bool writer = web_pr_can_write(v);
+    bool writer = v->can_write;
     bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
 
     if (!v->ctx->has_session || (!writer && !author) || pr->status == META_PR_MERGED)
@@ -217,7 +206,7 @@ static int web_pr_merge_post(struct web_repo_view *v, struct meta_pr *pr)
     char email[HUB_MAX_AUTHOR_BYTES + 16];
     int rc;
 
-    if (!web_pr_can_write(v))
+    if (!v->can_write)
         return web_pr_show(v, pr, 403, "Only the repo's writers may merge pull requests.", NULL);
     snprintf(email, sizeof(email), "%s@users.atelier", ctx->req->user_name);
     rc = pr_merge(&res, pr, ctx->req->db, v->git, &v->meta, pr->number, ctx->req->user_name, email,
@@ -248,7 +237,7 @@ static int web_pr_status_post(struct web_repo_view *v, struct meta_pr *pr, const
 
     if (value == NULL || !meta_pr_status_parse(&status, value) || status == META_PR_MERGED)
         return web_pr_show(v, pr, 400, "The form sent an invalid status; reload the page.", NULL);
-    if (pr->author_id != ctx->req->user_id && !web_pr_can_write(v))
+    if (pr->author_id != ctx->req->user_id && !v->can_write)
         return web_pr_show(v, pr, 403,
                            "Only the author and the repo's writers may close or reopen this "
                            "pull request.",
