@@ -19,7 +19,9 @@ struct meta;
  * request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files conflict:
  * then res->total_conflicts > 0); HUB_EINVAL (nothing to merge); HUB_EIO. Once the branch has moved
  * the merge stands: a failure to update the rows after it is logged, not returned. Dispose res with
- * repo_merge_result_dispose() on every path. */
+ * repo_merge_result_dispose() on every path.
+ * NOTE: git-lfs locks are not checked here. The commits of the pull request were checked when
+ * they landed, so a lock taken after that does not stop the merge. */
 int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct meta *db,
              struct repo *git, const struct meta_repo *row, int64_t number, const char *author_name,
              const char *author_email, struct hub_error *err);
