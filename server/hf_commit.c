@@ -387,6 +387,13 @@ static int commit_reply_error(struct http_request *req, const struct commit_stat
     return http_reply_hub_error(req, err);
 }
 
+/* Returns the summary line of the commit: the client's, else "Upload files" as the Hub
+ * clients write when they get none. */
+static const char *commit_summary(const struct commit_state *st)
+{
+    return st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files";
+}
+
 static int commit_apply(struct http_request *req, struct commit_state *st,
                         char commit[REPO_OID_HEX_BYTES + 1], struct hub_error *err)
 {
@@ -398,14 +405,14 @@ static int commit_apply(struct http_request *req, struct commit_state *st,
     int rc;
 
     ops = calloc(st->parser.op_count + 1, sizeof(*ops));
-    msg_len = strlen(st->parser.summary) + strlen(st->parser.description) + 3;
+    /* The summary, "\n\n", the description and the terminating NUL. */
+    msg_len = strlen(commit_summary(st)) + strlen(st->parser.description) + 3;
     message = malloc(msg_len);
     if (ops == NULL || message == NULL) {
         rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate the commit");
         goto out;
     }
-    snprintf(message, msg_len, "%s%s%s",
-             st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files",
+    snprintf(message, msg_len, "%s%s%s", commit_summary(st),
              st->parser.description[0] != '\0' ? "\n\n" : "", st->parser.description);
     for (size_t i = 0; i < st->parser.op_count; i++) {
         const struct hf_commit_op *op = &st->parser.ops[i];
@@ -471,8 +478,7 @@ static int commit_open_pr(struct http_request *req, struct commit_state *st, str
     }
     /* A commit message may be longer than a pull request's title and description, so these
      * keep its start, and the commit keeps the whole text. */
-    copy_utf8_prefix(title, sizeof(title),
-                     st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files");
+    copy_utf8_prefix(title, sizeof(title), commit_summary(st));
     copy_utf8_prefix(description, sizeof(description), st->parser.description);
     rc = meta_pr_create(&pr, http_request_db(req), st->ctx.row.id, title, description, user->id,
                         user->name, st->branch, st->base, err);
@@ -535,7 +541,7 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
     snprintf(url, sizeof(url), "%s/%s%s/%s/commit/%s", http_request_base_url(req),
              hf_web_prefix(st->ctx.row.type), st->ctx.row.ns, st->ctx.row.name, commit);
     reply = json_pack("{s:s,s:s,s:s,s:s,s:b}", "commitOid", commit, "commitUrl", url,
-                      "commitMessage", st->parser.summary, "hookOutput", "", "success", 1);
+                      "commitMessage", commit_summary(st), "hookOutput", "", "success", 1);
     if (st->pr_number > 0 && reply != NULL) {
         hf_pr_url(pr_url, sizeof(pr_url), req, &st->ctx.row, st->pr_number);
         json_object_set_new(reply, "pullRequestUrl", json_string(pr_url));

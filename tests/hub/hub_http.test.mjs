@@ -515,6 +515,20 @@ test("multi-GiB object: ranges at large offsets are served from a sparse file", 
   }
 });
 
+test("commit without a summary gets the default title and keeps its description", async () => {
+  const description = "only a description here, longer than the missing summary";
+  for (const header of [{ summary: "", description }, { description }]) {
+    const r = await commit(tok.aliceWrite, "alice/pub", [
+      { key: "file", value: { path: "nosummary.txt", content: String(Math.random()) } }], header);
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).commitMessage, "Upload files");
+    const [last] = await (await req("/api/models/alice/pub/commits/main?limit=1",
+      { token: tok.aliceWrite })).json();
+    assert.equal(last.title, "Upload files");
+    assert.equal(last.message, `Upload files\n\n${description}`);
+  }
+});
+
 test("bad input gets a 4xx naming the value and changes nothing", async () => {
   const before = await headOf("alice/pub");
   const badPaths = ["../etc/passwd", "/abs.txt", "a\\b.txt", "ctl\u0001.txt", "a//b.txt"];
