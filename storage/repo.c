@@ -272,8 +272,38 @@ int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,
     return 0;
 }
 
-int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, const char *name,
-                struct hub_error *err)
+/* Returns 0 when the only ref of the bare repo at path is refs/heads/main and it points at
+ * commit, else HUB_ECONFLICT naming what differs. */
+static int repo_refs_match(const char *path, const char *commit, struct hub_error *err)
+{
+    struct repo_ref *refs = NULL;
+    struct repo *r = NULL;
+    size_t count = 0;
+    int rc;
+
+    rc = repo_open_path(&r, path, err);
+    if (rc == 0)
+        rc = repo_refs_list(&refs, &count, r, err);
+    repo_close(r);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (strcmp(refs[i].ref, "refs/heads/" REPO_DEFAULT_BRANCH) != 0)
+            rc = hub_error_set(err, HUB_ECONFLICT, "it has the ref %s", refs[i].ref);
+        else if (strcmp(refs[i].target, commit) != 0)
+            rc = hub_error_set(err, HUB_ECONFLICT, "main is at commit %.12s, not %.12s",
+                               refs[i].target, commit);
+    }
+    if (rc == 0 && count == 0)
+        rc = hub_error_set(err, HUB_ECONFLICT, "it has no branch %s", REPO_DEFAULT_BRANCH);
+    free(refs);
+    return rc;
+}
+
+/* Deletes the repo folder as repo_delete does; when expected_main is not NULL, only while
+ * repo_refs_match holds, checked under the repo lock. */
+static int repo_delete_checked(const char *data_dir, enum hub_repo_type type, const char *ns,
+                               const char *name, const char *expected_main, struct hub_error *err)
 {
     char path[REPO_PATH_BYTES], trash[REPO_PATH_BYTES];
     struct repo_lock *lock = NULL;
@@ -296,8 +326,10 @@ int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, c
         rmdir(trash);
         return rc;
     }
+    if (expected_main != NULL)
+        rc = repo_refs_match(path, expected_main, err);
     /* rename() replaces the empty folder trash made by mkdtemp, atomically. */
-    if (rename(path, trash) != 0)
+    if (rc == 0 && rename(path, trash) != 0)
         rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot move %s to %s", path, trash);
     repo_lock_release(lock);
     if (rc < 0) {
@@ -307,6 +339,18 @@ int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, c
     if (remove_tree(trash) != 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot remove %s", trash);
     return 0;
+}
+
+int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, const char *name,
+                struct hub_error *err)
+{
+    return repo_delete_checked(data_dir, type, ns, name, NULL, err);
+}
+
+int repo_delete_if_untouched(const char *data_dir, enum hub_repo_type type, const char *ns,
+                             const char *name, const char *initial_commit, struct hub_error *err)
+{
+    return repo_delete_checked(data_dir, type, ns, name, initial_commit, err);
 }
 
 int repo_open_path(struct repo **out, const char *path, struct hub_error *err)

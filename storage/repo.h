@@ -53,6 +53,14 @@ int repo_create(char commit_out[REPO_OID_HEX_BYTES + 1], const char *data_dir,
 int repo_delete(const char *data_dir, enum hub_repo_type type, const char *ns, const char *name,
                 struct hub_error *err);
 
+/** Deletes the repo folder as repo_delete does, but only when its one ref is main and main
+ * still points at initial_commit (40 hex), so a repo that got any commit, branch or tag since
+ * it was created stays. The check and the rename run under the repo lock, so a push cannot
+ * land in between. Returns 0, HUB_ECONFLICT (the repo changed, and err names the change),
+ * HUB_ENOTFOUND or HUB_EIO. */
+int repo_delete_if_untouched(const char *data_dir, enum hub_repo_type type, const char *ns,
+                             const char *name, const char *initial_commit, struct hub_error *err);
+
 /** Opens an existing repo. *out belongs to the caller (repo_close()). Returns 0, HUB_EINVAL,
  * HUB_ENOTFOUND or HUB_EIO. */
 int repo_open(struct repo **out, const char *data_dir, enum hub_repo_type type, const char *ns,

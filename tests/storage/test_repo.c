@@ -589,6 +589,43 @@ static void test_pull_requests(const char *data)
     repo_close(r);
 }
 
+/* repo_delete_if_untouched deletes a repo only while main is its one ref and still at the
+ * first commit. */
+static void test_delete_if_untouched(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_op op = {REPO_OP_ADD_FILE, "notes.txt", "hello", 5, NULL, 0};
+    struct repo *r = NULL;
+    char first[41], second[41];
+
+    /* Another commit on main keeps the repo. */
+    CHECK_EQ_INT(repo_create(first, data, HUB_REPO_MODEL, "alice", "committed", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "committed", &err), 0);
+    CHECK_EQ_INT(commit_ops(second, r, "main", first, &op, 1, &err), 0);
+    repo_close(r);
+    CHECK_EQ_INT(repo_delete_if_untouched(data, HUB_REPO_MODEL, "alice", "committed", first, &err),
+                 HUB_ECONFLICT);
+    CHECK(strstr(err.msg, "main is at commit") != NULL);
+
+    /* A branch or a tag at the first commit keeps it too. */
+    CHECK_EQ_INT(repo_create(first, data, HUB_REPO_MODEL, "alice", "tagged", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "tagged", &err), 0);
+    CHECK_EQ_INT(repo_tag_create(r, "v1", "main", NULL, NULL, NULL, &err), 0);
+    repo_close(r);
+    CHECK_EQ_INT(repo_delete_if_untouched(data, HUB_REPO_MODEL, "alice", "tagged", first, &err),
+                 HUB_ECONFLICT);
+    CHECK(strstr(err.msg, "refs/tags/v1") != NULL);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "tagged", &err), 0);
+    repo_close(r);
+
+    /* Untouched: deleted. */
+    CHECK_EQ_INT(repo_create(first, data, HUB_REPO_MODEL, "alice", "empty", NULL, &err), 0);
+    CHECK_EQ_INT(repo_delete_if_untouched(data, HUB_REPO_MODEL, "alice", "empty", first, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "empty", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_delete_if_untouched(data, HUB_REPO_MODEL, "alice", "empty", first, &err),
+                 HUB_ENOTFOUND);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -606,6 +643,7 @@ int main(void)
     test_concurrent_commits(data);
     test_delete(data);
     test_pull_requests(data);
+    test_delete_if_untouched(data);
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
