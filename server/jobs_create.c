@@ -75,10 +75,11 @@ out:
     return rc;
 }
 
-/* Creates the output model repo owned by namespace ns, private when is_private. */
-static int output_repo_create(struct meta_repo *out, struct meta *db, const char *data_dir,
-                              const char *ns, const char *name, bool is_private,
-                              struct hub_error *err)
+/* Creates the output model repo owned by namespace ns, private when is_private, and writes
+ * its first commit into commit. */
+static int output_repo_create(struct meta_repo *out, char commit[REPO_OID_HEX_BYTES + 1],
+                              struct meta *db, const char *data_dir, const char *ns,
+                              const char *name, bool is_private, struct hub_error *err)
 {
     struct repo_create_opts opts;
     struct hub_error ignored = HUB_ERROR_INIT;
@@ -89,7 +90,7 @@ static int output_repo_create(struct meta_repo *out, struct meta *db, const char
     rc = meta_repo_insert(out, db, HUB_REPO_MODEL, ns, name, is_private, err);
     if (rc < 0)
         return rc;
-    rc = repo_create(NULL, data_dir, HUB_REPO_MODEL, ns, name, &opts, err);
+    rc = repo_create(commit, data_dir, HUB_REPO_MODEL, ns, name, &opts, err);
     if (rc < 0) {
         if (meta_repo_delete(db, out->id, &ignored) < 0)
             hub_log(HUB_LOG_ERROR, "jobs",
@@ -103,15 +104,18 @@ static int output_repo_create(struct meta_repo *out, struct meta *db, const char
     return 0;
 }
 
-/* Checks that user_id may write the output repo, creating it when it does not exist. */
-static int output_repo_prepare(struct meta *db, const char *data_dir, const char *id,
-                               int64_t user_id, bool is_private, struct hub_error *err)
+/* Checks that user_id may write the output repo, creating it when it does not exist. When
+ * this call created it, created_commit gets its first commit, else "". */
+static int output_repo_prepare(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *db,
+                               const char *data_dir, const char *id, int64_t user_id,
+                               bool is_private, struct hub_error *err)
 {
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     struct meta_repo repo;
     bool allowed = false;
     int rc;
 
+    created_commit[0] = '\0';
     rc = hub_repo_id_parse(ns, name, id, err);
     if (rc < 0)
         return rc;
@@ -126,9 +130,10 @@ static int output_repo_prepare(struct meta *db, const char *data_dir, const char
         if (!allowed)
             return hub_error_set(err, HUB_EFORBIDDEN,
                                  "output_repo '%s': you cannot create repos under '%s'", id, ns);
-        rc = output_repo_create(&repo, db, data_dir, ns, name, is_private, err);
+        rc = output_repo_create(&repo, created_commit, db, data_dir, ns, name, is_private, err);
         if (rc != HUB_ECONFLICT)
             return rc;
+        created_commit[0] = '\0';
         /* Another request created it meanwhile; check write access to that one. */
         rc = meta_repo_get(&repo, db, HUB_REPO_MODEL, ns, name, err);
     }
@@ -142,13 +147,16 @@ static int output_repo_prepare(struct meta *db, const char *data_dir, const char
     return 0;
 }
 
-/* Runs every check of a parsed spec for user. */
-static int spec_check(struct meta *db, const char *data_dir, const struct jobs_spec *spec,
+/* Runs every check of a parsed spec for user. created_commit is as for
+ * output_repo_prepare, and "" for an evaluation job. */
+static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *db,
+                      const char *data_dir, const struct jobs_spec *spec,
                       const struct http_user *user, struct hub_error *err)
 {
     struct meta_repo model, dataset;
     int rc;
 
+    created_commit[0] = '\0';
     rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
     if (rc == 0)
         rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "", err);
@@ -162,7 +170,7 @@ static int spec_check(struct meta *db, const char *data_dir, const struct jobs_s
                             spec->eval_file, err);
     /* An adapter trained on private data is private too. */
     if (rc == 0 && spec->type == META_JOB_TRAIN)
-        rc = output_repo_prepare(db, data_dir, spec->output_repo, user->id,
+        rc = output_repo_prepare(created_commit, db, data_dir, spec->output_repo, user->id,
                                  model.is_private || dataset.is_private, err);
     return rc;
 }
@@ -219,6 +227,7 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
     const char *data_dir = http_request_config(req)->data_dir;
     struct meta *db = http_request_db(req);
     struct jobs_spec spec;
+    char created_commit[REPO_OID_HEX_BYTES + 1] = "";
     char *spec_json = NULL;
     const char *body;
     size_t body_len = 0;
@@ -240,15 +249,16 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
     rc = queue_limit_check(db, user, settings->max_queued_per_user, err);
     if (rc != 0)
         return rc == 1 ? http_reply_error(req, 429, "%s", err->msg) : rc;
-    rc = spec_check(db, data_dir, &spec, user, err);
+    rc = spec_check(created_commit, db, data_dir, &spec, user, err);
     if (rc == 0)
         rc = jobs_spec_to_json(&spec_json, &spec, err);
     if (rc < 0)
         return rc;
     rc = meta_job_insert(&id, db, spec.type, user->id, user->name,
                          spec.type == META_JOB_TRAIN ? spec.output_repo : spec.model,
-                         spec.type == META_JOB_TRAIN ? spec.model : NULL, spec.dataset, spec_json,
-                         (int)settings->max_attempts, (int)settings->max_queued_per_user, err);
+                         spec.type == META_JOB_TRAIN ? spec.model : NULL, spec.dataset,
+                         created_commit, spec_json, (int)settings->max_attempts,
+                         (int)settings->max_queued_per_user, err);
     free(spec_json);
     if (rc == HUB_ECONFLICT)
         return http_reply_error(req, 429, "%s", err->msg);

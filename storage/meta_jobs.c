@@ -164,7 +164,8 @@ int meta_job_count(int64_t *out, struct meta *db, int64_t owner_id, enum meta_jo
 
 static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type type,
                            int64_t owner_id, const char *owner, const char *repo,
-                           const char *base_repo, const char *dataset_repo, const char *spec_json,
+                           const char *base_repo, const char *dataset_repo,
+                           const char *output_created_commit, const char *spec_json,
                            int max_attempts, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
@@ -172,8 +173,8 @@ static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type 
 
     rc = jobs_prepare(&stmt, db,
                       "INSERT INTO jobs (type, owner_id, owner, spec, repo, base_repo, "
-                      "dataset_repo, created_at, max_attempts) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      "dataset_repo, created_at, max_attempts, output_created_commit) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                       "insert job", err);
     if (rc < 0)
         return rc;
@@ -186,6 +187,7 @@ static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type 
     bind_text_or_null(stmt, 7, dataset_repo);
     sqlite3_bind_int64(stmt, 8, meta_now());
     sqlite3_bind_int(stmt, 9, max_attempts > 0 ? max_attempts : 1);
+    bind_text_or_null(stmt, 10, output_created_commit);
     rc = jobs_exec(stmt, db, "insert job", err);
     if (rc < 0)
         return rc;
@@ -195,8 +197,8 @@ static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type 
 
 int meta_job_insert(int64_t *out_id, struct meta *db, enum meta_job_type type, int64_t owner_id,
                     const char *owner, const char *repo, const char *base_repo,
-                    const char *dataset_repo, const char *spec_json, int max_attempts,
-                    int max_queued, struct hub_error *err)
+                    const char *dataset_repo, const char *output_created_commit,
+                    const char *spec_json, int max_attempts, int max_queued, struct hub_error *err)
 {
     int64_t queued = 0;
     int64_t id = 0;
@@ -217,8 +219,8 @@ int meta_job_insert(int64_t *out_id, struct meta *db, enum meta_job_type type, i
             goto out;
         }
     }
-    rc = jobs_insert_row(&id, db, type, owner_id, owner, repo, base_repo, dataset_repo, spec_json,
-                         max_attempts, err);
+    rc = jobs_insert_row(&id, db, type, owner_id, owner, repo, base_repo, dataset_repo,
+                         output_created_commit, spec_json, max_attempts, err);
     if (rc < 0)
         goto out;
     rc = jobs_state_event(db, id, META_JOB_QUEUED, 0, NULL, err);
@@ -238,7 +240,9 @@ out:
     "coalesce(dataset_repo, ''), created_at, coalesce(started_at, 0), "                            \
     "coalesce(finished_at, 0), attempts, max_attempts, coalesce(worker_pid, 0), "                  \
     "coalesce(heartbeat_at, 0), cancel_requested, step, total_steps, loss, lr, tokens_per_s, "     \
-    "eta_s, coalesce(result_commit, ''), result_metrics, error"
+    "eta_s, coalesce(result_commit, ''), result_metrics, error, coalesce(model_commit, ''), "      \
+    "coalesce(dataset_commit, ''), coalesce(adapter_base_commit, ''), "                            \
+    "coalesce(output_created_commit, ''), coalesce(output_deleted_at, 0)"
 
 static void column_progress(struct meta_job_progress *p, sqlite3_stmt *stmt, int first)
 {
@@ -297,6 +301,11 @@ static int job_from_row(struct meta_job *job, sqlite3_stmt *stmt, struct hub_err
     column_copy(job->result_commit, sizeof(job->result_commit), stmt, 23);
     job->result_metrics_json = column_strdup(stmt, 24);
     job->error = column_strdup(stmt, 25);
+    column_copy(job->model_commit, sizeof(job->model_commit), stmt, 26);
+    column_copy(job->dataset_commit, sizeof(job->dataset_commit), stmt, 27);
+    column_copy(job->adapter_base_commit, sizeof(job->adapter_base_commit), stmt, 28);
+    column_copy(job->output_created_commit, sizeof(job->output_created_commit), stmt, 29);
+    job->output_deleted_at = sqlite3_column_int64(stmt, 30);
     if (job->spec_json == NULL) {
         job_dispose(job);
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate the spec of a job");
@@ -835,6 +844,48 @@ out:
     if (rc < 0)
         meta_tx_rollback(db);
     return rc;
+}
+
+int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *model_commit,
+                        const char *dataset_commit, const char *adapter_base_commit,
+                        struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET model_commit = coalesce(model_commit, ?3), "
+                      "dataset_commit = coalesce(dataset_commit, ?4), "
+                      "adapter_base_commit = coalesce(adapter_base_commit, ?5) "
+                      "WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
+                      "pin job inputs", err);
+    if (rc < 0)
+        return rc;
+    bind_text_or_null(stmt, 3, model_commit);
+    bind_text_or_null(stmt, 4, dataset_commit);
+    bind_text_or_null(stmt, 5, adapter_base_commit);
+    return jobs_update_leased(stmt, db, id, attempt, "pin job inputs", err);
+}
+
+int meta_job_output_deleted_set(struct meta *db, int64_t id, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET output_deleted_at = ?2 WHERE id = ?1 AND "
+                      "state IN ('failed', 'canceled')",
+                      "record deleted output repo", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, meta_now());
+    rc = jobs_exec(stmt, db, "record deleted output repo", err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_changes(meta_sqlite_get(db)) == 0)
+        return hub_error_set(err, HUB_ENOTFOUND, "no failed or canceled job %lld", (long long)id);
+    return 0;
 }
 
 static int jobs_state_of(enum meta_job_state *out, struct meta *db, int64_t id,

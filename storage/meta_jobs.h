@@ -73,6 +73,16 @@ struct meta_job {
     char result_commit[META_JOB_COMMIT_BYTES];
     char *result_metrics_json; /* JSON object, or NULL; owned */
     char *error;               /* why the job failed or was canceled, or NULL; owned */
+    /* The input commits that the first attempt resolved and every later attempt reuses,
+     * "" until then. model_commit is the commit of the base model of a training job, or of
+     * the evaluated model of an evaluation job. adapter_base_commit is "" unless the
+     * evaluated model is an adapter. */
+    char model_commit[META_JOB_COMMIT_BYTES];
+    char dataset_commit[META_JOB_COMMIT_BYTES];
+    char adapter_base_commit[META_JOB_COMMIT_BYTES];
+    /* The first commit of the output repo when this job created it, "" when it existed. */
+    char output_created_commit[META_JOB_COMMIT_BYTES];
+    int64_t output_deleted_at; /* when the job deleted the repo it created; 0 while not */
 };
 
 struct meta_job_list {
@@ -143,11 +153,12 @@ bool meta_job_state_is_terminal(enum meta_job_state state);
 
 /** Inserts a queued job and its first "state" event. Fails with HUB_ECONFLICT when owner_id
  * already has max_queued jobs queued (0 means no limit); the check and the insert are one
- * transaction. base_repo and dataset_repo may be NULL. Any thread. */
+ * transaction. base_repo and dataset_repo may be NULL. output_created_commit is the first
+ * commit of the output repo when the request created that repo, else NULL. Any thread. */
 int meta_job_insert(int64_t *out_id, struct meta *db, enum meta_job_type type, int64_t owner_id,
                     const char *owner, const char *repo, const char *base_repo,
-                    const char *dataset_repo, const char *spec_json, int max_attempts,
-                    int max_queued, struct hub_error *err);
+                    const char *dataset_repo, const char *output_created_commit,
+                    const char *spec_json, int max_attempts, int max_queued, struct hub_error *err);
 
 /** Loads job id into *out (caller frees with meta_job_free). HUB_ENOTFOUND when there is no
  * such job. Any thread. */
@@ -230,6 +241,17 @@ int meta_job_finish_logged(struct meta *db, int64_t id, int attempt, enum meta_j
  * is not running under attempt. Scheduler thread. */
 int meta_job_requeue(struct meta *db, int64_t id, int attempt, bool refund_attempt,
                      const char *reason, struct hub_error *err);
+
+/** Stores the input commits that attempt resolved, each only where none is stored yet, so
+ * the first attempt's commits stay for every later one. adapter_base_commit may be NULL or
+ * "". HUB_ECONFLICT when the job is not running under attempt. Worker process. */
+int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *model_commit,
+                        const char *dataset_commit, const char *adapter_base_commit,
+                        struct hub_error *err);
+
+/** Records that job id, which is failed or canceled, deleted the output repo it created.
+ * HUB_ENOTFOUND when there is no such job in those states. Any thread or process. */
+int meta_job_output_deleted_set(struct meta *db, int64_t id, struct hub_error *err);
 
 /** Cancels job id: a queued job becomes canceled at once; a running job gets
  * cancel_requested, and the scheduler stops its worker. *out_state is the state after the

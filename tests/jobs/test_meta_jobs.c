@@ -16,7 +16,7 @@ static int64_t insert(const char *owner, int64_t owner_id, int max_queued)
     struct hub_error err = HUB_ERROR_INIT;
     int64_t id = 0;
     int rc = meta_job_insert(&id, db, META_JOB_TRAIN, owner_id, owner, "alice/out", "demo/base",
-                             "alice/data", "{\"type\":\"train\"}", 2, max_queued, &err);
+                             "alice/data", NULL, "{\"type\":\"train\"}", 2, max_queued, &err);
 
     if (rc < 0)
         printf("# insert failed: %s\n", err.msg);
@@ -31,8 +31,8 @@ static void test_queue_limit(void)
 
     CHECK(insert("carol", 30, 2) > 0);
     CHECK(insert("carol", 30, 2) > 0);
-    rc = meta_job_insert(&id, db, META_JOB_TRAIN, 30, "carol", "carol/o", NULL, NULL, "{}", 2, 2,
-                         &err);
+    rc = meta_job_insert(&id, db, META_JOB_TRAIN, 30, "carol", "carol/o", NULL, NULL, NULL, "{}", 2,
+                         2, &err);
     CHECK_EQ_INT(rc, HUB_ECONFLICT);
     CHECK(strstr(err.msg, "carol") != NULL);
 }
@@ -258,6 +258,55 @@ static void test_evals_and_adapters(void)
     free(names);
 }
 
+/* The first attempt's input commits stay pinned, and the output repo that a job created is
+ * recorded with the job. */
+static void test_pinned_inputs_and_output(void)
+{
+    static const char first_model[] = "1111111111111111111111111111111111111111";
+    static const char first_data[] = "2222222222222222222222222222222222222222";
+    static const char moved_data[] = "3333333333333333333333333333333333333333";
+    static const char created[] = "4444444444444444444444444444444444444444";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+    int64_t id = 0, got = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_insert(&id, db, META_JOB_TRAIN, 90, "ivan", "ivan/out", "ivan/base",
+                                 "ivan/data", created, "{}", 3, 0, &err),
+                 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_STR(job->output_created_commit, created);
+    CHECK_EQ_STR(job->model_commit, "");
+    CHECK_EQ_STR(job->dataset_commit, "");
+    CHECK_EQ_INT(job->output_deleted_at, 0);
+    meta_job_free(job);
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, first_data, NULL, &err), 0);
+    CHECK_EQ_INT(meta_job_requeue(db, id, attempt, false, "worker was killed", &err), 0);
+    /* The stale attempt may not pin anything. */
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, moved_data, NULL, &err),
+                 HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(attempt, 2);
+    /* A retry that resolved other commits does not replace the pinned ones. */
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, moved_data, "", &err), 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_STR(job->model_commit, first_model);
+    CHECK_EQ_STR(job->dataset_commit, first_data);
+    CHECK_EQ_STR(job->adapter_base_commit, "");
+    meta_job_free(job);
+
+    /* Only a failed or canceled job records a deleted output repo. */
+    CHECK_EQ_INT(meta_job_output_deleted_set(db, id, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_FAILED, NULL, NULL, "broken", &err), 0);
+    CHECK_EQ_INT(meta_job_output_deleted_set(db, id, &err), 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK(job->output_deleted_at > 0);
+    meta_job_free(job);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/atelier-test-meta-jobs-XXXXXX";
@@ -276,6 +325,7 @@ int main(void)
     test_events_and_progress();
     test_list_filters();
     test_evals_and_adapters();
+    test_pinned_inputs_and_output();
     meta_close(db);
     snprintf(command, sizeof(command), "rm -rf '%s'", dir);
     if (system(command) != 0)

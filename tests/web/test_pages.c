@@ -597,7 +597,7 @@ static void test_pages_job_rows(void)
 
     for (int i = 0; i < 55; i++)
         CHECK_EQ_INT(meta_job_insert(&job_id, db, META_JOB_TRAIN, alice_id, "alice", "alice/out",
-                                     "alice/demo", "alice/stories", spec, 3, 0, &err),
+                                     "alice/demo", "alice/stories", NULL, spec, 3, 0, &err),
                      0);
     CHECK_EQ_INT(meta_job_event_append(db, job_id, "progress",
                                        "{\"step\":1,\"total_steps\":10,\"loss\":2.5}", &err),
@@ -682,7 +682,7 @@ static int64_t bob_job_start(enum meta_job_type type, const char *repo, int max_
     int64_t id = 0, claimed = 0;
     int attempt = 0;
 
-    CHECK_EQ_INT(meta_job_insert(&id, db, type, bob_id, "bob", repo, NULL, "bob/data", spec,
+    CHECK_EQ_INT(meta_job_insert(&id, db, type, bob_id, "bob", repo, NULL, "bob/data", NULL, spec,
                                  max_attempts, 0, &err),
                  0);
     CHECK_EQ_INT(meta_job_claim_next(&claimed, &attempt, db, 0, &err), 0);
