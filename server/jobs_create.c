@@ -8,6 +8,7 @@
 #include "hub_log.h"
 #include "hub_name.h"
 #include "jobs_json.h"
+#include "jobs_output.h"
 #include "jobs_sched.h"
 #include "jobs_spec.h"
 #include "meta_jobs.h"
@@ -175,6 +176,18 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
     return rc;
 }
 
+/* Deletes the output repo that this request created for a job that was then not queued. */
+static void output_repo_undo(struct meta *db, const char *data_dir, const char *repo_id,
+                             const char *created_commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    if (jobs_output_repo_delete(db, data_dir, repo_id, created_commit,
+                                "created for a job request that was not queued", &err) < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot delete the output repo of a rejected job: %s repo=%s",
+                err.msg, repo_id);
+}
+
 /* Returns 1 with err filled when user already has max_queued queued jobs (0: no limit). */
 static int queue_limit_check(struct meta *db, const struct http_user *user, unsigned max_queued,
                              struct hub_error *err)
@@ -260,6 +273,8 @@ int jobs_create_handle(struct http_request *req, void *arg, struct hub_error *er
                          created_commit, spec_json, (int)settings->max_attempts,
                          (int)settings->max_queued_per_user, err);
     free(spec_json);
+    if (rc < 0 && created_commit[0] != '\0')
+        output_repo_undo(db, data_dir, spec.output_repo, created_commit);
     if (rc == HUB_ECONFLICT)
         return http_reply_error(req, 429, "%s", err->msg);
     if (rc < 0)

@@ -10,10 +10,12 @@
 #include "jobs_clean.h"
 #include "jobs_create.h"
 #include "jobs_json.h"
+#include "jobs_output.h"
 #include "jobs_sched.h"
 #include "meta.h"
 #include "meta_jobs.h"
 #include "meta_repo.h"
+#include "web.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -207,6 +209,14 @@ static int job_show_handle(struct http_request *req, void *arg, struct hub_error
     return rc;
 }
 
+/* Removes what a queued job that was just canceled leaves: its work folder and the empty
+ * output repo it created. The job pages call it too, through web_job_canceled_hook_set. */
+static void job_canceled_cleanup(struct meta *db, const char *data_dir, int64_t id)
+{
+    jobs_workdir_clean(data_dir, id);
+    jobs_output_discard(db, data_dir, id);
+}
+
 static int job_cancel_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     const struct http_user *user = http_request_user(req);
@@ -235,7 +245,7 @@ static int job_cancel_handle(struct http_request *req, void *arg, struct hub_err
     /* A queued job is canceled now, and one that was retried has a checkpoint on disk. A
      * running job's folder is cleaned once its worker has stopped. */
     if (state == META_JOB_CANCELED)
-        jobs_workdir_clean(http_request_config(req)->data_dir, id);
+        job_canceled_cleanup(db, http_request_config(req)->data_dir, id);
     jobs_sched_wake();
     rc = meta_job_get(&job, db, id, err);
     if (rc < 0)
@@ -570,4 +580,5 @@ void jobs_http_register(struct http_router *router)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         http_router_add(router, &routes[i]);
     http_router_add_service(router, &sched_service);
+    web_job_canceled_hook_set(job_canceled_cleanup);
 }

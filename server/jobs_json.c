@@ -101,6 +101,9 @@ json_t *jobs_json_job(const struct meta_job *job)
     json_object_set_new(obj, "cancel_requested", json_boolean(job->cancel_requested));
     json_object_set_new(obj, "worker_pid",
                         job->worker_pid > 0 ? json_integer(job->worker_pid) : json_null());
+    json_object_set_new(obj, "repo_created_by_job",
+                        json_boolean(job->output_created_commit[0] != '\0'));
+    json_object_set_new(obj, "repo_deleted_at", time_or_null(job->output_deleted_at));
     json_object_set_new(obj, "spec", stored_json(job->spec_json));
     return obj;
 }

@@ -16,6 +16,7 @@
 #include "hub_config.h"
 #include "hub_log.h"
 #include "jobs_clean.h"
+#include "jobs_output.h"
 #include "meta.h"
 #include "meta_jobs.h"
 
@@ -189,7 +190,8 @@ static void child_remove(struct jobs_child *child)
 /* Records that the worker of attempt is gone: canceled when a cancel was requested, queued
  * again while attempts remain, else failed. HUB_ECONFLICT means the worker had already
  * recorded the outcome, which is the normal case for a worker that finished. A canceled or
- * failed job's work folder is cleaned, since no attempt resumes from it any more. NOTE: a
+ * failed job's work folder is cleaned, since no attempt resumes from it any more, and the
+ * empty output repo it created is deleted (jobs_output_discard). NOTE: a
  * worker of an earlier daemon gets SIGKILL just before this and may not have exited yet. An
  * entry it is still writing can then fail to go, and the sweep at the next start removes it. */
 static void attempt_end(struct meta *db, int64_t job_id, int attempt, int max_attempts,
@@ -224,8 +226,10 @@ static void attempt_end(struct meta *db, int64_t job_id, int attempt, int max_at
     }
     hub_log(cancel_requested ? HUB_LOG_INFO : HUB_LOG_WARN, "jobs", "%s job=%lld attempt=%d",
             message, (long long)job_id, attempt);
-    if (terminal)
+    if (terminal) {
         jobs_workdir_clean(sched.data_dir, job_id);
+        jobs_output_discard(db, sched.data_dir, job_id);
+    }
 }
 
 static const struct meta_job_lease *lease_find(const struct meta_job_lease *leases, size_t count,

@@ -18,6 +18,7 @@
 #include "hub_log.h"
 #include "jobs_clean.h"
 #include "jobs_json.h"
+#include "jobs_output.h"
 #include "jobs_publish.h"
 #include "jobs_run.h"
 #include "jobs_sched.h"
@@ -1111,6 +1112,8 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
     /* The job can no longer be retried, so its checkpoint and staged inputs are not needed.
      * A crash before this line leaves them to the sweep at the next daemon start. */
     jobs_workdir_clean(w->data_dir, w->job_id);
+    if (state == META_JOB_FAILED)
+        jobs_output_discard(w->db, w->data_dir, w->job_id);
     return JOBS_EXIT_RECORDED;
 }
 

@@ -636,7 +636,13 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     web_buf_puts(b, "</dd><dt>Dataset</dt><dd>");
     web_repo_link(b, job->dataset_repo, true);
     web_buf_puts(b, "</dd><dt>Output</dt><dd>");
-    web_repo_link(b, job->repo, false);
+    if (job->output_deleted_at != 0) {
+        web_buf_escape(b, job->repo);
+        web_buf_puts(b, " <span class=\"muted\" id=\"job-output-deleted\">(deleted: this job "
+                        "created it and committed nothing to it)</span>");
+    } else {
+        web_repo_link(b, job->repo, false);
+    }
     web_buf_puts(b, "</dd><dt>Created</dt><dd>");
     web_format_time(b, job->created_at);
     web_buf_puts(b, "</dd><dt>Started</dt><dd>");
@@ -651,6 +657,13 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     web_job_spec(b, job->spec_json);
     web_page_end(ctx, 200);
     return 1;
+}
+
+static web_job_canceled_fn job_canceled_hook;
+
+void web_job_canceled_hook_set(web_job_canceled_fn fn)
+{
+    job_canceled_hook = fn;
 }
 
 static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
@@ -669,6 +682,8 @@ static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
         rc = meta_job_cancel(&state, ctx->req->db, job->id, &err);
     if (rc == HUB_ECONFLICT)
         rc = 0; /* it finished meanwhile; the page shows how */
+    else if (rc == 0 && state == META_JOB_CANCELED && job_canceled_hook != NULL)
+        job_canceled_hook(ctx->req->db, ctx->req->data_dir, job->id);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
     hub_log(HUB_LOG_INFO, "web", "job cancel requested job=%lld user=%s req=%s", (long long)job->id,

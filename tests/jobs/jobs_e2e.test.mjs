@@ -36,6 +36,31 @@ const serveArgs = ["--workers", "1", "--job-cancel-grace", "2", "--max-queued-jo
 let dataDir, daemon, alice, bob, bobRead;
 const jobs = {};
 
+// Returns the audit log rows about repo ("model:ns/name"), oldest first.
+function auditRows(repo) {
+  const sql = `SELECT user, action, detail FROM audit_log WHERE repo = '${repo}' ORDER BY id;`;
+  const r = spawnSync("sqlite3", ["-json", join(dataDir, "atelier.sqlite3")],
+    { input: sql, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim() === "" ? [] : JSON.parse(r.stdout);
+}
+
+// Polls until no worker process of job id is left.
+async function waitForWorkerExit(url, id) {
+  await waitForJob(url, alice, id, () =>
+    findProcesses(["worker", dataDir, "--job", String(id)]).length === 0, 20000);
+}
+
+// Polls the log of job id until re matches it, for at most timeoutMs, and returns the log.
+async function waitForJobLog(url, id, re, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
+    if (re.test(log) || Date.now() > deadline) return log;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function trainRequest(overrides = {}) {
   return {
     type: "train", base_model: "alice/stories260K", dataset: "alice/style",
@@ -424,6 +449,83 @@ test("failed job keeps only its log", async () => {
   assert.ok(log.text.includes(`job failed: atelier train failed with status 1: ${staged}: line 3`),
     log.text);
   assert.ok(log.text.includes(`${finalLines[0].data.line}\n`), log.text);
+
+  // The job created alice/broken-lora and committed nothing to it, so it deleted the repo,
+  // after recording the failure.
+  assert.equal(job.repo_created_by_job, true);
+  const deleted = await waitForJob(url, alice, id, (j) => j.repo_deleted_at !== null);
+  assert.match(deleted.repo_deleted_at, /^\d{4}-\d\d-\d\dT/);
+  assert.equal((await api(url, alice, "GET", "/api/models/alice/broken-lora")).status, 404);
+  const finalLog = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
+  assert.match(finalLog,
+    /deleted the output repo alice\/broken-lora: this job created it and committed nothing to it/);
+  const audit = auditRows("model:alice/broken-lora");
+  assert.equal(audit.length, 1, JSON.stringify(audit));
+  assert.equal(audit[0].action, "repo.delete");
+  assert.equal(audit[0].user, "");
+  assert.match(audit[0].detail, new RegExp(`^job ${id} of alice was failed`));
+  assert.match(await waitForLog(daemon, /deleted output repo repo=alice\/broken-lora/),
+    /deleted output repo/);
+});
+
+test("failed job keeps an output repo it did not create", async () => {
+  const url = daemon.url;
+  // An empty repo that alice made herself: only its first commit, like one a job creates.
+  await hub.createRepo({ repo: { type: "model", name: "alice/own-lora" }, accessToken: alice,
+    hubUrl: url });
+  const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    dataset: "alice/broken", train_file: "data/train.jsonl", eval_file: undefined,
+    output_repo: "alice/own-lora",
+  }));
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.id;
+  assert.equal(r.json.repo_created_by_job, false);
+  await waitForJob(url, alice, id, (j) => j.state === "failed");
+  await waitForWorkerExit(url, id);
+  const job = (await api(url, alice, "GET", `/api/jobs/${id}`)).json;
+  assert.equal(job.repo_deleted_at, null);
+  assert.equal((await api(url, alice, "GET", "/api/models/alice/own-lora")).status, 200);
+  assert.deepEqual(auditRows("model:alice/own-lora").filter((a) => a.action === "repo.delete"), []);
+  assert.doesNotMatch((await api(url, alice, "GET", `/api/jobs/${id}/log`)).text,
+    /output repo/);
+});
+
+test("canceled jobs delete only empty output repos", async () => {
+  const url = daemon.url;
+  let r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    output_repo: "alice/busy-lora", params: { ...trainParams, steps: 100000 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const running = r.json.id;
+  await waitForJob(url, alice, running, (j) => j.state === "running" && j.progress.step > 0);
+
+  // A job queued behind it is canceled before it starts: its new repo goes at once.
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({ output_repo: "alice/waiting-lora" }));
+  assert.equal(r.status, 201, r.text);
+  const queued = r.json.id;
+  r = await api(url, alice, "POST", `/api/jobs/${queued}/cancel`);
+  assert.equal(r.status, 202);
+  assert.equal(r.json.state, "canceled");
+  assert.notEqual(r.json.repo_deleted_at, null);
+  assert.equal((await api(url, alice, "GET", "/api/models/alice/waiting-lora")).status, 404);
+  const audit = auditRows("model:alice/waiting-lora");
+  assert.equal(audit.length, 1, JSON.stringify(audit));
+  assert.match(audit[0].detail, new RegExp(`^job ${queued} of alice was canceled`));
+
+  // The running job's repo gets a commit from alice, so canceling the job keeps it.
+  await hub.uploadFiles({
+    repo: { type: "model", name: "alice/busy-lora" }, accessToken: alice, hubUrl: url,
+    files: [{ path: "NOTES.md", content: new Blob(["notes written while the job ran\n"]) }],
+  });
+  assert.equal((await api(url, alice, "POST", `/api/jobs/${running}/cancel`)).status, 202);
+  await waitForJob(url, alice, running, (j) => j.state === "canceled", 20000);
+  const log = await waitForJobLog(url, running, /kept the output repo/);
+  assert.match(log, /kept the output repo alice\/busy-lora, which this job created, because main is at commit/);
+  const job = (await api(url, alice, "GET", `/api/jobs/${running}`)).json;
+  assert.equal(job.repo_created_by_job, true);
+  assert.equal(job.repo_deleted_at, null);
+  assert.equal((await api(url, alice, "GET", "/api/models/alice/busy-lora")).status, 200);
+  await waitForWorkerExit(url, running);
 });
 
 test("daemon stop resumes the job from its checkpoint", async () => {

@@ -802,6 +802,31 @@ static void test_pages_job_final_line(void)
     done(&p);
 }
 
+/* An output repo that the job deleted is named without a link. */
+static void test_pages_job_deleted_output(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char path[64];
+    int64_t id;
+    struct page p;
+
+    id = bob_job_start(META_JOB_TRAIN, "bob/gone-lora", 1);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_FAILED, NULL, NULL, "invalid data", &err), 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "href=\"/bob/gone-lora\""));
+    CHECK(!has(&p, "job-output-deleted"));
+    done(&p);
+
+    CHECK_EQ_INT(meta_job_output_deleted_set(db, id, &err), 0);
+    p = render(path, "", bob_id);
+    CHECK(has(&p, "bob/gone-lora <span class=\"muted\" id=\"job-output-deleted\">(deleted: "
+                  "this job created it and committed nothing to it)</span>"));
+    CHECK(!has(&p, "href=\"/bob/gone-lora\""));
+    done(&p);
+}
+
 /* Every corpus card goes through the whole card page without an error or live script. */
 /* Opens pull request number 1.. of alice/ns/name by bob from main with one file added. */
 static int64_t open_pull_request(const char *name, const char *title, const char *path,
@@ -1468,6 +1493,7 @@ int main(void)
     test_pages_job_attempts();
     test_pages_job_eval_result();
     test_pages_job_final_line();
+    test_pages_job_deleted_output();
     test_pages_corpus_cards();
     setup_orgs();
     test_pages_new_repo_form();
