@@ -79,6 +79,25 @@ static json_t *result_json(const struct meta_job *job)
     return obj;
 }
 
+/* The input commits that the first attempt resolved, or null before it has. */
+static json_t *pinned_commits_json(const struct meta_job *job)
+{
+    const char *const commits[] = {job->model_commit, job->dataset_commit,
+                                   job->adapter_base_commit};
+    const char *const names[] = {"model", "dataset", "adapter_base"};
+    json_t *obj;
+
+    if (job->model_commit[0] == '\0' && job->dataset_commit[0] == '\0')
+        return json_null();
+    obj = json_object();
+    if (obj == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        json_object_set_new(obj, names[i],
+                            commits[i][0] != '\0' ? json_string(commits[i]) : json_null());
+    return obj;
+}
+
 json_t *jobs_json_job(const struct meta_job *job)
 {
     json_t *obj = json_object();
@@ -101,6 +120,7 @@ json_t *jobs_json_job(const struct meta_job *job)
     json_object_set_new(obj, "cancel_requested", json_boolean(job->cancel_requested));
     json_object_set_new(obj, "worker_pid",
                         job->worker_pid > 0 ? json_integer(job->worker_pid) : json_null());
+    json_object_set_new(obj, "pinned_commits", pinned_commits_json(job));
     json_object_set_new(obj, "repo_created_by_job",
                         json_boolean(job->output_created_commit[0] != '\0'));
     json_object_set_new(obj, "repo_deleted_at", time_or_null(job->output_deleted_at));

@@ -545,19 +545,60 @@ static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err
     return rc;
 }
 
-/* Resolves the revisions and stages the model and the dataset files. */
+/* Resolves rev of repo_id into commit. When an earlier attempt of this job pinned a commit,
+ * checks that it still exists and uses it instead, so every attempt reads the same inputs
+ * and a resumed run continues on the data its checkpoint was trained on. */
+static int input_commit_resolve(char commit[REPO_OID_HEX_BYTES + 1], const struct worker *w,
+                                enum hub_repo_type type, const char *repo_id, const char *rev,
+                                const char *pinned, struct hub_error *err)
+{
+    int rc;
+
+    if (pinned[0] == '\0')
+        return jobs_stage_resolve(commit, w->data_dir, type, repo_id, rev, err);
+    rc = jobs_stage_resolve(commit, w->data_dir, type, repo_id, pinned, err);
+    if (rc == HUB_ENOTFOUND)
+        return hub_error_set(err, HUB_ENOTFOUND,
+                             "commit %s of %s repo '%s', which the first attempt of this job "
+                             "used, not found; start a new job to use the current revision",
+                             pinned, hub_repo_type_name(type), repo_id);
+    return rc;
+}
+
+/* Stores the commits this attempt resolved as the job's pinned inputs, unless an earlier
+ * attempt stored them already. */
+static enum outcome inputs_pin(struct worker *w, char *message, size_t cap)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc;
+
+    rc = meta_job_inputs_pin(w->db, w->job_id, w->attempt, w->model_commit, w->dataset_commit,
+                             w->base_commit, &err);
+    if (rc == HUB_ECONFLICT) {
+        atomic_store(&w->lease_lost, true);
+        return OUTCOME_STOPPED;
+    }
+    if (rc < 0)
+        return fail_with(message, cap, &err);
+    return OUTCOME_OK;
+}
+
+/* Resolves the revisions (or takes the pinned commits) and stages the model and the dataset
+ * files. The first attempt pins the commits it resolved. */
 static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_path, size_t cap,
                                  char *message, size_t message_cap)
 {
     struct hub_error err = HUB_ERROR_INIT;
     char base_dir[PATH_MAX + 8];
-    int rc;
+    int rc = 0;
 
-    rc = jobs_stage_resolve(w->model_commit, w->data_dir, HUB_REPO_MODEL, w->spec.model,
-                            w->spec.model_revision, &err);
+    /* An evaluation resolved the model already in eval_inputs_stage. */
+    if (w->model_commit[0] == '\0')
+        rc = input_commit_resolve(w->model_commit, w, HUB_REPO_MODEL, w->spec.model,
+                                  w->spec.model_revision, w->job->model_commit, &err);
     if (rc == 0)
-        rc = jobs_stage_resolve(w->dataset_commit, w->data_dir, HUB_REPO_DATASET, w->spec.dataset,
-                                w->spec.dataset_revision, &err);
+        rc = input_commit_resolve(w->dataset_commit, w, HUB_REPO_DATASET, w->spec.dataset,
+                                  w->spec.dataset_revision, w->job->dataset_commit, &err);
     path_join(base_dir, sizeof(base_dir), w->dir, "base");
     if (rc == 0 && w->base_repo[0] == '\0')
         rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
@@ -568,9 +609,10 @@ static enum outcome inputs_stage(struct worker *w, char *train_path, char *eval_
         rc = dataset_file_stage(eval_path, cap, w, "eval", w->spec.eval_file, &err);
     if (rc < 0)
         return fail_with(message, message_cap, &err);
-    log_line(w, "info", "staged %s@%.12s and %s@%.12s", w->spec.model, w->model_commit,
-             w->spec.dataset, w->dataset_commit);
-    return OUTCOME_OK;
+    log_line(w, "info", "staged %s@%.12s and %s@%.12s%s", w->spec.model, w->model_commit,
+             w->spec.dataset, w->dataset_commit,
+             w->job->dataset_commit[0] != '\0' ? ", the commits that the first attempt used" : "");
+    return inputs_pin(w, message, message_cap);
 }
 
 /* Turns the end of a trainer command into an outcome. */
@@ -831,8 +873,8 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
     int rc;
 
     adapter_dir[0] = '\0';
-    rc = jobs_stage_resolve(w->model_commit, w->data_dir, HUB_REPO_MODEL, w->spec.model,
-                            w->spec.model_revision, &err);
+    rc = input_commit_resolve(w->model_commit, w, HUB_REPO_MODEL, w->spec.model,
+                              w->spec.model_revision, w->job->model_commit, &err);
     if (rc < 0)
         return fail_with(message, cap, &err);
     rc = jobs_stage_read(&text, &len, w->data_dir, HUB_REPO_MODEL, w->spec.model, w->model_commit,
@@ -852,8 +894,8 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
     }
     snprintf(w->base_repo, sizeof(w->base_repo), "%s", base);
     json_decref(config);
-    rc = jobs_stage_resolve(w->base_commit, w->data_dir, HUB_REPO_MODEL, w->base_repo,
-                            REPO_DEFAULT_BRANCH, &err);
+    rc = input_commit_resolve(w->base_commit, w, HUB_REPO_MODEL, w->base_repo, REPO_DEFAULT_BRANCH,
+                              w->job->adapter_base_commit, &err);
     path_join(base_dir, sizeof(base_dir), w->dir, "base");
     if (rc == 0)
         rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->base_repo,

@@ -45,6 +45,18 @@ static void web_repo_link(struct web_buf *b, const char *id, bool dataset)
     web_buf_puts(b, "</a>");
 }
 
+/* Writes " at commit ABBREV" for an input commit that the job pinned, nothing while it has
+ * none. */
+static void web_pinned_commit(struct web_buf *b, const char *commit, const char *id)
+{
+    if (commit[0] == '\0')
+        return;
+    web_buf_printf(b,
+                   " at commit <code id=\"%s\" title=\"%s: the first attempt resolved it and every "
+                   "retry uses it\">%.10s</code>",
+                   id, commit, commit);
+}
+
 static void web_job_progress_cell(struct web_buf *b, const struct meta_job *job)
 {
     const struct meta_job_progress *p = &job->progress;
@@ -633,8 +645,11 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     web_buf_escape(b, job->owner);
     web_buf_puts(b, "</dd><dt>Base model</dt><dd>");
     web_repo_link(b, job->base_repo, false);
+    if (job->type == META_JOB_TRAIN)
+        web_pinned_commit(b, job->model_commit, "job-model-commit");
     web_buf_puts(b, "</dd><dt>Dataset</dt><dd>");
     web_repo_link(b, job->dataset_repo, true);
+    web_pinned_commit(b, job->dataset_commit, "job-dataset-commit");
     web_buf_puts(b, "</dd><dt>Output</dt><dd>");
     if (job->output_deleted_at != 0) {
         web_buf_escape(b, job->repo);
@@ -643,6 +658,8 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     } else {
         web_repo_link(b, job->repo, false);
     }
+    if (job->type == META_JOB_EVAL)
+        web_pinned_commit(b, job->model_commit, "job-model-commit");
     web_buf_puts(b, "</dd><dt>Created</dt><dd>");
     web_format_time(b, job->created_at);
     web_buf_puts(b, "</dd><dt>Started</dt><dd>");

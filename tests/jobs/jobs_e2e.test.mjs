@@ -528,6 +528,61 @@ test("canceled jobs delete only empty output repos", async () => {
   await waitForWorkerExit(url, running);
 });
 
+test("resumed job trains on the commits of its first attempt", async () => {
+  let url = daemon.url;
+  await pushFolder(url, alice, "dataset", "alice/moving", styleDir,
+    { skip: (p) => p.endsWith(".py") });
+  const first = (await api(url, alice, "GET", "/api/datasets/alice/moving")).json.sha;
+  assert.match(first, /^[0-9a-f]{40}$/);
+  const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    dataset: "alice/moving", output_repo: "alice/pinned-lora", params: { ...trainParams, steps: 300 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.id;
+  assert.equal(r.json.pinned_commits, null);
+
+  let job = await waitForJob(url, alice, id, (j) => j.state === "running" && j.progress.step >= 15);
+  assert.equal(job.pinned_commits.dataset, first);
+  assert.match(job.pinned_commits.model, /^[0-9a-f]{40}$/);
+  assert.equal(job.pinned_commits.adapter_base, null);
+  const model = job.pinned_commits.model;
+
+  // Main of the dataset moves while the job runs, and a daemon stop makes the job resume.
+  await hub.uploadFiles({
+    repo: { type: "dataset", name: "alice/moving" }, accessToken: alice, hubUrl: url,
+    files: [{ path: "train.jsonl", content: new Blob(['{"text": "a different story"}\n']) }],
+  });
+  const moved = (await api(url, alice, "GET", "/api/datasets/alice/moving")).json.sha;
+  assert.notEqual(moved, first);
+  assert.equal(await daemon.stop({ keepData: true }), 0);
+  daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
+  url = daemon.url;
+  job = await waitForJob(url, alice, id, (j) => j.state === "succeeded" || j.state === "failed");
+  const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
+  assert.equal(job.state, "succeeded", log);
+  assert.deepEqual(job.pinned_commits, { model, dataset: first, adapter_base: null });
+
+  // Both runs staged the first commit, and the second one resumed from its checkpoint.
+  const staged = [...log.matchAll(/staged alice\/stories260K@([0-9a-f]+) and alice\/moving@([0-9a-f]+)(.*)/g)];
+  assert.equal(staged.length, 2, log);
+  for (const m of staged) {
+    assert.equal(m[1], model.slice(0, 12));
+    assert.equal(m[2], first.slice(0, 12));
+  }
+  assert.equal(staged[0][3], "");
+  assert.equal(staged[1][3], ", the commits that the first attempt used");
+  assert.match(log, /atelier train: resuming from \S+ at step \d+ of 300/);
+
+  // The adapter's card and its evaluation name the first commit too.
+  const card = await hub.downloadFile({
+    repo: { type: "model", name: "alice/pinned-lora" }, path: "README.md", hubUrl: url,
+    accessToken: alice, revision: job.result.commit,
+  });
+  assert.ok((await card.text()).includes(`alice/moving at commit \`${first}\``));
+  const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/pinned-lora")).json;
+  assert.equal(evals[0].dataset_revision, first);
+});
+
 test("daemon stop resumes the job from its checkpoint", async () => {
   let url = daemon.url;
   const r = await api(url, alice, "POST", "/api/jobs", trainRequest({

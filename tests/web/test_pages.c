@@ -802,19 +802,27 @@ static void test_pages_job_final_line(void)
     done(&p);
 }
 
-/* An output repo that the job deleted is named without a link. */
-static void test_pages_job_deleted_output(void)
+/* A job's page shows the input commits that its first attempt pinned, and an output repo
+ * that the job deleted is named without a link. */
+static void test_pages_job_pinned_and_deleted(void)
 {
+    static const char model[] = "1111111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char dataset[] = "2222222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     struct hub_error err = HUB_ERROR_INIT;
     char path[64];
     int64_t id;
     struct page p;
 
     id = bob_job_start(META_JOB_TRAIN, "bob/gone-lora", 1);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, 1, model, dataset, NULL, &err), 0);
     CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_FAILED, NULL, NULL, "invalid data", &err), 0);
     snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
     p = render(path, "", bob_id);
     CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<code id=\"job-model-commit\" title=\"1111111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: "
+                  "the first attempt resolved it and every retry uses it\">1111111111</code>"));
+    CHECK(has(&p, "id=\"job-dataset-commit\""));
+    CHECK(has(&p, ">2222222222</code>"));
     CHECK(has(&p, "href=\"/bob/gone-lora\""));
     CHECK(!has(&p, "job-output-deleted"));
     done(&p);
@@ -1493,7 +1501,7 @@ int main(void)
     test_pages_job_attempts();
     test_pages_job_eval_result();
     test_pages_job_final_line();
-    test_pages_job_deleted_output();
+    test_pages_job_pinned_and_deleted();
     test_pages_corpus_cards();
     setup_orgs();
     test_pages_new_repo_form();
