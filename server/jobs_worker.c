@@ -459,43 +459,73 @@ static int dataset_file_stage(char *out, size_t cap, struct worker *w, const cha
                            w->dataset_commit, path, err);
 }
 
-/* Returns whether out/NAME/checkpoint/state.bin was written by an earlier run of this job:
- * a regular file with the trainer's magic and format version, modified after the job was
- * created. The attempt number cannot tell, because a daemon stop queues the job again without
- * counting the attempt. The age check rejects the folder of another job with the same id,
- * which a database restored from a backup can leave. When the file exists but is rejected,
- * reason gets why, else "". NOTE: only the trainer checks the hash and the run options, and
- * a checkpoint that fails those checks fails the job. */
-static bool checkpoint_is_resumable(const struct worker *w, char *reason, size_t cap)
+/* Result of checking out/NAME/checkpoint/state.bin before a training run. */
+enum checkpoint_status {
+    CHECKPOINT_NONE = 0,  /* no such file */
+    CHECKPOINT_RESUMABLE, /* written by an earlier run of this job */
+    CHECKPOINT_REJECTED,  /* something else is there, described in reason */
+    CHECKPOINT_UNREADABLE /* it could not be read (EIO, EACCES, EMFILE...); err has the errno */
+};
+
+/* Checks out/NAME/checkpoint/state.bin: resumable when it is a regular file with the
+ * trainer's magic and format version, modified after the job was created. The attempt number
+ * cannot tell, because a daemon stop queues the job again without counting the attempt. The
+ * age check rejects the folder of another job with the same id, which a database restored
+ * from a backup can leave. A file that cannot be opened, examined or read (other than a
+ * missing one, or a symlink or a non-folder on the path) is UNREADABLE, so a transient error
+ * does not throw the checkpoint away. NOTE: only the trainer checks the hash and the run
+ * options, and a checkpoint that fails those checks fails the job. */
+static enum checkpoint_status checkpoint_check(const struct worker *w, char *reason, size_t cap,
+                                               struct hub_error *err)
 {
     unsigned char header[sizeof(TRAIN_CKPT_MAGIC) + 4];
     char path[WORKER_PATH_BYTES];
     struct stat st;
     uint32_t version;
     ssize_t bytes_read;
-    int fd;
+    int fd, saved;
 
     reason[0] = '\0';
     if (w->spec.type != META_JOB_TRAIN)
-        return false;
+        return CHECKPOINT_NONE;
     snprintf(path, sizeof(path), "%s/checkpoint/state.bin", w->out_dir);
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno != ENOENT)
-            snprintf(reason, cap, "cannot open %s: %s", path, strerror(errno));
-        return false;
+    if (fd < 0 && errno == ENOENT)
+        return CHECKPOINT_NONE;
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+        snprintf(reason, cap, "cannot open %s: %s", path, strerror(errno));
+        return CHECKPOINT_REJECTED;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fd < 0) {
+        saved = errno;
+        hub_error_set_errno(err, HUB_EIO, saved, "cannot open the checkpoint %s: %s (errno %d)",
+                            path, strerror(saved), saved);
+        return CHECKPOINT_UNREADABLE;
+    }
+    if (fstat(fd, &st) < 0) {
+        saved = errno;
+        close(fd);
+        hub_error_set_errno(err, HUB_EIO, saved, "cannot stat the checkpoint %s: %s (errno %d)",
+                            path, strerror(saved), saved);
+        return CHECKPOINT_UNREADABLE;
+    }
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
         snprintf(reason, cap, "%s is not a regular file", path);
-        return false;
+        return CHECKPOINT_REJECTED;
     }
     bytes_read = read(fd, header, sizeof(header));
+    saved = errno;
     close(fd);
+    if (bytes_read < 0) {
+        hub_error_set_errno(err, HUB_EIO, saved, "cannot read the checkpoint %s: %s (errno %d)",
+                            path, strerror(saved), saved);
+        return CHECKPOINT_UNREADABLE;
+    }
     if (bytes_read != (ssize_t)sizeof(header) ||
         memcmp(header, TRAIN_CKPT_MAGIC, sizeof(TRAIN_CKPT_MAGIC)) != 0) {
         snprintf(reason, cap, "%s is not a training checkpoint", path);
-        return false;
+        return CHECKPOINT_REJECTED;
     }
     /* The format version is a little-endian u32 after the 8-byte magic. */
     version = (uint32_t)header[8] | (uint32_t)header[9] << 8 | (uint32_t)header[10] << 16 |
@@ -503,22 +533,24 @@ static bool checkpoint_is_resumable(const struct worker *w, char *reason, size_t
     if (version != TRAIN_CKPT_VERSION) {
         snprintf(reason, cap, "%s has format version %u, and this release reads version %u", path,
                  (unsigned)version, (unsigned)TRAIN_CKPT_VERSION);
-        return false;
+        return CHECKPOINT_REJECTED;
     }
     if ((int64_t)st.st_mtime < w->job->created_at) {
         snprintf(reason, cap,
                  "%s was written before the job was created, so another job with this id left it",
                  path);
-        return false;
+        return CHECKPOINT_REJECTED;
     }
-    return true;
+    return CHECKPOINT_RESUMABLE;
 }
 
 /* Removes the inputs of an earlier attempt, and out/ unless it has a checkpoint that an
- * earlier run of this job wrote, whatever the attempt number. */
+ * earlier run of this job wrote, whatever the attempt number. A checkpoint that cannot be
+ * read fails the attempt with HUB_EIO and keeps out/, so a retry can still resume. */
 static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err)
 {
     char path[WORKER_PATH_BYTES], reason[WORKER_PATH_BYTES + 128];
+    enum checkpoint_status status;
     int rc;
 
     *resume = false;
@@ -532,11 +564,14 @@ static int workdir_prepare(bool *resume, struct worker *w, struct hub_error *err
         rc = jobs_remove_tree(path, err);
     if (rc < 0)
         return rc;
-    if (checkpoint_is_resumable(w, reason, sizeof(reason))) {
+    status = checkpoint_check(w, reason, sizeof(reason), err);
+    if (status == CHECKPOINT_UNREADABLE)
+        return err->code;
+    if (status == CHECKPOINT_RESUMABLE) {
         *resume = true;
         return 0;
     }
-    if (reason[0] != '\0')
+    if (status == CHECKPOINT_REJECTED)
         log_line(w, "warning", "starting over without --resume: %s", reason);
     path_join(path, sizeof(path), w->dir, "out");
     rc = jobs_remove_tree(path, err);

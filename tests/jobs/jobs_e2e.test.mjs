@@ -6,8 +6,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
-  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync,
-  writeFileSync,
+  chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync,
+  utimesSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -582,6 +582,40 @@ test("resumed job trains on the commits of its first attempt", async () => {
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/pinned-lora")).json;
   assert.equal(evals[0].dataset_revision, first);
 });
+
+// Root reads a file whatever its mode, so only another user sees the checkpoint as unreadable.
+const asRoot = process.getuid() === 0;
+test("unreadable checkpoint is kept for a retry",
+  { skip: asRoot && "root can read a file with mode 000" }, async () => {
+    let url = daemon.url;
+    const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+      output_repo: "alice/locked-lora", params: { ...trainParams, steps: 300 },
+    }));
+    assert.equal(r.status, 201, r.text);
+    const id = r.json.id;
+    const checkpoint = join(dataDir, "jobs", String(id), "out/locked-lora/checkpoint/state.bin");
+    await waitForJob(url, alice, id, (j) => j.state === "running" && j.progress.step >= 15);
+    assert.ok(existsSync(checkpoint), "the first checkpoint exists before the stop");
+    assert.equal(await daemon.stop({ keepData: true }), 0);
+    chmodSync(checkpoint, 0o000);
+    daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
+    url = daemon.url;
+
+    // Every attempt finds the checkpoint unreadable and fails, to be retried, without
+    // removing it: the next attempt meets the same file.
+    const job = await waitForJob(url, alice, id, (j) => j.state === "failed" || j.state === "succeeded");
+    const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
+    assert.equal(job.state, "failed", log);
+    assert.equal(job.attempts, job.max_attempts);
+    const unreadable = log.match(new RegExp(`cannot open the checkpoint ${checkpoint}: ` +
+      "Permission denied \\(errno 13\\)", "g"));
+    assert.equal(unreadable?.length, job.max_attempts, log);
+    assert.doesNotMatch(log, /starting over without --resume/);
+    assert.equal(log.match(/running atelier train/g).length, 1, log);
+    await waitForJob(url, alice, id, (j) => j.repo_deleted_at !== null);
+    assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
+  });
+
 
 test("daemon stop resumes the job from its checkpoint", async () => {
   let url = daemon.url;
