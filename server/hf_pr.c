@@ -236,7 +236,7 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
 
 /* ---- Handlers ---------------------------------------------------------------------------- */
 
-/* Parses the {num} route parameter. Queues 404 when it is not a pull request number. */
+/* Parses the {num} route parameter. Queues 400 when it is not a pull request number. */
 static int param_number(int64_t *out, struct http_request *req)
 {
     const char *text = http_request_param(req, "num");
@@ -244,10 +244,11 @@ static int param_number(int64_t *out, struct http_request *req)
 
     snprintf(ref, sizeof(ref), "refs/pr/%.12s", text != NULL ? text : "");
     if (text == NULL || strlen(text) > 9 || !hf_pr_number_parse(out, ref)) {
-        http_reply_error_code(req, 404, "DiscussionNotFound",
-                              "invalid pull request number '%.40s': expected a number from 1",
-                              text != NULL ? text : "");
-        return HUB_ENOTFOUND;
+        http_reply_error(
+            req, 400,
+            "invalid pull request number '%.40s': expected a positive integer of at most 9 digits",
+            text != NULL ? text : "");
+        return HUB_EINVAL;
     }
     return 0;
 }
@@ -415,15 +416,17 @@ out:
     return rc < 0 ? 0 : rc;
 }
 
-static int reply_merge_conflict(struct http_request *req, const struct repo_merge_result *res,
-                                const struct hub_error *err)
+static int reply_merge_conflict(struct http_request *req, const struct meta_pr *pr,
+                                const struct repo_merge_result *res, const struct hub_error *err)
 {
     json_t *files = json_array();
+    char message[1024];
 
     for (size_t i = 0; i < res->n_conflicts; i++)
         json_array_append_new(files, json_string(res->conflicts[i]));
+    pr_merge_conflict_message(message, sizeof(message), pr, err);
     return http_reply_json(req, 409,
-                           json_pack("{s:s,s:o}", "error", err->msg, "filesWithConflicts", files));
+                           json_pack("{s:s,s:o}", "error", message, "filesWithConflicts", files));
 }
 
 int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *err)
@@ -450,7 +453,7 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
     hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
     rc = pr_merge(&res, &pr, http_request_db(req), ctx.git, &ctx.row, number, name, email, err);
     if (rc == HUB_ECONFLICT && res.total_conflicts > 0) {
-        rc = reply_merge_conflict(req, &res, err);
+        rc = reply_merge_conflict(req, &pr, &res, err);
         goto out;
     }
     if (rc < 0) {
@@ -465,9 +468,9 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
                               http_request_id(req));
     hub_log(HUB_LOG_INFO, "hf",
             "pull request merged repo=%s/%s num=%lld branch=%s commit=%s fast_forward=%d "
-            "user=%s req=%s",
+            "contained=%d user=%s req=%s",
             ctx.row.ns, ctx.row.name, (long long)number, pr.target_branch, res.commit,
-            res.fast_forward, http_request_user(req)->name, http_request_id(req));
+            res.fast_forward, res.contained, http_request_user(req)->name, http_request_id(req));
     rc = http_reply_json(req, 200,
                          json_pack("{s:I,s:s,s:s,s:b,s:o}", "num", (json_int_t)number, "status",
                                    "merged", "mergeCommitId", res.commit, "fastForward",

@@ -13,7 +13,7 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct meta *db,
 {
     struct repo_merge_request mreq = {0};
     struct hub_error later = HUB_ERROR_INIT;
-    char ref[32], message[META_PR_MAX_TITLE_BYTES + 64];
+    char ref[32], message[META_PR_MAX_TITLE_BYTES + 64], head[REPO_OID_HEX_BYTES + 1];
     bool to_main;
     int rc;
 
@@ -21,18 +21,34 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct meta *db,
     rc = meta_pr_get(pr, db, row->id, number, err);
     if (rc < 0)
         return rc;
+    if (pr->status == META_PR_MERGED)
+        return hub_error_set(err, HUB_ECONFLICT, "pull request #%lld is already merged",
+                             (long long)number);
     if (pr->status != META_PR_OPEN)
         return hub_error_set(err, HUB_ECONFLICT,
-                             "pull request #%lld is %s; only open pull requests merge",
-                             (long long)number, meta_pr_status_name(pr->status));
+                             "pull request #%lld is closed; reopen it before merging",
+                             (long long)number);
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)number);
-    snprintf(message, sizeof(message), "Merge pull request #%lld: %s", (long long)number,
+    rc = repo_revision_resolve(head, git, ref, err);
+    if (rc < 0)
+        return rc;
+    if (strcmp(head, pr->base_commit) == 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "pull request #%lld has no commits yet; commit to %s first or close "
+                             "it",
+                             (long long)number, ref);
+    /* Git ends commit messages with a newline. Without it, git cat-file -p runs the message
+     * into whatever the terminal prints next. */
+    snprintf(message, sizeof(message), "Merge pull request #%lld: %s\n", (long long)number,
              pr->title);
     mreq.branch = pr->target_branch;
     mreq.source = ref;
     mreq.author_name = author_name;
     mreq.author_email = author_email;
     mreq.message = message;
+    /* A writer who resolved conflicts with git merged refs/pr/N into the branch already, so
+     * the merge only records that. */
+    mreq.accept_contained = true;
     rc = repo_merge(res, git, &mreq, err);
     if (rc < 0)
         return rc;
@@ -48,4 +64,16 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct meta *db,
     snprintf(pr->merged_commit, sizeof(pr->merged_commit), "%s", res->commit);
     pr->updated_at = meta_now();
     return 0;
+}
+
+void pr_merge_conflict_message(char *buf, size_t cap, const struct meta_pr *pr,
+                               const struct hub_error *err)
+{
+    snprintf(buf, cap,
+             "Pull request #%lld cannot be merged: %s. A writer can resolve this with git: fetch "
+             "refs/pr/%lld, merge it into %s, fix the conflicts, push %s, then merge again, "
+             "which marks the pull request merged. Without write access, open a new pull "
+             "request on top of the current %s and close this one.",
+             (long long)pr->number, err->msg, (long long)pr->number, pr->target_branch,
+             pr->target_branch, pr->target_branch);
 }

@@ -3,6 +3,7 @@
 #ifndef PR_MERGE_H
 #define PR_MERGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hub_error.h"
@@ -17,7 +18,10 @@ struct meta;
  * the commit time on the repo, with the head of main when the target is main. The message of
  * a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no such pull
  * request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files conflict:
- * then res->total_conflicts > 0); HUB_EINVAL (nothing to merge); HUB_EIO. Once the branch has moved
+ * then res->total_conflicts > 0); HUB_EINVAL (refs/pr/N has no commits after its base); HUB_EIO.
+ * When the target branch contains refs/pr/N already, as after a writer merged it with git,
+ * no commit is made: the pull request is marked merged at the branch head and res->contained
+ * is set. Once the branch has moved
  * the merge stands: a failure to update the rows after it is logged, not returned. Dispose res with
  * repo_merge_result_dispose() on every path.
  * NOTE: git-lfs locks are not checked here. The commits of the pull request were checked when
@@ -25,5 +29,10 @@ struct meta;
 int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct meta *db,
              struct repo *git, const struct meta_repo *row, int64_t number, const char *author_name,
              const char *author_email, struct hub_error *err);
+
+/** Writes the message for a merge that failed with conflicts (err from pr_merge) into buf: the
+ * files, and how a writer or the author can still land the change. */
+void pr_merge_conflict_message(char *buf, size_t cap, const struct meta_pr *pr,
+                               const struct hub_error *err);
 
 #endif

@@ -132,9 +132,11 @@ struct repo_commit_info {
     char *message; /* the whole message */
     char *author_name;
     char *author_email;
-    int64_t time;                        /* author time, seconds since the epoch */
-    int tz_offset_min;                   /* author's UTC offset in minutes */
-    char parent[REPO_OID_HEX_BYTES + 1]; /* first parent, "" for a root commit */
+    int64_t time;                            /* author time, seconds since the epoch */
+    int tz_offset_min;                       /* author's UTC offset in minutes */
+    char parent[REPO_OID_HEX_BYTES + 1];     /* first parent, "" for a root commit */
+    char (*parents)[REPO_OID_HEX_BYTES + 1]; /* all parents in order, NULL for a root commit */
+    size_t n_parents;                        /* more than one for a merge commit */
 };
 
 /** Frees the strings of info. Accepts a zeroed struct. */
@@ -297,14 +299,16 @@ struct repo_merge_request {
     const char *source;      /* revision to merge, such as refs/pr/3 */
     const char *author_name; /* author of a merge commit; not needed for dry_run */
     const char *author_email;
-    const char *message; /* message of a merge commit; not needed for dry_run */
-    bool dry_run;        /* only check whether the merge would succeed; change nothing */
+    const char *message;   /* message of a merge commit; not needed for dry_run */
+    bool dry_run;          /* only check whether the merge would succeed; change nothing */
+    bool accept_contained; /* succeed without a change when branch contains source already */
 };
 
 struct repo_merge_result {
     char commit[REPO_OID_HEX_BYTES + 1]; /* new head of the branch; "" for dry_run */
     bool fast_forward;                   /* the branch moved to source without a new commit */
-    char **conflicts;                    /* paths in conflict (HUB_ECONFLICT), at most 100 */
+    bool contained;   /* accept_contained: branch contained source, so nothing moved */
+    char **conflicts; /* paths in conflict (HUB_ECONFLICT), at most 100 */
     size_t n_conflicts;
     size_t total_conflicts; /* all paths in conflict, also those not in conflicts */
 };
@@ -312,7 +316,10 @@ struct repo_merge_result {
 /** Merges source into branch under the repo lock. When branch is an ancestor of source, the
  * branch fast-forwards to it. Otherwise libgit2 merges the two trees into a commit whose
  * parents are the branch head and source. Either way the branch moves with a compare-and-swap.
- * Returns 0; HUB_EINVAL (source has nothing that branch lacks, or a bad author);
+ * When branch contains source already and accept_contained is set, nothing moves: res->contained
+ * is set and res->commit is the branch head.
+ * Returns 0; HUB_EINVAL (source has nothing that branch lacks and accept_contained is unset, or
+ * a bad author);
  * HUB_ENOTFOUND (branch or source); HUB_ECONFLICT (files in conflict, listed in res, or the
  * branch moved meanwhile); HUB_EIO. Dispose res with repo_merge_result_dispose() on every
  * path. */

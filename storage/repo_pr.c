@@ -12,6 +12,8 @@
 
 /* Conflicting paths a merge reports; more are counted but not named. */
 #define REPO_MERGE_MAX_CONFLICT_PATHS 100
+/* Conflicting paths that the error message of a merge names. */
+#define REPO_MERGE_NAMED_CONFLICTS 3
 
 bool repo_pr_ref_is_valid(const char *ref)
 {
@@ -118,6 +120,31 @@ static int collect_conflicts(struct repo_merge_result *res, git_index *index, st
     return 0;
 }
 
+/* Sets the HUB_ECONFLICT error of a failed merge, naming the first conflicting files. */
+static int conflict_error(struct hub_error *err, const struct repo_merge_result *res,
+                          const struct repo_merge_request *req)
+{
+    char files[512] = "";
+    size_t named = res->n_conflicts < REPO_MERGE_NAMED_CONFLICTS ? res->n_conflicts
+                                                                 : REPO_MERGE_NAMED_CONFLICTS;
+    size_t used = 0;
+
+    for (size_t i = 0; i < named && used < sizeof(files); i++) {
+        const char *separator = i == 0                                              ? ""
+                                : (i + 1 == named && named == res->total_conflicts) ? " and "
+                                                                                    : ", ";
+
+        used += (size_t)snprintf(files + used, sizeof(files) - used, "%s%.60s", separator,
+                                 res->conflicts[i]);
+    }
+    if (named == 0)
+        snprintf(files, sizeof(files), "%zu", res->total_conflicts);
+    else if (res->total_conflicts > named && used < sizeof(files))
+        snprintf(files + used, sizeof(files) - used, " and %zu more", res->total_conflicts - named);
+    return hub_error_set(err, HUB_ECONFLICT, "%s conflicts with branch '%s' in %s %s", req->source,
+                         req->branch, res->total_conflicts == 1 ? "file" : "files", files);
+}
+
 /* Writes a commit with parents ours and theirs and the merged tree of index. */
 static int write_merge_commit(git_oid *out, struct repo *r, git_index *index, git_commit *ours,
                               git_commit *theirs, const struct repo_merge_request *req,
@@ -158,11 +185,18 @@ static int merge_locked(struct repo_merge_result *res, struct repo *r, const cha
     int rc;
 
     if (git_oid_equal(ours_id, theirs_id) ||
-        git_graph_descendant_of(r->git, ours_id, theirs_id) == 1)
+        git_graph_descendant_of(r->git, ours_id, theirs_id) == 1) {
+        if (req->accept_contained) {
+            res->contained = true;
+            if (!req->dry_run)
+                repo_oid_hex(res->commit, ours_id);
+            return 0;
+        }
         return hub_error_set(err, HUB_EINVAL,
                              "%s has no commits that are not on branch '%s' already; commit to it "
                              "first or close it",
                              req->source, req->branch);
+    }
     if (git_graph_descendant_of(r->git, theirs_id, ours_id) == 1) {
         res->fast_forward = true;
         git_oid_cpy(&merged, theirs_id);
@@ -177,11 +211,7 @@ static int merge_locked(struct repo_merge_result *res, struct repo *r, const cha
             git_index_free(index);
             if (rc < 0)
                 return rc;
-            return hub_error_set(err, HUB_ECONFLICT,
-                                 "%s conflicts with branch '%s' in %zu file(s), first %s; "
-                                 "commit a resolution to the pull request, then merge again",
-                                 req->source, req->branch, res->total_conflicts,
-                                 res->n_conflicts > 0 ? res->conflicts[0] : "?");
+            return conflict_error(err, res, req);
         }
         rc = req->dry_run ? 0 : write_merge_commit(&merged, r, index, ours, theirs, req, err);
         git_index_free(index);

@@ -347,7 +347,10 @@ void repo_commit_info_dispose(struct repo_commit_info *info)
     free(info->message);
     free(info->author_name);
     free(info->author_email);
+    free(info->parents);
     info->title = info->message = info->author_name = info->author_email = NULL;
+    info->parents = NULL;
+    info->n_parents = 0;
 }
 
 static int info_fill(struct repo_commit_info *out, const git_commit *commit, struct hub_error *err)
@@ -356,10 +359,19 @@ static int info_fill(struct repo_commit_info *out, const git_commit *commit, str
     const char *message = git_commit_message(commit);
     const char *summary = git_commit_summary((git_commit *)commit);
 
+    unsigned int n_parents = git_commit_parentcount(commit);
+
     memset(out, 0, sizeof(*out));
     repo_oid_hex(out->id, git_commit_id(commit));
-    if (git_commit_parentcount(commit) > 0)
+    if (n_parents > 0) {
         repo_oid_hex(out->parent, git_commit_parent_id(commit, 0));
+        out->parents = calloc(n_parents, sizeof(*out->parents));
+        if (out->parents == NULL)
+            return hub_error_set(err, HUB_ENOMEM, "cannot allocate commit details");
+        for (unsigned int i = 0; i < n_parents; i++)
+            repo_oid_hex(out->parents[i], git_commit_parent_id(commit, i));
+        out->n_parents = n_parents;
+    }
     out->title = strdup(summary != NULL ? summary : "");
     out->message = strdup(message != NULL ? message : "");
     out->author_name = strdup(author->name != NULL ? author->name : "");

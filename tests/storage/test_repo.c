@@ -557,6 +557,11 @@ static void test_pull_requests(const char *data)
     CHECK_EQ_STR(info.id, res.commit);
     CHECK_EQ_STR(info.parent, main_head);
     CHECK_EQ_STR(info.title, "Merge pull request #1");
+    CHECK_EQ_INT(info.n_parents, 2);
+    if (info.n_parents == 2) {
+        CHECK_EQ_STR(info.parents[0], main_head);
+        CHECK_EQ_STR(info.parents[1], pr_head);
+    }
     repo_commit_info_dispose(&info);
     CHECK_EQ_INT(repo_entry_stat(&entry, r, "main", "b.txt", &err), 0);
     free(entry.path);
@@ -578,10 +583,49 @@ static void test_pull_requests(const char *data)
     CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_ECONFLICT);
     CHECK_EQ_INT(res.total_conflicts, 1);
     CHECK(res.n_conflicts == 1 && strcmp(res.conflicts[0], "a.txt") == 0);
-    CHECK(strstr(err.msg, "a.txt") != NULL);
+    CHECK_EQ_STR(err.msg, "refs/pr/3 conflicts with branch 'main' in file a.txt");
     repo_merge_result_dispose(&res);
     CHECK_EQ_INT(repo_revision_resolve(resolved, r, "main", &err), 0);
     CHECK_EQ_STR(resolved, main_head);
+
+    /* Once main contains the pull request, accept_contained merges it without a commit. */
+    mreq.source = "refs/pr/2";
+    mreq.accept_contained = true;
+    mreq.dry_run = true;
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), 0);
+    CHECK(res.contained);
+    CHECK_EQ_STR(res.commit, "");
+    repo_merge_result_dispose(&res);
+    mreq.dry_run = false;
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), 0);
+    CHECK(res.contained);
+    CHECK(!res.fast_forward);
+    CHECK_EQ_STR(res.commit, main_head);
+    repo_merge_result_dispose(&res);
+    CHECK_EQ_INT(repo_revision_resolve(resolved, r, "main", &err), 0);
+    CHECK_EQ_STR(resolved, main_head);
+    mreq.accept_contained = false;
+
+    /* A conflict in several files names the first three and counts the rest. */
+    CHECK_EQ_INT(repo_pr_ref_create(r, "refs/pr/4", "main", &err), 0);
+    {
+        static const char *const names[] = {"f1.txt", "f2.txt", "f3.txt", "f4.txt", "f5.txt"};
+        struct repo_op ops[5];
+
+        for (size_t i = 0; i < 5; i++)
+            ops[i] = add_text(names[i], "pr side\n");
+        CHECK_EQ_INT(commit_ops(pr_head, r, "refs/pr/4", NULL, ops, 5, &err), 0);
+        for (size_t i = 0; i < 5; i++)
+            ops[i] = add_text(names[i], "main side\n");
+        CHECK_EQ_INT(commit_ops(main_head, r, "main", NULL, ops, 5, &err), 0);
+    }
+    mreq.source = "refs/pr/4";
+    CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(res.total_conflicts, 5);
+    CHECK_EQ_STR(err.msg,
+                 "refs/pr/4 conflicts with branch 'main' in files f1.txt, f2.txt, f3.txt and 2 "
+                 "more");
+    repo_merge_result_dispose(&res);
 
     mreq.branch = "nope";
     CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), HUB_ENOTFOUND);
