@@ -226,10 +226,18 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
     /* Pull request refs take commits only through the commit API, which checks that the
      * pull request is open and records who may add to it. */
     if (strncmp(u->ref, "refs/pr/", 8) == 0) {
-        fprintf(errors,
-                "rejected %s: pull request refs cannot be pushed; commit to the pull "
-                "request through the Hub API with revision %s\n",
-                u->ref, u->ref);
+        ref_current(current, refs, u->ref);
+        if (githook_oid_is_zero(current))
+            fprintf(errors,
+                    "rejected %s: pull request refs cannot be pushed, and no pull request has "
+                    "this ref; open a pull request through the Hub API by committing with "
+                    "create_pr=1\n",
+                    u->ref);
+        else
+            fprintf(errors,
+                    "rejected %s: pull request refs cannot be pushed; commit to the pull "
+                    "request through the Hub API with revision %s\n",
+                    u->ref, u->ref);
         return false;
     }
     if (!is_branch && !is_tag) {

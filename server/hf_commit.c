@@ -32,7 +32,9 @@ static int commit_target_load(struct hf_repo_ctx *ctx, char *target, struct http
     bool pr_ref = rev != NULL && hf_pr_number_parse(&number, rev);
     int rc;
 
-    rc = hf_repo_load_params(ctx, req, !create_pr && !pr_ref);
+    rc = hf_repo_load_params(ctx, req, false);
+    if (rc == 0 && !create_pr && !pr_ref)
+        rc = hf_repo_check_commit_write(req, ctx);
     if (rc < 0)
         return rc;
     if (pr_ref && create_pr) {
@@ -56,8 +58,16 @@ static int commit_target_load(struct hf_repo_ctx *ctx, char *target, struct http
             return rc;
     }
     if (!repo_revision_is_branch(target, ctx->git, rev)) {
-        if (hf_revision_resolve(commit, req, ctx, rev) < 0)
+        struct hub_error err = HUB_ERROR_INIT;
+
+        if (repo_revision_resolve(commit, ctx->git, rev, &err) < 0) {
+            http_reply_error_code(req, 404, "RevisionNotFound",
+                                  "branch '%.200s' not found in %s/%s; %s an existing branch such "
+                                  "as main",
+                                  rev, ctx->row.ns, ctx->row.name,
+                                  create_pr ? "open the pull request on" : "commit to");
             return HUB_ENOTFOUND;
+        }
         http_reply_error(req, 400, "cannot commit to '%s': it is a tag or a commit, not a branch",
                          rev);
         return HUB_EINVAL;
@@ -201,7 +211,7 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
     struct lfs_attributes *attrs = NULL, *ignore = NULL;
     char commit[REPO_OID_HEX_BYTES + 1], target[HUB_MAX_REVISION_BYTES + 1];
     const char *rev = http_request_param(req, "rev");
-    int64_t number;
+    int64_t number = 0;
     bool create_pr = false;
     size_t len, i;
     const char *body = http_request_body(req, &len);
@@ -222,7 +232,9 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
     if (create_pr || (rev != NULL && hf_pr_number_parse(&number, rev)))
         rc = commit_target_load(&ctx, target, req, rev, create_pr);
     else
-        rc = hf_repo_load_params(&ctx, req, true);
+        rc = hf_repo_load_params(&ctx, req, false);
+    if (rc == 0 && !create_pr && number == 0)
+        rc = hf_repo_check_commit_write(req, &ctx);
     if (rc < 0)
         goto out;
     rc = hf_revision_resolve(commit, req, &ctx, rev);

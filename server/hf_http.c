@@ -76,8 +76,10 @@ static int reply_repo_not_found(struct http_request *req, enum hub_repo_type typ
                                  hub_repo_type_name(type), ns, name);
 }
 
-/* Checks the caller's right to change ctx's repo; queues 401 or 403 when it is missing. */
-static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct meta *db)
+/* Checks the caller's right to change ctx's repo; queues 401 or 403 when it is missing. With
+ * for_commit, the 403 of a reader points to pull requests, which readers may open. */
+static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct meta *db,
+                       bool for_commit)
 {
     const struct http_user *user = http_request_user(req);
     struct hub_error err = HUB_ERROR_INIT;
@@ -92,6 +94,13 @@ static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct
     if (rc < 0) {
         http_reply_hub_error(req, &err);
         return rc;
+    }
+    if (!can_write && for_commit) {
+        http_reply_error(req, 403,
+                         "user %s may read but not write %s/%s; to propose the change, open a "
+                         "pull request with create_pr=1 (isPullRequest in @huggingface/hub)",
+                         user->name, ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
     }
     if (!can_write) {
         http_reply_error(req, 403, "user %s may read but not write %s/%s", user->name, ctx->row.ns,
@@ -152,7 +161,7 @@ static int repo_access_check(struct hf_repo_ctx *out, struct http_request *req,
         return HUB_ENOTFOUND;
     }
     if (need_write)
-        return check_write(req, out, db);
+        return check_write(req, out, db, false);
     return 0;
 }
 
@@ -204,6 +213,11 @@ int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req)
     }
     out->git_borrowed = true;
     return 0;
+}
+
+int hf_repo_check_commit_write(struct http_request *req, struct hf_repo_ctx *ctx)
+{
+    return check_write(req, ctx, http_request_db(req), true);
 }
 
 int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write)

@@ -42,6 +42,10 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
  * model), ns and name. */
 int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write);
 
+/** Checks that the caller may commit to the branches of ctx's repo, loaded without need_write.
+ * Queues 401 or 403 when not. The 403 of a reader suggests a pull request. */
+int hf_repo_check_commit_write(struct http_request *req, struct hf_repo_ctx *ctx);
+
 /** Like hf_repo_load_params for the git-lfs routes: an anonymous caller gets 401 with
  * WWW-Authenticate for a missing or unreadable repo, because git-lfs asks git's credential
  * helper for a token only after a 401. Callers with a token still get 404. */
@@ -95,7 +99,6 @@ int hf_refs_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err);
-
 
 /* hf_commit.c */
 int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *err);

@@ -27,7 +27,7 @@ before(async () => {
   tok.carol = createToken(dataDir, "carol", { write: true, label: "carol-write" });
   daemon = await startDaemon({ dataDir });
   for (const [name, priv] of [["course", false], ["conflicts", false], ["secret", true],
-    ["lfs", false], ["gitpr", false], ["client", false]]) {
+    ["lfs", false], ["gitpr", false], ["client", false], ["resolve", false]]) {
     const r = await req("/api/repos/create", { method: "POST", token: tok.alice,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ name, type: "model", private: priv }) });
@@ -122,7 +122,19 @@ test("reader opens a pull request with create_pr", async () => {
 });
 
 test("reader still cannot commit to a branch", async () => {
-  await expectError(await commit(tok.bob, "alice/course", "main", [file("x.txt", "x")]), 403);
+  const denied = await expectError(await commit(tok.bob, "alice/course", "main",
+    [file("x.txt", "x")]), 403, /may read but not write alice\/course/);
+  assert.match(denied.error, /create_pr=1/, "the reader learns how to propose the change");
+  assert.match(denied.error, /isPullRequest/);
+  const preupload = await postJson("/api/models/alice/course/preupload/main", tok.bob,
+    { files: [{ path: "x.txt", size: 1, sample: "eA==" }] });
+  await expectError(preupload, 403, /create_pr=1/);
+  const other = await postJson("/api/models/alice/course/discussions/1/merge", tok.bob, {});
+  const otherBody = await expectError(other, 403);
+  assert.doesNotMatch(otherBody.error, /create_pr/, "the hint is for commits only");
+  const noBranch = await expectError(await commit(tok.bob, "alice/course", "nobranch",
+    [file("x.txt", "x")], { createPr: true }), 404, /branch 'nobranch' not found in alice\/course/);
+  assert.doesNotMatch(noBranch.error, /Invalid rev id/);
   await expectError(await commit(tok.bobRead, "alice/course", "main", [file("x.txt", "x")],
     { createPr: true }), 403, /read-only/);
   await expectError(await commit(undefined, "alice/course", "main", [file("x.txt", "x")],
@@ -178,7 +190,8 @@ test("discussions list and details", async () => {
   const comment = details.events.find((e) => e.type === "comment");
   assert.equal(comment.data.latest.raw, "Tuned on more data");
   await expectError(await req("/api/models/alice/course/discussions/7"), 404);
-  await expectError(await req("/api/models/alice/course/discussions/abc"), 404);
+  await expectError(await req("/api/models/alice/course/discussions/abc"), 400,
+    /'abc': expected a positive integer/);
 });
 
 test("reader cannot merge; writer merges with a fast-forward", async () => {
@@ -199,7 +212,7 @@ test("reader cannot merge; writer merges with a fast-forward", async () => {
   assert.equal(details.status, "merged");
   assert.equal(details.changes.mergeCommitId, prHead);
   await expectError(await postJson("/api/models/alice/course/discussions/1/merge", tok.alice, {}),
-    409, /merged/);
+    409, /^pull request #1 is already merged$/);
   await expectError(await commit(tok.bob, "alice/course", "refs/pr/1", [file("late.txt", "l")]),
     409, /merged/);
   await expectError(await postJson("/api/models/alice/course/discussions/1/status", tok.bob,
@@ -241,8 +254,11 @@ test("merge conflict answers 409 and changes nothing", async () => {
   assert.deepEqual(details.filesWithConflicts, ["config.json"]);
   const body = await expectError(
     await postJson("/api/models/alice/conflicts/discussions/1/merge", tok.alice, {}), 409,
-    /conflict/);
+    /conflicts with branch 'main' in file config\.json\./);
   assert.deepEqual(body.filesWithConflicts, ["config.json"]);
+  assert.doesNotMatch(body.error, /commit a resolution/, "that advice never worked");
+  assert.match(body.error, /fetch refs\/pr\/1, merge it into main/);
+  assert.match(body.error, /open a new pull request on top of the current main/);
   assert.equal(await headOf("alice/conflicts"), mainHead, "main does not move");
   const after = await (await req("/api/models/alice/conflicts/discussions/1")).json();
   assert.equal(after.status, "open");
@@ -459,7 +475,12 @@ test("git fetches refs/pr/N and rejects pushes to it", async () => {
     assert.equal(git("-C", "clone", "commit", "-q", "-m", "Push to the PR").status, 0);
     const pushed = git("-C", "clone", "push", "origin", "HEAD:refs/pr/1");
     assert.notEqual(pushed.status, 0, "the push is rejected");
-    assert.match(pushed.stderr, /pull request refs cannot be pushed/);
+    assert.match(pushed.stderr, /pull request refs cannot be pushed; commit to the pull request (.|\n)*revision refs\/pr\/1/);
+    const missing = git("-C", "clone", "push", "origin", "HEAD:refs/pr/9");
+    assert.notEqual(missing.status, 0, "a push to a missing pull request is rejected");
+    assert.match(missing.stderr, /no pull request has this ref/);
+    assert.match(missing.stderr, /create_pr=1/);
+    assert.doesNotMatch(missing.stderr, /revision refs\/pr\/9/);
     assert.equal((await refsOf("alice/gitpr")).pullRequests[0].targetCommit, prHead);
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -496,4 +517,74 @@ test("huggingface.js commit with isPullRequest", async () => {
   assert.equal(await card.text(), "# fixed card, again\n");
   assert.equal(await hub.downloadFile({ repo, path: "README.md", ...creds }), null,
     "main has no README.md yet");
+});
+
+test("writer resolves a conflict with git, then merge marks it merged", async () => {
+  const opened = await commit(tok.bob, "alice/resolve", "main",
+    [file("notes.md", "line from bob\n")], { createPr: true, summary: "Bob's notes" });
+  assert.equal(opened.status, 200);
+  const prHead = (await opened.json()).commitOid;
+  const onMain = await commit(tok.alice, "alice/resolve", "main",
+    [file("notes.md", "line from alice\n")]);
+  assert.equal(onMain.status, 200);
+  const url = "/api/models/alice/resolve/discussions/1/merge";
+  await expectError(await postJson(url, tok.alice, {}), 409, /notes\.md/);
+
+  // A resolution committed to refs/pr/1 still conflicts: its parent is the old head.
+  const fix = await commit(tok.bob, "alice/resolve", "refs/pr/1",
+    [file("notes.md", "line from alice\nline from bob\n")], { summary: "Resolve" });
+  assert.equal(fix.status, 200);
+  await expectError(await postJson(url, tok.alice, {}), 409, /notes\.md/);
+
+  const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-resolve-"));
+  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/alice/resolve`;
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_LFS_SKIP_SMUDGE: "1",
+    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
+    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
+  const git = (...args) => spawnSync("git", ["-C", join(work, "clone"), ...args],
+    { env, encoding: "utf8" });
+  try {
+    const cloned = spawnSync("git", ["clone", "-q", remote, join(work, "clone")],
+      { env, encoding: "utf8" });
+    assert.equal(cloned.status, 0, cloned.stderr);
+    assert.equal(git("fetch", "-q", "origin", "refs/pr/1").status, 0);
+    assert.notEqual(git("merge", "-q", "--no-edit", "FETCH_HEAD").status, 0,
+      "git reports the same conflict");
+    writeFileSync(join(work, "clone", "notes.md"), "line from alice\nline from bob\n");
+    assert.equal(git("add", "notes.md").status, 0);
+    assert.equal(git("commit", "-q", "--no-edit").status, 0);
+    const pushed = git("push", "-q", "origin", "HEAD:main");
+    assert.equal(pushed.status, 0, pushed.stderr);
+    const resolved = git("rev-parse", "HEAD").stdout.trim();
+
+    const r = await postJson(url, tok.alice, {});
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    assert.equal(body.mergeCommitId, resolved, "the merge records the pushed head of main");
+    assert.equal(body.fastForward, false);
+    assert.equal(await headOf("alice/resolve"), resolved, "no new commit lands on main");
+    const details = await (await req("/api/models/alice/resolve/discussions/1")).json();
+    assert.equal(details.status, "merged");
+    assert.equal(details.changes.mergeCommitId, resolved);
+    assert.notEqual(details.changes.headCommit, prHead, "the ref kept the later commit");
+    assert.equal(await resolveText("alice/resolve", "main", "notes.md"),
+      "line from alice\nline from bob\n");
+
+    // A merge commit made by the API ends its message with a newline, as git does.
+    const second = await commit(tok.bob, "alice/resolve", "main", [file("more.md", "more\n")],
+      { createPr: true, summary: "More notes" });
+    assert.equal(second.status, 200);
+    assert.equal((await commit(tok.alice, "alice/resolve", "main",
+      [file("other.md", "other\n")])).status, 200);
+    const merged = await postJson("/api/models/alice/resolve/discussions/2/merge", tok.alice, {});
+    assert.equal(merged.status, 200);
+    const mergeId = (await merged.json()).mergeCommitId;
+    assert.equal(git("fetch", "-q", "origin", "main").status, 0);
+    const raw = git("cat-file", "-p", mergeId);
+    assert.equal(raw.status, 0, raw.stderr);
+    assert.ok(raw.stdout.endsWith("Merge pull request #2: More notes\n"), raw.stdout);
+    assert.equal(raw.stdout.match(/^parent /gm).length, 2);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
