@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hub_log.h"
+#include "meta_pr.h"
 #include "web_diff.h"
 #include "web_repo.h"
 
@@ -390,14 +391,45 @@ size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_
     return n;
 }
 
+/* Returns the number of the pull request whose merge made commit info, from a title such as
+ * "Merge pull request #3: ...", or 0 when the title names none or that pull request was merged
+ * as another commit. */
+static int64_t web_commit_merged_pr(struct web_repo_view *v, const struct repo_commit_info *info)
+{
+    static const char prefix[] = "Merge pull request #";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr pr;
+    char *end = NULL;
+    long long number;
+
+    if (strncmp(info->title, prefix, sizeof(prefix) - 1) != 0)
+        return 0;
+    number = strtoll(info->title + sizeof(prefix) - 1, &end, 10);
+    if (end == info->title + sizeof(prefix) - 1 || number < 1 || number > 999999999)
+        return 0;
+    if (meta_pr_get(&pr, v->ctx->req->db, v->meta.id, number, &err) < 0 ||
+        strcmp(pr.merged_commit, info->id) != 0)
+        return 0;
+    return number;
+}
+
 static void web_commit_head(struct web_repo_view *v, const struct repo_commit_info *info)
 {
     struct web_buf *b = &v->ctx->out;
     const char *body = strchr(info->message, '\n');
+    int64_t pr_number = web_commit_merged_pr(v, info);
 
     web_buf_puts(b, "<h2>");
+    if (pr_number > 0) {
+        char num[24];
+
+        snprintf(num, sizeof(num), "%lld", (long long)pr_number);
+        web_buf_puts(b, "<a href=\"");
+        web_repo_href(b, v, "discussions", num, NULL);
+        web_buf_puts(b, "\">");
+    }
     web_buf_escape(b, info->title[0] ? info->title : "(no message)");
-    web_buf_puts(b, "</h2>");
+    web_buf_puts(b, pr_number > 0 ? "</a></h2>" : "</h2>");
     if (body != NULL && body[strspn(body, " \r\n\t")] != '\0') {
         web_buf_puts(b, "<pre>");
         web_buf_escape(b, body + strspn(body, "\r\n"));
@@ -409,11 +441,15 @@ static void web_commit_head(struct web_repo_view *v, const struct repo_commit_in
     web_format_time(b, info->time);
     web_buf_printf(b, "</span><span class=\"muted\">commit <code id=\"commit-id\">%s</code></span>",
                    info->id);
-    if (info->parent[0] != '\0') {
-        web_buf_puts(b, "<span>parent <a href=\"");
-        web_repo_href(b, v, "commit", info->parent, NULL);
-        web_buf_printf(b, "\"><code>%.10s</code></a></span>", info->parent);
+    if (info->n_parents > 0)
+        web_buf_puts(b, info->n_parents == 1 ? "<span>parent" : "<span>parents");
+    for (size_t i = 0; i < info->n_parents; i++) {
+        web_buf_puts(b, i == 0 ? " <a href=\"" : " + <a href=\"");
+        web_repo_href(b, v, "commit", info->parents[i], NULL);
+        web_buf_printf(b, "\"><code>%.10s</code></a>", info->parents[i]);
     }
+    if (info->n_parents > 0)
+        web_buf_puts(b, "</span>");
     web_buf_puts(b, "<a href=\"");
     web_repo_href(b, v, "tree", info->id, NULL);
     web_buf_puts(b, "\">Browse files</a></p>");

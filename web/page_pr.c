@@ -110,9 +110,11 @@ static void web_pr_files(struct web_repo_view *v, const struct meta_pr *pr, cons
     repo_entries_free(new_e, n_new);
 }
 
-/* Writes one button in a POST form with the CSRF token and, when name is set, a hidden field. */
+/* Writes one button in a POST form with the CSRF token and, when name is set, a hidden field.
+ * css_class, when set, styles the button (such as "secondary"). */
 static void web_pr_button(struct web_repo_view *v, const struct meta_pr *pr, const char *action,
-                          const char *name, const char *value, const char *label)
+                          const char *name, const char *value, const char *label,
+                          const char *css_class)
 {
     struct web_buf *b = &v->ctx->out;
 
@@ -122,7 +124,11 @@ static void web_pr_button(struct web_repo_view *v, const struct meta_pr *pr, con
     web_page_csrf_field(v->ctx);
     if (name != NULL)
         web_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">", name, value);
-    web_buf_printf(b, "<button type=\"submit\">%s</button></form>", label);
+    if (css_class != NULL)
+        web_buf_printf(b, "<button type=\"submit\" class=\"%s\">%s</button></form>", css_class,
+                       label);
+    else
+        web_buf_printf(b, "<button type=\"submit\">%s</button></form>", label);
 }
 
 static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
@@ -132,20 +138,123 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
 
     if (!v->ctx->has_session || (!writer && !author) || pr->status == META_PR_MERGED)
         return;
-    web_buf_puts(&v->ctx->out, "<p class=\"toolbar pr-actions\">");
+    /* A <p> cannot contain a <form>, so the browser would end it before the first form. */
+    web_buf_puts(&v->ctx->out, "<div class=\"toolbar pr-actions\">");
     if (pr->status == META_PR_OPEN && writer)
-        web_pr_button(v, pr, "merge", NULL, NULL, "Merge");
+        web_pr_button(v, pr, "merge", NULL, NULL, "Merge", NULL);
     if (pr->status == META_PR_OPEN)
-        web_pr_button(v, pr, "status", "status", "closed", "Close");
+        web_pr_button(v, pr, "status", "status", "closed", "Close", "secondary");
     else
-        web_pr_button(v, pr, "status", "status", "open", "Reopen");
-    web_buf_puts(&v->ctx->out, "</p>");
+        web_pr_button(v, pr, "status", "status", "open", "Reopen", "secondary");
+    web_buf_puts(&v->ctx->out, "</div>");
+}
+
+/* Writes the line under the title: who opened the pull request and what became of it. */
+static void web_pr_summary(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
+{
+    struct web_buf *b = &v->ctx->out;
+    const char *author = pr->author_name[0] != '\0' ? pr->author_name : "deleted";
+
+    web_buf_puts(b, "<p class=\"toolbar\">");
+    web_pr_status_badge(b, pr->status);
+    web_buf_puts(b, "<span>");
+    web_buf_escape(b, author);
+    if (pr->status == META_PR_OPEN) {
+        web_buf_printf(b, " wants to merge <code>%s</code> into <code>", ref);
+        web_buf_escape(b, pr->target_branch);
+        web_buf_puts(b, "</code>, opened ");
+        web_format_time(b, pr->created_at);
+        web_buf_puts(b, "</span>");
+    } else {
+        web_buf_puts(b, " opened this ");
+        web_format_time(b, pr->created_at);
+        web_buf_puts(b, "</span><span>");
+        web_buf_printf(b, "%s <code>%s</code> into <code>",
+                       pr->status == META_PR_MERGED ? "Merged" : "Closed without merging", ref);
+        web_buf_escape(b, pr->target_branch);
+        web_buf_puts(b, "</code></span>");
+    }
+    if (pr->merged_commit[0] != '\0') {
+        web_buf_puts(b, "<span>merged as <a href=\"");
+        web_repo_href(b, v, "commit", pr->merged_commit, NULL);
+        web_buf_printf(b, "\"><code>%.10s</code></a></span>", pr->merged_commit);
+    }
+    web_buf_puts(b, "</p>");
+}
+
+/* Writes why a Merge form failed, when the redirect to this page names it in its query
+ * (merge=...). The sentences are fixed, so a link cannot put its own text on the page. */
+static void web_pr_merge_notice(struct web_repo_view *v, const struct meta_pr *pr)
+{
+    struct web_buf *b = &v->ctx->out;
+    const char *outcome = web_form_get(&v->ctx->query, "merge");
+    long long number = (long long)pr->number;
+
+    if (outcome == NULL)
+        return;
+    web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\">");
+    if (pr->status == META_PR_MERGED)
+        web_buf_printf(b, "Pull request #%lld is already merged.", number);
+    else if (pr->status == META_PR_CLOSED)
+        web_buf_printf(b, "Pull request #%lld is closed. Reopen it before merging.", number);
+    else if (strcmp(outcome, "no-commits") == 0)
+        web_buf_printf(b,
+                       "Pull request #%lld has no commits yet. Commit to refs/pr/%lld first, or "
+                       "close it.",
+                       number, number);
+    else if (strcmp(outcome, "conflict") == 0)
+        web_buf_printf(b, "Pull request #%lld was not merged because files conflict.", number);
+    else
+        web_buf_printf(b, "Pull request #%lld was not merged. Try again.", number);
+    web_buf_puts(b, "</p>");
+}
+
+/* For an open pull request, writes the files that conflict with the target branch and how to
+ * resolve them. A dry-run merge works them out on every view, as the Hub API's details do. */
+static void web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_merge_result check = {0};
+    struct repo_merge_request mreq = {0};
+
+    if (pr->status != META_PR_OPEN)
+        return;
+    mreq.branch = pr->target_branch;
+    mreq.source = ref;
+    mreq.dry_run = true;
+    mreq.accept_contained = true;
+    if (repo_merge(&check, v->git, &mreq, &err) != HUB_ECONFLICT || check.total_conflicts == 0) {
+        repo_merge_result_dispose(&check);
+        return;
+    }
+    web_buf_puts(b, "<div class=\"notice warn pr-conflicts\"><p>This pull request conflicts with "
+                    "<code>");
+    web_buf_escape(b, pr->target_branch);
+    web_buf_printf(b, "</code> in %zu %s:</p><ul class=\"conflicts\">", check.total_conflicts,
+                   check.total_conflicts == 1 ? "file" : "files");
+    for (size_t i = 0; i < check.n_conflicts; i++) {
+        web_buf_puts(b, "<li><code>");
+        web_buf_escape(b, check.conflicts[i]);
+        web_buf_puts(b, "</code></li>");
+    }
+    web_buf_printf(b,
+                   "</ul><p>A writer can resolve this with git: fetch <code>%s</code>, merge it "
+                   "into <code>",
+                   ref);
+    web_buf_escape(b, pr->target_branch);
+    web_buf_puts(b, "</code>, fix the conflicts, push the branch, then press Merge, which marks "
+                    "this pull request merged. Without write access, open a new pull request on "
+                    "top of the current <code>");
+    web_buf_escape(b, pr->target_branch);
+    web_buf_puts(b, "</code> and close this one.</p></div>");
+    repo_merge_result_dispose(&check);
 }
 
 /* Renders pull request pr with HTTP status. A message (escaped here), when set, explains a
- * failed form above the rest. conflicts, when set, lists the files of a failed merge. */
+ * failed form above the rest. */
 static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int status,
-                       const char *message, const struct repo_merge_result *conflicts)
+                       const char *message)
 {
     struct web_ctx *ctx = v->ctx;
     struct web_buf *b = &ctx->out;
@@ -163,33 +272,17 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
         web_buf_escape(b, message);
         web_buf_puts(b, "</p>");
     }
-    for (size_t i = 0; conflicts != NULL && i < conflicts->n_conflicts; i++) {
-        web_buf_puts(b, i == 0 ? "<ul class=\"conflicts\"><li>" : "<li>");
-        web_buf_escape(b, conflicts->conflicts[i]);
-        web_buf_puts(b, i + 1 == conflicts->n_conflicts ? "</li></ul>" : "</li>");
-    }
+    web_pr_merge_notice(v, pr);
     web_buf_puts(b, "<h2 class=\"pr-title\">");
     web_buf_escape(b, title);
-    web_buf_puts(b, "</h2><p class=\"toolbar\">");
-    web_pr_status_badge(b, pr->status);
-    web_buf_puts(b, "<span>");
-    web_buf_escape(b, pr->author_name[0] != '\0' ? pr->author_name : "deleted");
-    web_buf_printf(b, " wants to merge <code>%s</code> into <code>", ref);
-    web_buf_escape(b, pr->target_branch);
-    web_buf_puts(b, "</code>, opened ");
-    web_format_time(b, pr->created_at);
-    web_buf_puts(b, "</span>");
-    if (pr->merged_commit[0] != '\0') {
-        web_buf_puts(b, "<span>merged as <a href=\"");
-        web_repo_href(b, v, "commit", pr->merged_commit, NULL);
-        web_buf_printf(b, "\"><code>%.10s</code></a></span>", pr->merged_commit);
-    }
-    web_buf_puts(b, "</p>");
+    web_buf_puts(b, "</h2>");
+    web_pr_summary(v, pr, ref);
     if (pr->description[0] != '\0') {
         web_buf_puts(b, "<pre class=\"pr-description\">");
         web_buf_escape(b, pr->description);
         web_buf_puts(b, "</pre>");
     }
+    web_pr_conflicts(v, pr, ref);
     web_pr_actions(v, pr);
     web_pr_commits(v, pr, ref);
     web_pr_files(v, pr, head);
@@ -197,34 +290,46 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     return 1;
 }
 
-/* Handles the Merge form. */
-static int web_pr_merge_post(struct web_repo_view *v, struct meta_pr *pr)
+/* Handles the Merge form. When the merge fails, sets *outcome to the merge=... value for the
+ * redirect to the pull request page: "conflict", "no-commits" or "failed". */
+static int web_pr_merge_post(struct web_repo_view *v, struct meta_pr *pr, const char **outcome)
 {
     struct web_ctx *ctx = v->ctx;
     struct repo_merge_result res = {0};
     struct hub_error err = HUB_ERROR_INIT;
     char email[HUB_MAX_AUTHOR_BYTES + 16];
+    const char *request_id = ctx->req->request_id != NULL ? ctx->req->request_id : "-";
     int rc;
 
     if (!v->can_write)
-        return web_pr_show(v, pr, 403, "Only the repo's writers may merge pull requests.", NULL);
+        return web_pr_show(v, pr, 403, "Only the repo's writers may merge pull requests.");
     snprintf(email, sizeof(email), "%s@users.atelier", ctx->req->user_name);
     rc = pr_merge(&res, pr, ctx->req->db, v->git, &v->meta, pr->number, ctx->req->user_name, email,
                   &err);
+    /* The page shows why from the state of the pull request, so a reload does not post the
+     * form again. */
     if (rc == HUB_ECONFLICT || rc == HUB_EINVAL) {
-        rc = web_pr_show(v, pr, 409, err.msg, &res);
+        if (rc == HUB_EINVAL)
+            *outcome = "no-commits";
+        else
+            *outcome = res.total_conflicts > 0 ? "conflict" : "failed";
+        hub_log(HUB_LOG_INFO, "web",
+                "pull request not merged repo=%s num=%lld error=%s user=%s req=%s", v->id,
+                (long long)pr->number, err.msg, ctx->req->user_name, request_id);
         repo_merge_result_dispose(&res);
-        return rc;
+        return 0;
     }
     repo_merge_result_dispose(&res);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
     if (ctx->req->base_model_refresh != NULL && strcmp(pr->target_branch, REPO_DEFAULT_BRANCH) == 0)
         ctx->req->base_model_refresh(ctx->req->db, v->git, &v->meta, pr->merged_commit, "web",
-                                     ctx->req->request_id != NULL ? ctx->req->request_id : "-");
-    hub_log(HUB_LOG_INFO, "web", "pull request merged repo=%s num=%lld commit=%s user=%s req=%s",
-            v->id, (long long)pr->number, pr->merged_commit, ctx->req->user_name,
-            ctx->req->request_id != NULL ? ctx->req->request_id : "-");
+                                     request_id);
+    hub_log(HUB_LOG_INFO, "web",
+            "pull request merged repo=%s num=%lld branch=%s commit=%s fast_forward=%d "
+            "contained=%d user=%s req=%s",
+            v->id, (long long)pr->number, pr->target_branch, pr->merged_commit, res.fast_forward,
+            res.contained, ctx->req->user_name, request_id);
     return 0;
 }
 
@@ -236,14 +341,13 @@ static int web_pr_status_post(struct web_repo_view *v, struct meta_pr *pr, const
     enum meta_pr_status status;
 
     if (value == NULL || !meta_pr_status_parse(&status, value) || status == META_PR_MERGED)
-        return web_pr_show(v, pr, 400, "The form sent an invalid status; reload the page.", NULL);
+        return web_pr_show(v, pr, 400, "The form sent an invalid status; reload the page.");
     if (pr->author_id != ctx->req->user_id && !v->can_write)
         return web_pr_show(v, pr, 403,
                            "Only the author and the repo's writers may close or reopen this "
-                           "pull request.",
-                           NULL);
+                           "pull request.");
     if (pr->status == META_PR_MERGED)
-        return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.", NULL);
+        return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.");
     if (meta_pr_set_status(ctx->req->db, v->meta.id, pr->number, status, NULL, &err) < 0)
         return web_page_hub_error(ctx, &err);
     hub_log(HUB_LOG_INFO, "web", "pull request %s repo=%s num=%lld user=%s req=%s",
@@ -260,6 +364,7 @@ static int web_pr_post(struct web_repo_view *v, struct meta_pr *pr, const char *
     struct web_buf location = WEB_BUF_INIT;
     struct hub_error err = HUB_ERROR_INIT;
     struct web_form form;
+    const char *outcome = NULL;
     char *target;
     int rc;
 
@@ -269,16 +374,18 @@ static int web_pr_post(struct web_repo_view *v, struct meta_pr *pr, const char *
     rc = web_form_parse_body(&form, ctx, &err);
     if (rc < 0 || !web_page_csrf_ok(ctx, &form)) {
         web_form_dispose(&form);
-        return web_pr_show(v, pr, 400, "The form expired; reload the page and try again.", NULL);
+        return web_pr_show(v, pr, 400, "The form expired; reload the page and try again.");
     }
     if (strcmp(action, "merge") == 0)
-        rc = web_pr_merge_post(v, pr);
+        rc = web_pr_merge_post(v, pr, &outcome);
     else
         rc = web_pr_status_post(v, pr, web_form_get(&form, "status"));
     web_form_dispose(&form);
     if (rc != 0)
         return rc;
     web_pr_href(&location, v, pr->number, NULL);
+    if (outcome != NULL)
+        web_buf_printf(&location, "?merge=%s", outcome);
     target = web_buf_take(&location, NULL);
     if (target == NULL)
         return web_page_error(ctx, 500, "Out of memory.");
@@ -309,7 +416,7 @@ int web_pr_route(struct web_repo_view *v, const char *const *rest, size_t nrest)
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
     if (nrest == 2 && web_is_get(ctx))
-        return web_pr_show(v, &pr, 200, NULL, NULL);
+        return web_pr_show(v, &pr, 200, NULL);
     if (nrest == 3 && web_is_post(ctx) &&
         (strcmp(rest[2], "merge") == 0 || strcmp(rest[2], "status") == 0))
         return web_pr_post(v, &pr, rest[2]);

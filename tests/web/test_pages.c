@@ -985,6 +985,156 @@ static void test_pages_pull_requests(void)
     done(&p);
 }
 
+/* Resolves revision rev of alice/name into out. */
+static void resolve_in(const char *name, const char *rev, char out[REPO_OID_HEX_BYTES + 1])
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *r = NULL;
+
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", name, &err), 0);
+    CHECK_EQ_INT(repo_revision_resolve(out, r, rev, &err), 0);
+    repo_close(r);
+}
+
+/* Buttons, wording by status, merge failures that redirect, conflicts and merge commits. Runs
+ * after test_pages_pull_requests: #1 of alice/course is merged and #2 is open. */
+static void test_pages_pull_request_merges(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char alice_cookie[128], body[256], path[256], head[REPO_OID_HEX_BYTES + 1];
+    char main_head[REPO_OID_HEX_BYTES + 1], commit[REPO_OID_HEX_BYTES + 1];
+    struct repo_op op = {.kind = REPO_OP_ADD_FILE};
+    struct repo_commit_info info;
+    struct repo *r = NULL;
+    struct page p;
+
+    snprintf(alice_cookie, sizeof(alice_cookie), "atelier_session=%s", alice_session);
+    snprintf(body, sizeof(body), "csrf=%s", alice_csrf);
+
+    /* The forms sit in a <div>, because a <p> ends before a <form>. Close is secondary. */
+    p = render_full("GET", "/alice/course/discussions/2", "", alice_id, alice_cookie, NULL);
+    CHECK(has(&p, "<div class=\"toolbar pr-actions\"><form"));
+    CHECK(!has(&p, "<p class=\"toolbar pr-actions\">"));
+    CHECK(has(&p, "<button type=\"submit\">Merge</button>"));
+    CHECK(has(&p, "<button type=\"submit\" class=\"secondary\">Close</button>"));
+    done(&p);
+
+    /* A merged pull request says what happened, not what bob wants. */
+    p = render("/alice/course/discussions/1", "", 0);
+    CHECK(has(&p, "Merged <code>refs/pr/1</code> into <code>main</code>"));
+    CHECK(!has(&p, "wants to merge"));
+    done(&p);
+
+    /* Merging it again sends the browser back to the page, which says why in a sentence. */
+    p = render_full("POST", "/alice/course/discussions/1/merge", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/course/discussions/1?merge=failed");
+    done(&p);
+    p = render("/alice/course/discussions/1", "merge=failed", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Pull request #1 is already merged."));
+    CHECK(!has(&p, "only open pull requests"));
+    done(&p);
+
+    /* main moves on, so #2 merges as a two-parent commit whose page shows both parents. */
+    op.path = "main-side.txt";
+    op.data = "main\n";
+    op.len = strlen(op.data);
+    commit_files(main_head, HUB_REPO_MODEL, "alice", "course", &op, 1, "Main side");
+    resolve_in("course", "refs/pr/2", head);
+    p = render_full("POST", "/alice/course/discussions/2/merge", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/course/discussions/2");
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 2), META_PR_MERGED);
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", "course", &err), 0);
+    CHECK_EQ_INT(repo_commit_get(&info, r, "main", &err), 0);
+    repo_close(r);
+    CHECK_EQ_INT(info.n_parents, 2);
+    CHECK_EQ_STR(info.message, "Merge pull request #2: Fix the card\n");
+    snprintf(commit, sizeof(commit), "%s", info.id);
+    repo_commit_info_dispose(&info);
+    snprintf(path, sizeof(path), "/alice/course/commit/%s", commit);
+    p = render(path, "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<span>parents <a"));
+    snprintf(path, sizeof(path), "href=\"/alice/course/commit/%s\"><code>%.10s</code></a> + <a",
+             main_head, main_head);
+    CHECK(has(&p, path));
+    snprintf(path, sizeof(path), "href=\"/alice/course/commit/%s\"><code>%.10s</code></a></span>",
+             head, head);
+    CHECK(has(&p, path));
+    CHECK(has(&p, "<h2><a href=\"/alice/course/discussions/2\">Merge pull request #2: Fix the "
+                  "card</a></h2>"));
+    done(&p);
+
+    /* Both sides change clash.txt: the page lists the file and how to resolve it. */
+    CHECK_EQ_INT(open_pull_request("course", "Clash", "clash.txt", "pr\n", head), 3);
+    op.path = "clash.txt";
+    op.data = "main\n";
+    op.len = strlen(op.data);
+    commit_files(main_head, HUB_REPO_MODEL, "alice", "course", &op, 1, "Clash on main");
+    p = render_full("POST", "/alice/course/discussions/3/merge", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/course/discussions/3?merge=conflict");
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 3), META_PR_OPEN);
+    p = render("/alice/course/discussions/3", "merge=conflict", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Pull request #3 was not merged because files conflict."));
+    CHECK(has(&p, "conflicts with <code>main</code> in 1 file:"));
+    CHECK(has(&p, "<li><code>clash.txt</code></li>"));
+    CHECK(has(&p, "fetch <code>refs/pr/3</code>"));
+    CHECK(!has(&p, "file(s)"));
+    done(&p);
+
+    /* A writer merges refs/pr/3 into main outside the hub, as git merge and push would. Then
+     * Merge only marks the pull request merged at the head of main. */
+    op.path = "clash.txt";
+    op.data = "pr\n";
+    op.len = strlen(op.data);
+    commit_files(main_head, HUB_REPO_MODEL, "alice", "course", &op, 1, "Take the PR side");
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", "course", &err), 0);
+    {
+        struct repo_merge_request mreq = {.branch = "main",
+                                          .source = "refs/pr/3",
+                                          .author_name = "alice",
+                                          .author_email = "alice@example.com",
+                                          .message = "Merge refs/pr/3 by hand\n"};
+        struct repo_merge_result res = {0};
+
+        CHECK_EQ_INT(repo_merge(&res, r, &mreq, &err), 0);
+        snprintf(main_head, sizeof(main_head), "%s", res.commit);
+        repo_merge_result_dispose(&res);
+    }
+    repo_close(r);
+    p = render("/alice/course/discussions/3", "", 0);
+    CHECK(!has(&p, "in 1 file:"));
+    done(&p);
+    p = render_full("POST", "/alice/course/discussions/3/merge", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/course/discussions/3");
+    done(&p);
+    CHECK_EQ_INT(pull_request_status("course", 3), META_PR_MERGED);
+    resolve_in("course", "main", commit);
+    CHECK_EQ_STR(commit, main_head);
+    p = render("/alice/course/discussions/3", "", 0);
+    snprintf(path, sizeof(path), "merged as <a href=\"/alice/course/commit/%s\">", main_head);
+    CHECK(has(&p, path));
+    done(&p);
+
+    /* A closed pull request says it was closed. */
+    CHECK_EQ_INT(open_pull_request("course", "Abandoned", "gone.txt", "gone\n", head), 4);
+    snprintf(body, sizeof(body), "csrf=%s&status=closed", alice_csrf);
+    p = render_full("POST", "/alice/course/discussions/4/status", "", alice_id, alice_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    done(&p);
+    p = render("/alice/course/discussions/4", "", 0);
+    CHECK(has(&p, "Closed without merging <code>refs/pr/4</code> into <code>main</code>"));
+    CHECK(!has(&p, "wants to merge"));
+    done(&p);
+}
+
 static void test_pages_corpus_cards(void)
 {
     static const char *const cards[] = {
@@ -1495,6 +1645,7 @@ int main(void)
     test_pages_login();
     test_pages_tokens();
     test_pages_pull_requests();
+    test_pages_pull_request_merges();
     test_pages_static();
     test_pages_jobs();
     test_pages_job_rows();
