@@ -362,6 +362,44 @@ test("create a model with the form, protect a branch and delete it", async () =>
   assert.equal(deletedPage.status(), 404);
 });
 
+test("review and merge a student's pull request", async () => {
+  admin(["user", "add", "bob"], "password-bob\n");
+  const tokenOf = (user) => admin(["token", "create", user, "--write", "--label", "review"])
+    .split(/\s+/).find((w) => w.startsWith("hf_"));
+  const aliceToken = tokenOf("alice");
+  const bobToken = tokenOf("bob");
+  const created = await fetch(baseUrl + "/api/repos/create", { method: "POST",
+    headers: { Authorization: `Bearer ${aliceToken}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "review-demo" }) });
+  assert.equal(created.status, 200);
+  await created.arrayBuffer();
+  // bob may read the public repo but not write it, so his commit opens a pull request.
+  const lines = [
+    { key: "header", value: { summary: "Add training notes", description: "Learning rate 2e-4 worked best." } },
+    { key: "file", value: { path: "NOTES.md", content: "# Notes\n\nlr 2e-4, rank 8\n" } },
+  ];
+  const opened = await fetch(baseUrl + "/api/models/alice/review-demo/commit/main?create_pr=1", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${bobToken}`, "Content-Type": "application/x-ndjson" },
+    body: lines.map((l) => JSON.stringify(l)).join("\n") });
+  assert.equal(opened.status, 200);
+  assert.match((await opened.json()).pullRequestUrl, /\/alice\/review-demo\/discussions\/1$/);
+
+  await page.goto(baseUrl + "/alice/review-demo");
+  await page.getByRole("navigation", { name: "Repository" })
+    .getByRole("link", { name: "Pull requests" }).click();
+  await page.getByRole("link", { name: "Add training notes" }).click();
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/1");
+  await page.getByText("NOTES.md").first().waitFor();
+  await shot("pull-request");
+  await page.getByRole("button", { name: "Merge" }).click();
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/1");
+  await page.getByText(/Merged refs\/pr\/1 into main/).waitFor();
+  const file = await fetch(baseUrl + "/alice/review-demo/resolve/main/NOTES.md");
+  assert.equal(file.status, 200);
+  assert.match(await file.text(), /lr 2e-4, rank 8/);
+});
+
 test("phone width and dark mode render", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.emulateMedia({ colorScheme: "dark" });
