@@ -373,7 +373,7 @@ test("review and merge a student's pull request", async () => {
     body: JSON.stringify({ name: "review-demo" }) });
   assert.equal(created.status, 200);
   await created.arrayBuffer();
-  // bob may read the public repo but not write it, so his commit opens a pull request.
+  // bob can read the public repo but not write it, so he proposes his change as a pull request.
   const lines = [
     { key: "header", value: { summary: "Add training notes", description: "Learning rate 2e-4 worked best." } },
     { key: "file", value: { path: "NOTES.md", content: "# Notes\n\nlr 2e-4, rank 8\n" } },
