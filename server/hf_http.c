@@ -173,11 +173,12 @@ static int reply_repo_open_failed(struct http_request *req, const char *ns, cons
     return http_reply_error(req, 500, "cannot open the git repo of %s/%s", ns, name);
 }
 
-int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
-                 const char *ns, const char *name, bool need_write)
+/* hf_repo_load with the reply of repo_access_check for git-lfs callers when for_git_lfs. */
+static int repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
+                     const char *ns, const char *name, bool need_write, bool for_git_lfs)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    int rc = repo_access_check(out, req, type, ns, name, need_write, false);
+    int rc = repo_access_check(out, req, type, ns, name, need_write, for_git_lfs);
 
     if (rc < 0)
         return rc;
@@ -189,20 +190,36 @@ int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_rep
     return 0;
 }
 
+int hf_repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub_repo_type type,
+                 const char *ns, const char *name, bool need_write)
+{
+    return repo_load(out, req, type, ns, name, need_write, false);
+}
+
+/* Reads the repo type from the route parameter tp (absent: model). Queues 404 and returns
+ * false for anything else. */
+static bool param_type(enum hub_repo_type *type, struct hf_repo_ctx *out, struct http_request *req)
+{
+    const char *tp = http_request_param(req, "tp");
+
+    *type = HUB_REPO_MODEL;
+    if (tp == NULL || hf_type_from_segment(type, tp))
+        return true;
+    memset(out, 0, sizeof(*out));
+    http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+    return false;
+}
+
 int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    enum hub_repo_type type = HUB_REPO_MODEL;
-    const char *tp = http_request_param(req, "tp");
+    enum hub_repo_type type;
     const char *ns = http_request_param(req, "ns");
     const char *name = http_request_param(req, "name");
     int rc;
 
-    if (tp != NULL && !hf_type_from_segment(&type, tp)) {
-        memset(out, 0, sizeof(*out));
-        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+    if (!param_type(&type, out, req))
         return HUB_ENOTFOUND;
-    }
     rc = repo_access_check(out, req, type, ns, name, false, false);
     if (rc < 0)
         return rc;
@@ -222,41 +239,22 @@ int hf_repo_check_commit_write(struct http_request *req, struct hf_repo_ctx *ctx
 
 int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool need_write)
 {
-    enum hub_repo_type type = HUB_REPO_MODEL;
-    const char *tp = http_request_param(req, "tp");
+    enum hub_repo_type type;
 
-    if (tp != NULL && !hf_type_from_segment(&type, tp)) {
-        memset(out, 0, sizeof(*out));
-        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+    if (!param_type(&type, out, req))
         return HUB_ENOTFOUND;
-    }
-    return hf_repo_load(out, req, type, http_request_param(req, "ns"),
-                        http_request_param(req, "name"), need_write);
+    return repo_load(out, req, type, http_request_param(req, "ns"), http_request_param(req, "name"),
+                     need_write, false);
 }
 
 int hf_repo_load_lfs(struct hf_repo_ctx *out, struct http_request *req, bool need_write)
 {
-    struct hub_error err = HUB_ERROR_INIT;
-    enum hub_repo_type type = HUB_REPO_MODEL;
-    const char *tp = http_request_param(req, "tp");
-    const char *ns = http_request_param(req, "ns");
-    const char *name = http_request_param(req, "name");
-    int rc;
+    enum hub_repo_type type;
 
-    if (tp != NULL && !hf_type_from_segment(&type, tp)) {
-        memset(out, 0, sizeof(*out));
-        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+    if (!param_type(&type, out, req))
         return HUB_ENOTFOUND;
-    }
-    rc = repo_access_check(out, req, type, ns, name, need_write, true);
-    if (rc < 0)
-        return rc;
-    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, ns, name, &err);
-    if (rc < 0) {
-        reply_repo_open_failed(req, ns, name, &err);
-        return rc;
-    }
-    return 0;
+    return repo_load(out, req, type, http_request_param(req, "ns"), http_request_param(req, "name"),
+                     need_write, true);
 }
 
 int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_request *req,
