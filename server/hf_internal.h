@@ -97,6 +97,10 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_paths_info_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_refs_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err);
+/** Parses the request body as a JSON object; an empty body is {}. Queues 400 and returns NULL
+ * when the body is not a JSON object. The caller owns the result (json_decref). */
+json_t *hf_optional_json_body(struct http_request *req);
+
 int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err);
 

@@ -253,24 +253,6 @@ static int param_number(int64_t *out, struct http_request *req)
     return 0;
 }
 
-static json_t *body_object(struct http_request *req)
-{
-    size_t len;
-    const char *body = http_request_body(req, &len);
-    json_error_t jerr;
-    json_t *root;
-
-    if (len == 0)
-        return json_object();
-    root = json_loadb(body, len, 0, &jerr);
-    if (root == NULL || !json_is_object(root)) {
-        json_decref(root);
-        http_reply_error(req, 400, "invalid JSON body: expected an object");
-        return NULL;
-    }
-    return root;
-}
-
 int hf_pr_list_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
@@ -358,7 +340,7 @@ int hf_pr_create_handle(struct http_request *req, void *arg, struct hub_error *e
     json_t *root;
     int rc;
 
-    root = body_object(req);
+    root = hf_optional_json_body(req);
     if (root == NULL)
         return 0;
     title = json_string_value(json_object_get(root, "title"));
@@ -442,7 +424,7 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
     rc = param_number(&number, req);
     if (rc < 0)
         return 0;
-    root = body_object(req);
+    root = hf_optional_json_body(req);
     if (root == NULL)
         return 0;
     rc = hf_repo_load_params(&ctx, req, true);
@@ -497,7 +479,7 @@ int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *e
     rc = param_number(&number, req);
     if (rc < 0)
         return 0;
-    root = body_object(req);
+    root = hf_optional_json_body(req);
     if (root == NULL)
         return 0;
     text = json_string_value(json_object_get(root, "status"));

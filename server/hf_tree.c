@@ -350,8 +350,7 @@ out:
     return rc;
 }
 
-/* Parses an optional JSON object body; an empty body is {}. Queues 400 when invalid. */
-static json_t *optional_body(struct http_request *req)
+json_t *hf_optional_json_body(struct http_request *req)
 {
     size_t len;
     const char *body = http_request_body(req, &len);
@@ -401,7 +400,7 @@ int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
     json_t *root;
     int rc;
 
-    root = optional_body(req);
+    root = hf_optional_json_body(req);
     if (root == NULL)
         return 0;
     rc = hf_repo_load_params(&ctx, req, true);
@@ -454,7 +453,7 @@ int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err)
     json_t *root;
     int rc;
 
-    root = optional_body(req);
+    root = hf_optional_json_body(req);
     if (root == NULL)
         return 0;
     rc = hf_repo_load_params(&ctx, req, true);
