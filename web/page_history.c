@@ -210,12 +210,15 @@ static void web_diff_safetensors(struct web_repo_view *v, const char *old_rev,
     if (new_e != NULL && web_file_source_open(&d.new_src, v, new_rev, new_e, &err) == 0 &&
         web_tensors_load(&d.new_t, &d.new_src, &err) == 0)
         d.have_new = true;
+    /* Counts against a side that could not be parsed would report its tensors as all added
+     * or all removed, so the table is left out. */
     if ((old_e != NULL && !d.have_old) || (new_e != NULL && !d.have_new)) {
         web_buf_puts(b, "<p class=\"notice warn\">A safetensors header could not be read: ");
         web_buf_escape(b, err.msg);
         web_buf_puts(b, "</p>");
+    } else {
+        web_tensor_diff_table(b, &d, budget);
     }
-    web_tensor_diff_table(b, &d, budget);
     web_tensors_dispose(&d.old_t);
     web_tensors_dispose(&d.new_t);
     web_file_source_close(&d.old_src);

@@ -455,6 +455,37 @@ static void test_pages_history(void)
     done(&p);
 }
 
+/* A commit that adds a file with the .safetensors name but not the format, next to a binary
+ * file. */
+static void test_pages_diff_invalid_safetensors(void)
+{
+    static const char binary[] = {'\x89', 'P', 'N', 'G', '\0', '\x01', '\x02', '\0'};
+    char commit[REPO_OID_HEX_BYTES + 1];
+    char path[256];
+    struct repo_op ops[2];
+    struct page p;
+
+    create_repo(HUB_REPO_MODEL, "alice", "broken", false, "# Broken\n");
+    memset(ops, 0, sizeof(ops));
+    ops[0].kind = REPO_OP_ADD_FILE;
+    ops[0].path = "model.safetensors";
+    ops[0].data = "this is not a safetensors file";
+    ops[0].len = strlen(ops[0].data);
+    ops[1].kind = REPO_OP_ADD_FILE;
+    ops[1].path = "logo.png";
+    ops[1].data = binary;
+    ops[1].len = sizeof(binary);
+    commit_files(commit, HUB_REPO_MODEL, "alice", "broken", ops, 2, "Add broken weights");
+
+    snprintf(path, sizeof(path), "/alice/broken/commit/%s", commit);
+    p = render(path, "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "A safetensors header could not be read"));
+    CHECK(!has(&p, "Tensors:"));
+    CHECK(has(&p, "Binary or large file: "));
+    done(&p);
+}
+
 static void test_pages_login(void)
 {
     char cookie[256];
@@ -547,6 +578,8 @@ static void test_pages_static(void)
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK_EQ_STR(p.resp.content_type, "text/css; charset=utf-8");
     CHECK(has(&p, "prefers-color-scheme"));
+    /* The "Binary or large file" line sits in the bordered diff box and needs its own padding. */
+    CHECK(has(&p, ".diff > p { margin: 0; padding: 0.6rem 0.8rem; }"));
     done(&p);
     p = render("/static/atelier.js", "", 0);
     CHECK(has(&p, "EventSource"));
@@ -1641,6 +1674,7 @@ int main(void)
     test_pages_private();
     test_pages_files();
     test_pages_history();
+    test_pages_diff_invalid_safetensors();
     test_pages_refs_and_evals();
     test_pages_login();
     test_pages_tokens();
