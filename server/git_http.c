@@ -103,10 +103,11 @@ static int reply_not_found(struct http_request *req, const char *ns, const char 
                                  name);
 }
 
-/* Looks the repo up and checks access for service. Returns 0 when allowed, 1 when a reply was
- * queued, or a negative HUB_E* code. */
+/* Looks the repo up and checks access for service. operation names what the request does,
+ * followed by a preposition ("push to", "unlock request for"), for the 403 messages. Returns 0
+ * when allowed, 1 when a reply was queued, or a negative HUB_E* code. */
 static int repo_authorize(struct git_request_state *state, struct http_request *req,
-                          enum hub_repo_type type, enum git_service service,
+                          enum hub_repo_type type, enum git_service service, const char *operation,
                           struct hub_error *err)
 {
     const struct http_user *user = http_request_user(req);
@@ -144,15 +145,17 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
             return 1;
         }
         if (user->scope < HTTP_SCOPE_WRITE) {
-            http_reply_error(req, 403, "push to %s/%s rejected: the token is read-only; create a "
-                             "write token in your settings and use it as the password", ns, name);
+            http_reply_error(req, 403,
+                             "%s %s/%s rejected: the token is read-only; create a "
+                             "write token in your settings and use it as the password",
+                             operation, ns, name);
             return 1;
         }
         rc = meta_repo_can_write(&allowed, db, &state->repo, user->id, err);
         if (rc < 0)
             return rc;
         if (!allowed) {
-            http_reply_error(req, 403, "push to %s/%s rejected: user %s has no write access",
+            http_reply_error(req, 403, "%s %s/%s rejected: user %s has no write access", operation,
                              ns, name, user->name);
             return 1;
         }
@@ -304,7 +307,7 @@ static int info_refs_handle(struct http_request *req, void *arg, struct hub_erro
                                 "info/refs?service=git-upload-pack or git-receive-pack (git 1.6.6 "
                                 "or newer does)");
     which = strcmp(service, "git-receive-pack") == 0 ? SERVICE_RECEIVE_PACK : SERVICE_UPLOAD_PACK;
-    rc = repo_authorize(&state, req, route->type, which, err);
+    rc = repo_authorize(&state, req, route->type, which, "push to", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
@@ -338,7 +341,7 @@ static int rpc_begin(struct http_request *req, void *arg, struct hub_error *err)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate git request state");
     state->spool.fd = -1;
     http_request_set_state(req, state, request_state_free);
-    rc = repo_authorize(state, req, route->type, route->service, err);
+    rc = repo_authorize(state, req, route->type, route->service, "push to", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     /* NOTE: a push may carry non-LFS files of any size, so it is bounded by the largest LFS
@@ -682,22 +685,23 @@ static json_t *lock_body_parse(struct http_request *req)
     return root;
 }
 
-/* Authorises a locks request; returns 0 when allowed, 1 when a reply was queued. */
+/* Authorises a locks request, with operation as for repo_authorize. Returns 0 when allowed
+ * and 1 when a reply was queued. */
 static int lock_authorize(struct git_request_state *state, struct http_request *req, void *arg,
-                          struct hub_error *err)
+                          const char *operation, struct hub_error *err)
 {
     const struct git_route_arg *route = arg;
 
     memset(state, 0, sizeof(*state));
-    return repo_authorize(state, req, route->type, route->service, err);
+    return repo_authorize(state, req, route->type, route->service, operation, err);
 }
 
 /* Authorises a locks request with a JSON body and parses the body into *body. Returns 0, 1
  * when a reply was queued, or a negative error code. */
 static int lock_begin(struct git_request_state *state, json_t **body, struct http_request *req,
-                      void *arg, struct hub_error *err)
+                      void *arg, const char *operation, struct hub_error *err)
 {
-    int rc = lock_authorize(state, req, arg, err);
+    int rc = lock_authorize(state, req, arg, operation, err);
 
     if (rc != 0)
         return rc;
@@ -714,7 +718,7 @@ static int lock_create_handle(struct http_request *req, void *arg, struct hub_er
     json_t *body = NULL;
     int rc;
 
-    rc = lock_begin(&state, &body, req, arg, err);
+    rc = lock_begin(&state, &body, req, arg, "lock request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     path = json_string_value(json_object_get(body, "path"));
@@ -807,7 +811,7 @@ static int locks_list_handle(struct http_request *req, void *arg, struct hub_err
     int64_t id = 0;
     int rc;
 
-    rc = lock_authorize(&state, req, arg, err);
+    rc = lock_authorize(&state, req, arg, "lock list request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     if (!page_parse(req, http_request_query(req, "cursor"), http_request_query(req, "limit"),
@@ -833,7 +837,7 @@ static int locks_verify_handle(struct http_request *req, void *arg, struct hub_e
     int64_t limit;
     int rc;
 
-    rc = lock_begin(&state, &body, req, arg, err);
+    rc = lock_begin(&state, &body, req, arg, "lock verify request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     limit_value = json_object_get(body, "limit");
@@ -861,7 +865,7 @@ static int lock_unlock_handle(struct http_request *req, void *arg, struct hub_er
     bool force;
     int rc;
 
-    rc = lock_begin(&state, &body, req, arg, err);
+    rc = lock_begin(&state, &body, req, arg, "unlock request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     force = json_is_true(json_object_get(body, "force"));
@@ -898,7 +902,8 @@ static int protected_list_handle(struct http_request *req, void *arg, struct hub
     int rc;
 
     memset(&state, 0, sizeof(state));
-    rc = repo_authorize(&state, req, route->type, SERVICE_UPLOAD_PACK, err);
+    rc = repo_authorize(&state, req, route->type, SERVICE_UPLOAD_PACK,
+                        "protected branch list request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     rc = gitsettings_protected_branches(&list, http_request_db(req), state.repo.id, err);
@@ -912,25 +917,49 @@ static int protected_list_handle(struct http_request *req, void *arg, struct hub
     return http_reply_json(req, 200, json_pack("{s:o}", "branches", branches));
 }
 
-/* PUT and DELETE /api/{models|datasets}/{ns}/{repo}/git/protected-branches/{branch}. */
+/* Sets *out to whether branch exists in the git repo at repo_dir. */
+static int branch_exists(bool *out, const char *repo_dir, const char *branch, struct hub_error *err)
+{
+    struct repo *git = NULL;
+    int rc = repo_open_path(&git, repo_dir, err);
+
+    if (rc < 0)
+        return rc;
+    *out = repo_revision_is_branch(NULL, git, branch);
+    repo_close(git);
+    return 0;
+}
+
+/* PUT and DELETE /api/{models|datasets}/{ns}/{repo}/git/protected-branches/{branch}. The reply
+ * is {"branch", "protected", "changed", "branch_exists"}: changed is false when the branch
+ * already was as requested, and branch_exists is false when the rule names a branch that does
+ * not exist yet. */
 static int protected_change_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     const struct git_route_arg *route = arg;
     const char *branch = http_request_param(req, "branch");
     bool protect = strcmp(http_request_method(req), "PUT") == 0;
     struct git_request_state state;
+    bool changed = false;
+    bool exists = false;
     int rc;
 
     memset(&state, 0, sizeof(state));
-    rc = repo_authorize(&state, req, route->type, SERVICE_RECEIVE_PACK, err);
+    rc = repo_authorize(&state, req, route->type, SERVICE_RECEIVE_PACK,
+                        protect ? "protect request for" : "unprotect request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     rc = repo_manage_branch_protect(http_request_db(req), &state.repo, branch, protect,
-                                    http_request_user(req)->name, err);
+                                    http_request_user(req)->name, http_request_id(req), &changed,
+                                    err);
     if (rc < 0)
         return rc;
-    return http_reply_json(req, 200, json_pack("{s:s,s:b}", "branch", branch, "protected",
-                                               protect));
+    rc = branch_exists(&exists, state.repo_dir, branch, err);
+    if (rc < 0)
+        return rc;
+    return http_reply_json(req, 200,
+                           json_pack("{s:s,s:b,s:b,s:b}", "branch", branch, "protected", protect,
+                                     "changed", changed, "branch_exists", exists));
 }
 
 /* ---- Hook scripts ----------------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include "meta.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,27 +60,69 @@ out:
     return rc;
 }
 
-/* A branch name as git check-ref-format accepts it, restricted to what a space-separated list
- * can carry. */
-static bool branch_name_is_valid(const char *branch)
+/* Checks branch against the rules of `git check-ref-format --branch`, restricted further to
+ * what a space-separated list can carry. Returns NULL for a valid name, else writes the rule
+ * that the name breaks into reason and returns reason. */
+static const char *branch_name_problem(const char *branch, char *reason, size_t reason_size)
 {
     size_t len = strlen(branch);
+    const char *rule = NULL;
 
-    if (len == 0 || len > HUB_MAX_REVISION_BYTES || branch[0] == '-' || branch[0] == '/' ||
-        branch[len - 1] == '/' || branch[len - 1] == '.' || strstr(branch, "..") != NULL ||
-        strstr(branch, "//") != NULL || strstr(branch, "@{") != NULL)
-        return false;
+    if (len > HUB_MAX_REVISION_BYTES) {
+        snprintf(reason, reason_size, "a branch name may be at most %d bytes long",
+                 HUB_MAX_REVISION_BYTES);
+        return reason;
+    }
+    if (len == 0)
+        rule = "a branch name may not be empty";
+    else if (strcmp(branch, "@") == 0 || strcmp(branch, "HEAD") == 0)
+        rule = "a branch may not be named '@' or 'HEAD'";
+    else if (branch[0] == '-')
+        rule = "a branch name may not start with '-'";
+    else if (branch[0] == '/' || branch[len - 1] == '/')
+        rule = "a branch name may not start or end with '/'";
+    else if (branch[len - 1] == '.')
+        rule = "a branch name may not end with '.'";
+    else if (strstr(branch, "..") != NULL)
+        rule = "a branch name may not contain '..'";
+    else if (strstr(branch, "//") != NULL)
+        rule = "a branch name may not contain '//'";
+    else if (strstr(branch, "@{") != NULL)
+        rule = "a branch name may not contain '@{'";
+    /* Leading, trailing and doubled slashes are ruled out above, so every part is non-empty. */
+    for (const char *part = branch; rule == NULL && part[0] != '\0';) {
+        size_t part_len = strcspn(part, "/");
+
+        if (part[0] == '.')
+            rule = "no part of a branch name between slashes may start with '.'";
+        else if (part_len >= 5 && memcmp(part + part_len - 5, ".lock", 5) == 0)
+            rule = "no part of a branch name between slashes may end with '.lock'";
+        part += part_len;
+        if (part[0] == '/')
+            part++;
+    }
+    if (rule != NULL) {
+        snprintf(reason, reason_size, "%s", rule);
+        return reason;
+    }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)branch[i];
 
-        if (c <= ' ' || c == 0x7f || strchr("~^:?*[\\,", c) != NULL)
-            return false;
+        if (c <= ' ' || c == 0x7f) {
+            snprintf(reason, reason_size,
+                     "a branch name may not contain spaces or control characters");
+            return reason;
+        }
+        if (strchr("~^:?*[\\,", c) != NULL) {
+            snprintf(reason, reason_size, "a branch name may not contain '%c'", c);
+            return reason;
+        }
     }
-    return true;
+    return NULL;
 }
 
-int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *branch,
-                               bool protected, struct hub_error *err)
+int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *branch, bool protected,
+                               bool *changed, struct hub_error *err)
 {
     sqlite3 *conn = meta_sqlite_get(db);
     sqlite3_stmt *stmt = NULL;
@@ -87,13 +130,13 @@ int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *bra
                           ? "INSERT OR IGNORE INTO git_protected_branches (repo_id, branch, "
                             "created_at) VALUES (?, ?, ?)"
                           : "DELETE FROM git_protected_branches WHERE repo_id = ? AND branch = ?";
+    char reason[96];
     int rc;
 
-    if (!branch_name_is_valid(branch))
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid branch name '%.64s': use a name git accepts, without "
-                             "spaces or any of ~^:?*[\\,",
-                             branch);
+    if (changed != NULL)
+        *changed = false;
+    if (branch_name_problem(branch, reason, sizeof(reason)) != NULL)
+        return hub_error_set(err, HUB_EINVAL, "invalid branch name '%.64s': %s", branch, reason);
     rc = sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         return meta_error_from_sqlite(err, db, rc, "protect branch");
@@ -102,6 +145,9 @@ int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *bra
     if (protected)
         sqlite3_bind_int64(stmt, 3, meta_now());
     rc = sqlite3_step(stmt);
+    /* INSERT OR IGNORE and DELETE change no row when the protection is already as requested. */
+    if (rc == SQLITE_DONE && changed != NULL)
+        *changed = sqlite3_changes(conn) > 0;
     sqlite3_finalize(stmt);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return hub_error_set(err, HUB_ENOTFOUND, "repo %lld not found", (long long)repo_id);

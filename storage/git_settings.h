@@ -18,8 +18,10 @@ int gitsettings_protected_branches(char **out, struct meta *db, int64_t repo_id,
                                    struct hub_error *err);
 
 /** Protects branch of repo_id (protected true) or lifts the protection. Doing either twice
- * is a no-op. Returns 0, HUB_EINVAL (branch name), HUB_ENOTFOUND (repo) or HUB_EIO. */
-int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *branch,
-                               bool protected, struct hub_error *err);
+ * is a no-op. Sets *changed (NULL allowed) to whether a row was added or removed. Returns 0,
+ * HUB_EINVAL (branch name, and the message names the rule it breaks), HUB_ENOTFOUND (repo)
+ * or HUB_EIO. */
+int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *branch, bool protected,
+                               bool *changed, struct hub_error *err);
 
 #endif

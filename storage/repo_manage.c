@@ -170,20 +170,31 @@ int repo_manage_set_private(struct meta *db, const struct meta_repo *row, bool i
 }
 
 int repo_manage_branch_protect(struct meta *db, const struct meta_repo *row, const char *branch,
-                               bool protect, const char *user_name, struct hub_error *err)
+                               bool protect, const char *user_name, const char *request_id,
+                               bool *changed, struct hub_error *err)
 {
     struct hub_error audit_err = HUB_ERROR_INIT;
     char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
+    const char *action = protect ? "repo.branch_protect" : "repo.branch_unprotect";
+    bool row_changed = false;
     int rc;
 
-    rc = gitsettings_branch_protect(db, row->id, branch, protect, err);
+    if (changed != NULL)
+        *changed = false;
+    rc = gitsettings_branch_protect(db, row->id, branch, protect, &row_changed, err);
     if (rc < 0)
         return rc;
+    if (changed != NULL)
+        *changed = row_changed;
+    if (!row_changed)
+        return 0;
     audit_repo_format(audit_repo, sizeof(audit_repo), row->type, row->ns, row->name);
-    if (meta_audit_add(db, user_name, protect ? "repo.branch_protect" : "repo.branch_unprotect",
-                       audit_repo, branch, &audit_err) < 0)
+    if (meta_audit_add(db, user_name, action, audit_repo, branch, &audit_err) < 0)
         hub_log(HUB_LOG_ERROR, "repo",
                 "audit entry for branch protection failed: repo=%s branch=%s error=%s", audit_repo,
                 branch, audit_err.msg);
+    hub_log(HUB_LOG_INFO, "repo", "branch %s repo=%s branch=%s user=%s req=%s",
+            protect ? "protected" : "unprotected", audit_repo, branch, user_name,
+            request_id ? request_id : "-");
     return 0;
 }

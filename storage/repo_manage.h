@@ -59,10 +59,12 @@ int repo_manage_set_private(struct meta *db, const struct meta_repo *row, bool i
                             const char *user_name, const char *request_id, struct hub_error *err);
 
 /** Protects branch (protect true) or lifts the protection, with the rules of
- * gitsettings_branch_protect, and adds a repo.branch_protect or repo.branch_unprotect audit
- * entry by user_name with the branch as detail. Returns 0, HUB_EINVAL (branch name),
- * HUB_ENOTFOUND or HUB_EIO. */
+ * gitsettings_branch_protect, and sets *changed (NULL allowed) to whether that changed the
+ * settings. Only a change adds a repo.branch_protect or repo.branch_unprotect audit entry
+ * by user_name with the branch as detail, and a log line. Returns 0, HUB_EINVAL (branch
+ * name), HUB_ENOTFOUND or HUB_EIO. */
 int repo_manage_branch_protect(struct meta *db, const struct meta_repo *row, const char *branch,
-                               bool protect, const char *user_name, struct hub_error *err);
+                               bool protect, const char *user_name, const char *request_id,
+                               bool *changed, struct hub_error *err);
 
 #endif

@@ -141,7 +141,10 @@ static void web_settings_delete(struct web_repo_view *v)
                     "</form></section>");
 }
 
-static int web_settings_page(struct web_repo_view *v, int status, const char *message)
+/* Writes the settings page with message on top (NULL: none), shown as an error when
+ * is_error is set and as information otherwise. */
+static int web_settings_render(struct web_repo_view *v, int status, const char *message,
+                               bool is_error)
 {
     struct web_ctx *ctx = v->ctx;
     struct web_buf *b = &ctx->out;
@@ -154,8 +157,12 @@ static int web_settings_page(struct web_repo_view *v, int status, const char *me
     snprintf(title, sizeof(title), "Settings · %s", v->id);
     web_page_begin(ctx, title);
     web_repo_header(v, WEB_TAB_SETTINGS, REPO_DEFAULT_BRANCH, NULL);
-    if (message != NULL) {
+    if (message != NULL && is_error) {
         web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\" id=\"form-error\">");
+        web_buf_escape(b, message);
+        web_buf_puts(b, "</p>");
+    } else if (message != NULL) {
+        web_buf_puts(b, "<p class=\"notice\" role=\"status\" id=\"form-result\">");
         web_buf_escape(b, message);
         web_buf_puts(b, "</p>");
     }
@@ -170,6 +177,11 @@ static int web_settings_page(struct web_repo_view *v, int status, const char *me
     web_page_end(ctx, status);
     free(protected_branches);
     return 1;
+}
+
+static int web_settings_page(struct web_repo_view *v, int status, const char *message)
+{
+    return web_settings_render(v, status, message, true);
 }
 
 /* Redirects to the settings page, at the section that changed. */
@@ -204,20 +216,39 @@ static int web_settings_set_visibility(struct web_repo_view *v, const struct web
     return web_settings_redirect(v, "visibility");
 }
 
+/* Protects or unprotects the branch of the form. A change of an existing branch redirects back
+ * to the page. Otherwise the page shows what happened: that nothing changed, or that the new
+ * rule waits for a branch that does not exist yet, as a rule may be set up before the branch
+ * is pushed. */
 static int web_settings_protect(struct web_repo_view *v, const struct web_form *form, bool protect)
 {
     const char *branch = web_form_get(form, "branch");
     struct hub_error err = HUB_ERROR_INIT;
+    char message[2 * HUB_MAX_REVISION_BYTES + 160];
+    bool changed = false;
     int rc;
 
     if (branch == NULL || branch[0] == '\0')
         return web_settings_page(v, 400, "Missing branch name: enter the branch to protect.");
-    rc = repo_manage_branch_protect(v->ctx->req->db, &v->meta, branch, protect,
-                                    v->ctx->req->user_name, &err);
+    rc =
+        repo_manage_branch_protect(v->ctx->req->db, &v->meta, branch, protect,
+                                   v->ctx->req->user_name, v->ctx->req->request_id, &changed, &err);
     if (rc == HUB_EINVAL)
         return web_settings_page(v, 400, err.msg);
     if (rc < 0)
         return web_page_hub_error(v->ctx, &err);
+    if (!changed) {
+        snprintf(message, sizeof(message), "Branch %s %s, so nothing changed.", branch,
+                 protect ? "is already protected" : "is not protected");
+        return web_settings_render(v, 200, message, false);
+    }
+    if (protect && !repo_revision_is_branch(NULL, v->git, branch)) {
+        snprintf(message, sizeof(message),
+                 "Protected %s. No branch named %s exists yet, so the rule applies once "
+                 "someone creates it.",
+                 branch, branch);
+        return web_settings_render(v, 200, message, false);
+    }
     return web_settings_redirect(v, "branches");
 }
 

@@ -563,6 +563,35 @@ if [ "$code" = "200" ]; then
 else
   not_ok "protect branch through API" "HTTP $code: $(cat "$work/protect.json")"
 fi
+# release is pushed only below: the rule is kept, and the reply reports the branch as missing.
+check_output "protect reply says the branch is new" '"changed": *true' "$work/protect.json"
+check_output "protect reply says the branch does not exist" '"branch_exists": *false' \
+  "$work/protect.json"
+curl -s -o "$work/protect-again.json" -X PUT -H "Authorization: Bearer $WRITE_TOKEN" "$api/release"
+check_output "protecting twice changes nothing" '"changed": *false' "$work/protect-again.json"
+curl -s -o "$work/unprotect-none.json" -X DELETE -H "Authorization: Bearer $WRITE_TOKEN" \
+  "$api/nope"
+check_output "unprotecting an unprotected branch changes nothing" '"changed": *false' \
+  "$work/unprotect-none.json"
+audits=$(sqlite3 "$db" "SELECT count(*) FROM audit_log WHERE repo = 'model:alice/guarded'
+  AND ((action = 'repo.branch_protect' AND detail = 'release')
+    OR (action = 'repo.branch_unprotect' AND detail = 'nope'))" 2>&1)
+if [ "$audits" = "1" ]; then
+  ok "only a change writes a protection audit entry"
+else
+  not_ok "only a change writes a protection audit entry" "audit rows: $audits"
+fi
+check_output "protection change is logged" \
+  "branch protected repo=model:alice/guarded branch=release user=alice" "$work/serve.log"
+code=$(curl -s -o "$work/protect-bad.json" -w '%{http_code}' -X PUT \
+  -H "Authorization: Bearer $WRITE_TOKEN" "$api/bad..name")
+if [ "$code" = "400" ]; then
+  ok "protect invalid branch name gets 400"
+else
+  not_ok "protect invalid branch name gets 400" "HTTP $code: $(cat "$work/protect-bad.json")"
+fi
+check_output "invalid branch name error names the rule" \
+  "invalid branch name 'bad\.\.name': a branch name may not contain '\.\.'" "$work/protect-bad.json"
 curl -s "$api" >"$work/protected.json"
 check_output "protected branch list" '"branches": *\["main", *"release"\]' "$work/protected.json"
 check "push release branch" git -C guarded push -q origin main:release

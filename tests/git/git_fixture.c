@@ -237,7 +237,7 @@ int main(int argc, char **argv)
     if (repo_make(&repo, db, argv[1], "adapters", false, NULL, &err) < 0)
         return fail("create alice/adapters", &err);
     if (repo_make(&repo, db, argv[1], "guarded", false, "# Guarded\n", &err) < 0 ||
-        gitsettings_branch_protect(db, repo.id, "main", true, &err) < 0)
+        gitsettings_branch_protect(db, repo.id, "main", true, NULL, &err) < 0)
         return fail("create alice/guarded", &err);
     if (repo_make_typed(&repo, db, argv[1], HUB_REPO_DATASET, "corpus", false, "# Corpus\n",
                         &err) < 0)

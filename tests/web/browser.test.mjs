@@ -352,6 +352,13 @@ test("create a model with the form, protect a branch and delete it", async () =>
   await page.getByLabel("Branch").fill("main");
   await page.getByRole("button", { name: "Protect branch" }).click();
   await page.getByRole("button", { name: "Unprotect main" }).waitFor();
+  await page.getByLabel("Branch").fill("main");
+  await page.getByRole("button", { name: "Protect branch" }).click();
+  await page.locator("#form-result", { hasText: "Branch main is already protected, so nothing changed." }).waitFor();
+  await page.getByLabel("Branch").fill("nope");
+  await page.getByRole("button", { name: "Protect branch" }).click();
+  await page.locator("#form-result", { hasText: "No branch named nope exists yet" }).waitFor();
+  await page.getByRole("button", { name: "Unprotect nope" }).waitFor();
   await shot("repo-settings");
 
   await page.getByLabel("Type alice/classroom-demo to confirm").fill("alice/classroom-demo");

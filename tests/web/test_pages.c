@@ -1250,6 +1250,41 @@ static size_t audit_count(const char *action, const char *repo, const char *deta
     return matched;
 }
 
+/* Log lines on stderr between log_capture_begin and log_capture_end, which returns them
+ * (malloc'd, "" when none). */
+static int log_saved_stderr = -1;
+static FILE *log_file;
+
+static void log_capture_begin(void)
+{
+    fflush(stderr);
+    log_file = tmpfile();
+    log_saved_stderr = dup(STDERR_FILENO);
+    if (log_file != NULL && log_saved_stderr >= 0)
+        dup2(fileno(log_file), STDERR_FILENO);
+}
+
+static char *log_capture_end(void)
+{
+    char *text = calloc(1, 65536);
+    size_t len = 0;
+
+    fflush(stderr);
+    if (log_saved_stderr >= 0) {
+        dup2(log_saved_stderr, STDERR_FILENO);
+        close(log_saved_stderr);
+        log_saved_stderr = -1;
+    }
+    if (log_file != NULL) {
+        rewind(log_file);
+        len = fread(text, 1, 65535, log_file);
+        fclose(log_file);
+        log_file = NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
 static bool repo_exists(enum hub_repo_type type, const char *ns, const char *name)
 {
     struct meta_repo row;
@@ -1537,6 +1572,7 @@ static void test_pages_settings_branches(void)
     char cookie[128];
     char body[256];
     char *list = NULL;
+    char *log = NULL;
     struct page p;
 
     CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "fresh", &err), 0);
@@ -1553,17 +1589,40 @@ static void test_pages_settings_branches(void)
     snprintf(body, sizeof(body), "csrf=%s&branch=bad..name", alice_csrf);
     p = post_as_alice("/alice/fresh/settings/protect", body);
     CHECK_EQ_INT(p.resp.status, 400);
-    CHECK(has(&p, "invalid branch name"));
+    CHECK(has(&p, "invalid branch name &#39;bad..name&#39;: a branch name may not contain "
+                  "&#39;..&#39;"));
     done(&p);
 
+    snprintf(body, sizeof(body), "csrf=%s&branch=a%%2Cb", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "a branch name may not contain &#39;,&#39;"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&branch=wip.lock", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "may end with &#39;.lock&#39;"));
+    done(&p);
+
+    log_capture_begin();
     snprintf(body, sizeof(body), "csrf=%s&branch=main", alice_csrf);
     p = post_as_alice("/alice/fresh/settings/protect", body);
+    log = log_capture_end();
     CHECK_EQ_INT(p.resp.status, 303);
     CHECK_EQ_STR(p.resp.location, "/alice/fresh/settings#branches");
     done(&p);
+    CHECK(strstr(log, "branch protected repo=model:alice/fresh branch=main user=alice req=test") !=
+          NULL);
+    free(log);
+
+    /* A rule for a branch that does not exist yet is kept, and the page shows a notice. */
     snprintf(body, sizeof(body), "csrf=%s&branch=release%%2F1.0", alice_csrf);
     p = post_as_alice("/alice/fresh/settings/protect", body);
-    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Protected release/1.0. No branch named release/1.0 exists yet, so the rule "
+                  "applies once someone creates it."));
+    CHECK(has(&p, "<code>release/1.0</code>"));
     done(&p);
     CHECK_EQ_INT(gitsettings_protected_branches(&list, db, row.id, &err), 0);
     CHECK_EQ_STR(list, "main release/1.0");
@@ -1572,6 +1631,18 @@ static void test_pages_settings_branches(void)
     CHECK_EQ_INT(audit_count("repo.branch_protect", "model:alice/fresh", "main"), 1);
     CHECK_EQ_INT(audit_count("repo.branch_protect", "model:alice/fresh", "release/1.0"), 1);
 
+    /* Protecting again changes nothing: no audit entry and no log line. */
+    log_capture_begin();
+    snprintf(body, sizeof(body), "csrf=%s&branch=main", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/protect", body);
+    log = log_capture_end();
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Branch main is already protected, so nothing changed."));
+    done(&p);
+    CHECK_EQ_INT(audit_count("repo.branch_protect", "model:alice/fresh", "main"), 1);
+    CHECK(strstr(log, "branch protected") == NULL);
+    free(log);
+
     snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
     p = render_full("GET", "/alice/fresh/settings", "", alice_id, cookie, NULL);
     CHECK(has(&p, "<code>release/1.0</code>"));
@@ -1579,13 +1650,25 @@ static void test_pages_settings_branches(void)
     CHECK(has(&p, "<datalist id=\"branch-names\"><option value=\"main\">"));
     done(&p);
 
+    log_capture_begin();
     snprintf(body, sizeof(body), "csrf=%s&branch=main", alice_csrf);
     p = post_as_alice("/alice/fresh/settings/unprotect", body);
+    log = log_capture_end();
     CHECK_EQ_INT(p.resp.status, 303);
     done(&p);
+    CHECK(strstr(log, "branch unprotected repo=model:alice/fresh branch=main user=alice "
+                      "req=test") != NULL);
+    free(log);
     CHECK_EQ_INT(gitsettings_protected_branches(&list, db, row.id, &err), 0);
     CHECK_EQ_STR(list, "release/1.0");
     free(list);
+    CHECK_EQ_INT(audit_count("repo.branch_unprotect", "model:alice/fresh", "main"), 1);
+
+    /* Unprotecting a branch that is not protected changes nothing either. */
+    p = post_as_alice("/alice/fresh/settings/unprotect", body);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "Branch main is not protected, so nothing changed."));
+    done(&p);
     CHECK_EQ_INT(audit_count("repo.branch_unprotect", "model:alice/fresh", "main"), 1);
 }
 
