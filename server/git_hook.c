@@ -425,7 +425,9 @@ out:
 }
 
 /* Checks that the commits of u change no path that another user locked. locks holds
- * "<owner>\t<path>" lines. Returns 0, 1 when a locked path changed, or 2 when git failed. */
+ * "<owner>\t<path>" lines. Returns 0, 1 when a locked path changed, or 2 when git failed.
+ * The message offers `git lfs unlock --force`, which needs write access, because git push
+ * needs write access too (the daemon checks it before receive-pack starts). */
 static int update_check_locks(const struct githook_update *u, FILE *locks, FILE *errors)
 {
     char *argv[] = {"git", "log", "--no-renames", "--format=", "--name-only",

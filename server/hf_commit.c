@@ -382,10 +382,18 @@ static int commit_check_locks(struct http_request *req, struct commit_state *st)
     }
     if (!found)
         return 0;
-    http_reply_error(req, 409,
-                     "%s is locked by %s; ask them to run `git lfs unlock %s`, or break the lock "
-                     "with `git lfs unlock --force %s`",
-                     lock.path, lock.owner_name, lock.path, lock.path);
+    /* Only a writer may break another user's lock, so only a writer's message names --force.
+     * A reader's commit reaches this check through a pull request. */
+    if (hf_caller_can_write(req, &st->ctx))
+        http_reply_error(req, 409,
+                         "%s is locked by %s; ask them to run `git lfs unlock %s`, or break the "
+                         "lock with `git lfs unlock --force %s`",
+                         lock.path, lock.owner_name, lock.path, lock.path);
+    else
+        http_reply_error(req, 409,
+                         "%s is locked by %s; ask them to run `git lfs unlock %s`, or ask a user "
+                         "with write access to %s/%s to break the lock",
+                         lock.path, lock.owner_name, lock.path, st->ctx.row.ns, st->ctx.row.name);
     return HUB_ECONFLICT;
 }
 

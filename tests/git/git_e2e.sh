@@ -267,6 +267,58 @@ if git -C bob-adapters lfs lock adapter_config.json >"$work/bob-lock.log" 2>&1; 
 else
   ok "lock without write access rejected"
 fi
+code=$(curl -s -o "$work/bob-lock.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"path":"adapter_config.json"}' "$base/alice/adapters.git/info/lfs/locks")
+if [ "$code" = "403" ]; then
+  ok "API lock without write access gets 403"
+else
+  not_ok "API lock without write access gets 403" "HTTP $code: $(cat "$work/bob-lock.json")"
+fi
+check_output "lock rejection names the lock request" \
+  "lock request for alice/adapters rejected: user bob has no write access" "$work/bob-lock.json"
+curl -s -u "user:$WRITE_TOKEN" -H "Accept: application/vnd.git-lfs+json" \
+  "$base/alice/adapters.git/info/lfs/locks?path=adapter_model.safetensors" >"$work/alice-locks.json"
+alice_lock_id=$(sed -n 's/.*"id":"\([0-9]*\)".*/\1/p' "$work/alice-locks.json")
+code=$(curl -s -o "$work/bob-unlock.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"force":true}' "$base/alice/adapters.git/info/lfs/locks/$alice_lock_id/unlock")
+if [ "$code" = "403" ]; then
+  ok "force unlock without write access gets 403"
+else
+  not_ok "force unlock without write access gets 403" \
+    "HTTP $code (lock id '$alice_lock_id'): $(cat "$work/bob-unlock.json")"
+fi
+check_output "unlock rejection names the unlock request" \
+  "unlock request for alice/adapters rejected: user bob has no write access" \
+  "$work/bob-unlock.json"
+code=$(curl -s -o "$work/bob-verify.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{}' "$base/alice/adapters.git/info/lfs/locks/verify")
+check_output "verify rejection names the verify request" \
+  "lock verify request for alice/adapters rejected: user bob has no write access" \
+  "$work/bob-verify.json"
+# bob may open a pull request, but he cannot break alice's lock, so the 409 does not tell
+# him to use --force.
+code=$(printf '%s\n%s\n' \
+  '{"key":"header","value":{"summary":"Remove the weights"}}' \
+  '{"key":"deletedFile","value":{"path":"adapter_model.safetensors"}}' |
+  curl -s -o "$work/bob-locked-pr.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $BOB_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/alice/adapters/commit/main?create_pr=1")
+if [ "$code" = "409" ]; then
+  ok "pull request changing locked file rejected"
+else
+  not_ok "pull request changing locked file rejected" "HTTP $code: $(cat "$work/bob-locked-pr.json")"
+fi
+check_output "reader's lock rejection points to a writer" \
+  "adapter_model\.safetensors is locked by alice; ask them to run .git lfs unlock adapter_model\.safetensors., or ask a user with write access to alice/adapters to break the lock" \
+  "$work/bob-locked-pr.json"
+if grep -q -- "--force" "$work/bob-locked-pr.json"; then
+  not_ok "reader's lock rejection does not offer --force" "$(cat "$work/bob-locked-pr.json")"
+else
+  ok "reader's lock rejection does not offer --force"
+fi
 check "lfs unlock a file" git -C adapters lfs unlock adapter_model.safetensors
 git -C adapters lfs locks >"$work/locks-after.log" 2>&1
 if grep -q adapter_model "$work/locks-after.log"; then
@@ -302,6 +354,8 @@ else
   not_ok "API commit changing locked file rejected" "HTTP $code: $(cat "$work/locked-commit.json")"
 fi
 check_output "API lock rejection names owner" "notes\.txt is locked by alice" \
+  "$work/locked-commit.json"
+check_output "writer's lock rejection offers --force" "git lfs unlock --force notes\.txt" \
   "$work/locked-commit.json"
 curl -s -o "$work/folder-lock.json" -X POST -u "user:$WRITE_TOKEN" \
   -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
