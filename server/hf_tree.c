@@ -396,7 +396,10 @@ int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
     const char *branch = http_request_param(req, "rev");
+    char old_commit[REPO_OID_HEX_BYTES + 1] = "";
+    char new_commit[REPO_OID_HEX_BYTES + 1] = "";
     bool protected = false;
+    bool moved = false;
     json_t *root;
     int rc;
 
@@ -427,16 +430,35 @@ int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
         const char *from = json_string_value(json_object_get(root, "startingPoint"));
 
         rc = repo_branch_create(ctx.git, branch, from, err);
-        if (rc == HUB_ECONFLICT && json_is_true(json_object_get(root, "overwrite")))
+        if (rc == HUB_ECONFLICT && json_is_true(json_object_get(root, "overwrite"))) {
+            /* The old commit is only for the log line, so a failed lookup leaves it empty. */
+            struct hub_error lookup = HUB_ERROR_INIT;
+
+            if (repo_revision_resolve(old_commit, ctx.git, branch, &lookup) < 0)
+                old_commit[0] = '\0';
             rc = repo_branch_move(ctx.git, branch, from, protected, err);
+            moved = true;
+        }
     }
     if (rc < 0) {
         rc = reply_ref_error(req, err);
         goto out;
     }
-    hub_log(HUB_LOG_INFO, "hf", "branch %s repo=%s/%s branch=%s user=%s req=%s",
-            strcmp(http_request_method(req), "DELETE") == 0 ? "deleted" : "created", ctx.row.ns,
-            ctx.row.name, branch, http_request_user(req)->name, http_request_id(req));
+    if (moved) {
+        struct hub_error lookup = HUB_ERROR_INIT;
+
+        if (repo_revision_resolve(new_commit, ctx.git, branch, &lookup) < 0)
+            new_commit[0] = '\0';
+        hub_log(HUB_LOG_INFO, "hf",
+                "branch moved repo=%s/%s branch=%s old=%s new=%s user=%s req=%s", ctx.row.ns,
+                ctx.row.name, branch, old_commit[0] != '\0' ? old_commit : "-",
+                new_commit[0] != '\0' ? new_commit : "-", http_request_user(req)->name,
+                http_request_id(req));
+    } else {
+        hub_log(HUB_LOG_INFO, "hf", "branch %s repo=%s/%s branch=%s user=%s req=%s",
+                strcmp(http_request_method(req), "DELETE") == 0 ? "deleted" : "created", ctx.row.ns,
+                ctx.row.name, branch, http_request_user(req)->name, http_request_id(req));
+    }
     rc = http_reply_json(req, 200, json_object());
 out:
     json_decref(root);

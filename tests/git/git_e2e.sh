@@ -692,6 +692,7 @@ if [ "$code" = "200" ]; then
 else
   not_ok "unprotect branch through API" "HTTP $code"
 fi
+release_before=$(git -C guarded rev-parse origin/release)
 code=$(curl -s -o "$work/overwrite.json" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
   -d "{\"startingPoint\":\"$release_parent\",\"overwrite\":true}" "$branch_api/release")
@@ -702,6 +703,9 @@ else
 fi
 git -C guarded ls-remote origin refs/heads/release >"$work/release-ref.txt"
 check_output "API rewind moved the branch" "^$release_parent" "$work/release-ref.txt"
+check_output "API rewind logs the move" \
+  "branch moved repo=alice/guarded branch=release old=$release_before new=$release_parent" \
+  "$work/serve.log"
 check "force push after unprotect accepted" git -C guarded push -q --force origin HEAD:release
 git -C guarded reset -q --hard origin/main
 
