@@ -71,6 +71,7 @@ struct git_request_state {
     char repo_dir[PATH_MAX];
     enum git_service service;
     struct githttp_spool spool;
+    bool lfs_reply; /* a git-lfs route: access errors go out as {"message"}, which git-lfs prints */
 };
 
 static void request_state_free(void *ptr)
@@ -103,6 +104,18 @@ static int reply_not_found(struct http_request *req, const char *ns, const char 
                                  name);
 }
 
+static int lfs_reply_message(struct http_request *req, unsigned status, const char *message);
+
+/* Queues a 403 with message, in the git-lfs format when the request is a git-lfs one. */
+static void reply_forbidden(struct http_request *req, const struct git_request_state *state,
+                            const char *message)
+{
+    if (state->lfs_reply)
+        lfs_reply_message(req, 403, message);
+    else
+        http_reply_error(req, 403, "%s", message);
+}
+
 /* Looks the repo up and checks access for service. operation names what the request does,
  * followed by a preposition ("push to", "unlock request for"), for the 403 messages. Returns 0
  * when allowed, 1 when a reply was queued, or a negative HUB_E* code. */
@@ -114,6 +127,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     const char *ns = http_request_param(req, "ns");
     const char *name = http_request_param(req, "repo");
     struct meta *db = http_request_db(req);
+    char message[HUB_MAX_REPO_ID_BYTES + 256];
     bool allowed = false;
     int rc;
 
@@ -145,18 +159,20 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
             return 1;
         }
         if (user->scope < HTTP_SCOPE_WRITE) {
-            http_reply_error(req, 403,
-                             "%s %s/%s rejected: the token is read-only; create a "
-                             "write token in your settings and use it as the password",
-                             operation, ns, name);
+            snprintf(message, sizeof(message),
+                     "%s %s/%s rejected: the token is read-only; create a write token in your "
+                     "settings and use it as the password",
+                     operation, ns, name);
+            reply_forbidden(req, state, message);
             return 1;
         }
         rc = meta_repo_can_write(&allowed, db, &state->repo, user->id, err);
         if (rc < 0)
             return rc;
         if (!allowed) {
-            http_reply_error(req, 403, "%s %s/%s rejected: user %s has no write access", operation,
-                             ns, name, user->name);
+            snprintf(message, sizeof(message), "%s %s/%s rejected: user %s has no write access",
+                     operation, ns, name, user->name);
+            reply_forbidden(req, state, message);
             return 1;
         }
     }
@@ -693,6 +709,7 @@ static int lock_authorize(struct git_request_state *state, struct http_request *
     const struct git_route_arg *route = arg;
 
     memset(state, 0, sizeof(*state));
+    state->lfs_reply = true;
     return repo_authorize(state, req, route->type, route->service, operation, err);
 }
 

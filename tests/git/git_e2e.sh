@@ -267,6 +267,8 @@ if git -C bob-adapters lfs lock adapter_config.json >"$work/bob-lock.log" 2>&1; 
 else
   ok "lock without write access rejected"
 fi
+check_output "git lfs lock prints the hub's rejection" \
+  "lock request for alice/adapters rejected: user bob has no write access" "$work/bob-lock.log"
 code=$(curl -s -o "$work/bob-lock.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
   -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
   -d '{"path":"adapter_config.json"}' "$base/alice/adapters.git/info/lfs/locks")
