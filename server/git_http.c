@@ -20,6 +20,7 @@
 #include "meta_lfs.h"
 #include "meta_lfs_access.h"
 #include "meta_repo.h"
+#include "pr_merge.h"
 #include "repo.h"
 #include "repo_lock.h"
 #include "repo_manage.h"
@@ -499,8 +500,26 @@ static void push_record_base_model(struct http_request *req, const struct git_re
     repo_close(git);
 }
 
+/* Marks the open pull requests that the new head of branch contains as merged, as when a
+ * writer merged refs/pr/N with git and pushed the result. */
+static void push_record_merged_prs(struct http_request *req, const struct git_request_state *state,
+                                   const char *branch, const char *head)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *git = NULL;
+    size_t marked = 0;
+
+    if (repo_open_path(&git, state->repo_dir, &err) < 0 ||
+        pr_mark_merged_by_push(&marked, http_request_db(req), git, &state->repo, branch, head,
+                               &err) < 0)
+        hub_log(HUB_LOG_ERROR, "git",
+                "checking pull requests after a push failed: repo=%s/%s branch=%s error=%s req=%s",
+                state->repo.ns, state->repo.name, branch, err.msg, http_request_id(req));
+    repo_close(git);
+}
+
 /* Reads the hook report and records the push: updated_at and head_commit, audit entries, LFS
- * links and the base model. Failures are logged, because the refs have moved already, so the
+ * links, pull requests the push merged and the base model. Failures are logged, because the refs have moved already, so the
  * push still succeeded. */
 static void push_record(struct http_request *req, const struct git_request_state *state,
                         const char *report_path)
@@ -544,6 +563,8 @@ static void push_record(struct http_request *req, const struct git_request_state
                     repo_label, err.msg);
         if (strcmp(ref, "refs/heads/" REPO_DEFAULT_BRANCH) == 0 && strspn(new_oid, "0") != 40)
             memcpy(main_commit, new_oid, sizeof(main_commit));
+        if (strncmp(ref, "refs/heads/", 11) == 0 && strspn(new_oid, "0") != 40)
+            push_record_merged_prs(req, state, ref + 11, new_oid);
         hub_log(HUB_LOG_INFO, "git", "push repo=%s user=%s ref=%s old=%.12s new=%.12s req=%s",
                 repo_label, user->name, ref, old_oid, new_oid, http_request_id(req));
     }

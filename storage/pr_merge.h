@@ -30,6 +30,15 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct meta 
              struct repo *git, const struct meta_repo *row, int64_t number, const char *author_name,
              const char *author_email, struct hub_error *err);
 
+/** Marks merged every open pull request of row that targets branch and whose refs/pr/N
+ * commit head contains, because a git push moved branch to head. A pull request with no
+ * commits after its base is left open. Writes how many were marked into *marked. Failures
+ * for one pull request are logged and skipped, because the push has landed already. Returns
+ * 0, or HUB_EIO when the list cannot be read. */
+int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
+                           const struct meta_repo *row, const char *branch, const char *head,
+                           struct hub_error *err);
+
 /** Writes the message for a merge that failed with conflicts (err from pr_merge) into buf: the
  * files, and how a writer or the author can still land the change. */
 void pr_merge_conflict_message(char *buf, size_t cap, const struct meta_pr *pr,

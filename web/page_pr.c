@@ -243,9 +243,9 @@ static void web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
                    "into <code>",
                    ref);
     web_buf_escape(b, pr->target_branch);
-    web_buf_puts(b, "</code>, fix the conflicts, push the branch, then press Merge, which marks "
-                    "this pull request merged. Without write access, open a new pull request on "
-                    "top of the current <code>");
+    web_buf_puts(b, "</code>, fix the conflicts and push the branch: the push marks this pull "
+                    "request merged. Without write access, open a new pull request on top of the "
+                    "current <code>");
     web_buf_escape(b, pr->target_branch);
     web_buf_puts(b, "</code> and close this one.</p></div>");
     repo_merge_result_dispose(&check);

@@ -27,7 +27,8 @@ before(async () => {
   tok.carol = createToken(dataDir, "carol", { write: true, label: "carol-write" });
   daemon = await startDaemon({ dataDir });
   for (const [name, priv] of [["course", false], ["conflicts", false], ["secret", true],
-    ["lfs", false], ["gitpr", false], ["client", false], ["resolve", false]]) {
+    ["lfs", false], ["gitpr", false], ["client", false], ["resolve", false],
+    ["pushmerge", false]]) {
     const r = await req("/api/repos/create", { method: "POST", token: tok.alice,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ name, type: "model", private: priv }) });
@@ -557,16 +558,13 @@ test("writer resolves a conflict with git, then merge marks it merged", async ()
     assert.equal(pushed.status, 0, pushed.stderr);
     const resolved = git("rev-parse", "HEAD").stdout.trim();
 
-    const r = await postJson(url, tok.alice, {});
-    assert.equal(r.status, 200);
-    const body = await r.json();
-    assert.equal(body.mergeCommitId, resolved, "the merge records the pushed head of main");
-    assert.equal(body.fastForward, false);
-    assert.equal(await headOf("alice/resolve"), resolved, "no new commit lands on main");
+    // The push itself marks the pull request merged, because main now contains refs/pr/1.
     const details = await (await req("/api/models/alice/resolve/discussions/1")).json();
     assert.equal(details.status, "merged");
-    assert.equal(details.changes.mergeCommitId, resolved);
+    assert.equal(details.changes.mergeCommitId, resolved, "merged at the pushed head of main");
     assert.notEqual(details.changes.headCommit, prHead, "the ref kept the later commit");
+    assert.equal(await headOf("alice/resolve"), resolved, "no new commit lands on main");
+    await expectError(await postJson(url, tok.alice, {}), 409, /already merged/);
     assert.equal(await resolveText("alice/resolve", "main", "notes.md"),
       "line from alice\nline from bob\n");
 
@@ -584,6 +582,47 @@ test("writer resolves a conflict with git, then merge marks it merged", async ()
     assert.equal(raw.status, 0, raw.stderr);
     assert.ok(raw.stdout.endsWith("Merge pull request #2: More notes\n"), raw.stdout);
     assert.equal(raw.stdout.match(/^parent /gm).length, 2);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("a push that contains a pull request marks only that one merged", async () => {
+  const id = "alice/pushmerge";
+  const first = await commit(tok.bob, id, "main", [file("a.md", "a\n")],
+    { createPr: true, summary: "Add a" });
+  assert.equal(first.status, 200);
+  const other = await commit(tok.bob, id, "main", [file("b.md", "b\n")],
+    { createPr: true, summary: "Add b" });
+  assert.equal(other.status, 200);
+  const empty = await postJson(`/api/models/${id}/discussions`, tok.bob,
+    { title: "Nothing yet", description: "", pullRequest: true });
+  assert.equal(empty.status, 200);
+
+  const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-pushmerge-"));
+  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/${id}`;
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0",
+    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
+    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
+  const git = (...args) => spawnSync("git", ["-C", join(work, "clone"), ...args],
+    { env, encoding: "utf8" });
+  try {
+    const cloned = spawnSync("git", ["clone", "-q", remote, join(work, "clone")],
+      { env, encoding: "utf8" });
+    assert.equal(cloned.status, 0, cloned.stderr);
+    assert.equal(git("fetch", "-q", "origin", "refs/pr/1").status, 0);
+    assert.equal(git("merge", "-q", "--ff-only", "FETCH_HEAD").status, 0);
+    const pushed = git("push", "-q", "origin", "HEAD:main");
+    assert.equal(pushed.status, 0, pushed.stderr);
+    const head = git("rev-parse", "HEAD").stdout.trim();
+
+    const status = async (n) =>
+      (await (await req(`/api/models/${id}/discussions/${n}`)).json());
+    const merged = await status(1);
+    assert.equal(merged.status, "merged");
+    assert.equal(merged.changes.mergeCommitId, head);
+    assert.equal((await status(2)).status, "open", "a pull request main lacks stays open");
+    assert.equal((await status(3)).status, "open", "an empty pull request stays open");
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
