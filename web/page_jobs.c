@@ -13,6 +13,7 @@
 #include "meta_jobs.h"
 #include "meta_repo.h"
 #include "web_page.h"
+#include "web_summary.h"
 
 #define WEB_JOBS_PER_PAGE    50
 #define WEB_MAX_CHART_EVENTS 5000 /* progress events drawn on the server-rendered chart */
@@ -256,9 +257,23 @@ static void web_repo_select(struct web_ctx *ctx, const char *id, const char *nam
     for (size_t i = 0; i < count; i++) {
         char full[HUB_MAX_REPO_ID_BYTES + 1];
 
-        /* An adapter is no base for another adapter, so models with a base are left out. */
-        if (type == HUB_REPO_MODEL && repos[i].base_model[0] != '\0')
-            continue;
+        /* An adapter is no base for another adapter, and an empty repo (no commit, or only
+         * the .gitattributes of its first commit) has no weights, so both are left out. A
+         * full model that names a base in its card (a fine-tune) stays. The summary comes
+         * from the table unless main moved since it was computed. */
+        if (type == HUB_REPO_MODEL) {
+            struct web_repo_summary summary;
+            bool skip;
+
+            memset(&summary, 0, sizeof(summary));
+            if (web_summary_get(&summary, ctx->req->db, ctx->req->data_dir, &repos[i], &err) < 0)
+                hub_log(HUB_LOG_WARN, "web", "cannot read the summary of %s/%s: %s",
+                        repos[i].ns, repos[i].name, err.msg);
+            skip = summary.is_adapter || summary.commit[0] == '\0' || summary.file_count <= 1;
+            web_summary_dispose(&summary);
+            if (skip)
+                continue;
+        }
         snprintf(full, sizeof(full), "%s/%s", repos[i].ns, repos[i].name);
         web_buf_puts(b, "<option value=\"");
         web_buf_escape(b, full);

@@ -596,10 +596,24 @@ static void test_pages_jobs(void)
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "No jobs yet"));
     done(&p);
+    /* A fine-tune whose card names a base is still a full model, so it is a base choice; a
+     * repo with only its first .gitattributes is not. */
+    create_repo(HUB_REPO_MODEL, "alice", "tuned", false,
+                "---\nbase_model: karpathy/tinyllamas\n---\n# Tuned\n");
+    {
+        struct hub_error err = HUB_ERROR_INIT;
+        struct meta_repo row;
+
+        CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "tuned", &err), 0);
+        CHECK_EQ_INT(meta_repo_set_base_model(db, row.id, "karpathy/tinyllamas", &err), 0);
+    }
+    create_repo(HUB_REPO_MODEL, "alice", "blank", false, NULL);
     p = render("/jobs/new", "", alice_id);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "value=\"alice/demo\""));
     CHECK(!has(&p, "value=\"alice/demo-lora\""));
+    CHECK(has(&p, "value=\"alice/tuned\""));
+    CHECK(!has(&p, "value=\"alice/blank\""));
     CHECK(has(&p, "value=\"alice/stories\""));
     CHECK(has(&p, "Learning rate"));
     /* The form shows the defaults of `atelier train --help`, which the jobs API fills in. */
