@@ -76,6 +76,50 @@ out:
     return rc;
 }
 
+/* Checks that the base model of a training job at rev is a full model: config.json at its
+ * root and no adapter_config.json, so a wrong choice gets a 400 now instead of a failed job.
+ * Call after revision_check. */
+static int base_model_check(const char *data_dir, const char *id, const char *rev,
+                            struct hub_error *err)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    char commit[REPO_OID_HEX_BYTES + 1];
+    struct repo_entry entry;
+    struct repo *r = NULL;
+    int rc;
+
+    memset(&entry, 0, sizeof(entry));
+    rc = hub_repo_id_parse(ns, name, id, err);
+    if (rc == 0)
+        rc = repo_open(&r, data_dir, HUB_REPO_MODEL, ns, name, err);
+    if (rc == 0)
+        rc = repo_revision_resolve(commit, r, rev, err);
+    if (rc < 0)
+        goto out;
+    rc = repo_entry_stat(&entry, r, commit, "adapter_config.json", err);
+    free(entry.path);
+    entry.path = NULL;
+    if (rc == 0) {
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "base_model '%s' is a LoRA adapter (it has adapter_config.json at "
+                           "'%s'); choose the full model it was trained on as base_model",
+                           id, rev);
+        goto out;
+    }
+    if (rc != HUB_ENOTFOUND)
+        goto out;
+    rc = repo_entry_stat(&entry, r, commit, "config.json", err);
+    if (rc == HUB_ENOTFOUND)
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "base_model '%s' has no config.json at '%s', so it holds no model "
+                           "to train; choose a repo with a model's config.json and weights",
+                           id, rev);
+out:
+    free(entry.path);
+    repo_close(r);
+    return rc;
+}
+
 /* Creates the output model repo owned by namespace ns, private when is_private, and writes
  * its first commit into commit. */
 static int output_repo_create(struct meta_repo *out, char commit[REPO_OID_HEX_BYTES + 1],
@@ -161,6 +205,8 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
     rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
     if (rc == 0)
         rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "", err);
+    if (rc == 0 && spec->type == META_JOB_TRAIN)
+        rc = base_model_check(data_dir, spec->model, spec->model_revision, err);
     if (rc == 0)
         rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
     if (rc == 0 && spec->train_file[0] != '\0')

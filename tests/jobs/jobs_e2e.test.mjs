@@ -137,6 +137,28 @@ test("job requests are validated", async () => {
   r = await api(url, bobRead, "POST", "/api/jobs", trainRequest({ output_repo: "bob/lora" }));
   assert.equal(r.status, 403);
 
+  // The base of a training job must be a full model: not empty, not an adapter. Both are
+  // rejected when queued, before any output repo is created.
+  const emptyBase = { type: "model", name: "alice/empty-base" };
+  await hub.createRepo({ repo: emptyBase, accessToken: alice, hubUrl: url });
+  r = await api(url, alice, "POST", "/api/jobs",
+    trainRequest({ base_model: "alice/empty-base", output_repo: "alice/from-empty" }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /base_model 'alice\/empty-base' has no config\.json at 'main'/);
+  const adapterBase = { type: "model", name: "alice/an-adapter" };
+  await hub.createRepo({ repo: adapterBase, accessToken: alice, hubUrl: url });
+  await hub.uploadFiles({ repo: adapterBase, accessToken: alice, hubUrl: url, files: [
+    { path: "adapter_config.json",
+      content: new Blob(['{"base_model_name_or_path": "alice/stories260K", "r": 8}']) }] });
+  r = await api(url, alice, "POST", "/api/jobs",
+    trainRequest({ base_model: "alice/an-adapter", output_repo: "alice/from-adapter" }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /base_model 'alice\/an-adapter' is a LoRA adapter/);
+  for (const name of ["from-empty", "from-adapter"]) {
+    r = await api(url, alice, "GET", `/api/models/alice/${name}`);
+    assert.equal(r.status, 404, `no output repo alice/${name} was created`);
+  }
+
   r = await api(url, alice, "GET", "/api/jobs/abc");
   assert.equal(r.status, 400);
   r = await api(url, alice, "GET", "/api/jobs/99999");
