@@ -267,8 +267,8 @@ static void web_repo_select(struct web_ctx *ctx, const char *id, const char *nam
 
             memset(&summary, 0, sizeof(summary));
             if (web_summary_get(&summary, ctx->req->db, ctx->req->data_dir, &repos[i], &err) < 0)
-                hub_log(HUB_LOG_WARN, "web", "cannot read the summary of %s/%s: %s",
-                        repos[i].ns, repos[i].name, err.msg);
+                hub_log(HUB_LOG_WARN, "web", "cannot read the summary of %s/%s: %s", repos[i].ns,
+                        repos[i].name, err.msg);
             skip = summary.is_adapter || summary.commit[0] == '\0' || summary.file_count <= 1;
             web_summary_dispose(&summary);
             if (skip)
