@@ -172,14 +172,38 @@ static void web_pr_summary(struct web_repo_view *v, const struct meta_pr *pr, co
         web_buf_printf(b, "%s <code>%s</code> into <code>",
                        pr->status == META_PR_MERGED ? "Merged" : "Closed without merging", ref);
         web_buf_escape(b, pr->target_branch);
-        web_buf_puts(b, "</code></span>");
-    }
-    if (pr->merged_commit[0] != '\0') {
-        web_buf_puts(b, "<span>merged as <a href=\"");
-        web_repo_href(b, v, "commit", pr->merged_commit, NULL);
-        web_buf_printf(b, "\"><code>%.10s</code></a></span>", pr->merged_commit);
+        web_buf_puts(b, "</code>");
+        if (pr->merged_commit[0] != '\0') {
+            web_buf_puts(b, " as <a href=\"");
+            web_repo_href(b, v, "commit", pr->merged_commit, NULL);
+            web_buf_printf(b, "\"><code>%.10s</code></a>", pr->merged_commit);
+        }
+        web_buf_puts(b, "</span>");
     }
     web_buf_puts(b, "</p>");
+}
+
+/* Writes the description as Markdown, as the Hub shows it, with relative links into the pull
+ * request's files. The renderer drops raw HTML, so the author's text cannot add markup. */
+static void web_pr_description(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    char *html = NULL;
+
+    if (web_repo_markdown(&html, v, ref, "", pr->description, strlen(pr->description), &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web",
+                "cannot render the description of pull request #%lld of %s: %s",
+                (long long)pr->number, v->id, err.msg);
+        web_buf_puts(b, "<pre class=\"pr-description\">");
+        web_buf_escape(b, pr->description);
+        web_buf_puts(b, "</pre>");
+        return;
+    }
+    web_buf_puts(b, "<div class=\"card-body pr-description\">");
+    web_buf_puts(b, html);
+    web_buf_puts(b, "</div>");
+    free(html);
 }
 
 /* Writes why a Merge form failed, when the redirect to this page names it in its query
@@ -277,11 +301,8 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     web_buf_escape(b, title);
     web_buf_puts(b, "</h2>");
     web_pr_summary(v, pr, ref);
-    if (pr->description[0] != '\0') {
-        web_buf_puts(b, "<pre class=\"pr-description\">");
-        web_buf_escape(b, pr->description);
-        web_buf_puts(b, "</pre>");
-    }
+    if (pr->description[0] != '\0')
+        web_pr_description(v, pr, ref);
     web_pr_conflicts(v, pr, ref);
     web_pr_actions(v, pr);
     web_pr_commits(v, pr, ref);

@@ -901,7 +901,9 @@ static int64_t open_pull_request(const char *name, const char *title, const char
     CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", name, &err), 0);
     CHECK_EQ_INT(repo_revision_resolve(base, r, "main", &err), 0);
     CHECK_EQ_INT(
-        meta_pr_create(&pr, db, row.id, title, "Please review", bob_id, "bob", "main", base, &err),
+        meta_pr_create(&pr, db, row.id, title,
+                       "Please **review**\n\n- rank 8\n\n<script>alert(1)</script>", bob_id,
+                       "bob", "main", base, &err),
         0);
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr.number);
     CHECK_EQ_INT(repo_pr_ref_create(r, ref, "main", &err), 0);
@@ -960,7 +962,10 @@ static void test_pages_pull_requests(void)
     p = render("/alice/course/discussions/1", "", 0);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "wants to merge <code>refs/pr/1</code> into <code>main</code>"));
-    CHECK(has(&p, "Please review"));
+    /* The description is Markdown, rendered without raw HTML. */
+    CHECK(has(&p, "<div class=\"card-body pr-description\"><p>Please <strong>review</strong>"));
+    CHECK(has(&p, "<li>rank 8</li>"));
+    CHECK(!has(&p, "<script>alert(1)"));
     CHECK(has(&p, "Commits (1)"));
     CHECK(has(&p, "adapter.txt"));
     CHECK(has(&p, "<span class=\"add\">+tuned</span>"));
@@ -1007,7 +1012,7 @@ static void test_pages_pull_requests(void)
     CHECK_EQ_STR(main_head, head);
     p = render("/alice/course/discussions/1", "", 0);
     CHECK(has(&p, "badge pr-merged"));
-    CHECK(has(&p, "merged as"));
+    CHECK(has(&p, "into <code>main</code> as <a href="));
     done(&p);
 
     /* Close and reopen by the author. */
@@ -1166,7 +1171,8 @@ static void test_pages_pull_request_merges(void)
     resolve_in("course", "main", commit);
     CHECK_EQ_STR(commit, main_head);
     p = render("/alice/course/discussions/3", "", 0);
-    snprintf(path, sizeof(path), "merged as <a href=\"/alice/course/commit/%s\">", main_head);
+    snprintf(path, sizeof(path), "into <code>main</code> as <a href=\"/alice/course/commit/%s\">",
+             main_head);
     CHECK(has(&p, path));
     done(&p);
 
