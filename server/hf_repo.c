@@ -497,7 +497,11 @@ static json_t *repo_summary(const struct meta_repo *row)
     char id[HUB_MAX_REPO_ID_BYTES + 1], rid[32], updated[32], created[32];
 
     snprintf(id, sizeof(id), "%s/%s", row->ns, row->name);
-    snprintf(rid, sizeof(rid), "repo-%lld", (long long)row->id);
+    /* 24 hex digits, the form of the Hub's _id: the creation time, then the row id. SQLite
+     * may give a deleted repo's row id to the next repo, so the row id alone is not unique
+     * over time. */
+    snprintf(rid, sizeof(rid), "%08llx%016llx", (unsigned long long)(uint32_t)row->created_at,
+             (unsigned long long)row->id);
     hf_time_format(updated, row->updated_at);
     hf_time_format(created, row->created_at);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I}", "_id", rid, "id", id,

@@ -650,7 +650,9 @@ test("organisation repos: members with write create, only org admins delete", as
   const created = await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
     headers: { "Content-Type": "application/json" }, body });
   assert.equal(created.status, 200);
-  assert.equal((await req("/api/models/class1/lab", { token: tok.bobWrite })).status, 200);
+  const firstInfo = await (await req("/api/models/class1/lab", { token: tok.bobWrite })).json();
+  assert.match(firstInfo._id, /^[0-9a-f]{24}$/, "_id has the Hub's 24 hex digits");
+  const createdSecond = Math.floor(Date.now() / 1000);
   const del = JSON.stringify({ name: "lab", organization: "class1", type: "model" });
   await expectError(await req("/api/repos/delete", { method: "DELETE", token: tok.bobWrite,
     headers: { "Content-Type": "application/json" }, body: del }), 403, { mention: "class1" });
@@ -658,6 +660,16 @@ test("organisation repos: members with write create, only org admins delete", as
     headers: { "Content-Type": "application/json" }, body: del })).status, 200);
   await expectError(await req("/api/models/class1/lab", { token: tok.aliceWrite }), 404,
     { code: "RepoNotFound" });
+  // SQLite may hand the deleted row id to the next repo; its _id still differs once the
+  // creation second does.
+  while (Math.floor(Date.now() / 1000) <= createdSecond) await new Promise((r) => setTimeout(r, 50));
+  const again = await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
+    headers: { "Content-Type": "application/json" }, body });
+  assert.equal(again.status, 200);
+  const secondInfo = await (await req("/api/models/class1/lab", { token: tok.bobWrite })).json();
+  assert.notEqual(secondInfo._id, firstInfo._id, "a re-created repo gets a new _id");
+  assert.equal((await req("/api/repos/delete", { method: "DELETE", token: tok.aliceWrite,
+    headers: { "Content-Type": "application/json" }, body: del })).status, 200);
   await expectError(await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ name: "x", organization: "alice" }) }), 403);
