@@ -303,3 +303,9 @@ enum http_range_result http_range_parse(uint64_t *start, uint64_t *length, const
     *length = last - first + 1;
     return HTTP_RANGE_OK;
 }
+
+bool http_mhd_message_is_client_gone(const char *text)
+{
+    return strncmp(text, "Failed to send ", 15) == 0 &&
+           strstr(text, "forcibly closed by remote peer") != NULL;
+}

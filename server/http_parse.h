@@ -71,4 +71,10 @@ enum http_range_result http_range_parse(uint64_t *start, uint64_t *length, const
 /** Parses "true", "false", "1" or "0" (any case) into *out. Returns false for anything else. */
 bool http_parse_bool(bool *out, const char *text);
 
+/** Returns whether a libmicrohttpd message reports a client that closed its connection while
+ * a reply was being sent, such as a browser that leaves a page with a live event stream.
+ * That is normal client behaviour, logged at debug level instead of warn. Matches the text of
+ * libmicrohttpd 0.9.75 (Debian 12). */
+bool http_mhd_message_is_client_gone(const char *text);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "hf_base_model.h"
 #include "http_internal.h"
+#include "http_parse.h"
 #include "hub_log.h"
 #include "meta.h"
 #include "web.h"
@@ -566,7 +567,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
  * rate limit, so one repeating message does not hold back the others. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
-    hub_logv_prefixed(HUB_LOG_WARN, "http", "libmicrohttpd: ", fmt, ap);
+    enum hub_log_level level = HUB_LOG_WARN;
+    char text[512];
+    va_list copy;
+
+    va_copy(copy, ap);
+    vsnprintf(text, sizeof(text), fmt, copy);
+    va_end(copy);
+    if (http_mhd_message_is_client_gone(text))
+        level = HUB_LOG_DEBUG;
+    hub_logv_prefixed(level, "http", "libmicrohttpd: ", fmt, ap);
 }
 
 static int resolve_listen(struct sockaddr_storage *out, socklen_t *out_len,

@@ -292,6 +292,22 @@ static void test_setsockopt_drops_cork(void)
     close(fd);
 }
 
+/* The texts of libmicrohttpd 0.9.75: a client gone mid-reply is not a server problem. */
+static void test_mhd_client_gone(void)
+{
+    CHECK(http_mhd_message_is_client_gone(
+        "Failed to send the chunked response body for the request for `/api/jobs/13/events'. "
+        "Error: The connection was forcibly closed by remote peer\n"));
+    CHECK(http_mhd_message_is_client_gone(
+        "Failed to send the response body for the request for `/alice/m/resolve/main/x.bin'. "
+        "Error: The connection was forcibly closed by remote peer\n"));
+    CHECK(!http_mhd_message_is_client_gone(
+        "Failed to send the response body for the request for `/x'. Error: Not enough memory\n"));
+    CHECK(!http_mhd_message_is_client_gone("Connection was closed by remote side with "
+                                           "incomplete request.\n"));
+    CHECK(!http_mhd_message_is_client_gone(""));
+}
+
 int main(void)
 {
     test_target_split_before_decode();
@@ -304,5 +320,6 @@ int main(void)
     test_commit_parse_errors();
     test_commit_parse_operation_limit();
     test_setsockopt_drops_cork();
+    test_mhd_client_gone();
     return test_finish();
 }
