@@ -608,7 +608,7 @@ static enum outcome inputs_pin(struct worker *w, char *message, size_t cap)
     int rc;
 
     rc = meta_job_inputs_pin(w->db, w->job_id, w->attempt, w->model_commit, w->dataset_commit,
-                             w->base_commit, &err);
+                             w->base_repo, w->base_commit, &err);
     if (rc == HUB_ECONFLICT) {
         atomic_store(&w->lease_lost, true);
         return OUTCOME_STOPPED;

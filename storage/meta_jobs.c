@@ -847,8 +847,8 @@ out:
 }
 
 int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *model_commit,
-                        const char *dataset_commit, const char *adapter_base_commit,
-                        struct hub_error *err)
+                        const char *dataset_commit, const char *adapter_base_repo,
+                        const char *adapter_base_commit, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -856,7 +856,9 @@ int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *mo
     rc = jobs_prepare(&stmt, db,
                       "UPDATE jobs SET model_commit = coalesce(model_commit, ?3), "
                       "dataset_commit = coalesce(dataset_commit, ?4), "
-                      "adapter_base_commit = coalesce(adapter_base_commit, ?5) "
+                      "adapter_base_commit = coalesce(adapter_base_commit, ?5), "
+                      "base_repo = CASE WHEN coalesce(base_repo, '') = '' AND ?5 IS NOT NULL "
+                      "AND adapter_base_commit IS NULL THEN ?6 ELSE base_repo END "
                       "WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
                       "pin job inputs", err);
     if (rc < 0)
@@ -864,6 +866,7 @@ int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *mo
     bind_text_or_null(stmt, 3, model_commit);
     bind_text_or_null(stmt, 4, dataset_commit);
     bind_text_or_null(stmt, 5, adapter_base_commit);
+    bind_text_or_null(stmt, 6, adapter_base_repo);
     return jobs_update_leased(stmt, db, id, attempt, "pin job inputs", err);
 }
 

@@ -243,11 +243,13 @@ int meta_job_requeue(struct meta *db, int64_t id, int attempt, bool refund_attem
                      const char *reason, struct hub_error *err);
 
 /** Stores the input commits that attempt resolved, each only where none is stored yet, so
- * the first attempt's commits stay for every later one. adapter_base_commit may be NULL or
- * "". HUB_ECONFLICT when the job is not running under attempt. Worker process. */
+ * the first attempt's commits stay for every later one. An evaluation job of an adapter also
+ * stores the adapter's base as its base_repo with the base's commit. adapter_base_repo and
+ * adapter_base_commit may be NULL or "". HUB_ECONFLICT when the job is not running under
+ * attempt. Worker process. */
 int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *model_commit,
-                        const char *dataset_commit, const char *adapter_base_commit,
-                        struct hub_error *err);
+                        const char *dataset_commit, const char *adapter_base_repo,
+                        const char *adapter_base_commit, struct hub_error *err);
 
 /** Records that job id, which is failed or canceled, deleted the output repo it created.
  * HUB_ENOTFOUND when there is no such job in those states. Any thread or process. */

@@ -76,6 +76,26 @@ static void web_job_progress_cell(struct web_buf *b, const struct meta_job *job)
         web_buf_printf(b, " <span class=\"muted\">loss %.4f</span>", p->loss);
 }
 
+/* Writes the Model and Output cells of a job row. A training job's model is its base and its
+ * output the adapter repo. An evaluation job's model is the evaluated repo, with the base of
+ * an adapter once the job pinned it, and its output is only metrics. */
+static void web_jobs_repo_cells(struct web_buf *b, const struct meta_job *job)
+{
+    if (job->type == META_JOB_TRAIN) {
+        web_repo_link(b, job->base_repo, false);
+        web_buf_puts(b, "</td><td>");
+        web_repo_link(b, job->repo, false);
+        return;
+    }
+    web_repo_link(b, job->repo, false);
+    if (job->base_repo[0] != '\0') {
+        web_buf_puts(b, " <span class=\"muted\">adapter of ");
+        web_buf_escape(b, job->base_repo);
+        web_buf_puts(b, "</span>");
+    }
+    web_buf_puts(b, "</td><td><span class=\"muted\">metrics</span>");
+}
+
 static size_t web_jobs_page(const struct web_ctx *ctx)
 {
     const char *text = web_form_get(&ctx->query, "page");
@@ -203,7 +223,7 @@ static int web_jobs_list(struct web_ctx *ctx)
     web_jobs_summary(ctx, &filter, list.total);
     if (list.count > 0)
         web_buf_puts(b, "<div class=\"table-wrap\"><table id=\"jobs\"><thead><tr><th>Job</th>"
-                        "<th>State</th><th>Owner</th><th>Base</th><th>Output</th>"
+                        "<th>State</th><th>Owner</th><th>Model</th><th>Output</th>"
                         "<th>Progress</th><th>Created</th></tr></thead><tbody>");
     for (size_t i = 0; i < list.count; i++) {
         const struct meta_job *job = &list.items[i];
@@ -214,9 +234,7 @@ static int web_jobs_list(struct web_ctx *ctx)
         web_buf_puts(b, "</td><td>");
         web_buf_escape(b, job->owner);
         web_buf_puts(b, "</td><td>");
-        web_repo_link(b, job->base_repo, false);
-        web_buf_puts(b, "</td><td>");
-        web_repo_link(b, job->repo, false);
+        web_jobs_repo_cells(b, job);
         web_buf_puts(b, "</td><td>");
         web_job_progress_cell(b, job);
         web_buf_puts(b, "</td><td>");
@@ -495,23 +513,15 @@ static int64_t web_job_events(struct web_ctx *ctx, const struct meta_job *job, j
     return after;
 }
 
-static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
+/* Writes the step, loss, speed and time left of a training job, its progress bar and its
+ * loss chart. A job in a final state without points gets a line in place of the chart, since
+ * the chart's empty text says that loss may still come. */
+static void web_job_training_stats(struct web_buf *b, const struct meta_job *job, json_t *points)
 {
-    struct web_buf *b = &ctx->out;
     const struct meta_job_progress *p = &job->progress;
-    json_t *points = json_array();
-    json_t *log = json_array();
     char *points_text;
-    int64_t last_seq;
 
-    last_seq = web_job_events(ctx, job, points, log);
-    points_text = json_dumps(points, JSON_COMPACT | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
-    /* data-last-event is the seq of the last event drawn here, so the script's event stream
-     * starts after it instead of adding the same log lines again. */
-    web_buf_printf(b,
-                   "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\" "
-                   "data-last-event=\"%lld\"><h2>Progress</h2><div class=\"stats\">",
-                   (long long)job->id, meta_job_state_name(job->state), (long long)last_seq);
+    web_buf_puts(b, "<h2>Progress</h2><div class=\"stats\">");
     web_buf_puts(b,
                  "<div><div class=\"muted\">Step</div><div class=\"value\" data-field=\"step\">");
     if (p->has_step)
@@ -543,22 +553,49 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
                    "value=\"%lld\"></progress>",
                    (long long)(p->has_total_steps && p->total_steps > 0 ? p->total_steps : 1),
                    (long long)(p->has_step ? p->step : 0));
-    web_buf_puts(b, "<h2>Training loss</h2><svg id=\"loss-chart\" class=\"chart\" "
-                    "viewBox=\"0 0 600 240\" role=\"img\" aria-label=\"Training loss by step\" "
-                    "data-points=\"");
+    web_buf_puts(b, "<h2>Training loss</h2>");
+    if (json_array_size(points) == 0 && meta_job_state_is_terminal(job->state)) {
+        web_buf_puts(b, "<p class=\"muted\" id=\"loss-none\">No loss was reported.</p>");
+        return;
+    }
+    points_text = json_dumps(points, JSON_COMPACT | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
+    web_buf_puts(b, "<svg id=\"loss-chart\" class=\"chart\" viewBox=\"0 0 600 240\" role=\"img\" "
+                    "aria-label=\"Training loss by step\" data-points=\"");
     web_buf_escape(b, points_text != NULL ? points_text : "[]");
     web_buf_printf(b,
                    "\"><title>Training loss by step</title></svg><p class=\"hint\"><span "
-                   "id=\"chart-points\">%zu</span> points.</p><h2>Log</h2><pre class=\"log\" "
-                   "id=\"job-log\">",
+                   "id=\"chart-points\">%zu</span> points.</p>",
                    json_array_size(points));
+    free(points_text);
+}
+
+/* Writes the live section: a training job's progress and loss chart, then the log of every
+ * job. An evaluation job has neither steps nor a training loss, so it shows only the log;
+ * its results are the metrics above. */
+static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
+{
+    struct web_buf *b = &ctx->out;
+    bool train = job->type == META_JOB_TRAIN;
+    json_t *points = json_array();
+    json_t *log = json_array();
+    int64_t last_seq;
+
+    last_seq = web_job_events(ctx, job, points, log);
+    /* data-last-event is the seq of the last event drawn here, so the script's event stream
+     * starts after it instead of adding the same log lines again. */
+    web_buf_printf(b,
+                   "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\" "
+                   "data-last-event=\"%lld\">",
+                   (long long)job->id, meta_job_state_name(job->state), (long long)last_seq);
+    if (train)
+        web_job_training_stats(b, job, points);
+    web_buf_puts(b, "<h2>Log</h2><pre class=\"log\" id=\"job-log\">");
     web_job_log_render(b, log);
     web_buf_printf(b,
-                   "</pre><p class=\"hint\">Step lines are drawn above; the <a "
-                   "href=\"/api/jobs/%lld/log\">full log</a> has every line the trainer "
-                   "wrote.</p></section>",
-                   (long long)job->id);
-    free(points_text);
+                   "</pre><p class=\"hint\">%sThe <a href=\"/api/jobs/%lld/log\">full log</a> "
+                   "has every line the %s wrote.</p></section>",
+                   train ? "Step lines are drawn above. " : "", (long long)job->id,
+                   train ? "trainer" : "evaluation");
     json_decref(points);
     json_decref(log);
 }
@@ -640,6 +677,50 @@ static void web_job_attempts(struct web_buf *b, const struct meta_job *job)
         web_buf_printf(b, "%d", job->attempts);
 }
 
+static void web_job_dataset(struct web_buf *b, const struct meta_job *job)
+{
+    web_buf_puts(b, "<dt>Dataset</dt><dd>");
+    web_repo_link(b, job->dataset_repo, true);
+    web_pinned_commit(b, job->dataset_commit, "job-dataset-commit");
+    web_buf_puts(b, "</dd>");
+}
+
+/* Writes the base model, dataset and output adapter repo of a training job. */
+static void web_job_train_repos(struct web_buf *b, const struct meta_job *job)
+{
+    web_buf_puts(b, "<dt>Base model</dt><dd>");
+    web_repo_link(b, job->base_repo, false);
+    web_pinned_commit(b, job->model_commit, "job-model-commit");
+    web_buf_puts(b, "</dd>");
+    web_job_dataset(b, job);
+    web_buf_puts(b, "<dt>Output</dt><dd>");
+    if (job->output_deleted_at != 0) {
+        web_buf_escape(b, job->repo);
+        web_buf_puts(b, " <span class=\"muted\" id=\"job-output-deleted\">(deleted: this job "
+                        "created it and committed nothing to it)</span>");
+    } else {
+        web_repo_link(b, job->repo, false);
+    }
+    web_buf_puts(b, "</dd>");
+}
+
+/* Writes the evaluated model, the base of an adapter once the job pinned it, and the
+ * dataset of an evaluation job, which writes to no repo. */
+static void web_job_eval_repos(struct web_buf *b, const struct meta_job *job)
+{
+    web_buf_puts(b, "<dt>Evaluated model</dt><dd>");
+    web_repo_link(b, job->repo, false);
+    web_pinned_commit(b, job->model_commit, "job-model-commit");
+    web_buf_puts(b, "</dd>");
+    if (job->base_repo[0] != '\0') {
+        web_buf_puts(b, "<dt>Base model</dt><dd>");
+        web_repo_link(b, job->base_repo, false);
+        web_pinned_commit(b, job->adapter_base_commit, "job-base-commit");
+        web_buf_puts(b, "</dd>");
+    }
+    web_job_dataset(b, job);
+}
+
 static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
 {
     struct web_buf *b = &ctx->out;
@@ -658,24 +739,12 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     }
     web_buf_puts(b, "</div><dl class=\"meta\"><dt>Owner</dt><dd>");
     web_buf_escape(b, job->owner);
-    web_buf_puts(b, "</dd><dt>Base model</dt><dd>");
-    web_repo_link(b, job->base_repo, false);
+    web_buf_puts(b, "</dd>");
     if (job->type == META_JOB_TRAIN)
-        web_pinned_commit(b, job->model_commit, "job-model-commit");
-    web_buf_puts(b, "</dd><dt>Dataset</dt><dd>");
-    web_repo_link(b, job->dataset_repo, true);
-    web_pinned_commit(b, job->dataset_commit, "job-dataset-commit");
-    web_buf_puts(b, "</dd><dt>Output</dt><dd>");
-    if (job->output_deleted_at != 0) {
-        web_buf_escape(b, job->repo);
-        web_buf_puts(b, " <span class=\"muted\" id=\"job-output-deleted\">(deleted: this job "
-                        "created it and committed nothing to it)</span>");
-    } else {
-        web_repo_link(b, job->repo, false);
-    }
-    if (job->type == META_JOB_EVAL)
-        web_pinned_commit(b, job->model_commit, "job-model-commit");
-    web_buf_puts(b, "</dd><dt>Created</dt><dd>");
+        web_job_train_repos(b, job);
+    else
+        web_job_eval_repos(b, job);
+    web_buf_puts(b, "<dt>Created</dt><dd>");
     web_format_time(b, job->created_at);
     web_buf_puts(b, "</dd><dt>Started</dt><dd>");
     web_format_time(b, job->started_at);

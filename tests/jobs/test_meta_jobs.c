@@ -283,15 +283,16 @@ static void test_pinned_inputs_and_output(void)
 
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
     CHECK_EQ_INT(got, id);
-    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, first_data, NULL, &err), 0);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, first_data, NULL, NULL, &err),
+                 0);
     CHECK_EQ_INT(meta_job_requeue(db, id, attempt, false, "worker was killed", &err), 0);
     /* The stale attempt may not pin anything. */
-    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, moved_data, NULL, &err),
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, moved_data, NULL, NULL, &err),
                  HUB_ECONFLICT);
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
     CHECK_EQ_INT(attempt, 2);
     /* A retry that resolved other commits does not replace the pinned ones. */
-    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, moved_data, "", &err), 0);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, first_model, moved_data, "", "", &err), 0);
     CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
     CHECK_EQ_STR(job->model_commit, first_model);
     CHECK_EQ_STR(job->dataset_commit, first_data);
@@ -305,6 +306,42 @@ static void test_pinned_inputs_and_output(void)
     CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
     CHECK(job->output_deleted_at > 0);
     meta_job_free(job);
+}
+
+/* An evaluation of an adapter records the adapter's base repo with its pinned commit, and a
+ * retry that finds another base keeps the first one. */
+static void test_pinned_adapter_base(void)
+{
+    static const char adapter[] = "5555555555555555555555555555555555555555";
+    static const char base[] = "6666666666666666666666666666666666666666";
+    static const char other_base[] = "7777777777777777777777777777777777777777";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+    int64_t id = 0, got = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_insert(&id, db, META_JOB_EVAL, 91, "judy", "judy/lora", NULL, "judy/data",
+                                 NULL, "{}", 2, 0, &err),
+                 0);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, attempt, adapter, NULL, "judy/base", base, &err), 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_STR(job->base_repo, "judy/base");
+    CHECK_EQ_STR(job->adapter_base_commit, base);
+    meta_job_free(job);
+
+    CHECK_EQ_INT(meta_job_requeue(db, id, attempt, false, "worker was killed", &err), 0);
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(
+        meta_job_inputs_pin(db, id, attempt, adapter, NULL, "judy/other-base", other_base, &err),
+        0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_STR(job->base_repo, "judy/base");
+    CHECK_EQ_STR(job->adapter_base_commit, base);
+    meta_job_free(job);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_FAILED, NULL, NULL, "stopped", &err), 0);
 }
 
 int main(void)
@@ -326,6 +363,7 @@ int main(void)
     test_list_filters();
     test_evals_and_adapters();
     test_pinned_inputs_and_output();
+    test_pinned_adapter_base();
     meta_close(db);
     snprintf(command, sizeof(command), "rm -rf '%s'", dir);
     if (system(command) != 0)

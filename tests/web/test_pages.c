@@ -787,12 +787,14 @@ static void test_pages_job_attempts(void)
 static void test_pages_job_eval_result(void)
 {
     static const char commit[] = "0123456789abcdef0123456789abcdef01234567";
+    static const char base_commit[] = "89abcdef0123456789abcdef0123456789abcdef";
     struct hub_error err = HUB_ERROR_INIT;
     char path[64];
     int64_t id;
     struct page p;
 
     id = bob_job_start(META_JOB_EVAL, "bob/model", 3);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, 1, commit, NULL, "bob/base", base_commit, &err), 0);
     CHECK_EQ_INT(meta_job_event_append(db, id, "progress",
                                        "{\"step\":1,\"total_steps\":2,\"loss\":0.874755}", &err),
                  0);
@@ -808,10 +810,30 @@ static void test_pages_job_eval_result(void)
               "commit <a href=\"/bob/model/commit/0123456789abcdef0123456789abcdef01234567\">"));
     CHECK(!has(&p, "Adapter committed"));
     CHECK(has(&p, "<dd id=\"job-attempts\">1</dd>"));
-    CHECK(has(&p, "data-points=\"[[1,0.874755]]\""));
     CHECK(has(&p, "{&quot;train_loss&quot;:0.874755}"));
     CHECK(has(&p, "<th>mean_nll</th><td class=\"num\">0.874755</td>"));
     CHECK(!has(&p, "0.87475499"));
+
+    /* The evaluated model and the adapter's base carry their pinned commits, and the page
+     * shows neither an output repo nor a training progress and loss chart. */
+    CHECK(has(&p, "<dt>Evaluated model</dt><dd><a href=\"/bob/model\">bob/model</a> at commit "
+                  "<code id=\"job-model-commit\""));
+    CHECK(has(&p, "<dt>Base model</dt><dd><a href=\"/bob/base\">bob/base</a> at commit <code "
+                  "id=\"job-base-commit\""));
+    CHECK(has(&p, ">89abcdef01</code>"));
+    CHECK(!has(&p, "<dt>Output</dt>"));
+    CHECK(!has(&p, "<h2>Progress</h2>"));
+    CHECK(!has(&p, "Training loss"));
+    CHECK(!has(&p, "loss-chart"));
+    CHECK(!has(&p, "Step lines are drawn above"));
+    CHECK(has(&p, "<h2>Log</h2>"));
+    done(&p);
+
+    /* The list puts the evaluated model and its base in the Model column. */
+    p = render("/jobs", "", bob_id);
+    CHECK(has(&p, "<th>Model</th><th>Output</th>"));
+    CHECK(has(&p, "<a href=\"/bob/model\">bob/model</a> <span class=\"muted\">adapter of "
+                  "bob/base</span></td><td><span class=\"muted\">metrics</span>"));
     done(&p);
 }
 
@@ -846,6 +868,9 @@ static void test_pages_job_final_line(void)
     /* Events 1 to 3 are the queued and running states and "staged", then the final line and the
      * failed state. */
     CHECK(has(&p, "data-last-event=\"5\""));
+    /* A final job without loss points shows a line in place of an empty chart. */
+    CHECK(has(&p, "<p class=\"muted\" id=\"loss-none\">No loss was reported.</p>"));
+    CHECK(!has(&p, "loss-chart"));
     done(&p);
 }
 
@@ -861,7 +886,7 @@ static void test_pages_job_pinned_and_deleted(void)
     struct page p;
 
     id = bob_job_start(META_JOB_TRAIN, "bob/gone-lora", 1);
-    CHECK_EQ_INT(meta_job_inputs_pin(db, id, 1, model, dataset, NULL, &err), 0);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, 1, model, dataset, NULL, NULL, &err), 0);
     CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_FAILED, NULL, NULL, "invalid data", &err), 0);
     snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
     p = render(path, "", bob_id);

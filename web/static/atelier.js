@@ -95,7 +95,7 @@
     var stateEl = document.getElementById("job-state");
     var points = [];
     try {
-      points = JSON.parse(svg.getAttribute("data-points") || "[]");
+      points = JSON.parse((svg && svg.getAttribute("data-points")) || "[]");
     } catch (e) {
       points = [];
     }
@@ -116,7 +116,7 @@
           points = points.filter(function (p) { return p[0] < data.step; });
           points.push([data.step, data.loss]);
         }
-        drawChart(svg, points);
+        if (svg) { drawChart(svg, points); }
       }
       if (typeof data.step === "number") {
         setField(root, "step", String(data.step) +
