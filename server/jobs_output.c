@@ -11,10 +11,13 @@
 #include "meta_repo.h"
 #include "repo.h"
 
+#include <jansson.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,14 +48,20 @@ int jobs_output_repo_delete(struct meta *db, const char *data_dir, const char *r
     return 0;
 }
 
-static void job_log_append(const char *data_dir, int64_t job_id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void job_log_append(struct meta *db, const char *data_dir, int64_t job_id, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
 
 /* Appends one line prefixed with the UTC time to the log file of job_id, as the worker
- * writes its lines. The job has ended, so no "log" event is stored. */
-static void job_log_append(const char *data_dir, int64_t job_id, const char *fmt, ...)
+ * writes its lines, and stores it as a "log" event so that the job page and the event
+ * stream show it too. NOTE: the job has ended before this line, so an event stream that
+ * was open when the final state arrived may close before the line is stored. */
+static void job_log_append(struct meta *db, const char *data_dir, int64_t job_id, const char *fmt,
+                           ...)
 {
+    struct hub_error err = HUB_ERROR_INIT;
     char path[PATH_MAX], line[1024], stamp[32];
+    json_t *data;
+    char *text;
     va_list ap;
     int fd, n;
 
@@ -65,8 +74,18 @@ static void job_log_append(const char *data_dir, int64_t job_id, const char *fmt
     va_end(ap);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
+    line[n] = '\0';
+
+    data = json_pack("{s:s, s:s}", "line", line, "level", "info");
+    text = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (text != NULL && meta_job_event_append(db, job_id, "log", text, &err) < 0)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot store a log event: %s job=%lld", err.msg,
+                (long long)job_id);
+    free(text);
+
     /* A job canceled before it started has no folder, and then no log file to append to. */
+    line[n++] = '\n';
     fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -121,8 +140,8 @@ void jobs_output_discard(struct meta *db, const char *data_dir, int64_t job_id)
         hub_log(HUB_LOG_INFO, "jobs",
                 "kept the output repo that the job created: another job uses it job=%lld repo=%s",
                 (long long)job_id, job->repo);
-        job_log_append(data_dir, job_id, "kept the output repo %s: a queued or running job uses it",
-                       job->repo);
+        job_log_append(db, data_dir, job_id,
+                       "kept the output repo %s: a queued or running job uses it", job->repo);
         goto out;
     }
     /* NOTE: a job request for this repo that arrives between the check above and the delete
@@ -136,7 +155,7 @@ void jobs_output_discard(struct meta *db, const char *data_dir, int64_t job_id)
         hub_log(HUB_LOG_INFO, "jobs",
                 "kept the output repo that the job created: %s job=%lld repo=%s", err.msg,
                 (long long)job_id, job->repo);
-        job_log_append(data_dir, job_id,
+        job_log_append(db, data_dir, job_id,
                        "kept the output repo %s, which this job created, because %s", job->repo,
                        err.msg);
         goto out;
@@ -148,7 +167,7 @@ void jobs_output_discard(struct meta *db, const char *data_dir, int64_t job_id)
                 err.msg, (long long)job_id, job->repo);
         goto out;
     }
-    job_log_append(data_dir, job_id,
+    job_log_append(db, data_dir, job_id,
                    "deleted the output repo %s: this job created it and committed nothing to it",
                    job->repo);
     if (meta_job_output_deleted_set(db, job_id, &err) < 0)

@@ -21,7 +21,8 @@ int jobs_output_repo_delete(struct meta *db, const char *data_dir, const char *r
  * created the repo itself. The repo must still be at that first commit with no other ref,
  * and no queued or running job may name it. A repo that existed before the job is never
  * deleted.
- * Appends what it did to the job log and records the deletion in the job row. Errors are
+ * Appends what it did to the job log and its "log" events, and records the deletion in the
+ * job row. Errors are
  * logged, not returned. Call it after the job's terminal state is stored. Any thread or
  * process. NOTE: nothing calls it again when the process dies between storing the state and
  * this call, so such a repo stays. */

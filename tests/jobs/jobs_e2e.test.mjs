@@ -459,7 +459,9 @@ test("failed job keeps only its log", async () => {
   const finalLines = events.filter((e) => e.event === "log" && /job failed: /.test(e.data.line));
   assert.equal(finalLines.length, 1);
   assert.equal(finalLines[0].data.level, "error");
-  assert.equal(events.at(-2), finalLines[0]);
+  // The failed state follows the final line. The line about the deleted output repo may come
+  // after both, because the repo is deleted once the failure is stored.
+  assert.equal(events[events.indexOf(finalLines[0]) + 1], failed[0]);
 
   // The log keeps the trainer's own line with the staged path.
   assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
@@ -479,8 +481,16 @@ test("failed job keeps only its log", async () => {
   assert.match(deleted.repo_deleted_at, /^\d{4}-\d\d-\d\dT/);
   assert.equal((await api(url, alice, "GET", "/api/models/alice/broken-lora")).status, 404);
   const finalLog = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
-  assert.match(finalLog,
-    /deleted the output repo alice\/broken-lora: this job created it and committed nothing to it/);
+  const deletedLine =
+    /deleted the output repo alice\/broken-lora: this job created it and committed nothing to it/;
+  assert.match(finalLog, deletedLine);
+  // The job page shows the log events, so the line is one too, after the final state.
+  const laterEvents = await followEvents(url, alice, id);
+  const deletedEvents = laterEvents.filter((e) => e.event === "log" && deletedLine.test(e.data.line));
+  assert.equal(deletedEvents.length, 1, JSON.stringify(laterEvents.slice(-3)));
+  assert.equal(deletedEvents[0].data.level, "info");
+  assert.ok(laterEvents.indexOf(deletedEvents[0]) > laterEvents.indexOf(
+    laterEvents.find((e) => e.event === "state" && e.data.state === "failed")));
   const audit = auditRows("model:alice/broken-lora");
   assert.equal(audit.length, 1, JSON.stringify(audit));
   assert.equal(audit[0].action, "repo.delete");
@@ -543,6 +553,9 @@ test("canceled jobs delete only empty output repos", async () => {
   await waitForJob(url, alice, running, (j) => j.state === "canceled", 20000);
   const log = await waitForJobLog(url, running, /kept the output repo/);
   assert.match(log, /kept the output repo alice\/busy-lora, which this job created, because main is at commit/);
+  const keptEvents = (await followEvents(url, alice, running)).filter(
+    (e) => e.event === "log" && /kept the output repo alice\/busy-lora/.test(e.data.line));
+  assert.equal(keptEvents.length, 1);
   const job = (await api(url, alice, "GET", `/api/jobs/${running}`)).json;
   assert.equal(job.repo_created_by_job, true);
   assert.equal(job.repo_deleted_at, null);
