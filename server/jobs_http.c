@@ -235,7 +235,7 @@ static int job_cancel_handle(struct http_request *req, void *arg, struct hub_err
     job = NULL;
     if (user->scope < HTTP_SCOPE_WRITE)
         return http_reply_error(req, 403, "canceling a job needs a write token");
-    rc = meta_job_cancel(&state, db, id, err);
+    rc = meta_job_cancel(&state, db, id, user->name, err);
     if (rc == HUB_ECONFLICT)
         return http_reply_error(req, 409, "%s", err->msg);
     if (rc < 0)

@@ -203,7 +203,10 @@ static void attempt_end(struct meta *db, int64_t job_id, int attempt, int max_at
     int rc;
 
     if (cancel_requested) {
-        snprintf(message, sizeof(message), "canceled; %s", reason);
+        char canceled[META_JOB_CANCELED_BY_BYTES];
+
+        meta_job_cancel_reason(canceled, sizeof(canceled), db, job_id);
+        snprintf(message, sizeof(message), "%s; %s", canceled, reason);
         rc = meta_job_finish(db, job_id, attempt, META_JOB_CANCELED, NULL, NULL, message, &err);
     } else if (attempt < max_attempts) {
         snprintf(message, sizeof(message),

@@ -919,10 +919,11 @@ static int jobs_state_of(enum meta_job_state *out, struct meta *db, int64_t id,
 }
 
 static int jobs_cancel_locked(enum meta_job_state *out_state, struct meta *db, int64_t id,
-                              struct hub_error *err)
+                              const char *canceled_by, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     enum meta_job_state state;
+    char reason[META_JOB_CANCELED_BY_BYTES];
     int rc;
 
     rc = jobs_state_of(&state, db, id, err);
@@ -933,45 +934,68 @@ static int jobs_cancel_locked(enum meta_job_state *out_state, struct meta *db, i
                              "job %lld already %s; only queued or running "
                              "jobs can be canceled",
                              (long long)id, meta_job_state_name(state));
+    if (canceled_by != NULL && canceled_by[0] != '\0')
+        snprintf(reason, sizeof(reason), "canceled by %.*s", HUB_MAX_REPO_NAME_BYTES, canceled_by);
+    else
+        snprintf(reason, sizeof(reason), "canceled");
     if (state == META_JOB_QUEUED) {
+        size_t len = strlen(reason);
+
+        snprintf(reason + len, sizeof(reason) - len, " before it started");
         rc = jobs_prepare(&stmt, db,
                           "UPDATE jobs SET state = 'canceled', finished_at = ?2, "
-                          "cancel_requested = 1, error = 'canceled before it started' "
-                          "WHERE id = ?1",
+                          "cancel_requested = 1, error = ?3 WHERE id = ?1",
                           "cancel job", err);
         if (rc < 0)
             return rc;
         sqlite3_bind_int64(stmt, 1, id);
         sqlite3_bind_int64(stmt, 2, meta_now());
+        sqlite3_bind_text(stmt, 3, reason, -1, SQLITE_TRANSIENT);
         rc = jobs_exec(stmt, db, "cancel job", err);
         if (rc < 0)
             return rc;
         *out_state = META_JOB_CANCELED;
-        return jobs_state_event(db, id, META_JOB_CANCELED, 0, "canceled before it started", err);
+        return jobs_state_event(db, id, META_JOB_CANCELED, 0, reason, err);
     }
-    rc = jobs_prepare(&stmt, db, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1",
+    /* The error names the canceler until the scheduler stores the final one, which starts
+     * with it (see meta_job_cancel_reason). */
+    rc = jobs_prepare(&stmt, db, "UPDATE jobs SET cancel_requested = 1, error = ?2 WHERE id = ?1",
                       "request cancel", err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_TRANSIENT);
     *out_state = META_JOB_RUNNING;
     return jobs_exec(stmt, db, "request cancel", err);
 }
 
 int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
-                    struct hub_error *err)
+                    const char *canceled_by, struct hub_error *err)
 {
     int rc;
 
     rc = meta_tx_begin(db, err);
     if (rc < 0)
         return rc;
-    rc = jobs_cancel_locked(out_state, db, id, err);
+    rc = jobs_cancel_locked(out_state, db, id, canceled_by, err);
     if (rc == 0)
         rc = meta_tx_commit(db, err);
     if (rc < 0)
         meta_tx_rollback(db);
     return rc;
+}
+
+void meta_job_cancel_reason(char *out, size_t cap, struct meta *db, int64_t id)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+
+    snprintf(out, cap, "canceled");
+    if (meta_job_get(&job, db, id, &err) < 0)
+        return;
+    if (job->cancel_requested && job->error != NULL && strncmp(job->error, "canceled", 8) == 0)
+        snprintf(out, cap, "%s", job->error);
+    meta_job_free(job);
 }
 
 /* ---- Evaluations and adapters ----------------------------------------------------------- */

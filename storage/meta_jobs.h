@@ -255,12 +255,22 @@ int meta_job_inputs_pin(struct meta *db, int64_t id, int attempt, const char *mo
  * HUB_ENOTFOUND when there is no such job in those states. Any thread or process. */
 int meta_job_output_deleted_set(struct meta *db, int64_t id, struct hub_error *err);
 
-/** Cancels job id: a queued job becomes canceled at once; a running job gets
- * cancel_requested, and the scheduler stops its worker. *out_state is the state after the
- * call. HUB_ECONFLICT when the job already finished, HUB_ENOTFOUND when there is none.
- * Any thread. */
+/* Size of the cancel reason that meta_job_cancel stores: "canceled by USER before it
+ * started" with the longest user name. */
+#define META_JOB_CANCELED_BY_BYTES (HUB_MAX_REPO_NAME_BYTES + 64)
+
+/** Cancels job id on behalf of user canceled_by (NULL when no user requested it): a queued
+ * job becomes canceled at once with the error "canceled by USER before it started"; a
+ * running job gets cancel_requested and the error "canceled by USER", and the scheduler
+ * stops its worker. *out_state is the state after the call. HUB_ECONFLICT when the job
+ * already finished, HUB_ENOTFOUND when there is none. Any thread. */
 int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
-                    struct hub_error *err);
+                    const char *canceled_by, struct hub_error *err);
+
+/** Copies into out (cap bytes) the reason that meta_job_cancel stored for running job id,
+ * such as "canceled by alice", or "canceled" when it stored none or the job cannot be read.
+ * The scheduler starts the final error of a canceled job with it. */
+void meta_job_cancel_reason(char *out, size_t cap, struct meta *db, int64_t id);
 
 /** Stores the metrics of an evaluation of repo at commit revision. job_id may be 0. Any
  * thread or process. */

@@ -780,7 +780,7 @@ static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
         rc = hub_error_set(&err, HUB_EINVAL, "the form expired; reload the page and try again");
     web_form_dispose(&form);
     if (rc == 0)
-        rc = meta_job_cancel(&state, ctx->req->db, job->id, &err);
+        rc = meta_job_cancel(&state, ctx->req->db, job->id, ctx->req->user_name, &err);
     if (rc == HUB_ECONFLICT)
         rc = 0; /* it finished meanwhile; the page shows how */
     else if (rc == 0 && state == META_JOB_CANCELED && job_canceled_hook != NULL)

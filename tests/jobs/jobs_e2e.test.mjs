@@ -367,7 +367,7 @@ test("restart keeps the queue, limits and cancel work", async () => {
     const c = await api(url, bob, "POST", `/api/jobs/${r.json.id}/cancel`);
     assert.equal(c.status, 202);
     assert.equal(c.json.state, "canceled");
-    assert.equal(c.json.error, "canceled before it started");
+    assert.equal(c.json.error, "canceled by bob before it started");
   }
   assert.deepEqual(workFolderEntries(dataDir, first.json.id), ["log"]);
   assert.equal(workFolderEntries(dataDir, second.json.id), null, "a job that never ran has no folder");
@@ -404,7 +404,7 @@ test("restart keeps the queue, limits and cancel work", async () => {
   const c = await api(url, alice, "POST", `/api/jobs/${jobs.long}/cancel`);
   assert.equal(c.status, 202);
   job = await waitForJob(url, alice, jobs.long, (j) => j.state === "canceled", 20000);
-  assert.match(job.error, /canceled/);
+  assert.equal(job.error, "canceled by alice; worker stopped");
   const log = (await api(url, alice, "GET", `/api/jobs/${jobs.long}/log`)).text;
   assert.match(log, /atelier train/);
   await waitForJob(url, alice, jobs.long, () =>

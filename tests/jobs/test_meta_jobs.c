@@ -132,18 +132,25 @@ static void test_cancel(void)
     struct meta_job_lease *leases = NULL;
     size_t count = 0;
     bool cancel = false;
+    char reason[META_JOB_CANCELED_BY_BYTES];
     int64_t queued = insert("frank", 60, 0), got = 0;
     int attempt = 0;
 
-    CHECK_EQ_INT(meta_job_cancel(&state, db, queued, &err), 0);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, queued, "teacher", &err), 0);
     CHECK_EQ_INT(state, META_JOB_CANCELED);
-    CHECK_EQ_INT(meta_job_cancel(&state, db, queued, &err), HUB_ECONFLICT);
-    CHECK_EQ_INT(meta_job_cancel(&state, db, 999999, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_job_get(&job, db, queued, &err), 0);
+    CHECK_EQ_STR(job->error, "canceled by teacher before it started");
+    meta_job_free(job);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, queued, "teacher", &err), HUB_ECONFLICT);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, 999999, "teacher", &err), HUB_ENOTFOUND);
     /* erin's job from the retry test is the only queued one now. */
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
     CHECK(got > 0);
-    CHECK_EQ_INT(meta_job_cancel(&state, db, got, &err), 0);
+    CHECK_EQ_INT(meta_job_cancel(&state, db, got, "frank", &err), 0);
     CHECK_EQ_INT(state, META_JOB_RUNNING);
+    /* The scheduler starts the final error with the canceler that the request stored. */
+    meta_job_cancel_reason(reason, sizeof(reason), db, got);
+    CHECK_EQ_STR(reason, "canceled by frank");
     CHECK_EQ_INT(meta_job_heartbeat(&cancel, db, got, attempt, &err), 0);
     CHECK(cancel);
     CHECK_EQ_INT(meta_job_leases(&leases, &count, db, &err), 0);

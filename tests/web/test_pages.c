@@ -717,6 +717,7 @@ static void test_pages_job_rows(void)
     snprintf(path, sizeof(path), "/jobs/%lld", (long long)job_id);
     p = render(path, "", alice_id);
     CHECK(has(&p, "data-state=\"canceled\""));
+    CHECK(has(&p, "id=\"job-error-text\">canceled by alice before it started</p>"));
     done(&p);
 }
 
