@@ -85,9 +85,12 @@ static int job_reply(struct http_request *req, unsigned status, const struct met
     return http_reply_json(req, status, body);
 }
 
-/* Parses an optional non-negative query number into *out; replies 400 and returns 1 when
- * it is malformed or above max. */
-static int query_count(size_t *out, struct http_request *req, const char *name, size_t max)
+#define JOBS_LIST_DEFAULT_LIMIT 50 /* jobs per GET /api/jobs page without a limit */
+
+/* Parses an optional query number into *out, which keeps its value when the parameter is
+ * missing. Replies 400 and returns 1 when it is malformed or outside min to max. */
+static int query_count(size_t *out, struct http_request *req, const char *name, size_t min,
+                       size_t max)
 {
     const char *text = http_request_query(req, name);
     unsigned long long value;
@@ -97,9 +100,10 @@ static int query_count(size_t *out, struct http_request *req, const char *name, 
         return 0;
     errno = 0;
     value = strtoull(text, &end, 10);
-    if (text[0] < '0' || text[0] > '9' || errno != 0 || *end != '\0' || value > max) {
-        http_reply_error(req, 400, "invalid query parameter '%s' '%.40s': expected 0 to %zu", name,
-                         text, max);
+    if (text[0] < '0' || text[0] > '9' || errno != 0 || *end != '\0' || value < min ||
+        value > max) {
+        http_reply_error(req, 400, "invalid query parameter '%s' '%.40s': expected %zu to %zu",
+                         name, text, min, max);
         return 1;
     }
     *out = (size_t)value;
@@ -139,11 +143,10 @@ static int list_filter_parse(struct meta_job_filter *filter, struct http_request
         }
         filter->owner = user->name;
     }
-    if (query_count(&filter->limit, req, "limit", META_JOB_LIST_MAX) != 0 ||
-        query_count(&filter->offset, req, "offset", (size_t)INT64_MAX) != 0)
+    filter->limit = JOBS_LIST_DEFAULT_LIMIT;
+    if (query_count(&filter->limit, req, "limit", 1, META_JOB_LIST_MAX) != 0 ||
+        query_count(&filter->offset, req, "offset", 0, (size_t)INT64_MAX) != 0)
         return 1;
-    if (filter->limit == 0)
-        filter->limit = 50;
     return 0;
 }
 
@@ -499,8 +502,17 @@ static int evals_list_handle(struct http_request *req, void *arg, struct hub_err
                                 "repo=namespace/name");
     if (type_text != NULL && hub_repo_type_parse(&type, type_text, err) < 0)
         return HUB_EINVAL;
+    if (strncmp(id, "datasets/", 9) == 0 || strncmp(id, "models/", 7) == 0)
+        return http_reply_error(req, 400,
+                                "invalid query parameter 'repo' '%.200s': expected "
+                                "namespace/name of the evaluated model without a type prefix; "
+                                "each evaluation names its dataset",
+                                id);
     if (hub_repo_id_parse(ns, name, id, err) < 0)
-        return HUB_EINVAL;
+        return http_reply_error(req, 400,
+                                "invalid query parameter 'repo' '%.200s': expected "
+                                "namespace/name of the evaluated model",
+                                id);
     rc = meta_repo_get(&repo, db, type, ns, name, err);
     if (rc == 0)
         rc = meta_repo_can_read(&readable, db, &repo, user->id, err);

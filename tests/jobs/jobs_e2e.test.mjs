@@ -303,6 +303,15 @@ test("jobs are private to their owner and admins", async () => {
   assert.match(r.headers.get("link"), /offset=1.*rel="next"/);
   r = await api(url, alice, "GET", "/api/jobs?state=done");
   assert.equal(r.status, 400);
+  // limit is 1 to 200, as docs/jobs.md says; 0 does not list every job.
+  for (const limit of ["0", "201", "500"]) {
+    r = await api(url, alice, "GET", `/api/jobs?limit=${limit}`);
+    assert.equal(r.status, 400, `limit=${limit}`);
+    assert.equal(r.json.error, `invalid query parameter 'limit' '${limit}': expected 1 to 200`);
+  }
+  r = await api(url, alice, "GET", "/api/jobs?limit=200");
+  assert.equal(r.status, 200);
+  assert.equal(r.json.length, 3);
 });
 
 test("restart keeps the queue, limits and cancel work", async () => {
@@ -419,6 +428,11 @@ test("restart keeps the queue, limits and cancel work", async () => {
   const stored = evals.find((e) => e.job_id === jobs.evaluation);
   assert.ok(stored, JSON.stringify(evals));
   assert.match(stored.revision, /^[0-9a-f]{40}$/);
+  // /api/evals takes the evaluated model's id; the error names the whole value sent.
+  const prefixed = await api(url, alice, "GET", "/api/evals?repo=datasets/alice/style");
+  assert.equal(prefixed.status, 400);
+  assert.match(prefixed.json.error,
+    /^invalid query parameter 'repo' 'datasets\/alice\/style': expected namespace\/name of the evaluated model without a type prefix/);
   // The job's result names the evaluated model at the commit that /api/evals stored.
   assert.equal(job.result.repo, "alice/stories260K");
   assert.equal(job.result.commit, stored.revision);
