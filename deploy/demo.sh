@@ -153,7 +153,11 @@ existing_state=$(printf '%s' "$existing_job" | sed -n 's/.*"state":"\([a-z]*\)".
 case "$existing_state" in
   queued|running|succeeded)
     job=$existing_id
-    say "job $job for admin/style-lora is already $existing_state; not queueing another one"
+    if [ "$existing_state" = succeeded ]; then
+      say "job $job for admin/style-lora has already succeeded; not queueing another one"
+    else
+      say "job $job for admin/style-lora is already $existing_state; not queueing another one"
+    fi
     ;;
   *)
     say "queueing a training job"

@@ -80,7 +80,8 @@ static bool name_in(const char *name, const char *const *names, size_t count)
     return false;
 }
 
-/* Rejects every key of obj that is not in names, listing all of them in one message. */
+/* Rejects every key of obj that is not in names, listing all of them in one message. what is
+ * the singular noun for a key ("field"), which gets an "s" for more than one key. */
 static int unknown_keys_check(json_t *obj, const char *const *names, size_t count, const char *what,
                               const char *accepted, struct hub_error *err)
 {
@@ -104,7 +105,8 @@ static int unknown_keys_check(json_t *obj, const char *const *names, size_t coun
     }
     if (unknown == 0)
         return 0;
-    return hub_error_set(err, HUB_EINVAL, "unknown %s %s; accepted: %s", what, list, accepted);
+    return hub_error_set(err, HUB_EINVAL, "unknown %s%s %s; accepted: %s", what,
+                         unknown > 1 ? "s" : "", list, accepted);
 }
 
 bool jobs_path_is_valid(const char *path)
@@ -337,7 +339,7 @@ static int params_parse(struct jobs_train_params *p, json_t *params, struct hub_
         return hub_error_set(err, HUB_EINVAL, "invalid field 'params': expected an object");
     for (size_t i = 0; i < count; i++)
         names[i] = param_rules[i].name;
-    rc = unknown_keys_check(params, names, count, "params",
+    rc = unknown_keys_check(params, names, count, "param",
                             "rank, alpha, targets, lr, steps, epochs, batch, grad_accum, seq_len, "
                             "warmup, seed, threads, checkpoint_every, dropout, weight_decay, clip",
                             err);
@@ -377,7 +379,7 @@ static int train_parse(struct jobs_spec *out, json_t *root, struct hub_error *er
     int rc;
 
     rc = unknown_keys_check(root, train_fields, sizeof(train_fields) / sizeof(train_fields[0]),
-                            "fields",
+                            "field",
                             "type, base_model, base_revision, dataset, dataset_revision, "
                             "train_file, eval_file, output_repo, params",
                             err);
@@ -412,9 +414,9 @@ static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err
 {
     int rc;
 
-    rc = unknown_keys_check(root, eval_fields, sizeof(eval_fields) / sizeof(eval_fields[0]),
-                            "fields", "type, model, revision, dataset, dataset_revision, eval_file",
-                            err);
+    rc =
+        unknown_keys_check(root, eval_fields, sizeof(eval_fields) / sizeof(eval_fields[0]), "field",
+                           "type, model, revision, dataset, dataset_revision, eval_file", err);
     if (rc == 0)
         rc = repo_field(out->model, sizeof(out->model), root, "model", true, err);
     if (rc == 0)

@@ -125,6 +125,9 @@ static void test_rejections(void)
         {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
          "\"output_repo\":\"a/o\",\"params\":{\"rank\":4,\"learning_rate\":1,\"epoch\":2}}",
          "unknown params 'learning_rate', 'epoch'"},
+        {"{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\",\"train_file\":\"t\","
+         "\"output_repo\":\"a/o\",\"params\":{\"learning_rate\":1}}",
+         "unknown param 'learning_rate'; accepted: "},
         {"{\"type\":\"train\",\"dataset\":\"a/d\",\"train_file\":\"t\",\"output_repo\":\"a/o\"}",
          "missing field 'base_model'"},
         {"{\"type\":\"train\",\"base_model\":\"ab\",\"dataset\":\"a/d\",\"train_file\":\"t\","
@@ -171,7 +174,7 @@ static void test_rejections(void)
         {"{\"type\":\"eval\",\"model\":\"a/b\",\"dataset\":\"a/d\"}", "missing field 'eval_file'"},
         {"{\"type\":\"eval\",\"model\":\"a/b\",\"dataset\":\"a/d\",\"eval_file\":\"e\","
          "\"params\":{}}",
-         "unknown fields 'params'"},
+         "unknown field 'params'"},
         {"{\"type\":\"train\",\"type\":\"eval\"}", "invalid JSON"},
     };
 
