@@ -382,6 +382,37 @@ out:
     return rc;
 }
 
+/* Reports an object without a known field, naming the keys it has so that a dataset with
+ * other field names ("story", "question") shows what to rename. */
+static int no_known_fields(json_t *obj, struct tr_error *err)
+{
+    char found[200] = "";
+    size_t used = 0;
+    size_t count = 0;
+    const char *key;
+    json_t *value;
+
+    json_object_foreach(obj, key, value)
+    {
+        int n;
+
+        (void)value;
+        count++;
+        if (count > 5) {
+            n = snprintf(found + used, sizeof(found) - used, ", ...");
+            used += n > 0 ? (size_t)n : 0;
+            break;
+        }
+        n = snprintf(found + used, sizeof(found) - used, "%s\"%.40s\"", count > 1 ? ", " : "", key);
+        used += n > 0 ? (size_t)n : 0;
+        if (used >= sizeof(found))
+            break;
+    }
+    if (count == 0)
+        return tr_error_set(err, "no known fields (the object is empty); " DATA_ACCEPTED_FORMATS);
+    return tr_error_set(err, "no known fields (found %s); " DATA_ACCEPTED_FORMATS, found);
+}
+
 static int parse_object(struct data_example *ex, json_t *obj, const struct tok *tok,
                         const struct chat_template *chat, const char *chat_error,
                         struct tr_error *err)
@@ -411,7 +442,7 @@ static int parse_object(struct data_example *ex, json_t *obj, const struct tok *
             return -1;
         return parse_text(ex, tok, a, err);
     }
-    return tr_error_set(err, "no known fields; " DATA_ACCEPTED_FORMATS);
+    return no_known_fields(obj, err);
 }
 
 void data_example_dispose(struct data_example *ex)

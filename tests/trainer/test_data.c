@@ -221,7 +221,11 @@ static void test_errors(const struct tok *gpt2, const struct tok *tiny)
     path = write_file("bad_json.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": \n");
     expect_error(path, gpt2, 0, "line 3", "invalid JSON");
     path = write_file("no_fields.jsonl", "{\"text\": \"a\"}\n{\"question\": \"b\"}\n");
-    expect_error(path, gpt2, 0, "line 2", "no known fields");
+    expect_error(path, gpt2, 0, "line 2", "no known fields (found \"question\"); each example");
+    path = write_file("other_fields.jsonl", "{\"title\": \"a\", \"story\": \"b\"}\n");
+    expect_error(path, gpt2, 0, "line 1", "(found \"title\", \"story\")");
+    path = write_file("empty_object.jsonl", "{}\n");
+    expect_error(path, gpt2, 0, "line 1", "no known fields (the object is empty)");
     path = write_file("not_string.jsonl", "{\"text\": 5}\n");
     expect_error(path, gpt2, 0, "line 1", "\"text\" must be a string");
     path = write_file("no_completion.jsonl", "{\"prompt\": \"a\"}\n");
