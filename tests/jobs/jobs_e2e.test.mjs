@@ -303,7 +303,7 @@ test("jobs are private to their owner and admins", async () => {
   assert.match(r.headers.get("link"), /offset=1.*rel="next"/);
   r = await api(url, alice, "GET", "/api/jobs?state=done");
   assert.equal(r.status, 400);
-  // limit is 1 to 200, as docs/jobs.md says; 0 does not list every job.
+  // limit is 1 to 200, as docs/jobs.md documents, so 0 is rejected instead of listing all jobs.
   for (const limit of ["0", "201", "500"]) {
     r = await api(url, alice, "GET", `/api/jobs?limit=${limit}`);
     assert.equal(r.status, 400, `limit=${limit}`);
@@ -416,6 +416,10 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(job.error, "canceled by alice; worker stopped");
   const log = (await api(url, alice, "GET", `/api/jobs/${jobs.long}/log`)).text;
   assert.match(log, /atelier train/);
+  // The worker records the cancel, which makes the trainer's hint to rerun with --resume void.
+  const canceledLine = "the job was canceled, so its checkpoint is removed and no attempt resumes it";
+  assert.ok(log.includes(canceledLine), log);
+  assert.ok(log.lastIndexOf(canceledLine) > log.lastIndexOf("rerun with --resume"), log);
   await waitForJob(url, alice, jobs.long, () =>
     findProcesses(["worker", dataDir, "--job", String(jobs.long)]).length === 0, 20000);
   assert.deepEqual(await waitForLogOnly(dataDir, jobs.long), ["log"]);
