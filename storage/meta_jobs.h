@@ -259,11 +259,11 @@ int meta_job_output_deleted_set(struct meta *db, int64_t id, struct hub_error *e
  * started" with the longest user name. */
 #define META_JOB_CANCELED_BY_BYTES (HUB_MAX_REPO_NAME_BYTES + 64)
 
-/** Cancels job id on behalf of user canceled_by (NULL when no user requested it): a queued
- * job becomes canceled at once with the error "canceled by USER before it started"; a
- * running job gets cancel_requested and the error "canceled by USER", and the scheduler
- * stops its worker. *out_state is the state after the call. HUB_ECONFLICT when the job
- * already finished, HUB_ENOTFOUND when there is none. Any thread. */
+/** Cancels job id on behalf of user canceled_by, which may be NULL. A queued job becomes
+ * canceled at once with the error "canceled by USER before it started". A running job gets
+ * cancel_requested and the error "canceled by USER", and the scheduler stops its worker. *out_state
+ * is the state after the call. HUB_ECONFLICT when the job already finished, HUB_ENOTFOUND when
+ * there is none. Any thread. */
 int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
                     const char *canceled_by, struct hub_error *err);
 

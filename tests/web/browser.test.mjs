@@ -311,6 +311,7 @@ test("a long job shows progress and cancels", async (t) => {
     document.getElementById("job-live")?.getAttribute("data-state") === "canceled", null, { timeout: 60000 });
   await page.getByRole("button", { name: "Cancel job" }).waitFor({ state: "detached", timeout: 30000 });
   assert.equal(await page.locator("#job-state").innerText(), "canceled");
+  assert.match(await page.locator("#job-error-text").innerText(), /^canceled by alice/);
 });
 
 test("settings creates a token shown once", async () => {
