@@ -515,7 +515,7 @@ static int64_t web_job_events(struct web_ctx *ctx, const struct meta_job *job, j
 
 /* Writes the step, loss, speed and time left of a training job, its progress bar and its
  * loss chart. A job in a final state without points gets a line in place of the chart, since
- * the chart's empty text says that loss may still come. */
+ * the chart's empty text suggests that loss may still come. */
 static void web_job_training_stats(struct web_buf *b, const struct meta_job *job, json_t *points)
 {
     const struct meta_job_progress *p = &job->progress;
@@ -570,8 +570,8 @@ static void web_job_training_stats(struct web_buf *b, const struct meta_job *job
 }
 
 /* Writes the live section: a training job's progress and loss chart, then the log of every
- * job. An evaluation job has neither steps nor a training loss, so it shows only the log;
- * its results are the metrics above. */
+ * job. An evaluation job has neither steps nor a training loss, so it shows only the log.
+ * Its results are the metrics above. */
 static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
 {
     struct web_buf *b = &ctx->out;
@@ -712,9 +712,13 @@ static void web_job_eval_repos(struct web_buf *b, const struct meta_job *job)
     web_repo_link(b, job->repo, false);
     web_pinned_commit(b, job->model_commit, "job-model-commit");
     web_buf_puts(b, "</dd>");
-    if (job->base_repo[0] != '\0') {
+    /* Jobs pinned before the base repo was stored with its commit have the commit alone. */
+    if (job->base_repo[0] != '\0' || job->adapter_base_commit[0] != '\0') {
         web_buf_puts(b, "<dt>Base model</dt><dd>");
-        web_repo_link(b, job->base_repo, false);
+        if (job->base_repo[0] != '\0')
+            web_repo_link(b, job->base_repo, false);
+        else
+            web_buf_puts(b, "<span class=\"muted\">not recorded</span>");
         web_pinned_commit(b, job->adapter_base_commit, "job-base-commit");
         web_buf_puts(b, "</dd>");
     }

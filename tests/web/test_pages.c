@@ -836,6 +836,16 @@ static void test_pages_job_eval_result(void)
     CHECK(has(&p, "<a href=\"/bob/model\">bob/model</a> <span class=\"muted\">adapter of "
                   "bob/base</span></td><td><span class=\"muted\">metrics</span>"));
     done(&p);
+
+    /* A job that stored the base's commit without its repo still shows the commit. */
+    id = bob_job_start(META_JOB_EVAL, "bob/model", 1);
+    CHECK_EQ_INT(meta_job_inputs_pin(db, id, 1, commit, NULL, NULL, base_commit, &err), 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK(has(&p, "<dt>Base model</dt><dd><span class=\"muted\">not recorded</span> at commit "
+                  "<code id=\"job-base-commit\""));
+    done(&p);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_FAILED, NULL, NULL, "stopped", &err), 0);
 }
 
 /* A finished job's page shows its final log line once, from the "log" event that is stored
