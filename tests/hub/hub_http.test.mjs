@@ -652,7 +652,6 @@ test("organisation repos: members with write create, only org admins delete", as
   assert.equal(created.status, 200);
   const firstInfo = await (await req("/api/models/class1/lab", { token: tok.bobWrite })).json();
   assert.match(firstInfo._id, /^[0-9a-f]{24}$/, "_id has the Hub's 24 hex digits");
-  const createdSecond = Math.floor(Date.now() / 1000);
   const del = JSON.stringify({ name: "lab", organization: "class1", type: "model" });
   await expectError(await req("/api/repos/delete", { method: "DELETE", token: tok.bobWrite,
     headers: { "Content-Type": "application/json" }, body: del }), 403, { mention: "class1" });
@@ -661,8 +660,10 @@ test("organisation repos: members with write create, only org admins delete", as
   await expectError(await req("/api/models/class1/lab", { token: tok.aliceWrite }), 404,
     { code: "RepoNotFound" });
   // SQLite may hand the deleted row id to the next repo; its _id still differs once the
-  // creation second does.
-  while (Math.floor(Date.now() / 1000) <= createdSecond) await new Promise((r) => setTimeout(r, 50));
+  // creation second does. The daemon's time(2) may lag the precise clock by a few
+  // milliseconds, hence the margin past the next second.
+  const nextSecondMs = Date.parse(firstInfo.createdAt) + 1000 + 200;
+  while (Date.now() < nextSecondMs) await new Promise((r) => setTimeout(r, 50));
   const again = await req("/api/repos/create", { method: "POST", token: tok.bobWrite,
     headers: { "Content-Type": "application/json" }, body });
   assert.equal(again.status, 200);
