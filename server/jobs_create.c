@@ -39,28 +39,39 @@ static int repo_readable(struct meta_repo *out, struct meta *db, enum hub_repo_t
     return rc;
 }
 
+/* Opens repo id of type into *r and resolves rev into commit. The caller closes *r, also on
+ * failure. */
+static int repo_open_at(struct repo **r, char commit[REPO_OID_HEX_BYTES + 1], const char *data_dir,
+                        enum hub_repo_type type, const char *id, const char *rev,
+                        struct hub_error *err)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    int rc;
+
+    *r = NULL;
+    rc = hub_repo_id_parse(ns, name, id, err);
+    if (rc == 0)
+        rc = repo_open(r, data_dir, type, ns, name, err);
+    if (rc < 0)
+        return rc;
+    rc = repo_revision_resolve(commit, *r, rev, err);
+    if (rc == HUB_ENOTFOUND)
+        rc = hub_error_set(err, HUB_ENOTFOUND, "revision '%s' not found in %s repo '%s'", rev,
+                           hub_repo_type_name(type), id);
+    return rc;
+}
+
 /* Checks that rev exists in repo id and, when path is not empty, that it names a file there. */
 static int revision_check(const char *data_dir, enum hub_repo_type type, const char *id,
                           const char *rev, const char *path, struct hub_error *err)
 {
-    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     char commit[REPO_OID_HEX_BYTES + 1];
     struct repo_entry entry;
     struct repo *r = NULL;
     int rc;
 
     memset(&entry, 0, sizeof(entry));
-    rc = hub_repo_id_parse(ns, name, id, err);
-    if (rc == 0)
-        rc = repo_open(&r, data_dir, type, ns, name, err);
-    if (rc < 0)
-        goto out;
-    rc = repo_revision_resolve(commit, r, rev, err);
-    if (rc == HUB_ENOTFOUND) {
-        rc = hub_error_set(err, HUB_ENOTFOUND, "revision '%s' not found in %s repo '%s'", rev,
-                           hub_repo_type_name(type), id);
-        goto out;
-    }
+    rc = repo_open_at(&r, commit, data_dir, type, id, rev, err);
     if (rc < 0 || path[0] == '\0')
         goto out;
     rc = repo_entry_stat(&entry, r, commit, path, err);
@@ -77,23 +88,17 @@ out:
 }
 
 /* Checks that the base model of a training job at rev is a full model: config.json at its
- * root and no adapter_config.json, so a wrong choice gets a 400 now instead of a failed job.
- * Call after revision_check. */
+ * root and no adapter_config.json, so a wrong choice gets a 400 now instead of a failed job. */
 static int base_model_check(const char *data_dir, const char *id, const char *rev,
                             struct hub_error *err)
 {
-    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     char commit[REPO_OID_HEX_BYTES + 1];
     struct repo_entry entry;
     struct repo *r = NULL;
     int rc;
 
     memset(&entry, 0, sizeof(entry));
-    rc = hub_repo_id_parse(ns, name, id, err);
-    if (rc == 0)
-        rc = repo_open(&r, data_dir, HUB_REPO_MODEL, ns, name, err);
-    if (rc == 0)
-        rc = repo_revision_resolve(commit, r, rev, err);
+    rc = repo_open_at(&r, commit, data_dir, HUB_REPO_MODEL, id, rev, err);
     if (rc < 0)
         goto out;
     rc = repo_entry_stat(&entry, r, commit, "adapter_config.json", err);
