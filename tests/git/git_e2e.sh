@@ -383,6 +383,19 @@ if [ "$code" = "200" ]; then
 else
   not_ok "unlock folder lock" "HTTP $code (lock id '$folder_lock_id')"
 fi
+# The next lock gets a new id, so an id read before the unlock never names another lock.
+curl -s -o "$work/next-lock.json" -X POST -u "user:$WRITE_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"path":"drafts/other.txt"}' "$base/class/shared.git/info/lfs/locks"
+next_lock_id=$(sed -n 's/.*"id":"\([0-9]*\)".*/\1/p' "$work/next-lock.json")
+if [ -n "$next_lock_id" ] && [ "$next_lock_id" != "$folder_lock_id" ]; then
+  ok "lock id not reused after unlock"
+else
+  not_ok "lock id not reused after unlock" "first '$folder_lock_id', next '$next_lock_id'"
+fi
+curl -s -o /dev/null -X POST -u "user:$WRITE_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{}' "$base/class/shared.git/info/lfs/locks/$next_lock_id/unlock"
 check "alice unlocks shared notes" git -C shared-alice lfs unlock notes.txt
 check "push after unlock accepted" git -C shared-bob push -q --no-verify origin main
 
