@@ -844,6 +844,17 @@ static int web_repo_route(struct web_repo_view *v, const char *const *rest, size
         return rc;
     }
     rc = repo_revision_split(rev, &path, v->git, tail, &err);
+    if (rc == 0) {
+        char commit[REPO_OID_HEX_BYTES + 1];
+
+        /* Say that the revision is missing, not the folder or file under it. */
+        rc = repo_revision_resolve(commit, v->git, rev, &err);
+        if (rc == HUB_ENOTFOUND || rc == HUB_EINVAL) {
+            free(tail);
+            return web_page_error(v->ctx, 404,
+                                  "There is no such branch, tag or commit in this repository.");
+        }
+    }
     if (rc < 0)
         rc = web_page_hub_error(v->ctx, &err);
     else if (strcmp(rest[0], "tree") == 0)

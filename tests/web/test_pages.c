@@ -395,6 +395,15 @@ static void test_pages_refs_and_evals(void)
     done(&p);
     p = render("/alice/demo/tree/no-such-branch/x", "", 0);
     CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "There is no such branch, tag or commit in this repository."));
+    done(&p);
+    p = render("/alice/demo/blob/nope/config.json", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "There is no such branch, tag or commit in this repository."));
+    done(&p);
+    p = render("/alice/demo/tree/main/no-such-folder", "", 0);
+    CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "no such folder"));
     done(&p);
     p = render("/alice/demo/tree", "", 0);
     CHECK_EQ_INT(p.resp.status, 404);
