@@ -483,44 +483,41 @@ static void push_link_object(struct meta *db, const struct meta_repo *repo, int6
                 "oid=%s error=%s", repo->ns, repo->name, oid, err.msg);
 }
 
-/* Records the base model named at the new head of main, as the commit API does. */
-static void push_record_base_model(struct http_request *req, const struct git_request_state *state,
-                                   const char *main_commit)
+/* Opens the pushed repo into *git unless it is open already, so one push opens it at most
+ * once. Returns false, with a log line, when it cannot be opened. */
+static bool push_repo_open(struct repo **git, struct http_request *req,
+                           const struct git_request_state *state)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    struct repo *git = NULL;
 
-    if (repo_open_path(&git, state->repo_dir, &err) < 0) {
-        hub_log(HUB_LOG_ERROR, "git", "opening the repo after a push failed: repo=%s/%s error=%s "
-                "req=%s", state->repo.ns, state->repo.name, err.msg, http_request_id(req));
-        return;
-    }
-    hf_base_model_refresh(http_request_db(req), git, &state->repo, main_commit, "git",
-                          http_request_id(req));
-    repo_close(git);
+    if (*git != NULL)
+        return true;
+    if (repo_open_path(git, state->repo_dir, &err) == 0)
+        return true;
+    hub_log(HUB_LOG_ERROR, "git",
+            "opening the repo after a push failed: repo=%s/%s error=%s req=%s", state->repo.ns,
+            state->repo.name, err.msg, http_request_id(req));
+    return false;
 }
 
 /* Marks the open pull requests that the new head of branch contains as merged, as when a
  * writer merged refs/pr/N with git and pushed the result. */
 static void push_record_merged_prs(struct http_request *req, const struct git_request_state *state,
-                                   const char *branch, const char *head)
+                                   struct repo *git, const char *branch, const char *head)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    struct repo *git = NULL;
     size_t marked = 0;
 
-    if (repo_open_path(&git, state->repo_dir, &err) < 0 ||
-        pr_mark_merged_by_push(&marked, http_request_db(req), git, &state->repo, branch, head,
+    if (pr_mark_merged_by_push(&marked, http_request_db(req), git, &state->repo, branch, head,
                                &err) < 0)
         hub_log(HUB_LOG_ERROR, "git",
                 "checking pull requests after a push failed: repo=%s/%s branch=%s error=%s req=%s",
                 state->repo.ns, state->repo.name, branch, err.msg, http_request_id(req));
-    repo_close(git);
 }
 
 /* Reads the hook report and records the push: updated_at and head_commit, audit entries, LFS
- * links, pull requests the push merged and the base model. Failures are logged, because the refs have moved already, so the
- * push still succeeded. */
+ * links, pull requests the push merged and the base model. Failures are logged, because the
+ * refs have moved already, so the push still succeeded. */
 static void push_record(struct http_request *req, const struct git_request_state *state,
                         const char *report_path)
 {
@@ -531,6 +528,7 @@ static void push_record(struct http_request *req, const struct git_request_state
     char line[2048];
     char main_commit[41] = "";
     bool updated = false;
+    struct repo *git = NULL;
     FILE *report;
 
     report = fopen(report_path, "r");
@@ -563,8 +561,9 @@ static void push_record(struct http_request *req, const struct git_request_state
                     repo_label, err.msg);
         if (strcmp(ref, "refs/heads/" REPO_DEFAULT_BRANCH) == 0 && strspn(new_oid, "0") != 40)
             memcpy(main_commit, new_oid, sizeof(main_commit));
-        if (strncmp(ref, "refs/heads/", 11) == 0 && strspn(new_oid, "0") != 40)
-            push_record_merged_prs(req, state, ref + 11, new_oid);
+        if (strncmp(ref, "refs/heads/", 11) == 0 && strspn(new_oid, "0") != 40 &&
+            push_repo_open(&git, req, state))
+            push_record_merged_prs(req, state, git, ref + 11, new_oid);
         hub_log(HUB_LOG_INFO, "git", "push repo=%s user=%s ref=%s old=%.12s new=%.12s req=%s",
                 repo_label, user->name, ref, old_oid, new_oid, http_request_id(req));
     }
@@ -591,8 +590,10 @@ static void push_record(struct http_request *req, const struct git_request_state
         push_link_object(db, &state->repo, user->id, oid, size);
     }
     fclose(report);
-    if (main_commit[0] != '\0')
-        push_record_base_model(req, state, main_commit);
+    /* Records the base model named at the new head of main, as the commit API does. */
+    if (main_commit[0] != '\0' && push_repo_open(&git, req, state))
+        hf_base_model_refresh(db, git, &state->repo, main_commit, "git", http_request_id(req));
+    repo_close(git);
 }
 
 static int receive_pack_handle(struct http_request *req, struct git_request_state *state,
