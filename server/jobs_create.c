@@ -208,10 +208,11 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
 
     created_commit[0] = '\0';
     rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
-    if (rc == 0)
-        rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "", err);
+    /* base_model_check resolves the revision too, so the repo is opened once per check. */
     if (rc == 0 && spec->type == META_JOB_TRAIN)
         rc = base_model_check(data_dir, spec->model, spec->model_revision, err);
+    else if (rc == 0)
+        rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "", err);
     if (rc == 0)
         rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
     if (rc == 0 && spec->train_file[0] != '\0')
