@@ -831,19 +831,8 @@ int web_jobs_handle(struct web_ctx *ctx)
 {
     if (ctx->nseg == 0 || strcmp(ctx->seg[0], "jobs") != 0)
         return 0;
-    if (ctx->req->user_id == 0) {
-        struct web_buf location = WEB_BUF_INIT;
-        char *target;
-        int rc;
-
-        web_buf_puts(&location, "/login?next=");
-        web_buf_url_encode(&location, ctx->req->path, true);
-        target = web_buf_take(&location, NULL);
-        rc = target != NULL ? web_page_redirect(ctx, target)
-                            : web_page_error(ctx, 500, "Out of memory.");
-        free(target);
-        return rc;
-    }
+    if (ctx->req->user_id == 0)
+        return web_require_login(ctx);
     if (ctx->nseg == 1 && web_is_get(ctx))
         return web_jobs_list(ctx);
     if (ctx->nseg == 2 && strcmp(ctx->seg[1], "new") == 0) {
