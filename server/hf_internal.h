@@ -47,8 +47,8 @@ int hf_repo_load_params(struct hf_repo_ctx *out, struct http_request *req, bool 
 int hf_repo_check_commit_write(struct http_request *req, struct hf_repo_ctx *ctx);
 
 /** Like hf_repo_load_params for the git-lfs routes: an anonymous caller gets 401 with
- * WWW-Authenticate for a missing or unreadable repo, because git-lfs asks git's credential
- * helper for a token only after a 401. Callers with a token still get 404. */
+ * WWW-Authenticate for a missing or unreadable repo, because git-lfs requests a token from
+ * git's credential helper only after a 401. Callers with a token still get 404. */
 int hf_repo_load_lfs(struct hf_repo_ctx *out, struct http_request *req, bool need_write);
 
 /** Like hf_repo_load_params for reading only, with a git repo borrowed from the calling

@@ -139,7 +139,7 @@ static json_t *pr_summary_json(struct http_request *req, const struct meta_repo 
                      (json_int_t)(pr->description[0] != '\0' ? 1 : 0));
 }
 
-static json_t *status_event_json(const struct meta_pr *pr, const char *who)
+static json_t *status_event_json(const struct meta_pr *pr, const char *user_name)
 {
     char when[32], id[64];
 
@@ -147,7 +147,7 @@ static json_t *status_event_json(const struct meta_pr *pr, const char *who)
     snprintf(id, sizeof(id), "pr-%lld-status-%lld", (long long)pr->number,
              (long long)pr->updated_at);
     return json_pack("{s:s,s:s,s:s,s:o,s:{s:s}}", "id", id, "type", "status-change", "createdAt",
-                     when, "author", author_json(who), "data", "status",
+                     when, "author", author_json(user_name), "data", "status",
                      meta_pr_status_name(pr->status));
 }
 

@@ -1178,8 +1178,8 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
 
     if (outcome == OUTCOME_STOPPED) {
         log_line(w, "info", "attempt %d stopped", w->attempt);
-        /* The trainer's own line for a stop tells the user to rerun with --resume, which is
-         * wrong once the scheduler records the cancel and removes the work folder. */
+        /* The trainer's own line for a stop suggests a rerun with --resume, which is wrong
+         * once the scheduler records the cancel and removes the work folder. */
         if (cancel_requested(w))
             log_line(w, "info",
                      "the job was canceled, so its checkpoint is removed and no attempt "

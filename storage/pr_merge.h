@@ -21,9 +21,8 @@ struct meta;
  * then res->total_conflicts > 0); HUB_EINVAL (refs/pr/N has no commits after its base); HUB_EIO.
  * When the target branch contains refs/pr/N already, as after a writer merged it with git,
  * no commit is made: the pull request is marked merged at the branch head and res->contained
- * is set. Once the branch has moved
- * the merge stands: a failure to update the rows after it is logged, not returned. Dispose res with
- * repo_merge_result_dispose() on every path.
+ * is set. Once the branch has moved, the merge is final: a failure to update the rows after
+ * it is logged, not returned. Dispose res with repo_merge_result_dispose() on every path.
  * NOTE: git-lfs locks are not checked here. The commits of the pull request were checked when
  * they landed, so a lock taken after that does not stop the merge. */
 int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct meta *db,

@@ -447,8 +447,8 @@ check "push private LFS file" git -C secret-write push -q origin main
 private_oid=$(sha256sum "$work/private.bin" | cut -c1-64)
 
 # The setup docs/git.md recommends: the token in a credential helper, never in the URL.
-# git-lfs sends its batch request without credentials first and asks the helper only after
-# a 401, so the batch route must not answer an anonymous caller with 404.
+# git-lfs sends its batch request without credentials first and requests them from the
+# helper only after a 401, so the batch route must not reply 404 to an anonymous caller.
 echo "http://user:$READ_TOKEN@127.0.0.1:$port" >"$work/git-credentials"
 chmod 600 "$work/git-credentials"
 helper="store --file=$work/git-credentials"

@@ -628,8 +628,8 @@ test("datasets, settings, listing pages and git-lfs style Basic auth", async () 
   const anon = await req("/datasets/bob/d1.git/info/lfs/objects/batch", { method: "POST",
     headers: { "Content-Type": "application/vnd.git-lfs+json" },
     body: JSON.stringify({ operation: "upload", objects: [{ oid: "c".repeat(64), size: 3 }] }) });
-  // git-lfs asks git's credential helper for a token only after a 401, so anonymous batch
-  // requests get 401, for a private repo and a missing one alike.
+  // git-lfs requests a token from git's credential helper only after a 401, so anonymous
+  // batch requests get 401, for a private repo and a missing one alike.
   assert.equal(anon.status, 401, "anonymous git-lfs callers are asked for credentials");
   assert.match(anon.headers.get("www-authenticate") ?? "", /^Basic /);
   await anon.arrayBuffer();
