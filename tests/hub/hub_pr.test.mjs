@@ -520,6 +520,20 @@ test("huggingface.js commit with isPullRequest", async () => {
     "main has no README.md yet");
 });
 
+// Clones repo id as alice into a temporary folder. Returns the folder (remove it when done),
+// the clone's path and a function that runs git in the clone.
+function cloneAsAlice(id) {
+  const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-pr-git-"));
+  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/${id}`;
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_LFS_SKIP_SMUDGE: "1",
+    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
+    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
+  const clone = join(work, "clone");
+  const cloned = spawnSync("git", ["clone", "-q", remote, clone], { env, encoding: "utf8" });
+  const git = (...args) => spawnSync("git", ["-C", clone, ...args], { env, encoding: "utf8" });
+  return { work, clone, cloned, git };
+}
+
 test("writer resolves a conflict with git, then merge marks it merged", async () => {
   const opened = await commit(tok.bob, "alice/resolve", "main",
     [file("notes.md", "line from bob\n")], { createPr: true, summary: "Bob's notes" });
@@ -537,21 +551,13 @@ test("writer resolves a conflict with git, then merge marks it merged", async ()
   assert.equal(fix.status, 200);
   await expectError(await postJson(url, tok.alice, {}), 409, /notes\.md/);
 
-  const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-resolve-"));
-  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/alice/resolve`;
-  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_LFS_SKIP_SMUDGE: "1",
-    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
-    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
-  const git = (...args) => spawnSync("git", ["-C", join(work, "clone"), ...args],
-    { env, encoding: "utf8" });
+  const { work, clone, cloned, git } = cloneAsAlice("alice/resolve");
   try {
-    const cloned = spawnSync("git", ["clone", "-q", remote, join(work, "clone")],
-      { env, encoding: "utf8" });
     assert.equal(cloned.status, 0, cloned.stderr);
     assert.equal(git("fetch", "-q", "origin", "refs/pr/1").status, 0);
     assert.notEqual(git("merge", "-q", "--no-edit", "FETCH_HEAD").status, 0,
       "git reports the same conflict");
-    writeFileSync(join(work, "clone", "notes.md"), "line from alice\nline from bob\n");
+    writeFileSync(join(clone, "notes.md"), "line from alice\nline from bob\n");
     assert.equal(git("add", "notes.md").status, 0);
     assert.equal(git("commit", "-q", "--no-edit").status, 0);
     const pushed = git("push", "-q", "origin", "HEAD:main");
@@ -599,16 +605,8 @@ test("a push that contains a pull request marks only that one merged", async () 
     { title: "Nothing yet", description: "", pullRequest: true });
   assert.equal(empty.status, 200);
 
-  const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-pushmerge-"));
-  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/${id}`;
-  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0",
-    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
-    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
-  const git = (...args) => spawnSync("git", ["-C", join(work, "clone"), ...args],
-    { env, encoding: "utf8" });
+  const { work, cloned, git } = cloneAsAlice(id);
   try {
-    const cloned = spawnSync("git", ["clone", "-q", remote, join(work, "clone")],
-      { env, encoding: "utf8" });
     assert.equal(cloned.status, 0, cloned.stderr);
     assert.equal(git("fetch", "-q", "origin", "refs/pr/1").status, 0);
     assert.equal(git("merge", "-q", "--ff-only", "FETCH_HEAD").status, 0);
