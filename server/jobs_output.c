@@ -48,15 +48,10 @@ int jobs_output_repo_delete(struct meta *db, const char *data_dir, const char *r
     return 0;
 }
 
-static void job_log_append(struct meta *db, const char *data_dir, int64_t job_id, const char *fmt,
-                           ...) __attribute__((format(printf, 4, 5)));
-
-/* Appends one line prefixed with the UTC time to the log file of job_id, as the worker
- * writes its lines, and stores it as a "log" event so that the job page and the event
- * stream show it too. NOTE: the job has ended before this line, so an event stream that
- * was open when the final state arrived may close before the line is stored. */
-static void job_log_append(struct meta *db, const char *data_dir, int64_t job_id, const char *fmt,
-                           ...)
+/* NOTE: the job has ended before these lines, so an event stream that was open when the
+ * final state arrived may close before a line is stored. */
+void jobs_output_log_append(struct meta *db, const char *data_dir, int64_t job_id, const char *fmt,
+                            ...)
 {
     struct hub_error err = HUB_ERROR_INIT;
     char path[PATH_MAX], line[1024], stamp[32];
@@ -140,8 +135,9 @@ void jobs_output_discard(struct meta *db, const char *data_dir, int64_t job_id)
         hub_log(HUB_LOG_INFO, "jobs",
                 "kept the output repo that the job created: another job uses it job=%lld repo=%s",
                 (long long)job_id, job->repo);
-        job_log_append(db, data_dir, job_id,
-                       "kept the output repo %s: a queued or running job uses it", job->repo);
+        jobs_output_log_append(db, data_dir, job_id,
+                               "kept the output repo %s: a queued or running job uses it",
+                               job->repo);
         goto out;
     }
     /* NOTE: a job request for this repo that arrives between the check above and the delete
@@ -155,9 +151,9 @@ void jobs_output_discard(struct meta *db, const char *data_dir, int64_t job_id)
         hub_log(HUB_LOG_INFO, "jobs",
                 "kept the output repo that the job created: %s job=%lld repo=%s", err.msg,
                 (long long)job_id, job->repo);
-        job_log_append(db, data_dir, job_id,
-                       "kept the output repo %s, which this job created, because %s", job->repo,
-                       err.msg);
+        jobs_output_log_append(db, data_dir, job_id,
+                               "kept the output repo %s, which this job created, because %s",
+                               job->repo, err.msg);
         goto out;
     }
     if (rc == HUB_ENOTFOUND)
@@ -167,9 +163,9 @@ void jobs_output_discard(struct meta *db, const char *data_dir, int64_t job_id)
                 err.msg, (long long)job_id, job->repo);
         goto out;
     }
-    job_log_append(db, data_dir, job_id,
-                   "deleted the output repo %s: this job created it and committed nothing to it",
-                   job->repo);
+    jobs_output_log_append(
+        db, data_dir, job_id,
+        "deleted the output repo %s: this job created it and committed nothing to it", job->repo);
     if (meta_job_output_deleted_set(db, job_id, &err) < 0)
         hub_log(HUB_LOG_ERROR, "jobs", "cannot record the deleted output repo: %s job=%lld",
                 err.msg, (long long)job_id);

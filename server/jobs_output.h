@@ -17,6 +17,12 @@ struct meta;
 int jobs_output_repo_delete(struct meta *db, const char *data_dir, const char *repo_id,
                             const char *initial_commit, const char *detail, struct hub_error *err);
 
+/** Appends one line prefixed with the UTC time to the log file of job_id, as the worker writes
+ * its lines, and stores it as a "log" event so that the job page and the event stream show it
+ * too. For lines about a job that has ended. Errors are logged, not returned. */
+void jobs_output_log_append(struct meta *db, const char *data_dir, int64_t job_id, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
+
 /** Deletes the output repo of training job job_id when the job is failed or canceled and
  * created the repo itself. The repo must still be at that first commit with no other ref,
  * and no queued or running job may name it. A repo that existed before the job is never

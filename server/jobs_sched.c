@@ -229,6 +229,12 @@ static void attempt_end(struct meta *db, int64_t job_id, int attempt, int max_at
     }
     hub_log(cancel_requested ? HUB_LOG_INFO : HUB_LOG_WARN, "jobs", "%s job=%lld attempt=%d",
             message, (long long)job_id, attempt);
+    /* The trainer's last line for a stop suggests a rerun with --resume. Whatever way the
+     * worker ended, the scheduler now removes the checkpoint, so the log says so. */
+    if (cancel_requested)
+        jobs_output_log_append(db, sched.data_dir, job_id,
+                               "the job was canceled, so its checkpoint is removed and no "
+                               "attempt resumes it");
     if (terminal) {
         jobs_workdir_clean(sched.data_dir, job_id);
         jobs_output_discard(db, sched.data_dir, job_id);

@@ -1147,26 +1147,6 @@ static int final_line_format(char *line, size_t cap, char **json, enum meta_job_
 }
 
 /* Records a final outcome; returns the exit status. */
-/* Returns whether a cancel of the job was requested, as the heartbeat saw it or, when the
- * worker stopped before a heartbeat saw it, as the job row stores it now. */
-static bool cancel_requested(struct worker *w)
-{
-    struct hub_error err = HUB_ERROR_INIT;
-    struct meta_job *job = NULL;
-    bool requested;
-
-    if (atomic_load(&w->cancel_seen))
-        return true;
-    if (meta_job_get(&job, w->db, w->job_id, &err) < 0) {
-        hub_log(HUB_LOG_WARN, "jobs", "cannot read whether the job was canceled: %s job=%lld",
-                err.msg, (long long)w->job_id);
-        return false;
-    }
-    requested = job->cancel_requested;
-    meta_job_free(job);
-    return requested;
-}
-
 static int outcome_record(struct worker *w, enum outcome outcome, const char *commit,
                           const char *metrics, const char *message)
 {
@@ -1178,12 +1158,6 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
 
     if (outcome == OUTCOME_STOPPED) {
         log_line(w, "info", "attempt %d stopped", w->attempt);
-        /* The trainer's own line for a stop suggests a rerun with --resume, which is wrong
-         * once the scheduler records the cancel and removes the work folder. */
-        if (cancel_requested(w))
-            log_line(w, "info",
-                     "the job was canceled, so its checkpoint is removed and no attempt "
-                     "resumes it");
         return JOBS_EXIT_RETRY;
     }
     if (outcome == OUTCOME_RETRY) {

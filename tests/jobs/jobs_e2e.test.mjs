@@ -416,7 +416,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(job.error, "canceled by alice; worker stopped");
   const log = (await api(url, alice, "GET", `/api/jobs/${jobs.long}/log`)).text;
   assert.match(log, /atelier train/);
-  // The worker records the cancel, which makes the trainer's hint to rerun with --resume void.
+  // The scheduler records the cancel and says that the trainer's hint to rerun with --resume
+  // is void, however the worker ended.
   const canceledLine = "the job was canceled, so its checkpoint is removed and no attempt resumes it";
   assert.ok(log.includes(canceledLine), log);
   assert.ok(log.lastIndexOf(canceledLine) > log.lastIndexOf("rerun with --resume"), log);
