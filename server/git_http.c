@@ -1100,13 +1100,13 @@ static const struct http_route protected_routes[] = {
      .pattern = "/api/models/{ns}/{repo}/git/protected-branches",
      .handle = protected_list_handle, .arg = (void *)&model_fetch},
     {.name = "git.protected_change", .methods = "PUT DELETE",
-     .pattern = "/api/models/{ns}/{repo}/git/protected-branches/{branch}",
+     .pattern = "/api/models/{ns}/{repo}/git/protected-branches/{branch+}",
      .auth_required = true, .handle = protected_change_handle, .arg = (void *)&model_fetch},
     {.name = "git.protected_list", .methods = "GET",
      .pattern = "/api/datasets/{ns}/{repo}/git/protected-branches",
      .handle = protected_list_handle, .arg = (void *)&dataset_fetch},
     {.name = "git.protected_change", .methods = "PUT DELETE",
-     .pattern = "/api/datasets/{ns}/{repo}/git/protected-branches/{branch}",
+     .pattern = "/api/datasets/{ns}/{repo}/git/protected-branches/{branch+}",
      .auth_required = true, .handle = protected_change_handle, .arg = (void *)&dataset_fetch},
 };
 

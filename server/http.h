@@ -38,6 +38,7 @@
  *                      is the part before the suffix ("m1" for "m1.git")
  *     "{path*}"        last segment only: captures the rest of the path, zero or more
  *                      segments joined with '/'; "" when there is none
+ *     "{rev+}"         as "{path*}", but one segment at least (revisions such as feature/x)
  * When several routes match, the most specific wins: segments are compared left to right
  * and a literal beats a suffix capture, which beats a plain capture, which beats a rest
  * capture. Between equally specific routes, the one registered first wins. A route may

@@ -140,7 +140,10 @@ static bool match_pattern(struct match_result *m, const char *pattern,
 
         if (m->rank_len == MAX_PATTERN_SEGMENTS)
             return false;
-        if (n >= 3 && p[0] == '{' && p[n - 2] == '*' && p[n - 1] == '}') {
+        /* {name*} captures the rest of the path, {name+} the rest when it is not empty. */
+        if (n >= 3 && p[0] == '{' && (p[n - 2] == '*' || p[n - 2] == '+') && p[n - 1] == '}') {
+            if (p[n - 2] == '+' && seg >= nseg)
+                return false;
             m->rank[m->rank_len++] = SEG_REST;
             return add_capture(m, p + 1, n - 3, seg, nseg - seg, 0);
         }

@@ -638,6 +638,14 @@ check_output "protect reply says the branch does not exist" '"branch_exists": *f
   "$work/protect.json"
 curl -s -o "$work/protect-again.json" -X PUT -H "Authorization: Bearer $WRITE_TOKEN" "$api/release"
 check_output "protecting twice changes nothing" '"changed": *false' "$work/protect-again.json"
+# A branch name with a slash may go in unencoded or as one encoded segment.
+curl -s -o "$work/protect-slash.json" -X PUT -H "Authorization: Bearer $WRITE_TOKEN" "$api/lts/1.0"
+check_output "protect an unencoded slash branch" '"branch": *"lts/1.0", *"protected": *true, *"changed": *true' \
+  "$work/protect-slash.json"
+curl -s -o "$work/unprotect-slash.json" -X DELETE -H "Authorization: Bearer $WRITE_TOKEN" \
+  "$api/lts%2F1.0"
+check_output "unprotect it through the encoded name" '"branch": *"lts/1.0", *"protected": *false, *"changed": *true' \
+  "$work/unprotect-slash.json"
 curl -s -o "$work/unprotect-none.json" -X DELETE -H "Authorization: Bearer $WRITE_TOKEN" \
   "$api/nope"
 check_output "unprotecting an unprotected branch changes nothing" '"changed": *false' \

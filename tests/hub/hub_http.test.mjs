@@ -235,6 +235,18 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
   const [c] = await commits.json();
   assert.equal(c.title, "test commit");
   assert.equal(c.authors[0].user, "alice");
+  // curl users write a slash branch unencoded in the write routes too.
+  const onFeat = await req("/api/models/alice/pub/commit/feat/x", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/x-ndjson" },
+    body: ndjson([{ key: "file", value: { path: "feat.txt", content: "on feat/x\n" } }]) });
+  assert.equal(onFeat.status, 200, await onFeat.clone().text());
+  assert.equal(await (await req("/alice/pub/resolve/feat%2Fx/feat.txt")).text(), "on feat/x\n");
+  const featInfo = await req("/api/models/alice/pub/revision/feat/x");
+  assert.equal(featInfo.status, 200);
+  assert.ok((await featInfo.json()).siblings.some((f) => f.rfilename === "feat.txt"));
+  await expectError(await req("/api/models/alice/pub/commit", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/x-ndjson" }, body: ndjson([]) }),
+    404);
   assert.equal((await req("/api/models/alice/pub/tag/v1.0", { method: "DELETE",
     token: tok.aliceWrite })).status, 200);
   assert.equal((await req("/api/models/alice/pub/branch/feat%2Fx", { method: "DELETE",
