@@ -500,8 +500,13 @@ static int evals_list_handle(struct http_request *req, void *arg, struct hub_err
         return http_reply_error(req, 400,
                                 "missing query parameter 'repo': expected "
                                 "repo=namespace/name");
-    if (type_text != NULL && hub_repo_type_parse(&type, type_text, err) < 0)
-        return HUB_EINVAL;
+    /* Only models are evaluated: a dataset of the same id must not answer for the model. */
+    if (type_text != NULL &&
+        (hub_repo_type_parse(&type, type_text, err) < 0 || type != HUB_REPO_MODEL))
+        return http_reply_error(req, 400,
+                                "invalid query parameter 'type' '%.40s': evaluations are of "
+                                "models; leave 'type' out or use type=model",
+                                type_text);
     if (strncmp(id, "datasets/", 9) == 0 || strncmp(id, "models/", 7) == 0)
         return http_reply_error(req, 400,
                                 "invalid query parameter 'repo' '%.200s': expected "

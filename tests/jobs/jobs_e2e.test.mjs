@@ -438,6 +438,15 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(prefixed.status, 400);
   assert.match(prefixed.json.error,
     /^invalid query parameter 'repo' 'datasets\/alice\/style': expected namespace\/name of the evaluated model without a type prefix/);
+  // Only models have evaluations: type=dataset is refused rather than answered with the
+  // evaluations of a model that shares the dataset's id.
+  const asDataset = await api(url, alice, "GET", "/api/evals?repo=alice/style&type=dataset");
+  assert.equal(asDataset.status, 400);
+  assert.match(asDataset.json.error,
+    /^invalid query parameter 'type' 'dataset': evaluations are of models; leave 'type' out/);
+  const asModel = await api(url, alice, "GET", "/api/evals?repo=alice/stories260K&type=model");
+  assert.equal(asModel.status, 200);
+  assert.ok(asModel.json.some((e) => e.job_id === jobs.evaluation));
   // The job's result names the evaluated model at the commit that /api/evals stored.
   assert.equal(job.result.repo, "alice/stories260K");
   assert.equal(job.result.commit, stored.revision);
