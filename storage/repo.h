@@ -294,6 +294,21 @@ int repo_pr_ref_create(struct repo *r, const char *ref, const char *from, struct
 int repo_merge_base(char out[REPO_OID_HEX_BYTES + 1], struct repo *r, const char *a, const char *b,
                     struct hub_error *err);
 
+struct repo_path_list {
+    char **paths;
+    size_t count;
+    size_t cap;
+};
+
+/** Lists into out the paths of files that differ between the trees of revisions from and to:
+ * added, changed or deleted, a renamed file by both its names. Returns 0, HUB_ENOTFOUND,
+ * HUB_ENOMEM or HUB_EIO. Dispose out with repo_path_list_dispose() on every path. */
+int repo_changed_paths(struct repo_path_list *out, struct repo *r, const char *from, const char *to,
+                       struct hub_error *err);
+
+/** Frees the paths of list. Accepts a zeroed struct. */
+void repo_path_list_dispose(struct repo_path_list *list);
+
 struct repo_merge_request {
     const char *branch;      /* target branch, short name; it must exist */
     const char *source;      /* revision to merge, such as refs/pr/3 */

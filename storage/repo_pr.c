@@ -77,6 +77,66 @@ int repo_merge_base(char out[REPO_OID_HEX_BYTES + 1], struct repo *r, const char
     return rc;
 }
 
+/* Appends the path of one diff delta to the list that arg points to. */
+static int changed_path_add(const git_diff_delta *delta, float progress, void *arg)
+{
+    struct repo_path_list *list = arg;
+    const char *path = delta->new_file.path != NULL ? delta->new_file.path : delta->old_file.path;
+
+    (void)progress;
+    if (list->count == list->cap) {
+        size_t cap = list->cap == 0 ? 16 : list->cap * 2;
+        char **grown = realloc(list->paths, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return -1;
+        list->paths = grown;
+        list->cap = cap;
+    }
+    list->paths[list->count] = strdup(path);
+    if (list->paths[list->count] == NULL)
+        return -1;
+    list->count++;
+    return 0;
+}
+
+int repo_changed_paths(struct repo_path_list *out, struct repo *r, const char *from, const char *to,
+                       struct hub_error *err)
+{
+    git_commit *a = NULL, *b = NULL;
+    git_tree *ta = NULL, *tb = NULL;
+    git_diff *diff = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = repo_commit_lookup_rev(&a, r, from, err);
+    if (rc == 0)
+        rc = repo_commit_lookup_rev(&b, r, to, err);
+    if (rc == 0 && (git_commit_tree(&ta, a) < 0 || git_commit_tree(&tb, b) < 0))
+        rc = repo_error_from_git(err, -1, "read the trees to compare");
+    if (rc == 0 && (rc = git_diff_tree_to_tree(&diff, r->git, ta, tb, NULL)) < 0)
+        rc = repo_error_from_git(err, rc, "compare two trees");
+    /* Without rename detection a renamed file is a deletion and an addition: both paths. */
+    if (rc == 0 && git_diff_foreach(diff, changed_path_add, NULL, NULL, NULL, out) < 0) {
+        repo_path_list_dispose(out);
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot list the changed paths");
+    }
+    git_diff_free(diff);
+    git_tree_free(ta);
+    git_tree_free(tb);
+    git_commit_free(a);
+    git_commit_free(b);
+    return rc;
+}
+
+void repo_path_list_dispose(struct repo_path_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->paths[i]);
+    free(list->paths);
+    memset(list, 0, sizeof(*list));
+}
+
 void repo_merge_result_dispose(struct repo_merge_result *res)
 {
     for (size_t i = 0; i < res->n_conflicts; i++)

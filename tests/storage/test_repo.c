@@ -635,6 +635,47 @@ static void test_pull_requests(const char *data)
     repo_close(r);
 }
 
+/* repo_changed_paths lists added, changed and deleted files between two commits, in folders
+ * too, and nothing for a commit compared with itself. */
+static void test_changed_paths(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_path_list list = {0};
+    struct repo *r = NULL;
+    char base[41], first[41], second[41];
+    struct repo_op ops[3];
+
+    CHECK_EQ_INT(repo_create(base, data, HUB_REPO_MODEL, "alice", "diffs", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "diffs", &err), 0);
+    ops[0] = add_text("a.txt", "a\n");
+    ops[1] = add_text("b.txt", "b\n");
+    ops[2] = add_text("dir/c.txt", "c\n");
+    CHECK_EQ_INT(commit_ops(first, r, "main", NULL, ops, 3, &err), 0);
+    memset(ops, 0, sizeof(ops));
+    ops[0].kind = REPO_OP_DELETE_FILE;
+    ops[0].path = "a.txt";
+    ops[1] = add_text("b.txt", "b changed\n");
+    ops[2] = add_text("dir/d.txt", "d\n");
+    CHECK_EQ_INT(commit_ops(second, r, "main", NULL, ops, 3, &err), 0);
+
+    CHECK_EQ_INT(repo_changed_paths(&list, r, first, second, &err), 0);
+    CHECK_EQ_INT(list.count, 3);
+    if (list.count == 3) {
+        CHECK_EQ_STR(list.paths[0], "a.txt");
+        CHECK_EQ_STR(list.paths[1], "b.txt");
+        CHECK_EQ_STR(list.paths[2], "dir/d.txt");
+    }
+    repo_path_list_dispose(&list);
+    CHECK_EQ_INT(list.count, 0);
+
+    CHECK_EQ_INT(repo_changed_paths(&list, r, "main", second, &err), 0);
+    CHECK_EQ_INT(list.count, 0);
+    repo_path_list_dispose(&list);
+    CHECK_EQ_INT(repo_changed_paths(&list, r, "nope", second, &err), HUB_ENOTFOUND);
+    repo_path_list_dispose(&list);
+    repo_close(r);
+}
+
 /* repo_delete_if_untouched deletes a repo only while main is its one ref and still at the
  * first commit. */
 static void test_delete_if_untouched(const char *data)
@@ -689,6 +730,7 @@ int main(void)
     test_concurrent_commits(data);
     test_delete(data);
     test_pull_requests(data);
+    test_changed_paths(data);
     test_delete_if_untouched(data);
     storage_shutdown();
     fixture_dir_remove(data);
