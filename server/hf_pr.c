@@ -433,7 +433,8 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
     if (rc < 0)
         goto out;
     hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
-    rc = pr_merge(&res, &pr, http_request_db(req), ctx.git, &ctx.row, number, name, email, err);
+    rc = pr_merge(&res, &pr, NULL, http_request_db(req), ctx.git, &ctx.row, number,
+                  http_request_user(req)->id, name, email, err);
     if (rc == HUB_ECONFLICT && res.total_conflicts > 0) {
         rc = reply_merge_conflict(req, &pr, &res, err);
         goto out;

@@ -4,21 +4,85 @@
 #include "hub_log.h"
 #include "meta.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct meta *db, struct repo *git,
-             const struct meta_repo *row, int64_t number, const char *author_name,
-             const char *author_email, struct hub_error *err)
+static int path_compare(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,
+                       const struct meta_pr *pr, int64_t user_id, struct hub_error *err)
+{
+    struct repo_path_list changed = {0};
+    char ref[32], head[REPO_OID_HEX_BYTES + 1], base[REPO_OID_HEX_BYTES + 1];
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *found = false;
+    memset(out, 0, sizeof(*out));
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
+    rc = repo_revision_resolve(head, git, ref, err);
+    if (rc == 0)
+        rc = repo_merge_base(base, git, pr->target_branch, head, err);
+    /* A branch that contains the pull request already gets no change from the merge. */
+    if (rc < 0 || strcmp(base, head) == 0)
+        return rc;
+    rc = repo_changed_paths(&changed, git, base, head, err);
+    if (rc < 0 || changed.count == 0) {
+        repo_path_list_dispose(&changed);
+        return rc;
+    }
+    qsort(changed.paths, changed.count, sizeof(*changed.paths), path_compare);
+    rc = sqlite3_prepare_v2(meta_sqlite_get(db),
+                            "SELECT l.path, u.name FROM git_lfs_locks l "
+                            "JOIN users u ON u.id = l.owner_id "
+                            "WHERE l.repo_id = ?1 AND l.owner_id <> ?2 AND l.owner_id <> ?3 "
+                            "ORDER BY l.id",
+                            -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        repo_path_list_dispose(&changed);
+        return meta_error_from_sqlite(err, db, rc, "read git-lfs locks");
+    }
+    sqlite3_bind_int64(stmt, 1, pr->repo_id);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    sqlite3_bind_int64(stmt, 3, pr->author_id);
+    while (!*found && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *path = (const char *)sqlite3_column_text(stmt, 0);
+        const char *owner = (const char *)sqlite3_column_text(stmt, 1);
+
+        if (path == NULL || bsearch(&path, changed.paths, changed.count, sizeof(*changed.paths),
+                                    path_compare) == NULL)
+            continue;
+        snprintf(out->path, sizeof(out->path), "%s", path);
+        snprintf(out->owner, sizeof(out->owner), "%s", owner != NULL ? owner : "");
+        *found = true;
+    }
+    rc =
+        *found || rc == SQLITE_DONE ? 0 : meta_error_from_sqlite(err, db, rc, "read git-lfs locks");
+    sqlite3_finalize(stmt);
+    repo_path_list_dispose(&changed);
+    return rc;
+}
+
+int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *lock,
+             struct meta *db, struct repo *git, const struct meta_repo *row, int64_t number,
+             int64_t merger_id, const char *author_name, const char *author_email,
+             struct hub_error *err)
 {
     struct repo_merge_request mreq = {0};
     struct hub_error later = HUB_ERROR_INIT;
     char ref[32], message[META_PR_MAX_TITLE_BYTES + 64], head[REPO_OID_HEX_BYTES + 1];
-    bool to_main;
+    struct pr_lock found_lock;
+    bool to_main, locked;
     int rc;
 
     memset(res, 0, sizeof(*res));
+    if (lock != NULL)
+        memset(lock, 0, sizeof(*lock));
     rc = meta_pr_get(pr, db, row->id, number, err);
     if (rc < 0)
         return rc;
@@ -38,6 +102,21 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct meta *db,
                              "pull request #%lld has no commits yet; commit to %s first or close "
                              "it",
                              (long long)number, ref);
+    /* A push of these changes by the merger would be refused for another user's lock, so
+     * the merge is too. The lock may be newer than the commits of the pull request. */
+    rc = pr_merge_lock_find(&found_lock, &locked, db, git, pr, merger_id, err);
+    if (rc < 0)
+        return rc;
+    if (locked) {
+        if (lock != NULL)
+            *lock = found_lock;
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "pull request #%lld changes %.200s, which %s locked with git-lfs; "
+                             "ask %s to run `git lfs unlock %.200s`, or break the lock with "
+                             "`git lfs unlock --force %.200s`",
+                             (long long)number, found_lock.path, found_lock.owner, found_lock.owner,
+                             found_lock.path, found_lock.path);
+    }
     /* Git ends commit messages with a newline. Without it, git cat-file -p runs the message
      * into whatever the terminal prints next. */
     snprintf(message, sizeof(message), "Merge pull request #%lld: %s\n", (long long)number,

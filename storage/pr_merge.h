@@ -3,31 +3,48 @@
 #ifndef PR_MERGE_H
 #define PR_MERGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hub_error.h"
+#include "hub_limits.h"
 #include "meta_pr.h"
 #include "meta_repo.h"
 #include "repo.h"
 
 struct meta;
 
+/* A git-lfs lock that stops a merge. */
+struct pr_lock {
+    char path[HUB_MAX_PATH_BYTES + 1];
+    char owner[HUB_MAX_REPO_NAME_BYTES + 1];
+};
+
+/** Looks for a git-lfs lock that stops user_id from merging pr (git repo git): one held by
+ * someone other than user_id and the pull request's author, on a path that the pull request
+ * changes since it left its target branch. A push by user_id with these changes would be
+ * refused for the same lock. Sets *found and fills out when there is one. Returns 0,
+ * HUB_ENOTFOUND (refs/pr/N or the branch is gone), HUB_ENOMEM or HUB_EIO. */
+int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,
+                       const struct meta_pr *pr, int64_t user_id, struct hub_error *err);
+
 /** Merges open pull request number of row (git repo git) into its target branch with
- * repo_merge. Then it marks the pull request merged with the new head in pr_out, and records
- * the commit time on the repo, with the head of main when the target is main. The message of
- * a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no such pull
- * request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files conflict:
- * then res->total_conflicts > 0); HUB_EINVAL (refs/pr/N has no commits after its base); HUB_EIO.
- * When the target branch contains refs/pr/N already, as after a writer merged it with git,
+ * repo_merge for user merger_id. Then it marks the pull request merged with the new head in pr_out,
+ * and records the commit time on the repo, with the head of main when the target is main. The
+ * message of a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no such
+ * pull request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files
+ * conflict: then res->total_conflicts > 0); HUB_EINVAL (refs/pr/N has no commits after its base);
+ * HUB_EIO. When the target branch contains refs/pr/N already, as after a writer merged it with git,
  * no commit is made: the pull request is marked merged at the branch head and res->contained
  * is set. Once the branch has moved, the merge is final: a failure to update the rows after
  * it is logged, not returned. Dispose res with repo_merge_result_dispose() on every path.
- * NOTE: git-lfs locks are not checked here. The commits of the pull request were checked when
- * they landed, so a lock taken after that does not stop the merge. */
-int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct meta *db,
-             struct repo *git, const struct meta_repo *row, int64_t number, const char *author_name,
-             const char *author_email, struct hub_error *err);
+ * A git-lfs lock that pr_merge_lock_find() finds stops the merge with HUB_ECONFLICT; then
+ * lock, when not NULL, names it (lock->path is "" otherwise). */
+int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct pr_lock *lock,
+             struct meta *db, struct repo *git, const struct meta_repo *row, int64_t number,
+             int64_t merger_id, const char *author_name, const char *author_email,
+             struct hub_error *err);
 
 /** Marks merged every open pull request of row that targets branch and whose refs/pr/N
  * commit head contains, because a git push moved branch to head. A pull request with no

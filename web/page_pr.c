@@ -228,6 +228,11 @@ static void web_pr_merge_notice(struct web_repo_view *v, const struct meta_pr *p
                        number, number);
     else if (strcmp(outcome, "conflict") == 0)
         web_buf_printf(b, "Pull request #%lld was not merged because files conflict.", number);
+    else if (strcmp(outcome, "locked") == 0)
+        web_buf_printf(b,
+                       "Pull request #%lld was not merged because another user locked a file "
+                       "it changes with git-lfs.",
+                       number);
     else
         web_buf_printf(b, "Pull request #%lld was not merged. Try again.", number);
     web_buf_puts(b, "</p>");
@@ -275,6 +280,33 @@ static void web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
     repo_merge_result_dispose(&check);
 }
 
+/* For a writer viewing an open pull request, writes the git-lfs lock that would stop their
+ * merge, as the Merge form would find it. */
+static void web_pr_locks(struct web_repo_view *v, const struct meta_pr *pr)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct pr_lock lock;
+    bool found = false;
+
+    if (pr->status != META_PR_OPEN || !v->can_write ||
+        pr_merge_lock_find(&lock, &found, v->ctx->req->db, v->git, pr, v->ctx->req->user_id, &err) <
+            0 ||
+        !found)
+        return;
+    web_buf_puts(b, "<div class=\"notice warn pr-locks\"><p>This pull request changes <code>");
+    web_buf_escape(b, lock.path);
+    web_buf_puts(b, "</code>, which ");
+    web_buf_escape(b, lock.owner);
+    web_buf_puts(b, " locked with git-lfs, so it cannot be merged until the lock is released. ");
+    web_buf_escape(b, lock.owner);
+    web_buf_puts(b, " can run <code>git lfs unlock ");
+    web_buf_escape(b, lock.path);
+    web_buf_puts(b, "</code>; a writer can break the lock with <code>git lfs unlock --force ");
+    web_buf_escape(b, lock.path);
+    web_buf_puts(b, "</code>.</p></div>");
+}
+
 /* Renders pull request pr with HTTP status. A message (escaped here), when set, explains a
  * failed form above the rest. */
 static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int status,
@@ -304,6 +336,7 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     if (pr->description[0] != '\0')
         web_pr_description(v, pr, ref);
     web_pr_conflicts(v, pr, ref);
+    web_pr_locks(v, pr);
     web_pr_actions(v, pr);
     web_pr_commits(v, pr, ref);
     web_pr_files(v, pr, head);
@@ -312,28 +345,31 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
 }
 
 /* Handles the Merge form. When the merge fails, sets *outcome to the merge=... value for the
- * redirect to the pull request page: "conflict", "no-commits" or "failed". */
+ * redirect to the pull request page: "conflict", "locked", "no-commits" or "failed". */
 static int web_pr_merge_post(struct web_repo_view *v, struct meta_pr *pr, const char **outcome)
 {
     struct web_ctx *ctx = v->ctx;
     struct repo_merge_result res = {0};
     struct hub_error err = HUB_ERROR_INIT;
     char email[HUB_MAX_AUTHOR_BYTES + 16];
+    struct pr_lock lock;
     const char *request_id = ctx->req->request_id != NULL ? ctx->req->request_id : "-";
     int rc;
 
     if (!v->can_write)
         return web_pr_show(v, pr, 403, "Only the repo's writers may merge pull requests.");
     snprintf(email, sizeof(email), "%s@users.atelier", ctx->req->user_name);
-    rc = pr_merge(&res, pr, ctx->req->db, v->git, &v->meta, pr->number, ctx->req->user_name, email,
-                  &err);
+    rc = pr_merge(&res, pr, &lock, ctx->req->db, v->git, &v->meta, pr->number, ctx->req->user_id,
+                  ctx->req->user_name, email, &err);
     /* The page shows why from the state of the pull request, so a reload does not post the
      * form again. */
     if (rc == HUB_ECONFLICT || rc == HUB_EINVAL) {
         if (rc == HUB_EINVAL)
             *outcome = "no-commits";
         else
-            *outcome = res.total_conflicts > 0 ? "conflict" : "failed";
+            *outcome = res.total_conflicts > 0 ? "conflict"
+                       : lock.path[0] != '\0'  ? "locked"
+                                               : "failed";
         hub_log(HUB_LOG_INFO, "web",
                 "pull request not merged repo=%s num=%lld error=%s user=%s req=%s", v->id,
                 (long long)pr->number, err.msg, ctx->req->user_name, request_id);

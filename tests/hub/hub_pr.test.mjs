@@ -625,3 +625,55 @@ test("a push that contains a pull request marks only that one merged", async () 
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test("merge stops at another user's lock", async () => {
+  const created = await req("/api/repos/create", { method: "POST", token: tok.bob,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "locking", type: "model" }) });
+  assert.equal(created.status, 200);
+  assert.equal((await commit(tok.bob, "bob/locking", "main",
+    [file("weights.txt", "v1\n")])).status, 200);
+  const lockReq = (token, path) => req("/bob/locking.git/info/lfs/locks", { method: "POST",
+    headers: { Authorization: "Basic " + Buffer.from(`user:${token}`).toString("base64"),
+      Accept: "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json" },
+    body: JSON.stringify({ path }) });
+  const opened = await commit(tok.carol, "bob/locking", "main",
+    [file("weights.txt", "v2\n"), file("notes.txt", "why\n")],
+    { createPr: true, summary: "Retrain" });
+  assert.equal(opened.status, 200);
+  const num = Number((await opened.json()).pullRequestUrl.match(/\/discussions\/(\d+)$/)[1]);
+  // The commits of the pull request were checked when they landed; bob locks the file after.
+  assert.equal((await lockReq(tok.bob, "weights.txt")).status, 201);
+  // A lock on a file the pull request leaves alone does not matter.
+  assert.equal((await lockReq(tok.bob, "other.txt")).status, 201);
+  const before = await headOf("bob/locking");
+
+  // alice may write to every repo (admin), but the lock is bob's.
+  const rejected = await postJson(`/api/models/bob/locking/discussions/${num}/merge`, tok.alice, {});
+  assert.equal(rejected.status, 409);
+  assert.match((await rejected.json()).error,
+    /^pull request #\d+ changes weights\.txt, which bob locked with git-lfs; ask bob to run `git lfs unlock weights\.txt`, or break the lock with `git lfs unlock --force weights\.txt`$/);
+  assert.equal(await headOf("bob/locking"), before, "main did not move");
+
+  // The page shows alice the lock, before and after she posts the Merge form.
+  const session = await login("alice");
+  const page = await req(`/bob/locking/discussions/${num}`, { headers: { Cookie: session } });
+  const html = await page.text();
+  assert.match(html, /This pull request changes <code>weights\.txt<\/code>, which bob locked with git-lfs/);
+  const csrf = html.match(/name="csrf" value="([^"]+)"/)[1];
+  const posted = await req(`/bob/locking/discussions/${num}/merge`, { method: "POST",
+    redirect: "manual", body: `csrf=${enc(csrf)}`,
+    headers: { Cookie: session, "Content-Type": "application/x-www-form-urlencoded" } });
+  assert.equal(posted.status, 303);
+  assert.equal(posted.headers.get("location"), `/bob/locking/discussions/${num}?merge=locked`);
+  const notice = await (await req(posted.headers.get("location"),
+    { headers: { Cookie: session } })).text();
+  assert.match(notice, /was not merged because another user locked a file it changes with git-lfs/);
+  assert.equal(await headOf("bob/locking"), before, "the form did not move main either");
+
+  // The lock owner merges: a push of the change by bob would pass the same lock check.
+  const merged = await postJson(`/api/models/bob/locking/discussions/${num}/merge`, tok.bob, {});
+  assert.equal(merged.status, 200, await merged.clone().text());
+  const text = await (await req("/bob/locking/resolve/main/weights.txt")).text();
+  assert.equal(text, "v2\n");
+});
