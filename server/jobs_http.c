@@ -500,7 +500,8 @@ static int evals_list_handle(struct http_request *req, void *arg, struct hub_err
         return http_reply_error(req, 400,
                                 "missing query parameter 'repo': expected "
                                 "repo=namespace/name");
-    /* Only models are evaluated: a dataset of the same id must not answer for the model. */
+    /* Only models are evaluated, and a readable dataset must not expose the evaluations of a
+     * private model with the same id. */
     if (type_text != NULL &&
         (hub_repo_type_parse(&type, type_text, err) < 0 || type != HUB_REPO_MODEL))
         return http_reply_error(req, 400,
