@@ -118,11 +118,12 @@ static int check_write(struct http_request *req, struct hf_repo_ctx *ctx, struct
 
 /* Queues the reply for a repo that is missing or that the caller may not read. git-lfs sends
  * credentials from git's credential helper only after a 401, so with for_git_lfs an anonymous
- * caller gets 401 with WWW-Authenticate instead of the Hub API's 404. */
+ * caller gets 401 with WWW-Authenticate instead of the Hub API's 404. A revoked or mistyped
+ * token also gets 401, because "send a token of a reader" would mislead its sender. */
 static int reply_repo_hidden(struct http_request *req, enum hub_repo_type type, const char *ns,
                              const char *name, bool for_git_lfs)
 {
-    if (for_git_lfs && http_request_user(req)->id == 0)
+    if ((for_git_lfs && http_request_user(req)->id == 0) || http_request_user(req)->token_invalid)
         return http_reply_unauthorized(req);
     return reply_repo_not_found(req, type, ns, name);
 }

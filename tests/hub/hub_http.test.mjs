@@ -133,6 +133,14 @@ test("private repos look missing to others; public ones are readable by anyone",
     "(Authorization: Bearer hf_...)");
   await expectError(await req("/alice/priv/resolve/main/secret.txt"), 404, { code: "RepoNotFound" });
   await expectError(await req("/api/models/alice/nothing"), 404, { code: "RepoNotFound" });
+  // A revoked token is told so where a repo is hidden, and reads public repos as anonymous.
+  for (const path of ["/api/models/alice/priv", "/api/models/alice/nothing",
+    "/alice/priv/resolve/main/secret.txt"]) {
+    const r = await req(path, { token: tok.revoked });
+    await expectError(r, 401);
+    assert.equal(r.headers.get("x-error-message"), "Invalid credentials in Authorization header");
+  }
+  assert.equal((await req("/api/models/alice/pub", { token: tok.revoked })).status, 200);
   assert.equal((await req("/api/models/alice/pub")).status, 200);
   // An unknown or revoked token reading public content is treated as anonymous.
   assert.equal((await req("/api/models/alice/pub", { token: tok.revoked })).status, 200);
