@@ -13,6 +13,10 @@
 #include "web_page.h"
 
 #define WEB_LOGIN_TOKEN_BYTES 43 /* base64url of 32 random bytes */
+/* Carries a new token's secret from the create form's redirect to the one page that shows it,
+ * so a reload of that page shows the list instead of posting the form again. */
+#define WEB_NEW_TOKEN_COOKIE    "atelier_new_token"
+#define WEB_NEW_TOKEN_MAX_AGE_S 300
 
 static bool web_random_token(char out[WEB_LOGIN_TOKEN_BYTES + 1])
 {
@@ -329,7 +333,27 @@ static int web_token_create_post(struct web_ctx *ctx)
     hub_log(HUB_LOG_INFO, "web", "token created user=%s token=%lld scope=%s req=%s",
             ctx->req->user_name, (long long)token_id, meta_scope_name(scope),
             ctx->req->request_id ? ctx->req->request_id : "-");
-    rc = web_settings_page(ctx, 201, secret, NULL);
+    web_set_cookie(ctx, WEB_NEW_TOKEN_COOKIE, secret, "/settings", WEB_NEW_TOKEN_MAX_AGE_S);
+    memset(secret, 0, sizeof(secret));
+    return web_page_redirect(ctx, "/settings#new-token");
+}
+
+/* Shows the settings page, with the secret of a token created just before when the create
+ * form's cookie names one of the user's live tokens. The cookie is cleared either way. */
+static int web_settings_get(struct web_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char secret[META_TOKEN_SECRET_BYTES + 1];
+    struct meta_token token;
+    bool show = false;
+    int rc;
+
+    if (web_cookie_get(secret, sizeof(secret), ctx->req->cookie, WEB_NEW_TOKEN_COOKIE)) {
+        web_set_cookie(ctx, WEB_NEW_TOKEN_COOKIE, "", "/settings", 0);
+        show = meta_token_lookup(&token, ctx->req->db, secret, &err) == 0 &&
+               token.user_id == ctx->req->user_id;
+    }
+    rc = web_settings_page(ctx, 200, show ? secret : NULL, NULL);
     memset(secret, 0, sizeof(secret));
     return rc;
 }
@@ -401,7 +425,7 @@ int web_account_handle(struct web_ctx *ctx)
     if (ctx->req->user_id == 0)
         return web_require_login(ctx);
     if (ctx->nseg == 1 && web_is_get(ctx))
-        return web_settings_page(ctx, 200, NULL, NULL);
+        return web_settings_get(ctx);
     if (ctx->nseg == 2 && strcmp(ctx->seg[1], "tokens") == 0 && web_is_post(ctx))
         return web_token_create_post(ctx);
     if (ctx->nseg == 4 && strcmp(ctx->seg[1], "tokens") == 0 &&

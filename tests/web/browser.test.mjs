@@ -323,6 +323,10 @@ test("settings creates a token shown once", async () => {
   assert.match(secret, /^hf_[A-Za-z0-9]{34}$/);
   const whoami = await page.request.get(baseUrl + "/api/whoami-v2", { headers: { Authorization: "Bearer " + secret } });
   assert.equal(whoami.status(), 200);
+  // The form redirected, so a reload shows the list and creates no second token.
+  await page.reload();
+  assert.equal(await page.locator("#new-token").count(), 0);
+  assert.equal(await page.locator("td", { hasText: /^laptop$/ }).count(), 1);
   await page.goto(baseUrl + "/settings");
   assert.equal(await page.locator("#new-token").count(), 0);
   await shot("settings");

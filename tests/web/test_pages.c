@@ -536,7 +536,7 @@ static void test_pages_login(void)
 
 static void test_pages_tokens(void)
 {
-    char cookie[128];
+    char cookie[128], with_secret[256];
     char body[256];
     char hint_cell[64] = "";
     const char *secret, *secret_end;
@@ -553,16 +553,38 @@ static void test_pages_tokens(void)
     CHECK_EQ_INT(p.resp.status, 400);
     done(&p);
 
+    /* The form redirects, so a reload of the page that shows the secret posts nothing. The
+     * secret travels in a short-lived cookie for /settings, which that page clears. */
     snprintf(body, sizeof(body), "csrf=%s&label=laptop%%20%%3Cb%%3E&scope=write", alice_csrf);
     p = render_full("POST", "/settings/tokens", "", alice_id, cookie, body);
-    CHECK_EQ_INT(p.resp.status, 201);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/settings#new-token");
+    CHECK(strncmp(cookie_of(&p), "atelier_new_token=hf_", 21) == 0);
+    CHECK(strstr(cookie_of(&p), "; Path=/settings; Max-Age=300; HttpOnly") != NULL);
+    snprintf(with_secret, sizeof(with_secret), "%s; %.*s", cookie, (int)strcspn(cookie_of(&p), ";"),
+             cookie_of(&p));
+    done(&p);
+
+    p = render_full("GET", "/settings", "", alice_id, with_secret, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "id=\"new-token\">hf_"));
     CHECK(has(&p, "laptop &lt;b&gt;"));
+    CHECK(strstr(cookie_of(&p), "atelier_new_token=; Path=/settings; Max-Age=0") != NULL);
     secret = p.resp.body != NULL ? strstr(p.resp.body, "id=\"new-token\">hf_") : NULL;
     secret_end = secret != NULL ? strchr(secret, '<') : NULL;
     CHECK(secret_end != NULL);
     if (secret_end != NULL && secret_end - secret > 4)
         snprintf(hint_cell, sizeof(hint_cell), "<code>…%.4s</code>", secret_end - 4);
+    done(&p);
+
+    /* Another user's page never shows the secret, even with the cookie. */
+    p = render_full("GET", "/settings", "", bob_id, with_secret, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(!has(&p, "id=\"new-token\""));
+    done(&p);
+    p = render_full("GET", "/settings", "", alice_id,
+                    "atelier_new_token=hf_NotAToken; atelier_session=x", NULL);
+    CHECK(!has(&p, "id=\"new-token\""));
     done(&p);
 
     /* The list shows the secret's last characters under a header that does not read as a date. */
@@ -945,11 +967,10 @@ static int64_t open_pull_request(const char *name, const char *title, const char
     CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", name, &err), 0);
     CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", name, &err), 0);
     CHECK_EQ_INT(repo_revision_resolve(base, r, "main", &err), 0);
-    CHECK_EQ_INT(
-        meta_pr_create(&pr, db, row.id, title,
-                       "Please **review**\n\n- rank 8\n\n<script>alert(1)</script>", bob_id,
-                       "bob", "main", base, &err),
-        0);
+    CHECK_EQ_INT(meta_pr_create(&pr, db, row.id, title,
+                                "Please **review**\n\n- rank 8\n\n<script>alert(1)</script>",
+                                bob_id, "bob", "main", base, &err),
+                 0);
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr.number);
     CHECK_EQ_INT(repo_pr_ref_create(r, ref, "main", &err), 0);
     req.branch = ref;
@@ -1527,8 +1548,7 @@ static void test_pages_new_repo_create(void)
     if (git == NULL)
         return;
     text = NULL;
-    CHECK_EQ_INT(repo_file_read(&text, &len, git, "main", "README.md", 4096, &err),
-                 HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_file_read(&text, &len, git, "main", "README.md", 4096, &err), HUB_ENOTFOUND);
     free(text);
     repo_close(git);
 }
