@@ -45,9 +45,16 @@ static int create_check_namespace(struct meta *db, const struct repo_manage_crea
                              r->ns);
     if (rc < 0)
         return rc;
-    if (!can_write || r->read_only_token)
-        return hub_error_set(err, HUB_EFORBIDDEN, "you may not create repos under '%s'%s", r->ns,
-                             can_write ? " with a read-only token" : "");
+    if (!can_write)
+        return hub_error_set(err, HUB_EFORBIDDEN,
+                             "user %s may not create repos under '%s': use your own name or an "
+                             "organisation where you have the write or admin role",
+                             r->user_name != NULL ? r->user_name : "?", r->ns);
+    if (r->read_only_token)
+        return hub_error_set(err, HUB_EFORBIDDEN,
+                             "a read-only token may not create repos under '%s': use a token "
+                             "created with write access",
+                             r->ns);
     return 0;
 }
 

@@ -47,7 +47,7 @@ static void web_new_repo_option(struct web_buf *b, const char *value, const char
 
 /* Writes the owner menu: the user and each organisation where the user may create repos. An
  * owner that was posted but is not among them stays selectable, so the error about it shows
- * next to the value. */
+ * next to the value. One named by the link's ?owner= is left out, and the user is selected. */
 static void web_new_repo_owners(struct web_ctx *ctx, const char *selected)
 {
     struct web_buf *b = &ctx->out;
@@ -69,7 +69,7 @@ static void web_new_repo_owners(struct web_ctx *ctx, const char *selected)
         web_new_repo_option(b, members[i].org_name, selected);
         listed = listed || strcmp(members[i].org_name, selected) == 0;
     }
-    if (!listed && selected[0] != '\0')
+    if (!listed && selected[0] != '\0' && web_is_post(ctx))
         web_new_repo_option(b, selected, selected);
     web_buf_puts(b, "</select>");
     free(members);

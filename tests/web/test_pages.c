@@ -1432,7 +1432,7 @@ static void test_pages_new_repo_form(void)
 
 static void test_pages_new_repo_errors(void)
 {
-    char body[512];
+    char body[512], cookie[128];
     struct page p;
 
     p = post_as_alice("/new", "owner=alice&name=no-csrf&visibility=public");
@@ -1460,10 +1460,18 @@ static void test_pages_new_repo_errors(void)
     snprintf(body, sizeof(body), "csrf=%s&owner=bob&name=takeover&visibility=public", alice_csrf);
     p = post_as_alice("/new", body);
     CHECK_EQ_INT(p.resp.status, 403);
-    CHECK(has(&p, "you may not create repos under &#39;bob&#39;"));
+    CHECK(has(&p, "user alice may not create repos under &#39;bob&#39;: use your own name or an "
+                  "organisation where you have the write or admin role"));
     CHECK(has(&p, "<option value=\"bob\" selected>bob</option>"));
     done(&p);
     CHECK(!repo_exists(HUB_REPO_MODEL, "bob", "takeover"));
+    /* A link's ?owner= adds no owner that the user may not use. */
+    snprintf(cookie, sizeof(cookie), "atelier_session=%s", alice_session);
+    p = render_full("GET", "/new", "owner=bob", alice_id, cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(!has(&p, "<option value=\"bob\""));
+    CHECK(has(&p, "<option value=\"alice\">alice</option>"));
+    done(&p);
 
     snprintf(body, sizeof(body), "csrf=%s&owner=observers&name=mine&visibility=public", alice_csrf);
     p = post_as_alice("/new", body);
