@@ -61,10 +61,23 @@ static void disposition_add(struct http_request *req, const char *path)
     http_reply_header(req, "Content-Disposition", header);
 }
 
-/* Adds Content-Range and picks the status for a body of total bytes. Returns 0 to send
- * [*start, *start + *length) with *status, or 1 when a 416 reply was queued. */
-static int range_apply(struct http_request *req, uint64_t total, uint64_t *start, uint64_t *length,
-                       unsigned *status)
+/* Returns whether the Range header applies. With If-Range it applies only when If-Range is
+ * the etag, compared strongly, so a weak or date validator never matches. A client resuming
+ * the download of a file that changed then gets the whole new file. */
+static bool range_wanted(const struct http_request *req, const char *etag)
+{
+    const char *if_range = http_request_header(req, "If-Range");
+
+    if (http_request_header(req, "Range") == NULL)
+        return false;
+    return if_range == NULL || (etag != NULL && strcmp(if_range, etag) == 0);
+}
+
+/* Adds Content-Range and picks the status for a body of total bytes whose validator is etag.
+ * Returns 0 to send [*start, *start + *length) with *status, or 1 when a 416 reply was
+ * queued. */
+static int range_apply(struct http_request *req, uint64_t total, const char *etag, uint64_t *start,
+                       uint64_t *length, unsigned *status)
 {
     char value[96];
     enum http_range_result r;
@@ -72,6 +85,8 @@ static int range_apply(struct http_request *req, uint64_t total, uint64_t *start
     *start = 0;
     *length = total;
     *status = 200;
+    if (!range_wanted(req, etag))
+        return 0;
     r = http_range_parse(start, length, http_request_header(req, "Range"), total);
     if (r == HTTP_RANGE_NONE)
         return 0;
@@ -97,7 +112,7 @@ static int range_apply(struct http_request *req, uint64_t total, uint64_t *start
 }
 
 static int send_git_blob(struct http_request *req, struct hf_repo_ctx *ctx, const char *commit,
-                         const char *path, struct hub_error *err)
+                         const char *path, const char *etag, struct hub_error *err)
 {
     char *data = NULL;
     size_t len = 0;
@@ -108,7 +123,7 @@ static int send_git_blob(struct http_request *req, struct hf_repo_ctx *ctx, cons
     rc = repo_file_read(&data, &len, ctx->git, commit, path, HF_MAX_GIT_BLOB_SEND_BYTES, err);
     if (rc < 0)
         return hf_reply_repo_error(req, err);
-    if (range_apply(req, len, &start, &length, &status) != 0) {
+    if (range_apply(req, len, etag, &start, &length, &status) != 0) {
         free(data);
         return 0;
     }
@@ -117,11 +132,12 @@ static int send_git_blob(struct http_request *req, struct hf_repo_ctx *ctx, cons
     return http_reply_buffer(req, status, content_type_for(path), data, (size_t)length);
 }
 
-/* Sends the LFS object oid of size bytes from the store, honouring Range. */
+/* Sends the LFS object oid of size bytes from the store, honouring Range and If-Range. */
 int hf_send_blob(struct http_request *req, const char *oid, const char *content_type)
 {
     struct hub_error err = HUB_ERROR_INIT;
     uint64_t size = 0, start, length;
+    char etag[80];
     unsigned status;
     int fd = -1;
     int rc;
@@ -135,11 +151,11 @@ int hf_send_blob(struct http_request *req, const char *oid, const char *content_
     }
     if (rc < 0)
         return http_reply_hub_error(req, &err);
-    if (range_apply(req, size, &start, &length, &status) != 0) {
+    snprintf(etag, sizeof(etag), "\"%s\"", oid);
+    if (range_apply(req, size, etag, &start, &length, &status) != 0) {
         close(fd);
         return 0;
     }
-    http_reply_header(req, "Accept-Ranges", "bytes");
     return http_reply_fd(req, status, content_type, fd, start, length);
 }
 
@@ -176,6 +192,7 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
     const char *path = http_request_param(req, "path");
     bool raw = strcmp((const char *)arg, "raw") == 0;
     char commit[REPO_OID_HEX_BYTES + 1], etag[80], size_text[32];
+    bool not_modified;
     int rc;
 
     rc = hf_repo_load_params(&ctx, req, false);
@@ -207,19 +224,22 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
         http_reply_header(req, "ETag", etag);
         http_reply_header(req, "X-Linked-Etag", etag);
         http_reply_header(req, "X-Linked-Size", size_text);
-        if (etag_matches(req, etag))
-            rc = http_reply_empty(req, 304, HTTP_LENGTH_UNKNOWN);
-        else
-            rc = hf_send_blob(req, entry.lfs_oid, content_type_for(path));
     } else {
         snprintf(etag, sizeof(etag), "\"%s\"", entry.oid);
         http_reply_header(req, "ETag", etag);
-        if (etag_matches(req, etag))
-            rc = http_reply_empty(req, 304, HTTP_LENGTH_UNKNOWN);
-        else
-            rc = send_git_blob(req, &ctx, commit, path, err);
     }
-    if (strcmp(http_request_method(req), "GET") == 0 && strcmp(path, "config.json") == 0)
+    /* A 304 carries the Content-Length that the 200 would have, as RFC 9110 allows. */
+    not_modified = etag_matches(req, etag);
+    if (not_modified)
+        rc = http_reply_empty(req, 304, entry.is_lfs && raw ? entry.pointer_size : entry.size);
+    else if (entry.is_lfs && !raw)
+        rc = hf_send_blob(req, entry.lfs_oid, content_type_for(path));
+    else
+        rc = send_git_blob(req, &ctx, commit, path, etag, err);
+    /* A download is a GET that sends the whole config.json: range probes, revalidations and
+     * HEAD requests of the same load are not counted again. */
+    if (strcmp(http_request_method(req), "GET") == 0 && strcmp(path, "config.json") == 0 &&
+        !not_modified && !range_wanted(req, etag))
         meta_repo_downloads_bump(http_request_db(req), ctx.row.id, err);
 out:
     free(entry.path);

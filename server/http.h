@@ -292,8 +292,9 @@ int http_reply_bytes(struct http_request *req, unsigned status, const char *cont
 int http_reply_buffer(struct http_request *req, unsigned status, const char *content_type,
                       void *data, size_t len);
 
-/** Queues a reply with no body, such as 204, or 200 to a HEAD request whose headers carry
- * the size in Content-Length (pass it as content_length, or HTTP_LENGTH_UNKNOWN). */
+/** Queues a reply with no body, such as 204, or 200 to a HEAD request or 304 whose headers
+ * carry the size of the full body in Content-Length (pass it as content_length, or
+ * HTTP_LENGTH_UNKNOWN). */
 int http_reply_empty(struct http_request *req, unsigned status, uint64_t content_length);
 
 /** Queues length bytes of fd starting at offset, sent with sendfile() where possible. Takes

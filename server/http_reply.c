@@ -241,7 +241,7 @@ int http_reply_empty(struct http_request *req, unsigned status, uint64_t content
     struct MHD_Response *resp;
 
     if (content_length != HTTP_LENGTH_UNKNOWN && content_length > 0 &&
-        strcmp(req->method, "HEAD") == 0)
+        (strcmp(req->method, "HEAD") == 0 || status == 304))
         resp = MHD_create_response_from_callback(content_length, 4096, no_body_reader, NULL, NULL);
     else
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);

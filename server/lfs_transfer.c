@@ -172,5 +172,6 @@ int lfs_download_handle(struct http_request *req, void *arg, struct hub_error *e
         return rc;
     if (!linked)
         return http_reply_error(req, 404, "object %s does not exist in this repo", oid);
+    http_reply_header(req, "Accept-Ranges", "bytes");
     return hf_send_blob(req, oid, "application/octet-stream");
 }

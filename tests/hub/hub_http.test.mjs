@@ -277,6 +277,7 @@ test("resolve: headers, HEAD, ranges, raw and transformers.js URLs", async () =>
     { headers: { "If-None-Match": `"x", ${full.headers.get("etag")}` } });
   assert.equal(cached.status, 304);
   assert.equal(cached.headers.get("etag"), full.headers.get("etag"));
+  assert.equal(cached.headers.get("content-length"), "9", "a 304 carries the 200's length");
   assert.equal((await cached.arrayBuffer()).byteLength, 0);
   const stale = await req("/alice/pub/resolve/main/config.json",
     { headers: { "If-None-Match": '"0000"' } });
@@ -306,6 +307,18 @@ test("resolve: headers, HEAD, ranges, raw and transformers.js URLs", async () =>
   assert.equal(past.headers.get("content-range"), "bytes */9");
   await past.arrayBuffer();
 
+  // If-Range: the range applies only while the file is the one the client names, compared
+  // strongly; otherwise the whole file comes back.
+  const ifRange = [[full.headers.get("etag"), 206, "{"], ['"zzz"', 200, '{"a": 1}\n'],
+    [`W/${full.headers.get("etag")}`, 200, '{"a": 1}\n'],
+    ["Sat, 05 Dec 2026 03:00:00 GMT", 200, '{"a": 1}\n']];
+  for (const [validator, status, body] of ifRange) {
+    const r = await req("/alice/pub/resolve/main/config.json",
+      { headers: { Range: "bytes=0-0", "If-Range": validator } });
+    assert.equal(r.status, status, validator);
+    assert.equal(await r.text(), body, validator);
+  }
+
   const empty = await req("/alice/pub/resolve/main/empty.txt", { headers: { Range: "bytes=0-0" } });
   assert.equal(empty.status, 200);
   assert.equal(empty.headers.get("content-range"), "bytes */0");
@@ -322,6 +335,17 @@ test("resolve: headers, HEAD, ranges, raw and transformers.js URLs", async () =>
   await expectError(await req("/alice/pub/resolve/nope/config.json"), 404, { code: "RevisionNotFound" });
   const raw = await req("/alice/pub/raw/main/dir/y.txt");
   assert.equal(await raw.text(), "y");
+
+  // Only a GET that sends the whole config.json counts as a download.
+  const downloads = async () => (await (await req("/api/models/alice/pub")).json()).downloads;
+  const before = await downloads();
+  await (await req("/alice/pub/resolve/main/config.json", { headers: { Range: "bytes=0-0" } })).text();
+  await (await req("/alice/pub/resolve/main/config.json",
+    { headers: { "If-None-Match": full.headers.get("etag") } })).text();
+  await (await req("/alice/pub/resolve/main/config.json", { method: "HEAD" })).text();
+  assert.equal(await downloads(), before, "probes, revalidations and HEAD are not downloads");
+  await (await req("/alice/pub/resolve/main/config.json")).text();
+  assert.equal(await downloads(), before + 1);
 });
 
 async function uploadLfs(token, id, data) {
@@ -376,6 +400,7 @@ test("LFS batch, upload, verify, commit and download with ranges", async () => {
   assert.equal(r.headers.get("x-linked-etag"), `"${oid}"`);
   assert.equal(r.headers.get("x-linked-size"), "200000");
   assert.equal(r.headers.get("content-range"), "bytes 199990-199999/200000");
+  assert.equal(r.headers.get("accept-ranges"), "bytes", "sent once");
   assert.deepEqual(Buffer.from(await r.arrayBuffer()), Buffer.alloc(10, 7));
   const pointer = await (await req("/alice/pub/raw/main/w.bin")).text();
   assert.match(pointer, new RegExp(`^version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize 200000\n$`));
