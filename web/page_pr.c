@@ -288,11 +288,15 @@ static void web_pr_locks(struct web_repo_view *v, const struct meta_pr *pr)
     struct hub_error err = HUB_ERROR_INIT;
     struct pr_lock lock;
     bool found = false;
+    int rc;
 
-    if (pr->status != META_PR_OPEN || !v->can_write ||
-        pr_merge_lock_find(&lock, &found, v->ctx->req->db, v->git, pr, v->ctx->req->user_id, &err) <
-            0 ||
-        !found)
+    if (pr->status != META_PR_OPEN || !v->can_write)
+        return;
+    rc = pr_merge_lock_find(&lock, &found, v->ctx->req->db, v->git, pr, v->ctx->req->user_id, &err);
+    if (rc < 0)
+        hub_log(HUB_LOG_WARN, "web", "cannot check the git-lfs locks of repo=%s num=%lld error=%s",
+                v->id, (long long)pr->number, err.msg);
+    if (rc < 0 || !found)
         return;
     web_buf_puts(b, "<div class=\"notice warn pr-locks\"><p>This pull request changes <code>");
     web_buf_escape(b, lock.path);
