@@ -122,7 +122,7 @@ static int user_password(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc == 0 && meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0)
         rc = -1;
-    if (rc == 0 && meta_user_set_password(db, user.id, password, &err) < 0)
+    if (rc == 0 && meta_user_set_password(NULL, db, user.id, password, &err) < 0)
         rc = -1;
     free(password);
     if (rc > 0)

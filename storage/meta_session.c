@@ -116,7 +116,8 @@ int meta_session_lookup(struct meta_session *out, struct meta *db, const char *i
         return rc;
     rc = meta_stmt_prepare(&stmt, db,
                            "SELECT user_id, csrf, created_at, expires_at FROM sessions "
-                           "WHERE id_hash = ? AND expires_at > ?",
+                           "WHERE id_hash = ? AND expires_at > ? AND user_id IN "
+                           "(SELECT id FROM users WHERE disabled_at = 0)",
                            err);
     if (rc < 0)
         return rc;
@@ -144,6 +145,22 @@ int meta_session_delete(struct meta *db, const char *id, struct hub_error *err)
         return rc;
     sqlite3_bind_blob(stmt, 1, hash, sizeof(hash), SQLITE_STATIC);
     return meta_stmt_run(stmt, db, "delete session", err);
+}
+
+int meta_session_delete_user(int64_t *deleted, struct meta *db, int64_t user_id,
+                             struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db, "DELETE FROM sessions WHERE user_id = ?", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, user_id);
+    rc = meta_stmt_run(stmt, db, "delete user sessions", err);
+    if (rc == 0 && deleted != NULL)
+        *deleted = sqlite3_changes(meta_sqlite_get(db));
+    return rc;
 }
 
 int meta_session_purge_expired(int64_t *deleted, struct meta *db, struct hub_error *err)

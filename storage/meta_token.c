@@ -159,7 +159,10 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
     rc = meta_sha256(hash, secret, META_TOKEN_SECRET_BYTES, err);
     if (rc < 0)
         return rc;
-    rc = meta_stmt_prepare(&stmt, db, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE secret_hash = ?",
+    /* A token of a disabled user is rejected like a revoked one, but stays stored. */
+    rc = meta_stmt_prepare(&stmt, db,
+                           "SELECT " TOKEN_COLUMNS " FROM tokens WHERE secret_hash = ? AND "
+                           "user_id IN (SELECT id FROM users WHERE disabled_at = 0)",
                            err);
     if (rc < 0)
         return rc;

@@ -46,8 +46,8 @@ int meta_token_create(char secret_out[META_TOKEN_SECRET_BYTES + 1], int64_t *out
                       struct hub_error *err);
 
 /** Looks up the token with this secret; fills *out with the token row and records the time
- * of use in last_used_at (at most once a minute). Returns 0, HUB_EAUTH (malformed, unknown or
- * revoked; one message for all three) or HUB_EIO. */
+ * of use in last_used_at (at most once a minute). Returns 0, HUB_EAUTH (malformed, unknown,
+ * revoked, or of a disabled user; one message for all four) or HUB_EIO. */
 int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secret,
                       struct hub_error *err);
 

@@ -5,6 +5,7 @@
 
 #include "hub_name.h"
 #include "meta_internal.h"
+#include "meta_session.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -64,7 +65,7 @@ static int scrypt_derive(unsigned char key[SCRYPT_HASH_BYTES], const char *passw
     return 0;
 }
 
-static int password_check_rules(const char *password, struct hub_error *err)
+int meta_user_password_check(const char *password, struct hub_error *err)
 {
     size_t len = strnlen(password, HUB_MAX_PASSWORD_BYTES + 1);
 
@@ -84,7 +85,7 @@ static int password_hash(char out[HASH_TEXT_BYTES], const char *password, struct
     char salt_hex[2 * SCRYPT_SALT_BYTES + 1], key_hex[2 * SCRYPT_HASH_BYTES + 1];
     int rc;
 
-    rc = password_check_rules(password, err);
+    rc = meta_user_password_check(password, err);
     if (rc < 0)
         return rc;
     rc = meta_random_bytes(salt, sizeof(salt), err);
@@ -149,9 +150,10 @@ static void user_from_row(void *item, sqlite3_stmt *stmt)
     meta_column_copy(out->name, sizeof(out->name), stmt, 1);
     out->is_admin = sqlite3_column_int(stmt, 2) != 0;
     out->created_at = sqlite3_column_int64(stmt, 3);
+    out->disabled_at = sqlite3_column_int64(stmt, 4);
 }
 
-#define USER_COLUMNS "id, name, is_admin, created_at"
+#define USER_COLUMNS "id, name, is_admin, created_at, disabled_at"
 
 int meta_user_add(int64_t *out_id, struct meta *db, const char *name, const char *password,
                   bool is_admin, struct hub_error *err)
@@ -195,7 +197,7 @@ static void user_with_hash_from_row(void *item, sqlite3_stmt *stmt)
 
     user_from_row(target->user, stmt);
     if (target->hash != NULL)
-        meta_column_copy(target->hash, target->hash_cap, stmt, 4);
+        meta_column_copy(target->hash, target->hash_cap, stmt, 5);
 }
 
 static int user_get(struct meta_user *out, char *hash_out, size_t hash_cap, struct meta *db,
@@ -260,7 +262,7 @@ int meta_user_check_password(struct meta_user *out, struct meta *db, const char 
         return rc;
     found = rc == 0 && hash[0] != '\0';
     ok = password_verify(found ? hash : decoy, password);
-    if (!found || !ok)
+    if (!found || !ok || user.disabled_at != 0)
         return hub_error_set(err, HUB_EAUTH, "invalid user name or password");
     if (out != NULL)
         *out = user;
@@ -284,8 +286,8 @@ static int user_update(struct meta *db, int64_t user_id, const char *sql, const 
     return meta_stmt_run_by_id(stmt, db, "update user", "user", user_id, err);
 }
 
-int meta_user_set_password(struct meta *db, int64_t user_id, const char *password,
-                           struct hub_error *err)
+int meta_user_set_password(int64_t *sessions_deleted, struct meta *db, int64_t user_id,
+                           const char *password, struct hub_error *err)
 {
     char hash[HASH_TEXT_BYTES];
     int rc;
@@ -295,8 +297,47 @@ int meta_user_set_password(struct meta *db, int64_t user_id, const char *passwor
     rc = password_hash(hash, password, err);
     if (rc < 0)
         return rc;
-    return user_update(db, user_id, "UPDATE users SET password_hash = ? WHERE id = ?", hash, 0,
-                       err);
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = user_update(db, user_id, "UPDATE users SET password_hash = ? WHERE id = ?", hash, 0, err);
+    if (rc == 0)
+        rc = meta_session_delete_user(sessions_deleted, db, user_id, err);
+    if (rc == 0)
+        rc = meta_tx_commit(db, err);
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
+}
+
+int meta_user_set_disabled(int64_t *sessions_deleted, struct meta *db, int64_t user_id,
+                           bool disabled, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (sessions_deleted != NULL)
+        *sessions_deleted = 0;
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    /* ?1 is the new disabled_at: disabling an already disabled account keeps its first time. */
+    rc = meta_stmt_prepare(&stmt, db,
+                           "UPDATE users SET disabled_at = CASE WHEN ?1 = 0 OR disabled_at = 0 "
+                           "THEN ?1 ELSE disabled_at END WHERE id = ?2",
+                           err);
+    if (rc == 0) {
+        sqlite3_bind_int64(stmt, 1, disabled ? meta_now() : 0);
+        sqlite3_bind_int64(stmt, 2, user_id);
+        rc = meta_stmt_run_by_id(stmt, db, "update user", "user", user_id, err);
+    }
+    if (rc == 0 && disabled)
+        rc = meta_session_delete_user(sessions_deleted, db, user_id, err);
+    if (rc == 0)
+        rc = meta_tx_commit(db, err);
+    if (rc < 0)
+        meta_tx_rollback(db);
+    return rc;
 }
 
 int meta_user_set_admin(struct meta *db, int64_t user_id, bool is_admin, struct hub_error *err)
@@ -310,7 +351,8 @@ int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err)
     sqlite3_stmt *stmt = NULL;
     int rc;
 
-    rc = meta_stmt_prepare(&stmt, db, "SELECT count(*) FROM users WHERE is_admin = 1", err);
+    rc = meta_stmt_prepare(
+        &stmt, db, "SELECT count(*) FROM users WHERE is_admin = 1 AND disabled_at = 0", err);
     if (rc < 0)
         return rc;
     return meta_stmt_get_int64(out, stmt, db, "count admins", err);

@@ -16,7 +16,8 @@ struct meta_user {
     int64_t id;                             /* > 0 */
     char name[HUB_MAX_REPO_NAME_BYTES + 1]; /* passes hub_name_check */
     bool is_admin;
-    int64_t created_at; /* seconds since the epoch */
+    int64_t created_at;  /* seconds since the epoch */
+    int64_t disabled_at; /* seconds since the epoch when an admin disabled it, or 0 */
 };
 
 /** Adds a user with a password of HUB_MIN_PASSWORD_BYTES to HUB_MAX_PASSWORD_BYTES bytes,
@@ -35,20 +36,34 @@ int meta_user_get_by_name(struct meta_user *out, struct meta *db, const char *na
 int meta_user_get_by_id(struct meta_user *out, struct meta *db, int64_t id, struct hub_error *err);
 
 /** Checks name and password; on success fills *out (NULL allowed). A wrong password, an
- * unknown user and a user without a password all return HUB_EAUTH with the same message, and
- * take about the same time. Returns 0, HUB_EAUTH or HUB_EIO. */
+ * unknown user, a user without a password and a disabled user all return HUB_EAUTH with the
+ * same message, and take about the same time. Returns 0, HUB_EAUTH or HUB_EIO. */
 int meta_user_check_password(struct meta_user *out, struct meta *db, const char *name,
                              const char *password, struct hub_error *err);
 
-/** Replaces a user's password (same rules as meta_user_add). Returns 0, HUB_EINVAL,
- * HUB_ETOOBIG, HUB_ENOTFOUND or HUB_EIO. */
-int meta_user_set_password(struct meta *db, int64_t user_id, const char *password,
-                           struct hub_error *err);
+/** Checks a password against the length rules of meta_user_add without hashing it. Returns
+ * 0, HUB_EINVAL (shorter than HUB_MIN_PASSWORD_BYTES) or HUB_ETOOBIG. */
+int meta_user_password_check(const char *password, struct hub_error *err);
+
+/** Replaces a user's password (same rules as meta_user_add) and deletes the user's browser
+ * sessions, so a browser logged in with the old password must log in again. Sets
+ * *sessions_deleted (NULL allowed). Returns 0, HUB_EINVAL, HUB_ETOOBIG, HUB_ENOTFOUND or
+ * HUB_EIO, after which nothing changed. */
+int meta_user_set_password(int64_t *sessions_deleted, struct meta *db, int64_t user_id,
+                           const char *password, struct hub_error *err);
+
+/** Disables or enables an account. Disabling deletes the user's browser sessions and sets
+ * *sessions_deleted (NULL allowed). From then on meta_user_check_password, meta_token_lookup
+ * and meta_session_lookup reject the user. Tokens stay stored and work again once the account
+ * is enabled. The caller keeps the last enabled admin enabled. Returns 0, HUB_ENOTFOUND or
+ * HUB_EIO, after which nothing changed. */
+int meta_user_set_disabled(int64_t *sessions_deleted, struct meta *db, int64_t user_id,
+                           bool disabled, struct hub_error *err);
 
 /** Grants or removes admin rights. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
 int meta_user_set_admin(struct meta *db, int64_t user_id, bool is_admin, struct hub_error *err);
 
-/** Counts the users with admin rights. Returns 0 or HUB_EIO. */
+/** Counts the enabled users with admin rights. Returns 0 or HUB_EIO. */
 int meta_user_count_admins(int64_t *out, struct meta *db, struct hub_error *err);
 
 /** Lists every user ordered by name. *out is malloc'd and belongs to the caller (free());
