@@ -16,6 +16,7 @@
 #include "meta_repo.h"
 #include "meta_user.h"
 #include "repo.h"
+#include "repo_manage.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -395,6 +396,10 @@ static int import_run(struct meta *db, const struct import_opts *o, const char *
 
     if (hub_repo_id_parse(ns, name, o->id, &err) < 0)
         return admin_usage_error("%s", err.msg);
+    if (repo_manage_namespace_check(ns, &err) < 0) {
+        fprintf(stderr, "atelier admin: repo import %s failed: %s\n", o->id, err.msg);
+        return 1;
+    }
     if (stat(o->src, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return admin_usage_error("source folder '%s' does not exist or is not a folder", o->src);
     rc = check_owner(&author, db, ns, o, data_dir, &err);

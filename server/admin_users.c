@@ -3,11 +3,14 @@
 #include "admin.h"
 
 #include "hub_error.h"
+#include "hub_limits.h"
+#include "hub_name.h"
 #include "meta.h"
 #include "meta_audit.h"
 #include "meta_org.h"
 #include "meta_token.h"
 #include "meta_user.h"
+#include "repo_manage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -348,6 +351,10 @@ static int org_add(const struct admin_ctx *ctx)
 
     if (ctx->argc != 2)
         return admin_usage_error("usage: org add NAME");
+    if (repo_manage_namespace_check(ctx->argv[1], &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;

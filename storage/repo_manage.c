@@ -17,6 +17,18 @@ static const char *const reserved_namespaces[] = {
     "settings", "jobs",     "static", "healthz", "metrics", "new",     "new-dataset",
 };
 
+int repo_manage_namespace_check(const char *ns, struct hub_error *err)
+{
+    for (size_t i = 0; i < sizeof(reserved_namespaces) / sizeof(reserved_namespaces[0]); i++) {
+        if (strcmp(ns, reserved_namespaces[i]) == 0)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "namespace '%s' is reserved for the hub's URLs; choose another "
+                                 "user or organisation name",
+                                 ns);
+    }
+    return 0;
+}
+
 /* Writes "model:ns/name", the repo field of audit entries and log lines. */
 static void audit_repo_format(char *out, size_t cap, enum hub_repo_type type, const char *ns,
                               const char *name)
@@ -30,13 +42,9 @@ static int create_check_namespace(struct meta *db, const struct repo_manage_crea
     bool can_write = false;
     int rc;
 
-    for (size_t i = 0; i < sizeof(reserved_namespaces) / sizeof(reserved_namespaces[0]); i++) {
-        if (strcmp(r->ns, reserved_namespaces[i]) == 0)
-            return hub_error_set(err, HUB_EINVAL,
-                                 "namespace '%s' is reserved for the hub's URLs; rename the "
-                                 "user or organisation",
-                                 r->ns);
-    }
+    rc = repo_manage_namespace_check(r->ns, err);
+    if (rc < 0)
+        return rc;
     rc = meta_namespace_can_write(&can_write, db, r->ns, r->user_id, err);
     if (rc == HUB_ENOTFOUND)
         return hub_error_set(err, HUB_ENOTFOUND,

@@ -27,6 +27,11 @@ struct repo_manage_create_request {
     const char *request_id; /* for log lines; NULL allowed */
 };
 
+/** Checks that ns is not one of the first path segments the hub's own URLs use (api, new,
+ * models, ...), because a user, organisation or repo namespace of that name would be
+ * unreachable in the pages. Any thread. Returns 0 or HUB_EINVAL. */
+int repo_manage_namespace_check(const char *ns, struct hub_error *err);
+
 /** Creates the repo row and the git repo, whose first commit on main contains .gitattributes
  * (and README.md when request->readme is set), and adds a repo.create audit entry. Fills
  * *out and commit_out. Returns 0 or:

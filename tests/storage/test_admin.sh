@@ -108,6 +108,9 @@ check "missing namespace error says how to fix it" grep -q "user add ghost" "$WO
 check "failed import leaves no repo" test ! -e "$DATA/repos/models/ghost/x.git"
 admin repo import alice/y "$WORK/nope" >/dev/null 2>"$WORK/err"
 check "import of a missing folder exits 2" test $? -eq 2
+admin repo import new/x "$SRC" >/dev/null 2>"$WORK/err"
+check "import into a reserved namespace exits 1" test $? -eq 1
+check "reserved namespace error names it" grep -q "namespace 'new' is reserved for the hub's URLs" "$WORK/err"
 
 # repo list and delete, admin rights, member removal
 admin repo list >"$WORK/out" 2>&1
