@@ -65,6 +65,56 @@ static char *password_read(void)
     return line;
 }
 
+/* Checks password against the length rules. Returns 1 after printing one error line that
+ * names the user and the limit, or 0 when the password is fine. */
+static int password_rules_report(const char *password, const char *user_name)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc = meta_user_password_check(password, &err);
+
+    if (rc == HUB_EINVAL)
+        fprintf(stderr,
+                "atelier admin: password for user '%s' is too short: use at least %d bytes\n",
+                user_name, HUB_MIN_PASSWORD_BYTES);
+    else if (rc < 0)
+        fprintf(stderr, "atelier admin: password for user '%s' is too long: use at most %d bytes\n",
+                user_name, HUB_MAX_PASSWORD_BYTES);
+    return rc < 0 ? 1 : 0;
+}
+
+/* Checks that no user or organisation has the name yet. Prints the error and returns 1 when
+ * one has, or when the lookup failed. */
+static int user_name_free(struct meta *db, const char *name)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user user;
+    struct meta_org org;
+    int rc;
+
+    rc = meta_user_get_by_name(&user, db, name, &err);
+    if (rc == 0) {
+        fprintf(stderr,
+                "atelier admin: user '%s' already exists: choose another name, or change the "
+                "password with `user password %s`\n",
+                user.name, user.name);
+        return 1;
+    }
+    if (rc == HUB_ENOTFOUND)
+        rc = meta_org_get(&org, db, name, &err);
+    if (rc == 0) {
+        fprintf(stderr,
+                "atelier admin: '%s' is already the name of an organisation: choose another "
+                "user name\n",
+                org.name);
+        return 1;
+    }
+    if (rc != HUB_ENOTFOUND) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int user_add(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -89,12 +139,27 @@ static int user_add(const struct admin_ctx *ctx)
     }
     if (name == NULL)
         return admin_usage_error("missing user name; usage: user add NAME [--admin]");
-    password = password_read();
-    if (password == NULL)
-        return admin_usage_error("missing password for '%s': write it as one line on stdin", name);
+    /* The name is checked before the password, so a bad name is reported first. */
+    if (hub_name_check(name, "user name", &err) < 0 ||
+        repo_manage_namespace_check(name, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
     rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    rc = user_name_free(db, name);
+    if (rc == 0) {
+        password = password_read();
+        if (password == NULL)
+            rc =
+                admin_usage_error("missing password for '%s': write it as one line on stdin", name);
+    }
+    if (rc == 0)
+        rc = password_rules_report(password, name);
     if (rc != 0) {
         free(password);
+        meta_close(db);
         return rc;
     }
     rc = meta_user_add(&id, db, name, password, is_admin, &err);
@@ -114,6 +179,7 @@ static int user_password(const struct admin_ctx *ctx)
     struct meta_user user;
     struct meta *db = NULL;
     char *password = NULL;
+    int64_t sessions = 0;
     int rc;
 
     if (ctx->argc != 2)
@@ -125,15 +191,20 @@ static int user_password(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc == 0 && meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0)
         rc = -1;
-    if (rc == 0 && meta_user_set_password(NULL, db, user.id, password, &err) < 0)
+    if (rc == 0 && password_rules_report(password, user.name) != 0) {
+        meta_close(db);
+        rc = 1;
+    }
+    if (rc == 0 && meta_user_set_password(&sessions, db, user.id, password, &err) < 0)
         rc = -1;
     free(password);
     if (rc > 0)
         return rc;
     if (rc < 0)
         return fail(db, &err);
-    audit(db, "user.password", ctx->argv[1]);
-    printf("password of %s changed\n", ctx->argv[1]);
+    audit(db, "user.password", user.name);
+    printf("password of %s changed; %" PRId64 " browser session(s) logged out\n", user.name,
+           sessions);
     meta_close(db);
     return 0;
 }
@@ -154,15 +225,33 @@ static int user_list(const struct admin_ctx *ctx)
         return rc;
     if (meta_user_list(&users, &n, db, &err) < 0)
         return fail(db, &err);
-    printf("%-6s %-24s %-6s %s\n", "ID", "NAME", "ADMIN", "CREATED");
+    printf("%-6s %-24s %-6s %-9s %s\n", "ID", "NAME", "ADMIN", "STATE", "CREATED");
     for (size_t i = 0; i < n; i++) {
         time_format(when, sizeof(when), users[i].created_at);
-        printf("%-6" PRId64 " %-24s %-6s %s\n", users[i].id, users[i].name,
-               users[i].is_admin ? "yes" : "no", when);
+        printf("%-6" PRId64 " %-24s %-6s %-9s %s\n", users[i].id, users[i].name,
+               users[i].is_admin ? "yes" : "no", users[i].disabled_at != 0 ? "disabled" : "enabled",
+               when);
     }
     free(users);
     meta_close(db);
     return 0;
+}
+
+/* Sets *out when user is the last enabled admin. Disabling that user or removing their
+ * admin rights would leave the hub without an admin. Returns 0 or a HUB_E* code. */
+static int user_is_last_admin(bool *out, struct meta *db, const struct meta_user *user,
+                              struct hub_error *err)
+{
+    int64_t admins = 0;
+    int rc;
+
+    *out = false;
+    if (!user->is_admin || user->disabled_at != 0)
+        return 0;
+    rc = meta_user_count_admins(&admins, db, err);
+    if (rc == 0)
+        *out = admins <= 1;
+    return rc;
 }
 
 static int user_set_admin(const struct admin_ctx *ctx)
@@ -170,22 +259,28 @@ static int user_set_admin(const struct admin_ctx *ctx)
     struct hub_error err = HUB_ERROR_INIT;
     struct meta_user user;
     struct meta *db = NULL;
-    int64_t admins = 0;
-    bool grant;
+    bool grant, last;
     int rc;
 
-    if (ctx->argc != 3 || (strcmp(ctx->argv[2], "on") != 0 && strcmp(ctx->argv[2], "off") != 0))
+    if (ctx->argc != 3)
         return admin_usage_error("usage: user admin NAME on|off");
+    if (strcmp(ctx->argv[2], "on") != 0 && strcmp(ctx->argv[2], "off") != 0)
+        return admin_usage_error("invalid value '%s' for user admin: use on or off", ctx->argv[2]);
     grant = strcmp(ctx->argv[2], "on") == 0;
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
     if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
-        meta_user_count_admins(&admins, db, &err) < 0)
+        user_is_last_admin(&last, db, &user, &err) < 0)
         return fail(db, &err);
-    if (!grant && user.is_admin && admins == 1) {
+    if (grant == user.is_admin) {
+        printf("%s %s an admin; nothing changed\n", user.name, grant ? "is already" : "is not");
+        meta_close(db);
+        return 0;
+    }
+    if (!grant && last) {
         fprintf(stderr,
-                "atelier admin: %s is the last admin; grant another user admin rights "
+                "atelier admin: %s is the last enabled admin; grant another user admin rights "
                 "first\n",
                 user.name);
         meta_close(db);
@@ -199,10 +294,54 @@ static int user_set_admin(const struct admin_ctx *ctx)
     return 0;
 }
 
+static int user_set_disabled(const struct admin_ctx *ctx, bool disable)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_user user;
+    struct meta *db = NULL;
+    int64_t sessions = 0;
+    bool last;
+    int rc;
+
+    if (ctx->argc != 2)
+        return admin_usage_error("usage: user %s NAME", disable ? "disable" : "enable");
+    rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
+        user_is_last_admin(&last, db, &user, &err) < 0)
+        return fail(db, &err);
+    if (disable == (user.disabled_at != 0)) {
+        printf("%s is already %s; nothing changed\n", user.name, disable ? "disabled" : "enabled");
+        meta_close(db);
+        return 0;
+    }
+    if (disable && last) {
+        fprintf(stderr,
+                "atelier admin: %s is the last enabled admin; grant another user admin rights "
+                "first\n",
+                user.name);
+        meta_close(db);
+        return 1;
+    }
+    if (meta_user_set_disabled(&sessions, db, user.id, disable, &err) < 0)
+        return fail(db, &err);
+    audit(db, disable ? "user.disable" : "user.enable", user.name);
+    if (disable)
+        printf("disabled %s: %" PRId64 " browser session(s) logged out, and logins and tokens "
+               "are rejected until `user enable %s`\n",
+               user.name, sessions, user.name);
+    else
+        printf("enabled %s: logins and the tokens that are not revoked work again\n", user.name);
+    meta_close(db);
+    return 0;
+}
+
 int admin_cmd_user(const struct admin_ctx *ctx)
 {
     if (ctx->argc < 1)
-        return admin_usage_error("missing user command: use add, password, list or admin");
+        return admin_usage_error("missing user command: use add, password, list, admin, disable "
+                                 "or enable");
     if (strcmp(ctx->argv[0], "add") == 0)
         return user_add(ctx);
     if (strcmp(ctx->argv[0], "password") == 0)
@@ -211,7 +350,17 @@ int admin_cmd_user(const struct admin_ctx *ctx)
         return user_list(ctx);
     if (strcmp(ctx->argv[0], "admin") == 0)
         return user_set_admin(ctx);
-    return admin_usage_error("unknown user command '%s': use add, password, list or admin",
+    if (strcmp(ctx->argv[0], "disable") == 0)
+        return user_set_disabled(ctx, true);
+    if (strcmp(ctx->argv[0], "enable") == 0)
+        return user_set_disabled(ctx, false);
+    /* Users are not deleted, because their repos, commits and audit entries refer to them. */
+    if (strcmp(ctx->argv[0], "remove") == 0 || strcmp(ctx->argv[0], "delete") == 0)
+        return admin_usage_error("unknown user command '%s': to lock a user out, use `user "
+                                 "disable NAME`, which keeps their repos",
+                                 ctx->argv[0]);
+    return admin_usage_error("unknown user command '%s': use add, password, list, admin, "
+                             "disable or enable",
                              ctx->argv[0]);
 }
 

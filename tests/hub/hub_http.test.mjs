@@ -794,6 +794,81 @@ test("the browser session cookie from the login page authenticates API calls", a
   await created.text();
 });
 
+// Logs name in through the login form with password and returns the response of the POST.
+async function loginPost(name, password) {
+  const form = await req("/login");
+  const loginCookie = form.headers.get("set-cookie").split(";")[0];
+  await form.text();
+  const r = await fetch(`${daemon.url}/login`, { method: "POST", redirect: "manual",
+    headers: { Cookie: loginCookie, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: name, password, csrf: loginCookie.split("=")[1] }) });
+  await r.text();
+  return r;
+}
+
+async function sessionOf(name, password) {
+  const r = await loginPost(name, password);
+  assert.equal(r.status, 303, `login of ${name} redirects`);
+  return r.headers.get("set-cookie").split(";")[0];
+}
+
+// Returns the status of whoami, of a git clone's first request and of the settings page, for
+// a token or a session cookie.
+async function statusesOf({ token, cookie }) {
+  const headers = cookie ? { Cookie: cookie } : {};
+  const gitHeaders = token
+    ? { Authorization: "Basic " + Buffer.from("git:" + token).toString("base64") } : headers;
+  const who = await req("/api/whoami-v2", { token, headers });
+  const git = await req("/alice/pub.git/info/refs?service=git-upload-pack", { headers: gitHeaders });
+  const page = await fetch(daemon.url + "/settings", { headers: { ...auth(token), ...headers },
+    redirect: "manual" });
+  await Promise.all([who.arrayBuffer(), git.arrayBuffer(), page.arrayBuffer()]);
+  return { whoami: who.status, git: git.status, settings: page.status,
+    location: page.headers.get("location") };
+}
+
+test("a disabled user is locked out at once and enabled again", async () => {
+  admin(dataDir, ["user", "add", "carol"], "password-carol\n");
+  const token = createToken(dataDir, "carol", { write: true, label: "carol-laptop" });
+  const cookie = await sessionOf("carol", "password-carol");
+  assert.deepEqual(await statusesOf({ token }),
+    { whoami: 200, git: 200, settings: 200, location: null });
+  assert.equal((await statusesOf({ cookie })).settings, 200, "the session opens the pages");
+
+  const out = admin(dataDir, ["user", "disable", "carol"]);
+  assert.match(out, /disabled carol: 1 browser session\(s\) logged out/);
+  assert.deepEqual(await statusesOf({ token }),
+    { whoami: 401, git: 401, settings: 303, location: "/login?next=/settings" });
+  const byCookie = await statusesOf({ cookie });
+  assert.equal(byCookie.whoami, 401, "the old session cookie is rejected by the API");
+  assert.equal(byCookie.settings, 303, "the pages treat the old session as logged out");
+  assert.equal(byCookie.location, "/login?next=/settings");
+  assert.equal((await loginPost("carol", "password-carol")).status, 401, "login is rejected");
+  assert.match(admin(dataDir, ["user", "list"]), /^\d+ +carol +no +disabled /m);
+
+  admin(dataDir, ["user", "enable", "carol"]);
+  assert.equal((await statusesOf({ token })).whoami, 200, "the token works again");
+  assert.equal((await statusesOf({ cookie })).whoami, 401, "a deleted session stays deleted");
+  assert.equal((await statusesOf({ cookie: await sessionOf("carol", "password-carol") })).whoami,
+    200, "carol can log in again");
+});
+
+test("a password change logs every browser session out", async () => {
+  admin(dataDir, ["user", "add", "dave"], "password-dave\n");
+  const first = await sessionOf("dave", "password-dave");
+  const second = await sessionOf("dave", "password-dave");
+  assert.equal((await statusesOf({ cookie: first })).whoami, 200);
+  const out = admin(dataDir, ["user", "password", "dave"], "another-password\n");
+  assert.match(out, /password of dave changed; 2 browser session\(s\) logged out/);
+  for (const cookie of [first, second]) {
+    const after = await statusesOf({ cookie });
+    assert.equal(after.whoami, 401, "the API rejects a session from before the change");
+    assert.equal(after.settings, 303, "the pages ask for a new login");
+  }
+  assert.equal((await loginPost("dave", "password-dave")).status, 401, "the old password fails");
+  await sessionOf("dave", "another-password");
+});
+
 test("LFS upload with chunked transfer encoding", async () => {
   const data = Buffer.alloc(150000, 3);
   const { oid, object } = await uploadLfs(tok.aliceWrite, "alice/pub", data);

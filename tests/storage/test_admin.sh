@@ -36,12 +36,57 @@ check "missing password error is one line" test "$(wc -l <"$WORK/err")" -eq 1
 check "missing password error names stdin" grep -q "stdin" "$WORK/err"
 echo 'short' | admin user add bob >/dev/null 2>"$WORK/err"
 check "short password exits 1" test $? -eq 1
+check "short password error names the user" grep -q "password for user 'bob' is too short" "$WORK/err"
+check "short password error names the minimum" grep -q "at least 8 bytes" "$WORK/err"
 echo 'long enough' | admin user add 'bad..name' >/dev/null 2>"$WORK/err"
 check "invalid user name exits 1" test $? -eq 1
 check "invalid name error names the value" grep -q "bad..name" "$WORK/err"
+echo 'short' | admin user add 'bad..name' >/dev/null 2>"$WORK/err"
+check "invalid name is reported before a short password" grep -q "bad..name" "$WORK/err"
+echo 'short' | admin user add ALICE >/dev/null 2>"$WORK/err"
+check "duplicate name exits 1" test $? -eq 1
+check "duplicate name is reported before a short password" grep -q "user 'alice' already exists" "$WORK/err"
 echo 'second password' | admin user add bob >/dev/null 2>&1
 admin user list >"$WORK/out" 2>&1
 check "user list shows both users" test "$(grep -cE '^[0-9]+ +(alice|bob) ' "$WORK/out")" -eq 2
+check "user list shows the state" grep -qE "^[0-9]+ +bob +no +enabled " "$WORK/out"
+
+# disabled users
+admin user disable bob >"$WORK/out" 2>&1
+check "user disable exits 0" test $? -eq 0
+check "user disable names the user" grep -q "disabled bob" "$WORK/out"
+admin user list >"$WORK/out" 2>&1
+check "user list shows a disabled user" grep -qE "^[0-9]+ +bob +no +disabled " "$WORK/out"
+admin user disable bob >"$WORK/out" 2>&1
+check "disabling twice exits 0" test $? -eq 0
+check "disabling twice changes nothing" grep -q "bob is already disabled; nothing changed" "$WORK/out"
+admin user enable bob >"$WORK/out" 2>&1
+check "user enable exits 0" test $? -eq 0
+admin user list >"$WORK/out" 2>&1
+check "user list shows bob enabled again" grep -qE "^[0-9]+ +bob +no +enabled " "$WORK/out"
+admin user disable alice >/dev/null 2>"$WORK/err"
+check "disabling the last enabled admin exits 1" test $? -eq 1
+check "last admin error names the user" grep -q "alice is the last enabled admin" "$WORK/err"
+admin user disable nobody >/dev/null 2>"$WORK/err"
+check "disabling a missing user exits 1" test $? -eq 1
+admin user remove bob >/dev/null 2>"$WORK/err"
+check "user remove exits 2" test $? -eq 2
+check "user remove points to disable" grep -q "user disable NAME" "$WORK/err"
+echo 'bob password 2' | admin user password bob >"$WORK/out" 2>&1
+check "user password reports logged out sessions" grep -q "password of bob changed; 0 browser session(s) logged out" "$WORK/out"
+echo 'short' | admin user password bob >/dev/null 2>"$WORK/err"
+check "user password with a short password exits 1" test $? -eq 1
+check "user password short error names the user" grep -q "password for user 'bob' is too short" "$WORK/err"
+
+# names the hub's URLs use
+echo 'long enough' | admin user add new >/dev/null 2>"$WORK/err"
+check "user add of a reserved name exits 1" test $? -eq 1
+check "reserved user name error names it" grep -q "namespace 'new' is reserved for the hub's URLs" "$WORK/err"
+admin org add api >/dev/null 2>"$WORK/err"
+check "org add of a reserved name exits 1" test $? -eq 1
+check "reserved org name error names it" grep -q "namespace 'api' is reserved for the hub's URLs" "$WORK/err"
+admin user list >"$WORK/out" 2>&1
+check "reserved user was not added" bash -c "! grep -qE '^[0-9]+ +new ' '$WORK/out'"
 
 # tokens
 token=$(admin token create alice --write --label laptop 2>"$WORK/err")
@@ -125,6 +170,11 @@ admin repo delete alice/gone --type dataset >/dev/null 2>&1
 check "repo delete of a missing repo exits 1" test $? -eq 1
 admin user admin alice off >/dev/null 2>"$WORK/err"
 check "removing the last admin exits 1" test $? -eq 1
+admin user admin bob maybe >/dev/null 2>"$WORK/err"
+check "user admin with a bad value exits 2" test $? -eq 2
+check "user admin bad value error names it" grep -q "'maybe'" "$WORK/err"
+admin user admin alice on >"$WORK/out" 2>&1
+check "user admin on for an admin changes nothing" grep -q "alice is already an admin; nothing changed" "$WORK/out"
 admin user admin bob on >/dev/null 2>&1
 check "user admin on exits 0" test $? -eq 0
 admin user admin alice off >/dev/null 2>&1
