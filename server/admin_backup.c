@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,44 @@ static int blob_copy_one(void *ctx, const char *oid, uint64_t size)
     return rc;
 }
 
+/* Checks where the new folder dest would go. Its parent folder must exist. It must not be
+ * inside the data directory, because the backup would then copy itself and live inside the
+ * hub it backs up. Returns 2 after printing the usage error, or 0. */
+static int dest_check(const char *dest, const char *data_dir)
+{
+    char parent_real[PATH_MAX], data_real[PATH_MAX];
+    char *copy = strdup(dest);
+    const char *parent;
+    size_t data_len;
+    int saved;
+
+    if (copy == NULL)
+        return admin_usage_error("out of memory checking the backup folder '%s'", dest);
+    parent = dirname(copy);
+    if (realpath(parent, parent_real) == NULL) {
+        saved = errno;
+        free(copy);
+        if (saved == ENOENT || saved == ENOTDIR)
+            return admin_usage_error("parent folder of backup folder '%s' does not exist: "
+                                     "create it first",
+                                     dest);
+        return admin_usage_error("cannot resolve the parent folder of backup folder '%s': %s", dest,
+                                 strerror(saved));
+    }
+    free(copy);
+    if (realpath(data_dir, data_real) == NULL)
+        return admin_usage_error("cannot resolve the data directory '%s': %s", data_dir,
+                                 strerror(errno));
+    data_len = strlen(data_real);
+    if (strncmp(parent_real, data_real, data_len) == 0 &&
+        (parent_real[data_len] == '\0' || parent_real[data_len] == '/' ||
+         strcmp(data_real, "/") == 0))
+        return admin_usage_error("backup folder '%s' is inside the data directory '%s': name a "
+                                 "folder outside it, on another disk if you can",
+                                 dest, data_dir);
+    return 0;
+}
+
 int admin_cmd_backup(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -224,6 +264,9 @@ int admin_cmd_backup(const struct admin_ctx *ctx)
     dest = ctx->argv[0];
     if (stat(dest, &sb) == 0)
         return admin_usage_error("backup folder '%s' already exists: name a new folder", dest);
+    rc = dest_check(dest, ctx->data_dir);
+    if (rc != 0)
+        return rc;
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;

@@ -210,6 +210,14 @@ check "backup lists the imported repo" grep -qE "^alice/tiny " "$WORK/out"
 check "backup holds the blob" test -f "$WORK/backup/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 admin backup "$WORK/backup" >/dev/null 2>&1
 check "backup into an existing folder exits 2" test $? -eq 2
+admin backup "$DATA/inner" >/dev/null 2>"$WORK/err"
+check "backup inside the data dir exits 2" test $? -eq 2
+check "backup inside error is one line" test "$(wc -l <"$WORK/err")" -eq 1
+check "backup inside error names both" grep -q "'$DATA/inner' is inside the data directory '$DATA'" "$WORK/err"
+check "backup inside creates nothing" test ! -e "$DATA/inner"
+admin backup "$WORK/no-such-dir/x" >/dev/null 2>"$WORK/err"
+check "backup under a missing folder exits 2" test $? -eq 2
+check "backup names the missing parent" grep -q "parent folder of backup folder '$WORK/no-such-dir/x' does not exist" "$WORK/err"
 rm -rf "$WORK/backup"
 
 chmod u+w "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
