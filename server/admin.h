@@ -7,12 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct hub_error;
 struct meta;
 
 /* Arguments of one command: the data directory and the words after the command group. */
 struct admin_ctx {
-    const char *data_dir; /* from --data or ATELIER_DATA */
-    int argc;             /* arguments after the command group word */
+    const char *data_dir;  /* from --data or ATELIER_DATA */
+    bool data_dir_missing; /* it did not exist, and the command may create it */
+    int argc;              /* arguments after the command group word */
     char **argv;
 };
 
@@ -23,11 +25,14 @@ int admin_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))
  * failure prints the error and returns 1; *out belongs to the caller (meta_close()). */
 int admin_db_open(struct meta **out, const struct admin_ctx *ctx);
 
+/** Creates the data directory's folders where missing, and prints one stderr line when the
+ * data directory itself was created. Returns 0 or a negative HUB_E* code with err filled. */
+int admin_layout_create(const struct admin_ctx *ctx, struct hub_error *err);
+
 /** Returns the value after option name at argv[*i] and advances *i, or NULL when it is
  * missing (after printing a usage error). */
 const char *admin_option_value(const struct admin_ctx *ctx, int *i);
 
-struct hub_error;
 struct meta_repo;
 
 /** Lists every repo row, both types and private ones included, into a malloc'd array owned

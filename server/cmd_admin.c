@@ -9,10 +9,12 @@
 #include "meta.h"
 #include "storage.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_text[] =
     "usage: atelier admin --data DIR COMMAND [ARGS]\n"
@@ -50,9 +52,10 @@ static const char usage_text[] =
     "                                  delete blobs no repo history references and that are\n"
     "                                  older than N hours (default 24)\n"
     "  backup DEST                     copy the database, repos and blobs into the new\n"
-    "                                  folder DEST, a data directory of its own\n"
+    "                                  folder DEST outside DIR, a data directory of its own\n"
     "\n"
-    "The data directory can also be given in the ATELIER_DATA environment variable.\n";
+    "The data directory can also be given in the ATELIER_DATA environment variable. Only\n"
+    "`user add`, `migrate` and `repo import` create it when it does not exist.\n";
 
 int admin_usage_error(const char *fmt, ...)
 {
@@ -76,12 +79,21 @@ const char *admin_option_value(const struct admin_ctx *ctx, int *i)
     return ctx->argv[*i];
 }
 
+int admin_layout_create(const struct admin_ctx *ctx, struct hub_error *err)
+{
+    int rc = storage_layout_create(ctx->data_dir, err);
+
+    if (rc == 0 && ctx->data_dir_missing)
+        fprintf(stderr, "atelier admin: created the data directory %s\n", ctx->data_dir);
+    return rc;
+}
+
 int admin_db_open(struct meta **out, const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
 
     *out = NULL;
-    if (storage_layout_create(ctx->data_dir, &err) < 0 ||
+    if (admin_layout_create(ctx, &err) < 0 ||
         meta_open(out, ctx->data_dir, META_OPEN_MIGRATE, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
         return 1;
@@ -99,6 +111,34 @@ static const struct admin_command admin_commands[] = {
     {"migrate", admin_cmd_migrate}, {"repo", admin_cmd_repo},     {"fsck", admin_cmd_fsck},
     {"gc", admin_cmd_gc},           {"backup", admin_cmd_backup},
 };
+
+/* Returns whether the command in argv (group word first) sets a hub up, and so may create a
+ * data directory that does not exist yet. */
+static bool command_creates_data_dir(int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "";
+
+    return strcmp(argv[0], "migrate") == 0 ||
+           (strcmp(argv[0], "user") == 0 && strcmp(sub, "add") == 0) ||
+           (strcmp(argv[0], "repo") == 0 && strcmp(sub, "import") == 0);
+}
+
+/* Checks that the data directory exists, unless the command may create it, because a mistyped
+ * --data must not turn into a new empty hub. Prints the error and returns 2 on failure. */
+static int data_dir_check(struct admin_ctx *ctx, int argc, char **argv)
+{
+    struct stat sb;
+
+    if (stat(ctx->data_dir, &sb) == 0 || errno != ENOENT)
+        return 0;
+    if (command_creates_data_dir(argc, argv)) {
+        ctx->data_dir_missing = true;
+        return 0;
+    }
+    return admin_usage_error("data directory '%s' does not exist: check --data, or create it "
+                             "with `atelier admin --data %s migrate`",
+                             ctx->data_dir, ctx->data_dir);
+}
 
 int cmd_admin(int argc, char **argv)
 {
@@ -129,6 +169,9 @@ int cmd_admin(int argc, char **argv)
     for (size_t c = 0; c < sizeof(admin_commands) / sizeof(admin_commands[0]); c++) {
         if (strcmp(argv[i], admin_commands[c].name) != 0)
             continue;
+        rc = data_dir_check(&ctx, argc - i, argv + i);
+        if (rc != 0)
+            return rc;
         if (storage_init(&err) < 0) {
             fprintf(stderr, "atelier admin: %s\n", err.msg);
             return 1;

@@ -26,10 +26,23 @@ admin() {
     "$BIN" admin --data "$DATA" "$@"
 }
 
+# a missing data directory: only the commands that set a hub up create it
+"$BIN" admin --data "$WORK/typo" user list >/dev/null 2>"$WORK/err"
+check "user list on a missing data dir exits 2" test $? -eq 2
+check "missing data dir error is one line" test "$(wc -l <"$WORK/err")" -eq 1
+check "missing data dir error names the path" grep -q "'$WORK/typo' does not exist" "$WORK/err"
+check "missing data dir error names the fix" grep -q "admin --data $WORK/typo migrate" "$WORK/err"
+"$BIN" admin --data "$WORK/typo" fsck >/dev/null 2>"$WORK/err"
+check "fsck on a missing data dir exits 2" test $? -eq 2
+check "failed commands create no data dir" test ! -e "$WORK/typo"
+
 # users
 echo 'first password' | admin user add alice --admin >"$WORK/out" 2>"$WORK/err"
 check "user add exits 0" test $? -eq 0
 check "user add names the user" grep -q "added user alice" "$WORK/out"
+check "user add says it created the data dir" grep -qx "atelier admin: created the data directory $DATA" "$WORK/err"
+echo 'other password' | admin user add erin >/dev/null 2>"$WORK/err"
+check "user add on an existing data dir says nothing" test ! -s "$WORK/err"
 admin user add bob </dev/null >"$WORK/out" 2>"$WORK/err"
 check "user add without a password exits 2" test $? -eq 2
 check "missing password error is one line" test "$(wc -l <"$WORK/err")" -eq 1
@@ -123,6 +136,9 @@ check "migrate again applies nothing" grep -q "applied 0 migration" "$WORK/out"
 "$BIN" admin --data "$WORK/fresh" migrate --status >"$WORK/out" 2>&1
 check "migrate --status on a new folder lists pending" grep -qE "^0001 0001_core +pending" "$WORK/out"
 check "migrate --status creates no database" test ! -e "$WORK/fresh/atelier.sqlite3"
+"$BIN" admin --data "$WORK/fresh" migrate >/dev/null 2>"$WORK/err"
+check "migrate creates a missing data dir" test -f "$WORK/fresh/atelier.sqlite3"
+check "migrate says it created the data dir" grep -q "created the data directory $WORK/fresh" "$WORK/err"
 
 # repo import: small files in git, .bin and large files as LFS
 SRC="$WORK/src"
