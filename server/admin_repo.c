@@ -438,14 +438,16 @@ out:
     return rc < 0 ? 1 : 0;
 }
 
-/* Parses the arguments of `repo list` and `repo delete`: an optional id and --type. */
-static int parse_type_args(const char **id, enum hub_repo_type *type, const struct admin_ctx *ctx,
-                           bool want_id)
+/* Parses the arguments of `repo list` and `repo delete`: an optional id and --type. Sets
+ * *type_given when --type was passed, and *type to a model when it was not. */
+static int parse_type_args(const char **id, enum hub_repo_type *type, bool *type_given,
+                           const struct admin_ctx *ctx, bool want_id)
 {
     struct hub_error err = HUB_ERROR_INIT;
 
     *id = NULL;
     *type = HUB_REPO_MODEL;
+    *type_given = false;
     for (int i = 1; i < ctx->argc; i++) {
         if (strcmp(ctx->argv[i], "--type") == 0) {
             const char *value = admin_option_value(ctx, &i);
@@ -454,6 +456,7 @@ static int parse_type_args(const char **id, enum hub_repo_type *type, const stru
                 return 2;
             if (hub_repo_type_parse(type, value, &err) < 0)
                 return admin_usage_error("%s", err.msg);
+            *type_given = true;
         } else if (want_id && *id == NULL && ctx->argv[i][0] != '-') {
             *id = ctx->argv[i];
         } else {
@@ -468,20 +471,12 @@ static int parse_type_args(const char **id, enum hub_repo_type *type, const stru
     return 0;
 }
 
-static int repo_list_run(const struct admin_ctx *ctx)
+/* Prints one line per repo of one type, private ones included. Returns 0 or 1 after printing
+ * the error. */
+static int repo_list_type(struct meta *db, enum hub_repo_type type)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    enum hub_repo_type type;
-    struct meta *db = NULL;
-    const char *unused;
-    int rc;
 
-    rc = parse_type_args(&unused, &type, ctx, false);
-    if (rc == 0)
-        rc = admin_db_open(&db, ctx);
-    if (rc != 0)
-        return rc;
-    printf("%-48s %-8s %-10s %s\n", "REPO", "PRIVATE", "DOWNLOADS", "HEAD");
     for (size_t offset = 0;; offset += HUB_MAX_LIST_LIMIT) {
         struct meta_repo_query q = {0};
         struct meta_repo *page = NULL;
@@ -494,20 +489,42 @@ static int repo_list_run(const struct admin_ctx *ctx)
         q.offset = offset;
         if (meta_repo_list(&page, &got, NULL, db, &q, &err) < 0) {
             fprintf(stderr, "atelier admin: %s\n", err.msg);
-            meta_close(db);
             return 1;
         }
         for (size_t i = 0; i < got; i++) {
             snprintf(id, sizeof(id), "%s/%s", page[i].ns, page[i].name);
-            printf("%-48s %-8s %-10" PRId64 " %.12s\n", id, page[i].is_private ? "yes" : "no",
-                   page[i].downloads, page[i].head_commit);
+            printf("%-48s %-8s %-8s %-10" PRId64 " %.12s\n", id, hub_repo_type_name(type),
+                   page[i].is_private ? "yes" : "no", page[i].downloads, page[i].head_commit);
         }
         free(page);
         if (got < HUB_MAX_LIST_LIMIT)
-            break;
+            return 0;
+    }
+}
+
+static int repo_list_run(const struct admin_ctx *ctx)
+{
+    enum hub_repo_type type;
+    struct meta *db = NULL;
+    const char *unused;
+    bool type_given;
+    int rc;
+
+    rc = parse_type_args(&unused, &type, &type_given, ctx, false);
+    if (rc == 0)
+        rc = admin_db_open(&db, ctx);
+    if (rc != 0)
+        return rc;
+    printf("%-48s %-8s %-8s %-10s %s\n", "REPO", "TYPE", "PRIVATE", "DOWNLOADS", "HEAD");
+    if (type_given) {
+        rc = repo_list_type(db, type);
+    } else {
+        rc = repo_list_type(db, HUB_REPO_MODEL);
+        if (rc == 0)
+            rc = repo_list_type(db, HUB_REPO_DATASET);
     }
     meta_close(db);
-    return 0;
+    return rc;
 }
 
 static int repo_delete_run(const struct admin_ctx *ctx)
@@ -516,12 +533,13 @@ static int repo_delete_run(const struct admin_ctx *ctx)
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
     enum hub_repo_type type;
-    struct meta_repo row;
+    struct meta_repo row, other;
     struct meta *db = NULL;
     const char *id;
+    bool type_given;
     int rc;
 
-    rc = parse_type_args(&id, &type, ctx, true);
+    rc = parse_type_args(&id, &type, &type_given, ctx, true);
     if (rc != 0)
         return rc;
     if (hub_repo_id_parse(ns, name, id, &err) < 0)
@@ -531,8 +549,17 @@ static int repo_delete_run(const struct admin_ctx *ctx)
         return rc;
     /* The row goes first: once it is gone no request can reach the repo, and a failure to
      * remove the folder afterwards leaves only an orphan folder that fsck reports. */
-    if (meta_repo_get(&row, db, type, ns, name, &err) < 0 ||
-        meta_repo_delete(db, row.id, &err) < 0) {
+    rc = meta_repo_get(&row, db, type, ns, name, &err);
+    if (rc == HUB_ENOTFOUND && !type_given &&
+        meta_repo_get(&other, db, HUB_REPO_DATASET, ns, name, NULL) == 0) {
+        fprintf(stderr,
+                "atelier admin: model %s/%s not found, but a dataset of that name exists: add "
+                "--type dataset to delete it\n",
+                ns, name);
+        meta_close(db);
+        return 1;
+    }
+    if (rc < 0 || meta_repo_delete(db, row.id, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
         meta_close(db);
         return 1;

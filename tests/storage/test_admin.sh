@@ -175,10 +175,17 @@ check "reserved namespace error names it" grep -q "namespace 'new' is reserved f
 
 # repo list and delete, admin rights, member removal
 admin repo list >"$WORK/out" 2>&1
-check "repo list shows the import" grep -qE "^alice/tiny +no " "$WORK/out"
+check "repo list shows the import" grep -qE "^alice/tiny +model +no " "$WORK/out"
 admin repo import alice/gone "$SRC" --type dataset --private >/dev/null 2>&1
 admin repo list --type dataset >"$WORK/out" 2>&1
-check "repo list --type dataset shows private repos" grep -qE "^alice/gone +yes " "$WORK/out"
+check "repo list --type dataset shows private repos" grep -qE "^alice/gone +dataset +yes " "$WORK/out"
+check "repo list --type dataset leaves out models" bash -c "! grep -q '^alice/tiny ' '$WORK/out'"
+admin repo list >"$WORK/out" 2>&1
+check "repo list without --type shows datasets" grep -qE "^alice/gone +dataset +yes " "$WORK/out"
+check "repo list without --type shows models" grep -qE "^alice/tiny +model +no " "$WORK/out"
+admin repo delete alice/gone >/dev/null 2>"$WORK/err"
+check "repo delete of a dataset without --type exits 1" test $? -eq 1
+check "repo delete hints --type dataset" grep -q "add --type dataset" "$WORK/err"
 admin repo delete alice/gone --type dataset >"$WORK/out" 2>&1
 check "repo delete exits 0" test $? -eq 0
 check "repo delete removes the folder" test ! -e "$DATA/repos/datasets/alice/gone.git"
