@@ -539,8 +539,9 @@ static int org_list(const struct admin_ctx *ctx)
 static int org_member_add(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    enum meta_role role = META_ROLE_WRITE;
+    enum meta_role role = META_ROLE_WRITE, old_role = META_ROLE_READ;
     const char *org_name = NULL, *user_name = NULL;
+    bool was_member;
     struct meta_user user;
     struct meta_org org;
     struct meta *db = NULL;
@@ -574,13 +575,29 @@ static int org_member_add(const struct admin_ctx *ctx)
     if (rc != 0)
         return rc;
     if (meta_org_get(&org, db, org_name, &err) < 0 ||
-        meta_user_get_by_name(&user, db, user_name, &err) < 0 ||
-        meta_org_member_set(db, org.id, user.id, role, &err) < 0)
+        meta_user_get_by_name(&user, db, user_name, &err) < 0)
+        return fail(db, &err);
+    rc = meta_org_member_role(&old_role, db, org.id, user.id, &err);
+    if (rc < 0 && rc != HUB_ENOTFOUND)
+        return fail(db, &err);
+    was_member = rc == 0;
+    if (was_member && old_role == role) {
+        printf("%s is already a member of %s with role %s; nothing changed\n", user.name, org.name,
+               meta_role_name(role));
+        meta_close(db);
+        return 0;
+    }
+    if (meta_org_member_set(db, org.id, user.id, role, &err) < 0)
         return fail(db, &err);
     snprintf(detail, sizeof(detail), "org=%s user=%s role=%s", org.name, user.name,
              meta_role_name(role));
     audit(db, "org.member", detail);
-    printf("%s is now a member of %s with role %s\n", user.name, org.name, meta_role_name(role));
+    if (was_member)
+        printf("changed the role of %s in %s from %s to %s\n", user.name, org.name,
+               meta_role_name(old_role), meta_role_name(role));
+    else
+        printf("%s is now a member of %s with role %s\n", user.name, org.name,
+               meta_role_name(role));
     meta_close(db);
     return 0;
 }
@@ -588,6 +605,7 @@ static int org_member_add(const struct admin_ctx *ctx)
 static int org_member_remove(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
+    enum meta_role role;
     struct meta_user user;
     struct meta_org org;
     struct meta *db = NULL;
@@ -600,8 +618,18 @@ static int org_member_remove(const struct admin_ctx *ctx)
     if (rc != 0)
         return rc;
     if (meta_org_get(&org, db, ctx->argv[2], &err) < 0 ||
-        meta_user_get_by_name(&user, db, ctx->argv[3], &err) < 0 ||
-        meta_org_member_remove(db, org.id, user.id, &err) < 0)
+        meta_user_get_by_name(&user, db, ctx->argv[3], &err) < 0)
+        return fail(db, &err);
+    rc = meta_org_member_role(&role, db, org.id, user.id, &err);
+    if (rc == HUB_ENOTFOUND) {
+        fprintf(stderr,
+                "atelier admin: %s is not a member of %s; `org member list %s` shows the "
+                "members\n",
+                user.name, org.name, org.name);
+        meta_close(db);
+        return 1;
+    }
+    if (rc < 0 || meta_org_member_remove(db, org.id, user.id, &err) < 0)
         return fail(db, &err);
     snprintf(detail, sizeof(detail), "org=%s user=%s", org.name, user.name);
     audit(db, "org.member.remove", detail);
@@ -648,7 +676,14 @@ int admin_cmd_org(const struct admin_ctx *ctx)
     if (ctx->argc >= 2 && strcmp(ctx->argv[0], "member") == 0 &&
         strcmp(ctx->argv[1], "remove") == 0)
         return org_member_remove(ctx);
-    return admin_usage_error("unknown org command%s%s: use add, list, member add, member remove "
+    if (ctx->argc < 1)
+        return admin_usage_error("missing org command: use add, list, member add, member remove "
+                                 "or member list");
+    if (strcmp(ctx->argv[0], "member") == 0)
+        return admin_usage_error("unknown org command 'member%s%s': use member add, member remove "
+                                 "or member list",
+                                 ctx->argc >= 2 ? " " : "", ctx->argc >= 2 ? ctx->argv[1] : "");
+    return admin_usage_error("unknown org command '%s': use add, list, member add, member remove "
                              "or member list",
-                             ctx->argc >= 1 ? " " : "", ctx->argc >= 1 ? ctx->argv[0] : "");
+                             ctx->argv[0]);
 }

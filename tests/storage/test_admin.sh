@@ -126,6 +126,16 @@ check "invalid role exits 2" test $? -eq 2
 check "invalid role error names the value" grep -q "owner" "$WORK/err"
 admin org member list class >"$WORK/out" 2>&1
 check "org member list shows the role" grep -qE "^bob +read" "$WORK/out"
+admin org member add class bob --role write >"$WORK/out" 2>&1
+check "org member add of a member says the role changed" grep -q "changed the role of bob in class from read to write" "$WORK/out"
+admin org member add class bob --role write >"$WORK/out" 2>&1
+check "org member add with the same role changes nothing" grep -q "nothing changed" "$WORK/out"
+admin org member remove class alice >/dev/null 2>"$WORK/err"
+check "removing a non-member exits 1" test $? -eq 1
+check "non-member error names both" grep -q "alice is not a member of class" "$WORK/err"
+admin org remove class >/dev/null 2>"$WORK/err"
+check "unknown org command exits 2" test $? -eq 2
+check "unknown org command is quoted" grep -q "unknown org command 'remove'" "$WORK/err"
 
 # migrations
 admin migrate --status >"$WORK/out" 2>&1
