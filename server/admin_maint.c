@@ -36,7 +36,7 @@ static int migrate_status(const struct admin_ctx *ctx)
         /* No database yet: every migration is pending, and nothing is created. */
         builtin = meta_migrations_builtin(&n);
         for (size_t i = 0; i < n; i++)
-            printf("%04d %-32s pending\n", builtin[i].version, builtin[i].name);
+            printf("%-32s pending\n", builtin[i].name);
         return 0;
     }
     if (meta_open_unchecked(&db, ctx->data_dir, &err) < 0 ||
@@ -52,8 +52,8 @@ static int migrate_status(const struct admin_ctx *ctx)
 
         if (rows[i].applied && gmtime_r(&t, &tm) != NULL)
             strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%04d %-32s %s %s%s\n", rows[i].version, rows[i].name,
-               rows[i].applied ? "applied" : "pending", when,
+        /* The name is the file name without .sql, so it starts with the version. */
+        printf("%-32s %s %s%s\n", rows[i].name, rows[i].applied ? "applied" : "pending", when,
                rows[i].known ? "" : " (unknown to this binary)");
     }
     free(rows);

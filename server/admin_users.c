@@ -404,13 +404,13 @@ static int token_create(const struct admin_ctx *ctx)
     if (meta_user_get_by_name(&user, db, name, &err) < 0 ||
         meta_token_create(secret, &id, db, user.id, label, scope, &err) < 0)
         return fail(db, &err);
-    snprintf(detail, sizeof(detail), "user=%s id=%" PRId64 " scope=%s", name, id,
+    snprintf(detail, sizeof(detail), "user=%s id=%" PRId64 " scope=%s", user.name, id,
              meta_scope_name(scope));
     audit(db, "token.create", detail);
     /* Only the token goes to stdout, so scripts can capture it. */
     printf("%s\n", secret);
     fprintf(stderr, "created %s token %" PRId64 " for %s; it is shown only once\n",
-            meta_scope_name(scope), id, name);
+            meta_scope_name(scope), id, user.name);
     meta_close(db);
     return 0;
 }
@@ -451,8 +451,10 @@ static int token_list(const struct admin_ctx *ctx)
 static int token_revoke(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
+    struct meta_token token;
     struct meta *db = NULL;
     unsigned long long id;
+    char when[32];
     char *end = NULL;
     char detail[64];
     int rc;
@@ -468,6 +470,14 @@ static int token_revoke(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
+    if (meta_token_get(&token, db, (int64_t)id, &err) < 0)
+        return fail(db, &err);
+    if (token.revoked_at != 0) {
+        time_format(when, sizeof(when), token.revoked_at);
+        printf("token %llu was already revoked at %s; nothing changed\n", id, when);
+        meta_close(db);
+        return 0;
+    }
     if (meta_token_revoke(db, (int64_t)id, &err) < 0)
         return fail(db, &err);
     snprintf(detail, sizeof(detail), "id=%llu", id);

@@ -105,6 +105,13 @@ int meta_token_create(char secret_out[META_TOKEN_SECRET_BYTES + 1], int64_t *out
     if (strnlen(label, HUB_MAX_TOKEN_LABEL_BYTES + 1) > HUB_MAX_TOKEN_LABEL_BYTES)
         return hub_error_set(err, HUB_ETOOBIG, "token label is longer than %d bytes",
                              HUB_MAX_TOKEN_LABEL_BYTES);
+    for (const unsigned char *c = (const unsigned char *)label; *c != '\0'; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "token label contains the control character 0x%02x; use one "
+                                 "line of printable text",
+                                 *c);
+    }
     rc = secret_generate(secret, err);
     if (rc < 0)
         return rc;

@@ -39,7 +39,9 @@ int meta_scope_parse(enum meta_scope *out, const char *text, struct hub_error *e
 
 /** Creates a token for user_id and writes its secret, NUL-terminated, into secret_out. The
  * secret is shown once: it cannot be read back later. label may be NULL or "" (stored as "").
- * Sets *out_id (NULL allowed). Returns 0, HUB_ETOOBIG (label), HUB_ENOTFOUND (user),
+ * A label must not contain control characters (bytes below 0x20, and 0x7f), because
+ * `atelier admin token list` prints it on one line. Sets *out_id (NULL allowed). Returns 0,
+ * HUB_EINVAL or HUB_ETOOBIG (label), HUB_ENOTFOUND (user),
  * HUB_EINTERNAL (no randomness) or HUB_EIO. */
 int meta_token_create(char secret_out[META_TOKEN_SECRET_BYTES + 1], int64_t *out_id,
                       struct meta *db, int64_t user_id, const char *label, enum meta_scope scope,

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Tests for `atelier admin` through the built binary: users with the password on stdin, tokens
-# printed alone on stdout, migrate --status, repo import with LFS files, fsck and gc, and the
-# exit status 2 with one line for usage errors. Output is TAP.
+# Tests for `atelier admin` through the built binary. They cover users with the password on
+# stdin, disabled users, tokens printed alone on stdout, organisations, migrate --status, repo
+# import with LFS files, fsck, gc and backup. They also cover a missing data directory,
+# reserved names, and the exit status 2 with one line for usage errors. Output is TAP.
 set -u
 unset ATELIER_DATA
 
@@ -111,6 +112,15 @@ check "token list shows the label" grep -q "laptop" "$WORK/out"
 check "token list never shows the secret" bash -c "! grep -q '$token' '$WORK/out'"
 admin token revoke 1 >/dev/null 2>&1
 check "token revoke exits 0" test $? -eq 0
+admin token revoke 1 >"$WORK/out" 2>&1
+check "revoking twice exits 0" test $? -eq 0
+check "revoking twice says it was revoked already" grep -q "token 1 was already revoked at" "$WORK/out"
+admin token create ALICE >/dev/null 2>"$WORK/err"
+check "token create names the stored user name" grep -q "for alice;" "$WORK/err"
+admin token create alice --label "$(printf 'two\nlines')" >"$WORK/out" 2>"$WORK/err"
+check "token label with a newline exits 1" test $? -eq 1
+check "token label error names the character" grep -q "control character 0x0a" "$WORK/err"
+check "rejected token prints no token" test ! -s "$WORK/out"
 admin token revoke abc >/dev/null 2>"$WORK/err"
 check "token revoke with a bad id exits 2" test $? -eq 2
 admin token create nobody >/dev/null 2>&1
@@ -140,11 +150,11 @@ check "unknown org command is quoted" grep -q "unknown org command 'remove'" "$W
 # migrations
 admin migrate --status >"$WORK/out" 2>&1
 check "migrate --status exits 0" test $? -eq 0
-check "migrate --status lists 0001 as applied" grep -qE "^0001 0001_core +applied" "$WORK/out"
+check "migrate --status lists 0001 as applied" grep -qE "^0001_core +applied" "$WORK/out"
 admin migrate >"$WORK/out" 2>&1
 check "migrate again applies nothing" grep -q "applied 0 migration" "$WORK/out"
 "$BIN" admin --data "$WORK/fresh" migrate --status >"$WORK/out" 2>&1
-check "migrate --status on a new folder lists pending" grep -qE "^0001 0001_core +pending" "$WORK/out"
+check "migrate --status on a new folder lists pending" grep -qE "^0001_core +pending" "$WORK/out"
 check "migrate --status creates no database" test ! -e "$WORK/fresh/atelier.sqlite3"
 "$BIN" admin --data "$WORK/fresh" migrate >/dev/null 2>"$WORK/err"
 check "migrate creates a missing data dir" test -f "$WORK/fresh/atelier.sqlite3"

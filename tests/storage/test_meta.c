@@ -173,6 +173,13 @@ static void test_tokens(struct meta *db)
                  HUB_ETOOBIG);
     CHECK_EQ_INT(meta_token_create(other, NULL, db, 999999, "x", META_SCOPE_READ, &err),
                  HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_token_create(other, NULL, db, bob.id, "two\nlines", META_SCOPE_READ, &err),
+                 HUB_EINVAL);
+    CHECK(strstr(err.msg, "0x0a") != NULL);
+    CHECK_EQ_INT(meta_token_create(other, NULL, db, bob.id, "tab\there", META_SCOPE_READ, &err),
+                 HUB_EINVAL);
+    CHECK_EQ_INT(meta_token_create(other, NULL, db, bob.id, "del\x7f", META_SCOPE_READ, &err),
+                 HUB_EINVAL);
 
     CHECK_EQ_INT(meta_token_list(&list, &n, db, bob.id, &err), 0);
     CHECK_EQ_INT(n, 3);
