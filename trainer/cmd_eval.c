@@ -126,13 +126,13 @@ static bool apply_option(struct eval_args *a, int c, const char *v)
     switch (c) {
     case OPT_BASE:
         a->base_dir = v;
-        return true;
+        return train_cli_nonempty("eval", "--base", v);
     case OPT_ADAPTER:
         a->adapter_dir = v;
-        return true;
+        return train_cli_nonempty("eval", "--adapter", v);
     case OPT_DATA:
         a->data_path = v;
-        return true;
+        return train_cli_nonempty("eval", "--data", v);
     case OPT_NO_EXACT:
         a->opt.exact_match = false;
         return true;
@@ -179,11 +179,19 @@ int cmd_eval(int argc, char **argv)
         if (!apply_option(&a, c, optarg))
             return 2;
     }
-    if (a.base_dir == NULL || a.data_path == NULL || optind < argc) {
-        fprintf(stderr, "atelier eval: %s (see atelier eval --help)\n",
-                optind < argc ? "unexpected argument" : "missing --base MODEL_DIR or --data FILE");
+    if (optind < argc) {
+        fprintf(stderr, "atelier eval: unexpected argument \"%s\" (see atelier eval --help)\n",
+                argv[optind]);
         return 2;
     }
+    if (a.base_dir == NULL || a.data_path == NULL) {
+        fprintf(stderr, "atelier eval: missing %s (see atelier eval --help)\n",
+                a.base_dir == NULL ? "--base MODEL_DIR" : "--data EVAL.jsonl");
+        return 2;
+    }
+    /* An unset --seq-len (0) means the model context, so only a given value is checked. */
+    if (a.opt.seq_len > 0 && !train_cli_check_seq_len("eval", a.base_dir, (int)a.opt.seq_len))
+        return 2;
     model_set_threads(a.threads);
     if (run(&doc, &a, &err) < 0) {
         fprintf(stderr, "atelier eval: %s\n", err.msg);

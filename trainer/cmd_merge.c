@@ -161,13 +161,16 @@ int cmd_merge(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         }
-        if (c == OPT_BASE)
+        if (c == OPT_BASE) {
             base = optarg;
-        else if (c == OPT_ADAPTER)
+            ok = train_cli_nonempty("merge", "--base", optarg);
+        } else if (c == OPT_ADAPTER) {
             adapter = optarg;
-        else if (c == OPT_OUT)
+            ok = train_cli_nonempty("merge", "--adapter", optarg);
+        } else if (c == OPT_OUT) {
             out = optarg;
-        else if (c == OPT_DTYPE)
+            ok = train_cli_nonempty("merge", "--out", optarg);
+        } else if (c == OPT_DTYPE)
             ok = parse_dtype(&dtype, optarg);
         else if (c == OPT_FORCE)
             force = true;
@@ -183,9 +186,16 @@ int cmd_merge(int argc, char **argv)
         if (!ok)
             return 2;
     }
-    if (base == NULL || adapter == NULL || out == NULL || optind < argc) {
-        fprintf(stderr, "atelier merge: missing --base, --adapter or --out, or an unexpected "
-                        "argument (see atelier merge --help)\n");
+    if (optind < argc) {
+        fprintf(stderr, "atelier merge: unexpected argument \"%s\" (see atelier merge --help)\n",
+                argv[optind]);
+        return 2;
+    }
+    if (base == NULL || adapter == NULL || out == NULL) {
+        fprintf(stderr, "atelier merge: missing %s (see atelier merge --help)\n",
+                base == NULL      ? "--base MODEL_DIR"
+                : adapter == NULL ? "--adapter ADAPTER_DIR"
+                                  : "--out DIR");
         return 2;
     }
     if (same_dir(base, out) || same_dir(adapter, out)) {

@@ -4,6 +4,7 @@
 #include "commands.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -51,6 +52,8 @@ static const char usage_text[] =
     "                        (0, the default: only at the end)\n"
     "  --resume              continue from ADAPTER_DIR/checkpoint/state.bin\n"
     "  --progress-fd FD      write the JSON progress lines to FD instead of stdout\n"
+    "  --force               write into an ADAPTER_DIR that holds files atelier train did\n"
+    "                        not write (they are kept; README.md is replaced)\n"
     "SIGTERM or SIGINT stops after the current step with a checkpoint (exit 1).\n"
     "recorded in the model card and adapter_config.json:\n"
     "  --base-name NS/NAME   hub repo id of the base model (default: \"_name_or_path\" of\n"
@@ -88,6 +91,7 @@ enum {
     OPT_BASE_REVISION,
     OPT_DATASET_NAME,
     OPT_DATASET_REVISION,
+    OPT_FORCE,
     OPT_HELP
 };
 
@@ -120,30 +124,42 @@ static const struct option long_options[] = {
     {"base-revision", required_argument, NULL, OPT_BASE_REVISION},
     {"dataset-name", required_argument, NULL, OPT_DATASET_NAME},
     {"dataset-revision", required_argument, NULL, OPT_DATASET_REVISION},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-/* Parses "q_proj,v_proj" or "all-linear" into a target mask. */
+/* Parses "q_proj,v_proj" or "all-linear" into a target mask. An empty entry, as in
+ * "q_proj,,v_proj" or a trailing comma, is an error rather than skipped. */
 static bool parse_targets(unsigned *mask, const char *value)
 {
-    char buf[256];
-    char *save = NULL;
+    const char *entry = value;
 
     *mask = 0;
     if (strcasecmp(value, "all-linear") == 0) {
         *mask = (1u << LORA_NUM_TARGETS) - 1;
         return true;
     }
-    if (strlen(value) >= sizeof(buf))
-        goto bad;
-    memcpy(buf, value, strlen(value) + 1);
-    for (char *name = strtok_r(buf, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
+    for (;;) {
+        size_t len = strcspn(entry, ",");
+        char name[64];
         enum lora_target t;
 
-        while (*name == ' ')
-            name++;
-        if (!lora_target_parse(name, &t)) {
+        while (len > 0 && *entry == ' ') {
+            entry++;
+            len--;
+        }
+        while (len > 0 && entry[len - 1] == ' ')
+            len--;
+        if (len == 0) {
+            fprintf(stderr,
+                    "atelier train: invalid --targets value \"%s\": it has an empty entry; "
+                    "expected a comma-separated list of PEFT module names or all-linear\n",
+                    value);
+            return false;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)len, entry);
+        if (len >= sizeof(name) || !lora_target_parse(name, &t)) {
             fprintf(stderr,
                     "atelier train: invalid --targets entry \"%s\": expected q_proj, "
                     "k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear\n",
@@ -151,15 +167,11 @@ static bool parse_targets(unsigned *mask, const char *value)
             return false;
         }
         *mask |= 1u << t;
+        entry += strcspn(entry, ",");
+        if (*entry == '\0')
+            return true;
+        entry++;
     }
-    if (*mask != 0)
-        return true;
-bad:
-    fprintf(stderr,
-            "atelier train: invalid --targets value \"%s\": expected a comma-separated "
-            "list of PEFT module names or all-linear\n",
-            value);
-    return false;
 }
 
 static bool open_progress_fd(FILE **out, const char *value)
@@ -188,23 +200,23 @@ static bool open_progress_fd(FILE **out, const char *value)
 
 /* Applies one option; returns false on a bad value (already reported). */
 static bool apply_option(struct train_options *o, int c, const char *v, bool *steps_given,
-                         bool *epochs_given)
+                         bool *epochs_given, bool *force)
 {
     double d;
 
     switch (c) {
     case OPT_BASE:
         o->base_dir = v;
-        return true;
+        return train_cli_nonempty("train", "--base", v);
     case OPT_DATA:
         o->data_path = v;
-        return true;
+        return train_cli_nonempty("train", "--data", v);
     case OPT_OUT:
         o->out_dir = v;
-        return true;
+        return train_cli_nonempty("train", "--out", v);
     case OPT_EVAL:
         o->eval_path = v;
-        return true;
+        return train_cli_nonempty("train", "--eval", v);
     case OPT_BASE_NAME:
         o->base_name = v;
         return true;
@@ -222,6 +234,9 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
         return true;
     case OPT_RESUME:
         o->resume = true;
+        return true;
+    case OPT_FORCE:
+        *force = true;
         return true;
     case OPT_TARGETS:
         return parse_targets(&o->target_mask, v);
@@ -302,6 +317,170 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
         return false;
     }
     return true;
+}
+
+/* ---- the --out folder ---- */
+
+/* Fills buf with the absolute, symlink-free form of path. A path that does not exist yet
+ * is resolved through its parent folder, which is where mkdir would create it. Returns
+ * false when neither resolves. */
+static bool resolve_path(char *buf, size_t size, const char *path)
+{
+    char parent[PATH_MAX], resolved[PATH_MAX];
+    const char *name;
+    size_t len = strlen(path);
+
+    if (realpath(path, resolved) != NULL) {
+        snprintf(buf, size, "%s", resolved);
+        return true;
+    }
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    name = path + len;
+    while (name > path && name[-1] != '/')
+        name--;
+    if (name == path)
+        snprintf(parent, sizeof(parent), ".");
+    else
+        snprintf(parent, sizeof(parent), "%.*s", (int)(name - path), path);
+    if (realpath(parent, resolved) == NULL)
+        return false;
+    return (size_t)snprintf(buf, size, "%s/%.*s", strcmp(resolved, "/") == 0 ? "" : resolved,
+                            (int)(path + len - name), name) < size;
+}
+
+/* Returns true when path is dir or lies below it. Both are resolved paths. */
+static bool path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strcmp(dir, "/") == 0)
+        return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Returns true when README.md in dir is a model card that atelier train wrote: those carry
+ * the tag list below in their front matter. */
+static bool is_trainer_card(const char *dir)
+{
+    char path[PATH_MAX], head[4096];
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/README.md", dir);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    n = fread(head, 1, sizeof(head) - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    return strncmp(head, "---\n", 4) == 0 && strstr(head, "\ntags:\n- lora\n- peft\n- atelier\n");
+}
+
+/* Returns true when the checkpoint folder holds only the files the trainer writes there. */
+static bool is_trainer_checkpoint_dir(const char *dir)
+{
+    static const char *const names[] = {"state.bin", "state.bin.tmp", ".write-test"};
+    char path[PATH_MAX];
+    bool ours = true;
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "%s/checkpoint", dir);
+    d = opendir(path);
+    if (d == NULL)
+        return false;
+    while (ours && (e = readdir(d)) != NULL) {
+        bool known = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !known; i++)
+            known = strcmp(e->d_name, names[i]) == 0;
+        ours = known;
+    }
+    closedir(d);
+    return ours;
+}
+
+/* Returns true when name in dir is something atelier train writes, so replacing it loses
+ * nothing of the user's. */
+static bool is_trainer_output(const char *dir, const char *name)
+{
+    static const char *const files[] = {
+        "adapter_config.json",           "adapter_config.json.tmp", "adapter_model.safetensors",
+        "adapter_model.safetensors.tmp", "train_results.json",      "README.md.tmp",
+    };
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (strcmp(name, files[i]) == 0)
+            return true;
+    }
+    if (strcmp(name, "README.md") == 0)
+        return is_trainer_card(dir);
+    if (strcmp(name, "checkpoint") == 0)
+        return is_trainer_checkpoint_dir(dir);
+    return false;
+}
+
+/* Appends the names in out that atelier train did not write to list, comma-separated, and
+ * returns how many there are. */
+static int list_foreign_files(char *list, size_t size, const char *out)
+{
+    DIR *d = opendir(out);
+    struct dirent *e;
+    size_t used = 0;
+    int count = 0;
+
+    list[0] = '\0';
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            is_trainer_output(out, e->d_name))
+            continue;
+        count++;
+        if (used < size)
+            used += (size_t)snprintf(list + used, size - used, "%s%s", count > 1 ? ", " : "",
+                                     e->d_name);
+    }
+    closedir(d);
+    return count;
+}
+
+/* Returns false, after printing one line, when --out would overwrite the base model or
+ * files that atelier train did not write. --out must neither be the --base folder nor lie
+ * inside or around it. Without --force the folder may hold only a previous adapter and
+ * checkpoint of the trainer, which --resume and a rerun replace. */
+static bool check_out_dir(const struct train_options *o, bool force)
+{
+    char out[PATH_MAX], base[PATH_MAX], list[512];
+    int foreign;
+
+    if (resolve_path(out, sizeof(out), o->out_dir) &&
+        resolve_path(base, sizeof(base), o->base_dir)) {
+        const char *relation = strcmp(out, base) == 0   ? "is"
+                               : path_within(out, base) ? "is inside"
+                               : path_within(base, out) ? "contains"
+                                                        : NULL;
+
+        if (relation != NULL) {
+            fprintf(stderr,
+                    "atelier train: --out %s %s the --base model folder %s, so training "
+                    "would overwrite or mix with the model's files; choose a folder outside "
+                    "it\n",
+                    o->out_dir, relation, o->base_dir);
+            return false;
+        }
+    }
+    if (force)
+        return true;
+    foreign = list_foreign_files(list, sizeof(list), o->out_dir);
+    if (foreign == 0)
+        return true;
+    fprintf(stderr,
+            "atelier train: --out %s holds %s that atelier train did not write (%s); choose "
+            "a new folder, or pass --force to write the adapter files next to them\n",
+            o->out_dir, foreign == 1 ? "a file" : "files", list);
+    return false;
 }
 
 /* Returns the last component of path, ignoring trailing slashes, in buf. A path that has
@@ -418,7 +597,7 @@ int cmd_train(int argc, char **argv)
     struct train_result res;
     struct tr_error err = {{0}};
     char base_name[256], dataset_name[256];
-    bool steps_given = false, epochs_given = false;
+    bool steps_given = false, epochs_given = false, force = false;
     int c;
 
     train_options_default(&o);
@@ -436,7 +615,7 @@ int cmd_train(int argc, char **argv)
                     argv[optind - 1]);
             return 2;
         }
-        if (!apply_option(&o, c, optarg, &steps_given, &epochs_given))
+        if (!apply_option(&o, c, optarg, &steps_given, &epochs_given, &force))
             return 2;
     }
     if (optind < argc) {
@@ -445,6 +624,10 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     if (!check_required(&o, steps_given, epochs_given))
+        return 2;
+    if (!train_cli_check_seq_len("train", o.base_dir, o.seq_len))
+        return 2;
+    if (!check_out_dir(&o, force))
         return 2;
     fill_default_names(&o, base_name, sizeof(base_name), dataset_name, sizeof(dataset_name));
     install_stop_handlers();

@@ -413,6 +413,25 @@ static int no_known_fields(json_t *obj, struct tr_error *err)
     return tr_error_set(err, "no known fields (found %s); " DATA_ACCEPTED_FORMATS, found);
 }
 
+/* Names the JSON type of a value that should have been an object, with its article. */
+static const char *json_kind_name(const json_t *value)
+{
+    switch (json_typeof(value)) {
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
 static int parse_object(struct data_example *ex, json_t *obj, const struct tok *tok,
                         const struct chat_template *chat, const char *chat_error,
                         struct tr_error *err)
@@ -420,8 +439,8 @@ static int parse_object(struct data_example *ex, json_t *obj, const struct tok *
     const char *a, *b;
 
     if (!json_is_object(obj))
-        return tr_error_set(err, "expected a JSON object, found %s",
-                            json_is_array(obj) ? "an array" : "a scalar");
+        return tr_error_set(err, "expected a JSON object, found %s; " DATA_ACCEPTED_FORMATS,
+                            json_kind_name(obj));
     if (json_object_get(obj, "messages") != NULL)
         return parse_messages(ex, tok, chat, chat_error, json_object_get(obj, "messages"), err);
     if (json_is_array(json_object_get(obj, "prompt")))

@@ -232,8 +232,10 @@ static int check_text(const char *text, size_t len, struct tr_error *err)
     size_t valid;
 
     if (len > TOK_MAX_TEXT_BYTES)
-        return tr_error_set(err, "text of %zu bytes is over the limit of %zu bytes", len,
-                            TOK_MAX_TEXT_BYTES);
+        return tr_error_set(err,
+                            "the text is %zu bytes, over the limit of %zu bytes that the "
+                            "tokenizer encodes at once; split it into shorter texts",
+                            len, TOK_MAX_TEXT_BYTES);
     valid = tok_utf8_valid_prefix(text, len);
     if (valid != len)
         return tr_error_set(err, "text is not valid UTF-8 at byte %zu", valid);

@@ -210,7 +210,7 @@ static int load_inputs(struct trainer *tr, struct tr_error *err)
     if ((size_t)o->seq_len > context)
         return tr_error_set(err,
                             "--seq-len %d is above the model context of %zu tokens; use "
-                            "--seq-len 1..%zu",
+                            "--seq-len 2..%zu",
                             o->seq_len, context, context);
     tr->seq_len = (size_t)o->seq_len;
     if (tok_open(&tr->tok, o->base_dir, err) < 0)
@@ -221,7 +221,7 @@ static int load_inputs(struct trainer *tr, struct tr_error *err)
         return tr_error_set(err, "%s holds no examples", o->data_path);
     if (o->eval_path != NULL) {
         if (data_load(&tr->eval_file, o->eval_path, tr->tok, context, err) < 0)
-            return -1;
+            return tr_error_prefix(err, "--eval");
         tr->eval_view = *tr->eval_file;
     }
     if (o->eval_path == NULL && o->eval_split > 0.0)
@@ -746,8 +746,8 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
     tr.opt = o;
     model_set_threads(o->threads);
     if (o->threads > 0)
-        fprintf(o->log, "atelier train: seed %llu, %d threads\n", (unsigned long long)o->seed,
-                o->threads);
+        fprintf(o->log, "atelier train: seed %llu, %d thread%s\n", (unsigned long long)o->seed,
+                o->threads, o->threads == 1 ? "" : "s");
     else
         fprintf(o->log, "atelier train: seed %llu, default thread count\n",
                 (unsigned long long)o->seed);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "model.h"
+
 bool train_cli_uint(uint64_t *out, const char *cmd, const char *option, const char *value,
                     uint64_t min, uint64_t max)
 {
@@ -58,4 +60,31 @@ bool train_cli_double(double *out, const char *cmd, const char *option, const ch
     }
     *out = v;
     return true;
+}
+
+bool train_cli_nonempty(const char *cmd, const char *option, const char *value)
+{
+    if (value[0] != '\0')
+        return true;
+    fprintf(stderr, "atelier %s: invalid %s value \"\": the value is empty; give a path\n", cmd,
+            option);
+    return false;
+}
+
+bool train_cli_check_seq_len(const char *cmd, const char *base_dir, int seq_len)
+{
+    struct model_config cfg;
+    struct tr_error err = {{0}};
+    char path[4096];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/config.json", base_dir) >= sizeof(path) ||
+        model_config_load(&cfg, path, &err) < 0)
+        return true;
+    if (seq_len <= cfg.max_position_embeddings)
+        return true;
+    fprintf(stderr,
+            "atelier %s: invalid --seq-len value %d: the model context is %d tokens, so "
+            "expected an integer from 2 to %d\n",
+            cmd, seq_len, cfg.max_position_embeddings, cfg.max_position_embeddings);
+    return false;
 }

@@ -467,6 +467,128 @@ static void test_dataset_line_formats(void)
     free(err_text);
 }
 
+/* ---- the --out folder of atelier train ---- */
+
+/* --out must not be, lie inside or contain the --base folder, and the base's files stay as
+ * they were. */
+static void test_train_out_overlaps_base(void)
+{
+    char *base = path_in(tmp_root, "out-guard-base");
+    char *inside = path_in(base, "adapter");
+    char *card_before, *card_after;
+    const char *onto_base[] = {
+        "train", "--base", base,      "--data", path_in(style_dir, "train.jsonl"),
+        "--out", base,     "--steps", "1",      NULL};
+    const char *into_base[] = {
+        "train", "--base", base,      "--data", path_in(style_dir, "train.jsonl"),
+        "--out", inside,   "--steps", "1",      NULL};
+    const char *around_base[] = {
+        "train", "--base", base,      "--data", path_in(style_dir, "train.jsonl"),
+        "--out", tmp_root, "--steps", "1",      "--force",
+        NULL};
+
+    CHECK(copy_model(base, NULL));
+    CHECK(write_text(path_in(base, "README.md"), "# the base model's card\n"));
+    expect_one_line(onto_base, 2, "atelier train: ", "is the --base model folder", base);
+    expect_one_line(into_base, 2, "atelier train: ", "is inside the --base model folder",
+                    "choose a folder outside it");
+    /* --force never allows writing around the base model. */
+    expect_one_line(around_base, 2, "atelier train: ", "contains the --base model folder",
+                    tmp_root);
+    card_after = read_text(path_in(base, "README.md"));
+    card_before = "# the base model's card\n";
+    CHECK(card_after != NULL && strcmp(card_after, card_before) == 0);
+    free(card_after);
+    CHECK(!exists(path_in(base, "adapter_config.json")));
+    CHECK(!exists(inside));
+}
+
+/* A folder with the user's own files is rejected unless --force, and --force keeps them;
+ * a folder with only a previous adapter of the trainer is replaced without --force. */
+static void test_train_out_foreign_files(void)
+{
+    char *out = path_in(tmp_root, "out-guard-user");
+    char *rerun = path_in(tmp_root, "out-guard-rerun");
+    const char *args[32] = {
+        "train", "--base",    model_dir, "--data",    path_in(style_dir, "train.jsonl"),
+        "--out", out,         "--steps", "1",         "--batch",
+        "2",     "--seq-len", "64",      "--threads", "1",
+        NULL};
+    char *out_text = NULL, *err_text = NULL, *notes, *card;
+
+    mkdir(out, 0755);
+    CHECK(write_text(path_in(out, "README.md"), "# my notes\n"));
+    CHECK(write_text(path_in(out, "data.csv"), "a,b\n"));
+    expect_one_line(args, 2, "atelier train: ", out, "--force");
+    expect_one_line(args, 2, "atelier train: ", "README.md", "data.csv");
+    notes = read_text(path_in(out, "README.md"));
+    CHECK(notes != NULL && strcmp(notes, "# my notes\n") == 0);
+    free(notes);
+    CHECK(!exists(path_in(out, "adapter_model.safetensors")));
+
+    args[15] = "--force";
+    args[16] = NULL;
+    CHECK_EQ_INT(run_atelier(args, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    CHECK(exists(path_in(out, "adapter_model.safetensors")));
+    notes = read_text(path_in(out, "data.csv"));
+    CHECK(notes != NULL && strcmp(notes, "a,b\n") == 0);
+    free(notes);
+
+    CHECK_EQ_INT(train_tiny(model_dir, rerun, "demo/tiny", "demo/data", &err_text), 0);
+    free(err_text);
+    CHECK_EQ_INT(train_tiny(model_dir, rerun, "demo/tiny", "demo/data", &err_text), 0);
+    free(err_text);
+    card = read_text(path_in(rerun, "README.md"));
+    CHECK(contains(card, "library_name: peft"));
+    free(card);
+}
+
+/* ---- one-line messages for values the commands reject ---- */
+
+static void test_rejected_values(void)
+{
+    const char *data = path_in(style_dir, "train.jsonl");
+    const char *out = path_in(tmp_root, "never-written-3");
+    char *scalar = path_in(tmp_root, "scalar.jsonl");
+    const char *seq_len[] = {"train", "--base", model_dir,   "--data", data,
+                             "--out", out,      "--seq-len", "100000", NULL};
+    const char *eval_seq_len[] = {"eval", "--base",    model_dir, "--data",
+                                  data,   "--seq-len", "600",     NULL};
+    const char *empty_out[] = {"train", "--base", model_dir, "--data", data, "--out", "", NULL};
+    const char *empty_entry[] = {"train", "--base", model_dir,   "--data",         data,
+                                 "--out", out,      "--targets", "q_proj,,v_proj", NULL};
+    const char *missing_eval[] = {
+        "train", "--base", model_dir, "--data", data, "--eval", path_in(tmp_root, "missing.jsonl"),
+        "--out", out,      "--steps", "1",      NULL};
+    const char *merge_no_adapter[] = {"merge", "--base", model_dir, "--out", out, NULL};
+    const char *scalar_line[] = {"train", "--base", model_dir, "--data", scalar,
+                                 "--out", out,      "--steps", "1",      NULL};
+
+    expect_one_line(seq_len, 2, "atelier train: ", "--seq-len value 100000", "from 2 to 512");
+    expect_one_line(eval_seq_len, 2, "atelier eval: ", "--seq-len value 600", "from 2 to 512");
+    expect_one_line(empty_out, 2, "atelier train: ", "--out", "the value is empty");
+    expect_one_line(empty_entry, 2, "atelier train: ", "q_proj,,v_proj", "empty entry");
+    expect_one_line(missing_eval, 1, "atelier train: --eval: ", "missing.jsonl", "cannot open");
+    expect_one_line(merge_no_adapter, 2, "atelier merge: ", "missing --adapter", "--help");
+    CHECK(write_text(scalar, "\"just a string\"\n"));
+    expect_one_line(scalar_line, 1, "atelier train: ", "line 1", "found a string");
+    expect_one_line(scalar_line, 1, "atelier train: ", "line 1", "{\"prompt\", \"completion\"}");
+}
+
+/* One thread is written in the singular. */
+static void test_thread_count_note(void)
+{
+    char *err_text = NULL;
+
+    CHECK_EQ_INT(
+        train_tiny(model_dir, path_in(tmp_root, "one-thread"), "demo/tiny", "demo/data", &err_text),
+        0);
+    CHECK(contains(err_text, "seed 42, 1 thread\n"));
+    free(err_text);
+}
+
 int main(void)
 {
     const char *corpus = getenv("ATELIER_CORPUS");
@@ -493,6 +615,10 @@ int main(void)
     test_merge_summary_and_force();
     test_missing_model_folder();
     test_dataset_line_formats();
+    test_train_out_overlaps_base();
+    test_train_out_foreign_files();
+    test_rejected_values();
+    test_thread_count_note();
     {
         char cmd[1200];
 
