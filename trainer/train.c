@@ -341,6 +341,15 @@ static void fill_header(struct train_ckpt_header *h, const struct trainer *tr, u
     h->n_params = tr->adamw->n_params;
     h->last_loss = last_loss;
     h->elapsed_s = elapsed_s;
+    h->lr = tr->opt->lr;
+    h->clip = tr->opt->clip;
+    h->weight_decay = tr->opt->weight_decay;
+    h->eval_split = tr->opt->eval_path == NULL ? tr->opt->eval_split : 0.0;
+    h->warmup = tr->opt->warmup;
+    h->seq_len = (uint32_t)tr->seq_len;
+    snprintf(h->data_sha256, sizeof(h->data_sha256), "%s", tr->train_file->sha256_hex);
+    snprintf(h->eval_sha256, sizeof(h->eval_sha256), "%s",
+             tr->eval_file != NULL ? tr->eval_file->sha256_hex : "");
 }
 
 static int save_checkpoint(const struct trainer *tr, uint64_t step, uint64_t tokens,
@@ -352,40 +361,127 @@ static int save_checkpoint(const struct trainer *tr, uint64_t step, uint64_t tok
     return train_ckpt_write(tr->ckpt_path, &h, tr->tensors, tr->n_tensors, tr->adamw, err);
 }
 
-/* Names the first option that differs between the checkpoint and this run. */
+/* Fills buf with the --targets list of mask, such as "q_proj,v_proj". */
+static void target_names(char *buf, size_t size, unsigned mask);
+
+/* Writes v with the fewest significant digits that read back as the same value, so 0.05f
+ * prints as 0.05 and not 0.0500000007. is_float compares at float precision. */
+static void format_shortest(char *buf, size_t size, double v, bool is_float)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        double back;
+
+        snprintf(buf, size, "%.*g", digits, v);
+        back = strtod(buf, NULL);
+        if (is_float ? (float)back == (float)v : back == v)
+            return;
+    }
+}
+
+/* Fills saved and run with the two values of the first option that differs between the
+ * checkpoint h and this run's header want, and returns the option's name; NULL when none
+ * differs. The data files are compared apart, by their SHA-256. */
+static const char *first_changed_option(char *saved, char *run, size_t size,
+                                        const struct train_ckpt_header *h,
+                                        const struct train_ckpt_header *want)
+{
+    if (h->seed != want->seed) {
+        snprintf(saved, size, "%llu", (unsigned long long)h->seed);
+        snprintf(run, size, "%llu", (unsigned long long)want->seed);
+        return "--seed";
+    }
+    if (h->rank != want->rank) {
+        snprintf(saved, size, "%u", h->rank);
+        snprintf(run, size, "%u", want->rank);
+        return "--rank";
+    }
+    if (h->target_mask != want->target_mask) {
+        target_names(saved, size, h->target_mask);
+        target_names(run, size, want->target_mask);
+        return "--targets";
+    }
+    if (h->use_rslora != want->use_rslora) {
+        snprintf(saved, size, "%s", h->use_rslora ? "on" : "off");
+        snprintf(run, size, "%s", want->use_rslora ? "on" : "off");
+        return "--rslora";
+    }
+    {
+        const struct {
+            const char *option;
+            double saved, run;
+            bool is_float;
+        } numbers[] = {
+            {"--alpha", h->alpha, want->alpha, true},
+            {"--dropout", h->dropout, want->dropout, true},
+            {"--lr", h->lr, want->lr, false},
+            {"--clip", h->clip, want->clip, false},
+            {"--weight-decay", h->weight_decay, want->weight_decay, false},
+            {"--eval-split", h->eval_split, want->eval_split, false},
+        };
+
+        for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+            if (numbers[i].saved == numbers[i].run)
+                continue;
+            format_shortest(saved, size, numbers[i].saved, numbers[i].is_float);
+            format_shortest(run, size, numbers[i].run, numbers[i].is_float);
+            return numbers[i].option;
+        }
+    }
+    if (h->warmup != want->warmup) {
+        snprintf(saved, size, "%llu", (unsigned long long)h->warmup);
+        snprintf(run, size, "%llu", (unsigned long long)want->warmup);
+        return "--warmup";
+    }
+    if (h->seq_len != want->seq_len) {
+        snprintf(saved, size, "%u", h->seq_len);
+        snprintf(run, size, "%u", want->seq_len);
+        return "--seq-len";
+    }
+    if (h->total_steps != want->total_steps) {
+        snprintf(saved, size, "%llu", (unsigned long long)h->total_steps);
+        snprintf(run, size, "%llu", (unsigned long long)want->total_steps);
+        return "step count (--steps, --epochs, --batch or --grad-accum)";
+    }
+    return NULL;
+}
+
+/* Rejects a checkpoint whose run differs from this one in an option or in its data, naming
+ * the option and both values, because resuming would not continue that run. */
 static int check_resume_matches(const struct train_ckpt_header *h, const struct trainer *tr,
                                 struct tr_error *err)
 {
-    const char *what = NULL;
     struct train_ckpt_header want;
+    char saved[128], run[128];
+    const char *option;
 
     fill_header(&want, tr, 0, 0, 0.0, 0.0);
-    if (h->seed != want.seed)
-        what = "--seed";
-    else if (h->rank != want.rank)
-        what = "--rank";
-    else if (h->target_mask != want.target_mask)
-        what = "--targets";
-    else if (h->alpha != want.alpha)
-        what = "--alpha";
-    else if (h->dropout != want.dropout)
-        what = "--dropout";
-    else if (h->use_rslora != want.use_rslora)
-        what = "--rslora";
-    else if (h->total_steps != want.total_steps)
-        what = "--steps/--epochs/--batch/--grad-accum";
-    if (what == NULL)
-        return 0;
-    return tr_error_set(err,
-                        "%s was written with a different %s than this run; resume with the "
-                        "options of the interrupted run, or remove it to start over",
-                        tr->ckpt_path, what);
+    option = first_changed_option(saved, run, sizeof(saved), h, &want);
+    if (option != NULL)
+        return tr_error_set(err,
+                            "%s was written with %s %s but this run has %s; resume with the "
+                            "options of the interrupted run, or start over without --resume",
+                            tr->ckpt_path, option, saved, run);
+    if (strcmp(h->data_sha256, want.data_sha256) != 0)
+        return tr_error_set(err,
+                            "the training data changed since %s was written (SHA-256 %.12s... "
+                            "then, %.12s... now); resume with the same --data file, or start "
+                            "over without --resume",
+                            tr->ckpt_path, h->data_sha256, want.data_sha256);
+    if (strcmp(h->eval_sha256, want.eval_sha256) != 0)
+        return tr_error_set(err,
+                            "the --eval data changed since %s was written (%s then, %s now); "
+                            "resume with the same --eval file, or start over without --resume",
+                            tr->ckpt_path, h->eval_sha256[0] != '\0' ? "a file" : "none",
+                            want.eval_sha256[0] != '\0' ? "another file" : "none");
+    return 0;
 }
 
 static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, double *last_loss,
                         struct trainer *tr, struct tr_error *err)
 {
     struct train_ckpt_header h;
+    uint8_t *buf = NULL;
+    int rc;
 
     *step = 0;
     *tokens = 0;
@@ -399,9 +495,15 @@ static int maybe_resume(uint64_t *step, uint64_t *tokens, double *elapsed, doubl
                 tr->ckpt_path);
         return 0;
     }
-    if (train_ckpt_read(&h, tr->ckpt_path, tr->tensors, tr->n_tensors, tr->adamw, err) < 0)
+    if (train_ckpt_load(&h, &buf, tr->ckpt_path, err) < 0)
         return -1;
-    if (check_resume_matches(&h, tr, err) < 0)
+    /* Options first: a different --rank or --targets also changes the parameter count,
+     * and the option is the clearer message. */
+    rc = check_resume_matches(&h, tr, err);
+    if (rc == 0)
+        rc = train_ckpt_restore(&h, buf, tr->ckpt_path, tr->tensors, tr->n_tensors, tr->adamw, err);
+    free(buf);
+    if (rc < 0)
         return -1;
     *step = h.step;
     *tokens = h.tokens_seen;

@@ -15,7 +15,10 @@
 #error "train_ckpt stores float32 in host order and needs a little-endian host"
 #endif
 
-#define CKPT_HEADER_BYTES 96u
+/* Version 2 header: 96 bytes of version 1 fields, 56 bytes of optimizer and data settings
+ * and two 64-character SHA-256 hex strings. */
+#define CKPT_HEADER_BYTES 280u
+#define CKPT_SHA_BYTES    64u
 #define CKPT_HASH_BYTES   8u
 
 static uint64_t fnv1a_update(uint64_t hash, const void *data, size_t len)
@@ -76,6 +79,15 @@ static void header_encode(uint8_t *buf, const struct train_ckpt_header *h)
     put_u64(buf + 72, h->n_params);
     memcpy(buf + 80, &h->last_loss, 8);
     memcpy(buf + 88, &h->elapsed_s, 8);
+    memcpy(buf + 96, &h->lr, 8);
+    memcpy(buf + 104, &h->clip, 8);
+    memcpy(buf + 112, &h->weight_decay, 8);
+    memcpy(buf + 120, &h->eval_split, 8);
+    put_u64(buf + 128, h->warmup);
+    put_u32(buf + 136, h->seq_len);
+    /* 140..152 stay zero. */
+    memcpy(buf + 152, h->data_sha256, strnlen(h->data_sha256, CKPT_SHA_BYTES));
+    memcpy(buf + 152 + CKPT_SHA_BYTES, h->eval_sha256, strnlen(h->eval_sha256, CKPT_SHA_BYTES));
 }
 
 static void header_decode(struct train_ckpt_header *h, const uint8_t *buf)
@@ -93,6 +105,17 @@ static void header_decode(struct train_ckpt_header *h, const uint8_t *buf)
     h->n_params = get_u64(buf + 72);
     memcpy(&h->last_loss, buf + 80, 8);
     memcpy(&h->elapsed_s, buf + 88, 8);
+    memcpy(&h->lr, buf + 96, 8);
+    memcpy(&h->clip, buf + 104, 8);
+    memcpy(&h->weight_decay, buf + 112, 8);
+    memcpy(&h->eval_split, buf + 120, 8);
+    h->warmup = get_u64(buf + 128);
+    h->seq_len = get_u32(buf + 136);
+    /* The hex strings are NUL-padded, so a full 64 characters has no terminator on disk. */
+    memcpy(h->data_sha256, buf + 152, CKPT_SHA_BYTES);
+    h->data_sha256[CKPT_SHA_BYTES] = '\0';
+    memcpy(h->eval_sha256, buf + 152 + CKPT_SHA_BYTES, CKPT_SHA_BYTES);
+    h->eval_sha256[CKPT_SHA_BYTES] = '\0';
 }
 
 static int write_all(int fd, const void *data, size_t len, uint64_t *hash, const char *path,
@@ -206,6 +229,12 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
                             "start a new run without --resume",
                             name);
     version = get_u32(buf + 8);
+    if (version < TRAIN_CKPT_VERSION)
+        return tr_error_set(err,
+                            "%s has checkpoint format version %u from an older atelier, "
+                            "which did not record the data and optimizer settings that this "
+                            "atelier (version %u) checks; start a new run without --resume",
+                            name, version, TRAIN_CKPT_VERSION);
     if (version != TRAIN_CKPT_VERSION)
         return tr_error_set(err,
                             "%s has checkpoint format version %u but this atelier reads "
@@ -232,7 +261,10 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
                             name, len, (unsigned long long)want);
     stored = get_u64(buf + len - CKPT_HASH_BYTES);
     if (fnv1a_update(FNV1A_INIT, buf, len - CKPT_HASH_BYTES) != stored)
-        return tr_error_set(err, "%s: checkpoint hash mismatch; the file is corrupt", name);
+        return tr_error_set(err,
+                            "%s: the checkpoint's hash does not match its contents, so the "
+                            "file is corrupt; start a new run without --resume",
+                            name);
     header_decode(h, buf);
     *payload = (const float *)(const void *)(buf + CKPT_HEADER_BYTES);
     return 0;
@@ -279,27 +311,35 @@ static int read_file(uint8_t **out, size_t *len_out, const char *path, struct tr
     return 0;
 }
 
-int train_ckpt_read(struct train_ckpt_header *h, const char *path,
-                    const struct optim_tensor *tensors, size_t n_tensors, struct adamw *opt,
+int train_ckpt_load(struct train_ckpt_header *h, uint8_t **buf, const char *path,
                     struct tr_error *err)
 {
-    uint8_t *buf = NULL;
     const float *payload = NULL;
-    size_t len = 0, offset = 0, total;
-    int rc = -1;
+    size_t len = 0;
 
-    if (read_file(&buf, &len, path, err) < 0)
+    *buf = NULL;
+    if (read_file(buf, &len, path, err) < 0)
         return -1;
-    if (train_ckpt_parse(h, &payload, buf, len, path, err) < 0 || payload == NULL)
-        goto out;
-    total = tensors_total(tensors, n_tensors);
-    if (h->n_params != total || total != opt->n_params) {
-        tr_error_set(err,
-                     "%s holds %llu adapter parameters but this run has %zu; resume with "
-                     "the same --base, --targets and --rank as the interrupted run",
-                     path, (unsigned long long)h->n_params, total);
-        goto out;
+    if (train_ckpt_parse(h, &payload, *buf, len, path, err) < 0) {
+        free(*buf);
+        *buf = NULL;
+        return -1;
     }
+    return 0;
+}
+
+int train_ckpt_restore(const struct train_ckpt_header *h, const uint8_t *buf, const char *path,
+                       const struct optim_tensor *tensors, size_t n_tensors, struct adamw *opt,
+                       struct tr_error *err)
+{
+    const float *payload = (const float *)(const void *)(buf + CKPT_HEADER_BYTES);
+    size_t offset = 0, total = tensors_total(tensors, n_tensors);
+
+    if (h->n_params != total || total != opt->n_params)
+        return tr_error_set(err,
+                            "%s holds %llu adapter parameters but this run has %zu; resume "
+                            "with the same --base, --targets and --rank as the interrupted run",
+                            path, (unsigned long long)h->n_params, total);
     for (size_t k = 0; k < n_tensors; k++) {
         memcpy(tensors[k].param, payload + offset, tensors[k].n * sizeof(float));
         offset += tensors[k].n;
@@ -307,8 +347,19 @@ int train_ckpt_read(struct train_ckpt_header *h, const char *path,
     memcpy(opt->m, payload + total, total * sizeof(float));
     memcpy(opt->v, payload + 2 * total, total * sizeof(float));
     opt->step = h->step;
-    rc = 0;
-out:
+    return 0;
+}
+
+int train_ckpt_read(struct train_ckpt_header *h, const char *path,
+                    const struct optim_tensor *tensors, size_t n_tensors, struct adamw *opt,
+                    struct tr_error *err)
+{
+    uint8_t *buf = NULL;
+    int rc;
+
+    if (train_ckpt_load(h, &buf, path, err) < 0)
+        return -1;
+    rc = train_ckpt_restore(h, buf, path, tensors, n_tensors, opt, err);
     free(buf);
     return rc;
 }

@@ -3,9 +3,13 @@
  * moments, the optimizer step and the run's seed, from which the data order and the dropout
  * masks of every later step are derived.
  *
+ * It also records the data and optimizer settings of the run, so --resume can reject a run
+ * whose options would make it continue differently.
+ *
  * Layout (little-endian): the 8-byte magic "ATLCKPT\0", a u32 format version, a u32 header
  * size in bytes, the fixed header fields below, then params, m and v as n_params float32
- * each, then a u64 FNV-1a hash of every byte before it. */
+ * each, then a u64 FNV-1a hash of every byte before it. Version 1 lacked the fields from lr
+ * on and is rejected with a message to start over. */
 #ifndef TRAIN_CKPT_H
 #define TRAIN_CKPT_H
 
@@ -16,7 +20,7 @@
 #include "tr_error.h"
 
 #define TRAIN_CKPT_MAGIC   "ATLCKPT"
-#define TRAIN_CKPT_VERSION 1u
+#define TRAIN_CKPT_VERSION 2u
 /* Refuse checkpoints with more adapter parameters than this (4 GiB of float32 each for
  * params, m and v), before allocating anything. */
 #define TRAIN_CKPT_MAX_PARAMS (1ull << 30)
@@ -35,6 +39,14 @@ struct train_ckpt_header {
     uint64_t n_params; /* adapter parameters, in the order of the tensor list */
     double last_loss;  /* train loss of the last step before the checkpoint */
     double elapsed_s;  /* training seconds so far, for the final report */
+    double lr;         /* peak learning rate */
+    double clip;       /* max global gradient norm; 0 disables */
+    double weight_decay;
+    double eval_split; /* share of the data held out; 0 when none */
+    uint64_t warmup;   /* warmup steps */
+    uint32_t seq_len;
+    char data_sha256[65]; /* hex SHA-256 of the --data file */
+    char eval_sha256[65]; /* hex SHA-256 of the --eval file; empty when there is none */
 };
 
 /** Writes the checkpoint to path atomically (a temporary file renamed over it). tensors
@@ -54,5 +66,16 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
 int train_ckpt_read(struct train_ckpt_header *h, const char *path,
                     const struct optim_tensor *tensors, size_t n_tensors, struct adamw *opt,
                     struct tr_error *err);
+
+/** Reads and validates the checkpoint at path into *h and *buf (malloc'd, the caller frees
+ * it), so the caller can compare the header with its run before train_ckpt_restore. */
+int train_ckpt_load(struct train_ckpt_header *h, uint8_t **buf, const char *path,
+                    struct tr_error *err);
+
+/** Copies the parameters and moments of a checkpoint loaded by train_ckpt_load into tensors
+ * and opt; their total size must equal the header's n_params. */
+int train_ckpt_restore(const struct train_ckpt_header *h, const uint8_t *buf, const char *path,
+                       const struct optim_tensor *tensors, size_t n_tensors, struct adamw *opt,
+                       struct tr_error *err);
 
 #endif

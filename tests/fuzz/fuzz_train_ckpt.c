@@ -1,5 +1,6 @@
 /* Fuzz target: training checkpoint files through train_ckpt_parse. The payload it returns
- * is read in full, so an out-of-bounds view shows up under ASan. */
+ * is read in full and so are the header's strings, so an out-of-bounds view or a hex field
+ * without its terminator shows up under ASan. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (train_ckpt_parse(&h, &payload, copy, size, "fuzz", &err) == 0) {
         for (uint64_t i = 0; i < 3 * h.n_params; i++)
             sum += payload[i];
+        sum += (float)(h.lr + h.clip + h.weight_decay + h.eval_split) + (float)h.warmup +
+               (float)h.seq_len;
+        sum += (float)(strlen(h.data_sha256) + strlen(h.eval_sha256));
     }
     free(copy);
     return 0;

@@ -872,6 +872,81 @@ static void test_nan_loss_stops(void)
     CHECK(!exists(path_in(out, "adapter_model.safetensors")));
 }
 
+/* Resumes the finished run in same-a with one option changed (name NULL: none) and the
+ * given --data, and expects exit 1 with a message that contains needle1 and needle2. */
+static void expect_resume_rejected(const char *data, const char *name, const char *value,
+                                   const char *needle1, const char *needle2)
+{
+    const char *args[40] = {"train",
+                            "--base",
+                            model_dir,
+                            "--data",
+                            data,
+                            "--out",
+                            path_in(tmp_root, "same-a"),
+                            "--steps",
+                            "8",
+                            "--batch",
+                            "4",
+                            "--grad-accum",
+                            "2",
+                            "--seq-len",
+                            "200",
+                            "--lr",
+                            "5e-3",
+                            "--dropout",
+                            "0.1",
+                            "--threads",
+                            "1",
+                            "--seed",
+                            "11",
+                            "--checkpoint-every",
+                            "3",
+                            "--warmup",
+                            "2",
+                            "--resume"};
+    size_t n = 28;
+
+    if (name != NULL) {
+        args[n++] = name;
+        args[n++] = value;
+    }
+    args[n] = NULL;
+    expect_failure(args, 1, needle1, needle2);
+}
+
+/* --resume rejects a run whose data or optimizer settings differ from the checkpoint's,
+ * naming the option and both values, and names ranks rather than parameter counts. */
+static void test_resume_rejects_changes(void)
+{
+    const char *data = path_in(style_dir, "train.jsonl");
+    char *fewer = path_in(tmp_root, "fewer.jsonl");
+    char *text = read_text(data);
+    char *cut;
+
+    expect_resume_rejected(data, "--lr", "1e-3", "with --lr 0.005", "this run has 0.001");
+    expect_resume_rejected(data, "--warmup", "1", "with --warmup 2", "this run has 1");
+    expect_resume_rejected(data, "--clip", "0.5", "with --clip 1", "this run has 0.5");
+    expect_resume_rejected(data, "--weight-decay", "0.1", "with --weight-decay 0",
+                           "this run has 0.1");
+    expect_resume_rejected(data, "--seq-len", "100", "with --seq-len 200", "this run has 100");
+    expect_resume_rejected(data, "--rank", "4", "with --rank 8", "this run has 4");
+    expect_resume_rejected(data, "--eval", path_in(style_dir, "eval.jsonl"),
+                           "the --eval data changed", "none then");
+    /* The same examples less the last line. */
+    CHECK(text != NULL);
+    if (text == NULL)
+        return;
+    cut = strrchr(text, '\n');
+    while (cut != NULL && cut > text && cut[-1] != '\n')
+        cut--;
+    if (cut != NULL)
+        *cut = '\0';
+    CHECK(write_text(fewer, text));
+    free(text);
+    expect_resume_rejected(fewer, NULL, NULL, "the training data changed", "same --data file");
+}
+
 static void test_checkpoint_version_mismatch(void)
 {
     char *dir = path_in(tmp_root, "same-a");
@@ -935,6 +1010,7 @@ int main(void)
     test_bad_options();
     test_bad_inputs();
     test_nan_loss_stops();
+    test_resume_rejects_changes();
     test_checkpoint_version_mismatch();
     {
         char cmd[4200];

@@ -156,7 +156,15 @@ static void test_checkpoint_round_trip(void)
                                    .dropout = 0.05f,
                                    .n_params = 6,
                                    .last_loss = 1.5,
-                                   .elapsed_s = 3.25};
+                                   .elapsed_s = 3.25,
+                                   .lr = 2e-4,
+                                   .clip = 0.5,
+                                   .weight_decay = 0.01,
+                                   .eval_split = 0.25,
+                                   .warmup = 3,
+                                   .seq_len = 128};
+    memset(h.data_sha256, 'a', 64);
+    snprintf(h.eval_sha256, sizeof(h.eval_sha256), "%s", "0123abcd");
     CHECK_EQ_INT(train_ckpt_write(path, &h, t, 2, opt, &err), 0);
     CHECK_EQ_INT(train_ckpt_read(&got, path, t2, 2, opt2, &err), 0);
     CHECK_EQ_INT(got.step, 7);
@@ -165,6 +173,15 @@ static void test_checkpoint_round_trip(void)
     CHECK_EQ_INT(got.target_mask, 5);
     CHECK_NEAR(got.alpha, 16.0, 0);
     CHECK_NEAR(got.last_loss, 1.5, 0);
+    CHECK_NEAR(got.lr, 2e-4, 0);
+    CHECK_NEAR(got.clip, 0.5, 0);
+    CHECK_NEAR(got.weight_decay, 0.01, 0);
+    CHECK_NEAR(got.eval_split, 0.25, 0);
+    CHECK_EQ_INT(got.warmup, 3);
+    CHECK_EQ_INT(got.seq_len, 128);
+    CHECK_EQ_INT(strlen(got.data_sha256), 64);
+    CHECK(strspn(got.data_sha256, "a") == 64);
+    CHECK_EQ_STR(got.eval_sha256, "0123abcd");
     CHECK_EQ_INT(opt2->step, 7);
     CHECK(memcmp(a, a2, sizeof(a)) == 0);
     CHECK(memcmp(b, b2, sizeof(b)) == 0);
@@ -182,12 +199,24 @@ static void test_checkpoint_round_trip(void)
         const float *payload = NULL;
 
         CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), 0);
-        /* A version from another release. */
-        bytes[8] = 2;
+        /* A version from a newer release. */
+        bytes[8] = TRAIN_CKPT_VERSION + 1;
         CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
-        CHECK(strstr(err.msg, "version 2") != NULL);
+        CHECK(strstr(err.msg, "format version 3") != NULL);
+        CHECK(strstr(err.msg, "release that wrote it") != NULL);
+        /* Version 1 lacks the data and optimizer settings, so it cannot be checked. */
         bytes[8] = 1;
+        CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
+        CHECK(strstr(err.msg, "format version 1 from an older atelier") != NULL);
+        CHECK(strstr(err.msg, "start a new run without --resume") != NULL);
+        bytes[8] = TRAIN_CKPT_VERSION;
         /* One flipped payload bit. */
+        bytes[300] ^= 1;
+        CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
+        CHECK(strstr(err.msg, "corrupt") != NULL);
+        CHECK(strstr(err.msg, "without --resume") != NULL);
+        bytes[300] ^= 1;
+        /* One flipped bit of the recorded learning rate. */
         bytes[100] ^= 1;
         CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
         CHECK(strstr(err.msg, "corrupt") != NULL);
