@@ -553,6 +553,37 @@ static size_t step_targets(struct trainer *tr, uint64_t step)
     return total;
 }
 
+/* Explains why step has no scored tokens. When its examples have targets but --seq-len
+ * cuts them all off, the message names --seq-len and the longest prompt instead of the
+ * data. */
+static int no_scored_tokens_error(struct trainer *tr, uint64_t step, struct tr_error *err)
+{
+    uint64_t first = step * (uint64_t)tr->opt->grad_accum * (uint64_t)tr->opt->batch;
+    uint64_t count = (uint64_t)tr->opt->grad_accum * (uint64_t)tr->opt->batch;
+    size_t longest_prompt = 0;
+    bool cut_off = false;
+
+    for (uint64_t i = 0; i < count && !cut_off; i++) {
+        const struct data_example *ex = example_at(tr, first + i);
+
+        cut_off = train_batch_count_targets(ex, ex->n) > 0;
+    }
+    if (!cut_off)
+        return tr_error_set(err,
+                            "step %llu has no scored tokens: every example of its batch "
+                            "is fully masked or one token long; check the data",
+                            (unsigned long long)step + 1);
+    for (size_t i = 0; i < tr->train_view.n; i++) {
+        if (tr->train_view.ex[i].n_prompt > longest_prompt)
+            longest_prompt = tr->train_view.ex[i].n_prompt;
+    }
+    return tr_error_set(err,
+                        "step %llu has no scored tokens because --seq-len %zu cuts off every "
+                        "target token of its examples; raise --seq-len above %zu, the length "
+                        "of the longest prompt in tokens",
+                        (unsigned long long)step + 1, tr->seq_len, longest_prompt);
+}
+
 struct step_stats {
     double loss;      /* token-weighted mean over the step */
     size_t scored;    /* target tokens */
@@ -615,10 +646,7 @@ static int run_step(struct step_stats *st, struct trainer *tr, uint64_t step, do
 
     memset(st, 0, sizeof(*st));
     if (step_scored == 0)
-        return tr_error_set(err,
-                            "step %llu has no scored tokens: every example of its batch "
-                            "is fully masked or one token long; check the data",
-                            (unsigned long long)step + 1);
+        return no_scored_tokens_error(tr, step, err);
     batch = malloc((size_t)tr->opt->batch * sizeof(*batch));
     if (batch == NULL)
         return tr_error_set(err, "cannot allocate a batch");

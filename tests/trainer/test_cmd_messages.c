@@ -577,6 +577,30 @@ static void test_rejected_values(void)
     expect_one_line(scalar_line, 1, "atelier train: ", "line 1", "{\"prompt\", \"completion\"}");
 }
 
+/* Prompts longer than --seq-len leave nothing to score, and the message blames --seq-len,
+ * not the data. */
+static void test_seq_len_cuts_targets(void)
+{
+    const char *args[] = {"train",
+                          "--base",
+                          model_dir,
+                          "--data",
+                          path_in(style_dir, "completion.jsonl"),
+                          "--out",
+                          path_in(tmp_root, "cut-targets"),
+                          "--steps",
+                          "1",
+                          "--seq-len",
+                          "8",
+                          "--threads",
+                          "1",
+                          NULL};
+
+    expect_one_line(args, 1, "atelier train: ", "--seq-len 8 cuts off every target token",
+                    "raise --seq-len above ");
+    expect_one_line(args, 1, "atelier train: ", "length of the longest prompt", "step 1");
+}
+
 /* One thread is written in the singular. */
 static void test_thread_count_note(void)
 {
@@ -619,6 +643,7 @@ int main(void)
     test_train_out_foreign_files();
     test_rejected_values();
     test_thread_count_note();
+    test_seq_len_cuts_targets();
     {
         char cmd[1200];
 
