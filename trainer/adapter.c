@@ -530,6 +530,17 @@ static int check_config_supported(const struct adapter_config *c, const char *di
                             "%s: fan_in_fan_out is true, which PEFT sets for GPT-2 style "
                             "Conv1D layers; Llama-family models use nn.Linear",
                             dir);
+    if (c->has_layers_to_transform)
+        return tr_error_set(err,
+                            "%s: layers_to_transform is set; atelier loads adapters of every "
+                            "layer only, so retrain without layers_to_transform",
+                            dir);
+    if (c->target_regex != NULL)
+        return tr_error_set(err,
+                            "%s: target_modules is the regular expression \"%s\", which "
+                            "atelier does not evaluate; save the adapter with target_modules "
+                            "as a list of module names or \"all-linear\"",
+                            dir, c->target_regex);
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * and against stories260K: configs and safetensors headers are read in full, adapters for
  * other architectures or in pickle format fail with a reason, and a saved adapter loads
  * back unchanged. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +319,52 @@ static void test_bf16_adapter_loads(const struct model *m)
     }
 }
 
+/* Saves a one-target adapter, sets key to value_json in its adapter_config.json and
+ * expects adapter_load to fail with needle in the message. */
+static void expect_config_rejected(const struct model *m, const char *key, const char *value_json,
+                                   const char *needle)
+{
+    struct tr_error err = {{0}};
+    struct lora_set *lora = NULL, *back = NULL;
+    struct adapter_save_info info = {"karpathy/stories260K", NULL};
+    char dir[512], path[600], cmd[600];
+    const char *tmp = getenv("TMPDIR");
+    json_error_t jerr;
+    json_t *cfg, *value;
+
+    snprintf(dir, sizeof(dir), "%s/atelier-config-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    lora = lora_set_new(model_get_config(m), 2, 4.0f, false, 0.0f, 1u << LORA_Q_PROJ, false, &err);
+    CHECK(lora != NULL);
+    CHECK_EQ_INT(adapter_save(dir, lora, &info, &err), 0);
+    snprintf(path, sizeof(path), "%s/adapter_config.json", dir);
+    cfg = json_load_file(path, 0, &jerr);
+    value = json_loads(value_json, JSON_DECODE_ANY, &jerr);
+    CHECK(cfg != NULL && value != NULL);
+    json_object_set_new(cfg, key, value);
+    CHECK_EQ_INT(json_dump_file(cfg, path, 0), 0);
+    json_decref(cfg);
+
+    CHECK_EQ_INT(adapter_load(&back, dir, m, &err), -1);
+    if (strstr(err.msg, needle) == NULL)
+        printf("# %s: %s\n", key, err.msg);
+    CHECK(strstr(err.msg, needle) != NULL);
+    lora_set_free(back);
+    lora_set_free(lora);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* Config fields that change which layers or modules PEFT adapts are rejected, because the
+ * loader would apply the adapter as if they were absent. */
+static void test_partial_adapters_rejected(const struct model *m)
+{
+    expect_config_rejected(m, "layers_to_transform", "[0, 2]", "layers_to_transform is set");
+    expect_config_rejected(m, "layers_to_transform", "1", "retrain without layers_to_transform");
+    expect_config_rejected(m, "target_modules", "\".*\\\\.(q_proj|v_proj)\"", "regular expression");
+    expect_config_rejected(m, "target_modules", "\"q_proj\"", "list of module names");
+}
+
 static void test_config_errors(void)
 {
     static const struct {
@@ -371,6 +418,7 @@ int main(void)
         test_load_against_stories(m);
         test_save_load_round_trip(m);
         test_bf16_adapter_loads(m);
+        test_partial_adapters_rejected(m);
     }
     model_free(m);
     return test_finish();
