@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files of a model directory that the merged directory keeps unchanged. */
+/* Files of a model directory that the merged directory keeps; config.json gets the merged
+ * dtype, the others are copied unchanged. */
 static const char *const copied_files[] = {
     "config.json",           "generation_config.json",  "tokenizer.json",
     "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
@@ -111,7 +112,143 @@ done:
     return rc;
 }
 
-static int copy_model_files(const char *out_dir, const char *base_dir, struct tr_error *err)
+/* Returns the torch name of a merge dtype, as config.json spells it. */
+static const char *torch_dtype_name(enum st_dtype dtype)
+{
+    return dtype == ST_BF16 ? "bfloat16" : dtype == ST_F16 ? "float16" : "float32";
+}
+
+/* Returns the end of the JSON string or null literal at p, or NULL when p holds neither. */
+static const char *skip_json_scalar(const char *p)
+{
+    if (strncmp(p, "null", 4) == 0)
+        return p + 4;
+    if (*p != '"')
+        return NULL;
+    for (p++; *p != '\0' && *p != '"'; p++) {
+        if (*p == '\\' && p[1] != '\0')
+            p++;
+    }
+    return *p == '"' ? p + 1 : NULL;
+}
+
+/* Finds the value of a top-level-looking key in config text: the span [*start, *end) of
+ * its string or null value. Returns false when the key or such a value is absent. */
+static bool find_dtype_value(const char *text, const char *key, const char **start,
+                             const char **end)
+{
+    char quoted[32];
+    const char *p;
+
+    snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+    for (p = strstr(text, quoted); p != NULL; p = strstr(p + 1, quoted)) {
+        const char *v = p + strlen(quoted);
+
+        while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+            v++;
+        if (*v != ':')
+            continue;
+        v++;
+        while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+            v++;
+        *start = v;
+        *end = skip_json_scalar(v);
+        if (*end != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Writes the base's config.json to path with "torch_dtype" and "dtype" set to the merged
+ * dtype, so loaders that follow them load the weights in the type they are stored in. The
+ * rest of the text is copied unchanged. A config with neither key gets "torch_dtype". */
+static int write_config(const char *from, const char *path, enum st_dtype dtype,
+                        struct tr_error *err)
+{
+    static const char *const keys[] = {"torch_dtype", "dtype"};
+    const char *name = torch_dtype_name(dtype);
+    char *text = NULL, *out = NULL;
+    size_t len = 0, out_len = 0;
+    FILE *in = fopen(from, "rb"), *stream;
+    bool found = false;
+    int rc = -1;
+
+    if (in == NULL)
+        return tr_error_set(err, "cannot open %s: %s", from, strerror(errno));
+    stream = open_memstream(&text, &len);
+    if (stream != NULL) {
+        char buf[65536];
+        size_t n;
+
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, stream);
+        fclose(stream);
+    }
+    fclose(in);
+    if (text == NULL)
+        return tr_error_set(err, "cannot read %s", from);
+    stream = open_memstream(&out, &out_len);
+    if (stream == NULL) {
+        free(text);
+        return tr_error_set(err, "cannot allocate the merged config");
+    }
+    {
+        const char *rest = text;
+
+        /* Keys are replaced in the order they appear in the text. */
+        for (;;) {
+            const char *best_start = NULL, *best_end = NULL, *start, *end;
+
+            for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                if (find_dtype_value(rest, keys[k], &start, &end) &&
+                    (best_start == NULL || start < best_start)) {
+                    best_start = start;
+                    best_end = end;
+                }
+            }
+            if (best_start == NULL)
+                break;
+            fprintf(stream, "%.*s\"%s\"", (int)(best_start - rest), rest, name);
+            rest = best_end;
+            found = true;
+        }
+        if (!found) {
+            const char *brace = strchr(rest, '{');
+
+            if (brace != NULL) {
+                const char *next = brace + 1;
+
+                while (*next == ' ' || *next == '\t' || *next == '\r' || *next == '\n')
+                    next++;
+                fprintf(stream, "%.*s\n  \"torch_dtype\": \"%s\"%s", (int)(brace + 1 - rest), rest,
+                        name, *next == '}' ? "" : ",");
+                rest = brace + 1;
+            }
+        }
+        fputs(rest, stream);
+    }
+    fclose(stream);
+    free(text);
+    if (out == NULL)
+        return tr_error_set(err, "cannot allocate the merged config");
+    stream = fopen(path, "wb");
+    if (stream == NULL)
+        tr_error_set(err, "cannot create %s: %s", path, strerror(errno));
+    else if (fwrite(out, 1, out_len, stream) != out_len || fclose(stream) != 0) {
+        stream = NULL;
+        tr_error_set(err, "cannot write %s: %s", path, strerror(errno));
+    } else {
+        stream = NULL;
+        rc = 0;
+    }
+    if (stream != NULL)
+        fclose(stream);
+    free(out);
+    return rc;
+}
+
+static int copy_model_files(const char *out_dir, const char *base_dir, enum st_dtype dtype,
+                            struct tr_error *err)
 {
     for (size_t i = 0; i < sizeof(copied_files) / sizeof(copied_files[0]); i++) {
         char from[4096], to[4096];
@@ -120,7 +257,8 @@ static int copy_model_files(const char *out_dir, const char *base_dir, struct tr
         snprintf(to, sizeof(to), "%s/%s", out_dir, copied_files[i]);
         if (access(from, F_OK) != 0)
             continue;
-        if (copy_file(from, to, err) < 0)
+        if (strcmp(copied_files[i], "config.json") == 0 ? write_config(from, to, dtype, err) < 0
+                                                        : copy_file(from, to, err) < 0)
             return -1;
     }
     return 0;
@@ -220,7 +358,7 @@ int merge_write(const char *out_dir, const char *base_dir, const struct model *m
         !(errno == EEXIST && stat(out_dir, &st) == 0 && S_ISDIR(st.st_mode)))
         return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out", out_dir,
                             strerror(errno));
-    if (copy_model_files(out_dir, base_dir, err) < 0)
+    if (copy_model_files(out_dir, base_dir, dtype, err) < 0)
         return -1;
     /* NOTE: the weights go to one model.safetensors, unsharded, whatever the model size. */
     return write_weights(out_dir, m, lora, dtype, err);

@@ -373,6 +373,70 @@ static void test_merge_summary_and_force(void)
     free(err_text);
 }
 
+/* The merged config.json names the dtype the weights are stored in, and keeps the rest of
+ * the base's text. */
+static void test_merge_writes_dtype(void)
+{
+    char *adapter = path_in(tmp_root, "named-by-flags");
+    char *bf16_base = path_in(tmp_root, "bf16-config-base");
+    char *merged = path_in(tmp_root, "merged-f32");
+    char *merged_bf16 = path_in(tmp_root, "merged-bf16");
+    const char *merge[] = {"merge", "--base", bf16_base, "--adapter", adapter,
+                           "--out", merged,   "--dtype", "F32",       NULL};
+    const char *merge_bf16[] = {"merge", "--base",    model_dir, "--adapter", adapter,
+                                "--out", merged_bf16, "--dtype", "BF16",      NULL};
+    char *config = read_text(path_in(model_dir, "config.json"));
+    char *bf16_config, *out_text = NULL, *err_text = NULL, *text;
+    json_error_t jerr;
+    json_t *doc, *base_doc;
+
+    CHECK(config != NULL);
+    if (config == NULL)
+        return;
+    /* The corpus config says float32; a bfloat16 base says so in both spellings. */
+    bf16_config = malloc(strlen(config) + 100);
+    CHECK(bf16_config != NULL && strchr(config, '{') != NULL);
+    if (bf16_config == NULL || strchr(config, '{') == NULL) {
+        free(bf16_config);
+        free(config);
+        return;
+    }
+    sprintf(bf16_config, "{\"dtype\": \"bfloat16\",%s", strchr(config, '{') + 1);
+    text = strstr(bf16_config, "\"torch_dtype\": \"float32\"");
+    CHECK(text != NULL);
+    if (text != NULL)
+        memcpy(text, "\"torch_dtype\": \"float16\"", strlen("\"torch_dtype\": \"float16\""));
+    CHECK(copy_model(bf16_base, bf16_config));
+
+    CHECK_EQ_INT(run_atelier(merge, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    doc = json_load_file(path_in(merged, "config.json"), 0, &jerr);
+    base_doc = json_loads(bf16_config, 0, &jerr);
+    CHECK(doc != NULL && base_doc != NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(doc, "torch_dtype")), "float32");
+    CHECK_EQ_STR(json_string_value(json_object_get(doc, "dtype")), "float32");
+    /* Everything else is the base's config. */
+    json_object_del(doc, "torch_dtype");
+    json_object_del(doc, "dtype");
+    json_object_del(base_doc, "torch_dtype");
+    json_object_del(base_doc, "dtype");
+    CHECK(json_equal(doc, base_doc));
+    json_decref(doc);
+    json_decref(base_doc);
+
+    CHECK_EQ_INT(run_atelier(merge_bf16, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    doc = json_load_file(path_in(merged_bf16, "config.json"), 0, &jerr);
+    CHECK(doc != NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(doc, "torch_dtype")), "bfloat16");
+    CHECK(json_object_get(doc, "dtype") == NULL);
+    json_decref(doc);
+    free(config);
+    free(bf16_config);
+}
+
 /* ---- messages for a missing model folder and an unknown dataset line ---- */
 
 /* Runs args, expects exit status want and an error as the last stderr line that starts
@@ -637,6 +701,7 @@ int main(void)
     test_eval_split_help();
     test_json_floats();
     test_merge_summary_and_force();
+    test_merge_writes_dtype();
     test_missing_model_folder();
     test_dataset_line_formats();
     test_train_out_overlaps_base();
