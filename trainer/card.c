@@ -109,8 +109,12 @@ static void write_body(FILE *f, const struct card_data *c)
     fprintf(f, "| optimizer steps | %llu |\n| batch | %d x %d accumulation |\n",
             (unsigned long long)r->steps, o->batch, o->grad_accum);
     fprintf(f, "| sequence length | %d |\n| gradient clipping | %g |\n", o->seq_len, o->clip);
-    fprintf(f, "| weight decay | %g |\n| seed | %llu |\n\n", o->weight_decay,
+    fprintf(f, "| weight decay | %g |\n| seed | %llu |\n", o->weight_decay,
             (unsigned long long)o->seed);
+    if (o->threads > 0)
+        fprintf(f, "| threads | %d |\n\n", o->threads);
+    else
+        fprintf(f, "| threads | OpenMP default |\n\n");
     fprintf(f, "## Results\n\n| metric | value |\n| --- | --- |\n");
     fprintf(f, "| final training loss | %.4f |\n", r->train_loss);
     if (r->has_eval) {
@@ -120,10 +124,12 @@ static void write_body(FILE *f, const struct card_data *c)
     }
     fprintf(f, "| target tokens trained on | %llu |\n| training time | %.1f s |\n\n",
             (unsigned long long)r->tokens, r->seconds);
+    /* The bare folder name would only load from the folder above it, so the example uses
+     * the hub repo id when one is given, else the path the adapter was written to. */
     fprintf(f,
             "Load it with PEFT: `PeftModel.from_pretrained(base_model, \"%s\")`, or "
             "evaluate it with `atelier eval --base BASE --adapter DIR --data FILE`.\n",
-            c->model_name);
+            o->repo_id != NULL ? o->repo_id : o->out_dir);
 }
 
 int card_write(const char *dir, const struct card_data *card, struct tr_error *err)

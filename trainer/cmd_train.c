@@ -60,7 +60,9 @@ static const char usage_text[] =
     "                        its config.json when that is a repo id, else the folder name)\n"
     "  --base-revision REV   commit of the base model\n"
     "  --dataset-name NS/NAME  hub repo id of the dataset (default: the file name)\n"
-    "  --dataset-revision REV  commit of the dataset\n";
+    "  --dataset-revision REV  commit of the dataset\n"
+    "  --repo-id NS/NAME     hub repo id the adapter is published as; the card's loading\n"
+    "                        example uses it (default: the ADAPTER_DIR path)\n";
 
 enum {
     OPT_BASE = 256,
@@ -91,6 +93,7 @@ enum {
     OPT_BASE_REVISION,
     OPT_DATASET_NAME,
     OPT_DATASET_REVISION,
+    OPT_REPO_ID,
     OPT_FORCE,
     OPT_HELP
 };
@@ -124,6 +127,7 @@ static const struct option long_options[] = {
     {"base-revision", required_argument, NULL, OPT_BASE_REVISION},
     {"dataset-name", required_argument, NULL, OPT_DATASET_NAME},
     {"dataset-revision", required_argument, NULL, OPT_DATASET_REVISION},
+    {"repo-id", required_argument, NULL, OPT_REPO_ID},
     {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -198,6 +202,8 @@ static bool open_progress_fd(FILE **out, const char *value)
     return true;
 }
 
+static bool is_hub_repo_id(const char *id);
+
 /* Applies one option; returns false on a bad value (already reported). */
 static bool apply_option(struct train_options *o, int c, const char *v, bool *steps_given,
                          bool *epochs_given, bool *force)
@@ -228,6 +234,16 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
         return true;
     case OPT_DATASET_REVISION:
         o->dataset_revision = v;
+        return true;
+    case OPT_REPO_ID:
+        if (!is_hub_repo_id(v)) {
+            fprintf(stderr,
+                    "atelier train: invalid --repo-id value \"%s\": expected a hub repo id "
+                    "NAMESPACE/NAME of letters, digits, '-', '_' and '.'\n",
+                    v);
+            return false;
+        }
+        o->repo_id = v;
         return true;
     case OPT_RSLORA:
         o->rslora = true;

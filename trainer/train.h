@@ -49,6 +49,7 @@ struct train_options {
     const char *base_revision;
     const char *dataset_name;
     const char *dataset_revision;
+    const char *repo_id; /* hub repo id the adapter is published as, or NULL */
     /* When not NULL and set nonzero (from a signal handler), training stops after the
      * current step, writes a checkpoint and returns an error that asks for --resume. */
     volatile sig_atomic_t *stop_requested;

@@ -220,6 +220,7 @@ static void test_explicit_names_win(void)
 {
     char *out = path_in(tmp_root, "named-by-flags");
     char *err_text = NULL, *card;
+    char load_line[1200];
     json_t *doc = NULL;
 
     CHECK_EQ_INT(train_tiny(model_dir, out, "demo/tiny-stories", "teacher/sea-stories", &err_text),
@@ -234,7 +235,38 @@ static void test_explicit_names_win(void)
     card = read_text(path_in(out, "README.md"));
     CHECK(contains(card, "base_model: \"demo/tiny-stories\""));
     CHECK(contains(card, "teacher/sea-stories"));
+    /* Without --repo-id the loading example points at the folder the adapter is in. */
+    snprintf(load_line, sizeof(load_line), "PeftModel.from_pretrained(base_model, \"%s\")", out);
+    CHECK(contains(card, load_line));
+    CHECK(contains(card, "| threads | 1 |\n"));
     free(card);
+}
+
+static void expect_one_line(const char *const *args, int want, const char *prefix,
+                            const char *needle1, const char *needle2);
+
+/* --repo-id names the hub repo in the card's loading example. */
+static void test_card_repo_id(void)
+{
+    char *out = path_in(tmp_root, "card-repo-id");
+    const char *args[] = {
+        "train", "--base",    model_dir, "--data",    path_in(style_dir, "train.jsonl"),
+        "--out", out,         "--steps", "1",         "--batch",
+        "2",     "--seq-len", "64",      "--repo-id", "demo/style-lora",
+        NULL};
+    const char *bad[] = {
+        "train", "--base", model_dir,   "--data",     path_in(style_dir, "train.jsonl"),
+        "--out", out,      "--repo-id", "style-lora", NULL};
+    char *out_text = NULL, *err_text = NULL, *card;
+
+    CHECK_EQ_INT(run_atelier(args, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    card = read_text(path_in(out, "README.md"));
+    CHECK(contains(card, "PeftModel.from_pretrained(base_model, \"demo/style-lora\")"));
+    CHECK(contains(card, "| threads | OpenMP default |\n"));
+    free(card);
+    expect_one_line(bad, 2, "atelier train: ", "--repo-id value \"style-lora\"", "NAMESPACE/NAME");
 }
 
 /* ---- help text and JSON floats ---- */
@@ -708,6 +740,7 @@ int main(void)
     test_train_out_foreign_files();
     test_rejected_values();
     test_thread_count_note();
+    test_card_repo_id();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
