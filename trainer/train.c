@@ -739,11 +739,46 @@ static int stop_on_nonfinite(struct trainer *tr, uint64_t step, const struct ste
                         tr->ckpt_path);
 }
 
+/* Trailing steps that look like a collapsed run; three in a row is the threshold, so one
+ * flat or zero-gradient step in a healthy run does not warn. */
+#define COLLAPSE_MIN_STEPS 3
+
+struct collapse_watch {
+    double uniform_loss; /* ln(vocab size): the loss of a uniform guess over the vocabulary */
+    uint64_t zero_grad;  /* trailing steps whose gradient norm was exactly 0 */
+    uint64_t uniform;    /* trailing steps whose loss was at least 99% of uniform_loss */
+};
+
+static void collapse_watch_update(struct collapse_watch *w, const struct step_stats *st)
+{
+    w->zero_grad = st->grad_norm == 0.0 ? w->zero_grad + 1 : 0;
+    w->uniform = st->loss >= 0.99 * w->uniform_loss ? w->uniform + 1 : 0;
+}
+
+/* Prints a warning when the last steps had no gradient or a loss no better than a uniform
+ * guess, because the adapter then learned nothing useful although the run succeeded. */
+static void collapse_watch_report(const struct collapse_watch *w, FILE *log)
+{
+    if (w->zero_grad >= COLLAPSE_MIN_STEPS)
+        fprintf(log,
+                "atelier train: warning: the run collapsed: the gradient norm was 0 in each "
+                "of the last %llu steps, so the adapter stopped learning; start over with a "
+                "lower --lr or --alpha\n",
+                (unsigned long long)w->zero_grad);
+    else if (w->uniform >= COLLAPSE_MIN_STEPS)
+        fprintf(log,
+                "atelier train: warning: the run collapsed: the loss was at or above "
+                "ln(vocab size) = %.4f, no better than a uniform guess over the vocabulary, "
+                "in each of the last %llu steps; start over with a lower --lr or --alpha\n",
+                w->uniform_loss, (unsigned long long)w->uniform);
+}
+
 static int train_loop(struct train_result *res, struct trainer *tr, struct tr_error *err)
 {
     const struct train_options *o = tr->opt;
     uint64_t step = 0, tokens = 0;
     double elapsed = 0.0, last_loss = NAN;
+    struct collapse_watch watch = {log((double)model_get_config(tr->model)->vocab_size), 0, 0};
 
     if (maybe_resume(&step, &tokens, &elapsed, &last_loss, tr, err) < 0)
         return -1;
@@ -760,6 +795,7 @@ static int train_loop(struct train_result *res, struct trainer *tr, struct tr_er
         elapsed += dt;
         tokens += st.scored;
         last_loss = st.loss;
+        collapse_watch_update(&watch, &st);
         print_progress(tr, step + 1, &st, lr, dt,
                        elapsed / (double)(step + 1) * (double)(tr->total_steps - step - 1));
         if (o->stop_requested != NULL && *o->stop_requested && step + 1 < tr->total_steps) {
@@ -781,6 +817,7 @@ static int train_loop(struct train_result *res, struct trainer *tr, struct tr_er
     }
     if (save_checkpoint(tr, step, tokens, last_loss, elapsed, err) < 0)
         return -1;
+    collapse_watch_report(&watch, o->log);
     res->train_loss = last_loss;
     res->steps = step;
     res->tokens = tokens;

@@ -947,6 +947,127 @@ static void test_resume_rejects_changes(void)
     expect_resume_rejected(fewer, NULL, NULL, "the training data changed", "same --data file");
 }
 
+/* Overwrites every weight of lm_head in the model copy in dir with zeros. */
+static bool zero_lm_head(const char *dir)
+{
+    char *weights = path_in(dir, "model.safetensors");
+    struct st_file *st = NULL;
+    struct tr_error err = {{0}};
+    const struct st_tensor *t;
+    unsigned char len_bytes[8];
+    unsigned long long header_len = 0;
+    size_t offset, nbytes;
+    char *zeros;
+    bool ok;
+    FILE *f;
+
+    if (st_open(&st, weights, &err) < 0)
+        return false;
+    t = st_find(st, "lm_head.weight");
+    if (t == NULL) {
+        st_close(st);
+        return false;
+    }
+    offset = (size_t)((const char *)t->data - (const char *)st_tensor_at(st, 0)->data);
+    nbytes = t->nbytes;
+    st_close(st);
+    f = fopen(weights, "r+b");
+    if (f == NULL)
+        return false;
+    ok = fread(len_bytes, 1, 8, f) == 8;
+    for (int i = 7; i >= 0; i--)
+        header_len = header_len * 256 + len_bytes[i];
+    zeros = calloc(1, nbytes);
+    ok = ok && zeros != NULL && fseek(f, (long)(8 + header_len + offset), SEEK_SET) == 0 &&
+         fwrite(zeros, 1, nbytes, f) == nbytes;
+    free(zeros);
+    return fclose(f) == 0 && ok;
+}
+
+/* A run that learns nothing ends with exit 0 and a warning line that says it collapsed and
+ * what to change: with lm_head all zero every gradient is exactly 0, and a learning rate of
+ * 1 with a large alpha drives the loss above a uniform guess. */
+static void test_collapse_warning(void)
+{
+    char *dir = path_in(tmp_root, "zero-head-model");
+    char *log = path_in(tmp_root, "collapse-stderr.txt");
+    const char *zero_grad[] = {"train",
+                               "--base",
+                               dir,
+                               "--data",
+                               path_in(style_dir, "train.jsonl"),
+                               "--out",
+                               path_in(tmp_root, "zero-grad-run"),
+                               "--steps",
+                               "4",
+                               "--batch",
+                               "4",
+                               "--seq-len",
+                               "64",
+                               "--threads",
+                               "1",
+                               NULL};
+    const char *diverged[] = {"train",
+                              "--base",
+                              model_dir,
+                              "--data",
+                              path_in(style_dir, "train.jsonl"),
+                              "--out",
+                              path_in(tmp_root, "diverged-run"),
+                              "--steps",
+                              "8",
+                              "--batch",
+                              "4",
+                              "--seq-len",
+                              "64",
+                              "--threads",
+                              "1",
+                              "--lr",
+                              "1",
+                              "--alpha",
+                              "1000",
+                              "--clip",
+                              "0",
+                              NULL};
+    const char *healthy[] = {"train",
+                             "--base",
+                             model_dir,
+                             "--data",
+                             path_in(style_dir, "train.jsonl"),
+                             "--out",
+                             path_in(tmp_root, "healthy-run"),
+                             "--steps",
+                             "4",
+                             "--batch",
+                             "4",
+                             "--seq-len",
+                             "64",
+                             "--threads",
+                             "1",
+                             NULL};
+    char *text;
+
+    CHECK(copy_model(dir));
+    CHECK(zero_lm_head(dir));
+    CHECK_EQ_INT(run_atelier(zero_grad, NULL, log), 0);
+    text = read_text(log);
+    CHECK(text != NULL && strstr(text, "atelier train: warning: the run collapsed") != NULL);
+    CHECK(text != NULL && strstr(text, "gradient norm was 0 in each of the last 4 steps") != NULL);
+    CHECK(text != NULL && strstr(text, "lower --lr or --alpha") != NULL);
+    free(text);
+
+    CHECK_EQ_INT(run_atelier(diverged, NULL, log), 0);
+    text = read_text(log);
+    CHECK(text != NULL && strstr(text, "the run collapsed: the loss was at or above "
+                                       "ln(vocab size) = 6.2383") != NULL);
+    free(text);
+
+    CHECK_EQ_INT(run_atelier(healthy, NULL, log), 0);
+    text = read_text(log);
+    CHECK(text != NULL && strstr(text, "collapsed") == NULL);
+    free(text);
+}
+
 static void test_checkpoint_version_mismatch(void)
 {
     char *dir = path_in(tmp_root, "same-a");
@@ -1011,6 +1132,7 @@ int main(void)
     test_bad_inputs();
     test_nan_loss_stops();
     test_resume_rejects_changes();
+    test_collapse_warning();
     test_checkpoint_version_mismatch();
     {
         char cmd[4200];
