@@ -115,10 +115,17 @@ done:
 /* Returns the torch name of a merge dtype, as config.json spells it. */
 static const char *torch_dtype_name(enum st_dtype dtype)
 {
-    return dtype == ST_BF16 ? "bfloat16" : dtype == ST_F16 ? "float16" : "float32";
+    switch (dtype) {
+    case ST_BF16:
+        return "bfloat16";
+    case ST_F16:
+        return "float16";
+    default:
+        return "float32";
+    }
 }
 
-/* Returns the end of the JSON string or null literal at p, or NULL when p holds neither. */
+/* Returns the end of the JSON string or null literal at p, or NULL when p is neither. */
 static const char *skip_json_scalar(const char *p)
 {
     if (strncmp(p, "null", 4) == 0)

@@ -739,8 +739,8 @@ static int stop_on_nonfinite(struct trainer *tr, uint64_t step, const struct ste
                         tr->ckpt_path);
 }
 
-/* Trailing steps that look like a collapsed run; three in a row is the threshold, so one
- * flat or zero-gradient step in a healthy run does not warn. */
+/* Trailing steps that look like a collapsed run before the run warns. A healthy run can
+ * have a single flat or zero-gradient step, so one is not enough. */
 #define COLLAPSE_MIN_STEPS 3
 
 struct collapse_watch {

@@ -19,8 +19,8 @@ bool train_cli_double(double *out, const char *cmd, const char *option, const ch
 /** Checks that a path or name value is not empty. Returns false after printing when it is. */
 bool train_cli_nonempty(const char *cmd, const char *option, const char *value);
 /** Checks --seq-len against the context of the model in base_dir, read from its
- * config.json. Returns false after printing one line when seq_len is above the context; a
- * config.json that cannot be read passes, so loading the model reports that problem. */
+ * config.json. Returns false after printing one line when seq_len is above the context. A
+ * config.json that cannot be read passes, because loading the model reports that problem. */
 bool train_cli_check_seq_len(const char *cmd, const char *base_dir, int seq_len);
 
 #endif

@@ -425,7 +425,8 @@ static void test_merge_writes_dtype(void)
     CHECK(config != NULL);
     if (config == NULL)
         return;
-    /* The corpus config says float32; a bfloat16 base says so in both spellings. */
+    /* The corpus config has "torch_dtype": "float32". This base gets "dtype": "bfloat16"
+     * and "torch_dtype": "float16", so each key must be replaced on its own. */
     bf16_config = malloc(strlen(config) + 100);
     CHECK(bf16_config != NULL && strchr(config, '{') != NULL);
     if (bf16_config == NULL || strchr(config, '{') == NULL) {

@@ -984,9 +984,9 @@ static bool zero_lm_head(const char *dir)
     return fclose(f) == 0 && ok;
 }
 
-/* A run that learns nothing ends with exit 0 and a warning line that says it collapsed and
- * what to change: with lm_head all zero every gradient is exactly 0, and a learning rate of
- * 1 with a large alpha drives the loss above a uniform guess. */
+/* A run that learns nothing ends with exit 0 and a warning line that it collapsed and what
+ * to change. With lm_head all zero every gradient is exactly 0, and a learning rate of 1
+ * with a large alpha drives the loss above a uniform guess. */
 static void test_collapse_warning(void)
 {
     char *dir = path_in(tmp_root, "zero-head-model");
