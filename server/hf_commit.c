@@ -414,10 +414,31 @@ static const char *commit_summary(const struct commit_state *st)
     return st->parser.summary[0] != '\0' ? st->parser.summary : "Upload files";
 }
 
+int hf_lfs_store_file(void *target, const char *path, const void *data, size_t len,
+                      char oid_out[65], struct hub_error *err)
+{
+    const struct hf_lfs_target *t = target;
+    struct meta *db = http_request_db(t->req);
+    int rc;
+
+    rc = store_put_buf(oid_out, hf_store(), data, len, err);
+    if (rc == 0)
+        rc = meta_lfs_object_add(db, oid_out, len, err);
+    if (rc == 0)
+        rc = meta_lfs_link(db, t->repo->id, oid_out, err);
+    if (rc < 0)
+        return rc;
+    hub_log(HUB_LOG_INFO, "hf",
+            "file stored as LFS object path=%s oid=%s bytes=%zu repo=%s/%s req=%s", path, oid_out,
+            len, t->repo->ns, t->repo->name, http_request_id(t->req));
+    return 0;
+}
+
 static int commit_apply(struct http_request *req, struct commit_state *st,
                         char commit[REPO_OID_HEX_BYTES + 1], struct hub_error *err)
 {
     struct repo_commit_request creq = {0};
+    struct hf_lfs_target lfs_target = {req, &st->ctx.row};
     struct repo_op *ops = NULL;
     char name[128], email[160];
     char *message = NULL;
@@ -457,6 +478,8 @@ static int commit_apply(struct http_request *req, struct commit_state *st,
     creq.message = message;
     creq.ops = ops;
     creq.n_ops = st->parser.op_count;
+    creq.lfs_store = hf_lfs_store_file;
+    creq.lfs_store_ctx = &lfs_target;
     rc = repo_commit(commit, st->ctx.git, &creq, err);
 out:
     free(ops);

@@ -17,6 +17,19 @@ struct store;
 /** Returns the blob store opened by hf_http_open(); shared by every thread. */
 struct store *hf_store(void);
 
+/* The request and repo that hf_lfs_store_file links the objects it stores to. */
+struct hf_lfs_target {
+    struct http_request *req;
+    const struct meta_repo *repo;
+};
+
+/** Stores the content of a committed file that .gitattributes routes to LFS in the blob
+ * store, records the object and links it to target's repo, as an upload through the LFS
+ * batch API does. A repo_lfs_store_fn: set creq.lfs_store to it and creq.lfs_store_ctx to a
+ * struct hf_lfs_target. Returns 0 or HUB_E* with err set. */
+int hf_lfs_store_file(void *target, const char *path, const void *data, size_t len,
+                      char oid_out[65], struct hub_error *err);
+
 /* A repo addressed by a request, with the caller's rights on it. */
 struct hf_repo_ctx {
     struct meta_repo row;

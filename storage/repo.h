@@ -188,6 +188,12 @@ struct repo_op {
     uint64_t lfs_size;   /* REPO_OP_ADD_LFS */
 };
 
+/* Stores the len bytes of the file at path as an LFS object (its oid is their SHA-256) that
+ * the repo being committed to may read, and writes the oid into oid_out. Returns 0 or a HUB_E* code
+ * with err set. */
+typedef int (*repo_lfs_store_fn)(void *ctx, const char *path, const void *data, size_t len,
+                                 char oid_out[65], struct hub_error *err);
+
 struct repo_commit_request {
     const char *branch;          /* short branch name or refs/heads/...; required */
     const char *create_from;     /* when the branch is missing, create it at this revision;
@@ -198,9 +204,12 @@ struct repo_commit_request {
     const char *message;         /* required, at most HUB_MAX_COMMIT_MESSAGE_BYTES */
     int64_t time;                /* author and committer time; 0 means now */
     const struct repo_op *ops;
-    size_t n_ops;      /* 0 to HUB_MAX_COMMIT_OPS */
-    bool no_track_lfs; /* skip adding .gitattributes rules for REPO_OP_ADD_LFS
-                          paths no filter=lfs rule matches */
+    size_t n_ops;                /* 0 to HUB_MAX_COMMIT_OPS */
+    bool no_track_lfs;           /* skip adding .gitattributes rules for REPO_OP_ADD_LFS
+                                    paths no filter=lfs rule matches */
+    repo_lfs_store_fn lfs_store; /* stores REPO_OP_ADD_FILE content that .gitattributes routes
+                                    to LFS; NULL commits every such file as a git blob */
+    void *lfs_store_ctx;         /* passed to lfs_store */
 };
 
 /** Applies every op to the branch head's tree and records ONE commit, then moves the branch
@@ -208,9 +217,13 @@ struct repo_commit_request {
  * changes. Ops apply in order, so a later op on the same path wins. Unless no_track_lfs is
  * set, a REPO_OP_ADD_LFS path that no filter=lfs rule of the resulting .gitattributes matches
  * gets an exact-path rule appended, so git clones check out the content and not the pointer.
- * The caller checks beforehand that LFS objects exist in the store. Writes the new commit id
- * into commit_out. Returns 0; HUB_EINVAL (bad path, op or field; committing to a tag);
- * HUB_ETOOBIG; HUB_ENOTFOUND (branch, create_from, or a deleted path: the message then
+ * When lfs_store is set, a non-empty REPO_OP_ADD_FILE whose path a filter=lfs rule of the
+ * resulting .gitattributes matches goes to lfs_store and is committed as a pointer, unless
+ * its content is already a pointer or the file is a .gitattributes file. An object stored
+ * that way stays in the store when the commit then fails.
+ * The caller checks beforehand that the objects of REPO_OP_ADD_LFS ops exist in the store. Writes
+ * the new commit id into commit_out. Returns 0; HUB_EINVAL (bad path, op or field; committing to a
+ * tag); HUB_ETOOBIG; HUB_ENOTFOUND (branch, create_from, or a deleted path: the message then
  * contains "A file with this name doesn't exist", or "A folder ..." for a folder);
  * HUB_ECONFLICT (expected_parent differs from the branch head, or another writer moved the
  * branch); HUB_EIO. */

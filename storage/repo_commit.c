@@ -186,23 +186,102 @@ static int index_delete_folder(git_index *index, const char *path, struct hub_er
     return 0;
 }
 
-static int apply_op(git_index *index, git_repository *git, const struct repo_op *op,
-                    struct hub_error *err)
+static int index_add_pointer(git_index *index, git_repository *git, const char *path,
+                             const char *oid, uint64_t size, struct hub_error *err)
 {
     char pointer[LFS_POINTER_MAX_BYTES];
     struct lfs_pointer p;
     size_t len;
 
+    memcpy(p.oid, oid, 65);
+    p.size = size;
+    len = lfs_pointer_format(pointer, sizeof(pointer), &p);
+    if (len == 0)
+        return hub_error_set(err, HUB_EINTERNAL, "cannot format an LFS pointer");
+    return index_add_bytes(index, git, path, pointer, len, err);
+}
+
+static bool is_attributes_file(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return strcmp(slash != NULL ? slash + 1 : path, ".gitattributes") == 0;
+}
+
+/* Returns whether the content of a REPO_OP_ADD_FILE op goes to the LFS store (see
+ * repo_commit). attrs is NULL when the caller gave no lfs_store. */
+static bool file_goes_to_lfs(const struct lfs_attributes *attrs, const struct repo_op *op)
+{
+    return attrs != NULL && op->len > 0 && !is_attributes_file(op->path) &&
+           lfs_attributes_match(attrs, op->path) && !lfs_pointer_is_pointer(op->data, op->len);
+}
+
+/* Parses the filter=lfs rules of the .gitattributes that the commit results in: the content
+ * of the last op on that path, else the file in tree (NULL for a commit without a parent).
+ * A .gitattributes that the commit deletes or adds as an LFS file has no rules. */
+static int result_attributes_load(struct lfs_attributes **out, git_repository *git, git_tree *tree,
+                                  const struct repo_commit_request *req, struct hub_error *err)
+{
+    git_tree_entry *entry = NULL;
+    git_blob *blob = NULL;
+    int rc;
+
+    for (size_t i = req->n_ops; i-- > 0;) {
+        const struct repo_op *op = &req->ops[i];
+
+        if (strcmp(op->path, ".gitattributes") != 0)
+            continue;
+        if (op->kind == REPO_OP_ADD_FILE)
+            return lfs_attributes_parse(out, op->data, op->len, err);
+        return lfs_attributes_parse(out, "", 0, err);
+    }
+    if (tree == NULL)
+        return lfs_attributes_parse(out, "", 0, err);
+    rc = git_tree_entry_bypath(&entry, tree, ".gitattributes");
+    if (rc == GIT_ENOTFOUND)
+        return lfs_attributes_parse(out, "", 0, err);
+    if (rc < 0)
+        return repo_error_from_git(err, rc, "read .gitattributes");
+    if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+        rc = lfs_attributes_parse(out, "", 0, err);
+        goto out;
+    }
+    rc = git_blob_lookup(&blob, git, git_tree_entry_id(entry));
+    if (rc < 0) {
+        rc = repo_error_from_git(err, rc, "read .gitattributes");
+        goto out;
+    }
+    rc = lfs_attributes_parse(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), err);
+out:
+    git_blob_free(blob);
+    git_tree_entry_free(entry);
+    return rc;
+}
+
+/* Hands the content of op to req->lfs_store and adds a pointer to the stored object. */
+static int index_add_stored_file(git_index *index, git_repository *git, const struct repo_op *op,
+                                 const struct repo_commit_request *req, struct hub_error *err)
+{
+    char oid[65];
+    int rc;
+
+    rc = req->lfs_store(req->lfs_store_ctx, op->path, op->data, op->len, oid, err);
+    if (rc < 0)
+        return rc;
+    return index_add_pointer(index, git, op->path, oid, op->len, err);
+}
+
+static int apply_op(git_index *index, git_repository *git, const struct repo_op *op,
+                    const struct repo_commit_request *req, const struct lfs_attributes *attrs,
+                    struct hub_error *err)
+{
     switch (op->kind) {
     case REPO_OP_ADD_FILE:
+        if (file_goes_to_lfs(attrs, op))
+            return index_add_stored_file(index, git, op, req, err);
         return index_add_bytes(index, git, op->path, op->data, op->len, err);
     case REPO_OP_ADD_LFS:
-        memcpy(p.oid, op->lfs_oid, 65);
-        p.size = op->lfs_size;
-        len = lfs_pointer_format(pointer, sizeof(pointer), &p);
-        if (len == 0)
-            return hub_error_set(err, HUB_EINTERNAL, "cannot format an LFS pointer");
-        return index_add_bytes(index, git, op->path, pointer, len, err);
+        return index_add_pointer(index, git, op->path, op->lfs_oid, op->lfs_size, err);
     case REPO_OP_DELETE_FILE:
         if (git_index_get_bypath(index, op->path, 0) == NULL)
             return hub_error_set(err, HUB_ENOTFOUND, "A file with this name doesn't exist: %.300s",
@@ -291,6 +370,7 @@ out:
 static int build_tree(git_oid *tree_id, struct repo *r, git_commit *parent,
                       const struct repo_commit_request *req, struct hub_error *err)
 {
+    struct lfs_attributes *attrs = NULL;
     git_index *index = NULL;
     git_tree *tree = NULL;
     int rc;
@@ -304,8 +384,13 @@ static int build_tree(git_oid *tree_id, struct repo *r, git_commit *parent,
         rc = repo_error_from_git(err, rc, "load tree");
         goto out;
     }
+    if (req->lfs_store != NULL) {
+        rc = result_attributes_load(&attrs, r->git, tree, req, err);
+        if (rc < 0)
+            goto out;
+    }
     for (size_t i = 0; i < req->n_ops; i++) {
-        rc = apply_op(index, r->git, &req->ops[i], err);
+        rc = apply_op(index, r->git, &req->ops[i], req, attrs, err);
         if (rc < 0)
             goto out;
     }
@@ -318,6 +403,7 @@ static int build_tree(git_oid *tree_id, struct repo *r, git_commit *parent,
     if (rc < 0)
         rc = repo_error_from_git(err, rc, "write tree");
 out:
+    lfs_attributes_free(attrs);
     git_tree_free(tree);
     git_index_free(index);
     return rc;

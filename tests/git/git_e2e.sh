@@ -223,6 +223,46 @@ else
   not_ok "push updates repo head_commit" "head_commit: $head_commit, pushed: $pushed"
 fi
 
+# ---- Commit API file lines that .gitattributes routes to LFS -------------------------------
+
+# A `file` line for a path that the default .gitattributes routes to LFS (*.safetensors) is
+# stored as an LFS object, so git-lfs checks it out and the clone has a clean `git status`.
+code=$(curl -s -o "$work/routed-create.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d '{"name":"routed","type":"model"}' "$base/api/repos/create")
+if [ "$code" = "200" ]; then
+  ok "create repo for routed file"
+else
+  not_ok "create repo for routed file" "HTTP $code: $(cat "$work/routed-create.json")"
+fi
+head -c 50000 /dev/urandom >"$work/routed.safetensors"
+code=$(printf '%s\n{"key":"file","value":{"path":"model.safetensors","encoding":"base64","content":"%s"}}\n' \
+  '{"key":"header","value":{"summary":"Add weights as a file line"}}' \
+  "$(base64 -w 0 "$work/routed.safetensors")" |
+  curl -s -o "$work/routed-commit.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/alice/routed/commit/main")
+if [ "$code" = "200" ]; then
+  ok "commit routed file as a file line"
+else
+  not_ok "commit routed file as a file line" "HTTP $code: $(cat "$work/routed-commit.json")"
+fi
+git clone -q "$base/alice/routed" routed >"$work/routed-clone.log" 2>&1
+if grep -q "should have been a pointer" "$work/routed-clone.log"; then
+  not_ok "clone of routed file has no pointer warning" "$(cat "$work/routed-clone.log")"
+else
+  ok "clone of routed file has no pointer warning"
+fi
+check "routed file checked out by git-lfs" cmp routed/model.safetensors "$work/routed.safetensors"
+git -C routed status --porcelain >"$work/routed-status.txt" 2>&1
+if [ ! -s "$work/routed-status.txt" ]; then
+  ok "clone of routed file has clean status"
+else
+  not_ok "clone of routed file has clean status" "$(cat "$work/routed-status.txt")"
+fi
+git -C routed lfs ls-files >"$work/routed-lfs.txt" 2>&1
+check_output "git-lfs lists routed file" "model\.safetensors" "$work/routed-lfs.txt"
+
 # ---- git-lfs locks ------------------------------------------------------------------------
 
 check "lfs lock a file" git -C adapters lfs lock adapter_model.safetensors

@@ -422,6 +422,45 @@ test("LFS batch, upload, verify, commit and download with ranges", async () => {
   assert.equal(createHash("sha256").update(Buffer.from(await blob.arrayBuffer())).digest("hex"), oid);
 });
 
+test("file line that .gitattributes routes to LFS is stored as LFS", async () => {
+  assert.equal((await createRepo(tok.aliceWrite, "routed", {})).status, 200);
+  const data = Buffer.alloc(150000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31) % 251;
+  const oid = createHash("sha256").update(data).digest("hex");
+  const pre = await (await req("/api/models/alice/routed/preupload/main", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ files: [{ path: "model.safetensors", size: data.length, sample: "" }] }),
+  })).json();
+  assert.equal(pre.files[0].uploadMode, "lfs");
+
+  const r = await commit(tok.aliceWrite, "alice/routed", [
+    { key: "file", value: { path: "model.safetensors", content: data.toString("base64"),
+      encoding: "base64" } },
+    { key: "file", value: { path: "config.json", content: '{"a": 1}' } }]);
+  assert.equal(r.status, 200);
+
+  const tree = await (await req("/api/models/alice/routed/tree/main")).json();
+  const weights = tree.find((e) => e.path === "model.safetensors");
+  assert.equal(weights.lfs?.oid, oid);
+  assert.equal(weights.lfs?.size, data.length);
+  assert.equal(weights.size, data.length);
+  const config = tree.find((e) => e.path === "config.json");
+  assert.equal(config.lfs, undefined, "config.json stays a git blob");
+  const pointer = await (await req("/alice/routed/raw/main/model.safetensors")).text();
+  assert.equal(pointer,
+    `version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize ${data.length}\n`);
+  const resolved = await req("/alice/routed/resolve/main/model.safetensors");
+  assert.equal(resolved.status, 200);
+  assert.equal(resolved.headers.get("x-linked-etag"), `"${oid}"`);
+  assert.deepEqual(Buffer.from(await resolved.arrayBuffer()), data);
+  const stored = /file stored as LFS object path=model\.safetensors oid=[0-9a-f]{64} .*repo=alice\/routed/;
+  assert.match(await waitForLog(daemon, stored), stored);
+
+  // The object is linked to the repo, so the batch API offers it without an upload.
+  const again = await uploadLfs(tok.aliceWrite, "alice/routed", data);
+  assert.equal(again.object.actions, undefined, "the stored object needs no upload");
+});
+
 test("LFS oid of another user's private object is not enough", async () => {
   assert.equal((await createRepo(tok.bobWrite, "copy", {})).status, 200);
   const secret = Buffer.alloc(120000, 41);

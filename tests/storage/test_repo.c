@@ -7,6 +7,7 @@
 #include "lfs_pointer.h"
 #include "repo.h"
 #include "storage.h"
+#include "store.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -182,6 +183,155 @@ static void test_commit_files_and_lfs(const char *data)
     CHECK_EQ_INT(commit_ops(c2, r, "main", NULL, &bad_oid, 1, &err), HUB_EINVAL);
     CHECK_EQ_INT(commit_ops(c2, r, "nobranch", NULL, &replace, 1, &err), HUB_ENOTFOUND);
     repo_close(r);
+}
+
+/* The lfs_store of the tests below: it puts the bytes into a real blob store and counts the
+ * calls. With fail set it returns HUB_EIO instead. */
+struct lfs_store_calls {
+    struct store *store;
+    size_t count;
+    bool fail;
+};
+
+static int lfs_store_into(void *ctx, const char *path, const void *data, size_t len,
+                          char oid_out[65], struct hub_error *err)
+{
+    struct lfs_store_calls *calls = ctx;
+
+    (void)path;
+    calls->count++;
+    if (calls->fail)
+        return hub_error_set(err, HUB_EIO, "disk full");
+    return store_put_buf(oid_out, calls->store, data, len, err);
+}
+
+static int commit_ops_lfs(char *out, struct repo *r, struct lfs_store_calls *calls,
+                          const struct repo_op *ops, size_t n, struct hub_error *err)
+{
+    struct repo_commit_request req = {0};
+
+    req.branch = "main";
+    req.author_name = "Alice";
+    req.author_email = "alice@example.org";
+    req.message = "Add files";
+    req.ops = ops;
+    req.n_ops = n;
+    req.lfs_store = lfs_store_into;
+    req.lfs_store_ctx = calls;
+    return repo_commit(out, r, &req, err);
+}
+
+/* Reads the entry of the file at path on main into e, zeroed when that fails. */
+static void stat_main_file(struct repo_entry *e, struct repo *r, const char *path)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    memset(e, 0, sizeof(*e));
+    CHECK_EQ_INT(repo_entry_stat(e, r, "main", path, &err), 0);
+    CHECK_EQ_INT(e->type, REPO_ENTRY_FILE);
+}
+
+static void test_commit_stores_lfs_files(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct lfs_store_calls calls = {0};
+    struct repo_entry e;
+    struct repo *r = NULL;
+    struct lfs_pointer given = {{0}, 5000};
+    char weights[3000], pointer[LFS_POINTER_MAX_BYTES], attributes[4096];
+    char head[41], c1[41], c2[41], weights_oid[65];
+    size_t pointer_len;
+    uint64_t stored_size = 0;
+    bool exists = false;
+
+    for (size_t i = 0; i < sizeof(weights); i++)
+        weights[i] = (char)(i * 7);
+    memcpy(given.oid, oid_a, 65);
+    pointer_len = lfs_pointer_format(pointer, sizeof(pointer), &given);
+    snprintf(attributes, sizeof(attributes), "%s*.csv filter=lfs diff=lfs merge=lfs -text\n",
+             lfs_attributes_default_text());
+    CHECK_EQ_INT(store_open(&calls.store, data, &err), 0);
+    CHECK_EQ_INT(store_sha256_hex(weights_oid, weights, sizeof(weights), &err), 0);
+    CHECK_EQ_INT(repo_create(head, data, HUB_REPO_MODEL, "alice", "stored", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "stored", &err), 0);
+
+    /* The *.csv rule comes in the same commit, so it applies to table.csv. */
+    struct repo_op ops[6] = {
+        {REPO_OP_ADD_FILE, "model.safetensors", weights, sizeof(weights), NULL, 0},
+        {REPO_OP_ADD_FILE, "notes.txt", "hello", 5, NULL, 0},
+        {REPO_OP_ADD_FILE, "empty.bin", "", 0, NULL, 0},
+        {REPO_OP_ADD_FILE, "given.bin", pointer, pointer_len, NULL, 0},
+        {REPO_OP_ADD_FILE, "data/table.csv", "a,b\n", 4, NULL, 0},
+        {REPO_OP_ADD_FILE, ".gitattributes", attributes, strlen(attributes), NULL, 0},
+    };
+    CHECK_EQ_INT(commit_ops_lfs(c1, r, &calls, ops, 6, &err), 0);
+    CHECK_EQ_INT(calls.count, 2);
+    CHECK_EQ_INT(store_blob_stat(&exists, &stored_size, calls.store, weights_oid, &err), 0);
+    CHECK(exists);
+    CHECK_EQ_INT(stored_size, sizeof(weights));
+
+    stat_main_file(&e, r, "model.safetensors");
+    CHECK(e.is_lfs);
+    CHECK_EQ_INT(e.size, sizeof(weights));
+    CHECK_EQ_STR(e.lfs_oid, weights_oid);
+    free(e.path);
+    stat_main_file(&e, r, "data/table.csv");
+    CHECK(e.is_lfs);
+    CHECK_EQ_INT(e.size, 4);
+    free(e.path);
+    stat_main_file(&e, r, "notes.txt");
+    CHECK(!e.is_lfs);
+    CHECK_EQ_INT(e.size, 5);
+    free(e.path);
+    stat_main_file(&e, r, "empty.bin");
+    CHECK(!e.is_lfs);
+    CHECK_EQ_INT(e.size, 0);
+    free(e.path);
+    /* Content that is a pointer already is committed as it came. */
+    stat_main_file(&e, r, "given.bin");
+    CHECK(e.is_lfs);
+    CHECK_EQ_STR(e.lfs_oid, oid_a);
+    CHECK_EQ_INT(e.size, 5000);
+    free(e.path);
+    stat_main_file(&e, r, ".gitattributes");
+    CHECK(!e.is_lfs);
+    CHECK_EQ_INT(e.size, strlen(attributes));
+    free(e.path);
+
+    /* A failed store fails the whole commit. */
+    struct repo_op more = {REPO_OP_ADD_FILE, "more.safetensors", "xyz", 3, NULL, 0};
+    calls.fail = true;
+    CHECK_EQ_INT(commit_ops_lfs(c2, r, &calls, &more, 1, &err), HUB_EIO);
+    CHECK(strstr(err.msg, "disk full") != NULL);
+    CHECK_EQ_INT(repo_revision_resolve(c2, r, "main", &err), 0);
+    CHECK_EQ_STR(c2, c1);
+
+    /* Without .gitattributes no rule routes the file, so it stays a git blob. */
+    struct repo_op unrouted[2] = {
+        {REPO_OP_DELETE_FILE, ".gitattributes", NULL, 0, NULL, 0},
+        {REPO_OP_ADD_FILE, "more.safetensors", "xyz", 3, NULL, 0},
+    };
+    calls.fail = false;
+    calls.count = 0;
+    CHECK_EQ_INT(commit_ops_lfs(c2, r, &calls, unrouted, 2, &err), 0);
+    CHECK_EQ_INT(calls.count, 0);
+    stat_main_file(&e, r, "more.safetensors");
+    CHECK(!e.is_lfs);
+    CHECK_EQ_INT(e.size, 3);
+    free(e.path);
+
+    /* Without lfs_store every file is a git blob, as before. */
+    struct repo_op plain[2] = {
+        {REPO_OP_ADD_FILE, ".gitattributes", attributes, strlen(attributes), NULL, 0},
+        {REPO_OP_ADD_FILE, "plain.safetensors", "abc", 3, NULL, 0},
+    };
+    CHECK_EQ_INT(commit_ops(c2, r, "main", NULL, plain, 2, &err), 0);
+    stat_main_file(&e, r, "plain.safetensors");
+    CHECK(!e.is_lfs);
+    CHECK_EQ_INT(e.size, 3);
+    free(e.path);
+    repo_close(r);
+    store_close(calls.store);
 }
 
 static void test_path_limits(const char *data)
@@ -723,6 +873,7 @@ int main(void)
     CHECK_EQ_INT(storage_layout_create(data, &err), 0);
     test_create_and_initial_tree(data);
     test_commit_files_and_lfs(data);
+    test_commit_stores_lfs_files(data);
     test_path_limits(data);
     test_refs_and_log(data);
     test_commit_limits(data);
