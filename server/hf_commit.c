@@ -400,8 +400,9 @@ static int commit_check_locks(struct http_request *req, struct commit_state *st)
 static int commit_reply_error(struct http_request *req, const struct commit_state *st,
                               const struct hub_error *err)
 {
+    /* The message of a stale parent names the branch head and that parent already. */
     if (err->code == HUB_ECONFLICT && st->parser.parent[0] != '\0')
-        return http_reply_error(req, 412, "%s (parentCommit was %s)", err->msg, st->parser.parent);
+        return http_reply_error(req, 412, "%s", err->msg);
     if (err->code == HUB_ENOTFOUND)
         return http_reply_error_code(req, 404, "EntryNotFound", "%s", err->msg);
     return http_reply_hub_error(req, err);

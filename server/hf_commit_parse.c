@@ -56,6 +56,11 @@ int hf_path_check(const char *path, struct hub_error *err)
     }
     if (path[0] == '/')
         return hub_error_set(err, HUB_EINVAL, "invalid path '%.80s': starts with '/'", path);
+    if (path[len - 1] == '/')
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid path '%.80s': a path ending in '/' names a folder, not a "
+                             "file",
+                             path);
     for (;;) {
         const char *slash = strchr(seg, '/');
         size_t n = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
@@ -131,9 +136,10 @@ static int parse_header(struct hf_commit_parser *p, json_t *value, struct hub_er
     return 0;
 }
 
-static int op_path(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *value, bool folder,
-                   struct hub_error *err)
+static int op_path(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *value,
+                   enum hf_op_kind kind, struct hub_error *err)
 {
+    bool folder = kind == HF_OP_DELETE_FOLDER;
     const char *path = json_string_value(json_object_get(value, "path"));
     size_t len;
 
@@ -150,6 +156,11 @@ static int op_path(struct hf_commit_op *op, struct hf_commit_parser *p, json_t *
         char msg[sizeof(err->msg)];
 
         snprintf(msg, sizeof(msg), "%s", err->msg);
+        if (kind == HF_OP_DELETE_FILE && len > 1 && op->path[len - 1] == '/')
+            return hub_error_set(err, code,
+                                 "line %zu: %s; delete a folder with a deletedFolder line, or "
+                                 "delete its files one by one",
+                                 p->line_no, msg);
         return hub_error_set(err, code, "line %zu: %s", p->line_no, msg);
     }
     if (json_object_get(value, "oldPath") != NULL)
@@ -241,6 +252,7 @@ static int parse_line(struct hf_commit_parser *p, const char *line, size_t len,
     json_t *root = NULL, *value;
     const char *key;
     struct hf_commit_op *op;
+    enum hf_op_kind kind;
     int rc = 0;
 
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
@@ -279,15 +291,23 @@ static int parse_line(struct hf_commit_parser *p, const char *line, size_t len,
         rc = err->code;
         goto out;
     }
-    rc = op_path(op, p, value, strcmp(key, "deletedFolder") == 0, err);
+    if (strcmp(key, "file") == 0)
+        kind = HF_OP_FILE;
+    else if (strcmp(key, "lfsFile") == 0)
+        kind = HF_OP_LFS;
+    else if (strcmp(key, "deletedFile") == 0)
+        kind = HF_OP_DELETE_FILE;
+    else
+        kind = HF_OP_DELETE_FOLDER;
+    rc = op_path(op, p, value, kind, err);
     if (rc < 0)
         goto out;
-    if (strcmp(key, "file") == 0)
+    if (kind == HF_OP_FILE)
         rc = parse_file(op, p, value, err);
-    else if (strcmp(key, "lfsFile") == 0)
+    else if (kind == HF_OP_LFS)
         rc = parse_lfs_file(op, p, value, err);
     else
-        op->kind = strcmp(key, "deletedFile") == 0 ? HF_OP_DELETE_FILE : HF_OP_DELETE_FOLDER;
+        op->kind = kind;
 out:
     json_decref(root);
     return rc;

@@ -76,6 +76,9 @@ test("create, upload, list, download, info, delete", async () => {
 
   await hub.deleteFile({ repo, path: "config.json", ...creds() });
   assert.equal(await hub.downloadFile({ repo, path: "config.json", ...creds() }), null);
+  // A path ending in '/' names a folder, and the error names the way to delete one.
+  await assert.rejects(hub.deleteFile({ repo, path: "weights/", ...creds() }),
+    /'weights\/'.*names a folder.*deletedFolder/);
 
   await hub.deleteRepo({ repo, ...creds() });
   assert.equal(await hub.repoExists({ repo, ...creds() }), false);

@@ -422,7 +422,7 @@ test("LFS batch, upload, verify, commit and download with ranges", async () => {
   assert.equal(createHash("sha256").update(Buffer.from(await blob.arrayBuffer())).digest("hex"), oid);
 });
 
-test("file line that .gitattributes routes to LFS is stored as LFS", async () => {
+test("file line routed by .gitattributes becomes LFS", async () => {
   assert.equal((await createRepo(tok.aliceWrite, "routed", {})).status, 200);
   const data = Buffer.alloc(150000);
   for (let i = 0; i < data.length; i++) data[i] = (i * 31) % 251;
@@ -628,9 +628,17 @@ test("bad input gets a 4xx naming the value and changes nothing", async () => {
   await expectError(await commit(tok.aliceWrite, "alice/pub", [
     { key: "deletedFile", value: { path: "nope.txt" } }]), 404, { code: "EntryNotFound",
     mention: "A file with this name doesn't exist" });
-  await expectError(await commit(tok.aliceWrite, "alice/pub", [
+  const folderDelete = await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "deletedFile", value: { path: "dir/" } }]), 400, { mention: "deletedFolder" });
+  assert.match(folderDelete.error, /^line 2: invalid path 'dir\/': a path ending in '\/' names a folder/);
+  const fileFolder = await expectError(await commit(tok.aliceWrite, "alice/pub", [
+    { key: "file", value: { path: "dir/", content: "x" } }]), 400);
+  assert.match(fileFolder.error, /names a folder, not a file/);
+  const stale = await expectError(await commit(tok.aliceWrite, "alice/pub", [
     { key: "file", value: { path: "p.txt", content: "x" } }],
     { summary: "stale", parentCommit: "0".repeat(40) }), 412);
+  assert.equal(stale.error.split("0".repeat(40)).length, 2, `"${stale.error}" names the parent once`);
+  assert.ok(stale.error.includes(before), `"${stale.error}" names the branch head`);
   await expectError(await req("/api/models/alice/pub/commit/v0", { method: "POST",
     token: tok.aliceWrite, body: ndjson([]) }), 404, { code: "RevisionNotFound" });
   // Over --max-commit-file-bytes (256 KiB) and over --max-commit-body-bytes (1 MiB).
