@@ -98,3 +98,70 @@ int hub_repo_id_parse(char ns_out[HUB_MAX_REPO_NAME_BYTES + 1],
     strcpy(name_out, slash + 1);
     return hub_name_check(name_out, "repo name", err);
 }
+
+/* Returns the rule of hub_branch_name_check that a non-empty branch of at most
+ * HUB_MAX_REVISION_BYTES bytes breaks, or NULL. */
+static const char *branch_name_rule(const char *branch)
+{
+    size_t len = strlen(branch);
+
+    if (strcmp(branch, "@") == 0 || strcmp(branch, "HEAD") == 0)
+        return "a branch may not be named '@' or 'HEAD'";
+    if (branch[0] == '-')
+        return "a branch name may not start with '-'";
+    if (branch[0] == '/' || branch[len - 1] == '/')
+        return "a branch name may not start or end with '/'";
+    if (branch[len - 1] == '.')
+        return "a branch name may not end with '.'";
+    if (strstr(branch, "..") != NULL)
+        return "a branch name may not contain '..'";
+    if (strstr(branch, "//") != NULL)
+        return "a branch name may not contain '//'";
+    if (strstr(branch, "@{") != NULL)
+        return "a branch name may not contain '@{'";
+    /* Leading, trailing and doubled slashes are ruled out above, so every part is non-empty. */
+    for (const char *part = branch; part[0] != '\0';) {
+        size_t part_len = strcspn(part, "/");
+
+        if (part[0] == '.')
+            return "no part of a branch name between slashes may start with '.'";
+        if (part_len >= 5 && memcmp(part + part_len - 5, ".lock", 5) == 0)
+            return "no part of a branch name between slashes may end with '.lock'";
+        part += part_len;
+        if (part[0] == '/')
+            part++;
+    }
+    return NULL;
+}
+
+int hub_branch_name_check(const char *branch, struct hub_error *err)
+{
+    size_t len = strlen(branch);
+    const char *rule;
+
+    if (len == 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid branch name: a branch name may not be empty");
+    if (len > HUB_MAX_REVISION_BYTES)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid branch name '%.64s...': a branch name may be at most %d "
+                             "bytes long",
+                             branch, HUB_MAX_REVISION_BYTES);
+    rule = branch_name_rule(branch);
+    if (rule != NULL)
+        return hub_error_set(err, HUB_EINVAL, "invalid branch name '%.64s': %s", branch, rule);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)branch[i];
+
+        if (c <= ' ' || c == 0x7f)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid branch name '%.64s': a branch name may not contain "
+                                 "spaces or control characters",
+                                 branch);
+        if (strchr("~^:?*[\\", c) != NULL)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid branch name '%.64s': a branch name may not contain '%c'",
+                                 branch, c);
+    }
+    return 0;
+}

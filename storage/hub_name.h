@@ -1,5 +1,6 @@
-/* hub_name: the repo types and the rules for user, organisation and repo names, shared by the
- * metadata, the git repos on disk and the HTTP layer so all three accept the same names. */
+/* hub_name: the repo types and the rules for user, organisation, repo and branch names, shared
+ * by the metadata, the git repos on disk and the HTTP layer so all three accept the same
+ * names. */
 #ifndef HUB_NAME_H
 #define HUB_NAME_H
 
@@ -31,6 +32,14 @@ int hub_name_check(const char *name, const char *what, struct hub_error *err);
 
 /** Returns whether hub_name_check would accept name. Any thread. */
 bool hub_name_is_valid(const char *name);
+
+/** Checks a new branch name against the rules of `git check-ref-format --branch` (compared
+ * with git 2.39), and also rejects "@". A name has 1 to HUB_MAX_REVISION_BYTES bytes and is
+ * not "HEAD". It does not start with '-', start or end with '/', end with '.', or contain
+ * "..", "//" or "@{". No part between slashes starts with '.' or ends with ".lock". It has no
+ * space, control character, backslash or any of ~ ^ : ? * [. Returns 0, or HUB_EINVAL with
+ * a message that names the branch and the rule it breaks. Any thread. */
+int hub_branch_name_check(const char *branch, struct hub_error *err);
 
 /** Splits "namespace/name" into the two buffers (each HUB_MAX_REPO_NAME_BYTES + 1 bytes) and
  * checks both names. Returns 0, HUB_EINVAL or HUB_ETOOBIG. Any thread. */

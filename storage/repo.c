@@ -677,7 +677,10 @@ int repo_branch_create(struct repo *r, const char *name, const char *from, struc
     git_reference *ref = NULL;
     int rc;
 
-    rc = short_ref_name(refname, sizeof(refname), "refs/heads/", name, "branch", err);
+    /* Check the branch rules first, because their messages name the rule that a name breaks. */
+    rc = hub_branch_name_check(strncmp(name, "refs/heads/", 11) == 0 ? name + 11 : name, err);
+    if (rc == 0)
+        rc = short_ref_name(refname, sizeof(refname), "refs/heads/", name, "branch", err);
     if (rc < 0)
         return rc;
     rc = repo_lock_acquire(&lock, r->path, err);

@@ -254,8 +254,12 @@ int repo_refs_list(struct repo_ref **out, size_t *count, struct repo *r, struct 
 int repo_revision_split(char *rev_out, const char **path_out, struct repo *r, const char *rest,
                         struct hub_error *err);
 
-/** Creates branch name at revision from (NULL: main). Returns 0, HUB_EINVAL (invalid ref
- * name), HUB_ENOTFOUND (from), HUB_ECONFLICT (exists) or HUB_EIO. */
+/** Creates branch name at revision from (NULL: main). The name must pass
+ * hub_branch_name_check, the rules of `git check-ref-format --branch`. The other branch
+ * functions accept any valid ref name, so that a branch pushed with another name can still be
+ * moved and deleted.
+ * Returns 0, HUB_EINVAL (invalid name, with the rule it breaks), HUB_ENOTFOUND (from),
+ * HUB_ECONFLICT (exists) or HUB_EIO. */
 int repo_branch_create(struct repo *r, const char *name, const char *from, struct hub_error *err);
 
 /** Points the existing branch name at revision from (NULL: main) in one ref update. With

@@ -227,6 +227,13 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
   assert.equal(br.status, 200);
   assert.equal((await req("/api/models/alice/pub/branch/feat%2Fx", { method: "POST",
     token: tok.aliceWrite })).status, 409);
+  // `git check-ref-format --branch` rejects these names, so the API does too.
+  for (const [name, rule] of [["-x", "may not start with '-'"], ["a.lock", "may end with '.lock'"],
+    ["feat%2F-ok%2F.hidden", "may start with '.'"]]) {
+    const bad = await expectError(await req(`/api/models/alice/pub/branch/${name}`,
+      { method: "POST", token: tok.aliceWrite }), 400);
+    assert.ok(bad.error.includes(rule), `"${bad.error}" names the rule ${rule}`);
+  }
   const tag = await req("/api/models/alice/pub/tag/main", { method: "POST", token: tok.aliceWrite,
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ tag: "v1.0" }) });
   assert.equal(tag.status, 200);

@@ -436,6 +436,10 @@ static void test_refs_and_log(const char *data)
     CHECK_EQ_INT(repo_branch_create(r, "dev", NULL, &err), 0);
     CHECK_EQ_INT(repo_branch_create(r, "dev", NULL, &err), HUB_ECONFLICT);
     CHECK_EQ_INT(repo_branch_create(r, "bad..name", NULL, &err), HUB_EINVAL);
+    /* A valid ref name that `git check-ref-format --branch` rejects. */
+    CHECK_EQ_INT(repo_branch_create(r, "-x", NULL, &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "'-x': a branch name may not start with '-'") != NULL);
+    CHECK_EQ_INT(repo_branch_create(r, "refs/heads/-y", NULL, &err), HUB_EINVAL);
     CHECK_EQ_INT(repo_branch_create(r, "x", "nope", &err), HUB_ENOTFOUND);
     CHECK(repo_revision_is_branch(branch, r, "refs/heads/dev"));
     CHECK_EQ_STR(branch, "dev");
