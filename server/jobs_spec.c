@@ -20,33 +20,36 @@ static const char *const eval_fields[] = {
 };
 
 /* Each known parameter with the range this server accepts. Integer parameters reject
- * fractions. trainer_max is the maximum of the `atelier train` flag when this server accepts
- * less (a server limit, so one job cannot hold a shared worker for days), else 0. */
+ * fractions. When above_min is set, min itself is rejected (the trainer's --lr and --alpha
+ * accept any value above 0). trainer_max is the maximum of the `atelier train` flag when this
+ * server accepts less (a server limit, so one job cannot hold a shared worker for days),
+ * else 0. */
 struct param_rule {
     const char *name;
     bool is_integer;
+    bool above_min;
     double min;
     double max;
     double trainer_max;
 };
 
 static const struct param_rule param_rules[] = {
-    {"rank", true, 1, 1024, 4096},
-    {"alpha", false, 1e-6, 1e6, 0},
-    {"targets", false, 0, 0, 0}, /* a string, checked by targets_check */
-    {"lr", false, 1e-12, 1, 0},
-    {"steps", true, 1, 10000000, 1000000000},
-    {"epochs", true, 1, 10000, 100000},
-    {"batch", true, 1, 64, 0},
-    {"grad_accum", true, 1, 4096, 0},
-    {"seq_len", true, 2, 1048576, 0},
-    {"warmup", true, 0, 10000000, 1000000000},
-    {"seed", true, 0, 4294967295.0, 0},
-    {"threads", true, 1, 1024, 0},
-    {"checkpoint_every", true, 1, 10000000, 1000000000},
-    {"dropout", false, 0, 0.99, 0},
-    {"weight_decay", false, 0, 1, 0},
-    {"clip", false, 0, 1e6, 0},
+    {"rank", true, false, 1, 1024, 4096},
+    {"alpha", false, true, 0, 1e6, 0},
+    {"targets", false, false, 0, 0, 0}, /* a string, checked by targets_check */
+    {"lr", false, true, 0, 1, 0},
+    {"steps", true, false, 1, 10000000, 1000000000},
+    {"epochs", true, false, 1, 10000, 100000},
+    {"batch", true, false, 1, 64, 0},
+    {"grad_accum", true, false, 1, 4096, 0},
+    {"seq_len", true, false, 2, 1048576, 0},
+    {"warmup", true, false, 0, 10000000, 1000000000},
+    {"seed", true, false, 0, 4294967295.0, 0},
+    {"threads", true, false, 1, 1024, 0},
+    {"checkpoint_every", true, false, 1, 10000000, 1000000000},
+    {"dropout", false, false, 0, 0.99, 0},
+    {"weight_decay", false, false, 0, 1, 0},
+    {"clip", false, false, 0, 1e6, 0},
 };
 
 /* The defaults of `atelier train --help`, except checkpoint_every: the trainer writes a
@@ -267,25 +270,56 @@ static int targets_check(const char *targets, struct hub_error *err)
     return 0;
 }
 
+/* Writes x as a whole number when it is one that fits in 64 bits, else with %g, so that
+ * "1048576" never reads as "1.04858e+06". */
+static void number_format(char *buf, size_t cap, double x)
+{
+    if (isfinite(x) && x == floor(x) && fabs(x) < 9e18)
+        snprintf(buf, cap, "%lld", (long long)x);
+    else
+        snprintf(buf, cap, "%g", x);
+}
+
+/* Writes the accepted range of rule in the words of docs/jobs.md: "1 to 64", or "above 0,
+ * at most 1" where the minimum itself is rejected. */
+static void range_format(char *buf, size_t cap, const struct param_rule *rule)
+{
+    char min[32], max[32];
+
+    number_format(min, sizeof(min), rule->min);
+    number_format(max, sizeof(max), rule->max);
+    if (rule->above_min)
+        snprintf(buf, cap, "above %s, at most %s", min, max);
+    else
+        snprintf(buf, cap, "%s to %s", min, max);
+}
+
 static int number_param(double *out, json_t *value, const struct param_rule *rule,
                         struct hub_error *err)
 {
+    char shown[32], limit[32], trainer_limit[32], range[80];
     double x;
 
     if (!json_is_number(value))
         return hub_error_set(err, HUB_EINVAL, "invalid param '%s': expected a number", rule->name);
     x = json_number_value(value);
+    number_format(shown, sizeof(shown), x);
     if (rule->is_integer && (!json_is_integer(value) && x != floor(x)))
-        return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected a whole number",
-                             rule->name, x);
-    if (isfinite(x) && x > rule->max && rule->trainer_max > rule->max)
+        return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %s: expected a whole number",
+                             rule->name, shown);
+    if (isfinite(x) && x > rule->max && rule->trainer_max > rule->max) {
+        number_format(limit, sizeof(limit), rule->max);
+        number_format(trainer_limit, sizeof(trainer_limit), rule->trainer_max);
         return hub_error_set(err, HUB_EINVAL,
-                             "invalid param '%s' %g: over this server's limit of %g (atelier "
-                             "train itself accepts up to %g); use a value of at most %g",
-                             rule->name, x, rule->max, rule->trainer_max, rule->max);
-    if (!isfinite(x) || x < rule->min || x > rule->max)
-        return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %g: expected %g to %g",
-                             rule->name, x, rule->min, rule->max);
+                             "invalid param '%s' %s: over this server's limit of %s (atelier "
+                             "train itself accepts up to %s); use a value of at most %s",
+                             rule->name, shown, limit, trainer_limit, limit);
+    }
+    if (!isfinite(x) || x < rule->min || (rule->above_min && x == rule->min) || x > rule->max) {
+        range_format(range, sizeof(range), rule);
+        return hub_error_set(err, HUB_EINVAL, "invalid param '%s' %s: expected %s", rule->name,
+                             shown, range);
+    }
     *out = x;
     return 0;
 }

@@ -226,6 +226,56 @@ static void test_param_limits(void)
     }
 }
 
+/* Range errors print whole numbers as integers and use the wording of docs/jobs.md. */
+static void test_param_range_messages(void)
+{
+    static const struct {
+        const char *param;
+        const char *value;
+        const char *message;
+    } cases[] = {
+        {"seq_len", "1", "invalid param 'seq_len' 1: expected 2 to 1048576"},
+        {"seq_len", "2000000", "invalid param 'seq_len' 2000000: expected 2 to 1048576"},
+        {"steps", "20000000",
+         "invalid param 'steps' 20000000: over this server's limit of 10000000 (atelier train "
+         "itself accepts up to 1000000000); use a value of at most 10000000"},
+        {"lr", "-1", "invalid param 'lr' -1: expected above 0, at most 1"},
+        {"lr", "0", "invalid param 'lr' 0: expected above 0, at most 1"},
+        {"alpha", "0", "invalid param 'alpha' 0: expected above 0, at most 1000000"},
+        {"dropout", "1.5", "invalid param 'dropout' 1.5: expected 0 to 0.99"},
+        {"rank", "2.5", "invalid param 'rank' 2.5: expected a whole number"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct jobs_spec spec;
+        struct hub_error err;
+        char json[512];
+
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                 "\"train_file\":\"t\",\"output_repo\":\"a/o\",\"params\":{\"%s\":%s}}",
+                 cases[i].param, cases[i].value);
+        CHECK_EQ_INT(parse(&spec, json, &err), HUB_EINVAL);
+        CHECK_EQ_STR(err.msg, cases[i].message);
+    }
+}
+
+/* lr and alpha accept any value above 0, as the trainer's --lr and --alpha do. */
+static void test_param_small_positive(void)
+{
+    struct jobs_spec spec;
+    struct hub_error err;
+
+    CHECK_EQ_INT(parse(&spec,
+                       "{\"type\":\"train\",\"base_model\":\"a/b\",\"dataset\":\"a/d\","
+                       "\"train_file\":\"t\",\"output_repo\":\"a/o\","
+                       "\"params\":{\"lr\":1e-13,\"alpha\":1e-7}}",
+                       &err),
+                 0);
+    CHECK(spec.params.lr == 1e-13);
+    CHECK(spec.params.alpha == 1e-7);
+}
+
 static void test_path_length_limit(void)
 {
     char *json = malloc(HUB_MAX_PATH_BYTES + 256);
@@ -305,6 +355,8 @@ int main(void)
     test_eval_request();
     test_rejections();
     test_param_limits();
+    test_param_range_messages();
+    test_param_small_positive();
     test_path_length_limit();
     test_stored_json_round_trip();
     test_progress_lines();
