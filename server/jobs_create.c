@@ -15,6 +15,7 @@
 #include "meta_repo.h"
 #include "repo.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +88,42 @@ out:
     return rc;
 }
 
+/* Reads config.json of the model at commit and checks seq_len against its
+ * max_position_embeddings, as `atelier train` does at start. NOTE: a config.json without that
+ * key, or one that is not JSON, passes here, because the trainer's default context depends on
+ * the model type. The trainer checks it again and fails the job. */
+static int seq_len_check(struct repo *r, const char *commit, const char *id, const char *rev,
+                         int64_t seq_len, struct hub_error *err)
+{
+    json_t *config, *context;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    rc = repo_file_read(&text, &len, r, commit, "config.json", 1u << 20, err);
+    if (rc == HUB_ETOOBIG)
+        return 0;
+    if (rc < 0)
+        return rc;
+    config = json_loadb(text, len, 0, NULL);
+    free(text);
+    context = json_object_get(config, "max_position_embeddings");
+    if (json_is_integer(context) && json_integer_value(context) > 0 &&
+        seq_len > json_integer_value(context))
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "invalid param 'seq_len' %lld: above the context of base_model '%s' "
+                           "at '%s', %lld tokens (max_position_embeddings in its config.json); "
+                           "use a seq_len of at most %lld",
+                           (long long)seq_len, id, rev, (long long)json_integer_value(context),
+                           (long long)json_integer_value(context));
+    json_decref(config);
+    return rc;
+}
+
 /* Checks that the base model of a training job at rev is a full model: config.json at its
- * root and no adapter_config.json, so a wrong choice gets a 400 now instead of a failed job. */
-static int base_model_check(const char *data_dir, const char *id, const char *rev,
+ * root and no adapter_config.json, and that seq_len fits its context, so a wrong choice gets
+ * a 400 now instead of a failed job. */
+static int base_model_check(const char *data_dir, const char *id, const char *rev, int64_t seq_len,
                             struct hub_error *err)
 {
     char commit[REPO_OID_HEX_BYTES + 1];
@@ -119,9 +153,83 @@ static int base_model_check(const char *data_dir, const char *id, const char *re
                            "base_model '%s' has no config.json at '%s', so it holds no model "
                            "to train; choose a repo with a model's config.json and weights",
                            id, rev);
+    if (rc == 0)
+        rc = seq_len_check(r, commit, id, rev, seq_len, err);
 out:
     free(entry.path);
     repo_close(r);
+    return rc;
+}
+
+/* Reads base_model_name_or_path from the adapter_config.json of an evaluated model into
+ * base, or leaves base "" for a full model. The worker evaluates an adapter against that
+ * repo, so a value that is not a repo id here is rejected now, naming the field. */
+static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data_dir,
+                          const char *id, const char *rev, struct hub_error *err)
+{
+    char commit[REPO_OID_HEX_BYTES + 1];
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    struct hub_error inner = HUB_ERROR_INIT;
+    struct repo *r = NULL;
+    json_t *config = NULL;
+    const char *value;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    base[0] = '\0';
+    rc = repo_open_at(&r, commit, data_dir, HUB_REPO_MODEL, id, rev, err);
+    if (rc < 0) {
+        repo_close(r);
+        return rc;
+    }
+    rc = repo_file_read(&text, &len, r, commit, "adapter_config.json", 1u << 20, err);
+    repo_close(r);
+    if (rc == HUB_ENOTFOUND)
+        return 0; /* a full model */
+    if (rc < 0)
+        return rc;
+    config = json_loadb(text, len, 0, NULL);
+    free(text);
+    value = json_string_value(json_object_get(config, "base_model_name_or_path"));
+    if (value == NULL || value[0] == '\0')
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "model '%s' is a LoRA adapter whose adapter_config.json at '%s' has "
+                           "no base_model_name_or_path; set it to the repo id of the base model "
+                           "on this hub, such as 'alice/stories260K'",
+                           id, rev);
+    else if (strlen(value) > HUB_MAX_REPO_ID_BYTES ||
+             hub_repo_id_parse(ns, name, value, &inner) < 0)
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "model '%s' is a LoRA adapter whose adapter_config.json at '%s' names "
+                           "base_model_name_or_path '%.200s', which is not a repo id "
+                           "(NAMESPACE/NAME); retrain it with the base's repo id as --base-name, "
+                           "or edit base_model_name_or_path in adapter_config.json",
+                           id, rev, value);
+    else
+        snprintf(base, HUB_MAX_REPO_ID_BYTES + 1, "%s", value);
+    json_decref(config);
+    return rc;
+}
+
+/* Checks that the base of an evaluated adapter is a model repo here that user_id may read.
+ * base is "" for a full model. */
+static int eval_base_check(struct meta *db, const char *id, const char *rev, const char *base,
+                           int64_t user_id, struct hub_error *err)
+{
+    struct meta_repo row;
+    int rc;
+
+    if (base[0] == '\0')
+        return 0;
+    rc = repo_readable(&row, db, HUB_REPO_MODEL, base, user_id, err);
+    if (rc == HUB_ENOTFOUND)
+        rc = hub_error_set(err, HUB_ENOTFOUND,
+                           "model repo '%s' not found: adapter '%s' names it as "
+                           "base_model_name_or_path in its adapter_config.json at '%s'; push "
+                           "the base model to this hub under that id, or edit "
+                           "base_model_name_or_path to name the copy that is here",
+                           base, id, rev);
     return rc;
 }
 
@@ -204,15 +312,19 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
                       const struct http_user *user, struct hub_error *err)
 {
     struct meta_repo model, dataset;
+    char base[HUB_MAX_REPO_ID_BYTES + 1] = "";
     int rc;
 
     created_commit[0] = '\0';
     rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
     /* base_model_check resolves the revision too, so the repo is opened once per check. */
     if (rc == 0 && spec->type == META_JOB_TRAIN)
-        rc = base_model_check(data_dir, spec->model, spec->model_revision, err);
+        rc = base_model_check(data_dir, spec->model, spec->model_revision, spec->params.seq_len,
+                              err);
     else if (rc == 0)
-        rc = revision_check(data_dir, HUB_REPO_MODEL, spec->model, spec->model_revision, "", err);
+        rc = eval_base_read(base, data_dir, spec->model, spec->model_revision, err);
+    if (rc == 0 && spec->type == META_JOB_EVAL)
+        rc = eval_base_check(db, spec->model, spec->model_revision, base, user->id, err);
     if (rc == 0)
         rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
     if (rc == 0 && spec->train_file[0] != '\0')

@@ -154,10 +154,48 @@ test("job requests are validated", async () => {
     trainRequest({ base_model: "alice/an-adapter", output_repo: "alice/from-adapter" }));
   assert.equal(r.status, 400);
   assert.match(r.json.error, /base_model 'alice\/an-adapter' is a LoRA adapter/);
-  for (const name of ["from-empty", "from-adapter"]) {
+  // seq_len above the base's max_position_embeddings (512 for stories260K) fails at once,
+  // not in the worker with the trainer's --seq-len wording.
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    output_repo: "alice/from-long-seq", params: { ...trainParams, seq_len: 1024 } }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, new RegExp("invalid param 'seq_len' 1024: above the context of " +
+    "base_model 'alice/stories260K' at 'main', 512 tokens"));
+  assert.match(r.json.error, /use a seq_len of at most 512/);
+  for (const name of ["from-empty", "from-adapter", "from-long-seq"]) {
     r = await api(url, alice, "GET", `/api/models/alice/${name}`);
     assert.equal(r.status, 404, `no output repo alice/${name} was created`);
   }
+
+  // An evaluated adapter's base_model_name_or_path must name a readable model repo here,
+  // because the worker evaluates the adapter against it.
+  const evalRequest = (model) => ({
+    type: "eval", model, dataset: "alice/style", eval_file: "eval.jsonl" });
+  const adapterOf = async (name, base) => {
+    const repo = { type: "model", name };
+    await hub.createRepo({ repo, accessToken: alice, hubUrl: url });
+    await hub.uploadFiles({ repo, accessToken: alice, hubUrl: url, files: [
+      { path: "adapter_config.json",
+        content: new Blob([JSON.stringify({ base_model_name_or_path: base, r: 8 })]) }] });
+  };
+  await adapterOf("alice/local-name-lora", "stories260K");
+  r = await api(url, alice, "POST", "/api/jobs", evalRequest("alice/local-name-lora"));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, new RegExp("model 'alice/local-name-lora' is a LoRA adapter whose " +
+    "adapter_config.json at 'main' names base_model_name_or_path 'stories260K', which is not a " +
+    "repo id"));
+  assert.match(r.json.error, /retrain it with the base's repo id as --base-name, or edit/);
+  await adapterOf("alice/remote-base-lora", "HuggingFaceTB/SmolLM-135M-Instruct");
+  r = await api(url, alice, "POST", "/api/jobs", evalRequest("alice/remote-base-lora"));
+  assert.equal(r.status, 404);
+  assert.match(r.json.error, new RegExp("model repo 'HuggingFaceTB/SmolLM-135M-Instruct' not " +
+    "found: adapter 'alice/remote-base-lora' names it as base_model_name_or_path"));
+  await adapterOf("alice/no-base-lora", "");
+  r = await api(url, alice, "POST", "/api/jobs", evalRequest("alice/no-base-lora"));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /has no base_model_name_or_path; set it to the repo id/);
+  r = await api(url, alice, "GET", "/api/jobs");
+  assert.deepEqual(r.json, [], "no rejected request was queued");
 
   r = await api(url, alice, "GET", "/api/jobs/abc");
   assert.equal(r.status, 400);
