@@ -74,6 +74,13 @@ struct worker {
     char base_repo[HUB_MAX_REPO_ID_BYTES + 1]; /* eval of an adapter: its base, else "" */
     char base_commit[REPO_OID_HEX_BYTES + 1];
     int64_t last_progress_ms;
+    /* The newest step line that the rate limit kept out of the database, stored when the
+     * trainer exits so the job's step is the one the trainer stopped at. "" when none. */
+    char held_progress[1024];
+    /* The newest stderr line of the running command, stored once the next line comes or the
+     * command exits: a command that exits non-zero prints its error as its last line. */
+    char held_stderr[1024];
+    bool has_held_stderr;
     size_t log_events;  /* "log" events stored by this attempt */
     bool events_closed; /* the final state event is stored: log lines go to the file only */
     pthread_t heartbeat;
@@ -114,20 +121,15 @@ static const char *message_of(const char *line)
     return strncmp(p, ": ", 2) == 0 ? p + 2 : line;
 }
 
-/* Returns "warning", "error" or "info" for a line of the trainer's or the evaluator's stderr.
- * Warnings start with "warning: " after the "atelier COMMAND: " prefix. NOTE: errors have no
- * prefix (a failing run's last line is its error), so they are still guessed from words, and
- * an info line that mentions "error" in passing is shown as an error. */
+/* Returns "warning" or "info" for a line of the trainer's or the evaluator's stderr.
+ * Warnings start with "warning: " after the "atelier COMMAND: " prefix. Errors have no
+ * prefix, so stderr_release marks the last line of a command that failed as the error. */
 static const char *log_level_of(const char *line)
 {
     static const char warning_prefix[] = "warning: ";
-    static const char *const error_words[] = {"error", "failed", "invalid", "cannot"};
 
     if (strncmp(message_of(line), warning_prefix, sizeof(warning_prefix) - 1) == 0)
         return "warning";
-    for (size_t i = 0; i < sizeof(error_words) / sizeof(error_words[0]); i++)
-        if (strcasestr(line, error_words[i]) != NULL)
-            return "error";
     return "info";
 }
 
@@ -218,10 +220,52 @@ static void log_line(struct worker *w, const char *level, const char *fmt, ...)
     log_file_write(w, line, n);
 }
 
-/* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file. */
+/* Stores the held stderr line, if any, with level, or with the level of its text when
+ * level is NULL. */
+static void stderr_release(struct worker *w, const char *level)
+{
+    if (!w->has_held_stderr)
+        return;
+    w->has_held_stderr = false;
+    log_event_store(w, level, w->held_stderr, strlen(w->held_stderr));
+}
+
+/* Adds a line after the trainer's "rerun with --resume to continue": the job resumes on its
+ * own when it runs again. A cancel reaches the worker as a SIGTERM like a daemon stop, so the
+ * cancel_requested flag of the job row decides. After a cancel the scheduler logs instead that
+ * nothing resumes. */
+static void resume_note(struct worker *w)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+    bool canceled = atomic_load(&w->cancel_seen);
+
+    if (!canceled && meta_job_get(&job, w->db, w->job_id, &err) == 0)
+        canceled = job->cancel_requested;
+    meta_job_free(job);
+    if (!canceled)
+        log_line(w, "info",
+                 "note: the job resumes from this checkpoint on its own when it runs again, so "
+                 "there is nothing to rerun");
+}
+
+/* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file.
+ * Each line is held until the next one comes, so that the last line of a failed command can
+ * be stored as its error. */
 static void on_stderr(void *ctx, const char *line, size_t len)
 {
-    log_event_store(ctx, NULL, line, len);
+    static const char rerun_hint[] = "rerun with --resume to continue";
+    struct worker *w = ctx;
+
+    stderr_release(w, NULL);
+    if (memmem(line, len, rerun_hint, sizeof(rerun_hint) - 1) != NULL) {
+        log_event_store(w, NULL, line, len);
+        resume_note(w);
+        return;
+    }
+    snprintf(w->held_stderr, sizeof(w->held_stderr), "%.*s",
+             (int)(len < sizeof(w->held_stderr) ? len : sizeof(w->held_stderr) - 1), line);
+    w->has_held_stderr = true;
 }
 
 static int64_t now_ms(void)
@@ -298,9 +342,11 @@ static void *heartbeat_main(void *arg)
 
 /* ---- Progress lines --------------------------------------------------------------------- */
 
-static void on_progress(void *ctx, const char *line, size_t len)
+/* Stores one progress line of the trainer. Step lines are stored at most every
+ * WORKER_PROGRESS_MIN_MS unless force is set or the line is the last step. A skipped step
+ * line is held in held_progress for progress_release. */
+static void progress_store(struct worker *w, const char *line, size_t len, bool force)
 {
-    struct worker *w = ctx;
     struct meta_job_progress progress;
     struct hub_error err = HUB_ERROR_INIT;
     bool is_step = false, is_eval = false;
@@ -310,9 +356,14 @@ static void on_progress(void *ctx, const char *line, size_t len)
 
     if (jobs_progress_parse(&progress, &is_step, &is_eval, line, len, &err) < 0)
         return; /* the line is in the log already; only well-formed lines are stored */
-    if (is_step && !(progress.has_total_steps && progress.step == progress.total_steps) &&
-        now_ms() - w->last_progress_ms < WORKER_PROGRESS_MIN_MS)
+    if (is_step && !force && !(progress.has_total_steps && progress.step == progress.total_steps) &&
+        now_ms() - w->last_progress_ms < WORKER_PROGRESS_MIN_MS) {
+        snprintf(w->held_progress, sizeof(w->held_progress), "%.*s",
+                 (int)(len < sizeof(w->held_progress) ? len : 0), line);
         return;
+    }
+    if (is_step)
+        w->held_progress[0] = '\0';
     parsed = json_loadb(line, len, 0, NULL);
     compact = parsed != NULL ? json_dumps(parsed, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(parsed);
@@ -330,6 +381,22 @@ static void on_progress(void *ctx, const char *line, size_t len)
         hub_log(HUB_LOG_WARN, "jobs", "cannot store progress: %s job=%lld", err.msg,
                 (long long)w->job_id);
     free(compact);
+}
+
+static void on_progress(void *ctx, const char *line, size_t len)
+{
+    progress_store(ctx, line, len, false);
+}
+
+/* Stores the step line that the rate limit held back, once the trainer has exited. */
+static void progress_release(struct worker *w)
+{
+    char line[sizeof(w->held_progress)];
+
+    if (w->held_progress[0] == '\0')
+        return;
+    memcpy(line, w->held_progress, sizeof(line));
+    progress_store(w, line, strlen(line), true);
 }
 
 /* ---- argv building ---------------------------------------------------------------------- */
@@ -677,6 +744,7 @@ static enum outcome trainer_run(struct worker *w, const char *train_path, const 
     struct jobs_run_result result;
     struct hub_error err = HUB_ERROR_INIT;
     enum outcome outcome;
+    int rc;
 
     if (b == NULL) {
         snprintf(message, cap, "cannot allocate the trainer arguments");
@@ -692,14 +760,71 @@ static enum outcome trainer_run(struct worker *w, const char *train_path, const 
     opts.on_stderr = on_stderr;
     opts.should_stop = worker_should_stop;
     opts.ctx = w;
-    if (jobs_run(&result, &opts, &err) < 0) {
-        free(b);
+    rc = jobs_run(&result, &opts, &err);
+    free(b);
+    progress_release(w);
+    if (rc < 0) {
+        stderr_release(w, NULL);
         return fail_with(message, cap, &err);
     }
-    free(b);
     outcome = run_outcome(&result, "atelier train", message, cap);
+    stderr_release(w, outcome == OUTCOME_FAIL ? "error" : NULL);
     free(result.stdout_text);
     return outcome;
+}
+
+/* Appends "key value" for each number of metrics to line, comma-separated. Reals get four
+ * significant digits; the stored evaluation keeps every digit. */
+static void metrics_summary(char *line, size_t cap, json_t *metrics)
+{
+    size_t used = strlen(line);
+    const char *key;
+    json_t *value;
+    bool first = true;
+
+    json_object_foreach(metrics, key, value)
+    {
+        int n;
+
+        if (used >= cap)
+            break;
+        if (json_is_integer(value))
+            n = snprintf(line + used, cap - used, "%s%s %lld", first ? "" : ", ", key,
+                         (long long)json_integer_value(value));
+        else if (json_is_real(value))
+            n = snprintf(line + used, cap - used, "%s%s %.4g", first ? "" : ", ", key,
+                         json_real_value(value));
+        else
+            continue;
+        used += n > 0 ? (size_t)n : 0;
+        first = false;
+    }
+}
+
+/* Logs the metrics of `atelier eval` as one line per evaluated model: "evaluation of the
+ * base: ..." and "evaluation of the adapter: ..." for an adapter, else "evaluation: ...". The
+ * JSON itself is in the job's result. */
+static void eval_log(struct worker *w, json_t *eval)
+{
+    static const char *const sides[] = {"base", "adapter"};
+    char line[768];
+    bool nested = false;
+
+    for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+        json_t *metrics = json_object_get(eval, sides[i]);
+
+        if (!json_is_object(metrics))
+            continue;
+        nested = true;
+        line[0] = '\0';
+        metrics_summary(line, sizeof(line), metrics);
+        log_line(w, "info", "evaluation of the %s: %s", sides[i], line);
+    }
+    if (nested)
+        return;
+    line[0] = '\0';
+    metrics_summary(line, sizeof(line), eval);
+    log_line(w, "info", "evaluation: %s", line);
 }
 
 /* Runs `atelier eval` and returns its JSON output in *out (NULL when it failed: evaluation
@@ -712,6 +837,7 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
     struct jobs_run_result result;
     struct hub_error err = HUB_ERROR_INIT;
     enum outcome outcome;
+    int rc;
 
     *out = NULL;
     if (b == NULL) {
@@ -732,12 +858,14 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
     opts.should_stop = worker_should_stop;
     opts.on_stderr = on_stderr;
     opts.ctx = w;
-    if (jobs_run(&result, &opts, &err) < 0) {
-        free(b);
+    rc = jobs_run(&result, &opts, &err);
+    free(b);
+    if (rc < 0) {
+        stderr_release(w, NULL);
         return fail_with(message, cap, &err);
     }
-    free(b);
     outcome = run_outcome(&result, "atelier eval", message, cap);
+    stderr_release(w, outcome == OUTCOME_FAIL ? "error" : NULL);
     if (outcome == OUTCOME_OK) {
         *out = json_loads(result.stdout_text != NULL ? result.stdout_text : "", 0, NULL);
         if (*out == NULL || !json_is_object(*out)) {
@@ -746,7 +874,7 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
             snprintf(message, cap, "atelier eval printed no JSON object");
             outcome = OUTCOME_FAIL;
         } else {
-            log_line(w, "info", "evaluation: %s", result.stdout_text);
+            eval_log(w, *out);
         }
     }
     free(result.stdout_text);

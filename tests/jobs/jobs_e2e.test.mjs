@@ -284,6 +284,14 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.match(log, /--resume from the last checkpoint/);
   assert.match(log, /job succeeded/);
   assert.ok(log.includes(`${finalLines[0].line}\n`), log);
+  // The evaluation's metrics are logged as one line per model, not as multi-line JSON.
+  for (const side of ["base", "adapter"]) {
+    const line = logEvents.find((d) => d.line.includes(`evaluation of the ${side}: `));
+    assert.ok(line, JSON.stringify(logEvents.slice(-8)));
+    assert.match(line.line, /: mean_nll \d[\d.]*, perplexity \d[\d.]*, token_accuracy /);
+    assert.equal(line.level, "info");
+  }
+  assert.ok(logEvents.every((d) => !d.line.includes("\n")), JSON.stringify(logEvents.slice(-8)));
 
   // The evaluation is stored against the exact commit.
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/style-lora")).json;
@@ -459,6 +467,9 @@ test("restart keeps the queue, limits and cancel work", async () => {
   const canceledLine = "the job was canceled, so its checkpoint is removed and no attempt resumes it";
   assert.ok(log.includes(canceledLine), log);
   assert.ok(log.lastIndexOf(canceledLine) > log.lastIndexOf("rerun with --resume"), log);
+  // The worker's note that the job resumes on its own follows only the daemon stop above.
+  assert.equal(log.indexOf("resumes from this checkpoint on its own",
+    log.lastIndexOf("rerun with --resume")), -1, log);
   await waitForJob(url, alice, jobs.long, () =>
     findProcesses(["worker", dataDir, "--job", String(jobs.long)]).length === 0, 20000);
   assert.deepEqual(await waitForLogOnly(dataDir, jobs.long), ["log"]);
@@ -566,6 +577,36 @@ test("failed job keeps only its log", async () => {
     /deleted output repo/);
 });
 
+test("trainer error line has level error", async () => {
+  const url = daemon.url;
+  const longDir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-long-"));
+  try {
+    // One example far over the 512-token context of stories260K. The trainer's error for it
+    // contains none of the words that once marked an error.
+    const story = "Once upon a time, there was a little girl named Anna. ".repeat(200);
+    writeFileSync(join(longDir, "train.jsonl"), `${JSON.stringify({ text: story })}\n`);
+    await pushFolder(url, alice, "dataset", "alice/long-story", longDir);
+  } finally {
+    rmSync(longDir, { recursive: true, force: true });
+  }
+  const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    dataset: "alice/long-story", eval_file: undefined, output_repo: "alice/long-story-lora",
+  }));
+  assert.equal(r.status, 201, r.text);
+  const job = await waitForJob(url, alice, r.json.id, (j) => j.state === "failed");
+  assert.match(job.error, /the example is \d+ tokens, over the limit of 512/);
+  const logEvents = (await followEvents(url, alice, r.json.id))
+    .filter((e) => e.event === "log").map((e) => e.data);
+  const errorLine = logEvents.find((d) => /^atelier train: .*over the limit of 512/.test(d.line));
+  assert.ok(errorLine, JSON.stringify(logEvents));
+  assert.equal(errorLine.level, "error");
+  // The trainer's lines before its error stay info.
+  const seedLine = logEvents.find((d) => /^atelier train: seed 1,/.test(d.line));
+  assert.ok(seedLine, JSON.stringify(logEvents));
+  assert.equal(seedLine.level, "info");
+  await waitForWorkerExit(url, r.json.id);
+});
+
 test("failed job keeps an output repo it did not create", async () => {
   const url = daemon.url;
   // An empty repo that alice made herself: only its first commit, like one a job creates.
@@ -618,11 +659,16 @@ test("canceled jobs delete only empty output repos", async () => {
   assert.equal((await api(url, alice, "POST", `/api/jobs/${running}/cancel`)).status, 202);
   await waitForJob(url, alice, running, (j) => j.state === "canceled", 20000);
   const log = await waitForJobLog(url, running, /kept the output repo/);
+  // The job's step is the one the trainer stopped at, even when the rate limit on stored
+  // progress held that step line back.
+  const stoppedAt = log.match(/stopped by a signal after step (\d+) of 100000/);
+  assert.ok(stoppedAt, log);
   assert.match(log, /kept the output repo alice\/busy-lora, which this job created, because main is at commit/);
   const keptEvents = (await followEvents(url, alice, running)).filter(
     (e) => e.event === "log" && /kept the output repo alice\/busy-lora/.test(e.data.line));
   assert.equal(keptEvents.length, 1);
   const job = (await api(url, alice, "GET", `/api/jobs/${running}`)).json;
+  assert.equal(job.progress.step, Number(stoppedAt[1]));
   assert.equal(job.repo_created_by_job, true);
   assert.equal(job.repo_deleted_at, null);
   assert.equal((await api(url, alice, "GET", "/api/models/alice/busy-lora")).status, 200);
@@ -740,6 +786,12 @@ test("daemon stop resumes the job from its checkpoint", async () => {
 
   const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
   assert.match(log, /running atelier train --resume from the last checkpoint/);
+  // The trainer's hint to rerun with --resume is followed by a note that the job does that.
+  const rerunAt = log.indexOf("rerun with --resume to continue");
+  assert.ok(rerunAt > 0, log);
+  const noteAt = log.indexOf("note: the job resumes from this checkpoint on its own", rerunAt);
+  assert.ok(noteAt > rerunAt, log);
+  assert.equal(log.slice(rerunAt, noteAt).split("\n").length, 2, "the note is the next line");
   const resumedAt = log.match(/atelier train: resuming from \S+ at step (\d+) of 300/);
   assert.ok(resumedAt, `the trainer resumed from its checkpoint:\n${log}`);
   const resumedStep = Number(resumedAt[1]);
