@@ -515,8 +515,9 @@ static int64_t web_job_events(struct web_ctx *ctx, const struct meta_job *job, j
 
 /* Writes the step, loss, speed and time left of a training job, its progress bar and its
  * loss chart. A job in a final state without points gets a line in place of the chart, since
- * the chart's empty text suggests that loss may still come. */
-static void web_job_training_stats(struct web_buf *b, const struct meta_job *job, json_t *points)
+ * the chart's empty text suggests that loss may still come. Returns whether the chart was
+ * drawn. */
+static bool web_job_training_stats(struct web_buf *b, const struct meta_job *job, json_t *points)
 {
     const struct meta_job_progress *p = &job->progress;
     char *points_text;
@@ -556,7 +557,7 @@ static void web_job_training_stats(struct web_buf *b, const struct meta_job *job
     web_buf_puts(b, "<h2>Training loss</h2>");
     if (json_array_size(points) == 0 && meta_job_state_is_terminal(job->state)) {
         web_buf_puts(b, "<p class=\"muted\" id=\"loss-none\">No loss was reported.</p>");
-        return;
+        return false;
     }
     points_text = json_dumps(points, JSON_COMPACT | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
     web_buf_puts(b, "<svg id=\"loss-chart\" class=\"chart\" viewBox=\"0 0 600 240\" role=\"img\" "
@@ -567,6 +568,7 @@ static void web_job_training_stats(struct web_buf *b, const struct meta_job *job
                    "id=\"chart-points\">%zu</span> points.</p>",
                    json_array_size(points));
     free(points_text);
+    return true;
 }
 
 /* Writes the live section: a training job's progress and loss chart, then the log of every
@@ -578,6 +580,7 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
     bool train = job->type == META_JOB_TRAIN;
     json_t *points = json_array();
     json_t *log = json_array();
+    bool chart = false;
     int64_t last_seq;
 
     last_seq = web_job_events(ctx, job, points, log);
@@ -588,13 +591,13 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
                    "data-last-event=\"%lld\">",
                    (long long)job->id, meta_job_state_name(job->state), (long long)last_seq);
     if (train)
-        web_job_training_stats(b, job, points);
+        chart = web_job_training_stats(b, job, points);
     web_buf_puts(b, "<h2>Log</h2><pre class=\"log\" id=\"job-log\">");
     web_job_log_render(b, log);
     web_buf_printf(b,
                    "</pre><p class=\"hint\">%sThe <a href=\"/api/jobs/%lld/log\">full log</a> "
                    "has every line the %s wrote.</p></section>",
-                   train ? "Step lines are drawn above. " : "", (long long)job->id,
+                   chart ? "Step lines are drawn above. " : "", (long long)job->id,
                    train ? "trainer" : "evaluation");
     json_decref(points);
     json_decref(log);

@@ -463,8 +463,9 @@ static size_t web_adapter_ids(char **ids, size_t cap, size_t *total, struct web_
     return count;
 }
 
-/* Appends the metrics of the adapter's newest stored evaluation, so the adapters of a base
- * can be compared at a glance. */
+/* Appends the metrics of the adapter's newest stored evaluation and the dataset file they
+ * were measured on, because numbers on different files are not comparable. A private dataset
+ * that the viewer cannot read stays unnamed, as in the evaluations table. */
 static void web_adapter_latest_eval(struct web_buf *b, struct web_repo_view *v, const char *id)
 {
     struct meta_eval_list evals;
@@ -478,6 +479,15 @@ static void web_adapter_latest_eval(struct web_buf *b, struct web_repo_view *v, 
     if (evals.count > 0) {
         web_buf_puts(b, " <span class=\"muted adapter-eval\">");
         web_eval_metrics(b, evals.items[0].metrics_json);
+        web_buf_puts(b, " on ");
+        if (web_repo_readable(v, evals.items[0].dataset, HUB_REPO_DATASET)) {
+            web_model_link(v, evals.items[0].dataset, HUB_REPO_DATASET);
+            web_buf_puts(b, ": <code>");
+            web_buf_escape(b, evals.items[0].eval_file);
+            web_buf_puts(b, "</code>");
+        } else {
+            web_buf_puts(b, "a private dataset");
+        }
         web_buf_puts(b, "</span>");
     }
     meta_eval_list_dispose(&evals);

@@ -431,8 +431,22 @@ static void test_pages_refs_and_evals(void)
                                   &err),
                  0);
     p = render("/alice/demo", "", 0);
-    CHECK(has(&p, "alice/demo-lora</a> <span class=\"muted adapter-eval\">loss 0.875</span>"));
+    /* The adapter's numbers name the dataset file they were measured on. */
+    CHECK(has(&p, "alice/demo-lora</a> <span class=\"muted adapter-eval\">loss 0.875 on <a "
+                  "href=\"/datasets/alice/stories\">alice/stories</a>: <code>eval.jsonl</code>"
+                  "</span>"));
     CHECK(has(&p, "perplexity 4.48"));
+    done(&p);
+
+    /* A newer evaluation on a private dataset that the viewer cannot read leaves it unnamed. */
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo-lora", second_commit,
+                                  "alice/hidden-set", second_commit, "secret.jsonl",
+                                  "{\"loss\": 0.5}", &err),
+                 0);
+    p = render("/alice/demo", "", 0);
+    CHECK(has(&p, "alice/demo-lora</a> <span class=\"muted adapter-eval\">loss 0.5 on a private "
+                  "dataset</span>"));
+    CHECK(!has(&p, "secret.jsonl"));
     done(&p);
 }
 
@@ -726,6 +740,7 @@ static void test_pages_job_rows(void)
     p = render(path, "", alice_id);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "data-points=\"[[1,2.5],[2,2.25]]\""));
+    CHECK(has(&p, "Step lines are drawn above."));
     CHECK(has(&p, "<span class=\"log-info\">loading &lt;base&gt;</span>"));
     CHECK(has(&p, "<span class=\"log-warning\">atelier train: 80 of 80 training examples"));
     CHECK(has(&p, "<span class=\"log-info\">[2026-12-04T20:00:00Z] staged alice/demo</span>"));
@@ -913,6 +928,9 @@ static void test_pages_job_final_line(void)
     /* A final job without loss points shows a line in place of an empty chart. */
     CHECK(has(&p, "<p class=\"muted\" id=\"loss-none\">No loss was reported.</p>"));
     CHECK(!has(&p, "loss-chart"));
+    /* With no chart, the hint below the log does not point to one. */
+    CHECK(!has(&p, "Step lines are drawn above"));
+    CHECK(has(&p, "has every line the trainer wrote"));
     done(&p);
 }
 
