@@ -161,11 +161,13 @@ out:
     return rc;
 }
 
-/* Reads base_model_name_or_path from the adapter_config.json of an evaluated model into
- * base, or leaves base "" for a full model. The worker evaluates an adapter against that
- * repo, so a value that is not a repo id here is rejected now, naming the field. */
+/* Writes the base that an evaluated adapter is evaluated against into base: requested (the
+ * request's base_model) when given, else base_model_name_or_path of its adapter_config.json.
+ * Leaves base "" for a full model. The worker reads the same value, so one that is not a repo
+ * id here is rejected now, naming the field. */
 static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data_dir,
-                          const char *id, const char *rev, struct hub_error *err)
+                          const char *id, const char *rev, const char *requested,
+                          struct hub_error *err)
 {
     char commit[REPO_OID_HEX_BYTES + 1];
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
@@ -185,10 +187,21 @@ static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data
     }
     rc = repo_file_read(&text, &len, r, commit, "adapter_config.json", 1u << 20, err);
     repo_close(r);
+    if (rc == HUB_ENOTFOUND && requested[0] != '\0')
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid field 'base_model' '%s': model '%s' at '%s' is a full "
+                             "model (it has no adapter_config.json), so it has no base; leave "
+                             "base_model out",
+                             requested, id, rev);
     if (rc == HUB_ENOTFOUND)
         return 0; /* a full model */
     if (rc < 0)
         return rc;
+    if (requested[0] != '\0') {
+        free(text);
+        snprintf(base, HUB_MAX_REPO_ID_BYTES + 1, "%s", requested);
+        return 0;
+    }
     config = json_loadb(text, len, 0, NULL);
     free(text);
     value = json_string_value(json_object_get(config, "base_model_name_or_path"));
@@ -212,17 +225,24 @@ static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data
     return rc;
 }
 
-/* Checks that the base of an evaluated adapter is a model repo here that user_id may read.
- * base is "" for a full model. */
-static int eval_base_check(struct meta *db, const char *id, const char *rev, const char *base,
-                           int64_t user_id, struct hub_error *err)
+/* Checks that the base of an evaluated adapter is a model repo here that user_id may read,
+ * and when the request named it as base_model, a full model. base is "" for a full model. */
+static int eval_base_check(struct meta *db, const char *data_dir, const struct jobs_spec *spec,
+                           const char *base, int64_t user_id, struct hub_error *err)
 {
+    const char *id = spec->model, *rev = spec->model_revision;
     struct meta_repo row;
     int rc;
 
     if (base[0] == '\0')
         return 0;
     rc = repo_readable(&row, db, HUB_REPO_MODEL, base, user_id, err);
+    if (spec->adapter_base[0] != '\0') {
+        /* The worker reads the base at its main branch. Evaluation has no seq_len. */
+        if (rc == 0)
+            rc = base_model_check(data_dir, base, REPO_DEFAULT_BRANCH, 0, err);
+        return rc;
+    }
     if (rc == HUB_ENOTFOUND)
         rc = hub_error_set(err, HUB_ENOTFOUND,
                            "model repo '%s' not found: adapter '%s' names it as "
@@ -322,9 +342,10 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
         rc = base_model_check(data_dir, spec->model, spec->model_revision, spec->params.seq_len,
                               err);
     else if (rc == 0)
-        rc = eval_base_read(base, data_dir, spec->model, spec->model_revision, err);
+        rc = eval_base_read(base, data_dir, spec->model, spec->model_revision, spec->adapter_base,
+                            err);
     if (rc == 0 && spec->type == META_JOB_EVAL)
-        rc = eval_base_check(db, spec->model, spec->model_revision, base, user->id, err);
+        rc = eval_base_check(db, data_dir, spec, base, user->id, err);
     if (rc == 0)
         rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
     if (rc == 0 && spec->train_file[0] != '\0')

@@ -16,7 +16,7 @@ static const char *const train_fields[] = {
     "train_file", "eval_file",  "output_repo",   "params",
 };
 static const char *const eval_fields[] = {
-    "type", "model", "revision", "dataset", "dataset_revision", "eval_file",
+    "type", "model", "revision", "dataset", "dataset_revision", "eval_file", "base_model",
 };
 
 /* Each known parameter with the range this server accepts. Integer parameters reject
@@ -450,7 +450,9 @@ static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err
 
     rc =
         unknown_keys_check(root, eval_fields, sizeof(eval_fields) / sizeof(eval_fields[0]), "field",
-                           "type, model, revision, dataset, dataset_revision, eval_file", err);
+                           "type, model, revision, dataset, dataset_revision, eval_file, "
+                           "base_model",
+                           err);
     if (rc == 0)
         rc = repo_field(out->model, sizeof(out->model), root, "model", true, err);
     if (rc == 0)
@@ -463,6 +465,14 @@ static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err
                             "dataset_revision", err);
     if (rc == 0)
         rc = path_field(out->eval_file, sizeof(out->eval_file), root, "eval_file", true, err);
+    if (rc == 0)
+        rc = repo_field(out->adapter_base, sizeof(out->adapter_base), root, "base_model", false,
+                        err);
+    if (rc == 0 && strcmp(out->adapter_base, out->model) == 0)
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "invalid field 'base_model' '%s': it is the evaluated model; name the "
+                           "base that the adapter was trained on, or leave base_model out",
+                           out->adapter_base);
     params_default(&out->params);
     return rc;
 }
@@ -561,6 +571,8 @@ static json_t *spec_to_object(const struct jobs_spec *spec)
         json_object_set_new(obj, "params", params_to_json(&spec->params));
     } else {
         json_object_set_new(obj, "eval_file", json_string(spec->eval_file));
+        if (spec->adapter_base[0] != '\0')
+            json_object_set_new(obj, "base_model", json_string(spec->adapter_base));
     }
     return obj;
 }

@@ -35,7 +35,8 @@ struct jobs_train_params {
 };
 
 /* A validated job request. Train jobs use model (the base), dataset, train_file, the optional
- * eval_file, output_repo and params; eval jobs use model, dataset and eval_file. */
+ * eval_file, output_repo and params; eval jobs use model, dataset, eval_file and the optional
+ * adapter_base. */
 struct jobs_spec {
     enum meta_job_type type;
     char model[HUB_MAX_REPO_ID_BYTES + 1];           /* "base_model" or "model" */
@@ -45,6 +46,9 @@ struct jobs_spec {
     char train_file[HUB_MAX_PATH_BYTES + 1];     /* "" for eval jobs */
     char eval_file[HUB_MAX_PATH_BYTES + 1];      /* "" when a train job has none */
     char output_repo[HUB_MAX_REPO_ID_BYTES + 1]; /* "" for eval jobs */
+    /* "base_model" of an eval job: the base to evaluate an adapter against in place of its
+     * base_model_name_or_path. "" when not given, and for train jobs. */
+    char adapter_base[HUB_MAX_REPO_ID_BYTES + 1];
     struct jobs_train_params params;
 };
 

@@ -1048,7 +1048,10 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
         return fail_with(message, cap, &err);
     config = json_loadb(text, len, 0, NULL);
     free(text);
-    base = json_string_value(json_object_get(config, "base_model_name_or_path"));
+    /* The request's base_model, when given, replaces the adapter's own base. */
+    base = w->spec.adapter_base[0] != '\0'
+               ? w->spec.adapter_base
+               : json_string_value(json_object_get(config, "base_model_name_or_path"));
     if (base == NULL || strlen(base) >= sizeof(w->base_repo)) {
         json_decref(config);
         snprintf(message, cap, "adapter_config.json of %s has no base_model_name_or_path",

@@ -194,6 +194,20 @@ test("job requests are validated", async () => {
   r = await api(url, alice, "POST", "/api/jobs", evalRequest("alice/no-base-lora"));
   assert.equal(r.status, 400);
   assert.match(r.json.error, /has no base_model_name_or_path; set it to the repo id/);
+  // The request's base_model names the base in place of the adapter's own field, so it must
+  // be a full model here, and it is only for adapters.
+  r = await api(url, alice, "POST", "/api/jobs",
+    { ...evalRequest("alice/stories260K"), base_model: "alice/an-adapter" });
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /invalid field 'base_model' 'alice\/an-adapter': model 'alice\/stories260K' at 'main' is a full model/);
+  r = await api(url, alice, "POST", "/api/jobs",
+    { ...evalRequest("alice/local-name-lora"), base_model: "alice/an-adapter" });
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /base_model 'alice\/an-adapter' is a LoRA adapter/);
+  r = await api(url, alice, "POST", "/api/jobs",
+    { ...evalRequest("alice/local-name-lora"), base_model: "alice/nothing" });
+  assert.equal(r.status, 404);
+  assert.match(r.json.error, /model repo 'alice\/nothing' not found/);
   r = await api(url, alice, "GET", "/api/jobs");
   assert.deepEqual(r.json, [], "no rejected request was queued");
 
@@ -428,6 +442,12 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(workFolderEntries(dataDir, second.json.id), null, "a job that never ran has no folder");
   const again = await api(url, bob, "POST", `/api/jobs/${first.json.id}/cancel`);
   assert.equal(again.status, 409);
+  // alice is an admin: her list has every user's jobs unless she names an owner.
+  const all = (await api(url, alice, "GET", "/api/jobs")).json;
+  assert.ok(all.some((j) => j.id === first.json.id && j.owner === "bob"), JSON.stringify(all));
+  const own = (await api(url, alice, "GET", "/api/jobs?owner=alice")).json;
+  assert.ok(own.length > 0);
+  assert.ok(own.every((j) => j.owner === "alice"), JSON.stringify(own));
 
   // A crashed daemon leaves its worker running; the next daemon adopts it.
   const workerPid = job.worker_pid;
@@ -467,9 +487,10 @@ test("restart keeps the queue, limits and cancel work", async () => {
   const canceledLine = "the job was canceled, so its checkpoint is removed and no attempt resumes it";
   assert.ok(log.includes(canceledLine), log);
   assert.ok(log.lastIndexOf(canceledLine) > log.lastIndexOf("rerun with --resume"), log);
-  // The worker's note that the job resumes on its own follows only the daemon stop above.
+  // The worker's note that the job resumes on its own follows only the daemon stop above,
+  // never the canceled attempt 2.
   assert.equal(log.indexOf("resumes from this checkpoint on its own",
-    log.lastIndexOf("rerun with --resume")), -1, log);
+    log.lastIndexOf("attempt 2 of 3 started")), -1, log);
   await waitForJob(url, alice, jobs.long, () =>
     findProcesses(["worker", dataDir, "--job", String(jobs.long)]).length === 0, 20000);
   assert.deepEqual(await waitForLogOnly(dataDir, jobs.long), ["log"]);
@@ -582,7 +603,7 @@ test("trainer error line has level error", async () => {
   const longDir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-long-"));
   try {
     // One example far over the 512-token context of stories260K. The trainer's error for it
-    // contains none of the words that once marked an error.
+    // contains none of the words "error", "failed", "invalid" and "cannot".
     const story = "Once upon a time, there was a little girl named Anna. ".repeat(200);
     writeFileSync(join(longDir, "train.jsonl"), `${JSON.stringify({ text: story })}\n`);
     await pushFolder(url, alice, "dataset", "alice/long-story", longDir);
@@ -605,6 +626,46 @@ test("trainer error line has level error", async () => {
   assert.ok(seedLine, JSON.stringify(logEvents));
   assert.equal(seedLine.level, "info");
   await waitForWorkerExit(url, r.json.id);
+});
+
+test("eval job takes base_model", async () => {
+  const url = daemon.url;
+  // A copy of the adapter whose base_model_name_or_path is the local name the trainer records
+  // without --base-name. base_model in the request names the base on this hub instead.
+  const copyDir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-copy-"));
+  try {
+    for (const path of ["adapter_config.json", "adapter_model.safetensors"]) {
+      const file = await hub.downloadFile({ repo: { type: "model", name: "alice/style-lora" },
+        path, accessToken: alice, hubUrl: url });
+      assert.ok(file, `${path} is in the adapter repo`);
+      let bytes = Buffer.from(await file.arrayBuffer());
+      if (path === "adapter_config.json") {
+        const config = JSON.parse(bytes.toString("utf8"));
+        config.base_model_name_or_path = "stories260K";
+        bytes = Buffer.from(JSON.stringify(config));
+      }
+      writeFileSync(join(copyDir, path), bytes);
+    }
+    await pushFolder(url, alice, "model", "alice/renamed-base-lora", copyDir);
+  } finally {
+    rmSync(copyDir, { recursive: true, force: true });
+  }
+
+  const request = { type: "eval", model: "alice/renamed-base-lora", dataset: "alice/style",
+    eval_file: "eval.jsonl" };
+  let r = await api(url, alice, "POST", "/api/jobs", request);
+  assert.equal(r.status, 400, r.text);
+  r = await api(url, alice, "POST", "/api/jobs", { ...request, base_model: "alice/stories260K" });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.spec.base_model, "alice/stories260K");
+
+  const job = await waitForJob(url, alice, r.json.id, (j) => j.state === "succeeded");
+  assert.ok(job.result.metrics.base.mean_nll > 0, JSON.stringify(job.result));
+  assert.ok(job.result.metrics.adapter.mean_nll > 0, JSON.stringify(job.result));
+  assert.equal(job.pinned_commits.adapter_base.length, 40);
+  const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/stories260K")).json;
+  assert.ok(evals.some((e) => e.job_id === job.id), JSON.stringify(evals));
+  await waitForWorkerExit(url, job.id);
 });
 
 test("failed job keeps an output repo it did not create", async () => {

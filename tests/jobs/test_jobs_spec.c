@@ -106,6 +106,41 @@ static void test_eval_request(void)
     CHECK_EQ_INT(spec.type, META_JOB_EVAL);
     CHECK_EQ_STR(spec.model_revision, "abc1234");
     CHECK_EQ_STR(spec.output_repo, "");
+    CHECK_EQ_STR(spec.adapter_base, "");
+}
+
+/* An eval job's optional base_model is stored and parses back from the stored JSON. */
+static void test_eval_base_model(void)
+{
+    struct jobs_spec spec, stored_spec;
+    struct hub_error err;
+    char *stored = NULL;
+    int rc = parse(&spec,
+                   "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/"
+                   "style\",\"eval_file\":\"eval.jsonl\",\"base_model\":\"alice/stories260K\"}",
+                   &err);
+
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_STR(spec.adapter_base, "alice/stories260K");
+    CHECK_EQ_INT(jobs_spec_to_json(&stored, &spec, &err), 0);
+    CHECK(stored != NULL);
+    CHECK(strstr(stored != NULL ? stored : "", "\"base_model\":\"alice/stories260K\"") != NULL);
+    CHECK_EQ_INT(parse(&stored_spec, stored != NULL ? stored : "", &err), 0);
+    CHECK_EQ_STR(stored_spec.adapter_base, "alice/stories260K");
+    free(stored);
+
+    rc = parse(&spec,
+               "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/style\","
+               "\"eval_file\":\"eval.jsonl\",\"base_model\":\"stories260K\"}",
+               &err);
+    CHECK_EQ_INT(rc, HUB_EINVAL);
+    CHECK(message_has(&err, "invalid field 'base_model' 'stories260K'"));
+    rc = parse(&spec,
+               "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/style\","
+               "\"eval_file\":\"eval.jsonl\",\"base_model\":\"alice/style-lora\"}",
+               &err);
+    CHECK_EQ_INT(rc, HUB_EINVAL);
+    CHECK(message_has(&err, "it is the evaluated model"));
 }
 
 /* Each request must be rejected with HUB_EINVAL and a message containing the given text. */
@@ -353,6 +388,7 @@ int main(void)
     test_train_defaults();
     test_server_limit_message();
     test_eval_request();
+    test_eval_base_model();
     test_rejections();
     test_param_limits();
     test_param_range_messages();
