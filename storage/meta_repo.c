@@ -11,7 +11,7 @@
 
 #define REPO_COLUMNS                                                                               \
     "r.id, r.type, r.ns, r.name, r.owner_user_id, r.owner_org_id, r.private, r.created_at, "       \
-    "r.updated_at, r.downloads, r.head_commit, r.base_model"
+    "r.updated_at, r.downloads, r.head_commit, r.base_model, r.hub_id"
 
 /* SQL that is true when the user bound as :v may read repo r (admins are handled by the
  * caller, which skips this clause for them). */
@@ -38,6 +38,7 @@ static void repo_from_row(void *item, sqlite3_stmt *stmt)
     out->downloads = sqlite3_column_int64(stmt, 9);
     meta_column_copy(out->head_commit, sizeof(out->head_commit), stmt, 10);
     meta_column_copy(out->base_model, sizeof(out->base_model), stmt, 11);
+    meta_column_copy(out->hub_id, sizeof(out->hub_id), stmt, 12);
 }
 
 static int repo_get_one(struct meta_repo *out, struct meta *db, sqlite3_stmt *stmt,
@@ -118,7 +119,8 @@ int meta_repo_insert(struct meta_repo *out, struct meta *db, enum hub_repo_type 
     rc = meta_stmt_prepare(
         &stmt, db,
         "INSERT INTO repos (type, ns, name, owner_user_id, owner_org_id, "
-        "private, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "private, created_at, updated_at, hub_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "printf('%08x', ?7 & 4294967295) || lower(hex(randomblob(8))))",
         err);
     if (rc < 0)
         return rc;

@@ -31,6 +31,9 @@ struct meta_repo {
     int64_t downloads;
     char head_commit[41];                       /* main's commit id when last touched, or "" */
     char base_model[HUB_MAX_REPO_ID_BYTES + 1]; /* "ns/name" of the base model, or "" */
+    /* The Hub's _id: 8 hex digits of created_at, then 16 random ones. No other repo gets it,
+     * even after this one is deleted. */
+    char hub_id[25];
 };
 
 enum meta_repo_sort {
