@@ -115,6 +115,12 @@ static int body_repo_id(enum hub_repo_type *type, const char **ns, const char **
     if (*ns == NULL)
         *ns = http_request_user(req)->name;
     *type = HUB_REPO_MODEL;
+    if (type_text != NULL && strcmp(type_text, "space") == 0) {
+        http_reply_error(req, 400,
+                         "invalid repo type 'space': spaces are not supported by this hub, "
+                         "which hosts models and datasets");
+        return HUB_EINVAL;
+    }
     if (type_text != NULL && hub_repo_type_parse(type, type_text, &err) < 0) {
         http_reply_error(req, 400, "invalid repo type '%s': expected model or dataset", type_text);
         return HUB_EINVAL;
@@ -127,29 +133,53 @@ static int body_repo_id(enum hub_repo_type *type, const char **ns, const char **
     return 0;
 }
 
-static bool body_private(json_t *root, bool fallback)
+/* Reads "visibility" or "private" of a create or settings body into is_private, which stays
+ * as it is when both are absent. Queues 400 for any other value. */
+static int body_private(bool *is_private, struct http_request *req, json_t *root)
 {
-    const char *visibility = json_string_value(json_object_get(root, "visibility"));
+    json_t *visibility = json_object_get(root, "visibility");
     json_t *flag = json_object_get(root, "private");
+    const char *text = json_string_value(visibility);
 
-    if (visibility != NULL)
-        return strcmp(visibility, "public") != 0;
-    if (json_is_boolean(flag))
-        return json_is_true(flag);
-    return fallback;
+    if (visibility != NULL && !json_is_null(visibility)) {
+        if (text == NULL) {
+            http_reply_error(req, 400,
+                             "invalid \"visibility\": expected \"public\" or \"private\"");
+            return HUB_EINVAL;
+        }
+        if (strcmp(text, "public") != 0 && strcmp(text, "private") != 0) {
+            http_reply_error(req, 400,
+                             "invalid \"visibility\" '%.100s': expected \"public\" or \"private\"",
+                             text);
+            return HUB_EINVAL;
+        }
+        *is_private = strcmp(text, "private") == 0;
+        return 0;
+    }
+    if (flag != NULL && !json_is_null(flag)) {
+        if (!json_is_boolean(flag)) {
+            http_reply_error(req, 400, "invalid \"private\": expected true or false");
+            return HUB_EINVAL;
+        }
+        *is_private = json_is_true(flag);
+    }
+    return 0;
 }
 
+/* Replies with the url, id and _id of a new repo (or, with status 409, of the existing one).
+ * "id" is the same value as "_id" in the info reply; hub_id is "" when it is unknown. */
 static int reply_created(struct http_request *req, unsigned status, enum hub_repo_type type,
-                         const char *ns, const char *name, int64_t repo_id, const char *msg)
+                         const char *ns, const char *name, const char *hub_id, const char *msg)
 {
-    char url[1024], id_text[32], full[HUB_MAX_REPO_ID_BYTES + 1];
+    char url[1024], full[HUB_MAX_REPO_ID_BYTES + 1];
     json_t *body;
 
     snprintf(url, sizeof(url), "%s/%s%s/%s", http_request_base_url(req), hf_web_prefix(type), ns,
              name);
-    snprintf(id_text, sizeof(id_text), "repo-%lld", (long long)repo_id);
     snprintf(full, sizeof(full), "%s/%s", ns, name);
-    body = json_pack("{s:s,s:s,s:s}", "url", url, "name", full, "id", id_text);
+    body = json_pack("{s:s,s:s}", "url", url, "name", full);
+    if (hub_id[0] != '\0' && body != NULL)
+        json_object_set_new(body, "id", json_string(hub_id));
     if (msg != NULL && body != NULL)
         json_object_set_new(body, "error", json_string(msg));
     return http_reply_json(req, status, body);
@@ -257,14 +287,16 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
     rc = body_repo_id(&create.type, &create.ns, &create.name, req, root);
     if (rc < 0)
         goto out;
-    create.is_private = body_private(root, false);
+    rc = body_private(&create.is_private, req, root);
+    if (rc < 0)
+        goto out;
     create.user_id = user->id;
     create.user_name = user->name;
     create.read_only_token = user->scope != HTTP_SCOPE_WRITE;
     create.request_id = http_request_id(req);
     rc = repo_manage_create(&row, commit, db, http_request_config(req)->data_dir, &create, err);
     if (rc == HUB_ECONFLICT) {
-        rc = reply_created(req, 409, create.type, create.ns, create.name, row.id,
+        rc = reply_created(req, 409, create.type, create.ns, create.name, row.hub_id,
                            "You already created this repo");
         goto out;
     }
@@ -290,7 +322,7 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
             goto out;
         meta_repo_touch(db, row.id, commit, err);
     }
-    rc = reply_created(req, 200, create.type, row.ns, row.name, row.id, NULL);
+    rc = reply_created(req, 200, create.type, row.ns, row.name, row.hub_id, NULL);
 out:
     json_decref(root);
     return rc;
@@ -349,7 +381,10 @@ int hf_repo_settings_handle(struct http_request *req, void *arg, struct hub_erro
     rc = hf_repo_load_params(&ctx, req, true);
     if (rc < 0)
         goto out;
-    is_private = body_private(root, ctx.row.is_private);
+    is_private = ctx.row.is_private;
+    rc = body_private(&is_private, req, root);
+    if (rc < 0)
+        goto out;
     rc = repo_manage_set_private(http_request_db(req), &ctx.row, is_private,
                                  http_request_user(req)->name, http_request_id(req), err);
     if (rc < 0)
@@ -494,17 +529,12 @@ static json_t *adapters_build(struct meta *db, const struct meta_repo *row, int6
 /* Fills the fields shared by info and listings. */
 static json_t *repo_summary(const struct meta_repo *row)
 {
-    char id[HUB_MAX_REPO_ID_BYTES + 1], rid[32], updated[32], created[32];
+    char id[HUB_MAX_REPO_ID_BYTES + 1], updated[32], created[32];
 
     snprintf(id, sizeof(id), "%s/%s", row->ns, row->name);
-    /* 24 hex digits, the form of the Hub's _id: the creation time, then the row id. SQLite
-     * may give a deleted repo's row id to the next repo, so the row id alone is not unique
-     * over time. */
-    snprintf(rid, sizeof(rid), "%08llx%016llx", (unsigned long long)(uint32_t)row->created_at,
-             (unsigned long long)row->id);
     hf_time_format(updated, row->updated_at);
     hf_time_format(created, row->created_at);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I}", "_id", rid, "id", id,
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I}", "_id", row->hub_id, "id", id,
                      "modelId", id, "author", row->ns, "lastModified", updated, "createdAt",
                      created, "private", row->is_private, "gated", 0, "disabled", 0, "downloads",
                      (json_int_t)row->downloads, "likes", (json_int_t)0);

@@ -939,3 +939,50 @@ test("LFS upload with chunked transfer encoding", async () => {
   const again = await uploadLfs(tok.aliceWrite, "alice/pub", data);
   assert.equal(again.object.actions, undefined, `${oid} is stored`);
 });
+
+test("repo _id in create reply and after re-create", async () => {
+  const ids = new Set();
+  for (let i = 0; i < 3; i++) {
+    const r = await createRepo(tok.aliceWrite, "again", {});
+    assert.equal(r.status, 200);
+    const created = await r.json();
+    assert.match(created.id, /^[0-9a-f]{24}$/);
+    const info = await (await req("/api/models/alice/again", { token: tok.aliceWrite })).json();
+    assert.equal(created.id, info._id);
+    const listed = await (await req("/api/models?search=alice/again")).json();
+    assert.equal(listed[0]._id, info._id);
+    ids.add(created.id);
+    const del = await req("/api/repos/delete", { method: "DELETE", token: tok.aliceWrite,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "again", organization: "alice", type: "model" }) });
+    assert.equal(del.status, 200);
+  }
+  assert.equal(ids.size, 3, `every re-created repo has a new _id: ${[...ids]}`);
+  const exists = await createRepo(tok.aliceWrite, "pub", {});
+  assert.equal(exists.status, 409);
+  const info = await (await req("/api/models/alice/pub")).json();
+  assert.equal((await exists.json()).id, info._id, "the 409 reply names the existing repo's _id");
+});
+
+test("private and visibility value checks", async () => {
+  for (const value of ["yes", "true", 1, 0]) {
+    await expectError(await createRepo(tok.aliceWrite, "vis", { private: value }), 400,
+      { mention: 'invalid "private": expected true or false' });
+  }
+  await expectError(await createRepo(tok.aliceWrite, "vis", { visibility: "protected" }), 400,
+    { mention: "'protected'" });
+  await expectError(await createRepo(tok.aliceWrite, "vis", { visibility: true }), 400,
+    { mention: '"visibility"' });
+  await expectError(await createRepo(tok.aliceWrite, "vis", { type: "space" }), 400,
+    { mention: "spaces are not supported" });
+  assert.equal((await req("/api/models/alice/vis", { token: tok.aliceWrite })).status, 404,
+    "no rejected request made the repo");
+
+  const settings = (body) => req("/api/models/alice/pub/settings", { method: "PUT",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  await expectError(await settings({ private: "true" }), 400,
+    { mention: 'invalid "private": expected true or false' });
+  await expectError(await settings({ visibility: "hidden" }), 400, { mention: "'hidden'" });
+  const info = await (await req("/api/models/alice/pub")).json();
+  assert.equal(info.private, false, "the repo stays public");
+});
