@@ -207,7 +207,12 @@ static bool param_type(enum hub_repo_type *type, struct hf_repo_ctx *out, struct
     if (tp == NULL || hf_type_from_segment(type, tp))
         return true;
     memset(out, 0, sizeof(*out));
-    http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
+    if (strcmp(tp, "spaces") == 0)
+        http_reply_error(req, 404,
+                         "spaces are not supported by this hub, which hosts models and "
+                         "datasets");
+    else
+        http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
     return false;
 }
 
@@ -258,6 +263,22 @@ int hf_repo_load_lfs(struct hf_repo_ctx *out, struct http_request *req, bool nee
                      need_write, true);
 }
 
+/* Returns whether rev is 1 to 6 hex digits: too short to be a commit id prefix. */
+static bool short_hex(const char *rev)
+{
+    size_t n = strspn(rev, "0123456789abcdefABCDEF");
+
+    return n > 0 && n < 7 && rev[n] == '\0';
+}
+
+int hf_reply_bad_cursor(struct http_request *req)
+{
+    return http_reply_error(req, 400,
+                            "invalid cursor '%.100s': cursors are opaque, so request the next "
+                            "page with the URL in the Link header of the previous page",
+                            http_request_query(req, "cursor"));
+}
+
 int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_request *req,
                         struct hf_repo_ctx *ctx, const char *rev)
 {
@@ -269,7 +290,20 @@ int hf_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct http_req
         return HUB_EINVAL;
     }
     rc = repo_revision_resolve(commit_out, ctx->git, rev, &err);
-    if (rc == HUB_ENOTFOUND || rc == HUB_EINVAL) {
+    if (rc == HUB_ENOTFOUND && short_hex(rev)) {
+        http_reply_error_code(req, 404, "RevisionNotFound",
+                              "Invalid rev id: %s: no branch or tag has this name, and commit id "
+                              "prefixes need at least 7 hex digits",
+                              rev);
+        return rc;
+    }
+    if (rc == HUB_ENOTFOUND) {
+        http_reply_error_code(req, 404, "RevisionNotFound",
+                              "Invalid rev id: %s: no branch, tag or commit of %s/%s has this name",
+                              rev, ctx->row.ns, ctx->row.name);
+        return rc;
+    }
+    if (rc == HUB_EINVAL) {
         http_reply_error_code(req, 404, "RevisionNotFound", "Invalid rev id: %s: %s", rev, err.msg);
         return rc;
     }
@@ -344,6 +378,66 @@ static int xet_handle(struct http_request *req, void *arg, struct hub_error *err
                             "huggingface_hub uploads through LFS");
 }
 
+/* Replies to a repo id without a namespace (/api/models/gpt2, /gpt2/resolve/main/x). Repo ids
+ * on this hub always have two parts, so no such repo exists. */
+static int no_namespace_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    return http_reply_error_code(req, 404, "RepoNotFound",
+                                 "Repository not found: '%.100s' has no namespace; repo ids on "
+                                 "this hub are namespace/name, such as alice/%.100s",
+                                 http_request_param(req, "name"), http_request_param(req, "name"));
+}
+
+/* /api/{tp}/{name}/revision/{rev} also matches the five-segment routes of a repo whose name
+ * is "revision" (/api/models/alice/revision/refs) and would win over them, because its third
+ * segment is a literal. Leave those to the repo routes. */
+static bool match_no_namespace_revision(const struct http_request *req, void *arg)
+{
+    static const char *const repo_routes[] = {"refs", "discussions", "tree", "commits"};
+    const char *last = http_request_segment(req, 4);
+
+    if (!hf_match_api_type(req, arg))
+        return false;
+    for (size_t i = 0; i < sizeof(repo_routes) / sizeof(repo_routes[0]); i++) {
+        if (last != NULL && strcmp(last, repo_routes[i]) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* /{name}/resolve/{rev}/{path*} also matches the paths of a repo called "resolve" or "raw",
+ * such as /alice/resolve/info/refs (git) or /alice/resolve/tree/main (web), and would win
+ * over their routes because its second segment is a literal. So the route skips a third
+ * segment that follows a repo id in the download, git, LFS or web routes. */
+static bool match_no_namespace_file(const struct http_request *req, void *arg)
+{
+    static const char *const repo_subpaths[] = {
+        "resolve", "raw",    "info",    "git-upload-pack", "git-receive-pack", "tree",
+        "blob",    "commit", "commits", "settings",        "discussions",
+    };
+    const char *first = http_request_segment(req, 0);
+    const char *third = http_request_segment(req, 2);
+
+    /* /datasets/resolve/d1/... is a dataset of the namespace "resolve". */
+    if (strcmp(first, "datasets") == 0 || strcmp(first, "spaces") == 0)
+        return false;
+    for (size_t i = 0; third != NULL && i < sizeof(repo_subpaths) / sizeof(repo_subpaths[0]); i++) {
+        if (strcmp(third, repo_subpaths[i]) == 0)
+            return false;
+    }
+    return true;
+}
+
+static int spaces_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    const char *message = "spaces are not supported by this hub, which hosts models and "
+                          "datasets: use /api/models or /api/datasets";
+
+    if (http_request_segment(req, 2) != NULL)
+        return http_reply_error_code(req, 404, "RepoNotFound", "%s", message);
+    return http_reply_error(req, 404, "%s", message);
+}
+
 #define API_REPO "/api/{tp}/{ns}/{name}"
 
 static const struct http_route routes[] = {
@@ -374,6 +468,24 @@ static const struct http_route routes[] = {
      .pattern = "/api/{tp}",
      .match = hf_match_api_type,
      .handle = hf_repo_list_handle},
+    {.name = "hf.no_namespace",
+     .methods = "GET",
+     .pattern = "/api/{tp}/{name}",
+     .match = hf_match_api_type,
+     .handle = no_namespace_handle},
+    {.name = "hf.no_namespace",
+     .methods = "GET",
+     .pattern = "/api/{tp}/{name}/revision/{rev}",
+     .match = match_no_namespace_revision,
+     .handle = no_namespace_handle},
+    {.name = "hf.spaces",
+     .methods = "GET POST PUT DELETE",
+     .pattern = "/api/spaces",
+     .handle = spaces_handle},
+    {.name = "hf.spaces",
+     .methods = "GET POST PUT DELETE",
+     .pattern = "/api/spaces/{rest*}",
+     .handle = spaces_handle},
     {.name = "hf.info",
      .methods = "GET",
      .pattern = API_REPO,
@@ -494,6 +606,18 @@ static const struct http_route routes[] = {
      .pattern = "/{tp}/{ns}/{name}/resolve/{rev}/{path*}",
      .handle = hf_resolve_handle,
      .arg = "resolve"},
+    {.name = "hf.no_namespace",
+     .methods = "GET HEAD",
+     .pattern = "/{name}/resolve/{rev}/{path*}",
+     .match = match_no_namespace_file,
+     .handle = no_namespace_handle,
+     .arg = "resolve"},
+    {.name = "hf.no_namespace",
+     .methods = "GET HEAD",
+     .pattern = "/{name}/raw/{rev}/{path*}",
+     .match = match_no_namespace_file,
+     .handle = no_namespace_handle,
+     .arg = "raw"},
     {.name = "hf.raw",
      .methods = "GET HEAD",
      .pattern = "/{ns}/{name}/raw/{rev}/{path*}",

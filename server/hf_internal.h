@@ -95,6 +95,9 @@ json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_i
  * entry_missing_code is set and the revision resolved), or the mapped status. */
 int hf_reply_repo_error(struct http_request *req, const struct hub_error *err);
 
+/** Queues 400 for the cursor query parameter of a listing that is not one this hub made. */
+int hf_reply_bad_cursor(struct http_request *req);
+
 /* ---- Handlers, one group per file ---- */
 
 /* hf_repo.c */

@@ -81,8 +81,29 @@ static int bool_query(bool *out, struct http_request *req, const char *name)
     *out = false;
     if (text == NULL || http_parse_bool(out, text))
         return 0;
-    http_reply_error(req, 400, "invalid %s value '%s': expected true or false", name, text);
+    http_reply_error(req, 400, "invalid %s value '%.100s': expected true, false, 1 or 0", name,
+                     text);
     return HUB_EINVAL;
+}
+
+/* Queues the 404 of a tree listing whose path is not a folder at commit: it is a file, or
+ * nothing. */
+static int reply_not_a_folder(struct http_request *req, struct repo *git, const char *commit,
+                              const char *rev, const char *path)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_entry entry = {0};
+    bool is_file =
+        repo_entry_stat(&entry, git, commit, path, &err) == 0 && entry.type == REPO_ENTRY_FILE;
+
+    free(entry.path);
+    if (is_file)
+        return http_reply_error_code(req, 404, "EntryNotFound",
+                                     "'%s' is a file, not a folder, at revision %s: list its "
+                                     "folder, or download it from resolve/%s/%s",
+                                     path, rev, rev, path);
+    return http_reply_error_code(req, 404, "EntryNotFound", "folder '%s' not found at revision %s",
+                                 path, rev);
 }
 
 int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
@@ -101,7 +122,7 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
         return 0;
     if (http_request_query(req, "cursor") != NULL &&
         parse_page_number(&cursor, http_request_query(req, "cursor")) < 0)
-        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req, "cursor"));
+        return hf_reply_bad_cursor(req);
     if (http_request_query(req, "limit") != NULL) {
         if (parse_page_number(&limit, http_request_query(req, "limit")) < 0 || limit == 0)
             return http_reply_error(req, 400, "invalid limit '%s': expected a positive number",
@@ -125,8 +146,7 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
     rc = repo_tree_list(&entries, &count, ctx.git, commit, path, recursive, err);
     if (rc == HUB_ENOTFOUND) {
         http_reply_header(req, "X-Repo-Commit", commit);
-        rc = http_reply_error_code(req, 404, "EntryNotFound",
-                                   "folder '%s' not found at revision %s", path, rev);
+        rc = reply_not_a_folder(req, ctx.git, commit, rev, path);
         goto out;
     }
     if (rc < 0)
@@ -323,7 +343,7 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
     offset = page * limit;
     if (http_request_query(req, "cursor") != NULL &&
         parse_page_number(&offset, http_request_query(req, "cursor")) < 0)
-        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req, "cursor"));
+        return hf_reply_bad_cursor(req);
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;

@@ -10,7 +10,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { admin, prepareDataDir, createToken, revokeToken, startDaemon, waitForLog } from "./daemon.mjs";
+import {
+  addUser, admin, prepareDataDir, createToken, revokeToken, startDaemon, waitForLog,
+} from "./daemon.mjs";
 
 let daemon, dataDir;
 const tok = {};
@@ -985,4 +987,56 @@ test("private and visibility value checks", async () => {
   await expectError(await settings({ visibility: "hidden" }), 400, { mention: "'hidden'" });
   const info = await (await req("/api/models/alice/pub")).json();
   assert.equal(info.private, false, "the repo stays public");
+});
+
+test("ids without namespace and spaces", async () => {
+  for (const path of ["/api/models/gpt2", "/api/models/gpt2/revision/HEAD",
+    "/api/datasets/squad", "/gpt2/resolve/main/config.json", "/gpt2/raw/main/config.json"]) {
+    await expectError(await req(path), 404, { code: "RepoNotFound", mention: "namespace/name" });
+  }
+  // A repo named like the keyword of a route is still served by the repo routes.
+  assert.equal((await createRepo(tok.aliceWrite, "revision", {})).status, 200);
+  assert.equal((await req("/api/models/alice/revision/refs")).status, 200);
+  assert.equal((await createRepo(tok.aliceWrite, "resolve", {})).status, 200);
+  assert.equal((await req("/alice/resolve/resolve/main/.gitattributes")).status, 200);
+  const refs = await req("/alice/resolve/info/refs?service=git-upload-pack");
+  assert.equal(refs.status, 200, "git reaches a repo named resolve");
+  assert.match(refs.headers.get("content-type"), /git-upload-pack-advertisement/);
+  const page = await req("/alice/resolve/tree/main");
+  assert.equal(page.status, 200, "the web page of a repo named resolve");
+  assert.match(page.headers.get("content-type"), /^text\/html/);
+  assert.equal((await createRepo(tok.aliceWrite, "raw", {})).status, 200);
+  assert.equal((await req("/alice/raw/blob/main/.gitattributes")).status, 200);
+  // So is a dataset of a namespace called resolve.
+  addUser(dataDir, "resolve");
+  tok.resolveWrite = createToken(dataDir, "resolve", { write: true, label: "resolve-write" });
+  const dataset = await req("/api/repos/create", { method: "POST", token: tok.resolveWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "d1", organization: "resolve", type: "dataset" }) });
+  assert.equal(dataset.status, 200);
+  assert.equal((await req("/datasets/resolve/d1/resolve/main/.gitattributes")).status, 200);
+  assert.equal((await req("/datasets/resolve/d1/info/refs?service=git-upload-pack")).status, 200);
+
+  await expectError(await req("/api/spaces"), 404, { mention: "spaces are not supported" });
+  await expectError(await req("/api/spaces/alice/app"), 404,
+    { code: "RepoNotFound", mention: "spaces are not supported" });
+});
+
+test("errors for revisions, tree paths and cursors", async () => {
+  const nope = await expectError(await req("/api/models/alice/pub/revision/nope"), 404,
+    { code: "RevisionNotFound" });
+  assert.equal(nope.error.split("nope").length - 1, 1, `names the revision once: ${nope.error}`);
+  await expectError(await req("/api/models/alice/pub/revision/e4612"), 404,
+    { code: "RevisionNotFound", mention: "at least 7 hex digits" });
+  await expectError(await req("/api/models/alice/pub/tree/main/config.json"), 404,
+    { code: "EntryNotFound", mention: "'config.json' is a file, not a folder" });
+  await expectError(await req("/api/models/alice/pub/tree/main/missing"), 404,
+    { code: "EntryNotFound", mention: "folder 'missing' not found" });
+  for (const path of ["/api/models/alice/pub/tree/main?cursor=zzz",
+    "/api/models/alice/pub/commits/main?cursor=zzz"]) {
+    await expectError(await req(path), 400, { mention: "Link header" });
+  }
+  await expectError(await req("/api/models/alice/pub/tree/main?recursive=maybe"), 400,
+    { mention: "expected true, false, 1 or 0" });
+  assert.equal((await req("/api/models/alice/pub/tree/main?recursive=1")).status, 200);
 });
