@@ -90,6 +90,7 @@ static size_t slot_index(const struct hf_info_key *key)
     h = (h ^ (uint64_t)key->repo_id) * 1099511628211ull;
     h = (h ^ (uint64_t)key->viewer_user_id) * 1099511628211ull;
     h = (h ^ (uint64_t)key->blobs) * 1099511628211ull;
+    h = (h ^ (uint64_t)key->safetensors) * 1099511628211ull;
     for (p = (const unsigned char *)key->commit; *p != '\0'; p++)
         h = (h ^ *p) * 1099511628211ull;
     return (size_t)(h & (INFO_CACHE_SLOTS - 1));
@@ -99,7 +100,7 @@ static bool key_equal(const struct hf_info_key *a, const struct hf_info_key *b)
 {
     return a->repo_id == b->repo_id && a->viewer_user_id == b->viewer_user_id &&
            a->data_version == b->data_version && a->blobs == b->blobs &&
-           strcmp(a->commit, b->commit) == 0;
+           a->safetensors == b->safetensors && strcmp(a->commit, b->commit) == 0;
 }
 
 bool hf_info_data_version(uint32_t *out, struct meta *db)

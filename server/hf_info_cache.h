@@ -1,9 +1,11 @@
 /* hf_info_cache: rendered repo info bodies (GET /api/{models,datasets}/{id}[/revision/{rev}]),
  * kept per HTTP thread so lookups take no lock.
  *
- * An entry is keyed by the repo id, the resolved commit, the blobs flag, the viewer's user id
- * and the SQLite data version of the thread's metadata connection. An info body shows data of
- * two kinds. The tree and the README card come from the commit, which never changes. The repo
+ * An entry is keyed by the repo id, the resolved commit, the blobs flag, the safetensors flag,
+ * the viewer's user id and the SQLite data version of the thread's metadata connection. An
+ * info body shows data of two kinds. The tree, the README card, config.json and the
+ * safetensors headers come from the commit, which never changes (an LFS object's content is
+ * fixed by its oid, and whether the repo links it is a database row). The repo
  * row and the adapter list (which depends on the viewer) come from the metadata database,
  * whose data version changes with every write committed by any connection or process. So an
  * entry is never served after the data behind it changed. Access checks are not cached:
@@ -32,6 +34,7 @@ struct hf_info_key {
     int64_t viewer_user_id; /* 0 for anonymous callers */
     uint32_t data_version;  /* from hf_info_data_version() */
     bool blobs;
+    bool safetensors; /* expand=safetensors */
     char commit[REPO_OID_HEX_BYTES + 1];
 };
 

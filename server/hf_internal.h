@@ -108,6 +108,23 @@ int hf_repo_settings_handle(struct http_request *req, void *arg, struct hub_erro
 int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *err);
 
+/* hf_repo_fields.c */
+
+/** Returns whether an expand or expand[] query parameter of req names field. */
+bool hf_expand_has(const struct http_request *req, const char *field);
+
+/** Builds the config field of a model from config.json at commit: model_type and
+ * architectures where the file has them. Returns NULL when the file is missing, is not a
+ * JSON object or has neither. */
+json_t *hf_config_build(struct repo *git, const char *commit);
+
+/** Builds the safetensors field, {"parameters": {dtype: count}, "total": count}, from the
+ * headers of the *.safetensors files among entries (a recursive listing at commit). Files
+ * whose header cannot be read are logged and left out. Returns NULL when no file was read. */
+json_t *hf_safetensors_build(struct meta *db, const struct meta_repo *row, struct repo *git,
+                             const char *commit, const struct repo_entry *entries, size_t count,
+                             const char *request_id);
+
 /* hf_tree.c */
 int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err);
 int hf_paths_info_handle(struct http_request *req, void *arg, struct hub_error *err);

@@ -466,17 +466,13 @@ static json_t *tags_build(json_t *card, const struct meta_repo *row, bool is_ada
     return tags;
 }
 
-static json_t *siblings_build(bool *is_adapter, struct repo *git, const char *commit, bool blobs,
-                              struct hub_error *err)
+/* Builds the siblings of a recursive listing. With blobs it adds sizes, blob ids and LFS data. */
+static json_t *siblings_build(bool *is_adapter, const struct repo_entry *entries, size_t count,
+                              bool blobs)
 {
-    struct repo_entry *entries = NULL;
-    size_t count = 0;
-    json_t *siblings;
+    json_t *siblings = json_array();
 
     *is_adapter = false;
-    if (repo_tree_list(&entries, &count, git, commit, "", true, err) < 0)
-        return NULL;
-    siblings = json_array();
     for (size_t i = 0; i < count; i++) {
         const struct repo_entry *e = &entries[i];
         json_t *item;
@@ -497,7 +493,6 @@ static json_t *siblings_build(bool *is_adapter, struct repo *git, const char *co
         }
         json_array_append_new(siblings, item);
     }
-    repo_entries_free(entries, count);
     return siblings;
 }
 
@@ -552,6 +547,26 @@ static void card_fields_add(json_t *obj, json_t *card)
     json_object_set_new(obj, "library_name", library != NULL ? json_string(library) : json_null());
 }
 
+/* Adds config (from config.json) with with_config and the parameter counts of the
+ * safetensors files among entries with with_safetensors. Each is left out when there is
+ * nothing to show. */
+static void model_fields_add(json_t *obj, struct http_request *req, const struct meta_repo *row,
+                             struct repo *git, const char *commit, const struct repo_entry *entries,
+                             size_t count, bool with_safetensors, bool with_config)
+{
+    json_t *config = with_config ? hf_config_build(git, commit) : NULL;
+
+    if (config != NULL)
+        json_object_set_new(obj, "config", config);
+    if (with_safetensors) {
+        json_t *tensors = hf_safetensors_build(http_request_db(req), row, git, commit, entries,
+                                               count, http_request_id(req));
+
+        if (tensors != NULL)
+            json_object_set_new(obj, "safetensors", tensors);
+    }
+}
+
 int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
@@ -559,7 +574,9 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
     const char *blobs_text = http_request_query(req, "blobs");
     char commit[REPO_OID_HEX_BYTES + 1];
     bool blobs = false, is_adapter = false;
-    json_t *obj = NULL, *card = NULL, *siblings;
+    json_t *obj = NULL, *card = NULL;
+    struct repo_entry *entries = NULL;
+    size_t count = 0;
     struct hf_info_key key = {0};
     bool cacheable;
     char *text = NULL;
@@ -567,7 +584,7 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
     int rc;
 
     if (blobs_text != NULL && !http_parse_bool(&blobs, blobs_text))
-        return http_reply_error(req, 400, "invalid blobs value '%s': expected true or false",
+        return http_reply_error(req, 400, "invalid blobs value '%s': expected true, false, 1 or 0",
                                 blobs_text);
     rc = hf_repo_load_shared(&ctx, req);
     if (rc < 0)
@@ -580,6 +597,7 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
     key.repo_id = ctx.row.id;
     key.viewer_user_id = http_request_user(req)->id;
     key.blobs = blobs;
+    key.safetensors = ctx.row.type == HUB_REPO_MODEL && hf_expand_has(req, "safetensors");
     memcpy(key.commit, commit, sizeof(key.commit));
     cacheable = hf_info_data_version(&key.data_version, http_request_db(req));
     if (cacheable && hf_info_cache_get(&text, &text_len, &key)) {
@@ -587,15 +605,13 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
         goto out;
     }
 
-    siblings = siblings_build(&is_adapter, ctx.git, commit, blobs, err);
-    if (siblings == NULL) {
-        rc = err->code != 0 ? err->code : HUB_ENOMEM;
+    rc = repo_tree_list(&entries, &count, ctx.git, commit, "", true, err);
+    if (rc < 0)
         goto out;
-    }
     card = card_data_load(ctx.git, commit);
     obj = repo_summary(&ctx.row);
     json_object_set_new(obj, "sha", json_string(commit));
-    json_object_set_new(obj, "siblings", siblings);
+    json_object_set_new(obj, "siblings", siblings_build(&is_adapter, entries, count, blobs));
     json_object_set_new(obj, "tags", tags_build(card, &ctx.row, is_adapter));
     card_fields_add(obj, card);
     if (card != NULL)
@@ -614,6 +630,8 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
         snprintf(repo_id, sizeof(repo_id), "%s/%s", ctx.row.ns, ctx.row.name);
         json_object_set_new(obj, "evaluations",
                             jobs_json_evals_for_repo(http_request_db(req), repo_id, 20));
+        model_fields_add(obj, req, &ctx.row, ctx.git, commit, entries, count, key.safetensors,
+                         true);
     }
     text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (text == NULL) {
@@ -625,6 +643,7 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
         hf_info_cache_put(&key, text, text_len);
     rc = http_reply_buffer(req, 200, "application/json", text, text_len);
 out:
+    repo_entries_free(entries, count);
     json_decref(card);
     json_decref(obj);
     hf_repo_ctx_dispose(&ctx);
@@ -717,8 +736,83 @@ static void link_next_add(struct http_request *req, uint64_t next_offset)
     free(link);
 }
 
+/* The filters and extra fields of a listing request, beyond search, author and sort. */
+struct list_options {
+    const char *filters[16]; /* every one must be a tag of the repo */
+    size_t filter_count;
+    const char *pipeline_tag; /* the card's pipeline_tag must equal it; NULL for any */
+    bool full;                /* adds siblings and cardData */
+    bool card_data;
+    bool config;
+    bool safetensors;
+};
+
+/* Query parameters of the listings. Any other one gets a 400 that names it, because it is a
+ * filter this hub cannot apply. @huggingface/hub 2.17.5 sends such parameters
+ * (inference_provider, apps) only when its caller requests that filter. */
+static const char *const list_params[] = {
+    "search", "author", "filter",   "pipeline_tag", "sort",   "direction", "limit",
+    "cursor", "full",   "cardData", "config",       "expand", "expand[]",
+};
+
+static int list_params_check(struct http_request *req)
+{
+    size_t count = http_request_query_count(req);
+
+    for (size_t i = 0; i < count; i++) {
+        const char *name = http_request_query_name(req, i);
+        bool known = false;
+
+        for (size_t k = 0; k < sizeof(list_params) / sizeof(list_params[0]); k++) {
+            if (strcmp(name, list_params[k]) == 0)
+                known = true;
+        }
+        if (!known)
+            return http_reply_error(req, 400,
+                                    "unsupported query parameter '%.100s': this hub cannot filter "
+                                    "or sort by it, so leave it out; supported: search, author, "
+                                    "filter, pipeline_tag, sort, direction, limit, cursor, full, "
+                                    "cardData, config, expand",
+                                    name);
+    }
+    return 0;
+}
+
+/* Reads the boolean query parameter name into *out (unchanged when absent). Queues 400 for
+ * a value other than true, false, 1 or 0. */
+static int list_bool_param(bool *out, struct http_request *req, const char *name)
+{
+    const char *text = http_request_query(req, name);
+
+    if (text != NULL && !http_parse_bool(out, text))
+        return http_reply_error(req, 400, "invalid %s value '%.100s': expected true, false, 1 or 0",
+                                name, text);
+    return 0;
+}
+
+static int list_options_parse(struct list_options *o, struct http_request *req,
+                              enum hub_repo_type type)
+{
+    memset(o, 0, sizeof(*o));
+    o->filter_count = http_request_query_all(req, "filter", o->filters, 16);
+    if (o->filter_count > 16)
+        return http_reply_error(req, 400, "too many filter values: at most 16");
+    o->pipeline_tag = http_request_query(req, "pipeline_tag");
+    if (list_bool_param(&o->full, req, "full") != 0 ||
+        list_bool_param(&o->card_data, req, "cardData") != 0 ||
+        list_bool_param(&o->config, req, "config") != 0)
+        return 0;
+    if (o->full)
+        o->card_data = true;
+    o->full = o->full || hf_expand_has(req, "siblings");
+    o->card_data = o->card_data || hf_expand_has(req, "cardData");
+    o->config = type == HUB_REPO_MODEL && (o->config || hf_expand_has(req, "config"));
+    o->safetensors = type == HUB_REPO_MODEL && hf_expand_has(req, "safetensors");
+    return 0;
+}
+
 /* Returns whether every filter value is one of the repo's tags (or its id, or its type). */
-static bool filter_matches(json_t *tags, const char **filters, size_t n)
+static bool filter_matches(json_t *tags, const char *const *filters, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bool found = false;
@@ -736,43 +830,67 @@ static bool filter_matches(json_t *tags, const char **filters, size_t n)
     return true;
 }
 
-/* Builds one listing entry; returns NULL when filters rule it out. */
+/* Returns whether the repo passes the filters of o, given its card and tags. */
+static bool list_entry_matches(const struct list_options *o, json_t *card, json_t *tags)
+{
+    const char *pipeline =
+        card != NULL ? json_string_value(json_object_get(card, "pipeline_tag")) : NULL;
+
+    if (o->pipeline_tag != NULL && (pipeline == NULL || strcmp(pipeline, o->pipeline_tag) != 0))
+        return false;
+    return filter_matches(tags, o->filters, o->filter_count);
+}
+
+/* Builds one listing entry, or returns NULL when the options rule it out. */
 static json_t *list_entry(struct http_request *req, const struct meta_repo *row,
-                          const char **filters, size_t filter_count, bool full)
+                          const struct list_options *o)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct repo *git = NULL;
     char commit[REPO_OID_HEX_BYTES + 1] = "";
-    json_t *card = NULL, *tags, *obj = NULL, *siblings = NULL;
-    bool is_adapter = false;
+    struct repo_entry *entries = NULL;
+    size_t count = 0;
+    json_t *card = NULL, *tags, *obj = NULL;
+    bool is_adapter = false, has_commit = false;
+    bool need_tree = o->full || o->safetensors;
 
     if (repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name, &err) ==
             0 &&
         repo_revision_resolve(commit, git, "HEAD", &err) == 0) {
         struct repo_entry entry = {0};
 
+        has_commit = true;
         card = card_data_load(git, commit);
-        if (full) {
-            siblings = siblings_build(&is_adapter, git, commit, false, &err);
+        if (need_tree) {
+            if (repo_tree_list(&entries, &count, git, commit, "", true, &err) < 0)
+                count = 0;
+            for (size_t i = 0; i < count; i++) {
+                if (entries[i].type == REPO_ENTRY_FILE &&
+                    strcmp(entries[i].path, "adapter_config.json") == 0)
+                    is_adapter = true;
+            }
         } else if (repo_entry_stat(&entry, git, commit, "adapter_config.json", &err) == 0) {
             is_adapter = entry.type == REPO_ENTRY_FILE;
             free(entry.path);
         }
     }
     tags = tags_build(card, row, is_adapter);
-    if (filter_matches(tags, filters, filter_count)) {
+    if (list_entry_matches(o, card, tags)) {
         obj = repo_summary(row);
         json_object_set_new(obj, "sha", json_string(commit));
         card_fields_add(obj, card);
         json_object_set(obj, "tags", tags);
-        if (full && siblings != NULL)
-            json_object_set(obj, "siblings", siblings);
-        if (card != NULL && (full || http_request_query(req, "cardData") != NULL))
+        if (o->full && has_commit)
+            json_object_set_new(obj, "siblings",
+                                siblings_build(&is_adapter, entries, count, false));
+        if (card != NULL && o->card_data)
             json_object_set(obj, "cardData", card);
+        if (has_commit && (o->config || o->safetensors))
+            model_fields_add(obj, req, row, git, commit, entries, count, o->safetensors, o->config);
     }
+    repo_entries_free(entries, count);
     json_decref(tags);
     json_decref(card);
-    json_decref(siblings);
     repo_close(git);
     return obj;
 }
@@ -781,15 +899,18 @@ int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *e
 {
     struct meta_repo_query q = {0};
     struct meta_repo *rows = NULL;
-    const char *filters[16];
-    size_t filter_count, count = 0, total = 0, matched = 0;
+    struct list_options options;
+    size_t count = 0, total = 0, matched = 0;
     uint64_t limit = http_request_config(req)->max_page_items, offset = 0;
-    bool full = false;
+    bool filtered;
     json_t *list = NULL;
     int rc;
 
     if (!hf_type_from_segment(&q.type, http_request_segment(req, 1)))
         return http_reply_error(req, 404, "unknown repo type");
+    rc = list_params_check(req);
+    if (rc != 0 || http_reply_is_queued(req))
+        return rc;
     if (http_request_query(req, "limit") != NULL &&
         (parse_count(&limit, http_request_query(req, "limit")) < 0 || limit == 0))
         return http_reply_error(req, 400, "invalid limit '%s': expected a positive number",
@@ -800,12 +921,10 @@ int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *e
         limit = HUB_MAX_LIST_LIMIT - 1; /* one more row is read to see whether a page follows */
     if (http_request_query(req, "cursor") != NULL &&
         parse_count(&offset, http_request_query(req, "cursor")) < 0)
-        return http_reply_error(req, 400, "invalid cursor '%s'", http_request_query(req, "cursor"));
-    filter_count = http_request_query_all(req, "filter", filters, 16);
-    if (filter_count > 16)
-        return http_reply_error(req, 400, "too many filter values: at most 16");
-    if (http_request_query(req, "full") != NULL)
-        http_parse_bool(&full, http_request_query(req, "full"));
+        return hf_reply_bad_cursor(req);
+    rc = list_options_parse(&options, req, q.type);
+    if (rc != 0 || http_reply_is_queued(req))
+        return rc;
     rc = list_sort_parse(&q, req);
     if (rc != 0 || http_reply_is_queued(req))
         return rc;
@@ -814,13 +933,14 @@ int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *e
     q.viewer_user_id = http_request_user(req)->id;
     q.offset = (size_t)offset;
     /* With filters the page is filled from as many rows as it takes. */
-    q.limit = filter_count > 0 ? HUB_MAX_LIST_LIMIT : (size_t)limit + 1;
+    filtered = options.filter_count > 0 || options.pipeline_tag != NULL;
+    q.limit = filtered ? HUB_MAX_LIST_LIMIT : (size_t)limit + 1;
     rc = meta_repo_list(&rows, &count, &total, http_request_db(req), &q, err);
     if (rc < 0)
         return rc;
     list = json_array();
     for (size_t i = 0; i < count && matched < limit; i++) {
-        json_t *entry = list_entry(req, &rows[i], filters, filter_count, full);
+        json_t *entry = list_entry(req, &rows[i], &options);
 
         q.offset++;
         if (entry == NULL)
@@ -828,8 +948,8 @@ int hf_repo_list_handle(struct http_request *req, void *arg, struct hub_error *e
         json_array_append_new(list, entry);
         matched++;
     }
-    if (q.offset < offset + count || (filter_count == 0 && count > limit) ||
-        (filter_count > 0 && count == HUB_MAX_LIST_LIMIT))
+    if (q.offset < offset + count || (!filtered && count > limit) ||
+        (filtered && count == HUB_MAX_LIST_LIMIT))
         link_next_add(req, q.offset);
     free(rows);
     return http_reply_json(req, 200, list);

@@ -177,6 +177,13 @@ const char *http_request_query(const struct http_request *req, const char *name)
 size_t http_request_query_all(const struct http_request *req, const char *name, const char **values,
                               size_t max);
 
+/** Returns the number of query parameters of req, repeated names counted each time. */
+size_t http_request_query_count(const struct http_request *req);
+
+/** Returns the percent-decoded name of query parameter i in request order, or NULL when i is
+ * past the end. */
+const char *http_request_query_name(const struct http_request *req, size_t i);
+
 /** Returns the raw query string without '?', or "" when there is none. */
 const char *http_request_query_string(const struct http_request *req);
 

@@ -62,6 +62,16 @@ size_t http_request_query_all(const struct http_request *req, const char *name, 
     return n;
 }
 
+size_t http_request_query_count(const struct http_request *req)
+{
+    return req->target.param_count;
+}
+
+const char *http_request_query_name(const struct http_request *req, size_t i)
+{
+    return i < req->target.param_count ? req->target.params[i].name : NULL;
+}
+
 const char *http_request_query_string(const struct http_request *req)
 {
     return req->target.query != NULL ? req->target.query : "";

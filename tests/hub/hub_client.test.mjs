@@ -134,3 +134,55 @@ test("createRepo with files: card data, tags and the filter of listings", async 
   }
   assert.deepEqual(listed, ["alice/carded"]);
 });
+
+test("createRepo id and listModels by task", async () => {
+  const created = await hub.createRepo({ repo: { type: "model", name: "alice/vision" },
+    files: [{ path: "README.md",
+      content: new Blob(["---\npipeline_tag: image-classification\nlicense: apache-2.0\n---\n"]) }],
+    ...creds() });
+  const info = await hub.modelInfo({ name: "alice/vision", ...creds() });
+  assert.equal(created.id, info.id, "createRepo and modelInfo give the same id");
+
+  const listed = [];
+  for await (const m of hub.listModels({ search: { task: "image-classification" },
+    additionalFields: ["cardData"], ...creds() })) {
+    listed.push(m);
+  }
+  assert.deepEqual(listed.map((m) => m.name), ["alice/vision"]);
+  assert.equal(listed[0].task, "image-classification");
+  assert.equal(listed[0].cardData.license, "apache-2.0");
+
+  await assert.rejects(async () => {
+    for await (const m of hub.listModels({ search: { inferenceProviders: ["hf-inference"] },
+      ...creds() })) assert.fail(`listed ${m.name}`);
+  }, /inference_provider/);
+});
+
+test("modelInfo config and LFS safetensors", async () => {
+  const src = join(process.env.ATELIER_CORPUS, "models/stories260K");
+  const repo = { type: "model", name: "alice/counted" };
+  await hub.createRepo({ repo, ...creds() });
+  const weights = readFileSync(join(src, "model.safetensors"));
+  await hub.uploadFiles({ repo, files: [
+    { path: "config.json", content: new Blob([readFileSync(join(src, "config.json"))]) },
+    { path: "model.safetensors", content: new Blob([weights]) },
+  ], ...creds() });
+
+  // The expected counts, from the header of the file as the safetensors format defines it.
+  const headerLength = Number(weights.readBigUInt64LE(0));
+  const header = JSON.parse(weights.subarray(8, 8 + headerLength).toString("utf8"));
+  const parameters = {};
+  let total = 0;
+  for (const [name, t] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    parameters[t.dtype] = (parameters[t.dtype] ?? 0) + n;
+    total += n;
+  }
+
+  const info = await hub.modelInfo({ name: repo.name, additionalFields: ["config", "safetensors"],
+    ...creds() });
+  assert.deepEqual(info.config, { model_type: "llama", architectures: ["LlamaForCausalLM"] });
+  assert.deepEqual(info.safetensors, { parameters, total });
+  assert.ok(total > 0);
+});

@@ -1032,11 +1032,103 @@ test("errors for revisions, tree paths and cursors", async () => {
     { code: "EntryNotFound", mention: "'config.json' is a file, not a folder" });
   await expectError(await req("/api/models/alice/pub/tree/main/missing"), 404,
     { code: "EntryNotFound", mention: "folder 'missing' not found" });
-  for (const path of ["/api/models/alice/pub/tree/main?cursor=zzz",
+  for (const path of ["/api/models?cursor=zzz", "/api/models/alice/pub/tree/main?cursor=zzz",
     "/api/models/alice/pub/commits/main?cursor=zzz"]) {
     await expectError(await req(path), 400, { mention: "Link header" });
   }
   await expectError(await req("/api/models/alice/pub/tree/main?recursive=maybe"), 400,
     { mention: "expected true, false, 1 or 0" });
   assert.equal((await req("/api/models/alice/pub/tree/main?recursive=1")).status, 200);
+});
+
+
+// A safetensors file: a little-endian u64 header length, the JSON header, then the data.
+function safetensors(tensors) {
+  const header = {};
+  let offset = 0;
+  for (const [name, { dtype, shape, bytesPerItem }] of Object.entries(tensors)) {
+    const size = shape.reduce((a, b) => a * b, 1) * bytesPerItem;
+    header[name] = { dtype, shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, Buffer.alloc(offset)]);
+}
+
+test("listing by pipeline_tag and unsupported parameters", async () => {
+  assert.equal((await createRepo(tok.aliceWrite, "task-img", {})).status, 200);
+  assert.equal((await createRepo(tok.aliceWrite, "task-txt", {})).status, 200);
+  assert.equal((await commit(tok.aliceWrite, "alice/task-img", [{ key: "file",
+    value: { path: "README.md", content: "---\npipeline_tag: image-classification\n---\n" } }])).status, 200);
+  assert.equal((await commit(tok.aliceWrite, "alice/task-txt", [{ key: "file",
+    value: { path: "README.md", content: "---\npipeline_tag: text-generation\n---\n" } }])).status, 200);
+
+  const img = await (await req("/api/models?pipeline_tag=image-classification&search=task-")).json();
+  assert.deepEqual(img.map((m) => m.id), ["alice/task-img"]);
+  assert.equal(img[0].pipeline_tag, "image-classification");
+  const none = await (await req("/api/models?pipeline_tag=translation&search=task-")).json();
+  assert.deepEqual(none, []);
+
+  await expectError(await req("/api/models?inference_provider=hf-inference"), 400,
+    { mention: "'inference_provider'" });
+  await expectError(await req("/api/datasets?gated=true"), 400, { mention: "'gated'" });
+  await expectError(await req("/api/models?full=maybe"), 400, { mention: "maybe" });
+  await expectError(await req("/api/models?cardData=yes"), 400, { mention: "yes" });
+});
+
+test("listing expand and cardData parameters", async () => {
+  assert.equal((await createRepo(tok.aliceWrite, "expand-m", {})).status, 200);
+  assert.equal((await commit(tok.aliceWrite, "alice/expand-m", [
+    { key: "file", value: { path: "README.md", content: "---\nlicense: mit\n---\n" } },
+    { key: "file", value: { path: "config.json",
+      content: '{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8}' } },
+    { key: "file", value: { path: "model.safetensors", encoding: "base64",
+      content: safetensors({ w: { dtype: "F32", shape: [2, 3], bytesPerItem: 4 } }).toString("base64") } },
+  ])).status, 200);
+  const get = async (query) =>
+    (await (await req(`/api/models?search=expand-m&${query}`)).json())[0];
+
+  const plain = await get("");
+  assert.equal(plain.cardData, undefined);
+  assert.equal(plain.config, undefined);
+  assert.equal(plain.safetensors, undefined);
+  assert.equal((await get("cardData=false")).cardData, undefined);
+  assert.deepEqual((await get("cardData=true")).cardData, { license: "mit" });
+  assert.deepEqual((await get("expand=cardData")).cardData, { license: "mit" });
+  assert.deepEqual((await get("expand%5B%5D=cardData")).cardData, { license: "mit" });
+  assert.deepEqual((await get("expand=config")).config,
+    { model_type: "llama", architectures: ["LlamaForCausalLM"] });
+  assert.deepEqual((await get("expand=safetensors")).safetensors,
+    { parameters: { F32: 6 }, total: 6 });
+  const siblings = (await get("expand=siblings")).siblings.map((s) => s.rfilename);
+  assert.ok(siblings.includes("model.safetensors"), `siblings: ${siblings}`);
+});
+
+test("info config and expanded safetensors", async () => {
+  assert.equal((await createRepo(tok.aliceWrite, "st", {})).status, 200);
+  assert.equal((await commit(tok.aliceWrite, "alice/st", [
+    { key: "file", value: { path: "config.json",
+      content: '{"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_layer": 2}' } },
+    { key: "file", value: { path: "model-00001-of-00002.safetensors", encoding: "base64",
+      content: safetensors({ a: { dtype: "F32", shape: [4, 4], bytesPerItem: 4 },
+        b: { dtype: "BF16", shape: [3], bytesPerItem: 2 } }).toString("base64") } },
+    { key: "file", value: { path: "sub/model-00002-of-00002.safetensors", encoding: "base64",
+      content: safetensors({ c: { dtype: "F32", shape: [5], bytesPerItem: 4 } }).toString("base64") } },
+    { key: "file", value: { path: "broken.safetensors", content: "not a header" } },
+  ])).status, 200);
+
+  const plain = await (await req("/api/models/alice/st")).json();
+  assert.deepEqual(plain.config, { model_type: "gpt2", architectures: ["GPT2LMHeadModel"] });
+  assert.equal(plain.safetensors, undefined, "safetensors only with expand");
+  const expanded = await (await req("/api/models/alice/st/revision/main?expand=safetensors")).json();
+  assert.deepEqual(expanded.safetensors, { parameters: { F32: 21, BF16: 3 }, total: 24 });
+  const bracket = await (await req("/api/models/alice/st?expand%5B%5D=safetensors")).json();
+  assert.deepEqual(bracket.safetensors, expanded.safetensors);
+  assert.match(await waitForLog(daemon, /cannot read the safetensors header of alice\/st broken\.safetensors/),
+    /req=\w+/);
+
+  const noConfig = await (await req("/api/models/alice/pub")).json();
+  assert.equal(noConfig.config, undefined, "config.json that is no model config");
 });

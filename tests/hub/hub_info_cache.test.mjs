@@ -193,3 +193,27 @@ test("info after delete and re-create", async () => {
   assert.ok(names(body).includes("new.txt"));
   assert.ok(!names(body).includes("old.txt"), "no file of the deleted repo");
 });
+
+// A safetensors file with one F32 tensor of n elements.
+function safetensorsF32(n) {
+  const header = Buffer.from(JSON.stringify({ w: { dtype: "F32", shape: [n], data_offsets: [0, 4 * n] } }));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([length, header, Buffer.alloc(4 * n)]);
+}
+
+test("info with and without expand=safetensors", async () => {
+  await createRepo(tok.alice, "tensors");
+  const r = await req("/api/models/alice/tensors/commit/main", { method: "POST", token: tok.alice,
+    headers: { "Content-Type": "application/x-ndjson" },
+    body: [{ key: "header", value: { summary: "weights", description: "" } },
+      { key: "file", value: { path: "model.safetensors", encoding: "base64",
+        content: safetensorsF32(5).toString("base64") } }].map((l) => JSON.stringify(l)).join("\n") });
+  assert.equal(r.status, 200, await r.text());
+
+  assert.equal((await infoJson("alice/tensors")).safetensors, undefined, "not expanded");
+  assert.deepEqual((await infoJson("alice/tensors", null, "/revision/main?expand=safetensors"))
+    .safetensors, { parameters: { F32: 5 }, total: 5 });
+  assert.equal((await infoJson("alice/tensors")).safetensors, undefined,
+    "the expanded body is not served for a plain request");
+});
