@@ -244,6 +244,7 @@ static int create_files_commit(char commit[REPO_OID_HEX_BYTES + 1], struct http_
                                const struct meta_repo *row, json_t *files, struct hub_error *err)
 {
     struct repo_commit_request creq = {0};
+    struct hf_lfs_target lfs_target = {req, row};
     struct repo *git = NULL;
     struct repo_op *ops = NULL;
     char name[128], email[160];
@@ -264,6 +265,8 @@ static int create_files_commit(char commit[REPO_OID_HEX_BYTES + 1], struct http_
         creq.message = "Add files";
         creq.ops = ops;
         creq.n_ops = (size_t)n;
+        creq.lfs_store = hf_lfs_store_file;
+        creq.lfs_store_ctx = &lfs_target;
         rc = repo_commit(commit, git, &creq, err);
     }
     repo_close(git);

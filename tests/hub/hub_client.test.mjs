@@ -118,6 +118,22 @@ test("stories260K uploads and downloads byte-identical", async () => {
   assert.ok(st.lfs, "model.safetensors is an LFS file");
 });
 
+test("createRepo files routed to LFS are LFS", async () => {
+  const repo = { type: "model", name: "alice/created-weights" };
+  const weights = new Uint8Array(40000);
+  for (let i = 0; i < weights.length; i++) weights[i] = (i * 13) & 0xff;
+  const oid = createHash("sha256").update(weights).digest("hex");
+  await hub.createRepo({ repo, files: [{ path: "model.safetensors", content: new Blob([weights]) }],
+    ...creds() });
+  const files = [];
+  for await (const f of hub.listFiles({ repo, ...creds() })) files.push(f);
+  const listed = files.find((f) => f.path === "model.safetensors");
+  assert.equal(listed?.lfs?.oid, oid);
+  assert.equal(listed?.lfs?.size, weights.length);
+  const blob = await hub.downloadFile({ repo, path: "model.safetensors", ...creds() });
+  assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), weights);
+});
+
 test("createRepo with files: card data, tags and the filter of listings", async () => {
   const repo = { type: "model", name: "alice/carded" };
   const card = "---\nlicense: mit\ntags:\n  - demo-tag\nlibrary_name: peft\n---\n# Carded\n";
