@@ -520,6 +520,13 @@ int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err)
         rc = reply_ref_error(req, err);
         goto out;
     }
+    if (strcmp(http_request_method(req), "DELETE") == 0)
+        hub_log(HUB_LOG_INFO, "hf", "tag deleted repo=%s/%s tag=%s user=%s req=%s", ctx.row.ns,
+                ctx.row.name, rev, user->name, http_request_id(req));
+    else
+        hub_log(HUB_LOG_INFO, "hf", "tag created repo=%s/%s tag=%s rev=%s user=%s req=%s",
+                ctx.row.ns, ctx.row.name, json_string_value(json_object_get(root, "tag")), rev,
+                user->name, http_request_id(req));
     rc = http_reply_json(req, 200, json_object());
 out:
     json_decref(root);

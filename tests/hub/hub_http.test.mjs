@@ -239,6 +239,8 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
   const tag = await req("/api/models/alice/pub/tag/main", { method: "POST", token: tok.aliceWrite,
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ tag: "v1.0" }) });
   assert.equal(tag.status, 200);
+  const tagCreated = /tag created repo=alice\/pub tag=v1\.0 rev=main user=alice req=\w+/;
+  assert.match(await waitForLog(daemon, tagCreated), tagCreated);
   const refs = await (await req("/api/models/alice/pub/refs")).json();
   assert.deepEqual(refs.branches.map((b) => b.name).sort(), ["feat/x", "main"]);
   assert.deepEqual(refs.tags.map((t) => t.name), ["v1.0"]);
@@ -266,6 +268,8 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
     404);
   assert.equal((await req("/api/models/alice/pub/tag/v1.0", { method: "DELETE",
     token: tok.aliceWrite })).status, 200);
+  const tagDeleted = /tag deleted repo=alice\/pub tag=v1\.0 user=alice req=\w+/;
+  assert.match(await waitForLog(daemon, tagDeleted), tagDeleted);
   assert.equal((await req("/api/models/alice/pub/branch/feat%2Fx", { method: "DELETE",
     token: tok.aliceWrite })).status, 200);
   await expectError(await req("/api/models/alice/pub/branch/feat%2Fx", { method: "DELETE",
