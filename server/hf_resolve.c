@@ -207,8 +207,14 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
         goto out;
     }
     rc = repo_entry_stat(&entry, ctx.git, commit, path, err);
-    if (rc == 0 && entry.type != REPO_ENTRY_FILE)
-        rc = hub_error_set(err, HUB_ENOTFOUND, "%s is a folder, not a file", path);
+    if (rc == 0 && entry.type != REPO_ENTRY_FILE) {
+        rc = http_reply_error_code(req, 404, "EntryNotFound",
+                                   "Entry not found: %s at revision %s is a folder, not a file; "
+                                   "list its files with /api/%ss/%s/%s/tree/%s/%s",
+                                   path, rev, hub_repo_type_name(ctx.row.type), ctx.row.ns,
+                                   ctx.row.name, rev, path);
+        goto out;
+    }
     if (rc < 0) {
         rc = err->code == HUB_ENOTFOUND
                  ? http_reply_error_code(req, 404, "EntryNotFound",

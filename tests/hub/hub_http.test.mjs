@@ -344,7 +344,10 @@ test("resolve: headers, HEAD, ranges, raw and transformers.js URLs", async () =>
   const missing = await req("/alice/pub/resolve/main/generation_config.json");
   await expectError(missing, 404, { code: "EntryNotFound" });
   assert.match(missing.headers.get("x-repo-commit"), /^[0-9a-f]{40}$/);
-  await expectError(await req("/alice/pub/resolve/main/dir"), 404, { code: "EntryNotFound" });
+  const folder = await expectError(await req("/alice/pub/resolve/main/dir"), 404,
+    { code: "EntryNotFound" });
+  assert.equal(folder.error, "Entry not found: dir at revision main is a folder, not a file; " +
+    "list its files with /api/models/alice/pub/tree/main/dir");
   await expectError(await req("/alice/pub/resolve/nope/config.json"), 404, { code: "RevisionNotFound" });
   const raw = await req("/alice/pub/raw/main/dir/y.txt");
   assert.equal(await raw.text(), "y");
