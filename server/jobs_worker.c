@@ -462,6 +462,7 @@ static void train_argv(struct argv_builder *b, const struct worker *w, const cha
         arg_add(b, "--resume");
     arg_add(b, "--progress-fd=3");
     arg_add(b, "--base-name=%s", w->spec.model);
+    arg_add(b, "--repo-id=%s", w->spec.output_repo);
     arg_add(b, "--base-revision=%s", w->model_commit);
     arg_add(b, "--dataset-name=%s", w->spec.dataset);
     arg_add(b, "--dataset-revision=%s", w->dataset_commit);
@@ -913,7 +914,9 @@ static char *card_extra_build(const struct worker *w, const char *spec_json)
                      "| train file | `%s` |\n"
                      "| eval file | `%s` |\n"
                      "| trainer | atelier %s |\n\n"
-                     "Request, with every default filled in:\n\n```json\n%s\n```\n",
+                     "Request, with the job API's defaults filled in (options it leaves out "
+                     "take the trainer's defaults, listed with the hyperparameters above):"
+                     "\n\n```json\n%s\n```\n",
                      (long long)w->job_id, w->job->owner, w->spec.model, w->model_commit,
                      w->spec.dataset, w->dataset_commit, w->spec.train_file,
                      w->spec.eval_file[0] != '\0' ? w->spec.eval_file : "none", ATELIER_VERSION,

@@ -332,6 +332,9 @@ test("training job survives a killed worker and publishes the adapter", async ()
     const config = JSON.parse(readFileSync(join(pulled, "adapter_config.json"), "utf8"));
     assert.equal(config.peft_type, "LORA");
     assert.match(readFileSync(join(pulled, "README.md"), "utf8"), /base_model: "?alice\/stories260K/);
+    // The card's loading example names the hub repo, not the worker's folder.
+    assert.match(readFileSync(join(pulled, "README.md"), "utf8"),
+      /PeftModel\.from_pretrained\(base_model, "alice\/style-lora"\)/);
     const ev = spawnSync(bin, ["eval", "--base", modelDir, "--adapter", pulled, "--data",
       join(styleDir, "eval.jsonl")], { encoding: "utf8" });
     assert.equal(ev.status, 0, ev.stderr);
