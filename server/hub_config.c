@@ -224,11 +224,22 @@ static int set_string(char **field, const char *value, struct hub_error *err)
 static int parse_public_url(struct hub_config *config, const char *value, struct hub_error *err)
 {
     size_t len = strlen(value);
+    const char *host;
     int rc;
 
-    if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+    if (strncmp(value, "http://", 7) == 0)
+        host = value + 7;
+    else if (strncmp(value, "https://", 8) == 0)
+        host = value + 8;
+    else
         return hub_error_set(err, HUB_EINVAL,
                              "invalid --public-url '%s': expected an http:// or https:// URL",
+                             value);
+    /* The host ends at the port, the path, the query or the fragment. */
+    if (strcspn(host, ":/?#") == 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid --public-url '%s': the URL has no host; give the address "
+                             "clients reach the hub at, such as https://hub.example.org",
                              value);
     rc = set_string(&config->public_url, value, err);
     if (rc < 0)
@@ -307,6 +318,29 @@ static void print_help(void)
            "  atelier admin --data DIR user add NAME --admin\n");
 }
 
+/* The flags that take a value; every flag of serve except --help does. */
+static const char *const value_flags[] = {"--data",    "--listen",  "--public-url",
+                                          "--threads", "--workers", "--log-level"};
+
+static bool flag_is_known(const char *flag)
+{
+    for (size_t i = 0; i < sizeof(value_flags) / sizeof(value_flags[0]); i++) {
+        if (strcmp(flag, value_flags[i]) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(limit_flags) / sizeof(limit_flags[0]); i++) {
+        if (strcmp(flag, limit_flags[i].name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int unknown_option(const char *flag, struct hub_error *err)
+{
+    return hub_error_set(err, HUB_EINVAL,
+                         "unknown option '%s'; run `atelier serve --help` for the list", flag);
+}
+
 static int parse_one(struct hub_config *config, const char *flag, const char *value,
                      struct hub_error *err)
 {
@@ -334,8 +368,7 @@ static int parse_one(struct hub_config *config, const char *flag, const char *va
         if (strcmp(flag, limit_flags[i].name) == 0)
             return parse_limit(config, &limit_flags[i], value, err);
     }
-    return hub_error_set(err, HUB_EINVAL,
-                         "unknown option '%s'; run `atelier serve --help` for the list", flag);
+    return unknown_option(flag, err);
 }
 
 int hub_config_parse_args(struct hub_config *config, int argc, char **argv, struct hub_error *err)
@@ -367,6 +400,8 @@ int hub_config_parse_args(struct hub_config *config, int argc, char **argv, stru
             if (strlen(arg) >= sizeof(flag))
                 return hub_error_set(err, HUB_EINVAL, "unknown option '%.40s...'", arg);
             strcpy(flag, arg);
+            if (!flag_is_known(flag))
+                return unknown_option(flag, err);
             if (i + 1 >= argc)
                 return hub_error_set(err, HUB_EINVAL, "option %s needs a value", flag);
             value = argv[++i];

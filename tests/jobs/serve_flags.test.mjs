@@ -51,3 +51,29 @@ test("serve --help lists the job flags", () => {
     assert.match(r.stdout, new RegExp(flag));
   }
 });
+// Each option ends the command line, where a known flag would be missing its value.
+for (const option of ["--bogus", "--help-me", "--data-dir"]) {
+  test(`serve rejects unknown ${option} at the end`, () => {
+    const r = serve([option]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`unknown option '${option}'`));
+    assert.doesNotMatch(r.stderr, /needs a value/);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  });
+}
+
+test("serve reports a known flag without its value", () => {
+  const r = serve(["--public-url"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /option --public-url needs a value/);
+});
+
+for (const url of ["http://", "https://", "http:///hub", "https://:8443", "http://?x=1"]) {
+  test(`serve rejects --public-url ${url}`, () => {
+    const r = serve(["--public-url", url]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /invalid --public-url '.*': the URL has no host/);
+    assert.ok(r.stderr.includes(`'${url}'`), r.stderr);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  });
+}
