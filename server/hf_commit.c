@@ -299,8 +299,9 @@ int hf_commit_begin(struct http_request *req, void *arg, struct hub_error *err)
         return 0;
     if (http_request_content_length(req) > (int64_t)config->max_commit_body_bytes)
         return http_reply_error(req, 413,
-                                "commit body of %lld bytes is over the limit of %llu bytes; "
-                                "upload large files as LFS files",
+                                "commit body of %lld bytes is over the limit of %llu bytes "
+                                "(atelier serve --max-commit-body-bytes); upload large files "
+                                "as LFS files",
                                 (long long)http_request_content_length(req),
                                 (unsigned long long)config->max_commit_body_bytes);
     st = calloc(1, sizeof(*st));
@@ -323,7 +324,9 @@ int hf_commit_body(struct http_request *req, const char *data, size_t len, void 
 
     st->received += len;
     if (st->received > limit)
-        return http_reply_error(req, 413, "commit body is over the limit of %llu bytes",
+        return http_reply_error(req, 413,
+                                "commit body is over the limit of %llu bytes (atelier serve "
+                                "--max-commit-body-bytes); upload large files as LFS files",
                                 (unsigned long long)limit);
     if (st->error != 0)
         return 0;

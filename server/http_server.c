@@ -337,6 +337,28 @@ static void cors_preflight(struct http_request *req)
     }
 }
 
+/* Replies 413 for a buffered body over req->body_limit, naming the flag that sets the limit.
+ * announced is the Content-Length, or 0 when the body was cut off while it arrived. */
+static void body_too_large_reply(struct http_request *req, unsigned long long announced)
+{
+    unsigned long long limit = req->body_limit;
+    char size[48] = "";
+
+    if (announced > 0)
+        snprintf(size, sizeof(size), " of %llu bytes", announced);
+    /* Only the git-lfs lock routes set their own max_body_bytes, a fixed limit that no flag
+     * changes. The other buffered bodies use the JSON limit. */
+    if (req->route != NULL && req->route->max_body_bytes != 0)
+        http_reply_error(req, 413,
+                         "request body%s is over the limit of %llu bytes for this endpoint", size,
+                         limit);
+    else
+        http_reply_error(req, 413,
+                         "request body%s is over the limit of %llu bytes (atelier serve "
+                         "--max-json-body-bytes)",
+                         size, limit);
+}
+
 /* The first call: headers are in, no body yet. Decides the route and every error that does
  * not need the body. */
 static enum MHD_Result request_begin(struct http_request *req, const char *method)
@@ -395,8 +417,7 @@ static enum MHD_Result request_begin(struct http_request *req, const char *metho
     req->body_limit = route->max_body_bytes != 0 ? route->max_body_bytes
                                                  : req->server->config->max_json_body_bytes;
     if (req->body_mode == HTTP_BODY_BUFFER && req->content_length > (int64_t)req->body_limit) {
-        http_reply_error(req, 413, "request body of %lld bytes is over the limit of %llu bytes",
-                         (long long)req->content_length, (unsigned long long)req->body_limit);
+        body_too_large_reply(req, (unsigned long long)req->content_length);
         return early_reply_done(req);
     }
     if (req->body_mode == HTTP_BODY_STREAM && route->begin != NULL) {
@@ -414,8 +435,7 @@ static void body_append(struct http_request *req, const char *data, size_t len)
     size_t need;
 
     if (!hub_size_add(&need, req->body_len, len) || need > req->body_limit) {
-        http_reply_error(req, 413, "request body is over the limit of %llu bytes",
-                         (unsigned long long)req->body_limit);
+        body_too_large_reply(req, 0);
         req->discard_body = true;
         return;
     }

@@ -185,7 +185,9 @@ int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err)
         goto out;
     }
     if (json_array_size(objects) > http_request_config(req)->max_batch_objects) {
-        rc = http_reply_error(req, 413, "batch of %zu objects is over the limit of %llu",
+        rc = http_reply_error(req, 413,
+                              "batch of %zu objects is over the limit of %llu (atelier serve "
+                              "--max-batch-objects)",
                               json_array_size(objects),
                               (unsigned long long)http_request_config(req)->max_batch_objects);
         goto out;

@@ -72,9 +72,12 @@ int lfs_upload_begin(struct http_request *req, void *arg, struct hub_error *err)
         return http_reply_error(req, 400, "Content-Length %lld differs from the object size %llu",
                                 (long long)announced, (unsigned long long)size);
     if (size > http_request_config(req)->max_upload_bytes)
-        return http_reply_error(req, 413, "object of %llu bytes is over the limit of %llu",
-                                (unsigned long long)size,
-                                (unsigned long long)http_request_config(req)->max_upload_bytes);
+        return http_reply_error(
+            req, 413,
+            "object of %llu bytes is over the limit of %llu bytes (atelier serve "
+            "--max-upload-bytes)",
+            (unsigned long long)size,
+            (unsigned long long)http_request_config(req)->max_upload_bytes);
     memcpy(st->oid, http_request_param(req, "oid"), 65);
     rc = store_upload_begin(&st->upload, hf_store(), st->oid, size, err);
     if (rc < 0)

@@ -33,6 +33,33 @@ test("bad serve flags exit 2 and name the flag", () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+test("JSON body limit names its flag", async () => {
+  const dataDir = prepareDataDir();
+  const token = createToken(dataDir, "alice", { write: true, label: "body-limit" });
+  const daemon = await startDaemon({ dataDir, extraArgs: ["--max-json-body-bytes", "1024"] });
+  const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+  const body = JSON.stringify({ name: "big", organization: "alice", pad: "x".repeat(2000) });
+  try {
+    const announced = await fetch(`${daemon.url}/api/repos/create`, { method: "POST", headers,
+      body });
+    assert.equal(announced.status, 413);
+    const error = (await announced.json()).error;
+    assert.match(error, new RegExp(`request body of ${body.length} bytes is over the limit of 1024 bytes`));
+    assert.match(error, /--max-json-body-bytes/);
+
+    // Without a Content-Length the limit is found while the body arrives.
+    const chunked = await fetch(`${daemon.url}/api/repos/create`, { method: "POST", headers,
+      duplex: "half", body: new Blob([body]).stream() });
+    assert.equal(chunked.status, 413);
+    const chunkedError = (await chunked.json()).error;
+    assert.match(chunkedError, /request body is over the limit of 1024 bytes/);
+    assert.match(chunkedError, /--max-json-body-bytes/);
+  } finally {
+    await daemon.stop({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test("SIGTERM lets an in-flight download finish and exits 0", async () => {
   const dataDir = prepareDataDir();
   const token = createToken(dataDir, "alice", { write: true, label: "lifecycle" });
