@@ -89,12 +89,13 @@ fi
 pid_file="$data/serve.pid"
 log_file="$data/serve.log"
 
-# Prints the error lines that atelier serve logged after line $1 of the log, or its last
-# lines when none is an error.
+# Prints the error lines that atelier serve wrote after line $1 of the log (its start-up
+# failure is a plain "atelier serve: ..." line), or its last lines when none is an error.
 print_serve_errors() {
   local new_lines
   new_lines=$(tail -n "+$(($1 + 1))" "$log_file" 2>/dev/null || true)
-  printf '%s\n' "$new_lines" | grep ' error ' >&2 || printf '%s\n' "$new_lines" | tail -n 5 >&2
+  printf '%s\n' "$new_lines" | grep -e ' error ' -e '^atelier serve: ' >&2 ||
+    printf '%s\n' "$new_lines" | tail -n 5 >&2
 }
 
 # Succeeds when something accepts TCP connections on 127.0.0.1:$port.

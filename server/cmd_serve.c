@@ -1,7 +1,7 @@
 /* atelier serve: the hub daemon. Parses the flags into struct hub_config, prepares the data
  * directory and the database (migrations run here), registers every module's routes and
- * services, listens, and on SIGTERM or SIGINT stops accepting, lets in-flight requests
- * finish and exits 0. */
+ * services, listens, and on SIGTERM, SIGINT or SIGHUP stops accepting, lets in-flight
+ * requests finish and exits 0. */
 #include "commands.h"
 
 #include "hf_http.h"
@@ -10,6 +10,7 @@
 #include "hub_log.h"
 #include "meta.h"
 #include "meta_user.h"
+#include "serve_lock.h"
 #include "storage.h"
 #include "store.h"
 
@@ -22,10 +23,13 @@
 #define HAVE_JOBS_HTTP 1
 #endif
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Seconds that shutdown waits for in-flight requests before it closes their connections. */
 #define SERVE_SHUTDOWN_WAIT_S 30
@@ -74,8 +78,10 @@ static void routes_register(struct http_router *router)
 #endif
 }
 
-/* Blocks until SIGTERM or SIGINT arrives. The signals were blocked in every thread before
- * the HTTP threads started, so only this sigwait receives them. */
+/* Blocks until SIGTERM, SIGINT or SIGHUP arrives. SIGHUP stops the daemon like SIGTERM,
+ * because the daemon has no configuration to reload, and a closed terminal should not kill
+ * it without putting its jobs back in the queue. The signals are blocked in every thread
+ * started by the daemon, so only this sigwait receives them. */
 static int wait_for_stop_signal(const sigset_t *stop)
 {
     int sig = 0;
@@ -85,14 +91,77 @@ static int wait_for_stop_signal(const sigset_t *stop)
     return sig;
 }
 
+static pthread_t main_thread;
+
+/* Passes a stop signal on to the main thread. It runs only in threads that started before
+ * serve_run blocked the stop signals: OpenBLAS starts its thread pool when the library
+ * loads. In such a thread the default action would end the process without the stop steps.
+ * The main thread blocks the signal, so it stays pending there until sigwait takes it.
+ * pthread_kill is async-signal-safe (signal-safety(7), since POSIX.1-2008 TC1). */
+static void stop_signal_forward(int sig)
+{
+    int saved = errno;
+
+    pthread_kill(main_thread, sig);
+    errno = saved;
+}
+
+/* Blocks the stop signals in the main thread, and so in every thread it starts from now on,
+ * and forwards them from the threads that already run. Call before anything else. */
+static void stop_signals_setup(sigset_t *stop)
+{
+    struct sigaction action;
+
+    main_thread = pthread_self();
+    sigemptyset(stop);
+    sigaddset(stop, SIGTERM);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = stop_signal_forward;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char *stop_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "SIGTERM";
+    }
+}
+
+/* Runs the daemon until a stop signal. The data directory lock comes first, so a second
+ * daemon changes nothing. The listening socket is bound before the job scheduler starts,
+ * because the scheduler's first step recovers the jobs of an earlier daemon. */
 static int serve_run(struct hub_config *config, struct hub_error *err)
 {
     struct http_router *router = NULL;
     struct http_server *server = NULL;
     bool services_started = false;
+    unsigned port = 0;
+    int lock_fd = -1, listen_fd = -1;
     sigset_t stop;
     int rc, sig;
 
+    /* A stop signal during start-up stays pending and stops the daemon once it listens. */
+    stop_signals_setup(&stop);
+    rc = serve_lock_acquire(config->data_dir, err);
+    if (rc < 0)
+        goto out;
+    lock_fd = rc;
+    rc = http_listen_open(&listen_fd, &port, config, err);
+    if (rc < 0)
+        goto out;
     rc = storage_layout_create(config->data_dir, err);
     if (rc < 0)
         goto out;
@@ -109,28 +178,28 @@ static int serve_run(struct hub_config *config, struct hub_error *err)
     if (rc < 0)
         goto out;
 
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     rc = http_router_services_start(router, config, err);
     if (rc < 0)
         goto out;
     services_started = true;
-    rc = http_server_start(&server, config, router, err);
+    rc = http_server_start(&server, config, router, listen_fd, port, err);
     if (rc < 0)
         goto out;
-    hub_log(HUB_LOG_INFO, "serve",
-            "listening host=%s port=%u data=%s threads=%u workers=%u version=%s",
-            config->listen_host, http_server_port(server), config->data_dir, config->threads,
-            config->workers, ATELIER_VERSION);
+    close(listen_fd);
+    listen_fd = -1;
+    /* Written at every log level: with --listen HOST:0 this line is the only place the
+     * chosen port appears. */
+    hub_log_always(HUB_LOG_INFO, "serve",
+                   "listening host=%s port=%u data=%s threads=%u workers=%u version=%s",
+                   config->listen_host, port, config->data_dir, config->threads, config->workers,
+                   ATELIER_VERSION);
 
     sig = wait_for_stop_signal(&stop);
-    hub_log(HUB_LOG_INFO, "serve", "stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    hub_log(HUB_LOG_INFO, "serve", "stopping signal=%s", stop_signal_name(sig));
 out:
     http_server_stop(server, SERVE_SHUTDOWN_WAIT_S);
+    if (listen_fd >= 0)
+        close(listen_fd);
     if (services_started)
         http_router_services_stop(router);
     hf_http_close();
@@ -138,6 +207,9 @@ out:
     hub_log_flush_suppressed(); /* report dropped warnings before the last line */
     if (rc == 0)
         hub_log(HUB_LOG_INFO, "serve", "stopped");
+    /* Released last: the scheduler has put its jobs back in the queue by now. */
+    if (lock_fd >= 0)
+        close(lock_fd);
     return rc;
 }
 
@@ -166,10 +238,9 @@ int cmd_serve(int argc, char **argv)
     rc = storage_init(&err);
     if (rc == 0)
         rc = serve_run(&config, &err);
-    if (rc < 0) {
-        hub_log(HUB_LOG_ERROR, "serve", "cannot serve: %s", err.msg);
+    /* Only here: a start-up failure is one line, not a log line and this one. */
+    if (rc < 0)
         fprintf(stderr, "atelier serve: %s\n", err.msg);
-    }
     storage_shutdown();
     hub_config_dispose(&config);
     return rc < 0 ? 1 : 0;

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -112,9 +113,8 @@ int http_router_services_start(struct http_router *router, const struct hub_conf
         const struct http_service *svc = router->services[i];
         int rc = svc->start(svc->arg, config, err);
 
+        /* No log line here: the caller prints err, and one failure gets one line. */
         if (rc < 0) {
-            hub_log(HUB_LOG_ERROR, "http", "service failed to start service=%s error=%s", svc->name,
-                    err != NULL ? err->msg : "");
             while (i-- > 0) {
                 if (router->services[i]->stop != NULL)
                     router->services[i]->stop(router->services[i]->arg);
@@ -620,59 +620,103 @@ static int resolve_listen(struct sockaddr_storage *out, socklen_t *out_len,
     return 0;
 }
 
-int http_server_start(struct http_server **out, const struct hub_config *config,
-                      struct http_router *router, struct hub_error *err)
+static int listen_error(const struct hub_config *config, int sys_errno, struct hub_error *err)
 {
-    struct http_server *server = NULL;
+    if (sys_errno == EADDRINUSE)
+        return hub_error_set(err, HUB_EIO,
+                             "cannot listen on %s port %u: the address is already in use; "
+                             "stop the other server or choose another --listen port",
+                             config->listen_host, config->listen_port);
+    return hub_error_set_errno(err, HUB_EIO, sys_errno, "cannot listen on %s port %u",
+                               config->listen_host, config->listen_port);
+}
+
+int http_listen_open(int *fd_out, unsigned *port_out, const struct hub_config *config,
+                     struct hub_error *err)
+{
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
-    const union MHD_DaemonInfo *info;
-    int rc;
+    int one = 1, fd, rc, saved;
 
-    *out = NULL;
+    *fd_out = -1;
     rc = resolve_listen(&addr, &addr_len, config, err);
     if (rc < 0)
         return rc;
+    fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return listen_error(config, errno, err);
+    /* SO_REUSEADDR lets a restarted daemon bind while connections of the previous one are in
+     * TIME_WAIT. IPV6_V6ONLY makes an IPv6 address such as [::] take IPv6 connections only. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (addr.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        saved = errno;
+        close(fd);
+        return listen_error(config, saved, err);
+    }
+    addr_len = sizeof(addr);
+    if (getsockname(fd, (struct sockaddr *)&addr, &addr_len) != 0) {
+        saved = errno;
+        close(fd);
+        return hub_error_set_errno(err, HUB_EIO, saved, "cannot read the bound port");
+    }
+    *port_out = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                 : ((struct sockaddr_in *)&addr)->sin_port);
+    *fd_out = fd;
+    return 0;
+}
+
+int http_server_start(struct http_server **out, const struct hub_config *config,
+                      struct http_router *router, int listen_fd, unsigned port,
+                      struct hub_error *err)
+{
+    struct http_server *server = NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
+    int mhd_fd, family = AF_INET;
+    socklen_t family_len = sizeof(family);
+
+    *out = NULL;
+    if (getsockopt(listen_fd, SOL_SOCKET, SO_DOMAIN, &family, &family_len) == 0 &&
+        family == AF_INET6)
+        flags |= MHD_USE_IPv6;
     server = calloc(1, sizeof(*server));
     if (server == NULL)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate the HTTP server");
     server->config = config;
     server->router = router;
-    if (addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+    server->port = port;
+    /* libmicrohttpd gets a copy of the socket and closes it when it stops (or, when it fails
+     * to start, may have closed it already), so the caller's descriptor stays its own. */
+    mhd_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (mhd_fd < 0) {
+        free(server);
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot duplicate the listening socket");
+    }
     /* HTTP_CONNECTION_MEMORY_BYTES sizes each connection's memory pool. An upload body is
      * read into half of it, so bodies reach the handler in 256 KiB chunks, not the 16 KiB of
      * the 32 KiB default. Fewer write calls per GiB: a 1 GiB LFS upload took 1.07 s with a
      * 256 KiB pool and 0.97 s with this one. libmicrohttpd clears the pool for each
      * request, so a larger pool costs small requests: with 1 MiB, repo info fell from 17,000
-     * to 12,000 requests per second. No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets
-     * SO_REUSEPORT, which would let a second daemon bind the same port instead of failing. */
+     * to 12,000 requests per second. http_listen_open sets no SO_REUSEPORT, which would let
+     * a second daemon bind the same port instead of failing. */
     server->daemon = MHD_start_daemon(
-        flags, (uint16_t)config->listen_port, NULL, NULL, access_handler, server,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
+        flags, (uint16_t)port, NULL, NULL, access_handler, server, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY_BYTES,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape_none, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_callback, server,
         MHD_OPTION_END);
     if (server->daemon == NULL) {
-        int saved = errno;
-
         free(server);
-        if (saved == EADDRINUSE)
-            return hub_error_set(err, HUB_EIO,
-                                 "cannot listen on %s port %u: the address is already in use; "
-                                 "stop the other server or choose another --listen port",
-                                 config->listen_host, config->listen_port);
-        return hub_error_set_errno(err, HUB_EIO, saved, "cannot listen on %s port %u",
-                                   config->listen_host, config->listen_port);
+        return hub_error_set(err, HUB_EIO,
+                             "cannot start the HTTP server on %s port %u; the lines logged "
+                             "above by libmicrohttpd say why",
+                             config->listen_host, port);
     }
-    info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    server->port = info != NULL ? info->port : config->listen_port;
     *out = server;
     return 0;
 }

@@ -29,11 +29,20 @@ int http_router_services_start(struct http_router *router, const struct hub_conf
 /** Stops the services in reverse order. Main thread. */
 void http_router_services_stop(struct http_router *router);
 
-/** Binds config's listen address and starts the thread pool. config and router must outlive
- * the server. *out belongs to the caller (http_server_stop()). Returns 0, HUB_EINVAL (bad
- * address) or HUB_EIO (bind failed, with errno). Main thread. */
+/** Opens a socket bound to config's listen address and listening, before the daemon starts
+ * anything else, so a port in use fails early. Sets *fd_out (close-on-exec, non-blocking)
+ * and *port_out, the bound port, which the kernel picks when config has port 0.
+ * Returns 0, HUB_EINVAL (bad address) or HUB_EIO (bind failed, with errno). Main thread. */
+int http_listen_open(int *fd_out, unsigned *port_out, const struct hub_config *config,
+                     struct hub_error *err);
+
+/** Starts the thread pool on a socket from http_listen_open, which bound it to port. The
+ * server uses a duplicate of listen_fd, so the caller closes its own. config and router must
+ * outlive the server. *out belongs to the caller (http_server_stop()). Returns 0, HUB_ENOMEM
+ * or HUB_EIO. Main thread. */
 int http_server_start(struct http_server **out, const struct hub_config *config,
-                      struct http_router *router, struct hub_error *err);
+                      struct http_router *router, int listen_fd, unsigned port,
+                      struct hub_error *err);
 
 /** Returns the port the listener is bound to (the one picked when config asked for 0). */
 unsigned http_server_port(const struct http_server *server);

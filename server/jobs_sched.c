@@ -407,6 +407,7 @@ static int worker_spawn(pid_t *out, int64_t job_id, int attempt, struct hub_erro
         signal(SIGPIPE, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
         /* The listener socket and database files must not stay open in the worker. */

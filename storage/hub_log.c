@@ -274,6 +274,15 @@ void hub_log(enum hub_log_level level, const char *module, const char *fmt, ...)
     va_end(ap);
 }
 
+void hub_log_always(enum hub_log_level level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite(level, module, fmt, ap);
+    va_end(ap);
+}
+
 void hub_logv_prefixed(enum hub_log_level level, const char *module, const char *prefix,
                        const char *fmt, va_list ap)
 {

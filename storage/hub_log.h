@@ -49,6 +49,12 @@ bool hub_log_enabled(enum hub_log_level level);
 void hub_log(enum hub_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/** Writes one log line at level from module whatever the level set by hub_log_set_level, and
+ * outside the rate limit. For the few lines an operator always needs, such as the address
+ * and port the daemon listens on. Any thread. */
+void hub_log_always(enum hub_log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /** Writes one log line of text prefix followed by fmt formatted with ap, for messages that
  * another library hands over with its own format (libmicrohttpd's logger). The rate limit
  * keys the call site by the addresses of fmt and module, so each of the library's messages

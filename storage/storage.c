@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <git2.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result;
@@ -47,6 +49,37 @@ int storage_path_join(char *buf, size_t cap, const char *data_dir, const char *s
     return 0;
 }
 
+int storage_create_error(struct hub_error *err, int sys_errno, const char *kind, const char *path)
+{
+    char parent[4096], name[256] = "";
+    const char *slash = strrchr(path, '/');
+    struct passwd pw, *found = NULL;
+    char pw_buf[1024];
+
+    if (sys_errno == EROFS)
+        return hub_error_set(err, HUB_EIO,
+                             "cannot create %s %s: the file system is read-only; choose a --data "
+                             "directory on a writable one",
+                             kind, path);
+    if (sys_errno != EACCES && sys_errno != EPERM)
+        return hub_error_set_errno(err, HUB_EIO, sys_errno, "cannot create %s %s", kind, path);
+
+    if (slash == NULL)
+        snprintf(parent, sizeof(parent), ".");
+    else if (slash == path)
+        snprintf(parent, sizeof(parent), "/");
+    else
+        snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+    if (getpwuid_r(geteuid(), &pw, pw_buf, sizeof(pw_buf), &found) == 0 && found != NULL)
+        snprintf(name, sizeof(name), "%s", pw.pw_name);
+    else
+        snprintf(name, sizeof(name), "uid %u", (unsigned)geteuid());
+    return hub_error_set(err, HUB_EIO,
+                         "cannot create %s %s: permission denied; give user %s (who runs atelier) "
+                         "write access to %s",
+                         kind, path, name, parent);
+}
+
 static int mkdir_if_missing(const char *path, struct hub_error *err)
 {
     struct stat st;
@@ -54,7 +87,7 @@ static int mkdir_if_missing(const char *path, struct hub_error *err)
     if (mkdir(path, 0750) == 0)
         return 0;
     if (errno != EEXIST)
-        return hub_error_set_errno(err, HUB_EIO, errno, "cannot create directory %s", path);
+        return storage_create_error(err, errno, "directory", path);
     if (stat(path, &st) != 0)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot stat %s", path);
     if (!S_ISDIR(st.st_mode))

@@ -62,15 +62,19 @@ export async function startDaemon({ dataDir, extraArgs = [] } = {}) {
   });
   const daemon = {
     dataDir: dir,
+    pid: child.pid,
     port,
     url: `http://127.0.0.1:${port}`,
     log: () => log,
-    // Sends SIGTERM and resolves with the exit code.
-    async stop({ keepData = false } = {}) {
+    // Sends signal (SIGTERM by default) and resolves with the exit code, or with the signal's
+    // name when the daemon died of it.
+    async stop({ keepData = false, signal = "SIGTERM" } = {}) {
       const code = await new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.on("exit", (c) => resolve(c));
-        child.kill("SIGTERM");
+        if (child.exitCode !== null || child.signalCode !== null) {
+          return resolve(child.exitCode ?? child.signalCode);
+        }
+        child.on("exit", (c, sig) => resolve(c ?? sig));
+        child.kill(signal);
       });
       if (!keepData && !dataDir) rmSync(dir, { recursive: true, force: true });
       return code;

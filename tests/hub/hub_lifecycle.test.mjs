@@ -1,13 +1,15 @@
-// The daemon's life cycle: flag errors, and SIGTERM in the middle of a download, which must
-// finish the download, refuse new connections and exit 0.
+// The daemon's life cycle: flag errors, one daemon per data directory and a port in use.
+// SIGTERM in the middle of a download must finish the download, refuse new connections and
+// exit 0. SIGHUP stops the daemon the same way.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync,
+  rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
+import { admin, addUser, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
 
 test("bad serve flags exit 2 and name the flag", () => {
   const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-flags-"));
@@ -31,6 +33,78 @@ test("bad serve flags exit 2 and name the flag", () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--max-commit-body-bytes/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("second daemon on one data dir fails", async () => {
+  const dataDir = prepareDataDir();
+  const daemon = await startDaemon({ dataDir });
+  const backup = join(mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-backup-")), "copy");
+  try {
+    assert.equal(readFileSync(join(dataDir, "serve.lock"), "utf8").trim(), String(daemon.pid));
+    const second = spawnSync(process.env.ATELIER_BIN, ["serve", "--data", dataDir, "--listen",
+      "127.0.0.1:0"], { encoding: "utf8", timeout: 20000 });
+    assert.equal(second.status, 1, second.stderr);
+    const lines = second.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `one line:\n${second.stderr}`);
+    assert.ok(lines[0].includes(`data directory ${dataDir} is in use by another atelier serve`),
+      lines[0]);
+    assert.ok(lines[0].includes(`(pid ${daemon.pid})`), lines[0]);
+    assert.match(lines[0], /stop that daemon first, or give this one another --data/);
+
+    // Admin commands share the data directory with the running daemon.
+    addUser(dataDir, "carol");
+    assert.match(admin(dataDir, ["user", "list"]), /carol/);
+    assert.match(admin(dataDir, ["backup", backup]), /backed up the database/);
+    assert.ok(!existsSync(join(backup, "serve.lock")), "the backup has no lock file");
+  } finally {
+    assert.equal(await daemon.stop({ keepData: true }), 0);
+  }
+  try {
+    // The lock goes with the daemon, although the file and its old pid stay.
+    const next = await startDaemon({ dataDir });
+    assert.equal(await next.stop({ keepData: true }), 0);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(join(backup, ".."), { recursive: true, force: true });
+  }
+});
+
+test("port in use fails before job recovery", async () => {
+  const daemon = await startDaemon();
+  const dataDir = prepareDataDir();
+  try {
+    // A job an earlier daemon left running, with no worker: start-up recovery would queue it
+    // again at once.
+    const db = join(dataDir, "atelier.sqlite3");
+    const sql = `INSERT INTO jobs (type, owner_id, owner, state, spec, repo, created_at, started_at,
+      attempts, max_attempts) SELECT 'train', id, 'alice', 'running', '{}', 'alice/out', 0, 0, 1, 3
+      FROM users WHERE name = 'alice';`;
+    const inserted = spawnSync("sqlite3", [db], { input: sql, encoding: "utf8" });
+    assert.equal(inserted.status, 0, inserted.stderr);
+
+    const second = spawnSync(process.env.ATELIER_BIN, ["serve", "--data", dataDir, "--listen",
+      `127.0.0.1:${daemon.port}`], { encoding: "utf8", timeout: 20000 });
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(second.stderr, /cannot listen on 127\.0\.0\.1 port \d+: the address is already in use/);
+    const state = spawnSync("sqlite3", [db, "SELECT state, attempts FROM jobs"], { encoding: "utf8" });
+    assert.equal(state.stdout.trim(), "running|1", "the job was left as it was");
+    assert.doesNotMatch(second.stderr, /scheduler started/);
+    assert.equal(second.stderr.trim().split("\n").length, 1, `one line:\n${second.stderr}`);
+  } finally {
+    assert.equal(await daemon.stop(), 0);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("SIGHUP stops the daemon cleanly", async () => {
+  const daemon = await startDaemon();
+  const health = await fetch(`${daemon.url}/healthz`);
+  assert.equal(health.status, 200);
+  await health.arrayBuffer();
+  assert.equal(await daemon.stop({ signal: "SIGHUP" }), 0);
+  assert.match(daemon.log(), /info serve: stopping signal=SIGHUP/);
+  assert.match(daemon.log(), /info jobs: scheduler stopped/);
+  assert.match(daemon.log(), /info serve: stopped/);
 });
 
 test("JSON body limit names its flag", async () => {
@@ -92,11 +166,6 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
       headers: auth, body: [JSON.stringify({ key: "header", value: { summary: "big" } }),
         JSON.stringify({ key: "lfsFile", value: { path: "big.bin", oid, size } })].join("\n") });
     assert.equal(commit.status, 200);
-
-    const second = spawnSync(process.env.ATELIER_BIN, ["serve", "--data", dataDir, "--listen",
-      `127.0.0.1:${daemon.port}`], { encoding: "utf8", timeout: 20000 });
-    assert.equal(second.status, 1, "a second daemon on the same port fails");
-    assert.match(second.stderr, /already in use/);
 
     const download = await fetch(`${daemon.url}/alice/big/resolve/main/big.bin`);
     assert.equal(download.status, 200);

@@ -1,11 +1,13 @@
-// The job limit flags of `atelier serve`: a bad value stops the daemon before it starts, with
-// one line that names the flag and its range, and exit status 2.
+// The flags of `atelier serve` and its start-up errors: a bad value stops the daemon before it
+// starts, with one line that names the flag and its range, and exit status 2. A data
+// directory the daemon cannot write stops it with one line that names the user to fix.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startDaemon } from "../hub/daemon.mjs";
 
 const bin = process.env.ATELIER_BIN;
 
@@ -51,6 +53,7 @@ test("serve --help lists the job flags", () => {
     assert.match(r.stdout, new RegExp(flag));
   }
 });
+
 // Each option ends the command line, where a known flag would be missing its value.
 for (const option of ["--bogus", "--help-me", "--data-dir"]) {
   test(`serve rejects unknown ${option} at the end`, () => {
@@ -77,3 +80,44 @@ for (const url of ["http://", "https://", "http:///hub", "https://:8443", "http:
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   });
 }
+
+for (const level of ["warn", "error"]) {
+  test(`log level ${level} keeps the listening line`, async () => {
+    // startDaemon reads the port from the listening line, so it fails without that line.
+    const daemon = await startDaemon({ extraArgs: ["--log-level", level] });
+    try {
+      assert.ok(daemon.port > 0);
+      assert.match(daemon.log(), /listening host=127\.0\.0\.1 port=\d+ /);
+      assert.doesNotMatch(daemon.log(), /service started/, "other info lines stay hidden");
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+  });
+}
+
+// Runs serve as a user other than root where the test runs as root, since root may write
+// anywhere. Returns null when that is not possible here.
+function serveAsUnprivileged(args) {
+  if (process.getuid() !== 0) {
+    return spawnSync(bin, ["serve", ...args], { encoding: "utf8", timeout: 20000 });
+  }
+  const probe = spawnSync("setpriv", ["--version"], { encoding: "utf8" });
+  if (probe.status !== 0) return null;
+  return spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", bin, "serve",
+    ...args], { encoding: "utf8", timeout: 20000 });
+}
+
+test("unwritable data dir names the user", (t) => {
+  const parent = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-readonly-"));
+  chmodSync(parent, 0o555);
+  try {
+    const r = serveAsUnprivileged(["--data", join(parent, "data"), "--listen", "127.0.0.1:0"]);
+    if (r === null) return t.skip("running as root without setpriv to drop privileges");
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot create data directory ${join(parent, "data")}: ` +
+      "permission denied; give user \\S+ \\(who runs atelier\\) write access to " + parent));
+    assert.equal(r.stderr.trim().split("\n").length, 1, `one line, not a log line too:\n${r.stderr}`);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
