@@ -217,7 +217,7 @@ static int spawn_child(pid_t *pid, int stdin_fd, int stdout_fd, int stderr_fd, c
     char *argv[] = {"git", "http-backend", NULL};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
-    sigset_t default_signals;
+    sigset_t default_signals, no_signals;
     int rc;
 
     posix_spawn_file_actions_init(&actions);
@@ -227,12 +227,20 @@ static int spawn_child(pid_t *pid, int stdin_fd, int stdout_fd, int stderr_fd, c
     posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     /* A process group of its own, so githttp_backend_free can also stop the upload-pack or
-     * receive-pack that http-backend starts. SIGPIPE is reset in case the daemon ignores it. */
+     * receive-pack that http-backend starts. SIGPIPE is reset in case the daemon ignores it,
+     * and the stop signals that the daemon's threads block are unblocked, so git and the push
+     * hook clean up their temporary files when they are stopped. */
     sigemptyset(&default_signals);
     sigaddset(&default_signals, SIGPIPE);
+    sigaddset(&default_signals, SIGTERM);
+    sigaddset(&default_signals, SIGINT);
+    sigaddset(&default_signals, SIGHUP);
+    sigemptyset(&no_signals);
     posix_spawnattr_setsigdefault(&attr, &default_signals);
+    posix_spawnattr_setsigmask(&attr, &no_signals);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETSIGMASK);
     rc = posix_spawnp(pid, "git", &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
