@@ -152,12 +152,11 @@ static int token_touch(struct meta *db, int64_t token_id, int64_t now, struct hu
     return meta_stmt_run(stmt, db, "record token use", err);
 }
 
-int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secret,
-                      struct hub_error *err)
+int meta_token_find(struct meta_token *out, struct meta *db, const char *secret,
+                    struct hub_error *err)
 {
     unsigned char hash[32];
     sqlite3_stmt *stmt = NULL;
-    int64_t now = meta_now();
     bool found;
     int rc;
 
@@ -179,6 +178,18 @@ int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secre
         return rc;
     if (!found || out->revoked_at != 0)
         return hub_error_set(err, HUB_EAUTH, "invalid or revoked access token");
+    return 0;
+}
+
+int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secret,
+                      struct hub_error *err)
+{
+    int64_t now = meta_now();
+    int rc;
+
+    rc = meta_token_find(out, db, secret, err);
+    if (rc < 0)
+        return rc;
     /* One write a minute at most, so a busy client does not turn every read into a write. */
     if (now - out->last_used_at >= LAST_USED_RESOLUTION_S) {
         rc = token_touch(db, out->id, now, err);

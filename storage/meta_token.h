@@ -53,6 +53,11 @@ int meta_token_create(char secret_out[META_TOKEN_SECRET_BYTES + 1], int64_t *out
 int meta_token_lookup(struct meta_token *out, struct meta *db, const char *secret,
                       struct hub_error *err);
 
+/** Looks up the token with this secret as meta_token_lookup() does, without recording a use,
+ * for pages that only check a secret they handed out. Same return values. */
+int meta_token_find(struct meta_token *out, struct meta *db, const char *secret,
+                    struct hub_error *err);
+
 /** Looks a token up by id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
 int meta_token_get(struct meta_token *out, struct meta *db, int64_t token_id,
                    struct hub_error *err);

@@ -350,7 +350,7 @@ static int web_settings_get(struct web_ctx *ctx)
 
     if (web_cookie_get(secret, sizeof(secret), ctx->req->cookie, WEB_NEW_TOKEN_COOKIE)) {
         web_set_cookie(ctx, WEB_NEW_TOKEN_COOKIE, "", "/settings", 0);
-        show = meta_token_lookup(&token, ctx->req->db, secret, &err) == 0 &&
+        show = meta_token_find(&token, ctx->req->db, secret, &err) == 0 &&
                token.user_id == ctx->req->user_id;
     }
     rc = web_settings_page(ctx, 200, show ? secret : NULL, NULL);

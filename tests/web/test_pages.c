@@ -21,6 +21,7 @@
 #include "meta_pr.h"
 #include "meta_repo.h"
 #include "meta_session.h"
+#include "meta_token.h"
 #include "meta_user.h"
 #include "repo.h"
 #include "storage.h"
@@ -590,6 +591,24 @@ static void test_pages_tokens(void)
     if (secret_end != NULL && secret_end - secret > 4)
         snprintf(hint_cell, sizeof(hint_cell), "<code>…%.4s</code>", secret_end - 4);
     done(&p);
+
+    /* Showing the secret is not a use of the token. */
+    {
+        struct hub_error err = HUB_ERROR_INIT;
+        struct meta_token *tokens = NULL;
+        size_t count = 0;
+        bool seen = false;
+
+        CHECK_EQ_INT(meta_token_list(&tokens, &count, db, alice_id, &err), 0);
+        for (size_t i = 0; i < count; i++) {
+            if (strcmp(tokens[i].label, "laptop <b>") == 0) {
+                seen = true;
+                CHECK_EQ_INT(tokens[i].last_used_at, 0);
+            }
+        }
+        CHECK(seen);
+        free(tokens);
+    }
 
     /* Another user's page never shows the secret, even with the cookie. */
     p = render_full("GET", "/settings", "", bob_id, with_secret, NULL);
