@@ -195,7 +195,8 @@ static int serve_run(struct hub_config *config, struct hub_error *err)
                    ATELIER_VERSION);
 
     sig = wait_for_stop_signal(&stop);
-    hub_log(HUB_LOG_INFO, "serve", "stopping signal=%s", stop_signal_name(sig));
+    /* The stop lines are written at every log level too, so a service log shows each stop. */
+    hub_log_always(HUB_LOG_INFO, "serve", "stopping signal=%s", stop_signal_name(sig));
 out:
     http_server_stop(server, SERVE_SHUTDOWN_WAIT_S);
     if (listen_fd >= 0)
@@ -206,7 +207,7 @@ out:
     http_router_free(router);
     hub_log_flush_suppressed(); /* report dropped warnings before the last line */
     if (rc == 0)
-        hub_log(HUB_LOG_INFO, "serve", "stopped");
+        hub_log_always(HUB_LOG_INFO, "serve", "stopped");
     /* Released last: the scheduler has put its jobs back in the queue by now. */
     if (lock_fd >= 0)
         close(lock_fd);

@@ -82,7 +82,7 @@ for (const url of ["http://", "https://", "http:///hub", "https://:8443", "http:
 }
 
 for (const level of ["warn", "error"]) {
-  test(`log level ${level} keeps the listening line`, async () => {
+  test(`log level ${level} keeps the listening and stop lines`, async () => {
     // startDaemon reads the port from the listening line, so it fails without that line.
     const daemon = await startDaemon({ extraArgs: ["--log-level", level] });
     try {
@@ -92,6 +92,8 @@ for (const level of ["warn", "error"]) {
     } finally {
       assert.equal(await daemon.stop(), 0);
     }
+    assert.match(daemon.log(), /stopping signal=SIGTERM/);
+    assert.match(daemon.log(), /serve: stopped/);
   });
 }
 
