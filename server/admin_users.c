@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ADMIN_ACTOR "admin-cli"
 
@@ -49,13 +51,27 @@ static void time_format(char *buf, size_t cap, int64_t t)
 }
 
 /* Reads one line from stdin into a malloc'd string without the line end; NULL when stdin is
- * empty. */
-static char *password_read(void)
+ * empty. On a terminal it first prints a prompt for user_name on stderr and turns echo off,
+ * so the password does not show on a shared screen. */
+static char *password_read(const char *user_name)
 {
+    struct termios saved, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len = getline(&line, &cap, stdin);
+    ssize_t len;
 
+    if (tty) {
+        fprintf(stderr, "password for %s: ", user_name);
+        fflush(stderr);
+        quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    len = getline(&line, &cap, stdin);
+    if (tty)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
     if (len <= 0) {
         free(line);
         return NULL;
@@ -150,7 +166,7 @@ static int user_add(const struct admin_ctx *ctx)
         return rc;
     rc = user_name_free(db, name);
     if (rc == 0) {
-        password = password_read();
+        password = password_read(name);
         if (password == NULL)
             rc =
                 admin_usage_error("missing password for '%s': write it as one line on stdin", name);
@@ -184,7 +200,7 @@ static int user_password(const struct admin_ctx *ctx)
 
     if (ctx->argc != 2)
         return admin_usage_error("usage: user password NAME (the password is read from stdin)");
-    password = password_read();
+    password = password_read(ctx->argv[1]);
     if (password == NULL)
         return admin_usage_error("missing password for '%s': write it as one line on stdin",
                                  ctx->argv[1]);

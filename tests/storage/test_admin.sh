@@ -42,6 +42,32 @@ echo 'first password' | admin user add alice --admin >"$WORK/out" 2>"$WORK/err"
 check "user add exits 0" test $? -eq 0
 check "user add names the user" grep -q "added user alice" "$WORK/out"
 check "user add says it created the data dir" grep -qx "atelier admin: created the data directory $DATA" "$WORK/err"
+# On a terminal the password is asked for with a prompt and not echoed.
+python3 - "$BIN" "$DATA" >"$WORK/pty" 2>&1 <<'PY'
+import os, pty, subprocess, sys, time
+main, sub = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "admin", "--data", sys.argv[2], "user", "add", "tty-user"],
+                     stdin=sub, stdout=sub, stderr=sub, close_fds=True)
+os.close(sub)
+out = b""
+deadline = time.time() + 20
+while b"password for tty-user: " not in out and time.time() < deadline:
+    out += os.read(main, 4096)
+os.write(main, b"secret-on-screen\n")
+while True:
+    try:
+        chunk = os.read(main, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+p.wait()
+print(out.decode(errors="replace"))
+PY
+check "user add prompts on a terminal" grep -q "password for tty-user: " "$WORK/pty"
+check "user add on a terminal does not echo the password" bash -c "! grep -q secret-on-screen '$WORK/pty'"
+check "user add on a terminal adds the user" grep -q "added user tty-user" "$WORK/pty"
 echo 'other password' | admin user add erin >/dev/null 2>"$WORK/err"
 check "user add on an existing data dir says nothing" test ! -s "$WORK/err"
 admin user add bob </dev/null >"$WORK/out" 2>"$WORK/err"
