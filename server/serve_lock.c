@@ -5,6 +5,7 @@
  * locks on different files. */
 #include "serve_lock.h"
 
+#include "hub_log.h"
 #include "storage.h"
 
 #include <errno.h>
@@ -49,7 +50,10 @@ int serve_lock_acquire(const char *data_dir, struct hub_error *err)
     long holder;
     int fd, rc;
 
-    if (mkdir(data_dir, 0750) != 0 && errno != EEXIST)
+    if (mkdir(data_dir, 0750) == 0)
+        /* A mistyped --data would otherwise start an empty hub without a trace. */
+        hub_log_always(HUB_LOG_INFO, "serve", "created the data directory %s", data_dir);
+    else if (errno != EEXIST)
         return storage_create_error(err, errno, "data directory", data_dir);
     rc = storage_path_join(path, sizeof(path), data_dir, SERVE_LOCK_FILE, err);
     if (rc < 0)

@@ -81,6 +81,18 @@ for (const url of ["http://", "https://", "http:///hub", "https://:8443", "http:
   });
 }
 
+test("serve logs a data directory it creates", async () => {
+  const parent = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-new-"));
+  const dir = join(parent, "fresh");
+  const daemon = await startDaemon({ dataDir: dir, extraArgs: ["--log-level", "warn"] });
+  try {
+    assert.match(daemon.log(), new RegExp(`created the data directory ${dir}\n`));
+  } finally {
+    assert.equal(await daemon.stop(), 0);
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 for (const level of ["warn", "error"]) {
   test(`log level ${level} keeps the listening and stop lines`, async () => {
     // startDaemon reads the port from the listening line, so it fails without that line.
