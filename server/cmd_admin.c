@@ -10,11 +10,13 @@
 #include "storage.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: atelier admin --data DIR COMMAND [ARGS]\n"
@@ -92,8 +94,19 @@ int admin_layout_create(const struct admin_ctx *ctx, struct hub_error *err)
 int admin_db_open(struct meta **out, const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
+    char db_path[4096];
 
     *out = NULL;
+    /* SQLite would only say "attempt to write a readonly database", naming no file. */
+    if (snprintf(db_path, sizeof(db_path), "%s/atelier.sqlite3", ctx->data_dir) <
+            (int)sizeof(db_path) &&
+        access(db_path, F_OK) == 0 && access(db_path, W_OK) != 0) {
+        fprintf(stderr,
+                "atelier admin: cannot write %s: %s; run atelier admin as the user who owns "
+                "the data directory\n",
+                db_path, strerror(errno));
+        return 1;
+    }
     if (admin_layout_create(ctx, &err) < 0 ||
         meta_open(out, ctx->data_dir, META_OPEN_MIGRATE, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
@@ -124,13 +137,39 @@ static bool command_creates_data_dir(int argc, char **argv)
            (strcmp(argv[0], "repo") == 0 && strcmp(sub, "import") == 0);
 }
 
+/* Warns when the data directory belongs to another user than the one running the command,
+ * such as root next to a daemon that runs as a service user: files the command creates
+ * (repos, blobs) would then be unreadable for the daemon. */
+static void owner_warn(const char *data_dir, const struct stat *sb)
+{
+    struct passwd *owner;
+    char owner_name[64];
+
+    if (sb->st_uid == geteuid())
+        return;
+    owner = getpwuid(sb->st_uid);
+    if (owner != NULL)
+        snprintf(owner_name, sizeof(owner_name), "%s", owner->pw_name);
+    else
+        snprintf(owner_name, sizeof(owner_name), "%u", (unsigned)sb->st_uid);
+    fprintf(stderr,
+            "atelier admin: warning: %s belongs to user %s, not to the user running this "
+            "command, so files it creates may be unreadable for the daemon; run it as %s "
+            "(sudo -u %s atelier admin ...)\n",
+            data_dir, owner_name, owner_name, owner_name);
+}
+
 /* Checks that the data directory exists, unless the command may create it, because a mistyped
  * --data must not turn into a new empty hub. Prints the error and returns 2 on failure. */
 static int data_dir_check(struct admin_ctx *ctx, int argc, char **argv)
 {
     struct stat sb;
 
-    if (stat(ctx->data_dir, &sb) == 0 || errno != ENOENT)
+    if (stat(ctx->data_dir, &sb) == 0) {
+        owner_warn(ctx->data_dir, &sb);
+        return 0;
+    }
+    if (errno != ENOENT)
         return 0;
     if (command_creates_data_dir(argc, argv)) {
         ctx->data_dir_missing = true;

@@ -295,6 +295,30 @@ admin fsck >"$WORK/out" 2>&1
 check "fsck of a corrupted blob exits 1" test $? -eq 1
 check "fsck names the corrupted blob" grep -q "blob $oid" "$WORK/out"
 
+# another user's data directory: root is warned, a user who cannot write gets the path
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    OTHER="$WORK/other"
+    echo 'some password' | "$BIN" admin --data "$OTHER" user add owner >/dev/null 2>&1
+    chmod 755 "$WORK"
+    chmod -R a+rX "$OTHER"
+    as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    if "${as_nobody[@]}" test -r "$OTHER/atelier.sqlite3"; then
+        "${as_nobody[@]}" "$BIN" admin --data "$OTHER" user list >/dev/null 2>"$WORK/err"
+        check "read-only database exits 1" test $? -eq 1
+        check "read-only database names the file" \
+            grep -q "cannot write $OTHER/atelier.sqlite3: Permission denied; run atelier admin as the user who owns" "$WORK/err"
+    else
+        echo "# skipped the read-only database check: nobody cannot reach $OTHER"
+    fi
+    chown -R nobody "$OTHER"
+    "$BIN" admin --data "$OTHER" user list >/dev/null 2>"$WORK/err"
+    check "root on a service user's data dir is warned" \
+        grep -q "warning: $OTHER belongs to user nobody, not to the user running this command" "$WORK/err"
+    chown -R root "$OTHER"
+else
+    echo "# skipped the data directory owner checks: needs root, setpriv and user nobody"
+fi
+
 # usage errors
 admin >/dev/null 2>"$WORK/err"
 check "missing command exits 2" test $? -eq 2
