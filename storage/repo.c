@@ -392,6 +392,12 @@ int repo_open(struct repo **out, const char *data_dir, enum hub_repo_type type, 
     if (rc < 0)
         return rc;
     rc = repo_open_path(out, path, err);
+    /* libgit2 reports a folder it may not read as missing; say what is really wrong. */
+    if (rc == HUB_ENOTFOUND && access(path, F_OK) == 0 && access(path, R_OK | X_OK) != 0)
+        return hub_error_set(err, HUB_EIO,
+                             "cannot open %s: permission denied; give the user who runs "
+                             "atelier read and write access to it",
+                             path);
     if (rc == HUB_ENOTFOUND)
         return hub_error_set(err, HUB_ENOTFOUND, "%s repo %s/%s not found on disk",
                              hub_repo_type_name(type), ns, name);
