@@ -11,6 +11,7 @@
 #include "lfs_attributes.h"
 #include "meta.h"
 #include "meta_audit.h"
+#include "meta_jobs.h"
 #include "meta_lfs.h"
 #include "meta_org.h"
 #include "meta_repo.h"
@@ -527,6 +528,39 @@ static int repo_list_run(const struct admin_ctx *ctx)
     return rc;
 }
 
+/* Prints one error line and returns 1 when a queued or running job names ns/name (as its
+ * output, evaluated model, base or dataset), because deleting the repo would fail that job
+ * midway. A failed lookup is reported the same way, so nothing is deleted on doubt. */
+static int repo_job_report(struct meta *db, const char *ns, const char *name)
+{
+    const enum meta_job_state states[] = {META_JOB_RUNNING, META_JOB_QUEUED};
+    char id[HUB_MAX_REPO_ID_BYTES + 1];
+
+    snprintf(id, sizeof(id), "%s/%s", ns, name);
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        struct hub_error err = HUB_ERROR_INIT;
+        struct meta_job_filter filter = {.repo = id, .state = (int)states[i], .limit = 1};
+        struct meta_job_list list;
+        bool busy;
+
+        if (meta_job_list(&list, db, &filter, &err) < 0) {
+            fprintf(stderr, "atelier admin: cannot check the jobs of %s: %s\n", id, err.msg);
+            return 1;
+        }
+        busy = list.count > 0;
+        if (busy)
+            fprintf(stderr,
+                    "atelier admin: %s job %lld uses %s; cancel it first (its job page, or POST "
+                    "/api/jobs/%lld/cancel), then delete the repo\n",
+                    meta_job_state_name(states[i]), (long long)list.items[0].id, id,
+                    (long long)list.items[0].id);
+        meta_job_list_dispose(&list);
+        if (busy)
+            return 1;
+    }
+    return 0;
+}
+
 static int repo_delete_run(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -556,6 +590,10 @@ static int repo_delete_run(const struct admin_ctx *ctx)
                 "atelier admin: model %s/%s not found, but a dataset of that name exists: add "
                 "--type dataset to delete it\n",
                 ns, name);
+        meta_close(db);
+        return 1;
+    }
+    if (rc == 0 && repo_job_report(db, ns, name) != 0) {
         meta_close(db);
         return 1;
     }

@@ -232,6 +232,17 @@ check "repo list without --type shows models" grep -qE "^alice/tiny +model +no "
 admin repo delete alice/gone >/dev/null 2>"$WORK/err"
 check "repo delete of a dataset without --type exits 1" test $? -eq 1
 check "repo delete hints --type dataset" grep -q "add --type dataset" "$WORK/err"
+# A queued job that trains on the dataset keeps it until the job is canceled.
+sqlite3 "$DATA/atelier.sqlite3" "INSERT INTO jobs (type, owner_id, owner, state, spec, repo,
+  dataset_repo, created_at) VALUES ('train', 1, 'alice', 'queued', '{}', 'alice/out',
+  'alice/gone', 0)"
+job_id=$(sqlite3 "$DATA/atelier.sqlite3" "SELECT max(id) FROM jobs")
+admin repo delete alice/gone --type dataset >/dev/null 2>"$WORK/err"
+check "repo delete used by a queued job exits 1" test $? -eq 1
+check "repo delete names the job and the fix" \
+    grep -q "queued job $job_id uses alice/gone; cancel it first" "$WORK/err"
+check "repo delete used by a job keeps the repo" test -e "$DATA/repos/datasets/alice/gone.git"
+sqlite3 "$DATA/atelier.sqlite3" "UPDATE jobs SET state = 'canceled' WHERE id = $job_id"
 admin repo delete alice/gone --type dataset >"$WORK/out" 2>&1
 check "repo delete exits 0" test $? -eq 0
 check "repo delete removes the folder" test ! -e "$DATA/repos/datasets/alice/gone.git"
