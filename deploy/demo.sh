@@ -27,10 +27,13 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-data=${1:-demo-data}
+# A DATA_DIR or ATELIER_CORPUS given as a relative path is taken from where the script was
+# run, before the script changes to the repository; the default data dir is in the repo.
+absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+data=$(absolute "${1:-$here/demo-data}")
 port=${ATELIER_DEMO_PORT:-8080}
 build=${BUILD_DIR:-build}
-corpus=${ATELIER_CORPUS:-$here/../shared/corpus}
+corpus=$(absolute "${ATELIER_CORPUS:-$here/../shared/corpus}")
 url="http://127.0.0.1:$port"
 
 say() { printf 'demo: %s\n' "$*"; }
