@@ -8,6 +8,7 @@
 #include "http_parse.h"
 #include "hub_log.h"
 #include "lfs_attributes.h"
+#include "lfs_pointer.h"
 #include "meta.h"
 #include "meta_lfs.h"
 #include "meta_pr.h"
@@ -334,6 +335,43 @@ int hf_commit_body(struct http_request *req, const char *data, size_t len, void 
     return 0;
 }
 
+/* Checks that a "file" line whose content is already an LFS pointer names an object linked
+ * to this repo with the pointer's size. The commit keeps such content as is, so the rule of
+ * "lfsFile" lines applies, and a pointer cannot reach the objects of other repos. */
+static int commit_check_pointer_file(struct http_request *req, struct commit_state *st,
+                                     const struct hf_commit_op *op)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct lfs_pointer pointer;
+    bool exists = false, linked = false;
+    uint64_t size = 0;
+
+    if (lfs_pointer_parse(&pointer, (const char *)op->data, op->len, NULL) != 0)
+        return 0;
+    if (store_blob_stat(&exists, &size, hf_store(), pointer.oid, &err) < 0 ||
+        (exists && meta_lfs_is_linked(&linked, http_request_db(req), st->ctx.row.id, pointer.oid,
+                                      &err) < 0)) {
+        http_reply_hub_error(req, &err);
+        return err.code;
+    }
+    if (!exists || !linked) {
+        http_reply_error(req, 422,
+                         "%s is an LFS pointer to object %s, which was not uploaded to this "
+                         "repo; upload it through the LFS batch API first",
+                         op->path, pointer.oid);
+        return HUB_EINVAL;
+    }
+    if (pointer.size != size) {
+        http_reply_error(req, 422,
+                         "%s is an LFS pointer with size %llu, but object %s has %llu "
+                         "bytes",
+                         op->path, (unsigned long long)pointer.size, pointer.oid,
+                         (unsigned long long)size);
+        return HUB_EINVAL;
+    }
+    return 0;
+}
+
 /* Checks that every LFS object exists for this repo, and fills the sizes copies left out. */
 static int commit_check_lfs(struct http_request *req, struct commit_state *st)
 {
@@ -344,7 +382,14 @@ static int commit_check_lfs(struct http_request *req, struct commit_state *st)
         struct hf_commit_op *op = &st->parser.ops[i];
         bool exists = false, linked = false;
         uint64_t size = 0;
+        int rc;
 
+        if (op->kind == HF_OP_FILE) {
+            rc = commit_check_pointer_file(req, st, op);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
         if (op->kind != HF_OP_LFS)
             continue;
         if (store_blob_stat(&exists, &size, hf_store(), op->lfs_oid, &err) < 0 ||

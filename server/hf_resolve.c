@@ -6,6 +6,7 @@
 #include "http_parse.h"
 #include "hub_log.h"
 #include "meta.h"
+#include "meta_lfs.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -159,6 +160,27 @@ int hf_send_blob(struct http_request *req, const char *oid, const char *content_
     return http_reply_fd(req, status, content_type, fd, start, length);
 }
 
+/* Sends the LFS object of entry only when it is linked to the repo being read. A pointer
+ * names any oid, so without the check a commit to one repo could read the objects of
+ * another, private one. The reply for an unlinked object is the same whether or not the
+ * store has it, so it does not reveal the objects of other repos. */
+static int send_linked_blob(struct http_request *req, const struct hf_repo_ctx *ctx,
+                            const struct repo_entry *entry, const char *path, const char *rev,
+                            struct hub_error *err)
+{
+    bool linked = false;
+
+    if (meta_lfs_is_linked(&linked, http_request_db(req), ctx->row.id, entry->lfs_oid, err) < 0)
+        return http_reply_hub_error(req, err);
+    if (!linked)
+        return http_reply_error_code(req, 404, "EntryNotFound",
+                                     "Entry not found: %s at revision %s is an LFS pointer to "
+                                     "object %s, which was never uploaded to this repo; upload "
+                                     "it through the LFS batch API",
+                                     path, rev, entry->lfs_oid);
+    return hf_send_blob(req, entry->lfs_oid, content_type_for(path));
+}
+
 /* Returns whether If-None-Match lists etag (or is "*"), so a cached copy is still current.
  * A weak validator ("W/...") matches by its opaque part, the weak comparison that
  * If-None-Match uses. */
@@ -239,7 +261,7 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
     if (not_modified)
         rc = http_reply_empty(req, 304, entry.is_lfs && raw ? entry.pointer_size : entry.size);
     else if (entry.is_lfs && !raw)
-        rc = hf_send_blob(req, entry.lfs_oid, content_type_for(path));
+        rc = send_linked_blob(req, &ctx, &entry, path, rev, err);
     else
         rc = send_git_blob(req, &ctx, commit, path, etag, err);
     /* A download is a GET that sends the whole config.json: range probes, revalidations and
