@@ -6,6 +6,7 @@
 #include "http_parse.h"
 #include "hub_log.h"
 #include "jobs_json.h"
+#include "lfs_pointer.h"
 #include "meta.h"
 #include "meta_org.h"
 #include "meta_token.h"
@@ -186,15 +187,25 @@ static int reply_created(struct http_request *req, unsigned status, enum hub_rep
 }
 
 /* Decodes the "files" of a create request (base64 content, as @huggingface/hub sends them)
- * into ops. Queues 400 for a bad path or content. Returns the op count or a negative code. */
+ * into ops, before the repo is created, so that bad input leaves no repo behind. files may be
+ * NULL or JSON null for none. Queues 400 for a value that is not an array, a bad path or bad
+ * content, and 422 for content that is an LFS pointer, because no object is linked to a new
+ * repo yet. Returns the op count or a negative code. */
 static long create_files_parse(struct repo_op **ops_out, struct http_request *req, json_t *files)
 {
     struct hub_error err = HUB_ERROR_INIT;
+    struct lfs_pointer pointer;
     struct repo_op *ops;
     size_t i, n = json_array_size(files);
     json_t *file;
 
     *ops_out = NULL;
+    if (files != NULL && !json_is_null(files) && !json_is_array(files)) {
+        http_reply_error(req, 400,
+                         "invalid \"files\": expected an array of {\"path\", \"content\"} "
+                         "objects with base64 content");
+        return HUB_EINVAL;
+    }
     if (n == 0)
         return 0;
     ops = calloc(n, sizeof(*ops));
@@ -228,6 +239,14 @@ static long create_files_parse(struct repo_op **ops_out, struct http_request *re
             return HUB_EINVAL;
         }
         ops[i].len = (size_t)decoded;
+        if (lfs_pointer_parse(&pointer, (const char *)data, ops[i].len, NULL) == 0) {
+            http_reply_error(req, 422,
+                             "%s in \"files\" is an LFS pointer to object %s, which was not "
+                             "uploaded to this repo; create the repo first, then upload the "
+                             "object through the LFS batch API and commit it",
+                             path, pointer.oid);
+            return HUB_EINVAL;
+        }
     }
     return (long)n;
 }
@@ -239,23 +258,17 @@ static void create_files_free(struct repo_op *ops, size_t n)
     free(ops);
 }
 
-/* Commits the "files" of a create request on main as the repo's second commit. */
+/* Commits the n ops decoded by create_files_parse on main as the repo's second commit. */
 static int create_files_commit(char commit[REPO_OID_HEX_BYTES + 1], struct http_request *req,
-                               const struct meta_repo *row, json_t *files, struct hub_error *err)
+                               const struct meta_repo *row, const struct repo_op *ops, long n,
+                               struct hub_error *err)
 {
     struct repo_commit_request creq = {0};
     struct hf_lfs_target lfs_target = {req, row};
     struct repo *git = NULL;
-    struct repo_op *ops = NULL;
     char name[128], email[160];
-    long n;
     int rc;
 
-    n = create_files_parse(&ops, req, files);
-    if (n <= 0) {
-        create_files_free(ops, json_array_size(files));
-        return (int)n;
-    }
     rc = repo_open(&git, http_request_config(req)->data_dir, row->type, row->ns, row->name, err);
     if (rc == 0) {
         hf_author_format(name, sizeof(name), email, sizeof(email), http_request_user(req));
@@ -270,7 +283,6 @@ static int create_files_commit(char commit[REPO_OID_HEX_BYTES + 1], struct http_
         rc = repo_commit(commit, git, &creq, err);
     }
     repo_close(git);
-    create_files_free(ops, (size_t)n);
     return rc;
 }
 
@@ -281,18 +293,26 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
     struct repo_manage_create_request create = {0};
     struct meta_repo row;
     char commit[REPO_OID_HEX_BYTES + 1];
+    struct repo_op *ops = NULL;
     json_t *root, *files;
+    long n_ops = 0;
     int rc;
 
     root = body_json(req);
     if (root == NULL)
         return 0;
+    files = json_object_get(root, "files");
     rc = body_repo_id(&create.type, &create.ns, &create.name, req, root);
     if (rc < 0)
         goto out;
     rc = body_private(&create.is_private, req, root);
     if (rc < 0)
         goto out;
+    n_ops = create_files_parse(&ops, req, files);
+    if (n_ops < 0) {
+        rc = (int)n_ops;
+        goto out;
+    }
     create.user_id = user->id;
     create.user_name = user->name;
     create.read_only_token = user->scope != HTTP_SCOPE_WRITE;
@@ -313,9 +333,8 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
     }
     if (rc < 0)
         goto out;
-    files = json_object_get(root, "files");
-    if (json_array_size(files) > 0) {
-        rc = create_files_commit(commit, req, &row, files, err);
+    if (n_ops > 0) {
+        rc = create_files_commit(commit, req, &row, ops, n_ops, err);
         if (rc < 0 && !http_reply_is_queued(req))
             hub_log(HUB_LOG_ERROR, "hf",
                     "cannot commit the files of new repo %s/%s error=%s "
@@ -327,6 +346,7 @@ int hf_repo_create_handle(struct http_request *req, void *arg, struct hub_error 
     }
     rc = reply_created(req, 200, create.type, row.ns, row.name, row.hub_id, NULL);
 out:
+    create_files_free(ops, json_array_size(files));
     json_decref(root);
     return rc;
 }

@@ -665,6 +665,29 @@ test("commit without a summary gets the default title and keeps its description"
   }
 });
 
+test("create with bad files makes no repo", async () => {
+  const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${"c".repeat(64)}\nsize 3\n`;
+  const cases = [
+    { name: "files-b64", files: [{ path: "a.txt", content: "!!not base64!!" }], status: 400, mention: "a.txt" },
+    { name: "files-dir", files: [{ path: "dir/", content: b64("x") }], status: 400, mention: "dir/" },
+    { name: "files-obj", files: { path: "a.txt", content: b64("x") }, status: 400, mention: "array" },
+    { name: "files-str", files: "a.txt", status: 400, mention: "array" },
+    { name: "files-ptr", files: [{ path: "w.bin", content: b64(pointer) }], status: 422, mention: "w.bin" },
+  ];
+  for (const c of cases) {
+    await expectError(await createRepo(tok.bobWrite, c.name, { files: c.files }), c.status,
+      { mention: c.mention });
+    const info = await req(`/api/models/bob/${c.name}`, { token: tok.bobWrite });
+    assert.equal(info.status, 404, `${c.name}: the failed create made no repo`);
+  }
+
+  // The retry with good files creates the repo.
+  const retry = await createRepo(tok.bobWrite, "files-b64", { files: [{ path: "a.txt", content: b64("ok") }] });
+  assert.equal(retry.status, 200);
+  assert.equal(await (await req("/bob/files-b64/resolve/main/a.txt")).text(), "ok");
+  assert.equal((await createRepo(tok.bobWrite, "files-null", { files: null })).status, 200);
+});
+
 test("bad input gets a 4xx naming the value and changes nothing", async () => {
   const before = await headOf("alice/pub");
   const badPaths = ["../etc/passwd", "/abs.txt", "a\\b.txt", "ctl\u0001.txt", "a//b.txt"];
