@@ -507,8 +507,13 @@ int hf_tag_handle(struct http_request *req, void *arg, struct hub_error *err)
         const char *tag = json_string_value(json_object_get(root, "tag"));
         const char *message = json_string_value(json_object_get(root, "message"));
 
-        if (tag == NULL) {
-            rc = http_reply_error(req, 400, "missing \"tag\" in the request body");
+        if (tag == NULL || tag[0] == '\0') {
+            rc = http_reply_error(req, 400,
+                                  "missing tag: send {\"tag\": \"NAME\"} in the request body");
+            goto out;
+        }
+        if (hub_tag_name_check(tag, err) < 0) {
+            rc = http_reply_error(req, 400, "%s", err->msg);
             goto out;
         }
         hf_author_format(name, sizeof(name), email, sizeof(email), user);

@@ -3,6 +3,7 @@
  * so every name the hub accepts is one those clients can use. */
 #include "hub_name.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const char *hub_repo_type_name(enum hub_repo_type type)
@@ -99,69 +100,82 @@ int hub_repo_id_parse(char ns_out[HUB_MAX_REPO_NAME_BYTES + 1],
     return hub_name_check(name_out, "repo name", err);
 }
 
-/* Returns the rule of hub_branch_name_check that a non-empty branch of at most
- * HUB_MAX_REVISION_BYTES bytes breaks, or NULL. */
-static const char *branch_name_rule(const char *branch)
+/* Writes to rule (cap bytes) the rule of ref_name_check that a non-empty name of at most
+ * HUB_MAX_REVISION_BYTES bytes breaks, with kind ("branch" or "tag") in the text. Returns
+ * whether the name breaks one. */
+static bool ref_name_rule(char *rule, size_t cap, const char *name, const char *kind)
 {
-    size_t len = strlen(branch);
+    size_t len = strlen(name);
 
-    if (strcmp(branch, "@") == 0 || strcmp(branch, "HEAD") == 0)
-        return "a branch may not be named '@' or 'HEAD'";
-    if (branch[0] == '-')
-        return "a branch name may not start with '-'";
-    if (branch[0] == '/' || branch[len - 1] == '/')
-        return "a branch name may not start or end with '/'";
-    if (branch[len - 1] == '.')
-        return "a branch name may not end with '.'";
-    if (strstr(branch, "..") != NULL)
-        return "a branch name may not contain '..'";
-    if (strstr(branch, "//") != NULL)
-        return "a branch name may not contain '//'";
-    if (strstr(branch, "@{") != NULL)
-        return "a branch name may not contain '@{'";
+    if (strcmp(name, "@") == 0 || strcmp(name, "HEAD") == 0)
+        return snprintf(rule, cap, "a %s may not be named '@' or 'HEAD'", kind) > 0;
+    if (name[0] == '-')
+        return snprintf(rule, cap, "a %s name may not start with '-'", kind) > 0;
+    if (name[0] == '/' || name[len - 1] == '/')
+        return snprintf(rule, cap, "a %s name may not start or end with '/'", kind) > 0;
+    if (name[len - 1] == '.')
+        return snprintf(rule, cap, "a %s name may not end with '.'", kind) > 0;
+    if (strstr(name, "..") != NULL)
+        return snprintf(rule, cap, "a %s name may not contain '..'", kind) > 0;
+    if (strstr(name, "//") != NULL)
+        return snprintf(rule, cap, "a %s name may not contain '//'", kind) > 0;
+    if (strstr(name, "@{") != NULL)
+        return snprintf(rule, cap, "a %s name may not contain '@{'", kind) > 0;
     /* Leading, trailing and doubled slashes are ruled out above, so every part is non-empty. */
-    for (const char *part = branch; part[0] != '\0';) {
+    for (const char *part = name; part[0] != '\0';) {
         size_t part_len = strcspn(part, "/");
 
         if (part[0] == '.')
-            return "no part of a branch name between slashes may start with '.'";
+            return snprintf(rule, cap, "no part of a %s name between slashes may start with '.'",
+                            kind) > 0;
         if (part_len >= 5 && memcmp(part + part_len - 5, ".lock", 5) == 0)
-            return "no part of a branch name between slashes may end with '.lock'";
+            return snprintf(rule, cap, "no part of a %s name between slashes may end with '.lock'",
+                            kind) > 0;
         part += part_len;
         if (part[0] == '/')
             part++;
     }
-    return NULL;
+    return false;
+}
+
+/* Checks name as a branch or tag name, kind being "branch" or "tag", with the rules of
+ * hub_branch_name_check. */
+static int ref_name_check(const char *name, const char *kind, struct hub_error *err)
+{
+    size_t len = strlen(name);
+    char rule[96];
+
+    if (len == 0)
+        return hub_error_set(err, HUB_EINVAL, "invalid %s name: a %s name may not be empty", kind,
+                             kind);
+    if (len > HUB_MAX_REVISION_BYTES)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid %s name '%.64s...': a %s name may be at most %d bytes long",
+                             kind, name, kind, HUB_MAX_REVISION_BYTES);
+    if (ref_name_rule(rule, sizeof(rule), name, kind))
+        return hub_error_set(err, HUB_EINVAL, "invalid %s name '%.64s': %s", kind, name, rule);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (c <= ' ' || c == 0x7f)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid %s name '%.64s': a %s name may not contain spaces or "
+                                 "control characters",
+                                 kind, name, kind);
+        if (strchr("~^:?*[\\", c) != NULL)
+            return hub_error_set(err, HUB_EINVAL,
+                                 "invalid %s name '%.64s': a %s name may not contain '%c'", kind,
+                                 name, kind, c);
+    }
+    return 0;
 }
 
 int hub_branch_name_check(const char *branch, struct hub_error *err)
 {
-    size_t len = strlen(branch);
-    const char *rule;
+    return ref_name_check(branch, "branch", err);
+}
 
-    if (len == 0)
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid branch name: a branch name may not be empty");
-    if (len > HUB_MAX_REVISION_BYTES)
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid branch name '%.64s...': a branch name may be at most %d "
-                             "bytes long",
-                             branch, HUB_MAX_REVISION_BYTES);
-    rule = branch_name_rule(branch);
-    if (rule != NULL)
-        return hub_error_set(err, HUB_EINVAL, "invalid branch name '%.64s': %s", branch, rule);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)branch[i];
-
-        if (c <= ' ' || c == 0x7f)
-            return hub_error_set(err, HUB_EINVAL,
-                                 "invalid branch name '%.64s': a branch name may not contain "
-                                 "spaces or control characters",
-                                 branch);
-        if (strchr("~^:?*[\\", c) != NULL)
-            return hub_error_set(err, HUB_EINVAL,
-                                 "invalid branch name '%.64s': a branch name may not contain '%c'",
-                                 branch, c);
-    }
-    return 0;
+int hub_tag_name_check(const char *tag, struct hub_error *err)
+{
+    return ref_name_check(tag, "tag", err);
 }

@@ -41,6 +41,10 @@ bool hub_name_is_valid(const char *name);
  * a message that names the branch and the rule it breaks. Any thread. */
 int hub_branch_name_check(const char *branch, struct hub_error *err);
 
+/** Checks a new tag name with the rules of hub_branch_name_check, with "tag" in place of
+ * "branch" in the message. Returns 0 or HUB_EINVAL. Any thread. */
+int hub_tag_name_check(const char *tag, struct hub_error *err);
+
 /** Splits "namespace/name" into the two buffers (each HUB_MAX_REPO_NAME_BYTES + 1 bytes) and
  * checks both names. Returns 0, HUB_EINVAL or HUB_ETOOBIG. Any thread. */
 int hub_repo_id_parse(char ns_out[HUB_MAX_REPO_NAME_BYTES + 1],

@@ -236,6 +236,22 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
       { method: "POST", token: tok.aliceWrite }), 400);
     assert.ok(bad.error.includes(rule), `"${bad.error}" names the rule ${rule}`);
   }
+  // Tag names follow the same rules, checked before git sees them.
+  for (const [name, rule] of [["-bad", "a tag name may not start with '-'"],
+    ["a..b", "a tag name may not contain '..'"], ["x.lock", "may end with '.lock'"],
+    ["sp ace", "may not contain spaces"], ["HEAD", "a tag may not be named"]]) {
+    const bad = await expectError(await req("/api/models/alice/pub/tag/main", { method: "POST",
+      token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ tag: name }) }), 400);
+    assert.ok(bad.error.startsWith(`invalid tag name '${name}'`), bad.error);
+    assert.ok(bad.error.includes(rule), `"${bad.error}" names the rule ${rule}`);
+  }
+  for (const body of [{ tag: "" }, {}]) {
+    const missing = await expectError(await req("/api/models/alice/pub/tag/main", { method: "POST",
+      token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) }), 400);
+    assert.match(missing.error, /^missing tag/);
+  }
   const tag = await req("/api/models/alice/pub/tag/main", { method: "POST", token: tok.aliceWrite,
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ tag: "v1.0" }) });
   assert.equal(tag.status, 200);
