@@ -86,8 +86,27 @@ static int bool_query(bool *out, struct http_request *req, const char *name)
     return HUB_EINVAL;
 }
 
+/* Percent-encodes text into out (cap bytes), keeping letters, digits and "-._~", and '/'
+ * when keep_slash is set. Stops short rather than cut an escape when out is too small. */
+static void url_encode(char *out, size_t cap, const char *text, bool keep_slash)
+{
+    size_t n = 0;
+
+    for (const char *p = text; *p != '\0' && n + 4 <= cap; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-._~", c) != NULL || (keep_slash && c == '/'))
+            out[n++] = (char)c;
+        else
+            n += (size_t)snprintf(out + n, 4, "%%%02X", c);
+    }
+    out[n] = '\0';
+}
+
 /* Queues the 404 of a tree listing whose path is not a folder at commit: it is a file, or
- * nothing. */
+ * nothing. The download hint encodes the revision, so that a branch such as feat/y stays one
+ * segment of the resolve URL. */
 static int reply_not_a_folder(struct http_request *req, struct repo *git, const char *commit,
                               const char *rev, const char *path)
 {
@@ -97,11 +116,16 @@ static int reply_not_a_folder(struct http_request *req, struct repo *git, const 
         repo_entry_stat(&entry, git, commit, path, &err) == 0 && entry.type == REPO_ENTRY_FILE;
 
     free(entry.path);
-    if (is_file)
+    if (is_file) {
+        char rev_url[3 * HUB_MAX_REVISION_BYTES + 1], path_url[3 * HUB_MAX_PATH_BYTES + 1];
+
+        url_encode(rev_url, sizeof(rev_url), rev, false);
+        url_encode(path_url, sizeof(path_url), path, true);
         return http_reply_error_code(req, 404, "EntryNotFound",
                                      "'%s' is a file, not a folder, at revision %s: list its "
                                      "folder, or download it from resolve/%s/%s",
-                                     path, rev, rev, path);
+                                     path, rev, rev_url, path_url);
+    }
     return http_reply_error_code(req, 404, "EntryNotFound", "folder '%s' not found at revision %s",
                                  path, rev);
 }

@@ -1112,6 +1112,14 @@ test("errors for revisions, tree paths and cursors", async () => {
     { code: "RevisionNotFound", mention: "at least 7 hex digits" });
   await expectError(await req("/api/models/alice/pub/tree/main/config.json"), 404,
     { code: "EntryNotFound", mention: "'config.json' is a file, not a folder" });
+  // On a branch with a slash, the download hint encodes the revision, so the URL resolves.
+  assert.equal((await req("/api/models/alice/pub/branch/hint%2Fy", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ startingPoint: "main" }) })).status, 200);
+  const hint = await expectError(await req("/api/models/alice/pub/tree/hint%2Fy/config.json"), 404,
+    { code: "EntryNotFound", mention: "resolve/hint%2Fy/config.json" });
+  const hinted = hint.error.match(/resolve\/\S+/)[0];
+  assert.equal((await req(`/alice/pub/${hinted}`)).status, 200, `${hinted} resolves`);
   await expectError(await req("/api/models/alice/pub/tree/main/missing"), 404,
     { code: "EntryNotFound", mention: "folder 'missing' not found" });
   for (const path of ["/api/models?cursor=zzz", "/api/models/alice/pub/tree/main?cursor=zzz",
