@@ -66,9 +66,47 @@ void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx)
     ctx->git = NULL;
 }
 
+/* Queues the 404 of a repo id without a namespace, bare being the one part it has. Repo ids
+ * on this hub always have two parts, so no such repo exists. */
+static int reply_no_namespace(struct http_request *req, const char *bare)
+{
+    return http_reply_error_code(req, 404, "RepoNotFound",
+                                 "Repository not found: '%.100s' has no namespace; repo ids on "
+                                 "this hub are namespace/name, such as alice/%.100s",
+                                 bare, bare);
+}
+
+/* Returns the one part of a namespace-less id that the routes of two-part ids read as
+ * namespace and name, or NULL. /datasets/squad/resolve/main/x reaches the model routes with
+ * the namespace "datasets", which is reserved. /api/models/gpt2/refs reaches info with the
+ * name "refs", and could also be a repo that the caller did not find, so the reply depends on
+ * the path alone and reveals nothing about private repos. */
+static const char *no_namespace_part(struct http_request *req, enum hub_repo_type type,
+                                     const char *ns, const char *name)
+{
+    static const char *const repo_routes[] = {"refs", "discussions", "tree", "commits"};
+    const char *first = http_request_segment(req, 0);
+
+    if (first == NULL)
+        return NULL;
+    if (type == HUB_REPO_MODEL && strcmp(first, "datasets") == 0 && strcmp(ns, "datasets") == 0)
+        return name;
+    if (strcmp(first, "api") != 0 || http_request_segment(req, 4) != NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(repo_routes) / sizeof(repo_routes[0]); i++) {
+        if (strcmp(name, repo_routes[i]) == 0)
+            return ns;
+    }
+    return NULL;
+}
+
 static int reply_repo_not_found(struct http_request *req, enum hub_repo_type type, const char *ns,
                                 const char *name)
 {
+    const char *bare = no_namespace_part(req, type, ns, name);
+
+    if (bare != NULL)
+        return reply_no_namespace(req, bare);
     return http_reply_error_code(req, 404, "RepoNotFound",
                                  "Repository not found: %s %s/%s does not exist or you have no "
                                  "access to it. If it is private, send the token of a user who "
@@ -378,14 +416,32 @@ static int xet_handle(struct http_request *req, void *arg, struct hub_error *err
                             "huggingface_hub uploads through LFS");
 }
 
-/* Replies to a repo id without a namespace (/api/models/gpt2, /gpt2/resolve/main/x). Repo ids
- * on this hub always have two parts, so no such repo exists. */
+/* Replies to a repo id without a namespace (/api/models/gpt2, /gpt2/resolve/main/x). */
 static int no_namespace_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
-    return http_reply_error_code(req, 404, "RepoNotFound",
-                                 "Repository not found: '%.100s' has no namespace; repo ids on "
-                                 "this hub are namespace/name, such as alice/%.100s",
-                                 http_request_param(req, "name"), http_request_param(req, "name"));
+    return reply_no_namespace(req, http_request_param(req, "name"));
+}
+
+/* /api/{tp}/{name}/tree/{rest+} and the other routes below also match the paths of a repo
+ * whose name is "tree", "commits" and so on (/api/models/alice/tree/refs is the refs of
+ * alice/tree), and would win over them, because their fourth segment is a literal. So these
+ * routes skip a fifth segment that names a route of API_REPO. */
+static bool match_no_namespace_route(const struct http_request *req, void *arg)
+{
+    static const char *const repo_routes[] = {
+        "revision",        "settings", "tree",   "paths-info", "refs",        "commits",
+        "branch",          "tag",      "commit", "preupload",  "discussions", "xet-read-token",
+        "xet-write-token",
+    };
+    const char *fifth = http_request_segment(req, 4);
+
+    if (!hf_match_api_type(req, arg) || fifth == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(repo_routes) / sizeof(repo_routes[0]); i++) {
+        if (strcmp(fifth, repo_routes[i]) == 0)
+            return false;
+    }
+    return true;
 }
 
 /* /api/{tp}/{name}/revision/{rev} also matches the five-segment routes of a repo whose name
@@ -477,6 +533,31 @@ static const struct http_route routes[] = {
      .methods = "GET",
      .pattern = "/api/{tp}/{name}/revision/{rev}",
      .match = match_no_namespace_revision,
+     .handle = no_namespace_handle},
+    {.name = "hf.no_namespace",
+     .methods = "GET",
+     .pattern = "/api/{tp}/{name}/tree/{rest+}",
+     .match = match_no_namespace_route,
+     .handle = no_namespace_handle},
+    {.name = "hf.no_namespace",
+     .methods = "GET",
+     .pattern = "/api/{tp}/{name}/commits/{rest+}",
+     .match = match_no_namespace_route,
+     .handle = no_namespace_handle},
+    {.name = "hf.no_namespace",
+     .methods = "POST",
+     .pattern = "/api/{tp}/{name}/preupload/{rest+}",
+     .match = match_no_namespace_route,
+     .handle = no_namespace_handle},
+    {.name = "hf.no_namespace",
+     .methods = "POST",
+     .pattern = "/api/{tp}/{name}/paths-info/{rest+}",
+     .match = match_no_namespace_route,
+     .handle = no_namespace_handle},
+    {.name = "hf.no_namespace",
+     .methods = "POST",
+     .pattern = "/api/{tp}/{name}/commit/{rest+}",
+     .match = match_no_namespace_route,
      .handle = no_namespace_handle},
     {.name = "hf.spaces",
      .methods = "GET POST PUT DELETE",

@@ -1076,6 +1076,26 @@ test("ids without namespace and spaces", async () => {
     "/api/datasets/squad", "/gpt2/resolve/main/config.json", "/gpt2/raw/main/config.json"]) {
     await expectError(await req(path), 404, { code: "RepoNotFound", mention: "namespace/name" });
   }
+  for (const path of ["/api/models/gpt2/tree/main", "/api/models/gpt2/commits/main",
+    "/api/models/gpt2/refs", "/api/models/gpt2/tree/main/sub/dir", "/api/datasets/squad/tree/main",
+    "/api/datasets/squad/refs", "/datasets/squad/resolve/main/x.json", "/datasets/squad/raw/main/x.json"]) {
+    const body = await expectError(await req(path), 404, { code: "RepoNotFound", mention: "namespace/name" });
+    assert.ok(!/model datasets|gpt2\/refs|squad\/refs/.test(body.error), `${path}: ${body.error}`);
+  }
+  for (const route of ["preupload", "paths-info", "commit"]) {
+    await expectError(await req(`/api/models/gpt2/${route}/main`, { method: "POST", token: tok.aliceWrite,
+      headers: { "Content-Type": "application/json" }, body: "{}" }), 404,
+      { code: "RepoNotFound", mention: "namespace/name" });
+  }
+  // Repos named tree, refs or commits keep their routes.
+  for (const name of ["tree", "refs", "commits"]) {
+    assert.equal((await createRepo(tok.aliceWrite, name, {})).status, 200);
+    assert.equal((await req(`/api/models/alice/${name}`)).status, 200, `info of alice/${name}`);
+    assert.equal((await req(`/api/models/alice/${name}/refs`)).status, 200, `refs of alice/${name}`);
+    assert.equal((await req(`/api/models/alice/${name}/tree/main`)).status, 200, `tree of alice/${name}`);
+    assert.equal((await req(`/api/models/alice/${name}/commits/main`)).status, 200,
+      `commits of alice/${name}`);
+  }
   // A repo named like the keyword of a route is still served by the repo routes.
   assert.equal((await createRepo(tok.aliceWrite, "revision", {})).status, 200);
   assert.equal((await req("/api/models/alice/revision/refs")).status, 200);
