@@ -172,12 +172,17 @@ static int send_linked_blob(struct http_request *req, const struct hf_repo_ctx *
 
     if (meta_lfs_is_linked(&linked, http_request_db(req), ctx->row.id, entry->lfs_oid, err) < 0)
         return http_reply_hub_error(req, err);
-    if (!linked)
+    if (!linked) {
+        hub_log(HUB_LOG_WARN, "hf",
+                "LFS pointer to an object not linked to the repo repo=%s/%s "
+                "path=%s oid=%s req=%s",
+                ctx->row.ns, ctx->row.name, path, entry->lfs_oid, http_request_id(req));
         return http_reply_error_code(req, 404, "EntryNotFound",
                                      "Entry not found: %s at revision %s is an LFS pointer to "
                                      "object %s, which was never uploaded to this repo; upload "
                                      "it through the LFS batch API",
                                      path, rev, entry->lfs_oid);
+    }
     return hf_send_blob(req, entry->lfs_oid, content_type_for(path));
 }
 

@@ -1,6 +1,6 @@
-/* hub_name: the repo types and the rules for user, organisation, repo and branch names, shared
- * by the metadata, the git repos on disk and the HTTP layer so all three accept the same
- * names. */
+/* hub_name: the repo types and the rules for user, organisation, repo, branch and tag names,
+ * shared by the metadata, the git repos on disk and the HTTP layer so all three accept the
+ * same names. */
 #ifndef HUB_NAME_H
 #define HUB_NAME_H
 

@@ -236,7 +236,7 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
       { method: "POST", token: tok.aliceWrite }), 400);
     assert.ok(bad.error.includes(rule), `"${bad.error}" names the rule ${rule}`);
   }
-  // Tag names follow the same rules, checked before git sees them.
+  // Tag names follow the same rules, checked before libgit2 creates the tag.
   for (const [name, rule] of [["-bad", "a tag name may not start with '-'"],
     ["a..b", "a tag name may not contain '..'"], ["x.lock", "may end with '.lock'"],
     ["sp ace", "may not contain spaces"], ["HEAD", "a tag may not be named"]]) {
@@ -533,7 +533,7 @@ test("LFS oid of another user's private object is not enough", async () => {
   assert.deepEqual(Buffer.from(await own.arrayBuffer()), secret);
 });
 
-test("LFS pointer to another repo's private object is not served", async () => {
+test("LFS pointer to an unlinked object", async () => {
   assert.equal((await createRepo(tok.bobWrite, "b1", {})).status, 200);
   const secret = Buffer.alloc(70000, 73);
   const oid = await storeLfs(tok.aliceWrite, "alice/priv", secret, "x.bin");
@@ -565,6 +565,8 @@ test("LFS pointer to another repo's private object is not served", async () => {
   const body = await expectError(await req("/bob/b1/resolve/main/x.bin", { token: tok.bobWrite }), 404,
     { code: "EntryNotFound", mention: "never uploaded to this repo" });
   assert.ok(!body.error.includes("missing from the store"), body.error);
+  const unlinkedLog = new RegExp(`LFS pointer to an object not linked to the repo repo=bob/b1 path=x\\.bin oid=${oid}`);
+  assert.match(await waitForLog(daemon, unlinkedLog), unlinkedLog);
   const raw = await req("/bob/b1/raw/main/x.bin", { token: tok.bobWrite });
   assert.equal(await raw.text(), pointer, "raw still gives the pointer text");
 });
