@@ -541,6 +541,30 @@ check_output "unreadable object rejection names git lfs push" "git lfs push --al
   "$work/stolen.log"
 git -C bob-copy reset -q --hard HEAD~1
 
+# The same pointer at a tracked path, pushed with lfs.allowincompletepush=true, so git-lfs's
+# pre-push hook skips the object that is missing locally and the server must reject it.
+(
+  cd bob-copy &&
+    git lfs track "*.bin" >/dev/null &&
+    printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize 200000\n' \
+      "$private_oid" >tracked.bin &&
+    git add .gitattributes tracked.bin && git commit -q -m "Point to a file of another user"
+)
+if git -C bob-copy -c lfs.allowincompletepush=true push origin main >"$work/tracked.log" 2>&1; then
+  not_ok "incomplete push of unreadable object rejected" "push succeeded"
+else
+  ok "incomplete push of unreadable object rejected"
+fi
+check_output "incomplete push rejection names file" "tracked\.bin" "$work/tracked.log"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB_TOKEN" \
+  "$base/bob/copy/resolve/main/tracked.bin")
+if [ "$code" = "404" ]; then
+  ok "rejected pointer does not resolve"
+else
+  not_ok "rejected pointer does not resolve" "HTTP $code"
+fi
+git -C bob-copy reset -q --hard HEAD~1
+
 lfs_batch() {
   curl -s -X POST -u "user:$BOB_TOKEN" -H "Accept: application/vnd.git-lfs+json" \
     -H "Content-Type: application/vnd.git-lfs+json" \
