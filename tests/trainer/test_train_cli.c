@@ -986,7 +986,7 @@ static bool zero_lm_head(const char *dir)
 
 /* A run that learns nothing ends with exit 0 and a warning line that it collapsed and what
  * to change. With lm_head all zero every gradient is exactly 0, and a learning rate of 1
- * with a large alpha drives the loss above a uniform guess. */
+ * with a large alpha drives the loss, and the eval loss, far above where they started. */
 static void test_collapse_warning(void)
 {
     char *dir = path_in(tmp_root, "zero-head-model");
@@ -1028,6 +1028,8 @@ static void test_collapse_warning(void)
                               "1000",
                               "--clip",
                               "0",
+                              NULL,
+                              NULL,
                               NULL};
     const char *healthy[] = {"train",
                              "--base",
@@ -1058,11 +1060,70 @@ static void test_collapse_warning(void)
 
     CHECK_EQ_INT(run_atelier(diverged, NULL, log), 0);
     text = read_text(log);
-    CHECK(text != NULL && strstr(text, "the run collapsed: the loss was at or above "
-                                       "ln(vocab size) = 6.2383") != NULL);
+    CHECK(text != NULL &&
+          strstr(text, "the run collapsed: the mean loss of the last 3 steps") != NULL);
+    CHECK(text != NULL &&
+          strstr(text, "is more than 25% above the loss of the first step") != NULL);
+    free(text);
+
+    diverged[6] = path_in(tmp_root, "diverged-eval-run");
+    diverged[21] = "--eval-split";
+    diverged[22] = "0.2";
+    CHECK_EQ_INT(run_atelier(diverged, NULL, log), 0);
+    text = read_text(log);
+    CHECK(text != NULL && strstr(text, "the run collapsed: the eval loss") != NULL);
+    CHECK(text != NULL && strstr(text, "more than 5% above the base model's") != NULL);
     free(text);
 
     CHECK_EQ_INT(run_atelier(healthy, NULL, log), 0);
+    text = read_text(log);
+    CHECK(text != NULL && strstr(text, "collapsed") == NULL);
+    free(text);
+}
+
+/* Writes a dataset of made-up words that stories260K predicts worse than a uniform guess,
+ * so a run on it starts with a loss far above ln(vocab size) and still learns. */
+static bool write_unfamiliar_data(const char *path)
+{
+    static const char *const words[] = {"QXZJ", "zzqv", "Wkkp", "0x9F",
+                                        "#@!%", "ZZZZ", "qqqq", "XYXY"};
+    FILE *f = fopen(path, "w");
+    unsigned state = 1;
+
+    if (f == NULL)
+        return false;
+    for (int i = 0; i < 40; i++) {
+        fputs("{\"text\": \"", f);
+        for (int w = 0; w < 20; w++) {
+            state = state * 1103515245u + 12345u;
+            fprintf(f, "%s%s", w > 0 ? " " : "", words[(state >> 16) % 8]);
+        }
+        fputs("\"}\n", f);
+    }
+    return fclose(f) == 0;
+}
+
+/* A run whose loss starts above ln(vocab size) and falls, with an eval loss below the
+ * base model's, learned something and must not be called collapsed. */
+static void test_collapse_high_start_loss(void)
+{
+    char *data = path_in(tmp_root, "unfamiliar.jsonl");
+    char *log = path_in(tmp_root, "high-start-stderr.txt");
+    char *out = path_in(tmp_root, "high-start-run");
+    const char *args[] = {"train", "--base",  model_dir, "--data",       data,  "--out",
+                          out,     "--steps", "6",       "--batch",      "4",   "--seq-len",
+                          "64",    "--lr",    "2e-3",    "--eval-split", "0.2", "--threads",
+                          "1",     NULL};
+    json_t *results;
+    char *text;
+
+    CHECK(write_unfamiliar_data(data));
+    CHECK_EQ_INT(run_atelier(args, NULL, log), 0);
+    results = load_json(path_in(out, "train_results.json"));
+    CHECK(results != NULL);
+    CHECK(json_num(results, "train_loss") > 6.2383);
+    CHECK(json_num(results, "eval_loss") < json_num(results, "base_eval_loss"));
+    json_decref(results);
     text = read_text(log);
     CHECK(text != NULL && strstr(text, "collapsed") == NULL);
     free(text);
@@ -1133,6 +1194,7 @@ int main(void)
     test_nan_loss_stops();
     test_resume_rejects_changes();
     test_collapse_warning();
+    test_collapse_high_start_loss();
     test_checkpoint_version_mismatch();
     {
         char cmd[4200];
