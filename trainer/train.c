@@ -347,6 +347,8 @@ static void fill_header(struct train_ckpt_header *h, const struct trainer *tr, u
     h->eval_split = tr->opt->eval_path == NULL ? tr->opt->eval_split : 0.0;
     h->warmup = tr->opt->warmup;
     h->seq_len = (uint32_t)tr->seq_len;
+    h->batch = (uint32_t)tr->opt->batch;
+    h->grad_accum = (uint32_t)tr->opt->grad_accum;
     snprintf(h->data_sha256, sizeof(h->data_sha256), "%s", tr->train_file->sha256_hex);
     snprintf(h->eval_sha256, sizeof(h->eval_sha256), "%s",
              tr->eval_file != NULL ? tr->eval_file->sha256_hex : "");
@@ -437,10 +439,20 @@ static const char *first_changed_option(char *saved, char *run, size_t size,
         snprintf(run, size, "%u", want->seq_len);
         return "--seq-len";
     }
+    if (h->batch != want->batch) {
+        snprintf(saved, size, "%u", h->batch);
+        snprintf(run, size, "%u", want->batch);
+        return "--batch";
+    }
+    if (h->grad_accum != want->grad_accum) {
+        snprintf(saved, size, "%u", h->grad_accum);
+        snprintf(run, size, "%u", want->grad_accum);
+        return "--grad-accum";
+    }
     if (h->total_steps != want->total_steps) {
         snprintf(saved, size, "%llu", (unsigned long long)h->total_steps);
         snprintf(run, size, "%llu", (unsigned long long)want->total_steps);
-        return "step count (--steps, --epochs, --batch or --grad-accum)";
+        return "step count (--steps or --epochs)";
     }
     return NULL;
 }

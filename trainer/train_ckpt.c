@@ -15,7 +15,7 @@
 #error "train_ckpt stores float32 in host order and needs a little-endian host"
 #endif
 
-/* Version 2 header: 96 bytes of version 1 fields, 56 bytes of optimizer and data settings
+/* Version 3 header: 96 bytes of version 1 fields, 56 bytes of optimizer and data settings
  * and two 64-character SHA-256 hex strings. */
 #define CKPT_HEADER_BYTES 280u
 #define CKPT_SHA_BYTES    64u
@@ -85,7 +85,9 @@ static void header_encode(uint8_t *buf, const struct train_ckpt_header *h)
     memcpy(buf + 120, &h->eval_split, 8);
     put_u64(buf + 128, h->warmup);
     put_u32(buf + 136, h->seq_len);
-    /* 140..152 stay zero. */
+    put_u32(buf + 140, h->batch);
+    put_u32(buf + 144, h->grad_accum);
+    /* 148..152 stay zero. */
     memcpy(buf + 152, h->data_sha256, strnlen(h->data_sha256, CKPT_SHA_BYTES));
     memcpy(buf + 152 + CKPT_SHA_BYTES, h->eval_sha256, strnlen(h->eval_sha256, CKPT_SHA_BYTES));
 }
@@ -111,6 +113,8 @@ static void header_decode(struct train_ckpt_header *h, const uint8_t *buf)
     memcpy(&h->eval_split, buf + 120, 8);
     h->warmup = get_u64(buf + 128);
     h->seq_len = get_u32(buf + 136);
+    h->batch = get_u32(buf + 140);
+    h->grad_accum = get_u32(buf + 144);
     /* The hex strings are NUL-padded, so a full 64 characters has no terminator on disk. */
     memcpy(h->data_sha256, buf + 152, CKPT_SHA_BYTES);
     h->data_sha256[CKPT_SHA_BYTES] = '\0';
@@ -232,8 +236,9 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
     if (version < TRAIN_CKPT_VERSION)
         return tr_error_set(err,
                             "%s has checkpoint format version %u from an older atelier, "
-                            "which did not record the data and optimizer settings that this "
-                            "atelier (version %u) checks; start a new run without --resume",
+                            "which did not record all the data, batch and optimizer settings "
+                            "that this atelier (version %u) checks; start a new run without "
+                            "--resume",
                             name, version, TRAIN_CKPT_VERSION);
     if (version != TRAIN_CKPT_VERSION)
         return tr_error_set(err,
@@ -245,7 +250,7 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
     if (header_bytes != CKPT_HEADER_BYTES || len < CKPT_HEADER_BYTES + CKPT_HASH_BYTES)
         return tr_error_set(err,
                             "%s: checkpoint header is truncated or has size %u, expected "
-                            "%u",
+                            "%u; start a new run without --resume",
                             name, header_bytes, CKPT_HEADER_BYTES);
     n_params = get_u64(buf + 72);
     if (n_params == 0 || n_params > TRAIN_CKPT_MAX_PARAMS)
@@ -256,8 +261,8 @@ int train_ckpt_parse(struct train_ckpt_header *h, const float **payload, const u
     want = CKPT_HEADER_BYTES + 12 * n_params + CKPT_HASH_BYTES;
     if ((uint64_t)len != want)
         return tr_error_set(err,
-                            "%s: checkpoint is %zu bytes but its header implies %llu; the "
-                            "file is truncated or corrupt",
+                            "%s: checkpoint is %zu bytes but its header implies %llu, so the "
+                            "file is truncated or corrupt; start a new run without --resume",
                             name, len, (unsigned long long)want);
     stored = get_u64(buf + len - CKPT_HASH_BYTES);
     if (fnv1a_update(FNV1A_INIT, buf, len - CKPT_HASH_BYTES) != stored)

@@ -9,7 +9,8 @@
  * Layout (little-endian): the 8-byte magic "ATLCKPT\0", a u32 format version, a u32 header
  * size in bytes, the fixed header fields below, then params, m and v as n_params float32
  * each, then a u64 FNV-1a hash of every byte before it. Version 1 lacked the fields from lr
- * on and is rejected with a message to start over. */
+ * on and version 2 lacked batch and grad_accum; both are rejected with a message to start
+ * over. */
 #ifndef TRAIN_CKPT_H
 #define TRAIN_CKPT_H
 
@@ -20,7 +21,7 @@
 #include "tr_error.h"
 
 #define TRAIN_CKPT_MAGIC   "ATLCKPT"
-#define TRAIN_CKPT_VERSION 2u
+#define TRAIN_CKPT_VERSION 3u
 /* Refuse checkpoints with more adapter parameters than this (4 GiB of float32 each for
  * params, m and v), before allocating anything. */
 #define TRAIN_CKPT_MAX_PARAMS (1ull << 30)
@@ -45,6 +46,8 @@ struct train_ckpt_header {
     double eval_split; /* share of the data held out; 0 when none */
     uint64_t warmup;   /* warmup steps */
     uint32_t seq_len;
+    uint32_t batch;       /* sequences per micro-batch */
+    uint32_t grad_accum;  /* micro-batches per optimizer step */
     char data_sha256[65]; /* hex SHA-256 of the --data file */
     char eval_sha256[65]; /* hex SHA-256 of the --eval file; empty when there is none */
 };

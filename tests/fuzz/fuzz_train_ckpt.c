@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint64_t i = 0; i < 3 * h.n_params; i++)
             sum += payload[i];
         sum += (float)(h.lr + h.clip + h.weight_decay + h.eval_split) + (float)h.warmup +
-               (float)h.seq_len;
+               (float)h.seq_len + (float)h.batch + (float)h.grad_accum;
         sum += (float)(strlen(h.data_sha256) + strlen(h.eval_sha256));
     }
     free(copy);

@@ -931,6 +931,9 @@ static void test_resume_rejects_changes(void)
                            "this run has 0.1");
     expect_resume_rejected(data, "--seq-len", "100", "with --seq-len 200", "this run has 100");
     expect_resume_rejected(data, "--rank", "4", "with --rank 8", "this run has 4");
+    /* --steps stays 8, so only the stored values catch a changed batch shape. */
+    expect_resume_rejected(data, "--batch", "8", "with --batch 4", "this run has 8");
+    expect_resume_rejected(data, "--grad-accum", "1", "with --grad-accum 2", "this run has 1");
     expect_resume_rejected(data, "--eval", path_in(style_dir, "eval.jsonl"),
                            "the --eval data changed", "none then");
     /* The same examples less the last line. */

@@ -162,7 +162,9 @@ static void test_checkpoint_round_trip(void)
                                    .weight_decay = 0.01,
                                    .eval_split = 0.25,
                                    .warmup = 3,
-                                   .seq_len = 128};
+                                   .seq_len = 128,
+                                   .batch = 4,
+                                   .grad_accum = 3};
     memset(h.data_sha256, 'a', 64);
     snprintf(h.eval_sha256, sizeof(h.eval_sha256), "%s", "0123abcd");
     CHECK_EQ_INT(train_ckpt_write(path, &h, t, 2, opt, &err), 0);
@@ -179,6 +181,8 @@ static void test_checkpoint_round_trip(void)
     CHECK_NEAR(got.eval_split, 0.25, 0);
     CHECK_EQ_INT(got.warmup, 3);
     CHECK_EQ_INT(got.seq_len, 128);
+    CHECK_EQ_INT(got.batch, 4);
+    CHECK_EQ_INT(got.grad_accum, 3);
     CHECK_EQ_INT(strlen(got.data_sha256), 64);
     CHECK(strspn(got.data_sha256, "a") == 64);
     CHECK_EQ_STR(got.eval_sha256, "0123abcd");
@@ -202,12 +206,17 @@ static void test_checkpoint_round_trip(void)
         /* A version from a newer release. */
         bytes[8] = TRAIN_CKPT_VERSION + 1;
         CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
-        CHECK(strstr(err.msg, "format version 3") != NULL);
+        CHECK(strstr(err.msg, "format version 4") != NULL);
         CHECK(strstr(err.msg, "release that wrote it") != NULL);
         /* Version 1 lacks the data and optimizer settings, so it cannot be checked. */
         bytes[8] = 1;
         CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
         CHECK(strstr(err.msg, "format version 1 from an older atelier") != NULL);
+        CHECK(strstr(err.msg, "start a new run without --resume") != NULL);
+        /* Version 2 lacks --batch and --grad-accum. */
+        bytes[8] = 2;
+        CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len, "state.bin", &err), -1);
+        CHECK(strstr(err.msg, "format version 2 from an older atelier") != NULL);
         CHECK(strstr(err.msg, "start a new run without --resume") != NULL);
         bytes[8] = TRAIN_CKPT_VERSION;
         /* One flipped payload bit. */
@@ -224,6 +233,11 @@ static void test_checkpoint_round_trip(void)
         /* Truncated by one byte. */
         CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, len - 1, "state.bin", &err), -1);
         CHECK(strstr(err.msg, "truncated") != NULL);
+        CHECK(strstr(err.msg, "start a new run without --resume") != NULL);
+        /* Cut inside the header. */
+        CHECK_EQ_INT(train_ckpt_parse(&got, &payload, bytes, 100, "state.bin", &err), -1);
+        CHECK(strstr(err.msg, "truncated") != NULL);
+        CHECK(strstr(err.msg, "start a new run without --resume") != NULL);
         /* Wrong magic. */
         bytes[0] = 'X';
         write_all(path, bytes, len);
