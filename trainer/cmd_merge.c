@@ -118,12 +118,28 @@ static void print_summary(const char *out, enum st_dtype dtype)
     st_close(st);
 }
 
-/* Returns true when a and b name the same existing directory. */
-static bool same_dir(const char *a, const char *b)
+/* Returns false, after printing one line, when --out is, lies inside or contains the
+ * --base or --adapter folder, because the merge would then overwrite or mix with its
+ * inputs. */
+static bool check_out_apart(const char *out, const char *option, const char *input)
 {
-    char ra[PATH_MAX], rb[PATH_MAX];
+    char out_path[PATH_MAX], input_path[PATH_MAX];
+    const char *relation;
 
-    return realpath(a, ra) != NULL && realpath(b, rb) != NULL && strcmp(ra, rb) == 0;
+    if (!train_cli_resolve_path(out_path, sizeof(out_path), out) ||
+        !train_cli_resolve_path(input_path, sizeof(input_path), input))
+        return true;
+    relation = strcmp(out_path, input_path) == 0             ? "is"
+               : train_cli_path_within(out_path, input_path) ? "is inside"
+               : train_cli_path_within(input_path, out_path) ? "contains"
+                                                             : NULL;
+    if (relation == NULL)
+        return true;
+    fprintf(stderr,
+            "atelier merge: --out %s %s the %s folder %s, so the merge would overwrite or mix "
+            "with its files; choose a folder outside it\n",
+            out, relation, option, input);
+    return false;
 }
 
 static int run(const char *base, const char *adapter, const char *out, enum st_dtype dtype,
@@ -198,13 +214,8 @@ int cmd_merge(int argc, char **argv)
                                   : "--out DIR");
         return 2;
     }
-    if (same_dir(base, out) || same_dir(adapter, out)) {
-        fprintf(stderr,
-                "atelier merge: --out %s is the base or adapter directory; choose a new "
-                "directory\n",
-                out);
+    if (!check_out_apart(out, "--base", base) || !check_out_apart(out, "--adapter", adapter))
         return 2;
-    }
     if (!force && !check_out_dir(out))
         return 2;
     model_set_threads(threads);

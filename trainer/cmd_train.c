@@ -337,44 +337,6 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
 
 /* ---- the --out folder ---- */
 
-/* Fills buf with the absolute, symlink-free form of path. A path that does not exist yet
- * is resolved through its parent folder, which is where mkdir would create it. Returns
- * false when neither resolves. */
-static bool resolve_path(char *buf, size_t size, const char *path)
-{
-    char parent[PATH_MAX], resolved[PATH_MAX];
-    const char *name;
-    size_t len = strlen(path);
-
-    if (realpath(path, resolved) != NULL) {
-        snprintf(buf, size, "%s", resolved);
-        return true;
-    }
-    while (len > 1 && path[len - 1] == '/')
-        len--;
-    name = path + len;
-    while (name > path && name[-1] != '/')
-        name--;
-    if (name == path)
-        snprintf(parent, sizeof(parent), ".");
-    else
-        snprintf(parent, sizeof(parent), "%.*s", (int)(name - path), path);
-    if (realpath(parent, resolved) == NULL)
-        return false;
-    return (size_t)snprintf(buf, size, "%s/%.*s", strcmp(resolved, "/") == 0 ? "" : resolved,
-                            (int)(path + len - name), name) < size;
-}
-
-/* Returns true when path is dir or lies below it. Both are resolved paths. */
-static bool path_within(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-
-    if (strcmp(dir, "/") == 0)
-        return true;
-    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
 /* Returns true when README.md in dir is a model card that atelier train wrote: those carry
  * the tag list below in their front matter. */
 static bool is_trainer_card(const char *dir)
@@ -471,12 +433,12 @@ static bool check_out_dir(const struct train_options *o, bool force)
     char out[PATH_MAX], base[PATH_MAX], list[512];
     int foreign;
 
-    if (resolve_path(out, sizeof(out), o->out_dir) &&
-        resolve_path(base, sizeof(base), o->base_dir)) {
-        const char *relation = strcmp(out, base) == 0   ? "is"
-                               : path_within(out, base) ? "is inside"
-                               : path_within(base, out) ? "contains"
-                                                        : NULL;
+    if (train_cli_resolve_path(out, sizeof(out), o->out_dir) &&
+        train_cli_resolve_path(base, sizeof(base), o->base_dir)) {
+        const char *relation = strcmp(out, base) == 0             ? "is"
+                               : train_cli_path_within(out, base) ? "is inside"
+                               : train_cli_path_within(base, out) ? "contains"
+                                                                  : NULL;
 
         if (relation != NULL) {
             fprintf(stderr,

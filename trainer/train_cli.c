@@ -2,9 +2,11 @@
 #include "train_cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
 
@@ -87,4 +89,42 @@ bool train_cli_check_seq_len(const char *cmd, const char *base_dir, int seq_len)
             "expected an integer from 2 to %d\n",
             cmd, seq_len, cfg.max_position_embeddings, cfg.max_position_embeddings);
     return false;
+}
+
+/* Fills buf with the absolute, symlink-free form of path. A path that does not exist yet
+ * is resolved through its parent folder, which is where mkdir would create it. Returns
+ * false when neither resolves. */
+bool train_cli_resolve_path(char *buf, size_t size, const char *path)
+{
+    char parent[PATH_MAX], resolved[PATH_MAX];
+    const char *name;
+    size_t len = strlen(path);
+
+    if (realpath(path, resolved) != NULL) {
+        snprintf(buf, size, "%s", resolved);
+        return true;
+    }
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    name = path + len;
+    while (name > path && name[-1] != '/')
+        name--;
+    if (name == path)
+        snprintf(parent, sizeof(parent), ".");
+    else
+        snprintf(parent, sizeof(parent), "%.*s", (int)(name - path), path);
+    if (realpath(parent, resolved) == NULL)
+        return false;
+    return (size_t)snprintf(buf, size, "%s/%.*s", strcmp(resolved, "/") == 0 ? "" : resolved,
+                            (int)(path + len - name), name) < size;
+}
+
+/* Returns true when path is dir or lies below it. Both are resolved paths. */
+bool train_cli_path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strcmp(dir, "/") == 0)
+        return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }

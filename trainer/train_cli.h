@@ -5,6 +5,7 @@
 #define TRAIN_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /** Parses an integer in [min, max]. Returns false (after printing) when value is invalid. */
@@ -22,5 +23,11 @@ bool train_cli_nonempty(const char *cmd, const char *option, const char *value);
  * config.json. Returns false after printing one line when seq_len is above the context. A
  * config.json that cannot be read passes, because loading the model reports that problem. */
 bool train_cli_check_seq_len(const char *cmd, const char *base_dir, int seq_len);
+/** Fills buf with the absolute, symlink-free form of path. A path that does not exist yet
+ * is resolved through its parent folder, which is where mkdir would create it. Returns
+ * false when neither resolves. */
+bool train_cli_resolve_path(char *buf, size_t size, const char *path);
+/** Returns true when path is dir or lies below it. Both are resolved paths. */
+bool train_cli_path_within(const char *path, const char *dir);
 
 #endif

@@ -642,6 +642,37 @@ static void test_train_out_foreign_files(void)
     free(card);
 }
 
+/* merge --out must not be, lie inside or contain the --base or --adapter folder, even
+ * with --force, and nothing is written there. */
+static void test_merge_out_overlaps_inputs(void)
+{
+    char *parent = path_in(tmp_root, "merge-guard");
+    char *base = path_in(parent, "base");
+    char *adapter = path_in(parent, "adapter");
+    char *in_base = path_in(base, "merged");
+    char *in_adapter = path_in(adapter, "merged");
+    char *err_text = NULL;
+    const char *into_base[] = {"merge", "--base", base,    "--adapter",
+                               adapter, "--out",  in_base, NULL};
+    const char *into_adapter[] = {"merge", "--base", base,       "--adapter",
+                                  adapter, "--out",  in_adapter, NULL};
+    const char *around_both[] = {"merge", "--base", base,      "--adapter", adapter,
+                                 "--out", parent,   "--force", NULL};
+
+    mkdir(parent, 0755);
+    CHECK(copy_model(base, NULL));
+    CHECK_EQ_INT(train_tiny(base, adapter, "demo/tiny", "demo/data", &err_text), 0);
+    free(err_text);
+    expect_one_line(into_base, 2, "atelier merge: ", "is inside the --base folder",
+                    "choose a folder outside it");
+    expect_one_line(into_adapter, 2, "atelier merge: ", "is inside the --adapter folder",
+                    "choose a folder outside it");
+    expect_one_line(around_both, 2, "atelier merge: ", "contains the --base folder", parent);
+    CHECK(!exists(in_base));
+    CHECK(!exists(in_adapter));
+    CHECK(!exists(path_in(parent, "model.safetensors")));
+}
+
 /* ---- one-line messages for values the commands reject ---- */
 
 static void test_rejected_values(void)
@@ -739,6 +770,7 @@ int main(void)
     test_dataset_line_formats();
     test_train_out_overlaps_base();
     test_train_out_foreign_files();
+    test_merge_out_overlaps_inputs();
     test_rejected_values();
     test_thread_count_note();
     test_card_repo_id();

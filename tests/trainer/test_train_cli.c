@@ -293,7 +293,8 @@ static void check_merge_variants(const char *adapter_dir, double adapter_nll)
 
     CHECK_EQ_INT(run_atelier(onto_base, NULL, err_path), 2);
     text = read_text(err_path);
-    CHECK(text != NULL && strstr(text, "choose a new directory") != NULL);
+    CHECK(text != NULL && strstr(text, "is the --base folder") != NULL);
+    CHECK(text != NULL && strstr(text, "choose a folder outside it") != NULL);
     free(text);
 }
 
