@@ -153,6 +153,38 @@ static int exact_match(struct eval_metrics *out, const struct model *m, const st
     return 0;
 }
 
+/* Explains why ds has no scored tokens. When its examples have targets at full length but
+ * none within seq_len, the cut is to blame, so the message names the prompt length to
+ * exceed; context tells whether seq_len is the model context rather than --seq-len. */
+static void no_scored_tokens_error(const struct data_set *ds, size_t seq_len, bool context,
+                                   struct tr_error *err)
+{
+    size_t longest_prompt = 0;
+    bool cut_off = false;
+
+    for (size_t i = 0; i < ds->n && !cut_off; i++)
+        cut_off = train_batch_count_targets(&ds->ex[i], ds->ex[i].n) > 0;
+    if (!cut_off) {
+        tr_error_set(err, "the evaluation data has no scored tokens (every example is empty or "
+                          "fully masked)");
+        return;
+    }
+    for (size_t i = 0; i < ds->n; i++) {
+        if (ds->ex[i].n_prompt > longest_prompt)
+            longest_prompt = ds->ex[i].n_prompt;
+    }
+    if (context)
+        tr_error_set(err,
+                     "the model context of %zu tokens cuts off every target token of the "
+                     "evaluation data, because every prompt fills it; shorten the prompts",
+                     seq_len);
+    else
+        tr_error_set(err,
+                     "--seq-len %zu cuts off every target token of the evaluation data; raise "
+                     "--seq-len above %zu, the length of the longest prompt in tokens",
+                     seq_len, longest_prompt);
+}
+
 int eval_run(struct eval_metrics *out, const struct model *m, struct lora_set *lora,
              const struct tok *tok, const struct data_set *ds, const struct eval_options *opt,
              struct tr_error *err)
@@ -191,8 +223,7 @@ int eval_run(struct eval_metrics *out, const struct model *m, struct lora_set *l
     out->n_truncated = count_truncated(ds, seq_len);
     out->n_tokens = sums.tokens;
     if (sums.tokens == 0) {
-        tr_error_set(err, "the evaluation data has no scored tokens (every example is empty or "
-                          "fully masked)");
+        no_scored_tokens_error(ds, seq_len, opt->seq_len == 0, err);
         goto out;
     }
     out->mean_nll = sums.nll / (double)sums.tokens;

@@ -76,6 +76,7 @@ struct trainer {
     uint64_t total_steps;
     char ckpt_dir[4096];
     char ckpt_path[4200];
+    bool created_out; /* this run created --out, so a failed run may remove it when empty */
 };
 
 static double now_s(void)
@@ -135,6 +136,7 @@ static int prepare_out_dir(struct trainer *tr, struct tr_error *err)
     char probe[4300];
     FILE *f;
 
+    tr->created_out = access(out, F_OK) != 0;
     if (make_dir(out, err) < 0)
         return -1;
     if ((size_t)snprintf(tr->ckpt_dir, sizeof(tr->ckpt_dir), "%s/%s", out, CKPT_SUBDIR) >=
@@ -957,6 +959,18 @@ static int write_outputs(const struct trainer *tr, const struct train_result *re
     return write_results(o->out_dir, res, err);
 }
 
+/* Removes the checkpoint folder when a failed run leaves it empty, and --out too when this
+ * run created it and it is empty, so a run that failed before its first checkpoint leaves
+ * no empty folders behind. rmdir fails on a folder that holds anything, which keeps every
+ * file. */
+static void remove_empty_out_dir(const struct trainer *tr)
+{
+    if (tr->ckpt_dir[0] == '\0')
+        return;
+    if (rmdir(tr->ckpt_dir) == 0 && tr->created_out)
+        rmdir(tr->opt->out_dir);
+}
+
 int train_run(struct train_result *out, const struct train_options *o, struct tr_error *err)
 {
     struct trainer tr;
@@ -986,6 +1000,8 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
         goto out;
     rc = write_outputs(&tr, out, err);
 out:
+    if (rc < 0)
+        remove_empty_out_dir(&tr);
     trainer_dispose(&tr);
     return rc;
 }

@@ -729,6 +729,37 @@ static void test_seq_len_cuts_targets(void)
     expect_one_line(args, 1, "atelier train: ", "length of the longest prompt", "step 1");
 }
 
+/* Evaluation prompts longer than --seq-len leave nothing to score: eval and train --eval
+ * blame --seq-len, and a train run that fails that way leaves no empty folders behind. */
+static void test_seq_len_cuts_eval_targets(void)
+{
+    const char *completion = path_in(style_dir, "completion.jsonl");
+    char *out = path_in(tmp_root, "cut-eval-targets");
+    char *existing = path_in(tmp_root, "cut-eval-existing");
+    const char *eval_args[] = {"eval",     "--base",    model_dir, "--data",
+                               completion, "--seq-len", "32",      NULL};
+    const char *train_args[] = {
+        "train",  "--base",    model_dir, "--data",    path_in(style_dir, "train.jsonl"),
+        "--eval", completion,  "--out",   out,         "--steps",
+        "1",      "--seq-len", "32",      "--threads", "1",
+        NULL};
+
+    expect_one_line(eval_args, 1, "atelier eval: ",
+                    "--seq-len 32 cuts off every target token of the evaluation data",
+                    "raise --seq-len above ");
+    expect_one_line(train_args, 1,
+                    "atelier train: evaluation: ", "--seq-len 32 cuts off every target token",
+                    "the longest prompt");
+    CHECK(!exists(out));
+
+    /* A folder that was there before stays, without the checkpoint folder. */
+    mkdir(existing, 0755);
+    train_args[8] = existing;
+    expect_one_line(train_args, 1, "atelier train: evaluation: ", "--seq-len 32", "raise");
+    CHECK(exists(existing));
+    CHECK(!exists(path_in(existing, "checkpoint")));
+}
+
 /* One thread is written in the singular. */
 static void test_thread_count_note(void)
 {
@@ -772,6 +803,7 @@ int main(void)
     test_train_out_foreign_files();
     test_merge_out_overlaps_inputs();
     test_rejected_values();
+    test_seq_len_cuts_eval_targets();
     test_thread_count_note();
     test_card_repo_id();
     test_seq_len_cuts_targets();
