@@ -4,11 +4,20 @@
 #include "card.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "train_version.h"
+
+/* The last line of a card: an HTML comment, which Markdown renderers hide, holding the
+ * SHA-256 of every byte before it. A card edited after the trainer wrote it no longer
+ * matches. Cards above CARD_MAX_BYTES are never the trainer's. */
+#define CARD_MARKER_PREFIX "<!-- atelier train card sha256: "
+#define CARD_MAX_BYTES     (1L << 20)
 
 void card_yaml_quote(char *buf, size_t size, const char *s)
 {
@@ -132,18 +141,47 @@ static void write_body(FILE *f, const struct card_data *c)
             o->repo_id != NULL ? o->repo_id : o->out_dir);
 }
 
+/* Fills hex with the SHA-256 of data[0..len). Returns false when OpenSSL fails. */
+static bool sha256_hex(char hex[65], const char *data, size_t len)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    if (EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        return false;
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return true;
+}
+
 int card_write(const char *dir, const struct card_data *card, struct tr_error *err)
 {
-    char path[4096], tmp[4200];
-    FILE *f;
+    char path[4096], tmp[4200], hex[65];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem, *f;
+    bool ok;
 
     snprintf(path, sizeof(path), "%s/README.md", dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    mem = open_memstream(&text, &len);
+    if (mem == NULL)
+        return tr_error_set(err, "cannot build the model card: %s", strerror(errno));
+    write_front_matter(mem, card);
+    write_body(mem, card);
+    ok = ferror(mem) == 0;
+    if (fclose(mem) != 0 || !ok || !sha256_hex(hex, text, len)) {
+        free(text);
+        return tr_error_set(err, "cannot build the model card");
+    }
     f = fopen(tmp, "w");
-    if (f == NULL)
+    if (f == NULL) {
+        free(text);
         return tr_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
-    write_front_matter(f, card);
-    write_body(f, card);
+    }
+    fwrite(text, 1, len, f);
+    fprintf(f, CARD_MARKER_PREFIX "%s -->\n", hex);
+    free(text);
     if (ferror(f) != 0 || fclose(f) != 0) {
         unlink(tmp);
         return tr_error_set(err, "cannot write %s", tmp);
@@ -153,4 +191,34 @@ int card_write(const char *dir, const struct card_data *card, struct tr_error *e
         return tr_error_set(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     }
     return 0;
+}
+
+bool card_is_unchanged(const char *path)
+{
+    size_t prefix_len = strlen(CARD_MARKER_PREFIX);
+    char *text = NULL, hex[65];
+    const char *line;
+    bool same = false;
+    long size;
+    FILE *f;
+
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return false;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && size < CARD_MAX_BYTES &&
+        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)size + 1)) != NULL &&
+        fread(text, 1, (size_t)size, f) == (size_t)size) {
+        text[size] = '\0';
+        /* The marker is the last line: find the start of the line before the final '\n'. */
+        line = text + size - 1;
+        while (line > text && line[-1] != '\n')
+            line--;
+        same = text[size - 1] == '\n' && strncmp(line, CARD_MARKER_PREFIX, prefix_len) == 0 &&
+               sha256_hex(hex, text, (size_t)(line - text)) &&
+               strncmp(line + prefix_len, hex, 64) == 0 &&
+               strcmp(line + prefix_len + 64, " -->\n") == 0;
+    }
+    free(text);
+    fclose(f);
+    return same;
 }

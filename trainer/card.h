@@ -5,6 +5,7 @@
 #ifndef CARD_H
 #define CARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "train.h"
@@ -20,8 +21,13 @@ struct card_data {
     size_t n_eval;              /* held-out examples; 0 when there was no eval set */
 };
 
-/** Writes dir/README.md through a temporary file and rename. */
+/** Writes dir/README.md through a temporary file and rename. Its last line is an HTML
+ * comment with the SHA-256 of the rest, so card_is_unchanged can spot later edits. */
 int card_write(const char *dir, const struct card_data *card, struct tr_error *err);
+
+/** Returns true when the file at path is a card that card_write wrote and nobody changed
+ * since. */
+bool card_is_unchanged(const char *path);
 
 /** Writes s as a double-quoted YAML scalar into buf (escaping quotes, backslashes and
  * control characters); truncates to fit size. */

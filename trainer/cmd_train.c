@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "card.h"
 #include "lora.h"
 #include "train.h"
 #include "train_cli.h"
@@ -337,22 +338,14 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
 
 /* ---- the --out folder ---- */
 
-/* Returns true when README.md in dir is a model card that atelier train wrote: those carry
- * the tag list below in their front matter. */
+/* Returns true when README.md in dir is a model card that atelier train wrote and that
+ * nobody edited since, so a rerun may replace it. */
 static bool is_trainer_card(const char *dir)
 {
-    char path[PATH_MAX], head[4096];
-    size_t n;
-    FILE *f;
+    char path[PATH_MAX];
 
     snprintf(path, sizeof(path), "%s/README.md", dir);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    n = fread(head, 1, sizeof(head) - 1, f);
-    fclose(f);
-    head[n] = '\0';
-    return strncmp(head, "---\n", 4) == 0 && strstr(head, "\ntags:\n- lora\n- peft\n- atelier\n");
+    return card_is_unchanged(path);
 }
 
 /* Returns true when the checkpoint folder holds only the files the trainer writes there. */
@@ -399,29 +392,58 @@ static bool is_trainer_output(const char *dir, const char *name)
     return false;
 }
 
-/* Appends the names in out that atelier train did not write to list, comma-separated, and
- * returns how many there are. */
-static int list_foreign_files(char *list, size_t size, const char *out)
+/* Names of foreign files listed in the --out error before "and N more". */
+#define FOREIGN_LIST_MAX 10
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Fills list with the names in out that atelier train did not write, sorted, comma-separated
+ * and capped at FOREIGN_LIST_MAX names plus "and N more". Sets *has_readme when README.md is
+ * among them. Returns how many there are. */
+static int list_foreign_files(char *list, size_t size, bool *has_readme, const char *out)
 {
     DIR *d = opendir(out);
     struct dirent *e;
-    size_t used = 0;
-    int count = 0;
+    char **names = NULL;
+    size_t used = 0, count = 0, capacity = 0;
 
     list[0] = '\0';
+    *has_readme = false;
     if (d == NULL)
         return 0;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
             is_trainer_output(out, e->d_name))
             continue;
+        if (count == capacity) {
+            size_t grown = capacity == 0 ? 16 : 2 * capacity;
+            char **bigger = realloc(names, grown * sizeof(*names));
+
+            if (bigger == NULL)
+                break;
+            names = bigger;
+            capacity = grown;
+        }
+        names[count] = strdup(e->d_name);
+        if (names[count] == NULL)
+            break;
+        *has_readme = *has_readme || strcmp(e->d_name, "README.md") == 0;
         count++;
-        if (used < size)
-            used += (size_t)snprintf(list + used, size - used, "%s%s", count > 1 ? ", " : "",
-                                     e->d_name);
     }
     closedir(d);
-    return count;
+    if (count > 0)
+        qsort(names, count, sizeof(*names), compare_names);
+    for (size_t i = 0; i < count && i < FOREIGN_LIST_MAX && used < size; i++)
+        used += (size_t)snprintf(list + used, size - used, "%s%s", i > 0 ? ", " : "", names[i]);
+    if (count > FOREIGN_LIST_MAX && used < size)
+        snprintf(list + used, size - used, " and %zu more", count - FOREIGN_LIST_MAX);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    return (int)count;
 }
 
 /* Returns false, after printing one line, when --out would overwrite the base model or
@@ -430,7 +452,8 @@ static int list_foreign_files(char *list, size_t size, const char *out)
  * checkpoint of the trainer, which --resume and a rerun replace. */
 static bool check_out_dir(const struct train_options *o, bool force)
 {
-    char out[PATH_MAX], base[PATH_MAX], list[512];
+    char out[PATH_MAX], base[PATH_MAX], list[4096];
+    bool has_readme = false;
     int foreign;
 
     if (train_cli_resolve_path(out, sizeof(out), o->out_dir) &&
@@ -451,13 +474,14 @@ static bool check_out_dir(const struct train_options *o, bool force)
     }
     if (force)
         return true;
-    foreign = list_foreign_files(list, sizeof(list), o->out_dir);
+    foreign = list_foreign_files(list, sizeof(list), &has_readme, o->out_dir);
     if (foreign == 0)
         return true;
     fprintf(stderr,
             "atelier train: --out %s holds %s that atelier train did not write (%s); choose "
-            "a new folder, or pass --force to write the adapter files next to them\n",
-            o->out_dir, foreign == 1 ? "a file" : "files", list);
+            "a new folder, or pass --force to write the adapter files next to them%s\n",
+            o->out_dir, foreign == 1 ? "a file" : "files", list,
+            has_readme ? ", which replaces README.md with the adapter's model card" : "");
     return false;
 }
 

@@ -617,7 +617,9 @@ static void test_train_out_foreign_files(void)
     CHECK(write_text(path_in(out, "README.md"), "# my notes\n"));
     CHECK(write_text(path_in(out, "data.csv"), "a,b\n"));
     expect_one_line(args, 2, "atelier train: ", out, "--force");
-    expect_one_line(args, 2, "atelier train: ", "README.md", "data.csv");
+    expect_one_line(args, 2, "atelier train: ", "(README.md, data.csv)", "data.csv");
+    expect_one_line(args, 2, "atelier train: ", "--force",
+                    "which replaces README.md with the adapter's model card");
     notes = read_text(path_in(out, "README.md"));
     CHECK(notes != NULL && strcmp(notes, "# my notes\n") == 0);
     free(notes);
@@ -639,7 +641,42 @@ static void test_train_out_foreign_files(void)
     free(err_text);
     card = read_text(path_in(rerun, "README.md"));
     CHECK(contains(card, "library_name: peft"));
+
+    /* A card the user edited is theirs: a rerun without --force keeps it. */
+    if (card != NULL) {
+        char *edited = malloc(strlen(card) + 32);
+
+        CHECK(edited != NULL);
+        if (edited != NULL) {
+            sprintf(edited, "%s\nMy notes on this run.\n", card);
+            CHECK(write_text(path_in(rerun, "README.md"), edited));
+            CHECK_EQ_INT(train_tiny(model_dir, rerun, "demo/tiny", "demo/data", &err_text), 2);
+            CHECK(contains(err_text, "(README.md)"));
+            free(err_text);
+            notes = read_text(path_in(rerun, "README.md"));
+            CHECK(notes != NULL && strcmp(notes, edited) == 0);
+            free(notes);
+            free(edited);
+        }
+    }
     free(card);
+}
+
+/* The list of foreign files in the --out error is sorted and stops after 10 names. */
+static void test_train_out_many_foreign_files(void)
+{
+    char *out = path_in(tmp_root, "out-guard-many");
+    const char *args[] = {"train", "--base", model_dir, "--data", path_in(style_dir, "train.jsonl"),
+                          "--out", out,      "--steps", "1",      NULL};
+    char name[32];
+
+    mkdir(out, 0755);
+    for (int i = 11; i >= 0; i--) {
+        snprintf(name, sizeof(name), "file%02d.txt", i);
+        CHECK(write_text(path_in(out, name), "x\n"));
+    }
+    expect_one_line(args, 2, "atelier train: ", "(file00.txt, file01.txt, file02.txt",
+                    "file09.txt and 2 more)");
 }
 
 /* merge --out must not be, lie inside or contain the --base or --adapter folder, even
@@ -801,6 +838,7 @@ int main(void)
     test_dataset_line_formats();
     test_train_out_overlaps_base();
     test_train_out_foreign_files();
+    test_train_out_many_foreign_files();
     test_merge_out_overlaps_inputs();
     test_rejected_values();
     test_seq_len_cuts_eval_targets();
