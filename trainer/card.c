@@ -113,8 +113,8 @@ static void write_body(FILE *f, const struct card_data *c)
     fprintf(f, "| target modules | %s |\n| rank | %d |\n| alpha | %g |\n", c->targets, o->rank,
             o->alpha);
     fprintf(f, "| dropout | %g |\n| rsLoRA | %s |\n", o->dropout, o->rslora ? "yes" : "no");
-    fprintf(f, "| learning rate | %g (warmup %llu steps, cosine decay) |\n", o->lr,
-            (unsigned long long)o->warmup);
+    fprintf(f, "| learning rate | %g (warmup %llu step%s, cosine decay) |\n", o->lr,
+            (unsigned long long)o->warmup, o->warmup == 1 ? "" : "s");
     fprintf(f, "| optimizer steps | %llu |\n| batch | %d x %d accumulation |\n",
             (unsigned long long)r->steps, o->batch, o->grad_accum);
     fprintf(f, "| sequence length | %d |\n| gradient clipping | %g |\n", o->seq_len, o->clip);

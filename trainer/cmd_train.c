@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -205,6 +206,18 @@ static bool open_progress_fd(FILE **out, const char *value)
 
 static bool is_hub_repo_id(const char *id);
 
+/* Returns false, after printing one line, when value of option is not a hub repo id. */
+static bool check_repo_id_option(const char *option, const char *value)
+{
+    if (is_hub_repo_id(value))
+        return true;
+    fprintf(stderr,
+            "atelier train: invalid %s value \"%s\": expected a hub repo id NAMESPACE/NAME of "
+            "letters, digits, '-', '_' and '.'\n",
+            option, value);
+    return false;
+}
+
 /* Applies one option; returns false on a bad value (already reported). */
 static bool apply_option(struct train_options *o, int c, const char *v, bool *steps_given,
                          bool *epochs_given, bool *force)
@@ -226,26 +239,19 @@ static bool apply_option(struct train_options *o, int c, const char *v, bool *st
         return train_cli_nonempty("train", "--eval", v);
     case OPT_BASE_NAME:
         o->base_name = v;
-        return true;
+        return check_repo_id_option("--base-name", v);
     case OPT_BASE_REVISION:
         o->base_revision = v;
         return true;
     case OPT_DATASET_NAME:
         o->dataset_name = v;
-        return true;
+        return check_repo_id_option("--dataset-name", v);
     case OPT_DATASET_REVISION:
         o->dataset_revision = v;
         return true;
     case OPT_REPO_ID:
-        if (!is_hub_repo_id(v)) {
-            fprintf(stderr,
-                    "atelier train: invalid --repo-id value \"%s\": expected a hub repo id "
-                    "NAMESPACE/NAME of letters, digits, '-', '_' and '.'\n",
-                    v);
-            return false;
-        }
         o->repo_id = v;
-        return true;
+        return check_repo_id_option("--repo-id", v);
     case OPT_RSLORA:
         o->rslora = true;
         return true;
@@ -446,12 +452,41 @@ static int list_foreign_files(char *list, size_t size, bool *has_readme, const c
     return (int)count;
 }
 
+/* Returns false, after printing one line, when --out exists but is not a folder, or does
+ * not exist and its parent folder does not exist either, because the trainer creates only
+ * the last component. */
+static bool check_out_path(const char *out)
+{
+    char copy[PATH_MAX], parent[PATH_MAX];
+    struct stat st;
+
+    if (stat(out, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return true;
+        fprintf(stderr, "atelier train: --out %s exists and is not a folder; choose a folder\n",
+                out);
+        return false;
+    }
+    /* dirname may modify its argument, so it gets a copy. */
+    snprintf(copy, sizeof(copy), "%s", out);
+    snprintf(parent, sizeof(parent), "%s", dirname(copy));
+    if (stat(parent, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    fprintf(stderr,
+            "atelier train: the parent folder %s of --out %s does not exist; create it first "
+            "or choose another --out\n",
+            parent, out);
+    return false;
+}
+
 /* Returns false, after printing one line, when --out would overwrite the base model or
  * files that atelier train did not write. --out must neither be the --base folder nor lie
  * inside or around it. Without --force the folder may hold only a previous adapter and
  * checkpoint of the trainer, which --resume and a rerun replace. */
 static bool check_out_dir(const struct train_options *o, bool force)
 {
+    if (!check_out_path(o->out_dir))
+        return false;
     char out[PATH_MAX], base[PATH_MAX], list[4096];
     bool has_readme = false;
     int foreign;

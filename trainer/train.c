@@ -990,10 +990,10 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
         goto out;
     log_truncation(&tr);
     fprintf(o->log,
-            "atelier train: %zu training and %zu eval examples, %llu steps, %zu adapter "
+            "atelier train: %zu training and %zu eval examples, %llu step%s, %zu adapter "
             "parameters\n",
             tr.train_view.n, tr.eval_view.n, (unsigned long long)tr.total_steps,
-            tr.adamw->n_params);
+            tr.total_steps == 1 ? "" : "s", tr.adamw->n_params);
     if (tr.eval_view.n > 0 && run_eval(&out->base_eval_loss, &tr, false, err) < 0)
         goto out;
     if (train_loop(out, &tr, err) < 0)

@@ -742,6 +742,74 @@ static void test_rejected_values(void)
     expect_one_line(scalar_line, 1, "atelier train: ", "line 1", "{\"prompt\", \"completion\"}");
 }
 
+/* --base-name and --dataset-name take hub repo ids like --repo-id, and a bad --out is a
+ * usage error found before the model loads. */
+static void test_names_and_out_path(void)
+{
+    const char *data = path_in(style_dir, "train.jsonl");
+    const char *out = path_in(tmp_root, "never-written-4");
+    char *file_out = path_in(tmp_root, "out-is-a-file");
+    char *orphan_out = path_in(tmp_root, "no-such-parent/adapter");
+    const char *missing_base = path_in(tmp_root, "no-such-model");
+    const char *empty_base[] = {"train", "--base", model_dir,     "--data", data,
+                                "--out", out,      "--base-name", "",       NULL};
+    const char *empty_dataset[] = {"train", "--base", model_dir,        "--data", data,
+                                   "--out", out,      "--dataset-name", "",       NULL};
+    const char *deep_dataset[] = {"train", "--base", model_dir,        "--data", data,
+                                  "--out", out,      "--dataset-name", "a/b/c",  NULL};
+    const char *spaced_base[] = {
+        "train", "--base",      model_dir,           "--data", data, "--out",
+        out,     "--base-name", "demo/stories 260K", NULL};
+    const char *onto_file[] = {"train", "--base", missing_base, "--data",
+                               data,    "--out",  file_out,     NULL};
+    const char *no_parent[] = {"train", "--base", missing_base, "--data",
+                               data,    "--out",  orphan_out,   NULL};
+
+    expect_one_line(empty_base, 2, "atelier train: ", "invalid --base-name value \"\"",
+                    "NAMESPACE/NAME");
+    expect_one_line(empty_dataset, 2, "atelier train: ", "invalid --dataset-name value \"\"",
+                    "NAMESPACE/NAME");
+    expect_one_line(deep_dataset, 2, "atelier train: ", "--dataset-name value \"a/b/c\"",
+                    "NAMESPACE/NAME");
+    expect_one_line(spaced_base, 2, "atelier train: ", "\"demo/stories 260K\"", "NAMESPACE/NAME");
+    CHECK(!exists(out));
+
+    CHECK(write_text(file_out, "not a folder\n"));
+    expect_one_line(onto_file, 2, "atelier train: ", file_out, "is not a folder");
+    expect_one_line(no_parent, 2, "atelier train: ", path_in(tmp_root, "no-such-parent"),
+                    "does not exist");
+}
+
+/* Counts of one are singular, eval --help says what happens to long examples, and
+ * generate says when the context cuts --max-new-tokens short. */
+static void test_small_wording(void)
+{
+    const char *eval_help[] = {"eval", "--help", NULL};
+    const char *long_generate[] = {
+        "generate",         "--base", model_dir,   "--prompt", "Once upon a time",
+        "--max-new-tokens", "600",    "--threads", "1",        NULL};
+    char *out_text = NULL, *err_text = NULL;
+
+    CHECK_EQ_INT(
+        train_tiny(model_dir, path_in(tmp_root, "one-step"), "demo/tiny", "demo/data", &err_text),
+        0);
+    CHECK(contains(err_text, " examples, 1 step, "));
+    free(err_text);
+
+    CHECK_EQ_INT(run_atelier(eval_help, &out_text, &err_text), 0);
+    CHECK(contains(out_text, "an example longer than the context is an error"));
+    CHECK(!contains(out_text, "longer examples are truncated"));
+    free(out_text);
+    free(err_text);
+
+    CHECK_EQ_INT(run_atelier(long_generate, &out_text, &err_text), 0);
+    CHECK_EQ_INT(count_lines(err_text), 1);
+    CHECK(contains(err_text, "atelier generate: warning: "));
+    CHECK(contains(err_text, "--max-new-tokens 600 exceed the model context of 512 tokens"));
+    free(out_text);
+    free(err_text);
+}
+
 /* Prompts longer than --seq-len leave nothing to score, and the message blames --seq-len,
  * not the data. */
 static void test_seq_len_cuts_targets(void)
@@ -842,6 +910,8 @@ int main(void)
     test_merge_out_overlaps_inputs();
     test_rejected_values();
     test_seq_len_cuts_eval_targets();
+    test_names_and_out_path();
+    test_small_wording();
     test_thread_count_note();
     test_card_repo_id();
     test_seq_len_cuts_targets();
