@@ -25,8 +25,8 @@ struct card_data {
  * comment with the SHA-256 of the rest, so card_is_unchanged can spot later edits. */
 int card_write(const char *dir, const struct card_data *card, struct tr_error *err);
 
-/** Returns true when the file at path is a card that card_write wrote and nobody changed
- * since. */
+/** Returns true when the file at path is a card that card_write wrote and that was not
+ * edited since. */
 bool card_is_unchanged(const char *path);
 
 /** Writes s as a double-quoted YAML scalar into buf (escaping quotes, backslashes and

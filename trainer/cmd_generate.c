@@ -20,33 +20,34 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: atelier generate --base MODEL_DIR [--adapter DIR] --prompt TEXT\n"
-               "                        [--max-new-tokens N] [--temperature T] [--top-k K]\n"
-               "                        [--top-p P] [--repetition-penalty R] [--seed S]\n"
-               "                        [--threads N]\n"
-               "\n"
-               "Prints TEXT and its continuation by the model in MODEL_DIR (config.json,\n"
-               "model.safetensors or its shards, tokenizer.json). Generation stops after N new\n"
-               "tokens or at the end-of-sequence token. Settings in MODEL_DIR/\n"
-               "generation_config.json (do_sample, temperature, top_k, top_p,\n"
-               "repetition_penalty, max_new_tokens, eos_token_id) apply unless an option below\n"
-               "overrides them.\n"
-               "\n"
-               "  --base DIR                 model directory\n"
-               "  --adapter DIR              PEFT LoRA adapter directory to apply\n"
-               "  --prompt TEXT              prompt text (BOS is added as the tokenizer does)\n"
-               "  --max-new-tokens N         new tokens at most (default 64)\n"
-               "  --temperature T            0 picks the most likely token (default); above 0\n"
-               "                             samples from softmax(logits / T)\n"
-               "  --top-k K                  when sampling, keep the K most likely tokens\n"
-               "                             (default 50, 0 = all)\n"
-               "  --top-p P                  when sampling, keep the smallest set of tokens whose\n"
-               "                             probability reaches P (default 1 = all)\n"
-               "  --repetition-penalty R     divide the logits of tokens already present by R\n"
-               "                             (multiply when negative; default 1 = off)\n"
-               "  --seed S                   random seed for sampling (default 0)\n"
-               "  --threads N                threads for all kernels (default: all cores)\n"
-               "  --help                     show this help\n");
+    fprintf(f,
+            "usage: atelier generate --base MODEL_DIR [--adapter DIR] --prompt TEXT\n"
+            "                        [--max-new-tokens N] [--temperature T] [--top-k K]\n"
+            "                        [--top-p P] [--repetition-penalty R] [--seed S]\n"
+            "                        [--threads N]\n"
+            "\n"
+            "Prints TEXT and its continuation by the model in MODEL_DIR (config.json,\n"
+            "model.safetensors or its shards, tokenizer.json). Generation stops after N new\n"
+            "tokens or at the end-of-sequence token. Settings in MODEL_DIR/\n"
+            "generation_config.json (do_sample, temperature, top_k, top_p,\n"
+            "repetition_penalty, max_new_tokens, eos_token_id) apply unless an option below\n"
+            "overrides them.\n"
+            "\n"
+            "  --base DIR                 model directory\n"
+            "  --adapter DIR              PEFT LoRA adapter directory to apply\n"
+            "  --prompt TEXT              prompt text (BOS is added as the tokenizer does)\n"
+            "  --max-new-tokens N         new tokens at most (default 64)\n"
+            "  --temperature T            0 picks the most likely token (default); above 0\n"
+            "                             samples from softmax(logits / T)\n"
+            "  --top-k K                  when sampling, keep the K most likely tokens\n"
+            "                             (default 50, 0 = all)\n"
+            "  --top-p P                  when sampling, keep the smallest set of tokens whose\n"
+            "                             probability reaches P (default 1 = all)\n"
+            "  --repetition-penalty R     divide the logits of tokens already present by R\n"
+            "                             (multiply when negative; default 1 = off)\n"
+            "  --seed S                   random seed for sampling (default 0)\n"
+            "  --threads N                threads for all kernels (default: all cores)\n"
+            "  --help                     show this help\n");
 }
 
 static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
@@ -57,10 +58,8 @@ static int parse_long(const char *opt, const char *text, long lo, long hi, long 
     errno = 0;
     v = strtol(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
-        fprintf(stderr,
-                "atelier generate: %s \"%s\" is invalid; expected an integer in "
-                "[%ld, %ld]\n",
-                opt, text, lo, hi);
+        fprintf(stderr, "atelier generate: %s \"%s\" is invalid; expected an integer in "
+                        "[%ld, %ld]\n", opt, text, lo, hi);
         return -1;
     }
     *out = v;
@@ -75,10 +74,8 @@ static int parse_float(const char *opt, const char *text, double lo, double hi, 
     errno = 0;
     v = strtod(text, &end);
     if (errno != 0 || end == text || *end != '\0' || !(v >= lo && v <= hi)) {
-        fprintf(stderr,
-                "atelier generate: %s \"%s\" is invalid; expected a number in "
-                "[%g, %g]\n",
-                opt, text, lo, hi);
+        fprintf(stderr, "atelier generate: %s \"%s\" is invalid; expected a number in "
+                        "[%g, %g]\n", opt, text, lo, hi);
         return -1;
     }
     *out = (float)v;
@@ -93,10 +90,8 @@ static int parse_seed(const char *text, uint64_t *out)
     errno = 0;
     v = strtoull(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
-        fprintf(stderr,
-                "atelier generate: --seed \"%s\" is invalid; expected a non-negative "
-                "integer\n",
-                text);
+        fprintf(stderr, "atelier generate: --seed \"%s\" is invalid; expected a non-negative "
+                        "integer\n", text);
         return -1;
     }
     *out = v;
@@ -138,15 +133,9 @@ static int gen_parse_args(struct gen_cli *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            cli->base = optarg;
-            break;
-        case 'a':
-            cli->adapter = optarg;
-            break;
-        case 'p':
-            cli->prompt = optarg;
-            break;
+        case 'b': cli->base = optarg; break;
+        case 'a': cli->adapter = optarg; break;
+        case 'p': cli->prompt = optarg; break;
         case 'n':
             if (parse_long("--max-new-tokens", optarg, 0, 1 << 20, &v) < 0)
                 return 2;
@@ -192,10 +181,8 @@ static int gen_parse_args(struct gen_cli *cli, int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr,
-                "atelier generate: unexpected argument \"%s\"; pass the prompt with "
-                "--prompt\n",
-                argv[optind]);
+        fprintf(stderr, "atelier generate: unexpected argument \"%s\"; pass the prompt with "
+                        "--prompt\n", argv[optind]);
         return 2;
     }
     if (cli->base == NULL || cli->prompt == NULL) {
@@ -208,16 +195,16 @@ static int gen_parse_args(struct gen_cli *cli, int argc, char **argv)
 
 /* Reads a number key of generation_config.json into *out when present; -1 when it has
  * another type. */
-static int gen_config_number(const json_t *root, const char *key, double lo, double hi, double *out,
-                             const char *path)
+static int gen_config_number(const json_t *root, const char *key, double lo, double hi,
+                             double *out, const char *path)
 {
     const json_t *v = json_object_get(root, key);
 
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
-        fprintf(stderr, "atelier generate: %s: \"%s\" must be a number in [%g, %g]\n", path, key,
-                lo, hi);
+        fprintf(stderr, "atelier generate: %s: \"%s\" must be a number in [%g, %g]\n", path,
+                key, lo, hi);
         return -1;
     }
     *out = json_number_value(v);
@@ -279,8 +266,8 @@ static int gen_apply_generation_config(struct gen_cli *cli, int32_t *eos_out)
     eos = json_object_get(root, "eos_token_id");
     if (json_is_array(eos))
         eos = json_array_get(eos, 0);
-    if (json_is_integer(eos) && json_integer_value(eos) >= 0 &&
-        json_integer_value(eos) <= INT32_MAX)
+    if (json_is_integer(eos) && json_integer_value(eos) >= 0
+        && json_integer_value(eos) <= INT32_MAX)
         *eos_out = (int32_t)json_integer_value(eos);
     rc = 0;
 out:
@@ -290,7 +277,7 @@ out:
 
 struct gen_printer {
     const struct tok *tok;
-    int32_t *ids; /* prompt followed by the tokens so far */
+    int32_t *ids;   /* prompt followed by the tokens so far */
     size_t n;
     int failed;
 };
@@ -347,7 +334,8 @@ static int gen_run(struct gen_cli *cli)
         fprintf(stderr, "atelier generate: --adapter: %s\n", err.msg);
         goto out;
     }
-    if (tok_encode(tok, cli->prompt, strlen(cli->prompt), true, &prompt_ids, &n_prompt, &err) < 0) {
+    if (tok_encode(tok, cli->prompt, strlen(cli->prompt), true, &prompt_ids, &n_prompt,
+                   &err) < 0) {
         fprintf(stderr, "atelier generate: --prompt: %s\n", err.msg);
         goto out;
     }
@@ -368,8 +356,8 @@ static int gen_run(struct gen_cli *cli)
     pr.n = n_prompt;
     fputs(cli->prompt, stdout);
     fflush(stdout);
-    if (generate(m, lora, prompt_ids, n_prompt, &cli->params, eos, gen_print_token, &pr, &out_ids,
-                 &n_out, &err) < 0) {
+    if (generate(m, lora, prompt_ids, n_prompt, &cli->params, eos, gen_print_token, &pr,
+                 &out_ids, &n_out, &err) < 0) {
         putchar('\n');
         fprintf(stderr, "atelier generate: %s\n", err.msg);
         goto out;

@@ -344,8 +344,8 @@ static bool check_required(const struct train_options *o, bool steps_given, bool
 
 /* ---- the --out folder ---- */
 
-/* Returns true when README.md in dir is a model card that atelier train wrote and that
- * nobody edited since, so a rerun may replace it. */
+/* Returns true when README.md in dir is a model card that atelier train wrote and that was
+ * not edited since, so a rerun may replace it. */
 static bool is_trainer_card(const char *dir)
 {
     char path[PATH_MAX];
@@ -453,8 +453,8 @@ static int list_foreign_files(char *list, size_t size, bool *has_readme, const c
 }
 
 /* Returns false, after printing one line, when --out exists but is not a folder, or does
- * not exist and its parent folder does not exist either, because the trainer creates only
- * the last component. */
+ * not exist and its parent is not an existing folder, because the trainer creates only the
+ * last component. */
 static bool check_out_path(const char *out)
 {
     char copy[PATH_MAX], parent[PATH_MAX];
@@ -472,6 +472,12 @@ static bool check_out_path(const char *out)
     snprintf(parent, sizeof(parent), "%s", dirname(copy));
     if (stat(parent, &st) == 0 && S_ISDIR(st.st_mode))
         return true;
+    if (stat(parent, &st) == 0) {
+        fprintf(stderr,
+                "atelier train: the parent %s of --out %s is not a folder; choose another --out\n",
+                parent, out);
+        return false;
+    }
     fprintf(stderr,
             "atelier train: the parent folder %s of --out %s does not exist; create it first "
             "or choose another --out\n",

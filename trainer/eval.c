@@ -155,7 +155,7 @@ static int exact_match(struct eval_metrics *out, const struct model *m, const st
 
 /* Explains why ds has no scored tokens. When its examples have targets at full length but
  * none within seq_len, the cut is to blame, so the message names the prompt length to
- * exceed; context tells whether seq_len is the model context rather than --seq-len. */
+ * exceed. context is true when seq_len is the model context rather than --seq-len. */
 static void no_scored_tokens_error(const struct data_set *ds, size_t seq_len, bool context,
                                    struct tr_error *err)
 {

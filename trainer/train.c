@@ -961,7 +961,7 @@ static int write_outputs(const struct trainer *tr, const struct train_result *re
 
 /* Removes the checkpoint folder when a failed run leaves it empty, and --out too when this
  * run created it and it is empty, so a run that failed before its first checkpoint leaves
- * no empty folders behind. rmdir fails on a folder that holds anything, which keeps every
+ * no empty folders behind. rmdir fails on a folder that contains anything, which keeps every
  * file. */
 static void remove_empty_out_dir(const struct trainer *tr)
 {

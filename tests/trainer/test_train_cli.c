@@ -801,7 +801,7 @@ static void test_bad_inputs(void)
         "--out", out,      NULL};
 
     CHECK(write_text(file, "not a directory\n"));
-    expect_failure(unwritable, 1, under_file, "--out");
+    expect_failure(unwritable, 2, under_file, "is not a folder");
 
     CHECK(write_text(bad_jsonl, "{\"text\": \"One fine day.\"}\n{\"text\": \"broken\n"));
     expect_failure(bad_line, 1, "line 2", NULL);
