@@ -61,17 +61,19 @@ static char *password_read(const char *user_name)
     size_t cap = 0;
     ssize_t len;
 
+    /* Echo goes off before the prompt, and without flushing the input, so a password typed
+     * (or sent by a script) right after the prompt is neither shown nor lost. */
     if (tty) {
-        fprintf(stderr, "password for %s: ", user_name);
-        fflush(stderr);
         quiet = saved;
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         quiet.c_lflag |= ECHONL;
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+        fprintf(stderr, "password for %s: ", user_name);
+        fflush(stderr);
     }
     len = getline(&line, &cap, stdin);
     if (tty)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     if (len <= 0) {
         free(line);
         return NULL;

@@ -44,24 +44,36 @@ check "user add names the user" grep -q "added user alice" "$WORK/out"
 check "user add says it created the data dir" grep -qx "atelier admin: created the data directory $DATA" "$WORK/err"
 # On a terminal the password is asked for with a prompt and not echoed.
 python3 - "$BIN" "$DATA" >"$WORK/pty" 2>&1 <<'PY'
-import os, pty, subprocess, sys, time
+import os, pty, select, subprocess, sys, time
 main, sub = pty.openpty()
 p = subprocess.Popen([sys.argv[1], "admin", "--data", sys.argv[2], "user", "add", "tty-user"],
                      stdin=sub, stdout=sub, stderr=sub, close_fds=True)
 os.close(sub)
 out = b""
-deadline = time.time() + 20
-while b"password for tty-user: " not in out and time.time() < deadline:
-    out += os.read(main, 4096)
-os.write(main, b"secret-on-screen\n")
-while True:
+deadline = time.time() + 60
+
+
+def read_some():
+    # Waits at most until the deadline, so a stuck child fails the checks instead of hanging.
+    global out
+    ready, _, _ = select.select([main], [], [], max(0.0, deadline - time.time()))
+    if not ready:
+        return False
     try:
         chunk = os.read(main, 4096)
     except OSError:
-        break
-    if not chunk:
-        break
+        return False
     out += chunk
+    return bool(chunk)
+
+
+while b"password for tty-user: " not in out and read_some():
+    pass
+os.write(main, b"secret-on-screen\n")
+while read_some():
+    pass
+if p.poll() is None:
+    p.kill()
 p.wait()
 print(out.decode(errors="replace"))
 PY
