@@ -306,6 +306,9 @@ enum http_range_result http_range_parse(uint64_t *start, uint64_t *length, const
 
 bool http_mhd_message_is_client_gone(const char *text)
 {
+    /* libmicrohttpd 0.9.75 ends these with the error text: "forcibly closed by remote peer"
+     * after a reset (ECONNRESET), "no longer available for sending" after EPIPE. */
     return strncmp(text, "Failed to send ", 15) == 0 &&
-           strstr(text, "forcibly closed by remote peer") != NULL;
+           (strstr(text, "forcibly closed by remote peer") != NULL ||
+            strstr(text, "no longer available for sending") != NULL);
 }

@@ -301,6 +301,9 @@ static void test_mhd_client_gone(void)
     CHECK(http_mhd_message_is_client_gone(
         "Failed to send the response body for the request for `/alice/m/resolve/main/x.bin'. "
         "Error: The connection was forcibly closed by remote peer\n"));
+    CHECK(http_mhd_message_is_client_gone(
+        "Failed to send the chunked response body for the request for `/api/jobs/13/events'. "
+        "Error: The socket is no longer available for sending\n"));
     CHECK(!http_mhd_message_is_client_gone(
         "Failed to send the response body for the request for `/x'. Error: Not enough memory\n"));
     CHECK(!http_mhd_message_is_client_gone("Connection was closed by remote side with "
