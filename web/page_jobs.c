@@ -323,12 +323,13 @@ static const struct web_param_field web_param_fields[] = {
      "min=\"1\" max=\"10000000\" placeholder=\"from the epochs\"",
      "Optimizer updates to run in place of the epochs. More steps fit the data more closely; "
      "too many overfit a small dataset."},
-    {"lr", "Learning rate", "number", "0.0002", "min=\"0.000000000001\" max=\"1\" step=\"any\"",
-     "Size of each update. 1e-4 to 3e-4 suits most LoRA runs; lower it if the loss jumps."},
+    {"lr", "Learning rate", "number", "0.0002", "min=\"0\" max=\"1\" step=\"any\"",
+     "Size of each update, above 0. 1e-4 to 3e-4 suits most LoRA runs; lower it if the loss "
+     "jumps."},
     {"rank", "LoRA rank", "number", "8", "min=\"1\" max=\"1024\"",
      "Width of the low-rank update. Higher ranks can learn more and make larger adapters."},
-    {"alpha", "LoRA alpha", "number", "16", "min=\"0.000001\" max=\"1000000\" step=\"any\"",
-     "Scale of the update: it is multiplied by alpha / rank. Twice the rank is common."},
+    {"alpha", "LoRA alpha", "number", "16", "min=\"0\" max=\"1000000\" step=\"any\"",
+     "Scale of the update, above 0: it is multiplied by alpha / rank. Twice the rank is common."},
     {"targets", "Target modules", "text", "q_proj,v_proj", "",
      "Linear layers that get an adapter: a comma-separated list of q_proj, k_proj, v_proj, "
      "o_proj, gate_proj, up_proj, down_proj, or all-linear."},

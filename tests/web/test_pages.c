@@ -686,6 +686,10 @@ static void test_pages_jobs(void)
     CHECK(has(&p, "name=\"param.seed\" type=\"number\" value=\"42\""));
     CHECK(has(&p, "name=\"param.steps\" type=\"number\" value=\"\""));
     CHECK(has(&p, "name=\"param.epochs\" type=\"number\" value=\"\""));
+    /* The API takes any lr and alpha above 0; the browser lets 0 through and the API
+     * rejects it with a message. */
+    CHECK(has(&p, "name=\"param.lr\" type=\"number\" value=\"0.0002\" min=\"0\" max=\"1\""));
+    CHECK(has(&p, "name=\"param.alpha\" type=\"number\" value=\"16\" min=\"0\" max=\"1000000\""));
     CHECK(has(&p, "{&quot;instruction&quot;, &quot;input&quot;, &quot;output&quot;}") ||
           has(&p, "{\"instruction\", \"input\", \"output\"}"));
     done(&p);
