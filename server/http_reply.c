@@ -139,7 +139,7 @@ static int reply_error_text(struct http_request *req, unsigned status, const cha
 static int reply_error_v(struct http_request *req, unsigned status, const char *error_code,
                          const char *fmt, va_list ap)
 {
-    char msg[512];
+    char msg[HUB_ERROR_MSG_BYTES + 256]; /* room for a hub_error message and a prefix */
     json_t *body;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -208,15 +208,17 @@ static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data
     if (value == NULL || value[0] == '\0')
         rc = hub_error_set(err, HUB_EINVAL,
                            "model '%s' is a LoRA adapter whose adapter_config.json at '%s' has "
-                           "no base_model_name_or_path; set it to the repo id of the base model "
-                           "on this hub, such as 'alice/stories260K'",
+                           "no base_model_name_or_path; name the base model on this hub, such "
+                           "as 'alice/stories260K', in the request's base_model field, or set "
+                           "base_model_name_or_path to it",
                            id, rev);
     else if (strlen(value) > HUB_MAX_REPO_ID_BYTES ||
              hub_repo_id_parse(ns, name, value, &inner) < 0)
         rc = hub_error_set(err, HUB_EINVAL,
                            "model '%s' is a LoRA adapter whose adapter_config.json at '%s' names "
                            "base_model_name_or_path '%.200s', which is not a repo id "
-                           "(NAMESPACE/NAME); retrain it with the base's repo id as --base-name, "
+                           "(NAMESPACE/NAME); name the base model on this hub in the request's "
+                           "base_model field, retrain it with the base's repo id as --base-name, "
                            "or edit base_model_name_or_path in adapter_config.json",
                            id, rev, value);
     else
@@ -237,6 +239,8 @@ static int eval_base_check(struct meta *db, const char *data_dir, const struct j
     if (base[0] == '\0')
         return 0;
     rc = repo_readable(&row, db, HUB_REPO_MODEL, base, user_id, err);
+    if (rc == HUB_ENOTFOUND && spec->adapter_base[0] != '\0')
+        return hub_error_set(err, HUB_ENOTFOUND, "base_model '%s' not found", base);
     if (spec->adapter_base[0] != '\0') {
         /* The worker reads the base at its main branch. Evaluation has no seq_len. */
         if (rc == 0)
@@ -247,8 +251,8 @@ static int eval_base_check(struct meta *db, const char *data_dir, const struct j
         rc = hub_error_set(err, HUB_ENOTFOUND,
                            "model repo '%s' not found: adapter '%s' names it as "
                            "base_model_name_or_path in its adapter_config.json at '%s'; push "
-                           "the base model to this hub under that id, or edit "
-                           "base_model_name_or_path to name the copy that is here",
+                           "the base model to this hub under that id, or name the copy that is "
+                           "here in the request's base_model field",
                            base, id, rev);
     return rc;
 }

@@ -52,7 +52,8 @@
 #define WORKER_PATH_BYTES      (2 * PATH_MAX) /* a path below the job folder */
 /* Log lines stored as "log" events per attempt; the log file keeps every line. */
 #define WORKER_LOG_EVENTS_MAX 500
-#define WORKER_MESSAGE_BYTES  1024 /* the error message of an attempt */
+/* The error message of an attempt: a hub_error message and a prefix. */
+#define WORKER_MESSAGE_BYTES (HUB_ERROR_MSG_BYTES + 256)
 /* Hex digits of a commit id in an error message: git's shortest default abbreviation. */
 #define WORKER_SHORT_COMMIT_CHARS 7
 
@@ -1003,7 +1004,7 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
     if (outcome != OUTCOME_OK)
         return outcome;
     if (eval_path[0] != '\0') {
-        char eval_message[512] = "";
+        char eval_message[WORKER_MESSAGE_BYTES] = "";
         enum outcome eval_outcome =
             evaluator_run(&eval, w, w->out_dir, eval_path, eval_message, sizeof(eval_message));
 
@@ -1057,7 +1058,9 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
                : json_string_value(json_object_get(config, "base_model_name_or_path"));
     if (base == NULL || strlen(base) >= sizeof(w->base_repo)) {
         json_decref(config);
-        snprintf(message, cap, "adapter_config.json of %s has no base_model_name_or_path",
+        snprintf(message, cap,
+                 "adapter_config.json of %s has no base_model_name_or_path; name the base model "
+                 "in the request's base_model field",
                  w->spec.model);
         return OUTCOME_FAIL;
     }
@@ -1073,10 +1076,12 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
     if (rc == 0)
         rc = jobs_stage_repo(adapter_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
                              w->model_commit, &err);
-    if (rc == HUB_ENOTFOUND)
+    if (rc == HUB_ENOTFOUND && w->spec.adapter_base[0] != '\0')
+        hub_error_set(&err, HUB_ENOTFOUND, "base_model '%s' not found", w->base_repo);
+    else if (rc == HUB_ENOTFOUND)
         hub_error_set(&err, HUB_ENOTFOUND,
-                      "base model '%.100s' of adapter %.100s is not hosted "
-                      "here",
+                      "base model '%s' of adapter %s is not hosted here; push it, or name the "
+                      "base model on this hub in the request's base_model field",
                       w->base_repo, w->spec.model);
     if (rc < 0)
         return fail_with(message, cap, &err);
@@ -1099,8 +1104,13 @@ static enum outcome base_readable_check(struct worker *w, char *message, size_t 
     if (rc == 0)
         rc = meta_repo_can_read(&allowed, w->db, &row, w->job->owner_id, &err);
     if (rc == HUB_ENOTFOUND || (rc == 0 && !allowed)) {
-        snprintf(message, cap, "base model '%s' of adapter %s not found", w->base_repo,
-                 w->spec.model);
+        if (w->spec.adapter_base[0] != '\0')
+            snprintf(message, cap, "base_model '%s' not found", w->base_repo);
+        else
+            snprintf(message, cap,
+                     "base model '%s' of adapter %s not found; name a base model that %s can "
+                     "read in the request's base_model field",
+                     w->base_repo, w->spec.model, w->job->owner);
         return OUTCOME_FAIL;
     }
     return rc < 0 ? fail_with(message, cap, &err) : OUTCOME_OK;

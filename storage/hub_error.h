@@ -20,10 +20,14 @@ enum hub_errcode {
     HUB_EFORBIDDEN = -9 /* valid credentials without the right to do this */
 };
 
+/* Bytes of hub_error.msg with its NUL. Longer messages are cut. An error that names two repo
+ * ids, a revision and the fix fits. */
+#define HUB_ERROR_MSG_BYTES 1024
+
 struct hub_error {
-    int code;      /* enum hub_errcode */
-    int sys_errno; /* errno of the failed system call, or 0 */
-    char msg[256]; /* one line that names the value that failed */
+    int code;                      /* enum hub_errcode */
+    int sys_errno;                 /* errno of the failed system call, or 0 */
+    char msg[HUB_ERROR_MSG_BYTES]; /* one line that names the value that failed */
 };
 
 #define HUB_ERROR_INIT {0, 0, {0}}

@@ -184,16 +184,22 @@ test("job requests are validated", async () => {
   assert.match(r.json.error, new RegExp("model 'alice/local-name-lora' is a LoRA adapter whose " +
     "adapter_config.json at 'main' names base_model_name_or_path 'stories260K', which is not a " +
     "repo id"));
-  assert.match(r.json.error, /retrain it with the base's repo id as --base-name, or edit/);
+  // The whole message arrives, up to its last words, and names the request's base_model
+  // field as a fix.
+  assert.match(r.json.error, /name the base model on this hub in the request's base_model field/);
+  assert.match(r.json.error, /retrain it with the base's repo id as --base-name, or edit /);
+  assert.match(r.json.error, /or edit base_model_name_or_path in adapter_config\.json$/);
   await adapterOf("alice/remote-base-lora", "HuggingFaceTB/SmolLM-135M-Instruct");
   r = await api(url, alice, "POST", "/api/jobs", evalRequest("alice/remote-base-lora"));
   assert.equal(r.status, 404);
   assert.match(r.json.error, new RegExp("model repo 'HuggingFaceTB/SmolLM-135M-Instruct' not " +
     "found: adapter 'alice/remote-base-lora' names it as base_model_name_or_path"));
+  assert.match(r.json.error, /name the copy that is here in the request's base_model field$/);
   await adapterOf("alice/no-base-lora", "");
   r = await api(url, alice, "POST", "/api/jobs", evalRequest("alice/no-base-lora"));
   assert.equal(r.status, 400);
-  assert.match(r.json.error, /has no base_model_name_or_path; set it to the repo id/);
+  assert.match(r.json.error, /has no base_model_name_or_path; name the base model on this hub, /);
+  assert.match(r.json.error, /in the request's base_model field, or set base_model_name_or_path/);
   // The request's base_model names the base in place of the adapter's own field, so it must
   // be a full model here, and it is only for adapters.
   r = await api(url, alice, "POST", "/api/jobs",
@@ -207,7 +213,7 @@ test("job requests are validated", async () => {
   r = await api(url, alice, "POST", "/api/jobs",
     { ...evalRequest("alice/local-name-lora"), base_model: "alice/nothing" });
   assert.equal(r.status, 404);
-  assert.match(r.json.error, /model repo 'alice\/nothing' not found/);
+  assert.equal(r.json.error, "base_model 'alice/nothing' not found");
   r = await api(url, alice, "GET", "/api/jobs");
   assert.deepEqual(r.json, [], "no rejected request was queued");
 
