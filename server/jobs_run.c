@@ -166,13 +166,20 @@ static void pipes_drain(struct line_pipe pipes[3], struct run_state *s, pid_t pi
             return;
         if (poll(fds, 3, 200) < 0 && errno != EINTR)
             return;
-        for (int i = 0; i < 3; i++) {
+        /* The progress pipe (2) is read before stderr (1), so that progress lines written
+         * before an error line reach on_progress before that line reaches on_stderr. */
+        for (int k = 0; k < 3; k++) {
+            static const int order[3] = {0, 2, 1};
+            int i = order[k];
+
             if (pipes[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
                 !pipe_read(&pipes[i], s, i)) {
                 close(pipes[i].fd);
                 pipes[i].fd = -1;
             }
         }
+        if (s->opts->on_tick != NULL)
+            s->opts->on_tick(s->opts->ctx);
         if (s->opts->should_stop != NULL && s->opts->should_stop(s->opts->ctx)) {
             s->result->stopped = true;
             if (term_at == 0) {

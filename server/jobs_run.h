@@ -16,6 +16,9 @@ typedef void (*jobs_line_fn)(void *ctx, const char *line, size_t len);
 /** Returns true when the child must be stopped now (cancel, lost lease, SIGTERM). */
 typedef bool (*jobs_stop_fn)(void *ctx);
 
+/** Runs after each round of the poll loop, at least every 200 ms while the child runs. */
+typedef void (*jobs_tick_fn)(void *ctx);
+
 struct jobs_run_opts {
     char *const *argv;        /* argv[0] is the atelier binary; NULL-terminated */
     int log_fd;               /* receives stderr, and stdout unless capture_stdout */
@@ -23,6 +26,7 @@ struct jobs_run_opts {
     jobs_line_fn on_progress; /* NULL: no progress descriptor; else the child gets it as fd 3 */
     jobs_line_fn on_stderr;   /* each stderr line after it reached the log; may be NULL */
     jobs_stop_fn should_stop; /* polled about every 200 ms; may be NULL */
+    jobs_tick_fn on_tick;     /* may be NULL */
     void *ctx;
 };
 

@@ -78,12 +78,14 @@ struct worker {
     /* The newest step line that the rate limit kept out of the database, stored when the
      * trainer exits so the job's step is the one the trainer stopped at. "" when none. */
     char held_progress[1024];
-    /* The newest stderr line of the running command, stored once the next line comes or the
-     * command exits: a command that exits non-zero prints its error as its last line. */
+    /* The newest stderr line of the running command, stored once the next stderr or progress
+     * line comes, WORKER_STDERR_HOLD_MS pass or the command exits. A command that exits
+     * non-zero prints its error as its last line, which is then stored as the error. */
     char held_stderr[1024];
     bool has_held_stderr;
-    size_t log_events;  /* "log" events stored by this attempt */
-    bool events_closed; /* the final state event is stored: log lines go to the file only */
+    int64_t held_stderr_ms; /* now_ms() when held_stderr was stored */
+    size_t log_events;      /* "log" events stored by this attempt */
+    bool events_closed;     /* the final state event is stored: log lines go to the file only */
     pthread_t heartbeat;
     bool heartbeat_started;
     atomic_bool heartbeat_stop;
@@ -250,9 +252,15 @@ static void resume_note(struct worker *w)
                  "there is nothing to rerun");
 }
 
+/* How long a trainer stderr line waits for the next line or the exit before it is stored as
+ * info. A command prints its error as its last line and exits right after it. */
+#define WORKER_STDERR_HOLD_MS 1000
+
+static int64_t now_ms(void);
+
 /* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file.
- * Each line is held until the next one comes, so that the last line of a failed command can
- * be stored as its error. */
+ * Each line is held until the next stderr or progress line, or for WORKER_STDERR_HOLD_MS
+ * (stderr_tick), so that the last line of a failed command can be stored as its error. */
 static void on_stderr(void *ctx, const char *line, size_t len)
 {
     static const char rerun_hint[] = "rerun with --resume to continue";
@@ -267,6 +275,19 @@ static void on_stderr(void *ctx, const char *line, size_t len)
     snprintf(w->held_stderr, sizeof(w->held_stderr), "%.*s",
              (int)(len < sizeof(w->held_stderr) ? len : sizeof(w->held_stderr) - 1), line);
     w->has_held_stderr = true;
+    w->held_stderr_ms = now_ms();
+}
+
+/* Stores the held stderr line once it has waited WORKER_STDERR_HOLD_MS, so that a line
+ * followed by a long quiet stretch, such as the trainer's plan before the first step, shows
+ * up while the command runs. NOTE: a command that prints its error and then takes longer
+ * than that to exit gets the line stored as info, but the job's error message has it. */
+static void stderr_tick(void *ctx)
+{
+    struct worker *w = ctx;
+
+    if (w->has_held_stderr && now_ms() - w->held_stderr_ms >= WORKER_STDERR_HOLD_MS)
+        stderr_release(w, NULL);
 }
 
 static int64_t now_ms(void)
@@ -384,8 +405,11 @@ static void progress_store(struct worker *w, const char *line, size_t len, bool 
     free(compact);
 }
 
+/* A progress line means the command went on past its last stderr line, so that line is not
+ * its error and is stored first. */
 static void on_progress(void *ctx, const char *line, size_t len)
 {
+    stderr_release(ctx, NULL);
     progress_store(ctx, line, len, false);
 }
 
@@ -760,6 +784,7 @@ static enum outcome trainer_run(struct worker *w, const char *train_path, const 
     opts.log_fd = w->log_fd;
     opts.on_progress = on_progress;
     opts.on_stderr = on_stderr;
+    opts.on_tick = stderr_tick;
     opts.should_stop = worker_should_stop;
     opts.ctx = w;
     rc = jobs_run(&result, &opts, &err);
@@ -859,6 +884,7 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
     opts.capture_stdout = true;
     opts.should_stop = worker_should_stop;
     opts.on_stderr = on_stderr;
+    opts.on_tick = stderr_tick;
     opts.ctx = w;
     rc = jobs_run(&result, &opts, &err);
     free(b);

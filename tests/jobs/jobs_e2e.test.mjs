@@ -275,6 +275,14 @@ test("training job survives a killed worker and publishes the adapter", async ()
     d.level === "warning"), JSON.stringify(logEvents.slice(0, 20)));
   assert.ok(logEvents.some((d) => /^atelier train: seed 1,/.test(d.line) && d.level === "info"),
     JSON.stringify(logEvents.slice(0, 20)));
+  // The trainer's plan line is its last stderr line before the first step, and it reaches
+  // the stream before that step's progress.
+  const planIndex = events.findIndex((e) => e.event === "log" &&
+    /^atelier train: \d+ training and \d+ eval examples, 80 steps/.test(e.data.line));
+  assert.ok(planIndex >= 0, JSON.stringify(logEvents.slice(0, 20)));
+  assert.equal(events[planIndex].data.level, "info");
+  assert.ok(planIndex < events.findIndex((e) => e.event === "progress"),
+    JSON.stringify(events.slice(0, 30)));
   // The final log line is stored once, just before the final state event that ends the
   // stream, so the stream and the job page show it as the log file does.
   const finalLines = logEvents.filter((d) => /job succeeded$/.test(d.line));
