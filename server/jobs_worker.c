@@ -877,7 +877,17 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
     if (adapter_dir != NULL)
         arg_add(b, "--adapter=%s", adapter_dir);
     arg_add(b, "--data=%s", eval_path);
-    log_line(w, "info", "running atelier eval%s", adapter_dir != NULL ? " with the adapter" : "");
+    /* A training job scores at its own seq_len, as the trainer's eval loss in the card and in
+     * train_results.json does, so the two agree. An eval job has no seq_len and scores at the
+     * model's context. */
+    if (w->spec.type == META_JOB_TRAIN) {
+        arg_add(b, "--seq-len=%lld", (long long)w->spec.params.seq_len);
+        log_line(w, "info", "running atelier eval%s at seq_len %lld",
+                 adapter_dir != NULL ? " with the adapter" : "", (long long)w->spec.params.seq_len);
+    } else {
+        log_line(w, "info", "running atelier eval%s",
+                 adapter_dir != NULL ? " with the adapter" : "");
+    }
     memset(&opts, 0, sizeof(opts));
     opts.argv = b->argv;
     opts.log_fd = w->log_fd;

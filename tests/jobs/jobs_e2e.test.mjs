@@ -305,6 +305,10 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.match(job.result.commit, /^[0-9a-f]{40}$/);
   assert.equal(job.result.repo, "alice/style-lora");
   assert.ok(job.result.metrics.eval.adapter.mean_nll > 0);
+  // The worker's evaluation cuts the examples at the job's seq_len of 64 tokens, as the
+  // trainer's own eval loss does, so both count the same truncated examples.
+  assert.ok(job.result.metrics.eval.adapter.truncated > 0, JSON.stringify(job.result.metrics));
+  assert.equal(job.result.metrics.eval.base.truncated, job.result.metrics.eval.adapter.truncated);
   // The adapter is committed, so the work folder keeps only the log, which is still served.
   assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
   const log = (await api(url, alice, "GET", `/api/jobs/${id}/log`)).text;
