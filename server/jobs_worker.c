@@ -27,6 +27,7 @@
 #include "meta.h"
 #include "meta_jobs.h"
 #include "meta_repo.h"
+#include "meta_user.h"
 #include "store.h"
 #include "train_ckpt.h"
 
@@ -501,12 +502,30 @@ static enum outcome fail_with(char *message, size_t cap, const struct hub_error 
     return outcome_of(err->code);
 }
 
-/* Checks again, with the owner's rights of now, what the API checked at creation. */
+/* Checks again, with the owner's rights of now, what the API checked at creation. An owner
+ * that an admin disabled since then fails the job, as their tokens would fail now. */
 static enum outcome access_check(struct worker *w, char *message, size_t cap)
 {
     struct hub_error err = HUB_ERROR_INIT;
     const char *repos[3] = {w->spec.model, w->spec.dataset, w->spec.output_repo};
     enum hub_repo_type types[3] = {HUB_REPO_MODEL, HUB_REPO_DATASET, HUB_REPO_MODEL};
+    struct meta_user owner;
+    int user_rc;
+
+    user_rc = meta_user_get_by_id(&owner, w->db, w->job->owner_id, &err);
+    if (user_rc == HUB_ENOTFOUND) {
+        snprintf(message, cap, "owner %s not found", w->job->owner);
+        return OUTCOME_FAIL;
+    }
+    if (user_rc < 0)
+        return fail_with(message, cap, &err);
+    if (owner.disabled_at != 0) {
+        snprintf(message, cap,
+                 "owner %s is disabled; after `atelier admin user enable %s`, submit the job "
+                 "again",
+                 w->job->owner, w->job->owner);
+        return OUTCOME_FAIL;
+    }
 
     for (int i = 0; i < 3; i++) {
         char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];

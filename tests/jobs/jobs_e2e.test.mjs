@@ -12,7 +12,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { createToken, prepareDataDir, startDaemon, waitForLog } from "../hub/daemon.mjs";
+import {
+  addUser, admin, createToken, prepareDataDir, startDaemon, waitForLog,
+} from "../hub/daemon.mjs";
 import {
   api, findProcesses, followEvents, hub, pushFolder, waitForJob, waitForLogOnly, workFolderEntries,
 } from "./jobs_client.mjs";
@@ -33,7 +35,7 @@ const trainParams = {
 // The job limits as serve flags: a short cancel grace and two queued jobs per user.
 const serveArgs = ["--workers", "1", "--job-cancel-grace", "2", "--max-queued-jobs-per-user", "2"];
 
-let dataDir, daemon, alice, bob, bobRead;
+let dataDir, daemon, alice, bob, bobRead, carol;
 const jobs = {};
 
 // Returns the audit log rows about repo ("model:ns/name"), oldest first.
@@ -74,6 +76,8 @@ before(async () => {
   alice = createToken(dataDir, "alice");
   bob = createToken(dataDir, "bob");
   bobRead = createToken(dataDir, "bob", { write: false, label: "read" });
+  addUser(dataDir, "carol");
+  carol = createToken(dataDir, "carol");
   daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
   const skipScripts = (p) => p.endsWith(".py");
   await pushFolder(daemon.url, alice, "model", "alice/stories260K", modelDir,
@@ -733,6 +737,13 @@ test("canceled jobs delete only empty output repos", async () => {
   assert.equal(audit.length, 1, JSON.stringify(audit));
   assert.match(audit[0].detail, new RegExp(`^job ${queued} of alice was canceled`));
 
+  // A job of carol waits behind it, and an admin disables carol before it starts: the worker
+  // fails it instead of training and committing under her name.
+  r = await api(url, carol, "POST", "/api/jobs", trainRequest({ output_repo: "carol/style-lora" }));
+  assert.equal(r.status, 201, r.text);
+  const disabledOwnerJob = r.json.id;
+  admin(dataDir, ["user", "disable", "carol"]);
+
   // The running job's repo gets a commit from alice, so canceling the job keeps it.
   await hub.uploadFiles({
     repo: { type: "model", name: "alice/busy-lora" }, accessToken: alice, hubUrl: url,
@@ -755,6 +766,12 @@ test("canceled jobs delete only empty output repos", async () => {
   assert.equal(job.repo_deleted_at, null);
   assert.equal((await api(url, alice, "GET", "/api/models/alice/busy-lora")).status, 200);
   await waitForWorkerExit(url, running);
+
+  const disabled = await waitForJob(url, alice, disabledOwnerJob, (j) => j.state === "failed");
+  assert.match(disabled.error, /^owner carol is disabled; /);
+  assert.equal(disabled.attempts, 1);
+  assert.equal(disabled.result, null);
+  await waitForWorkerExit(url, disabledOwnerJob);
 });
 
 test("resumed job trains on the commits of its first attempt", async () => {
