@@ -1325,6 +1325,54 @@ static void message_paths_map(char *text, size_t cap, const struct worker *w)
     text_replace(text, cap, from, to);
 }
 
+/* Appends to text the job request's name of each trainer option that text names, such as
+ * "(in the job request: --seq-len is params.seq_len)", so an API user knows what to change.
+ * The trainer's messages name its command-line options. */
+static void message_flags_map(char *text, size_t cap)
+{
+    static const char *const flags[][2] = {
+        {"--rank", "rank"},
+        {"--alpha", "alpha"},
+        {"--targets", "targets"},
+        {"--lr", "lr"},
+        {"--steps", "steps"},
+        {"--epochs", "epochs"},
+        {"--batch", "batch"},
+        {"--grad-accum", "grad_accum"},
+        {"--seq-len", "seq_len"},
+        {"--warmup", "warmup"},
+        {"--seed", "seed"},
+        {"--threads", "threads"},
+        {"--checkpoint-every", "checkpoint_every"},
+        {"--dropout", "dropout"},
+        {"--weight-decay", "weight_decay"},
+        {"--clip", "clip"},
+    };
+    size_t len = strlen(text);
+    int named = 0;
+
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        size_t flag_len = strlen(flags[i][0]);
+        const char *p = text;
+        bool found = false;
+
+        while (!found && (p = strstr(p, flags[i][0])) != NULL) {
+            found = (p == text || !is_word_char(p[-1])) && !is_word_char(p[flag_len]);
+            p += flag_len;
+        }
+        if (!found || len + 1 >= cap)
+            continue;
+        len += (size_t)snprintf(text + len, cap - len, "%s%s is params.%s",
+                                named == 0 ? " (in the job request: " : ", ", flags[i][0],
+                                flags[i][1]);
+        if (len >= cap)
+            len = cap - 1;
+        named++;
+    }
+    if (named > 0 && len + 1 < cap)
+        snprintf(text + len, cap - len, ")");
+}
+
 /* Formats the job's final log line ("job succeeded" or "job failed: MESSAGE") into line
  * and its "log" event data into *json (caller frees). Returns -1 when the event data cannot
  * be built, which leaves *json NULL and the line only in the log file. */
@@ -1368,6 +1416,7 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
     /* The job's error shows the inputs by repo and file. The log keeps the staged paths. */
     snprintf(shown, sizeof(shown), "%s", message);
     message_paths_map(shown, sizeof(shown), w);
+    message_flags_map(shown, sizeof(shown));
     if (final_line_format(final, sizeof(final), &final_json, state, message) < 0)
         hub_log(HUB_LOG_WARN, "jobs", "cannot format the final log event job=%lld",
                 (long long)w->job_id);

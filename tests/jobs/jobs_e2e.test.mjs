@@ -653,6 +653,25 @@ test("trainer error line has level error", async () => {
   await waitForWorkerExit(url, r.json.id);
 });
 
+test("trainer error names the job param", async () => {
+  const url = daemon.url;
+  // Every prompt of completion.jsonl is longer than 8 tokens, so no target token is left.
+  const r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    train_file: "completion.jsonl", eval_file: undefined, output_repo: "alice/short-seq-lora",
+    params: { ...trainParams, seq_len: 8 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const job = await waitForJob(url, alice, r.json.id, (j) => j.state === "failed");
+  assert.match(job.error, /no scored tokens because --seq-len 8 cuts off every target token/);
+  assert.match(job.error, / \(in the job request: --seq-len is params\.seq_len\)$/);
+  const logEvents = (await followEvents(url, alice, r.json.id))
+    .filter((e) => e.event === "log").map((e) => e.data);
+  const errorLine = logEvents.find((d) => /^atelier train: step 1 has no scored/.test(d.line));
+  assert.ok(errorLine, JSON.stringify(logEvents));
+  assert.equal(errorLine.level, "error");
+  await waitForWorkerExit(url, r.json.id);
+});
+
 test("eval job takes base_model", async () => {
   const url = daemon.url;
   // A copy of the adapter whose base_model_name_or_path is the local name the trainer records
