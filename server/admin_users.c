@@ -255,6 +255,15 @@ static int user_list(const struct admin_ctx *ctx)
     return 0;
 }
 
+/* Prints why the last enabled admin keeps the role, and the two ways to add another. */
+static void last_admin_report(const char *name)
+{
+    fprintf(stderr,
+            "atelier admin: %s is the last enabled admin; first grant another user admin rights "
+            "(`user admin NAME on`) or enable a disabled admin (`user enable NAME`)\n",
+            name);
+}
+
 /* Sets *out when user is the last enabled admin. Disabling that user or removing their
  * admin rights would leave the hub without an admin. Returns 0 or a HUB_E* code. */
 static int user_is_last_admin(bool *out, struct meta *db, const struct meta_user *user,
@@ -297,10 +306,7 @@ static int user_set_admin(const struct admin_ctx *ctx)
         return 0;
     }
     if (!grant && last) {
-        fprintf(stderr,
-                "atelier admin: %s is the last enabled admin; grant another user admin rights "
-                "first\n",
-                user.name);
+        last_admin_report(user.name);
         meta_close(db);
         return 1;
     }
@@ -335,10 +341,7 @@ static int user_set_disabled(const struct admin_ctx *ctx, bool disable)
         return 0;
     }
     if (disable && last) {
-        fprintf(stderr,
-                "atelier admin: %s is the last enabled admin; grant another user admin rights "
-                "first\n",
-                user.name);
+        last_admin_report(user.name);
         meta_close(db);
         return 1;
     }

@@ -119,6 +119,7 @@ check "user list shows bob enabled again" grep -qE "^[0-9]+ +bob +no +enabled " 
 admin user disable alice >/dev/null 2>"$WORK/err"
 check "disabling the last enabled admin exits 1" test $? -eq 1
 check "last admin error names the user" grep -q "alice is the last enabled admin" "$WORK/err"
+check "last admin error names both fixes" grep -q "(\`user admin NAME on\`) or enable a disabled admin (\`user enable NAME\`)" "$WORK/err"
 admin user disable nobody >/dev/null 2>"$WORK/err"
 check "disabling a missing user exits 1" test $? -eq 1
 admin user remove bob >/dev/null 2>"$WORK/err"
