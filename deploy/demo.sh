@@ -27,8 +27,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-# A DATA_DIR or ATELIER_CORPUS given as a relative path is taken from where the script was
-# run, before the script changes to the repository; the default data dir is in the repo.
+# A relative DATA_DIR or ATELIER_CORPUS is taken from where the script was run, because the
+# script changes to the repository later. The default data dir is in the repository.
 absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 data=$(absolute "${1:-$here/demo-data}")
 port=${ATELIER_DEMO_PORT:-8080}

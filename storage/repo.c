@@ -392,7 +392,7 @@ int repo_open(struct repo **out, const char *data_dir, enum hub_repo_type type, 
     if (rc < 0)
         return rc;
     rc = repo_open_path(out, path, err);
-    /* libgit2 reports a folder it may not read as missing; say what is really wrong. */
+    /* libgit2 reports a folder it may not read as missing, so the error names the real cause. */
     if (rc == HUB_ENOTFOUND && access(path, F_OK) == 0 && access(path, R_OK | X_OK) != 0)
         return hub_error_set(err, HUB_EIO,
                              "cannot open %s: permission denied; give the user who runs "
