@@ -66,6 +66,26 @@ void hf_repo_ctx_dispose(struct hf_repo_ctx *ctx)
     ctx->git = NULL;
 }
 
+/* Route names that follow a repo id in the API's five-segment paths (/api/models/NS/NAME/refs).
+ * A namespace-less id puts them where a two-part id has its name. */
+static const char *const repo_id_routes[] = {"refs", "discussions", "tree", "commits"};
+
+/* Message of every reply about spaces, which this hub does not host. */
+static const char spaces_message[] = "spaces are not supported by this hub, which hosts models and "
+                                     "datasets: use /api/models or /api/datasets";
+
+/* Returns whether text is one of the n strings of list. */
+static bool name_listed(const char *text, const char *const *list, size_t n)
+{
+    for (size_t i = 0; text != NULL && i < n; i++) {
+        if (strcmp(text, list[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+#define NAME_LISTED(text, list) name_listed(text, list, sizeof(list) / sizeof(list[0]))
+
 /* Queues the 404 of a repo id without a namespace, bare being the one part it has. Repo ids
  * on this hub always have two parts, so no such repo exists. */
 static int reply_no_namespace(struct http_request *req, const char *bare)
@@ -84,7 +104,6 @@ static int reply_no_namespace(struct http_request *req, const char *bare)
 static const char *no_namespace_part(struct http_request *req, enum hub_repo_type type,
                                      const char *ns, const char *name)
 {
-    static const char *const repo_routes[] = {"refs", "discussions", "tree", "commits"};
     const char *first = http_request_segment(req, 0);
 
     if (first == NULL)
@@ -93,11 +112,7 @@ static const char *no_namespace_part(struct http_request *req, enum hub_repo_typ
         return name;
     if (strcmp(first, "api") != 0 || http_request_segment(req, 4) != NULL)
         return NULL;
-    for (size_t i = 0; i < sizeof(repo_routes) / sizeof(repo_routes[0]); i++) {
-        if (strcmp(name, repo_routes[i]) == 0)
-            return ns;
-    }
-    return NULL;
+    return NAME_LISTED(name, repo_id_routes) ? ns : NULL;
 }
 
 static int reply_repo_not_found(struct http_request *req, enum hub_repo_type type, const char *ns,
@@ -246,9 +261,7 @@ static bool param_type(enum hub_repo_type *type, struct hf_repo_ctx *out, struct
         return true;
     memset(out, 0, sizeof(*out));
     if (strcmp(tp, "spaces") == 0)
-        http_reply_error(req, 404,
-                         "spaces are not supported by this hub, which hosts models and "
-                         "datasets");
+        http_reply_error(req, 404, "%s", spaces_message);
     else
         http_reply_error(req, 404, "unknown repo type '%s': expected models or datasets", tp);
     return false;
@@ -435,13 +448,7 @@ static bool match_no_namespace_route(const struct http_request *req, void *arg)
     };
     const char *fifth = http_request_segment(req, 4);
 
-    if (!hf_match_api_type(req, arg) || fifth == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof(repo_routes) / sizeof(repo_routes[0]); i++) {
-        if (strcmp(fifth, repo_routes[i]) == 0)
-            return false;
-    }
-    return true;
+    return hf_match_api_type(req, arg) && fifth != NULL && !NAME_LISTED(fifth, repo_routes);
 }
 
 /* /api/{tp}/{name}/revision/{rev} also matches the five-segment routes of a repo whose name
@@ -449,16 +456,8 @@ static bool match_no_namespace_route(const struct http_request *req, void *arg)
  * segment is a literal. Leave those to the repo routes. */
 static bool match_no_namespace_revision(const struct http_request *req, void *arg)
 {
-    static const char *const repo_routes[] = {"refs", "discussions", "tree", "commits"};
-    const char *last = http_request_segment(req, 4);
-
-    if (!hf_match_api_type(req, arg))
-        return false;
-    for (size_t i = 0; i < sizeof(repo_routes) / sizeof(repo_routes[0]); i++) {
-        if (last != NULL && strcmp(last, repo_routes[i]) == 0)
-            return false;
-    }
-    return true;
+    return hf_match_api_type(req, arg) &&
+           !NAME_LISTED(http_request_segment(req, 4), repo_id_routes);
 }
 
 /* /{name}/resolve/{rev}/{path*} also matches the paths of a repo called "resolve" or "raw",
@@ -472,26 +471,18 @@ static bool match_no_namespace_file(const struct http_request *req, void *arg)
         "blob",    "commit", "commits", "settings",        "discussions",
     };
     const char *first = http_request_segment(req, 0);
-    const char *third = http_request_segment(req, 2);
 
     /* /datasets/resolve/d1/... is a dataset of the namespace "resolve". */
     if (strcmp(first, "datasets") == 0 || strcmp(first, "spaces") == 0)
         return false;
-    for (size_t i = 0; third != NULL && i < sizeof(repo_subpaths) / sizeof(repo_subpaths[0]); i++) {
-        if (strcmp(third, repo_subpaths[i]) == 0)
-            return false;
-    }
-    return true;
+    return !NAME_LISTED(http_request_segment(req, 2), repo_subpaths);
 }
 
 static int spaces_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
-    const char *message = "spaces are not supported by this hub, which hosts models and "
-                          "datasets: use /api/models or /api/datasets";
-
     if (http_request_segment(req, 2) != NULL)
-        return http_reply_error_code(req, 404, "RepoNotFound", "%s", message);
-    return http_reply_error(req, 404, "%s", message);
+        return http_reply_error_code(req, 404, "RepoNotFound", "%s", spaces_message);
+    return http_reply_error(req, 404, "%s", spaces_message);
 }
 
 #define API_REPO "/api/{tp}/{ns}/{name}"
