@@ -257,7 +257,13 @@ static void resume_note(struct worker *w)
  * info. A command prints its error as its last line and exits right after it. */
 #define WORKER_STDERR_HOLD_MS 1000
 
-static int64_t now_ms(void);
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Stores a line the trainer wrote to stderr; jobs_run already appended it to the log file.
  * Each line is held until the next stderr or progress line, or for WORKER_STDERR_HOLD_MS
@@ -289,14 +295,6 @@ static void stderr_tick(void *ctx)
 
     if (w->has_held_stderr && now_ms() - w->held_stderr_ms >= WORKER_STDERR_HOLD_MS)
         stderr_release(w, NULL);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool worker_should_stop(void *ctx)
