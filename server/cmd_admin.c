@@ -97,7 +97,7 @@ int admin_db_open(struct meta **out, const struct admin_ctx *ctx)
     char db_path[4096];
 
     *out = NULL;
-    /* SQLite would only say "attempt to write a readonly database", naming no file. */
+    /* SQLite's own message, "attempt to write a readonly database", names no file. */
     if (snprintf(db_path, sizeof(db_path), "%s/atelier.sqlite3", ctx->data_dir) <
             (int)sizeof(db_path) &&
         access(db_path, F_OK) == 0 && access(db_path, W_OK) != 0) {
@@ -138,8 +138,8 @@ static bool command_creates_data_dir(int argc, char **argv)
 }
 
 /* Warns when the data directory belongs to another user than the one running the command,
- * such as root next to a daemon that runs as a service user: files the command creates
- * (repos, blobs) would then be unreadable for the daemon. */
+ * such as root beside a daemon that runs as a service user. The daemon could then not read
+ * the repos and blobs that the command creates. */
 static void owner_warn(const char *data_dir, const struct stat *sb)
 {
     struct passwd *owner;

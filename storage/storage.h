@@ -28,7 +28,7 @@ int storage_layout_create(const char *data_dir, struct hub_error *err);
 /** Fills err for a failed mkdir or open(O_CREAT) of path, where kind ("directory", "file")
  * names what it is and sys_errno is the errno of the call. On EACCES or EPERM the message
  * names the user that needs write access to the folder containing path, and on EROFS it
- * says to choose a writable file system. Returns HUB_EIO. Any thread. */
+ * asks for a writable file system. Returns HUB_EIO. Any thread. */
 int storage_create_error(struct hub_error *err, int sys_errno, const char *kind, const char *path);
 
 /** Writes "DATA_DIR/SUFFIX" into buf of cap bytes. Returns 0 or HUB_ETOOBIG when it does not

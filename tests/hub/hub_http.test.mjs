@@ -135,7 +135,7 @@ test("private repos look missing to others; public ones are readable by anyone",
     "(Authorization: Bearer hf_...)");
   await expectError(await req("/alice/priv/resolve/main/secret.txt"), 404, { code: "RepoNotFound" });
   await expectError(await req("/api/models/alice/nothing"), 404, { code: "RepoNotFound" });
-  // A revoked token is told so where a repo is hidden, and reads public repos as anonymous.
+  // A revoked token gets 401 where a repo is hidden, and reads public repos as anonymous.
   for (const path of ["/api/models/alice/priv", "/api/models/alice/nothing",
     "/alice/priv/resolve/main/secret.txt"]) {
     const r = await req(path, { token: tok.revoked });

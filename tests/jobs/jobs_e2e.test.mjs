@@ -533,8 +533,8 @@ test("restart keeps the queue, limits and cancel work", async () => {
   assert.equal(prefixed.status, 400);
   assert.match(prefixed.json.error,
     /^invalid query parameter 'repo' 'datasets\/alice\/style': expected namespace\/name of the evaluated model without a type prefix/);
-  // Only models have evaluations: type=dataset is refused rather than answered with the
-  // evaluations of a model that shares the dataset's id.
+  // Only models have evaluations, so type=dataset is rejected. Otherwise a readable dataset
+  // would return the evaluations of a model that shares its id.
   const asDataset = await api(url, alice, "GET", "/api/evals?repo=alice/style&type=dataset");
   assert.equal(asDataset.status, 400);
   assert.match(asDataset.json.error,

@@ -600,8 +600,8 @@ static void test_train_out_overlaps_base(void)
     CHECK(!exists(inside));
 }
 
-/* A folder with the user's own files is rejected unless --force, and --force keeps them;
- * a folder with only a previous adapter of the trainer is replaced without --force. */
+/* A folder with the user's own files is rejected unless --force, and --force keeps them. A
+ * folder with only a previous adapter of the trainer is replaced without --force. */
 static void test_train_out_foreign_files(void)
 {
     char *out = path_in(tmp_root, "out-guard-user");
@@ -780,8 +780,8 @@ static void test_names_and_out_path(void)
                     "does not exist");
 }
 
-/* Counts of one are singular, eval --help says what happens to long examples, and
- * generate says when the context cuts --max-new-tokens short. */
+/* Counts of one are singular, eval --help describes long examples, and generate warns when
+ * the context cuts --max-new-tokens short. */
 static void test_small_wording(void)
 {
     const char *eval_help[] = {"eval", "--help", NULL};
