@@ -3,6 +3,9 @@
 #   1. git clone of a repo with one large LFS file, against nginx serving that file to curl,
 #      and against the same clone from nginx: git http-backend for git, a fixed LFS batch
 #      response and the file as a static download (the stock clients' own cost).
+#      It also times two client steps with no server at all. git writes the file into a
+#      working tree from the local LFS store, the last step of every such clone. git-lfs
+#      hashes and stores the file from a local copy, as it does with every download.
 #   2. git clone --bare and git fetch of a repo with many commits, against git http-backend
 #      behind nginx and fcgiwrap.
 # Everything runs on 127.0.0.1 with temporary directories. Prints one line per measurement
@@ -183,6 +186,23 @@ reset_step() {
 t_git_lfs=$(median_seconds git clone -q "$hub/alice/adapters" "$work/out")
 t_nginx_file=$(median_seconds curl -sf -o "$work/out" "$nginx_url/large.bin")
 t_nginx_lfs=$(median_seconds git clone -q "$nginx_url/adapters.git" "$work/out")
+# The clients' floor: the smudge filter copies the object from .git/lfs/objects through git
+# into the working tree, with no server involved. Every clone of the repo ends with this step.
+git clone -q "$hub/alice/adapters" "$work/floor"
+reset_step() {
+  rm -f "$work/floor/large.bin"
+}
+t_checkout_floor=$(median_seconds git -C "$work/floor" checkout -- large.bin)
+# git-lfs hashes every object it downloads while it writes it to .git/lfs/objects. `git lfs
+# clean` does the same from a local file, again with no server.
+clean_floor() {
+  git -C "$work/floor" lfs clean <"$work/large.bin" >/dev/null
+}
+t_hash_floor=$(median_seconds clean_floor)
+rm -rf "$work/floor"
+reset_step() {
+  rm -rf "$work/out"
+}
 # The same object through Atelier's LFS basic transfer, without git-lfs's hashing and copying.
 oid=$(sha256sum "$work/large.bin" | cut -c1-64)
 href=$(curl -sf -X POST -H "Accept: application/vnd.git-lfs+json" \
@@ -220,6 +240,10 @@ echo "curl of the same file (nginx): $t_nginx_file s"
 echo "ratio atelier/nginx: $(ratio "$t_git_lfs" "$t_nginx_file")"
 echo "git clone of the same repo from nginx (http-backend, static LFS batch and file): $t_nginx_lfs s"
 echo "ratio atelier clone/nginx clone: $(ratio "$t_git_lfs" "$t_nginx_lfs")"
+echo "git checkout of the file from the local LFS store (no server): $t_checkout_floor s"
+echo "ratio checkout floor/nginx: $(ratio "$t_checkout_floor" "$t_nginx_file")"
+echo "git lfs clean of the file, hashing and storing it (no server): $t_hash_floor s"
+echo "ratio (checkout floor + hash floor)/nginx: $(ratio "$(awk -v a="$t_checkout_floor" -v b="$t_hash_floor" 'BEGIN { print a + b }')" "$t_nginx_file")"
 echo "curl of the LFS download href (atelier): $t_lfs_href s"
 echo "ratio atelier href/nginx: $(ratio "$t_lfs_href" "$t_nginx_file")"
 echo "git clone --bare of $commits commits (atelier): $t_atelier_clone s"
