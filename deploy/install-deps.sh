@@ -53,6 +53,7 @@ fi
 
 # npm packages pinned by tests/js/package-lock.json.
 if [ ! -d "$here/tests/js/node_modules/@huggingface/hub" ] ||
+   [ ! -d "$here/tests/js/node_modules/@huggingface/transformers" ] ||
    [ ! -d "$here/tests/js/node_modules/playwright-core" ]; then
   (cd "$here/tests/js" && npm ci --no-audit --no-fund)
 fi
