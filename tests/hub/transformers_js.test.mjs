@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { admin, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
+import { admin, prepareDataDir, createToken, startDaemon, waitForLog } from "./daemon.mjs";
 
 const modules = join(process.env.ATELIER_SOURCE_ROOT, "tests/js/node_modules");
 const hub = await import(join(modules, "@huggingface/hub/dist/index.mjs"));
@@ -48,9 +48,10 @@ test("tokenizer matches reference encodings", async () => {
   for (const { text, ids } of encodings) {
     assert.deepEqual(tok.encode(text), ids, `ids of ${JSON.stringify(text)}`);
   }
-  const log = daemon.log();
-  assert.match(log, /path=\/alice\/stories260K\/resolve\/main\/tokenizer\.json status=200/);
-  assert.match(log, /path=\/alice\/stories260K\/resolve\/main\/tokenizer_config\.json status=20[06]/);
+  const tokenizerLine = /path=\/alice\/stories260K\/resolve\/main\/tokenizer\.json status=200/;
+  const configLine = /path=\/alice\/stories260K\/resolve\/main\/tokenizer_config\.json status=20[06]/;
+  assert.match(await waitForLog(daemon, tokenizerLine), tokenizerLine);
+  assert.match(await waitForLog(daemon, configLine), configLine);
 });
 
 test("config has the model's fields", async () => {
@@ -85,7 +86,8 @@ test("private repo reads with env.fetch token", async () => {
     assert.match(String(err), /alice\/hidden/);
     return true;
   });
-  assert.match(daemon.log(), /path=\/alice\/hidden\/resolve\/main\/config\.json status=40[14]/);
+  const refusedLine = /path=\/alice\/hidden\/resolve\/main\/config\.json status=40[14]/;
+  assert.match(await waitForLog(daemon, refusedLine), refusedLine);
   env.fetch = (url, init = {}) => {
     const headers = new Headers(init.headers);
     headers.set("Authorization", `Bearer ${token}`);
