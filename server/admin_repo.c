@@ -395,6 +395,11 @@ static int import_run(struct meta *db, const struct import_opts *o, const char *
     char detail[256], audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
     int rc;
 
+    /* A folder first is the likeliest mistake: name the order instead of the id's rules. */
+    if (stat(o->id, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return admin_usage_error("'%s' is a folder, not a repo id: the repo id comes first, as in "
+                                 "`repo import NS/NAME SRC_DIR`",
+                                 o->id);
     if (hub_repo_id_parse(ns, name, o->id, &err) < 0)
         return admin_usage_error("%s", err.msg);
     if (repo_manage_namespace_check(ns, &err) < 0) {

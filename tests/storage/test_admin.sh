@@ -228,6 +228,9 @@ check "missing namespace error says how to fix it" grep -q "user add ghost" "$WO
 check "failed import leaves no repo" test ! -e "$DATA/repos/models/ghost/x.git"
 admin repo import alice/y "$WORK/nope" >/dev/null 2>"$WORK/err"
 check "import of a missing folder exits 2" test $? -eq 2
+admin repo import "$SRC" alice/z >/dev/null 2>"$WORK/err"
+check "import with the folder first exits 2" test $? -eq 2
+check "folder-first error names the order" grep -q "is a folder, not a repo id: the repo id comes first" "$WORK/err"
 admin repo import new/x "$SRC" >/dev/null 2>"$WORK/err"
 check "import into a reserved namespace exits 1" test $? -eq 1
 check "reserved namespace error names it" grep -q "namespace 'new' is reserved for the hub's URLs" "$WORK/err"
