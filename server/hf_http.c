@@ -236,9 +236,11 @@ static int repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub
 
     if (rc < 0)
         return rc;
-    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, ns, name, &err);
+    /* The row has the names as stored: the lookup ignores case, the folder on disk does not. */
+    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, out->row.ns,
+                   out->row.name, &err);
     if (rc < 0) {
-        reply_repo_open_failed(req, ns, name, &err);
+        reply_repo_open_failed(req, out->row.ns, out->row.name, &err);
         return rc;
     }
     return 0;
@@ -282,7 +284,7 @@ int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req)
         return rc;
     rc = hf_info_repo_open(&out->git, http_request_config(req)->data_dir, &out->row, &err);
     if (rc < 0) {
-        reply_repo_open_failed(req, ns, name, &err);
+        reply_repo_open_failed(req, out->row.ns, out->row.name, &err);
         return rc;
     }
     out->git_borrowed = true;

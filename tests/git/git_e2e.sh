@@ -118,6 +118,14 @@ check "clone of admin-imported model" git clone -q "$base/alice/demo" demo
 check "imported weights match byte for byte" cmp demo/model.safetensors "$model_dir/model.safetensors"
 check "imported tokenizer matches" cmp demo/tokenizer.json "$model_dir/tokenizer.json"
 check "clone with .git suffix" git clone -q "$base/alice/stories.git" stories-dotgit
+# Repo ids match without regard to case, as on the Hub, for git, LFS and the API alike.
+check "clone with the id in another case" git clone -q "$base/ALICE/Stories" stories-case
+check "other-case clone brings LFS weights" cmp stories-case/model.safetensors \
+  "$model_dir/model.safetensors"
+check "other-case tree listing" curl -sf -o /dev/null "$base/api/models/Alice/STORIES/tree/main"
+check "other-case resolve of LFS file" curl -sf -o "$work/case.bin" \
+  "$base/Alice/Stories/resolve/main/model.safetensors"
+check "other-case resolve matches" cmp "$work/case.bin" "$model_dir/model.safetensors"
 
 check "shallow clone with --depth 1" git clone -q --depth 1 "$base/alice/stories" shallow
 count=$(git -C shallow rev-list --count HEAD 2>/dev/null)
