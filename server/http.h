@@ -128,6 +128,9 @@ struct http_route {
     /* Error replies are text/plain (the message and a newline) in place of JSON, because
      * git 2.39 prints an error body as `remote:` lines only when it is text/plain. */
     bool text_errors;
+    /* Error replies carry the message as `message` beside `error`, because git-lfs shows
+     * its user the `message` of an error reply and nothing else of the body. */
+    bool lfs_errors;
 };
 
 /** Adds a route. The router keeps the pointer, so route must live as long as the daemon

@@ -160,6 +160,8 @@ static int reply_error_v(struct http_request *req, unsigned status, const char *
     body = json_pack("{s:s}", "error", msg);
     if (body == NULL) /* msg was not valid UTF-8: send the escaped copy */
         body = json_pack("{s:s}", "error", "invalid request (message not valid UTF-8)");
+    if (body != NULL && req->route != NULL && req->route->lfs_errors)
+        json_object_set(body, "message", json_object_get(body, "error"));
     if (body == NULL)
         return HUB_ENOMEM;
     return http_reply_json(req, status, body);

@@ -460,6 +460,13 @@ check_output "read token rejection says read-only" "read-only|403" "$work/readon
 check_output "read token rejection shows hub message" \
   "^remote: push to alice/adapters rejected: the token is read-only; create a write token" \
   "$work/readonly.log"
+# git-lfs shows the `message` of an error reply from the batch API, not `error`.
+head -c 2048 /dev/urandom >readonly/extra.bin
+(cd readonly && git lfs track "extra.bin" >/dev/null && git add .gitattributes extra.bin &&
+  git commit -q -m "Add an LFS file")
+git -C readonly lfs push origin main >"$work/readonly-lfs.log" 2>&1
+check_output "git-lfs shows the batch API's reason" "this token is read-only" \
+  "$work/readonly-lfs.log"
 
 # A pointer to an object that was never uploaded. --no-verify skips git-lfs's own pre-push
 # upload, as a client without git-lfs would.
