@@ -379,6 +379,15 @@ static enum MHD_Result request_begin(struct http_request *req, const char *metho
         return early_reply_done(req);
     }
     req->target_valid = true;
+    /* A request that starts after SIGTERM, on a kept-alive connection, is refused before it
+     * does anything. Were it carried out, stop could close its connection before the reply
+     * went out, and the client would retry a change that had been made. */
+    if (http_shutting_down()) {
+        http_reply_header(req, "Retry-After", "5");
+        http_reply_header(req, "Connection", "close");
+        http_reply_error(req, 503, "the hub is stopping; retry the request once it is back");
+        return early_reply_done(req);
+    }
     if (thread_db_get(http_server_data_dir(req->server), &err) == NULL) {
         hub_log(HUB_LOG_ERROR, "http", "cannot open the database error=%s req=%s", err.msg,
                 req->request_id);

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
+import { Agent, request } from "node:http";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync,
   rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -167,11 +168,26 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
         JSON.stringify({ key: "lfsFile", value: { path: "big.bin", oid, size } })].join("\n") });
     assert.equal(commit.status, 200);
 
+    // One kept-alive connection, opened before the stop, for a request sent after it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const idle = await send(agent, "GET", `${daemon.url}/healthz`, {});
+    assert.equal(idle.status, 200);
+    const gitDir = join(dataDir, "repos/models/alice/big.git");
+    const headBefore = gitHead(gitDir);
+
     const download = await fetch(`${daemon.url}/alice/big/resolve/main/big.bin`);
     assert.equal(download.status, 200);
     const reader = download.body.getReader();
     let received = (await reader.read()).value.length;
     const stopped = daemon.stop({ keepData: true });
+    await waitFor(() => /stopping signal=SIGTERM/.test(daemon.log()));
+    const late = await send(agent, "POST", `${daemon.url}/api/models/alice/big/commit/main`, auth,
+      [JSON.stringify({ key: "header", value: { summary: "after SIGTERM" } }),
+        JSON.stringify({ key: "file", value: { content: "bGF0ZQ==", path: "late.txt",
+          encoding: "base64" } })].join("\n"));
+    assert.equal(late.status, 503, "a request after SIGTERM is refused");
+    assert.match(JSON.parse(late.body).error, /the hub is stopping/);
+    assert.equal(late.headers.connection, "close");
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -179,6 +195,8 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
     }
     assert.equal(received, size, "the whole body arrived after SIGTERM");
     assert.equal(await stopped, 0);
+    agent.destroy();
+    assert.equal(gitHead(gitDir), headBefore, "the refused commit did not land");
     await assert.rejects(fetch(`${daemon.url}/healthz`), "no new connections after stop");
     assert.match(daemon.log(), /stopping signal=SIGTERM/);
     assert.match(daemon.log(), /info serve: stopped/);
@@ -187,6 +205,34 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// Sends one request through agent and resolves with its status, headers and body text.
+function send(agent, method, url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => { text += chunk; });
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function gitHead(gitDir) {
+  const r = spawnSync("git", ["--git-dir", gitDir, "rev-parse", "main"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function waitFor(condition, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, "condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 // Makes 15 LFS uploads whose bytes do not hash to their oid on a daemon started with
 // extraArgs; each logs the same warning call site. Returns the daemon's whole log.
