@@ -140,6 +140,27 @@ static const char *stop_signal_name(int sig)
     }
 }
 
+/* Removes uploads left in DATA/tmp by a killed daemon or worker. A surviving worker or an admin
+ * import may still be writing, so only files idle for 10 minutes are removed. */
+static void tmp_sweep(const char *data_dir)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    uint64_t files = 0, bytes = 0;
+    struct store *st = NULL;
+
+    if (store_open(&st, data_dir, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "serve", "cannot check %s/tmp for stale uploads error=%s", data_dir,
+                err.msg);
+        return;
+    }
+    store_tmp_sweep(st, 600, &files, &bytes);
+    store_close(st);
+    if (files > 0)
+        hub_log(HUB_LOG_INFO, "serve",
+                "removed stale uploads of an earlier run files=%llu bytes=%llu dir=%s/tmp",
+                (unsigned long long)files, (unsigned long long)bytes, data_dir);
+}
+
 /* Runs the daemon until a stop signal. The data directory lock comes first, so a second
  * daemon changes nothing. The listening socket is bound before the job scheduler starts,
  * because the scheduler's first step recovers the jobs of an earlier daemon. */
@@ -165,6 +186,7 @@ static int serve_run(struct hub_config *config, struct hub_error *err)
     rc = storage_layout_create(config->data_dir, err);
     if (rc < 0)
         goto out;
+    tmp_sweep(config->data_dir);
     rc = database_prepare(config, err);
     if (rc < 0)
         goto out;

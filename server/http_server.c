@@ -379,9 +379,8 @@ static enum MHD_Result request_begin(struct http_request *req, const char *metho
         return early_reply_done(req);
     }
     req->target_valid = true;
-    /* A request that starts after SIGTERM, on a kept-alive connection, is refused before it
-     * does anything. Were it carried out, stop could close its connection before the reply
-     * went out, and the client would retry a change that had been made. */
+    /* A request that starts after SIGTERM is refused before it changes anything, because stop
+     * may close its connection before the reply goes out and the client would then retry. */
     if (http_shutting_down()) {
         http_reply_header(req, "Retry-After", "5");
         http_reply_header(req, "Connection", "close");

@@ -901,9 +901,7 @@ static int fsck_visit(void *ctx, const char *dir1, const char *dir2, const char 
     return 0;
 }
 
-/* Removes upload-* temp files older than STORE_TMP_MAX_AGE_S: uploads from a crashed
- * process. A live upload writes continuously, so its mtime stays recent. */
-static void tmp_sweep(struct store *st)
+void store_tmp_sweep(struct store *st, unsigned max_age_s, uint64_t *files, uint64_t *bytes)
 {
     char path[STORE_PATH_BYTES];
     struct dirent *ent;
@@ -918,10 +916,13 @@ static void tmp_sweep(struct store *st)
             continue;
         if (path_format(path, sizeof(path), NULL, "%s/%s", st->tmp_dir, ent->d_name) < 0)
             continue;
-        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-            now - sb.st_mtime > STORE_TMP_MAX_AGE_S) {
-            if (unlink(path) == 0)
-                hub_log(HUB_LOG_INFO, "store", "removed stale temp file path=%s", path);
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || now - sb.st_mtime <= max_age_s)
+            continue;
+        if (unlink(path) == 0) {
+            hub_log(HUB_LOG_INFO, "store", "removed stale temp file path=%s bytes=%lld", path,
+                    (long long)sb.st_size);
+            *files += 1;
+            *bytes += (uint64_t)sb.st_size;
         }
     }
     closedir(dir);
@@ -931,12 +932,13 @@ int store_fsck(uint64_t *good, uint64_t *bad, struct store *st, store_fsck_fn fn
                struct hub_error *err)
 {
     struct fsck_ctx f = {fn, ctx, 0, 0, NULL, NULL};
+    uint64_t swept_files = 0, swept_bytes = 0;
     int rc;
 
     f.buf = malloc(STORE_COPY_BYTES);
     if (f.buf == NULL)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate a read buffer");
-    tmp_sweep(st);
+    store_tmp_sweep(st, STORE_TMP_MAX_AGE_S, &swept_files, &swept_bytes);
     rc = store_walk(st, fsck_visit, &f, err);
     free(f.buf);
     *good = f.good;

@@ -128,6 +128,11 @@ typedef void (*store_fsck_fn)(void *ctx, const struct store_fsck_item *item);
 int store_fsck(uint64_t *good, uint64_t *bad, struct store *st, store_fsck_fn fn, void *ctx,
                struct hub_error *err);
 
+/** Removes the upload-* temp files that nothing has written for more than max_age_s seconds:
+ * uploads of a process that died, since a live upload writes continuously. Adds their count
+ * and bytes to *files and *bytes. */
+void store_tmp_sweep(struct store *st, unsigned max_age_s, uint64_t *files, uint64_t *bytes);
+
 /** Calls fn for every stored oid (any order), stopping when fn returns non-zero (which is
  * then returned). Returns 0, fn's value or HUB_EIO. */
 int store_foreach(struct store *st, int (*fn)(void *ctx, const char *oid, uint64_t size), void *ctx,

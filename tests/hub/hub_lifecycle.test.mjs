@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { Agent, request } from "node:http";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync,
-  rmSync } from "node:fs";
+  rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { admin, addUser, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
@@ -203,6 +203,26 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
   } finally {
     await daemon.stop({ keepData: true });
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("start removes uploads a killed daemon left", async () => {
+  const dataDir = prepareDataDir();
+  const tmp = join(dataDir, "tmp");
+  mkdirSync(tmp, { recursive: true });
+  const stale = join(tmp, "upload-Stale1");
+  const live = join(tmp, "upload-Live01");
+  writeFileSync(stale, Buffer.alloc(4096, 1));
+  writeFileSync(live, Buffer.alloc(100, 2));
+  const hourAgo = Date.now() / 1000 - 3600;
+  utimesSync(stale, hourAgo, hourAgo);
+  const daemon = await startDaemon({ dataDir });
+  try {
+    assert.equal(existsSync(stale), false, "an upload idle for an hour is removed");
+    assert.equal(existsSync(live), true, "a file written just now stays");
+    assert.match(daemon.log(), /removed stale uploads of an earlier run files=1 bytes=4096/);
+  } finally {
+    await daemon.stop();
   }
 });
 
