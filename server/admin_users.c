@@ -428,8 +428,20 @@ static int token_create(const struct admin_ctx *ctx)
     snprintf(detail, sizeof(detail), "user=%s id=%" PRId64 " scope=%s", user.name, id,
              meta_scope_name(scope));
     audit(db, "token.create", detail);
-    /* Only the token goes to stdout, so scripts can capture it. */
+    /* Only the token goes to stdout, so scripts can capture it. It is flushed before the
+     * stderr line, which may end the process with SIGPIPE; a token nobody saw is revoked. */
     printf("%s\n", secret);
+    if (fflush(stdout) != 0) {
+        int saved = errno;
+
+        meta_token_revoke(db, id, &err);
+        fprintf(stderr,
+                "atelier admin: cannot write the new token to standard output: %s; token %" PRId64
+                " was revoked, run the command again with stdout going to a file or terminal\n",
+                strerror(saved), id);
+        meta_close(db);
+        return 1;
+    }
     fprintf(stderr, "created %s token %" PRId64 " for %s; it is shown only once\n",
             meta_scope_name(scope), id, user.name);
     meta_close(db);

@@ -154,6 +154,17 @@ check "token revoke exits 0" test $? -eq 0
 admin token revoke 1 >"$WORK/out" 2>&1
 check "revoking twice exits 0" test $? -eq 0
 check "revoking twice says it was revoked already" grep -q "token 1 was already revoked at" "$WORK/out"
+# stderr a pipe with no reader: the token on stdout must still be written before the stderr
+# line ends the process with SIGPIPE.
+python3 -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+with open(sys.argv[1], "w") as out:
+    subprocess.run(sys.argv[2:], stdout=out, stderr=w)' "$WORK/piped" \
+  "$BIN" admin --data "$DATA" token create alice --label piped
+check "token create with closed stderr writes the token" grep -qE "^hf_[A-Za-z0-9]{34}$" "$WORK/piped"
+admin token list alice >"$WORK/out" 2>&1
+check "token written under a closed stderr is not revoked" grep -qE " - +piped$" "$WORK/out"
 admin token create ALICE >/dev/null 2>"$WORK/err"
 check "token create names the stored user name" grep -q "for alice;" "$WORK/err"
 admin token create alice --label "$(printf 'two\nlines')" >"$WORK/out" 2>"$WORK/err"
