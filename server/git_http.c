@@ -19,6 +19,7 @@
 #include "meta_audit.h"
 #include "meta_lfs.h"
 #include "meta_lfs_access.h"
+#include "meta_lfs_lock.h"
 #include "meta_repo.h"
 #include "pr_merge.h"
 #include "repo.h"
@@ -378,32 +379,27 @@ static int rpc_body(struct http_request *req, const char *data, size_t len, void
     return githttp_spool_write(&state->spool, data, len, err);
 }
 
+/* Writes one "<owner>\t<path>" line of the pre-receive hook's lock list. */
+static int locks_file_line(const struct meta_lfs_lock *lock, void *arg)
+{
+    fprintf(arg, "%s\t%s\n", lock->owner_name, lock->path);
+    return 0;
+}
+
 /* Writes the git-lfs locks of repo that other users than user_id hold to locks_path, one
  * "<owner>\t<path>" line each, for the pre-receive hook. */
 static int locks_file_write(const char *locks_path, struct meta *db, int64_t repo_id,
                             int64_t user_id, struct hub_error *err)
 {
-    struct gitlocks_lock *locks = NULL;
-    int64_t cursor = 0;
-    size_t count = 0;
     FILE *out;
-    int rc = 0;
+    int rc;
 
     out = fopen(locks_path, "w");
     if (out == NULL)
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot write %s: %s", locks_path,
                                    strerrordesc_np(errno));
-    do {
-        rc = gitlocks_list(&locks, &count, db, repo_id, NULL, 0, cursor, LFS_LOCKS_MAX_PAGE,
-                           err);
-        for (size_t i = 0; rc == 0 && i < count; i++) {
-            if (locks[i].owner_id != user_id)
-                fprintf(out, "%s\t%s\n", locks[i].owner_name, locks[i].path);
-            cursor = locks[i].id;
-        }
-        free(locks);
-        locks = NULL;
-    } while (rc == 0 && count == LFS_LOCKS_MAX_PAGE);
+    /* Only the hook learns which paths the push changes, so the list has every path. */
+    rc = meta_lfs_lock_scan_others(db, repo_id, &user_id, 1, NULL, 0, locks_file_line, out, err);
     if (fclose(out) != 0 && rc == 0)
         rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot write %s: %s", locks_path,
                                  strerrordesc_np(errno));

@@ -3,6 +3,7 @@
 
 #include "hf_commit_parse.h"
 #include "meta.h"
+#include "meta_lfs_lock.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -187,35 +188,43 @@ static bool op_changes_path(const struct hf_commit_op *op, const char *path)
     return strncmp(op->path, path, len) == 0 && path[len] == '/';
 }
 
-int gitlocks_find_conflict(struct gitlocks_lock *out, bool *found, struct meta *db,
-                           int64_t repo_id, int64_t user_id, const struct hf_commit_op *ops,
-                           size_t op_count, struct hub_error *err)
+/* The commit operations to check and the first lock that one of them changes. */
+struct conflict_scan {
+    const struct hf_commit_op *ops;
+    size_t op_count;
+    struct gitlocks_lock *out;
+};
+
+static int conflict_check(const struct meta_lfs_lock *lock, void *arg)
 {
-    enum { PAGE = 128 };
-    int64_t after_id = 0;
+    struct conflict_scan *scan = arg;
+
+    for (size_t i = 0; i < scan->op_count; i++) {
+        if (op_changes_path(&scan->ops[i], lock->path)) {
+            memset(scan->out, 0, sizeof(*scan->out));
+            scan->out->id = lock->id;
+            snprintf(scan->out->path, sizeof(scan->out->path), "%s", lock->path);
+            scan->out->owner_id = lock->owner_id;
+            snprintf(scan->out->owner_name, sizeof(scan->out->owner_name), "%s", lock->owner_name);
+            scan->out->locked_at = lock->locked_at;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int gitlocks_find_conflict(struct gitlocks_lock *out, bool *found, struct meta *db, int64_t repo_id,
+                           int64_t user_id, const struct hf_commit_op *ops, size_t op_count,
+                           struct hub_error *err)
+{
+    struct conflict_scan scan = {ops, op_count, out};
+    int rc;
 
     *found = false;
-    for (;;) {
-        struct gitlocks_lock *locks = NULL;
-        size_t count = 0;
-        int rc = gitlocks_list(&locks, &count, db, repo_id, NULL, 0, after_id, PAGE, err);
-
-        if (rc < 0)
-            return rc;
-        for (size_t i = 0; i < count && !*found; i++) {
-            if (locks[i].owner_id == user_id)
-                continue;
-            for (size_t j = 0; j < op_count && !*found; j++) {
-                if (op_changes_path(&ops[j], locks[i].path)) {
-                    *out = locks[i];
-                    *found = true;
-                }
-            }
-        }
-        if (count > 0)
-            after_id = locks[count - 1].id;
-        free(locks);
-        if (*found || count < PAGE)
-            return 0;
-    }
+    /* A folder deletion changes paths that are not in ops, so every lock is checked. */
+    rc = meta_lfs_lock_scan_others(db, repo_id, &user_id, 1, NULL, 0, conflict_check, &scan, err);
+    if (rc < 0)
+        return rc;
+    *found = rc > 0;
+    return 0;
 }

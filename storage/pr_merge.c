@@ -3,8 +3,8 @@
 
 #include "hub_log.h"
 #include "meta.h"
+#include "meta_lfs_lock.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +14,22 @@ static int path_compare(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Keeps the first lock that stops the merge. */
+static int lock_keep(const struct meta_lfs_lock *lock, void *arg)
+{
+    struct pr_lock *out = arg;
+
+    snprintf(out->path, sizeof(out->path), "%s", lock->path);
+    snprintf(out->owner, sizeof(out->owner), "%s", lock->owner_name);
+    return 1;
+}
+
 int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,
                        const struct meta_pr *pr, int64_t user_id, struct hub_error *err)
 {
     struct repo_path_list changed = {0};
     char ref[32], head[REPO_OID_HEX_BYTES + 1], base[REPO_OID_HEX_BYTES + 1];
-    sqlite3_stmt *stmt = NULL;
+    int64_t excluded[2] = {user_id, pr->author_id};
     int rc;
 
     *found = false;
@@ -37,35 +47,13 @@ int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct
         return rc;
     }
     qsort(changed.paths, changed.count, sizeof(*changed.paths), path_compare);
-    rc = sqlite3_prepare_v2(meta_sqlite_get(db),
-                            "SELECT l.path, u.name FROM git_lfs_locks l "
-                            "JOIN users u ON u.id = l.owner_id "
-                            "WHERE l.repo_id = ?1 AND l.owner_id <> ?2 AND l.owner_id <> ?3 "
-                            "ORDER BY l.id",
-                            -1, &stmt, NULL);
-    if (rc != SQLITE_OK) {
-        repo_path_list_dispose(&changed);
-        return meta_error_from_sqlite(err, db, rc, "read git-lfs locks");
-    }
-    sqlite3_bind_int64(stmt, 1, pr->repo_id);
-    sqlite3_bind_int64(stmt, 2, user_id);
-    sqlite3_bind_int64(stmt, 3, pr->author_id);
-    while (!*found && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *path = (const char *)sqlite3_column_text(stmt, 0);
-        const char *owner = (const char *)sqlite3_column_text(stmt, 1);
-
-        if (path == NULL || bsearch(&path, changed.paths, changed.count, sizeof(*changed.paths),
-                                    path_compare) == NULL)
-            continue;
-        snprintf(out->path, sizeof(out->path), "%s", path);
-        snprintf(out->owner, sizeof(out->owner), "%s", owner != NULL ? owner : "");
-        *found = true;
-    }
-    rc =
-        *found || rc == SQLITE_DONE ? 0 : meta_error_from_sqlite(err, db, rc, "read git-lfs locks");
-    sqlite3_finalize(stmt);
+    rc = meta_lfs_lock_scan_others(db, pr->repo_id, excluded, 2, (const char *const *)changed.paths,
+                                   changed.count, lock_keep, out, err);
     repo_path_list_dispose(&changed);
-    return rc;
+    if (rc < 0)
+        return rc;
+    *found = rc > 0;
+    return 0;
 }
 
 int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *lock,

@@ -1,12 +1,13 @@
 /* Tests for meta_*: migrations, users, tokens, sessions, organisations, the access rules
- * (table-driven), the repo listing, LFS rows and the audit log, on a real SQLite file in a
- * temp data directory. */
+ * (table-driven), the repo listing, LFS rows, git-lfs locks and the audit log, on a real
+ * SQLite file in a temp data directory. */
 #include "fixture.h"
 #include "harness.h"
 
 #include "meta.h"
 #include "meta_audit.h"
 #include "meta_lfs.h"
+#include "meta_lfs_lock.h"
 #include "meta_org.h"
 #include "meta_pr.h"
 #include "meta_repo.h"
@@ -644,6 +645,83 @@ static void test_pull_requests(struct meta *db)
     CHECK_EQ_STR(meta_pr_status_name(META_PR_MERGED), "merged");
 }
 
+/* Records each lock that meta_lfs_lock_scan_others() reports and stops after stop_after. */
+struct lock_seen {
+    char paths[4][HUB_MAX_PATH_BYTES + 1];
+    char owners[4][HUB_MAX_REPO_NAME_BYTES + 1];
+    size_t count;
+    size_t stop_after;
+};
+
+static int lock_record(const struct meta_lfs_lock *lock, void *arg)
+{
+    struct lock_seen *seen = arg;
+
+    if (seen->count < 4) {
+        snprintf(seen->paths[seen->count], sizeof(seen->paths[0]), "%s", lock->path);
+        snprintf(seen->owners[seen->count], sizeof(seen->owners[0]), "%s", lock->owner_name);
+    }
+    seen->count++;
+    return seen->count == seen->stop_after ? 7 : 0;
+}
+
+static void test_lfs_locks(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    const char *const changed[] = {"a.bin", "c.bin", "d.bin"}; /* sorted by strcmp */
+    struct meta_user alice, bob, carol;
+    struct meta_repo pub, secret;
+    struct lock_seen seen;
+    int64_t excluded[2];
+    char sql[512];
+
+    CHECK_EQ_INT(meta_repo_get(&pub, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
+    CHECK_EQ_INT(meta_repo_get(&secret, db, HUB_REPO_MODEL, "bob", "secret", &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&alice, db, "alice", &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&bob, db, "bob", &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&carol, db, "carol", &err), 0);
+    /* Lock ids grow with the insert order, and the scan reports locks in id order. */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO git_lfs_locks (repo_id, path, owner_id, locked_at) VALUES "
+             "(%lld, 'c.bin', %lld, 1), (%lld, 'a.bin', %lld, 1), (%lld, 'b.bin', %lld, 1), "
+             "(%lld, 'd.bin', %lld, 1), (%lld, 'a.bin', %lld, 1)",
+             (long long)pub.id, (long long)carol.id, (long long)pub.id, (long long)bob.id,
+             (long long)pub.id, (long long)carol.id, (long long)pub.id, (long long)alice.id,
+             (long long)secret.id, (long long)carol.id);
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), sql, NULL, NULL, NULL), SQLITE_OK);
+
+    /* Without paths, every lock of the repo that alice does not hold counts. */
+    memset(&seen, 0, sizeof(seen));
+    CHECK_EQ_INT(
+        meta_lfs_lock_scan_others(db, pub.id, &alice.id, 1, NULL, 0, lock_record, &seen, &err), 0);
+    CHECK_EQ_INT(seen.count, 3);
+    CHECK_EQ_STR(seen.paths[0], "c.bin");
+    CHECK_EQ_STR(seen.owners[0], "carol");
+    CHECK_EQ_STR(seen.paths[1], "a.bin");
+    CHECK_EQ_STR(seen.owners[1], "bob");
+    CHECK_EQ_STR(seen.paths[2], "b.bin");
+
+    /* With paths, a lock on a path outside them does not count (b.bin), nor does a lock of
+     * an excluded owner (carol's c.bin) or of another repo. */
+    excluded[0] = alice.id;
+    excluded[1] = carol.id;
+    memset(&seen, 0, sizeof(seen));
+    CHECK_EQ_INT(
+        meta_lfs_lock_scan_others(db, pub.id, excluded, 2, changed, 3, lock_record, &seen, &err),
+        0);
+    CHECK_EQ_INT(seen.count, 1);
+    CHECK_EQ_STR(seen.paths[0], "a.bin");
+    CHECK_EQ_STR(seen.owners[0], "bob");
+
+    /* A nonzero return of the callback stops the scan and is returned. */
+    memset(&seen, 0, sizeof(seen));
+    seen.stop_after = 1;
+    CHECK_EQ_INT(
+        meta_lfs_lock_scan_others(db, pub.id, NULL, 0, changed, 3, lock_record, &seen, &err), 7);
+    CHECK_EQ_INT(seen.count, 1);
+    CHECK_EQ_STR(seen.paths[0], "c.bin");
+}
+
 static void test_threads(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -713,6 +791,7 @@ int main(void)
         test_repo_list(db);
         test_lfs_and_audit(db);
         test_pull_requests(db);
+        test_lfs_locks(db);
         meta_close(db);
     }
     test_threads();
