@@ -56,12 +56,19 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
     return (int)syscall(SYS_setsockopt, fd, level, name, value, len);
 }
 
-/* Set once by http_server_stop; read by stream callbacks on any thread. */
+/* Set by http_server_stop and cleared by http_server_start. Read on any thread by the accept
+ * policy, by request_begin and by stream callbacks. */
 static atomic_bool shutting_down;
 
 bool http_shutting_down(void)
 {
     return atomic_load(&shutting_down);
+}
+
+/* Closes each connection accepted once the server is stopping, so no new request starts. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addr_len)
+{
+    return atomic_load(&shutting_down) ? MHD_NO : MHD_YES;
 }
 
 /* One metadata connection per HTTP thread, closed by the key's destructor at thread exit. */
@@ -709,15 +716,16 @@ int http_server_start(struct http_server **out, const struct hub_config *config,
      * request, so a larger pool costs small requests: with 1 MiB, repo info fell from 17,000
      * to 12,000 requests per second. http_listen_open sets no SO_REUSEPORT, which would let
      * a second daemon bind the same port instead of failing. */
+    atomic_store(&shutting_down, false);
     server->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, access_handler, server, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY_BYTES,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape_none, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_callback, server,
-        MHD_OPTION_END);
+        flags, (uint16_t)port, accept_policy, NULL, access_handler, server,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)config->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONNECTION_MEMORY_BYTES, MHD_OPTION_URI_LOG_CALLBACK, uri_log_callback, server,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        completed_callback, server, MHD_OPTION_END);
     if (server->daemon == NULL) {
         free(server);
         return hub_error_set(err, HUB_EIO,
@@ -731,15 +739,18 @@ int http_server_start(struct http_server **out, const struct hub_config *config,
 
 void http_server_stop(struct http_server *server, unsigned wait_s)
 {
-    MHD_socket listen_fd;
     unsigned waited_ms = 0;
 
     if (server == NULL)
         return;
+    /* From here the accept policy closes new connections. MHD_quiesce_daemon is not used,
+     * because libmicrohttpd 0.9.75 aborts the process when the listening socket cannot be
+     * removed from a pool thread's epoll set. The stopping thread and a pool thread that is
+     * running its loop, as each does right after start, may both remove it, so one removal
+     * fails. Closing the returned socket before MHD_stop_daemon, which microhttpd.h forbids
+     * with internal threads, failed a pool thread's removal too (EBADF). Both ended the
+     * daemon with SIGABRT. */
     atomic_store(&shutting_down, true);
-    listen_fd = MHD_quiesce_daemon(server->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
     /* Idle keep-alive connections do not count: only requests that have started. */
     while (atomic_load(&server->in_flight) > 0 && waited_ms < wait_s * 1000u) {
         usleep(50 * 1000);

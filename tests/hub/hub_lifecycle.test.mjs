@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { Agent, request } from "node:http";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync,
   rmSync, utimesSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { admin, addUser, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
@@ -135,6 +136,20 @@ test("JSON body limit names its flag", async () => {
   }
 });
 
+// Sends GET /healthz on a new TCP connection and resolves with the raw reply, or with ""
+// when the daemon closes or refuses the connection without one.
+function healthzOnNewConnection(port) {
+  return new Promise((resolve) => {
+    let reply = "";
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    });
+    socket.on("data", (chunk) => { reply += chunk.toString(); });
+    socket.on("error", () => resolve(reply));
+    socket.on("close", () => resolve(reply));
+  });
+}
+
 test("SIGTERM lets an in-flight download finish and exits 0", async () => {
   const dataDir = prepareDataDir();
   const token = createToken(dataDir, "alice", { write: true, label: "lifecycle" });
@@ -188,6 +203,12 @@ test("SIGTERM lets an in-flight download finish and exits 0", async () => {
     assert.equal(late.status, 503, "a request after SIGTERM is refused");
     assert.match(JSON.parse(late.body).error, /the hub is stopping/);
     assert.equal(late.headers.connection, "close");
+    // While the download drains, the daemon closes each new connection without a reply.
+    let reply = await healthzOnNewConnection(daemon.port);
+    for (let tries = 0; tries < 100 && reply !== ""; tries++) {
+      reply = await healthzOnNewConnection(daemon.port);
+    }
+    assert.equal(reply, "", "a new connection during the drain got a reply");
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
