@@ -64,6 +64,8 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *
     struct repo_merge_request mreq = {0};
     struct hub_error later = HUB_ERROR_INIT;
     char ref[32], message[META_PR_MAX_TITLE_BYTES + 64], head[REPO_OID_HEX_BYTES + 1];
+    char target_ref[HUB_MAX_REVISION_BYTES + 16], target[REPO_OID_HEX_BYTES + 1];
+    struct hub_error missing = HUB_ERROR_INIT;
     struct pr_lock found_lock;
     bool to_main, locked;
     int rc;
@@ -90,6 +92,13 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *
                              "pull request #%lld has no commits yet; commit to %s first or close "
                              "it",
                              (long long)number, ref);
+    /* The target branch may have been deleted since the pull request was opened. */
+    snprintf(target_ref, sizeof(target_ref), "refs/heads/%s", pr->target_branch);
+    if (repo_revision_resolve(target, git, target_ref, &missing) == HUB_ENOTFOUND)
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "pull request #%lld targets branch '%s', which no longer exists; "
+                             "create the branch again or close the pull request",
+                             (long long)number, pr->target_branch);
     /* A push of these changes by the merger would be refused for another user's lock, so
      * the merge is too. The lock may be newer than the commits of the pull request. */
     rc = pr_merge_lock_find(&found_lock, &locked, db, git, pr, merger_id, err);

@@ -265,6 +265,24 @@ test("merge conflict answers 409 and changes nothing", async () => {
   assert.equal(after.status, "open");
 });
 
+test("merge into a deleted branch answers 409", async () => {
+  const made = await postJson("/api/models/alice/course/branch/feat/gone", tok.alice, {});
+  assert.equal(made.status, 200);
+  const opened = await commit(tok.bob, "alice/course", "feat/gone", [file("gone.txt", "pr\n")],
+    { createPr: true, summary: "Add to a branch that goes away" });
+  assert.equal(opened.status, 200);
+  const number = (await opened.json()).pullRequestUrl.split("/").pop();
+  const deleted = await req("/api/models/alice/course/branch/feat/gone", { method: "DELETE",
+    token: tok.alice });
+  assert.equal(deleted.status, 200);
+
+  await expectError(
+    await postJson(`/api/models/alice/course/discussions/${number}/merge`, tok.alice, {}), 409,
+    /targets branch 'feat\/gone', which no longer exists; create the branch again or close/);
+  const after = await (await req(`/api/models/alice/course/discussions/${number}`)).json();
+  assert.equal(after.status, "open");
+});
+
 test("close and reopen a pull request", async () => {
   await expectError(await postJson("/api/models/alice/conflicts/discussions/1/status", tok.carol,
     { status: "closed" }), 403, /only its author/);
