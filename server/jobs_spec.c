@@ -16,7 +16,8 @@ static const char *const train_fields[] = {
     "train_file", "eval_file",  "output_repo",   "params",
 };
 static const char *const eval_fields[] = {
-    "type", "model", "revision", "dataset", "dataset_revision", "eval_file", "base_model",
+    "type",      "model",      "revision",      "dataset", "dataset_revision",
+    "eval_file", "base_model", "base_revision",
 };
 
 /* Each known parameter with the range this server accepts. Integer parameters reject
@@ -135,7 +136,7 @@ bool jobs_path_is_valid(const char *path)
     return true;
 }
 
-static bool revision_is_valid(const char *rev)
+bool jobs_revision_is_valid(const char *rev)
 {
     size_t len = strlen(rev);
 
@@ -217,7 +218,7 @@ static int revision_field(char *buf, size_t cap, json_t *obj, const char *name,
     rc = string_field(buf, cap, obj, name, false, err);
     if (rc < 0)
         return rc;
-    if (!revision_is_valid(buf))
+    if (!jobs_revision_is_valid(buf))
         return hub_error_set(err, HUB_EINVAL,
                              "invalid field '%s' '%.200s': expected a branch, tag or commit id",
                              name, buf);
@@ -451,7 +452,7 @@ static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err
     rc =
         unknown_keys_check(root, eval_fields, sizeof(eval_fields) / sizeof(eval_fields[0]), "field",
                            "type, model, revision, dataset, dataset_revision, eval_file, "
-                           "base_model",
+                           "base_model, base_revision",
                            err);
     if (rc == 0)
         rc = repo_field(out->model, sizeof(out->model), root, "model", true, err);
@@ -473,8 +474,22 @@ static int eval_parse(struct jobs_spec *out, json_t *root, struct hub_error *err
                            "invalid field 'base_model' '%s': it is the evaluated model; name the "
                            "base that the adapter was trained on, or leave base_model out",
                            out->adapter_base);
+    /* Optional: "" unless given, so the worker can tell it from the adapter's own revision. */
+    if (rc == 0 && json_object_get(root, "base_revision") != NULL &&
+        !json_is_null(json_object_get(root, "base_revision")))
+        rc = revision_field(out->adapter_base_revision, sizeof(out->adapter_base_revision), root,
+                            "base_revision", err);
     params_default(&out->params);
     return rc;
+}
+
+const char *jobs_eval_base_revision(const struct jobs_spec *spec, const char *config_revision)
+{
+    if (spec->adapter_base_revision[0] != '\0')
+        return spec->adapter_base_revision;
+    if (spec->adapter_base[0] != '\0' || config_revision == NULL || config_revision[0] == '\0')
+        return "main";
+    return config_revision;
 }
 
 int jobs_spec_parse(struct jobs_spec *out, const char *json, size_t len, struct hub_error *err)
@@ -573,6 +588,8 @@ static json_t *spec_to_object(const struct jobs_spec *spec)
         json_object_set_new(obj, "eval_file", json_string(spec->eval_file));
         if (spec->adapter_base[0] != '\0')
             json_object_set_new(obj, "base_model", json_string(spec->adapter_base));
+        if (spec->adapter_base_revision[0] != '\0')
+            json_object_set_new(obj, "base_revision", json_string(spec->adapter_base_revision));
     }
     return obj;
 }

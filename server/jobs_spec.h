@@ -36,7 +36,7 @@ struct jobs_train_params {
 
 /* A validated job request. Train jobs use model (the base), dataset, train_file, the optional
  * eval_file, output_repo and params; eval jobs use model, dataset, eval_file and the optional
- * adapter_base. */
+ * adapter_base and adapter_base_revision. */
 struct jobs_spec {
     enum meta_job_type type;
     char model[HUB_MAX_REPO_ID_BYTES + 1];           /* "base_model" or "model" */
@@ -49,6 +49,10 @@ struct jobs_spec {
     /* "base_model" of an eval job: the base to evaluate an adapter against in place of its
      * base_model_name_or_path. "" when not given, and for train jobs. */
     char adapter_base[HUB_MAX_REPO_ID_BYTES + 1];
+    /* "base_revision" of an eval job: the revision of the adapter's base to evaluate against
+     * in place of the one its adapter_config.json records. "" when not given, and for train
+     * jobs, which keep their base_revision in model_revision. */
+    char adapter_base_revision[HUB_MAX_REVISION_BYTES + 1];
     struct jobs_train_params params;
 };
 
@@ -61,6 +65,18 @@ int jobs_spec_parse(struct jobs_spec *out, const char *json, size_t len, struct 
 /** Writes spec as a JSON object with every field, defaults included, into a malloc'd string
  * (*out, owned by the caller). Returns 0 or HUB_ENOMEM. Any thread. */
 int jobs_spec_to_json(char **out, const struct jobs_spec *spec, struct hub_error *err);
+
+/** Returns the revision of the base model that an eval job of an adapter evaluates against.
+ * That is the request's base_revision when given. Else it is "main" when the request's
+ * base_model replaces the adapter's base, because the recorded revision is a commit of another
+ * repo. Else it is config_revision, the "revision" of the adapter's adapter_config.json, unless
+ * that is NULL or "", which means "main". Any thread. */
+const char *jobs_eval_base_revision(const struct jobs_spec *spec, const char *config_revision);
+
+/** Returns whether rev is a valid branch, tag or commit id for a request: 1 to
+ * HUB_MAX_REVISION_BYTES bytes, no leading '-', no "..", no space, control character or any of
+ * ~^:?*[\. */
+bool jobs_revision_is_valid(const char *rev);
 
 /** Returns whether path is a valid file path inside a repo: 1 to HUB_MAX_PATH_BYTES bytes,
  * no leading or trailing '/', no empty, "." or ".." segment, no control character. */

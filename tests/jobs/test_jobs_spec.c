@@ -143,6 +143,63 @@ static void test_eval_base_model(void)
     CHECK(message_has(&err, "it is the evaluated model"));
 }
 
+/* An eval job's optional base_revision is stored, parses back from the stored JSON, and picks
+ * the base's revision ahead of the one that adapter_config.json records. */
+static void test_eval_base_revision(void)
+{
+    struct jobs_spec spec, stored_spec;
+    struct hub_error err;
+    char *stored = NULL;
+    int rc = parse(&spec,
+                   "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/"
+                   "style\",\"eval_file\":\"eval.jsonl\",\"base_revision\":\"v1\"}",
+                   &err);
+
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_STR(spec.adapter_base_revision, "v1");
+    CHECK_EQ_STR(jobs_eval_base_revision(&spec, "abc1234"), "v1");
+    CHECK_EQ_INT(jobs_spec_to_json(&stored, &spec, &err), 0);
+    CHECK(strstr(stored != NULL ? stored : "", "\"base_revision\":\"v1\"") != NULL);
+    CHECK_EQ_INT(parse(&stored_spec, stored != NULL ? stored : "", &err), 0);
+    CHECK_EQ_STR(stored_spec.adapter_base_revision, "v1");
+    free(stored);
+
+    /* Left out: the recorded revision, or main when there is none. */
+    rc = parse(&spec,
+               "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/style\","
+               "\"eval_file\":\"eval.jsonl\"}",
+               &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_STR(spec.adapter_base_revision, "");
+    CHECK_EQ_INT(jobs_spec_to_json(&stored, &spec, &err), 0);
+    CHECK(strstr(stored != NULL ? stored : "", "base_revision") == NULL);
+    free(stored);
+    CHECK_EQ_STR(jobs_eval_base_revision(&spec, "abc1234"), "abc1234");
+    CHECK_EQ_STR(jobs_eval_base_revision(&spec, NULL), "main");
+    CHECK_EQ_STR(jobs_eval_base_revision(&spec, ""), "main");
+
+    /* A base_model replaces the adapter's base, so its recorded revision does not apply. */
+    rc = parse(&spec,
+               "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/style\","
+               "\"eval_file\":\"eval.jsonl\",\"base_model\":\"alice/stories260K\"}",
+               &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_STR(jobs_eval_base_revision(&spec, "abc1234"), "main");
+
+    rc = parse(&spec,
+               "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/style\","
+               "\"eval_file\":\"eval.jsonl\",\"base_revision\":\"a..b\"}",
+               &err);
+    CHECK_EQ_INT(rc, HUB_EINVAL);
+    CHECK(message_has(&err, "invalid field 'base_revision' 'a..b'"));
+    rc = parse(&spec,
+               "{\"type\":\"eval\",\"model\":\"alice/style-lora\",\"dataset\":\"alice/style\","
+               "\"eval_file\":\"eval.jsonl\",\"base_revision\":7}",
+               &err);
+    CHECK_EQ_INT(rc, HUB_EINVAL);
+    CHECK(message_has(&err, "invalid field 'base_revision': expected a string"));
+}
+
 /* Each request must be rejected with HUB_EINVAL and a message containing the given text. */
 static void test_rejections(void)
 {
@@ -389,6 +446,7 @@ int main(void)
     test_server_limit_message();
     test_eval_request();
     test_eval_base_model();
+    test_eval_base_revision();
     test_rejections();
     test_param_limits();
     test_param_range_messages();
