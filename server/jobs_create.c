@@ -161,14 +161,51 @@ out:
     return rc;
 }
 
-/* Writes the base that an evaluated adapter is evaluated against into base: requested (the
- * request's base_model) when given, else base_model_name_or_path of its adapter_config.json.
- * Leaves base "" for a full model. The worker reads the same value, so one that is not a repo
- * id here is rejected now, naming the field. */
-static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data_dir,
-                          const char *id, const char *rev, const char *requested,
-                          struct hub_error *err)
+/* The base of an evaluated adapter: the model repo and the revision of it to evaluate
+ * against. repo is "" for a full model. recorded is the "revision" of the adapter's
+ * adapter_config.json, "" when it has none. */
+struct eval_base {
+    char repo[HUB_MAX_REPO_ID_BYTES + 1];
+    char revision[HUB_MAX_REVISION_BYTES + 1];
+    char recorded[HUB_MAX_REVISION_BYTES + 1];
+};
+
+/* Reads the "revision" of an adapter_config.json into base->recorded. null, PEFT's default
+ * when the base's revision was not given, counts as none. A value that this job would use and
+ * that is not a valid revision is rejected now, naming the fix. */
+static int eval_recorded_revision_read(struct eval_base *base, json_t *config,
+                                       const struct jobs_spec *spec, struct hub_error *err)
 {
+    json_t *value = json_object_get(config, "revision");
+    const char *text = json_string_value(value);
+    bool used = spec->adapter_base[0] == '\0' && spec->adapter_base_revision[0] == '\0';
+
+    base->recorded[0] = '\0';
+    if (value == NULL || json_is_null(value))
+        return 0;
+    if (text != NULL && jobs_revision_is_valid(text)) {
+        snprintf(base->recorded, sizeof(base->recorded), "%s", text);
+        return 0;
+    }
+    if (!used)
+        return 0;
+    return hub_error_set(err, HUB_EINVAL,
+                         "model '%s' is a LoRA adapter whose adapter_config.json at '%s' "
+                         "records revision '%.200s' of its base, which is not a branch, tag or "
+                         "commit id; pass the base's revision in the request's base_revision "
+                         "field, or fix revision in adapter_config.json",
+                         spec->model, spec->model_revision, text != NULL ? text : "(not a string)");
+}
+
+/* Fills base with the base that an evaluated adapter is evaluated against: requested (the
+ * request's base_model) when given, else base_model_name_or_path of its adapter_config.json,
+ * at the revision that jobs_eval_base_revision picks. Leaves base->repo "" for a full model.
+ * The worker reads the same values, so one that is not a repo id here is rejected now, naming
+ * the field. */
+static int eval_base_read(struct eval_base *base, const char *data_dir,
+                          const struct jobs_spec *spec, struct hub_error *err)
+{
+    const char *id = spec->model, *rev = spec->model_revision, *requested = spec->adapter_base;
     char commit[REPO_OID_HEX_BYTES + 1];
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     struct hub_error inner = HUB_ERROR_INIT;
@@ -179,7 +216,7 @@ static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data
     size_t len = 0;
     int rc;
 
-    base[0] = '\0';
+    memset(base, 0, sizeof(*base));
     rc = repo_open_at(&r, commit, data_dir, HUB_REPO_MODEL, id, rev, err);
     if (rc < 0) {
         repo_close(r);
@@ -187,23 +224,31 @@ static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data
     }
     rc = repo_file_read(&text, &len, r, commit, "adapter_config.json", 1u << 20, err);
     repo_close(r);
-    if (rc == HUB_ENOTFOUND && requested[0] != '\0')
+    if (rc == HUB_ENOTFOUND && (requested[0] != '\0' || spec->adapter_base_revision[0] != '\0'))
         return hub_error_set(err, HUB_EINVAL,
-                             "invalid field 'base_model' '%s': model '%s' at '%s' is a full "
-                             "model (it has no adapter_config.json), so it has no base; leave "
-                             "base_model out",
-                             requested, id, rev);
+                             "invalid field '%s' '%s': model '%s' at '%s' is a full model (it "
+                             "has no adapter_config.json), so it has no base; leave %s out",
+                             requested[0] != '\0' ? "base_model" : "base_revision",
+                             requested[0] != '\0' ? requested : spec->adapter_base_revision, id,
+                             rev, requested[0] != '\0' ? "base_model" : "base_revision");
     if (rc == HUB_ENOTFOUND)
         return 0; /* a full model */
     if (rc < 0)
         return rc;
-    if (requested[0] != '\0') {
-        free(text);
-        snprintf(base, HUB_MAX_REPO_ID_BYTES + 1, "%s", requested);
-        return 0;
-    }
     config = json_loadb(text, len, 0, NULL);
     free(text);
+    rc = eval_recorded_revision_read(base, config, spec, err);
+    if (rc < 0) {
+        json_decref(config);
+        return rc;
+    }
+    snprintf(base->revision, sizeof(base->revision), "%s",
+             jobs_eval_base_revision(spec, base->recorded));
+    if (requested[0] != '\0') {
+        json_decref(config);
+        snprintf(base->repo, sizeof(base->repo), "%s", requested);
+        return 0;
+    }
     value = json_string_value(json_object_get(config, "base_model_name_or_path"));
     if (value == NULL || value[0] == '\0')
         rc = hub_error_set(err, HUB_EINVAL,
@@ -222,38 +267,70 @@ static int eval_base_read(char base[HUB_MAX_REPO_ID_BYTES + 1], const char *data
                            "or edit base_model_name_or_path in adapter_config.json",
                            id, rev, value);
     else
-        snprintf(base, HUB_MAX_REPO_ID_BYTES + 1, "%s", value);
+        snprintf(base->repo, sizeof(base->repo), "%s", value);
     json_decref(config);
     return rc;
 }
 
+/* Checks that the revision of an evaluated adapter's base exists in the base repo. A missing
+ * revision that the adapter recorded gets a message naming the adapter and the fix, because
+ * the user did not type it. */
+static int eval_base_revision_check(const char *data_dir, const struct jobs_spec *spec,
+                                    const struct eval_base *base, struct hub_error *err)
+{
+    char commit[REPO_OID_HEX_BYTES + 1];
+    struct repo *r = NULL;
+    int rc;
+
+    rc = repo_open_at(&r, commit, data_dir, HUB_REPO_MODEL, base->repo, base->revision, err);
+    repo_close(r);
+    if (rc != HUB_ENOTFOUND)
+        return rc;
+    if (spec->adapter_base_revision[0] != '\0')
+        return hub_error_set(err, HUB_ENOTFOUND,
+                             "base_revision '%s' not found in model repo '%s', the base of "
+                             "adapter '%s'; pass a branch, tag or commit id of that repo",
+                             base->revision, base->repo, spec->model);
+    if (strcmp(base->revision, base->recorded) == 0)
+        return hub_error_set(err, HUB_ENOTFOUND,
+                             "revision '%s' of base model '%s', which adapter '%s' records in "
+                             "its adapter_config.json at '%s' as the base it was trained on, "
+                             "not found in that repo; pass the base's revision to evaluate "
+                             "against in the request's base_revision field, such as \"main\"",
+                             base->revision, base->repo, spec->model, spec->model_revision);
+    return hub_error_set(err, HUB_ENOTFOUND,
+                         "model repo '%s', the base of adapter '%s', has no '%s' branch; pass "
+                         "the base's revision in the request's base_revision field",
+                         base->repo, spec->model, base->revision);
+}
+
 /* Checks that the base of an evaluated adapter is a model repo here that user_id may read,
- * and when the request named it as base_model, a full model. base is "" for a full model. */
+ * that its revision exists, and when the request named it as base_model, that it is a full
+ * model. base->repo is "" for a full model. */
 static int eval_base_check(struct meta *db, const char *data_dir, const struct jobs_spec *spec,
-                           const char *base, int64_t user_id, struct hub_error *err)
+                           const struct eval_base *base, int64_t user_id, struct hub_error *err)
 {
     const char *id = spec->model, *rev = spec->model_revision;
     struct meta_repo row;
     int rc;
 
-    if (base[0] == '\0')
+    if (base->repo[0] == '\0')
         return 0;
-    rc = repo_readable(&row, db, HUB_REPO_MODEL, base, user_id, err);
+    rc = repo_readable(&row, db, HUB_REPO_MODEL, base->repo, user_id, err);
     if (rc == HUB_ENOTFOUND && spec->adapter_base[0] != '\0')
-        return hub_error_set(err, HUB_ENOTFOUND, "base_model '%s' not found", base);
-    if (spec->adapter_base[0] != '\0') {
-        /* The worker reads the base at its main branch. Evaluation has no seq_len. */
-        if (rc == 0)
-            rc = base_model_check(data_dir, base, REPO_DEFAULT_BRANCH, 0, err);
-        return rc;
-    }
+        return hub_error_set(err, HUB_ENOTFOUND, "base_model '%s' not found", base->repo);
     if (rc == HUB_ENOTFOUND)
-        rc = hub_error_set(err, HUB_ENOTFOUND,
-                           "model repo '%s' not found: adapter '%s' names it as "
-                           "base_model_name_or_path in its adapter_config.json at '%s'; push "
-                           "the base model to this hub under that id, or name the copy that is "
-                           "here in the request's base_model field",
-                           base, id, rev);
+        return hub_error_set(err, HUB_ENOTFOUND,
+                             "model repo '%s' not found: adapter '%s' names it as "
+                             "base_model_name_or_path in its adapter_config.json at '%s'; push "
+                             "the base model to this hub under that id, or name the copy that "
+                             "is here in the request's base_model field",
+                             base->repo, id, rev);
+    if (rc == 0)
+        rc = eval_base_revision_check(data_dir, spec, base, err);
+    /* Evaluation has no seq_len. */
+    if (rc == 0 && spec->adapter_base[0] != '\0')
+        rc = base_model_check(data_dir, base->repo, base->revision, 0, err);
     return rc;
 }
 
@@ -336,20 +413,20 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
                       const struct http_user *user, struct hub_error *err)
 {
     struct meta_repo model, dataset;
-    char base[HUB_MAX_REPO_ID_BYTES + 1] = "";
+    struct eval_base base;
     int rc;
 
     created_commit[0] = '\0';
+    memset(&base, 0, sizeof(base));
     rc = repo_readable(&model, db, HUB_REPO_MODEL, spec->model, user->id, err);
     /* base_model_check resolves the revision too, so the repo is opened once per check. */
     if (rc == 0 && spec->type == META_JOB_TRAIN)
         rc = base_model_check(data_dir, spec->model, spec->model_revision, spec->params.seq_len,
                               err);
     else if (rc == 0)
-        rc = eval_base_read(base, data_dir, spec->model, spec->model_revision, spec->adapter_base,
-                            err);
+        rc = eval_base_read(&base, data_dir, spec, err);
     if (rc == 0 && spec->type == META_JOB_EVAL)
-        rc = eval_base_check(db, data_dir, spec, base, user->id, err);
+        rc = eval_base_check(db, data_dir, spec, &base, user->id, err);
     if (rc == 0)
         rc = repo_readable(&dataset, db, HUB_REPO_DATASET, spec->dataset, user->id, err);
     if (rc == 0 && spec->train_file[0] != '\0')

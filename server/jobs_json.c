@@ -76,6 +76,12 @@ static json_t *result_json(const struct meta_job *job)
                         job->result_commit[0] != '\0' ? json_string(job->result_commit)
                                                       : json_null());
     json_object_set_new(obj, "metrics", stored_json(job->result_metrics_json));
+    /* An adapter's scores depend on the base commit, so the result names the commit that
+     * an evaluated adapter was scored against. */
+    if (job->type == META_JOB_EVAL && job->adapter_base_commit[0] != '\0')
+        json_object_set_new(
+            obj, "base",
+            json_pack("{s:s, s:s}", "repo", job->base_repo, "commit", job->adapter_base_commit));
     return obj;
 }
 

@@ -1080,14 +1080,79 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
     return outcome;
 }
 
+static enum outcome base_readable_check(struct worker *w, char *message, size_t cap)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo row;
+    bool allowed = false;
+    int rc;
+
+    if (w->base_repo[0] == '\0')
+        return OUTCOME_OK;
+    rc = hub_repo_id_parse(ns, name, w->base_repo, &err);
+    if (rc == 0)
+        rc = meta_repo_get(&row, w->db, HUB_REPO_MODEL, ns, name, &err);
+    if (rc == 0)
+        rc = meta_repo_can_read(&allowed, w->db, &row, w->job->owner_id, &err);
+    if (rc == HUB_ENOTFOUND || (rc == 0 && !allowed)) {
+        if (w->spec.adapter_base[0] != '\0')
+            snprintf(message, cap, "base_model '%s' not found", w->base_repo);
+        else
+            snprintf(message, cap,
+                     "base model '%s' of adapter %s not found; name a base model that %s can "
+                     "read in the request's base_model field",
+                     w->base_repo, w->spec.model, w->job->owner);
+        return OUTCOME_FAIL;
+    }
+    return rc < 0 ? fail_with(message, cap, &err) : OUTCOME_OK;
+}
+
+/* Resolves the revision of an evaluated adapter's base into w->base_commit, or takes the
+ * commit that the first attempt pinned. recorded is the revision that the adapter's
+ * adapter_config.json records, "" when none. */
+static int eval_base_resolve(struct worker *w, const char *recorded, struct hub_error *err)
+{
+    const char *rev = jobs_eval_base_revision(&w->spec, recorded);
+    const char *source = "";
+    int rc;
+
+    rc = input_commit_resolve(w->base_commit, w, HUB_REPO_MODEL, w->base_repo, rev,
+                              w->job->adapter_base_commit, err);
+    /* base_readable_check found the repo, so only the revision can be missing. */
+    if (rc == HUB_ENOTFOUND && w->job->adapter_base_commit[0] == '\0' &&
+        w->spec.adapter_base_revision[0] != '\0')
+        return hub_error_set(err, HUB_ENOTFOUND,
+                             "base_revision '%s' not found in model repo '%s', the base of "
+                             "adapter %s; pass a branch, tag or commit id of that repo",
+                             rev, w->base_repo, w->spec.model);
+    if (rc == HUB_ENOTFOUND && w->job->adapter_base_commit[0] == '\0' && strcmp(rev, recorded) == 0)
+        return hub_error_set(err, HUB_ENOTFOUND,
+                             "revision '%s' of base model '%s', which adapter %s records in its "
+                             "adapter_config.json, not found; pass the base's revision in the "
+                             "request's base_revision field, such as \"main\"",
+                             rev, w->base_repo, w->spec.model);
+    if (rc < 0)
+        return rc;
+    if (w->spec.adapter_base_revision[0] != '\0')
+        source = " (the request's base_revision)";
+    else if (strcmp(rev, recorded) == 0)
+        source = " (the base revision recorded in adapter_config.json)";
+    log_line(w, "info", "evaluating against %s@%.12s, resolved from revision '%s'%s", w->base_repo,
+             w->base_commit, rev, source);
+    return rc;
+}
+
 /* Finds out whether the evaluated model is an adapter; if so, stages its base and itself. */
 static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_t adapter_cap,
                                       char *message, size_t cap)
 {
+    char recorded[HUB_MAX_REVISION_BYTES + 1] = "";
     struct hub_error err = HUB_ERROR_INIT;
     char base_dir[PATH_MAX + 8];
     json_t *config = NULL;
-    const char *base;
+    const char *base, *revision;
+    enum outcome outcome;
     char *text = NULL;
     size_t len = 0;
     int rc;
@@ -1118,13 +1183,20 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
         return OUTCOME_FAIL;
     }
     snprintf(w->base_repo, sizeof(w->base_repo), "%s", base);
+    /* POST /api/jobs rejected an invalid revision that this job would use. */
+    revision = json_string_value(json_object_get(config, "revision"));
+    if (revision != NULL && jobs_revision_is_valid(revision))
+        snprintf(recorded, sizeof(recorded), "%s", revision);
     json_decref(config);
-    rc = input_commit_resolve(w->base_commit, w, HUB_REPO_MODEL, w->base_repo, REPO_DEFAULT_BRANCH,
-                              w->job->adapter_base_commit, &err);
+    outcome = base_readable_check(w, message, cap);
+    if (outcome != OUTCOME_OK)
+        return outcome;
+    rc = eval_base_resolve(w, recorded, &err);
+    if (rc < 0)
+        return fail_with(message, cap, &err);
     path_join(base_dir, sizeof(base_dir), w->dir, "base");
-    if (rc == 0)
-        rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->base_repo,
-                             w->base_commit, &err);
+    rc = jobs_stage_repo(base_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->base_repo,
+                         w->base_commit, &err);
     snprintf(adapter_dir, adapter_cap, "%s/adapter", w->dir);
     if (rc == 0)
         rc = jobs_stage_repo(adapter_dir, w->data_dir, w->store, HUB_REPO_MODEL, w->spec.model,
@@ -1139,34 +1211,6 @@ static enum outcome eval_inputs_stage(struct worker *w, char *adapter_dir, size_
     if (rc < 0)
         return fail_with(message, cap, &err);
     return OUTCOME_OK;
-}
-
-static enum outcome base_readable_check(struct worker *w, char *message, size_t cap)
-{
-    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
-    struct hub_error err = HUB_ERROR_INIT;
-    struct meta_repo row;
-    bool allowed = false;
-    int rc;
-
-    if (w->base_repo[0] == '\0')
-        return OUTCOME_OK;
-    rc = hub_repo_id_parse(ns, name, w->base_repo, &err);
-    if (rc == 0)
-        rc = meta_repo_get(&row, w->db, HUB_REPO_MODEL, ns, name, &err);
-    if (rc == 0)
-        rc = meta_repo_can_read(&allowed, w->db, &row, w->job->owner_id, &err);
-    if (rc == HUB_ENOTFOUND || (rc == 0 && !allowed)) {
-        if (w->spec.adapter_base[0] != '\0')
-            snprintf(message, cap, "base_model '%s' not found", w->base_repo);
-        else
-            snprintf(message, cap,
-                     "base model '%s' of adapter %s not found; name a base model that %s can "
-                     "read in the request's base_model field",
-                     w->base_repo, w->spec.model, w->job->owner);
-        return OUTCOME_FAIL;
-    }
-    return rc < 0 ? fail_with(message, cap, &err) : OUTCOME_OK;
 }
 
 /* Runs an evaluation job. On success commit gets the evaluated commit of the model, which
@@ -1184,8 +1228,6 @@ static enum outcome eval_job(struct worker *w, char *commit, char **metrics, cha
         return fail_with(message, cap, &err);
     outcome = eval_inputs_stage(w, adapter_dir, sizeof(adapter_dir), message, cap);
     if (outcome == OUTCOME_OK)
-        outcome = base_readable_check(w, message, cap);
-    if (outcome == OUTCOME_OK)
         outcome = inputs_stage(w, unused, eval_path, sizeof(eval_path), message, cap);
     if (outcome == OUTCOME_OK)
         outcome = evaluator_run(&eval, w, adapter_dir[0] != '\0' ? adapter_dir : NULL, eval_path,
@@ -1193,6 +1235,8 @@ static enum outcome eval_job(struct worker *w, char *commit, char **metrics, cha
     if (outcome != OUTCOME_OK)
         return outcome;
     if (adapter_dir[0] != '\0') {
+        /* NOTE: the evals table has no column for the base, so the adapter's row names the
+         * base commit it was scored against only through its job (result.base). */
         eval_record(w, w->spec.model, w->model_commit, json_object_get(eval, "adapter"));
         eval_record(w, w->base_repo, w->base_commit, json_object_get(eval, "base"));
     } else {
