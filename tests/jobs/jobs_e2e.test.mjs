@@ -500,7 +500,10 @@ test("restart keeps the queue, limits and cancel work", async () => {
   await waitForJob(url, alice, jobs.long, () =>
     !findProcesses(["worker", dataDir, "--job", String(jobs.long)]).includes(workerPid), 20000);
 
-  // Cancel the retried job: its worker stops within seconds and the log is kept.
+  // Cancel the retried job: its worker stops within seconds and the log is kept. The cancel
+  // waits for the second worker's start line, which the checks below look after.
+  assert.match(await waitForJobLog(url, jobs.long, /attempt 2 of 3 started/),
+    /attempt 2 of 3 started/);
   const c = await api(url, alice, "POST", `/api/jobs/${jobs.long}/cancel`);
   assert.equal(c.status, 202);
   job = await waitForJob(url, alice, jobs.long, (j) => j.state === "canceled", 20000);
