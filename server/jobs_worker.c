@@ -234,11 +234,11 @@ static void stderr_release(struct worker *w, const char *level)
     log_event_store(w, level, w->held_stderr, strlen(w->held_stderr));
 }
 
-/* Adds a line after the trainer's "rerun with --resume to continue": the job resumes on its
- * own when it runs again. A cancel reaches the worker as a SIGTERM like a daemon stop, so the
- * cancel_requested flag of the job row decides. After a cancel the scheduler logs instead that
- * nothing resumes. */
-static void resume_note(struct worker *w)
+/* Returns whether a cancel of the job was requested, by its owner, an admin or the disabling
+ * of its owner. The heartbeat thread reads the flag only every JOBS_HEARTBEAT_INTERVAL_S, so
+ * this reads the job row unless that thread has set cancel_seen already. A row that cannot be
+ * read counts as not canceled. */
+static bool cancel_requested_read(struct worker *w)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct meta_job *job = NULL;
@@ -247,7 +247,16 @@ static void resume_note(struct worker *w)
     if (!canceled && meta_job_get(&job, w->db, w->job_id, &err) == 0)
         canceled = job->cancel_requested;
     meta_job_free(job);
-    if (!canceled)
+    return canceled;
+}
+
+/* Adds a line after the trainer's "rerun with --resume to continue": the job resumes on its
+ * own when it runs again. A cancel reaches the worker as a SIGTERM like a daemon stop, so the
+ * cancel_requested flag of the job row decides. After a cancel the scheduler logs instead that
+ * nothing resumes. */
+static void resume_note(struct worker *w)
+{
+    if (!cancel_requested_read(w))
         log_line(w, "info",
                  "note: the job resumes from this checkpoint on its own when it runs again, so "
                  "there is nothing to rerun");
@@ -1068,6 +1077,13 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
         if (eval_outcome != OUTCOME_OK)
             log_line(w, "warning", "evaluation skipped: %s", eval_message);
     }
+    /* A cancel that came after the trainer exited stops the job here, before the commit.
+     * NOTE: one that comes during jobs_publish does not stop the commit, and the job then
+     * succeeds. */
+    if (worker_should_stop(w) || cancel_requested_read(w)) {
+        json_decref(eval);
+        return OUTCOME_STOPPED;
+    }
     outcome = train_publish(w, eval, commit, message, cap);
     if (outcome == OUTCOME_OK) {
         train = train_results_load(w);
@@ -1232,8 +1248,13 @@ static enum outcome eval_job(struct worker *w, char *commit, char **metrics, cha
     if (outcome == OUTCOME_OK)
         outcome = evaluator_run(&eval, w, adapter_dir[0] != '\0' ? adapter_dir : NULL, eval_path,
                                 message, cap);
-    if (outcome != OUTCOME_OK)
+    /* As for a training job, a cancel that came after the evaluator exited stores nothing. */
+    if (outcome == OUTCOME_OK && (worker_should_stop(w) || cancel_requested_read(w)))
+        outcome = OUTCOME_STOPPED;
+    if (outcome != OUTCOME_OK) {
+        json_decref(eval);
         return outcome;
+    }
     if (adapter_dir[0] != '\0') {
         /* NOTE: the evals table has no column for the base, so the adapter's row names the
          * base commit it was scored against only through its job (result.base). */
