@@ -323,7 +323,7 @@ static int user_set_disabled(const struct admin_ctx *ctx, bool disable)
     struct hub_error err = HUB_ERROR_INIT;
     struct meta_user user;
     struct meta *db = NULL;
-    int64_t sessions = 0;
+    int64_t sessions = 0, jobs = 0;
     bool last;
     int rc;
 
@@ -345,13 +345,15 @@ static int user_set_disabled(const struct admin_ctx *ctx, bool disable)
         meta_close(db);
         return 1;
     }
-    if (meta_user_set_disabled(&sessions, db, user.id, disable, &err) < 0)
+    if (meta_user_set_disabled(&sessions, &jobs, db, user.id, disable, &err) < 0)
         return fail(db, &err);
     audit(db, disable ? "user.disable" : "user.enable", user.name);
+    /* The scheduler of `atelier serve` stops the workers of those jobs at its next tick. */
     if (disable)
-        printf("disabled %s: %" PRId64 " browser session(s) logged out, and logins and tokens "
-               "are rejected until `user enable %s`\n",
-               user.name, sessions, user.name);
+        printf("disabled %s: %" PRId64 " browser session(s) logged out, %" PRId64
+               " running job(s) canceled, and logins and tokens are rejected until `user enable "
+               "%s`\n",
+               user.name, sessions, jobs, user.name);
     else
         printf("enabled %s: logins and the tokens that are not revoked work again\n", user.name);
     meta_close(db);

@@ -985,6 +985,29 @@ int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
     return rc;
 }
 
+int meta_job_cancel_running_of_owner(int64_t *out_count, struct meta *db, int64_t owner_id,
+                                     struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (out_count != NULL)
+        *out_count = 0;
+    /* The error starts with "canceled", so meta_job_cancel_reason keeps it for the final one. */
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET cancel_requested = 1, "
+                      "error = 'canceled because an admin disabled owner ' || owner "
+                      "WHERE owner_id = ?1 AND state = 'running' AND cancel_requested = 0",
+                      "cancel the running jobs of an owner", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, owner_id);
+    rc = jobs_exec(stmt, db, "cancel the running jobs of an owner", err);
+    if (rc == 0 && out_count != NULL)
+        *out_count = sqlite3_changes(meta_sqlite_get(db));
+    return rc;
+}
+
 void meta_job_cancel_reason(char *out, size_t cap, struct meta *db, int64_t id)
 {
     struct hub_error err = HUB_ERROR_INIT;

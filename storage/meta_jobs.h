@@ -267,6 +267,15 @@ int meta_job_output_deleted_set(struct meta *db, int64_t id, struct hub_error *e
 int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
                     const char *canceled_by, struct hub_error *err);
 
+/** Requests the cancel of every running job of owner_id that has no cancel request yet, as
+ * meta_job_cancel does for one job, with the error "canceled because an admin disabled owner
+ * NAME". The scheduler then stops their workers and records them as canceled. Queued jobs
+ * stay queued, and the worker fails each one when it finds the owner disabled. Sets
+ * *out_count (NULL allowed) to the number of jobs. Runs in the caller's transaction when one
+ * is open. Returns 0 or HUB_EIO. Any thread or process. */
+int meta_job_cancel_running_of_owner(int64_t *out_count, struct meta *db, int64_t owner_id,
+                                     struct hub_error *err);
+
 /** Copies into out (cap bytes) the reason that meta_job_cancel stored for running job id,
  * such as "canceled by alice", or "canceled" when it stored none or the job cannot be read.
  * The scheduler starts the final error of a canceled job with it. */

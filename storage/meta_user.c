@@ -5,6 +5,7 @@
 
 #include "hub_name.h"
 #include "meta_internal.h"
+#include "meta_jobs.h"
 #include "meta_session.h"
 
 #include <openssl/crypto.h>
@@ -310,14 +311,16 @@ int meta_user_set_password(int64_t *sessions_deleted, struct meta *db, int64_t u
     return rc;
 }
 
-int meta_user_set_disabled(int64_t *sessions_deleted, struct meta *db, int64_t user_id,
-                           bool disabled, struct hub_error *err)
+int meta_user_set_disabled(int64_t *sessions_deleted, int64_t *jobs_canceled, struct meta *db,
+                           int64_t user_id, bool disabled, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
     if (sessions_deleted != NULL)
         *sessions_deleted = 0;
+    if (jobs_canceled != NULL)
+        *jobs_canceled = 0;
     rc = meta_tx_begin(db, err);
     if (rc < 0)
         return rc;
@@ -333,6 +336,10 @@ int meta_user_set_disabled(int64_t *sessions_deleted, struct meta *db, int64_t u
     }
     if (rc == 0 && disabled)
         rc = meta_session_delete_user(sessions_deleted, db, user_id, err);
+    /* One transaction leaves no job out, because a job claimed after the commit fails at the
+     * worker's owner check and every job running before it is marked here. */
+    if (rc == 0 && disabled)
+        rc = meta_job_cancel_running_of_owner(jobs_canceled, db, user_id, err);
     if (rc == 0)
         rc = meta_tx_commit(db, err);
     if (rc < 0)

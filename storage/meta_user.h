@@ -53,12 +53,14 @@ int meta_user_set_password(int64_t *sessions_deleted, struct meta *db, int64_t u
                            const char *password, struct hub_error *err);
 
 /** Disables or enables an account. Disabling deletes the user's browser sessions and sets
- * *sessions_deleted (NULL allowed). From then on meta_user_check_password, meta_token_lookup
- * and meta_session_lookup reject the user. Tokens stay stored and work again once the account
- * is enabled. The caller keeps the last enabled admin enabled. Returns 0, HUB_ENOTFOUND or
- * HUB_EIO, after which nothing changed. */
-int meta_user_set_disabled(int64_t *sessions_deleted, struct meta *db, int64_t user_id,
-                           bool disabled, struct hub_error *err);
+ * *sessions_deleted (NULL allowed). It also requests the cancel of the user's running jobs
+ * in the same transaction (meta_job_cancel_running_of_owner) and sets *jobs_canceled (NULL
+ * allowed). From then on meta_user_check_password, meta_token_lookup and meta_session_lookup
+ * reject the user. Tokens stay stored and work again once the account is enabled. The caller
+ * keeps the last enabled admin enabled. Returns 0, HUB_ENOTFOUND or HUB_EIO, after which
+ * nothing changed. */
+int meta_user_set_disabled(int64_t *sessions_deleted, int64_t *jobs_canceled, struct meta *db,
+                           int64_t user_id, bool disabled, struct hub_error *err);
 
 /** Grants or removes admin rights. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
 int meta_user_set_admin(struct meta *db, int64_t user_id, bool is_admin, struct hub_error *err);

@@ -796,6 +796,41 @@ test("canceled jobs delete only empty output repos", async () => {
   await waitForWorkerExit(url, disabledOwnerJob);
 });
 
+test("disabling owner stops running job", async () => {
+  const url = daemon.url;
+  addUser(dataDir, "dave");
+  const dave = createToken(dataDir, "dave");
+  const r = await api(url, dave, "POST", "/api/jobs", trainRequest({
+    output_repo: "dave/stopped-lora", params: { ...trainParams, steps: 100000 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.id;
+  await waitForJob(url, alice, id, (j) => j.state === "running" && j.progress.step > 0);
+  const trainer = ["train", `--out=${join(dataDir, "jobs", String(id), "out", "stopped-lora")}`];
+  assert.equal(findProcesses(trainer).length, 1, "the trainer runs before the disable");
+
+  // The admin command is its own process. It marks the job in the database, and the
+  // daemon's scheduler stops the worker and the trainer.
+  const out = admin(dataDir, ["user", "disable", "dave"]);
+  assert.match(out, /^disabled dave: .*1 running job\(s\) canceled/);
+  const job = await waitForJob(url, alice, id, (j) => j.state === "canceled", 20000);
+  assert.equal(job.error, "canceled because an admin disabled owner dave; worker stopped");
+  assert.equal(job.result, null);
+  await waitForWorkerExit(url, id);
+  await waitForJob(url, alice, id, () => findProcesses(trainer).length === 0, 20000);
+  assert.deepEqual(findProcesses(trainer), []);
+
+  // The job created its output repo, and the scheduler deletes that repo only while main is
+  // still at its first commit, so a deleted repo means that no adapter was committed.
+  const ended = await waitForJob(url, alice, id, (j) => j.repo_deleted_at !== null, 20000);
+  assert.equal(ended.repo_created_by_job, true);
+  assert.equal((await api(url, alice, "GET", "/api/models/dave/stopped-lora")).status, 404);
+  const log = await waitForJobLog(url, id, /the job was canceled/);
+  assert.match(log, /the job was canceled, so its checkpoint is removed/);
+  assert.doesNotMatch(log, /committed [0-9a-f]{40} to dave\/stopped-lora/);
+  assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
+});
+
 test("resumed job trains on the commits of its first attempt", async () => {
   let url = daemon.url;
   await pushFolder(url, alice, "dataset", "alice/moving", styleDir,

@@ -6,6 +6,7 @@
 
 #include "meta.h"
 #include "meta_audit.h"
+#include "meta_jobs.h"
 #include "meta_lfs.h"
 #include "meta_lfs_lock.h"
 #include "meta_org.h"
@@ -245,7 +246,7 @@ static void test_disabled_users(struct meta *db)
     CHECK_EQ_INT(meta_session_create(id, NULL, db, dora_id, 3600, &err), 0);
     CHECK_EQ_INT(meta_session_create(id2, NULL, db, dora_id, 3600, &err), 0);
 
-    CHECK_EQ_INT(meta_user_set_disabled(&deleted, db, dora_id, true, &err), 0);
+    CHECK_EQ_INT(meta_user_set_disabled(&deleted, NULL, db, dora_id, true, &err), 0);
     CHECK_EQ_INT(deleted, 2);
     CHECK_EQ_INT(meta_user_get_by_id(&dora, db, dora_id, &err), 0);
     CHECK(dora.disabled_at > 0);
@@ -254,13 +255,13 @@ static void test_disabled_users(struct meta *db)
     CHECK_EQ_INT(meta_session_lookup(&s, db, id, &err), HUB_EAUTH);
     CHECK_EQ_INT(meta_user_count_admins(&admins, db, &err), 0);
     CHECK_EQ_INT(admins, 1);
-    CHECK_EQ_INT(meta_user_set_disabled(NULL, db, 999999, true, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_user_set_disabled(NULL, NULL, db, 999999, true, &err), HUB_ENOTFOUND);
 
     /* A session created while disabled (by a caller that skipped the checks) still fails. */
     CHECK_EQ_INT(meta_session_create(id, NULL, db, dora_id, 3600, &err), 0);
     CHECK_EQ_INT(meta_session_lookup(&s, db, id, &err), HUB_EAUTH);
 
-    CHECK_EQ_INT(meta_user_set_disabled(&deleted, db, dora_id, false, &err), 0);
+    CHECK_EQ_INT(meta_user_set_disabled(&deleted, NULL, db, dora_id, false, &err), 0);
     CHECK_EQ_INT(meta_user_get_by_id(&dora, db, dora_id, &err), 0);
     CHECK_EQ_INT(dora.disabled_at, 0);
     CHECK_EQ_INT(meta_user_check_password(NULL, db, "dora", "dora password", &err), 0);
@@ -274,6 +275,71 @@ static void test_disabled_users(struct meta *db)
     CHECK_EQ_INT(deleted, 2);
     CHECK_EQ_INT(meta_session_lookup(&s, db, id2, &err), HUB_EAUTH);
     CHECK_EQ_INT(meta_user_set_admin(db, dora_id, false, &err), 0);
+}
+
+/* Inserts a training job of owner and returns its id, or 0 after a failed check. */
+static int64_t job_insert(struct meta *db, int64_t owner_id, const char *owner)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t id = 0;
+
+    CHECK_EQ_INT(meta_job_insert(&id, db, META_JOB_TRAIN, owner_id, owner, "ed/out", "ed/base",
+                                 "ed/data", NULL, "{\"type\":\"train\"}", 2, 0, &err),
+                 0);
+    return id;
+}
+
+/* Claims the next queued job and checks that its id is want. */
+static void job_claim_check(struct meta *db, int64_t want)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t got = 0;
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, want);
+}
+
+/* Disabling a user requests the cancel of their running jobs in the same transaction, and
+ * leaves their queued jobs and the jobs of other users alone. */
+static void test_disable_cancels_running_jobs(struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char reason[META_JOB_CANCELED_BY_BYTES];
+    struct meta_job *job = NULL;
+    int64_t ed_id = 0, running, other, queued, canceled = -1;
+
+    CHECK_EQ_INT(meta_user_add(&ed_id, db, "ed", "ed password", false, &err), 0);
+    running = job_insert(db, ed_id, "ed");
+    job_claim_check(db, running);
+    other = job_insert(db, ed_id + 1000, "fay");
+    job_claim_check(db, other);
+    queued = job_insert(db, ed_id, "ed");
+
+    CHECK_EQ_INT(meta_user_set_disabled(NULL, &canceled, db, ed_id, true, &err), 0);
+    CHECK_EQ_INT(canceled, 1);
+    CHECK_EQ_INT(meta_job_get(&job, db, running, &err), 0);
+    CHECK_EQ_INT(job->state, META_JOB_RUNNING);
+    CHECK(job->cancel_requested);
+    CHECK_EQ_STR(job->error, "canceled because an admin disabled owner ed");
+    meta_job_free(job);
+    /* The scheduler starts the final error of the canceled job with this reason. */
+    meta_job_cancel_reason(reason, sizeof(reason), db, running);
+    CHECK_EQ_STR(reason, "canceled because an admin disabled owner ed");
+
+    CHECK_EQ_INT(meta_job_get(&job, db, other, &err), 0);
+    CHECK(!job->cancel_requested);
+    meta_job_free(job);
+    CHECK_EQ_INT(meta_job_get(&job, db, queued, &err), 0);
+    CHECK_EQ_INT(job->state, META_JOB_QUEUED);
+    CHECK(!job->cancel_requested);
+    meta_job_free(job);
+
+    /* Enabling cancels nothing, and a job already marked is not counted again. */
+    CHECK_EQ_INT(meta_user_set_disabled(NULL, &canceled, db, ed_id, false, &err), 0);
+    CHECK_EQ_INT(canceled, 0);
+    CHECK_EQ_INT(meta_user_set_disabled(NULL, &canceled, db, ed_id, true, &err), 0);
+    CHECK_EQ_INT(canceled, 0);
 }
 
 struct access_case {
@@ -787,6 +853,7 @@ int main(void)
         test_tokens(db);
         test_sessions(db);
         test_disabled_users(db);
+        test_disable_cancels_running_jobs(db);
         test_orgs_and_access(db);
         test_repo_list(db);
         test_lfs_and_audit(db);
