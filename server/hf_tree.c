@@ -130,6 +130,27 @@ static int reply_not_a_folder(struct http_request *req, struct repo *git, const 
                                  path, rev);
 }
 
+static bool path_is_empty(const char *rest)
+{
+    return rest == NULL || rest[0] == '\0';
+}
+
+/* Queues the 400 of a tree or commits path that ends before its revision, such as
+ * /api/models/alice/pub/tree, naming the expected form. route is "tree" or "commits", and
+ * form_tail what may follow the revision. Callers check this before the repo lookup, so the
+ * reply depends on the path alone and reveals nothing about private repos. */
+static int reply_missing_revision(struct http_request *req, const char *route,
+                                  const char *form_tail)
+{
+    char prefix[320];
+
+    snprintf(prefix, sizeof(prefix), "/api/%s/%.100s/%.100s/%s", http_request_segment(req, 1),
+             http_request_param(req, "ns"), http_request_param(req, "name"), route);
+    return http_reply_error(req, 400,
+                            "missing revision in %s: expected %s/REVISION%s, such as %s/main",
+                            prefix, prefix, form_tail, prefix);
+}
+
 int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
@@ -154,6 +175,8 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
         if (limit > http_request_config(req)->max_page_items)
             limit = http_request_config(req)->max_page_items;
     }
+    if (path_is_empty(http_request_param(req, "rest")))
+        return reply_missing_revision(req, "tree", "[/PATH]");
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;
@@ -368,6 +391,8 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
     if (http_request_query(req, "cursor") != NULL &&
         parse_page_number(&offset, http_request_query(req, "cursor")) < 0)
         return hf_reply_bad_cursor(req);
+    if (path_is_empty(http_request_param(req, "rest")))
+        return reply_missing_revision(req, "commits", "");
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;

@@ -1151,6 +1151,24 @@ test("errors for revisions, tree paths and cursors", async () => {
   await expectError(await req("/api/models/alice/pub/tree/main?recursive=maybe"), 400,
     { mention: "expected true, false, 1 or 0" });
   assert.equal((await req("/api/models/alice/pub/tree/main?recursive=1")).status, 200);
+
+  // A tree or commits path without a revision gets the form it needs. The reply depends on
+  // the path alone, so a private repo and a missing one get the same reply.
+  const missingRevision = [
+    { path: "/api/models/alice/pub/tree", form: "/api/models/alice/pub/tree", tail: "[/PATH]" },
+    { path: "/api/models/alice/pub/tree/", form: "/api/models/alice/pub/tree", tail: "[/PATH]" },
+    { path: "/api/models/alice/priv/tree", form: "/api/models/alice/priv/tree", tail: "[/PATH]" },
+    { path: "/api/datasets/alice/nothing/tree", form: "/api/datasets/alice/nothing/tree",
+      tail: "[/PATH]" },
+    { path: "/api/models/alice/pub/commits", form: "/api/models/alice/pub/commits", tail: "" },
+  ];
+  for (const c of missingRevision) {
+    const r = await req(c.path);
+    assert.equal(r.headers.get("x-error-code"), null, c.path);
+    const body = await expectError(r, 400,
+      { mention: `expected ${c.form}/REVISION${c.tail}, such as ${c.form}/main` });
+    assert.match(body.error, /^missing revision in \/api\//, c.path);
+  }
 });
 
 
