@@ -93,17 +93,53 @@ static const char *service_name(enum git_service service)
 
 /* ---- Access ----------------------------------------------------------------------------- */
 
-/* Queues the reply for a caller who may not use the repo, or for a missing repo. Anonymous
- * callers get 401 so git retries with credentials. Others get 404, so a private repo looks
- * exactly like a missing one. */
-static int reply_not_found(struct http_request *req, const char *ns, const char *name)
+/* Finds the repo of the other type (a dataset for a model URL and the reverse) with the id
+ * ns/name that the caller may read. Returns false when there is none, and also when the
+ * lookup failed, after logging the error, because the hint is optional. */
+static bool other_type_find(struct meta_repo *out, struct http_request *req,
+                            enum hub_repo_type type, const char *ns, const char *name)
+{
+    enum hub_repo_type other = type == HUB_REPO_MODEL ? HUB_REPO_DATASET : HUB_REPO_MODEL;
+    struct meta *db = http_request_db(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    bool readable = false;
+    int rc;
+
+    rc = meta_repo_get(out, db, other, ns, name, &err);
+    if (rc == 0)
+        rc = meta_repo_can_read(&readable, db, out, http_request_user(req)->id, &err);
+    if (rc < 0 && rc != HUB_ENOTFOUND)
+        hub_log(HUB_LOG_ERROR, "git",
+                "looking up a %s of the same id failed: repo=%s/%s error=%s req=%s",
+                hub_repo_type_name(other), ns, name, err.msg, http_request_id(req));
+    return rc == 0 && readable;
+}
+
+/* Queues the reply for a caller who may not use the repo, or for a missing repo. exists is
+ * whether a repo of the URL's type has this id. Anonymous callers get 401 so git retries with
+ * credentials. Others get 404, so a private repo looks exactly like a missing one. When the
+ * caller may read a repo of the other type with this id, the 404 names its URL, also for an
+ * anonymous caller whose repo is really missing. */
+static int reply_not_found(struct http_request *req, enum hub_repo_type type, const char *ns,
+                           const char *name, bool exists)
 {
     const struct http_user *user = http_request_user(req);
+    struct meta_repo other;
+    bool has_other = hub_name_is_valid(ns) && hub_name_is_valid(name) &&
+                     other_type_find(&other, req, type, ns, name);
 
-    if (user->id == 0)
+    /* NOTE: an anonymous caller who gets 401 here while a public repo of the other type
+     * exists learns that a private repo of the URL's type has this id. The 401 must stay,
+     * because git sends the owner's credentials only after one. */
+    if (user->id == 0 && (exists || !has_other))
         return http_reply_unauthorized(req);
-    return http_reply_error_code(req, 404, "RepoNotFound", "repository %s/%s not found", ns,
-                                 name);
+    if (has_other)
+        return http_reply_error_code(
+            req, 404, "RepoNotFound", "no %s %s/%s; a %s of that name exists at %s%s/%s/%s",
+            hub_repo_type_name(type), ns, name, hub_repo_type_name(other.type),
+            http_request_base_url(req), other.type == HUB_REPO_DATASET ? "/datasets" : "", other.ns,
+            other.name);
+    return http_reply_error_code(req, 404, "RepoNotFound", "repository %s/%s not found", ns, name);
 }
 
 static int lfs_reply_message(struct http_request *req, unsigned status, const char *message);
@@ -134,16 +170,19 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     int rc;
 
     if (ns == NULL || name == NULL || !hub_name_is_valid(ns) || !hub_name_is_valid(name)) {
-        reply_not_found(req, ns != NULL ? ns : "", name != NULL ? name : "");
+        reply_not_found(req, type, ns != NULL ? ns : "", name != NULL ? name : "", false);
         return 1;
     }
-    if (user->token_invalid) {
+    /* An unknown, revoked or disabled user's token makes the caller anonymous (user->id is
+     * 0), so reads of public repos work as they do through the Hub API. A push needs a user,
+     * so it gets the 401 that names the invalid credentials. */
+    if (user->token_invalid && service == SERVICE_RECEIVE_PACK) {
         http_reply_unauthorized(req);
         return 1;
     }
     rc = meta_repo_get(&state->repo, db, type, ns, name, err);
     if (rc == HUB_ENOTFOUND) {
-        reply_not_found(req, ns, name);
+        reply_not_found(req, type, ns, name, false);
         return 1;
     }
     if (rc < 0)
@@ -152,7 +191,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     if (rc < 0)
         return rc;
     if (!allowed) {
-        reply_not_found(req, ns, name);
+        reply_not_found(req, type, ns, name, true);
         return 1;
     }
     if (service == SERVICE_RECEIVE_PACK) {
@@ -829,8 +868,21 @@ static bool page_parse(struct http_request *req, const char *cursor_text, const 
     *cursor = cursor_text != NULL && cursor_text[0] != '\0' ? lock_id_parse(cursor_text) : 0;
     *limit = limit_text != NULL && limit_text[0] != '\0' ? lock_id_parse(limit_text)
                                                          : LFS_LOCKS_PAGE_SIZE;
-    if (*cursor < 0 || *limit < 1 || *limit > LFS_LOCKS_MAX_PAGE) {
-        lfs_reply_message(req, 400, "invalid cursor or limit: limit must be 1 to 1000");
+    if (*cursor < 0) {
+        char message[160];
+
+        snprintf(message, sizeof(message),
+                 "invalid cursor '%.40s': use the next_cursor value of the previous page",
+                 cursor_text);
+        lfs_reply_message(req, 400, message);
+        return false;
+    }
+    if (*limit < 1 || *limit > LFS_LOCKS_MAX_PAGE) {
+        char message[160];
+
+        snprintf(message, sizeof(message), "invalid limit '%.40s': use a number from 1 to %d",
+                 limit_text, LFS_LOCKS_MAX_PAGE);
+        lfs_reply_message(req, 400, message);
         return false;
     }
     return true;

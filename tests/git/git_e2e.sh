@@ -86,6 +86,11 @@ fi
 check "admin repo import of demo model" "$atelier" admin --data "$data" repo import alice/demo \
   "$model_dir" --owner alice
 
+# carol's token is valid until the test disables her.
+echo 'carol password' | "$atelier" admin --data "$data" user add carol >/dev/null 2>&1
+CAROL_TOKEN=$("$atelier" admin --data "$data" token create carol --write 2>/dev/null |
+  grep -o 'hf_[A-Za-z0-9_]*' | head -n 1)
+
 "$atelier" serve --data "$data" --listen 127.0.0.1:0 --threads 4 2>"$work/serve.log" &
 daemon_pid=$!
 port=
@@ -863,6 +868,93 @@ curl -s "$base/api/models/alice/adapters" >"$work/local-info.json"
 check_output "API commit keeps recorded baseModel" '"baseModel" *: *"alice/demo"' \
   "$work/local-info.json"
 
+# ---- Invalid tokens on public repos ---------------------------------------------------------
+
+# An unknown token, or the token of a disabled user, reads public repos as anonymous, as the
+# Hub API does. A push with it still gets the 401 that names the invalid credentials.
+bearer() {
+  echo "http.extraHeader=Authorization: Bearer $1"
+}
+check "clone public repo with unknown token" git -c "$(bearer hf_not_a_token)" clone -q \
+  "$base/alice/stories" stories-bad-token
+check "unknown token clone brings LFS weights" cmp stories-bad-token/model.safetensors \
+  "$model_dir/model.safetensors"
+if [ -n "$CAROL_TOKEN" ]; then
+  ok "token of carol created"
+else
+  not_ok "token of carol created" "atelier admin token create printed no hf_ token"
+fi
+check "clone as carol before disabling" git -c "$(bearer "$CAROL_TOKEN")" clone -q \
+  "$base/alice/adapters" carol-adapters
+check "disable carol" "$atelier" admin --data "$data" user disable carol
+check "ls-remote public repo as disabled user" git -c "$(bearer "$CAROL_TOKEN")" ls-remote \
+  "$base/alice/stories"
+code=$(curl -s -o "$work/carol-locks.json" -w '%{http_code}' \
+  -H "Authorization: Bearer $CAROL_TOKEN" -H "Accept: application/vnd.git-lfs+json" \
+  "$base/alice/adapters.git/info/lfs/locks")
+if [ "$code" = "200" ]; then
+  ok "lock list of public repo as disabled user"
+else
+  not_ok "lock list of public repo as disabled user" "HTTP $code: $(cat "$work/carol-locks.json")"
+fi
+# With the token in the URL, git prints the 401 body instead of asking for credentials.
+git ls-remote "$(auth_base "$CAROL_TOKEN")/alice/secret" >"$work/carol-secret.log" 2>&1
+check_output "private repo as disabled user names invalid credentials" \
+  "^remote: Invalid credentials in Authorization header" "$work/carol-secret.log"
+(cd carol-adapters && echo carol >carol.txt && git add carol.txt && git commit -q -m "Add carol")
+git -C carol-adapters push "$(auth_base "$CAROL_TOKEN")/alice/adapters" main \
+  >"$work/carol-push.log" 2>&1
+check_output "push as disabled user names invalid credentials" \
+  "^remote: Invalid credentials in Authorization header" "$work/carol-push.log"
+# git erases a token that got 401 from its credential helper, so after `user enable` carol
+# must enter it again, as docs/storage.md documents.
+echo "http://user:$CAROL_TOKEN@127.0.0.1:$port" >"$work/carol-credentials"
+chmod 600 "$work/carol-credentials"
+git -C carol-adapters -c credential.helper="store --file=$work/carol-credentials" \
+  push "$base/alice/adapters" main >"$work/carol-helper-push.log" 2>&1
+if grep -q "$CAROL_TOKEN" "$work/carol-credentials"; then
+  not_ok "rejected push erases the token from the helper" "$(cat "$work/carol-helper-push.log")"
+else
+  ok "rejected push erases the token from the helper"
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CAROL_TOKEN" \
+  "$base/alice/adapters/info/refs?service=git-receive-pack")
+if [ "$code" = "401" ]; then
+  ok "push advertisement as disabled user gets 401"
+else
+  not_ok "push advertisement as disabled user gets 401" "HTTP $code"
+fi
+
+# ---- Repo of the other type ----------------------------------------------------------------
+
+# alice/corpus is a dataset. A model URL for it names the dataset URL, also for anonymous
+# callers, because they may read it.
+git ls-remote "$base/alice/corpus" >"$work/wrong-type.log" 2>&1
+check_output "anonymous model URL of a dataset names the dataset" \
+  "^remote: no model alice/corpus; a dataset of that name exists at $base/datasets/alice/corpus$" \
+  "$work/wrong-type.log"
+git ls-remote "$(auth_base "$READ_TOKEN")/alice/corpus" >"$work/wrong-type-token.log" 2>&1
+check_output "model URL of a dataset with a token names the dataset" \
+  "^remote: no model alice/corpus; a dataset of that name exists" "$work/wrong-type-token.log"
+git ls-remote "$base/datasets/alice/stories" >"$work/wrong-type-model.log" 2>&1
+check_output "dataset URL of a model names the model" \
+  "^remote: no dataset alice/stories; a model of that name exists at $base/alice/stories$" \
+  "$work/wrong-type-model.log"
+# alice/secret is a private model, so the hint names it only to callers who may read it.
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+  "$base/datasets/alice/secret/info/refs?service=git-upload-pack")
+if [ "$code" = "401" ]; then
+  ok "anonymous dataset URL of a private model gets 401"
+else
+  not_ok "anonymous dataset URL of a private model gets 401" "HTTP $code"
+fi
+git ls-remote "$(auth_base "$BOB_TOKEN")/datasets/alice/secret" >"$work/wrong-type-bob.log" 2>&1
+check_output "dataset URL of an unreadable model is plain not found" \
+  "^remote: repository alice/secret not found" "$work/wrong-type-bob.log"
+git ls-remote "$(auth_base "$READ_TOKEN")/datasets/alice/secret" >"$work/wrong-type-owner.log" 2>&1
+check_output "dataset URL of own private model names the model" \
+  "^remote: no dataset alice/secret; a model of that name exists" "$work/wrong-type-owner.log"
+
 # ---- Protocol details ----------------------------------------------------------------------
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")
@@ -877,6 +969,13 @@ if [ "$code" = "401" ]; then
 else
   not_ok "anonymous fetch of missing repo gets 401" "HTTP $code"
 fi
+curl -s -o "$work/bad-cursor.json" -H "Accept: application/vnd.git-lfs+json" \
+  "$base/alice/adapters.git/info/lfs/locks?cursor=zzz"
+check_output "bad lock cursor names the cursor" "invalid cursor 'zzz'" "$work/bad-cursor.json"
+curl -s -o "$work/bad-limit.json" -H "Accept: application/vnd.git-lfs+json" \
+  "$base/alice/adapters.git/info/lfs/locks?limit=0"
+check_output "bad lock limit names the limit" "invalid limit '0': use a number from 1 to 1000" \
+  "$work/bad-limit.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Accept: application/vnd.git-lfs+json" \
   -H "Content-Type: application/vnd.git-lfs+json" -d '{}' \
   "$base/alice/adapters.git/info/lfs/locks/verify")

@@ -952,18 +952,21 @@ async function sessionOf(name, password) {
   return r.headers.get("set-cookie").split(";")[0];
 }
 
-// Returns the status of whoami, of a git clone's first request and of the settings page, for
-// a token or a session cookie.
+// Returns the status of whoami, of the first request of a git clone and of a git push of the
+// public repo alice/pub, and of the settings page, for a token or a session cookie.
 async function statusesOf({ token, cookie }) {
   const headers = cookie ? { Cookie: cookie } : {};
   const gitHeaders = token
     ? { Authorization: "Basic " + Buffer.from("git:" + token).toString("base64") } : headers;
   const who = await req("/api/whoami-v2", { token, headers });
   const git = await req("/alice/pub.git/info/refs?service=git-upload-pack", { headers: gitHeaders });
+  const gitPush = await req("/alice/pub.git/info/refs?service=git-receive-pack",
+    { headers: gitHeaders });
   const page = await fetch(daemon.url + "/settings", { headers: { ...auth(token), ...headers },
     redirect: "manual" });
-  await Promise.all([who.arrayBuffer(), git.arrayBuffer(), page.arrayBuffer()]);
-  return { whoami: who.status, git: git.status, settings: page.status,
+  await Promise.all([who.arrayBuffer(), git.arrayBuffer(), gitPush.arrayBuffer(),
+    page.arrayBuffer()]);
+  return { whoami: who.status, git: git.status, gitPush: gitPush.status, settings: page.status,
     location: page.headers.get("location") };
 }
 
@@ -971,14 +974,16 @@ test("a disabled user is locked out at once and enabled again", async () => {
   admin(dataDir, ["user", "add", "carol"], "password-carol\n");
   const token = createToken(dataDir, "carol", { write: true, label: "carol-laptop" });
   const cookie = await sessionOf("carol", "password-carol");
+  // carol may read alice/pub but not write it.
   assert.deepEqual(await statusesOf({ token }),
-    { whoami: 200, git: 200, settings: 200, location: null });
+    { whoami: 200, git: 200, gitPush: 403, settings: 200, location: null });
   assert.equal((await statusesOf({ cookie })).settings, 200, "the session opens the pages");
 
   const out = admin(dataDir, ["user", "disable", "carol"]);
   assert.match(out, /disabled carol: 1 browser session\(s\) logged out/);
+  // The token now counts as anonymous: the public repo stays readable, a push gets 401.
   assert.deepEqual(await statusesOf({ token }),
-    { whoami: 401, git: 401, settings: 303, location: "/login?next=/settings" });
+    { whoami: 401, git: 200, gitPush: 401, settings: 303, location: "/login?next=/settings" });
   const byCookie = await statusesOf({ cookie });
   assert.equal(byCookie.whoami, 401, "the old session cookie is rejected by the API");
   assert.equal(byCookie.settings, 303, "the pages treat the old session as logged out");
