@@ -6,6 +6,7 @@
 #include "hub_limits.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,49 +34,72 @@ void hf_commit_parser_dispose(struct hf_commit_parser *p)
     memset(p, 0, sizeof(*p));
 }
 
-int hf_path_check(const char *path, struct hub_error *err)
+/* Formats a path rule into rule (cap bytes) and returns code. */
+static int rule_set(char *rule, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int rule_set(char *rule, size_t cap, int code, const char *fmt, ...)
+{
+    va_list args;
+
+    va_start(args, fmt);
+    vsnprintf(rule, cap, fmt, args);
+    va_end(args);
+    return code;
+}
+
+int hf_path_rule(const char *path, char *rule, size_t cap)
 {
     size_t len = strlen(path);
+    size_t segments = 0;
     const char *seg = path;
 
     if (len == 0)
-        return hub_error_set(err, HUB_EINVAL, "invalid path: empty");
+        return rule_set(rule, cap, HUB_EINVAL, "empty");
     if (len > HUB_MAX_PATH_BYTES)
-        return hub_error_set(err, HUB_ETOOBIG, "invalid path '%.60s...': longer than %d bytes",
-                             path, HUB_MAX_PATH_BYTES);
+        return rule_set(rule, cap, HUB_ETOOBIG, "longer than %d bytes", HUB_MAX_PATH_BYTES);
     for (const char *p = path; *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
 
         if (c < 0x20 || c == 0x7f)
-            return hub_error_set(err, HUB_EINVAL,
-                                 "invalid path '%.80s': contains control character 0x%02x", path,
-                                 c);
+            return rule_set(rule, cap, HUB_EINVAL, "contains control character 0x%02x", c);
         if (c == '\\')
-            return hub_error_set(err, HUB_EINVAL, "invalid path '%.80s': contains a backslash",
-                                 path);
+            return rule_set(rule, cap, HUB_EINVAL, "contains a backslash");
     }
     if (path[0] == '/')
-        return hub_error_set(err, HUB_EINVAL, "invalid path '%.80s': starts with '/'", path);
+        return rule_set(rule, cap, HUB_EINVAL, "starts with '/'");
     if (path[len - 1] == '/')
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid path '%.80s': a path ending in '/' names a folder, not a "
-                             "file",
-                             path);
+        return rule_set(rule, cap, HUB_EINVAL, "a path ending in '/' names a folder, not a file");
     for (;;) {
         const char *slash = strchr(seg, '/');
         size_t n = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
 
         if (n == 0)
-            return hub_error_set(err, HUB_EINVAL, "invalid path '%.80s': empty segment", path);
+            return rule_set(rule, cap, HUB_EINVAL, "empty segment");
         if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-            return hub_error_set(err, HUB_EINVAL,
-                                 "invalid path '%.80s': '.' and '..' segments are not allowed",
-                                 path);
+            return rule_set(rule, cap, HUB_EINVAL, "'.' and '..' segments are not allowed");
+        if (++segments > HUB_MAX_PATH_SEGMENTS)
+            return rule_set(rule, cap, HUB_EINVAL, "more than %d segments between slashes",
+                            HUB_MAX_PATH_SEGMENTS);
         if (slash == NULL)
             break;
         seg = slash + 1;
     }
     return 0;
+}
+
+int hf_path_check(const char *path, struct hub_error *err)
+{
+    char rule[96];
+    int rc = hf_path_rule(path, rule, sizeof(rule));
+
+    if (rc == 0)
+        return 0;
+    if (path[0] == '\0')
+        return hub_error_set(err, rc, "invalid path: empty");
+    if (rc == HUB_ETOOBIG)
+        return hub_error_set(err, rc, "invalid path '%.60s...': %s", path, rule);
+    return hub_error_set(err, rc, "invalid path '%.80s': %s", path, rule);
 }
 
 static bool oid_is_hex(const char *s, size_t want)

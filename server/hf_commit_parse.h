@@ -67,8 +67,14 @@ int hf_commit_parser_finish(struct hf_commit_parser *p, struct hub_error *err);
 void hf_commit_parser_dispose(struct hf_commit_parser *p);
 
 /** Checks a repo-relative file path from a request: not empty, at most HUB_MAX_PATH_BYTES,
- * no leading or trailing '/', no empty, "." or ".." segment, no backslash, no NUL or other
- * control character. Returns 0 or HUB_EINVAL/HUB_ETOOBIG with err naming the path. */
+ * at most HUB_MAX_PATH_SEGMENTS segments, no leading or trailing '/', no empty, "." or ".."
+ * segment, no backslash, no NUL or other control character. Returns 0 or
+ * HUB_EINVAL/HUB_ETOOBIG with err naming the path. */
 int hf_path_check(const char *path, struct hub_error *err);
+
+/** Writes to rule (cap bytes) the rule of hf_path_check that path breaks, without the path
+ * itself (such as "contains a backslash"), for callers that show the path in their own
+ * form. Returns 0 when path breaks none, else the code hf_path_check returns. */
+int hf_path_rule(const char *path, char *rule, size_t cap);
 
 #endif

@@ -7,6 +7,12 @@
 
 #define HUB_MAX_REPO_NAME_BYTES 96         /* one of namespace or name in "namespace/name" */
 #define HUB_MAX_PATH_BYTES      1024       /* a file path inside a repo */
+
+/* Segments (parts between slashes) of a file path inside a repo. A resolve or tree URL puts
+ * the path after the repo id, the route and a revision that may contain slashes. The HTTP
+ * parser accepts at most 256 segments in all (HTTP_MAX_SEGMENTS), so 200 leaves room for the
+ * others and keeps every committed file reachable by URL. */
+#define HUB_MAX_PATH_SEGMENTS   200
 #define HUB_MAX_REVISION_BYTES  255        /* a branch, tag or commit id */
 #define HUB_MAX_JSON_BODY_BYTES (1u << 20) /* a JSON request body */
 

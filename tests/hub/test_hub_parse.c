@@ -154,6 +154,43 @@ static void test_path_check(void)
     free(longest);
 }
 
+static void test_path_segment_limit(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char path[2 * (HUB_MAX_PATH_SEGMENTS + 1)];
+    char rule[96];
+
+    /* "a/a/.../a" with HUB_MAX_PATH_SEGMENTS segments, then one more. */
+    for (size_t i = 0; i < HUB_MAX_PATH_SEGMENTS; i++)
+        memcpy(path + 2 * i, "a/", 2);
+    path[2 * HUB_MAX_PATH_SEGMENTS - 1] = '\0';
+    CHECK_EQ_INT(hf_path_check(path, &err), 0);
+    path[2 * HUB_MAX_PATH_SEGMENTS - 1] = '/';
+    path[2 * HUB_MAX_PATH_SEGMENTS] = 'a';
+    path[2 * HUB_MAX_PATH_SEGMENTS + 1] = '\0';
+    CHECK_EQ_INT(hf_path_check(path, &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "more than 200 segments") != NULL);
+    CHECK_EQ_INT(hf_path_rule(path, rule, sizeof(rule)), HUB_EINVAL);
+    CHECK_EQ_STR(rule, "more than 200 segments between slashes");
+}
+
+static void test_path_rule_text(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char rule[96];
+
+    CHECK_EQ_INT(hf_path_rule("a\\b", rule, sizeof(rule)), HUB_EINVAL);
+    CHECK_EQ_STR(rule, "contains a backslash");
+    CHECK_EQ_INT(hf_path_rule("a\nb", rule, sizeof(rule)), HUB_EINVAL);
+    CHECK_EQ_STR(rule, "contains control character 0x0a");
+    CHECK_EQ_INT(hf_path_rule("ok/file.txt", rule, sizeof(rule)), 0);
+    /* hf_path_check keeps its messages, which name the path. */
+    CHECK_EQ_INT(hf_path_check("a\\b", &err), HUB_EINVAL);
+    CHECK_EQ_STR(err.msg, "invalid path 'a\\b': contains a backslash");
+    CHECK_EQ_INT(hf_path_check("", &err), HUB_EINVAL);
+    CHECK_EQ_STR(err.msg, "invalid path: empty");
+}
+
 static int feed_all(struct hf_commit_parser *p, const char *body, size_t chunk,
                     struct hub_error *err)
 {
@@ -319,6 +356,8 @@ int main(void)
     test_range_cases();
     test_base64_decode();
     test_path_check();
+    test_path_segment_limit();
+    test_path_rule_text();
     test_commit_parse_all_kinds();
     test_commit_parse_errors();
     test_commit_parse_operation_limit();
