@@ -14,7 +14,8 @@ static void usage(FILE *to)
                 "Runs a git hook of a hub repo. git receive-pack starts it with the ref\n"
                 "updates on stdin, one \"<old-id> <new-id> <ref>\" line each. The daemon sets\n"
                 "ATELIER_DATA_DIR, ATELIER_PROTECTED_BRANCHES, ATELIER_HOOK_REPORT,\n"
-                "ATELIER_HOOK_LOCKS and ATELIER_HOOK_USER_ID (the id of the pushing user).\n");
+                "ATELIER_HOOK_LOCKS, ATELIER_HOOK_USER_ID (the id of the pushing user) and\n"
+                "ATELIER_HOOK_REPO_URL (the repo's URL, for the commands messages suggest).\n");
 }
 
 int cmd_hook(int argc, char **argv)

@@ -1,19 +1,25 @@
 /* git_hook: pre-receive and post-receive for hub repos. pre-receive rejects updates outside
  * refs/heads/ and refs/tags/ and updates whose old id no longer matches the ref, because
- * another push won. It also rejects force pushes and deletions of protected branches, commits
- * that change a file another user locked with git-lfs, and commits that point to LFS objects
- * the store does not have. It also rejects pointers to objects that the pushing user
- * (ATELIER_HOOK_USER_ID) may not read through any repo. It lists objects with `git rev-list` and `git cat-file`, which see
+ * another push won. It also rejects deleting the default branch, and new branches and tags
+ * whose names the Hub API would reject. It rejects force pushes and deletions of protected
+ * branches, and files whose paths the commit API would reject. It rejects commits that change
+ * a file another user locked with git-lfs, and commits that point to LFS objects the store
+ * does not have. It also
+ * rejects pointers to objects that the pushing user (ATELIER_HOOK_USER_ID) may not read
+ * through any repo. It lists objects with `git rev-list` and `git cat-file`, which see
  * the quarantined objects of the push through the environment that receive-pack sets. It
  * writes "lfs <oid> <size>" lines to the report file so the daemon can link the objects to
  * the repo, and "rejected <status>" when it rejects the push. post-receive appends
  * "update <old> <new> <ref>" lines. */
 #include "git_hook.h"
 
+#include "hf_commit_parse.h"
 #include "hub_limits.h"
+#include "hub_name.h"
 #include "lfs_pointer.h"
 #include "meta.h"
 #include "meta_lfs_access.h"
+#include "repo.h"
 #include "store.h"
 
 #include <errno.h>
@@ -214,10 +220,60 @@ static bool is_ancestor(const char *old_oid, const char *new_oid)
     return run_git(argv, -1, -1) == 0;
 }
 
-/* Checks the ref name, the old id and branch protection of one update. Returns true when it
- * may go on; otherwise it wrote the reason to errors. */
+/* Runs git with argv and writes the first line of its output, without the newline, to out
+ * (cap bytes). Returns false when git fails or prints nothing. */
+static bool git_output_line(char *const argv[], char *out, size_t cap)
+{
+    FILE *output = scratch_open();
+    bool found = false;
+
+    if (output == NULL)
+        return false;
+    if (run_git(argv, -1, fileno(output)) == 0) {
+        rewind(output);
+        found = fgets(out, (int)cap, output) != NULL;
+        if (found)
+            out[strcspn(out, "\n")] = '\0';
+        found = found && out[0] != '\0';
+    }
+    fclose(output);
+    return found;
+}
+
+/* Writes the ref that HEAD names, the repo's default branch, to out (cap bytes). The hub
+ * creates every repo with HEAD at refs/heads/main, which is also the fallback. */
+static void default_branch_ref(char *out, size_t cap)
+{
+    char *argv[] = {"git", "symbolic-ref", "--quiet", "HEAD", NULL};
+
+    if (!git_output_line(argv, out, cap) || strncmp(out, "refs/heads/", 11) != 0)
+        snprintf(out, cap, "refs/heads/%s", REPO_DEFAULT_BRANCH);
+}
+
+/* Checks the name of a branch or tag that the update creates with the rules the Hub API
+ * applies to new branches and tags. Existing refs may still be updated or deleted. */
+static bool new_ref_name_is_allowed(const struct githook_update *u, FILE *errors)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int rc;
+
+    if (!githook_oid_is_zero(u->old_oid) || githook_oid_is_zero(u->new_oid))
+        return true;
+    if (strncmp(u->ref, "refs/heads/", 11) == 0)
+        rc = hub_branch_name_check(u->ref + 11, &err);
+    else
+        rc = hub_tag_name_check(u->ref + 10, &err);
+    if (rc == 0)
+        return true;
+    fprintf(errors, "rejected %s: %s\n", u->ref, err.msg);
+    return false;
+}
+
+/* Checks the ref name, the old id, deletion of the default branch (default_ref) and branch
+ * protection of one update. Returns true when it may go on. Otherwise it writes the reason to
+ * errors. */
 static bool update_is_allowed(const struct githook_update *u, FILE *refs, const char *protected,
-                              FILE *errors)
+                              const char *default_ref, FILE *errors)
 {
     bool is_branch = strncmp(u->ref, "refs/heads/", 11) == 0;
     bool is_tag = strncmp(u->ref, "refs/tags/", 10) == 0;
@@ -252,6 +308,18 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
                         "and push again\n", u->ref, current, u->old_oid);
         return false;
     }
+    /* receive-pack would reject this too, but with advice about receive.denyDeleteCurrent,
+     * a setting hub users cannot change. */
+    if (githook_oid_is_zero(u->new_oid) && strcmp(u->ref, default_ref) == 0) {
+        fprintf(errors,
+                "rejected %s: the default branch '%s' cannot be deleted; push new "
+                "commits to it instead (git push --mirror deletes it when your repo "
+                "has no branch '%s')\n",
+                u->ref, u->ref + 11, u->ref + 11);
+        return false;
+    }
+    if (!new_ref_name_is_allowed(u, errors))
+        return false;
     if (!is_branch || !githook_branch_is_listed(protected, u->ref + 11))
         return true;
     if (githook_oid_is_zero(u->new_oid)) {
@@ -424,6 +492,104 @@ out:
     return result;
 }
 
+/* Writes path to out in double quotes, with backslash escapes for '\\', '"' and control
+ * characters, so a name with a newline stays on one line of the rejection. */
+static void path_print_quoted(FILE *out, const char *path)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* Lists, NUL-separated, the paths of the tree of u's new commit that are added or changed
+ * against the tree of its old commit. A new ref is compared with the default branch, and with
+ * nothing when the repo has no commit there. Returns NULL when the new object has no tree
+ * (a tag of a blob) or git failed, with *failed telling the two apart. */
+static FILE *changed_paths_list(const struct githook_update *u, const char *default_ref,
+                                bool *failed)
+{
+    char new_tree[GITHOOK_OID_HEX + 16];
+    char base_tree[GITHOOK_OID_HEX + 16];
+    char new_rev[GITHOOK_OID_HEX + 16];
+    char base_rev[GITHOOK_MAX_REF_BYTES + 16];
+    char *new_argv[] = {"git", "rev-parse", "--verify", "--quiet", new_rev, NULL};
+    char *base_argv[] = {"git", "rev-parse", "--verify", "--quiet", base_rev, NULL};
+    char *diff_argv[] = {"git",         "diff-tree",       "-r",      "-z",     "--no-renames",
+                         "--name-only", "--diff-filter=d", base_tree, new_tree, NULL};
+    char *list_argv[] = {"git", "ls-tree", "-r", "-z", "--name-only", new_tree, NULL};
+    bool has_base;
+    FILE *out;
+
+    *failed = false;
+    snprintf(new_rev, sizeof(new_rev), "%s^{tree}", u->new_oid);
+    if (!git_output_line(new_argv, new_tree, sizeof(new_tree)))
+        return NULL;
+    snprintf(base_rev, sizeof(base_rev), "%s^{tree}",
+             githook_oid_is_zero(u->old_oid) ? default_ref : u->old_oid);
+    has_base = git_output_line(base_argv, base_tree, sizeof(base_tree));
+    out = scratch_open();
+    if (out == NULL || run_git(has_base ? diff_argv : list_argv, -1, fileno(out)) != 0) {
+        if (out != NULL)
+            fclose(out);
+        *failed = true;
+        return NULL;
+    }
+    rewind(out);
+    return out;
+}
+
+/* Checks the paths that u adds or changes in its new tree with the file path rules of the
+ * commit API (hf_path_check), so every pushed file can be resolved. Files of intermediate
+ * commits that the new tree no longer has are not checked, so a mirror with such files in
+ * its history can still be pushed. Returns 0, 1 when a path breaks a rule, or 2 when git
+ * failed. */
+static int update_check_paths(const struct githook_update *u, const char *default_ref, FILE *errors)
+{
+    enum { MAX_REPORTED = 20 }; /* paths named in the message before the rest are counted */
+    bool failed = false;
+    FILE *paths = changed_paths_list(u, default_ref, &failed);
+    char *path = NULL;
+    size_t path_cap = 0;
+    size_t rejected = 0;
+
+    if (paths == NULL) {
+        if (failed)
+            fprintf(errors, "atelier hook: cannot list the files of %s\n", u->ref);
+        return failed ? 2 : 0;
+    }
+    while (getdelim(&path, &path_cap, '\0', paths) > 0) {
+        char rule[96];
+
+        if (hf_path_rule(path, rule, sizeof(rule)) == 0)
+            continue;
+        if (++rejected > MAX_REPORTED)
+            continue;
+        fprintf(errors, "rejected %s: file ", u->ref);
+        path_print_quoted(errors, path);
+        fprintf(errors,
+                " has a path the hub cannot serve: %s; rename or move it and push "
+                "again\n",
+                rule);
+    }
+    if (rejected > MAX_REPORTED)
+        fprintf(errors, "rejected %s: %zu more files have paths the hub cannot serve\n", u->ref,
+                rejected - MAX_REPORTED);
+    free(path);
+    fclose(paths);
+    return rejected > 0 ? 1 : 0;
+}
+
 /* Checks that the commits of u change no path that another user locked. locks holds
  * "<owner>\t<path>" lines. Returns 0, 1 when a locked path changed, or 2 when git failed.
  * The message offers `git lfs unlock --force`, which needs write access, because git push
@@ -472,6 +638,32 @@ static int update_check_locks(const struct githook_update *u, FILE *locks, FILE 
     return result;
 }
 
+/* Tells how to push only the branches and tags of a mirror, when the push updates refs
+ * outside refs/heads/ and refs/tags/ (rejected, such as the pull request refs refs/pr/N)
+ * together with branches or tags, as `git push --mirror` of a `git clone --mirror` does. */
+static void mirror_hint(const struct githook_update *updates, long count, FILE *errors)
+{
+    const char *url = getenv("ATELIER_HOOK_REPO_URL");
+    bool has_other_refs = false;
+    bool has_branches_or_tags = false;
+
+    for (long i = 0; i < count; i++) {
+        if (strncmp(updates[i].ref, "refs/heads/", 11) == 0 ||
+            strncmp(updates[i].ref, "refs/tags/", 10) == 0)
+            has_branches_or_tags = true;
+        else
+            has_other_refs = true;
+    }
+    if (!has_other_refs || !has_branches_or_tags)
+        return;
+    fprintf(errors,
+            "hint: to push a mirror without its pull request refs, push only its "
+            "branches and tags: git push %s 'refs/heads/*:refs/heads/*' "
+            "'refs/tags/*:refs/tags/*' (add --force to replace branches that differ, "
+            "as --mirror does)\n",
+            url != NULL && url[0] != '\0' ? url : "URL");
+}
+
 static FILE *report_open(FILE *errors)
 {
     const char *path = getenv("ATELIER_HOOK_REPORT");
@@ -515,6 +707,7 @@ int githook_pre_receive(FILE *in, FILE *errors)
     const char *data_dir = getenv("ATELIER_DATA_DIR");
     const char *protected = getenv("ATELIER_PROTECTED_BRANCHES");
     const char *locks_path = getenv("ATELIER_HOOK_LOCKS");
+    char default_ref[GITHOOK_MAX_REF_BYTES + 1];
     FILE *locks = NULL;
     FILE *refs = NULL;
     FILE *report = NULL;
@@ -554,9 +747,16 @@ int githook_pre_receive(FILE *in, FILE *errors)
         result = 2;
         goto out;
     }
+    default_branch_ref(default_ref, sizeof(default_ref));
     for (long i = 0; i < count; i++) {
-        if (!update_is_allowed(&updates[i], refs, protected, errors))
+        if (!update_is_allowed(&updates[i], refs, protected, default_ref, errors))
             result = result == 0 ? 1 : result;
+    }
+    if (result != 0)
+        mirror_hint(updates, count, errors);
+    for (long i = 0; result == 0 && i < count; i++) {
+        if (!githook_oid_is_zero(updates[i].new_oid))
+            result = update_check_paths(&updates[i], default_ref, errors);
     }
     for (long i = 0; result == 0 && locks != NULL && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))

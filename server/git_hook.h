@@ -10,6 +10,7 @@
  *   ATELIER_HOOK_REPORT        file the hooks append their findings to, read by the daemon
  *   ATELIER_HOOK_LOCKS         file of "<owner>\t<path>" lines: git-lfs locks of other users
  *   ATELIER_HOOK_USER_ID       id of the pushing user, for the LFS object read check
+ *   ATELIER_HOOK_REPO_URL      URL of the repo, for the commands that messages suggest
  * Runs in the hook process only; no state is shared with the daemon. */
 #ifndef GIT_HOOK_H
 #define GIT_HOOK_H

@@ -457,17 +457,23 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     char *protected = NULL;
     char tmp_dir[PATH_MAX];
     char user_id[24];
+    char repo_url[PATH_MAX];
     int rc;
 
     rc = gitsettings_protected_branches(&protected, http_request_db(req), state->repo.id, err);
     if (rc < 0)
         goto out;
     snprintf(user_id, sizeof(user_id), "%lld", (long long)http_request_user(req)->id);
+    snprintf(repo_url, sizeof(repo_url), "%s%s/%s/%s", http_request_base_url(req),
+             state->repo.type == HUB_REPO_DATASET ? "/datasets" : "", state->repo.ns,
+             state->repo.name);
     rc = env_for_git(&env, data_dir, report_path, protected, err);
     if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_LOCKS", locks_path);
     if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_USER_ID", user_id);
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_REPO_URL", repo_url);
     if (rc < 0)
         goto out;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);

@@ -79,11 +79,6 @@ int gitsettings_branch_protect(struct meta *db, int64_t repo_id, const char *bra
     rc = hub_branch_name_check(branch, err);
     if (rc < 0)
         return rc;
-    /* githook_branch_is_listed splits the list of protected branches at spaces and commas. */
-    if (strchr(branch, ',') != NULL)
-        return hub_error_set(err, HUB_EINVAL,
-                             "invalid branch name '%.64s': a branch name may not contain ','",
-                             branch);
     rc = sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         return meta_error_from_sqlite(err, db, rc, "protect branch");

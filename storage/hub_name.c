@@ -172,7 +172,17 @@ static int ref_name_check(const char *name, const char *kind, struct hub_error *
 
 int hub_branch_name_check(const char *branch, struct hub_error *err)
 {
-    return ref_name_check(branch, "branch", err);
+    int rc = ref_name_check(branch, "branch", err);
+
+    if (rc < 0)
+        return rc;
+    /* githook_branch_is_listed splits the list of protected branches at spaces and commas, so
+     * a branch with a comma could never be protected. */
+    if (strchr(branch, ',') != NULL)
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid branch name '%.64s': a branch name may not contain ','",
+                             branch);
+    return 0;
 }
 
 int hub_tag_name_check(const char *tag, struct hub_error *err)

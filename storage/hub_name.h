@@ -37,12 +37,13 @@ bool hub_name_is_valid(const char *name);
  * with git 2.39), and also rejects "@". A name has 1 to HUB_MAX_REVISION_BYTES bytes and is
  * not "HEAD". It does not start with '-', start or end with '/', end with '.', or contain
  * "..", "//" or "@{". No part between slashes starts with '.' or ends with ".lock". It has no
- * space, control character, backslash or any of ~ ^ : ? * [. Returns 0, or HUB_EINVAL with
- * a message that names the branch and the rule it breaks. Any thread. */
+ * space, control character, backslash or any of ~ ^ : ? * [. Unlike git, it also rejects
+ * ',', which separates the names in the list of protected branches. Returns 0, or HUB_EINVAL
+ * with a message that names the branch and the rule it breaks. Any thread. */
 int hub_branch_name_check(const char *branch, struct hub_error *err);
 
-/** Checks a new tag name with the rules of hub_branch_name_check, with "tag" in place of
- * "branch" in the message. Returns 0 or HUB_EINVAL. Any thread. */
+/** Checks a new tag name with the rules of hub_branch_name_check except the one for ',',
+ * with "tag" in place of "branch" in the message. Returns 0 or HUB_EINVAL. Any thread. */
 int hub_tag_name_check(const char *tag, struct hub_error *err);
 
 /** Splits "namespace/name" into the two buffers (each HUB_MAX_REPO_NAME_BYTES + 1 bytes) and

@@ -955,6 +955,158 @@ git ls-remote "$(auth_base "$READ_TOKEN")/datasets/alice/secret" >"$work/wrong-t
 check_output "dataset URL of own private model names the model" \
   "^remote: no dataset alice/secret; a model of that name exists" "$work/wrong-type-owner.log"
 
+# ---- Push rules that match the Hub API -----------------------------------------------------
+
+code=$(curl -s -o "$work/rules-create.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d '{"name":"rules","type":"model"}' "$base/api/repos/create")
+if [ "$code" = "200" ]; then
+  ok "create repo for push rules"
+else
+  not_ok "create repo for push rules" "HTTP $code: $(cat "$work/rules-create.json")"
+fi
+check "clone rules repo" git clone -q "$write_base/alice/rules" rules
+
+# Deleting the default branch gets the hub's message, not git's receive.denyDeleteCurrent
+# advice, which a hub user cannot act on.
+if git -C rules push origin :main >"$work/delete-default.log" 2>&1; then
+  not_ok "deleting the default branch rejected" "push succeeded"
+else
+  ok "deleting the default branch rejected"
+fi
+check_output "default branch rejection names the branch" \
+  "^remote: rejected refs/heads/main: the default branch 'main' cannot be deleted" \
+  "$work/delete-default.log"
+if grep -q denyDeleteCurrent "$work/delete-default.log"; then
+  not_ok "default branch rejection has no git config advice" "$(cat "$work/delete-default.log")"
+else
+  ok "default branch rejection has no git config advice"
+fi
+git init -q -b trunk no-main
+(cd no-main && echo x >x.txt && git add x.txt && git commit -q -m "Only trunk")
+if git -C no-main push --mirror "$write_base/alice/rules" >"$work/mirror-no-main.log" 2>&1; then
+  not_ok "mirror push without main rejected" "push succeeded"
+else
+  ok "mirror push without main rejected"
+fi
+check_output "mirror push without main names the default branch" \
+  "the default branch 'main' cannot be deleted" "$work/mirror-no-main.log"
+
+# New branch and tag names follow the API's rules, and the message names the rule.
+if git -C rules push origin HEAD:refs/heads/HEAD >"$work/branch-head.log" 2>&1; then
+  not_ok "push of branch named HEAD rejected" "push succeeded"
+else
+  ok "push of branch named HEAD rejected"
+fi
+check_output "branch named HEAD rejection names the rule" \
+  "^remote: rejected refs/heads/HEAD: invalid branch name 'HEAD': a branch may not be named '@' or 'HEAD'" \
+  "$work/branch-head.log"
+if git -C rules push origin HEAD:refs/heads/a,b >"$work/branch-comma.log" 2>&1; then
+  not_ok "push of branch with comma rejected" "push succeeded"
+else
+  ok "push of branch with comma rejected"
+fi
+check_output "branch with comma rejection names the rule" \
+  "invalid branch name 'a,b': a branch name may not contain ','" "$work/branch-comma.log"
+if git -C rules push origin HEAD:refs/tags/@ >"$work/tag-at.log" 2>&1; then
+  not_ok "push of tag named @ rejected" "push succeeded"
+else
+  ok "push of tag named @ rejected"
+fi
+check_output "tag named @ rejection names the rule" "invalid tag name '@'" "$work/tag-at.log"
+code=$(curl -s -o "$work/branch-comma.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" "$base/api/models/alice/rules/branch/c,d")
+if [ "$code" = "400" ]; then
+  ok "API branch with comma gets 400"
+else
+  not_ok "API branch with comma gets 400" "HTTP $code: $(cat "$work/branch-comma.json")"
+fi
+# A branch made before the rule (here written into the bare repo) can still move and go.
+git -C "$data/repos/models/alice/rules.git" update-ref refs/heads/old,name refs/heads/main
+(cd rules && echo more >more.txt && git add more.txt && git commit -q -m "More")
+check "push to existing branch with comma accepted" git -C rules push -q origin HEAD:old,name
+check "delete existing branch with comma accepted" git -C rules push -q origin :old,name
+
+# File paths follow the commit API's rules, so resolve can serve every pushed file.
+(cd rules && echo x >'back\slash.txt' && git add . && git commit -q -m "Add a backslash path")
+if git -C rules push origin main >"$work/path-backslash.log" 2>&1; then
+  not_ok "push of backslash path rejected" "push succeeded"
+else
+  ok "push of backslash path rejected"
+fi
+check_output "backslash rejection names file and rule" \
+  'rejected refs/heads/main: file "back\\\\slash.txt" has a path the hub cannot serve: contains a backslash' \
+  "$work/path-backslash.log"
+git -C rules reset -q --hard HEAD~1
+(cd rules && echo x >"$(printf 'new\nline.txt')" && git add . && git commit -q -m "Add a newline path")
+if git -C rules push origin main >"$work/path-newline.log" 2>&1; then
+  not_ok "push of newline path rejected" "push succeeded"
+else
+  ok "push of newline path rejected"
+fi
+check_output "newline rejection names file and rule" \
+  'file "new\\nline.txt" has a path the hub cannot serve: contains control character 0x0a' \
+  "$work/path-newline.log"
+git -C rules reset -q --hard HEAD~1
+deep=$(printf 'd/%.0s' $(seq 1 200))
+(cd rules && mkdir -p "$deep" && echo x >"${deep}deep.txt" && git add . &&
+  git commit -q -m "Add a deep path")
+if git -C rules push origin main >"$work/path-deep.log" 2>&1; then
+  not_ok "push of path with 201 segments rejected" "push succeeded"
+else
+  ok "push of path with 201 segments rejected"
+fi
+check_output "deep path rejection names the rule" "more than 200 segments between slashes" \
+  "$work/path-deep.log"
+# A bad path that a later commit of the same push removes is not in the new tree, so history
+# like that (as in a mirror) can be pushed.
+(cd rules && git rm -q -r d && git commit -q -m "Remove the deep path")
+check "push that removes its bad path again accepted" git -C rules push -q origin main
+code=$(printf '%s\n{"key":"file","value":{"path":"%sdeep.txt","encoding":"base64","content":"eAo="}}\n' \
+  '{"key":"header","value":{"summary":"Add a deep path"}}' "$deep" |
+  curl -s -o "$work/deep-commit.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/alice/rules/commit/main")
+if [ "$code" = "400" ]; then
+  ok "API commit of path with 201 segments gets 400"
+else
+  not_ok "API commit of path with 201 segments gets 400" "HTTP $code: $(cat "$work/deep-commit.json")"
+fi
+
+# A mirror that contains pull request refs: they are rejected, and the message shows how to
+# push only branches and tags.
+code=$(printf '%s\n%s\n' \
+  '{"key":"header","value":{"summary":"Propose a change"}}' \
+  '{"key":"file","value":{"content":"aGVsbG8K","path":"proposal.txt","encoding":"base64"}}' |
+  curl -s -o "$work/rules-pr.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/x-ndjson" \
+    --data-binary @- "$base/api/models/alice/rules/commit/main?create_pr=1")
+if [ "$code" = "200" ]; then
+  ok "open pull request on rules repo"
+else
+  not_ok "open pull request on rules repo" "HTTP $code: $(cat "$work/rules-pr.json")"
+fi
+check "mirror clone with pull request refs" git clone -q --mirror "$write_base/alice/rules" \
+  rules-mirror.git
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $WRITE_TOKEN" \
+  -H "Content-Type: application/json" -d '{"name":"rules-copy","type":"model"}' \
+  "$base/api/repos/create"
+if git -C rules-mirror.git push --mirror "$write_base/alice/rules-copy" >"$work/mirror-pr.log" 2>&1; then
+  not_ok "mirror push with pull request refs rejected" "push succeeded"
+else
+  ok "mirror push with pull request refs rejected"
+fi
+check_output "mirror push rejection names the pull request ref" "rejected refs/pr/1" \
+  "$work/mirror-pr.log"
+check_output "mirror push rejection says how to push branches and tags" \
+  "git push $base/alice/rules-copy 'refs/heads/\*:refs/heads/\*' 'refs/tags/\*:refs/tags/\*'" \
+  "$work/mirror-pr.log"
+check "push of branches and tags of the mirror accepted" git -C rules-mirror.git push -q --force \
+  "$write_base/alice/rules-copy" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'
+git ls-remote "$base/alice/rules-copy" refs/heads/main >"$work/rules-copy-ref.txt"
+check_output "mirror copy has the mirrored main" "^$(git -C rules-mirror.git rev-parse main)" \
+  "$work/rules-copy-ref.txt"
+
 # ---- Protocol details ----------------------------------------------------------------------
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")
