@@ -1073,6 +1073,30 @@ else
   not_ok "API commit of path with 201 segments gets 400" "HTTP $code: $(cat "$work/deep-commit.json")"
 fi
 
+# The recipe of docs/git.md for an unrelated local history: after the pull, `git add
+# --renormalize .` stores the weights committed before .gitattributes in LFS.
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $WRITE_TOKEN" \
+  -H "Content-Type: application/json" -d '{"name":"unrelated","type":"model"}' \
+  "$base/api/repos/create"
+git init -q unrelated
+head -c 4000 /dev/urandom >"$work/unrelated.safetensors"
+(
+  cd unrelated && git lfs install >/dev/null &&
+    cp "$work/unrelated.safetensors" model.safetensors && git add model.safetensors &&
+    git commit -q -m "Add weights before .gitattributes" &&
+    git remote add origin "$write_base/alice/unrelated"
+)
+check "pull of unrelated history" git -C unrelated pull -q --no-rebase \
+  --allow-unrelated-histories origin main
+check "renormalize after the pull" git -C unrelated add --renormalize .
+check "commit the renormalized files" git -C unrelated commit -q -m "Store large files in LFS"
+check "push of renormalized history" git -C unrelated push -q origin main
+git clone -q "$base/alice/unrelated" unrelated-copy >/dev/null 2>&1
+git -C unrelated-copy cat-file -p HEAD:model.safetensors >"$work/unrelated-blob.txt" 2>&1
+check_output "renormalized weights are an LFS pointer" "^oid sha256:" "$work/unrelated-blob.txt"
+check "renormalized weights match after clone" cmp unrelated-copy/model.safetensors \
+  "$work/unrelated.safetensors"
+
 # A mirror that contains pull request refs: they are rejected, and the message shows how to
 # push only branches and tags.
 code=$(printf '%s\n%s\n' \
