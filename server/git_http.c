@@ -718,7 +718,7 @@ static int lfs_reply_message(struct http_request *req, unsigned status, const ch
     return lfs_reply(req, status, json_pack("{s:s}", "message", message));
 }
 
-static json_t *lock_to_json(const struct gitlocks_lock *lock)
+static json_t *lock_to_json(const struct meta_lfs_lock *lock)
 {
     char id[32];
     char locked_at[32];
@@ -793,7 +793,7 @@ static int lock_begin(struct git_request_state *state, json_t **body, struct htt
 static int lock_create_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct git_request_state state;
-    struct gitlocks_lock lock;
+    struct meta_lfs_lock lock;
     const char *path;
     json_t *body = NULL;
     int rc;
@@ -824,7 +824,7 @@ static int locks_page_reply(struct http_request *req, const struct git_request_s
                             const char *path, int64_t id, int64_t cursor, int64_t limit,
                             bool split_owner, struct hub_error *err)
 {
-    struct gitlocks_lock *locks = NULL;
+    struct meta_lfs_lock *locks = NULL;
     const struct http_user *user = http_request_user(req);
     json_t *all = json_array();
     json_t *ours = json_array();
@@ -951,7 +951,7 @@ static int locks_verify_handle(struct http_request *req, void *arg, struct hub_e
 static int lock_unlock_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct git_request_state state;
-    struct gitlocks_lock lock;
+    struct meta_lfs_lock lock;
     const struct http_user *user = http_request_user(req);
     int64_t id = lock_id_parse(http_request_param(req, "id"));
     json_t *body = NULL;

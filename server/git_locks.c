@@ -14,7 +14,7 @@
     "SELECT l.id, l.path, l.owner_id, u.name, l.locked_at FROM git_lfs_locks l "                   \
     "JOIN users u ON u.id = l.owner_id "
 
-static void lock_from_row(struct gitlocks_lock *out, sqlite3_stmt *stmt)
+static void lock_from_row(struct meta_lfs_lock *out, sqlite3_stmt *stmt)
 {
     const char *path = (const char *)sqlite3_column_text(stmt, 1);
     const char *owner = (const char *)sqlite3_column_text(stmt, 3);
@@ -28,7 +28,7 @@ static void lock_from_row(struct gitlocks_lock *out, sqlite3_stmt *stmt)
 }
 
 /* Reads the lock of path in repo_id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
-static int lock_get_by_path(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
+static int lock_get_by_path(struct meta_lfs_lock *out, struct meta *db, int64_t repo_id,
                             const char *path, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
@@ -53,7 +53,7 @@ static int lock_get_by_path(struct gitlocks_lock *out, struct meta *db, int64_t 
     return rc;
 }
 
-int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
+int gitlocks_create(struct meta_lfs_lock *out, struct meta *db, int64_t repo_id,
                     const char *path, int64_t owner_id, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
@@ -93,12 +93,12 @@ int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
     return lock_get_by_path(out, db, repo_id, path, err);
 }
 
-int gitlocks_list(struct gitlocks_lock **out, size_t *count, struct meta *db, int64_t repo_id,
+int gitlocks_list(struct meta_lfs_lock **out, size_t *count, struct meta *db, int64_t repo_id,
                   const char *path, int64_t id, int64_t after_id, size_t limit,
                   struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
-    struct gitlocks_lock *locks = NULL;
+    struct meta_lfs_lock *locks = NULL;
     size_t n = 0;
     int rc;
 
@@ -138,10 +138,10 @@ int gitlocks_list(struct gitlocks_lock **out, size_t *count, struct meta *db, in
     return 0;
 }
 
-int gitlocks_get(struct gitlocks_lock *out, struct meta *db, int64_t repo_id, int64_t id,
+int gitlocks_get(struct meta_lfs_lock *out, struct meta *db, int64_t repo_id, int64_t id,
                  struct hub_error *err)
 {
-    struct gitlocks_lock *locks = NULL;
+    struct meta_lfs_lock *locks = NULL;
     size_t count = 0;
     int rc;
 
@@ -192,7 +192,7 @@ static bool op_changes_path(const struct hf_commit_op *op, const char *path)
 struct conflict_scan {
     const struct hf_commit_op *ops;
     size_t op_count;
-    struct gitlocks_lock *out;
+    struct meta_lfs_lock *out;
 };
 
 static int conflict_check(const struct meta_lfs_lock *lock, void *arg)
@@ -213,7 +213,7 @@ static int conflict_check(const struct meta_lfs_lock *lock, void *arg)
     return 0;
 }
 
-int gitlocks_find_conflict(struct gitlocks_lock *out, bool *found, struct meta *db, int64_t repo_id,
+int gitlocks_find_conflict(struct meta_lfs_lock *out, bool *found, struct meta *db, int64_t repo_id,
                            int64_t user_id, const struct hf_commit_op *ops, size_t op_count,
                            struct hub_error *err)
 {

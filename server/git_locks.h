@@ -7,6 +7,7 @@
 
 #include "hub_error.h"
 #include "hub_limits.h"
+#include "meta_lfs_lock.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,23 +15,15 @@
 
 struct meta;
 
-struct gitlocks_lock {
-    int64_t id;
-    char path[HUB_MAX_PATH_BYTES + 1];
-    int64_t owner_id;
-    char owner_name[HUB_MAX_REPO_NAME_BYTES + 1];
-    int64_t locked_at; /* seconds since the epoch */
-};
-
 /** Locks path of repo_id for owner_id and fills *out. When the path is already locked, fills
  * *out with the existing lock and returns HUB_ECONFLICT. Returns 0, HUB_EINVAL (path),
  * HUB_ECONFLICT or HUB_EIO. */
-int gitlocks_create(struct gitlocks_lock *out, struct meta *db, int64_t repo_id,
+int gitlocks_create(struct meta_lfs_lock *out, struct meta *db, int64_t repo_id,
                     const char *path, int64_t owner_id, struct hub_error *err);
 
 /** Lists up to limit locks of repo_id with an id above after_id, ordered by id, into the
  * malloc'd *out (free()). path and id filter when not NULL and not 0. Returns 0 or HUB_EIO. */
-int gitlocks_list(struct gitlocks_lock **out, size_t *count, struct meta *db, int64_t repo_id,
+int gitlocks_list(struct meta_lfs_lock **out, size_t *count, struct meta *db, int64_t repo_id,
                   const char *path, int64_t id, int64_t after_id, size_t limit,
                   struct hub_error *err);
 
@@ -39,12 +32,12 @@ struct hf_commit_op;
 /** Looks for a lock of repo_id, owned by someone other than user_id, on a path that one of the
  * commit operations changes (a folder deletion changes every path under it). Fills *out and
  * sets *found when there is one. Returns 0, HUB_ENOMEM or HUB_EIO. */
-int gitlocks_find_conflict(struct gitlocks_lock *out, bool *found, struct meta *db,
+int gitlocks_find_conflict(struct meta_lfs_lock *out, bool *found, struct meta *db,
                            int64_t repo_id, int64_t user_id, const struct hf_commit_op *ops,
                            size_t op_count, struct hub_error *err);
 
 /** Reads lock id of repo_id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
-int gitlocks_get(struct gitlocks_lock *out, struct meta *db, int64_t repo_id, int64_t id,
+int gitlocks_get(struct meta_lfs_lock *out, struct meta *db, int64_t repo_id, int64_t id,
                  struct hub_error *err);
 
 /** Deletes lock id of repo_id. Returns 0, HUB_ENOTFOUND or HUB_EIO. */

@@ -419,7 +419,7 @@ static int commit_check_lfs(struct http_request *req, struct commit_state *st)
 static int commit_check_locks(struct http_request *req, struct commit_state *st)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    struct gitlocks_lock lock;
+    struct meta_lfs_lock lock;
     bool found = false;
 
     if (gitlocks_find_conflict(&lock, &found, http_request_db(req), st->ctx.row.id,

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createToken, prepareDataDir, startDaemon } from "../hub/daemon.mjs";
-import { api, findProcesses, hub, pushFolder, waitForJob } from "./jobs_client.mjs";
+import { api, hub, killDataDirProcesses, pushFolder, waitForJob } from "./jobs_client.mjs";
 
 const root = process.env.ATELIER_SOURCE_ROOT;
 const corpus = process.env.ATELIER_CORPUS;
@@ -89,15 +89,7 @@ before(async () => {
 
 after(async () => {
   if (daemon) await daemon.stop({ keepData: true });
-  for (const pid of dataDir ? findProcesses([dataDir]) : []) {
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, "SIGKILL");
-      } catch {
-        // already gone, or not a group leader
-      }
-    }
-  }
+  if (dataDir) killDataDirProcesses(dataDir);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -129,3 +129,18 @@ export function findProcesses(parts) {
   }
   return pids;
 }
+
+// Kills every process whose command line names dataDir, and its process group: after a
+// failed check, workers of a stopped daemon and their trainers may still run (each worker
+// leads its own process group).
+export function killDataDirProcesses(dataDir) {
+  for (const pid of findProcesses([dataDir])) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {
+        // already gone, or not a group leader
+      }
+    }
+  }
+}

@@ -16,7 +16,8 @@ import {
   addUser, admin, createToken, prepareDataDir, startDaemon, waitForLog,
 } from "../hub/daemon.mjs";
 import {
-  api, findProcesses, followEvents, hub, pushFolder, waitForJob, waitForLogOnly, workFolderEntries,
+  api, findProcesses, followEvents, hub, killDataDirProcesses, pushFolder, waitForJob,
+  waitForLogOnly, workFolderEntries,
 } from "./jobs_client.mjs";
 
 const bin = process.env.ATELIER_BIN;
@@ -89,17 +90,7 @@ before(async () => {
 
 after(async () => {
   if (daemon) await daemon.stop({ keepData: true });
-  // After a failed check, workers of a killed daemon may still run: stop them and their
-  // trainers (each worker leads its own process group).
-  for (const pid of dataDir ? findProcesses([dataDir]) : []) {
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, "SIGKILL");
-      } catch {
-        // already gone, or not a group leader
-      }
-    }
-  }
+  if (dataDir) killDataDirProcesses(dataDir);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
