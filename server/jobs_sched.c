@@ -1,16 +1,17 @@
 /* jobs_sched: the scheduler thread of `atelier serve`. Entry points: jobs_sched_start,
  * jobs_sched_stop, jobs_sched_wake.
  *
- * Each tick (a second, or sooner when woken) it reaps the workers it started and stops the
- * workers of canceled jobs: SIGTERM to the worker's process group, then SIGKILL after the
- * grace period. It gives up on workers whose heartbeat is stale, and starts workers for
- * queued jobs while fewer than `workers` jobs run. A worker is its own process group leader, so a
- * signal to the group also reaches the trainer it runs. Workers of an earlier daemon keep running
- * after a restart; the new scheduler watches them through their heartbeats.
+ * Each tick (a second, or sooner when woken or when one of its workers exits) it reaps the
+ * workers it started and stops the workers of canceled jobs: SIGTERM to the worker's process
+ * group, then SIGKILL after the grace period. It gives up on workers whose heartbeat is
+ * stale, and starts workers for queued jobs while fewer than `workers` jobs run. A worker is
+ * its own process group leader, so a signal to the group also reaches the trainer it runs.
+ * Workers of an earlier daemon keep running after a restart; the new scheduler watches them
+ * through their heartbeats.
  *
  * Threads: the scheduler state below belongs to the scheduler thread, except `lock`,
- * `wake_cond`, `woken` and `stopping`, which `lock` guards. The settings never change
- * after jobs_sched_start. */
+ * `wake_fd` and `stopping`, which `lock` guards. The settings never change after
+ * jobs_sched_start. */
 #include "jobs_sched.h"
 
 #include "hub_config.h"
@@ -23,12 +24,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,14 +44,14 @@ struct jobs_child {
     int64_t job_id;
     int attempt;
     pid_t pid;
+    int pidfd;             /* readable once the worker exits; -1 when pidfd_open failed */
     int64_t term_sent_at;  /* monotonic seconds when SIGTERM went out, 0 before */
     char kill_reason[160]; /* why the scheduler killed it, "" when it did not */
 };
 
 struct jobs_sched {
     pthread_mutex_t lock;
-    pthread_cond_t wake_cond;
-    bool woken;    /* guarded by lock */
+    int wake_fd;   /* eventfd that jobs_sched_wake writes to, -1 when stopped; guarded by lock */
     bool stopping; /* guarded by lock */
     bool running;  /* the thread exists; main thread only */
     pthread_t thread;
@@ -56,6 +59,10 @@ struct jobs_sched {
     char exe_path[PATH_MAX];
     struct jobs_child *children; /* settings.workers entries; scheduler thread */
     size_t child_count;
+    struct pollfd *poll_fds; /* settings.workers + 1 entries for sched_wait; scheduler thread */
+    /* children_reap left an exited worker unreaped, whose pidfd stays readable, so sched_wait
+     * waits the full tick instead of returning at once. Scheduler thread. */
+    bool reap_pending;
 };
 
 static struct jobs_settings settings = {
@@ -69,7 +76,7 @@ static struct jobs_settings settings = {
 
 static struct jobs_sched sched = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .wake_cond = PTHREAD_COND_INITIALIZER,
+    .wake_fd = -1,
 };
 
 /* ---- Settings --------------------------------------------------------------------------- */
@@ -181,6 +188,8 @@ static void child_remove(struct jobs_child *child)
 {
     size_t index = (size_t)(child - sched.children);
 
+    if (child->pidfd >= 0)
+        close(child->pidfd);
     sched.children[index] = sched.children[sched.child_count - 1];
     sched.child_count--;
 }
@@ -260,6 +269,7 @@ static void children_reap(struct meta *db)
     size_t i = 0;
     bool loaded = false;
 
+    sched.reap_pending = false;
     while (i < sched.child_count) {
         struct jobs_child *child = &sched.children[i];
         const struct meta_job_lease *lease;
@@ -281,7 +291,8 @@ static void children_reap(struct meta *db)
         if (!loaded) {
             if (meta_job_leases(&leases, &lease_count, db, &err) < 0) {
                 hub_log(HUB_LOG_ERROR, "jobs", "cannot list running jobs: %s", err.msg);
-                return; /* the child stays a zombie until the next tick */
+                sched.reap_pending = true; /* the child stays a zombie until the next tick */
+                return;
             }
             loaded = true;
         }
@@ -438,6 +449,14 @@ static void job_start(struct meta *db, int64_t job_id, int attempt)
     child->job_id = job_id;
     child->attempt = attempt;
     child->pid = pid;
+    /* The scheduler waits on this fd, so it reaps the worker and starts the next job as soon
+     * as the worker exits. Without it the next job starts at the next tick. */
+    child->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (child->pidfd < 0)
+        hub_log(HUB_LOG_WARN, "jobs",
+                "cannot watch the worker with pidfd_open, so its exit is seen within a second: "
+                "%s job=%lld pid=%d",
+                strerror(errno), (long long)job_id, (int)pid);
     rc = meta_job_set_worker(db, job_id, attempt, pid, &err);
     if (rc < 0)
         hub_log(HUB_LOG_ERROR, "jobs", "cannot record the worker pid: %s job=%lld pid=%d", err.msg,
@@ -516,25 +535,39 @@ static void children_stop_all(struct meta *db)
                              "the daemon stopped; the job runs again when it restarts", &err) == 0)
             hub_log(HUB_LOG_INFO, "jobs", "queued again for the next start job=%lld",
                     (long long)child->job_id);
-        sched.child_count--;
+        child_remove(child);
     }
 }
 
 /* ---- The thread ------------------------------------------------------------------------- */
 
+/* Waits up to a tick for a wake (jobs_sched_wake, jobs_sched_stop) or for the exit of a
+ * worker, whichever comes first. */
 static void sched_wait(void)
 {
-    struct timespec until;
+    struct pollfd *fds = sched.poll_fds;
+    nfds_t count = 0;
+    uint64_t wakes;
+    int wake_fd;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += JOBS_TICK_MS / 1000;
     pthread_mutex_lock(&sched.lock);
-    while (!sched.woken && !sched.stopping) {
-        if (pthread_cond_timedwait(&sched.wake_cond, &sched.lock, &until) == ETIMEDOUT)
-            break;
+    wake_fd = sched.wake_fd;
+    if (sched.stopping) {
+        pthread_mutex_unlock(&sched.lock);
+        return;
     }
-    sched.woken = false;
     pthread_mutex_unlock(&sched.lock);
+    fds[count++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+    for (size_t i = 0; i < sched.child_count && !sched.reap_pending; i++) {
+        if (sched.children[i].pidfd >= 0)
+            fds[count++] = (struct pollfd){.fd = sched.children[i].pidfd, .events = POLLIN};
+    }
+    if (poll(fds, count, JOBS_TICK_MS) > 0 && (fds[0].revents & POLLIN) != 0) {
+        /* Resets the counter, so wakes that came together cause one tick. */
+        if (read(wake_fd, &wakes, sizeof(wakes)) < 0 && errno != EAGAIN)
+            hub_log(HUB_LOG_WARN, "jobs", "cannot read the scheduler's wake counter: %s",
+                    strerror(errno));
+    }
 }
 
 static void *sched_main(void *arg)
@@ -550,6 +583,22 @@ static void *sched_main(void *arg)
     children_stop_all(db);
     meta_close(db);
     return NULL;
+}
+
+/* Frees what jobs_sched_start allocated and closes the eventfd. */
+static void sched_release(void)
+{
+    pthread_mutex_lock(&sched.lock);
+    if (sched.wake_fd >= 0)
+        close(sched.wake_fd);
+    sched.wake_fd = -1;
+    pthread_mutex_unlock(&sched.lock);
+    free(sched.data_dir);
+    free(sched.children);
+    free(sched.poll_fds);
+    sched.data_dir = NULL;
+    sched.children = NULL;
+    sched.poll_fds = NULL;
 }
 
 int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
@@ -569,8 +618,15 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
     sched.exe_path[len] = '\0';
     sched.data_dir = strdup(config->data_dir);
     sched.children = calloc(settings.workers, sizeof(*sched.children));
-    if (sched.data_dir == NULL || sched.children == NULL) {
+    sched.poll_fds = calloc((size_t)settings.workers + 1, sizeof(*sched.poll_fds));
+    if (sched.data_dir == NULL || sched.children == NULL || sched.poll_fds == NULL) {
         rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate the job scheduler");
+        goto fail;
+    }
+    sched.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sched.wake_fd < 0) {
+        rc = hub_error_set_errno(err, HUB_EIO, errno,
+                                 "cannot create the job scheduler's eventfd: %s", strerror(errno));
         goto fail;
     }
     rc = meta_open(&db, config->data_dir, 0, err);
@@ -592,10 +648,7 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
             settings.max_attempts, settings.heartbeat_timeout_s);
     return 0;
 fail:
-    free(sched.data_dir);
-    free(sched.children);
-    sched.data_dir = NULL;
-    sched.children = NULL;
+    sched_release();
     return rc;
 }
 
@@ -605,21 +658,21 @@ void jobs_sched_stop(void)
         return;
     pthread_mutex_lock(&sched.lock);
     sched.stopping = true;
-    pthread_cond_signal(&sched.wake_cond);
     pthread_mutex_unlock(&sched.lock);
+    jobs_sched_wake();
     pthread_join(sched.thread, NULL);
     sched.running = false;
-    free(sched.data_dir);
-    free(sched.children);
-    sched.data_dir = NULL;
-    sched.children = NULL;
+    sched_release();
     hub_log(HUB_LOG_INFO, "jobs", "scheduler stopped");
 }
 
 void jobs_sched_wake(void)
 {
+    const uint64_t one = 1;
+
     pthread_mutex_lock(&sched.lock);
-    sched.woken = true;
-    pthread_cond_signal(&sched.wake_cond);
+    /* A full counter (EAGAIN) already wakes the scheduler, so that error is harmless. */
+    if (sched.wake_fd >= 0 && write(sched.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        hub_log(HUB_LOG_WARN, "jobs", "cannot wake the scheduler: %s", strerror(errno));
     pthread_mutex_unlock(&sched.lock);
 }
