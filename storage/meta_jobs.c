@@ -162,6 +162,40 @@ int meta_job_count(int64_t *out, struct meta *db, int64_t owner_id, enum meta_jo
     return meta_stmt_get_int64(out, stmt, db, "count jobs", err);
 }
 
+int meta_job_find_using_repo(int64_t *out_id, enum meta_job_state *out_state, struct meta *db,
+                             enum hub_repo_type type, const char *repo, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *out_id = 0;
+    *out_state = META_JOB_QUEUED;
+    /* A job's repo and base_repo are models and its dataset_repo is a dataset. Names compare
+     * without case, as repo lookups do. */
+    rc = jobs_prepare(&stmt, db,
+                      "SELECT id, state FROM jobs WHERE state IN ('running', 'queued') AND "
+                      "(CASE WHEN ?2 = 1 THEN dataset_repo = ?1 COLLATE NOCASE "
+                      "ELSE repo = ?1 COLLATE NOCASE OR base_repo = ?1 COLLATE NOCASE END) "
+                      "ORDER BY state = 'running' DESC, id LIMIT 1",
+                      "find the jobs of a repo", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 2, type == HUB_REPO_DATASET ? 1 : 0);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out_id = sqlite3_column_int64(stmt, 0);
+        meta_job_state_parse(out_state, (const char *)sqlite3_column_text(stmt, 1));
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = meta_error_from_sqlite(err, db, rc, "find the jobs of a repo");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 static int jobs_insert_row(int64_t *out_id, struct meta *db, enum meta_job_type type,
                            int64_t owner_id, const char *owner, const char *repo,
                            const char *base_repo, const char *dataset_repo,
@@ -441,14 +475,37 @@ out:
 
 /* ---- Scheduling ------------------------------------------------------------------------- */
 
-/* Owners with fewer running jobs go first, then older jobs; an owner at the running limit
- * is skipped. ?1 is the limit, or 0 for none. */
+/* Takes turns between owners. An owner at the running limit (?1, 0 for none) is skipped.
+ * Owners with fewer running jobs go first. Among those, the owner whose latest start is the
+ * longest ago goes first, and an owner who never had a job started comes before everyone who
+ * did. That owner's oldest queued job is picked. Owners without a start tie, so among them the
+ * oldest job overall goes first. */
 static const char claim_pick_sql[] =
     "WITH running AS (SELECT owner_id, count(*) AS n FROM jobs WHERE state = 'running' "
     "GROUP BY owner_id) "
     "SELECT j.id FROM jobs j LEFT JOIN running r ON r.owner_id = j.owner_id "
+    "LEFT JOIN job_owner_starts s ON s.owner_id = j.owner_id "
     "WHERE j.state = 'queued' AND (?1 = 0 OR coalesce(r.n, 0) < ?1) "
-    "ORDER BY coalesce(r.n, 0), j.created_at, j.id LIMIT 1";
+    "ORDER BY coalesce(r.n, 0), coalesce(s.start_seq, 0), j.created_at, j.id LIMIT 1";
+
+/* Gives the owner of job id the newest start_seq, which moves the owner to the end of the
+ * turns. Runs inside the claim's transaction. */
+static int jobs_owner_start_record(struct meta *db, int64_t id, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = jobs_prepare(&stmt, db,
+                      "INSERT INTO job_owner_starts (owner_id, start_seq) "
+                      "SELECT owner_id, (SELECT coalesce(max(start_seq), 0) + 1 FROM "
+                      "job_owner_starts) FROM jobs WHERE id = ?1 "
+                      "ON CONFLICT (owner_id) DO UPDATE SET start_seq = excluded.start_seq",
+                      "record the owner's start", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    return jobs_exec(stmt, db, "record the owner's start", err);
+}
 
 static int jobs_pick(int64_t *out_id, struct meta *db, int max_running_per_user,
                      struct hub_error *err)
@@ -493,7 +550,8 @@ int meta_job_claim_next(int64_t *out_id, int *out_attempt, struct meta *db,
     rc = jobs_prepare(&stmt, db,
                       "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
                       "started_at = coalesce(started_at, ?2), heartbeat_at = ?2, "
-                      "worker_pid = NULL WHERE id = ?1 AND state = 'queued' RETURNING attempts",
+                      "worker_pid = NULL, error = NULL WHERE id = ?1 AND state = 'queued' "
+                      "RETURNING attempts",
                       "claim job", err);
     if (rc < 0)
         goto out;
@@ -507,6 +565,9 @@ int meta_job_claim_next(int64_t *out_id, int *out_attempt, struct meta *db,
     attempt = sqlite3_column_int(stmt, 0);
     sqlite3_finalize(stmt);
     stmt = NULL;
+    rc = jobs_owner_start_record(db, id, err);
+    if (rc < 0)
+        goto out;
     rc = jobs_state_event(db, id, META_JOB_RUNNING, attempt, NULL, err);
     if (rc < 0)
         goto out;

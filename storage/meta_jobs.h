@@ -12,6 +12,7 @@
 
 #include "hub_error.h"
 #include "hub_limits.h"
+#include "hub_name.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -178,11 +179,20 @@ void meta_job_list_dispose(struct meta_job_list *list);
 int meta_job_count(int64_t *out, struct meta *db, int64_t owner_id, enum meta_job_state state,
                    struct hub_error *err);
 
-/** Picks the next queued job, fairly between owners (owners with the fewest running jobs
- * first, then the oldest job), skipping owners that already run max_running_per_user jobs
- * (0 means no limit), and marks it running with attempts incremented. *out_id is 0 when no
- * job may start. One transaction, so two schedulers never claim the same job. Scheduler
- * thread. */
+/** Finds a queued or running job that uses repo ("namespace/name") of type: a model as its
+ * output repo, evaluated model or base, a dataset as its dataset. A running job is found
+ * before a queued one. *out_id is 0 when no job uses the repo. Deleting a repo checks this,
+ * because the job would fail midway without it. Any thread. */
+int meta_job_find_using_repo(int64_t *out_id, enum meta_job_state *out_state, struct meta *db,
+                             enum hub_repo_type type, const char *repo, struct hub_error *err);
+
+/** Picks the next queued job, taking turns between owners, and marks it running with
+ * attempts incremented and the error of the previous attempt cleared. Owners that already
+ * run max_running_per_user jobs (0 means no limit) are skipped. Owners with the fewest
+ * running jobs go first, then the owner whose latest start is the longest ago (an owner never
+ * started goes before all others), then that owner's oldest job. The claim becomes the
+ * owner's latest start. *out_id is 0 when no job may start. One transaction, so two
+ * schedulers never claim the same job. Scheduler thread. */
 int meta_job_claim_next(int64_t *out_id, int *out_attempt, struct meta *db,
                         int max_running_per_user, struct hub_error *err);
 

@@ -48,6 +48,15 @@ function auditRows(repo) {
   return r.stdout.trim() === "" ? [] : JSON.parse(r.stdout);
 }
 
+// Returns the state and error columns of job id, read from the database file, which works
+// while no daemon runs.
+function jobRow(id) {
+  const r = spawnSync("sqlite3", ["-json", join(dataDir, "atelier.sqlite3")],
+    { input: `SELECT state, error FROM jobs WHERE id = ${Number(id)};`, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout)[0];
+}
+
 // Polls until no worker process of job id is left.
 async function waitForWorkerExit(url, id) {
   await waitForJob(url, alice, id, () =>
@@ -486,7 +495,12 @@ test("restart keeps the queue, limits and cancel work", async () => {
   process.kill(workerPid, "SIGSTOP");
   job = await waitForJob(url, alice, jobs.long,
     (j) => j.attempts === 2 && j.state === "running" && j.worker_pid > 0, 60000);
-  assert.match(job.error, /no heartbeat for over 15 s/);
+  // The reason went to the daemon log and the job's events. The job's error is cleared once
+  // the retry runs.
+  const heartbeatLine = new RegExp(`warn jobs: worker sent no heartbeat for over 15 s; ` +
+    `retrying from the last checkpoint \\(attempt 1 of 3 failed\\) job=${jobs.long} attempt=1`);
+  assert.match(await waitForLog(daemon, heartbeatLine), heartbeatLine);
+  assert.equal(job.error, null);
   assert.notEqual(job.worker_pid, workerPid);
   await waitForJob(url, alice, jobs.long, () =>
     !findProcesses(["worker", dataDir, "--job", String(jobs.long)]).includes(workerPid), 20000);
@@ -925,8 +939,15 @@ test("daemon stop resumes the job from its checkpoint", async () => {
   await waitForJob(url, alice, id, (j) => j.state === "running" && j.progress.step >= 15);
   assert.ok(existsSync(checkpoint), "the first checkpoint exists before the stop");
   assert.equal(await daemon.stop({ keepData: true }), 0);
+  // While the job waits for the next start, its error is the reason of the stop.
+  assert.deepEqual(jobRow(id), { state: "queued",
+    error: "the daemon stopped; the job runs again when it restarts" });
   daemon = await startDaemon({ dataDir, extraArgs: serveArgs });
   url = daemon.url;
+  // Once it runs again, the reason of the stop no longer applies.
+  const rerun = await waitForJob(url, alice, id, (j) => j.state !== "queued");
+  assert.equal(rerun.state, "running");
+  assert.equal(rerun.error, null);
   const job = await waitForJob(url, alice, id, (j) => j.state === "succeeded");
   assert.equal(job.attempts, 1, "a daemon stop does not use up an attempt");
   assert.equal(job.progress.step, 300);

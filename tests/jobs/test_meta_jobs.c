@@ -59,13 +59,142 @@ static void test_fair_claim(void)
     /* Everyone runs one job: with a limit of one per user nothing may start. */
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 1, &err), 0);
     CHECK_EQ_INT(got, 0);
-    /* With a limit of two, carol's second job is older than alice's second. */
+    /* With a limit of two, carol goes first: her latest start is older than alice's. */
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 2, &err), 0);
     CHECK_EQ_INT(got, 2);
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
     CHECK_EQ_INT(got, a2);
     CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
     CHECK_EQ_INT(got, 0);
+}
+
+/* Claims the next job with no running limit and returns its id, 0 when none is queued. */
+static int64_t claim(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t got = 0;
+    int attempt = 0;
+
+    if (meta_job_claim_next(&got, &attempt, db, 0, &err) < 0)
+        printf("# claim failed: %s\n", err.msg);
+    return got;
+}
+
+/* Finishes running job id as succeeded, as its worker would. */
+static void finish(int64_t id)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+
+    if (meta_job_get(&job, db, id, &err) < 0) {
+        printf("# cannot load job %lld: %s\n", (long long)id, err.msg);
+        return;
+    }
+    if (meta_job_finish(db, id, job->attempts, META_JOB_SUCCEEDED, NULL, NULL, NULL, &err) < 0)
+        printf("# finish failed: %s\n", err.msg);
+    meta_job_free(job);
+}
+
+/* With one worker, no job runs when the next is picked, so only the turns order the
+ * owners: a burst from one owner waits behind one job of each other owner. Runs on an empty
+ * database of its own. */
+static void test_round_robin_claim(struct meta *fresh)
+{
+    struct meta *shared = db;
+    int64_t a1, a2, a3, b1, c1, b2, got;
+
+    db = fresh;
+    a1 = insert("anna", 1, 0);
+    a2 = insert("anna", 1, 0);
+    a3 = insert("anna", 1, 0);
+    b1 = insert("ben", 2, 0);
+    c1 = insert("cleo", 3, 0);
+
+    got = claim();
+    CHECK_EQ_INT(got, a1);
+    finish(got);
+    got = claim();
+    CHECK_EQ_INT(got, b1);
+    finish(got);
+    got = claim();
+    CHECK_EQ_INT(got, c1);
+    finish(got);
+    /* ben queues again: anna's latest start is older than ben's, so she goes first. */
+    b2 = insert("ben", 2, 0);
+    got = claim();
+    CHECK_EQ_INT(got, a2);
+    finish(got);
+    got = claim();
+    CHECK_EQ_INT(got, b2);
+    finish(got);
+    got = claim();
+    CHECK_EQ_INT(got, a3);
+    finish(got);
+    CHECK_EQ_INT(claim(), 0);
+    db = shared;
+}
+
+/* A requeued job keeps the reason while it waits, and its next attempt starts with no error. */
+static void test_claim_clears_error(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job *job = NULL;
+    int64_t id = insert("kim", 95, 0), got = 0;
+    int attempt = 0;
+
+    /* Everything else still queued runs at most one job per owner, so kim's goes first. */
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 1, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_requeue(db, id, attempt, true, "the daemon stopped", &err), 0);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_STR(job->error, "the daemon stopped");
+    meta_job_free(job);
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 1, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_get(&job, db, id, &err), 0);
+    CHECK_EQ_INT(job->state, META_JOB_RUNNING);
+    CHECK(job->error == NULL);
+    meta_job_free(job);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_SUCCEEDED, NULL, NULL, NULL, &err), 0);
+}
+
+/* meta_job_find_using_repo finds a queued or running job by each repo it names, models as
+ * output or base and datasets as dataset, and ignores finished jobs. */
+static void test_find_using_repo(struct meta *fresh)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *shared = db;
+    enum meta_job_state state = META_JOB_FAILED;
+    int64_t id, got = 0;
+    int attempt = 0;
+
+    db = fresh;
+    id = insert("lena", 96, 0); /* output alice/out, base demo/base, dataset alice/data */
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_MODEL, "alice/out", &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(state, META_JOB_QUEUED);
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_MODEL, "Demo/Base", &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_DATASET, "alice/data", &err),
+                 0);
+    CHECK_EQ_INT(got, id);
+    /* A dataset named like the output model, and a model named like the dataset, are free. */
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_DATASET, "alice/out", &err),
+                 0);
+    CHECK_EQ_INT(got, 0);
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_MODEL, "alice/data", &err), 0);
+    CHECK_EQ_INT(got, 0);
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_MODEL, "alice/out", &err), 0);
+    CHECK_EQ_INT(got, id);
+    CHECK_EQ_INT(state, META_JOB_RUNNING);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_FAILED, NULL, NULL, "broken", &err), 0);
+    CHECK_EQ_INT(meta_job_find_using_repo(&got, &state, db, HUB_REPO_MODEL, "alice/out", &err), 0);
+    CHECK_EQ_INT(got, 0);
+    db = shared;
 }
 
 static void test_finish_exactly_once(void)
@@ -354,13 +483,25 @@ static void test_pinned_adapter_base(void)
 int main(void)
 {
     char dir[] = "/tmp/atelier-test-meta-jobs-XXXXXX";
+    char round_dir[] = "/tmp/atelier-test-meta-jobs-turns-XXXXXX";
     struct hub_error err = HUB_ERROR_INIT;
-    char command[128];
+    struct meta *fresh = NULL;
+    char command[160];
 
     if (mkdtemp(dir) == NULL || meta_open(&db, dir, META_OPEN_MIGRATE, &err) < 0) {
         printf("Bail out! cannot open a database in %s: %s\n", dir, err.msg);
         return 1;
     }
+    if (mkdtemp(round_dir) == NULL || meta_open(&fresh, round_dir, META_OPEN_MIGRATE, &err) < 0) {
+        printf("Bail out! cannot open a database in %s: %s\n", round_dir, err.msg);
+        return 1;
+    }
+    test_round_robin_claim(fresh);
+    test_find_using_repo(fresh);
+    meta_close(fresh);
+    snprintf(command, sizeof(command), "rm -rf '%s'", round_dir);
+    if (system(command) != 0)
+        printf("# cannot remove %s\n", round_dir);
     test_queue_limit();
     test_fair_claim();
     test_finish_exactly_once();
@@ -371,6 +512,7 @@ int main(void)
     test_evals_and_adapters();
     test_pinned_inputs_and_output();
     test_pinned_adapter_base();
+    test_claim_clears_error();
     meta_close(db);
     snprintf(command, sizeof(command), "rm -rf '%s'", dir);
     if (system(command) != 0)
