@@ -55,6 +55,8 @@
 #define WORKER_LOG_EVENTS_MAX 500
 /* The error message of an attempt: a hub_error message and a prefix. */
 #define WORKER_MESSAGE_BYTES (HUB_ERROR_MSG_BYTES + 256)
+/* Bytes of a failed job's error that the daemon log line keeps; the job has all of it. */
+#define WORKER_LOGGED_ERROR_MAX 400
 /* Hex digits of a commit id in an error message: git's shortest default abbreviation. */
 #define WORKER_SHORT_COMMIT_CHARS 7
 
@@ -1495,8 +1497,12 @@ static int outcome_record(struct worker *w, enum outcome outcome, const char *co
     }
     w->events_closed = true;
     log_file_write(w, final, (int)strlen(final));
-    hub_log(HUB_LOG_INFO, "jobs", "job %s job=%lld attempt=%d", meta_job_state_name(state),
-            (long long)w->job_id, w->attempt);
+    if (state == META_JOB_FAILED)
+        hub_log(HUB_LOG_WARN, "jobs", "job failed: %.*s job=%lld owner=%s attempt=%d",
+                WORKER_LOGGED_ERROR_MAX, shown, (long long)w->job_id, w->job->owner, w->attempt);
+    else
+        hub_log(HUB_LOG_INFO, "jobs", "job %s job=%lld owner=%s attempt=%d",
+                meta_job_state_name(state), (long long)w->job_id, w->job->owner, w->attempt);
     /* The job can no longer be retried, so its checkpoint and staged inputs are not needed.
      * A crash before this line leaves them to the sweep at the next daemon start. */
     jobs_workdir_clean(w->data_dir, w->job_id);

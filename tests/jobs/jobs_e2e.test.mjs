@@ -629,6 +629,10 @@ test("failed job keeps only its log", async () => {
   assert.match(audit[0].detail, new RegExp(`^job ${id} of alice was failed`));
   assert.match(await waitForLog(daemon, /deleted output repo repo=alice\/broken-lora/),
     /deleted output repo/);
+  // The daemon log has the failure as a warning with the error, the job and its owner.
+  const failedLine = `warn jobs: job failed: ${job.error} job=${id} owner=alice attempt=1\n`;
+  const daemonLog = await waitForLog(daemon, new RegExp(`job failed: .* job=${id} `));
+  assert.ok(daemonLog.includes(failedLine), daemonLog.slice(-2000));
 });
 
 test("trainer error line has level error", async () => {
