@@ -533,39 +533,6 @@ static int repo_list_run(const struct admin_ctx *ctx)
     return rc;
 }
 
-/* Prints one error line and returns 1 when a queued or running job names ns/name (as its
- * output, evaluated model, base or dataset), because deleting the repo would fail that job
- * midway. A failed lookup is reported the same way, so nothing is deleted on doubt. */
-static int repo_job_report(struct meta *db, const char *ns, const char *name)
-{
-    const enum meta_job_state states[] = {META_JOB_RUNNING, META_JOB_QUEUED};
-    char id[HUB_MAX_REPO_ID_BYTES + 1];
-
-    snprintf(id, sizeof(id), "%s/%s", ns, name);
-    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-        struct hub_error err = HUB_ERROR_INIT;
-        struct meta_job_filter filter = {.repo = id, .state = (int)states[i], .limit = 1};
-        struct meta_job_list list;
-        bool busy;
-
-        if (meta_job_list(&list, db, &filter, &err) < 0) {
-            fprintf(stderr, "atelier admin: cannot check the jobs of %s: %s\n", id, err.msg);
-            return 1;
-        }
-        busy = list.count > 0;
-        if (busy)
-            fprintf(stderr,
-                    "atelier admin: %s job %lld uses %s; cancel it first (its job page, or POST "
-                    "/api/jobs/%lld/cancel), then delete the repo\n",
-                    meta_job_state_name(states[i]), (long long)list.items[0].id, id,
-                    (long long)list.items[0].id);
-        meta_job_list_dispose(&list);
-        if (busy)
-            return 1;
-    }
-    return 0;
-}
-
 static int repo_delete_run(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -598,7 +565,9 @@ static int repo_delete_run(const struct admin_ctx *ctx)
         meta_close(db);
         return 1;
     }
-    if (rc == 0 && repo_job_report(db, ns, name) != 0) {
+    /* A job that uses the repo would fail midway. A failed lookup also stops the deletion. */
+    if (rc == 0 && repo_manage_delete_jobs_check(db, &row, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
         meta_close(db);
         return 1;
     }

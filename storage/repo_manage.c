@@ -8,6 +8,7 @@
 #include "hub_log.h"
 #include "meta.h"
 #include "meta_audit.h"
+#include "meta_jobs.h"
 #include "meta_org.h"
 
 /* First path segments that the URL layout uses: a namespace with one of these names would
@@ -141,6 +142,28 @@ int repo_manage_delete_check(struct meta *db, const struct meta_repo *row, int64
                          row->name, row->ns);
 }
 
+int repo_manage_delete_jobs_check(struct meta *db, const struct meta_repo *row,
+                                  struct hub_error *err)
+{
+    char id[HUB_MAX_REPO_ID_BYTES + 1];
+    enum meta_job_state state;
+    int64_t job_id = 0;
+    int rc;
+
+    snprintf(id, sizeof(id), "%s/%s", row->ns, row->name);
+    rc = meta_job_find_using_repo(&job_id, &state, db, row->type, id, err);
+    if (rc < 0)
+        return rc;
+    if (job_id == 0)
+        return 0;
+    return hub_error_set(err, HUB_ECONFLICT,
+                         "cannot delete %s %s while %s job %lld uses it: cancel job %lld first "
+                         "(on its job page or with POST /api/jobs/%lld/cancel), then delete "
+                         "the repo",
+                         hub_repo_type_name(row->type), id, meta_job_state_name(state),
+                         (long long)job_id, (long long)job_id, (long long)job_id);
+}
+
 int repo_manage_delete(struct meta *db, const char *data_dir, const struct meta_repo *row,
                        const char *user_name, const char *request_id, struct hub_error *err)
 {
@@ -148,6 +171,11 @@ int repo_manage_delete(struct meta *db, const char *data_dir, const struct meta_
     char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
     int rc;
 
+    /* NOTE: a job queued between this check and the deletion below still fails when it
+     * stages the missing repo, because job requests do not take the repo lock. */
+    rc = repo_manage_delete_jobs_check(db, row, err);
+    if (rc < 0)
+        return rc;
     /* The row's names, not a request's: lookups ignore case but folders on disk do not. */
     rc = repo_delete(data_dir, row->type, row->ns, row->name, err);
     if (rc < 0 && rc != HUB_ENOTFOUND)

@@ -52,8 +52,15 @@ int repo_manage_create(struct meta_repo *out, char commit_out[REPO_OID_HEX_BYTES
 int repo_manage_delete_check(struct meta *db, const struct meta_repo *row, int64_t user_id,
                              bool user_is_admin, struct hub_error *err);
 
+/** Checks that no queued or running job uses the repo as its output, evaluated model, base
+ * or dataset, because deleting it would fail that job midway. Returns 0, HUB_ECONFLICT with a
+ * message that names the job and the fix (cancel it first), or HUB_EIO. */
+int repo_manage_delete_jobs_check(struct meta *db, const struct meta_repo *row,
+                                  struct hub_error *err);
+
 /** Deletes the git repo and the row with its LFS links and protected branches (the blobs
- * stay until gc), then adds a repo.delete audit entry by user_name. Returns 0, HUB_ENOTFOUND
+ * stay until gc), then adds a repo.delete audit entry by user_name. Returns 0, HUB_ECONFLICT
+ * (a queued or running job uses the repo, see repo_manage_delete_jobs_check), HUB_ENOTFOUND
  * (the row is gone already) or HUB_EIO. */
 int repo_manage_delete(struct meta *db, const char *data_dir, const struct meta_repo *row,
                        const char *user_name, const char *request_id, struct hub_error *err);

@@ -271,6 +271,12 @@ static int web_settings_delete_post(struct web_repo_view *v, const struct web_fo
                  v->id);
         return web_settings_page(v, 400, message);
     }
+    /* repo_manage_delete checks this too. Checking here first keeps the settings page. */
+    rc = repo_manage_delete_jobs_check(v->ctx->req->db, &v->meta, &err);
+    if (rc == HUB_ECONFLICT)
+        return web_settings_page(v, 409, err.msg);
+    if (rc < 0)
+        return web_page_hub_error(v->ctx, &err);
     /* The folder is renamed away and removed, so drop this request's handle on it first. */
     repo_close(v->git);
     v->git = NULL;

@@ -840,6 +840,55 @@ test("disabling owner stops running job", async () => {
   assert.deepEqual(await waitForLogOnly(dataDir, id), ["log"]);
 });
 
+test("repo delete rejects repos that jobs use", async () => {
+  const url = daemon.url;
+  await pushFolder(url, alice, "dataset", "alice/del-data", styleDir,
+    { skip: (p) => p.endsWith(".py") });
+  let r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    dataset: "alice/del-data", output_repo: "alice/del-lora",
+    params: { ...trainParams, steps: 100000 },
+  }));
+  assert.equal(r.status, 201, r.text);
+  const running = r.json.id;
+  await waitForJob(url, alice, running, (j) => j.state === "running" && j.progress.step > 0);
+  // Queued behind it (one worker), with a dataset of its own.
+  await pushFolder(url, alice, "dataset", "alice/del-later", styleDir,
+    { skip: (p) => p.endsWith(".py") });
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    dataset: "alice/del-later", output_repo: "alice/del-later-lora",
+  }));
+  assert.equal(r.status, 201, r.text);
+  const queued = r.json.id;
+
+  const deleteRepo = (name, type) => api(url, alice, "DELETE", "/api/repos/delete",
+    { name, organization: "alice", type });
+  const cases = [
+    ["del-lora", "model", running, "running"],
+    ["stories260K", "model", running, "running"],
+    ["del-data", "dataset", running, "running"],
+    ["del-later", "dataset", queued, "queued"],
+  ];
+  for (const [name, type, id, state] of cases) {
+    r = await deleteRepo(name, type);
+    assert.equal(r.status, 409, `${type} alice/${name}: ${r.text}`);
+    assert.equal(r.json.error, `cannot delete ${type} alice/${name} while ${state} job ${id} ` +
+      `uses it: cancel job ${id} first (on its job page or with POST /api/jobs/${id}/cancel), ` +
+      "then delete the repo");
+  }
+  assert.equal((await api(url, alice, "GET", "/api/datasets/alice/del-data")).status, 200);
+  assert.equal((await api(url, alice, "GET", "/api/models/alice/del-lora")).status, 200);
+  assert.equal((await api(url, alice, "GET", `/api/jobs/${running}`)).json.state, "running");
+
+  // Once both jobs are canceled, the datasets can go.
+  for (const id of [queued, running])
+    assert.equal((await api(url, alice, "POST", `/api/jobs/${id}/cancel`)).status, 202);
+  await waitForJob(url, alice, running, (j) => j.state === "canceled", 20000);
+  await waitForWorkerExit(url, running);
+  assert.equal((await deleteRepo("del-data", "dataset")).status, 200);
+  assert.equal((await deleteRepo("del-later", "dataset")).status, 200);
+  assert.equal((await api(url, alice, "GET", "/api/datasets/alice/del-data")).status, 404);
+});
+
 test("resumed job trains on the commits of its first attempt", async () => {
   let url = daemon.url;
   await pushFolder(url, alice, "dataset", "alice/moving", styleDir,

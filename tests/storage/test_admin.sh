@@ -267,7 +267,7 @@ job_id=$(sqlite3 "$DATA/atelier.sqlite3" "SELECT max(id) FROM jobs")
 admin repo delete alice/gone --type dataset >/dev/null 2>"$WORK/err"
 check "repo delete used by a queued job exits 1" test $? -eq 1
 check "repo delete names the job and the fix" \
-    grep -q "queued job $job_id uses alice/gone; cancel it first" "$WORK/err"
+    grep -q "cannot delete dataset alice/gone while queued job $job_id uses it: cancel job $job_id first" "$WORK/err"
 check "repo delete used by a job keeps the repo" test -e "$DATA/repos/datasets/alice/gone.git"
 sqlite3 "$DATA/atelier.sqlite3" "UPDATE jobs SET state = 'canceled' WHERE id = $job_id"
 admin repo delete alice/gone --type dataset >"$WORK/out" 2>&1
