@@ -1811,7 +1811,10 @@ static void test_pages_settings_branches(void)
 static void test_pages_settings_delete(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
+    enum meta_job_state state;
     struct repo *git = NULL;
+    int64_t job_id = 0;
+    char expected[160];
     char cookie[128];
     char body[256];
     struct page p;
@@ -1839,7 +1842,22 @@ static void test_pages_settings_delete(void)
     done(&p);
     CHECK(repo_exists(HUB_REPO_MODEL, "lab", "shared"));
 
+    /* A queued job that trains into the repo keeps it until the job is canceled. */
+    CHECK_EQ_INT(meta_job_insert(&job_id, db, META_JOB_TRAIN, alice_id, "alice", "alice/fresh",
+                                 "alice/demo", "alice/stories", NULL, "{}", 3, 0, &err),
+                 0);
     snprintf(body, sizeof(body), "csrf=%s&confirm=alice%%2Ffresh", alice_csrf);
+    p = post_as_alice("/alice/fresh/settings/delete", body);
+    CHECK_EQ_INT(p.resp.status, 409);
+    snprintf(expected, sizeof(expected),
+             "cannot delete model alice/fresh while queued job %lld uses it: cancel job %lld "
+             "first",
+             (long long)job_id, (long long)job_id);
+    CHECK(has(&p, expected));
+    done(&p);
+    CHECK(repo_exists(HUB_REPO_MODEL, "alice", "fresh"));
+    CHECK_EQ_INT(meta_job_cancel(&state, db, job_id, "alice", &err), 0);
+
     p = post_as_alice("/alice/fresh/settings/delete", body);
     CHECK_EQ_INT(p.resp.status, 303);
     CHECK_EQ_STR(p.resp.location, "/");
