@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Loads repo id of type and checks that user_id may read it. */
 static int repo_readable(struct meta_repo *out, struct meta *db, enum hub_repo_type type,
@@ -363,11 +364,50 @@ static int output_repo_create(struct meta_repo *out, char commit[REPO_OID_HEX_BY
     return 0;
 }
 
+/* Checks that the existing output repo may take a new adapter revision for base: an adapter
+ * of that base, or a repo with nothing but .gitattributes and README.md. A training job would
+ * otherwise turn another model, or an adapter of another base, into a mixed repo. */
+static int output_repo_fits(const char *data_dir, const struct meta_repo *repo, const char *id,
+                            const char *base, struct hub_error *err)
+{
+    struct repo_entry *entries = NULL;
+    struct repo *r = NULL;
+    const char *other = NULL;
+    size_t count = 0;
+    int rc;
+
+    if (repo->base_model[0] != '\0') {
+        if (strcasecmp(repo->base_model, base) == 0)
+            return 0;
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "output_repo '%s' belongs to base model '%s', not to '%s'; "
+                             "choose another output_repo",
+                             id, repo->base_model, base);
+    }
+    rc = repo_open(&r, data_dir, HUB_REPO_MODEL, repo->ns, repo->name, err);
+    if (rc == 0)
+        rc = repo_tree_list(&entries, &count, r, REPO_DEFAULT_BRANCH, "", false, err);
+    for (size_t i = 0; rc == 0 && i < count && other == NULL; i++) {
+        if (strcmp(entries[i].path, ".gitattributes") != 0 &&
+            strcmp(entries[i].path, "README.md") != 0)
+            other = entries[i].path;
+    }
+    if (rc == 0 && other != NULL)
+        rc = hub_error_set(err, HUB_ECONFLICT,
+                           "output_repo '%s' already holds files that are not an adapter of '%s', "
+                           "such as %.200s; choose another output_repo",
+                           id, base, other);
+    repo_entries_free(entries, count);
+    repo_close(r);
+    return rc;
+}
+
 /* Checks that user_id may write the output repo, creating it when it does not exist. When
- * this call created it, created_commit gets its first commit, else "". */
+ * this call created it, created_commit gets its first commit, else "". An existing repo must
+ * fit a new adapter of base (output_repo_fits). */
 static int output_repo_prepare(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *db,
-                               const char *data_dir, const char *id, int64_t user_id,
-                               bool is_private, struct hub_error *err)
+                               const char *data_dir, const char *id, const char *base,
+                               int64_t user_id, bool is_private, struct hub_error *err)
 {
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     struct meta_repo repo;
@@ -403,6 +443,8 @@ static int output_repo_prepare(char created_commit[REPO_OID_HEX_BYTES + 1], stru
         return rc;
     if (!allowed)
         return hub_error_set(err, HUB_EFORBIDDEN, "output_repo '%s': you cannot write to it", id);
+    if (created_commit[0] == '\0')
+        return output_repo_fits(data_dir, &repo, id, base, err);
     return 0;
 }
 
@@ -437,8 +479,8 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
                             spec->eval_file, err);
     /* An adapter trained on private data is private too. */
     if (rc == 0 && spec->type == META_JOB_TRAIN)
-        rc = output_repo_prepare(created_commit, db, data_dir, spec->output_repo, user->id,
-                                 model.is_private || dataset.is_private, err);
+        rc = output_repo_prepare(created_commit, db, data_dir, spec->output_repo, spec->model,
+                                 user->id, model.is_private || dataset.is_private, err);
     return rc;
 }
 

@@ -158,6 +158,26 @@ test("job requests are validated", async () => {
     trainRequest({ base_model: "alice/an-adapter", output_repo: "alice/from-adapter" }));
   assert.equal(r.status, 400);
   assert.match(r.json.error, /base_model 'alice\/an-adapter' is a LoRA adapter/);
+  // An existing output repo takes a new adapter revision only when it is an adapter of the
+  // job's base or holds nothing yet.
+  const otherBase = { type: "model", name: "alice/other-adapter" };
+  await hub.createRepo({ repo: otherBase, accessToken: alice, hubUrl: url });
+  await hub.uploadFiles({ repo: otherBase, accessToken: alice, hubUrl: url, files: [
+    { path: "adapter_config.json",
+      content: new Blob(['{"base_model_name_or_path": "alice/another-base", "r": 8}']) }] });
+  r = await api(url, alice, "POST", "/api/jobs",
+    trainRequest({ output_repo: "alice/other-adapter" }));
+  assert.equal(r.status, 409);
+  assert.match(r.json.error,
+    /output_repo 'alice\/other-adapter' belongs to base model 'alice\/another-base', not to 'alice\/stories260K'/);
+  const plain = { type: "model", name: "alice/plain-model" };
+  await hub.createRepo({ repo: plain, accessToken: alice, hubUrl: url });
+  await hub.uploadFiles({ repo: plain, accessToken: alice, hubUrl: url, files: [
+    { path: "config.json", content: new Blob(['{"model_type": "llama"}']) }] });
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({ output_repo: "alice/plain-model" }));
+  assert.equal(r.status, 409);
+  assert.match(r.json.error,
+    /output_repo 'alice\/plain-model' already holds files that are not an adapter of 'alice\/stories260K', such as config\.json; choose another output_repo/);
   // seq_len above the base's max_position_embeddings (512 for stories260K) fails at once,
   // not in the worker with the trainer's --seq-len wording.
   r = await api(url, alice, "POST", "/api/jobs", trainRequest({
