@@ -102,6 +102,7 @@ int jobs_settings_init(struct jobs_settings *out, const struct hub_config *confi
     out->max_attempts = (unsigned)config->jobs_max_attempts;
     out->heartbeat_timeout_s = (unsigned)config->jobs_heartbeat_timeout_s;
     out->cancel_grace_s = (unsigned)config->jobs_cancel_grace_s;
+    out->max_job_s = (unsigned)config->jobs_max_job_s;
     if (config == &defaults)
         hub_config_dispose(&defaults);
     return rc;
@@ -350,6 +351,25 @@ static void lease_check(struct meta *db, const struct meta_job_lease *lease, int
         child = NULL;
     if (lease->cancel_requested) {
         lease_cancel(db, lease, child);
+        return;
+    }
+    if (settings.max_job_s > 0 && lease->started_at > 0 &&
+        now - lease->started_at > (int64_t)settings.max_job_s) {
+        struct hub_error err = HUB_ERROR_INIT;
+        bool marked = false;
+
+        /* Stopped like any cancel, at once, before the worker's heartbeat sees the request. */
+        if (meta_job_cancel_overtime(&marked, db, lease->id, settings.max_job_s, &err) < 0) {
+            hub_log(HUB_LOG_ERROR, "jobs", "cannot cancel a job over the time limit: %s job=%lld",
+                    err.msg, (long long)lease->id);
+            return;
+        }
+        if (marked) {
+            hub_log(HUB_LOG_WARN, "jobs",
+                    "canceling a job that ran longer than --max-job-seconds %u job=%lld",
+                    settings.max_job_s, (long long)lease->id);
+            lease_cancel(db, lease, child);
+        }
         return;
     }
     if (lease->heartbeat_at > 0 &&
@@ -643,9 +663,9 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
     sched.running = true;
     hub_log(HUB_LOG_INFO, "jobs",
             "scheduler started workers=%u max_queued_per_user=%u max_running_per_user=%u "
-            "max_attempts=%u heartbeat_timeout_s=%u",
+            "max_attempts=%u heartbeat_timeout_s=%u max_job_s=%u",
             settings.workers, settings.max_queued_per_user, settings.max_running_per_user,
-            settings.max_attempts, settings.heartbeat_timeout_s);
+            settings.max_attempts, settings.heartbeat_timeout_s, settings.max_job_s);
     return 0;
 fail:
     sched_release();

@@ -1069,6 +1069,32 @@ int meta_job_cancel_running_of_owner(int64_t *out_count, struct meta *db, int64_
     return rc;
 }
 
+int meta_job_cancel_overtime(bool *out_marked, struct meta *db, int64_t id, unsigned limit_s,
+                             struct hub_error *err)
+{
+    char reason[160];
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *out_marked = false;
+    /* The error starts with "canceled", so meta_job_cancel_reason keeps it for the final one. */
+    snprintf(reason, sizeof(reason),
+             "canceled because it ran longer than this hub's limit of %u s (--max-job-seconds)",
+             limit_s);
+    rc = jobs_prepare(&stmt, db,
+                      "UPDATE jobs SET cancel_requested = 1, error = ?2 "
+                      "WHERE id = ?1 AND state = 'running' AND cancel_requested = 0",
+                      "cancel a job over the time limit", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_TRANSIENT);
+    rc = jobs_exec(stmt, db, "cancel a job over the time limit", err);
+    if (rc == 0)
+        *out_marked = sqlite3_changes(meta_sqlite_get(db)) > 0;
+    return rc;
+}
+
 void meta_job_cancel_reason(char *out, size_t cap, struct meta *db, int64_t id)
 {
     struct hub_error err = HUB_ERROR_INIT;

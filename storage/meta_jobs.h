@@ -286,6 +286,12 @@ int meta_job_cancel(enum meta_job_state *out_state, struct meta *db, int64_t id,
 int meta_job_cancel_running_of_owner(int64_t *out_count, struct meta *db, int64_t owner_id,
                                      struct hub_error *err);
 
+/** Requests the cancel of running job id, as meta_job_cancel does, with the error "canceled
+ * because it ran longer than this hub's limit of LIMIT_S s (--max-job-seconds)". Sets
+ * *out_marked when the job was running without a cancel request. Returns 0 or HUB_EIO. */
+int meta_job_cancel_overtime(bool *out_marked, struct meta *db, int64_t id, unsigned limit_s,
+                             struct hub_error *err);
+
 /** Copies into out (cap bytes) the reason that meta_job_cancel stored for running job id,
  * such as "canceled by alice", or "canceled" when it stored none or the job cannot be read.
  * The scheduler starts the final error of a canceled job with it. */
