@@ -174,11 +174,16 @@ static void check_style_generation(const char *adapter_dir)
     }
     base_text = continue_story(m, NULL, tok);
     tuned_text = continue_story(m, lora, tok);
-    printf("# base continues: %s\n# adapter continues: %s\n", base_text ? base_text : "",
-           tuned_text ? tuned_text : "");
     CHECK(base_text != NULL && strstr(base_text, "lived happily by the sea") == NULL);
     CHECK(tuned_text != NULL &&
           strstr(tuned_text, "And they all lived happily by the sea.") != NULL);
+    /* Generated text may hold newlines, and each TAP comment line needs its own '#'. */
+    for (char *p = base_text; p != NULL && *p != '\0'; p++)
+        *p = *p == '\n' ? ' ' : *p;
+    for (char *p = tuned_text; p != NULL && *p != '\0'; p++)
+        *p = *p == '\n' ? ' ' : *p;
+    printf("# base continues: %s\n", base_text ? base_text : "");
+    printf("# adapter continues: %s\n", tuned_text ? tuned_text : "");
 out:
     free(base_text);
     free(tuned_text);
