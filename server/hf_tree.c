@@ -43,6 +43,47 @@ static json_t *entry_with_commit(struct repo *git, const char *commit, const str
     return obj;
 }
 
+/* Builds the JSON of entries[first..first+limit) of a tree listing. With expand, one walk
+ * finds the last commits of the whole page, and an entry whose walk failed has no lastCommit,
+ * as in entry_with_commit. */
+static json_t *tree_page_json(struct repo *git, const char *commit,
+                              const struct repo_entry *entries, size_t count, size_t first,
+                              size_t limit, bool expand)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_info *last = NULL;
+    const char **paths = NULL;
+    size_t n = first < count ? count - first : 0;
+    json_t *list = json_array();
+
+    if (n > limit)
+        n = limit;
+    if (expand && n > 0) {
+        last = calloc(n, sizeof(*last));
+        paths = calloc(n, sizeof(*paths));
+    }
+    if (last != NULL && paths != NULL) {
+        for (size_t i = 0; i < n; i++)
+            paths[i] = entries[first + i].path;
+        if (repo_last_commits(last, git, commit, paths, n, &err) < 0)
+            hub_log(HUB_LOG_WARN, "hf", "last commits of a tree page failed commit=%s error=%s",
+                    commit, err.msg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct repo_entry *e = &entries[first + i];
+
+        if (last != NULL && paths != NULL)
+            json_array_append_new(list, hf_entry_json(e, last[i].id[0] != '\0' ? &last[i] : NULL));
+        else
+            json_array_append_new(list, entry_with_commit(git, commit, e, expand));
+    }
+    for (size_t i = 0; last != NULL && i < n; i++)
+        repo_commit_info_dispose(&last[i]);
+    free(last);
+    free(paths);
+    return list;
+}
+
 static void tree_link_add(struct http_request *req, size_t next)
 {
     const char *query = http_request_query_string(req);
@@ -198,9 +239,7 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
     }
     if (rc < 0)
         goto out;
-    list = json_array();
-    for (size_t i = (size_t)cursor; i < count && i < cursor + limit; i++)
-        json_array_append_new(list, entry_with_commit(ctx.git, commit, &entries[i], expand));
+    list = tree_page_json(ctx.git, commit, entries, count, (size_t)cursor, (size_t)limit, expand);
     if (cursor + limit < count)
         tree_link_add(req, (size_t)(cursor + limit));
     http_reply_header(req, "X-Repo-Commit", commit);

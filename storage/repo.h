@@ -156,10 +156,12 @@ void repo_commits_free(struct repo_commit_info *commits, size_t count);
 int repo_commit_get(struct repo_commit_info *out, struct repo *r, const char *rev,
                     struct hub_error *err);
 
-/** Finds the newest commit in first-parent history of rev that changed path (a file or a
- * folder; "" is the root), walking at most HUB_MAX_LAST_COMMIT_WALK commits; when the walk
- * stops first, *out is the oldest commit walked. Dispose out with repo_commit_info_dispose().
- * Returns 0, HUB_EINVAL, HUB_ENOTFOUND (revision or path) or HUB_EIO. */
+/** Finds the last commit of rev's history that changed path (a file or a folder; "" is the
+ * root): the commit `git log -1 -- PATH` shows. At a merge the walk follows the first parent
+ * where path is unchanged (same object and mode), and when no parent has it unchanged the merge
+ * is the last commit. The walk steps over at most HUB_MAX_LAST_COMMIT_WALK commits; when it stops
+ * there, *out is the oldest commit walked. Dispose out with repo_commit_info_dispose(). Returns
+ * 0, HUB_EINVAL, HUB_ENOTFOUND (revision or path) or HUB_EIO. */
 int repo_last_commit(struct repo_commit_info *out, struct repo *r, const char *rev,
                      const char *path, struct hub_error *err);
 

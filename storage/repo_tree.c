@@ -475,42 +475,116 @@ int repo_log(struct repo_commit_info **out, size_t *count, size_t *total, struct
     return 0;
 }
 
-/* Sets *found and *id to the object at path in commit ("" is the root tree). */
-static int path_object_id(bool *found, git_oid *id, git_commit *commit, const char *path,
-                          struct hub_error *err)
+/* The object at one path of a commit: whether it exists, its id and its file mode. */
+struct path_state {
+    bool found;
+    git_oid id;
+    git_filemode_t mode;
+};
+
+/* Returns whether a path is unchanged between two commits, as git's TREESAME: the same object
+ * with the same mode, or missing from both. */
+static bool path_state_equal(const struct path_state *a, const struct path_state *b)
 {
-    git_tree *root = NULL;
+    if (!a->found || !b->found)
+        return a->found == b->found;
+    return a->mode == b->mode && git_oid_equal(&a->id, &b->id);
+}
+
+/* Reads the state of path in root ("" is root itself). */
+static int path_state_read(struct path_state *out, git_tree *root, const char *path,
+                           struct hub_error *err)
+{
     git_tree_entry *te = NULL;
     int rc;
 
-    *found = false;
+    memset(out, 0, sizeof(*out));
+    if (path[0] == '\0') {
+        git_oid_cpy(&out->id, git_tree_id(root));
+        out->mode = GIT_FILEMODE_TREE;
+        out->found = true;
+        return 0;
+    }
+    rc = git_tree_entry_bypath(&te, root, path);
+    if (rc == GIT_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return repo_error_from_git(err, rc, "read entry");
+    git_oid_cpy(&out->id, git_tree_entry_id(te));
+    out->mode = git_tree_entry_filemode(te);
+    out->found = true;
+    git_tree_entry_free(te);
+    return 0;
+}
+
+static int commit_path_state(struct path_state *out, git_commit *commit, const char *path,
+                             struct hub_error *err)
+{
+    git_tree *root = NULL;
+    int rc;
+
     rc = git_commit_tree(&root, commit);
     if (rc < 0)
         return repo_error_from_git(err, rc, "read commit tree");
-    if (path[0] == '\0') {
-        git_oid_cpy(id, git_tree_id(root));
-        *found = true;
-    } else {
-        rc = git_tree_entry_bypath(&te, root, path);
-        if (rc == 0) {
-            git_oid_cpy(id, git_tree_entry_id(te));
-            *found = true;
-        } else if (rc != GIT_ENOTFOUND) {
-            rc = repo_error_from_git(err, rc, "read entry");
-        }
-        rc = rc == GIT_ENOTFOUND ? 0 : rc;
-    }
-    git_tree_entry_free(te);
+    rc = path_state_read(out, root, path, err);
     git_tree_free(root);
     return rc;
+}
+
+/* Sets *next to the first parent of commit where path is unchanged from here, or to NULL when
+ * every parent differs. git log PATH simplifies history the same way: at a merge it follows
+ * only the first parent that is TREESAME, and shows the merge when none is. */
+static int unchanged_parent(git_commit **next, git_commit *commit, const char *path,
+                            const struct path_state *here, struct hub_error *err)
+{
+    unsigned int n = git_commit_parentcount(commit);
+
+    *next = NULL;
+    for (unsigned int k = 0; k < n; k++) {
+        struct path_state there;
+        git_commit *parent = NULL;
+        int rc = git_commit_parent(&parent, commit, k);
+
+        if (rc < 0)
+            return repo_error_from_git(err, rc, "read parent commit");
+        rc = commit_path_state(&there, parent, path, err);
+        if (rc == 0 && path_state_equal(here, &there)) {
+            *next = parent;
+            return 0;
+        }
+        git_commit_free(parent);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Walks from *commit, which takes ownership, to the commit that last changed path, whose
+ * state at *commit is here. *walked counts the commits stepped over, shared with the caller's
+ * walk, and the walk stops at HUB_MAX_LAST_COMMIT_WALK. On return *commit is the last commit
+ * that changed path. */
+static int last_change_walk(git_commit **commit, const char *path, const struct path_state *here,
+                            int *walked, struct hub_error *err)
+{
+    for (;;) {
+        git_commit *next = NULL;
+        int rc;
+
+        if (git_commit_parentcount(*commit) == 0 || ++*walked >= HUB_MAX_LAST_COMMIT_WALK)
+            return 0;
+        rc = unchanged_parent(&next, *commit, path, here, err);
+        if (rc < 0 || next == NULL)
+            return rc;
+        git_commit_free(*commit);
+        *commit = next;
+    }
 }
 
 int repo_last_commit(struct repo_commit_info *out, struct repo *r, const char *rev,
                      const char *path, struct hub_error *err)
 {
-    git_commit *commit = NULL, *parent = NULL;
-    git_oid here, there;
-    bool found_here, found_there;
+    git_commit *commit = NULL;
+    struct path_state here;
     int rc, walked = 0;
 
     memset(out, 0, sizeof(*out));
@@ -522,69 +596,70 @@ int repo_last_commit(struct repo_commit_info *out, struct repo *r, const char *r
     rc = repo_commit_lookup_rev(&commit, r, rev, err);
     if (rc < 0)
         return rc;
-    rc = path_object_id(&found_here, &here, commit, path, err);
-    if (rc == 0 && !found_here)
+    rc = commit_path_state(&here, commit, path, err);
+    if (rc == 0 && !here.found)
         rc = hub_error_set(err, HUB_ENOTFOUND, "entry not found: %.300s", path);
-    while (rc == 0) {
-        if (git_commit_parentcount(commit) == 0 || ++walked >= HUB_MAX_LAST_COMMIT_WALK)
-            break;
-        rc = git_commit_parent(&parent, commit, 0);
-        if (rc < 0) {
-            rc = repo_error_from_git(err, rc, "read parent commit");
-            break;
-        }
-        rc = path_object_id(&found_there, &there, parent, path, err);
-        if (rc < 0 || !found_there || !git_oid_equal(&here, &there))
-            break;
-        git_commit_free(commit);
-        commit = parent;
-        parent = NULL;
-    }
+    if (rc == 0)
+        rc = last_change_walk(&commit, path, &here, &walked, err);
     if (rc == 0)
         rc = info_fill(out, commit, err);
-    git_commit_free(parent);
     git_commit_free(commit);
     return rc;
 }
 
-/* Sets found[i] and ids[i] for each path i not yet done, from one commit's tree. */
-static int tree_ids(bool *found, git_oid *ids, const bool *done, git_commit *commit,
-                    const char *const *paths, size_t n, struct hub_error *err)
+/* Reads states[i] of each path i not yet done from one commit's tree. */
+static int tree_states(struct path_state *states, const bool *done, git_commit *commit,
+                       const char *const *paths, size_t n, struct hub_error *err)
 {
     git_tree *root = NULL;
-    int rc;
+    int rc = 0;
 
     rc = git_commit_tree(&root, commit);
     if (rc < 0)
         return repo_error_from_git(err, rc, "read commit tree");
-    for (size_t i = 0; i < n; i++) {
-        git_tree_entry *te = NULL;
-
-        if (done[i])
-            continue;
-        found[i] = false;
-        if (paths[i][0] == '\0') {
-            git_oid_cpy(&ids[i], git_tree_id(root));
-            found[i] = true;
-            continue;
-        }
-        rc = git_tree_entry_bypath(&te, root, paths[i]);
-        if (rc == 0) {
-            git_oid_cpy(&ids[i], git_tree_entry_id(te));
-            found[i] = true;
-        } else if (rc != GIT_ENOTFOUND) {
-            git_tree_free(root);
-            return repo_error_from_git(err, rc, "read entry");
-        }
-        git_tree_entry_free(te);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!done[i])
+            rc = path_state_read(&states[i], root, paths[i], err);
     }
     git_tree_free(root);
+    return rc;
+}
+
+/* At a merge, settles each pending path that differs from the first parent but not from a
+ * later one: git follows that parent for it, so a separate walk from there finds its last
+ * change. Paths that differ from every parent stay pending, for the merge to claim. */
+static int follow_other_parents(struct repo_commit_info *out, bool *done, size_t *pending,
+                                const struct path_state *here, const struct path_state *first,
+                                git_commit *merge, const char *const *paths, size_t n, int walked,
+                                struct hub_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        git_commit *next = NULL;
+        int walked_here = walked;
+        int rc;
+
+        if (done[i] || path_state_equal(&here[i], &first[i]))
+            continue;
+        rc = unchanged_parent(&next, merge, paths[i], &here[i], err);
+        if (rc == 0 && next != NULL)
+            rc = last_change_walk(&next, paths[i], &here[i], &walked_here, err);
+        if (rc == 0 && next != NULL) {
+            rc = info_fill(&out[i], next, err);
+            if (rc == 0) {
+                done[i] = true;
+                (*pending)--;
+            }
+        }
+        git_commit_free(next);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
 /* Fills out[i] with commit for every pending path that changed there, and marks it done. */
 static int assign_changed(struct repo_commit_info *out, bool *done, size_t *pending,
-                          const bool *found_parent, const git_oid *here, const git_oid *parent,
+                          const struct path_state *here, const struct path_state *parent,
                           git_commit *commit, size_t n, bool all, struct hub_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -592,7 +667,7 @@ static int assign_changed(struct repo_commit_info *out, bool *done, size_t *pend
 
         if (done[i])
             continue;
-        if (!all && found_parent[i] && git_oid_equal(&here[i], &parent[i]))
+        if (!all && path_state_equal(&here[i], &parent[i]))
             continue;
         rc = info_fill(&out[i], commit, err);
         if (rc < 0)
@@ -607,8 +682,8 @@ int repo_last_commits(struct repo_commit_info *out, struct repo *r, const char *
                       const char *const *paths, size_t n, struct hub_error *err)
 {
     git_commit *commit = NULL, *parent = NULL;
-    git_oid *here = NULL, *there = NULL;
-    bool *found = NULL, *found_parent = NULL, *done = NULL;
+    struct path_state *here = NULL, *there = NULL;
+    bool *done = NULL;
     size_t pending = 0;
     int rc, walked = 0;
 
@@ -622,20 +697,20 @@ int repo_last_commits(struct repo_commit_info *out, struct repo *r, const char *
     }
     here = calloc(n + 1, sizeof(*here));
     there = calloc(n + 1, sizeof(*there));
-    found = calloc(n + 1, sizeof(*found));
-    found_parent = calloc(n + 1, sizeof(*found_parent));
     done = calloc(n + 1, sizeof(*done));
-    if (here == NULL || there == NULL || found == NULL || found_parent == NULL || done == NULL) {
+    if (here == NULL || there == NULL || done == NULL) {
         rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu path states", n);
         goto out;
     }
     rc = repo_commit_lookup_rev(&commit, r, rev, err);
     if (rc == 0)
-        rc = tree_ids(found, here, done, commit, paths, n, err);
+        rc = tree_states(here, done, commit, paths, n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        done[i] = !found[i]; /* a path missing at rev keeps an empty id */
-        pending += found[i] ? 1 : 0;
+        done[i] = !here[i].found; /* a path missing at rev keeps an empty id */
+        pending += here[i].found ? 1 : 0;
     }
+    /* The walk follows first parents, and follow_other_parents handles the paths that a merge
+     * takes from another parent. */
     while (rc == 0 && pending > 0) {
         bool last = git_commit_parentcount(commit) == 0 || ++walked >= HUB_MAX_LAST_COMMIT_WALK;
 
@@ -645,11 +720,13 @@ int repo_last_commits(struct repo_commit_info *out, struct repo *r, const char *
                 rc = repo_error_from_git(err, rc, "read parent commit");
                 break;
             }
-            rc = tree_ids(found_parent, there, done, parent, paths, n, err);
+            rc = tree_states(there, done, parent, paths, n, err);
         }
+        if (rc == 0 && !last && git_commit_parentcount(commit) > 1)
+            rc = follow_other_parents(out, done, &pending, here, there, commit, paths, n, walked,
+                                      err);
         if (rc == 0)
-            rc = assign_changed(out, done, &pending, found_parent, here, there, commit, n, last,
-                                err);
+            rc = assign_changed(out, done, &pending, here, there, commit, n, last, err);
         git_commit_free(commit);
         commit = parent;
         parent = NULL;
@@ -661,8 +738,6 @@ out:
     git_commit_free(commit);
     free(here);
     free(there);
-    free(found);
-    free(found_parent);
     free(done);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "storage.h"
 #include "store.h"
 
+#include <git2.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -867,6 +868,175 @@ static void test_delete_if_untouched(const char *data)
                  HUB_ENOTFOUND);
 }
 
+/* One entry of a tree that build_tree writes: a file with text, or a gitlink to commit_hex. */
+struct tree_file {
+    const char *name;
+    const char *text;
+    const char *commit_hex;
+};
+
+/* Writes a tree of the top-level files, and of one folder when folder is not NULL. */
+static void build_tree(git_oid *out, git_repository *git, const struct tree_file *files, size_t n,
+                       const char *folder, const struct tree_file *inner, size_t n_inner)
+{
+    git_treebuilder *tb = NULL, *sub = NULL;
+    git_oid id;
+
+    CHECK_EQ_INT(git_treebuilder_new(&tb, git, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(git_blob_create_from_buffer(&id, git, files[i].text, strlen(files[i].text)),
+                     0);
+        CHECK_EQ_INT(git_treebuilder_insert(NULL, tb, files[i].name, &id, GIT_FILEMODE_BLOB), 0);
+    }
+    if (folder != NULL) {
+        CHECK_EQ_INT(git_treebuilder_new(&sub, git, NULL), 0);
+        for (size_t i = 0; i < n_inner; i++) {
+            if (inner[i].commit_hex != NULL) {
+                CHECK_EQ_INT(git_oid_fromstr(&id, inner[i].commit_hex), 0);
+                CHECK_EQ_INT(
+                    git_treebuilder_insert(NULL, sub, inner[i].name, &id, GIT_FILEMODE_COMMIT), 0);
+            } else {
+                CHECK_EQ_INT(
+                    git_blob_create_from_buffer(&id, git, inner[i].text, strlen(inner[i].text)), 0);
+                CHECK_EQ_INT(
+                    git_treebuilder_insert(NULL, sub, inner[i].name, &id, GIT_FILEMODE_BLOB), 0);
+            }
+        }
+        CHECK_EQ_INT(git_treebuilder_write(&id, sub), 0);
+        CHECK_EQ_INT(git_treebuilder_insert(NULL, tb, folder, &id, GIT_FILEMODE_TREE), 0);
+        git_treebuilder_free(sub);
+    }
+    CHECK_EQ_INT(git_treebuilder_write(out, tb), 0);
+    git_treebuilder_free(tb);
+}
+
+/* Writes a commit of tree_id with the given parents, as git commit or git merge would. */
+static void write_commit(git_oid *out, git_repository *git, const git_oid *tree_id,
+                         const char *message, const git_oid *parent_ids, size_t n_parents)
+{
+    const git_commit *parents[2] = {NULL, NULL};
+    git_signature *sig = NULL;
+    git_tree *tree = NULL;
+
+    CHECK(n_parents <= 2);
+    for (size_t i = 0; i < n_parents && i < 2; i++)
+        CHECK_EQ_INT(git_commit_lookup((git_commit **)&parents[i], git, &parent_ids[i]), 0);
+    CHECK_EQ_INT(git_tree_lookup(&tree, git, tree_id), 0);
+    CHECK_EQ_INT(git_signature_now(&sig, "Alice", "alice@example.org"), 0);
+    CHECK_EQ_INT(
+        git_commit_create(out, git, NULL, sig, sig, NULL, message, tree, n_parents, parents), 0);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    for (size_t i = 0; i < 2; i++)
+        git_commit_free((git_commit *)parents[i]);
+}
+
+static void commit_files(git_oid *out, git_repository *git, const char *message,
+                         const struct tree_file *files, size_t n, const git_oid *parent_ids,
+                         size_t n_parents)
+{
+    git_oid tree_id;
+
+    build_tree(&tree_id, git, files, n, NULL, NULL, 0);
+    write_commit(out, git, &tree_id, message, parent_ids, n_parents);
+}
+
+static void set_ref(git_repository *git, const char *refname, const git_oid *id)
+{
+    git_reference *ref = NULL;
+
+    CHECK_EQ_INT(git_reference_create(&ref, git, refname, id, 1, "test"), 0);
+    git_reference_free(ref);
+}
+
+/* Checks that repo_last_commit and repo_last_commits give want_title for each path. */
+static void check_last_titles(struct repo *r, const char *rev, const char *const *paths,
+                              const char *const *want_titles, size_t n)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_info many[8];
+
+    CHECK(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        struct repo_commit_info one;
+
+        CHECK_EQ_INT(repo_last_commit(&one, r, rev, paths[i], &err), 0);
+        CHECK_EQ_STR(one.title != NULL ? one.title : "(none)", want_titles[i]);
+        repo_commit_info_dispose(&one);
+    }
+    CHECK_EQ_INT(repo_last_commits(many, r, rev, paths, n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_STR(many[i].title != NULL ? many[i].title : "(none)", want_titles[i]);
+        repo_commit_info_dispose(&many[i]);
+    }
+}
+
+/* Last commits across merges follow git log PATH: a merge that took a file unchanged from one
+ * parent is not its last commit, but a merge that resolved a conflict is. */
+static void test_last_commit_merges(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo *r = NULL;
+    git_repository *git = NULL;
+    git_oid base, side, mainline, merge, fast_forward, clean_merge, theirs;
+
+    CHECK_EQ_INT(repo_create(NULL, data, HUB_REPO_MODEL, "alice", "merges", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "merges", &err), 0);
+    CHECK_EQ_INT(git_repository_open_bare(&git, repo_path_get(r)), 0);
+
+    /* base -> side (side.txt, both.txt, new.txt), base -> mainline (both.txt, main.txt), and
+     * merge of the two with both.txt resolved by hand. */
+    const struct tree_file base_files[] = {
+        {"both.txt", "b\n", NULL}, {"main.txt", "m0\n", NULL}, {"side.txt", "a\n", NULL}};
+    commit_files(&base, git, "base", base_files, 3, NULL, 0);
+    const struct tree_file side_files[] = {{"both.txt", "side\n", NULL},
+                                           {"main.txt", "m0\n", NULL},
+                                           {"new.txt", "new\n", NULL},
+                                           {"side.txt", "s2\n", NULL}};
+    commit_files(&side, git, "side2", side_files, 4, &base, 1);
+    const struct tree_file main_files[] = {
+        {"both.txt", "main\n", NULL}, {"main.txt", "m1\n", NULL}, {"side.txt", "a\n", NULL}};
+    commit_files(&mainline, git, "mainchange", main_files, 3, &base, 1);
+    const struct tree_file merge_files[] = {{"both.txt", "resolved\n", NULL},
+                                            {"main.txt", "m1\n", NULL},
+                                            {"new.txt", "new\n", NULL},
+                                            {"side.txt", "s2\n", NULL}};
+    const git_oid merge_parents[] = {mainline, side};
+    commit_files(&merge, git, "Merge branch 'side'", merge_files, 4, merge_parents, 2);
+    set_ref(git, "refs/heads/main", &merge);
+
+    const char *const paths[] = {"side.txt", "new.txt", "both.txt", "main.txt", ""};
+    const char *const at_merge[] = {"side2", "side2", "Merge branch 'side'", "mainchange",
+                                    "Merge branch 'side'"};
+    check_last_titles(r, "main", paths, at_merge, 5);
+
+    /* A fast-forward adds no merge commit: the walk from its head passes the merge above. */
+    const struct tree_file ff_files[] = {{"both.txt", "resolved\n", NULL},
+                                         {"main.txt", "m2\n", NULL},
+                                         {"new.txt", "new\n", NULL},
+                                         {"side.txt", "s2\n", NULL}};
+    commit_files(&fast_forward, git, "fast-forward", ff_files, 4, &merge, 1);
+    set_ref(git, "refs/heads/ff", &fast_forward);
+    const char *const at_ff[] = {"side2", "side2", "Merge branch 'side'", "fast-forward",
+                                 "fast-forward"};
+    check_last_titles(r, "ff", paths, at_ff, 5);
+
+    /* A merge whose tree equals its first parent's claims nothing; one whose tree equals the
+     * second parent's passes each path to that side. */
+    const git_oid same_as_first[] = {merge, side};
+    commit_files(&clean_merge, git, "Merge again", merge_files, 4, same_as_first, 2);
+    set_ref(git, "refs/heads/again", &clean_merge);
+    check_last_titles(r, "again", paths, at_merge, 5);
+    const git_oid theirs_parents[] = {mainline, side};
+    commit_files(&theirs, git, "Merge, taking side", side_files, 4, theirs_parents, 2);
+    set_ref(git, "refs/heads/theirs", &theirs);
+    const char *const at_theirs[] = {"side2", "side2", "side2", "base", "side2"};
+    check_last_titles(r, "theirs", paths, at_theirs, 5);
+
+    git_repository_free(git);
+    repo_close(r);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -887,6 +1057,7 @@ int main(void)
     test_pull_requests(data);
     test_changed_paths(data);
     test_delete_if_untouched(data);
+    test_last_commit_merges(data);
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
