@@ -114,7 +114,8 @@ int repo_tree_list(struct repo_entry **out, size_t *count, struct repo *r, const
 void repo_entries_free(struct repo_entry *entries, size_t count);
 
 /** Describes the single file or folder at path (path "" is the root folder). On success the
- * caller frees out->path with free(). Returns 0, HUB_EINVAL, HUB_ENOTFOUND or HUB_EIO. */
+ * caller frees out->path with free(). Returns 0, HUB_EINVAL, HUB_ENOTFOUND (also for a
+ * submodule, which listings leave out) or HUB_EIO. */
 int repo_entry_stat(struct repo_entry *out, struct repo *r, const char *rev, const char *path,
                     struct hub_error *err);
 

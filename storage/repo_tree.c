@@ -253,6 +253,14 @@ int repo_entry_stat(struct repo_entry *out, struct repo *r, const char *rev, con
         rc = hub_error_set(err, HUB_ENOTFOUND, "entry not found: %.300s", path);
         goto out;
     }
+    /* A gitlink (submodule commit) has no content here, so listings leave it out too. */
+    if (rc == 0 && git_tree_entry_type(te) == GIT_OBJECT_COMMIT) {
+        rc = hub_error_set(err, HUB_ENOTFOUND,
+                           "entry not found: %.300s is a git submodule, which the hub does not "
+                           "serve",
+                           path);
+        goto out;
+    }
     if (rc == 0)
         rc = git_repository_odb(&odb, r->git);
     if (rc < 0) {

@@ -1037,6 +1037,53 @@ static void test_last_commit_merges(const char *data)
     repo_close(r);
 }
 
+/* A folder that holds only a gitlink is listed and listable, and the gitlink is left out. */
+static void test_gitlink_folder(const char *data)
+{
+    static const char sub_commit[] = "1234567890123456789012345678901234567890";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_entry *entries = NULL, entry = {0};
+    struct repo *r = NULL;
+    git_repository *git = NULL;
+    git_oid tree_id, head;
+    size_t n = 0;
+    char *text = NULL;
+    size_t len = 0;
+
+    CHECK_EQ_INT(repo_create(NULL, data, HUB_REPO_MODEL, "alice", "gitlink", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "gitlink", &err), 0);
+    CHECK_EQ_INT(git_repository_open_bare(&git, repo_path_get(r)), 0);
+    const struct tree_file top[] = {{"README.md", "# sub\n", NULL}};
+    const struct tree_file vendor[] = {{"sub", NULL, sub_commit}};
+    build_tree(&tree_id, git, top, 1, "vendor", vendor, 1);
+    write_commit(&head, git, &tree_id, "Add a submodule", NULL, 0);
+    set_ref(git, "refs/heads/main", &head);
+
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "", false, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK(find_entry(entries, n, "vendor") != NULL &&
+          find_entry(entries, n, "vendor")->type == REPO_ENTRY_DIRECTORY);
+    repo_entries_free(entries, n);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "", true, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK(find_entry(entries, n, "vendor/sub") == NULL);
+    repo_entries_free(entries, n);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "vendor", false, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    repo_entries_free(entries, n);
+
+    CHECK_EQ_INT(repo_entry_stat(&entry, r, "main", "vendor", &err), 0);
+    CHECK_EQ_INT(entry.type, REPO_ENTRY_DIRECTORY);
+    free(entry.path);
+    CHECK_EQ_INT(repo_entry_stat(&entry, r, "main", "vendor/sub", &err), HUB_ENOTFOUND);
+    CHECK(strstr(err.msg, "vendor/sub is a git submodule") != NULL);
+    CHECK_EQ_INT(repo_file_read(&text, &len, r, "main", "vendor/sub", 0, &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(repo_tree_list(&entries, &n, r, "main", "vendor/sub", false, &err), HUB_ENOTFOUND);
+
+    git_repository_free(git);
+    repo_close(r);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -1058,6 +1105,7 @@ int main(void)
     test_changed_paths(data);
     test_delete_if_untouched(data);
     test_last_commit_merges(data);
+    test_gitlink_folder(data);
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
