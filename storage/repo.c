@@ -428,8 +428,11 @@ static bool is_hex(const char *s, size_t len)
     return true;
 }
 
-/* Peels the reference refname to a commit; GIT_ENOTFOUND when it is missing. */
-static int ref_to_commit(git_commit **out, git_repository *git, const char *refname)
+/* Peels the reference refname to a commit, or returns GIT_ENOTFOUND when it is missing. When
+ * it leads to another kind of object (a tag of a tree or a blob), sets *other to that object's type
+ * and returns GIT_EPEEL. */
+static int ref_to_commit(git_commit **out, git_object_t *other, git_repository *git,
+                         const char *refname)
 {
     git_reference *ref = NULL;
     git_object *obj = NULL;
@@ -438,6 +441,15 @@ static int ref_to_commit(git_commit **out, git_repository *git, const char *refn
     rc = git_reference_lookup(&ref, git, refname);
     if (rc == 0)
         rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+    if (rc < 0 && rc != GIT_ENOTFOUND && ref != NULL &&
+        git_reference_peel(&obj, ref, GIT_OBJECT_ANY) == 0) {
+        if (git_object_type(obj) != GIT_OBJECT_COMMIT) {
+            *other = git_object_type(obj);
+            rc = GIT_EPEEL;
+        }
+        git_object_free(obj);
+        obj = NULL;
+    }
     git_reference_free(ref);
     if (rc < 0)
         return rc;
@@ -468,6 +480,7 @@ static int hex_to_commit(git_commit **out, git_repository *git, const char *rev,
 int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev, struct hub_error *err)
 {
     char refname[HUB_MAX_REVISION_BYTES + 16];
+    git_object_t other = GIT_OBJECT_INVALID;
     size_t len;
     int rc = GIT_ENOTFOUND;
 
@@ -480,18 +493,25 @@ int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev, st
     if (strcmp(rev, "HEAD") == 0)
         rev = REPO_DEFAULT_BRANCH;
     if (strncmp(rev, "refs/", 5) == 0) {
-        rc = ref_to_commit(out, r->git, rev);
+        rc = ref_to_commit(out, &other, r->git, rev);
+        snprintf(refname, sizeof(refname), "%s", rev);
     } else {
         snprintf(refname, sizeof(refname), "refs/heads/%s", rev);
-        rc = ref_to_commit(out, r->git, refname);
+        rc = ref_to_commit(out, &other, r->git, refname);
         if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) {
             snprintf(refname, sizeof(refname), "refs/tags/%s", rev);
-            rc = ref_to_commit(out, r->git, refname);
+            rc = ref_to_commit(out, &other, r->git, refname);
         }
-        if ((rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) && len >= 7 && len <= 40 &&
-            is_hex(rev, len))
+        if ((rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC || rc == GIT_EPEEL) && len >= 7 &&
+            len <= 40 && is_hex(rev, len))
             rc = hex_to_commit(out, r->git, rev, len);
     }
+    /* A ref to a tree or a blob exists, so "not found" would mislead. */
+    if (rc < 0 && other != GIT_OBJECT_INVALID)
+        return hub_error_set(err, HUB_EINVAL,
+                             "%.255s points to a %s, not a commit. The hub reads only branches "
+                             "and tags that point to commits, so tag a commit instead",
+                             refname, git_object_type2string(other));
     if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC)
         return hub_error_set(err, HUB_ENOTFOUND, "revision not found: %.255s", rev);
     if (rc < 0)

@@ -76,8 +76,8 @@ void repo_close(struct repo *r);
 const char *repo_path_get(const struct repo *r);
 
 /** Resolves rev to a commit id (annotated tags are peeled). Returns 0, HUB_EINVAL (malformed
- * or too long), HUB_ENOTFOUND ("revision not found: REV", also for an ambiguous short id) or
- * HUB_EIO. */
+ * or too long, or a ref that points to a tree or a blob, named in the message), HUB_ENOTFOUND
+ * ("revision not found: REV", also for an ambiguous short id) or HUB_EIO. */
 int repo_revision_resolve(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r, const char *rev,
                           struct hub_error *err);
 

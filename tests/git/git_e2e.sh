@@ -1131,6 +1131,47 @@ git ls-remote "$base/alice/rules-copy" refs/heads/main >"$work/rules-copy-ref.tx
 check_output "mirror copy has the mirrored main" "^$(git -C rules-mirror.git rev-parse main)" \
   "$work/rules-copy-ref.txt"
 
+# ---- Merges, submodules and tags of trees in listings ------------------------------------
+
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $WRITE_TOKEN" \
+  -H "Content-Type: application/json" -d '{"name":"merges","type":"model"}' "$base/api/repos/create"
+check "clone merges repo" git clone -q "$write_base/alice/merges" merges
+(
+  cd merges && echo a >side.txt && git add side.txt && git commit -q -m "Add side.txt" &&
+    git checkout -q -b side && echo s2 >side.txt && git commit -q -a -m "side2" &&
+    git checkout -q main && echo m >main.txt && git add main.txt && git commit -q -m "mainchange" &&
+    git merge -q --no-edit side &&
+    git update-index --add --cacheinfo "160000,$(git rev-parse HEAD~1),vendor/sub" &&
+    git commit -q -m "Add a submodule" && git tag treetag 'HEAD^{tree}'
+)
+check "push merge, submodule and tag of a tree" git -C merges push -q origin main treetag
+git_title=$(git -C merges log -1 --format=%s -- side.txt)
+curl -s "$base/api/models/alice/merges/tree/main?expand=true" >"$work/merges-tree.json"
+# [^}]* stays inside the entry of side.txt, so the title is the one of its lastCommit.
+check_output "tree lastCommit after a merge is the one git log shows" \
+  "\"path\":\"side.txt\"[^}]*\"title\":\"$git_title\"" "$work/merges-tree.json"
+curl -s -X POST -H "Content-Type: application/json" -d '{"paths":["side.txt"],"expand":true}' \
+  "$base/api/models/alice/merges/paths-info/main" >"$work/merges-paths.json"
+check_output "paths-info lastCommit after a merge is the one git log shows" \
+  "\"title\":\"$git_title\"" "$work/merges-paths.json"
+check_output "folder with only a submodule is listed" '"path":"vendor"' "$work/merges-tree.json"
+code=$(curl -s -o "$work/merges-vendor.json" -w '%{http_code}' \
+  "$base/api/models/alice/merges/tree/main/vendor")
+if [ "$code" = "200" ] && [ "$(cat "$work/merges-vendor.json")" = "[]" ]; then
+  ok "folder with only a submodule lists no entries"
+else
+  not_ok "folder with only a submodule lists no entries" "HTTP $code: $(cat "$work/merges-vendor.json")"
+fi
+code=$(curl -s -o "$work/merges-treetag.json" -w '%{http_code}' \
+  "$base/api/models/alice/merges/revision/treetag")
+if [ "$code" = "404" ]; then
+  ok "revision of a tag of a tree gets 404"
+else
+  not_ok "revision of a tag of a tree gets 404" "HTTP $code: $(cat "$work/merges-treetag.json")"
+fi
+check_output "tag of a tree error names the object type" \
+  "refs/tags/treetag points to a tree, not a commit" "$work/merges-treetag.json"
+
 # ---- Protocol details ----------------------------------------------------------------------
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")

@@ -1084,6 +1084,50 @@ static void test_gitlink_folder(const char *data)
     repo_close(r);
 }
 
+/* Tags of a tree or a blob exist but lead to no commit, and the error names the object type. */
+static void test_tag_of_tree(const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_ref *refs = NULL;
+    struct repo *r = NULL;
+    git_repository *git = NULL;
+    git_object *tree = NULL, *blob = NULL;
+    git_signature *sig = NULL;
+    char out[41];
+    git_oid id;
+    size_t n = 0;
+
+    CHECK_EQ_INT(repo_create(NULL, data, HUB_REPO_MODEL, "alice", "treetag", NULL, &err), 0);
+    CHECK_EQ_INT(repo_open(&r, data, HUB_REPO_MODEL, "alice", "treetag", &err), 0);
+    CHECK_EQ_INT(git_repository_open_bare(&git, repo_path_get(r)), 0);
+    CHECK_EQ_INT(git_revparse_single(&tree, git, "main^{tree}"), 0);
+    CHECK_EQ_INT(git_revparse_single(&blob, git, "main:.gitattributes"), 0);
+    CHECK_EQ_INT(git_tag_create_lightweight(&id, git, "treetag", tree, 0), 0);
+    CHECK_EQ_INT(git_signature_now(&sig, "Alice", "alice@example.org"), 0);
+    CHECK_EQ_INT(git_tag_create(&id, git, "blobtag", blob, sig, "A blob", 0), 0);
+
+    CHECK_EQ_INT(repo_revision_resolve(out, r, "treetag", &err), HUB_EINVAL);
+    CHECK_EQ_STR(err.msg, "refs/tags/treetag points to a tree, not a commit. The hub reads only "
+                          "branches and tags that point to commits, so tag a commit instead");
+    CHECK_EQ_INT(repo_revision_resolve(out, r, "refs/tags/treetag", &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "refs/tags/treetag points to a tree") != NULL);
+    CHECK_EQ_INT(repo_revision_resolve(out, r, "blobtag", &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "refs/tags/blobtag points to a blob, not a commit") != NULL);
+    CHECK_EQ_INT(repo_revision_resolve(out, r, "nosuchtag", &err), HUB_ENOTFOUND);
+
+    /* refs lists only refs of commits. */
+    CHECK_EQ_INT(repo_refs_list(&refs, &n, r, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(n > 0 ? refs[0].ref : "(none)", "refs/heads/main");
+    free(refs);
+
+    git_signature_free(sig);
+    git_object_free(tree);
+    git_object_free(blob);
+    git_repository_free(git);
+    repo_close(r);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -1106,6 +1150,7 @@ int main(void)
     test_delete_if_untouched(data);
     test_last_commit_merges(data);
     test_gitlink_folder(data);
+    test_tag_of_tree(data);
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
