@@ -220,6 +220,8 @@ int hf_preupload_handle(struct http_request *req, void *arg, struct hub_error *e
     json_t *root, *files, *out = NULL, *file;
     int rc;
 
+    if (rev == NULL || rev[0] == '\0')
+        return hf_reply_missing_revision(req, "preupload", "");
     root = json_loadb(body, len, 0, &jerr);
     files = json_object_get(root, "files");
     if (root == NULL || !json_is_array(files)) {

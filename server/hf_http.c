@@ -237,8 +237,8 @@ static int repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub
     if (rc < 0)
         return rc;
     /* The row has the names as stored: the lookup ignores case, the folder on disk does not. */
-    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, out->row.ns,
-                   out->row.name, &err);
+    rc = repo_open(&out->git, http_request_config(req)->data_dir, type, out->row.ns, out->row.name,
+                   &err);
     if (rc < 0) {
         reply_repo_open_failed(req, out->row.ns, out->row.name, &err);
         return rc;
@@ -584,7 +584,7 @@ static const struct http_route routes[] = {
      .handle = hf_tree_handle},
     {.name = "hf.paths_info",
      .methods = "POST",
-     .pattern = API_REPO "/paths-info/{rev+}",
+     .pattern = API_REPO "/paths-info/{rev*}",
      .match = hf_match_api_type,
      .body = HTTP_BODY_BUFFER,
      .handle = hf_paths_info_handle},
@@ -614,7 +614,7 @@ static const struct http_route routes[] = {
      .handle = hf_tag_handle},
     {.name = "hf.preupload",
      .methods = "POST",
-     .pattern = API_REPO "/preupload/{rev+}",
+     .pattern = API_REPO "/preupload/{rev*}",
      .match = hf_match_api_type,
      .body = HTTP_BODY_BUFFER,
      .auth_required = true,

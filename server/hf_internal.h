@@ -98,6 +98,13 @@ int hf_reply_repo_error(struct http_request *req, const struct hub_error *err);
 /** Queues 400 for the cursor query parameter of a listing that is not one this hub made. */
 int hf_reply_bad_cursor(struct http_request *req);
 
+/** Queues the 400 of an API path that ends before its revision, such as
+ * /api/models/alice/pub/tree, naming the expected form. route is the route's keyword ("tree",
+ * "paths-info") and form_tail what may follow the revision ("[/PATH]" or ""). Handlers call it
+ * before the repo lookup, so the reply depends on the path alone and reveals nothing about
+ * private repos. */
+int hf_reply_missing_revision(struct http_request *req, const char *route, const char *form_tail);
+
 /* ---- Handlers, one group per file ---- */
 
 /* hf_repo.c */

@@ -176,12 +176,7 @@ static bool path_is_empty(const char *rest)
     return rest == NULL || rest[0] == '\0';
 }
 
-/* Queues the 400 of a tree or commits path that ends before its revision, such as
- * /api/models/alice/pub/tree, naming the expected form. route is "tree" or "commits", and
- * form_tail what may follow the revision. Callers check this before the repo lookup, so the
- * reply depends on the path alone and reveals nothing about private repos. */
-static int reply_missing_revision(struct http_request *req, const char *route,
-                                  const char *form_tail)
+int hf_reply_missing_revision(struct http_request *req, const char *route, const char *form_tail)
 {
     char prefix[320];
 
@@ -217,7 +212,7 @@ int hf_tree_handle(struct http_request *req, void *arg, struct hub_error *err)
             limit = http_request_config(req)->max_page_items;
     }
     if (path_is_empty(http_request_param(req, "rest")))
-        return reply_missing_revision(req, "tree", "[/PATH]");
+        return hf_reply_missing_revision(req, "tree", "[/PATH]");
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;
@@ -315,6 +310,8 @@ int hf_paths_info_handle(struct http_request *req, void *arg, struct hub_error *
     size_t i;
     int rc;
 
+    if (path_is_empty(http_request_param(req, "rev")))
+        return hf_reply_missing_revision(req, "paths-info", "");
     paths = paths_info_parse(&expand, req);
     if (paths == NULL)
         return 0;
@@ -431,7 +428,7 @@ int hf_commits_handle(struct http_request *req, void *arg, struct hub_error *err
         parse_page_number(&offset, http_request_query(req, "cursor")) < 0)
         return hf_reply_bad_cursor(req);
     if (path_is_empty(http_request_param(req, "rest")))
-        return reply_missing_revision(req, "commits", "");
+        return hf_reply_missing_revision(req, "commits", "");
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;

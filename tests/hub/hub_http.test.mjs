@@ -1157,7 +1157,7 @@ test("errors for revisions, tree paths and cursors", async () => {
     { mention: "expected true, false, 1 or 0" });
   assert.equal((await req("/api/models/alice/pub/tree/main?recursive=1")).status, 200);
 
-  // A tree or commits path without a revision gets the form it needs. The reply depends on
+  // A tree, commits, paths-info or preupload path without a revision gets the form it needs. The reply depends on
   // the path alone, so a private repo and a missing one get the same reply.
   const missingRevision = [
     { path: "/api/models/alice/pub/tree", form: "/api/models/alice/pub/tree", tail: "[/PATH]" },
@@ -1166,9 +1166,18 @@ test("errors for revisions, tree paths and cursors", async () => {
     { path: "/api/datasets/alice/nothing/tree", form: "/api/datasets/alice/nothing/tree",
       tail: "[/PATH]" },
     { path: "/api/models/alice/pub/commits", form: "/api/models/alice/pub/commits", tail: "" },
+    { path: "/api/models/alice/pub/paths-info", form: "/api/models/alice/pub/paths-info", tail: "",
+      init: { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ paths: ["README.md"] }) } },
+    { path: "/api/models/alice/priv/paths-info/", form: "/api/models/alice/priv/paths-info",
+      tail: "", init: { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ paths: ["README.md"] }) } },
+    { path: "/api/models/alice/pub/preupload", form: "/api/models/alice/pub/preupload", tail: "",
+      init: { method: "POST", token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ files: [] }) } },
   ];
   for (const c of missingRevision) {
-    const r = await req(c.path);
+    const r = await req(c.path, c.init);
     assert.equal(r.headers.get("x-error-code"), null, c.path);
     const body = await expectError(r, 400,
       { mention: `expected ${c.form}/REVISION${c.tail}, such as ${c.form}/main` });
