@@ -256,7 +256,9 @@ struct http_user {
 const struct http_user *http_request_user(const struct http_request *req);
 
 /** Queues 401 with a JSON error, WWW-Authenticate and LFS-Authenticate (Basic) headers, and
- * the X-Error-Message text Python clients recognise when a token was invalid. Returns 0. */
+ * the X-Error-Message text Python clients recognise when a token was invalid. A request from
+ * our pages' scripts (the X-CSRF-Token header or the session cookie, no Authorization) gets
+ * no WWW-Authenticate, so the browser opens no login dialog. Returns 0. */
 int http_reply_unauthorized(struct http_request *req);
 
 /* ---- Replies ---------------------------------------------------------------------------- */

@@ -177,6 +177,17 @@ static void auth_session(struct http_request *req, struct meta *db, const char *
                 req->request_id);
 }
 
+bool http_auth_from_browser_page(const struct http_request *req)
+{
+    char secret[HTTP_MAX_CREDENTIAL_BYTES];
+
+    if (http_request_header(req, "Authorization") != NULL)
+        return false;
+    if (http_request_header(req, "X-CSRF-Token") != NULL)
+        return true;
+    return session_from_cookie(secret, sizeof(secret), http_request_header(req, "Cookie"));
+}
+
 void http_auth_resolve(struct http_request *req)
 {
     char secret[HTTP_MAX_CREDENTIAL_BYTES];

@@ -78,6 +78,7 @@ struct http_request {
     struct http_byte_counter *stream_bytes; /* streamed replies only, else NULL */
     struct http_reply_header_item headers[HTTP_MAX_REPLY_HEADERS];
     size_t header_count;
+    bool no_cors; /* a web page: the reply gets no CORS headers */
 
     void *state;
     void (*state_free)(void *);
@@ -109,6 +110,12 @@ void http_reply_add_cors(struct MHD_Response *response);
 /** Fills req->user from the Authorization header or the atelier_session cookie. Database
  * errors leave the caller anonymous and are logged. */
 void http_auth_resolve(struct http_request *req);
+
+/** Returns whether req came from a script on one of our pages rather than from an API client:
+ * it sends no Authorization header but the X-CSRF-Token header or the session cookie, which
+ * API clients never send. Such requests get 401 without WWW-Authenticate, because that header
+ * makes a browser open its Basic login dialog. */
+bool http_auth_from_browser_page(const struct http_request *req);
 
 /* ---- http_metrics.c ---- */
 

@@ -1,6 +1,6 @@
-/* http_reply: builds the libmicrohttpd response for a request. Every reply gets the CORS
- * headers, X-Request-Id and the headers the handler added. http_server.c queues the response
- * once the request body has been read. */
+/* http_reply: builds the libmicrohttpd response for a request. Every reply but an HTML page
+ * gets the CORS headers, and every reply gets X-Request-Id and the headers the handler added.
+ * http_server.c queues the response once the request body has been read. */
 #include "http_internal.h"
 
 #include "hub_log.h"
@@ -39,7 +39,8 @@ int http_reply_set(struct http_request *req, unsigned status, struct MHD_Respons
         MHD_destroy_response(response);
         return HUB_EINTERNAL;
     }
-    http_reply_add_cors(response);
+    if (!req->no_cors)
+        http_reply_add_cors(response);
     MHD_add_response_header(response, "X-Request-Id", req->request_id);
     for (size_t i = 0; i < req->header_count; i++) {
         if (MHD_add_response_header(response, req->headers[i].name, req->headers[i].value) !=
@@ -222,6 +223,9 @@ int http_reply_hub_error(struct http_request *req, const struct hub_error *err)
 
 int http_reply_unauthorized(struct http_request *req)
 {
+    if (http_auth_from_browser_page(req))
+        return http_reply_error(req, 401,
+                                "your session expired or you logged out: log in again at /login");
     http_reply_header(req, "WWW-Authenticate", "Basic realm=\"atelier\"");
     http_reply_header(req, "LFS-Authenticate", "Basic realm=\"atelier\"");
     if (req->user.token_invalid)

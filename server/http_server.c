@@ -493,6 +493,26 @@ static void request_body(struct http_request *req, const char *data, size_t len)
     }
 }
 
+#define WEB_CONTENT_HTML "text/html; charset=utf-8"
+
+/* Adds the caching and browser-security headers of a web response. Pages, redirects included,
+ * may not be framed by other sites and get no CORS headers: only the API is for other
+ * origins. The layout's <meta> Content-Security-Policy cannot set frame-ancestors, so the
+ * header does, and X-Frame-Options covers browsers without CSP level 2. */
+static void web_security_headers(struct http_request *req, const struct web_response *wresp)
+{
+    const char *type = wresp->content_type != NULL ? wresp->content_type : WEB_CONTENT_HTML;
+
+    if (wresp->cache_control != NULL)
+        http_reply_header(req, "Cache-Control", wresp->cache_control);
+    http_reply_header(req, "X-Content-Type-Options", "nosniff");
+    if (strncmp(type, "text/html", 9) == 0) {
+        http_reply_header(req, "Content-Security-Policy", "frame-ancestors 'none'");
+        http_reply_header(req, "X-Frame-Options", "DENY");
+        req->no_cors = true;
+    }
+}
+
 static void web_dispatch(struct http_request *req)
 {
     struct web_request wreq = {0};
@@ -526,6 +546,7 @@ static void web_dispatch(struct http_request *req)
         http_reply_header(req, "Set-Cookie", wresp.set_cookie);
     if (wresp.location != NULL)
         http_reply_header(req, "Location", wresp.location);
+    web_security_headers(req, &wresp);
     resp = MHD_create_response_from_buffer(wresp.body_len, wresp.body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         web_response_dispose(&wresp);
@@ -533,8 +554,7 @@ static void web_dispatch(struct http_request *req)
     }
     wresp.body = NULL; /* now owned by resp */
     MHD_add_response_header(resp, "Content-Type",
-                            wresp.content_type != NULL ? wresp.content_type
-                                                       : "text/html; charset=utf-8");
+                            wresp.content_type != NULL ? wresp.content_type : WEB_CONTENT_HTML);
     http_reply_set(req, (unsigned)wresp.status, resp, wresp.body_len);
     web_response_dispose(&wresp);
 }

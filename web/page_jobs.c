@@ -589,8 +589,10 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
      * starts after it instead of adding the same log lines again. */
     web_buf_printf(b,
                    "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\" "
-                   "data-last-event=\"%lld\">",
+                   "data-last-event=\"%lld\" data-csrf=\"",
                    (long long)job->id, meta_job_state_name(job->state), (long long)last_seq);
+    web_buf_escape(b, ctx->csrf);
+    web_buf_puts(b, "\"><p class=\"notice bad\" id=\"job-live-error\" role=\"alert\" hidden></p>");
     if (train)
         chart = web_job_training_stats(b, job, points);
     web_buf_puts(b, "<h2>Log</h2><pre class=\"log\" id=\"job-log\">");
@@ -754,11 +756,13 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
         web_job_eval_repos(b, job);
     web_buf_puts(b, "<dt>Created</dt><dd>");
     web_format_time(b, job->created_at);
-    web_buf_puts(b, "</dd><dt>Started</dt><dd>");
+    web_buf_puts(b, "</dd><dt>Started</dt><dd id=\"job-started\">");
     web_format_time(b, job->started_at);
-    web_buf_puts(b, "</dd><dt>Finished</dt><dd>");
+    web_buf_puts(b, "</dd><dt>Finished</dt><dd id=\"job-finished\">");
     web_format_time(b, job->finished_at);
-    web_buf_puts(b, "</dd><dt>Attempts</dt><dd id=\"job-attempts\">");
+    /* atelier.js rewrites the attempts from each state event, so it needs the maximum. */
+    web_buf_printf(b, "</dd><dt>Attempts</dt><dd id=\"job-attempts\" data-max-attempts=\"%d\">",
+                   job->max_attempts);
     web_job_attempts(b, job);
     web_buf_puts(b, "</dd></dl>");
     web_job_result(b, job);
@@ -785,7 +789,7 @@ static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
 
     rc = web_form_parse_body(&form, ctx, &err);
     if (rc == 0 && !web_page_csrf_ok(ctx, &form))
-        rc = hub_error_set(&err, HUB_EINVAL, "the form expired; reload the page and try again");
+        rc = hub_error_set(&err, HUB_EINVAL, "%s", WEB_FORM_EXPIRED);
     web_form_dispose(&form);
     if (rc == 0)
         rc = meta_job_cancel(&state, ctx->req->db, job->id, ctx->req->user_name, &err);

@@ -130,6 +130,10 @@ int web_handle(const struct web_request *req, struct web_response *resp)
     if (!handled)
         handled = web_repo_handle(&ctx);
 out:
+    /* A page that sets a cookie (login, logout) is kept out of every cache as well. */
+    if (handled && resp->cache_control == NULL)
+        resp->cache_control = req->user_id != 0 || resp->set_cookie != NULL ? WEB_CACHE_PRIVATE
+                                                                            : WEB_CACHE_REVALIDATE;
     web_form_dispose(&ctx.query);
     web_buf_dispose(&ctx.out);
     free(ctx.path_copy);

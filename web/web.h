@@ -41,7 +41,18 @@ struct web_response {
     size_t body_len;
     char *set_cookie; /* malloc'd Set-Cookie value, or NULL */
     char *location;   /* malloc'd Location for redirects, or NULL */
+    /* Cache-Control value, a static string that web_handle sets on every response it renders */
+    const char *cache_control;
 };
+
+/* Cache-Control of static assets whose URL carries the running version (?v=VERSION), so a new
+ * release changes the URL. */
+#define WEB_CACHE_IMMUTABLE "public, max-age=31536000, immutable"
+/* Cache-Control of pages seen by a logged-in user. They may show a new token or a private
+ * repo, so neither the browser's disk cache nor a proxy may keep them. */
+#define WEB_CACHE_PRIVATE "no-store"
+/* Cache-Control of anonymous pages and unversioned assets: stored, but checked on each use. */
+#define WEB_CACHE_REVALIDATE "no-cache"
 
 /** Renders the page for req into resp. Returns 1 when it rendered a response (any status,
  * 404 pages included), 0 when req is not a page route and the caller should reply

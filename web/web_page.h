@@ -68,6 +68,11 @@ int web_require_login(struct web_ctx *ctx);
 /** Writes a hidden input with the session's CSRF token. */
 void web_page_csrf_field(struct web_ctx *ctx);
 
+/* Message of a POST form whose csrf field does not match the session. The page was open
+ * across a logout or login, or another site sent the form. */
+#define WEB_FORM_EXPIRED                                                                           \
+    "The form expired or came from another site. Reload the page and try again."
+
 /** Checks the "csrf" field of a POST form against the session's token in constant time.
  * Returns false when there is no session or the token is missing or different. */
 bool web_page_csrf_ok(const struct web_ctx *ctx, const struct web_form *form);

@@ -1,8 +1,30 @@
 /* web_static: serves the embedded files. */
 #include "web_static.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef ATELIER_VERSION
+#define ATELIER_VERSION "dev"
+#endif
+
+/* Returns whether the query's v parameter is the running version, as the layout writes it. */
+static bool web_static_versioned(const char *query)
+{
+    const char *p = query;
+    size_t len = strlen(ATELIER_VERSION);
+
+    while (p != NULL && *p != '\0') {
+        if (strncmp(p, "v=", 2) == 0 && strncmp(p + 2, ATELIER_VERSION, len) == 0 &&
+            (p[2 + len] == '\0' || p[2 + len] == '&'))
+            return true;
+        p = strchr(p, '&');
+        if (p != NULL)
+            p++;
+    }
+    return false;
+}
 
 int web_static_handle(const struct web_request *req, struct web_response *resp)
 {
@@ -26,6 +48,8 @@ int web_static_handle(const struct web_request *req, struct web_response *resp)
         resp->body_len = file->len;
         resp->status = 200;
         resp->content_type = file->content_type;
+        resp->cache_control =
+            web_static_versioned(req->query) ? WEB_CACHE_IMMUTABLE : WEB_CACHE_REVALIDATE;
         return 1;
     }
     return 0;

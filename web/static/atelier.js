@@ -87,6 +87,30 @@
     if (el) { el.textContent = text; }
   }
 
+  // Shows the session-expired message in box with a login link that returns to this page.
+  // Requests from our scripts get 401 without a Basic login dialog once the session is gone.
+  function showSessionExpired(box) {
+    var link = document.createElement("a");
+    link.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+    link.textContent = "log in again";
+    box.textContent = "Your session expired; ";
+    box.appendChild(link);
+    box.appendChild(document.createTextNode("."));
+    box.hidden = false;
+  }
+
+  // Writes a <time> for now, as the server writes a time that is under a minute old.
+  function setNow(el) {
+    if (!el) { return; }
+    var now = new Date();
+    var time = document.createElement("time");
+    time.setAttribute("datetime", now.toISOString().replace(/\.\d+Z$/, "Z"));
+    time.title = now.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    time.textContent = "just now";
+    el.textContent = "";
+    el.appendChild(time);
+  }
+
   function setupJob(root) {
     var jobId = root.getAttribute("data-job-id");
     var svg = document.getElementById("loss-chart");
@@ -132,14 +156,37 @@
       if (typeof data.eta_s === "number") { setField(root, "eta_s", formatSeconds(data.eta_s)); }
     }
 
+    var startedEl = document.getElementById("job-started");
+    var finishedEl = document.getElementById("job-finished");
+    var attemptsEl = document.getElementById("job-attempts");
+    var liveError = document.getElementById("job-live-error");
+
+    // A state event carries {state, attempt, message}. The page shows the times the server
+    // stored, so a start or end seen live shows as "just now" until the next reload.
     function onState(data) {
       if (!data.state) { return; }
+      var ended = data.state === "succeeded" || data.state === "failed" || data.state === "canceled";
       if (stateEl) {
         stateEl.textContent = data.state;
         stateEl.className = "badge state-" + data.state;
       }
       root.setAttribute("data-state", data.state);
-      if (data.state === "succeeded" || data.state === "failed" || data.state === "canceled") {
+      if (data.state === "running" && startedEl && !startedEl.querySelector("time")) {
+        setNow(startedEl);
+      }
+      if (ended && finishedEl && !finishedEl.querySelector("time")) {
+        setNow(finishedEl);
+      }
+      if (typeof data.attempt === "number" && attemptsEl) {
+        var max = attemptsEl.getAttribute("data-max-attempts");
+        attemptsEl.textContent = ended || !max ? String(data.attempt) : data.attempt + " of " + max;
+      }
+      if (typeof data.message === "string" && data.message !== "" && liveError &&
+          data.state !== "succeeded") {
+        liveError.textContent = data.message;
+        liveError.hidden = false;
+      }
+      if (ended) {
         source.close();
         // The finished page shows the result, metrics and the adapter link.
         setTimeout(function () { window.location.reload(); }, 500);
@@ -182,6 +229,25 @@
       if (data.kind === "progress" || typeof data.loss === "number") { onProgress(data.data || data); }
       if (data.kind === "state" || typeof data.state === "string") { onState(data.data || data); }
     }));
+    // The stream closes for good on a reply other than 200, such as 401 once the session has
+    // expired. EventSource does not tell the status, so ask the job's JSON for it.
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED || !liveError) { return; }
+      fetch("/api/jobs/" + encodeURIComponent(jobId), {
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": root.getAttribute("data-csrf") || "" },
+      }).then(function (response) {
+        if (response.status === 401) {
+          showSessionExpired(liveError);
+          return;
+        }
+        liveError.textContent = "Live updates stopped; reload the page to see the job's state.";
+        liveError.hidden = false;
+      }).catch(function () {
+        liveError.textContent = "Live updates stopped; reload the page to see the job's state.";
+        liveError.hidden = false;
+      });
+    });
     root.setAttribute("data-live", "1");
   }
 
@@ -214,7 +280,15 @@
         },
         body: JSON.stringify(body),
       }).then(function (response) {
-        return response.json().then(function (json) {
+        if (response.status === 401) {
+          showSessionExpired(errorBox);
+          button.disabled = false;
+          errorBox.focus();
+          return;
+        }
+        return response.json().catch(function () {
+          return {};
+        }).then(function (json) {
           if (response.ok && json.id !== undefined) {
             window.location.href = "/jobs/" + encodeURIComponent(json.id);
             return;
