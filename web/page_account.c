@@ -313,7 +313,7 @@ static int web_token_create_post(struct web_ctx *ctx)
 
     rc = web_form_parse_body(&form, ctx, &err);
     if (rc == 0 && !web_page_csrf_ok(ctx, &form))
-        rc = hub_error_set(&err, HUB_EINVAL, "the form expired; reload the page and try again");
+        rc = hub_error_set(&err, HUB_EINVAL, "%s", WEB_FORM_EXPIRED);
     if (rc == 0 &&
         meta_scope_parse(&scope, web_form_get(&form, "scope") ? web_form_get(&form, "scope") : "",
                          &err) < 0)
@@ -372,7 +372,7 @@ static int web_token_revoke_post(struct web_ctx *ctx, const char *id_text)
         return web_page_error(ctx, 404, "There is no token with that number.");
     rc = web_form_parse_body(&form, ctx, &err);
     if (rc == 0 && !web_page_csrf_ok(ctx, &form))
-        rc = hub_error_set(&err, HUB_EINVAL, "the form expired; reload the page and try again");
+        rc = hub_error_set(&err, HUB_EINVAL, "%s", WEB_FORM_EXPIRED);
     web_form_dispose(&form);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);

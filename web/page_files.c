@@ -101,7 +101,7 @@ int web_files_tree(struct web_repo_view *v, const char *rev, const char *path)
                               "another branch, or go back to the repository root.");
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    web_page_begin(ctx, v->id);
+    web_repo_page_begin(v, path[0] != '\0' ? path : "Files");
     web_repo_header(v, WEB_TAB_FILES, rev, path);
     web_breadcrumb(v, rev, path);
     if (repo_last_commit(&last, v->git, rev, path, &err) == 0) {
@@ -309,8 +309,10 @@ static void web_blob_text(struct web_repo_view *v, const char *rev, const struct
     int rc;
 
     if (e->size > WEB_MAX_SHOWN_FILE_BYTES) {
-        web_buf_puts(b, "<p class=\"notice\">This file is too large to show here. Download it "
-                        "instead.</p>");
+        web_buf_puts(b, "<p class=\"notice\" id=\"file-too-large\">This file is ");
+        web_format_size(b, e->size);
+        web_buf_printf(b, ", over the %u MiB that this page shows. Download it instead.</p>",
+                       WEB_MAX_SHOWN_FILE_BYTES >> 20);
         return;
     }
     rc = repo_file_read(&data, &len, v->git, rev, e->path, WEB_MAX_SHOWN_FILE_BYTES, &err);
@@ -352,6 +354,18 @@ int web_files_blob(struct web_repo_view *v, const char *rev, const char *path)
     int rc;
 
     rc = repo_entry_stat(&entry, v->git, rev, path, &err);
+    if (rc == 0 && entry.type == REPO_ENTRY_DIRECTORY) {
+        struct web_buf tree = WEB_BUF_INIT;
+        int handled;
+
+        /* A folder's blob URL, typed or edited by hand, shows the folder. */
+        free(entry.path);
+        web_repo_href(&tree, v, "tree", rev, path);
+        handled = tree.failed ? web_page_error(ctx, 500, "The folder link could not be built.")
+                              : web_page_redirect(ctx, tree.data);
+        web_buf_dispose(&tree);
+        return handled;
+    }
     if (rc == HUB_ENOTFOUND || (rc == 0 && entry.type != REPO_ENTRY_FILE)) {
         if (rc == 0)
             free(entry.path);
@@ -359,14 +373,15 @@ int web_files_blob(struct web_repo_view *v, const char *rev, const char *path)
     }
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    web_page_begin(ctx, path);
+    web_repo_page_begin(v, path);
     web_repo_header(v, WEB_TAB_FILES, rev, path);
     web_breadcrumb(v, rev, path);
     web_buf_puts(b, "<p class=\"toolbar\"><span>");
     web_format_size(b, entry.size);
     web_buf_puts(b, "</span>");
     if (entry.is_lfs) {
-        web_buf_puts(b, "<span class=\"badge lfs\">LFS</span><span class=\"muted\">SHA-256 <code>");
+        web_buf_puts(b, "<span class=\"badge lfs\">LFS</span><span class=\"muted\">SHA-256 <code "
+                        "class=\"oid\">");
         web_buf_escape(b, entry.lfs_oid);
         web_buf_puts(b, "</code></span>");
     }

@@ -46,7 +46,7 @@ int web_history_list(struct web_repo_view *v, const char *rev)
                               "repository.");
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    web_page_begin(ctx, v->id);
+    web_repo_page_begin(v, "History");
     web_repo_header(v, WEB_TAB_HISTORY, rev, NULL);
     web_buf_printf(b, "<p class=\"muted\">%zu commit%s on ", total, total == 1 ? "" : "s");
     web_buf_escape(b, rev);
@@ -483,7 +483,7 @@ int web_history_commit(struct web_repo_view *v, const char *sha)
         repo_entries_free(new_e, n_new);
         return web_page_hub_error(ctx, &err);
     }
-    web_page_begin(ctx, info.title);
+    web_repo_page_begin(v, info.title);
     web_repo_header(v, WEB_TAB_HISTORY, info.id, NULL);
     web_commit_head(v, &info);
     shown = web_diff_trees(v, info.parent, old_e, n_old, info.id, new_e, n_new);

@@ -9,6 +9,7 @@
 #include "hub_log.h"
 #include "meta_repo.h"
 #include "web_page.h"
+#include "web_repo.h"
 #include "web_summary.h"
 
 #define WEB_HOME_PAGE_ROWS 30
@@ -209,7 +210,7 @@ static void web_home_filters(struct web_buf *b, const struct web_home_query *hq)
     web_buf_puts(b, "</select>");
     web_home_text_field(b, "base", "Base model", hq->base, "owner/name");
     web_home_text_field(b, "tag", "Tag", hq->tag, NULL);
-    web_home_text_field(b, "owner", "Owner", hq->owner, "user or class");
+    web_home_text_field(b, "owner", "Owner", hq->owner, "user or organisation");
     web_buf_puts(b, "<label for=\"f-sort\">Sort by</label><select id=\"f-sort\" name=\"sort\">");
     web_home_option(b, "updated", "Recently updated", hq->sort);
     web_home_option(b, "name", "Name", hq->sort);
@@ -226,8 +227,9 @@ static void web_home_repo_href(struct web_buf *b, const struct meta_repo *repo)
     web_buf_url_encode(b, repo->name, false);
 }
 
-static void web_home_row_html(struct web_buf *b, const struct web_home_row *row)
+static void web_home_row_html(struct web_ctx *ctx, const struct web_home_row *row)
 {
+    struct web_buf *b = &ctx->out;
     const char *kind = web_home_kind(row);
     const char *base = row->repo.base_model[0] ? row->repo.base_model : row->summary.base_model;
     size_t ntags = json_array_size(row->summary.tags);
@@ -244,11 +246,18 @@ static void web_home_row_html(struct web_buf *b, const struct web_home_row *row)
         web_buf_puts(b, " <span class=\"badge private\">private</span>");
     web_buf_puts(b, "<div class=\"meta\">");
     if (base[0] != '\0' && row->repo.type == HUB_REPO_MODEL) {
-        web_buf_puts(b, "<span>base <a href=\"/");
-        web_buf_url_encode(b, base, true);
-        web_buf_puts(b, "\">");
-        web_buf_escape(b, base);
-        web_buf_puts(b, "</a></span>");
+        /* A base that is not hosted here, such as a Hub id, is text, as on the card page. */
+        if (web_repo_id_readable(ctx, base, HUB_REPO_MODEL)) {
+            web_buf_puts(b, "<span>base <a href=\"/");
+            web_buf_url_encode(b, base, true);
+            web_buf_puts(b, "\">");
+            web_buf_escape(b, base);
+            web_buf_puts(b, "</a></span>");
+        } else {
+            web_buf_puts(b, "<span>base ");
+            web_buf_escape(b, base);
+            web_buf_puts(b, "</span>");
+        }
     }
     web_buf_puts(b, "<span>");
     web_format_size(b, row->summary.size_bytes);
@@ -268,9 +277,10 @@ static void web_home_row_html(struct web_buf *b, const struct web_home_row *row)
     web_buf_puts(b, "</div></li>\n");
 }
 
-static void web_home_list(struct web_buf *b, const struct web_home_row *rows, size_t count,
+static void web_home_list(struct web_ctx *ctx, const struct web_home_row *rows, size_t count,
                           const struct web_home_query *hq)
 {
+    struct web_buf *b = &ctx->out;
     size_t first = (hq->page - 1) * WEB_HOME_PAGE_ROWS;
     size_t last = first + WEB_HOME_PAGE_ROWS < count ? first + WEB_HOME_PAGE_ROWS : count;
 
@@ -281,9 +291,18 @@ static void web_home_list(struct web_buf *b, const struct web_home_row *rows, si
                         "<code>hf upload</code> or <code>git push</code>.</p>");
         return;
     }
+    if (first >= count) {
+        web_buf_printf(b,
+                       "<p id=\"page-past-end\">No more results: page %zu is past the last "
+                       "page. <a href=\"",
+                       hq->page);
+        web_home_link(b, hq, "", NULL, 1);
+        web_buf_puts(b, "\">Back to the first page</a>.</p>");
+        return;
+    }
     web_buf_puts(b, "<ul class=\"repos\">");
     for (size_t i = first; i < last; i++)
-        web_home_row_html(b, &rows[i]);
+        web_home_row_html(ctx, &rows[i]);
     web_buf_puts(b, "</ul><nav class=\"pager\" aria-label=\"Pages\">");
     if (hq->page > 1) {
         web_buf_puts(b, "<a rel=\"prev\" href=\"");
@@ -388,7 +407,7 @@ int web_home_handle(struct web_ctx *ctx)
     web_home_filters(&ctx->out, &hq);
     web_home_top_tags(&ctx->out, rows, count, &hq);
     web_buf_puts(&ctx->out, "</div><section aria-labelledby=\"result-count\">");
-    web_home_list(&ctx->out, rows, count, &hq);
+    web_home_list(ctx, rows, count, &hq);
     web_buf_puts(&ctx->out, "</section></div>");
     web_page_end(ctx, 200);
 

@@ -35,7 +35,7 @@ static int web_pr_list(struct web_repo_view *v)
 
     if (meta_pr_list(&prs, &count, ctx->req->db, v->meta.id, NULL, &err) < 0)
         return web_page_hub_error(ctx, &err);
-    web_page_begin(ctx, "Pull requests");
+    web_repo_page_begin(v, "Pull requests");
     web_repo_header(v, WEB_TAB_PULLS, REPO_DEFAULT_BRANCH, NULL);
     if (count == 0)
         web_buf_puts(b, "<p class=\"muted\">No pull requests yet. Open one by committing with "
@@ -131,7 +131,9 @@ static void web_pr_button(struct web_repo_view *v, const struct meta_pr *pr, con
         web_buf_printf(b, "<button type=\"submit\">%s</button></form>", label);
 }
 
-static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
+/* Writes the Merge, Close and Reopen buttons the viewer may use. A conflicting pull request
+ * gets a disabled Merge button with the reason, since the merge would fail. */
+static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, bool conflicting)
 {
     bool writer = v->can_write;
     bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
@@ -140,7 +142,13 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr)
         return;
     /* A <p> cannot contain a <form>, so the browser would end it before the first form. */
     web_buf_puts(&v->ctx->out, "<div class=\"toolbar pr-actions\">");
-    if (pr->status == META_PR_OPEN && writer)
+    if (pr->status == META_PR_OPEN && writer && conflicting)
+        web_buf_puts(&v->ctx->out,
+                     "<button type=\"button\" id=\"pr-merge-disabled\" disabled "
+                     "aria-describedby=\"pr-merge-reason\">Merge</button><span "
+                     "class=\"muted\" id=\"pr-merge-reason\">Resolve the conflicts above "
+                     "before merging.</span>");
+    else if (pr->status == META_PR_OPEN && writer)
         web_pr_button(v, pr, "merge", NULL, NULL, "Merge", NULL);
     if (pr->status == META_PR_OPEN)
         web_pr_button(v, pr, "status", "status", "closed", "Close", "secondary");
@@ -239,8 +247,9 @@ static void web_pr_merge_notice(struct web_repo_view *v, const struct meta_pr *p
 }
 
 /* For an open pull request, writes the files that conflict with the target branch and how to
- * resolve them. A dry-run merge works them out on every view, as the Hub API's details do. */
-static void web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
+ * resolve them. A dry-run merge works them out on every view, as the Hub API's details do.
+ * Returns whether it found conflicts. */
+static bool web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
 {
     struct web_buf *b = &v->ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
@@ -248,14 +257,14 @@ static void web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
     struct repo_merge_request mreq = {0};
 
     if (pr->status != META_PR_OPEN)
-        return;
+        return false;
     mreq.branch = pr->target_branch;
     mreq.source = ref;
     mreq.dry_run = true;
     mreq.accept_contained = true;
     if (repo_merge(&check, v->git, &mreq, &err) != HUB_ECONFLICT || check.total_conflicts == 0) {
         repo_merge_result_dispose(&check);
-        return;
+        return false;
     }
     web_buf_puts(b, "<div class=\"notice warn pr-conflicts\"><p>This pull request conflicts with "
                     "<code>");
@@ -278,6 +287,7 @@ static void web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
     web_buf_escape(b, pr->target_branch);
     web_buf_puts(b, "</code> and close this one.</p></div>");
     repo_merge_result_dispose(&check);
+    return true;
 }
 
 /* For a writer viewing an open pull request, writes the git-lfs lock that would stop their
@@ -320,12 +330,13 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     struct web_buf *b = &ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
     char ref[32], head[REPO_OID_HEX_BYTES + 1] = "", title[META_PR_MAX_TITLE_BYTES + 32];
+    bool conflicting;
 
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
     snprintf(title, sizeof(title), "#%lld %s", (long long)pr->number, pr->title);
     if (repo_revision_resolve(head, v->git, ref, &err) < 0)
         return web_page_error(ctx, 404, "The git ref of this pull request is missing.");
-    web_page_begin(ctx, title);
+    web_repo_page_begin(v, title);
     web_repo_header(v, WEB_TAB_PULLS, REPO_DEFAULT_BRANCH, NULL);
     if (message != NULL) {
         web_buf_puts(b, "<p class=\"notice bad\" role=\"alert\">");
@@ -339,9 +350,9 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     web_pr_summary(v, pr, ref);
     if (pr->description[0] != '\0')
         web_pr_description(v, pr, ref);
-    web_pr_conflicts(v, pr, ref);
+    conflicting = web_pr_conflicts(v, pr, ref);
     web_pr_locks(v, pr);
-    web_pr_actions(v, pr);
+    web_pr_actions(v, pr, conflicting);
     web_pr_commits(v, pr, ref);
     web_pr_files(v, pr, head);
     web_page_end(ctx, status);
@@ -435,7 +446,7 @@ static int web_pr_post(struct web_repo_view *v, struct meta_pr *pr, const char *
     rc = web_form_parse_body(&form, ctx, &err);
     if (rc < 0 || !web_page_csrf_ok(ctx, &form)) {
         web_form_dispose(&form);
-        return web_pr_show(v, pr, 400, "The form expired; reload the page and try again.");
+        return web_pr_show(v, pr, 400, WEB_FORM_EXPIRED);
     }
     if (strcmp(action, "merge") == 0)
         rc = web_pr_merge_post(v, pr, &outcome);

@@ -171,8 +171,18 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
     web_buf_puts(b, "</nav>\n");
 }
 
-/* Returns whether "ns/name" names a repo of type that the viewer may read. */
-static bool web_repo_readable(struct web_repo_view *v, const char *id, enum hub_repo_type type)
+void web_repo_page_begin(struct web_repo_view *v, const char *what)
+{
+    struct web_buf title = {0};
+
+    if (what != NULL && what[0] != '\0')
+        web_buf_printf(&title, "%s · ", what);
+    web_buf_puts(&title, v->id);
+    web_page_begin(v->ctx, title.data != NULL ? title.data : v->id);
+    web_buf_dispose(&title);
+}
+
+bool web_repo_id_readable(const struct web_ctx *ctx, const char *id, enum hub_repo_type type)
 {
     struct meta_repo other;
     struct hub_error err = HUB_ERROR_INIT;
@@ -186,9 +196,9 @@ static bool web_repo_readable(struct web_repo_view *v, const char *id, enum hub_
     ns[slash - id] = '\0';
     if (!hub_name_is_valid(ns) || !hub_name_is_valid(slash + 1))
         return false;
-    if (meta_repo_get(&other, v->ctx->req->db, type, ns, slash + 1, &err) < 0)
+    if (meta_repo_get(&other, ctx->req->db, type, ns, slash + 1, &err) < 0)
         return false;
-    if (meta_repo_can_read(&readable, v->ctx->req->db, &other, v->ctx->req->user_id, &err) < 0)
+    if (meta_repo_can_read(&readable, ctx->req->db, &other, ctx->req->user_id, &err) < 0)
         return false;
     return readable;
 }
@@ -199,7 +209,7 @@ static void web_model_link(struct web_repo_view *v, const char *id, enum hub_rep
 {
     struct web_buf *b = &v->ctx->out;
 
-    if (!web_repo_readable(v, id, type)) {
+    if (!web_repo_id_readable(v->ctx, id, type)) {
         web_buf_escape(b, id);
         return;
     }
@@ -389,7 +399,7 @@ static void web_eval_runs(struct web_repo_view *v)
 
         web_buf_puts(b, "<tr><td>");
         /* The evaluation row names the dataset; a private one stays unnamed to others. */
-        if (web_repo_readable(v, e->dataset, HUB_REPO_DATASET))
+        if (web_repo_id_readable(v->ctx, e->dataset, HUB_REPO_DATASET))
             web_model_link(v, e->dataset, HUB_REPO_DATASET);
         else
             web_buf_puts(b, "<span class=\"muted\">a private dataset</span>");
@@ -452,7 +462,7 @@ static size_t web_adapter_ids(char **ids, size_t cap, size_t *total, struct web_
         hub_log(HUB_LOG_WARN, "web", "cannot list the job outputs of %s: %s", v->id, err.msg);
     for (size_t i = 0; i < n_jobs; i++) {
         if (count < cap && !web_id_listed(ids, count, from_jobs[i]) &&
-            web_repo_readable(v, from_jobs[i], HUB_REPO_MODEL)) {
+            web_repo_id_readable(v->ctx, from_jobs[i], HUB_REPO_MODEL)) {
             ids[count++] = from_jobs[i];
             (*total)++;
         } else {
@@ -480,7 +490,7 @@ static void web_adapter_latest_eval(struct web_buf *b, struct web_repo_view *v, 
         web_buf_puts(b, " <span class=\"muted adapter-eval\">");
         web_eval_metrics(b, evals.items[0].metrics_json);
         web_buf_puts(b, " on ");
-        if (web_repo_readable(v, evals.items[0].dataset, HUB_REPO_DATASET)) {
+        if (web_repo_id_readable(v->ctx, evals.items[0].dataset, HUB_REPO_DATASET)) {
             web_model_link(v, evals.items[0].dataset, HUB_REPO_DATASET);
             web_buf_puts(b, ": <code>");
             web_buf_escape(b, evals.items[0].eval_file);

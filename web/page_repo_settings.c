@@ -299,9 +299,7 @@ static int web_settings_post(struct web_repo_view *v, const char *action)
         return web_page_hub_error(v->ctx, &err);
     }
     if (!web_page_csrf_ok(v->ctx, &form))
-        rc = web_settings_page(v, 400,
-                               "The form expired or came from another site. Reload the page "
-                               "and try again.");
+        rc = web_settings_page(v, 400, WEB_FORM_EXPIRED);
     else if (strcmp(action, "visibility") == 0)
         rc = web_settings_set_visibility(v, &form);
     else if (strcmp(action, "protect") == 0)

@@ -39,7 +39,8 @@ static bool web_url_is_relative(const char *url)
     return true;
 }
 
-/* Prefixes the relative link and image targets of doc. Returns 0 or HUB_ENOMEM. */
+/* Prefixes the relative link and image targets of doc and moves each heading down one level
+ * (an <h6> stays). Returns 0 or HUB_ENOMEM. */
 static int web_markdown_rebase(cmark_node *doc, const char *link_base, const char *image_base,
                                struct hub_error *err)
 {
@@ -57,6 +58,13 @@ static int web_markdown_rebase(cmark_node *doc, const char *link_base, const cha
         char *joined;
         size_t n;
 
+        /* The page's own <h1> names the repo, so the file's headings start at <h2>. */
+        if (ev == CMARK_EVENT_ENTER && type == CMARK_NODE_HEADING) {
+            int level = cmark_node_get_heading_level(node);
+
+            if (level < 6)
+                cmark_node_set_heading_level(node, level + 1);
+        }
         if (ev != CMARK_EVENT_ENTER || (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE))
             continue;
         url = cmark_node_get_url(node);
@@ -79,7 +87,7 @@ static int web_markdown_rebase(cmark_node *doc, const char *link_base, const cha
 }
 
 static int web_markdown_render_with(char **out, size_t *out_len, const char *text, size_t len,
-                                    const char *link_base, const char *image_base,
+                                    bool in_repo, const char *link_base, const char *image_base,
                                     struct hub_error *err)
 {
     cmark_parser *parser = NULL;
@@ -111,7 +119,7 @@ static int web_markdown_render_with(char **out, size_t *out_len, const char *tex
         rc = hub_error_set(err, HUB_ENOMEM, "cannot parse %zu bytes of Markdown", len);
         goto out;
     }
-    if (link_base != NULL || image_base != NULL) {
+    if (in_repo) {
         rc = web_markdown_rebase(doc, link_base, image_base, err);
         if (rc < 0)
             goto out;
@@ -136,12 +144,12 @@ out:
 int web_markdown_render(char **out, size_t *out_len, const char *text, size_t len,
                         struct hub_error *err)
 {
-    return web_markdown_render_with(out, out_len, text, len, NULL, NULL, err);
+    return web_markdown_render_with(out, out_len, text, len, false, NULL, NULL, err);
 }
 
 int web_markdown_render_in_repo(char **out, size_t *out_len, const char *text, size_t len,
                                 const char *link_base, const char *image_base,
                                 struct hub_error *err)
 {
-    return web_markdown_render_with(out, out_len, text, len, link_base, image_base, err);
+    return web_markdown_render_with(out, out_len, text, len, true, link_base, image_base, err);
 }

@@ -18,7 +18,8 @@ int web_markdown_render(char **out, size_t *out_len, const char *text, size_t le
 /** Like web_markdown_render, for a file inside a repo: a relative link target such as
  * "docs/usage.md" gets link_base in front ("/ns/name/blob/main/"), and a relative image source
  * gets image_base ("/ns/name/resolve/main/"), so they point into the repo and not next to the
- * page. Targets with a scheme, a leading '/' or '#', or "//" stay as they are. */
+ * page. Headings move down one level ("#" becomes <h2>), below the page's <h1>. Targets with a
+ * scheme, a leading '/' or '#', or "//" stay as they are. */
 int web_markdown_render_in_repo(char **out, size_t *out_len, const char *text, size_t len,
                                 const char *link_base, const char *image_base,
                                 struct hub_error *err);

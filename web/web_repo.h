@@ -12,6 +12,7 @@
 #include "web_tensors.h"
 
 #define WEB_MAX_SHOWN_FILE_BYTES (1u << 20) /* text shown in place; larger files only link */
+_Static_assert(WEB_MAX_SHOWN_FILE_BYTES % (1u << 20) == 0, "the file page names the limit in MiB");
 
 struct web_repo_view {
     struct web_ctx *ctx;
@@ -29,6 +30,14 @@ enum web_repo_tab {
     WEB_TAB_SETTINGS = 3, /* has no branch switcher */
     WEB_TAB_PULLS = 4,    /* has no branch switcher */
 };
+
+/** Returns whether id ("ns/name") names a hosted repo of type that the viewer may read, so a
+ * page may link it. */
+bool web_repo_id_readable(const struct web_ctx *ctx, const char *id, enum hub_repo_type type);
+
+/** Starts a repo page titled "what · ns/name", or "ns/name" when what is NULL, so each tab
+ * and file has a title of its own. */
+void web_repo_page_begin(struct web_repo_view *v, const char *what);
 
 /** Writes the page header: kind, id, badges, the tabs with tab marked current, and the branch
  * and tag switcher for rev, whose links keep the tab and path. */
