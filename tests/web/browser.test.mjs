@@ -56,6 +56,25 @@ function writeHostileRepo(dir) {
     "[click me](javascript:window.pwnedLink=1)\n");
 }
 
+// A card with a table of long numbers, wider than a phone screen.
+function writeWideTableRepo(dir) {
+  mkdirSync(dir, { recursive: true });
+  const row = (label) => `| ${label} | 123456789012345678 | 234567890123456789 | 345678901234567890 |`;
+  writeFileSync(join(dir, "README.md"), "---\nlicense: mit\n---\n# Wide table\n\n" +
+    "| run | tokens | steps | seed |\n| --- | --- | --- | --- |\n" + row("a") + "\n" + row("b") + "\n");
+}
+
+// Fills the training form with a job of steps steps that writes to output.
+async function fillJobForm(output, steps) {
+  await page.goto(baseUrl + "/jobs/new");
+  await page.getByLabel("Base model").selectOption("alice/stories260K");
+  await page.getByLabel("Dataset").selectOption("alice/tiny-stories");
+  await page.getByLabel("Output repository").fill(output);
+  await page.getByLabel("Training steps").fill(String(steps));
+  await page.getByLabel("Batch size").fill("2");
+  await page.getByLabel("Sequence length").fill("32");
+}
+
 async function startDaemon() {
   const child = spawn(bin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--threads", "4",
     "--workers", "1"], { stdio: ["ignore", "ignore", "pipe"] });
@@ -149,6 +168,37 @@ test("login with the form sets a session", async () => {
   assert.ok(session, "atelier_session cookie is set");
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, "Lax");
+});
+
+test("pages send caching and framing headers", async () => {
+  // Anonymous: node's fetch sends no cookie.
+  const anonymous = await fetch(baseUrl + "/");
+  assert.equal(anonymous.status, 200);
+  const html = await anonymous.text();
+  assert.equal(anonymous.headers.get("cache-control"), "no-cache");
+  assert.equal(anonymous.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(anonymous.headers.get("content-security-policy"), "frame-ancestors 'none'");
+  assert.equal(anonymous.headers.get("x-frame-options"), "DENY");
+  assert.equal(anonymous.headers.get("access-control-allow-origin"), null);
+
+  // The browser context sends the session cookie.
+  const settings = await page.request.get(baseUrl + "/settings");
+  assert.equal(settings.status(), 200);
+  assert.equal(settings.headers()["cache-control"], "no-store");
+  assert.equal(settings.headers()["access-control-allow-origin"], undefined);
+
+  const css = html.match(/href="(\/static\/atelier\.css\?v=[^"]+)"/);
+  assert.ok(css, "the layout links the stylesheet with its version");
+  const asset = await fetch(baseUrl + css[1]);
+  assert.equal(asset.status, 200);
+  await asset.arrayBuffer();
+  assert.equal(asset.headers.get("cache-control"), "public, max-age=31536000, immutable");
+  assert.equal(asset.headers.get("x-content-type-options"), "nosniff");
+
+  // The API keeps its CORS headers for other origins.
+  const api = await fetch(baseUrl + "/api/models");
+  await api.arrayBuffer();
+  assert.equal(api.headers.get("access-control-allow-origin"), "*");
 });
 
 test("search finds the model and its card renders", async () => {
@@ -314,6 +364,37 @@ test("a long job shows progress and cancels", async (t) => {
   assert.match(await page.locator("#job-error-text").innerText(), /^canceled by alice/);
 });
 
+test("a queued job's page updates when it starts", async (t) => {
+  if (!jobsApi) return t.skip("the jobs API answers 404");
+  // The daemon runs one worker, so a second job waits until the first one is canceled.
+  await fillJobForm("alice/stories-lora-first", 200000);
+  await page.getByRole("button", { name: "Start training" }).click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  const firstUrl = page.url();
+  await page.waitForFunction(() =>
+    document.getElementById("job-live")?.getAttribute("data-state") === "running", null, { timeout: 120000 });
+
+  await fillJobForm("alice/stories-lora-second", 200000);
+  await page.getByRole("button", { name: "Start training" }).click();
+  await page.waitForURL(/\/jobs\/\d+$/);
+  assert.equal(await page.locator("#job-state").innerText(), "queued");
+  assert.equal(await page.locator("#job-started").innerText(), "never");
+  assert.equal(await page.locator("#job-attempts").innerText(), "0 of 3");
+
+  const csrf = await page.locator("form[action$='/cancel'] input[name=csrf]").getAttribute("value");
+  const canceled = await page.request.post(firstUrl + "/cancel", { form: { csrf }, maxRedirects: 0 });
+  assert.equal(canceled.status(), 303);
+
+  // No reload: the state event of the second job fills in the fields.
+  await page.waitForFunction(() =>
+    document.getElementById("job-live")?.getAttribute("data-state") === "running", null, { timeout: 120000 });
+  assert.equal(await page.locator("#job-state").innerText(), "running");
+  assert.equal(await page.locator("#job-started").innerText(), "just now");
+  assert.equal(await page.locator("#job-attempts").innerText(), "1 of 3");
+  await page.getByRole("button", { name: "Cancel job" }).click();
+  await page.getByRole("button", { name: "Cancel job" }).waitFor({ state: "detached", timeout: 30000 });
+});
+
 test("settings creates a token shown once", async () => {
   await page.goto(baseUrl + "/settings");
   await page.getByLabel("Label").fill("laptop");
@@ -418,11 +499,69 @@ test("phone width and dark mode render", async () => {
   await page.goto(baseUrl + "/alice/stories260K");
   const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.notEqual(background, "rgb(255, 255, 255)");
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  assert.equal(overflow, false, "no horizontal scrolling on a phone");
+  const pageOverflows = () => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  assert.equal(await pageOverflows(), false, "no horizontal scrolling on a phone");
   await shot("model-card-phone-dark");
+
+  // The SHA-256 of an LFS file wraps.
+  await page.goto(baseUrl + "/alice/stories260K/blob/main/model.safetensors");
+  await page.locator("code.oid").waitFor();
+  assert.equal(await pageOverflows(), false, "the LFS file page fits a phone");
+
+  // A wide card table scrolls on its own and keeps each number on one line.
+  writeWideTableRepo(join(workDir, "wide-table"));
+  admin(["repo", "import", "alice/wide-table", join(workDir, "wide-table"), "--owner", "alice"]);
+  await page.goto(baseUrl + "/alice/wide-table");
+  const table = page.locator("article.card-body table");
+  await table.waitFor();
+  const sizes = await table.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+  assert.ok(sizes.scroll > sizes.client, `the table scrolls: ${JSON.stringify(sizes)}`);
+  const cellLines = await page.locator("article.card-body td", { hasText: "123456789012345678" }).first()
+    .evaluate((el) => {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+    });
+  assert.equal(cellLines, 1, "the number stays on one line");
+  assert.equal(await pageOverflows(), false, "the page itself does not scroll sideways");
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.emulateMedia({ colorScheme: "light" });
+});
+
+test("an expired session shows a login link on the job form", async (t) => {
+  if (!jobsApi) return t.skip("the jobs API answers 404");
+  await fillJobForm("alice/stories-lora-expired", 12);
+  const oldSession = (await context.cookies(baseUrl)).find((c) => c.name === "atelier_session").value;
+  // Setting the password ends every session of alice, as it expiring would.
+  admin(["user", "password", "alice"], password + "\n");
+
+  const replyPromise = page.waitForResponse((r) => r.url() === baseUrl + "/api/jobs" && r.request().method() === "POST");
+  await page.getByRole("button", { name: "Start training" }).click();
+  const reply = await replyPromise;
+  assert.equal(reply.status(), 401);
+  assert.equal(reply.headers()["www-authenticate"], undefined, "no Basic login dialog");
+  const error = page.locator("#job-error");
+  await error.getByText("Your session expired").waitFor();
+  const login = error.getByRole("link", { name: "log in again" });
+  assert.equal(await login.getAttribute("href"), "/login?next=%2Fjobs%2Fnew");
+  assert.equal(await page.getByRole("button", { name: "Start training" }).isEnabled(), true);
+
+  // The job page's event stream sends the same cookie, and API clients keep the Basic challenge.
+  const stream = await fetch(baseUrl + "/api/jobs/1/events", { headers: { Cookie: `atelier_session=${oldSession}` } });
+  await stream.arrayBuffer();
+  assert.equal(stream.status, 401);
+  assert.equal(stream.headers.get("www-authenticate"), null);
+  const client = await fetch(baseUrl + "/api/jobs/1/events");
+  await client.arrayBuffer();
+  assert.equal(client.status, 401);
+  assert.match(client.headers.get("www-authenticate") ?? "", /^Basic /);
+
+  await login.click();
+  await page.getByLabel("User name").fill("alice");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(baseUrl + "/jobs/new");
+  await page.getByRole("button", { name: "Start training" }).waitFor();
 });
 
 test("keyboard users get a skip link and logout works", async () => {

@@ -25,6 +25,7 @@
 #include "meta_user.h"
 #include "repo.h"
 #include "storage.h"
+#include "web_repo.h"
 
 static char data_dir[512];
 static struct meta *db;
@@ -254,7 +255,10 @@ static void test_pages_card(void)
     struct page p = render("/alice/demo", "", 0);
 
     CHECK_EQ_INT(p.resp.status, 200);
-    CHECK(has(&p, "<h1>Demo model</h1>"));
+    /* The repo name is the page's <h1>, so the card's "#" heading is an <h2>. */
+    CHECK(has(&p, "<h2>Demo model</h2>"));
+    CHECK(!has(&p, "<h1>Demo model</h1>"));
+    CHECK(has(&p, "<title>alice/demo · Atelier</title>"));
     CHECK(has(&p, "<table>"));
     CHECK(!has(&p, "<script>alert"));
     CHECK(has(&p, "raw HTML omitted"));
@@ -342,6 +346,13 @@ static void test_pages_files(void)
     snprintf(path, sizeof(path), "/alice/demo/tree/%s", first_commit);
     p = render(path, "", 0);
     CHECK_EQ_INT(p.resp.status, 200);
+    done(&p);
+
+    p = render("/alice/demo/tree/main", "", 0);
+    CHECK(has(&p, "<title>Files · alice/demo · Atelier</title>"));
+    done(&p);
+    p = render("/alice/demo/blob/main/config.json", "", 0);
+    CHECK(has(&p, "<title>config.json · alice/demo · Atelier</title>"));
     done(&p);
 
     p = render("/alice/demo/blob/main/missing.txt", "", 0);
@@ -457,6 +468,7 @@ static void test_pages_history(void)
     struct page p = render("/alice/demo/commits/main", "", 0);
 
     CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<title>History · alice/demo · Atelier</title>"));
     CHECK(has(&p, "Train more"));
     CHECK(has(&p, "Add weights"));
     CHECK(has(&p, "Alice Example"));
@@ -566,6 +578,7 @@ static void test_pages_tokens(void)
     p = render_full("POST", "/settings/tokens", "", alice_id, cookie,
                     "csrf=wrong&label=laptop&scope=write");
     CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "The form expired or came from another site. Reload the page and try again."));
     done(&p);
 
     /* The form redirects, so a reload of the page that shows the secret posts nothing. The
@@ -829,7 +842,7 @@ static void test_pages_job_attempts(void)
     snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
     p = render(path, "", bob_id);
     CHECK_EQ_INT(p.resp.status, 200);
-    CHECK(has(&p, "<dd id=\"job-attempts\">1 (failed, not retried)</dd>"));
+    CHECK(has(&p, "<dd id=\"job-attempts\" data-max-attempts=\"3\">1 (failed, not retried)</dd>"));
     CHECK(!has(&p, "1 of 3"));
     CHECK(has(&p, "bob/data@0123456: train.jsonl: line 6"));
     done(&p);
@@ -839,7 +852,11 @@ static void test_pages_job_attempts(void)
     CHECK_EQ_INT(meta_job_requeue(db, id, 1, false, "worker was killed by signal 9", &err), 0);
     snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
     p = render(path, "", bob_id);
-    CHECK(has(&p, "<dd id=\"job-attempts\">1 of 2</dd>"));
+    CHECK(has(&p, "<dd id=\"job-attempts\" data-max-attempts=\"2\">1 of 2</dd>"));
+    /* atelier.js fills these from the job's state events while the page is open. */
+    CHECK(has(&p, "<dd id=\"job-started\">"));
+    CHECK(has(&p, "<dd id=\"job-finished\">never</dd>"));
+    CHECK(has(&p, "id=\"job-live-error\""));
     done(&p);
     CHECK_EQ_INT(meta_job_claim_next(&claimed, &claimed_attempt, db, 0, &err), 0);
     CHECK(claimed == id);
@@ -848,7 +865,8 @@ static void test_pages_job_attempts(void)
                                  "worker was killed by signal 9", &err),
                  0);
     p = render(path, "", bob_id);
-    CHECK(has(&p, "<dd id=\"job-attempts\">2 (failed, no attempts left)</dd>"));
+    CHECK(has(&p,
+              "<dd id=\"job-attempts\" data-max-attempts=\"2\">2 (failed, no attempts left)</dd>"));
     done(&p);
 }
 
@@ -879,7 +897,7 @@ static void test_pages_job_eval_result(void)
               "Evaluated <a id=\"job-model-link\" href=\"/bob/model\">bob/model</a> at "
               "commit <a href=\"/bob/model/commit/0123456789abcdef0123456789abcdef01234567\">"));
     CHECK(!has(&p, "Adapter committed"));
-    CHECK(has(&p, "<dd id=\"job-attempts\">1</dd>"));
+    CHECK(has(&p, "<dd id=\"job-attempts\" data-max-attempts=\"3\">1</dd>"));
     CHECK(has(&p, "{&quot;train_loss&quot;:0.874755}"));
     CHECK(has(&p, "<th>mean_nll</th><td class=\"num\">0.874755</td>"));
     CHECK(!has(&p, "0.87475499"));
@@ -1053,6 +1071,7 @@ static void test_pages_pull_requests(void)
 
     p = render("/alice/course/discussions", "", 0);
     CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<title>Pull requests · alice/course · Atelier</title>"));
     CHECK(has(&p, "aria-current=\"page\">Pull requests</a>"));
     CHECK(has(&p, "No pull requests yet"));
     done(&p);
@@ -1245,6 +1264,12 @@ static void test_pages_pull_request_merges(void)
     CHECK(has(&p, "<li><code>clash.txt</code></li>"));
     CHECK(has(&p, "fetch <code>refs/pr/3</code>"));
     CHECK(!has(&p, "file(s)"));
+    done(&p);
+    p = render_full("GET", "/alice/course/discussions/3", "", alice_id, alice_cookie, NULL);
+    CHECK(has(&p, "id=\"pr-merge-disabled\" disabled"));
+    CHECK(has(&p, "Resolve the conflicts above before merging."));
+    CHECK(!has(&p, "<button type=\"submit\">Merge</button>"));
+    CHECK(has(&p, "<button type=\"submit\" class=\"secondary\">Close</button>"));
     done(&p);
 
     /* A writer merges refs/pr/3 into main outside the hub, as git merge and push would. Then
@@ -1896,6 +1921,95 @@ static int setup(void)
     return 0;
 }
 
+/* A folder, a file over the size shown in place, and a base model that is not hosted here. */
+static void test_pages_layout_repo(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_op ops[2];
+    struct meta_repo row;
+    size_t big_len = WEB_MAX_SHOWN_FILE_BYTES + 1;
+    char *big = malloc(big_len);
+    struct page p;
+
+    memset(big, 'x', big_len);
+    create_repo(HUB_REPO_MODEL, "alice", "layout", false,
+                "---\nbase_model: karpathy/tinyllamas\n---\n# Layout\n");
+    memset(ops, 0, sizeof(ops));
+    ops[0].kind = REPO_OP_ADD_FILE;
+    ops[0].path = "docs/usage.md";
+    ops[0].data = "# Usage\n";
+    ops[0].len = strlen(ops[0].data);
+    ops[1].kind = REPO_OP_ADD_FILE;
+    ops[1].path = "big.txt";
+    ops[1].data = big;
+    ops[1].len = big_len;
+    commit_files(NULL, HUB_REPO_MODEL, "alice", "layout", ops, 2, "Add docs and a big file");
+    free(big);
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "layout", &err), 0);
+    CHECK_EQ_INT(meta_repo_set_base_model(db, row.id, "karpathy/tinyllamas", &err), 0);
+
+    p = render("/alice/layout/blob/main/docs", "", 0);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location != NULL ? p.resp.location : "", "/alice/layout/tree/main/docs");
+    done(&p);
+
+    p = render("/alice/layout/blob/main/big.txt", "", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p,
+              "id=\"file-too-large\">This file is 1.05 MB, over the 1 MiB that this page shows."));
+    done(&p);
+
+    /* The base is a Hub id with no repo here, so the list writes it as text. */
+    p = render("/", "", 0);
+    CHECK(has(&p, "<span>base karpathy/tinyllamas</span>"));
+    CHECK(!has(&p, "href=\"/karpathy/tinyllamas\""));
+    CHECK(has(&p, "<span>base <a href=\"/alice/demo\">alice/demo</a></span>"));
+    CHECK(has(&p, "placeholder=\"user or organisation\""));
+    done(&p);
+
+    p = render("/", "page=99999", 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "No more results: page 99999 is past the last page."));
+    CHECK(has(&p, ">Back to the first page</a>"));
+    done(&p);
+}
+
+/* Cache-Control: pages of a logged-in user are never stored, anonymous pages are revalidated,
+ * and an asset under the versioned URL that the layout writes may be kept for a year. */
+static void test_pages_cache_control(void)
+{
+    char query[64] = "";
+    const char *href, *end;
+    struct page p = render("/", "", 0);
+
+    CHECK_EQ_STR(p.resp.cache_control != NULL ? p.resp.cache_control : "", "no-cache");
+    href = p.resp.body != NULL ? strstr(p.resp.body, "/static/atelier.css?") : NULL;
+    CHECK(href != NULL);
+    if (href != NULL) {
+        href += strlen("/static/atelier.css?");
+        end = strchr(href, '"');
+        if (end != NULL && (size_t)(end - href) < sizeof(query))
+            memcpy(query, href, (size_t)(end - href));
+    }
+    done(&p);
+
+    p = render("/", "", alice_id);
+    CHECK_EQ_STR(p.resp.cache_control != NULL ? p.resp.cache_control : "", "no-store");
+    done(&p);
+    p = render("/jobs", "", alice_id);
+    CHECK_EQ_STR(p.resp.cache_control != NULL ? p.resp.cache_control : "", "no-store");
+    done(&p);
+
+    p = render("/static/atelier.css", query, 0);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK_EQ_STR(p.resp.cache_control != NULL ? p.resp.cache_control : "",
+                 "public, max-age=31536000, immutable");
+    done(&p);
+    p = render("/static/atelier.css", "v=older", 0);
+    CHECK_EQ_STR(p.resp.cache_control != NULL ? p.resp.cache_control : "", "no-cache");
+    done(&p);
+}
+
 int main(void)
 {
     char cmd[600];
@@ -1910,6 +2024,8 @@ int main(void)
     test_pages_card();
     test_pages_private();
     test_pages_files();
+    test_pages_layout_repo();
+    test_pages_cache_control();
     test_pages_history();
     test_pages_diff_invalid_safetensors();
     test_pages_refs_and_evals();
