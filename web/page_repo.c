@@ -171,12 +171,12 @@ void web_repo_header(struct web_repo_view *v, enum web_repo_tab tab, const char 
     web_buf_puts(b, "</nav>\n");
 }
 
-void web_repo_page_begin(struct web_repo_view *v, const char *what)
+void web_repo_page_begin(struct web_repo_view *v, const char *page_name)
 {
     struct web_buf title = {0};
 
-    if (what != NULL && what[0] != '\0')
-        web_buf_printf(&title, "%s · ", what);
+    if (page_name != NULL && page_name[0] != '\0')
+        web_buf_printf(&title, "%s · ", page_name);
     web_buf_puts(&title, v->id);
     web_page_begin(v->ctx, title.data != NULL ? title.data : v->id);
     web_buf_dispose(&title);

@@ -35,9 +35,9 @@ enum web_repo_tab {
  * page may link it. */
 bool web_repo_id_readable(const struct web_ctx *ctx, const char *id, enum hub_repo_type type);
 
-/** Starts a repo page titled "what · ns/name", or "ns/name" when what is NULL, so each tab
- * and file has a title of its own. */
-void web_repo_page_begin(struct web_repo_view *v, const char *what);
+/** Starts a repo page titled "page_name · ns/name", or "ns/name" when page_name is NULL, so
+ * each tab and file has a title of its own. */
+void web_repo_page_begin(struct web_repo_view *v, const char *page_name);
 
 /** Writes the page header: kind, id, badges, the tabs with tab marked current, and the branch
  * and tag switcher for rev, whose links keep the tab and path. */

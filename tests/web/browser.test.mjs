@@ -2,9 +2,9 @@
 // daemon on 127.0.0.1 with a temporary data directory. A user logs in, finds the demo model,
 // reads its card, opens files and history, starts a training job from the form, watches the
 // progress update until the job finishes, and opens the adapter it made. A second, long job
-// is canceled from its page. A model is created with the New model form, gets a protected
-// branch in its Settings tab and is deleted there. Screenshots of the main pages go to WEB_SCREENSHOT_DIR (the meson
-// build dir).
+// is canceled from its page, and a queued job's page is watched as the job starts. A model is
+// created with the New model form, gets a protected branch in its Settings tab and is deleted
+// there. Screenshots of the main pages go to WEB_SCREENSHOT_DIR (the meson build dir).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
