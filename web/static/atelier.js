@@ -231,6 +231,8 @@
     }));
     // The stream closes for good on a reply other than 200, such as 401 once the session has
     // expired. EventSource does not tell the status, so ask the job's JSON for it.
+    // NOTE: EventSource cannot send X-CSRF-Token, so a reconnect after the cookie itself was
+    // cleared (a logout in another tab) still gets the Basic challenge of API clients.
     source.addEventListener("error", function () {
       if (source.readyState !== EventSource.CLOSED || !liveError) { return; }
       fetch("/api/jobs/" + encodeURIComponent(jobId), {
