@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -144,12 +145,30 @@ static void describe_status(char *buf, size_t cap, int status)
         snprintf(buf, cap, "worker stopped with wait status %d", status);
 }
 
-/* Returns whether pid is alive and is the worker of job_id, read from /proc/PID/cmdline, so a
- * reused pid of an unrelated process is never signaled. */
+/* Returns whether data, the --data argument of process pid, names this daemon's data
+ * directory. A relative path is read from the process's working directory, and the two are
+ * compared by device and inode, so different spellings of one folder match. */
+static bool worker_data_is_ours(pid_t pid, const char *data)
+{
+    char path[4200];
+    struct stat theirs, ours;
+
+    if (data[0] == '/')
+        snprintf(path, sizeof(path), "%s", data);
+    else
+        snprintf(path, sizeof(path), "/proc/%d/cwd/%s", (int)pid, data);
+    if (stat(path, &theirs) != 0 || stat(sched.data_dir, &ours) != 0)
+        return false;
+    return theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+}
+
+/* Returns whether pid is alive and is the worker of job_id in this daemon's data directory,
+ * read from /proc/PID/cmdline, so a reused pid of an unrelated process, or the worker of a
+ * job with the same id under another hub on this machine, is never signaled. */
 static bool pid_is_worker_of(pid_t pid, int64_t job_id)
 {
     char path[64], cmdline[4096], want[32];
-    bool saw_worker = false, saw_job = false;
+    bool saw_worker = false, saw_job = false, saw_data = false;
     ssize_t len;
     int fd;
 
@@ -172,8 +191,10 @@ static bool pid_is_worker_of(pid_t pid, int64_t job_id)
             saw_worker = true;
         if (strcmp(arg, "--job") == 0 && next < cmdline + len && strcmp(next, want) == 0)
             saw_job = true;
+        if (strcmp(arg, "--data") == 0 && next < cmdline + len && worker_data_is_ours(pid, next))
+            saw_data = true;
     }
-    return saw_worker && saw_job;
+    return saw_worker && saw_job && saw_data;
 }
 
 static struct jobs_child *child_find_job(int64_t job_id)
