@@ -84,8 +84,7 @@ static const struct limit_flag limit_flags[] = {
      "seconds from SIGTERM to SIGKILL when a worker is stopped (default 5)",
      "ATELIER_JOBS_CANCEL_GRACE_S"},
     {"--max-job-seconds", LIMIT(jobs_max_job_s), FLAG_COUNT, 0, 366 * 86400,
-     "seconds a job may run from its first start before it is canceled, 0 for no limit "
-     "(default 0)",
+     "seconds a job's attempt may run before the job is canceled, 0 for no limit (default 0)",
      NULL},
     {"--max-upload-rings", LIMIT(max_upload_rings), FLAG_COUNT, 0, 4096,
      "LFS uploads of 8 MiB or more that get a 16 MiB buffer ring at once (default 8)", NULL},

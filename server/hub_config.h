@@ -37,7 +37,7 @@ struct hub_config {
     uint64_t jobs_max_attempts;         /* attempts per job before it fails */
     uint64_t jobs_heartbeat_timeout_s;  /* seconds without a heartbeat before a worker is dead */
     uint64_t jobs_cancel_grace_s;       /* seconds from SIGTERM to SIGKILL for a worker */
-    uint64_t jobs_max_job_s;            /* seconds from a job's first start to its cancel */
+    uint64_t jobs_max_job_s;            /* seconds an attempt may run before its cancel */
     uint64_t log_repeat_lines;          /* warn or error lines per call site and window */
     uint64_t log_repeat_window_s;       /* length of that window */
     uint64_t max_upload_rings;          /* large uploads with a 16 MiB ring at once */

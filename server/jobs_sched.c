@@ -374,8 +374,8 @@ static void lease_check(struct meta *db, const struct meta_job_lease *lease, int
         lease_cancel(db, lease, child);
         return;
     }
-    if (settings.max_job_s > 0 && lease->started_at > 0 &&
-        now - lease->started_at > (int64_t)settings.max_job_s) {
+    if (settings.max_job_s > 0 && lease->attempt_started_at > 0 &&
+        now - lease->attempt_started_at > (int64_t)settings.max_job_s) {
         struct hub_error err = HUB_ERROR_INIT;
         bool marked = false;
 

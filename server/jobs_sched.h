@@ -18,7 +18,7 @@ struct jobs_settings {
     unsigned max_attempts;         /* attempts per job before it fails, >= 1 */
     unsigned heartbeat_timeout_s;  /* a running job without a heartbeat this long is dead */
     unsigned cancel_grace_s;       /* SIGTERM to SIGKILL delay when stopping a worker */
-    unsigned max_job_s;            /* seconds from a job's first start to its cancel, 0: none */
+    unsigned max_job_s;            /* seconds an attempt may run before its cancel, 0: none */
 };
 
 #define JOBS_HEARTBEAT_INTERVAL_S 2 /* how often a worker stores its heartbeat */

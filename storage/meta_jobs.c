@@ -549,8 +549,9 @@ int meta_job_claim_next(int64_t *out_id, int *out_attempt, struct meta *db,
         goto out;
     rc = jobs_prepare(&stmt, db,
                       "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
-                      "started_at = coalesce(started_at, ?2), heartbeat_at = ?2, "
-                      "worker_pid = NULL, error = NULL WHERE id = ?1 AND state = 'queued' "
+                      "started_at = coalesce(started_at, ?2), attempt_started_at = ?2, "
+                      "heartbeat_at = ?2, worker_pid = NULL, error = NULL "
+                      "WHERE id = ?1 AND state = 'queued' "
                       "RETURNING attempts",
                       "claim job", err);
     if (rc < 0)
@@ -632,6 +633,7 @@ static void lease_from_row(void *item, sqlite3_stmt *stmt)
     lease->heartbeat_at = sqlite3_column_int64(stmt, 5);
     lease->started_at = sqlite3_column_int64(stmt, 6);
     lease->cancel_requested = sqlite3_column_int(stmt, 7) != 0;
+    lease->attempt_started_at = sqlite3_column_int64(stmt, 8);
 }
 
 int meta_job_leases(struct meta_job_lease **out, size_t *out_count, struct meta *db,
@@ -646,7 +648,8 @@ int meta_job_leases(struct meta_job_lease **out, size_t *out_count, struct meta 
     *out_count = 0;
     rc = jobs_prepare(&stmt, db,
                       "SELECT id, owner_id, attempts, max_attempts, coalesce(worker_pid, 0), "
-                      "coalesce(heartbeat_at, 0), coalesce(started_at, 0), cancel_requested "
+                      "coalesce(heartbeat_at, 0), coalesce(started_at, 0), cancel_requested, "
+                      "coalesce(attempt_started_at, started_at, 0) "
                       "FROM jobs WHERE state = 'running' ORDER BY id",
                       "list running jobs", err);
     if (rc < 0)
@@ -1079,7 +1082,8 @@ int meta_job_cancel_overtime(bool *out_marked, struct meta *db, int64_t id, unsi
     *out_marked = false;
     /* The error starts with "canceled", so meta_job_cancel_reason keeps it for the final one. */
     snprintf(reason, sizeof(reason),
-             "canceled because it ran longer than this hub's limit of %u s (--max-job-seconds)",
+             "canceled because it ran longer than this hub's limit of %u s (--max-job-seconds); "
+             "ask for fewer steps or epochs",
              limit_s);
     rc = jobs_prepare(&stmt, db,
                       "UPDATE jobs SET cancel_requested = 1, error = ?2 "

@@ -122,8 +122,9 @@ struct meta_job_lease {
     int max_attempts;
     int64_t worker_pid;   /* 0 when the worker has not been started yet */
     int64_t heartbeat_at; /* 0 when none yet */
-    int64_t started_at;
+    int64_t started_at;         /* the first attempt's start */
     bool cancel_requested;
+    int64_t attempt_started_at; /* the running attempt's start */
 };
 
 struct meta_eval {
@@ -287,7 +288,8 @@ int meta_job_cancel_running_of_owner(int64_t *out_count, struct meta *db, int64_
                                      struct hub_error *err);
 
 /** Requests the cancel of running job id, as meta_job_cancel does, with the error "canceled
- * because it ran longer than this hub's limit of LIMIT_S s (--max-job-seconds)". Sets
+ * because it ran longer than this hub's limit of LIMIT_S s (--max-job-seconds); ask for fewer
+ * steps or epochs". Sets
  * *out_marked when the job was running without a cancel request. Returns 0 or HUB_EIO. */
 int meta_job_cancel_overtime(bool *out_marked, struct meta *db, int64_t id, unsigned limit_s,
                              struct hub_error *err);

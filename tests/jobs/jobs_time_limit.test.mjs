@@ -45,7 +45,7 @@ test("job over the time limit is canceled", async () => {
   const job = await waitForJob(url, alice, id, (j) => j.state === "canceled", 60000);
   assert.equal(job.error,
     "canceled because it ran longer than this hub's limit of 3 s (--max-job-seconds); " +
-    "worker stopped");
+    "ask for fewer steps or epochs; worker stopped");
   assert.equal(job.result, null);
   const warned = /canceling a job that ran longer than --max-job-seconds 3 job=\d+/;
   assert.match(await waitForLog(daemon, warned), warned);

@@ -5,6 +5,7 @@
 #include "meta.h"
 #include "meta_jobs.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -251,6 +252,56 @@ static void test_retry_and_stale_lease(void)
     CHECK_EQ_INT(job->attempts, 1);
     CHECK_EQ_STR(job->error, "daemon stopped");
     meta_job_free(job);
+}
+
+/* Returns the lease of running job id from meta_job_leases, zeroed when there is none. */
+static struct meta_job_lease lease_of(int64_t id)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job_lease *leases = NULL, found = {0};
+    size_t count = 0;
+
+    if (meta_job_leases(&leases, &count, db, &err) == 0) {
+        for (size_t i = 0; i < count; i++) {
+            if (leases[i].id == id)
+                found = leases[i];
+        }
+    }
+    free(leases);
+    return found;
+}
+
+/* --max-job-seconds measures the running attempt, so each claim restarts attempt_started_at
+ * while started_at keeps the first attempt's start. */
+static void test_attempt_start(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_job_lease lease;
+    int64_t id = insert("gina", 70, 0), got = 0;
+    char sql[160];
+    int attempt = 0;
+
+    CHECK_EQ_INT(meta_job_claim_next(&got, &attempt, db, 0, &err), 0);
+    CHECK_EQ_INT(got, id);
+    lease = lease_of(id);
+    CHECK(lease.attempt_started_at > 0);
+    CHECK(lease.attempt_started_at == lease.started_at);
+    /* The first attempt ran an hour ago, then the daemon was down. */
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET started_at = started_at - 3600, "
+             "attempt_started_at = attempt_started_at - 3600 WHERE id = %lld",
+             (long long)id);
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_EQ_INT(meta_job_requeue(db, id, attempt, true, "daemon stopped", &err), 0);
+    /* Jobs that earlier tests left queued go first: gina had the latest start. */
+    for (int i = 0; i < 50; i++) {
+        if (meta_job_claim_next(&got, &attempt, db, 0, &err) < 0 || got == id || got == 0)
+            break;
+    }
+    CHECK_EQ_INT(got, id);
+    lease = lease_of(id);
+    CHECK(lease.attempt_started_at >= lease.started_at + 3600);
+    CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_SUCCEEDED, NULL, NULL, NULL, &err), 0);
 }
 
 static void test_cancel(void)
@@ -513,6 +564,7 @@ int main(void)
     test_pinned_inputs_and_output();
     test_pinned_adapter_base();
     test_claim_clears_error();
+    test_attempt_start();
     meta_close(db);
     snprintf(command, sizeof(command), "rm -rf '%s'", dir);
     if (system(command) != 0)
