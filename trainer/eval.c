@@ -101,18 +101,24 @@ static int match_one(bool *matched, const struct model *m, const struct lora_set
     struct gen_params p = gen_params_default();
     int32_t *out_ids = NULL;
     char *text = NULL;
-    size_t n_prompt = 0, n_out = 0, n_reference;
+    size_t n_prompt = 0, n_out = 0, n_reference, end;
 
     *matched = false;
     while (n_prompt < ex->n && ex->mask[n_prompt] == 0)
         n_prompt++;
     if (n_prompt == 0 || n_prompt == ex->n)
         return 0;
+    /* The reference ends at the last scored token. A chat template may add unscored tokens
+     * after the end-of-turn marker (Zephyr's "\n" after </s>, ChatML's "\n" after
+     * <|im_end|>), and the model is not asked to write those. */
+    end = ex->n;
+    while (end > n_prompt && ex->mask[end - 1] == 0)
+        end--;
     /* Decode as many tokens as the reference has (its EOS not counted) plus extra_tokens, so
      * a model that writes the reference and then goes on without EOS still matches when
      * extra_tokens is 0. */
-    n_reference = ex->n - n_prompt;
-    if (n_reference > 1 && ex->ids[ex->n - 1] == tok_eos_id(tok))
+    n_reference = end - n_prompt;
+    if (n_reference > 1 && ex->ids[end - 1] == tok_eos_id(tok))
         n_reference--;
     p.temperature = 0.0f;
     p.max_new_tokens = (int)n_reference + extra_tokens;
