@@ -49,6 +49,25 @@ void card_yaml_quote(char *buf, size_t size, const char *s)
     buf[used] = '\0';
 }
 
+/* Returns the last component of path, so the card names the --eval file without the local
+ * folders above it. */
+static const char *file_name_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash != NULL && slash[1] != '\0' ? slash + 1 : path;
+}
+
+/* Writes the model-index dataset of an --eval file: the file itself, not a split of the
+ * training dataset, so neither the split nor the dataset revision applies. */
+static void write_eval_file_dataset(FILE *f, const struct train_options *o)
+{
+    char eval_name[600];
+
+    card_yaml_quote(eval_name, sizeof(eval_name), file_name_of(o->eval_path));
+    fprintf(f, "    dataset:\n      type: %s\n      name: %s\n", eval_name, eval_name);
+}
+
 static void write_front_matter(FILE *f, const struct card_data *c)
 {
     const struct train_options *o = c->opt;
@@ -73,9 +92,12 @@ static void write_front_matter(FILE *f, const struct card_data *c)
         return;
     }
     fprintf(f, "  - task:\n      type: text-generation\n      name: Text Generation\n");
-    fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: %s\n", dataset, dataset,
-            o->eval_path != NULL ? "validation" : "held-out split of train");
-    if (o->dataset_revision != NULL) {
+    if (o->eval_path != NULL)
+        write_eval_file_dataset(f, o);
+    else
+        fprintf(f, "    dataset:\n      type: %s\n      name: %s\n      split: %s\n", dataset,
+                dataset, "held-out split of train");
+    if (o->eval_path == NULL && o->dataset_revision != NULL) {
         char rev[300];
 
         card_yaml_quote(rev, sizeof(rev), o->dataset_revision);
@@ -108,7 +130,17 @@ static void write_body(FILE *f, const struct card_data *c)
             o->dataset_revision != NULL ? o->dataset_revision : "",
             o->dataset_revision != NULL ? "`" : "");
     fprintf(f, "- SHA-256 of the training file: `%s`\n", c->dataset_sha256);
-    fprintf(f, "- examples: %zu for training, %zu held out\n\n", c->n_train, c->n_eval);
+    if (o->eval_path != NULL) {
+        fprintf(f, "- examples: %zu\n\n", c->n_train);
+        fprintf(f, "## Evaluation data\n\n");
+        fprintf(f, "- file: `%s`\n", file_name_of(o->eval_path));
+        fprintf(f, "- SHA-256 of the eval file: `%s`\n", c->eval_sha256);
+        fprintf(f, "- examples: %zu\n\n", c->n_eval);
+    } else if (c->n_eval > 0) {
+        fprintf(f, "- examples: %zu for training, %zu held out\n\n", c->n_train, c->n_eval);
+    } else {
+        fprintf(f, "- examples: %zu\n\n", c->n_train);
+    }
     fprintf(f, "## Hyperparameters\n\n| setting | value |\n| --- | --- |\n");
     fprintf(f, "| target modules | %s |\n| rank | %d |\n| alpha | %g |\n", c->targets, o->rank,
             o->alpha);
@@ -120,10 +152,7 @@ static void write_body(FILE *f, const struct card_data *c)
     fprintf(f, "| sequence length | %d |\n| gradient clipping | %g |\n", o->seq_len, o->clip);
     fprintf(f, "| weight decay | %g |\n| seed | %llu |\n", o->weight_decay,
             (unsigned long long)o->seed);
-    if (o->threads > 0)
-        fprintf(f, "| threads | %d |\n\n", o->threads);
-    else
-        fprintf(f, "| threads | OpenMP default |\n\n");
+    fprintf(f, "| threads | %d |\n\n", c->threads);
     fprintf(f, "## Results\n\n| metric | value |\n| --- | --- |\n");
     fprintf(f, "| final training loss | %.4f |\n", r->train_loss);
     if (r->has_eval) {

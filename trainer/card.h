@@ -18,7 +18,9 @@ struct card_data {
     const char *dataset_sha256; /* hex SHA-256 of the training file */
     const char *targets;        /* comma-separated target modules */
     size_t n_train;             /* training examples */
-    size_t n_eval;              /* held-out examples; 0 when there was no eval set */
+    size_t n_eval;              /* eval examples; 0 when there was no eval set */
+    const char *eval_sha256;    /* hex SHA-256 of the --eval file; NULL without --eval */
+    int threads;                /* compute threads the run used */
 };
 
 /** Writes dir/README.md through a temporary file and rename. Its last line is an HTML

@@ -117,4 +117,8 @@ const float *model_ctx_logits(const struct model_ctx *ctx);
  * kept to one thread because its spinning workers would compete with the OpenMP team. */
 void model_set_threads(int n);
 
+/** Returns the number of threads the kernels use: the count model_set_threads set, else the
+ * OpenMP default (1 without OpenMP). */
+int model_thread_count(void);
+
 #endif

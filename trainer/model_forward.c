@@ -254,6 +254,15 @@ void model_set_threads(int n)
     ops_threads_init();
 }
 
+int model_thread_count(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
 static uint64_t ctx_mix(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -952,8 +952,15 @@ static int write_outputs(const struct trainer *tr, const struct train_result *re
     target_names(targets, sizeof(targets), tr->lora->target_mask);
     name_len = strcspn(base_name_of(o->out_dir), "/");
     snprintf(model_name, sizeof(model_name), "%.*s", (int)name_len, base_name_of(o->out_dir));
-    card = (struct card_data){
-        o, res, model_name, tr->train_file->sha256_hex, targets, tr->train_view.n, tr->eval_view.n};
+    card = (struct card_data){o,
+                              res,
+                              model_name,
+                              tr->train_file->sha256_hex,
+                              targets,
+                              tr->train_view.n,
+                              tr->eval_view.n,
+                              tr->eval_file != NULL ? tr->eval_file->sha256_hex : NULL,
+                              model_thread_count()};
     if (card_write(o->out_dir, &card, err) < 0)
         return -1;
     return write_results(o->out_dir, res, err);
@@ -980,12 +987,12 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
     memset(out, 0, sizeof(*out));
     tr.opt = o;
     model_set_threads(o->threads);
-    if (o->threads > 0)
-        fprintf(o->log, "atelier train: seed %llu, %d thread%s\n", (unsigned long long)o->seed,
-                o->threads, o->threads == 1 ? "" : "s");
-    else
-        fprintf(o->log, "atelier train: seed %llu, default thread count\n",
-                (unsigned long long)o->seed);
+    {
+        int threads = model_thread_count();
+
+        fprintf(o->log, "atelier train: seed %llu, %d thread%s%s\n", (unsigned long long)o->seed,
+                threads, threads == 1 ? "" : "s", o->threads > 0 ? "" : " (the OpenMP default)");
+    }
     if (prepare_out_dir(&tr, err) < 0 || load_inputs(&tr, err) < 0 || build_state(&tr, err) < 0)
         goto out;
     log_truncation(&tr);

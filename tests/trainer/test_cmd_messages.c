@@ -259,14 +259,81 @@ static void test_card_repo_id(void)
         "--out", out,      "--repo-id", "style-lora", NULL};
     char *out_text = NULL, *err_text = NULL, *card;
 
+    /* Without --threads the card records the OpenMP default, which OMP_NUM_THREADS sets. */
+    setenv("OMP_NUM_THREADS", "3", 1);
     CHECK_EQ_INT(run_atelier(args, &out_text, &err_text), 0);
+    unsetenv("OMP_NUM_THREADS");
+    CHECK(contains(err_text, "3 threads (the OpenMP default)"));
     free(out_text);
     free(err_text);
     card = read_text(path_in(out, "README.md"));
     CHECK(contains(card, "PeftModel.from_pretrained(base_model, \"demo/style-lora\")"));
-    CHECK(contains(card, "| threads | OpenMP default |\n"));
+    CHECK(contains(card, "| threads | 3 |\n"));
     free(card);
     expect_one_line(bad, 2, "atelier train: ", "--repo-id value \"style-lora\"", "NAMESPACE/NAME");
+}
+
+/* Stores the hex SHA-256 of the file at path in hex (65 bytes), computed by sha256sum. */
+static bool file_sha256(char *hex, const char *path)
+{
+    char cmd[1200];
+    FILE *p;
+    bool ok;
+
+    snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        return false;
+    ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64;
+    return pclose(p) == 0 && ok;
+}
+
+/* An --eval file is its own dataset: the card names it and its hash, and never calls it a
+ * split of the training dataset. */
+static void test_card_eval_file(void)
+{
+    char *out = path_in(tmp_root, "card-eval-file");
+    char *eval_path = path_in(style_dir, "eval.jsonl");
+    const char *args[] = {"train",
+                          "--base",
+                          model_dir,
+                          "--data",
+                          path_in(style_dir, "train.jsonl"),
+                          "--eval",
+                          eval_path,
+                          "--out",
+                          out,
+                          "--steps",
+                          "1",
+                          "--batch",
+                          "2",
+                          "--seq-len",
+                          "64",
+                          "--threads",
+                          "1",
+                          "--dataset-name",
+                          "teacher/sea-stories",
+                          "--dataset-revision",
+                          "4567ef01",
+                          NULL};
+    char *out_text = NULL, *err_text = NULL, *card;
+    char hex[80] = "", hash_line[200];
+
+    CHECK(file_sha256(hex, eval_path));
+    CHECK_EQ_INT(run_atelier(args, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    card = read_text(path_in(out, "README.md"));
+    CHECK(contains(card, "    dataset:\n      type: \"eval.jsonl\"\n      name: \"eval.jsonl\"\n"));
+    CHECK(contains(card, "## Evaluation data\n\n- file: `eval.jsonl`\n"));
+    snprintf(hash_line, sizeof(hash_line), "- SHA-256 of the eval file: `%s`\n", hex);
+    CHECK(contains(card, hash_line));
+    CHECK(card != NULL && strstr(card, "held out") == NULL);
+    CHECK(card != NULL && strstr(card, "split: validation") == NULL);
+    /* The dataset revision belongs to the training dataset, not to the eval file. */
+    CHECK(card != NULL && strstr(card, "revision: \"4567ef01\"") == NULL);
+    CHECK(contains(card, "- dataset: `teacher/sea-stories` at revision `4567ef01`\n"));
+    free(card);
 }
 
 /* ---- help text and JSON floats ---- */
@@ -914,6 +981,7 @@ int main(void)
     test_small_wording();
     test_thread_count_note();
     test_card_repo_id();
+    test_card_eval_file();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
