@@ -326,7 +326,8 @@ static int gen_run(struct gen_cli *cli)
     int32_t eos = -1;
     int status = 1;
 
-    if (model_open(&m, cli->base, &err) < 0 || tok_open(&tok, cli->base, &err) < 0) {
+    if (model_open(&m, cli->base, &err) < 0 || tok_open(&tok, cli->base, &err) < 0 ||
+        tok_check_model_vocab(tok, model_get_config(m)->vocab_size, cli->base, &err) < 0) {
         fprintf(stderr, "atelier generate: %s\n", err.msg);
         goto out;
     }

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "adapter.h"
 #include "merge.h"
 #include "model.h"
+#include "tok.h"
 #include "train_cli.h"
 
 static const char usage_text[] =
@@ -142,15 +144,34 @@ static bool check_out_apart(const char *out, const char *option, const char *inp
     return false;
 }
 
+static const char *path_in_dir(char *buf, size_t size, const char *dir, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+    return buf;
+}
+
 static int run(const char *base, const char *adapter, const char *out, enum st_dtype dtype,
                struct tr_error *err)
 {
+    char tok_path[PATH_MAX + 32];
     struct model *m = NULL;
     struct lora_set *lora = NULL;
     int rc = -1;
 
     if (model_open(&m, base, err) < 0)
         goto done;
+    /* The merged folder gets a copy of the base's tokenizer, so a base whose tokenizer does
+     * not fit its model is rejected here too. A base without tokenizer.json is merged. */
+    if (access(path_in_dir(tok_path, sizeof(tok_path), base, "tokenizer.json"), F_OK) == 0) {
+        struct tok *tok = NULL;
+        int tok_rc = tok_open(&tok, base, err);
+
+        if (tok_rc == 0)
+            tok_rc = tok_check_model_vocab(tok, model_get_config(m)->vocab_size, base, err);
+        tok_free(tok);
+        if (tok_rc < 0)
+            goto done;
+    }
     if (adapter_load(&lora, adapter, m, err) < 0)
         goto done;
     rc = merge_write(out, base, m, lora, dtype, err);

@@ -665,6 +665,23 @@ size_t tok_vocab_size(const struct tok *tok)
     return tok->vocab_size;
 }
 
+int tok_check_model_vocab(const struct tok *tok, long long model_vocab_size, const char *model_dir,
+                          struct tr_error *err)
+{
+    size_t largest = tok->vocab_size;
+
+    /* The id table may have holes, so the largest id is the last entry with a token. */
+    while (largest > 0 && tok->id_to_token[largest - 1] == NULL)
+        largest--;
+    if (largest == 0 || (long long)(largest - 1) < model_vocab_size)
+        return 0;
+    return tr_error_set(err,
+                        "%s/tokenizer.json has token ids up to %zu, but the vocab_size in "
+                        "config.json is %lld, so the tokenizer belongs to another model; use "
+                        "the tokenizer of the base model",
+                        model_dir, largest - 1, model_vocab_size);
+}
+
 int32_t tok_bos_id(const struct tok *tok)
 {
     return tok->bos_id;

@@ -41,6 +41,14 @@ int tok_decode_piece(const struct tok *tok, const int32_t *ids, size_t n, bool s
                      char **text_out, struct tr_error *err);
 
 size_t tok_vocab_size(const struct tok *tok);
+
+/** Fails unless every token id of tok, added tokens included, is below model_vocab_size,
+ * the vocab_size of config.json in model_dir. A tokenizer from another model would
+ * otherwise fail only at the first batch, or with a misleading message. The check compares
+ * the largest id rather than the count, because some configs (Qwen2) pad vocab_size above
+ * the tokenizer size. */
+int tok_check_model_vocab(const struct tok *tok, long long model_vocab_size, const char *model_dir,
+                          struct tr_error *err);
 int32_t tok_bos_id(const struct tok *tok); /* -1 when none */
 int32_t tok_eos_id(const struct tok *tok); /* -1 when none */
 int32_t tok_pad_id(const struct tok *tok); /* -1 when none */

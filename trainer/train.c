@@ -215,7 +215,8 @@ static int load_inputs(struct trainer *tr, struct tr_error *err)
                             "--seq-len 2..%zu",
                             o->seq_len, context, context);
     tr->seq_len = (size_t)o->seq_len;
-    if (tok_open(&tr->tok, o->base_dir, err) < 0)
+    if (tok_open(&tr->tok, o->base_dir, err) < 0 ||
+        tok_check_model_vocab(tr->tok, cfg->vocab_size, o->base_dir, err) < 0)
         return -1;
     if (data_load(&tr->train_file, o->data_path, tr->tok, context, err) < 0)
         return -1;

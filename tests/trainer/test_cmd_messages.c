@@ -336,6 +336,58 @@ static void test_card_eval_file(void)
     free(card);
 }
 
+/* stories260K with the tokenizer of TinyLlama (ids up to 31999 for a vocab_size of 512) is
+ * rejected by every command when it loads the model, before any training step. */
+static void test_tokenizer_of_other_model(void)
+{
+    char *base = path_in(tmp_root, "foreign-tokenizer");
+    char *corpus_tok = getenv("ATELIER_CORPUS") != NULL
+                           ? path_in(getenv("ATELIER_CORPUS"),
+                                     "tokenizers/tinyllama-1.1b-chat-v1.0/tokenizer.json")
+                           : NULL;
+    char *tok_text = corpus_tok != NULL ? read_text(corpus_tok) : NULL;
+    char *data = path_in(style_dir, "train.jsonl");
+    const char *train[] = {"train",
+                           "--base",
+                           base,
+                           "--data",
+                           data,
+                           "--out",
+                           path_in(tmp_root, "foreign-tokenizer-out"),
+                           "--steps",
+                           "1",
+                           "--batch",
+                           "2",
+                           NULL};
+    const char *eval[] = {"eval", "--base", base, "--data", data, NULL};
+    const char *generate[] = {"generate", "--base", base, "--prompt", "Once", NULL};
+    const char *merge[] = {"merge",
+                           "--base",
+                           base,
+                           "--adapter",
+                           path_in(tmp_root, "named-by-flags"),
+                           "--out",
+                           path_in(tmp_root, "foreign-tokenizer-merged"),
+                           NULL};
+    const char *const *commands[] = {train, eval, generate, merge};
+
+    CHECK(tok_text != NULL);
+    CHECK(copy_model(base, NULL));
+    CHECK(tok_text != NULL && write_text(path_in(base, "tokenizer.json"), tok_text));
+    free(tok_text);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char *out_text = NULL, *err_text = NULL;
+
+        CHECK_EQ_INT(run_atelier(commands[i], &out_text, &err_text), 1);
+        CHECK(contains(err_text, "/tokenizer.json has token ids up to 31999"));
+        CHECK(contains(err_text, "the vocab_size in config.json is 512"));
+        CHECK(contains(err_text, "use the tokenizer of the base model"));
+        free(out_text);
+        free(err_text);
+    }
+    CHECK(!exists(path_in(tmp_root, "foreign-tokenizer-merged/model.safetensors")));
+}
+
 /* ---- help text and JSON floats ---- */
 
 static void test_eval_split_help(void)
@@ -982,6 +1034,7 @@ int main(void)
     test_thread_count_note();
     test_card_repo_id();
     test_card_eval_file();
+    test_tokenizer_of_other_model();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
