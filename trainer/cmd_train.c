@@ -33,7 +33,7 @@ static const char usage_text[] =
     "                        gate_proj,up_proj,down_proj) or all-linear (default q_proj,v_proj)\n"
     "  --rank N              LoRA rank, 1..4096 (default 8)\n"
     "  --alpha X             LoRA alpha; scale is alpha/rank (default 16)\n"
-    "  --dropout X           dropout on the LoRA input, 0 <= X < 1 (default 0.05)\n"
+    "  --dropout X           dropout on the LoRA input, 0 <= X <= 0.99 (default 0.05)\n"
     "  --rslora              scale by alpha/sqrt(rank) instead\n"
     "optimization:\n"
     "  --lr X                peak learning rate of AdamW (default 2e-4)\n"
@@ -641,7 +641,7 @@ int cmd_train(int argc, char **argv)
     struct tr_error err = {{0}};
     char base_name[256], dataset_name[256];
     bool steps_given = false, epochs_given = false, force = false;
-    int c;
+    int c, rc;
 
     train_options_default(&o);
     optind = 1;
@@ -675,9 +675,10 @@ int cmd_train(int argc, char **argv)
     fill_default_names(&o, base_name, sizeof(base_name), dataset_name, sizeof(dataset_name));
     install_stop_handlers();
     o.stop_requested = &stop_requested;
-    if (train_run(&res, &o, &err) < 0) {
+    rc = train_run(&res, &o, &err);
+    if (rc < 0) {
         fprintf(stderr, "atelier train: %s\n", err.msg);
-        return 1;
+        return rc == TRAIN_USAGE_ERROR ? 2 : 1;
     }
     if (o.progress != stdout)
         fclose(o.progress);

@@ -994,8 +994,23 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
         fprintf(o->log, "atelier train: seed %llu, %d thread%s%s\n", (unsigned long long)o->seed,
                 threads, threads == 1 ? "" : "s", o->threads > 0 ? "" : " (the OpenMP default)");
     }
-    if (prepare_out_dir(&tr, err) < 0 || load_inputs(&tr, err) < 0 || build_state(&tr, err) < 0)
+    if (prepare_out_dir(&tr, err) < 0) {
+        rc = TRAIN_USAGE_ERROR;
         goto out;
+    }
+    if (load_inputs(&tr, err) < 0 || build_state(&tr, err) < 0)
+        goto out;
+    /* With --steps the CLI checks --warmup itself; with --epochs the step count is known
+     * only now. */
+    if (o->warmup > tr.total_steps) {
+        tr_error_set(err,
+                     "invalid --warmup value %llu: expected at most the %llu step%s that "
+                     "--epochs %g gives; lower --warmup or raise --epochs",
+                     (unsigned long long)o->warmup, (unsigned long long)tr.total_steps,
+                     tr.total_steps == 1 ? "" : "s", o->epochs);
+        rc = TRAIN_USAGE_ERROR;
+        goto out;
+    }
     log_truncation(&tr);
     fprintf(o->log,
             "atelier train: %zu training and %zu eval examples, %llu step%s, %zu adapter "
@@ -1008,7 +1023,7 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
         goto out;
     rc = write_outputs(&tr, out, err);
 out:
-    if (rc < 0)
+    if (rc != 0)
         remove_empty_out_dir(&tr);
     trainer_dispose(&tr);
     return rc;

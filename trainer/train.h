@@ -69,7 +69,12 @@ struct train_result {
     double seconds;
 };
 
-/** Runs the whole training described by o. */
+/* train_run's return value for an option that is invalid only in view of the data or the
+ * file system: an --out folder it cannot write into, or a --warmup above the step count that
+ * --epochs gives. The CLI reports it as a usage error. */
+#define TRAIN_USAGE_ERROR (-2)
+
+/** Runs the whole training described by o. Returns 0, -1 on failure, or TRAIN_USAGE_ERROR. */
 int train_run(struct train_result *out, const struct train_options *o, struct tr_error *err);
 
 #endif

@@ -405,10 +405,24 @@ static void test_eval_split_help(void)
                           NULL};
     char *out_text = NULL, *err_text = NULL;
 
+    const char *dropout[] = {"train",
+                             "--base",
+                             model_dir,
+                             "--data",
+                             path_in(style_dir, "train.jsonl"),
+                             "--out",
+                             path_in(tmp_root, "dropout"),
+                             "--dropout",
+                             "0.995",
+                             NULL};
+
     CHECK_EQ_INT(run_atelier(help, &out_text, &err_text), 0);
     CHECK(contains(out_text, "(0 < X <= 0.5)"));
+    /* The help gives the same --dropout range that the check enforces. */
+    CHECK(contains(out_text, "--dropout X           dropout on the LoRA input, 0 <= X <= 0.99"));
     free(out_text);
     free(err_text);
+    expect_one_line(dropout, 2, "atelier train: ", "invalid --dropout value \"0.995\"", "<= 0.99");
     CHECK_EQ_INT(run_atelier(over, &out_text, &err_text), 2);
     CHECK(contains(err_text, "<= 0.5"));
     free(out_text);
@@ -899,6 +913,37 @@ static void test_names_and_out_path(void)
                     "does not exist");
 }
 
+/* --warmup above the step count is a usage error with --epochs too, where the count is known
+ * only once the data is loaded: 80 examples at batch 16 make 5 steps per epoch. An --out
+ * that cannot be created is a usage error as well. Neither run leaves a folder behind. */
+static void test_warmup_and_out_usage_errors(void)
+{
+    const char *data = path_in(style_dir, "train.jsonl");
+    const char *out = path_in(tmp_root, "warmup-over-epochs");
+    const char *warmup[] = {"train", "--base",   model_dir, "--data",  data, "--out",
+                            out,     "--epochs", "1",       "--batch", "16", "--seq-len",
+                            "64",    "--warmup", "6",       NULL};
+    const char *warmup_ok[] = {"train", "--base",   model_dir, "--data",  data, "--out",
+                               out,     "--epochs", "1",       "--batch", "16", "--seq-len",
+                               "64",    "--warmup", "5",       NULL};
+    /* /proc takes no new folders, even for root, so mkdir fails after the --out checks
+     * that run before the model loads have passed. */
+    const char *unwritable[] = {
+        "train",   "--base", model_dir, "--data", data, "--out", "/proc/atelier-test-out",
+        "--steps", "1",      NULL};
+    char *out_text = NULL, *err_text = NULL;
+
+    expect_one_line(warmup, 2, "atelier train: ", "invalid --warmup value 6",
+                    "at most the 5 steps that --epochs 1 gives");
+    CHECK(!exists(out));
+    CHECK_EQ_INT(run_atelier(warmup_ok, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    expect_one_line(unwritable, 2,
+                    "atelier train: ", "cannot create directory /proc/atelier-test-out",
+                    "choose a writable --out");
+}
+
 /* Counts of one are singular, eval --help describes long examples, and generate warns when
  * the context cuts --max-new-tokens short. */
 static void test_small_wording(void)
@@ -1035,6 +1080,7 @@ int main(void)
     test_card_repo_id();
     test_card_eval_file();
     test_tokenizer_of_other_model();
+    test_warmup_and_out_usage_errors();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
