@@ -66,40 +66,15 @@ static const char *const merge_output_files[] = {
     "tokenizer.model",   "added_tokens.json",
 };
 
-static bool is_merge_output_file(const char *name)
+/* Returns true for an entry of a previous merge output, which a merge may replace. */
+static bool is_merge_output_file(const char *dir, const char *name)
 {
+    (void)dir;
     for (size_t i = 0; i < sizeof(merge_output_files) / sizeof(merge_output_files[0]); i++) {
         if (strcmp(name, merge_output_files[i]) == 0)
             return true;
     }
     return false;
-}
-
-/* Returns false, after printing one line, when out is a non-empty folder with a file that
- * merge would not write, so a merge cannot overwrite a model or other data by mistake. */
-static bool check_out_dir(const char *out)
-{
-    DIR *dir = opendir(out);
-    const char *foreign = NULL;
-    struct dirent *e;
-
-    if (dir == NULL)
-        return true;
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (!is_merge_output_file(e->d_name)) {
-            foreign = e->d_name;
-            break;
-        }
-    }
-    if (foreign != NULL)
-        fprintf(stderr,
-                "atelier merge: --out %s is not empty and holds \"%s\", which is not from a "
-                "previous merge; choose a new folder or pass --force to overwrite it\n",
-                out, foreign);
-    closedir(dir);
-    return foreign == NULL;
 }
 
 /* Prints the line that reports a successful merge: the weights file, its tensor count and
@@ -237,7 +212,10 @@ int cmd_merge(int argc, char **argv)
     }
     if (!check_out_apart(out, "--base", base) || !check_out_apart(out, "--adapter", adapter))
         return 2;
-    if (!force && !check_out_dir(out))
+    if (!train_cli_check_out_path("merge", out))
+        return 2;
+    if (!force && !train_cli_check_foreign_entries("merge", out, is_merge_output_file,
+                                                   "write the merged model next to them", NULL))
         return 2;
     model_set_threads(threads);
     if (run(base, adapter, out, dtype, &err) < 0) {

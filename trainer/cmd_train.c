@@ -398,104 +398,15 @@ static bool is_trainer_output(const char *dir, const char *name)
     return false;
 }
 
-/* Names of foreign files listed in the --out error before "and N more". */
-#define FOREIGN_LIST_MAX 10
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Fills list with the names in out that atelier train did not write, sorted, comma-separated
- * and capped at FOREIGN_LIST_MAX names plus "and N more". Sets *has_readme when README.md is
- * among them. Returns how many there are. */
-static int list_foreign_files(char *list, size_t size, bool *has_readme, const char *out)
-{
-    DIR *d = opendir(out);
-    struct dirent *e;
-    char **names = NULL;
-    size_t used = 0, count = 0, capacity = 0;
-
-    list[0] = '\0';
-    *has_readme = false;
-    if (d == NULL)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            is_trainer_output(out, e->d_name))
-            continue;
-        if (count == capacity) {
-            size_t grown = capacity == 0 ? 16 : 2 * capacity;
-            char **bigger = realloc(names, grown * sizeof(*names));
-
-            if (bigger == NULL)
-                break;
-            names = bigger;
-            capacity = grown;
-        }
-        names[count] = strdup(e->d_name);
-        if (names[count] == NULL)
-            break;
-        *has_readme = *has_readme || strcmp(e->d_name, "README.md") == 0;
-        count++;
-    }
-    closedir(d);
-    if (count > 0)
-        qsort(names, count, sizeof(*names), compare_names);
-    for (size_t i = 0; i < count && i < FOREIGN_LIST_MAX && used < size; i++)
-        used += (size_t)snprintf(list + used, size - used, "%s%s", i > 0 ? ", " : "", names[i]);
-    if (count > FOREIGN_LIST_MAX && used < size)
-        snprintf(list + used, size - used, " and %zu more", count - FOREIGN_LIST_MAX);
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-    return (int)count;
-}
-
-/* Returns false, after printing one line, when --out exists but is not a folder, or does
- * not exist and its parent is not an existing folder, because the trainer creates only the
- * last component. */
-static bool check_out_path(const char *out)
-{
-    char copy[PATH_MAX], parent[PATH_MAX];
-    struct stat st;
-
-    if (stat(out, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return true;
-        fprintf(stderr, "atelier train: --out %s exists and is not a folder; choose a folder\n",
-                out);
-        return false;
-    }
-    /* dirname may modify its argument, so it gets a copy. */
-    snprintf(copy, sizeof(copy), "%s", out);
-    snprintf(parent, sizeof(parent), "%s", dirname(copy));
-    if (stat(parent, &st) == 0 && S_ISDIR(st.st_mode))
-        return true;
-    if (stat(parent, &st) == 0) {
-        fprintf(stderr,
-                "atelier train: the parent %s of --out %s is not a folder; choose another --out\n",
-                parent, out);
-        return false;
-    }
-    fprintf(stderr,
-            "atelier train: the parent folder %s of --out %s does not exist; create it first "
-            "or choose another --out\n",
-            parent, out);
-    return false;
-}
-
 /* Returns false, after printing one line, when --out would overwrite the base model or
  * files that atelier train did not write. --out must neither be the --base folder nor lie
  * inside or around it. Without --force the folder may hold only a previous adapter and
  * checkpoint of the trainer, which --resume and a rerun replace. */
 static bool check_out_dir(const struct train_options *o, bool force)
 {
-    if (!check_out_path(o->out_dir))
+    if (!train_cli_check_out_path("train", o->out_dir))
         return false;
-    char out[PATH_MAX], base[PATH_MAX], list[4096];
-    bool has_readme = false;
-    int foreign;
+    char out[PATH_MAX], base[PATH_MAX];
 
     if (train_cli_resolve_path(out, sizeof(out), o->out_dir) &&
         train_cli_resolve_path(base, sizeof(base), o->base_dir)) {
@@ -515,15 +426,9 @@ static bool check_out_dir(const struct train_options *o, bool force)
     }
     if (force)
         return true;
-    foreign = list_foreign_files(list, sizeof(list), &has_readme, o->out_dir);
-    if (foreign == 0)
-        return true;
-    fprintf(stderr,
-            "atelier train: --out %s holds %s that atelier train did not write (%s); choose "
-            "a new folder, or pass --force to write the adapter files next to them%s\n",
-            o->out_dir, foreign == 1 ? "a file" : "files", list,
-            has_readme ? ", which replaces README.md with the adapter's model card" : "");
-    return false;
+    return train_cli_check_foreign_entries("train", o->out_dir, is_trainer_output,
+                                           "write the adapter files next to them",
+                                           "the adapter's model card");
 }
 
 /* Returns the last component of path, ignoring trailing slashes, in buf. A path that has

@@ -1,12 +1,15 @@
 /* train_cli: strict parsing of numeric command-line values. */
 #include "train_cli.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 
@@ -127,4 +130,115 @@ bool train_cli_path_within(const char *path, const char *dir)
     if (strcmp(dir, "/") == 0)
         return true;
     return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+bool train_cli_check_out_path(const char *cmd, const char *out)
+{
+    char copy[PATH_MAX], parent[PATH_MAX];
+    struct stat st;
+
+    if (stat(out, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return true;
+        fprintf(stderr, "atelier %s: --out %s exists and is not a folder; choose a folder\n", cmd,
+                out);
+        return false;
+    }
+    /* dirname may modify its argument, so it gets a copy. */
+    snprintf(copy, sizeof(copy), "%s", out);
+    snprintf(parent, sizeof(parent), "%s", dirname(copy));
+    if (stat(parent, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    if (stat(parent, &st) == 0) {
+        fprintf(stderr,
+                "atelier %s: the parent %s of --out %s is not a folder; choose another --out\n",
+                cmd, parent, out);
+        return false;
+    }
+    fprintf(stderr,
+            "atelier %s: the parent folder %s of --out %s does not exist; create it first "
+            "or choose another --out\n",
+            cmd, parent, out);
+    return false;
+}
+
+/* Names of foreign entries listed in the --out error before "and N more". */
+#define FOREIGN_LIST_MAX 10
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Returns how foreign entries are called in the --out error: "a file", "2 folders", or
+ * "3 entries" when files and folders are mixed. */
+static void describe_entries(char *buf, size_t size, size_t count, size_t folders)
+{
+    if (count == 1)
+        snprintf(buf, size, "%s", folders == 1 ? "a folder" : "a file");
+    else
+        snprintf(buf, size, "%zu %s", count,
+                 folders == 0       ? "files"
+                 : folders == count ? "folders"
+                                    : "entries");
+}
+
+bool train_cli_check_foreign_entries(const char *cmd, const char *out,
+                                     train_cli_own_entry_fn own_entry, const char *force_effect,
+                                     const char *readme_replacement)
+{
+    DIR *d = opendir(out);
+    struct dirent *e;
+    char **names = NULL;
+    char list[4096], kind[64], path[PATH_MAX];
+    size_t used = 0, count = 0, capacity = 0, folders = 0;
+    bool has_readme = false;
+    struct stat st;
+
+    if (d == NULL)
+        return true;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            own_entry(out, e->d_name))
+            continue;
+        if (count == capacity) {
+            size_t grown = capacity == 0 ? 16 : 2 * capacity;
+            char **bigger = realloc(names, grown * sizeof(*names));
+
+            if (bigger == NULL)
+                break;
+            names = bigger;
+            capacity = grown;
+        }
+        names[count] = strdup(e->d_name);
+        if (names[count] == NULL)
+            break;
+        snprintf(path, sizeof(path), "%s/%s", out, e->d_name);
+        folders += lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        has_readme = has_readme || strcmp(e->d_name, "README.md") == 0;
+        count++;
+    }
+    closedir(d);
+    if (count == 0) {
+        free(names);
+        return true;
+    }
+    qsort(names, count, sizeof(*names), compare_names);
+    list[0] = '\0';
+    for (size_t i = 0; i < count && i < FOREIGN_LIST_MAX && used < sizeof(list); i++)
+        used +=
+            (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? ", " : "", names[i]);
+    if (count > FOREIGN_LIST_MAX && used < sizeof(list))
+        snprintf(list + used, sizeof(list) - used, " and %zu more", count - FOREIGN_LIST_MAX);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    describe_entries(kind, sizeof(kind), count, folders);
+    fprintf(stderr,
+            "atelier %s: --out %s holds %s that atelier %s did not write (%s); choose a new "
+            "folder, or pass --force to %s%s%s\n",
+            cmd, out, kind, cmd, list, force_effect,
+            has_readme && readme_replacement != NULL ? ", which replaces README.md with " : "",
+            has_readme && readme_replacement != NULL ? readme_replacement : "");
+    return false;
 }

@@ -1,4 +1,5 @@
-/* train_cli: option value parsing shared by `atelier train`, `eval` and `merge`. Each
+/* train_cli: option value parsing and --out checks shared by `atelier train`, `eval` and
+ * `merge`. Each
  * parser checks the whole string, the range and (for integers) a leading '-', and on a bad
  * value prints one line naming the option, the value and the valid range to stderr. */
 #ifndef TRAIN_CLI_H
@@ -29,5 +30,22 @@ bool train_cli_check_seq_len(const char *cmd, const char *base_dir, int seq_len)
 bool train_cli_resolve_path(char *buf, size_t size, const char *path);
 /** Returns true when path is dir or lies below it. Both are resolved paths. */
 bool train_cli_path_within(const char *path, const char *dir);
+
+/** Checks that --out is an existing folder, or that its parent is one, because the
+ * commands create only the last component. Returns false after printing one line
+ * "atelier CMD: ..." that names the path and the fix. */
+bool train_cli_check_out_path(const char *cmd, const char *out);
+
+/** Returns true when the entry name in dir is one the command writes itself. */
+typedef bool (*train_cli_own_entry_fn)(const char *dir, const char *name);
+
+/** Checks that the folder out holds only entries that own_entry accepts, so the command
+ * cannot overwrite or mix with other data by mistake. Otherwise prints one line with the
+ * count and the sorted names of the other entries (the first 10, then "and N more"), and
+ * says that --force would force_effect. readme_replacement, when not NULL, names what a
+ * foreign README.md would be replaced with. A missing folder passes. */
+bool train_cli_check_foreign_entries(const char *cmd, const char *out,
+                                     train_cli_own_entry_fn own_entry, const char *force_effect,
+                                     const char *readme_replacement);
 
 #endif

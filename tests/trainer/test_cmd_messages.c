@@ -843,6 +843,60 @@ static void test_merge_out_overlaps_inputs(void)
     CHECK(!exists(path_in(parent, "model.safetensors")));
 }
 
+/* merge checks --out as train does: an existing file or a missing parent is a usage error,
+ * and the other entries of the folder are listed sorted, with their count and kind. */
+static void test_merge_out_checks(void)
+{
+    char *adapter = path_in(tmp_root, "named-by-flags");
+    char *file_out = path_in(tmp_root, "merge-out-is-a-file");
+    char *orphan_out = path_in(tmp_root, "merge-no-parent/merged");
+    char *occupied = path_in(tmp_root, "merge-occupied");
+    char *only_folder = path_in(tmp_root, "merge-occupied-by-folder");
+    const char *onto_file[] = {"merge", "--base", model_dir, "--adapter",
+                               adapter, "--out",  file_out,  NULL};
+    const char *no_parent[] = {"merge", "--base", model_dir,  "--adapter",
+                               adapter, "--out",  orphan_out, NULL};
+    const char *onto_occupied[] = {"merge", "--base", model_dir, "--adapter",
+                                   adapter, "--out",  occupied,  NULL};
+    const char *onto_folder[] = {"merge", "--base", model_dir,   "--adapter",
+                                 adapter, "--out",  only_folder, NULL};
+
+    CHECK(write_text(file_out, "not a folder\n"));
+    expect_one_line(onto_file, 2, "atelier merge: ", file_out, "exists and is not a folder");
+    expect_one_line(no_parent, 2, "atelier merge: ", path_in(tmp_root, "merge-no-parent"),
+                    "does not exist; create it first");
+
+    mkdir(occupied, 0755);
+    mkdir(path_in(occupied, "runs"), 0755);
+    CHECK(write_text(path_in(occupied, "notes.txt"), "x\n"));
+    CHECK(write_text(path_in(occupied, "b.csv"), "x\n"));
+    CHECK(write_text(path_in(occupied, "config.json"), "{}\n"));
+    expect_one_line(onto_occupied, 2, "atelier merge: ",
+                    "holds 3 entries that atelier merge did not write (b.csv, notes.txt, runs)",
+                    "pass --force to write the merged model next to them");
+    CHECK(!exists(path_in(occupied, "model.safetensors")));
+
+    mkdir(only_folder, 0755);
+    mkdir(path_in(only_folder, "runs"), 0755);
+    expect_one_line(onto_folder, 2, "atelier merge: ", "holds a folder that atelier merge",
+                    "(runs)");
+}
+
+/* train names a foreign folder in --out as a folder, not a file. */
+static void test_train_out_foreign_folder(void)
+{
+    char *out = path_in(tmp_root, "train-out-with-folder");
+    const char *args[] = {"train", "--base", model_dir, "--data", path_in(style_dir, "train.jsonl"),
+                          "--out", out,      "--steps", "1",      NULL};
+
+    mkdir(out, 0755);
+    mkdir(path_in(out, "old-runs"), 0755);
+    expect_one_line(args, 2, "atelier train: ", "holds a folder that atelier train did not write",
+                    "(old-runs)");
+    mkdir(path_in(out, "older-runs"), 0755);
+    expect_one_line(args, 2, "atelier train: ", "holds 2 folders", "(old-runs, older-runs)");
+}
+
 /* ---- one-line messages for values the commands reject ---- */
 
 static void test_rejected_values(void)
@@ -1081,6 +1135,8 @@ int main(void)
     test_card_eval_file();
     test_tokenizer_of_other_model();
     test_warmup_and_out_usage_errors();
+    test_merge_out_checks();
+    test_train_out_foreign_folder();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
