@@ -4,7 +4,9 @@
 #include "merge.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,20 +355,86 @@ out:
     return rc;
 }
 
+/* Removes the staging folder and every file in it. The folder is the merge's own, made by
+ * mkdtemp, and flat. */
+static void remove_stage(const char *stage)
+{
+    DIR *d = opendir(stage);
+    struct dirent *e;
+    char path[PATH_MAX + 256];
+
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", stage, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(stage);
+}
+
+/* Moves the files of stage into out_dir, replacing files of the same name. A missing
+ * out_dir is the stage itself, renamed. */
+static int publish_stage(const char *stage, const char *out_dir, struct tr_error *err)
+{
+    char from[PATH_MAX + 256], to[PATH_MAX + 256];
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+
+    if (chmod(stage, 0755) != 0)
+        return tr_error_set(err, "cannot set the permissions of %s: %s", stage, strerror(errno));
+    if (rename(stage, out_dir) == 0)
+        return 0;
+    if (errno != EEXIST && errno != ENOTEMPTY)
+        return tr_error_set(err, "cannot rename %s to %s: %s", stage, out_dir, strerror(errno));
+    d = opendir(stage);
+    if (d == NULL)
+        return tr_error_set(err, "cannot read %s: %s", stage, strerror(errno));
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", stage, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", out_dir, e->d_name);
+        if (rename(from, to) != 0)
+            rc = tr_error_set(err, "cannot move %s to %s: %s", from, to, strerror(errno));
+    }
+    closedir(d);
+    if (rc == 0)
+        rmdir(stage);
+    return rc;
+}
+
 int merge_write(const char *out_dir, const char *base_dir, const struct model *m,
                 const struct lora_set *lora, enum st_dtype dtype, struct tr_error *err)
 {
+    char stage[PATH_MAX - 64]; /* room for "/model.safetensors.tmp" in 4096-byte paths */
     struct stat st;
+    size_t len = strlen(out_dir);
 
     if (dtype != ST_F32 && dtype != ST_F16 && dtype != ST_BF16)
         return tr_error_set(err, "merge: dtype %s is not supported; use F32, F16 or BF16",
                             st_dtype_name(dtype));
-    if (mkdir(out_dir, 0755) != 0 &&
-        !(errno == EEXIST && stat(out_dir, &st) == 0 && S_ISDIR(st.st_mode)))
-        return tr_error_set(err, "cannot create directory %s: %s; choose a writable --out", out_dir,
-                            strerror(errno));
-    if (copy_model_files(out_dir, base_dir, dtype, err) < 0)
-        return -1;
+    if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return tr_error_set(err, "--out %s exists and is not a folder; choose a folder", out_dir);
+    /* Everything is written into a staging folder next to out_dir first, so a merge that
+     * fails (a full disk, for example) leaves neither a model folder without weights nor a
+     * half-replaced previous merge. */
+    while (len > 1 && out_dir[len - 1] == '/')
+        len--;
+    if ((size_t)snprintf(stage, sizeof(stage), "%.*s.merge-XXXXXX", (int)len, out_dir) >=
+        sizeof(stage))
+        return tr_error_set(err, "--out path is too long: %s", out_dir);
+    if (mkdtemp(stage) == NULL)
+        return tr_error_set(err, "cannot create a folder next to %s: %s; choose a writable --out",
+                            out_dir, strerror(errno));
     /* NOTE: the weights go to one model.safetensors, unsharded, whatever the model size. */
-    return write_weights(out_dir, m, lora, dtype, err);
+    if (copy_model_files(stage, base_dir, dtype, err) < 0 ||
+        write_weights(stage, m, lora, dtype, err) < 0 || publish_stage(stage, out_dir, err) < 0) {
+        remove_stage(stage);
+        return -1;
+    }
+    return 0;
 }

@@ -2,6 +2,7 @@
  * the hub names an adapter records when --base-name and --dataset-name are absent, float
  * values without rounding noise in the JSON files, the merge summary and its --force guard,
  * and one clear line for a missing model folder or an unknown dataset line. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -882,6 +885,93 @@ static void test_merge_out_checks(void)
                     "(runs)");
 }
 
+/* Runs bin with args while files may grow to at most max_bytes, as on a nearly full disk:
+ * with SIGXFSZ ignored, a write past the limit fails with EFBIG. Returns the exit status. */
+static int run_atelier_file_limit(const char *const *args, rlim_t max_bytes, char **err_text)
+{
+    char *err_path = path_in(tmp_root, "stderr-limited.txt");
+    const char *argv[64];
+    int n = 0, status;
+    pid_t pid;
+
+    argv[n++] = bin;
+    while (args[n - 1] != NULL && n < 63) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        struct rlimit limit = {max_bytes, max_bytes};
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fe, 2);
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &limit) != 0)
+            _exit(126);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    *err_text = read_text(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Returns how many entries of dir start with prefix. */
+static int count_entries_with_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A merge that cannot write its weights leaves no model folder without weights, and a
+ * previous merge output in --out stays as it was. The 1.1 MB model.safetensors of
+ * stories260K does not fit a 200 kB file size limit, while the small files do. */
+static void test_merge_failure_cleans_up(void)
+{
+    char *parent = path_in(tmp_root, "merge-full-disk");
+    char *fresh = path_in(parent, "fresh");
+    char *previous = path_in(parent, "previous");
+    char *adapter = path_in(tmp_root, "named-by-flags");
+    const char *to_fresh[] = {"merge", "--base", model_dir, "--adapter",
+                              adapter, "--out",  fresh,     NULL};
+    const char *to_previous[] = {"merge", "--base", model_dir, "--adapter", adapter,
+                                 "--out", previous, "--dtype", "BF16",      NULL};
+    char *out_text = NULL, *err_text = NULL, *before, *after;
+
+    mkdir(parent, 0755);
+    CHECK_EQ_INT(run_atelier_file_limit(to_fresh, 200000, &err_text), 1);
+    CHECK(contains(err_text, "atelier merge: "));
+    free(err_text);
+    CHECK(!exists(fresh));
+    CHECK_EQ_INT(count_entries_with_prefix(parent, "fresh.merge-"), 0);
+
+    /* The BF16 merge runs without the limit, and the F32 merge that would replace it fails. */
+    CHECK_EQ_INT(run_atelier(to_previous, &out_text, &err_text), 0);
+    free(out_text);
+    free(err_text);
+    before = read_text(path_in(previous, "config.json"));
+    to_previous[8] = "F32";
+    CHECK_EQ_INT(run_atelier_file_limit(to_previous, 200000, &err_text), 1);
+    free(err_text);
+    after = read_text(path_in(previous, "config.json"));
+    CHECK(before != NULL && after != NULL && strcmp(before, after) == 0);
+    CHECK(contains(after, "bfloat16"));
+    CHECK(exists(path_in(previous, "model.safetensors")));
+    CHECK_EQ_INT(count_entries_with_prefix(parent, "previous.merge-"), 0);
+    free(before);
+    free(after);
+}
+
 /* train names a foreign folder in --out as a folder, not a file. */
 static void test_train_out_foreign_folder(void)
 {
@@ -1137,6 +1227,7 @@ int main(void)
     test_warmup_and_out_usage_errors();
     test_merge_out_checks();
     test_train_out_foreign_folder();
+    test_merge_failure_cleans_up();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
