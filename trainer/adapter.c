@@ -600,10 +600,45 @@ static bool module_to_target(const char *module, int *layer, enum lora_target *t
     return (size_t)(dot - p) == 3 && strncmp(p, "mlp", 3) == 0;
 }
 
+/* Returns true when target_modules of c selects module (e.g. "model.layers.3.mlp.up_proj"):
+ * an entry equals the module path or is a dotted suffix of it, as PEFT matches them.
+ * "all-linear" and an absent list select every module. */
+static bool config_targets_module(const struct adapter_config *c, const char *module)
+{
+    size_t module_len = strlen(module);
+
+    if (c->target_all_linear || c->n_target_modules == 0)
+        return true;
+    for (size_t i = 0; i < c->n_target_modules; i++) {
+        const char *entry = c->target_modules[i];
+        size_t len = strlen(entry);
+
+        if (strcmp(module, entry) == 0)
+            return true;
+        if (module_len > len && module[module_len - len - 1] == '.' &&
+            strcmp(module + module_len - len, entry) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Returns " for NAME" with the adapter's base_model_name_or_path, or "" when it has none, to
+ * follow "the adapter was trained for a different base model" in errors. */
+static void base_model_note(char *buf, size_t size, const struct adapter_config *c)
+{
+    if (c->base_model != NULL)
+        snprintf(buf, size, " (its base_model_name_or_path is \"%s\")", c->base_model);
+    else
+        buf[0] = '\0';
+}
+
 static int collect_target_mask(unsigned *mask, const struct adapter_info *info,
                                const struct model_config *cfg, const char *dir,
                                struct tr_error *err)
 {
+    char note[400];
+
+    base_model_note(note, sizeof(note), &info->config);
     *mask = 0;
     for (size_t i = 0; i < info->n_tensors; i++) {
         const struct adapter_tensor *at = &info->tensors[i];
@@ -622,16 +657,25 @@ static int collect_target_mask(unsigned *mask, const struct adapter_info *info,
                                 dir, at->name, at->leaf, cfg->model_type);
         if (layer >= cfg->num_hidden_layers)
             return tr_error_set(err,
-                                "%s: tensor %s is for layer %d but the model has %d "
-                                "layers",
-                                dir, at->name, layer, cfg->num_hidden_layers);
+                                "%s: tensor %s is for layer %d but the model has %d layers; "
+                                "the adapter was trained for a different base model%s",
+                                dir, at->name, layer, cfg->num_hidden_layers, note);
+        /* PEFT skips such tensors with a warning, so applying them would change the
+         * adapter's output, and skipping them could hide a damaged adapter: reject. */
+        if (!config_targets_module(&info->config, at->module))
+            return tr_error_set(err,
+                                "%s: tensor %s adapts module %s, which target_modules in "
+                                "adapter_config.json does not include; add \"%s\" to "
+                                "target_modules or remove the module's tensors",
+                                dir, at->name, at->module, at->leaf);
         *mask |= 1u << t;
     }
     return 0;
 }
 
 static int copy_tensor(struct lora_matrix *lm, const struct adapter_tensor *at,
-                       const struct st_file *st, int rank, const char *dir, struct tr_error *err)
+                       const struct st_file *st, int rank, const char *dir, const char *note,
+                       struct tr_error *err)
 {
     const struct st_tensor *t = st_find(st, at->name);
     bool is_b = at->kind == ADAPTER_LORA_B;
@@ -643,9 +687,10 @@ static int copy_tensor(struct lora_matrix *lm, const struct adapter_tensor *at,
     if (at->shape[0] != rows || at->shape[1] != cols)
         return tr_error_set(err,
                             "%s: tensor %s has shape [%lld, %lld] but this model needs "
-                            "[%lld, %lld]; the adapter was trained for a different base model",
+                            "[%lld, %lld]; the adapter was trained for a different base "
+                            "model%s",
                             dir, at->name, (long long)at->shape[0], (long long)at->shape[1],
-                            (long long)rows, (long long)cols);
+                            (long long)rows, (long long)cols, note);
     return st_tensor_to_f32(t, is_b ? lm->B : lm->A, err);
 }
 
@@ -653,9 +698,10 @@ static int load_tensors(struct lora_set *lora, const struct adapter_info *info, 
                         struct tr_error *err)
 {
     struct st_file *st = NULL;
-    char path[4096];
+    char path[4096], note[400];
     int rc = 0;
 
+    base_model_note(note, sizeof(note), &info->config);
     snprintf(path, sizeof(path), "%s/%s", dir, ADAPTER_WEIGHTS_FILE);
     if (st_open(&st, path, err) < 0)
         return -1;
@@ -666,7 +712,7 @@ static int load_tensors(struct lora_set *lora, const struct adapter_info *info, 
 
         if (!module_to_target(at->module, &layer, &t))
             continue;
-        rc = copy_tensor(lora_set_get(lora, layer, t), at, st, lora->rank, path, err);
+        rc = copy_tensor(lora_set_get(lora, layer, t), at, st, lora->rank, path, note, err);
     }
     st_close(st);
     return rc;

@@ -365,6 +365,45 @@ static void test_partial_adapters_rejected(const struct model *m)
     expect_config_rejected(m, "target_modules", "\"q_proj\"", "list of module names");
 }
 
+/* Tensors of a module that target_modules leaves out are rejected with the module named,
+ * rather than applied in full. Entries match the module path or a dotted suffix of it. */
+static void test_tensors_outside_target_modules(const struct model *m)
+{
+    expect_config_rejected(m, "target_modules", "[\"v_proj\"]",
+                           "adapts module model.layers.0.self_attn.q_proj, which target_modules "
+                           "in adapter_config.json does not include; add \"q_proj\"");
+    expect_config_rejected(m, "target_modules", "[\"model.layers.0.self_attn.q_proj\"]",
+                           "adapts module model.layers.1.self_attn.q_proj");
+}
+
+/* An adapter saved for a 7-layer model of the same width fails on stories260K (5 layers)
+ * with a message that names the base model the adapter records. */
+static void test_adapter_for_more_layers(const struct model *m)
+{
+    struct tr_error err = {{0}};
+    struct model_config deeper = *model_get_config(m);
+    struct lora_set *lora = NULL, *back = NULL;
+    struct adapter_save_info info = {"demo/stories-7-layers", NULL};
+    char dir[512], cmd[600];
+    const char *tmp = getenv("TMPDIR");
+
+    deeper.num_hidden_layers = 7;
+    snprintf(dir, sizeof(dir), "%s/atelier-layers-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    lora = lora_set_new(&deeper, 2, 4.0f, false, 0.0f, 1u << LORA_Q_PROJ, false, &err);
+    CHECK(lora != NULL);
+    CHECK_EQ_INT(adapter_save(dir, lora, &info, &err), 0);
+    CHECK_EQ_INT(adapter_load(&back, dir, m, &err), -1);
+    printf("# %s\n", err.msg);
+    CHECK(strstr(err.msg, "is for layer 5 but the model has 5 layers") != NULL);
+    CHECK(strstr(err.msg, "the adapter was trained for a different base model") != NULL);
+    CHECK(strstr(err.msg, "base_model_name_or_path is \"demo/stories-7-layers\"") != NULL);
+    lora_set_free(back);
+    lora_set_free(lora);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_config_errors(void)
 {
     static const struct {
@@ -419,6 +458,8 @@ int main(void)
         test_save_load_round_trip(m);
         test_bf16_adapter_loads(m);
         test_partial_adapters_rejected(m);
+        test_tensors_outside_target_modules(m);
+        test_adapter_for_more_layers(m);
     }
     model_free(m);
     return test_finish();
