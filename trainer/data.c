@@ -489,6 +489,15 @@ static int check_length(const struct data_example *ex, size_t max_tokens, struct
     return 0;
 }
 
+/* Returns the reason of a jansson parse error in the dataset's terms. jansson's own text
+ * for a \u0000 escape names its JSON_ALLOW_NUL flag, which the user cannot set. */
+static const char *json_error_reason(const json_error_t *jerr)
+{
+    if (json_error_code(jerr) == json_error_null_character)
+        return "a string contains a NUL character (\\u0000), which is not allowed in text";
+    return jerr->text;
+}
+
 int data_example_parse(struct data_example *out, const char *json, size_t len,
                        const struct tok *tok, const struct chat_template *chat,
                        const char *chat_error, size_t max_tokens, struct tr_error *err)
@@ -501,7 +510,8 @@ int data_example_parse(struct data_example *out, const char *json, size_t len,
     obj = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
                      &jerr);
     if (obj == NULL)
-        return tr_error_set(err, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return tr_error_set(err, "invalid JSON at column %d: %s", jerr.column,
+                            json_error_reason(&jerr));
     rc = parse_object(out, obj, tok, chat, chat_error, err);
     json_decref(obj);
     if (rc == 0)
@@ -572,7 +582,7 @@ static int load_array(struct loader *ld, const char *buf, size_t len, struct tr_
 
     if (root == NULL)
         return tr_error_set(err, "%s: invalid JSON at line %d column %d: %s", ld->path, jerr.line,
-                            jerr.column, jerr.text);
+                            jerr.column, json_error_reason(&jerr));
     for (size_t i = 0; rc == 0 && i < json_array_size(root); i++) {
         char *text = json_dumps(json_array_get(root, i), JSON_ENCODE_ANY | JSON_COMPACT);
 
@@ -597,7 +607,10 @@ static int read_whole(char **out, size_t *len, const char *path, struct tr_error
         return tr_error_set(err, "%s: cannot open the dataset: %s", path, strerror(errno));
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return tr_error_set(err, "%s: the dataset is not a regular file", path);
+        return tr_error_set(err,
+                            "%s: the dataset is not a regular file (a pipe or device); write "
+                            "it to a file first and pass that path",
+                            path);
     }
     if ((uint64_t)st.st_size > DATA_MAX_FILE_BYTES) {
         fclose(f);

@@ -918,6 +918,19 @@ static int run_atelier_file_limit(const char *const *args, rlim_t max_bytes, cha
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Returns true when stderr of args mentions jansson's JSON_ALLOW_NUL flag. */
+static bool contains_quiet_allow_nul(const char *const *args)
+{
+    char *out_text = NULL, *err_text = NULL;
+    bool found;
+
+    run_atelier(args, &out_text, &err_text);
+    found = strstr(err_text, "JSON_ALLOW_NUL") != NULL;
+    free(out_text);
+    free(err_text);
+    return found;
+}
+
 /* Returns how many entries of dir start with prefix. */
 static int count_entries_with_prefix(const char *dir, const char *prefix)
 {
@@ -970,6 +983,28 @@ static void test_merge_failure_cleans_up(void)
     CHECK_EQ_INT(count_entries_with_prefix(parent, "previous.merge-"), 0);
     free(before);
     free(after);
+}
+
+/* A \u0000 escape in a dataset is reported in the dataset's terms, not with jansson's
+ * flag name, and a dataset that is not a regular file comes with the fix. */
+static void test_data_file_messages(void)
+{
+    char *nul = path_in(tmp_root, "nul.jsonl");
+    const char *out = path_in(tmp_root, "never-written-nul");
+    const char *nul_args[] = {"train", "--base", model_dir, "--data", nul,
+                              "--out", out,      "--steps", "1",      NULL};
+    const char *pipe_args[] = {"train", "--base", model_dir, "--data", "/dev/null",
+                               "--out", out,      "--steps", "1",      NULL};
+
+    CHECK(write_text(nul, "{\"text\": \"hello \\u0000 world\"}\n"));
+    expect_one_line(nul_args, 1, "atelier train: ",
+                    "a string contains a NUL character "
+                    "(\\u0000), which is not allowed in text",
+                    "nul.jsonl");
+    expect_one_line(nul_args, 1, "atelier train: ", "line 1", "invalid JSON");
+    CHECK(!contains_quiet_allow_nul(nul_args));
+    expect_one_line(pipe_args, 1, "atelier train: ", "/dev/null: the dataset is not a regular file",
+                    "write it to a file first and pass that path");
 }
 
 /* train names a foreign folder in --out as a folder, not a file. */
@@ -1228,6 +1263,7 @@ int main(void)
     test_merge_out_checks();
     test_train_out_foreign_folder();
     test_merge_failure_cleans_up();
+    test_data_file_messages();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
