@@ -164,9 +164,9 @@ static int split_eval(struct trainer *tr, struct tr_error *err)
 
     if (n_eval == 0 || n_eval >= all->n)
         return tr_error_set(err,
-                            "--eval-split %g of %zu examples leaves %zu for evaluation and "
+                            "--eval-split %g of %zu example%s leaves %zu for evaluation and "
                             "%zu for training; both need at least one",
-                            tr->opt->eval_split, all->n, n_eval,
+                            tr->opt->eval_split, all->n, all->n == 1 ? "" : "s", n_eval,
                             all->n - (n_eval < all->n ? n_eval : all->n));
     idx = malloc(all->n * sizeof(size_t));
     tr->train_view.ex = malloc((all->n - n_eval) * sizeof(struct data_example));
@@ -241,9 +241,10 @@ static void log_truncation(const struct trainer *tr)
         cut += tr->train_view.ex[i].n > tr->seq_len;
     if (cut > 0)
         fprintf(tr->opt->log,
-                "atelier train: warning: %zu of %zu training examples are longer than "
-                "--seq-len %zu tokens and were truncated to their first %zu tokens\n",
-                cut, tr->train_view.n, tr->seq_len, tr->seq_len);
+                "atelier train: warning: %zu of %zu training example%s %s longer than "
+                "--seq-len %zu tokens and %s truncated to their first %zu tokens\n",
+                cut, tr->train_view.n, tr->train_view.n == 1 ? "" : "s", cut == 1 ? "is" : "are",
+                tr->seq_len, cut == 1 ? "was" : "were", tr->seq_len);
 }
 
 static uint64_t plan_steps(const struct trainer *tr)
@@ -979,8 +980,29 @@ static void remove_empty_out_dir(const struct trainer *tr)
         rmdir(tr->opt->out_dir);
 }
 
+/* Returns a note for the plan line when --eval-split rounds up to a share of the data well
+ * above the one requested (1 of 2 examples for 0.1), else "". The split takes the ceiling
+ * of share x examples, so small datasets can give much more to evaluation. */
+static const char *split_note(char *buf, size_t size, const struct trainer *tr)
+{
+    size_t n_all = tr->train_view.n + tr->eval_view.n;
+    double share;
+
+    buf[0] = '\0';
+    if (tr->opt->eval_path != NULL || tr->opt->eval_split <= 0.0 || n_all == 0)
+        return buf;
+    share = (double)tr->eval_view.n / (double)n_all;
+    if (share > 1.5 * tr->opt->eval_split)
+        snprintf(buf, size,
+                 " (--eval-split %g rounds up to %zu of %zu examples, a share of %.2g; add data "
+                 "or use --eval FILE for a smaller share)",
+                 tr->opt->eval_split, tr->eval_view.n, n_all, share);
+    return buf;
+}
+
 int train_run(struct train_result *out, const struct train_options *o, struct tr_error *err)
 {
+    char note[200];
     struct trainer tr;
     int rc = -1;
 
@@ -1013,10 +1035,10 @@ int train_run(struct train_result *out, const struct train_options *o, struct tr
     }
     log_truncation(&tr);
     fprintf(o->log,
-            "atelier train: %zu training and %zu eval examples, %llu step%s, %zu adapter "
+            "atelier train: %zu training and %zu eval examples%s, %llu step%s, %zu adapter "
             "parameters\n",
-            tr.train_view.n, tr.eval_view.n, (unsigned long long)tr.total_steps,
-            tr.total_steps == 1 ? "" : "s", tr.adamw->n_params);
+            tr.train_view.n, tr.eval_view.n, split_note(note, sizeof(note), &tr),
+            (unsigned long long)tr.total_steps, tr.total_steps == 1 ? "" : "s", tr.adamw->n_params);
     if (tr.eval_view.n > 0 && run_eval(&out->base_eval_loss, &tr, false, err) < 0)
         goto out;
     if (train_loop(out, &tr, err) < 0)

@@ -1007,6 +1007,62 @@ static void test_data_file_messages(void)
                     "write it to a file first and pass that path");
 }
 
+/* Counts of one take the singular, and an --eval-split that rounds up to a much larger
+ * share than requested says so in the plan line. */
+static void test_small_dataset_wording(void)
+{
+    char *one = path_in(tmp_root, "one-example.jsonl");
+    char *two = path_in(tmp_root, "two-examples.jsonl");
+    const char *one_args[] = {"train",
+                              "--base",
+                              model_dir,
+                              "--data",
+                              one,
+                              "--out",
+                              path_in(tmp_root, "one-example-out"),
+                              "--steps",
+                              "1",
+                              "--seq-len",
+                              "8",
+                              "--eval-split",
+                              "0.1",
+                              NULL};
+    const char *two_args[] = {"train",
+                              "--base",
+                              model_dir,
+                              "--data",
+                              two,
+                              "--out",
+                              path_in(tmp_root, "two-examples-out"),
+                              "--steps",
+                              "1",
+                              "--seq-len",
+                              "64",
+                              "--eval-split",
+                              "0.1",
+                              NULL};
+    char *out_text = NULL, *err_text = NULL;
+
+    CHECK(write_text(one, "{\"text\": \"Once upon a time there was a cat.\"}\n"));
+    CHECK(write_text(two, "{\"text\": \"Once upon a time there was a cat.\"}\n"
+                          "{\"text\": \"The dog ran to the park and played.\"}\n"));
+    expect_one_line(one_args, 1, "atelier train: ", "--eval-split 0.1 of 1 example leaves",
+                    "both need at least one");
+    CHECK_EQ_INT(run_atelier(two_args, &out_text, &err_text), 0);
+    CHECK(contains(err_text, "1 training and 1 eval examples (--eval-split 0.1 rounds up to 1 of "
+                             "2 examples, a share of 0.5;"));
+    free(out_text);
+    free(err_text);
+    two_args[10] = "4";
+    two_args[12] = "0.5";
+    CHECK_EQ_INT(run_atelier(two_args, &out_text, &err_text), 0);
+    CHECK(contains(err_text, "warning: 1 of 1 training example is longer than --seq-len 4 tokens "
+                             "and was truncated"));
+    CHECK(err_text != NULL && strstr(err_text, "rounds up") == NULL);
+    free(out_text);
+    free(err_text);
+}
+
 /* train names a foreign folder in --out as a folder, not a file. */
 static void test_train_out_foreign_folder(void)
 {
@@ -1264,6 +1320,7 @@ int main(void)
     test_train_out_foreign_folder();
     test_merge_failure_cleans_up();
     test_data_file_messages();
+    test_small_dataset_wording();
     test_seq_len_cuts_targets();
     {
         char cmd[1200];
