@@ -622,8 +622,8 @@ static bool config_targets_module(const struct adapter_config *c, const char *mo
     return false;
 }
 
-/* Returns " for NAME" with the adapter's base_model_name_or_path, or "" when it has none, to
- * follow "the adapter was trained for a different base model" in errors. */
+/* Fills buf with a note naming the adapter's base_model_name_or_path, or with "" when it has
+ * none. Errors append it to "the adapter was trained for a different base model". */
 static void base_model_note(char *buf, size_t size, const struct adapter_config *c)
 {
     if (c->base_model != NULL)

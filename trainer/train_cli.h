@@ -42,7 +42,7 @@ typedef bool (*train_cli_own_entry_fn)(const char *dir, const char *name);
 /** Checks that the folder out holds only entries that own_entry accepts, so the command
  * cannot overwrite or mix with other data by mistake. Otherwise prints one line with the
  * count and the sorted names of the other entries (the first 10, then "and N more"), and
- * says that --force would force_effect. readme_replacement, when not NULL, names what a
+ * names what --force would do (force_effect). readme_replacement, when not NULL, names what a
  * foreign README.md would be replaced with. A missing folder passes. */
 bool train_cli_check_foreign_entries(const char *cmd, const char *out,
                                      train_cli_own_entry_fn own_entry, const char *force_effect,

@@ -1008,16 +1008,16 @@ static void test_data_file_messages(void)
 }
 
 /* Counts of one take the singular, and an --eval-split that rounds up to a much larger
- * share than requested says so in the plan line. */
+ * share than requested is reported in the plan line. */
 static void test_small_dataset_wording(void)
 {
-    char *one = path_in(tmp_root, "one-example.jsonl");
-    char *two = path_in(tmp_root, "two-examples.jsonl");
+    char *one_path = path_in(tmp_root, "one-example.jsonl");
+    char *two_path = path_in(tmp_root, "two-examples.jsonl");
     const char *one_args[] = {"train",
                               "--base",
                               model_dir,
                               "--data",
-                              one,
+                              one_path,
                               "--out",
                               path_in(tmp_root, "one-example-out"),
                               "--steps",
@@ -1031,7 +1031,7 @@ static void test_small_dataset_wording(void)
                               "--base",
                               model_dir,
                               "--data",
-                              two,
+                              two_path,
                               "--out",
                               path_in(tmp_root, "two-examples-out"),
                               "--steps",
@@ -1043,9 +1043,9 @@ static void test_small_dataset_wording(void)
                               NULL};
     char *out_text = NULL, *err_text = NULL;
 
-    CHECK(write_text(one, "{\"text\": \"Once upon a time there was a cat.\"}\n"));
-    CHECK(write_text(two, "{\"text\": \"Once upon a time there was a cat.\"}\n"
-                          "{\"text\": \"The dog ran to the park and played.\"}\n"));
+    CHECK(write_text(one_path, "{\"text\": \"Once upon a time there was a cat.\"}\n"));
+    CHECK(write_text(two_path, "{\"text\": \"Once upon a time there was a cat.\"}\n"
+                               "{\"text\": \"The dog ran to the park and played.\"}\n"));
     expect_one_line(one_args, 1, "atelier train: ", "--eval-split 0.1 of 1 example leaves",
                     "both need at least one");
     CHECK_EQ_INT(run_atelier(two_args, &out_text, &err_text), 0);

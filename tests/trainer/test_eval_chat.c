@@ -1,7 +1,7 @@
 /* Exact match of `atelier eval` on chat data. A chat template may write unscored tokens after
  * the end-of-turn marker, and the reference must stop before them. The test gives
- * stories260K the Zephyr template of TinyLlama-1.1B-Chat, lets the base model answer a
- * user message greedily, and stores that answer as the reference reply. The same model must
+ * stories260K the Zephyr template of TinyLlama-1.1B-Chat, lets the base model reply to a
+ * user message greedily, and stores that reply as the reference. The same model must
  * then match every reply. */
 #include <errno.h>
 #include <fcntl.h>
