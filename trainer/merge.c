@@ -376,20 +376,22 @@ static void remove_stage(const char *stage)
 }
 
 /* Moves the files of stage into out_dir, replacing files of the same name. A missing
- * out_dir is the stage itself, renamed. */
+ * out_dir becomes the stage itself, renamed. */
 static int publish_stage(const char *stage, const char *out_dir, struct tr_error *err)
 {
     char from[PATH_MAX + 256], to[PATH_MAX + 256];
     struct dirent *e;
+    struct stat st;
     DIR *d;
     int rc = 0;
 
     if (chmod(stage, 0755) != 0)
         return tr_error_set(err, "cannot set the permissions of %s: %s", stage, strerror(errno));
-    if (rename(stage, out_dir) == 0)
+    if (stat(out_dir, &st) != 0) {
+        if (rename(stage, out_dir) != 0)
+            return tr_error_set(err, "cannot rename %s to %s: %s", stage, out_dir, strerror(errno));
         return 0;
-    if (errno != EEXIST && errno != ENOTEMPTY)
-        return tr_error_set(err, "cannot rename %s to %s: %s", stage, out_dir, strerror(errno));
+    }
     d = opendir(stage);
     if (d == NULL)
         return tr_error_set(err, "cannot read %s: %s", stage, strerror(errno));
