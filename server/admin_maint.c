@@ -12,13 +12,16 @@
 #include "storage.h"
 #include "store.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,6 +134,11 @@ struct fsck_state {
     const struct meta_repo *repo;
     unsigned long problems;
     unsigned long lfs_refs;
+    unsigned long git_bad_objects;
+    bool git_missing; /* the git program could not be run, so git objects went unchecked */
+    /* oids of blobs whose content does not match their name, to name the files using them */
+    char (*bad_blobs)[STORE_OID_HEX_BYTES + 1];
+    size_t bad_blob_count, bad_blob_cap;
 };
 
 static void fsck_blob_report(void *ctx, const struct store_fsck_item *item)
@@ -140,7 +148,30 @@ static void fsck_blob_report(void *ctx, const struct store_fsck_item *item)
     if (item->problem == NULL)
         return;
     s->problems++;
-    printf("blob %s: %s\n", item->oid, item->problem);
+    if (strncmp(item->problem, "content ", 8) != 0 || strlen(item->oid) != STORE_OID_HEX_BYTES) {
+        printf("blob %s: %s\n", item->oid, item->problem);
+        return;
+    }
+    printf("blob %s: %s; copy lfs/objects/%.2s/%.2s/%s from a backup of the data directory\n",
+           item->oid, item->problem, item->oid, item->oid + 2, item->oid);
+    if (s->bad_blob_count == s->bad_blob_cap) {
+        size_t cap = s->bad_blob_cap == 0 ? 16 : s->bad_blob_cap * 2;
+        void *grown = realloc(s->bad_blobs, cap * sizeof(*s->bad_blobs));
+
+        if (grown == NULL)
+            return; /* the blob line above is still printed, only the users go unnamed */
+        s->bad_blobs = grown;
+        s->bad_blob_cap = cap;
+    }
+    memcpy(s->bad_blobs[s->bad_blob_count++], item->oid, STORE_OID_HEX_BYTES + 1);
+}
+
+static bool fsck_blob_is_bad(const struct fsck_state *s, const char *oid)
+{
+    for (size_t i = 0; i < s->bad_blob_count; i++)
+        if (strcmp(s->bad_blobs[i], oid) == 0)
+            return true;
+    return false;
 }
 
 static int fsck_lfs_ref(void *ctx, const char *oid, uint64_t size, const char *path)
@@ -157,6 +188,11 @@ static int fsck_lfs_ref(void *ctx, const char *oid, uint64_t size, const char *p
         s->problems++;
         return 0;
     }
+    if (fsck_blob_is_bad(s, oid))
+        printf(
+            "repo %s/%s: %s points to LFS object %s, whose content is corrupt (see the blob line "
+            "above)\n",
+            s->repo->ns, s->repo->name, path, oid);
     if (stored != size) {
         printf("repo %s/%s: %s points to LFS object %s of %" PRIu64 " bytes, the store has %" PRIu64
                "\n",
@@ -172,6 +208,122 @@ static int fsck_lfs_ref(void *ctx, const char *oid, uint64_t size, const char *p
         s->problems++;
     }
     return 0;
+}
+
+/* Returns a pointer to the first run of exactly 40 hex digits in line (a SHA-1 object id), or
+ * NULL. */
+static const char *git_oid_find(const char *line)
+{
+    for (const char *p = line; *p != '\0'; p++) {
+        size_t len = 0;
+
+        if (p != line && isxdigit((unsigned char)p[-1]))
+            continue;
+        while (isxdigit((unsigned char)p[len]))
+            len++;
+        if (len == 40)
+            return p;
+        p += len > 0 ? len - 1 : 0;
+    }
+    return NULL;
+}
+
+/* Runs `git fsck` on the repo's folder and prints one line per corrupt or missing object.
+ * git's messages are parsed with LC_ALL=C, so they are in English. */
+static void fsck_git_objects(struct fsck_state *s, const char *data_dir)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char git_dir[4096], line[1024], last[1024] = "";
+    char seen[64][41];
+    size_t seen_count = 0;
+    unsigned long reported = 0;
+    int fds[2], status = 0;
+    FILE *out;
+    pid_t pid;
+
+    if (s->git_missing)
+        return;
+    if (repo_path_build(git_dir, sizeof(git_dir), data_dir, s->repo->type, s->repo->ns,
+                        s->repo->name, &err) < 0 ||
+        pipe(fds) != 0) {
+        printf("repo %s/%s: cannot check its git objects: %s\n", s->repo->ns, s->repo->name,
+               err.msg[0] != '\0' ? err.msg : strerror(errno));
+        s->problems++;
+        return;
+    }
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int null_in = open("/dev/null", O_RDONLY);
+
+        if (null_in >= 0)
+            dup2(null_in, STDIN_FILENO);
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        setenv("LC_ALL", "C", 1);
+        execlp("git", "git", "--git-dir", git_dir, "fsck", "--no-dangling", "--no-progress",
+               (char *)NULL);
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        printf("repo %s/%s: cannot run git fsck: %s\n", s->repo->ns, s->repo->name,
+               strerror(errno));
+        s->problems++;
+        return;
+    }
+    out = fdopen(fds[0], "r");
+    while (out != NULL && fgets(line, sizeof(line), out) != NULL) {
+        const char *oid = git_oid_find(line);
+        const char *message = line;
+        bool known = false;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] != '\0')
+            snprintf(last, sizeof(last), "%s", line);
+        /* A "warning in commit OID: ..." line is about odd metadata that git still reads. */
+        if (oid == NULL || strncmp(line, "warning", 7) == 0)
+            continue;
+        for (size_t i = 0; i < seen_count; i++)
+            known = known || strncmp(seen[i], oid, 40) == 0;
+        if (known)
+            continue;
+        if (seen_count < sizeof(seen) / sizeof(seen[0])) {
+            memcpy(seen[seen_count], oid, 40);
+            seen[seen_count++][40] = '\0';
+        }
+        if (strncmp(message, "error: ", 7) == 0 || strncmp(message, "fatal: ", 7) == 0)
+            message += 7;
+        printf("repo %s/%s: git object %.40s is %s (git fsck: %s); restore the folder %s from a "
+               "backup\n",
+               s->repo->ns, s->repo->name, oid,
+               strstr(message, "missing") != NULL && strstr(message, "corrupt") == NULL ? "missing"
+                                                                                        : "corrupt",
+               message, git_dir);
+        reported++;
+    }
+    if (out != NULL)
+        fclose(out);
+    else
+        close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && reported == 0) {
+        printf("warning: git was not found on PATH, so git objects were not checked; install git "
+               "and rerun fsck\n");
+        s->git_missing = true;
+        return;
+    }
+    s->git_bad_objects += reported;
+    s->problems += reported;
+    if (reported == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        printf("repo %s/%s: git fsck of %s failed: %s\n", s->repo->ns, s->repo->name, git_dir,
+               last[0] != '\0' ? last : "no output");
+        s->problems++;
+    }
 }
 
 /* Reports git folders under repos/TYPE/NS/ that have no database row. */
@@ -240,6 +392,7 @@ int admin_cmd_fsck(const struct admin_ctx *ctx)
             s.problems++;
             continue;
         }
+        fsck_git_objects(&s, ctx->data_dir);
         if (repo_lfs_foreach(r, fsck_lfs_ref, &s, &err) < 0) {
             printf("repo %s/%s: %s\n", repos[i].ns, repos[i].name, err.msg);
             s.problems++;
@@ -248,15 +401,17 @@ int admin_cmd_fsck(const struct admin_ctx *ctx)
     }
     fsck_orphan_dirs(&s, ctx->data_dir, HUB_REPO_MODEL);
     fsck_orphan_dirs(&s, ctx->data_dir, HUB_REPO_DATASET);
-    printf("checked %" PRIu64 " blobs (%" PRIu64 " bad), %zu repos, %lu LFS references: %lu "
-           "problem(s)\n",
-           good + bad, bad, n, s.lfs_refs, s.problems);
+    printf("checked %" PRIu64 " blobs (%" PRIu64 " bad), %zu repos (%lu bad git objects), %lu LFS "
+           "references: %lu problem(s)\n",
+           good + bad, bad, n, s.git_bad_objects, s.lfs_refs, s.problems);
+    free(s.bad_blobs);
     free(repos);
     store_close(s.st);
     meta_close(s.db);
     return s.problems == 0 ? 0 : 1;
 fail:
     fprintf(stderr, "atelier admin: fsck failed: %s\n", err.msg);
+    free(s.bad_blobs);
     free(repos);
     store_close(s.st);
     meta_close(s.db);

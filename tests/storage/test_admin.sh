@@ -332,6 +332,28 @@ echo "corrupted" >"$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 admin fsck >"$WORK/out" 2>&1
 check "fsck of a corrupted blob exits 1" test $? -eq 1
 check "fsck names the corrupted blob" grep -q "blob $oid" "$WORK/out"
+check "fsck names the file using the corrupted blob" \
+    grep -q "repo alice/tiny: sub/weights.bin points to LFS object $oid, whose content is corrupt" "$WORK/out"
+check "fsck names the fix for a corrupted blob" \
+    grep -q "copy lfs/objects/${oid:0:2}/${oid:2:2}/$oid from a backup" "$WORK/out"
+rm -f "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+cp "$SRC/sub/weights.bin" "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+
+# a corrupted loose git object
+if command -v git >/dev/null; then
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck after restoring the blob exits 0" test $? -eq 0
+    check "fsck summary counts git objects" grep -q "1 repos (0 bad git objects)" "$WORK/out"
+    goid=$(git --git-dir="$GIT_DIR" rev-parse main:config.json)
+    gfile="$GIT_DIR/objects/${goid:0:2}/${goid:2}"
+    chmod u+w "$gfile"
+    echo "garbage" >"$gfile"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck of a corrupted git object exits 1" test $? -eq 1
+    check "fsck names the corrupted git object" grep -q "repo alice/tiny: git object $goid is corrupt" "$WORK/out"
+    check "fsck names the fix for a git object" grep -q "restore the folder $GIT_DIR from a backup" "$WORK/out"
+    check "fsck summary counts the bad git object" grep -q "1 repos (1 bad git objects)" "$WORK/out"
+fi
 
 # another user's data directory: root is warned, a user who cannot write gets the path
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
