@@ -2,11 +2,13 @@
  * --data DEST` can run from. The database is copied with SQLite's online backup, each git repo
  * under its repo lock, and the immutable blobs are hard-linked (copied across filesystems).
  * Repos are copied after the database and blobs after the repos, so everything the copied
- * database and repos reference is in the copy. */
+ * database and repos reference is in the copy. Job logs are copied last, without the job work
+ * folders. The copy is built in DEST.partial-XXXXXX and renamed to DEST only when complete. */
 #include "admin.h"
 
 #include "hub_error.h"
 #include "hub_name.h"
+#include "jobs_clean.h"
 #include "meta.h"
 #include "meta_repo.h"
 #include "repo.h"
@@ -14,6 +16,7 @@
 #include "storage.h"
 #include "store.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +36,7 @@ struct backup_counts {
     uint64_t bytes;
     uint64_t blobs_linked;
     uint64_t blobs_copied;
+    uint64_t job_logs;
 };
 
 static int file_copy(const char *src, const char *dest, mode_t mode, uint64_t *bytes,
@@ -209,6 +213,86 @@ static int blob_copy_one(void *ctx, const char *oid, uint64_t size)
     return rc;
 }
 
+/* Copies DATA/jobs/ID/log for each job folder that has one. The rest of a job folder is the
+ * work folder of a running or failed job, which a restored hub does not need. */
+static int job_logs_copy(const char *data_dir, const char *dest, struct backup_counts *counts,
+                         struct hub_error *err)
+{
+    char from[4096], folder[4096], to[4096 + 8];
+    struct dirent *ent;
+    struct stat sb;
+    DIR *dir;
+    int rc = 0;
+
+    snprintf(from, sizeof(from), "%s/jobs", data_dir);
+    dir = opendir(from);
+    if (dir == NULL)
+        return errno == ENOENT ? 0
+                               : hub_error_set_errno(err, HUB_EIO, errno, "cannot list %s", from);
+    while (rc == 0 && (ent = readdir(dir)) != NULL) {
+        bool numeric = ent->d_name[0] != '\0';
+
+        for (const char *p = ent->d_name; *p != '\0'; p++)
+            numeric = numeric && isdigit((unsigned char)*p);
+        if (!numeric)
+            continue;
+        if ((size_t)snprintf(from, sizeof(from), "%s/jobs/%s/" JOBS_LOG_FILE_NAME, data_dir,
+                             ent->d_name) >= sizeof(from) ||
+            (size_t)snprintf(folder, sizeof(folder), "%s/jobs/%s", dest, ent->d_name) >=
+                sizeof(folder) ||
+            (size_t)snprintf(to, sizeof(to), "%s/" JOBS_LOG_FILE_NAME, folder) >= sizeof(to)) {
+            rc = hub_error_set(err, HUB_ETOOBIG, "path under %s/jobs is too long", data_dir);
+            break;
+        }
+        if (lstat(from, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (mkdir(folder, 0750) != 0 && errno != EEXIST) {
+            rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot create %s", folder);
+            break;
+        }
+        rc = file_copy(from, to, sb.st_mode, &counts->bytes, err);
+        if (rc == 0)
+            counts->job_logs++;
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* Removes the folder tree path, files first. Returns 0, or -1 with errno set by the first
+ * failure. */
+static int tree_remove(const char *path)
+{
+    char child[4096];
+    struct dirent *ent;
+    struct stat sb;
+    int rc = 0, saved = 0;
+    DIR *dir;
+
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(sb.st_mode))
+        return unlink(path);
+    dir = opendir(path);
+    if (dir == NULL)
+        return -1;
+    while ((ent = readdir(dir)) != NULL) {
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+            continue;
+        if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, ent->d_name) >= sizeof(child)) {
+            saved = saved != 0 ? saved : ENAMETOOLONG;
+            continue;
+        }
+        if (tree_remove(child) != 0 && saved == 0)
+            saved = errno;
+    }
+    closedir(dir);
+    rc = rmdir(path);
+    if (rc != 0 && saved == 0)
+        saved = errno;
+    errno = saved;
+    return saved != 0 ? -1 : 0;
+}
+
 /* Checks where the new folder dest would go. Its parent folder must exist. It must not be
  * inside the data directory, because the backup would then copy itself and live inside the
  * hub it backs up. Returns 2 after printing the usage error, or 0. */
@@ -247,13 +331,43 @@ static int dest_check(const char *dest, const char *data_dir)
     return 0;
 }
 
+/* Writes the whole backup into the folder partial, which exists and is empty. */
+static int backup_write(struct meta *db, const char *data_dir, const char *partial,
+                        struct backup_counts *counts, size_t *repo_count, struct hub_error *err)
+{
+    struct store *src = NULL, *dest_store = NULL;
+    char db_path[4096];
+    int rc;
+
+    rc = storage_layout_create(partial, err);
+    if (rc == 0)
+        rc = storage_path_join(db_path, sizeof(db_path), partial, "atelier.sqlite3", err);
+    if (rc == 0)
+        rc = meta_backup(db, db_path, err);
+    if (rc == 0)
+        rc = repos_copy(db, data_dir, partial, counts, repo_count, err);
+    if (rc == 0)
+        rc = store_open(&src, data_dir, err);
+    if (rc == 0)
+        rc = store_open(&dest_store, partial, err);
+    if (rc == 0) {
+        struct blob_copy c = {src, dest_store, counts, err};
+
+        rc = store_foreach(src, blob_copy_one, &c, err);
+    }
+    if (rc == 0)
+        rc = job_logs_copy(data_dir, partial, counts, err);
+    store_close(src);
+    store_close(dest_store);
+    return rc;
+}
+
 int admin_cmd_backup(const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct backup_counts counts = {0};
-    struct store *src = NULL, *dest_store = NULL;
     struct meta *db = NULL;
-    char db_path[4096];
+    char partial[4096];
     const char *dest;
     size_t repo_count = 0;
     struct stat sb;
@@ -267,37 +381,42 @@ int admin_cmd_backup(const struct admin_ctx *ctx)
     rc = dest_check(dest, ctx->data_dir);
     if (rc != 0)
         return rc;
+    if ((size_t)snprintf(partial, sizeof(partial), "%s.partial-XXXXXX", dest) >= sizeof(partial))
+        return admin_usage_error("backup folder '%.100s' is too long: name a shorter path", dest);
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    rc = storage_layout_create(dest, &err);
-    if (rc == 0)
-        rc = storage_path_join(db_path, sizeof(db_path), dest, "atelier.sqlite3", &err);
-    if (rc == 0)
-        rc = meta_backup(db, db_path, &err);
-    if (rc == 0)
-        rc = repos_copy(db, ctx->data_dir, dest, &counts, &repo_count, &err);
-    if (rc == 0)
-        rc = store_open(&src, ctx->data_dir, &err);
-    if (rc == 0)
-        rc = store_open(&dest_store, dest, &err);
-    if (rc == 0) {
-        struct blob_copy c = {src, dest_store, &counts, &err};
-
-        rc = store_foreach(src, blob_copy_one, &c, &err);
+    /* A backup that fails halfway (a full disk) must not leave DEST looking like a data
+     * directory, so the copy gets its final name only after every part was written. */
+    if (mkdtemp(partial) == NULL) {
+        fprintf(stderr, "atelier admin: cannot create the temporary backup folder %s: %s\n",
+                partial, strerror(errno));
+        meta_close(db);
+        return 1;
     }
-    if (rc < 0) {
-        fprintf(stderr, "atelier admin: backup to %s failed, the copy is incomplete: %s\n", dest,
-                err.msg);
+    if (chmod(partial, 0750) != 0) {
+        rc = hub_error_set_errno(&err, HUB_EIO, errno, "cannot set the mode of %s", partial);
     } else {
-        printf("backed up the database, %zu repos (%" PRIu64 " files) and %" PRIu64
-               " blobs (%" PRIu64 " hard links, %" PRIu64 " copies) to %s; check it with "
-               "`atelier admin --data %s fsck`\n",
-               repo_count, counts.files, counts.blobs_linked + counts.blobs_copied,
-               counts.blobs_linked, counts.blobs_copied, dest, dest);
+        rc = backup_write(db, ctx->data_dir, partial, &counts, &repo_count, &err);
     }
-    store_close(src);
-    store_close(dest_store);
+    if (rc == 0 && rename(partial, dest) != 0)
+        rc = hub_error_set_errno(&err, HUB_EIO, errno, "cannot rename %s to %s", partial, dest);
     meta_close(db);
-    return rc < 0 ? 1 : 0;
+    if (rc < 0) {
+        if (tree_remove(partial) == 0)
+            fprintf(stderr, "atelier admin: backup to %s failed and was removed: %s\n", dest,
+                    err.msg);
+        else
+            fprintf(stderr,
+                    "atelier admin: backup to %s failed: %s; removing the incomplete "
+                    "copy %s also failed (%s): delete it by hand\n",
+                    dest, err.msg, partial, strerror(errno));
+        return 1;
+    }
+    printf("backed up the database, %zu repos (%" PRIu64 " files), %" PRIu64 " blobs (%" PRIu64
+           " hard links, %" PRIu64 " copies) and %" PRIu64 " job logs to %s; check it with "
+           "`atelier admin --data %s fsck`\n",
+           repo_count, counts.files, counts.blobs_linked + counts.blobs_copied, counts.blobs_linked,
+           counts.blobs_copied, counts.job_logs, dest, dest);
+    return 0;
 }

@@ -159,7 +159,7 @@ static void fsck_blob_report(void *ctx, const struct store_fsck_item *item)
         void *grown = realloc(s->bad_blobs, cap * sizeof(*s->bad_blobs));
 
         if (grown == NULL)
-            return; /* the blob line above is still printed, only the users go unnamed */
+            return; /* out of memory: the blob line is printed, but not the files that use it */
         s->bad_blobs = grown;
         s->bad_blob_cap = cap;
     }

@@ -308,8 +308,15 @@ admin gc --grace-hours 0 >"$WORK/out" 2>&1
 check "gc deletes the unreferenced blob" test ! -e "$DATA/lfs/objects/${soid:0:2}/${soid:2:2}/$soid"
 check "gc keeps referenced blobs" test -f "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 # backup: a data directory of its own that passes fsck
+mkdir -p "$DATA/jobs/7/work"
+echo "step 1 loss 2.5" >"$DATA/jobs/7/log"
+echo "scratch" >"$DATA/jobs/7/work/tmp.bin"
 admin backup "$WORK/backup" >"$WORK/out" 2>&1
 check "backup exits 0" test $? -eq 0
+check "backup counts the job log" grep -q "and 1 job logs to" "$WORK/out"
+check "backup copies the job log" grep -qx "step 1 loss 2.5" "$WORK/backup/jobs/7/log"
+check "backup leaves out job work folders" test ! -e "$WORK/backup/jobs/7/work"
+check "backup leaves no partial folder" bash -c "! compgen -G '$WORK/backup.partial-*'"
 "$BIN" admin --data "$WORK/backup" fsck >"$WORK/out" 2>&1
 check "fsck of the backup exits 0" test $? -eq 0
 "$BIN" admin --data "$WORK/backup" repo list >"$WORK/out" 2>&1
@@ -326,6 +333,16 @@ admin backup "$WORK/no-such-dir/x" >/dev/null 2>"$WORK/err"
 check "backup under a missing folder exits 2" test $? -eq 2
 check "backup names the missing parent" grep -q "parent folder of backup folder '$WORK/no-such-dir/x' does not exist" "$WORK/err"
 rm -rf "$WORK/backup"
+# A file size limit (ulimit -f) simulates a full disk: the job log is copied last and does not fit.
+head -c $((2 * 1024 * 1024)) /dev/zero >"$DATA/jobs/7/log"
+(trap '' XFSZ; ulimit -f 1024; admin backup "$WORK/backup") >"$WORK/out" 2>"$WORK/err"
+check "backup that runs out of space exits 1" test $? -eq 1
+check "failed backup says it removed the copy" grep -q "backup to $WORK/backup failed and was removed" "$WORK/err"
+check "failed backup leaves no DEST" test ! -e "$WORK/backup"
+check "failed backup leaves no partial folder" bash -c "! compgen -G '$WORK/backup.partial-*'"
+admin backup "$WORK/backup" >/dev/null 2>&1
+check "backup after a failed one exits 0" test $? -eq 0
+rm -rf "$WORK/backup" "$DATA/jobs/7"
 
 chmod u+w "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 echo "corrupted" >"$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
