@@ -101,7 +101,8 @@ int meta_migration_status_list(struct meta_migration_status **out, size_t *count
                                struct hub_error *err);
 
 /** Applies the pending migrations, each inside one transaction that also records it in
- * schema_version. Sets *applied to how many it applied (NULL allowed). Safe to run from
+ * schema_version, and logs one hub_log line per applied migration. Sets *applied to how many
+ * it applied (NULL allowed). Safe to run from
  * several processes at once: each migration is applied once. Returns 0, HUB_ECONFLICT for a
  * database newer than the binary, or HUB_EIO naming the migration that failed. */
 int meta_migrate(int *applied, struct meta *db, struct hub_error *err);

@@ -109,6 +109,16 @@ test("SIGHUP stops the daemon cleanly", async () => {
   assert.match(daemon.log(), /info serve: stopped/);
 });
 
+test("serve logs each migration it applies", async () => {
+  // A fresh data directory: serve creates the database and applies every migration before it
+  // listens, so the lines are in the log once startDaemon returns.
+  const daemon = await startDaemon();
+  const log = daemon.log();
+  assert.equal(await daemon.stop(), 0);
+  assert.match(log, /info meta: applied migration 0001_core\n/);
+  assert.match(log, /info meta: applied migration 0012_job_attempt_start\n/);
+});
+
 test("JSON body limit names its flag", async () => {
   const dataDir = prepareDataDir();
   const token = createToken(dataDir, "alice", { write: true, label: "body-limit" });

@@ -7,6 +7,7 @@ set -u
 unset ATELIER_DATA
 
 BIN=${ATELIER_BIN:?ATELIER_BIN is not set}
+MIGRATIONS_DIR="$(dirname "$0")/../../migrations"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-admin-XXXXXX")
 trap 'chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 DATA="$WORK/data"
@@ -42,6 +43,9 @@ echo 'first password' | admin user add alice --admin >"$WORK/out" 2>"$WORK/err"
 check "user add exits 0" test $? -eq 0
 check "user add names the user" grep -q "added user alice" "$WORK/out"
 check "user add says it created the data dir" grep -qx "atelier admin: created the data directory $DATA" "$WORK/err"
+check "user add logs the first migration" grep -q "info meta: applied migration 0001_core$" "$WORK/err"
+check "user add logs one line per migration" \
+    test "$(grep -c "applied migration" "$WORK/err")" -eq "$(ls "$MIGRATIONS_DIR" | grep -c '\.sql$')"
 # On a terminal the password is asked for with a prompt and not echoed.
 python3 - "$BIN" "$DATA" >"$WORK/pty" 2>&1 <<'PY'
 import os, pty, select, subprocess, sys, time
@@ -135,6 +139,11 @@ check "user password short error names the user" grep -q "password for user 'bob
 echo 'long enough' | admin user add new >/dev/null 2>"$WORK/err"
 check "user add of a reserved name exits 1" test $? -eq 1
 check "reserved user name error names it" grep -q "namespace 'new' is reserved for the hub's URLs" "$WORK/err"
+echo 'long enough' | admin user add API >/dev/null 2>"$WORK/err"
+check "user add of a reserved name in capitals exits 1" test $? -eq 1
+check "reserved name in capitals error names it" grep -q "namespace 'API' is reserved for the hub's URLs" "$WORK/err"
+admin org add Metrics >/dev/null 2>"$WORK/err"
+check "org add of a reserved name in mixed case exits 1" test $? -eq 1
 admin org add api >/dev/null 2>"$WORK/err"
 check "org add of a reserved name exits 1" test $? -eq 1
 check "reserved org name error names it" grep -q "namespace 'api' is reserved for the hub's URLs" "$WORK/err"
