@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "git_settings.h"
 #include "hub_log.h"
@@ -12,7 +13,8 @@
 #include "meta_org.h"
 
 /* First path segments that the URL layout uses: a namespace with one of these names would
- * make its repos unreachable or shadow API routes and pages. */
+ * make its repos unreachable or shadow API routes and pages. They are compared ignoring
+ * ASCII case, like user and organisation names, which are unique regardless of case. */
 static const char *const reserved_namespaces[] = {
     "api",      "datasets", "spaces", "models",  "buckets", "kernels", "login",       "logout",
     "settings", "jobs",     "static", "healthz", "metrics", "new",     "new-dataset",
@@ -21,7 +23,7 @@ static const char *const reserved_namespaces[] = {
 int repo_manage_namespace_check(const char *ns, struct hub_error *err)
 {
     for (size_t i = 0; i < sizeof(reserved_namespaces) / sizeof(reserved_namespaces[0]); i++) {
-        if (strcmp(ns, reserved_namespaces[i]) == 0)
+        if (strcasecmp(ns, reserved_namespaces[i]) == 0)
             return hub_error_set(err, HUB_EINVAL,
                                  "namespace '%s' is reserved for the hub's URLs; choose another "
                                  "user or organisation name",
