@@ -30,6 +30,40 @@ static int fail(struct meta *db, const struct hub_error *err)
     return 1;
 }
 
+/* The lookups below replace the storage layer's "not found" message with one that names the
+ * listing command, so the admin can look up the right name or id. */
+static int user_find(struct meta_user *out, struct meta *db, const char *name,
+                     struct hub_error *err)
+{
+    int rc = meta_user_get_by_name(out, db, name, err);
+
+    if (rc == HUB_ENOTFOUND)
+        return hub_error_set(err, rc, "user '%.100s' not found; `user list` shows the users", name);
+    return rc;
+}
+
+static int org_find(struct meta_org *out, struct meta *db, const char *name, struct hub_error *err)
+{
+    int rc = meta_org_get(out, db, name, err);
+
+    if (rc == HUB_ENOTFOUND)
+        return hub_error_set(
+            err, rc, "organisation '%.100s' not found; `org list` shows the organisations", name);
+    return rc;
+}
+
+static int token_find(struct meta_token *out, struct meta *db, int64_t id, struct hub_error *err)
+{
+    int rc = meta_token_get(out, db, id, err);
+
+    if (rc == HUB_ENOTFOUND)
+        return hub_error_set(err, rc,
+                             "token id %" PRId64 " not found; `token list USER` shows the ids of "
+                             "a user's tokens",
+                             id);
+    return rc;
+}
+
 static void audit(struct meta *db, const char *action, const char *detail)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -207,7 +241,7 @@ static int user_password(const struct admin_ctx *ctx)
         return admin_usage_error("missing password for '%s': write it as one line on stdin",
                                  ctx->argv[1]);
     rc = admin_db_open(&db, ctx);
-    if (rc == 0 && meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0)
+    if (rc == 0 && user_find(&user, db, ctx->argv[1], &err) < 0)
         rc = -1;
     if (rc == 0 && password_rules_report(password, user.name) != 0) {
         meta_close(db);
@@ -297,7 +331,7 @@ static int user_set_admin(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
+    if (user_find(&user, db, ctx->argv[1], &err) < 0 ||
         user_is_last_admin(&last, db, &user, &err) < 0)
         return fail(db, &err);
     if (grant == user.is_admin) {
@@ -332,7 +366,7 @@ static int user_set_disabled(const struct admin_ctx *ctx, bool disable)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
+    if (user_find(&user, db, ctx->argv[1], &err) < 0 ||
         user_is_last_admin(&last, db, &user, &err) < 0)
         return fail(db, &err);
     if (disable == (user.disabled_at != 0)) {
@@ -424,7 +458,7 @@ static int token_create(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_user_get_by_name(&user, db, name, &err) < 0 ||
+    if (user_find(&user, db, name, &err) < 0 ||
         meta_token_create(secret, &id, db, user.id, label, scope, &err) < 0)
         return fail(db, &err);
     snprintf(detail, sizeof(detail), "user=%s id=%" PRId64 " scope=%s", user.name, id,
@@ -446,6 +480,11 @@ static int token_create(const struct admin_ctx *ctx)
     }
     fprintf(stderr, "created %s token %" PRId64 " for %s; it is shown only once\n",
             meta_scope_name(scope), id, user.name);
+    if (user.disabled_at != 0)
+        fprintf(stderr,
+                "atelier admin: warning: user %s is disabled, so the token works only after "
+                "`user enable %s`\n",
+                user.name, user.name);
     meta_close(db);
     return 0;
 }
@@ -465,7 +504,7 @@ static int token_list(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_user_get_by_name(&user, db, ctx->argv[1], &err) < 0 ||
+    if (user_find(&user, db, ctx->argv[1], &err) < 0 ||
         meta_token_list(&tokens, &n, db, user.id, &err) < 0)
         return fail(db, &err);
     printf("%-6s %-6s %-8s %-20s %-20s %-20s %s\n", "ID", "SCOPE", "ENDS", "CREATED", "LAST USED",
@@ -505,7 +544,7 @@ static int token_revoke(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_token_get(&token, db, (int64_t)id, &err) < 0)
+    if (token_find(&token, db, (int64_t)id, &err) < 0)
         return fail(db, &err);
     if (token.revoked_at != 0) {
         time_format(when, sizeof(when), token.revoked_at);
@@ -619,8 +658,7 @@ static int org_member_add(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_org_get(&org, db, org_name, &err) < 0 ||
-        meta_user_get_by_name(&user, db, user_name, &err) < 0)
+    if (org_find(&org, db, org_name, &err) < 0 || user_find(&user, db, user_name, &err) < 0)
         return fail(db, &err);
     rc = meta_org_member_role(&old_role, db, org.id, user.id, &err);
     if (rc < 0 && rc != HUB_ENOTFOUND)
@@ -662,8 +700,7 @@ static int org_member_remove(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_org_get(&org, db, ctx->argv[2], &err) < 0 ||
-        meta_user_get_by_name(&user, db, ctx->argv[3], &err) < 0)
+    if (org_find(&org, db, ctx->argv[2], &err) < 0 || user_find(&user, db, ctx->argv[3], &err) < 0)
         return fail(db, &err);
     rc = meta_org_member_role(&role, db, org.id, user.id, &err);
     if (rc == HUB_ENOTFOUND) {
@@ -697,7 +734,7 @@ static int org_member_list(const struct admin_ctx *ctx)
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    if (meta_org_get(&org, db, ctx->argv[2], &err) < 0 ||
+    if (org_find(&org, db, ctx->argv[2], &err) < 0 ||
         meta_org_member_list(&members, &n, db, org.id, 0, &err) < 0)
         return fail(db, &err);
     printf("%-24s %s\n", "USER", "ROLE");

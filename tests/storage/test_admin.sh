@@ -126,6 +126,7 @@ check "last admin error names the user" grep -q "alice is the last enabled admin
 check "last admin error names both fixes" grep -q "(\`user admin NAME on\`) or enable a disabled admin (\`user enable NAME\`)" "$WORK/err"
 admin user disable nobody >/dev/null 2>"$WORK/err"
 check "disabling a missing user exits 1" test $? -eq 1
+check "missing user error names user list" grep -q "user 'nobody' not found; \`user list\` shows the users" "$WORK/err"
 admin user remove bob >/dev/null 2>"$WORK/err"
 check "user remove exits 2" test $? -eq 2
 check "user remove points to disable" grep -q "user disable NAME" "$WORK/err"
@@ -180,6 +181,16 @@ admin token create alice --label "$(printf 'two\nlines')" >"$WORK/out" 2>"$WORK/
 check "token label with a newline exits 1" test $? -eq 1
 check "token label error names the character" grep -q "control character 0x0a" "$WORK/err"
 check "rejected token prints no token" test ! -s "$WORK/out"
+admin token revoke 99 >/dev/null 2>"$WORK/err"
+check "revoking a missing token exits 1" test $? -eq 1
+check "missing token error names token list" grep -q "token id 99 not found; \`token list USER\` shows" "$WORK/err"
+admin user disable erin >/dev/null 2>&1
+admin token create erin >/dev/null 2>"$WORK/err"
+check "token create for a disabled user exits 0" test $? -eq 0
+check "token create warns about a disabled user" grep -q "user erin is disabled, so the token works only after \`user enable erin\`" "$WORK/err"
+admin user enable erin >/dev/null 2>&1
+admin token create erin >/dev/null 2>"$WORK/err"
+check "token create for an enabled user does not warn" bash -c "! grep -q warning '$WORK/err'"
 admin token revoke abc >/dev/null 2>"$WORK/err"
 check "token revoke with a bad id exits 2" test $? -eq 2
 admin token create nobody >/dev/null 2>&1
@@ -202,6 +213,9 @@ check "org member add with the same role changes nothing" grep -q "nothing chang
 admin org member remove class alice >/dev/null 2>"$WORK/err"
 check "removing a non-member exits 1" test $? -eq 1
 check "non-member error names both" grep -q "alice is not a member of class" "$WORK/err"
+admin org member list nope >/dev/null 2>"$WORK/err"
+check "missing organisation exits 1" test $? -eq 1
+check "missing organisation error names org list" grep -q "organisation 'nope' not found; \`org list\` shows" "$WORK/err"
 admin org remove class >/dev/null 2>"$WORK/err"
 check "unknown org command exits 2" test $? -eq 2
 check "unknown org command is quoted" grep -q "unknown org command 'remove'" "$WORK/err"
