@@ -289,7 +289,9 @@ int http_reply_error(struct http_request *req, unsigned status, const char *fmt,
 int http_reply_error_code(struct http_request *req, unsigned status, const char *error_code,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/** Queues the JSON error for err with the status http_status_from_error() gives. */
+/** Queues the JSON error for err with the status http_status_from_error() gives. A server
+ * error caused by a full disk or quota (sys_errno ENOSPC or EDQUOT) gets 507 with a message
+ * that names no server path instead; the caller logs err->msg, which keeps the path. */
 int http_reply_hub_error(struct http_request *req, const struct hub_error *err);
 
 /** Maps a HUB_E* code to an HTTP status: EINVAL 400, EAUTH 401, EFORBIDDEN 403,

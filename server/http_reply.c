@@ -5,6 +5,7 @@
 
 #include "hub_log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -217,6 +218,8 @@ int http_reply_hub_error(struct http_request *req, const struct hub_error *err)
 
     if (status == 401)
         return http_reply_unauthorized(req);
+    if (status >= 500 && (err->sys_errno == ENOSPC || err->sys_errno == EDQUOT))
+        return http_reply_error(req, 507, "the hub's disk is full; ask the admin to free space");
     return http_reply_error(req, status, "%s",
                             err->msg[0] != '\0' ? err->msg : hub_errcode_name(err->code));
 }

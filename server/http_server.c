@@ -474,6 +474,19 @@ static void body_append(struct http_request *req, const char *data, size_t len)
     req->body[need] = '\0';
 }
 
+/* Logs a server error that a route's on_body() or handle() returned without a reply, with the
+ * request id, and queues its error reply. The log keeps the full message, server paths
+ * included, which a 507 reply leaves out. */
+static void handler_error_reply(struct http_request *req, int rc, struct hub_error *err)
+{
+    if (err->code == 0)
+        err->code = rc;
+    if (http_status_from_error(err->code) >= 500)
+        hub_log(HUB_LOG_ERROR, "http", "handler failed route=%s error=%s req=%s", req->route->name,
+                err->msg[0] != '\0' ? err->msg : hub_errcode_name(err->code), req->request_id);
+    http_reply_hub_error(req, err);
+}
+
 static void request_body(struct http_request *req, const char *data, size_t len)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -487,7 +500,7 @@ static void request_body(struct http_request *req, const char *data, size_t len)
     } else if (req->body_mode == HTTP_BODY_STREAM) {
         rc = req->route->on_body(req, data, len, req->route->arg, &err);
         if (rc < 0 && !http_reply_is_queued(req))
-            http_reply_hub_error(req, &err);
+            handler_error_reply(req, rc, &err);
         if (http_reply_is_queued(req))
             req->discard_body = true;
     }
@@ -569,14 +582,8 @@ static void request_finish(struct http_request *req)
             web_dispatch(req);
         } else {
             rc = req->route->handle(req, req->route->arg, &err);
-            if (rc < 0 && !http_reply_is_queued(req)) {
-                if (http_status_from_error(rc) >= 500)
-                    hub_log(HUB_LOG_ERROR, "http", "handler failed route=%s error=%s req=%s",
-                            req->route->name, err.msg, req->request_id);
-                if (err.code == 0)
-                    err.code = rc;
-                http_reply_hub_error(req, &err);
-            }
+            if (rc < 0 && !http_reply_is_queued(req))
+                handler_error_reply(req, rc, &err);
         }
     }
     if (!http_reply_is_queued(req)) {

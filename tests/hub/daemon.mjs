@@ -37,10 +37,12 @@ export function revokeToken(dataDir, user, label) {
   admin(dataDir, ["token", "revoke", id[0]]);
 }
 
-export async function startDaemon({ dataDir, extraArgs = [] } = {}) {
+// wrapper, when given, is a command line that runs the daemon's command line appended to it.
+export async function startDaemon({ dataDir, extraArgs = [], wrapper = [] } = {}) {
   const dir = dataDir ?? mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-hub-"));
-  const child = spawn(bin, ["serve", "--data", dir, "--listen", "127.0.0.1:0", "--threads", "2",
-    ...extraArgs], { stdio: ["ignore", "ignore", "pipe"] });
+  const argv = [...wrapper, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--threads",
+    "2", ...extraArgs];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   // One listener collects the whole log, so tests may count its lines.
   child.stderr.on("data", (chunk) => { log += chunk.toString(); });

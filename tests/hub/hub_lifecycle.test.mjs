@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync,
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { admin, addUser, prepareDataDir, createToken, startDaemon } from "./daemon.mjs";
+import { admin, addUser, prepareDataDir, createToken, startDaemon, waitForLog } from "./daemon.mjs";
 
 test("bad serve flags exit 2 and name the flag", () => {
   const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-flags-"));
@@ -366,3 +366,45 @@ test("LFS batch names the object size and the upload limit", async () => {
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// A 1 MiB tmpfs over DATA/tmp, where uploads are written, makes the disk full. It is mounted in
+// a user and mount namespace of its own, so the test needs no root but does need
+// unprivileged user namespaces.
+const fullDiskWrapper = (dataDir) => ["unshare", "-rm", "sh", "-c",
+  'mount -t tmpfs -o size=1m atelier-full "$1/tmp" && shift && exec "$@"', "sh", dataDir];
+const canMountTmpfs = spawnSync("unshare", ["-rm", "sh", "-c",
+  "mount -t tmpfs -o size=1m atelier-full /tmp"]).status === 0;
+
+test("full disk upload returns 507 and logs the path",
+  { skip: canMountTmpfs ? false : "needs unshare with user namespaces and tmpfs" }, async () => {
+    const dataDir = prepareDataDir();
+    const token = createToken(dataDir, "alice", { write: true, label: "full-disk" });
+    // The repo is made before the disk is full, because creating one also writes under tmp/.
+    const source = join(dataDir, "..", `${dataDir.split("/").pop()}-src`);
+    mkdirSync(source);
+    writeFileSync(join(source, "config.json"), "{}\n");
+    admin(dataDir, ["repo", "import", "alice/full", source]);
+    rmSync(source, { recursive: true, force: true });
+    const daemon = await startDaemon({ dataDir, wrapper: fullDiskWrapper(dataDir) });
+    const auth = { Authorization: `Bearer ${token}` };
+    try {
+      const body = Buffer.alloc(2 * 1024 * 1024, 7);
+      const oid = createHash("sha256").update(body).digest("hex");
+      const batch = await fetch(`${daemon.url}/alice/full.git/info/lfs/objects/batch`, {
+        method: "POST", headers: { ...auth, "Content-Type": "application/vnd.git-lfs+json" },
+        body: JSON.stringify({ operation: "upload", objects: [{ oid, size: body.length }] }) });
+      assert.equal(batch.status, 200);
+      const upload = (await batch.json()).objects[0].actions.upload;
+      const put = await fetch(upload.href, { method: "PUT",
+        headers: { ...(upload.header ?? {}), "Content-Type": "application/octet-stream" }, body });
+      const reply = await put.text();
+      assert.equal(put.status, 507);
+      assert.match(reply, /the hub's disk is full; ask the admin to free space/);
+      assert.doesNotMatch(reply, new RegExp(dataDir));
+      const log = await waitForLog(daemon, /No space left on device/);
+      assert.match(log, new RegExp(`error=write to ${dataDir}/tmp/upload-\\S+ failed: No space left on device req=[0-9a-f]+`));
+    } finally {
+      await daemon.stop({ keepData: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
