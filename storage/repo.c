@@ -19,8 +19,10 @@
 
 int repo_error_from_git(struct hub_error *err, int code, const char *what)
 {
+    /* Read first, because the calls below may change errno. */
+    int saved_errno = errno;
     const git_error *e = git_error_last();
-    const char *text = e != NULL && e->message != NULL ? e->message : "unknown error";
+    bool has_message = e != NULL && e->message != NULL && e->message[0] != '\0';
     int hub;
 
     switch (code) {
@@ -39,7 +41,19 @@ int repo_error_from_git(struct hub_error *err, int code, const char *what)
         hub = HUB_EIO;
         break;
     }
-    return hub_error_set(err, hub, "git: %s failed: %s", what, text);
+    if (!has_message) {
+        /* NOTE: errno may be left over from an earlier call that failed and was handled, but
+         * its text is still more useful than "unknown error". */
+        if (saved_errno != 0)
+            return hub_error_set_errno(err, hub, saved_errno, "git: %s failed", what);
+        return hub_error_set(err, hub, "git: %s failed: unknown error", what);
+    }
+    hub_error_set(err, hub, "git: %s failed: %s", what, e->message);
+    /* libgit2 builds an OS error's message from errno, so the HTTP layer can tell a full disk
+     * (507) from other failures. */
+    if (err != NULL && e->klass == GIT_ERROR_OS)
+        err->sys_errno = saved_errno;
+    return hub;
 }
 
 void repo_oid_hex(char out[REPO_OID_HEX_BYTES + 1], const git_oid *id)

@@ -6,9 +6,11 @@
 #include "lfs_attributes.h"
 #include "lfs_pointer.h"
 #include "repo.h"
+#include "repo_internal.h"
 #include "storage.h"
 #include "store.h"
 
+#include <errno.h>
 #include <git2.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -1128,6 +1130,33 @@ static void test_tag_of_tree(const char *data)
     repo_close(r);
 }
 
+/* A libgit2 failure without a message of its own is reported with errno's text, and an OS
+ * error keeps errno so the HTTP layer can return 507 for a full disk. */
+static void test_git_error_without_message(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    git_error_clear();
+    errno = ENOSPC;
+    CHECK_EQ_INT(repo_error_from_git(&err, GIT_ERROR, "write object"), HUB_EIO);
+    CHECK(strstr(err.msg, "write object failed") != NULL);
+    CHECK(strstr(err.msg, "No space left on device") != NULL);
+    CHECK(strstr(err.msg, "unknown error") == NULL);
+    CHECK_EQ_INT(err.sys_errno, ENOSPC);
+
+    git_error_clear();
+    errno = 0;
+    CHECK_EQ_INT(repo_error_from_git(&err, GIT_ERROR, "write object"), HUB_EIO);
+    CHECK(strstr(err.msg, "unknown error") != NULL);
+
+    git_error_set_str(GIT_ERROR_OS, "failed to write loose object");
+    errno = ENOSPC;
+    CHECK_EQ_INT(repo_error_from_git(&err, GIT_ERROR, "write object"), HUB_EIO);
+    CHECK(strstr(err.msg, "failed to write loose object") != NULL);
+    CHECK_EQ_INT(err.sys_errno, ENOSPC);
+    git_error_clear();
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -1151,6 +1180,7 @@ int main(void)
     test_last_commit_merges(data);
     test_gitlink_folder(data);
     test_tag_of_tree(data);
+    test_git_error_without_message();
     storage_shutdown();
     fixture_dir_remove(data);
     return test_finish();
