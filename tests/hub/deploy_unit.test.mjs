@@ -14,6 +14,7 @@ const unitPath = join(dirname(fileURLToPath(import.meta.url)), "../../deploy/ate
 test("deploy unit passes systemd-analyze verify", () => {
   const unit = readFileSync(unitPath, "utf8");
   assert.match(unit, /^ExecStart=\/usr\/local\/bin\/atelier serve /m);
+  assert.match(unit, /^LimitNOFILE=65536$/m, "room for --max-connections 1024 and open files");
   const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-unit-"));
   try {
     const copy = join(dir, "atelier.service");
