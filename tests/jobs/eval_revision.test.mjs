@@ -9,12 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createToken, prepareDataDir, startDaemon } from "../hub/daemon.mjs";
-import { api, hub, killDataDirProcesses, pushFolder, waitForJob } from "./jobs_client.mjs";
+import { api, hub, killDataDirProcesses, pushFolder, pushJobInputs, waitForJob } from
+  "./jobs_client.mjs";
 
-const root = process.env.ATELIER_SOURCE_ROOT;
 const corpus = process.env.ATELIER_CORPUS;
 const modelDir = join(corpus, "models/stories260K");
-const styleDir = join(root, "tests/data/style");
 
 // Ten steps of stories260K with batch 2 and 64 tokens, so that the training job is short.
 const trainParams = {
@@ -81,10 +80,7 @@ before(async () => {
   dataDir = prepareDataDir();
   alice = createToken(dataDir, "alice");
   daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1"] });
-  await pushFolder(daemon.url, alice, "model", "alice/stories260K", modelDir,
-    { skip: (p) => p.startsWith("original") });
-  await pushFolder(daemon.url, alice, "dataset", "alice/style", styleDir,
-    { skip: (p) => p.endsWith(".py") });
+  await pushJobInputs(daemon.url, alice);
 });
 
 after(async () => {

@@ -144,3 +144,15 @@ export function killDataDirProcesses(dataDir) {
     }
   }
 }
+
+// Pushes the inputs most job tests share, as alice: the stories260K model as
+// alice/stories260K (without its original/ folder) and tests/data/style as the dataset
+// alice/style (without its scripts).
+export async function pushJobInputs(url, token) {
+  const modelDir = join(process.env.ATELIER_CORPUS, "models/stories260K");
+  const styleDir = join(process.env.ATELIER_SOURCE_ROOT, "tests/data/style");
+  await pushFolder(url, token, "model", "alice/stories260K", modelDir,
+    { skip: (p) => p.startsWith("original") });
+  await pushFolder(url, token, "dataset", "alice/style", styleDir,
+    { skip: (p) => p.endsWith(".py") });
+}

@@ -7,12 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { admin, createToken, prepareDataDir, startDaemon, waitForLog } from "../hub/daemon.mjs";
-import { api, findProcesses, killDataDirProcesses, pushFolder, waitForJob } from "./jobs_client.mjs";
-
-const corpus = process.env.ATELIER_CORPUS;
-const root = process.env.ATELIER_SOURCE_ROOT;
-const modelDir = join(corpus, "models/stories260K");
-const styleDir = join(root, "tests/data/style");
+import { api, findProcesses, killDataDirProcesses, pushJobInputs, waitForJob } from "./jobs_client.mjs";
 
 let dataDir, copyParent, daemon, copy, alice;
 
@@ -21,10 +16,7 @@ before(async () => {
   copyParent = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-copy-"));
   alice = createToken(dataDir, "alice");
   daemon = await startDaemon({ dataDir, extraArgs: ["--workers", "1", "--job-cancel-grace", "2"] });
-  await pushFolder(daemon.url, alice, "model", "alice/stories260K", modelDir,
-    { skip: (p) => p.startsWith("original") });
-  await pushFolder(daemon.url, alice, "dataset", "alice/style", styleDir,
-    { skip: (p) => p.endsWith(".py") });
+  await pushJobInputs(daemon.url, alice);
 });
 
 after(async () => {
