@@ -565,9 +565,11 @@ static void card_fields_add(json_t *obj, json_t *card)
     const char *library =
         card != NULL ? json_string_value(json_object_get(card, "library_name")) : NULL;
 
-    json_object_set_new(obj, "pipeline_tag",
-                        pipeline != NULL ? json_string(pipeline) : json_null());
-    json_object_set_new(obj, "library_name", library != NULL ? json_string(library) : json_null());
+    /* Left out when the card has none, as @huggingface/hub types them (optional strings). */
+    if (pipeline != NULL)
+        json_object_set_new(obj, "pipeline_tag", json_string(pipeline));
+    if (library != NULL)
+        json_object_set_new(obj, "library_name", json_string(library));
 }
 
 /* Adds config (from config.json) with with_config and the parameter counts of the

@@ -530,10 +530,18 @@ int hf_branch_handle(struct http_request *req, void *arg, struct hub_error *err)
         else
             rc = repo_branch_delete(ctx.git, branch, err);
     } else if (json_is_true(json_object_get(root, "emptyBranch"))) {
-        rc = hub_error_set(err, HUB_EINVAL, "empty branches are not supported");
+        rc = hub_error_set(err, HUB_EINVAL,
+                           "empty branches are not supported; leave out emptyBranch (empty in "
+                           "@huggingface/hub) to branch from main, or name a startingPoint");
     } else {
         const char *from = json_string_value(json_object_get(root, "startingPoint"));
+        char from_commit[REPO_OID_HEX_BYTES + 1];
 
+        /* A missing starting point gets the wording of every other revision error. */
+        if (from != NULL && hf_revision_resolve(from_commit, req, &ctx, from) < 0) {
+            rc = HUB_ENOTFOUND;
+            goto out;
+        }
         rc = repo_branch_create(ctx.git, branch, from, err);
         if (rc == HUB_ECONFLICT && json_is_true(json_object_get(root, "overwrite"))) {
             /* The old commit is only for the log line, so a failed lookup leaves it empty. */

@@ -158,6 +158,10 @@ test("createRepo id and listModels by task", async () => {
     ...creds() });
   const info = await hub.modelInfo({ name: "alice/vision", ...creds() });
   assert.equal(created.id, info.id, "createRepo and modelInfo give the same id");
+  // The card names no library, and the client types library_name as an optional string.
+  const raw = await (await fetch(`${daemon.url}/api/models/alice/vision`)).json();
+  assert.equal(raw.pipeline_tag, "image-classification");
+  assert.equal("library_name" in raw, false, "library_name is left out, not null");
 
   const listed = [];
   for await (const m of hub.listModels({ search: { task: "image-classification" },

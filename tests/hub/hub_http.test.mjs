@@ -229,6 +229,16 @@ test("info, tree pagination, paths-info, refs, commits", async () => {
   assert.equal(br.status, 200);
   assert.equal((await req("/api/models/alice/pub/branch/feat%2Fx", { method: "POST",
     token: tok.aliceWrite })).status, 409);
+  // A missing starting point is worded like every other revision error; empty branches name
+  // the way out.
+  await expectError(await req("/api/models/alice/pub/branch/from-nowhere", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ startingPoint: "nope" }) }), 404, { code: "RevisionNotFound",
+    mention: "Invalid rev id: nope: no branch, tag or commit of alice/pub has this name" });
+  await expectError(await req("/api/models/alice/pub/branch/empty-one", { method: "POST",
+    token: tok.aliceWrite, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ emptyBranch: true }) }), 400,
+  { mention: "leave out emptyBranch (empty in @huggingface/hub) to branch from main" });
   // `git check-ref-format --branch` rejects these names, so the API does too.
   for (const [name, rule] of [["-x", "may not start with '-'"], ["a.lock", "may end with '.lock'"],
     ["feat%2F-ok%2F.hidden", "may start with '.'"]]) {
