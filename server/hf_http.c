@@ -487,6 +487,15 @@ static int spaces_handle(struct http_request *req, void *arg, struct hub_error *
     return http_reply_error(req, 404, "%s", spaces_message);
 }
 
+/* POST /api/repos/move (huggingface_hub's move_repo): the hub cannot rename repos. */
+static int repo_move_handle(struct http_request *req, void *arg, struct hub_error *err)
+{
+    return http_reply_error(req, 501,
+                            "moving or renaming repos is not supported by this hub; create the "
+                            "new repo and push the history to it with git (docs/git.md, Mirror "
+                            "pushes), then delete the old one");
+}
+
 #define API_REPO "/api/{tp}/{ns}/{name}"
 
 static const struct http_route routes[] = {
@@ -507,6 +516,11 @@ static const struct http_route routes[] = {
      .body = HTTP_BODY_BUFFER,
      .auth_required = true,
      .handle = hf_repo_delete_handle},
+    {.name = "hf.repo_move",
+     .methods = "POST",
+     .pattern = "/api/repos/move",
+     .body = HTTP_BODY_BUFFER,
+     .handle = repo_move_handle},
     {.name = "hf.validate_yaml",
      .methods = "POST",
      .pattern = "/api/validate-yaml",

@@ -105,6 +105,11 @@ test("healthz, metrics, CORS preflight, 405 and unknown routes", async () => {
   assert.match(pre.headers.get("access-control-expose-headers"), /X-Repo-Commit/);
   await expectError(await req("/api/whoami-v2", { method: "DELETE", token: tok.aliceWrite }), 405);
   await expectError(await req("/api/no/such/route/here/at/all"), 404);
+  // huggingface_hub's move_repo: the hub cannot rename, and says how to move a repo instead.
+  await expectError(await req("/api/repos/move", { method: "POST", token: tok.aliceWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ fromRepo: "alice/pub", toRepo: "alice/pub2", type: "model" }) }), 501,
+  { mention: "moving or renaming repos is not supported by this hub; create the new repo" });
   assert.match(await waitForLog(daemon, /request method=GET path=\/healthz status=200 .*req=\w+/),
     /request method=GET path=\/healthz status=200 .*req=\w+/);
 });
