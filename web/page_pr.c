@@ -131,9 +131,10 @@ static void web_pr_button(struct web_repo_view *v, const struct meta_pr *pr, con
         web_buf_printf(b, "<button type=\"submit\">%s</button></form>", label);
 }
 
-/* Writes the Merge, Close and Reopen buttons the viewer may use. A conflicting pull request
- * gets a disabled Merge button with the reason, since the merge would fail. */
-static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, bool conflicting)
+/* Writes the Merge, Close and Reopen buttons the viewer may use. A pull request that cannot
+ * be merged (blocked is the reason, else NULL) gets a disabled Merge button with the reason,
+ * since the merge would fail. */
+static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, const char *blocked)
 {
     bool writer = v->can_write;
     bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
@@ -142,12 +143,12 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, bo
         return;
     /* A <p> cannot contain a <form>, so the browser would end it before the first form. */
     web_buf_puts(&v->ctx->out, "<div class=\"toolbar pr-actions\">");
-    if (pr->status == META_PR_OPEN && writer && conflicting)
-        web_buf_puts(&v->ctx->out,
-                     "<button type=\"button\" id=\"pr-merge-disabled\" disabled "
-                     "aria-describedby=\"pr-merge-reason\">Merge</button><span "
-                     "class=\"muted\" id=\"pr-merge-reason\">Resolve the conflicts above "
-                     "before merging.</span>");
+    if (pr->status == META_PR_OPEN && writer && blocked != NULL)
+        web_buf_printf(&v->ctx->out,
+                       "<button type=\"button\" id=\"pr-merge-disabled\" disabled "
+                       "aria-describedby=\"pr-merge-reason\">Merge</button><span "
+                       "class=\"muted\" id=\"pr-merge-reason\">%s</span>",
+                       blocked);
     else if (pr->status == META_PR_OPEN && writer)
         web_pr_button(v, pr, "merge", NULL, NULL, "Merge", NULL);
     if (pr->status == META_PR_OPEN)
@@ -291,8 +292,8 @@ static bool web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
 }
 
 /* For a writer viewing an open pull request, writes the git-lfs lock that would stop their
- * merge, as the Merge form would find it. */
-static void web_pr_locks(struct web_repo_view *v, const struct meta_pr *pr)
+ * merge, as the Merge form would find it. Returns whether there is one. */
+static bool web_pr_locks(struct web_repo_view *v, const struct meta_pr *pr)
 {
     struct web_buf *b = &v->ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
@@ -301,13 +302,13 @@ static void web_pr_locks(struct web_repo_view *v, const struct meta_pr *pr)
     int rc;
 
     if (pr->status != META_PR_OPEN || !v->can_write)
-        return;
+        return false;
     rc = pr_merge_lock_find(&lock, &found, v->ctx->req->db, v->git, pr, v->ctx->req->user_id, &err);
     if (rc < 0)
         hub_log(HUB_LOG_WARN, "web", "cannot check the git-lfs locks of repo=%s num=%lld error=%s",
                 v->id, (long long)pr->number, err.msg);
     if (rc < 0 || !found)
-        return;
+        return false;
     web_buf_puts(b, "<div class=\"notice warn pr-locks\"><p>This pull request changes <code>");
     web_buf_escape(b, lock.path);
     web_buf_puts(b, "</code>, which ");
@@ -319,6 +320,7 @@ static void web_pr_locks(struct web_repo_view *v, const struct meta_pr *pr)
     web_buf_puts(b, "</code>; a writer can break the lock with <code>git lfs unlock --force ");
     web_buf_escape(b, lock.path);
     web_buf_puts(b, "</code>.</p></div>");
+    return true;
 }
 
 /* Renders pull request pr with HTTP status. A message (escaped here), when set, explains a
@@ -330,7 +332,7 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     struct web_buf *b = &ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
     char ref[32], head[REPO_OID_HEX_BYTES + 1] = "", title[META_PR_MAX_TITLE_BYTES + 32];
-    bool conflicting;
+    bool conflicting, locked;
 
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
     snprintf(title, sizeof(title), "#%lld %s", (long long)pr->number, pr->title);
@@ -351,8 +353,11 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     if (pr->description[0] != '\0')
         web_pr_description(v, pr, ref);
     conflicting = web_pr_conflicts(v, pr, ref);
-    web_pr_locks(v, pr);
-    web_pr_actions(v, pr, conflicting);
+    locked = web_pr_locks(v, pr);
+    web_pr_actions(v, pr,
+                   conflicting ? "Resolve the conflicts above before merging."
+                   : locked    ? "The git-lfs lock above must be released before merging."
+                               : NULL);
     web_pr_commits(v, pr, ref);
     web_pr_files(v, pr, head);
     web_page_end(ctx, status);

@@ -678,6 +678,8 @@ test("merge stops at another user's lock", async () => {
   const page = await req(`/bob/locking/discussions/${num}`, { headers: { Cookie: session } });
   const html = await page.text();
   assert.match(html, /This pull request changes <code>weights\.txt<\/code>, which bob locked with git-lfs/);
+  assert.match(html, /id="pr-merge-disabled" disabled/);
+  assert.match(html, /The git-lfs lock above must be released before merging\./);
   const csrf = html.match(/name="csrf" value="([^"]+)"/)[1];
   const posted = await req(`/bob/locking/discussions/${num}/merge`, { method: "POST",
     redirect: "manual", body: `csrf=${enc(csrf)}`,
