@@ -465,7 +465,8 @@ static int token_create(const struct admin_ctx *ctx)
              meta_scope_name(scope));
     audit(db, "token.create", detail);
     /* Only the token goes to stdout, so scripts can capture it. It is flushed before the
-     * stderr line, which may end the process with SIGPIPE; a token nobody saw is revoked. */
+     * stderr line, which may end the process with SIGPIPE. A token that was not shown is
+     * revoked. */
     printf("%s\n", secret);
     if (fflush(stdout) != 0) {
         int saved = errno;
