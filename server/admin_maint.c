@@ -183,8 +183,10 @@ static int fsck_lfs_ref(void *ctx, const char *oid, uint64_t size, const char *p
 
     s->lfs_refs++;
     if (store_blob_stat(&exists, &stored, s->st, oid, &err) < 0 || !exists) {
-        printf("repo %s/%s: %s points to LFS object %s, which is missing from the store\n",
-               s->repo->ns, s->repo->name, path, oid);
+        printf("repo %s/%s: %s points to LFS object %s, which is missing from the store; copy "
+               "lfs/objects/%.2s/%.2s/%s from a backup of the data directory, or upload the file "
+               "again\n",
+               s->repo->ns, s->repo->name, path, oid, oid, oid + 2, oid);
         s->problems++;
         return 0;
     }
@@ -356,7 +358,9 @@ static void fsck_orphan_dirs(struct fsck_state *s, const char *data_dir, enum hu
             memcpy(name, repo_ent->d_name, len - 4);
             name[len - 4] = '\0';
             if (meta_repo_get(&row, s->db, type, ns_ent->d_name, name, NULL) == HUB_ENOTFOUND) {
-                printf("git repo %s/%s.git has no database row\n", path, name);
+                printf("git repo %s/%s.git has no database row; import its files with `repo "
+                       "import`, or remove the folder\n",
+                       path, name);
                 s->problems++;
             }
         }

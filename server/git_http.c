@@ -211,7 +211,9 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
         if (rc < 0)
             return rc;
         if (!allowed) {
-            snprintf(message, sizeof(message), "%s %s/%s rejected: user %s has no write access",
+            snprintf(message, sizeof(message),
+                     "%s %s/%s rejected: user %s has no write access; ask the owner for it, or "
+                     "propose the change as a pull request through the Hub API (create_pr=1)",
                      operation, ns, name, user->name);
             reply_forbidden(req, state, message);
             return 1;

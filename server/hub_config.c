@@ -258,8 +258,9 @@ static int parse_thread_count(unsigned *out, const char *flag, const char *value
     uint64_t n;
 
     if (parse_u64(&n, value, false) < 0 || n < 1 || n > 1024)
-        return hub_error_set(err, HUB_EINVAL, "invalid %s '%s': expected a number from 1 to 1024",
-                             flag, value);
+        return hub_error_set(err, HUB_EINVAL,
+                             "invalid %s '%s': expected a whole number from 1 to 1024", flag,
+                             value);
     *out = (unsigned)n;
     return 0;
 }
@@ -273,7 +274,7 @@ static int parse_limit(struct hub_config *config, const struct limit_flag *flag,
     if (parse_u64(&n, value, flag->kind == FLAG_BYTES) < 0 || n < flag->min || n > flag->max)
         return hub_error_set(
             err, HUB_EINVAL, "invalid %s '%s': expected %s from %llu to %llu", flag->name, value,
-            flag->kind == FLAG_BYTES ? "a byte count (suffix K, M, G or T)" : "a number",
+            flag->kind == FLAG_BYTES ? "a byte count (suffix K, M, G or T)" : "a whole number",
             (unsigned long long)flag->min, (unsigned long long)flag->max);
     *field = n;
     return 0;
@@ -292,8 +293,8 @@ static int limits_from_env(struct hub_config *config, struct hub_error *err)
             continue;
         if (parse_u64(&n, text, false) < 0 || n < flag->min || n > flag->max)
             return hub_error_set(err, HUB_EINVAL,
-                                 "invalid %s '%.40s': expected a number from %llu to %llu (or "
-                                 "use %s)",
+                                 "invalid %s '%.40s': expected a whole number from %llu to %llu "
+                                 "(or use %s)",
                                  flag->env, text, (unsigned long long)flag->min,
                                  (unsigned long long)flag->max, flag->name);
         *(uint64_t *)((char *)config + flag->offset) = n;

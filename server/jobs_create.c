@@ -407,8 +407,9 @@ static int output_repo_fits(const char *data_dir, const struct meta_repo *repo, 
  * fit a new adapter of base (output_repo_fits). */
 static int output_repo_prepare(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *db,
                                const char *data_dir, const char *id, const char *base,
-                               int64_t user_id, bool is_private, struct hub_error *err)
+                               const struct http_user *user, bool is_private, struct hub_error *err)
 {
+    int64_t user_id = user->id;
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     struct meta_repo repo;
     bool allowed = false;
@@ -428,7 +429,9 @@ static int output_repo_prepare(char created_commit[REPO_OID_HEX_BYTES + 1], stru
             return rc;
         if (!allowed)
             return hub_error_set(err, HUB_EFORBIDDEN,
-                                 "output_repo '%s': you cannot create repos under '%s'", id, ns);
+                                 "output_repo '%s': you cannot create repos under '%s'; use "
+                                 "your own namespace, such as '%s/%s'",
+                                 id, ns, user->name, name);
         rc = output_repo_create(&repo, created_commit, db, data_dir, ns, name, is_private, err);
         if (rc != HUB_ECONFLICT)
             return rc;
@@ -479,8 +482,8 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
                             spec->eval_file, err);
     /* An adapter trained on private data is private too. */
     if (rc == 0 && spec->type == META_JOB_TRAIN)
-        rc = output_repo_prepare(created_commit, db, data_dir, spec->output_repo, spec->model,
-                                 user->id, model.is_private || dataset.is_private, err);
+        rc = output_repo_prepare(created_commit, db, data_dir, spec->output_repo, spec->model, user,
+                                 model.is_private || dataset.is_private, err);
     return rc;
 }
 

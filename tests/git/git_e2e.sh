@@ -322,6 +322,9 @@ else
 fi
 check_output "git lfs lock prints the hub's rejection" \
   "lock request for alice/adapters rejected: user bob has no write access" "$work/bob-lock.log"
+check_output "rejection without write access names the ways forward" \
+  "no write access; ask the owner for it, or propose the change as a pull request" \
+  "$work/bob-lock.log"
 code=$(curl -s -o "$work/bob-lock.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
   -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
   -d '{"path":"adapter_config.json"}' "$base/alice/adapters.git/info/lfs/locks")

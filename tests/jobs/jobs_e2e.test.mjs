@@ -137,6 +137,8 @@ test("job requests are validated", async () => {
 
   r = await api(url, bob, "POST", "/api/jobs", trainRequest({ output_repo: "alice/bobs-lora" }));
   assert.equal(r.status, 403);
+  assert.match(r.json.error,
+    /you cannot create repos under 'alice'; use your own namespace, such as 'bob\/bobs-lora'/);
 
   r = await api(url, bobRead, "POST", "/api/jobs", trainRequest({ output_repo: "bob/lora" }));
   assert.equal(r.status, 403);
@@ -263,7 +265,9 @@ test("training job survives a killed worker and publishes the adapter", async ()
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(r.json.evaluations, []);
 
-  // Queued behind it (one worker): a long job for the restart test, then an evaluation.
+  // Queued behind it (one worker): a long job for the restart test, then an evaluation. The
+  // queue limit is 2, so both fit only once the first job has left the queue.
+  await waitForJob(url, alice, id, (j) => j.state !== "queued");
   r = await api(url, alice, "POST", "/api/jobs",
     trainRequest({ output_repo: "alice/long-lora", params: { ...trainParams, steps: 100000 } }));
   assert.equal(r.status, 201, r.text);

@@ -22,11 +22,11 @@ function serve(args, env = {}) {
 }
 
 const badValues = [
-  [["--max-queued-jobs-per-user", "-1"], /invalid --max-queued-jobs-per-user '-1': expected a number from 0 to 100000/],
-  [["--max-running-jobs-per-user", "many"], /invalid --max-running-jobs-per-user 'many': expected a number from 0 to 1024/],
-  [["--job-attempts", "0"], /invalid --job-attempts '0': expected a number from 1 to 100/],
-  [["--job-heartbeat-timeout", "2"], /invalid --job-heartbeat-timeout '2': expected a number from 6 to 86400/],
-  [["--job-cancel-grace", "5s"], /invalid --job-cancel-grace '5s': expected a number from 1 to 600/],
+  [["--max-queued-jobs-per-user", "-1"], /invalid --max-queued-jobs-per-user '-1': expected a whole number from 0 to 100000/],
+  [["--max-running-jobs-per-user", "many"], /invalid --max-running-jobs-per-user 'many': expected a whole number from 0 to 1024/],
+  [["--job-attempts", "0"], /invalid --job-attempts '0': expected a whole number from 1 to 100/],
+  [["--job-heartbeat-timeout", "2"], /invalid --job-heartbeat-timeout '2': expected a whole number from 6 to 86400/],
+  [["--job-cancel-grace", "5s"], /invalid --job-cancel-grace '5s': expected a whole number from 1 to 600/],
 ];
 
 for (const [args, message] of badValues) {
