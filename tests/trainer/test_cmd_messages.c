@@ -39,35 +39,15 @@ static int run_atelier(const char *const *args, char **out_text, char **err_text
 {
     char *out_path = path_in(tmp_root, "stdout.txt");
     char *err_path = path_in(tmp_root, "stderr.txt");
-    const char *argv[64];
-    int n = 0, status;
-    pid_t pid;
+    int rc = run_command(bin, args, out_path, err_path);
 
-    argv[n++] = bin;
-    while (args[n - 1] != NULL && n < 63) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0)
-        return -1;
     *out_text = read_text(out_path);
     *err_text = read_text(err_path);
     if (*out_text == NULL)
         *out_text = strdup("");
     if (*err_text == NULL)
         *err_text = strdup("");
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return rc;
 }
 
 /* Counts the lines of text. */
@@ -885,37 +865,15 @@ static void test_merge_out_checks(void)
                     "(runs)");
 }
 
-/* Runs bin with args while files may grow to at most max_bytes, as on a nearly full disk:
- * with SIGXFSZ ignored, a write past the limit fails with EFBIG. Returns the exit status. */
+/* Runs bin with args while files may grow to at most max_bytes, as on a nearly full disk
+ * (spawn_command). Returns the exit status. */
 static int run_atelier_file_limit(const char *const *args, rlim_t max_bytes, char **err_text)
 {
     char *err_path = path_in(tmp_root, "stderr-limited.txt");
-    const char *argv[64];
-    int n = 0, status;
-    pid_t pid;
+    int rc = wait_command(spawn_command(bin, args, NULL, err_path, max_bytes));
 
-    argv[n++] = bin;
-    while (args[n - 1] != NULL && n < 63) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid == 0) {
-        struct rlimit limit = {max_bytes, max_bytes};
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(fe, 2);
-        signal(SIGXFSZ, SIG_IGN);
-        if (setrlimit(RLIMIT_FSIZE, &limit) != 0)
-            _exit(126);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0)
-        return -1;
     *err_text = read_text(err_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return rc;
 }
 
 /* Returns true when stderr of args mentions jansson's JSON_ALLOW_NUL flag. */

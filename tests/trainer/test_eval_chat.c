@@ -79,27 +79,7 @@ static bool make_chat_model(const char *dir)
  * exit status, or -1 when it did not exit. */
 static int run_atelier(const char *const *args, const char *out_path)
 {
-    const char *argv[32];
-    int n = 0, status;
-    pid_t pid;
-
-    argv[n++] = bin;
-    while (args[n - 1] != NULL && n < 31) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(fo, 1);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run_command(bin, args, out_path, NULL);
 }
 
 /* Writes one {"messages": [user, assistant]} line to f. */

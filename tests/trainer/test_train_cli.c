@@ -58,33 +58,9 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* Runs bin with args (NULL-terminated, without argv[0]); stdout and stderr go to the
- * given files (NULL: /dev/null). Returns the exit status, or -1 when it did not exit. */
 static int run_atelier(const char *const *args, const char *out_path, const char *err_path)
 {
-    const char *argv[64];
-    int n = 0, status;
-    pid_t pid;
-
-    argv[n++] = bin;
-    while (args[n - 1] != NULL && n < 63) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run_command(bin, args, out_path, err_path);
 }
 
 static json_t *load_json(const char *path)
@@ -480,27 +456,7 @@ static void test_two_threads_identical(void)
  * descriptors open. Returns the pid. */
 static pid_t spawn_atelier(const char *const *args, const char *err_path)
 {
-    const char *argv[64];
-    int n = 0;
-    pid_t pid;
-
-    argv[n++] = bin;
-    while (args[n - 1] != NULL && n < 63) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid == 0) {
-        int fo = open("/dev/null", O_WRONLY);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return spawn_command(bin, args, NULL, err_path, 0);
 }
 
 /* Starts a run with --progress-fd, sends SIGTERM once step 2 is reported, then resumes. The
