@@ -219,9 +219,21 @@ static int repo_access_check(struct hf_repo_ctx *out, struct http_request *req,
     return 0;
 }
 
-static int reply_repo_open_failed(struct http_request *req, const char *ns, const char *name,
+/* Queues the reply for a repo whose row was found but whose git folder could not be opened.
+ * A folder that is gone belongs to a repo being deleted (the folder goes before the row), so
+ * the reply is the usual 404; a folder that stays missing is for `atelier admin fsck`. */
+static int reply_repo_open_failed(struct http_request *req, const struct meta_repo *row,
                                   const struct hub_error *err)
 {
+    const char *ns = row->ns, *name = row->name;
+
+    if (err->code == HUB_ENOTFOUND) {
+        hub_log(HUB_LOG_WARN, "hf",
+                "git repo of %s/%s is missing, so it counts as not found "
+                "(deleted meanwhile, or run atelier admin fsck) req=%s",
+                ns, name, http_request_id(req));
+        return reply_repo_not_found(req, row->type, ns, name);
+    }
     hub_log(HUB_LOG_ERROR, "hf", "cannot open the git repo of %s/%s error=%s req=%s", ns, name,
             err->msg, http_request_id(req));
     return http_reply_error(req, 500, "cannot open the git repo of %s/%s", ns, name);
@@ -240,7 +252,7 @@ static int repo_load(struct hf_repo_ctx *out, struct http_request *req, enum hub
     rc = repo_open(&out->git, http_request_config(req)->data_dir, type, out->row.ns, out->row.name,
                    &err);
     if (rc < 0) {
-        reply_repo_open_failed(req, out->row.ns, out->row.name, &err);
+        reply_repo_open_failed(req, &out->row, &err);
         return rc;
     }
     return 0;
@@ -284,7 +296,7 @@ int hf_repo_load_shared(struct hf_repo_ctx *out, struct http_request *req)
         return rc;
     rc = hf_info_repo_open(&out->git, http_request_config(req)->data_dir, &out->row, &err);
     if (rc < 0) {
-        reply_repo_open_failed(req, out->row.ns, out->row.name, &err);
+        reply_repo_open_failed(req, &out->row, &err);
         return rc;
     }
     out->git_borrowed = true;

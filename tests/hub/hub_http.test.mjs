@@ -1291,3 +1291,17 @@ test("info config and expanded safetensors", async () => {
   const noConfig = await (await req("/api/models/alice/pub")).json();
   assert.equal(noConfig.config, undefined, "config.json that is no model config");
 });
+
+test("repo whose git folder is gone answers 404", async () => {
+  // A deletion removes the folder before the row; a request in between sees no repo.
+  assert.equal((await req("/api/repos/create", { method: "POST", token: tok.aliceWrite,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "vanishing", organization: "alice" }) })).status, 200);
+  rmSync(join(dataDir, "repos/models/alice/vanishing.git"), { recursive: true, force: true });
+  for (const path of ["/api/models/alice/vanishing", "/api/models/alice/vanishing/tree/main",
+    "/alice/vanishing/resolve/main/README.md"]) {
+    await expectError(await req(path), 404, { code: "RepoNotFound" });
+  }
+  const warned = /warn hf: git repo of alice\/vanishing is missing, so it counts as not found/;
+  assert.match(await waitForLog(daemon, warned), warned);
+});

@@ -42,7 +42,14 @@ test("job over the time limit is canceled", async () => {
   assert.match(await waitForLog(daemon, warned), warned);
   await waitForJob(url, alice, id, () =>
     findProcesses(["worker", dataDir, "--job", String(id)]).length === 0, 20000);
-  // The job created its output repo and committed nothing, so the cancel deletes it.
-  const repo = await api(url, alice, "GET", "/api/models/alice/endless-lora");
-  assert.equal(repo.status, 404);
+  // The job created its output repo and committed nothing, so the cancel deletes it, just
+  // after it records the final state.
+  const deadline = Date.now() + 20000;
+  let status;
+  for (;;) {
+    status = (await api(url, alice, "GET", "/api/models/alice/endless-lora")).status;
+    if (status !== 200 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 404);
 });
