@@ -12,6 +12,7 @@
 #include "hub_log.h"
 #include "meta_jobs.h"
 #include "meta_repo.h"
+#include "repo.h"
 #include "web_page.h"
 #include "web_summary.h"
 
@@ -251,6 +252,28 @@ static int web_jobs_list(struct web_ctx *ctx)
     return 1;
 }
 
+/* Returns whether the model repo has a config.json at commit, the check the jobs API makes
+ * before it queues a base model. A repo that cannot be opened counts as having none. */
+static bool web_model_has_config(struct web_ctx *ctx, const struct meta_repo *model,
+                                 const char *commit)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_entry entry;
+    struct repo *r = NULL;
+    int rc;
+
+    memset(&entry, 0, sizeof(entry));
+    rc = repo_open(&r, ctx->req->data_dir, HUB_REPO_MODEL, model->ns, model->name, &err);
+    if (rc == 0)
+        rc = repo_entry_stat(&entry, r, commit, "config.json", &err);
+    if (rc < 0 && rc != HUB_ENOTFOUND)
+        hub_log(HUB_LOG_WARN, "web", "cannot look up config.json in %s/%s: %s", model->ns,
+                model->name, err.msg);
+    free(entry.path);
+    repo_close(r);
+    return rc == 0;
+}
+
 /* Writes a <select> of the repos of type that the viewer can read. */
 static void web_repo_select(struct web_ctx *ctx, const char *id, const char *name,
                             enum hub_repo_type type, const char *selected)
@@ -275,10 +298,11 @@ static void web_repo_select(struct web_ctx *ctx, const char *id, const char *nam
     for (size_t i = 0; i < count; i++) {
         char full[HUB_MAX_REPO_ID_BYTES + 1];
 
-        /* An adapter is no base for another adapter, and an empty repo (no commit, or only
-         * the .gitattributes of its first commit) has no weights, so both are left out. A
-         * full model that names a base in its card (a fine-tune) stays. The summary comes
-         * from the table unless main moved since it was computed. */
+        /* The jobs API rejects an adapter as a base, and a repo without config.json at the
+         * head of main (an empty repo, or one with only a README) has no model to train.
+         * The list leaves both out. A full model that names a base in its card (a
+         * fine-tune) stays. The summary comes from the table unless main moved since it was
+         * computed. */
         if (type == HUB_REPO_MODEL) {
             struct web_repo_summary summary;
             bool skip;
@@ -287,7 +311,8 @@ static void web_repo_select(struct web_ctx *ctx, const char *id, const char *nam
             if (web_summary_get(&summary, ctx->req->db, ctx->req->data_dir, &repos[i], &err) < 0)
                 hub_log(HUB_LOG_WARN, "web", "cannot read the summary of %s/%s: %s", repos[i].ns,
                         repos[i].name, err.msg);
-            skip = summary.is_adapter || summary.commit[0] == '\0' || summary.file_count <= 1;
+            skip = summary.is_adapter || summary.commit[0] == '\0' || summary.file_count <= 1 ||
+                   !web_model_has_config(ctx, &repos[i], summary.commit);
             web_summary_dispose(&summary);
             if (skip)
                 continue;

@@ -674,23 +674,33 @@ static void test_pages_jobs(void)
     CHECK(has(&p, "No jobs yet"));
     done(&p);
     /* A fine-tune whose card names a base is still a full model, so the form offers it. A
-     * repo with only its first .gitattributes has no model, so the form leaves it out. */
+     * repo with only its first .gitattributes, or with only a README.md, has no config.json
+     * and so no model, and the form leaves it out because the jobs API would reject it. */
     create_repo(HUB_REPO_MODEL, "alice", "tuned", false,
                 "---\nbase_model: karpathy/tinyllamas\n---\n# Tuned\n");
     {
         struct hub_error err = HUB_ERROR_INIT;
         struct meta_repo row;
+        struct repo_op op;
 
+        memset(&op, 0, sizeof(op));
+        op.kind = REPO_OP_ADD_FILE;
+        op.path = "config.json";
+        op.data = "{\"hidden_size\": 64}\n";
+        op.len = strlen(op.data);
+        commit_files(NULL, HUB_REPO_MODEL, "alice", "tuned", &op, 1, "Add config");
         CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "tuned", &err), 0);
         CHECK_EQ_INT(meta_repo_set_base_model(db, row.id, "karpathy/tinyllamas", &err), 0);
     }
     create_repo(HUB_REPO_MODEL, "alice", "blank", false, NULL);
+    create_repo(HUB_REPO_MODEL, "alice", "readme-only", false, "# Notes\n");
     p = render("/jobs/new", "", alice_id);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "value=\"alice/demo\""));
     CHECK(!has(&p, "value=\"alice/demo-lora\""));
     CHECK(has(&p, "value=\"alice/tuned\""));
     CHECK(!has(&p, "value=\"alice/blank\""));
+    CHECK(!has(&p, "value=\"alice/readme-only\""));
     CHECK(has(&p, "value=\"alice/stories\""));
     CHECK(has(&p, "Learning rate"));
     /* The form shows the defaults of `atelier train --help`, which the jobs API fills in. */
