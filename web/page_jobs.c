@@ -631,11 +631,14 @@ static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
     json_decref(log);
 }
 
-/* Writes one metrics row per number, with nested objects flattened to "train.loss". */
-static void web_metric_rows(struct web_buf *b, const char *prefix, json_t *object, int depth)
+/* Writes one metrics row per number, with nested objects flattened to "train.loss". A null
+ * metric (such as the eval losses of a job without an eval file) gets no row. Returns the
+ * number of rows written. */
+static size_t web_metric_rows(struct web_buf *b, const char *prefix, json_t *object, int depth)
 {
     const char *key;
     json_t *value;
+    size_t rows = 0;
 
     json_object_foreach(object, key, value)
     {
@@ -645,18 +648,22 @@ static void web_metric_rows(struct web_buf *b, const char *prefix, json_t *objec
             char nested[256];
 
             snprintf(nested, sizeof(nested), "%s%s.", prefix, key);
-            web_metric_rows(b, nested, value, depth + 1);
+            rows += web_metric_rows(b, nested, value, depth + 1);
             continue;
         }
+        if (json_is_null(value))
+            continue;
         text = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(WEB_JOB_REAL_PRECISION));
         web_buf_puts(b, "<tr><th>");
         web_buf_escape(b, prefix);
         web_buf_escape(b, key);
         web_buf_puts(b, "</th><td class=\"num\">");
-        web_buf_escape(b, json_is_null(value) ? "–" : text);
+        web_buf_escape(b, text != NULL ? text : "");
         web_buf_puts(b, "</td></tr>");
         free(text);
+        rows++;
     }
+    return rows;
 }
 
 static void web_job_result(struct web_buf *b, const struct meta_job *job)
@@ -685,10 +692,19 @@ static void web_job_result(struct web_buf *b, const struct meta_job *job)
         web_buf_printf(b, "/commit/%s\"><code>%.10s</code></a>.</p>", job->result_commit,
                        job->result_commit);
     }
+    /* The rows go to a buffer of their own so that metrics that are all null leave out the
+     * heading and the table too. */
     if (json_object_size(metrics) > 0) {
-        web_buf_puts(b, "<h2>Metrics</h2><table id=\"job-metrics\"><tbody>");
-        web_metric_rows(b, "", metrics, 0);
-        web_buf_puts(b, "</tbody></table>");
+        struct web_buf rows = WEB_BUF_INIT;
+
+        if (web_metric_rows(&rows, "", metrics, 0) > 0) {
+            web_buf_puts(b, "<h2>Metrics</h2><table id=\"job-metrics\"><tbody>");
+            web_buf_append(b, rows.data, rows.len);
+            web_buf_puts(b, "</tbody></table>");
+        }
+        if (rows.failed)
+            b->failed = true;
+        web_buf_dispose(&rows);
     }
     json_decref(metrics);
 }

@@ -880,6 +880,44 @@ static void test_pages_job_attempts(void)
     done(&p);
 }
 
+/* A training job without an eval file stores null eval metrics, and the page shows a row only
+ * for each metric that has a value. */
+static void test_pages_job_null_metrics(void)
+{
+    static const char commit[] = "0123456789abcdef0123456789abcdef01234567";
+    struct hub_error err = HUB_ERROR_INIT;
+    char path[64];
+    int64_t id;
+    struct page p;
+
+    id = bob_job_start(META_JOB_TRAIN, "bob/out", 1);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_SUCCEEDED, commit,
+                                 "{\"train\":{\"loss\":1.5,\"base_eval_loss\":null,"
+                                 "\"eval_loss\":null,\"eval_perplexity\":null}}",
+                                 NULL, &err),
+                 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<th>train.loss</th><td class=\"num\">1.5</td>"));
+    CHECK(!has(&p, "train.base_eval_loss"));
+    CHECK(!has(&p, "train.eval_loss"));
+    CHECK(!has(&p, "train.eval_perplexity"));
+    done(&p);
+
+    /* Metrics that are all null leave out the heading and the table too. */
+    id = bob_job_start(META_JOB_TRAIN, "bob/out", 1);
+    CHECK_EQ_INT(meta_job_finish(db, id, 1, META_JOB_SUCCEEDED, commit,
+                                 "{\"train\":{\"eval_loss\":null}}", NULL, &err),
+                 0);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)id);
+    p = render(path, "", bob_id);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(!has(&p, "<h2>Metrics</h2>"));
+    CHECK(!has(&p, "job-metrics"));
+    done(&p);
+}
+
 /* A finished evaluation names the commit it measured, and reals from events and metrics
  * have at most 6 significant digits: 0.874755, not 0.87475499999999995. */
 static void test_pages_job_eval_result(void)
@@ -2048,6 +2086,7 @@ int main(void)
     test_pages_job_rows();
     test_pages_job_attempts();
     test_pages_job_eval_result();
+    test_pages_job_null_metrics();
     test_pages_job_final_line();
     test_pages_job_pinned_and_deleted();
     test_pages_corpus_cards();
