@@ -632,45 +632,96 @@ static void base_model_note(char *buf, size_t size, const struct adapter_config 
         buf[0] = '\0';
 }
 
-static int collect_target_mask(unsigned *mask, const struct adapter_info *info,
-                               const struct model_config *cfg, const char *dir,
-                               struct tr_error *err)
+/* Layer coverage of an adapter's tensors: how many distinct layers they adapt and the
+ * highest layer index among them (-1 when there are none). */
+struct layer_coverage {
+    int n_layers;
+    int last_layer;
+};
+
+static int collect_target_mask(unsigned *mask, struct layer_coverage *coverage,
+                               const struct adapter_info *info, const struct model_config *cfg,
+                               const char *dir, struct tr_error *err)
 {
     char note[400];
+    bool *seen = NULL;
+    int rc = 0;
 
     base_model_note(note, sizeof(note), &info->config);
     *mask = 0;
+    coverage->n_layers = 0;
+    coverage->last_layer = -1;
+    seen = calloc((size_t)cfg->num_hidden_layers + 1, sizeof(bool));
+    if (seen == NULL)
+        return tr_error_set(err, "cannot allocate the layer list of %d layers",
+                            cfg->num_hidden_layers);
     for (size_t i = 0; i < info->n_tensors; i++) {
         const struct adapter_tensor *at = &info->tensors[i];
         enum lora_target t;
         int layer;
 
-        if (at->kind == ADAPTER_OTHER)
-            return tr_error_set(err,
-                                "%s: tensor %s is not a lora_A/lora_B weight; adapters "
-                                "with extra trained modules are not supported",
-                                dir, at->name);
-        if (!module_to_target(at->module, &layer, &t))
-            return tr_error_set(err,
-                                "%s: tensor %s adapts module \"%s\", which a %s model "
-                                "does not have",
-                                dir, at->name, at->leaf, cfg->model_type);
-        if (layer >= cfg->num_hidden_layers)
-            return tr_error_set(err,
-                                "%s: tensor %s is for layer %d but the model has %d layers; "
-                                "the adapter was trained for a different base model%s",
-                                dir, at->name, layer, cfg->num_hidden_layers, note);
+        if (at->kind == ADAPTER_OTHER) {
+            rc = tr_error_set(err,
+                              "%s: tensor %s is not a lora_A/lora_B weight; adapters "
+                              "with extra trained modules are not supported",
+                              dir, at->name);
+            break;
+        }
+        if (!module_to_target(at->module, &layer, &t)) {
+            rc = tr_error_set(err,
+                              "%s: tensor %s adapts module \"%s\", which a %s model "
+                              "does not have",
+                              dir, at->name, at->leaf, cfg->model_type);
+            break;
+        }
+        if (layer >= cfg->num_hidden_layers) {
+            rc = tr_error_set(err,
+                              "%s: tensor %s is for layer %d but the model has %d layers; "
+                              "the adapter was trained for a different base model%s",
+                              dir, at->name, layer, cfg->num_hidden_layers, note);
+            break;
+        }
         /* PEFT skips such tensors with a warning, so applying them would change the
          * adapter's output, and skipping them could hide a damaged adapter: reject. */
-        if (!config_targets_module(&info->config, at->module))
-            return tr_error_set(err,
-                                "%s: tensor %s adapts module %s, which target_modules in "
-                                "adapter_config.json does not include; add \"%s\" to "
-                                "target_modules or remove the module's tensors",
-                                dir, at->name, at->module, at->leaf);
+        if (!config_targets_module(&info->config, at->module)) {
+            rc = tr_error_set(err,
+                              "%s: tensor %s adapts module %s, which target_modules in "
+                              "adapter_config.json does not include; add \"%s\" to "
+                              "target_modules or remove the module's tensors",
+                              dir, at->name, at->module, at->leaf);
+            break;
+        }
         *mask |= 1u << t;
+        if (!seen[layer]) {
+            seen[layer] = true;
+            coverage->n_layers++;
+        }
+        if (layer > coverage->last_layer)
+            coverage->last_layer = layer;
     }
-    return 0;
+    free(seen);
+    return rc;
+}
+
+/* Prints a warning when the adapter's tensors stop before the model's last layer, as those of
+ * an adapter for a shallower base of the same widths do. It is not an error because
+ * target_modules entries such as "model.layers.0.self_attn.q_proj" select some layers on
+ * purpose. check_config_supported has already rejected layers_to_transform. */
+static void warn_short_coverage(const struct layer_coverage *coverage,
+                                const struct adapter_config *c, const char *dir,
+                                const struct model_config *cfg, const char *command)
+{
+    if (coverage->last_layer < 0 || coverage->last_layer >= cfg->num_hidden_layers - 1)
+        return;
+    fprintf(stderr,
+            "%s: warning: %s: the adapter has tensors for %d of the model's %d layers "
+            "and none after layer %d, so it was probably trained for a base model with fewer "
+            "layers (its base_model_name_or_path is %s%s%s); layers %d to %d run without "
+            "LoRA\n",
+            command, dir, coverage->n_layers, cfg->num_hidden_layers, coverage->last_layer,
+            c->base_model != NULL ? "\"" : "", c->base_model != NULL ? c->base_model : "not set",
+            c->base_model != NULL ? "\"" : "", coverage->last_layer + 1,
+            cfg->num_hidden_layers - 1);
 }
 
 static int copy_tensor(struct lora_matrix *lm, const struct adapter_tensor *at,
@@ -721,9 +772,16 @@ static int load_tensors(struct lora_set *lora, const struct adapter_info *info, 
 int adapter_load(struct lora_set **out, const char *dir, const struct model *m,
                  struct tr_error *err)
 {
+    return adapter_load_for_command(out, dir, m, "atelier", err);
+}
+
+int adapter_load_for_command(struct lora_set **out, const char *dir, const struct model *m,
+                             const char *command, struct tr_error *err)
+{
     const struct model_config *cfg = model_get_config(m);
     struct adapter_info *info = NULL;
     struct lora_set *lora = NULL;
+    struct layer_coverage coverage;
     unsigned mask = 0;
     int rc = -1;
 
@@ -732,7 +790,7 @@ int adapter_load(struct lora_set **out, const char *dir, const struct model *m,
         return -1;
     if (check_config_targets(&info->config, dir, cfg, err) < 0 ||
         check_config_supported(&info->config, dir, err) < 0 ||
-        collect_target_mask(&mask, info, cfg, dir, err) < 0)
+        collect_target_mask(&mask, &coverage, info, cfg, dir, err) < 0)
         goto out;
     lora =
         lora_set_new(cfg, info->config.r, (float)info->config.lora_alpha, info->config.use_rslora,
@@ -740,6 +798,8 @@ int adapter_load(struct lora_set **out, const char *dir, const struct model *m,
     if (lora == NULL)
         goto out;
     rc = load_tensors(lora, info, dir, err);
+    if (rc == 0)
+        warn_short_coverage(&coverage, &info->config, dir, cfg, command);
 out:
     adapter_info_free(info);
     if (rc == 0)

@@ -92,9 +92,16 @@ void adapter_info_free(struct adapter_info *info);
 /** Loads the adapter in dir for model m: checks the config (LORA, no DoRA, no lora_bias,
  * no per-module rank/alpha patterns, targets that m has), then each tensor's module, layer
  * and shape against m, naming the tensor that does not fit. F16 and BF16 tensors are
- * converted to F32. *out (without gradient buffers) is freed with lora_set_free. */
+ * converted to F32. An adapter whose tensors stop before m's last layer loads, with an
+ * "atelier: warning:" line on stderr. *out (without gradient buffers) is freed with
+ * lora_set_free. */
 int adapter_load(struct lora_set **out, const char *dir, const struct model *m,
                  struct tr_error *err);
+
+/** Loads like adapter_load, but starts its warning line with command, such as
+ * "atelier eval", in place of "atelier". */
+int adapter_load_for_command(struct lora_set **out, const char *dir, const struct model *m,
+                             const char *command, struct tr_error *err);
 
 /* Metadata that adapter_save records besides the tensors. */
 struct adapter_save_info {

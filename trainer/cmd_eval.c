@@ -95,7 +95,8 @@ static int run(json_t **out, const struct eval_args *a, struct tr_error *err)
     if (model_open(&m, a->base_dir, err) < 0 || tok_open(&tok, a->base_dir, err) < 0 ||
         tok_check_model_vocab(tok, model_get_config(m)->vocab_size, a->base_dir, err) < 0)
         goto out;
-    if (a->adapter_dir != NULL && adapter_load(&lora, a->adapter_dir, m, err) < 0)
+    if (a->adapter_dir != NULL &&
+        adapter_load_for_command(&lora, a->adapter_dir, m, "atelier eval", err) < 0)
         goto out;
     if (data_load(&ds, a->data_path, tok, (size_t)model_get_config(m)->max_position_embeddings,
                   err) < 0)

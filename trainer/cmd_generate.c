@@ -331,7 +331,8 @@ static int gen_run(struct gen_cli *cli)
         fprintf(stderr, "atelier generate: %s\n", err.msg);
         goto out;
     }
-    if (cli->adapter != NULL && adapter_load(&lora, cli->adapter, m, &err) < 0) {
+    if (cli->adapter != NULL &&
+        adapter_load_for_command(&lora, cli->adapter, m, "atelier generate", &err) < 0) {
         fprintf(stderr, "atelier generate: --adapter: %s\n", err.msg);
         goto out;
     }

@@ -147,7 +147,7 @@ static int run(const char *base, const char *adapter, const char *out, enum st_d
         if (tok_rc < 0)
             goto done;
     }
-    if (adapter_load(&lora, adapter, m, err) < 0)
+    if (adapter_load_for_command(&lora, adapter, m, "atelier merge", err) < 0)
         goto done;
     rc = merge_write(out, base, m, lora, dtype, err);
 done:

@@ -404,6 +404,102 @@ static void test_adapter_for_more_layers(const struct model *m)
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* Calls adapter_load on dir with stderr sent to a temp file and copies what it printed
+ * into log. Returns adapter_load's result. */
+static int load_capturing_stderr(struct lora_set **lora, const char *dir, const struct model *m,
+                                 char *log, size_t log_size)
+{
+    struct tr_error err = {{0}};
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    size_t n = 0;
+    int rc;
+
+    log[0] = '\0';
+    CHECK(capture != NULL);
+    CHECK(saved >= 0);
+    if (capture == NULL || saved < 0)
+        return -1;
+    fflush(stderr);
+    CHECK(dup2(fileno(capture), STDERR_FILENO) >= 0);
+    rc = adapter_load(lora, dir, m, &err);
+    fflush(stderr);
+    CHECK(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+
+    rewind(capture);
+    n = fread(log, 1, log_size - 1, capture);
+    log[n] = '\0';
+    fclose(capture);
+    if (rc < 0)
+        printf("# adapter_load: %s\n", err.msg);
+    return rc;
+}
+
+/* Saves a q_proj adapter for a model like m with num_layers layers into a new temp dir. */
+static void save_adapter_with_layers(char *dir, size_t dir_size, const struct model *m,
+                                     int num_layers, const char *base_model)
+{
+    struct tr_error err = {{0}};
+    struct model_config cfg = *model_get_config(m);
+    struct adapter_save_info info = {base_model, NULL};
+    struct lora_set *lora = NULL;
+    const char *tmp = getenv("TMPDIR");
+
+    cfg.num_hidden_layers = num_layers;
+    snprintf(dir, dir_size, "%s/atelier-layers-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    lora = lora_set_new(&cfg, 2, 4.0f, false, 0.0f, 1u << LORA_Q_PROJ, false, &err);
+    CHECK(lora != NULL);
+    CHECK_EQ_INT(adapter_save(dir, lora, &info, &err), 0);
+    lora_set_free(lora);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* An adapter saved for a 3-layer model of the same width loads on stories260K (5 layers),
+ * but with one warning line that names both layer counts and the recorded base model. An
+ * adapter of every layer loads without it. */
+static void test_adapter_for_fewer_layers(const struct model *m)
+{
+    struct lora_set *back = NULL;
+    char dir[512], log[2048];
+
+    save_adapter_with_layers(dir, sizeof(dir), m, 3, "demo/stories-3-layers");
+    CHECK_EQ_INT(load_capturing_stderr(&back, dir, m, log, sizeof(log)), 0);
+    CHECK(back != NULL);
+    printf("# %s", log);
+    CHECK(strncmp(log, "atelier: warning: ", 18) == 0);
+    CHECK(strstr(log, "tensors for 3 of the model's 5 layers") != NULL);
+    CHECK(strstr(log, "none after layer 2") != NULL);
+    CHECK(strstr(log, "base_model_name_or_path is \"demo/stories-3-layers\"") != NULL);
+    CHECK(strstr(log, "layers 3 to 4 run without LoRA") != NULL);
+    CHECK(strchr(log, '\n') == log + strlen(log) - 1);
+    lora_set_free(back);
+    back = NULL;
+    remove_dir(dir);
+
+    save_adapter_with_layers(dir, sizeof(dir), m, 3, NULL);
+    CHECK_EQ_INT(load_capturing_stderr(&back, dir, m, log, sizeof(log)), 0);
+    CHECK(strstr(log, "base_model_name_or_path is not set") != NULL);
+    lora_set_free(back);
+    back = NULL;
+    remove_dir(dir);
+
+    save_adapter_with_layers(dir, sizeof(dir), m, model_get_config(m)->num_hidden_layers,
+                             "karpathy/stories260K");
+    CHECK_EQ_INT(load_capturing_stderr(&back, dir, m, log, sizeof(log)), 0);
+    CHECK_EQ_STR(log, "");
+    lora_set_free(back);
+    remove_dir(dir);
+}
+
 static void test_config_errors(void)
 {
     static const struct {
@@ -460,6 +556,7 @@ int main(void)
         test_partial_adapters_rejected(m);
         test_tensors_outside_target_modules(m);
         test_adapter_for_more_layers(m);
+        test_adapter_for_fewer_layers(m);
     }
     model_free(m);
     return test_finish();

@@ -16,7 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "adapter.h"
 #include "harness.h"
+#include "lora.h"
+#include "model.h"
 #include "test_files.h"
 
 static const char *bin;
@@ -517,6 +520,44 @@ static void test_merge_summary_and_force(void)
     notes_after = read_text(notes);
     CHECK(notes_after != NULL && strcmp(notes_after, "lab notes\n") == 0);
     free(notes_after);
+    free(out_text);
+    free(err_text);
+}
+
+/* An adapter saved for a 3-layer model of stories260K's widths merges onto the 5-layer
+ * model, and `atelier merge` prints one warning line with its own name first. */
+static void test_merge_short_adapter_warning(void)
+{
+    char *adapter = path_in(tmp_root, "three-layers");
+    char *merged = path_in(tmp_root, "merged-three-layers");
+    const char *merge[] = {"merge", "--base", model_dir, "--adapter",
+                           adapter, "--out",  merged,    NULL};
+    struct adapter_save_info info = {"demo/stories-3-layers", NULL};
+    struct tr_error err = {{0}};
+    struct model *m = NULL;
+    struct lora_set *lora = NULL;
+    struct model_config cfg;
+    char *out_text = NULL, *err_text = NULL;
+
+    CHECK_EQ_INT(model_open(&m, model_dir, &err), 0);
+    if (m == NULL)
+        return;
+    cfg = *model_get_config(m);
+    cfg.num_hidden_layers = 3;
+    lora = lora_set_new(&cfg, 2, 4.0f, false, 0.0f, 1u << LORA_V_PROJ, false, &err);
+    CHECK(lora != NULL);
+    mkdir(adapter, 0755);
+    CHECK_EQ_INT(adapter_save(adapter, lora, &info, &err), 0);
+    lora_set_free(lora);
+    model_free(m);
+
+    CHECK_EQ_INT(run_atelier(merge, &out_text, &err_text), 0);
+    CHECK_EQ_INT(count_lines(err_text), 1);
+    CHECK(strncmp(err_text, "atelier merge: warning: ", 24) == 0);
+    CHECK(contains(err_text, adapter));
+    CHECK(contains(err_text, "tensors for 3 of the model's 5 layers"));
+    CHECK(contains(err_text, "\"demo/stories-3-layers\""));
+    CHECK(exists(path_in(merged, "model.safetensors")));
     free(out_text);
     free(err_text);
 }
@@ -1258,6 +1299,7 @@ int main(void)
     test_eval_split_help();
     test_json_floats();
     test_merge_summary_and_force();
+    test_merge_short_adapter_warning();
     test_merge_writes_dtype();
     test_missing_model_folder();
     test_dataset_line_formats();
