@@ -36,7 +36,7 @@ static int file_read(char **out, size_t *len_out, const char *path, size_t max_b
     *len_out = 0;
     if (fd < 0)
         return hub_error_set_errno(err, errno == ENOENT ? HUB_ENOTFOUND : HUB_EIO, errno,
-                                   "cannot open %s: %s", path, strerror(errno));
+                                   "cannot open %s", path);
     if (fstat(fd, &st) < 0) {
         close(fd);
         return hub_error_set_errno(err, HUB_EIO, errno, "cannot stat %s", path);
@@ -83,7 +83,7 @@ static int weights_store(char oid_out[STORE_OID_HEX_BYTES + 1], uint64_t *size_o
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return hub_error_set_errno(err, errno == ENOENT ? HUB_ENOTFOUND : HUB_EIO, errno,
-                                   "cannot open %s: %s", path, strerror(errno));
+                                   "cannot open %s", path);
     rc = store_open(&st, data_dir, err);
     if (rc == 0)
         rc = store_put_fd(oid_out, size_out, st, fd, HUB_MAX_LFS_OBJECT_BYTES, err);

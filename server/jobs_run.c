@@ -195,8 +195,7 @@ static void pipes_drain(struct line_pipe pipes[3], struct run_state *s, pid_t pi
 static int pipe_open(int fds[2], struct hub_error *err)
 {
     if (pipe2(fds, O_CLOEXEC) < 0)
-        return hub_error_set_errno(err, HUB_EIO, errno, "cannot create a pipe: %s",
-                                   strerror(errno));
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot create a pipe");
     return 0;
 }
 
@@ -234,8 +233,7 @@ int jobs_run(struct jobs_run_result *result, const struct jobs_run_opts *opts,
         goto out;
     pid = fork();
     if (pid < 0) {
-        rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot fork %s: %s", opts->argv[1],
-                                 strerror(errno));
+        rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot fork %s", opts->argv[1]);
         goto out;
     }
     if (pid == 0)

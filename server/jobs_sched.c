@@ -452,8 +452,8 @@ static int worker_spawn(pid_t *out, int64_t job_id, int attempt, struct hub_erro
     snprintf(attempt_text, sizeof(attempt_text), "%d", attempt);
     pid = fork();
     if (pid < 0)
-        return hub_error_set_errno(err, HUB_EIO, errno, "cannot fork a worker for job %lld: %s",
-                                   (long long)job_id, strerror(errno));
+        return hub_error_set_errno(err, HUB_EIO, errno, "cannot fork a worker for job %lld",
+                                   (long long)job_id);
     if (pid == 0) {
         setpgid(0, 0);
         signal(SIGPIPE, SIG_DFL);
@@ -654,8 +654,7 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
     len = readlink("/proc/self/exe", sched.exe_path, sizeof(sched.exe_path) - 1);
     if (len <= 0)
         return hub_error_set_errno(err, HUB_EIO, errno,
-                                   "cannot find the atelier binary in /proc/self/exe: %s",
-                                   strerror(errno));
+                                   "cannot find the atelier binary in /proc/self/exe");
     sched.exe_path[len] = '\0';
     sched.data_dir = strdup(config->data_dir);
     sched.children = calloc(settings.workers, sizeof(*sched.children));
@@ -667,7 +666,7 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
     sched.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sched.wake_fd < 0) {
         rc = hub_error_set_errno(err, HUB_EIO, errno,
-                                 "cannot create the job scheduler's eventfd: %s", strerror(errno));
+                                 "cannot create the job scheduler's eventfd");
         goto fail;
     }
     rc = meta_open(&db, config->data_dir, 0, err);
@@ -676,8 +675,7 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
     sched.stopping = false;
     rc = pthread_create(&sched.thread, NULL, sched_main, db);
     if (rc != 0) {
-        rc = hub_error_set_errno(err, HUB_EIO, rc, "cannot start the job scheduler thread: %s",
-                                 strerror(rc));
+        rc = hub_error_set_errno(err, HUB_EIO, rc, "cannot start the job scheduler thread");
         meta_close(db);
         goto fail;
     }
