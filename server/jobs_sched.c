@@ -665,8 +665,7 @@ int jobs_sched_start(const struct hub_config *config, struct hub_error *err)
     }
     sched.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sched.wake_fd < 0) {
-        rc = hub_error_set_errno(err, HUB_EIO, errno,
-                                 "cannot create the job scheduler's eventfd");
+        rc = hub_error_set_errno(err, HUB_EIO, errno, "cannot create the job scheduler's eventfd");
         goto fail;
     }
     rc = meta_open(&db, config->data_dir, 0, err);
