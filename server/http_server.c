@@ -770,13 +770,9 @@ void http_server_stop(struct http_server *server, unsigned wait_s)
 
     if (server == NULL)
         return;
-    /* From here the accept policy closes new connections. MHD_quiesce_daemon is not used,
-     * because libmicrohttpd 0.9.75 aborts the process when the listening socket cannot be
-     * removed from a pool thread's epoll set. The stopping thread and a pool thread that is
-     * running its loop, as each does right after start, may both remove it, so one removal
-     * fails. Closing the returned socket before MHD_stop_daemon, which microhttpd.h forbids
-     * with internal threads, failed a pool thread's removal too (EBADF). Both ended the
-     * daemon with SIGABRT. */
+    /* From here the accept policy closes new connections. MHD_quiesce_daemon is not used:
+     * libmicrohttpd 0.9.75 aborts the process when a pool thread fails to remove the listening
+     * socket from its epoll set, which quiescing right after start made happen. */
     atomic_store(&shutting_down, true);
     /* Idle keep-alive connections do not count: only requests that have started. */
     while (atomic_load(&server->in_flight) > 0 && waited_ms < wait_s * 1000u) {

@@ -163,8 +163,8 @@ static bool worker_data_is_ours(pid_t pid, const char *data)
 }
 
 /* Returns whether pid is alive and is the worker of job_id in this daemon's data directory,
- * read from /proc/PID/cmdline, so a reused pid of an unrelated process, or the worker of a
- * job with the same id under another hub on this machine, is never signaled. */
+ * read from /proc/PID/cmdline. A reused pid of an unrelated process is never signaled, nor
+ * the worker of a job with the same id under another hub on this machine. */
 static bool pid_is_worker_of(pid_t pid, int64_t job_id)
 {
     char path[64], cmdline[4096], want[32];
@@ -379,7 +379,7 @@ static void lease_check(struct meta *db, const struct meta_job_lease *lease, int
         struct hub_error err = HUB_ERROR_INIT;
         bool marked = false;
 
-        /* Stopped like any cancel, at once, before the worker's heartbeat sees the request. */
+        /* Stopped like any cancel, at once, before the worker's heartbeat reads the request. */
         if (meta_job_cancel_overtime(&marked, db, lease->id, settings.max_job_s, &err) < 0) {
             hub_log(HUB_LOG_ERROR, "jobs", "cannot cancel a job over the time limit: %s job=%lld",
                     err.msg, (long long)lease->id);
@@ -706,11 +706,12 @@ void jobs_sched_stop(void)
 
 void jobs_sched_wake(void)
 {
-    const uint64_t one = 1;
+    const uint64_t increment = 1;
 
     pthread_mutex_lock(&sched.lock);
     /* A full counter (EAGAIN) already wakes the scheduler, so that error is harmless. */
-    if (sched.wake_fd >= 0 && write(sched.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    if (sched.wake_fd >= 0 && write(sched.wake_fd, &increment, sizeof(increment)) < 0 &&
+        errno != EAGAIN)
         hub_log(HUB_LOG_WARN, "jobs", "cannot wake the scheduler: %s", strerror(errno));
     pthread_mutex_unlock(&sched.lock);
 }

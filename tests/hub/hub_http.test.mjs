@@ -105,7 +105,8 @@ test("healthz, metrics, CORS preflight, 405 and unknown routes", async () => {
   assert.match(pre.headers.get("access-control-expose-headers"), /X-Repo-Commit/);
   await expectError(await req("/api/whoami-v2", { method: "DELETE", token: tok.aliceWrite }), 405);
   await expectError(await req("/api/no/such/route/here/at/all"), 404);
-  // huggingface_hub's move_repo: the hub cannot rename, and says how to move a repo instead.
+  // huggingface_hub's move_repo: the hub cannot rename, and the error explains how to move a
+  // repo instead.
   await expectError(await req("/api/repos/move", { method: "POST", token: tok.aliceWrite,
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ fromRepo: "alice/pub", toRepo: "alice/pub2", type: "model" }) }), 501,
@@ -1293,7 +1294,7 @@ test("info config and expanded safetensors", async () => {
 });
 
 test("repo whose git folder is gone answers 404", async () => {
-  // A deletion removes the folder before the row; a request in between sees no repo.
+  // A deletion removes the folder before the row, so a request in between finds no repo.
   assert.equal((await req("/api/repos/create", { method: "POST", token: tok.aliceWrite,
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ name: "vanishing", organization: "alice" }) })).status, 200);

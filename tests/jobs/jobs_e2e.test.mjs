@@ -161,7 +161,7 @@ test("job requests are validated", async () => {
   assert.equal(r.status, 400);
   assert.match(r.json.error, /base_model 'alice\/an-adapter' is a LoRA adapter/);
   // An existing output repo takes a new adapter revision only when it is an adapter of the
-  // job's base or holds nothing yet.
+  // job's base or contains nothing yet.
   const otherBase = { type: "model", name: "alice/other-adapter" };
   await hub.createRepo({ repo: otherBase, accessToken: alice, hubUrl: url });
   await hub.uploadFiles({ repo: otherBase, accessToken: alice, hubUrl: url, files: [
