@@ -142,6 +142,8 @@ before(async () => {
 after(async () => {
   if (context) await context.close();
   const code = daemon ? await daemon.stop() : 0;
+  // Kept beside the screenshots, so a failed run can be read afterwards.
+  if (daemon) writeFileSync(join(shotDir, "serve.log"), daemon.log());
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   assert.equal(code, 0, "the daemon exits 0 on SIGTERM");
 });
