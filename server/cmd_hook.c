@@ -14,8 +14,11 @@ static void usage(FILE *to)
                 "Runs a git hook of a hub repo. git receive-pack starts it with the ref\n"
                 "updates on stdin, one \"<old-id> <new-id> <ref>\" line each. The daemon sets\n"
                 "ATELIER_DATA_DIR, ATELIER_PROTECTED_BRANCHES, ATELIER_HOOK_REPORT,\n"
-                "ATELIER_HOOK_LOCKS, ATELIER_HOOK_USER_ID (the id of the pushing user) and\n"
-                "ATELIER_HOOK_REPO_URL (the repo's URL, for the commands messages suggest).\n");
+                "ATELIER_HOOK_LOCKS, ATELIER_HOOK_USER_ID and ATELIER_HOOK_USER_NAME (the\n"
+                "pushing user), ATELIER_HOOK_CAN_WRITE (1 when that user may write the repo,\n"
+                "0 when they may push only to their own open pull requests),\n"
+                "ATELIER_HOOK_REPO_ID (the repo's database id), and ATELIER_HOOK_REPO_URL and\n"
+                "ATELIER_HOOK_API_URL (the repo's URLs, for the commands messages suggest).\n");
 }
 
 int cmd_hook(int argc, char **argv)

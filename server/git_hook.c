@@ -1,7 +1,10 @@
 /* git_hook: pre-receive and post-receive for hub repos. pre-receive rejects updates outside
- * refs/heads/ and refs/tags/ and updates whose old id no longer matches the ref, because
- * another push won. It also rejects deleting the default branch, and new branches and tags
- * whose names the Hub API would reject. It rejects force pushes and deletions of protected
+ * refs/heads/, refs/tags/ and refs/pr/N, and updates whose old id no longer matches the ref,
+ * because another push won. A pull request ref takes updates only while its pull request is
+ * open, only from its author or a writer, never a deletion, and only to commits that contain
+ * the pull request's base commit. A user without write access (ATELIER_HOOK_CAN_WRITE=0) may
+ * update nothing else. The hook also rejects deleting the default branch, and new branches and
+ * tags whose names the Hub API would reject. It rejects force pushes and deletions of protected
  * branches, and files whose paths the commit API would reject. It rejects commits that change
  * a file another user locked with git-lfs, and commits that point to LFS objects the store
  * does not have. It also
@@ -19,6 +22,7 @@
 #include "lfs_pointer.h"
 #include "meta.h"
 #include "meta_lfs_access.h"
+#include "meta_pr.h"
 #include "repo.h"
 #include "store.h"
 
@@ -269,45 +273,131 @@ static bool new_ref_name_is_allowed(const struct githook_update *u, FILE *errors
     return false;
 }
 
+/* Checks that the update's old id is still the ref's value. Otherwise another push or an API
+ * commit won the race, and the reason goes to errors. */
+static bool old_oid_is_current(const struct githook_update *u, FILE *refs, FILE *errors)
+{
+    char current[GITHOOK_OID_HEX + 1];
+
+    ref_current(current, refs, u->ref);
+    if (strcmp(current, u->old_oid) == 0)
+        return true;
+    fprintf(errors,
+            "rejected %s: it changed since you fetched (now %.12s, your push "
+            "expected %.12s) because another push or commit won; run `git pull` "
+            "and push again\n",
+            u->ref, current, u->old_oid);
+    return false;
+}
+
+bool githook_pr_update_is_allowed(const struct githook_update *u, const struct meta_pr *pr,
+                                  const struct githook_push *push, FILE *errors)
+{
+    const char *api_url =
+        push->api_url != NULL && push->api_url[0] != '\0' ? push->api_url : "/api/models/NS/NAME";
+
+    if (pr == NULL) {
+        fprintf(errors,
+                "rejected %s: no pull request has this ref; open a pull request through the "
+                "Hub API (POST %s/discussions with {\"title\": ..., \"pullRequest\": true}, or "
+                "a commit with create_pr=1) and push to the refs/pr/N it returns\n",
+                u->ref, api_url);
+        return false;
+    }
+    if (githook_oid_is_zero(u->new_oid)) {
+        fprintf(errors,
+                "rejected %s: pull request refs cannot be deleted; close pull request #%lld "
+                "through the Hub API (POST %s/discussions/%lld/status with {\"status\": "
+                "\"closed\"}) instead\n",
+                u->ref, (long long)pr->number, api_url, (long long)pr->number);
+        return false;
+    }
+    if (pr->status != META_PR_OPEN) {
+        fprintf(errors,
+                "rejected %s: pull request #%lld is %s; pushes go only to open pull requests, "
+                "so %s\n",
+                u->ref, (long long)pr->number, meta_pr_status_name(pr->status),
+                pr->status == META_PR_MERGED ? "open a new one" : "reopen it or open a new one");
+        return false;
+    }
+    if (!push->can_write && pr->author_id != push->user_id) {
+        fprintf(errors,
+                "rejected %s: user %s may not push to pull request #%lld: only its author (%s) "
+                "and the repo's writers may; open a pull request of your own\n",
+                u->ref, push->user_name != NULL ? push->user_name : "?", (long long)pr->number,
+                pr->author_name[0] != '\0' ? pr->author_name : "a deleted user");
+        return false;
+    }
+    return true;
+}
+
+/* Checks an update of refs/pr/N: the rules of githook_pr_update_is_allowed, the old id, and
+ * that the new head contains the pull request's base commit. Forced updates that keep the
+ * base commit are allowed, so an author can amend or rebase their commits. The commit list
+ * and the diff of a pull request start at its base commit, so a head without it is rejected.
+ * NOTE: a merge through the Hub API does not hold the repo lock between its status check and
+ * its status update. So a push may still land on the ref of a pull request merged meanwhile,
+ * as a commit through the API may. */
+static bool pr_update_is_allowed(const struct githook_update *u, FILE *refs, struct meta *db,
+                                 const struct githook_push *push, FILE *errors)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr pr;
+    int rc = HUB_ENOTFOUND;
+
+    if (repo_pr_ref_is_valid(u->ref))
+        rc = meta_pr_get(&pr, db, push->repo_id, strtoll(u->ref + 8, NULL, 10), &err);
+    if (rc < 0 && rc != HUB_ENOTFOUND) {
+        fprintf(errors, "rejected %s: cannot read its pull request: %s\n", u->ref, err.msg);
+        return false;
+    }
+    if (!githook_pr_update_is_allowed(u, rc == 0 ? &pr : NULL, push, errors))
+        return false;
+    if (!old_oid_is_current(u, refs, errors))
+        return false;
+    if (!is_ancestor(pr.base_commit, u->new_oid)) {
+        fprintf(errors,
+                "rejected %s: the new head %.12s does not contain %.12s, the commit pull "
+                "request #%lld starts from, and its commits must come after it; rebase them "
+                "onto branch %s and push again, or open a new pull request\n",
+                u->ref, u->new_oid, pr.base_commit, (long long)pr.number, pr.target_branch);
+        return false;
+    }
+    return true;
+}
+
 /* Checks the ref name, the old id, deletion of the default branch (default_ref) and branch
- * protection of one update. Returns true when it may go on. Otherwise it writes the reason to
- * errors. */
+ * protection of one update, and the pull request rules for refs/pr/N. Returns true when it
+ * may go on. Otherwise it writes the reason to errors. */
 static bool update_is_allowed(const struct githook_update *u, FILE *refs, const char *protected,
-                              const char *default_ref, FILE *errors)
+                              const char *default_ref, struct meta *db,
+                              const struct githook_push *push, FILE *errors)
 {
     bool is_branch = strncmp(u->ref, "refs/heads/", 11) == 0;
     bool is_tag = strncmp(u->ref, "refs/tags/", 10) == 0;
-    char current[GITHOOK_OID_HEX + 1];
 
-    /* Pull request refs take commits only through the commit API, which checks that the
-     * pull request is open and records who may add to it. */
-    if (strncmp(u->ref, "refs/pr/", 8) == 0) {
-        ref_current(current, refs, u->ref);
-        if (githook_oid_is_zero(current))
-            fprintf(errors,
-                    "rejected %s: pull request refs cannot be pushed, and no pull request has "
-                    "this ref; open a pull request through the Hub API by committing with "
-                    "create_pr=1\n",
-                    u->ref);
-        else
-            fprintf(errors,
-                    "rejected %s: pull request refs cannot be pushed; commit to the pull "
-                    "request through the Hub API with revision %s\n",
-                    u->ref, u->ref);
-        return false;
-    }
+    if (strncmp(u->ref, "refs/pr/", 8) == 0)
+        return pr_update_is_allowed(u, refs, db, push, errors);
     if (!is_branch && !is_tag) {
-        fprintf(errors, "rejected %s: only branches (refs/heads/) and tags (refs/tags/) can be "
-                        "pushed\n", u->ref);
+        fprintf(errors,
+                "rejected %s: only branches (refs/heads/), tags (refs/tags/) and pull "
+                "request refs (refs/pr/N) can be pushed\n",
+                u->ref);
         return false;
     }
-    ref_current(current, refs, u->ref);
-    if (strcmp(current, u->old_oid) != 0) {
-        fprintf(errors, "rejected %s: it changed since you fetched (now %.12s, your push "
-                        "expected %.12s) because another push or commit won; run `git pull` "
-                        "and push again\n", u->ref, current, u->old_oid);
+    if (!push->can_write) {
+        fprintf(errors,
+                "rejected %s: pushing to branches and tags needs write access, which user "
+                "%s does not have; ask the owner for it, or open a pull request (POST "
+                "%s/discussions with {\"title\": ..., \"pullRequest\": true}) and push to "
+                "its ref refs/pr/N\n",
+                u->ref, push->user_name != NULL ? push->user_name : "?",
+                push->api_url != NULL && push->api_url[0] != '\0' ? push->api_url
+                                                                  : "/api/models/NS/NAME");
         return false;
     }
+    if (!old_oid_is_current(u, refs, errors))
+        return false;
     /* receive-pack would reject this too, but with advice about receive.denyDeleteCurrent,
      * a setting hub users cannot change. */
     if (githook_oid_is_zero(u->new_oid) && strcmp(u->ref, default_ref) == 0) {
@@ -592,9 +682,10 @@ static int update_check_paths(const struct githook_update *u, const char *defaul
 
 /* Checks that the commits of u change no path that another user locked. locks holds
  * "<owner>\t<path>" lines. Returns 0, 1 when a locked path changed, or 2 when git failed.
- * The message offers `git lfs unlock --force`, which needs write access, because git push
- * needs write access too (the daemon checks it before receive-pack starts). */
-static int update_check_locks(const struct githook_update *u, FILE *locks, FILE *errors)
+ * Only a writer may break another user's lock, so only a writer's message offers
+ * `git lfs unlock --force`. A reader reaches this check through a pull request ref. */
+static int update_check_locks(const struct githook_update *u, FILE *locks, bool can_write,
+                              FILE *errors)
 {
     char *argv[] = {"git", "log", "--no-renames", "--format=", "--name-only",
                     (char *)u->new_oid, "--not", "--all", NULL};
@@ -626,9 +717,18 @@ static int update_check_locks(const struct githook_update *u, FILE *locks, FILE 
             if (tab == NULL || strcmp(tab + 1, path) != 0)
                 continue;
             *tab = '\0';
-            fprintf(errors, "rejected %s: %s is locked by %s; ask them to run `git lfs unlock "
-                            "%s`, or break the lock with `git lfs unlock --force %s`\n",
-                    u->ref, path, lock, path, path);
+            if (can_write)
+                fprintf(errors,
+                        "rejected %s: %s is locked by %s; ask them to run `git lfs "
+                        "unlock %s`, or break the lock with `git lfs unlock --force "
+                        "%s`\n",
+                        u->ref, path, lock, path, path);
+            else
+                fprintf(errors,
+                        "rejected %s: %s is locked by %s; ask them to run `git lfs "
+                        "unlock %s`, or ask a user with write access to this repo to "
+                        "break the lock\n",
+                        u->ref, path, lock, path);
             result = 1;
         }
     }
@@ -638,9 +738,9 @@ static int update_check_locks(const struct githook_update *u, FILE *locks, FILE 
     return result;
 }
 
-/* Tells how to push only the branches and tags of a mirror, when the push updates refs
- * outside refs/heads/ and refs/tags/ (rejected, such as the pull request refs refs/pr/N)
- * together with branches or tags, as `git push --mirror` of a `git clone --mirror` does. */
+/* Tells how to push only the branches and tags of a mirror. It writes the hint when a
+ * rejected push updates refs outside refs/heads/ and refs/tags/ together with branches or
+ * tags, as `git push --mirror` of a `git clone --mirror` with refs/pr/N of another repo does. */
 static void mirror_hint(const struct githook_update *updates, long count, FILE *errors)
 {
     const char *url = getenv("ATELIER_HOOK_REPO_URL");
@@ -697,13 +797,48 @@ static int user_id_read(int64_t *out, FILE *errors)
     return 0;
 }
 
+/* Reads the pushing user and the repo from the environment into push (see git_hook.h).
+ * Returns 0, or -1 after it wrote the reason to errors. */
+static int push_read(struct githook_push *push, FILE *errors)
+{
+    const char *can_write = getenv("ATELIER_HOOK_CAN_WRITE");
+    const char *repo_id = getenv("ATELIER_HOOK_REPO_ID");
+    const char *api_url = getenv("ATELIER_HOOK_API_URL");
+    char *end = NULL;
+    long long id;
+
+    if (user_id_read(&push->user_id, errors) < 0)
+        return -1;
+    push->user_name = getenv("ATELIER_HOOK_USER_NAME");
+    push->api_url = api_url != NULL ? api_url : "";
+    if (can_write == NULL || (strcmp(can_write, "0") != 0 && strcmp(can_write, "1") != 0)) {
+        fprintf(errors,
+                "atelier hook: invalid ATELIER_HOOK_CAN_WRITE '%.40s': expected 1 or "
+                "0\n",
+                can_write != NULL ? can_write : "unset");
+        return -1;
+    }
+    push->can_write = strcmp(can_write, "1") == 0;
+    errno = 0;
+    id = repo_id != NULL ? strtoll(repo_id, &end, 10) : 0;
+    if (repo_id == NULL || end == repo_id || *end != '\0' || errno != 0 || id <= 0) {
+        fprintf(errors,
+                "atelier hook: invalid ATELIER_HOOK_REPO_ID '%.40s': expected the "
+                "positive id of the repo\n",
+                repo_id != NULL ? repo_id : "unset");
+        return -1;
+    }
+    push->repo_id = (int64_t)id;
+    return 0;
+}
+
 int githook_pre_receive(FILE *in, FILE *errors)
 {
     struct githook_update *updates = NULL;
     struct store *st = NULL;
     struct meta *db = NULL;
     struct hub_error err = HUB_ERROR_INIT;
-    int64_t user_id = 0;
+    struct githook_push push = {0};
     const char *data_dir = getenv("ATELIER_DATA_DIR");
     const char *protected = getenv("ATELIER_PROTECTED_BRANCHES");
     const char *locks_path = getenv("ATELIER_HOOK_LOCKS");
@@ -732,7 +867,7 @@ int githook_pre_receive(FILE *in, FILE *errors)
         result = 2;
         goto out;
     }
-    if (user_id_read(&user_id, errors) < 0) {
+    if (push_read(&push, errors) < 0) {
         result = 2;
         goto out;
     }
@@ -749,10 +884,11 @@ int githook_pre_receive(FILE *in, FILE *errors)
     }
     default_branch_ref(default_ref, sizeof(default_ref));
     for (long i = 0; i < count; i++) {
-        if (!update_is_allowed(&updates[i], refs, protected, default_ref, errors))
+        if (!update_is_allowed(&updates[i], refs, protected, default_ref, db, &push, errors))
             result = result == 0 ? 1 : result;
     }
-    if (result != 0)
+    /* A user without write access cannot push a mirror's branches either. */
+    if (result != 0 && push.can_write)
         mirror_hint(updates, count, errors);
     for (long i = 0; result == 0 && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
@@ -760,11 +896,11 @@ int githook_pre_receive(FILE *in, FILE *errors)
     }
     for (long i = 0; result == 0 && locks != NULL && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
-            result = update_check_locks(&updates[i], locks, errors);
+            result = update_check_locks(&updates[i], locks, push.can_write, errors);
     }
     for (long i = 0; result == 0 && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
-            result = update_check_lfs(&updates[i], st, db, user_id, report, errors);
+            result = update_check_lfs(&updates[i], st, db, push.user_id, report, errors);
     }
 out:
     if (locks != NULL)

@@ -9,8 +9,14 @@
  *                              deletion
  *   ATELIER_HOOK_REPORT        file the hooks append their findings to, read by the daemon
  *   ATELIER_HOOK_LOCKS         file of "<owner>\t<path>" lines: git-lfs locks of other users
- *   ATELIER_HOOK_USER_ID       id of the pushing user, for the LFS object read check
+ *   ATELIER_HOOK_USER_ID       id of the pushing user, for the LFS object read check and
+ *                              the author check of pull request refs
+ *   ATELIER_HOOK_USER_NAME     name of the pushing user, for messages
+ *   ATELIER_HOOK_CAN_WRITE     "1" when the user may write the repo, "0" when they may only
+ *                              push to refs/pr/N of the open pull requests they authored
+ *   ATELIER_HOOK_REPO_ID       id of the repo's row, for its pull requests
  *   ATELIER_HOOK_REPO_URL      URL of the repo, for the commands that messages suggest
+ *   ATELIER_HOOK_API_URL       Hub API URL of the repo (…/api/models/NS/NAME), for messages
  * Runs in the hook process only; no state is shared with the daemon. */
 #ifndef GIT_HOOK_H
 #define GIT_HOOK_H
@@ -26,6 +32,8 @@
 #define GITHOOK_MAX_REF_BYTES 1024 /* a ref name in one update line */
 #define GITHOOK_MAX_UPDATES  4096  /* ref updates in one push */
 
+struct meta_pr;
+
 /* One line of pre-receive or post-receive input: "<old-oid> <new-oid> <ref>". */
 struct githook_update {
     char old_oid[GITHOOK_OID_HEX + 1];
@@ -37,6 +45,23 @@ struct githook_update {
  * HUB_EINVAL with err naming what is wrong. */
 int githook_update_parse(struct githook_update *out, const char *line, size_t len,
                          struct hub_error *err);
+
+/* The pushing user and the repo of a push, from the daemon's environment. */
+struct githook_push {
+    int64_t user_id;
+    const char *user_name;
+    bool can_write; /* false: the user may push only to their own open pull requests */
+    int64_t repo_id;
+    const char *api_url; /* "http://HOST/api/models/NS/NAME", or "" when unknown */
+};
+
+/** Checks an update of a pull request ref against pr, the pull request with the ref's number
+ * (NULL when the repo has none, or when the ref is not refs/pr/N with a valid N). The ref may
+ * not be deleted, the pull request must be open, and the pusher must be its author or a
+ * writer. Returns true when the update may go on to the checks that need git (the old id and
+ * the base commit). Otherwise it writes "rejected REF: reason" to errors. */
+bool githook_pr_update_is_allowed(const struct githook_update *u, const struct meta_pr *pr,
+                                  const struct githook_push *push, FILE *errors);
 
 /** Returns whether oid is the all-zero id git uses for "no object" (create or delete). */
 bool githook_oid_is_zero(const char *oid);

@@ -61,6 +61,16 @@ enum git_service {
     SERVICE_RECEIVE_PACK = 1,
 };
 
+/* Access that a request needs from the caller, checked by repo_authorize. */
+enum git_access {
+    ACCESS_READ = 0,
+    /* receive-pack: an authenticated caller with a write token who may read the repo. The
+     * pre-receive hook lets callers without write access update only the refs of their own
+     * open pull requests (refs/pr/N). */
+    ACCESS_PUSH = 1,
+    ACCESS_WRITE = 2, /* write access to the repo */
+};
+
 /* Route argument: the repo type of the URL prefix and, for POST routes, the service. */
 struct git_route_arg {
     enum hub_repo_type type;
@@ -73,6 +83,7 @@ struct git_request_state {
     char repo_dir[PATH_MAX];
     enum git_service service;
     struct githttp_spool spool;
+    bool can_write; /* ACCESS_PUSH: whether the caller has write access to the repo */
     bool lfs_reply; /* a git-lfs route: access errors go out as {"message"}, which git-lfs prints */
 };
 
@@ -154,11 +165,11 @@ static void reply_forbidden(struct http_request *req, const struct git_request_s
         http_reply_error(req, 403, "%s", message);
 }
 
-/* Looks the repo up and checks access for service. operation names what the request does,
- * followed by a preposition ("push to", "unlock request for"), for the 403 messages. Returns 0
- * when allowed, 1 when a reply was queued, or a negative HUB_E* code. */
+/* Looks the repo up and checks that the caller has access. operation names what the request
+ * does, followed by a preposition ("push to", "unlock request for"), for the 403 messages.
+ * Returns 0 when allowed, 1 when a reply was queued, or a negative HUB_E* code. */
 static int repo_authorize(struct git_request_state *state, struct http_request *req,
-                          enum hub_repo_type type, enum git_service service, const char *operation,
+                          enum hub_repo_type type, enum git_access access, const char *operation,
                           struct hub_error *err)
 {
     const struct http_user *user = http_request_user(req);
@@ -176,7 +187,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     /* An unknown, revoked or disabled user's token makes the caller anonymous (user->id is
      * 0), so reads of public repos work as they do through the Hub API. A push needs a user,
      * so it gets the 401 that names the invalid credentials. */
-    if (user->token_invalid && service == SERVICE_RECEIVE_PACK) {
+    if (user->token_invalid && access != ACCESS_READ) {
         http_reply_unauthorized(req);
         return 1;
     }
@@ -194,7 +205,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
         reply_not_found(req, type, ns, name, true);
         return 1;
     }
-    if (service == SERVICE_RECEIVE_PACK) {
+    if (access != ACCESS_READ) {
         if (user->id == 0) {
             http_reply_unauthorized(req);
             return 1;
@@ -207,10 +218,10 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
             reply_forbidden(req, state, message);
             return 1;
         }
-        rc = meta_repo_can_write(&allowed, db, &state->repo, user->id, err);
+        rc = meta_repo_can_write(&state->can_write, db, &state->repo, user->id, err);
         if (rc < 0)
             return rc;
-        if (!allowed) {
+        if (!state->can_write && access == ACCESS_WRITE) {
             snprintf(message, sizeof(message),
                      "%s %s/%s rejected: user %s has no write access; ask the owner for it, or "
                      "propose the change as a pull request through the Hub API (create_pr=1)",
@@ -219,7 +230,6 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
             return 1;
         }
     }
-    state->service = service;
     return repo_path_build(state->repo_dir, sizeof(state->repo_dir),
                            http_request_config(req)->data_dir, state->repo.type, state->repo.ns,
                            state->repo.name, err);
@@ -228,7 +238,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
 /* ---- Running http-backend --------------------------------------------------------------- */
 
 struct env_strings {
-    char *items[16];
+    char *items[24];
     size_t count;
 };
 
@@ -366,7 +376,8 @@ static int info_refs_handle(struct http_request *req, void *arg, struct hub_erro
                                 "info/refs?service=git-upload-pack or git-receive-pack (git 1.6.6 "
                                 "or newer does)");
     which = strcmp(service, "git-receive-pack") == 0 ? SERVICE_RECEIVE_PACK : SERVICE_UPLOAD_PACK;
-    rc = repo_authorize(&state, req, route->type, which, "push to", err);
+    rc = repo_authorize(&state, req, route->type,
+                        which == SERVICE_RECEIVE_PACK ? ACCESS_PUSH : ACCESS_READ, "push to", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
@@ -400,9 +411,12 @@ static int rpc_begin(struct http_request *req, void *arg, struct hub_error *err)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate git request state");
     state->spool.fd = -1;
     http_request_set_state(req, state, request_state_free);
-    rc = repo_authorize(state, req, route->type, route->service, "push to", err);
+    rc = repo_authorize(state, req, route->type,
+                        route->service == SERVICE_RECEIVE_PACK ? ACCESS_PUSH : ACCESS_READ,
+                        "push to", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
+    state->service = route->service;
     /* NOTE: a push may carry non-LFS files of any size, so it is bounded by the largest LFS
      * object the hub accepts rather than by a git-specific setting. */
     max_bytes = route->service == SERVICE_RECEIVE_PACK ? config->max_upload_bytes
@@ -459,15 +473,21 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     char *protected = NULL;
     char tmp_dir[PATH_MAX];
     char user_id[24];
+    char repo_id[24];
     char repo_url[PATH_MAX];
+    char api_url[PATH_MAX];
     int rc;
 
     rc = gitsettings_protected_branches(&protected, http_request_db(req), state->repo.id, err);
     if (rc < 0)
         goto out;
     snprintf(user_id, sizeof(user_id), "%lld", (long long)http_request_user(req)->id);
+    snprintf(repo_id, sizeof(repo_id), "%lld", (long long)state->repo.id);
     snprintf(repo_url, sizeof(repo_url), "%s%s/%s/%s", http_request_base_url(req),
              state->repo.type == HUB_REPO_DATASET ? "/datasets" : "", state->repo.ns,
+             state->repo.name);
+    snprintf(api_url, sizeof(api_url), "%s/api/%s/%s/%s", http_request_base_url(req),
+             state->repo.type == HUB_REPO_DATASET ? "datasets" : "models", state->repo.ns,
              state->repo.name);
     rc = env_for_git(&env, data_dir, report_path, protected, err);
     if (rc == 0)
@@ -475,7 +495,15 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_USER_ID", user_id);
     if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_USER_NAME", http_request_user(req)->name);
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_CAN_WRITE", state->can_write ? "1" : "0");
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_REPO_ID", repo_id);
+    if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_REPO_URL", repo_url);
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_API_URL", api_url);
     if (rc < 0)
         goto out;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);
@@ -766,24 +794,25 @@ static json_t *lock_body_parse(struct http_request *req)
     return root;
 }
 
-/* Authorises a locks request, with operation as for repo_authorize. Returns 0 when allowed
- * and 1 when a reply was queued. */
+/* Authorises a locks request, with access and operation as for repo_authorize. Returns 0
+ * when allowed and 1 when a reply was queued. */
 static int lock_authorize(struct git_request_state *state, struct http_request *req, void *arg,
-                          const char *operation, struct hub_error *err)
+                          enum git_access access, const char *operation, struct hub_error *err)
 {
     const struct git_route_arg *route = arg;
 
     memset(state, 0, sizeof(*state));
     state->lfs_reply = true;
-    return repo_authorize(state, req, route->type, route->service, operation, err);
+    return repo_authorize(state, req, route->type, access, operation, err);
 }
 
 /* Authorises a locks request with a JSON body and parses the body into *body. Returns 0, 1
  * when a reply was queued, or a negative error code. */
 static int lock_begin(struct git_request_state *state, json_t **body, struct http_request *req,
-                      void *arg, const char *operation, struct hub_error *err)
+                      void *arg, enum git_access access, const char *operation,
+                      struct hub_error *err)
 {
-    int rc = lock_authorize(state, req, arg, operation, err);
+    int rc = lock_authorize(state, req, arg, access, operation, err);
 
     if (rc != 0)
         return rc;
@@ -800,7 +829,7 @@ static int lock_create_handle(struct http_request *req, void *arg, struct hub_er
     json_t *body = NULL;
     int rc;
 
-    rc = lock_begin(&state, &body, req, arg, "lock request for", err);
+    rc = lock_begin(&state, &body, req, arg, ACCESS_WRITE, "lock request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     path = json_string_value(json_object_get(body, "path"));
@@ -906,7 +935,7 @@ static int locks_list_handle(struct http_request *req, void *arg, struct hub_err
     int64_t id = 0;
     int rc;
 
-    rc = lock_authorize(&state, req, arg, "lock list request for", err);
+    rc = lock_authorize(&state, req, arg, ACCESS_READ, "lock list request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     if (!page_parse(req, http_request_query(req, "cursor"), http_request_query(req, "limit"),
@@ -921,7 +950,10 @@ static int locks_list_handle(struct http_request *req, void *arg, struct hub_err
                             false, err);
 }
 
-/* POST ….git/info/lfs/locks/verify: {"cursor"?, "limit"?} splits the locks by owner. */
+/* POST ….git/info/lfs/locks/verify: {"cursor"?, "limit"?} splits the locks by owner. git-lfs
+ * calls it before every push, so it admits every caller who may push (ACCESS_PUSH), also a
+ * reader who pushes to the ref of their pull request. An anonymous caller gets 401, so git-lfs
+ * retries with credentials and the caller's own locks count as "ours". */
 static int locks_verify_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct git_request_state state;
@@ -932,7 +964,7 @@ static int locks_verify_handle(struct http_request *req, void *arg, struct hub_e
     int64_t limit;
     int rc;
 
-    rc = lock_begin(&state, &body, req, arg, "lock verify request for", err);
+    rc = lock_begin(&state, &body, req, arg, ACCESS_PUSH, "lock verify request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     limit_value = json_object_get(body, "limit");
@@ -960,7 +992,7 @@ static int lock_unlock_handle(struct http_request *req, void *arg, struct hub_er
     bool force;
     int rc;
 
-    rc = lock_begin(&state, &body, req, arg, "unlock request for", err);
+    rc = lock_begin(&state, &body, req, arg, ACCESS_WRITE, "unlock request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     force = json_is_true(json_object_get(body, "force"));
@@ -997,8 +1029,8 @@ static int protected_list_handle(struct http_request *req, void *arg, struct hub
     int rc;
 
     memset(&state, 0, sizeof(state));
-    rc = repo_authorize(&state, req, route->type, SERVICE_UPLOAD_PACK,
-                        "protected branch list request for", err);
+    rc = repo_authorize(&state, req, route->type, ACCESS_READ, "protected branch list request for",
+                        err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     rc = gitsettings_protected_branches(&list, http_request_db(req), state.repo.id, err);
@@ -1040,7 +1072,7 @@ static int protected_change_handle(struct http_request *req, void *arg, struct h
     int rc;
 
     memset(&state, 0, sizeof(state));
-    rc = repo_authorize(&state, req, route->type, SERVICE_RECEIVE_PACK,
+    rc = repo_authorize(&state, req, route->type, ACCESS_WRITE,
                         protect ? "protect request for" : "unprotect request for", err);
     if (rc != 0)
         return rc > 0 ? 0 : rc;

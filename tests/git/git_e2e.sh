@@ -91,6 +91,11 @@ echo 'carol password' | "$atelier" admin --data "$data" user add carol >/dev/nul
 CAROL_TOKEN=$("$atelier" admin --data "$data" token create carol --write 2>/dev/null |
   grep -o 'hf_[A-Za-z0-9_]*' | head -n 1)
 
+# dave may read alice's public repos, as bob may; he pushes to bob's pull request.
+echo 'dave password' | "$atelier" admin --data "$data" user add dave >/dev/null 2>&1
+DAVE_TOKEN=$("$atelier" admin --data "$data" token create dave --write 2>/dev/null |
+  grep -o 'hf_[A-Za-z0-9_]*' | head -n 1)
+
 "$atelier" serve --data "$data" --listen 127.0.0.1:0 --threads 4 2>"$work/serve.log" &
 daemon_pid=$!
 port=
@@ -350,12 +355,17 @@ fi
 check_output "unlock rejection names the unlock request" \
   "unlock request for alice/adapters rejected: user bob has no write access" \
   "$work/bob-unlock.json"
+# A reader may push to the ref of their pull request, and git-lfs verifies locks first.
 code=$(curl -s -o "$work/bob-verify.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
   -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
   -d '{}' "$base/alice/adapters.git/info/lfs/locks/verify")
-check_output "verify rejection names the verify request" \
-  "lock verify request for alice/adapters rejected: user bob has no write access" \
-  "$work/bob-verify.json"
+if [ "$code" = "200" ]; then
+  ok "locks verify needs read access only"
+else
+  not_ok "locks verify needs read access only" "HTTP $code: $(cat "$work/bob-verify.json")"
+fi
+check_output "reader's verify puts the owner's lock in theirs" \
+  '"theirs":\[\{[^]]*"path":"adapter_model\.safetensors"' "$work/bob-verify.json"
 # bob may open a pull request, but he cannot break alice's lock, so the 409 does not tell
 # him to use --force.
 code=$(printf '%s\n%s\n' \
@@ -1174,6 +1184,244 @@ else
 fi
 check_output "tag of a tree error names the object type" \
   "refs/tags/treetag points to a tree, not a commit" "$work/merges-treetag.json"
+
+# ---- Pushes to pull request refs -----------------------------------------------------------
+
+# A reader opens a pull request through the discussions API, fetches its ref, commits a
+# git-lfs file and pushes it back, as on the Hugging Face Hub.
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $WRITE_TOKEN" \
+  -H "Content-Type: application/json" -d '{"name":"prpush","type":"model"}' "$base/api/repos/create"
+check "clone prpush as alice" git clone -q "$write_base/alice/prpush" prpush-alice
+(
+  cd prpush-alice && git lfs track "*.bin" >/dev/null && git add .gitattributes &&
+    git commit -q -m "Track weights with LFS"
+)
+check "push LFS settings to prpush" git -C prpush-alice push -q origin main
+pr_base=$(git -C prpush-alice rev-parse HEAD)
+pr_api=$base/api/models/alice/prpush
+# open_pr TOKEN TITLE: opens an empty pull request and prints its number.
+open_pr() {
+  curl -s -X POST -H "Authorization: Bearer $1" -H "Content-Type: application/json" \
+    -d "{\"title\": \"$2\", \"pullRequest\": true}" "$pr_api/discussions" |
+    sed -n 's/.*"num" *: *\([0-9]*\).*/\1/p'
+}
+pr_num=$(open_pr "$BOB_TOKEN" "Add weights")
+if [ "$pr_num" = "1" ]; then
+  ok "reader opens an empty pull request"
+else
+  not_ok "reader opens an empty pull request" "number: '$pr_num'"
+fi
+
+bob_base=$(auth_base "$BOB_TOKEN")
+check "clone prpush as bob" git clone -q "$bob_base/alice/prpush" prpush-bob
+check "fetch the pull request ref" git -C prpush-bob fetch -q origin refs/pr/1:pr/1
+check "check out the pull request" git -C prpush-bob checkout -q pr/1
+head -c 200000 /dev/urandom >"$work/pr-weights.bin"
+(
+  cd prpush-bob && cp "$work/pr-weights.bin" weights.bin && git add weights.bin &&
+    git commit -q -m "Add weights from bob"
+)
+# GIT_CURL_VERBOSE makes git-lfs print its batch request, which names the pushed ref.
+GIT_CURL_VERBOSE=1 git -C prpush-bob push origin pr/1:refs/pr/1 >"$work/pr-push.log" 2>&1
+push_status=$?
+if [ "$push_status" = "0" ]; then
+  ok "pull request author without write access pushes to refs/pr/1"
+else
+  not_ok "pull request author without write access pushes to refs/pr/1" \
+    "$(grep -v '^[<>]' "$work/pr-push.log" | tail -n 8)"
+fi
+check_output "git-lfs uploads with the pull request ref" \
+  '"operation":"upload".*"ref":\{"name":"refs/pr/1"\}' "$work/pr-push.log"
+bob_head=$(git -C prpush-bob rev-parse HEAD)
+git ls-remote "$base/alice/prpush" refs/pr/1 >"$work/pr-ref.txt"
+check_output "refs/pr/1 moved to the pushed commit" "^$bob_head" "$work/pr-ref.txt"
+curl -s "$pr_api/discussions/1" >"$work/pr-details.json"
+check_output "pull request events list the pushed commit" \
+  "\"type\":\"commit\",[^{]*\{[^}]*\},\"data\":\{\"subject\":\"Add weights from bob\"" \
+  "$work/pr-details.json"
+check_output "pull request head is the pushed commit" "\"headCommit\" *: *\"$bob_head\"" \
+  "$work/pr-details.json"
+curl -s "$pr_api/tree/refs%2Fpr%2F1" >"$work/pr-tree.json"
+check_output "tree at refs/pr/1 lists the LFS file" '"path" *: *"weights.bin"[^}]*"lfs"' \
+  "$work/pr-tree.json"
+curl -s -o "$work/pr-resolved.bin" "$base/alice/prpush/resolve/refs%2Fpr%2F1/weights.bin"
+check "LFS file of refs/pr/1 resolves byte for byte" cmp "$work/pr-resolved.bin" \
+  "$work/pr-weights.bin"
+curl -s "$base/alice/prpush/discussions/1" >"$work/pr-page.html"
+check_output "pull request page lists the pushed commit" "Add weights from bob" "$work/pr-page.html"
+audit=$(sqlite3 "$db" "SELECT count(*) FROM audit_log WHERE action = 'repo.push'
+  AND repo = 'model:alice/prpush' AND user = 'bob' AND detail LIKE 'refs/pr/1 %'" 2>&1)
+if [ "$audit" = "1" ]; then
+  ok "push to refs/pr/1 writes an audit entry"
+else
+  not_ok "push to refs/pr/1 writes an audit entry" "audit rows: $audit"
+fi
+
+# The author may rewrite the pull request, as long as it still starts at its base commit.
+(cd prpush-bob && git commit -q --amend -m "Add weights")
+check "author force-pushes an amended commit" git -C prpush-bob push -q --force origin \
+  pr/1:refs/pr/1
+(
+  cd prpush-bob && git checkout -q --orphan unrelated && git rm -q -rf . &&
+    echo other >other.txt && git add other.txt && git commit -q -m "Unrelated history"
+)
+if git -C prpush-bob push --force origin unrelated:refs/pr/1 >"$work/pr-orphan.log" 2>&1; then
+  not_ok "push of a head without the base commit rejected" "push succeeded"
+else
+  ok "push of a head without the base commit rejected"
+fi
+check_output "base commit rejection names the base commit" \
+  "rejected refs/pr/1: the new head [0-9a-f]+ does not contain ${pr_base:0:12}" "$work/pr-orphan.log"
+git -C prpush-bob checkout -q pr/1
+
+# A writer may push to the pull request too.
+check "writer fetches the pull request" git -C prpush-alice fetch -q origin refs/pr/1:pr/1
+(
+  cd prpush-alice && git checkout -q pr/1 && echo "reviewed" >REVIEW.md && git add REVIEW.md &&
+    git commit -q -m "Review notes"
+)
+check "writer pushes to refs/pr/1" git -C prpush-alice push -q origin pr/1:refs/pr/1
+
+# A reader who did not open the pull request may not push to it.
+check "clone prpush as dave" git clone -q "$(auth_base "$DAVE_TOKEN")/alice/prpush" prpush-dave
+(
+  cd prpush-dave && git fetch -q origin refs/pr/1:pr/1 && git checkout -q pr/1 &&
+    echo "dave" >dave.txt && git add dave.txt && git commit -q -m "Dave's change"
+)
+if git -C prpush-dave push origin pr/1:refs/pr/1 >"$work/pr-dave.log" 2>&1; then
+  not_ok "push by a reader who is not the author rejected" "push succeeded"
+else
+  ok "push by a reader who is not the author rejected"
+fi
+check_output "non-author rejection names the author" \
+  "rejected refs/pr/1: user dave may not push to pull request #1: only its author \(bob\)" \
+  "$work/pr-dave.log"
+
+# Everything but the refs of their own open pull requests needs write access.
+check "bob fetches the writer's commit" git -C prpush-bob pull -q origin refs/pr/1
+# git-lfs sends its batch request first, and the batch API rejects the upload for a branch.
+if git -C prpush-bob push origin pr/1:main >"$work/pr-branch-lfs.log" 2>&1; then
+  not_ok "reader push to a branch stopped by git-lfs" "push succeeded"
+else
+  ok "reader push to a branch stopped by git-lfs"
+fi
+check_output "git-lfs rejection says the reader may not write" \
+  "user bob may read but not write alice/prpush" "$work/pr-branch-lfs.log"
+# Without git-lfs's pre-push hook, the pre-receive hook rejects it.
+if git -C prpush-bob push --no-verify origin pr/1:main >"$work/pr-branch.log" 2>&1; then
+  not_ok "reader push to a branch rejected" "push succeeded"
+else
+  ok "reader push to a branch rejected"
+fi
+check_output "branch rejection says write access is needed" \
+  "rejected refs/heads/main: pushing to branches and tags needs write access, which user bob" \
+  "$work/pr-branch.log"
+if git -C prpush-bob push --no-verify origin pr/1:refs/tags/v1 >"$work/pr-tag.log" 2>&1; then
+  not_ok "reader push of a tag rejected" "push succeeded"
+else
+  ok "reader push of a tag rejected"
+fi
+check_output "tag rejection says write access is needed" "rejected refs/tags/v1: pushing to" \
+  "$work/pr-tag.log"
+if git -C prpush-bob push --no-verify origin pr/1:refs/pr/9 >"$work/pr-missing.log" 2>&1; then
+  not_ok "push to a missing pull request rejected" "push succeeded"
+else
+  ok "push to a missing pull request rejected"
+fi
+check_output "missing pull request rejection points to the discussions API" \
+  "rejected refs/pr/9: no pull request has this ref.*$pr_api/discussions.*create_pr=1" \
+  "$work/pr-missing.log"
+if git -C prpush-bob push origin :refs/pr/1 >"$work/pr-delete.log" 2>&1; then
+  not_ok "deletion of refs/pr/1 rejected" "push succeeded"
+else
+  ok "deletion of refs/pr/1 rejected"
+fi
+check_output "deletion rejection says to close the pull request" \
+  "rejected refs/pr/1: pull request refs cannot be deleted; close pull request #1" \
+  "$work/pr-delete.log"
+code=$(curl -s -o "$work/pr-verify.json" -w '%{http_code}' -X POST -u "user:$BOB_TOKEN" \
+  -H "Accept: application/vnd.git-lfs+json" -H "Content-Type: application/vnd.git-lfs+json" \
+  -d '{"ref":{"name":"refs/pr/1"}}' "$base/alice/prpush.git/info/lfs/locks/verify")
+if [ "$code" = "200" ]; then
+  ok "locks verify by a reader succeeds"
+else
+  not_ok "locks verify by a reader succeeds" "HTTP $code: $(cat "$work/pr-verify.json")"
+fi
+
+# The merge through the API brings the pushed LFS file to main, and the merged pull request
+# takes no more pushes.
+code=$(curl -s -o "$work/pr-merge.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" -d '{}' \
+  "$pr_api/discussions/1/merge")
+if [ "$code" = "200" ]; then
+  ok "merge of the pushed pull request"
+else
+  not_ok "merge of the pushed pull request" "HTTP $code: $(cat "$work/pr-merge.json")"
+fi
+curl -s -o "$work/pr-main.bin" "$base/alice/prpush/resolve/main/weights.bin"
+check "merged LFS file resolves on main byte for byte" cmp "$work/pr-main.bin" \
+  "$work/pr-weights.bin"
+(cd prpush-bob && echo "late" >late.txt && git add late.txt && git commit -q -m "Too late")
+if git -C prpush-bob push origin pr/1:refs/pr/1 >"$work/pr-merged.log" 2>&1; then
+  not_ok "push to a merged pull request rejected" "push succeeded"
+else
+  ok "push to a merged pull request rejected"
+fi
+check_output "merged rejection names the state" \
+  "rejected refs/pr/1: pull request #1 is merged; pushes go only to open pull requests" \
+  "$work/pr-merged.log"
+
+pr_closed=$(open_pr "$BOB_TOKEN" "Closed later")
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $BOB_TOKEN" \
+  -H "Content-Type: application/json" -d '{"status": "closed"}' \
+  "$pr_api/discussions/$pr_closed/status"
+if git -C prpush-bob push origin "pr/1:refs/pr/$pr_closed" >"$work/pr-closed.log" 2>&1; then
+  not_ok "push to a closed pull request rejected" "push succeeded"
+else
+  ok "push to a closed pull request rejected"
+fi
+check_output "closed rejection names the state" \
+  "rejected refs/pr/$pr_closed: pull request #$pr_closed is closed; pushes go only to open pull" \
+  "$work/pr-closed.log"
+
+# The author resolves a merge conflict without write access: they merge main into the pull
+# request's ref and push it, and the merge then goes through.
+(
+  cd prpush-alice && git checkout -q main && git pull -q origin main && echo base >notes.txt &&
+    git add notes.txt && git commit -q -m "Add notes"
+)
+check "push notes to prpush main" git -C prpush-alice push -q origin main
+pr_conflict=$(open_pr "$BOB_TOKEN" "Edit notes")
+(
+  cd prpush-bob && git fetch -q origin "refs/pr/$pr_conflict:pr/$pr_conflict" &&
+    git checkout -q "pr/$pr_conflict" && echo bob >notes.txt && git commit -q -am "Notes by bob"
+)
+check "author pushes the conflicting change" git -C prpush-bob push -q origin \
+  "pr/$pr_conflict:refs/pr/$pr_conflict"
+(cd prpush-alice && echo alice >notes.txt && git commit -q -am "Notes by alice")
+check "push the other side of the conflict" git -C prpush-alice push -q origin main
+code=$(curl -s -o "$work/pr-conflict.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" -d '{}' \
+  "$pr_api/discussions/$pr_conflict/merge")
+if [ "$code" = "409" ]; then
+  ok "merge of the conflicting pull request gets 409"
+else
+  not_ok "merge of the conflicting pull request gets 409" "HTTP $code: $(cat "$work/pr-conflict.json")"
+fi
+git -C prpush-bob pull -q --no-rebase origin main >/dev/null 2>&1
+(cd prpush-bob && echo resolved >notes.txt && git add notes.txt && git commit -q --no-edit)
+check "author pushes the resolved merge" git -C prpush-bob push -q origin \
+  "pr/$pr_conflict:refs/pr/$pr_conflict"
+code=$(curl -s -o "$work/pr-resolved.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" -d '{}' \
+  "$pr_api/discussions/$pr_conflict/merge")
+if [ "$code" = "200" ]; then
+  ok "merge after the author's resolution"
+else
+  not_ok "merge after the author's resolution" "HTTP $code: $(cat "$work/pr-resolved.json")"
+fi
+curl -s "$base/alice/prpush/resolve/main/notes.txt" >"$work/pr-notes.txt"
+check_output "main has the resolved file" "^resolved$" "$work/pr-notes.txt"
 
 # ---- Protocol details ----------------------------------------------------------------------
 
