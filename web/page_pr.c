@@ -283,8 +283,12 @@ static bool web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
                    ref);
     web_buf_escape(b, pr->target_branch);
     web_buf_puts(b, "</code>, fix the conflicts and push the branch: the push marks this pull "
-                    "request merged. Without write access, open a new pull request on top of the "
-                    "current <code>");
+                    "request merged. The author can merge <code>");
+    web_buf_escape(b, pr->target_branch);
+    web_buf_printf(b,
+                   "</code> into <code>%s</code> with git, fix the conflicts and push "
+                   "<code>%s</code>, or open a new pull request on top of the current <code>",
+                   ref, ref);
     web_buf_escape(b, pr->target_branch);
     web_buf_puts(b, "</code> and close this one.</p></div>");
     repo_merge_result_dispose(&check);

@@ -1408,6 +1408,8 @@ if [ "$code" = "409" ]; then
 else
   not_ok "merge of the conflicting pull request gets 409" "HTTP $code: $(cat "$work/pr-conflict.json")"
 fi
+check_output "conflict message tells the author to merge main into the ref" \
+  "The author can merge main into refs/pr/$pr_conflict with git" "$work/pr-conflict.json"
 git -C prpush-bob pull -q --no-rebase origin main >/dev/null 2>&1
 (cd prpush-bob && echo resolved >notes.txt && git add notes.txt && git commit -q --no-edit)
 check "author pushes the resolved merge" git -C prpush-bob push -q origin \

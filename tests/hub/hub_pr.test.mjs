@@ -260,6 +260,7 @@ test("merge conflict answers 409 and changes nothing", async () => {
   assert.doesNotMatch(body.error, /commit a resolution/, "that advice never worked");
   assert.match(body.error, /fetch refs\/pr\/1, merge it into main/);
   assert.match(body.error, /open a new pull request on top of the current main/);
+  assert.match(body.error, /The author can merge main into refs\/pr\/1 with git, fix the conflicts and push refs\/pr\/1/);
   assert.equal(await headOf("alice/conflicts"), mainHead, "main does not move");
   const after = await (await req("/api/models/alice/conflicts/discussions/1")).json();
   assert.equal(after.status, "open");
