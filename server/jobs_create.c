@@ -11,6 +11,7 @@
 #include "jobs_output.h"
 #include "jobs_sched.h"
 #include "jobs_spec.h"
+#include "lfs_pointer.h"
 #include "meta_jobs.h"
 #include "meta_repo.h"
 #include "repo.h"
@@ -160,6 +161,52 @@ out:
     free(entry.path);
     repo_close(r);
     return rc;
+}
+
+/* Checks that warmup fits in the steps of an epochs-based run, which depend on the number of
+ * examples in the train file. jobs_spec_parse checks warmup against steps when they are given.
+ * NOTE: a train file stored with LFS, one over HUB_MAX_GIT_FILE_BYTES, or a JSON array that
+ * does not parse is not counted here. The trainer counts it and fails the job before its
+ * first step. */
+static int warmup_check(const char *data_dir, const struct jobs_spec *spec, struct hub_error *err)
+{
+    const struct jobs_train_params *p = &spec->params;
+    char commit[REPO_OID_HEX_BYTES + 1];
+    struct repo *r = NULL;
+    char *text = NULL;
+    size_t len = 0, examples = 0;
+    int64_t steps;
+    int rc;
+
+    /* Every run has at least one step, so a warmup of 0 or 1 always fits. */
+    if (p->steps > 0 || p->warmup <= 1)
+        return 0;
+    rc = repo_open_at(&r, commit, data_dir, HUB_REPO_DATASET, spec->dataset, spec->dataset_revision,
+                      err);
+    if (rc == 0)
+        rc = repo_file_read(&text, &len, r, commit, spec->train_file, 0, err);
+    repo_close(r);
+    if (rc == HUB_ETOOBIG)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (lfs_pointer_is_pointer(text, len) || !jobs_examples_count(&examples, text, len)) {
+        free(text);
+        return 0;
+    }
+    free(text);
+    steps = jobs_epoch_steps(p, examples);
+    if (p->warmup <= steps)
+        return 0;
+    return hub_error_set(err, HUB_EINVAL,
+                         "invalid param 'warmup' %lld: more than the %lld step%s that 'epochs' "
+                         "%lld gives for the %zu example%s of '%s' in dataset '%s' at '%s' with "
+                         "batch %lld and grad_accum %lld; lower warmup to at most %lld or raise "
+                         "epochs",
+                         (long long)p->warmup, (long long)steps, steps == 1 ? "" : "s",
+                         (long long)p->epochs, examples, examples == 1 ? "" : "s", spec->train_file,
+                         spec->dataset, spec->dataset_revision, (long long)p->batch,
+                         (long long)p->grad_accum, (long long)steps);
 }
 
 /* The base of an evaluated adapter: the model repo and the revision of it to evaluate
@@ -477,6 +524,8 @@ static int spec_check(char created_commit[REPO_OID_HEX_BYTES + 1], struct meta *
     if (rc == 0 && spec->train_file[0] != '\0')
         rc = revision_check(data_dir, HUB_REPO_DATASET, spec->dataset, spec->dataset_revision,
                             spec->train_file, err);
+    if (rc == 0 && spec->train_file[0] != '\0')
+        rc = warmup_check(data_dir, spec, err);
     if (rc == 0 && spec->eval_file[0] != '\0')
         rc = revision_check(data_dir, HUB_REPO_DATASET, spec->dataset, spec->dataset_revision,
                             spec->eval_file, err);

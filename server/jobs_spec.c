@@ -604,3 +604,46 @@ int jobs_spec_to_json(char **out, const struct jobs_spec *spec, struct hub_error
         return hub_error_set(err, HUB_ENOMEM, "cannot format the job spec");
     return 0;
 }
+
+bool jobs_examples_count(size_t *out, const char *text, size_t len)
+{
+    size_t k = 0, count = 0;
+
+    *out = 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        k = 3;
+    while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\r' || text[k] == '\n'))
+        k++;
+    if (k < len && text[k] == '[') {
+        json_t *root =
+            json_loadb(text + k, len - k, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, NULL);
+
+        if (!json_is_array(root)) {
+            json_decref(root);
+            return false;
+        }
+        *out = json_array_size(root);
+        json_decref(root);
+        return true;
+    }
+    while (k < len) {
+        const char *newline = memchr(text + k, '\n', len - k);
+        size_t end = newline != NULL ? (size_t)(newline - text) : len;
+        size_t i = k;
+
+        while (i < end && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
+            i++;
+        count += i < end;
+        k = end + 1;
+    }
+    *out = count;
+    return true;
+}
+
+int64_t jobs_epoch_steps(const struct jobs_train_params *p, size_t n_examples)
+{
+    uint64_t micro_per_epoch = (n_examples + (uint64_t)p->batch - 1) / (uint64_t)p->batch;
+    double steps = ceil((double)p->epochs * (double)micro_per_epoch / (double)p->grad_accum);
+
+    return steps >= 1 ? (int64_t)steps : 1;
+}

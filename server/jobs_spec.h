@@ -82,4 +82,15 @@ bool jobs_revision_is_valid(const char *rev);
  * no leading or trailing '/', no empty, "." or ".." segment, no control character. */
 bool jobs_path_is_valid(const char *path);
 
+/** Counts the examples of a training file of len bytes as `atelier train` reads them. A file
+ * whose first byte after an optional UTF-8 byte order mark and white space is '[' is a JSON
+ * array of examples. Any other file is JSONL, and each line with anything but spaces, tabs and
+ * carriage returns is an example. Returns false when a JSON array does not parse, because the
+ * trainer rejects that file. The count is exact only for a file the trainer accepts. Any thread. */
+bool jobs_examples_count(size_t *out, const char *text, size_t len);
+
+/** Returns the optimizer steps of an epochs-based run over n_examples, as `atelier train`
+ * plans them: ceil(epochs * ceil(n_examples / batch) / grad_accum), at least 1. */
+int64_t jobs_epoch_steps(const struct jobs_train_params *p, size_t n_examples);
+
 #endif

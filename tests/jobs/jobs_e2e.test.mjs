@@ -188,7 +188,21 @@ test("job requests are validated", async () => {
   assert.match(r.json.error, new RegExp("invalid param 'seq_len' 1024: above the context of " +
     "base_model 'alice/stories260K' at 'main', 512 tokens"));
   assert.match(r.json.error, /use a seq_len of at most 512/);
-  for (const name of ["from-empty", "from-adapter", "from-long-seq"]) {
+  // With epochs, the step count comes from the train file: train.jsonl has 80 examples, so
+  // one epoch of batch 2 is 40 steps, and a longer warmup fails at once.
+  const epochParams = { ...trainParams, steps: undefined, epochs: 1, batch: 2 };
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    output_repo: "alice/from-long-warmup", params: { ...epochParams, warmup: 41 } }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, new RegExp("^invalid param 'warmup' 41: more than the 40 steps " +
+    "that 'epochs' 1 gives for the 80 examples of 'train\\.jsonl' in dataset 'alice/style' at " +
+    "'main' with batch 2 and grad_accum 1; lower warmup to at most 40 or raise epochs$"));
+  r = await api(url, alice, "POST", "/api/jobs", trainRequest({
+    output_repo: "alice/from-long-warmup", params: { ...epochParams, epochs: 2, grad_accum: 4,
+      warmup: 21 } }));
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /'warmup' 21: more than the 20 steps that 'epochs' 2 gives/);
+  for (const name of ["from-empty", "from-adapter", "from-long-seq", "from-long-warmup"]) {
     r = await api(url, alice, "GET", `/api/models/alice/${name}`);
     assert.equal(r.status, 404, `no output repo alice/${name} was created`);
   }

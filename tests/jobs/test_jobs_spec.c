@@ -439,6 +439,38 @@ static void test_progress_lines(void)
                  HUB_EINVAL);
 }
 
+/* The example count and step plan that the warmup check at queue time uses follow
+ * `atelier train`: JSONL lines with content or JSON array elements, then
+ * ceil(epochs * ceil(examples / batch) / grad_accum) steps. */
+static void test_epoch_step_plan(void)
+{
+    static const char jsonl[] = "\xEF\xBB\xBF{\"text\":\"a\"}\n\n  \r\n{\"text\":\"b\"}\r\n"
+                                "{\"text\":\"c\"}";
+    static const char array[] = "\n [{\"text\":\"a\"}, {\"text\":\"b\"}]\n";
+    static const char broken_array[] = "[{\"text\":\"a\"},";
+    struct jobs_train_params p;
+    size_t n = 99;
+
+    CHECK(jobs_examples_count(&n, jsonl, strlen(jsonl)));
+    CHECK_EQ_INT((int)n, 3);
+    CHECK(jobs_examples_count(&n, array, strlen(array)));
+    CHECK_EQ_INT((int)n, 2);
+    CHECK(jobs_examples_count(&n, "\n\n", 2));
+    CHECK_EQ_INT((int)n, 0);
+    CHECK(!jobs_examples_count(&n, broken_array, strlen(broken_array)));
+
+    memset(&p, 0, sizeof(p));
+    p.epochs = 1;
+    p.batch = 2;
+    p.grad_accum = 1;
+    CHECK_EQ_INT((int)jobs_epoch_steps(&p, 80), 40);
+    CHECK_EQ_INT((int)jobs_epoch_steps(&p, 81), 41);
+    p.epochs = 3;
+    p.grad_accum = 4;
+    CHECK_EQ_INT((int)jobs_epoch_steps(&p, 81), 31);
+    CHECK_EQ_INT((int)jobs_epoch_steps(&p, 0), 1);
+}
+
 int main(void)
 {
     test_train_full_request();
@@ -454,5 +486,6 @@ int main(void)
     test_path_length_limit();
     test_stored_json_round_trip();
     test_progress_lines();
+    test_epoch_step_plan();
     return test_finish();
 }
