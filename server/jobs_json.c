@@ -144,6 +144,11 @@ json_t *jobs_json_eval(const struct meta_eval *eval)
     json_object_set_new(obj, "job_id", eval->job_id > 0 ? json_integer(eval->job_id) : json_null());
     json_object_set_new(obj, "repo", json_string(eval->repo));
     json_object_set_new(obj, "revision", json_string(eval->revision));
+    json_object_set_new(obj, "base_model",
+                        eval->base_model[0] != '\0' ? json_string(eval->base_model) : json_null());
+    json_object_set_new(obj, "base_revision",
+                        eval->base_revision[0] != '\0' ? json_string(eval->base_revision)
+                                                       : json_null());
     json_object_set_new(obj, "dataset", json_string(eval->dataset));
     json_object_set_new(obj, "dataset_revision", json_string(eval->dataset_revision));
     json_object_set_new(obj, "eval_file", json_string(eval->eval_file));

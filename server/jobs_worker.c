@@ -949,7 +949,10 @@ static enum outcome evaluator_run(json_t **out, struct worker *w, const char *ad
 
 /* ---- Recording results ------------------------------------------------------------------ */
 
-static void eval_record(struct worker *w, const char *repo, const char *commit, json_t *metrics)
+/* Stores one row of /api/evals. base and base_commit name the base model that an adapter was
+ * scored against, and are NULL for a full model. */
+static void eval_record(struct worker *w, const char *repo, const char *commit, const char *base,
+                        const char *base_commit, json_t *metrics)
 {
     struct hub_error err = HUB_ERROR_INIT;
     char *text;
@@ -959,8 +962,8 @@ static void eval_record(struct worker *w, const char *repo, const char *commit, 
     text = json_dumps(metrics, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (text == NULL)
         return;
-    if (meta_eval_insert(NULL, w->db, w->job_id, repo, commit, w->spec.dataset, w->dataset_commit,
-                         w->spec.eval_file, text, &err) < 0)
+    if (meta_eval_insert(NULL, w->db, w->job_id, repo, commit, base, base_commit, w->spec.dataset,
+                         w->dataset_commit, w->spec.eval_file, text, &err) < 0)
         hub_log(HUB_LOG_ERROR, "jobs", "cannot store an evaluation: %s job=%lld repo=%s", err.msg,
                 (long long)w->job_id, repo);
     free(text);
@@ -1089,8 +1092,9 @@ static enum outcome train_job(struct worker *w, char *commit, char **metrics, ch
     outcome = train_publish(w, eval, commit, message, cap);
     if (outcome == OUTCOME_OK) {
         train = train_results_load(w);
-        eval_record(w, w->spec.output_repo, commit, json_object_get(eval, "adapter"));
-        eval_record(w, w->spec.model, w->model_commit, json_object_get(eval, "base"));
+        eval_record(w, w->spec.output_repo, commit, w->spec.model, w->model_commit,
+                    json_object_get(eval, "adapter"));
+        eval_record(w, w->spec.model, w->model_commit, NULL, NULL, json_object_get(eval, "base"));
         *metrics = metrics_build(train, eval);
     }
     json_decref(train);
@@ -1258,12 +1262,11 @@ static enum outcome eval_job(struct worker *w, char *commit, char **metrics, cha
         return outcome;
     }
     if (adapter_dir[0] != '\0') {
-        /* NOTE: the evals table has no column for the base, so the adapter's row names the
-         * base commit it was scored against only through its job (result.base). */
-        eval_record(w, w->spec.model, w->model_commit, json_object_get(eval, "adapter"));
-        eval_record(w, w->base_repo, w->base_commit, json_object_get(eval, "base"));
+        eval_record(w, w->spec.model, w->model_commit, w->base_repo, w->base_commit,
+                    json_object_get(eval, "adapter"));
+        eval_record(w, w->base_repo, w->base_commit, NULL, NULL, json_object_get(eval, "base"));
     } else {
-        eval_record(w, w->spec.model, w->model_commit, eval);
+        eval_record(w, w->spec.model, w->model_commit, NULL, NULL, eval);
     }
     snprintf(commit, REPO_OID_HEX_BYTES + 1, "%s", w->model_commit);
     *metrics = json_dumps(eval, JSON_COMPACT | JSON_REAL_PRECISION(10));

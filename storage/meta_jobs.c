@@ -1115,15 +1115,17 @@ void meta_job_cancel_reason(char *out, size_t cap, struct meta *db, int64_t id)
 /* ---- Evaluations and adapters ----------------------------------------------------------- */
 
 int meta_eval_insert(int64_t *out_id, struct meta *db, int64_t job_id, const char *repo,
-                     const char *revision, const char *dataset, const char *dataset_revision,
-                     const char *eval_file, const char *metrics_json, struct hub_error *err)
+                     const char *revision, const char *base_model, const char *base_revision,
+                     const char *dataset, const char *dataset_revision, const char *eval_file,
+                     const char *metrics_json, struct hub_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
     rc = jobs_prepare(&stmt, db,
                       "INSERT INTO evals (job_id, repo, revision, dataset, dataset_revision, "
-                      "eval_file, metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      "eval_file, metrics, created_at, base_model, base_revision) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                       "insert evaluation", err);
     if (rc < 0)
         return rc;
@@ -1138,6 +1140,8 @@ int meta_eval_insert(int64_t *out_id, struct meta *db, int64_t job_id, const cha
     sqlite3_bind_text(stmt, 6, eval_file, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 7, metrics_json, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 8, meta_now());
+    bind_text_or_null(stmt, 9, base_model);
+    bind_text_or_null(stmt, 10, base_revision);
     rc = jobs_exec(stmt, db, "insert evaluation", err);
     if (rc == 0 && out_id != NULL)
         *out_id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
@@ -1165,6 +1169,8 @@ static int eval_from_row(struct meta_eval *ev, sqlite3_stmt *stmt, struct hub_er
     ev->eval_file = column_strdup(stmt, 6);
     ev->metrics_json = column_strdup(stmt, 7);
     ev->created_at = sqlite3_column_int64(stmt, 8);
+    column_copy(ev->base_model, sizeof(ev->base_model), stmt, 9);
+    column_copy(ev->base_revision, sizeof(ev->base_revision), stmt, 10);
     if (ev->eval_file == NULL || ev->metrics_json == NULL)
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate evaluation %lld", (long long)ev->id);
     return 0;
@@ -1182,7 +1188,8 @@ int meta_evals_for_repo(struct meta_eval_list *out, struct meta *db, const char 
         return hub_error_set(err, HUB_ENOMEM, "cannot allocate a list of evaluations");
     rc = jobs_prepare(&stmt, db,
                       "SELECT id, coalesce(job_id, 0), repo, revision, dataset, dataset_revision, "
-                      "eval_file, metrics, created_at FROM evals WHERE repo = ?1 "
+                      "eval_file, metrics, created_at, coalesce(base_model, ''), "
+                      "coalesce(base_revision, '') FROM evals WHERE repo = ?1 "
                       "ORDER BY id DESC LIMIT ?2",
                       "list evaluations", err);
     if (rc < 0)

@@ -134,6 +134,10 @@ struct meta_eval {
     char revision[META_JOB_COMMIT_BYTES]; /* the evaluated commit id */
     char dataset[META_JOB_REPO_BYTES];
     char dataset_revision[META_JOB_COMMIT_BYTES];
+    /* The base model and its commit that an adapter was scored against; "" for a full model
+     * and for an evaluation stored without them. */
+    char base_model[META_JOB_REPO_BYTES];
+    char base_revision[META_JOB_COMMIT_BYTES];
     char *eval_file;    /* path inside the dataset repo; owned */
     char *metrics_json; /* JSON object; owned */
     int64_t created_at;
@@ -299,11 +303,13 @@ int meta_job_cancel_overtime(bool *out_marked, struct meta *db, int64_t id, unsi
  * The scheduler starts the final error of a canceled job with it. */
 void meta_job_cancel_reason(char *out, size_t cap, struct meta *db, int64_t id);
 
-/** Stores the metrics of an evaluation of repo at commit revision. job_id may be 0. Any
- * thread or process. */
+/** Stores the metrics of an evaluation of repo at commit revision. For an adapter,
+ * base_model and base_revision name the base repo and the commit it was scored against; both
+ * are NULL for a full model. job_id may be 0. Any thread or process. */
 int meta_eval_insert(int64_t *out_id, struct meta *db, int64_t job_id, const char *repo,
-                     const char *revision, const char *dataset, const char *dataset_revision,
-                     const char *eval_file, const char *metrics_json, struct hub_error *err);
+                     const char *revision, const char *base_model, const char *base_revision,
+                     const char *dataset, const char *dataset_revision, const char *eval_file,
+                     const char *metrics_json, struct hub_error *err);
 
 /** Lists the evaluations of repo, newest first, at most META_JOB_LIST_MAX, into out (caller
  * disposes). The model info and the model page call this. Any thread. */

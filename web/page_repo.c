@@ -377,23 +377,49 @@ static void web_eval_metrics(struct web_buf *b, const char *metrics_json)
     json_decref(metrics);
 }
 
+/* Writes the base model and commit that an adapter's evaluation was scored against, linked
+ * to that commit. A private base that the viewer cannot read stays unnamed, as a private
+ * dataset does. */
+static void web_eval_base(struct web_repo_view *v, const struct meta_eval *e)
+{
+    struct web_buf *b = &v->ctx->out;
+
+    if (e->base_model[0] == '\0')
+        return;
+    if (!web_repo_id_readable(v->ctx, e->base_model, HUB_REPO_MODEL)) {
+        web_buf_puts(b, "<span class=\"muted\">a private model</span>");
+        return;
+    }
+    web_model_link(v, e->base_model, HUB_REPO_MODEL);
+    web_buf_puts(b, " at <a href=\"/");
+    web_buf_url_encode(b, e->base_model, true);
+    web_buf_puts(b, "/commit/");
+    web_buf_url_encode(b, e->base_revision, false);
+    web_buf_printf(b, "\"><code>%.10s</code></a>", e->base_revision);
+}
+
 /* Lists the evaluations that jobs on this hub stored for the repo, newest first. */
 static void web_eval_runs(struct web_repo_view *v)
 {
     struct web_buf *b = &v->ctx->out;
     struct meta_eval_list evals;
     struct hub_error err = HUB_ERROR_INIT;
+    bool with_base = false;
 
     memset(&evals, 0, sizeof(evals));
     if (meta_evals_for_repo(&evals, v->ctx->req->db, v->id, &err) < 0) {
         hub_log(HUB_LOG_WARN, "web", "cannot list the evaluations of %s: %s", v->id, err.msg);
         return;
     }
+    for (size_t i = 0; i < evals.count; i++)
+        with_base = with_base || evals.items[i].base_model[0] != '\0';
     if (evals.count > 0)
-        web_buf_puts(b, "<section aria-labelledby=\"evals-h\"><h2 id=\"evals-h\">Evaluations on "
-                        "this hub</h2><div class=\"table-wrap\"><table id=\"evals\"><thead><tr>"
-                        "<th>Dataset</th><th>File</th><th>Model revision</th><th>Metrics</th>"
-                        "<th>Date</th></tr></thead><tbody>");
+        web_buf_printf(b,
+                       "<section aria-labelledby=\"evals-h\"><h2 id=\"evals-h\">Evaluations on "
+                       "this hub</h2><div class=\"table-wrap\"><table id=\"evals\"><thead><tr>"
+                       "<th>Dataset</th><th>File</th><th>Model revision</th>%s<th>Metrics</th>"
+                       "<th>Date</th></tr></thead><tbody>",
+                       with_base ? "<th>Base revision</th>" : "");
     for (size_t i = 0; i < evals.count; i++) {
         const struct meta_eval *e = &evals.items[i];
 
@@ -408,6 +434,10 @@ static void web_eval_runs(struct web_repo_view *v)
         web_buf_puts(b, "</td><td><a href=\"");
         web_repo_href(b, v, "commit", e->revision, NULL);
         web_buf_printf(b, "\"><code>%.10s</code></a></td><td>", e->revision);
+        if (with_base) {
+            web_eval_base(v, e);
+            web_buf_puts(b, "</td><td>");
+        }
         web_eval_metrics(b, e->metrics_json);
         web_buf_puts(b, "</td><td>");
         if (e->job_id > 0)

@@ -144,6 +144,32 @@ test("adapter eval uses the recorded base commit", async () => {
     JSON.stringify(evals));
   assert.ok(evals.some((e) => e.job_id === recorded.job.id && e.revision === trainedOn),
     JSON.stringify(evals));
+  // A full model's evaluations have no base.
+  for (const e of evals) {
+    assert.equal(e.base_model, null, JSON.stringify(e));
+    assert.equal(e.base_revision, null, JSON.stringify(e));
+  }
+
+  // Each evaluation of the adapter names the base commit it was scored against: the first two
+  // the commit it was trained on, the third the later commit of main. The training job had no
+  // eval file, so it stored none.
+  const adapterEvals =
+    (await api(daemon.url, null, "GET", "/api/evals?repo=alice/rev-lora")).json;
+  const baseOf = (jobId) => {
+    const row = adapterEvals.find((e) => e.job_id === jobId);
+    assert.ok(row, `job ${jobId} stored an evaluation: ${JSON.stringify(adapterEvals)}`);
+    return { base_model: row.base_model, base_revision: row.base_revision };
+  };
+  assert.equal(adapterEvals.length, 3, JSON.stringify(adapterEvals));
+  assert.deepEqual(baseOf(atTrainedOn.job.id),
+    { base_model: "alice/stories260K", base_revision: trainedOn });
+  assert.deepEqual(baseOf(recorded.job.id),
+    { base_model: "alice/stories260K", base_revision: trainedOn });
+  assert.deepEqual(baseOf(atMain.job.id),
+    { base_model: "alice/stories260K", base_revision: pushedLater });
+  // The model info lists the same rows.
+  const info = (await api(daemon.url, null, "GET", "/api/models/alice/rev-lora")).json;
+  assert.deepEqual(info.evaluations, adapterEvals.slice(0, 20));
 });
 
 test("eval rejects a recorded revision that is gone", async () => {

@@ -371,6 +371,10 @@ test("training job survives a killed worker and publishes the adapter", async ()
   const evals = (await api(url, alice, "GET", "/api/evals?repo=alice/style-lora")).json;
   assert.equal(evals[0].revision, job.result.commit);
   assert.equal(evals[0].job_id, id);
+  // The adapter's row names the base commit that the job trained on and scored against.
+  assert.equal(evals[0].base_model, "alice/stories260K");
+  assert.equal(evals[0].base_revision, job.pinned_commits.model);
+  assert.match(evals[0].base_revision, /^[0-9a-f]{40}$/);
   // The model info carries them too, so a cached info body from before is not served.
   const info = await api(url, alice, "GET", "/api/models/alice/style-lora");
   assert.equal(info.json.evaluations.length, 1);

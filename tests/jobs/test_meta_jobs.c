@@ -425,14 +425,27 @@ static void test_evals_and_adapters(void)
     char **names = NULL;
     size_t count = 0;
 
-    CHECK_EQ_INT(meta_eval_insert(NULL, db, 0, "alice/out", "aaaa", "alice/data", "bbbb",
-                                  "eval.jsonl", "{\"mean_nll\":1.5}", &err),
+    CHECK_EQ_INT(meta_eval_insert(NULL, db, 0, "alice/out", "aaaa", "demo/base", "cccc",
+                                  "alice/data", "bbbb", "eval.jsonl", "{\"mean_nll\":1.5}", &err),
                  0);
     CHECK_EQ_INT(meta_evals_for_repo(&evals, db, "alice/out", &err), 0);
     CHECK_EQ_INT(evals.count, 1);
     if (evals.count == 1) {
         CHECK_EQ_STR(evals.items[0].revision, "aaaa");
+        CHECK_EQ_STR(evals.items[0].base_model, "demo/base");
+        CHECK_EQ_STR(evals.items[0].base_revision, "cccc");
         CHECK_EQ_STR(evals.items[0].metrics_json, "{\"mean_nll\":1.5}");
+    }
+    meta_eval_list_dispose(&evals);
+    /* A full model's evaluation has no base. */
+    CHECK_EQ_INT(meta_eval_insert(NULL, db, 0, "demo/base", "cccc", NULL, NULL, "alice/data",
+                                  "bbbb", "eval.jsonl", "{\"mean_nll\":1.9}", &err),
+                 0);
+    CHECK_EQ_INT(meta_evals_for_repo(&evals, db, "demo/base", &err), 0);
+    CHECK_EQ_INT(evals.count, 1);
+    if (evals.count == 1) {
+        CHECK_EQ_STR(evals.items[0].base_model, "");
+        CHECK_EQ_STR(evals.items[0].base_revision, "");
     }
     meta_eval_list_dispose(&evals);
     /* dave's succeeded job trained alice/out on demo/base. */
@@ -531,6 +544,94 @@ static void test_pinned_adapter_base(void)
     CHECK_EQ_INT(meta_job_finish(db, id, attempt, META_JOB_FAILED, NULL, NULL, "stopped", &err), 0);
 }
 
+/* Runs sql on fresh and reports its error. */
+static void exec_sql(struct meta *fresh, const char *sql)
+{
+    char *message = NULL;
+
+    if (sqlite3_exec(meta_sqlite_get(fresh), sql, NULL, NULL, &message) != SQLITE_OK)
+        printf("# %s: %s\n", sql, message != NULL ? message : "");
+    sqlite3_free(message);
+}
+
+/* Evaluations stored before the evals table had base columns get the base from their job
+ * when the migration that adds those columns runs. The test removes the columns and the
+ * migration's record from a migrated database, stores rows the way older versions did, and
+ * opens the database again. */
+static void test_eval_base_backfill(const char *dir)
+{
+    static const char *const undo_sql =
+        "ALTER TABLE evals DROP COLUMN base_model; ALTER TABLE evals DROP COLUMN base_revision; "
+        "DELETE FROM schema_version WHERE version = 13;";
+    static const char *const rows_format =
+        "UPDATE jobs SET model_commit = 'a1' WHERE id = %lld;"
+        "UPDATE jobs SET base_repo = 'kim/base', model_commit = 'c2', adapter_base_commit = 'b2' "
+        "WHERE id = %lld;"
+        "INSERT INTO evals (job_id, repo, revision, dataset, dataset_revision, eval_file, "
+        "metrics, created_at) VALUES "
+        "(%lld, 'kim/lora', 'c1', 'kim/data', 'd1', 'e.jsonl', '{}', 1),"
+        "(%lld, 'kim/base', 'a1', 'kim/data', 'd1', 'e.jsonl', '{}', 1),"
+        "(%lld, 'kim/lora', 'c2', 'kim/data', 'd1', 'e.jsonl', '{}', 2),"
+        "(%lld, 'kim/base', 'b2', 'kim/data', 'd1', 'e.jsonl', '{}', 2),"
+        "(%lld, 'kim/full', 'f1', 'kim/data', 'd1', 'e.jsonl', '{}', 3),"
+        "(NULL, 'kim/lora', 'c0', 'kim/data', 'd1', 'e.jsonl', '{}', 0);";
+    char rows_sql[1024];
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_eval_list evals;
+    struct meta *fresh = NULL;
+    int64_t train_id = 0, eval_id = 0, full_id = 0;
+
+    CHECK_EQ_INT(meta_open(&fresh, dir, META_OPEN_MIGRATE, &err), 0);
+    if (fresh == NULL)
+        return;
+    /* One job trained kim/lora on kim/base, one evaluated kim/lora against its base and one
+     * evaluated the full model kim/full. */
+    CHECK_EQ_INT(meta_job_insert(&train_id, fresh, META_JOB_TRAIN, 1, "kim", "kim/lora", "kim/base",
+                                 "kim/data", NULL, "{}", 2, 0, &err),
+                 0);
+    CHECK_EQ_INT(meta_job_insert(&eval_id, fresh, META_JOB_EVAL, 1, "kim", "kim/lora", NULL,
+                                 "kim/data", NULL, "{}", 2, 0, &err),
+                 0);
+    CHECK_EQ_INT(meta_job_insert(&full_id, fresh, META_JOB_EVAL, 1, "kim", "kim/full", NULL,
+                                 "kim/data", NULL, "{}", 2, 0, &err),
+                 0);
+    snprintf(rows_sql, sizeof(rows_sql), rows_format, (long long)train_id, (long long)eval_id,
+             (long long)train_id, (long long)train_id, (long long)eval_id, (long long)eval_id,
+             (long long)full_id);
+    exec_sql(fresh, undo_sql);
+    exec_sql(fresh, rows_sql);
+    meta_close(fresh);
+
+    fresh = NULL;
+    CHECK_EQ_INT(meta_open(&fresh, dir, META_OPEN_MIGRATE, &err), 0);
+    if (fresh == NULL)
+        return;
+    CHECK_EQ_INT(meta_evals_for_repo(&evals, fresh, "kim/lora", &err), 0);
+    CHECK_EQ_INT(evals.count, 3);
+    if (evals.count == 3) {
+        /* Newest first: the row without a job, the evaluation job's, the training job's. */
+        CHECK_EQ_STR(evals.items[0].base_model, "");
+        CHECK_EQ_STR(evals.items[0].base_revision, "");
+        CHECK_EQ_STR(evals.items[1].base_model, "kim/base");
+        CHECK_EQ_STR(evals.items[1].base_revision, "b2");
+        CHECK_EQ_STR(evals.items[2].base_model, "kim/base");
+        CHECK_EQ_STR(evals.items[2].base_revision, "a1");
+    }
+    meta_eval_list_dispose(&evals);
+    /* The base model's own rows and a full model's row have no base. */
+    CHECK_EQ_INT(meta_evals_for_repo(&evals, fresh, "kim/base", &err), 0);
+    CHECK_EQ_INT(evals.count, 2);
+    for (size_t i = 0; i < evals.count; i++)
+        CHECK_EQ_STR(evals.items[i].base_model, "");
+    meta_eval_list_dispose(&evals);
+    CHECK_EQ_INT(meta_evals_for_repo(&evals, fresh, "kim/full", &err), 0);
+    CHECK_EQ_INT(evals.count, 1);
+    if (evals.count == 1)
+        CHECK_EQ_STR(evals.items[0].base_model, "");
+    meta_eval_list_dispose(&evals);
+    meta_close(fresh);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/atelier-test-meta-jobs-XXXXXX";
@@ -550,6 +651,7 @@ int main(void)
     test_round_robin_claim(fresh);
     test_find_using_repo(fresh);
     meta_close(fresh);
+    test_eval_base_backfill(round_dir);
     snprintf(command, sizeof(command), "rm -rf '%s'", round_dir);
     if (system(command) != 0)
         printf("# cannot remove %s\n", round_dir);

@@ -368,6 +368,7 @@ static void test_pages_refs_and_evals(void)
     struct repo *r = NULL;
     struct hub_error err = HUB_ERROR_INIT;
     int64_t eval_id = 0;
+    char base_cell[256];
     struct page p;
 
     CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", "demo", &err), 0);
@@ -422,12 +423,13 @@ static void test_pages_refs_and_evals(void)
     CHECK(has(&p, "needs a revision"));
     done(&p);
 
-    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, "alice/stories",
-                                  second_commit, "eval.jsonl",
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, NULL, NULL,
+                                  "alice/stories", second_commit, "eval.jsonl",
                                   "{\"loss\": 1.5, \"perplexity\": 4.48}", &err),
                  0);
-    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, "alice/hidden-set",
-                                  second_commit, "eval.jsonl", "{\"loss\": 1.75}", &err),
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo", second_commit, NULL, NULL,
+                                  "alice/hidden-set", second_commit, "eval.jsonl",
+                                  "{\"loss\": 1.75}", &err),
                  0);
     p = render("/alice/demo", "", 0);
     CHECK(has(&p, "Evaluations on this hub"));
@@ -436,11 +438,13 @@ static void test_pages_refs_and_evals(void)
     CHECK(!has(&p, "<th>Revision</th>"));
     CHECK(!has(&p, "hidden-set"));
     CHECK(has(&p, "a private dataset"));
+    /* A full model's evaluations have no base, so the table has no base column. */
+    CHECK(!has(&p, "<th>Base revision</th>"));
     done(&p);
 
-    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo-lora", second_commit,
-                                  "alice/stories", second_commit, "eval.jsonl", "{\"loss\": 0.875}",
-                                  &err),
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo-lora", second_commit, "alice/demo",
+                                  second_commit, "alice/stories", second_commit, "eval.jsonl",
+                                  "{\"loss\": 0.875}", &err),
                  0);
     p = render("/alice/demo", "", 0);
     /* The adapter's numbers name the dataset file they were measured on. */
@@ -451,14 +455,27 @@ static void test_pages_refs_and_evals(void)
     done(&p);
 
     /* A newer evaluation on a private dataset that the viewer cannot read leaves it unnamed. */
-    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo-lora", second_commit,
-                                  "alice/hidden-set", second_commit, "secret.jsonl",
+    CHECK_EQ_INT(meta_eval_insert(&eval_id, db, 0, "alice/demo-lora", second_commit, "alice/secret",
+                                  second_commit, "alice/hidden-set", second_commit, "secret.jsonl",
                                   "{\"loss\": 0.5}", &err),
                  0);
     p = render("/alice/demo", "", 0);
     CHECK(has(&p, "alice/demo-lora</a> <span class=\"muted adapter-eval\">loss 0.5 on a private "
                   "dataset</span>"));
     CHECK(!has(&p, "secret.jsonl"));
+    done(&p);
+
+    /* The adapter's table names the base commit each evaluation was scored against, and
+     * leaves a private base unnamed to a viewer who cannot read it. */
+    p = render("/alice/demo-lora", "", 0);
+    CHECK(has(&p, "<th>Model revision</th><th>Base revision</th><th>Metrics</th>"));
+    snprintf(base_cell, sizeof(base_cell),
+             "<td><a href=\"/alice/demo\">alice/demo</a> at <a href=\"/alice/demo/commit/%s\">"
+             "<code>%.10s</code></a></td>",
+             second_commit, second_commit);
+    CHECK(has(&p, base_cell));
+    CHECK(has(&p, "<td><span class=\"muted\">a private model</span></td>"));
+    CHECK(!has(&p, "alice/secret"));
     done(&p);
 }
 
