@@ -126,30 +126,36 @@ static bool other_type_find(struct meta_repo *out, struct http_request *req,
     return rc == 0 && readable;
 }
 
-/* Queues the reply for a caller who may not use the repo, or for a missing repo. exists is
- * whether a repo of the URL's type has this id. Anonymous callers get 401 so git retries with
- * credentials. Others get 404, so a private repo looks exactly like a missing one. When the
- * caller may read a repo of the other type with this id, the 404 names its URL, also for an
- * anonymous caller whose repo is really missing. */
+/* Queues the reply for a caller who may not use the repo, or for a missing repo, and gives
+ * the same reply in both cases. Anonymous callers get 401 so git retries with
+ * credentials, and they get it whether or not that repo exists. Others get 404, so a private
+ * repo looks exactly like a missing one. When the caller may read a repo of the other type
+ * with this id, the reply names its URL. An anonymous caller finds the URL in the 401's body,
+ * which curl shows but git does not, and git shows it once the caller sends a token. */
 static int reply_not_found(struct http_request *req, enum hub_repo_type type, const char *ns,
-                           const char *name, bool exists)
+                           const char *name)
 {
     const struct http_user *user = http_request_user(req);
     struct meta_repo other;
     bool has_other = hub_name_is_valid(ns) && hub_name_is_valid(name) &&
                      other_type_find(&other, req, type, ns, name);
+    const char *other_prefix = has_other && other.type == HUB_REPO_DATASET ? "/datasets" : "";
 
-    /* NOTE: an anonymous caller who gets 401 here while a public repo of the other type
-     * exists learns that a private repo of the URL's type has this id. The 401 must stay,
-     * because git sends the owner's credentials only after one. */
-    if (user->id == 0 && (exists || !has_other))
+    if (user->id == 0 && (!has_other || user->token_invalid))
         return http_reply_unauthorized(req);
+    if (user->id == 0)
+        return http_reply_unauthorized_message(
+            req,
+            "no %s %s/%s without a token; a %s of that name exists at %s%s/%s/%s. To use a "
+            "private %s %s/%s, send a token of a user who can read it",
+            hub_repo_type_name(type), ns, name, hub_repo_type_name(other.type),
+            http_request_base_url(req), other_prefix, other.ns, other.name,
+            hub_repo_type_name(type), ns, name);
     if (has_other)
         return http_reply_error_code(
             req, 404, "RepoNotFound", "no %s %s/%s; a %s of that name exists at %s%s/%s/%s",
             hub_repo_type_name(type), ns, name, hub_repo_type_name(other.type),
-            http_request_base_url(req), other.type == HUB_REPO_DATASET ? "/datasets" : "", other.ns,
-            other.name);
+            http_request_base_url(req), other_prefix, other.ns, other.name);
     return http_reply_error_code(req, 404, "RepoNotFound", "repository %s/%s not found", ns, name);
 }
 
@@ -181,7 +187,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     int rc;
 
     if (ns == NULL || name == NULL || !hub_name_is_valid(ns) || !hub_name_is_valid(name)) {
-        reply_not_found(req, type, ns != NULL ? ns : "", name != NULL ? name : "", false);
+        reply_not_found(req, type, ns != NULL ? ns : "", name != NULL ? name : "");
         return 1;
     }
     /* An unknown, revoked or disabled user's token makes the caller anonymous (user->id is
@@ -193,7 +199,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     }
     rc = meta_repo_get(&state->repo, db, type, ns, name, err);
     if (rc == HUB_ENOTFOUND) {
-        reply_not_found(req, type, ns, name, false);
+        reply_not_found(req, type, ns, name);
         return 1;
     }
     if (rc < 0)
@@ -202,7 +208,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
     if (rc < 0)
         return rc;
     if (!allowed) {
-        reply_not_found(req, type, ns, name, true);
+        reply_not_found(req, type, ns, name);
         return 1;
     }
     if (access != ACCESS_READ) {

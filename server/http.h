@@ -261,6 +261,12 @@ const struct http_user *http_request_user(const struct http_request *req);
  * no WWW-Authenticate, so the browser opens no login dialog. Returns 0. */
 int http_reply_unauthorized(struct http_request *req);
 
+/** Queues the 401 of an anonymous git or git-lfs caller, with the WWW-Authenticate and
+ * LFS-Authenticate headers of http_reply_unauthorized and the formatted message as the error.
+ * Returns 0. */
+int http_reply_unauthorized_message(struct http_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* ---- Replies ---------------------------------------------------------------------------- */
 
 #define HTTP_LENGTH_UNKNOWN UINT64_MAX

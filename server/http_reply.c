@@ -239,6 +239,19 @@ int http_reply_unauthorized(struct http_request *req)
                             "--data DATA token create USER`)");
 }
 
+int http_reply_unauthorized_message(struct http_request *req, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    http_reply_header(req, "WWW-Authenticate", "Basic realm=\"atelier\"");
+    http_reply_header(req, "LFS-Authenticate", "Basic realm=\"atelier\"");
+    va_start(ap, fmt);
+    rc = reply_error_v(req, 401, NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 /* HEAD replies and bodies of known size whose bytes are never sent. */
 static ssize_t no_body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {

@@ -940,16 +940,56 @@ fi
 
 # ---- Repo of the other type ----------------------------------------------------------------
 
-# alice/corpus is a dataset. A model URL for it names the dataset URL, also for anonymous
-# callers, because they may read it.
-git ls-remote "$base/alice/corpus" >"$work/wrong-type.log" 2>&1
+# alice/corpus is a dataset. A model URL for it names the dataset URL. An anonymous caller
+# gets it in the body of a 401, so that git still asks for credentials, and a private model
+# with the id of a public dataset gets the same reply.
+code=$(curl -s -o "$work/wrong-type.txt" -D "$work/wrong-type.headers" -w '%{http_code}' \
+  "$base/alice/corpus/info/refs?service=git-upload-pack")
+if [ "$code" = "401" ]; then
+  ok "anonymous model URL of a dataset gets 401"
+else
+  not_ok "anonymous model URL of a dataset gets 401" "HTTP $code: $(cat "$work/wrong-type.txt")"
+fi
+check_output "anonymous 401 asks for credentials" "^WWW-Authenticate: Basic" \
+  "$work/wrong-type.headers"
 check_output "anonymous model URL of a dataset names the dataset" \
-  "^remote: no model alice/corpus; a dataset of that name exists at $base/datasets/alice/corpus$" \
-  "$work/wrong-type.log"
+  "^no model alice/corpus without a token; a dataset of that name exists at $base/datasets/alice/corpus\\. " \
+  "$work/wrong-type.txt"
+git ls-remote "$base/alice/corpus" >"$work/wrong-type.log" 2>&1
+check_output "anonymous git ls-remote of a dataset asks for a username" \
+  "could not read Username" "$work/wrong-type.log"
+for kind in dataset model; do
+  curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $WRITE_TOKEN" \
+    -H "Content-Type: application/json" \
+    -d "{\"name\":\"twin\",\"type\":\"$kind\",\"private\":$([ $kind = model ] && echo true || echo false)}" \
+    "$base/api/repos/create" >"$work/twin-$kind.code"
+done
+if [ "$(cat "$work/twin-dataset.code") $(cat "$work/twin-model.code")" = "200 200" ]; then
+  ok "create public dataset and private model alice/twin"
+else
+  not_ok "create public dataset and private model alice/twin" \
+    "$(cat "$work/twin-dataset.code") $(cat "$work/twin-model.code")"
+fi
+for caller in anonymous bob; do
+  auth=()
+  [ "$caller" = bob ] && auth=(-H "Authorization: Bearer $BOB_TOKEN")
+  missing=$(curl -s -w ' %{http_code}' "${auth[@]}" \
+    "$base/alice/corpus/info/refs?service=git-upload-pack" | sed 's/corpus/NAME/g')
+  private=$(curl -s -w ' %{http_code}' "${auth[@]}" \
+    "$base/alice/twin/info/refs?service=git-upload-pack" | sed 's/twin/NAME/g')
+  if [ "$missing" = "$private" ]; then
+    ok "$caller model URL: private model beside a dataset looks missing"
+  else
+    not_ok "$caller model URL: private model beside a dataset looks missing" \
+      "missing: $missing; private: $private"
+  fi
+done
+git ls-remote "$(auth_base "$READ_TOKEN")/alice/twin" >"$work/twin-owner.log" 2>&1
+check_output "owner lists private model beside a dataset" "refs/heads/main" "$work/twin-owner.log"
 git ls-remote "$(auth_base "$READ_TOKEN")/alice/corpus" >"$work/wrong-type-token.log" 2>&1
 check_output "model URL of a dataset with a token names the dataset" \
   "^remote: no model alice/corpus; a dataset of that name exists" "$work/wrong-type-token.log"
-git ls-remote "$base/datasets/alice/stories" >"$work/wrong-type-model.log" 2>&1
+git ls-remote "$(auth_base "$BOB_TOKEN")/datasets/alice/stories" >"$work/wrong-type-model.log" 2>&1
 check_output "dataset URL of a model names the model" \
   "^remote: no dataset alice/stories; a model of that name exists at $base/alice/stories$" \
   "$work/wrong-type-model.log"
