@@ -807,6 +807,16 @@ test("datasets, settings, listing pages and git-lfs style Basic auth", async () 
   assert.equal((await req("/api/datasets/bob/d1", { token: tok.aliceWrite })).status, 200,
     "admins read every repo");
   assert.equal((await req("/api/datasets/bob/d1", { token: tok.bobWrite })).status, 200);
+  // The model routes with the id of that private dataset reply as for an id that nothing has,
+  // so they do not reveal that the dataset exists.
+  for (const path of ["/api/models/bob/NAME", "/api/models/bob/NAME/tree/main",
+    "/bob/NAME/resolve/main/train.jsonl", "/bob/NAME"]) {
+    const privateDataset = await req(path.replace("NAME", "d1"));
+    const nothing = await req(path.replace("NAME", "d9"));
+    assert.equal(privateDataset.status, nothing.status, path);
+    assert.equal((await privateDataset.text()).replaceAll("bob/d1", "bob/d9"),
+      await nothing.text(), path);
+  }
 
   const page1 = await req("/api/models?limit=1&sort=id&direction=1", { token: tok.aliceWrite });
   const first = await page1.json();
