@@ -131,6 +131,19 @@ int meta_tx_begin(struct meta *db, struct hub_error *err)
     return 0;
 }
 
+int meta_tx_begin_read(struct meta *db, struct hub_error *err)
+{
+    int rc;
+
+    if (db->in_tx)
+        return hub_error_set(err, HUB_EINTERNAL, "database: transaction already open");
+    rc = meta_exec(db, "BEGIN DEFERRED", err);
+    if (rc < 0)
+        return rc;
+    db->in_tx = true;
+    return 0;
+}
+
 int meta_tx_commit(struct meta *db, struct hub_error *err)
 {
     int rc = meta_exec(db, "COMMIT", err);

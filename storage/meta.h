@@ -60,6 +60,13 @@ int meta_error_from_sqlite(struct hub_error *err, struct meta *db, int rc, const
  * up to META_BUSY_TIMEOUT_MS for it). Transactions do not nest. Returns 0 or HUB_EIO. */
 int meta_tx_begin(struct meta *db, struct hub_error *err);
 
+/** Starts a read transaction (BEGIN DEFERRED): every read from the first one until
+ * meta_tx_commit or meta_tx_rollback sees the same snapshot, while other connections go on
+ * writing. Only reads belong in it, because a write would fail once another connection has
+ * committed since the snapshot. Returns 0, HUB_EINTERNAL when a transaction is open, or
+ * HUB_EIO. */
+int meta_tx_begin_read(struct meta *db, struct hub_error *err);
+
 /** Commits the transaction started by meta_tx_begin. Returns 0 or HUB_EIO. */
 int meta_tx_commit(struct meta *db, struct hub_error *err);
 

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "hub_log.h"
+#include "meta.h"
 #include "meta_jobs.h"
 #include "meta_repo.h"
 #include "repo.h"
@@ -22,6 +23,13 @@
 /* Significant digits of reals from job events and metrics in the HTML: jansson's default of
  * 17 shows a stored 0.874755 as 0.87475499999999995. The API keeps up to 10. */
 #define WEB_JOB_REAL_PRECISION 6
+
+/* The events of a job that its page draws. */
+struct web_job_drawn {
+    json_t *points;   /* [step, loss] of each progress event */
+    json_t *log;      /* data of each log event */
+    int64_t last_seq; /* the seq of the last event read, after which the page's stream starts */
+};
 
 static bool web_job_visible(const struct web_ctx *ctx, const struct meta_job *job)
 {
@@ -501,13 +509,16 @@ static void web_job_log_render(struct web_buf *b, json_t *lines)
     }
 }
 
-/* Collects [step, loss] points of the progress events and the data of the log events.
- * Returns the seq of the last event read, from which the page's script resumes the stream. */
-static int64_t web_job_events(struct web_ctx *ctx, const struct meta_job *job, json_t *points,
-                              json_t *log)
+/* Collects [step, loss] points of the progress events and the data of the log events into
+ * drawn, and the seq of the last event read, from which the page's script resumes the
+ * stream. */
+static void web_job_events(struct web_ctx *ctx, const struct meta_job *job,
+                           struct web_job_drawn *drawn)
 {
     struct meta_job_event_list events;
     struct hub_error err = HUB_ERROR_INIT;
+    json_t *points = drawn->points;
+    json_t *log = drawn->log;
     int64_t after = 0;
 
     /* At most 20 batches of 1000 events, so a job with a huge log cannot stall the page. */
@@ -536,7 +547,7 @@ static int64_t web_job_events(struct web_ctx *ctx, const struct meta_job *job, j
         if (events.count == 0)
             break;
     }
-    return after;
+    drawn->last_seq = after;
 }
 
 /* Writes the step, loss, speed and time left of a training job, its progress bar and its
@@ -600,35 +611,30 @@ static bool web_job_training_stats(struct web_buf *b, const struct meta_job *job
 /* Writes the live section: a training job's progress and loss chart, then the log of every
  * job. An evaluation job has neither steps nor a training loss, so it shows only the log.
  * Its results are the metrics above. */
-static void web_job_live(struct web_ctx *ctx, const struct meta_job *job)
+static void web_job_live(struct web_ctx *ctx, const struct meta_job *job,
+                         const struct web_job_drawn *drawn)
 {
     struct web_buf *b = &ctx->out;
     bool train = job->type == META_JOB_TRAIN;
-    json_t *points = json_array();
-    json_t *log = json_array();
     bool chart = false;
-    int64_t last_seq;
 
-    last_seq = web_job_events(ctx, job, points, log);
     /* data-last-event is the seq of the last event drawn here, so the script's event stream
      * starts after it instead of adding the same log lines again. */
     web_buf_printf(b,
                    "<section id=\"job-live\" data-job-id=\"%lld\" data-state=\"%s\" "
                    "data-last-event=\"%lld\" data-csrf=\"",
-                   (long long)job->id, meta_job_state_name(job->state), (long long)last_seq);
+                   (long long)job->id, meta_job_state_name(job->state), (long long)drawn->last_seq);
     web_buf_escape(b, ctx->csrf);
     web_buf_puts(b, "\"><p class=\"notice bad\" id=\"job-live-error\" role=\"alert\" hidden></p>");
     if (train)
-        chart = web_job_training_stats(b, job, points);
+        chart = web_job_training_stats(b, job, drawn->points);
     web_buf_puts(b, "<h2>Log</h2><pre class=\"log\" id=\"job-log\">");
-    web_job_log_render(b, log);
+    web_job_log_render(b, drawn->log);
     web_buf_printf(b,
                    "</pre><p class=\"hint\">%sThe <a href=\"/api/jobs/%lld/log\">full log</a> "
                    "has every line the %s wrote.</p></section>",
                    chart ? "Step lines are drawn above. " : "", (long long)job->id,
                    train ? "trainer" : "evaluation");
-    json_decref(points);
-    json_decref(log);
 }
 
 /* Writes one metrics row per number, with nested objects flattened to "train.loss". A null
@@ -772,7 +778,8 @@ static void web_job_eval_repos(struct web_buf *b, const struct meta_job *job)
     web_job_dataset(b, job);
 }
 
-static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
+static int web_job_page(struct web_ctx *ctx, const struct meta_job *job,
+                        const struct web_job_drawn *drawn)
 {
     struct web_buf *b = &ctx->out;
     char title[64];
@@ -807,7 +814,7 @@ static int web_job_page(struct web_ctx *ctx, const struct meta_job *job)
     web_job_attempts(b, job);
     web_buf_puts(b, "</dd></dl>");
     web_job_result(b, job);
-    web_job_live(ctx, job);
+    web_job_live(ctx, job, drawn);
     web_job_spec(b, job->spec_json);
     web_page_end(ctx, 200);
     return 1;
@@ -846,10 +853,16 @@ static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
     return web_page_redirect(ctx, location);
 }
 
+/* The job's page reads the job's row and the events it draws in one read transaction. The
+ * state the page shows then matches data-last-event, after which the page's event stream
+ * starts. Read one after the other, a job that started in between showed "queued" while its
+ * stream began after the "running" event, so the page never showed the start. */
 static int web_job_route(struct web_ctx *ctx)
 {
     struct meta_job *job = NULL;
     struct hub_error err = HUB_ERROR_INIT;
+    struct web_job_drawn drawn = {0};
+    bool page = ctx->nseg == 2 && web_is_get(ctx);
     char *end = NULL;
     long long id;
     int rc;
@@ -857,7 +870,16 @@ static int web_job_route(struct web_ctx *ctx)
     id = strtoll(ctx->seg[1], &end, 10);
     if (ctx->seg[1][0] < '1' || ctx->seg[1][0] > '9' || *end != '\0' || id <= 0)
         return web_page_error(ctx, 404, "Job numbers are positive whole numbers.");
+    if (page && meta_tx_begin_read(ctx->req->db, &err) < 0)
+        return web_page_hub_error(ctx, &err);
     rc = meta_job_get(&job, ctx->req->db, id, &err);
+    if (page && rc == 0 && web_job_visible(ctx, job)) {
+        drawn.points = json_array();
+        drawn.log = json_array();
+        web_job_events(ctx, job, &drawn);
+    }
+    if (page)
+        meta_tx_rollback(ctx->req->db); /* ends the read transaction, which wrote nothing */
     if (rc == HUB_ENOTFOUND || (rc == 0 && !web_job_visible(ctx, job))) {
         meta_job_free(job);
         return web_page_error(ctx, 404,
@@ -866,13 +888,15 @@ static int web_job_route(struct web_ctx *ctx)
     }
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
-    if (ctx->nseg == 2 && web_is_get(ctx))
-        rc = web_job_page(ctx, job);
+    if (page)
+        rc = web_job_page(ctx, job, &drawn);
     else if (ctx->nseg == 3 && strcmp(ctx->seg[2], "cancel") == 0 && web_is_post(ctx))
         rc = web_job_cancel(ctx, job);
     else
         rc = web_page_error(ctx, 404, "Jobs have no such page.");
     meta_job_free(job);
+    json_decref(drawn.points);
+    json_decref(drawn.log);
     return rc;
 }
 

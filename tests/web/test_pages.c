@@ -6,6 +6,7 @@
 #include "web.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -895,6 +896,87 @@ static void test_pages_job_attempts(void)
     CHECK(has(&p,
               "<dd id=\"job-attempts\" data-max-attempts=\"2\">2 (failed, no attempts left)</dd>"));
     done(&p);
+}
+
+/* A second connection that starts a queued job while the page reads, as the scheduler does. */
+struct claim_race {
+    struct meta *scheduler_db;
+    int64_t job_id;
+    bool claimed;
+};
+
+/* Starts the queued job from the second connection when the page's connection begins to
+ * read the job's events. By then the page has read the job's row. */
+static int claim_on_events_read(unsigned type, void *ctx, void *stmt, void *sql)
+{
+    struct claim_race *race = ctx;
+    struct hub_error err = HUB_ERROR_INIT;
+    int64_t claimed = 0;
+    int attempt = 0;
+
+    (void)type;
+    (void)stmt;
+    if (race->claimed || strstr((const char *)sql, "FROM job_events") == NULL)
+        return 0;
+    race->claimed = true;
+    CHECK_EQ_INT(meta_job_claim_next(&claimed, &attempt, race->scheduler_db, 0, &err), 0);
+    CHECK(claimed == race->job_id);
+    return 0;
+}
+
+/* A job that starts while its page is being rendered: the state the page shows and the event
+ * its stream starts after must come from the same moment. Otherwise the page shows "queued"
+ * and its stream begins after the "running" state event, so the page never updates. */
+static void test_pages_job_starts_while_rendering(void)
+{
+    static const char spec[] = "{\"type\":\"eval\",\"model\":\"bob/model\"}";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct claim_race race = {0};
+    struct meta_job_event_list events;
+    const char *live_section;
+    long long last_event = -1;
+    char state[16] = "";
+    char state_before_stream[16] = "";
+    char path[64];
+    struct page p;
+
+    CHECK_EQ_INT(meta_open(&race.scheduler_db, data_dir, 0, &err), 0);
+    CHECK_EQ_INT(meta_job_insert(&race.job_id, db, META_JOB_EVAL, bob_id, "bob", "bob/race", NULL,
+                                 "bob/data", NULL, spec, 3, 0, &err),
+                 0);
+
+    sqlite3_trace_v2(meta_sqlite_get(db), SQLITE_TRACE_STMT, claim_on_events_read, &race);
+    snprintf(path, sizeof(path), "/jobs/%lld", (long long)race.job_id);
+    p = render(path, "", bob_id);
+    sqlite3_trace_v2(meta_sqlite_get(db), 0, NULL, NULL);
+    CHECK(race.claimed);
+    CHECK_EQ_INT(p.resp.status, 200);
+
+    live_section = p.resp.body != NULL ? strstr(p.resp.body, "data-state=\"") : NULL;
+    CHECK(live_section != NULL);
+    if (live_section != NULL)
+        CHECK_EQ_INT(sscanf(live_section, "data-state=\"%15[a-z]\" data-last-event=\"%lld\"", state,
+                            &last_event),
+                     2);
+    /* The stream sends the events after data-last-event, so the page must show the state of
+     * the last state event up to it. */
+    memset(&events, 0, sizeof(events));
+    CHECK_EQ_INT(meta_job_events_since(&events, db, race.job_id, 0, 100, &err), 0);
+    for (size_t i = 0; i < events.count; i++) {
+        const struct meta_job_event *ev = &events.items[i];
+
+        if (strcmp(ev->kind, "state") == 0 && ev->seq <= last_event)
+            sscanf(ev->data_json, "{\"state\":\"%15[a-z]\"", state_before_stream);
+    }
+    CHECK_EQ_STR(state, state_before_stream);
+    meta_job_event_list_dispose(&events);
+    done(&p);
+
+    /* Bob runs no job afterwards, as the later tests expect. */
+    CHECK_EQ_INT(
+        meta_job_finish(db, race.job_id, 1, META_JOB_CANCELED, NULL, NULL, "canceled by bob", &err),
+        0);
+    meta_close(race.scheduler_db);
 }
 
 /* A training job without an eval file stores null eval metrics, and the page shows a row only
@@ -2102,6 +2184,7 @@ int main(void)
     test_pages_jobs();
     test_pages_job_rows();
     test_pages_job_attempts();
+    test_pages_job_starts_while_rendering();
     test_pages_job_eval_result();
     test_pages_job_null_metrics();
     test_pages_job_final_line();
