@@ -788,6 +788,30 @@ static void test_lfs_locks(struct meta *db)
     CHECK_EQ_STR(seen.paths[0], "c.bin");
 }
 
+/* A read transaction keeps the snapshot of its first read while another connection commits,
+ * and no second transaction opens inside it. */
+static void test_read_transaction(struct meta *db, const char *data)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *writer = NULL;
+    struct meta_user user;
+
+    CHECK_EQ_INT(meta_open(&writer, data, 0, &err), 0);
+    if (writer == NULL)
+        return;
+
+    CHECK_EQ_INT(meta_tx_begin_read(db, &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&user, db, "snapshot-user", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_user_add(NULL, writer, "snapshot-user", NULL, false, &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&user, db, "snapshot-user", &err), HUB_ENOTFOUND);
+    CHECK_EQ_INT(meta_tx_begin_read(db, &err), HUB_EINTERNAL);
+    CHECK_EQ_INT(meta_tx_begin(db, &err), HUB_EINTERNAL);
+    meta_tx_rollback(db);
+
+    CHECK_EQ_INT(meta_user_get_by_name(&user, db, "snapshot-user", &err), 0);
+    meta_close(writer);
+}
+
 static void test_threads(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -859,6 +883,7 @@ int main(void)
         test_lfs_and_audit(db);
         test_pull_requests(db);
         test_lfs_locks(db);
+        test_read_transaction(db, data);
         meta_close(db);
     }
     test_threads();
