@@ -213,11 +213,21 @@ static int job_show_handle(struct http_request *req, void *arg, struct hub_error
 }
 
 /* Removes what a queued job that was just canceled leaves: its work folder and the empty
- * output repo it created. The job pages call it too, through web_job_canceled_hook_set. */
+ * output repo it created. The job pages call it too, through job_canceled_from_page. */
 static void job_canceled_cleanup(struct meta *db, const char *data_dir, int64_t id)
 {
     jobs_workdir_clean(data_dir, id);
     jobs_output_discard(db, data_dir, id);
+}
+
+/* Follows a cancel from a job page as the API route does: cleanup of a queued job, and a wake
+ * so that the scheduler stops a running job's worker now, not at its next tick. */
+static void job_canceled_from_page(struct meta *db, const char *data_dir, int64_t id,
+                                   bool was_queued)
+{
+    if (was_queued)
+        job_canceled_cleanup(db, data_dir, id);
+    jobs_sched_wake();
 }
 
 static int job_cancel_handle(struct http_request *req, void *arg, struct hub_error *err)
@@ -598,5 +608,5 @@ void jobs_http_register(struct http_router *router)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         http_router_add(router, &routes[i]);
     http_router_add_service(router, &sched_service);
-    web_job_canceled_hook_set(job_canceled_cleanup);
+    web_job_canceled_hook_set(job_canceled_from_page);
 }

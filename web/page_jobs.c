@@ -843,8 +843,8 @@ static int web_job_cancel(struct web_ctx *ctx, struct meta_job *job)
         rc = meta_job_cancel(&state, ctx->req->db, job->id, ctx->req->user_name, &err);
     if (rc == HUB_ECONFLICT)
         rc = 0; /* it finished meanwhile; the page shows how */
-    else if (rc == 0 && state == META_JOB_CANCELED && job_canceled_hook != NULL)
-        job_canceled_hook(ctx->req->db, ctx->req->data_dir, job->id);
+    else if (rc == 0 && job_canceled_hook != NULL)
+        job_canceled_hook(ctx->req->db, ctx->req->data_dir, job->id, state == META_JOB_CANCELED);
     if (rc < 0)
         return web_page_hub_error(ctx, &err);
     hub_log(HUB_LOG_INFO, "web", "job cancel requested job=%lld user=%s req=%s", (long long)job->id,

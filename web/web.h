@@ -62,12 +62,14 @@ int web_handle(const struct web_request *req, struct web_response *resp);
 /** Frees what web_handle put in resp. Accepts a zeroed resp. */
 void web_response_dispose(struct web_response *resp);
 
-/* Cleanup after a page canceled a queued job: the daemon removes the job's work folder and
- * the empty output repo it created. The job module sets it, because web/ cannot call it. */
-typedef void (*web_job_canceled_fn)(struct meta *db, const char *data_dir, int64_t job_id);
+/* Runs after a page canceled a job. The daemon wakes the scheduler, which stops a running job's
+ * worker. For a job canceled while queued (`was_queued`) it also removes the job's work folder
+ * and the empty output repo. The job module sets it, because web/ cannot call it. */
+typedef void (*web_job_canceled_fn)(struct meta *db, const char *data_dir, int64_t job_id,
+                                    bool was_queued);
 
-/** Sets the function a page calls after it canceled a queued job; NULL calls none. Call it
- * before the HTTP threads start. */
+/** Sets the function a page calls after it canceled a job; NULL calls none. Call it before the
+ * HTTP threads start. */
 void web_job_canceled_hook_set(web_job_canceled_fn fn);
 
 #endif
