@@ -335,9 +335,9 @@ bool githook_pr_update_is_allowed(const struct githook_update *u, const struct m
  * that the new head contains the pull request's base commit. Forced updates that keep the
  * base commit are allowed, so an author can amend or rebase their commits. The commit list
  * and the diff of a pull request start at its base commit, so a head without it is rejected.
- * NOTE: a merge through the Hub API does not hold the repo lock between its status check and
- * its status update. So a push may still land on the ref of a pull request merged meanwhile,
- * as a commit through the API may. */
+ * The daemon holds the repo lock while receive-pack and this hook run, and merges, status
+ * changes and API commits read the status under the same lock, so the status read here still
+ * holds when the ref moves. */
 static bool pr_update_is_allowed(const struct githook_update *u, FILE *refs, struct meta *db,
                                  const struct githook_push *push, FILE *errors)
 {

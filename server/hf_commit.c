@@ -12,6 +12,7 @@
 #include "meta.h"
 #include "meta_lfs.h"
 #include "meta_pr.h"
+#include "pr_merge.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -279,6 +280,8 @@ struct commit_state {
     uint64_t received;
     int error; /* first parse error, reported when the body has ended */
     struct hub_error parse_err;
+    struct meta *db;  /* the request's connection, for the check under the repo lock */
+    bool pr_not_open; /* that check found the pull request merged or closed */
 };
 
 static void commit_state_free(void *arg)
@@ -451,7 +454,7 @@ static int commit_reply_error(struct http_request *req, const struct commit_stat
                               const struct hub_error *err)
 {
     /* The message of a stale parent names the branch head and that parent already. */
-    if (err->code == HUB_ECONFLICT && st->parser.parent[0] != '\0')
+    if (err->code == HUB_ECONFLICT && st->parser.parent[0] != '\0' && !st->pr_not_open)
         return http_reply_error(req, 412, "%s", err->msg);
     if (err->code == HUB_ENOTFOUND)
         return http_reply_error_code(req, 404, "EntryNotFound", "%s", err->msg);
@@ -483,6 +486,16 @@ int hf_lfs_store_file(void *target, const char *path, const void *data, size_t l
             "file stored as LFS object path=%s oid=%s bytes=%zu repo=%s/%s req=%s", path, oid_out,
             len, t->repo->ns, t->repo->name, http_request_id(t->req));
     return 0;
+}
+
+/* Checks, under the repo lock, that the pull request the commit adds to is still open. */
+static int commit_check_pr_open(void *arg, struct hub_error *err)
+{
+    struct commit_state *st = arg;
+    int rc = pr_check_open(st->db, st->ctx.row.id, st->pr_number, err);
+
+    st->pr_not_open = rc == HUB_ECONFLICT;
+    return rc;
 }
 
 static int commit_apply(struct http_request *req, struct commit_state *st,
@@ -531,6 +544,11 @@ static int commit_apply(struct http_request *req, struct commit_state *st,
     creq.n_ops = st->parser.op_count;
     creq.lfs_store = hf_lfs_store_file;
     creq.lfs_store_ctx = &lfs_target;
+    if (!st->create_pr && st->pr_number > 0) {
+        st->db = http_request_db(req);
+        creq.check = commit_check_pr_open;
+        creq.check_ctx = st;
+    }
     rc = repo_commit(commit, st->ctx.git, &creq, err);
 out:
     free(ops);
@@ -604,8 +622,8 @@ int hf_commit_handle(struct http_request *req, void *arg, struct hub_error *err)
     if (st->create_pr && commit_open_pr(req, st, err) < 0)
         return 0;
     /* Check the pull request again: it may have been merged or closed while the body arrived.
-     * NOTE: the check and the commit are not one step, so a merge in between can still leave
-     * this commit on refs/pr/N after the merged head. */
+     * repo_commit checks its status once more under the repo lock, which merges and status
+     * changes take too. */
     if (!st->create_pr && st->pr_number > 0 && hf_pr_check_commit(req, &st->ctx, st->pr_number) < 0)
         return 0;
     rc = commit_apply(req, st, commit, err);

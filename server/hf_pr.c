@@ -455,9 +455,9 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
             ctx.row.ns, ctx.row.name, (long long)number, pr.target_branch, res.commit,
             res.fast_forward, res.contained, http_request_user(req)->name, http_request_id(req));
     rc = http_reply_json(req, 200,
-                         json_pack("{s:I,s:s,s:s,s:b,s:o}", "num", (json_int_t)number, "status",
-                                   "merged", "mergeCommitId", res.commit, "fastForward",
-                                   res.fast_forward, "newStatus",
+                         json_pack("{s:I,s:s,s:s,s:s,s:b,s:o}", "num", (json_int_t)number, "status",
+                                   "merged", "mergeCommitId", res.commit, "headCommit",
+                                   res.source_commit, "fastForward", res.fast_forward, "newStatus",
                                    status_event_json(&pr, http_request_user(req)->name)));
 out:
     repo_merge_result_dispose(&res);
@@ -505,18 +505,12 @@ int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *e
                               user->name, (long long)number);
         goto out;
     }
-    if (pr.status == META_PR_MERGED) {
-        rc = http_reply_error(req, 409, "pull request #%lld is merged; its status is final",
-                              (long long)number);
-        goto out;
-    }
-    rc = meta_pr_set_status(http_request_db(req), ctx.row.id, number, status, NULL, err);
+    /* A merged pull request gets 409 from here, also when the merge landed after pr_load. */
+    rc = pr_set_status(&pr, http_request_db(req), ctx.git, &ctx.row, number, status, err);
     if (rc < 0) {
         rc = http_reply_hub_error(req, err);
         goto out;
     }
-    pr.status = status;
-    pr.updated_at = meta_now();
     hub_log(HUB_LOG_INFO, "hf", "pull request %s repo=%s/%s num=%lld user=%s req=%s",
             status == META_PR_OPEN ? "reopened" : "closed", ctx.row.ns, ctx.row.name,
             (long long)number, user->name, http_request_id(req));

@@ -4,6 +4,7 @@
 #include "hub_log.h"
 #include "meta.h"
 #include "meta_lfs_lock.h"
+#include "repo_lock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,10 +57,11 @@ int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct
     return 0;
 }
 
-int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *lock,
-             struct meta *db, struct repo *git, const struct meta_repo *row, int64_t number,
-             int64_t merger_id, const char *author_name, const char *author_email,
-             struct hub_error *err)
+/* Does the work of pr_merge while the caller holds the repo lock. */
+static int pr_merge_locked(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *lock,
+                           struct meta *db, struct repo *git, const struct meta_repo *row,
+                           int64_t number, int64_t merger_id, const char *author_name,
+                           const char *author_email, struct hub_error *err)
 {
     struct repo_merge_request mreq = {0};
     struct hub_error later = HUB_ERROR_INIT;
@@ -118,8 +120,11 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *
      * into whatever the terminal prints next. */
     snprintf(message, sizeof(message), "Merge pull request #%lld: %s\n", (long long)number,
              pr->title);
+    /* The lock keeps refs/pr/N at head, so the merge takes the commits that the checks
+     * above saw, and no commit can land on the ref after them. */
     mreq.branch = pr->target_branch;
-    mreq.source = ref;
+    mreq.source = head;
+    mreq.lock_held = true;
     mreq.author_name = author_name;
     mreq.author_email = author_email;
     mreq.message = message;
@@ -143,19 +148,91 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *
     return 0;
 }
 
+int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *lock,
+             struct meta *db, struct repo *git, const struct meta_repo *row, int64_t number,
+             int64_t merger_id, const char *author_name, const char *author_email,
+             struct hub_error *err)
+{
+    struct repo_lock *repo_lock = NULL;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (lock != NULL)
+        memset(lock, 0, sizeof(*lock));
+    rc = repo_lock_acquire(&repo_lock, repo_path_get(git), err);
+    if (rc < 0)
+        return rc;
+    rc = pr_merge_locked(res, pr, lock, db, git, row, number, merger_id, author_name, author_email,
+                         err);
+    repo_lock_release(repo_lock);
+    return rc;
+}
+
+int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
+                  const struct meta_repo *row, int64_t number, enum meta_pr_status status,
+                  struct hub_error *err)
+{
+    struct repo_lock *lock = NULL;
+    int rc;
+
+    if (status == META_PR_MERGED)
+        return hub_error_set(err, HUB_EINVAL,
+                             "pull request #%lld: a status change cannot merge; merge through "
+                             "/merge",
+                             (long long)number);
+    rc = repo_lock_acquire(&lock, repo_path_get(git), err);
+    if (rc < 0)
+        return rc;
+    rc = meta_pr_get(pr, db, row->id, number, err);
+    if (rc == 0 && pr->status == META_PR_MERGED)
+        rc = hub_error_set(err, HUB_ECONFLICT, "pull request #%lld is merged; its status is final",
+                           (long long)number);
+    if (rc == 0)
+        rc = meta_pr_set_status(db, row->id, number, status, NULL, err);
+    if (rc == 0) {
+        pr->status = status;
+        pr->updated_at = meta_now();
+    }
+    repo_lock_release(lock);
+    return rc;
+}
+
+int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_error *err)
+{
+    struct meta_pr pr;
+    int rc = meta_pr_get(&pr, db, repo_id, number, err);
+
+    if (rc < 0)
+        return rc;
+    if (pr.status != META_PR_OPEN)
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "pull request #%lld is %s; commits go only to open pull requests, "
+                             "so reopen it or open a new one",
+                             (long long)number, meta_pr_status_name(pr.status));
+    return 0;
+}
+
 int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
                            const struct meta_repo *row, const char *branch, const char *head,
                            struct hub_error *err)
 {
     enum meta_pr_status open = META_PR_OPEN;
+    struct repo_lock *lock = NULL;
     struct meta_pr *prs = NULL;
     size_t count = 0;
     int rc;
 
     *marked = 0;
-    rc = meta_pr_list(&prs, &count, db, row->id, &open, err);
+    /* Under the lock, no commit can land on a refs/pr/N between the check that the branch
+     * contains it and the status change. */
+    rc = repo_lock_acquire(&lock, repo_path_get(git), err);
     if (rc < 0)
         return rc;
+    rc = meta_pr_list(&prs, &count, db, row->id, &open, err);
+    if (rc < 0) {
+        repo_lock_release(lock);
+        return rc;
+    }
     for (size_t i = 0; i < count; i++) {
         struct hub_error one = HUB_ERROR_INIT;
         char ref[32], pr_head[REPO_OID_HEX_BYTES + 1], base[REPO_OID_HEX_BYTES + 1];
@@ -182,6 +259,7 @@ int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
                 row->name, (long long)prs[i].number, branch, head);
         (*marked)++;
     }
+    repo_lock_release(lock);
     free(prs);
     return 0;
 }

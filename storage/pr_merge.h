@@ -30,10 +30,12 @@ int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct
                        const struct meta_pr *pr, int64_t user_id, struct hub_error *err);
 
 /** Merges open pull request number of row (git repo git) into its target branch with
- * repo_merge for user merger_id. Then it marks the pull request merged with the new head in pr_out,
- * and records the commit time on the repo, with the head of main when the target is main. The
- * message of a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no such
- * pull request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files
+ * repo_merge for user merger_id. It holds the repo lock from the status check to the status
+ * update, so no commit or push lands on refs/pr/N meanwhile, and res->source_commit is the
+ * head of refs/pr/N that was merged. Then it marks the pull request merged with the new head in
+ * pr_out, and records the commit time on the repo, with the head of main when the target is main.
+ * The message of a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no
+ * such pull request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files
  * conflict: then res->total_conflicts > 0); HUB_EINVAL (refs/pr/N has no commits after its base);
  * HUB_EIO. When the target branch contains refs/pr/N already, as after a writer merged it with git,
  * no commit is made: the pull request is marked merged at the branch head and res->contained
@@ -46,8 +48,24 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct pr_lo
              int64_t merger_id, const char *author_name, const char *author_email,
              struct hub_error *err);
 
+/** Closes or reopens (status META_PR_OPEN or META_PR_CLOSED) pull request number of row under
+ * the repo lock of git, so that it cannot interleave with a merge, a commit or a push. Fills
+ * pr with the updated row. The caller checks who may do this. Returns 0, HUB_EINVAL (status
+ * META_PR_MERGED), HUB_ENOTFOUND, HUB_ECONFLICT (the pull request is merged, which is final)
+ * or HUB_EIO. */
+int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
+                  const struct meta_repo *row, int64_t number, enum meta_pr_status status,
+                  struct hub_error *err);
+
+/** Checks that pull request number of repo_id is open, for a commit to its refs/pr/N. Call it
+ * under the repo lock (as a repo_commit_request check), so that the answer still holds when
+ * the ref moves. Returns 0, HUB_ECONFLICT (merged or closed, with a message that says what to
+ * do), HUB_ENOTFOUND or HUB_EIO. */
+int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_error *err);
+
 /** Marks merged every open pull request of row that targets branch and whose refs/pr/N
- * commit head contains, because a git push moved branch to head. A pull request with no
+ * commit head contains, because a git push moved branch to head. It takes the repo lock of
+ * git, so the caller must not hold it. A pull request with no
  * commits after its base is left open. Writes how many were marked into *marked. Failures
  * for one pull request are logged and skipped, because the push has landed already. Returns
  * 0, or HUB_EIO when the list cannot be read. */

@@ -197,6 +197,12 @@ struct repo_op {
 typedef int (*repo_lfs_store_fn)(void *ctx, const char *path, const void *data, size_t len,
                                  char oid_out[65], struct hub_error *err);
 
+/* A condition that must still hold when a commit lands, such as "the pull request is open".
+ * repo_commit calls it while it holds the repo lock, so pushes, merges and other commits of
+ * the repo cannot change the answer before the branch moves. Returns 0, or a negative HUB_E*
+ * code with err set. */
+typedef int (*repo_commit_check_fn)(void *ctx, struct hub_error *err);
+
 struct repo_commit_request {
     const char *branch;          /* short branch name or refs/heads/...; required */
     const char *create_from;     /* when the branch is missing, create it at this revision;
@@ -213,6 +219,9 @@ struct repo_commit_request {
     repo_lfs_store_fn lfs_store; /* stores REPO_OP_ADD_FILE content that .gitattributes routes
                                     to LFS; NULL commits every such file as a git blob */
     void *lfs_store_ctx;         /* passed to lfs_store */
+    repo_commit_check_fn check;  /* runs under the repo lock before anything is written; a
+                                    negative return stops the commit; NULL: no check */
+    void *check_ctx;             /* passed to check */
 };
 
 /** Applies every op to the branch head's tree and records ONE commit, then moves the branch
@@ -229,7 +238,7 @@ struct repo_commit_request {
  * tag); HUB_ETOOBIG; HUB_ENOTFOUND (branch, create_from, or a deleted path: the message then
  * contains "A file with this name doesn't exist", or "A folder ..." for a folder);
  * HUB_ECONFLICT (expected_parent differs from the branch head, or another writer moved the
- * branch); HUB_EIO. */
+ * branch); HUB_EIO; or what req->check returns. */
 int repo_commit(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
                 const struct repo_commit_request *req, struct hub_error *err);
 
@@ -337,10 +346,12 @@ struct repo_merge_request {
     const char *message;   /* message of a merge commit; not needed for dry_run */
     bool dry_run;          /* only check whether the merge would succeed; change nothing */
     bool accept_contained; /* succeed without a change when branch contains source already */
+    bool lock_held;        /* the caller holds the repo lock of repo_path_get(r) already */
 };
 
 struct repo_merge_result {
     char commit[REPO_OID_HEX_BYTES + 1]; /* new head of the branch; "" for dry_run */
+    char source_commit[REPO_OID_HEX_BYTES + 1]; /* the commit that source named: the merged head */
     bool fast_forward;                   /* the branch moved to source without a new commit */
     bool contained;   /* accept_contained: branch contained source, so nothing moved */
     char **conflicts; /* paths in conflict (HUB_ECONFLICT), at most 100 */
@@ -348,7 +359,8 @@ struct repo_merge_result {
     size_t total_conflicts; /* all paths in conflict, also those not in conflicts */
 };
 
-/** Merges source into branch under the repo lock. When branch is an ancestor of source, the
+/** Merges source into branch under the repo lock, which it takes itself unless
+ * req->lock_held. When branch is an ancestor of source, the
  * branch fast-forwards to it. Otherwise libgit2 merges the two trees into a commit whose
  * parents are the branch head and source. Either way the branch moves with a compare-and-swap.
  * When branch contains source already and accept_contained is set, nothing moves: res->contained

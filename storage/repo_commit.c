@@ -479,6 +479,11 @@ int repo_commit(char commit_out[REPO_OID_HEX_BYTES + 1], struct repo *r,
     rc = repo_lock_acquire(&lock, r->path, err);
     if (rc < 0)
         return rc;
+    if (req->check != NULL) {
+        rc = req->check(req->check_ctx, err);
+        if (rc < 0)
+            goto out;
+    }
     rc = target_resolve(&t, r, req, err);
     if (rc < 0)
         goto out;

@@ -308,7 +308,7 @@ int repo_merge(struct repo_merge_result *res, struct repo *r, const struct repo_
     if (!repo_revision_is_branch(branch, r, req->branch))
         return hub_error_set(err, HUB_ENOTFOUND, "branch '%.200s' not found", req->branch);
     snprintf(refname, sizeof(refname), "refs/heads/%s", branch);
-    if (!req->dry_run) {
+    if (!req->dry_run && !req->lock_held) {
         rc = repo_lock_acquire(&lock, r->path, err);
         if (rc < 0)
             return rc;
@@ -316,8 +316,10 @@ int repo_merge(struct repo_merge_result *res, struct repo *r, const struct repo_
     rc = repo_commit_lookup_rev(&ours, r, refname, err);
     if (rc == 0)
         rc = repo_commit_lookup_rev(&theirs, r, req->source, err);
-    if (rc == 0)
+    if (rc == 0) {
+        repo_oid_hex(res->source_commit, git_commit_id(theirs));
         rc = merge_locked(res, r, refname, ours, theirs, req, err);
+    }
     git_commit_free(ours);
     git_commit_free(theirs);
     repo_lock_release(lock);

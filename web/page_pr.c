@@ -420,6 +420,7 @@ static int web_pr_status_post(struct web_repo_view *v, struct meta_pr *pr, const
     struct web_ctx *ctx = v->ctx;
     struct hub_error err = HUB_ERROR_INIT;
     enum meta_pr_status status;
+    int rc;
 
     if (value == NULL || !meta_pr_status_parse(&status, value) || status == META_PR_MERGED)
         return web_pr_show(v, pr, 400, "The form sent an invalid status; reload the page.");
@@ -429,7 +430,10 @@ static int web_pr_status_post(struct web_repo_view *v, struct meta_pr *pr, const
                            "pull request.");
     if (pr->status == META_PR_MERGED)
         return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.");
-    if (meta_pr_set_status(ctx->req->db, v->meta.id, pr->number, status, NULL, &err) < 0)
+    rc = pr_set_status(pr, ctx->req->db, v->git, &v->meta, pr->number, status, &err);
+    if (rc == HUB_ECONFLICT)
+        return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.");
+    if (rc < 0)
         return web_page_hub_error(ctx, &err);
     hub_log(HUB_LOG_INFO, "web", "pull request %s repo=%s num=%lld user=%s req=%s",
             status == META_PR_OPEN ? "reopened" : "closed", v->id, (long long)pr->number,

@@ -28,7 +28,7 @@ before(async () => {
   daemon = await startDaemon({ dataDir });
   for (const [name, priv] of [["course", false], ["conflicts", false], ["secret", true],
     ["lfs", false], ["gitpr", false], ["client", false], ["resolve", false],
-    ["pushmerge", false]]) {
+    ["pushmerge", false], ["race", false]]) {
     const r = await req("/api/repos/create", { method: "POST", token: tok.alice,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ name, type: "model", private: priv }) });
@@ -698,4 +698,84 @@ test("merge stops at another user's lock", async () => {
   assert.equal(merged.status, 200, await merged.clone().text());
   const text = await (await req("/bob/locking/resolve/main/weights.txt")).text();
   assert.equal(text, "v2\n");
+});
+
+// Lists the paths under folder at commit rev of repo id.
+async function pathsAt(id, rev, folder) {
+  const r = await req(`/api/models/${id}/tree/${rev}/${folder}`, { token: tok.alice });
+  assert.equal(r.status, 200, `tree of ${folder} at ${rev}`);
+  return (await r.json()).map((e) => e.path).sort();
+}
+
+// Each round opens a pull request, then sends commits to refs/pr/N in two loops, a merge,
+// and status changes by the author in a loop while the merge runs. Each commit adds a file of
+// its own, so a commit is in the merge exactly when its file is in the merge commit's tree. A
+// race shows as a commit that got 200 but is missing from the merge, as a ref that moved after
+// the merge, or as a merged pull request whose status was changed back.
+test("merge races commits and status changes", async () => {
+  const id = "alice/race";
+  const rounds = 30, maxCommits = 12;
+  let merges = 0;
+
+  for (let round = 1; round <= rounds; round++) {
+    const folder = `round${round}`;
+    const opened = await commit(tok.bob, id, "main", [file(`${folder}/start.txt`, "start\n")],
+      { createPr: true, summary: `Round ${round}` });
+    assert.equal(opened.status, 200);
+    const num = Number((await opened.json()).pullRequestUrl.match(/\/discussions\/(\d+)$/)[1]);
+    const accepted = [`${folder}/start.txt`];
+    let firstCommit, mergeDone = false;
+    const started = new Promise((resolve) => { firstCommit = resolve; });
+
+    // Commits until one is rejected because the pull request is no longer open.
+    const commitLoop = async (loop) => {
+      for (let i = 0; i < maxCommits; i++) {
+        const path = `${folder}/loop${loop}-${i}.txt`;
+        const r = await commit(tok.bob, id, `refs/pr/${num}`, [file(path, `${i}\n`)],
+          { summary: `Commit ${loop}-${i}` });
+        firstCommit();
+        if (r.status !== 200) {
+          await expectError(r, 409, /commits go only to open pull requests/);
+          return;
+        }
+        accepted.push(path);
+      }
+    };
+    const merge = started.then(async () => {
+      const r = await postJson(`/api/models/${id}/discussions/${num}/merge`, tok.alice, {});
+      mergeDone = true;
+      return r;
+    });
+    // Odd rounds reopen the open pull request, even rounds close it, until the merge is done.
+    const statusLoop = started.then(async () => {
+      const status = round % 2 === 1 ? "open" : "closed";
+      while (!mergeDone) {
+        const r = await postJson(`/api/models/${id}/discussions/${num}/status`, tok.bob,
+          { status });
+        if (r.status !== 200) await expectError(r, 409, /is merged; its status is final/);
+        if (status === "closed") break;
+      }
+    });
+    const [merged] = await Promise.all([merge, statusLoop, commitLoop(1), commitLoop(2)]);
+
+    const details = await (await req(`/api/models/${id}/discussions/${num}`)).json();
+    if (merged.status !== 200) {
+      // The author closed the pull request before the merge.
+      await expectError(merged, 409, /is closed; reopen it before merging/);
+      assert.equal(details.status, "closed", `round ${round}`);
+      continue;
+    }
+    merges++;
+    const { mergeCommitId, headCommit } = await merged.json();
+    assert.equal(details.status, "merged", `round ${round}: a merged pull request stays merged`);
+    assert.equal(details.changes.mergeCommitId, mergeCommitId, `round ${round}`);
+    assert.equal(details.changes.headCommit, headCommit,
+      `round ${round}: refs/pr/${num} is still at the head that the merge took`);
+    const inMerge = await pathsAt(id, mergeCommitId, folder);
+    assert.deepEqual(await pathsAt(id, details.changes.headCommit, folder),
+      inMerge, `round ${round}: refs/pr/${num} did not move after the merge`);
+    for (const path of accepted)
+      assert.ok(inMerge.includes(path), `round ${round}: ${path} got 200 but was not merged`);
+  }
+  assert.ok(merges > 0, "at least one round merged");
 });
