@@ -650,11 +650,14 @@ int hf_repo_info_handle(struct http_request *req, void *arg, struct hub_error *e
     if (ctx.row.type == HUB_REPO_MODEL) {
         char repo_id[HUB_MAX_REPO_ID_BYTES + 1];
 
-        /* The 20 newest evaluations; GET /api/evals lists all of them. A new evaluation is a
-         * database write, which changes the data version in the cache key. */
+        /* The 20 newest evaluations; GET /api/evals lists all of them. A new evaluation, and
+         * a change of who may read its dataset or base, is a database write, which changes the
+         * data version in the cache key. The rows hide the repos that the viewer cannot read,
+         * and the key has the viewer too. */
         snprintf(repo_id, sizeof(repo_id), "%s/%s", ctx.row.ns, ctx.row.name);
         json_object_set_new(obj, "evaluations",
-                            jobs_json_evals_for_repo(http_request_db(req), repo_id, 20));
+                            jobs_json_evals_for_repo(http_request_db(req), repo_id, 20,
+                                                     http_request_user(req)->id));
         model_fields_add(obj, req, &ctx.row, ctx.git, commit, entries, count, key.safetensors,
                          true);
     }

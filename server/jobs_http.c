@@ -541,7 +541,7 @@ static int evals_list_handle(struct http_request *req, void *arg, struct hub_err
         return rc;
     items = json_array();
     for (size_t i = 0; items != NULL && i < list.count; i++)
-        json_array_append_new(items, jobs_json_eval(&list.items[i]));
+        json_array_append_new(items, jobs_json_eval(&list.items[i], db, user->id));
     meta_eval_list_dispose(&list);
     if (items == NULL)
         return hub_error_set(err, HUB_ENOMEM, "cannot format the evaluation list");

@@ -3,6 +3,8 @@
 #include "jobs_json.h"
 
 #include "hub_log.h"
+#include "hub_name.h"
+#include "meta_repo.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -134,9 +136,32 @@ json_t *jobs_json_job(const struct meta_job *job)
     return obj;
 }
 
-json_t *jobs_json_eval(const struct meta_eval *eval)
+/* Returns whether user viewer_id may read repo id (namespace/name) of type. A repo that no
+ * longer exists counts as unreadable, because its name may be that of a private one. */
+static bool repo_id_readable(struct meta *db, const char *id, enum hub_repo_type type,
+                             int64_t viewer_id)
+{
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo repo;
+    bool readable = false;
+
+    if (hub_repo_id_parse(ns, name, id, &err) < 0)
+        return false;
+    if (meta_repo_get(&repo, db, type, ns, name, &err) < 0)
+        return false;
+    if (meta_repo_can_read(&readable, db, &repo, viewer_id, &err) < 0)
+        return false;
+    return readable;
+}
+
+json_t *jobs_json_eval(const struct meta_eval *eval, struct meta *db, int64_t viewer_id)
 {
     json_t *obj = json_object();
+    bool has_base = eval->base_model[0] != '\0';
+    bool base_hidden =
+        has_base && !repo_id_readable(db, eval->base_model, HUB_REPO_MODEL, viewer_id);
+    bool dataset_hidden = !repo_id_readable(db, eval->dataset, HUB_REPO_DATASET, viewer_id);
 
     if (obj == NULL)
         return NULL;
@@ -145,19 +170,24 @@ json_t *jobs_json_eval(const struct meta_eval *eval)
     json_object_set_new(obj, "repo", json_string(eval->repo));
     json_object_set_new(obj, "revision", json_string(eval->revision));
     json_object_set_new(obj, "base_model",
-                        eval->base_model[0] != '\0' ? json_string(eval->base_model) : json_null());
+                        has_base && !base_hidden ? json_string(eval->base_model) : json_null());
     json_object_set_new(obj, "base_revision",
-                        eval->base_revision[0] != '\0' ? json_string(eval->base_revision)
-                                                       : json_null());
-    json_object_set_new(obj, "dataset", json_string(eval->dataset));
-    json_object_set_new(obj, "dataset_revision", json_string(eval->dataset_revision));
+                        eval->base_revision[0] != '\0' && !base_hidden
+                            ? json_string(eval->base_revision)
+                            : json_null());
+    json_object_set_new(obj, "base_model_hidden", json_boolean(base_hidden));
+    json_object_set_new(obj, "dataset", dataset_hidden ? json_null() : json_string(eval->dataset));
+    json_object_set_new(obj, "dataset_revision",
+                        dataset_hidden ? json_null() : json_string(eval->dataset_revision));
+    json_object_set_new(obj, "dataset_hidden", json_boolean(dataset_hidden));
     json_object_set_new(obj, "eval_file", json_string(eval->eval_file));
     json_object_set_new(obj, "metrics", stored_json(eval->metrics_json));
     json_object_set_new(obj, "created_at", time_or_null(eval->created_at));
     return obj;
 }
 
-json_t *jobs_json_evals_for_repo(struct meta *db, const char *repo_id, size_t max_items)
+json_t *jobs_json_evals_for_repo(struct meta *db, const char *repo_id, size_t max_items,
+                                 int64_t viewer_id)
 {
     struct meta_eval_list list;
     struct hub_error err = HUB_ERROR_INIT;
@@ -170,7 +200,7 @@ json_t *jobs_json_evals_for_repo(struct meta *db, const char *repo_id, size_t ma
         return items;
     }
     for (size_t i = 0; i < list.count && i < max_items; i++)
-        json_array_append_new(items, jobs_json_eval(&list.items[i]));
+        json_array_append_new(items, jobs_json_eval(&list.items[i], db, viewer_id));
     meta_eval_list_dispose(&list);
     return items;
 }

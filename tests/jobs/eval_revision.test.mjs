@@ -172,6 +172,78 @@ test("adapter eval uses the recorded base commit", async () => {
   assert.deepEqual(info.evaluations, adapterEvals.slice(0, 20));
 });
 
+// Evaluations of a public adapter name its dataset and base. Once alice makes them private,
+// bob, who may still read the adapter, gets null in their place from both /api/evals and the
+// model info; alice still sees them. The model info is cached per viewer, so bob's view must
+// follow each visibility change.
+test("evaluations hide private inputs from others", async () => {
+  assert.ok(trainedOn, "the training test ran");
+  const bob = createToken(dataDir, "bob", { write: false, label: "bob-read" });
+  const evalsOf = async (token) =>
+    (await api(daemon.url, token, "GET", "/api/evals?repo=alice/rev-lora")).json;
+  const infoEvalsOf = async (token) =>
+    (await api(daemon.url, token, "GET", "/api/models/alice/rev-lora")).json.evaluations;
+  const setPrivate = async (kind, id, value) => {
+    const r = await api(daemon.url, alice, "PUT", `/api/${kind}/${id}/settings`,
+      { private: value });
+    assert.equal(r.status, 200, r.text);
+  };
+
+  // Public inputs: bob sees the names, and this caches bob's info body.
+  const shown = await evalsOf(bob);
+  assert.ok(shown.length > 0, "the adapter has evaluations");
+  for (const e of shown) {
+    assert.equal(e.dataset, "alice/style");
+    assert.equal(e.dataset_hidden, false);
+    assert.equal(e.base_model, "alice/stories260K");
+    assert.equal(e.base_model_hidden, false);
+  }
+  assert.deepEqual(await infoEvalsOf(bob), shown.slice(0, 20));
+
+  await setPrivate("datasets", "alice/style", true);
+  await setPrivate("models", "alice/stories260K", true);
+  try {
+    for (const rows of [await evalsOf(bob), await infoEvalsOf(bob)]) {
+      assert.equal(rows.length, shown.length);
+      for (const e of rows) {
+        assert.equal(e.dataset, null, JSON.stringify(e));
+        assert.equal(e.dataset_revision, null, JSON.stringify(e));
+        assert.equal(e.dataset_hidden, true);
+        assert.equal(e.base_model, null, JSON.stringify(e));
+        assert.equal(e.base_revision, null, JSON.stringify(e));
+        assert.equal(e.base_model_hidden, true);
+        assert.equal(e.repo, "alice/rev-lora");
+        assert.ok(e.metrics, "the scores stay");
+      }
+    }
+    for (const rows of [await evalsOf(alice), await infoEvalsOf(alice)]) {
+      for (const e of rows) {
+        assert.equal(e.dataset, "alice/style");
+        assert.match(e.dataset_revision, /^[0-9a-f]{40}$/);
+        assert.equal(e.dataset_hidden, false);
+        assert.equal(e.base_model, "alice/stories260K");
+        assert.match(e.base_revision, /^[0-9a-f]{40}$/);
+        assert.equal(e.base_model_hidden, false);
+      }
+    }
+
+    // Only the dataset private: bob sees the base again.
+    await setPrivate("models", "alice/stories260K", false);
+    for (const rows of [await evalsOf(bob), await infoEvalsOf(bob)]) {
+      for (const e of rows) {
+        assert.equal(e.dataset, null);
+        assert.equal(e.dataset_hidden, true);
+        assert.equal(e.base_model, "alice/stories260K");
+        assert.match(e.base_revision, /^[0-9a-f]{40}$/);
+      }
+    }
+  } finally {
+    await setPrivate("datasets", "alice/style", false);
+    await setPrivate("models", "alice/stories260K", false);
+  }
+  assert.deepEqual(await infoEvalsOf(bob), shown.slice(0, 20), "bob's view is back");
+});
+
 test("eval rejects a recorded revision that is gone", async () => {
   assert.ok(trainedOn, "the training test ran");
   // A commit id that alice/stories260K does not have, as after a history rewrite.
