@@ -158,6 +158,23 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, co
     web_buf_puts(&v->ctx->out, "</div>");
 }
 
+/* Tells the author and the writers of an open pull request that git can push to its ref too,
+ * which the pre-receive hook allows them. */
+static void web_pr_push_hint(struct web_repo_view *v, const struct meta_pr *pr)
+{
+    bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
+    long long number = (long long)pr->number;
+
+    if (!v->ctx->has_session || (!v->can_write && !author) || pr->status != META_PR_OPEN)
+        return;
+    web_buf_printf(&v->ctx->out,
+                   "<p class=\"muted\" id=\"pr-push-hint\">You can also push to this pull "
+                   "request with git: <code>git fetch origin refs/pr/%lld:pr/%lld</code>, "
+                   "commit on <code>pr/%lld</code>, then <code>git push origin "
+                   "pr/%lld:refs/pr/%lld</code>.</p>",
+                   number, number, number, number, number);
+}
+
 /* Writes the line under the title: who opened the pull request and what became of it. */
 static void web_pr_summary(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
 {
@@ -362,6 +379,7 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
                    conflicting ? "Resolve the conflicts above before merging."
                    : locked    ? "The git-lfs lock above must be released before merging."
                                : NULL);
+    web_pr_push_hint(v, pr);
     web_pr_commits(v, pr, ref);
     web_pr_files(v, pr, head);
     web_page_end(ctx, status);

@@ -1243,12 +1243,16 @@ static void test_pages_pull_requests(void)
     CHECK(has(&p, "adapter.txt"));
     CHECK(has(&p, "<span class=\"add\">+tuned</span>"));
     CHECK(!has(&p, ">Merge</button>"));
+    CHECK(!has(&p, "id=\"pr-push-hint\""));
     done(&p);
 
-    /* The author may close but not merge; a writer gets both buttons. */
+    /* The author may close but not merge; a writer gets both buttons. The author also learns
+     * how to push to the pull request's ref with git. */
     p = render_full("GET", "/alice/course/discussions/1", "", bob_id, bob_cookie, NULL);
     CHECK(!has(&p, ">Merge</button>"));
     CHECK(has(&p, ">Close</button>"));
+    CHECK(has(&p, "<code>git fetch origin refs/pr/1:pr/1</code>"));
+    CHECK(has(&p, "<code>git push origin pr/1:refs/pr/1</code>"));
     done(&p);
     p = render_full("GET", "/alice/course/discussions/1", "", alice_id, alice_cookie, NULL);
     CHECK(has(&p, ">Merge</button>"));
@@ -1287,6 +1291,10 @@ static void test_pages_pull_requests(void)
     CHECK(has(&p, "badge pr-merged"));
     CHECK(has(&p, "into <code>main</code> as <a href="));
     done(&p);
+    /* A merged pull request takes no more pushes, so its author gets no hint. */
+    p = render_full("GET", "/alice/course/discussions/1", "", bob_id, bob_cookie, NULL);
+    CHECK(!has(&p, "id=\"pr-push-hint\""));
+    done(&p);
 
     /* Close and reopen by the author. */
     CHECK_EQ_INT(open_pull_request("course", "Fix the card", "card.txt", "card\n", head), 2);
@@ -1297,6 +1305,7 @@ static void test_pages_pull_requests(void)
     CHECK_EQ_INT(pull_request_status("course", 2), META_PR_CLOSED);
     p = render_full("GET", "/alice/course/discussions/2", "", bob_id, bob_cookie, NULL);
     CHECK(has(&p, ">Reopen</button>"));
+    CHECK(!has(&p, "id=\"pr-push-hint\""));
     done(&p);
     snprintf(body, sizeof(body), "csrf=%s&status=open", bob_csrf);
     p = render_full("POST", "/alice/course/discussions/2/status", "", bob_id, bob_cookie, body);
