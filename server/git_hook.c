@@ -16,6 +16,8 @@
  * "update <old> <new> <ref>" lines. */
 #include "git_hook.h"
 
+#include "git_hook_objects.h"
+
 #include "hf_commit_parse.h"
 #include "hub_limits.h"
 #include "hub_name.h"
@@ -403,9 +405,8 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
     if (githook_oid_is_zero(u->new_oid) && strcmp(u->ref, default_ref) == 0) {
         fprintf(errors,
                 "rejected %s: the default branch '%s' cannot be deleted; push new "
-                "commits to it instead (git push --mirror deletes it when your repo "
-                "has no branch '%s')\n",
-                u->ref, u->ref + 11, u->ref + 11);
+                "commits to it instead\n",
+                u->ref, u->ref + 11);
         return false;
     }
     if (!new_ref_name_is_allowed(u, errors))
@@ -425,166 +426,7 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
     return true;
 }
 
-/* Lists the objects that the update brings in and that no existing ref reaches, with their
- * paths, leaving out blobs of LFS_POINTER_MAX_BYTES or more (never pointers). */
-static FILE *new_objects_list(const struct githook_update *u)
-{
-    char filter[64];
-    char *argv[] = {"git", "rev-list", "--objects", filter, (char *)u->new_oid, "--not", "--all",
-                    NULL};
-    FILE *out = scratch_open();
-
-    snprintf(filter, sizeof(filter), "--filter=blob:limit=%d", LFS_POINTER_MAX_BYTES - 1);
-    if (out == NULL)
-        return NULL;
-    if (run_git(argv, -1, fileno(out)) != 0) {
-        fclose(out);
-        return NULL;
-    }
-    rewind(out);
-    return out;
-}
-
-/* Reads one "<oid> <type> <size> <path>" header and its content from `git cat-file --batch`
- * output. Sets *type and *path into header. Returns 1 with *content malloc'd, 0 at the end,
- * -1 on malformed output. */
-static int batch_next(FILE *batch, char **line, size_t *line_cap, const char **type,
-                      const char **path, char **content, size_t *content_len)
-{
-    char *fields[3];
-    char *end = NULL;
-    char *header;
-    char *cursor;
-    unsigned long long size;
-
-    if (getline(line, line_cap, batch) < 0)
-        return 0;
-    header = *line;
-    cursor = header;
-    header[strcspn(header, "\n")] = '\0';
-    for (int i = 0; i < 3; i++) {
-        cursor = strchr(cursor, ' ');
-        if (cursor == NULL && i < 2)
-            return -1;
-        if (cursor == NULL) {
-            fields[i] = header + strlen(header); /* no path: an empty string */
-            break;
-        }
-        *cursor++ = '\0';
-        fields[i] = cursor;
-    }
-    *type = fields[0];
-    *path = fields[2];
-    errno = 0;
-    size = strtoull(fields[1], &end, 10);
-    if (errno != 0 || end == fields[1] || *end != '\0' || size > HUB_MAX_GIT_FILE_BYTES)
-        return -1;
-    *content = malloc((size_t)size + 1);
-    if (*content == NULL)
-        return -1;
-    if (fread(*content, 1, (size_t)size, batch) != (size_t)size || fgetc(batch) != '\n') {
-        free(*content);
-        *content = NULL;
-        return -1;
-    }
-    *content_len = (size_t)size;
-    return 1;
-}
-
-/* Checks one pointer blob found at path. Returns true when its object is stored with the
- * announced size and user_id may read it through a repo that links it already (this repo
- * too, when git-lfs uploaded it before the push). Otherwise it wrote the reason (naming path)
- * to errors. A user who has only the oid of a file in a repo they cannot read gets the same
- * message as for an object that was never uploaded, so the reply does not reveal the file. */
-static bool pointer_is_allowed(const struct lfs_pointer *p, const char *path, struct store *st,
-                               struct meta *db, int64_t user_id, FILE *errors)
-{
-    struct hub_error err = HUB_ERROR_INIT;
-    uint64_t size = 0;
-    bool exists = false;
-    bool readable = false;
-
-    if (store_blob_stat(&exists, &size, st, p->oid, &err) < 0 ||
-        (exists && meta_lfs_user_can_read(&readable, db, user_id, p->oid, &err) < 0)) {
-        fprintf(errors, "rejected: cannot check the LFS object of %s: %s\n", path, err.msg);
-        return false;
-    }
-    if (!exists || !readable) {
-        fprintf(errors, "rejected: %s is an LFS pointer to object %s, which was not uploaded "
-                        "to this repo; run `git lfs push --all origin` (or check that git-lfs "
-                        "is installed with `git lfs install`) and push again\n", path, p->oid);
-        return false;
-    }
-    if (size != p->size) {
-        fprintf(errors, "rejected: %s is an LFS pointer with size %llu, but object %s has %llu "
-                        "bytes\n", path, (unsigned long long)p->size, p->oid,
-                (unsigned long long)size);
-        return false;
-    }
-    return true;
-}
-
-/* Checks every LFS pointer the update adds. Returns 0 when all objects are allowed, 1 when
- * some are missing or not readable by user_id, 2 on an internal error. Writes
- * "lfs <oid> <size>" to report. */
-static int update_check_lfs(const struct githook_update *u, struct store *st, struct meta *db,
-                            int64_t user_id, FILE *report, FILE *errors)
-{
-    char *argv[] = {"git", "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)",
-                    NULL};
-    FILE *objects = NULL;
-    FILE *batch = NULL;
-    char *header = NULL;
-    size_t header_cap = 0;
-    int result = 0;
-    int more;
-
-    objects = new_objects_list(u);
-    batch = scratch_open();
-    if (objects == NULL || batch == NULL || run_git(argv, fileno(objects), fileno(batch)) != 0) {
-        fprintf(errors, "atelier hook: cannot list the objects of %s\n", u->ref);
-        result = 2;
-        goto out;
-    }
-    rewind(batch);
-    for (;;) {
-        char *content = NULL;
-        size_t content_len = 0;
-        struct lfs_pointer pointer;
-        struct hub_error err = HUB_ERROR_INIT;
-        const char *type = NULL;
-        const char *path = NULL;
-
-        more = batch_next(batch, &header, &header_cap, &type, &path, &content, &content_len);
-        if (more <= 0) {
-            if (more < 0) {
-                fprintf(errors, "atelier hook: unexpected output from git cat-file\n");
-                result = 2;
-            }
-            break;
-        }
-        if (strcmp(type, "blob") == 0 &&
-            lfs_pointer_parse(&pointer, content, content_len, &err) == 0) {
-            if (!pointer_is_allowed(&pointer, path[0] != '\0' ? path : header, st, db, user_id,
-                                    errors))
-                result = result == 0 ? 1 : result;
-            else if (report != NULL)
-                fprintf(report, "lfs %s %llu\n", pointer.oid, (unsigned long long)pointer.size);
-        }
-        free(content);
-    }
-out:
-    free(header);
-    if (objects != NULL)
-        fclose(objects);
-    if (batch != NULL)
-        fclose(batch);
-    return result;
-}
-
-/* Writes path to out in double quotes, with backslash escapes for '\\', '"' and control
- * characters, so a name with a newline stays on one line of the rejection. */
-static void path_print_quoted(FILE *out, const char *path)
+void githook_path_print_quoted(FILE *out, const char *path)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
@@ -666,7 +508,7 @@ static int update_check_paths(const struct githook_update *u, const char *defaul
         if (++rejected > MAX_REPORTED)
             continue;
         fprintf(errors, "rejected %s: file ", u->ref);
-        path_print_quoted(errors, path);
+        githook_path_print_quoted(errors, path);
         fprintf(errors,
                 " has a path the hub cannot serve: %s; rename or move it and push "
                 "again\n",
@@ -738,30 +580,53 @@ static int update_check_locks(const struct githook_update *u, FILE *locks, bool 
     return result;
 }
 
-/* Tells how to push only the branches and tags of a mirror. It writes the hint when a
- * rejected push updates refs outside refs/heads/ and refs/tags/ together with branches or
- * tags, as `git push --mirror` of a `git clone --mirror` with refs/pr/N of another repo does. */
-static void mirror_hint(const struct githook_update *updates, long count, FILE *errors)
+/* Writes hints for a rejected push that updates several refs, as `git push --mirror` does.
+ * When it deletes the default branch (default_ref), the pusher's repo most likely lacks that
+ * branch. When it updates refs outside refs/heads/ and refs/tags/ together with branches or
+ * tags, the hint shows how to push only the branches and tags: for a mirror of another hub
+ * repo those refs are its pull request refs (refs/pr/N), which have no pull request here. */
+static void mirror_hint(const struct githook_update *updates, long count, const char *default_ref,
+                        FILE *errors)
 {
     const char *url = getenv("ATELIER_HOOK_REPO_URL");
     bool has_other_refs = false;
+    bool has_pr_refs = false;
     bool has_branches_or_tags = false;
+    bool deletes_default = false;
 
+    if (url == NULL || url[0] == '\0')
+        url = "URL";
     for (long i = 0; i < count; i++) {
         if (strncmp(updates[i].ref, "refs/heads/", 11) == 0 ||
             strncmp(updates[i].ref, "refs/tags/", 10) == 0)
             has_branches_or_tags = true;
+        else if (strncmp(updates[i].ref, "refs/pr/", 8) == 0)
+            has_pr_refs = true;
         else
             has_other_refs = true;
+        if (githook_oid_is_zero(updates[i].new_oid) && strcmp(updates[i].ref, default_ref) == 0)
+            deletes_default = true;
     }
-    if (!has_other_refs || !has_branches_or_tags)
+    if (deletes_default && count > 1)
+        fprintf(errors,
+                "hint: git push --mirror deletes the default branch '%s' when your repo has no "
+                "branch of that name; create it (git branch %s) or push without --mirror\n",
+                default_ref + 11, default_ref + 11);
+    if (!has_branches_or_tags)
         return;
-    fprintf(errors,
-            "hint: to push a mirror without its pull request refs, push only its "
-            "branches and tags: git push %s 'refs/heads/*:refs/heads/*' "
-            "'refs/tags/*:refs/tags/*' (add --force to replace branches that differ, "
-            "as --mirror does)\n",
-            url != NULL && url[0] != '\0' ? url : "URL");
+    if (has_pr_refs)
+        fprintf(errors,
+                "hint: to push a mirror without its pull request refs, push only its "
+                "branches and tags: git push %s 'refs/heads/*:refs/heads/*' "
+                "'refs/tags/*:refs/tags/*' (add --force to replace branches that differ, "
+                "as --mirror does)\n",
+                url);
+    else if (has_other_refs)
+        fprintf(errors,
+                "hint: the hub stores only branches (refs/heads/), tags (refs/tags/) and pull "
+                "request refs (refs/pr/N); to push only the branches and tags, run: git push "
+                "%s 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'\n",
+                url);
 }
 
 static FILE *report_open(FILE *errors)
@@ -889,18 +754,19 @@ int githook_pre_receive(FILE *in, FILE *errors)
     }
     /* A user without write access cannot push a mirror's branches either. */
     if (result != 0 && push.can_write)
-        mirror_hint(updates, count, errors);
+        mirror_hint(updates, count, default_ref, errors);
     for (long i = 0; result == 0 && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
             result = update_check_paths(&updates[i], default_ref, errors);
     }
+    /* Before the lock check, so a push from a shallow clone gets a message about its
+     * missing history instead of a failing `git log`. */
+    if (result == 0)
+        result = githook_objects_check(updates, count, githook_max_file_bytes(), st, db,
+                                       push.user_id, report, errors);
     for (long i = 0; result == 0 && locks != NULL && i < count; i++) {
         if (!githook_oid_is_zero(updates[i].new_oid))
             result = update_check_locks(&updates[i], locks, push.can_write, errors);
-    }
-    for (long i = 0; result == 0 && i < count; i++) {
-        if (!githook_oid_is_zero(updates[i].new_oid))
-            result = update_check_lfs(&updates[i], st, db, push.user_id, report, errors);
     }
 out:
     if (locks != NULL)

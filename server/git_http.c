@@ -244,7 +244,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
 /* ---- Running http-backend --------------------------------------------------------------- */
 
 struct env_strings {
-    char *items[24];
+    char *items[32];
     size_t count;
 };
 
@@ -267,31 +267,54 @@ static void env_strings_dispose(struct env_strings *env)
     env->count = 0;
 }
 
+/* git settings of every git child besides core.hooksPath. */
+static const struct {
+    const char *key;
+    const char *value;
+} git_settings[] = {
+    /* http-backend serves pushes only with this set; the daemon checks access before. */
+    {"http.receivepack", "true"},
+    {"uploadpack.allowFilter", "true"},
+    /* Protocol v2 serves any object by id. This lets v0 and v1 do the same, which the
+     * fetches of missing blobs in a partial clone and fetches of a commit by id need. */
+    {"uploadpack.allowAnySHA1InWant", "true"},
+    /* Rejects malformed objects, such as a commit whose author has no e-mail, that libgit2
+     * cannot read back. git prints the fsck error, with the object id, to the pusher. */
+    {"receive.fsckObjects", "true"},
+    /* `git push -o OPTION` fails when the server does not advertise push options. The hook
+     * ignores them. */
+    {"receive.advertisePushOptions", "true"},
+};
+#define GIT_SETTING_COUNT (sizeof(git_settings) / sizeof(git_settings[0]))
+
 /* Builds the git settings and hook variables every git child gets. report_path and protected
  * may be NULL. */
 static int env_for_git(struct env_strings *env, const char *data_dir, const char *report_path,
                        const char *protected, struct hub_error *err)
 {
     char hooks_dir[PATH_MAX];
+    char count[16];
     int rc;
 
     if (snprintf(hooks_dir, sizeof(hooks_dir), "%s/hooks", data_dir) >= (int)sizeof(hooks_dir))
         return hub_error_set(err, HUB_ETOOBIG, "data directory path too long: %s", data_dir);
     /* GIT_CONFIG_COUNT/KEY/VALUE (git 2.31 and newer) set configuration for every git process
      * http-backend starts, without touching the repo's own config file. */
-    rc = env_push(env, err, "GIT_CONFIG_COUNT", "3");
+    snprintf(count, sizeof(count), "%zu", GIT_SETTING_COUNT + 1);
+    rc = env_push(env, err, "GIT_CONFIG_COUNT", count);
     if (rc == 0)
         rc = env_push(env, err, "GIT_CONFIG_KEY_0", "core.hooksPath");
     if (rc == 0)
         rc = env_push(env, err, "GIT_CONFIG_VALUE_0", hooks_dir);
-    if (rc == 0)
-        rc = env_push(env, err, "GIT_CONFIG_KEY_1", "http.receivepack");
-    if (rc == 0)
-        rc = env_push(env, err, "GIT_CONFIG_VALUE_1", "true");
-    if (rc == 0)
-        rc = env_push(env, err, "GIT_CONFIG_KEY_2", "uploadpack.allowFilter");
-    if (rc == 0)
-        rc = env_push(env, err, "GIT_CONFIG_VALUE_2", "true");
+    for (size_t i = 0; rc == 0 && i < GIT_SETTING_COUNT; i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "GIT_CONFIG_KEY_%zu", i + 1);
+        rc = env_push(env, err, name, git_settings[i].key);
+        snprintf(name, sizeof(name), "GIT_CONFIG_VALUE_%zu", i + 1);
+        if (rc == 0)
+            rc = env_push(env, err, name, git_settings[i].value);
+    }
     if (rc == 0)
         rc = env_push(env, err, "ATELIER_DATA_DIR", data_dir);
     if (rc == 0)
@@ -482,6 +505,7 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     char repo_id[24];
     char repo_url[PATH_MAX];
     char api_url[PATH_MAX];
+    char max_file_bytes[24];
     int rc;
 
     rc = gitsettings_protected_branches(&protected, http_request_db(req), state->repo.id, err);
@@ -495,6 +519,10 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     snprintf(api_url, sizeof(api_url), "%s/api/%s/%s/%s", http_request_base_url(req),
              state->repo.type == HUB_REPO_DATASET ? "datasets" : "models", state->repo.ns,
              state->repo.name);
+    /* A push stores regular files in git as the commit API's file lines do, with the same
+     * limit. */
+    snprintf(max_file_bytes, sizeof(max_file_bytes), "%llu",
+             (unsigned long long)http_request_config(req)->max_commit_file_bytes);
     rc = env_for_git(&env, data_dir, report_path, protected, err);
     if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_LOCKS", locks_path);
@@ -510,6 +538,8 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
         rc = env_push(&env, err, "ATELIER_HOOK_REPO_URL", repo_url);
     if (rc == 0)
         rc = env_push(&env, err, "ATELIER_HOOK_API_URL", api_url);
+    if (rc == 0)
+        rc = env_push(&env, err, "ATELIER_HOOK_MAX_FILE_BYTES", max_file_bytes);
     if (rc < 0)
         goto out;
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", data_dir);

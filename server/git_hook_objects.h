@@ -1,0 +1,32 @@
+/* git_hook_objects: the pre-receive checks on the objects that a push adds, run once for all
+ * ref updates of the push (see git_hook_objects.c). */
+#ifndef GIT_HOOK_OBJECTS_H
+#define GIT_HOOK_OBJECTS_H
+
+#include "git_hook.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct meta;
+struct store;
+
+/** Checks the objects that the new values of updates reach and no existing ref reaches. It
+ * rejects blobs larger than max_file_bytes, naming their paths, and LFS pointers to objects
+ * that the store lacks or that user_id may not read, and it rejects a push that lacks
+ * history (from a shallow clone). It writes "lfs <oid> <size>" to report (may be NULL) for
+ * each accepted pointer and the reasons to errors. Returns 0 when the push may go on, 1 when
+ * it is rejected, or 2 on an internal error. */
+int githook_objects_check(const struct githook_update *updates, long count,
+                          uint64_t max_file_bytes, struct store *st, struct meta *db,
+                          int64_t user_id, FILE *report, FILE *errors);
+
+/** Returns the size limit of a blob in a push: ATELIER_HOOK_MAX_FILE_BYTES, or
+ * HUB_MAX_GIT_FILE_BYTES when it is unset or not a positive number. */
+uint64_t githook_max_file_bytes(void);
+
+/** Writes path to out in double quotes, with backslash escapes for '\\', '"' and control
+ * characters, so a name with a newline stays on one line of a rejection. */
+void githook_path_print_quoted(FILE *out, const char *path);
+
+#endif
