@@ -185,6 +185,11 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
  * 416) and sent with sendfile. Returns 0 or a negative code when nothing could be queued. */
 int hf_send_blob(struct http_request *req, const char *oid, const char *content_type);
 
+/* Queues a reply with bytes start to start + length of git blob oid of the repo at git_dir,
+ * streamed from `git cat-file blob` (see hf_blob_stream.c). Returns 0 or a HUB_E* code. */
+int hf_send_git_blob_stream(struct http_request *req, unsigned status, const char *content_type,
+                            const char *git_dir, const char *oid, uint64_t start, uint64_t length);
+
 /* lfs_batch.c */
 int lfs_batch_handle(struct http_request *req, void *arg, struct hub_error *err);
 

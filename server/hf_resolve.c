@@ -14,8 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Regular files are read into memory to be sent; git blobs above this are refused. */
-#define HF_MAX_GIT_BLOB_SEND_BYTES (1ull << 30)
+/* Regular files up to this size are read into memory to be sent. Larger ones are streamed
+ * from git, so a request holds a bounded amount of memory whatever the blob size. */
+#define HF_MAX_GIT_BLOB_MEMORY_BYTES (1u << 20)
 
 static const char *content_type_for(const char *path)
 {
@@ -113,15 +114,24 @@ static int range_apply(struct http_request *req, uint64_t total, const char *eta
 }
 
 static int send_git_blob(struct http_request *req, struct hf_repo_ctx *ctx, const char *commit,
-                         const char *path, const char *etag, struct hub_error *err)
+                         const struct repo_entry *entry, const char *path, const char *etag,
+                         struct hub_error *err)
 {
     char *data = NULL;
     size_t len = 0;
     uint64_t start, length;
     unsigned status;
     int rc;
+    /* The git blob of an LFS file is its pointer, sent by /raw. */
+    uint64_t size = entry->is_lfs ? entry->pointer_size : entry->size;
 
-    rc = repo_file_read(&data, &len, ctx->git, commit, path, HF_MAX_GIT_BLOB_SEND_BYTES, err);
+    if (size > HF_MAX_GIT_BLOB_MEMORY_BYTES) {
+        if (range_apply(req, size, etag, &start, &length, &status) != 0)
+            return 0;
+        return hf_send_git_blob_stream(req, status, content_type_for(path),
+                                       repo_path_get(ctx->git), entry->oid, start, length);
+    }
+    rc = repo_file_read(&data, &len, ctx->git, commit, path, HF_MAX_GIT_BLOB_MEMORY_BYTES, err);
     if (rc < 0)
         return hf_reply_repo_error(req, err);
     if (range_apply(req, len, etag, &start, &length, &status) != 0) {
@@ -268,7 +278,7 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
     else if (entry.is_lfs && !raw)
         rc = send_linked_blob(req, &ctx, &entry, path, rev, err);
     else
-        rc = send_git_blob(req, &ctx, commit, path, etag, err);
+        rc = send_git_blob(req, &ctx, commit, &entry, path, etag, err);
     /* A download is a GET that sends the whole config.json: range probes, revalidations and
      * HEAD requests of the same load are not counted again. */
     if (strcmp(http_request_method(req), "GET") == 0 && strcmp(path, "config.json") == 0 &&
