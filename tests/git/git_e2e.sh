@@ -1465,6 +1465,128 @@ fi
 curl -s "$base/alice/prpush/resolve/main/notes.txt" >"$work/pr-notes.txt"
 check_output "main has the resolved file" "^resolved$" "$work/pr-notes.txt"
 
+# ---- Pushed objects, push options and fetches by id ----------------------------------------
+
+code=$(curl -s -o "$work/objects-create.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d '{"name":"objects","type":"model"}' "$base/api/repos/create")
+if [ "$code" = "200" ]; then
+  ok "create repo for pushed objects"
+else
+  not_ok "create repo for pushed objects" "HTTP $code: $(cat "$work/objects-create.json")"
+fi
+check "clone objects repo" git clone -q "$write_base/alice/objects" objects
+objects_head=$(git -C objects rev-parse HEAD)
+objects_tree=$(git -C objects rev-parse "HEAD^{tree}")
+
+# Commits that libgit2 cannot parse would make every API route of the branch fail, so git's
+# fsck rejects them, and its message names the commit and the problem.
+no_email=$(printf 'tree %s\nparent %s\nauthor NoEmail 1200000000 +0000\ncommitter NoEmail 1200000000 +0000\n\nx\n' \
+  "$objects_tree" "$objects_head" | git -C objects hash-object -t commit -w --literally --stdin)
+if git -C objects push origin "$no_email:refs/heads/main" >"$work/no-email.log" 2>&1; then
+  not_ok "commit without author e-mail rejected" "push succeeded"
+else
+  ok "commit without author e-mail rejected"
+fi
+check_output "no e-mail rejection names the commit and the problem" \
+  "^remote: error: object $no_email: missingEmail" "$work/no-email.log"
+bad_date=$(printf 'tree %s\nparent %s\nauthor Bad <bad> notadate\ncommitter Bad <bad> notadate\n\nx\n' \
+  "$objects_tree" "$objects_head" | git -C objects hash-object -t commit -w --literally --stdin)
+if git -C objects push origin "$bad_date:refs/heads/main" >"$work/bad-date.log" 2>&1; then
+  not_ok "commit with invalid date rejected" "push succeeded"
+else
+  ok "commit with invalid date rejected"
+fi
+check_output "invalid date rejection names the commit and the problem" \
+  "^remote: error: object $bad_date: badDate" "$work/bad-date.log"
+code=$(curl -s -o "$work/objects-tree.json" -w '%{http_code}' "$base/api/models/alice/objects/tree/main")
+if [ "$code" = "200" ]; then
+  ok "branch stays readable after rejected commits"
+else
+  not_ok "branch stays readable after rejected commits" "HTTP $code: $(cat "$work/objects-tree.json")"
+fi
+
+# A regular file above the commit API's file size limit (64 MiB) is rejected with its path
+# and the git-lfs command that moves it out of git. Zeros keep the pack small.
+head -c 70000000 /dev/zero >"objects/large data.txt"
+(cd objects && git add "large data.txt" && git commit -q -m "Add a large regular file")
+if git -C objects push origin main >"$work/large-file.log" 2>&1; then
+  not_ok "push of a large regular file rejected" "push succeeded"
+else
+  ok "push of a large regular file rejected"
+fi
+check_output "large file rejection names the path, size and limit" \
+  '^remote: rejected: file "large data\.txt" \(blob [0-9a-f]{12}\) has 70000000 bytes, more than the 67108864 bytes' \
+  "$work/large-file.log"
+check_output "large file rejection names the git-lfs fix" \
+  'git lfs migrate import --include="large data\.txt"' "$work/large-file.log"
+(cd objects && git lfs migrate import --include="large data.txt" >/dev/null 2>&1)
+check "push after git lfs migrate import accepted" git -C objects push -q origin main
+curl -s -o "$work/large-raw.txt" "$base/alice/objects/raw/main/large%20data.txt"
+check_output "migrated file is an LFS pointer on the hub" "^version https://git-lfs" \
+  "$work/large-raw.txt"
+
+# /resolve of a regular file streams it from git, ranges included.
+head -c 3000000 /dev/urandom >"objects/medium.txt"
+(cd objects && git add medium.txt && git commit -q -m "Add a medium regular file")
+check "push of a medium regular file" git -C objects push -q origin main
+check "resolve of a medium regular file" curl -sf -o "$work/medium.out" \
+  "$base/alice/objects/resolve/main/medium.txt"
+check "resolved medium file matches" cmp "$work/medium.out" objects/medium.txt
+curl -sf -r 1000000-1000099 -o "$work/medium-range.out" \
+  "$base/alice/objects/resolve/main/medium.txt"
+tail -c +1000001 objects/medium.txt | head -c 100 >"$work/medium-range.expected"
+check "range of a medium regular file matches" cmp "$work/medium-range.out" \
+  "$work/medium-range.expected"
+
+# Push options are accepted and ignored.
+(cd objects && echo "options" >options.txt && git add options.txt && git commit -q -m "Add options")
+check "push with a push option" git -C objects push -q -o ci.skip origin main
+
+# A push from a shallow clone gets a message about the missing history, not an internal one.
+check "shallow clone of stories" git clone -q --depth 1 "$base/alice/stories" shallow-push
+(cd shallow-push && echo "more" >>README.md && git commit -q -am "Edit in a shallow clone")
+git -C shallow-push push "$write_base/alice/objects" HEAD:refs/heads/from-shallow \
+  >"$work/shallow-push.log" 2>&1
+check_output "shallow push says how to fix it" "git fetch --unshallow" "$work/shallow-push.log"
+if grep -q "atelier hook:" "$work/shallow-push.log"; then
+  not_ok "shallow push prints no internal error" "$(cat "$work/shallow-push.log")"
+else
+  ok "shallow push prints no internal error"
+fi
+
+# Protocol v0 serves objects by id, as v2 does: partial clones and fetches of a commit that
+# no ref points to.
+check "partial clone with protocol v0" git -c protocol.version=0 clone -q --filter=blob:none \
+  "$base/alice/stories" partial-v0
+check "partial clone with protocol v0 checks out the files" test -s partial-v0/config.json
+git init -q fetch-by-id
+check "fetch of a commit by id with protocol v0" git -C fetch-by-id -c protocol.version=0 \
+  fetch -q "$base/alice/objects" "$objects_head"
+
+# Hints fit the push: a plain delete of the default branch does not mention --mirror, and a
+# rejected ref outside the accepted namespaces is not called a pull request ref.
+git -C objects push origin --delete main >"$work/delete-main.log" 2>&1
+check_output "plain delete of main rejected" "the default branch 'main' cannot be deleted" \
+  "$work/delete-main.log"
+if grep -q -- "--mirror" "$work/delete-main.log"; then
+  not_ok "plain delete of main has no --mirror remark" "$(cat "$work/delete-main.log")"
+else
+  ok "plain delete of main has no --mirror remark"
+fi
+(cd objects && echo "notes" >notes-base.txt && git add notes-base.txt && git commit -q -m "Notes base" &&
+  git notes add -m "a note" HEAD)
+git -C objects push origin main refs/notes/commits >"$work/notes-push.log" 2>&1
+check_output "notes push names the accepted namespaces" \
+  "only branches \(refs/heads/\), tags \(refs/tags/\) and pull request refs" "$work/notes-push.log"
+if grep -q "pull request refs, push only" "$work/notes-push.log"; then
+  not_ok "notes push hint does not mention pull request refs" "$(cat "$work/notes-push.log")"
+else
+  ok "notes push hint does not mention pull request refs"
+fi
+check_output "notes push hint shows the branches and tags command" \
+  "^remote: hint: .*to push only the branches and tags" "$work/notes-push.log"
+
 # ---- Protocol details ----------------------------------------------------------------------
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")
