@@ -444,32 +444,101 @@ void githook_path_print_quoted(FILE *out, const char *path)
     fputc('"', out);
 }
 
-/* Lists, NUL-separated, the paths of the tree of u's new commit that are added or changed
- * against the tree of its old commit. A new ref is compared with the default branch, and with
- * nothing when the repo has no commit there. Returns NULL when the new object has no tree
- * (a tag of a blob) or git failed, with *failed telling the two apart. */
-static FILE *changed_paths_list(const struct githook_update *u, const char *default_ref,
-                                bool *failed)
+/* Tree ids of an update's new value and of the commit it is compared with: the old value,
+ * or the default branch for a new ref. An id is "" when there is no such tree (a deletion, a
+ * tag of a blob, or an empty repo). */
+struct update_trees {
+    char new_tree[GITHOOK_OID_HEX + 1];
+    char base_tree[GITHOOK_OID_HEX + 1];
+};
+
+/* Copies the first line of batch, when it is an object id, to oid, else sets oid to "". */
+static void tree_line_read(char oid[GITHOOK_OID_HEX + 1], FILE *batch, char *line, size_t cap)
 {
-    char new_tree[GITHOOK_OID_HEX + 16];
-    char base_tree[GITHOOK_OID_HEX + 16];
-    char new_rev[GITHOOK_OID_HEX + 16];
-    char base_rev[GITHOOK_MAX_REF_BYTES + 16];
-    char *new_argv[] = {"git", "rev-parse", "--verify", "--quiet", new_rev, NULL};
-    char *base_argv[] = {"git", "rev-parse", "--verify", "--quiet", base_rev, NULL};
+    oid[0] = '\0';
+    if (fgets(line, (int)cap, batch) == NULL)
+        return;
+    if (strlen(line) == GITHOOK_OID_HEX + 1 && line[GITHOOK_OID_HEX] == '\n' &&
+        is_hex_oid(line)) {
+        memcpy(oid, line, GITHOOK_OID_HEX);
+        oid[GITHOOK_OID_HEX] = '\0';
+    }
+}
+
+/* Resolves the trees of all updates with one `git cat-file --batch-check`, which prints the
+ * id of each "<rev>^{tree}" line or "<rev>^{tree} missing". Returns a malloc'd array, or NULL
+ * when git failed. */
+static struct update_trees *trees_resolve(const struct githook_update *updates, long count,
+                                          const char *default_ref)
+{
+    char *argv[] = {"git", "cat-file", "--batch-check=%(objectname)", NULL};
+    struct update_trees *trees = calloc((size_t)count + 1, sizeof(*trees));
+    FILE *names = scratch_open();
+    FILE *batch = scratch_open();
+    char line[GITHOOK_MAX_REF_BYTES + 64];
+    bool ok = trees != NULL && names != NULL && batch != NULL;
+
+    for (long i = 0; ok && i < count; i++) {
+        const struct githook_update *u = &updates[i];
+
+        fprintf(names, "%s^{tree}\n%s^{tree}\n", u->new_oid,
+                githook_oid_is_zero(u->old_oid) ? default_ref : u->old_oid);
+    }
+    if (ok) {
+        rewind(names);
+        ok = run_git(argv, fileno(names), fileno(batch)) == 0;
+    }
+    if (ok) {
+        rewind(batch);
+        for (long i = 0; i < count; i++) {
+            tree_line_read(trees[i].new_tree, batch, line, sizeof(line));
+            tree_line_read(trees[i].base_tree, batch, line, sizeof(line));
+        }
+    }
+    if (names != NULL)
+        fclose(names);
+    if (batch != NULL)
+        fclose(batch);
+    if (!ok) {
+        free(trees);
+        return NULL;
+    }
+    return trees;
+}
+
+/* Returns whether the path check of update i can be skipped: its new tree equals the tree it
+ * is compared with, or an earlier update has the same pair of trees. Pushes of many tags of
+ * a few commits so run one diff per commit. */
+static bool trees_checked_before(const struct update_trees *trees, long i)
+{
+    if (strcmp(trees[i].new_tree, trees[i].base_tree) == 0)
+        return true;
+    for (long j = 0; j < i; j++) {
+        if (strcmp(trees[j].new_tree, trees[i].new_tree) == 0 &&
+            strcmp(trees[j].base_tree, trees[i].base_tree) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Lists, NUL-separated, the paths of the new tree of trees that are added or changed against
+ * its base tree, or every path when there is no base tree. Returns NULL when the new object
+ * has no tree (a tag of a blob) or git failed, with *failed telling the two apart. */
+static FILE *changed_paths_list(const struct update_trees *trees, bool *failed)
+{
+    char new_tree[GITHOOK_OID_HEX + 1];
+    char base_tree[GITHOOK_OID_HEX + 1];
     char *diff_argv[] = {"git",         "diff-tree",       "-r",      "-z",     "--no-renames",
                          "--name-only", "--diff-filter=d", base_tree, new_tree, NULL};
     char *list_argv[] = {"git", "ls-tree", "-r", "-z", "--name-only", new_tree, NULL};
-    bool has_base;
+    bool has_base = trees->base_tree[0] != '\0';
     FILE *out;
 
     *failed = false;
-    snprintf(new_rev, sizeof(new_rev), "%s^{tree}", u->new_oid);
-    if (!git_output_line(new_argv, new_tree, sizeof(new_tree)))
+    if (trees->new_tree[0] == '\0')
         return NULL;
-    snprintf(base_rev, sizeof(base_rev), "%s^{tree}",
-             githook_oid_is_zero(u->old_oid) ? default_ref : u->old_oid);
-    has_base = git_output_line(base_argv, base_tree, sizeof(base_tree));
+    memcpy(new_tree, trees->new_tree, sizeof(new_tree));
+    memcpy(base_tree, trees->base_tree, sizeof(base_tree));
     out = scratch_open();
     if (out == NULL || run_git(has_base ? diff_argv : list_argv, -1, fileno(out)) != 0) {
         if (out != NULL)
@@ -486,11 +555,12 @@ static FILE *changed_paths_list(const struct githook_update *u, const char *defa
  * commits that the new tree no longer has are not checked, so a mirror with such files in
  * its history can still be pushed. Returns 0, 1 when a path breaks a rule, or 2 when git
  * failed. */
-static int update_check_paths(const struct githook_update *u, const char *default_ref, FILE *errors)
+static int update_check_paths(const struct githook_update *u, const struct update_trees *trees,
+                              FILE *errors)
 {
     enum { MAX_REPORTED = 20 }; /* paths named in the message before the rest are counted */
     bool failed = false;
-    FILE *paths = changed_paths_list(u, default_ref, &failed);
+    FILE *paths = changed_paths_list(trees, &failed);
     char *path = NULL;
     size_t path_cap = 0;
     size_t rejected = 0;
@@ -711,6 +781,7 @@ int githook_pre_receive(FILE *in, FILE *errors)
     FILE *locks = NULL;
     FILE *refs = NULL;
     FILE *report = NULL;
+    struct update_trees *trees = NULL;
     long count;
     int result = 0;
 
@@ -724,6 +795,11 @@ int githook_pre_receive(FILE *in, FILE *errors)
             fprintf(errors, "atelier hook: cannot open the lock list %s\n", locks_path);
             result = 2;
             goto out;
+        }
+        /* Without locks of other users, the lock check needs no `git log` per ref. */
+        if (fgetc(locks) == EOF) {
+            fclose(locks);
+            locks = NULL;
         }
     }
     if (data_dir == NULL || store_open(&st, data_dir, &err) < 0) {
@@ -755,9 +831,16 @@ int githook_pre_receive(FILE *in, FILE *errors)
     /* A user without write access cannot push a mirror's branches either. */
     if (result != 0 && push.can_write)
         mirror_hint(updates, count, default_ref, errors);
+    if (result == 0) {
+        trees = trees_resolve(updates, count, default_ref);
+        if (trees == NULL) {
+            fprintf(errors, "atelier hook: cannot read the trees of the pushed refs\n");
+            result = 2;
+        }
+    }
     for (long i = 0; result == 0 && i < count; i++) {
-        if (!githook_oid_is_zero(updates[i].new_oid))
-            result = update_check_paths(&updates[i], default_ref, errors);
+        if (!githook_oid_is_zero(updates[i].new_oid) && !trees_checked_before(trees, i))
+            result = update_check_paths(&updates[i], &trees[i], errors);
     }
     /* Before the lock check, so a push from a shallow clone gets a message about its
      * missing history instead of a failing `git log`. */
@@ -779,6 +862,7 @@ out:
         fclose(refs);
     meta_close(db);
     store_close(st);
+    free(trees);
     free(updates);
     return result;
 }

@@ -1587,6 +1587,31 @@ fi
 check_output "notes push hint shows the branches and tags command" \
   "^remote: hint: .*to push only the branches and tags" "$work/notes-push.log"
 
+# Many tags in one push: the hook checks each distinct tree once, and still finds a bad path
+# in the one tag that differs.
+(
+  cd objects && git checkout -q -b many-tags &&
+    for i in $(seq 1 40); do git tag "v0.$i" HEAD; done &&
+    printf 'x' >'back\slash.txt' && git add 'back\slash.txt' && git commit -q -m "Bad path" &&
+    git tag v0.bad HEAD && git checkout -q main
+)
+if git -C objects push origin 'refs/tags/v0.*' >"$work/many-tags.log" 2>&1; then
+  not_ok "tags with one bad path rejected" "push succeeded"
+else
+  ok "tags with one bad path rejected"
+fi
+check_output "tag rejection names the bad path" \
+  'rejected refs/tags/v0\.bad: file "back\\\\slash\.txt" has a path the hub cannot serve' \
+  "$work/many-tags.log"
+git -C objects tag -d v0.bad >/dev/null
+check "many tags of one commit accepted" git -C objects push -q origin 'refs/tags/v0.*'
+tag_count=$(git ls-remote "$base/alice/objects" 'refs/tags/v0.*' | wc -l)
+if [ "$tag_count" = "40" ]; then
+  ok "all pushed tags listed"
+else
+  not_ok "all pushed tags listed" "tags: $tag_count"
+fi
+
 # ---- Protocol details ----------------------------------------------------------------------
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")
