@@ -491,6 +491,40 @@ static int hex_to_commit(git_commit **out, git_repository *git, const char *rev,
     return 0;
 }
 
+/* Sets err to name the commit that refname points to when libgit2 cannot parse it, such as a
+ * commit whose author has no e-mail address (git's fsck rejects these in pushes now, but a
+ * repo may hold one from before). Returns HUB_EIO then, or 0 when refname does not point to
+ * such a commit. */
+static int unreadable_commit_error(struct hub_error *err, git_repository *git,
+                                   const char *refname)
+{
+    git_reference *ref = NULL;
+    git_reference *resolved = NULL;
+    git_commit *commit = NULL;
+    const git_error *e;
+    char hex[GIT_OID_HEXSZ + 1];
+    int rc = 0;
+
+    if (git_reference_lookup(&ref, git, refname) < 0 || git_reference_resolve(&resolved, ref) < 0)
+        goto out;
+    rc = git_commit_lookup(&commit, git, git_reference_target(resolved));
+    e = git_error_last();
+    if (rc == 0 || rc == GIT_ENOTFOUND || e == NULL || e->message == NULL) {
+        rc = 0;
+        goto out;
+    }
+    git_oid_tostr(hex, sizeof(hex), git_reference_target(resolved));
+    rc = hub_error_set(err, HUB_EIO,
+                       "%.255s points to commit %s, which is malformed and cannot be read (%.200s); "
+                       "push a valid commit to it with `git push --force URL COMMIT:%.255s`",
+                       refname, hex, e->message, refname);
+out:
+    git_commit_free(commit);
+    git_reference_free(resolved);
+    git_reference_free(ref);
+    return rc;
+}
+
 int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev, struct hub_error *err)
 {
     char refname[HUB_MAX_REVISION_BYTES + 16];
@@ -528,8 +562,13 @@ int repo_commit_lookup_rev(git_commit **out, struct repo *r, const char *rev, st
                              refname, git_object_type2string(other));
     if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC)
         return hub_error_set(err, HUB_ENOTFOUND, "revision not found: %.255s", rev);
-    if (rc < 0)
-        return repo_error_from_git(err, rc, "resolve revision");
+    if (rc < 0) {
+        rc = repo_error_from_git(err, rc, "resolve revision");
+        /* Replaces the message when the ref points to a commit that libgit2 cannot parse. */
+        if (unreadable_commit_error(err, r->git, refname) < 0)
+            return err->code;
+        return rc;
+    }
     return 0;
 }
 

@@ -1506,6 +1506,27 @@ else
   not_ok "branch stays readable after rejected commits" "HTTP $code: $(cat "$work/objects-tree.json")"
 fi
 
+# A repo may hold such a commit from before the check: the API names it and the fix, and a
+# forced push of a valid commit repairs the branch. The commit goes in on disk, as an older
+# daemon would have stored it.
+objects_dir=$data/repos/models/alice/objects.git
+git -C objects cat-file commit "$no_email" |
+  git --git-dir="$objects_dir" hash-object -t commit -w --literally --stdin >/dev/null &&
+  git --git-dir="$objects_dir" update-ref refs/heads/broken "$no_email"
+code=$(curl -s -o "$work/broken-tree.json" -w '%{http_code}' "$base/api/models/alice/objects/tree/broken")
+if [ "$code" = "500" ]; then
+  ok "branch with a malformed commit gets 500"
+else
+  not_ok "branch with a malformed commit gets 500" "HTTP $code: $(cat "$work/broken-tree.json")"
+fi
+check_output "malformed commit error names the commit" \
+  "refs/heads/broken points to commit $no_email, which is malformed" "$work/broken-tree.json"
+check_output "malformed commit error names the fix" "git push --force URL COMMIT:refs/heads/broken" \
+  "$work/broken-tree.json"
+check "forced push of a valid commit repairs the branch" \
+  git -C objects push -q --force origin "$objects_head:refs/heads/broken"
+check "repaired branch is readable" curl -sf -o /dev/null "$base/api/models/alice/objects/tree/broken"
+
 # A regular file above the commit API's file size limit (64 MiB) is rejected with its path
 # and the git-lfs command that moves it out of git. Zeros keep the pack small.
 head -c 70000000 /dev/zero >"objects/large data.txt"
