@@ -18,7 +18,8 @@ static void usage(FILE *to)
                 "pushing user), ATELIER_HOOK_CAN_WRITE (1 when that user may write the repo,\n"
                 "0 when they may push only to their own open pull requests),\n"
                 "ATELIER_HOOK_REPO_ID (the repo's database id), and ATELIER_HOOK_REPO_URL and\n"
-                "ATELIER_HOOK_API_URL (the repo's URLs, for the commands messages suggest).\n");
+                "ATELIER_HOOK_API_URL (the repo's URLs, for the commands messages suggest),\n"
+                "and ATELIER_HOOK_MAX_FILE_BYTES (the largest regular file a push may add).\n");
 }
 
 int cmd_hook(int argc, char **argv)

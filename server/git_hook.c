@@ -458,8 +458,7 @@ static void tree_line_read(char oid[GITHOOK_OID_HEX + 1], FILE *batch, char *lin
     oid[0] = '\0';
     if (fgets(line, (int)cap, batch) == NULL)
         return;
-    if (strlen(line) == GITHOOK_OID_HEX + 1 && line[GITHOOK_OID_HEX] == '\n' &&
-        is_hex_oid(line)) {
+    if (strlen(line) == GITHOOK_OID_HEX + 1 && line[GITHOOK_OID_HEX] == '\n' && is_hex_oid(line)) {
         memcpy(oid, line, GITHOOK_OID_HEX);
         oid[GITHOOK_OID_HEX] = '\0';
     }

@@ -17,6 +17,8 @@
  *   ATELIER_HOOK_REPO_ID       id of the repo's row, for its pull requests
  *   ATELIER_HOOK_REPO_URL      URL of the repo, for the commands that messages suggest
  *   ATELIER_HOOK_API_URL       Hub API URL of the repo (…/api/models/NS/NAME), for messages
+ *   ATELIER_HOOK_MAX_FILE_BYTES size limit of a regular (non-LFS) file in bytes, from
+ *                              --max-commit-file-bytes
  * Runs in the hook process only; no state is shared with the daemon. */
 #ifndef GIT_HOOK_H
 #define GIT_HOOK_H

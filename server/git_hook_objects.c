@@ -116,8 +116,10 @@ static int new_objects_list(FILE **out, const struct githook_update *updates, lo
                 message);
         result = 1;
     } else {
-        fprintf(errors, "atelier hook: cannot list the pushed objects: git rev-list exited "
-                        "with status %d: %s\n", status, message);
+        fprintf(errors,
+                "atelier hook: cannot list the pushed objects: git rev-list exited "
+                "with status %d: %s\n",
+                status, message);
         result = 2;
     }
 out:
@@ -157,18 +159,18 @@ static bool object_line_split(char *line, const char **oid, const char **type, u
 }
 
 /* Writes the rejection of a blob of size bytes at path, above max_bytes. */
-static void large_file_reject(const char *oid, const char *path, uint64_t size,
-                              uint64_t max_bytes, FILE *errors)
+static void large_file_reject(const char *oid, const char *path, uint64_t size, uint64_t max_bytes,
+                              FILE *errors)
 {
-    const char *shown = path[0] != '\0' ? path : oid;
+    const char *display_path = path[0] != '\0' ? path : oid;
 
     fprintf(errors, "rejected: file ");
-    githook_path_print_quoted(errors, shown);
+    githook_path_print_quoted(errors, display_path);
     fprintf(errors,
             " (blob %.12s) has %llu bytes, more than the %llu bytes a file stored in git may "
             "have; store it with git-lfs: `git lfs migrate import --include=",
             oid, (unsigned long long)size, (unsigned long long)max_bytes);
-    githook_path_print_quoted(errors, shown);
+    githook_path_print_quoted(errors, display_path);
     fprintf(errors, "` moves it to git-lfs in the commits of the current branch that are not "
                     "pushed yet (add --include-ref=BRANCH for other branches), then push "
                     "again\n");
@@ -267,15 +269,18 @@ static bool pointer_is_allowed(const struct lfs_pointer *p, const char *path, st
         return false;
     }
     if (!exists || !readable) {
-        fprintf(errors, "rejected: %s is an LFS pointer to object %s, which was not uploaded "
-                        "to this repo; run `git lfs push --all origin` (or check that git-lfs "
-                        "is installed with `git lfs install`) and push again\n", path, p->oid);
+        fprintf(errors,
+                "rejected: %s is an LFS pointer to object %s, which was not uploaded "
+                "to this repo; run `git lfs push --all origin` (or check that git-lfs "
+                "is installed with `git lfs install`) and push again\n",
+                path, p->oid);
         return false;
     }
     if (size != p->size) {
-        fprintf(errors, "rejected: %s is an LFS pointer with size %llu, but object %s has %llu "
-                        "bytes\n", path, (unsigned long long)p->size, p->oid,
-                (unsigned long long)size);
+        fprintf(errors,
+                "rejected: %s is an LFS pointer with size %llu, but object %s has %llu "
+                "bytes\n",
+                path, (unsigned long long)p->size, p->oid, (unsigned long long)size);
         return false;
     }
     return true;
@@ -347,9 +352,9 @@ uint64_t githook_max_file_bytes(void)
     return (uint64_t)value;
 }
 
-int githook_objects_check(const struct githook_update *updates, long count,
-                          uint64_t max_file_bytes, struct store *st, struct meta *db,
-                          int64_t user_id, FILE *report, FILE *errors)
+int githook_objects_check(const struct githook_update *updates, long count, uint64_t max_file_bytes,
+                          struct store *st, struct meta *db, int64_t user_id, FILE *report,
+                          FILE *errors)
 {
     FILE *objects = NULL;
     FILE *small = NULL;

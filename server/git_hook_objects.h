@@ -17,9 +17,9 @@ struct store;
  * history (from a shallow clone). It writes "lfs <oid> <size>" to report (may be NULL) for
  * each accepted pointer and the reasons to errors. Returns 0 when the push may go on, 1 when
  * it is rejected, or 2 on an internal error. */
-int githook_objects_check(const struct githook_update *updates, long count,
-                          uint64_t max_file_bytes, struct store *st, struct meta *db,
-                          int64_t user_id, FILE *report, FILE *errors);
+int githook_objects_check(const struct githook_update *updates, long count, uint64_t max_file_bytes,
+                          struct store *st, struct meta *db, int64_t user_id, FILE *report,
+                          FILE *errors);
 
 /** Returns the size limit of a blob in a push: ATELIER_HOOK_MAX_FILE_BYTES, or
  * HUB_MAX_GIT_FILE_BYTES when it is unset or not a positive number. */

@@ -32,8 +32,8 @@ struct blob_stream {
 static int stream_start(struct blob_stream *s)
 {
     char git_dir[PATH_MAX + 16];
-    char *argv[] = {"git", git_dir, "-c", "core.bigFileThreshold=1m", "cat-file", "blob",
-                    s->oid, NULL};
+    char *argv[] = {"git",      git_dir, "-c",   "core.bigFileThreshold=1m",
+                    "cat-file", "blob",  s->oid, NULL};
     posix_spawn_file_actions_t actions;
     int pipe_fds[2];
     int rc;

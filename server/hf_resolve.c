@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 /* Regular files up to this size are read into memory to be sent. Larger ones are streamed
- * from git, so a request holds a bounded amount of memory whatever the blob size. */
+ * from git, so the memory of a request stays bounded whatever the blob size. */
 #define HF_MAX_GIT_BLOB_MEMORY_BYTES (1u << 20)
 
 static const char *content_type_for(const char *path)
@@ -128,8 +128,8 @@ static int send_git_blob(struct http_request *req, struct hf_repo_ctx *ctx, cons
     if (size > HF_MAX_GIT_BLOB_MEMORY_BYTES) {
         if (range_apply(req, size, etag, &start, &length, &status) != 0)
             return 0;
-        return hf_send_git_blob_stream(req, status, content_type_for(path),
-                                       repo_path_get(ctx->git), entry->oid, start, length);
+        return hf_send_git_blob_stream(req, status, content_type_for(path), repo_path_get(ctx->git),
+                                       entry->oid, start, length);
     }
     rc = repo_file_read(&data, &len, ctx->git, commit, path, HF_MAX_GIT_BLOB_MEMORY_BYTES, err);
     if (rc < 0)

@@ -495,8 +495,7 @@ static int hex_to_commit(git_commit **out, git_repository *git, const char *rev,
  * commit whose author has no e-mail address (git's fsck rejects these in pushes now, but a
  * repo may hold one from before). Returns HUB_EIO then, or 0 when refname does not point to
  * such a commit. */
-static int unreadable_commit_error(struct hub_error *err, git_repository *git,
-                                   const char *refname)
+static int unreadable_commit_error(struct hub_error *err, git_repository *git, const char *refname)
 {
     git_reference *ref = NULL;
     git_reference *resolved = NULL;
@@ -514,10 +513,11 @@ static int unreadable_commit_error(struct hub_error *err, git_repository *git,
         goto out;
     }
     git_oid_tostr(hex, sizeof(hex), git_reference_target(resolved));
-    rc = hub_error_set(err, HUB_EIO,
-                       "%.255s points to commit %s, which is malformed and cannot be read (%.200s); "
-                       "push a valid commit to it with `git push --force URL COMMIT:%.255s`",
-                       refname, hex, e->message, refname);
+    rc =
+        hub_error_set(err, HUB_EIO,
+                      "%.255s points to commit %s, which is malformed and cannot be read (%.200s); "
+                      "push a valid commit to it with `git push --force URL COMMIT:%.255s`",
+                      refname, hex, e->message, refname);
 out:
     git_commit_free(commit);
     git_reference_free(resolved);
