@@ -610,13 +610,14 @@ static bool push_repo_open(struct repo **git, struct http_request *req,
 /* Marks the open pull requests that the new head of branch contains as merged, as when a
  * writer merged refs/pr/N with git and pushed the result. */
 static void push_record_merged_prs(struct http_request *req, const struct git_request_state *state,
-                                   struct repo *git, const char *branch, const char *head)
+                                   struct repo *git, const char *branch, const char *old_head,
+                                   const char *head)
 {
     struct hub_error err = HUB_ERROR_INIT;
     size_t marked = 0;
 
-    if (pr_mark_merged_by_push(&marked, http_request_db(req), git, &state->repo, branch, head,
-                               &err) < 0)
+    if (pr_mark_merged_by_push(&marked, http_request_db(req), git, &state->repo, branch, old_head,
+                               head, &err) < 0)
         hub_log(HUB_LOG_ERROR, "git",
                 "checking pull requests after a push failed: repo=%s/%s branch=%s error=%s req=%s",
                 state->repo.ns, state->repo.name, branch, err.msg, http_request_id(req));
@@ -670,7 +671,7 @@ static void push_record(struct http_request *req, const struct git_request_state
             memcpy(main_commit, new_oid, sizeof(main_commit));
         if (strncmp(ref, "refs/heads/", 11) == 0 && strspn(new_oid, "0") != 40 &&
             push_repo_open(&git, req, state))
-            push_record_merged_prs(req, state, git, ref + 11, new_oid);
+            push_record_merged_prs(req, state, git, ref + 11, old_oid, new_oid);
         hub_log(HUB_LOG_INFO, "git", "push repo=%s user=%s ref=%s old=%.12s new=%.12s req=%s",
                 repo_label, user->name, ref, old_oid, new_oid, http_request_id(req));
     }

@@ -7,6 +7,7 @@
 #include "hub_log.h"
 #include "meta.h"
 #include "meta_pr.h"
+#include "pr_changes.h"
 #include "pr_merge.h"
 
 #include <stdio.h>
@@ -151,20 +152,16 @@ static json_t *status_event_json(const struct meta_pr *pr, const char *user_name
                      meta_pr_status_name(pr->status));
 }
 
-/* Appends the commits of the pull request (newest last), from its base commit to its ref. */
-static void events_add_commits(json_t *events, struct repo *git, const struct meta_pr *pr)
+/* Appends the commits of the pull request (newest last): those of changes. */
+static void events_add_commits(json_t *events, struct repo *git, const struct pr_changes *changes)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct repo_commit_info *commits = NULL;
-    char ref[32];
-    size_t count = 0, end = 0;
+    size_t count = 0;
 
-    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
-    if (repo_log(&commits, &count, NULL, git, ref, 0, HUB_MAX_LIST_LIMIT, &err) < 0)
+    if (pr_changes_commits(&commits, &count, git, changes, &err) < 0)
         return;
-    while (end < count && strcmp(commits[end].id, pr->base_commit) != 0)
-        end++;
-    for (size_t i = end; i-- > 0;) {
+    for (size_t i = count; i-- > 0;) {
         char when[32];
 
         hf_time_format(when, commits[i].time);
@@ -186,12 +183,14 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
     struct repo_merge_request mreq = {0};
     json_t *out = pr_summary_json(req, &ctx->row, pr), *events = json_array(),
            *conflicts = json_array(), *changes;
-    char ref[32], head[REPO_OID_HEX_BYTES + 1] = "", base_ref[HUB_MAX_REVISION_BYTES + 12];
+    struct pr_changes range;
+    char ref[32], base_ref[HUB_MAX_REVISION_BYTES + 12];
     char created[32], url[1024];
+    bool has_range;
 
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
     snprintf(base_ref, sizeof(base_ref), "refs/heads/%s", pr->target_branch);
-    repo_revision_resolve(head, ctx->git, ref, &err);
+    has_range = pr_changes_find(&range, ctx->git, pr, &err) == 0;
     hf_time_format(created, pr->created_at);
     if (pr->description[0] != '\0') {
         char id[32];
@@ -205,7 +204,8 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
                       (json_int_t)0, "editors", "latest", "raw", pr->description, "html", "",
                       "updatedAt", created, "author", author_json(pr->author_name)));
     }
-    events_add_commits(events, ctx->git, pr);
+    if (has_range)
+        events_add_commits(events, ctx->git, &range);
     if (pr->status != META_PR_OPEN)
         json_array_append_new(events, status_event_json(pr, ""));
     /* Conflicts are worked out on every read of an open pull request: a merge that only
@@ -220,7 +220,9 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
         repo_merge_result_dispose(&check);
     }
     changes = json_pack("{s:s,s:s,s:s}", "base", base_ref, "baseCommit", pr->base_commit,
-                        "headCommit", head);
+                        "headCommit", has_range ? range.head : "");
+    if (has_range)
+        json_object_set_new(changes, "mergeBase", json_string(range.merge_base));
     if (pr->merged_commit[0] != '\0')
         json_object_set_new(changes, "mergeCommitId", json_string(pr->merged_commit));
     pr_url(url, sizeof(url), req, &ctx->row, pr->number);

@@ -7,7 +7,7 @@
 
 #define PR_COLUMNS                                                                                 \
     "repo_id, number, title, description, COALESCE(author_id, 0), author_name, status, "           \
-    "target_branch, base_commit, merged_commit, created_at, updated_at"
+    "target_branch, base_commit, merged_commit, created_at, updated_at, target_before_merge"
 
 static const char *const status_names[] = {"open", "merged", "closed"};
 
@@ -46,6 +46,7 @@ static void pr_from_row(void *item, sqlite3_stmt *stmt)
     meta_column_copy(pr->merged_commit, sizeof(pr->merged_commit), stmt, 9);
     pr->created_at = sqlite3_column_int64(stmt, 10);
     pr->updated_at = sqlite3_column_int64(stmt, 11);
+    meta_column_copy(pr->target_before_merge, sizeof(pr->target_before_merge), stmt, 12);
 }
 
 int meta_pr_create(struct meta_pr *out, struct meta *db, int64_t repo_id, const char *title,
@@ -160,23 +161,27 @@ int meta_pr_list(struct meta_pr **out, size_t *count, struct meta *db, int64_t r
 }
 
 int meta_pr_set_status(struct meta *db, int64_t repo_id, int64_t number, enum meta_pr_status status,
-                       const char *merged_commit, struct hub_error *err)
+                       const char *merged_commit, const char *target_before_merge,
+                       struct hub_error *err)
 {
+    bool merged = status == META_PR_MERGED;
     sqlite3_stmt *stmt = NULL;
     int rc;
 
-    rc = meta_stmt_prepare(&stmt, db,
-                           "UPDATE pull_requests SET status = ?, merged_commit = ?, updated_at = ? "
-                           "WHERE repo_id = ? AND number = ?",
-                           err);
+    rc =
+        meta_stmt_prepare(&stmt, db,
+                          "UPDATE pull_requests SET status = ?, merged_commit = ?, updated_at = ?, "
+                          "target_before_merge = ? WHERE repo_id = ? AND number = ?",
+                          err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, meta_pr_status_name(status), -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2,
-                      status == META_PR_MERGED && merged_commit != NULL ? merged_commit : "", -1,
+    sqlite3_bind_text(stmt, 2, merged && merged_commit != NULL ? merged_commit : "", -1,
                       SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 3, meta_now());
-    sqlite3_bind_int64(stmt, 4, repo_id);
-    sqlite3_bind_int64(stmt, 5, number);
+    sqlite3_bind_text(stmt, 4, merged && target_before_merge != NULL ? target_before_merge : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, repo_id);
+    sqlite3_bind_int64(stmt, 6, number);
     return meta_stmt_run_by_id(stmt, db, "update pull request", "pull request", number, err);
 }

@@ -35,6 +35,9 @@ struct meta_pr {
     char merged_commit[41]; /* commit on the target branch after the merge, or "" */
     int64_t created_at;     /* seconds since the epoch */
     int64_t updated_at;
+    /* head of the target branch just before the merge, or "" when unknown: not merged, merged
+     * before this was recorded, or merged when the branch contained refs/pr/NUMBER already */
+    char target_before_merge[41];
 };
 
 /** Returns "open", "merged" or "closed". */
@@ -66,9 +69,11 @@ int meta_pr_get(struct meta_pr *out, struct meta *db, int64_t repo_id, int64_t n
 int meta_pr_list(struct meta_pr **out, size_t *count, struct meta *db, int64_t repo_id,
                  const enum meta_pr_status *status_filter, struct hub_error *err);
 
-/** Sets the status of a pull request, and its merged commit when status is META_PR_MERGED
- * (merged_commit is ignored otherwise). Returns 0, HUB_ENOTFOUND or HUB_EIO. */
+/** Sets the status of a pull request. When status is META_PR_MERGED it also stores
+ * merged_commit and target_before_merge (NULL stores ""), which are ignored otherwise. Returns
+ * 0, HUB_ENOTFOUND or HUB_EIO. */
 int meta_pr_set_status(struct meta *db, int64_t repo_id, int64_t number, enum meta_pr_status status,
-                       const char *merged_commit, struct hub_error *err);
+                       const char *merged_commit, const char *target_before_merge,
+                       struct hub_error *err);
 
 #endif

@@ -67,6 +67,7 @@ static int pr_merge_locked(struct repo_merge_result *res, struct meta_pr *pr, st
     struct hub_error later = HUB_ERROR_INIT;
     char ref[32], message[META_PR_MAX_TITLE_BYTES + 64], head[REPO_OID_HEX_BYTES + 1];
     char target_ref[HUB_MAX_REVISION_BYTES + 16], target[REPO_OID_HEX_BYTES + 1];
+    char target_before[REPO_OID_HEX_BYTES + 1];
     struct hub_error missing = HUB_ERROR_INIT;
     struct pr_lock found_lock;
     bool to_main, locked;
@@ -136,7 +137,12 @@ static int pr_merge_locked(struct repo_merge_result *res, struct meta_pr *pr, st
         return rc;
 
     to_main = strcmp(pr->target_branch, REPO_DEFAULT_BRANCH) == 0;
-    if (meta_pr_set_status(db, row->id, number, META_PR_MERGED, res->commit, &later) < 0)
+    /* When the branch contained refs/pr/N already, its head before this merge shows none of
+     * the pull request's commits, so nothing is recorded and the API and the page fall
+     * back to the commits after base_commit. */
+    snprintf(target_before, sizeof(target_before), "%s", res->contained ? "" : res->branch_commit);
+    if (meta_pr_set_status(db, row->id, number, META_PR_MERGED, res->commit, target_before,
+                           &later) < 0)
         hub_log(HUB_LOG_ERROR, "pr", "cannot mark pull request #%lld merged repo=%s/%s error=%s",
                 (long long)number, row->ns, row->name, later.msg);
     if (meta_repo_touch(db, row->id, to_main ? res->commit : NULL, &later) < 0)
@@ -144,6 +150,7 @@ static int pr_merge_locked(struct repo_merge_result *res, struct meta_pr *pr, st
                 row->name, later.msg);
     pr->status = META_PR_MERGED;
     snprintf(pr->merged_commit, sizeof(pr->merged_commit), "%s", res->commit);
+    snprintf(pr->target_before_merge, sizeof(pr->target_before_merge), "%s", target_before);
     pr->updated_at = meta_now();
     return 0;
 }
@@ -188,7 +195,7 @@ int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
         rc = hub_error_set(err, HUB_ECONFLICT, "pull request #%lld is merged; its status is final",
                            (long long)number);
     if (rc == 0)
-        rc = meta_pr_set_status(db, row->id, number, status, NULL, err);
+        rc = meta_pr_set_status(db, row->id, number, status, NULL, NULL, err);
     if (rc == 0) {
         pr->status = status;
         pr->updated_at = meta_now();
@@ -213,10 +220,11 @@ int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_e
 }
 
 int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
-                           const struct meta_repo *row, const char *branch, const char *head,
-                           struct hub_error *err)
+                           const struct meta_repo *row, const char *branch, const char *old_head,
+                           const char *head, struct hub_error *err)
 {
     enum meta_pr_status open = META_PR_OPEN;
+    bool new_branch = old_head == NULL || strspn(old_head, "0") == strlen(old_head);
     struct repo_lock *lock = NULL;
     struct meta_pr *prs = NULL;
     size_t count = 0;
@@ -236,6 +244,7 @@ int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
     for (size_t i = 0; i < count; i++) {
         struct hub_error one = HUB_ERROR_INIT;
         char ref[32], pr_head[REPO_OID_HEX_BYTES + 1], base[REPO_OID_HEX_BYTES + 1];
+        char before[REPO_OID_HEX_BYTES + 1];
 
         if (strcmp(prs[i].target_branch, branch) != 0)
             continue;
@@ -248,7 +257,13 @@ int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
         /* head contains pr_head when their best common ancestor is pr_head itself. */
         if (repo_merge_base(base, git, pr_head, head, &one) < 0 || strcmp(base, pr_head) != 0)
             continue;
-        if (meta_pr_set_status(db, row->id, prs[i].number, META_PR_MERGED, head, &one) < 0) {
+        /* An old head that contained refs/pr/N already would show no commits of it. */
+        before[0] = '\0';
+        if (!new_branch && repo_merge_base(base, git, pr_head, old_head, &one) == 0 &&
+            strcmp(base, pr_head) != 0)
+            snprintf(before, sizeof(before), "%s", old_head);
+        if (meta_pr_set_status(db, row->id, prs[i].number, META_PR_MERGED, head, before, &one) <
+            0) {
             hub_log(HUB_LOG_ERROR, "pr",
                     "cannot mark pull request #%lld merged after a push repo=%s/%s error=%s",
                     (long long)prs[i].number, row->ns, row->name, one.msg);

@@ -64,14 +64,15 @@ int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
 int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_error *err);
 
 /** Marks merged every open pull request of row that targets branch and whose refs/pr/N
- * commit head contains, because a git push moved branch to head. It takes the repo lock of
- * git, so the caller must not hold it. A pull request with no
- * commits after its base is left open. Writes how many were marked into *marked. Failures
- * for one pull request are logged and skipped, because the push has landed already. Returns
- * 0, or HUB_EIO when the list cannot be read. */
+ * commit head contains, because a git push moved branch from old_head (NULL or all zeros for a
+ * new branch) to head. It records old_head as the branch head before the merge when old_head
+ * did not contain refs/pr/N. It takes the repo lock of git, so the caller must not hold it. A
+ * pull request with no commits after its base is left open. Writes how many were marked into
+ * *marked. Failures for one pull request are logged and skipped, because the push has landed
+ * already. Returns 0, or HUB_EIO when the list cannot be read. */
 int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
-                           const struct meta_repo *row, const char *branch, const char *head,
-                           struct hub_error *err);
+                           const struct meta_repo *row, const char *branch, const char *old_head,
+                           const char *head, struct hub_error *err);
 
 /** Writes the message for a merge that failed with conflicts (err from pr_merge) into buf: the
  * files, and how a writer or the author can still land the change. */

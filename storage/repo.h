@@ -150,6 +150,14 @@ void repo_commit_info_dispose(struct repo_commit_info *info);
 int repo_log(struct repo_commit_info **out, size_t *count, size_t *total, struct repo *r,
              const char *rev, size_t offset, size_t limit, struct hub_error *err);
 
+/** Lists the commits reachable from rev but not from hide (NULL hides nothing), newest first,
+ * as `git log hide..rev` does, returning at most limit (1 to HUB_MAX_LIST_LIMIT). Merge
+ * commits and the commits they bring in from other branches are listed too. *out is owned by
+ * the caller (repo_commits_free()). Returns 0, HUB_EINVAL, HUB_ENOTFOUND, HUB_ENOMEM or
+ * HUB_EIO. */
+int repo_log_range(struct repo_commit_info **out, size_t *count, struct repo *r, const char *rev,
+                   const char *hide, size_t limit, struct hub_error *err);
+
 /** Frees an array from repo_log. Accepts NULL. */
 void repo_commits_free(struct repo_commit_info *commits, size_t count);
 
@@ -352,6 +360,7 @@ struct repo_merge_request {
 struct repo_merge_result {
     char commit[REPO_OID_HEX_BYTES + 1]; /* new head of the branch; "" for dry_run */
     char source_commit[REPO_OID_HEX_BYTES + 1]; /* the commit that source named: the merged head */
+    char branch_commit[REPO_OID_HEX_BYTES + 1]; /* head of the branch before the merge */
     bool fast_forward;                   /* the branch moved to source without a new commit */
     bool contained;   /* accept_contained: branch contained source, so nothing moved */
     char **conflicts; /* paths in conflict (HUB_ECONFLICT), at most 100 */

@@ -318,6 +318,7 @@ int repo_merge(struct repo_merge_result *res, struct repo *r, const struct repo_
         rc = repo_commit_lookup_rev(&theirs, r, req->source, err);
     if (rc == 0) {
         repo_oid_hex(res->source_commit, git_commit_id(theirs));
+        repo_oid_hex(res->branch_commit, git_commit_id(ours));
         rc = merge_locked(res, r, refname, ours, theirs, req, err);
     }
     git_commit_free(ours);

@@ -483,6 +483,73 @@ int repo_log(struct repo_commit_info **out, size_t *count, size_t *total, struct
     return 0;
 }
 
+int repo_log_range(struct repo_commit_info **out, size_t *count, struct repo *r, const char *rev,
+                   const char *hide, size_t limit, struct hub_error *err)
+{
+    struct repo_commit_info *items = NULL;
+    git_commit *tip = NULL, *hidden = NULL, *commit = NULL;
+    git_revwalk *walk = NULL;
+    git_oid id;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    if (limit == 0 || limit > HUB_MAX_LIST_LIMIT)
+        return hub_error_set(err, HUB_EINVAL, "invalid limit %zu: use 1 to %d", limit,
+                             HUB_MAX_LIST_LIMIT);
+    rc = repo_commit_lookup_rev(&tip, r, rev, err);
+    if (rc == 0 && hide != NULL)
+        rc = repo_commit_lookup_rev(&hidden, r, hide, err);
+    if (rc < 0)
+        goto out;
+    items = calloc(limit, sizeof(*items));
+    if (items == NULL) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate the commit list");
+        goto out;
+    }
+    rc = git_revwalk_new(&walk, r->git);
+    if (rc == 0)
+        rc = git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+    if (rc == 0)
+        rc = git_revwalk_push(walk, git_commit_id(tip));
+    if (rc == 0 && hidden != NULL)
+        rc = git_revwalk_hide(walk, git_commit_id(hidden));
+    if (rc < 0) {
+        rc = repo_error_from_git(err, rc, "start the commit walk");
+        goto out;
+    }
+    while (n < limit) {
+        int step = git_revwalk_next(&id, walk);
+
+        if (step == GIT_ITEROVER)
+            break;
+        if (step == 0)
+            step = git_commit_lookup(&commit, r->git, &id);
+        if (step < 0) {
+            rc = repo_error_from_git(err, step, "walk the commits");
+            break;
+        }
+        rc = info_fill(&items[n], commit, err);
+        git_commit_free(commit);
+        if (rc < 0)
+            break;
+        n++;
+    }
+out:
+    git_revwalk_free(walk);
+    git_commit_free(tip);
+    git_commit_free(hidden);
+    if (rc < 0 || n == 0) {
+        repo_commits_free(items, n);
+        items = NULL;
+        n = 0;
+    }
+    *out = items;
+    *count = n;
+    return rc;
+}
+
 /* The object at one path of a commit: whether it exists, its id and its file mode. */
 struct path_state {
     bool found;

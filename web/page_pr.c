@@ -7,6 +7,7 @@
 
 #include "hub_log.h"
 #include "meta_pr.h"
+#include "pr_changes.h"
 #include "pr_merge.h"
 #include "web_repo.h"
 
@@ -62,20 +63,21 @@ static int web_pr_list(struct web_repo_view *v)
     return 1;
 }
 
-/* Writes the commits of the pull request, oldest first: those after its base commit. */
-static void web_pr_commits(struct web_repo_view *v, const struct meta_pr *pr, const char *ref)
+/* Writes the commits of the pull request, oldest first: those of changes. */
+static void web_pr_commits(struct web_repo_view *v, const struct pr_changes *changes)
 {
     struct web_buf *b = &v->ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
     struct repo_commit_info *commits = NULL;
-    size_t count = 0, end = 0;
+    size_t count = 0;
 
-    if (repo_log(&commits, &count, NULL, v->git, ref, 0, HUB_MAX_LIST_LIMIT, &err) < 0)
+    if (pr_changes_commits(&commits, &count, v->git, changes, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web", "cannot list the commits of a pull request repo=%s error=%s",
+                v->id, err.msg);
         return;
-    while (end < count && strcmp(commits[end].id, pr->base_commit) != 0)
-        end++;
-    web_buf_printf(b, "<h2>Commits (%zu)</h2><ul class=\"commits\">", end);
-    for (size_t i = end; i-- > 0;) {
+    }
+    web_buf_printf(b, "<h2>Commits (%zu)</h2><ul class=\"commits\">", count);
+    for (size_t i = count; i-- > 0;) {
         web_buf_puts(b, "<li><a href=\"");
         web_repo_href(b, v, "commit", commits[i].id, NULL);
         web_buf_puts(b, "\">");
@@ -90,20 +92,21 @@ static void web_pr_commits(struct web_repo_view *v, const struct meta_pr *pr, co
     repo_commits_free(commits, count);
 }
 
-/* Writes the files that differ between the base commit and the head of the pull request. */
-static void web_pr_files(struct web_repo_view *v, const struct meta_pr *pr, const char *head)
+/* Writes the files that differ between the merge base and the head of the pull request. */
+static void web_pr_files(struct web_repo_view *v, const struct pr_changes *changes)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct repo_entry *old_e = NULL, *new_e = NULL;
     size_t n_old = 0, n_new = 0;
+    const char *base = changes->merge_base, *head = changes->head;
 
     web_buf_puts(&v->ctx->out, "<h2>Changed files</h2>");
-    if (repo_tree_list(&old_e, &n_old, v->git, pr->base_commit, "", true, &err) < 0 ||
+    if (repo_tree_list(&old_e, &n_old, v->git, base, "", true, &err) < 0 ||
         repo_tree_list(&new_e, &n_new, v->git, head, "", true, &err) < 0) {
         web_buf_puts(&v->ctx->out, "<p class=\"muted\">The files cannot be listed: ");
         web_buf_escape(&v->ctx->out, err.msg);
         web_buf_puts(&v->ctx->out, "</p>");
-    } else if (web_diff_trees(v, pr->base_commit, old_e, n_old, head, new_e, n_new) == 0) {
+    } else if (web_diff_trees(v, base, old_e, n_old, head, new_e, n_new) == 0) {
         web_buf_puts(&v->ctx->out, "<p class=\"muted\">This pull request changes no file.</p>");
     }
     repo_entries_free(old_e, n_old);
@@ -352,12 +355,13 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
     struct web_ctx *ctx = v->ctx;
     struct web_buf *b = &ctx->out;
     struct hub_error err = HUB_ERROR_INIT;
-    char ref[32], head[REPO_OID_HEX_BYTES + 1] = "", title[META_PR_MAX_TITLE_BYTES + 32];
+    struct pr_changes changes;
+    char ref[32], title[META_PR_MAX_TITLE_BYTES + 32];
     bool conflicting, locked;
 
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr->number);
     snprintf(title, sizeof(title), "#%lld %s", (long long)pr->number, pr->title);
-    if (repo_revision_resolve(head, v->git, ref, &err) < 0)
+    if (pr_changes_find(&changes, v->git, pr, &err) < 0)
         return web_page_error(ctx, 404, "The git ref of this pull request is missing.");
     web_repo_page_begin(v, title);
     web_repo_header(v, WEB_TAB_PULLS, REPO_DEFAULT_BRANCH, NULL);
@@ -380,8 +384,8 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
                    : locked    ? "The git-lfs lock above must be released before merging."
                                : NULL);
     web_pr_push_hint(v, pr);
-    web_pr_commits(v, pr, ref);
-    web_pr_files(v, pr, head);
+    web_pr_commits(v, &changes);
+    web_pr_files(v, &changes);
     web_page_end(ctx, status);
     return 1;
 }

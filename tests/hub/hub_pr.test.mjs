@@ -28,7 +28,8 @@ before(async () => {
   daemon = await startDaemon({ dataDir });
   for (const [name, priv] of [["course", false], ["conflicts", false], ["secret", true],
     ["lfs", false], ["gitpr", false], ["client", false], ["resolve", false],
-    ["pushmerge", false], ["race", false]]) {
+    ["pushmerge", false], ["race", false], ["rebased", false], ["mainin", false],
+    ["pushed", false]]) {
     const r = await req("/api/repos/create", { method: "POST", token: tok.alice,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ name, type: "model", private: priv }) });
@@ -543,11 +544,16 @@ test("huggingface.js commit with isPullRequest", async () => {
 // Clones repo id as alice into a temporary folder. Returns the folder (remove it when done),
 // the clone's path and a function that runs git in the clone.
 function cloneAsAlice(id) {
+  return cloneAs("alice", id);
+}
+
+// Clones repo id as user, with the user's write token, as cloneAsAlice does.
+function cloneAs(user, id) {
   const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "atelier-pr-git-"));
-  const remote = `http://alice:${tok.alice}@127.0.0.1:${daemon.port}/${id}`;
+  const remote = `http://${user}:${tok[user]}@127.0.0.1:${daemon.port}/${id}`;
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_LFS_SKIP_SMUDGE: "1",
-    GIT_AUTHOR_NAME: "alice", GIT_AUTHOR_EMAIL: "alice@example.org",
-    GIT_COMMITTER_NAME: "alice", GIT_COMMITTER_EMAIL: "alice@example.org" };
+    GIT_AUTHOR_NAME: user, GIT_AUTHOR_EMAIL: `${user}@example.org`,
+    GIT_COMMITTER_NAME: user, GIT_COMMITTER_EMAIL: `${user}@example.org` };
   const clone = join(work, "clone");
   const cloned = spawnSync("git", ["clone", "-q", remote, clone], { env, encoding: "utf8" });
   const git = (...args) => spawnSync("git", ["-C", clone, ...args], { env, encoding: "utf8" });
@@ -778,4 +784,129 @@ test("merge races commits and status changes", async () => {
       assert.ok(inMerge.includes(path), `round ${round}: ${path} got 200 but was not merged`);
   }
   assert.ok(merges > 0, "at least one round merged");
+});
+
+// Opens a pull request of bob on repo id that adds student.md, then moves main on with a
+// commit of alice that adds REFERENCE.md. Returns the head of main when the pull request was
+// opened and after alice's commit.
+async function openThenMoveMain(id) {
+  const start = await headOf(id);
+  const opened = await commit(tok.bob, id, "main", [file("student.md", "answer\n")],
+    { createPr: true, summary: "Student answer" });
+  assert.equal(opened.status, 200);
+  const moved = await commit(tok.alice, id, "main", [file("REFERENCE.md", "reference\n")],
+    { summary: "Teacher reference" });
+  assert.equal(moved.status, 200);
+  return { start, mainHead: (await moved.json()).commitOid };
+}
+
+// Checks that the details and the page of pull request 1 of id list only the given commit
+// subjects and, as changed files, only student.md, and returns the details.
+async function expectOwnChanges(id, subjects, label) {
+  const details = await (await req(`/api/models/${id}/discussions/1`)).json();
+  const listed = details.events.filter((e) => e.type === "commit").map((e) => e.data.subject);
+  assert.deepEqual(listed, subjects, `${label}: commits of the API`);
+  const page = await (await req(`/${id}/discussions/1`)).text();
+  assert.match(page, new RegExp(`<h2>Commits \\(${subjects.length}\\)</h2>`), `${label}: page`);
+  assert.match(page, /Student answer/, `${label}: page lists the student's commit`);
+  assert.doesNotMatch(page, /Teacher reference/, `${label}: page lists no commit of main`);
+  const changed = page.slice(page.indexOf("<h2>Changed files</h2>"));
+  assert.match(changed, /student\.md/, `${label}: page shows the student's file`);
+  assert.doesNotMatch(changed, /REFERENCE\.md/, `${label}: page shows no file of main`);
+  return details;
+}
+
+test("rebased pull request shows only its own changes", async () => {
+  const id = "alice/rebased";
+  const { start, mainHead } = await openThenMoveMain(id);
+  const { work, cloned, git } = cloneAs("bob", id);
+  try {
+    assert.equal(cloned.status, 0, cloned.stderr);
+    assert.equal(git("fetch", "-q", "origin", "refs/pr/1:pr/1").status, 0);
+    assert.equal(git("checkout", "-q", "pr/1").status, 0);
+    const rebased = git("rebase", "-q", "origin/main");
+    assert.equal(rebased.status, 0, rebased.stderr);
+    const pushed = git("push", "-q", "-f", "origin", "pr/1:refs/pr/1");
+    assert.equal(pushed.status, 0, pushed.stderr);
+    const head = git("rev-parse", "HEAD").stdout.trim();
+
+    const open = await expectOwnChanges(id, ["Student answer"], "after the rebase");
+    assert.equal(open.changes.headCommit, head);
+    assert.equal(open.changes.baseCommit, start, "baseCommit stays the commit it started from");
+    assert.equal(open.changes.mergeBase, mainHead, "the diff starts at the head of main");
+
+    // The web button merges it; the pull request then shows what it showed before.
+    const session = await login("alice");
+    const html = await (await req(`/${id}/discussions/1`, { headers: { Cookie: session } })).text();
+    const csrf = html.match(/name="csrf" value="([^"]+)"/)[1];
+    const merged = await req(`/${id}/discussions/1/merge`, { method: "POST", redirect: "manual",
+      body: `csrf=${enc(csrf)}`,
+      headers: { Cookie: session, "Content-Type": "application/x-www-form-urlencoded" } });
+    assert.equal(merged.status, 303);
+    assert.equal(merged.headers.get("location"), `/${id}/discussions/1`);
+    const after = await expectOwnChanges(id, ["Student answer"], "after the web merge");
+    assert.equal(after.status, "merged");
+    assert.equal(after.changes.mergeBase, mainHead);
+    assert.equal(after.changes.baseCommit, start);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("merging main into a pull request keeps its diff", async () => {
+  const id = "alice/mainin";
+  const { mainHead } = await openThenMoveMain(id);
+  const { work, cloned, git } = cloneAs("bob", id);
+  try {
+    assert.equal(cloned.status, 0, cloned.stderr);
+    assert.equal(git("fetch", "-q", "origin", "refs/pr/1:pr/1").status, 0);
+    assert.equal(git("checkout", "-q", "pr/1").status, 0);
+    const pulled = git("pull", "-q", "--no-rebase", "--no-edit", "origin", "main");
+    assert.equal(pulled.status, 0, pulled.stderr);
+    const subject = git("log", "-1", "--format=%s").stdout.trim();
+    const pushed = git("push", "-q", "origin", "pr/1:refs/pr/1");
+    assert.equal(pushed.status, 0, pushed.stderr);
+
+    const open = await expectOwnChanges(id, ["Student answer", subject], "after merging main");
+    assert.equal(open.changes.mergeBase, mainHead);
+
+    // The API merge fast-forwards main, and the view stays.
+    const r = await postJson(`/api/models/${id}/discussions/1/merge`, tok.alice, {});
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).fastForward, true);
+    const after = await expectOwnChanges(id, ["Student answer", subject], "after the API merge");
+    assert.equal(after.status, "merged");
+    assert.equal(after.changes.mergeBase, mainHead);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("pull request merged by a push keeps its diff", async () => {
+  const id = "alice/pushed";
+  const { mainHead } = await openThenMoveMain(id);
+  const bob = cloneAs("bob", id);
+  const alice = cloneAsAlice(id);
+  try {
+    assert.equal(bob.cloned.status, 0, bob.cloned.stderr);
+    assert.equal(bob.git("fetch", "-q", "origin", "refs/pr/1:pr/1").status, 0);
+    assert.equal(bob.git("checkout", "-q", "pr/1").status, 0);
+    assert.equal(bob.git("rebase", "-q", "origin/main").status, 0);
+    const forced = bob.git("push", "-q", "-f", "origin", "pr/1:refs/pr/1");
+    assert.equal(forced.status, 0, forced.stderr);
+    await expectOwnChanges(id, ["Student answer"], "after the rebase");
+
+    assert.equal(alice.cloned.status, 0, alice.cloned.stderr);
+    assert.equal(alice.git("fetch", "-q", "origin", "refs/pr/1").status, 0);
+    assert.equal(alice.git("merge", "-q", "--ff-only", "FETCH_HEAD").status, 0);
+    const pushed = alice.git("push", "-q", "origin", "HEAD:main");
+    assert.equal(pushed.status, 0, pushed.stderr);
+
+    const after = await expectOwnChanges(id, ["Student answer"], "after the push");
+    assert.equal(after.status, "merged");
+    assert.equal(after.changes.mergeBase, mainHead);
+  } finally {
+    rmSync(bob.work, { recursive: true, force: true });
+    rmSync(alice.work, { recursive: true, force: true });
+  }
 });

@@ -640,6 +640,7 @@ static void *bumper_run(void *arg)
 static void test_pull_requests(struct meta *db)
 {
     static const char base[] = "0123456789012345678901234567890123456789";
+    static const char before[] = "abcdefabcdefabcdefabcdefabcdefabcdefabcd";
     struct hub_error err = HUB_ERROR_INIT;
     struct meta_repo pub, secret;
     struct meta_user bob;
@@ -672,11 +673,18 @@ static void test_pull_requests(struct meta *db)
     CHECK_EQ_STR(pr.target_branch, "dev");
     CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 3, &err), HUB_ENOTFOUND);
 
-    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 1, META_PR_MERGED, base, &err), 0);
+    /* Only a merge stores the head of the target branch before it. */
+    CHECK_EQ_STR(pr.target_before_merge, "");
+    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 2, META_PR_CLOSED, base, before, &err), 0);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 2, &err), 0);
+    CHECK_EQ_STR(pr.target_before_merge, "");
+    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 1, META_PR_MERGED, base, before, &err), 0);
     CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 1, &err), 0);
     CHECK_EQ_INT(pr.status, META_PR_MERGED);
     CHECK_EQ_STR(pr.merged_commit, base);
-    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 9, META_PR_CLOSED, NULL, &err), HUB_ENOTFOUND);
+    CHECK_EQ_STR(pr.target_before_merge, before);
+    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 9, META_PR_CLOSED, NULL, NULL, &err),
+                 HUB_ENOTFOUND);
 
     CHECK_EQ_INT(meta_pr_list(&prs, &n, db, pub.id, NULL, &err), 0);
     CHECK_EQ_INT(n, 2);
@@ -862,6 +870,37 @@ static void test_threads(void)
     fixture_dir_remove(data);
 }
 
+/* Merged pull requests stored before the target_before_merge column existed read it as ""
+ * once the migration that adds it runs, so they keep their commit list from base_commit. The
+ * test removes the column and the migration's record from the database that
+ * test_pull_requests filled, and opens it again. */
+static void test_pr_target_migration(const char *data)
+{
+    static const char *const undo_sql =
+        "ALTER TABLE pull_requests DROP COLUMN target_before_merge; "
+        "DELETE FROM schema_version WHERE version = 14;";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta *db = NULL;
+    struct meta_repo pub;
+    struct meta_pr pr;
+
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), 0);
+    if (db == NULL)
+        return;
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), undo_sql, NULL, NULL, NULL), SQLITE_OK);
+    meta_close(db);
+    db = NULL;
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), 0);
+    if (db == NULL)
+        return;
+    CHECK_EQ_INT(meta_repo_get(&pub, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 1, &err), 0);
+    CHECK_EQ_INT(pr.status, META_PR_MERGED);
+    CHECK_EQ_STR(pr.merged_commit, "0123456789012345678901234567890123456789");
+    CHECK_EQ_STR(pr.target_before_merge, "");
+    meta_close(db);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -885,6 +924,7 @@ int main(void)
         test_lfs_locks(db);
         test_read_transaction(db, data);
         meta_close(db);
+        test_pr_target_migration(data);
     }
     test_threads();
     storage_shutdown();

@@ -722,6 +722,30 @@ static void test_pull_requests(const char *data)
     repo_commit_info_dispose(&info);
     CHECK_EQ_INT(repo_entry_stat(&entry, r, "main", "b.txt", &err), 0);
     free(entry.path);
+    CHECK_EQ_STR(res.branch_commit, main_head);
+
+    /* The range main_head..main contains the merge commit and the commit that it brought in from
+     * refs/pr/2, which a first-parent log would skip. */
+    {
+        struct repo_commit_info *range = NULL;
+        size_t n = 0;
+
+        CHECK_EQ_INT(repo_log_range(&range, &n, r, "main", main_head, 10, &err), 0);
+        CHECK_EQ_INT(n, 2);
+        if (n == 2) {
+            CHECK_EQ_STR(range[0].id, res.commit);
+            CHECK_EQ_STR(range[1].id, pr_head);
+        }
+        repo_commits_free(range, n);
+        CHECK_EQ_INT(repo_log_range(&range, &n, r, "refs/pr/2", "main", 10, &err), 0);
+        CHECK_EQ_INT(n, 0);
+        CHECK(range == NULL);
+        CHECK_EQ_INT(repo_log_range(&range, &n, r, "main", NULL, 1, &err), 0);
+        CHECK_EQ_INT(n, 1);
+        repo_commits_free(range, n);
+        CHECK_EQ_INT(repo_log_range(&range, &n, r, "main", "nothing", 10, &err), HUB_ENOTFOUND);
+        CHECK_EQ_INT(repo_log_range(&range, &n, r, "main", NULL, 0, &err), HUB_EINVAL);
+    }
     repo_merge_result_dispose(&res);
 
     /* The same file changed on both sides: a conflict that names it and moves nothing. */
