@@ -88,10 +88,10 @@ int hf_pr_check_commit(struct http_request *req, const struct hf_repo_ctx *ctx, 
     if (rc < 0)
         return rc;
     if (pr.status != META_PR_OPEN) {
-        http_reply_error(req, 409,
-                         "pull request #%lld is %s; commits go only to open pull requests, so "
-                         "reopen it or open a new one",
-                         (long long)number, meta_pr_status_name(pr.status));
+        struct hub_error closed = HUB_ERROR_INIT;
+
+        pr_status_error(&closed, &pr);
+        http_reply_error(req, 409, "%s", closed.msg);
         return HUB_ECONFLICT;
     }
     if (pr.author_id != user->id && !hf_caller_can_write(req, ctx)) {

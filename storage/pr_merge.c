@@ -212,11 +212,18 @@ int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_e
     if (rc < 0)
         return rc;
     if (pr.status != META_PR_OPEN)
-        return hub_error_set(err, HUB_ECONFLICT,
-                             "pull request #%lld is %s; commits go only to open pull requests, "
-                             "so reopen it or open a new one",
-                             (long long)number, meta_pr_status_name(pr.status));
+        return pr_status_error(err, &pr);
     return 0;
+}
+
+int pr_status_error(struct hub_error *err, const struct meta_pr *pr)
+{
+    /* Merged is final, so only a closed pull request can be reopened. */
+    return hub_error_set(err, HUB_ECONFLICT,
+                         "pull request #%lld is %s; commits go only to open pull requests, so %s",
+                         (long long)pr->number, meta_pr_status_name(pr->status),
+                         pr->status == META_PR_CLOSED ? "reopen it or open a new one"
+                                                      : "open a new one");
 }
 
 int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,

@@ -63,6 +63,11 @@ int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
  * do), HUB_ENOTFOUND or HUB_EIO. */
 int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_error *err);
 
+/** Sets the HUB_ECONFLICT error for a commit or push to pull request pr, which is not open:
+ * it names the status and what to do instead, which for a merged one is to open a new one.
+ * Returns HUB_ECONFLICT. */
+int pr_status_error(struct hub_error *err, const struct meta_pr *pr);
+
 /** Marks merged every open pull request of row that targets branch and whose refs/pr/N
  * commit head contains, because a git push moved branch from old_head (NULL or all zeros for a
  * new branch) to head. It records old_head as the branch head before the merge when old_head

@@ -216,7 +216,7 @@ test("reader cannot merge; writer merges with a fast-forward", async () => {
   await expectError(await postJson("/api/models/alice/course/discussions/1/merge", tok.alice, {}),
     409, /^pull request #1 is already merged$/);
   await expectError(await commit(tok.bob, "alice/course", "refs/pr/1", [file("late.txt", "l")]),
-    409, /merged/);
+    409, /^pull request #1 is merged; commits go only to open pull requests, so open a new one$/);
   await expectError(await postJson("/api/models/alice/course/discussions/1/status", tok.bob,
     { status: "open" }), 409, /merged/);
 });
@@ -299,7 +299,7 @@ test("close and reopen a pull request", async () => {
   const list = await (await req("/api/models/alice/conflicts/discussions?status=closed")).json();
   assert.deepEqual(list.discussions.map((d) => d.num), [1]);
   await expectError(await commit(tok.bob, "alice/conflicts", "refs/pr/1", [file("c.txt", "c")]),
-    409, /closed/);
+    409, /^pull request #1 is closed; commits go only to open pull requests, so reopen it or open a new one$/);
   await expectError(await postJson("/api/models/alice/conflicts/discussions/1/merge", tok.alice,
     {}), 409, /closed/);
 
