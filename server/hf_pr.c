@@ -413,6 +413,39 @@ static int reply_merge_conflict(struct http_request *req, const struct meta_pr *
                            json_pack("{s:s,s:o}", "error", message, "filesWithConflicts", files));
 }
 
+/* Checks that the caller may merge pull request number of ctx's repo, which only the repo's
+ * writers may. Queues 401 or 403 otherwise. */
+static int check_merger(struct http_request *req, const struct hf_repo_ctx *ctx, int64_t number)
+{
+    const struct http_user *user = http_request_user(req);
+    struct hub_error err = HUB_ERROR_INIT;
+    bool can_write = false;
+
+    if (user->id == 0) {
+        http_reply_unauthorized(req);
+        return HUB_EAUTH;
+    }
+    if (meta_repo_can_write(&can_write, http_request_db(req), &ctx->row, user->id, &err) < 0) {
+        http_reply_hub_error(req, &err);
+        return err.code;
+    }
+    if (!can_write) {
+        http_reply_error(req, 403,
+                         "user %s may not merge pull request #%lld of %s/%s: only writers of the "
+                         "repo may merge pull requests",
+                         user->name, (long long)number, ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
+    }
+    if (user->scope != HTTP_SCOPE_WRITE) {
+        http_reply_error(req, 403,
+                         "this token is read-only; create a write token to merge pull requests "
+                         "of %s/%s",
+                         ctx->row.ns, ctx->row.name);
+        return HUB_EFORBIDDEN;
+    }
+    return 0;
+}
+
 int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
@@ -429,7 +462,9 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
     root = hf_optional_json_body(req);
     if (root == NULL)
         return 0;
-    rc = hf_repo_load_params(&ctx, req, true);
+    rc = hf_repo_load_params(&ctx, req, false);
+    if (rc == 0)
+        rc = check_merger(req, &ctx, number);
     if (rc == 0)
         rc = pr_load(&pr, req, &ctx, number);
     if (rc < 0)

@@ -197,8 +197,11 @@ test("discussions list and details", async () => {
 });
 
 test("reader cannot merge; writer merges with a fast-forward", async () => {
-  await expectError(await postJson("/api/models/alice/course/discussions/1/merge", tok.bob, {}),
-    403);
+  const denied = await expectError(await postJson("/api/models/alice/course/discussions/1/merge",
+    tok.bob, {}), 403, /^user bob may not merge pull request #1 of alice\/course: /);
+  assert.match(denied.error, /only writers of the repo may merge pull requests/);
+  await expectError(await postJson("/api/models/alice/course/discussions/1/merge", undefined, {}),
+    401);
   const prHead = (await refsOf("alice/course")).pullRequests[0].targetCommit;
   const r = await postJson("/api/models/alice/course/discussions/1/merge", tok.alice, {});
   assert.equal(r.status, 200);
