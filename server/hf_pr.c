@@ -404,7 +404,7 @@ static int reply_merge_conflict(struct http_request *req, const struct meta_pr *
                                 const struct repo_merge_result *res, const struct hub_error *err)
 {
     json_t *files = json_array();
-    char message[1024];
+    char message[2048];
 
     for (size_t i = 0; i < res->n_conflicts; i++)
         json_array_append_new(files, json_string(res->conflicts[i]));

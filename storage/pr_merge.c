@@ -294,7 +294,8 @@ void pr_merge_conflict_message(char *buf, size_t cap, const struct meta_pr *pr,
              "refs/pr/%lld, merge it into %s, fix the conflicts and push %s, which marks the "
              "pull request merged. The author can merge %s into refs/pr/%lld with git, fix the "
              "conflicts and push refs/pr/%lld, or open a new pull "
-             "request on top of the current %s and close this one.",
+             "request on top of the current %s and close this one. The git commands are in "
+             "docs/git.md, Resolving a conflict.",
              (long long)pr->number, err->msg, (long long)pr->number, pr->target_branch,
              pr->target_branch, pr->target_branch, (long long)pr->number, (long long)pr->number,
              pr->target_branch);

@@ -267,6 +267,24 @@ static void web_pr_merge_notice(struct web_repo_view *v, const struct meta_pr *p
     web_buf_puts(b, "</p>");
 }
 
+/* Writes the git commands with which the author merges the target branch into the pull
+ * request and pushes the result, as docs/git.md (Resolving a conflict) gives them. */
+static void web_pr_conflict_commands(struct web_buf *b, const struct meta_pr *pr)
+{
+    long long number = (long long)pr->number;
+
+    web_buf_printf(
+        b,
+        "<pre class=\"pr-conflict-commands\"><code>git fetch origin refs/pr/%lld:pr/%lld "
+        "&amp;&amp; git checkout pr/%lld\ngit pull --no-rebase origin ",
+        number, number, number);
+    web_buf_escape(b, pr->target_branch);
+    web_buf_printf(b,
+                   "    # fix the conflicting files, then git add and git commit\n"
+                   "git push origin pr/%lld:refs/pr/%lld</code></pre>",
+                   number, number);
+}
+
 /* For an open pull request, writes the files that conflict with the target branch and how to
  * resolve them. A dry-run merge works them out on every view, as the Hub API's details do.
  * Returns whether it found conflicts. */
@@ -307,8 +325,10 @@ static bool web_pr_conflicts(struct web_repo_view *v, const struct meta_pr *pr, 
     web_buf_escape(b, pr->target_branch);
     web_buf_printf(b,
                    "</code> into <code>%s</code> with git, fix the conflicts and push "
-                   "<code>%s</code>, or open a new pull request on top of the current <code>",
+                   "<code>%s</code>:</p>",
                    ref, ref);
+    web_pr_conflict_commands(b, pr);
+    web_buf_puts(b, "<p>Or open a new pull request on top of the current <code>");
     web_buf_escape(b, pr->target_branch);
     web_buf_puts(b, "</code> and close this one.</p></div>");
     repo_merge_result_dispose(&check);

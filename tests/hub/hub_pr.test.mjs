@@ -265,6 +265,7 @@ test("merge conflict answers 409 and changes nothing", async () => {
   assert.match(body.error, /fetch refs\/pr\/1, merge it into main/);
   assert.match(body.error, /open a new pull request on top of the current main/);
   assert.match(body.error, /The author can merge main into refs\/pr\/1 with git, fix the conflicts and push refs\/pr\/1/);
+  assert.match(body.error, /The git commands are in docs\/git\.md, Resolving a conflict\.$/);
   assert.equal(await headOf("alice/conflicts"), mainHead, "main does not move");
   const after = await (await req("/api/models/alice/conflicts/discussions/1")).json();
   assert.equal(after.status, "open");

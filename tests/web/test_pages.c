@@ -1420,6 +1420,11 @@ static void test_pages_pull_request_merges(void)
     CHECK(has(&p, "<li><code>clash.txt</code></li>"));
     CHECK(has(&p, "fetch <code>refs/pr/3</code>"));
     CHECK(!has(&p, "file(s)"));
+    /* The author gets the commands that merge main into the pull request and push it. */
+    CHECK(has(&p, "<pre class=\"pr-conflict-commands\"><code>"));
+    CHECK(has(&p, "git fetch origin refs/pr/3:pr/3 &amp;&amp; git checkout pr/3\n"));
+    CHECK(has(&p, "git pull --no-rebase origin main    # fix the conflicting files"));
+    CHECK(has(&p, "git push origin pr/3:refs/pr/3</code></pre>"));
     done(&p);
     p = render_full("GET", "/alice/course/discussions/3", "", alice_id, alice_cookie, NULL);
     CHECK(has(&p, "id=\"pr-merge-disabled\" disabled"));
