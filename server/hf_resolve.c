@@ -221,6 +221,65 @@ static bool etag_matches(const struct http_request *req, const char *etag)
     return false;
 }
 
+/* Looks for the revision that a client meant when it sent one with slashes unencoded, as in
+ * resolve/refs/pr/2/README.md, where the route takes "refs" as the revision. Tries rev joined
+ * with the leading segments of path, shortest first, and takes the first that names a
+ * revision of git or has the form refs/pr/N. Writes it to out and returns the rest of path, or
+ * returns NULL when there is none. */
+static const char *unencoded_revision(char *out, size_t cap, struct repo *git, const char *rev,
+                                      const char *path)
+{
+    char commit[REPO_OID_HEX_BYTES + 1];
+    const char *slash = path;
+
+    while ((slash = strchr(slash, '/')) != NULL) {
+        struct hub_error quiet = HUB_ERROR_INIT;
+        int n = snprintf(out, cap, "%s/%.*s", rev, (int)(slash - path), path);
+
+        slash++;
+        if (n < 0 || (size_t)n >= cap)
+            return NULL;
+        if (slash[0] != '\0' &&
+            (repo_pr_ref_is_valid(out) || repo_revision_resolve(commit, git, out, &quiet) == 0))
+            return slash;
+    }
+    return NULL;
+}
+
+/* Resolves rev as hf_revision_resolve() does. When rev is not found and the client seems to have
+ * sent a revision with slashes unencoded, the 404 also gives the percent-encoded URL. The
+ * message keeps its "Invalid rev id: REV" start, which clients may match. */
+static int route_revision_resolve(char commit[REPO_OID_HEX_BYTES + 1], struct http_request *req,
+                                  struct hf_repo_ctx *ctx, const char *route, const char *rev,
+                                  const char *path)
+{
+    struct hub_error quiet = HUB_ERROR_INIT;
+    char meant[HUB_MAX_REVISION_BYTES + 1], encoded[3 * HUB_MAX_REVISION_BYTES + 1];
+    const char *rest = NULL;
+    size_t used = 0;
+
+    if (rev != NULL && path != NULL && rev[0] != '\0' &&
+        repo_revision_resolve(commit, ctx->git, rev, &quiet) == HUB_ENOTFOUND)
+        rest = unencoded_revision(meant, sizeof(meant), ctx->git, rev, path);
+    if (rest == NULL)
+        return hf_revision_resolve(commit, req, ctx, rev);
+    for (const char *c = meant; *c != '\0' && used + 4 <= sizeof(encoded); c++) {
+        if (*c == '/') {
+            memcpy(encoded + used, "%2F", 3);
+            used += 3;
+        } else {
+            encoded[used++] = *c;
+        }
+    }
+    encoded[used] = '\0';
+    http_reply_error_code(req, 404, "RevisionNotFound",
+                          "Invalid rev id: %s: the revision in a %s URL is one path segment, so "
+                          "percent-encode the slashes of %s: /%s%s/%s/%s/%s/%.300s",
+                          rev, route, meant, hf_web_prefix(ctx->row.type), ctx->row.ns,
+                          ctx->row.name, route, encoded, rest);
+    return HUB_ENOTFOUND;
+}
+
 int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err)
 {
     struct hf_repo_ctx ctx = {0};
@@ -235,7 +294,7 @@ int hf_resolve_handle(struct http_request *req, void *arg, struct hub_error *err
     rc = hf_repo_load_params(&ctx, req, false);
     if (rc < 0)
         goto out;
-    rc = hf_revision_resolve(commit, req, &ctx, rev);
+    rc = route_revision_resolve(commit, req, &ctx, raw ? "raw" : "resolve", rev, path);
     if (rc < 0)
         goto out;
     http_reply_header(req, "X-Repo-Commit", commit);

@@ -914,3 +914,23 @@ test("pull request merged by a push keeps its diff", async () => {
     rmSync(alice.work, { recursive: true, force: true });
   }
 });
+
+test("resolve with an unencoded ref names the encoded URL", async () => {
+  const made = await postJson("/api/models/alice/rebased/branch/feat/keep", tok.alice, {});
+  assert.equal(made.status, 200);
+  const pr = await expectError(await req("/alice/rebased/resolve/refs/pr/1/student.md"), 404,
+    /^Invalid rev id: refs: /);
+  assert.match(pr.error, /percent-encode the slashes of refs\/pr\/1/);
+  assert.match(pr.error, /\/alice\/rebased\/resolve\/refs%2Fpr%2F1\/student\.md$/);
+  const raw = await expectError(await req("/alice/rebased/raw/refs/pr/1/student.md"), 404,
+    /\/alice\/rebased\/raw\/refs%2Fpr%2F1\/student\.md$/);
+  assert.match(raw.error, /^Invalid rev id: refs: /);
+  const branch = await expectError(await req("/alice/rebased/resolve/feat/keep/config.json"), 404,
+    /^Invalid rev id: feat: /);
+  assert.match(branch.error, /\/alice\/rebased\/resolve\/feat%2Fkeep\/config\.json$/);
+  const other = await expectError(await req("/alice/rebased/resolve/nothing/config.json"), 404,
+    /^Invalid rev id: nothing: /);
+  assert.doesNotMatch(other.error, /percent-encode/);
+  assert.equal(await resolveText("alice/rebased", "refs/pr/1", "student.md"), "answer\n");
+  assert.equal(await resolveText("alice/rebased", "feat/keep", "config.json"), '{"a": 1}\n');
+});
