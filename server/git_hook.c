@@ -29,14 +29,9 @@
 #include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* ---- Parsers ---------------------------------------------------------------------------- */
 
@@ -146,36 +141,6 @@ static long updates_read(struct githook_update **out, FILE *in, FILE *errors)
 
 /* ---- git child processes ---------------------------------------------------------------- */
 
-/* Runs git with argv (argv[0] is "git"), stdin from in_fd (or /dev/null when -1) and stdout
- * to out_fd (or /dev/null when -1). stderr goes to the client through receive-pack. Returns
- * the exit status, or -1 when git could not run. */
-static int run_git(char *const argv[], int in_fd, int out_fd)
-{
-    posix_spawn_file_actions_t actions;
-    pid_t pid;
-    int wstatus = 0;
-    int rc;
-
-    posix_spawn_file_actions_init(&actions);
-    if (in_fd >= 0)
-        posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
-    else
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    if (out_fd >= 0)
-        posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    else
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawnp(&pid, "git", &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-        return -1;
-    while (waitpid(pid, &wstatus, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-}
-
 /* Opens an unlinked temporary file for the output of a git command. */
 static FILE *scratch_open(void)
 {
@@ -192,7 +157,7 @@ static FILE *refs_snapshot(void)
 
     if (out == NULL)
         return NULL;
-    if (run_git(argv, -1, fileno(out)) != 0) {
+    if (githook_git_run(argv, -1, fileno(out), -1) != 0) {
         fclose(out);
         return NULL;
     }
@@ -223,7 +188,7 @@ static bool is_ancestor(const char *old_oid, const char *new_oid)
 {
     char *argv[] = {"git", "merge-base", "--is-ancestor", (char *)old_oid, (char *)new_oid, NULL};
 
-    return run_git(argv, -1, -1) == 0;
+    return githook_git_run(argv, -1, -1, -1) == 0;
 }
 
 /* Runs git with argv and writes the first line of its output, without the newline, to out
@@ -235,7 +200,7 @@ static bool git_output_line(char *const argv[], char *out, size_t cap)
 
     if (output == NULL)
         return false;
-    if (run_git(argv, -1, fileno(output)) == 0) {
+    if (githook_git_run(argv, -1, fileno(output), -1) == 0) {
         rewind(output);
         found = fgets(out, (int)cap, output) != NULL;
         if (found)
@@ -485,7 +450,7 @@ static struct update_trees *trees_resolve(const struct githook_update *updates, 
     }
     if (ok) {
         rewind(names);
-        ok = run_git(argv, fileno(names), fileno(batch)) == 0;
+        ok = githook_git_run(argv, fileno(names), fileno(batch), -1) == 0;
     }
     if (ok) {
         rewind(batch);
@@ -539,7 +504,8 @@ static FILE *changed_paths_list(const struct update_trees *trees, bool *failed)
     memcpy(new_tree, trees->new_tree, sizeof(new_tree));
     memcpy(base_tree, trees->base_tree, sizeof(base_tree));
     out = scratch_open();
-    if (out == NULL || run_git(has_base ? diff_argv : list_argv, -1, fileno(out)) != 0) {
+    if (out == NULL ||
+        githook_git_run(has_base ? diff_argv : list_argv, -1, fileno(out), -1) != 0) {
         if (out != NULL)
             fclose(out);
         *failed = true;
@@ -608,7 +574,7 @@ static int update_check_locks(const struct githook_update *u, FILE *locks, bool 
     ssize_t path_len;
     int result = 0;
 
-    if (changed == NULL || run_git(argv, -1, fileno(changed)) != 0) {
+    if (changed == NULL || githook_git_run(argv, -1, fileno(changed), -1) != 0) {
         fprintf(errors, "atelier hook: cannot list the files changed by %s\n", u->ref);
         if (changed != NULL)
             fclose(changed);

@@ -25,10 +25,7 @@ extern char **environ;
 /* Files named in one rejection before the rest are only counted. */
 #define MAX_REPORTED_FILES 20
 
-/* Runs git with argv, stdin from in_fd (or /dev/null when -1), stdout to out_fd and stderr to
- * err_fd (the hook's own stderr, which reaches the pusher, when -1). Returns the exit status,
- * or -1 when git could not run. */
-static int git_run(char *const argv[], int in_fd, int out_fd, int err_fd)
+int githook_git_run(char *const argv[], int in_fd, int out_fd, int err_fd)
 {
     posix_spawn_file_actions_t actions;
     pid_t pid;
@@ -40,7 +37,10 @@ static int git_run(char *const argv[], int in_fd, int out_fd, int err_fd)
         posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
     else
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    if (out_fd >= 0)
+        posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    else
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     if (err_fd >= 0)
         posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
     rc = posix_spawnp(&pid, "git", &actions, NULL, argv, environ);
@@ -99,7 +99,7 @@ static int new_objects_list(FILE **out, const struct githook_update *updates, lo
     argv[argc++] = "--not";
     argv[argc++] = "--all";
     argv[argc] = NULL;
-    status = git_run(argv, -1, fileno(list), fileno(messages));
+    status = githook_git_run(argv, -1, fileno(list), fileno(messages));
     if (status == 0) {
         rewind(list);
         *out = list;
@@ -189,7 +189,7 @@ static int object_sizes_check(FILE *objects, uint64_t max_file_bytes, FILE *smal
     size_t rejected = 0;
     int result = 0;
 
-    if (sizes == NULL || git_run(argv, fileno(objects), fileno(sizes), -1) != 0) {
+    if (sizes == NULL || githook_git_run(argv, fileno(objects), fileno(sizes), -1) != 0) {
         fprintf(errors, "atelier hook: cannot read the sizes of the pushed objects\n");
         if (sizes != NULL)
             fclose(sizes);
@@ -300,7 +300,7 @@ static int pointers_check(FILE *small, struct store *st, struct meta *db, int64_
     int more;
 
     rewind(small);
-    if (batch == NULL || git_run(argv, fileno(small), fileno(batch), -1) != 0) {
+    if (batch == NULL || githook_git_run(argv, fileno(small), fileno(batch), -1) != 0) {
         fprintf(errors, "atelier hook: cannot read the pushed blobs\n");
         if (batch != NULL)
             fclose(batch);

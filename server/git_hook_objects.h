@@ -21,6 +21,11 @@ int githook_objects_check(const struct githook_update *updates, long count, uint
                           struct store *st, struct meta *db, int64_t user_id, FILE *report,
                           FILE *errors);
 
+/** Runs git with argv (argv[0] is "git"): stdin from in_fd, stdout to out_fd (/dev/null for
+ * either when -1) and stderr to err_fd, or to the hook's own stderr, which receive-pack passes
+ * to the pusher, when -1. Returns the exit status, or -1 when git could not run. */
+int githook_git_run(char *const argv[], int in_fd, int out_fd, int err_fd);
+
 /** Returns the size limit of a blob in a push: ATELIER_HOOK_MAX_FILE_BYTES, or
  * HUB_MAX_GIT_FILE_BYTES when it is unset or not a positive number. */
 uint64_t githook_max_file_bytes(void);
