@@ -173,7 +173,8 @@ static void large_file_reject(const char *oid, const char *path, uint64_t size, 
     githook_path_print_quoted(errors, display_path);
     fprintf(errors, "` moves it to git-lfs in the commits of the current branch that are not "
                     "pushed yet (add --include-ref=BRANCH for other branches), then push "
-                    "again\n");
+                    "again; `git lfs checkout` restores the file, which the migration leaves "
+                    "as an LFS pointer in the working tree\n");
 }
 
 /* Reads the types and sizes of the listed objects. Rejects blobs above max_file_bytes, and

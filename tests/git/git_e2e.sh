@@ -1543,6 +1543,11 @@ check_output "large file rejection names the git-lfs fix" \
   'git lfs migrate import --include="large data\.txt"' "$work/large-file.log"
 (cd objects && git lfs migrate import --include="large data.txt" >/dev/null 2>&1)
 check "push after git lfs migrate import accepted" git -C objects push -q origin main
+check_output "large file rejection names git lfs checkout" 'git lfs checkout. restores the file' \
+  "$work/large-file.log"
+(cd objects && git lfs checkout "large data.txt" >/dev/null 2>&1)
+check "git lfs checkout restores the migrated file" \
+  test "$(stat -c %s "objects/large data.txt")" -eq 70000000
 curl -s -o "$work/large-raw.txt" "$base/alice/objects/raw/main/large%20data.txt"
 check_output "migrated file is an LFS pointer on the hub" "^version https://git-lfs" \
   "$work/large-raw.txt"
