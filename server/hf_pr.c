@@ -336,7 +336,6 @@ int hf_pr_create_handle(struct http_request *req, void *arg, struct hub_error *e
 {
     struct hf_repo_ctx ctx = {0};
     const struct http_user *user = http_request_user(req);
-    char base[REPO_OID_HEX_BYTES + 1], ref[32];
     const char *title, *description, *target;
     struct meta_pr pr;
     json_t *root;
@@ -365,29 +364,14 @@ int hf_pr_create_handle(struct http_request *req, void *arg, struct hub_error *e
         goto out;
     if (target == NULL)
         target = REPO_DEFAULT_BRANCH;
-    if (!repo_revision_is_branch(NULL, ctx.git, target) ||
-        repo_revision_resolve(base, ctx.git, target, err) < 0) {
-        rc = http_reply_error_code(req, 404, "RevisionNotFound",
-                                   "target branch '%.200s' not found in %s/%s", target, ctx.row.ns,
-                                   ctx.row.name);
+    rc = pr_open(&pr, http_request_db(req), ctx.git, &ctx.row, title, description, target, user->id,
+                 user->name, err);
+    /* The Hub's clients recognise a missing target branch by this error code. */
+    if (rc == HUB_ENOTFOUND && !repo_revision_is_branch(NULL, ctx.git, target)) {
+        rc = http_reply_error_code(req, 404, "RevisionNotFound", "%s", err->msg);
         goto out;
     }
-    rc = meta_pr_create(&pr, http_request_db(req), ctx.row.id, title, description, user->id,
-                        user->name, target, base, err);
     if (rc < 0) {
-        rc = http_reply_hub_error(req, err);
-        goto out;
-    }
-    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)pr.number);
-    rc = repo_pr_ref_create(ctx.git, ref, base, err);
-    if (rc < 0) {
-        struct hub_error cleanup = HUB_ERROR_INIT;
-
-        hub_log(HUB_LOG_ERROR, "hf", "cannot create %s repo=%s/%s error=%s req=%s", ref, ctx.row.ns,
-                ctx.row.name, err->msg, http_request_id(req));
-        if (meta_pr_delete(http_request_db(req), ctx.row.id, pr.number, &cleanup) < 0)
-            hub_log(HUB_LOG_ERROR, "hf", "cannot delete pull request #%lld repo=%s/%s error=%s",
-                    (long long)pr.number, ctx.row.ns, ctx.row.name, cleanup.msg);
         rc = http_reply_hub_error(req, err);
         goto out;
     }

@@ -1,4 +1,4 @@
-/* pr_merge: merge a pull request and record the result. */
+/* pr_merge: open, merge, close and reopen a pull request and record the result. */
 #include "pr_merge.h"
 
 #include "hub_log.h"
@@ -23,6 +23,37 @@ static int lock_keep(const struct meta_lfs_lock *lock, void *arg)
     snprintf(out->path, sizeof(out->path), "%s", lock->path);
     snprintf(out->owner, sizeof(out->owner), "%s", lock->owner_name);
     return 1;
+}
+
+int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct meta_repo *row,
+            const char *title, const char *description, const char *target_branch,
+            int64_t author_id, const char *author_name, struct hub_error *err)
+{
+    struct hub_error cleanup = HUB_ERROR_INIT;
+    char base[REPO_OID_HEX_BYTES + 1], ref[32];
+    int rc;
+
+    if (target_branch == NULL)
+        target_branch = REPO_DEFAULT_BRANCH;
+    if (!repo_revision_is_branch(NULL, git, target_branch) ||
+        repo_revision_resolve(base, git, target_branch, err) < 0)
+        return hub_error_set(err, HUB_ENOTFOUND, "target branch '%.200s' not found in %s/%s",
+                             target_branch, row->ns, row->name);
+    rc = meta_pr_create(out, db, row->id, title, description, author_id, author_name, target_branch,
+                        base, err);
+    if (rc < 0)
+        return rc;
+    snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)out->number);
+    rc = repo_pr_ref_create(git, ref, base, err);
+    if (rc == 0)
+        return 0;
+    /* Without its ref the row would be a pull request that nobody can commit to. */
+    hub_log(HUB_LOG_ERROR, "pr", "cannot create %s repo=%s/%s error=%s", ref, row->ns, row->name,
+            err->msg);
+    if (meta_pr_delete(db, row->id, out->number, &cleanup) < 0)
+        hub_log(HUB_LOG_ERROR, "pr", "cannot delete pull request #%lld repo=%s/%s error=%s",
+                (long long)out->number, row->ns, row->name, cleanup.msg);
+    return rc;
 }
 
 int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,

@@ -1,5 +1,6 @@
-/* pr_merge: the merge of a pull request, shared by the Hub API and the web page, so both take
- * the same repo lock and record the result the same way. */
+/* pr_merge: opening, merging, closing and reopening a pull request, shared by the Hub API and
+ * the web pages, so both apply the same rules, take the same repo lock and record the result
+ * the same way. */
 #ifndef PR_MERGE_H
 #define PR_MERGE_H
 
@@ -28,6 +29,18 @@ struct pr_lock {
  * HUB_ENOTFOUND (refs/pr/N or the branch is gone), HUB_ENOMEM or HUB_EIO. */
 int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,
                        const struct meta_pr *pr, int64_t user_id, struct hub_error *err);
+
+/** Opens an empty pull request on row (git repo git) by author_id (author_name) that proposes
+ * the commits of the new ref refs/pr/N for target_branch (NULL: main). refs/pr/N starts at the
+ * branch head, so the pull request has no commits until the author commits or pushes to it.
+ * Title and description follow meta_pr_create (1 to META_PR_MAX_TITLE_BYTES bytes, a
+ * description of at most META_PR_MAX_DESCRIPTION_BYTES; NULL is ""). The caller checks that
+ * the author may read the repo. Fills out with the new row. Returns 0, HUB_EINVAL (missing
+ * title), HUB_ETOOBIG (title or description too long), HUB_ENOTFOUND (target_branch is not a
+ * branch of the repo, or the repo or user row is gone), HUB_ECONFLICT or HUB_EIO. */
+int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct meta_repo *row,
+            const char *title, const char *description, const char *target_branch,
+            int64_t author_id, const char *author_name, struct hub_error *err);
 
 /** Merges open pull request number of row (git repo git) into its target branch with
  * repo_merge for user merger_id. It holds the repo lock from the status check to the status
