@@ -1,6 +1,7 @@
 /* page_pr: the "Pull requests" tab of a repo. /{id}/discussions lists the pull requests,
  * /{id}/discussions/N shows one with its commits and changed files, and the Merge, Close and
- * Reopen buttons post CSRF-checked forms to /{id}/discussions/N/merge and .../status. */
+ * Reopen buttons post CSRF-checked forms to /{id}/discussions/N/merge and .../status. The
+ * New pull request form at /{id}/discussions/new is in page_pr_new.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,12 @@ static int web_pr_list(struct web_repo_view *v)
         return web_page_hub_error(ctx, &err);
     web_repo_page_begin(v, "Pull requests");
     web_repo_header(v, WEB_TAB_PULLS, REPO_DEFAULT_BRANCH, NULL);
+    web_buf_puts(b, "<div class=\"toolbar\">");
+    web_pr_new_link(v);
+    web_buf_puts(b, "</div>");
     if (count == 0)
-        web_buf_puts(b, "<p class=\"muted\">No pull requests yet. Open one by committing with "
-                        "<code>create_pr=1</code>.</p>");
+        web_buf_puts(b, "<p class=\"muted\">No pull requests yet. Open one with the form, or "
+                        "by committing with <code>create_pr=1</code>.</p>");
     else
         web_buf_puts(b, "<ul class=\"pr-list\">");
     for (size_t i = 0; i < count; i++) {
@@ -162,14 +166,26 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, co
 }
 
 /* Tells the author and the writers of an open pull request that git can push to its ref too,
- * which the pre-receive hook allows them. */
-static void web_pr_push_hint(struct web_repo_view *v, const struct meta_pr *pr)
+ * which the pre-receive hook allows them. A pull request without commits, as the New pull
+ * request form opens it, gets the commands as a block, because git is how it gets them. */
+static void web_pr_push_hint(struct web_repo_view *v, const struct meta_pr *pr, bool empty)
 {
     bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
     long long number = (long long)pr->number;
 
     if (!v->ctx->has_session || (!v->can_write && !author) || pr->status != META_PR_OPEN)
         return;
+    if (empty) {
+        web_buf_printf(&v->ctx->out,
+                       "<div class=\"notice\" id=\"pr-push-hint\"><p>This pull request has no "
+                       "commits yet. Add them with git, in a clone of this repository:</p>"
+                       "<pre><code>git fetch origin refs/pr/%lld:pr/%lld\n"
+                       "git checkout pr/%lld\n"
+                       "# commit your changes, then:\n"
+                       "git push origin pr/%lld:refs/pr/%lld</code></pre></div>",
+                       number, number, number, number, number);
+        return;
+    }
     web_buf_printf(&v->ctx->out,
                    "<p class=\"muted\" id=\"pr-push-hint\">You can also push to this pull "
                    "request with git: <code>git fetch origin refs/pr/%lld:pr/%lld</code>, "
@@ -403,7 +419,7 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
                    conflicting ? "Resolve the conflicts above before merging."
                    : locked    ? "The git-lfs lock above must be released before merging."
                                : NULL);
-    web_pr_push_hint(v, pr);
+    web_pr_push_hint(v, pr, strcmp(changes.head, changes.merge_base) == 0);
     web_pr_commits(v, &changes);
     web_pr_files(v, &changes);
     web_page_end(ctx, status);
@@ -534,6 +550,8 @@ int web_pr_route(struct web_repo_view *v, const char *const *rest, size_t nrest)
         return web_pr_list(v);
     if (nrest < 2 || nrest > 3)
         return web_page_error(ctx, 404, "This repository has no such page.");
+    if (nrest == 2 && strcmp(rest[1], "new") == 0)
+        return web_pr_new(v);
     number = strtoll(rest[1], &end, 10);
     if (end == rest[1] || *end != '\0' || number < 1 || number > 999999999)
         return web_page_error(ctx, 404, "There is no such pull request in this repository.");

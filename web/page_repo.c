@@ -843,7 +843,10 @@ static int web_card_page(struct web_repo_view *v)
     if (v->meta.type == HUB_REPO_MODEL && !adapter)
         web_adapters_list(v);
     web_download_box(v, rev);
-    web_buf_puts(b, "</aside></div>");
+    web_buf_puts(b, "<section aria-labelledby=\"contribute-h\"><h2 id=\"contribute-h\">"
+                    "Contribute</h2>");
+    web_pr_new_link(v);
+    web_buf_puts(b, "</section></aside></div>");
     web_page_end(ctx, 200);
     card_dispose(&card);
     free(text);

@@ -102,4 +102,12 @@ size_t web_diff_trees(struct web_repo_view *v, const char *old_rev, struct repo_
 /* Pull request pages (page_pr.c): rest starts with "discussions". Returns 1. */
 int web_pr_route(struct web_repo_view *v, const char *const *rest, size_t nrest);
 
+/** Renders the New pull request form of /{id}/discussions/new on GET and opens the pull
+ * request on POST (page_pr_new.c). Returns 1. */
+int web_pr_new(struct web_repo_view *v);
+
+/** Writes the link to the New pull request form, or for a visitor without a browser session
+ * a link to log in first. */
+void web_pr_new_link(struct web_repo_view *v);
+
 #endif

@@ -495,6 +495,42 @@ test("review and merge a student's pull request", async () => {
   assert.match(await file.text(), /lr 2e-4, rank 8/);
 });
 
+async function logIn(user, userPassword) {
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(userPassword);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+test("a student opens a pull request from the form", async () => {
+  // bob has an account since the review test, and its pull request #1 is merged.
+  await page.goto(baseUrl + "/alice/review-demo");
+  await page.getByRole("link", { name: "New pull request" }).waitFor();
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(baseUrl + "/");
+  await page.goto(baseUrl + "/alice/review-demo");
+  await page.locator("#pr-new-login").getByRole("link", { name: "Log in" }).click();
+  await logIn("bob", "password-bob");
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/new");
+
+  await page.getByLabel("Title").fill("Try rank 16");
+  await page.getByLabel("Description").fill("Rank 16 may fit **better**.");
+  assert.equal(await page.getByLabel("Target branch").inputValue(), "main");
+  await page.getByRole("button", { name: "Open pull request" }).click();
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/2");
+  await page.locator(".pr-description strong", { hasText: "better" }).waitFor();
+  const commands = await page.locator("#pr-push-hint pre").innerText();
+  assert.match(commands, /^git fetch origin refs\/pr\/2:pr\/2$/m);
+  assert.match(commands, /^git push origin pr\/2:refs\/pr\/2$/m);
+  await shot("pull-request-new");
+
+  // alice logs in again for the tests that follow.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(baseUrl + "/");
+  await page.goto(baseUrl + "/login?next=/");
+  await logIn("alice", password);
+  await page.waitForURL(baseUrl + "/");
+});
+
 test("phone width and dark mode render", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.emulateMedia({ colorScheme: "dark" });

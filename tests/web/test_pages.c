@@ -1481,6 +1481,131 @@ static void test_pages_pull_request_merges(void)
     done(&p);
 }
 
+/* The New pull request form: who sees it, its checks, and the empty pull request it opens. */
+static void test_pages_pull_request_form(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char bob_cookie[128], body[512], long_title[META_PR_MAX_TITLE_BYTES + 2];
+    char bob_session[META_SESSION_ID_BYTES + 1], bob_csrf[META_SESSION_CSRF_BYTES + 1];
+    char main_head[REPO_OID_HEX_BYTES + 1], pr_head[REPO_OID_HEX_BYTES + 1];
+    struct meta_repo row;
+    struct meta_pr pr;
+    struct repo *r = NULL;
+    struct page p;
+
+    create_repo(HUB_REPO_MODEL, "alice", "proposals", false, "# Proposals\n");
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", "proposals", &err), 0);
+    CHECK_EQ_INT(repo_branch_create(r, "dev", NULL, &err), 0);
+    repo_close(r);
+    CHECK_EQ_INT(meta_repo_get(&row, db, HUB_REPO_MODEL, "alice", "proposals", &err), 0);
+    CHECK_EQ_INT(meta_session_create(bob_session, bob_csrf, db, bob_id, 3600, &err), 0);
+    snprintf(bob_cookie, sizeof(bob_cookie), "atelier_session=%s", bob_session);
+
+    /* Visitors get a link to log in first, on the list and on the card. */
+    p = render("/alice/proposals/discussions", "", 0);
+    CHECK(has(&p, "<a href=\"/login?next=/alice/proposals/discussions/new\">Log in</a> to open a "
+                  "pull request."));
+    CHECK(!has(&p, "id=\"pr-new-link\""));
+    done(&p);
+    p = render("/alice/proposals", "", 0);
+    CHECK(has(&p, "id=\"pr-new-login\""));
+    done(&p);
+    p = render("/alice/proposals/discussions/new", "", 0);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/login?next=/alice/proposals/discussions/new");
+    done(&p);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", 0, NULL, "title=x");
+    CHECK_EQ_INT(p.resp.status, 403);
+    done(&p);
+
+    /* A reader who is logged in gets the link and the form. */
+    p = render_full("GET", "/alice/proposals/discussions", "", bob_id, bob_cookie, NULL);
+    CHECK(has(&p, "<a class=\"button\" id=\"pr-new-link\" "
+                  "href=\"/alice/proposals/discussions/new\">New pull request</a>"));
+    done(&p);
+    p = render_full("GET", "/alice/proposals", "", bob_id, bob_cookie, NULL);
+    CHECK(has(&p, "id=\"pr-new-link\""));
+    done(&p);
+    p = render_full("GET", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "<title>New pull request · alice/proposals · Atelier</title>"));
+    CHECK(has(&p, "<form method=\"post\" action=\"/alice/proposals/discussions/new\">"));
+    CHECK(has(&p, bob_csrf));
+    CHECK(has(&p, "<option value=\"main\" selected>main</option>"));
+    CHECK(has(&p, "<option value=\"dev\">dev</option>"));
+    done(&p);
+
+    /* Each rejected form shows again with its values and the storage's message. */
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie,
+                    "csrf=forged&title=Kept+title&target=main");
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "The form expired or came from another site."));
+    CHECK(has(&p, "value=\"Kept title\""));
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&title=&target=main", bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "missing pull request title"));
+    done(&p);
+    memset(long_title, 't', META_PR_MAX_TITLE_BYTES + 1);
+    long_title[META_PR_MAX_TITLE_BYTES + 1] = '\0';
+    snprintf(body, sizeof(body), "csrf=%s&title=%s&target=main", bob_csrf, long_title);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "pull request title is longer than 200 bytes"));
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&title=Lost&target=nope", bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 404);
+    CHECK(has(&p, "target branch &#39;nope&#39; not found in alice/proposals"));
+    done(&p);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, row.id, 1, &err), HUB_ENOTFOUND);
+
+    /* A private repo that bob may not read has no form. */
+    p = render_full("GET", "/alice/secret/discussions/new", "", bob_id, bob_cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&title=Peek&target=main", bob_csrf);
+    p = render_full("POST", "/alice/secret/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 404);
+    done(&p);
+
+    /* The form opens an empty pull request and sends bob to its page. */
+    snprintf(body, sizeof(body),
+             "csrf=%s&title=Add+notes&description=Line+one%%0D%%0ALine+**two**&target=main",
+             bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/proposals/discussions/1");
+    done(&p);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, row.id, 1, &err), 0);
+    CHECK_EQ_STR(pr.title, "Add notes");
+    CHECK_EQ_STR(pr.description, "Line one\nLine **two**");
+    CHECK_EQ_STR(pr.author_name, "bob");
+    CHECK_EQ_STR(pr.target_branch, "main");
+    CHECK_EQ_INT(pr.status, META_PR_OPEN);
+    resolve_in("proposals", "main", main_head);
+    resolve_in("proposals", "refs/pr/1", pr_head);
+    CHECK_EQ_STR(pr_head, main_head);
+    CHECK_EQ_STR(pr.base_commit, main_head);
+
+    p = render_full("GET", "/alice/proposals/discussions/1", "", bob_id, bob_cookie, NULL);
+    CHECK_EQ_INT(p.resp.status, 200);
+    CHECK(has(&p, "This pull request has no commits yet."));
+    CHECK(has(&p, "<pre><code>git fetch origin refs/pr/1:pr/1\ngit checkout pr/1\n"));
+    CHECK(has(&p, "git push origin pr/1:refs/pr/1</code></pre>"));
+    CHECK(has(&p, "Line <strong>two</strong>"));
+    CHECK(has(&p, "Commits (0)"));
+    done(&p);
+
+    snprintf(body, sizeof(body), "csrf=%s&title=For+dev&target=dev", bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_STR(p.resp.location, "/alice/proposals/discussions/2");
+    done(&p);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, row.id, 2, &err), 0);
+    CHECK_EQ_STR(pr.target_branch, "dev");
+}
+
 static void test_pages_corpus_cards(void)
 {
     static const char *const cards[] = {
@@ -2194,6 +2319,7 @@ int main(void)
     test_pages_tokens();
     test_pages_pull_requests();
     test_pages_pull_request_merges();
+    test_pages_pull_request_form();
     test_pages_static();
     test_pages_jobs();
     test_pages_job_rows();
