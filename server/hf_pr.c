@@ -9,6 +9,7 @@
 #include "meta_pr.h"
 #include "pr_changes.h"
 #include "pr_merge.h"
+#include "web_markdown.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,32 @@ static void events_add_commits(json_t *events, struct repo *git, const struct pr
     repo_commits_free(commits, count);
 }
 
+/* Renders the description as the pull request page does: Markdown without raw HTML, with
+ * relative links and images pointing into the files of refs/pr/N. The URLs are absolute,
+ * because API clients show the HTML outside the hub. Returns a malloc'd string, or NULL when
+ * the renderer failed (logged). */
+static char *description_html(struct http_request *req, const struct meta_repo *row,
+                              const struct meta_pr *pr)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char link_base[1024], image_base[1024];
+    char *html = NULL;
+
+    snprintf(link_base, sizeof(link_base), "%s/%s%s/%s/blob/refs%%2Fpr%%2F%lld/",
+             http_request_base_url(req), hf_web_prefix(row->type), row->ns, row->name,
+             (long long)pr->number);
+    snprintf(image_base, sizeof(image_base), "%s/%s%s/%s/resolve/refs%%2Fpr%%2F%lld/",
+             http_request_base_url(req), hf_web_prefix(row->type), row->ns, row->name,
+             (long long)pr->number);
+    if (web_markdown_render_in_repo(&html, NULL, pr->description, strlen(pr->description),
+                                    link_base, image_base, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "hf", "cannot render the description repo=%s/%s num=%lld error=%s",
+                row->ns, row->name, (long long)pr->number, err.msg);
+        return NULL;
+    }
+    return html;
+}
+
 static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx,
                                const struct meta_pr *pr)
 {
@@ -194,15 +221,17 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
     hf_time_format(created, pr->created_at);
     if (pr->description[0] != '\0') {
         char id[32];
+        char *html = description_html(req, &ctx->row, pr);
 
         snprintf(id, sizeof(id), "pr-%lld-description", (long long)pr->number);
         json_array_append_new(
-            events,
-            json_pack("{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:I,s:[],s:{s:s,s:s,s:s,s:o}}}", "id", id,
-                      "type", "comment", "createdAt", created, "author",
-                      author_json(pr->author_name), "data", "edited", 0, "hidden", 0, "numEdits",
-                      (json_int_t)0, "editors", "latest", "raw", pr->description, "html", "",
-                      "updatedAt", created, "author", author_json(pr->author_name)));
+            events, json_pack("{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:I,s:[],s:{s:s,s:s,s:s,s:o}}}", "id",
+                              id, "type", "comment", "createdAt", created, "author",
+                              author_json(pr->author_name), "data", "edited", 0, "hidden", 0,
+                              "numEdits", (json_int_t)0, "editors", "latest", "raw",
+                              pr->description, "html", html != NULL ? html : "", "updatedAt",
+                              created, "author", author_json(pr->author_name)));
+        free(html);
     }
     if (has_range)
         events_add_commits(events, ctx->git, &range);

@@ -934,3 +934,33 @@ test("resolve with an unencoded ref names the encoded URL", async () => {
   assert.equal(await resolveText("alice/rebased", "refs/pr/1", "student.md"), "answer\n");
   assert.equal(await resolveText("alice/rebased", "feat/keep", "config.json"), '{"a": 1}\n');
 });
+
+test("opened pull request: errors and description html", async () => {
+  const made = await req("/api/repos/create", { method: "POST", token: tok.alice,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "described", type: "model" }) });
+  assert.equal(made.status, 200);
+  assert.equal((await commit(tok.alice, "alice/described", "main", [file("config.json", "{}\n")])).status, 200);
+  const url = "/api/models/alice/described/discussions";
+
+  const missing = await postJson(url, tok.bob, { title: "To nowhere", pullRequest: true, targetBranch: "nope" });
+  assert.equal(missing.headers.get("x-error-code"), "RevisionNotFound");
+  await expectError(missing, 404, /^target branch 'nope' not found in alice\/described$/);
+  await expectError(await postJson(url, tok.bob, { title: "t".repeat(201), pullRequest: true }), 413,
+    /title is longer than 200 bytes/);
+  await expectError(await postJson(url, tok.bobRead, { title: "Read-only", pullRequest: true }), 403,
+    /read-only/);
+
+  const description = "# Plan\n\nUse **rank 8**, see [notes](docs/notes.md).\n\n<script>alert(1)</script>\n";
+  const opened = await postJson(url, tok.bob, { title: "Tune the rank", description, pullRequest: true });
+  assert.equal(opened.status, 200);
+  const { num } = await opened.json();
+  const details = await (await req(`${url}/${num}`)).json();
+  const comment = details.events.find((e) => e.type === "comment");
+  assert.equal(comment.data.latest.raw, description);
+  const html = comment.data.latest.html;
+  assert.match(html, /<strong>rank 8<\/strong>/);
+  assert.match(html, /<h2>Plan<\/h2>/);
+  assert.ok(html.includes(`href="${daemon.url}/alice/described/blob/refs%2Fpr%2F${num}/docs/notes.md"`), html);
+  assert.doesNotMatch(html, /<script>/);
+});
