@@ -257,8 +257,9 @@ const struct http_user *http_request_user(const struct http_request *req);
 
 /** Queues 401 with a JSON error, WWW-Authenticate and LFS-Authenticate (Basic) headers, and
  * the X-Error-Message text Python clients recognise when a token was invalid. A request from
- * our pages' scripts (the X-CSRF-Token header or the session cookie, no Authorization) gets
- * no WWW-Authenticate, so the browser opens no login dialog. Returns 0. */
+ * our pages' scripts (the X-CSRF-Token header, the session cookie or the query parameter
+ * from=page, and no Authorization) gets no WWW-Authenticate, so the browser opens no login dialog.
+ * Returns 0. */
 int http_reply_unauthorized(struct http_request *req);
 
 /** Queues the 401 of an anonymous git or git-lfs caller, with the WWW-Authenticate and

@@ -180,10 +180,16 @@ static void auth_session(struct http_request *req, struct meta *db, const char *
 bool http_auth_from_browser_page(const struct http_request *req)
 {
     char secret[HTTP_MAX_CREDENTIAL_BYTES];
+    const char *from;
 
     if (http_request_header(req, "Authorization") != NULL)
         return false;
     if (http_request_header(req, "X-CSRF-Token") != NULL)
+        return true;
+    /* The job page's EventSource cannot send headers, and once a logout in another tab has
+     * cleared the cookie it sends none, so its URL carries from=page. */
+    from = http_request_query(req, "from");
+    if (from != NULL && strcmp(from, "page") == 0)
         return true;
     return session_from_cookie(secret, sizeof(secret), http_request_header(req, "Cookie"));
 }

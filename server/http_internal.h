@@ -112,9 +112,9 @@ void http_reply_add_cors(struct MHD_Response *response);
 void http_auth_resolve(struct http_request *req);
 
 /** Returns whether req came from a script on one of our pages rather than from an API client:
- * it sends no Authorization header but the X-CSRF-Token header or the session cookie, which
- * API clients never send. Such requests get 401 without WWW-Authenticate, because that header
- * makes a browser open its Basic login dialog. */
+ * it sends no Authorization header but the X-CSRF-Token header, the session cookie or the
+ * query parameter from=page, which API clients never send. Such requests get 401 without
+ * WWW-Authenticate, because that header makes a browser open its Basic login dialog. */
 bool http_auth_from_browser_page(const struct http_request *req);
 
 /* ---- http_metrics.c ---- */

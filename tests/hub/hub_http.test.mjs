@@ -127,6 +127,11 @@ test("whoami with write, read, Basic, revoked and no token", async () => {
   const anon = await req("/api/whoami-v2");
   await expectError(anon, 401);
   assert.match(anon.headers.get("www-authenticate"), /^Basic realm=/);
+  // The job page's event stream adds from=page, so a missing cookie opens no Basic dialog.
+  const fromPage = await req("/api/whoami-v2?from=page");
+  await expectError(fromPage, 401, /log in again/);
+  assert.equal(fromPage.headers.get("www-authenticate"), null);
+  assert.equal(fromPage.headers.get("lfs-authenticate"), null);
   const revoked = await req("/api/whoami-v2", { token: tok.revoked });
   await expectError(revoked, 401);
   assert.equal(revoked.headers.get("x-error-message"), "Invalid credentials in Authorization header");

@@ -348,7 +348,15 @@ test("a long job shows progress and cancels", async (t) => {
   // seconds of points (a worker stores at most four progress events a second).
   await page.waitForFunction(() =>
     document.getElementById("job-live")?.getAttribute("data-state") === "running", null, { timeout: 120000 });
+  const streamRequest = page.waitForRequest((r) => /\/api\/jobs\/\d+\/events\?/.test(r.url()));
   await page.reload();
+  // The stream asks for a 401 without the Basic challenge, which it gets even without a cookie.
+  const streamUrl = (await streamRequest).url();
+  assert.match(streamUrl, /[?&]from=page(&|$)/);
+  const anonymousStream = await fetch(streamUrl);
+  await anonymousStream.arrayBuffer();
+  assert.equal(anonymousStream.status, 401);
+  assert.equal(anonymousStream.headers.get("www-authenticate"), null, "no Basic login dialog");
   await page.waitForFunction(() => {
     const live = document.getElementById("job-live");
     return live?.getAttribute("data-live") === "1" && live.getAttribute("data-state") === "running" &&

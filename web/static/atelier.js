@@ -220,8 +220,10 @@
 
     // The page already shows the events up to data-last-event, so the stream starts after it.
     var lastEvent = root.getAttribute("data-last-event") || "0";
-    var source = new EventSource("/api/jobs/" + encodeURIComponent(jobId) + "/events?after=" +
-      encodeURIComponent(lastEvent));
+    // An EventSource cannot send the X-CSRF-Token header, so from=page requests a 401 without
+    // the Basic challenge, whose login dialog would cover the page after the session ends.
+    var source = new EventSource("/api/jobs/" + encodeURIComponent(jobId) +
+                                 "/events?after=" + encodeURIComponent(lastEvent) + "&from=page");
     source.addEventListener("progress", handler(onProgress));
     source.addEventListener("state", handler(onState));
     source.addEventListener("log", handler(onLog));
@@ -231,8 +233,6 @@
     }));
     // The stream closes for good on a reply other than 200, such as 401 once the session has
     // expired. EventSource does not tell the status, so ask the job's JSON for it.
-    // NOTE: EventSource cannot send X-CSRF-Token, so a reconnect after the cookie itself was
-    // cleared (a logout in another tab) still gets the Basic challenge of API clients.
     source.addEventListener("error", function () {
       if (source.readyState !== EventSource.CLOSED || !liveError) { return; }
       fetch("/api/jobs/" + encodeURIComponent(jobId), {
