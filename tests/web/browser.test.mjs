@@ -309,6 +309,12 @@ test("job progress updates live and the job finishes", async (t) => {
   const logText = await page.locator("#job-log").innerText();
   assert.equal(logText.match(/job succeeded/g)?.length, 1, logText);
   assert.equal(logText.match(/running atelier train/g)?.length, 1, logText);
+  // The finished bar is as wide as the loss chart under it, not the browser's 128 px default.
+  const widths = await page.evaluate(() => ({
+    bar: document.getElementById("job-progress").getBoundingClientRect().width,
+    chart: document.getElementById("loss-chart").getBoundingClientRect().width,
+  }));
+  assert.ok(Math.abs(widths.bar - widths.chart) <= 2, `bar and chart widths: ${JSON.stringify(widths)}`);
   await shot("job-finished");
 });
 
