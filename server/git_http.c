@@ -617,7 +617,7 @@ static void push_record_merged_prs(struct http_request *req, const struct git_re
     size_t marked = 0;
 
     if (pr_mark_merged_by_push(&marked, http_request_db(req), git, &state->repo, branch, old_head,
-                               head, &err) < 0)
+                               head, http_request_user(req)->id, &err) < 0)
         hub_log(HUB_LOG_ERROR, "git",
                 "checking pull requests after a push failed: repo=%s/%s branch=%s error=%s req=%s",
                 state->repo.ns, state->repo.name, branch, err.msg, http_request_id(req));

@@ -556,7 +556,8 @@ int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *e
         goto out;
     }
     /* A merged pull request gets 409 from here, also when the merge landed after pr_load. */
-    rc = pr_set_status(&pr, http_request_db(req), ctx.git, &ctx.row, number, status, err);
+    rc = pr_set_status(&pr, NULL, http_request_db(req), ctx.git, &ctx.row, number, status,
+                       user->id, err);
     if (rc < 0) {
         rc = http_reply_hub_error(req, err);
         goto out;

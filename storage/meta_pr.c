@@ -160,28 +160,146 @@ int meta_pr_list(struct meta_pr **out, size_t *count, struct meta *db, int64_t r
                              "list pull requests", err);
 }
 
-int meta_pr_set_status(struct meta *db, int64_t repo_id, int64_t number, enum meta_pr_status status,
-                       const char *merged_commit, const char *target_before_merge,
-                       struct hub_error *err)
+#define EVENT_COLUMNS                                                                              \
+    "e.id, e.repo_id, e.number, e.status, COALESCE(e.actor_id, 0), e.actor_known, "                \
+    "COALESCE(u.name, ''), e.created_at FROM pull_request_events e LEFT JOIN users u ON u.id = "   \
+    "e.actor_id"
+
+static void event_from_row(void *item, sqlite3_stmt *stmt)
+{
+    struct meta_pr_event *event = item;
+
+    memset(event, 0, sizeof(*event));
+    event->id = sqlite3_column_int64(stmt, 0);
+    event->repo_id = sqlite3_column_int64(stmt, 1);
+    event->number = sqlite3_column_int64(stmt, 2);
+    meta_pr_status_parse(&event->status, (const char *)sqlite3_column_text(stmt, 3));
+    event->actor_id = sqlite3_column_int64(stmt, 4);
+    event->actor_known = sqlite3_column_int(stmt, 5) != 0;
+    meta_column_copy(event->actor_name, sizeof(event->actor_name), stmt, 6);
+    event->created_at = sqlite3_column_int64(stmt, 7);
+}
+
+/* Updates the row of a pull request whose status differs from status. Sets *changed to
+ * whether it did. */
+static int pr_status_update(bool *changed, struct meta *db, int64_t repo_id, int64_t number,
+                            enum meta_pr_status status, const char *merged_commit,
+                            const char *target_before_merge, int64_t now, struct hub_error *err)
 {
     bool merged = status == META_PR_MERGED;
     sqlite3_stmt *stmt = NULL;
     int rc;
 
-    rc =
-        meta_stmt_prepare(&stmt, db,
-                          "UPDATE pull_requests SET status = ?, merged_commit = ?, updated_at = ?, "
-                          "target_before_merge = ? WHERE repo_id = ? AND number = ?",
-                          err);
+    rc = meta_stmt_prepare(&stmt, db,
+                           "UPDATE pull_requests SET status = ?1, merged_commit = ?2, "
+                           "updated_at = ?3, target_before_merge = ?4 WHERE repo_id = ?5 AND "
+                           "number = ?6 AND status <> ?1",
+                           err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(stmt, 1, meta_pr_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, merged && merged_commit != NULL ? merged_commit : "", -1,
                       SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, meta_now());
+    sqlite3_bind_int64(stmt, 3, now);
     sqlite3_bind_text(stmt, 4, merged && target_before_merge != NULL ? target_before_merge : "", -1,
                       SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 5, repo_id);
     sqlite3_bind_int64(stmt, 6, number);
-    return meta_stmt_run_by_id(stmt, db, "update pull request", "pull request", number, err);
+    rc = meta_stmt_run(stmt, db, "update pull request", err);
+    if (rc < 0)
+        return rc;
+    *changed = sqlite3_changes(meta_sqlite_get(db)) > 0;
+    return 0;
+}
+
+/* Inserts the event of a status change and reads it back with the actor's name into event. */
+static int pr_event_insert(struct meta_pr_event *event, struct meta *db, int64_t repo_id,
+                           int64_t number, enum meta_pr_status status, int64_t actor_id,
+                           int64_t now, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    bool found = false;
+    int64_t id;
+    int rc;
+
+    rc = meta_stmt_prepare(&stmt, db,
+                           "INSERT INTO pull_request_events (repo_id, number, status, actor_id, "
+                           "created_at) VALUES (?, ?, ?, ?, ?)",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, repo_id);
+    sqlite3_bind_int64(stmt, 2, number);
+    sqlite3_bind_text(stmt, 3, meta_pr_status_name(status), -1, SQLITE_STATIC);
+    if (actor_id > 0)
+        sqlite3_bind_int64(stmt, 4, actor_id);
+    else
+        sqlite3_bind_null(stmt, 4);
+    sqlite3_bind_int64(stmt, 5, now);
+    rc = meta_stmt_run(stmt, db, "record pull request status change", err);
+    if (rc < 0)
+        return rc;
+    id = sqlite3_last_insert_rowid(meta_sqlite_get(db));
+    rc = meta_stmt_prepare(&stmt, db, "SELECT " EVENT_COLUMNS " WHERE e.id = ?", err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    rc = meta_stmt_get_row(&found, event, stmt, event_from_row, db,
+                           "read pull request status change", err);
+    if (rc == 0 && !found)
+        rc = hub_error_set(err, HUB_EIO, "status change %lld of pull request #%lld vanished",
+                           (long long)id, (long long)number);
+    return rc;
+}
+
+int meta_pr_set_status(struct meta_pr_event *event, struct meta *db, int64_t repo_id,
+                       int64_t number, enum meta_pr_status status, int64_t actor_id,
+                       const char *merged_commit, const char *target_before_merge,
+                       struct hub_error *err)
+{
+    struct meta_pr_event recorded = {0};
+    struct meta_pr current;
+    int64_t now = meta_now();
+    bool changed = false;
+    int rc;
+
+    /* The row and its event are written together, so no status change goes unrecorded. */
+    rc = meta_tx_begin(db, err);
+    if (rc < 0)
+        return rc;
+    rc = pr_status_update(&changed, db, repo_id, number, status, merged_commit, target_before_merge,
+                          now, err);
+    if (rc == 0 && !changed)
+        rc = meta_pr_get(&current, db, repo_id, number, err);
+    if (rc == 0 && changed)
+        rc = pr_event_insert(&recorded, db, repo_id, number, status, actor_id, now, err);
+    if (rc == 0)
+        rc = meta_tx_commit(db, err);
+    if (rc < 0) {
+        meta_tx_rollback(db);
+        return rc;
+    }
+    if (event != NULL)
+        *event = recorded;
+    return 0;
+}
+
+int meta_pr_events_list(struct meta_pr_event **out, size_t *count, struct meta *db, int64_t repo_id,
+                        int64_t number, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    rc = meta_stmt_prepare(&stmt, db,
+                           "SELECT " EVENT_COLUMNS " WHERE e.repo_id = ? AND e.number = ? "
+                           "ORDER BY e.id",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, repo_id);
+    sqlite3_bind_int64(stmt, 2, number);
+    return meta_stmt_collect((void **)out, count, stmt, sizeof(**out), event_from_row, db,
+                             "list pull request status changes", err);
 }

@@ -40,6 +40,18 @@ struct meta_pr {
     char target_before_merge[41];
 };
 
+/* One change of a pull request's status: a close, a reopen or a merge. */
+struct meta_pr_event {
+    int64_t id; /* row id, unique across all pull requests and never reused */
+    int64_t repo_id;
+    int64_t number;
+    enum meta_pr_status status; /* the status the pull request changed to */
+    int64_t actor_id;           /* 0 once the user's account was deleted, or when unknown */
+    bool actor_known;           /* false for a change made before status changes were recorded */
+    char actor_name[HUB_MAX_AUTHOR_BYTES + 1]; /* the user's name, "" when deleted or unknown */
+    int64_t created_at;                        /* seconds since the epoch */
+};
+
 /** Returns "open", "merged" or "closed". */
 const char *meta_pr_status_name(enum meta_pr_status status);
 
@@ -69,11 +81,19 @@ int meta_pr_get(struct meta_pr *out, struct meta *db, int64_t repo_id, int64_t n
 int meta_pr_list(struct meta_pr **out, size_t *count, struct meta *db, int64_t repo_id,
                  const enum meta_pr_status *status_filter, struct hub_error *err);
 
-/** Sets the status of a pull request. When status is META_PR_MERGED it also stores
- * merged_commit and target_before_merge (NULL stores ""), which are ignored otherwise. Returns
- * 0, HUB_ENOTFOUND or HUB_EIO. */
-int meta_pr_set_status(struct meta *db, int64_t repo_id, int64_t number, enum meta_pr_status status,
+/** Sets the status of a pull request and records the change as an event by user actor_id (0
+ * when there is none), both in one transaction. When status is META_PR_MERGED it also stores
+ * merged_commit and target_before_merge (NULL stores ""), which are ignored otherwise. When
+ * the pull request has that status already, it writes nothing. *event (NULL allowed) gets the
+ * new event, or id 0 when nothing changed. Returns 0, HUB_ENOTFOUND or HUB_EIO. */
+int meta_pr_set_status(struct meta_pr_event *event, struct meta *db, int64_t repo_id,
+                       int64_t number, enum meta_pr_status status, int64_t actor_id,
                        const char *merged_commit, const char *target_before_merge,
                        struct hub_error *err);
+
+/** Lists the status changes of pull request number of repo_id in the order they were made.
+ * *out is malloc'd (free(); NULL when there are none). Returns 0, HUB_ENOMEM or HUB_EIO. */
+int meta_pr_events_list(struct meta_pr_event **out, size_t *count, struct meta *db, int64_t repo_id,
+                        int64_t number, struct hub_error *err);
 
 #endif

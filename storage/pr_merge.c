@@ -172,8 +172,8 @@ static int pr_merge_locked(struct repo_merge_result *res, struct meta_pr *pr, st
      * the pull request's commits, so nothing is recorded and the API and the page fall
      * back to the commits after base_commit. */
     snprintf(target_before, sizeof(target_before), "%s", res->contained ? "" : res->branch_commit);
-    if (meta_pr_set_status(db, row->id, number, META_PR_MERGED, res->commit, target_before,
-                           &later) < 0)
+    if (meta_pr_set_status(NULL, db, row->id, number, META_PR_MERGED, merger_id, res->commit,
+                           target_before, &later) < 0)
         hub_log(HUB_LOG_ERROR, "pr", "cannot mark pull request #%lld merged repo=%s/%s error=%s",
                 (long long)number, row->ns, row->name, later.msg);
     if (meta_repo_touch(db, row->id, to_main ? res->commit : NULL, &later) < 0)
@@ -206,9 +206,9 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr, struct pr_lock *
     return rc;
 }
 
-int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
-                  const struct meta_repo *row, int64_t number, enum meta_pr_status status,
-                  struct hub_error *err)
+int pr_set_status(struct meta_pr *pr, struct meta_pr_event *event, struct meta *db,
+                  struct repo *git, const struct meta_repo *row, int64_t number,
+                  enum meta_pr_status status, int64_t actor_id, struct hub_error *err)
 {
     struct repo_lock *lock = NULL;
     int rc;
@@ -226,8 +226,8 @@ int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
         rc = hub_error_set(err, HUB_ECONFLICT, "pull request #%lld is merged; its status is final",
                            (long long)number);
     if (rc == 0)
-        rc = meta_pr_set_status(db, row->id, number, status, NULL, NULL, err);
-    if (rc == 0) {
+        rc = meta_pr_set_status(event, db, row->id, number, status, actor_id, NULL, NULL, err);
+    if (rc == 0 && pr->status != status) {
         pr->status = status;
         pr->updated_at = meta_now();
     }
@@ -259,7 +259,7 @@ int pr_status_error(struct hub_error *err, const struct meta_pr *pr)
 
 int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
                            const struct meta_repo *row, const char *branch, const char *old_head,
-                           const char *head, struct hub_error *err)
+                           const char *head, int64_t pusher_id, struct hub_error *err)
 {
     enum meta_pr_status open = META_PR_OPEN;
     bool new_branch = old_head == NULL || strspn(old_head, "0") == strlen(old_head);
@@ -300,8 +300,8 @@ int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
         if (!new_branch && repo_merge_base(base, git, pr_head, old_head, &one) == 0 &&
             strcmp(base, pr_head) != 0)
             snprintf(before, sizeof(before), "%s", old_head);
-        if (meta_pr_set_status(db, row->id, prs[i].number, META_PR_MERGED, head, before, &one) <
-            0) {
+        if (meta_pr_set_status(NULL, db, row->id, prs[i].number, META_PR_MERGED, pusher_id, head,
+                               before, &one) < 0) {
             hub_log(HUB_LOG_ERROR, "pr",
                     "cannot mark pull request #%lld merged after a push repo=%s/%s error=%s",
                     (long long)prs[i].number, row->ns, row->name, one.msg);

@@ -46,7 +46,8 @@ int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct
  * repo_merge for user merger_id. It holds the repo lock from the status check to the status
  * update, so no commit or push lands on refs/pr/N meanwhile, and res->source_commit is the
  * head of refs/pr/N that was merged. Then it marks the pull request merged with the new head in
- * pr_out, and records the commit time on the repo, with the head of main when the target is main.
+ * pr_out with merger_id as the author of that status change, and records the commit time on
+ * the repo, with the head of main when the target is main.
  * The message of a merge commit names the pull request and its title. Returns 0; HUB_ENOTFOUND (no
  * such pull request, or its branch is gone); HUB_ECONFLICT (the pull request is not open, or files
  * conflict: then res->total_conflicts > 0); HUB_EINVAL (refs/pr/N has no commits after its base);
@@ -61,14 +62,15 @@ int pr_merge(struct repo_merge_result *res, struct meta_pr *pr_out, struct pr_lo
              int64_t merger_id, const char *author_name, const char *author_email,
              struct hub_error *err);
 
-/** Closes or reopens (status META_PR_OPEN or META_PR_CLOSED) pull request number of row under
- * the repo lock of git, so that it cannot interleave with a merge, a commit or a push. Fills
- * pr with the updated row. The caller checks who may do this. Returns 0, HUB_EINVAL (status
- * META_PR_MERGED), HUB_ENOTFOUND, HUB_ECONFLICT (the pull request is merged, which is final)
- * or HUB_EIO. */
-int pr_set_status(struct meta_pr *pr, struct meta *db, struct repo *git,
-                  const struct meta_repo *row, int64_t number, enum meta_pr_status status,
-                  struct hub_error *err);
+/** Closes or reopens (status META_PR_OPEN or META_PR_CLOSED) pull request number of row for
+ * user actor_id under the repo lock of git, so that it cannot interleave with a merge, a
+ * commit or a push. Fills pr with the updated row and *event (NULL allowed) with the recorded
+ * status change, whose id is 0 when the pull request had that status already. The caller
+ * checks who may do this. Returns 0, HUB_EINVAL (status META_PR_MERGED), HUB_ENOTFOUND,
+ * HUB_ECONFLICT (the pull request is merged, which is final) or HUB_EIO. */
+int pr_set_status(struct meta_pr *pr, struct meta_pr_event *event, struct meta *db,
+                  struct repo *git, const struct meta_repo *row, int64_t number,
+                  enum meta_pr_status status, int64_t actor_id, struct hub_error *err);
 
 /** Checks that pull request number of repo_id is open, for a commit to its refs/pr/N. Call it
  * under the repo lock (as a repo_commit_request check), so that the answer still holds when
@@ -82,15 +84,16 @@ int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_e
 int pr_status_error(struct hub_error *err, const struct meta_pr *pr);
 
 /** Marks merged every open pull request of row that targets branch and whose refs/pr/N
- * commit head contains, because a git push moved branch from old_head (NULL or all zeros for a
- * new branch) to head. It records old_head as the branch head before the merge when old_head
+ * commit head contains, because a git push by user pusher_id moved branch from old_head (NULL
+ * or all zeros for a new branch) to head, with pusher_id as the author of each status change.
+ * It records old_head as the branch head before the merge when old_head
  * did not contain refs/pr/N. It takes the repo lock of git, so the caller must not hold it. A
  * pull request with no commits after its base is left open. Writes how many were marked into
  * *marked. Failures for one pull request are logged and skipped, because the push has landed
  * already. Returns 0, or HUB_EIO when the list cannot be read. */
 int pr_mark_merged_by_push(size_t *marked, struct meta *db, struct repo *git,
                            const struct meta_repo *row, const char *branch, const char *old_head,
-                           const char *head, struct hub_error *err);
+                           const char *head, int64_t pusher_id, struct hub_error *err);
 
 /** Writes the message for a merge that failed with conflicts (err from pr_merge) into buf: the
  * files, and how a writer or the author can still land the change. */

@@ -488,7 +488,8 @@ static int web_pr_status_post(struct web_repo_view *v, struct meta_pr *pr, const
                            "pull request.");
     if (pr->status == META_PR_MERGED)
         return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.");
-    rc = pr_set_status(pr, ctx->req->db, v->git, &v->meta, pr->number, status, &err);
+    rc = pr_set_status(pr, NULL, ctx->req->db, v->git, &v->meta, pr->number, status,
+                       ctx->req->user_id, &err);
     if (rc == HUB_ECONFLICT)
         return web_pr_show(v, pr, 409, "This pull request is merged; its status is final.");
     if (rc < 0)

@@ -675,15 +675,17 @@ static void test_pull_requests(struct meta *db)
 
     /* Only a merge stores the head of the target branch before it. */
     CHECK_EQ_STR(pr.target_before_merge, "");
-    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 2, META_PR_CLOSED, base, before, &err), 0);
+    CHECK_EQ_INT(
+        meta_pr_set_status(NULL, db, pub.id, 2, META_PR_CLOSED, bob.id, base, before, &err), 0);
     CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 2, &err), 0);
     CHECK_EQ_STR(pr.target_before_merge, "");
-    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 1, META_PR_MERGED, base, before, &err), 0);
+    CHECK_EQ_INT(
+        meta_pr_set_status(NULL, db, pub.id, 1, META_PR_MERGED, bob.id, base, before, &err), 0);
     CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 1, &err), 0);
     CHECK_EQ_INT(pr.status, META_PR_MERGED);
     CHECK_EQ_STR(pr.merged_commit, base);
     CHECK_EQ_STR(pr.target_before_merge, before);
-    CHECK_EQ_INT(meta_pr_set_status(db, pub.id, 9, META_PR_CLOSED, NULL, NULL, &err),
+    CHECK_EQ_INT(meta_pr_set_status(NULL, db, pub.id, 9, META_PR_CLOSED, bob.id, NULL, NULL, &err),
                  HUB_ENOTFOUND);
 
     CHECK_EQ_INT(meta_pr_list(&prs, &n, db, pub.id, NULL, &err), 0);
@@ -717,6 +719,126 @@ static void test_pull_requests(struct meta *db)
     CHECK_EQ_INT(parsed, META_PR_CLOSED);
     CHECK(!meta_pr_status_parse(&parsed, "draft"));
     CHECK_EQ_STR(meta_pr_status_name(META_PR_MERGED), "merged");
+}
+
+/* Counts the rows of pull_request_events, whatever pull request they belong to. */
+static int64_t pr_event_rows(struct meta *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t rows = -1;
+
+    if (sqlite3_prepare_v2(meta_sqlite_get(db), "SELECT count(*) FROM pull_request_events", -1,
+                           &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        rows = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return rows;
+}
+
+/* Each status change is stored with its author, in order, and a change to the current status
+ * stores nothing. The author's name comes from the users table, so a deleted account shows
+ * as "" while the event stays known. Deleting a pull request deletes its events. Runs after
+ * test_pull_requests, which leaves bob/public #1 merged. */
+static void test_pr_events(struct meta *db)
+{
+    static const char base[] = "0123456789012345678901234567890123456789";
+    static const char head[] = "fedcbafedcbafedcbafedcbafedcbafedcbafedc";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr_event event, *events = NULL;
+    struct meta_repo pub;
+    struct meta_user bob;
+    struct meta_pr pr;
+    int64_t erin_id = 0, rows_before;
+    size_t n = 0;
+
+    CHECK_EQ_INT(meta_repo_get(&pub, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
+    CHECK_EQ_INT(meta_user_get_by_name(&bob, db, "bob", &err), 0);
+    CHECK_EQ_INT(meta_user_add(&erin_id, db, "erin", "erin's password", false, &err), 0);
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "Events", "", bob.id, "bob", "main", base, &err),
+                 0);
+    CHECK_EQ_INT(meta_pr_events_list(&events, &n, db, pub.id, pr.number, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK(events == NULL);
+
+    CHECK_EQ_INT(
+        meta_pr_set_status(&event, db, pub.id, pr.number, META_PR_CLOSED, bob.id, NULL, NULL, &err),
+        0);
+    CHECK(event.id > 0);
+    CHECK_EQ_INT(event.number, pr.number);
+    CHECK_EQ_INT(event.status, META_PR_CLOSED);
+    CHECK_EQ_INT(event.actor_id, bob.id);
+    CHECK(event.actor_known);
+    CHECK_EQ_STR(event.actor_name, "bob");
+    CHECK(event.created_at > 0);
+
+    /* Closing a closed pull request changes nothing. */
+    rows_before = pr_event_rows(db);
+    CHECK_EQ_INT(meta_pr_set_status(&event, db, pub.id, pr.number, META_PR_CLOSED, erin_id, NULL,
+                                    NULL, &err),
+                 0);
+    CHECK_EQ_INT(event.id, 0);
+    CHECK_EQ_INT(pr_event_rows(db), rows_before);
+
+    CHECK_EQ_INT(
+        meta_pr_set_status(&event, db, pub.id, pr.number, META_PR_OPEN, erin_id, NULL, NULL, &err),
+        0);
+    CHECK_EQ_STR(event.actor_name, "erin");
+    CHECK_EQ_INT(
+        meta_pr_set_status(&event, db, pub.id, pr.number, META_PR_MERGED, erin_id, head, "", &err),
+        0);
+    CHECK_EQ_INT(event.status, META_PR_MERGED);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, pr.number, &err), 0);
+    CHECK_EQ_INT(pr.status, META_PR_MERGED);
+    CHECK_EQ_STR(pr.merged_commit, head);
+
+    CHECK_EQ_INT(meta_pr_events_list(&events, &n, db, pub.id, pr.number, &err), 0);
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK_EQ_INT(events[0].status, META_PR_CLOSED);
+        CHECK_EQ_STR(events[0].actor_name, "bob");
+        CHECK_EQ_INT(events[1].status, META_PR_OPEN);
+        CHECK_EQ_STR(events[1].actor_name, "erin");
+        CHECK_EQ_INT(events[2].status, META_PR_MERGED);
+        CHECK_EQ_INT(events[2].actor_id, erin_id);
+        CHECK(events[0].id < events[1].id);
+        CHECK(events[1].id < events[2].id);
+    }
+    free(events);
+
+    /* A deleted account keeps its events, without a name. */
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), "DELETE FROM users WHERE name = 'erin'", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(meta_pr_events_list(&events, &n, db, pub.id, pr.number, &err), 0);
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK_EQ_STR(events[0].actor_name, "bob");
+        CHECK_EQ_INT(events[2].actor_id, 0);
+        CHECK_EQ_STR(events[2].actor_name, "");
+        CHECK(events[2].actor_known);
+    }
+    free(events);
+
+    /* A missing pull request gets no event. */
+    rows_before = pr_event_rows(db);
+    CHECK_EQ_INT(
+        meta_pr_set_status(&event, db, pub.id, 99, META_PR_CLOSED, bob.id, NULL, NULL, &err),
+        HUB_ENOTFOUND);
+    CHECK_EQ_INT(pr_event_rows(db), rows_before);
+
+    /* A deleted pull request takes its events with it, so a later one with its number starts
+     * with none. */
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "Gone", "", bob.id, "bob", "main", base, &err), 0);
+    CHECK_EQ_INT(
+        meta_pr_set_status(NULL, db, pub.id, pr.number, META_PR_CLOSED, bob.id, NULL, NULL, &err),
+        0);
+    CHECK_EQ_INT(meta_pr_delete(db, pub.id, pr.number, &err), 0);
+    CHECK_EQ_INT(pr_event_rows(db), rows_before);
+    CHECK_EQ_INT(meta_pr_create(&pr, db, pub.id, "Again", "", bob.id, "bob", "main", base, &err),
+                 0);
+    CHECK_EQ_INT(meta_pr_events_list(&events, &n, db, pub.id, pr.number, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    free(events);
 }
 
 /* Records each lock that meta_lfs_lock_scan_others() reports and stops after stop_after. */
@@ -901,6 +1023,63 @@ static void test_pr_target_migration(const char *data)
     meta_close(db);
 }
 
+/* Pull requests merged or closed before pull_request_events existed get one event for their
+ * status, at their last update, with no known author. The test drops the table and the
+ * migration's record from the database that test_pull_requests and test_pr_events filled,
+ * and opens it again. */
+static void test_pr_events_migration(const char *data)
+{
+    static const char *const undo_sql =
+        "DROP TABLE pull_request_events; DELETE FROM schema_version WHERE version = 15;";
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr_event *merged = NULL, *events = NULL;
+    struct meta *db = NULL;
+    struct meta_repo pub, secret;
+    struct meta_pr pr;
+    size_t n_merged = 0, n = 0;
+
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), 0);
+    if (db == NULL)
+        return;
+    CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db), undo_sql, NULL, NULL, NULL), SQLITE_OK);
+    meta_close(db);
+    db = NULL;
+    CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), 0);
+    if (db == NULL)
+        return;
+    CHECK_EQ_INT(meta_repo_get(&pub, db, HUB_REPO_MODEL, "bob", "public", &err), 0);
+    CHECK_EQ_INT(meta_repo_get(&secret, db, HUB_REPO_MODEL, "bob", "secret", &err), 0);
+
+    CHECK_EQ_INT(meta_pr_get(&pr, db, pub.id, 1, &err), 0);
+    CHECK_EQ_INT(meta_pr_events_list(&merged, &n_merged, db, pub.id, 1, &err), 0);
+    CHECK_EQ_INT(n_merged, 1);
+    if (n_merged == 1) {
+        CHECK(merged[0].id > 0);
+        CHECK_EQ_INT(merged[0].status, META_PR_MERGED);
+        CHECK(!merged[0].actor_known);
+        CHECK_EQ_INT(merged[0].actor_id, 0);
+        CHECK_EQ_STR(merged[0].actor_name, "");
+        CHECK_EQ_INT(merged[0].created_at, pr.updated_at);
+    }
+
+    /* test_pr_events closed, reopened and merged #2: only the merge is left, once. */
+    CHECK_EQ_INT(meta_pr_events_list(&events, &n, db, pub.id, 2, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1 && n_merged == 1) {
+        CHECK_EQ_INT(events[0].status, META_PR_MERGED);
+        CHECK(!events[0].actor_known);
+        CHECK(events[0].id != merged[0].id);
+    }
+    free(events);
+    free(merged);
+
+    /* Open pull requests get none. */
+    CHECK_EQ_INT(meta_pr_events_list(&events, &n, db, secret.id, 1, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    free(events);
+    meta_close(db);
+}
+
 int main(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -921,10 +1100,12 @@ int main(void)
         test_repo_list(db);
         test_lfs_and_audit(db);
         test_pull_requests(db);
+        test_pr_events(db);
         test_lfs_locks(db);
         test_read_transaction(db, data);
         meta_close(db);
         test_pr_target_migration(data);
+        test_pr_events_migration(data);
     }
     test_threads();
     storage_shutdown();
