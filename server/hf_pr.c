@@ -141,38 +141,107 @@ static json_t *pr_summary_json(struct http_request *req, const struct meta_repo 
                      (json_int_t)(pr->description[0] != '\0' ? 1 : 0));
 }
 
-static json_t *status_event_json(const struct meta_pr *pr, const char *user_name)
+/* The author of a status change. Changes made before their authors were recorded name
+ * "unknown", so that "deleted" stays the sign of a deleted account. */
+static json_t *event_author_json(const struct meta_pr_event *event)
+{
+    if (!event->actor_known)
+        return json_pack("{s:s}", "name", "unknown");
+    return author_json(event->actor_name);
+}
+
+static json_t *status_event_json(const struct meta_pr_event *event)
 {
     char when[32], id[64];
 
-    hf_time_format(when, pr->updated_at);
-    snprintf(id, sizeof(id), "pr-%lld-status-%lld", (long long)pr->number,
-             (long long)pr->updated_at);
+    hf_time_format(when, event->created_at);
+    snprintf(id, sizeof(id), "pr-%lld-status-%lld", (long long)event->number, (long long)event->id);
     return json_pack("{s:s,s:s,s:s,s:o,s:{s:s}}", "id", id, "type", "status-change", "createdAt",
-                     when, "author", author_json(user_name), "data", "status",
-                     meta_pr_status_name(pr->status));
+                     when, "author", event_author_json(event), "data", "status",
+                     meta_pr_status_name(event->status));
 }
 
-/* Appends the commits of the pull request (newest last): those of changes. */
-static void events_add_commits(json_t *events, struct repo *git, const struct pr_changes *changes)
+/* Reads the status changes of pr into *events (free() it). When they cannot be read, a pull
+ * request that is not open gets one change to its status at updated_at with an unknown
+ * author and row id 0, so its JSON id is "pr-N-status-0". */
+static void pr_status_events(struct meta_pr_event **events, size_t *count, struct http_request *req,
+                             const struct hf_repo_ctx *ctx, const struct meta_pr *pr)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    if (meta_pr_events_list(events, count, http_request_db(req), ctx->row.id, pr->number, &err) < 0)
+        hub_log(HUB_LOG_WARN, "hf",
+                "cannot read the status changes of pull request #%lld repo=%s/%s error=%s req=%s",
+                (long long)pr->number, ctx->row.ns, ctx->row.name, err.msg, http_request_id(req));
+    if (*count > 0 || pr->status == META_PR_OPEN)
+        return;
+    free(*events);
+    *events = calloc(1, sizeof(**events));
+    if (*events == NULL)
+        return;
+    (*events)[0].repo_id = pr->repo_id;
+    (*events)[0].number = pr->number;
+    (*events)[0].status = pr->status;
+    (*events)[0].created_at = pr->updated_at;
+    *count = 1;
+}
+
+/* Builds the event that gave pr its current status: its latest status change, or for a pull
+ * request that was never closed, its opening by its author at created_at. */
+static json_t *current_status_event_json(struct http_request *req, const struct hf_repo_ctx *ctx,
+                                         const struct meta_pr *pr)
+{
+    struct meta_pr_event *events = NULL;
+    size_t count = 0;
+    json_t *out;
+
+    pr_status_events(&events, &count, req, ctx, pr);
+    if (count > 0 && events[count - 1].status == pr->status) {
+        out = status_event_json(&events[count - 1]);
+    } else {
+        char when[32], id[64];
+
+        hf_time_format(when, pr->created_at);
+        snprintf(id, sizeof(id), "pr-%lld-opened", (long long)pr->number);
+        out = json_pack("{s:s,s:s,s:s,s:o,s:{s:s}}", "id", id, "type", "status-change", "createdAt",
+                        when, "author", author_json(pr->author_name), "data", "status",
+                        meta_pr_status_name(pr->status));
+    }
+    free(events);
+    return out;
+}
+
+static json_t *commit_event_json(const struct repo_commit_info *commit)
+{
+    char when[32];
+
+    hf_time_format(when, commit->time);
+    return json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "id", commit->id, "type", "commit",
+                     "createdAt", when, "author", author_json(commit->author_name), "data",
+                     "subject", commit->title != NULL ? commit->title : "", "oid", commit->id);
+}
+
+/* Appends the commits of the pull request (those of changes, oldest first) and its status
+ * changes (in the order they were made), merged by time. A commit and a status change in
+ * the same second list the commit first, because commits land only while the pull request
+ * is open. */
+static void events_add_history(json_t *events, struct repo *git, const struct pr_changes *changes,
+                               const struct meta_pr_event *status_events, size_t n_status)
 {
     struct hub_error err = HUB_ERROR_INIT;
     struct repo_commit_info *commits = NULL;
-    size_t count = 0;
+    size_t count = 0, next_status = 0;
 
-    if (pr_changes_commits(&commits, &count, git, changes, &err) < 0)
-        return;
+    if (changes != NULL && pr_changes_commits(&commits, &count, git, changes, &err) < 0)
+        count = 0;
+    /* pr_changes_commits lists the newest commit first. */
     for (size_t i = count; i-- > 0;) {
-        char when[32];
-
-        hf_time_format(when, commits[i].time);
-        json_array_append_new(events,
-                              json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "id", commits[i].id,
-                                        "type", "commit", "createdAt", when, "author",
-                                        author_json(commits[i].author_name), "data", "subject",
-                                        commits[i].title != NULL ? commits[i].title : "", "oid",
-                                        commits[i].id));
+        while (next_status < n_status && status_events[next_status].created_at < commits[i].time)
+            json_array_append_new(events, status_event_json(&status_events[next_status++]));
+        json_array_append_new(events, commit_event_json(&commits[i]));
     }
+    while (next_status < n_status)
+        json_array_append_new(events, status_event_json(&status_events[next_status++]));
     repo_commits_free(commits, count);
 }
 
@@ -211,6 +280,8 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
     json_t *out = pr_summary_json(req, &ctx->row, pr), *events = json_array(),
            *conflicts = json_array(), *changes;
     struct pr_changes range;
+    struct meta_pr_event *status_events = NULL;
+    size_t n_status = 0;
     char ref[32], base_ref[HUB_MAX_REVISION_BYTES + 12];
     char created[32], url[1024];
     bool has_range;
@@ -233,10 +304,9 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
                               created, "author", author_json(pr->author_name)));
         free(html);
     }
-    if (has_range)
-        events_add_commits(events, ctx->git, &range);
-    if (pr->status != META_PR_OPEN)
-        json_array_append_new(events, status_event_json(pr, ""));
+    pr_status_events(&status_events, &n_status, req, ctx, pr);
+    events_add_history(events, ctx->git, has_range ? &range : NULL, status_events, n_status);
+    free(status_events);
     /* Conflicts are worked out on every read of an open pull request: a merge that only
      * checks changes nothing and needs no lock. */
     if (pr->status == META_PR_OPEN) {
@@ -508,7 +578,7 @@ int hf_pr_merge_handle(struct http_request *req, void *arg, struct hub_error *er
                          json_pack("{s:I,s:s,s:s,s:s,s:b,s:o}", "num", (json_int_t)number, "status",
                                    "merged", "mergeCommitId", res.commit, "headCommit",
                                    res.source_commit, "fastForward", res.fast_forward, "newStatus",
-                                   status_event_json(&pr, http_request_user(req)->name)));
+                                   current_status_event_json(req, &ctx, &pr)));
 out:
     repo_merge_result_dispose(&res);
     json_decref(root);
@@ -520,6 +590,7 @@ int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *e
 {
     const struct http_user *user = http_request_user(req);
     struct hf_repo_ctx ctx = {0};
+    struct meta_pr_event event = {0};
     enum meta_pr_status status;
     const char *text;
     struct meta_pr pr;
@@ -556,7 +627,7 @@ int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *e
         goto out;
     }
     /* A merged pull request gets 409 from here, also when the merge landed after pr_load. */
-    rc = pr_set_status(&pr, NULL, http_request_db(req), ctx.git, &ctx.row, number, status,
+    rc = pr_set_status(&pr, &event, http_request_db(req), ctx.git, &ctx.row, number, status,
                        user->id, err);
     if (rc < 0) {
         rc = http_reply_hub_error(req, err);
@@ -565,8 +636,12 @@ int hf_pr_status_handle(struct http_request *req, void *arg, struct hub_error *e
     hub_log(HUB_LOG_INFO, "hf", "pull request %s repo=%s/%s num=%lld user=%s req=%s",
             status == META_PR_OPEN ? "reopened" : "closed", ctx.row.ns, ctx.row.name,
             (long long)number, user->name, http_request_id(req));
+    /* A change to the status the pull request has already records nothing, so the reply
+     * names the change that gave it that status. */
     rc = http_reply_json(req, 200,
-                         json_pack("{s:o}", "newStatus", status_event_json(&pr, user->name)));
+                         json_pack("{s:o}", "newStatus",
+                                   event.id > 0 ? status_event_json(&event)
+                                                : current_status_event_json(req, &ctx, &pr)));
 out:
     json_decref(root);
     hf_repo_ctx_dispose(&ctx);

@@ -96,6 +96,44 @@ static void web_pr_commits(struct web_repo_view *v, const struct pr_changes *cha
     repo_commits_free(commits, count);
 }
 
+/* Writes the status changes of pr in the order they were made, with who made each and when.
+ * Writes nothing for a pull request that was never closed or merged. */
+static void web_pr_history(struct web_repo_view *v, const struct meta_pr *pr)
+{
+    struct web_buf *b = &v->ctx->out;
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_pr_event *events = NULL;
+    size_t count = 0;
+
+    if (meta_pr_events_list(&events, &count, v->ctx->req->db, pr->repo_id, pr->number, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "web",
+                "cannot list the status changes of a pull request repo=%s num=%lld error=%s", v->id,
+                (long long)pr->number, err.msg);
+        return;
+    }
+    if (count == 0)
+        return;
+    web_buf_puts(b, "<h2>Status changes</h2><ul class=\"pr-history\">");
+    for (size_t i = 0; i < count; i++) {
+        const char *action = events[i].status == META_PR_MERGED ? "Merged"
+                             : events[i].status == META_PR_OPEN ? "Reopened"
+                                                                : "Closed";
+
+        web_buf_printf(b, "<li id=\"status-change-%lld\">%s ", (long long)events[i].id, action);
+        if (!events[i].actor_known) {
+            web_buf_puts(b, "<span class=\"muted\">(who did this was not recorded)</span> ");
+        } else {
+            web_buf_puts(b, "by ");
+            web_buf_escape(b, events[i].actor_name[0] != '\0' ? events[i].actor_name : "deleted");
+            web_buf_puts(b, " ");
+        }
+        web_format_time(b, events[i].created_at);
+        web_buf_puts(b, "</li>");
+    }
+    web_buf_puts(b, "</ul>");
+    free(events);
+}
+
 /* Writes the files that differ between the merge base and the head of the pull request. */
 static void web_pr_files(struct web_repo_view *v, const struct pr_changes *changes)
 {
@@ -421,6 +459,7 @@ static int web_pr_show(struct web_repo_view *v, const struct meta_pr *pr, int st
                                : NULL);
     web_pr_push_hint(v, pr, strcmp(changes.head, changes.merge_base) == 0);
     web_pr_commits(v, &changes);
+    web_pr_history(v, pr);
     web_pr_files(v, &changes);
     web_page_end(ctx, status);
     return 1;

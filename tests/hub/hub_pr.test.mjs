@@ -314,6 +314,64 @@ test("close and reopen a pull request", async () => {
   assert.equal(details.status, "open");
 });
 
+// Returns the status-change events of pull request num of repo id.
+async function statusEvents(id, num) {
+  const r = await req(`/api/models/${id}/discussions/${num}`);
+  assert.equal(r.status, 200, `details of ${id} #${num}`);
+  return (await r.json()).events.filter((e) => e.type === "status-change");
+}
+
+test("status changes name their authors", async () => {
+  const id = "alice/history";
+  const created = await postJson("/api/repos/create", tok.alice, { name: "history", type: "model" });
+  assert.equal(created.status, 200);
+  assert.equal((await commit(tok.alice, id, "main", [file("config.json", "{}\n")])).status, 200);
+  const opened = await commit(tok.bob, id, "main", [file("notes.md", "n\n")],
+    { createPr: true, summary: "Add notes", description: "Please review" });
+  assert.equal(opened.status, 200);
+  const url = `/api/models/${id}/discussions/1/status`;
+  assert.deepEqual(await statusEvents(id, 1), [], "an open pull request has no status change");
+
+  const closed = (await (await postJson(url, tok.bob, { status: "closed" })).json()).newStatus;
+  assert.equal(closed.author.name, "bob");
+  assert.equal(closed.data.status, "closed");
+  const reopened = (await (await postJson(url, tok.alice, { status: "open" })).json()).newStatus;
+  assert.equal(reopened.author.name, "alice");
+  assert.equal(reopened.data.status, "open");
+  assert.notEqual(reopened.id, closed.id, "the close and the reopen have their own ids");
+
+  // Reopening an open pull request changes nothing and names the reopen that opened it.
+  const again = (await (await postJson(url, tok.bob, { status: "open" })).json()).newStatus;
+  assert.equal(again.id, reopened.id);
+  assert.equal(again.author.name, "alice");
+
+  const merged = await postJson(`/api/models/${id}/discussions/1/merge`, tok.alice, {});
+  assert.equal(merged.status, 200);
+  const mergedEvent = (await merged.json()).newStatus;
+  assert.equal(mergedEvent.author.name, "alice");
+  assert.equal(mergedEvent.data.status, "merged");
+
+  const events = await statusEvents(id, 1);
+  assert.deepEqual(events.map((e) => [e.data.status, e.author.name]),
+    [["closed", "bob"], ["open", "alice"], ["merged", "alice"]]);
+  assert.deepEqual(events.map((e) => e.id), [closed.id, reopened.id, mergedEvent.id],
+    "the replies and the details give each change the same id");
+  assert.equal(new Set(events.map((e) => e.id)).size, 3, "ids are distinct");
+  assert.deepEqual((await statusEvents(id, 1)).map((e) => e.id), events.map((e) => e.id),
+    "ids are the same on the next read");
+  for (const e of events)
+    assert.match(e.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/, "createdAt is an ISO time");
+
+  // The description comes first, then the commit, then the status changes.
+  const all = (await (await req(`/api/models/${id}/discussions/1`)).json()).events;
+  assert.deepEqual(all.map((e) => e.type),
+    ["comment", "commit", "status-change", "status-change", "status-change"]);
+
+  const page = await (await req(`/${id}/discussions/1`)).text();
+  assert.match(page, /<h2>Status changes<\/h2>/);
+  assert.match(page, /Closed by bob .*Reopened by alice .*Merged by alice /s);
+});
+
 test("empty pull request through the discussions API", async () => {
   await expectError(await postJson("/api/models/alice/conflicts/discussions", tok.bob,
     { title: "Just talk", description: "" }), 400, /pullRequest/);
@@ -405,6 +463,8 @@ test("web merge records the base model", async () => {
 
   const details = await (await req("/api/models/alice/lora/discussions/1")).json();
   assert.equal(details.status, "merged");
+  const changes = details.events.filter((e) => e.type === "status-change");
+  assert.deepEqual(changes.map((e) => [e.data.status, e.author.name]), [["merged", "alice"]]);
   const info = await (await req("/api/models/alice/lora")).json();
   assert.equal(info.sha, details.changes.mergeCommitId);
   assert.equal(info.baseModel, "alice/course", "the merge on the page records the base model");
@@ -649,6 +709,9 @@ test("a push that contains a pull request marks only that one merged", async () 
     const merged = await status(1);
     assert.equal(merged.status, "merged");
     assert.equal(merged.changes.mergeCommitId, head);
+    const changes = merged.events.filter((e) => e.type === "status-change");
+    assert.deepEqual(changes.map((e) => [e.data.status, e.author.name]), [["merged", "alice"]],
+      "the pusher merged it, not the author of the pull request");
     assert.equal((await status(2)).status, "open", "a pull request main lacks stays open");
     assert.equal((await status(3)).status, "open", "an empty pull request stays open");
   } finally {
