@@ -244,7 +244,7 @@ static int repo_authorize(struct git_request_state *state, struct http_request *
 /* ---- Running http-backend --------------------------------------------------------------- */
 
 struct env_strings {
-    char *items[32];
+    char *items[48]; /* the git settings, the hook variables and the NULL at the end */
     size_t count;
 };
 
@@ -281,6 +281,14 @@ static const struct {
     /* Rejects malformed objects, such as a commit whose author has no e-mail, that libgit2
      * cannot read back. git prints the fsck error, with the object id, to the pusher. */
     {"receive.fsckObjects", "true"},
+    /* receive.fsckObjects runs fsck in strict mode, which turns its warnings into errors.
+     * These two are only warnings in a plain `git fsck` (git 2.39) and occur in old real
+     * histories, and libgit2 reads such objects: it parses 0100644 as mode 100644, and the
+     * hub shows a commit message up to its first NUL byte. The other warnings of git 2.39
+     * stay errors because the hub cannot serve them: tree entry names that are empty, ".",
+     * "..", ".git" or contain a slash, and entries that name the null object id. */
+    {"receive.fsck.zeroPaddedFilemode", "warn"},
+    {"receive.fsck.nulInCommit", "warn"},
     /* `git push -o OPTION` fails when the server does not advertise push options. The hook
      * ignores them. */
     {"receive.advertisePushOptions", "true"},

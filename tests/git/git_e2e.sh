@@ -1527,6 +1527,40 @@ check "forced push of a valid commit repairs the branch" \
   git -C objects push -q --force origin "$objects_head:refs/heads/broken"
 check "repaired branch is readable" curl -sf -o /dev/null "$base/api/models/alice/objects/tree/broken"
 
+# Objects that a plain `git fsck` only warns about, as old real histories contain, are
+# accepted, and the hub reads them: a tree with a zero-padded file mode (0100644) and a
+# commit message with a NUL byte.
+padded_blob=$(echo "padded" | git -C objects hash-object -w --stdin)
+padded_tree=$({
+  printf '0100644 padded.txt\0'
+  echo "$padded_blob" | xxd -r -p
+} | git -C objects hash-object -t tree -w --literally --stdin)
+padded_commit=$(printf 'tree %s\nparent %s\nauthor A <a@b> 1200000000 +0000\ncommitter A <a@b> 1200000000 +0000\n\nZero-padded mode\n' \
+  "$padded_tree" "$objects_head" | git -C objects hash-object -t commit -w --literally --stdin)
+check "push of a zero-padded file mode accepted" \
+  git -C objects push origin "$padded_commit:refs/heads/zero-padded"
+cp "$work/check.out" "$work/padded-push.log"
+check_output "zero-padded file mode push prints fsck's warning" \
+  "^remote: warning: object $padded_tree: zeroPaddedFilemode" "$work/padded-push.log"
+curl -s -o "$work/padded-tree.json" "$base/api/models/alice/objects/tree/zero-padded"
+check_output "tree API lists the zero-padded file" '"path":"padded.txt"' "$work/padded-tree.json"
+curl -s -o "$work/padded-raw.txt" "$base/alice/objects/raw/zero-padded/padded.txt"
+check "raw file of a zero-padded mode matches" test "$(cat "$work/padded-raw.txt")" = "padded"
+code=$(curl -s -o "$work/padded-page.html" -w '%{http_code}' "$base/alice/objects/tree/zero-padded")
+if [ "$code" = "200" ]; then
+  ok "tree page of a zero-padded mode"
+else
+  not_ok "tree page of a zero-padded mode" "HTTP $code"
+fi
+check_output "tree page lists the zero-padded file" 'padded\.txt' "$work/padded-page.html"
+nul_commit=$(printf 'tree %s\nparent %s\nauthor A <a@b> 1200000000 +0000\ncommitter A <a@b> 1200000000 +0000\n\nBefore NUL\0after\n' \
+  "$objects_tree" "$objects_head" | git -C objects hash-object -t commit -w --literally --stdin)
+check "push of a commit message with a NUL byte accepted" \
+  git -C objects push -q origin "$nul_commit:refs/heads/nul-message"
+curl -s -o "$work/nul-commits.json" "$base/api/models/alice/objects/commits/nul-message"
+check_output "commits API reads a message with a NUL byte" '"title":"Before NUL"' \
+  "$work/nul-commits.json"
+
 # A regular file above the commit API's file size limit (64 MiB) is rejected with its path
 # and the git-lfs command that moves it out of git. Zeros keep the pack small.
 head -c 70000000 /dev/zero >"objects/large data.txt"
