@@ -2,8 +2,8 @@
  * ref updates of the push. One `git rev-list --objects` lists the objects that the new ref
  * values reach and no existing ref does, one `git cat-file --batch-check` gives their types
  * and sizes, and one `git cat-file --batch` reads the blobs small enough to be LFS pointers.
- * Blobs above the file size limit are rejected, and LFS pointers must name objects that the
- * pushing user may read. */
+ * Blobs above the file size limit go to the rule in git_hook_large_files.c, and LFS pointers
+ * must name objects that the pushing user may read. */
 #include "git_hook_objects.h"
 
 #include "hub_limits.h"
@@ -22,10 +22,12 @@
 
 extern char **environ;
 
-/* Files named in one rejection before the rest are only counted. */
-#define MAX_REPORTED_FILES 20
-
 int githook_git_run(char *const argv[], int in_fd, int out_fd, int err_fd)
+{
+    return githook_git_run_env(argv, environ, in_fd, out_fd, err_fd);
+}
+
+int githook_git_run_env(char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd)
 {
     posix_spawn_file_actions_t actions;
     pid_t pid;
@@ -43,7 +45,7 @@ int githook_git_run(char *const argv[], int in_fd, int out_fd, int err_fd)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     if (err_fd >= 0)
         posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-    rc = posix_spawnp(&pid, "git", &actions, NULL, argv, environ);
+    rc = posix_spawnp(&pid, "git", &actions, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
         return -1;
@@ -158,36 +160,17 @@ static bool object_line_split(char *line, const char **oid, const char **type, u
     return true;
 }
 
-/* Writes the rejection of a blob of size bytes at path, above max_bytes. */
-static void large_file_reject(const char *oid, const char *path, uint64_t size, uint64_t max_bytes,
-                              FILE *errors)
-{
-    const char *display_path = path[0] != '\0' ? path : oid;
-
-    fprintf(errors, "rejected: file ");
-    githook_path_print_quoted(errors, display_path);
-    fprintf(errors,
-            " (blob %.12s) has %llu bytes, more than the %llu bytes a file stored in git may "
-            "have; store it with git-lfs: `git lfs migrate import --include=",
-            oid, (unsigned long long)size, (unsigned long long)max_bytes);
-    githook_path_print_quoted(errors, display_path);
-    fprintf(errors, "` moves it to git-lfs in the commits of the current branch that are not "
-                    "pushed yet (add --include-ref=BRANCH for other branches), then push "
-                    "again; `git lfs checkout` restores the file, which the migration leaves "
-                    "as an LFS pointer in the working tree\n");
-}
-
-/* Reads the types and sizes of the listed objects. Rejects blobs above max_file_bytes, and
- * writes "<oid> <path>" of each blob below LFS_POINTER_MAX_BYTES (a possible pointer) to
- * small. Returns 0, 1 when a blob is too large, or 2 on an internal error. */
-static int object_sizes_check(FILE *objects, uint64_t max_file_bytes, FILE *small, FILE *errors)
+/* Reads the types and sizes of the listed objects. Writes "<oid> <size> <path>" of each blob
+ * above max_file_bytes to large, and "<oid> <path>" of each blob below LFS_POINTER_MAX_BYTES
+ * (a possible pointer) to small. Returns 0, or 2 on an internal error. */
+static int object_sizes_read(FILE *objects, uint64_t max_file_bytes, FILE *large, FILE *small,
+                             FILE *errors)
 {
     char *argv[] = {"git", "cat-file",
                     "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)", NULL};
     FILE *sizes = tmpfile();
     char *line = NULL;
     size_t line_cap = 0;
-    size_t rejected = 0;
     int result = 0;
 
     if (sizes == NULL || githook_git_run(argv, fileno(objects), fileno(sizes), -1) != 0) {
@@ -209,17 +192,11 @@ static int object_sizes_check(FILE *objects, uint64_t max_file_bytes, FILE *smal
         }
         if (strcmp(type, "blob") != 0)
             continue;
-        if (size > max_file_bytes) {
-            if (++rejected <= MAX_REPORTED_FILES)
-                large_file_reject(oid, path, size, max_file_bytes, errors);
-            result = 1;
-        } else if (size < LFS_POINTER_MAX_BYTES) {
+        if (size > max_file_bytes)
+            fprintf(large, "%s %llu %s\n", oid, (unsigned long long)size, path);
+        else if (size < LFS_POINTER_MAX_BYTES)
             fprintf(small, "%s %s\n", oid, path);
-        }
     }
-    if (rejected > MAX_REPORTED_FILES)
-        fprintf(errors, "rejected: %zu more files are larger than %llu bytes\n",
-                rejected - MAX_REPORTED_FILES, (unsigned long long)max_file_bytes);
     free(line);
     fclose(sizes);
     return result;
@@ -358,22 +335,30 @@ int githook_objects_check(const struct githook_update *updates, long count, uint
                           FILE *errors)
 {
     FILE *objects = NULL;
+    FILE *large = NULL;
     FILE *small = NULL;
     int result;
 
     result = new_objects_list(&objects, updates, count, errors);
     if (objects == NULL)
         return result;
+    large = tmpfile();
     small = tmpfile();
-    if (small == NULL) {
+    if (large == NULL || small == NULL) {
         fprintf(errors, "atelier hook: cannot create a temporary file: %s\n", strerror(errno));
-        fclose(objects);
-        return 2;
+        result = 2;
+        goto out;
     }
-    result = object_sizes_check(objects, max_file_bytes, small, errors);
+    result = object_sizes_read(objects, max_file_bytes, large, small, errors);
+    if (result == 0 && ftell(large) > 0)
+        result = githook_large_files_check(large, updates, count, max_file_bytes, errors);
     if (result == 0)
         result = pointers_check(small, st, db, user_id, report, errors);
+out:
     fclose(objects);
-    fclose(small);
+    if (large != NULL)
+        fclose(large);
+    if (small != NULL)
+        fclose(small);
     return result;
 }

@@ -1570,11 +1570,11 @@ if git -C objects push origin main >"$work/large-file.log" 2>&1; then
 else
   ok "push of a large regular file rejected"
 fi
-check_output "large file rejection names the path, size and limit" \
-  '^remote: rejected: file "large data\.txt" \(blob [0-9a-f]{12}\) has 70000000 bytes, more than the 67108864 bytes' \
+check_output "large file rejection names the ref, path, size and limit" \
+  '^remote: rejected refs/heads/main: file "large data\.txt" \(blob [0-9a-f]{12}\) has 70000000 bytes, more than the 67108864 bytes' \
   "$work/large-file.log"
 check_output "large file rejection names the git-lfs fix" \
-  'git lfs migrate import --include="large data\.txt"' "$work/large-file.log"
+  "git lfs migrate import --include='large data\\.txt'" "$work/large-file.log"
 (cd objects && git lfs migrate import --include="large data.txt" >/dev/null 2>&1)
 check "push after git lfs migrate import accepted" git -C objects push -q origin main
 check_output "large file rejection names git lfs checkout" 'git lfs checkout. restores the file' \
@@ -1740,5 +1740,111 @@ if [ "$reply_type" = "application/json" ]; then
 else
   not_ok "protected branch API error stays JSON" "Content-Type: $reply_type"
 fi
+
+# ---- Regular files above a lowered file size limit -----------------------------------------
+
+# A file stored under the default limit stays valid after the daemon restarts with a lower
+# one: copies, renames and new branches of its blob are accepted, new large files are not.
+code=$(curl -s -o "$work/sizes-create.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d '{"name":"sizes","type":"model"}' "$base/api/repos/create")
+if [ "$code" = "200" ]; then
+  ok "create repo for file sizes"
+else
+  not_ok "create repo for file sizes" "HTTP $code: $(cat "$work/sizes-create.json")"
+fi
+check "clone sizes repo" git clone -q "$write_base/alice/sizes" sizes
+head -c 1500000 /dev/urandom >sizes/stored.txt
+(cd sizes && git add stored.txt && git commit -q -m "Add a 1.5 MB regular file")
+check "push of a 1.5 MB file under the default limit" git -C sizes push -q origin main
+
+kill "$daemon_pid" 2>/dev/null
+wait "$daemon_pid" 2>/dev/null
+"$atelier" serve --data "$data" --listen 127.0.0.1:0 --threads 4 \
+  --max-commit-file-bytes 1048576 2>"$work/serve-small.log" &
+daemon_pid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*listening host=[^ ]* port=\([0-9]*\).*/\1/p' "$work/serve-small.log" |
+    head -n 1)
+  [ -n "$port" ] && break
+  kill -0 "$daemon_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$port" ]; then
+  not_ok "daemon restarts with a 1 MiB file limit" "$(tail -n 20 "$work/serve-small.log")"
+  finish
+fi
+ok "daemon restarts with a 1 MiB file limit"
+base=http://127.0.0.1:$port
+write_base=$(auth_base "$WRITE_TOKEN")
+git -C sizes remote set-url origin "$write_base/alice/sizes"
+
+(cd sizes && git mv stored.txt renamed.txt && git commit -q -m "Rename the stored file")
+check "rename of a stored blob accepted" git -C sizes push -q origin main
+check "new branch at a stored commit accepted" git -C sizes push -q origin main:refs/heads/same
+(cd sizes && git rm -q renamed.txt && git commit -q -m "Remove the stored file")
+check "removal of a stored file accepted" git -C sizes push -q origin main
+# The blob is in no tree of the new branch's parent, so only the object store has it.
+(cd sizes && git checkout -q -b copy && git show HEAD~1:renamed.txt >copy.txt &&
+  git add copy.txt && git commit -q -m "Restore a copy of the stored file")
+check "copy of a stored blob on a new branch accepted" git -C sizes push -q origin copy
+git -C sizes checkout -q main
+
+# Names that a shell or git-lfs would read as syntax: the printed command works when pasted.
+for name in 'a,b.txt' 'cost$HOME.txt' 'x[1].txt' "it's (1).txt"; do
+  head -c 1500000 /dev/urandom >"sizes/$name"
+  (cd sizes && git add -- "$name" && git commit -q -m "Add $name")
+  if git -C sizes push origin main >"$work/name-large.log" 2>&1; then
+    not_ok "large file $name rejected" "push succeeded"
+    continue
+  fi
+  ok "large file $name rejected"
+  quoted=$(printf '%s' "$name" | sed 's/[][$.*^()]/\\&/g')
+  check_output "rejection of $name names the ref and file" \
+    "^remote: rejected refs/heads/main: file \"$quoted\" \\(blob [0-9a-f]{12}\\) has 1500000 bytes, more than the 1048576 bytes" \
+    "$work/name-large.log"
+  fix=$(sed -n 's/^remote: hint: .*`\(git lfs migrate import [^`]*\)`.*/\1/p' "$work/name-large.log")
+  check "printed migrate command for $name runs" sh -c "cd sizes && $fix"
+  check "push after the printed migrate command for $name" git -C sizes push -q origin main
+  curl -s -o "$work/name-raw.txt" "$base/alice/sizes/raw/main/$(printf '%s' "$name" |
+    jq -sRr @uri)"
+  check_output "$name is an LFS pointer on the hub" "^version https://git-lfs" "$work/name-raw.txt"
+done
+
+# Several large files, one of them added and removed again in the same push: one line per
+# file, the removed one with its commit, and one migrate command for all of them.
+(
+  cd sizes &&
+    head -c 1500000 /dev/urandom >gone.txt && git add gone.txt && git commit -q -m "Add gone.txt" &&
+    git rm -q gone.txt && git commit -q -m "Remove gone.txt" &&
+    head -c 1500000 /dev/urandom >one.txt && head -c 1600000 /dev/urandom >two.txt &&
+    git add one.txt two.txt && git commit -q -m "Add two large files"
+)
+gone_commit=$(git -C sizes rev-parse --short=12 HEAD~2)
+if git -C sizes push origin main >"$work/several-large.log" 2>&1; then
+  not_ok "several large files rejected" "push succeeded"
+else
+  ok "several large files rejected"
+fi
+check_output "removed large file names the commit that adds it" \
+  "^remote: rejected refs/heads/main: file \"gone\\.txt\" \\(blob [0-9a-f]{12}, added in commit $gone_commit and removed before the new head\\) has 1500000 bytes" \
+  "$work/several-large.log"
+check_output "rejection names one.txt" '^remote: rejected refs/heads/main: file "one\.txt"' \
+  "$work/several-large.log"
+check_output "rejection names two.txt" \
+  '^remote: rejected refs/heads/main: file "two\.txt" \(blob [0-9a-f]{12}\) has 1600000 bytes' \
+  "$work/several-large.log"
+hint_count=$(grep -c '^remote: hint: .*git lfs migrate import' "$work/several-large.log")
+if [ "$hint_count" = "1" ]; then
+  ok "several large files get one migrate command"
+else
+  not_ok "several large files get one migrate command" "commands: $hint_count"
+fi
+fix=$(sed -n 's/^remote: hint: .*`\(git lfs migrate import [^`]*\)`.*/\1/p' "$work/several-large.log")
+check_output "migrate command covers every file" \
+  "--include='(gone|one|two)\.txt,(gone|one|two)\.txt,(gone|one|two)\.txt'" "$work/several-large.log"
+check "printed migrate command for several files runs" sh -c "cd sizes && $fix"
+check "push after migrating several files" git -C sizes push -q origin main
 
 finish
