@@ -22,8 +22,15 @@ struct admin_ctx {
 int admin_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** Prepares the data directory and opens its database with pending migrations applied. On
- * failure prints the error and returns 1; *out belongs to the caller (meta_close()). */
+ * failure prints the error and returns 1; *out belongs to the caller (meta_close()). It
+ * applies no migration while a daemon runs on the data directory (admin_migrations_allowed). */
 int admin_db_open(struct meta **out, const struct admin_ctx *ctx);
+
+/** Checks that db has no pending migrations, or that no `atelier serve` holds the data
+ * directory's lock. Otherwise prints one line naming the daemon's pid and the fix, and
+ * returns 1, because a daemon older than the migrations rejects the database once they are
+ * applied. Returns 0 when migrating is safe. */
+int admin_migrations_allowed(const struct admin_ctx *ctx, struct meta *db);
 
 /** Creates the data directory's folders where missing, and prints one stderr line when the
  * data directory itself was created. Returns 0 or a negative HUB_E* code with err filled. */

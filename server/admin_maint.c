@@ -75,8 +75,16 @@ int admin_cmd_migrate(const struct admin_ctx *ctx)
     if (ctx->argc != 0)
         return admin_usage_error("unexpected argument '%s'; usage: migrate [--status]",
                                  ctx->argv[0]);
-    if (admin_layout_create(ctx, &err) < 0 || meta_open_unchecked(&db, ctx->data_dir, &err) < 0 ||
-        meta_migrate(&applied, db, &err) < 0) {
+    if (admin_layout_create(ctx, &err) < 0 || meta_open_unchecked(&db, ctx->data_dir, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        meta_close(db);
+        return 1;
+    }
+    if (admin_migrations_allowed(ctx, db) != 0) {
+        meta_close(db);
+        return 1;
+    }
+    if (meta_migrate(&applied, db, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
         meta_close(db);
         return 1;

@@ -1,12 +1,15 @@
 /* atelier admin: command-line management of a data directory (users, tokens, organisations,
  * migrations, repo import, fsck, gc). Parses the global options and dispatches to the
  * admin_*.c command groups. It opens the database directly, so it works while the daemon
- * runs: SQLite's WAL mode and the repo locks keep the two consistent. */
+ * runs: SQLite's WAL mode and the repo locks keep the two consistent. The exception is a
+ * schema change: it applies no migration while a daemon has locked the data directory,
+ * because an older daemon rejects a database with migrations it does not have. */
 #include "commands.h"
 
 #include "admin.h"
 #include "hub_error.h"
 #include "meta.h"
+#include "serve_lock.h"
 #include "storage.h"
 
 #include <errno.h>
@@ -91,6 +94,58 @@ int admin_layout_create(const struct admin_ctx *ctx, struct hub_error *err)
     return rc;
 }
 
+/* Counts the built-in migrations that db lacks, and copies the name of the first one. */
+static int pending_migrations_count(unsigned *count, char *first, size_t first_size,
+                                    struct meta *db, struct hub_error *err)
+{
+    struct meta_migration_status *rows = NULL;
+    size_t n = 0;
+
+    *count = 0;
+    first[0] = '\0';
+    if (meta_migration_status_list(&rows, &n, db, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].known || rows[i].applied)
+            continue;
+        if (*count == 0)
+            snprintf(first, first_size, "%s", rows[i].name);
+        (*count)++;
+    }
+    free(rows);
+    return 0;
+}
+
+int admin_migrations_allowed(const struct admin_ctx *ctx, struct meta *db)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char first[128], daemon[64];
+    unsigned pending = 0;
+    long holder;
+
+    if (pending_migrations_count(&pending, first, sizeof(first), db, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
+    if (pending == 0)
+        return 0;
+    holder = serve_lock_holder(ctx->data_dir);
+    if (holder == 0)
+        return 0;
+    if (holder > 0)
+        snprintf(daemon, sizeof(daemon), "atelier serve (pid %ld)", holder);
+    else
+        snprintf(daemon, sizeof(daemon), "an atelier serve that is starting");
+    fprintf(stderr,
+            "atelier admin: the database in %s lacks %u migration(s) of this atelier binary "
+            "(%s first), and %s is running on it. Nothing was changed, because an older daemon "
+            "answers every request with 503 once they are applied. Stop the hub, then run "
+            "`atelier admin --data %s migrate`, or start the new atelier serve, which "
+            "migrates at start.\n",
+            ctx->data_dir, pending, first, daemon, ctx->data_dir);
+    return 1;
+}
+
 int admin_db_open(struct meta **out, const struct admin_ctx *ctx)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -107,9 +162,19 @@ int admin_db_open(struct meta **out, const struct admin_ctx *ctx)
                 db_path, strerror(errno));
         return 1;
     }
-    if (admin_layout_create(ctx, &err) < 0 ||
-        meta_open(out, ctx->data_dir, META_OPEN_MIGRATE, &err) < 0) {
+    if (admin_layout_create(ctx, &err) < 0 || meta_open_unchecked(out, ctx->data_dir, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
+    if (admin_migrations_allowed(ctx, *out) != 0) {
+        meta_close(*out);
+        *out = NULL;
+        return 1;
+    }
+    if (meta_migrate(NULL, *out, &err) < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        meta_close(*out);
+        *out = NULL;
         return 1;
     }
     return 0;

@@ -94,3 +94,25 @@ int serve_lock_acquire(const char *data_dir, struct hub_error *err)
     }
     return fd;
 }
+
+long serve_lock_holder(const char *data_dir)
+{
+    char path[4096];
+    long holder = 0;
+    int fd;
+
+    if (snprintf(path, sizeof(path), "%s/%s", data_dir, SERVE_LOCK_FILE) >= (int)sizeof(path))
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    /* NOTE: a daemon that starts during the probe fails to take the lock and names the pid of
+     * an earlier daemon. The shared lock is held for two system calls only. */
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        holder = lock_holder_pid(fd);
+        if (holder == 0)
+            holder = -1;
+    }
+    close(fd); /* also releases the shared lock when the probe got it */
+    return holder;
+}

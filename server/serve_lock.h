@@ -1,7 +1,8 @@
 /* serve_lock: the exclusive lock that keeps two `atelier serve` daemons off one data
  * directory. The daemon holds flock(2) on DATA/serve.lock for its whole life and writes its
  * pid into the file, so a second daemon can name the one in the way. `atelier admin` and the
- * job workers never take the lock: they share the data directory with a running daemon. */
+ * job workers never hold the lock: they share the data directory with a running daemon.
+ * `atelier admin` only probes it before it would apply migrations (serve_lock_holder). */
 #ifndef SERVE_LOCK_H
 #define SERVE_LOCK_H
 
@@ -16,5 +17,10 @@
  * daemon holds the lock, HUB_EINVAL when data_dir is not a directory, or HUB_EIO when the
  * directory or file cannot be created, with err naming the directory and what to do. */
 int serve_lock_acquire(const char *data_dir, struct hub_error *err);
+
+/** Probes whether a daemon holds the lock of data_dir, without creating anything. Returns
+ * the daemon's pid, -1 when a daemon holds the lock but has not written its pid yet, or 0
+ * when no daemon holds it or the lock file cannot be opened. */
+long serve_lock_holder(const char *data_dir);
 
 #endif

@@ -1,15 +1,18 @@
 #!/bin/bash
 # Tests for `atelier admin` through the built binary. They cover users with the password on
 # stdin, disabled users, tokens printed alone on stdout, organisations, migrate --status, repo
-# import with LFS files, fsck, gc and backup. They also cover a missing data directory,
-# reserved names, and the exit status 2 with one line for usage errors. Output is TAP.
+# import with LFS files, fsck, gc and backup, and migrations beside a running daemon. They
+# also cover a missing data directory, reserved names, and the exit status 2 with one line for
+# usage errors. Output is TAP.
 set -u
 unset ATELIER_DATA
 
 BIN=${ATELIER_BIN:?ATELIER_BIN is not set}
 MIGRATIONS_DIR="$(dirname "$0")/../../migrations"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/atelier-admin-XXXXXX")
-trap 'chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
+serve_pid=
+trap 'if [ -n "$serve_pid" ]; then kill "$serve_pid"; wait "$serve_pid"; fi
+      chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 DATA="$WORK/data"
 n=0
 failed=0
@@ -27,6 +30,25 @@ check() { # check NAME COMMAND...: runs the command, ok when it exits 0
 admin() {
     "$BIN" admin --data "$DATA" "$@"
 }
+
+# Starts `atelier serve` on $DATA in the background and waits for its listening line.
+serve_start() {
+    "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$WORK/serve.log" 2>&1 &
+    serve_pid=$!
+    for _ in $(seq 300); do
+        grep -q "listening host=" "$WORK/serve.log" && return 0
+        kill -0 "$serve_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+serve_stop() {
+    kill -TERM "$serve_pid"
+    wait "$serve_pid"
+    serve_pid=
+}
+
 
 # a missing data directory: only the commands that set a hub up create it
 "$BIN" admin --data "$WORK/typo" user list >/dev/null 2>"$WORK/err"
@@ -232,6 +254,43 @@ check "migrate --status creates no database" test ! -e "$WORK/fresh/atelier.sqli
 "$BIN" admin --data "$WORK/fresh" migrate >/dev/null 2>"$WORK/err"
 check "migrate creates a missing data dir" test -f "$WORK/fresh/atelier.sqlite3"
 check "migrate says it created the data dir" grep -q "created the data directory $WORK/fresh" "$WORK/err"
+
+# migrations beside a running daemon: a daemon rejects a database that has migrations it does
+# not know, so admin applies none while a daemon holds serve.lock. Undoing migration 0014 and
+# its schema_version row under the daemon gives the database of an older daemon.
+undo_0014="ALTER TABLE pull_requests DROP COLUMN target_before_merge;
+  DELETE FROM schema_version WHERE version = 14"
+schema_0014_count() { # prints how many schema_version rows 0014 has, and whether its column exists
+    sqlite3 "$DATA/atelier.sqlite3" "SELECT count(*) FROM schema_version WHERE version = 14"
+    sqlite3 "$DATA/atelier.sqlite3" "SELECT count(*) FROM pragma_table_info('pull_requests')
+      WHERE name = 'target_before_merge'"
+}
+serve_start
+check "serve starts on the data dir" test $? -eq 0
+admin user list >"$WORK/out" 2>"$WORK/err"
+check "user list beside a daemon on the same schema exits 0" test $? -eq 0
+check "user list beside a daemon lists users" grep -qE "^[0-9]+ +alice " "$WORK/out"
+sqlite3 "$DATA/atelier.sqlite3" "$undo_0014"
+admin user list >"$WORK/out" 2>"$WORK/err"
+check "user list beside a daemon with a pending migration exits 1" test $? -eq 1
+check "pending migration error is one line" test "$(wc -l <"$WORK/err")" -eq 1
+check "pending migration error names the daemon pid" grep -q "atelier serve (pid $serve_pid) is running on it" "$WORK/err"
+check "pending migration error names the migration" grep -q "(0014_pr_target_before_merge first)" "$WORK/err"
+check "pending migration error names the fix" \
+    grep -q "Stop the hub, then run \`atelier admin --data $DATA migrate\`, or start the new atelier serve" "$WORK/err"
+check "refused user list changes no schema" test "$(schema_0014_count | tr '\n' ' ')" = "0 0 "
+admin migrate >"$WORK/out" 2>"$WORK/err"
+check "migrate beside a daemon with a pending migration exits 1" test $? -eq 1
+check "refused migrate names the daemon pid" grep -q "(pid $serve_pid)" "$WORK/err"
+check "refused migrate changes no schema" test "$(schema_0014_count | tr '\n' ' ')" = "0 0 "
+admin migrate --status >"$WORK/out" 2>&1
+check "migrate --status beside a daemon exits 0" test $? -eq 0
+check "migrate --status beside a daemon lists 0014 pending" grep -qE "^0014_pr_target_before_merge +pending" "$WORK/out"
+serve_stop
+admin migrate >"$WORK/out" 2>&1
+check "migrate after the daemon stopped exits 0" test $? -eq 0
+check "migrate after the daemon stopped applies 0014" grep -q "applied 1 migration" "$WORK/out"
+check "migrate restores 0014" test "$(schema_0014_count | tr '\n' ' ')" = "1 1 "
 
 # repo import: small files in git, .bin and large files as LFS
 SRC="$WORK/src"
