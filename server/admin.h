@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hub_name.h"
+
 struct hub_error;
 struct meta;
 
@@ -45,6 +47,37 @@ struct meta_repo;
 /** Lists every repo row, both types and private ones included, into a malloc'd array owned
  * by the caller (free()). Returns 0 or a negative HUB_E* code with err filled. */
 int admin_repos_all(struct meta_repo **out, size_t *count, struct meta *db, struct hub_error *err);
+
+/** Runs `git --git-dir GIT_DIR ARGS...` with LC_ALL=C and stdin from /dev/null, and collects
+ * its stdout and stderr together into *output (NUL-terminated, malloc'd, the caller frees
+ * it). args ends with NULL. Sets *status to git's exit status: 127 when git is not on PATH,
+ * -1 when it was killed by a signal. Returns 0, or -1 with errno when git could not be run. */
+int admin_git_capture(char **output, int *status, const char *git_dir, const char *const *args);
+
+/** Lists the refs of the bare repo git_dir whose history contains the object oid of the given
+ * git type ("commit", "tree", "blob" or "tag") into *refs, one full ref name per line ("" when
+ * none). Returns 0, or -1 with *refs set to git's output (or NULL) when git failed. The
+ * caller frees *refs. */
+int admin_git_refs_reaching(char **refs, const char *git_dir, const char *type, const char *oid);
+
+/* One "error in commit OID: missingEmail: text" or "warning in ..." line of `git fsck`: an
+ * object that exists and parses, but breaks git's rules for its format. */
+struct admin_git_fsck_message {
+    bool is_error;       /* "error in", not "warning in" */
+    char type[8];        /* commit, tree, blob or tag */
+    char oid[41];        /* hex object id */
+    const char *message; /* "missingEmail: text", borrowed from the parsed line */
+};
+
+/** Parses line as such a git fsck message (the format of git 2.39's fsck). Returns false for
+ * every other line, such as missing or corrupt objects. */
+bool admin_git_fsck_message_parse(struct admin_git_fsck_message *m, const char *line);
+
+/** Runs `git gc --prune=now` on the repo type ns/name under its repo lock, which deletes the
+ * git objects that no ref reaches, and prints the object counts before and after. Returns
+ * the exit status (0, or 1 after printing the error). */
+int admin_repo_prune(const struct admin_ctx *ctx, enum hub_repo_type type, bool type_given,
+                     const char *ns, const char *name);
 
 int admin_cmd_user(const struct admin_ctx *ctx);
 int admin_cmd_token(const struct admin_ctx *ctx);

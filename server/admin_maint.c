@@ -15,13 +15,11 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,63 +236,103 @@ static const char *git_oid_find(const char *line)
     return NULL;
 }
 
-/* Runs `git fsck` on the repo's folder and prints one line per corrupt or missing object.
- * git's messages are parsed with LC_ALL=C, so they are in English. */
+/* Prints the line of an object that git fsck finds malformed. It is a problem when a ref
+ * reaches it, because the API fails on what that ref reaches. An object that no ref reaches
+ * (left by a force push or a deleted branch) is only a warning, with `repo prune` as the way
+ * to delete it. Returns whether it is a problem. */
+static bool fsck_malformed_report(const struct fsck_state *s, const char *data_dir,
+                                  const char *git_dir, const struct admin_git_fsck_message *m)
+{
+    char *refs = NULL, *save = NULL;
+    char shown[512] = "";
+    size_t count = 0, len = 0;
+
+    if (admin_git_refs_reaching(&refs, git_dir, m->type, m->oid) < 0) {
+        if (refs != NULL)
+            refs[strcspn(refs, "\n")] = '\0';
+        printf("repo %s/%s: git %s %s is malformed (git fsck: %s), and listing the refs that "
+               "reach it failed: %s\n",
+               s->repo->ns, s->repo->name, m->type, m->oid, m->message,
+               refs != NULL && refs[0] != '\0' ? refs : strerror(errno));
+        free(refs);
+        return true;
+    }
+    for (char *ref = strtok_r(refs, "\n", &save); ref != NULL; ref = strtok_r(NULL, "\n", &save)) {
+        if (count < 5 && len < sizeof(shown))
+            len += (size_t)snprintf(shown + len, sizeof(shown) - len, "%s%s", count > 0 ? ", " : "",
+                                    ref);
+        count++;
+    }
+    if (len >= sizeof(shown))
+        len = sizeof(shown) - 1; /* truncated: the " and N more" below then does not fit */
+    free(refs);
+    if (count == 0) {
+        printf("repo %s/%s: warning: git %s %s is malformed (git fsck: %s), but no ref reaches "
+               "it, so it is unreachable and harmless to the hub; `atelier admin --data %s repo "
+               "prune %s/%s%s` deletes it\n",
+               s->repo->ns, s->repo->name, m->type, m->oid, m->message, data_dir, s->repo->ns,
+               s->repo->name, s->repo->type == HUB_REPO_DATASET ? " --type dataset" : "");
+        return false;
+    }
+    if (count > 5)
+        snprintf(shown + len, sizeof(shown) - len, " and %zu more", count - 5);
+    if (count == 1)
+        printf("repo %s/%s: git %s %s is malformed (git fsck: %s) and %s reaches it; push a "
+               "valid commit to it with `git push --force URL COMMIT:%s`, or delete the branch "
+               "or tag\n",
+               s->repo->ns, s->repo->name, m->type, m->oid, m->message, shown, shown);
+    else
+        printf("repo %s/%s: git %s %s is malformed (git fsck: %s) and %s reach it; push a valid "
+               "commit to each with `git push --force URL COMMIT:REF`, or delete the branches "
+               "and tags\n",
+               s->repo->ns, s->repo->name, m->type, m->oid, m->message, shown);
+    return true;
+}
+
+/* Runs `git fsck` on the repo's folder and prints one line per missing, corrupt or malformed
+ * object. Warnings of git fsck (odd metadata that git still reads) are printed but are no
+ * problem. */
 static void fsck_git_objects(struct fsck_state *s, const char *data_dir)
 {
+    static const char *const fsck_args[] = {"fsck", "--no-dangling", "--no-progress", NULL};
     struct hub_error err = HUB_ERROR_INIT;
-    char git_dir[4096], line[1024], last[1024] = "";
+    char git_dir[4096], last[1024] = "";
     char seen[64][41];
     size_t seen_count = 0;
-    unsigned long reported = 0;
-    int fds[2], status = 0;
-    FILE *out;
-    pid_t pid;
+    unsigned long reported = 0, unreachable = 0;
+    char *output = NULL, *save = NULL;
+    int status = 0;
 
     if (s->git_missing)
         return;
     if (repo_path_build(git_dir, sizeof(git_dir), data_dir, s->repo->type, s->repo->ns,
-                        s->repo->name, &err) < 0 ||
-        pipe(fds) != 0) {
+                        s->repo->name, &err) < 0) {
         printf("repo %s/%s: cannot check its git objects: %s\n", s->repo->ns, s->repo->name,
-               err.msg[0] != '\0' ? err.msg : strerror(errno));
+               err.msg);
         s->problems++;
         return;
     }
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int null_in = open("/dev/null", O_RDONLY);
-
-        if (null_in >= 0)
-            dup2(null_in, STDIN_FILENO);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("LC_ALL", "C", 1);
-        execlp("git", "git", "--git-dir", git_dir, "fsck", "--no-dangling", "--no-progress",
-               (char *)NULL);
-        _exit(errno == ENOENT ? 127 : 126);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
+    if (admin_git_capture(&output, &status, git_dir, fsck_args) < 0) {
         printf("repo %s/%s: cannot run git fsck: %s\n", s->repo->ns, s->repo->name,
                strerror(errno));
+        free(output);
         s->problems++;
         return;
     }
-    out = fdopen(fds[0], "r");
-    while (out != NULL && fgets(line, sizeof(line), out) != NULL) {
+    for (char *line = strtok_r(output, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        struct admin_git_fsck_message m;
         const char *oid = git_oid_find(line);
         const char *message = line;
         bool known = false;
 
-        line[strcspn(line, "\n")] = '\0';
-        if (line[0] != '\0')
-            snprintf(last, sizeof(last), "%s", line);
-        /* A "warning in commit OID: ..." line is about odd metadata that git still reads. */
+        snprintf(last, sizeof(last), "%s", line);
+        if (admin_git_fsck_message_parse(&m, line) && !m.is_error) {
+            printf("repo %s/%s: warning: git %s %s has odd metadata that git still reads (git "
+                   "fsck: %s)\n",
+                   s->repo->ns, s->repo->name, m.type, m.oid, m.message);
+            continue;
+        }
         if (oid == NULL || strncmp(line, "warning", 7) == 0)
             continue;
         for (size_t i = 0; i < seen_count; i++)
@@ -304,6 +342,13 @@ static void fsck_git_objects(struct fsck_state *s, const char *data_dir)
         if (seen_count < sizeof(seen) / sizeof(seen[0])) {
             memcpy(seen[seen_count], oid, 40);
             seen[seen_count++][40] = '\0';
+        }
+        if (admin_git_fsck_message_parse(&m, line)) {
+            if (fsck_malformed_report(s, data_dir, git_dir, &m))
+                reported++;
+            else
+                unreachable++;
+            continue;
         }
         if (strncmp(message, "error: ", 7) == 0 || strncmp(message, "fatal: ", 7) == 0)
             message += 7;
@@ -315,13 +360,8 @@ static void fsck_git_objects(struct fsck_state *s, const char *data_dir)
                message, git_dir);
         reported++;
     }
-    if (out != NULL)
-        fclose(out);
-    else
-        close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && reported == 0) {
+    free(output);
+    if (status == 127 && reported == 0) {
         printf("warning: git was not found on PATH, so git objects were not checked; install git "
                "and rerun fsck\n");
         s->git_missing = true;
@@ -329,7 +369,8 @@ static void fsck_git_objects(struct fsck_state *s, const char *data_dir)
     }
     s->git_bad_objects += reported;
     s->problems += reported;
-    if (reported == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    /* git fsck exits 1 for unreachable malformed objects too, which are no problem. */
+    if (reported == 0 && unreachable == 0 && status != 0) {
         printf("repo %s/%s: git fsck of %s failed: %s\n", s->repo->ns, s->repo->name, git_dir,
                last[0] != '\0' ? last : "no output");
         s->problems++;

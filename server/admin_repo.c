@@ -466,14 +466,15 @@ static int parse_type_args(const char **id, enum hub_repo_type *type, bool *type
         } else if (want_id && *id == NULL && ctx->argv[i][0] != '-') {
             *id = ctx->argv[i];
         } else {
-            return admin_usage_error("unexpected argument '%s'; usage: repo %s [--type "
+            return admin_usage_error("unexpected argument '%s'; usage: repo %s%s [--type "
                                      "model|dataset]",
-                                     ctx->argv[i], want_id ? "delete NS/NAME" : "list");
+                                     ctx->argv[i], ctx->argv[0], want_id ? " NS/NAME" : "");
         }
     }
     if (want_id && *id == NULL)
-        return admin_usage_error("missing repo id; usage: repo delete NS/NAME [--type "
-                                 "model|dataset]");
+        return admin_usage_error("missing repo id; usage: repo %s NS/NAME [--type "
+                                 "model|dataset]",
+                                 ctx->argv[0]);
     return 0;
 }
 
@@ -592,6 +593,23 @@ static int repo_delete_run(const struct admin_ctx *ctx)
     return 0;
 }
 
+static int repo_prune_run(const struct admin_ctx *ctx)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
+    enum hub_repo_type type;
+    const char *id;
+    bool type_given;
+    int rc;
+
+    rc = parse_type_args(&id, &type, &type_given, ctx, true);
+    if (rc != 0)
+        return rc;
+    if (hub_repo_id_parse(ns, name, id, &err) < 0)
+        return admin_usage_error("%s", err.msg);
+    return admin_repo_prune(ctx, type, type_given, ns, name);
+}
+
 int admin_cmd_repo(const struct admin_ctx *ctx)
 {
     struct import_opts o = {0};
@@ -602,8 +620,10 @@ int admin_cmd_repo(const struct admin_ctx *ctx)
         return repo_list_run(ctx);
     if (ctx->argc >= 1 && strcmp(ctx->argv[0], "delete") == 0)
         return repo_delete_run(ctx);
+    if (ctx->argc >= 1 && strcmp(ctx->argv[0], "prune") == 0)
+        return repo_prune_run(ctx);
     if (ctx->argc < 1 || strcmp(ctx->argv[0], "import") != 0)
-        return admin_usage_error("unknown repo command%s%s: use import, list or delete",
+        return admin_usage_error("unknown repo command%s%s: use import, list, delete or prune",
                                  ctx->argc >= 1 ? " " : "", ctx->argc >= 1 ? ctx->argv[0] : "");
     rc = parse_args(&o, ctx);
     if (rc != 0)

@@ -438,6 +438,84 @@ check "fsck names the fix for a corrupted blob" \
 rm -f "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 cp "$SRC/sub/weights.bin" "$DATA/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
 
+# malformed git objects in their own repo: a commit without an author e-mail, as an older
+# daemon accepted before it checked pushes with receive.fsckObjects, and a tree with
+# zero-padded file modes, which git fsck only warns about
+if command -v git >/dev/null; then
+    mkdir "$WORK/src-small"
+    echo '{"model_type": "llama"}' >"$WORK/src-small/config.json"
+    admin repo import alice/malformed "$WORK/src-small" >/dev/null 2>&1
+    MGIT="$DATA/repos/models/alice/malformed.git"
+    mgit() { git --git-dir="$MGIT" "$@"; }
+    good=$(mgit rev-parse main)
+    printf 'tree %s\nparent %s\nauthor Old Pusher 1700000000 +0000\ncommitter Old Pusher <old@example.com> 1700000000 +0000\n\nNo e-mail\n' \
+        "$(mgit rev-parse 'main^{tree}')" "$good" >"$WORK/bad-commit"
+    bad=$(mgit hash-object -t commit --literally -w "$WORK/bad-commit")
+    mgit update-ref refs/heads/main "$bad"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck of a malformed commit on a branch exits 1" test $? -eq 1
+    check "fsck calls the commit malformed" \
+        grep -q "repo alice/malformed: git commit $bad is malformed (git fsck: missingEmail: " "$WORK/out"
+    check "fsck names the branch that reaches it" grep -q "and refs/heads/main reaches it;" "$WORK/out"
+    check "fsck names the force push fix" \
+        grep -q "\`git push --force URL COMMIT:refs/heads/main\`, or delete the branch" "$WORK/out"
+    check "fsck does not call a malformed commit missing" bash -c "! grep -q 'is missing' '$WORK/out'"
+    check "fsck suggests no backup for a malformed commit" bash -c "! grep -q 'from a backup' '$WORK/out'"
+    mgit update-ref refs/heads/dev "$bad"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck names every ref that reaches it" \
+        grep -q "and refs/heads/dev, refs/heads/main reach it; push a valid commit to each with" "$WORK/out"
+    mgit update-ref -d refs/heads/dev
+    # what a force push of a valid commit leaves behind: the malformed commit, reached by no ref
+    mgit update-ref refs/heads/main "$good"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck of an unreachable malformed commit exits 0" test $? -eq 0
+    check "fsck warns about the unreachable commit" \
+        grep -q "warning: git commit $bad is malformed (git fsck: missingEmail: .*), but no ref reaches it, so it is unreachable and harmless to the hub" "$WORK/out"
+    check "fsck names repo prune for it" \
+        grep -q "\`atelier admin --data $DATA repo prune alice/malformed\` deletes it" "$WORK/out"
+    zblob=$(echo padded | mgit hash-object -w --stdin)
+    zblob_raw() { printf "$(echo "$zblob" | sed 's/../\\x&/g')"; } # the 20 bytes a tree entry holds
+    ztree=$( (printf '0100644 padded.txt\0'; zblob_raw) |
+        mgit hash-object -t tree --literally -w --stdin)
+    zcommit=$(printf 'tree %s\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nPadded modes\n' "$ztree" |
+        mgit hash-object -t commit -w --stdin)
+    mgit update-ref refs/heads/padded "$zcommit"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck with only a git fsck warning exits 0" test $? -eq 0
+    check "fsck prints the git fsck warning" \
+        grep -q "repo alice/malformed: warning: git tree $ztree has odd metadata that git still reads (git fsck: zeroPaddedFilemode: " "$WORK/out"
+    # a malformed tree: the refs that reach it are found by listing each ref's objects
+    dtree=$( (printf '100644 twice.txt\0'; zblob_raw; printf '100644 twice.txt\0'; zblob_raw) |
+        mgit hash-object -t tree --literally -w --stdin)
+    dcommit=$(printf 'tree %s\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nTwice\n' "$dtree" |
+        mgit hash-object -t commit -w --stdin)
+    mgit update-ref refs/heads/twice "$dcommit"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck of a malformed tree on a branch exits 1" test $? -eq 1
+    check "fsck names the branch that reaches the tree" \
+        grep -q "git tree $dtree is malformed (git fsck: duplicateEntries: .*) and refs/heads/twice reaches it" "$WORK/out"
+    mgit update-ref -d refs/heads/twice
+    mgit update-ref -d refs/heads/padded
+    admin repo prune alice/malformed >"$WORK/out" 2>&1
+    check "repo prune exits 0" test $? -eq 0
+    check "repo prune counts the objects" \
+        grep -qE "^pruned model alice/malformed: [0-9]+ git objects before, [0-9]+ after; " "$WORK/out"
+    check "repo prune names what it costs" grep -q "commits of deleted branches can no longer be fetched by id" "$WORK/out"
+    check "repo prune deletes the unreachable commit" bash -c "! git --git-dir='$MGIT' cat-file -e $bad 2>/dev/null"
+    check "repo prune deletes the deleted branch's tree" bash -c "! git --git-dir='$MGIT' cat-file -e $ztree 2>/dev/null"
+    check "repo prune keeps the branch head" mgit cat-file -e "$good"
+    admin fsck >"$WORK/out" 2>&1
+    check "fsck after repo prune exits 0" test $? -eq 0
+    check "fsck after repo prune has no warning" bash -c "! grep -q warning '$WORK/out'"
+    admin repo prune alice/nothing-here >/dev/null 2>"$WORK/err"
+    check "repo prune of a missing repo exits 1" test $? -eq 1
+    admin repo prune >/dev/null 2>"$WORK/err"
+    check "repo prune without an id exits 2" test $? -eq 2
+    check "repo prune usage names the command" grep -q "usage: repo prune NS/NAME" "$WORK/err"
+    admin repo delete alice/malformed >/dev/null 2>&1
+fi
+
 # a corrupted loose git object
 if command -v git >/dev/null; then
     admin fsck >"$WORK/out" 2>&1
