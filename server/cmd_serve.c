@@ -4,6 +4,7 @@
  * requests finish and exits 0. */
 #include "commands.h"
 
+#include "build_info.h"
 #include "hf_http.h"
 #include "http_server.h"
 #include "hub_config.h"
@@ -212,9 +213,12 @@ static int serve_run(struct hub_config *config, struct hub_error *err)
     /* Written at every log level: with --listen HOST:0 this line is the only place the
      * chosen port appears. */
     hub_log_always(HUB_LOG_INFO, "serve",
-                   "listening host=%s port=%u data=%s threads=%u workers=%u version=%s",
+                   "listening host=%s port=%u data=%s threads=%u workers=%u version=%s "
+                   "commit=%s migration=%s",
                    config->listen_host, port, config->data_dir, config->threads, config->workers,
-                   ATELIER_VERSION);
+                   ATELIER_VERSION,
+                   build_info_commit()[0] != '\0' ? build_info_commit() : "unknown",
+                   build_info_newest_migration());
 
     sig = wait_for_stop_signal(&stop);
     /* The stop lines are written at every log level too, so a service log shows each stop. */

@@ -2,6 +2,8 @@
  * parses its own options; see commands.h for where each one lives. */
 #include "commands.h"
 
+#include "build_info.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,17 @@ static void usage(FILE *to)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(to, "\nRun `atelier COMMAND --help` for the options of one command.\n");
+}
+
+/* Prints "atelier 0.1.0 (commit 13e3f8cd5d5d, newest migration 0014_pr_target_before_merge)",
+ * without the commit for a build outside a git checkout. */
+static void version_print(void)
+{
+    const char *commit = build_info_commit();
+
+    printf("atelier %s (%s%s%snewest migration %s)\n", ATELIER_VERSION,
+           commit[0] != '\0' ? "commit " : "", commit, commit[0] != '\0' ? ", " : "",
+           build_info_newest_migration());
 }
 
 /* Re-executes the binary with OMP_WAIT_POLICY=PASSIVE for the commands that run the trainer,
@@ -68,7 +81,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("atelier %s\n", ATELIER_VERSION);
+        version_print();
         return 0;
     }
     trainer_wait_policy_set(argv);

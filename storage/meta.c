@@ -232,7 +232,7 @@ static int meta_schema_check(unsigned *pending, struct meta *db, struct hub_erro
 {
     sqlite3_stmt *stmt = NULL;
     unsigned applied_known = 0;
-    int newest = 0;
+    int newest = 0, newest_applied = 0, first_unknown = 0;
     int rc;
 
     if (meta_migrations_count > 0)
@@ -243,19 +243,28 @@ static int meta_schema_check(unsigned *pending, struct meta *db, struct hub_erro
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int version = sqlite3_column_int(stmt, 0);
 
-        if (!migration_is_builtin(version)) {
-            sqlite3_finalize(stmt);
-            return hub_error_set(err, HUB_ECONFLICT,
-                                 "database schema has migration %04d, which this atelier "
-                                 "binary does not know (its newest is %04d): run a newer "
-                                 "atelier on this data directory",
-                                 version, newest);
-        }
-        applied_known++;
+        newest_applied = version;
+        if (migration_is_builtin(version))
+            applied_known++;
+        else if (first_unknown == 0)
+            first_unknown = version;
     }
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE)
         return meta_error_from_sqlite(err, db, rc, "read schema_version");
+    if (first_unknown != 0) {
+        /* The newest applied version tells which binary wrote the database. An unknown
+         * version below this binary's newest (a migration that was removed) is named when
+         * the newest applied one is known. */
+        int shown = newest_applied > newest ? newest_applied : first_unknown;
+
+        return hub_error_set(err, HUB_ECONFLICT,
+                             "database schema has migration %04d, which this atelier binary "
+                             "does not know (its newest is %04d): run a newer atelier on this "
+                             "data directory, one whose `atelier --version` shows migration "
+                             "%04d or later",
+                             shown, newest, shown);
+    }
     *pending = meta_migrations_count - applied_known;
     return 0;
 }

@@ -14,6 +14,8 @@ serve_pid=
 trap 'if [ -n "$serve_pid" ]; then kill "$serve_pid"; wait "$serve_pid"; fi
       chmod -R u+w "$WORK"; rm -rf "$WORK"' EXIT
 DATA="$WORK/data"
+NEWEST_MIGRATION=$(ls "$MIGRATIONS_DIR" | grep '\.sql$' | sort | tail -n 1)
+NEWEST_MIGRATION=${NEWEST_MIGRATION%.sql}
 n=0
 failed=0
 
@@ -49,6 +51,14 @@ serve_stop() {
     serve_pid=
 }
 
+# version: the newest migration tells which data directories the binary can serve
+"$BIN" --version >"$WORK/out" 2>&1
+check "--version exits 0" test $? -eq 0
+check "--version names the newest migration" \
+    grep -qE "^atelier [0-9.]+ \((commit [0-9a-f]{12}(-dirty)?, )?newest migration $NEWEST_MIGRATION\)$" "$WORK/out"
+if git -C "$MIGRATIONS_DIR" rev-parse --git-dir >/dev/null 2>&1; then
+    check "--version of a git build names the commit" grep -q "(commit [0-9a-f]\{12\}" "$WORK/out"
+fi
 
 # a missing data directory: only the commands that set a hub up create it
 "$BIN" admin --data "$WORK/typo" user list >/dev/null 2>"$WORK/err"
@@ -267,6 +277,7 @@ schema_0014_count() { # prints how many schema_version rows 0014 has, and whethe
 }
 serve_start
 check "serve starts on the data dir" test $? -eq 0
+check "serve start line names the newest migration" grep -q " migration=$NEWEST_MIGRATION$" "$WORK/serve.log"
 admin user list >"$WORK/out" 2>"$WORK/err"
 check "user list beside a daemon on the same schema exits 0" test $? -eq 0
 check "user list beside a daemon lists users" grep -qE "^[0-9]+ +alice " "$WORK/out"

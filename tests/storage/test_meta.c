@@ -51,22 +51,26 @@ static void test_migrations(const char *data)
     CHECK(n > 0 && strcmp(rows[0].name, "0001_core") == 0);
     free(rows);
 
-    /* A version this binary does not know means the database is newer: rejected. */
+    /* Versions this binary does not know mean the database is newer: rejected, naming the
+     * newest applied version, which tells the binary that wrote it. */
     CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db),
-                              "INSERT INTO schema_version VALUES (9999, '9999_future', 1)", NULL,
-                              NULL, NULL),
+                              "INSERT INTO schema_version VALUES (9998, '9998_future', 1);"
+                              "INSERT INTO schema_version VALUES (9999, '9999_future', 1)",
+                              NULL, NULL, NULL),
                  SQLITE_OK);
     meta_close(db);
     db = NULL;
     CHECK_EQ_INT(meta_open(&db, data, META_OPEN_MIGRATE, &err), HUB_ECONFLICT);
-    CHECK(strstr(err.msg, "9999") != NULL);
+    CHECK(strstr(err.msg, "database schema has migration 9999,") != NULL);
+    CHECK(strstr(err.msg, "9998") == NULL);
+    CHECK(strstr(err.msg, "`atelier --version` shows migration 9999 or later") != NULL);
     CHECK_EQ_INT(meta_open_unchecked(&db, data, &err), 0);
     CHECK_EQ_INT(meta_migration_status_list(&rows, &n, db, &err), 0);
-    CHECK_EQ_INT(n, n_builtin + 1);
+    CHECK_EQ_INT(n, n_builtin + 2);
     CHECK(n > 0 && rows[n - 1].version == 9999 && !rows[n - 1].known);
     free(rows);
     CHECK_EQ_INT(sqlite3_exec(meta_sqlite_get(db),
-                              "DELETE FROM schema_version WHERE version = 9999", NULL, NULL, NULL),
+                              "DELETE FROM schema_version WHERE version >= 9998", NULL, NULL, NULL),
                  SQLITE_OK);
     meta_close(db);
     CHECK_EQ_INT(meta_open(&db, data, 0, &err), 0);
