@@ -21,6 +21,7 @@
 #include "hf_commit_parse.h"
 #include "hub_limits.h"
 #include "hub_name.h"
+#include "hub_utf8.h"
 #include "lfs_pointer.h"
 #include "meta.h"
 #include "meta_lfs_access.h"
@@ -393,6 +394,10 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
 
 void githook_path_print_quoted(FILE *out, const char *path)
 {
+    /* A path that is valid UTF-8 keeps its characters readable. Otherwise every byte above
+     * 0x7f is escaped too, because a terminal cannot show the bytes that break UTF-8. */
+    bool escape_high = !hub_utf8_is_valid(path, strlen(path));
+
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
         if (*p == '\\' || *p == '"')
@@ -401,7 +406,7 @@ void githook_path_print_quoted(FILE *out, const char *path)
             fputs("\\n", out);
         else if (*p == '\t')
             fputs("\\t", out);
-        else if (*p < 0x20 || *p == 0x7f)
+        else if (*p < 0x20 || *p == 0x7f || (escape_high && *p > 0x7f))
             fprintf(out, "\\x%02x", *p);
         else
             fputc(*p, out);

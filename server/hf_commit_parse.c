@@ -4,6 +4,7 @@
 
 #include "http_parse.h"
 #include "hub_limits.h"
+#include "hub_utf8.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -66,6 +67,8 @@ int hf_path_rule(const char *path, char *rule, size_t cap)
         if (c == '\\')
             return rule_set(rule, cap, HUB_EINVAL, "contains a backslash");
     }
+    if (!hub_utf8_is_valid(path, len))
+        return rule_set(rule, cap, HUB_EINVAL, "is not valid UTF-8");
     if (path[0] == '/')
         return rule_set(rule, cap, HUB_EINVAL, "starts with '/'");
     if (path[len - 1] == '/')

@@ -68,7 +68,8 @@ void hf_commit_parser_dispose(struct hf_commit_parser *p);
 
 /** Checks a repo-relative file path from a request: not empty, at most HUB_MAX_PATH_BYTES,
  * at most HUB_MAX_PATH_SEGMENTS segments, no leading or trailing '/', no empty, "." or ".."
- * segment, no backslash, no NUL or other control character. Returns 0 or
+ * segment, no backslash, no NUL or other control character, valid UTF-8 (JSON carries only
+ * UTF-8, so a file with another path could not be listed). Returns 0 or
  * HUB_EINVAL/HUB_ETOOBIG with err naming the path. */
 int hf_path_check(const char *path, struct hub_error *err);
 

@@ -5,10 +5,12 @@
 #include "hf_info_cache.h"
 #include "hub_log.h"
 #include "hub_config.h"
+#include "hub_utf8.h"
 #include "meta.h"
 #include "store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -400,6 +402,22 @@ void hf_author_format(char *name, size_t name_cap, char *email, size_t email_cap
     snprintf(email, email_cap, "%s@users.atelier", user->name != NULL ? user->name : "anonymous");
 }
 
+json_t *hf_json_git_text(const char *text)
+{
+    size_t len = strlen(text);
+    char *repaired;
+    json_t *out;
+
+    if (hub_utf8_is_valid(text, len))
+        return json_stringn(text, len);
+    repaired = hub_utf8_repair(text, len, NULL);
+    if (repaired == NULL)
+        return NULL;
+    out = json_string(repaired);
+    free(repaired);
+    return out;
+}
+
 json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_info *last)
 {
     json_t *obj = json_object();
@@ -408,7 +426,9 @@ json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_i
         return NULL;
     json_object_set_new(obj, "type",
                         json_string(entry->type == REPO_ENTRY_FILE ? "file" : "directory"));
-    json_object_set_new(obj, "path", json_string(entry->path));
+    /* NOTE: a path that is not valid UTF-8 is listed with U+FFFD, and resolve finds no file
+     * at the listed path. Pushes reject such paths, so only older trees have them. */
+    json_object_set_new(obj, "path", hf_json_git_text(entry->path));
     json_object_set_new(obj, "oid", json_string(entry->oid));
     json_object_set_new(obj, "size", json_integer((json_int_t)entry->size));
     if (entry->is_lfs)

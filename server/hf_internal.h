@@ -87,6 +87,11 @@ const char *hf_web_prefix(enum hub_repo_type type);
 void hf_author_format(char *name, size_t name_cap, char *email, size_t email_cap,
                       const struct http_user *user);
 
+/** Builds a JSON string of text read from git, such as a file path, with the bytes that are
+ * not valid UTF-8 replaced by U+FFFD, because jansson rejects those. Returns NULL only when
+ * out of memory. */
+json_t *hf_json_git_text(const char *text);
+
 /** Builds the tree-entry JSON of the 3.3 listing format for entry; with last_commit it adds
  * lastCommit. Returns NULL when out of memory. */
 json_t *hf_entry_json(const struct repo_entry *entry, const struct repo_commit_info *last);

@@ -315,7 +315,7 @@ static json_t *pr_details_json(struct http_request *req, struct hf_repo_ctx *ctx
         mreq.dry_run = true;
         if (repo_merge(&check, ctx->git, &mreq, &err) == HUB_ECONFLICT)
             for (size_t i = 0; i < check.n_conflicts; i++)
-                json_array_append_new(conflicts, json_string(check.conflicts[i]));
+                json_array_append_new(conflicts, hf_json_git_text(check.conflicts[i]));
         repo_merge_result_dispose(&check);
     }
     changes = json_pack("{s:s,s:s,s:s}", "base", base_ref, "baseCommit", pr->base_commit,
@@ -490,7 +490,7 @@ static int reply_merge_conflict(struct http_request *req, const struct meta_pr *
     char message[2048];
 
     for (size_t i = 0; i < res->n_conflicts; i++)
-        json_array_append_new(files, json_string(res->conflicts[i]));
+        json_array_append_new(files, hf_json_git_text(res->conflicts[i]));
     pr_merge_conflict_message(message, sizeof(message), pr, err);
     return http_reply_json(req, 409,
                            json_pack("{s:s,s:o}", "error", message, "filesWithConflicts", files));

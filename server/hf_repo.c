@@ -504,7 +504,7 @@ static json_t *siblings_build(bool *is_adapter, const struct repo_entry *entries
             continue;
         if (strcmp(e->path, "adapter_config.json") == 0)
             *is_adapter = true;
-        item = json_pack("{s:s}", "rfilename", e->path);
+        item = json_pack("{s:o}", "rfilename", hf_json_git_text(e->path));
         if (blobs) {
             json_object_set_new(item, "size", json_integer((json_int_t)e->size));
             json_object_set_new(item, "blobId", json_string(e->oid));

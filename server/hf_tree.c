@@ -276,9 +276,18 @@ static json_t *paths_info_parse(bool *expand, struct http_request *req)
                 http_reply_error(req, 400, "invalid percent escape in the form body");
                 return NULL;
             }
-            if ((size_t)(eq - p) == 5 && memcmp(p, "paths", 5) == 0)
+            if ((size_t)(eq - p) == 5 && memcmp(p, "paths", 5) == 0) {
+                struct hub_error err = HUB_ERROR_INIT;
+
+                /* json_string would fail on a path that is not UTF-8, so check the rules here. */
+                if (hf_path_check(value, &err) < 0) {
+                    free(value);
+                    json_decref(paths);
+                    http_reply_error(req, 400, "%s", err.msg);
+                    return NULL;
+                }
                 json_array_append_new(paths, json_string(value));
-            else if ((size_t)(eq - p) == 6 && memcmp(p, "expand", 6) == 0)
+            } else if ((size_t)(eq - p) == 6 && memcmp(p, "expand", 6) == 0)
                 http_parse_bool(expand, value);
             free(value);
             p += n + 1;
@@ -369,8 +378,9 @@ int hf_refs_handle(struct http_request *req, void *arg, struct hub_error *err)
     tags = json_array();
     prs = json_array();
     for (size_t i = 0; i < count; i++) {
-        json_t *item = json_pack("{s:s,s:s,s:s}", "name", refs[i].name, "ref", refs[i].ref,
-                                 "targetCommit", refs[i].target);
+        /* Branches and tags pushed before their names had to be UTF-8 show U+FFFD. */
+        json_t *item = json_pack("{s:o,s:o,s:s}", "name", hf_json_git_text(refs[i].name), "ref",
+                                 hf_json_git_text(refs[i].ref), "targetCommit", refs[i].target);
 
         if (refs[i].kind == REPO_REF_BRANCH)
             json_array_append_new(branches, item);

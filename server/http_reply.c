@@ -4,6 +4,7 @@
 #include "http_internal.h"
 
 #include "hub_log.h"
+#include "hub_utf8.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -160,8 +161,15 @@ static int reply_error_v(struct http_request *req, unsigned status, const char *
     if (req->route != NULL && req->route->text_errors)
         return reply_error_text(req, status, msg);
     body = json_pack("{s:s}", "error", msg);
-    if (body == NULL) /* msg was not valid UTF-8: send the escaped copy */
-        body = json_pack("{s:s}", "error", "invalid request (message not valid UTF-8)");
+    if (body == NULL && !hub_utf8_is_valid(msg, strlen(msg))) {
+        /* msg quotes bytes from the request or from git that are not UTF-8, or a %.80s cut
+         * through a character. jansson rejects those, so send them as U+FFFD. */
+        char *repaired = hub_utf8_repair(msg, strlen(msg), NULL);
+
+        if (repaired != NULL)
+            body = json_pack("{s:s}", "error", repaired);
+        free(repaired);
+    }
     if (body != NULL && req->route != NULL && req->route->lfs_errors)
         json_object_set(body, "message", json_object_get(body, "error"));
     if (body == NULL)

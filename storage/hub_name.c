@@ -2,6 +2,7 @@
  * The rules match what the Hugging Face Hub clients check locally before they send a request,
  * so every name the hub accepts is one those clients can use. */
 #include "hub_name.h"
+#include "hub_utf8.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -167,6 +168,10 @@ static int ref_name_check(const char *name, const char *kind, struct hub_error *
                                  "invalid %s name '%.64s': a %s name may not contain '%c'", kind,
                                  name, kind, c);
     }
+    /* git allows any bytes above 0x7f, but the refs listing is JSON, which needs UTF-8. */
+    if (!hub_utf8_is_valid(name, len))
+        return hub_error_set(err, HUB_EINVAL, "invalid %s name '%.64s': a %s name must be UTF-8",
+                             kind, name, kind);
     return 0;
 }
 

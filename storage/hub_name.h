@@ -38,7 +38,8 @@ bool hub_name_is_valid(const char *name);
  * not "HEAD". It does not start with '-', start or end with '/', end with '.', or contain
  * "..", "//" or "@{". No part between slashes starts with '.' or ends with ".lock". It has no
  * space, control character, backslash or any of ~ ^ : ? * [. Unlike git, it also rejects
- * ',', which separates the names in the list of protected branches. Returns 0, or HUB_EINVAL
+ * ',', which separates the names in the list of protected branches, and bytes that are not
+ * valid UTF-8, which the JSON of the refs listing cannot carry. Returns 0, or HUB_EINVAL
  * with a message that names the branch and the rule it breaks. Any thread. */
 int hub_branch_name_check(const char *branch, struct hub_error *err);
 

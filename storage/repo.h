@@ -126,7 +126,9 @@ int repo_entry_stat(struct repo_entry *out, struct repo *r, const char *rev, con
 int repo_file_read(char **out, size_t *len_out, struct repo *r, const char *rev, const char *path,
                    size_t max_bytes, struct hub_error *err);
 
-/* One commit of the log. Strings are owned by the struct (repo_commit_info_dispose()). */
+/* One commit of the log. Strings are owned by the struct (repo_commit_info_dispose()). They are
+ * valid UTF-8: converted from the commit's `encoding` header as `git log` does, with bytes
+ * that are not valid in it (or in UTF-8 without a header) replaced by U+FFFD. */
 struct repo_commit_info {
     char id[REPO_OID_HEX_BYTES + 1];
     char *title;   /* first line of the message */

@@ -3,6 +3,7 @@
  * history references. Blob sizes come from the object header, so listing a tree never loads
  * a large blob; only blobs smaller than LFS_POINTER_MAX_BYTES are read to detect pointers. */
 #include "repo.h"
+#include "hub_utf8.h"
 
 #include "lfs_attributes.h"
 #include "lfs_pointer.h"
@@ -361,11 +362,21 @@ void repo_commit_info_dispose(struct repo_commit_info *info)
     info->n_parents = 0;
 }
 
+/* Returns text from a commit as malloc'd UTF-8, converted from the commit's encoding header as
+ * `git log` does, or with invalid bytes replaced by U+FFFD. NULL text becomes "". */
+static char *text_decode(const char *text, const char *encoding)
+{
+    if (text == NULL)
+        text = "";
+    return hub_utf8_decode(text, strlen(text), encoding);
+}
+
 static int info_fill(struct repo_commit_info *out, const git_commit *commit, struct hub_error *err)
 {
     const git_signature *author = git_commit_author(commit);
     const char *message = git_commit_message(commit);
     const char *summary = git_commit_summary((git_commit *)commit);
+    const char *encoding = git_commit_message_encoding(commit);
 
     unsigned int n_parents = git_commit_parentcount(commit);
 
@@ -380,10 +391,10 @@ static int info_fill(struct repo_commit_info *out, const git_commit *commit, str
             repo_oid_hex(out->parents[i], git_commit_parent_id(commit, i));
         out->n_parents = n_parents;
     }
-    out->title = strdup(summary != NULL ? summary : "");
-    out->message = strdup(message != NULL ? message : "");
-    out->author_name = strdup(author->name != NULL ? author->name : "");
-    out->author_email = strdup(author->email != NULL ? author->email : "");
+    out->title = text_decode(summary, encoding);
+    out->message = text_decode(message, encoding);
+    out->author_name = text_decode(author->name, encoding);
+    out->author_email = text_decode(author->email, encoding);
     out->time = (int64_t)author->when.time;
     out->tz_offset_min = author->when.offset;
     if (out->title == NULL || out->message == NULL || out->author_name == NULL ||

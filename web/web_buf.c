@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hub_error.h"
+#include "hub_utf8.h"
 
 static bool web_buf_reserve(struct web_buf *buf, size_t extra)
 {
@@ -77,7 +78,8 @@ void web_buf_printf(struct web_buf *buf, const char *fmt, ...)
     buf->len += (size_t)n;
 }
 
-void web_buf_escape_n(struct web_buf *buf, const char *text, size_t len)
+/* Appends len bytes of valid UTF-8 text with the HTML special characters escaped. */
+static void escape_utf8(struct web_buf *buf, const char *text, size_t len)
 {
     size_t run = 0;
 
@@ -108,6 +110,26 @@ void web_buf_escape_n(struct web_buf *buf, const char *text, size_t len)
         run = i + 1;
     }
     web_buf_append(buf, text + run, len - run);
+}
+
+void web_buf_escape_n(struct web_buf *buf, const char *text, size_t len)
+{
+    char *repaired;
+    size_t repaired_len;
+
+    if (hub_utf8_is_valid(text, len)) {
+        escape_utf8(buf, text, len);
+        return;
+    }
+    /* Pages are sent as UTF-8, and git text (file paths, file contents) may hold other bytes,
+     * so show those as U+FFFD as a browser would, but in the page itself. */
+    repaired = hub_utf8_repair(text, len, &repaired_len);
+    if (repaired == NULL) {
+        buf->failed = true;
+        return;
+    }
+    escape_utf8(buf, repaired, repaired_len);
+    free(repaired);
 }
 
 void web_buf_escape(struct web_buf *buf, const char *text)

@@ -1672,6 +1672,128 @@ else
   not_ok "all pushed tags listed" "tags: $tag_count"
 fi
 
+# ---- Commit text and paths that are not UTF-8 ----------------------------------------------
+
+# Imported histories have commits with an encoding header (converted as `git log` does) and
+# raw Latin-1 bytes without one (shown with U+FFFD). Both must stay in every listing.
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $WRITE_TOKEN" \
+  -H "Content-Type: application/json" -d '{"name":"encodings","type":"model"}' \
+  "$base/api/repos/create"
+check "clone encodings repo" git clone -q "$write_base/alice/encodings" encodings
+enc_api=$base/api/models/alice/encodings
+enc_main=$(git -C encodings rev-parse main)
+enc_tree=$(git -C encodings rev-parse 'main^{tree}')
+# raw_commit PARENT HEADER MESSAGE: writes a commit whose author is "Ren\xe9" in Latin-1
+# bytes, with HEADER ("" for none) after the committer, and prints its id.
+raw_commit() {
+  printf 'tree %s\nparent %s\nauthor Ren\351 <r@x.test> 1700000000 +0100\ncommitter Ren\351 <r@x.test> 1700000000 +0100\n%s\n%s\n' \
+    "$enc_tree" "$1" "$2" "$3" | git -C encodings hash-object -t commit -w --stdin --literally
+}
+latin1=$(raw_commit "$enc_main" "encoding ISO-8859-1
+" "$(printf 'Caf\351\n\nLe g\342teau.')")
+raw=$(raw_commit "$enc_main" "" "$(printf 'Caf\351 raw')")
+check "push commit with an ISO-8859-1 header" git -C encodings push -q origin "$latin1:refs/heads/latin1"
+check "push commit with raw Latin-1 bytes" git -C encodings push -q origin "$raw:refs/heads/raw"
+
+curl -s -D "$work/enc-latin1.head" "$enc_api/commits/latin1" >"$work/enc-latin1.json"
+check_output "commits list counts both commits" "^X-Total-Count: 2" "$work/enc-latin1.head"
+check_output "commits list has the Latin-1 commit" "\"id\":\"$latin1\"" "$work/enc-latin1.json"
+check_output "commits list has the parent" "\"id\":\"$enc_main\"" "$work/enc-latin1.json"
+check_output "Latin-1 title converted to UTF-8" '"title":"Café"' "$work/enc-latin1.json"
+check_output "Latin-1 message converted to UTF-8" '"message":"Café\\n\\nLe gâteau.' \
+  "$work/enc-latin1.json"
+check_output "Latin-1 author converted to UTF-8" '"user":"René"' "$work/enc-latin1.json"
+
+curl -s "$enc_api/commits/raw" >"$work/enc-raw.json"
+check_output "commits list has the raw commit" "\"id\":\"$raw\"" "$work/enc-raw.json"
+check_output "raw bytes shown as U+FFFD in the title" '"title":"Caf� raw"' "$work/enc-raw.json"
+check_output "raw bytes shown as U+FFFD in the author" '"user":"Ren�"' "$work/enc-raw.json"
+
+curl -s "$base/alice/encodings/commit/$latin1" >"$work/enc-commit.html"
+check_output "commit page shows the converted title" "Café" "$work/enc-commit.html"
+check_output "commit page shows the converted author" "René" "$work/enc-commit.html"
+curl -s "$base/alice/encodings/commits/raw" >"$work/enc-history.html"
+check_output "history page shows U+FFFD for raw bytes" "Caf� raw" "$work/enc-history.html"
+
+enc_pr=$(curl -s -X POST -H "Authorization: Bearer $WRITE_TOKEN" -H "Content-Type: application/json" \
+  -d '{"title": "Latin-1 commit", "pullRequest": true}' "$enc_api/discussions" |
+  sed -n 's/.*"num" *: *\([0-9]*\).*/\1/p')
+check "push Latin-1 commit to the pull request" \
+  git -C encodings push -q origin "$latin1:refs/pr/${enc_pr:-0}"
+curl -s "$enc_api/discussions/${enc_pr:-0}" >"$work/enc-pr.json"
+check_output "pull request events list the Latin-1 commit" \
+  "\"type\":\"commit\",[^{]*\{\"name\":\"René\"\},\"data\":\{\"subject\":\"Café\",\"oid\":\"$latin1\"" \
+  "$work/enc-pr.json"
+
+# A pushed file whose path is not valid UTF-8 is rejected, with the bytes escaped.
+(
+  cd encodings && git checkout -q main && printf 'x\n' >"$(printf 'caf\351.txt')" &&
+    git add . && git commit -q -m "Add a Latin-1 file name"
+)
+if git -C encodings push origin main >"$work/enc-path.log" 2>&1; then
+  not_ok "push of a path that is not UTF-8 rejected" "push succeeded"
+else
+  ok "push of a path that is not UTF-8 rejected"
+fi
+check_output "path rejection names the path and the rule" \
+  '^remote: rejected refs/heads/main: file "caf\\xe9.txt" has a path the hub cannot serve: is not valid UTF-8' \
+  "$work/enc-path.log"
+
+# Branch names must be UTF-8 too, so the refs listing can show them.
+if git -C encodings push origin "$enc_main:refs/heads/$(printf 'caf\351')" >"$work/enc-branch.log" 2>&1; then
+  not_ok "push of a branch name that is not UTF-8 rejected" "push succeeded"
+else
+  ok "push of a branch name that is not UTF-8 rejected"
+fi
+check_output "branch name rejection names the rule" "a branch name must be UTF-8" \
+  "$work/enc-branch.log"
+
+# A tree stored before that check (written here straight into the bare repo) still lists
+# such a file, with U+FFFD, in the tree, the model info and the files page.
+enc_bare=$data/repos/models/alice/encodings.git
+enc_blob=$(printf 'old\n' | git -C "$enc_bare" hash-object -w --stdin)
+enc_old_tree=$( (git -C "$enc_bare" ls-tree main && printf '100644 blob %s\tcaf\351.txt\n' "$enc_blob") |
+  git -C "$enc_bare" mktree)
+enc_old=$(git -C "$enc_bare" commit-tree "$enc_old_tree" -p main -m "Old Latin-1 file name")
+git -C "$enc_bare" update-ref refs/heads/legacy "$enc_old"
+git -C "$enc_bare" update-ref "refs/heads/old-$(printf '\351')" "$enc_old"
+curl -s "$enc_api/refs" >"$work/enc-refs.json"
+check_output "refs list an old branch name with U+FFFD" '"name":"old-�","ref":"refs/heads/old-�"' \
+  "$work/enc-refs.json"
+check_output "refs still list main" '"name":"main"' "$work/enc-refs.json"
+curl -s "$enc_api/tree/legacy" >"$work/enc-tree.json"
+check_output "tree lists the old file with U+FFFD" '"path":"caf�.txt"' "$work/enc-tree.json"
+check_output "tree still lists .gitattributes" '"path":".gitattributes"' "$work/enc-tree.json"
+curl -s "$enc_api/revision/legacy" >"$work/enc-info.json"
+check_output "model info siblings list the old file" '"rfilename":"caf�.txt"' "$work/enc-info.json"
+curl -s "$base/alice/encodings/tree/legacy" >"$work/enc-files.html"
+check_output "files page lists the old file with U+FFFD" "caf�.txt" "$work/enc-files.html"
+check_output "files page links the old file by its bytes" 'href="/alice/encodings/blob/legacy/caf%E9.txt"' \
+  "$work/enc-files.html"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/encodings/blob/legacy/caf%E9.txt")
+if [ "$code" = "200" ]; then
+  ok "file page of the old file opens"
+else
+  not_ok "file page of the old file opens" "HTTP $code"
+fi
+code=$(curl -s -o "$work/enc-resolve.json" -w '%{http_code}' \
+  "$base/alice/encodings/resolve/legacy/caf%E9.txt")
+if [ "$code" = "400" ]; then
+  ok "resolve of a path that is not UTF-8 gets 400"
+else
+  not_ok "resolve of a path that is not UTF-8 gets 400" "HTTP $code: $(cat "$work/enc-resolve.json")"
+fi
+code=$(curl -s -o "$work/enc-paths-info.json" -w '%{http_code}' \
+  -H "Content-Type: application/x-www-form-urlencoded" --data 'paths=caf%E9.txt' \
+  "$enc_api/paths-info/legacy")
+if [ "$code" = "400" ]; then
+  ok "paths-info of a path that is not UTF-8 gets 400"
+else
+  not_ok "paths-info of a path that is not UTF-8 gets 400" "HTTP $code: $(cat "$work/enc-paths-info.json")"
+fi
+check_output "paths-info error names the rule" "invalid path 'caf�.txt': is not valid UTF-8" \
+  "$work/enc-paths-info.json"
+
 # ---- Protocol details ----------------------------------------------------------------------
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/alice/stories/info/refs")

@@ -5,6 +5,7 @@
 #include "hf_commit_parse.h"
 #include "http_parse.h"
 #include "hub_limits.h"
+#include "hub_name.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -152,6 +153,9 @@ static void test_path_check(void)
     longest[HUB_MAX_PATH_BYTES + 1] = '\0';
     CHECK_EQ_INT(hf_path_check(longest, &err), HUB_ETOOBIG);
     free(longest);
+    CHECK_EQ_INT(hf_path_check("caf\xc3\xa9.txt", &err), 0);
+    CHECK_EQ_INT(hf_path_check("caf\xe9.txt", &err), HUB_EINVAL);
+    CHECK_EQ_INT(hf_path_check("\xc0\xaf", &err), HUB_EINVAL); /* overlong '/' */
 }
 
 static void test_path_segment_limit(void)
@@ -183,12 +187,25 @@ static void test_path_rule_text(void)
     CHECK_EQ_STR(rule, "contains a backslash");
     CHECK_EQ_INT(hf_path_rule("a\nb", rule, sizeof(rule)), HUB_EINVAL);
     CHECK_EQ_STR(rule, "contains control character 0x0a");
+    CHECK_EQ_INT(hf_path_rule("caf\xe9.txt", rule, sizeof(rule)), HUB_EINVAL);
+    CHECK_EQ_STR(rule, "is not valid UTF-8");
     CHECK_EQ_INT(hf_path_rule("ok/file.txt", rule, sizeof(rule)), 0);
     /* hf_path_check keeps its messages, which name the path. */
     CHECK_EQ_INT(hf_path_check("a\\b", &err), HUB_EINVAL);
     CHECK_EQ_STR(err.msg, "invalid path 'a\\b': contains a backslash");
     CHECK_EQ_INT(hf_path_check("", &err), HUB_EINVAL);
     CHECK_EQ_STR(err.msg, "invalid path: empty");
+}
+
+static void test_ref_name_utf8(void)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+
+    CHECK_EQ_INT(hub_branch_name_check("caf\xc3\xa9", &err), 0);
+    CHECK_EQ_INT(hub_branch_name_check("caf\xe9", &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "a branch name must be UTF-8") != NULL);
+    CHECK_EQ_INT(hub_tag_name_check("v1-\xe9", &err), HUB_EINVAL);
+    CHECK(strstr(err.msg, "a tag name must be UTF-8") != NULL);
 }
 
 static int feed_all(struct hf_commit_parser *p, const char *body, size_t chunk,
@@ -358,6 +375,7 @@ int main(void)
     test_path_check();
     test_path_segment_limit();
     test_path_rule_text();
+    test_ref_name_utf8();
     test_commit_parse_all_kinds();
     test_commit_parse_errors();
     test_commit_parse_operation_limit();
