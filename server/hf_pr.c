@@ -232,8 +232,11 @@ static void events_add_history(json_t *events, struct repo *git, const struct pr
     struct repo_commit_info *commits = NULL;
     size_t count = 0, next_status = 0;
 
-    if (changes != NULL && pr_changes_commits(&commits, &count, git, changes, &err) < 0)
+    if (changes != NULL && pr_changes_commits(&commits, &count, git, changes, &err) < 0) {
+        hub_log(HUB_LOG_WARN, "pr", "cannot list the commits of a pull request head=%s error=%s",
+                changes->head, err.msg);
         count = 0;
+    }
     /* pr_changes_commits lists the newest commit first. */
     for (size_t i = count; i-- > 0;) {
         while (next_status < n_status && status_events[next_status].created_at < commits[i].time)
