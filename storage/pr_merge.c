@@ -25,22 +25,111 @@ static int lock_keep(const struct meta_lfs_lock *lock, void *arg)
     return 1;
 }
 
+/* Counts the UTF-8 characters in the first len bytes of text: the bytes that start one. */
+static size_t pr_utf8_count(const char *text, size_t len)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < len; i++)
+        count += ((unsigned char)text[i] & 0xC0) != 0x80;
+    return count;
+}
+
+/* Finds the first control character of text: C0 (U+0000 to U+001F), DEL or C1 (U+0080 to
+ * U+009F). When multiline is true, tab, newline and a carriage return before a newline are
+ * allowed. Returns its byte offset and sets *code, or returns -1 when there is none. */
+static long pr_control_find(const char *text, bool multiline, unsigned *code)
+{
+    for (size_t i = 0; text[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)text[i];
+        unsigned char next = (unsigned char)text[i + 1];
+
+        if (multiline && (c == '\t' || c == '\n' || (c == '\r' && next == '\n')))
+            continue;
+        if (c < 0x20 || c == 0x7F) {
+            *code = c;
+            return (long)i;
+        }
+        if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {
+            *code = next;
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Checks text, the pull request field named what, for control characters and for its size
+ * limit of max bytes. */
+static int pr_field_check(const char *what, const char *text, size_t max, bool multiline,
+                          struct hub_error *err)
+{
+    size_t len = strlen(text);
+    unsigned code = 0;
+    long at = pr_control_find(text, multiline, &code);
+
+    if (at >= 0)
+        return hub_error_set(err, HUB_EINVAL,
+                             "pull request %s contains the control character U+%04X at "
+                             "character %zu; %s",
+                             what, code, pr_utf8_count(text, (size_t)at) + 1,
+                             multiline ? "only tabs and line breaks are allowed"
+                                       : "a title is one line of printable text");
+    /* Browsers count characters and the limit is in bytes, so the message gives both. */
+    if (len > max)
+        return hub_error_set(err, HUB_ETOOBIG,
+                             "pull request %s is longer than %zu bytes: it has %zu bytes (%zu "
+                             "characters of this text); shorten it",
+                             what, max, len, pr_utf8_count(text, len));
+    return 0;
+}
+
+int pr_text_check(char title_out[META_PR_MAX_TITLE_BYTES + 1], const char *title,
+                  const char *description, struct hub_error *err)
+{
+    const char *spaces = " \t\n\r\v\f";
+    size_t start, len;
+    char *trimmed;
+    int rc;
+
+    if (title == NULL)
+        title = "";
+    start = strspn(title, spaces);
+    len = strlen(title + start);
+    while (len > 0 && strchr(spaces, title[start + len - 1]) != NULL)
+        len--;
+    if (len == 0)
+        return hub_error_set(err, HUB_EINVAL, "missing pull request title");
+    trimmed = strndup(title + start, len);
+    if (trimmed == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "out of memory");
+    rc = pr_field_check("title", trimmed, META_PR_MAX_TITLE_BYTES, false, err);
+    if (rc == 0)
+        memcpy(title_out, trimmed, len + 1);
+    free(trimmed);
+    if (rc == 0 && description != NULL)
+        rc = pr_field_check("description", description, META_PR_MAX_DESCRIPTION_BYTES, true, err);
+    return rc;
+}
+
 int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct meta_repo *row,
             const char *title, const char *description, const char *target_branch,
             int64_t author_id, const char *author_name, struct hub_error *err)
 {
     struct hub_error cleanup = HUB_ERROR_INIT;
-    char base[REPO_OID_HEX_BYTES + 1], ref[32];
+    char base[REPO_OID_HEX_BYTES + 1], ref[32], checked_title[META_PR_MAX_TITLE_BYTES + 1];
     int rc;
 
+    rc = pr_text_check(checked_title, title, description, err);
+    if (rc < 0)
+        return rc;
     if (target_branch == NULL)
         target_branch = REPO_DEFAULT_BRANCH;
     if (!repo_revision_is_branch(NULL, git, target_branch) ||
         repo_revision_resolve(base, git, target_branch, err) < 0)
         return hub_error_set(err, HUB_ENOTFOUND, "target branch '%.200s' not found in %s/%s",
                              target_branch, row->ns, row->name);
-    rc = meta_pr_create(out, db, row->id, title, description, author_id, author_name, target_branch,
-                        base, err);
+    rc = meta_pr_create(out, db, row->id, checked_title, description, author_id, author_name,
+                        target_branch, base, err);
     if (rc < 0)
         return rc;
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)out->number);

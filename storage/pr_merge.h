@@ -30,13 +30,22 @@ struct pr_lock {
 int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,
                        const struct meta_pr *pr, int64_t user_id, struct hub_error *err);
 
+/** Checks the title and description of a new pull request and writes the title without
+ * the whitespace around it to title_out. A title must not be blank and a description may be
+ * NULL. Neither may hold control characters, except tabs and line breaks (LF or CRLF) in the
+ * description, or exceed META_PR_MAX_TITLE_BYTES or META_PR_MAX_DESCRIPTION_BYTES after
+ * trimming. Returns 0, HUB_EINVAL (blank or control character), HUB_ETOOBIG or HUB_ENOMEM,
+ * with a message that names the field. */
+int pr_text_check(char title_out[META_PR_MAX_TITLE_BYTES + 1], const char *title,
+                  const char *description, struct hub_error *err);
+
 /** Opens an empty pull request on row (git repo git) by author_id (author_name) that proposes
  * the commits of the new ref refs/pr/N for target_branch (NULL: main). refs/pr/N starts at the
  * branch head, so the pull request has no commits until the author commits or pushes to it.
- * Title and description follow meta_pr_create (1 to META_PR_MAX_TITLE_BYTES bytes, a
- * description of at most META_PR_MAX_DESCRIPTION_BYTES; NULL is ""). The caller checks that
- * the author may read the repo. Fills out with the new row. Returns 0, HUB_EINVAL (missing
- * title), HUB_ETOOBIG (title or description too long), HUB_ENOTFOUND (target_branch is not a
+ * Title and description must pass pr_text_check, and the title is stored without the
+ * whitespace around it (a NULL description is ""). The caller checks that the author may read
+ * the repo. Fills out with the new row. Returns 0, HUB_EINVAL (blank title or a control
+ * character), HUB_ETOOBIG (title or description too long), HUB_ENOTFOUND (target_branch is not a
  * branch of the repo, or the repo or user row is gone), HUB_ECONFLICT or HUB_EIO. */
 int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct meta_repo *row,
             const char *title, const char *description, const char *target_branch,

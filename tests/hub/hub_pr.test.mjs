@@ -1011,14 +1011,32 @@ test("opened pull request: errors and description html", async () => {
   await expectError(missing, 404, /^target branch 'nope' not found in alice\/described$/);
   await expectError(await postJson(url, tok.bob, { title: "t".repeat(201), pullRequest: true }), 413,
     /title is longer than 200 bytes/);
+  await expectError(await postJson(url, tok.bob, { title: "é".repeat(150), pullRequest: true }), 413,
+    /^pull request title is longer than 200 bytes: it has 300 bytes \(150 characters of this text\); shorten it$/);
+  // Titles that would show as nothing, or that hold control characters, are rejected.
+  for (const title of ["   ", "\t", " \r\n "]) {
+    await expectError(await postJson(url, tok.bob, { title, pullRequest: true }), 400,
+      /^missing pull request title$/);
+  }
+  for (const [title, code] of [["a\nb", "U\\+000A"], ["a\u0007b\u001b[31m", "U\\+0007"],
+    ["a\u007fb", "U\\+007F"], ["a\u009bb", "U\\+009B"]]) {
+    await expectError(await postJson(url, tok.bob, { title, pullRequest: true }), 400,
+      new RegExp(`^pull request title contains the control character ${code} at character 2; `));
+  }
+  await expectError(await postJson(url, tok.bob,
+    { title: "Escape", description: "red \u001b[31m text", pullRequest: true }), 400,
+    /^pull request description contains the control character U\+001B at character 5; only tabs and line breaks are allowed$/);
+  await expectError(await postJson(url, tok.bob,
+    { title: "Carriage", description: "over\rwrite", pullRequest: true }), 400, /U\+000D at character 5/);
   await expectError(await postJson(url, tok.bobRead, { title: "Read-only", pullRequest: true }), 403,
     /read-only/);
 
   const description = "# Plan\n\nUse **rank 8**, see [notes](docs/notes.md).\n\n<script>alert(1)</script>\n";
-  const opened = await postJson(url, tok.bob, { title: "Tune the rank", description, pullRequest: true });
+  const opened = await postJson(url, tok.bob, { title: "  Tune the rank\t", description, pullRequest: true });
   assert.equal(opened.status, 200);
   const { num } = await opened.json();
   const details = await (await req(`${url}/${num}`)).json();
+  assert.equal(details.title, "Tune the rank", "the title is stored without the spaces around it");
   const comment = details.events.find((e) => e.type === "comment");
   assert.equal(comment.data.latest.raw, description);
   const html = comment.data.latest.html;
