@@ -137,6 +137,31 @@ int meta_pr_get(struct meta_pr *out, struct meta *db, int64_t repo_id, int64_t n
     return rc;
 }
 
+int meta_pr_find_recent(struct meta_pr *out, bool *found, struct meta *db, int64_t repo_id,
+                        int64_t author_id, const char *title, const char *description,
+                        const char *target_branch, int64_t since, struct hub_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *found = false;
+    rc = meta_stmt_prepare(&stmt, db,
+                           "SELECT " PR_COLUMNS " FROM pull_requests WHERE repo_id = ? AND "
+                           "author_id = ? AND status = 'open' AND title = ? AND description = ? "
+                           "AND target_branch = ? AND created_at >= ? ORDER BY number DESC "
+                           "LIMIT 1",
+                           err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, repo_id);
+    sqlite3_bind_int64(stmt, 2, author_id);
+    sqlite3_bind_text(stmt, 3, title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, description != NULL ? description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, target_branch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 6, since);
+    return meta_stmt_get_row(found, out, stmt, pr_from_row, db, "find pull request", err);
+}
+
 int meta_pr_list(struct meta_pr **out, size_t *count, struct meta *db, int64_t repo_id,
                  const enum meta_pr_status *status_filter, struct hub_error *err)
 {

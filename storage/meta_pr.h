@@ -75,6 +75,13 @@ int meta_pr_delete(struct meta *db, int64_t repo_id, int64_t number, struct hub_
 int meta_pr_get(struct meta_pr *out, struct meta *db, int64_t repo_id, int64_t number,
                 struct hub_error *err);
 
+/** Finds the newest open pull request of repo_id by author_id with exactly this title,
+ * description and target branch that was opened at or after since (seconds since the epoch).
+ * Sets *found and fills out when there is one. Returns 0 or HUB_EIO. */
+int meta_pr_find_recent(struct meta_pr *out, bool *found, struct meta *db, int64_t repo_id,
+                        int64_t author_id, const char *title, const char *description,
+                        const char *target_branch, int64_t since, struct hub_error *err);
+
 /** Lists the pull requests of repo_id, newest first, with the given status only when
  * status_filter is not NULL. *out is malloc'd (free(); NULL when there are none). Returns 0,
  * HUB_ENOMEM or HUB_EIO. */

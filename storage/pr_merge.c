@@ -6,6 +6,7 @@
 #include "meta_lfs_lock.h"
 #include "repo_lock.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,45 @@ int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct
     if (meta_pr_delete(db, row->id, out->number, &cleanup) < 0)
         hub_log(HUB_LOG_ERROR, "pr", "cannot delete pull request #%lld repo=%s/%s error=%s",
                 (long long)out->number, row->ns, row->name, cleanup.msg);
+    return rc;
+}
+
+/* Serialises pr_open_once, so two copies of one submission that arrive together (a double
+ * click) cannot both miss the other's pull request. */
+static pthread_mutex_t pr_open_once_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+int pr_open_once(struct meta_pr *out, bool *reused, struct meta *db, struct repo *git,
+                 const struct meta_repo *row, const char *title, const char *description,
+                 const char *target_branch, int64_t author_id, const char *author_name,
+                 struct hub_error *err)
+{
+    char checked_title[META_PR_MAX_TITLE_BYTES + 1], ref[32], head[REPO_OID_HEX_BYTES + 1];
+    struct hub_error ignored = HUB_ERROR_INIT;
+    bool found = false;
+    int rc;
+
+    *reused = false;
+    if (target_branch == NULL)
+        target_branch = REPO_DEFAULT_BRANCH;
+    rc = pr_text_check(checked_title, title, description, err);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&pr_open_once_mutex);
+    rc = meta_pr_find_recent(out, &found, db, row->id, author_id, checked_title,
+                             description != NULL ? description : "", target_branch,
+                             meta_now() - PR_OPEN_ONCE_WINDOW_S, err);
+    if (rc == 0 && found) {
+        /* A pull request that got commits since is the author's work, not a lost reply. */
+        snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)out->number);
+        found = repo_revision_resolve(head, git, ref, &ignored) == 0 &&
+                strcmp(head, out->base_commit) == 0;
+    }
+    if (rc == 0 && found)
+        *reused = true;
+    else if (rc == 0)
+        rc = pr_open(out, db, git, row, checked_title, description, target_branch, author_id,
+                     author_name, err);
+    pthread_mutex_unlock(&pr_open_once_mutex);
     return rc;
 }
 

@@ -30,6 +30,10 @@ struct pr_lock {
 int pr_merge_lock_find(struct pr_lock *out, bool *found, struct meta *db, struct repo *git,
                        const struct meta_pr *pr, int64_t user_id, struct hub_error *err);
 
+/* Seconds after pr_open_once opened a pull request during which the same submission
+ * returns that pull request instead of opening another. */
+#define PR_OPEN_ONCE_WINDOW_S 600
+
 /** Checks the title and description of a new pull request and writes the title without
  * the whitespace around it to title_out. A title must not be blank and a description may be
  * NULL. Neither may hold control characters, except tabs and line breaks (LF or CRLF) in the
@@ -50,6 +54,16 @@ int pr_text_check(char title_out[META_PR_MAX_TITLE_BYTES + 1], const char *title
 int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct meta_repo *row,
             const char *title, const char *description, const char *target_branch,
             int64_t author_id, const char *author_name, struct hub_error *err);
+
+/** Opens a pull request as pr_open does, unless author_id opened one with the same trimmed
+ * title, description and target branch in the last PR_OPEN_ONCE_WINDOW_S seconds that is
+ * still open and has no commits. Then it fills out with that one and sets *reused, so a form
+ * sent twice (Back and submit again, or a double click) opens one pull request. Returns as
+ * pr_open. */
+int pr_open_once(struct meta_pr *out, bool *reused, struct meta *db, struct repo *git,
+                 const struct meta_repo *row, const char *title, const char *description,
+                 const char *target_branch, int64_t author_id, const char *author_name,
+                 struct hub_error *err);
 
 /** Merges open pull request number of row (git repo git) into its target branch with
  * repo_merge for user merger_id. It holds the repo lock from the status check to the status
