@@ -250,6 +250,9 @@ struct http_user {
     enum http_auth_via via;
     int64_t token_id;   /* tokens.id, 0 for sessions and anonymous */
     bool token_invalid; /* credentials were sent but did not match a live token */
+    /* with token_invalid: the HTTP Basic password does not look like a token ("hf_" and 34
+     * characters), so it is likely the account password */
+    bool password_not_token;
 };
 
 /** Returns the caller; never NULL (an anonymous caller has id 0). */

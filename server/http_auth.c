@@ -205,6 +205,9 @@ void http_auth_resolve(struct http_request *req)
     via = credential_from_header(secret, sizeof(secret), http_request_header(req, "Authorization"));
     if (via != HTTP_AUTH_NONE) {
         auth_token(req, db, secret, via);
+        req->user.password_not_token =
+            req->user.token_invalid && via == HTTP_AUTH_BASIC &&
+            (strncmp(secret, "hf_", 3) != 0 || strlen(secret) != META_TOKEN_SECRET_BYTES);
         return;
     }
     if (http_request_header(req, "Authorization") != NULL) {

@@ -239,6 +239,13 @@ int http_reply_unauthorized(struct http_request *req)
                                 "your session expired or you logged out: log in again at /login");
     http_reply_header(req, "WWW-Authenticate", "Basic realm=\"atelier\"");
     http_reply_header(req, "LFS-Authenticate", "Basic realm=\"atelier\"");
+    /* git sends the account password when the user types it at git's prompt. */
+    if (req->user.token_invalid && req->user.password_not_token)
+        return http_reply_error(req, 401,
+                                "Invalid credentials in Authorization header: the password is "
+                                "not an access token. Create a write token on %s/settings and "
+                                "enter it as the password",
+                                http_request_base_url(req));
     if (req->user.token_invalid)
         return http_reply_error(req, 401, "Invalid credentials in Authorization header");
     return http_reply_error(req, 401,

@@ -186,6 +186,12 @@ check_output "clone of unknown repo shows hub message" "^remote: repository alic
 git clone -q "$(auth_base hf_not_a_token)/alice/secret" secret-bad >"$work/bad-token.log" 2>&1
 check_output "clone with unknown token shows hub message" \
   "^remote: Invalid credentials in Authorization header" "$work/bad-token.log"
+# An account password is not a token, and the message says what to enter instead.
+git clone -q "http://carol:carol%20password@127.0.0.1:$port/alice/secret" secret-password \
+  >"$work/password.log" 2>&1
+check_output "clone with account password asks for a write token" \
+  "^remote: .*the password is not an access token. Create a write token on http://127.0.0.1:$port/settings" \
+  "$work/password.log"
 
 # ---- Push with git-lfs ---------------------------------------------------------------------
 

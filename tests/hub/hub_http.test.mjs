@@ -135,6 +135,13 @@ test("whoami with write, read, Basic, revoked and no token", async () => {
   const revoked = await req("/api/whoami-v2", { token: tok.revoked });
   await expectError(revoked, 401);
   assert.equal(revoked.headers.get("x-error-message"), "Invalid credentials in Authorization header");
+  // git sends what the user typed at its password prompt: an account password gets a hint.
+  const password = await req("/api/whoami-v2", { headers: {
+    Authorization: "Basic " + Buffer.from("bob:bob's password").toString("base64") } });
+  const hint = await expectError(password, 401);
+  assert.match(hint.error, /^Invalid credentials in Authorization header: the password is not an access token\. /);
+  assert.match(hint.error, /Create a write token on http:\/\/127\.0\.0\.1:\d+\/settings and enter it as the password$/);
+  assert.equal(password.headers.get("x-error-message"), hint.error);
 });
 
 test("private repos look missing to others; public ones are readable by anyone", async () => {
