@@ -257,7 +257,12 @@ static void web_diff_text(struct web_repo_view *v, const char *old_rev,
     char *new_text = web_read_text(v, new_rev, new_e, &new_len);
 
     if (old_text == NULL || new_text == NULL) {
-        web_buf_puts(b, "<p class=\"muted\">Binary or large file: ");
+        /* The tree page marks LFS files with the same badge. */
+        if ((old_e != NULL && old_e->is_lfs) || (new_e != NULL && new_e->is_lfs))
+            web_buf_puts(b, "<p class=\"muted\"><span class=\"badge lfs\" title=\"Stored with Git "
+                            "LFS\">LFS</span> Large file: ");
+        else
+            web_buf_puts(b, "<p class=\"muted\">Binary or large file: ");
         if (old_e != NULL)
             web_format_size(b, old_e->size);
         web_buf_puts(b, old_e != NULL && new_e != NULL ? " → " : "");

@@ -43,8 +43,10 @@ static int web_pr_list(struct web_repo_view *v)
     web_pr_new_link(v);
     web_buf_puts(b, "</div>");
     if (count == 0)
-        web_buf_puts(b, "<p class=\"muted\">No pull requests yet. Open one with the form, or "
-                        "by committing with <code>create_pr=1</code>.</p>");
+        web_buf_puts(b, "<p class=\"muted\" id=\"pr-none\">No pull requests yet. Open one with "
+                        "the New pull request button, then add your commits with git. Scripts "
+                        "can open one through the Hub API too, by committing with "
+                        "<code>create_pr=1</code>.</p>");
     else
         web_buf_puts(b, "<ul class=\"pr-list\">");
     for (size_t i = 0; i < count; i++) {
@@ -203,33 +205,50 @@ static void web_pr_actions(struct web_repo_view *v, const struct meta_pr *pr, co
     web_buf_puts(&v->ctx->out, "</div>");
 }
 
+/* Writes the note that the password git asks for is a write token. */
+static void web_pr_token_hint(struct web_buf *b)
+{
+    web_buf_puts(b, "<p class=\"hint\" id=\"pr-token-hint\">When git asks for a password, "
+                    "enter a write token, not your account password: create one on the "
+                    "<a href=\"/settings\">settings page</a>.</p>");
+}
+
 /* Tells the author and the writers of an open pull request that git can push to its ref too,
  * which the pre-receive hook allows them. A pull request without commits, as the New pull
- * request form opens it, gets the commands as a block, because git is how it gets them. */
+ * request form opens it, gets the commands from the clone on as a block, because git is how
+ * it gets them. */
 static void web_pr_push_hint(struct web_repo_view *v, const struct meta_pr *pr, bool empty)
 {
+    struct web_buf *b = &v->ctx->out;
     bool author = v->ctx->req->user_id != 0 && pr->author_id == v->ctx->req->user_id;
     long long number = (long long)pr->number;
 
     if (!v->ctx->has_session || (!v->can_write && !author) || pr->status != META_PR_OPEN)
         return;
     if (empty) {
-        web_buf_printf(&v->ctx->out,
-                       "<div class=\"notice\" id=\"pr-push-hint\"><p>This pull request has no "
-                       "commits yet. Add them with git, in a clone of this repository:</p>"
-                       "<pre><code>git fetch origin refs/pr/%lld:pr/%lld\n"
+        web_buf_puts(b, "<div class=\"notice\" id=\"pr-push-hint\"><p>This pull request has no "
+                        "commits yet. Add them with git:</p><pre><code>git clone ");
+        web_format_base_url(b, v->ctx);
+        web_repo_href(b, v, NULL, NULL, NULL);
+        web_buf_puts(b, "\ncd ");
+        web_buf_escape(b, v->meta.name);
+        web_buf_printf(b,
+                       "\ngit fetch origin refs/pr/%lld:pr/%lld\n"
                        "git checkout pr/%lld\n"
                        "# commit your changes, then:\n"
-                       "git push origin pr/%lld:refs/pr/%lld</code></pre></div>",
+                       "git push origin pr/%lld:refs/pr/%lld</code></pre>",
                        number, number, number, number, number);
+        web_pr_token_hint(b);
+        web_buf_puts(b, "</div>");
         return;
     }
-    web_buf_printf(&v->ctx->out,
+    web_buf_printf(b,
                    "<p class=\"muted\" id=\"pr-push-hint\">You can also push to this pull "
                    "request with git: <code>git fetch origin refs/pr/%lld:pr/%lld</code>, "
                    "commit on <code>pr/%lld</code>, then <code>git push origin "
                    "pr/%lld:refs/pr/%lld</code>.</p>",
                    number, number, number, number, number);
+    web_pr_token_hint(b);
 }
 
 /* Writes the line under the title: who opened the pull request and what became of it. */

@@ -533,9 +533,51 @@ test("a student opens a pull request from the form", async () => {
   await page.waitForURL(baseUrl + "/alice/review-demo/discussions/2");
   await page.locator(".pr-description strong", { hasText: "better" }).waitFor();
   const commands = await page.locator("#pr-push-hint pre").innerText();
+  assert.match(commands, new RegExp(`^git clone ${baseUrl}/alice/review-demo$`, "m"));
   assert.match(commands, /^git fetch origin refs\/pr\/2:pr\/2$/m);
   assert.match(commands, /^git push origin pr\/2:refs\/pr\/2$/m);
+  await page.locator("#pr-token-hint").getByRole("link", { name: "settings page" }).waitFor();
   await shot("pull-request-new");
+
+  // Back and submitting the same form again shows pull request #2 instead of opening #3.
+  await page.goBack();
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/new");
+  if (await page.getByLabel("Title").inputValue() === "") {
+    await page.getByLabel("Title").fill("Try rank 16");
+    await page.getByLabel("Description").fill("Rank 16 may fit **better**.");
+  }
+  await page.getByRole("button", { name: "Open pull request" }).click();
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/2");
+  await page.goto(baseUrl + "/alice/review-demo/discussions");
+  assert.equal(await page.getByRole("link", { name: /Try rank 16/ }).count(), 1);
+
+  // A logout in another tab ends the session: the form keeps the text and links to the
+  // login, after which the form has the text again.
+  await page.goto(baseUrl + "/alice/review-demo/discussions/new");
+  await page.getByLabel("Title").fill("Try rank 32");
+  await page.getByLabel("Description").fill("Typed before the logout.");
+  const otherTab = await page.context().newPage();
+  await otherTab.goto(baseUrl + "/");
+  await otherTab.getByRole("button", { name: "Log out" }).click();
+  await otherTab.waitForURL(baseUrl + "/");
+  await otherTab.close();
+  await page.getByRole("button", { name: "Open pull request" }).click();
+  await page.getByRole("alert").getByText("Your session expired").waitFor();
+  assert.equal(await page.getByLabel("Title").inputValue(), "Try rank 32");
+  await page.getByRole("link", { name: "log in again" }).click();
+  await logIn("bob", "password-bob");
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/new");
+  assert.equal(await page.getByLabel("Title").inputValue(), "Try rank 32");
+  assert.equal(await page.getByLabel("Description").inputValue(), "Typed before the logout.");
+  await page.getByRole("button", { name: "Open pull request" }).click();
+  await page.waitForURL(baseUrl + "/alice/review-demo/discussions/3");
+
+  // A title of spaces is rejected, and the field says so.
+  await page.goto(baseUrl + "/alice/review-demo/discussions/new");
+  await page.getByLabel("Title").fill("   ");
+  await page.getByRole("button", { name: "Open pull request" }).click();
+  await page.getByRole("alert").getByText("missing pull request title").waitFor();
+  assert.equal(await page.getByLabel("Title").getAttribute("aria-invalid"), "true");
 
   // alice logs in again for the tests that follow.
   await page.getByRole("button", { name: "Log out" }).click();

@@ -1190,6 +1190,26 @@ static int64_t open_pull_request(const char *name, const char *title, const char
     return pr.number;
 }
 
+/* Commits op to ref (a branch or refs/pr/N) of alice's model name. */
+static void commit_op_to_ref(const char *name, const char *ref, const struct repo_op *op)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct repo_commit_request req;
+    struct repo *r = NULL;
+    char head[REPO_OID_HEX_BYTES + 1];
+
+    memset(&req, 0, sizeof(req));
+    req.branch = ref;
+    req.author_name = "bob";
+    req.author_email = "bob@example.com";
+    req.message = "Add a file";
+    req.ops = op;
+    req.n_ops = 1;
+    CHECK_EQ_INT(repo_open(&r, data_dir, HUB_REPO_MODEL, "alice", name, &err), 0);
+    CHECK_EQ_INT(repo_commit(head, r, &req, &err), 0);
+    repo_close(r);
+}
+
 static enum meta_pr_status pull_request_status(const char *name, int64_t number)
 {
     struct hub_error err = HUB_ERROR_INIT;
@@ -1485,7 +1505,27 @@ static void test_pages_pull_request_merges(void)
 static void test_pages_pull_request_form(void)
 {
     struct hub_error err = HUB_ERROR_INIT;
-    char bob_cookie[128], body[512], long_title[META_PR_MAX_TITLE_BYTES + 2];
+    static const char *const blank_titles[] = {"+++", "%09", "+%0D%0A+"};
+    static const struct {
+        const char *form;
+        const char *message;
+    } control_titles[] = {
+        {"a%0Ab", "pull request title contains the control character U+000A at character 2; "
+                  "a title is one line of printable text"},
+        {"a%07b%1B%5B31m", "pull request title contains the control character U+0007 at "
+                           "character 2"},
+        {"tab%09inside", "U+0009 at character 4"},
+        {"del%7F", "U+007F at character 4"},
+        {"c1%C2%9B", "U+009B at character 3"},
+    };
+    char bob_cookie[128], body[2048], long_title[META_PR_MAX_TITLE_BYTES + 2];
+    char *big_body;
+    struct repo_op lfs_op = {
+        .kind = REPO_OP_ADD_LFS,
+        .path = "weights.bin",
+        .lfs_oid = "4ea5c508a6566e76240543f8feb06fd457777be39549c4016436afda65d2330e",
+        .lfs_size = 300000,
+    };
     char bob_session[META_SESSION_ID_BYTES + 1], bob_csrf[META_SESSION_CSRF_BYTES + 1];
     char main_head[REPO_OID_HEX_BYTES + 1], pr_head[REPO_OID_HEX_BYTES + 1];
     struct meta_repo row;
@@ -1514,8 +1554,16 @@ static void test_pages_pull_request_form(void)
     CHECK_EQ_INT(p.resp.status, 303);
     CHECK_EQ_STR(p.resp.location, "/login?next=/alice/proposals/discussions/new");
     done(&p);
-    p = render_full("POST", "/alice/proposals/discussions/new", "", 0, NULL, "title=x");
-    CHECK_EQ_INT(p.resp.status, 403);
+    /* A form sent after the session ended shows again with its values and a login link. */
+    p = render_full("POST", "/alice/proposals/discussions/new", "", 0, NULL,
+                    "csrf=old&title=Typed+title&description=Typed+text&target=dev");
+    CHECK_EQ_INT(p.resp.status, 401);
+    CHECK(has(&p, "Your session expired; <a id=\"pr-expired-login\" "
+                  "href=\"/login?next=/alice/proposals/discussions/new\">log in again</a>"));
+    CHECK(has(&p, "data-session-expired"));
+    CHECK(has(&p, "value=\"Typed title\""));
+    CHECK(has(&p, ">Typed text</textarea>"));
+    CHECK(has(&p, "<option value=\"dev\" selected>dev</option>"));
     done(&p);
 
     /* A reader who is logged in gets the link and the form. */
@@ -1526,13 +1574,23 @@ static void test_pages_pull_request_form(void)
     p = render_full("GET", "/alice/proposals", "", bob_id, bob_cookie, NULL);
     CHECK(has(&p, "id=\"pr-new-link\""));
     done(&p);
+    p = render_full("GET", "/alice/proposals/discussions", "", bob_id, bob_cookie, NULL);
+    CHECK(has(&p, "No pull requests yet. Open one with the New pull request button"));
+    done(&p);
     p = render_full("GET", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, NULL);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "<title>New pull request · alice/proposals · Atelier</title>"));
-    CHECK(has(&p, "<form method=\"post\" action=\"/alice/proposals/discussions/new\">"));
+    CHECK(has(&p, "<form id=\"pr-new-form\" method=\"post\" "
+                  "action=\"/alice/proposals/discussions/new\">"));
     CHECK(has(&p, bob_csrf));
     CHECK(has(&p, "<option value=\"main\" selected>main</option>"));
     CHECK(has(&p, "<option value=\"dev\">dev</option>"));
+    /* The limits are in bytes, which maxlength would count as characters. */
+    CHECK(!has(&p, "maxlength"));
+    CHECK(has(&p, "aria-describedby=\"pr-title-hint\""));
+    CHECK(has(&p, "aria-describedby=\"pr-description-hint\""));
+    CHECK(has(&p, "aria-describedby=\"pr-target-hint\""));
+    CHECK(!has(&p, "aria-invalid"));
     done(&p);
 
     /* Each rejected form shows again with its values and the storage's message. */
@@ -1542,18 +1600,64 @@ static void test_pages_pull_request_form(void)
     CHECK(has(&p, "The form expired or came from another site."));
     CHECK(has(&p, "value=\"Kept title\""));
     done(&p);
-    snprintf(body, sizeof(body), "csrf=%s&title=&target=main", bob_csrf);
+    for (size_t i = 0; i < sizeof(blank_titles) / sizeof(blank_titles[0]); i++) {
+        snprintf(body, sizeof(body), "csrf=%s&title=%s&target=main", bob_csrf, blank_titles[i]);
+        p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+        CHECK_EQ_INT(p.resp.status, 400);
+        CHECK(has(&p, "missing pull request title"));
+        CHECK(has(&p, "aria-describedby=\"pr-title-hint form-error\" aria-invalid=\"true\" "
+                      "autofocus"));
+        done(&p);
+    }
+    for (size_t i = 0; i < sizeof(control_titles) / sizeof(control_titles[0]); i++) {
+        snprintf(body, sizeof(body), "csrf=%s&title=%s&target=main", bob_csrf,
+                 control_titles[i].form);
+        p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+        CHECK_EQ_INT(p.resp.status, 400);
+        CHECK(has(&p, control_titles[i].message));
+        done(&p);
+    }
+    snprintf(body, sizeof(body), "csrf=%s&title=Bell&description=ring%%07&target=main", bob_csrf);
     p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
     CHECK_EQ_INT(p.resp.status, 400);
-    CHECK(has(&p, "missing pull request title"));
+    CHECK(has(&p, "pull request description contains the control character U+0007 at "
+                  "character 5; only tabs and line breaks are allowed"));
+    CHECK(has(&p, "aria-describedby=\"pr-description-hint form-error\" aria-invalid=\"true\""));
+    CHECK(has(&p, "value=\"Bell\""));
     done(&p);
     memset(long_title, 't', META_PR_MAX_TITLE_BYTES + 1);
     long_title[META_PR_MAX_TITLE_BYTES + 1] = '\0';
     snprintf(body, sizeof(body), "csrf=%s&title=%s&target=main", bob_csrf, long_title);
     p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
-    CHECK_EQ_INT(p.resp.status, 400);
-    CHECK(has(&p, "pull request title is longer than 200 bytes"));
+    CHECK_EQ_INT(p.resp.status, 413);
+    CHECK(has(&p, "pull request title is longer than 200 bytes: it has 201 bytes (201 "
+                  "characters of this text); shorten it"));
     done(&p);
+    /* 150 accented letters pass a character count of 200 but take 300 bytes. */
+    snprintf(body, sizeof(body), "csrf=%s&target=main&title=", bob_csrf);
+    for (int i = 0; i < 150; i++)
+        strcat(body, "%C3%A9");
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 413);
+    CHECK(has(&p, "it has 300 bytes (150 characters of this text)"));
+    CHECK(has(&p, "value=\"\xC3\xA9\xC3\xA9"));
+    done(&p);
+    /* A body over the form limit gets the form back, with a message, not a bare error page. */
+    big_body = malloc(WEB_MAX_FORM_BYTES + 256);
+    CHECK(big_body != NULL);
+    if (big_body != NULL) {
+        int n = snprintf(big_body, 256, "csrf=%s&title=Huge&description=", bob_csrf);
+
+        memset(big_body + n, 'x', WEB_MAX_FORM_BYTES);
+        big_body[n + WEB_MAX_FORM_BYTES] = '\0';
+        p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie,
+                        big_body);
+        CHECK_EQ_INT(p.resp.status, 413);
+        CHECK(has(&p, "The form was larger than 64 KiB, so it was not read"));
+        CHECK(has(&p, "<form id=\"pr-new-form\""));
+        done(&p);
+        free(big_body);
+    }
     snprintf(body, sizeof(body), "csrf=%s&title=Lost&target=nope", bob_csrf);
     p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
     CHECK_EQ_INT(p.resp.status, 404);
@@ -1592,18 +1696,48 @@ static void test_pages_pull_request_form(void)
     p = render_full("GET", "/alice/proposals/discussions/1", "", bob_id, bob_cookie, NULL);
     CHECK_EQ_INT(p.resp.status, 200);
     CHECK(has(&p, "This pull request has no commits yet."));
-    CHECK(has(&p, "<pre><code>git fetch origin refs/pr/1:pr/1\ngit checkout pr/1\n"));
+    CHECK(has(&p, "git fetch origin refs/pr/1:pr/1\ngit checkout pr/1\n"));
     CHECK(has(&p, "git push origin pr/1:refs/pr/1</code></pre>"));
     CHECK(has(&p, "Line <strong>two</strong>"));
     CHECK(has(&p, "Commits (0)"));
+    /* The page of an empty pull request starts its git commands with the clone and
+     * names a write token as the password. */
+    CHECK(has(&p, "<pre><code>git clone http://127.0.0.1:8080/alice/proposals\ncd proposals\n"
+                  "git fetch origin refs/pr/1:pr/1\n"));
+    CHECK(has(&p, "enter a write token, not your account password"));
+    CHECK(has(&p, "<a href=\"/settings\">settings page</a>"));
     done(&p);
 
-    snprintf(body, sizeof(body), "csrf=%s&title=For+dev&target=dev", bob_csrf);
+    /* The same form sent again (Back, then submit) shows the pull request it opened. */
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 303);
+    CHECK_EQ_STR(p.resp.location, "/alice/proposals/discussions/1");
+    done(&p);
+    CHECK_EQ_INT(meta_pr_get(&pr, db, row.id, 2, &err), HUB_ENOTFOUND);
+
+    snprintf(body, sizeof(body), "csrf=%s&title=+For+dev%%09+&target=dev", bob_csrf);
     p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
     CHECK_EQ_STR(p.resp.location, "/alice/proposals/discussions/2");
     done(&p);
     CHECK_EQ_INT(meta_pr_get(&pr, db, row.id, 2, &err), 0);
     CHECK_EQ_STR(pr.target_branch, "dev");
+    CHECK_EQ_STR(pr.title, "For dev");
+
+    /* A different description, or the same form once the pull request has commits, opens
+     * a new one. */
+    snprintf(body, sizeof(body), "csrf=%s&title=For+dev&description=Other&target=dev", bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_STR(p.resp.location, "/alice/proposals/discussions/3");
+    done(&p);
+    commit_op_to_ref("proposals", "refs/pr/3", &lfs_op);
+    p = render("/alice/proposals/discussions/3", "", 0);
+    CHECK(has(&p, "<span class=\"badge lfs\" title=\"Stored with Git LFS\">LFS</span> Large "
+                  "file: "));
+    CHECK(!has(&p, "Binary or large file"));
+    done(&p);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_STR(p.resp.location, "/alice/proposals/discussions/4");
+    done(&p);
 }
 
 static void test_pages_corpus_cards(void)

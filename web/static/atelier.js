@@ -1,7 +1,7 @@
 // Atelier pages: the few things that need a script. It adds copy buttons, sends the training
 // form to POST /api/jobs, and keeps the job view live (progress, loss curve and log from the
-// job's Server-Sent Events stream at /api/jobs/ID/events). Pages other than the training form
-// work without it.
+// job's Server-Sent Events stream at /api/jobs/ID/events), and keeps a New pull request
+// draft across a login. Pages other than the training form work without it.
 "use strict";
 
 (function () {
@@ -306,11 +306,44 @@
     });
   }
 
+  // Keeps the values of a New pull request form that was sent after the session ended. The
+  // server shows them with data-session-expired, and this saves them in the tab's
+  // sessionStorage, so the empty form that the login link returns to gets them back.
+  function setupPullRequestDraft(form) {
+    var key = "atelier.pr-draft:" + form.getAttribute("action");
+    var names = ["title", "description", "target"];
+    try {
+      if (form.hasAttribute("data-session-expired")) {
+        var draft = {};
+        names.forEach(function (name) {
+          if (form.elements[name]) { draft[name] = form.elements[name].value; }
+        });
+        window.sessionStorage.setItem(key, JSON.stringify(draft));
+        return;
+      }
+      var saved = window.sessionStorage.getItem(key);
+      window.sessionStorage.removeItem(key);
+      if (!saved || form.elements.title.value !== "" || form.elements.description.value !== "") {
+        return;
+      }
+      var values = JSON.parse(saved);
+      names.forEach(function (name) {
+        if (form.elements[name] && typeof values[name] === "string") {
+          form.elements[name].value = values[name];
+        }
+      });
+    } catch (err) {
+      // Storage may be off in this browser; the server's page still shows the values.
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupCopyButtons();
     var jobForm = document.getElementById("job-form");
     if (jobForm) { setupJobForm(jobForm); }
     var job = document.getElementById("job-live");
     if (job) { setupJob(job); }
+    var pullRequestForm = document.getElementById("pr-new-form");
+    if (pullRequestForm) { setupPullRequestDraft(pullRequestForm); }
   });
 })();
