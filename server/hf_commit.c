@@ -589,7 +589,9 @@ static int commit_open_pr(struct http_request *req, struct commit_state *st, str
         return rc;
     }
     /* A commit message may be longer than a pull request's title and description, so these
-     * keep its start, and the commit keeps the whole text. */
+     * keep its start, and the commit keeps the whole text.
+     * NOTE: unlike pr_open, this path does not run pr_text_check, so a summary with control
+     * characters or surrounding spaces becomes the title as it is. */
     copy_utf8_prefix(title, sizeof(title), commit_summary(st));
     copy_utf8_prefix(description, sizeof(description), st->parser.description);
     rc = meta_pr_create(&pr, http_request_db(req), st->ctx.row.id, title, description, user->id,
