@@ -2,6 +2,7 @@
 #include "pr_merge.h"
 
 #include "hub_log.h"
+#include "hub_utf8.h"
 #include "meta.h"
 #include "meta_lfs_lock.h"
 #include "repo_lock.h"
@@ -66,8 +67,14 @@ static int pr_field_check(const char *what, const char *text, size_t max, bool m
 {
     size_t len = strlen(text);
     unsigned code = 0;
-    long at = pr_control_find(text, multiline, &code);
+    long at;
 
+    /* The API's text comes through the JSON parser, which accepts only UTF-8, but a form's
+     * text does not, and JSON replies cannot carry other bytes. */
+    if (!hub_utf8_is_valid(text, len))
+        return hub_error_set(err, HUB_EINVAL,
+                             "pull request %s is not valid UTF-8; send the text as UTF-8", what);
+    at = pr_control_find(text, multiline, &code);
     if (at >= 0)
         return hub_error_set(err, HUB_EINVAL,
                              "pull request %s contains the control character U+%04X at "
@@ -118,6 +125,7 @@ int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct
 {
     struct hub_error cleanup = HUB_ERROR_INIT;
     char base[REPO_OID_HEX_BYTES + 1], ref[32], checked_title[META_PR_MAX_TITLE_BYTES + 1];
+    char branch[HUB_MAX_REVISION_BYTES + 1];
     int rc;
 
     rc = pr_text_check(checked_title, title, description, err);
@@ -125,12 +133,14 @@ int pr_open(struct meta_pr *out, struct meta *db, struct repo *git, const struct
         return rc;
     if (target_branch == NULL)
         target_branch = REPO_DEFAULT_BRANCH;
-    if (!repo_revision_is_branch(NULL, git, target_branch) ||
-        repo_revision_resolve(base, git, target_branch, err) < 0)
+    /* The row keeps the short name ("main" for "refs/heads/main" or "HEAD"), because the
+     * merge, the change list and the push path build refs/heads/NAME from it. */
+    if (!repo_revision_is_branch(branch, git, target_branch) ||
+        repo_revision_resolve(base, git, branch, err) < 0)
         return hub_error_set(err, HUB_ENOTFOUND, "target branch '%.200s' not found in %s/%s",
                              target_branch, row->ns, row->name);
     rc = meta_pr_create(out, db, row->id, checked_title, description, author_id, author_name,
-                        target_branch, base, err);
+                        branch, base, err);
     if (rc < 0)
         return rc;
     snprintf(ref, sizeof(ref), "refs/pr/%lld", (long long)out->number);
@@ -156,6 +166,7 @@ int pr_open_once(struct meta_pr *out, bool *reused, struct meta *db, struct repo
                  struct hub_error *err)
 {
     char checked_title[META_PR_MAX_TITLE_BYTES + 1], ref[32], head[REPO_OID_HEX_BYTES + 1];
+    char branch[HUB_MAX_REVISION_BYTES + 1];
     struct hub_error ignored = HUB_ERROR_INIT;
     bool found = false;
     int rc;
@@ -163,6 +174,9 @@ int pr_open_once(struct meta_pr *out, bool *reused, struct meta *db, struct repo
     *reused = false;
     if (target_branch == NULL)
         target_branch = REPO_DEFAULT_BRANCH;
+    /* Compare with the short name that pr_open stores; pr_open reports a missing branch. */
+    if (repo_revision_is_branch(branch, git, target_branch))
+        target_branch = branch;
     rc = pr_text_check(checked_title, title, description, err);
     if (rc < 0)
         return rc;

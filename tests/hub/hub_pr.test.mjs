@@ -1045,3 +1045,25 @@ test("opened pull request: errors and description html", async () => {
   assert.ok(html.includes(`href="${daemon.url}/alice/described/blob/refs%2Fpr%2F${num}/docs/notes.md"`), html);
   assert.doesNotMatch(html, /<script>/);
 });
+
+test("target branch given as a full ref is stored short", async () => {
+  const made = await req("/api/repos/create", { method: "POST", token: tok.alice,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "fullref", type: "model" }) });
+  assert.equal(made.status, 200);
+  assert.equal((await commit(tok.alice, "alice/fullref", "main", [file("config.json", "{}\n")])).status, 200);
+  const url = "/api/models/alice/fullref/discussions";
+
+  for (const targetBranch of ["refs/heads/main", "HEAD"]) {
+    const opened = await postJson(url, tok.bob, { title: `Onto ${targetBranch}`, pullRequest: true, targetBranch });
+    assert.equal(opened.status, 200);
+    const { num } = await opened.json();
+    const details = await (await req(`${url}/${num}`)).json();
+    assert.equal(details.changes.base, "refs/heads/main", `${targetBranch} is stored as main`);
+    assert.equal((await commit(tok.bob, "alice/fullref", `refs/pr/${num}`,
+      [file(`from-${num}.txt`, `${num}\n`)])).status, 200);
+    const merged = await postJson(`${url}/${num}/merge`, tok.alice, {});
+    assert.equal(merged.status, 200, `pull request #${num} onto ${targetBranch} merges`);
+    assert.equal(await resolveText("alice/fullref", "main", `from-${num}.txt`), `${num}\n`);
+  }
+});

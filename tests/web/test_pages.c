@@ -1625,6 +1625,18 @@ static void test_pages_pull_request_form(void)
     CHECK(has(&p, "aria-describedby=\"pr-description-hint form-error\" aria-invalid=\"true\""));
     CHECK(has(&p, "value=\"Bell\""));
     done(&p);
+    /* Forms are not checked for UTF-8 by a JSON parser, and the API could not reply with
+     * other bytes. */
+    snprintf(body, sizeof(body), "csrf=%s&title=bad%%FFtitle&target=main", bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "pull request title is not valid UTF-8; send the text as UTF-8"));
+    done(&p);
+    snprintf(body, sizeof(body), "csrf=%s&title=Latin&description=caf%%E9&target=main", bob_csrf);
+    p = render_full("POST", "/alice/proposals/discussions/new", "", bob_id, bob_cookie, body);
+    CHECK_EQ_INT(p.resp.status, 400);
+    CHECK(has(&p, "pull request description is not valid UTF-8; send the text as UTF-8"));
+    done(&p);
     memset(long_title, 't', META_PR_MAX_TITLE_BYTES + 1);
     long_title[META_PR_MAX_TITLE_BYTES + 1] = '\0';
     snprintf(body, sizeof(body), "csrf=%s&title=%s&target=main", bob_csrf, long_title);
