@@ -569,8 +569,12 @@ static int update_check_paths(const struct githook_update *u, const struct updat
 static int update_check_locks(const struct githook_update *u, FILE *locks, bool can_write,
                               FILE *errors)
 {
-    char *argv[] = {"git", "log", "--no-renames", "--format=", "--name-only",
-                    (char *)u->new_oid, "--not", "--all", NULL};
+    /* --cc lists the paths that a merge commit changes against every parent, so an edit
+     * made while resolving a merge is checked too. Without it git log lists no files for a
+     * merge. */
+    char *argv[] = {"git",         "log",  "--no-renames",     "--format=",
+                    "--name-only", "--cc", (char *)u->new_oid, "--not",
+                    "--all",       NULL};
     FILE *changed = scratch_open();
     char *path = NULL;
     char *lock = NULL;

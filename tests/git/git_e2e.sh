@@ -415,6 +415,20 @@ else
   ok "push changing locked file rejected"
 fi
 check_output "locked file rejection names owner" "notes\.txt is locked by alice" "$work/locked.log"
+# A change made in a merge commit itself counts too: git log lists no files for a merge
+# unless asked for its combined diff.
+check "clone shared repo for a merge" git clone -q "$(auth_base "$BOB_TOKEN")/class/shared" shared-merge
+(cd shared-merge && git checkout -q -b side && echo "side" >side.txt && git add side.txt &&
+  git commit -q -m "Add a side file" && git checkout -q main && echo "other" >other.txt &&
+  git add other.txt && git commit -q -m "Add another file" && git merge -q --no-commit side &&
+  echo "edit in the merge" >>notes.txt && git add notes.txt && git commit -q -m "Merge side")
+if git -C shared-merge push --no-verify origin main >"$work/locked-merge.log" 2>&1; then
+  not_ok "merge changing locked file rejected" "push succeeded"
+else
+  ok "merge changing locked file rejected"
+fi
+check_output "merge lock rejection names owner" "notes\.txt is locked by alice" \
+  "$work/locked-merge.log"
 # The commit API applies the same rule.
 code=$(printf '%s\n%s\n' \
   '{"key":"header","value":{"summary":"Remove the notes"}}' \
