@@ -82,13 +82,15 @@ static ssize_t stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
         return HTTP_STREAM_ERROR;
     }
     /* NOTE: a range that starts deep in a large blob reads and drops the bytes before it. */
-    while (s->skip > 0) {
+    n = 1;
+    while (s->skip > 0 && n > 0) {
         n = pipe_read(s->fd, buf, s->skip < max ? (size_t)s->skip : max);
-        if (n <= 0)
-            break;
-        s->skip -= (uint64_t)n;
+        if (n > 0)
+            s->skip -= (uint64_t)n;
     }
-    n = s->skip > 0 ? -1 : pipe_read(s->fd, buf, s->remaining < max ? (size_t)s->remaining : max);
+    /* n is the failed read's result when the output ended before the range started. */
+    if (s->skip == 0)
+        n = pipe_read(s->fd, buf, s->remaining < max ? (size_t)s->remaining : max);
     if (n <= 0) {
         hub_log(HUB_LOG_ERROR, "hf", "git cat-file ended early for blob %s in %s: %s", s->oid,
                 s->git_dir, n < 0 ? strerror(errno) : "end of output");
