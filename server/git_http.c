@@ -555,6 +555,10 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     breq.tmp_dir = tmp_dir;
     breq.wait_for_exit = true;
     breq.max_seconds = GITHTTP_MAX_PUSH_SECONDS;
+    /* NOTE: a reader's push reaches receive-pack too, for pull request refs, so a reader who
+     * pushes a large pack to a branch holds the repo lock while git unpacks and checks it,
+     * before the hook rejects the branch update. Checking the ref commands at the start of
+     * the body before taking the lock would end that wait. */
     rc = repo_lock_acquire(&lock, state->repo_dir, err);
     if (rc < 0)
         goto out;
