@@ -334,6 +334,26 @@ static bool pr_update_is_allowed(const struct githook_update *u, FILE *refs, str
     return true;
 }
 
+void githook_ref_kind_reject(const char *ref, FILE *errors)
+{
+    fprintf(errors,
+            "rejected %s: only branches (refs/heads/), tags (refs/tags/) and pull "
+            "request refs (refs/pr/N) can be pushed\n",
+            ref);
+}
+
+void githook_write_access_reject(const char *ref, const char *user_name, const char *api_url,
+                                 FILE *errors)
+{
+    fprintf(errors,
+            "rejected %s: pushing to branches and tags needs write access, which user "
+            "%s does not have; ask the owner for it, or open a pull request (POST "
+            "%s/discussions with {\"title\": ..., \"pullRequest\": true}) and push to "
+            "its ref refs/pr/N\n",
+            ref, user_name != NULL ? user_name : "?",
+            api_url != NULL && api_url[0] != '\0' ? api_url : "/api/models/NS/NAME");
+}
+
 /* Checks the ref name, the old id, deletion of the default branch (default_ref) and branch
  * protection of one update, and the pull request rules for refs/pr/N. Returns true when it
  * may go on. Otherwise it writes the reason to errors. */
@@ -347,21 +367,11 @@ static bool update_is_allowed(const struct githook_update *u, FILE *refs, const 
     if (strncmp(u->ref, "refs/pr/", 8) == 0)
         return pr_update_is_allowed(u, refs, db, push, errors);
     if (!is_branch && !is_tag) {
-        fprintf(errors,
-                "rejected %s: only branches (refs/heads/), tags (refs/tags/) and pull "
-                "request refs (refs/pr/N) can be pushed\n",
-                u->ref);
+        githook_ref_kind_reject(u->ref, errors);
         return false;
     }
     if (!push->can_write) {
-        fprintf(errors,
-                "rejected %s: pushing to branches and tags needs write access, which user "
-                "%s does not have; ask the owner for it, or open a pull request (POST "
-                "%s/discussions with {\"title\": ..., \"pullRequest\": true}) and push to "
-                "its ref refs/pr/N\n",
-                u->ref, push->user_name != NULL ? push->user_name : "?",
-                push->api_url != NULL && push->api_url[0] != '\0' ? push->api_url
-                                                                  : "/api/models/NS/NAME");
+        githook_write_access_reject(u->ref, push->user_name, push->api_url, errors);
         return false;
     }
     if (!old_oid_is_current(u, refs, errors))

@@ -65,6 +65,17 @@ struct githook_push {
 bool githook_pr_update_is_allowed(const struct githook_update *u, const struct meta_pr *pr,
                                   const struct githook_push *push, FILE *errors);
 
+/** Writes "rejected REF: reason" to errors for a ref outside refs/heads/, refs/tags/ and
+ * refs/pr/. */
+void githook_ref_kind_reject(const char *ref, FILE *errors);
+
+/** Writes "rejected REF: reason" to errors for a branch or tag update by user_name, who has
+ * no write access. api_url is the repo's API URL, named in the advice to open a pull request
+ * (a placeholder when NULL or empty). The daemon sends the same text when it rejects such a
+ * push before receive-pack starts. */
+void githook_write_access_reject(const char *ref, const char *user_name, const char *api_url,
+                                 FILE *errors);
+
 /** Returns whether oid is the all-zero id git uses for "no object" (create or delete). */
 bool githook_oid_is_zero(const char *oid);
 
