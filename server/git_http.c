@@ -10,6 +10,7 @@
 #include "git_backend.h"
 #include "git_hook.h"
 #include "git_locks.h"
+#include "git_push_commands.h"
 #include "git_settings.h"
 #include "hf_base_model.h"
 #include "http.h"
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +49,11 @@
  * not keep it forever. Indexing a pack of tens of GiB on a slow disk can take many minutes,
  * so the limit is generous. */
 #define GITHTTP_MAX_PUSH_SECONDS 3600
+
+/* The start of a push body that the daemon reads for the ref update commands before it takes
+ * the repo lock. Each command is about 100 bytes plus the ref name, so 1 MiB fits thousands.
+ * A longer command list skips the early check, and the hook still applies the same rules. */
+#define GITHTTP_MAX_COMMANDS_BYTES (1u << 20)
 
 #define LFS_MEDIA_TYPE      "application/vnd.git-lfs+json"
 #define LFS_LOCKS_PAGE_SIZE 100  /* locks in one list or verify page when the client sets none */
@@ -498,6 +505,15 @@ static int locks_file_write(const char *locks_path, struct meta *db, int64_t rep
     return rc;
 }
 
+/* Writes the repo's API URL (.../api/models/NS/NAME) to buf. */
+static void repo_api_url(char *buf, size_t size, struct http_request *req,
+                         const struct git_request_state *state)
+{
+    snprintf(buf, size, "%s/api/%s/%s/%s", http_request_base_url(req),
+             state->repo.type == HUB_REPO_DATASET ? "datasets" : "models", state->repo.ns,
+             state->repo.name);
+}
+
 /* Runs receive-pack under the repo lock. report_path gets the hook findings. */
 static int receive_pack_run(struct githttp_backend **out, struct http_request *req,
                             struct git_request_state *state, const char *report_path,
@@ -524,9 +540,7 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     snprintf(repo_url, sizeof(repo_url), "%s%s/%s/%s", http_request_base_url(req),
              state->repo.type == HUB_REPO_DATASET ? "/datasets" : "", state->repo.ns,
              state->repo.name);
-    snprintf(api_url, sizeof(api_url), "%s/api/%s/%s/%s", http_request_base_url(req),
-             state->repo.type == HUB_REPO_DATASET ? "datasets" : "models", state->repo.ns,
-             state->repo.name);
+    repo_api_url(api_url, sizeof(api_url), req, state);
     /* A push stores regular files in git as the commit API's file lines do, with the same
      * limit. */
     snprintf(max_file_bytes, sizeof(max_file_bytes), "%llu",
@@ -555,10 +569,11 @@ static int receive_pack_run(struct githttp_backend **out, struct http_request *r
     breq.tmp_dir = tmp_dir;
     breq.wait_for_exit = true;
     breq.max_seconds = GITHTTP_MAX_PUSH_SECONDS;
-    /* NOTE: a reader's push reaches receive-pack too, for pull request refs, so a reader who
-     * pushes a large pack to a branch holds the repo lock while git unpacks and checks it,
-     * before the hook rejects the branch update. Checking the ref commands at the start of
-     * the body before taking the lock would end that wait. */
+    /* A reader's push of a branch or tag is rejected before this point by
+     * reader_push_reject_early, so only pushes the hook may accept wait here. NOTE: a reader's
+     * push that skips that check (a gzip body, a command list over
+     * GITHTTP_MAX_COMMANDS_BYTES, a SHA-256 repo) still holds the lock until the hook rejects
+     * it. */
     rc = repo_lock_acquire(&lock, state->repo_dir, err);
     if (rc < 0)
         goto out;
@@ -716,6 +731,146 @@ static void push_record(struct http_request *req, const struct git_request_state
     repo_close(git);
 }
 
+/* Reads the ref update commands at the start of the spooled push body into *cmds. Returns 0,
+ * or a negative code when the early check cannot run and receive-pack should get the push. */
+static int push_commands_read(struct gitpush_commands *cmds, struct http_request *req,
+                              const struct git_request_state *state, struct hub_error *err)
+{
+    const char *encoding = http_request_header(req, "Content-Encoding");
+    size_t len = state->spool.bytes < GITHTTP_MAX_COMMANDS_BYTES ? (size_t)state->spool.bytes
+                                                                 : GITHTTP_MAX_COMMANDS_BYTES;
+    size_t done = 0;
+    char *data;
+    int rc;
+
+    /* git 2.39 does not compress push bodies, and other clients that do are left to
+     * receive-pack, which reads gzip. */
+    if (encoding != NULL && encoding[0] != '\0' && strcasecmp(encoding, "identity") != 0)
+        return hub_error_set(err, HUB_EINVAL, "push body with Content-Encoding %s", encoding);
+    data = malloc(len > 0 ? len : 1);
+    if (data == NULL)
+        return hub_error_set(err, HUB_ENOMEM, "cannot allocate %zu bytes for the push commands",
+                             len);
+    while (done < len) {
+        ssize_t n = pread(state->spool.fd, data + done, len - done, (off_t)done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(data);
+            return hub_error_set_errno(err, HUB_EIO, n < 0 ? errno : 0,
+                                       "cannot read the spooled push body: %s",
+                                       n < 0 ? strerrordesc_np(errno) : "unexpected end");
+        }
+        done += (size_t)n;
+    }
+    rc = gitpush_commands_parse(cmds, data, len, err);
+    free(data);
+    return rc;
+}
+
+/* Writes the hook's rejection of each command in cmds that a reader may not push (all but
+ * refs/pr/N) to message, and a copy of it without the newline to reasons[i]. Returns the
+ * number of such commands, or HUB_ENOMEM. */
+static int reader_rejections_write(char *reasons[], FILE *message,
+                                   const struct gitpush_commands *cmds, const char *user_name,
+                                   const char *api_url, struct hub_error *err)
+{
+    int rejected = 0;
+
+    for (size_t i = 0; i < cmds->count; i++) {
+        const char *ref = cmds->updates[i].ref;
+        char *line = NULL;
+        size_t line_len = 0;
+        FILE *out;
+
+        if (strncmp(ref, "refs/pr/", 8) == 0)
+            continue;
+        out = open_memstream(&line, &line_len);
+        if (out == NULL)
+            return hub_error_set(err, HUB_ENOMEM, "cannot allocate the push rejection");
+        /* The same order of checks as the hook's update_is_allowed. */
+        if (strncmp(ref, "refs/heads/", 11) == 0 || strncmp(ref, "refs/tags/", 10) == 0)
+            githook_write_access_reject(ref, user_name, api_url, out);
+        else
+            githook_ref_kind_reject(ref, out);
+        if (fclose(out) != 0 || line == NULL) {
+            free(line);
+            return hub_error_set(err, HUB_ENOMEM, "cannot allocate the push rejection");
+        }
+        fputs(line, message);
+        line[strcspn(line, "\n")] = '\0';
+        reasons[i] = line;
+        rejected++;
+    }
+    return rejected;
+}
+
+/* Rejects a push by a caller without write access that updates a ref other than refs/pr/N
+ * before receive-pack starts, so the repo lock is not held while git unpacks and checks a
+ * pack that the pre-receive hook would reject anyway. The reply carries the hook's message,
+ * so git prints the same as for the hook's rejection. Returns 0 after queuing the reply, 1
+ * when receive-pack should run, or a negative error code. */
+static int reader_push_reject_early(struct http_request *req, const struct git_request_state *state,
+                                    struct hub_error *err)
+{
+    struct hub_error parse_err = HUB_ERROR_INIT;
+    struct gitpush_commands cmds;
+    char api_url[PATH_MAX];
+    char **reasons = NULL;
+    char *message = NULL;
+    size_t message_len = 0;
+    char *body = NULL;
+    size_t body_len = 0;
+    FILE *out = NULL;
+    int rc;
+
+    rc = push_commands_read(&cmds, req, state, &parse_err);
+    if (rc == HUB_EIO || rc == HUB_ENOMEM) {
+        *err = parse_err;
+        return rc;
+    }
+    if (rc < 0) {
+        hub_log(HUB_LOG_DEBUG, "git", "early push check skipped: repo=%s/%s reason=%s req=%s",
+                state->repo.ns, state->repo.name, parse_err.msg, http_request_id(req));
+        return 1;
+    }
+    repo_api_url(api_url, sizeof(api_url), req, state);
+    reasons = calloc(cmds.count, sizeof(*reasons));
+    out = open_memstream(&message, &message_len);
+    if (reasons == NULL || out == NULL) {
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate the push rejection");
+        goto out;
+    }
+    rc = reader_rejections_write(reasons, out, &cmds, http_request_user(req)->name, api_url, err);
+    if (fclose(out) != 0 && rc >= 0)
+        rc = hub_error_set(err, HUB_ENOMEM, "cannot allocate the push rejection");
+    out = NULL;
+    if (rc <= 0) {
+        rc = rc == 0 ? 1 : rc;
+        goto out;
+    }
+    rc = gitpush_rejection_build(&body, &body_len, &cmds, message, (const char *const *)reasons,
+                                 err);
+    if (rc < 0)
+        goto out;
+    hub_log(HUB_LOG_INFO, "git",
+            "push rejected before receive-pack: repo=%s/%s user=%s refs=%zu req=%s",
+            state->repo.ns, state->repo.name, http_request_user(req)->name, cmds.count,
+            http_request_id(req));
+    http_reply_header(req, "Cache-Control", "no-cache");
+    rc = http_reply_buffer(req, 200, "application/x-git-receive-pack-result", body, body_len);
+out:
+    if (out != NULL)
+        fclose(out);
+    for (size_t i = 0; reasons != NULL && i < cmds.count; i++)
+        free(reasons[i]);
+    free(reasons);
+    free(message);
+    gitpush_commands_dispose(&cmds);
+    return rc;
+}
+
 static int receive_pack_handle(struct http_request *req, struct git_request_state *state,
                                struct hub_error *err)
 {
@@ -725,6 +880,11 @@ static int receive_pack_handle(struct http_request *req, struct git_request_stat
     int fd;
     int rc;
 
+    if (!state->can_write) {
+        rc = reader_push_reject_early(req, state, err);
+        if (rc <= 0)
+            return rc;
+    }
     if (snprintf(report_path, sizeof(report_path), "%s/tmp/git-report-XXXXXX",
                  http_request_config(req)->data_dir) >= (int)sizeof(report_path))
         return hub_error_set(err, HUB_ETOOBIG, "data directory path too long");

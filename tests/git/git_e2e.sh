@@ -1380,6 +1380,37 @@ else
 fi
 check_output "tag rejection says write access is needed" "rejected refs/tags/v1: pushing to" \
   "$work/pr-tag.log"
+check_output "reader's rejected ref gets the hook's reason" \
+  "\\[remote rejected\\] pr/1 -> v1 \\(pre-receive hook declined\\)" "$work/pr-tag.log"
+# The daemon rejects a reader's branch push before it takes the repo lock, so the push gets
+# its rejection while another process holds the lock. The holder waits on a FIFO, so it keeps
+# the lock until the test releases it, and timeout ends a push that waits for the lock.
+prpush_lock=$data/repos/models/alice/prpush.git/atelier.lock
+mkfifo "$work/lock-release"
+flock "$prpush_lock" -c "touch '$work/lock-held'; read -r _ <'$work/lock-release'" &
+lock_holder=$!
+for _ in $(seq 600); do
+  [ -e "$work/lock-held" ] && break
+  sleep 0.1
+done
+check "test holds the repo lock of prpush" test -e "$work/lock-held"
+timeout 120 git -C prpush-bob push --no-verify origin pr/1:main pr/1:refs/heads/dev \
+  >"$work/pr-branch-locked.log" 2>&1
+push_status=$?
+if [ "$push_status" -eq 124 ]; then
+  not_ok "reader push to a branch rejected while locked" "push waited for the repo lock"
+elif [ "$push_status" -eq 0 ]; then
+  not_ok "reader push to a branch rejected while locked" "push succeeded"
+else
+  ok "reader push to a branch rejected while locked"
+fi
+check_output "locked rejection says write access is needed" \
+  "remote: rejected refs/heads/main: pushing to branches and tags needs write access" \
+  "$work/pr-branch-locked.log"
+check_output "locked rejection names every rejected ref" "remote: rejected refs/heads/dev: " \
+  "$work/pr-branch-locked.log"
+echo >"$work/lock-release"
+wait "$lock_holder"
 if git -C prpush-bob push --no-verify origin pr/1:refs/pr/9 >"$work/pr-missing.log" 2>&1; then
   not_ok "push to a missing pull request rejected" "push succeeded"
 else
