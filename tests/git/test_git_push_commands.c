@@ -188,6 +188,15 @@ static struct gitpush_commands two_commands(bool side_band)
     return cmds;
 }
 
+/* Checks a built reply against the expected bytes. */
+static void reply_check(const char *body, size_t len, const char *expected, size_t expected_len)
+{
+    CHECK_EQ_INT(len, expected_len);
+    CHECK(body != NULL);
+    if (body != NULL && len == expected_len)
+        CHECK(memcmp(body, expected, expected_len) == 0);
+}
+
 static void test_rejection_side_band(void)
 {
     static const char expected[] = "0017\002rejected main: no\n"
@@ -202,9 +211,7 @@ static void test_rejection_side_band(void)
     size_t len = 0;
 
     CHECK_EQ_INT(gitpush_rejection_build(&body, &len, &cmds, "rejected main: no\n", NULL, &err), 0);
-    CHECK_EQ_INT(len, sizeof(expected) - 1);
-    CHECK(body != NULL);
-    CHECK(body != NULL && memcmp(body, expected, sizeof(expected) - 1) == 0);
+    reply_check(body, len, expected, sizeof(expected) - 1);
     free(body);
 }
 
@@ -221,9 +228,7 @@ static void test_rejection_plain(void)
     size_t len = 0;
 
     CHECK_EQ_INT(gitpush_rejection_build(&body, &len, &cmds, "ignored\n", reasons, &err), 0);
-    CHECK_EQ_INT(len, sizeof(expected) - 1);
-    CHECK(body != NULL);
-    CHECK(body != NULL && memcmp(body, expected, sizeof(expected) - 1) == 0);
+    reply_check(body, len, expected, sizeof(expected) - 1);
     free(body);
 }
 
