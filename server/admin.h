@@ -73,6 +73,12 @@ struct admin_git_fsck_message {
  * every other line, such as missing or corrupt objects. */
 bool admin_git_fsck_message_parse(struct admin_git_fsck_message *m, const char *line);
 
+/** Reads the row of the repo type ns/name for an admin command that does action ("delete",
+ * "prune"). Returns 0, or 1 after printing the error. When no model has the id, --type was
+ * not given and a dataset has it, the line says to add --type dataset. */
+int admin_repo_row_get(struct meta_repo *row, struct meta *db, enum hub_repo_type type,
+                       bool type_given, const char *ns, const char *name, const char *action);
+
 /** Runs `git gc --prune=now` on the repo type ns/name under its repo lock, which deletes the
  * git objects that no ref reaches, and prints the object counts before and after. Returns
  * the exit status (0, or 1 after printing the error). */

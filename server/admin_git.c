@@ -289,25 +289,18 @@ int admin_repo_prune(const struct admin_ctx *ctx, enum hub_repo_type type, bool 
     struct hub_error err = HUB_ERROR_INIT;
     char git_dir[4096], audit_repo[HUB_MAX_REPO_ID_BYTES + 16], detail[96];
     unsigned long long before = 0, after = 0;
-    struct meta_repo row, other;
+    struct meta_repo row;
     struct meta *db = NULL;
     int rc;
 
     rc = admin_db_open(&db, ctx);
     if (rc != 0)
         return rc;
-    rc = meta_repo_get(&row, db, type, ns, name, &err);
-    if (rc == HUB_ENOTFOUND && !type_given &&
-        meta_repo_get(&other, db, HUB_REPO_DATASET, ns, name, NULL) == 0) {
-        fprintf(stderr,
-                "atelier admin: model %s/%s not found, but a dataset of that name exists: add "
-                "--type dataset to prune it\n",
-                ns, name);
+    if (admin_repo_row_get(&row, db, type, type_given, ns, name, "prune") != 0) {
         meta_close(db);
         return 1;
     }
-    if (rc < 0 ||
-        repo_path_build(git_dir, sizeof(git_dir), ctx->data_dir, type, ns, name, &err) < 0) {
+    if (repo_path_build(git_dir, sizeof(git_dir), ctx->data_dir, type, ns, name, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
         meta_close(db);
         return 1;

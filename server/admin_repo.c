@@ -540,7 +540,7 @@ static int repo_delete_run(const struct admin_ctx *ctx)
     char ns[HUB_MAX_REPO_NAME_BYTES + 1], name[HUB_MAX_REPO_NAME_BYTES + 1];
     char audit_repo[HUB_MAX_REPO_ID_BYTES + 16];
     enum hub_repo_type type;
-    struct meta_repo row, other;
+    struct meta_repo row;
     struct meta *db = NULL;
     const char *id;
     bool type_given;
@@ -556,23 +556,17 @@ static int repo_delete_run(const struct admin_ctx *ctx)
         return rc;
     /* The row goes first: once it is gone no request can reach the repo, and a failure to
      * remove the folder afterwards leaves only an orphan folder that fsck reports. */
-    rc = meta_repo_get(&row, db, type, ns, name, &err);
-    if (rc == HUB_ENOTFOUND && !type_given &&
-        meta_repo_get(&other, db, HUB_REPO_DATASET, ns, name, NULL) == 0) {
-        fprintf(stderr,
-                "atelier admin: model %s/%s not found, but a dataset of that name exists: add "
-                "--type dataset to delete it\n",
-                ns, name);
+    if (admin_repo_row_get(&row, db, type, type_given, ns, name, "delete") != 0) {
         meta_close(db);
         return 1;
     }
     /* A job that uses the repo would fail midway. A failed lookup also stops the deletion. */
-    if (rc == 0 && repo_manage_delete_jobs_check(db, &row, &err) < 0) {
+    if (repo_manage_delete_jobs_check(db, &row, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
         meta_close(db);
         return 1;
     }
-    if (rc < 0 || meta_repo_delete(db, row.id, &err) < 0) {
+    if (meta_repo_delete(db, row.id, &err) < 0) {
         fprintf(stderr, "atelier admin: %s\n", err.msg);
         meta_close(db);
         return 1;
@@ -590,6 +584,29 @@ static int repo_delete_run(const struct admin_ctx *ctx)
     printf("deleted %s %s/%s; its LFS blobs stay until `atelier admin gc`\n",
            hub_repo_type_name(row.type), row.ns, row.name);
     meta_close(db);
+    return 0;
+}
+
+int admin_repo_row_get(struct meta_repo *row, struct meta *db, enum hub_repo_type type,
+                       bool type_given, const char *ns, const char *name, const char *action)
+{
+    struct hub_error err = HUB_ERROR_INIT;
+    struct meta_repo other;
+    int rc;
+
+    rc = meta_repo_get(row, db, type, ns, name, &err);
+    if (rc == HUB_ENOTFOUND && !type_given &&
+        meta_repo_get(&other, db, HUB_REPO_DATASET, ns, name, NULL) == 0) {
+        fprintf(stderr,
+                "atelier admin: model %s/%s not found, but a dataset of that name exists: add "
+                "--type dataset to %s it\n",
+                ns, name, action);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "atelier admin: %s\n", err.msg);
+        return 1;
+    }
     return 0;
 }
 

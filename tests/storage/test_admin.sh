@@ -524,6 +524,13 @@ if command -v git >/dev/null; then
     admin repo prune >/dev/null 2>"$WORK/err"
     check "repo prune without an id exits 2" test $? -eq 2
     check "repo prune usage names the command" grep -q "usage: repo prune NS/NAME" "$WORK/err"
+    admin repo import alice/prunable "$SRC" --type dataset >/dev/null 2>&1
+    admin repo prune alice/prunable >/dev/null 2>"$WORK/err"
+    check "repo prune of a dataset without --type exits 1" test $? -eq 1
+    check "repo prune hints --type dataset" grep -q "add --type dataset to prune it" "$WORK/err"
+    admin repo prune alice/prunable --type dataset >/dev/null 2>&1
+    check "repo prune of a dataset with --type exits 0" test $? -eq 0
+    admin repo delete alice/prunable --type dataset >/dev/null 2>&1
     admin repo delete alice/malformed >/dev/null 2>&1
 fi
 
