@@ -637,7 +637,7 @@ static int update_check_locks(const struct githook_update *u, FILE *locks, bool 
 /* Writes hints for a rejected push that updates several refs, as `git push --mirror` does.
  * When it deletes the default branch (default_ref), the pusher's repo most likely lacks that
  * branch. When it updates refs outside refs/heads/ and refs/tags/ together with branches or
- * tags, the hint shows how to push only the branches and tags: for a mirror of another hub
+ * tags, the hint shows how to push only the branches and tags. For a mirror of another hub
  * repo those refs are its pull request refs (refs/pr/N), which have no pull request here. */
 static void mirror_hint(const struct githook_update *updates, long count, const char *default_ref,
                         FILE *errors)

@@ -12,9 +12,9 @@ struct meta;
 struct store;
 
 /** Checks the objects that the new values of updates reach and no existing ref reaches. It
- * rejects blobs new to the repo that are larger than max_file_bytes, naming their paths, and
- * LFS pointers to objects that the store lacks or that user_id may not read, and it rejects
- * a push that lacks history (from a shallow clone). It writes "lfs <oid> <size>" to report
+ * rejects blobs new to the repo that are larger than max_file_bytes, naming their paths. It
+ * rejects LFS pointers to objects that the store lacks or that user_id may not read, and a
+ * push that lacks history (from a shallow clone). It writes "lfs <oid> <size>" to report
  * (may be NULL) for each accepted pointer and the reasons to errors. Returns 0 when the push
  * may go on, 1 when it is rejected, or 2 on an internal error. */
 int githook_objects_check(const struct githook_update *updates, long count, uint64_t max_file_bytes,

@@ -290,8 +290,8 @@ static const struct {
     {"receive.fsckObjects", "true"},
     /* receive.fsckObjects runs fsck in strict mode, which turns its warnings into errors.
      * These two are only warnings in a plain `git fsck` (git 2.39) and occur in old real
-     * histories, and libgit2 reads such objects: it parses 0100644 as mode 100644, and the
-     * hub shows a commit message up to its first NUL byte. The other warnings of git 2.39
+     * histories. libgit2 reads such objects: it parses 0100644 as mode 100644, and the hub
+     * shows a commit message up to its first NUL byte. The other warnings of git 2.39
      * stay errors because the hub cannot serve them: tree entry names that are empty, ".",
      * "..", ".git" or contain a slash, and entries that name the null object id. */
     {"receive.fsck.zeroPaddedFilemode", "warn"},

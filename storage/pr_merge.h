@@ -96,9 +96,9 @@ int pr_set_status(struct meta_pr *pr, struct meta_pr_event *event, struct meta *
                   enum meta_pr_status status, int64_t actor_id, struct hub_error *err);
 
 /** Checks that pull request number of repo_id is open, for a commit to its refs/pr/N. Call it
- * under the repo lock (as a repo_commit_request check), so that the answer still holds when
- * the ref moves. Returns 0, HUB_ECONFLICT (merged or closed, with a message that says what to
- * do), HUB_ENOTFOUND or HUB_EIO. */
+ * under the repo lock (as a repo_commit_request check), so that the status it read still
+ * holds when the ref moves. Returns 0, HUB_ECONFLICT (merged or closed, with a message that
+ * names what to do), HUB_ENOTFOUND or HUB_EIO. */
 int pr_check_open(struct meta *db, int64_t repo_id, int64_t number, struct hub_error *err);
 
 /** Sets the HUB_ECONFLICT error for a commit or push to pull request pr, which is not open:

@@ -209,7 +209,7 @@ typedef int (*repo_lfs_store_fn)(void *ctx, const char *path, const void *data, 
 
 /* A condition that must still hold when a commit lands, such as "the pull request is open".
  * repo_commit calls it while it holds the repo lock, so pushes, merges and other commits of
- * the repo cannot change the answer before the branch moves. Returns 0, or a negative HUB_E*
+ * the repo cannot change the result before the branch moves. Returns 0, or a negative HUB_E*
  * code with err set. */
 typedef int (*repo_commit_check_fn)(void *ctx, struct hub_error *err);
 
